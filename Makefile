@@ -1,0 +1,67 @@
+# xdpfw. `make demo` runs a throwaway veth lab; `make test` runs every test.
+# Both need root (BPF and network namespaces) and install what is missing.
+
+GO       ?= go
+BIN      := bin/xdpfw
+CLANG    := clang-19
+PKGS     := ./...
+# Debian packages the build, the tests and the demo use.
+DEB_PKGS := clang-19 llvm-19 libbpf-dev iproute2 iputils-ping bpftool
+
+.PHONY: all build deps bpffs test test-unit demo generate check-generated bench pcaps clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/xdpfw
+
+# Install the Debian packages that are missing (needs root and apt).
+deps:
+	@missing=$$(for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing:" $$missing; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+# The BPF filesystem must be mounted for pins.
+bpffs:
+	@mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
+
+# Every test, root ones included; XDPFW_REQUIRE_PRIV=1 makes them fail
+# instead of skip when they cannot run.
+test: deps bpffs
+	XDPFW_REQUIRE_PRIV=1 $(GO) test -count=1 -timeout 10m $(PKGS)
+	$(GO) test -count=1 -run '^$$' -bench . -benchtime 1x ./pkg/loader
+
+# Tests that need no root.
+test-unit:
+	$(GO) test -count=1 ./pkg/rules ./internal/... ./pkg/replay
+
+demo: deps bpffs build
+	./scripts/demo.sh $(BIN)
+
+# Rebuild the committed BPF object and Go bindings from xdp/.
+generate:
+	cd pkg/loader && $(GO) generate ./...
+
+# Fails when the committed object or bindings differ from what xdp/ builds.
+check-generated:
+	@tmp=$$(mktemp -d) && trap 'rm -rf $$tmp' EXIT && \
+	cp pkg/loader/xdpfw_bpfel.go pkg/loader/xdpfw_bpfel.o $$tmp/ && \
+	$(MAKE) -s generate && \
+	if cmp -s $$tmp/xdpfw_bpfel.o pkg/loader/xdpfw_bpfel.o && cmp -s $$tmp/xdpfw_bpfel.go pkg/loader/xdpfw_bpfel.go; then \
+		echo "generated files are current"; \
+	else \
+		cp $$tmp/xdpfw_bpfel.go $$tmp/xdpfw_bpfel.o pkg/loader/; \
+		echo "pkg/loader/xdpfw_bpfel.{go,o} are stale: run make generate and commit" >&2; exit 1; \
+	fi
+
+bench: deps bpffs
+	$(GO) test -count=1 -run '^$$' -bench . -benchtime 2000x ./pkg/loader
+
+# Regenerate testdata/pcaps from internal/fixtures.
+pcaps:
+	$(GO) test ./internal/fixtures -update
+
+clean:
+	rm -rf bin

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/xdpfw/xdpfw/pkg/loader"
+)
+
+func attachCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "attach",
+		Usage:     "attach xdpfw to interfaces",
+		ArgsUsage: "IFACE...",
+		Description: `Loads the program (the first time) and attaches it to each interface.
+Every interface shares the one live ruleset. A new ruleset is empty with
+policy pass, so attaching changes nothing until rules are added.
+
+Modes: native runs in the driver (fastest; veth, most 10G+ NICs), generic
+runs in the stack and works on any device, auto tries native and falls back
+to generic with a warning. An XDP program xdpfw did not attach is never
+replaced without --force.`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "mode", Value: "auto", Usage: "`MODE`: auto, native or generic"},
+			&cli.BoolFlag{Name: "force", Usage: "replace an XDP program xdpfw did not attach"},
+		},
+		Action: func(c *cli.Context) error {
+			if err := needArgs(c, "interface"); err != nil {
+				return err
+			}
+			mode, err := loader.ParseMode(c.String("mode"))
+			if err != nil {
+				return err
+			}
+			s, err := loader.OpenOrCreate(c.String("pin-dir"))
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			// A state created for nothing is removed again on failure.
+			fail := func(err error) error {
+				if _, rmErr := s.RemoveIfUnused(); rmErr != nil {
+					return fmt.Errorf("%v (and cleaning up: %v)", err, rmErr)
+				}
+				return err
+			}
+			// Check every interface first, so a typo changes nothing.
+			for _, name := range c.Args().Slice() {
+				if err := s.CanAttach(name, c.Bool("force")); err != nil {
+					return fail(err)
+				}
+			}
+			for _, name := range c.Args().Slice() {
+				att, warning, err := s.Attach(name, mode, c.Bool("force"))
+				if warning != "" {
+					fmt.Fprintf(c.App.ErrWriter, "xdpfw: warning: %s\n", warning)
+				}
+				if err != nil {
+					return fail(err)
+				}
+				fmt.Fprintf(c.App.Writer, "attached to %s (%s mode, program id %d)\n", att.Iface, att.Mode, att.ProgID)
+			}
+			return nil
+		},
+	}
+}
+
+func detachCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "detach",
+		Usage:     "detach xdpfw from interfaces (the last detach removes the ruleset)",
+		ArgsUsage: "IFACE... | --all",
+		Description: `Removes the program from each interface. When no interface is left, the
+pinned program, maps, rules and counters are removed too; save the ruleset
+first if you want it back.`,
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "all", Usage: "detach from every interface and remove all state"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.Bool("all") == (c.NArg() > 0) {
+				return fmt.Errorf("detach: name interfaces or give --all (usage: xdpfw detach IFACE... | --all)")
+			}
+			return withState(c, func(s *loader.State) error {
+				if c.Bool("all") {
+					atts, err := s.DetachAll()
+					for _, a := range atts {
+						fmt.Fprintf(c.App.Writer, "detached from %s\n", a.Iface)
+					}
+					if err == nil {
+						fmt.Fprintf(c.App.Writer, "removed %s\n", s.Dir())
+					}
+					return err
+				}
+				for _, name := range c.Args().Slice() {
+					last, err := s.Detach(name)
+					if err != nil {
+						return err
+					}
+					fmt.Fprintf(c.App.Writer, "detached from %s\n", name)
+					if last {
+						fmt.Fprintf(c.App.Writer, "no interface left: removed %s\n", s.Dir())
+					}
+				}
+				return nil
+			})
+		},
+	}
+}

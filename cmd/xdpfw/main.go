@@ -1,0 +1,75 @@
+// Command xdpfw is an XDP packet filter: it attaches one BPF program to
+// network interfaces and enforces an ordered, live-updatable ruleset at
+// the driver, before the kernel allocates anything for the packet.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/xdpfw/xdpfw/pkg/loader"
+)
+
+func main() {
+	app := newApp(os.Stdout, os.Stderr)
+	if err := app.Run(interspersed(app, os.Args)); err != nil {
+		fmt.Fprintf(os.Stderr, "xdpfw: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// newApp builds the CLI; tests run it in-process with their own writers.
+func newApp(stdout, stderr io.Writer) *cli.App {
+	return &cli.App{
+		Name:  "xdpfw",
+		Usage: "an XDP firewall: ordered rules enforced in the NIC driver, updated live",
+		Description: `xdpfw attaches one BPF program to the interfaces you name and enforces one
+shared ruleset there. Rules are ordered by priority (lower first, then by id)
+and the first match decides; frames no rule matches get the default policy.
+ARP and IPv6 neighbour discovery always pass unless a rule names them, so a
+drop policy cannot cut a host off its neighbours.
+
+The program, maps and the live ruleset are pinned under the pin directory;
+each invocation works on that state and changes it atomically: packets see
+the old ruleset or the new one, never a mix. Detaching from the last
+interface removes everything.`,
+		Writer:          stdout,
+		ErrWriter:       stderr,
+		HideHelpCommand: true,
+		Flags: []cli.Flag{
+			&cli.StringFlag{
+				Name:    "pin-dir",
+				Value:   loader.DefaultPinDir,
+				EnvVars: []string{"XDPFW_PIN_DIR"},
+				Usage:   "BPF filesystem `DIR` holding the live program, maps and ruleset",
+			},
+		},
+		OnUsageError: func(c *cli.Context, err error, _ bool) error { return err },
+		ExitErrHandler: func(*cli.Context, error) {},
+		Commands: []*cli.Command{
+			attachCommand(), detachCommand(), statusCommand(), policyCommand(),
+			ruleCommand(), statsCommand(), replayCommand(),
+		},
+	}
+}
+
+// withState opens the live state for one command and always releases it.
+func withState(c *cli.Context, fn func(*loader.State) error) error {
+	s, err := loader.Open(c.String("pin-dir"))
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	return fn(s)
+}
+
+// needArgs fails with a usage line when a command got no arguments.
+func needArgs(c *cli.Context, what string) error {
+	if c.NArg() == 0 {
+		return fmt.Errorf("%s: missing %s (usage: xdpfw %s %s)", c.Command.FullName(), what, c.Command.FullName(), c.Command.ArgsUsage)
+	}
+	return nil
+}

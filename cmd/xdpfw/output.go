@@ -1,0 +1,30 @@
+package main
+
+import (
+	"encoding/json"
+	"net/netip"
+	"text/tabwriter"
+
+	"github.com/urfave/cli/v2"
+)
+
+func jsonFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "json", Usage: "print JSON for scripts"}
+}
+
+func printJSON(c *cli.Context, v any) error {
+	enc := json.NewEncoder(c.App.Writer)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func newTable(c *cli.Context) *tabwriter.Writer {
+	return tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
+}
+
+func prefixString(p netip.Prefix) string {
+	if !p.IsValid() {
+		return ""
+	}
+	return p.String()
+}

@@ -1,0 +1,292 @@
+package loader
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netlink/nl"
+	"golang.org/x/sys/unix"
+)
+
+// Mode is how the program is attached to an interface.
+type Mode string
+
+const (
+	ModeAuto    Mode = "auto"    // native, falling back to generic
+	ModeNative  Mode = "native"  // in the driver (XDP_FLAGS_DRV_MODE)
+	ModeGeneric Mode = "generic" // in the stack, any device (XDP_FLAGS_SKB_MODE)
+)
+
+// ParseMode accepts auto, native or generic.
+func ParseMode(s string) (Mode, error) {
+	switch m := Mode(s); m {
+	case ModeAuto, ModeNative, ModeGeneric:
+		return m, nil
+	}
+	return "", fmt.Errorf("unknown mode %q (want auto, native or generic)", s)
+}
+
+func (m Mode) flags() int {
+	if m == ModeGeneric {
+		return nl.XDP_FLAGS_SKB_MODE
+	}
+	return nl.XDP_FLAGS_DRV_MODE
+}
+
+func modeOf(attachMode uint32) Mode {
+	if attachMode == nl.XDP_ATTACHED_SKB {
+		return ModeGeneric
+	}
+	return ModeNative
+}
+
+// Attachment describes xdpfw on one interface.
+type Attachment struct {
+	Iface   string `json:"interface"`
+	Ifindex int    `json:"ifindex"`
+	Mode    Mode   `json:"mode"`
+	ProgID  uint32 `json:"program_id"`
+	// Attached is false when the interface is gone or another program
+	// replaced xdpfw's since it was attached.
+	Attached bool `json:"attached"`
+}
+
+func (s *State) progID() (uint32, error) {
+	info, err := s.prog.Info()
+	if err != nil {
+		return 0, fmt.Errorf("program info: %w", err)
+	}
+	id, _ := info.ID()
+	return uint32(id), nil
+}
+
+func linkByName(name string) (netlink.Link, error) {
+	link, err := netlink.LinkByName(name)
+	if err != nil {
+		var notFound netlink.LinkNotFoundError
+		if errors.As(err, &notFound) {
+			return nil, fmt.Errorf("unknown interface %q", name)
+		}
+		return nil, fmt.Errorf("interface %q: %w", name, err)
+	}
+	return link, nil
+}
+
+// CanAttach reports why Attach would refuse the interface, if it would.
+func (s *State) CanAttach(name string, force bool) error {
+	link, err := linkByName(name)
+	if err != nil {
+		return err
+	}
+	ours, err := s.progID()
+	if err != nil {
+		return err
+	}
+	if x := link.Attrs().Xdp; x != nil && x.ProgId != 0 && x.ProgId != ours && !force {
+		return foreignProgram(name, x.ProgId)
+	}
+	return nil
+}
+
+func foreignProgram(name string, id uint32) error {
+	return fmt.Errorf("%s already has XDP program id %d, not xdpfw's; use --force to replace it", name, id)
+}
+
+// Attach puts the live program on the interface. It refuses to replace a
+// program xdpfw did not attach unless force is set. The returned warning
+// is non-empty when auto mode fell back to generic.
+func (s *State) Attach(name string, mode Mode, force bool) (Attachment, string, error) {
+	link, err := linkByName(name)
+	if err != nil {
+		return Attachment{}, "", err
+	}
+	ours, err := s.progID()
+	if err != nil {
+		return Attachment{}, "", err
+	}
+	att := Attachment{Iface: name, Ifindex: link.Attrs().Index, ProgID: ours, Attached: true}
+
+	replace := false
+	if x := link.Attrs().Xdp; x != nil && x.ProgId != 0 {
+		current := modeOf(x.AttachMode)
+		switch {
+		case x.ProgId == ours && (mode == ModeAuto || mode == current):
+			att.Mode = current
+			return att, "", s.remember(att)
+		case x.ProgId != ours && !force:
+			return Attachment{}, "", foreignProgram(name, x.ProgId)
+		}
+		// Native and generic programs cannot coexist: remove the old one.
+		if err := netlink.LinkSetXdpFdWithFlags(link, -1, current.flags()); err != nil {
+			return Attachment{}, "", fmt.Errorf("detach the program on %s: %w", name, err)
+		}
+		replace = true
+	}
+
+	noExist := nl.XDP_FLAGS_UPDATE_IF_NOEXIST
+	if replace {
+		noExist = 0
+	}
+	warning := ""
+	try := mode
+	if mode == ModeAuto {
+		try = ModeNative
+	}
+	err = netlink.LinkSetXdpFdWithFlags(link, s.prog.FD(), try.flags()|noExist)
+	if err != nil && mode == ModeAuto {
+		warning = fmt.Sprintf("native XDP is not available on %s (%v); attached in generic mode", name, err)
+		try = ModeGeneric
+		err = netlink.LinkSetXdpFdWithFlags(link, s.prog.FD(), try.flags()|noExist)
+	}
+	if err != nil {
+		return Attachment{}, "", fmt.Errorf("attach to %s in %s mode: %w", name, try, explainAttach(err))
+	}
+	att.Mode = try
+	if err := s.remember(att); err != nil {
+		netlink.LinkSetXdpFdWithFlags(link, -1, try.flags())
+		return Attachment{}, "", err
+	}
+	return att, warning, nil
+}
+
+func explainAttach(err error) error {
+	switch {
+	case errors.Is(err, unix.EOPNOTSUPP):
+		return fmt.Errorf("%w (the driver has no native XDP: try --mode generic)", err)
+	case errors.Is(err, unix.EBUSY), errors.Is(err, unix.EEXIST):
+		return fmt.Errorf("%w (another XDP program is attached)", err)
+	case errors.Is(err, unix.ERANGE), errors.Is(err, unix.EINVAL):
+		return fmt.Errorf("%w (the MTU may be too large for XDP on this device)", err)
+	}
+	return err
+}
+
+func (s *State) remember(att Attachment) error {
+	var ifc xdpfwIface
+	ifc.Mode = uint32(att.Mode.flags())
+	for i := 0; i < len(ifc.Name)-1 && i < len(att.Iface); i++ {
+		ifc.Name[i] = int8(att.Iface[i])
+	}
+	if err := s.maps.Ifaces.Put(uint32(att.Ifindex), &ifc); err != nil {
+		return fmt.Errorf("record attachment: %w", mapFull(err))
+	}
+	return nil
+}
+
+// Detach removes xdpfw from the named interface. When no interface is
+// left, the pinned program, maps and live ruleset are removed too; last
+// reports that.
+func (s *State) Detach(name string) (last bool, err error) {
+	link, err := linkByName(name)
+	if err != nil {
+		return false, err
+	}
+	idx := uint32(link.Attrs().Index)
+	var ifc xdpfwIface
+	if err := s.maps.Ifaces.Lookup(idx, &ifc); err != nil {
+		return false, fmt.Errorf("xdpfw is not attached to %s", name)
+	}
+	if err := s.detachLink(link, ifc); err != nil {
+		return false, err
+	}
+	return s.RemoveIfUnused()
+}
+
+// DetachAll removes xdpfw from every interface it was attached to and
+// removes the pinned state.
+func (s *State) DetachAll() ([]Attachment, error) {
+	atts, err := s.Attachments()
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range atts {
+		if link, err := netlink.LinkByIndex(a.Ifindex); err == nil && a.Attached {
+			if err := s.detachLink(link, xdpfwIface{Mode: uint32(a.Mode.flags())}); err != nil {
+				return nil, err
+			}
+		} else if err := s.maps.Ifaces.Delete(uint32(a.Ifindex)); err != nil {
+			return nil, fmt.Errorf("forget ifindex %d: %w", a.Ifindex, err)
+		}
+	}
+	_, err = s.RemoveIfUnused()
+	return atts, err
+}
+
+func (s *State) detachLink(link netlink.Link, ifc xdpfwIface) error {
+	ours, err := s.progID()
+	if err != nil {
+		return err
+	}
+	name := link.Attrs().Name
+	// Only remove the program if it is still ours: someone may have
+	// replaced it since, and theirs is not ours to remove.
+	if x := link.Attrs().Xdp; x != nil && x.ProgId == ours {
+		if err := netlink.LinkSetXdpFdWithFlags(link, -1, modeOf(attachedMode(ifc.Mode)).flags()); err != nil {
+			return fmt.Errorf("detach from %s: %w", name, err)
+		}
+	}
+	if err := s.maps.Ifaces.Delete(uint32(link.Attrs().Index)); err != nil {
+		return fmt.Errorf("forget %s: %w", name, err)
+	}
+	return nil
+}
+
+func attachedMode(flags uint32) uint32 {
+	if flags == nl.XDP_FLAGS_SKB_MODE {
+		return nl.XDP_ATTACHED_SKB
+	}
+	return nl.XDP_ATTACHED_DRV
+}
+
+// RemoveIfUnused removes the pinned state when no interface uses it, and
+// reports whether it did.
+func (s *State) RemoveIfUnused() (bool, error) {
+	var (
+		k   uint32
+		ifc xdpfwIface
+	)
+	if s.maps.Ifaces.Iterate().Next(&k, &ifc) {
+		return false, nil
+	}
+	if err := s.unpinAll(); err != nil {
+		return true, fmt.Errorf("remove pinned state: %w", err)
+	}
+	return true, nil
+}
+
+// Attachments lists the interfaces xdpfw was attached to, checking each
+// against the kernel (in the caller's network namespace).
+func (s *State) Attachments() ([]Attachment, error) {
+	ours, err := s.progID()
+	if err != nil {
+		return nil, err
+	}
+	var (
+		idx uint32
+		ifc xdpfwIface
+		out []Attachment
+	)
+	it := s.maps.Ifaces.Iterate()
+	for it.Next(&idx, &ifc) {
+		a := Attachment{Ifindex: int(idx), Mode: modeOf(attachedMode(ifc.Mode)), ProgID: ours}
+		for _, c := range ifc.Name {
+			if c == 0 {
+				break
+			}
+			a.Iface += string(rune(byte(c)))
+		}
+		if link, err := netlink.LinkByIndex(int(idx)); err == nil {
+			a.Iface = link.Attrs().Name
+			x := link.Attrs().Xdp
+			a.Attached = x != nil && x.ProgId == ours
+		}
+		out = append(out, a)
+	}
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("read attachments: %w", err)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Ifindex < out[j].Ifindex })
+	return out, nil
+}

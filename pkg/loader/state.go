@@ -1,0 +1,279 @@
+package loader
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
+
+	"github.com/xdpfw/xdpfw/pkg/rules"
+)
+
+// DefaultPinDir is where the live program and maps are pinned. Every
+// interface xdpfw is attached to shares the one ruleset pinned here.
+const DefaultPinDir = "/sys/fs/bpf/xdpfw"
+
+const progPin = "prog"
+
+// State is the pinned, live xdpfw: its program and maps, held under an
+// exclusive lock on the pin directory so CLI invocations never interleave.
+type State struct {
+	dir  string
+	maps xdpfwMaps
+	prog *ebpf.Program
+	lock *os.File
+}
+
+// Open returns the existing pinned state in dir, or ErrNotAttached.
+func Open(dir string) (*State, error) {
+	return open(dir, false)
+}
+
+// OpenOrCreate returns the pinned state in dir, creating it (program
+// loaded, maps pinned, empty ruleset with policy pass) if there is none.
+func OpenOrCreate(dir string) (*State, error) {
+	return open(dir, true)
+}
+
+func open(dir string, create bool) (*State, error) {
+	if err := checkEnv(dir); err != nil {
+		return nil, err
+	}
+	lock, err := lockDir(dir, create)
+	if err != nil {
+		return nil, err
+	}
+	s := &State{dir: dir, lock: lock}
+	if _, err := os.Stat(filepath.Join(dir, xdpfwMapMeta)); err == nil {
+		err = s.loadPinned()
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		return s, nil
+	}
+	if !create {
+		s.Close()
+		return nil, ErrNotAttached
+	}
+	if err := s.create(); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// checkEnv turns the usual environment problems into one clear line.
+func checkEnv(dir string) error {
+	if err := checkRoot(); err != nil {
+		return err
+	}
+	var st unix.Statfs_t
+	parent := filepath.Dir(dir)
+	if err := unix.Statfs(parent, &st); err != nil || st.Type != unix.BPF_FS_MAGIC {
+		return fmt.Errorf("%s is not a BPF filesystem (mount it: mount -t bpf bpf %s)", parent, parent)
+	}
+	return nil
+}
+
+// lockDir takes an exclusive flock on the pin directory (creating it when
+// asked), so concurrent invocations run one after another.
+func lockDir(dir string, create bool) (*os.File, error) {
+	if create {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("create pin directory: %w", err)
+		}
+	}
+	f, err := os.Open(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, ErrNotAttached
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open pin directory: %w", err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock %s: %w", dir, err)
+	}
+	return f, nil
+}
+
+// Close releases the maps, the program and the lock. The pinned state
+// stays in the kernel.
+func (s *State) Close() {
+	s.maps.Close()
+	if s.prog != nil {
+		s.prog.Close()
+	}
+	if s.lock != nil {
+		s.lock.Close()
+	}
+}
+
+// Dir is the pin directory.
+func (s *State) Dir() string { return s.dir }
+
+// Program is the live program (for attach and replay).
+func (s *State) Program() *ebpf.Program { return s.prog }
+
+func (s *State) loadPinned() error {
+	spec, err := loadXdpfw()
+	if err != nil {
+		return err
+	}
+	pinned := map[string]*ebpf.Map{}
+	defer func() {
+		for _, m := range pinned {
+			m.Close()
+		}
+	}()
+	for name, ms := range spec.Maps {
+		if name == ".rodata" {
+			continue
+		}
+		m, err := ebpf.LoadPinnedMap(filepath.Join(s.dir, name), nil)
+		if err != nil {
+			return fmt.Errorf("pinned state in %s is incomplete (%s: %v); run xdpfw detach --all", s.dir, name, err)
+		}
+		pinned[name] = m
+		if err := compatible(ms, m); err != nil {
+			return fmt.Errorf("pinned state in %s is from an incompatible xdpfw build (%v); detach it with that build, or remove %s", s.dir, err, s.dir)
+		}
+	}
+	if err := assignMaps(&s.maps, pinned); err != nil {
+		return err
+	}
+	pinned = nil
+	s.prog, err = ebpf.LoadPinnedProgram(filepath.Join(s.dir, progPin), nil)
+	if err != nil {
+		return fmt.Errorf("pinned program in %s: %w", s.dir, err)
+	}
+	var m xdpfwMeta
+	if err := s.maps.Meta.Lookup(uint32(0), &m); err != nil {
+		return fmt.Errorf("read meta: %w", err)
+	}
+	if m.Magic != metaMagic || m.Version != metaVersion {
+		return fmt.Errorf("pinned state in %s has layout version %d, this build expects %d; detach it with that build", s.dir, m.Version, metaVersion)
+	}
+	return nil
+}
+
+func compatible(spec *ebpf.MapSpec, m *ebpf.Map) error {
+	if m.Type() != spec.Type || m.KeySize() != spec.KeySize || m.ValueSize() != spec.ValueSize || m.MaxEntries() != spec.MaxEntries {
+		return fmt.Errorf("map %s differs", spec.Name)
+	}
+	return nil
+}
+
+// assignMaps moves maps by name into the generated struct.
+func assignMaps(dst *xdpfwMaps, byName map[string]*ebpf.Map) error {
+	*dst = xdpfwMaps{
+		Active: byName[xdpfwMapActive], GenConf: byName[xdpfwMapGenConf],
+		Addr4Host: byName[xdpfwMapAddr4Host], Addr4Lpm: byName[xdpfwMapAddr4Lpm],
+		Addr6Host: byName[xdpfwMapAddr6Host], Addr6Lpm: byName[xdpfwMapAddr6Lpm],
+		ProtoAtoms: byName[xdpfwMapProtoAtoms], PortAtoms: byName[xdpfwMapPortAtoms],
+		Vectors: byName[xdpfwMapVectors], Ranks: byName[xdpfwMapRanks],
+		RuleStats: byName[xdpfwMapRuleStats], VerdictStats: byName[xdpfwMapVerdictStats],
+		RuleDefs: byName[xdpfwMapRuleDefs], Meta: byName[xdpfwMapMeta],
+		Ifaces: byName[xdpfwMapIfaces], Trace: byName[xdpfwMapTrace],
+	}
+	for name, m := range byName {
+		if m == nil {
+			return fmt.Errorf("map %s missing", name)
+		}
+	}
+	return nil
+}
+
+// create loads a fresh program and maps, commits an empty ruleset, and
+// pins everything; meta is pinned last, so its presence means the state
+// is complete. Any failure removes what was pinned.
+func (s *State) create() (err error) {
+	if err := removeLeftovers(s.dir); err != nil {
+		return err
+	}
+	var objs xdpfwObjects
+	if err := loadXdpfwObjects(&objs, nil); err != nil {
+		return fmt.Errorf("load BPF program: %w", err)
+	}
+	s.maps, s.prog = objs.xdpfwMaps, objs.Xdpfw
+	defer func() {
+		if err != nil {
+			s.unpinAll()
+		}
+	}()
+	if err := s.maps.Meta.Put(uint32(0), xdpfwMeta{Magic: metaMagic, Version: metaVersion, NextId: 1}); err != nil {
+		return fmt.Errorf("init meta: %w", err)
+	}
+	if err := commit(&s.maps, &rules.Ruleset{Policy: rules.Pass}, nil); err != nil {
+		return err
+	}
+	if err := s.prog.Pin(filepath.Join(s.dir, progPin)); err != nil {
+		return fmt.Errorf("pin program: %w", err)
+	}
+	for name, m := range s.mapsByName() {
+		if name == xdpfwMapMeta {
+			continue
+		}
+		if err := m.Pin(filepath.Join(s.dir, name)); err != nil {
+			return fmt.Errorf("pin map %s: %w", name, err)
+		}
+	}
+	if err := s.maps.Meta.Pin(filepath.Join(s.dir, xdpfwMapMeta)); err != nil {
+		return fmt.Errorf("pin map meta: %w", err)
+	}
+	return nil
+}
+
+func (s *State) mapsByName() map[string]*ebpf.Map {
+	m := s.maps
+	return map[string]*ebpf.Map{
+		xdpfwMapActive: m.Active, xdpfwMapGenConf: m.GenConf,
+		xdpfwMapAddr4Host: m.Addr4Host, xdpfwMapAddr4Lpm: m.Addr4Lpm,
+		xdpfwMapAddr6Host: m.Addr6Host, xdpfwMapAddr6Lpm: m.Addr6Lpm,
+		xdpfwMapProtoAtoms: m.ProtoAtoms, xdpfwMapPortAtoms: m.PortAtoms,
+		xdpfwMapVectors: m.Vectors, xdpfwMapRanks: m.Ranks,
+		xdpfwMapRuleStats: m.RuleStats, xdpfwMapVerdictStats: m.VerdictStats,
+		xdpfwMapRuleDefs: m.RuleDefs, xdpfwMapMeta: m.Meta,
+		xdpfwMapIfaces: m.Ifaces, xdpfwMapTrace: m.Trace,
+	}
+}
+
+// unpinAll removes every pin and the directory. Meta goes first, so a
+// crash half-way leaves state that Open reports as absent, not as valid.
+func (s *State) unpinAll() error {
+	var errs []error
+	if s.maps.Meta != nil {
+		errs = append(errs, s.maps.Meta.Unpin())
+	}
+	for _, m := range s.mapsByName() {
+		if m != nil {
+			errs = append(errs, m.Unpin())
+		}
+	}
+	if s.prog != nil {
+		errs = append(errs, s.prog.Unpin())
+	}
+	if err := os.Remove(s.dir); err != nil && !errors.Is(err, os.ErrNotExist) {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// removeLeftovers clears pins an interrupted create left behind (meta,
+// pinned last, is absent, so they never formed a valid state).
+func removeLeftovers(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("read pin directory: %w", err)
+	}
+	for _, e := range entries {
+		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
+			return fmt.Errorf("remove stale pin: %w", err)
+		}
+	}
+	return nil
+}

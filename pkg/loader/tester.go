@@ -1,0 +1,137 @@
+package loader
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
+
+	"github.com/xdpfw/xdpfw/pkg/rules"
+)
+
+// ErrRunt is returned for frames shorter than an Ethernet header: the
+// kernel never hands XDP such a frame, and BPF_PROG_TEST_RUN refuses one.
+var ErrRunt = errors.New("shorter than an Ethernet header (14 bytes): never reaches XDP")
+
+// Tester is a private instance of the datapath for BPF_PROG_TEST_RUN. Its
+// counters are its own, so replaying never disturbs the live counters.
+type Tester struct {
+	objs  xdpfwObjects
+	slots map[uint32]uint32
+	trace bool
+	seq   uint32
+}
+
+// NewTester loads a private instance enforcing rs. With trace set, each
+// Run reports the matched rule (a replay build); without it the program
+// is exactly the production one (for benchmarks).
+func NewTester(rs *rules.Ruleset, trace bool) (*Tester, error) {
+	t, err := newTester(nil, trace)
+	if err != nil {
+		return nil, err
+	}
+	if err := commit(&t.objs.xdpfwMaps, rs, nil); err != nil {
+		t.Close()
+		return nil, err
+	}
+	_, t.slots, err = readRuleset(&t.objs.xdpfwMaps)
+	if err != nil {
+		t.Close()
+		return nil, err
+	}
+	return t, nil
+}
+
+// NewTester loads a private instance that classifies with the live maps:
+// it sees every change to the live ruleset as it happens.
+func (s *State) NewTester(trace bool) (*Tester, error) {
+	live := s.mapsByName()
+	repl := make(map[string]*ebpf.Map, len(classifierMaps))
+	for _, name := range classifierMaps {
+		repl[name] = live[name]
+	}
+	t, err := newTester(repl, trace)
+	if err != nil {
+		return nil, err
+	}
+	_, t.slots, err = readRuleset(&s.maps)
+	if err != nil {
+		t.Close()
+		return nil, err
+	}
+	return t, nil
+}
+
+func newTester(repl map[string]*ebpf.Map, trace bool) (*Tester, error) {
+	if err := checkRoot(); err != nil {
+		return nil, err
+	}
+	spec, err := loadXdpfw()
+	if err != nil {
+		return nil, err
+	}
+	if trace {
+		if err := spec.Variables[xdpfwVarTraceEnabled].Set(uint32(1)); err != nil {
+			return nil, err
+		}
+	}
+	t := &Tester{trace: trace}
+	if err := spec.LoadAndAssign(&t.objs, &ebpf.CollectionOptions{MapReplacements: repl}); err != nil {
+		return nil, fmt.Errorf("load BPF program: %w", err)
+	}
+	return t, nil
+}
+
+func checkRoot() error {
+	if unix.Geteuid() != 0 {
+		return ErrNotRoot
+	}
+	return nil
+}
+
+// Close releases the instance.
+func (t *Tester) Close() { t.objs.Close() }
+
+// Program is the instance's program.
+func (t *Tester) Program() *ebpf.Program { return t.objs.Xdpfw }
+
+// Run passes one frame through the program. Without trace only Action
+// is known.
+func (t *Tester) Run(frame []byte) (rules.Verdict, error) {
+	if len(frame) < 14 {
+		return rules.Verdict{}, ErrRunt
+	}
+	ret, err := t.objs.Xdpfw.Run(&ebpf.RunOptions{Data: frame})
+	if err != nil {
+		if errors.Is(err, unix.EINVAL) {
+			return rules.Verdict{}, fmt.Errorf("BPF_PROG_TEST_RUN refused a %d-byte frame (too long for one page?): %w", len(frame), err)
+		}
+		return rules.Verdict{}, fmt.Errorf("BPF_PROG_TEST_RUN: %w", err)
+	}
+	v := rules.Verdict{Action: rules.Action(ret)}
+	if !t.trace {
+		return v, nil
+	}
+	var tr xdpfwTrace
+	if err := t.objs.Trace.Lookup(uint32(0), &tr); err != nil {
+		return rules.Verdict{}, fmt.Errorf("read trace: %w", err)
+	}
+	t.seq++
+	if tr.Seq != t.seq || tr.Action != ret {
+		return rules.Verdict{}, fmt.Errorf("trace out of step (seq %d, want %d; action %d, returned %d)", tr.Seq, t.seq, tr.Action, ret)
+	}
+	v.Reason = rules.Reason(tr.Reason)
+	v.RuleID = tr.RuleId
+	return v, nil
+}
+
+// RuleCounters are the instance's own per-rule counters, by rule id.
+func (t *Tester) RuleCounters() (map[uint32]Counter, error) {
+	return ruleCounters(t.objs.RuleStats, t.slots)
+}
+
+// VerdictCounters are the instance's own per-verdict counters.
+func (t *Tester) VerdictCounters() (map[string]Counter, error) {
+	return verdictCounters(t.objs.VerdictStats)
+}

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# A throwaway lab: two network namespaces joined by a veth pair, xdpfw on
+# the server's side, a few rules, real traffic, the counters, then clean up.
+# Usage: scripts/demo.sh [path/to/xdpfw]   (as root)
+set -euo pipefail
+
+XDPFW=$(realpath "${1:-bin/xdpfw}")
+id="$$"
+client="xdpfw-demo-c-$id"
+server="xdpfw-demo-s-$id"
+export XDPFW_PIN_DIR="/sys/fs/bpf/xdpfw-demo-$id"   # private to this demo
+
+cleanup() {
+	# nsenter, not `ip netns exec`: the latter remounts /sys and would
+	# hide the pins on the host's BPF filesystem.
+	nsenter --net="/run/netns/$server" "$XDPFW" detach --all >/dev/null 2>&1 || true
+	ip netns del "$client" 2>/dev/null || true
+	ip netns del "$server" 2>/dev/null || true
+}
+trap cleanup EXIT
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+srv() { echo "# xdpfw $*"; nsenter --net="/run/netns/$server" "$XDPFW" "$@"; }
+in_client() { ip netns exec "$client" "$@"; }
+
+# probe NAME CMD...: run a probe from the client and say what happened.
+probe() {
+	local name=$1; shift
+	if in_client timeout 2 "$@" >/dev/null 2>&1; then
+		printf '  %-34s reached the server\n' "$name"
+	else
+		printf '  %-34s blocked\n' "$name"
+	fi
+}
+tcp() { bash -c "exec 3<>/dev/tcp/$1/$2" 2>&1 | grep -q refused; }  # RST = arrived
+traffic() {
+	probe "ping 10.77.0.2" ping -c 2 -i 0.2 -W 1 10.77.0.2
+	probe "ping6 fd77::2" ping -6 -c 2 -i 0.2 -W 1 fd77::2
+	probe "tcp 10.77.0.2:22" bash -c "$(declare -f tcp); tcp 10.77.0.2 22"
+	probe "tcp 10.77.0.2:80" bash -c "$(declare -f tcp); tcp 10.77.0.2 80"
+	probe "tcp [fd77::2]:443" bash -c "$(declare -f tcp); tcp fd77::2 443"
+}
+
+step "lab: $client (10.77.0.1, fd77::1) <-> veth <-> $server (10.77.0.2, fd77::2)"
+ip netns add "$client"
+ip netns add "$server"
+ip link add vc type veth peer name vs
+ip link set vc netns "$client"
+ip link set vs netns "$server"
+for ns in "$client" "$server"; do ip -n "$ns" link set lo up; done
+ip -n "$client" addr add 10.77.0.1/24 dev vc
+ip -n "$client" addr add fd77::1/64 dev vc nodad
+ip -n "$server" addr add 10.77.0.2/24 dev vs
+ip -n "$server" addr add fd77::2/64 dev vs nodad
+ip -n "$client" link set vc up
+ip -n "$server" link set vs up
+# Native XDP on veth needs the peer to accept the frames XDP passes on.
+ip netns exec "$client" ethtool -K vc gro on >/dev/null 2>&1 || true
+
+step "before xdpfw: everything reaches the server (closed TCP ports answer RST)"
+traffic
+
+step "attach xdpfw to the server's interface"
+srv attach vs --mode native
+srv status
+
+step "rules: drop TCP 22 except from the client's /32, drop all ICMP, drop TCP to fd77::/64 port 443"
+srv rule add --priority 10 --src 10.77.0.1 --proto tcp --dport 22 --action pass
+srv rule add --priority 20 --proto tcp --dport 22 --action drop
+srv rule add --proto icmp --action drop
+srv rule add --dst fd77::/64 --proto tcp --dport 443 --action drop
+traffic
+
+step "delete the ICMP rule while the lab runs: ping is back at once"
+srv rule del 3
+traffic
+
+step "per-rule counters and verdict counters"
+srv rule list
+srv stats
+
+step "default policy drop: only neighbour discovery and what rules pass get through"
+srv policy drop
+traffic
+srv stats
+
+step "clean up: detach removes the program, maps and rules"
+srv detach vs
