@@ -50,6 +50,17 @@ enum field {
 #define VEC_BASE_DPORT  (VEC_BASE_SPORT + PORT_ATOMS)
 #define VEC_PER_GEN     (VEC_BASE_DPORT + PORT_ATOMS)
 
+/*
+ * Port atoms come in chunks of 256 ports, so a commit writes 256 map
+ * values per direction instead of 65536 (batch updates cost per entry).
+ * PORT_ATOMS fits a __u16.
+ */
+#define PORT_CHUNK      256
+#define PORT_CHUNKS     (65536 / PORT_CHUNK)
+struct port_chunk {
+	__u16 atom[PORT_CHUNK];
+};
+
 /* Address table keys carry a tag byte: generation | direction << 1. */
 #define ADDR_TAG(gen, dir) ((gen) | ((dir) << 1))
 #define ADDR_ENTRIES    (NUM_GENS * 2 * MAX_RULES)

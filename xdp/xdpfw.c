@@ -67,12 +67,13 @@ struct {
 	__type(value, __u32);
 } proto_atoms SEC(".maps");
 
-/* index (gen * 2 + dir) << 16 | port -> atom (dir 0 source, 1 destination) */
+/* index (gen * 2 + dir) * PORT_CHUNKS + port / PORT_CHUNK -> chunk of
+ * atoms (dir 0 source, 1 destination) */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, NUM_GENS * 2 * 65536);
+	__uint(max_entries, NUM_GENS * 2 * PORT_CHUNKS);
 	__type(key, __u32);
-	__type(value, __u32);
+	__type(value, struct port_chunk);
 } port_atoms SEC(".maps");
 
 /* index gen * VEC_PER_GEN + VEC_BASE_<field> + atom -> rule vector */
@@ -180,13 +181,13 @@ static __always_inline __u32 addr_atom(__u32 gen, __u32 dir, __u32 flags,
 static __always_inline __u32 port_atom(__u32 gen, __u32 dir, __u32 flags,
 				       const struct pkt *p, __u16 port)
 {
-	__u32 idx = ((gen * 2 + dir) << 16) | port;
-	__u32 *atom;
+	__u32 idx = (gen * 2 + dir) * PORT_CHUNKS + port / PORT_CHUNK;
+	struct port_chunk *c;
 
 	if (!p->has_ports || !(flags & GF_PORTS))
 		return 0;
-	atom = bpf_map_lookup_elem(&port_atoms, &idx);
-	return atom ? *atom : 0;
+	c = bpf_map_lookup_elem(&port_atoms, &idx);
+	return c ? c->atom[port % PORT_CHUNK] : 0;
 }
 
 static __always_inline const struct bitvec *vec(__u32 gen, __u32 base,

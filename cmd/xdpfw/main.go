@@ -47,7 +47,7 @@ interface removes everything.`,
 				Usage:   "BPF filesystem `DIR` holding the live program, maps and ruleset",
 			},
 		},
-		OnUsageError: func(c *cli.Context, err error, _ bool) error { return err },
+		OnUsageError:   func(c *cli.Context, err error, _ bool) error { return err },
 		ExitErrHandler: func(*cli.Context, error) {},
 		Commands: []*cli.Command{
 			attachCommand(), detachCommand(), statusCommand(), policyCommand(),

@@ -3,8 +3,6 @@ package loader
 import (
 	"fmt"
 
-	"github.com/cilium/ebpf"
-
 	"github.com/xdpfw/xdpfw/pkg/rules"
 )
 
@@ -58,43 +56,39 @@ func activeGen(m *xdpfwMaps) (uint32, error) {
 // clearGen deletes every keyed entry of generation gen. Array entries need
 // no clearing: writeTables overwrites all that the new tables reference.
 func clearGen(m *xdpfwMaps, gen uint32) error {
-	if err := deleteWhere(m.Addr4Host, func(k *xdpfwAddr4HostKey) bool { return k.Tag&1 == gen }); err != nil {
+	k4, _, err := readAll[xdpfwAddr4HostKey, uint32](m.Addr4Host)
+	if err != nil {
 		return err
 	}
-	if err := deleteWhere(m.Addr6Host, func(k *xdpfwAddr6HostKey) bool { return k.Tag&1 == gen }); err != nil {
+	if err := deleteKeys(m.Addr4Host, filter(k4, func(k *xdpfwAddr4HostKey) bool { return k.Tag&1 == gen })); err != nil {
 		return err
 	}
-	if err := deleteWhere(m.Addr4Lpm, func(k *xdpfwAddr4LpmKey) bool { return uint32(k.Tag)&1 == gen }); err != nil {
+	k6, _, err := readAll[xdpfwAddr6HostKey, uint32](m.Addr6Host)
+	if err != nil {
 		return err
 	}
-	if err := deleteWhere(m.Addr6Lpm, func(k *xdpfwAddr6LpmKey) bool { return uint32(k.Tag)&1 == gen }); err != nil {
+	if err := deleteKeys(m.Addr6Host, filter(k6, func(k *xdpfwAddr6HostKey) bool { return k.Tag&1 == gen })); err != nil {
 		return err
 	}
-	return deleteWhere(m.RuleDefs, func(k *xdpfwRuleDefKey) bool { return k.Gen == gen })
-}
-
-// deleteWhere collects the matching keys first: deleting while iterating
-// would make the iteration restart or skip.
-func deleteWhere[K any](m *ebpf.Map, match func(*K) bool) error {
-	var (
-		k    K
-		keys []K
-	)
-	it := m.Iterate()
-	for it.Next(&k, new([]byte)) {
-		if match(&k) {
-			keys = append(keys, k)
-		}
+	l4, err := keysOf[xdpfwAddr4LpmKey](m.Addr4Lpm)
+	if err != nil {
+		return err
 	}
-	if err := it.Err(); err != nil {
-		return fmt.Errorf("iterate %v: %w", m, err)
+	if err := deleteKeys(m.Addr4Lpm, filter(l4, func(k *xdpfwAddr4LpmKey) bool { return uint32(k.Tag)&1 == gen })); err != nil {
+		return err
 	}
-	for i := range keys {
-		if err := m.Delete(&keys[i]); err != nil {
-			return fmt.Errorf("delete from %v: %w", m, err)
-		}
+	l6, err := keysOf[xdpfwAddr6LpmKey](m.Addr6Lpm)
+	if err != nil {
+		return err
 	}
-	return nil
+	if err := deleteKeys(m.Addr6Lpm, filter(l6, func(k *xdpfwAddr6LpmKey) bool { return uint32(k.Tag)&1 == gen })); err != nil {
+		return err
+	}
+	defs, _, err := readAll[xdpfwRuleDefKey, xdpfwRuleDef](m.RuleDefs)
+	if err != nil {
+		return err
+	}
+	return deleteKeys(m.RuleDefs, filter(defs, func(k *xdpfwRuleDefKey) bool { return k.Gen == gen }))
 }
 
 func writeTables(m *xdpfwMaps, gen uint32, t *rules.Tables, slots map[uint32]uint32) error {
@@ -111,21 +105,24 @@ func writeTables(m *xdpfwMaps, gen uint32, t *rules.Tables, slots map[uint32]uin
 	for k := range keys {
 		keys[k] = gen*rules.ProtoKeys + uint32(k)
 	}
-	if err := batchUpdate(m.ProtoAtoms, keys, t.Proto[:]); err != nil {
+	if err := putAll(m.ProtoAtoms, keys, t.Proto[:]); err != nil {
 		return err
 	}
 
 	if t.Sport != nil || t.Dport != nil {
 		flags |= gfPorts
 		for dir, table := range [][]uint32{t.Sport, t.Dport} {
-			if table == nil {
-				table = make([]uint32, 65536)
+			keys := make([]uint32, portChunks)
+			chunks := make([]xdpfwPortChunk, portChunks)
+			for c := range chunks {
+				keys[c] = (gen*2+uint32(dir))*portChunks + uint32(c)
+				for i := range chunks[c].Atom {
+					if table != nil {
+						chunks[c].Atom[i] = uint16(table[c*portChunk+i])
+					}
+				}
 			}
-			keys := make([]uint32, 65536)
-			for p := range keys {
-				keys[p] = (gen*2+uint32(dir))<<16 | uint32(p)
-			}
-			if err := batchUpdate(m.PortAtoms, keys, table); err != nil {
+			if err := putAll(m.PortAtoms, keys, chunks); err != nil {
 				return err
 			}
 		}
@@ -138,7 +135,7 @@ func writeTables(m *xdpfwMaps, gen uint32, t *rules.Tables, slots map[uint32]uin
 			keys[a] = gen*vecPerGen + vecBase[f] + uint32(a)
 			vals[a] = xdpfwBitvec{Summary: vecs[a].Summary(), Words: vecs[a]}
 		}
-		if err := batchUpdate(m.Vectors, keys, vals); err != nil {
+		if err := putAll(m.Vectors, keys, vals); err != nil {
 			return err
 		}
 	}
@@ -149,20 +146,22 @@ func writeTables(m *xdpfwMaps, gen uint32, t *rules.Tables, slots map[uint32]uin
 		keys[r] = gen*rules.MaxRules + uint32(r)
 		ranks[r] = xdpfwRankEntry{RuleId: rule.ID, Slot: slots[rule.ID], Action: uint32(rule.Action)}
 	}
-	if err := batchUpdate(m.Ranks, keys, ranks); err != nil {
+	if err := putAll(m.Ranks, keys, ranks); err != nil {
 		return err
 	}
 
-	for _, rule := range t.Order {
+	defKeys := make([]xdpfwRuleDefKey, len(t.Order))
+	defs := make([]xdpfwRuleDef, len(t.Order))
+	for i, rule := range t.Order {
 		b, err := rules.EncodeRule(rule, slots[rule.ID])
 		if err != nil {
 			return err
 		}
-		def := xdpfwRuleDef{Len: uint32(len(b))}
-		copy(def.Data[:], b)
-		if err := m.RuleDefs.Put(xdpfwRuleDefKey{Gen: gen, Id: rule.ID}, &def); err != nil {
-			return fmt.Errorf("store rule %d: %w", rule.ID, err)
-		}
+		defKeys[i] = xdpfwRuleDefKey{Gen: gen, Id: rule.ID}
+		defs[i].Len = uint32(copy(defs[i].Data[:], b))
+	}
+	if err := putAll(m.RuleDefs, defKeys, defs); err != nil {
+		return fmt.Errorf("store rules: %w", err)
 	}
 
 	conf := xdpfwGenConf{Policy: uint32(t.Policy), Nrules: uint32(len(t.Order)), Flags: flags}
@@ -175,40 +174,48 @@ func writeTables(m *xdpfwMaps, gen uint32, t *rules.Tables, slots map[uint32]uin
 // writeAddrs puts host prefixes in the hash maps and the rest in the LPM
 // tries, and reports which of the four tables it used (gf*Src* bits).
 func writeAddrs(m *xdpfwMaps, gen uint32, dir int, entries []rules.PrefixAtom) (uint32, error) {
-	var flags uint32
+	var (
+		h4     []xdpfwAddr4HostKey
+		h6     []xdpfwAddr6HostKey
+		p4     []xdpfwAddr4LpmKey
+		p6     []xdpfwAddr6LpmKey
+		a4, a6 []uint32 // atoms for h4, h6
+		b4, b6 []uint32 // atoms for p4, p6
+	)
 	tag := addrTag(gen, dir)
 	for _, e := range entries {
-		var err error
 		addr, bits := e.Prefix.Addr(), e.Prefix.Bits()
 		switch {
 		case addr.Is4() && bits == 32:
-			flags |= gfSrc4Host
-			err = m.Addr4Host.Put(xdpfwAddr4HostKey{Tag: uint32(tag), Addr: addr.As4()}, e.Atom)
+			h4, a4 = append(h4, xdpfwAddr4HostKey{Tag: uint32(tag), Addr: addr.As4()}), append(a4, e.Atom)
 		case addr.Is4():
-			flags |= gfSrc4LPM
-			err = m.Addr4Lpm.Put(xdpfwAddr4LpmKey{Prefixlen: 8 + uint32(bits), Tag: tag, Addr: addr.As4()}, e.Atom)
+			p4, b4 = append(p4, xdpfwAddr4LpmKey{Prefixlen: 8 + uint32(bits), Tag: tag, Addr: addr.As4()}), append(b4, e.Atom)
 		case bits == 128:
-			flags |= gfSrc6Host
-			err = m.Addr6Host.Put(xdpfwAddr6HostKey{Tag: uint32(tag), Addr: addr.As16()}, e.Atom)
+			h6, a6 = append(h6, xdpfwAddr6HostKey{Tag: uint32(tag), Addr: addr.As16()}), append(a6, e.Atom)
 		default:
-			flags |= gfSrc6LPM
-			err = m.Addr6Lpm.Put(xdpfwAddr6LpmKey{Prefixlen: 8 + uint32(bits), Tag: tag, Addr: addr.As16()}, e.Atom)
+			p6, b6 = append(p6, xdpfwAddr6LpmKey{Prefixlen: 8 + uint32(bits), Tag: tag, Addr: addr.As16()}), append(b6, e.Atom)
 		}
-		if err != nil {
-			return 0, fmt.Errorf("add %s: %w", e.Prefix, mapFull(err))
+	}
+	var flags uint32
+	for _, t := range []struct {
+		n    int
+		flag uint32
+		put  func() error
+	}{
+		{len(h4), gfSrc4Host, func() error { return putAll(m.Addr4Host, h4, a4) }},
+		{len(p4), gfSrc4LPM, func() error { return putAll(m.Addr4Lpm, p4, b4) }},
+		{len(h6), gfSrc6Host, func() error { return putAll(m.Addr6Host, h6, a6) }},
+		{len(p6), gfSrc6LPM, func() error { return putAll(m.Addr6Lpm, p6, b6) }},
+	} {
+		if t.n == 0 {
+			continue
 		}
+		if err := t.put(); err != nil {
+			return 0, fmt.Errorf("address table: %w", err)
+		}
+		flags |= t.flag
 	}
 	return flags, nil
-}
-
-func batchUpdate[V any](m *ebpf.Map, keys []uint32, vals []V) error {
-	if len(keys) == 0 {
-		return nil
-	}
-	if _, err := m.BatchUpdate(keys, vals, nil); err != nil {
-		return fmt.Errorf("update %v: %w", m, mapFull(err))
-	}
-	return nil
 }
 
 // readRuleset returns the live ruleset (the active generation's rule
@@ -224,15 +231,15 @@ func readRuleset(m *xdpfwMaps) (*rules.Ruleset, map[uint32]uint32, error) {
 	}
 	rs := &rules.Ruleset{Policy: rules.Action(conf.Policy)}
 	slots := map[uint32]uint32{}
-	var (
-		k   xdpfwRuleDefKey
-		def xdpfwRuleDef
-	)
-	it := m.RuleDefs.Iterate()
-	for it.Next(&k, &def) {
+	keys, defs, err := readAll[xdpfwRuleDefKey, xdpfwRuleDef](m.RuleDefs)
+	if err != nil {
+		return nil, nil, err
+	}
+	for i, k := range keys {
 		if k.Gen != gen {
 			continue
 		}
+		def := &defs[i]
 		if def.Len > uint32(len(def.Data)) {
 			return nil, nil, fmt.Errorf("rule %d: stored definition is corrupt", k.Id)
 		}
@@ -242,9 +249,6 @@ func readRuleset(m *xdpfwMaps) (*rules.Ruleset, map[uint32]uint32, error) {
 		}
 		rs.Rules = append(rs.Rules, r)
 		slots[r.ID] = slot
-	}
-	if err := it.Err(); err != nil {
-		return nil, nil, fmt.Errorf("read rules: %w", err)
 	}
 	if len(rs.Rules) != int(conf.Nrules) {
 		return nil, nil, fmt.Errorf("live state is inconsistent: %d rule definitions, %d rules classified", len(rs.Rules), conf.Nrules)

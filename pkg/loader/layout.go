@@ -10,6 +10,8 @@ const (
 	ruleDefSize = 500
 	metaMagic   = 0x78647066
 	metaVersion = 1
+	portChunk   = 256
+	portChunks  = 65536 / portChunk
 )
 
 // vecBase is where each field's atoms start within a generation's vectors.

@@ -36,7 +36,7 @@ func (s *State) AddRule(r rules.Rule) (uint32, error) {
 	if err := s.maps.Meta.Put(uint32(0), &meta); err != nil {
 		return 0, fmt.Errorf("write meta: %w", err)
 	}
-	slot := freeSlot(slots)
+	slot := freeSlots(slots, 1)[0]
 	// The slot is unused by the live generation, so zeroing it is unseen.
 	if err := s.zeroRuleCounter(slot); err != nil {
 		return 0, err
@@ -78,15 +78,60 @@ func (s *State) SetPolicy(a rules.Action) error {
 	return commit(&s.maps, rs, slots)
 }
 
-// freeSlot is the lowest counter slot no live rule uses.
-func freeSlot(slots map[uint32]uint32) uint32 {
+// freeSlots returns the n lowest counter slots no live rule uses.
+func freeSlots(slots map[uint32]uint32, n int) []uint32 {
 	used := make(map[uint32]bool, len(slots))
 	for _, s := range slots {
 		used[s] = true
 	}
-	for slot := uint32(0); ; slot++ {
+	var out []uint32
+	for slot := uint32(0); len(out) < n; slot++ {
 		if !used[slot] {
-			return slot
+			out = append(out, slot)
 		}
 	}
+	return out
+}
+
+// Replace makes rs the whole live ruleset in one commit, keeping its rule
+// ids. Rules whose id and definition are unchanged keep their counters.
+func (s *State) Replace(rs *rules.Ruleset) error {
+	if err := rs.Validate(); err != nil {
+		return err
+	}
+	old, oldSlots, err := readRuleset(&s.maps)
+	if err != nil {
+		return err
+	}
+	prev := make(map[uint32]rules.Rule, len(old.Rules))
+	for _, r := range old.Rules {
+		prev[r.ID] = r
+	}
+	slots := map[uint32]uint32{}
+	var fresh []uint32
+	for _, r := range rs.Rules {
+		if p, ok := prev[r.ID]; ok && p == r {
+			slots[r.ID] = oldSlots[r.ID]
+		} else {
+			fresh = append(fresh, r.ID)
+		}
+	}
+	free := freeSlots(slots, len(fresh))
+	for i, id := range fresh {
+		if err := s.zeroRuleCounter(free[i]); err != nil {
+			return err
+		}
+		slots[id] = free[i]
+	}
+	var meta xdpfwMeta
+	if err := s.maps.Meta.Lookup(uint32(0), &meta); err != nil {
+		return fmt.Errorf("read meta: %w", err)
+	}
+	for _, r := range rs.Rules {
+		meta.NextId = max(meta.NextId, r.ID+1)
+	}
+	if err := s.maps.Meta.Put(uint32(0), &meta); err != nil {
+		return fmt.Errorf("write meta: %w", err)
+	}
+	return commit(&s.maps, rs, slots)
 }

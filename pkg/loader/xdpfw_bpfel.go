@@ -74,6 +74,11 @@ type xdpfwMeta struct {
 	Pad     uint32
 }
 
+type xdpfwPortChunk struct {
+	_    structs.HostLayout
+	Atom [256]uint16
+}
+
 type xdpfwRankEntry struct {
 	_      structs.HostLayout
 	RuleId uint32

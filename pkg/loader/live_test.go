@@ -1,0 +1,214 @@
+package loader
+
+import (
+	"errors"
+	"net/netip"
+	"reflect"
+	"sync/atomic"
+	"testing"
+
+	"github.com/xdpfw/xdpfw/internal/privtest"
+	"github.com/xdpfw/xdpfw/pkg/rules"
+)
+
+func openLive(t *testing.T) *State {
+	t.Helper()
+	privtest.Require(t)
+	dir := privtest.PinDir(t)
+	if _, err := Open(dir); !errors.Is(err, ErrNotAttached) {
+		t.Fatalf("Open before create: %v, want ErrNotAttached", err)
+	}
+	s, err := OpenOrCreate(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		s.unpinAll()
+		s.Close()
+	})
+	return s
+}
+
+// TestLiveRulesetRoundTrip checks that the pinned maps are the source of
+// truth: a second handle sees what the first wrote, and failed changes
+// leave the ruleset as it was.
+func TestLiveRulesetRoundTrip(t *testing.T) {
+	s := openLive(t)
+	r := rules.Rule{Priority: 5, Action: rules.Drop, Match: rules.Match{
+		Src:   netip.MustParsePrefix("10.0.0.0/8"),
+		Proto: rules.Proto{Set: true, Num: 6}, Dport: rules.PortRange{Set: true, Lo: 22, Hi: 22}}}
+	id1, err := s.AddRule(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id2, err := s.AddRule(rules.Rule{Priority: 1, Action: rules.Pass})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id1 != 1 || id2 != 2 {
+		t.Fatalf("ids %d, %d; want 1, 2", id1, id2)
+	}
+	if err := s.SetPolicy(rules.Drop); err != nil {
+		t.Fatal(err)
+	}
+	before, err := s.Ruleset()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	bad := r
+	bad.Match.Dst = netip.MustParsePrefix("2001:db8::/32") // family mismatch
+	if _, err := s.AddRule(bad); err == nil {
+		t.Fatal("AddRule accepted a rule mixing IPv4 and IPv6")
+	}
+	if err := s.DeleteRules([]uint32{1, 99}); err == nil {
+		t.Fatal("DeleteRules accepted an unknown id")
+	}
+
+	// A second handle (as the next CLI invocation) reads the same state.
+	s.Close()
+	s2, err := Open(s.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	*s = *s2
+	after, err := s.Ruleset()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(before, after) {
+		t.Fatalf("ruleset changed by failed operations:\nbefore %+v\nafter  %+v", before, after)
+	}
+	want := []rules.Rule{{ID: 2, Priority: 1, Action: rules.Pass}, r}
+	want[1].ID = 1
+	if after.Policy != rules.Drop || !reflect.DeepEqual(after.Rules, want) {
+		t.Fatalf("live ruleset %+v, want policy drop and %+v", after, want)
+	}
+
+	// Ids are never reused.
+	if err := s.DeleteRules([]uint32{2}); err != nil {
+		t.Fatal(err)
+	}
+	if id, err := s.AddRule(rules.Rule{Priority: 1, Action: rules.Pass}); err != nil || id != 3 {
+		t.Fatalf("AddRule after delete: id %d, %v; want 3", id, err)
+	}
+}
+
+// TestLiveUpdateIsAtomic replays frames through the live maps while rules
+// change as fast as they can, and checks that every verdict is one the
+// reference model gives under a ruleset that was live during that run:
+// never a mix of two.
+func TestLiveUpdateIsAtomic(t *testing.T) {
+	s := openLive(t)
+	frames := [][]byte{
+		udp4("10.1.2.3", "192.0.2.1", 1000, 53), udp4("10.200.0.1", "192.0.2.77", 53, 1024),
+		tcp4("192.0.2.1", "10.1.2.3", 443, 8080), tcp4("198.51.100.5", "203.0.113.9", 22, 22),
+		udp6("2001:db8::1", "2001:db8:ffff::9", 5353, 53), tcp6("fd00::1", "2001:db8:1::5", 1, 443),
+		icmp4("10.1.2.3", "192.0.2.1"), icmp6("fd00::1", "2001:db8::1", 128), arp(),
+	}
+	// Operations cycle through rules whose matches overlap these frames in
+	// different ways, so consecutive rulesets disagree on many frames.
+	candidates := []rules.Rule{
+		{Priority: 10, Action: rules.Drop, Match: rules.Match{Src: netip.MustParsePrefix("10.0.0.0/8")}},
+		{Priority: 5, Action: rules.Pass, Match: rules.Match{Src: netip.MustParsePrefix("10.1.2.3/32")}},
+		{Priority: 20, Action: rules.Drop, Match: rules.Match{Proto: rules.Proto{Set: true, Num: 17}, Dport: rules.PortRange{Set: true, Lo: 1, Hi: 1024}}},
+		{Priority: 1, Action: rules.Drop, Match: rules.Match{Dst: netip.MustParsePrefix("2001:db8::/32")}},
+		{Priority: 15, Action: rules.Pass, Match: rules.Match{Proto: rules.Proto{Set: true, Num: 6}}},
+		{Priority: 30, Action: rules.Drop, Match: rules.Match{Dst: netip.MustParsePrefix("192.0.2.0/24"), Sport: rules.PortRange{Set: true, Lo: 53, Hi: 443}}},
+	}
+
+	// A run is checked after the updates end, against every version that
+	// may have been live while it ran.
+	type record struct {
+		frame    int
+		got      rules.Verdict
+		from, to int64
+	}
+	var (
+		history = []*rules.Ruleset{{Policy: rules.Pass}} // history[k] is version k
+		lo, hi  atomic.Int64                             // versions possibly live
+		stop    atomic.Bool
+		records []record
+		runErr  error
+	)
+	tr, err := s.NewTester(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; !stop.Load(); i++ {
+			f := i % len(frames)
+			from := lo.Load()
+			got, err := tr.Run(frames[f])
+			if err != nil {
+				runErr = err
+				return
+			}
+			records = append(records, record{f, got, from, hi.Load()})
+		}
+	}()
+
+	live := map[uint32]bool{}
+	for op := 0; op < 150; op++ {
+		c := candidates[op%len(candidates)]
+		var err error
+		hi.Add(1) // the next version may be live from here on
+		if id := uint32(op%7 + 1); live[id] && op%3 == 0 {
+			err = s.DeleteRules([]uint32{id})
+			delete(live, id)
+		} else if op%11 == 10 {
+			policy := rules.Drop
+			if op%2 == 0 {
+				policy = rules.Pass
+			}
+			err = s.SetPolicy(policy)
+		} else {
+			var id uint32
+			id, err = s.AddRule(c)
+			live[id] = true
+		}
+		if err != nil {
+			stop.Store(true)
+			<-done
+			t.Fatalf("op %d: %v", op, err)
+		}
+		rs, err := s.Ruleset()
+		if err != nil {
+			t.Fatal(err)
+		}
+		history = append(history, rs)
+		lo.Add(1) // the old version can no longer be seen by a new run
+	}
+	stop.Store(true)
+	<-done
+	if runErr != nil {
+		t.Fatal(runErr)
+	}
+	type key struct {
+		version int64
+		frame   int
+	}
+	model := map[key]rules.Verdict{}
+	for _, r := range records {
+		ok := false
+		for k := r.from; k <= r.to && !ok; k++ {
+			want, seen := model[key{k, r.frame}]
+			if !seen {
+				want = rules.Evaluate(history[k], frames[r.frame])
+				model[key{k, r.frame}] = want
+			}
+			ok = want == r.got
+		}
+		if !ok {
+			t.Errorf("frame %d: verdict %+v matches no ruleset live in versions %d..%d", r.frame, r.got, r.from, r.to)
+		}
+	}
+	if len(records) < 100 {
+		t.Errorf("only %d frames ran during the updates; the test proved little", len(records))
+	}
+	t.Logf("%d frames checked across %d ruleset versions", len(records), len(history))
+}

@@ -1,0 +1,104 @@
+package loader
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/cilium/ebpf"
+)
+
+// Map helpers that use batch syscalls where the map type has them (hash,
+// array), so a commit of thousands of entries costs a handful of syscalls.
+// LPM tries have no batch operations and go one entry at a time.
+
+const batchSize = 4096
+
+// readAll returns every key and value of a hash map.
+func readAll[K, V any](m *ebpf.Map) ([]K, []V, error) {
+	var (
+		keys   []K
+		vals   []V
+		cursor ebpf.MapBatchCursor
+	)
+	kbuf, vbuf := make([]K, batchSize), make([]V, batchSize)
+	for {
+		n, err := m.BatchLookup(&cursor, kbuf, vbuf, nil)
+		keys, vals = append(keys, kbuf[:n]...), append(vals, vbuf[:n]...)
+		if errors.Is(err, ebpf.ErrKeyNotExist) {
+			return keys, vals, nil
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("read %v: %w", m, err)
+		}
+	}
+}
+
+// keysOf returns every key of a map, one syscall per key (for LPM tries).
+func keysOf[K any](m *ebpf.Map) ([]K, error) {
+	var (
+		keys []K
+		next K
+	)
+	var prev any // nil asks for the first key
+	for {
+		err := m.NextKey(prev, &next)
+		if errors.Is(err, ebpf.ErrKeyNotExist) {
+			return keys, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("iterate %v: %w", m, err)
+		}
+		keys = append(keys, next)
+		k := next
+		prev = &k
+	}
+}
+
+// deleteKeys removes keys, in batches where the map type allows.
+func deleteKeys[K any](m *ebpf.Map, keys []K) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	if m.Type() == ebpf.LPMTrie {
+		for i := range keys {
+			if err := m.Delete(&keys[i]); err != nil {
+				return fmt.Errorf("delete from %v: %w", m, err)
+			}
+		}
+		return nil
+	}
+	if _, err := m.BatchDelete(keys, nil); err != nil {
+		return fmt.Errorf("delete from %v: %w", m, err)
+	}
+	return nil
+}
+
+// putAll writes keys and values, in batches where the map type allows.
+func putAll[K, V any](m *ebpf.Map, keys []K, vals []V) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	if m.Type() == ebpf.LPMTrie {
+		for i := range keys {
+			if err := m.Put(&keys[i], &vals[i]); err != nil {
+				return fmt.Errorf("update %v: %w", m, mapFull(err))
+			}
+		}
+		return nil
+	}
+	if _, err := m.BatchUpdate(keys, vals, nil); err != nil {
+		return fmt.Errorf("update %v: %w", m, mapFull(err))
+	}
+	return nil
+}
+
+// filter keeps the keys that match.
+func filter[K any](keys []K, match func(*K) bool) []K {
+	out := keys[:0]
+	for i := range keys {
+		if match(&keys[i]) {
+			out = append(out, keys[i])
+		}
+	}
+	return out
+}

@@ -1,0 +1,383 @@
+package rules
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// A ruleset file is YAML:
+//
+//	policy: drop          # pass|drop, default pass if omitted
+//	rules:
+//	  - action: pass      # required
+//	    priority: 10      # optional, default DefaultPriority
+//	    src: 10.0.0.0/8   # optional CIDR or address
+//	    dst: 2001:db8::/32
+//	    proto: tcp        # name or number
+//	    sport: 1024-65535 # number or range
+//	    dport: 22
+//
+// Rules get IDs 1..N in file order. The file is read as a yaml.Node tree
+// rather than unmarshalled into structs so that every error, including
+// unknown keys and bad values, names the line it is about.
+
+// FileError is an error about one place in a ruleset file.
+type FileError struct {
+	File string
+	Line int // 0 when the error is about the file as a whole
+	Err  error
+}
+
+func (e *FileError) Error() string {
+	if e.Line == 0 {
+		return fmt.Sprintf("%s: %v", e.File, e.Err)
+	}
+	return fmt.Sprintf("%s:%d: %v", e.File, e.Line, e.Err)
+}
+
+func (e *FileError) Unwrap() error { return e.Err }
+
+// ParseFile reads and parses a ruleset file; errors name path and line.
+func ParseFile(path string) (*Ruleset, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return ParseYAML(path, data)
+}
+
+// ParseYAML parses a ruleset from data; name is used in error messages
+// ("name:line: ..."). The result passes Ruleset.Validate.
+func ParseYAML(name string, data []byte) (*Ruleset, error) {
+	p := fileParser{name: name}
+	root, err := p.document(data)
+	if err != nil {
+		return nil, err
+	}
+	rs := &Ruleset{Policy: Pass}
+	if root == nil { // empty file: no rules, default policy
+		return rs, nil
+	}
+	if err := p.ruleset(root, rs); err != nil {
+		return nil, err
+	}
+	// Every rule was checked with its line already; this catches anything
+	// the per-rule checks do not (and keeps the promise in the doc).
+	if err := rs.Validate(); err != nil {
+		return nil, &FileError{File: name, Err: err}
+	}
+	return rs, nil
+}
+
+type fileParser struct {
+	name string
+}
+
+func (p *fileParser) errorf(n *yaml.Node, format string, args ...any) error {
+	line := 0
+	if n != nil {
+		line = n.Line
+	}
+	return &FileError{File: p.name, Line: line, Err: fmt.Errorf(format, args...)}
+}
+
+// yamlLineErr matches yaml.v3 syntax errors, "yaml: line N: message".
+var yamlLineErr = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// document parses the YAML text and returns the top-level content node, or
+// nil for an empty document. A second document is an error: it would be
+// silently ignored otherwise.
+func (p *fileParser) document(data []byte) (*yaml.Node, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, nil
+		}
+		return nil, p.syntaxError(err)
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		if err != nil {
+			return nil, p.syntaxError(err)
+		}
+		at := &extra
+		if len(extra.Content) > 0 {
+			at = extra.Content[0]
+		}
+		return nil, p.errorf(at, "more than one YAML document (want one ruleset)")
+	}
+	if len(doc.Content) == 0 {
+		return nil, nil
+	}
+	return doc.Content[0], nil
+}
+
+// syntaxError turns yaml.v3's "yaml: line N: msg" into a FileError. The
+// line is yaml.v3's: for some parser errors it is where the enclosing
+// block starts rather than the offending token, but it is still the best
+// place the library knows.
+func (p *fileParser) syntaxError(err error) error {
+	msg := err.Error()
+	if m := yamlLineErr.FindStringSubmatch(msg); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		return &FileError{File: p.name, Line: line, Err: errors.New(m[2])}
+	}
+	return &FileError{File: p.name, Err: errors.New(strings.TrimPrefix(msg, "yaml: "))}
+}
+
+// resolve follows an alias to the node it names, so anchors work.
+func resolve(n *yaml.Node) *yaml.Node {
+	for n != nil && n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	return n
+}
+
+// kindName describes a node's type for "want X, got Y" messages.
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		if n.ShortTag() == "!!null" {
+			return "nothing"
+		}
+		return fmt.Sprintf("%s %q", strings.TrimPrefix(n.ShortTag(), "!!"), n.Value)
+	}
+	return "something else"
+}
+
+// field is one key/value pair of a mapping.
+type field struct {
+	key, val *yaml.Node
+}
+
+// fields returns a mapping's pairs, rejecting unknown and repeated keys.
+func (p *fileParser) fields(m *yaml.Node, known ...string) (map[string]field, error) {
+	out := make(map[string]field, len(m.Content)/2)
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k, v := resolve(m.Content[i]), resolve(m.Content[i+1])
+		name := k.Value
+		if k.Kind != yaml.ScalarNode || !slices.Contains(known, name) {
+			return nil, p.errorf(k, "unknown field %q", name)
+		}
+		if prev, dup := out[name]; dup {
+			return nil, p.errorf(k, "field %q repeated (first on line %d)", name, prev.key.Line)
+		}
+		out[name] = field{key: k, val: v}
+	}
+	return out, nil
+}
+
+// scalar returns a field's text; lists, mappings and empty values are
+// wrong types. Any scalar tag is accepted (a port may be a YAML int): the
+// text is then parsed by the field's own parser, which rejects bad values.
+func (p *fileParser) scalar(name string, f field) (string, error) {
+	if f.val.Kind != yaml.ScalarNode || f.val.ShortTag() == "!!null" {
+		return "", p.errorf(f.val, "%s: want a value, got %s", name, kindName(f.val))
+	}
+	return f.val.Value, nil
+}
+
+// ruleset fills rs from the top-level mapping.
+func (p *fileParser) ruleset(root *yaml.Node, rs *Ruleset) error {
+	if root.Kind != yaml.MappingNode {
+		return p.errorf(root, "want a mapping with policy and rules, got %s", kindName(root))
+	}
+	fs, err := p.fields(root, "policy", "rules")
+	if err != nil {
+		return err
+	}
+	if f, ok := fs["policy"]; ok {
+		s, err := p.scalar("policy", f)
+		if err != nil {
+			return err
+		}
+		if rs.Policy, err = ParsePolicy(s); err != nil {
+			return p.errorf(f.val, "%v", err)
+		}
+	}
+	f, ok := fs["rules"]
+	if !ok || (f.val.Kind == yaml.ScalarNode && f.val.ShortTag() == "!!null") {
+		return nil // "rules:" with nothing after it: no rules
+	}
+	if f.val.Kind != yaml.SequenceNode {
+		return p.errorf(f.val, "rules: want a list, got %s", kindName(f.val))
+	}
+	if n := len(f.val.Content); n > MaxRules {
+		return p.errorf(f.val, "%d rules, at most %d allowed", n, MaxRules)
+	}
+	for i, item := range f.val.Content {
+		r, err := p.rule(resolve(item))
+		if err != nil {
+			return err
+		}
+		r.ID = uint32(i + 1)
+		rs.Rules = append(rs.Rules, r)
+	}
+	return nil
+}
+
+// ruleKeys are a rule mapping's keys, in the order FormatYAML writes them.
+var ruleKeys = []string{"action", "priority", "src", "dst", "proto", "sport", "dport"}
+
+// rule parses one rule mapping; its errors carry the line of the offending
+// key or value, or of the rule itself for a rule-level problem.
+func (p *fileParser) rule(n *yaml.Node) (Rule, error) {
+	r := Rule{Priority: DefaultPriority}
+	if n.Kind != yaml.MappingNode {
+		return r, p.errorf(n, "rule: want a mapping, got %s", kindName(n))
+	}
+	fs, err := p.fields(n, ruleKeys...)
+	if err != nil {
+		return r, err
+	}
+	if _, ok := fs["action"]; !ok {
+		return r, p.errorf(n, "rule has no action (want action: pass or drop)")
+	}
+	for _, key := range ruleKeys {
+		f, ok := fs[key]
+		if !ok {
+			continue
+		}
+		if err := p.ruleField(&r, key, f); err != nil {
+			return r, err
+		}
+	}
+	if err := r.Validate(); err != nil {
+		return r, p.errorf(n, "%v", err)
+	}
+	return r, nil
+}
+
+// ruleField parses one key of a rule into r.
+func (p *fileParser) ruleField(r *Rule, key string, f field) error {
+	if key == "priority" {
+		return p.priority(r, f)
+	}
+	s, err := p.scalar(key, f)
+	if err != nil {
+		return err
+	}
+	switch key {
+	case "action":
+		r.Action, err = ParseAction(s)
+	case "src":
+		r.Match.Src, err = ParsePrefix(s)
+	case "dst":
+		r.Match.Dst, err = ParsePrefix(s)
+	case "proto":
+		r.Match.Proto, err = ParseProto(s)
+	case "sport":
+		r.Match.Sport, err = ParsePorts(s)
+	case "dport":
+		r.Match.Dport, err = ParsePorts(s)
+	}
+	if err != nil {
+		return p.errorf(f.val, "%s: %v", key, err)
+	}
+	return nil
+}
+
+// priority must be a YAML integer: a quoted "10" or 10.5 is a type error.
+func (p *fileParser) priority(r *Rule, f field) error {
+	if f.val.Kind != yaml.ScalarNode || f.val.ShortTag() != "!!int" {
+		return p.errorf(f.val, "priority: want an integer, got %s", kindName(f.val))
+	}
+	var v int64
+	if err := f.val.Decode(&v); err != nil || v < 0 || v > MaxPriority {
+		return p.errorf(f.val, "priority %s out of range (0-%d)", f.val.Value, MaxPriority)
+	}
+	r.Priority = uint32(v)
+	return nil
+}
+
+// FormatYAML writes rs in the file format, rules in evaluation order
+// (Sorted) with the priority always written. ParseYAML gives back the same
+// policy and the same rules in the same evaluation order; only the IDs
+// change, renumbered 1..N in that order (ties in priority keep their
+// order because their IDs stay increasing).
+func FormatYAML(rs *Ruleset) []byte {
+	list := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}
+	for _, r := range Sorted(rs.Rules) {
+		list.Content = append(list.Content, ruleNode(r))
+	}
+	if len(list.Content) == 0 {
+		list.Style = yaml.FlowStyle // "rules: []"
+	}
+	root := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+	addPair(root, "policy", strNode(rs.Policy.String()))
+	addPair(root, "rules", list)
+
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(root); err != nil {
+		// Only programming errors (an invalid node tree) get here.
+		panic(fmt.Sprintf("rules: FormatYAML: %v", err))
+	}
+	if err := enc.Close(); err != nil {
+		panic(fmt.Sprintf("rules: FormatYAML: %v", err))
+	}
+	return buf.Bytes()
+}
+
+func ruleNode(r Rule) *yaml.Node {
+	n := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+	m := r.Match
+	addPair(n, "action", strNode(r.Action.String()))
+	addPair(n, "priority", intNode(strconv.Itoa(int(r.Priority))))
+	if m.Src.IsValid() {
+		addPair(n, "src", strNode(m.Src.String()))
+	}
+	if m.Dst.IsValid() {
+		addPair(n, "dst", strNode(m.Dst.String()))
+	}
+	if m.Proto.Set {
+		if _, named := protoNames[m.Proto.Num]; named {
+			addPair(n, "proto", strNode(m.Proto.String()))
+		} else {
+			addPair(n, "proto", intNode(m.Proto.String()))
+		}
+	}
+	if m.Sport.Set {
+		addPair(n, "sport", portsNode(m.Sport))
+	}
+	if m.Dport.Set {
+		addPair(n, "dport", portsNode(m.Dport))
+	}
+	return n
+}
+
+// portsNode writes a single port as a YAML int ("22", not "'22'"); a range
+// is a plain string.
+func portsNode(r PortRange) *yaml.Node {
+	if r.Lo == r.Hi {
+		return intNode(r.String())
+	}
+	return strNode(r.String())
+}
+
+func addPair(m *yaml.Node, key string, val *yaml.Node) {
+	m.Content = append(m.Content, strNode(key), val)
+}
+
+func strNode(s string) *yaml.Node {
+	return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s}
+}
+
+func intNode(s string) *yaml.Node {
+	return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: s}
+}

@@ -1,0 +1,268 @@
+package rules
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+const exampleYAML = `# example ruleset
+policy: drop
+rules:
+  - action: pass
+    priority: 10
+    src: 10.0.0.0/8
+    proto: tcp
+    sport: 1024-65535
+    dport: 22
+  - action: drop
+    dst: 2001:db8::/32
+  - action: pass
+    proto: 58
+  - action: pass
+    priority: 10
+    dport: "53"
+    proto: UDP
+    src: 192.0.2.7
+`
+
+func TestParseYAMLExample(t *testing.T) {
+	rs, err := ParseYAML("rules.yaml", []byte(exampleYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &Ruleset{Policy: Drop, Rules: []Rule{
+		{ID: 1, Priority: 10, Action: Pass, Match: Match{Src: pfx("10.0.0.0/8"), Proto: proto(6), Sport: ports(1024, 65535), Dport: ports(22, 22)}},
+		{ID: 2, Priority: DefaultPriority, Action: Drop, Match: Match{Dst: pfx("2001:db8::/32")}},
+		{ID: 3, Priority: DefaultPriority, Action: Pass, Match: Match{Proto: proto(58)}},
+		{ID: 4, Priority: 10, Action: Pass, Match: Match{Src: pfx("192.0.2.7/32"), Proto: proto(17), Dport: ports(53, 53)}},
+	}}
+	if !reflect.DeepEqual(rs, want) {
+		t.Errorf("got\n%+v\nwant\n%+v", rs, want)
+	}
+}
+
+func TestParseYAMLDefaults(t *testing.T) {
+	tests := []struct {
+		name, in string
+		policy   Action
+		nrules   int
+	}{
+		{"empty file", "", Pass, 0},
+		{"comment only", "# nothing\n", Pass, 0},
+		{"policy only", "policy: drop\n", Drop, 0},
+		{"rules null", "policy: pass\nrules:\n", Pass, 0},
+		{"rules empty", "rules: []\n", Pass, 0},
+		{"no policy", "rules:\n  - action: drop\n", Pass, 1},
+		{"policy case", "policy: DROP\n", Drop, 0},
+		{"anchor", "rules:\n  - &r {action: drop, dport: 22}\n  - *r\n", Pass, 2},
+		{"int ports and hex priority", "rules:\n  - {action: drop, sport: 7, priority: 0x10}\n", Pass, 1},
+	}
+	for _, tt := range tests {
+		rs, err := ParseYAML("f.yaml", []byte(tt.in))
+		if err != nil {
+			t.Errorf("%s: %v", tt.name, err)
+			continue
+		}
+		if rs.Policy != tt.policy || len(rs.Rules) != tt.nrules {
+			t.Errorf("%s: got policy %v, %d rules; want %v, %d", tt.name, rs.Policy, len(rs.Rules), tt.policy, tt.nrules)
+		}
+	}
+}
+
+func TestParseYAMLErrors(t *testing.T) {
+	tests := []struct {
+		name, in, want string
+	}{
+		{"unknown rule field", `policy: drop
+rules:
+  - action: pass
+    src: 10.0.0.0/8
+  - action: drop
+    proto: tcp
+    dprot: 22
+`, `rules.yaml:7: unknown field "dprot"`},
+		{"unknown top field", "policy: drop\nrule:\n  - action: pass\n", `rules.yaml:2: unknown field "rule"`},
+		{"repeated field", "rules:\n  - action: pass\n    action: drop\n", `rules.yaml:3: field "action" repeated (first on line 2)`},
+		{"repeated top", "policy: pass\npolicy: drop\n", `rules.yaml:2: field "policy" repeated (first on line 1)`},
+		{"missing action", "rules:\n  - action: pass\n  - proto: tcp\n    dport: 22\n", "rules.yaml:3: rule has no action (want action: pass or drop)"},
+		{"bad action", "rules:\n  - action: accept\n", `rules.yaml:2: action: unknown action "accept" (want pass or drop)`},
+		{"bad policy", "policy: reject\n", `rules.yaml:1: unknown policy "reject" (want pass or drop)`},
+		{"policy list", "policy: [pass]\n", "rules.yaml:1: policy: want a value, got a list"},
+		{"policy empty", "policy:\n", "rules.yaml:1: policy: want a value, got nothing"},
+		{"host bits", "rules:\n  - action: drop\n\n    src: 10.0.0.1/8\n", "rules.yaml:4: src: 10.0.0.1/8 has host bits set (did you mean 10.0.0.0/8?)"},
+		{"bad cidr", "rules:\n  - action: drop\n    dst: 10.0.0.0/33\n", `rules.yaml:3: dst: invalid prefix "10.0.0.0/33": prefix length 33 out of range for IPv4 (0-32)`},
+		{"port range", "rules:\n  - action: drop\n    dport: 70000\n", "rules.yaml:3: dport: port 70000 out of range (0-65535)"},
+		{"reversed", "rules:\n  - action: drop\n    sport: 20-10\n", `rules.yaml:3: sport: invalid port range "20-10": 20 is above 10`},
+		{"bad proto", "rules:\n  - action: drop\n    proto: sctp\n", `rules.yaml:3: proto: unknown protocol "sctp" (want tcp, udp, icmp, icmpv6 or a number 0-255)`},
+		{"priority string", "rules:\n  - action: drop\n    priority: \"10\"\n", `rules.yaml:3: priority: want an integer, got str "10"`},
+		{"priority float", "rules:\n  - action: drop\n    priority: 1.5\n", `rules.yaml:3: priority: want an integer, got float "1.5"`},
+		{"priority range", "rules:\n  - action: drop\n    priority: 65536\n", "rules.yaml:3: priority 65536 out of range (0-65535)"},
+		{"priority negative", "rules:\n  - action: drop\n    priority: -1\n", "rules.yaml:3: priority -1 out of range (0-65535)"},
+		{"ports need tcp", "rules:\n  - action: pass\n  - action: drop\n    proto: icmp\n    dport: 22\n",
+			"rules.yaml:3: --sport/--dport need --proto tcp or udp (got icmp)"},
+		{"families", "rules:\n  - src: 10.0.0.0/8\n    dst: ::1\n    action: drop\n",
+			"rules.yaml:2: src 10.0.0.0/8 and dst ::1/128 are of different address families"},
+		{"rules not list", "rules:\n  action: pass\n", "rules.yaml:2: rules: want a list, got a mapping"},
+		{"rule not mapping", "rules:\n  - pass\n", `rules.yaml:2: rule: want a mapping, got str "pass"`},
+		{"top not mapping", "- action: pass\n", "rules.yaml:1: want a mapping with policy and rules, got a list"},
+		// Syntax errors carry yaml.v3's line, which for parser errors is
+		// near the enclosing block rather than on the offending token.
+		{"syntax", "policy: drop\nrules:\n  - action: pass\n    src: [x\n", "rules.yaml:3: did not find expected ',' or ']'"},
+		{"bad indent", "rules:\n  - action: pass\n dst: x\n", "rules.yaml:2: did not find expected key"},
+		{"tab", "policy: drop\nrules:\n\t- action: pass\n", "rules.yaml:3: found character that cannot start any token"},
+		{"two documents", "policy: drop\n---\npolicy: pass\n", "rules.yaml:3: more than one YAML document (want one ruleset)"},
+		{"src list", "rules:\n  - action: drop\n    src:\n      - 10.0.0.0/8\n", "rules.yaml:4: src: want a value, got a list"},
+	}
+	for _, tt := range tests {
+		_, err := ParseYAML("rules.yaml", []byte(tt.in))
+		if err == nil || err.Error() != tt.want {
+			t.Errorf("%s: error = %v\nwant %s", tt.name, err, tt.want)
+			continue
+		}
+		var fe *FileError
+		if !errors.As(err, &fe) || fe.File != "rules.yaml" {
+			t.Errorf("%s: not a *FileError: %#v", tt.name, err)
+		}
+	}
+}
+
+func TestParseYAMLTooManyRules(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("rules:\n")
+	for i := 0; i <= MaxRules; i++ {
+		b.WriteString("  - action: drop\n")
+	}
+	_, err := ParseYAML("big.yaml", []byte(b.String()))
+	if want := "big.yaml:2: 4097 rules, at most 4096 allowed"; err == nil || err.Error() != want {
+		t.Errorf("error = %v, want %s", err, want)
+	}
+}
+
+func TestParseFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "r.yaml")
+	if err := os.WriteFile(path, []byte("policy: drop\nrules:\n  - action: pass\n    dport: x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := ParseFile(path)
+	if want := path + `:4: dport: invalid port "x" (want a number 0-65535)`; err == nil || err.Error() != want {
+		t.Errorf("error = %v, want %s", err, want)
+	}
+	if _, err := ParseFile(filepath.Join(dir, "missing.yaml")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("missing file: %v", err)
+	}
+}
+
+func TestFormatYAML(t *testing.T) {
+	rs := &Ruleset{Policy: Drop, Rules: []Rule{
+		{ID: 7, Priority: 1000, Action: Drop, Match: Match{Dst: pfx("::/0"), Proto: proto(47)}},
+		{ID: 2, Priority: 10, Action: Pass, Match: Match{Src: pfx("10.0.0.0/8"), Proto: proto(6), Sport: ports(1024, 65535), Dport: ports(22, 22)}},
+		{ID: 3, Priority: 1000, Action: Pass, Match: Match{Src: pfx("::ffff:10.0.0.0/104"), Dst: pfx("::1/128")}},
+		{ID: 4, Priority: 0, Action: Pass, Match: Match{Proto: proto(0), Dport: ports(0, 0)}},
+	}}
+	got := string(FormatYAML(rs))
+	want := `policy: drop
+rules:
+  - action: pass
+    priority: 0
+    proto: 0
+    dport: 0
+  - action: pass
+    priority: 10
+    src: 10.0.0.0/8
+    proto: tcp
+    sport: 1024-65535
+    dport: 22
+  - action: pass
+    priority: 1000
+    src: ::ffff:10.0.0.0/104
+    dst: ::1/128
+  - action: drop
+    priority: 1000
+    dst: ::/0
+    proto: 47
+`
+	if got != want {
+		t.Errorf("FormatYAML:\n%s\nwant:\n%s", got, want)
+	}
+	if got := string(FormatYAML(&Ruleset{Policy: Pass})); got != "policy: pass\nrules: []\n" {
+		t.Errorf("empty ruleset: %q", got)
+	}
+}
+
+// ParseYAML(FormatYAML(rs)) gives back the policy and the rules in the same
+// evaluation order, with IDs renumbered 1..N in that order.
+func TestFormatYAMLRoundTrip(t *testing.T) {
+	rulesets := []*Ruleset{
+		{Policy: Pass},
+		{Policy: Drop, Rules: []Rule{{ID: 1, Action: Pass}}},
+		{Policy: Drop, Rules: []Rule{
+			{ID: 40, Priority: 5, Action: Drop, Match: Match{Src: pfx("192.0.2.0/24"), Dst: pfx("198.51.100.1/32"), Proto: proto(17), Sport: ports(53, 53), Dport: ports(1, 65535)}},
+			{ID: 3, Priority: 5, Action: Pass, Match: Match{Src: pfx("2001:db8::/32"), Proto: proto(58)}},
+			{ID: 9, Priority: 65535, Action: Pass, Match: Match{Dport: ports(80, 81)}},
+			{ID: 1, Priority: 0, Action: Drop, Match: Match{Proto: proto(255)}},
+			{ID: 2, Priority: 1000, Action: Drop, Match: Match{Src: pfx("0.0.0.0/0"), Proto: proto(1)}},
+		}},
+	}
+	for i, rs := range rulesets {
+		text := FormatYAML(rs)
+		back, err := ParseYAML("round.yaml", text)
+		if err != nil {
+			t.Fatalf("#%d: %v\n%s", i, err, text)
+		}
+		if back.Policy != rs.Policy {
+			t.Errorf("#%d: policy %v, want %v", i, back.Policy, rs.Policy)
+		}
+		sorted := Sorted(rs.Rules)
+		if len(back.Rules) != len(sorted) {
+			t.Fatalf("#%d: %d rules, want %d", i, len(back.Rules), len(sorted))
+		}
+		for j, r := range back.Rules {
+			want := sorted[j]
+			want.ID = uint32(j + 1)
+			if r != want {
+				t.Errorf("#%d rule %d: got %v, want %v", i, j, r, want)
+			}
+		}
+		if again := FormatYAML(back); string(again) != string(text) {
+			t.Errorf("#%d: FormatYAML not stable:\n%s\nvs\n%s", i, text, again)
+		}
+	}
+}
+
+// Every rule FormatYAML can write must parse back, including awkward
+// IPv6 forms that YAML might misread as something other than a string.
+func TestFormatYAMLAwkwardValues(t *testing.T) {
+	for _, p := range []string{"::/0", "::1/128", "::/128", "ff00::/8", "::ffff:0.0.0.0/96", "fe80::/10", "0.0.0.0/0", "1.2.3.4/32"} {
+		for n := range 256 {
+			if n%51 != 0 && n != 6 && n != 17 {
+				continue
+			}
+			r := Rule{ID: 1, Action: Pass, Match: Match{Src: pfx(p), Proto: proto(uint8(n))}}
+			rs := &Ruleset{Policy: Pass, Rules: []Rule{r}}
+			back, err := ParseYAML("x", FormatYAML(rs))
+			if err != nil || len(back.Rules) != 1 || back.Rules[0] != r {
+				t.Errorf("%s proto %d: %v %v\n%s", p, n, back, err, FormatYAML(rs))
+			}
+		}
+	}
+}
+
+func ExampleFormatYAML() {
+	rs := &Ruleset{Policy: Drop, Rules: []Rule{
+		{ID: 1, Priority: 10, Action: Pass, Match: Match{Proto: Proto{Set: true, Num: 6}, Dport: PortRange{Set: true, Lo: 22, Hi: 22}}},
+	}}
+	fmt.Print(string(FormatYAML(rs)))
+	// Output:
+	// policy: drop
+	// rules:
+	//   - action: pass
+	//     priority: 10
+	//     proto: tcp
+	//     dport: 22
+}

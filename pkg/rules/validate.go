@@ -1,0 +1,115 @@
+package rules
+
+import (
+	"cmp"
+	"fmt"
+	"net/netip"
+	"slices"
+)
+
+// Validate checks one rule on its own: an action, a priority in range,
+// prefixes in canonical (masked) form and of one family, well-formed port
+// ranges, and ports only where a frame can have them. It does not check
+// the ID, which only means something within a ruleset.
+func (r Rule) Validate() error {
+	if r.Action != Pass && r.Action != Drop {
+		if r.Action == 0 {
+			return fmt.Errorf("action not set (want pass or drop)")
+		}
+		return fmt.Errorf("invalid action %d (want pass or drop)", r.Action)
+	}
+	if r.Priority > MaxPriority {
+		return fmt.Errorf("priority %d out of range (0-%d)", r.Priority, MaxPriority)
+	}
+	return r.Match.Validate()
+}
+
+// Validate checks the conditions of a match; see Rule.Validate.
+func (m Match) Validate() error {
+	if err := validPrefix("src", m.Src); err != nil {
+		return err
+	}
+	if err := validPrefix("dst", m.Dst); err != nil {
+		return err
+	}
+	// One family: a frame has a single family, so a mixed rule could never
+	// match and is certainly a mistake.
+	if m.Src.IsValid() && m.Dst.IsValid() && m.Src.Addr().Is4() != m.Dst.Addr().Is4() {
+		return fmt.Errorf("src %s and dst %s are of different address families", m.Src, m.Dst)
+	}
+	if err := validPorts("sport", m.Sport); err != nil {
+		return err
+	}
+	if err := validPorts("dport", m.Dport); err != nil {
+		return err
+	}
+	// Only TCP and UDP frames have ports, so ports with any other protocol
+	// would silently match nothing.
+	if (m.Sport.Set || m.Dport.Set) && m.Proto.Set && m.Proto.Num != ProtoTCP && m.Proto.Num != ProtoUDP {
+		return fmt.Errorf("--sport/--dport need --proto tcp or udp (got %s)", m.Proto)
+	}
+	return nil
+}
+
+// validPrefix rejects a prefix the parser would not produce: one with host
+// bits set, whose meaning (mask or typo?) is ambiguous.
+func validPrefix(field string, p netip.Prefix) error {
+	if !p.IsValid() {
+		return nil
+	}
+	if m := p.Masked(); m != p {
+		return fmt.Errorf("%s %s has host bits set (did you mean %s?)", field, p, m)
+	}
+	return nil
+}
+
+func validPorts(field string, r PortRange) error {
+	if r.Set && r.Lo > r.Hi {
+		return fmt.Errorf("%s range %d-%d: %d is above %d", field, r.Lo, r.Hi, r.Lo, r.Hi)
+	}
+	return nil
+}
+
+// Validate checks a whole ruleset: a policy, at most MaxRules rules,
+// unique non-zero IDs (IDs break priority ties and name rules in
+// counters), and every rule valid. A rule's error is prefixed "rule ID: ".
+func (rs *Ruleset) Validate() error {
+	if rs.Policy != Pass && rs.Policy != Drop {
+		if rs.Policy == 0 {
+			return fmt.Errorf("policy not set (want pass or drop)")
+		}
+		return fmt.Errorf("invalid policy %d (want pass or drop)", rs.Policy)
+	}
+	if len(rs.Rules) > MaxRules {
+		return fmt.Errorf("%d rules, at most %d allowed", len(rs.Rules), MaxRules)
+	}
+	seen := make(map[uint32]bool, len(rs.Rules))
+	for i, r := range rs.Rules {
+		if r.ID == 0 {
+			return fmt.Errorf("rule #%d (%s) has ID 0; IDs start at 1", i+1, r)
+		}
+		if seen[r.ID] {
+			return fmt.Errorf("rule %d: duplicate ID", r.ID)
+		}
+		seen[r.ID] = true
+		if err := r.Validate(); err != nil {
+			return fmt.Errorf("rule %d: %w", r.ID, err)
+		}
+	}
+	return nil
+}
+
+// Sorted returns a copy of rules in evaluation order: by priority, then
+// by ID. The input is not modified.
+func Sorted(rules []Rule) []Rule {
+	out := slices.Clone(rules)
+	slices.SortStableFunc(out, compareRules)
+	return out
+}
+
+func compareRules(a, b Rule) int {
+	if c := cmp.Compare(a.Priority, b.Priority); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.ID, b.ID)
+}

@@ -1,0 +1,117 @@
+package rules
+
+import (
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func pfx(s string) netip.Prefix { return netip.MustParsePrefix(s) }
+
+func ports(lo, hi uint16) PortRange { return PortRange{Set: true, Lo: lo, Hi: hi} }
+
+func proto(n uint8) Proto { return Proto{Set: true, Num: n} }
+
+func TestRuleValidate(t *testing.T) {
+	tests := []struct {
+		name    string
+		r       Rule
+		wantErr string // "" for valid
+	}{
+		{"minimal", Rule{Action: Pass}, ""},
+		{"full tcp", Rule{Action: Drop, Priority: MaxPriority, Match: Match{
+			Src: pfx("10.0.0.0/8"), Dst: pfx("192.168.0.0/16"), Proto: proto(6), Sport: ports(1, 2), Dport: ports(80, 80)}}, ""},
+		{"ports without proto", Rule{Action: Drop, Match: Match{Dport: ports(22, 22)}}, ""},
+		{"udp ports", Rule{Action: Drop, Match: Match{Proto: proto(17), Sport: ports(53, 53)}}, ""},
+		{"v6 pair", Rule{Action: Drop, Match: Match{Src: pfx("2001:db8::/32"), Dst: pfx("::/0")}}, ""},
+		{"no action", Rule{}, "action not set (want pass or drop)"},
+		{"bad action", Rule{Action: 7}, "invalid action 7 (want pass or drop)"},
+		{"priority", Rule{Action: Pass, Priority: MaxPriority + 1}, "priority 65536 out of range (0-65535)"},
+		{"families", Rule{Action: Pass, Match: Match{Src: pfx("10.0.0.0/8"), Dst: pfx("2001:db8::/32")}},
+			"src 10.0.0.0/8 and dst 2001:db8::/32 are of different address families"},
+		{"mapped is v6", Rule{Action: Pass, Match: Match{Src: pfx("10.0.0.0/8"), Dst: pfx("::ffff:10.0.0.0/104")}},
+			"src 10.0.0.0/8 and dst ::ffff:10.0.0.0/104 are of different address families"},
+		{"host bits", Rule{Action: Pass, Match: Match{Dst: pfx("10.0.0.1/8")}},
+			"dst 10.0.0.1/8 has host bits set (did you mean 10.0.0.0/8?)"},
+		{"icmp ports", Rule{Action: Pass, Match: Match{Proto: proto(1), Dport: ports(1, 1)}},
+			"--sport/--dport need --proto tcp or udp (got icmp)"},
+		{"gre ports", Rule{Action: Pass, Match: Match{Proto: proto(47), Sport: ports(1, 1)}},
+			"--sport/--dport need --proto tcp or udp (got 47)"},
+		{"reversed range", Rule{Action: Pass, Match: Match{Sport: PortRange{Set: true, Lo: 20, Hi: 10}}},
+			"sport range 20-10: 20 is above 10"},
+	}
+	for _, tt := range tests {
+		err := tt.r.Validate()
+		if tt.wantErr == "" {
+			if err != nil {
+				t.Errorf("%s: unexpected error %v", tt.name, err)
+			}
+			continue
+		}
+		if err == nil || err.Error() != tt.wantErr {
+			t.Errorf("%s: error = %v, want %q", tt.name, err, tt.wantErr)
+		}
+	}
+}
+
+func TestRulesetValidate(t *testing.T) {
+	ok := Rule{ID: 1, Action: Pass}
+	many := make([]Rule, MaxRules+1)
+	for i := range many {
+		many[i] = Rule{ID: uint32(i + 1), Action: Pass}
+	}
+	tests := []struct {
+		name    string
+		rs      Ruleset
+		wantErr string
+	}{
+		{"empty", Ruleset{Policy: Drop}, ""},
+		{"one", Ruleset{Policy: Pass, Rules: []Rule{ok}}, ""},
+		{"max", Ruleset{Policy: Pass, Rules: many[:MaxRules]}, ""},
+		{"no policy", Ruleset{}, "policy not set (want pass or drop)"},
+		{"bad policy", Ruleset{Policy: 3}, "invalid policy 3 (want pass or drop)"},
+		{"too many", Ruleset{Policy: Pass, Rules: many}, "4097 rules, at most 4096 allowed"},
+		{"zero id", Ruleset{Policy: Pass, Rules: []Rule{{Action: Drop}}}, "rule #1 (priority 0 drop any) has ID 0; IDs start at 1"},
+		{"dup id", Ruleset{Policy: Pass, Rules: []Rule{ok, {ID: 2, Action: Pass}, ok}}, "rule 1: duplicate ID"},
+		{"bad rule", Ruleset{Policy: Pass, Rules: []Rule{ok, {ID: 9, Action: Pass, Priority: 70000}}},
+			"rule 9: priority 70000 out of range (0-65535)"},
+	}
+	for _, tt := range tests {
+		err := tt.rs.Validate()
+		if tt.wantErr == "" {
+			if err != nil {
+				t.Errorf("%s: unexpected error %v", tt.name, err)
+			}
+			continue
+		}
+		if err == nil || err.Error() != tt.wantErr {
+			t.Errorf("%s: error = %v, want %q", tt.name, err, tt.wantErr)
+		}
+	}
+}
+
+func TestSorted(t *testing.T) {
+	in := []Rule{
+		{ID: 5, Priority: 10},
+		{ID: 2, Priority: 20},
+		{ID: 3, Priority: 10},
+		{ID: 1, Priority: 1000},
+		{ID: 4, Priority: 0},
+	}
+	orig := slices.Clone(in)
+	got := Sorted(in)
+	var ids []string
+	for _, r := range got {
+		ids = append(ids, r.String()[:4])
+	}
+	if want := "id 4,id 3,id 5,id 2,id 1"; strings.Join(ids, ",") != want {
+		t.Errorf("Sorted order %v, want %s", ids, want)
+	}
+	if !slices.Equal(in, orig) {
+		t.Errorf("Sorted modified its input: %v", in)
+	}
+	if Sorted(nil) != nil {
+		t.Errorf("Sorted(nil) not nil")
+	}
+}
