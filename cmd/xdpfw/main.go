@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -23,7 +24,7 @@ func main() {
 
 // newApp builds the CLI; tests run it in-process with their own writers.
 func newApp(stdout, stderr io.Writer) *cli.App {
-	return &cli.App{
+	app := &cli.App{
 		Name:  "xdpfw",
 		Usage: "an XDP firewall: ordered rules enforced in the NIC driver, updated live",
 		Description: `xdpfw attaches one BPF program to the interfaces you name and enforces one
@@ -53,6 +54,20 @@ interface removes everything.`,
 			attachCommand(), detachCommand(), statusCommand(), policyCommand(),
 			ruleCommand(), statsCommand(), replayCommand(),
 		},
+	}
+	quietUsageErrors(app.Commands, "")
+	return app
+}
+
+// quietUsageErrors makes a flag error one line naming the help to read,
+// instead of the whole help text (urfave/cli's default for commands).
+func quietUsageErrors(cmds []*cli.Command, parent string) {
+	for _, cmd := range cmds {
+		name := strings.TrimSpace(parent + " " + cmd.Name)
+		cmd.OnUsageError = func(_ *cli.Context, err error, _ bool) error {
+			return fmt.Errorf("%s: %w (see: xdpfw %s --help)", name, err, name)
+		}
+		quietUsageErrors(cmd.Subcommands, name)
 	}
 }
 

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/xdpfw/xdpfw/internal/privtest"
+)
+
+// When XDPFW_TEST_MAIN is set, the test binary is the xdpfw binary: the
+// tests below run it as a child process to see exit codes and stderr.
+func TestMain(m *testing.M) {
+	if os.Getenv("XDPFW_TEST_MAIN") == "1" {
+		os.Args = append([]string{"xdpfw"}, os.Args[1:]...)
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// runMain runs xdpfw in a child process, optionally as another user.
+func runMain(t *testing.T, exe string, uid int, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := exec.Command(exe, args...)
+	cmd.Env = append(os.Environ(), "XDPFW_TEST_MAIN=1")
+	if uid != 0 {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(uid)}}
+	}
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return out.String(), errOut.String(), code
+}
+
+// copyExecutable puts a copy of the test binary where any user may run it
+// (go test's build directory is private to root).
+func copyExecutable(t *testing.T) string {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := os.MkdirTemp("", "xdpfw-cli-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	exe := filepath.Join(dir, "xdpfw")
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(exe, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return exe
+}
+
+// TestEnvironmentErrors: no root and no BPF filesystem each give one clear
+// line on stderr and exit 1.
+func TestEnvironmentErrors(t *testing.T) {
+	privtest.Require(t)
+	exe := copyExecutable(t)
+	notBPF := filepath.Join(t.TempDir(), "xdpfw")
+	cases := []struct {
+		name string
+		uid  int
+		args []string
+		want string
+	}{
+		{"not root", 65534, []string{"status"}, "needs root"},
+		{"not root, replay", 65534, []string{"replay", "--rules", "x.yaml", "x.pcap"}, "x.yaml"},
+		{"no bpffs", 0, []string{"--pin-dir", notBPF, "attach", "lo"}, "is not a BPF filesystem"},
+		{"nothing attached", 0, []string{"--pin-dir", notBPF + "/../../nonexistent-xdpfw", "status"}, ""},
+		{"bad flag", 0, []string{"rule", "add", "--sauce", "x"}, "rule add: flag provided but not defined: -sauce (see: xdpfw rule add --help)"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			stdout, stderr, code := runMain(t, exe, tc.uid, tc.args...)
+			if code != 1 {
+				t.Errorf("exit code %d, want 1 (stderr %q)", code, stderr)
+			}
+			if stdout != "" {
+				t.Errorf("printed on stdout: %q", stdout)
+			}
+			lines := strings.Split(strings.TrimSpace(stderr), "\n")
+			if len(lines) != 1 || !strings.HasPrefix(lines[0], "xdpfw: ") || !strings.Contains(lines[0], tc.want) {
+				t.Errorf("stderr %q: want one line starting \"xdpfw: \" and containing %q", stderr, tc.want)
+			}
+		})
+	}
+	if _, err := os.Stat(notBPF); !os.IsNotExist(err) {
+		t.Errorf("a failed attach left %s behind", notBPF)
+	}
+}
+
+func TestInterspersed(t *testing.T) {
+	app := newApp(nil, nil)
+	cases := []struct{ in, want string }{
+		{"xdpfw attach eth0 --mode generic", "xdpfw attach --mode generic -- eth0"},
+		{"xdpfw --pin-dir /x attach eth0 eth1 --force", "xdpfw --pin-dir /x attach --force -- eth0 eth1"},
+		{"xdpfw rule add --dport 22 --action drop", "xdpfw rule add --dport 22 --action drop"},
+		{"xdpfw rule del 3 4", "xdpfw rule del -- 3 4"},
+		{"xdpfw replay a.pcap --rules r.yaml --json b.pcap", "xdpfw replay --rules r.yaml --json -- a.pcap b.pcap"},
+		{"xdpfw detach --all", "xdpfw detach --all"},
+		{"xdpfw replay --rules=r.yaml a.pcap", "xdpfw replay --rules=r.yaml -- a.pcap"},
+		{"xdpfw status", "xdpfw status"},
+	}
+	for _, tc := range cases {
+		got := strings.Join(interspersed(app, strings.Fields(tc.in)), " ")
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s\n got: %s\nwant: %s", tc.in, got, tc.want)
+		}
+	}
+}
