@@ -3,6 +3,7 @@ package loader
 import (
 	"testing"
 
+	"github.com/xdpfw/xdpfw/internal/fixtures"
 	"github.com/xdpfw/xdpfw/internal/privtest"
 	"github.com/xdpfw/xdpfw/pkg/rules"
 )
@@ -43,10 +44,10 @@ func TestDatapath(t *testing.T) {
 			name:  "empty ruleset passes everything",
 			rules: "policy: pass\nrules: []\n",
 			frames: []frame{
-				{"udp", udp4("10.0.0.1", "192.0.2.1", 1000, 53), P, def, 0},
-				{"tcp6", tcp6("2001:db8::1", "2001:db8::2", 1000, 22), P, def, 0},
-				{"arp", arp(), P, nbr, 0},
-				{"runt ip", truncated(udp4("10.0.0.1", "192.0.2.1", 1, 2), 20), D, mal, 0},
+				{"udp", fixtures.UDP("10.0.0.1", "192.0.2.1", 1000, 53), P, def, 0},
+				{"tcp6", fixtures.TCPSyn("2001:db8::1", "2001:db8::2", 1000, 22), P, def, 0},
+				{"arp", fixtures.ARP(), P, nbr, 0},
+				{"runt ip", fixtures.UDP("10.0.0.1", "192.0.2.1", 1, 2)[:20], D, mal, 0},
 			},
 		},
 		{
@@ -60,18 +61,18 @@ rules:
   - {priority: 40, src: 2001:db8:1::5, action: pass}
 `,
 			frames: []frame{
-				{"host beats its prefix by priority", tcp4("10.1.2.3", "192.0.2.1", 5555, 22), P, rule, 1},
-				{"prefix drop", tcp4("10.9.9.9", "192.0.2.1", 5555, 22), D, rule, 2},
-				{"other port", tcp4("10.9.9.9", "192.0.2.1", 5555, 23), P, def, 0},
-				{"outside prefix", tcp4("11.0.0.1", "192.0.2.1", 5555, 22), P, def, 0},
-				{"range low end", udp4("8.8.8.8", "192.0.2.200", 53, 1000), D, rule, 3},
-				{"range high end", udp4("8.8.8.8", "192.0.2.200", 53, 2000), D, rule, 3},
-				{"past range", udp4("8.8.8.8", "192.0.2.200", 53, 2001), P, def, 0},
-				{"tcp not udp", tcp4("8.8.8.8", "192.0.2.200", 53, 1500), P, def, 0},
-				{"v6 prefix", udp6("2001:db8:ffff::9", "fd00::1", 1, 2), D, rule, 4},
-				{"v6 host shadowed by earlier prefix", udp6("2001:db8:1::5", "fd00::1", 1, 2), D, rule, 4},
-				{"v6 outside", udp6("2001:db9::1", "fd00::1", 1, 2), P, def, 0},
-				{"v4 rule never matches v6", tcp6("::ffff:10.1.2.3", "fd00::1", 5555, 22), P, def, 0},
+				{"host beats its prefix by priority", fixtures.TCPSyn("10.1.2.3", "192.0.2.1", 5555, 22), P, rule, 1},
+				{"prefix drop", fixtures.TCPSyn("10.9.9.9", "192.0.2.1", 5555, 22), D, rule, 2},
+				{"other port", fixtures.TCPSyn("10.9.9.9", "192.0.2.1", 5555, 23), P, def, 0},
+				{"outside prefix", fixtures.TCPSyn("11.0.0.1", "192.0.2.1", 5555, 22), P, def, 0},
+				{"range low end", fixtures.UDP("8.8.8.8", "192.0.2.200", 53, 1000), D, rule, 3},
+				{"range high end", fixtures.UDP("8.8.8.8", "192.0.2.200", 53, 2000), D, rule, 3},
+				{"past range", fixtures.UDP("8.8.8.8", "192.0.2.200", 53, 2001), P, def, 0},
+				{"tcp not udp", fixtures.TCPSyn("8.8.8.8", "192.0.2.200", 53, 1500), P, def, 0},
+				{"v6 prefix", fixtures.UDP("2001:db8:ffff::9", "fd00::1", 1, 2), D, rule, 4},
+				{"v6 host shadowed by earlier prefix", fixtures.UDP("2001:db8:1::5", "fd00::1", 1, 2), D, rule, 4},
+				{"v6 outside", fixtures.UDP("2001:db9::1", "fd00::1", 1, 2), P, def, 0},
+				{"v4 rule never matches v6 with the same leading bytes", fixtures.TCPSyn("a01:203::", "fd00::1", 5555, 22), P, def, 0},
 			},
 			counts: map[uint32]uint64{1: 1, 2: 1, 3: 2, 4: 2, 5: 0},
 		},
@@ -83,12 +84,12 @@ rules:
   - {src: fd00::/8, proto: icmpv6, action: drop}
 `,
 			frames: []frame{
-				{"allowed", udp4("10.0.0.1", "10.0.0.2", 999, 53), P, rule, 1},
-				{"default drop", udp4("10.0.0.1", "10.0.0.2", 999, 54), D, def, 0},
-				{"arp", arp(), P, nbr, 0},
-				{"nd from elsewhere", icmp6("fe80::1", "ff02::1:ff00:2", 135), P, nbr, 0},
-				{"nd named by rule 2", icmp6("fd00::1", "ff02::1:ff00:2", 135), D, rule, 2},
-				{"echo is not nd", icmp6("fe80::1", "fe80::2", 128), D, def, 0},
+				{"allowed", fixtures.UDP("10.0.0.1", "10.0.0.2", 999, 53), P, rule, 1},
+				{"default drop", fixtures.UDP("10.0.0.1", "10.0.0.2", 999, 54), D, def, 0},
+				{"arp", fixtures.ARP(), P, nbr, 0},
+				{"nd from elsewhere", fixtures.ICMPv6("fe80::1", "ff02::1:ff00:2", 135), P, nbr, 0},
+				{"nd named by rule 2", fixtures.ICMPv6("fd00::1", "ff02::1:ff00:2", 135), D, rule, 2},
+				{"echo is not nd", fixtures.ICMPv6("fe80::1", "fe80::2", 128), D, def, 0},
 			},
 			counts: map[uint32]uint64{1: 1, 2: 1},
 		},
@@ -98,9 +99,9 @@ rules:
   - {sport: 7, action: drop}
 `,
 			frames: []frame{
-				{"udp", udp4("1.1.1.1", "2.2.2.2", 7, 9), D, rule, 1},
-				{"tcp6", tcp6("2001:db8::1", "2001:db8::2", 7, 9), D, rule, 1},
-				{"icmp", icmp4("1.1.1.1", "2.2.2.2"), P, def, 0},
+				{"udp", fixtures.UDP("1.1.1.1", "2.2.2.2", 7, 9), D, rule, 1},
+				{"tcp6", fixtures.TCPSyn("2001:db8::1", "2001:db8::2", 7, 9), D, rule, 1},
+				{"icmp", fixtures.Echo("1.1.1.1", "2.2.2.2"), P, def, 0},
 			},
 		},
 		{
@@ -109,9 +110,9 @@ rules:
   - {action: drop}
 `,
 			frames: []frame{
-				{"ip", udp4("1.1.1.1", "2.2.2.2", 7, 9), D, rule, 1},
-				{"arp still passes", arp(), P, nbr, 0},
-				{"nd still passes", icmp6("fe80::1", "ff02::1", 135), P, nbr, 0},
+				{"ip", fixtures.UDP("1.1.1.1", "2.2.2.2", 7, 9), D, rule, 1},
+				{"arp still passes", fixtures.ARP(), P, nbr, 0},
+				{"nd still passes", fixtures.ICMPv6("fe80::1", "ff02::1", 135), P, nbr, 0},
 			},
 		},
 	}

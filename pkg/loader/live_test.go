@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/xdpfw/xdpfw/internal/fixtures"
 	"github.com/xdpfw/xdpfw/internal/privtest"
 	"github.com/xdpfw/xdpfw/pkg/rules"
 )
@@ -101,10 +102,10 @@ func TestLiveRulesetRoundTrip(t *testing.T) {
 func TestLiveUpdateIsAtomic(t *testing.T) {
 	s := openLive(t)
 	frames := [][]byte{
-		udp4("10.1.2.3", "192.0.2.1", 1000, 53), udp4("10.200.0.1", "192.0.2.77", 53, 1024),
-		tcp4("192.0.2.1", "10.1.2.3", 443, 8080), tcp4("198.51.100.5", "203.0.113.9", 22, 22),
-		udp6("2001:db8::1", "2001:db8:ffff::9", 5353, 53), tcp6("fd00::1", "2001:db8:1::5", 1, 443),
-		icmp4("10.1.2.3", "192.0.2.1"), icmp6("fd00::1", "2001:db8::1", 128), arp(),
+		fixtures.UDP("10.1.2.3", "192.0.2.1", 1000, 53), fixtures.UDP("10.200.0.1", "192.0.2.77", 53, 1024),
+		fixtures.TCPSyn("192.0.2.1", "10.1.2.3", 443, 8080), fixtures.TCPSyn("198.51.100.5", "203.0.113.9", 22, 22),
+		fixtures.UDP("2001:db8::1", "2001:db8:ffff::9", 5353, 53), fixtures.TCPSyn("fd00::1", "2001:db8:1::5", 1, 443),
+		fixtures.Echo("10.1.2.3", "192.0.2.1"), fixtures.Echo("fd00::1", "2001:db8::1"), fixtures.ARP(),
 	}
 	// Operations cycle through rules whose matches overlap these frames in
 	// different ways, so consecutive rulesets disagree on many frames.
