@@ -94,9 +94,16 @@ enum reason {
 	REASON_NEIGHBOR,
 };
 
+/*
+ * words: bit r set iff the rule ranked r accepts this field value.
+ * summary: bit w set iff words[w] holds a rule whose *primary* field this
+ * is (see docs/design.md): every matching rule is found in the summary of
+ * its primary field, so OR-ing the summaries names every word that can
+ * hold a match, and usually very few.
+ */
 struct bitvec {
-	__u64 summary;              /* bit i set iff words[i] != 0 */
-	__u64 words[VEC_WORDS];     /* bit r set iff the rule ranked r matches */
+	__u64 summary;
+	__u64 words[VEC_WORDS];
 };
 
 struct gen_conf {
@@ -104,6 +111,7 @@ struct gen_conf {
 	__u32 nrules;
 	__u32 flags;                /* GF_* */
 	__u32 pad;
+	__u64 wild_summary;         /* words holding rules with no condition */
 };
 
 struct rank_entry {
@@ -155,7 +163,7 @@ struct rule_def {
 };
 
 #define META_MAGIC   0x78647066u   /* "xdpf" */
-#define META_VERSION 1
+#define META_VERSION 2
 struct meta {
 	__u32 magic;
 	__u32 version;

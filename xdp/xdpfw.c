@@ -214,17 +214,18 @@ static __always_inline __u32 lowest_bit(__u64 x)
 
 /*
  * The rank of the highest-priority rule matching every field, or -1.
- * The AND of the summaries names the only words that can hold a match, so
- * the loop touches words that are non-zero in every field, lowest first.
+ * cand names every word that can hold a match (the words of rules matched
+ * on their primary field, and of rules with no condition); the loop ANDs
+ * only those, lowest first, and the first non-zero AND holds the answer.
  */
 static __always_inline int first_match(const struct bitvec *a,
 				       const struct bitvec *b,
 				       const struct bitvec *c,
 				       const struct bitvec *d,
-				       const struct bitvec *e)
+				       const struct bitvec *e, __u64 wild)
 {
-	__u64 cand = a->summary & b->summary & c->summary & d->summary &
-		     e->summary;
+	__u64 cand = a->summary | b->summary | c->summary | d->summary |
+		     e->summary | wild;
 
 	for (int i = 0; i < VEC_WORDS && cand; i++) {
 		__u32 w = lowest_bit(cand) & (VEC_WORDS - 1);
@@ -308,7 +309,7 @@ int xdpfw(struct xdp_md *ctx)
 
 	rank = -1;
 	if (vs && vd && vp && vsp && vdp)
-		rank = first_match(vs, vd, vp, vsp, vdp);
+		rank = first_match(vs, vd, vp, vsp, vdp, conf->wild_summary);
 
 	if (rank >= 0 && (__u32)rank < conf->nrules) {
 		idx = gen * MAX_RULES + rank;

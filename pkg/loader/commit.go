@@ -133,7 +133,7 @@ func writeTables(m *xdpfwMaps, gen uint32, t *rules.Tables, slots map[uint32]uin
 		vals := make([]xdpfwBitvec, len(vecs))
 		for a := range vecs {
 			keys[a] = gen*vecPerGen + vecBase[f] + uint32(a)
-			vals[a] = xdpfwBitvec{Summary: vecs[a].Summary(), Words: vecs[a]}
+			vals[a] = xdpfwBitvec{Summary: t.Summary(f, uint32(a)), Words: vecs[a]}
 		}
 		if err := putAll(m.Vectors, keys, vals); err != nil {
 			return err
@@ -164,7 +164,7 @@ func writeTables(m *xdpfwMaps, gen uint32, t *rules.Tables, slots map[uint32]uin
 		return fmt.Errorf("store rules: %w", err)
 	}
 
-	conf := xdpfwGenConf{Policy: uint32(t.Policy), Nrules: uint32(len(t.Order)), Flags: flags}
+	conf := xdpfwGenConf{Policy: uint32(t.Policy), Nrules: uint32(len(t.Order)), Flags: flags, WildSummary: t.Wild.Summary()}
 	if err := m.GenConf.Put(gen, &conf); err != nil {
 		return fmt.Errorf("write generation config: %w", err)
 	}

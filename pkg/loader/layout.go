@@ -9,7 +9,7 @@ const (
 	vecPerGen   = 2*rules.AddrAtoms + rules.ProtoKeys + 2*rules.PortAtoms
 	ruleDefSize = 500
 	metaMagic   = 0x78647066
-	metaVersion = 1
+	metaVersion = 2
 	portChunk   = 256
 	portChunks  = 65536 / portChunk
 )

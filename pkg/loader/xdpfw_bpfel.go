@@ -52,11 +52,12 @@ type xdpfwCounter struct {
 }
 
 type xdpfwGenConf struct {
-	_      structs.HostLayout
-	Policy uint32
-	Nrules uint32
-	Flags  uint32
-	Pad    uint32
+	_           structs.HostLayout
+	Policy      uint32
+	Nrules      uint32
+	Flags       uint32
+	Pad         uint32
+	WildSummary uint64
 }
 
 type xdpfwIface struct {

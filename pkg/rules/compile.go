@@ -50,8 +50,7 @@ func (v *BitVec) or(o *BitVec) {
 }
 func (v *BitVec) Has(r int) bool { return v[r/64]&(1<<(r%64)) != 0 }
 
-// Summary has bit w set when word w of the vector is non-zero: the
-// datapath ANDs summaries first to find the only words worth reading.
+// Summary has bit w set when word w of the vector is non-zero.
 func (v *BitVec) Summary() uint64 {
 	var s uint64
 	for i, w := range v {
@@ -60,6 +59,14 @@ func (v *BitVec) Summary() uint64 {
 		}
 	}
 	return s
+}
+
+func (v *BitVec) and(o *BitVec) BitVec {
+	var out BitVec
+	for i := range v {
+		out[i] = v[i] & o[i]
+	}
+	return out
 }
 
 // PrefixAtom maps one address prefix to its atom. Host prefixes (/32,
@@ -82,6 +89,26 @@ type Tables struct {
 	Sport, Dport []uint32 // 65536 entries each; nil when no rule matches that port
 
 	Vectors [NumFields][]BitVec // indexed by atom
+
+	// Primary[f] holds the rules whose primary field is f: the first
+	// field of primaryOrder they set. Wild holds the rules that set none.
+	Primary [NumFields]BitVec
+	Wild    BitVec
+}
+
+// primaryOrder ranks fields by how few values they usually match, so a
+// rule's primary field is its most selective condition: addresses, then
+// ports, then the protocol.
+var primaryOrder = [NumFields]int{FieldSrc, FieldDst, FieldDport, FieldSport, FieldProto}
+
+// Summary is the summary word the datapath stores for an atom: the words
+// that hold rules with primary field f accepting this value. Every rule
+// that matches a packet sets a bit in its primary field's summary (or is
+// in Wild), so OR-ing the five summaries and Wild's names every word that
+// can hold a match: for most packets a few, whatever the rule count.
+func (t *Tables) Summary(f int, atom uint32) uint64 {
+	v := t.Vectors[f][atom].and(&t.Primary[f])
+	return v.Summary()
 }
 
 // Compile turns a valid ruleset into classifier tables. The result depends
@@ -97,12 +124,40 @@ func Compile(rs *Ruleset) (*Tables, error) {
 	t.Vectors[FieldProto] = c.protoField(&t.Proto)
 	t.Sport, t.Vectors[FieldSport] = c.portField(func(m *Match) PortRange { return m.Sport })
 	t.Dport, t.Vectors[FieldDport] = c.portField(func(m *Match) PortRange { return m.Dport })
+	t.Primary, t.Wild = primaries(t.Order)
 	for f, vs := range t.Vectors {
 		if len(vs) > AtomCapacity[f] {
 			return nil, fmt.Errorf("field %d needs %d classes, more than its %d", f, len(vs), AtomCapacity[f])
 		}
 	}
 	return t, nil
+}
+
+// primaries assigns each rule to the first field of primaryOrder it sets.
+func primaries(order []Rule) (p [NumFields]BitVec, wild BitVec) {
+	for r := range order {
+		set := fieldsSet(&order[r].Match)
+		f := -1
+		for _, cand := range primaryOrder {
+			if set[cand] {
+				f = cand
+				break
+			}
+		}
+		if f < 0 {
+			wild.set(r)
+		} else {
+			p[f].set(r)
+		}
+	}
+	return p, wild
+}
+
+func fieldsSet(m *Match) [NumFields]bool {
+	return [NumFields]bool{
+		FieldSrc: m.Src.IsValid(), FieldDst: m.Dst.IsValid(), FieldProto: m.Proto.Set,
+		FieldSport: m.Sport.Set, FieldDport: m.Dport.Set,
+	}
 }
 
 type compiler struct {
