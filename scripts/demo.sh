@@ -84,5 +84,9 @@ srv policy drop
 traffic
 srv stats
 
+step "prove a ruleset offline: replay a capture through the real program, no interface needed"
+repo=$(dirname "$(dirname "$(realpath "$0")")")
+srv replay --rules "$repo/testdata/rulesets/lockdown.yaml" --verify --summary "$repo/testdata/pcaps/basic.pcap"
+
 step "clean up: detach removes the program, maps and rules"
 srv detach vs

@@ -61,6 +61,7 @@ func open(dir string, create bool) (*State, error) {
 	}
 	if err := s.create(); err != nil {
 		s.Close()
+		os.Remove(dir) // only if empty: never anything create did not make
 		return nil, err
 	}
 	return s, nil
