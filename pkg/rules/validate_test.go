@@ -42,16 +42,7 @@ func TestRuleValidate(t *testing.T) {
 			"sport range 20-10: 20 is above 10"},
 	}
 	for _, tt := range tests {
-		err := tt.r.Validate()
-		if tt.wantErr == "" {
-			if err != nil {
-				t.Errorf("%s: unexpected error %v", tt.name, err)
-			}
-			continue
-		}
-		if err == nil || err.Error() != tt.wantErr {
-			t.Errorf("%s: error = %v, want %q", tt.name, err, tt.wantErr)
-		}
+		checkErr(t, tt.name, tt.r.Validate(), tt.wantErr)
 	}
 }
 
@@ -78,16 +69,7 @@ func TestRulesetValidate(t *testing.T) {
 			"rule 9: priority 70000 out of range (0-65535)"},
 	}
 	for _, tt := range tests {
-		err := tt.rs.Validate()
-		if tt.wantErr == "" {
-			if err != nil {
-				t.Errorf("%s: unexpected error %v", tt.name, err)
-			}
-			continue
-		}
-		if err == nil || err.Error() != tt.wantErr {
-			t.Errorf("%s: error = %v, want %q", tt.name, err, tt.wantErr)
-		}
+		checkErr(t, tt.name, tt.rs.Validate(), tt.wantErr)
 	}
 }
 
@@ -113,5 +95,16 @@ func TestSorted(t *testing.T) {
 	}
 	if Sorted(nil) != nil {
 		t.Errorf("Sorted(nil) not nil")
+	}
+}
+
+// checkErr wants no error when want is "", else exactly the message want.
+func checkErr(t *testing.T, name string, err error, want string) {
+	t.Helper()
+	switch {
+	case want == "" && err != nil:
+		t.Errorf("%s: unexpected error %v", name, err)
+	case want != "" && (err == nil || err.Error() != want):
+		t.Errorf("%s: error = %v, want %q", name, err, want)
 	}
 }

@@ -1,0 +1,37 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/xdpfw/xdpfw/pkg/loader"
+	"github.com/xdpfw/xdpfw/pkg/rules"
+)
+
+func policyCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "policy",
+		Usage:     "set the default action for frames no rule matches",
+		ArgsUsage: "pass|drop",
+		Description: `Sets the default policy, atomically. With drop, only what rules pass gets
+through; ARP and IPv6 neighbour discovery still pass unless a rule names
+them, so the host keeps its neighbours.`,
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return fmt.Errorf("policy: want exactly one of pass or drop (usage: xdpfw policy pass|drop)")
+			}
+			a, err := rules.ParseAction(c.Args().First())
+			if err != nil {
+				return fmt.Errorf("policy: %w", err)
+			}
+			return withState(c, func(s *loader.State) error {
+				if err := s.SetPolicy(a); err != nil {
+					return err
+				}
+				fmt.Fprintf(c.App.Writer, "policy %s\n", a)
+				return nil
+			})
+		},
+	}
+}
