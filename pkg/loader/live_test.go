@@ -213,3 +213,43 @@ func TestLiveUpdateIsAtomic(t *testing.T) {
 	}
 	t.Logf("%d frames checked across %d ruleset versions", len(records), len(history))
 }
+
+// TestFullRuleset: the 4097th rule is refused with a clear error and the
+// live ruleset stays as it was; Replace keeps the counter slots of rules
+// it does not change.
+func TestFullRuleset(t *testing.T) {
+	s := openLive(t)
+	rs := &rules.Ruleset{Policy: rules.Pass}
+	for i := 0; i < rules.MaxRules; i++ {
+		rs.Rules = append(rs.Rules, rules.Rule{ID: uint32(i + 1), Priority: uint32(i % 7), Action: rules.Drop,
+			Match: rules.Match{Dport: rules.PortRange{Set: true, Lo: uint16(i), Hi: uint16(i)}}})
+	}
+	if err := s.Replace(rs); err != nil {
+		t.Fatal(err)
+	}
+	_, slotsBefore, err := readRuleset(&s.maps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.AddRule(rules.Rule{Action: rules.Drop})
+	if err == nil || err.Error() != "the ruleset already holds 4096 rules, the most xdpfw supports" {
+		t.Fatalf("AddRule on a full ruleset: %v", err)
+	}
+	// Replace with one rule changed: the other 4095 keep their slots.
+	rs.Rules[10].Action = rules.Pass
+	if err := s.Replace(rs); err != nil {
+		t.Fatal(err)
+	}
+	live, slotsAfter, err := readRuleset(&s.maps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(live.Rules) != rules.MaxRules {
+		t.Fatalf("%d rules live, want %d", len(live.Rules), rules.MaxRules)
+	}
+	for id, slot := range slotsBefore {
+		if id != 11 && slotsAfter[id] != slot {
+			t.Fatalf("rule %d moved from slot %d to %d", id, slot, slotsAfter[id])
+		}
+	}
+}
