@@ -168,15 +168,12 @@ func poll(d time.Duration, cond func() bool) bool {
 	}
 }
 
-// newNamedNS creates a named network namespace without moving the
-// calling thread into it (netns.NewNamed switches the thread it runs on).
-func newNamedNS(t *testing.T, name string) netns.NsHandle {
-	t.Helper()
-	var (
-		ns              netns.NsHandle = -1
-		err, errRestore error
-		done            = make(chan struct{})
-	)
+// onThread runs fn on its own locked OS thread and then puts the thread
+// back in its original network namespace. If that fails the thread stays
+// locked, so the runtime ends it instead of reusing it in the wrong
+// namespace. fn must not call t.Fatal (it runs on another goroutine).
+func onThread(fn func() error) (err error) {
+	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		runtime.LockOSThread()
@@ -187,16 +184,26 @@ func newNamedNS(t *testing.T, name string) netns.NsHandle {
 			return
 		}
 		defer orig.Close()
-		ns, err = netns.NewNamed(name)
+		err = fn()
 		if e := netns.Set(orig); e != nil {
-			// Leave the thread locked: the runtime ends it with this
-			// goroutine instead of reusing a thread in the wrong namespace.
-			errRestore = e
+			err = errors.Join(err, fmt.Errorf("return to the original network namespace: %w", e))
 			return
 		}
 		runtime.UnlockOSThread()
 	}()
 	<-done
+	return err
+}
+
+// newNamedNS creates a named network namespace (netns.NewNamed moves the
+// thread it runs on into it, hence onThread).
+func newNamedNS(t *testing.T, name string) netns.NsHandle {
+	t.Helper()
+	ns := netns.NsHandle(-1)
+	err := onThread(func() (err error) {
+		ns, err = netns.NewNamed(name)
+		return err
+	})
 	t.Cleanup(func() {
 		if ns.IsOpen() {
 			ns.Close()
@@ -208,9 +215,6 @@ func newNamedNS(t *testing.T, name string) netns.NsHandle {
 	if err != nil {
 		t.Fatalf("create network namespace %s: %v", name, err)
 	}
-	if errRestore != nil {
-		t.Fatalf("return from network namespace %s: %v", name, errRestore)
-	}
 	return ns
 }
 
@@ -220,41 +224,15 @@ func newNamedNS(t *testing.T, name string) netns.NsHandle {
 // stays visible. fn must not call t.Fatal (it runs on another goroutine).
 func inNS(t testing.TB, ns netns.NsHandle, fn func()) {
 	t.Helper()
-	var (
-		errSet, errRestore error
-		done               = make(chan struct{})
-	)
-	go func() {
-		defer close(done)
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			runtime.UnlockOSThread()
-			errSet = err
-			return
-		}
-		defer orig.Close()
+	err := onThread(func() error {
 		if err := netns.Set(ns); err != nil {
-			runtime.UnlockOSThread()
-			errSet = err
-			return
+			return fmt.Errorf("enter network namespace: %w", err)
 		}
-		defer func() {
-			if err := netns.Set(orig); err != nil {
-				// Stay locked: the thread dies with the goroutine.
-				errRestore = err
-				return
-			}
-			runtime.UnlockOSThread()
-		}()
 		fn()
-	}()
-	<-done
-	if errSet != nil {
-		t.Fatalf("enter network namespace: %v", errSet)
-	}
-	if errRestore != nil {
-		t.Fatalf("leave network namespace: %v", errRestore)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -117,9 +117,6 @@ func (s *State) Close() {
 // Dir is the pin directory.
 func (s *State) Dir() string { return s.dir }
 
-// Program is the live program (for attach and replay).
-func (s *State) Program() *ebpf.Program { return s.prog }
-
 func (s *State) loadPinned() error {
 	spec, err := loadXdpfw()
 	if err != nil {
