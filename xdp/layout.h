@@ -18,54 +18,108 @@
 #define VEC_WORDS   (MAX_RULES / 64)
 #define NUM_GENS    2
 
-/* Classifier fields, in the order their vectors are laid out. */
-enum field {
-	FIELD_SRC = 0,
-	FIELD_DST,
-	FIELD_PROTO,
-	FIELD_SPORT,
-	FIELD_DPORT,
-	NUM_FIELDS,
+/*
+ * Classifier dimensions, in the order their vectors are laid out. Each
+ * dimension maps one packet property to an atom, and each atom to the
+ * vector of rules that accept it; a rule matches when it is in all of them.
+ */
+enum dim {
+	DIM_SRC = 0,
+	DIM_DST,
+	DIM_PROTO,      /* family, fragment class and L4 protocol together */
+	DIM_SPORT,
+	DIM_DPORT,
+	DIM_L4,         /* TCP flags, or ICMP/ICMPv6 type << 8 | code */
+	DIM_VLAN,       /* outer VLAN id, VLAN_NONE when untagged */
+	DIM_IVLAN,      /* inner VLAN id, VLAN_NONE without a second tag */
+	DIM_DSCP,
+	DIM_TTL,        /* TTL or hop limit */
+	DIM_LEN,        /* frame length in bytes */
+	DIM_IFACE,      /* input interface */
+	NUM_DIMS,
 };
 
 /*
- * Atom capacities per field and generation. An atom is an equivalence
- * class of field values that match exactly the same rules. Each rule adds
- * at most one prefix per address field (<= MAX_RULES+1 classes with the
- * "no match" class) and one port range (<= 2*MAX_RULES+1 elementary
- * intervals); protocol keys are a fixed domain.
+ * The protocol dimension's key: for IP frames
+ *   (frag * 2 + is_ipv6) * PROTO_SPAN + protocol
+ * where protocol 256 stands for neighbour discovery (ICMPv6 133-137), and
+ * two keys after those for non-IP frames and ARP. Folding family and
+ * fragment class in here costs no lookup of their own.
  */
-#define ADDR_ATOMS  (MAX_RULES + 1)
-#define PROTO_KEYS  259                  /* 0..255, then the pseudo keys below */
-#define PORT_ATOMS  (2 * MAX_RULES + 1)
+#define FRAG_NONE       0
+#define FRAG_FIRST      1
+#define FRAG_LATER      2
+#define PROTO_SPAN      257
+#define PROTO_ND        256
+#define PKEY_NONIP      (6 * PROTO_SPAN)
+#define PKEY_ARP        (PKEY_NONIP + 1)
+#define PROTO_KEYS      (PKEY_ARP + 1)
 
+/* parse.h's proto_key for frames that are not plain IP protocols. */
 #define PROTO_KEY_NONIP 256              /* not IPv4/IPv6, not ARP */
 #define PROTO_KEY_ND    257              /* ICMPv6 neighbour discovery */
 #define PROTO_KEY_ARP   258
+
+#define VLAN_NONE       4096
+#define VLAN_KEYS       4097
+
+/*
+ * Atom capacities per dimension and generation. An atom is an equivalence
+ * class of values that match exactly the same rules. Each rule adds at
+ * most one prefix per address field (<= MAX_RULES+1 classes with the
+ * "no match" class) and one range per range field (<= 2*MAX_RULES+1
+ * elementary intervals). Small domains are bounded by their key count.
+ * TCP flag and ICMP code sets are not ranges, so L4 gets more room, and
+ * Compile refuses a ruleset that needs more classes than a dimension has.
+ */
+#define ADDR_ATOMS  (MAX_RULES + 1)
+#define RANGE_ATOMS (2 * MAX_RULES + 1)
+#define L4_ATOMS    (4 * MAX_RULES + 1)
+#define IFACE_ATOMS 1025
 
 #define VEC_BASE_SRC    0
 #define VEC_BASE_DST    (VEC_BASE_SRC + ADDR_ATOMS)
 #define VEC_BASE_PROTO  (VEC_BASE_DST + ADDR_ATOMS)
 #define VEC_BASE_SPORT  (VEC_BASE_PROTO + PROTO_KEYS)
-#define VEC_BASE_DPORT  (VEC_BASE_SPORT + PORT_ATOMS)
-#define VEC_PER_GEN     (VEC_BASE_DPORT + PORT_ATOMS)
+#define VEC_BASE_DPORT  (VEC_BASE_SPORT + RANGE_ATOMS)
+#define VEC_BASE_L4     (VEC_BASE_DPORT + RANGE_ATOMS)
+#define VEC_BASE_VLAN   (VEC_BASE_L4 + L4_ATOMS)
+#define VEC_BASE_IVLAN  (VEC_BASE_VLAN + VLAN_KEYS)
+#define VEC_BASE_DSCP   (VEC_BASE_IVLAN + VLAN_KEYS)
+#define VEC_BASE_TTL    (VEC_BASE_DSCP + 65)
+#define VEC_BASE_LEN    (VEC_BASE_TTL + 257)
+#define VEC_BASE_IFACE  (VEC_BASE_LEN + RANGE_ATOMS)
+#define VEC_PER_GEN     (VEC_BASE_IFACE + IFACE_ATOMS)
+/* One more vector after both generations: every bit set. Dimensions no
+ * rule uses point here, so they cost no lookup and change no AND. */
+#define VEC_ALL         (NUM_GENS * VEC_PER_GEN)
 
 /*
- * Port atoms come in chunks of 256 ports, so a commit writes 256 map
- * values per direction instead of 65536 (batch updates cost per entry).
- * PORT_ATOMS fits a __u16.
+ * Value dimensions keep their atoms in chunks of 256 u16s, so a commit
+ * writes a map value per 256 keys instead of one per key (batch updates
+ * cost per entry). Every capacity above fits a u16.
  */
-#define PORT_CHUNK      256
-#define PORT_CHUNKS     (65536 / PORT_CHUNK)
-struct port_chunk {
-	__u16 atom[PORT_CHUNK];
+#define CHUNK           256
+struct atom_chunk {
+	__u16 atom[CHUNK];
 };
+#define CHUNK_BASE_PROTO 0
+#define CHUNK_BASE_SPORT (CHUNK_BASE_PROTO + (PROTO_KEYS + CHUNK - 1) / CHUNK)
+#define CHUNK_BASE_DPORT (CHUNK_BASE_SPORT + 65536 / CHUNK)
+#define CHUNK_BASE_L4    (CHUNK_BASE_DPORT + 65536 / CHUNK)
+#define CHUNK_BASE_VLAN  (CHUNK_BASE_L4 + 65536 / CHUNK)
+#define CHUNK_BASE_IVLAN (CHUNK_BASE_VLAN + (VLAN_KEYS + CHUNK - 1) / CHUNK)
+#define CHUNK_BASE_DSCP  (CHUNK_BASE_IVLAN + (VLAN_KEYS + CHUNK - 1) / CHUNK)
+#define CHUNK_BASE_TTL   (CHUNK_BASE_DSCP + 1)
+#define CHUNK_BASE_LEN   (CHUNK_BASE_TTL + 1)
+#define CHUNKS_PER_GEN   (CHUNK_BASE_LEN + 65536 / CHUNK)
 
 /* Address table keys carry a tag byte: generation | direction << 1. */
 #define ADDR_TAG(gen, dir) ((gen) | ((dir) << 1))
 #define ADDR_ENTRIES    (NUM_GENS * 2 * MAX_RULES)
 
-/* gen_conf.flags: which address tables hold entries (skip empty lookups). */
+/* gen_conf.flags: which address tables hold entries (skip empty lookups),
+ * and which dimensions some rule uses (the others use VEC_ALL). */
 #define GF_SRC4_HOST (1u << 0)
 #define GF_SRC4_LPM  (1u << 1)
 #define GF_SRC6_HOST (1u << 2)
@@ -74,7 +128,13 @@ struct port_chunk {
 #define GF_DST4_LPM  (1u << 5)
 #define GF_DST6_HOST (1u << 6)
 #define GF_DST6_LPM  (1u << 7)
-#define GF_PORTS     (1u << 8)   /* some rule matches a port */
+#define GF_USE(dim)  (1u << (8 + (dim)))
+
+/* iface_atoms key: an input interface in one generation. */
+struct iface_key {
+	__u32 gen;
+	__u32 ifindex;
+};
 
 /* Per-verdict counters (verdict_stats index). */
 enum stat {
@@ -163,7 +223,7 @@ struct rule_def {
 };
 
 #define META_MAGIC   0x78647066u   /* "xdpf" */
-#define META_VERSION 2
+#define META_VERSION 3
 struct meta {
 	__u32 magic;
 	__u32 version;

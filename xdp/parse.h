@@ -6,16 +6,18 @@
  * a change to both, and the replay tests prove they agree.
  *
  * Lengths are checked as plain integers against the frame length (the
- * meaning), and every read is also checked against data_end (what the
- * verifier needs). Offsets are masked to 14 bits before they become
- * pointers: a linear XDP buffer is at most a page, so the mask never
- * changes a real offset, and it keeps the verifier's range small.
+ * meaning, all buffers of a multi-buffer frame included), and every read
+ * is also checked against data_end (what the verifier needs). Offsets are
+ * masked to 14 bits before they become pointers: a linear XDP buffer is at
+ * most a page, so the mask never changes a real offset, and it keeps the
+ * verifier's range small. Reads past the linear part go through
+ * bpf_xdp_load_bytes.
  */
 #ifndef XDPFW_PARSE_H
 #define XDPFW_PARSE_H
 
 #include <linux/bpf.h>
-#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
 #include "layout.h"
 
 #define ETH_HLEN        14
@@ -42,9 +44,16 @@
 struct pkt {
 	__u32 proto_key;        /* L4 protocol, or PROTO_KEY_* */
 	__u32 family;           /* 0 (not IP), 4 or 6 */
+	__u32 frag;             /* FRAG_*, IP only */
 	__u32 has_ports;
+	__u32 has_l4;           /* l4 holds TCP flags or ICMP type/code */
+	__u32 len;              /* frame length, every buffer of it */
 	__u16 sport;            /* host byte order */
 	__u16 dport;
+	__u16 l4;               /* TCP flags, or ICMP type << 8 | code */
+	__u16 vlan[MAX_VLAN_TAGS]; /* outer, inner; VLAN_NONE when absent */
+	__u8 dscp;              /* IP only */
+	__u8 ttl;               /* IP only: TTL or hop limit */
 	__u8 saddr[16];         /* IPv4 uses the first 4 bytes */
 	__u8 daddr[16];
 };
@@ -54,10 +63,48 @@ enum parse_result {
 	PARSE_MALFORMED,
 };
 
-/* Pointer to n readable bytes at off, or NULL. */
-#define PKT_AT(data, end, off, n) \
-	({ void *__p = (data) + ((off) & OFF_MASK); \
-	   __p + (n) > (end) ? (void *)0 : __p; })
+/*
+ * Where the frame is. Headers are read in place from the linear part; a
+ * multi-buffer frame (jumbo, xdp.frags) may put a header past it, and then
+ * it is copied into a per-CPU scratch buffer (the stack has no room). The
+ * scratch holds the largest header read at once and each copy replaces
+ * the last, so a header pointer is used only until the next read.
+ */
+struct frame {
+	struct xdp_md *ctx;
+	__u32 len;              /* all buffers */
+};
+
+#define SCRATCH_BYTES 40
+struct scratch {
+	__u8 buf[SCRATCH_BYTES];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} scratch SEC(".maps");
+
+/* Pointer to n readable bytes at off, or NULL past the frame's end. */
+static __always_inline __u8 *pkt_at(struct frame *f, __u32 off, __u32 n)
+{
+	void *data = (void *)(long)f->ctx->data;
+	void *end = (void *)(long)f->ctx->data_end;
+	__u8 *p = data + (off & OFF_MASK);
+	struct scratch *s;
+	__u32 zero = 0;
+
+	if (off <= OFF_MASK && (void *)(p + n) <= end)
+		return p;
+	if (n > SCRATCH_BYTES || off + n > f->len)
+		return NULL;
+	s = bpf_map_lookup_elem(&scratch, &zero);
+	if (!s || bpf_xdp_load_bytes(f->ctx, off, s->buf, n))
+		return NULL;
+	return s->buf;
+}
 
 static __always_inline int is_ext_hdr(__u32 nh)
 {
@@ -75,36 +122,43 @@ static __always_inline void copy_addr(__u8 *dst, const __u8 *src, int n)
 }
 
 /*
- * The L4 header, within [off, l3end). Ports only for TCP and UDP; ICMP,
- * ICMPv6 need their 4-byte header; neighbour discovery is recognised here.
+ * The L4 header, within [off, l3end). Ports only for TCP and UDP, flags
+ * for TCP, type and code for ICMP (in IPv4) and ICMPv6 (in IPv6), which
+ * need their 4-byte header; neighbour discovery is recognised here.
  */
-static __always_inline int parse_l4(void *data, void *end, __u32 off,
-				    __u32 l3end, struct pkt *p)
+static __always_inline int parse_l4(struct frame *f, __u32 off, __u32 l3end,
+				    struct pkt *p)
 {
 	__u8 *h;
 
 	switch (p->proto_key) {
 	case IPPROTO_TCP:
-		if (off + 20 > l3end || !(h = PKT_AT(data, end, off, 20)))
+		if (off + 20 > l3end || !(h = pkt_at(f, off, 20)))
 			return PARSE_MALFORMED;
 		if ((h[12] >> 4) < 5 || off + (h[12] >> 4) * 4 > l3end)
 			return PARSE_MALFORMED;
+		p->has_l4 = 1;
+		p->l4 = h[13];
 		break;
 	case IPPROTO_UDP:
-		if (off + 8 > l3end || !(h = PKT_AT(data, end, off, 8)))
+		if (off + 8 > l3end || !(h = pkt_at(f, off, 8)))
 			return PARSE_MALFORMED;
 		break;
 	case IPPROTO_ICMP:
 		if (p->family != 4)
 			return PARSE_OK;
-		if (off + 4 > l3end || !PKT_AT(data, end, off, 4))
+		if (off + 4 > l3end || !(h = pkt_at(f, off, 4)))
 			return PARSE_MALFORMED;
+		p->has_l4 = 1;
+		p->l4 = ((__u16)h[0] << 8) | h[1];
 		return PARSE_OK;
 	case IPPROTO_ICMPV6:
 		if (p->family != 6)
 			return PARSE_OK;
-		if (off + 4 > l3end || !(h = PKT_AT(data, end, off, 4)))
+		if (off + 4 > l3end || !(h = pkt_at(f, off, 4)))
 			return PARSE_MALFORMED;
+		p->has_l4 = 1;
+		p->l4 = ((__u16)h[0] << 8) | h[1];
 		if (h[0] >= 133 && h[0] <= 137)
 			p->proto_key = PROTO_KEY_ND;
 		return PARSE_OK;
@@ -117,46 +171,53 @@ static __always_inline int parse_l4(void *data, void *end, __u32 off,
 	return PARSE_OK;
 }
 
-static __always_inline int parse_ipv4(void *data, void *end, __u32 off,
-				      __u32 len, struct pkt *p)
+static __always_inline int parse_ipv4(struct frame *f, __u32 off, struct pkt *p)
 {
-	__u8 *h = PKT_AT(data, end, off, 20);
-	__u32 hlen, tot;
+	__u8 *h = pkt_at(f, off, 20);
+	__u32 hlen, tot, frag;
 
-	if (!h || off + 20 > len)
+	if (!h || off + 20 > f->len)
 		return PARSE_MALFORMED;
 	if ((h[0] >> 4) != 4 || (h[0] & 0xf) < 5)
 		return PARSE_MALFORMED;
 	hlen = (h[0] & 0xf) * 4;
 	tot = ((__u32)h[2] << 8) | h[3];
-	if (tot < hlen || off + tot > len)
+	if (tot < hlen || off + tot > f->len)
 		return PARSE_MALFORMED;
 
 	p->family = 4;
 	p->proto_key = h[9];
+	p->dscp = h[1] >> 2;
+	p->ttl = h[8];
 	copy_addr(p->saddr, h + 12, 4);
 	copy_addr(p->daddr, h + 16, 4);
+	frag = ((__u32)h[6] << 8) | h[7];
 	/* A non-first fragment carries no L4 header: classify on L3 only. */
-	if (((((__u32)h[6] << 8) | h[7]) & 0x1fff) != 0)
+	if (frag & 0x1fff) {
+		p->frag = FRAG_LATER;
 		return PARSE_OK;
-	return parse_l4(data, end, off + hlen, off + tot, p);
+	}
+	if (frag & 0x2000)
+		p->frag = FRAG_FIRST;
+	return parse_l4(f, off + hlen, off + tot, p);
 }
 
-static __always_inline int parse_ipv6(void *data, void *end, __u32 off,
-				      __u32 len, struct pkt *p)
+static __always_inline int parse_ipv6(struct frame *f, __u32 off, struct pkt *p)
 {
-	__u8 *h = PKT_AT(data, end, off, 40);
+	__u8 *h = pkt_at(f, off, 40);
 	__u32 l3end, nh, cur;
 
-	if (!h || off + 40 > len)
+	if (!h || off + 40 > f->len)
 		return PARSE_MALFORMED;
 	if ((h[0] >> 4) != 6)
 		return PARSE_MALFORMED;
 	l3end = off + 40 + (((__u32)h[4] << 8) | h[5]);
-	if (l3end > len)
+	if (l3end > f->len)
 		return PARSE_MALFORMED;
 
 	p->family = 6;
+	p->dscp = ((h[0] & 0xf) << 2) | (h[1] >> 6);
+	p->ttl = h[7];
 	copy_addr(p->saddr, h + 8, 16);
 	copy_addr(p->daddr, h + 24, 16);
 	nh = h[6];
@@ -168,7 +229,7 @@ static __always_inline int parse_ipv6(void *data, void *end, __u32 off,
 
 		if (!is_ext_hdr(nh))
 			break;
-		if (cur + 8 > l3end || !(x = PKT_AT(data, end, cur, 8)))
+		if (cur + 8 > l3end || !(x = pkt_at(f, cur, 8)))
 			return PARSE_MALFORMED;
 		if (nh == IPPROTO_FRAGMENT) {
 			nh = x[0];
@@ -177,8 +238,13 @@ static __always_inline int parse_ipv6(void *data, void *end, __u32 off,
 				 * the payload's protocol, but no L4 header
 				 * is here to parse. */
 				p->proto_key = nh;
+				p->frag = FRAG_LATER;
 				return PARSE_OK;
 			}
+			/* Offset 0 with M clear is an atomic fragment:
+			 * the whole packet, not a fragment (RFC 6946). */
+			if (x[3] & 1)
+				p->frag = FRAG_FIRST;
 			xlen = 8;
 		} else if (nh == IPPROTO_AH) {
 			nh = x[0];
@@ -195,18 +261,17 @@ static __always_inline int parse_ipv6(void *data, void *end, __u32 off,
 		return PARSE_MALFORMED;     /* last header overran the packet */
 
 	p->proto_key = nh;
-	return parse_l4(data, end, cur, l3end, p);
+	return parse_l4(f, cur, l3end, p);
 }
 
-static __always_inline int parse_frame(struct xdp_md *ctx, struct pkt *p)
+static __always_inline int parse_frame(struct frame *f, struct pkt *p)
 {
-	void *data = (void *)(long)ctx->data;
-	void *end = (void *)(long)ctx->data_end;
-	__u32 len = end - data;
 	__u32 off = ETH_HLEN;
-	__u8 *h = PKT_AT(data, end, 0, ETH_HLEN);
+	__u8 *h = pkt_at(f, 0, ETH_HLEN);
 	__u32 type;
 
+	p->vlan[0] = VLAN_NONE;
+	p->vlan[1] = VLAN_NONE;
 	if (!h)
 		return PARSE_MALFORMED;
 	type = ((__u32)h[12] << 8) | h[13];
@@ -215,17 +280,18 @@ static __always_inline int parse_frame(struct xdp_md *ctx, struct pkt *p)
 	for (int i = 0; i < MAX_VLAN_TAGS; i++) {
 		if (type != ETH_P_8021Q && type != ETH_P_8021AD)
 			break;
-		if (!(h = PKT_AT(data, end, off, 4)))
+		if (!(h = pkt_at(f, off, 4)))
 			return PARSE_MALFORMED;
+		p->vlan[i] = (((__u16)h[0] & 0x0f) << 8) | h[1];
 		type = ((__u32)h[2] << 8) | h[3];
 		off += 4;
 	}
 
 	switch (type) {
 	case ETH_P_IP:
-		return parse_ipv4(data, end, off, len, p);
+		return parse_ipv4(f, off, p);
 	case ETH_P_IPV6:
-		return parse_ipv6(data, end, off, len, p);
+		return parse_ipv6(f, off, p);
 	case ETH_P_ARP:
 		p->proto_key = PROTO_KEY_ARP;
 		return PARSE_OK;

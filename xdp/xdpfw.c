@@ -59,27 +59,28 @@ struct {
 	__type(value, __u32);
 } addr6_lpm SEC(".maps");
 
-/* index gen * PROTO_KEYS + key -> atom */
+/* index gen * CHUNKS_PER_GEN + CHUNK_BASE_<dim> + key / CHUNK -> chunk of
+ * atoms, for every dimension keyed by a small number */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, NUM_GENS * PROTO_KEYS);
+	__uint(max_entries, NUM_GENS * CHUNKS_PER_GEN);
 	__type(key, __u32);
+	__type(value, struct atom_chunk);
+} value_atoms SEC(".maps");
+
+/* (gen, ifindex) -> atom of the input-interface dimension */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, NUM_GENS * (IFACE_ATOMS - 1));
+	__type(key, struct iface_key);
 	__type(value, __u32);
-} proto_atoms SEC(".maps");
+} iface_atoms SEC(".maps");
 
-/* index (gen * 2 + dir) * PORT_CHUNKS + port / PORT_CHUNK -> chunk of
- * atoms (dir 0 source, 1 destination) */
+/* index gen * VEC_PER_GEN + VEC_BASE_<dim> + atom -> rule vector, and
+ * VEC_ALL -> every bit */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, NUM_GENS * 2 * PORT_CHUNKS);
-	__type(key, __u32);
-	__type(value, struct port_chunk);
-} port_atoms SEC(".maps");
-
-/* index gen * VEC_PER_GEN + VEC_BASE_<field> + atom -> rule vector */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, NUM_GENS * VEC_PER_GEN);
+	__uint(max_entries, NUM_GENS * VEC_PER_GEN + 1);
 	__type(key, __u32);
 	__type(value, struct bitvec);
 } vectors SEC(".maps");
@@ -178,25 +179,72 @@ static __always_inline __u32 addr_atom(__u32 gen, __u32 dir, __u32 flags,
 	return 0;
 }
 
-static __always_inline __u32 port_atom(__u32 gen, __u32 dir, __u32 flags,
-				       const struct pkt *p, __u16 port)
+/* The atom of key in a chunked value dimension. */
+static __always_inline __u32 value_atom(__u32 gen, __u32 base, __u32 key)
 {
-	__u32 idx = (gen * 2 + dir) * PORT_CHUNKS + port / PORT_CHUNK;
-	struct port_chunk *c;
+	__u32 idx = gen * CHUNKS_PER_GEN + base + key / CHUNK;
+	struct atom_chunk *c = bpf_map_lookup_elem(&value_atoms, &idx);
 
-	if (!p->has_ports || !(flags & GF_PORTS))
-		return 0;
-	c = bpf_map_lookup_elem(&port_atoms, &idx);
-	return c ? c->atom[port % PORT_CHUNK] : 0;
+	return c ? c->atom[key % CHUNK] : 0;
 }
 
-static __always_inline const struct bitvec *vec(__u32 gen, __u32 base,
-						__u32 atom)
+/* The protocol dimension's key (layout.h). */
+static __always_inline __u32 proto_dim_key(const struct pkt *p)
 {
-	__u32 idx = gen * VEC_PER_GEN + base + atom;
+	__u32 proto;
 
-	return bpf_map_lookup_elem(&vectors, &idx);
+	if (p->proto_key == PROTO_KEY_ARP)
+		return PKEY_ARP;
+	if (!p->family)
+		return PKEY_NONIP;
+	proto = p->proto_key == PROTO_KEY_ND ? PROTO_ND : p->proto_key & 0xff;
+	return ((p->frag & 3) * 2 + (p->family == 6)) * PROTO_SPAN + proto;
 }
+
+/*
+ * The atom of every dimension some rule uses (unused ones are never
+ * looked up: their vector is VEC_ALL). Every capacity fits a u16. Atom 0
+ * is "no value": ports of a
+ * frame without ports, DSCP of a non-IP frame, an unknown interface.
+ */
+static __always_inline void atoms(__u32 gen, __u32 flags, const struct pkt *p,
+				  __u32 ifindex, __u16 *a)
+{
+	if (flags & GF_USE(DIM_SRC))
+		a[DIM_SRC] = addr_atom(gen, 0, flags, p, p->saddr);
+	if (flags & GF_USE(DIM_DST))
+		a[DIM_DST] = addr_atom(gen, 1, flags, p, p->daddr);
+	a[DIM_PROTO] = value_atom(gen, CHUNK_BASE_PROTO, proto_dim_key(p));
+	if (p->has_ports && (flags & GF_USE(DIM_SPORT)))
+		a[DIM_SPORT] = value_atom(gen, CHUNK_BASE_SPORT, p->sport);
+	if (p->has_ports && (flags & GF_USE(DIM_DPORT)))
+		a[DIM_DPORT] = value_atom(gen, CHUNK_BASE_DPORT, p->dport);
+	if (p->has_l4 && (flags & GF_USE(DIM_L4)))
+		a[DIM_L4] = value_atom(gen, CHUNK_BASE_L4, p->l4);
+	if (flags & GF_USE(DIM_VLAN))
+		a[DIM_VLAN] = value_atom(gen, CHUNK_BASE_VLAN, p->vlan[0] & 0x1fff);
+	if (flags & GF_USE(DIM_IVLAN))
+		a[DIM_IVLAN] = value_atom(gen, CHUNK_BASE_IVLAN, p->vlan[1] & 0x1fff);
+	if (p->family && (flags & GF_USE(DIM_DSCP)))
+		a[DIM_DSCP] = value_atom(gen, CHUNK_BASE_DSCP, p->dscp & 63);
+	if (p->family && (flags & GF_USE(DIM_TTL)))
+		a[DIM_TTL] = value_atom(gen, CHUNK_BASE_TTL, p->ttl);
+	if (flags & GF_USE(DIM_LEN))
+		a[DIM_LEN] = value_atom(gen, CHUNK_BASE_LEN, p->len > 65535 ? 65535 : p->len);
+	if (flags & GF_USE(DIM_IFACE)) {
+		struct iface_key k = { .gen = gen, .ifindex = ifindex };
+		__u32 *atom = bpf_map_lookup_elem(&iface_atoms, &k);
+
+		if (atom)
+			a[DIM_IFACE] = *atom;
+	}
+}
+
+static const __u32 vec_base[NUM_DIMS] = {
+	VEC_BASE_SRC, VEC_BASE_DST, VEC_BASE_PROTO, VEC_BASE_SPORT,
+	VEC_BASE_DPORT, VEC_BASE_L4, VEC_BASE_VLAN, VEC_BASE_IVLAN,
+	VEC_BASE_DSCP, VEC_BASE_TTL, VEC_BASE_LEN, VEC_BASE_IFACE,
+};
 
 /* Index of the lowest set bit; x must be non-zero. */
 static __always_inline __u32 lowest_bit(__u64 x)
@@ -213,25 +261,27 @@ static __always_inline __u32 lowest_bit(__u64 x)
 }
 
 /*
- * The rank of the highest-priority rule matching every field, or -1.
+ * The rank of the highest-priority rule matching every dimension, or -1.
  * cand names every word that can hold a match (the words of rules matched
- * on their primary field, and of rules with no condition); the loop ANDs
- * only those, lowest first, and the first non-zero AND holds the answer.
+ * on their primary dimension, and of rules with no condition); the loop
+ * ANDs only those, lowest first, and the first non-zero AND holds the
+ * answer.
  */
-static __always_inline int first_match(const struct bitvec *a,
-				       const struct bitvec *b,
-				       const struct bitvec *c,
-				       const struct bitvec *d,
-				       const struct bitvec *e, __u64 wild)
+static __always_inline int first_match(const struct bitvec **v, __u64 wild)
 {
-	__u64 cand = a->summary | b->summary | c->summary | d->summary |
-		     e->summary | wild;
+	__u64 cand = wild;
+
+#pragma unroll
+	for (int d = 0; d < NUM_DIMS; d++)
+		cand |= v[d]->summary;
 
 	for (int i = 0; i < VEC_WORDS && cand; i++) {
 		__u32 w = lowest_bit(cand) & (VEC_WORDS - 1);
-		__u64 m = a->words[w] & b->words[w] & c->words[w] &
-			  d->words[w] & e->words[w];
+		__u64 m = ~0ULL;
 
+#pragma unroll
+		for (int d = 0; d < NUM_DIMS; d++)
+			m &= v[d]->words[w];
 		if (m)
 			return w * 64 + lowest_bit(m);
 		cand &= cand - 1;
@@ -274,53 +324,98 @@ static __always_inline int finish(__u32 action, __u32 reason, __u32 rule_id,
 	return action;
 }
 
-SEC("xdp")
-int xdpfw(struct xdp_md *ctx)
+/*
+ * What classify decided. Parsing and classification are separate global
+ * functions: the verifier checks each once, on its own, instead of
+ * checking classification again for every distinct way parsing can end
+ * (which multiplies past its limit).
+ */
+struct decision {
+	__u32 action;
+	__u32 reason;
+	__u32 rule_id;
+	__u32 slot;             /* rule_stats index, REASON_RULE only */
+};
+
+__noinline int parse(struct xdp_md *ctx, struct pkt *p)
 {
-	__u64 bytes = ctx->data_end - ctx->data;
-	struct pkt p = {};
+	struct frame f = { .ctx = ctx };
+
+	if (!ctx || !p)
+		return PARSE_MALFORMED;
+	f.len = bpf_xdp_get_buff_len(ctx);
+	p->len = f.len;
+	return parse_frame(&f, p);
+}
+
+__noinline int classify(const struct pkt *p, __u32 ifindex, struct decision *out)
+{
+	const struct bitvec *v[NUM_DIMS];
+	__u16 a[NUM_DIMS] = {};
 	__u32 zero = 0, gen, flags, idx;
-	const struct bitvec *vs, *vd, *vp, *vsp, *vdp;
 	struct gen_conf *conf;
 	struct rank_entry *r;
 	__u32 *g;
-	int rank;
+	int rank = -1;
 
-	if (parse_frame(ctx, &p) != PARSE_OK)
-		return finish(XDP_DROP, REASON_MALFORMED, 0, bytes);
+	if (!p || !out)
+		return 0;
+	out->action = XDP_PASS;
+	out->reason = REASON_DEFAULT;
+	out->rule_id = 0;
+	out->slot = 0;
 
 	/* The one read of the generation: everything below uses it. */
 	g = bpf_map_lookup_elem(&active, &zero);
 	if (!g)
-		return XDP_PASS;
+		return 0;
 	gen = *(volatile __u32 *)g & 1;
 	conf = bpf_map_lookup_elem(&gen_conf, &gen);
 	if (!conf)
-		return XDP_PASS;
+		return 0;
 	flags = conf->flags;
 
-	vs = vec(gen, VEC_BASE_SRC, addr_atom(gen, 0, flags, &p, p.saddr));
-	vd = vec(gen, VEC_BASE_DST, addr_atom(gen, 1, flags, &p, p.daddr));
-	idx = gen * PROTO_KEYS + (p.proto_key < PROTO_KEYS ? p.proto_key : PROTO_KEY_NONIP);
-	g = bpf_map_lookup_elem(&proto_atoms, &idx);
-	vp = vec(gen, VEC_BASE_PROTO, g ? *g : 0);
-	vsp = vec(gen, VEC_BASE_SPORT, port_atom(gen, 0, flags, &p, p.sport));
-	vdp = vec(gen, VEC_BASE_DPORT, port_atom(gen, 1, flags, &p, p.dport));
-
-	rank = -1;
-	if (vs && vd && vp && vsp && vdp)
-		rank = first_match(vs, vd, vp, vsp, vdp, conf->wild_summary);
-
+	atoms(gen, flags, p, ifindex, a);
+#pragma unroll
+	for (int d = 0; d < NUM_DIMS; d++) {
+		idx = (flags & GF_USE(d)) ? gen * VEC_PER_GEN + vec_base[d] + a[d] : VEC_ALL;
+		v[d] = bpf_map_lookup_elem(&vectors, &idx);
+		if (!v[d])
+			goto decide;
+	}
+	rank = first_match(v, conf->wild_summary);
+decide:
 	if (rank >= 0 && (__u32)rank < conf->nrules) {
 		idx = gen * MAX_RULES + rank;
 		r = bpf_map_lookup_elem(&ranks, &idx);
 		if (r) {
-			count(&rule_stats, r->slot, bytes);
-			return finish(r->action, REASON_RULE, r->rule_id, bytes);
+			out->action = r->action;
+			out->reason = REASON_RULE;
+			out->rule_id = r->rule_id;
+			out->slot = r->slot;
+			return 0;
 		}
 	}
 	/* ARP and neighbour discovery are never locked out by the policy. */
-	if (p.proto_key == PROTO_KEY_ARP || p.proto_key == PROTO_KEY_ND)
-		return finish(XDP_PASS, REASON_NEIGHBOR, 0, bytes);
-	return finish(conf->policy, REASON_DEFAULT, 0, bytes);
+	if (p->proto_key == PROTO_KEY_ARP || p->proto_key == PROTO_KEY_ND) {
+		out->reason = REASON_NEIGHBOR;
+		return 0;
+	}
+	out->action = conf->policy;
+	return 0;
+}
+
+/* xdp.frags: jumbo and other multi-buffer frames are parsed too. */
+SEC("xdp.frags")
+int xdpfw(struct xdp_md *ctx)
+{
+	struct pkt p = {};
+	struct decision d = {};
+
+	if (parse(ctx, &p) != PARSE_OK)
+		return finish(XDP_DROP, REASON_MALFORMED, 0, p.len);
+	classify(&p, ctx->ingress_ifindex, &d);
+	if (d.reason == REASON_RULE)
+		count(&rule_stats, d.slot, p.len);
+	return finish(d.action, d.reason, d.rule_id, p.len);
 }

@@ -29,11 +29,14 @@ Without --rules the live ruleset is used (xdpfw must be attached). With
     - {proto: udp, dport: 53, action: pass}
 
 --verify also evaluates each frame with xdpfw's reference model and exits
-non-zero if any verdict differs (a bug: please report it with the frame).`,
+non-zero if any verdict differs (a bug: please report it with the frame).
+Frames arrive on the loopback interface unless --iface names another, which
+only matters to rules with an iface condition.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "rules", Usage: "use the ruleset in YAML `FILE` instead of the live one"},
 			&cli.BoolFlag{Name: "verify", Usage: "compare every verdict with the reference model"},
 			&cli.BoolFlag{Name: "summary", Usage: "print only the per-rule and per-verdict summary"},
+			&cli.StringFlag{Name: "iface", Usage: "frames arrive on interface `NAME` (for iface rules; default lo)"},
 			jsonFlag(),
 		},
 		Action: func(c *cli.Context) error {
@@ -71,7 +74,7 @@ func runReplay(c *cli.Context) (*replay.Report, error) {
 			return nil, err
 		}
 		defer t.Close()
-		return replay.Run(t, rs, files, c.Bool("verify"))
+		return replay.Run(t, rs, files, replayOptions(c))
 	}
 	var rep *replay.Report
 	err := withState(c, func(s *loader.State) error {
@@ -84,10 +87,14 @@ func runReplay(c *cli.Context) (*replay.Report, error) {
 			return err
 		}
 		defer t.Close()
-		rep, err = replay.Run(t, rs, files, c.Bool("verify"))
+		rep, err = replay.Run(t, rs, files, replayOptions(c))
 		return err
 	})
 	return rep, err
+}
+
+func replayOptions(c *cli.Context) replay.Options {
+	return replay.Options{Verify: c.Bool("verify"), Iface: c.String("iface")}
 }
 
 func printReplay(c *cli.Context, rep *replay.Report) {

@@ -27,27 +27,35 @@ func ruleAddCommand() *cli.Command {
 		Description: `Adds one rule to the live ruleset, atomically. Every condition given must
 hold for the rule to match; a condition left out matches anything.
 
-  --src/--dst CIDR   an IPv4 or IPv6 prefix or address (both of one family)
-  --proto P          tcp, udp, icmp, icmpv6 or a protocol number 0-255,
-                     found after any IPv6 extension headers
-  --sport/--dport P  a port or an inclusive range LO-HI; TCP and UDP only
-                     (without --proto the rule matches both), never a
-                     non-first fragment
+  --src/--dst CIDR     an IPv4 or IPv6 prefix or address (both of one family)
+  --family F           ipv4 or ipv6
+  --proto P            tcp, udp, icmp, icmpv6 or a protocol number 0-255,
+                       found after any IPv6 extension headers
+  --fragment WHICH     none (not a fragment), first, non-first or any
+  --sport/--dport P    a port or an inclusive range LO-HI; TCP and UDP only
+                       (without --proto the rule matches both), never a
+                       non-first fragment
+  --tcp-flags FLAGS    "syn,!ack" (SYN set, ACK clear) or nftables-style
+                       "syn / syn,ack"; flags fin syn rst psh ack urg ecn cwr
+  --icmp-type T        ICMP type by name (echo-request, ...) or number;
+  --icmp-code C        --icmpv6-type/--icmpv6-code for ICMPv6. Each implies
+                       its protocol. ND (133-137) is only ever matched by
+                       rules naming icmpv6
+  --vlan ID            outer VLAN id 0-4095, or "untagged"
+  --inner-vlan ID      inner VLAN id of a double-tagged frame
+  --dscp D             0-63 or ef, cs0-cs7, af11-af43
+  --ttl N|LO-HI        TTL (IPv4) or hop limit (IPv6)
+  --length N|LO-HI     frame length in bytes, Ethernet header included
+  --iface NAME         input interface, for a ruleset on several interfaces
 
 Rules run by --priority (lower first, default 1000), then by id, which
-grows with each addition. Example:
+grows with each addition. Examples:
 
   xdpfw rule add --proto tcp --dport 22 --src 192.0.2.0/24 --action pass
-  xdpfw rule add --proto tcp --dport 22 --action drop`,
-		Flags: []cli.Flag{
-			&cli.UintFlag{Name: "priority", Value: rules.DefaultPriority, Usage: "`N` from 0 to 65535; lower runs first"},
-			&cli.StringFlag{Name: "src", Usage: "source `CIDR`"},
-			&cli.StringFlag{Name: "dst", Usage: "destination `CIDR`"},
-			&cli.StringFlag{Name: "proto", Usage: "L4 `PROTO`: tcp, udp, icmp, icmpv6 or 0-255"},
-			&cli.StringFlag{Name: "sport", Usage: "source `PORT` or LO-HI"},
-			&cli.StringFlag{Name: "dport", Usage: "destination `PORT` or LO-HI"},
-			&cli.StringFlag{Name: "action", Required: true, Usage: "`ACTION`: pass or drop"},
-		},
+  xdpfw rule add --proto tcp --dport 22 --action drop
+  xdpfw rule add --tcp-flags syn,!ack --dport 80 --ttl 0-2 --action drop
+  xdpfw rule add --fragment non-first --vlan 100 --action drop`,
+		Flags: ruleAddFlags(),
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return fmt.Errorf("rule add: unexpected argument %q (conditions are flags, e.g. --dport 22)", c.Args().First())
@@ -68,6 +76,18 @@ grows with each addition. Example:
 	}
 }
 
+// ruleAddFlags: priority and action, then one flag per condition.
+func ruleAddFlags() []cli.Flag {
+	flags := []cli.Flag{
+		&cli.UintFlag{Name: "priority", Value: rules.DefaultPriority, Usage: "`N` from 0 to 65535; lower runs first"},
+		&cli.StringFlag{Name: "action", Required: true, Usage: "`ACTION`: pass or drop"},
+	}
+	for _, cond := range rules.Conditions {
+		flags = append(flags, &cli.StringFlag{Name: cond.Key, Usage: "`" + cond.Arg + "`: " + cond.Usage})
+	}
+	return flags
+}
+
 func ruleFromFlags(c *cli.Context) (rules.Rule, error) {
 	var (
 		r   rules.Rule
@@ -80,29 +100,12 @@ func ruleFromFlags(c *cli.Context) (rules.Rule, error) {
 	if r.Action, err = rules.ParseAction(c.String("action")); err != nil {
 		return r, fmt.Errorf("--action: %w", err)
 	}
-	if s := c.String("src"); c.IsSet("src") {
-		if r.Match.Src, err = rules.ParsePrefix(s); err != nil {
-			return r, fmt.Errorf("--src: %w", err)
+	for _, cond := range rules.Conditions {
+		if !c.IsSet(cond.Key) {
+			continue
 		}
-	}
-	if s := c.String("dst"); c.IsSet("dst") {
-		if r.Match.Dst, err = rules.ParsePrefix(s); err != nil {
-			return r, fmt.Errorf("--dst: %w", err)
-		}
-	}
-	if s := c.String("proto"); c.IsSet("proto") {
-		if r.Match.Proto, err = rules.ParseProto(s); err != nil {
-			return r, fmt.Errorf("--proto: %w", err)
-		}
-	}
-	if s := c.String("sport"); c.IsSet("sport") {
-		if r.Match.Sport, err = rules.ParsePorts(s); err != nil {
-			return r, fmt.Errorf("--sport: %w", err)
-		}
-	}
-	if s := c.String("dport"); c.IsSet("dport") {
-		if r.Match.Dport, err = rules.ParsePorts(s); err != nil {
-			return r, fmt.Errorf("--dport: %w", err)
+		if err := cond.Parse(&r.Match, c.String(cond.Key)); err != nil {
+			return r, fmt.Errorf("--%s: %w", cond.Key, err)
 		}
 	}
 	// The id is given by the live state; validate the rest now so bad
@@ -149,15 +152,11 @@ deleted. Ids are never reused.`,
 
 // ruleRow is one rule with its counters, as `rule list --json` prints it.
 type ruleRow struct {
-	ID       uint32 `json:"id"`
-	Priority uint32 `json:"priority"`
-	Src      string `json:"src,omitempty"`
-	Dst      string `json:"dst,omitempty"`
-	Proto    string `json:"proto,omitempty"`
-	Sport    string `json:"sport,omitempty"`
-	Dport    string `json:"dport,omitempty"`
-	Action   string `json:"action"`
-	Match    string `json:"match"`
+	ID         uint32            `json:"id"`
+	Priority   uint32            `json:"priority"`
+	Conditions map[string]string `json:"conditions"` // key as in `rule add --KEY`
+	Action     string            `json:"action"`
+	Match      string            `json:"match"`
 	loader.Counter
 }
 
@@ -178,12 +177,13 @@ func ruleListCommand() *cli.Command {
 				}
 				rows := make([]ruleRow, 0, len(rs.Rules))
 				for _, r := range rules.Sorted(rs.Rules) {
+					conds := map[string]string{}
+					for _, kv := range rules.FormatMatch(&r.Match) {
+						conds[kv[0]] = kv[1]
+					}
 					rows = append(rows, ruleRow{
 						ID: r.ID, Priority: r.Priority, Action: r.Action.String(),
-						Src: prefixString(r.Match.Src), Dst: prefixString(r.Match.Dst),
-						Proto: r.Match.Proto.String(), Sport: r.Match.Sport.String(),
-						Dport: r.Match.Dport.String(), Match: r.Match.String(),
-						Counter: counters[r.ID],
+						Conditions: conds, Match: r.Match.String(), Counter: counters[r.ID],
 					})
 				}
 				if c.Bool("json") {

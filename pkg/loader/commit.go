@@ -2,6 +2,7 @@ package loader
 
 import (
 	"fmt"
+	"net"
 
 	"github.com/xdpfw/xdpfw/pkg/rules"
 )
@@ -84,6 +85,13 @@ func clearGen(m *xdpfwMaps, gen uint32) error {
 	if err := deleteKeys(m.Addr6Lpm, filter(l6, func(k *xdpfwAddr6LpmKey) bool { return uint32(k.Tag)&1 == gen })); err != nil {
 		return err
 	}
+	ik, _, err := readAll[xdpfwIfaceKey, uint32](m.IfaceAtoms)
+	if err != nil {
+		return err
+	}
+	if err := deleteKeys(m.IfaceAtoms, filter(ik, func(k *xdpfwIfaceKey) bool { return k.Gen == gen })); err != nil {
+		return err
+	}
 	defs, _, err := readAll[xdpfwRuleDefKey, xdpfwRuleDef](m.RuleDefs)
 	if err != nil {
 		return err
@@ -101,46 +109,54 @@ func writeTables(m *xdpfwMaps, gen uint32, t *rules.Tables, slots map[uint32]uin
 		flags |= f << (4 * dir)
 	}
 
-	keys := make([]uint32, rules.ProtoKeys)
-	for k := range keys {
-		keys[k] = gen*rules.ProtoKeys + uint32(k)
-	}
-	if err := putAll(m.ProtoAtoms, keys, t.Proto[:]); err != nil {
-		return err
-	}
-
-	if t.Sport != nil || t.Dport != nil {
-		flags |= gfPorts
-		for dir, table := range [][]uint32{t.Sport, t.Dport} {
-			keys := make([]uint32, portChunks)
-			chunks := make([]xdpfwPortChunk, portChunks)
-			for c := range chunks {
-				keys[c] = (gen*2+uint32(dir))*portChunks + uint32(c)
-				for i := range chunks[c].Atom {
-					if table != nil {
-						chunks[c].Atom[i] = uint16(table[c*portChunk+i])
-					}
-				}
-			}
-			if err := putAll(m.PortAtoms, keys, chunks); err != nil {
-				return err
-			}
+	for d, table := range t.Values {
+		if table == nil {
+			continue
+		}
+		if err := writeValues(m, gen, d, table); err != nil {
+			return fmt.Errorf("%s table: %w", rules.DimNames[d], err)
 		}
 	}
+	if err := writeIfaces(m, gen, t.Ifaces); err != nil {
+		return err
+	}
+	for d, used := range t.Used {
+		if used {
+			flags |= gfUse(d)
+		}
+	}
+	if len(t.Src) > 0 {
+		flags |= gfUse(rules.DimSrc)
+	}
+	if len(t.Dst) > 0 {
+		flags |= gfUse(rules.DimDst)
+	}
 
-	for f, vecs := range t.Vectors {
+	for d, vecs := range t.Vectors {
+		if flags&gfUse(d) == 0 {
+			continue
+		}
 		keys := make([]uint32, len(vecs))
 		vals := make([]xdpfwBitvec, len(vecs))
 		for a := range vecs {
-			keys[a] = gen*vecPerGen + vecBase[f] + uint32(a)
-			vals[a] = xdpfwBitvec{Summary: t.Summary(f, uint32(a)), Words: vecs[a]}
+			keys[a] = gen*vecPerGen + vecBase[d] + uint32(a)
+			vals[a] = xdpfwBitvec{Summary: t.Summary(d, uint32(a)), Words: vecs[a]}
 		}
 		if err := putAll(m.Vectors, keys, vals); err != nil {
 			return err
 		}
 	}
+	// The all-ones vector is constant; writing it each time costs one
+	// update and means no other code path has to remember it.
+	all := xdpfwBitvec{}
+	for i := range all.Words {
+		all.Words[i] = ^uint64(0)
+	}
+	if err := m.Vectors.Put(vecAll, &all); err != nil {
+		return err
+	}
 
-	keys = make([]uint32, len(t.Order))
+	keys := make([]uint32, len(t.Order))
 	ranks := make([]xdpfwRankEntry, len(t.Order))
 	for r, rule := range t.Order {
 		keys[r] = gen*rules.MaxRules + uint32(r)
@@ -167,6 +183,43 @@ func writeTables(m *xdpfwMaps, gen uint32, t *rules.Tables, slots map[uint32]uin
 	conf := xdpfwGenConf{Policy: uint32(t.Policy), Nrules: uint32(len(t.Order)), Flags: flags, WildSummary: t.Wild.Summary()}
 	if err := m.GenConf.Put(gen, &conf); err != nil {
 		return fmt.Errorf("write generation config: %w", err)
+	}
+	return nil
+}
+
+// writeValues writes a value dimension's key -> atom table in chunks.
+func writeValues(m *xdpfwMaps, gen uint32, d int, table []uint16) error {
+	n := (len(table) + chunkSize - 1) / chunkSize
+	keys := make([]uint32, n)
+	chunks := make([]xdpfwAtomChunk, n)
+	for c := range chunks {
+		keys[c] = gen*chunksPerGen + chunkBase[d] + uint32(c)
+		copy(chunks[c].Atom[:], table[c*chunkSize:])
+	}
+	return putAll(m.ValueAtoms, keys, chunks)
+}
+
+// writeIfaces resolves interface names in this network namespace. A name
+// with no interface yet gets no entry: its rules cannot match until a
+// later commit (any rule change) finds it.
+func writeIfaces(m *xdpfwMaps, gen uint32, ifaces []rules.IfaceAtom) error {
+	var (
+		keys  []xdpfwIfaceKey
+		atoms []uint32
+	)
+	for _, e := range ifaces {
+		ifi, err := net.InterfaceByName(e.Name)
+		if err != nil {
+			continue
+		}
+		keys = append(keys, xdpfwIfaceKey{Gen: gen, Ifindex: uint32(ifi.Index)})
+		atoms = append(atoms, e.Atom)
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	if err := putAll(m.IfaceAtoms, keys, atoms); err != nil {
+		return fmt.Errorf("interface table: %w", err)
 	}
 	return nil
 }

@@ -158,10 +158,10 @@ func TestLayoutMatchesObject(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]uint32{
-		xdpfwMapVectors:      numGens * vecPerGen,
+		xdpfwMapVectors:      numGens*vecPerGen + 1,
 		xdpfwMapRanks:        numGens * rules.MaxRules,
-		xdpfwMapProtoAtoms:   numGens * rules.ProtoKeys,
-		xdpfwMapPortAtoms:    numGens * 2 * portChunks,
+		xdpfwMapValueAtoms:   numGens * chunksPerGen,
+		xdpfwMapIfaceAtoms:   numGens * (rules.IfaceAtoms - 1),
 		xdpfwMapRuleStats:    rules.MaxRules,
 		xdpfwMapRuleDefs:     numGens * rules.MaxRules,
 		xdpfwMapVerdictStats: numStats,

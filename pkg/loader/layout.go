@@ -6,24 +6,36 @@ import "github.com/xdpfw/xdpfw/pkg/rules"
 // against the map sizes of the compiled object.
 const (
 	numGens     = 2
-	vecPerGen   = 2*rules.AddrAtoms + rules.ProtoKeys + 2*rules.PortAtoms
 	ruleDefSize = 500
 	metaMagic   = 0x78647066
-	metaVersion = 2
-	portChunk   = 256
-	portChunks  = 65536 / portChunk
+	metaVersion = 3
+	chunkSize   = 256
 )
 
-// vecBase is where each field's atoms start within a generation's vectors.
-var vecBase = func() [rules.NumFields]uint32 {
-	var b [rules.NumFields]uint32
-	for f := 1; f < rules.NumFields; f++ {
-		b[f] = b[f-1] + uint32(rules.AtomCapacity[f-1])
+// vecBase is where each dimension's atoms start within a generation's
+// vectors; vecPerGen is their total and vecAll the all-ones vector after
+// both generations.
+var vecBase, vecPerGen = func() (b [rules.NumDims]uint32, n uint32) {
+	for d := range rules.NumDims {
+		b[d] = n
+		n += uint32(rules.AtomCapacity[d])
 	}
-	return b
+	return b, n
 }()
 
-// gen_conf.flags
+var vecAll = numGens * vecPerGen
+
+// chunkBase is where each value dimension's chunks start within a
+// generation's value_atoms; chunksPerGen is their total.
+var chunkBase, chunksPerGen = func() (b [rules.NumDims]uint32, n uint32) {
+	for d := range rules.NumDims {
+		b[d] = n
+		n += uint32((rules.ValueKeys[d] + chunkSize - 1) / chunkSize)
+	}
+	return b, n
+}()
+
+// gen_conf.flags: address tables in use, then one bit per dimension.
 const (
 	gfSrc4Host = 1 << iota
 	gfSrc4LPM
@@ -33,8 +45,9 @@ const (
 	gfDst4LPM
 	gfDst6Host
 	gfDst6LPM
-	gfPorts
 )
+
+func gfUse(d int) uint32 { return 1 << (8 + d) }
 
 // verdict_stats indices (enum stat).
 const (
@@ -56,6 +69,6 @@ func addrTag(gen uint32, dir int) uint8 { return uint8(gen) | uint8(dir)<<1 }
 // ones the datapath reads to classify.
 var classifierMaps = []string{
 	xdpfwMapActive, xdpfwMapGenConf, xdpfwMapAddr4Host, xdpfwMapAddr4Lpm,
-	xdpfwMapAddr6Host, xdpfwMapAddr6Lpm, xdpfwMapProtoAtoms, xdpfwMapPortAtoms,
+	xdpfwMapAddr6Host, xdpfwMapAddr6Lpm, xdpfwMapValueAtoms, xdpfwMapIfaceAtoms,
 	xdpfwMapVectors, xdpfwMapRanks,
 }

@@ -96,16 +96,30 @@ func (t *Tester) Close() { t.objs.Close() }
 // Program is the instance's program.
 func (t *Tester) Program() *ebpf.Program { return t.objs.Xdpfw }
 
-// Run passes one frame through the program. Without trace only Action
-// is known.
-func (t *Tester) Run(frame []byte) (rules.Verdict, error) {
+// Run passes one frame through the program as if it arrived on the
+// loopback interface (the kernel's choice when no interface is named).
+// Without trace only Action is known.
+func (t *Tester) Run(frame []byte) (rules.Verdict, error) { return t.RunOn(frame, 0) }
+
+// xdpMD is struct xdp_md, the context BPF_PROG_TEST_RUN takes.
+type xdpMD struct {
+	Data, DataEnd, DataMeta, IngressIfindex, RxQueueIndex, EgressIfindex uint32
+}
+
+// RunOn passes one frame through the program as if it arrived on the
+// interface with index ifindex (0: loopback).
+func (t *Tester) RunOn(frame []byte, ifindex int) (rules.Verdict, error) {
 	if len(frame) < 14 {
 		return rules.Verdict{}, ErrRunt
 	}
-	ret, err := t.objs.Xdpfw.Run(&ebpf.RunOptions{Data: frame})
+	opts := &ebpf.RunOptions{Data: frame}
+	if ifindex != 0 {
+		opts.Context = xdpMD{DataEnd: uint32(len(frame)), IngressIfindex: uint32(ifindex)}
+	}
+	ret, err := t.objs.Xdpfw.Run(opts)
 	if err != nil {
 		if errors.Is(err, unix.EINVAL) {
-			return rules.Verdict{}, fmt.Errorf("BPF_PROG_TEST_RUN refused a %d-byte frame (too long for one page?): %w", len(frame), err)
+			return rules.Verdict{}, fmt.Errorf("BPF_PROG_TEST_RUN refused a %d-byte frame: %w", len(frame), err)
 		}
 		return rules.Verdict{}, fmt.Errorf("BPF_PROG_TEST_RUN: %w", err)
 	}

@@ -39,6 +39,11 @@ type xdpfwAddr6LpmKey struct {
 	Addr      [16]uint8
 }
 
+type xdpfwAtomChunk struct {
+	_    structs.HostLayout
+	Atom [256]uint16
+}
+
 type xdpfwBitvec struct {
 	_       structs.HostLayout
 	Summary uint64
@@ -67,17 +72,18 @@ type xdpfwIface struct {
 	Name [16]int8
 }
 
+type xdpfwIfaceKey struct {
+	_       structs.HostLayout
+	Gen     uint32
+	Ifindex uint32
+}
+
 type xdpfwMeta struct {
 	_       structs.HostLayout
 	Magic   uint32
 	Version uint32
 	NextId  uint32
 	Pad     uint32
-}
-
-type xdpfwPortChunk struct {
-	_    structs.HostLayout
-	Atom [256]uint16
 }
 
 type xdpfwRankEntry struct {
@@ -100,6 +106,11 @@ type xdpfwRuleDefKey struct {
 	Id  uint32
 }
 
+type xdpfwScratch struct {
+	_   structs.HostLayout
+	Buf [40]uint8
+}
+
 type xdpfwTrace struct {
 	_      structs.HostLayout
 	Seq    uint32
@@ -118,14 +129,15 @@ const (
 	xdpfwMapAddr6Host    = "addr6_host"
 	xdpfwMapAddr6Lpm     = "addr6_lpm"
 	xdpfwMapGenConf      = "gen_conf"
+	xdpfwMapIfaceAtoms   = "iface_atoms"
 	xdpfwMapIfaces       = "ifaces"
 	xdpfwMapMeta         = "meta"
-	xdpfwMapPortAtoms    = "port_atoms"
-	xdpfwMapProtoAtoms   = "proto_atoms"
 	xdpfwMapRanks        = "ranks"
 	xdpfwMapRuleDefs     = "rule_defs"
 	xdpfwMapRuleStats    = "rule_stats"
+	xdpfwMapScratch      = "scratch"
 	xdpfwMapTrace        = "trace"
+	xdpfwMapValueAtoms   = "value_atoms"
 	xdpfwMapVectors      = "vectors"
 	xdpfwMapVerdictStats = "verdict_stats"
 	xdpfwProgXdpfw       = "xdpfw"
@@ -187,14 +199,15 @@ type xdpfwMapSpecs struct {
 	Addr6Host    *ebpf.MapSpec `ebpf:"addr6_host"`
 	Addr6Lpm     *ebpf.MapSpec `ebpf:"addr6_lpm"`
 	GenConf      *ebpf.MapSpec `ebpf:"gen_conf"`
+	IfaceAtoms   *ebpf.MapSpec `ebpf:"iface_atoms"`
 	Ifaces       *ebpf.MapSpec `ebpf:"ifaces"`
 	Meta         *ebpf.MapSpec `ebpf:"meta"`
-	PortAtoms    *ebpf.MapSpec `ebpf:"port_atoms"`
-	ProtoAtoms   *ebpf.MapSpec `ebpf:"proto_atoms"`
 	Ranks        *ebpf.MapSpec `ebpf:"ranks"`
 	RuleDefs     *ebpf.MapSpec `ebpf:"rule_defs"`
 	RuleStats    *ebpf.MapSpec `ebpf:"rule_stats"`
+	Scratch      *ebpf.MapSpec `ebpf:"scratch"`
 	Trace        *ebpf.MapSpec `ebpf:"trace"`
+	ValueAtoms   *ebpf.MapSpec `ebpf:"value_atoms"`
 	Vectors      *ebpf.MapSpec `ebpf:"vectors"`
 	VerdictStats *ebpf.MapSpec `ebpf:"verdict_stats"`
 }
@@ -232,14 +245,15 @@ type xdpfwMaps struct {
 	Addr6Host    *ebpf.Map `ebpf:"addr6_host"`
 	Addr6Lpm     *ebpf.Map `ebpf:"addr6_lpm"`
 	GenConf      *ebpf.Map `ebpf:"gen_conf"`
+	IfaceAtoms   *ebpf.Map `ebpf:"iface_atoms"`
 	Ifaces       *ebpf.Map `ebpf:"ifaces"`
 	Meta         *ebpf.Map `ebpf:"meta"`
-	PortAtoms    *ebpf.Map `ebpf:"port_atoms"`
-	ProtoAtoms   *ebpf.Map `ebpf:"proto_atoms"`
 	Ranks        *ebpf.Map `ebpf:"ranks"`
 	RuleDefs     *ebpf.Map `ebpf:"rule_defs"`
 	RuleStats    *ebpf.Map `ebpf:"rule_stats"`
+	Scratch      *ebpf.Map `ebpf:"scratch"`
 	Trace        *ebpf.Map `ebpf:"trace"`
+	ValueAtoms   *ebpf.Map `ebpf:"value_atoms"`
 	Vectors      *ebpf.Map `ebpf:"vectors"`
 	VerdictStats *ebpf.Map `ebpf:"verdict_stats"`
 }
@@ -252,14 +266,15 @@ func (m *xdpfwMaps) Close() error {
 		m.Addr6Host,
 		m.Addr6Lpm,
 		m.GenConf,
+		m.IfaceAtoms,
 		m.Ifaces,
 		m.Meta,
-		m.PortAtoms,
-		m.ProtoAtoms,
 		m.Ranks,
 		m.RuleDefs,
 		m.RuleStats,
+		m.Scratch,
 		m.Trace,
+		m.ValueAtoms,
 		m.Vectors,
 		m.VerdictStats,
 	)

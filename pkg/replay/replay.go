@@ -6,6 +6,7 @@ package replay
 import (
 	"errors"
 	"fmt"
+	"net"
 
 	"github.com/xdpfw/xdpfw/pkg/loader"
 	"github.com/xdpfw/xdpfw/pkg/rules"
@@ -43,10 +44,29 @@ type Report struct {
 	Mismatches int            `json:"mismatches"`
 }
 
+// Options change how a replay runs.
+type Options struct {
+	// Verify compares each verdict with the reference model.
+	Verify bool
+	// Iface names the interface the frames arrive on, for rules with an
+	// iface condition; it must exist here. Empty means loopback, which
+	// is where BPF_PROG_TEST_RUN puts frames by default.
+	Iface string
+}
+
 // Run replays every frame of files through t, which enforces rs. All
 // files are read before anything runs, so a bad file fails the replay
-// up front. With verify, each verdict is compared with rules.Evaluate.
-func Run(t *loader.Tester, rs *rules.Ruleset, files []string, verify bool) (*Report, error) {
+// up front.
+func Run(t *loader.Tester, rs *rules.Ruleset, files []string, opts Options) (*Report, error) {
+	iface, ifindex := "lo", 0
+	if opts.Iface != "" {
+		ifi, err := net.InterfaceByName(opts.Iface)
+		if err != nil {
+			return nil, fmt.Errorf("replay: interface %q: %w", opts.Iface, err)
+		}
+		iface, ifindex = ifi.Name, ifi.Index
+	}
+	verify := opts.Verify
 	type capture struct {
 		name   string
 		frames []Frame
@@ -69,7 +89,7 @@ func Run(t *loader.Tester, rs *rules.Ruleset, files []string, verify bool) (*Rep
 	for _, c := range caps {
 		for _, f := range c.frames {
 			res := FrameResult{File: c.name, Index: f.Index, Length: len(f.Data)}
-			v, err := t.Run(f.Data)
+			v, err := t.RunOn(f.Data, ifindex)
 			if errors.Is(err, loader.ErrRunt) {
 				res.Skipped = err.Error()
 				rep.Skipped++
@@ -88,6 +108,7 @@ func Run(t *loader.Tester, rs *rules.Ruleset, files []string, verify bool) (*Rep
 			}
 			if verify {
 				p := rules.Decode(f.Data)
+				p.Iface = iface
 				if want := rules.EvaluateDecoded(rs, sorted, &p); want != v {
 					res.Mismatch = fmt.Sprintf("reference model says %s", describe(want))
 					rep.Mismatches++

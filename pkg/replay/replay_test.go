@@ -51,7 +51,7 @@ func TestReplayAgreesWithModel(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer tr.Close()
-			rep, err := Run(tr, rs, pcaps, true)
+			rep, err := Run(tr, rs, pcaps, Options{Verify: true})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -130,7 +130,7 @@ rules:
 				t.Fatal(err)
 			}
 			defer tr.Close()
-			rep, err := Run(tr, tc.rs, []string{filepath.Join(pcapDir, tc.pcap)}, true)
+			rep, err := Run(tr, tc.rs, []string{filepath.Join(pcapDir, tc.pcap)}, Options{Verify: true})
 			if err != nil {
 				t.Fatal(err)
 			}

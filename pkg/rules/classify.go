@@ -8,16 +8,16 @@ import "net/netip"
 // with Evaluate(rs)) and to count the words a packet costs. It returns the
 // rank of the first matching rule or -1, and how many words it ANDed.
 func (t *Tables) Classify(p *Packet) (rank, words int) {
-	atoms := [NumFields]uint32{
-		FieldSrc:   lookupAddr(t.Src, p.Kind, p.Src),
-		FieldDst:   lookupAddr(t.Dst, p.Kind, p.Dst),
-		FieldProto: t.Proto[protoKey(p)],
-		FieldSport: lookupPort(t.Sport, p, p.Sport),
-		FieldDport: lookupPort(t.Dport, p, p.Dport),
-	}
+	var vecs [NumDims]*BitVec
 	cand := t.Wild.Summary()
-	for f, a := range atoms {
-		cand |= t.Summary(f, a)
+	for d := range NumDims {
+		if !t.Used[d] {
+			vecs[d] = &allRules // VEC_ALL: no summary bits, every rule
+			continue
+		}
+		a := t.atom(d, p)
+		vecs[d] = &t.Vectors[d][a]
+		cand |= t.Summary(d, a)
 	}
 	for w := 0; w < VecWords; w++ {
 		if cand&(1<<w) == 0 {
@@ -25,8 +25,8 @@ func (t *Tables) Classify(p *Packet) (rank, words int) {
 		}
 		words++
 		m := ^uint64(0)
-		for f, a := range atoms {
-			m &= t.Vectors[f][a][w]
+		for _, v := range vecs {
+			m &= v[w]
 		}
 		if m != 0 {
 			for b := 0; b < 64; b++ {
@@ -37,6 +37,58 @@ func (t *Tables) Classify(p *Packet) (rank, words int) {
 		}
 	}
 	return -1, words
+}
+
+var allRules = func() (v BitVec) {
+	for i := range v {
+		v[i] = ^uint64(0)
+	}
+	return v
+}()
+
+// atom is dimension d's atom for p, as the datapath's atoms() finds it.
+func (t *Tables) atom(d int, p *Packet) uint32 {
+	isIP := p.Kind == KindIPv4 || p.Kind == KindIPv6
+	value := func(key int, present bool) uint32 {
+		if !present {
+			return 0
+		}
+		return uint32(t.Values[d][key])
+	}
+	switch d {
+	case DimSrc:
+		return lookupAddr(t.Src, p.Kind, p.Src)
+	case DimDst:
+		return lookupAddr(t.Dst, p.Kind, p.Dst)
+	case DimProto:
+		return value(ProtoKey(p), true)
+	case DimSport:
+		return value(int(p.Sport), p.HasPorts)
+	case DimDport:
+		return value(int(p.Dport), p.HasPorts)
+	case DimL4:
+		if p.HasTCPFlags {
+			return value(int(p.TCPFlags), true)
+		}
+		return value(int(p.ICMPType)<<8|int(p.ICMPCode), p.HasICMP)
+	case DimVLAN:
+		return value(int(p.VLAN[0]), true)
+	case DimInnerVLAN:
+		return value(int(p.VLAN[1]), true)
+	case DimDSCP:
+		return value(int(p.DSCP), isIP)
+	case DimTTL:
+		return value(int(p.TTL), isIP)
+	case DimLen:
+		return value(int(clampLen(p.Len)), true)
+	case DimIface:
+		for _, e := range t.Ifaces {
+			if e.Name == p.Iface {
+				return e.Atom
+			}
+		}
+	}
+	return 0
 }
 
 // lookupAddr is the longest-prefix match over a field's entries (the
@@ -52,24 +104,4 @@ func lookupAddr(entries []PrefixAtom, kind Kind, a netip.Addr) uint32 {
 		}
 	}
 	return atom
-}
-
-func lookupPort(table []uint32, p *Packet, port uint16) uint32 {
-	if !p.HasPorts || table == nil {
-		return 0
-	}
-	return table[port]
-}
-
-// protoKey is the datapath's protocol table index for a decoded frame.
-func protoKey(p *Packet) int {
-	switch {
-	case p.Kind == KindARP:
-		return ProtoKeyARP
-	case p.ND:
-		return ProtoKeyND
-	case p.HasProto:
-		return int(p.Proto)
-	}
-	return ProtoKeyNonIP
 }

@@ -6,34 +6,61 @@ import (
 	"sort"
 )
 
-// Classifier fields, numbered as enum field in xdp/layout.h.
+// Classifier dimensions, numbered as enum dim in xdp/layout.h.
 const (
-	FieldSrc = iota
-	FieldDst
-	FieldProto
-	FieldSport
-	FieldDport
-	NumFields
+	DimSrc = iota
+	DimDst
+	DimProto // family, fragment class and protocol in one key
+	DimSport
+	DimDport
+	DimL4 // TCP flags, or ICMP type << 8 | code
+	DimVLAN
+	DimInnerVLAN
+	DimDSCP
+	DimTTL
+	DimLen
+	DimIface
+	NumDims
 )
 
-// Protocol keys beyond the 256 IP protocol numbers (xdp/layout.h).
+// DimNames name the dimensions in messages.
+var DimNames = [NumDims]string{"src", "dst", "proto", "sport", "dport", "l4", "vlan", "inner-vlan", "dscp", "ttl", "length", "iface"}
+
+// The protocol dimension's keys (xdp/layout.h): for IP frames
+// (frag*2 + isIPv6)*ProtoSpan + protocol, protocol ProtoSlotND standing
+// for neighbour discovery; then one key for non-IP frames and one for ARP.
 const (
-	ProtoKeyNonIP = 256 // neither IP nor ARP
-	ProtoKeyND    = 257 // ICMPv6 neighbour discovery
-	ProtoKeyARP   = 258
-	ProtoKeys     = 259
+	ProtoSpan   = 257
+	ProtoSlotND = 256
+	PKeyNonIP   = 6 * ProtoSpan
+	PKeyARP     = PKeyNonIP + 1
+	ProtoKeys   = PKeyARP + 1
 )
 
-// Atom capacities per field and generation (xdp/layout.h). Each rule adds
-// at most one prefix per address field and one range per port field, so
-// these bounds always hold; Compile checks them anyway.
+// VLANKeys is the VLAN dimensions' key count: ids 0-4095 and VLANNone.
+const VLANKeys = VLANNone + 1
+
+// Atom capacities per dimension and generation (xdp/layout.h). Address
+// and range bounds always hold (one prefix or range per rule); L4 sets
+// are not ranges, so Compile checks every bound anyway.
 const (
-	AddrAtoms = MaxRules + 1
-	PortAtoms = 2*MaxRules + 1
+	AddrAtoms  = MaxRules + 1
+	RangeAtoms = 2*MaxRules + 1
+	L4Atoms    = 4*MaxRules + 1
+	IfaceAtoms = 1025
 )
 
-// AtomCapacity is the vector slots each field has per generation.
-var AtomCapacity = [NumFields]int{AddrAtoms, AddrAtoms, ProtoKeys, PortAtoms, PortAtoms}
+// AtomCapacity is the vector slots each dimension has per generation.
+var AtomCapacity = [NumDims]int{
+	AddrAtoms, AddrAtoms, ProtoKeys, RangeAtoms, RangeAtoms, L4Atoms,
+	VLANKeys, VLANKeys, 65, 257, RangeAtoms, IfaceAtoms,
+}
+
+// ValueKeys is each value dimension's key count (0: keyed otherwise).
+var ValueKeys = [NumDims]int{
+	DimProto: ProtoKeys, DimSport: 65536, DimDport: 65536, DimL4: 65536,
+	DimVLAN: VLANKeys, DimInnerVLAN: VLANKeys, DimDSCP: 64, DimTTL: 256, DimLen: 65536,
+}
 
 // VecWords is the number of 64-bit words in a rule vector.
 const VecWords = MaxRules / 64
@@ -76,38 +103,51 @@ type PrefixAtom struct {
 	Atom   uint32
 }
 
+// IfaceAtom maps an input interface, by name, to its atom.
+type IfaceAtom struct {
+	Name string
+	Atom uint32
+}
+
 // Tables is the exact content of one generation of the classifier maps.
-// An atom is a class of field values that match the same rules; atom 0
-// of every field is the class of "no value present or no entry found",
-// which only rules without a condition on that field match.
+// An atom is a class of values that match the same rules; atom 0 of every
+// dimension is the class of "no value present or no entry found", which
+// only rules without a condition on that dimension match.
 type Tables struct {
 	Policy Action
 	Order  []Rule // rank r is Order[r]
 
-	Src, Dst     []PrefixAtom
-	Proto        [ProtoKeys]uint32
-	Sport, Dport []uint32 // 65536 entries each; nil when no rule matches that port
+	Src, Dst []PrefixAtom
+	Values   [NumDims][]uint16 // key -> atom for value dimensions in use
+	Ifaces   []IfaceAtom
 
-	Vectors [NumFields][]BitVec // indexed by atom
+	// Used[d]: some rule sets a condition on d. The datapath looks up
+	// only these; the others match every rule. Proto is always used: it
+	// keeps ARP, non-IP frames and ND apart.
+	Used    [NumDims]bool
+	Vectors [NumDims][]BitVec // indexed by atom
 
-	// Primary[f] holds the rules whose primary field is f: the first
-	// field of primaryOrder they set. Wild holds the rules that set none.
-	Primary [NumFields]BitVec
+	// Primary[d] holds the rules whose primary dimension is d: the first
+	// of primaryOrder they constrain. Wild holds the rules that set none.
+	Primary [NumDims]BitVec
 	Wild    BitVec
 }
 
-// primaryOrder ranks fields by how few values they usually match, so a
-// rule's primary field is its most selective condition: addresses, then
-// ports, then the protocol.
-var primaryOrder = [NumFields]int{FieldSrc, FieldDst, FieldDport, FieldSport, FieldProto}
+// primaryOrder ranks dimensions by how few values they usually match, so
+// a rule's primary dimension is its most selective condition.
+var primaryOrder = [NumDims]int{
+	DimSrc, DimDst, DimDport, DimSport, DimL4, DimIface, DimInnerVLAN,
+	DimVLAN, DimTTL, DimDSCP, DimLen, DimProto,
+}
 
 // Summary is the summary word the datapath stores for an atom: the words
-// that hold rules with primary field f accepting this value. Every rule
-// that matches a packet sets a bit in its primary field's summary (or is
-// in Wild), so OR-ing the five summaries and Wild's names every word that
-// can hold a match: for most packets a few, whatever the rule count.
-func (t *Tables) Summary(f int, atom uint32) uint64 {
-	v := t.Vectors[f][atom].and(&t.Primary[f])
+// that hold rules with primary dimension d accepting this value. Every
+// rule that matches a packet sets a bit in its primary dimension's
+// summary (or is in Wild), so OR-ing the summaries and Wild's names every
+// word that can hold a match: for most packets a few, whatever the rule
+// count.
+func (t *Tables) Summary(d int, atom uint32) uint64 {
+	v := t.Vectors[d][atom].and(&t.Primary[d])
 	return v.Summary()
 }
 
@@ -119,44 +159,65 @@ func Compile(rs *Ruleset) (*Tables, error) {
 	}
 	t := &Tables{Policy: rs.Policy, Order: Sorted(rs.Rules)}
 	c := compiler{order: t.Order}
-	t.Src, t.Vectors[FieldSrc] = c.addrField(func(m *Match) netip.Prefix { return m.Src })
-	t.Dst, t.Vectors[FieldDst] = c.addrField(func(m *Match) netip.Prefix { return m.Dst })
-	t.Vectors[FieldProto] = c.protoField(&t.Proto)
-	t.Sport, t.Vectors[FieldSport] = c.portField(func(m *Match) PortRange { return m.Sport })
-	t.Dport, t.Vectors[FieldDport] = c.portField(func(m *Match) PortRange { return m.Dport })
+	for r := range t.Order {
+		for d, set := range constrained(&t.Order[r].Match) {
+			t.Used[d] = t.Used[d] || set
+		}
+	}
+	t.Used[DimProto] = true
+	t.Src, t.Vectors[DimSrc] = c.addrField(func(m *Match) netip.Prefix { return m.Src })
+	t.Dst, t.Vectors[DimDst] = c.addrField(func(m *Match) netip.Prefix { return m.Dst })
+	for d := range NumDims {
+		if ValueKeys[d] == 0 {
+			continue
+		}
+		if !t.Used[d] {
+			t.Vectors[d] = []BitVec{c.wildcard(d)}
+			continue
+		}
+		t.Values[d], t.Vectors[d] = c.valueDim(d)
+	}
+	t.Ifaces, t.Vectors[DimIface] = c.ifaceDim()
 	t.Primary, t.Wild = primaries(t.Order)
-	for f, vs := range t.Vectors {
-		if len(vs) > AtomCapacity[f] {
-			return nil, fmt.Errorf("field %d needs %d classes, more than its %d", f, len(vs), AtomCapacity[f])
+	for d, vs := range t.Vectors {
+		if len(vs) > AtomCapacity[d] {
+			return nil, fmt.Errorf("the rules need %d classes of %s, more than the %d there is room for", len(vs), DimNames[d], AtomCapacity[d])
 		}
 	}
 	return t, nil
 }
 
-// primaries assigns each rule to the first field of primaryOrder it sets.
-func primaries(order []Rule) (p [NumFields]BitVec, wild BitVec) {
+// primaries assigns each rule to the first dimension of primaryOrder it
+// constrains.
+func primaries(order []Rule) (p [NumDims]BitVec, wild BitVec) {
 	for r := range order {
-		set := fieldsSet(&order[r].Match)
-		f := -1
+		set := constrained(&order[r].Match)
+		d := -1
 		for _, cand := range primaryOrder {
 			if set[cand] {
-				f = cand
+				d = cand
 				break
 			}
 		}
-		if f < 0 {
+		if d < 0 {
 			wild.set(r)
 		} else {
-			p[f].set(r)
+			p[d].set(r)
 		}
 	}
 	return p, wild
 }
 
-func fieldsSet(m *Match) [NumFields]bool {
-	return [NumFields]bool{
-		FieldSrc: m.Src.IsValid(), FieldDst: m.Dst.IsValid(), FieldProto: m.Proto.Set,
-		FieldSport: m.Sport.Set, FieldDport: m.Dport.Set,
+// constrained reports which dimensions m sets a condition on.
+func constrained(m *Match) [NumDims]bool {
+	return [NumDims]bool{
+		DimSrc: m.Src.IsValid(), DimDst: m.Dst.IsValid(),
+		DimProto: m.Proto.Set || m.Family != FamilyAny || m.Fragment != FragAnyPacket,
+		DimSport: m.Sport.Set, DimDport: m.Dport.Set,
+		DimL4:   m.TCPFlags.Set || m.ICMPType.Set || m.ICMPCode.Set,
+		DimVLAN: m.VLAN.Set, DimInnerVLAN: m.InnerVLAN.Set,
+		DimDSCP: m.DSCP.Set, DimTTL: m.TTL.Set, DimLen: m.Length.Set,
+		DimIface: m.Iface != "",
 	}
 }
 
@@ -186,11 +247,11 @@ func (a *atoms) id(v *BitVec) uint32 {
 	return id
 }
 
-// wildcard is the vector of rules that set no condition on a field.
-func (c *compiler) wildcard(unset func(*Match) bool) BitVec {
+// wildcard is the vector of rules that set no condition on dimension d.
+func (c *compiler) wildcard(d int) BitVec {
 	var v BitVec
 	for r := range c.order {
-		if unset(&c.order[r].Match) {
+		if !constrained(&c.order[r].Match)[d] {
 			v.set(r)
 		}
 	}
@@ -201,11 +262,13 @@ func (c *compiler) wildcard(unset func(*Match) bool) BitVec {
 // whose prefix contains it: a longest-prefix lookup then yields exactly the
 // rules whose prefix contains the address.
 func (c *compiler) addrField(get func(*Match) netip.Prefix) ([]PrefixAtom, []BitVec) {
-	wild := c.wildcard(func(m *Match) bool { return !get(m).IsValid() })
+	var wild BitVec
 	byPrefix := map[netip.Prefix][]int{}
 	for r := range c.order {
 		if p := get(&c.order[r].Match); p.IsValid() {
 			byPrefix[p] = append(byPrefix[p], r)
+		} else {
+			wild.set(r)
 		}
 	}
 	prefixes := make([]netip.Prefix, 0, len(byPrefix))
@@ -236,54 +299,27 @@ func prefixLess(a, b netip.Prefix) bool {
 	return a.Bits() < b.Bits()
 }
 
-// protoField fills the protocol key table. ND frames match only rules that
-// name ICMPv6, ARP frames no rule, other non-IP frames rules without a
-// protocol (their other fields then decide).
-func (c *compiler) protoField(keys *[ProtoKeys]uint32) []BitVec {
-	wild := c.wildcard(func(m *Match) bool { return !m.Proto.Set })
-	a := newAtoms(wild)
-	for k := 0; k < 256; k++ {
-		v := wild
-		for r := range c.order {
-			if p := c.order[r].Match.Proto; p.Set && int(p.Num) == k {
-				v.set(r)
-			}
-		}
-		keys[k] = a.id(&v)
-	}
-	keys[ProtoKeyNonIP] = a.id(&wild)
-	var nd, none BitVec
-	for r := range c.order {
-		if p := c.order[r].Match.Proto; p.Set && p.Num == 58 {
-			nd.set(r)
-		}
-	}
-	keys[ProtoKeyND] = a.id(&nd)
-	keys[ProtoKeyARP] = a.id(&none)
-	return a.vecs
-}
-
-// portField sweeps the 65536 ports once, keeping the vector of ranges that
-// cover the current port. Frames without ports use atom 0.
-func (c *compiler) portField(get func(*Match) PortRange) ([]uint32, []BitVec) {
-	wild := c.wildcard(func(m *Match) bool { return !get(m).Set })
+// valueDim sweeps dimension d's keys once, keeping the vector of rules
+// whose key set covers the current key (rules without a condition on d
+// always). Where there is no value (no ports, a non-IP frame's DSCP) the
+// datapath uses atom 0, the rules without a condition.
+func (c *compiler) valueDim(d int) ([]uint16, []BitVec) {
+	wild := c.wildcard(d)
 	a := newAtoms(wild)
 	starts := map[int][]int{}
 	ends := map[int][]int{}
+	pk := protoKeySets{}
 	for r := range c.order {
-		if pr := get(&c.order[r].Match); pr.Set {
-			starts[int(pr.Lo)] = append(starts[int(pr.Lo)], r)
-			ends[int(pr.Hi)+1] = append(ends[int(pr.Hi)+1], r)
+		for _, iv := range keySet(d, &c.order[r].Match, pk) {
+			starts[iv.lo] = append(starts[iv.lo], r)
+			ends[iv.hi+1] = append(ends[iv.hi+1], r)
 		}
 	}
-	if len(starts) == 0 {
-		return nil, a.vecs
-	}
-	table := make([]uint32, 65536)
+	table := make([]uint16, ValueKeys[d])
 	cur := wild
 	id := a.id(&cur)
-	for port := 0; port < 65536; port++ {
-		es, se := ends[port], starts[port]
+	for k := range table {
+		es, se := ends[k], starts[k]
 		if len(es) > 0 || len(se) > 0 {
 			for _, r := range es {
 				cur.clear(r)
@@ -293,7 +329,56 @@ func (c *compiler) portField(get func(*Match) PortRange) ([]uint32, []BitVec) {
 			}
 			id = a.id(&cur)
 		}
-		table[port] = id
+		table[k] = uint16(id)
+	}
+	if d == DimProto {
+		c.neighbourKeys(table, a, pk)
 	}
 	return table, a.vecs
+}
+
+// neighbourKeys redoes the keys whose frames even rules without any
+// protocol condition must not match: ARP (no rule matches it) and ND
+// (only rules naming ICMPv6 do, see Match.Matches).
+func (c *compiler) neighbourKeys(table []uint16, a *atoms, pk protoKeySets) {
+	for k := range table {
+		if k != PKeyARP && (k >= PKeyNonIP || k%ProtoSpan != ProtoSlotND) {
+			continue
+		}
+		var v BitVec
+		for r := range c.order {
+			for _, iv := range keySet(DimProto, &c.order[r].Match, pk) {
+				if iv.lo <= k && k <= iv.hi {
+					v.set(r)
+				}
+			}
+		}
+		table[k] = uint16(a.id(&v))
+	}
+}
+
+// ifaceDim gives each interface name the rules name its vector.
+func (c *compiler) ifaceDim() ([]IfaceAtom, []BitVec) {
+	wild := c.wildcard(DimIface)
+	a := newAtoms(wild)
+	byName := map[string]*BitVec{}
+	var names []string
+	for r := range c.order {
+		n := c.order[r].Match.Iface
+		if n == "" {
+			continue
+		}
+		if byName[n] == nil {
+			v := wild
+			byName[n] = &v
+			names = append(names, n)
+		}
+		byName[n].set(r)
+	}
+	sort.Strings(names)
+	out := make([]IfaceAtom, 0, len(names))
+	for _, n := range names {
+		out = append(out, IfaceAtom{Name: n, Atom: a.id(byName[n])})
+	}
+	return out, a.vecs
 }

@@ -74,17 +74,38 @@ type Packet struct {
 	Malformed bool
 	Problem   string // why the frame is malformed; "" if it is not
 
-	EtherType uint16 // after any VLAN tags
-	VLANTags  int    // VLAN tags skipped, 0..2
+	EtherType uint16    // after any VLAN tags
+	VLANTags  int       // VLAN tags skipped, 0..2
+	VLAN      [2]uint16 // outer and inner VLAN id, VLANNone when absent
+	Len       int       // frame length in bytes
+	Iface     string    // input interface; set by the caller, not decoded
 
 	Src, Dst netip.Addr // IP only; IPv4 as 4-byte addresses
 	Proto    uint8      // L4 protocol, after the IPv6 extension chain
 	HasProto bool       // IP frame with its protocol decoded
-	Fragment bool       // non-first fragment: no L4 header, no ports
+	Frag     FragClass  // FragLater: no L4 header, no ports
+	DSCP     uint8      // IP only
+	TTL      uint8      // IP only: TTL or hop limit
 
 	HasPorts     bool // TCP or UDP with an L4 header
 	Sport, Dport uint16
 	ND           bool // ICMPv6 neighbour discovery (types 133-137)
+
+	HasTCPFlags        bool // TCP with an L4 header
+	TCPFlags           uint8
+	HasICMP            bool // ICMP in IPv4 or ICMPv6 in IPv6, with a header
+	ICMPType, ICMPCode uint8
+}
+
+// Family is the frame's address family, FamilyAny if it is not IP.
+func (p *Packet) Family() Family {
+	switch p.Kind {
+	case KindIPv4:
+		return FamilyIPv4
+	case KindIPv6:
+		return FamilyIPv6
+	}
+	return FamilyAny
 }
 
 // Header sizes, ethertypes and protocol numbers of the contract.
@@ -117,7 +138,7 @@ const (
 // Decode decodes one Ethernet frame. It never fails: a frame that breaks
 // the contract comes back with Malformed set.
 func Decode(frame []byte) Packet {
-	var p Packet
+	p := Packet{Len: len(frame), VLAN: [2]uint16{VLANNone, VLANNone}}
 	if err := decodeFrame(frame, &p); err != nil {
 		p.Malformed = true
 		p.Problem = err.Error()
@@ -145,6 +166,7 @@ func decodeFrame(frame []byte, p *Packet) error {
 			return fmt.Errorf("vlan: tag %d truncated (%d bytes left, need %d)", p.VLANTags+1, len(frame)-off, vlanTagLen)
 		}
 		etherType = uint16(tag.Type)
+		p.VLAN[p.VLANTags] = tag.VLANIdentifier
 		off += vlanTagLen
 		p.VLANTags++
 	}
@@ -190,10 +212,16 @@ func decodeIPv4(h []byte, p *Packet) error {
 	p.Dst = netip.AddrFrom4([4]byte(h[16:20]))
 	p.Proto = h[9]
 	p.HasProto = true
+	p.DSCP = h[1] >> 2
+	p.TTL = h[8]
 	// A non-first fragment carries no L4 header: classify on L3 only.
-	if be16(h[6:])&0x1fff != 0 {
-		p.Fragment = true
+	frag := be16(h[6:])
+	if frag&0x1fff != 0 {
+		p.Frag = FragLater
 		return nil
+	}
+	if frag&0x2000 != 0 { // more fragments
+		p.Frag = FragFirst
 	}
 	return decodeL4(h[ihl:total], p)
 }
@@ -213,15 +241,17 @@ func decodeIPv6(h []byte, p *Packet) error {
 	}
 	p.Src = netip.AddrFrom16([16]byte(h[8:24]))
 	p.Dst = netip.AddrFrom16([16]byte(h[24:40]))
+	p.DSCP = (h[0]&0x0f)<<2 | h[1]>>6 // top 6 bits of the traffic class
+	p.TTL = h[7]
 	payload := h[ipv6HeaderLen : ipv6HeaderLen+plen]
-	proto, l4, nonFirst, err := walkIPv6Chain(payload, h[6])
+	proto, l4, frag, err := walkIPv6Chain(payload, h[6])
 	if err != nil {
 		return err
 	}
 	p.Proto = proto
 	p.HasProto = true
-	if nonFirst {
-		p.Fragment = true
+	p.Frag = frag
+	if frag == FragLater {
 		return nil
 	}
 	return decodeL4(payload[l4:], p)
@@ -237,20 +267,26 @@ func isExtHeader(nh uint8) bool {
 
 // walkIPv6Chain skips at most maxExtHeaders extension headers in payload,
 // starting with next header nh. It returns the L4 protocol and the offset
-// of the L4 header in payload, or nonFirst for a non-first fragment, whose
-// fragment header names the protocol but which has no L4 header.
-func walkIPv6Chain(payload []byte, nh uint8) (proto uint8, l4 int, nonFirst bool, err error) {
+// of the L4 header in payload, and the fragment class: FragLater for a
+// non-first fragment, whose fragment header names the protocol but which
+// has no L4 header; FragFirst for offset 0 with more fragments to come. A
+// fragment header with offset 0 and no more fragments is an atomic
+// fragment (RFC 6946): the whole packet, FragNone.
+func walkIPv6Chain(payload []byte, nh uint8) (proto uint8, l4 int, frag FragClass, err error) {
 	cur := 0
 	for n := 1; n <= maxExtHeaders && isExtHeader(nh); n++ {
 		// Every header type starts with 8 bytes (next header, length...).
 		if cur+8 > len(payload) {
-			return 0, 0, false, fmt.Errorf("ipv6: extension header %d (type %d) at payload offset %d truncated (payload length %d)", n, nh, cur, len(payload))
+			return 0, 0, 0, fmt.Errorf("ipv6: extension header %d (type %d) at payload offset %d truncated (payload length %d)", n, nh, cur, len(payload))
 		}
 		x := payload[cur:]
 		switch nh {
 		case ipprotoFragment:
 			if be16(x[2:])&0xfff8 != 0 {
-				return x[0], 0, true, nil
+				return x[0], 0, FragLater, nil
+			}
+			if x[3]&1 != 0 {
+				frag = FragFirst
 			}
 			cur += 8
 		case ipprotoAH:
@@ -261,12 +297,12 @@ func walkIPv6Chain(payload []byte, nh uint8) (proto uint8, l4 int, nonFirst bool
 		nh = x[0]
 	}
 	if isExtHeader(nh) {
-		return 0, 0, false, fmt.Errorf("ipv6: more than %d extension headers", maxExtHeaders)
+		return 0, 0, 0, fmt.Errorf("ipv6: more than %d extension headers", maxExtHeaders)
 	}
 	if cur > len(payload) {
-		return 0, 0, false, fmt.Errorf("ipv6: extension headers end at payload offset %d, beyond payload length %d", cur, len(payload))
+		return 0, 0, 0, fmt.Errorf("ipv6: extension headers end at payload offset %d, beyond payload length %d", cur, len(payload))
 	}
-	return nh, cur, false, nil
+	return nh, cur, frag, nil
 }
 
 // decodeL4 checks the L4 header at the start of l4, which runs to the end
@@ -284,15 +320,20 @@ func decodeL4(l4 []byte, p *Packet) error {
 		if doff*4 > len(l4) {
 			return fmt.Errorf("tcp: data offset %d (%d bytes) beyond the packet (%d bytes)", doff, doff*4, len(l4))
 		}
+		p.HasTCPFlags, p.TCPFlags = true, l4[13]
 	case ProtoUDP:
 		if len(l4) < udpHeaderLen {
 			return fmt.Errorf("udp: header truncated (%d bytes, need %d)", len(l4), udpHeaderLen)
 		}
 	case ProtoICMP:
 		// ICMP in IPv6 is just another protocol number: no checks.
-		if p.Kind == KindIPv4 && len(l4) < icmpMinHeader {
+		if p.Kind != KindIPv4 {
+			return nil
+		}
+		if len(l4) < icmpMinHeader {
 			return fmt.Errorf("icmp: header truncated (%d bytes, need %d)", len(l4), icmpMinHeader)
 		}
+		p.HasICMP, p.ICMPType, p.ICMPCode = true, l4[0], l4[1]
 		return nil
 	case ProtoICMPv6:
 		if p.Kind != KindIPv6 {
@@ -303,6 +344,7 @@ func decodeL4(l4 []byte, p *Packet) error {
 			return fmt.Errorf("icmpv6: header truncated (%d bytes, need %d)", len(l4), icmpMinHeader)
 		}
 		t := icmp.TypeCode.Type()
+		p.HasICMP, p.ICMPType, p.ICMPCode = true, t, icmp.TypeCode.Code()
 		p.ND = t >= ndFirstType && t <= ndLastType
 		return nil
 	default:

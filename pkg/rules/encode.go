@@ -14,22 +14,18 @@ const MaxRuleDefBytes = 500
 
 // ruleDef is the stored form of a live rule: compact JSON, one document
 // per rule, so any later CLI run can list and recompile the live ruleset
-// from the kernel alone. Optional conditions are omitted when unset;
-// pointers tell "absent" from zero (proto 0 and priority 0 are valid).
+// from the kernel alone. Conditions are stored by their Conditions key in
+// their text form; pointers tell "absent" from zero (priority 0 is valid).
 type ruleDef struct {
-	ID     *uint32 `json:"id"`
-	Prio   *int64  `json:"prio"`
-	Slot   *uint32 `json:"slot"`
-	Action string  `json:"action"`
-	Src    string  `json:"src,omitempty"`
-	Dst    string  `json:"dst,omitempty"`
-	Proto  *int64  `json:"proto,omitempty"`
-	Sport  string  `json:"sport,omitempty"`
-	Dport  string  `json:"dport,omitempty"`
+	ID     *uint32           `json:"id"`
+	Prio   *int64            `json:"prio"`
+	Slot   *uint32           `json:"slot"`
+	Action string            `json:"action"`
+	Match  map[string]string `json:"match,omitempty"`
 }
 
 // EncodeRule gives the stored form of r, which lives in counter slot slot,
-// e.g. {"id":3,"prio":1000,"slot":7,"action":"drop","src":"10.0.0.0/8","proto":6,"dport":"22"}.
+// e.g. {"id":3,"prio":1000,"slot":7,"action":"drop","match":{"dport":"22","proto":"tcp"}}.
 // The rule must be valid with a non-zero ID, and the result must fit in
 // MaxRuleDefBytes.
 func EncodeRule(r Rule, slot uint32) ([]byte, error) {
@@ -40,23 +36,12 @@ func EncodeRule(r Rule, slot uint32) ([]byte, error) {
 		return nil, fmt.Errorf("encode rule %d: %w", r.ID, err)
 	}
 	prio := int64(r.Priority)
-	d := ruleDef{
-		ID:     &r.ID,
-		Prio:   &prio,
-		Slot:   &slot,
-		Action: r.Action.String(),
-		Sport:  r.Match.Sport.String(),
-		Dport:  r.Match.Dport.String(),
-	}
-	if r.Match.Src.IsValid() {
-		d.Src = r.Match.Src.String()
-	}
-	if r.Match.Dst.IsValid() {
-		d.Dst = r.Match.Dst.String()
-	}
-	if r.Match.Proto.Set {
-		n := int64(r.Match.Proto.Num)
-		d.Proto = &n
+	d := ruleDef{ID: &r.ID, Prio: &prio, Slot: &slot, Action: r.Action.String()}
+	for _, kv := range FormatMatch(&r.Match) {
+		if d.Match == nil {
+			d.Match = map[string]string{}
+		}
+		d.Match[kv[0]] = kv[1]
 	}
 	b, err := json.Marshal(d)
 	if err != nil {
@@ -123,34 +108,21 @@ func decodeRule(b []byte) (Rule, uint32, error) {
 	return r, *d.Slot, nil
 }
 
-// decodeMatch parses the optional conditions. An empty string is treated
-// as absent, the same as the encoder's omitempty.
+// decodeMatch parses the conditions in registry order (so implied
+// protocols see the explicit one), rejecting unknown keys.
 func decodeMatch(d *ruleDef, m *Match) error {
-	var err error
-	if d.Src != "" {
-		if m.Src, err = ParsePrefix(d.Src); err != nil {
-			return fmt.Errorf("src: %w", err)
+	for key := range d.Match {
+		if ConditionByKey(key) == nil {
+			return fmt.Errorf("unknown condition %q", key)
 		}
 	}
-	if d.Dst != "" {
-		if m.Dst, err = ParsePrefix(d.Dst); err != nil {
-			return fmt.Errorf("dst: %w", err)
+	for _, c := range Conditions {
+		v, ok := d.Match[c.Key]
+		if !ok {
+			continue
 		}
-	}
-	if d.Proto != nil {
-		if *d.Proto < 0 || *d.Proto > 255 {
-			return fmt.Errorf("proto %d out of range (0-255)", *d.Proto)
-		}
-		m.Proto = Proto{Set: true, Num: uint8(*d.Proto)}
-	}
-	if d.Sport != "" {
-		if m.Sport, err = ParsePorts(d.Sport); err != nil {
-			return fmt.Errorf("sport: %w", err)
-		}
-	}
-	if d.Dport != "" {
-		if m.Dport, err = ParsePorts(d.Dport); err != nil {
-			return fmt.Errorf("dport: %w", err)
+		if err := c.Parse(m, v); err != nil {
+			return fmt.Errorf("%s: %w", c.Key, err)
 		}
 	}
 	return nil

@@ -8,29 +8,57 @@ package rules
 // docs/design.md "Rule semantics". Malformed frames match nothing (they
 // never reach the rules).
 func (m Match) Matches(p *Packet) bool {
-	if p.Malformed {
-		return false
-	}
 	switch {
+	case p.Malformed:
+		return false
 	case p.Kind == KindARP:
-		return false // no rule field can name ARP yet
-	case p.Kind == KindOther:
-		return m.IsAny() // non-IP: only rules without any condition
+		return false // no rule field can name ARP
 	case p.ND && !(m.Proto.Set && m.Proto.Num == ProtoICMPv6):
 		// ND is only for rules that ask for ICMPv6 explicitly, so a broad
 		// rule (say "drop everything from fe80::/10") cannot cut a host off
 		// its neighbours by accident.
 		return false
 	}
+	// Conditions any frame can be asked about.
+	if m.VLAN.Set && p.VLAN[0] != m.VLAN.ID {
+		return false
+	}
+	if m.InnerVLAN.Set && p.VLAN[1] != m.InnerVLAN.ID {
+		return false
+	}
+	if m.Length.Set && !m.Length.contains(clampLen(p.Len)) {
+		return false
+	}
+	if m.Iface != "" && m.Iface != p.Iface {
+		return false
+	}
+	if !m.NeedsIP() {
+		return true
+	}
+	if p.Kind != KindIPv4 && p.Kind != KindIPv6 {
+		return false
+	}
 	return m.matchesIP(p)
 }
 
-// IsAny reports whether m sets no condition at all.
-func (m Match) IsAny() bool {
-	return !m.Src.IsValid() && !m.Dst.IsValid() && !m.Proto.Set && !m.Sport.Set && !m.Dport.Set
+// NeedsIP reports whether m sets a condition only IP frames can meet.
+func (m Match) NeedsIP() bool {
+	return m.Src.IsValid() || m.Dst.IsValid() || m.Proto.Set || m.Sport.Set || m.Dport.Set ||
+		m.Family != FamilyAny || m.Fragment != FragAnyPacket || m.TCPFlags.Set ||
+		m.ICMPType.Set || m.ICMPCode.Set || m.DSCP.Set || m.TTL.Set
 }
 
-// matchesIP checks the conditions against an IP frame.
+// IsAny reports whether m sets no condition at all.
+func (m Match) IsAny() bool { return m == Match{} }
+
+func clampLen(n int) uint16 {
+	if n > 65535 {
+		return 65535
+	}
+	return uint16(n)
+}
+
+// matchesIP checks the IP conditions against an IP frame.
 func (m Match) matchesIP(p *Packet) bool {
 	// Prefix.Contains is false across families (and for an IPv4-mapped
 	// IPv6 prefix against an IPv4 address), as the contract wants.
@@ -38,6 +66,12 @@ func (m Match) matchesIP(p *Packet) bool {
 		return false
 	}
 	if m.Dst.IsValid() && !m.Dst.Contains(p.Dst) {
+		return false
+	}
+	if m.Family != FamilyAny && m.Family != p.Family() {
+		return false
+	}
+	if !m.Fragment.Accepts(p.Frag) {
 		return false
 	}
 	if m.Proto.Set && (!p.HasProto || p.Proto != m.Proto.Num) {
@@ -49,11 +83,26 @@ func (m Match) matchesIP(p *Packet) bool {
 	if m.Dport.Set && !(p.HasPorts && m.Dport.contains(p.Dport)) {
 		return false
 	}
+	if m.TCPFlags.Set && !(p.HasTCPFlags && m.TCPFlags.Matches(p.TCPFlags)) {
+		return false
+	}
+	if m.ICMPType.Set && !(p.HasICMP && p.ICMPType == m.ICMPType.Val) {
+		return false
+	}
+	if m.ICMPCode.Set && !(p.HasICMP && p.ICMPCode == m.ICMPCode.Val) {
+		return false
+	}
+	if m.DSCP.Set && p.DSCP != m.DSCP.Val {
+		return false
+	}
+	if m.TTL.Set && !m.TTL.contains(uint16(p.TTL)) {
+		return false
+	}
 	return true
 }
 
-func (r PortRange) contains(port uint16) bool {
-	return r.Lo <= port && port <= r.Hi
+func (r Range) contains(v uint16) bool {
+	return r.Lo <= v && v <= r.Hi
 }
 
 // Evaluate decodes frame and gives the verdict rs assigns it. It sorts the

@@ -20,11 +20,10 @@ import (
 //	rules:
 //	  - action: pass      # required
 //	    priority: 10      # optional, default DefaultPriority
-//	    src: 10.0.0.0/8   # optional CIDR or address
-//	    dst: 2001:db8::/32
-//	    proto: tcp        # name or number
-//	    sport: 1024-65535 # number or range
+//	    src: 10.0.0.0/8   # optional conditions, keyed as in Conditions
+//	    proto: tcp
 //	    dport: 22
+//	    tcp-flags: syn,!ack
 //
 // Rules get IDs 1..N in file order. The file is read as a yaml.Node tree
 // rather than unmarshalled into structs so that every error, including
@@ -230,8 +229,15 @@ func (p *fileParser) ruleset(root *yaml.Node, rs *Ruleset) error {
 	return nil
 }
 
-// ruleKeys are a rule mapping's keys, in the order FormatYAML writes them.
-var ruleKeys = []string{"action", "priority", "src", "dst", "proto", "sport", "dport"}
+// ruleKeys are a rule mapping's keys, in the order FormatYAML writes them:
+// action, priority, then every condition.
+var ruleKeys = func() []string {
+	keys := []string{"action", "priority"}
+	for _, c := range Conditions {
+		keys = append(keys, c.Key)
+	}
+	return keys
+}()
 
 // rule parses one rule mapping; its errors carry the line of the offending
 // key or value, or of the rule itself for a rule-level problem.
@@ -271,19 +277,10 @@ func (p *fileParser) ruleField(r *Rule, key string, f field) error {
 	if err != nil {
 		return err
 	}
-	switch key {
-	case "action":
+	if key == "action" {
 		r.Action, err = ParseAction(s)
-	case "src":
-		r.Match.Src, err = ParsePrefix(s)
-	case "dst":
-		r.Match.Dst, err = ParsePrefix(s)
-	case "proto":
-		r.Match.Proto, err = ParseProto(s)
-	case "sport":
-		r.Match.Sport, err = ParsePorts(s)
-	case "dport":
-		r.Match.Dport, err = ParsePorts(s)
+	} else {
+		err = ConditionByKey(key).Parse(&r.Match, s)
 	}
 	if err != nil {
 		return p.errorf(f.val, "%s: %v", key, err)
@@ -336,38 +333,21 @@ func FormatYAML(rs *Ruleset) []byte {
 
 func ruleNode(r Rule) *yaml.Node {
 	n := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
-	m := r.Match
 	addPair(n, "action", strNode(r.Action.String()))
 	addPair(n, "priority", intNode(strconv.Itoa(int(r.Priority))))
-	if m.Src.IsValid() {
-		addPair(n, "src", strNode(m.Src.String()))
-	}
-	if m.Dst.IsValid() {
-		addPair(n, "dst", strNode(m.Dst.String()))
-	}
-	if m.Proto.Set {
-		if _, named := protoNames[m.Proto.Num]; named {
-			addPair(n, "proto", strNode(m.Proto.String()))
-		} else {
-			addPair(n, "proto", intNode(m.Proto.String()))
-		}
-	}
-	if m.Sport.Set {
-		addPair(n, "sport", portsNode(m.Sport))
-	}
-	if m.Dport.Set {
-		addPair(n, "dport", portsNode(m.Dport))
+	for _, kv := range FormatMatch(&r.Match) {
+		addPair(n, kv[0], valueNode(kv[1]))
 	}
 	return n
 }
 
-// portsNode writes a single port as a YAML int ("22", not "'22'"); a range
-// is a plain string.
-func portsNode(r PortRange) *yaml.Node {
-	if r.Lo == r.Hi {
-		return intNode(r.String())
+// valueNode writes a number as a YAML int ("22", not "'22'"); anything
+// else (a range, a name, a prefix) is a plain string.
+func valueNode(s string) *yaml.Node {
+	if allDigits(s) {
+		return intNode(s)
 	}
-	return strNode(r.String())
+	return strNode(s)
 }
 
 func addPair(m *yaml.Node, key string, val *yaml.Node) {

@@ -214,9 +214,9 @@ func (p Proto) String() string {
 	return strconv.Itoa(int(p.Num))
 }
 
-// String gives "80" for a single port, "1000-2000" for a range and "" when
-// unset; ParsePorts reads every form back.
-func (r PortRange) String() string {
+// String gives "80" for a single value, "1000-2000" for a range and ""
+// when unset; ParsePorts and parseRange read every form back.
+func (r Range) String() string {
 	if !r.Set {
 		return ""
 	}
@@ -241,30 +241,9 @@ func (r Reason) String() string {
 	return fmt.Sprintf("reason(%d)", uint8(r))
 }
 
-// String gives the conditions in a canonical order, e.g.
-// "src 10.0.0.0/8 dst 2001:db8::/32 proto tcp sport 1-2 dport 80"; unset
-// conditions are left out and a match with none is "any".
-func (m Match) String() string {
-	var parts []string
-	add := func(key, val string) {
-		if val != "" {
-			parts = append(parts, key+" "+val)
-		}
-	}
-	if m.Src.IsValid() {
-		add("src", m.Src.String())
-	}
-	if m.Dst.IsValid() {
-		add("dst", m.Dst.String())
-	}
-	add("proto", m.Proto.String())
-	add("sport", m.Sport.String())
-	add("dport", m.Dport.String())
-	if len(parts) == 0 {
-		return "any"
-	}
-	return strings.Join(parts, " ")
-}
+// String gives the set conditions in Conditions order, e.g.
+// "src 10.0.0.0/8 proto tcp dport 80"; a match with none is "any".
+func (m Match) String() string { return matchText(&m) }
 
 // String gives one line, e.g. "id 3 priority 1000 drop src 10.0.0.0/8";
 // the id is left out while it is unassigned (0).

@@ -40,13 +40,26 @@ type Rule struct {
 	Action   Action
 }
 
-// Match holds the rule's conditions; a zero field matches anything.
+// Match holds the rule's conditions; a zero field matches anything. The
+// conditions' text forms, flags and file keys are in conditions.go.
 type Match struct {
 	Src   netip.Prefix // !IsValid() means any source
 	Dst   netip.Prefix
 	Proto Proto
 	Sport PortRange
 	Dport PortRange
+
+	Family    Family    // address family of the frame
+	Fragment  FragMatch // which fragments
+	TCPFlags  TCPFlags  // implies proto tcp
+	ICMPType  Opt8      // ICMP or ICMPv6 type, by Proto
+	ICMPCode  Opt8
+	VLAN      VLAN // outer tag, or VLANNone for untagged frames
+	InnerVLAN VLAN // inner tag of a double-tagged frame
+	DSCP      Opt8
+	TTL       Range // TTL (IPv4) or hop limit (IPv6), 0-255
+	Length    Range // frame length in bytes, Ethernet header included
+	Iface     string
 }
 
 // Proto is an optional IP protocol number (after the IPv6 extension chain).
@@ -55,11 +68,64 @@ type Proto struct {
 	Num uint8
 }
 
-// PortRange is an optional inclusive port range.
-type PortRange struct {
+// Range is an optional inclusive range.
+type Range struct {
 	Set    bool
 	Lo, Hi uint16
 }
+
+// PortRange is an optional inclusive port range.
+type PortRange = Range
+
+// Opt8 is an optional small number (DSCP, ICMP type or code).
+type Opt8 struct {
+	Set bool
+	Val uint8
+}
+
+// Family is an optional address family.
+type Family uint8
+
+const (
+	FamilyAny  Family = 0
+	FamilyIPv4 Family = 4
+	FamilyIPv6 Family = 6
+)
+
+// FragMatch says which fragments a rule matches.
+type FragMatch uint8
+
+const (
+	FragAnyPacket FragMatch = iota // no condition
+	FragNotFrag                    // only packets that are not fragments
+	FragFirstOnly                  // only first fragments
+	FragLaterOnly                  // only non-first fragments
+	FragAnyFrag                    // first or non-first fragments
+)
+
+// FragClass is what a frame is, fragment-wise (the datapath's FRAG_*).
+type FragClass uint8
+
+const (
+	FragNone  FragClass = iota // not a fragment (or an atomic fragment)
+	FragFirst                  // offset 0, more fragments follow
+	FragLater                  // offset > 0: no L4 header
+)
+
+// TCPFlags matches when flags & Mask == Value.
+type TCPFlags struct {
+	Set         bool
+	Mask, Value uint8
+}
+
+// VLAN is an optional VLAN id; VLANNone matches the absence of the tag.
+type VLAN struct {
+	Set bool
+	ID  uint16
+}
+
+// VLANNone is the VLAN "id" of a frame without that tag.
+const VLANNone = 4096
 
 // Reason says why a frame got its verdict.
 type Reason uint8

@@ -48,6 +48,95 @@ func (m Match) Validate() error {
 	if (m.Sport.Set || m.Dport.Set) && m.Proto.Set && m.Proto.Num != ProtoTCP && m.Proto.Num != ProtoUDP {
 		return fmt.Errorf("--sport/--dport need --proto tcp or udp (got %s)", m.Proto)
 	}
+	return m.validateExtra()
+}
+
+// validateExtra refuses combinations of the richer conditions that could
+// never match, which are mistakes rather than wishes.
+func (m Match) validateExtra() error {
+	if m.Family != FamilyAny && m.Family != FamilyIPv4 && m.Family != FamilyIPv6 {
+		return fmt.Errorf("invalid family %d", m.Family)
+	}
+	if m.Fragment > FragAnyFrag {
+		return fmt.Errorf("invalid fragment match %d", m.Fragment)
+	}
+	fam := m.Family
+	for _, p := range []netip.Prefix{m.Src, m.Dst} {
+		if !p.IsValid() {
+			continue
+		}
+		pf := FamilyIPv6
+		if p.Addr().Is4() {
+			pf = FamilyIPv4
+		}
+		if fam != FamilyAny && fam != pf {
+			return fmt.Errorf("family %s conflicts with prefix %s", fam, p)
+		}
+		fam = pf
+	}
+	if m.TCPFlags.Set && (!m.Proto.Set || m.Proto.Num != ProtoTCP) {
+		return fmt.Errorf("tcp-flags need proto tcp (got %s)", protoOrAny(m.Proto))
+	}
+	if m.TCPFlags.Value&^m.TCPFlags.Mask != 0 {
+		return fmt.Errorf("tcp-flags: value %#x has bits outside mask %#x", m.TCPFlags.Value, m.TCPFlags.Mask)
+	}
+	if m.ICMPType.Set || m.ICMPCode.Set {
+		switch {
+		case !m.Proto.Set || (m.Proto.Num != ProtoICMP && m.Proto.Num != ProtoICMPv6):
+			return fmt.Errorf("icmp type and code need proto icmp or icmpv6 (got %s)", protoOrAny(m.Proto))
+		case m.Proto.Num == ProtoICMP && fam == FamilyIPv6:
+			return fmt.Errorf("icmp-type/icmp-code match IPv4 only (IPv6 uses icmpv6-type)")
+		case m.Proto.Num == ProtoICMPv6 && fam == FamilyIPv4:
+			return fmt.Errorf("icmpv6-type/icmpv6-code match IPv6 only (IPv4 uses icmp-type)")
+		}
+	}
+	// A non-first fragment has no L4 header to match.
+	if m.Fragment == FragLaterOnly && (m.Sport.Set || m.Dport.Set || m.TCPFlags.Set || m.ICMPType.Set || m.ICMPCode.Set) {
+		return fmt.Errorf("fragment non-first never matches ports, tcp-flags or icmp type/code (later fragments carry no L4 header)")
+	}
+	if m.VLAN.Set && m.VLAN.ID > VLANNone {
+		return fmt.Errorf("vlan %d out of range (0-4095 or untagged)", m.VLAN.ID)
+	}
+	if m.InnerVLAN.Set && m.InnerVLAN.ID > 4095 {
+		return fmt.Errorf("inner-vlan %d out of range (0-4095)", m.InnerVLAN.ID)
+	}
+	if m.InnerVLAN.Set && m.VLAN.Set && m.VLAN.ID == VLANNone {
+		return fmt.Errorf("inner-vlan with vlan untagged never matches")
+	}
+	if m.DSCP.Set && m.DSCP.Val > 63 {
+		return fmt.Errorf("dscp %d out of range (0-63)", m.DSCP.Val)
+	}
+	if err := validRange("ttl", m.TTL, 255); err != nil {
+		return err
+	}
+	if err := validRange("length", m.Length, 65535); err != nil {
+		return err
+	}
+	if m.Iface != "" {
+		if _, err := ParseIfaceName(m.Iface); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func protoOrAny(p Proto) string {
+	if !p.Set {
+		return "any"
+	}
+	return p.String()
+}
+
+func validRange(field string, r Range, max uint16) error {
+	if !r.Set {
+		return nil
+	}
+	if r.Lo > r.Hi {
+		return fmt.Errorf("%s range %d-%d: %d is above %d", field, r.Lo, r.Hi, r.Lo, r.Hi)
+	}
+	if r.Hi > max {
+		return fmt.Errorf("%s %d out of range (0-%d)", field, r.Hi, max)
+	}
 	return nil
 }
 

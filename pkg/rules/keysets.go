@@ -1,0 +1,157 @@
+package rules
+
+// Each value dimension's keys, and the set of keys each rule accepts, as
+// the compiler's sweep wants them: sorted, disjoint inclusive intervals.
+
+type interval struct{ lo, hi int }
+
+// keySet gives the keys of value dimension d that m accepts; nil when m
+// sets no condition on d (it accepts every key, and "no value" too).
+func keySet(d int, m *Match, pk protoKeySets) []interval {
+	one := func(r Range) []interval {
+		if !r.Set {
+			return nil
+		}
+		return []interval{{int(r.Lo), int(r.Hi)}}
+	}
+	switch d {
+	case DimProto:
+		if !constrained(m)[DimProto] {
+			return nil
+		}
+		return pk.of(m)
+	case DimSport:
+		return one(m.Sport)
+	case DimDport:
+		return one(m.Dport)
+	case DimL4:
+		return l4Keys(m)
+	case DimVLAN:
+		if m.VLAN.Set {
+			return []interval{{int(m.VLAN.ID), int(m.VLAN.ID)}}
+		}
+	case DimInnerVLAN:
+		if m.InnerVLAN.Set {
+			return []interval{{int(m.InnerVLAN.ID), int(m.InnerVLAN.ID)}}
+		}
+	case DimDSCP:
+		if m.DSCP.Set {
+			return []interval{{int(m.DSCP.Val), int(m.DSCP.Val)}}
+		}
+	case DimTTL:
+		return one(m.TTL)
+	case DimLen:
+		return one(m.Length)
+	}
+	return nil
+}
+
+// l4Keys: TCP flags are the key itself (0-255); ICMP is type << 8 | code.
+// The two share the key space safely because a flags rule is a TCP rule
+// and an ICMP rule an ICMP one: the protocol dimension keeps them apart.
+func l4Keys(m *Match) []interval {
+	var out []interval
+	add := func(lo, hi int) {
+		if n := len(out); n > 0 && out[n-1].hi+1 == lo {
+			out[n-1].hi = hi
+			return
+		}
+		out = append(out, interval{lo, hi})
+	}
+	switch {
+	case m.TCPFlags.Set:
+		for v := 0; v < 256; v++ {
+			if m.TCPFlags.Matches(uint8(v)) {
+				add(v, v)
+			}
+		}
+	case m.ICMPType.Set && m.ICMPCode.Set:
+		k := int(m.ICMPType.Val)<<8 | int(m.ICMPCode.Val)
+		add(k, k)
+	case m.ICMPType.Set:
+		t := int(m.ICMPType.Val) << 8
+		add(t, t|0xff)
+	case m.ICMPCode.Set:
+		for t := 0; t < 256; t++ {
+			k := t<<8 | int(m.ICMPCode.Val)
+			add(k, k)
+		}
+	}
+	return out
+}
+
+// protoSig is what the protocol dimension looks at in a rule; rules
+// sharing one share a key set, computed once.
+type protoSig struct {
+	family Family
+	frag   FragMatch
+	proto  Proto
+}
+
+type protoKeySets map[protoSig][]interval
+
+func (pk protoKeySets) of(m *Match) []interval {
+	sig := protoSig{m.Family, m.Fragment, m.Proto}
+	if ks, ok := pk[sig]; ok {
+		return ks
+	}
+	var out []interval
+	for k := 0; k < ProtoKeys; k++ {
+		if !protoKeyAccepts(k, &sig) {
+			continue
+		}
+		if n := len(out); n > 0 && out[n-1].hi+1 == k {
+			out[n-1].hi = k
+		} else {
+			out = append(out, interval{k, k})
+		}
+	}
+	pk[sig] = out
+	return out
+}
+
+// protoKeyAccepts says whether a rule with signature s matches frames of
+// protocol key k on the protocol dimension. Only called for rules with a
+// condition here, so non-IP frames and ARP never match them.
+func protoKeyAccepts(k int, s *protoSig) bool {
+	if k >= PKeyNonIP {
+		return false
+	}
+	group, slot := k/ProtoSpan, k%ProtoSpan
+	frag, fam := FragClass(group/2), FamilyIPv4
+	if group%2 == 1 {
+		fam = FamilyIPv6
+	}
+	if s.family != FamilyAny && s.family != fam {
+		return false
+	}
+	if !s.frag.Accepts(frag) {
+		return false
+	}
+	if slot == ProtoSlotND {
+		// ND only for rules naming ICMPv6 (see Match.Matches).
+		return s.proto.Set && s.proto.Num == ProtoICMPv6 && fam == FamilyIPv6
+	}
+	return !s.proto.Set || int(s.proto.Num) == slot
+}
+
+// ProtoKey is the protocol dimension's key for a decoded frame, as the
+// datapath computes it (proto_dim_key in xdp/xdpfw.c).
+func ProtoKey(p *Packet) int {
+	switch p.Kind {
+	case KindARP:
+		return PKeyARP
+	case KindIPv4, KindIPv6:
+	default:
+		return PKeyNonIP
+	}
+	slot := int(p.Proto)
+	if p.ND {
+		slot = ProtoSlotND
+	}
+	group := int(p.Frag) * 2
+	if p.Kind == KindIPv6 {
+		group++
+	}
+	return group*ProtoSpan + slot
+}
