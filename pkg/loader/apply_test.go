@@ -66,7 +66,7 @@ func TestPlanApply(t *testing.T) {
 			}
 			var got want
 			for i, r := range p.rules {
-				if r.Priority != tc.file[i].Priority || r.Match != tc.file[i].Match || r.Action != tc.file[i].Action {
+				if want := tc.file[i]; r.Priority != want.Priority || !reflect.DeepEqual(r.Match, want.Match) || r.Action != want.Action {
 					t.Errorf("rule #%d changed: %v, file has %v", i+1, r, tc.file[i])
 				}
 				got.ids = append(got.ids, r.ID)
