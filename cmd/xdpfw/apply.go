@@ -32,13 +32,16 @@ apply -f -' changes nothing.
 With --check, the file is parsed, validated and compiled without touching
 the live state (no root needed).`,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Required: true, Usage: "ruleset `FILE` (- for standard input)"},
+			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "ruleset `FILE` (- for standard input)"},
 			&cli.BoolFlag{Name: "check", Usage: "only check the file; change nothing"},
 			jsonFlag(),
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
-				return fmt.Errorf("apply: unexpected argument %q (the file is given with -f FILE)", c.Args().First())
+				return fmt.Errorf("apply: unexpected argument %q (the file is given with -f: xdpfw apply -f %s)", c.Args().First(), c.Args().First())
+			}
+			if !c.IsSet("file") {
+				return fmt.Errorf("apply: missing -f FILE (usage: xdpfw apply -f FILE|- [--check])")
 			}
 			name, rs, err := readRulesetFile(c, c.String("file"))
 			if err != nil {

@@ -236,6 +236,9 @@ func TestApplyBeforeAttach(t *testing.T) {
 	if st := l.status(); st.Rules != 1 || len(st.Interfaces) != 0 {
 		t.Errorf("status after apply: %+v, want 1 rule and no interface", st)
 	}
+	if out := l.mustCLI("status"); !strings.Contains(out, "the ruleset is not enforced yet") {
+		t.Errorf("status before attach does not say the ruleset is not enforced:\n%s", out)
+	}
 	saved := l.mustCLI("save")
 	expectCLIError(t, l, "nosuchif0", "attach", "nosuchif0")
 	if got := l.mustCLI("save"); got != saved {
@@ -257,4 +260,23 @@ func TestApplyBeforeAttach(t *testing.T) {
 	}
 	l.mustCLI("detach", serverIf)
 	assertNoPinDir(t, l, "the last detach")
+}
+
+// TestApplyUsage: usage mistakes get one line saying what to type; they
+// fail before any state is opened, so they need no root.
+func TestApplyUsage(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"apply"}, "apply: missing -f FILE (usage: xdpfw apply -f FILE|- [--check])"},
+		{[]string{"apply", "x.yaml"}, `apply: unexpected argument "x.yaml" (the file is given with -f: xdpfw apply -f x.yaml)`},
+		{[]string{"apply", "-f"}, "apply: flag needs an argument: -f (see: xdpfw apply --help)"},
+		{[]string{"save", "x.yaml"}, `save: unexpected argument "x.yaml" (save prints to standard output)`},
+	} {
+		out, err := runCLI(t, "/nonexistent/xdpfw", "", tc.args...)
+		if err == nil || err.Error() != tc.want || out != "" {
+			t.Errorf("xdpfw %s: %v (printed %q), want %q", strings.Join(tc.args, " "), err, out, tc.want)
+		}
+	}
 }

@@ -13,13 +13,12 @@ func (s *State) Created() bool { return s.created }
 
 // ApplyResult says what an Apply changed.
 type ApplyResult struct {
-	Ruleset   *rules.Ruleset `json:"-"`         // the live ruleset now, with its ids
-	Unchanged int            `json:"unchanged"` // rules kept, with their counters
-	Added     int            `json:"added"`     // rules new to the live ruleset
-	Removed   int            `json:"removed"`   // live rules the file no longer has
+	Unchanged int // rules kept, with their counters
+	Added     int // rules new to the live ruleset
+	Removed   int // live rules the file no longer has
 	// Committed is false when the file matched the live ruleset exactly
 	// (same policy, rules, ids and counter slots): nothing was written.
-	Committed bool `json:"committed"`
+	Committed bool
 }
 
 // Apply makes rs the whole live ruleset in one commit. rs is a ruleset as
@@ -45,7 +44,7 @@ func (s *State) Apply(rs *rules.Ruleset) (ApplyResult, error) {
 	if err := next.Validate(); err != nil {
 		return ApplyResult{}, err
 	}
-	res := ApplyResult{Ruleset: next, Unchanged: len(rs.Rules) - len(p.fresh), Added: len(p.fresh), Removed: p.removed}
+	res := ApplyResult{Unchanged: len(rs.Rules) - len(p.fresh), Added: len(p.fresh), Removed: p.removed}
 	if p.fresh == nil && p.removed == 0 && p.sameIDs && rs.Policy == live.Policy {
 		return res, nil
 	}
