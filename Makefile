@@ -31,11 +31,11 @@ bpffs:
 # instead of skip when they cannot run.
 test: deps bpffs
 	XDPFW_REQUIRE_PRIV=1 $(GO) test -count=1 -timeout 10m $(PKGS)
-	$(GO) test -count=1 -run '^$$' -bench . -benchtime 1x ./pkg/loader
+	$(GO) test -count=1 -run '^$$' -bench . -benchtime 1x ./pkg/loader ./pkg/sets
 
 # Tests that need no root.
 test-unit:
-	$(GO) test -count=1 ./pkg/rules ./internal/... ./pkg/replay
+	$(GO) test -count=1 ./pkg/rules ./pkg/sets ./internal/... ./pkg/replay
 
 demo: deps bpffs build
 	./scripts/demo.sh $(BIN)
@@ -58,6 +58,7 @@ check-generated:
 
 bench: deps bpffs
 	$(GO) test -count=1 -run '^$$' -bench . -benchtime 2000x ./pkg/loader
+	$(GO) test -count=1 -run '^$$' -bench . -benchtime 5x ./pkg/sets
 
 # Regenerate testdata/pcaps from internal/fixtures.
 pcaps:

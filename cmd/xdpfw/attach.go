@@ -14,8 +14,9 @@ func attachCommand() *cli.Command {
 		Usage:     "attach xdpfw to interfaces",
 		ArgsUsage: "IFACE...",
 		Description: `Loads the program (the first time) and attaches it to each interface.
-Every interface shares the one live ruleset. A new ruleset is empty with
-policy pass, so attaching changes nothing until rules are added.
+Every interface shares the one live ruleset. Without one (xdpfw apply
+before the first attach sets it) the ruleset is empty with policy pass, so
+attaching changes nothing until rules are added.
 
 Modes: native runs in the driver (fastest; veth, most 10G+ NICs), generic
 runs in the stack and works on any device, auto tries native and falls back
@@ -38,8 +39,13 @@ replaced without --force.`,
 				return err
 			}
 			defer s.Close()
-			// A state created for nothing is removed again on failure.
+			// A state created for nothing is removed again on failure; a
+			// state found (say with a ruleset applied before the first
+			// attach) is kept.
 			fail := func(err error) error {
+				if !s.Created() {
+					return err
+				}
 				if _, rmErr := s.RemoveIfUnused(); rmErr != nil {
 					return fmt.Errorf("%v (and cleaning up: %v)", err, rmErr)
 				}

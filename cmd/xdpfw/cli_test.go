@@ -119,6 +119,8 @@ func TestInterspersed(t *testing.T) {
 		{"xdpfw detach --all", "xdpfw detach --all"},
 		{"xdpfw replay --rules=r.yaml a.pcap", "xdpfw replay --rules=r.yaml -- a.pcap"},
 		{"xdpfw status", "xdpfw status"},
+		{"xdpfw apply -f - --check", "xdpfw apply -f - --check"},
+		{"xdpfw apply --json -f r.yaml", "xdpfw apply --json -f r.yaml"},
 	}
 	for _, tc := range cases {
 		got := strings.Join(interspersed(app, strings.Fields(tc.in)), " ")

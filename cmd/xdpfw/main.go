@@ -52,7 +52,7 @@ interface removes everything.`,
 		ExitErrHandler: func(*cli.Context, error) {},
 		Commands: []*cli.Command{
 			attachCommand(), detachCommand(), statusCommand(), policyCommand(),
-			ruleCommand(), statsCommand(), replayCommand(),
+			ruleCommand(), statsCommand(), replayCommand(), applyCommand(), saveCommand(),
 		},
 	}
 	quietUsageErrors(app.Commands, "")

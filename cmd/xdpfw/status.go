@@ -30,6 +30,11 @@ func statusCommand() *cli.Command {
 					})
 				}
 				fmt.Fprintf(c.App.Writer, "pin directory: %s\npolicy:        %s\nrules:         %d\n", s.Dir(), rs.Policy, len(rs.Rules))
+				if len(atts) == 0 {
+					// Only after an apply before the first attach.
+					fmt.Fprintln(c.App.Writer, "interfaces:    none: the ruleset is not enforced yet (run: xdpfw attach IFACE)")
+					return nil
+				}
 				tw := newTable(c)
 				fmt.Fprintln(tw, "INTERFACE\tIFINDEX\tMODE\tPROGRAM\tSTATE")
 				for _, a := range atts {

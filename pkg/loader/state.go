@@ -25,6 +25,9 @@ type State struct {
 	maps xdpfwMaps
 	prog *ebpf.Program
 	lock *os.File
+	// created is set when this Open made the state, so a failed first
+	// command can remove it again without touching state it found.
+	created bool
 }
 
 // Open returns the existing pinned state in dir, or ErrNotAttached.
@@ -64,6 +67,7 @@ func open(dir string, create bool) (*State, error) {
 		os.Remove(dir) // only if empty: never anything create did not make
 		return nil, err
 	}
+	s.created = true
 	return s, nil
 }
 

@@ -1,0 +1,171 @@
+package loader
+
+import (
+	"fmt"
+
+	"github.com/xdpfw/xdpfw/pkg/rules"
+)
+
+// Created reports whether the Open that returned s made the state (it did
+// not exist before). A command that fails after creating state removes it
+// again; state it found is never removed on failure.
+func (s *State) Created() bool { return s.created }
+
+// ApplyResult says what an Apply changed.
+type ApplyResult struct {
+	Unchanged int // rules kept, with their counters
+	Added     int // rules new to the live ruleset
+	Removed   int // live rules the file no longer has
+	// Committed is false when the file matched the live ruleset exactly
+	// (same policy, rules, ids and counter slots): nothing was written.
+	Committed bool
+}
+
+// Apply makes rs the whole live ruleset in one commit. rs is a ruleset as
+// read from a file: its rules in file order, their ids ignored. A rule
+// whose definition (priority, conditions, action) equals a live rule's
+// keeps that rule's counters, and its id too when that keeps rules of
+// equal priority in file order; other rules get new ids, so ids are never
+// reused. See planApply.
+func (s *State) Apply(rs *rules.Ruleset) (ApplyResult, error) {
+	live, liveSlots, err := readRuleset(&s.maps)
+	if err != nil {
+		return ApplyResult{}, err
+	}
+	var meta xdpfwMeta
+	if err := s.maps.Meta.Lookup(uint32(0), &meta); err != nil {
+		return ApplyResult{}, fmt.Errorf("read meta: %w", err)
+	}
+	p, err := planApply(live.Rules, liveSlots, rs.Rules, meta.NextId)
+	if err != nil {
+		return ApplyResult{}, err
+	}
+	next := &rules.Ruleset{Policy: rs.Policy, Rules: p.rules}
+	if err := next.Validate(); err != nil {
+		return ApplyResult{}, err
+	}
+	res := ApplyResult{Unchanged: len(rs.Rules) - len(p.fresh), Added: len(p.fresh), Removed: p.removed}
+	if p.fresh == nil && p.removed == 0 && p.sameIDs && rs.Policy == live.Policy {
+		return res, nil
+	}
+	// Reserve the new ids before anything is written, as AddRule does: a
+	// failed or killed apply never lets a later one hand them out again.
+	if p.nextID != meta.NextId {
+		meta.NextId = p.nextID
+		if err := s.maps.Meta.Put(uint32(0), &meta); err != nil {
+			return ApplyResult{}, fmt.Errorf("write meta: %w", err)
+		}
+	}
+	for _, slot := range p.fresh {
+		if err := s.zeroRuleCounter(slot); err != nil {
+			return ApplyResult{}, err
+		}
+	}
+	if err := commit(&s.maps, next, p.slots); err != nil {
+		return ApplyResult{}, err
+	}
+	res.Committed = true
+	return res, nil
+}
+
+// applyPlan is how the rules of a file become live rules.
+type applyPlan struct {
+	rules   []rules.Rule      // the file's rules in file order, with their ids
+	slots   map[uint32]uint32 // counter slot by id
+	fresh   []uint32          // slots of new rules, to be zeroed first
+	removed int               // live rules with no counterpart in the file
+	sameIDs bool              // every file rule kept a live rule's id and slot
+	nextID  uint32            // meta.next_id after the apply
+}
+
+// planApply gives each file rule an id and a counter slot.
+//
+// Pairing: the n-th file rule with a given definition is paired with the
+// n-th live rule (in evaluation order) with the same definition, and
+// takes over its counter slot, so its counters survive. Definitions are
+// compared in their stored encoding (rules.EncodeRule without id and
+// slot): exactly what the kernel state records about a rule.
+//
+// Ids: equal priorities run in id order, and in a file they run in file
+// order (replay --rules numbers a file's rules 1..N). So a paired rule
+// keeps its live id only when that id is above the id given to the
+// previous file rule of its priority; otherwise, and for unpaired rules,
+// it gets a fresh id from nextID. A file that lists the live rules in
+// evaluation order (what save prints) therefore keeps every id and slot.
+//
+// New rules take counter slots no live rule uses when there are enough,
+// so zeroing them before the switch is unseen; otherwise slots of removed
+// rules, whose counters may then be reset a moment before they vanish.
+func planApply(live []rules.Rule, liveSlots map[uint32]uint32, file []rules.Rule, nextID uint32) (*applyPlan, error) {
+	pending := map[string][]rules.Rule{} // live rules by definition, in evaluation order
+	for _, r := range rules.Sorted(live) {
+		k, err := definition(r)
+		if err != nil {
+			return nil, err
+		}
+		pending[k] = append(pending[k], r)
+	}
+	p := &applyPlan{slots: map[uint32]uint32{}, sameIDs: true}
+	lastID := map[uint32]uint32{} // by priority: the id given to the last file rule
+	paired := make([]bool, len(file))
+	usedSlots := map[uint32]bool{}
+	for i, r := range file {
+		k, err := definition(r)
+		if err != nil {
+			return nil, fmt.Errorf("rule #%d: %w", i+1, err)
+		}
+		if q := pending[k]; len(q) > 0 {
+			old := q[0]
+			pending[k] = q[1:]
+			paired[i] = true
+			if old.ID > lastID[r.Priority] {
+				r.ID = old.ID
+			} else {
+				r.ID, nextID = nextID, nextID+1
+				p.sameIDs = false
+			}
+			p.slots[r.ID] = liveSlots[old.ID]
+			usedSlots[liveSlots[old.ID]] = true
+		} else {
+			r.ID, nextID = nextID, nextID+1
+			p.sameIDs = false
+		}
+		lastID[r.Priority] = r.ID
+		p.rules = append(p.rules, r)
+	}
+	for _, q := range pending {
+		p.removed += len(q)
+	}
+	// Free slots: first those no live rule holds, then those of removed rules.
+	liveUsed := map[uint32]bool{}
+	for _, slot := range liveSlots {
+		liveUsed[slot] = true
+	}
+	var free []uint32
+	for _, preferUnused := range []bool{true, false} {
+		for slot := uint32(0); slot < rules.MaxRules; slot++ {
+			if !usedSlots[slot] && liveUsed[slot] != preferUnused {
+				free = append(free, slot)
+			}
+		}
+	}
+	for i, r := range p.rules {
+		if paired[i] {
+			continue
+		}
+		if len(free) == 0 {
+			return nil, fmt.Errorf("no free counter slot for rule #%d", i+1)
+		}
+		p.slots[r.ID], free = free[0], free[1:]
+		p.fresh = append(p.fresh, p.slots[r.ID])
+	}
+	p.nextID = nextID
+	return p, nil
+}
+
+// definition is a rule's stored encoding without its id and slot.
+func definition(r rules.Rule) (string, error) {
+	r.ID = 1
+	b, err := rules.EncodeRule(r, 0)
+	return string(b), err
+}

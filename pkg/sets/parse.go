@@ -1,0 +1,303 @@
+// Package sets reads address sets: blocklists of IPv4 and IPv6 prefixes
+// such as Spamhaus DROP or FireHOL .netset files, for `xdpfw set load`.
+// It is pure Go: no root, no BPF.
+//
+// The format is one prefix ("192.0.2.0/24") or address ("192.0.2.7",
+// which becomes a /32; an IPv6 address a /128) per line. Everything from
+// a '#' or ';' to the end of the line is a comment (Spamhaus writes
+// "1.2.3.0/24 ; SBL123"); blank lines and surrounding whitespace are
+// ignored. IPv4 and IPv6 may be mixed unless a family is asked for.
+//
+// A prefix with host bits set ("10.1.2.3/8") is an error, as it is in
+// rules: nftables masks it silently to 10.0.0.0/8, but a blocklist entry
+// like that is far more likely a host address with a bad length than a
+// wish to block the whole /8, and masking would block 16 million
+// addresses nobody listed. With SkipInvalid such lines are skipped and
+// reported with the rest.
+package sets
+
+import (
+	"bufio"
+	"bytes"
+	"cmp"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/xdpfw/xdpfw/pkg/rules"
+)
+
+// Family restricts the entries a set may hold.
+type Family uint8
+
+const (
+	Inet Family = iota // IPv4 and IPv6
+	IPv4
+	IPv6
+)
+
+// ParseFamily accepts ipv4, ipv6 or inet (both).
+func ParseFamily(s string) (Family, error) {
+	switch s {
+	case "inet":
+		return Inet, nil
+	case "ipv4":
+		return IPv4, nil
+	case "ipv6":
+		return IPv6, nil
+	}
+	return 0, fmt.Errorf("unknown family %q (want ipv4, ipv6 or inet)", s)
+}
+
+func (f Family) String() string {
+	switch f {
+	case IPv4:
+		return "ipv4"
+	case IPv6:
+		return "ipv6"
+	}
+	return "inet"
+}
+
+// Options control Parse.
+type Options struct {
+	// Name is what messages call the input, e.g. the file name.
+	Name string
+	// Family rejects entries of the other family (Inet takes both).
+	Family Family
+	// SkipInvalid makes bad lines not an error: Parse returns the good
+	// entries and lists the bad lines in Set.Skipped.
+	SkipInvalid bool
+}
+
+// Set is a parsed address set.
+type Set struct {
+	// Prefixes holds every entry once: IPv4 before IPv6, each sorted by
+	// address, then by prefix length.
+	Prefixes []netip.Prefix
+	// Duplicates counts entries dropped because an equal one came before.
+	Duplicates int
+	// Skipped lists the bad lines SkipInvalid skipped, in file order.
+	Skipped []LineError
+}
+
+// LineError is a bad entry.
+type LineError struct {
+	Line int
+	Err  error
+}
+
+func (e LineError) Error() string { return fmt.Sprintf("line %d: %v", e.Line, e.Err) }
+
+// MaxReported is how many bad lines an Error spells out.
+const MaxReported = 10
+
+// Error is returned when the input has bad lines (and SkipInvalid is off):
+// the first MaxReported of them, and how many there were.
+type Error struct {
+	Name  string
+	Lines []LineError
+	Total int
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	if e.Total == 1 {
+		fmt.Fprintf(&b, "%s:%d: %v", e.Name, e.Lines[0].Line, e.Lines[0].Err)
+		return b.String()
+	}
+	fmt.Fprintf(&b, "%s: %d bad entries: ", e.Name, e.Total)
+	for i, l := range e.Lines {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(l.Error())
+	}
+	if more := e.Total - len(e.Lines); more > 0 {
+		fmt.Fprintf(&b, "; and %d more", more)
+	}
+	return b.String()
+}
+
+// MaxLine is the longest line Parse reads (comments included); a longer
+// one stops it: the input is not a set file.
+const MaxLine = 64 * 1024
+
+// maxEntry is longer than any prefix in any notation; a longer entry is
+// reported by its length rather than quoted whole.
+const maxEntry = 100
+
+// ParseFile parses the set in the file at path (named by path in errors).
+func ParseFile(path string, opt Options) (*Set, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if opt.Name == "" {
+		opt.Name = path
+	}
+	return Parse(f, opt)
+}
+
+// Parse reads a set from r. Errors name opt.Name and the line.
+func Parse(r io.Reader, opt Options) (*Set, error) {
+	if opt.Name == "" {
+		opt.Name = "<input>"
+	}
+	var (
+		v4   []uint64 // address<<8 | length: sorts and compares as integers
+		v6   []netip.Prefix
+		bad  []LineError
+		nbad int
+	)
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, MaxLine), MaxLine)
+	line := 0
+	for sc.Scan() {
+		line++
+		p4, p6, err := parseLine(sc.Bytes(), opt.Family)
+		switch {
+		case err != nil:
+			nbad++
+			if opt.SkipInvalid || len(bad) < MaxReported {
+				bad = append(bad, LineError{Line: line, Err: err})
+			}
+		case p4 != 0:
+			v4 = append(v4, p4)
+		case p6.IsValid():
+			v6 = append(v6, p6)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		if errors.Is(err, bufio.ErrTooLong) {
+			err = fmt.Errorf("line longer than %d bytes", MaxLine)
+		}
+		return nil, fmt.Errorf("%s:%d: %w", opt.Name, line+1, err)
+	}
+	if nbad > 0 && !opt.SkipInvalid {
+		return nil, &Error{Name: opt.Name, Lines: bad, Total: nbad}
+	}
+
+	set := &Set{Skipped: bad, Prefixes: make([]netip.Prefix, 0, len(v4)+len(v6))}
+	slices.Sort(v4)
+	for i, k := range v4 {
+		if i > 0 && k == v4[i-1] {
+			set.Duplicates++
+			continue
+		}
+		a := uint32(k >> 8)
+		addr := netip.AddrFrom4([4]byte{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)})
+		set.Prefixes = append(set.Prefixes, netip.PrefixFrom(addr, int(k&0xff)))
+	}
+	slices.SortFunc(v6, func(a, b netip.Prefix) int {
+		return cmp.Or(a.Addr().Compare(b.Addr()), cmp.Compare(a.Bits(), b.Bits()))
+	})
+	for i, p := range v6 {
+		if i > 0 && p == v6[i-1] {
+			set.Duplicates++
+			continue
+		}
+		set.Prefixes = append(set.Prefixes, p)
+	}
+	return set, nil
+}
+
+// parseLine returns the line's entry: IPv4 as a v4Key (never 0), IPv6 as
+// a prefix, neither for a blank or comment line.
+func parseLine(b []byte, fam Family) (uint64, netip.Prefix, error) {
+	if i := bytes.IndexAny(b, "#;"); i >= 0 {
+		b = b[:i]
+	}
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 {
+		return 0, netip.Prefix{}, nil
+	}
+	if len(b) > maxEntry {
+		return 0, netip.Prefix{}, fmt.Errorf("not an address or prefix (%d bytes)", len(b))
+	}
+	if i := bytes.IndexAny(b, " \t"); i >= 0 {
+		return 0, netip.Prefix{}, fmt.Errorf("unexpected %q after %s (want one prefix or address per line)", bytes.TrimSpace(b[i:]), b[:i])
+	}
+	if a, bits, ok := fastIPv4(b); ok {
+		if fam == IPv6 {
+			return 0, netip.Prefix{}, fmt.Errorf("%s is IPv4, but the set is ipv6", b)
+		}
+		return v4Key(a, bits), netip.Prefix{}, nil
+	}
+	// Everything else (IPv6, and IPv4 in any form the fast path does not
+	// take, including every error) gets the rules parser and its messages.
+	p, err := rules.ParsePrefix(string(b))
+	if err != nil {
+		return 0, netip.Prefix{}, err
+	}
+	switch {
+	case p.Addr().Is4() && fam == IPv6:
+		return 0, netip.Prefix{}, fmt.Errorf("%s is IPv4, but the set is ipv6", b)
+	case p.Addr().Is6() && fam == IPv4:
+		return 0, netip.Prefix{}, fmt.Errorf("%s is IPv6, but the set is ipv4", b)
+	case p.Addr().Is4():
+		a := p.Addr().As4()
+		return v4Key(uint32(a[0])<<24|uint32(a[1])<<16|uint32(a[2])<<8|uint32(a[3]), p.Bits()), netip.Prefix{}, nil
+	}
+	return 0, p, nil
+}
+
+// v4Key packs an IPv4 prefix as address<<8 | length, plus 1<<40 so that
+// no key is 0 (0.0.0.0/0 would be), which parseLine uses for "none".
+func v4Key(addr uint32, bits int) uint64 {
+	return 1<<40 | uint64(addr)<<8 | uint64(bits)
+}
+
+// fastIPv4 parses the common case without allocating: a dotted quad with
+// no leading zeros, optionally /0../32 without leading zeros, no host bits
+// set. Anything else reports !ok and goes to the full parser, which
+// accepts it or says what is wrong.
+func fastIPv4(b []byte) (addr uint32, bits int, ok bool) {
+	i := 0
+	for part := 0; part < 4; part++ {
+		if part > 0 {
+			if i >= len(b) || b[i] != '.' {
+				return 0, 0, false
+			}
+			i++
+		}
+		n, next, ok := decimal(b, i, 255)
+		if !ok {
+			return 0, 0, false
+		}
+		addr, i = addr<<8|uint32(n), next
+	}
+	bits = 32
+	if i < len(b) {
+		if b[i] != '/' {
+			return 0, 0, false
+		}
+		n, next, ok := decimal(b, i+1, 32)
+		if !ok || next != len(b) {
+			return 0, 0, false
+		}
+		bits = n
+	}
+	if bits < 32 && addr&(1<<(32-bits)-1) != 0 {
+		return 0, 0, false // host bits set: the full parser explains
+	}
+	return addr, bits, true
+}
+
+// decimal reads 1-3 digits at b[i:], without a leading zero, up to max.
+func decimal(b []byte, i, max int) (n, next int, ok bool) {
+	start := i
+	for i < len(b) && i-start < 3 && b[i] >= '0' && b[i] <= '9' {
+		n = n*10 + int(b[i]-'0')
+		i++
+	}
+	if i == start || (b[start] == '0' && i-start > 1) || n > max {
+		return 0, 0, false
+	}
+	return n, i, true
+}

@@ -1,0 +1,190 @@
+package sets
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func prefixes(ss ...string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range ss {
+		out = append(out, netip.MustParsePrefix(s))
+	}
+	return out
+}
+
+// TestParseFormats: Spamhaus DROP and FireHOL lines, comments, blanks,
+// whitespace, CRLF, both families, bare addresses, duplicates.
+func TestParseFormats(t *testing.T) {
+	in := strings.Join([]string{
+		"; Spamhaus DROP List 2026/11/25",
+		"1.10.16.0/20 ; SBL256894",
+		"  192.0.2.0/24\t;SBL1  ",
+		"# FireHOL netset",
+		"198.51.100.7",
+		"",
+		"\t",
+		"2001:db8::/32 # doc",
+		"2001:DB8:1::1",
+		"10.0.0.0/8\r",
+		"0.0.0.0/0",
+		"::/0",
+		"192.0.2.0/24", // duplicate
+		"1.10.16.0/20", // duplicate
+		"2001:db8::/32",
+		"255.255.255.255",
+		"1.0.0.0/08", // not canonical text, but a valid prefix: the full parser takes it
+		"192.0.2.0/25",
+	}, "\n")
+	set, err := Parse(strings.NewReader(in), Options{Name: "drop.txt"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := prefixes("0.0.0.0/0", "1.0.0.0/8", "1.10.16.0/20", "10.0.0.0/8", "192.0.2.0/24", "192.0.2.0/25",
+		"198.51.100.7/32", "255.255.255.255/32", "::/0", "2001:db8::/32", "2001:db8:1::1/128")
+	if !reflect.DeepEqual(set.Prefixes, want) {
+		t.Errorf("prefixes\n got %v\nwant %v", set.Prefixes, want)
+	}
+	if set.Duplicates != 3 || len(set.Skipped) != 0 {
+		t.Errorf("%d duplicates (want 3), skipped %v", set.Duplicates, set.Skipped)
+	}
+}
+
+// TestParseErrors: every bad line is reported with its number; the list
+// is capped; a single bad line reads as name:line.
+func TestParseErrors(t *testing.T) {
+	cases := []struct {
+		line string
+		want string
+	}{
+		{"10.1.2.3/8", "10.1.2.3/8 has host bits set (did you mean 10.0.0.0/8?)"},
+		{"2001:db8::1/32", "has host bits set (did you mean 2001:db8::/32?)"},
+		{"10.0.0.256", `invalid address "10.0.0.256"`},
+		{"10.0.0.1/33", "out of range"},
+		{"010.0.0.1", "leading zero"},
+		{"1.2.3.4 5.6.7.8", `unexpected "5.6.7.8" after 1.2.3.4`},
+		{"example.com", `invalid address "example.com"`},
+		{"fe80::1%eth0", "zone"},
+		{"1.2.3.4/", "missing prefix length"},
+		{strings.Repeat("a", 200), "not an address or prefix (200 bytes)"},
+	}
+	for _, tc := range cases {
+		_, err := Parse(strings.NewReader("# header\n\n"+tc.line+"\n"), Options{Name: "x.txt"})
+		var se *Error
+		if !errors.As(err, &se) || se.Total != 1 || se.Lines[0].Line != 3 {
+			t.Errorf("%q: %v, want one error on line 3", tc.line, err)
+			continue
+		}
+		if msg := err.Error(); !strings.HasPrefix(msg, "x.txt:3: ") || !strings.Contains(msg, tc.want) {
+			t.Errorf("%q: %q, want x.txt:3: ...%s", tc.line, msg, tc.want)
+		}
+	}
+
+	var b strings.Builder
+	for i := range 25 {
+		fmt.Fprintf(&b, "192.0.2.%d\nbad%d\n", i, i)
+	}
+	_, err := Parse(strings.NewReader(b.String()), Options{Name: "many.txt"})
+	var se *Error
+	if !errors.As(err, &se) || se.Total != 25 || len(se.Lines) != MaxReported {
+		t.Fatalf("25 bad lines: %v", err)
+	}
+	msg := err.Error()
+	if !strings.HasPrefix(msg, "many.txt: 25 bad entries: line 2: ") || !strings.HasSuffix(msg, "; and 15 more") ||
+		!strings.Contains(msg, "line 20: ") || strings.Contains(msg, "line 22: ") || strings.Contains(msg, "\n") {
+		t.Errorf("message %q", msg)
+	}
+}
+
+// TestSkipInvalid: the good entries come back with every bad line listed
+// (no cap), and no error.
+func TestSkipInvalid(t *testing.T) {
+	var b strings.Builder
+	for i := range 25 {
+		fmt.Fprintf(&b, "192.0.2.%d\nbad%d\n", i, i)
+	}
+	set, err := Parse(strings.NewReader(b.String()), Options{SkipInvalid: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(set.Prefixes) != 25 || len(set.Skipped) != 25 || set.Skipped[24].Line != 50 {
+		t.Errorf("%d prefixes, skipped %v", len(set.Prefixes), set.Skipped)
+	}
+}
+
+// TestFamily: a set of one family names the entry of the other family.
+func TestFamily(t *testing.T) {
+	// An IPv4-mapped address stays IPv6, as in rules.
+	in := "192.0.2.0/24\n2001:db8::/32\n198.51.100.1\n::ffff:192.0.2.1\n"
+	for _, tc := range []struct {
+		fam  string
+		want string
+	}{
+		{"ipv4", "x: 2 bad entries: line 2: 2001:db8::/32 is IPv6, but the set is ipv4; line 4: ::ffff:192.0.2.1 is IPv6, but the set is ipv4"},
+		{"ipv6", "x: 2 bad entries: line 1: 192.0.2.0/24 is IPv4, but the set is ipv6; line 3: 198.51.100.1 is IPv4, but the set is ipv6"},
+		{"inet", ""},
+	} {
+		fam, err := ParseFamily(tc.fam)
+		if err != nil || fam.String() != tc.fam {
+			t.Fatalf("ParseFamily(%q) = %v, %v", tc.fam, fam, err)
+		}
+		set, err := Parse(strings.NewReader(in), Options{Name: "x", Family: fam})
+		switch {
+		case tc.want == "" && (err != nil || len(set.Prefixes) != 4):
+			t.Errorf("%s: %v", tc.fam, err)
+		case tc.want != "" && (err == nil || err.Error() != tc.want):
+			t.Errorf("%s: %v, want %s", tc.fam, err, tc.want)
+		}
+	}
+	if _, err := ParseFamily("ip"); err == nil || err.Error() != `unknown family "ip" (want ipv4, ipv6 or inet)` {
+		t.Errorf("ParseFamily(ip): %v", err)
+	}
+}
+
+func TestParseFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "list.netset")
+	long := strings.Repeat("1", MaxLine+1)
+	if err := os.WriteFile(path, []byte("192.0.2.0/24\n"+long+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := ParseFile(path, Options{})
+	if err == nil || err.Error() != fmt.Sprintf("%s:2: line longer than %d bytes", path, MaxLine) {
+		t.Errorf("long line: %v", err)
+	}
+	if _, err := ParseFile(path+".missing", Options{}); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("missing file: %v", err)
+	}
+}
+
+// TestFastPathAgrees: the allocation-free IPv4 path accepts exactly what
+// the full parser gives the same prefix for.
+func TestFastPathAgrees(t *testing.T) {
+	for _, s := range []string{"0.0.0.0", "1.2.3.4", "255.255.255.255", "10.0.0.0/8", "10.0.0.0/32", "0.0.0.0/0",
+		"128.0.0.0/1", "1.2.3.4/31", "1.2.3.4/29", "256.1.1.1", "1.2.3", "1.2.3.4.5", "01.2.3.4", "1.2.3.4/033",
+		"1.2.3.4/", "1..2.3", "1.2.3.4/32x", "1234.1.1.1", "1.2.3.-4", "::1"} {
+		a, bits, ok := fastIPv4([]byte(s))
+		full, err := netip.ParsePrefix(s)
+		if !strings.Contains(s, "/") {
+			addr, aerr := netip.ParseAddr(s)
+			full, err = netip.PrefixFrom(addr, 32), aerr
+		}
+		canonical := map[string]bool{"0.0.0.0": true, "1.2.3.4": true, "255.255.255.255": true, "10.0.0.0/8": true,
+			"10.0.0.0/32": true, "0.0.0.0/0": true, "128.0.0.0/1": true, "1.2.3.4/31": true}
+		if ok != canonical[s] {
+			t.Errorf("%q: fast path ok=%v, want %v", s, ok, canonical[s])
+		}
+		if !ok {
+			continue // the full parser decides
+		}
+		got := netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)}), bits)
+		if err != nil || full != got || full.Masked() != full {
+			t.Errorf("%q: fast path gave %v, full parser %v, %v", s, got, full, err)
+		}
+	}
+}
