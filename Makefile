@@ -8,7 +8,7 @@ PKGS     := ./...
 # Debian packages the build, the tests and the demo use.
 DEB_PKGS := clang-19 llvm-19 libbpf-dev iproute2 iputils-ping bpftool
 
-.PHONY: all build deps bpffs test test-unit demo generate check-generated bench pcaps clean
+.PHONY: all build deps bpffs test test-unit fuzz demo generate check-generated bench pcaps clean
 
 all: build
 
@@ -32,6 +32,13 @@ bpffs:
 test: deps bpffs
 	XDPFW_REQUIRE_PRIV=1 $(GO) test -count=1 -timeout 10m $(PKGS)
 	$(GO) test -count=1 -run '^$$' -bench . -benchtime 1x ./pkg/loader ./pkg/sets
+
+# Bounded fuzzing: the datapath against the reference model on mutated
+# frames and rulesets, and the decoder on its own. FUZZTIME per target.
+FUZZTIME ?= 30s
+fuzz: deps bpffs
+	XDPFW_REQUIRE_PRIV=1 $(GO) test -run '^$$' -fuzz '^FuzzDatapath$$' -fuzztime $(FUZZTIME) ./pkg/loader
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./pkg/rules
 
 # Tests that need no root.
 test-unit:

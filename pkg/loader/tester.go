@@ -43,6 +43,20 @@ func NewTester(rs *rules.Ruleset, trace bool) (*Tester, error) {
 	return t, nil
 }
 
+// Load makes rs the instance's ruleset (a commit into its own maps), so
+// one instance can try many rulesets; its counters are not reset.
+func (t *Tester) Load(rs *rules.Ruleset) error {
+	if err := commit(&t.objs.xdpfwMaps, rs, nil); err != nil {
+		return err
+	}
+	_, slots, err := readRuleset(&t.objs.xdpfwMaps)
+	if err != nil {
+		return err
+	}
+	t.slots = slots
+	return nil
+}
+
 // NewTester loads a private instance that classifies with the live maps:
 // it sees every change to the live ruleset as it happens.
 func (s *State) NewTester(trace bool) (*Tester, error) {
