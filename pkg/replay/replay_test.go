@@ -101,27 +101,71 @@ rules:
 	if err != nil {
 		t.Fatal(err)
 	}
+	fields := mustParse(t, `policy: pass
+rules:
+  - {tcp-flags: "syn,!ack", action: drop}                  # 1
+  - {tcp-flags: rst, action: drop}                         # 2
+  - {icmp-type: echo-request, action: drop}                # 3
+  - {icmpv6-type: echo-request, icmpv6-code: 0, action: drop} # 4
+  - {dscp: ef, action: drop}                               # 5
+  - {ttl: 0-1, action: drop}                               # 6
+  - {length: 1500-65535, action: drop}                     # 7
+  - {vlan: 100, inner-vlan: 200, action: drop}             # 8
+  - {vlan: 4095, action: drop}                             # 9
+  - {vlan: 0, action: drop}                                # 10
+  - {fragment: non-first, action: drop}                    # 11
+  - {fragment: first, family: ipv6, action: drop}          # 12
+`)
+	icmpErr := mustParse(t, `policy: pass
+rules:
+  - {icmp-type: destination-unreachable, action: drop}     # 1
+  - {proto: udp, dport: 33434, action: drop}               # 2: only in quoted headers
+  - {icmpv6-type: time-exceeded, action: drop}             # 3
+  - {icmp-type: redirect, icmp-code: 1, action: drop}      # 4
+`)
+	jumbo := mustParse(t, `policy: pass
+rules:
+  - {proto: tcp, dport: 22, action: drop}                  # 1
+  - {proto: udp, length: 9000-65535, action: drop}         # 2
+`)
 	cases := []struct {
 		pcap    string
 		rs      *rules.Ruleset
 		want    map[string]int // verdict and reason counts
 		skipped int
+		perRule map[uint32]int // frames decided by each rule, when given
 	}{
+		// 56 frames, one per value of a richer match (internal/fixtures
+		// fields.go): SYN (no ACK) and RST in both families, echo requests
+		// of any code but ICMPv6 code 0 only, DSCP 46 and TTL 0/1 in both
+		// families, 1500 and 1514 bytes, QinQ 100/200 but not 200/100,
+		// VLAN 4095 and 0, later fragments of both families, and the IPv6
+		// first fragment but not the atomic one.
+		{"match-fields.pcap", fields, map[string]int{"drop": 21, "default": 35}, 0,
+			map[uint32]int{1: 2, 2: 2, 3: 2, 4: 1, 5: 2, 6: 4, 7: 2, 8: 1, 9: 1, 10: 1, 11: 2, 12: 1}},
+		// Errors are classified on their own type and code; the UDP port
+		// of the packet they quote is never read.
+		{"icmp-errors.pcap", icmpErr, map[string]int{"drop": 4, "default": 5}, 0,
+			map[uint32]int{1: 2, 2: 0, 3: 1, 4: 1}},
+		// Multi-buffer frames are parsed and counted whole; one claims
+		// more bytes than it has.
+		{"jumbo.pcap", jumbo, map[string]int{"drop": 4, "malformed": 1, "default": 1}, 0,
+			map[uint32]int{1: 2, 2: 1}},
 		// 23 malformed frames (one a runt that never reaches XDP) and 11
 		// valid controls: padding, IPv4 options, headers ending exactly at
 		// the end, ICMP of the other family, protocol 253.
-		{"malformed.pcap", drop, map[string]int{"malformed": 22, "default": 11}, 1},
+		{"malformed.pcap", drop, map[string]int{"malformed": 22, "default": 11}, 1, nil},
 		// Triple tags and tags cut short are malformed; the rest are
 		// classified through one or two tags (tagged ARP included).
-		{"vlan.pcap", drop, map[string]int{"malformed": 5, "neighbor": 1, "default": 12}, 0},
+		{"vlan.pcap", drop, map[string]int{"malformed": 5, "neighbor": 1, "default": 12}, 0, nil},
 		// A chain of 9 headers, three overruns and a header under 8 bytes.
-		{"ipv6-ext.pcap", drop, map[string]int{"malformed": 5, "default": 17}, 0},
+		{"ipv6-ext.pcap", drop, map[string]int{"malformed": 5, "default": 17}, 0, nil},
 		// ARP and ND pass even under a drop policy; echo, 132, 138, IPv4
 		// type 135, LLDP and IPX do not.
-		{"neighbor.pcap", drop, map[string]int{"neighbor": 7, "default": 7}, 0},
+		{"neighbor.pcap", drop, map[string]int{"neighbor": 7, "default": 7}, 0, nil},
 		// Non-first fragments have no ports: the port rules never match
 		// them, however their payload looks, but "proto udp" does.
-		{"fragments.pcap", ports, map[string]int{"malformed": 0}, 0},
+		{"fragments.pcap", ports, map[string]int{"malformed": 0}, 0, nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.pcap, func(t *testing.T) {
@@ -145,11 +189,25 @@ rules:
 			if rep.Mismatches != 0 {
 				t.Errorf("%d mismatches with the reference model", rep.Mismatches)
 			}
+			for _, r := range rep.Rules {
+				if n, ok := tc.perRule[r.ID]; ok && n != r.Frames {
+					t.Errorf("rule %d (%s) decided %d frames, want %d", r.ID, r.Match, r.Frames, n)
+				}
+			}
 			if tc.rs == ports {
 				checkFragments(t, rep)
 			}
 		})
 	}
+}
+
+func mustParse(t *testing.T, yaml string) *rules.Ruleset {
+	t.Helper()
+	rs, err := rules.ParseYAML("test.yaml", []byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rs
 }
 
 // checkFragments: no non-first fragment may be decided by a port rule.
