@@ -240,6 +240,11 @@ static __always_inline void atoms(__u32 gen, __u32 flags, const struct pkt *p,
 	}
 }
 
+#define COMMON_DIMS (DIM_DPORT + 1)
+#define RARE_DIMS (GF_USE(DIM_L4) | GF_USE(DIM_VLAN) | GF_USE(DIM_IVLAN) | \
+		   GF_USE(DIM_DSCP) | GF_USE(DIM_TTL) | GF_USE(DIM_LEN) | \
+		   GF_USE(DIM_IFACE))
+
 static const __u32 vec_base[NUM_DIMS] = {
 	VEC_BASE_SRC, VEC_BASE_DST, VEC_BASE_PROTO, VEC_BASE_SPORT,
 	VEC_BASE_DPORT, VEC_BASE_L4, VEC_BASE_VLAN, VEC_BASE_IVLAN,
@@ -267,13 +272,15 @@ static __always_inline __u32 lowest_bit(__u64 x)
  * ANDs only those, lowest first, and the first non-zero AND holds the
  * answer.
  */
-static __always_inline int first_match(const struct bitvec **v, __u64 wild)
+static __always_inline int first_match(const struct bitvec **v, int ndims,
+				       __u64 wild)
 {
 	__u64 cand = wild;
 
 #pragma unroll
 	for (int d = 0; d < NUM_DIMS; d++)
-		cand |= v[d]->summary;
+		if (d < ndims)
+			cand |= v[d]->summary;
 
 	for (int i = 0; i < VEC_WORDS && cand; i++) {
 		__u32 w = lowest_bit(cand) & (VEC_WORDS - 1);
@@ -281,12 +288,34 @@ static __always_inline int first_match(const struct bitvec **v, __u64 wild)
 
 #pragma unroll
 		for (int d = 0; d < NUM_DIMS; d++)
-			m &= v[d]->words[w];
+			if (d < ndims)
+				m &= v[d]->words[w];
 		if (m)
 			return w * 64 + lowest_bit(m);
 		cand &= cand - 1;
 	}
 	return -1;
+}
+
+/*
+ * The vectors of the first ndims dimensions, into v; 0 if one is
+ * missing. Unused dimensions get VEC_ALL.
+ */
+static __always_inline int fetch_vectors(__u32 gen, __u32 flags, const __u16 *a,
+					 const struct bitvec **v, int ndims)
+{
+	__u32 idx;
+
+#pragma unroll
+	for (int d = 0; d < NUM_DIMS; d++) {
+		if (d < ndims) {
+			idx = (flags & GF_USE(d)) ? gen * VEC_PER_GEN + vec_base[d] + a[d] : VEC_ALL;
+			v[d] = bpf_map_lookup_elem(&vectors, &idx);
+			if (!v[d])
+				return 0;
+		}
+	}
+	return 1;
 }
 
 static __always_inline void count(void *map, __u32 key, __u64 bytes)
@@ -376,15 +405,16 @@ __noinline int classify(const struct pkt *p, __u32 ifindex, struct decision *out
 	flags = conf->flags;
 
 	atoms(gen, flags, p, ifindex, a);
-#pragma unroll
-	for (int d = 0; d < NUM_DIMS; d++) {
-		idx = (flags & GF_USE(d)) ? gen * VEC_PER_GEN + vec_base[d] + a[d] : VEC_ALL;
-		v[d] = bpf_map_lookup_elem(&vectors, &idx);
-		if (!v[d])
-			goto decide;
+	/* Most rulesets use only addresses, protocol and ports: then the
+	 * other dimensions would only AND all-ones vectors, so this path
+	 * leaves them out (the first COMMON_DIMS are those five). */
+	if (!(flags & RARE_DIMS)) {
+		if (fetch_vectors(gen, flags, a, v, COMMON_DIMS))
+			rank = first_match(v, COMMON_DIMS, conf->wild_summary);
+	} else {
+		if (fetch_vectors(gen, flags, a, v, NUM_DIMS))
+			rank = first_match(v, NUM_DIMS, conf->wild_summary);
 	}
-	rank = first_match(v, conf->wild_summary);
-decide:
 	if (rank >= 0 && (__u32)rank < conf->nrules) {
 		idx = gen * MAX_RULES + rank;
 		r = bpf_map_lookup_elem(&ranks, &idx);

@@ -10,6 +10,7 @@ import (
 	"github.com/cilium/ebpf/asm"
 	"golang.org/x/sys/unix"
 
+	"github.com/xdpfw/xdpfw/internal/fixtures"
 	"github.com/xdpfw/xdpfw/internal/privtest"
 	"github.com/xdpfw/xdpfw/pkg/loader"
 	"github.com/xdpfw/xdpfw/pkg/replay"
@@ -178,6 +179,70 @@ func BenchmarkRuleUpdate(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+		})
+	}
+}
+
+// plainUDPFrames are IPv4 UDP datagrams over 1024 flows (source address
+// and ports vary): the simple traffic richer parsing must not tax.
+func plainUDPFrames() [][]byte {
+	out := make([][]byte, 1024)
+	for i := range out {
+		src := fmt.Sprintf("10.%d.%d.1", i>>8, i&0xff)
+		out[i] = fixtures.UDP(src, "192.0.2.1", uint16(10000+i), uint16(53+i%8))
+	}
+	return out
+}
+
+// issue2Program loads the datapath as it was before the richer matches
+// (the object committed under testdata) with an empty ruleset and policy
+// pass: its maps start zeroed, so only the generation config is written.
+func issue2Program(b *testing.B) (*ebpf.Collection, *ebpf.Program) {
+	spec, err := ebpf.LoadCollectionSpec("testdata/xdpfw-issue2.o")
+	if err != nil {
+		b.Fatal(err)
+	}
+	coll, err := ebpf.NewCollection(spec)
+	if err != nil {
+		b.Fatal(err)
+	}
+	conf := make([]byte, coll.Maps["gen_conf"].ValueSize()) // policy first
+	conf[0] = 2                                              // XDP_PASS
+	if err := coll.Maps["gen_conf"].Put(uint32(0), conf); err != nil {
+		b.Fatal(err)
+	}
+	return coll, coll.Programs["xdpfw"]
+}
+
+// BenchmarkPlainUDP compares, in one run, plain IPv4 UDP through the
+// datapath before the richer matches (issue-2) and now, both with an
+// empty ruleset, beside the empty program; and now with one rule that
+// does not match, which adds the classifier's lookups.
+func BenchmarkPlainUDP(b *testing.B) {
+	privtest.Require(b)
+	frames := plainUDPFrames()
+	b.Run("empty-program", func(b *testing.B) {
+		prog := emptyProgram(b)
+		defer prog.Close()
+		runFrames(b, prog, frames)
+	})
+	b.Run("issue2-no-rules", func(b *testing.B) {
+		coll, prog := issue2Program(b)
+		defer coll.Close()
+		runFrames(b, prog, frames)
+	})
+	for name, rs := range map[string]*rules.Ruleset{
+		"now-no-rules": {Policy: rules.Pass},
+		"now-1-rule": {Policy: rules.Pass, Rules: []rules.Rule{{ID: 1, Action: rules.Drop,
+			Match: rules.Match{Proto: rules.Proto{Set: true, Num: 17}, Dport: rules.PortRange{Set: true, Lo: 7, Hi: 7}}}}},
+	} {
+		b.Run(name, func(b *testing.B) {
+			t, err := loader.NewTester(rs, false)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer t.Close()
+			runFrames(b, t.Program(), frames)
 		})
 	}
 }
