@@ -1,0 +1,17 @@
+package perf
+
+import (
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+)
+
+// EmptyProgram is the floor: an XDP program that returns XDP_PASS and does
+// nothing else, so its cost is the test-run machinery's own.
+func EmptyProgram() (*ebpf.Program, error) {
+	return ebpf.NewProgram(&ebpf.ProgramSpec{
+		Name:         "xdp_empty",
+		Type:         ebpf.XDP,
+		License:      "GPL",
+		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, 2), asm.Return()},
+	})
+}
