@@ -16,7 +16,7 @@ const (
 // ScaleRuleset is n rules of four kinds, taking turns, drawn from the
 // traffic's own flows so that part of it matches: a source /24 (IPv4), a
 // destination host with TCP and a port, a source /48 (IPv6) with UDP, and
-// a source port range that passes. Priorities are random, the policy
+// a source port range (up to 64 ports) that passes. Priorities are random, the policy
 // passes. Every field is in use from 4 rules on.
 func (t Traffic) ScaleRuleset(n int) *rules.Ruleset {
 	rng := rand.New(rand.NewPCG(5, uint64(n)))
@@ -46,7 +46,7 @@ func (t Traffic) ScaleRuleset(n int) *rules.Ruleset {
 			r.Match.Proto = rules.Proto{Set: true, Num: protoUDP}
 		case 3:
 			lo := uint16(rng.IntN(60000))
-			r.Match.Sport = rules.PortRange{Set: true, Lo: lo, Hi: lo + uint16(rng.IntN(5000))}
+			r.Match.Sport = rules.PortRange{Set: true, Lo: lo, Hi: lo + uint16(rng.IntN(64))}
 			r.Action = rules.Pass
 		}
 		rs.Rules = append(rs.Rules, r)

@@ -29,3 +29,12 @@ func (t Traffic) Bytes() int {
 	}
 	return n
 }
+
+// SizeRange is the shortest and longest frame.
+func (t Traffic) SizeRange() (lo, hi int) {
+	lo = 1 << 30
+	for _, f := range t.Frames {
+		lo, hi = min(lo, len(f)), max(hi, len(f))
+	}
+	return lo, hi
+}
