@@ -45,6 +45,7 @@ demo: deps bpffs build
 # Rebuild the committed BPF object and Go bindings from xdp/.
 generate:
 	cd pkg/loader && $(GO) generate ./...
+	cd bench/gen && $(GO) generate ./...
 
 # Fails when the committed object or bindings differ from what xdp/ builds.
 check-generated:

@@ -5,18 +5,15 @@
 package xdpfilter
 
 import (
-	"bytes"
 	"fmt"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 
 	"github.com/cilium/ebpf"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
-	"golang.org/x/sys/unix"
 
 	"github.com/xdpfw/xdpfw/pkg/perf"
 )
@@ -43,11 +40,9 @@ func Load() (f *Filter, err error) {
 	if f.ns, err = perf.NewNetns(); err != nil {
 		return nil, err
 	}
-	dup, err := unix.Dup(int(f.ns))
-	if err != nil {
+	if f.nsFile, err = perf.NetnsFile(f.ns); err != nil {
 		return nil, err
 	}
-	f.nsFile = os.NewFile(uintptr(dup), "netns")
 	h, err := netlink.NewHandleAt(f.ns)
 	if err != nil {
 		return nil, err
@@ -58,7 +53,7 @@ func Load() (f *Filter, err error) {
 	}
 	// libxdp pins under LIBXDP_BPFFS; a private directory keeps parallel
 	// runs (and anyone's real xdp-filter) apart.
-	f.bpffs = filepath.Join("/sys/fs/bpf", fmt.Sprintf("xdpfw-bench-xdpfilter-%d-%d", os.Getpid(), dup))
+	f.bpffs = filepath.Join("/sys/fs/bpf", fmt.Sprintf("xdpfw-bench-xdpfilter-%d-%d", os.Getpid(), f.nsFile.Fd()))
 	if err := os.Mkdir(f.bpffs, 0o700); err != nil {
 		return nil, err
 	}
@@ -80,17 +75,9 @@ func Load() (f *Filter, err error) {
 
 // Run runs one xdp-filter command in the instance's namespace.
 func (f *Filter) Run(args ...string) error {
-	cmd := exec.Command("nsenter", append([]string{"--net=/proc/self/fd/3", "xdp-filter"}, args...)...)
-	cmd.ExtraFiles = []*os.File{f.nsFile}
 	// Without the libxdp dispatcher the program is xdp-filter's own, as
 	// xdpfw's is: no extra call in front of it.
-	cmd.Env = append(os.Environ(), "LIBXDP_BPFFS="+f.bpffs, "LIBXDP_SKIP_DISPATCHER=1")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("xdp-filter %v: %w: %s", args, err, bytes.TrimSpace(stderr.Bytes()))
-	}
-	return nil
+	return perf.ExecIn(f.nsFile, []string{"LIBXDP_BPFFS=" + f.bpffs, "LIBXDP_SKIP_DISPATCHER=1"}, nil, "xdp-filter", args...)
 }
 
 // Deny adds the denylist: each address as a source, each port as a TCP and

@@ -70,6 +70,8 @@ func run(cfg Config, outDir string, stdout io.Writer) error {
 	add("Per-packet cost from 1 to 4096 rules", s, err)
 	s, err = versusXdpFilter(cfg, tr)
 	add("xdpfw against xdp-filter, per packet", s, err)
+	s, err = endToEnd(cfg)
+	add("End to end: frames per second through a veth", s, err)
 
 	if outDir != "" {
 		if err := os.MkdirAll(outDir, 0o755); err != nil {
