@@ -72,6 +72,10 @@ func run(cfg Config, outDir string, stdout io.Writer) error {
 	add("xdpfw against xdp-filter, per packet", s, err)
 	s, err = endToEnd(cfg)
 	add("End to end: frames per second through a veth", s, err)
+	s, err = controlPlane(cfg, tr)
+	add("Control plane", s, err)
+	s, err = memory(cfg, tr)
+	add("Memory of xdpfw's maps", s, err)
 
 	if outDir != "" {
 		if err := os.MkdirAll(outDir, 0o755); err != nil {
