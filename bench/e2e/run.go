@@ -3,7 +3,6 @@ package e2e
 import (
 	"fmt"
 	"runtime"
-	"slices"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -92,8 +91,8 @@ func (b *Bench) Measure(recvs []Receiver, opt Options) ([]Rate, error) {
 	}
 	for i := range rates {
 		rates[i].Name = recvs[i].Name
-		rates[i].RecvMedian, rates[i].RecvMin, rates[i].RecvMax = stats(rates[i].Recv)
-		rates[i].SentMedian, _, _ = stats(rates[i].Sent)
+		rates[i].RecvMedian, rates[i].RecvMin, rates[i].RecvMax = perf.MedianRange(rates[i].Recv)
+		rates[i].SentMedian, _, _ = perf.MedianRange(rates[i].Sent)
 	}
 	return rates, nil
 }
@@ -152,15 +151,4 @@ func (l *Lab) rxPackets() (uint64, error) {
 		return 0, err
 	}
 	return link.Attrs().Statistics.RxPackets, nil
-}
-
-func stats(v []float64) (median, lo, hi float64) {
-	s := slices.Clone(v)
-	slices.Sort(s)
-	n := len(s)
-	median = s[n/2]
-	if n%2 == 0 {
-		median = (s[n/2-1] + s[n/2]) / 2
-	}
-	return median, s[0], s[n-1]
 }

@@ -124,12 +124,17 @@ func statsPass(prog *ebpf.Program, frames [][]byte) (float64, error) {
 }
 
 func summarize(r *Result) {
-	s := slices.Clone(r.Rounds)
+	r.Median, r.Min, r.Max = MedianRange(r.Rounds)
+}
+
+// MedianRange is the median, smallest and largest of v (not empty).
+func MedianRange(v []float64) (median, lo, hi float64) {
+	s := slices.Clone(v)
 	slices.Sort(s)
-	r.Min, r.Max = s[0], s[len(s)-1]
-	if n := len(s); n%2 == 1 {
-		r.Median = s[n/2]
-	} else {
-		r.Median = (s[n/2-1] + s[n/2]) / 2
+	n := len(s)
+	median = s[n/2]
+	if n%2 == 0 {
+		median = (s[n/2-1] + s[n/2]) / 2
 	}
+	return median, s[0], s[n-1]
 }

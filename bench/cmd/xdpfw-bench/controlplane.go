@@ -170,6 +170,6 @@ func durations(d []time.Duration) (median, lo, hi time.Duration) {
 	for i, v := range d {
 		f[i] = float64(v)
 	}
-	m, l, h := medianRange(f)
+	m, l, h := perf.MedianRange(f)
 	return time.Duration(m), time.Duration(l), time.Duration(h)
 }

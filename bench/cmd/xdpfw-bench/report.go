@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 )
 
@@ -83,16 +82,4 @@ func target(name string, got float64, cmp string, want float64) string {
 		verdict = "met"
 	}
 	return fmt.Sprintf("Target %s %s %.2f: measured %.2f, %s.", name, cmp, want, got, verdict)
-}
-
-// medianRange is the median, smallest and largest of v.
-func medianRange(v []float64) (median, lo, hi float64) {
-	s := slices.Clone(v)
-	slices.Sort(s)
-	n := len(s)
-	median = s[n/2]
-	if n%2 == 0 {
-		median = (s[n/2-1] + s[n/2]) / 2
-	}
-	return median, s[0], s[n-1]
 }
