@@ -9,32 +9,32 @@ import (
 )
 
 // endToEnd floods the receiving veth through each receiver in turn.
-func endToEnd(cfg Config) (Section, error) {
+func endToEnd(cfg Config) (Section, []e2e.Rate, error) {
 	plan := e2e.Plan{Addrs: cfg.DenyAddrs, Ports: cfg.DenyPorts}
 	deny := plan.Denylist()
 	b, err := e2e.NewBench(plan)
 	if err != nil {
-		return Section{}, err
+		return Section{}, nil, err
 	}
 	defer b.Close()
 	drop, err := e2e.DropProgram()
 	if err != nil {
-		return Section{}, err
+		return Section{}, nil, err
 	}
 	defer drop.Close()
 	rs := deny.Ruleset()
 	x, err := loader.NewTester(rs, false)
 	if err != nil {
-		return Section{}, err
+		return Section{}, nil, err
 	}
 	defer x.Close()
 	f, err := xdpfilter.Load()
 	if err != nil {
-		return Section{}, err
+		return Section{}, nil, err
 	}
 	defer f.Close()
 	if err := f.Deny(deny.Addrs, deny.Ports); err != nil {
-		return Section{}, err
+		return Section{}, nil, err
 	}
 	recvs := []e2e.Receiver{
 		e2e.XDP("no-op XDP_DROP", drop),
@@ -45,13 +45,14 @@ func endToEnd(cfg Config) (Section, error) {
 	}
 	rates, err := b.Measure(recvs, e2e.Options{Seconds: cfg.LiveSeconds, Rounds: cfg.LiveRounds})
 	if err != nil {
-		return Section{}, err
+		return Section{}, nil, err
 	}
 	noop, xdpfw, nft := rates[0].RecvMedian, rates[1].RecvMedian, rates[3].RecvMedian
-	tab := Table{Header: []string{"receiver", "frames/s received (median)", "rounds min–max", "÷ nftables", "÷ no-op XDP", "offered by the generator"}}
+	tab := Table{Header: []string{"receiver", "frames/s received (median)", "rounds min–max", "÷ nftables", "÷ no-op XDP",
+		"ns/frame at the receiver", "above no-op XDP", "offered by the generator"}}
 	for _, r := range rates {
 		tab.Rows = append(tab.Rows, []string{r.Name, mfps(r.RecvMedian), mfps(r.RecvMin) + "–" + mfps(r.RecvMax),
-			ratio(r.RecvMedian / nft), ratio(r.RecvMedian / noop), mfps(r.SentMedian)})
+			ratio(r.RecvMedian / nft), ratio(r.RecvMedian / noop), ns(1e9 / r.RecvMedian), ns(1e9/r.RecvMedian - 1e9/noop), mfps(r.SentMedian)})
 	}
 	cpus := "The generator and the receiver share CPU 0 (one CPU online): each frame's figure is the sum of both."
 	if b.Pinned {
@@ -76,7 +77,7 @@ func endToEnd(cfg Config) (Section, error) {
 			target("xdpfw / nftables frames/s", xdpfw/nft, ">=", 3),
 			target("xdpfw / no-op XDP frames/s", xdpfw/noop, ">=", 0.85),
 		},
-	}, nil
+	}, rates, nil
 }
 
 // mfps is frames per second in millions.

@@ -68,9 +68,17 @@ func run(cfg Config, outDir string, stdout io.Writer) error {
 		}
 	}
 	add("Per-packet cost from 1 to 4096 rules", s, err)
+	s, err = breakdown(cfg, tr)
+	add("Where xdpfw's time goes", s, err)
 	s, err = versusXdpFilter(cfg, tr)
 	add("xdpfw against xdp-filter, per packet", s, err)
-	s, err = endToEnd(cfg)
+	s, rates, err := endToEnd(cfg)
+	if err == nil && outDir != "" {
+		s.Image = "frames-per-second.png"
+		if err := plotRates(filepath.Join(outDir, s.Image), rates); err != nil {
+			failures = append(failures, fmt.Sprintf("plot: %v", err))
+		}
+	}
 	add("End to end: frames per second through a veth", s, err)
 	s, err = controlPlane(cfg, tr)
 	add("Control plane", s, err)

@@ -7,6 +7,8 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
+
+	"github.com/xdpfw/xdpfw/bench/e2e"
 )
 
 // bpfilterPublished is bpfilter's per-packet cost against its rule count
@@ -61,4 +63,45 @@ func plotScale(path string, pts []scalePoint) error {
 		p.Legend.Add(s.name, l, sc)
 	}
 	return p.Save(8*vg.Inch, 5*vg.Inch, path)
+}
+
+// plotRates draws the end-to-end frames per second of each receiver as
+// bars, with the rounds' range as error bars.
+func plotRates(path string, rates []e2e.Rate) error {
+	p := plot.New()
+	p.Title.Text = "End to end: frames/s received through a veth (every frame dropped)"
+	p.Y.Label.Text = "million frames per second"
+	vals := make(plotter.Values, len(rates))
+	names := make([]string, len(rates))
+	errs := make(plotter.YErrors, len(rates))
+	for i, r := range rates {
+		vals[i] = r.RecvMedian / 1e6
+		names[i] = r.Name
+		errs[i] = struct{ Low, High float64 }{(r.RecvMedian - r.RecvMin) / 1e6, (r.RecvMax - r.RecvMedian) / 1e6}
+	}
+	bars, err := plotter.NewBarChart(vals, vg.Points(40))
+	if err != nil {
+		return err
+	}
+	bars.Color = color.RGBA{B: 200, A: 255}
+	p.Add(bars)
+	eb, err := plotter.NewYErrorBars(struct {
+		plotter.XYer
+		plotter.YErrorer
+	}{barXYs(vals), errs})
+	if err != nil {
+		return err
+	}
+	p.Add(eb)
+	p.NominalX(names...)
+	return p.Save(10*vg.Inch, 5*vg.Inch, path)
+}
+
+// barXYs places values at the bar chart's x positions 0, 1, 2...
+func barXYs(v plotter.Values) plotter.XYs {
+	xys := make(plotter.XYs, len(v))
+	for i, y := range v {
+		xys[i] = plotter.XY{X: float64(i), Y: y}
+	}
+	return xys
 }
