@@ -46,11 +46,7 @@ func breakdown(cfg Config, tr workload.Traffic) (Section, error) {
 		defer t.Close()
 		subjects = append(subjects, perf.Subject{Name: "xdpfw, " + c.name, Prog: t.Program()})
 	}
-	rep, err := perf.Measure(subjects, tr.Frames, perf.Options{Repeat: cfg.Repeat, Rounds: cfg.Rounds})
-	if err != nil {
-		return Section{}, err
-	}
-	one, err := perf.Measure(subjects, tr.Frames, perf.Options{Rounds: cfg.Rounds, Stats: true})
+	rep, one, err := measureBoth(cfg, subjects, tr.Frames)
 	if err != nil {
 		return Section{}, err
 	}

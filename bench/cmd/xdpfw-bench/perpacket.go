@@ -36,11 +36,7 @@ func perPacket(cfg Config, tr workload.Traffic) (Section, []scalePoint, error) {
 		subjects = append(subjects, perf.Subject{Name: fmt.Sprintf("xdpfw, %d rule%s", n, plural(n)), Prog: t.Program()})
 		shares = append(shares, tr.MatchedShare(rs))
 	}
-	rep, err := perf.Measure(subjects, tr.Frames, perf.Options{Repeat: cfg.Repeat, Rounds: cfg.Rounds})
-	if err != nil {
-		return Section{}, nil, err
-	}
-	one, err := perf.Measure(subjects, tr.Frames, perf.Options{Rounds: cfg.Rounds, Stats: true})
+	rep, one, err := measureBoth(cfg, subjects, tr.Frames)
 	if err != nil {
 		return Section{}, nil, err
 	}
@@ -87,6 +83,19 @@ func perPacket(cfg Config, tr workload.Traffic) (Section, []scalePoint, error) {
 	}
 	s.Notes = append(s.Notes, "Sets (1, 10k, 100k, 1M prefixes in a referenced set) are not yet measurable: xdpfw has no sets yet (issue 4).")
 	return s, points, nil
+}
+
+// measureBoth measures subjects by both methods: repeat runs per frame
+// timed by the kernel's test run, and one run per frame timed by the BPF
+// statistics.
+func measureBoth(cfg Config, subjects []perf.Subject, frames [][]byte) (rep, one []perf.Result, err error) {
+	if rep, err = perf.Measure(subjects, frames, perf.Options{Repeat: cfg.Repeat, Rounds: cfg.Rounds}); err != nil {
+		return nil, nil, err
+	}
+	if one, err = perf.Measure(subjects, frames, perf.Options{Rounds: cfg.Rounds, Stats: true}); err != nil {
+		return nil, nil, err
+	}
+	return rep, one, nil
 }
 
 func plural(n int) string {

@@ -50,11 +50,7 @@ func versusXdpFilter(cfg Config, tr workload.Traffic) (Section, error) {
 	defer empty.Close()
 	subjects := []perf.Subject{{Name: "empty XDP program", Prog: empty},
 		{Name: "xdp-filter", Prog: f.Prog}, {Name: "xdpfw", Prog: x.Program()}}
-	rep, err := perf.Measure(subjects, tr.Frames, perf.Options{Repeat: cfg.Repeat, Rounds: cfg.Rounds})
-	if err != nil {
-		return Section{}, err
-	}
-	one, err := perf.Measure(subjects, tr.Frames, perf.Options{Rounds: cfg.Rounds, Stats: true})
+	rep, one, err := measureBoth(cfg, subjects, tr.Frames)
 	if err != nil {
 		return Section{}, err
 	}
