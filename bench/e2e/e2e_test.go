@@ -39,12 +39,14 @@ func TestReceiversSeeTraffic(t *testing.T) {
 			t.Errorf("%s: received %.0f, sent %.0f frames/s", r.Name, r.RecvMedian, r.SentMedian)
 		}
 	}
-	// xdpfw must have dropped what it received: the plan denies every frame.
+	// xdpfw must have dropped what it received: the plan denies every
+	// generated frame. The kernel's own few frames (IPv6 neighbour
+	// discovery, MLD from the generator's side) pass.
 	c, err := x.VerdictCounters()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c["drop"].Packets == 0 || c["pass"].Packets != 0 {
+	if c["drop"].Packets == 0 || c["pass"].Packets > 10 {
 		t.Errorf("xdpfw's verdicts on the flood: %+v, want drops only", c)
 	}
 }
