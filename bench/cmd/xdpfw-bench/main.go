@@ -44,7 +44,8 @@ func run(cfg Config, outDir string, stdout io.Writer) error {
 	w := io.MultiWriter(&doc, stdout)
 	fmt.Fprintf(w, "# xdpfw benchmarks\n\nWritten by `make bench` (`go run ./bench/cmd/xdpfw-bench`); "+
 		"the figures below are from one run on the machine described here. The machine may be shared and noisy: "+
-		"compare the ratios within one run, not absolute figures across runs.\n\n")
+		"compare the ratios within one run, not absolute figures across runs. "+
+		"[findings.md](findings.md) reads the figures: targets, where the time goes, what remains.\n\n")
 	machine(cfg).write(w)
 
 	tr := workload.NewTraffic(cfg.Flows, cfg.Frames)
