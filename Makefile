@@ -7,8 +7,10 @@ CLANG    := clang-19
 PKGS     := ./...
 # Debian packages the build, the tests and the demo use.
 DEB_PKGS := clang-19 llvm-19 libbpf-dev iproute2 iputils-ping bpftool
+# What the benchmarks add: the peers they measure against, and ethtool.
+BENCH_PKGS := xdp-tools nftables iptables ethtool
 
-.PHONY: all build deps bpffs test test-unit fuzz demo generate check-generated bench pcaps clean
+.PHONY: all build deps bpffs test test-unit fuzz demo generate check-generated bench bench-quick pcaps clean
 
 all: build
 
@@ -17,7 +19,7 @@ build:
 
 # Install the Debian packages that are missing (needs root and apt).
 deps:
-	@missing=$$(for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	@missing=$$(for p in $(DEB_PKGS) $(EXTRA_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 		echo "installing:" $$missing; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
@@ -50,6 +52,7 @@ demo: deps bpffs build
 # Rebuild the committed BPF object and Go bindings from xdp/.
 generate:
 	cd pkg/loader && $(GO) generate ./...
+	cd bench/gen && $(GO) generate ./...
 
 # Fails when the committed object or bindings differ from what xdp/ builds.
 check-generated:
@@ -63,9 +66,19 @@ check-generated:
 		echo "pkg/loader/xdpfw_bpfel.{go,o} are stale: run make generate and commit" >&2; exit 1; \
 	fi
 
+# The benchmarks against the peers (bench/cmd/xdpfw-bench): writes
+# docs/bench/results.md and the plots, and prints the tables. bench-quick
+# is the small smoke run CI uses (results go to a temporary directory).
+bench bench-quick: EXTRA_PKGS := $(BENCH_PKGS)
+
 bench: deps bpffs
-	$(GO) test -count=1 -run '^$$' -bench . -benchtime 2000x ./pkg/loader
+	$(GO) run ./bench/cmd/xdpfw-bench -out docs/bench
+	$(GO) test -count=1 -run '^$$' -bench . -benchtime 200x ./pkg/loader
 	$(GO) test -count=1 -run '^$$' -bench . -benchtime 5x ./pkg/sets
+
+bench-quick: deps bpffs
+	@out=$$(mktemp -d) && trap 'rm -rf $$out' EXIT && \
+	$(GO) run ./bench/cmd/xdpfw-bench -quick -out $$out
 
 # Regenerate testdata/pcaps from internal/fixtures.
 pcaps:

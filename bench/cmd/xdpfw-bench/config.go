@@ -1,0 +1,35 @@
+package main
+
+// Config is the size of a run: the full run behind results.md, or the quick
+// smoke run CI uses to prove every part still works.
+type Config struct {
+	Name           string
+	Flows, Frames  int   // the per-packet mix
+	Scales         []int // rule counts for the scale curve
+	Repeat, Rounds int   // per-packet measurement
+	DenyAddrs      int   // the xdp-filter comparison's ruleset
+	DenyPorts      int
+	LiveSeconds    float64 // each end-to-end receiver, per round
+	LiveRounds     int
+	Prefixes       []int // control plane: prefixes loaded with nft -f
+	XdpFilterAddrs int   // control plane: addresses added with xdp-filter ip
+}
+
+var (
+	full = Config{
+		Name: "full", Flows: 4096, Frames: 16384,
+		Scales: []int{1, 16, 64, 256, 1024, 4096}, Repeat: 64, Rounds: 5,
+		DenyAddrs: 256, DenyPorts: 64,
+		LiveSeconds: 2, LiveRounds: 3,
+		Prefixes:       []int{10000, 1000000},
+		XdpFilterAddrs: 10000,
+	}
+	quick = Config{
+		Name: "quick", Flows: 256, Frames: 1024,
+		Scales: []int{1, 64, 4096}, Repeat: 8, Rounds: 2,
+		DenyAddrs: 16, DenyPorts: 8,
+		LiveSeconds: 0.3, LiveRounds: 1,
+		Prefixes:       []int{10000},
+		XdpFilterAddrs: 100,
+	}
+)

@@ -1,0 +1,52 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/xdpfw/xdpfw/internal/privtest"
+)
+
+// runApp runs the CLI in-process and returns stdout and the error.
+func runApp(args ...string) (string, error) {
+	cliMu.Lock()
+	defer cliMu.Unlock()
+	var out, errOut bytes.Buffer
+	app := newApp(&out, &errOut)
+	err := app.Run(interspersed(app, append([]string{"xdpfw"}, args...)))
+	return out.String(), err
+}
+
+// TestReplayBench checks the shape of `replay --bench` with a ruleset
+// file; the figures themselves are timings and are not judged.
+func TestReplayBench(t *testing.T) {
+	privtest.Require(t)
+	ruleset := filepath.Join(t.TempDir(), "r.yaml")
+	if err := os.WriteFile(ruleset, []byte("policy: drop\nrules:\n  - {proto: tcp, dport: 22, action: pass}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pcap := "../../testdata/pcaps/multiflow.pcap"
+	out, err := runApp("replay", "--bench", "--json", "--repeat", "4", "--rounds", "2", "--rules", ruleset, pcap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep benchReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if rep.Frames != 4096 || rep.Rules != 1 || len(rep.Results) != 2 || len(rep.Results[1].Rounds) != 2 ||
+		rep.Results[0].Name != "empty XDP program" || rep.Results[0].Ratio != 1 || rep.Results[1].Median <= 0 {
+		t.Fatalf("unexpected report: %+v", rep)
+	}
+	out, err = runApp("replay", "--bench", "--repeat", "2", "--rounds", "1", "--rules", ruleset, pcap)
+	if err != nil || !strings.Contains(out, "xdpfw (1 rules)") || !strings.Contains(out, "frames: 4096") {
+		t.Fatalf("table output: %v\n%s", err, out)
+	}
+	if _, err := runApp("replay", "--bench", "--verify", "--rules", ruleset, pcap); err == nil || !strings.Contains(err.Error(), "--verify") {
+		t.Fatalf("--bench --verify: got %v, want a refusal naming --verify", err)
+	}
+}
