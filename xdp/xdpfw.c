@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * xdpfw datapath: parse once, classify by per-field lookups into rule
+ * xdpfw datapath: parse once, classify by per-dimension lookups into rule
  * bit vectors, act. See docs/design.md for the map layout and the update
  * protocol; layout.h holds the shared definitions.
  */
@@ -353,12 +353,7 @@ static __always_inline int finish(__u32 action, __u32 reason, __u32 rule_id,
 	return action;
 }
 
-/*
- * What classify decided. Parsing and classification are separate global
- * functions: the verifier checks each once, on its own, instead of
- * checking classification again for every distinct way parsing can end
- * (which multiplies past its limit).
- */
+/* What decide decided. */
 struct decision {
 	__u32 action;
 	__u32 reason;
@@ -366,6 +361,12 @@ struct decision {
 	__u32 slot;             /* rule_stats index, REASON_RULE only */
 };
 
+/*
+ * Parsing is a global function: the verifier checks it once, on its own,
+ * and classification once after it, instead of checking classification
+ * again for every distinct way parsing can end (which multiplies past its
+ * limit). The call costs a few ns; measured in docs/design.md.
+ */
 __noinline int parse(struct xdp_md *ctx, struct pkt *p)
 {
 	struct frame f = { .ctx = ctx };
@@ -377,44 +378,25 @@ __noinline int parse(struct xdp_md *ctx, struct pkt *p)
 	return parse_frame(&f, p);
 }
 
-__noinline int classify(const struct pkt *p, __u32 ifindex, struct decision *out)
+/*
+ * Classify p in generation gen: the rank of the first matching rule into
+ * out, or the neighbour / default decision. ndims is COMMON_DIMS when
+ * conf->flags uses no other dimension (then the others would only AND
+ * all-ones vectors), else NUM_DIMS.
+ */
+static __always_inline void decide(const struct pkt *p, __u32 ifindex, __u32 gen,
+				   const struct gen_conf *conf, int ndims,
+				   struct decision *out)
 {
 	const struct bitvec *v[NUM_DIMS];
 	__u16 a[NUM_DIMS] = {};
-	__u32 zero = 0, gen, flags, idx;
-	struct gen_conf *conf;
+	__u32 flags = conf->flags, idx;
 	struct rank_entry *r;
-	__u32 *g;
 	int rank = -1;
 
-	if (!p || !out)
-		return 0;
-	out->action = XDP_PASS;
-	out->reason = REASON_DEFAULT;
-	out->rule_id = 0;
-	out->slot = 0;
-
-	/* The one read of the generation: everything below uses it. */
-	g = bpf_map_lookup_elem(&active, &zero);
-	if (!g)
-		return 0;
-	gen = *(volatile __u32 *)g & 1;
-	conf = bpf_map_lookup_elem(&gen_conf, &gen);
-	if (!conf)
-		return 0;
-	flags = conf->flags;
-
 	atoms(gen, flags, p, ifindex, a);
-	/* Most rulesets use only addresses, protocol and ports: then the
-	 * other dimensions would only AND all-ones vectors, so this path
-	 * leaves them out (the first COMMON_DIMS are those five). */
-	if (!(flags & RARE_DIMS)) {
-		if (fetch_vectors(gen, flags, a, v, COMMON_DIMS))
-			rank = first_match(v, COMMON_DIMS, conf->wild_summary);
-	} else {
-		if (fetch_vectors(gen, flags, a, v, NUM_DIMS))
-			rank = first_match(v, NUM_DIMS, conf->wild_summary);
-	}
+	if (fetch_vectors(gen, flags, a, v, ndims))
+		rank = first_match(v, ndims, conf->wild_summary);
 	if (rank >= 0 && (__u32)rank < conf->nrules) {
 		idx = gen * MAX_RULES + rank;
 		r = bpf_map_lookup_elem(&ranks, &idx);
@@ -423,15 +405,36 @@ __noinline int classify(const struct pkt *p, __u32 ifindex, struct decision *out
 			out->reason = REASON_RULE;
 			out->rule_id = r->rule_id;
 			out->slot = r->slot;
-			return 0;
+			return;
 		}
 	}
 	/* ARP and neighbour discovery are never locked out by the policy. */
 	if (p->proto_key == PROTO_KEY_ARP || p->proto_key == PROTO_KEY_ND) {
+		out->action = XDP_PASS;
 		out->reason = REASON_NEIGHBOR;
-		return 0;
+		return;
 	}
 	out->action = conf->policy;
+	out->reason = REASON_DEFAULT;
+}
+
+/*
+ * decide over every dimension, as a global function: inline, the twelve
+ * dimensions' paths multiply with the five-dimension path's past the
+ * verifier's limit. Only rulesets with the richer matches pay the call.
+ */
+__noinline int decide_all(const struct pkt *p, __u32 ifindex, __u32 gen,
+			  struct decision *out)
+{
+	struct gen_conf *conf;
+
+	if (!p || !out)
+		return 0;
+	gen &= 1;
+	conf = bpf_map_lookup_elem(&gen_conf, &gen);
+	if (!conf)
+		return 0;
+	decide(p, ifindex, gen, conf, NUM_DIMS, out);
 	return 0;
 }
 
@@ -440,11 +443,25 @@ SEC("xdp.frags")
 int xdpfw(struct xdp_md *ctx)
 {
 	struct pkt p = {};
-	struct decision d = {};
+	struct decision d = { .action = XDP_PASS, .reason = REASON_DEFAULT };
+	struct gen_conf *conf;
+	__u32 zero = 0, gen, *g;
 
 	if (parse(ctx, &p) != PARSE_OK)
 		return finish(XDP_DROP, REASON_MALFORMED, 0, p.len);
-	classify(&p, ctx->ingress_ifindex, &d);
+
+	/* The one read of the generation: everything below uses it. */
+	g = bpf_map_lookup_elem(&active, &zero);
+	if (!g)
+		return XDP_PASS;
+	gen = *(volatile __u32 *)g & 1;
+	conf = bpf_map_lookup_elem(&gen_conf, &gen);
+	if (!conf)
+		return XDP_PASS;
+	if (conf->flags & RARE_DIMS)
+		decide_all(&p, ctx->ingress_ifindex, gen, &d);
+	else
+		decide(&p, ctx->ingress_ifindex, gen, conf, COMMON_DIMS, &d);
 	if (d.reason == REASON_RULE)
 		count(&rule_stats, d.slot, p.len);
 	return finish(d.action, d.reason, d.rule_id, p.len);

@@ -13,6 +13,7 @@ import (
 	"github.com/xdpfw/xdpfw/internal/fixtures"
 	"github.com/xdpfw/xdpfw/internal/privtest"
 	"github.com/xdpfw/xdpfw/pkg/loader"
+	"github.com/xdpfw/xdpfw/pkg/perf"
 	"github.com/xdpfw/xdpfw/pkg/replay"
 	"github.com/xdpfw/xdpfw/pkg/rules"
 )
@@ -216,33 +217,41 @@ func issue2Program(b *testing.B) (*ebpf.Collection, *ebpf.Program) {
 
 // BenchmarkPlainUDP compares, in one run, plain IPv4 UDP through the
 // datapath before the richer matches (issue-2) and now, both with an
-// empty ruleset, beside the empty program; and now with one rule that
-// does not match, which adds the classifier's lookups.
+// empty ruleset, and now with one rule that does not match, beside the
+// empty program. The programs take turns in each round (pkg/perf), each
+// frame repeated 64 times per call; ns/pkt metrics are the medians.
 func BenchmarkPlainUDP(b *testing.B) {
 	privtest.Require(b)
 	frames := plainUDPFrames()
-	b.Run("empty-program", func(b *testing.B) {
-		prog := emptyProgram(b)
-		defer prog.Close()
-		runFrames(b, prog, frames)
-	})
-	b.Run("issue2-no-rules", func(b *testing.B) {
-		coll, prog := issue2Program(b)
-		defer coll.Close()
-		runFrames(b, prog, frames)
-	})
-	for name, rs := range map[string]*rules.Ruleset{
-		"now-no-rules": {Policy: rules.Pass},
-		"now-1-rule": {Policy: rules.Pass, Rules: []rules.Rule{{ID: 1, Action: rules.Drop,
-			Match: rules.Match{Proto: rules.Proto{Set: true, Num: 17}, Dport: rules.PortRange{Set: true, Lo: 7, Hi: 7}}}}},
+	empty := emptyProgram(b)
+	defer empty.Close()
+	coll, old := issue2Program(b)
+	defer coll.Close()
+	subjects := []perf.Subject{{Name: "empty-program", Prog: empty}, {Name: "issue2-no-rules", Prog: old}}
+	for _, tc := range []struct {
+		name string
+		rs   *rules.Ruleset
+	}{
+		{"now-no-rules", &rules.Ruleset{Policy: rules.Pass}},
+		{"now-1-rule", &rules.Ruleset{Policy: rules.Pass, Rules: []rules.Rule{{ID: 1, Action: rules.Drop,
+			Match: rules.Match{Proto: rules.Proto{Set: true, Num: 17}, Dport: rules.PortRange{Set: true, Lo: 7, Hi: 7}}}}}},
 	} {
-		b.Run(name, func(b *testing.B) {
-			t, err := loader.NewTester(rs, false)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer t.Close()
-			runFrames(b, t.Program(), frames)
-		})
+		t, err := loader.NewTester(tc.rs, false)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer t.Close()
+		subjects = append(subjects, perf.Subject{Name: tc.name, Prog: t.Program()})
 	}
+	var res []perf.Result
+	for i := 0; i < b.N; i++ {
+		var err error
+		if res, err = perf.Measure(subjects, frames, perf.Options{Repeat: 64, Rounds: 5}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, r := range res {
+		b.ReportMetric(r.Median, r.Name+"-ns/pkt")
+	}
+	b.ReportMetric(res[2].Median/res[1].Median, "now/issue2")
 }
