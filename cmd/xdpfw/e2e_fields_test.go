@@ -148,4 +148,6 @@ func TestEndToEndMatchFields(t *testing.T) {
 
 func itoa(p uint16) string { return strconv.Itoa(int(p)) }
 
-func errorsIsRefused(err error) bool { return strings.Contains(err.Error(), syscall.ECONNREFUSED.Error()) }
+func errorsIsRefused(err error) bool {
+	return strings.Contains(err.Error(), syscall.ECONNREFUSED.Error())
+}

@@ -208,7 +208,7 @@ func issue2Program(b *testing.B) (*ebpf.Collection, *ebpf.Program) {
 		b.Fatal(err)
 	}
 	conf := make([]byte, coll.Maps["gen_conf"].ValueSize()) // policy first
-	conf[0] = 2                                              // XDP_PASS
+	conf[0] = 2                                             // XDP_PASS
 	if err := coll.Maps["gen_conf"].Put(uint32(0), conf); err != nil {
 		b.Fatal(err)
 	}
