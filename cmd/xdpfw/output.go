@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"net/netip"
 	"text/tabwriter"
 
 	"github.com/urfave/cli/v2"
@@ -20,11 +19,4 @@ func printJSON(c *cli.Context, v any) error {
 
 func newTable(c *cli.Context) *tabwriter.Writer {
 	return tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
-}
-
-func prefixString(p netip.Prefix) string {
-	if !p.IsValid() {
-		return ""
-	}
-	return p.String()
 }

@@ -2,7 +2,6 @@ package loader_test
 
 import (
 	"fmt"
-	"math/rand/v2"
 	"net/netip"
 	"testing"
 
@@ -10,11 +9,11 @@ import (
 	"github.com/cilium/ebpf/asm"
 	"golang.org/x/sys/unix"
 
+	"github.com/xdpfw/xdpfw/bench/workload"
 	"github.com/xdpfw/xdpfw/internal/fixtures"
 	"github.com/xdpfw/xdpfw/internal/privtest"
 	"github.com/xdpfw/xdpfw/pkg/loader"
 	"github.com/xdpfw/xdpfw/pkg/perf"
-	"github.com/xdpfw/xdpfw/pkg/replay"
 	"github.com/xdpfw/xdpfw/pkg/rules"
 )
 
@@ -28,17 +27,9 @@ import (
 // the XDP dispatcher around the run, a fixed ~17 ms per call here, and
 // repeating one frame back to back would flatter the caches anyway.
 
-func benchFrames(b *testing.B) [][]byte {
-	frames, err := replay.ReadFrames("../../testdata/pcaps/multiflow.pcap")
-	if err != nil {
-		b.Fatal(err)
-	}
-	out := make([][]byte, len(frames))
-	for i, f := range frames {
-		out[i] = f.Data
-	}
-	return out
-}
+// traffic is the many-flow mix xdpfw-bench measures (bench/workload),
+// smaller: 1024 flows, 4096 frames.
+var traffic = workload.NewTraffic(1024, 4096)
 
 // runFrames reports the program's mean run time per packet over b.N
 // passes through the frames.
@@ -101,40 +92,11 @@ func emptyProgram(b *testing.B) *ebpf.Program {
 	return prog
 }
 
-// benchRuleset builds n rules of mixed kinds over the capture's address
-// ranges, so part of the traffic matches and the vectors are well filled.
-func benchRuleset(n int) *rules.Ruleset {
-	rng := rand.New(rand.NewPCG(7, uint64(n)))
-	rs := &rules.Ruleset{Policy: rules.Pass}
-	for i := 0; i < n; i++ {
-		r := rules.Rule{ID: uint32(i + 1), Priority: uint32(rng.IntN(100)), Action: rules.Drop}
-		switch i % 4 {
-		case 0:
-			r.Match.Src = netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(rng.IntN(256)), byte(rng.IntN(256)), 0}), 24)
-		case 1:
-			r.Match.Dst = netip.PrefixFrom(netip.AddrFrom4([4]byte{192, 0, 2, byte(rng.IntN(256))}), 32)
-			r.Match.Proto = rules.Proto{Set: true, Num: 6}
-			p := uint16(rng.IntN(65536))
-			r.Match.Dport = rules.PortRange{Set: true, Lo: p, Hi: p}
-		case 2:
-			a := [16]byte{0x20, 0x01, 0x0d, 0xb8, byte(rng.IntN(256)), byte(rng.IntN(256))}
-			r.Match.Src = netip.PrefixFrom(netip.AddrFrom16(a), 48)
-			r.Match.Proto = rules.Proto{Set: true, Num: 17}
-		case 3:
-			lo := uint16(rng.IntN(60000))
-			r.Match.Sport = rules.PortRange{Set: true, Lo: lo, Hi: lo + uint16(rng.IntN(5000))}
-			r.Action = rules.Pass
-		}
-		rs.Rules = append(rs.Rules, r)
-	}
-	return rs
-}
-
 // BenchmarkPerPacket prints the ns/pkt curve from 1 to 4096 rules with the
 // empty program as the floor.
 func BenchmarkPerPacket(b *testing.B) {
 	privtest.Require(b)
-	frames := benchFrames(b)
+	frames := traffic.Frames
 	b.Run("empty-program", func(b *testing.B) {
 		prog := emptyProgram(b)
 		defer prog.Close()
@@ -142,7 +104,7 @@ func BenchmarkPerPacket(b *testing.B) {
 	})
 	for _, n := range []int{1, 4, 16, 64, 256, 1024, 4096} {
 		b.Run(fmt.Sprintf("rules=%d", n), func(b *testing.B) {
-			rs := benchRuleset(n)
+			rs := traffic.ScaleRuleset(n)
 			t, err := loader.NewTester(rs, false)
 			if err != nil {
 				b.Fatal(err)
@@ -166,7 +128,7 @@ func BenchmarkRuleUpdate(b *testing.B) {
 			}
 			defer s.Close()
 			defer s.DetachAll()
-			if err := s.Replace(benchRuleset(n)); err != nil {
+			if err := s.Replace(traffic.ScaleRuleset(n)); err != nil {
 				b.Fatal(err)
 			}
 			r := rules.Rule{Priority: 1, Action: rules.Drop, Match: rules.Match{Src: netip.MustParsePrefix("10.9.8.0/24")}}

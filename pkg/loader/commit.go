@@ -125,12 +125,6 @@ func writeTables(m *xdpfwMaps, gen uint32, t *rules.Tables, slots map[uint32]uin
 			flags |= gfUse(d)
 		}
 	}
-	if len(t.Src) > 0 {
-		flags |= gfUse(rules.DimSrc)
-	}
-	if len(t.Dst) > 0 {
-		flags |= gfUse(rules.DimDst)
-	}
 
 	for d, vecs := range t.Vectors {
 		if flags&gfUse(d) == 0 {

@@ -65,7 +65,7 @@ var Conditions = []Condition{
 		func(m *Match) string { return m.InnerVLAN.String() }},
 	{"dscp", "DSCP", "DSCP 0-63 or a name: ef, cs0-cs7, af11-af43",
 		func(m *Match, s string) (err error) { m.DSCP, err = ParseDSCP(s); return },
-		func(m *Match) string { return dscpText(m.DSCP) }},
+		func(m *Match) string { return m.DSCP.String() }},
 	{"ttl", "TTL", "TTL or hop limit, N or LO-HI (0-255)",
 		func(m *Match, s string) (err error) { m.TTL, err = parseRange(s, "TTL", 255); return },
 		func(m *Match) string { return m.TTL.String() }},

@@ -5,6 +5,16 @@ package rules
 
 type interval struct{ lo, hi int }
 
+// addKeys appends [lo, hi] to a sorted list, merging it with the last
+// interval when they touch.
+func addKeys(out []interval, lo, hi int) []interval {
+	if n := len(out); n > 0 && out[n-1].hi+1 == lo {
+		out[n-1].hi = hi
+		return out
+	}
+	return append(out, interval{lo, hi})
+}
+
 // keySet gives the keys of value dimension d that m accepts; nil when m
 // sets no condition on d (it accepts every key, and "no value" too).
 func keySet(d int, m *Match, pk protoKeySets) []interval {
@@ -51,13 +61,7 @@ func keySet(d int, m *Match, pk protoKeySets) []interval {
 // and an ICMP rule an ICMP one: the protocol dimension keeps them apart.
 func l4Keys(m *Match) []interval {
 	var out []interval
-	add := func(lo, hi int) {
-		if n := len(out); n > 0 && out[n-1].hi+1 == lo {
-			out[n-1].hi = hi
-			return
-		}
-		out = append(out, interval{lo, hi})
-	}
+	add := func(lo, hi int) { out = addKeys(out, lo, hi) }
 	switch {
 	case m.TCPFlags.Set:
 		for v := 0; v < 256; v++ {
@@ -97,13 +101,8 @@ func (pk protoKeySets) of(m *Match) []interval {
 	}
 	var out []interval
 	for k := 0; k < ProtoKeys; k++ {
-		if !protoKeyAccepts(k, &sig) {
-			continue
-		}
-		if n := len(out); n > 0 && out[n-1].hi+1 == k {
-			out[n-1].hi = k
-		} else {
-			out = append(out, interval{k, k})
+		if protoKeyAccepts(k, &sig) {
+			out = addKeys(out, k, k)
 		}
 	}
 	pk[sig] = out

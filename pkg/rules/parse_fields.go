@@ -243,7 +243,8 @@ var dscpNames = func() map[string]uint8 {
 	return m
 }()
 
-// ParseDSCP parses a code point 0-63 or its name.
+// ParseDSCP parses a code point 0-63 or its name. Rules print numbers:
+// names are accepted on input only, so a stored rule never depends on them.
 func ParseDSCP(s string) (Opt8, error) {
 	if v, ok := dscpNames[strings.ToLower(s)]; ok {
 		return Opt8{Set: true, Val: v}, nil
@@ -253,10 +254,6 @@ func ParseDSCP(s string) (Opt8, error) {
 	}
 	return parseOpt8(s, "DSCP", 63)
 }
-
-// dscpText prints numbers: names are accepted on input only, so a stored
-// rule never depends on the name table.
-func dscpText(v Opt8) string { return v.String() }
 
 // parseRange parses N or LO-HI within 0..max.
 func parseRange(s, what string, max int) (Range, error) {
