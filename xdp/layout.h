@@ -223,7 +223,7 @@ struct rule_def {
 };
 
 #define META_MAGIC   0x78647066u   /* "xdpf" */
-#define META_VERSION 3
+#define META_VERSION 4   /* 4: two programs pinned, prog and prog_frags */
 struct meta {
 	__u32 magic;
 	__u32 version;

@@ -73,6 +73,7 @@ enum parse_result {
 struct frame {
 	struct xdp_md *ctx;
 	__u32 len;              /* all buffers */
+	__u32 frags;            /* 0: one buffer, so nothing past data_end */
 };
 
 #define SCRATCH_BYTES 40
@@ -98,7 +99,7 @@ static __always_inline __u8 *pkt_at(struct frame *f, __u32 off, __u32 n)
 
 	if (off <= OFF_MASK && (void *)(p + n) <= end)
 		return p;
-	if (n > SCRATCH_BYTES || off + n > f->len)
+	if (!f->frags || n > SCRATCH_BYTES || off + n > f->len)
 		return NULL;
 	s = bpf_map_lookup_elem(&scratch, &zero);
 	if (!s || bpf_xdp_load_bytes(f->ctx, off, s->buf, n))

@@ -47,20 +47,15 @@ type Attachment struct {
 	Iface   string `json:"interface"`
 	Ifindex int    `json:"ifindex"`
 	Mode    Mode   `json:"mode"`
-	ProgID  uint32 `json:"program_id"`
+	// ProgID is the id of xdpfw's program on the interface (the one-buffer
+	// or the frags one, by MTU), 0 when it is not attached.
+	ProgID uint32 `json:"program_id"`
 	// Attached is false when the interface is gone or another program
 	// replaced xdpfw's since it was attached.
 	Attached bool `json:"attached"`
 }
 
-func (s *State) progID() (uint32, error) {
-	info, err := s.prog.Info()
-	if err != nil {
-		return 0, fmt.Errorf("program info: %w", err)
-	}
-	id, _ := info.ID()
-	return uint32(id), nil
-}
+func (s *State) progIDs() (progIDs, error) { return progIDsOf(&s.progs) }
 
 func linkByName(name string) (netlink.Link, error) {
 	link, err := netlink.LinkByName(name)
@@ -80,11 +75,11 @@ func (s *State) CanAttach(name string, force bool) error {
 	if err != nil {
 		return err
 	}
-	ours, err := s.progID()
+	ids, err := s.progIDs()
 	if err != nil {
 		return err
 	}
-	if x := link.Attrs().Xdp; x != nil && x.ProgId != 0 && x.ProgId != ours && !force {
+	if x := link.Attrs().Xdp; x != nil && x.ProgId != 0 && !ids.ours(x.ProgId) && !force {
 		return foreignProgram(name, x.ProgId)
 	}
 	return nil
@@ -94,28 +89,35 @@ func foreignProgram(name string, id uint32) error {
 	return fmt.Errorf("%s already has XDP program id %d, not xdpfw's; use --force to replace it", name, id)
 }
 
-// Attach puts the live program on the interface. It refuses to replace a
-// program xdpfw did not attach unless force is set. The returned warning
-// is non-empty when auto mode fell back to generic.
+// Attach puts the live program on the interface: the frags one if the
+// MTU allows frames longer than one buffer (needsFrags), else the
+// one-buffer one. It refuses to replace a program xdpfw did not attach
+// unless force is set; xdpfw's other program is replaced. The returned
+// warning is non-empty when auto mode fell back to generic.
 func (s *State) Attach(name string, mode Mode, force bool) (Attachment, string, error) {
 	link, err := linkByName(name)
 	if err != nil {
 		return Attachment{}, "", err
 	}
-	ours, err := s.progID()
+	ids, err := s.progIDs()
 	if err != nil {
 		return Attachment{}, "", err
 	}
-	att := Attachment{Iface: name, Ifindex: link.Attrs().Index, ProgID: ours, Attached: true}
+	prog := programFor(&s.progs, link.Attrs().MTU)
+	id, err := progID(prog)
+	if err != nil {
+		return Attachment{}, "", err
+	}
+	att := Attachment{Iface: name, Ifindex: link.Attrs().Index, ProgID: id, Attached: true}
 
 	replace := false
 	if x := link.Attrs().Xdp; x != nil && x.ProgId != 0 {
 		current := modeOf(x.AttachMode)
 		switch {
-		case x.ProgId == ours && (mode == ModeAuto || mode == current):
+		case x.ProgId == id && (mode == ModeAuto || mode == current):
 			att.Mode = current
 			return att, "", s.remember(att)
-		case x.ProgId != ours && !force:
+		case !ids.ours(x.ProgId) && !force:
 			return Attachment{}, "", foreignProgram(name, x.ProgId)
 		}
 		// Native and generic programs cannot coexist: remove the old one.
@@ -134,11 +136,11 @@ func (s *State) Attach(name string, mode Mode, force bool) (Attachment, string, 
 	if mode == ModeAuto {
 		try = ModeNative
 	}
-	err = netlink.LinkSetXdpFdWithFlags(link, s.prog.FD(), try.flags()|noExist)
+	err = netlink.LinkSetXdpFdWithFlags(link, prog.FD(), try.flags()|noExist)
 	if err != nil && mode == ModeAuto {
 		warning = fmt.Sprintf("native XDP is not available on %s (%v); attached in generic mode", name, err)
 		try = ModeGeneric
-		err = netlink.LinkSetXdpFdWithFlags(link, s.prog.FD(), try.flags()|noExist)
+		err = netlink.LinkSetXdpFdWithFlags(link, prog.FD(), try.flags()|noExist)
 	}
 	if err != nil {
 		return Attachment{}, "", fmt.Errorf("attach to %s in %s mode: %w", name, try, explainAttach(err))
@@ -215,14 +217,14 @@ func (s *State) DetachAll() ([]Attachment, error) {
 }
 
 func (s *State) detachLink(link netlink.Link, ifc xdpfwIface) error {
-	ours, err := s.progID()
+	ids, err := s.progIDs()
 	if err != nil {
 		return err
 	}
 	name := link.Attrs().Name
 	// Only remove the program if it is still ours: someone may have
 	// replaced it since, and theirs is not ours to remove.
-	if x := link.Attrs().Xdp; x != nil && x.ProgId == ours {
+	if x := link.Attrs().Xdp; x != nil && ids.ours(x.ProgId) {
 		if err := netlink.LinkSetXdpFdWithFlags(link, -1, modeOf(attachedMode(ifc.Mode)).flags()); err != nil {
 			return fmt.Errorf("detach from %s: %w", name, err)
 		}
@@ -259,7 +261,7 @@ func (s *State) RemoveIfUnused() (bool, error) {
 // Attachments lists the interfaces xdpfw was attached to, checking each
 // against the kernel (in the caller's network namespace).
 func (s *State) Attachments() ([]Attachment, error) {
-	ours, err := s.progID()
+	ids, err := s.progIDs()
 	if err != nil {
 		return nil, err
 	}
@@ -270,7 +272,7 @@ func (s *State) Attachments() ([]Attachment, error) {
 	)
 	it := s.maps.Ifaces.Iterate()
 	for it.Next(&idx, &ifc) {
-		a := Attachment{Ifindex: int(idx), Mode: modeOf(attachedMode(ifc.Mode)), ProgID: ours}
+		a := Attachment{Ifindex: int(idx), Mode: modeOf(attachedMode(ifc.Mode))}
 		for _, c := range ifc.Name {
 			if c == 0 {
 				break
@@ -279,8 +281,9 @@ func (s *State) Attachments() ([]Attachment, error) {
 		}
 		if link, err := netlink.LinkByIndex(int(idx)); err == nil {
 			a.Iface = link.Attrs().Name
-			x := link.Attrs().Xdp
-			a.Attached = x != nil && x.ProgId == ours
+			if x := link.Attrs().Xdp; x != nil && ids.ours(x.ProgId) {
+				a.Attached, a.ProgID = true, x.ProgId
+			}
 		}
 		out = append(out, a)
 	}

@@ -16,15 +16,20 @@ import (
 // interface xdpfw is attached to shares the one ruleset pinned here.
 const DefaultPinDir = "/sys/fs/bpf/xdpfw"
 
-const progPin = "prog"
+// The programs' pins: one-buffer frames, and frames in several buffers
+// (programs.go).
+const (
+	progPin      = "prog"
+	progFragsPin = "prog_frags"
+)
 
-// State is the pinned, live xdpfw: its program and maps, held under an
+// State is the pinned, live xdpfw: its programs and maps, held under an
 // exclusive lock on the pin directory so CLI invocations never interleave.
 type State struct {
-	dir  string
-	maps xdpfwMaps
-	prog *ebpf.Program
-	lock *os.File
+	dir   string
+	maps  xdpfwMaps
+	progs xdpfwPrograms
+	lock  *os.File
 	// created is set when this Open made the state, so a failed first
 	// command can remove it again without touching state it found.
 	created bool
@@ -106,13 +111,11 @@ func lockDir(dir string, create bool) (*os.File, error) {
 	return f, nil
 }
 
-// Close releases the maps, the program and the lock. The pinned state
+// Close releases the maps, the programs and the lock. The pinned state
 // stays in the kernel.
 func (s *State) Close() {
 	s.maps.Close()
-	if s.prog != nil {
-		s.prog.Close()
-	}
+	s.progs.Close()
 	if s.lock != nil {
 		s.lock.Close()
 	}
@@ -149,10 +152,6 @@ func (s *State) loadPinned() error {
 		return err
 	}
 	pinned = nil
-	s.prog, err = ebpf.LoadPinnedProgram(filepath.Join(s.dir, progPin), nil)
-	if err != nil {
-		return fmt.Errorf("pinned program in %s: %w", s.dir, err)
-	}
 	var m xdpfwMeta
 	if err := s.maps.Meta.Lookup(uint32(0), &m); err != nil {
 		return fmt.Errorf("read meta: %w", err)
@@ -160,7 +159,17 @@ func (s *State) loadPinned() error {
 	if m.Magic != metaMagic || m.Version != metaVersion {
 		return fmt.Errorf("pinned state in %s has layout version %d, this build expects %d; detach it with that build", s.dir, m.Version, metaVersion)
 	}
+	for pin, p := range s.programPins() {
+		if *p, err = ebpf.LoadPinnedProgram(filepath.Join(s.dir, pin), nil); err != nil {
+			return fmt.Errorf("pinned program in %s: %w", s.dir, err)
+		}
+	}
 	return nil
+}
+
+// programPins maps each program's pin name to where State holds it.
+func (s *State) programPins() map[string]**ebpf.Program {
+	return map[string]**ebpf.Program{progPin: &s.progs.Xdpfw, progFragsPin: &s.progs.XdpfwFrags}
 }
 
 func compatible(spec *ebpf.MapSpec, m *ebpf.Map) error {
@@ -202,7 +211,7 @@ func (s *State) create() (err error) {
 	if err := loadXdpfwObjects(&objs, nil); err != nil {
 		return fmt.Errorf("load BPF program: %w", err)
 	}
-	s.maps, s.prog = objs.xdpfwMaps, objs.Xdpfw
+	s.maps, s.progs = objs.xdpfwMaps, objs.xdpfwPrograms
 	defer func() {
 		if err != nil {
 			s.unpinAll()
@@ -214,8 +223,10 @@ func (s *State) create() (err error) {
 	if err := commit(&s.maps, &rules.Ruleset{Policy: rules.Pass}, nil); err != nil {
 		return err
 	}
-	if err := s.prog.Pin(filepath.Join(s.dir, progPin)); err != nil {
-		return fmt.Errorf("pin program: %w", err)
+	for pin, p := range s.programPins() {
+		if err := (*p).Pin(filepath.Join(s.dir, pin)); err != nil {
+			return fmt.Errorf("pin program: %w", err)
+		}
 	}
 	for name, m := range s.mapsByName() {
 		if name == xdpfwMapMeta {
@@ -258,8 +269,10 @@ func (s *State) unpinAll() error {
 			errs = append(errs, m.Unpin())
 		}
 	}
-	if s.prog != nil {
-		errs = append(errs, s.prog.Unpin())
+	for _, p := range s.programPins() {
+		if *p != nil {
+			errs = append(errs, (*p).Unpin())
+		}
 	}
 	if err := os.Remove(s.dir); err != nil && !errors.Is(err, os.ErrNotExist) {
 		errs = append(errs, err)

@@ -107,8 +107,26 @@ func checkRoot() error {
 // Close releases the instance.
 func (t *Tester) Close() { t.objs.Close() }
 
-// Program is the instance's program.
+// Program is the instance's one-buffer program, what an interface with a
+// usual MTU runs. Frames longer than one buffer need ProgramFor.
 func (t *Tester) Program() *ebpf.Program { return t.objs.Xdpfw }
+
+// ProgramFor is the program an interface receiving these frames runs: the
+// frags one if any of them is longer than one buffer.
+func (t *Tester) ProgramFor(frames [][]byte) *ebpf.Program {
+	longest := 0
+	for _, f := range frames {
+		longest = max(longest, len(f))
+	}
+	return t.programFor(longest)
+}
+
+func (t *Tester) programFor(frameLen int) *ebpf.Program {
+	if frameLen > maxLinearFrame() {
+		return t.objs.XdpfwFrags
+	}
+	return t.objs.Xdpfw
+}
 
 // Run passes one frame through the program as if it arrived on the
 // loopback interface (the kernel's choice when no interface is named).
@@ -130,7 +148,9 @@ func (t *Tester) RunOn(frame []byte, ifindex int) (rules.Verdict, error) {
 	if ifindex != 0 {
 		opts.Context = xdpMD{DataEnd: uint32(len(frame)), IngressIfindex: uint32(ifindex)}
 	}
-	ret, err := t.objs.Xdpfw.Run(opts)
+	// Each frame runs through the program that would see it live, so
+	// replay proves both against the reference model.
+	ret, err := t.programFor(len(frame)).Run(opts)
 	if err != nil {
 		if errors.Is(err, unix.EINVAL) {
 			return rules.Verdict{}, fmt.Errorf("BPF_PROG_TEST_RUN refused a %d-byte frame: %w", len(frame), err)

@@ -141,6 +141,7 @@ const (
 	xdpfwMapVectors      = "vectors"
 	xdpfwMapVerdictStats = "verdict_stats"
 	xdpfwProgXdpfw       = "xdpfw"
+	xdpfwProgXdpfwFrags  = "xdpfw_frags"
 	xdpfwVarTraceEnabled = "trace_enabled"
 )
 
@@ -186,7 +187,8 @@ type xdpfwSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type xdpfwProgramSpecs struct {
-	Xdpfw *ebpf.ProgramSpec `ebpf:"xdpfw"`
+	Xdpfw      *ebpf.ProgramSpec `ebpf:"xdpfw"`
+	XdpfwFrags *ebpf.ProgramSpec `ebpf:"xdpfw_frags"`
 }
 
 // xdpfwMapSpecs contains maps before they are loaded into the kernel.
@@ -291,12 +293,14 @@ type xdpfwVariables struct {
 //
 // It can be passed to loadXdpfwObjects or ebpf.CollectionSpec.LoadAndAssign.
 type xdpfwPrograms struct {
-	Xdpfw *ebpf.Program `ebpf:"xdpfw"`
+	Xdpfw      *ebpf.Program `ebpf:"xdpfw"`
+	XdpfwFrags *ebpf.Program `ebpf:"xdpfw_frags"`
 }
 
 func (p *xdpfwPrograms) Close() error {
 	return _XdpfwClose(
 		p.Xdpfw,
+		p.XdpfwFrags,
 	)
 }
 

@@ -1,0 +1,64 @@
+package loader
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/cilium/ebpf"
+)
+
+// The object holds the datapath twice: xdpfw for frames in one buffer, and
+// xdpfw_frags (SEC("xdp.frags")) for interfaces whose frames can span
+// several. The kernel never hands a program without frags a multi-buffer
+// frame, so the first takes the frame length from data_end - data instead
+// of calling bpf_xdp_get_buff_len, which plain traffic would pay per packet
+// (docs/design.md, Measurements). Both share every map.
+
+// maxLinearFrame is the longest frame that fits one XDP buffer: a page less
+// the XDP headroom (256 bytes) and the skb_shared_info the kernel keeps at
+// the buffer's end (320 bytes, cache-aligned, on 64-bit kernels). That is
+// 3520 bytes on 4 KiB pages, the bound BPF_PROG_TEST_RUN and veth put on
+// programs without frags.
+func maxLinearFrame() int { return os.Getpagesize() - 256 - 320 }
+
+// needsFrags reports whether an interface with this MTU can receive frames
+// longer than one buffer: the MTU plus an Ethernet header and two VLAN tags
+// does not fit. MTUs up to 3498 get the one-buffer program on 4 KiB pages.
+func needsFrags(mtu int) bool { return mtu+14+2*4 > maxLinearFrame() }
+
+// programFor picks from progs the program for an interface with this MTU.
+func programFor(progs *xdpfwPrograms, mtu int) *ebpf.Program {
+	if needsFrags(mtu) {
+		return progs.XdpfwFrags
+	}
+	return progs.Xdpfw
+}
+
+// progIDs are the kernel ids of xdpfw's two programs: an interface whose
+// XDP program has either id is xdpfw's.
+type progIDs struct{ plain, frags uint32 }
+
+func (ids progIDs) ours(id uint32) bool {
+	return id != 0 && (id == ids.plain || id == ids.frags)
+}
+
+func progIDsOf(progs *xdpfwPrograms) (progIDs, error) {
+	plain, err := progID(progs.Xdpfw)
+	if err != nil {
+		return progIDs{}, err
+	}
+	frags, err := progID(progs.XdpfwFrags)
+	if err != nil {
+		return progIDs{}, err
+	}
+	return progIDs{plain: plain, frags: frags}, nil
+}
+
+func progID(p *ebpf.Program) (uint32, error) {
+	info, err := p.Info()
+	if err != nil {
+		return 0, fmt.Errorf("program info: %w", err)
+	}
+	id, _ := info.ID()
+	return uint32(id), nil
+}
