@@ -180,8 +180,10 @@ func issue2Program(b *testing.B) (*ebpf.Collection, *ebpf.Program) {
 // BenchmarkPlainUDP compares, in one run, plain IPv4 UDP through the
 // datapath before the richer matches (issue-2) and now, both with an
 // empty ruleset, and now with one rule that does not match, beside the
-// empty program. The programs take turns in each round (pkg/perf), each
-// frame repeated 64 times per call; ns/pkt metrics are the medians.
+// empty program; then the same frames through the frags program, which
+// interfaces with a jumbo MTU run. The programs take turns in each round
+// (pkg/perf), each frame repeated 64 times per call; ns/pkt metrics are
+// the medians.
 func BenchmarkPlainUDP(b *testing.B) {
 	privtest.Require(b)
 	frames := plainUDPFrames()
@@ -190,6 +192,7 @@ func BenchmarkPlainUDP(b *testing.B) {
 	coll, old := issue2Program(b)
 	defer coll.Close()
 	subjects := []perf.Subject{{Name: "empty-program", Prog: empty}, {Name: "issue2-no-rules", Prog: old}}
+	var frags perf.Subject
 	for _, tc := range []struct {
 		name string
 		rs   *rules.Ruleset
@@ -204,7 +207,12 @@ func BenchmarkPlainUDP(b *testing.B) {
 		}
 		defer t.Close()
 		subjects = append(subjects, perf.Subject{Name: tc.name, Prog: t.Program()})
+		if len(tc.rs.Rules) == 0 {
+			jumbo := [][]byte{make([]byte, 9000)}
+			frags = perf.Subject{Name: "now-frags-no-rules", Prog: t.ProgramFor(jumbo)}
+		}
 	}
+	subjects = append(subjects, frags)
 	var res []perf.Result
 	for i := 0; i < b.N; i++ {
 		var err error
@@ -216,4 +224,5 @@ func BenchmarkPlainUDP(b *testing.B) {
 		b.ReportMetric(r.Median, r.Name+"-ns/pkt")
 	}
 	b.ReportMetric(res[2].Median/res[1].Median, "now/issue2")
+	b.ReportMetric(res[4].Median/res[1].Median, "frags/issue2")
 }
