@@ -8,7 +8,7 @@ const (
 	numGens     = 2
 	ruleDefSize = 500
 	metaMagic   = 0x78647066
-	metaVersion = 3
+	metaVersion = 4
 	chunkSize   = 256
 )
 
