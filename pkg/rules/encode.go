@@ -21,7 +21,7 @@ const MaxRuleDefBytes = 500
 //	slot     u32, the rule's counter slot
 //	priority u16
 //	action   u8, Drop or Pass (the XDP action values)
-//	then per condition set, in registry order:
+//	then per condition set, in registry order (Conditions):
 //	  u8 key length, key (a Conditions key), u8 text length, text
 //
 // The layout version in the pinned meta map (META_VERSION) names this
@@ -66,8 +66,8 @@ func EncodeRule(r Rule, slot uint32) ([]byte, error) {
 // DecodeRule reads a stored rule back, giving the rule and its counter
 // slot. It trusts nothing: the bytes come from a kernel map any root
 // process may have written, so every field is parsed and checked with the
-// same parsers and rules as user input, unknown or repeated conditions
-// are rejected, and the rule must pass Validate.
+// same parsers and rules as user input, unknown, repeated or misordered
+// conditions are rejected, and the rule must pass Validate.
 func DecodeRule(b []byte) (Rule, uint32, error) {
 	r, slot, err := decodeRule(b)
 	if err != nil {
@@ -96,12 +96,10 @@ func decodeRule(b []byte) (Rule, uint32, error) {
 	if r.ID == 0 {
 		return Rule{}, 0, errors.New("id 0")
 	}
-	// Conditions are parsed in registry order, whatever the stored order,
-	// so one that implies a protocol sees any explicit proto.
-	texts := make([]struct {
-		set bool
-		s   []byte
-	}, len(Conditions))
+	// Conditions must come in registry order, as EncodeRule writes them:
+	// so each rule has exactly one stored form, and one that implies a
+	// protocol is parsed after any explicit proto.
+	next := 0 // registry index the next condition may have, at least
 	for rest := b[defHeaderBytes:]; len(rest) > 0; {
 		key, after, err := lengthPrefixed(rest)
 		if err != nil {
@@ -113,20 +111,15 @@ func decodeRule(b []byte) (Rule, uint32, error) {
 		}
 		rest = after
 		i := conditionIndex(string(key))
-		if i < 0 {
+		switch {
+		case i < 0:
 			return r, 0, fmt.Errorf("unknown condition %q", key)
+		case i < next:
+			return r, 0, fmt.Errorf("condition %s repeated or out of order", key)
 		}
-		if texts[i].set {
-			return r, 0, fmt.Errorf("condition %s given twice", key)
-		}
-		texts[i].set, texts[i].s = true, val
-	}
-	for i, t := range texts {
-		if !t.set {
-			continue
-		}
-		if err := Conditions[i].Parse(&r.Match, string(t.s)); err != nil {
-			return r, 0, fmt.Errorf("%s: %w", Conditions[i].Key, err)
+		next = i + 1
+		if err := Conditions[i].Parse(&r.Match, string(val)); err != nil {
+			return r, 0, fmt.Errorf("%s: %w", key, err)
 		}
 	}
 	if err := r.Validate(); err != nil {

@@ -99,14 +99,13 @@ func TestDecodeRuleErrors(t *testing.T) {
 		{def(1, 0, 1, 2, "proto", "256"), "protocol 256 out of range"},
 		{def(1, 0, 1, 2, "sport", "9-1"), `sport: invalid port range "9-1"`},
 		{def(1, 0, 1, 2, "proto", "1", "dport", "80"), "need --proto tcp or udp (got icmp)"},
-		{def(1, 0, 1, 2, "dport", "80", "proto", "1"), "need --proto tcp or udp (got icmp)"},
+		{def(1, 0, 1, 2, "dport", "80", "proto", "1"), "condition proto repeated or out of order"},
 		{def(1, 0, 1, 2, "src", "10.0.0.0/8", "dst", "::/0"), "different address families"},
 		{def(1, 0, 1, 2, "colour", "red"), `unknown condition "colour"`},
-		{def(1, 0, 1, 2, "dport", "80", "dport", "81"), "condition dport given twice"},
+		{def(1, 0, 1, 2, "dport", "80", "dport", "81"), "condition dport repeated or out of order"},
 		{def(1, 0, 1, 2, "proto", "udp", "tcp-flags", "syn"), "tcp-flags needs proto tcp (got udp)"},
 		{def(1, 0, 1, 2, "fragment", "non-first", "dport", "80"), "never matches ports"},
 		{def(1, 0, 1, 2, "vlan", "4096"), "VLAN id 4096 out of range"},
-		{def(1, 0, 1, 2, "iface", "eth0", "iface", "eth1"), "given twice"},
 		{def(1, 0, 1, 2) + strings.Repeat("\x00", 490), "more than 500"},
 	}
 	for _, tt := range tests {
