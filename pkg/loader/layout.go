@@ -49,6 +49,11 @@ const (
 
 func gfUse(d int) uint32 { return 1 << (8 + d) }
 
+// gfWriting marks a generation a commit is writing (see view.commit). It
+// is Go's alone: only the inactive generation ever carries it, and the
+// program reads only the active one's config.
+const gfWriting = 1 << 31
+
 // verdict_stats indices (enum stat).
 const (
 	statPass = iota
