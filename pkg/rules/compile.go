@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"hash/maphash"
 	"net/netip"
 	"slices"
 	"sort"
@@ -226,24 +227,34 @@ type compiler struct {
 	order []Rule
 }
 
-// atoms numbers distinct vectors in order of first appearance.
+// atoms numbers distinct vectors in order of first appearance. They are
+// found by a hash of the vector, not with the 512-byte vector as map key:
+// a map holding a copy of every vector was most of what Compile allocated.
 type atoms struct {
-	ids  map[BitVec]uint32
+	ids  map[uint64][]uint32 // by hash: the atoms whose vectors have it
 	vecs []BitVec
 }
 
-func newAtoms(zero BitVec) *atoms {
-	a := &atoms{ids: map[BitVec]uint32{}}
+var atomSeed = maphash.MakeSeed()
+
+// newAtoms starts with zero as atom 0. About n more vectors will be
+// added: room for them from the start spares the copies of a growing
+// slice of 512-byte vectors.
+func newAtoms(zero BitVec, n int) *atoms {
+	a := &atoms{ids: map[uint64][]uint32{}, vecs: make([]BitVec, 0, n+1)}
 	a.id(&zero)
 	return a
 }
 
 func (a *atoms) id(v *BitVec) uint32 {
-	if id, ok := a.ids[*v]; ok {
-		return id
+	h := maphash.Comparable(atomSeed, *v)
+	for _, id := range a.ids[h] {
+		if a.vecs[id] == *v {
+			return id
+		}
 	}
 	id := uint32(len(a.vecs))
-	a.ids[*v] = id
+	a.ids[h] = append(a.ids[h], id)
 	a.vecs = append(a.vecs, *v)
 	return id
 }
@@ -296,7 +307,7 @@ func (c *compiler) addrField(get func(*Match) netip.Prefix) ([]PrefixAtom, []Bit
 		}
 	}
 
-	a := newAtoms(wild)
+	a := newAtoms(wild, len(prefixes))
 	out := make([]PrefixAtom, 0, len(prefixes))
 	for _, p := range prefixes {
 		v := wild
@@ -331,7 +342,6 @@ func prefixLess(a, b netip.Prefix) bool {
 // datapath uses atom 0, the rules without a condition.
 func (c *compiler) valueDim(d int) ([]uint16, []BitVec) {
 	wild := c.wildcard(d)
-	a := newAtoms(wild)
 	// Where each rule's intervals start, and end (the key after), sorted
 	// by key for the sweep. Sorted lists, not maps by key: the sweep
 	// visits every key (65536 per port dimension), and map lookups there
@@ -348,6 +358,16 @@ func (c *compiler) valueDim(d int) ([]uint16, []BitVec) {
 	}
 	slices.Sort(starts)
 	slices.Sort(ends)
+	// The vector changes only where intervals start or end.
+	changes := 0
+	for _, keys := range [][]keyRule{starts, ends} {
+		for i := range keys {
+			if i == 0 || keys[i].key() != keys[i-1].key() {
+				changes++
+			}
+		}
+	}
+	a := newAtoms(wild, min(changes, AtomCapacity[d]))
 	table := make([]uint16, ValueKeys[d])
 	cur := wild
 	id := a.id(&cur)
@@ -404,7 +424,7 @@ func (c *compiler) neighbourKeys(table []uint16, a *atoms, sets [][]interval) {
 // ifaceDim gives each interface name the rules name its vector.
 func (c *compiler) ifaceDim() ([]IfaceAtom, []BitVec) {
 	wild := c.wildcard(DimIface)
-	a := newAtoms(wild)
+	a := newAtoms(wild, 0)
 	byName := map[string]*BitVec{}
 	var names []string
 	for r := range c.order {
