@@ -347,7 +347,9 @@ func writeIfaces(m *xdpfwMaps, gen uint32, ifaces []rules.IfaceAtom) error {
 
 // writeDefs makes generation gen's stored rule definitions defs, given
 // the ones it holds (old): only those that differ are written, and those
-// of rules no longer there deleted.
+// of rules no longer there deleted, first: rule_defs has room for two
+// full rulesets, not for the old and the new one of a generation besides
+// the other's.
 func writeDefs(m *xdpfwMaps, gen uint32, old, defs map[uint32][]byte) error {
 	var (
 		keys []xdpfwRuleDefKey
@@ -367,10 +369,10 @@ func writeDefs(m *xdpfwMaps, gen uint32, old, defs map[uint32][]byte) error {
 			gone = append(gone, xdpfwRuleDefKey{Gen: gen, Id: id})
 		}
 	}
-	if err := putAll(m.RuleDefs, keys, vals); err != nil {
+	if err := deleteKeys(m.RuleDefs, gone); err != nil {
 		return err
 	}
-	return deleteKeys(m.RuleDefs, gone)
+	return putAll(m.RuleDefs, keys, vals)
 }
 
 // addrEntries are address-table keys (and the atoms to write with them)

@@ -189,3 +189,26 @@ func TestDeleteKeysAbsent(t *testing.T) {
 		}
 	}
 }
+
+// TestCommitFullTurnover: full rulesets replaced by full rulesets of
+// other rules, so rule_defs holds two full generations and a commit
+// must remove the old definitions before it stores the new ones.
+func TestCommitFullTurnover(t *testing.T) {
+	s := openLive(t)
+	id := uint32(1)
+	for round := range 3 {
+		rs := &rules.Ruleset{Policy: rules.Pass}
+		for i := range rules.MaxRules {
+			rs.Rules = append(rs.Rules, rules.Rule{ID: id, Priority: uint32(round), Action: rules.Drop,
+				Match: rules.Match{Dport: rules.PortRange{Set: true, Lo: uint16(i), Hi: uint16(i)}}})
+			id++
+		}
+		if err := s.Replace(rs); err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		live, err := s.Ruleset()
+		if err != nil || len(live.Rules) != rules.MaxRules || live.Rules[0].ID != rs.Rules[0].ID {
+			t.Fatalf("round %d: live ruleset %d rules, %v", round, len(live.Rules), err)
+		}
+	}
+}
