@@ -2,7 +2,6 @@ package loader
 
 import (
 	"bytes"
-	"cmp"
 	"errors"
 	"fmt"
 	"maps"
@@ -33,9 +32,10 @@ type view struct {
 	conf   [numGens]xdpfwGenConf
 	defs   [numGens]map[uint32][]byte // by rule id: the stored definition
 	// The active generation's rules as ruleset decoded them, in id order,
-	// with their slots: a commit reuses their stored definitions for the
-	// rules it keeps as they are, instead of encoding them again.
+	// with their ids and slots: a commit reuses their stored definitions
+	// for the rules it keeps as they are, instead of encoding them again.
 	live      []rules.Rule
+	liveIDs   []uint32
 	liveSlots []uint32
 }
 
@@ -111,7 +111,7 @@ func (v *view) commit(m *xdpfwMaps, rs *rules.Ruleset, slots map[uint32]uint32) 
 	}
 	defs := make(map[uint32][]byte, len(t.Order))
 	for _, rule := range t.Order {
-		if defs[rule.ID] = v.stored(rule, slots[rule.ID]); defs[rule.ID] != nil {
+		if defs[rule.ID] = v.stored(&rule, slots[rule.ID]); defs[rule.ID] != nil {
 			continue
 		}
 		if defs[rule.ID], err = rules.EncodeRule(rule, slots[rule.ID]); err != nil {
@@ -136,9 +136,9 @@ func (v *view) commit(m *xdpfwMaps, rs *rules.Ruleset, slots map[uint32]uint32) 
 
 // stored gives the live rule's stored definition if r is a live rule,
 // unchanged, in the same counter slot; nil otherwise.
-func (v *view) stored(r rules.Rule, slot uint32) []byte {
-	i, ok := slices.BinarySearchFunc(v.live, r.ID, func(l rules.Rule, id uint32) int { return cmp.Compare(l.ID, id) })
-	if !ok || v.live[i] != r || v.liveSlots[i] != slot {
+func (v *view) stored(r *rules.Rule, slot uint32) []byte {
+	i, ok := slices.BinarySearch(v.liveIDs, r.ID)
+	if !ok || v.liveSlots[i] != slot || v.live[i] != *r {
 		return nil
 	}
 	return v.defs[v.active][r.ID]
@@ -458,7 +458,7 @@ func (v *view) ruleset() (*rules.Ruleset, map[uint32]uint32, error) {
 	// by sorting (priority, index) pairs: moving whole rules around in a
 	// sort cost more than the rest of this.
 	ids := slices.Sorted(maps.Keys(defs))
-	v.live, v.liveSlots = make([]rules.Rule, len(ids)), make([]uint32, len(ids))
+	v.live, v.liveIDs, v.liveSlots = make([]rules.Rule, len(ids)), ids, make([]uint32, len(ids))
 	order := make([]uint64, len(ids))
 	slots := make(map[uint32]uint32, len(ids))
 	for i, id := range ids {
