@@ -210,7 +210,8 @@ struct addr6_lpm_key {
 	__u8 addr[16];
 } __attribute__((packed));
 
-/* Live ruleset storage: one JSON document per rule, per generation. */
+/* Live ruleset storage: one rule per entry, per generation, in the binary
+ * form of rules.EncodeRule (pkg/rules/encode.go). */
 #define RULE_DEF_BYTES 500
 struct rule_def_key {
 	__u32 gen;
@@ -223,7 +224,7 @@ struct rule_def {
 };
 
 #define META_MAGIC   0x78647066u   /* "xdpf" */
-#define META_VERSION 4   /* 4: two programs pinned, prog and prog_frags */
+#define META_VERSION 5   /* 4: two programs pinned; 5: binary rule definitions */
 struct meta {
 	__u32 magic;
 	__u32 version;

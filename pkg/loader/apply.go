@@ -28,7 +28,7 @@ type ApplyResult struct {
 // equal priority in file order; other rules get new ids, so ids are never
 // reused. See planApply.
 func (s *State) Apply(rs *rules.Ruleset) (ApplyResult, error) {
-	live, liveSlots, err := readRuleset(&s.maps)
+	v, live, liveSlots, err := readLive(&s.maps)
 	if err != nil {
 		return ApplyResult{}, err
 	}
@@ -61,7 +61,7 @@ func (s *State) Apply(rs *rules.Ruleset) (ApplyResult, error) {
 			return ApplyResult{}, err
 		}
 	}
-	if err := commit(&s.maps, next, p.slots); err != nil {
+	if err := v.commit(&s.maps, next, p.slots); err != nil {
 		return ApplyResult{}, err
 	}
 	res.Committed = true

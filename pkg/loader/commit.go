@@ -1,35 +1,107 @@
 package loader
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
+	"maps"
 	"net"
+	"net/netip"
+	"slices"
 
 	"github.com/xdpfw/xdpfw/pkg/rules"
 )
 
-// commit makes rs the live ruleset of the maps m:
-//
-//  1. clear the inactive generation's keyed entries (left from two
-//     commits ago: packets stopped using them when the last commit
-//     switched away, a whole CLI invocation earlier);
-//  2. write rs's compiled tables and rule definitions into it;
-//  3. switch `active` to it with one word write.
-//
-// Until step 3 the datapath never reads the inactive generation, so a
-// failure or crash at any point leaves the old ruleset live and intact.
-// slots gives each rule's counter slot; nil means slot = rank.
+// commit makes rs the live ruleset of the maps m, starting from what
+// they hold now. slots gives each rule's counter slot; nil means
+// slot = rank.
 func commit(m *xdpfwMaps, rs *rules.Ruleset, slots map[uint32]uint32) error {
+	v, err := readView(m)
+	if err != nil {
+		return err
+	}
+	return v.commit(m, rs, slots)
+}
+
+// view is one read of what a commit starts from: the active generation,
+// both generations' configs, and every stored rule definition of both.
+// The caller holds the pin directory's lock (or owns the maps), so
+// nothing else writes them until the commit is done.
+type view struct {
+	active uint32
+	conf   [numGens]xdpfwGenConf
+	defs   [numGens]map[uint32][]byte // by rule id: the stored definition
+	// The active generation's rules as ruleset decoded them, in id order,
+	// with their ids and slots: a commit reuses their stored definitions
+	// for the rules it keeps as they are, instead of encoding them again.
+	live      []rules.Rule
+	liveIDs   []uint32
+	liveSlots []uint32
+}
+
+func readView(m *xdpfwMaps) (*view, error) {
+	v := &view{}
+	if err := m.Active.Lookup(uint32(0), &v.active); err != nil {
+		return nil, fmt.Errorf("read active generation: %w", err)
+	}
+	v.active &= 1
+	for gen := range v.conf {
+		if err := m.GenConf.Lookup(uint32(gen), &v.conf[gen]); err != nil {
+			return nil, fmt.Errorf("read generation config: %w", err)
+		}
+		v.defs[gen] = map[uint32][]byte{}
+	}
+	// A definition takes tens of bytes of its 504: read the map a small
+	// batch at a time into the same buffers and keep only the bytes used,
+	// rather than all 4 MB of both generations in fresh memory.
+	err := forEachBatch(m.RuleDefs, 256, func(keys []xdpfwRuleDefKey, defs []xdpfwRuleDef) error {
+		total := 0
+		for i, k := range keys {
+			if k.Gen >= numGens || defs[i].Len > uint32(len(defs[i].Data)) {
+				return fmt.Errorf("rule %d: stored definition is corrupt", k.Id)
+			}
+			total += int(defs[i].Len)
+		}
+		buf := make([]byte, 0, total)
+		for i, k := range keys {
+			start := len(buf)
+			buf = append(buf, defs[i].Data[:defs[i].Len]...)
+			v.defs[k.Gen][k.Id] = buf[start:len(buf):len(buf)]
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// commit makes rs the live ruleset:
+//
+//  1. mark the inactive generation as being written (gen_conf flag
+//     gfWriting, which the program never sees: it only reads the
+//     active generation's config);
+//  2. delete its keyed entries that the new tables do not overwrite;
+//  3. write rs's compiled tables into it, then the rule definitions that
+//     differ from those it holds, then its config, which clears the mark;
+//  4. switch `active` to it with one word write.
+//
+// The inactive generation holds the ruleset of two commits ago: packets
+// stopped using it when the last commit switched away, a whole CLI
+// invocation earlier. Until step 4 the datapath never reads it, so a
+// failure or crash at any point leaves the old ruleset live and intact.
+//
+// Step 2 needs to know which address entries the generation holds.
+// Without the mark, its last commit completed, so they are exactly the
+// prefixes its stored rules name (rules.Compile gives an entry to every
+// prefix a rule names, and to no other): only the rules that changed since
+// can leave entries behind, and those are found without iterating the
+// LPM tries. With the mark, a commit stopped half-way and the entries are
+// found by iterating every address table.
+func (v *view) commit(m *xdpfwMaps, rs *rules.Ruleset, slots map[uint32]uint32) error {
 	t, err := rules.Compile(rs)
 	if err != nil {
 		return err
-	}
-	cur, err := activeGen(m)
-	if err != nil {
-		return err
-	}
-	next := cur ^ 1
-	if err := clearGen(m, next); err != nil {
-		return fmt.Errorf("clear generation %d: %w", next, err)
 	}
 	if slots == nil {
 		slots = map[uint32]uint32{}
@@ -37,7 +109,23 @@ func commit(m *xdpfwMaps, rs *rules.Ruleset, slots map[uint32]uint32) error {
 			slots[rule.ID] = uint32(r)
 		}
 	}
-	if err := writeTables(m, next, t, slots); err != nil {
+	defs := make(map[uint32][]byte, len(t.Order))
+	for _, rule := range t.Order {
+		if defs[rule.ID] = v.stored(&rule, slots[rule.ID]); defs[rule.ID] != nil {
+			continue
+		}
+		if defs[rule.ID], err = rules.EncodeRule(rule, slots[rule.ID]); err != nil {
+			return err
+		}
+	}
+	next := v.active ^ 1
+	if err := m.GenConf.Put(next, &xdpfwGenConf{Flags: gfWriting}); err != nil {
+		return fmt.Errorf("mark generation %d: %w", next, err)
+	}
+	if err := v.clearStale(m, next, t, defs); err != nil {
+		return fmt.Errorf("clear generation %d: %w", next, err)
+	}
+	if err := writeTables(m, next, t, slots, v.defs[next], defs); err != nil {
 		return fmt.Errorf("write generation %d: %w", next, err)
 	}
 	if err := m.Active.Put(uint32(0), next); err != nil {
@@ -46,17 +134,74 @@ func commit(m *xdpfwMaps, rs *rules.Ruleset, slots map[uint32]uint32) error {
 	return nil
 }
 
-func activeGen(m *xdpfwMaps) (uint32, error) {
-	var gen uint32
-	if err := m.Active.Lookup(uint32(0), &gen); err != nil {
-		return 0, fmt.Errorf("read active generation: %w", err)
+// stored gives the live rule's stored definition if r is a live rule,
+// unchanged, in the same counter slot; nil otherwise.
+func (v *view) stored(r *rules.Rule, slot uint32) []byte {
+	i, ok := slices.BinarySearch(v.liveIDs, r.ID)
+	if !ok || v.liveSlots[i] != slot || v.live[i] != *r {
+		return nil
 	}
-	return gen & 1, nil
+	return v.defs[v.active][r.ID]
 }
 
-// clearGen deletes every keyed entry of generation gen. Array entries need
-// no clearing: writeTables overwrites all that the new tables reference.
-func clearGen(m *xdpfwMaps, gen uint32) error {
+// clearStale deletes generation gen's keyed entries that the tables t
+// will not overwrite: address prefixes no rule names any more, and
+// interface entries (few; resolved anew each commit). Array entries need
+// no clearing: writeTables overwrites all that t references. defs are
+// t's rules as they will be stored.
+func (v *view) clearStale(m *xdpfwMaps, gen uint32, t *rules.Tables, defs map[uint32][]byte) error {
+	stale, ok := v.stalePrefixes(gen, t, defs)
+	if ok {
+		if err := stale.delete(m); err != nil {
+			return err
+		}
+	} else if err := clearAddrs(m, gen); err != nil {
+		return err
+	}
+	ik, _, err := readAll[xdpfwIfaceKey, uint32](m.IfaceAtoms)
+	if err != nil {
+		return err
+	}
+	return deleteKeys(m.IfaceAtoms, filter(ik, func(k *xdpfwIfaceKey) bool { return k.Gen == gen }))
+}
+
+// stalePrefixes gives the address entries of generation gen that t does
+// not have, from gen's stored rules (see commit). It reports false when
+// they cannot be known that way: gen is marked as half-written, or one of
+// its stored rules does not decode.
+func (v *view) stalePrefixes(gen uint32, t *rules.Tables, defs map[uint32][]byte) (*addrEntries, bool) {
+	if v.conf[gen].Flags&gfWriting != 0 {
+		return nil, false
+	}
+	var kept [2]map[netip.Prefix]bool
+	for dir, entries := range [][]rules.PrefixAtom{t.Src, t.Dst} {
+		kept[dir] = make(map[netip.Prefix]bool, len(entries))
+		for _, e := range entries {
+			kept[dir][e.Prefix] = true
+		}
+	}
+	stale := &addrEntries{}
+	for id, old := range v.defs[gen] {
+		if bytes.Equal(old, defs[id]) {
+			continue // same rule: its prefixes are in t
+		}
+		r, _, err := rules.DecodeRule(old)
+		if err != nil {
+			return nil, false
+		}
+		for dir, p := range []netip.Prefix{r.Match.Src, r.Match.Dst} {
+			if p.IsValid() && !kept[dir][p] {
+				kept[dir][p] = true // once
+				stale.add(gen, dir, p, 0)
+			}
+		}
+	}
+	return stale, true
+}
+
+// clearAddrs deletes every address entry of generation gen, found by
+// iterating the tables (the LPM tries one key per syscall).
+func clearAddrs(m *xdpfwMaps, gen uint32) error {
 	k4, _, err := readAll[xdpfwAddr4HostKey, uint32](m.Addr4Host)
 	if err != nil {
 		return err
@@ -82,31 +227,23 @@ func clearGen(m *xdpfwMaps, gen uint32) error {
 	if err != nil {
 		return err
 	}
-	if err := deleteKeys(m.Addr6Lpm, filter(l6, func(k *xdpfwAddr6LpmKey) bool { return uint32(k.Tag)&1 == gen })); err != nil {
-		return err
-	}
-	ik, _, err := readAll[xdpfwIfaceKey, uint32](m.IfaceAtoms)
-	if err != nil {
-		return err
-	}
-	if err := deleteKeys(m.IfaceAtoms, filter(ik, func(k *xdpfwIfaceKey) bool { return k.Gen == gen })); err != nil {
-		return err
-	}
-	defs, _, err := readAll[xdpfwRuleDefKey, xdpfwRuleDef](m.RuleDefs)
-	if err != nil {
-		return err
-	}
-	return deleteKeys(m.RuleDefs, filter(defs, func(k *xdpfwRuleDefKey) bool { return k.Gen == gen }))
+	return deleteKeys(m.Addr6Lpm, filter(l6, func(k *xdpfwAddr6LpmKey) bool { return uint32(k.Tag)&1 == gen }))
 }
 
-func writeTables(m *xdpfwMaps, gen uint32, t *rules.Tables, slots map[uint32]uint32) error {
+// writeTables writes t into generation gen, and the rule definitions
+// defs where they differ from those gen holds (old); the config goes
+// last.
+func writeTables(m *xdpfwMaps, gen uint32, t *rules.Tables, slots map[uint32]uint32, old, defs map[uint32][]byte) error {
 	var flags uint32
 	for dir, entries := range [][]rules.PrefixAtom{t.Src, t.Dst} {
-		f, err := writeAddrs(m, gen, dir, entries)
-		if err != nil {
-			return err
+		var a addrEntries
+		for _, e := range entries {
+			a.add(gen, dir, e.Prefix, e.Atom)
 		}
-		flags |= f << (4 * dir)
+		if err := a.put(m); err != nil {
+			return fmt.Errorf("address table: %w", err)
+		}
+		flags |= a.flags() << (4 * dir)
 	}
 
 	for d, table := range t.Values {
@@ -160,17 +297,7 @@ func writeTables(m *xdpfwMaps, gen uint32, t *rules.Tables, slots map[uint32]uin
 		return err
 	}
 
-	defKeys := make([]xdpfwRuleDefKey, len(t.Order))
-	defs := make([]xdpfwRuleDef, len(t.Order))
-	for i, rule := range t.Order {
-		b, err := rules.EncodeRule(rule, slots[rule.ID])
-		if err != nil {
-			return err
-		}
-		defKeys[i] = xdpfwRuleDefKey{Gen: gen, Id: rule.ID}
-		defs[i].Len = uint32(copy(defs[i].Data[:], b))
-	}
-	if err := putAll(m.RuleDefs, defKeys, defs); err != nil {
+	if err := writeDefs(m, gen, old, defs); err != nil {
 		return fmt.Errorf("store rules: %w", err)
 	}
 
@@ -218,88 +345,137 @@ func writeIfaces(m *xdpfwMaps, gen uint32, ifaces []rules.IfaceAtom) error {
 	return nil
 }
 
-// writeAddrs puts host prefixes in the hash maps and the rest in the LPM
-// tries, and reports which of the four tables it used (gf*Src* bits).
-func writeAddrs(m *xdpfwMaps, gen uint32, dir int, entries []rules.PrefixAtom) (uint32, error) {
+// writeDefs makes generation gen's stored rule definitions defs, given
+// the ones it holds (old): only those that differ are written, and those
+// of rules no longer there deleted, first: rule_defs has room for two
+// full rulesets, not for the old and the new one of a generation besides
+// the other's.
+func writeDefs(m *xdpfwMaps, gen uint32, old, defs map[uint32][]byte) error {
 	var (
-		h4     []xdpfwAddr4HostKey
-		h6     []xdpfwAddr6HostKey
-		p4     []xdpfwAddr4LpmKey
-		p6     []xdpfwAddr6LpmKey
-		a4, a6 []uint32 // atoms for h4, h6
-		b4, b6 []uint32 // atoms for p4, p6
+		keys []xdpfwRuleDefKey
+		vals []xdpfwRuleDef
+		gone []xdpfwRuleDefKey
 	)
-	tag := addrTag(gen, dir)
-	for _, e := range entries {
-		addr, bits := e.Prefix.Addr(), e.Prefix.Bits()
-		switch {
-		case addr.Is4() && bits == 32:
-			h4, a4 = append(h4, xdpfwAddr4HostKey{Tag: uint32(tag), Addr: addr.As4()}), append(a4, e.Atom)
-		case addr.Is4():
-			p4, b4 = append(p4, xdpfwAddr4LpmKey{Prefixlen: 8 + uint32(bits), Tag: tag, Addr: addr.As4()}), append(b4, e.Atom)
-		case bits == 128:
-			h6, a6 = append(h6, xdpfwAddr6HostKey{Tag: uint32(tag), Addr: addr.As16()}), append(a6, e.Atom)
-		default:
-			p6, b6 = append(p6, xdpfwAddr6LpmKey{Prefixlen: 8 + uint32(bits), Tag: tag, Addr: addr.As16()}), append(b6, e.Atom)
+	for id, b := range defs {
+		if o, ok := old[id]; ok && bytes.Equal(o, b) {
+			continue
+		}
+		var d xdpfwRuleDef
+		d.Len = uint32(copy(d.Data[:], b))
+		keys, vals = append(keys, xdpfwRuleDefKey{Gen: gen, Id: id}), append(vals, d)
+	}
+	for id := range old {
+		if _, ok := defs[id]; !ok {
+			gone = append(gone, xdpfwRuleDefKey{Gen: gen, Id: id})
 		}
 	}
-	var flags uint32
+	if err := deleteKeys(m.RuleDefs, gone); err != nil {
+		return err
+	}
+	return putAll(m.RuleDefs, keys, vals)
+}
+
+// addrEntries are address-table keys (and the atoms to write with them)
+// by table: host prefixes go to the hash maps, the rest to the LPM tries.
+type addrEntries struct {
+	h4     []xdpfwAddr4HostKey
+	h6     []xdpfwAddr6HostKey
+	p4     []xdpfwAddr4LpmKey
+	p6     []xdpfwAddr6LpmKey
+	a4, a6 []uint32 // atoms for h4, h6
+	b4, b6 []uint32 // atoms for p4, p6
+}
+
+// add files prefix p of direction dir in generation gen under its key.
+func (a *addrEntries) add(gen uint32, dir int, p netip.Prefix, atom uint32) {
+	tag := addrTag(gen, dir)
+	addr, bits := p.Addr(), p.Bits()
+	switch {
+	case addr.Is4() && bits == 32:
+		a.h4, a.a4 = append(a.h4, xdpfwAddr4HostKey{Tag: uint32(tag), Addr: addr.As4()}), append(a.a4, atom)
+	case addr.Is4():
+		a.p4, a.b4 = append(a.p4, xdpfwAddr4LpmKey{Prefixlen: 8 + uint32(bits), Tag: tag, Addr: addr.As4()}), append(a.b4, atom)
+	case bits == 128:
+		a.h6, a.a6 = append(a.h6, xdpfwAddr6HostKey{Tag: uint32(tag), Addr: addr.As16()}), append(a.a6, atom)
+	default:
+		a.p6, a.b6 = append(a.p6, xdpfwAddr6LpmKey{Prefixlen: 8 + uint32(bits), Tag: tag, Addr: addr.As16()}), append(a.b6, atom)
+	}
+}
+
+// flags reports which of the four tables hold entries (gfSrc* bits).
+func (a *addrEntries) flags() uint32 {
+	var f uint32
 	for _, t := range []struct {
 		n    int
 		flag uint32
-		put  func() error
-	}{
-		{len(h4), gfSrc4Host, func() error { return putAll(m.Addr4Host, h4, a4) }},
-		{len(p4), gfSrc4LPM, func() error { return putAll(m.Addr4Lpm, p4, b4) }},
-		{len(h6), gfSrc6Host, func() error { return putAll(m.Addr6Host, h6, a6) }},
-		{len(p6), gfSrc6LPM, func() error { return putAll(m.Addr6Lpm, p6, b6) }},
-	} {
-		if t.n == 0 {
-			continue
+	}{{len(a.h4), gfSrc4Host}, {len(a.p4), gfSrc4LPM}, {len(a.h6), gfSrc6Host}, {len(a.p6), gfSrc6LPM}} {
+		if t.n > 0 {
+			f |= t.flag
 		}
-		if err := t.put(); err != nil {
-			return 0, fmt.Errorf("address table: %w", err)
-		}
-		flags |= t.flag
 	}
-	return flags, nil
+	return f
+}
+
+func (a *addrEntries) put(m *xdpfwMaps) error {
+	return errors.Join(putAll(m.Addr4Host, a.h4, a.a4), putAll(m.Addr4Lpm, a.p4, a.b4),
+		putAll(m.Addr6Host, a.h6, a.a6), putAll(m.Addr6Lpm, a.p6, a.b6))
+}
+
+func (a *addrEntries) delete(m *xdpfwMaps) error {
+	return errors.Join(deleteKeys(m.Addr4Host, a.h4), deleteKeys(m.Addr4Lpm, a.p4),
+		deleteKeys(m.Addr6Host, a.h6), deleteKeys(m.Addr6Lpm, a.p6))
 }
 
 // readRuleset returns the live ruleset (the active generation's rule
 // definitions and policy) and each rule's counter slot.
 func readRuleset(m *xdpfwMaps) (*rules.Ruleset, map[uint32]uint32, error) {
-	gen, err := activeGen(m)
+	_, rs, slots, err := readLive(m)
+	return rs, slots, err
+}
+
+// readLive is readRuleset that also returns the view it read, for a
+// commit to start from.
+func readLive(m *xdpfwMaps) (*view, *rules.Ruleset, map[uint32]uint32, error) {
+	v, err := readView(m)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	var conf xdpfwGenConf
-	if err := m.GenConf.Lookup(gen, &conf); err != nil {
-		return nil, nil, fmt.Errorf("read generation config: %w", err)
-	}
-	rs := &rules.Ruleset{Policy: rules.Action(conf.Policy)}
-	slots := map[uint32]uint32{}
-	keys, defs, err := readAll[xdpfwRuleDefKey, xdpfwRuleDef](m.RuleDefs)
+	rs, slots, err := v.ruleset()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	for i, k := range keys {
-		if k.Gen != gen {
-			continue
-		}
-		def := &defs[i]
-		if def.Len > uint32(len(def.Data)) {
-			return nil, nil, fmt.Errorf("rule %d: stored definition is corrupt", k.Id)
-		}
-		r, slot, err := rules.DecodeRule(def.Data[:def.Len])
+	return v, rs, slots, nil
+}
+
+// ruleset decodes the live ruleset from the view, in evaluation order.
+func (v *view) ruleset() (*rules.Ruleset, map[uint32]uint32, error) {
+	conf := &v.conf[v.active]
+	defs := v.defs[v.active]
+	if len(defs) != int(conf.Nrules) {
+		return nil, nil, fmt.Errorf("live state is inconsistent: %d rule definitions, %d rules classified", len(defs), conf.Nrules)
+	}
+	// Decoded in id order, the rules are then put in (priority, id) order
+	// by sorting (priority, index) pairs: moving whole rules around in a
+	// sort cost more than the rest of this.
+	ids := slices.Sorted(maps.Keys(defs))
+	v.live, v.liveIDs, v.liveSlots = make([]rules.Rule, len(ids)), ids, make([]uint32, len(ids))
+	order := make([]uint64, len(ids))
+	slots := make(map[uint32]uint32, len(ids))
+	for i, id := range ids {
+		r, slot, err := rules.DecodeRule(defs[id])
 		if err != nil {
-			return nil, nil, fmt.Errorf("rule %d: stored definition: %w", k.Id, err)
+			return nil, nil, fmt.Errorf("rule %d: stored definition: %w", id, err)
 		}
-		rs.Rules = append(rs.Rules, r)
-		slots[r.ID] = slot
+		if r.ID != id {
+			return nil, nil, fmt.Errorf("rule %d: stored definition is of rule %d", id, r.ID)
+		}
+		v.live[i], v.liveSlots[i], slots[id] = r, slot, slot
+		order[i] = uint64(r.Priority)<<32 | uint64(i)
 	}
-	if len(rs.Rules) != int(conf.Nrules) {
-		return nil, nil, fmt.Errorf("live state is inconsistent: %d rule definitions, %d rules classified", len(rs.Rules), conf.Nrules)
+	slices.Sort(order)
+	rs := &rules.Ruleset{Policy: rules.Action(conf.Policy), Rules: make([]rules.Rule, len(order))}
+	for i, o := range order {
+		rs.Rules[i] = v.live[uint32(o)]
 	}
-	rs.Rules = rules.Sorted(rs.Rules)
 	return rs, slots, nil
 }

@@ -8,7 +8,7 @@ const (
 	numGens     = 2
 	ruleDefSize = 500
 	metaMagic   = 0x78647066
-	metaVersion = 4
+	metaVersion = 5
 	chunkSize   = 256
 )
 
@@ -48,6 +48,11 @@ const (
 )
 
 func gfUse(d int) uint32 { return 1 << (8 + d) }
+
+// gfWriting marks a generation a commit is writing (see view.commit). It
+// is Go's alone: only the inactive generation ever carries it, and the
+// program reads only the active one's config.
+const gfWriting = 1 << 31
 
 // verdict_stats indices (enum stat).
 const (

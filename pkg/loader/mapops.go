@@ -16,19 +16,33 @@ const batchSize = 4096
 // readAll returns every key and value of a hash map.
 func readAll[K, V any](m *ebpf.Map) ([]K, []V, error) {
 	var (
-		keys   []K
-		vals   []V
-		cursor ebpf.MapBatchCursor
+		keys []K
+		vals []V
 	)
-	kbuf, vbuf := make([]K, batchSize), make([]V, batchSize)
+	err := forEachBatch(m, batchSize, func(k []K, v []V) error {
+		keys, vals = append(keys, k...), append(vals, v...)
+		return nil
+	})
+	return keys, vals, err
+}
+
+// forEachBatch reads every entry of a hash map, size at a time into the
+// same buffers, and hands each batch to fn, which copies what it keeps.
+func forEachBatch[K, V any](m *ebpf.Map, size int, fn func([]K, []V) error) error {
+	var cursor ebpf.MapBatchCursor
+	keys, vals := make([]K, size), make([]V, size)
 	for {
-		n, err := m.BatchLookup(&cursor, kbuf, vbuf, nil)
-		keys, vals = append(keys, kbuf[:n]...), append(vals, vbuf[:n]...)
+		n, err := m.BatchLookup(&cursor, keys, vals, nil)
+		if n > 0 {
+			if err := fn(keys[:n], vals[:n]); err != nil {
+				return err
+			}
+		}
 		if errors.Is(err, ebpf.ErrKeyNotExist) {
-			return keys, vals, nil
+			return nil
 		}
 		if err != nil {
-			return nil, nil, fmt.Errorf("read %v: %w", m, err)
+			return fmt.Errorf("read %v: %w", m, err)
 		}
 	}
 }
@@ -54,21 +68,29 @@ func keysOf[K any](m *ebpf.Map) ([]K, error) {
 	}
 }
 
-// deleteKeys removes keys, in batches where the map type allows.
+// deleteKeys removes keys, in batches where the map type allows. Keys
+// already absent are passed over: what a commit deletes may have gone
+// already, with a commit that stopped half-way.
 func deleteKeys[K any](m *ebpf.Map, keys []K) error {
-	if len(keys) == 0 {
-		return nil
-	}
 	if m.Type() == ebpf.LPMTrie {
 		for i := range keys {
-			if err := m.Delete(&keys[i]); err != nil {
+			if err := m.Delete(&keys[i]); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
 				return fmt.Errorf("delete from %v: %w", m, err)
 			}
 		}
 		return nil
 	}
-	if _, err := m.BatchDelete(keys, nil); err != nil {
-		return fmt.Errorf("delete from %v: %w", m, err)
+	for len(keys) > 0 {
+		// A batch stops at the first absent key; n is its index.
+		n, err := m.BatchDelete(keys, nil)
+		switch {
+		case errors.Is(err, ebpf.ErrKeyNotExist):
+			keys = keys[n+1:]
+		case err != nil:
+			return fmt.Errorf("delete from %v: %w", m, err)
+		default:
+			return nil
+		}
 	}
 	return nil
 }

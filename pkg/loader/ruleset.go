@@ -17,7 +17,7 @@ func (s *State) Ruleset() (*rules.Ruleset, error) {
 // reserved in meta before the commit, so ids are never reused even when a
 // commit fails.
 func (s *State) AddRule(r rules.Rule) (uint32, error) {
-	rs, slots, err := readRuleset(&s.maps)
+	v, rs, slots, err := readLive(&s.maps)
 	if err != nil {
 		return 0, err
 	}
@@ -43,7 +43,7 @@ func (s *State) AddRule(r rules.Rule) (uint32, error) {
 	}
 	slots[r.ID] = slot
 	rs.Rules = append(rs.Rules, r)
-	if err := commit(&s.maps, rs, slots); err != nil {
+	if err := v.commit(&s.maps, rs, slots); err != nil {
 		return 0, err
 	}
 	return r.ID, nil
@@ -52,7 +52,7 @@ func (s *State) AddRule(r rules.Rule) (uint32, error) {
 // DeleteRules removes the rules with the given ids in one commit. If any
 // id is unknown nothing changes.
 func (s *State) DeleteRules(ids []uint32) error {
-	rs, slots, err := readRuleset(&s.maps)
+	v, rs, slots, err := readLive(&s.maps)
 	if err != nil {
 		return err
 	}
@@ -65,17 +65,17 @@ func (s *State) DeleteRules(ids []uint32) error {
 	for _, id := range ids {
 		delete(slots, id)
 	}
-	return commit(&s.maps, rs, slots)
+	return v.commit(&s.maps, rs, slots)
 }
 
 // SetPolicy changes the default action for frames no rule matches.
 func (s *State) SetPolicy(a rules.Action) error {
-	rs, slots, err := readRuleset(&s.maps)
+	v, rs, slots, err := readLive(&s.maps)
 	if err != nil {
 		return err
 	}
 	rs.Policy = a
-	return commit(&s.maps, rs, slots)
+	return v.commit(&s.maps, rs, slots)
 }
 
 // freeSlots returns the n lowest counter slots no live rule uses.
@@ -99,7 +99,7 @@ func (s *State) Replace(rs *rules.Ruleset) error {
 	if err := rs.Validate(); err != nil {
 		return err
 	}
-	old, oldSlots, err := readRuleset(&s.maps)
+	v, old, oldSlots, err := readLive(&s.maps)
 	if err != nil {
 		return err
 	}
@@ -133,5 +133,5 @@ func (s *State) Replace(rs *rules.Ruleset) error {
 	if err := s.maps.Meta.Put(uint32(0), &meta); err != nil {
 		return fmt.Errorf("write meta: %w", err)
 	}
-	return commit(&s.maps, rs, slots)
+	return v.commit(&s.maps, rs, slots)
 }

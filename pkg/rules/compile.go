@@ -2,7 +2,9 @@ package rules
 
 import (
 	"fmt"
+	"hash/maphash"
 	"net/netip"
+	"slices"
 	"sort"
 )
 
@@ -225,24 +227,34 @@ type compiler struct {
 	order []Rule
 }
 
-// atoms numbers distinct vectors in order of first appearance.
+// atoms numbers distinct vectors in order of first appearance. They are
+// found by a hash of the vector, not with the 512-byte vector as map key:
+// a map holding a copy of every vector was most of what Compile allocated.
 type atoms struct {
-	ids  map[BitVec]uint32
+	ids  map[uint64][]uint32 // by hash: the atoms whose vectors have it
 	vecs []BitVec
 }
 
-func newAtoms(zero BitVec) *atoms {
-	a := &atoms{ids: map[BitVec]uint32{}}
+var atomSeed = maphash.MakeSeed()
+
+// newAtoms starts with zero as atom 0. About n more vectors will be
+// added: room for them from the start spares the copies of a growing
+// slice of 512-byte vectors.
+func newAtoms(zero BitVec, n int) *atoms {
+	a := &atoms{ids: map[uint64][]uint32{}, vecs: make([]BitVec, 0, n+1)}
 	a.id(&zero)
 	return a
 }
 
 func (a *atoms) id(v *BitVec) uint32 {
-	if id, ok := a.ids[*v]; ok {
-		return id
+	h := maphash.Comparable(atomSeed, *v)
+	for _, id := range a.ids[h] {
+		if a.vecs[id] == *v {
+			return id
+		}
 	}
 	id := uint32(len(a.vecs))
-	a.ids[*v] = id
+	a.ids[h] = append(a.ids[h], id)
 	a.vecs = append(a.vecs, *v)
 	return id
 }
@@ -277,11 +289,36 @@ func (c *compiler) addrField(get func(*Match) netip.Prefix) ([]PrefixAtom, []Bit
 	}
 	sort.Slice(prefixes, func(i, j int) bool { return prefixLess(prefixes[i], prefixes[j]) })
 
-	a := newAtoms(wild)
+	// A prefix's ancestors are looked up only at the lengths the rules
+	// use (by family), not at every length: a few lookups instead of up
+	// to 129 per prefix.
+	var lengths [2][]int // IPv4, IPv6; ascending
+	for is6 := range lengths {
+		var used [129]bool
+		for p := range byPrefix {
+			if p.Addr().Is6() == (is6 == 1) {
+				used[p.Bits()] = true
+			}
+		}
+		for bits, u := range used {
+			if u {
+				lengths[is6] = append(lengths[is6], bits)
+			}
+		}
+	}
+
+	a := newAtoms(wild, len(prefixes))
 	out := make([]PrefixAtom, 0, len(prefixes))
 	for _, p := range prefixes {
 		v := wild
-		for bits := p.Bits(); bits >= 0; bits-- {
+		is6 := 0
+		if p.Addr().Is6() {
+			is6 = 1
+		}
+		for _, bits := range lengths[is6] {
+			if bits > p.Bits() {
+				break
+			}
 			anc, _ := p.Addr().Prefix(bits)
 			for _, r := range byPrefix[anc] {
 				v.set(r)
@@ -305,49 +342,76 @@ func prefixLess(a, b netip.Prefix) bool {
 // datapath uses atom 0, the rules without a condition.
 func (c *compiler) valueDim(d int) ([]uint16, []BitVec) {
 	wild := c.wildcard(d)
-	a := newAtoms(wild)
-	starts := map[int][]int{}
-	ends := map[int][]int{}
+	// Where each rule's intervals start, and end (the key after), sorted
+	// by key for the sweep. Sorted lists, not maps by key: the sweep
+	// visits every key (65536 per port dimension), and map lookups there
+	// were most of a commit's compile time.
+	var starts, ends []keyRule
 	pk := protoKeySets{}
+	sets := make([][]interval, len(c.order))
 	for r := range c.order {
-		for _, iv := range keySet(d, &c.order[r].Match, pk) {
-			starts[iv.lo] = append(starts[iv.lo], r)
-			ends[iv.hi+1] = append(ends[iv.hi+1], r)
+		sets[r] = keySet(d, &c.order[r].Match, pk)
+		for _, iv := range sets[r] {
+			starts = append(starts, newKeyRule(iv.lo, r))
+			ends = append(ends, newKeyRule(iv.hi+1, r))
 		}
 	}
+	slices.Sort(starts)
+	slices.Sort(ends)
+	// The vector changes only where intervals start or end.
+	changes := 0
+	for _, keys := range [][]keyRule{starts, ends} {
+		for i := range keys {
+			if i == 0 || keys[i].key() != keys[i-1].key() {
+				changes++
+			}
+		}
+	}
+	a := newAtoms(wild, min(changes, AtomCapacity[d]))
 	table := make([]uint16, ValueKeys[d])
 	cur := wild
 	id := a.id(&cur)
 	for k := range table {
-		es, se := ends[k], starts[k]
-		if len(es) > 0 || len(se) > 0 {
-			for _, r := range es {
-				cur.clear(r)
-			}
-			for _, r := range se {
-				cur.set(r)
-			}
+		changed := false
+		for ; len(ends) > 0 && ends[0].key() == k; ends = ends[1:] {
+			cur.clear(ends[0].rule())
+			changed = true
+		}
+		for ; len(starts) > 0 && starts[0].key() == k; starts = starts[1:] {
+			cur.set(starts[0].rule())
+			changed = true
+		}
+		if changed {
 			id = a.id(&cur)
 		}
 		table[k] = uint16(id)
 	}
 	if d == DimProto {
-		c.neighbourKeys(table, a, pk)
+		c.neighbourKeys(table, a, sets)
 	}
 	return table, a.vecs
 }
 
+// keyRule is a key where a rule's interval starts or ends, and the
+// rule's rank, in one integer that sorts by key.
+type keyRule uint64
+
+func newKeyRule(key, rule int) keyRule { return keyRule(key)<<32 | keyRule(rule) }
+func (k keyRule) key() int             { return int(k >> 32) }
+func (k keyRule) rule() int            { return int(uint32(k)) }
+
 // neighbourKeys redoes the keys whose frames even rules without any
 // protocol condition must not match: ARP (no rule matches it) and ND
-// (only rules naming ICMPv6 do, see Match.Matches).
-func (c *compiler) neighbourKeys(table []uint16, a *atoms, pk protoKeySets) {
+// (only rules naming ICMPv6 do, see Match.Matches). sets are each rule's
+// protocol keys.
+func (c *compiler) neighbourKeys(table []uint16, a *atoms, sets [][]interval) {
 	for k := range table {
 		if k != PKeyARP && (k >= PKeyNonIP || k%ProtoSpan != ProtoSlotND) {
 			continue
 		}
 		var v BitVec
 		for r := range c.order {
-			for _, iv := range keySet(DimProto, &c.order[r].Match, pk) {
+			for _, iv := range sets[r] {
 				if iv.lo <= k && k <= iv.hi {
 					v.set(r)
 				}
@@ -360,7 +424,7 @@ func (c *compiler) neighbourKeys(table []uint16, a *atoms, pk protoKeySets) {
 // ifaceDim gives each interface name the rules name its vector.
 func (c *compiler) ifaceDim() ([]IfaceAtom, []BitVec) {
 	wild := c.wildcard(DimIface)
-	a := newAtoms(wild)
+	a := newAtoms(wild, 0)
 	byName := map[string]*BitVec{}
 	var names []string
 	for r := range c.order {

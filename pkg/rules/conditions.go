@@ -79,10 +79,8 @@ var Conditions = []Condition{
 
 // ConditionByKey finds a condition; nil if there is none.
 func ConditionByKey(key string) *Condition {
-	for i := range Conditions {
-		if Conditions[i].Key == key {
-			return &Conditions[i]
-		}
+	if i := conditionIndex(key); i >= 0 {
+		return &Conditions[i]
 	}
 	return nil
 }

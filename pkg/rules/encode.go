@@ -1,33 +1,36 @@
 package rules
 
 import (
-	"bytes"
-	"encoding/json"
+	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 )
 
 // MaxRuleDefBytes is the room for one encoded rule in the kernel's
 // rule_defs map (RULE_DEF_BYTES in xdp/layout.h).
 const MaxRuleDefBytes = 500
 
-// ruleDef is the stored form of a live rule: compact JSON, one document
-// per rule, so any later CLI run can list and recompile the live ruleset
-// from the kernel alone. Conditions are stored by their Conditions key in
-// their text form; pointers tell "absent" from zero (priority 0 is valid).
-type ruleDef struct {
-	ID     *uint32           `json:"id"`
-	Prio   *int64            `json:"prio"`
-	Slot   *uint32           `json:"slot"`
-	Action string            `json:"action"`
-	Match  map[string]string `json:"match,omitempty"`
-}
+// The stored form of a live rule, so any later CLI run can list and
+// recompile the live ruleset from the kernel alone. Every change decodes
+// the whole live ruleset, so the form is binary (decoding 4096 rules as
+// JSON took about 17 ms of a 80 ms commit), but conditions keep their
+// one text form, tagged by key, so new conditions extend it without a new
+// layout:
+//
+//	id       u32, little-endian, non-zero
+//	slot     u32, the rule's counter slot
+//	priority u16
+//	action   u8, Drop or Pass (the XDP action values)
+//	then per condition set, in registry order (Conditions):
+//	  u8 key length, key (a Conditions key), u8 text length, text
+//
+// The layout version in the pinned meta map (META_VERSION) names this
+// format: change it with the format.
+const defHeaderBytes = 4 + 4 + 2 + 1
 
-// EncodeRule gives the stored form of r, which lives in counter slot slot,
-// e.g. {"id":3,"prio":1000,"slot":7,"action":"drop","match":{"dport":"22","proto":"tcp"}}.
+// EncodeRule gives the stored form of r, which lives in counter slot slot.
 // The rule must be valid with a non-zero ID, and the result must fit in
-// MaxRuleDefBytes.
+// MaxRuleDefBytes. The same rule and slot always give the same bytes.
 func EncodeRule(r Rule, slot uint32) ([]byte, error) {
 	if r.ID == 0 {
 		return nil, fmt.Errorf("encode rule: ID 0 (IDs start at 1)")
@@ -35,17 +38,24 @@ func EncodeRule(r Rule, slot uint32) ([]byte, error) {
 	if err := r.Validate(); err != nil {
 		return nil, fmt.Errorf("encode rule %d: %w", r.ID, err)
 	}
-	prio := int64(r.Priority)
-	d := ruleDef{ID: &r.ID, Prio: &prio, Slot: &slot, Action: r.Action.String()}
-	for _, kv := range FormatMatch(&r.Match) {
-		if d.Match == nil {
-			d.Match = map[string]string{}
+	b := make([]byte, defHeaderBytes, 64)
+	binary.LittleEndian.PutUint32(b[0:], r.ID)
+	binary.LittleEndian.PutUint32(b[4:], slot)
+	binary.LittleEndian.PutUint16(b[8:], uint16(r.Priority))
+	b[10] = byte(r.Action)
+	for i := range Conditions {
+		c := &Conditions[i]
+		v := c.Format(&r.Match)
+		if v == "" {
+			continue
 		}
-		d.Match[kv[0]] = kv[1]
-	}
-	b, err := json.Marshal(d)
-	if err != nil {
-		return nil, fmt.Errorf("encode rule %d: %w", r.ID, err)
+		if len(v) > 255 {
+			return nil, fmt.Errorf("encode rule %d: %s is %d bytes, more than 255", r.ID, c.Key, len(v))
+		}
+		b = append(b, byte(len(c.Key)))
+		b = append(b, c.Key...)
+		b = append(b, byte(len(v)))
+		b = append(b, v...)
 	}
 	if len(b) > MaxRuleDefBytes {
 		return nil, fmt.Errorf("encode rule %d: %d bytes, more than the %d a rule may take", r.ID, len(b), MaxRuleDefBytes)
@@ -56,74 +66,81 @@ func EncodeRule(r Rule, slot uint32) ([]byte, error) {
 // DecodeRule reads a stored rule back, giving the rule and its counter
 // slot. It trusts nothing: the bytes come from a kernel map any root
 // process may have written, so every field is parsed and checked with the
-// same parsers and rules as user input, unknown fields are rejected, and
-// the rule must pass Validate.
+// same parsers and rules as user input, unknown, repeated or misordered
+// conditions are rejected, and the rule must pass Validate.
 func DecodeRule(b []byte) (Rule, uint32, error) {
 	r, slot, err := decodeRule(b)
 	if err != nil {
-		if len(b) > MaxRuleDefBytes {
-			return Rule{}, 0, fmt.Errorf("decode rule: %w", err)
+		if r.ID != 0 {
+			return Rule{}, 0, fmt.Errorf("decode rule %d: %w", r.ID, err)
 		}
-		return Rule{}, 0, fmt.Errorf("decode rule %q: %w", b, err)
+		return Rule{}, 0, fmt.Errorf("decode rule: %w", err)
 	}
 	return r, slot, nil
 }
 
+// decodeRule returns the rule's ID along with any error found after it.
 func decodeRule(b []byte) (Rule, uint32, error) {
 	if len(b) > MaxRuleDefBytes {
 		return Rule{}, 0, fmt.Errorf("%d bytes, more than %d", len(b), MaxRuleDefBytes)
 	}
-	var d ruleDef
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&d); err != nil {
-		return Rule{}, 0, err
+	if len(b) < defHeaderBytes {
+		return Rule{}, 0, fmt.Errorf("%d bytes, shorter than the %d-byte header", len(b), defHeaderBytes)
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return Rule{}, 0, errors.New("trailing data after the rule")
+	r := Rule{
+		ID:       binary.LittleEndian.Uint32(b[0:]),
+		Priority: uint32(binary.LittleEndian.Uint16(b[8:])),
+		Action:   Action(b[10]),
 	}
-	switch {
-	case d.ID == nil:
-		return Rule{}, 0, errors.New("no id")
-	case *d.ID == 0:
+	slot := binary.LittleEndian.Uint32(b[4:])
+	if r.ID == 0 {
 		return Rule{}, 0, errors.New("id 0")
-	case d.Prio == nil:
-		return Rule{}, 0, errors.New("no prio")
-	case *d.Prio < 0 || *d.Prio > MaxPriority:
-		return Rule{}, 0, fmt.Errorf("prio %d out of range (0-%d)", *d.Prio, MaxPriority)
-	case d.Slot == nil:
-		return Rule{}, 0, errors.New("no slot")
 	}
-	r := Rule{ID: *d.ID, Priority: uint32(*d.Prio)}
-	var err error
-	if r.Action, err = ParseAction(d.Action); err != nil {
-		return Rule{}, 0, err
-	}
-	if err := decodeMatch(&d, &r.Match); err != nil {
-		return Rule{}, 0, err
+	// Conditions must come in registry order, as EncodeRule writes them:
+	// so each rule has exactly one stored form, and one that implies a
+	// protocol is parsed after any explicit proto.
+	next := 0 // registry index the next condition may have, at least
+	for rest := b[defHeaderBytes:]; len(rest) > 0; {
+		key, after, err := lengthPrefixed(rest)
+		if err != nil {
+			return r, 0, fmt.Errorf("condition key: %w", err)
+		}
+		val, after, err := lengthPrefixed(after)
+		if err != nil {
+			return r, 0, fmt.Errorf("%s: %w", key, err)
+		}
+		rest = after
+		i := conditionIndex(string(key))
+		switch {
+		case i < 0:
+			return r, 0, fmt.Errorf("unknown condition %q", key)
+		case i < next:
+			return r, 0, fmt.Errorf("condition %s repeated or out of order", key)
+		}
+		next = i + 1
+		if err := Conditions[i].Parse(&r.Match, string(val)); err != nil {
+			return r, 0, fmt.Errorf("%s: %w", key, err)
+		}
 	}
 	if err := r.Validate(); err != nil {
-		return Rule{}, 0, err
+		return r, 0, err
 	}
-	return r, *d.Slot, nil
+	return r, slot, nil
 }
 
-// decodeMatch parses the conditions in registry order (so implied
-// protocols see the explicit one), rejecting unknown keys.
-func decodeMatch(d *ruleDef, m *Match) error {
-	for key := range d.Match {
-		if ConditionByKey(key) == nil {
-			return fmt.Errorf("unknown condition %q", key)
+// lengthPrefixed splits a u8 length and that many bytes off b.
+func lengthPrefixed(b []byte) (field, rest []byte, err error) {
+	if len(b) == 0 || len(b) < 1+int(b[0]) {
+		return nil, nil, errors.New("truncated")
+	}
+	return b[1 : 1+int(b[0])], b[1+int(b[0]):], nil
+}
+
+func conditionIndex(key string) int {
+	for i := range Conditions {
+		if Conditions[i].Key == key {
+			return i
 		}
 	}
-	for _, c := range Conditions {
-		v, ok := d.Match[c.Key]
-		if !ok {
-			continue
-		}
-		if err := c.Parse(m, v); err != nil {
-			return fmt.Errorf("%s: %w", c.Key, err)
-		}
-	}
-	return nil
+	return -1
 }

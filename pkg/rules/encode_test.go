@@ -5,27 +5,39 @@ import (
 	"testing"
 )
 
+// def builds a stored definition: the header, then key/text pairs.
+func def(id, slot uint32, prio uint16, action byte, conds ...string) string {
+	b := []byte{byte(id), byte(id >> 8), byte(id >> 16), byte(id >> 24),
+		byte(slot), byte(slot >> 8), byte(slot >> 16), byte(slot >> 24),
+		byte(prio), byte(prio >> 8), action}
+	for _, c := range conds {
+		b = append(b, byte(len(c)))
+		b = append(b, c...)
+	}
+	return string(b)
+}
+
 func TestEncodeRule(t *testing.T) {
 	tests := []struct {
 		r    Rule
 		slot uint32
 		want string
 	}{
-		{Rule{ID: 1, Priority: 0, Action: Pass}, 0, `{"id":1,"prio":0,"slot":0,"action":"pass"}`},
+		{Rule{ID: 1, Priority: 0, Action: Pass}, 0, def(1, 0, 0, 2)},
 		{Rule{ID: 3, Priority: 1000, Action: Drop, Match: Match{Src: pfx("10.0.0.0/8"), Proto: proto(6), Dport: ports(22, 22)}}, 7,
-			`{"id":3,"prio":1000,"slot":7,"action":"drop","match":{"dport":"22","proto":"tcp","src":"10.0.0.0/8"}}`},
+			def(3, 7, 1000, 1, "src", "10.0.0.0/8", "proto", "tcp", "dport", "22")},
 		{Rule{ID: 9, Priority: 5, Action: Drop, Match: Match{Dst: pfx("2001:db8::/32"), Proto: proto(0)}}, 4095,
-			`{"id":9,"prio":5,"slot":4095,"action":"drop","match":{"dst":"2001:db8::/32","proto":"0"}}`},
+			def(9, 4095, 5, 1, "dst", "2001:db8::/32", "proto", "0")},
 		{Rule{ID: 2, Priority: 1, Action: Pass, Match: Match{Sport: ports(1000, 2000)}}, 1,
-			`{"id":2,"prio":1,"slot":1,"action":"pass","match":{"sport":"1000-2000"}}`},
+			def(2, 1, 1, 2, "sport", "1000-2000")},
 		{Rule{ID: 4, Priority: 2, Action: Drop, Match: Match{Proto: proto(6), TCPFlags: TCPFlags{Set: true, Mask: 0x12, Value: 0x02},
 			VLAN: VLAN{Set: true, ID: VLANNone}, Fragment: FragNotFrag, TTL: Range{Set: true, Lo: 0, Hi: 1}}}, 3,
-			`{"id":4,"prio":2,"slot":3,"action":"drop","match":{"fragment":"none","proto":"tcp","tcp-flags":"syn,!ack","ttl":"0-1","vlan":"untagged"}}`},
+			def(4, 3, 2, 1, "proto", "tcp", "fragment", "none", "tcp-flags", "syn,!ack", "vlan", "untagged", "ttl", "0-1")},
 	}
 	for _, tt := range tests {
 		b, err := EncodeRule(tt.r, tt.slot)
 		if err != nil || string(b) != tt.want {
-			t.Errorf("EncodeRule(%v) = %s, %v; want %s", tt.r, b, err, tt.want)
+			t.Errorf("EncodeRule(%v) = %q, %v; want %q", tt.r, b, err, tt.want)
 		}
 	}
 }
@@ -74,36 +86,32 @@ func TestDecodeRuleErrors(t *testing.T) {
 	tests := []struct {
 		in, want string // want: substring of the error
 	}{
-		{``, "EOF"},
-		{`[]`, "cannot unmarshal array"},
-		{`{"id":1,"prio":1,"slot":0,"action":"pass"} x`, "trailing data"},
-		{`{"id":1,"prio":1,"slot":0,"action":"pass"}{}`, "trailing data"},
-		{`{"prio":1,"slot":0,"action":"pass"}`, "no id"},
-		{`{"id":0,"prio":1,"slot":0,"action":"pass"}`, "id 0"},
-		{`{"id":-1,"prio":1,"slot":0,"action":"pass"}`, "cannot unmarshal number -1"},
-		{`{"id":1,"slot":0,"action":"pass"}`, "no prio"},
-		{`{"id":1,"prio":65536,"slot":0,"action":"pass"}`, "prio 65536 out of range"},
-		{`{"id":1,"prio":1,"action":"pass"}`, "no slot"},
-		{`{"id":1,"prio":1,"slot":0}`, `unknown action ""`},
-		{`{"id":1,"prio":1,"slot":0,"action":"accept"}`, `unknown action "accept"`},
-		{`{"id":1,"prio":1,"slot":0,"action":"pass","match":{"src":"10.0.0.1/8"}}`, "src: 10.0.0.1/8 has host bits set"},
-		{`{"id":1,"prio":1,"slot":0,"action":"pass","match":{"dst":"nope"}}`, `dst: invalid address "nope"`},
-		{`{"id":1,"prio":1,"slot":0,"action":"pass","match":{"proto":"256"}}`, "protocol 256 out of range"},
-		{`{"id":1,"prio":1,"slot":0,"action":"pass","match":{"sport":"9-1"}}`, `sport: invalid port range "9-1"`},
-		{`{"id":1,"prio":1,"slot":0,"action":"pass","match":{"dport":80}}`, "cannot unmarshal number"},
-		{`{"id":1,"prio":1,"slot":0,"action":"pass","match":{"proto":"1","dport":"80"}}`, "need --proto tcp or udp (got icmp)"},
-		{`{"id":1,"prio":1,"slot":0,"action":"pass","match":{"src":"10.0.0.0/8","dst":"::/0"}}`, "different address families"},
-		{`{"id":1,"prio":1,"slot":0,"action":"pass","match":{"colour":"red"}}`, `unknown condition "colour"`},
-		{`{"id":1,"prio":1,"slot":0,"action":"pass","match":{"proto":"udp","tcp-flags":"syn"}}`, "tcp-flags needs proto tcp (got udp)"},
-		{`{"id":1,"prio":1,"slot":0,"action":"pass","match":{"fragment":"non-first","dport":"80"}}`, "never matches ports"},
-		{`{"id":1,"prio":1,"slot":0,"action":"pass","match":{"vlan":"4096"}}`, "VLAN id 4096 out of range"},
-		{`{"id":1,"prio":1,"slot":0,"action":"pass","extra":1}`, `unknown field "extra"`},
-		{`{"id":1,"prio":1,"slot":0,"action":"pass","match":{"iface":"` + strings.Repeat("1", 500) + `"}}`, "more than 500"},
+		{``, "shorter than the 11-byte header"},
+		{def(1, 0, 1, 2)[:10], "shorter than the 11-byte header"},
+		{def(0, 0, 1, 2), "id 0"},
+		{def(1, 0, 1, 0), "action not set"},
+		{def(1, 0, 1, 3), "invalid action 3"},
+		{def(1, 0, 1, 2) + "\x03src", "src: truncated"},
+		{def(1, 0, 1, 2) + "\x05sr", "condition key: truncated"},
+		{def(1, 0, 1, 2, "src", "10.0.0.0/8") + "\x00", "truncated"},
+		{def(1, 0, 1, 2, "src", "10.0.0.1/8"), "src: 10.0.0.1/8 has host bits set"},
+		{def(1, 0, 1, 2, "dst", "nope"), `dst: invalid address "nope"`},
+		{def(1, 0, 1, 2, "proto", "256"), "protocol 256 out of range"},
+		{def(1, 0, 1, 2, "sport", "9-1"), `sport: invalid port range "9-1"`},
+		{def(1, 0, 1, 2, "proto", "1", "dport", "80"), "need --proto tcp or udp (got icmp)"},
+		{def(1, 0, 1, 2, "dport", "80", "proto", "1"), "condition proto repeated or out of order"},
+		{def(1, 0, 1, 2, "src", "10.0.0.0/8", "dst", "::/0"), "different address families"},
+		{def(1, 0, 1, 2, "colour", "red"), `unknown condition "colour"`},
+		{def(1, 0, 1, 2, "dport", "80", "dport", "81"), "condition dport repeated or out of order"},
+		{def(1, 0, 1, 2, "proto", "udp", "tcp-flags", "syn"), "tcp-flags needs proto tcp (got udp)"},
+		{def(1, 0, 1, 2, "fragment", "non-first", "dport", "80"), "never matches ports"},
+		{def(1, 0, 1, 2, "vlan", "4096"), "VLAN id 4096 out of range"},
+		{def(1, 0, 1, 2) + strings.Repeat("\x00", 490), "more than 500"},
 	}
 	for _, tt := range tests {
 		_, _, err := DecodeRule([]byte(tt.in))
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
-			t.Errorf("DecodeRule(%.60s) error = %v, want it to contain %q", tt.in, err, tt.want)
+			t.Errorf("DecodeRule(%.60q) error = %v, want it to contain %q", tt.in, err, tt.want)
 		}
 	}
 }
