@@ -19,6 +19,44 @@ import (
 // failure or crash at any point leaves the old ruleset live and intact.
 // slots gives each rule's counter slot; nil means slot = rank.
 func commit(m *xdpfwMaps, rs *rules.Ruleset, slots map[uint32]uint32) error {
+	// A set change cut short is repaired before anything else switches.
+	if err := repairSets(m); err != nil {
+		return err
+	}
+	if err := prepareRules(m, rs, slots); err != nil {
+		return err
+	}
+	act, err := readActive(m)
+	if err != nil {
+		return err
+	}
+	// Only the rules' bit changes: one byte of one word.
+	if err := m.Active.Put(uint32(0), act^1); err != nil {
+		return fmt.Errorf("switch to generation %d: %w", act&1^1, err)
+	}
+	return nil
+}
+
+// commitWithSets makes rs live with its sets exactly as rs has them
+// (apply, replay instances): sets are created, changed and removed, and
+// the rules and sets switch together.
+func commitWithSets(m *xdpfwMaps, rs *rules.Ruleset, slots map[uint32]uint32) error {
+	if err := repairSets(m); err != nil {
+		return err
+	}
+	plan, err := planSets(m, rs.Sets)
+	if err != nil {
+		return err
+	}
+	defer plan.Close()
+	if err := prepareRules(m, rs, slots); err != nil {
+		return err
+	}
+	return plan.run(m, true)
+}
+
+// prepareRules is steps 1 and 2 of commit.
+func prepareRules(m *xdpfwMaps, rs *rules.Ruleset, slots map[uint32]uint32) error {
 	t, err := rules.Compile(rs)
 	if err != nil {
 		return err
@@ -39,9 +77,6 @@ func commit(m *xdpfwMaps, rs *rules.Ruleset, slots map[uint32]uint32) error {
 	}
 	if err := writeTables(m, next, t, slots); err != nil {
 		return fmt.Errorf("write generation %d: %w", next, err)
-	}
-	if err := m.Active.Put(uint32(0), next); err != nil {
-		return fmt.Errorf("switch to generation %d: %w", next, err)
 	}
 	return nil
 }
@@ -175,8 +210,33 @@ func writeTables(m *xdpfwMaps, gen uint32, t *rules.Tables, slots map[uint32]uin
 	}
 
 	conf := xdpfwGenConf{Policy: uint32(t.Policy), Nrules: uint32(len(t.Order)), Flags: flags, WildSummary: t.Wild.Summary()}
+	if err := setRefs(m, t, &conf); err != nil {
+		return err
+	}
 	if err := m.GenConf.Put(gen, &conf); err != nil {
 		return fmt.Errorf("write generation config: %w", err)
+	}
+	return nil
+}
+
+// setRefs records in conf the slots of the sets t references.
+func setRefs(m *xdpfwMaps, t *rules.Tables, conf *xdpfwGenConf) error {
+	if len(t.SrcSets)+len(t.DstSets) == 0 {
+		return nil
+	}
+	defs, err := readSetDefs(m, true)
+	if err != nil {
+		return err
+	}
+	for dir, names := range [][]string{t.SrcSets, t.DstSets} {
+		for j, name := range names {
+			def, ok := defs[name]
+			if !ok {
+				return fmt.Errorf("set %s does not exist", name)
+			}
+			conf.SetSlot[dir][j] = def.Slot
+		}
+		conf.Nsets[dir] = uint32(len(names))
 	}
 	return nil
 }
@@ -276,7 +336,11 @@ func readRuleset(m *xdpfwMaps) (*rules.Ruleset, map[uint32]uint32, error) {
 	if err := m.GenConf.Lookup(gen, &conf); err != nil {
 		return nil, nil, fmt.Errorf("read generation config: %w", err)
 	}
-	rs := &rules.Ruleset{Policy: rules.Action(conf.Policy)}
+	setDefs, err := readSetDefs(m, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	rs := &rules.Ruleset{Policy: rules.Action(conf.Policy), Sets: liveSets(setDefs)}
 	slots := map[uint32]uint32{}
 	keys, defs, err := readAll[xdpfwRuleDefKey, xdpfwRuleDef](m.RuleDefs)
 	if err != nil {

@@ -8,7 +8,7 @@ const (
 	numGens     = 2
 	ruleDefSize = 500
 	metaMagic   = 0x78647066
-	metaVersion = 3
+	metaVersion = 4
 	chunkSize   = 256
 )
 
@@ -71,4 +71,5 @@ var classifierMaps = []string{
 	xdpfwMapActive, xdpfwMapGenConf, xdpfwMapAddr4Host, xdpfwMapAddr4Lpm,
 	xdpfwMapAddr6Host, xdpfwMapAddr6Lpm, xdpfwMapValueAtoms, xdpfwMapIfaceAtoms,
 	xdpfwMapVectors, xdpfwMapRanks,
+	xdpfwMapSet4Host, xdpfwMapSet4Lpm, xdpfwMapSet6Host, xdpfwMapSet6Lpm,
 }
