@@ -36,6 +36,8 @@ enum dim {
 	DIM_TTL,        /* TTL or hop limit */
 	DIM_LEN,        /* frame length in bytes */
 	DIM_IFACE,      /* input interface */
+	DIM_SSET,       /* membership of the source in the referenced sets */
+	DIM_DSET,       /* the same for the destination */
 	NUM_DIMS,
 };
 
@@ -76,6 +78,10 @@ enum dim {
 #define RANGE_ATOMS (2 * MAX_RULES + 1)
 #define L4_ATOMS    (4 * MAX_RULES + 1)
 #define IFACE_ATOMS 1025
+/* A set dimension's key has bit j set when the address is in the j-th
+ * set the ruleset references in that direction. */
+#define MAX_SET_REFS 8
+#define SET_KEYS    (1 << MAX_SET_REFS)
 
 #define VEC_BASE_SRC    0
 #define VEC_BASE_DST    (VEC_BASE_SRC + ADDR_ATOMS)
@@ -89,7 +95,9 @@ enum dim {
 #define VEC_BASE_TTL    (VEC_BASE_DSCP + 65)
 #define VEC_BASE_LEN    (VEC_BASE_TTL + 257)
 #define VEC_BASE_IFACE  (VEC_BASE_LEN + RANGE_ATOMS)
-#define VEC_PER_GEN     (VEC_BASE_IFACE + IFACE_ATOMS)
+#define VEC_BASE_SSET   (VEC_BASE_IFACE + IFACE_ATOMS)
+#define VEC_BASE_DSET   (VEC_BASE_SSET + SET_KEYS)
+#define VEC_PER_GEN     (VEC_BASE_DSET + SET_KEYS)
 /* One more vector after both generations: every bit set. Dimensions no
  * rule uses point here, so they cost no lookup and change no AND. */
 #define VEC_ALL         (NUM_GENS * VEC_PER_GEN)
@@ -112,7 +120,9 @@ struct atom_chunk {
 #define CHUNK_BASE_DSCP  (CHUNK_BASE_IVLAN + (VLAN_KEYS + CHUNK - 1) / CHUNK)
 #define CHUNK_BASE_TTL   (CHUNK_BASE_DSCP + 1)
 #define CHUNK_BASE_LEN   (CHUNK_BASE_TTL + 1)
-#define CHUNKS_PER_GEN   (CHUNK_BASE_LEN + 65536 / CHUNK)
+#define CHUNK_BASE_SSET  (CHUNK_BASE_LEN + 65536 / CHUNK)
+#define CHUNK_BASE_DSET  (CHUNK_BASE_SSET + 1)
+#define CHUNKS_PER_GEN   (CHUNK_BASE_DSET + 1)
 
 /* Address table keys carry a tag byte: generation | direction << 1. */
 #define ADDR_TAG(gen, dir) ((gen) | ((dir) << 1))
@@ -172,6 +182,56 @@ struct gen_conf {
 	__u32 flags;                /* GF_* */
 	__u32 pad;
 	__u64 wild_summary;         /* words holding rules with no condition */
+	/* the set slots the rules reference, per direction (src, dst): bit j
+	 * of a set dimension's key is membership in set_slot[dir][j] */
+	__u32 nsets[2];
+	__u32 set_slot[2][MAX_SET_REFS];
+};
+
+/*
+ * `active`: bit 0 is the rules' generation, bit 1 the sets'. Set contents
+ * change in place (a million prefixes cannot be copied per change), so
+ * every set element carries its answer for both set generations: a
+ * change writes the inactive generation's bits, flips bit 1, waits for
+ * packets in flight, and copies the bits across. A packet reads `active`
+ * once, so it sees every set as it was before the change or after it.
+ */
+#define ACTIVE_RULES    1u
+#define ACTIVE_SETS     2u
+
+/* Named sets: slot -> inner maps (per family, hosts in a hash, shorter
+ * prefixes in an LPM trie), all of element -> SET_* flags. MEMBER(g): an
+ * address whose longest match is this entry is in the set in set
+ * generation g (the entry or a shorter one covering it is an element).
+ * ELEM(g): the entry itself is an element in generation g. */
+#define MAX_SETS        256
+#define SET_LPM_ENTRIES (1u << 24)
+#define SET_MEMBER(g)   (1u << (g))
+#define SET_ELEM(g)     (1u << (2 + (g)))
+
+/* An element's value: its flags, and its prefix length, so the control
+ * plane can tell which entry a longest-prefix lookup found. */
+struct set_val {
+	__u8 flags;
+	__u8 len;
+};
+
+struct set4_key {
+	__u8 addr[4];
+};
+
+struct set6_key {
+	__u8 addr[16];
+};
+
+struct set4_lpm_key {
+	__u32 prefixlen;
+	__u8 addr[4];
+};
+
+struct set6_lpm_key {
+	__u32 prefixlen;
+	__u8 addr[16];
 };
 
 struct rank_entry {
@@ -224,12 +284,31 @@ struct rule_def {
 };
 
 #define META_MAGIC   0x78647066u   /* "xdpf" */
-#define META_VERSION 5   /* 4: two programs pinned; 5: binary rule definitions */
+#define META_VERSION 6   /* 4: two programs; 5: binary rule definitions; 6: sets */
 struct meta {
 	__u32 magic;
 	__u32 version;
 	__u32 next_id;
-	__u32 pad;
+	__u32 sets_dirty;           /* a set change was cut short: repair first */
+};
+
+/* Set definitions (control plane only): name -> slot and counts. */
+#define SET_NAME_BYTES 32
+struct set_name {
+	char name[SET_NAME_BYTES];
+};
+
+/* Created by an apply that may not have switched: the set is real once
+ * `active` holds the value in bits 8-15 (the apply's switch happened),
+ * else it is removed. */
+#define SET_DEF_PENDING 1u
+struct set_def {
+	__u32 slot;                 /* index into the set4_* / set6_* maps */
+	__u32 family;               /* 0 (IPv4 and IPv6), 4 or 6 */
+	__u32 flags;                /* SET_DEF_* */
+	__u32 host_cap[2];          /* max_entries of the IPv4, IPv6 host hash */
+	__u32 hosts[2];             /* entries in the IPv4, IPv6 host hash */
+	__u32 count[2];             /* elements in set generation g */
 };
 
 struct iface {

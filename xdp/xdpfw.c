@@ -85,6 +85,73 @@ struct {
 	__type(value, struct bitvec);
 } vectors SEC(".maps");
 
+/*
+ * Named sets, by slot (layout.h). The inner maps are created by the
+ * control plane, one set of four per named set; these are templates.
+ * Hash sizes differ per set (each is sized for its set); LPM tries grow
+ * as they are filled. Sizes, not BTF types: clang emits the inner maps'
+ * key structs as forward declarations only.
+ */
+struct set4_host_map {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(key_size, sizeof(struct set4_key));
+	__uint(value_size, sizeof(struct set_val));
+};
+
+struct set6_host_map {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(key_size, sizeof(struct set6_key));
+	__uint(value_size, sizeof(struct set_val));
+};
+
+struct set4_lpm_map {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, SET_LPM_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(key_size, sizeof(struct set4_lpm_key));
+	__uint(value_size, sizeof(struct set_val));
+};
+
+struct set6_lpm_map {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, SET_LPM_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(key_size, sizeof(struct set6_lpm_key));
+	__uint(value_size, sizeof(struct set_val));
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, MAX_SETS);
+	__type(key, __u32);
+	__array(values, struct set4_host_map);
+} set4_host SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, MAX_SETS);
+	__type(key, __u32);
+	__array(values, struct set6_host_map);
+} set6_host SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, MAX_SETS);
+	__type(key, __u32);
+	__array(values, struct set4_lpm_map);
+} set4_lpm SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, MAX_SETS);
+	__type(key, __u32);
+	__array(values, struct set6_lpm_map);
+} set6_lpm SEC(".maps");
+
 /* index gen * MAX_RULES + rank -> rule */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -121,6 +188,13 @@ struct {
 	__type(key, __u32);
 	__type(value, struct meta);
 } meta SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_SETS);
+	__type(key, struct set_name);
+	__type(value, struct set_def);
+} set_defs SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -201,15 +275,82 @@ static __always_inline __u32 proto_dim_key(const struct pkt *p)
 	return ((p->frag & 3) * 2 + (p->family == 6)) * PROTO_SPAN + proto;
 }
 
+/* The SET_* flags of addr's longest match in the set in slot, or 0. One
+ * key buffer serves all four maps (the hashes' key is its address part):
+ * the stack of decide_all and its callees is close to the 512-byte cap. */
+static __always_inline __u32 set_lookup(__u32 family, const __u8 *addr, __u32 slot)
+{
+	struct set6_lpm_key k;
+	struct set_val *v;
+	void *host, *lpm;
+
+	if (family == 4) {
+		k.prefixlen = 32;
+		__builtin_memcpy(k.addr, addr, 4);
+		host = bpf_map_lookup_elem(&set4_host, &slot);
+		lpm = bpf_map_lookup_elem(&set4_lpm, &slot);
+	} else {
+		k.prefixlen = 128;
+		__builtin_memcpy(k.addr, addr, 16);
+		host = bpf_map_lookup_elem(&set6_host, &slot);
+		lpm = bpf_map_lookup_elem(&set6_lpm, &slot);
+	}
+	if (!host || !lpm)
+		return 0;
+	v = bpf_map_lookup_elem(host, k.addr);
+	if (!v)
+		v = bpf_map_lookup_elem(lpm, &k);
+	return v ? v->flags : 0;
+}
+
+/*
+ * The set dimension's key for direction dir (0 source, 1 destination):
+ * bit j when the address is in the j-th set the rules of generation
+ * act & ACTIVE_RULES reference, as of set generation act & ACTIVE_SETS.
+ * A global function: its loop over the sets is verified once.
+ */
+__noinline __u32 set_mask(const struct pkt *p, __u32 dir, __u32 act)
+{
+	__u32 gen = act & ACTIVE_RULES, sgen = (act & ACTIVE_SETS) >> 1, mask = 0, n;
+	struct gen_conf *conf;
+	const __u8 *addr;
+
+	if (!p || (p->family != 4 && p->family != 6))
+		return 0;
+	conf = bpf_map_lookup_elem(&gen_conf, &gen);
+	if (!conf)
+		return 0;
+	dir &= 1;
+	addr = dir ? p->daddr : p->saddr;
+	n = conf->nsets[dir];
+	for (__u32 j = 0; j < MAX_SET_REFS && j < n; j++)
+		if (set_lookup(p->family, addr, conf->set_slot[dir][j]) & SET_MEMBER(sgen))
+			mask |= 1u << j;
+	return mask;
+}
+
+/* set_mask's answer, bounded where the verifier can see it: clang knows
+ * the mask fits in 8 bits and would drop a plain AND, but the verifier
+ * treats a global function's result as any number. */
+static __always_inline __u32 set_key(const struct pkt *p, __u32 dir, __u32 act)
+{
+	__u32 m = set_mask(p, dir, act);
+
+	asm volatile("" : "+r"(m));
+	return m & (SET_KEYS - 1);
+}
+
 /*
  * The atom of every dimension some rule uses (unused ones are never
  * looked up: their vector is VEC_ALL). Every capacity fits a u16. Atom 0
  * is "no value": ports of a
  * frame without ports, DSCP of a non-IP frame, an unknown interface.
  */
-static __always_inline void atoms(__u32 gen, __u32 flags, const struct pkt *p,
-				  __u32 ifindex, __u16 *a)
+static __always_inline void atoms(__u32 act, __u32 flags, const struct pkt *p,
+				  __u32 ifindex, __u32 sets, __u16 *a, int ndims)
 {
+	__u32 gen = act & ACTIVE_RULES;
+
 	if (flags & GF_USE(DIM_SRC))
 		a[DIM_SRC] = addr_atom(gen, 0, flags, p, p->saddr);
 	if (flags & GF_USE(DIM_DST))
@@ -238,31 +379,52 @@ static __always_inline void atoms(__u32 gen, __u32 flags, const struct pkt *p,
 		if (atom)
 			a[DIM_IFACE] = *atom;
 	}
+	/*
+	 * sets holds the set dimensions' keys (source | destination << 8),
+	 * found by the caller. Their chunks are read whether the dimensions
+	 * are used or not (an unused one's atom is ignored: its vector is
+	 * VEC_ALL): branching on the flags here, as above, doubles the paths
+	 * the verifier walks, past its limit.
+	 */
+	if (ndims > DIM_DSET) {
+		a[DIM_SSET] = value_atom(gen, CHUNK_BASE_SSET, sets & (SET_KEYS - 1));
+		a[DIM_DSET] = value_atom(gen, CHUNK_BASE_DSET, (sets >> 8) & (SET_KEYS - 1));
+	}
 }
 
 #define COMMON_DIMS (DIM_DPORT + 1)
 #define RARE_DIMS (GF_USE(DIM_L4) | GF_USE(DIM_VLAN) | GF_USE(DIM_IVLAN) | \
 		   GF_USE(DIM_DSCP) | GF_USE(DIM_TTL) | GF_USE(DIM_LEN) | \
-		   GF_USE(DIM_IFACE))
+		   GF_USE(DIM_IFACE) | GF_USE(DIM_SSET) | GF_USE(DIM_DSET))
 
 static const __u32 vec_base[NUM_DIMS] = {
 	VEC_BASE_SRC, VEC_BASE_DST, VEC_BASE_PROTO, VEC_BASE_SPORT,
 	VEC_BASE_DPORT, VEC_BASE_L4, VEC_BASE_VLAN, VEC_BASE_IVLAN,
 	VEC_BASE_DSCP, VEC_BASE_TTL, VEC_BASE_LEN, VEC_BASE_IFACE,
+	VEC_BASE_SSET, VEC_BASE_DSET,
 };
 
-/* Index of the lowest set bit; x must be non-zero. */
+/*
+ * Index of the lowest set bit; x must be non-zero. Branch-free (a de
+ * Bruijn multiply and a table), so the verifier walks one path through
+ * it instead of one per bit position: with six branches per call it
+ * explored up to 64 states per word of first_match.
+ */
+static const __u8 debruijn_bit[64] = {
+	0, 1, 48, 2, 57, 49, 28, 3, 61, 58, 50, 42, 38, 29, 17, 4,
+	62, 55, 59, 36, 53, 51, 43, 22, 45, 39, 33, 30, 24, 18, 12, 5,
+	63, 47, 56, 27, 60, 41, 37, 16, 54, 35, 52, 21, 44, 32, 23, 11,
+	46, 26, 40, 15, 34, 20, 31, 10, 25, 14, 19, 9, 13, 8, 7, 6,
+};
+
 static __always_inline __u32 lowest_bit(__u64 x)
 {
-	__u32 n = 0;
+	__u32 b = debruijn_bit[((x & -x) * 0x03f79d71b4cb0a89ULL) >> 58];
 
-	if (!(x & 0xffffffffULL)) { n += 32; x >>= 32; }
-	if (!(x & 0xffffULL))     { n += 16; x >>= 16; }
-	if (!(x & 0xffULL))       { n += 8;  x >>= 8; }
-	if (!(x & 0xfULL))        { n += 4;  x >>= 4; }
-	if (!(x & 0x3ULL))        { n += 2;  x >>= 2; }
-	if (!(x & 0x1ULL))        { n += 1; }
-	return n;
+	/* clang knows the table holds 0-63 and would drop the mask the
+	 * verifier needs to see. */
+	asm volatile("" : "+r"(b));
+	return b & 63;
 }
 
 /*
@@ -411,17 +573,17 @@ static __always_inline int parse_pkt(struct xdp_md *ctx, struct pkt *p,
  * conf->flags uses no other dimension (then the others would only AND
  * all-ones vectors), else NUM_DIMS.
  */
-static __always_inline void decide(const struct pkt *p, __u32 ifindex, __u32 gen,
-				   const struct gen_conf *conf, int ndims,
+static __always_inline void decide(const struct pkt *p, __u32 ifindex, __u32 act,
+				   __u32 sets, const struct gen_conf *conf, int ndims,
 				   struct decision *out)
 {
 	const struct bitvec *v[NUM_DIMS];
 	__u16 a[NUM_DIMS] = {};
-	__u32 flags = conf->flags, idx;
+	__u32 flags = conf->flags, gen = act & ACTIVE_RULES, idx;
 	struct rank_entry *r;
 	int rank = -1;
 
-	atoms(gen, flags, p, ifindex, a);
+	atoms(act, flags, p, ifindex, sets, a, ndims);
 	if (fetch_vectors(gen, flags, a, v, ndims))
 		rank = first_match(v, ndims, conf->wild_summary);
 	if (rank >= 0 && (__u32)rank < conf->nrules) {
@@ -446,22 +608,23 @@ static __always_inline void decide(const struct pkt *p, __u32 ifindex, __u32 gen
 }
 
 /*
- * decide over every dimension, as a global function: inline, the twelve
- * dimensions' paths multiply with the five-dimension path's past the
- * verifier's limit. Only rulesets with the richer matches pay the call.
+ * decide over every dimension, as a global function: inline, the
+ * fourteen dimensions' paths multiply with the five-dimension path's past
+ * the verifier's limit. Only rulesets with the richer matches or sets pay
+ * the call. sets: the set dimensions' keys (see atoms).
  */
-__noinline int decide_all(const struct pkt *p, __u32 ifindex, __u32 gen,
-			  struct decision *out)
+__noinline int decide_all(const struct pkt *p, __u32 ifindex, __u32 act,
+			  __u32 sets, struct decision *out)
 {
+	__u32 gen = act & ACTIVE_RULES;
 	struct gen_conf *conf;
 
 	if (!p || !out)
 		return 0;
-	gen &= 1;
 	conf = bpf_map_lookup_elem(&gen_conf, &gen);
 	if (!conf)
 		return 0;
-	decide(p, ifindex, gen, conf, NUM_DIMS, out);
+	decide(p, ifindex, act, sets, conf, NUM_DIMS, out);
 	return 0;
 }
 
@@ -471,7 +634,7 @@ static __always_inline int run(struct xdp_md *ctx, const int frags)
 	struct pkt p = {};
 	struct decision d = { .action = XDP_PASS, .reason = REASON_DEFAULT };
 	struct gen_conf *conf;
-	__u32 zero = 0, gen, *g;
+	__u32 zero = 0, act, gen, *g;
 
 	if (parse_pkt(ctx, &p, frags) != PARSE_OK)
 		return finish(XDP_DROP, REASON_MALFORMED, 0, p.len);
@@ -480,14 +643,22 @@ static __always_inline int run(struct xdp_md *ctx, const int frags)
 	g = bpf_map_lookup_elem(&active, &zero);
 	if (!g)
 		return XDP_PASS;
-	gen = *(volatile __u32 *)g & 1;
+	act = *(volatile __u32 *)g;
+	gen = act & ACTIVE_RULES;
 	conf = bpf_map_lookup_elem(&gen_conf, &gen);
 	if (!conf)
 		return XDP_PASS;
-	if (conf->flags & RARE_DIMS)
-		decide_all(&p, ctx->ingress_ifindex, gen, &d);
-	else
-		decide(&p, ctx->ingress_ifindex, gen, conf, COMMON_DIMS, &d);
+	if (conf->flags & RARE_DIMS) {
+		/* Set lookups run from here, not from decide_all: its stack
+		 * and theirs would pass the 512-byte cap together. */
+		__u32 sets = 0;
+
+		if (conf->flags & (GF_USE(DIM_SSET) | GF_USE(DIM_DSET)))
+			sets = set_key(&p, 0, act) | set_key(&p, 1, act) << 8;
+		decide_all(&p, ctx->ingress_ifindex, act, sets, &d);
+	} else {
+		decide(&p, ctx->ingress_ifindex, gen, 0, conf, COMMON_DIMS, &d);
+	}
 	if (d.reason == REASON_RULE)
 		count(&rule_stats, d.slot, p.len);
 	return finish(d.action, d.reason, d.rule_id, p.len);

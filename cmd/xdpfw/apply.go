@@ -4,11 +4,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/xdpfw/xdpfw/pkg/loader"
 	"github.com/xdpfw/xdpfw/pkg/rules"
+	"github.com/xdpfw/xdpfw/pkg/sets"
 )
 
 func applyCommand() *cli.Command {
@@ -115,7 +117,11 @@ func readRulesetFile(c *cli.Context, path string) (string, *rules.Ruleset, error
 	if err != nil {
 		return name, nil, err
 	}
-	rs, err := rules.ParseYAML(name, data)
+	opt := sets.RulesetOptions()
+	if path != "-" {
+		opt.Dir = filepath.Dir(path)
+	}
+	rs, err := rules.ParseYAML(name, data, opt)
 	return name, rs, err
 }
 

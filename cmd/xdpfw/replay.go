@@ -8,6 +8,7 @@ import (
 	"github.com/xdpfw/xdpfw/pkg/loader"
 	"github.com/xdpfw/xdpfw/pkg/replay"
 	"github.com/xdpfw/xdpfw/pkg/rules"
+	"github.com/xdpfw/xdpfw/pkg/sets"
 )
 
 func replayCommand() *cli.Command {
@@ -92,7 +93,7 @@ func runReplay(c *cli.Context) (*replay.Report, error) {
 // classifier maps, but never the live counters).
 func withTester(c *cli.Context, trace bool, fn func(*loader.Tester, *rules.Ruleset) error) error {
 	if path := c.String("rules"); path != "" {
-		rs, err := rules.ParseFile(path)
+		rs, err := rules.ParseFile(path, sets.RulesetOptions())
 		if err != nil {
 			return err
 		}

@@ -28,6 +28,9 @@ type ApplyResult struct {
 // equal priority in file order; other rules get new ids, so ids are never
 // reused. See planApply.
 func (s *State) Apply(rs *rules.Ruleset) (ApplyResult, error) {
+	if err := repairSets(&s.maps); err != nil {
+		return ApplyResult{}, err
+	}
 	v, live, liveSlots, err := readLive(&s.maps)
 	if err != nil {
 		return ApplyResult{}, err
@@ -40,12 +43,17 @@ func (s *State) Apply(rs *rules.Ruleset) (ApplyResult, error) {
 	if err != nil {
 		return ApplyResult{}, err
 	}
-	next := &rules.Ruleset{Policy: rs.Policy, Rules: p.rules}
+	next := &rules.Ruleset{Policy: rs.Policy, Rules: p.rules, Sets: rs.Sets}
 	if err := next.Validate(); err != nil {
 		return ApplyResult{}, err
 	}
 	res := ApplyResult{Unchanged: len(rs.Rules) - len(p.fresh), Added: len(p.fresh), Removed: p.removed}
-	if p.fresh == nil && p.removed == 0 && p.sameIDs && rs.Policy == live.Policy {
+	sets, err := planSets(&s.maps, rs.Sets)
+	if err != nil {
+		return ApplyResult{}, err
+	}
+	defer sets.Close()
+	if p.fresh == nil && p.removed == 0 && p.sameIDs && rs.Policy == live.Policy && !sets.changed() {
 		return res, nil
 	}
 	// Reserve the new ids before anything is written, as AddRule does: a
@@ -61,7 +69,11 @@ func (s *State) Apply(rs *rules.Ruleset) (ApplyResult, error) {
 			return ApplyResult{}, err
 		}
 	}
-	if err := v.commit(&s.maps, next, p.slots); err != nil {
+	// Rules and sets switch in one write.
+	if err := v.prepare(&s.maps, next, p.slots); err != nil {
+		return ApplyResult{}, err
+	}
+	if err := sets.run(&s.maps, true); err != nil {
 		return ApplyResult{}, err
 	}
 	res.Committed = true

@@ -16,11 +16,41 @@ import (
 // they hold now. slots gives each rule's counter slot; nil means
 // slot = rank.
 func commit(m *xdpfwMaps, rs *rules.Ruleset, slots map[uint32]uint32) error {
+	// A set change cut short is repaired before anything else switches.
+	if err := repairSets(m); err != nil {
+		return err
+	}
 	v, err := readView(m)
 	if err != nil {
 		return err
 	}
 	return v.commit(m, rs, slots)
+}
+
+// commitWithSets makes rs live with its sets exactly as rs has them
+// (apply, replay instances): sets are created, changed and removed, and
+// the rules and sets switch together.
+func commitWithSets(m *xdpfwMaps, rs *rules.Ruleset, slots map[uint32]uint32) error {
+	if err := repairSets(m); err != nil {
+		return err
+	}
+	v, err := readView(m)
+	if err != nil {
+		return err
+	}
+	return v.commitWithSets(m, rs, slots)
+}
+
+func (v *view) commitWithSets(m *xdpfwMaps, rs *rules.Ruleset, slots map[uint32]uint32) error {
+	plan, err := planSets(m, rs.Sets)
+	if err != nil {
+		return err
+	}
+	defer plan.Close()
+	if err := v.prepare(m, rs, slots); err != nil {
+		return err
+	}
+	return plan.run(m, true)
 }
 
 // view is one read of what a commit starts from: the active generation,
@@ -37,6 +67,7 @@ type view struct {
 	live      []rules.Rule
 	liveIDs   []uint32
 	liveSlots []uint32
+	sets      map[string]xdpfwSetDef // the live sets
 }
 
 func readView(m *xdpfwMaps) (*view, error) {
@@ -45,6 +76,10 @@ func readView(m *xdpfwMaps) (*view, error) {
 		return nil, fmt.Errorf("read active generation: %w", err)
 	}
 	v.active &= 1
+	var err error
+	if v.sets, err = readSetDefs(m, false); err != nil {
+		return nil, err
+	}
 	for gen := range v.conf {
 		if err := m.GenConf.Lookup(uint32(gen), &v.conf[gen]); err != nil {
 			return nil, fmt.Errorf("read generation config: %w", err)
@@ -54,7 +89,7 @@ func readView(m *xdpfwMaps) (*view, error) {
 	// A definition takes tens of bytes of its 504: read the map a small
 	// batch at a time into the same buffers and keep only the bytes used,
 	// rather than all 4 MB of both generations in fresh memory.
-	err := forEachBatch(m.RuleDefs, 256, func(keys []xdpfwRuleDefKey, defs []xdpfwRuleDef) error {
+	err = forEachBatch(m.RuleDefs, 256, func(keys []xdpfwRuleDefKey, defs []xdpfwRuleDef) error {
 		total := 0
 		for i, k := range keys {
 			if k.Gen >= numGens || defs[i].Len > uint32(len(defs[i].Data)) {
@@ -84,7 +119,8 @@ func readView(m *xdpfwMaps) (*view, error) {
 //  2. delete its keyed entries that the new tables do not overwrite;
 //  3. write rs's compiled tables into it, then the rule definitions that
 //     differ from those it holds, then its config, which clears the mark;
-//  4. switch `active` to it with one word write.
+//  4. switch `active` to it with one word write (its rules bit; the
+//     sets bit is left as it is).
 //
 // The inactive generation holds the ruleset of two commits ago: packets
 // stopped using it when the last commit switched away, a whole CLI
@@ -99,6 +135,21 @@ func readView(m *xdpfwMaps) (*view, error) {
 // LPM tries. With the mark, a commit stopped half-way and the entries are
 // found by iterating every address table.
 func (v *view) commit(m *xdpfwMaps, rs *rules.Ruleset, slots map[uint32]uint32) error {
+	if err := v.prepare(m, rs, slots); err != nil {
+		return err
+	}
+	act, err := readActive(m)
+	if err != nil {
+		return err
+	}
+	if err := m.Active.Put(uint32(0), act^1); err != nil {
+		return fmt.Errorf("switch to generation %d: %w", act&1^1, err)
+	}
+	return nil
+}
+
+// prepare is steps 1 to 3 of commit.
+func (v *view) prepare(m *xdpfwMaps, rs *rules.Ruleset, slots map[uint32]uint32) error {
 	t, err := rules.Compile(rs)
 	if err != nil {
 		return err
@@ -127,9 +178,6 @@ func (v *view) commit(m *xdpfwMaps, rs *rules.Ruleset, slots map[uint32]uint32) 
 	}
 	if err := writeTables(m, next, t, slots, v.defs[next], defs); err != nil {
 		return fmt.Errorf("write generation %d: %w", next, err)
-	}
-	if err := m.Active.Put(uint32(0), next); err != nil {
-		return fmt.Errorf("switch to generation %d: %w", next, err)
 	}
 	return nil
 }
@@ -302,8 +350,33 @@ func writeTables(m *xdpfwMaps, gen uint32, t *rules.Tables, slots map[uint32]uin
 	}
 
 	conf := xdpfwGenConf{Policy: uint32(t.Policy), Nrules: uint32(len(t.Order)), Flags: flags, WildSummary: t.Wild.Summary()}
+	if err := setRefs(m, t, &conf); err != nil {
+		return err
+	}
 	if err := m.GenConf.Put(gen, &conf); err != nil {
 		return fmt.Errorf("write generation config: %w", err)
+	}
+	return nil
+}
+
+// setRefs records in conf the slots of the sets t references.
+func setRefs(m *xdpfwMaps, t *rules.Tables, conf *xdpfwGenConf) error {
+	if len(t.SrcSets)+len(t.DstSets) == 0 {
+		return nil
+	}
+	defs, err := readSetDefs(m, true)
+	if err != nil {
+		return err
+	}
+	for dir, names := range [][]string{t.SrcSets, t.DstSets} {
+		for j, name := range names {
+			def, ok := defs[name]
+			if !ok {
+				return fmt.Errorf("set %s does not exist", name)
+			}
+			conf.SetSlot[dir][j] = def.Slot
+		}
+		conf.Nsets[dir] = uint32(len(names))
 	}
 	return nil
 }
@@ -473,7 +546,7 @@ func (v *view) ruleset() (*rules.Ruleset, map[uint32]uint32, error) {
 		order[i] = uint64(r.Priority)<<32 | uint64(i)
 	}
 	slices.Sort(order)
-	rs := &rules.Ruleset{Policy: rules.Action(conf.Policy), Rules: make([]rules.Rule, len(order))}
+	rs := &rules.Ruleset{Policy: rules.Action(conf.Policy), Rules: make([]rules.Rule, len(order)), Sets: liveSets(v.sets)}
 	for i, o := range order {
 		rs.Rules[i] = v.live[uint32(o)]
 	}

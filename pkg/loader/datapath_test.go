@@ -10,7 +10,7 @@ import (
 
 func mustRuleset(t testing.TB, yaml string) *rules.Ruleset {
 	t.Helper()
-	rs, err := rules.ParseYAML("test.yaml", []byte(yaml))
+	rs, err := rules.ParseYAML("test.yaml", []byte(yaml), rules.FileOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,7 @@ const (
 	numGens     = 2
 	ruleDefSize = 500
 	metaMagic   = 0x78647066
-	metaVersion = 5
+	metaVersion = 6
 	chunkSize   = 256
 )
 
@@ -76,4 +76,5 @@ var classifierMaps = []string{
 	xdpfwMapActive, xdpfwMapGenConf, xdpfwMapAddr4Host, xdpfwMapAddr4Lpm,
 	xdpfwMapAddr6Host, xdpfwMapAddr6Lpm, xdpfwMapValueAtoms, xdpfwMapIfaceAtoms,
 	xdpfwMapVectors, xdpfwMapRanks,
+	xdpfwMapSet4Host, xdpfwMapSet4Lpm, xdpfwMapSet6Host, xdpfwMapSet6Lpm,
 }

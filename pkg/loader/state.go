@@ -191,6 +191,9 @@ func assignMaps(dst *xdpfwMaps, byName map[string]*ebpf.Map) error {
 		RuleStats: byName[xdpfwMapRuleStats], VerdictStats: byName[xdpfwMapVerdictStats],
 		RuleDefs: byName[xdpfwMapRuleDefs], Meta: byName[xdpfwMapMeta],
 		Ifaces: byName[xdpfwMapIfaces], Trace: byName[xdpfwMapTrace],
+		Set4Host: byName[xdpfwMapSet4Host], Set4Lpm: byName[xdpfwMapSet4Lpm],
+		Set6Host: byName[xdpfwMapSet6Host], Set6Lpm: byName[xdpfwMapSet6Lpm],
+		SetDefs: byName[xdpfwMapSetDefs],
 	}
 	for name, m := range byName {
 		if m == nil {
@@ -254,6 +257,9 @@ func (s *State) mapsByName() map[string]*ebpf.Map {
 		xdpfwMapRuleStats: m.RuleStats, xdpfwMapVerdictStats: m.VerdictStats,
 		xdpfwMapRuleDefs: m.RuleDefs, xdpfwMapMeta: m.Meta,
 		xdpfwMapIfaces: m.Ifaces, xdpfwMapTrace: m.Trace,
+		xdpfwMapSet4Host: m.Set4Host, xdpfwMapSet4Lpm: m.Set4Lpm,
+		xdpfwMapSet6Host: m.Set6Host, xdpfwMapSet6Lpm: m.Set6Lpm,
+		xdpfwMapSetDefs: m.SetDefs,
 	}
 }
 

@@ -31,7 +31,7 @@ func NewTester(rs *rules.Ruleset, trace bool) (*Tester, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := commit(&t.objs.xdpfwMaps, rs, nil); err != nil {
+	if err := commitWithSets(&t.objs.xdpfwMaps, rs, nil); err != nil {
 		t.Close()
 		return nil, err
 	}
@@ -46,7 +46,7 @@ func NewTester(rs *rules.Ruleset, trace bool) (*Tester, error) {
 // Load makes rs the instance's ruleset (a commit into its own maps), so
 // one instance can try many rulesets; its counters are not reset.
 func (t *Tester) Load(rs *rules.Ruleset) error {
-	if err := commit(&t.objs.xdpfwMaps, rs, nil); err != nil {
+	if err := commitWithSets(&t.objs.xdpfwMaps, rs, nil); err != nil {
 		return err
 	}
 	_, slots, err := readRuleset(&t.objs.xdpfwMaps)

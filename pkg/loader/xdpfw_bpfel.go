@@ -63,6 +63,8 @@ type xdpfwGenConf struct {
 	Flags       uint32
 	Pad         uint32
 	WildSummary uint64
+	Nsets       [2]uint32
+	SetSlot     [2][8]uint32
 }
 
 type xdpfwIface struct {
@@ -79,11 +81,11 @@ type xdpfwIfaceKey struct {
 }
 
 type xdpfwMeta struct {
-	_       structs.HostLayout
-	Magic   uint32
-	Version uint32
-	NextId  uint32
-	Pad     uint32
+	_         structs.HostLayout
+	Magic     uint32
+	Version   uint32
+	NextId    uint32
+	SetsDirty uint32
 }
 
 type xdpfwRankEntry struct {
@@ -111,6 +113,21 @@ type xdpfwScratch struct {
 	Buf [40]uint8
 }
 
+type xdpfwSetDef struct {
+	_       structs.HostLayout
+	Slot    uint32
+	Family  uint32
+	Flags   uint32
+	HostCap [2]uint32
+	Hosts   [2]uint32
+	Count   [2]uint32
+}
+
+type xdpfwSetName struct {
+	_    structs.HostLayout
+	Name [32]int8
+}
+
 type xdpfwTrace struct {
 	_      structs.HostLayout
 	Seq    uint32
@@ -136,6 +153,11 @@ const (
 	xdpfwMapRuleDefs     = "rule_defs"
 	xdpfwMapRuleStats    = "rule_stats"
 	xdpfwMapScratch      = "scratch"
+	xdpfwMapSet4Host     = "set4_host"
+	xdpfwMapSet4Lpm      = "set4_lpm"
+	xdpfwMapSet6Host     = "set6_host"
+	xdpfwMapSet6Lpm      = "set6_lpm"
+	xdpfwMapSetDefs      = "set_defs"
 	xdpfwMapTrace        = "trace"
 	xdpfwMapValueAtoms   = "value_atoms"
 	xdpfwMapVectors      = "vectors"
@@ -208,6 +230,11 @@ type xdpfwMapSpecs struct {
 	RuleDefs     *ebpf.MapSpec `ebpf:"rule_defs"`
 	RuleStats    *ebpf.MapSpec `ebpf:"rule_stats"`
 	Scratch      *ebpf.MapSpec `ebpf:"scratch"`
+	Set4Host     *ebpf.MapSpec `ebpf:"set4_host"`
+	Set4Lpm      *ebpf.MapSpec `ebpf:"set4_lpm"`
+	Set6Host     *ebpf.MapSpec `ebpf:"set6_host"`
+	Set6Lpm      *ebpf.MapSpec `ebpf:"set6_lpm"`
+	SetDefs      *ebpf.MapSpec `ebpf:"set_defs"`
 	Trace        *ebpf.MapSpec `ebpf:"trace"`
 	ValueAtoms   *ebpf.MapSpec `ebpf:"value_atoms"`
 	Vectors      *ebpf.MapSpec `ebpf:"vectors"`
@@ -254,6 +281,11 @@ type xdpfwMaps struct {
 	RuleDefs     *ebpf.Map `ebpf:"rule_defs"`
 	RuleStats    *ebpf.Map `ebpf:"rule_stats"`
 	Scratch      *ebpf.Map `ebpf:"scratch"`
+	Set4Host     *ebpf.Map `ebpf:"set4_host"`
+	Set4Lpm      *ebpf.Map `ebpf:"set4_lpm"`
+	Set6Host     *ebpf.Map `ebpf:"set6_host"`
+	Set6Lpm      *ebpf.Map `ebpf:"set6_lpm"`
+	SetDefs      *ebpf.Map `ebpf:"set_defs"`
 	Trace        *ebpf.Map `ebpf:"trace"`
 	ValueAtoms   *ebpf.Map `ebpf:"value_atoms"`
 	Vectors      *ebpf.Map `ebpf:"vectors"`
@@ -275,6 +307,11 @@ func (m *xdpfwMaps) Close() error {
 		m.RuleDefs,
 		m.RuleStats,
 		m.Scratch,
+		m.Set4Host,
+		m.Set4Lpm,
+		m.Set6Host,
+		m.Set6Lpm,
+		m.SetDefs,
 		m.Trace,
 		m.ValueAtoms,
 		m.Vectors,

@@ -26,7 +26,7 @@ func rulesets(t *testing.T) map[string]*rules.Ruleset {
 		t.Fatalf("no rulesets in %s: %v", rulesetDir, err)
 	}
 	for _, f := range files {
-		rs, err := rules.ParseFile(f)
+		rs, err := rules.ParseFile(f, rules.FileOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -97,7 +97,7 @@ rules:
   - {proto: udp, dport: 53, action: drop}
   - {proto: tcp, dport: 443, action: drop}
   - {proto: udp, action: pass}
-`))
+`), rules.FileOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +203,7 @@ rules:
 
 func mustParse(t *testing.T, yaml string) *rules.Ruleset {
 	t.Helper()
-	rs, err := rules.ParseYAML("test.yaml", []byte(yaml))
+	rs, err := rules.ParseYAML("test.yaml", []byte(yaml), rules.FileOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -81,6 +81,10 @@ func (t *Tables) atom(d int, p *Packet) uint32 {
 		return value(int(p.TTL), isIP)
 	case DimLen:
 		return value(int(clampLen(p.Len)), true)
+	case DimSrcSet:
+		return value(t.setMask(t.SrcSets, p.Src), isIP)
+	case DimDstSet:
+		return value(t.setMask(t.DstSets, p.Dst), isIP)
 	case DimIface:
 		for _, e := range t.Ifaces {
 			if e.Name == p.Iface {
@@ -89,6 +93,17 @@ func (t *Tables) atom(d int, p *Packet) uint32 {
 		}
 	}
 	return 0
+}
+
+// setMask is the set dimension's key: bit j for membership in refs[j].
+func (t *Tables) setMask(refs []string, a netip.Addr) int {
+	mask := 0
+	for j, name := range refs {
+		if s := t.sets[name]; s != nil && s.Contains(a) {
+			mask |= 1 << j
+		}
+	}
+	return mask
 }
 
 // lookupAddr is the longest-prefix match over a field's entries (the

@@ -22,11 +22,13 @@ const (
 	DimTTL
 	DimLen
 	DimIface
+	DimSrcSet // which of the referenced source sets hold the source address
+	DimDstSet
 	NumDims
 )
 
 // DimNames name the dimensions in messages.
-var DimNames = [NumDims]string{"src", "dst", "proto", "sport", "dport", "l4", "vlan", "inner-vlan", "dscp", "ttl", "length", "iface"}
+var DimNames = [NumDims]string{"src", "dst", "proto", "sport", "dport", "l4", "vlan", "inner-vlan", "dscp", "ttl", "length", "iface", "src-set", "dst-set"}
 
 // The protocol dimension's keys (xdp/layout.h): for IP frames
 // (frag*2 + isIPv6)*ProtoSpan + protocol, protocol ProtoSlotND standing
@@ -55,13 +57,18 @@ const (
 // AtomCapacity is the vector slots each dimension has per generation.
 var AtomCapacity = [NumDims]int{
 	AddrAtoms, AddrAtoms, ProtoKeys, RangeAtoms, RangeAtoms, L4Atoms,
-	VLANKeys, VLANKeys, 65, 257, RangeAtoms, IfaceAtoms,
+	VLANKeys, VLANKeys, 65, 257, RangeAtoms, IfaceAtoms, SetKeys, SetKeys,
 }
+
+// SetKeys is the set dimensions' key count: bit j of the key is set when
+// the address is in the j-th set the rules reference in that direction.
+const SetKeys = 1 << MaxSetRefs
 
 // ValueKeys is each value dimension's key count (0: keyed otherwise).
 var ValueKeys = [NumDims]int{
 	DimProto: ProtoKeys, DimSport: 65536, DimDport: 65536, DimL4: 65536,
 	DimVLAN: VLANKeys, DimInnerVLAN: VLANKeys, DimDSCP: 64, DimTTL: 256, DimLen: 65536,
+	DimSrcSet: SetKeys, DimDstSet: SetKeys,
 }
 
 // VecWords is the number of 64-bit words in a rule vector.
@@ -122,6 +129,10 @@ type Tables struct {
 	Src, Dst []PrefixAtom
 	Values   [NumDims][]uint16 // key -> atom for value dimensions in use
 	Ifaces   []IfaceAtom
+	// SrcSets and DstSets name the sets the rules reference; bit j of a
+	// set dimension's key stands for the j-th.
+	SrcSets, DstSets []string
+	sets             Sets // for Classify
 
 	// Used[d]: some rule sets a condition on d. The datapath looks up
 	// only these; the others match every rule. Proto is always used: it
@@ -138,8 +149,8 @@ type Tables struct {
 // primaryOrder ranks dimensions by how few values they usually match, so
 // a rule's primary dimension is its most selective condition.
 var primaryOrder = [NumDims]int{
-	DimSrc, DimDst, DimDport, DimSport, DimL4, DimIface, DimInnerVLAN,
-	DimVLAN, DimTTL, DimDSCP, DimLen, DimProto,
+	DimSrc, DimDst, DimSrcSet, DimDstSet, DimDport, DimSport, DimL4, DimIface,
+	DimInnerVLAN, DimVLAN, DimTTL, DimDSCP, DimLen, DimProto,
 }
 
 // Summary is the summary word the datapath stores for an atom: the words
@@ -159,8 +170,9 @@ func Compile(rs *Ruleset) (*Tables, error) {
 	if err := rs.Validate(); err != nil {
 		return nil, err
 	}
-	t := &Tables{Policy: rs.Policy, Order: Sorted(rs.Rules)}
-	c := compiler{order: t.Order}
+	t := &Tables{Policy: rs.Policy, Order: Sorted(rs.Rules), sets: rs.Sets}
+	t.SrcSets, t.DstSets = ReferencedSets(t.Order)
+	c := compiler{order: t.Order, keys: keyContext{pk: protoKeySets{}, srcSets: t.SrcSets, dstSets: t.DstSets}}
 	for r := range t.Order {
 		for d, set := range constrained(&t.Order[r].Match) {
 			t.Used[d] = t.Used[d] || set
@@ -219,12 +231,14 @@ func constrained(m *Match) [NumDims]bool {
 		DimL4:   m.TCPFlags.Set || m.ICMPType.Set || m.ICMPCode.Set,
 		DimVLAN: m.VLAN.Set, DimInnerVLAN: m.InnerVLAN.Set,
 		DimDSCP: m.DSCP.Set, DimTTL: m.TTL.Set, DimLen: m.Length.Set,
-		DimIface: m.Iface != "",
+		DimIface:  m.Iface != "",
+		DimSrcSet: m.SrcSet != "", DimDstSet: m.DstSet != "",
 	}
 }
 
 type compiler struct {
 	order []Rule
+	keys  keyContext
 }
 
 // atoms numbers distinct vectors in order of first appearance. They are
@@ -347,10 +361,9 @@ func (c *compiler) valueDim(d int) ([]uint16, []BitVec) {
 	// visits every key (65536 per port dimension), and map lookups there
 	// were most of a commit's compile time.
 	var starts, ends []keyRule
-	pk := protoKeySets{}
 	sets := make([][]interval, len(c.order))
 	for r := range c.order {
-		sets[r] = keySet(d, &c.order[r].Match, pk)
+		sets[r] = c.keys.of(d, &c.order[r].Match)
 		for _, iv := range sets[r] {
 			starts = append(starts, newKeyRule(iv.lo, r))
 			ends = append(ends, newKeyRule(iv.hi+1, r))

@@ -25,12 +25,12 @@ type Condition struct {
 // Conditions lists every condition, in the order rules are printed and
 // parsed.
 var Conditions = []Condition{
-	{"src", "CIDR", "source prefix or address",
-		func(m *Match, s string) (err error) { m.Src, err = ParsePrefix(s); return },
-		func(m *Match) string { return prefixText(m.Src) }},
-	{"dst", "CIDR", "destination prefix or address",
-		func(m *Match, s string) (err error) { m.Dst, err = ParsePrefix(s); return },
-		func(m *Match) string { return prefixText(m.Dst) }},
+	{"src", "CIDR|@SET", "source prefix or address, or @NAME of a set (xdpfw set)",
+		func(m *Match, s string) (err error) { m.Src, m.SrcSet, err = parseAddrCond(s); return },
+		func(m *Match) string { return addrCondText(m.Src, m.SrcSet) }},
+	{"dst", "CIDR|@SET", "destination prefix or address, or @NAME of a set",
+		func(m *Match, s string) (err error) { m.Dst, m.DstSet, err = parseAddrCond(s); return },
+		func(m *Match) string { return addrCondText(m.Dst, m.DstSet) }},
 	{"family", "FAMILY", "ipv4 or ipv6",
 		func(m *Match, s string) (err error) { m.Family, err = ParseFamily(s); return },
 		func(m *Match) string { return m.Family.String() }},
@@ -85,11 +85,15 @@ func ConditionByKey(key string) *Condition {
 	return nil
 }
 
-func prefixText(p netip.Prefix) string {
-	if !p.IsValid() {
-		return ""
+// addrCondText is an address condition's text: the prefix, or @SET.
+func addrCondText(p netip.Prefix, set string) string {
+	switch {
+	case set != "":
+		return setRef(set)
+	case p.IsValid():
+		return p.String()
 	}
-	return p.String()
+	return ""
 }
 
 // implyProto sets m.Proto to proto for a condition that only makes sense

@@ -1,13 +1,15 @@
 package rules
 
+import "net/netip"
+
 // The reference evaluator: a plain linear walk over the rules in
 // evaluation order. It is deliberately the obvious algorithm, so that the
 // datapath's bit-vector classifier (and Compile) can be checked against it.
 
 // Matches reports whether every condition m sets holds for p, following
-// docs/design.md "Rule semantics". Malformed frames match nothing (they
-// never reach the rules).
-func (m Match) Matches(p *Packet) bool {
+// docs/design.md "Rule semantics"; sets holds the sets m may name. Malformed
+// frames match nothing (they never reach the rules).
+func (m Match) Matches(p *Packet, sets Sets) bool {
 	switch {
 	case p.Malformed:
 		return false
@@ -38,12 +40,12 @@ func (m Match) Matches(p *Packet) bool {
 	if p.Kind != KindIPv4 && p.Kind != KindIPv6 {
 		return false
 	}
-	return m.matchesIP(p)
+	return m.matchesIP(p) && m.inSets(p, sets)
 }
 
 // NeedsIP reports whether m sets a condition only IP frames can meet.
 func (m Match) NeedsIP() bool {
-	return m.Src.IsValid() || m.Dst.IsValid() || m.Proto.Set || m.Sport.Set || m.Dport.Set ||
+	return m.Src.IsValid() || m.Dst.IsValid() || m.SrcSet != "" || m.DstSet != "" || m.Proto.Set || m.Sport.Set || m.Dport.Set ||
 		m.Family != FamilyAny || m.Fragment != FragAnyPacket || m.TCPFlags.Set ||
 		m.ICMPType.Set || m.ICMPCode.Set || m.DSCP.Set || m.TTL.Set
 }
@@ -101,6 +103,16 @@ func (m Match) matchesIP(p *Packet) bool {
 	return true
 }
 
+// inSets checks the set conditions of m: a set that does not exist
+// contains nothing.
+func (m Match) inSets(p *Packet, sets Sets) bool {
+	in := func(name string, a netip.Addr) bool {
+		s := sets[name]
+		return s != nil && s.Contains(a)
+	}
+	return (m.SrcSet == "" || in(m.SrcSet, p.Src)) && (m.DstSet == "" || in(m.DstSet, p.Dst))
+}
+
 func (r Range) contains(v uint16) bool {
 	return r.Lo <= v && v <= r.Hi
 }
@@ -122,7 +134,7 @@ func EvaluateDecoded(rs *Ruleset, sorted []Rule, p *Packet) Verdict {
 		return Verdict{Action: Drop, Reason: ReasonMalformed}
 	}
 	for i := range sorted {
-		if sorted[i].Match.Matches(p) {
+		if sorted[i].Match.Matches(p, rs.Sets) {
 			return Verdict{Action: sorted[i].Action, Reason: ReasonRule, RuleID: sorted[i].ID}
 		}
 	}

@@ -145,7 +145,7 @@ func TestEvaluateDecodeCases(t *testing.T) {
 
 func TestMatchesMalformed(t *testing.T) {
 	p := Packet{Malformed: true}
-	if (Match{}).Matches(&p) {
+	if (Match{}).Matches(&p, nil) {
 		t.Error("a malformed packet matched")
 	}
 }

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -17,6 +19,11 @@ import (
 // A ruleset file is YAML:
 //
 //	policy: drop          # pass|drop, default pass if omitted
+//	sets:                 # optional named address sets
+//	  blocked:
+//	    family: inet      # ipv4, ipv6 or inet (default)
+//	    elements: [192.0.2.0/24, 2001:db8::/32]
+//	    file: drop.txt    # and/or a blocklist file, relative to this file
 //	rules:
 //	  - action: pass      # required
 //	    priority: 10      # optional, default DefaultPriority
@@ -45,19 +52,31 @@ func (e *FileError) Error() string {
 
 func (e *FileError) Unwrap() error { return e.Err }
 
+// FileOptions say how a ruleset file's sets read their element files.
+type FileOptions struct {
+	// Dir is where relative set file paths start ("" is the working
+	// directory); ParseFile sets it to the ruleset file's directory.
+	Dir string
+	// ReadSet reads a blocklist file of the family; nil refuses set files.
+	ReadSet func(path string, fam Family) ([]netip.Prefix, error)
+}
+
 // ParseFile reads and parses a ruleset file; errors name path and line.
-func ParseFile(path string) (*Ruleset, error) {
+func ParseFile(path string, opt FileOptions) (*Ruleset, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	return ParseYAML(path, data)
+	if opt.Dir == "" {
+		opt.Dir = filepath.Dir(path)
+	}
+	return ParseYAML(path, data, opt)
 }
 
 // ParseYAML parses a ruleset from data; name is used in error messages
 // ("name:line: ..."). The result passes Ruleset.Validate.
-func ParseYAML(name string, data []byte) (*Ruleset, error) {
-	p := fileParser{name: name}
+func ParseYAML(name string, data []byte, opt FileOptions) (*Ruleset, error) {
+	p := fileParser{name: name, opt: opt}
 	root, err := p.document(data)
 	if err != nil {
 		return nil, err
@@ -79,6 +98,7 @@ func ParseYAML(name string, data []byte) (*Ruleset, error) {
 
 type fileParser struct {
 	name string
+	opt  FileOptions
 }
 
 func (p *fileParser) errorf(n *yaml.Node, format string, args ...any) error {
@@ -195,9 +215,14 @@ func (p *fileParser) ruleset(root *yaml.Node, rs *Ruleset) error {
 	if root.Kind != yaml.MappingNode {
 		return p.errorf(root, "want a mapping with policy and rules, got %s", kindName(root))
 	}
-	fs, err := p.fields(root, "policy", "rules")
+	fs, err := p.fields(root, "policy", "sets", "rules")
 	if err != nil {
 		return err
+	}
+	if f, ok := fs["sets"]; ok {
+		if rs.Sets, err = p.sets(f); err != nil {
+			return err
+		}
 	}
 	if f, ok := fs["policy"]; ok {
 		s, err := p.scalar("policy", f)
@@ -316,6 +341,9 @@ func FormatYAML(rs *Ruleset) []byte {
 	}
 	root := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
 	addPair(root, "policy", strNode(rs.Policy.String()))
+	if len(rs.Sets) > 0 {
+		addPair(root, "sets", setsNode(rs.Sets))
+	}
 	addPair(root, "rules", list)
 
 	var buf bytes.Buffer

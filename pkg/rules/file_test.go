@@ -31,7 +31,7 @@ rules:
 `
 
 func TestParseYAMLExample(t *testing.T) {
-	rs, err := ParseYAML("rules.yaml", []byte(exampleYAML))
+	rs, err := ParseYAML("rules.yaml", []byte(exampleYAML), FileOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +63,7 @@ func TestParseYAMLDefaults(t *testing.T) {
 		{"int ports and hex priority", "rules:\n  - {action: drop, sport: 7, priority: 0x10}\n", Pass, 1},
 	}
 	for _, tt := range tests {
-		rs, err := ParseYAML("f.yaml", []byte(tt.in))
+		rs, err := ParseYAML("f.yaml", []byte(tt.in), FileOptions{})
 		if err != nil {
 			t.Errorf("%s: %v", tt.name, err)
 			continue
@@ -119,7 +119,7 @@ rules:
 		{"src list", "rules:\n  - action: drop\n    src:\n      - 10.0.0.0/8\n", "rules.yaml:4: src: want a value, got a list"},
 	}
 	for _, tt := range tests {
-		_, err := ParseYAML("rules.yaml", []byte(tt.in))
+		_, err := ParseYAML("rules.yaml", []byte(tt.in), FileOptions{})
 		if err == nil || err.Error() != tt.want {
 			t.Errorf("%s: error = %v\nwant %s", tt.name, err, tt.want)
 			continue
@@ -137,7 +137,7 @@ func TestParseYAMLTooManyRules(t *testing.T) {
 	for i := 0; i <= MaxRules; i++ {
 		b.WriteString("  - action: drop\n")
 	}
-	_, err := ParseYAML("big.yaml", []byte(b.String()))
+	_, err := ParseYAML("big.yaml", []byte(b.String()), FileOptions{})
 	if want := "big.yaml:2: 4097 rules, at most 4096 allowed"; err == nil || err.Error() != want {
 		t.Errorf("error = %v, want %s", err, want)
 	}
@@ -149,11 +149,11 @@ func TestParseFile(t *testing.T) {
 	if err := os.WriteFile(path, []byte("policy: drop\nrules:\n  - action: pass\n    dport: x\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, err := ParseFile(path)
+	_, err := ParseFile(path, FileOptions{})
 	if want := path + `:4: dport: invalid port "x" (want a number 0-65535)`; err == nil || err.Error() != want {
 		t.Errorf("error = %v, want %s", err, want)
 	}
-	if _, err := ParseFile(filepath.Join(dir, "missing.yaml")); !errors.Is(err, os.ErrNotExist) {
+	if _, err := ParseFile(filepath.Join(dir, "missing.yaml"), FileOptions{}); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("missing file: %v", err)
 	}
 }
@@ -211,7 +211,7 @@ func TestFormatYAMLRoundTrip(t *testing.T) {
 	}
 	for i, rs := range rulesets {
 		text := FormatYAML(rs)
-		back, err := ParseYAML("round.yaml", text)
+		back, err := ParseYAML("round.yaml", text, FileOptions{})
 		if err != nil {
 			t.Fatalf("#%d: %v\n%s", i, err, text)
 		}
@@ -245,7 +245,7 @@ func TestFormatYAMLAwkwardValues(t *testing.T) {
 			}
 			r := Rule{ID: 1, Action: Pass, Match: Match{Src: pfx(p), Proto: proto(uint8(n))}}
 			rs := &Ruleset{Policy: Pass, Rules: []Rule{r}}
-			back, err := ParseYAML("x", FormatYAML(rs))
+			back, err := ParseYAML("x", FormatYAML(rs), FileOptions{})
 			if err != nil || len(back.Rules) != 1 || back.Rules[0] != r {
 				t.Errorf("%s proto %d: %v %v\n%s", p, n, back, err, FormatYAML(rs))
 			}

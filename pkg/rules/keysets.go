@@ -1,5 +1,7 @@
 package rules
 
+import "slices"
+
 // Each value dimension's keys, and the set of keys each rule accepts, as
 // the compiler's sweep wants them: sorted, disjoint inclusive intervals.
 
@@ -15,9 +17,15 @@ func addKeys(out []interval, lo, hi int) []interval {
 	return append(out, interval{lo, hi})
 }
 
-// keySet gives the keys of value dimension d that m accepts; nil when m
-// sets no condition on d (it accepts every key, and "no value" too).
-func keySet(d int, m *Match, pk protoKeySets) []interval {
+// keyContext is what keys depend on beyond the rule itself.
+type keyContext struct {
+	pk               protoKeySets
+	srcSets, dstSets []string // the sets the ruleset references, by bit
+}
+
+// of gives the keys of value dimension d that m accepts; nil when m sets
+// no condition on d (it accepts every key, and "no value" too).
+func (kc keyContext) of(d int, m *Match) []interval {
 	one := func(r Range) []interval {
 		if !r.Set {
 			return nil
@@ -29,7 +37,7 @@ func keySet(d int, m *Match, pk protoKeySets) []interval {
 		if !constrained(m)[DimProto] {
 			return nil
 		}
-		return pk.of(m)
+		return kc.pk.of(m)
 	case DimSport:
 		return one(m.Sport)
 	case DimDport:
@@ -52,8 +60,26 @@ func keySet(d int, m *Match, pk protoKeySets) []interval {
 		return one(m.TTL)
 	case DimLen:
 		return one(m.Length)
+	case DimSrcSet:
+		return setKeys(kc.srcSets, m.SrcSet)
+	case DimDstSet:
+		return setKeys(kc.dstSets, m.DstSet)
 	}
 	return nil
+}
+
+// setKeys are the membership masks with the bit of set name: the keys
+// whose j-th bit is set, in runs of 1<<j.
+func setKeys(refs []string, name string) []interval {
+	j := slices.Index(refs, name)
+	if name == "" || j < 0 {
+		return nil
+	}
+	var out []interval
+	for lo := 1 << j; lo < SetKeys; lo += 2 << j {
+		out = append(out, interval{lo, lo + 1<<j - 1})
+	}
+	return out
 }
 
 // l4Keys: TCP flags are the key itself (0-255); ICMP is type << 8 | code.

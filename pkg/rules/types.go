@@ -29,6 +29,7 @@ const MaxPriority = 65535
 type Ruleset struct {
 	Policy Action // for frames no rule matches
 	Rules  []Rule // any order; evaluation order is by (Priority, ID)
+	Sets   Sets   // named address sets, referenced or not
 }
 
 // Rule is one ordered match-action entry. Lower Priority runs first; equal
@@ -43,11 +44,15 @@ type Rule struct {
 // Match holds the rule's conditions; a zero field matches anything. The
 // conditions' text forms, flags and file keys are in conditions.go.
 type Match struct {
-	Src   netip.Prefix // !IsValid() means any source
-	Dst   netip.Prefix
-	Proto Proto
-	Sport PortRange
-	Dport PortRange
+	Src netip.Prefix // !IsValid() means any source
+	Dst netip.Prefix
+	// SrcSet and DstSet name a set the address must be in (the rule's
+	// "@NAME"); an address condition is a prefix or a set, not both.
+	SrcSet string
+	DstSet string
+	Proto  Proto
+	Sport  PortRange
+	Dport  PortRange
 
 	Family    Family    // address family of the frame
 	Fragment  FragMatch // which fragments

@@ -26,6 +26,21 @@ func (r Rule) Validate() error {
 
 // Validate checks the conditions of a match; see Rule.Validate.
 func (m Match) Validate() error {
+	for _, c := range []struct {
+		field string
+		p     netip.Prefix
+		set   string
+	}{{"src", m.Src, m.SrcSet}, {"dst", m.Dst, m.DstSet}} {
+		if c.set == "" {
+			continue
+		}
+		if c.p.IsValid() {
+			return fmt.Errorf("%s is both the prefix %s and the set @%s", c.field, c.p, c.set)
+		}
+		if err := ValidSetName(c.set); err != nil {
+			return fmt.Errorf("%s: %w", c.field, err)
+		}
+	}
 	if err := validPrefix("src", m.Src); err != nil {
 		return err
 	}
@@ -60,19 +75,9 @@ func (m Match) validateExtra() error {
 	if m.Fragment > FragAnyFrag {
 		return fmt.Errorf("invalid fragment match %d", m.Fragment)
 	}
-	fam := m.Family
-	for _, p := range []netip.Prefix{m.Src, m.Dst} {
-		if !p.IsValid() {
-			continue
-		}
-		pf := FamilyIPv6
-		if p.Addr().Is4() {
-			pf = FamilyIPv4
-		}
-		if fam != FamilyAny && fam != pf {
-			return fmt.Errorf("family %s conflicts with prefix %s", fam, p)
-		}
-		fam = pf
+	fam, err := m.impliedFamily()
+	if err != nil {
+		return err
 	}
 	if m.TCPFlags.Set && (!m.Proto.Set || m.Proto.Num != ProtoTCP) {
 		return fmt.Errorf("tcp-flags need proto tcp (got %s)", protoOrAny(m.Proto))
@@ -116,6 +121,53 @@ func (m Match) validateExtra() error {
 		if _, err := ParseIfaceName(m.Iface); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// impliedFamily is the one address family m can match, from its family
+// condition and its prefixes (FamilyAny when they name none).
+func (m Match) impliedFamily() (Family, error) {
+	fam := m.Family
+	for _, p := range []netip.Prefix{m.Src, m.Dst} {
+		if !p.IsValid() {
+			continue
+		}
+		pf := FamilyIPv6
+		if p.Addr().Is4() {
+			pf = FamilyIPv4
+		}
+		if fam != FamilyAny && fam != pf {
+			return 0, fmt.Errorf("family %s conflicts with prefix %s", fam, p)
+		}
+		fam = pf
+	}
+	return fam, nil
+}
+
+// validSetRefs checks m's set references against the ruleset's sets: they
+// exist, and a set of one family is not combined with a condition that
+// needs the other.
+func (m Match) validSetRefs(sets Sets) error {
+	fam, err := m.impliedFamily()
+	if err != nil {
+		return err
+	}
+	for _, name := range []string{m.SrcSet, m.DstSet} {
+		if name == "" {
+			continue
+		}
+		s := sets[name]
+		if s == nil {
+			return fmt.Errorf("set @%s does not exist (create it with xdpfw set create, or in the file's sets:)", name)
+		}
+		if s.Family == FamilyAny {
+			continue
+		}
+		if fam != FamilyAny && fam != s.Family {
+			return fmt.Errorf("set @%s is %s, but the rule matches %s only", name, s.Family, fam)
+		}
+		fam = s.Family
 	}
 	return nil
 }
@@ -184,6 +236,21 @@ func (rs *Ruleset) Validate() error {
 		if err := r.Validate(); err != nil {
 			return fmt.Errorf("rule %d: %w", r.ID, err)
 		}
+		if err := r.Match.validSetRefs(rs.Sets); err != nil {
+			return fmt.Errorf("rule %d: %w", r.ID, err)
+		}
+	}
+	for name, s := range rs.Sets {
+		if s == nil || s.Name != name {
+			return fmt.Errorf("set %q is filed under the wrong name", name)
+		}
+		if err := s.Validate(); err != nil {
+			return err
+		}
+	}
+	src, dst := ReferencedSets(rs.Rules)
+	if len(src) > MaxSetRefs || len(dst) > MaxSetRefs {
+		return fmt.Errorf("the rules reference %d sets as source and %d as destination; at most %d each", len(src), len(dst), MaxSetRefs)
 	}
 	return nil
 }

@@ -31,44 +31,13 @@ import (
 	"github.com/xdpfw/xdpfw/pkg/rules"
 )
 
-// Family restricts the entries a set may hold.
-type Family uint8
-
-const (
-	Inet Family = iota // IPv4 and IPv6
-	IPv4
-	IPv6
-)
-
-// ParseFamily accepts ipv4, ipv6 or inet (both).
-func ParseFamily(s string) (Family, error) {
-	switch s {
-	case "inet":
-		return Inet, nil
-	case "ipv4":
-		return IPv4, nil
-	case "ipv6":
-		return IPv6, nil
-	}
-	return 0, fmt.Errorf("unknown family %q (want ipv4, ipv6 or inet)", s)
-}
-
-func (f Family) String() string {
-	switch f {
-	case IPv4:
-		return "ipv4"
-	case IPv6:
-		return "ipv6"
-	}
-	return "inet"
-}
-
 // Options control Parse.
 type Options struct {
 	// Name is what messages call the input, e.g. the file name.
 	Name string
-	// Family rejects entries of the other family (Inet takes both).
-	Family Family
+	// Family rejects entries of the other family (rules.FamilyAny, the
+	// default, takes both).
+	Family rules.Family
 	// SkipInvalid makes bad lines not an error: Parse returns the good
 	// entries and lists the bad lines in Set.Skipped.
 	SkipInvalid bool
@@ -209,7 +178,7 @@ func Parse(r io.Reader, opt Options) (*Set, error) {
 
 // parseLine returns the line's entry: IPv4 as a v4Key (never 0), IPv6 as
 // a prefix, neither for a blank or comment line.
-func parseLine(b []byte, fam Family) (uint64, netip.Prefix, error) {
+func parseLine(b []byte, fam rules.Family) (uint64, netip.Prefix, error) {
 	if i := bytes.IndexAny(b, "#;"); i >= 0 {
 		b = b[:i]
 	}
@@ -224,7 +193,7 @@ func parseLine(b []byte, fam Family) (uint64, netip.Prefix, error) {
 		return 0, netip.Prefix{}, fmt.Errorf("unexpected %q after %s (want one prefix or address per line)", bytes.TrimSpace(b[i:]), b[:i])
 	}
 	if a, bits, ok := fastIPv4(b); ok {
-		if fam == IPv6 {
+		if fam == rules.FamilyIPv6 {
 			return 0, netip.Prefix{}, fmt.Errorf("%s is IPv4, but the set is ipv6", b)
 		}
 		return v4Key(a, bits), netip.Prefix{}, nil
@@ -236,9 +205,9 @@ func parseLine(b []byte, fam Family) (uint64, netip.Prefix, error) {
 		return 0, netip.Prefix{}, err
 	}
 	switch {
-	case p.Addr().Is4() && fam == IPv6:
+	case p.Addr().Is4() && fam == rules.FamilyIPv6:
 		return 0, netip.Prefix{}, fmt.Errorf("%s is IPv4, but the set is ipv6", b)
-	case p.Addr().Is6() && fam == IPv4:
+	case p.Addr().Is6() && fam == rules.FamilyIPv4:
 		return 0, netip.Prefix{}, fmt.Errorf("%s is IPv6, but the set is ipv4", b)
 	case p.Addr().Is4():
 		a := p.Addr().As4()

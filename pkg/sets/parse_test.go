@@ -1,6 +1,8 @@
 package sets
 
 import (
+	"github.com/xdpfw/xdpfw/pkg/rules"
+
 	"errors"
 	"fmt"
 	"net/netip"
@@ -130,9 +132,9 @@ func TestFamily(t *testing.T) {
 		{"ipv6", "x: 2 bad entries: line 1: 192.0.2.0/24 is IPv4, but the set is ipv6; line 3: 198.51.100.1 is IPv4, but the set is ipv6"},
 		{"inet", ""},
 	} {
-		fam, err := ParseFamily(tc.fam)
-		if err != nil || fam.String() != tc.fam {
-			t.Fatalf("ParseFamily(%q) = %v, %v", tc.fam, fam, err)
+		fam, err := rules.ParseSetFamily(tc.fam)
+		if err != nil || rules.SetFamilyString(fam) != tc.fam {
+			t.Fatalf("ParseSetFamily(%q) = %v, %v", tc.fam, fam, err)
 		}
 		set, err := Parse(strings.NewReader(in), Options{Name: "x", Family: fam})
 		switch {
@@ -142,8 +144,8 @@ func TestFamily(t *testing.T) {
 			t.Errorf("%s: %v, want %s", tc.fam, err, tc.want)
 		}
 	}
-	if _, err := ParseFamily("ip"); err == nil || err.Error() != `unknown family "ip" (want ipv4, ipv6 or inet)` {
-		t.Errorf("ParseFamily(ip): %v", err)
+	if _, err := rules.ParseSetFamily("ip6x"); err == nil || err.Error() != `unknown set family "ip6x" (want ipv4, ipv6 or inet)` {
+		t.Errorf("ParseSetFamily(ip6x): %v", err)
 	}
 }
 

@@ -1,0 +1,140 @@
+package loader
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+
+	"github.com/xdpfw/xdpfw/pkg/rules"
+)
+
+// setPlan makes the live sets exactly a ruleset's: sets it lacks are
+// created (pending until the switch), sets whose elements differ get a
+// delta, and sets it does not name are removed after the switch.
+type setPlan struct {
+	deltas  []*setDelta
+	created []string
+	removed map[string]xdpfwSetDef
+}
+
+func (p *setPlan) Close() {
+	for _, d := range p.deltas {
+		d.h.Close()
+	}
+}
+
+// changed reports whether the plan changes anything.
+func (p *setPlan) changed() bool {
+	if len(p.created) > 0 || len(p.removed) > 0 {
+		return true
+	}
+	for _, d := range p.deltas {
+		if len(d.add)+len(d.del) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// planSets compares want with the live sets and creates the missing ones,
+// marked pending for the value `active` will hold after the switch (the
+// rules' generation always switches with them). A set that exists with
+// another family is refused: rules may rely on its family.
+func planSets(m *xdpfwMaps, want rules.Sets) (*setPlan, error) {
+	defs, err := readSetDefs(m, false)
+	if err != nil {
+		return nil, err
+	}
+	refs, err := referencedSlots(m)
+	if err != nil {
+		return nil, err
+	}
+	act, err := readActive(m)
+	if err != nil {
+		return nil, err
+	}
+	p := &setPlan{removed: map[string]xdpfwSetDef{}}
+	for name, def := range defs {
+		if want[name] == nil {
+			p.removed[name] = def
+		}
+	}
+	names := make([]string, 0, len(want))
+	for name := range want {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	target := act ^ 1
+	for _, name := range names {
+		set, def := want[name], defs[name]
+		if _, ok := defs[name]; !ok {
+			continue
+		}
+		if rules.Family(def.Family) != set.Family {
+			p.Close()
+			return nil, fmt.Errorf("set %s is %s, the ruleset makes it %s; destroy it first (xdpfw set destroy)",
+				name, rules.SetFamilyString(rules.Family(def.Family)), rules.SetFamilyString(set.Family))
+		}
+		h, err := openSetMaps(m, def.Slot)
+		if err != nil {
+			p.Close()
+			return nil, err
+		}
+		d := &setDelta{name: name, def: def, h: h, direct: !refs[def.Slot]}
+		p.deltas = append(p.deltas, d)
+		var old []netip.Prefix
+		if def.Count[act&activeSets>>1] > 0 {
+			if old, err = h.elements(act & activeSets >> 1); err != nil {
+				p.Close()
+				return nil, err
+			}
+		}
+		d.add, d.del = diffSorted(old, set.Prefixes)
+		if !d.direct && len(d.add)+len(d.del) > 0 {
+			target = act ^ 1 ^ activeSets
+		}
+	}
+	for _, name := range names {
+		if _, ok := defs[name]; ok {
+			continue
+		}
+		set := want[name]
+		h, def, err := createSet(m, name, set.Family, setDefPending|target<<8)
+		if err != nil {
+			p.Close()
+			return nil, err
+		}
+		p.created = append(p.created, name)
+		p.deltas = append(p.deltas, &setDelta{name: name, def: def, h: h, direct: true, add: set.Prefixes})
+	}
+	return p, nil
+}
+
+// run writes the deltas and switches (the rules' generation too when
+// flipRules), then settles the new sets and removes the unnamed ones.
+func (p *setPlan) run(m *xdpfwMaps, flipRules bool) error {
+	if err := changeSets(m, p.deltas, flipRules, nil); err != nil {
+		return err
+	}
+	for _, d := range p.deltas {
+		if d.def.Flags&setDefPending != 0 {
+			d.def.Flags = 0
+			if err := putSetDef(m, d.name, &d.def); err != nil {
+				return err
+			}
+		}
+	}
+	for _, def := range p.removed {
+		// Packets that started before the switch may still use them.
+		if err := waitForPackets(m, def.Slot); err != nil {
+			return err
+		}
+		break
+	}
+	for name, def := range p.removed {
+		if err := removeSet(m, name, def); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,334 @@
+package loader
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+)
+
+// A change to the contents of sets, made in place (docs/design.md,
+// "Sets"):
+//
+//  1. mark the sets dirty in meta, so a crash is repaired by the next
+//     change (repairSets);
+//  2. write every added and deleted element's answer for the inactive set
+//     generation n, shortest prefixes first, keeping generation a's;
+//  3. flip bit ACTIVE_SETS of `active` (with the rules' bit, for apply);
+//  4. wait for packets still classifying with generation a;
+//  5. settle: added elements get the resting value, deleted ones go;
+//  6. clear the dirty mark.
+//
+// A packet reads `active` once, so it sees every set before the change or
+// after it. A set no live rule references skips the protocol: its
+// entries are written in their resting form directly.
+
+// setDelta is the change to one set.
+type setDelta struct {
+	name     string
+	def      xdpfwSetDef
+	h        *setHandle
+	add, del []netip.Prefix // not elements now; elements now
+	direct   bool           // unreferenced: write resting values directly
+}
+
+// hostCount counts host prefixes per family (0 IPv4, 1 IPv6).
+func hostCount(ps []netip.Prefix) (n [2]int) {
+	for _, p := range ps {
+		switch kindOf(p) {
+		case kindHost4:
+			n[0]++
+		case kindHost6:
+			n[1]++
+		}
+	}
+	return n
+}
+
+// prepare is steps 2 (or the whole direct change): a is the live set
+// generation. The set's definition is written with the new counts.
+func (d *setDelta) prepare(m *xdpfwMaps, a uint32, progress func(done, total int)) error {
+	n := a ^ 1
+	adds := hostCount(d.add)
+	for fam := range 2 {
+		if err := d.h.grow(m, &d.def, fam, int(d.def.Hosts[fam])+adds[fam]); err != nil {
+			return err
+		}
+	}
+	count := int(d.def.Count[a]) + len(d.add) - len(d.del)
+	if d.direct {
+		if err := d.settle(progress); err != nil {
+			return err
+		}
+		dels := hostCount(d.del)
+		for fam := range 2 {
+			d.def.Hosts[fam] = uint32(int(d.def.Hosts[fam]) + adds[fam] - dels[fam])
+		}
+		d.def.Count = [2]uint32{uint32(count), uint32(count)}
+		return putSetDef(m, d.name, &d.def)
+	}
+	changes := make([]netip.Prefix, 0, len(d.add)+len(d.del))
+	changes = append(append(changes, d.add...), d.del...)
+	byLength(changes)
+	added := make(map[netip.Prefix]bool, len(d.add))
+	for _, p := range d.add {
+		added[p] = true
+	}
+	// One level (prefix length) at a time: an entry's answer depends on
+	// the entries above it, which must be written first.
+	for start := 0; start < len(changes); {
+		end := start
+		for end < len(changes) && changes[end].Bits() == changes[start].Bits() {
+			end++
+		}
+		level := make([]entry, 0, end-start)
+		for _, p := range changes[start:end] {
+			e, err := d.pending(p, added[p], a, n)
+			if err != nil {
+				return err
+			}
+			level = append(level, e)
+		}
+		if err := d.h.write(level); err != nil {
+			return err
+		}
+		if progress != nil {
+			progress(end, len(changes))
+		}
+		start = end
+	}
+	for fam := range 2 {
+		d.def.Hosts[fam] += uint32(adds[fam]) // deleted hosts stay until settled
+	}
+	d.def.Count[n] = uint32(count)
+	return putSetDef(m, d.name, &d.def)
+}
+
+// pending is p's entry while the change is prepared: generation a keeps
+// its answer, generation n gets the new one.
+func (d *setDelta) pending(p netip.Prefix, add bool, a, n uint32) (entry, error) {
+	e := entry{p: p, val: setVal{Len: uint8(p.Bits())}}
+	if add {
+		// Before the change, addresses in p were in the set only through
+		// a shorter element.
+		was := false
+		if d.def.Count[a] > 0 {
+			var err error
+			if was, err = d.h.covered(p, a); err != nil {
+				return e, err
+			}
+		}
+		e.val.Flags = setElem(n) | setMember(n)
+		if was {
+			e.val.Flags |= setMember(a)
+		}
+		return e, nil
+	}
+	// After the change, only through a shorter element.
+	still, err := d.h.covered(p, n)
+	if err != nil {
+		return e, err
+	}
+	e.val.Flags = setElem(a) | setMember(a)
+	if still {
+		e.val.Flags |= setMember(n)
+	}
+	return e, nil
+}
+
+// settle is step 5: added elements in their resting form, deleted ones
+// removed.
+func (d *setDelta) settle(progress func(done, total int)) error {
+	es := make([]entry, len(d.add))
+	sorted := slices.Clone(d.add)
+	byLength(sorted) // tries fill fastest in order
+	for i, p := range sorted {
+		es[i] = entry{p: p, val: setVal{Flags: setClean, Len: uint8(p.Bits())}}
+	}
+	// Large loads report progress per chunk.
+	const chunk = 1 << 16
+	for off := 0; off < len(es); off += chunk {
+		if err := d.h.write(es[off:min(off+chunk, len(es))]); err != nil {
+			return err
+		}
+		if progress != nil {
+			progress(min(off+chunk, len(es)), len(es)+len(d.del))
+		}
+	}
+	if err := d.h.remove(d.del); err != nil {
+		return err
+	}
+	if progress != nil {
+		progress(len(es)+len(d.del), len(es)+len(d.del))
+	}
+	return nil
+}
+
+// finish is step 5 for a prepared change; n is now the live generation.
+func (d *setDelta) finish(m *xdpfwMaps, n uint32) error {
+	if d.direct {
+		return nil
+	}
+	if err := d.settle(nil); err != nil {
+		return err
+	}
+	dels := hostCount(d.del)
+	for fam := range 2 {
+		d.def.Hosts[fam] -= uint32(dels[fam])
+	}
+	d.def.Count[n^1] = d.def.Count[n]
+	return putSetDef(m, d.name, &d.def)
+}
+
+// changeSets runs the whole protocol for deltas; flipRules also switches
+// the rules' generation in the same write (apply prepared it).
+func changeSets(m *xdpfwMaps, deltas []*setDelta, flipRules bool, progress func(done, total int)) error {
+	act, err := readActive(m)
+	if err != nil {
+		return err
+	}
+	a := act & activeSets >> 1
+	inPlace := false
+	for _, d := range deltas {
+		if len(d.add)+len(d.del) == 0 {
+			d.direct = true // nothing to switch
+		}
+		inPlace = inPlace || !d.direct
+	}
+	if inPlace {
+		if err := setDirty(m, true); err != nil {
+			return err
+		}
+	}
+	for _, d := range deltas {
+		if err := d.prepare(m, a, progress); err != nil {
+			return fmt.Errorf("set %s: %w", d.name, err)
+		}
+	}
+	flip := uint32(0)
+	if inPlace {
+		flip |= activeSets
+	}
+	if flipRules {
+		flip |= 1
+	}
+	if flip != 0 {
+		if err := m.Active.Put(uint32(0), act^flip); err != nil {
+			return fmt.Errorf("switch generation: %w", err)
+		}
+	}
+	if !inPlace {
+		return nil
+	}
+	if err := waitForPackets(m, deltas[0].h.slot); err != nil {
+		return err
+	}
+	for _, d := range deltas {
+		if err := d.finish(m, a^1); err != nil {
+			return fmt.Errorf("set %s: %w", d.name, err)
+		}
+	}
+	return setDirty(m, false)
+}
+
+func readActive(m *xdpfwMaps) (uint32, error) {
+	var act uint32
+	if err := m.Active.Lookup(uint32(0), &act); err != nil {
+		return 0, fmt.Errorf("read active generation: %w", err)
+	}
+	return act, nil
+}
+
+func setDirty(m *xdpfwMaps, dirty bool) error {
+	var meta xdpfwMeta
+	if err := m.Meta.Lookup(uint32(0), &meta); err != nil {
+		return fmt.Errorf("read meta: %w", err)
+	}
+	meta.SetsDirty = 0
+	if dirty {
+		meta.SetsDirty = 1
+	}
+	if err := m.Meta.Put(uint32(0), &meta); err != nil {
+		return fmt.Errorf("write meta: %w", err)
+	}
+	return nil
+}
+
+// repairSets finishes or undoes a set change that was cut short, and
+// settles the sets of an apply that was: kept if its switch happened,
+// removed if not. Every entry takes the live set generation's answer,
+// which the live generation's packets already see, so repairing changes
+// nothing they can observe. Every change runs it first.
+func repairSets(m *xdpfwMaps) error {
+	var meta xdpfwMeta
+	if err := m.Meta.Lookup(uint32(0), &meta); err != nil {
+		return fmt.Errorf("read meta: %w", err)
+	}
+	defs, err := readSetDefs(m, true)
+	if err != nil {
+		return err
+	}
+	act, err := readActive(m)
+	if err != nil {
+		return err
+	}
+	for name, def := range defs {
+		if def.Flags&setDefPending == 0 {
+			continue
+		}
+		if def.Flags>>8 == act {
+			def.Flags = 0
+			defs[name] = def
+			err = putSetDef(m, name, &def)
+		} else {
+			err = removeSet(m, name, def)
+			delete(defs, name)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if meta.SetsDirty == 0 {
+		return nil
+	}
+	a := act & activeSets >> 1
+	for name, def := range defs {
+		if err := repairSet(m, name, def, a); err != nil {
+			return fmt.Errorf("repair set %s: %w", name, err)
+		}
+	}
+	return setDirty(m, false)
+}
+
+func repairSet(m *xdpfwMaps, name string, def xdpfwSetDef, a uint32) error {
+	h, err := openSetMaps(m, def.Slot)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	es, err := h.entries()
+	if err != nil {
+		return err
+	}
+	var (
+		keep       []entry
+		kept, gone []netip.Prefix
+	)
+	for _, e := range es {
+		if e.val.Flags&setElem(a) != 0 {
+			keep = append(keep, entry{e.p, setVal{Flags: setClean, Len: e.val.Len}})
+			kept = append(kept, e.p)
+		} else {
+			gone = append(gone, e.p)
+		}
+	}
+	if err := h.write(keep); err != nil {
+		return err
+	}
+	if err := h.remove(gone); err != nil {
+		return err
+	}
+	hosts := hostCount(kept)
+	def.Hosts = [2]uint32{uint32(hosts[0]), uint32(hosts[1])}
+	def.Count = [2]uint32{uint32(len(keep)), uint32(len(keep))}
+	return putSetDef(m, name, &def)
+}

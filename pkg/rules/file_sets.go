@@ -1,0 +1,140 @@
+package rules
+
+import (
+	"net/netip"
+	"path/filepath"
+	"slices"
+
+	"gopkg.in/yaml.v3"
+)
+
+// sets parses the file's "sets:" mapping: name -> family, elements, file.
+func (p *fileParser) sets(f field) (Sets, error) {
+	if f.val.Kind == yaml.ScalarNode && f.val.ShortTag() == "!!null" {
+		return nil, nil
+	}
+	if f.val.Kind != yaml.MappingNode {
+		return nil, p.errorf(f.val, "sets: want a mapping of set names, got %s", kindName(f.val))
+	}
+	out := Sets{}
+	for i := 0; i+1 < len(f.val.Content); i += 2 {
+		k, v := resolve(f.val.Content[i]), resolve(f.val.Content[i+1])
+		if err := ValidSetName(k.Value); err != nil {
+			return nil, p.errorf(k, "%v", err)
+		}
+		if _, dup := out[k.Value]; dup {
+			return nil, p.errorf(k, "set %s defined twice", k.Value)
+		}
+		s, err := p.set(k.Value, v)
+		if err != nil {
+			return nil, err
+		}
+		out[s.Name] = s
+	}
+	return out, nil
+}
+
+func (p *fileParser) set(name string, n *yaml.Node) (*Set, error) {
+	s := &Set{Name: name}
+	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" {
+		return s, nil // "name:" alone: an empty inet set
+	}
+	if n.Kind != yaml.MappingNode {
+		return nil, p.errorf(n, "set %s: want a mapping with family, elements or file, got %s", name, kindName(n))
+	}
+	fs, err := p.fields(n, "family", "elements", "file")
+	if err != nil {
+		return nil, err
+	}
+	if f, ok := fs["family"]; ok {
+		text, err := p.scalar("family", f)
+		if err != nil {
+			return nil, err
+		}
+		if s.Family, err = ParseSetFamily(text); err != nil {
+			return nil, p.errorf(f.val, "%v", err)
+		}
+	}
+	if f, ok := fs["elements"]; ok {
+		if err := p.elements(s, f); err != nil {
+			return nil, err
+		}
+	}
+	if f, ok := fs["file"]; ok {
+		path, err := p.scalar("file", f)
+		if err != nil {
+			return nil, err
+		}
+		if p.opt.ReadSet == nil {
+			return nil, p.errorf(f.val, "set %s: set files cannot be read here", name)
+		}
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(p.opt.Dir, path)
+		}
+		ps, err := p.opt.ReadSet(path, s.Family)
+		if err != nil {
+			return nil, p.errorf(f.val, "set %s: %v", name, err)
+		}
+		s.Prefixes = append(s.Prefixes, ps...)
+	}
+	s.Prefixes = SortPrefixes(s.Prefixes)
+	return s, nil
+}
+
+// elements parses an inline list of prefixes, each error on its line.
+func (p *fileParser) elements(s *Set, f field) error {
+	if f.val.Kind == yaml.ScalarNode && f.val.ShortTag() == "!!null" {
+		return nil
+	}
+	if f.val.Kind != yaml.SequenceNode {
+		return p.errorf(f.val, "set %s: elements: want a list, got %s", s.Name, kindName(f.val))
+	}
+	for _, item := range f.val.Content {
+		item = resolve(item)
+		if item.Kind != yaml.ScalarNode {
+			return p.errorf(item, "set %s: want a prefix, got %s", s.Name, kindName(item))
+		}
+		pfx, err := ParsePrefix(item.Value)
+		if err == nil {
+			err = s.Accepts(pfx)
+		}
+		if err != nil {
+			return p.errorf(item, "set %s: %v", s.Name, err)
+		}
+		s.Prefixes = append(s.Prefixes, pfx)
+	}
+	return nil
+}
+
+// setsNode writes sets sorted by name, elements in canonical order.
+func setsNode(sets Sets) *yaml.Node {
+	names := make([]string, 0, len(sets))
+	for n := range sets {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	root := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+	for _, n := range names {
+		s := sets[n]
+		node := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+		addPair(node, "family", strNode(SetFamilyString(s.Family)))
+		list := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}
+		for _, pfx := range SortPrefixes(slices.Clone(s.Prefixes)) {
+			list.Content = append(list.Content, strNode(prefixOrAddr(pfx)))
+		}
+		if len(list.Content) == 0 {
+			list.Style = yaml.FlowStyle
+		}
+		addPair(node, "elements", list)
+		addPair(root, n, node)
+	}
+	return root
+}
+
+// prefixOrAddr writes a host prefix as its address, as blocklists do.
+func prefixOrAddr(p netip.Prefix) string {
+	if p.IsSingleIP() {
+		return p.Addr().String()
+	}
+	return p.String()
+}
