@@ -18,9 +18,11 @@ func applyCommand() *cli.Command {
 		Name:  "apply",
 		Usage: "replace the whole live ruleset (policy and rules) with a file, atomically",
 		Description: `Reads a ruleset file (see README: ruleset files), checks all of it, and
-switches the live policy and rules to it in one atomic change: packets see
-the old ruleset or the new one, never a mix. If the file has any error,
-nothing changes. FILE - reads standard input.
+switches the live policy, sets and rules to it in one atomic change: packets
+see the old ruleset or the new one, never a mix. If the file has any error,
+nothing changes. FILE - reads standard input. The file's sets replace the
+live ones: a live set the file does not name is removed, and a set's
+elements become the file's (only the difference is written).
 
 Works before any interface is attached: the ruleset is then enforced from
 the first attach on (detaching the last interface removes it again).
@@ -139,7 +141,7 @@ same rules keep the same ids and counters.
 				return fmt.Errorf("save: unexpected argument %q (save prints to standard output)", c.Args().First())
 			}
 			return withState(c, func(s *loader.State) error {
-				rs, err := s.Ruleset()
+				rs, err := s.RulesetWithSets()
 				if err != nil {
 					return err
 				}

@@ -105,7 +105,7 @@ func withTester(c *cli.Context, trace bool, fn func(*loader.Tester, *rules.Rules
 		return fn(t, rs)
 	}
 	return withState(c, func(s *loader.State) error {
-		rs, err := s.Ruleset()
+		rs, err := s.RulesetWithSets()
 		if err != nil {
 			return err
 		}

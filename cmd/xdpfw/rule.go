@@ -27,7 +27,8 @@ func ruleAddCommand() *cli.Command {
 		Description: `Adds one rule to the live ruleset, atomically. Every condition given must
 hold for the rule to match; a condition left out matches anything.
 
-  --src/--dst CIDR     an IPv4 or IPv6 prefix or address (both of one family)
+  --src/--dst CIDR     an IPv4 or IPv6 prefix or address (both of one family),
+              @SET     or @NAME: the address is in the named set (xdpfw set)
   --family F           ipv4 or ipv6
   --proto P            tcp, udp, icmp, icmpv6 or a protocol number 0-255,
                        found after any IPv6 extension headers

@@ -30,10 +30,10 @@ func ruleEdges(m *rules.Match) []Frame {
 		change(&f)
 		out = append(out, f)
 	}
-	for _, a := range prefixEdges(m.Src) {
+	for _, a := range PrefixEdges(m.Src) {
 		vary(func(f *Frame) { f.Src = a })
 	}
-	for _, a := range prefixEdges(m.Dst) {
+	for _, a := range PrefixEdges(m.Dst) {
 		vary(func(f *Frame) { f.Dst = a })
 	}
 	for _, v := range rangeEdges(m.Sport, 65535) {
@@ -146,8 +146,9 @@ func meeting(m *rules.Match) Frame {
 	return f
 }
 
-// prefixEdges: the first and last address of p and their neighbours.
-func prefixEdges(p netip.Prefix) []netip.Addr {
+// PrefixEdges are the first and last address of p and the two just
+// outside it.
+func PrefixEdges(p netip.Prefix) []netip.Addr {
 	if !p.IsValid() {
 		return nil
 	}

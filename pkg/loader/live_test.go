@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net/netip"
 	"reflect"
-	"sync/atomic"
 	"testing"
 
 	"github.com/xdpfw/xdpfw/internal/fixtures"
@@ -118,46 +117,19 @@ func TestLiveUpdateIsAtomic(t *testing.T) {
 		{Priority: 30, Action: rules.Drop, Match: rules.Match{Dst: netip.MustParsePrefix("192.0.2.0/24"), Sport: rules.PortRange{Set: true, Lo: 53, Hi: 443}}},
 	}
 
-	// A run is checked after the updates end, against every version that
-	// may have been live while it ran.
-	type record struct {
-		frame    int
-		got      rules.Verdict
-		from, to int64
-	}
-	var (
-		history = []*rules.Ruleset{{Policy: rules.Pass}} // history[k] is version k
-		lo, hi  atomic.Int64                             // versions possibly live
-		stop    atomic.Bool
-		records []record
-		runErr  error
-	)
+	history := []*rules.Ruleset{{Policy: rules.Pass}} // history[k] is version k
 	tr, err := s.NewTester(true)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer tr.Close()
-
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for i := 0; !stop.Load(); i++ {
-			f := i % len(frames)
-			from := lo.Load()
-			got, err := tr.Run(frames[f])
-			if err != nil {
-				runErr = err
-				return
-			}
-			records = append(records, record{f, got, from, hi.Load()})
-		}
-	}()
+	replay := startLiveReplay(tr, frames)
 
 	live := map[uint32]bool{}
 	for op := 0; op < 150; op++ {
 		c := candidates[op%len(candidates)]
 		var err error
-		hi.Add(1) // the next version may be live from here on
+		replay.changing()
 		if id := uint32(op%7 + 1); live[id] && op%3 == 0 {
 			err = s.DeleteRules([]uint32{id})
 			delete(live, id)
@@ -173,8 +145,7 @@ func TestLiveUpdateIsAtomic(t *testing.T) {
 			live[id] = true
 		}
 		if err != nil {
-			stop.Store(true)
-			<-done
+			replay.finish()
 			t.Fatalf("op %d: %v", op, err)
 		}
 		rs, err := s.Ruleset()
@@ -182,36 +153,12 @@ func TestLiveUpdateIsAtomic(t *testing.T) {
 			t.Fatal(err)
 		}
 		history = append(history, rs)
-		lo.Add(1) // the old version can no longer be seen by a new run
+		replay.changed()
 	}
-	stop.Store(true)
-	<-done
-	if runErr != nil {
-		t.Fatal(runErr)
+	if err := replay.finish(); err != nil {
+		t.Fatal(err)
 	}
-	type key struct {
-		version int64
-		frame   int
-	}
-	model := map[key]rules.Verdict{}
-	for _, r := range records {
-		ok := false
-		for k := r.from; k <= r.to && !ok; k++ {
-			want, seen := model[key{k, r.frame}]
-			if !seen {
-				want = rules.Evaluate(history[k], frames[r.frame])
-				model[key{k, r.frame}] = want
-			}
-			ok = want == r.got
-		}
-		if !ok {
-			t.Errorf("frame %d: verdict %+v matches no ruleset live in versions %d..%d", r.frame, r.got, r.from, r.to)
-		}
-	}
-	if len(records) < 100 {
-		t.Errorf("only %d frames ran during the updates; the test proved little", len(records))
-	}
-	t.Logf("%d frames checked across %d ruleset versions", len(records), len(history))
+	replay.check(t, history)
 }
 
 // TestFullRuleset: the 4097th rule is refused with a clear error and the

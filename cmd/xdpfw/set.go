@@ -1,0 +1,297 @@
+package main
+
+import (
+	"fmt"
+	"net/netip"
+	"os"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/xdpfw/xdpfw/internal/progress"
+	"github.com/xdpfw/xdpfw/pkg/loader"
+	"github.com/xdpfw/xdpfw/pkg/rules"
+	"github.com/xdpfw/xdpfw/pkg/sets"
+)
+
+func setCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "set",
+		Usage: "named address sets that rules reference as @NAME",
+		Description: `A set holds IPv4 and/or IPv6 prefixes and addresses (a million and more:
+hosts go to a hash map, prefixes to an LPM trie). A rule matches a set with
+--src @NAME or --dst @NAME: the address must be in some prefix of the set.
+Every change is atomic: packets see the set before it or after it, never
+half a change, and the rules using it do not have to be recompiled.
+
+  xdpfw set create blocklist
+  xdpfw set load blocklist /var/lib/firehol_level1.netset
+  xdpfw rule add --src @blocklist --action drop
+  xdpfw set add blocklist 198.51.100.7 2001:db8:bad::/48
+  xdpfw set list --json`,
+		Subcommands: []*cli.Command{
+			setCreateCommand(), setAddDelCommand("add"), setAddDelCommand("del"),
+			setLoadCommand(), setFlushCommand(), setListCommand(), setDestroyCommand(),
+		},
+	}
+}
+
+func setCreateCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "create",
+		Usage:     "create an empty set",
+		ArgsUsage: "NAME",
+		Description: `Creates an empty set. --family ipv4 or ipv6 refuses elements of the other
+family; inet (the default) takes both. Works before any interface is
+attached, like apply.`,
+		Flags: []cli.Flag{&cli.StringFlag{Name: "family", Value: "inet", Usage: "`FAMILY`: ipv4, ipv6 or inet"}},
+		Action: func(c *cli.Context) error {
+			name, err := oneSetName(c)
+			if err != nil {
+				return err
+			}
+			fam, err := rules.ParseSetFamily(c.String("family"))
+			if err != nil {
+				return fmt.Errorf("--family: %w", err)
+			}
+			s, err := loader.OpenOrCreate(c.String("pin-dir"))
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			if err := s.CreateSet(name, fam); err != nil {
+				if s.Created() {
+					s.RemoveIfUnused()
+				}
+				return err
+			}
+			return nil
+		},
+	}
+}
+
+func setAddDelCommand(verb string) *cli.Command {
+	usage, desc := "add elements to a set", `Adds prefixes or addresses in one atomic change. An element already in the
+set is left as it is. Adding a prefix never splits or merges others: sets
+may overlap (an address is in the set if any element contains it).`
+	if verb == "del" {
+		usage, desc = "delete elements from a set", `Deletes prefixes or addresses in one atomic change. Each must be an
+element of the set exactly as it was added; if one is not, nothing changes.`
+	}
+	return &cli.Command{
+		Name:        verb,
+		Usage:       usage,
+		ArgsUsage:   "NAME CIDR...",
+		Description: desc,
+		Flags:       []cli.Flag{jsonFlag()},
+		Action: func(c *cli.Context) error {
+			if c.NArg() < 2 {
+				return fmt.Errorf("set %s: need a set name and at least one prefix (usage: xdpfw set %s NAME CIDR...)", verb, verb)
+			}
+			name := c.Args().First()
+			var ps []netip.Prefix
+			for _, a := range c.Args().Slice()[1:] {
+				p, err := rules.ParsePrefix(a)
+				if err != nil {
+					return fmt.Errorf("set %s: %w", verb, err)
+				}
+				ps = append(ps, p)
+			}
+			return withState(c, func(s *loader.State) error {
+				var (
+					res loader.SetResult
+					err error
+				)
+				if verb == "add" {
+					res, err = s.ChangeSet(name, ps, nil)
+				} else {
+					res, err = s.ChangeSet(name, nil, ps)
+				}
+				if err != nil {
+					return err
+				}
+				return printSetResult(c, name, res)
+			})
+		},
+	}
+}
+
+func printSetResult(c *cli.Context, name string, res loader.SetResult) error {
+	if c.Bool("json") {
+		return printJSON(c, map[string]any{"set": name, "added": res.Added, "deleted": res.Deleted,
+			"unchanged": res.Unchanged, "elements": res.Elements})
+	}
+	fmt.Fprintf(c.App.Writer, "set %s: %d added, %d deleted, %d already there; %d elements\n",
+		name, res.Added, res.Deleted, res.Unchanged, res.Elements)
+	return nil
+}
+
+func setLoadCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "load",
+		Usage:     "replace a set's elements with a blocklist file",
+		ArgsUsage: "NAME FILE",
+		Description: `Replaces the set's elements with the file's in one atomic change: only the
+difference is written, so refreshing a feed is cheap. The file has one
+prefix or address per line; '#' and ';' start comments (Spamhaus DROP,
+FireHOL .netset and similar lists read as they are). FILE - reads standard
+input.
+
+If any line is bad, nothing changes and the first bad lines are reported
+with their numbers; --skip-invalid loads the good lines and reports the bad
+ones. A progress bar is drawn on a terminal unless --quiet.`,
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "skip-invalid", Usage: "load the good lines, report the bad ones"},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress bar"},
+			jsonFlag(),
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 2 {
+				return fmt.Errorf("set load: need a set name and a file (usage: xdpfw set load NAME FILE)")
+			}
+			name, path := c.Args().Get(0), c.Args().Get(1)
+			return withState(c, func(s *loader.State) error {
+				infos, err := s.Sets()
+				if err != nil {
+					return err
+				}
+				fam, ok := setFamily(infos, name)
+				if !ok {
+					return fmt.Errorf("no set named %s (see: xdpfw set list)", name)
+				}
+				opt := sets.Options{Family: fam, SkipInvalid: c.Bool("skip-invalid")}
+				var set *sets.Set
+				if path == "-" {
+					opt.Name = "<stdin>"
+					set, err = sets.Parse(c.App.Reader, opt)
+				} else {
+					set, err = sets.ParseFile(path, opt)
+				}
+				if err != nil {
+					return err
+				}
+				for _, bad := range set.Skipped {
+					fmt.Fprintf(c.App.ErrWriter, "%s: skipped %v\n", path, bad)
+				}
+				bar := progress.New(os.Stderr, "loading "+name, int64(len(set.Prefixes)), c.Bool("quiet") || c.App.ErrWriter != os.Stderr)
+				last := 0
+				res, err := s.LoadSet(name, set.Prefixes, func(done, total int) {
+					bar.Add(int64(done - last))
+					last = done
+				})
+				bar.Done()
+				if err != nil {
+					return err
+				}
+				return printSetResult(c, name, res)
+			})
+		},
+	}
+}
+
+func setFamily(infos []loader.SetInfo, name string) (rules.Family, bool) {
+	for _, i := range infos {
+		if i.Name == name {
+			f, err := rules.ParseSetFamily(i.Family)
+			return f, err == nil
+		}
+	}
+	return 0, false
+}
+
+func setFlushCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "flush",
+		Usage:     "remove every element of a set",
+		ArgsUsage: "NAME",
+		Flags:     []cli.Flag{jsonFlag()},
+		Action: func(c *cli.Context) error {
+			name, err := oneSetName(c)
+			if err != nil {
+				return err
+			}
+			return withState(c, func(s *loader.State) error {
+				res, err := s.LoadSet(name, nil, nil)
+				if err != nil {
+					return err
+				}
+				return printSetResult(c, name, res)
+			})
+		},
+	}
+}
+
+func setDestroyCommand() *cli.Command {
+	return &cli.Command{
+		Name:        "destroy",
+		Usage:       "remove a set no rule uses",
+		ArgsUsage:   "NAME",
+		Description: `Removes the set. A set that a live rule references cannot be destroyed.`,
+		Action: func(c *cli.Context) error {
+			name, err := oneSetName(c)
+			if err != nil {
+				return err
+			}
+			return withState(c, func(s *loader.State) error { return s.DestroySet(name) })
+		},
+	}
+}
+
+func setListCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "list",
+		Usage:     "list sets, or one set's elements",
+		ArgsUsage: "[NAME]",
+		Description: `Without NAME: every set with its family, element count and the rules using
+it. With NAME: the set's elements, one per line, sorted.`,
+		Flags: []cli.Flag{jsonFlag()},
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 1 {
+				return fmt.Errorf("set list: at most one set name")
+			}
+			return withState(c, func(s *loader.State) error {
+				if c.NArg() == 1 {
+					return listElements(c, s, c.Args().First())
+				}
+				infos, err := s.Sets()
+				if err != nil {
+					return err
+				}
+				if c.Bool("json") {
+					return printJSON(c, infos)
+				}
+				tw := newTable(c)
+				fmt.Fprintln(tw, "NAME\tFAMILY\tELEMENTS\tUSED BY RULES")
+				for _, i := range infos {
+					fmt.Fprintf(tw, "%s\t%s\t%d\t%v\n", i.Name, i.Family, i.Elements, i.ReferencedBy)
+				}
+				return tw.Flush()
+			})
+		},
+	}
+}
+
+func listElements(c *cli.Context, s *loader.State, name string) error {
+	ps, err := s.SetElements(name)
+	if err != nil {
+		return err
+	}
+	if c.Bool("json") {
+		out := make([]string, len(ps))
+		for i, p := range ps {
+			out[i] = p.String()
+		}
+		return printJSON(c, map[string]any{"set": name, "elements": out})
+	}
+	for _, p := range ps {
+		fmt.Fprintln(c.App.Writer, p)
+	}
+	return nil
+}
+
+func oneSetName(c *cli.Context) (string, error) {
+	if c.NArg() != 1 {
+		return "", fmt.Errorf("%s: need exactly one set name (usage: xdpfw %s NAME)", c.Command.FullName(), c.Command.FullName())
+	}
+	name := c.Args().First()
+	return name, rules.ValidSetName(name)
+}

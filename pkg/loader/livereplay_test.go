@@ -1,0 +1,83 @@
+package loader
+
+import (
+	"sync/atomic"
+	"testing"
+
+	"github.com/xdpfw/xdpfw/pkg/rules"
+)
+
+// liveReplay runs frames through a tester over and over in the
+// background while a test changes the live state, and records for each
+// run the versions of the state that may have been live during it: the
+// test calls changing before each change and changed after it.
+type liveReplay struct {
+	frames  [][]byte
+	lo, hi  atomic.Int64 // versions possibly live
+	stop    atomic.Bool
+	done    chan struct{}
+	records []liveRun
+	err     error
+}
+
+type liveRun struct {
+	frame    int
+	got      rules.Verdict
+	from, to int64
+}
+
+func startLiveReplay(tr *Tester, frames [][]byte) *liveReplay {
+	r := &liveReplay{frames: frames, done: make(chan struct{})}
+	go func() {
+		defer close(r.done)
+		for i := 0; !r.stop.Load(); i++ {
+			f := i % len(frames)
+			from := r.lo.Load()
+			got, err := tr.Run(frames[f])
+			if err != nil {
+				r.err = err
+				return
+			}
+			r.records = append(r.records, liveRun{f, got, from, r.hi.Load()})
+		}
+	}()
+	return r
+}
+
+func (r *liveReplay) changing() { r.hi.Add(1) } // the next version may be live from here on
+func (r *liveReplay) changed()  { r.lo.Add(1) } // the old one can no longer be seen by a new run
+
+func (r *liveReplay) finish() error {
+	r.stop.Store(true)
+	<-r.done
+	return r.err
+}
+
+// check compares every run with the model under each version that may
+// have been live during it (history[k] is version k): one must agree.
+func (r *liveReplay) check(t *testing.T, history []*rules.Ruleset) {
+	t.Helper()
+	type key struct {
+		version int64
+		frame   int
+	}
+	model := map[key]rules.Verdict{}
+	for _, run := range r.records {
+		ok := false
+		for k := run.from; k <= run.to && !ok; k++ {
+			want, seen := model[key{k, run.frame}]
+			if !seen {
+				want = rules.Evaluate(history[k], r.frames[run.frame])
+				model[key{k, run.frame}] = want
+			}
+			ok = want == run.got
+		}
+		if !ok {
+			t.Errorf("frame %d: verdict %+v matches no version live in %d..%d", run.frame, run.got, run.from, run.to)
+		}
+	}
+	if len(r.records) < 100 {
+		t.Errorf("only %d frames ran during the changes; the test proved little", len(r.records))
+	}
+	t.Logf("%d frames checked across %d versions", len(r.records), len(history))
+}
