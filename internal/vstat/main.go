@@ -1,5 +1,8 @@
 // Command vstat loads a BPF object and prints the verifier's statistics
-// for each program (a development aid).
+// for each program, or the end of the verifier's log when one is refused:
+// how much of the million-instruction budget the datapath uses.
+//
+//	go run ./internal/vstat pkg/loader/xdpfw_bpfel.o
 package main
 
 import (
@@ -20,15 +23,13 @@ func main() {
 	if err != nil {
 		var ve *ebpf.VerifierError
 		if errors.As(err, &ve) {
-			for _, l := range ve.Log {
-				if true {
-					fmt.Println("FAIL:", l)
-				}
+			for _, l := range ve.Log[max(0, len(ve.Log)-5):] {
+				fmt.Println("refused:", l)
 			}
-			return
+			os.Exit(1)
 		}
 		fmt.Println(err)
-		return
+		os.Exit(1)
 	}
 	for name, p := range coll.Programs {
 		fmt.Println(name, strings.TrimSpace(lastLine(p.VerifierLog)))
