@@ -2,6 +2,7 @@ package loader
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 
@@ -124,12 +125,11 @@ func (p *setPlan) run(m *xdpfwMaps, flipRules bool) error {
 			}
 		}
 	}
-	for _, def := range p.removed {
-		// Packets that started before the switch may still use them.
-		if err := waitForPackets(m, def.Slot); err != nil {
+	// Packets that started before the switch may still use them.
+	if len(p.removed) > 0 {
+		if err := waitForPackets(m, slices.Collect(maps.Values(p.removed))[0].Slot); err != nil {
 			return err
 		}
-		break
 	}
 	for name, def := range p.removed {
 		if err := removeSet(m, name, def); err != nil {

@@ -140,6 +140,13 @@ func TestSetsAgreeWithModel(t *testing.T) {
 			checkAgainstModel(t, tr, rs2, append(frames, setFrames(rng, next)...))
 			sets = next
 		}
+		// A ruleset without sets removes them all.
+		if err := tr.Load(&rules.Ruleset{Policy: rules.Pass}); err != nil {
+			t.Fatal(err)
+		}
+		if defs, err := readSetDefs(&tr.objs.xdpfwMaps, true); err != nil || len(defs) != 0 {
+			t.Errorf("sets left after loading a ruleset without sets: %v, %v", defs, err)
+		}
 		tr.Close()
 	}
 }

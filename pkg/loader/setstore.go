@@ -176,26 +176,24 @@ type entry struct {
 }
 
 // lookup finds the longest entry of length <= maxLen containing p's
-// address; ok is false when there is none.
+// address; ok is false when there is none. Hosts (the full length) are
+// in the hash, everything shorter in the trie.
 func (h *setHandle) lookup(p netip.Prefix, maxLen int) (setVal, bool, error) {
-	var (
-		v   setVal
-		err error
-	)
+	var v setVal
 	a := p.Addr()
-	switch {
-	case maxLen < 0:
+	if maxLen < 0 {
 		return v, false, nil
-	case a.Is4() && maxLen == 32:
-		err = h.inner[kindHost4].Lookup(set4Key{a.As4()}, &v)
-	case a.Is6() && maxLen == 128:
-		err = h.inner[kindHost6].Lookup(set6Key{a.As16()}, &v)
 	}
-	if err == nil && (maxLen == 32 && a.Is4() || maxLen == 128 && a.Is6()) {
-		return v, true, nil
-	}
-	if err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
-		return v, false, err
+	var err error
+	if maxLen == a.BitLen() {
+		if a.Is4() {
+			err = h.inner[kindHost4].Lookup(set4Key{a.As4()}, &v)
+		} else {
+			err = h.inner[kindHost6].Lookup(set6Key{a.As16()}, &v)
+		}
+		if err == nil || !errors.Is(err, ebpf.ErrKeyNotExist) {
+			return v, err == nil, err
+		}
 	}
 	if a.Is4() {
 		err = h.inner[kindLPM4].Lookup(set4LPMKey{uint32(min(maxLen, 31)), a.As4()}, &v)
