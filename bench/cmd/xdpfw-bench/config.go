@@ -11,7 +11,8 @@ type Config struct {
 	DenyPorts      int
 	LiveSeconds    float64 // each end-to-end receiver, per round
 	LiveRounds     int
-	Prefixes       []int // control plane: prefixes loaded with nft -f
+	SetSizes       []int // entries in a referenced set, per packet; loads time those from 10k
+	LoadRounds     int   // control plane: rounds of each set load
 	XdpFilterAddrs int   // control plane: addresses added with xdp-filter ip
 }
 
@@ -21,7 +22,8 @@ var (
 		Scales: []int{1, 16, 64, 256, 1024, 4096}, Repeat: 64, Rounds: 5,
 		DenyAddrs: 256, DenyPorts: 64,
 		LiveSeconds: 2, LiveRounds: 3,
-		Prefixes:       []int{10000, 1000000},
+		SetSizes:       []int{1, 10_000, 100_000, 1_000_000},
+		LoadRounds:     3,
 		XdpFilterAddrs: 10000,
 	}
 	quick = Config{
@@ -29,7 +31,8 @@ var (
 		Scales: []int{1, 64, 4096}, Repeat: 8, Rounds: 2,
 		DenyAddrs: 16, DenyPorts: 8,
 		LiveSeconds: 0.3, LiveRounds: 1,
-		Prefixes:       []int{10000},
+		SetSizes:       []int{1, 10_000},
+		LoadRounds:     1,
 		XdpFilterAddrs: 100,
 	}
 )

@@ -5,7 +5,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/xdpfw/xdpfw/bench/workload"
@@ -15,9 +14,10 @@ import (
 	"github.com/xdpfw/xdpfw/pkg/rules"
 )
 
-// controlPlane times loading rules and prefixes: xdpfw's rule changes,
-// nft -f of interval sets, xdp-filter's CLI.
-func controlPlane(cfg Config, tr workload.Traffic) (Section, error) {
+// controlPlane times loading rules and prefixes: xdpfw's rule commits,
+// xdpfw's CLI loading sets beside nft -f of the same prefixes, the CLI's
+// single changes with a full state live, xdp-filter's CLI.
+func controlPlane(cfg Config, tr workload.Traffic, feed workload.Feed) (Section, error) {
 	tab := Table{Header: []string{"operation", "time (median)", "rounds min–max", "per entry"}}
 	add := func(op string, d []time.Duration, entries int) {
 		med, lo, hi := durations(d)
@@ -27,39 +27,80 @@ func controlPlane(cfg Config, tr workload.Traffic) (Section, error) {
 		}
 		tab.Rows = append(tab.Rows, []string{op, seconds(med), seconds(lo) + "–" + seconds(hi), per})
 	}
-	full, add1, del1, err := xdpfwUpdates(tr, max(cfg.Rounds, 3))
+	rounds := max(cfg.Rounds, 3)
+	full, add1, del1, err := xdpfwUpdates(tr, rounds)
 	if err != nil {
 		return Section{}, fmt.Errorf("xdpfw: %w", err)
 	}
-	add("xdpfw: load 4095 rules into an empty state (one commit)", full, 4095)
-	add("xdpfw: `rule add` with 4095 rules live (the 4096th)", add1, 0)
-	add("xdpfw: `rule del` of that rule", del1, 0)
-	for _, n := range cfg.Prefixes {
-		d, err := nftIntervalSet(n)
-		if err != nil {
-			return Section{}, fmt.Errorf("nft: %w", err)
-		}
-		add(fmt.Sprintf("nft -f: interval set of %d IPv4 prefixes", n), []time.Duration{d}, n)
+	add("xdpfw library: load 4095 rules into an empty state (one commit)", full, 4095)
+	add("xdpfw library: add a 4096th rule to 4095", add1, 0)
+	add("xdpfw library: delete that rule", del1, 0)
+
+	c, err := newCLI()
+	if err != nil {
+		return Section{}, err
 	}
+	defer c.Close()
+	var loadTarget string
+	loads := Table{Header: []string{"prefixes", "xdpfw `set load` (median)", "rounds min–max", "nft -f (median)", "rounds min–max", "xdpfw ÷ nft"}}
+	for _, n := range cfg.SetSizes {
+		if n < 10_000 {
+			continue
+		}
+		x, nf, err := setLoads(c, feed, n, cfg.LoadRounds)
+		if err != nil {
+			return Section{}, fmt.Errorf("loading %d prefixes: %w", n, err)
+		}
+		xm, xlo, xhi := durations(x)
+		nm, nlo, nhi := durations(nf)
+		loads.Rows = append(loads.Rows, []string{count(n), seconds(xm), seconds(xlo) + "–" + seconds(xhi),
+			seconds(nm), seconds(nlo) + "–" + seconds(nhi), ratio(float64(xm) / float64(nm))})
+		loadTarget = target(fmt.Sprintf("`set load` of %s prefixes, s", count(n)), xm.Seconds(), "<=", 2)
+	}
+	largest := cfg.SetSizes[len(cfg.SetSizes)-1]
+	lc, err := cliChanges(c, tr, feed, largest, rounds)
+	if err != nil {
+		return Section{}, fmt.Errorf("xdpfw CLI with a full state: %w", err)
+	}
+	big := fmt.Sprintf("a %s-entry set and 4095 rules live", count(largest))
+	add("xdpfw `apply -f` of an empty ruleset, creating the state (loads and verifies the program, creates the maps)", lc.create, 0)
+	add(fmt.Sprintf("xdpfw `apply -f` of 4095 rules and a %s-entry set from its file, to that empty state", count(largest)), lc.apply, largest)
+	add("xdpfw `apply -f` of the same file again (nothing changes)", lc.reapply, 0)
+	add("xdpfw `set add` of one element, "+big, lc.setAdd, 0)
+	add("xdpfw `set del` of that element", lc.setDel, 0)
+	add("xdpfw `rule add` of a 4096th rule, "+big, lc.ruleAdd, 0)
+	add("xdpfw `rule del` of that rule", lc.ruleDel, 0)
+
 	d, err := xdpFilterAddrs(cfg.XdpFilterAddrs)
 	if err != nil {
 		return Section{}, fmt.Errorf("xdp-filter: %w", err)
 	}
 	add(fmt.Sprintf("xdp-filter: %d host addresses, one `xdp-filter ip` each", cfg.XdpFilterAddrs), []time.Duration{d}, cfg.XdpFilterAddrs)
-	return Section{
+	loads.Caption = fmt.Sprintf("Loading a set: `xdpfw set load feed FILE` into a set just created, beside `nft -f` of the same prefixes "+
+		"into two interval sets (one per family) of a new table; %d rounds each.", cfg.LoadRounds)
+	tab.Caption = "Changes: rule commits through the library, then whole CLI invocations with a full state live."
+	s := Section{
 		Title: "Control plane",
-		Method: fmt.Sprintf("xdpfw's times are the library calls the CLI makes (`loader.State.Replace`, `AddRule`, `DeleteRules`: "+
-			"compile, write the inactive generation, switch), on a private pin directory, %d rounds; the CLI adds its process start. "+
-			"The 4096th rule is the last one xdpfw holds. nft loads one file holding a table with an interval set of distinct, non-adjacent "+
-			"/24 prefixes (in a throwaway namespace, timed with the process). xdp-filter takes no prefixes and no file: each host address is one CLI call.",
-			max(cfg.Rounds, 3)),
-		Tables: []Table{tab},
+		Method: fmt.Sprintf("Every xdpfw figure but the library rows is one whole invocation of the xdpfw binary built from this tree "+
+			"(process start included), on a private pin directory with nothing attached; nft runs in a throwaway namespace, "+
+			"timed with its process. The prefixes are the first N entries of the feed of the set benchmark above "+
+			"(half IPv4 /24s, 40%% IPv4 hosts, 10%% IPv6). The library rows are the calls the CLI makes "+
+			"(`loader.State.Replace`, `AddRule`, `DeleteRules`: compile, write the inactive generation, switch), %d rounds; "+
+			"the CLI rows with a full state live are %d rounds. The rule naming the set is one of the 4095. "+
+			"xdp-filter takes no prefixes and no file: each host address is one CLI call.", rounds, rounds),
+		Tables: []Table{loads, tab},
 		Notes: []string{
-			"Not yet measurable: loading 10k and 1M prefixes into xdpfw. xdpfw has no sets yet (issue 4) and at most 4096 rules; " +
-				"the 4095-rule load above is the largest load it can do today.",
 			"xdp-filter cannot hold prefixes at all (exact addresses only), so its row is host addresses.",
 		},
-	}, nil
+	}
+	if loadTarget != "" {
+		xm, _, _ := durations(lc.setAdd)
+		rm, _, _ := durations(lc.ruleAdd)
+		s.Notes = append(s.Notes, loadTarget,
+			target("`set add` with "+big+", ms", float64(xm.Microseconds())/1000, "<=", 50),
+			target("`rule add` with "+big+", ms", float64(rm.Microseconds())/1000, "<=", 50))
+	}
+	return s, nil
 }
 
 // xdpfwUpdates times a full load of 4095 rules, then rounds of adding a
@@ -100,42 +141,6 @@ func xdpfwUpdates(tr workload.Traffic, rounds int) (full, add, del []time.Durati
 		del = append(del, time.Since(start))
 	}
 	return full, add, del, nil
-}
-
-// nftIntervalSet times `nft -f` of a table with an interval set of n /24
-// prefixes, every other /24 from 64.0.0.0 so none merge.
-func nftIntervalSet(n int) (time.Duration, error) {
-	var b strings.Builder
-	b.WriteString("table inet xdpfw_bench {\n  set deny { type ipv4_addr; flags interval; elements = {\n")
-	for i := range n {
-		a := 64<<24 + uint32(2*i)<<8
-		fmt.Fprintf(&b, "    %d.%d.%d.0/24,\n", a>>24, a>>16&0xff, a>>8&0xff)
-	}
-	b.WriteString("  } }\n}\n")
-	file, err := os.CreateTemp("", "xdpfw-bench-*.nft")
-	if err != nil {
-		return 0, err
-	}
-	defer os.Remove(file.Name())
-	if _, err := file.WriteString(b.String()); err != nil {
-		return 0, err
-	}
-	file.Close()
-	ns, err := perf.NewNetns()
-	if err != nil {
-		return 0, err
-	}
-	defer ns.Close()
-	nsFile, err := perf.NetnsFile(ns)
-	if err != nil {
-		return 0, err
-	}
-	defer nsFile.Close()
-	start := time.Now()
-	if err := perf.ExecIn(nsFile, nil, nil, "nft", "-f", file.Name()); err != nil {
-		return 0, err
-	}
-	return time.Since(start), nil
 }
 
 // xdpFilterAddrs times adding n IPv4 host addresses to a loaded

@@ -49,6 +49,7 @@ func run(cfg Config, outDir string, stdout io.Writer) error {
 	machine(cfg).write(w)
 
 	tr := workload.NewTraffic(cfg.Flows, cfg.Frames)
+	feed := workload.NewFeed(cfg.SetSizes[len(cfg.SetSizes)-1])
 	var failures []string
 	add := func(title string, s Section, err error) {
 		if err != nil {
@@ -69,6 +70,8 @@ func run(cfg Config, outDir string, stdout io.Writer) error {
 		}
 	}
 	add("Per-packet cost from 1 to 4096 rules", s, err)
+	s, err = setPackets(cfg, feed)
+	add("Per-packet cost against the size of a set", s, err)
 	s, err = breakdown(cfg, tr)
 	add("Where xdpfw's time goes", s, err)
 	s, err = versusXdpFilter(cfg, tr)
@@ -81,9 +84,9 @@ func run(cfg Config, outDir string, stdout io.Writer) error {
 		}
 	}
 	add("End to end: frames per second through a veth", s, err)
-	s, err = controlPlane(cfg, tr)
+	s, err = controlPlane(cfg, tr, feed)
 	add("Control plane", s, err)
-	s, err = memory(cfg, tr)
+	s, err = memory(cfg, tr, feed)
 	add("Memory of xdpfw's maps", s, err)
 
 	if outDir != "" {

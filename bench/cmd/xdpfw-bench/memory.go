@@ -8,6 +8,7 @@ import (
 
 	"github.com/xdpfw/xdpfw/bench/workload"
 	"github.com/xdpfw/xdpfw/pkg/loader"
+	"github.com/xdpfw/xdpfw/pkg/rules"
 )
 
 // mapMemory is one map's kernel memory, as `bpftool map show` reports it
@@ -45,37 +46,100 @@ func programMaps(prog *ebpf.Program) ([]mapMemory, error) {
 	return out, nil
 }
 
-// memory reports the kernel memory of xdpfw's maps at each scale point.
-func memory(cfg Config, tr workload.Traffic) (Section, error) {
-	tab := Table{Header: []string{"rules", "all maps", "largest maps"}}
-	for _, n := range cfg.Scales {
-		t, err := loader.NewTester(tr.ScaleRuleset(n), false)
+// innerMaps is the memory of the maps in the slots of prog's
+// map-of-maps (a set's hashes and tries): the program does not list them.
+func innerMaps(prog *ebpf.Program) ([]mapMemory, error) {
+	info, err := prog.Info()
+	if err != nil {
+		return nil, err
+	}
+	ids, _ := info.MapIDs()
+	var out []mapMemory
+	for _, id := range ids {
+		outer, err := ebpf.NewMapFromID(id)
 		if err != nil {
-			return Section{}, err
+			return nil, err
 		}
-		maps, err := programMaps(t.Program())
-		t.Close()
-		if err != nil {
-			return Section{}, err
-		}
-		var total uint64
-		for _, m := range maps {
-			total += m.Bytes
-		}
-		top := ""
-		for i, m := range maps[:min(4, len(maps))] {
-			if i > 0 {
-				top += ", "
+		if outer.Type() == ebpf.ArrayOfMaps {
+			for slot := uint32(0); slot < outer.MaxEntries(); slot++ {
+				var inner *ebpf.Map
+				if err := outer.Lookup(slot, &inner); err != nil {
+					continue // an empty slot
+				}
+				mi, err := inner.Info()
+				inner.Close()
+				if err != nil {
+					outer.Close()
+					return nil, err
+				}
+				b, _ := mi.Memlock()
+				out = append(out, mapMemory{Name: mi.Name, Bytes: b})
 			}
-			top += fmt.Sprintf("%s %s", m.Name, mib(m.Bytes))
 		}
-		tab.Rows = append(tab.Rows, []string{fmt.Sprint(n), mib(total), top})
+		outer.Close()
+	}
+	return out, nil
+}
+
+// memoryRow is the memory of a tester's maps: the program's own and the
+// sets' inner maps.
+func memoryRow(label string, t *loader.Tester) ([]string, error) {
+	maps, err := programMaps(t.Program())
+	if err != nil {
+		return nil, err
+	}
+	inner, err := innerMaps(t.Program())
+	if err != nil {
+		return nil, err
+	}
+	var total, sets uint64
+	for _, m := range maps {
+		total += m.Bytes
+	}
+	for _, m := range inner {
+		sets += m.Bytes
+	}
+	top := ""
+	for i, m := range maps[:min(4, len(maps))] {
+		if i > 0 {
+			top += ", "
+		}
+		top += fmt.Sprintf("%s %s", m.Name, mib(m.Bytes))
+	}
+	return []string{label, mib(total + sets), mib(sets), top}, nil
+}
+
+// memory reports the kernel memory of xdpfw's maps at each scale point:
+// rule counts, and sizes of a referenced set.
+func memory(cfg Config, tr workload.Traffic, feed workload.Feed) (Section, error) {
+	tab := Table{Header: []string{"ruleset", "all maps", "sets' inner maps", "largest of the program's maps"}}
+	row := func(label string, rs *rules.Ruleset) error {
+		t, err := loader.NewTester(rs, false)
+		if err != nil {
+			return err
+		}
+		defer t.Close()
+		r, err := memoryRow(label, t)
+		tab.Rows = append(tab.Rows, r)
+		return err
+	}
+	for _, n := range cfg.Scales {
+		if err := row(fmt.Sprintf("%d rule%s", n, plural(n)), tr.ScaleRuleset(n)); err != nil {
+			return Section{}, err
+		}
+	}
+	for _, n := range cfg.SetSizes {
+		if err := row(fmt.Sprintf("1 rule, set of %s", count(n)), feed.Ruleset("feed", n)); err != nil {
+			return Section{}, err
+		}
 	}
 	return Section{
 		Title: "Memory of xdpfw's maps",
 		Method: "The kernel's accounting of each map's memory (`memlock` in `bpftool map show`) for every map xdpfw's program uses, " +
-			"loaded with the per-packet rulesets above (both generations of the classifier, counters, rule definitions). " +
-			"Arrays and preallocated hash maps are sized for 4096 rules whatever the ruleset; the LPM tries grow with their entries.",
+			"loaded with the per-packet rulesets above (both generations of the classifier, counters, rule definitions), " +
+			"plus the maps in the slots of its map-of-maps: each set's host hashes and LPM tries, which the program does not list. " +
+			"Arrays and preallocated hash maps are sized for 4096 rules whatever the ruleset; the LPM tries and the sets' maps " +
+			"grow with their entries.",
 		Tables: []Table{tab},
 	}, nil
 }
