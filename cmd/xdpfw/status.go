@@ -38,11 +38,14 @@ func statusCommand() *cli.Command {
 				tw := newTable(c)
 				fmt.Fprintln(tw, "INTERFACE\tIFINDEX\tMODE\tPROGRAM\tSTATE")
 				for _, a := range atts {
-					state := "attached"
+					state, prog := "attached", fmt.Sprint(a.ProgID)
 					if !a.Attached {
 						state = "missing (interface gone, in another namespace, or program replaced)"
 					}
-					fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%s\n", a.Iface, a.Ifindex, a.Mode, a.ProgID, state)
+					if a.ProgID == 0 {
+						prog = "-" // nothing of ours is attached there to name
+					}
+					fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", a.Iface, a.Ifindex, a.Mode, prog, state)
 				}
 				return tw.Flush()
 			})

@@ -15,6 +15,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/xdpfw/xdpfw/bench/workload"
 )
@@ -22,25 +24,86 @@ import (
 func main() {
 	quickRun := flag.Bool("quick", false, "a small smoke run: every part, few samples")
 	out := flag.String("out", "docs/bench", "directory for results.md and the plots (empty: print only)")
+	only := flag.String("parts", "", "measure only these parts, comma-separated (rules, sets, breakdown, xdp-filter, "+
+		"end-to-end, control-plane, memory), and print them: results.md is written only by a run of every part")
 	flag.Parse()
 	cfg := full
 	if *quickRun {
 		cfg = quick
 	}
-	if err := run(cfg, *out, os.Stdout); err != nil {
+	var selected map[string]bool
+	if *only != "" {
+		selected = map[string]bool{}
+		for _, name := range strings.Split(*only, ",") {
+			selected[name] = true
+		}
+		*out = ""
+	}
+	if err := run(cfg, *out, selected, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "xdpfw-bench:", err)
 		os.Exit(1)
 	}
 }
 
-// run measures every part, writing each section as it completes. A part
-// that fails is reported in results.md and makes the run fail at the end,
-// after the other parts have been measured.
-func run(cfg Config, outDir string, stdout io.Writer) error {
+// run measures every part (or the selected ones), writing each section as
+// it completes. A part that fails is reported in results.md and makes the
+// run fail at the end, after the other parts have been measured.
+func run(cfg Config, outDir string, selected map[string]bool, stdout io.Writer) error {
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("needs root (BPF, network namespaces)")
 	}
-	var doc bytes.Buffer
+	var (
+		tr       workload.Traffic // drawn once the parts are known good
+		feed     workload.Feed
+		doc      bytes.Buffer
+		failures []string
+	)
+	// plot draws a section's picture; a plot that fails is a failure of
+	// the run, but the section's tables are still written.
+	plot := func(s *Section, file string, draw func(path string) error) {
+		if outDir == "" {
+			return
+		}
+		s.Image = file
+		err := os.MkdirAll(outDir, 0o755)
+		if err == nil {
+			err = draw(filepath.Join(outDir, file))
+		}
+		if err != nil {
+			failures = append(failures, fmt.Sprintf("plot %s: %v", file, err))
+		}
+	}
+	type part struct {
+		name, title string
+		measure     func() (Section, error)
+	}
+	parts := []part{
+		{"rules", "Per-packet cost from 1 to 4096 rules", func() (Section, error) {
+			s, points, err := perPacket(cfg, tr)
+			if err == nil {
+				s.Notes = append(s.Notes, "Plot: "+bpfilterCitation+".")
+				plot(&s, "ns-per-packet.png", func(path string) error { return plotScale(path, points) })
+			}
+			return s, err
+		}},
+		{"sets", "Per-packet cost against the size of a set", func() (Section, error) { return setPackets(cfg, feed) }},
+		{"breakdown", "Where xdpfw's time goes", func() (Section, error) { return breakdown(cfg, tr) }},
+		{"xdp-filter", "xdpfw against xdp-filter, per packet", func() (Section, error) { return versusXdpFilter(cfg, tr) }},
+		{"end-to-end", "End to end: frames per second through a veth", func() (Section, error) {
+			s, rates, err := endToEnd(cfg)
+			if err == nil {
+				plot(&s, "frames-per-second.png", func(path string) error { return plotRates(path, rates) })
+			}
+			return s, err
+		}},
+		{"control-plane", "Control plane", func() (Section, error) { return controlPlane(cfg, tr, feed) }},
+		{"memory", "Memory of xdpfw's maps", func() (Section, error) { return memory(cfg, tr, feed) }},
+	}
+	for name := range selected {
+		if !slices.ContainsFunc(parts, func(p part) bool { return p.name == name }) {
+			return fmt.Errorf("no part %q: see -h", name)
+		}
+	}
 	w := io.MultiWriter(&doc, stdout)
 	fmt.Fprintf(w, "# xdpfw benchmarks\n\nWritten by `make bench` (`go run ./bench/cmd/xdpfw-bench`); "+
 		"the figures below are from one run on the machine described here. The machine may be shared and noisy: "+
@@ -48,46 +111,19 @@ func run(cfg Config, outDir string, stdout io.Writer) error {
 		"[findings.md](findings.md) reads the figures: targets, where the time goes, what remains.\n\n")
 	machine(cfg).write(w)
 
-	tr := workload.NewTraffic(cfg.Flows, cfg.Frames)
-	feed := workload.NewFeed(cfg.SetSizes[len(cfg.SetSizes)-1])
-	var failures []string
-	add := func(title string, s Section, err error) {
+	tr = workload.NewTraffic(cfg.Flows, cfg.Frames)
+	feed = workload.NewFeed(cfg.SetSizes[len(cfg.SetSizes)-1])
+	for _, p := range parts {
+		if selected != nil && !selected[p.name] {
+			continue
+		}
+		s, err := p.measure()
 		if err != nil {
-			failures = append(failures, fmt.Sprintf("%s: %v", title, err))
-			s = failed(title, err)
+			failures = append(failures, fmt.Sprintf("%s: %v", p.title, err))
+			s = failed(p.title, err)
 		}
 		s.write(w)
 	}
-	s, points, err := perPacket(cfg, tr)
-	if err == nil && outDir != "" {
-		s.Image = "ns-per-packet.png"
-		s.Notes = append(s.Notes, "Plot: "+bpfilterCitation+".")
-		if err := os.MkdirAll(outDir, 0o755); err != nil {
-			return err
-		}
-		if err := plotScale(filepath.Join(outDir, s.Image), points); err != nil {
-			failures = append(failures, fmt.Sprintf("plot: %v", err))
-		}
-	}
-	add("Per-packet cost from 1 to 4096 rules", s, err)
-	s, err = setPackets(cfg, feed)
-	add("Per-packet cost against the size of a set", s, err)
-	s, err = breakdown(cfg, tr)
-	add("Where xdpfw's time goes", s, err)
-	s, err = versusXdpFilter(cfg, tr)
-	add("xdpfw against xdp-filter, per packet", s, err)
-	s, rates, err := endToEnd(cfg)
-	if err == nil && outDir != "" {
-		s.Image = "frames-per-second.png"
-		if err := plotRates(filepath.Join(outDir, s.Image), rates); err != nil {
-			failures = append(failures, fmt.Sprintf("plot: %v", err))
-		}
-	}
-	add("End to end: frames per second through a veth", s, err)
-	s, err = controlPlane(cfg, tr, feed)
-	add("Control plane", s, err)
-	s, err = memory(cfg, tr, feed)
-	add("Memory of xdpfw's maps", s, err)
 
 	if outDir != "" {
 		if err := os.MkdirAll(outDir, 0o755); err != nil {
