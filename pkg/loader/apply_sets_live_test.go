@@ -221,6 +221,21 @@ func revealingFrames(steps []liveStep, candidates [][]byte, perStep, extra int) 
 	return frames, focus
 }
 
+// unionSets has every set of the rulesets, with the elements it has in
+// any of them.
+func unionSets(rss ...*rules.Ruleset) rules.Sets {
+	all := rules.Sets{}
+	for _, rs := range rss {
+		for name, set := range rs.Sets {
+			if all[name] == nil {
+				all[name] = &rules.Set{Name: name}
+			}
+			all[name].Prefixes = append(all[name].Prefixes, set.Prefixes...)
+		}
+	}
+	return all
+}
+
 // run makes the step's change through s.
 func (st liveStep) run(s *State) error {
 	var err error
@@ -255,8 +270,12 @@ func sameVersion(t *testing.T, what string, got, want *rules.Ruleset) {
 		t.Errorf("%s: rules\n%+v\nwant\n%+v", what, g, w)
 	}
 	for name, ws := range want.Sets {
-		if gs := got.Sets[name]; gs == nil || !slices.Equal(gs.Prefixes, ws.Prefixes) {
-			t.Errorf("%s: set %s is %v, want %v", what, name, gs, ws.Prefixes)
+		switch gs := got.Sets[name]; {
+		case gs == nil:
+			t.Errorf("%s: no set %s", what, name)
+		case !slices.Equal(gs.Prefixes, ws.Prefixes):
+			more, fewer := diffSorted(ws.Prefixes, gs.Prefixes)
+			t.Errorf("%s: set %s has %v more and %v fewer elements than wanted", what, name, more, fewer)
 		}
 	}
 	for name := range got.Sets {
@@ -285,16 +304,11 @@ func TestLiveApplyWithSetsIsAtomic(t *testing.T) {
 	s := openLive(t)
 	rng := rand.New(rand.NewSource(5))
 	steps := planLiveSteps(rng, 12)
-	all := rules.Sets{}
-	for _, st := range steps {
-		for name, set := range st.want.Sets {
-			if all[name] == nil {
-				all[name] = &rules.Set{Name: name}
-			}
-			all[name].Prefixes = append(all[name].Prefixes, set.Prefixes...)
-		}
+	versions := make([]*rules.Ruleset, len(steps))
+	for i, st := range steps {
+		versions[i] = st.want
 	}
-	candidates := setFrames(rng, all)
+	candidates := setFrames(rng, unionSets(versions...))
 	rng.Shuffle(len(candidates), func(i, j int) { candidates[i], candidates[j] = candidates[j], candidates[i] })
 	frames, focus := revealingFrames(steps, candidates[:min(len(candidates), 5000)], 40, 50)
 
