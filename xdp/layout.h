@@ -302,6 +302,12 @@ struct set_name {
  * `active` holds the value in bits 8-15 (the apply's switch happened),
  * else it is removed. */
 #define SET_DEF_PENDING 1u
+/* Being written directly while empty and unused (set load): until the
+ * flag is cleared the set is empty, and a repair empties it again. */
+#define SET_DEF_LOADING 2u
+/* Dropped by an apply that may not have switched: the set is gone once
+ * `active` holds the value in bits 8-15, else it stays. */
+#define SET_DEF_DROPPED 4u
 struct set_def {
 	__u32 slot;                 /* index into the set4_* / set6_* maps */
 	__u32 family;               /* 0 (IPv4 and IPv6), 4 or 6 */

@@ -43,16 +43,7 @@ func bigRulesets(t *testing.T) (pathA, pathB string, textA, textB string) {
 // binary, see TestMain).
 func startApply(t *testing.T, pin, file string) *exec.Cmd {
 	t.Helper()
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(self, "--pin-dir", pin, "apply", "-f", file)
-	cmd.Env = append(os.Environ(), "XDPFW_TEST_MAIN=1")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	return cmd
+	return startCLI(t, pin, nil, "apply", "-f", file)
 }
 
 // liveIs reports which of the texts save prints now; it fails the test if

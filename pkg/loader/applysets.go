@@ -39,14 +39,11 @@ func (p *setPlan) changed() bool {
 
 // planSets compares want with the live sets and creates the missing ones,
 // marked pending for the value `active` will hold after the switch (the
-// rules' generation always switches with them). A set that exists with
-// another family is refused: rules may rely on its family.
+// rules' generation always switches with them); the sets want lacks are
+// marked dropped for that value (setLive). A set that exists with another
+// family is refused: rules may rely on its family.
 func planSets(m *xdpfwMaps, want rules.Sets) (*setPlan, error) {
 	defs, err := readSetDefs(m, false)
-	if err != nil {
-		return nil, err
-	}
-	refs, err := referencedSlots(m)
 	if err != nil {
 		return nil, err
 	}
@@ -81,7 +78,10 @@ func planSets(m *xdpfwMaps, want rules.Sets) (*setPlan, error) {
 			p.Close()
 			return nil, err
 		}
-		d := &setDelta{name: name, def: def, h: h, direct: !refs[def.Slot]}
+		// In place even when no live rule uses the set: the switch must
+		// be what makes its new elements live, for save as for the new
+		// rules (setchange.go).
+		d := &setDelta{name: name, def: def, h: h}
 		p.deltas = append(p.deltas, d)
 		var old []netip.Prefix
 		if def.Count[act&activeSets>>1] > 0 {
@@ -91,7 +91,7 @@ func planSets(m *xdpfwMaps, want rules.Sets) (*setPlan, error) {
 			}
 		}
 		d.add, d.del = diffSorted(old, set.Prefixes)
-		if !d.direct && len(d.add)+len(d.del) > 0 {
+		if len(d.add)+len(d.del) > 0 {
 			target = act ^ 1 ^ activeSets
 		}
 	}
@@ -107,6 +107,13 @@ func planSets(m *xdpfwMaps, want rules.Sets) (*setPlan, error) {
 		}
 		p.created = append(p.created, name)
 		p.deltas = append(p.deltas, &setDelta{name: name, def: def, h: h, direct: true, add: set.Prefixes})
+	}
+	for name, def := range p.removed {
+		def.Flags = setDefDropped | target<<8
+		if err := putSetDef(m, name, &def); err != nil {
+			p.Close()
+			return nil, err
+		}
 	}
 	return p, nil
 }

@@ -19,8 +19,22 @@ import (
 //  6. clear the dirty mark.
 //
 // A packet reads `active` once, so it sees every set before the change or
-// after it. A set no live rule references skips the protocol: its
-// entries are written in their resting form directly.
+// after it.
+//
+// An empty set no live rule references skips the protocol, so a first
+// load writes each entry once, not twice: its entries are written in
+// their resting form directly, the set marked loading (setDefLoading)
+// until its definition has the new counts. Readers take a set so marked
+// for empty, and repairSets empties it again. Only an empty set: an entry
+// in its resting form cannot be told from an old element, so a direct
+// change to a set with elements, cut short (a SIGKILLed `set load`), left
+// a mix of old and new elements, and the next load, which took the old
+// elements from counts the cut-short change never wrote, kept the extra
+// entries for good. Every other change, to a set rules use or not, goes
+// through the protocol, whose switch makes it all or nothing. An apply
+// changes the sets it keeps in place too, as its switch must make their
+// new elements live with its rules; the sets it creates are written
+// directly, pending until its switch (setLive).
 
 // setDelta is the change to one set.
 type setDelta struct {
@@ -28,7 +42,7 @@ type setDelta struct {
 	def      xdpfwSetDef
 	h        *setHandle
 	add, del []netip.Prefix // not elements now; elements now
-	direct   bool           // unreferenced: write resting values directly
+	direct   bool           // empty and unreferenced, or new: write resting values directly
 }
 
 // hostCount counts host prefixes per family (0 IPv4, 1 IPv6).
@@ -56,6 +70,14 @@ func (d *setDelta) prepare(m *xdpfwMaps, a uint32, progress func(done, total int
 	}
 	count := int(d.def.Count[a]) + len(d.add) - len(d.del)
 	if d.direct {
+		// Marked until the definition has the new counts; a pending set
+		// (an apply's new one) is removed if cut short.
+		if d.def.Flags&setDefPending == 0 && len(d.add)+len(d.del) > 0 {
+			d.def.Flags |= setDefLoading
+			if err := putSetDef(m, d.name, &d.def); err != nil {
+				return err
+			}
+		}
 		if err := d.settle(progress); err != nil {
 			return err
 		}
@@ -64,6 +86,7 @@ func (d *setDelta) prepare(m *xdpfwMaps, a uint32, progress func(done, total int
 			d.def.Hosts[fam] = uint32(int(d.def.Hosts[fam]) + adds[fam] - dels[fam])
 		}
 		d.def.Count = [2]uint32{uint32(count), uint32(count)}
+		d.def.Flags &^= setDefLoading
 		return putSetDef(m, d.name, &d.def)
 	}
 	changes := make([]netip.Prefix, 0, len(d.add)+len(d.del))
@@ -211,11 +234,13 @@ func changeSets(m *xdpfwMaps, deltas []*setDelta, flipRules bool, progress func(
 	if flipRules {
 		flip |= 1
 	}
+	reached("switch")
 	if flip != 0 {
 		if err := m.Active.Put(uint32(0), act^flip); err != nil {
 			return fmt.Errorf("switch generation: %w", err)
 		}
 	}
+	reached("switched")
 	if !inPlace {
 		return nil
 	}
@@ -228,6 +253,18 @@ func changeSets(m *xdpfwMaps, deltas []*setDelta, flipRules bool, progress func(
 		}
 	}
 	return setDirty(m, false)
+}
+
+// stopAt is nil but in tests, which set it to end the goroutine making a
+// change (runtime.Goexit) at a named point of it, leaving the maps as a
+// process killed there leaves them: "switch" just before the write of
+// `active`, "switched" just after it.
+var stopAt func(point string)
+
+func reached(point string) {
+	if stopAt != nil {
+		stopAt(point)
+	}
 }
 
 func readActive(m *xdpfwMaps) (uint32, error) {
@@ -257,7 +294,11 @@ func setDirty(m *xdpfwMaps, dirty bool) error {
 // settles the sets of an apply that was: kept if its switch happened,
 // removed if not. Every entry takes the live set generation's answer,
 // which the live generation's packets already see, so repairing changes
-// nothing they can observe. Every change runs it first.
+// nothing they can observe. A set still marked loading (a direct write
+// into it was cut short) is emptied: it was empty before, and no rule
+// uses it. Every change runs it first.
+//
+// An apply's marks are settled as setLive reads them: kept or removed.
 func repairSets(m *xdpfwMaps) error {
 	var meta xdpfwMeta
 	if err := m.Meta.Lookup(uint32(0), &meta); err != nil {
@@ -271,15 +312,32 @@ func repairSets(m *xdpfwMaps) error {
 	if err != nil {
 		return err
 	}
+	waited := false
 	for name, def := range defs {
-		if def.Flags&setDefPending == 0 {
+		if def.Flags&setDefLoading != 0 {
+			def.Flags &^= setDefLoading
+			if err := rebuildSet(m, name, &def, func(setVal) bool { return false }); err != nil {
+				return fmt.Errorf("repair set %s: %w", name, err)
+			}
+			defs[name] = def
 			continue
 		}
-		if def.Flags>>8 == act {
+		if def.Flags&(setDefPending|setDefDropped) == 0 {
+			continue
+		}
+		if setLive(def, act) {
 			def.Flags = 0
 			defs[name] = def
 			err = putSetDef(m, name, &def)
 		} else {
+			// A dropped set may still be looked up by packets that
+			// started before the switch, as in setPlan.run.
+			if !waited && def.Flags&setDefDropped != 0 {
+				if err := waitForPackets(m, def.Slot); err != nil {
+					return err
+				}
+				waited = true
+			}
 			err = removeSet(m, name, def)
 			delete(defs, name)
 		}
@@ -292,14 +350,17 @@ func repairSets(m *xdpfwMaps) error {
 	}
 	a := act & activeSets >> 1
 	for name, def := range defs {
-		if err := repairSet(m, name, def, a); err != nil {
+		inA := func(v setVal) bool { return v.Flags&setElem(a) != 0 }
+		if err := rebuildSet(m, name, &def, inA); err != nil {
 			return fmt.Errorf("repair set %s: %w", name, err)
 		}
 	}
 	return setDirty(m, false)
 }
 
-func repairSet(m *xdpfwMaps, name string, def xdpfwSetDef, a uint32) error {
+// rebuildSet keeps the set's entries whose value keep accepts, in their
+// resting form, and removes the others; def gets the counts.
+func rebuildSet(m *xdpfwMaps, name string, def *xdpfwSetDef, keep func(setVal) bool) error {
 	h, err := openSetMaps(m, def.Slot)
 	if err != nil {
 		return err
@@ -310,18 +371,18 @@ func repairSet(m *xdpfwMaps, name string, def xdpfwSetDef, a uint32) error {
 		return err
 	}
 	var (
-		keep       []entry
+		resting    []entry
 		kept, gone []netip.Prefix
 	)
 	for _, e := range es {
-		if e.val.Flags&setElem(a) != 0 {
-			keep = append(keep, entry{e.p, setVal{Flags: setClean, Len: e.val.Len}})
+		if keep(e.val) {
+			resting = append(resting, entry{e.p, setVal{Flags: setClean, Len: e.val.Len}})
 			kept = append(kept, e.p)
 		} else {
 			gone = append(gone, e.p)
 		}
 	}
-	if err := h.write(keep); err != nil {
+	if err := h.write(resting); err != nil {
 		return err
 	}
 	if err := h.remove(gone); err != nil {
@@ -329,6 +390,6 @@ func repairSet(m *xdpfwMaps, name string, def xdpfwSetDef, a uint32) error {
 	}
 	hosts := hostCount(kept)
 	def.Hosts = [2]uint32{uint32(hosts[0]), uint32(hosts[1])}
-	def.Count = [2]uint32{uint32(len(keep)), uint32(len(keep))}
-	return putSetDef(m, name, &def)
+	def.Count = [2]uint32{uint32(len(kept)), uint32(len(kept))}
+	return putSetDef(m, name, def)
 }

@@ -40,20 +40,44 @@ func setKeyName(k xdpfwSetName) string {
 	return b.String()
 }
 
-// readSetDefs returns the sets' definitions by name; pending ones (made by
-// an apply that has not switched) only when asked.
-func readSetDefs(m *xdpfwMaps, pending bool) (map[string]xdpfwSetDef, error) {
+// readSetDefs returns the live sets' definitions by name (setLive), or
+// with all every definition.
+func readSetDefs(m *xdpfwMaps, all bool) (map[string]xdpfwSetDef, error) {
 	keys, defs, err := readAll[xdpfwSetName, xdpfwSetDef](m.SetDefs)
 	if err != nil {
 		return nil, err
 	}
+	var act uint32
+	if !all {
+		if act, err = readActive(m); err != nil {
+			return nil, err
+		}
+	}
 	out := make(map[string]xdpfwSetDef, len(keys))
 	for i, k := range keys {
-		if defs[i].Flags&setDefPending == 0 || pending {
+		if all || setLive(defs[i], act) {
 			out[setKeyName(k)] = defs[i]
 		}
 	}
 	return out, nil
+}
+
+// setLive reports whether a set exists now, `active` being act. A set an
+// apply creates exists once the apply's switch has happened (`active`
+// holds the value in bits 8-15 of its flags), one it drops until then: so
+// an apply cut short after its switch, before it cleared those marks,
+// shows its new ruleset whole (save, set list, replay), not the new rules
+// without their new sets or beside the dropped ones; the next change's
+// repairSets settles the marks the same way.
+func setLive(def xdpfwSetDef, act uint32) bool {
+	switched := def.Flags>>8 == act
+	switch {
+	case def.Flags&setDefPending != 0:
+		return switched
+	case def.Flags&setDefDropped != 0:
+		return !switched
+	}
+	return true
 }
 
 func putSetDef(m *xdpfwMaps, name string, def *xdpfwSetDef) error {
@@ -314,7 +338,14 @@ func (s *State) delta(name string) (*setDelta, error) {
 		h.Close()
 		return nil, err
 	}
-	return &setDelta{name: name, def: def, h: h, direct: !refs[def.Slot]}, nil
+	act, err := readActive(&s.maps)
+	if err != nil {
+		h.Close()
+		return nil, err
+	}
+	// Only an empty set can be written directly (setchange.go).
+	empty := def.Count[act&activeSets>>1] == 0
+	return &setDelta{name: name, def: def, h: h, direct: !refs[def.Slot] && empty}, nil
 }
 
 func (s *State) runDelta(d *setDelta, res SetResult, progress func(done, total int)) (SetResult, error) {
@@ -404,6 +435,9 @@ func (s *State) SetElements(name string) ([]netip.Prefix, error) {
 }
 
 func readElements(m *xdpfwMaps, def xdpfwSetDef) ([]netip.Prefix, error) {
+	if def.Flags&setDefLoading != 0 {
+		return nil, nil // empty until the load is done (or repaired)
+	}
 	h, err := openSetMaps(m, def.Slot)
 	if err != nil {
 		return nil, err

@@ -11,23 +11,42 @@ import (
 	"github.com/xdpfw/xdpfw/pkg/rules"
 )
 
-// randomSet draws n overlapping prefixes and hosts of both families from
-// small address pools, so sets nest, share elements and leave gaps.
-func randomSet(rng *rand.Rand, name string, n int) *rules.Set {
+// prefixPool draws prefixes: two thirds IPv4, addresses from v4 or v6,
+// lengths from the lists.
+type prefixPool struct {
+	v4, v6         func(*rand.Rand) netip.Addr
+	v4Lens, v6Lens []int
+}
+
+// set draws a set of n prefixes.
+func (pp prefixPool) set(rng *rand.Rand, name string, n int) *rules.Set {
 	s := &rules.Set{Name: name}
 	for range n {
 		var p netip.Prefix
 		if rng.Intn(3) > 0 {
-			a := netip.AddrFrom4([4]byte{10, byte(rng.Intn(4)), byte(rng.Intn(8)), byte(rng.Intn(256))})
-			p, _ = a.Prefix([]int{8, 16, 20, 24, 28, 31, 32, 32}[rng.Intn(8)])
+			p, _ = pp.v4(rng).Prefix(pp.v4Lens[rng.Intn(len(pp.v4Lens))])
 		} else {
-			a := netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0, byte(rng.Intn(4)), 0, 0, 0, 0, 0, 0, 0, 0, 0, byte(rng.Intn(4))})
-			p, _ = a.Prefix([]int{32, 40, 48, 64, 127, 128, 128}[rng.Intn(7)])
+			p, _ = pp.v6(rng).Prefix(pp.v6Lens[rng.Intn(len(pp.v6Lens))])
 		}
 		s.Prefixes = append(s.Prefixes, p)
 	}
 	s.Prefixes = rules.SortPrefixes(s.Prefixes)
 	return s
+}
+
+// randomSet draws n overlapping prefixes and hosts of both families from
+// small address pools, so sets nest, share elements and leave gaps.
+func randomSet(rng *rand.Rand, name string, n int) *rules.Set {
+	return prefixPool{
+		v4: func(rng *rand.Rand) netip.Addr {
+			return netip.AddrFrom4([4]byte{10, byte(rng.Intn(4)), byte(rng.Intn(8)), byte(rng.Intn(256))})
+		},
+		v6: func(rng *rand.Rand) netip.Addr {
+			return netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0, byte(rng.Intn(4)), 0, 0, 0, 0, 0, 0, 0, 0, 0, byte(rng.Intn(4))})
+		},
+		v4Lens: []int{8, 16, 20, 24, 28, 31, 32, 32},
+		v6Lens: []int{32, 40, 48, 64, 127, 128, 128},
+	}.set(rng, name, n)
 }
 
 // setRuleset: rules naming the sets as source or destination, some with

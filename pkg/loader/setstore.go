@@ -34,6 +34,8 @@ const (
 	setLPMEntries = 1 << 24 // SET_LPM_ENTRIES
 	maxSets       = 256     // MAX_SETS
 	setDefPending = 1       // SET_DEF_PENDING
+	setDefLoading = 2       // SET_DEF_LOADING
+	setDefDropped = 4       // SET_DEF_DROPPED
 	minHostCap    = 1024    // the templates' max_entries
 	noPrealloc    = 1       // BPF_F_NO_PREALLOC
 	activeSets    = 2       // ACTIVE_SETS
