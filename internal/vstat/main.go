@@ -1,6 +1,8 @@
 // Command vstat loads a BPF object and prints the verifier's statistics
 // for each program, or the end of the verifier's log when one is refused:
-// how much of the million-instruction budget the datapath uses.
+// how much of the million-instruction budget the datapath uses. The
+// object's trace_enabled constant (set by replay instances) changes what
+// the verifier walks, so both variants are loaded.
 //
 //	go run ./internal/vstat pkg/loader/xdpfw_bpfel.o
 package main
@@ -9,38 +11,73 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sort"
 	"strings"
 
 	"github.com/cilium/ebpf"
 )
 
 func main() {
-	spec, err := ebpf.LoadCollectionSpec(os.Args[1])
+	if len(os.Args) != 2 {
+		fmt.Fprintln(os.Stderr, "usage: vstat OBJECT")
+		os.Exit(2)
+	}
+	failed := false
+	for _, trace := range []uint32{0, 1} {
+		if err := load(os.Args[1], trace); err != nil {
+			fmt.Println(err)
+			failed = true
+		}
+	}
+	if failed {
+		os.Exit(1)
+	}
+}
+
+// load verifies every program of the object with trace_enabled = trace
+// and prints one line per program.
+func load(path string, trace uint32) error {
+	spec, err := ebpf.LoadCollectionSpec(path)
 	if err != nil {
-		panic(err)
+		return err
+	}
+	variant := ""
+	if v, ok := spec.Variables["trace_enabled"]; ok {
+		if err := v.Set(trace); err != nil {
+			return err
+		}
+		if trace != 0 {
+			variant = " (trace)"
+		}
+	} else if trace != 0 {
+		return nil
 	}
 	coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{Programs: ebpf.ProgramOptions{LogLevel: ebpf.LogLevelStats}})
 	if err != nil {
 		var ve *ebpf.VerifierError
 		if errors.As(err, &ve) {
-			for _, l := range ve.Log[max(0, len(ve.Log)-5):] {
-				fmt.Println("refused:", l)
-			}
-			os.Exit(1)
+			lines := ve.Log[max(0, len(ve.Log)-5):]
+			return fmt.Errorf("refused%s: %s", variant, strings.Join(lines, " | "))
 		}
-		fmt.Println(err)
-		os.Exit(1)
+		return err
 	}
-	for name, p := range coll.Programs {
-		fmt.Println(name, strings.TrimSpace(lastLine(p.VerifierLog)))
+	defer coll.Close()
+	names := make([]string, 0, len(coll.Programs))
+	for name := range coll.Programs {
+		names = append(names, name)
 	}
+	sort.Strings(names)
+	for _, name := range names {
+		fmt.Printf("%s%s %s\n", name, variant, processedLine(coll.Programs[name].VerifierLog))
+	}
+	return nil
 }
 
-func lastLine(s string) string {
-	for _, l := range strings.Split(s, "\n") {
+func processedLine(log string) string {
+	for _, l := range strings.Split(log, "\n") {
 		if strings.HasPrefix(l, "processed") {
-			return l
+			return strings.TrimSpace(l)
 		}
 	}
-	return s
+	return strings.TrimSpace(log)
 }

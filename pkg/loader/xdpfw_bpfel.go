@@ -39,6 +39,11 @@ type xdpfwAddr6LpmKey struct {
 	Addr      [16]uint8
 }
 
+type xdpfwAtomBuf struct {
+	_ structs.HostLayout
+	A [14]uint16
+}
+
 type xdpfwAtomChunk struct {
 	_    structs.HostLayout
 	Atom [256]uint16
@@ -145,6 +150,7 @@ const (
 	xdpfwMapAddr4Lpm     = "addr4_lpm"
 	xdpfwMapAddr6Host    = "addr6_host"
 	xdpfwMapAddr6Lpm     = "addr6_lpm"
+	xdpfwMapAtomScratch  = "atom_scratch"
 	xdpfwMapGenConf      = "gen_conf"
 	xdpfwMapIfaceAtoms   = "iface_atoms"
 	xdpfwMapIfaces       = "ifaces"
@@ -222,6 +228,7 @@ type xdpfwMapSpecs struct {
 	Addr4Lpm     *ebpf.MapSpec `ebpf:"addr4_lpm"`
 	Addr6Host    *ebpf.MapSpec `ebpf:"addr6_host"`
 	Addr6Lpm     *ebpf.MapSpec `ebpf:"addr6_lpm"`
+	AtomScratch  *ebpf.MapSpec `ebpf:"atom_scratch"`
 	GenConf      *ebpf.MapSpec `ebpf:"gen_conf"`
 	IfaceAtoms   *ebpf.MapSpec `ebpf:"iface_atoms"`
 	Ifaces       *ebpf.MapSpec `ebpf:"ifaces"`
@@ -273,6 +280,7 @@ type xdpfwMaps struct {
 	Addr4Lpm     *ebpf.Map `ebpf:"addr4_lpm"`
 	Addr6Host    *ebpf.Map `ebpf:"addr6_host"`
 	Addr6Lpm     *ebpf.Map `ebpf:"addr6_lpm"`
+	AtomScratch  *ebpf.Map `ebpf:"atom_scratch"`
 	GenConf      *ebpf.Map `ebpf:"gen_conf"`
 	IfaceAtoms   *ebpf.Map `ebpf:"iface_atoms"`
 	Ifaces       *ebpf.Map `ebpf:"ifaces"`
@@ -299,6 +307,7 @@ func (m *xdpfwMaps) Close() error {
 		m.Addr4Lpm,
 		m.Addr6Host,
 		m.Addr6Lpm,
+		m.AtomScratch,
 		m.GenConf,
 		m.IfaceAtoms,
 		m.Ifaces,
