@@ -10,7 +10,7 @@ DEB_PKGS := clang-19 llvm-19 libbpf-dev iproute2 iputils-ping bpftool
 # What the benchmarks add: the peers they measure against, and ethtool.
 BENCH_PKGS := xdp-tools nftables iptables ethtool
 
-.PHONY: all build deps bpffs test test-unit fuzz demo generate check-generated bench bench-quick pcaps clean
+.PHONY: all build deps bpffs test test-unit fuzz demo generate check-generated bench bench-quick bench-baseline pcaps clean
 
 all: build
 
@@ -79,6 +79,15 @@ bench: deps bpffs
 bench-quick: deps bpffs
 	@out=$$(mktemp -d) && trap 'rm -rf $$out' EXIT && \
 	$(GO) run ./bench/cmd/xdpfw-bench -quick -out $$out
+
+# This build's datapath beside the object committed at BASE (default: the
+# previous commit), per packet, warm and cold, in one run: a datapath
+# change keeps its ratio to the empty program within 10% of the baseline's.
+BASE ?= HEAD~1
+bench-baseline: deps bpffs
+	@obj=$$(mktemp --suffix=.o) && trap 'rm -f $$obj' EXIT && \
+	git show $(BASE):pkg/loader/xdpfw_bpfel.o > $$obj && \
+	XDPFW_BASELINE_OBJ=$$obj $(GO) test -count=1 -run '^$$' -bench '^BenchmarkAgainstBaseline$$' -benchtime 1x ./pkg/loader
 
 # Regenerate testdata/pcaps from internal/fixtures.
 pcaps:

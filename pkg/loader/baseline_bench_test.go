@@ -1,0 +1,132 @@
+package loader_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/cilium/ebpf"
+
+	"github.com/xdpfw/xdpfw/internal/privtest"
+	"github.com/xdpfw/xdpfw/pkg/loader"
+	"github.com/xdpfw/xdpfw/pkg/perf"
+	"github.com/xdpfw/xdpfw/pkg/replay"
+	"github.com/xdpfw/xdpfw/pkg/rules"
+	"github.com/xdpfw/xdpfw/pkg/sets"
+)
+
+// baselineSetRules names a set in both directions, so decide_all runs
+// with set_mask's answer.
+const baselineSetRules = `policy: pass
+sets:
+  bad: {elements: [10.0.0.0/8, 192.0.2.0/24, 2001:db8::/32, 198.51.100.7]}
+rules:
+  - {src: "@bad", proto: udp, dport: 53, action: drop}
+  - {dst: "@bad", action: drop}
+`
+
+// BenchmarkAgainstBaseline measures this build's program beside another
+// build of the object (XDPFW_BASELINE_OBJ, `make bench-baseline` extracts
+// one from a git revision) and the empty program, in turns within one run,
+// the baseline running on the very maps this build's tester filled. The
+// rulesets take the inline five-dimension path, decide_all, and sets;
+// frames are every committed fixture that fits one buffer. Warm: each
+// frame 64 times per call; cold: once per call, timed by the kernel's
+// statistics. A datapath change keeps its ratio to the empty program
+// within 10% of the baseline's.
+func BenchmarkAgainstBaseline(b *testing.B) {
+	base := os.Getenv("XDPFW_BASELINE_OBJ")
+	if base == "" {
+		b.Skip("XDPFW_BASELINE_OBJ names no baseline object (make bench-baseline)")
+	}
+	privtest.Require(b)
+	frames := fixtureFrames(b)
+	empty := emptyProgram(b)
+	defer empty.Close()
+	rulesets := map[string]func() (*rules.Ruleset, error){
+		"lockdown": func() (*rules.Ruleset, error) {
+			return rules.ParseFile("../../testdata/rulesets/lockdown.yaml", sets.RulesetOptions())
+		},
+		"fields": func() (*rules.Ruleset, error) {
+			return rules.ParseFile("../../testdata/rulesets/fields.yaml", sets.RulesetOptions())
+		},
+		"sets": func() (*rules.Ruleset, error) {
+			return rules.ParseYAML("sets.yaml", []byte(baselineSetRules), sets.RulesetOptions())
+		},
+	}
+	for _, name := range []string{"lockdown", "fields", "sets"} {
+		rs, err := rulesets[name]()
+		if err != nil {
+			b.Fatal(err)
+		}
+		t, err := loader.NewTester(rs, false)
+		if err != nil {
+			b.Fatal(err)
+		}
+		old := baselineProgram(b, base, t)
+		subjects := []perf.Subject{{Name: "empty", Prog: empty}, {Name: "baseline", Prog: old}, {Name: "now", Prog: t.Program()}}
+		for _, cold := range []bool{false, true} {
+			opt, mode := perf.Options{Repeat: 64, Rounds: 15}, "warm"
+			if cold {
+				opt, mode = perf.Options{Repeat: 1, Rounds: 15, Stats: true}, "cold"
+			}
+			var res []perf.Result
+			for i := 0; i < b.N; i++ {
+				if res, err = perf.Measure(subjects, frames, opt); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(res[1].Ratio, name+"-"+mode+"-baseline/empty")
+			b.ReportMetric(res[2].Ratio, name+"-"+mode+"-now/empty")
+			b.ReportMetric(res[2].Median/res[1].Median, name+"-"+mode+"-now/baseline")
+		}
+		t.Close()
+	}
+}
+
+// baselineProgram loads the one-buffer program of the object at path on
+// t's maps; it is closed with the benchmark.
+func baselineProgram(b *testing.B, path string, t *loader.Tester) *ebpf.Program {
+	spec, err := ebpf.LoadCollectionSpec(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	live := loader.TesterMaps(t)
+	repl := map[string]*ebpf.Map{}
+	for name := range spec.Maps {
+		if m, ok := live[name]; ok {
+			repl[name] = m
+		}
+	}
+	coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{MapReplacements: repl})
+	if err != nil {
+		b.Fatalf("baseline %s: %v", path, err)
+	}
+	b.Cleanup(coll.Close)
+	prog := coll.Programs["xdpfw"]
+	if prog == nil {
+		b.Fatalf("baseline %s has no xdpfw program", path)
+	}
+	return prog
+}
+
+// fixtureFrames is every committed fixture frame that one buffer holds.
+func fixtureFrames(b *testing.B) [][]byte {
+	files, err := filepath.Glob("../../testdata/pcaps/*.pcap")
+	if err != nil || len(files) == 0 {
+		b.Fatalf("no fixtures: %v", err)
+	}
+	var frames [][]byte
+	for _, f := range files {
+		fr, err := replay.ReadFrames(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, x := range fr {
+			if len(x.Data) >= 14 && len(x.Data) <= 3000 {
+				frames = append(frames, x.Data)
+			}
+		}
+	}
+	return frames
+}
