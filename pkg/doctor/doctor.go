@@ -57,10 +57,7 @@ func Run(pinDir string, ifaces []string) (*Report, error) {
 	if r.Interfaces, err = checkInterfaces(ifaces); err != nil {
 		return nil, err
 	}
-	r.OK = true
-	for _, l := range r.Lines() {
-		r.OK = r.OK && l.Verdict != Fail
-	}
+	r.OK = r.Failed() == 0
 	return r, nil
 }
 
