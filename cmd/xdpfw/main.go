@@ -60,7 +60,7 @@ interface removes everything.`,
 		ExitErrHandler: func(*cli.Context, error) {},
 		Commands: []*cli.Command{
 			attachCommand(), detachCommand(), statusCommand(), policyCommand(),
-			ruleCommand(), setCommand(), statsCommand(), replayCommand(), applyCommand(), saveCommand(),
+			ruleCommand(), setCommand(), statsCommand(), replayCommand(), applyCommand(), saveCommand(), doctorCommand(),
 		},
 	}
 	quietUsageErrors(app.Commands, "")

@@ -90,7 +90,7 @@ func foreignProgram(name string, id uint32) error {
 }
 
 // Attach puts the live program on the interface: the frags one if the
-// MTU allows frames longer than one buffer (needsFrags), else the
+// MTU allows frames longer than one buffer (NeedsFrags), else the
 // one-buffer one. It refuses to replace a program xdpfw did not attach
 // unless force is set; xdpfw's other program is replaced. The returned
 // warning is non-empty when auto mode fell back to generic.

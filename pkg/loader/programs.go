@@ -21,14 +21,17 @@ import (
 // programs without frags.
 func maxLinearFrame() int { return os.Getpagesize() - 256 - 320 }
 
-// needsFrags reports whether an interface with this MTU can receive frames
-// longer than one buffer: the MTU plus an Ethernet header and two VLAN tags
-// does not fit. MTUs up to 3498 get the one-buffer program on 4 KiB pages.
-func needsFrags(mtu int) bool { return mtu+14+2*4 > maxLinearFrame() }
+// NeedsFrags reports whether an interface with this MTU can receive frames
+// longer than one buffer, so attach gives it the frags program.
+func NeedsFrags(mtu int) bool { return mtu > MaxOneBufferMTU() }
+
+// MaxOneBufferMTU is the largest MTU whose frames, with an Ethernet header
+// and two VLAN tags, fit one buffer: 3498 on 4 KiB pages.
+func MaxOneBufferMTU() int { return maxLinearFrame() - 14 - 2*4 }
 
 // programFor picks from progs the program for an interface with this MTU.
 func programFor(progs *xdpfwPrograms, mtu int) *ebpf.Program {
-	if needsFrags(mtu) {
+	if NeedsFrags(mtu) {
 		return progs.XdpfwFrags
 	}
 	return progs.Xdpfw

@@ -210,9 +210,13 @@ func (s *State) create() (err error) {
 	if err := removeLeftovers(s.dir); err != nil {
 		return err
 	}
+	spec, err := loadXdpfw()
+	if err != nil {
+		return err
+	}
 	var objs xdpfwObjects
-	if err := loadXdpfwObjects(&objs, nil); err != nil {
-		return fmt.Errorf("load BPF program: %w", err)
+	if err := load(spec, &objs, nil); err != nil {
+		return err
 	}
 	s.maps, s.progs = objs.xdpfwMaps, objs.xdpfwPrograms
 	defer func() {

@@ -91,8 +91,8 @@ func newTester(repl map[string]*ebpf.Map, trace bool) (*Tester, error) {
 		}
 	}
 	t := &Tester{trace: trace}
-	if err := spec.LoadAndAssign(&t.objs, &ebpf.CollectionOptions{MapReplacements: repl}); err != nil {
-		return nil, fmt.Errorf("load BPF program: %w", err)
+	if err := load(spec, &t.objs, &ebpf.CollectionOptions{MapReplacements: repl}); err != nil {
+		return nil, err
 	}
 	return t, nil
 }

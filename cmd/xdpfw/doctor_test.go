@@ -1,0 +1,112 @@
+package main
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"testing"
+
+	"github.com/vishvananda/netlink"
+
+	"github.com/xdpfw/xdpfw/internal/privtest"
+	"github.com/xdpfw/xdpfw/pkg/perf"
+)
+
+// TestDoctorJSON runs `xdpfw doctor --json` in a throwaway network
+// namespace holding two veth pairs it creates: every BPF feature is there
+// on the machine the tests run on, and each veth is listed with its
+// driver, native XDP and the program its MTU gets.
+func TestDoctorJSON(t *testing.T) {
+	privtest.Require(t)
+	ns, err := perf.NewNetns()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ns.Close() }) // the last reference: the namespace and its veths go
+	pinDir := privtest.PinDir(t)
+	var rnd [3]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		t.Fatal(err)
+	}
+	small, jumbo := fmt.Sprintf("drs%x", rnd), fmt.Sprintf("drj%x", rnd)
+	var out, errOut bytes.Buffer
+	var runErr error
+	err = perf.InNetns(ns, func() error {
+		for _, v := range []struct {
+			name string
+			mtu  int
+		}{{small, 1500}, {jumbo, 9000}} {
+			veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: v.name, MTU: v.mtu}, PeerName: v.name + "p", PeerMTU: uint32(v.mtu)}
+			if err := netlink.LinkAdd(veth); err != nil {
+				return fmt.Errorf("create veth %s: %w", v.name, err)
+			}
+		}
+		cliMu.Lock()
+		defer cliMu.Unlock()
+		app := newApp(&out, &errOut)
+		runErr = app.Run([]string{"xdpfw", "--pin-dir", pinDir, "doctor", "--json"})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if runErr != nil {
+		t.Fatalf("doctor: %v\n%s", runErr, out.String())
+	}
+	var rep struct {
+		OK       bool `json:"ok"`
+		Features []struct {
+			Name, Status, Verdict string
+		} `json:"features"`
+		Interfaces []struct {
+			Name, Driver, Program string
+			MTU                   int    `json:"mtu"`
+			NativeXDP             string `json:"native_xdp"`
+		} `json:"interfaces"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("doctor --json: %v\n%s", err, out.String())
+	}
+	if !rep.OK || len(rep.Features) == 0 {
+		t.Errorf("ok %v with %d features", rep.OK, len(rep.Features))
+	}
+	for _, f := range rep.Features {
+		if f.Status != "ok" || f.Verdict != "ok" {
+			t.Errorf("feature %s: %s, %s", f.Name, f.Status, f.Verdict)
+		}
+	}
+	want := map[string]string{small: "xdpfw", small + "p": "xdpfw", jumbo: "xdpfw_frags", jumbo + "p": "xdpfw_frags"}
+	for _, i := range rep.Interfaces {
+		prog, ok := want[i.Name]
+		if !ok {
+			t.Errorf("interface %s listed: the namespace holds only the veths (loopback is left out)", i.Name)
+			continue
+		}
+		delete(want, i.Name)
+		if i.Driver != "veth" || i.NativeXDP != "yes" || i.Program != prog {
+			t.Errorf("%s: driver %s, native XDP %s, program %s; want veth, yes, %s", i.Name, i.Driver, i.NativeXDP, i.Program, prog)
+		}
+	}
+	for name := range want {
+		t.Errorf("veth %s not listed", name)
+	}
+}
+
+// TestDoctorFailsOnMissingInterface: a named interface that does not
+// exist is a failed check, and a failed check is a non-zero exit.
+func TestDoctorFailsOnMissingInterface(t *testing.T) {
+	privtest.Require(t)
+	var out, errOut bytes.Buffer
+	cliMu.Lock()
+	app := newApp(&out, &errOut)
+	err := app.Run([]string{"xdpfw", "--pin-dir", privtest.PinDir(t), "doctor", "xdpfw-no-such"})
+	cliMu.Unlock()
+	if err == nil || err.Error() != "doctor: 1 check failed" {
+		t.Fatalf("got %v, want doctor: 1 check failed", err)
+	}
+	if !regexp.MustCompile(`(?m)^interface xdpfw-no-such +fail +no such interface`).Match(out.Bytes()) {
+		t.Errorf("output:\n%s", out.String())
+	}
+}

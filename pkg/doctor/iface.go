@@ -1,0 +1,113 @@
+package doctor
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/xdpfw/xdpfw/pkg/loader"
+)
+
+// Interface is what attach would make of one interface.
+type Interface struct {
+	Name   string `json:"name"`
+	Driver string `json:"driver"`
+	MTU    int    `json:"mtu"`
+	// Program is the program attach gives it: xdpfw (frames in one
+	// buffer) or xdpfw_frags (MTU above loader.MaxOneBufferMTU).
+	Program string `json:"program"`
+	// NativeXDP is yes, no or unknown; Source says who said so.
+	NativeXDP string `json:"native_xdp"`
+	Source    string `json:"source,omitempty"`
+	Finding
+}
+
+// checkInterfaces examines the named interfaces, or every one but
+// loopback. A name that does not exist is a failed check, not an error.
+func checkInterfaces(names []string) ([]Interface, error) {
+	if len(names) == 0 {
+		links, err := netlink.LinkList()
+		if err != nil {
+			return nil, fmt.Errorf("list interfaces: %w", err)
+		}
+		var out []Interface
+		for _, l := range links {
+			if l.Attrs().Flags&net.FlagLoopback == 0 {
+				out = append(out, checkLink(l))
+			}
+		}
+		return out, nil
+	}
+	var out []Interface
+	for _, name := range names {
+		l, err := netlink.LinkByName(name)
+		if err != nil {
+			out = append(out, Interface{Name: name, Finding: Finding{Fail, "no such interface in this network namespace"}})
+			continue
+		}
+		out = append(out, checkLink(l))
+	}
+	return out, nil
+}
+
+func checkLink(l netlink.Link) Interface {
+	a := l.Attrs()
+	i := Interface{Name: a.Name, Driver: driver(a.Name), MTU: a.MTU, Program: "xdpfw", NativeXDP: "unknown"}
+	frags := loader.NeedsFrags(a.MTU)
+	if frags {
+		i.Program = "xdpfw_frags"
+	}
+	where := fmt.Sprintf("driver %s, MTU %d: %s", i.Driver, i.MTU, programNote(frags))
+
+	feats, err := xdpFeatures(a.Index)
+	switch {
+	case err == nil:
+		i.Source = "the driver (netdev netlink)"
+		i.NativeXDP = "no"
+		if feats&xdpActBasic != 0 {
+			i.NativeXDP = "yes"
+		}
+		switch {
+		case i.NativeXDP == "no":
+			i.Finding = Finding{Warn, where + "; no native XDP in this driver: attach runs in generic mode (in the stack, slower)"}
+		case frags && feats&xdpActRxSG == 0:
+			i.Finding = Finding{Warn, fmt.Sprintf("%s; the driver has native XDP but not for multi-buffer frames: attach falls back to generic mode unless the MTU is %d or less", where, loader.MaxOneBufferMTU())}
+		default:
+			i.Finding = Finding{OK, where + "; native XDP (the driver reports it)"}
+		}
+	case nativeDrivers[i.Driver]:
+		i.NativeXDP, i.Source = "yes", "xdpfw's list of drivers with native XDP"
+		i.Finding = Finding{OK, where + "; native XDP (a known driver)"}
+	default:
+		i.Finding = Finding{Warn, where + "; native XDP unknown for this driver: attach tries native and falls back to generic mode with a warning"}
+	}
+	return i
+}
+
+func programNote(frags bool) string {
+	if frags {
+		return "program xdpfw_frags (multi-buffer)"
+	}
+	return "program xdpfw (one buffer)"
+}
+
+// driver names the interface's driver as ethtool -i does, else from
+// sysfs, else "-" (virtual devices without one).
+func driver(name string) string {
+	if fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0); err == nil {
+		defer unix.Close(fd)
+		if info, err := unix.IoctlGetEthtoolDrvinfo(fd, name); err == nil {
+			if d := unix.ByteSliceToString(info.Driver[:]); d != "" {
+				return d
+			}
+		}
+	}
+	if target, err := os.Readlink(filepath.Join("/sys/class/net", name, "device/driver")); err == nil {
+		return filepath.Base(target)
+	}
+	return "-"
+}
