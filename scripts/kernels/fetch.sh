@@ -34,19 +34,25 @@ depends_of() {
 	apt-cache "${apt_opts[@]}" depends "$1" | awk '/Depends: linux-image-[0-9]/ {print $2; exit}'
 }
 
+# resolve sets pkg to the image package for the kernel asked for.
+resolve() {
+	case $name in
+	6.1) pkg=$(depends_of linux-image-amd64) ;;
+	6.12)
+		pkg=$(apt-cache pkgnames linux-image-6.12. | grep -E '^linux-image-6\.12\.[0-9]+\+deb12-amd64-unsigned$' | sort -V | tail -1)
+		;;
+	5.10) pkg=$(depends_of linux-image-amd64) ;;
+	esac
+	[ -n "${pkg:-}" ] || { echo "fetch.sh: no package found for kernel $name" >&2; exit 1; }
+}
+
 apt_opts=()
 case $name in
-6.1) pkg=$(depends_of linux-image-amd64) ;;
-6.12)
-	pkg=$(apt-cache pkgnames linux-image-6.12. | grep -E '^linux-image-6\.12\.[0-9]+\+deb12-amd64-unsigned$' | sort -V | tail -1)
-	;;
-5.10)
-	bullseye_apt
-	pkg=$(depends_of linux-image-amd64)
-	;;
+6.1 | 6.12) ;;
+5.10) bullseye_apt ;;
 *) echo "fetch.sh: unknown kernel $name (want 6.1, 6.12 or 5.10)" >&2; exit 2 ;;
 esac
-[ -n "${pkg:-}" ] || { echo "fetch.sh: no package found for kernel $name" >&2; exit 1; }
+resolve
 
 dest=$cache/$pkg
 if [ ! -f "$dest/.complete" ]; then
@@ -56,7 +62,14 @@ if [ ! -f "$dest/.complete" ]; then
 	# apt-get download writes into the current directory; _apt must be able
 	# to write there for the sandboxed download.
 	chmod 777 "$tmp"
-	(cd "$tmp" && apt-get "${apt_opts[@]}" download -qq "$pkg" >&2)
+	# Lists older than the archive name a package it no longer has:
+	# update them once and resolve again.
+	if ! (cd "$tmp" && apt-get "${apt_opts[@]}" download -qq "$pkg" >&2); then
+		apt-get "${apt_opts[@]}" update -qq >&2
+		resolve
+		dest=$cache/$pkg
+		(cd "$tmp" && apt-get "${apt_opts[@]}" download -qq "$pkg" >&2)
+	fi
 	rm -rf "$dest"
 	dpkg-deb -x "$tmp"/*.deb "$tmp/root"
 	mv "$tmp/root" "$dest"

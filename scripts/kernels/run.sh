@@ -108,12 +108,13 @@ chmod +x "$root/init"
 [ -n "$log" ] || log=$work/console.log
 start=$(date +%s)
 status=0
-# Not -nographic's monitor: the serial console alone, on standard output.
+# Not -nographic's monitor: the serial console alone, on standard output,
+# without the firmware's terminal escapes.
 timeout --foreground -k 5 "$timeout" qemu-system-x86_64 -nographic -no-reboot -m 1536 -smp 2 \
 	-accel tcg,thread=multi -cpu max -nodefaults -serial stdio -monitor none \
 	-kernel "$vmlinuz" -initrd "$work/initrd.gz" \
 	-append "console=ttyS0 panic=-1 quiet loglevel=3 rdinit=/init" </dev/null 2>&1 |
-	sed -u 's/\r$//' | tee "$log" || status=$?
+	sed -u 's/\r$//; s/\x1bc//g; s/\x1b\[[0-9;?]*[a-zA-Z]//g' | tee "$log" || status=$?
 elapsed=$(($(date +%s) - start))
 code=$(sed -n 's/^XDPFW-VM-EXIT \([0-9]*\).*/\1/p' "$log" | tail -1)
 if [ -z "$code" ]; then
