@@ -33,7 +33,7 @@ func checkRefusal(r *runner, x *xdpfw, c config) {
 }
 
 func refused(res result, version string) (string, error) {
-	cmd := "xdpfw " + strings.Join(res.args, " ")
+	cmd := commandLine(res.args)
 	if res.err == nil {
 		return "", fmt.Errorf("%s exited 0, want a refusal", cmd)
 	}

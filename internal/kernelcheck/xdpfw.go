@@ -45,9 +45,18 @@ func (x *xdpfw) exec(limit time.Duration, stdin []byte, args ...string) result {
 		err = fmt.Errorf("timed out after %v", limit)
 	}
 	if err != nil {
-		res.err = fmt.Errorf("xdpfw %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(res.stderr))
+		res.err = fmt.Errorf("%s: %v: %s", commandLine(args), err, strings.TrimSpace(res.stderr))
 	}
 	return res
+}
+
+// commandLine shows an invocation in an error, its long lists of
+// captures cut short.
+func commandLine(args []string) string {
+	if len(args) > 8 {
+		args = append(args[:7:7], fmt.Sprintf("...(%d more)", len(args)-7))
+	}
+	return "xdpfw " + strings.Join(args, " ")
 }
 
 // run is exec with the default limit and no input, for commands that must
