@@ -41,7 +41,7 @@ for k in "${kernels[@]}"; do
 		-f pkg/loader/xdpfw_bpfel.o:/xdpfw_bpfel.o -f "$work/testdata:/testdata" \
 		"$k" "$work/kernelcheck" "${args[@]}" || rc=$?
 	secs=$(($(date +%s) - start))
-	checks=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -1 || true)
+	checks=$(grep -sE '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -1 || true)
 	if [ $rc -eq 0 ]; then
 		status=ok passed=$((passed + 1))
 	else
@@ -51,7 +51,7 @@ for k in "${kernels[@]}"; do
 	results+=("$(printf '%-6s %-5s %5ss  %s' "$k" "$status" "$secs" "$checks")")
 	while read -r _ prog n; do
 		insns+=("$(printf '%-6s %-14s %8s' "$k" "$prog" "$n")")
-	done < <(grep -E '^insns ' "$log" || true)
+	done < <(grep -sE '^insns ' "$log" || true)
 done
 
 echo
