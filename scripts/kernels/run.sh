@@ -97,10 +97,11 @@ mount -t bpf bpf /sys/fs/bpf
 mount -t tmpfs tmp /tmp
 for m in$mods; do insmod /lib/modules/\$m.ko || echo "init: insmod \$m failed"; done
 ip link set lo up
-echo "XDPFW-VM-START \$(uname -r)"
+# A fresh line: the firmware may have left its cursor mid-line.
+echo; echo "XDPFW-VM-START \$(uname -r)"
 cd /
 sh /etc/cmd
-echo "XDPFW-VM-EXIT \$?"
+echo; echo "XDPFW-VM-EXIT \$?"
 poweroff -f
 INIT
 chmod +x "$root/init"
