@@ -87,6 +87,7 @@ func checkAll(r *runner, x *xdpfw, c config) {
 		r.fail("veth-lab", err)
 		return
 	}
+	checkDoctor(r, x, true, l.native, l.generic, l.frags)
 	if checkLive(r, x, l, live, reports[live], pcaps) {
 		checkCommands(r, x)
 	}

@@ -30,6 +30,7 @@ func checkRefusal(r *runner, x *xdpfw, c config) {
 		}
 		return refused(x.exec(refusalLimit, nil, "attach", p.dev), version)
 	})
+	checkDoctor(r, x, false, p)
 }
 
 func refused(res result, version string) (string, error) {

@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"testing"
@@ -75,6 +76,22 @@ func TestHelperName(t *testing.T) {
 	} {
 		if got := snake(fn); got != want {
 			t.Errorf("%s: %s, want %s", fn, got, want)
+		}
+	}
+}
+
+func TestVersionJSONRoundTrip(t *testing.T) {
+	for _, v := range []Version{{6, 1}, {5, 18}, {}} {
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got Version
+		if err := json.Unmarshal(b, &got); err != nil {
+			t.Fatalf("%s: %v", b, err)
+		}
+		if got != v {
+			t.Errorf("%s read back as %v, want %v", b, got, v)
 		}
 	}
 }

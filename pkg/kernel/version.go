@@ -30,6 +30,22 @@ func (v Version) String() string {
 // MarshalText makes a Version "6.1" in JSON.
 func (v Version) MarshalText() ([]byte, error) { return []byte(v.String()), nil }
 
+// UnmarshalText reads what MarshalText wrote, so a program reading
+// `xdpfw doctor --json` can decode it into the same types; "?" is the
+// zero Version.
+func (v *Version) UnmarshalText(b []byte) error {
+	if string(b) == "?" {
+		*v = Version{}
+		return nil
+	}
+	p, err := ParseRelease(string(b))
+	if err != nil {
+		return err
+	}
+	*v = p
+	return nil
+}
+
 // Less orders versions.
 func (v Version) Less(o Version) bool {
 	return v.Major < o.Major || v.Major == o.Major && v.Minor < o.Minor

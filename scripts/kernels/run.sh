@@ -101,7 +101,8 @@ ip link set lo up
 echo; echo "XDPFW-VM-START \$(uname -r)"
 cd /
 sh /etc/cmd
-echo; echo "XDPFW-VM-EXIT \$?"
+rc=\$?
+echo; echo "XDPFW-VM-EXIT \$rc"
 poweroff -f
 INIT
 chmod +x "$root/init"
