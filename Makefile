@@ -87,6 +87,7 @@ bench bench-quick: EXTRA_PKGS := $(BENCH_PKGS)
 
 bench: deps bpffs
 	$(GO) run ./bench/cmd/xdpfw-bench -out docs/bench
+	$(MAKE) -s bench-baseline
 	$(GO) test -count=1 -run '^$$' -bench . -benchtime 200x ./pkg/loader
 	$(GO) test -count=1 -run '^$$' -bench . -benchtime 5x ./pkg/sets
 
@@ -94,14 +95,20 @@ bench-quick: deps bpffs
 	@out=$$(mktemp -d) && trap 'rm -rf $$out' EXIT && \
 	$(GO) run ./bench/cmd/xdpfw-bench -quick -out $$out
 
-# This build's datapath beside the object committed at BASE (default: the
-# previous commit), per packet, warm and cold, in one run: a datapath
-# change keeps its ratio to the empty program within 10% of the baseline's.
-BASE ?= HEAD~1
+# This build's datapath beside the object of revision BASE, per packet,
+# warm and cold, in one run: a datapath change keeps its ratio to the empty
+# program within 10% of the baseline's. BASE defaults to the object before
+# the latest datapath change: HEAD's while the working tree's differs from
+# it, else the one before the last commit that changed it.
 bench-baseline: deps bpffs
-	@obj=$$(mktemp --suffix=.o) && trap 'rm -f $$obj' EXIT && \
-	git show $(BASE):pkg/loader/xdpfw_bpfel.o > $$obj && \
-	XDPFW_BASELINE_OBJ=$$obj $(GO) test -count=1 -run '^$$' -bench '^BenchmarkAgainstBaseline$$' -benchtime 1x ./pkg/loader
+	@base='$(BASE)'; obj=pkg/loader/xdpfw_bpfel.o; \
+	if [ -z "$$base" ]; then \
+		if git diff --quiet HEAD -- $$obj; then base=$$(git log -1 --format=%H -- $$obj)~1; else base=HEAD; fi; \
+	fi; \
+	echo "baseline: $$obj at $$(git rev-parse --short $$base)"; \
+	tmp=$$(mktemp --suffix=.o) && trap 'rm -f $$tmp' EXIT && \
+	git show $$base:$$obj > $$tmp && \
+	XDPFW_BASELINE_OBJ=$$tmp $(GO) test -count=1 -run '^$$' -bench '^BenchmarkAgainstBaseline$$' -benchtime 1x ./pkg/loader
 
 # Regenerate testdata/pcaps from internal/fixtures.
 pcaps:
