@@ -141,7 +141,9 @@ func (s *State) loadPinned() error {
 		}
 		m, err := ebpf.LoadPinnedMap(filepath.Join(s.dir, name), nil)
 		if err != nil {
-			return fmt.Errorf("pinned state in %s is incomplete (%s: %v); run xdpfw detach --all", s.dir, name, err)
+			// A build with a map the pinned one lacks sees this too, so
+			// detach --all (which needs the state) is no way out.
+			return fmt.Errorf("pinned state in %s is incomplete or from another xdpfw build (%s: %v); detach with the build that attached it", s.dir, name, err)
 		}
 		pinned[name] = m
 		if err := compatible(ms, m); err != nil {
