@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 
@@ -90,33 +91,21 @@ func ruleAddFlags() []cli.Flag {
 }
 
 func ruleFromFlags(c *cli.Context) (rules.Rule, error) {
-	var (
-		r   rules.Rule
-		err error
-	)
 	if p := c.Uint("priority"); p > rules.MaxPriority {
-		return r, fmt.Errorf("--priority %d out of range (0-%d)", p, rules.MaxPriority)
+		return rules.Rule{}, fmt.Errorf("--priority %d out of range (0-%d)", p, rules.MaxPriority)
 	}
-	r.Priority = uint32(c.Uint("priority"))
-	if r.Action, err = rules.ParseAction(c.String("action")); err != nil {
-		return r, fmt.Errorf("--action: %w", err)
-	}
+	conds := map[string]string{}
 	for _, cond := range rules.Conditions {
-		if !c.IsSet(cond.Key) {
-			continue
-		}
-		if err := cond.Parse(&r.Match, c.String(cond.Key)); err != nil {
-			return r, fmt.Errorf("--%s: %w", cond.Key, err)
+		if c.IsSet(cond.Key) {
+			conds[cond.Key] = c.String(cond.Key)
 		}
 	}
-	// The id is given by the live state; validate the rest now so bad
-	// input fails before any state is touched.
-	r.ID = 1
-	if err := r.Validate(); err != nil {
-		return r, err
+	r, err := rules.NewRule(uint32(c.Uint("priority")), c.String("action"), conds)
+	var fe *rules.FieldError
+	if errors.As(err, &fe) {
+		return r, fmt.Errorf("--%s: %w", fe.Key, fe.Err)
 	}
-	r.ID = 0
-	return r, nil
+	return r, err
 }
 
 func ruleDelCommand() *cli.Command {

@@ -267,7 +267,7 @@ var ruleKeys = func() []string {
 // rule parses one rule mapping; its errors carry the line of the offending
 // key or value, or of the rule itself for a rule-level problem.
 func (p *fileParser) rule(n *yaml.Node) (Rule, error) {
-	r := Rule{Priority: DefaultPriority}
+	var r Rule
 	if n.Kind != yaml.MappingNode {
 		return r, p.errorf(n, "rule: want a mapping, got %s", kindName(n))
 	}
@@ -278,52 +278,45 @@ func (p *fileParser) rule(n *yaml.Node) (Rule, error) {
 	if _, ok := fs["action"]; !ok {
 		return r, p.errorf(n, "rule has no action (want action: pass or drop)")
 	}
-	for _, key := range ruleKeys {
-		f, ok := fs[key]
-		if !ok {
-			continue
-		}
-		if err := p.ruleField(&r, key, f); err != nil {
+	priority := uint32(DefaultPriority)
+	if f, ok := fs["priority"]; ok {
+		if priority, err = p.priority(f); err != nil {
 			return r, err
 		}
 	}
-	if err := r.Validate(); err != nil {
+	texts := map[string]string{}
+	for _, key := range ruleKeys {
+		f, ok := fs[key]
+		if !ok || key == "priority" {
+			continue
+		}
+		if texts[key], err = p.scalar(key, f); err != nil {
+			return r, err
+		}
+	}
+	action := texts["action"]
+	delete(texts, "action")
+	r, err = NewRule(priority, action, texts)
+	var fe *FieldError
+	if errors.As(err, &fe) {
+		return r, p.errorf(fs[fe.Key].val, "%v", fe)
+	}
+	if err != nil {
 		return r, p.errorf(n, "%v", err)
 	}
 	return r, nil
 }
 
-// ruleField parses one key of a rule into r.
-func (p *fileParser) ruleField(r *Rule, key string, f field) error {
-	if key == "priority" {
-		return p.priority(r, f)
-	}
-	s, err := p.scalar(key, f)
-	if err != nil {
-		return err
-	}
-	if key == "action" {
-		r.Action, err = ParseAction(s)
-	} else {
-		err = ConditionByKey(key).Parse(&r.Match, s)
-	}
-	if err != nil {
-		return p.errorf(f.val, "%s: %v", key, err)
-	}
-	return nil
-}
-
 // priority must be a YAML integer: a quoted "10" or 10.5 is a type error.
-func (p *fileParser) priority(r *Rule, f field) error {
+func (p *fileParser) priority(f field) (uint32, error) {
 	if f.val.Kind != yaml.ScalarNode || f.val.ShortTag() != "!!int" {
-		return p.errorf(f.val, "priority: want an integer, got %s", kindName(f.val))
+		return 0, p.errorf(f.val, "priority: want an integer, got %s", kindName(f.val))
 	}
 	var v int64
 	if err := f.val.Decode(&v); err != nil || v < 0 || v > MaxPriority {
-		return p.errorf(f.val, "priority %s out of range (0-%d)", f.val.Value, MaxPriority)
+		return 0, p.errorf(f.val, "priority %s out of range (0-%d)", f.val.Value, MaxPriority)
 	}
-	r.Priority = uint32(v)
-	return nil
+	return uint32(v), nil
 }
 
 // FormatYAML writes rs in the file format, rules in evaluation order

@@ -1,0 +1,48 @@
+package rules
+
+import (
+	"errors"
+	"fmt"
+)
+
+// FieldError is a bad value of one key of a rule ("action" or a
+// condition's Key); callers name the key as their syntax does (--dport on
+// the command line, dport: in a file, with its line).
+type FieldError struct {
+	Key string
+	Err error
+}
+
+func (e *FieldError) Error() string { return fmt.Sprintf("%s: %v", e.Key, e.Err) }
+func (e *FieldError) Unwrap() error { return e.Err }
+
+// NewRule is the rule with this priority, action and conditions (texts by
+// condition Key), validated: the one way from text to a Rule, for the CLI
+// and ruleset files alike. Conditions are parsed in registry order, so one
+// that implies a protocol sees an explicit proto. Its ID is left 0: the
+// live state or the file gives it.
+func NewRule(priority uint32, action string, conds map[string]string) (Rule, error) {
+	r := Rule{Priority: priority}
+	if priority > MaxPriority {
+		return r, &FieldError{"priority", fmt.Errorf("%d out of range (0-%d)", priority, MaxPriority)}
+	}
+	var err error
+	if r.Action, err = ParseAction(action); err != nil {
+		return r, &FieldError{"action", err}
+	}
+	for _, c := range Conditions {
+		s, ok := conds[c.Key]
+		if !ok {
+			continue
+		}
+		if err := c.Parse(&r.Match, s); err != nil {
+			return r, &FieldError{c.Key, err}
+		}
+	}
+	for key := range conds {
+		if ConditionByKey(key) == nil {
+			return r, &FieldError{key, errors.New("no such condition")}
+		}
+	}
+	return r, r.Validate()
+}

@@ -1,0 +1,45 @@
+package rules
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestNewRule(t *testing.T) {
+	r, err := NewRule(10, "drop", map[string]string{"dport": "22", "src": "192.0.2.0/24", "tcp-flags": "syn,!ack"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.ID != 0 || r.Priority != 10 || r.Action != Drop || !r.Match.Proto.Set || r.Match.Proto.Num != 6 || r.Match.Dport.Lo != 22 {
+		t.Errorf("got %+v", r)
+	}
+	for _, tc := range []struct {
+		prio   uint32
+		action string
+		conds  map[string]string
+		key    string // the FieldError's key, "" for a rule-level error
+		want   string
+	}{
+		{1, "accept", nil, "action", "unknown action"},
+		{MaxPriority + 1, "pass", nil, "priority", "out of range"},
+		{1, "pass", map[string]string{"dport": "x"}, "dport", "port"},
+		{1, "pass", map[string]string{"dprot": "22"}, "dprot", "no such condition"},
+		{1, "pass", map[string]string{"src": "10.0.0.0/8", "dst": "2001:db8::/32"}, "", "famil"},
+	} {
+		_, err := NewRule(tc.prio, tc.action, tc.conds)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v %q %v: error %v, want one containing %q", tc.prio, tc.action, tc.conds, err, tc.want)
+			continue
+		}
+		var fe *FieldError
+		if got := ""; errors.As(err, &fe) {
+			got = fe.Key
+			if got != tc.key {
+				t.Errorf("%v: the error names key %q, want %q", tc.conds, got, tc.key)
+			}
+		} else if tc.key != "" {
+			t.Errorf("%v: %v is not a FieldError for %q", tc.conds, err, tc.key)
+		}
+	}
+}
