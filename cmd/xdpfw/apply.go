@@ -2,15 +2,11 @@ package main
 
 import (
 	"fmt"
-	"io"
-	"os"
-	"path/filepath"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/xdpfw/xdpfw/pkg/loader"
 	"github.com/xdpfw/xdpfw/pkg/rules"
-	"github.com/xdpfw/xdpfw/pkg/sets"
 )
 
 func applyCommand() *cli.Command {
@@ -100,31 +96,6 @@ func applyRuleset(dir string, rs *rules.Ruleset) (loader.ApplyResult, error) {
 		}
 	}
 	return res, err
-}
-
-// readRulesetFile parses a ruleset file, or standard input for "-". The
-// returned name is what errors call the file.
-func readRulesetFile(c *cli.Context, path string) (string, *rules.Ruleset, error) {
-	var (
-		data []byte
-		err  error
-	)
-	name := path
-	if path == "-" {
-		name = "<stdin>"
-		data, err = io.ReadAll(c.App.Reader)
-	} else {
-		data, err = os.ReadFile(path)
-	}
-	if err != nil {
-		return name, nil, err
-	}
-	opt := sets.RulesetOptions()
-	if path != "-" {
-		opt.Dir = filepath.Dir(path)
-	}
-	rs, err := rules.ParseYAML(name, data, opt)
-	return name, rs, err
 }
 
 func saveCommand() *cli.Command {

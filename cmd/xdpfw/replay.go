@@ -8,7 +8,6 @@ import (
 	"github.com/xdpfw/xdpfw/pkg/loader"
 	"github.com/xdpfw/xdpfw/pkg/replay"
 	"github.com/xdpfw/xdpfw/pkg/rules"
-	"github.com/xdpfw/xdpfw/pkg/sets"
 )
 
 func replayCommand() *cli.Command {
@@ -44,7 +43,7 @@ run (without that, the kernel re-targets its XDP dispatcher around every
 repeated run, about 17 ms each). The machine's other load shows in the
 figures: compare the ratio, and several runs.`,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "rules", Usage: "use the ruleset in YAML `FILE` instead of the live one"},
+			&cli.StringFlag{Name: "rules", Usage: "use the ruleset in YAML `FILE` (- for standard input) instead of the live one"},
 			&cli.BoolFlag{Name: "verify", Usage: "compare every verdict with the reference model"},
 			&cli.BoolFlag{Name: "summary", Usage: "print only the per-rule and per-verdict summary"},
 			&cli.StringFlag{Name: "iface", Usage: "frames arrive on interface `NAME` (for iface rules; default lo)"},
@@ -93,7 +92,7 @@ func runReplay(c *cli.Context) (*replay.Report, error) {
 // classifier maps, but never the live counters).
 func withTester(c *cli.Context, trace bool, fn func(*loader.Tester, *rules.Ruleset) error) error {
 	if path := c.String("rules"); path != "" {
-		rs, err := rules.ParseFile(path, sets.RulesetOptions())
+		_, rs, err := readRulesetFile(c, path)
 		if err != nil {
 			return err
 		}

@@ -159,13 +159,13 @@ ones. A progress bar is drawn on a terminal unless --quiet.`,
 					return fmt.Errorf("no set named %s (see: xdpfw set list)", name)
 				}
 				opt := sets.Options{Family: fam, SkipInvalid: c.Bool("skip-invalid")}
-				var set *sets.Set
-				if path == "-" {
-					opt.Name = "<stdin>"
-					set, err = sets.Parse(c.App.Reader, opt)
-				} else {
-					set, err = sets.ParseFile(path, opt)
+				in, r, err := openInput(c, path)
+				if err != nil {
+					return err
 				}
+				defer r.Close()
+				opt.Name = in
+				set, err := sets.Parse(r, opt)
 				if err != nil {
 					return err
 				}
