@@ -185,16 +185,24 @@ func testApplyCutShort(t *testing.T, s *State, tr *Tester) {
 	}
 }
 
-// TestChangesCutShort: set loads, then applies, stopped part-way. tr
-// classifies with the live maps. (One state and tester for both: each
-// takes a second to make.)
-func TestChangesCutShort(t *testing.T) {
+// openLiveTester is openLive with a tracing tester classifying with the
+// live maps.
+func openLiveTester(t *testing.T) (*State, *Tester) {
+	t.Helper()
 	s := openLive(t)
 	tr, err := s.NewTester(true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tr.Close()
+	t.Cleanup(tr.Close)
+	return s, tr
+}
+
+// TestChangesCutShort: set loads, then applies, stopped part-way. tr
+// classifies with the live maps. (One state and tester for both: each
+// takes a second to make.)
+func TestChangesCutShort(t *testing.T) {
+	s, tr := openLiveTester(t)
 	t.Run("set load", func(t *testing.T) { testSetLoadCutShort(t, s, tr) })
 	t.Run("apply", func(t *testing.T) { testApplyCutShort(t, s, tr) })
 }
@@ -206,12 +214,7 @@ func TestChangesCutShort(t *testing.T) {
 // changes and apply did), and the datapath dropped frames from addresses
 // in the elements written before the cut while the model passed them.
 func TestRuleAfterCutShortLoad(t *testing.T) {
-	s := openLive(t)
-	tr, err := s.NewTester(true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tr.Close()
+	s, tr := openLiveTester(t)
 	if err := s.CreateSet("u", rules.FamilyAny); err != nil {
 		t.Fatal(err)
 	}

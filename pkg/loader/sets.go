@@ -232,29 +232,18 @@ func (s *State) ChangeSet(name string, add, del []netip.Prefix) (res SetResult, 
 			return err
 		}
 		a := t.word.sets()
-		set := &rules.Set{Name: name, Family: rules.Family(d.def.Family)}
-		for _, p := range rules.SortPrefixes(slices.Clone(add)) {
-			if err := checkElement(set, p); err != nil {
-				return err
-			}
-			has, err := d.h.has(p, a)
-			if err != nil {
-				return err
-			}
+		err = d.each(add, a, func(p netip.Prefix, has bool) error {
 			if has {
 				res.Unchanged++
-				continue
+			} else {
+				d.add = append(d.add, p)
 			}
-			d.add = append(d.add, p)
+			return nil
+		})
+		if err != nil {
+			return err
 		}
-		for _, p := range rules.SortPrefixes(slices.Clone(del)) {
-			if err := checkElement(set, p); err != nil {
-				return err
-			}
-			has, err := d.h.has(p, a)
-			if err != nil {
-				return err
-			}
+		err = d.each(del, a, func(p netip.Prefix, has bool) error {
 			if !has {
 				return fmt.Errorf("%s is not in set %s", p, name)
 			}
@@ -262,11 +251,34 @@ func (s *State) ChangeSet(name string, add, del []netip.Prefix) (res SetResult, 
 				return fmt.Errorf("%s is both added and deleted", p)
 			}
 			d.del = append(d.del, p)
+			return nil
+		})
+		if err != nil {
+			return err
 		}
 		res = t.result(d, res)
 		return nil
 	})
 	return res, err
+}
+
+// each checks ps as elements of d's set, in order, and calls fn with
+// each and whether it is an element in set generation a.
+func (d *setDelta) each(ps []netip.Prefix, a uint32, fn func(p netip.Prefix, has bool) error) error {
+	set := &rules.Set{Name: d.name, Family: rules.Family(d.def.Family)}
+	for _, p := range rules.SortPrefixes(slices.Clone(ps)) {
+		if err := checkElement(set, p); err != nil {
+			return err
+		}
+		has, err := d.h.has(p, a)
+		if err != nil {
+			return err
+		}
+		if err := fn(p, has); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // LoadSet replaces the set's elements with ps (sorted and unique), as one
