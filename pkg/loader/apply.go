@@ -28,55 +28,39 @@ type ApplyResult struct {
 // equal priority in file order; other rules get new ids, so ids are never
 // reused. See planApply.
 func (s *State) Apply(rs *rules.Ruleset) (ApplyResult, error) {
-	if err := repairSets(&s.maps); err != nil {
-		return ApplyResult{}, err
-	}
-	v, live, liveSlots, err := readLive(&s.maps)
-	if err != nil {
-		return ApplyResult{}, err
-	}
-	var meta xdpfwMeta
-	if err := s.maps.Meta.Lookup(uint32(0), &meta); err != nil {
-		return ApplyResult{}, fmt.Errorf("read meta: %w", err)
-	}
-	p, err := planApply(live.Rules, liveSlots, rs.Rules, meta.NextId)
-	if err != nil {
-		return ApplyResult{}, err
-	}
-	next := &rules.Ruleset{Policy: rs.Policy, Rules: p.rules, Sets: rs.Sets}
-	if err := next.Validate(); err != nil {
-		return ApplyResult{}, err
-	}
-	res := ApplyResult{Unchanged: len(rs.Rules) - len(p.fresh), Added: len(p.fresh), Removed: p.removed}
-	sets, err := planSets(&s.maps, rs.Sets)
-	if err != nil {
-		return ApplyResult{}, err
-	}
-	defer sets.Close()
-	if p.fresh == nil && p.removed == 0 && p.sameIDs && rs.Policy == live.Policy && !sets.changed() {
-		return res, nil
-	}
-	// Reserve the new ids before anything is written, as AddRule does: a
-	// failed or killed apply never lets a later one hand them out again.
-	if p.nextID != meta.NextId {
-		meta.NextId = p.nextID
-		if err := s.maps.Meta.Put(uint32(0), &meta); err != nil {
-			return ApplyResult{}, fmt.Errorf("write meta: %w", err)
+	var res ApplyResult
+	err := s.change(func(t *tx) error {
+		live, liveSlots, err := t.ruleset()
+		if err != nil {
+			return err
 		}
-	}
-	for _, slot := range p.fresh {
-		if err := s.zeroRuleCounter(slot); err != nil {
-			return ApplyResult{}, err
+		p, err := planApply(live.Rules, liveSlots, rs.Rules, t.meta.NextId)
+		if err != nil {
+			return err
 		}
-	}
-	// Rules and sets switch in one write.
-	if err := v.prepare(&s.maps, next, p.slots); err != nil {
+		next := &rules.Ruleset{Policy: rs.Policy, Rules: p.rules, Sets: rs.Sets}
+		if err := next.Validate(); err != nil {
+			return err
+		}
+		res = ApplyResult{Unchanged: len(rs.Rules) - len(p.fresh), Added: len(p.fresh), Removed: p.removed}
+		if t.plan, err = t.planSets(rs.Sets); err != nil {
+			return err
+		}
+		if p.fresh == nil && p.removed == 0 && p.sameIDs && rs.Policy == live.Policy && !t.plan.changed() {
+			return nil
+		}
+		// Reserve the new ids before anything is written, as AddRule
+		// does: a failed or killed apply never lets a later one hand them
+		// out again. Rules and sets switch in one write.
+		t.meta.NextId = p.nextID
+		t.zero = p.fresh
+		t.setRules(next, p.slots)
+		res.Committed = true
+		return nil
+	})
+	if err != nil {
 		return ApplyResult{}, err
 	}
-	if err := sets.run(&s.maps, true); err != nil {
-		return ApplyResult{}, err
-	}
-	res.Committed = true
 	return res, nil
 }
 

@@ -42,15 +42,8 @@ func (p *setPlan) changed() bool {
 // rules' generation always switches with them); the sets want lacks are
 // marked dropped for that value (setLive). A set that exists with another
 // family is refused: rules may rely on its family.
-func planSets(m *xdpfwMaps, want rules.Sets) (*setPlan, error) {
-	defs, err := readSetDefs(m, false)
-	if err != nil {
-		return nil, err
-	}
-	act, err := readActive(m)
-	if err != nil {
-		return nil, err
-	}
+func (t *tx) planSets(want rules.Sets) (*setPlan, error) {
+	m, defs, act := t.m, t.sets, t.word
 	p := &setPlan{removed: map[string]xdpfwSetDef{}}
 	for name, def := range defs {
 		if want[name] == nil {
@@ -62,7 +55,7 @@ func planSets(m *xdpfwMaps, want rules.Sets) (*setPlan, error) {
 		names = append(names, name)
 	}
 	slices.Sort(names)
-	target := act ^ 1
+	target := act ^ activeRules
 	for _, name := range names {
 		set, def := want[name], defs[name]
 		if _, ok := defs[name]; !ok {
@@ -84,15 +77,15 @@ func planSets(m *xdpfwMaps, want rules.Sets) (*setPlan, error) {
 		d := &setDelta{name: name, def: def, h: h}
 		p.deltas = append(p.deltas, d)
 		var old []netip.Prefix
-		if def.Count[act&activeSets>>1] > 0 {
-			if old, err = h.elements(act & activeSets >> 1); err != nil {
+		if def.Count[act.sets()] > 0 {
+			if old, err = h.elements(act.sets()); err != nil {
 				p.Close()
 				return nil, err
 			}
 		}
 		d.add, d.del = diffSorted(old, set.Prefixes)
 		if len(d.add)+len(d.del) > 0 {
-			target = act ^ 1 ^ activeSets
+			target = act ^ activeRules ^ activeSets
 		}
 	}
 	for _, name := range names {
@@ -100,7 +93,7 @@ func planSets(m *xdpfwMaps, want rules.Sets) (*setPlan, error) {
 			continue
 		}
 		set := want[name]
-		h, def, err := createSet(m, name, set.Family, setDefPending|target<<8)
+		h, def, err := createSet(m, name, set.Family, setDefPending|uint32(target)<<8)
 		if err != nil {
 			p.Close()
 			return nil, err
@@ -109,7 +102,7 @@ func planSets(m *xdpfwMaps, want rules.Sets) (*setPlan, error) {
 		p.deltas = append(p.deltas, &setDelta{name: name, def: def, h: h, direct: true, add: set.Prefixes})
 	}
 	for name, def := range p.removed {
-		def.Flags = setDefDropped | target<<8
+		def.Flags = setDefDropped | uint32(target)<<8
 		if err := putSetDef(m, name, &def); err != nil {
 			p.Close()
 			return nil, err
@@ -118,10 +111,12 @@ func planSets(m *xdpfwMaps, want rules.Sets) (*setPlan, error) {
 	return p, nil
 }
 
-// run writes the deltas and switches (the rules' generation too when
-// flipRules), then settles the new sets and removes the unnamed ones.
-func (p *setPlan) run(m *xdpfwMaps, flipRules bool) error {
-	if err := changeSets(m, p.deltas, flipRules, nil); err != nil {
+// runSets writes the plan's deltas and switches (flip: activeRules when
+// the rules' generation switches with the sets), then settles the new
+// sets and removes the unnamed ones.
+func (t *tx) runSets(p *setPlan, flip uint32) error {
+	m := t.m
+	if err := t.changeSets(p.deltas, flip); err != nil {
 		return err
 	}
 	for _, d := range p.deltas {

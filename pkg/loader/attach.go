@@ -171,10 +171,23 @@ func (s *State) remember(att Attachment) error {
 	for i := 0; i < len(ifc.Name)-1 && i < len(att.Iface); i++ {
 		ifc.Name[i] = int8(att.Iface[i])
 	}
-	if err := s.maps.Ifaces.Put(uint32(att.Ifindex), &ifc); err != nil {
-		return fmt.Errorf("record attachment: %w", mapFull(err))
-	}
-	return nil
+	return s.change(func(t *tx) error {
+		if err := t.m.Ifaces.Put(uint32(att.Ifindex), &ifc); err != nil {
+			return fmt.Errorf("record attachment: %w", mapFull(err))
+		}
+		return nil
+	})
+}
+
+// forget removes the record of an attachment; what names it is in the
+// error.
+func (s *State) forget(ifindex int, what string) error {
+	return s.change(func(t *tx) error {
+		if err := t.m.Ifaces.Delete(uint32(ifindex)); err != nil {
+			return fmt.Errorf("forget %s: %w", what, err)
+		}
+		return nil
+	})
 }
 
 // Detach removes xdpfw from the named interface. When no interface is
@@ -208,8 +221,8 @@ func (s *State) DetachAll() ([]Attachment, error) {
 			if err := s.detachLink(link, xdpfwIface{Mode: uint32(a.Mode.flags())}); err != nil {
 				return nil, err
 			}
-		} else if err := s.maps.Ifaces.Delete(uint32(a.Ifindex)); err != nil {
-			return nil, fmt.Errorf("forget ifindex %d: %w", a.Ifindex, err)
+		} else if err := s.forget(a.Ifindex, fmt.Sprintf("ifindex %d", a.Ifindex)); err != nil {
+			return nil, err
 		}
 	}
 	_, err = s.RemoveIfUnused()
@@ -229,10 +242,7 @@ func (s *State) detachLink(link netlink.Link, ifc xdpfwIface) error {
 			return fmt.Errorf("detach from %s: %w", name, err)
 		}
 	}
-	if err := s.maps.Ifaces.Delete(uint32(link.Attrs().Index)); err != nil {
-		return fmt.Errorf("forget %s: %w", name, err)
-	}
-	return nil
+	return s.forget(link.Attrs().Index, name)
 }
 
 func attachedMode(flags uint32) uint32 {

@@ -12,106 +12,43 @@ import (
 	"github.com/xdpfw/xdpfw/pkg/rules"
 )
 
-// commit makes rs the live ruleset of the maps m, starting from what
-// they hold now. slots gives each rule's counter slot; nil means
-// slot = rank.
-func commit(m *xdpfwMaps, rs *rules.Ruleset, slots map[uint32]uint32) error {
-	// A set change cut short is repaired before anything else switches.
-	if err := repairSets(m); err != nil {
-		return err
+// ruleDefs reads every stored rule definition of both generations, once.
+func (v *view) ruleDefs() error {
+	if v.defs[0] != nil {
+		return nil
 	}
-	v, err := readView(m)
-	if err != nil {
-		return err
-	}
-	return v.commit(m, rs, slots)
-}
-
-// commitWithSets makes rs live with its sets exactly as rs has them
-// (apply, replay instances): sets are created, changed and removed, and
-// the rules and sets switch together.
-func commitWithSets(m *xdpfwMaps, rs *rules.Ruleset, slots map[uint32]uint32) error {
-	if err := repairSets(m); err != nil {
-		return err
-	}
-	v, err := readView(m)
-	if err != nil {
-		return err
-	}
-	return v.commitWithSets(m, rs, slots)
-}
-
-func (v *view) commitWithSets(m *xdpfwMaps, rs *rules.Ruleset, slots map[uint32]uint32) error {
-	plan, err := planSets(m, rs.Sets)
-	if err != nil {
-		return err
-	}
-	defer plan.Close()
-	if err := v.prepare(m, rs, slots); err != nil {
-		return err
-	}
-	return plan.run(m, true)
-}
-
-// view is one read of what a commit starts from: the active generation,
-// both generations' configs, and every stored rule definition of both.
-// The caller holds the pin directory's lock (or owns the maps), so
-// nothing else writes them until the commit is done.
-type view struct {
-	active uint32
-	conf   [numGens]xdpfwGenConf
-	defs   [numGens]map[uint32][]byte // by rule id: the stored definition
-	// The active generation's rules as ruleset decoded them, in id order,
-	// with their ids and slots: a commit reuses their stored definitions
-	// for the rules it keeps as they are, instead of encoding them again.
-	live      []rules.Rule
-	liveIDs   []uint32
-	liveSlots []uint32
-	sets      map[string]xdpfwSetDef // the live sets
-}
-
-func readView(m *xdpfwMaps) (*view, error) {
-	v := &view{}
-	if err := m.Active.Lookup(uint32(0), &v.active); err != nil {
-		return nil, fmt.Errorf("read active generation: %w", err)
-	}
-	v.active &= 1
-	var err error
-	if v.sets, err = readSetDefs(m, false); err != nil {
-		return nil, err
-	}
-	for gen := range v.conf {
-		if err := m.GenConf.Lookup(uint32(gen), &v.conf[gen]); err != nil {
-			return nil, fmt.Errorf("read generation config: %w", err)
-		}
-		v.defs[gen] = map[uint32][]byte{}
+	defs := [numGens]map[uint32][]byte{}
+	for gen := range defs {
+		defs[gen] = map[uint32][]byte{}
 	}
 	// A definition takes tens of bytes of its 504: read the map a small
 	// batch at a time into the same buffers and keep only the bytes used,
 	// rather than all 4 MB of both generations in fresh memory.
-	err = forEachBatch(m.RuleDefs, 256, func(keys []xdpfwRuleDefKey, defs []xdpfwRuleDef) error {
+	err := forEachBatch(v.m.RuleDefs, 256, func(keys []xdpfwRuleDefKey, vals []xdpfwRuleDef) error {
 		total := 0
 		for i, k := range keys {
-			if k.Gen >= numGens || defs[i].Len > uint32(len(defs[i].Data)) {
+			if k.Gen >= numGens || vals[i].Len > uint32(len(vals[i].Data)) {
 				return fmt.Errorf("rule %d: stored definition is corrupt", k.Id)
 			}
-			total += int(defs[i].Len)
+			total += int(vals[i].Len)
 		}
 		buf := make([]byte, 0, total)
 		for i, k := range keys {
 			start := len(buf)
-			buf = append(buf, defs[i].Data[:defs[i].Len]...)
-			v.defs[k.Gen][k.Id] = buf[start:len(buf):len(buf)]
+			buf = append(buf, vals[i].Data[:vals[i].Len]...)
+			defs[k.Gen][k.Id] = buf[start:len(buf):len(buf)]
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return v, nil
+	v.defs = defs
+	return nil
 }
 
-// commit makes rs the live ruleset:
+// prepare is the rules' part of a commit (tx.commit), which makes rs the
+// live ruleset:
 //
 //  1. mark the inactive generation as being written (gen_conf flag
 //     gfWriting, which the program never sees: it only reads the
@@ -119,8 +56,8 @@ func readView(m *xdpfwMaps) (*view, error) {
 //  2. delete its keyed entries that the new tables do not overwrite;
 //  3. write rs's compiled tables into it, then the rule definitions that
 //     differ from those it holds, then its config, which clears the mark;
-//  4. switch `active` to it with one word write (its rules bit; the
-//     sets bit is left as it is).
+//  4. (tx.commit) switch `active` to it with one word write (its rules
+//     bit; the sets bit switches with it when sets change too).
 //
 // The inactive generation holds the ruleset of two commits ago: packets
 // stopped using it when the last commit switched away, a whole CLI
@@ -134,22 +71,11 @@ func readView(m *xdpfwMaps) (*view, error) {
 // can leave entries behind, and those are found without iterating the
 // LPM tries. With the mark, a commit stopped half-way and the entries are
 // found by iterating every address table.
-func (v *view) commit(m *xdpfwMaps, rs *rules.Ruleset, slots map[uint32]uint32) error {
-	if err := v.prepare(m, rs, slots); err != nil {
+func (c *tx) prepare(rs *rules.Ruleset, slots map[uint32]uint32) error {
+	if err := c.ruleDefs(); err != nil {
 		return err
 	}
-	act, err := readActive(m)
-	if err != nil {
-		return err
-	}
-	if err := m.Active.Put(uint32(0), act^1); err != nil {
-		return fmt.Errorf("switch to generation %d: %w", act&1^1, err)
-	}
-	return nil
-}
-
-// prepare is steps 1 to 3 of commit.
-func (v *view) prepare(m *xdpfwMaps, rs *rules.Ruleset, slots map[uint32]uint32) error {
+	v, m := c.view, c.m
 	t, err := rules.Compile(rs)
 	if err != nil {
 		return err
@@ -364,7 +290,8 @@ func setRefs(m *xdpfwMaps, t *rules.Tables, conf *xdpfwGenConf) error {
 	if len(t.SrcSets)+len(t.DstSets) == 0 {
 		return nil
 	}
-	defs, err := readSetDefs(m, true)
+	// Every definition: an apply's new sets are live once its switch is.
+	defs, err := readSetDefs(m)
 	if err != nil {
 		return err
 	}
@@ -500,28 +427,21 @@ func (a *addrEntries) delete(m *xdpfwMaps) error {
 }
 
 // readRuleset returns the live ruleset (the active generation's rule
-// definitions and policy) and each rule's counter slot.
+// definitions and policy) and each rule's counter slot, of maps the
+// caller owns (a Tester's) or holds the lock of.
 func readRuleset(m *xdpfwMaps) (*rules.Ruleset, map[uint32]uint32, error) {
-	_, rs, slots, err := readLive(m)
-	return rs, slots, err
-}
-
-// readLive is readRuleset that also returns the view it read, for a
-// commit to start from.
-func readLive(m *xdpfwMaps) (*view, *rules.Ruleset, map[uint32]uint32, error) {
 	v, err := readView(m)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
-	rs, slots, err := v.ruleset()
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	return v, rs, slots, nil
+	return v.ruleset()
 }
 
 // ruleset decodes the live ruleset from the view, in evaluation order.
 func (v *view) ruleset() (*rules.Ruleset, map[uint32]uint32, error) {
+	if err := v.ruleDefs(); err != nil {
+		return nil, nil, err
+	}
 	conf := &v.conf[v.active]
 	defs := v.defs[v.active]
 	if len(defs) != int(conf.Nrules) {

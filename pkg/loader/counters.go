@@ -30,12 +30,16 @@ func sumPerCPU(m *ebpf.Map, key uint32) (Counter, error) {
 }
 
 // RuleCounters returns the counters of every live rule, by rule id.
-func (s *State) RuleCounters() (map[uint32]Counter, error) {
-	_, slots, err := readRuleset(&s.maps)
-	if err != nil {
-		return nil, err
-	}
-	return ruleCounters(s.maps.RuleStats, slots)
+func (s *State) RuleCounters() (out map[uint32]Counter, err error) {
+	err = s.read(func(v *view) error {
+		_, slots, err := v.ruleset()
+		if err != nil {
+			return err
+		}
+		out, err = ruleCounters(s.maps.RuleStats, slots)
+		return err
+	})
+	return out, err
 }
 
 func ruleCounters(m *ebpf.Map, slots map[uint32]uint32) (map[uint32]Counter, error) {
@@ -67,9 +71,9 @@ func verdictCounters(m *ebpf.Map) (map[string]Counter, error) {
 	return out, nil
 }
 
-func (s *State) zeroRuleCounter(slot uint32) error {
+func zeroRuleCounter(m *xdpfwMaps, slot uint32) error {
 	zero := make([]xdpfwCounter, ebpf.MustPossibleCPU())
-	if err := s.maps.RuleStats.Put(slot, zero); err != nil {
+	if err := m.RuleStats.Put(slot, zero); err != nil {
 		return fmt.Errorf("reset counters of slot %d: %w", slot, err)
 	}
 	return nil

@@ -8,3 +8,7 @@ func TesterMaps(t *Tester) map[string]*ebpf.Map {
 	s := State{maps: t.objs.xdpfwMaps}
 	return s.mapsByName()
 }
+
+// stopChangesAt makes every change of s call stop at its named points
+// (tx.reached); nil: no more.
+func stopChangesAt(s *State, stop func(point string)) { s.stopAt = stop }

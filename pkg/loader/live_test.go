@@ -71,7 +71,7 @@ func TestLiveRulesetRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	*s = *s2
+	s.maps, s.progs, s.lock = s2.maps, s2.progs, s2.lock // s is the one openLive cleans up
 	after, err := s.Ruleset()
 	if err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package loader
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 )
@@ -202,14 +203,12 @@ func (d *setDelta) finish(m *xdpfwMaps, n uint32) error {
 	return putSetDef(m, d.name, &d.def)
 }
 
-// changeSets runs the whole protocol for deltas; flipRules also switches
-// the rules' generation in the same write (apply prepared it).
-func changeSets(m *xdpfwMaps, deltas []*setDelta, flipRules bool, progress func(done, total int)) error {
-	act, err := readActive(m)
-	if err != nil {
-		return err
-	}
-	a := act & activeSets >> 1
+// changeSets runs the whole protocol for deltas; flip is activeRules
+// when the rules' generation switches in the same write (the commit
+// prepared it).
+func (t *tx) changeSets(deltas []*setDelta, flip uint32) error {
+	m, act := t.m, t.word
+	a := act.sets()
 	inPlace := false
 	for _, d := range deltas {
 		if len(d.add)+len(d.del) == 0 {
@@ -223,24 +222,18 @@ func changeSets(m *xdpfwMaps, deltas []*setDelta, flipRules bool, progress func(
 		}
 	}
 	for _, d := range deltas {
-		if err := d.prepare(m, a, progress); err != nil {
+		if err := d.prepare(m, a, t.progress); err != nil {
 			return fmt.Errorf("set %s: %w", d.name, err)
 		}
 	}
-	flip := uint32(0)
 	if inPlace {
 		flip |= activeSets
 	}
-	if flipRules {
-		flip |= 1
+	t.reached("switch")
+	if err := switchActive(m, act, flip); err != nil {
+		return err
 	}
-	reached("switch")
-	if flip != 0 {
-		if err := m.Active.Put(uint32(0), act^flip); err != nil {
-			return fmt.Errorf("switch generation: %w", err)
-		}
-	}
-	reached("switched")
+	t.reached("switched")
 	if !inPlace {
 		return nil
 	}
@@ -255,64 +248,21 @@ func changeSets(m *xdpfwMaps, deltas []*setDelta, flipRules bool, progress func(
 	return setDirty(m, false)
 }
 
-// stopAt is nil but in tests, which set it to end the goroutine making a
-// change (runtime.Goexit) at a named point of it, leaving the maps as a
-// process killed there leaves them: "switch" just before the write of
-// `active`, "switched" just after it.
-var stopAt func(point string)
-
-func reached(point string) {
-	if stopAt != nil {
-		stopAt(point)
-	}
-}
-
-func readActive(m *xdpfwMaps) (uint32, error) {
-	var act uint32
-	if err := m.Active.Lookup(uint32(0), &act); err != nil {
-		return 0, fmt.Errorf("read active generation: %w", err)
-	}
-	return act, nil
-}
-
-func setDirty(m *xdpfwMaps, dirty bool) error {
-	var meta xdpfwMeta
-	if err := m.Meta.Lookup(uint32(0), &meta); err != nil {
-		return fmt.Errorf("read meta: %w", err)
-	}
-	meta.SetsDirty = 0
-	if dirty {
-		meta.SetsDirty = 1
-	}
-	if err := m.Meta.Put(uint32(0), &meta); err != nil {
-		return fmt.Errorf("write meta: %w", err)
-	}
-	return nil
-}
-
 // repairSets finishes or undoes a set change that was cut short, and
 // settles the sets of an apply that was: kept if its switch happened,
 // removed if not. Every entry takes the live set generation's answer,
 // which the live generation's packets already see, so repairing changes
 // nothing they can observe. A set still marked loading (a direct write
 // into it was cut short) is emptied: it was empty before, and no rule
-// uses it. Every change runs it first.
+// uses it. Every change runs it first (runChange, its only caller), when
+// its view shows a change cut short.
 //
 // An apply's marks are settled as setLive reads them: kept or removed.
-func repairSets(m *xdpfwMaps) error {
-	var meta xdpfwMeta
-	if err := m.Meta.Lookup(uint32(0), &meta); err != nil {
-		return fmt.Errorf("read meta: %w", err)
-	}
-	defs, err := readSetDefs(m, true)
-	if err != nil {
-		return err
-	}
-	act, err := readActive(m)
-	if err != nil {
-		return err
-	}
+func repairSets(v *view) error {
+	m, meta, act := v.m, v.meta, v.word
+	defs := maps.Clone(v.all)
 	waited := false
+	var err error
 	for name, def := range defs {
 		if def.Flags&setDefLoading != 0 {
 			def.Flags &^= setDefLoading
@@ -331,7 +281,7 @@ func repairSets(m *xdpfwMaps) error {
 			err = putSetDef(m, name, &def)
 		} else {
 			// A dropped set may still be looked up by packets that
-			// started before the switch, as in setPlan.run.
+			// started before the switch, as in tx.runSets.
 			if !waited && def.Flags&setDefDropped != 0 {
 				if err := waitForPackets(m, def.Slot); err != nil {
 					return err
@@ -348,7 +298,7 @@ func repairSets(m *xdpfwMaps) error {
 	if meta.SetsDirty == 0 {
 		return nil
 	}
-	a := act & activeSets >> 1
+	a := act.sets()
 	for name, def := range defs {
 		inA := func(v setVal) bool { return v.Flags&setElem(a) != 0 }
 		if err := rebuildSet(m, name, &def, inA); err != nil {

@@ -40,24 +40,16 @@ func setKeyName(k xdpfwSetName) string {
 	return b.String()
 }
 
-// readSetDefs returns the live sets' definitions by name (setLive), or
-// with all every definition.
-func readSetDefs(m *xdpfwMaps, all bool) (map[string]xdpfwSetDef, error) {
+// readSetDefs returns every set definition by name, live or not
+// (setLive).
+func readSetDefs(m *xdpfwMaps) (map[string]xdpfwSetDef, error) {
 	keys, defs, err := readAll[xdpfwSetName, xdpfwSetDef](m.SetDefs)
 	if err != nil {
 		return nil, err
 	}
-	var act uint32
-	if !all {
-		if act, err = readActive(m); err != nil {
-			return nil, err
-		}
-	}
 	out := make(map[string]xdpfwSetDef, len(keys))
 	for i, k := range keys {
-		if all || setLive(defs[i], act) {
-			out[setKeyName(k)] = defs[i]
-		}
+		out[setKeyName(k)] = defs[i]
 	}
 	return out, nil
 }
@@ -69,8 +61,8 @@ func readSetDefs(m *xdpfwMaps, all bool) (map[string]xdpfwSetDef, error) {
 // shows its new ruleset whole (save, set list, replay), not the new rules
 // without their new sets or beside the dropped ones; the next change's
 // repairSets settles the marks the same way.
-func setLive(def xdpfwSetDef, act uint32) bool {
-	switched := def.Flags>>8 == act
+func setLive(def xdpfwSetDef, act activeWord) bool {
+	switched := activeWord(def.Flags>>8) == act
 	switch {
 	case def.Flags&setDefPending != 0:
 		return switched
@@ -106,7 +98,7 @@ func createSet(m *xdpfwMaps, name string, fam rules.Family, flags uint32) (*setH
 	if err := rules.ValidSetName(name); err != nil {
 		return nil, def, err
 	}
-	defs, err := readSetDefs(m, true)
+	defs, err := readSetDefs(m)
 	if err != nil {
 		return nil, def, err
 	}
@@ -154,54 +146,45 @@ func removeSet(m *xdpfwMaps, name string, def xdpfwSetDef) error {
 }
 
 // referencedSlots are the set slots the live rules' generation uses.
-func referencedSlots(m *xdpfwMaps) (map[uint32]bool, error) {
-	act, err := readActive(m)
-	if err != nil {
-		return nil, err
-	}
-	var conf xdpfwGenConf
-	if err := m.GenConf.Lookup(act&1, &conf); err != nil {
-		return nil, fmt.Errorf("read generation config: %w", err)
-	}
+func (v *view) referencedSlots() map[uint32]bool {
+	conf := &v.conf[v.active]
 	out := map[uint32]bool{}
 	for dir := range 2 {
 		for j := range min(conf.Nsets[dir], rules.MaxSetRefs) {
 			out[conf.SetSlot[dir][j]] = true
 		}
 	}
-	return out, nil
+	return out
 }
 
 // CreateSet makes an empty named set.
 func (s *State) CreateSet(name string, fam rules.Family) error {
-	if err := repairSets(&s.maps); err != nil {
-		return err
-	}
-	h, _, err := createSet(&s.maps, name, fam, 0)
-	if err != nil {
-		return err
-	}
-	h.Close()
-	return nil
+	return s.change(func(t *tx) error {
+		h, _, err := createSet(t.m, name, fam, 0)
+		if err != nil {
+			return err
+		}
+		h.Close()
+		return nil
+	})
 }
 
 // DestroySet removes a set no live rule references.
 func (s *State) DestroySet(name string) error {
-	if err := repairSets(&s.maps); err != nil {
-		return err
-	}
-	def, err := s.setDef(name)
-	if err != nil {
-		return err
-	}
-	rs, _, err := readRuleset(&s.maps)
-	if err != nil {
-		return err
-	}
-	if ids := referencing(rs, name); len(ids) > 0 {
-		return fmt.Errorf("set %s is used by rule %s; delete those rules first", name, idList(ids))
-	}
-	return removeSet(&s.maps, name, def)
+	return s.change(func(t *tx) error {
+		def, err := t.setDef(name)
+		if err != nil {
+			return err
+		}
+		rs, _, err := t.ruleset()
+		if err != nil {
+			return err
+		}
+		if ids := referencing(rs, name); len(ids) > 0 {
+			return fmt.Errorf("set %s is used by rule %s; delete those rules first", name, idList(ids))
+		}
+		return removeSet(t.m, name, def)
+	})
 }
 
 func idList(ids []uint32) string {
@@ -224,12 +207,8 @@ func referencing(rs *rules.Ruleset, name string) []uint32 {
 	return ids
 }
 
-func (s *State) setDef(name string) (xdpfwSetDef, error) {
-	defs, err := readSetDefs(&s.maps, false)
-	if err != nil {
-		return xdpfwSetDef{}, err
-	}
-	def, ok := defs[name]
+func (v *view) setDef(name string) (xdpfwSetDef, error) {
+	def, ok := v.sets[name]
 	if !ok {
 		return def, fmt.Errorf("no set named %s (see: xdpfw set list)", name)
 	}
@@ -246,121 +225,116 @@ type SetResult struct {
 // ChangeSet adds and deletes elements. Adding an element already present
 // changes nothing; deleting one that is not present is an error, and then
 // nothing changes.
-func (s *State) ChangeSet(name string, add, del []netip.Prefix) (SetResult, error) {
-	d, err := s.delta(name)
-	if err != nil {
-		return SetResult{}, err
-	}
-	defer d.h.Close()
-	act, err := readActive(&s.maps)
-	if err != nil {
-		return SetResult{}, err
-	}
-	a := act & activeSets >> 1
-	set := &rules.Set{Name: name, Family: rules.Family(d.def.Family)}
-	var res SetResult
-	for _, p := range rules.SortPrefixes(slices.Clone(add)) {
+func (s *State) ChangeSet(name string, add, del []netip.Prefix) (res SetResult, err error) {
+	err = s.change(func(t *tx) error {
+		d, err := t.delta(name)
+		if err != nil {
+			return err
+		}
+		a := t.word.sets()
+		err = d.each(add, a, func(p netip.Prefix, has bool) error {
+			if has {
+				res.Unchanged++
+			} else {
+				d.add = append(d.add, p)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		err = d.each(del, a, func(p netip.Prefix, has bool) error {
+			if !has {
+				return fmt.Errorf("%s is not in set %s", p, name)
+			}
+			if slices.Contains(d.add, p) {
+				return fmt.Errorf("%s is both added and deleted", p)
+			}
+			d.del = append(d.del, p)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		res = t.result(d, res)
+		return nil
+	})
+	return res, err
+}
+
+// each checks ps as elements of d's set, in order, and calls fn with
+// each and whether it is an element in set generation a.
+func (d *setDelta) each(ps []netip.Prefix, a uint32, fn func(p netip.Prefix, has bool) error) error {
+	set := &rules.Set{Name: d.name, Family: rules.Family(d.def.Family)}
+	for _, p := range rules.SortPrefixes(slices.Clone(ps)) {
 		if err := checkElement(set, p); err != nil {
-			return res, err
+			return err
 		}
 		has, err := d.h.has(p, a)
 		if err != nil {
-			return res, err
+			return err
 		}
-		if has {
-			res.Unchanged++
-			continue
+		if err := fn(p, has); err != nil {
+			return err
 		}
-		d.add = append(d.add, p)
 	}
-	for _, p := range rules.SortPrefixes(slices.Clone(del)) {
-		if err := checkElement(set, p); err != nil {
-			return res, err
-		}
-		has, err := d.h.has(p, a)
-		if err != nil {
-			return res, err
-		}
-		if !has {
-			return res, fmt.Errorf("%s is not in set %s", p, name)
-		}
-		if slices.Contains(d.add, p) {
-			return res, fmt.Errorf("%s is both added and deleted", p)
-		}
-		d.del = append(d.del, p)
-	}
-	return s.runDelta(d, res, nil)
+	return nil
 }
 
 // LoadSet replaces the set's elements with ps (sorted and unique), as one
 // change. progress, if not nil, is told how far the writing is.
-func (s *State) LoadSet(name string, ps []netip.Prefix, progress func(done, total int)) (SetResult, error) {
-	d, err := s.delta(name)
+func (s *State) LoadSet(name string, ps []netip.Prefix, progress func(done, total int)) (res SetResult, err error) {
+	err = s.change(func(t *tx) error {
+		d, err := t.delta(name)
+		if err != nil {
+			return err
+		}
+		set := &rules.Set{Name: name, Family: rules.Family(d.def.Family)}
+		for _, p := range ps {
+			if err := checkElement(set, p); err != nil {
+				return err
+			}
+		}
+		var old []netip.Prefix
+		if a := t.word.sets(); d.def.Count[a] > 0 {
+			if old, err = d.h.elements(a); err != nil {
+				return err
+			}
+		}
+		d.add, d.del = diffSorted(old, ps)
+		t.progress = progress
+		res = t.result(d, SetResult{Unchanged: len(ps) - len(d.add)})
+		return nil
+	})
 	if err != nil {
 		return SetResult{}, err
 	}
-	defer d.h.Close()
-	set := &rules.Set{Name: name, Family: rules.Family(d.def.Family)}
-	for _, p := range ps {
-		if err := checkElement(set, p); err != nil {
-			return SetResult{}, err
-		}
-	}
-	act, err := readActive(&s.maps)
-	if err != nil {
-		return SetResult{}, err
-	}
-	var old []netip.Prefix
-	if d.def.Count[act&activeSets>>1] > 0 {
-		if old, err = d.h.elements(act & activeSets >> 1); err != nil {
-			return SetResult{}, err
-		}
-	}
-	d.add, d.del = diffSorted(old, ps)
-	return s.runDelta(d, SetResult{Unchanged: len(ps) - len(d.add)}, progress)
+	return res, nil
 }
 
-// delta opens a set for a change, after repairing any cut-short one.
-func (s *State) delta(name string) (*setDelta, error) {
-	if err := repairSets(&s.maps); err != nil {
-		return nil, err
-	}
-	def, err := s.setDef(name)
+// delta opens a set for a change: the change's plan, committed if it
+// adds or deletes anything.
+func (t *tx) delta(name string) (*setDelta, error) {
+	def, err := t.setDef(name)
 	if err != nil {
 		return nil, err
 	}
-	h, err := openSetMaps(&s.maps, def.Slot)
+	h, err := openSetMaps(t.m, def.Slot)
 	if err != nil {
-		return nil, err
-	}
-	refs, err := referencedSlots(&s.maps)
-	if err != nil {
-		h.Close()
-		return nil, err
-	}
-	act, err := readActive(&s.maps)
-	if err != nil {
-		h.Close()
 		return nil, err
 	}
 	// Only an empty set can be written directly (setchange.go).
-	empty := def.Count[act&activeSets>>1] == 0
-	return &setDelta{name: name, def: def, h: h, direct: !refs[def.Slot] && empty}, nil
+	empty := def.Count[t.word.sets()] == 0
+	d := &setDelta{name: name, def: def, h: h, direct: !t.referencedSlots()[def.Slot] && empty}
+	t.plan = &setPlan{deltas: []*setDelta{d}}
+	return d, nil
 }
 
-func (s *State) runDelta(d *setDelta, res SetResult, progress func(done, total int)) (SetResult, error) {
+// result is what a change of d does, counted before it is committed.
+func (t *tx) result(d *setDelta, res SetResult) SetResult {
 	res.Added, res.Deleted = len(d.add), len(d.del)
-	if len(d.add)+len(d.del) > 0 {
-		if err := changeSets(&s.maps, []*setDelta{d}, false, progress); err != nil {
-			return SetResult{}, err
-		}
-	}
-	act, err := readActive(&s.maps)
-	if err != nil {
-		return res, err
-	}
-	res.Elements = int(d.def.Count[act&activeSets>>1])
-	return res, nil
+	res.Elements = int(d.def.Count[t.word.sets()]) + len(d.add) - len(d.del)
+	return res
 }
 
 // checkElement refuses a prefix with host bits or of the wrong family.
@@ -401,70 +375,64 @@ func diffSorted(old, new []netip.Prefix) (add, del []netip.Prefix) {
 }
 
 // Sets describes the live sets, sorted by name.
-func (s *State) Sets() ([]SetInfo, error) {
-	defs, err := readSetDefs(&s.maps, false)
-	if err != nil {
-		return nil, err
-	}
-	rs, _, err := readRuleset(&s.maps)
-	if err != nil {
-		return nil, err
-	}
-	act, err := readActive(&s.maps)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]SetInfo, 0, len(defs))
-	for name, def := range defs {
-		out = append(out, SetInfo{
-			Name: name, Family: rules.SetFamilyString(rules.Family(def.Family)),
-			Elements: int(def.Count[act&activeSets>>1]), ReferencedBy: referencing(rs, name),
-		})
-	}
+func (s *State) Sets() (out []SetInfo, err error) {
+	err = s.read(func(v *view) error {
+		rs, _, err := v.ruleset()
+		if err != nil {
+			return err
+		}
+		out = make([]SetInfo, 0, len(v.sets))
+		for name, def := range v.sets {
+			out = append(out, SetInfo{
+				Name: name, Family: rules.SetFamilyString(rules.Family(def.Family)),
+				Elements: int(def.Count[v.word.sets()]), ReferencedBy: referencing(rs, name),
+			})
+		}
+		return nil
+	})
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out, nil
+	return out, err
 }
 
 // SetElements lists a live set's elements, sorted.
-func (s *State) SetElements(name string) ([]netip.Prefix, error) {
-	def, err := s.setDef(name)
-	if err != nil {
-		return nil, err
-	}
-	return readElements(&s.maps, def)
+func (s *State) SetElements(name string) (ps []netip.Prefix, err error) {
+	err = s.read(func(v *view) error {
+		def, err := v.setDef(name)
+		if err != nil {
+			return err
+		}
+		ps, err = v.elements(def)
+		return err
+	})
+	return ps, err
 }
 
-func readElements(m *xdpfwMaps, def xdpfwSetDef) ([]netip.Prefix, error) {
+// elements lists a live set's elements as the repair would leave them.
+func (v *view) elements(def xdpfwSetDef) ([]netip.Prefix, error) {
 	if def.Flags&setDefLoading != 0 {
 		return nil, nil // empty until the load is done (or repaired)
 	}
-	h, err := openSetMaps(m, def.Slot)
+	h, err := openSetMaps(v.m, def.Slot)
 	if err != nil {
 		return nil, err
 	}
 	defer h.Close()
-	act, err := readActive(m)
-	if err != nil {
-		return nil, err
-	}
-	return h.elements(act & activeSets >> 1)
+	return h.elements(v.word.sets())
 }
 
 // RulesetWithSets is the live ruleset with every set's elements, for the
 // reference model (replay) and save.
-func (s *State) RulesetWithSets() (*rules.Ruleset, error) {
-	rs, _, err := readRuleset(&s.maps)
-	if err != nil {
-		return nil, err
-	}
-	defs, err := readSetDefs(&s.maps, false)
-	if err != nil {
-		return nil, err
-	}
-	for name, def := range defs {
-		if rs.Sets[name].Prefixes, err = readElements(&s.maps, def); err != nil {
-			return nil, err
+func (s *State) RulesetWithSets() (rs *rules.Ruleset, err error) {
+	err = s.read(func(v *view) error {
+		if rs, _, err = v.ruleset(); err != nil {
+			return err
 		}
-	}
-	return rs, nil
+		for name, def := range v.sets {
+			if rs.Sets[name].Prefixes, err = v.elements(def); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return rs, err
 }

@@ -163,7 +163,7 @@ func TestSetsAgreeWithModel(t *testing.T) {
 		if err := tr.Load(&rules.Ruleset{Policy: rules.Pass}); err != nil {
 			t.Fatal(err)
 		}
-		if defs, err := readSetDefs(&tr.objs.xdpfwMaps, true); err != nil || len(defs) != 0 {
+		if defs, err := readSetDefs(&tr.objs.xdpfwMaps); err != nil || len(defs) != 0 {
 			t.Errorf("sets left after loading a ruleset without sets: %v, %v", defs, err)
 		}
 		tr.Close()

@@ -38,7 +38,6 @@ const (
 	setDefDropped = 4       // SET_DEF_DROPPED
 	minHostCap    = 1024    // the templates' max_entries
 	noPrealloc    = 1       // BPF_F_NO_PREALLOC
-	activeSets    = 2       // ACTIVE_SETS
 )
 
 func setMember(g uint32) uint8 { return setMember0 << g }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
@@ -33,6 +34,8 @@ type State struct {
 	// created is set when this Open made the state, so a failed first
 	// command can remove it again without touching state it found.
 	created bool
+	mu      sync.Mutex         // this process's turn at the maps (change.go)
+	stopAt  func(point string) // tests only: ends a change at a named point
 }
 
 // Open returns the existing pinned state in dir, or ErrNotAttached.
@@ -154,12 +157,8 @@ func (s *State) loadPinned() error {
 		return err
 	}
 	pinned = nil
-	var m xdpfwMeta
-	if err := s.maps.Meta.Lookup(uint32(0), &m); err != nil {
-		return fmt.Errorf("read meta: %w", err)
-	}
-	if m.Magic != metaMagic || m.Version != metaVersion {
-		return fmt.Errorf("pinned state in %s has layout version %d, this build expects %d; detach it with that build", s.dir, m.Version, metaVersion)
+	if err := checkMeta(&s.maps, s.dir); err != nil {
+		return err
 	}
 	for pin, p := range s.programPins() {
 		if *p, err = ebpf.LoadPinnedProgram(filepath.Join(s.dir, pin), nil); err != nil {
@@ -226,10 +225,14 @@ func (s *State) create() (err error) {
 			s.unpinAll()
 		}
 	}()
-	if err := s.maps.Meta.Put(uint32(0), xdpfwMeta{Magic: metaMagic, Version: metaVersion, NextId: 1}); err != nil {
-		return fmt.Errorf("init meta: %w", err)
+	if err := initMeta(&s.maps); err != nil {
+		return err
 	}
-	if err := commit(&s.maps, &rules.Ruleset{Policy: rules.Pass}, nil); err != nil {
+	err = s.change(func(t *tx) error {
+		t.setRules(&rules.Ruleset{Policy: rules.Pass}, nil)
+		return nil
+	})
+	if err != nil {
 		return err
 	}
 	for pin, p := range s.programPins() {

@@ -31,12 +31,7 @@ func NewTester(rs *rules.Ruleset, trace bool) (*Tester, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := commitWithSets(&t.objs.xdpfwMaps, rs, nil); err != nil {
-		t.Close()
-		return nil, err
-	}
-	_, t.slots, err = readRuleset(&t.objs.xdpfwMaps)
-	if err != nil {
+	if err := t.Load(rs); err != nil {
 		t.Close()
 		return nil, err
 	}
@@ -46,7 +41,9 @@ func NewTester(rs *rules.Ruleset, trace bool) (*Tester, error) {
 // Load makes rs the instance's ruleset (a commit into its own maps), so
 // one instance can try many rulesets; its counters are not reset.
 func (t *Tester) Load(rs *rules.Ruleset) error {
-	if err := commitWithSets(&t.objs.xdpfwMaps, rs, nil); err != nil {
+	// The instance's own maps: nothing else writes them.
+	err := runChange(&t.objs.xdpfwMaps, nil, func(c *tx) error { return c.replaceWithSets(rs) })
+	if err != nil {
 		return err
 	}
 	_, slots, err := readRuleset(&t.objs.xdpfwMaps)
@@ -69,7 +66,10 @@ func (s *State) NewTester(trace bool) (*Tester, error) {
 	if err != nil {
 		return nil, err
 	}
-	_, t.slots, err = readRuleset(&s.maps)
+	err = s.read(func(v *view) error {
+		_, t.slots, err = v.ruleset()
+		return err
+	})
 	if err != nil {
 		t.Close()
 		return nil, err

@@ -1,0 +1,95 @@
+package loader
+
+import "fmt"
+
+// The `active` word and `meta` are shared by the two crash-safety
+// protocols, the rules' commit (commit.go) and the in-place set change
+// (setchange.go); this file is their one owner: the bits of `active`,
+// reading it, switching it, and reading and writing `meta`. Only the
+// write path (change.go) calls the writers.
+
+// The bits of `active`.
+const (
+	activeRules = 1 // ACTIVE_RULES: the rules' generation
+	activeSets  = 2 // ACTIVE_SETS: the sets' generation
+)
+
+// activeWord is a value of `active`.
+type activeWord uint32
+
+// rules is the live rules' generation.
+func (w activeWord) rules() uint32 { return uint32(w) & activeRules }
+
+// sets is the live set generation.
+func (w activeWord) sets() uint32 { return uint32(w) & activeSets >> 1 }
+
+func readActive(m *xdpfwMaps) (activeWord, error) {
+	var w uint32
+	if err := m.Active.Lookup(uint32(0), &w); err != nil {
+		return 0, fmt.Errorf("read active generation: %w", err)
+	}
+	return activeWord(w), nil
+}
+
+// switchActive flips the bits flip (activeRules, activeSets or both) of
+// `active`, which holds from, in one write: the values differ in one
+// byte, so even a byte-wise copy in the kernel switches atomically, and a
+// packet reads the word once.
+func switchActive(m *xdpfwMaps, from activeWord, flip uint32) error {
+	if flip == 0 {
+		return nil
+	}
+	if err := m.Active.Put(uint32(0), uint32(from)^flip); err != nil {
+		return fmt.Errorf("switch generation: %w", err)
+	}
+	return nil
+}
+
+func readMeta(m *xdpfwMaps) (xdpfwMeta, error) {
+	var meta xdpfwMeta
+	if err := m.Meta.Lookup(uint32(0), &meta); err != nil {
+		return meta, fmt.Errorf("read meta: %w", err)
+	}
+	return meta, nil
+}
+
+func writeMeta(m *xdpfwMaps, meta *xdpfwMeta) error {
+	if err := m.Meta.Put(uint32(0), meta); err != nil {
+		return fmt.Errorf("write meta: %w", err)
+	}
+	return nil
+}
+
+// initMeta is the meta of a new state: no rule id handed out yet.
+func initMeta(m *xdpfwMaps) error {
+	if err := m.Meta.Put(uint32(0), &xdpfwMeta{Magic: metaMagic, Version: metaVersion, NextId: 1}); err != nil {
+		return fmt.Errorf("init meta: %w", err)
+	}
+	return nil
+}
+
+// checkMeta refuses pinned state of another layout.
+func checkMeta(m *xdpfwMaps, dir string) error {
+	meta, err := readMeta(m)
+	if err != nil {
+		return err
+	}
+	if meta.Magic != metaMagic || meta.Version != metaVersion {
+		return fmt.Errorf("pinned state in %s has layout version %d, this build expects %d; detach it with that build", dir, meta.Version, metaVersion)
+	}
+	return nil
+}
+
+// setDirty marks (or clears the mark of) a set change in progress:
+// meta.sets_dirty, which makes the next change repair the sets first.
+func setDirty(m *xdpfwMaps, dirty bool) error {
+	meta, err := readMeta(m)
+	if err != nil {
+		return err
+	}
+	meta.SetsDirty = 0
+	if dirty {
+		meta.SetsDirty = 1
+	}
+	return writeMeta(m, &meta)
+}
