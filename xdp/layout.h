@@ -233,6 +233,7 @@ enum active_bits {
  * ELEM(g): the entry itself is an element in generation g. */
 enum set_limits {
 	MAX_SETS        = 256,
+	SET_HOST_ENTRIES = 1024,            /* the host hashes' template size */
 	SET_LPM_ENTRIES = 1 << 24,
 	SET_MEMBER_SHIFT = 0,
 	SET_ELEM_SHIFT  = 2,
@@ -331,10 +332,10 @@ struct set_name {
 	char name[SET_NAME_BYTES];
 };
 
-/* Created by an apply that may not have switched: the set is real once
- * `active` holds the value in bits 8-15 (the apply's switch happened),
- * else it is removed. */
 enum set_def_flags {
+	/* Created by an apply that may not have switched: the set is real
+	 * once `active` holds the value in bits 8-15 (the apply's switch
+	 * happened), else it is removed. */
 	SET_DEF_PENDING = 1,
 	/* Being written directly while empty and unused (set load): until
 	 * the flag is cleared the set is empty, and a repair empties it. */

@@ -143,6 +143,7 @@ const (
 // enum set_limits
 const (
 	MaxSets        = 256
+	SetHostEntries = 1024
 	SetLpmEntries  = 16777216
 	SetMemberShift = 0
 	SetElemShift   = 2
