@@ -65,19 +65,23 @@ demo: deps bpffs build
 
 # Rebuild the committed BPF object and Go bindings from xdp/.
 generate:
+	cd pkg/layout && $(GO) generate ./...
 	cd pkg/loader && $(GO) generate ./...
 	cd bench/gen && $(GO) generate ./...
 
-# Fails when the committed object or bindings differ from what xdp/ builds.
+# Fails when the committed object or Go differ from what xdp/ builds.
+GENERATED := pkg/loader/xdpfw_bpfel.go pkg/loader/xdpfw_bpfel.o pkg/layout/layout_gen.go
 check-generated:
 	@tmp=$$(mktemp -d) && trap 'rm -rf $$tmp' EXIT && \
-	cp pkg/loader/xdpfw_bpfel.go pkg/loader/xdpfw_bpfel.o $$tmp/ && \
+	for f in $(GENERATED); do cp $$f $$tmp/$$(echo $$f | tr / _); done && \
 	$(MAKE) -s generate && \
-	if cmp -s $$tmp/xdpfw_bpfel.o pkg/loader/xdpfw_bpfel.o && cmp -s $$tmp/xdpfw_bpfel.go pkg/loader/xdpfw_bpfel.go; then \
+	stale=; for f in $(GENERATED); do \
+		cmp -s $$tmp/$$(echo $$f | tr / _) $$f || { stale="$$stale $$f"; cp $$tmp/$$(echo $$f | tr / _) $$f; }; \
+	done; \
+	if [ -z "$$stale" ]; then \
 		echo "generated files are current"; \
 	else \
-		cp $$tmp/xdpfw_bpfel.go $$tmp/xdpfw_bpfel.o pkg/loader/; \
-		echo "pkg/loader/xdpfw_bpfel.{go,o} are stale: run make generate and commit" >&2; exit 1; \
+		echo "stale:$$stale: run make generate and commit" >&2; exit 1; \
 	fi
 
 # The benchmarks against the peers (bench/cmd/xdpfw-bench): writes

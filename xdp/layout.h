@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Map layout shared by the datapath (xdpfw.c) and the control plane
- * (pkg/loader mirrors every constant here; a Go test checks they agree
- * with the compiled object).
+ * Map layout shared by the datapath (xdpfw.c) and the control plane.
+ * Go reads it from here: pkg/layout is generated from the BTF of the
+ * enums and structs layout.c names (see docs/design.md, "One source of
+ * truth"), so every constant Go needs is an enumerator, not a #define.
  *
  * Every classifier table is generation-tagged: the control plane fills the
  * inactive generation completely, then flips `active` with one word write.
@@ -14,9 +15,11 @@
 
 #include <linux/types.h>
 
-#define MAX_RULES   4096                 /* bits in a rule vector */
-#define VEC_WORDS   (MAX_RULES / 64)
-#define NUM_GENS    2
+enum limits {
+	MAX_RULES       = 4096,             /* bits in a rule vector */
+	VEC_WORDS       = MAX_RULES / 64,
+	NUM_GENS        = 2,
+};
 
 /*
  * Classifier dimensions, in the order their vectors are laid out. Each
@@ -48,22 +51,30 @@ enum dim {
  * two keys after those for non-IP frames and ARP. Folding family and
  * fragment class in here costs no lookup of their own.
  */
-#define FRAG_NONE       0
-#define FRAG_FIRST      1
-#define FRAG_LATER      2
-#define PROTO_SPAN      257
-#define PROTO_ND        256
-#define PKEY_NONIP      (6 * PROTO_SPAN)
-#define PKEY_ARP        (PKEY_NONIP + 1)
-#define PROTO_KEYS      (PKEY_ARP + 1)
+enum proto_keys {
+	FRAG_NONE       = 0,
+	FRAG_FIRST      = 1,
+	FRAG_LATER      = 2,
+	PROTO_SPAN      = 257,
+	PROTO_ND        = 256,
+	PKEY_NONIP      = 6 * PROTO_SPAN,
+	PKEY_ARP        = PKEY_NONIP + 1,
+	PROTO_KEYS      = PKEY_ARP + 1,
 
-/* parse.h's proto_key for frames that are not plain IP protocols. */
-#define PROTO_KEY_NONIP 256              /* not IPv4/IPv6, not ARP */
-#define PROTO_KEY_ND    257              /* ICMPv6 neighbour discovery */
-#define PROTO_KEY_ARP   258
+	/* parse.h's proto_key for frames that are not plain IP protocols. */
+	PROTO_KEY_NONIP = 256,              /* not IPv4/IPv6, not ARP */
+	PROTO_KEY_ND    = 257,              /* ICMPv6 neighbour discovery */
+	PROTO_KEY_ARP   = 258,
+};
 
-#define VLAN_NONE       4096
-#define VLAN_KEYS       4097
+/* The key counts of the other value dimensions. */
+enum value_keys {
+	VLAN_NONE       = 4096,
+	VLAN_KEYS       = 4097,             /* ids 0-4095 and VLAN_NONE */
+	U16_KEYS        = 65536,            /* ports, TCP flags/ICMP, length */
+	DSCP_KEYS       = 64,
+	TTL_KEYS        = 256,
+};
 
 /*
  * Atom capacities per dimension and generation. An atom is an equivalence
@@ -74,71 +85,85 @@ enum dim {
  * TCP flag and ICMP code sets are not ranges, so L4 gets more room, and
  * Compile refuses a ruleset that needs more classes than a dimension has.
  */
-#define ADDR_ATOMS  (MAX_RULES + 1)
-#define RANGE_ATOMS (2 * MAX_RULES + 1)
-#define L4_ATOMS    (4 * MAX_RULES + 1)
-#define IFACE_ATOMS 1025
-/* A set dimension's key has bit j set when the address is in the j-th
- * set the ruleset references in that direction. */
-#define MAX_SET_REFS 8
-#define SET_KEYS    (1 << MAX_SET_REFS)
+enum atoms {
+	ADDR_ATOMS      = MAX_RULES + 1,
+	RANGE_ATOMS     = 2 * MAX_RULES + 1,
+	L4_ATOMS        = 4 * MAX_RULES + 1,
+	DSCP_ATOMS      = DSCP_KEYS + 1,
+	TTL_ATOMS       = TTL_KEYS + 1,
+	IFACE_ATOMS     = 1025,
+	/* A set dimension's key has bit j set when the address is in the j-th
+	 * set the ruleset references in that direction. */
+	MAX_SET_REFS    = 8,
+	SET_KEYS        = 1 << MAX_SET_REFS,
+};
 
-#define VEC_BASE_SRC    0
-#define VEC_BASE_DST    (VEC_BASE_SRC + ADDR_ATOMS)
-#define VEC_BASE_PROTO  (VEC_BASE_DST + ADDR_ATOMS)
-#define VEC_BASE_SPORT  (VEC_BASE_PROTO + PROTO_KEYS)
-#define VEC_BASE_DPORT  (VEC_BASE_SPORT + RANGE_ATOMS)
-#define VEC_BASE_L4     (VEC_BASE_DPORT + RANGE_ATOMS)
-#define VEC_BASE_VLAN   (VEC_BASE_L4 + L4_ATOMS)
-#define VEC_BASE_IVLAN  (VEC_BASE_VLAN + VLAN_KEYS)
-#define VEC_BASE_DSCP   (VEC_BASE_IVLAN + VLAN_KEYS)
-#define VEC_BASE_TTL    (VEC_BASE_DSCP + 65)
-#define VEC_BASE_LEN    (VEC_BASE_TTL + 257)
-#define VEC_BASE_IFACE  (VEC_BASE_LEN + RANGE_ATOMS)
-#define VEC_BASE_SSET   (VEC_BASE_IFACE + IFACE_ATOMS)
-#define VEC_BASE_DSET   (VEC_BASE_SSET + SET_KEYS)
-#define VEC_PER_GEN     (VEC_BASE_DSET + SET_KEYS)
-/* One more vector after both generations: every bit set. Dimensions no
- * rule uses point here, so they cost no lookup and change no AND. */
-#define VEC_ALL         (NUM_GENS * VEC_PER_GEN)
+/* Where each dimension's vectors start in a generation: the one before's
+ * start plus its capacity. */
+enum vec_base {
+	VEC_BASE_SRC    = 0,
+	VEC_BASE_DST    = VEC_BASE_SRC + ADDR_ATOMS,
+	VEC_BASE_PROTO  = VEC_BASE_DST + ADDR_ATOMS,
+	VEC_BASE_SPORT  = VEC_BASE_PROTO + PROTO_KEYS,
+	VEC_BASE_DPORT  = VEC_BASE_SPORT + RANGE_ATOMS,
+	VEC_BASE_L4     = VEC_BASE_DPORT + RANGE_ATOMS,
+	VEC_BASE_VLAN   = VEC_BASE_L4 + L4_ATOMS,
+	VEC_BASE_IVLAN  = VEC_BASE_VLAN + VLAN_KEYS,
+	VEC_BASE_DSCP   = VEC_BASE_IVLAN + VLAN_KEYS,
+	VEC_BASE_TTL    = VEC_BASE_DSCP + DSCP_ATOMS,
+	VEC_BASE_LEN    = VEC_BASE_TTL + TTL_ATOMS,
+	VEC_BASE_IFACE  = VEC_BASE_LEN + RANGE_ATOMS,
+	VEC_BASE_SSET   = VEC_BASE_IFACE + IFACE_ATOMS,
+	VEC_BASE_DSET   = VEC_BASE_SSET + SET_KEYS,
+	VEC_PER_GEN     = VEC_BASE_DSET + SET_KEYS,
+	/* One more vector after both generations: every bit set. Dimensions
+	 * no rule uses point here, so they cost no lookup and change no AND. */
+	VEC_ALL         = NUM_GENS * VEC_PER_GEN,
+};
 
 /*
  * Value dimensions keep their atoms in chunks of 256 u16s, so a commit
  * writes a map value per 256 keys instead of one per key (batch updates
  * cost per entry). Every capacity above fits a u16.
  */
-#define CHUNK           256
+#define CHUNKS(keys)    (((keys) + CHUNK - 1) / CHUNK)
+enum chunk_base {
+	CHUNK            = 256,
+	CHUNK_BASE_PROTO = 0,
+	CHUNK_BASE_SPORT = CHUNK_BASE_PROTO + CHUNKS(PROTO_KEYS),
+	CHUNK_BASE_DPORT = CHUNK_BASE_SPORT + CHUNKS(U16_KEYS),
+	CHUNK_BASE_L4    = CHUNK_BASE_DPORT + CHUNKS(U16_KEYS),
+	CHUNK_BASE_VLAN  = CHUNK_BASE_L4 + CHUNKS(U16_KEYS),
+	CHUNK_BASE_IVLAN = CHUNK_BASE_VLAN + CHUNKS(VLAN_KEYS),
+	CHUNK_BASE_DSCP  = CHUNK_BASE_IVLAN + CHUNKS(VLAN_KEYS),
+	CHUNK_BASE_TTL   = CHUNK_BASE_DSCP + CHUNKS(DSCP_KEYS),
+	CHUNK_BASE_LEN   = CHUNK_BASE_TTL + CHUNKS(TTL_KEYS),
+	CHUNK_BASE_SSET  = CHUNK_BASE_LEN + CHUNKS(U16_KEYS),
+	CHUNK_BASE_DSET  = CHUNK_BASE_SSET + CHUNKS(SET_KEYS),
+	CHUNKS_PER_GEN   = CHUNK_BASE_DSET + CHUNKS(SET_KEYS),
+};
 struct atom_chunk {
 	__u16 atom[CHUNK];
 };
-#define CHUNK_BASE_PROTO 0
-#define CHUNK_BASE_SPORT (CHUNK_BASE_PROTO + (PROTO_KEYS + CHUNK - 1) / CHUNK)
-#define CHUNK_BASE_DPORT (CHUNK_BASE_SPORT + 65536 / CHUNK)
-#define CHUNK_BASE_L4    (CHUNK_BASE_DPORT + 65536 / CHUNK)
-#define CHUNK_BASE_VLAN  (CHUNK_BASE_L4 + 65536 / CHUNK)
-#define CHUNK_BASE_IVLAN (CHUNK_BASE_VLAN + (VLAN_KEYS + CHUNK - 1) / CHUNK)
-#define CHUNK_BASE_DSCP  (CHUNK_BASE_IVLAN + (VLAN_KEYS + CHUNK - 1) / CHUNK)
-#define CHUNK_BASE_TTL   (CHUNK_BASE_DSCP + 1)
-#define CHUNK_BASE_LEN   (CHUNK_BASE_TTL + 1)
-#define CHUNK_BASE_SSET  (CHUNK_BASE_LEN + 65536 / CHUNK)
-#define CHUNK_BASE_DSET  (CHUNK_BASE_SSET + 1)
-#define CHUNKS_PER_GEN   (CHUNK_BASE_DSET + 1)
 
 /* Address table keys carry a tag byte: generation | direction << 1. */
 #define ADDR_TAG(gen, dir) ((gen) | ((dir) << 1))
-#define ADDR_ENTRIES    (NUM_GENS * 2 * MAX_RULES)
+enum { ADDR_ENTRIES = NUM_GENS * 2 * MAX_RULES };
 
 /* gen_conf.flags: which address tables hold entries (skip empty lookups),
  * and which dimensions some rule uses (the others use VEC_ALL). */
-#define GF_SRC4_HOST (1u << 0)
-#define GF_SRC4_LPM  (1u << 1)
-#define GF_SRC6_HOST (1u << 2)
-#define GF_SRC6_LPM  (1u << 3)
-#define GF_DST4_HOST (1u << 4)
-#define GF_DST4_LPM  (1u << 5)
-#define GF_DST6_HOST (1u << 6)
-#define GF_DST6_LPM  (1u << 7)
-#define GF_USE(dim)  (1u << (8 + (dim)))
+enum gen_flags {
+	GF_SRC4_HOST    = 1 << 0,
+	GF_SRC4_LPM     = 1 << 1,
+	GF_SRC6_HOST    = 1 << 2,
+	GF_SRC6_LPM     = 1 << 3,
+	GF_DST4_HOST    = 1 << 4,
+	GF_DST4_LPM     = 1 << 5,
+	GF_DST6_HOST    = 1 << 6,
+	GF_DST6_LPM     = 1 << 7,
+	GF_USE_SHIFT    = 8,                /* GF_USE(dim): dim used */
+};
+#define GF_USE(dim)  (1u << (GF_USE_SHIFT + (dim)))
 
 /* iface_atoms key: an input interface in one generation. */
 struct iface_key {
@@ -196,18 +221,25 @@ struct gen_conf {
  * packets in flight, and copies the bits across. A packet reads `active`
  * once, so it sees every set as it was before the change or after it.
  */
-#define ACTIVE_RULES    1u
-#define ACTIVE_SETS     2u
+enum active_bits {
+	ACTIVE_RULES    = 1,
+	ACTIVE_SETS     = 2,
+};
 
 /* Named sets: slot -> inner maps (per family, hosts in a hash, shorter
  * prefixes in an LPM trie), all of element -> SET_* flags. MEMBER(g): an
  * address whose longest match is this entry is in the set in set
  * generation g (the entry or a shorter one covering it is an element).
  * ELEM(g): the entry itself is an element in generation g. */
-#define MAX_SETS        256
-#define SET_LPM_ENTRIES (1u << 24)
-#define SET_MEMBER(g)   (1u << (g))
-#define SET_ELEM(g)     (1u << (2 + (g)))
+enum set_limits {
+	MAX_SETS        = 256,
+	SET_HOST_ENTRIES = 1024,            /* the host hashes' template size */
+	SET_LPM_ENTRIES = 1 << 24,
+	SET_MEMBER_SHIFT = 0,
+	SET_ELEM_SHIFT  = 2,
+};
+#define SET_MEMBER(g)   (1u << (SET_MEMBER_SHIFT + (g)))
+#define SET_ELEM(g)     (1u << (SET_ELEM_SHIFT + (g)))
 
 /* An element's value: its flags, and its prefix length, so the control
  * plane can tell which entry a longest-prefix lookup found. */
@@ -272,7 +304,7 @@ struct addr6_lpm_key {
 
 /* Live ruleset storage: one rule per entry, per generation, in the binary
  * form of rules.EncodeRule (pkg/rules/encode.go). */
-#define RULE_DEF_BYTES 500
+enum rule_def_size { RULE_DEF_BYTES = 500 };
 struct rule_def_key {
 	__u32 gen;
 	__u32 id;
@@ -283,8 +315,10 @@ struct rule_def {
 	__u8 data[RULE_DEF_BYTES];
 };
 
-#define META_MAGIC   0x78647066u   /* "xdpf" */
-#define META_VERSION 6   /* 4: two programs; 5: binary rule definitions; 6: sets */
+enum meta_ids {
+	META_MAGIC      = 0x78647066,       /* "xdpf" */
+	META_VERSION    = 6,  /* 4: two programs; 5: binary rule definitions; 6: sets */
+};
 struct meta {
 	__u32 magic;
 	__u32 version;
@@ -293,21 +327,23 @@ struct meta {
 };
 
 /* Set definitions (control plane only): name -> slot and counts. */
-#define SET_NAME_BYTES 32
+enum set_name_size { SET_NAME_BYTES = 32 };
 struct set_name {
 	char name[SET_NAME_BYTES];
 };
 
-/* Created by an apply that may not have switched: the set is real once
- * `active` holds the value in bits 8-15 (the apply's switch happened),
- * else it is removed. */
-#define SET_DEF_PENDING 1u
-/* Being written directly while empty and unused (set load): until the
- * flag is cleared the set is empty, and a repair empties it again. */
-#define SET_DEF_LOADING 2u
-/* Dropped by an apply that may not have switched: the set is gone once
- * `active` holds the value in bits 8-15, else it stays. */
-#define SET_DEF_DROPPED 4u
+enum set_def_flags {
+	/* Created by an apply that may not have switched: the set is real
+	 * once `active` holds the value in bits 8-15 (the apply's switch
+	 * happened), else it is removed. */
+	SET_DEF_PENDING = 1,
+	/* Being written directly while empty and unused (set load): until
+	 * the flag is cleared the set is empty, and a repair empties it. */
+	SET_DEF_LOADING = 2,
+	/* Dropped by an apply that may not have switched: the set is gone
+	 * once `active` holds the value in bits 8-15, else it stays. */
+	SET_DEF_DROPPED = 4,
+};
 struct set_def {
 	__u32 slot;                 /* index into the set4_* / set6_* maps */
 	__u32 family;               /* 0 (IPv4 and IPv6), 4 or 6 */

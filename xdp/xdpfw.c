@@ -94,7 +94,7 @@ struct {
  */
 struct set4_host_map {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1024);
+	__uint(max_entries, SET_HOST_ENTRIES);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(key_size, sizeof(struct set4_key));
 	__uint(value_size, sizeof(struct set_val));
@@ -102,7 +102,7 @@ struct set4_host_map {
 
 struct set6_host_map {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1024);
+	__uint(max_entries, SET_HOST_ENTRIES);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(key_size, sizeof(struct set6_key));
 	__uint(value_size, sizeof(struct set_val));

@@ -1,6 +1,10 @@
 package loader
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/xdpfw/xdpfw/pkg/layout"
+)
 
 // The `active` word and `meta` are shared by the two crash-safety
 // protocols, the rules' commit (commit.go) and the in-place set change
@@ -10,8 +14,8 @@ import "fmt"
 
 // The bits of `active`.
 const (
-	activeRules = 1 // ACTIVE_RULES: the rules' generation
-	activeSets  = 2 // ACTIVE_SETS: the sets' generation
+	activeRules = layout.ActiveRules // the rules' generation
+	activeSets  = layout.ActiveSets  // the sets' generation
 )
 
 // activeWord is a value of `active`.

@@ -60,7 +60,7 @@ func (s *State) VerdictCounters() (map[string]Counter, error) {
 }
 
 func verdictCounters(m *ebpf.Map) (map[string]Counter, error) {
-	out := make(map[string]Counter, numStats)
+	out := make(map[string]Counter, len(StatNames))
 	for i, name := range StatNames {
 		c, err := sumPerCPU(m, uint32(i))
 		if err != nil {

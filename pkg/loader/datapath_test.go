@@ -2,6 +2,7 @@ package loader
 
 import (
 	"testing"
+	"unsafe"
 
 	"github.com/xdpfw/xdpfw/internal/fixtures"
 	"github.com/xdpfw/xdpfw/internal/privtest"
@@ -150,31 +151,33 @@ rules:
 	}
 }
 
-// TestLayoutMatchesObject checks the Go mirror of xdp/layout.h against
-// the sizes compiled into the object.
+// TestLayoutMatchesObject checks what the loader assumes about the
+// object beyond the generated constants: how it indexes the maps (the
+// formulas of xdpfw.c it repeats) against their sizes, and the value
+// sizes it writes.
 func TestLayoutMatchesObject(t *testing.T) {
 	spec, err := loadXdpfw()
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]uint32{
-		xdpfwMapVectors:      numGens*vecPerGen + 1,
+		xdpfwMapVectors:      vecAll + 1,
 		xdpfwMapRanks:        numGens * rules.MaxRules,
 		xdpfwMapValueAtoms:   numGens * chunksPerGen,
 		xdpfwMapIfaceAtoms:   numGens * (rules.IfaceAtoms - 1),
 		xdpfwMapRuleStats:    rules.MaxRules,
 		xdpfwMapRuleDefs:     numGens * rules.MaxRules,
-		xdpfwMapVerdictStats: numStats,
+		xdpfwMapVerdictStats: uint32(len(StatNames)),
 	}
 	for name, n := range want {
 		if got := spec.Maps[name].MaxEntries; got != n {
 			t.Errorf("map %s has %d entries in the object, Go expects %d", name, got, n)
 		}
 	}
-	if got, want := spec.Maps[xdpfwMapVectors].ValueSize, uint32(8+rules.VecWords*8); got != want {
-		t.Errorf("bitvec is %d bytes in the object, Go expects %d", got, want)
+	if got, want := spec.Maps[xdpfwMapVectors].ValueSize, uint32(8+unsafe.Sizeof(rules.BitVec{})); got != want {
+		t.Errorf("bitvec is %d bytes in the object, Go writes %d", got, want)
 	}
-	if got := spec.Maps[xdpfwMapRuleDefs].ValueSize; got != 4+ruleDefSize {
-		t.Errorf("rule_def is %d bytes in the object, Go expects %d", got, 4+ruleDefSize)
+	if got, want := spec.Maps[xdpfwMapRuleDefs].ValueSize, uint32(4+rules.MaxRuleDefBytes); got != want {
+		t.Errorf("rule_def is %d bytes in the object, Go expects %d", got, want)
 	}
 }

@@ -1,71 +1,51 @@
 package loader
 
-import "github.com/xdpfw/xdpfw/pkg/rules"
+import "github.com/xdpfw/xdpfw/pkg/layout"
 
-// Constants mirrored from xdp/layout.h. TestLayoutMatchesObject checks them
-// against the map sizes of the compiled object.
+// The loader's names for the constants of xdp/layout.h (pkg/layout is
+// generated from it).
 const (
-	numGens     = 2
-	ruleDefSize = 500
-	metaMagic   = 0x78647066
-	metaVersion = 6
-	chunkSize   = 256
+	numGens     = layout.NumGens
+	metaMagic   = layout.MetaMagic
+	metaVersion = layout.MetaVersion
+	chunkSize   = layout.Chunk
 )
 
 // vecBase is where each dimension's atoms start within a generation's
 // vectors; vecPerGen is their total and vecAll the all-ones vector after
 // both generations.
-var vecBase, vecPerGen = func() (b [rules.NumDims]uint32, n uint32) {
-	for d := range rules.NumDims {
-		b[d] = n
-		n += uint32(rules.AtomCapacity[d])
-	}
-	return b, n
-}()
+var vecBase = [layout.NumDims]uint32(layout.VecBase[:layout.NumDims])
 
-var vecAll = numGens * vecPerGen
+const (
+	vecPerGen uint32 = layout.VecPerGen
+	vecAll    uint32 = layout.VecAll
+)
 
 // chunkBase is where each value dimension's chunks start within a
 // generation's value_atoms; chunksPerGen is their total.
-var chunkBase, chunksPerGen = func() (b [rules.NumDims]uint32, n uint32) {
-	for d := range rules.NumDims {
-		b[d] = n
-		n += uint32((rules.ValueKeys[d] + chunkSize - 1) / chunkSize)
-	}
-	return b, n
-}()
+var chunkBase = layout.ChunkBase
 
-// gen_conf.flags: address tables in use, then one bit per dimension.
+const chunksPerGen uint32 = layout.ChunksPerGen
+
+// gen_conf.flags: source address tables in use (the destination's are
+// these << 4), then one bit per dimension.
 const (
-	gfSrc4Host = 1 << iota
-	gfSrc4LPM
-	gfSrc6Host
-	gfSrc6LPM
-	gfDst4Host
-	gfDst4LPM
-	gfDst6Host
-	gfDst6LPM
+	gfSrc4Host = layout.GfSrc4Host
+	gfSrc4LPM  = layout.GfSrc4Lpm
+	gfSrc6Host = layout.GfSrc6Host
+	gfSrc6LPM  = layout.GfSrc6Lpm
 )
 
-func gfUse(d int) uint32 { return 1 << (8 + d) }
+func gfUse(d int) uint32 { return 1 << (layout.GfUseShift + d) }
 
 // gfWriting marks a generation a commit is writing (see view.commit). It
 // is Go's alone: only the inactive generation ever carries it, and the
 // program reads only the active one's config.
 const gfWriting = 1 << 31
 
-// verdict_stats indices (enum stat).
-const (
-	statPass = iota
-	statDrop
-	statDefault
-	statMalformed
-	statNeighbor
-	numStats
-)
-
-// StatNames names verdict_stats entries for output, in index order.
-var StatNames = [numStats]string{"pass", "drop", "default", "malformed", "neighbor"}
+// StatNames names verdict_stats entries (enum stat) for output, in index
+// order.
+var StatNames = [layout.NumStats]string{"pass", "drop", "default", "malformed", "neighbor"}
 
 // addrTag is the tag byte of an address-table key: generation | dir << 1.
 func addrTag(gen uint32, dir int) uint8 { return uint8(gen) | uint8(dir)<<1 }

@@ -6,9 +6,11 @@ import (
 	"math/bits"
 	"net/netip"
 	"slices"
+	"sync"
 
 	"github.com/cilium/ebpf"
 
+	"github.com/xdpfw/xdpfw/pkg/layout"
 	"github.com/xdpfw/xdpfw/pkg/rules"
 )
 
@@ -27,38 +29,22 @@ const (
 )
 
 const (
-	setMember0 = 1 << 0 // SET_MEMBER(g) = 1 << g
-	setElem0   = 1 << 2 // SET_ELEM(g) = 1 << (2 + g)
+	setMember0 = 1 << layout.SetMemberShift // SET_MEMBER(g) = setMember0 << g
+	setElem0   = 1 << layout.SetElemShift   // SET_ELEM(g) = setElem0 << g
 	setClean   = setMember0 | setMember0<<1 | setElem0 | setElem0<<1
 
-	setLPMEntries = 1 << 24 // SET_LPM_ENTRIES
-	maxSets       = 256     // MAX_SETS
-	setDefPending = 1       // SET_DEF_PENDING
-	setDefLoading = 2       // SET_DEF_LOADING
-	setDefDropped = 4       // SET_DEF_DROPPED
-	minHostCap    = 1024    // the templates' max_entries
-	noPrealloc    = 1       // BPF_F_NO_PREALLOC
+	maxSets       = layout.MaxSets
+	setDefPending = layout.SetDefPending
+	setDefLoading = layout.SetDefLoading
+	setDefDropped = layout.SetDefDropped
+	minHostCap    = layout.SetHostEntries // the templates' size, the least a set gets
 )
 
 func setMember(g uint32) uint8 { return setMember0 << g }
 func setElem(g uint32) uint8   { return setElem0 << g }
 
-// setVal is struct set_val; the key types are the layout.h set keys.
-type setVal struct {
-	Flags uint8
-	Len   uint8
-}
-
-type set4Key struct{ Addr [4]byte }
-type set6Key struct{ Addr [16]byte }
-type set4LPMKey struct {
-	Prefixlen uint32
-	Addr      [4]byte
-}
-type set6LPMKey struct {
-	Prefixlen uint32
-	Addr      [16]byte
-}
+// setVal is struct set_val, an element's value.
+type setVal = layout.SetVal
 
 // kindOf says which inner map holds p: hosts in the hashes, the rest in
 // the tries.
@@ -74,19 +60,29 @@ func kindOf(p netip.Prefix) int {
 	return kindLPM6
 }
 
-// innerSpec is the spec of an inner map of kind; host hashes get cap
-// entries. They must agree with the templates in xdp/xdpfw.c but for the
-// hashes' size, which the kernel lets differ.
-func innerSpec(kind int, cap uint32) *ebpf.MapSpec {
-	switch kind {
-	case kindHost4:
-		return &ebpf.MapSpec{Name: "xdpfw_set4h", Type: ebpf.Hash, KeySize: 4, ValueSize: 2, MaxEntries: cap, Flags: noPrealloc}
-	case kindHost6:
-		return &ebpf.MapSpec{Name: "xdpfw_set6h", Type: ebpf.Hash, KeySize: 16, ValueSize: 2, MaxEntries: cap, Flags: noPrealloc}
-	case kindLPM4:
-		return &ebpf.MapSpec{Name: "xdpfw_set4p", Type: ebpf.LPMTrie, KeySize: 8, ValueSize: 2, MaxEntries: setLPMEntries, Flags: noPrealloc}
+// setTemplates are the inner map templates of xdp/xdpfw.c, by kind.
+var setTemplates = sync.OnceValue(func() [numKinds]*ebpf.MapSpec {
+	spec, err := loadXdpfw()
+	if err != nil {
+		panic(err) // the embedded object: every test loads it
 	}
-	return &ebpf.MapSpec{Name: "xdpfw_set6p", Type: ebpf.LPMTrie, KeySize: 20, ValueSize: 2, MaxEntries: setLPMEntries, Flags: noPrealloc}
+	var t [numKinds]*ebpf.MapSpec
+	for kind, name := range [numKinds]string{xdpfwMapSet4Host, xdpfwMapSet4Lpm, xdpfwMapSet6Host, xdpfwMapSet6Lpm} {
+		t[kind] = spec.Maps[name].InnerMap
+	}
+	return t
+})
+
+// innerSpec is the spec of an inner map of kind: its template in
+// xdp/xdpfw.c, but host hashes get cap entries (the kernel lets an inner
+// map's size differ from the template's).
+func innerSpec(kind int, cap uint32) *ebpf.MapSpec {
+	s := setTemplates()[kind].Copy()
+	s.Name = [numKinds]string{"xdpfw_set4h", "xdpfw_set4p", "xdpfw_set6h", "xdpfw_set6p"}[kind]
+	if kind == kindHost4 || kind == kindHost6 {
+		s.MaxEntries = cap
+	}
+	return s
 }
 
 // hostCap is the hash size for n host entries: a power of two (the
@@ -188,18 +184,18 @@ func (h *setHandle) lookup(p netip.Prefix, maxLen int) (setVal, bool, error) {
 	var err error
 	if maxLen == a.BitLen() {
 		if a.Is4() {
-			err = h.inner[kindHost4].Lookup(set4Key{a.As4()}, &v)
+			err = h.inner[kindHost4].Lookup(layout.Set4Key{Addr: a.As4()}, &v)
 		} else {
-			err = h.inner[kindHost6].Lookup(set6Key{a.As16()}, &v)
+			err = h.inner[kindHost6].Lookup(layout.Set6Key{Addr: a.As16()}, &v)
 		}
 		if err == nil || !errors.Is(err, ebpf.ErrKeyNotExist) {
 			return v, err == nil, err
 		}
 	}
 	if a.Is4() {
-		err = h.inner[kindLPM4].Lookup(set4LPMKey{uint32(min(maxLen, 31)), a.As4()}, &v)
+		err = h.inner[kindLPM4].Lookup(layout.Set4LpmKey{Prefixlen: uint32(min(maxLen, 31)), Addr: a.As4()}, &v)
 	} else {
-		err = h.inner[kindLPM6].Lookup(set6LPMKey{uint32(min(maxLen, 127)), a.As16()}, &v)
+		err = h.inner[kindLPM6].Lookup(layout.Set6LpmKey{Prefixlen: uint32(min(maxLen, 127)), Addr: a.As16()}, &v)
 	}
 	if errors.Is(err, ebpf.ErrKeyNotExist) {
 		return v, false, nil
@@ -224,23 +220,23 @@ func (h *setHandle) covered(p netip.Prefix, g uint32) (bool, error) {
 // write puts entries, each kind in one batch.
 func (h *setHandle) write(es []entry) error {
 	var (
-		k4h []set4Key
-		k6h []set6Key
-		k4p []set4LPMKey
-		k6p []set6LPMKey
+		k4h []layout.Set4Key
+		k6h []layout.Set6Key
+		k4p []layout.Set4LpmKey
+		k6p []layout.Set6LpmKey
 		v   [numKinds][]setVal
 	)
 	for _, e := range es {
 		a, kind := e.p.Addr(), kindOf(e.p)
 		switch kind {
 		case kindHost4:
-			k4h = append(k4h, set4Key{a.As4()})
+			k4h = append(k4h, layout.Set4Key{Addr: a.As4()})
 		case kindHost6:
-			k6h = append(k6h, set6Key{a.As16()})
+			k6h = append(k6h, layout.Set6Key{Addr: a.As16()})
 		case kindLPM4:
-			k4p = append(k4p, set4LPMKey{uint32(e.p.Bits()), a.As4()})
+			k4p = append(k4p, layout.Set4LpmKey{Prefixlen: uint32(e.p.Bits()), Addr: a.As4()})
 		case kindLPM6:
-			k6p = append(k6p, set6LPMKey{uint32(e.p.Bits()), a.As16()})
+			k6p = append(k6p, layout.Set6LpmKey{Prefixlen: uint32(e.p.Bits()), Addr: a.As16()})
 		}
 		v[kind] = append(v[kind], e.val)
 	}
@@ -255,22 +251,22 @@ func (h *setHandle) write(es []entry) error {
 // remove deletes entries, each kind in one batch.
 func (h *setHandle) remove(ps []netip.Prefix) error {
 	var (
-		k4h []set4Key
-		k6h []set6Key
-		k4p []set4LPMKey
-		k6p []set6LPMKey
+		k4h []layout.Set4Key
+		k6h []layout.Set6Key
+		k4p []layout.Set4LpmKey
+		k6p []layout.Set6LpmKey
 	)
 	for _, p := range ps {
 		a := p.Addr()
 		switch kindOf(p) {
 		case kindHost4:
-			k4h = append(k4h, set4Key{a.As4()})
+			k4h = append(k4h, layout.Set4Key{Addr: a.As4()})
 		case kindHost6:
-			k6h = append(k6h, set6Key{a.As16()})
+			k6h = append(k6h, layout.Set6Key{Addr: a.As16()})
 		case kindLPM4:
-			k4p = append(k4p, set4LPMKey{uint32(p.Bits()), a.As4()})
+			k4p = append(k4p, layout.Set4LpmKey{Prefixlen: uint32(p.Bits()), Addr: a.As4()})
 		case kindLPM6:
-			k6p = append(k6p, set6LPMKey{uint32(p.Bits()), a.As16()})
+			k6p = append(k6p, layout.Set6LpmKey{Prefixlen: uint32(p.Bits()), Addr: a.As16()})
 		}
 	}
 	return errors.Join(
@@ -282,28 +278,28 @@ func (h *setHandle) remove(ps []netip.Prefix) error {
 // entries reads every entry of the set.
 func (h *setHandle) entries() ([]entry, error) {
 	var out []entry
-	k4h, v4h, err := readAll[set4Key, setVal](h.inner[kindHost4])
+	k4h, v4h, err := readAll[layout.Set4Key, setVal](h.inner[kindHost4])
 	if err != nil {
 		return nil, err
 	}
 	for i, k := range k4h {
 		out = append(out, entry{netip.PrefixFrom(netip.AddrFrom4(k.Addr), 32), v4h[i]})
 	}
-	k4p, v4p, err := readAll[set4LPMKey, setVal](h.inner[kindLPM4])
+	k4p, v4p, err := readAll[layout.Set4LpmKey, setVal](h.inner[kindLPM4])
 	if err != nil {
 		return nil, err
 	}
 	for i, k := range k4p {
 		out = append(out, entry{netip.PrefixFrom(netip.AddrFrom4(k.Addr), int(k.Prefixlen)), v4p[i]})
 	}
-	k6h, v6h, err := readAll[set6Key, setVal](h.inner[kindHost6])
+	k6h, v6h, err := readAll[layout.Set6Key, setVal](h.inner[kindHost6])
 	if err != nil {
 		return nil, err
 	}
 	for i, k := range k6h {
 		out = append(out, entry{netip.PrefixFrom(netip.AddrFrom16(k.Addr), 128), v6h[i]})
 	}
-	k6p, v6p, err := readAll[set6LPMKey, setVal](h.inner[kindLPM6])
+	k6p, v6p, err := readAll[layout.Set6LpmKey, setVal](h.inner[kindLPM6])
 	if err != nil {
 		return nil, err
 	}
@@ -342,9 +338,9 @@ func (h *setHandle) grow(m *xdpfwMaps, def *xdpfwSetDef, fam int, want int) erro
 	}
 	old := h.inner[kind]
 	if fam == 0 {
-		err = copyMap[set4Key](old, bigger)
+		err = copyMap[layout.Set4Key](old, bigger)
 	} else {
-		err = copyMap[set6Key](old, bigger)
+		err = copyMap[layout.Set6Key](old, bigger)
 	}
 	if err == nil {
 		err = m.setOuter(kind).Put(h.slot, bigger)

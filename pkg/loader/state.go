@@ -182,22 +182,10 @@ func compatible(spec *ebpf.MapSpec, m *ebpf.Map) error {
 
 // assignMaps moves maps by name into the generated struct.
 func assignMaps(dst *xdpfwMaps, byName map[string]*ebpf.Map) error {
-	*dst = xdpfwMaps{
-		Active: byName[xdpfwMapActive], GenConf: byName[xdpfwMapGenConf],
-		Addr4Host: byName[xdpfwMapAddr4Host], Addr4Lpm: byName[xdpfwMapAddr4Lpm],
-		Addr6Host: byName[xdpfwMapAddr6Host], Addr6Lpm: byName[xdpfwMapAddr6Lpm],
-		ValueAtoms: byName[xdpfwMapValueAtoms], IfaceAtoms: byName[xdpfwMapIfaceAtoms],
-		Scratch: byName[xdpfwMapScratch], AtomScratch: byName[xdpfwMapAtomScratch],
-		Vectors: byName[xdpfwMapVectors], Ranks: byName[xdpfwMapRanks],
-		RuleStats: byName[xdpfwMapRuleStats], VerdictStats: byName[xdpfwMapVerdictStats],
-		RuleDefs: byName[xdpfwMapRuleDefs], Meta: byName[xdpfwMapMeta],
-		Ifaces: byName[xdpfwMapIfaces], Trace: byName[xdpfwMapTrace],
-		Set4Host: byName[xdpfwMapSet4Host], Set4Lpm: byName[xdpfwMapSet4Lpm],
-		Set6Host: byName[xdpfwMapSet6Host], Set6Lpm: byName[xdpfwMapSet6Lpm],
-		SetDefs: byName[xdpfwMapSetDefs],
-	}
-	for name, m := range byName {
-		if m == nil {
+	*dst = xdpfwMaps{}
+	for name, f := range mapFields(dst) {
+		if *f = byName[name]; *f == nil {
+			*dst = xdpfwMaps{} // the caller still owns byName's maps
 			return fmt.Errorf("map %s missing", name)
 		}
 	}
@@ -255,21 +243,11 @@ func (s *State) create() (err error) {
 }
 
 func (s *State) mapsByName() map[string]*ebpf.Map {
-	m := s.maps
-	return map[string]*ebpf.Map{
-		xdpfwMapActive: m.Active, xdpfwMapGenConf: m.GenConf,
-		xdpfwMapAddr4Host: m.Addr4Host, xdpfwMapAddr4Lpm: m.Addr4Lpm,
-		xdpfwMapAddr6Host: m.Addr6Host, xdpfwMapAddr6Lpm: m.Addr6Lpm,
-		xdpfwMapValueAtoms: m.ValueAtoms, xdpfwMapIfaceAtoms: m.IfaceAtoms,
-		xdpfwMapScratch: m.Scratch, xdpfwMapAtomScratch: m.AtomScratch,
-		xdpfwMapVectors: m.Vectors, xdpfwMapRanks: m.Ranks,
-		xdpfwMapRuleStats: m.RuleStats, xdpfwMapVerdictStats: m.VerdictStats,
-		xdpfwMapRuleDefs: m.RuleDefs, xdpfwMapMeta: m.Meta,
-		xdpfwMapIfaces: m.Ifaces, xdpfwMapTrace: m.Trace,
-		xdpfwMapSet4Host: m.Set4Host, xdpfwMapSet4Lpm: m.Set4Lpm,
-		xdpfwMapSet6Host: m.Set6Host, xdpfwMapSet6Lpm: m.Set6Lpm,
-		xdpfwMapSetDefs: m.SetDefs,
+	byName := map[string]*ebpf.Map{}
+	for name, f := range mapFields(&s.maps) {
+		byName[name] = *f
 	}
+	return byName
 }
 
 // unpinAll removes every pin and the directory. Meta goes first, so a

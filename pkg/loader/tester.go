@@ -133,11 +133,6 @@ func (t *Tester) programFor(frameLen int) *ebpf.Program {
 // Without trace only Action is known.
 func (t *Tester) Run(frame []byte) (rules.Verdict, error) { return t.RunOn(frame, 0) }
 
-// xdpMD is struct xdp_md, the context BPF_PROG_TEST_RUN takes.
-type xdpMD struct {
-	Data, DataEnd, DataMeta, IngressIfindex, RxQueueIndex, EgressIfindex uint32
-}
-
 // RunOn passes one frame through the program as if it arrived on the
 // interface with index ifindex (0: loopback).
 func (t *Tester) RunOn(frame []byte, ifindex int) (rules.Verdict, error) {
@@ -146,7 +141,7 @@ func (t *Tester) RunOn(frame []byte, ifindex int) (rules.Verdict, error) {
 	}
 	opts := &ebpf.RunOptions{Data: frame}
 	if ifindex != 0 {
-		opts.Context = xdpMD{DataEnd: uint32(len(frame)), IngressIfindex: uint32(ifindex)}
+		opts.Context = xdpfwXdpMd{DataEnd: uint32(len(frame)), IngressIfindex: uint32(ifindex)}
 	}
 	// Each frame runs through the program that would see it live, so
 	// replay proves both against the reference model.

@@ -4,11 +4,13 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+
+	"github.com/xdpfw/xdpfw/pkg/layout"
 )
 
 // MaxRuleDefBytes is the room for one encoded rule in the kernel's
-// rule_defs map (RULE_DEF_BYTES in xdp/layout.h).
-const MaxRuleDefBytes = 500
+// rule_defs map.
+const MaxRuleDefBytes = layout.RuleDefBytes
 
 // The stored form of a live rule, so any later CLI run can list and
 // recompile the live ruleset from the kernel alone. Every change decodes

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/xdpfw/xdpfw/pkg/layout"
 )
 
 // Set is a named set of address prefixes that rules reference as
@@ -29,10 +31,10 @@ type Sets map[string]*Set
 // MaxSetRefs is how many distinct sets a ruleset's rules may reference as
 // source, and as many again as destination: the datapath looks each one
 // up for every packet and turns the answers into one 8-bit key.
-const MaxSetRefs = 8
+const MaxSetRefs = layout.MaxSetRefs
 
-// MaxSetName is the longest set name.
-const MaxSetName = 32
+// MaxSetName is the longest set name: the room in the set_defs key.
+const MaxSetName = layout.SetNameBytes
 
 var setNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]*$`)
 

@@ -4,7 +4,11 @@
 // It is pure Go: no root, no BPF.
 package rules
 
-import "net/netip"
+import (
+	"net/netip"
+
+	"github.com/xdpfw/xdpfw/pkg/layout"
+)
 
 // Action is what happens to a frame. The values are the kernel's XDP
 // return codes, so the datapath returns them unchanged.
@@ -17,7 +21,7 @@ const (
 
 // MaxRules is the most rules a ruleset may hold (the width of the
 // datapath's rule bit vectors).
-const MaxRules = 4096
+const MaxRules = layout.MaxRules
 
 // DefaultPriority is given to rules added without --priority.
 const DefaultPriority = 1000
@@ -130,16 +134,16 @@ type VLAN struct {
 }
 
 // VLANNone is the VLAN "id" of a frame without that tag.
-const VLANNone = 4096
+const VLANNone = layout.VlanNone
 
 // Reason says why a frame got its verdict.
 type Reason uint8
 
 const (
-	ReasonRule      Reason = 1 // a rule matched
-	ReasonDefault   Reason = 2 // no rule matched: the default policy
-	ReasonMalformed Reason = 3 // failed header validation: dropped
-	ReasonNeighbor  Reason = 4 // ARP or IPv6 ND that no rule named: passed
+	ReasonRule      Reason = layout.ReasonRule      // a rule matched
+	ReasonDefault   Reason = layout.ReasonDefault   // no rule matched: the default policy
+	ReasonMalformed Reason = layout.ReasonMalformed // failed header validation: dropped
+	ReasonNeighbor  Reason = layout.ReasonNeighbor  // ARP or IPv6 ND that no rule named: passed
 )
 
 // Verdict is the outcome for one frame.

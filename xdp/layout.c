@@ -1,0 +1,33 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Not part of the datapath: compiled only for its BTF, from which
+ * internal/layoutgen writes pkg/layout (`make generate`). Each member of
+ * struct go_layout names a type of layout.h that Go uses: an enum becomes
+ * Go constants, a struct a Go type. BTF carries only types something uses,
+ * hence the variable.
+ */
+#include "layout.h"
+
+struct go_layout {
+	enum limits limits;
+	enum dim dim;
+	enum proto_keys proto_keys;
+	enum value_keys value_keys;
+	enum atoms atoms;
+	enum vec_base vec_base;
+	enum chunk_base chunk_base;
+	enum gen_flags gen_flags;
+	enum stat stat;
+	enum reason reason;
+	enum active_bits active_bits;
+	enum set_limits set_limits;
+	enum set_def_flags set_def_flags;
+	enum rule_def_size rule_def_size;
+	enum set_name_size set_name_size;
+	enum meta_ids meta_ids;
+	struct set_val set_val;
+	struct set4_key set4_key;
+	struct set6_key set6_key;
+	struct set4_lpm_key set4_lpm_key;
+	struct set6_lpm_key set6_lpm_key;
+} go_layout;
