@@ -38,7 +38,7 @@ const (
 
 func gfUse(d int) uint32 { return 1 << (layout.GfUseShift + d) }
 
-// gfWriting marks a generation a commit is writing (see view.commit). It
+// gfWriting marks a generation a commit is writing (see tx.prepare). It
 // is Go's alone: only the inactive generation ever carries it, and the
 // program reads only the active one's config.
 const gfWriting = 1 << 31
