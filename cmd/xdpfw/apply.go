@@ -80,21 +80,13 @@ the live state (no root needed).`,
 	}
 }
 
-// applyRuleset makes rs live, creating the state if there is none yet. A
-// state this call created is removed again if the apply fails, so a
-// failed apply leaves nothing behind.
-func applyRuleset(dir string, rs *rules.Ruleset) (loader.ApplyResult, error) {
-	s, err := loader.OpenOrCreate(dir)
-	if err != nil {
-		return loader.ApplyResult{}, err
-	}
-	defer s.Close()
-	res, err := s.Apply(rs)
-	if err != nil && s.Created() {
-		if _, rmErr := s.RemoveIfUnused(); rmErr != nil {
-			return res, fmt.Errorf("%v (and cleaning up: %v)", err, rmErr)
-		}
-	}
+// applyRuleset makes rs live, creating the state if there is none yet
+// (a failed apply leaves nothing it created behind).
+func applyRuleset(dir string, rs *rules.Ruleset) (res loader.ApplyResult, err error) {
+	err = loader.Provision(dir, func(s *loader.State) (err error) {
+		res, err = s.Apply(rs)
+		return err
+	})
 	return res, err
 }
 

@@ -34,40 +34,24 @@ replaced without --force.`,
 			if err != nil {
 				return err
 			}
-			s, err := loader.OpenOrCreate(c.String("pin-dir"))
-			if err != nil {
-				return err
-			}
-			defer s.Close()
+			var (
+				atts     []loader.Attachment
+				warnings []string
+			)
 			// A state created for nothing is removed again on failure; a
 			// state found (say with a ruleset applied before the first
 			// attach) is kept.
-			fail := func(err error) error {
-				if !s.Created() {
-					return err
-				}
-				if _, rmErr := s.RemoveIfUnused(); rmErr != nil {
-					return fmt.Errorf("%v (and cleaning up: %v)", err, rmErr)
-				}
+			err = loader.Provision(c.String("pin-dir"), func(s *loader.State) (err error) {
+				atts, warnings, err = s.AttachAll(c.Args().Slice(), mode, c.Bool("force"))
 				return err
+			})
+			for _, w := range warnings {
+				fmt.Fprintf(c.App.ErrWriter, "xdpfw: warning: %s\n", w)
 			}
-			// Check every interface first, so a typo changes nothing.
-			for _, name := range c.Args().Slice() {
-				if err := s.CanAttach(name, c.Bool("force")); err != nil {
-					return fail(err)
-				}
-			}
-			for _, name := range c.Args().Slice() {
-				att, warning, err := s.Attach(name, mode, c.Bool("force"))
-				if warning != "" {
-					fmt.Fprintf(c.App.ErrWriter, "xdpfw: warning: %s\n", warning)
-				}
-				if err != nil {
-					return fail(err)
-				}
+			for _, att := range atts {
 				fmt.Fprintf(c.App.Writer, "attached to %s (%s mode, program id %d)\n", att.Iface, att.Mode, att.ProgID)
 			}
-			return nil
+			return err
 		},
 	}
 }

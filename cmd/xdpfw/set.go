@@ -53,18 +53,9 @@ attached, like apply.`,
 			if err != nil {
 				return fmt.Errorf("--family: %w", err)
 			}
-			s, err := loader.OpenOrCreate(c.String("pin-dir"))
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			if err := s.CreateSet(name, fam); err != nil {
-				if s.Created() {
-					s.RemoveIfUnused()
-				}
-				return err
-			}
-			return nil
+			return loader.Provision(c.String("pin-dir"), func(s *loader.State) error {
+				return s.CreateSet(name, fam)
+			})
 		},
 	}
 }
@@ -150,13 +141,9 @@ ones. A progress bar is drawn on a terminal unless --quiet.`,
 			}
 			name, path := c.Args().Get(0), c.Args().Get(1)
 			return withState(c, func(s *loader.State) error {
-				infos, err := s.Sets()
+				fam, err := s.SetFamily(name)
 				if err != nil {
 					return err
-				}
-				fam, ok := setFamily(infos, name)
-				if !ok {
-					return fmt.Errorf("no set named %s (see: xdpfw set list)", name)
 				}
 				opt := sets.Options{Family: fam, SkipInvalid: c.Bool("skip-invalid")}
 				in, r, err := openInput(c, path)
@@ -186,16 +173,6 @@ ones. A progress bar is drawn on a terminal unless --quiet.`,
 			})
 		},
 	}
-}
-
-func setFamily(infos []loader.SetInfo, name string) (rules.Family, bool) {
-	for _, i := range infos {
-		if i.Name == name {
-			f, err := rules.ParseSetFamily(i.Family)
-			return f, err == nil
-		}
-	}
-	return 0, false
 }
 
 func setFlushCommand() *cli.Command {

@@ -6,11 +6,6 @@ import (
 	"github.com/xdpfw/xdpfw/pkg/rules"
 )
 
-// Created reports whether the Open that returned s made the state (it did
-// not exist before). A command that fails after creating state removes it
-// again; state it found is never removed on failure.
-func (s *State) Created() bool { return s.created }
-
 // ApplyResult says what an Apply changed.
 type ApplyResult struct {
 	Unchanged int // rules kept, with their counters

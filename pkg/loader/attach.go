@@ -85,6 +85,29 @@ func (s *State) CanAttach(name string, force bool) error {
 	return nil
 }
 
+// AttachAll attaches the live program to every interface named, after
+// checking them all (CanAttach), so a typo changes nothing. It returns the
+// attachments made, in order, and any warnings (auto mode falling back to
+// generic); when one fails, the ones made before it stay.
+func (s *State) AttachAll(names []string, mode Mode, force bool) (atts []Attachment, warnings []string, err error) {
+	for _, name := range names {
+		if err := s.CanAttach(name, force); err != nil {
+			return nil, nil, err
+		}
+	}
+	for _, name := range names {
+		att, warning, err := s.Attach(name, mode, force)
+		if warning != "" {
+			warnings = append(warnings, warning)
+		}
+		if err != nil {
+			return atts, warnings, err
+		}
+		atts = append(atts, att)
+	}
+	return atts, warnings, nil
+}
+
 func foreignProgram(name string, id uint32) error {
 	return fmt.Errorf("%s already has XDP program id %d, not xdpfw's; use --force to replace it", name, id)
 }

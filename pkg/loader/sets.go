@@ -394,6 +394,16 @@ func (s *State) Sets() (out []SetInfo, err error) {
 	return out, err
 }
 
+// SetFamily is a live set's family: which addresses its elements may be.
+func (s *State) SetFamily(name string) (fam rules.Family, err error) {
+	err = s.read(func(v *view) error {
+		def, err := v.setDef(name)
+		fam = rules.Family(def.Family)
+		return err
+	})
+	return fam, err
+}
+
 // SetElements lists a live set's elements, sorted.
 func (s *State) SetElements(name string) (ps []netip.Prefix, err error) {
 	err = s.read(func(v *view) error {

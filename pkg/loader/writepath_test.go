@@ -75,8 +75,8 @@ func TestOneWritePath(t *testing.T) {
 			}
 		}
 	}
-	readers := []string{"Ruleset", "RulesetWithSets", "Sets", "SetElements", "RuleCounters", "VerdictCounters",
-		"Attachments", "CanAttach", "NewTester", "Dir", "Created", "Close",
+	readers := []string{"Ruleset", "RulesetWithSets", "Sets", "SetFamily", "SetElements", "RuleCounters", "VerdictCounters",
+		"Attachments", "CanAttach", "NewTester", "Dir", "Close",
 		"RemoveIfUnused"} // removes the state: no change to it
 	for name, f := range funcs {
 		method, _ := strings.CutPrefix(name, "State.")

@@ -1,0 +1,23 @@
+package loader
+
+import "fmt"
+
+// Provision runs fn on the state in dir, creating the state first if there
+// is none (program loaded, maps pinned, empty ruleset with policy pass).
+// When fn fails, a state this call created is removed again, so a failed
+// first command (an apply, a set create, an attach before any other)
+// leaves nothing behind; a state it found stays as fn left it.
+func Provision(dir string, fn func(*State) error) error {
+	s, err := OpenOrCreate(dir)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	err = fn(s)
+	if err != nil && s.created {
+		if _, rmErr := s.RemoveIfUnused(); rmErr != nil {
+			return fmt.Errorf("%w (and cleaning up: %v)", err, rmErr)
+		}
+	}
+	return err
+}
