@@ -317,7 +317,7 @@ struct rule_def {
 
 enum meta_ids {
 	META_MAGIC      = 0x78647066,       /* "xdpf" */
-	META_VERSION    = 6,  /* 4: two programs; 5: binary rule definitions; 6: sets */
+	META_VERSION    = 7,  /* 4: two programs; 5: binary rule definitions; 6: sets; 7: atom_scratch */
 };
 struct meta {
 	__u32 magic;

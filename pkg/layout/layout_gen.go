@@ -169,7 +169,7 @@ const (
 // enum meta_ids
 const (
 	MetaMagic   = 2019848294
-	MetaVersion = 6
+	MetaVersion = 7
 )
 
 // struct set_val
