@@ -33,7 +33,7 @@ type statusJSON struct {
 // ruleListJSON is what `rule list --json` prints.
 type ruleListJSON struct {
 	Policy string    `json:"policy"`
-	Rules  []ruleRow `json:"rules"`
+	Rules  []loader.RuleRow `json:"rules"`
 }
 
 func decodeJSON[T any](t *testing.T, what, out string) T {
@@ -68,7 +68,7 @@ func (l *lab) addRule(wantID uint32, args ...string) {
 	}
 }
 
-func findRule(t *testing.T, rl ruleListJSON, id uint32) ruleRow {
+func findRule(t *testing.T, rl ruleListJSON, id uint32) loader.RuleRow {
 	t.Helper()
 	for _, r := range rl.Rules {
 		if r.ID == id {
@@ -76,7 +76,7 @@ func findRule(t *testing.T, rl ruleListJSON, id uint32) ruleRow {
 		}
 	}
 	t.Fatalf("rule %d missing from rule list: %+v", id, rl.Rules)
-	return ruleRow{}
+	return loader.RuleRow{}
 }
 
 // Frame sizes the datapath counts (Ethernet header, no FCS): veth does

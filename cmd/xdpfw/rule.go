@@ -141,15 +141,6 @@ deleted. Ids are never reused.`,
 }
 
 // ruleRow is one rule with its counters, as `rule list --json` prints it.
-type ruleRow struct {
-	ID         uint32            `json:"id"`
-	Priority   uint32            `json:"priority"`
-	Conditions map[string]string `json:"conditions"` // key as in `rule add --KEY`
-	Action     string            `json:"action"`
-	Match      string            `json:"match"`
-	loader.Counter
-}
-
 func ruleListCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "list",
@@ -157,34 +148,19 @@ func ruleListCommand() *cli.Command {
 		Flags: []cli.Flag{jsonFlag()},
 		Action: func(c *cli.Context) error {
 			return withState(c, func(s *loader.State) error {
-				rs, err := s.Ruleset()
+				policy, rows, err := s.RuleList()
 				if err != nil {
 					return err
-				}
-				counters, err := s.RuleCounters()
-				if err != nil {
-					return err
-				}
-				rows := make([]ruleRow, 0, len(rs.Rules))
-				for _, r := range rules.Sorted(rs.Rules) {
-					conds := map[string]string{}
-					for _, kv := range rules.FormatMatch(&r.Match) {
-						conds[kv[0]] = kv[1]
-					}
-					rows = append(rows, ruleRow{
-						ID: r.ID, Priority: r.Priority, Action: r.Action.String(),
-						Conditions: conds, Match: r.Match.String(), Counter: counters[r.ID],
-					})
 				}
 				if c.Bool("json") {
-					return printJSON(c, map[string]any{"policy": rs.Policy.String(), "rules": rows})
+					return printJSON(c, map[string]any{"policy": policy.String(), "rules": rows})
 				}
 				tw := newTable(c)
 				fmt.Fprintln(tw, "ID\tPRIO\tMATCH\tACTION\tPACKETS\tBYTES")
 				for _, r := range rows {
 					fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%d\t%d\n", r.ID, r.Priority, r.Match, r.Action, r.Packets, r.Bytes)
 				}
-				fmt.Fprintf(tw, "-\t-\tdefault policy\t%s\t\t\n", rs.Policy)
+				fmt.Fprintf(tw, "-\t-\tdefault policy\t%s\t\t\n", policy)
 				return tw.Flush()
 			})
 		},

@@ -15,29 +15,21 @@ func statusCommand() *cli.Command {
 		Flags: []cli.Flag{jsonFlag()},
 		Action: func(c *cli.Context) error {
 			return withState(c, func(s *loader.State) error {
-				rs, err := s.Ruleset()
-				if err != nil {
-					return err
-				}
-				atts, err := s.Attachments()
+				st, err := s.Status()
 				if err != nil {
 					return err
 				}
 				if c.Bool("json") {
-					return printJSON(c, map[string]any{
-						"pin_dir": s.Dir(), "policy": rs.Policy.String(),
-						"rules": len(rs.Rules), "interfaces": atts,
-					})
+					return printJSON(c, st)
 				}
-				fmt.Fprintf(c.App.Writer, "pin directory: %s\npolicy:        %s\nrules:         %d\n", s.Dir(), rs.Policy, len(rs.Rules))
-				if len(atts) == 0 {
-					// Only after an apply before the first attach.
+				fmt.Fprintf(c.App.Writer, "pin directory: %s\npolicy:        %s\nrules:         %d\n", st.PinDir, st.Policy, st.Rules)
+				if len(st.Interfaces) == 0 {
 					fmt.Fprintln(c.App.Writer, "interfaces:    none: the ruleset is not enforced yet (run: xdpfw attach IFACE)")
 					return nil
 				}
 				tw := newTable(c)
 				fmt.Fprintln(tw, "INTERFACE\tIFINDEX\tMODE\tPROGRAM\tSTATE")
-				for _, a := range atts {
+				for _, a := range st.Interfaces {
 					state, prog := "attached", fmt.Sprint(a.ProgID)
 					if !a.Attached {
 						state = "missing (interface gone, in another namespace, or program replaced)"

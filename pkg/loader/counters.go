@@ -29,19 +29,6 @@ func sumPerCPU(m *ebpf.Map, key uint32) (Counter, error) {
 	return c, nil
 }
 
-// RuleCounters returns the counters of every live rule, by rule id.
-func (s *State) RuleCounters() (out map[uint32]Counter, err error) {
-	err = s.read(func(v *view) error {
-		_, slots, err := v.ruleset()
-		if err != nil {
-			return err
-		}
-		out, err = ruleCounters(s.maps.RuleStats, slots)
-		return err
-	})
-	return out, err
-}
-
 func ruleCounters(m *ebpf.Map, slots map[uint32]uint32) (map[uint32]Counter, error) {
 	out := make(map[uint32]Counter, len(slots))
 	for id, slot := range slots {

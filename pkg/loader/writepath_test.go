@@ -75,7 +75,7 @@ func TestOneWritePath(t *testing.T) {
 			}
 		}
 	}
-	readers := []string{"Ruleset", "RulesetWithSets", "Sets", "SetFamily", "SetElements", "RuleCounters", "VerdictCounters",
+	readers := []string{"Ruleset", "RulesetWithSets", "Sets", "SetFamily", "SetElements", "RuleList", "Status", "VerdictCounters",
 		"Attachments", "CanAttach", "NewTester", "Dir", "Close",
 		"RemoveIfUnused"} // removes the state: no change to it
 	for name, f := range funcs {
