@@ -16,9 +16,9 @@ import (
 
 	"github.com/xdpfw/xdpfw/internal/privtest"
 	"github.com/xdpfw/xdpfw/internal/rulegen"
+	"github.com/xdpfw/xdpfw/pkg/blocklist"
 	"github.com/xdpfw/xdpfw/pkg/loader"
 	"github.com/xdpfw/xdpfw/pkg/rules"
-	"github.com/xdpfw/xdpfw/pkg/sets"
 )
 
 // bigSetLists are two lists of n elements each, sorted, that share half
@@ -323,7 +323,7 @@ func TestApplySetsKilled(t *testing.T) {
 	var want []*rules.Ruleset
 	for i, text := range files {
 		path := writeFile(t, dir, []string{"a.yaml", "b.yaml"}[i], text)
-		rs, err := rules.ParseFile(path, sets.RulesetOptions())
+		rs, err := rules.ParseFile(path, blocklist.RulesetOptions())
 		if err != nil {
 			t.Fatal(err)
 		}

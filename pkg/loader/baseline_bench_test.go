@@ -8,11 +8,11 @@ import (
 	"github.com/cilium/ebpf"
 
 	"github.com/xdpfw/xdpfw/internal/privtest"
+	"github.com/xdpfw/xdpfw/pkg/blocklist"
 	"github.com/xdpfw/xdpfw/pkg/loader"
 	"github.com/xdpfw/xdpfw/pkg/perf"
 	"github.com/xdpfw/xdpfw/pkg/replay"
 	"github.com/xdpfw/xdpfw/pkg/rules"
-	"github.com/xdpfw/xdpfw/pkg/sets"
 )
 
 // baselineSetRules names a set in both directions, so decide_all runs
@@ -45,13 +45,13 @@ func BenchmarkAgainstBaseline(b *testing.B) {
 	defer empty.Close()
 	rulesets := map[string]func() (*rules.Ruleset, error){
 		"lockdown": func() (*rules.Ruleset, error) {
-			return rules.ParseFile("../../testdata/rulesets/lockdown.yaml", sets.RulesetOptions())
+			return rules.ParseFile("../../testdata/rulesets/lockdown.yaml", blocklist.RulesetOptions())
 		},
 		"fields": func() (*rules.Ruleset, error) {
-			return rules.ParseFile("../../testdata/rulesets/fields.yaml", sets.RulesetOptions())
+			return rules.ParseFile("../../testdata/rulesets/fields.yaml", blocklist.RulesetOptions())
 		},
 		"sets": func() (*rules.Ruleset, error) {
-			return rules.ParseYAML("sets.yaml", []byte(baselineSetRules), sets.RulesetOptions())
+			return rules.ParseYAML("sets.yaml", []byte(baselineSetRules), blocklist.RulesetOptions())
 		},
 	}
 	for _, name := range []string{"lockdown", "fields", "sets"} {
