@@ -85,10 +85,10 @@ func edgeFrames(lists ...[]netip.Prefix) [][]byte {
 }
 
 // liveClassifier runs frames through a program that classifies with the
-// live maps (State.NewTester), loaded once: a load takes about a second.
+// live maps (State.NewInstance), loaded once: a load takes about a second.
 type liveClassifier struct {
 	pin    string
-	tr     *loader.Tester
+	tr     *loader.Instance
 	frames [][]byte
 }
 
@@ -99,7 +99,7 @@ func newLiveClassifier(t *testing.T, pin string, frames [][]byte) *liveClassifie
 		t.Fatal(err)
 	}
 	defer s.Close() // the lock: the commands the test runs wait for it
-	tr, err := s.NewTester(true)
+	tr, err := s.NewInstance(true)
 	if err != nil {
 		t.Fatal(err)
 	}

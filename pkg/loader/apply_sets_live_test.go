@@ -313,7 +313,7 @@ func TestLiveApplyWithSetsIsAtomic(t *testing.T) {
 	frames, focus := revealingFrames(steps, candidates[:min(len(candidates), 5000)], 40, 50)
 
 	history := []*rules.Ruleset{{Policy: rules.Pass}}
-	tr, err := s.NewTester(true)
+	tr, err := s.NewInstance(true)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,7 +28,7 @@ rules:
 // BenchmarkAgainstBaseline measures this build's program beside another
 // build of the object (XDPFW_BASELINE_OBJ, `make bench-baseline` extracts
 // one from a git revision) and the empty program, in turns within one run,
-// the baseline running on the very maps this build's tester filled. The
+// the baseline running on the very maps this build's instance filled. The
 // rulesets take the inline five-dimension path, decide_all, and sets;
 // frames are every committed fixture that fits one buffer. Warm: each
 // frame 64 times per call; cold: once per call, timed by the kernel's
@@ -59,7 +59,7 @@ func BenchmarkAgainstBaseline(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		t, err := loader.NewTester(rs, false)
+		t, err := loader.NewInstance(rs, false)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -86,12 +86,12 @@ func BenchmarkAgainstBaseline(b *testing.B) {
 
 // baselineProgram loads the one-buffer program of the object at path on
 // t's maps; it is closed with the benchmark.
-func baselineProgram(b *testing.B, path string, t *loader.Tester) *ebpf.Program {
+func baselineProgram(b *testing.B, path string, t *loader.Instance) *ebpf.Program {
 	spec, err := ebpf.LoadCollectionSpec(path)
 	if err != nil {
 		b.Fatal(err)
 	}
-	live := loader.TesterMaps(t)
+	live := loader.InstanceMaps(t)
 	repl := map[string]*ebpf.Map{}
 	for name := range spec.Maps {
 		if m, ok := live[name]; ok {

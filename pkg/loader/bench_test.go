@@ -105,7 +105,7 @@ func BenchmarkPerPacket(b *testing.B) {
 	for _, n := range []int{1, 4, 16, 64, 256, 1024, 4096} {
 		b.Run(fmt.Sprintf("rules=%d", n), func(b *testing.B) {
 			rs := traffic.ScaleRuleset(n)
-			t, err := loader.NewTester(rs, false)
+			t, err := loader.NewInstance(rs, false)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -201,7 +201,7 @@ func BenchmarkPlainUDP(b *testing.B) {
 		{"now-1-rule", &rules.Ruleset{Policy: rules.Pass, Rules: []rules.Rule{{ID: 1, Action: rules.Drop,
 			Match: rules.Match{Proto: rules.Proto{Set: true, Num: 17}, Dport: rules.PortRange{Set: true, Lo: 7, Hi: 7}}}}}},
 	} {
-		t, err := loader.NewTester(tc.rs, false)
+		t, err := loader.NewInstance(tc.rs, false)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -428,7 +428,7 @@ func (a *addrEntries) delete(m *xdpfwMaps) error {
 
 // readRuleset returns the live ruleset (the active generation's rule
 // definitions and policy) and each rule's counter slot, of maps the
-// caller owns (a Tester's) or holds the lock of.
+// caller owns (an Instance's) or holds the lock of.
 func readRuleset(m *xdpfwMaps) (*rules.Ruleset, map[uint32]uint32, error) {
 	v, err := readView(m)
 	if err != nil {

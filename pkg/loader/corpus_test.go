@@ -19,18 +19,18 @@ import (
 // reference model's.
 func TestCorpusAgreesWithModel(t *testing.T) {
 	privtest.Require(t)
-	tester, err := NewTester(&rules.Ruleset{Policy: rules.Pass}, true)
+	inst, err := NewInstance(&rules.Ruleset{Policy: rules.Pass}, true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tester.Close()
+	defer inst.Close()
 
 	const minFrames = 100_000
 	rng := rand.New(rand.NewPCG(3, 4))
 	frames, rulesets := 0, 0
 	for frames < minFrames {
 		rs := rulegen.Ruleset(rng, 1+rng.IntN(400))
-		if err := tester.Load(rs); err != nil {
+		if err := inst.Load(rs); err != nil {
 			t.Fatal(err)
 		}
 		rulesets++
@@ -41,7 +41,7 @@ func TestCorpusAgreesWithModel(t *testing.T) {
 		}
 		for _, spec := range specs {
 			frame := spec.Bytes()
-			got, err := tester.Run(frame)
+			got, err := inst.Run(frame)
 			if err != nil {
 				t.Fatalf("frame %x: %v", frame, err)
 			}
@@ -70,10 +70,10 @@ func FuzzDatapath(f *testing.F) {
 			}
 		}
 	}
-	var tester *Tester
+	var inst *Instance
 	f.Cleanup(func() {
-		if tester != nil {
-			tester.Close()
+		if inst != nil {
+			inst.Close()
 		}
 	})
 	f.Fuzz(func(t *testing.T, seed uint64, size uint8, frame []byte) {
@@ -81,17 +81,17 @@ func FuzzDatapath(f *testing.F) {
 		if len(frame) < 14 || len(frame) > 9000 {
 			return // never reaches XDP / beyond what the fixtures use
 		}
-		if tester == nil {
+		if inst == nil {
 			var err error
-			if tester, err = NewTester(&rules.Ruleset{Policy: rules.Pass}, true); err != nil {
+			if inst, err = NewInstance(&rules.Ruleset{Policy: rules.Pass}, true); err != nil {
 				t.Fatal(err)
 			}
 		}
 		rs := rulegen.Ruleset(rand.New(rand.NewPCG(seed, 5)), int(size%64)+1)
-		if err := tester.Load(rs); err != nil {
+		if err := inst.Load(rs); err != nil {
 			t.Fatal(err)
 		}
-		got, err := tester.Run(frame)
+		got, err := inst.Run(frame)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -126,11 +126,11 @@ rules:
   - {fragment: non-first, action: pass}
   - {vlan: 100, action: pass}
 `)
-	tester, err := NewTester(rs, true)
+	inst, err := NewInstance(rs, true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tester.Close()
+	defer inst.Close()
 	sorted := rules.Sorted(rs.Rules)
 	runs := 0
 	for _, fx := range fixtures.All() {
@@ -140,7 +140,7 @@ rules:
 		for i, frame := range fx.Frames {
 			for n := 14; n <= len(frame); n++ {
 				cut := frame[:n]
-				got, err := tester.Run(cut)
+				got, err := inst.Run(cut)
 				if err != nil {
 					t.Fatalf("%s frame %d cut to %d: %v", fx.Name, i, n, err)
 				}

@@ -120,7 +120,7 @@ rules:
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			rs := mustRuleset(t, tc.rules)
-			tr, err := NewTester(rs, true)
+			tr, err := NewInstance(rs, true)
 			if err != nil {
 				t.Fatal(err)
 			}

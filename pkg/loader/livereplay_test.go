@@ -7,7 +7,7 @@ import (
 	"github.com/xdpfw/xdpfw/pkg/rules"
 )
 
-// liveReplay runs frames through a tester over and over in the
+// liveReplay runs frames through an instance over and over in the
 // background while a test changes the live state, and records for each
 // run the versions of the state that may have been live during it: the
 // test calls changing before each change and changed after it.
@@ -26,7 +26,7 @@ type liveRun struct {
 	from, to int64
 }
 
-func startLiveReplay(tr *Tester, frames [][]byte) *liveReplay {
+func startLiveReplay(tr *Instance, frames [][]byte) *liveReplay {
 	return startFocusedReplay(tr, frames, nil)
 }
 
@@ -34,7 +34,7 @@ func startLiveReplay(tr *Tester, frames [][]byte) *liveReplay {
 // frame in focus[k] (indexes into frames), k the newest version that may
 // be live: the frames that would show that change cut in two run many
 // times while it is made, not once in a pass over all frames.
-func startFocusedReplay(tr *Tester, frames [][]byte, focus [][]int) *liveReplay {
+func startFocusedReplay(tr *Instance, frames [][]byte, focus [][]int) *liveReplay {
 	r := &liveReplay{frames: frames, done: make(chan struct{})}
 	go func() {
 		defer close(r.done)

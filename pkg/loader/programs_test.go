@@ -24,18 +24,18 @@ func runCount(t *testing.T, p *ebpf.Program) uint64 {
 	return st.RunCount
 }
 
-// TestTesterRunsEachFrameThroughItsProgram: frames that fit one buffer run
+// TestInstanceRunsEachFrameThroughItsProgram: frames that fit one buffer run
 // through the one-buffer program (so the corpus and fixture tests prove
 // it), longer ones through the frags program, and both count into the
 // same maps.
-func TestTesterRunsEachFrameThroughItsProgram(t *testing.T) {
+func TestInstanceRunsEachFrameThroughItsProgram(t *testing.T) {
 	privtest.Require(t)
 	stats, err := ebpf.EnableStats(unix.BPF_STATS_RUN_TIME)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer stats.Close()
-	tr, err := NewTester(&rules.Ruleset{Policy: rules.Pass}, true)
+	tr, err := NewInstance(&rules.Ruleset{Policy: rules.Pass}, true)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -76,7 +76,7 @@ func TestOneWritePath(t *testing.T) {
 		}
 	}
 	readers := []string{"Ruleset", "RulesetWithSets", "Sets", "SetElements", "RuleCounters", "VerdictCounters",
-		"Attachments", "CanAttach", "NewTester", "Dir", "Created", "Close",
+		"Attachments", "CanAttach", "NewInstance", "Dir", "Created", "Close",
 		"RemoveIfUnused"} // removes the state: no change to it
 	for name, f := range funcs {
 		method, _ := strings.CutPrefix(name, "State.")

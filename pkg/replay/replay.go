@@ -57,7 +57,7 @@ type Options struct {
 // Run replays every frame of files through t, which enforces rs. All
 // files are read before anything runs, so a bad file fails the replay
 // up front.
-func Run(t *loader.Tester, rs *rules.Ruleset, files []string, opts Options) (*Report, error) {
+func Run(t *loader.Instance, rs *rules.Ruleset, files []string, opts Options) (*Report, error) {
 	iface, ifindex := "lo", 0
 	if opts.Iface != "" {
 		ifi, err := net.InterfaceByName(opts.Iface)

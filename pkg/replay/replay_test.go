@@ -46,7 +46,7 @@ func TestReplayAgreesWithModel(t *testing.T) {
 	}
 	for name, rs := range rulesets(t) {
 		t.Run(name, func(t *testing.T) {
-			tr, err := loader.NewTester(rs, true)
+			tr, err := loader.NewInstance(rs, true)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -169,7 +169,7 @@ rules:
 	}
 	for _, tc := range cases {
 		t.Run(tc.pcap, func(t *testing.T) {
-			tr, err := loader.NewTester(tc.rs, true)
+			tr, err := loader.NewInstance(tc.rs, true)
 			if err != nil {
 				t.Fatal(err)
 			}

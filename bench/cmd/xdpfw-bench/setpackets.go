@@ -23,7 +23,7 @@ func setPackets(cfg Config, feed workload.Feed) (Section, error) {
 	var shares []float64
 	for _, n := range cfg.SetSizes {
 		rs := feed.Ruleset("feed", n)
-		t, err := loader.NewTester(rs, false)
+		t, err := loader.NewInstance(rs, false)
 		if err != nil {
 			return Section{}, fmt.Errorf("xdpfw with a set of %d: %w", n, err)
 		}
@@ -75,7 +75,7 @@ func setPackets(cfg Config, feed workload.Feed) (Section, error) {
 // agreesWithModel runs every frame through t and compares its verdict
 // with the reference model's; it returns the share of frames a rule
 // decided.
-func agreesWithModel(t *loader.Tester, rs *rules.Ruleset, frames [][]byte) (float64, error) {
+func agreesWithModel(t *loader.Instance, rs *rules.Ruleset, frames [][]byte) (float64, error) {
 	sorted := rules.Sorted(rs.Rules)
 	decided := 0
 	for i, f := range frames {
