@@ -91,7 +91,7 @@ func (c *tx) prepare(rs *rules.Ruleset, slots map[uint32]uint32) error {
 		if defs[rule.ID] = v.stored(&rule, slots[rule.ID]); defs[rule.ID] != nil {
 			continue
 		}
-		if defs[rule.ID], err = rules.EncodeRule(rule, slots[rule.ID]); err != nil {
+		if defs[rule.ID], err = encodeRule(rule, slots[rule.ID]); err != nil {
 			return err
 		}
 	}
@@ -159,7 +159,7 @@ func (v *view) stalePrefixes(gen uint32, t *rules.Tables, defs map[uint32][]byte
 		if bytes.Equal(old, defs[id]) {
 			continue // same rule: its prefixes are in t
 		}
-		r, _, err := rules.DecodeRule(old)
+		r, _, err := decodeRule(old)
 		if err != nil {
 			return nil, false
 		}
@@ -455,7 +455,7 @@ func (v *view) ruleset() (*rules.Ruleset, map[uint32]uint32, error) {
 	order := make([]uint64, len(ids))
 	slots := make(map[uint32]uint32, len(ids))
 	for i, id := range ids {
-		r, slot, err := rules.DecodeRule(defs[id])
+		r, slot, err := decodeRule(defs[id])
 		if err != nil {
 			return nil, nil, fmt.Errorf("rule %d: stored definition: %w", id, err)
 		}

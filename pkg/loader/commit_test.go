@@ -152,7 +152,7 @@ func stopHalfway(t *testing.T, m *xdpfwMaps) {
 	if err := stray.put(m); err != nil {
 		t.Fatal(err)
 	}
-	def, err := rules.EncodeRule(rules.Rule{ID: 999999, Action: rules.Drop, Match: rules.Match{Src: netip.MustParsePrefix("198.51.100.0/24")}}, 0)
+	def, err := encodeRule(rules.Rule{ID: 999999, Action: rules.Drop, Match: rules.Match{Src: netip.MustParsePrefix("198.51.100.0/24")}}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

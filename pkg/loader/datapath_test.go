@@ -177,7 +177,7 @@ func TestLayoutMatchesObject(t *testing.T) {
 	if got, want := spec.Maps[xdpfwMapVectors].ValueSize, uint32(8+unsafe.Sizeof(rules.BitVec{})); got != want {
 		t.Errorf("bitvec is %d bytes in the object, Go writes %d", got, want)
 	}
-	if got, want := spec.Maps[xdpfwMapRuleDefs].ValueSize, uint32(4+rules.MaxRuleDefBytes); got != want {
+	if got, want := spec.Maps[xdpfwMapRuleDefs].ValueSize, uint32(4+maxRuleDefBytes); got != want {
 		t.Errorf("rule_def is %d bytes in the object, Go expects %d", got, want)
 	}
 }
