@@ -58,7 +58,7 @@ fuzz: deps bpffs
 
 # Tests that need no root.
 test-unit:
-	$(GO) test -count=1 ./pkg/rules ./pkg/blocklist ./internal/... ./pkg/replay
+	$(GO) test -count=1 ./pkg/rules ./pkg/classifier ./pkg/blocklist ./internal/... ./pkg/replay
 
 demo: deps bpffs build
 	./scripts/demo.sh $(BIN)

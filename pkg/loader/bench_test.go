@@ -10,8 +10,10 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/xdpfw/xdpfw/bench/workload"
+	"github.com/xdpfw/xdpfw/internal/classifytest"
 	"github.com/xdpfw/xdpfw/internal/fixtures"
 	"github.com/xdpfw/xdpfw/internal/privtest"
+	"github.com/xdpfw/xdpfw/pkg/classifier"
 	"github.com/xdpfw/xdpfw/pkg/loader"
 	"github.com/xdpfw/xdpfw/pkg/perf"
 	"github.com/xdpfw/xdpfw/pkg/rules"
@@ -64,17 +66,17 @@ func runFrames(b *testing.B, prog *ebpf.Program, frames [][]byte) {
 }
 
 // wordsPerPacket is the mean number of rule-vector words the classifier
-// ANDs per frame (from the Go mirror of the datapath): a count, not a
+// ANDs per frame (from classifytest.Classify, the Go mirror of the datapath): a count, not a
 // time, so it shows whether the rule count changes the work.
 func wordsPerPacket(b *testing.B, rs *rules.Ruleset, frames [][]byte) float64 {
-	tables, err := rules.Compile(rs)
+	tables, err := classifier.Compile(rs)
 	if err != nil {
 		b.Fatal(err)
 	}
 	total := 0
 	for _, f := range frames {
 		p := rules.Decode(f)
-		_, words := tables.Classify(&p)
+		_, words := classifytest.Classify(tables, rs.Sets, &p)
 		total += words
 	}
 	return float64(total) / float64(len(frames))

@@ -6,6 +6,7 @@ import (
 
 	"github.com/xdpfw/xdpfw/internal/fixtures"
 	"github.com/xdpfw/xdpfw/internal/privtest"
+	"github.com/xdpfw/xdpfw/pkg/classifier"
 	"github.com/xdpfw/xdpfw/pkg/rules"
 )
 
@@ -164,7 +165,7 @@ func TestLayoutMatchesObject(t *testing.T) {
 		xdpfwMapVectors:      vecAll + 1,
 		xdpfwMapRanks:        numGens * rules.MaxRules,
 		xdpfwMapValueAtoms:   numGens * chunksPerGen,
-		xdpfwMapIfaceAtoms:   numGens * (rules.IfaceAtoms - 1),
+		xdpfwMapIfaceAtoms:   numGens * (classifier.IfaceAtoms - 1),
 		xdpfwMapRuleStats:    rules.MaxRules,
 		xdpfwMapRuleDefs:     numGens * rules.MaxRules,
 		xdpfwMapVerdictStats: uint32(len(StatNames)),
@@ -174,7 +175,7 @@ func TestLayoutMatchesObject(t *testing.T) {
 			t.Errorf("map %s has %d entries in the object, Go expects %d", name, got, n)
 		}
 	}
-	if got, want := spec.Maps[xdpfwMapVectors].ValueSize, uint32(8+unsafe.Sizeof(rules.BitVec{})); got != want {
+	if got, want := spec.Maps[xdpfwMapVectors].ValueSize, uint32(8+unsafe.Sizeof(classifier.BitVec{})); got != want {
 		t.Errorf("bitvec is %d bytes in the object, Go writes %d", got, want)
 	}
 	if got, want := spec.Maps[xdpfwMapRuleDefs].ValueSize, uint32(4+maxRuleDefBytes); got != want {

@@ -1,10 +1,12 @@
-package rules_test
+package classifytest_test
 
 import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/xdpfw/xdpfw/internal/classifytest"
 	"github.com/xdpfw/xdpfw/internal/rulegen"
+	"github.com/xdpfw/xdpfw/pkg/classifier"
 	"github.com/xdpfw/xdpfw/pkg/rules"
 )
 
@@ -16,7 +18,7 @@ func TestClassifyAgreesWithEvaluate(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for round := 0; round < 150; round++ {
 		rs := rulegen.Ruleset(rng, 1+rng.IntN(150))
-		tables, err := rules.Compile(rs)
+		tables, err := classifier.Compile(rs)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -29,7 +31,7 @@ func TestClassifyAgreesWithEvaluate(t *testing.T) {
 			p := rules.Decode(f.Bytes())
 			p.Iface = []string{"lo", "eth0", "eth1"}[i%3]
 			want := rules.EvaluateDecoded(rs, sorted, &p)
-			rank, _ := tables.Classify(&p)
+			rank, _ := classifytest.Classify(tables, rs.Sets, &p)
 			if got := verdictOf(tables, rank, &p); got != want {
 				t.Fatalf("round %d: frame %+v\npacket %+v: classifier %v, reference %v\nrules: %v", round, f, p, got, want, sorted)
 			}
@@ -38,7 +40,7 @@ func TestClassifyAgreesWithEvaluate(t *testing.T) {
 }
 
 // verdictOf turns a rank into a verdict as the datapath does.
-func verdictOf(t *rules.Tables, rank int, p *rules.Packet) rules.Verdict {
+func verdictOf(t *classifier.Tables, rank int, p *rules.Packet) rules.Verdict {
 	switch {
 	case p.Malformed:
 		return rules.Verdict{Action: rules.Drop, Reason: rules.ReasonMalformed}
