@@ -54,11 +54,11 @@ test-kernels: deps
 FUZZTIME ?= 30s
 fuzz: deps bpffs
 	XDPFW_REQUIRE_PRIV=1 $(GO) test -run '^$$' -fuzz '^FuzzDatapath$$' -fuzztime $(FUZZTIME) ./pkg/loader
-	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./pkg/rules
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./pkg/model
 
 # Tests that need no root.
 test-unit:
-	$(GO) test -count=1 ./pkg/rules ./pkg/classifier ./pkg/blocklist ./internal/... ./pkg/replay
+	$(GO) test -count=1 ./pkg/rules ./pkg/classifier ./pkg/model ./pkg/blocklist ./internal/... ./pkg/replay
 
 demo: deps bpffs build
 	./scripts/demo.sh $(BIN)

@@ -18,6 +18,7 @@ import (
 	"github.com/xdpfw/xdpfw/internal/rulegen"
 	"github.com/xdpfw/xdpfw/pkg/blocklist"
 	"github.com/xdpfw/xdpfw/pkg/loader"
+	"github.com/xdpfw/xdpfw/pkg/model"
 	"github.com/xdpfw/xdpfw/pkg/rules"
 )
 
@@ -126,7 +127,7 @@ func (c *liveClassifier) check(t *testing.T) *rules.Ruleset {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := rules.Evaluate(rs, f); got != want {
+		if want := model.Evaluate(rs, f); got != want {
 			t.Fatalf("frame %x: datapath %+v, model of the live ruleset and sets %+v", f, got, want)
 		}
 	}

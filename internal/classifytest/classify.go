@@ -8,6 +8,7 @@ import (
 	"net/netip"
 
 	"github.com/xdpfw/xdpfw/pkg/classifier"
+	"github.com/xdpfw/xdpfw/pkg/model"
 	"github.com/xdpfw/xdpfw/pkg/rules"
 )
 
@@ -17,7 +18,7 @@ import (
 // with Evaluate(rs)) and to count the words a packet costs. sets are the
 // ruleset's sets, which the tables name but do not hold. It returns the
 // rank of the first matching rule or -1, and how many words it ANDed.
-func Classify(t *classifier.Tables, sets rules.Sets, p *rules.Packet) (rank, words int) {
+func Classify(t *classifier.Tables, sets rules.Sets, p *model.Packet) (rank, words int) {
 	var vecs [classifier.NumDims]*classifier.BitVec
 	cand := t.Wild.Summary()
 	for d := range classifier.NumDims {
@@ -57,8 +58,8 @@ var allRules = func() (v classifier.BitVec) {
 }()
 
 // atom is dimension d's atom for p, as the datapath's atoms() finds it.
-func atom(t *classifier.Tables, sets rules.Sets, d int, p *rules.Packet) uint32 {
-	isIP := p.Kind == rules.KindIPv4 || p.Kind == rules.KindIPv6
+func atom(t *classifier.Tables, sets rules.Sets, d int, p *model.Packet) uint32 {
+	isIP := p.Kind == model.KindIPv4 || p.Kind == model.KindIPv6
 	value := func(key int, present bool) uint32 {
 		if !present {
 			return 0
@@ -118,8 +119,8 @@ func setMask(sets rules.Sets, refs []string, a netip.Addr) int {
 
 // lookupAddr is the longest-prefix match over a field's entries (the
 // datapath's host hash, then LPM trie, give the same answer).
-func lookupAddr(entries []classifier.PrefixAtom, kind rules.Kind, a netip.Addr) uint32 {
-	if kind != rules.KindIPv4 && kind != rules.KindIPv6 {
+func lookupAddr(entries []classifier.PrefixAtom, kind model.Kind, a netip.Addr) uint32 {
+	if kind != model.KindIPv4 && kind != model.KindIPv6 {
 		return 0
 	}
 	best, atom := -1, uint32(0)
@@ -133,11 +134,11 @@ func lookupAddr(entries []classifier.PrefixAtom, kind rules.Kind, a netip.Addr) 
 
 // protoKey is the protocol dimension's key for a decoded frame, as the
 // datapath computes it (proto_dim_key in xdp/xdpfw.c).
-func protoKey(p *rules.Packet) int {
+func protoKey(p *model.Packet) int {
 	switch p.Kind {
-	case rules.KindARP:
+	case model.KindARP:
 		return classifier.PKeyARP
-	case rules.KindIPv4, rules.KindIPv6:
+	case model.KindIPv4, model.KindIPv6:
 	default:
 		return classifier.PKeyNonIP
 	}
@@ -146,7 +147,7 @@ func protoKey(p *rules.Packet) int {
 		slot = classifier.ProtoSlotND
 	}
 	group := int(p.Frag) * 2
-	if p.Kind == rules.KindIPv6 {
+	if p.Kind == model.KindIPv6 {
 		group++
 	}
 	return group*classifier.ProtoSpan + slot

@@ -265,7 +265,7 @@ func (k keyRule) rule() int            { return int(uint32(k)) }
 
 // neighbourKeys redoes the keys whose frames even rules without any
 // protocol condition must not match: ARP (no rule matches it) and ND
-// (only rules naming ICMPv6 do, see Match.Matches). sets are each rule's
+// (only rules naming ICMPv6 do, see model.Matches). sets are each rule's
 // protocol keys.
 func (c *compiler) neighbourKeys(table []uint16, a *atoms, sets [][]interval) {
 	for k := range table {

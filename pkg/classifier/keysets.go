@@ -158,7 +158,7 @@ func protoKeyAccepts(k int, s *protoSig) bool {
 		return false
 	}
 	if slot == ProtoSlotND {
-		// ND only for rules naming ICMPv6 (see Match.Matches).
+		// ND only for rules naming ICMPv6 (see model.Matches).
 		return s.proto.Set && s.proto.Num == rules.ProtoICMPv6 && fam == rules.FamilyIPv6
 	}
 	return !s.proto.Set || int(s.proto.Num) == slot

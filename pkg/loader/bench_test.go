@@ -15,6 +15,7 @@ import (
 	"github.com/xdpfw/xdpfw/internal/privtest"
 	"github.com/xdpfw/xdpfw/pkg/classifier"
 	"github.com/xdpfw/xdpfw/pkg/loader"
+	"github.com/xdpfw/xdpfw/pkg/model"
 	"github.com/xdpfw/xdpfw/pkg/perf"
 	"github.com/xdpfw/xdpfw/pkg/rules"
 )
@@ -75,7 +76,7 @@ func wordsPerPacket(b *testing.B, rs *rules.Ruleset, frames [][]byte) float64 {
 	}
 	total := 0
 	for _, f := range frames {
-		p := rules.Decode(f)
+		p := model.Decode(f)
 		_, words := classifytest.Classify(tables, rs.Sets, &p)
 		total += words
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/xdpfw/xdpfw/internal/fixtures"
 	"github.com/xdpfw/xdpfw/internal/privtest"
 	"github.com/xdpfw/xdpfw/internal/rulegen"
+	"github.com/xdpfw/xdpfw/pkg/model"
 	"github.com/xdpfw/xdpfw/pkg/rules"
 )
 
@@ -45,9 +46,9 @@ func TestCorpusAgreesWithModel(t *testing.T) {
 			if err != nil {
 				t.Fatalf("frame %x: %v", frame, err)
 			}
-			p := rules.Decode(frame)
+			p := model.Decode(frame)
 			p.Iface = "lo" // where BPF_PROG_TEST_RUN puts frames
-			if want := rules.EvaluateDecoded(rs, sorted, &p); got != want {
+			if want := model.EvaluateDecoded(rs, sorted, &p); got != want {
 				t.Fatalf("ruleset %d, frame %x (%+v):\ndatapath %v, reference model %v\nrules:\n%s",
 					rulesets, frame, spec, got, want, rules.FormatYAML(rs))
 			}
@@ -95,9 +96,9 @@ func FuzzDatapath(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p := rules.Decode(frame)
+		p := model.Decode(frame)
 		p.Iface = "lo"
-		if want := rules.EvaluateDecoded(rs, rules.Sorted(rs.Rules), &p); want != got {
+		if want := model.EvaluateDecoded(rs, rules.Sorted(rs.Rules), &p); want != got {
 			writeRegression(t, frame)
 			t.Fatalf("frame %x: datapath %v, reference model %v\nrules:\n%s", frame, got, want, rules.FormatYAML(rs))
 		}
@@ -144,9 +145,9 @@ rules:
 				if err != nil {
 					t.Fatalf("%s frame %d cut to %d: %v", fx.Name, i, n, err)
 				}
-				p := rules.Decode(cut)
+				p := model.Decode(cut)
 				p.Iface = "lo"
-				if want := rules.EvaluateDecoded(rs, sorted, &p); got != want {
+				if want := model.EvaluateDecoded(rs, sorted, &p); got != want {
 					t.Fatalf("%s frame %d cut to %d bytes (%x): datapath %v, reference model %v (%s)", fx.Name, i, n, cut, got, want, p.Problem)
 				}
 				runs++

@@ -7,6 +7,7 @@ import (
 	"github.com/xdpfw/xdpfw/internal/fixtures"
 	"github.com/xdpfw/xdpfw/internal/privtest"
 	"github.com/xdpfw/xdpfw/pkg/classifier"
+	"github.com/xdpfw/xdpfw/pkg/model"
 	"github.com/xdpfw/xdpfw/pkg/rules"
 )
 
@@ -28,14 +29,14 @@ func TestDatapath(t *testing.T) {
 		name   string
 		data   []byte
 		action rules.Action
-		reason rules.Reason
+		reason model.Reason
 		rule   uint32
 	}
 	const (
 		P = rules.Pass
 		D = rules.Drop
 	)
-	rule, def, mal, nbr := rules.ReasonRule, rules.ReasonDefault, rules.ReasonMalformed, rules.ReasonNeighbor
+	rule, def, mal, nbr := model.ReasonRule, model.ReasonDefault, model.ReasonMalformed, model.ReasonNeighbor
 	cases := []struct {
 		name   string
 		rules  string
@@ -131,12 +132,12 @@ rules:
 				if err != nil {
 					t.Fatalf("%s: %v", f.name, err)
 				}
-				want := rules.Verdict{Action: f.action, Reason: f.reason, RuleID: f.rule}
+				want := model.Verdict{Action: f.action, Reason: f.reason, RuleID: f.rule}
 				if got != want {
 					t.Errorf("%s: datapath %+v, want %+v", f.name, got, want)
 				}
-				if model := rules.Evaluate(rs, f.data); model != want {
-					t.Errorf("%s: reference model %+v, want %+v", f.name, model, want)
+				if ref := model.Evaluate(rs, f.data); ref != want {
+					t.Errorf("%s: reference model %+v, want %+v", f.name, ref, want)
 				}
 			}
 			counters, err := tr.RuleCounters()

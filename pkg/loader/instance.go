@@ -7,6 +7,7 @@ import (
 	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
 
+	"github.com/xdpfw/xdpfw/pkg/model"
 	"github.com/xdpfw/xdpfw/pkg/rules"
 )
 
@@ -136,13 +137,13 @@ func (t *Instance) programFor(frameLen int) *ebpf.Program {
 // Run passes one frame through the program as if it arrived on the
 // loopback interface (the kernel's choice when no interface is named).
 // Without trace only Action is known.
-func (t *Instance) Run(frame []byte) (rules.Verdict, error) { return t.RunOn(frame, 0) }
+func (t *Instance) Run(frame []byte) (model.Verdict, error) { return t.RunOn(frame, 0) }
 
 // RunOn passes one frame through the program as if it arrived on the
 // interface with index ifindex (0: loopback).
-func (t *Instance) RunOn(frame []byte, ifindex int) (rules.Verdict, error) {
+func (t *Instance) RunOn(frame []byte, ifindex int) (model.Verdict, error) {
 	if len(frame) < 14 {
-		return rules.Verdict{}, ErrRunt
+		return model.Verdict{}, ErrRunt
 	}
 	opts := &ebpf.RunOptions{Data: frame}
 	if ifindex != 0 {
@@ -153,23 +154,23 @@ func (t *Instance) RunOn(frame []byte, ifindex int) (rules.Verdict, error) {
 	ret, err := t.programFor(len(frame)).Run(opts)
 	if err != nil {
 		if errors.Is(err, unix.EINVAL) {
-			return rules.Verdict{}, fmt.Errorf("BPF_PROG_TEST_RUN refused a %d-byte frame: %w", len(frame), err)
+			return model.Verdict{}, fmt.Errorf("BPF_PROG_TEST_RUN refused a %d-byte frame: %w", len(frame), err)
 		}
-		return rules.Verdict{}, fmt.Errorf("BPF_PROG_TEST_RUN: %w", err)
+		return model.Verdict{}, fmt.Errorf("BPF_PROG_TEST_RUN: %w", err)
 	}
-	v := rules.Verdict{Action: rules.Action(ret)}
+	v := model.Verdict{Action: rules.Action(ret)}
 	if !t.trace {
 		return v, nil
 	}
 	var tr xdpfwTrace
 	if err := t.objs.Trace.Lookup(uint32(0), &tr); err != nil {
-		return rules.Verdict{}, fmt.Errorf("read trace: %w", err)
+		return model.Verdict{}, fmt.Errorf("read trace: %w", err)
 	}
 	t.seq++
 	if tr.Seq != t.seq || tr.Action != ret {
-		return rules.Verdict{}, fmt.Errorf("trace out of step (seq %d, want %d; action %d, returned %d)", tr.Seq, t.seq, tr.Action, ret)
+		return model.Verdict{}, fmt.Errorf("trace out of step (seq %d, want %d; action %d, returned %d)", tr.Seq, t.seq, tr.Action, ret)
 	}
-	v.Reason = rules.Reason(tr.Reason)
+	v.Reason = model.Reason(tr.Reason)
 	v.RuleID = tr.RuleId
 	return v, nil
 }

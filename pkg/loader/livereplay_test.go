@@ -4,6 +4,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/xdpfw/xdpfw/pkg/model"
 	"github.com/xdpfw/xdpfw/pkg/rules"
 )
 
@@ -22,7 +23,7 @@ type liveReplay struct {
 
 type liveRun struct {
 	frame    int
-	got      rules.Verdict
+	got      model.Verdict
 	from, to int64
 }
 
@@ -75,15 +76,15 @@ func (r *liveReplay) check(t *testing.T, history []*rules.Ruleset) {
 		version int64
 		frame   int
 	}
-	model := map[key]rules.Verdict{}
+	expected := map[key]model.Verdict{}
 	bad := 0
 	for _, run := range r.records {
 		ok := false
 		for k := run.from; k <= run.to && !ok; k++ {
-			want, seen := model[key{k, run.frame}]
+			want, seen := expected[key{k, run.frame}]
 			if !seen {
-				want = rules.Evaluate(history[k], r.frames[run.frame])
-				model[key{k, run.frame}] = want
+				want = model.Evaluate(history[k], r.frames[run.frame])
+				expected[key{k, run.frame}] = want
 			}
 			ok = want == run.got
 		}

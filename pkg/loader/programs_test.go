@@ -10,6 +10,7 @@ import (
 
 	"github.com/xdpfw/xdpfw/internal/fixtures"
 	"github.com/xdpfw/xdpfw/internal/privtest"
+	"github.com/xdpfw/xdpfw/pkg/model"
 	"github.com/xdpfw/xdpfw/pkg/perf"
 	"github.com/xdpfw/xdpfw/pkg/rules"
 )
@@ -58,7 +59,7 @@ func TestInstanceRunsEachFrameThroughItsProgram(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
-		if v.Reason != rules.ReasonDefault || v.Action != rules.Pass {
+		if v.Reason != model.ReasonDefault || v.Action != rules.Pass {
 			t.Errorf("%s: %v, want the default policy pass", tc.name, v)
 		}
 		plain, frags = runCount(t, tr.objs.Xdpfw)-plain, runCount(t, tr.objs.XdpfwFrags)-frags

@@ -8,6 +8,7 @@ import (
 
 	"github.com/xdpfw/xdpfw/internal/privtest"
 	"github.com/xdpfw/xdpfw/internal/rulegen"
+	"github.com/xdpfw/xdpfw/pkg/model"
 	"github.com/xdpfw/xdpfw/pkg/rules"
 )
 
@@ -112,7 +113,7 @@ func checkAgainstModel(t *testing.T, tr *Instance, rs *rules.Ruleset, frames [][
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := rules.Evaluate(rs, f); got != want && bad < 5 {
+		if want := model.Evaluate(rs, f); got != want && bad < 5 {
 			bad++
 			t.Errorf("frame %x: datapath %+v, model %+v", f, got, want)
 		}

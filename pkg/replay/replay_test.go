@@ -7,6 +7,7 @@ import (
 
 	"github.com/xdpfw/xdpfw/internal/privtest"
 	"github.com/xdpfw/xdpfw/pkg/loader"
+	"github.com/xdpfw/xdpfw/pkg/model"
 	"github.com/xdpfw/xdpfw/pkg/rules"
 )
 
@@ -218,7 +219,7 @@ func checkFragments(t *testing.T, rep *Report) {
 	}
 	nonFirst := 0
 	for i, f := range rep.Frames {
-		p := rules.Decode(frames[i].Data)
+		p := model.Decode(frames[i].Data)
 		if p.HasPorts || !p.HasProto {
 			continue
 		}

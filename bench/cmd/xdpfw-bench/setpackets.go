@@ -5,6 +5,7 @@ import (
 
 	"github.com/xdpfw/xdpfw/bench/workload"
 	"github.com/xdpfw/xdpfw/pkg/loader"
+	"github.com/xdpfw/xdpfw/pkg/model"
 	"github.com/xdpfw/xdpfw/pkg/perf"
 	"github.com/xdpfw/xdpfw/pkg/rules"
 )
@@ -83,12 +84,12 @@ func agreesWithModel(t *loader.Instance, rs *rules.Ruleset, frames [][]byte) (fl
 		if err != nil {
 			return 0, err
 		}
-		p := rules.Decode(f)
-		want := rules.EvaluateDecoded(rs, sorted, &p)
+		p := model.Decode(f)
+		want := model.EvaluateDecoded(rs, sorted, &p)
 		if got.Action != want.Action {
 			return 0, fmt.Errorf("frame %d: datapath %s, reference model %s", i, got.Action, want.Action)
 		}
-		if want.Reason == rules.ReasonRule {
+		if want.Reason == model.ReasonRule {
 			decided++
 		}
 	}
