@@ -36,7 +36,7 @@ bpffs:
 # instead of skip when they cannot run.
 test: deps bpffs
 	XDPFW_REQUIRE_PRIV=1 $(GO) test -count=1 -timeout 10m $(PKGS)
-	$(GO) test -count=1 -run '^$$' -bench . -benchtime 1x ./pkg/loader ./pkg/sets
+	$(GO) test -count=1 -run '^$$' -bench . -benchtime 1x ./pkg/loader ./pkg/blocklist
 
 # xdpfw end to end on Debian's kernels, each booted under qemu (TCG) with a
 # minimal initramfs: replays, live counters on veths in both modes and at
@@ -54,11 +54,11 @@ test-kernels: deps
 FUZZTIME ?= 30s
 fuzz: deps bpffs
 	XDPFW_REQUIRE_PRIV=1 $(GO) test -run '^$$' -fuzz '^FuzzDatapath$$' -fuzztime $(FUZZTIME) ./pkg/loader
-	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./pkg/rules
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./pkg/model
 
 # Tests that need no root.
 test-unit:
-	$(GO) test -count=1 ./pkg/rules ./pkg/sets ./internal/... ./pkg/replay
+	$(GO) test -count=1 ./pkg/rules ./pkg/classifier ./pkg/model ./pkg/blocklist ./internal/... ./pkg/replay
 
 demo: deps bpffs build
 	./scripts/demo.sh $(BIN)
@@ -93,7 +93,7 @@ bench: deps bpffs
 	$(GO) run ./bench/cmd/xdpfw-bench -out docs/bench
 	$(MAKE) -s bench-baseline
 	$(GO) test -count=1 -run '^$$' -bench . -benchtime 200x ./pkg/loader
-	$(GO) test -count=1 -run '^$$' -bench . -benchtime 5x ./pkg/sets
+	$(GO) test -count=1 -run '^$$' -bench . -benchtime 5x ./pkg/blocklist
 
 bench-quick: deps bpffs
 	@out=$$(mktemp -d) && trap 'rm -rf $$out' EXIT && \

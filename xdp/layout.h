@@ -303,7 +303,7 @@ struct addr6_lpm_key {
 } __attribute__((packed));
 
 /* Live ruleset storage: one rule per entry, per generation, in the binary
- * form of rules.EncodeRule (pkg/rules/encode.go). */
+ * form of encodeRule (pkg/loader/ruledef.go). */
 enum rule_def_size { RULE_DEF_BYTES = 500 };
 struct rule_def_key {
 	__u32 gen;

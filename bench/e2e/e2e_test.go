@@ -23,7 +23,7 @@ func TestReceiversSeeTraffic(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer drop.Close()
-	x, err := loader.NewTester(plan.Denylist().Ruleset(), false)
+	x, err := loader.NewInstance(plan.Denylist().Ruleset(), false)
 	if err != nil {
 		t.Fatal(err)
 	}

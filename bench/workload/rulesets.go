@@ -5,6 +5,7 @@ import (
 	"net/netip"
 
 	"github.com/xdpfw/xdpfw/internal/fixtures"
+	"github.com/xdpfw/xdpfw/pkg/model"
 	"github.com/xdpfw/xdpfw/pkg/rules"
 )
 
@@ -101,8 +102,8 @@ func (t Traffic) MatchedShare(rs *rules.Ruleset) float64 {
 	sorted := rules.Sorted(rs.Rules)
 	hit := 0
 	for _, f := range t.Frames {
-		p := rules.Decode(f)
-		if rules.EvaluateDecoded(rs, sorted, &p).Reason == rules.ReasonRule {
+		p := model.Decode(f)
+		if model.EvaluateDecoded(rs, sorted, &p).Reason == model.ReasonRule {
 			hit++
 		}
 	}

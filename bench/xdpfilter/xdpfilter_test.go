@@ -33,7 +33,7 @@ func TestSameVerdicts(t *testing.T) {
 	if err := f.Deny(deny.Addrs, deny.Ports); err != nil {
 		t.Fatal(err)
 	}
-	x, err := loader.NewTester(deny.Ruleset(), false)
+	x, err := loader.NewInstance(deny.Ruleset(), false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/xdpfw/xdpfw/pkg/classifier"
 	"github.com/xdpfw/xdpfw/pkg/loader"
 	"github.com/xdpfw/xdpfw/pkg/rules"
 )
@@ -50,7 +51,7 @@ the live state (no root needed).`,
 			if c.Bool("check") {
 				// Compile proves the file fits the datapath's tables, not
 				// just the rule language.
-				if _, err := rules.Compile(rs); err != nil {
+				if _, err := classifier.Compile(rs); err != nil {
 					return fmt.Errorf("%s: %w", name, err)
 				}
 				if c.Bool("json") {

@@ -32,7 +32,7 @@ type statusJSON struct {
 
 // ruleListJSON is what `rule list --json` prints.
 type ruleListJSON struct {
-	Policy string    `json:"policy"`
+	Policy string           `json:"policy"`
 	Rules  []loader.RuleRow `json:"rules"`
 }
 

@@ -7,8 +7,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/xdpfw/xdpfw/pkg/blocklist"
 	"github.com/xdpfw/xdpfw/pkg/rules"
-	"github.com/xdpfw/xdpfw/pkg/sets"
 )
 
 // openInput opens the file a command reads, or standard input for "-";
@@ -34,7 +34,7 @@ func readRulesetFile(c *cli.Context, path string) (string, *rules.Ruleset, error
 	if err != nil {
 		return name, nil, err
 	}
-	opt := sets.RulesetOptions()
+	opt := blocklist.RulesetOptions()
 	if path != "-" {
 		opt.Dir = filepath.Dir(path)
 	}

@@ -80,23 +80,23 @@ figures: compare the ratio, and several runs.`,
 
 func runReplay(c *cli.Context) (*replay.Report, error) {
 	var rep *replay.Report
-	err := withTester(c, true, func(t *loader.Tester, rs *rules.Ruleset) (err error) {
+	err := withInstance(c, true, func(t *loader.Instance, rs *rules.Ruleset) (err error) {
 		rep, err = replay.Run(t, rs, c.Args().Slice(), replayOptions(c))
 		return err
 	})
 	return rep, err
 }
 
-// withTester runs fn with a private instance of the program enforcing the
+// withInstance runs fn with a private instance of the program enforcing the
 // ruleset of --rules FILE, or else the live one (it then shares the live
 // classifier maps, but never the live counters).
-func withTester(c *cli.Context, trace bool, fn func(*loader.Tester, *rules.Ruleset) error) error {
+func withInstance(c *cli.Context, trace bool, fn func(*loader.Instance, *rules.Ruleset) error) error {
 	if path := c.String("rules"); path != "" {
 		_, rs, err := readRulesetFile(c, path)
 		if err != nil {
 			return err
 		}
-		t, err := loader.NewTester(rs, trace)
+		t, err := loader.NewInstance(rs, trace)
 		if err != nil {
 			return err
 		}
@@ -108,7 +108,7 @@ func withTester(c *cli.Context, trace bool, fn func(*loader.Tester, *rules.Rules
 		if err != nil {
 			return err
 		}
-		t, err := s.NewTester(trace)
+		t, err := s.NewInstance(trace)
 		if err != nil {
 			return err
 		}

@@ -47,7 +47,7 @@ func replayBench(c *cli.Context) error {
 		return fmt.Errorf("replay: no frame to measure (%d too short to reach XDP)", rep.Skipped)
 	}
 	rep.Frames = len(frames)
-	err := withTester(c, false, func(t *loader.Tester, rs *rules.Ruleset) error {
+	err := withInstance(c, false, func(t *loader.Instance, rs *rules.Ruleset) error {
 		empty, err := perf.EmptyProgram()
 		if err != nil {
 			return err

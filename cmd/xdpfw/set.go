@@ -8,9 +8,9 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/xdpfw/xdpfw/internal/progress"
+	"github.com/xdpfw/xdpfw/pkg/blocklist"
 	"github.com/xdpfw/xdpfw/pkg/loader"
 	"github.com/xdpfw/xdpfw/pkg/rules"
-	"github.com/xdpfw/xdpfw/pkg/sets"
 )
 
 func setCommand() *cli.Command {
@@ -145,14 +145,14 @@ ones. A progress bar is drawn on a terminal unless --quiet.`,
 				if err != nil {
 					return err
 				}
-				opt := sets.Options{Family: fam, SkipInvalid: c.Bool("skip-invalid")}
+				opt := blocklist.Options{Family: fam, SkipInvalid: c.Bool("skip-invalid")}
 				in, r, err := openInput(c, path)
 				if err != nil {
 					return err
 				}
 				defer r.Close()
 				opt.Name = in
-				set, err := sets.Parse(r, opt)
+				set, err := blocklist.Parse(r, opt)
 				if err != nil {
 					return err
 				}

@@ -16,9 +16,10 @@ import (
 
 	"github.com/xdpfw/xdpfw/internal/privtest"
 	"github.com/xdpfw/xdpfw/internal/rulegen"
+	"github.com/xdpfw/xdpfw/pkg/blocklist"
 	"github.com/xdpfw/xdpfw/pkg/loader"
+	"github.com/xdpfw/xdpfw/pkg/model"
 	"github.com/xdpfw/xdpfw/pkg/rules"
-	"github.com/xdpfw/xdpfw/pkg/sets"
 )
 
 // bigSetLists are two lists of n elements each, sorted, that share half
@@ -85,10 +86,10 @@ func edgeFrames(lists ...[]netip.Prefix) [][]byte {
 }
 
 // liveClassifier runs frames through a program that classifies with the
-// live maps (State.NewTester), loaded once: a load takes about a second.
+// live maps (State.NewInstance), loaded once: a load takes about a second.
 type liveClassifier struct {
 	pin    string
-	tr     *loader.Tester
+	tr     *loader.Instance
 	frames [][]byte
 }
 
@@ -99,7 +100,7 @@ func newLiveClassifier(t *testing.T, pin string, frames [][]byte) *liveClassifie
 		t.Fatal(err)
 	}
 	defer s.Close() // the lock: the commands the test runs wait for it
-	tr, err := s.NewTester(true)
+	tr, err := s.NewInstance(true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +127,7 @@ func (c *liveClassifier) check(t *testing.T) *rules.Ruleset {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := rules.Evaluate(rs, f); got != want {
+		if want := model.Evaluate(rs, f); got != want {
 			t.Fatalf("frame %x: datapath %+v, model of the live ruleset and sets %+v", f, got, want)
 		}
 	}
@@ -323,7 +324,7 @@ func TestApplySetsKilled(t *testing.T) {
 	var want []*rules.Ruleset
 	for i, text := range files {
 		path := writeFile(t, dir, []string{"a.yaml", "b.yaml"}[i], text)
-		rs, err := rules.ParseFile(path, sets.RulesetOptions())
+		rs, err := rules.ParseFile(path, blocklist.RulesetOptions())
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -2,7 +2,7 @@
 // plane share, as xdp/layout.h declares it: its constants and the types Go
 // needs that the loader's bpf2go bindings lack. layout_gen.go is generated
 // from the C (`make generate`); this file adds only what Go indexes by
-// dimension. Both pkg/rules and pkg/loader import it.
+// dimension. pkg/rules, pkg/classifier, pkg/model and pkg/loader import it.
 package layout
 
 //go:generate go run ../../internal/layoutgen -cc clang-19 -pkg layout -out layout_gen.go ../../xdp/layout.c -- -I/usr/include/x86_64-linux-gnu -mcpu=v3 -Wall -Werror

@@ -74,7 +74,7 @@ type applyPlan struct {
 // Pairing: the n-th file rule with a given definition is paired with the
 // n-th live rule (in evaluation order) with the same definition, and
 // takes over its counter slot, so its counters survive. Definitions are
-// compared in their stored encoding (rules.EncodeRule without id and
+// compared in their stored encoding (encodeRule without id and
 // slot): exactly what the kernel state records about a rule.
 //
 // Ids: equal priorities run in id order, and in a file they run in file
@@ -157,6 +157,6 @@ func planApply(live []rules.Rule, liveSlots map[uint32]uint32, file []rules.Rule
 // definition is a rule's stored encoding without its id and slot.
 func definition(r rules.Rule) (string, error) {
 	r.ID = 1
-	b, err := rules.EncodeRule(r, 0)
+	b, err := encodeRule(r, 0)
 	return string(b), err
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/xdpfw/xdpfw/pkg/model"
 	"github.com/xdpfw/xdpfw/pkg/rules"
 )
 
@@ -179,15 +180,15 @@ func halfApplied(prev *rules.Ruleset, st liveStep) []*rules.Ruleset {
 // too. focus[k] lists the frames revealing the step that makes version k
 // (step k-1).
 func revealingFrames(steps []liveStep, candidates [][]byte, perStep, extra int) (frames [][]byte, focus [][]int) {
-	packets := make([]rules.Packet, len(candidates))
+	packets := make([]model.Packet, len(candidates))
 	for i, f := range candidates {
-		packets[i] = rules.Decode(f)
+		packets[i] = model.Decode(f)
 	}
-	verdicts := func(rs *rules.Ruleset) []rules.Verdict {
+	verdicts := func(rs *rules.Ruleset) []model.Verdict {
 		sorted := rules.Sorted(rs.Rules)
-		out := make([]rules.Verdict, len(packets))
+		out := make([]model.Verdict, len(packets))
 		for i := range packets {
-			out[i] = rules.EvaluateDecoded(rs, sorted, &packets[i])
+			out[i] = model.EvaluateDecoded(rs, sorted, &packets[i])
 		}
 		return out
 	}
@@ -313,7 +314,7 @@ func TestLiveApplyWithSetsIsAtomic(t *testing.T) {
 	frames, focus := revealingFrames(steps, candidates[:min(len(candidates), 5000)], 40, 50)
 
 	history := []*rules.Ruleset{{Policy: rules.Pass}}
-	tr, err := s.NewTester(true)
+	tr, err := s.NewInstance(true)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,11 +8,11 @@ import (
 	"github.com/cilium/ebpf"
 
 	"github.com/xdpfw/xdpfw/internal/privtest"
+	"github.com/xdpfw/xdpfw/pkg/blocklist"
 	"github.com/xdpfw/xdpfw/pkg/loader"
 	"github.com/xdpfw/xdpfw/pkg/perf"
 	"github.com/xdpfw/xdpfw/pkg/replay"
 	"github.com/xdpfw/xdpfw/pkg/rules"
-	"github.com/xdpfw/xdpfw/pkg/sets"
 )
 
 // baselineSetRules names a set in both directions, so decide_all runs
@@ -28,7 +28,7 @@ rules:
 // BenchmarkAgainstBaseline measures this build's program beside another
 // build of the object (XDPFW_BASELINE_OBJ, `make bench-baseline` extracts
 // one from a git revision) and the empty program, in turns within one run,
-// the baseline running on the very maps this build's tester filled. The
+// the baseline running on the very maps this build's instance filled. The
 // rulesets take the inline five-dimension path, decide_all, and sets;
 // frames are every committed fixture that fits one buffer. Warm: each
 // frame 64 times per call; cold: once per call, timed by the kernel's
@@ -45,13 +45,13 @@ func BenchmarkAgainstBaseline(b *testing.B) {
 	defer empty.Close()
 	rulesets := map[string]func() (*rules.Ruleset, error){
 		"lockdown": func() (*rules.Ruleset, error) {
-			return rules.ParseFile("../../testdata/rulesets/lockdown.yaml", sets.RulesetOptions())
+			return rules.ParseFile("../../testdata/rulesets/lockdown.yaml", blocklist.RulesetOptions())
 		},
 		"fields": func() (*rules.Ruleset, error) {
-			return rules.ParseFile("../../testdata/rulesets/fields.yaml", sets.RulesetOptions())
+			return rules.ParseFile("../../testdata/rulesets/fields.yaml", blocklist.RulesetOptions())
 		},
 		"sets": func() (*rules.Ruleset, error) {
-			return rules.ParseYAML("sets.yaml", []byte(baselineSetRules), sets.RulesetOptions())
+			return rules.ParseYAML("sets.yaml", []byte(baselineSetRules), blocklist.RulesetOptions())
 		},
 	}
 	for _, name := range []string{"lockdown", "fields", "sets"} {
@@ -59,7 +59,7 @@ func BenchmarkAgainstBaseline(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		t, err := loader.NewTester(rs, false)
+		t, err := loader.NewInstance(rs, false)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -86,12 +86,12 @@ func BenchmarkAgainstBaseline(b *testing.B) {
 
 // baselineProgram loads the one-buffer program of the object at path on
 // t's maps; it is closed with the benchmark.
-func baselineProgram(b *testing.B, path string, t *loader.Tester) *ebpf.Program {
+func baselineProgram(b *testing.B, path string, t *loader.Instance) *ebpf.Program {
 	spec, err := ebpf.LoadCollectionSpec(path)
 	if err != nil {
 		b.Fatal(err)
 	}
-	live := loader.TesterMaps(t)
+	live := loader.InstanceMaps(t)
 	repl := map[string]*ebpf.Map{}
 	for name := range spec.Maps {
 		if m, ok := live[name]; ok {

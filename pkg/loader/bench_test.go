@@ -10,9 +10,12 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/xdpfw/xdpfw/bench/workload"
+	"github.com/xdpfw/xdpfw/internal/classifytest"
 	"github.com/xdpfw/xdpfw/internal/fixtures"
 	"github.com/xdpfw/xdpfw/internal/privtest"
+	"github.com/xdpfw/xdpfw/pkg/classifier"
 	"github.com/xdpfw/xdpfw/pkg/loader"
+	"github.com/xdpfw/xdpfw/pkg/model"
 	"github.com/xdpfw/xdpfw/pkg/perf"
 	"github.com/xdpfw/xdpfw/pkg/rules"
 )
@@ -64,17 +67,17 @@ func runFrames(b *testing.B, prog *ebpf.Program, frames [][]byte) {
 }
 
 // wordsPerPacket is the mean number of rule-vector words the classifier
-// ANDs per frame (from the Go mirror of the datapath): a count, not a
+// ANDs per frame (from classifytest.Classify, the Go mirror of the datapath): a count, not a
 // time, so it shows whether the rule count changes the work.
 func wordsPerPacket(b *testing.B, rs *rules.Ruleset, frames [][]byte) float64 {
-	tables, err := rules.Compile(rs)
+	tables, err := classifier.Compile(rs)
 	if err != nil {
 		b.Fatal(err)
 	}
 	total := 0
 	for _, f := range frames {
-		p := rules.Decode(f)
-		_, words := tables.Classify(&p)
+		p := model.Decode(f)
+		_, words := classifytest.Classify(tables, rs.Sets, &p)
 		total += words
 	}
 	return float64(total) / float64(len(frames))
@@ -105,7 +108,7 @@ func BenchmarkPerPacket(b *testing.B) {
 	for _, n := range []int{1, 4, 16, 64, 256, 1024, 4096} {
 		b.Run(fmt.Sprintf("rules=%d", n), func(b *testing.B) {
 			rs := traffic.ScaleRuleset(n)
-			t, err := loader.NewTester(rs, false)
+			t, err := loader.NewInstance(rs, false)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -201,7 +204,7 @@ func BenchmarkPlainUDP(b *testing.B) {
 		{"now-1-rule", &rules.Ruleset{Policy: rules.Pass, Rules: []rules.Rule{{ID: 1, Action: rules.Drop,
 			Match: rules.Match{Proto: rules.Proto{Set: true, Num: 17}, Dport: rules.PortRange{Set: true, Lo: 7, Hi: 7}}}}}},
 	} {
-		t, err := loader.NewTester(tc.rs, false)
+		t, err := loader.NewInstance(tc.rs, false)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -28,7 +28,7 @@ import (
 //     then the sets' protocol, with one write of `active` switching both.
 //
 // repairSets and every writer of `active` and meta run only from here.
-// A Tester's private maps go through the same path (runChange).
+// An Instance's private maps go through the same path (runChange).
 
 // view is one read of the live state a change or a reader starts from.
 // Under the lock nothing else writes the maps, so it stays true until the
@@ -136,7 +136,7 @@ func (s *State) read(fn func(v *view) error) error {
 }
 
 // runChange is steps 2 to 5 for maps the caller holds the lock of, or
-// owns (a Tester's).
+// owns (an Instance's).
 func runChange(m *xdpfwMaps, stop func(point string), fn func(t *tx) error) error {
 	v, err := readView(m)
 	if err != nil {
@@ -198,7 +198,7 @@ func (t *tx) reached(point string) {
 }
 
 // replaceWithSets makes rs live with its sets exactly as rs has them (a
-// Tester's ruleset): sets are created, changed and removed, and the rules
+// Instance's ruleset): sets are created, changed and removed, and the rules
 // and sets switch together. Counter slots are the ranks.
 func (t *tx) replaceWithSets(rs *rules.Ruleset) error {
 	var err error

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"slices"
 
+	"github.com/xdpfw/xdpfw/pkg/classifier"
 	"github.com/xdpfw/xdpfw/pkg/rules"
 )
 
@@ -66,7 +67,7 @@ func (v *view) ruleDefs() error {
 //
 // Step 2 needs to know which address entries the generation holds.
 // Without the mark, its last commit completed, so they are exactly the
-// prefixes its stored rules name (rules.Compile gives an entry to every
+// prefixes its stored rules name (classifier.Compile gives an entry to every
 // prefix a rule names, and to no other): only the rules that changed since
 // can leave entries behind, and those are found without iterating the
 // LPM tries. With the mark, a commit stopped half-way and the entries are
@@ -76,7 +77,7 @@ func (c *tx) prepare(rs *rules.Ruleset, slots map[uint32]uint32) error {
 		return err
 	}
 	v, m := c.view, c.m
-	t, err := rules.Compile(rs)
+	t, err := classifier.Compile(rs)
 	if err != nil {
 		return err
 	}
@@ -91,7 +92,7 @@ func (c *tx) prepare(rs *rules.Ruleset, slots map[uint32]uint32) error {
 		if defs[rule.ID] = v.stored(&rule, slots[rule.ID]); defs[rule.ID] != nil {
 			continue
 		}
-		if defs[rule.ID], err = rules.EncodeRule(rule, slots[rule.ID]); err != nil {
+		if defs[rule.ID], err = encodeRule(rule, slots[rule.ID]); err != nil {
 			return err
 		}
 	}
@@ -123,7 +124,7 @@ func (v *view) stored(r *rules.Rule, slot uint32) []byte {
 // interface entries (few; resolved anew each commit). Array entries need
 // no clearing: writeTables overwrites all that t references. defs are
 // t's rules as they will be stored.
-func (v *view) clearStale(m *xdpfwMaps, gen uint32, t *rules.Tables, defs map[uint32][]byte) error {
+func (v *view) clearStale(m *xdpfwMaps, gen uint32, t *classifier.Tables, defs map[uint32][]byte) error {
 	stale, ok := v.stalePrefixes(gen, t, defs)
 	if ok {
 		if err := stale.delete(m); err != nil {
@@ -143,12 +144,12 @@ func (v *view) clearStale(m *xdpfwMaps, gen uint32, t *rules.Tables, defs map[ui
 // not have, from gen's stored rules (see commit). It reports false when
 // they cannot be known that way: gen is marked as half-written, or one of
 // its stored rules does not decode.
-func (v *view) stalePrefixes(gen uint32, t *rules.Tables, defs map[uint32][]byte) (*addrEntries, bool) {
+func (v *view) stalePrefixes(gen uint32, t *classifier.Tables, defs map[uint32][]byte) (*addrEntries, bool) {
 	if v.conf[gen].Flags&gfWriting != 0 {
 		return nil, false
 	}
 	var kept [2]map[netip.Prefix]bool
-	for dir, entries := range [][]rules.PrefixAtom{t.Src, t.Dst} {
+	for dir, entries := range [][]classifier.PrefixAtom{t.Src, t.Dst} {
 		kept[dir] = make(map[netip.Prefix]bool, len(entries))
 		for _, e := range entries {
 			kept[dir][e.Prefix] = true
@@ -159,7 +160,7 @@ func (v *view) stalePrefixes(gen uint32, t *rules.Tables, defs map[uint32][]byte
 		if bytes.Equal(old, defs[id]) {
 			continue // same rule: its prefixes are in t
 		}
-		r, _, err := rules.DecodeRule(old)
+		r, _, err := decodeRule(old)
 		if err != nil {
 			return nil, false
 		}
@@ -207,9 +208,9 @@ func clearAddrs(m *xdpfwMaps, gen uint32) error {
 // writeTables writes t into generation gen, and the rule definitions
 // defs where they differ from those gen holds (old); the config goes
 // last.
-func writeTables(m *xdpfwMaps, gen uint32, t *rules.Tables, slots map[uint32]uint32, old, defs map[uint32][]byte) error {
+func writeTables(m *xdpfwMaps, gen uint32, t *classifier.Tables, slots map[uint32]uint32, old, defs map[uint32][]byte) error {
 	var flags uint32
-	for dir, entries := range [][]rules.PrefixAtom{t.Src, t.Dst} {
+	for dir, entries := range [][]classifier.PrefixAtom{t.Src, t.Dst} {
 		var a addrEntries
 		for _, e := range entries {
 			a.add(gen, dir, e.Prefix, e.Atom)
@@ -225,7 +226,7 @@ func writeTables(m *xdpfwMaps, gen uint32, t *rules.Tables, slots map[uint32]uin
 			continue
 		}
 		if err := writeValues(m, gen, d, table); err != nil {
-			return fmt.Errorf("%s table: %w", rules.DimNames[d], err)
+			return fmt.Errorf("%s table: %w", classifier.DimNames[d], err)
 		}
 	}
 	if err := writeIfaces(m, gen, t.Ifaces); err != nil {
@@ -286,7 +287,7 @@ func writeTables(m *xdpfwMaps, gen uint32, t *rules.Tables, slots map[uint32]uin
 }
 
 // setRefs records in conf the slots of the sets t references.
-func setRefs(m *xdpfwMaps, t *rules.Tables, conf *xdpfwGenConf) error {
+func setRefs(m *xdpfwMaps, t *classifier.Tables, conf *xdpfwGenConf) error {
 	if len(t.SrcSets)+len(t.DstSets) == 0 {
 		return nil
 	}
@@ -323,7 +324,7 @@ func writeValues(m *xdpfwMaps, gen uint32, d int, table []uint16) error {
 // writeIfaces resolves interface names in this network namespace. A name
 // with no interface yet gets no entry: its rules cannot match until a
 // later commit (any rule change) finds it.
-func writeIfaces(m *xdpfwMaps, gen uint32, ifaces []rules.IfaceAtom) error {
+func writeIfaces(m *xdpfwMaps, gen uint32, ifaces []classifier.IfaceAtom) error {
 	var (
 		keys  []xdpfwIfaceKey
 		atoms []uint32
@@ -428,7 +429,7 @@ func (a *addrEntries) delete(m *xdpfwMaps) error {
 
 // readRuleset returns the live ruleset (the active generation's rule
 // definitions and policy) and each rule's counter slot, of maps the
-// caller owns (a Tester's) or holds the lock of.
+// caller owns (an Instance's) or holds the lock of.
 func readRuleset(m *xdpfwMaps) (*rules.Ruleset, map[uint32]uint32, error) {
 	v, err := readView(m)
 	if err != nil {
@@ -455,7 +456,7 @@ func (v *view) ruleset() (*rules.Ruleset, map[uint32]uint32, error) {
 	order := make([]uint64, len(ids))
 	slots := make(map[uint32]uint32, len(ids))
 	for i, id := range ids {
-		r, slot, err := rules.DecodeRule(defs[id])
+		r, slot, err := decodeRule(defs[id])
 		if err != nil {
 			return nil, nil, fmt.Errorf("rule %d: stored definition: %w", id, err)
 		}

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/xdpfw/xdpfw/pkg/classifier"
 	"github.com/xdpfw/xdpfw/pkg/rules"
 )
 
@@ -60,12 +61,12 @@ func addrEntriesIn(t *testing.T, m *xdpfwMaps) map[string]uint32 {
 // compiledAddrs is what generation gen's address tables hold for rs.
 func compiledAddrs(t *testing.T, gen uint32, rs *rules.Ruleset) map[string]uint32 {
 	t.Helper()
-	tab, err := rules.Compile(rs)
+	tab, err := classifier.Compile(rs)
 	if err != nil {
 		t.Fatal(err)
 	}
 	out := map[string]uint32{}
-	for dir, entries := range [][]rules.PrefixAtom{tab.Src, tab.Dst} {
+	for dir, entries := range [][]classifier.PrefixAtom{tab.Src, tab.Dst} {
 		for _, e := range entries {
 			out[fmt.Sprintf("gen %d dir %d %s", gen, dir, e.Prefix)] = e.Atom
 		}
@@ -152,7 +153,7 @@ func stopHalfway(t *testing.T, m *xdpfwMaps) {
 	if err := stray.put(m); err != nil {
 		t.Fatal(err)
 	}
-	def, err := rules.EncodeRule(rules.Rule{ID: 999999, Action: rules.Drop, Match: rules.Match{Src: netip.MustParsePrefix("198.51.100.0/24")}}, 0)
+	def, err := encodeRule(rules.Rule{ID: 999999, Action: rules.Drop, Match: rules.Match{Src: netip.MustParsePrefix("198.51.100.0/24")}}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/xdpfw/xdpfw/internal/fixtures"
 	"github.com/xdpfw/xdpfw/internal/privtest"
 	"github.com/xdpfw/xdpfw/internal/rulegen"
+	"github.com/xdpfw/xdpfw/pkg/model"
 	"github.com/xdpfw/xdpfw/pkg/rules"
 )
 
@@ -19,18 +20,18 @@ import (
 // reference model's.
 func TestCorpusAgreesWithModel(t *testing.T) {
 	privtest.Require(t)
-	tester, err := NewTester(&rules.Ruleset{Policy: rules.Pass}, true)
+	inst, err := NewInstance(&rules.Ruleset{Policy: rules.Pass}, true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tester.Close()
+	defer inst.Close()
 
 	const minFrames = 100_000
 	rng := rand.New(rand.NewPCG(3, 4))
 	frames, rulesets := 0, 0
 	for frames < minFrames {
 		rs := rulegen.Ruleset(rng, 1+rng.IntN(400))
-		if err := tester.Load(rs); err != nil {
+		if err := inst.Load(rs); err != nil {
 			t.Fatal(err)
 		}
 		rulesets++
@@ -41,13 +42,13 @@ func TestCorpusAgreesWithModel(t *testing.T) {
 		}
 		for _, spec := range specs {
 			frame := spec.Bytes()
-			got, err := tester.Run(frame)
+			got, err := inst.Run(frame)
 			if err != nil {
 				t.Fatalf("frame %x: %v", frame, err)
 			}
-			p := rules.Decode(frame)
+			p := model.Decode(frame)
 			p.Iface = "lo" // where BPF_PROG_TEST_RUN puts frames
-			if want := rules.EvaluateDecoded(rs, sorted, &p); got != want {
+			if want := model.EvaluateDecoded(rs, sorted, &p); got != want {
 				t.Fatalf("ruleset %d, frame %x (%+v):\ndatapath %v, reference model %v\nrules:\n%s",
 					rulesets, frame, spec, got, want, rules.FormatYAML(rs))
 			}
@@ -70,10 +71,10 @@ func FuzzDatapath(f *testing.F) {
 			}
 		}
 	}
-	var tester *Tester
+	var inst *Instance
 	f.Cleanup(func() {
-		if tester != nil {
-			tester.Close()
+		if inst != nil {
+			inst.Close()
 		}
 	})
 	f.Fuzz(func(t *testing.T, seed uint64, size uint8, frame []byte) {
@@ -81,23 +82,23 @@ func FuzzDatapath(f *testing.F) {
 		if len(frame) < 14 || len(frame) > 9000 {
 			return // never reaches XDP / beyond what the fixtures use
 		}
-		if tester == nil {
+		if inst == nil {
 			var err error
-			if tester, err = NewTester(&rules.Ruleset{Policy: rules.Pass}, true); err != nil {
+			if inst, err = NewInstance(&rules.Ruleset{Policy: rules.Pass}, true); err != nil {
 				t.Fatal(err)
 			}
 		}
 		rs := rulegen.Ruleset(rand.New(rand.NewPCG(seed, 5)), int(size%64)+1)
-		if err := tester.Load(rs); err != nil {
+		if err := inst.Load(rs); err != nil {
 			t.Fatal(err)
 		}
-		got, err := tester.Run(frame)
+		got, err := inst.Run(frame)
 		if err != nil {
 			t.Fatal(err)
 		}
-		p := rules.Decode(frame)
+		p := model.Decode(frame)
 		p.Iface = "lo"
-		if want := rules.EvaluateDecoded(rs, rules.Sorted(rs.Rules), &p); want != got {
+		if want := model.EvaluateDecoded(rs, rules.Sorted(rs.Rules), &p); want != got {
 			writeRegression(t, frame)
 			t.Fatalf("frame %x: datapath %v, reference model %v\nrules:\n%s", frame, got, want, rules.FormatYAML(rs))
 		}
@@ -126,11 +127,11 @@ rules:
   - {fragment: non-first, action: pass}
   - {vlan: 100, action: pass}
 `)
-	tester, err := NewTester(rs, true)
+	inst, err := NewInstance(rs, true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tester.Close()
+	defer inst.Close()
 	sorted := rules.Sorted(rs.Rules)
 	runs := 0
 	for _, fx := range fixtures.All() {
@@ -140,13 +141,13 @@ rules:
 		for i, frame := range fx.Frames {
 			for n := 14; n <= len(frame); n++ {
 				cut := frame[:n]
-				got, err := tester.Run(cut)
+				got, err := inst.Run(cut)
 				if err != nil {
 					t.Fatalf("%s frame %d cut to %d: %v", fx.Name, i, n, err)
 				}
-				p := rules.Decode(cut)
+				p := model.Decode(cut)
 				p.Iface = "lo"
-				if want := rules.EvaluateDecoded(rs, sorted, &p); got != want {
+				if want := model.EvaluateDecoded(rs, sorted, &p); got != want {
 					t.Fatalf("%s frame %d cut to %d bytes (%x): datapath %v, reference model %v (%s)", fx.Name, i, n, cut, got, want, p.Problem)
 				}
 				runs++

@@ -60,7 +60,7 @@ func prefixRange(from, n int) []netip.Prefix {
 // taking the set for empty still, left the extra entries for good. Loads
 // over a set with elements, used or not, now go in place (a direct one
 // stopped part-way left a mix too).
-func testSetLoadCutShort(t *testing.T, s *State, tr *Tester) {
+func testSetLoadCutShort(t *testing.T, s *State, tr *Instance) {
 	for _, name := range []string{"used", "unused"} {
 		if err := s.CreateSet(name, rules.FamilyAny); err != nil {
 			t.Fatal(err)
@@ -141,7 +141,7 @@ func testSetLoadCutShort(t *testing.T, s *State, tr *Tester) {
 // the switch, u used to hold its new elements already (written directly);
 // after it, until the apply cleared its marks, the new set was not listed
 // (the datapath used it, save did not show it) and the dropped one was.
-func testApplyCutShort(t *testing.T, s *State, tr *Tester) {
+func testApplyCutShort(t *testing.T, s *State, tr *Instance) {
 	rng := rand.New(rand.NewSource(3))
 	rulesets := []*rules.Ruleset{
 		{Policy: rules.Pass, Sets: rules.Sets{"bl": narrowSet(rng, "bl", 30), "only_a": narrowSet(rng, "only_a", 20), "u": narrowSet(rng, "u", 20)},
@@ -185,12 +185,12 @@ func testApplyCutShort(t *testing.T, s *State, tr *Tester) {
 	}
 }
 
-// openLiveTester is openLive with a tracing tester classifying with the
+// openLiveInstance is openLive with a tracing instance classifying with the
 // live maps.
-func openLiveTester(t *testing.T) (*State, *Tester) {
+func openLiveInstance(t *testing.T) (*State, *Instance) {
 	t.Helper()
 	s := openLive(t)
-	tr, err := s.NewTester(true)
+	tr, err := s.NewInstance(true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,10 +199,10 @@ func openLiveTester(t *testing.T) (*State, *Tester) {
 }
 
 // TestChangesCutShort: set loads, then applies, stopped part-way. tr
-// classifies with the live maps. (One state and tester for both: each
+// classifies with the live maps. (One state and instance for both: each
 // takes a second to make.)
 func TestChangesCutShort(t *testing.T) {
-	s, tr := openLiveTester(t)
+	s, tr := openLiveInstance(t)
 	t.Run("set load", func(t *testing.T) { testSetLoadCutShort(t, s, tr) })
 	t.Run("apply", func(t *testing.T) { testApplyCutShort(t, s, tr) })
 }
@@ -214,7 +214,7 @@ func TestChangesCutShort(t *testing.T) {
 // changes and apply did), and the datapath dropped frames from addresses
 // in the elements written before the cut while the model passed them.
 func TestRuleAfterCutShortLoad(t *testing.T) {
-	s, tr := openLiveTester(t)
+	s, tr := openLiveInstance(t)
 	if err := s.CreateSet("u", rules.FamilyAny); err != nil {
 		t.Fatal(err)
 	}

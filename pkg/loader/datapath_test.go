@@ -6,6 +6,8 @@ import (
 
 	"github.com/xdpfw/xdpfw/internal/fixtures"
 	"github.com/xdpfw/xdpfw/internal/privtest"
+	"github.com/xdpfw/xdpfw/pkg/classifier"
+	"github.com/xdpfw/xdpfw/pkg/model"
 	"github.com/xdpfw/xdpfw/pkg/rules"
 )
 
@@ -27,14 +29,14 @@ func TestDatapath(t *testing.T) {
 		name   string
 		data   []byte
 		action rules.Action
-		reason rules.Reason
+		reason model.Reason
 		rule   uint32
 	}
 	const (
 		P = rules.Pass
 		D = rules.Drop
 	)
-	rule, def, mal, nbr := rules.ReasonRule, rules.ReasonDefault, rules.ReasonMalformed, rules.ReasonNeighbor
+	rule, def, mal, nbr := model.ReasonRule, model.ReasonDefault, model.ReasonMalformed, model.ReasonNeighbor
 	cases := []struct {
 		name   string
 		rules  string
@@ -120,7 +122,7 @@ rules:
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			rs := mustRuleset(t, tc.rules)
-			tr, err := NewTester(rs, true)
+			tr, err := NewInstance(rs, true)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -130,12 +132,12 @@ rules:
 				if err != nil {
 					t.Fatalf("%s: %v", f.name, err)
 				}
-				want := rules.Verdict{Action: f.action, Reason: f.reason, RuleID: f.rule}
+				want := model.Verdict{Action: f.action, Reason: f.reason, RuleID: f.rule}
 				if got != want {
 					t.Errorf("%s: datapath %+v, want %+v", f.name, got, want)
 				}
-				if model := rules.Evaluate(rs, f.data); model != want {
-					t.Errorf("%s: reference model %+v, want %+v", f.name, model, want)
+				if ref := model.Evaluate(rs, f.data); ref != want {
+					t.Errorf("%s: reference model %+v, want %+v", f.name, ref, want)
 				}
 			}
 			counters, err := tr.RuleCounters()
@@ -164,7 +166,7 @@ func TestLayoutMatchesObject(t *testing.T) {
 		xdpfwMapVectors:      vecAll + 1,
 		xdpfwMapRanks:        numGens * rules.MaxRules,
 		xdpfwMapValueAtoms:   numGens * chunksPerGen,
-		xdpfwMapIfaceAtoms:   numGens * (rules.IfaceAtoms - 1),
+		xdpfwMapIfaceAtoms:   numGens * (classifier.IfaceAtoms - 1),
 		xdpfwMapRuleStats:    rules.MaxRules,
 		xdpfwMapRuleDefs:     numGens * rules.MaxRules,
 		xdpfwMapVerdictStats: uint32(len(StatNames)),
@@ -174,10 +176,10 @@ func TestLayoutMatchesObject(t *testing.T) {
 			t.Errorf("map %s has %d entries in the object, Go expects %d", name, got, n)
 		}
 	}
-	if got, want := spec.Maps[xdpfwMapVectors].ValueSize, uint32(8+unsafe.Sizeof(rules.BitVec{})); got != want {
+	if got, want := spec.Maps[xdpfwMapVectors].ValueSize, uint32(8+unsafe.Sizeof(classifier.BitVec{})); got != want {
 		t.Errorf("bitvec is %d bytes in the object, Go writes %d", got, want)
 	}
-	if got, want := spec.Maps[xdpfwMapRuleDefs].ValueSize, uint32(4+rules.MaxRuleDefBytes); got != want {
+	if got, want := spec.Maps[xdpfwMapRuleDefs].ValueSize, uint32(4+maxRuleDefBytes); got != want {
 		t.Errorf("rule_def is %d bytes in the object, Go expects %d", got, want)
 	}
 }

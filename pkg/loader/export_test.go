@@ -2,9 +2,9 @@ package loader
 
 import "github.com/cilium/ebpf"
 
-// TesterMaps gives a tester's maps by name, so a benchmark can run another
+// InstanceMaps gives an instance's maps by name, so a benchmark can run another
 // build of the object on exactly the same classifier state.
-func TesterMaps(t *Tester) map[string]*ebpf.Map {
+func InstanceMaps(t *Instance) map[string]*ebpf.Map {
 	s := State{maps: t.objs.xdpfwMaps}
 	return s.mapsByName()
 }

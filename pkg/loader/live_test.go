@@ -118,7 +118,7 @@ func TestLiveUpdateIsAtomic(t *testing.T) {
 	}
 
 	history := []*rules.Ruleset{{Policy: rules.Pass}} // history[k] is version k
-	tr, err := s.NewTester(true)
+	tr, err := s.NewInstance(true)
 	if err != nil {
 		t.Fatal(err)
 	}

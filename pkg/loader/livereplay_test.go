@@ -4,10 +4,11 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/xdpfw/xdpfw/pkg/model"
 	"github.com/xdpfw/xdpfw/pkg/rules"
 )
 
-// liveReplay runs frames through a tester over and over in the
+// liveReplay runs frames through an instance over and over in the
 // background while a test changes the live state, and records for each
 // run the versions of the state that may have been live during it: the
 // test calls changing before each change and changed after it.
@@ -22,11 +23,11 @@ type liveReplay struct {
 
 type liveRun struct {
 	frame    int
-	got      rules.Verdict
+	got      model.Verdict
 	from, to int64
 }
 
-func startLiveReplay(tr *Tester, frames [][]byte) *liveReplay {
+func startLiveReplay(tr *Instance, frames [][]byte) *liveReplay {
 	return startFocusedReplay(tr, frames, nil)
 }
 
@@ -34,7 +35,7 @@ func startLiveReplay(tr *Tester, frames [][]byte) *liveReplay {
 // frame in focus[k] (indexes into frames), k the newest version that may
 // be live: the frames that would show that change cut in two run many
 // times while it is made, not once in a pass over all frames.
-func startFocusedReplay(tr *Tester, frames [][]byte, focus [][]int) *liveReplay {
+func startFocusedReplay(tr *Instance, frames [][]byte, focus [][]int) *liveReplay {
 	r := &liveReplay{frames: frames, done: make(chan struct{})}
 	go func() {
 		defer close(r.done)
@@ -75,15 +76,15 @@ func (r *liveReplay) check(t *testing.T, history []*rules.Ruleset) {
 		version int64
 		frame   int
 	}
-	model := map[key]rules.Verdict{}
+	expected := map[key]model.Verdict{}
 	bad := 0
 	for _, run := range r.records {
 		ok := false
 		for k := run.from; k <= run.to && !ok; k++ {
-			want, seen := model[key{k, run.frame}]
+			want, seen := expected[key{k, run.frame}]
 			if !seen {
-				want = rules.Evaluate(history[k], r.frames[run.frame])
-				model[key{k, run.frame}] = want
+				want = model.Evaluate(history[k], r.frames[run.frame])
+				expected[key{k, run.frame}] = want
 			}
 			ok = want == run.got
 		}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/xdpfw/xdpfw/internal/fixtures"
 	"github.com/xdpfw/xdpfw/internal/privtest"
+	"github.com/xdpfw/xdpfw/pkg/model"
 	"github.com/xdpfw/xdpfw/pkg/perf"
 	"github.com/xdpfw/xdpfw/pkg/rules"
 )
@@ -24,18 +25,18 @@ func runCount(t *testing.T, p *ebpf.Program) uint64 {
 	return st.RunCount
 }
 
-// TestTesterRunsEachFrameThroughItsProgram: frames that fit one buffer run
+// TestInstanceRunsEachFrameThroughItsProgram: frames that fit one buffer run
 // through the one-buffer program (so the corpus and fixture tests prove
 // it), longer ones through the frags program, and both count into the
 // same maps.
-func TestTesterRunsEachFrameThroughItsProgram(t *testing.T) {
+func TestInstanceRunsEachFrameThroughItsProgram(t *testing.T) {
 	privtest.Require(t)
 	stats, err := ebpf.EnableStats(unix.BPF_STATS_RUN_TIME)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer stats.Close()
-	tr, err := NewTester(&rules.Ruleset{Policy: rules.Pass}, true)
+	tr, err := NewInstance(&rules.Ruleset{Policy: rules.Pass}, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +59,7 @@ func TestTesterRunsEachFrameThroughItsProgram(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
-		if v.Reason != rules.ReasonDefault || v.Action != rules.Pass {
+		if v.Reason != model.ReasonDefault || v.Action != rules.Pass {
 			t.Errorf("%s: %v, want the default policy pass", tc.name, v)
 		}
 		plain, frags = runCount(t, tr.objs.Xdpfw)-plain, runCount(t, tr.objs.XdpfwFrags)-frags

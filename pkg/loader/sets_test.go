@@ -8,6 +8,7 @@ import (
 
 	"github.com/xdpfw/xdpfw/internal/privtest"
 	"github.com/xdpfw/xdpfw/internal/rulegen"
+	"github.com/xdpfw/xdpfw/pkg/model"
 	"github.com/xdpfw/xdpfw/pkg/rules"
 )
 
@@ -104,7 +105,7 @@ func setFrames(rng *rand.Rand, sets rules.Sets) [][]byte {
 	return out
 }
 
-func checkAgainstModel(t *testing.T, tr *Tester, rs *rules.Ruleset, frames [][]byte) {
+func checkAgainstModel(t *testing.T, tr *Instance, rs *rules.Ruleset, frames [][]byte) {
 	t.Helper()
 	bad := 0
 	for _, f := range frames {
@@ -112,7 +113,7 @@ func checkAgainstModel(t *testing.T, tr *Tester, rs *rules.Ruleset, frames [][]b
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := rules.Evaluate(rs, f); got != want && bad < 5 {
+		if want := model.Evaluate(rs, f); got != want && bad < 5 {
 			bad++
 			t.Errorf("frame %x: datapath %+v, model %+v", f, got, want)
 		}
@@ -122,7 +123,7 @@ func checkAgainstModel(t *testing.T, tr *Tester, rs *rules.Ruleset, frames [][]b
 // TestSetsAgreeWithModel: rules over random overlapping sets give the
 // model's verdict on every element edge, after the sets are loaded and
 // again after each set is changed in place while its rules stay live
-// (the two-generation protocol, through Tester.Load).
+// (the two-generation protocol, through Instance.Load).
 func TestSetsAgreeWithModel(t *testing.T) {
 	privtest.Require(t)
 	rng := rand.New(rand.NewSource(7))
@@ -132,7 +133,7 @@ func TestSetsAgreeWithModel(t *testing.T) {
 			sets[n] = randomSet(rng, n, 5+rng.Intn(40))
 		}
 		rs := setRuleset(rng, sets)
-		tr, err := NewTester(rs, true)
+		tr, err := NewInstance(rs, true)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -213,7 +214,7 @@ func TestLiveSetChangesAreAtomic(t *testing.T) {
 		return rs
 	}
 	history := []*rules.Ruleset{snapshot()}
-	tr, err := s.NewTester(true)
+	tr, err := s.NewInstance(true)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"net"
 
 	"github.com/xdpfw/xdpfw/pkg/loader"
+	"github.com/xdpfw/xdpfw/pkg/model"
 	"github.com/xdpfw/xdpfw/pkg/rules"
 )
 
@@ -57,7 +58,7 @@ type Options struct {
 // Run replays every frame of files through t, which enforces rs. All
 // files are read before anything runs, so a bad file fails the replay
 // up front.
-func Run(t *loader.Tester, rs *rules.Ruleset, files []string, opts Options) (*Report, error) {
+func Run(t *loader.Instance, rs *rules.Ruleset, files []string, opts Options) (*Report, error) {
 	iface, ifindex := "lo", 0
 	if opts.Iface != "" {
 		ifi, err := net.InterfaceByName(opts.Iface)
@@ -102,14 +103,14 @@ func Run(t *loader.Tester, rs *rules.Ruleset, files []string, opts Options) (*Re
 			res.Verdict, res.Reason, res.RuleID = v.Action.String(), v.Reason.String(), v.RuleID
 			rep.Verdicts[res.Verdict]++
 			rep.Verdicts[res.Reason]++
-			if s := perRule[v.RuleID]; s != nil && v.Reason == rules.ReasonRule {
+			if s := perRule[v.RuleID]; s != nil && v.Reason == model.ReasonRule {
 				s.Frames++
 				s.Bytes += len(f.Data)
 			}
 			if verify {
-				p := rules.Decode(f.Data)
+				p := model.Decode(f.Data)
 				p.Iface = iface
-				if want := rules.EvaluateDecoded(rs, sorted, &p); want != v {
+				if want := model.EvaluateDecoded(rs, sorted, &p); want != v {
 					res.Mismatch = fmt.Sprintf("reference model says %s", describe(want))
 					rep.Mismatches++
 				}
@@ -123,8 +124,8 @@ func Run(t *loader.Tester, rs *rules.Ruleset, files []string, opts Options) (*Re
 	return rep, nil
 }
 
-func describe(v rules.Verdict) string {
-	if v.Reason == rules.ReasonRule {
+func describe(v model.Verdict) string {
+	if v.Reason == model.ReasonRule {
 		return fmt.Sprintf("%s by rule %d", v.Action, v.RuleID)
 	}
 	return fmt.Sprintf("%s (%s)", v.Action, v.Reason)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/xdpfw/xdpfw/internal/privtest"
 	"github.com/xdpfw/xdpfw/pkg/loader"
+	"github.com/xdpfw/xdpfw/pkg/model"
 	"github.com/xdpfw/xdpfw/pkg/rules"
 )
 
@@ -46,7 +47,7 @@ func TestReplayAgreesWithModel(t *testing.T) {
 	}
 	for name, rs := range rulesets(t) {
 		t.Run(name, func(t *testing.T) {
-			tr, err := loader.NewTester(rs, true)
+			tr, err := loader.NewInstance(rs, true)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -169,7 +170,7 @@ rules:
 	}
 	for _, tc := range cases {
 		t.Run(tc.pcap, func(t *testing.T) {
-			tr, err := loader.NewTester(tc.rs, true)
+			tr, err := loader.NewInstance(tc.rs, true)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -218,7 +219,7 @@ func checkFragments(t *testing.T, rep *Report) {
 	}
 	nonFirst := 0
 	for i, f := range rep.Frames {
-		p := rules.Decode(frames[i].Data)
+		p := model.Decode(frames[i].Data)
 		if p.HasPorts || !p.HasProto {
 			continue
 		}

@@ -79,10 +79,21 @@ var Conditions = []Condition{
 
 // ConditionByKey finds a condition; nil if there is none.
 func ConditionByKey(key string) *Condition {
-	if i := conditionIndex(key); i >= 0 {
+	if i := ConditionIndex(key); i >= 0 {
 		return &Conditions[i]
 	}
 	return nil
+}
+
+// ConditionIndex is the position of the condition key in Conditions; -1
+// if there is none.
+func ConditionIndex(key string) int {
+	for i := range Conditions {
+		if Conditions[i].Key == key {
+			return i
+		}
+	}
+	return -1
 }
 
 // addrCondText is an address condition's text: the prefix, or @SET.

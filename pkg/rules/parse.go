@@ -226,21 +226,6 @@ func (r Range) String() string {
 	return fmt.Sprintf("%d-%d", r.Lo, r.Hi)
 }
 
-// String gives the name used in counters and traces.
-func (r Reason) String() string {
-	switch r {
-	case ReasonRule:
-		return "rule"
-	case ReasonDefault:
-		return "default"
-	case ReasonMalformed:
-		return "malformed"
-	case ReasonNeighbor:
-		return "neighbor"
-	}
-	return fmt.Sprintf("reason(%d)", uint8(r))
-}
-
 // String gives the set conditions in Conditions order, e.g.
 // "src 10.0.0.0/8 proto tcp dport 80"; a match with none is "any".
 func (m Match) String() string { return matchText(&m) }
@@ -254,12 +239,4 @@ func (r Rule) String() string {
 	}
 	fmt.Fprintf(&b, "priority %d %s %s", r.Priority, r.Action, r.Match)
 	return b.String()
-}
-
-// String gives e.g. "drop (rule 3)", "pass (default)".
-func (v Verdict) String() string {
-	if v.Reason == ReasonRule {
-		return fmt.Sprintf("%s (rule %d)", v.Action, v.RuleID)
-	}
-	return fmt.Sprintf("%s (%s)", v.Action, v.Reason)
 }

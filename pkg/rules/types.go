@@ -1,7 +1,9 @@
-// Package rules is xdpfw's rule language: the types, their parsing and
-// validation, the compiler that turns a ruleset into classifier tables, and
-// the reference model that says what the datapath must do with any frame.
-// It is pure Go: no root, no BPF.
+// Package rules is xdpfw's rule language: the types of rules, rulesets
+// and named address sets, their parsing (command-line values and YAML
+// ruleset files), validation and text forms. pkg/classifier compiles a
+// ruleset for the datapath and pkg/model says what it must do with any
+// frame; both import this package, never the other way. It is pure Go: no
+// root, no BPF.
 package rules
 
 import (
@@ -136,19 +138,12 @@ type VLAN struct {
 // VLANNone is the VLAN "id" of a frame without that tag.
 const VLANNone = layout.VlanNone
 
-// Reason says why a frame got its verdict.
-type Reason uint8
-
-const (
-	ReasonRule      Reason = layout.ReasonRule      // a rule matched
-	ReasonDefault   Reason = layout.ReasonDefault   // no rule matched: the default policy
-	ReasonMalformed Reason = layout.ReasonMalformed // failed header validation: dropped
-	ReasonNeighbor  Reason = layout.ReasonNeighbor  // ARP or IPv6 ND that no rule named: passed
-)
-
-// Verdict is the outcome for one frame.
-type Verdict struct {
-	Action Action
-	Reason Reason
-	RuleID uint32 // 0 unless Reason == ReasonRule
+// NeedsIP reports whether m sets a condition only IP frames can meet.
+func (m Match) NeedsIP() bool {
+	return m.Src.IsValid() || m.Dst.IsValid() || m.SrcSet != "" || m.DstSet != "" || m.Proto.Set || m.Sport.Set || m.Dport.Set ||
+		m.Family != FamilyAny || m.Fragment != FragAnyPacket || m.TCPFlags.Set ||
+		m.ICMPType.Set || m.ICMPCode.Set || m.DSCP.Set || m.TTL.Set
 }
+
+// IsAny reports whether m sets no condition at all.
+func (m Match) IsAny() bool { return m == Match{} }

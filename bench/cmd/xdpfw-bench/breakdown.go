@@ -39,7 +39,7 @@ func breakdown(cfg Config, tr workload.Traffic) (Section, error) {
 		for i, m := range c.rules {
 			rs.Rules = append(rs.Rules, rules.Rule{ID: uint32(i + 1), Priority: 1000, Match: m, Action: rules.Drop})
 		}
-		t, err := loader.NewTester(rs, false)
+		t, err := loader.NewInstance(rs, false)
 		if err != nil {
 			return Section{}, fmt.Errorf("%s: %w", c.name, err)
 		}

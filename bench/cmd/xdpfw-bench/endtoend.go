@@ -23,7 +23,7 @@ func endToEnd(cfg Config) (Section, []e2e.Rate, error) {
 	}
 	defer drop.Close()
 	rs := deny.Ruleset()
-	x, err := loader.NewTester(rs, false)
+	x, err := loader.NewInstance(rs, false)
 	if err != nil {
 		return Section{}, nil, err
 	}

@@ -81,9 +81,9 @@ func innerMaps(prog *ebpf.Program) ([]mapMemory, error) {
 	return out, nil
 }
 
-// memoryRow is the memory of a tester's maps: the program's own and the
+// memoryRow is the memory of an instance's maps: the program's own and the
 // sets' inner maps.
-func memoryRow(label string, t *loader.Tester) ([]string, error) {
+func memoryRow(label string, t *loader.Instance) ([]string, error) {
 	maps, err := programMaps(t.Program())
 	if err != nil {
 		return nil, err
@@ -114,7 +114,7 @@ func memoryRow(label string, t *loader.Tester) ([]string, error) {
 func memory(cfg Config, tr workload.Traffic, feed workload.Feed) (Section, error) {
 	tab := Table{Header: []string{"ruleset", "all maps", "sets' inner maps", "largest of the program's maps"}}
 	row := func(label string, rs *rules.Ruleset) error {
-		t, err := loader.NewTester(rs, false)
+		t, err := loader.NewInstance(rs, false)
 		if err != nil {
 			return err
 		}

@@ -28,7 +28,7 @@ func perPacket(cfg Config, tr workload.Traffic) (Section, []scalePoint, error) {
 	shares := []float64{0}
 	for _, n := range cfg.Scales {
 		rs := tr.ScaleRuleset(n)
-		t, err := loader.NewTester(rs, false)
+		t, err := loader.NewInstance(rs, false)
 		if err != nil {
 			return Section{}, nil, fmt.Errorf("xdpfw with %d rules: %w", n, err)
 		}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/xdpfw/xdpfw/bench/workload"
 	"github.com/xdpfw/xdpfw/pkg/loader"
+	"github.com/xdpfw/xdpfw/pkg/model"
 	"github.com/xdpfw/xdpfw/pkg/perf"
 	"github.com/xdpfw/xdpfw/pkg/rules"
 )
@@ -23,7 +24,7 @@ func setPackets(cfg Config, feed workload.Feed) (Section, error) {
 	var shares []float64
 	for _, n := range cfg.SetSizes {
 		rs := feed.Ruleset("feed", n)
-		t, err := loader.NewTester(rs, false)
+		t, err := loader.NewInstance(rs, false)
 		if err != nil {
 			return Section{}, fmt.Errorf("xdpfw with a set of %d: %w", n, err)
 		}
@@ -75,7 +76,7 @@ func setPackets(cfg Config, feed workload.Feed) (Section, error) {
 // agreesWithModel runs every frame through t and compares its verdict
 // with the reference model's; it returns the share of frames a rule
 // decided.
-func agreesWithModel(t *loader.Tester, rs *rules.Ruleset, frames [][]byte) (float64, error) {
+func agreesWithModel(t *loader.Instance, rs *rules.Ruleset, frames [][]byte) (float64, error) {
 	sorted := rules.Sorted(rs.Rules)
 	decided := 0
 	for i, f := range frames {
@@ -83,12 +84,12 @@ func agreesWithModel(t *loader.Tester, rs *rules.Ruleset, frames [][]byte) (floa
 		if err != nil {
 			return 0, err
 		}
-		p := rules.Decode(f)
-		want := rules.EvaluateDecoded(rs, sorted, &p)
+		p := model.Decode(f)
+		want := model.EvaluateDecoded(rs, sorted, &p)
 		if got.Action != want.Action {
 			return 0, fmt.Errorf("frame %d: datapath %s, reference model %s", i, got.Action, want.Action)
 		}
-		if want.Reason == rules.ReasonRule {
+		if want.Reason == model.ReasonRule {
 			decided++
 		}
 	}

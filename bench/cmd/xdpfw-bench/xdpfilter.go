@@ -26,7 +26,7 @@ func versusXdpFilter(cfg Config, tr workload.Traffic) (Section, error) {
 	}
 	cliTime := time.Since(start)
 	rs := deny.Ruleset()
-	x, err := loader.NewTester(rs, false)
+	x, err := loader.NewInstance(rs, false)
 	if err != nil {
 		return Section{}, err
 	}

@@ -1,10 +1,13 @@
-package rules_test
+package classifytest_test
 
 import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/xdpfw/xdpfw/internal/classifytest"
 	"github.com/xdpfw/xdpfw/internal/rulegen"
+	"github.com/xdpfw/xdpfw/pkg/classifier"
+	"github.com/xdpfw/xdpfw/pkg/model"
 	"github.com/xdpfw/xdpfw/pkg/rules"
 )
 
@@ -16,7 +19,7 @@ func TestClassifyAgreesWithEvaluate(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for round := 0; round < 150; round++ {
 		rs := rulegen.Ruleset(rng, 1+rng.IntN(150))
-		tables, err := rules.Compile(rs)
+		tables, err := classifier.Compile(rs)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -26,10 +29,10 @@ func TestClassifyAgreesWithEvaluate(t *testing.T) {
 			frames = append(frames, rulegen.RandomFrame(rng))
 		}
 		for i, f := range frames {
-			p := rules.Decode(f.Bytes())
+			p := model.Decode(f.Bytes())
 			p.Iface = []string{"lo", "eth0", "eth1"}[i%3]
-			want := rules.EvaluateDecoded(rs, sorted, &p)
-			rank, _ := tables.Classify(&p)
+			want := model.EvaluateDecoded(rs, sorted, &p)
+			rank, _ := classifytest.Classify(tables, rs.Sets, &p)
 			if got := verdictOf(tables, rank, &p); got != want {
 				t.Fatalf("round %d: frame %+v\npacket %+v: classifier %v, reference %v\nrules: %v", round, f, p, got, want, sorted)
 			}
@@ -38,14 +41,14 @@ func TestClassifyAgreesWithEvaluate(t *testing.T) {
 }
 
 // verdictOf turns a rank into a verdict as the datapath does.
-func verdictOf(t *rules.Tables, rank int, p *rules.Packet) rules.Verdict {
+func verdictOf(t *classifier.Tables, rank int, p *model.Packet) model.Verdict {
 	switch {
 	case p.Malformed:
-		return rules.Verdict{Action: rules.Drop, Reason: rules.ReasonMalformed}
+		return model.Verdict{Action: rules.Drop, Reason: model.ReasonMalformed}
 	case rank >= 0:
-		return rules.Verdict{Action: t.Order[rank].Action, Reason: rules.ReasonRule, RuleID: t.Order[rank].ID}
-	case p.Kind == rules.KindARP || p.ND:
-		return rules.Verdict{Action: rules.Pass, Reason: rules.ReasonNeighbor}
+		return model.Verdict{Action: t.Order[rank].Action, Reason: model.ReasonRule, RuleID: t.Order[rank].ID}
+	case p.Kind == model.KindARP || p.ND:
+		return model.Verdict{Action: rules.Pass, Reason: model.ReasonNeighbor}
 	}
-	return rules.Verdict{Action: t.Policy, Reason: rules.ReasonDefault}
+	return model.Verdict{Action: t.Policy, Reason: model.ReasonDefault}
 }

@@ -1,4 +1,4 @@
-package sets
+package blocklist
 
 import (
 	"net/netip"

@@ -1,4 +1,4 @@
-package rules
+package model
 
 // Frame builders for the Decode and Evaluate tests. Well-formed frames are
 // built with gopacket's serializers; malformed ones by building a good

@@ -1,6 +1,10 @@
-package rules
+package classifier
 
-import "slices"
+import (
+	"slices"
+
+	"github.com/xdpfw/xdpfw/pkg/rules"
+)
 
 // Each value dimension's keys, and the set of keys each rule accepts, as
 // the compiler's sweep wants them: sorted, disjoint inclusive intervals.
@@ -25,8 +29,8 @@ type keyContext struct {
 
 // of gives the keys of value dimension d that m accepts; nil when m sets
 // no condition on d (it accepts every key, and "no value" too).
-func (kc keyContext) of(d int, m *Match) []interval {
-	one := func(r Range) []interval {
+func (kc keyContext) of(d int, m *rules.Match) []interval {
+	one := func(r rules.Range) []interval {
 		if !r.Set {
 			return nil
 		}
@@ -85,7 +89,7 @@ func setKeys(refs []string, name string) []interval {
 // l4Keys: TCP flags are the key itself (0-255); ICMP is type << 8 | code.
 // The two share the key space safely because a flags rule is a TCP rule
 // and an ICMP rule an ICMP one: the protocol dimension keeps them apart.
-func l4Keys(m *Match) []interval {
+func l4Keys(m *rules.Match) []interval {
 	var out []interval
 	add := func(lo, hi int) { out = addKeys(out, lo, hi) }
 	switch {
@@ -113,14 +117,14 @@ func l4Keys(m *Match) []interval {
 // protoSig is what the protocol dimension looks at in a rule; rules
 // sharing one share a key set, computed once.
 type protoSig struct {
-	family Family
-	frag   FragMatch
-	proto  Proto
+	family rules.Family
+	frag   rules.FragMatch
+	proto  rules.Proto
 }
 
 type protoKeySets map[protoSig][]interval
 
-func (pk protoKeySets) of(m *Match) []interval {
+func (pk protoKeySets) of(m *rules.Match) []interval {
 	sig := protoSig{m.Family, m.Fragment, m.Proto}
 	if ks, ok := pk[sig]; ok {
 		return ks
@@ -143,40 +147,19 @@ func protoKeyAccepts(k int, s *protoSig) bool {
 		return false
 	}
 	group, slot := k/ProtoSpan, k%ProtoSpan
-	frag, fam := FragClass(group/2), FamilyIPv4
+	frag, fam := rules.FragClass(group/2), rules.FamilyIPv4
 	if group%2 == 1 {
-		fam = FamilyIPv6
+		fam = rules.FamilyIPv6
 	}
-	if s.family != FamilyAny && s.family != fam {
+	if s.family != rules.FamilyAny && s.family != fam {
 		return false
 	}
 	if !s.frag.Accepts(frag) {
 		return false
 	}
 	if slot == ProtoSlotND {
-		// ND only for rules naming ICMPv6 (see Match.Matches).
-		return s.proto.Set && s.proto.Num == ProtoICMPv6 && fam == FamilyIPv6
+		// ND only for rules naming ICMPv6 (see model.Matches).
+		return s.proto.Set && s.proto.Num == rules.ProtoICMPv6 && fam == rules.FamilyIPv6
 	}
 	return !s.proto.Set || int(s.proto.Num) == slot
-}
-
-// ProtoKey is the protocol dimension's key for a decoded frame, as the
-// datapath computes it (proto_dim_key in xdp/xdpfw.c).
-func ProtoKey(p *Packet) int {
-	switch p.Kind {
-	case KindARP:
-		return PKeyARP
-	case KindIPv4, KindIPv6:
-	default:
-		return PKeyNonIP
-	}
-	slot := int(p.Proto)
-	if p.ND {
-		slot = ProtoSlotND
-	}
-	group := int(p.Frag) * 2
-	if p.Kind == KindIPv6 {
-		group++
-	}
-	return group*ProtoSpan + slot
 }

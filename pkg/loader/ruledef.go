@@ -1,4 +1,4 @@
-package rules
+package loader
 
 import (
 	"encoding/binary"
@@ -6,13 +6,14 @@ import (
 	"fmt"
 
 	"github.com/xdpfw/xdpfw/pkg/layout"
+	"github.com/xdpfw/xdpfw/pkg/rules"
 )
 
-// MaxRuleDefBytes is the room for one encoded rule in the kernel's
+// maxRuleDefBytes is the room for one encoded rule in the kernel's
 // rule_defs map.
-const MaxRuleDefBytes = layout.RuleDefBytes
+const maxRuleDefBytes = layout.RuleDefBytes
 
-// The stored form of a live rule, so any later CLI run can list and
+// The stored form of a live rule (the values of rule_defs), so any later CLI run can list and
 // recompile the live ruleset from the kernel alone. Every change decodes
 // the whole live ruleset, so the form is binary (decoding 4096 rules as
 // JSON took about 17 ms of a 80 ms commit), but conditions keep their
@@ -23,17 +24,17 @@ const MaxRuleDefBytes = layout.RuleDefBytes
 //	slot     u32, the rule's counter slot
 //	priority u16
 //	action   u8, Drop or Pass (the XDP action values)
-//	then per condition set, in registry order (Conditions):
-//	  u8 key length, key (a Conditions key), u8 text length, text
+//	then per condition set, in registry order (rules.Conditions):
+//	  u8 key length, key (a rules.Conditions key), u8 text length, text
 //
 // The layout version in the pinned meta map (META_VERSION) names this
 // format: change it with the format.
 const defHeaderBytes = 4 + 4 + 2 + 1
 
-// EncodeRule gives the stored form of r, which lives in counter slot slot.
+// encodeRule gives the stored form of r, which lives in counter slot slot.
 // The rule must be valid with a non-zero ID, and the result must fit in
-// MaxRuleDefBytes. The same rule and slot always give the same bytes.
-func EncodeRule(r Rule, slot uint32) ([]byte, error) {
+// maxRuleDefBytes. The same rule and slot always give the same bytes.
+func encodeRule(r rules.Rule, slot uint32) ([]byte, error) {
 	if r.ID == 0 {
 		return nil, fmt.Errorf("encode rule: ID 0 (IDs start at 1)")
 	}
@@ -45,8 +46,8 @@ func EncodeRule(r Rule, slot uint32) ([]byte, error) {
 	binary.LittleEndian.PutUint32(b[4:], slot)
 	binary.LittleEndian.PutUint16(b[8:], uint16(r.Priority))
 	b[10] = byte(r.Action)
-	for i := range Conditions {
-		c := &Conditions[i]
+	for i := range rules.Conditions {
+		c := &rules.Conditions[i]
 		v := c.Format(&r.Match)
 		if v == "" {
 			continue
@@ -59,46 +60,46 @@ func EncodeRule(r Rule, slot uint32) ([]byte, error) {
 		b = append(b, byte(len(v)))
 		b = append(b, v...)
 	}
-	if len(b) > MaxRuleDefBytes {
-		return nil, fmt.Errorf("encode rule %d: %d bytes, more than the %d a rule may take", r.ID, len(b), MaxRuleDefBytes)
+	if len(b) > maxRuleDefBytes {
+		return nil, fmt.Errorf("encode rule %d: %d bytes, more than the %d a rule may take", r.ID, len(b), maxRuleDefBytes)
 	}
 	return b, nil
 }
 
-// DecodeRule reads a stored rule back, giving the rule and its counter
+// decodeRule reads a stored rule back, giving the rule and its counter
 // slot. It trusts nothing: the bytes come from a kernel map any root
 // process may have written, so every field is parsed and checked with the
 // same parsers and rules as user input, unknown, repeated or misordered
 // conditions are rejected, and the rule must pass Validate.
-func DecodeRule(b []byte) (Rule, uint32, error) {
-	r, slot, err := decodeRule(b)
+func decodeRule(b []byte) (rules.Rule, uint32, error) {
+	r, slot, err := parseRuleDef(b)
 	if err != nil {
 		if r.ID != 0 {
-			return Rule{}, 0, fmt.Errorf("decode rule %d: %w", r.ID, err)
+			return rules.Rule{}, 0, fmt.Errorf("decode rule %d: %w", r.ID, err)
 		}
-		return Rule{}, 0, fmt.Errorf("decode rule: %w", err)
+		return rules.Rule{}, 0, fmt.Errorf("decode rule: %w", err)
 	}
 	return r, slot, nil
 }
 
-// decodeRule returns the rule's ID along with any error found after it.
-func decodeRule(b []byte) (Rule, uint32, error) {
-	if len(b) > MaxRuleDefBytes {
-		return Rule{}, 0, fmt.Errorf("%d bytes, more than %d", len(b), MaxRuleDefBytes)
+// parseRuleDef returns the rule's ID along with any error found after it.
+func parseRuleDef(b []byte) (rules.Rule, uint32, error) {
+	if len(b) > maxRuleDefBytes {
+		return rules.Rule{}, 0, fmt.Errorf("%d bytes, more than %d", len(b), maxRuleDefBytes)
 	}
 	if len(b) < defHeaderBytes {
-		return Rule{}, 0, fmt.Errorf("%d bytes, shorter than the %d-byte header", len(b), defHeaderBytes)
+		return rules.Rule{}, 0, fmt.Errorf("%d bytes, shorter than the %d-byte header", len(b), defHeaderBytes)
 	}
-	r := Rule{
+	r := rules.Rule{
 		ID:       binary.LittleEndian.Uint32(b[0:]),
 		Priority: uint32(binary.LittleEndian.Uint16(b[8:])),
-		Action:   Action(b[10]),
+		Action:   rules.Action(b[10]),
 	}
 	slot := binary.LittleEndian.Uint32(b[4:])
 	if r.ID == 0 {
-		return Rule{}, 0, errors.New("id 0")
+		return rules.Rule{}, 0, errors.New("id 0")
 	}
-	// Conditions must come in registry order, as EncodeRule writes them:
+	// Conditions must come in registry order, as encodeRule writes them:
 	// so each rule has exactly one stored form, and one that implies a
 	// protocol is parsed after any explicit proto.
 	next := 0 // registry index the next condition may have, at least
@@ -112,7 +113,7 @@ func decodeRule(b []byte) (Rule, uint32, error) {
 			return r, 0, fmt.Errorf("%s: %w", key, err)
 		}
 		rest = after
-		i := conditionIndex(string(key))
+		i := rules.ConditionIndex(string(key))
 		switch {
 		case i < 0:
 			return r, 0, fmt.Errorf("unknown condition %q", key)
@@ -120,7 +121,7 @@ func decodeRule(b []byte) (Rule, uint32, error) {
 			return r, 0, fmt.Errorf("condition %s repeated or out of order", key)
 		}
 		next = i + 1
-		if err := Conditions[i].Parse(&r.Match, string(val)); err != nil {
+		if err := rules.Conditions[i].Parse(&r.Match, string(val)); err != nil {
 			return r, 0, fmt.Errorf("%s: %w", key, err)
 		}
 	}
@@ -136,13 +137,4 @@ func lengthPrefixed(b []byte) (field, rest []byte, err error) {
 		return nil, nil, errors.New("truncated")
 	}
 	return b[1 : 1+int(b[0])], b[1+int(b[0]):], nil
-}
-
-func conditionIndex(key string) int {
-	for i := range Conditions {
-		if Conditions[i].Key == key {
-			return i
-		}
-	}
-	return -1
 }

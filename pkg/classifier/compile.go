@@ -1,4 +1,8 @@
-package rules
+// Package classifier is xdpfw's rule compiler: Compile turns a ruleset
+// into Tables, the exact contents of one generation of the datapath's
+// classifier maps (per dimension, the atoms of its values and the rule
+// vector of each atom). It is pure Go: no root, no BPF.
+package classifier
 
 import (
 	"fmt"
@@ -7,176 +11,17 @@ import (
 	"slices"
 	"sort"
 
-	"github.com/xdpfw/xdpfw/pkg/layout"
+	"github.com/xdpfw/xdpfw/pkg/rules"
 )
-
-// Classifier dimensions: enum dim in xdp/layout.h.
-const (
-	DimSrc       = layout.DimSrc
-	DimDst       = layout.DimDst
-	DimProto     = layout.DimProto // family, fragment class and protocol in one key
-	DimSport     = layout.DimSport
-	DimDport     = layout.DimDport
-	DimL4        = layout.DimL4 // TCP flags, or ICMP type << 8 | code
-	DimVLAN      = layout.DimVlan
-	DimInnerVLAN = layout.DimIvlan
-	DimDSCP      = layout.DimDscp
-	DimTTL       = layout.DimTtl
-	DimLen       = layout.DimLen
-	DimIface     = layout.DimIface
-	DimSrcSet    = layout.DimSset // which of the referenced source sets hold the source address
-	DimDstSet    = layout.DimDset
-	NumDims      = layout.NumDims
-)
-
-// DimNames name the dimensions in messages.
-var DimNames = [NumDims]string{"src", "dst", "proto", "sport", "dport", "l4", "vlan", "inner-vlan", "dscp", "ttl", "length", "iface", "src-set", "dst-set"}
-
-// The protocol dimension's keys (xdp/layout.h): for IP frames
-// (frag*2 + isIPv6)*ProtoSpan + protocol, protocol ProtoSlotND standing
-// for neighbour discovery; then one key for non-IP frames and one for ARP.
-const (
-	ProtoSpan   = layout.ProtoSpan
-	ProtoSlotND = layout.ProtoNd
-	PKeyNonIP   = layout.PkeyNonip
-	PKeyARP     = layout.PkeyArp
-	ProtoKeys   = layout.ProtoKeys
-)
-
-// VLANKeys is the VLAN dimensions' key count: ids 0-4095 and VLANNone.
-const VLANKeys = layout.VlanKeys
-
-// Atom capacities per dimension and generation (xdp/layout.h). Address
-// and range bounds always hold (one prefix or range per rule); L4 sets
-// are not ranges, so Compile checks every bound anyway.
-const (
-	AddrAtoms  = layout.AddrAtoms
-	RangeAtoms = layout.RangeAtoms
-	L4Atoms    = layout.L4Atoms
-	IfaceAtoms = layout.IfaceAtoms
-)
-
-// AtomCapacity is the vector slots each dimension has per generation:
-// the room between its vectors and the next dimension's.
-var AtomCapacity = func() (c [NumDims]int) {
-	for d := range c {
-		c[d] = int(layout.VecBase[d+1] - layout.VecBase[d])
-	}
-	return c
-}()
-
-// SetKeys is the set dimensions' key count: bit j of the key is set when
-// the address is in the j-th set the rules reference in that direction.
-const SetKeys = layout.SetKeys
-
-// ValueKeys is each value dimension's key count (0: keyed otherwise).
-var ValueKeys = [NumDims]int{
-	DimProto: ProtoKeys, DimSport: layout.U16Keys, DimDport: layout.U16Keys, DimL4: layout.U16Keys,
-	DimVLAN: VLANKeys, DimInnerVLAN: VLANKeys, DimDSCP: layout.DscpKeys, DimTTL: layout.TtlKeys, DimLen: layout.U16Keys,
-	DimSrcSet: SetKeys, DimDstSet: SetKeys,
-}
-
-// VecWords is the number of 64-bit words in a rule vector.
-const VecWords = layout.VecWords
-
-// BitVec is a rule vector: bit r is set when the rule ranked r matches.
-type BitVec [VecWords]uint64
-
-func (v *BitVec) set(r int)   { v[r/64] |= 1 << (r % 64) }
-func (v *BitVec) clear(r int) { v[r/64] &^= 1 << (r % 64) }
-func (v *BitVec) or(o *BitVec) {
-	for i := range v {
-		v[i] |= o[i]
-	}
-}
-func (v *BitVec) Has(r int) bool { return v[r/64]&(1<<(r%64)) != 0 }
-
-// Summary has bit w set when word w of the vector is non-zero.
-func (v *BitVec) Summary() uint64 {
-	var s uint64
-	for i, w := range v {
-		if w != 0 {
-			s |= 1 << i
-		}
-	}
-	return s
-}
-
-func (v *BitVec) and(o *BitVec) BitVec {
-	var out BitVec
-	for i := range v {
-		out[i] = v[i] & o[i]
-	}
-	return out
-}
-
-// PrefixAtom maps one address prefix to its atom. Host prefixes (/32,
-// /128) go to the datapath's hash maps, shorter ones to its LPM tries.
-type PrefixAtom struct {
-	Prefix netip.Prefix
-	Atom   uint32
-}
-
-// IfaceAtom maps an input interface, by name, to its atom.
-type IfaceAtom struct {
-	Name string
-	Atom uint32
-}
-
-// Tables is the exact content of one generation of the classifier maps.
-// An atom is a class of values that match the same rules; atom 0 of every
-// dimension is the class of "no value present or no entry found", which
-// only rules without a condition on that dimension match.
-type Tables struct {
-	Policy Action
-	Order  []Rule // rank r is Order[r]
-
-	Src, Dst []PrefixAtom
-	Values   [NumDims][]uint16 // key -> atom for value dimensions in use
-	Ifaces   []IfaceAtom
-	// SrcSets and DstSets name the sets the rules reference; bit j of a
-	// set dimension's key stands for the j-th.
-	SrcSets, DstSets []string
-	sets             Sets // for Classify
-
-	// Used[d]: some rule sets a condition on d. The datapath looks up
-	// only these; the others match every rule. Proto is always used: it
-	// keeps ARP, non-IP frames and ND apart.
-	Used    [NumDims]bool
-	Vectors [NumDims][]BitVec // indexed by atom
-
-	// Primary[d] holds the rules whose primary dimension is d: the first
-	// of primaryOrder they constrain. Wild holds the rules that set none.
-	Primary [NumDims]BitVec
-	Wild    BitVec
-}
-
-// primaryOrder ranks dimensions by how few values they usually match, so
-// a rule's primary dimension is its most selective condition.
-var primaryOrder = [NumDims]int{
-	DimSrc, DimDst, DimSrcSet, DimDstSet, DimDport, DimSport, DimL4, DimIface,
-	DimInnerVLAN, DimVLAN, DimTTL, DimDSCP, DimLen, DimProto,
-}
-
-// Summary is the summary word the datapath stores for an atom: the words
-// that hold rules with primary dimension d accepting this value. Every
-// rule that matches a packet sets a bit in its primary dimension's
-// summary (or is in Wild), so OR-ing the summaries and Wild's names every
-// word that can hold a match: for most packets a few, whatever the rule
-// count.
-func (t *Tables) Summary(d int, atom uint32) uint64 {
-	v := t.Vectors[d][atom].and(&t.Primary[d])
-	return v.Summary()
-}
 
 // Compile turns a valid ruleset into classifier tables. The result depends
 // only on the ruleset, so the same ruleset always gives the same tables.
-func Compile(rs *Ruleset) (*Tables, error) {
+func Compile(rs *rules.Ruleset) (*Tables, error) {
 	if err := rs.Validate(); err != nil {
 		return nil, err
 	}
-	t := &Tables{Policy: rs.Policy, Order: Sorted(rs.Rules), sets: rs.Sets}
-	t.SrcSets, t.DstSets = ReferencedSets(t.Order)
+	t := &Tables{Policy: rs.Policy, Order: rules.Sorted(rs.Rules)}
+	t.SrcSets, t.DstSets = rules.ReferencedSets(t.Order)
 	c := compiler{order: t.Order, keys: keyContext{pk: protoKeySets{}, srcSets: t.SrcSets, dstSets: t.DstSets}}
 	for r := range t.Order {
 		for d, set := range constrained(&t.Order[r].Match) {
@@ -184,8 +29,8 @@ func Compile(rs *Ruleset) (*Tables, error) {
 		}
 	}
 	t.Used[DimProto] = true
-	t.Src, t.Vectors[DimSrc] = c.addrField(func(m *Match) netip.Prefix { return m.Src })
-	t.Dst, t.Vectors[DimDst] = c.addrField(func(m *Match) netip.Prefix { return m.Dst })
+	t.Src, t.Vectors[DimSrc] = c.addrField(func(m *rules.Match) netip.Prefix { return m.Src })
+	t.Dst, t.Vectors[DimDst] = c.addrField(func(m *rules.Match) netip.Prefix { return m.Dst })
 	for d := range NumDims {
 		if ValueKeys[d] == 0 {
 			continue
@@ -208,7 +53,7 @@ func Compile(rs *Ruleset) (*Tables, error) {
 
 // primaries assigns each rule to the first dimension of primaryOrder it
 // constrains.
-func primaries(order []Rule) (p [NumDims]BitVec, wild BitVec) {
+func primaries(order []rules.Rule) (p [NumDims]BitVec, wild BitVec) {
 	for r := range order {
 		set := constrained(&order[r].Match)
 		d := -1
@@ -228,10 +73,10 @@ func primaries(order []Rule) (p [NumDims]BitVec, wild BitVec) {
 }
 
 // constrained reports which dimensions m sets a condition on.
-func constrained(m *Match) [NumDims]bool {
+func constrained(m *rules.Match) [NumDims]bool {
 	return [NumDims]bool{
 		DimSrc: m.Src.IsValid(), DimDst: m.Dst.IsValid(),
-		DimProto: m.Proto.Set || m.Family != FamilyAny || m.Fragment != FragAnyPacket,
+		DimProto: m.Proto.Set || m.Family != rules.FamilyAny || m.Fragment != rules.FragAnyPacket,
 		DimSport: m.Sport.Set, DimDport: m.Dport.Set,
 		DimL4:   m.TCPFlags.Set || m.ICMPType.Set || m.ICMPCode.Set,
 		DimVLAN: m.VLAN.Set, DimInnerVLAN: m.InnerVLAN.Set,
@@ -242,7 +87,7 @@ func constrained(m *Match) [NumDims]bool {
 }
 
 type compiler struct {
-	order []Rule
+	order []rules.Rule
 	keys  keyContext
 }
 
@@ -292,7 +137,7 @@ func (c *compiler) wildcard(d int) BitVec {
 // addrField gives every distinct prefix the rules name the vector of rules
 // whose prefix contains it: a longest-prefix lookup then yields exactly the
 // rules whose prefix contains the address.
-func (c *compiler) addrField(get func(*Match) netip.Prefix) ([]PrefixAtom, []BitVec) {
+func (c *compiler) addrField(get func(*rules.Match) netip.Prefix) ([]PrefixAtom, []BitVec) {
 	var wild BitVec
 	byPrefix := map[netip.Prefix][]int{}
 	for r := range c.order {
@@ -420,7 +265,7 @@ func (k keyRule) rule() int            { return int(uint32(k)) }
 
 // neighbourKeys redoes the keys whose frames even rules without any
 // protocol condition must not match: ARP (no rule matches it) and ND
-// (only rules naming ICMPv6 do, see Match.Matches). sets are each rule's
+// (only rules naming ICMPv6 do, see model.Matches). sets are each rule's
 // protocol keys.
 func (c *compiler) neighbourKeys(table []uint16, a *atoms, sets [][]interval) {
 	for k := range table {

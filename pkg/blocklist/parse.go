@@ -1,5 +1,6 @@
-// Package sets reads address sets: blocklists of IPv4 and IPv6 prefixes
-// such as Spamhaus DROP or FireHOL .netset files, for `xdpfw set load`.
+// Package blocklist reads blocklist files: lists of IPv4 and IPv6 prefixes
+// such as Spamhaus DROP or FireHOL .netset files, the elements of address
+// sets for `xdpfw set load` and ruleset files.
 // It is pure Go: no root, no BPF.
 //
 // The format is one prefix ("192.0.2.0/24") or address ("192.0.2.7",
@@ -14,7 +15,7 @@
 // wish to block the whole /8, and masking would block 16 million
 // addresses nobody listed. With SkipInvalid such lines are skipped and
 // reported with the rest.
-package sets
+package blocklist
 
 import (
 	"bufio"
@@ -39,12 +40,12 @@ type Options struct {
 	// default, takes both).
 	Family rules.Family
 	// SkipInvalid makes bad lines not an error: Parse returns the good
-	// entries and lists the bad lines in Set.Skipped.
+	// entries and lists the bad lines in List.Skipped.
 	SkipInvalid bool
 }
 
-// Set is a parsed address set.
-type Set struct {
+// List is a parsed blocklist.
+type List struct {
 	// Prefixes holds every entry once: IPv4 before IPv6, each sorted by
 	// address, then by prefix length.
 	Prefixes []netip.Prefix
@@ -93,15 +94,15 @@ func (e *Error) Error() string {
 }
 
 // MaxLine is the longest line Parse reads (comments included); a longer
-// one stops it: the input is not a set file.
+// one stops it: the input is not a blocklist.
 const MaxLine = 64 * 1024
 
 // maxEntry is longer than any prefix in any notation; a longer entry is
 // reported by its length rather than quoted whole.
 const maxEntry = 100
 
-// ParseFile parses the set in the file at path (named by path in errors).
-func ParseFile(path string, opt Options) (*Set, error) {
+// ParseFile parses the blocklist in the file at path (named by path in errors).
+func ParseFile(path string, opt Options) (*List, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -113,8 +114,8 @@ func ParseFile(path string, opt Options) (*Set, error) {
 	return Parse(f, opt)
 }
 
-// Parse reads a set from r. Errors name opt.Name and the line.
-func Parse(r io.Reader, opt Options) (*Set, error) {
+// Parse reads a blocklist from r. Errors name opt.Name and the line.
+func Parse(r io.Reader, opt Options) (*List, error) {
 	if opt.Name == "" {
 		opt.Name = "<input>"
 	}
@@ -152,28 +153,28 @@ func Parse(r io.Reader, opt Options) (*Set, error) {
 		return nil, &Error{Name: opt.Name, Lines: bad, Total: nbad}
 	}
 
-	set := &Set{Skipped: bad, Prefixes: make([]netip.Prefix, 0, len(v4)+len(v6))}
+	list := &List{Skipped: bad, Prefixes: make([]netip.Prefix, 0, len(v4)+len(v6))}
 	slices.Sort(v4)
 	for i, k := range v4 {
 		if i > 0 && k == v4[i-1] {
-			set.Duplicates++
+			list.Duplicates++
 			continue
 		}
 		a := uint32(k >> 8)
 		addr := netip.AddrFrom4([4]byte{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)})
-		set.Prefixes = append(set.Prefixes, netip.PrefixFrom(addr, int(k&0xff)))
+		list.Prefixes = append(list.Prefixes, netip.PrefixFrom(addr, int(k&0xff)))
 	}
 	slices.SortFunc(v6, func(a, b netip.Prefix) int {
 		return cmp.Or(a.Addr().Compare(b.Addr()), cmp.Compare(a.Bits(), b.Bits()))
 	})
 	for i, p := range v6 {
 		if i > 0 && p == v6[i-1] {
-			set.Duplicates++
+			list.Duplicates++
 			continue
 		}
-		set.Prefixes = append(set.Prefixes, p)
+		list.Prefixes = append(list.Prefixes, p)
 	}
-	return set, nil
+	return list, nil
 }
 
 // parseLine returns the line's entry: IPv4 as a v4Key (never 0), IPv6 as

@@ -1,4 +1,4 @@
-package sets
+package blocklist
 
 import (
 	"github.com/xdpfw/xdpfw/pkg/rules"

@@ -1,21 +1,26 @@
-package rules
+package model
 
-import "net/netip"
+import (
+	"net/netip"
+
+	"github.com/xdpfw/xdpfw/pkg/rules"
+)
 
 // The reference evaluator: a plain linear walk over the rules in
 // evaluation order. It is deliberately the obvious algorithm, so that the
-// datapath's bit-vector classifier (and Compile) can be checked against it.
+// datapath's bit-vector classifier (and classifier.Compile) can be checked
+// against it.
 
 // Matches reports whether every condition m sets holds for p, following
 // docs/design.md "Rule semantics"; sets holds the sets m may name. Malformed
 // frames match nothing (they never reach the rules).
-func (m Match) Matches(p *Packet, sets Sets) bool {
+func Matches(m *rules.Match, p *Packet, sets rules.Sets) bool {
 	switch {
 	case p.Malformed:
 		return false
 	case p.Kind == KindARP:
 		return false // no rule field can name ARP
-	case p.ND && !(m.Proto.Set && m.Proto.Num == ProtoICMPv6):
+	case p.ND && !(m.Proto.Set && m.Proto.Num == rules.ProtoICMPv6):
 		// ND is only for rules that ask for ICMPv6 explicitly, so a broad
 		// rule (say "drop everything from fe80::/10") cannot cut a host off
 		// its neighbours by accident.
@@ -28,7 +33,7 @@ func (m Match) Matches(p *Packet, sets Sets) bool {
 	if m.InnerVLAN.Set && p.VLAN[1] != m.InnerVLAN.ID {
 		return false
 	}
-	if m.Length.Set && !m.Length.contains(clampLen(p.Len)) {
+	if m.Length.Set && !inRange(m.Length, clampLen(p.Len)) {
 		return false
 	}
 	if m.Iface != "" && m.Iface != p.Iface {
@@ -40,18 +45,8 @@ func (m Match) Matches(p *Packet, sets Sets) bool {
 	if p.Kind != KindIPv4 && p.Kind != KindIPv6 {
 		return false
 	}
-	return m.matchesIP(p) && m.inSets(p, sets)
+	return matchesIP(m, p) && inSets(m, p, sets)
 }
-
-// NeedsIP reports whether m sets a condition only IP frames can meet.
-func (m Match) NeedsIP() bool {
-	return m.Src.IsValid() || m.Dst.IsValid() || m.SrcSet != "" || m.DstSet != "" || m.Proto.Set || m.Sport.Set || m.Dport.Set ||
-		m.Family != FamilyAny || m.Fragment != FragAnyPacket || m.TCPFlags.Set ||
-		m.ICMPType.Set || m.ICMPCode.Set || m.DSCP.Set || m.TTL.Set
-}
-
-// IsAny reports whether m sets no condition at all.
-func (m Match) IsAny() bool { return m == Match{} }
 
 func clampLen(n int) uint16 {
 	if n > 65535 {
@@ -61,7 +56,7 @@ func clampLen(n int) uint16 {
 }
 
 // matchesIP checks the IP conditions against an IP frame.
-func (m Match) matchesIP(p *Packet) bool {
+func matchesIP(m *rules.Match, p *Packet) bool {
 	// Prefix.Contains is false across families (and for an IPv4-mapped
 	// IPv6 prefix against an IPv4 address), as the contract wants.
 	if m.Src.IsValid() && !m.Src.Contains(p.Src) {
@@ -70,7 +65,7 @@ func (m Match) matchesIP(p *Packet) bool {
 	if m.Dst.IsValid() && !m.Dst.Contains(p.Dst) {
 		return false
 	}
-	if m.Family != FamilyAny && m.Family != p.Family() {
+	if m.Family != rules.FamilyAny && m.Family != p.Family() {
 		return false
 	}
 	if !m.Fragment.Accepts(p.Frag) {
@@ -79,10 +74,10 @@ func (m Match) matchesIP(p *Packet) bool {
 	if m.Proto.Set && (!p.HasProto || p.Proto != m.Proto.Num) {
 		return false
 	}
-	if m.Sport.Set && !(p.HasPorts && m.Sport.contains(p.Sport)) {
+	if m.Sport.Set && !(p.HasPorts && inRange(m.Sport, p.Sport)) {
 		return false
 	}
-	if m.Dport.Set && !(p.HasPorts && m.Dport.contains(p.Dport)) {
+	if m.Dport.Set && !(p.HasPorts && inRange(m.Dport, p.Dport)) {
 		return false
 	}
 	if m.TCPFlags.Set && !(p.HasTCPFlags && m.TCPFlags.Matches(p.TCPFlags)) {
@@ -97,7 +92,7 @@ func (m Match) matchesIP(p *Packet) bool {
 	if m.DSCP.Set && p.DSCP != m.DSCP.Val {
 		return false
 	}
-	if m.TTL.Set && !m.TTL.contains(uint16(p.TTL)) {
+	if m.TTL.Set && !inRange(m.TTL, uint16(p.TTL)) {
 		return false
 	}
 	return true
@@ -105,7 +100,7 @@ func (m Match) matchesIP(p *Packet) bool {
 
 // inSets checks the set conditions of m: a set that does not exist
 // contains nothing.
-func (m Match) inSets(p *Packet, sets Sets) bool {
+func inSets(m *rules.Match, p *Packet, sets rules.Sets) bool {
 	in := func(name string, a netip.Addr) bool {
 		s := sets[name]
 		return s != nil && s.Contains(a)
@@ -113,33 +108,33 @@ func (m Match) inSets(p *Packet, sets Sets) bool {
 	return (m.SrcSet == "" || in(m.SrcSet, p.Src)) && (m.DstSet == "" || in(m.DstSet, p.Dst))
 }
 
-func (r Range) contains(v uint16) bool {
+func inRange(r rules.Range, v uint16) bool {
 	return r.Lo <= v && v <= r.Hi
 }
 
 // Evaluate decodes frame and gives the verdict rs assigns it. It sorts the
 // rules on every call; to evaluate many frames, sort once and call
 // EvaluateDecoded.
-func Evaluate(rs *Ruleset, frame []byte) Verdict {
+func Evaluate(rs *rules.Ruleset, frame []byte) Verdict {
 	p := Decode(frame)
-	return EvaluateDecoded(rs, Sorted(rs.Rules), &p)
+	return EvaluateDecoded(rs, rules.Sorted(rs.Rules), &p)
 }
 
 // EvaluateDecoded gives the verdict for an already decoded frame. sorted
 // must be Sorted(rs.Rules); rs supplies the default policy. Order of
 // checks: malformed frames are dropped; the first matching rule decides;
 // unmatched ARP and ND pass; everything else gets the policy.
-func EvaluateDecoded(rs *Ruleset, sorted []Rule, p *Packet) Verdict {
+func EvaluateDecoded(rs *rules.Ruleset, sorted []rules.Rule, p *Packet) Verdict {
 	if p.Malformed {
-		return Verdict{Action: Drop, Reason: ReasonMalformed}
+		return Verdict{Action: rules.Drop, Reason: ReasonMalformed}
 	}
 	for i := range sorted {
-		if sorted[i].Match.Matches(p, rs.Sets) {
+		if Matches(&sorted[i].Match, p, rs.Sets) {
 			return Verdict{Action: sorted[i].Action, Reason: ReasonRule, RuleID: sorted[i].ID}
 		}
 	}
 	if p.Kind == KindARP || p.ND {
-		return Verdict{Action: Pass, Reason: ReasonNeighbor}
+		return Verdict{Action: rules.Pass, Reason: ReasonNeighbor}
 	}
 	return Verdict{Action: rs.Policy, Reason: ReasonDefault}
 }

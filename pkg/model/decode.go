@@ -1,4 +1,10 @@
-package rules
+// Package model is xdpfw's reference model: Decode reads a frame as the
+// datapath does (docs/design.md "Packet semantics") and Evaluate gives the
+// verdict a ruleset assigns it ("Rule semantics"), by the obvious linear
+// walk. Every datapath behaviour is checked against it: the datapath
+// tests, `xdpfw replay --verify` and the fuzzers. It is pure Go: no root,
+// no BPF.
+package model
 
 import (
 	"encoding/binary"
@@ -7,6 +13,8 @@ import (
 
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
+
+	"github.com/xdpfw/xdpfw/pkg/rules"
 )
 
 // Decode is the reference decoder: docs/design.md "Packet semantics", the
@@ -76,16 +84,16 @@ type Packet struct {
 
 	EtherType uint16    // after any VLAN tags
 	VLANTags  int       // VLAN tags skipped, 0..2
-	VLAN      [2]uint16 // outer and inner VLAN id, VLANNone when absent
+	VLAN      [2]uint16 // outer and inner VLAN id, rules.VLANNone when absent
 	Len       int       // frame length in bytes
 	Iface     string    // input interface; set by the caller, not decoded
 
-	Src, Dst netip.Addr // IP only; IPv4 as 4-byte addresses
-	Proto    uint8      // L4 protocol, after the IPv6 extension chain
-	HasProto bool       // IP frame with its protocol decoded
-	Frag     FragClass  // FragLater: no L4 header, no ports
-	DSCP     uint8      // IP only
-	TTL      uint8      // IP only: TTL or hop limit
+	Src, Dst netip.Addr      // IP only; IPv4 as 4-byte addresses
+	Proto    uint8           // L4 protocol, after the IPv6 extension chain
+	HasProto bool            // IP frame with its protocol decoded
+	Frag     rules.FragClass // FragLater: no L4 header, no ports
+	DSCP     uint8           // IP only
+	TTL      uint8           // IP only: TTL or hop limit
 
 	HasPorts     bool // TCP or UDP with an L4 header
 	Sport, Dport uint16
@@ -98,14 +106,14 @@ type Packet struct {
 }
 
 // Family is the frame's address family, FamilyAny if it is not IP.
-func (p *Packet) Family() Family {
+func (p *Packet) Family() rules.Family {
 	switch p.Kind {
 	case KindIPv4:
-		return FamilyIPv4
+		return rules.FamilyIPv4
 	case KindIPv6:
-		return FamilyIPv6
+		return rules.FamilyIPv6
 	}
-	return FamilyAny
+	return rules.FamilyAny
 }
 
 // Header sizes, ethertypes and protocol numbers of the contract.
@@ -138,7 +146,7 @@ const (
 // Decode decodes one Ethernet frame. It never fails: a frame that breaks
 // the contract comes back with Malformed set.
 func Decode(frame []byte) Packet {
-	p := Packet{Len: len(frame), VLAN: [2]uint16{VLANNone, VLANNone}}
+	p := Packet{Len: len(frame), VLAN: [2]uint16{rules.VLANNone, rules.VLANNone}}
 	if err := decodeFrame(frame, &p); err != nil {
 		p.Malformed = true
 		p.Problem = err.Error()
@@ -217,11 +225,11 @@ func decodeIPv4(h []byte, p *Packet) error {
 	// A non-first fragment carries no L4 header: classify on L3 only.
 	frag := be16(h[6:])
 	if frag&0x1fff != 0 {
-		p.Frag = FragLater
+		p.Frag = rules.FragLater
 		return nil
 	}
 	if frag&0x2000 != 0 { // more fragments
-		p.Frag = FragFirst
+		p.Frag = rules.FragFirst
 	}
 	return decodeL4(h[ihl:total], p)
 }
@@ -251,7 +259,7 @@ func decodeIPv6(h []byte, p *Packet) error {
 	p.Proto = proto
 	p.HasProto = true
 	p.Frag = frag
-	if frag == FragLater {
+	if frag == rules.FragLater {
 		return nil
 	}
 	return decodeL4(payload[l4:], p)
@@ -272,7 +280,7 @@ func isExtHeader(nh uint8) bool {
 // has no L4 header; FragFirst for offset 0 with more fragments to come. A
 // fragment header with offset 0 and no more fragments is an atomic
 // fragment (RFC 6946): the whole packet, FragNone.
-func walkIPv6Chain(payload []byte, nh uint8) (proto uint8, l4 int, frag FragClass, err error) {
+func walkIPv6Chain(payload []byte, nh uint8) (proto uint8, l4 int, frag rules.FragClass, err error) {
 	cur := 0
 	for n := 1; n <= maxExtHeaders && isExtHeader(nh); n++ {
 		// Every header type starts with 8 bytes (next header, length...).
@@ -283,10 +291,10 @@ func walkIPv6Chain(payload []byte, nh uint8) (proto uint8, l4 int, frag FragClas
 		switch nh {
 		case ipprotoFragment:
 			if be16(x[2:])&0xfff8 != 0 {
-				return x[0], 0, FragLater, nil
+				return x[0], 0, rules.FragLater, nil
 			}
 			if x[3]&1 != 0 {
-				frag = FragFirst
+				frag = rules.FragFirst
 			}
 			cur += 8
 		case ipprotoAH:
@@ -309,7 +317,7 @@ func walkIPv6Chain(payload []byte, nh uint8) (proto uint8, l4 int, frag FragClas
 // the IP header declares, and takes the ports and the ND flag from it.
 func decodeL4(l4 []byte, p *Packet) error {
 	switch p.Proto {
-	case ProtoTCP:
+	case rules.ProtoTCP:
 		if len(l4) < tcpMinHeader {
 			return fmt.Errorf("tcp: header truncated (%d bytes, need %d)", len(l4), tcpMinHeader)
 		}
@@ -321,11 +329,11 @@ func decodeL4(l4 []byte, p *Packet) error {
 			return fmt.Errorf("tcp: data offset %d (%d bytes) beyond the packet (%d bytes)", doff, doff*4, len(l4))
 		}
 		p.HasTCPFlags, p.TCPFlags = true, l4[13]
-	case ProtoUDP:
+	case rules.ProtoUDP:
 		if len(l4) < udpHeaderLen {
 			return fmt.Errorf("udp: header truncated (%d bytes, need %d)", len(l4), udpHeaderLen)
 		}
-	case ProtoICMP:
+	case rules.ProtoICMP:
 		// ICMP in IPv6 is just another protocol number: no checks.
 		if p.Kind != KindIPv4 {
 			return nil
@@ -335,7 +343,7 @@ func decodeL4(l4 []byte, p *Packet) error {
 		}
 		p.HasICMP, p.ICMPType, p.ICMPCode = true, l4[0], l4[1]
 		return nil
-	case ProtoICMPv6:
+	case rules.ProtoICMPv6:
 		if p.Kind != KindIPv6 {
 			return nil // ICMPv6 in IPv4: no checks, never ND
 		}

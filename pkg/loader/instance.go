@@ -7,6 +7,7 @@ import (
 	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
 
+	"github.com/xdpfw/xdpfw/pkg/model"
 	"github.com/xdpfw/xdpfw/pkg/rules"
 )
 
@@ -14,20 +15,25 @@ import (
 // kernel never hands XDP such a frame, and BPF_PROG_TEST_RUN refuses one.
 var ErrRunt = errors.New("shorter than an Ethernet header (14 bytes): never reaches XDP")
 
-// Tester is a private instance of the datapath for BPF_PROG_TEST_RUN. Its
-// counters are its own, so replaying never disturbs the live counters.
-type Tester struct {
+// Instance is a private copy of xdpfw's programs, loaded into the kernel
+// but attached to no interface: it runs frames one at a time with
+// BPF_PROG_TEST_RUN and says what the datapath did with each. It is the
+// engine of replay (`xdpfw replay`, pkg/replay), of the datapath tests
+// and of the benchmarks. Its maps are fresh (NewInstance) or the live
+// classifier maps (State.NewInstance); either way its counters are its
+// own, so running frames never disturbs the live counters.
+type Instance struct {
 	objs  xdpfwObjects
 	slots map[uint32]uint32
 	trace bool
 	seq   uint32
 }
 
-// NewTester loads a private instance enforcing rs. With trace set, each
+// NewInstance loads a private instance enforcing rs. With trace set, each
 // Run reports the matched rule (a replay build); without it the program
 // is exactly the production one (for benchmarks).
-func NewTester(rs *rules.Ruleset, trace bool) (*Tester, error) {
-	t, err := newTester(nil, trace)
+func NewInstance(rs *rules.Ruleset, trace bool) (*Instance, error) {
+	t, err := newInstance(nil, trace)
 	if err != nil {
 		return nil, err
 	}
@@ -40,7 +46,7 @@ func NewTester(rs *rules.Ruleset, trace bool) (*Tester, error) {
 
 // Load makes rs the instance's ruleset (a commit into its own maps), so
 // one instance can try many rulesets; its counters are not reset.
-func (t *Tester) Load(rs *rules.Ruleset) error {
+func (t *Instance) Load(rs *rules.Ruleset) error {
 	// The instance's own maps: nothing else writes them.
 	err := runChange(&t.objs.xdpfwMaps, nil, func(c *tx) error { return c.replaceWithSets(rs) })
 	if err != nil {
@@ -54,15 +60,15 @@ func (t *Tester) Load(rs *rules.Ruleset) error {
 	return nil
 }
 
-// NewTester loads a private instance that classifies with the live maps:
+// NewInstance loads a private instance that classifies with the live maps:
 // it sees every change to the live ruleset as it happens.
-func (s *State) NewTester(trace bool) (*Tester, error) {
+func (s *State) NewInstance(trace bool) (*Instance, error) {
 	live := s.mapsByName()
 	repl := make(map[string]*ebpf.Map, len(classifierMaps))
 	for _, name := range classifierMaps {
 		repl[name] = live[name]
 	}
-	t, err := newTester(repl, trace)
+	t, err := newInstance(repl, trace)
 	if err != nil {
 		return nil, err
 	}
@@ -77,7 +83,7 @@ func (s *State) NewTester(trace bool) (*Tester, error) {
 	return t, nil
 }
 
-func newTester(repl map[string]*ebpf.Map, trace bool) (*Tester, error) {
+func newInstance(repl map[string]*ebpf.Map, trace bool) (*Instance, error) {
 	if err := checkRoot(); err != nil {
 		return nil, err
 	}
@@ -90,7 +96,7 @@ func newTester(repl map[string]*ebpf.Map, trace bool) (*Tester, error) {
 			return nil, err
 		}
 	}
-	t := &Tester{trace: trace}
+	t := &Instance{trace: trace}
 	if err := load(spec, &t.objs, &ebpf.CollectionOptions{MapReplacements: repl}); err != nil {
 		return nil, err
 	}
@@ -105,15 +111,15 @@ func checkRoot() error {
 }
 
 // Close releases the instance.
-func (t *Tester) Close() { t.objs.Close() }
+func (t *Instance) Close() { t.objs.Close() }
 
 // Program is the instance's one-buffer program, what an interface with a
 // usual MTU runs. Frames longer than one buffer need ProgramFor.
-func (t *Tester) Program() *ebpf.Program { return t.objs.Xdpfw }
+func (t *Instance) Program() *ebpf.Program { return t.objs.Xdpfw }
 
 // ProgramFor is the program an interface receiving these frames runs: the
 // frags one if any of them is longer than one buffer.
-func (t *Tester) ProgramFor(frames [][]byte) *ebpf.Program {
+func (t *Instance) ProgramFor(frames [][]byte) *ebpf.Program {
 	longest := 0
 	for _, f := range frames {
 		longest = max(longest, len(f))
@@ -121,7 +127,7 @@ func (t *Tester) ProgramFor(frames [][]byte) *ebpf.Program {
 	return t.programFor(longest)
 }
 
-func (t *Tester) programFor(frameLen int) *ebpf.Program {
+func (t *Instance) programFor(frameLen int) *ebpf.Program {
 	if frameLen > maxLinearFrame() {
 		return t.objs.XdpfwFrags
 	}
@@ -131,13 +137,13 @@ func (t *Tester) programFor(frameLen int) *ebpf.Program {
 // Run passes one frame through the program as if it arrived on the
 // loopback interface (the kernel's choice when no interface is named).
 // Without trace only Action is known.
-func (t *Tester) Run(frame []byte) (rules.Verdict, error) { return t.RunOn(frame, 0) }
+func (t *Instance) Run(frame []byte) (model.Verdict, error) { return t.RunOn(frame, 0) }
 
 // RunOn passes one frame through the program as if it arrived on the
 // interface with index ifindex (0: loopback).
-func (t *Tester) RunOn(frame []byte, ifindex int) (rules.Verdict, error) {
+func (t *Instance) RunOn(frame []byte, ifindex int) (model.Verdict, error) {
 	if len(frame) < 14 {
-		return rules.Verdict{}, ErrRunt
+		return model.Verdict{}, ErrRunt
 	}
 	opts := &ebpf.RunOptions{Data: frame}
 	if ifindex != 0 {
@@ -148,33 +154,33 @@ func (t *Tester) RunOn(frame []byte, ifindex int) (rules.Verdict, error) {
 	ret, err := t.programFor(len(frame)).Run(opts)
 	if err != nil {
 		if errors.Is(err, unix.EINVAL) {
-			return rules.Verdict{}, fmt.Errorf("BPF_PROG_TEST_RUN refused a %d-byte frame: %w", len(frame), err)
+			return model.Verdict{}, fmt.Errorf("BPF_PROG_TEST_RUN refused a %d-byte frame: %w", len(frame), err)
 		}
-		return rules.Verdict{}, fmt.Errorf("BPF_PROG_TEST_RUN: %w", err)
+		return model.Verdict{}, fmt.Errorf("BPF_PROG_TEST_RUN: %w", err)
 	}
-	v := rules.Verdict{Action: rules.Action(ret)}
+	v := model.Verdict{Action: rules.Action(ret)}
 	if !t.trace {
 		return v, nil
 	}
 	var tr xdpfwTrace
 	if err := t.objs.Trace.Lookup(uint32(0), &tr); err != nil {
-		return rules.Verdict{}, fmt.Errorf("read trace: %w", err)
+		return model.Verdict{}, fmt.Errorf("read trace: %w", err)
 	}
 	t.seq++
 	if tr.Seq != t.seq || tr.Action != ret {
-		return rules.Verdict{}, fmt.Errorf("trace out of step (seq %d, want %d; action %d, returned %d)", tr.Seq, t.seq, tr.Action, ret)
+		return model.Verdict{}, fmt.Errorf("trace out of step (seq %d, want %d; action %d, returned %d)", tr.Seq, t.seq, tr.Action, ret)
 	}
-	v.Reason = rules.Reason(tr.Reason)
+	v.Reason = model.Reason(tr.Reason)
 	v.RuleID = tr.RuleId
 	return v, nil
 }
 
 // RuleCounters are the instance's own per-rule counters, by rule id.
-func (t *Tester) RuleCounters() (map[uint32]Counter, error) {
+func (t *Instance) RuleCounters() (map[uint32]Counter, error) {
 	return ruleCounters(t.objs.RuleStats, t.slots)
 }
 
 // VerdictCounters are the instance's own per-verdict counters.
-func (t *Tester) VerdictCounters() (map[string]Counter, error) {
+func (t *Instance) VerdictCounters() (map[string]Counter, error) {
 	return verdictCounters(t.objs.VerdictStats)
 }

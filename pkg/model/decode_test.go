@@ -1,4 +1,4 @@
-package rules
+package model
 
 import (
 	"net/netip"
@@ -7,6 +7,8 @@ import (
 
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
+
+	"github.com/xdpfw/xdpfw/pkg/rules"
 )
 
 // Expected packets for the well-formed cases.
@@ -24,7 +26,7 @@ func withPorts(p Packet, s, d uint16) Packet {
 }
 
 func fragment(p Packet) Packet {
-	p.Frag = FragLater
+	p.Frag = rules.FragLater
 	return p
 }
 
@@ -35,8 +37,8 @@ func baseView(p Packet) Packet {
 	q := Packet{Kind: p.Kind, Malformed: p.Malformed, Problem: p.Problem, EtherType: p.EtherType,
 		VLANTags: p.VLANTags, Src: p.Src, Dst: p.Dst, Proto: p.Proto, HasProto: p.HasProto,
 		HasPorts: p.HasPorts, Sport: p.Sport, Dport: p.Dport, ND: p.ND}
-	if p.Frag == FragLater {
-		q.Frag = FragLater
+	if p.Frag == rules.FragLater {
+		q.Frag = rules.FragLater
 	}
 	return q
 }
@@ -228,7 +230,7 @@ func TestDecode(t *testing.T) {
 func TestDecodeAgreesWithGopacket(t *testing.T) {
 	checked := 0
 	for _, tc := range decodeCases(t) {
-		if tc.bad != "" || tc.want.Frag == FragLater {
+		if tc.bad != "" || tc.want.Frag == rules.FragLater {
 			continue
 		}
 		pkt := gopacket.NewPacket(tc.frame, layers.LayerTypeEthernet, gopacket.Default)
@@ -255,7 +257,7 @@ func TestDecodeAgreesWithGopacket(t *testing.T) {
 	}
 }
 
-func itoa(v uint16) string { return PortRange{Set: true, Lo: v, Hi: v}.String() }
+func itoa(v uint16) string { return rules.PortRange{Set: true, Lo: v, Hi: v}.String() }
 
 // FuzzDecode checks that Decode never panics and that its output is
 // self-consistent. `go test` runs the seeds; `go test -fuzz=FuzzDecode`
@@ -272,10 +274,10 @@ func FuzzDecode(f *testing.F) {
 		if p.Malformed {
 			return
 		}
-		if p.HasPorts && (p.Frag == FragLater || (p.Proto != ProtoTCP && p.Proto != ProtoUDP)) {
+		if p.HasPorts && (p.Frag == rules.FragLater || (p.Proto != rules.ProtoTCP && p.Proto != rules.ProtoUDP)) {
 			t.Fatalf("ports on %+v", p)
 		}
-		if p.ND && (p.Kind != KindIPv6 || p.Proto != ProtoICMPv6 || p.Frag == FragLater) {
+		if p.ND && (p.Kind != KindIPv6 || p.Proto != rules.ProtoICMPv6 || p.Frag == rules.FragLater) {
 			t.Fatalf("ND on %+v", p)
 		}
 		if p.HasProto != (p.Kind == KindIPv4 || p.Kind == KindIPv6) {
