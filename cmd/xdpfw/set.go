@@ -140,32 +140,29 @@ ones. A progress bar is drawn on a terminal unless --quiet.`,
 				return fmt.Errorf("set load: need a set name and a file (usage: xdpfw set load NAME FILE)")
 			}
 			name, path := c.Args().Get(0), c.Args().Get(1)
+			in, r, err := openInput(c, path)
+			if err != nil {
+				return err
+			}
+			defer r.Close()
 			return withState(c, func(s *loader.State) error {
-				fam, err := s.SetFamily(name)
-				if err != nil {
-					return err
-				}
-				opt := blocklist.Options{Family: fam, SkipInvalid: c.Bool("skip-invalid")}
-				in, r, err := openInput(c, path)
-				if err != nil {
-					return err
-				}
-				defer r.Close()
-				opt.Name = in
-				set, err := blocklist.Parse(r, opt)
-				if err != nil {
-					return err
-				}
-				for _, bad := range set.Skipped {
-					fmt.Fprintf(c.App.ErrWriter, "%s: skipped %v\n", path, bad)
-				}
-				bar := progress.New(os.Stderr, "loading "+name, int64(len(set.Prefixes)), c.Bool("quiet") || c.App.ErrWriter != os.Stderr)
+				// The bar is drawn once the list is read and its size known.
+				var bar *progress.Bar
 				last := 0
-				res, err := s.LoadSet(name, set.Prefixes, func(done, total int) {
+				opt := blocklist.Options{Name: in, SkipInvalid: c.Bool("skip-invalid")}
+				res, skipped, err := s.LoadBlocklist(name, r, opt, func(done, total int) {
+					if bar == nil {
+						bar = progress.New(os.Stderr, "loading "+name, int64(total), c.Bool("quiet") || c.App.ErrWriter != os.Stderr)
+					}
 					bar.Add(int64(done - last))
 					last = done
 				})
-				bar.Done()
+				if bar != nil {
+					bar.Done()
+				}
+				for _, bad := range skipped {
+					fmt.Fprintf(c.App.ErrWriter, "%s: skipped %v\n", path, bad)
+				}
 				if err != nil {
 					return err
 				}

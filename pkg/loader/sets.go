@@ -3,6 +3,7 @@ package loader
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"slices"
 	"sort"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/cilium/ebpf"
 
+	"github.com/xdpfw/xdpfw/pkg/blocklist"
 	"github.com/xdpfw/xdpfw/pkg/rules"
 )
 
@@ -310,6 +312,23 @@ func (s *State) LoadSet(name string, ps []netip.Prefix, progress func(done, tota
 		return SetResult{}, err
 	}
 	return res, nil
+}
+
+// LoadBlocklist replaces a set's elements with the blocklist read from r,
+// as LoadSet does. The list is parsed for the set's family, so a line of
+// the other family is a bad line like any other: reported with its number
+// (opt.Name names the input), or skipped with opt.SkipInvalid and returned
+// in skipped.
+func (s *State) LoadBlocklist(name string, r io.Reader, opt blocklist.Options, progress func(done, total int)) (res SetResult, skipped []blocklist.LineError, err error) {
+	if opt.Family, err = s.SetFamily(name); err != nil {
+		return res, nil, err
+	}
+	list, err := blocklist.Parse(r, opt)
+	if err != nil {
+		return res, nil, err
+	}
+	res, err = s.LoadSet(name, list.Prefixes, progress)
+	return res, list.Skipped, err
 }
 
 // delta opens a set for a change: the change's plan, committed if it
