@@ -98,7 +98,8 @@ rules:
 		},
 		{
 			name: "ports without protocol match tcp and udp only",
-			rules: `rules:
+			rules: `policy: pass
+rules:
   - {sport: 7, action: drop}
 `,
 			frames: []frame{
@@ -109,7 +110,8 @@ rules:
 		},
 		{
 			name: "match-all rule",
-			rules: `rules:
+			rules: `policy: pass
+rules:
   - {action: drop}
 `,
 			frames: []frame{

@@ -18,7 +18,7 @@ import (
 
 // A ruleset file is YAML:
 //
-//	policy: drop          # pass|drop, default pass if omitted
+//	policy: drop          # pass|drop, required
 //	sets:                 # optional named address sets
 //	  blocked:
 //	    family: inet      # ipv4, ipv6 or inet (default)
@@ -32,7 +32,9 @@ import (
 //	    dport: 22
 //	    tcp-flags: syn,!ack
 //
-// Rules get IDs 1..N in file order. The file is read as a yaml.Node tree
+// The policy is required: a file without one (an empty, comment-only or
+// cut-off file) is refused rather than read as "policy pass, no rules",
+// which would open the firewall. Rules get IDs 1..N in file order. The file is read as a yaml.Node tree
 // rather than unmarshalled into structs so that every error, including
 // unknown keys and bad values, names the line it is about.
 
@@ -81,10 +83,10 @@ func ParseYAML(name string, data []byte, opt FileOptions) (*Ruleset, error) {
 	if err != nil {
 		return nil, err
 	}
-	rs := &Ruleset{Policy: Pass}
-	if root == nil { // empty file: no rules, default policy
-		return rs, nil
+	if root == nil || (root.Kind == yaml.ScalarNode && root.ShortTag() == "!!null") {
+		return nil, &FileError{File: name, Err: ErrNoPolicy}
 	}
+	rs := &Ruleset{Policy: Pass}
 	if err := p.ruleset(root, rs); err != nil {
 		return nil, err
 	}
@@ -95,6 +97,9 @@ func ParseYAML(name string, data []byte, opt FileOptions) (*Ruleset, error) {
 	}
 	return rs, nil
 }
+
+// ErrNoPolicy refuses a ruleset file without a policy key.
+var ErrNoPolicy = errors.New("no policy: a ruleset file must say policy: pass or policy: drop (an empty or cut-off file would open the firewall)")
 
 type fileParser struct {
 	name string
@@ -224,15 +229,29 @@ func (p *fileParser) ruleset(root *yaml.Node, rs *Ruleset) error {
 			return err
 		}
 	}
-	if f, ok := fs["policy"]; ok {
-		s, err := p.scalar("policy", f)
+	pf, hasPolicy := fs["policy"]
+	if hasPolicy {
+		s, err := p.scalar("policy", pf)
 		if err != nil {
 			return err
 		}
 		if rs.Policy, err = ParsePolicy(s); err != nil {
-			return p.errorf(f.val, "%v", err)
+			return p.errorf(pf.val, "%v", err)
 		}
 	}
+	// The rules are checked first: a file with a bad rule and no policy
+	// gets the rule's error, which names a line.
+	if err := p.rules(fs, rs); err != nil {
+		return err
+	}
+	if !hasPolicy {
+		return &FileError{File: p.name, Err: ErrNoPolicy}
+	}
+	return nil
+}
+
+// rules parses the "rules:" list into rs.Rules.
+func (p *fileParser) rules(fs map[string]field, rs *Ruleset) error {
 	f, ok := fs["rules"]
 	if !ok || (f.val.Kind == yaml.ScalarNode && f.val.ShortTag() == "!!null") {
 		return nil // "rules:" with nothing after it: no rules

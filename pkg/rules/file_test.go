@@ -52,15 +52,13 @@ func TestParseYAMLDefaults(t *testing.T) {
 		policy   Action
 		nrules   int
 	}{
-		{"empty file", "", Pass, 0},
-		{"comment only", "# nothing\n", Pass, 0},
 		{"policy only", "policy: drop\n", Drop, 0},
 		{"rules null", "policy: pass\nrules:\n", Pass, 0},
-		{"rules empty", "rules: []\n", Pass, 0},
-		{"no policy", "rules:\n  - action: drop\n", Pass, 1},
+		{"rules empty", "policy: pass\nrules: []\n", Pass, 0},
+		{"policy after rules", "rules:\n  - action: drop\npolicy: pass\n", Pass, 1},
 		{"policy case", "policy: DROP\n", Drop, 0},
-		{"anchor", "rules:\n  - &r {action: drop, dport: 22}\n  - *r\n", Pass, 2},
-		{"int ports and hex priority", "rules:\n  - {action: drop, sport: 7, priority: 0x10}\n", Pass, 1},
+		{"anchor", "policy: drop\nrules:\n  - &r {action: drop, dport: 22}\n  - *r\n", Drop, 2},
+		{"int ports and hex priority", "policy: pass\nrules:\n  - {action: drop, sport: 7, priority: 0x10}\n", Pass, 1},
 	}
 	for _, tt := range tests {
 		rs, err := ParseYAML("f.yaml", []byte(tt.in), FileOptions{})
@@ -70,6 +68,31 @@ func TestParseYAMLDefaults(t *testing.T) {
 		}
 		if rs.Policy != tt.policy || len(rs.Rules) != tt.nrules {
 			t.Errorf("%s: got policy %v, %d rules; want %v, %d", tt.name, rs.Policy, len(rs.Rules), tt.policy, tt.nrules)
+		}
+	}
+}
+
+// TestParseYAMLNeedsPolicy: a file that does not state its policy (empty,
+// comment-only, cut off before the policy, or simply without one) is
+// refused in one line saying why, never read as "policy pass".
+func TestParseYAMLNeedsPolicy(t *testing.T) {
+	for name, in := range map[string]string{
+		"empty file":   "",
+		"comment only": "# nothing\n",
+		"blank lines":  "\n\n  \n",
+		"rules only":   "rules:\n  - action: drop\n",
+		"rules empty":  "rules: []\n",
+		"sets only":    "sets:\n  s: {elements: [192.0.2.0/24]}\n",
+		"cut off":      "rules:\n  - {proto: tcp, dport: 22, action: pass}\n",
+		"document end": "---\n...\n",
+	} {
+		_, err := ParseYAML("f.yaml", []byte(in), FileOptions{})
+		if err == nil || !errors.Is(err, ErrNoPolicy) {
+			t.Errorf("%s: error = %v, want %v", name, err, ErrNoPolicy)
+			continue
+		}
+		if got := err.Error(); strings.Contains(got, "\n") || !strings.HasPrefix(got, "f.yaml: no policy: ") {
+			t.Errorf("%s: error %q, want one line naming the file", name, got)
 		}
 	}
 }
