@@ -15,6 +15,15 @@
 // wish to block the whole /8, and masking would block 16 million
 // addresses nobody listed. With SkipInvalid such lines are skipped and
 // reported with the rest.
+//
+// A line covering every address of a family (0.0.0.0/0, ::/0) is refused
+// unless Options.AllowDefaultRoute, even with SkipInvalid: in a list of
+// addresses to block it is almost always a mistake or a poisoned feed, and
+// it would block (or, in a pass rule, open to) the whole Internet.
+//
+// Messages quote a bad entry only when it is short (at most maxQuote
+// bytes): the input may be a file that is not a blocklist at all, such as
+// /etc/shadow, whose lines must not end up in a terminal or a log.
 package blocklist
 
 import (
@@ -25,10 +34,10 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"os"
 	"slices"
 	"strings"
 
+	"github.com/xdpfw/xdpfw/internal/input"
 	"github.com/xdpfw/xdpfw/pkg/rules"
 )
 
@@ -42,7 +51,16 @@ type Options struct {
 	// SkipInvalid makes bad lines not an error: Parse returns the good
 	// entries and lists the bad lines in List.Skipped.
 	SkipInvalid bool
+	// AllowDefaultRoute takes 0.0.0.0/0 and ::/0; without it a line
+	// covering every address fails the whole list, even with SkipInvalid.
+	AllowDefaultRoute bool
+	// MaxSize bounds what ParseFile reads, in bytes: 0 is
+	// input.MaxBlocklist, a negative size no limit.
+	MaxSize int64
 }
+
+// ErrDefaultRoute is a blocklist line covering every address.
+var ErrDefaultRoute = errors.New("covers every address: refused in a blocklist, even with --skip-invalid (--allow-default-route takes it)")
 
 // List is a parsed blocklist.
 type List struct {
@@ -97,21 +115,29 @@ func (e *Error) Error() string {
 // one stops it: the input is not a blocklist.
 const MaxLine = 64 * 1024
 
-// maxEntry is longer than any prefix in any notation; a longer entry is
-// reported by its length rather than quoted whole.
-const maxEntry = 100
+// maxEntry is the longest prefix text (an IPv6 address with an
+// embedded IPv4 one and /128); a longer entry is reported by its length,
+// never quoted.
+const maxEntry = len("ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255/128")
 
-// ParseFile parses the blocklist in the file at path (named by path in errors).
+// maxQuote is the most of a bad line's text a message quotes.
+const maxQuote = 24
+
+// ParseFile parses the blocklist in the file at path (named by path in
+// errors). Only a regular file of at most opt.MaxSize bytes is read.
 func ParseFile(path string, opt Options) (*List, error) {
-	f, err := os.Open(path)
+	max := opt.MaxSize
+	if max == 0 {
+		max = input.MaxBlocklist
+	}
+	data, err := input.ReadFile(path, max)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
 	if opt.Name == "" {
 		opt.Name = path
 	}
-	return Parse(f, opt)
+	return Parse(bytes.NewReader(data), opt)
 }
 
 // Parse reads a blocklist from r. Errors name opt.Name and the line.
@@ -131,6 +157,13 @@ func Parse(r io.Reader, opt Options) (*List, error) {
 	for sc.Scan() {
 		line++
 		p4, p6, err := parseLine(sc.Bytes(), opt.Family)
+		if err == nil && !opt.AllowDefaultRoute && (p4 != 0 && p4&0xff == 0 || p6.IsValid() && p6.Bits() == 0) {
+			all := "0.0.0.0/0"
+			if p6.IsValid() {
+				all = "::/0"
+			}
+			return nil, fmt.Errorf("%s:%d: %s %w", opt.Name, line, all, ErrDefaultRoute)
+		}
 		switch {
 		case err != nil:
 			nbad++
@@ -191,7 +224,7 @@ func parseLine(b []byte, fam rules.Family) (uint64, netip.Prefix, error) {
 		return 0, netip.Prefix{}, fmt.Errorf("not an address or prefix (%d bytes)", len(b))
 	}
 	if i := bytes.IndexAny(b, " \t"); i >= 0 {
-		return 0, netip.Prefix{}, fmt.Errorf("unexpected %q after %s (want one prefix or address per line)", bytes.TrimSpace(b[i:]), b[:i])
+		return 0, netip.Prefix{}, fmt.Errorf("unexpected %s after %s (want one prefix or address per line)", quote(bytes.TrimSpace(b[i:])), cut(b[:i]))
 	}
 	if a, bits, ok := fastIPv4(b); ok {
 		if fam == rules.FamilyIPv6 {
@@ -203,6 +236,9 @@ func parseLine(b []byte, fam rules.Family) (uint64, netip.Prefix, error) {
 	// take, including every error) gets the rules parser and its messages.
 	p, err := rules.ParsePrefix(string(b))
 	if err != nil {
+		if len(b) > maxQuote {
+			return 0, netip.Prefix{}, fmt.Errorf("not an address or prefix (%d bytes)", len(b))
+		}
 		return 0, netip.Prefix{}, err
 	}
 	switch {
@@ -215,6 +251,22 @@ func parseLine(b []byte, fam rules.Family) (uint64, netip.Prefix, error) {
 		return v4Key(uint32(a[0])<<24|uint32(a[1])<<16|uint32(a[2])<<8|uint32(a[3]), p.Bits()), netip.Prefix{}, nil
 	}
 	return 0, p, nil
+}
+
+// quote quotes b for a message, cut to maxQuote bytes.
+func quote(b []byte) string {
+	if len(b) > maxQuote {
+		return fmt.Sprintf("%q…", b[:maxQuote])
+	}
+	return fmt.Sprintf("%q", b)
+}
+
+// cut is b for a message, cut to maxQuote bytes.
+func cut(b []byte) string {
+	if len(b) > maxQuote {
+		return string(b[:maxQuote]) + "…"
+	}
+	return string(b)
 }
 
 // v4Key packs an IPv4 prefix as address<<8 | length, plus 1<<40 so that

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -44,7 +45,7 @@ func TestParseFormats(t *testing.T) {
 		"1.0.0.0/08", // not canonical text, but a valid prefix: the full parser takes it
 		"192.0.2.0/25",
 	}, "\n")
-	set, err := Parse(strings.NewReader(in), Options{Name: "drop.txt"})
+	set, err := Parse(strings.NewReader(in), Options{Name: "drop.txt", AllowDefaultRoute: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,5 +189,60 @@ func TestFastPathAgrees(t *testing.T) {
 		if err != nil || full != got || full.Masked() != full {
 			t.Errorf("%q: fast path gave %v, full parser %v, %v", s, got, full, err)
 		}
+	}
+}
+
+// TestParseRefusesDefaultRoute: a line covering every address fails the
+// whole list, even with SkipInvalid, unless AllowDefaultRoute.
+func TestParseRefusesDefaultRoute(t *testing.T) {
+	for _, all := range []string{"0.0.0.0/0", "::/0", "0.0.0.0/00"} {
+		in := "192.0.2.0/24\n# feed\n" + all + " ; poisoned\n198.51.100.7\n"
+		for _, skip := range []bool{false, true} {
+			_, err := Parse(strings.NewReader(in), Options{Name: "feed.txt", SkipInvalid: skip})
+			if !errors.Is(err, ErrDefaultRoute) || !strings.HasPrefix(err.Error(), "feed.txt:3: ") || strings.Contains(err.Error(), "\n") {
+				t.Errorf("%s, skip-invalid %v: %v, want feed.txt:3: ... %v", all, skip, err, ErrDefaultRoute)
+			}
+		}
+		l, err := Parse(strings.NewReader(in), Options{Name: "feed.txt", AllowDefaultRoute: true})
+		if err != nil || len(l.Prefixes) != 3 {
+			t.Errorf("%s with AllowDefaultRoute: %v, %v", all, l, err)
+		}
+	}
+}
+
+// TestParseQuotesLittle: a file that is not a blocklist (here lines like
+// /etc/shadow's) is reported by line without its text.
+func TestParseQuotesLittle(t *testing.T) {
+	const secret = "root:$6$Zq8LQ0xR$3Zt8lMkqJ0oYp2uVx9eH1cB7nA4sD6fG5hJ8kL0mN3bV2cX1zQ9wE7rT5yU3iO1pA:19000:0:99999:7:::"
+	for _, line := range []string{secret, "10.0.0.0/8 " + secret, secret + " 10.0.0.0/8"} {
+		_, err := Parse(strings.NewReader(line+"\n"), Options{Name: "shadow"})
+		if err == nil || strings.Contains(err.Error(), "Zq8LQ0xR$3Zt8") {
+			t.Errorf("error %q quotes the file", err)
+		}
+	}
+}
+
+// TestParseFileRegularOnly: ParseFile reads regular files only, bounded.
+func TestParseFileRegularOnly(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for path, kind := range map[string]string{fifo: "a named pipe", "/dev/zero": "a character device", dir: "a directory"} {
+		_, err := ParseFile(path, Options{})
+		if err == nil || !strings.Contains(err.Error(), "not a regular file but "+kind) {
+			t.Errorf("%s: %v, want not a regular file but %s", path, err, kind)
+		}
+	}
+	big := filepath.Join(dir, "big.txt")
+	if err := os.WriteFile(big, []byte(strings.Repeat("192.0.2.1\n", 200)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ParseFile(big, Options{MaxSize: 1000}); err == nil || !strings.Contains(err.Error(), "larger than the 1000 bytes limit") {
+		t.Errorf("over the limit: %v", err)
+	}
+	if l, err := ParseFile(big, Options{MaxSize: 2000}); err != nil || len(l.Prefixes) != 1 {
+		t.Errorf("at the limit: %v, %v", l, err)
 	}
 }
