@@ -178,9 +178,23 @@ func kindName(n *yaml.Node) string {
 		if n.ShortTag() == "!!null" {
 			return "nothing"
 		}
-		return fmt.Sprintf("%s %q", strings.TrimPrefix(n.ShortTag(), "!!"), n.Value)
+		return fmt.Sprintf("%s %s", strings.TrimPrefix(n.ShortTag(), "!!"), quoteShort(n.Value))
 	}
 	return "something else"
+}
+
+// maxQuote is the longest text of a file an error quotes: the file may
+// not be a ruleset at all (/etc/shadow read as YAML is a long string, or
+// a mapping with long keys), and its contents must not end up in a
+// terminal or a log. A longer text is described by its length.
+const maxQuote = 24
+
+// quoteShort quotes s if it is at most maxQuote bytes, else gives its length.
+func quoteShort(s string) string {
+	if len(s) <= maxQuote {
+		return strconv.Quote(s)
+	}
+	return fmt.Sprintf("(%d bytes, not quoted)", len(s))
 }
 
 // field is one key/value pair of a mapping.
@@ -195,7 +209,7 @@ func (p *fileParser) fields(m *yaml.Node, known ...string) (map[string]field, er
 		k, v := resolve(m.Content[i]), resolve(m.Content[i+1])
 		name := k.Value
 		if k.Kind != yaml.ScalarNode || !slices.Contains(known, name) {
-			return nil, p.errorf(k, "unknown field %q", name)
+			return nil, p.errorf(k, "unknown field %s", quoteShort(name))
 		}
 		if prev, dup := out[name]; dup {
 			return nil, p.errorf(k, "field %q repeated (first on line %d)", name, prev.key.Line)
@@ -205,12 +219,27 @@ func (p *fileParser) fields(m *yaml.Node, known ...string) (map[string]field, er
 	return out, nil
 }
 
+// The longest value of a field, and of a set's file path.
+const (
+	maxValue = 72 // "fin,syn,rst,psh,ack,urg,ecn,cwr / fin,syn,rst,psh,ack,urg,ecn,cwr" is 65
+	maxPath  = 4096
+)
+
 // scalar returns a field's text; lists, mappings and empty values are
 // wrong types. Any scalar tag is accepted (a port may be a YAML int): the
 // text is then parsed by the field's own parser, which rejects bad values.
 func (p *fileParser) scalar(name string, f field) (string, error) {
 	if f.val.Kind != yaml.ScalarNode || f.val.ShortTag() == "!!null" {
 		return "", p.errorf(f.val, "%s: want a value, got %s", name, kindName(f.val))
+	}
+	// The field parsers quote a bad value whole: a value longer than any
+	// good one is refused by its length instead.
+	max := maxValue
+	if name == "file" {
+		max = maxPath
+	}
+	if n := len(f.val.Value); n > max {
+		return "", p.errorf(f.val, "%s: a value of %d bytes, at most %d", name, n, max)
 	}
 	return f.val.Value, nil
 }

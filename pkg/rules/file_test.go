@@ -289,3 +289,21 @@ func ExampleFormatYAML() {
 	//     proto: tcp
 	//     dport: 22
 }
+
+// TestParseYAMLQuotesLittle: errors about a file that is not a ruleset
+// (here one like /etc/shadow) quote at most a short prefix of it.
+func TestParseYAMLQuotesLittle(t *testing.T) {
+	const hash = "$6$Zq8LQ0xRa1b2c3d4$3Zt8lMkqJ0oYp2uVx9eH1cB7nA4sD6fG5hJ8kL0mN3bV2cX1zQ9wE7rT5yU3iO1pAq1w2e3r4t5y6u7i8o9p0aZsXdCfVgBh"
+	for name, in := range map[string]string{
+		"shadow":        "root:" + hash + ":19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\n",
+		"long key":      "policy: drop\n" + hash + ": 1\n",
+		"long value":    "policy: drop\nrules:\n  - {action: drop, dport: \"" + strings.Repeat("9", 5000) + hash + "\"}\n",
+		"long policy":   "policy: " + hash + "\n",
+		"value in list": "policy: drop\nrules: [\"" + hash + "\"]\n",
+	} {
+		_, err := ParseYAML("f.yaml", []byte(in), FileOptions{})
+		if err == nil || strings.Contains(err.Error(), hash[:50]) || len(err.Error()) > 200 {
+			t.Errorf("%s: error %q quotes the file", name, err)
+		}
+	}
+}
