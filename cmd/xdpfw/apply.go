@@ -2,9 +2,12 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/xdpfw/xdpfw/internal/input"
 	"github.com/xdpfw/xdpfw/pkg/classifier"
 	"github.com/xdpfw/xdpfw/pkg/loader"
 	"github.com/xdpfw/xdpfw/pkg/rules"
@@ -31,10 +34,19 @@ order rules of equal priority, and never go back). So 'xdpfw save | xdpfw
 apply -f -' changes nothing.
 
 With --check, the file is parsed, validated and compiled without touching
-the live state (no root needed).`,
+the live state (no root needed).
+
+The file must say its policy (policy: pass or policy: drop): a file
+without one, such as an empty or cut-off file, is refused. FILE must be a
+regular file (not a device or a pipe) of at most 64 MiB, standard input
+at most as much (--max-size raises the limit). A set's file: that holds
+0.0.0.0/0 or ::/0 is refused unless --allow-default-route; elements
+written in the ruleset file are taken as written.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "ruleset `FILE` (- for standard input)"},
 			&cli.BoolFlag{Name: "check", Usage: "only check the file; change nothing"},
+			maxSizeFlag("the file (and of each set file)", input.MaxRuleset),
+			allowDefaultRouteFlag(),
 			jsonFlag(),
 		},
 		Action: func(c *cli.Context) error {
@@ -94,24 +106,95 @@ func applyRuleset(dir string, rs *rules.Ruleset) (res loader.ApplyResult, err er
 func saveCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "save",
-		Usage: "print the live ruleset as a ruleset file",
+		Usage: "print the live ruleset as a ruleset file, or write it to a file with -o",
 		Description: `Prints the live policy and rules in the ruleset file format, rules in
 evaluation order. 'xdpfw apply -f' of the output changes nothing: the
 same rules keep the same ids and counters.
 
-  xdpfw save > /etc/xdpfw.yaml     # and at boot: xdpfw apply -f /etc/xdpfw.yaml`,
+With -o FILE the ruleset is written to a temporary file in FILE's
+directory, synced and renamed over FILE: FILE is the old ruleset or the
+new one, never empty or half written. Without live state save fails and
+writes nothing (a shell redirection would still leave an empty file).
+
+  xdpfw save -o /etc/xdpfw.yaml    # and at boot: xdpfw apply -f /etc/xdpfw.yaml`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write to `FILE` atomically instead of standard output"},
+		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
-				return fmt.Errorf("save: unexpected argument %q (save prints to standard output)", c.Args().First())
+				return fmt.Errorf("save: unexpected argument %q (save prints to standard output, or writes -o FILE)", c.Args().First())
 			}
-			return withState(c, func(s *loader.State) error {
+			var text []byte
+			err := withState(c, func(s *loader.State) error {
 				rs, err := s.RulesetWithSets()
 				if err != nil {
 					return err
 				}
-				_, err = c.App.Writer.Write(rules.FormatYAML(rs))
-				return err
+				text = rules.FormatYAML(rs)
+				return nil
 			})
+			if err != nil {
+				return fmt.Errorf("save: %w", err)
+			}
+			if len(text) == 0 { // FormatYAML always writes the policy
+				return fmt.Errorf("save: the live ruleset formatted to nothing; nothing written")
+			}
+			if out := c.String("output"); out != "" {
+				if err := writeFileAtomic(out, text); err != nil {
+					return fmt.Errorf("save: %w", err)
+				}
+				return nil
+			}
+			_, err = c.App.Writer.Write(text)
+			return err
 		},
 	}
+}
+
+// writeFileAtomic replaces path with data: a temporary file in the same
+// directory is written, synced and renamed over path, and the directory
+// synced, so path is the old contents or the new, whatever happens. A new
+// file gets mode 0644; an existing one keeps its mode.
+func writeFileAtomic(path string, data []byte) (err error) {
+	mode := os.FileMode(0o644)
+	if fi, err := os.Stat(path); err == nil {
+		if !fi.Mode().IsRegular() {
+			return fmt.Errorf("%s: not a regular file (%s); not replacing it", path, input.Kind(fi.Mode()))
+		}
+		mode = fi.Mode().Perm()
+	}
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if _, err = f.Write(data); err != nil {
+		return err
+	}
+	if err = f.Chmod(mode); err != nil {
+		return err
+	}
+	if err = f.Sync(); err != nil {
+		return err
+	}
+	if err = f.Close(); err != nil {
+		return err
+	}
+	if err = os.Rename(f.Name(), path); err != nil {
+		return err
+	}
+	if d, derr := os.Open(dir); derr == nil {
+		derr = d.Sync()
+		d.Close()
+		if derr != nil {
+			return fmt.Errorf("%s: syncing the directory: %w", dir, derr)
+		}
+	}
+	return nil
 }

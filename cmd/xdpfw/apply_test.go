@@ -272,7 +272,7 @@ func TestApplyUsage(t *testing.T) {
 		{[]string{"apply"}, "apply: missing -f FILE (usage: xdpfw apply -f FILE|- [--check])"},
 		{[]string{"apply", "x.yaml"}, `apply: unexpected argument "x.yaml" (the file is given with -f: xdpfw apply -f x.yaml)`},
 		{[]string{"apply", "-f"}, "apply: flag needs an argument: -f (see: xdpfw apply --help)"},
-		{[]string{"save", "x.yaml"}, `save: unexpected argument "x.yaml" (save prints to standard output)`},
+		{[]string{"save", "x.yaml"}, `save: unexpected argument "x.yaml" (save prints to standard output, or writes -o FILE)`},
 	} {
 		out, err := runCLI(t, "/nonexistent/xdpfw", "", tc.args...)
 		if err == nil || err.Error() != tc.want || out != "" {

@@ -1,15 +1,38 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/urfave/cli/v2"
 )
 
+// argsErrorKey is where interspersed leaves an error about the arguments
+// in app.Metadata, for the app's Before (refuseBadArgs) to return.
+const argsErrorKey = "xdpfw.argsError"
+
+// refuseBadArgs is the app's Before: it fails the run with the error
+// interspersed found in the arguments, if any, before any command runs.
+func refuseBadArgs(c *cli.Context) error {
+	if err, ok := c.App.Metadata[argsErrorKey].(error); ok {
+		return err
+	}
+	return nil
+}
+
 // interspersed moves each command's flags in front of its positional
 // arguments. urfave/cli stops reading flags at the first positional one,
 // but operators write `xdpfw attach eth0 --mode generic`, as with ip(8).
+//
+// It also finds a flag given twice (urfave/cli would keep the last value
+// silently: `--dport 22 --dport 23` is 23) and leaves the error in
+// app.Metadata, which the app's Before returns: every command refuses it
+// without a line of its own. Slice flags may be repeated.
 func interspersed(app *cli.App, args []string) []string {
+	if app.Metadata == nil {
+		app.Metadata = map[string]any{}
+	}
+	delete(app.Metadata, argsErrorKey)
 	if len(args) == 0 {
 		return args
 	}
@@ -17,10 +40,39 @@ func interspersed(app *cli.App, args []string) []string {
 	flags, cmds := app.Flags, app.Commands
 	i := 1
 	var cmd *cli.Command
+	seen := map[cli.Flag]string{}
+	path := ""
+	once := func(a string) {
+		f := lookupFlag(flags, a)
+		if f == nil || isSliceFlag(f) {
+			return
+		}
+		as := a
+		if j := strings.IndexByte(a, '='); j >= 0 {
+			as = a[:j]
+		}
+		first, dup := seen[f]
+		if !dup {
+			seen[f] = as
+			return
+		}
+		if _, done := app.Metadata[argsErrorKey]; done {
+			return
+		}
+		what := as + " given twice"
+		if first != as {
+			what = fmt.Sprintf("%s given twice (as %s and %s)", "--"+f.Names()[0], first, as)
+		}
+		if path != "" {
+			what = path + ": " + what
+		}
+		app.Metadata[argsErrorKey] = fmt.Errorf("%s: a flag takes one value", what)
+	}
 	// Global flags and the command path (e.g. "rule add").
 	for i < len(args) {
 		a := args[i]
 		if isFlag(a) {
+			once(a)
 			out = append(out, a)
 			if takesValue(flags, a) && i+1 < len(args) {
 				out = append(out, args[i+1])
@@ -36,6 +88,7 @@ func interspersed(app *cli.App, args []string) []string {
 		out = append(out, a)
 		i++
 		cmd, flags, cmds = c, c.Flags, c.Subcommands
+		path = strings.TrimSpace(path + " " + c.Name)
 		if len(cmds) == 0 {
 			break
 		}
@@ -54,6 +107,7 @@ func interspersed(app *cli.App, args []string) []string {
 			positional = append(positional, a)
 			continue
 		}
+		once(a)
 		named = append(named, a)
 		if takesValue(flags, a) && i+1 < len(args) {
 			named = append(named, args[i+1])
@@ -76,14 +130,33 @@ func takesValue(flags []cli.Flag, a string) bool {
 	if strings.Contains(a, "=") {
 		return false
 	}
+	f := lookupFlag(flags, a)
+	_, isBool := f.(*cli.BoolFlag)
+	return f != nil && !isBool
+}
+
+// lookupFlag returns the flag a (like -f, --mode or --mode=x) names, or nil.
+func lookupFlag(flags []cli.Flag, a string) cli.Flag {
 	name := strings.TrimLeft(a, "-")
+	if j := strings.IndexByte(name, '='); j >= 0 {
+		name = name[:j]
+	}
 	for _, f := range flags {
 		for _, n := range f.Names() {
 			if n == name {
-				_, isBool := f.(*cli.BoolFlag)
-				return !isBool
+				return f
 			}
 		}
+	}
+	return nil
+}
+
+// isSliceFlag reports whether f takes a value each time it is given.
+func isSliceFlag(f cli.Flag) bool {
+	switch f.(type) {
+	case *cli.StringSliceFlag, *cli.IntSliceFlag, *cli.Int64SliceFlag, *cli.UintSliceFlag,
+		*cli.Uint64SliceFlag, *cli.Float64SliceFlag:
+		return true
 	}
 	return false
 }

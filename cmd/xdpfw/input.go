@@ -1,40 +1,70 @@
 package main
 
 import (
-	"io"
-	"os"
+	"fmt"
 	"path/filepath"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/xdpfw/xdpfw/internal/input"
 	"github.com/xdpfw/xdpfw/pkg/blocklist"
 	"github.com/xdpfw/xdpfw/pkg/rules"
 )
 
-// openInput opens the file a command reads, or standard input for "-";
-// name is what errors call it.
-func openInput(c *cli.Context, path string) (name string, r io.ReadCloser, err error) {
-	if path == "-" {
-		return "<stdin>", io.NopCloser(c.App.Reader), nil
+// The flags of every command that reads a ruleset file or a blocklist.
+func maxSizeFlag(what string, def int64) cli.Flag {
+	return &cli.StringFlag{Name: "max-size", Usage: fmt.Sprintf("read at most `SIZE` bytes of %s (K, M, G suffixes; default %s)", what, input.FormatSize(def))}
+}
+
+func allowDefaultRouteFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "allow-default-route", Usage: "take 0.0.0.0/0 and ::/0 in a blocklist (refused otherwise, even with --skip-invalid)"}
+}
+
+// maxSize is the --max-size flag's value, or def when it is not given.
+func maxSize(c *cli.Context, def int64) (int64, error) {
+	if !c.IsSet("max-size") {
+		return def, nil
 	}
-	f, err := os.Open(path)
-	return path, f, err
+	n, err := input.ParseSize(c.String("max-size"))
+	if err != nil {
+		return 0, fmt.Errorf("%s: --max-size: %w", c.Command.FullName(), err)
+	}
+	return n, nil
+}
+
+// readInput reads the whole file a command takes, or standard input for
+// "-", at most max bytes: inputs are read whole, before any lock is taken,
+// so a slow pipe never holds the live state. Named files must be regular
+// files (a device or a FIFO is refused, not read). This is the one place
+// the CLI opens its inputs; name is what errors call the input.
+func readInput(c *cli.Context, path string, max int64) (name string, data []byte, err error) {
+	if path == "-" {
+		data, err = input.Read("<stdin>", c.App.Reader, max)
+		return "<stdin>", data, err
+	}
+	data, err = input.ReadFile(path, max)
+	return path, data, err
 }
 
 // readRulesetFile parses a ruleset file, or standard input for "-" (a
 // set's `file:` is then relative to the working directory). The returned
-// name is what errors call the file.
+// name is what errors call the file. --max-size, when the command has it
+// and it is given, bounds the ruleset file and each set file; otherwise
+// input.MaxRuleset and input.MaxBlocklist do.
 func readRulesetFile(c *cli.Context, path string) (string, *rules.Ruleset, error) {
-	name, r, err := openInput(c, path)
+	max, err := maxSize(c, input.MaxRuleset)
+	if err != nil {
+		return "", nil, err
+	}
+	name, data, err := readInput(c, path, max)
 	if err != nil {
 		return name, nil, err
 	}
-	defer r.Close()
-	data, err := io.ReadAll(r)
-	if err != nil {
-		return name, nil, err
+	setOpt := blocklist.Options{AllowDefaultRoute: c.Bool("allow-default-route")}
+	if c.IsSet("max-size") {
+		setOpt.MaxSize = max
 	}
-	opt := blocklist.RulesetOptions()
+	opt := blocklist.RulesetOptionsWith(setOpt)
 	if path != "-" {
 		opt.Dir = filepath.Dir(path)
 	}

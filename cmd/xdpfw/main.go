@@ -9,6 +9,7 @@ import (
 	"os"
 	"runtime/debug"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/urfave/cli/v2"
 
@@ -25,9 +26,28 @@ func main() {
 	}
 	app := newApp(os.Stdout, os.Stderr)
 	if err := app.Run(interspersed(app, os.Args)); err != nil {
-		fmt.Fprintf(os.Stderr, "xdpfw: %v\n", err)
+		fmt.Fprintf(os.Stderr, "xdpfw: %s\n", errorLine(err))
 		os.Exit(1)
 	}
+}
+
+// maxErrorLine is the most of an error message printed: errors may quote
+// arguments and input (a 100 KB argument, a line of a file), which must
+// not flood a terminal or a log.
+const maxErrorLine = 300
+
+// errorLine is err's message on one line, cut to maxErrorLine bytes
+// (on a character boundary) with "…" when longer.
+func errorLine(err error) string {
+	msg := strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ").Replace(err.Error())
+	if len(msg) <= maxErrorLine {
+		return msg
+	}
+	cut := maxErrorLine
+	for cut > 0 && !utf8.RuneStart(msg[cut]) {
+		cut--
+	}
+	return msg[:cut] + "…"
 }
 
 // newApp builds the CLI; tests run it in-process with their own writers.
@@ -56,6 +76,7 @@ interface removes everything.`,
 				Usage:   "BPF filesystem `DIR` holding the live program, maps and ruleset",
 			},
 		},
+		Before:         refuseBadArgs,
 		OnUsageError:   func(c *cli.Context, err error, _ bool) error { return err },
 		ExitErrHandler: func(*cli.Context, error) {},
 		Commands: []*cli.Command{

@@ -5,6 +5,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/xdpfw/xdpfw/internal/input"
 	"github.com/xdpfw/xdpfw/pkg/loader"
 	"github.com/xdpfw/xdpfw/pkg/replay"
 	"github.com/xdpfw/xdpfw/pkg/rules"
@@ -44,6 +45,8 @@ repeated run, about 17 ms each). The machine's other load shows in the
 figures: compare the ratio, and several runs.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "rules", Usage: "use the ruleset in YAML `FILE` (- for standard input) instead of the live one"},
+			maxSizeFlag("the --rules file (and of each set file)", input.MaxRuleset),
+			allowDefaultRouteFlag(),
 			&cli.BoolFlag{Name: "verify", Usage: "compare every verdict with the reference model"},
 			&cli.BoolFlag{Name: "summary", Usage: "print only the per-rule and per-verdict summary"},
 			&cli.StringFlag{Name: "iface", Usage: "frames arrive on interface `NAME` (for iface rules; default lo)"},

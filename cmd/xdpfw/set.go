@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"net/netip"
 	"os"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/xdpfw/xdpfw/internal/input"
 	"github.com/xdpfw/xdpfw/internal/progress"
 	"github.com/xdpfw/xdpfw/pkg/blocklist"
 	"github.com/xdpfw/xdpfw/pkg/loader"
@@ -129,9 +131,18 @@ input.
 
 If any line is bad, nothing changes and the first bad lines are reported
 with their numbers; --skip-invalid loads the good lines and reports the bad
-ones. A progress bar is drawn on a terminal unless --quiet.`,
+ones. A progress bar is drawn on a terminal unless --quiet.
+
+A list with no elements at all (an empty file, only comments, or only bad
+lines skipped) is refused: use set flush to empty a set. A line covering
+every address (0.0.0.0/0, ::/0) is refused, even with --skip-invalid,
+unless --allow-default-route. FILE must be a regular file (not a device or
+a pipe); it and standard input are read whole, at most 256 MiB (--max-size
+raises the limit), before the live state is locked.`,
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "skip-invalid", Usage: "load the good lines, report the bad ones"},
+			allowDefaultRouteFlag(),
+			maxSizeFlag("the list", input.MaxBlocklist),
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress bar"},
 			jsonFlag(),
 		},
@@ -140,17 +151,37 @@ ones. A progress bar is drawn on a terminal unless --quiet.`,
 				return fmt.Errorf("set load: need a set name and a file (usage: xdpfw set load NAME FILE)")
 			}
 			name, path := c.Args().Get(0), c.Args().Get(1)
-			in, r, err := openInput(c, path)
+			max, err := maxSize(c, input.MaxBlocklist)
 			if err != nil {
 				return err
 			}
-			defer r.Close()
+			// Read all of it before the lock: a slow pipe must not hold
+			// the live state.
+			in, data, err := readInput(c, path, max)
+			if err != nil {
+				return err
+			}
+			opt := blocklist.Options{Name: in, SkipInvalid: c.Bool("skip-invalid"), AllowDefaultRoute: c.Bool("allow-default-route")}
 			return withState(c, func(s *loader.State) error {
+				// Parsed for the set's family: a line of the other family
+				// is a bad line like any other.
+				if opt.Family, err = s.SetFamily(name); err != nil {
+					return err
+				}
+				list, err := blocklist.Parse(bytes.NewReader(data), opt)
+				if err != nil {
+					return err
+				}
+				for _, bad := range list.Skipped {
+					fmt.Fprintf(c.App.ErrWriter, "%s: skipped %v\n", in, bad)
+				}
+				if len(list.Prefixes) == 0 {
+					return fmt.Errorf("set load: %s has no elements: refusing to empty set %s (xdpfw set flush %s empties it)", in, name, name)
+				}
 				// The bar is drawn once the list is read and its size known.
 				var bar *progress.Bar
 				last := 0
-				opt := blocklist.Options{Name: in, SkipInvalid: c.Bool("skip-invalid")}
-				res, skipped, err := s.LoadBlocklist(name, r, opt, func(done, total int) {
+				res, err := s.LoadSet(name, list.Prefixes, func(done, total int) {
 					if bar == nil {
 						bar = progress.New(os.Stderr, "loading "+name, int64(total), c.Bool("quiet") || c.App.ErrWriter != os.Stderr)
 					}
@@ -159,9 +190,6 @@ ones. A progress bar is drawn on a terminal unless --quiet.`,
 				})
 				if bar != nil {
 					bar.Done()
-				}
-				for _, bad := range skipped {
-					fmt.Fprintf(c.App.ErrWriter, "%s: skipped %v\n", path, bad)
 				}
 				if err != nil {
 					return err

@@ -1,0 +1,244 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/xdpfw/xdpfw/internal/privtest"
+)
+
+// liveRuleset is a live state with a drop policy, a rule and a set.
+const liveRuleset = `policy: drop
+sets:
+  bl: {elements: [192.0.2.0/24, 2001:db8::/32]}
+rules:
+  - {src: "@bl", action: drop}
+  - {proto: tcp, dport: 22, action: pass}
+`
+
+// refused runs a command that must fail in one line containing want and
+// checks that the live state (save's output) did not change.
+func refused(t *testing.T, pin, stdin, want string, args ...string) {
+	t.Helper()
+	before, _ := runCLI(t, pin, "", "save")
+	_, err := runCLI(t, pin, stdin, args...)
+	if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "\n") {
+		t.Errorf("xdpfw %s: %v, want one line with %q", strings.Join(args, " "), err, want)
+	}
+	if after, _ := runCLI(t, pin, "", "save"); after != before {
+		t.Errorf("xdpfw %s failed but changed the live state:\nbefore %s\nafter  %s", strings.Join(args, " "), before, after)
+	}
+}
+
+// TestApplyRefusesNoPolicy: an empty, comment-only or policy-less file,
+// or empty standard input, is refused and the live ruleset stays.
+func TestApplyRefusesNoPolicy(t *testing.T) {
+	privtest.Require(t)
+	pin := privtest.PinDir(t)
+	dir := t.TempDir()
+	const want = "no policy: a ruleset file must say policy: pass or policy: drop (an empty or cut-off file would open the firewall)"
+	// Before any state: nothing is created.
+	refused(t, pin, "", "<stdin>: "+want, "apply", "-f", "-")
+	if _, err := os.Stat(pin); !os.IsNotExist(err) {
+		t.Fatalf("a refused apply created %s", pin)
+	}
+	mustRunCLI(t, pin, liveRuleset, "apply", "-f", "-")
+	for name, text := range map[string]string{
+		"empty.yaml":   "",
+		"comment.yaml": "# xdpfw ruleset\n# (cut off)\n",
+		"rules.yaml":   "rules:\n  - {proto: tcp, dport: 22, action: pass}\n",
+	} {
+		path := writeFile(t, dir, name, text)
+		refused(t, pin, "", path+": "+want, "apply", "-f", path)
+		refused(t, pin, "", path+": "+want, "apply", "--check", "-f", path)
+		refused(t, pin, text, "<stdin>: "+want, "apply", "-f", "-")
+	}
+}
+
+// TestSaveOutput: save -o writes the file atomically (no temporary file
+// left, the mode of the file it replaces kept); save without live state
+// fails in one line and writes nothing.
+func TestSaveOutput(t *testing.T) {
+	privtest.Require(t)
+	pin := privtest.PinDir(t)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "xdpfw.yaml")
+	if _, err := runCLI(t, pin, "", "save", "-o", out); err == nil || !strings.HasPrefix(err.Error(), "save: ") || strings.Contains(err.Error(), "\n") {
+		t.Errorf("save without state: %v, want a one-line error", err)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("save without state wrote %s", out)
+	}
+	if printed, err := runCLI(t, pin, "", "save"); err == nil || printed != "" {
+		t.Errorf("save without state printed %q, %v", printed, err)
+	}
+
+	mustRunCLI(t, pin, liveRuleset, "apply", "-f", "-")
+	printed := mustRunCLI(t, pin, "", "save")
+	if err := os.WriteFile(out, []byte("old"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if o := mustRunCLI(t, pin, "", "save", "-o", out); o != "" {
+		t.Errorf("save -o printed %q", o)
+	}
+	got, err := os.ReadFile(out)
+	if err != nil || string(got) != printed {
+		t.Fatalf("save -o wrote %q (%v), save printed %q", got, err, printed)
+	}
+	if fi, _ := os.Stat(out); fi.Mode().Perm() != 0o600 {
+		t.Errorf("save -o over a 0600 file left mode %v", fi.Mode())
+	}
+	fresh := filepath.Join(dir, "new.yaml")
+	mustRunCLI(t, pin, "", "save", "-o", fresh)
+	if fi, err := os.Stat(fresh); err != nil || fi.Mode().Perm() != 0o644 {
+		t.Errorf("save -o of a new file: %v, %v", fi, err)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 2 {
+		t.Errorf("save -o left files behind: %v", ents)
+	}
+	if o := mustRunCLI(t, pin, "", "apply", "-f", out); !strings.HasPrefix(o, "unchanged") {
+		t.Errorf("apply of save -o's file: %q", o)
+	}
+	refused(t, pin, "", "not a regular file", "save", "-o", dir)
+}
+
+// TestSetLoadRefusesEmpty: a list with no elements never empties a set.
+func TestSetLoadRefusesEmpty(t *testing.T) {
+	privtest.Require(t)
+	pin := privtest.PinDir(t)
+	dir := t.TempDir()
+	mustRunCLI(t, pin, liveRuleset, "apply", "-f", "-")
+	empty := writeFile(t, dir, "empty.txt", "")
+	comments := writeFile(t, dir, "comments.txt", "# feed\n; nothing today\n\n")
+	refused(t, pin, "", "set load: <stdin> has no elements: refusing to empty set bl (xdpfw set flush bl empties it)", "set", "load", "bl", "-")
+	refused(t, pin, "", "set load: "+empty+" has no elements", "set", "load", "bl", empty)
+	refused(t, pin, "", "set load: "+comments+" has no elements", "set", "load", "bl", comments)
+	refused(t, pin, "nonsense\n10.1.2.3/8\n", "set load: <stdin> has no elements", "set", "load", "--skip-invalid", "bl", "-")
+	mustRunCLI(t, pin, "", "set", "create", "--family", "ipv6", "six")
+	mustRunCLI(t, pin, "2001:db8::/48\n", "set", "load", "six", "-")
+	refused(t, pin, "192.0.2.0/24\n", "has no elements", "set", "load", "--skip-invalid", "six", "-")
+	if out := mustRunCLI(t, pin, "", "set", "flush", "six"); !strings.Contains(out, "0 elements") {
+		t.Errorf("set flush: %q", out)
+	}
+}
+
+// TestDefaultRouteInBlocklists: 0.0.0.0/0 or ::/0 in a blocklist (set
+// load, a ruleset's set file) is refused, even with --skip-invalid,
+// unless --allow-default-route; inline elements are taken as written.
+func TestDefaultRouteInBlocklists(t *testing.T) {
+	privtest.Require(t)
+	pin := privtest.PinDir(t)
+	dir := t.TempDir()
+	mustRunCLI(t, pin, liveRuleset, "apply", "-f", "-")
+	feed := writeFile(t, dir, "feed.txt", "198.51.100.0/24\n0.0.0.0/0 ; poisoned\n")
+	const want = "feed.txt:2: 0.0.0.0/0 covers every address: refused in a blocklist, even with --skip-invalid (--allow-default-route takes it)"
+	refused(t, pin, "", want, "set", "load", "bl", feed)
+	refused(t, pin, "", want, "set", "load", "--skip-invalid", "bl", feed)
+	refused(t, pin, "::/0\n", "<stdin>:1: ::/0 covers every address", "set", "load", "bl", "-")
+	rs := writeFile(t, dir, "rs.yaml", "policy: drop\nsets:\n  bl: {file: feed.txt}\nrules:\n  - {src: \"@bl\", action: pass}\n")
+	refused(t, pin, "", rs+":3: set bl: "+dir+"/"+want, "apply", "-f", rs)
+	refused(t, pin, "", want, "apply", "--check", "-f", rs)
+
+	if out := mustRunCLI(t, pin, "", "set", "load", "--allow-default-route", "bl", feed); !strings.Contains(out, "2 elements") {
+		t.Errorf("set load --allow-default-route: %q", out)
+	}
+	mustRunCLI(t, pin, "", "apply", "--allow-default-route", "-f", rs)
+	mustRunCLI(t, pin, "policy: drop\nsets:\n  bl: {elements: [0.0.0.0/0, \"::/0\"]}\nrules:\n  - {src: \"@bl\", action: pass}\n", "apply", "-f", "-")
+}
+
+// TestInputBounds: devices, FIFOs and directories are refused at once
+// without being read; files and standard input over --max-size are
+// refused; the live state does not change.
+func TestInputBounds(t *testing.T) {
+	privtest.Require(t)
+	pin := privtest.PinDir(t)
+	dir := t.TempDir()
+	mustRunCLI(t, pin, liveRuleset, "apply", "-f", "-")
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	for path, kind := range map[string]string{"/dev/zero": "a character device", "/dev/urandom": "a character device", fifo: "a named pipe", dir: "a directory"} {
+		want := path + ": not a regular file but " + kind + ": only regular files are read (- reads standard input)"
+		refused(t, pin, "", want, "apply", "-f", path)
+		refused(t, pin, "", want, "apply", "--check", "-f", path)
+		refused(t, pin, "", want, "set", "load", "bl", path)
+		refused(t, pin, "", want, "replay", "--rules", path, "../../testdata/pcaps/basic.pcap")
+		rs := writeFile(t, dir, "rs.yaml", "policy: drop\nsets:\n  bl: {file: "+path+"}\n")
+		refused(t, pin, "", want, "apply", "-f", rs)
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Errorf("refusing devices and FIFOs took %v", d)
+	}
+
+	big := writeFile(t, dir, "big.txt", strings.Repeat("198.51.100.1\n", 200)) // 2600 bytes
+	refused(t, pin, "", big+": larger than the 2 KiB limit (--max-size raises it)", "set", "load", "--max-size", "2K", "bl", big)
+	refused(t, pin, strings.Repeat("198.51.100.1\n", 200), "<stdin>: larger than the 1000 bytes limit", "set", "load", "--max-size", "1000", "bl", "-")
+	mustRunCLI(t, pin, "", "set", "load", "--max-size", "3K", "bl", big)
+	ruleset := liveRuleset + strings.Repeat("# padding\n", 300)
+	rsFile := writeFile(t, dir, "big.yaml", ruleset)
+	refused(t, pin, "", rsFile+": larger than the 1 KiB limit", "apply", "--max-size", "1k", "-f", rsFile)
+	refused(t, pin, ruleset, "<stdin>: larger than the 1 KiB limit", "apply", "--max-size", "1KiB", "-f", "-")
+	refused(t, pin, "", "apply: --max-size: want a positive size", "apply", "--max-size", "lots", "-f", rsFile)
+	mustRunCLI(t, pin, "", "apply", "--check", "--max-size", "1M", "-f", rsFile)
+}
+
+// TestRepeatedFlagRefused: a flag given twice is refused in one line by
+// every command, rather than the last value winning silently.
+func TestRepeatedFlagRefused(t *testing.T) {
+	privtest.Require(t)
+	pin := privtest.PinDir(t)
+	mustRunCLI(t, pin, liveRuleset, "apply", "-f", "-")
+	for _, tc := range []struct {
+		want string
+		args []string
+	}{
+		{"rule add: --dport given twice: a flag takes one value", []string{"rule", "add", "--proto", "tcp", "--dport", "22", "--dport", "23", "--action", "pass"}},
+		{"rule add: --dport given twice", []string{"rule", "add", "--dport=22", "--proto", "tcp", "--action", "drop", "--dport", "23"}},
+		{"rule add: --action given twice", []string{"rule", "add", "--action", "pass", "--src", "10.0.0.0/8", "--action", "drop"}},
+		{"apply: --file given twice (as -f and --file)", []string{"apply", "-f", "a.yaml", "--file", "b.yaml"}},
+		{"set load: --quiet given twice (as --quiet and -q)", []string{"set", "load", "--quiet", "bl", "-", "-q"}},
+		{"--pin-dir given twice: a flag takes one value", []string{"--pin-dir", pin, "policy", "pass"}}, // runCLI gives one
+		{"attach: --mode given twice", []string{"attach", "lo", "--mode", "native", "--mode", "generic"}},
+	} {
+		refused(t, pin, "192.0.2.1\n", tc.want, tc.args...)
+	}
+	// Different flags, and the same flag of different commands, are fine.
+	mustRunCLI(t, pin, "", "rule", "add", "--sport", "22", "--dport", "22", "--proto", "tcp", "--action", "drop")
+}
+
+// TestErrorsQuoteLittle: a set file that is not a blocklist (here like
+// /etc/shadow) is reported by line without its contents, and the error
+// printer cuts a long line (a 100 KB argument) to maxErrorLine.
+func TestErrorsQuoteLittle(t *testing.T) {
+	privtest.Require(t)
+	pin := privtest.PinDir(t)
+	dir := t.TempDir()
+	mustRunCLI(t, pin, liveRuleset, "apply", "-f", "-")
+	const hash = "$6$Zq8LQ0xRa1b2c3d4$3Zt8lMkqJ0oYp2uVx9eH1cB7nA4sD6fG5hJ8kL0mN3bV2cX1zQ9wE7rT5yU3iO1pAq1w2e3r4t5y6u7i8o9p0aZsXdCfVgBh"
+	shadow := writeFile(t, dir, "shadow", "root:"+hash+":19000:0:99999:7:::\nuser:"+hash+":19000:0:99999:7:::\n")
+	rs := writeFile(t, dir, "rs.yaml", "policy: drop\nsets:\n  bl: {file: shadow}\n")
+	for _, args := range [][]string{{"apply", "-f", rs}, {"set", "load", "bl", shadow}, {"apply", "-f", shadow}, {"replay", "--rules", shadow, "x.pcap"}} {
+		_, err := runCLI(t, pin, "", args...)
+		if err == nil || strings.Contains(err.Error(), hash[:40]) {
+			t.Errorf("xdpfw %s: %v: quotes the file", strings.Join(args, " "), err)
+		}
+	}
+	huge := strings.Repeat("9", 100_000)
+	_, err := runCLI(t, pin, "", "rule", "add", "--proto", "tcp", "--dport", huge, "--action", "drop")
+	if err == nil {
+		t.Fatal("rule add with a 100 KB port succeeded")
+	}
+	if line := errorLine(err); len(line) > maxErrorLine+len("…") || !strings.HasSuffix(line, "…") {
+		t.Errorf("errorLine gave %d bytes: %.80q", len(line), line)
+	}
+	if line := errorLine(errors.New("a\nb")); line != "a b" {
+		t.Errorf("errorLine(a\\nb) = %q", line)
+	}
+}
