@@ -21,6 +21,16 @@ rules:
   - {proto: tcp, dport: 22, action: pass}
 `
 
+// withLiveRuleset gives a pin directory with liveRuleset applied, and a
+// temporary directory for the test's files.
+func withLiveRuleset(t *testing.T) (pin, dir string) {
+	t.Helper()
+	privtest.Require(t)
+	pin = privtest.PinDir(t)
+	mustRunCLI(t, pin, liveRuleset, "apply", "-f", "-")
+	return pin, t.TempDir()
+}
+
 // refused runs a command that must fail in one line containing want and
 // checks that the live state (save's output) did not change.
 func refused(t *testing.T, pin, stdin, want string, args ...string) {
@@ -109,10 +119,7 @@ func TestSaveOutput(t *testing.T) {
 
 // TestSetLoadRefusesEmpty: a list with no elements never empties a set.
 func TestSetLoadRefusesEmpty(t *testing.T) {
-	privtest.Require(t)
-	pin := privtest.PinDir(t)
-	dir := t.TempDir()
-	mustRunCLI(t, pin, liveRuleset, "apply", "-f", "-")
+	pin, dir := withLiveRuleset(t)
 	empty := writeFile(t, dir, "empty.txt", "")
 	comments := writeFile(t, dir, "comments.txt", "# feed\n; nothing today\n\n")
 	refused(t, pin, "", "set load: <stdin> has no elements: refusing to empty set bl (xdpfw set flush bl empties it)", "set", "load", "bl", "-")
@@ -131,10 +138,7 @@ func TestSetLoadRefusesEmpty(t *testing.T) {
 // load, a ruleset's set file) is refused, even with --skip-invalid,
 // unless --allow-default-route; inline elements are taken as written.
 func TestDefaultRouteInBlocklists(t *testing.T) {
-	privtest.Require(t)
-	pin := privtest.PinDir(t)
-	dir := t.TempDir()
-	mustRunCLI(t, pin, liveRuleset, "apply", "-f", "-")
+	pin, dir := withLiveRuleset(t)
 	feed := writeFile(t, dir, "feed.txt", "198.51.100.0/24\n0.0.0.0/0 ; poisoned\n")
 	const want = "feed.txt:2: 0.0.0.0/0 covers every address: refused in a blocklist, even with --skip-invalid (--allow-default-route takes it)"
 	refused(t, pin, "", want, "set", "load", "bl", feed)
@@ -155,10 +159,7 @@ func TestDefaultRouteInBlocklists(t *testing.T) {
 // without being read; files and standard input over --max-size are
 // refused; the live state does not change.
 func TestInputBounds(t *testing.T) {
-	privtest.Require(t)
-	pin := privtest.PinDir(t)
-	dir := t.TempDir()
-	mustRunCLI(t, pin, liveRuleset, "apply", "-f", "-")
+	pin, dir := withLiveRuleset(t)
 	fifo := filepath.Join(dir, "fifo")
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 		t.Fatal(err)
@@ -192,9 +193,7 @@ func TestInputBounds(t *testing.T) {
 // TestRepeatedFlagRefused: a flag given twice is refused in one line by
 // every command, rather than the last value winning silently.
 func TestRepeatedFlagRefused(t *testing.T) {
-	privtest.Require(t)
-	pin := privtest.PinDir(t)
-	mustRunCLI(t, pin, liveRuleset, "apply", "-f", "-")
+	pin, _ := withLiveRuleset(t)
 	for _, tc := range []struct {
 		want string
 		args []string
@@ -217,10 +216,7 @@ func TestRepeatedFlagRefused(t *testing.T) {
 // /etc/shadow) is reported by line without its contents, and the error
 // printer cuts a long line (a 100 KB argument) to maxErrorLine.
 func TestErrorsQuoteLittle(t *testing.T) {
-	privtest.Require(t)
-	pin := privtest.PinDir(t)
-	dir := t.TempDir()
-	mustRunCLI(t, pin, liveRuleset, "apply", "-f", "-")
+	pin, dir := withLiveRuleset(t)
 	const hash = "$6$Zq8LQ0xRa1b2c3d4$3Zt8lMkqJ0oYp2uVx9eH1cB7nA4sD6fG5hJ8kL0mN3bV2cX1zQ9wE7rT5yU3iO1pAq1w2e3r4t5y6u7i8o9p0aZsXdCfVgBh"
 	shadow := writeFile(t, dir, "shadow", "root:"+hash+":19000:0:99999:7:::\nuser:"+hash+":19000:0:99999:7:::\n")
 	rs := writeFile(t, dir, "rs.yaml", "policy: drop\nsets:\n  bl: {file: shadow}\n")
