@@ -163,25 +163,10 @@ raises the limit), before the live state is locked.`,
 			}
 			opt := blocklist.Options{Name: in, SkipInvalid: c.Bool("skip-invalid"), AllowDefaultRoute: c.Bool("allow-default-route")}
 			return withState(c, func(s *loader.State) error {
-				// Parsed for the set's family: a line of the other family
-				// is a bad line like any other.
-				if opt.Family, err = s.SetFamily(name); err != nil {
-					return err
-				}
-				list, err := blocklist.Parse(bytes.NewReader(data), opt)
-				if err != nil {
-					return err
-				}
-				for _, bad := range list.Skipped {
-					fmt.Fprintf(c.App.ErrWriter, "%s: skipped %v\n", in, bad)
-				}
-				if len(list.Prefixes) == 0 {
-					return fmt.Errorf("set load: %s has no elements: refusing to empty set %s (xdpfw set flush %s empties it)", in, name, name)
-				}
 				// The bar is drawn once the list is read and its size known.
 				var bar *progress.Bar
 				last := 0
-				res, err := s.LoadSet(name, list.Prefixes, func(done, total int) {
+				res, skipped, err := s.LoadBlocklist(name, bytes.NewReader(data), opt, func(done, total int) {
 					if bar == nil {
 						bar = progress.New(os.Stderr, "loading "+name, int64(total), c.Bool("quiet") || c.App.ErrWriter != os.Stderr)
 					}
@@ -191,8 +176,11 @@ raises the limit), before the live state is locked.`,
 				if bar != nil {
 					bar.Done()
 				}
+				for _, bad := range skipped {
+					fmt.Fprintf(c.App.ErrWriter, "%s: skipped %v\n", in, bad)
+				}
 				if err != nil {
-					return err
+					return fmt.Errorf("set load: %w", err)
 				}
 				return printSetResult(c, name, res)
 			})

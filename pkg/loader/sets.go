@@ -318,7 +318,8 @@ func (s *State) LoadSet(name string, ps []netip.Prefix, progress func(done, tota
 // as LoadSet does. The list is parsed for the set's family, so a line of
 // the other family is a bad line like any other: reported with its number
 // (opt.Name names the input), or skipped with opt.SkipInvalid and returned
-// in skipped.
+// in skipped (on an error too). A list left with no element is refused:
+// emptying a set is `set flush`, never what a cut-off feed does.
 func (s *State) LoadBlocklist(name string, r io.Reader, opt blocklist.Options, progress func(done, total int)) (res SetResult, skipped []blocklist.LineError, err error) {
 	if opt.Family, err = s.SetFamily(name); err != nil {
 		return res, nil, err
@@ -326,6 +327,9 @@ func (s *State) LoadBlocklist(name string, r io.Reader, opt blocklist.Options, p
 	list, err := blocklist.Parse(r, opt)
 	if err != nil {
 		return res, nil, err
+	}
+	if len(list.Prefixes) == 0 {
+		return res, list.Skipped, fmt.Errorf("%s has no elements: refusing to empty set %s (xdpfw set flush %s empties it)", opt.Name, name, name)
 	}
 	res, err = s.LoadSet(name, list.Prefixes, progress)
 	return res, list.Skipped, err
