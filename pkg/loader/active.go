@@ -79,7 +79,7 @@ func checkMeta(m *xdpfwMaps, dir string) error {
 		return err
 	}
 	if meta.Magic != metaMagic || meta.Version != metaVersion {
-		return fmt.Errorf("pinned state in %s has layout version %d, this build expects %d; detach it with that build", dir, meta.Version, metaVersion)
+		return fmt.Errorf("pinned state in %s has layout version %d, this build expects %d; detach it with that build, or run: xdpfw detach --all", dir, meta.Version, metaVersion)
 	}
 	return nil
 }
