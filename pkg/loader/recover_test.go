@@ -42,6 +42,23 @@ func addVeths(names ...string) error {
 	return nil
 }
 
+// attachedState makes veths of these names and a state in dir attached
+// to them in generic mode; the caller closes it.
+func attachedState(dir string, ifaces ...string) (*State, error) {
+	if err := addVeths(ifaces...); err != nil {
+		return nil, err
+	}
+	s, err := OpenOrCreate(dir)
+	if err != nil {
+		return nil, err
+	}
+	if _, _, err := s.AttachAll(ifaces, ModeGeneric, false); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
 func delLink(name string) error {
 	link, err := netlink.LinkByName(name)
 	if err != nil {
@@ -63,18 +80,12 @@ func pinDirGone(t *testing.T, dir, after string) {
 func TestDetachVanishedInterface(t *testing.T) {
 	dir := privtest.PinDir(t)
 	inThrowawayNetns(t, func() error {
-		if err := addVeths("gone0", "gone1"); err != nil {
-			return err
-		}
-		s, err := OpenOrCreate(dir)
+		s, err := attachedState(dir, "gone0", "gone1")
 		if err != nil {
 			return err
 		}
 		defer s.Close()
 		defer s.unpinAll()
-		if _, _, err := s.AttachAll([]string{"gone0", "gone1"}, ModeGeneric, false); err != nil {
-			return err
-		}
 		if err := delLink("gone0"); err != nil {
 			return err
 		}
@@ -115,16 +126,8 @@ func TestDetachVanishedInterface(t *testing.T) {
 func TestOrphans(t *testing.T) {
 	dir := privtest.PinDir(t)
 	inThrowawayNetns(t, func() error {
-		if err := addVeths("orph0", "orph1"); err != nil {
-			return err
-		}
-		s, err := OpenOrCreate(dir)
+		s, err := attachedState(dir, "orph0", "orph1")
 		if err != nil {
-			return err
-		}
-		if _, _, err := s.AttachAll([]string{"orph0", "orph1"}, ModeGeneric, false); err != nil {
-			s.unpinAll()
-			s.Close()
 			return err
 		}
 		// A record forgotten: orph1 runs xdpfw unlisted.
@@ -191,18 +194,11 @@ func TestRemoveBrokenState(t *testing.T) {
 			dir := privtest.PinDir(t)
 			iface := fmt.Sprintf("brk%d", i)
 			inThrowawayNetns(t, func() error {
-				if err := addVeths(iface); err != nil {
-					return err
-				}
-				s, err := OpenOrCreate(dir)
+				s, err := attachedState(dir, iface)
 				if err != nil {
 					return err
 				}
-				_, _, err = s.Attach(iface, ModeGeneric, false)
 				s.Close()
-				if err != nil {
-					return err
-				}
 				if tc.stray {
 					m, err := ebpf.NewMap(&ebpf.MapSpec{Type: ebpf.Array, KeySize: 4, ValueSize: 4, MaxEntries: 1})
 					if err != nil {
