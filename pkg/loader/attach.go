@@ -118,6 +118,9 @@ func foreignProgram(name string, id uint32) error {
 // unless force is set; xdpfw's other program is replaced. The returned
 // warning is non-empty when auto mode fell back to generic.
 func (s *State) Attach(name string, mode Mode, force bool) (Attachment, string, error) {
+	if s.old != nil {
+		return Attachment{}, "", s.old
+	}
 	link, err := linkByName(name)
 	if err != nil {
 		return Attachment{}, "", err
@@ -219,6 +222,9 @@ func (s *State) forget(ifindex int, what string) error {
 // moved to another namespace) is found by the name its record keeps, and
 // the record is forgotten.
 func (s *State) Detach(name string) (last bool, err error) {
+	if s.old != nil {
+		return false, s.old
+	}
 	link, linkErr := linkByName(name)
 	if linkErr == nil {
 		var ifc xdpfwIface
@@ -260,6 +266,9 @@ func (s *State) Detach(name string) (last bool, err error) {
 // DetachAll removes xdpfw from every interface it was attached to and
 // removes the pinned state.
 func (s *State) DetachAll() ([]Attachment, error) {
+	if s.old != nil {
+		return nil, s.old
+	}
 	atts, err := s.Attachments()
 	if err != nil {
 		return nil, err

@@ -276,7 +276,11 @@ type Removal struct {
 // stays, named in Left.
 func RemoveState(dir string) (Removal, error) {
 	s, err := Open(dir)
-	if err == nil {
+	if err == nil && s.old != nil {
+		// The previous layout is not changed, not even its records.
+		err = &brokenState{s.old}
+		s.Close()
+	} else if err == nil {
 		defer s.Close()
 		atts, err := s.DetachAll()
 		var left *strayPins

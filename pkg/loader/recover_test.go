@@ -3,6 +3,7 @@ package loader
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/xdpfw/xdpfw/internal/privtest"
 	"github.com/xdpfw/xdpfw/pkg/perf"
+	"github.com/xdpfw/xdpfw/pkg/rules"
 )
 
 // inThrowawayNetns runs fn in a new network namespace, removed (with its
@@ -187,6 +189,7 @@ func TestRemoveBrokenState(t *testing.T) {
 		{name: "stray map", stray: true},
 		{name: "missing map", remove: xdpfwMapRuleStats, broken: true},
 		{name: "missing meta", remove: xdpfwMapMeta, broken: true},
+		{name: "missing atom_scratch", remove: xdpfwMapAtomScratch, broken: true}, // not layout 6: meta says 7
 		{name: "stray and missing", stray: true, remove: xdpfwMapRanks, broken: true},
 	}
 	for i, tc := range cases {
@@ -327,5 +330,59 @@ func TestCheckBPFFS(t *testing.T) {
 		if err == nil || err.Error() != want {
 			t.Errorf("%s: %v, want %q", tc.dir, err, want)
 		}
+	}
+}
+
+// TestOldLayoutReadable: a state of the previous layout (version 6, no
+// atom_scratch) opens for reading, as save needs, refuses changes saying
+// how to move it to this build, and detach --all removes it.
+func TestOldLayoutReadable(t *testing.T) {
+	privtest.Require(t)
+	dir := privtest.PinDir(t)
+	s, err := OpenOrCreate(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AddRule(rules.Rule{Priority: 3, Action: rules.Drop, Match: rules.Match{Src: netip.MustParsePrefix("192.0.2.0/24")}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateSet("bad", rules.FamilyIPv4); err != nil {
+		t.Fatal(err)
+	}
+	want, err := s.RulesetWithSets()
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta, err := readMeta(&s.maps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta.Version = oldMetaVersion
+	if err := writeMeta(&s.maps, &meta); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if err := os.Remove(filepath.Join(dir, xdpfwMapAtomScratch)); err != nil {
+		t.Fatal(err)
+	}
+
+	old, err := Open(dir)
+	if err != nil {
+		t.Fatalf("open a layout 6 state: %v", err)
+	}
+	got, err := old.RulesetWithSets()
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("layout 6 ruleset %+v (%v), want %+v", got, err, want)
+	}
+	if _, err := old.AddRule(rules.Rule{Action: rules.Pass}); err == nil || !strings.Contains(err.Error(), "layout version 6, from an older xdpfw: this build reads it but does not change it") {
+		t.Errorf("rule add on a layout 6 state: %v", err)
+	}
+	if _, err := old.DetachAll(); err == nil {
+		t.Error("DetachAll changed a layout 6 state")
+	}
+	old.Close()
+	r, err := RemoveState(dir)
+	if err != nil || r.Broken == "" || !r.DirRemoved {
+		t.Errorf("RemoveState of a layout 6 state: %+v, %v; want it removed as a broken state", r, err)
 	}
 }

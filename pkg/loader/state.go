@@ -35,8 +35,12 @@ type State struct {
 	// created is set when this Open made the state, so a failed first
 	// command can remove it again without touching state it found.
 	created bool
-	mu      sync.Mutex         // this process's turn at the maps (change.go)
-	stopAt  func(point string) // tests only: ends a change at a named point
+	// old is set when the state has the previous layout (checkMeta): it
+	// is read, never changed, and says why.
+	old       error
+	noScratch bool               // atom_scratch is not pinned (layout 6)
+	mu        sync.Mutex         // this process's turn at the maps (change.go)
+	stopAt    func(point string) // tests only: ends a change at a named point
 }
 
 // Open returns the existing pinned state in dir, or ErrNotAttached.
@@ -140,6 +144,14 @@ func (s *State) loadPinned() error {
 			continue
 		}
 		m, err := ebpf.LoadPinnedMap(filepath.Join(s.dir, name), nil)
+		if errors.Is(err, os.ErrNotExist) && name == xdpfwMapAtomScratch {
+			// Layout version 6 had no atom_scratch (checkMeta): a
+			// stand-in, never pinned, as only the datapath uses it.
+			m, err = ebpf.NewMap(ms)
+			if err == nil {
+				s.noScratch = true
+			}
+		}
 		if err != nil {
 			// A build with a map the pinned one lacks sees this too:
 			// detach --all removes what is xdpfw's (RemoveState).
@@ -154,7 +166,7 @@ func (s *State) loadPinned() error {
 		return err
 	}
 	pinned = nil
-	if err := checkMeta(&s.maps, s.dir); err != nil {
+	if s.old, err = checkMeta(&s.maps, s.dir, s.noScratch); err != nil {
 		return err
 	}
 	for pin, p := range s.programPins() {
