@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"path/filepath"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -60,28 +62,50 @@ func detachCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "detach",
 		Usage:     "detach xdpfw from interfaces (the last detach removes the ruleset)",
-		ArgsUsage: "IFACE... | --all",
+		ArgsUsage: "IFACE... | --all | --orphans",
 		Description: `Removes the program from each interface. When no interface is left, the
 pinned program, maps, rules and counters are removed too; save the ruleset
-first if you want it back.`,
+first if you want it back. An interface deleted (or moved to another
+namespace) while attached is forgotten by its name.
+
+--all detaches from every interface and removes the pin directory. If the
+state there cannot be opened (a map missing, a stray pin, another build's
+state) it removes only what is provably xdpfw's: the programs named as
+xdpfw's on the interfaces the state lists, and the pins named as xdpfw's
+maps and programs. Anything else is left in place, and named.
+
+--orphans removes xdpfw programs from the interfaces of this network
+namespace that the pin directory does not list (it was removed, or its
+record was): what status reports as orphans.`,
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "all", Usage: "detach from every interface and remove all state"},
+			&cli.BoolFlag{Name: "orphans", Usage: "detach xdpfw programs that the pin directory does not list"},
 		},
 		Action: func(c *cli.Context) error {
-			if c.Bool("all") == (c.NArg() > 0) {
-				return fmt.Errorf("detach: name interfaces or give --all (usage: xdpfw detach IFACE... | --all)")
+			given := 0
+			for _, b := range []bool{c.Bool("all"), c.Bool("orphans"), c.NArg() > 0} {
+				if b {
+					given++
+				}
+			}
+			if given != 1 {
+				return fmt.Errorf("detach: name interfaces or give --all or --orphans (usage: xdpfw detach IFACE... | --all | --orphans)")
+			}
+			dir := c.String("pin-dir")
+			switch {
+			case c.Bool("all"):
+				return detachAll(c, dir)
+			case c.Bool("orphans"):
+				orphans, err := loader.DetachOrphans(dir)
+				for _, o := range orphans {
+					fmt.Fprintf(c.App.Writer, "detached orphaned xdpfw program %d from %s\n", o.ProgID, o.Iface)
+				}
+				if err == nil && len(orphans) == 0 {
+					fmt.Fprintln(c.App.Writer, "no orphaned xdpfw program in this network namespace")
+				}
+				return err
 			}
 			return withState(c, func(s *loader.State) error {
-				if c.Bool("all") {
-					atts, err := s.DetachAll()
-					for _, a := range atts {
-						fmt.Fprintf(c.App.Writer, "detached from %s\n", a.Iface)
-					}
-					if err == nil {
-						fmt.Fprintf(c.App.Writer, "removed %s\n", s.Dir())
-					}
-					return err
-				}
 				for _, name := range c.Args().Slice() {
 					last, err := s.Detach(name)
 					if err != nil {
@@ -96,4 +120,30 @@ first if you want it back.`,
 			})
 		},
 	}
+}
+
+func detachAll(c *cli.Context, dir string) error {
+	r, err := loader.RemoveState(dir)
+	warn := func(format string, args ...any) {
+		fmt.Fprintf(c.App.ErrWriter, "xdpfw: warning: "+format+"\n", args...)
+	}
+	if r.Broken != "" {
+		warn("the state in %s cannot be opened (%s): removing only what is xdpfw's", dir, r.Broken)
+	}
+	for _, name := range r.Detached {
+		fmt.Fprintf(c.App.Writer, "detached from %s\n", name)
+	}
+	if r.Unlisted != "" {
+		warn("the interfaces xdpfw was attached to cannot be read (%s): its programs may still run (see: xdpfw status; remove them: xdpfw detach --orphans)", r.Unlisted)
+	}
+	for _, name := range r.Removed {
+		fmt.Fprintf(c.App.Writer, "removed %s\n", filepath.Join(dir, name))
+	}
+	if len(r.Left) > 0 {
+		warn("left %s in %s: not xdpfw's, so not removed (remove it yourself)", strings.Join(r.Left, ", "), dir)
+	}
+	if r.DirRemoved {
+		fmt.Fprintf(c.App.Writer, "removed %s\n", dir)
+	}
+	return err
 }

@@ -28,6 +28,7 @@ type statusJSON struct {
 	Policy     string              `json:"policy"`
 	Rules      int                 `json:"rules"`
 	Interfaces []loader.Attachment `json:"interfaces"`
+	Problems   []loader.Problem    `json:"problems"`
 }
 
 // ruleListJSON is what `rule list --json` prints.

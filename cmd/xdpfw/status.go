@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/urfave/cli/v2"
@@ -12,21 +13,49 @@ func statusCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "status",
 		Usage: "show interfaces, mode, program id, rule count and policy",
+		Description: `Fails (exit 1) when something needs the operator: an attached interface
+that is gone or no longer runs xdpfw's program, or an xdpfw program running
+on an interface the pin directory does not list (an orphan). Each problem
+names the command that settles it; --json lists them under "problems".`,
 		Flags: []cli.Flag{jsonFlag()},
 		Action: func(c *cli.Context) error {
-			return withState(c, func(s *loader.State) error {
-				st, err := s.Status()
-				if err != nil {
+			dir := c.String("pin-dir")
+			s, err := loader.Open(dir)
+			if errors.Is(err, loader.ErrNotAttached) {
+				// Nothing pinned, but xdpfw may still run somewhere.
+				orphans, oerr := loader.Orphans(dir)
+				if oerr != nil || len(orphans) == 0 {
 					return err
 				}
+				st := loader.Status{PinDir: dir, Interfaces: []loader.Attachment{}, Problems: loader.OrphanProblems(orphans, dir, false)}
 				if c.Bool("json") {
-					return printJSON(c, st)
+					if err := printJSON(c, st); err != nil {
+						return err
+					}
+				} else {
+					fmt.Fprintf(c.App.Writer, "pin directory: %s (nothing pinned)\n", dir)
+					printProblems(c, st.Problems)
 				}
-				fmt.Fprintf(c.App.Writer, "pin directory: %s\npolicy:        %s\nrules:         %d\n", st.PinDir, st.Policy, st.Rules)
-				if len(st.Interfaces) == 0 {
-					fmt.Fprintln(c.App.Writer, "interfaces:    none: the ruleset is not enforced yet (run: xdpfw attach IFACE)")
-					return nil
+				return problemsError(st.Problems)
+			}
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			st, err := s.Status()
+			if err != nil {
+				return err
+			}
+			if c.Bool("json") {
+				if err := printJSON(c, st); err != nil {
+					return err
 				}
+				return problemsError(st.Problems)
+			}
+			fmt.Fprintf(c.App.Writer, "pin directory: %s\npolicy:        %s\nrules:         %d\n", st.PinDir, st.Policy, st.Rules)
+			if len(st.Interfaces) == 0 {
+				fmt.Fprintln(c.App.Writer, "interfaces:    none: the ruleset is not enforced yet (run: xdpfw attach IFACE)")
+			} else {
 				tw := newTable(c)
 				fmt.Fprintln(tw, "INTERFACE\tIFINDEX\tMODE\tPROGRAM\tSTATE")
 				for _, a := range st.Interfaces {
@@ -39,8 +68,34 @@ func statusCommand() *cli.Command {
 					}
 					fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", a.Iface, a.Ifindex, a.Mode, prog, state)
 				}
-				return tw.Flush()
-			})
+				if err := tw.Flush(); err != nil {
+					return err
+				}
+			}
+			printProblems(c, st.Problems)
+			return problemsError(st.Problems)
 		},
 	}
+}
+
+func printProblems(c *cli.Context, problems []loader.Problem) {
+	if len(problems) == 0 {
+		return
+	}
+	fmt.Fprintln(c.App.Writer, "problems:")
+	for _, p := range problems {
+		fmt.Fprintf(c.App.Writer, "  %s: %s (run: %s)\n", p.Kind, p.Detail, p.Fix)
+	}
+}
+
+// problemsError makes status fail when it found problems: one line, the
+// first problem and its fix.
+func problemsError(problems []loader.Problem) error {
+	switch len(problems) {
+	case 0:
+		return nil
+	case 1:
+		return fmt.Errorf("status: %s (run: %s)", problems[0].Detail, problems[0].Fix)
+	}
+	return fmt.Errorf("status: %s (run: %s); %d more problems listed by status", problems[0].Detail, problems[0].Fix, len(problems)-1)
 }

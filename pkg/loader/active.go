@@ -72,16 +72,26 @@ func initMeta(m *xdpfwMaps) error {
 	return nil
 }
 
-// checkMeta refuses pinned state of another layout.
-func checkMeta(m *xdpfwMaps, dir string) error {
+// oldMetaVersion is the previous layout: the same maps but atom_scratch,
+// which only the datapath uses. Its state is read (save, rule list,
+// status) but never changed: its program is the older build's.
+const oldMetaVersion = 6
+
+// checkMeta refuses pinned state of another layout. State of the previous
+// one (oldMetaVersion, atom_scratch not pinned) is accepted for reading:
+// old is the error its changes get.
+func checkMeta(m *xdpfwMaps, dir string, noScratch bool) (old error, err error) {
 	meta, err := readMeta(m)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if meta.Magic != metaMagic || meta.Version != metaVersion {
-		return fmt.Errorf("pinned state in %s has layout version %d, this build expects %d; detach it with that build", dir, meta.Version, metaVersion)
+	if meta.Magic == metaMagic && meta.Version == oldMetaVersion && noScratch {
+		return fmt.Errorf("pinned state in %s has layout version %d, from an older xdpfw: this build reads it but does not change it; move it to this build: xdpfw save > FILE, xdpfw detach --all, xdpfw apply -f FILE, xdpfw attach IFACE...", dir, meta.Version), nil
 	}
-	return nil
+	if meta.Magic != metaMagic || meta.Version != metaVersion || noScratch {
+		return nil, fmt.Errorf("pinned state in %s has layout version %d, this build expects %d; detach it with that build, or run: xdpfw detach --all", dir, meta.Version, metaVersion)
+	}
+	return nil, nil
 }
 
 // setDirty marks (or clears the mark of) a set change in progress:

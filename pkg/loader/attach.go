@@ -118,6 +118,9 @@ func foreignProgram(name string, id uint32) error {
 // unless force is set; xdpfw's other program is replaced. The returned
 // warning is non-empty when auto mode fell back to generic.
 func (s *State) Attach(name string, mode Mode, force bool) (Attachment, string, error) {
+	if s.old != nil {
+		return Attachment{}, "", s.old
+	}
 	link, err := linkByName(name)
 	if err != nil {
 		return Attachment{}, "", err
@@ -215,26 +218,57 @@ func (s *State) forget(ifindex int, what string) error {
 
 // Detach removes xdpfw from the named interface. When no interface is
 // left, the pinned program, maps and live ruleset are removed too; last
-// reports that.
+// reports that. An interface gone since xdpfw was attached (deleted, or
+// moved to another namespace) is found by the name its record keeps, and
+// the record is forgotten.
 func (s *State) Detach(name string) (last bool, err error) {
-	link, err := linkByName(name)
+	if s.old != nil {
+		return false, s.old
+	}
+	link, linkErr := linkByName(name)
+	if linkErr == nil {
+		var ifc xdpfwIface
+		if err := s.maps.Ifaces.Lookup(uint32(link.Attrs().Index), &ifc); err == nil {
+			if err := s.detachLink(link, ifc); err != nil {
+				return false, err
+			}
+			return s.RemoveIfUnused()
+		}
+	}
+	// A record of that name whose interface is gone (a new interface of
+	// that name has another ifindex).
+	atts, err := s.Attachments()
 	if err != nil {
 		return false, err
 	}
-	idx := uint32(link.Attrs().Index)
-	var ifc xdpfwIface
-	if err := s.maps.Ifaces.Lookup(idx, &ifc); err != nil {
-		return false, fmt.Errorf("xdpfw is not attached to %s", name)
+	forgot := false
+	for _, a := range atts {
+		if a.Iface != name {
+			continue
+		}
+		if _, err := netlink.LinkByIndex(a.Ifindex); err == nil {
+			continue
+		}
+		if err := s.forget(a.Ifindex, name); err != nil {
+			return false, err
+		}
+		forgot = true
 	}
-	if err := s.detachLink(link, ifc); err != nil {
-		return false, err
+	switch {
+	case forgot:
+		return s.RemoveIfUnused()
+	case linkErr != nil:
+		return false, linkErr
 	}
-	return s.RemoveIfUnused()
+	return false, fmt.Errorf("xdpfw is not attached to %s", name)
 }
 
 // DetachAll removes xdpfw from every interface it was attached to and
 // removes the pinned state.
 func (s *State) DetachAll() ([]Attachment, error) {
+	if s.old != nil {
+		return nil, s.old
+	}
 	atts, err := s.Attachments()
 	if err != nil {
 		return nil, err

@@ -115,6 +115,9 @@ func (t *tx) setRules(rs *rules.Ruleset, slots map[uint32]uint32) {
 
 // change runs fn as a change of the live state (see above).
 func (s *State) change(fn func(t *tx) error) error {
+	if s.old != nil {
+		return s.old // the previous layout: read, never changed
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return runChange(&s.maps, s.stopAt, fn)

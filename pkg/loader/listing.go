@@ -1,6 +1,12 @@
 package loader
 
-import "github.com/xdpfw/xdpfw/pkg/rules"
+import (
+	"fmt"
+
+	"github.com/vishvananda/netlink"
+
+	"github.com/xdpfw/xdpfw/pkg/rules"
+)
 
 // RuleRow is one live rule as `xdpfw rule list` shows it.
 type RuleRow struct {
@@ -47,15 +53,79 @@ type Status struct {
 	Policy     string       `json:"policy"`
 	Rules      int          `json:"rules"`
 	Interfaces []Attachment `json:"interfaces"`
+	// Problems are what status fails for, each with the command that
+	// settles it; empty when all is well.
+	Problems []Problem `json:"problems"`
+}
+
+// Problem is an attachment that is not as recorded, or an xdpfw program
+// that no record lists.
+type Problem struct {
+	Iface   string `json:"interface"`
+	Ifindex int    `json:"ifindex"`
+	// Kind is "missing" (the interface is gone or in another network
+	// namespace), "replaced" (xdpfw's program is no longer on it) or
+	// "orphan" (an xdpfw program the pin directory does not list).
+	Kind   string `json:"kind"`
+	ProgID uint32 `json:"program_id,omitempty"`
+	Detail string `json:"detail"`
+	Fix    string `json:"fix"`
 }
 
 // Status is the pin directory, the policy, the rule count and each
-// attachment as the kernel has it.
+// attachment as the kernel has it, and the problems found: attachments
+// not as recorded, and orphans (Orphans).
 func (s *State) Status() (Status, error) {
 	rs, err := s.Ruleset()
 	if err != nil {
 		return Status{}, err
 	}
 	atts, err := s.Attachments()
-	return Status{PinDir: s.dir, Policy: rs.Policy.String(), Rules: len(rs.Rules), Interfaces: atts}, err
+	if err != nil {
+		return Status{}, err
+	}
+	st := Status{PinDir: s.dir, Policy: rs.Policy.String(), Rules: len(rs.Rules), Interfaces: atts, Problems: []Problem{}}
+	for _, a := range atts {
+		if a.Attached {
+			continue
+		}
+		p := Problem{Iface: a.Iface, Ifindex: a.Ifindex}
+		link, err := netlink.LinkByIndex(a.Ifindex)
+		if err != nil {
+			p.Kind = "missing"
+			p.Detail = fmt.Sprintf("%s (ifindex %d) is gone or in another network namespace; its record keeps the state pinned", a.Iface, a.Ifindex)
+			p.Fix = "xdpfw detach " + a.Iface
+		} else {
+			p.Kind = "replaced"
+			p.Detail = fmt.Sprintf("%s does not run xdpfw's program", a.Iface)
+			if x := link.Attrs().Xdp; x != nil && x.ProgId != 0 {
+				p.ProgID = x.ProgId
+				p.Detail = fmt.Sprintf("%s runs XDP program id %d, not the pinned xdpfw's", a.Iface, x.ProgId)
+			}
+			p.Fix = fmt.Sprintf("xdpfw attach %s (--force to replace another program), or xdpfw detach %s", a.Iface, a.Iface)
+		}
+		st.Problems = append(st.Problems, p)
+	}
+	orphans, err := s.Orphans()
+	if err != nil {
+		return st, err
+	}
+	st.Problems = append(st.Problems, OrphanProblems(orphans, s.dir, true)...)
+	return st, nil
+}
+
+// OrphanProblems describes orphans as problems; pinned tells whether dir
+// holds a state.
+func OrphanProblems(orphans []Orphan, dir string, pinned bool) []Problem {
+	out := []Problem{}
+	for _, o := range orphans {
+		why := fmt.Sprintf("%s does not list it", dir)
+		if !pinned {
+			why = fmt.Sprintf("nothing is pinned in %s", dir)
+		}
+		out = append(out, Problem{Iface: o.Iface, Ifindex: o.Ifindex, Kind: "orphan", ProgID: o.ProgID,
+			Detail: fmt.Sprintf("%s runs an xdpfw program (id %d) but %s", o.Iface, o.ProgID, why),
+			Fix:    "xdpfw detach --orphans"})
+	}
+	return out
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/cilium/ebpf"
@@ -34,8 +35,12 @@ type State struct {
 	// created is set when this Open made the state, so a failed first
 	// command can remove it again without touching state it found.
 	created bool
-	mu      sync.Mutex         // this process's turn at the maps (change.go)
-	stopAt  func(point string) // tests only: ends a change at a named point
+	// old is set when the state has the previous layout (checkMeta): it
+	// is read, never changed, and says why.
+	old       error
+	noScratch bool               // atom_scratch is not pinned (layout 6)
+	mu        sync.Mutex         // this process's turn at the maps (change.go)
+	stopAt    func(point string) // tests only: ends a change at a named point
 }
 
 // Open returns the existing pinned state in dir, or ErrNotAttached.
@@ -62,7 +67,7 @@ func open(dir string, create bool) (*State, error) {
 		err = s.loadPinned()
 		if err != nil {
 			s.Close()
-			return nil, err
+			return nil, &brokenState{err}
 		}
 		return s, nil
 	}
@@ -84,28 +89,24 @@ func checkEnv(dir string) error {
 	if err := checkRoot(); err != nil {
 		return err
 	}
-	var st unix.Statfs_t
-	parent := filepath.Dir(dir)
-	if err := unix.Statfs(parent, &st); err != nil || st.Type != unix.BPF_FS_MAGIC {
-		return fmt.Errorf("%s is not a BPF filesystem (mount it: mount -t bpf bpf %s)", parent, parent)
-	}
-	return nil
+	return checkBPFFS(dir, unix.Statfs)
 }
 
 // lockDir takes an exclusive flock on the pin directory (creating it when
-// asked), so concurrent invocations run one after another.
+// asked), so concurrent invocations run one after another. It refuses a
+// directory others can change (openPinDir).
 func lockDir(dir string, create bool) (*os.File, error) {
 	if create {
+		if err := safeAncestor(dir); err != nil {
+			return nil, err
+		}
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("create pin directory: %w", err)
 		}
 	}
-	f, err := os.Open(dir)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, ErrNotAttached
-	}
+	f, err := openPinDir(dir)
 	if err != nil {
-		return nil, fmt.Errorf("open pin directory: %w", err)
+		return nil, err
 	}
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
 		f.Close()
@@ -143,21 +144,29 @@ func (s *State) loadPinned() error {
 			continue
 		}
 		m, err := ebpf.LoadPinnedMap(filepath.Join(s.dir, name), nil)
+		if errors.Is(err, os.ErrNotExist) && name == xdpfwMapAtomScratch {
+			// Layout version 6 had no atom_scratch (checkMeta): a
+			// stand-in, never pinned, as only the datapath uses it.
+			m, err = ebpf.NewMap(ms)
+			if err == nil {
+				s.noScratch = true
+			}
+		}
 		if err != nil {
-			// A build with a map the pinned one lacks sees this too, so
-			// detach --all (which needs the state) is no way out.
-			return fmt.Errorf("pinned state in %s is incomplete or from another xdpfw build (%s: %v); detach with the build that attached it", s.dir, name, err)
+			// A build with a map the pinned one lacks sees this too:
+			// detach --all removes what is xdpfw's (RemoveState).
+			return fmt.Errorf("pinned state in %s is incomplete or from another xdpfw build (%s: %v); detach with the build that attached it, or run: xdpfw detach --all", s.dir, name, err)
 		}
 		pinned[name] = m
 		if err := compatible(ms, m); err != nil {
-			return fmt.Errorf("pinned state in %s is from an incompatible xdpfw build (%v); detach it with that build, or remove %s", s.dir, err, s.dir)
+			return fmt.Errorf("pinned state in %s is from an incompatible xdpfw build (%v); detach it with that build, or run: xdpfw detach --all", s.dir, err)
 		}
 	}
 	if err := assignMaps(&s.maps, pinned); err != nil {
 		return err
 	}
 	pinned = nil
-	if err := checkMeta(&s.maps, s.dir); err != nil {
+	if s.old, err = checkMeta(&s.maps, s.dir, s.noScratch); err != nil {
 		return err
 	}
 	for pin, p := range s.programPins() {
@@ -267,23 +276,29 @@ func (s *State) unpinAll() error {
 			errs = append(errs, (*p).Unpin())
 		}
 	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
 	if err := os.Remove(s.dir); err != nil && !errors.Is(err, os.ErrNotExist) {
-		errs = append(errs, err)
-	}
-	return errors.Join(errs...)
-}
-
-// removeLeftovers clears pins an interrupted create left behind (meta,
-// pinned last, is absent, so they never formed a valid state).
-func removeLeftovers(dir string) error {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return fmt.Errorf("read pin directory: %w", err)
-	}
-	for _, e := range entries {
-		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
-			return fmt.Errorf("remove stale pin: %w", err)
+		if entries, rerr := os.ReadDir(s.dir); rerr == nil && len(entries) > 0 {
+			left := &strayPins{dir: s.dir}
+			for _, e := range entries {
+				left.names = append(left.names, e.Name())
+			}
+			return left
 		}
+		return err
 	}
 	return nil
+}
+
+// strayPins is what unpinAll leaves: entries of the pin directory xdpfw
+// did not make, and so the directory.
+type strayPins struct {
+	dir   string
+	names []string
+}
+
+func (e *strayPins) Error() string {
+	return fmt.Sprintf("left %s in %s: not xdpfw's, so not removed (remove it yourself)", strings.Join(e.names, ", "), e.dir)
 }

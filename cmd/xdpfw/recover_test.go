@@ -1,0 +1,193 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/cilium/ebpf"
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+
+	"github.com/xdpfw/xdpfw/internal/privtest"
+	"github.com/xdpfw/xdpfw/pkg/perf"
+)
+
+// nsCLI runs the CLI in-process in a throwaway network namespace holding
+// one veth, on a pin directory of its own; both go when the test ends.
+type nsCLI struct {
+	t     *testing.T
+	ns    netns.NsHandle
+	dir   string
+	iface string
+}
+
+func newNSCLI(t *testing.T, iface string) *nsCLI {
+	t.Helper()
+	privtest.Require(t)
+	ns, err := perf.NewNetns()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ns.Close() })
+	c := &nsCLI{t: t, ns: ns, dir: privtest.PinDir(t), iface: iface}
+	c.in(func() error {
+		return netlink.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: iface}, PeerName: iface + "p"})
+	})
+	return c
+}
+
+// in runs fn in the namespace; an error fails the test.
+func (c *nsCLI) in(fn func() error) {
+	c.t.Helper()
+	if err := perf.InNetns(c.ns, fn); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+func (c *nsCLI) run(args ...string) (stdout, stderr string, err error) {
+	var out, errOut bytes.Buffer
+	c.in(func() error {
+		cliMu.Lock()
+		defer cliMu.Unlock()
+		app := newApp(&out, &errOut)
+		err = app.Run(interspersed(app, append([]string{"xdpfw", "--pin-dir", c.dir}, args...)))
+		return nil
+	})
+	return out.String(), errOut.String(), err
+}
+
+func (c *nsCLI) mustRun(args ...string) string {
+	c.t.Helper()
+	out, stderr, err := c.run(args...)
+	if err != nil {
+		c.t.Fatalf("xdpfw %s: %v (stderr %q)", strings.Join(args, " "), err, stderr)
+	}
+	return out
+}
+
+// wantFail runs a command that must fail with a one-line error holding
+// want.
+func (c *nsCLI) wantFail(want string, args ...string) string {
+	c.t.Helper()
+	out, _, err := c.run(args...)
+	if err == nil || strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), want) {
+		c.t.Errorf("xdpfw %s: error %v, want one line holding %q", strings.Join(args, " "), err, want)
+	}
+	return out
+}
+
+func (c *nsCLI) xdpProg() uint32 {
+	var id uint32
+	c.in(func() error {
+		link, err := netlink.LinkByName(c.iface)
+		if err == nil && link.Attrs().Xdp != nil {
+			id = link.Attrs().Xdp.ProgId
+		}
+		return err
+	})
+	return id
+}
+
+// TestStatusVanishedInterface: status fails naming the fix for an
+// interface deleted while attached, and detach IFACE is that fix.
+func TestStatusVanishedInterface(t *testing.T) {
+	c := newNSCLI(t, "vanish0")
+	c.mustRun("attach", "--mode", "generic", c.iface)
+	c.in(func() error {
+		link, err := netlink.LinkByName(c.iface)
+		if err != nil {
+			return err
+		}
+		return netlink.LinkDel(link)
+	})
+	out := c.wantFail("run: xdpfw detach vanish0", "status")
+	if !strings.Contains(out, "problems:\n  missing: vanish0") {
+		t.Errorf("status printed:\n%s\nwant the problem listed", out)
+	}
+	out = c.wantFail("run: xdpfw detach vanish0", "status", "--json")
+	st := decodeJSON[statusJSON](t, "status --json", out)
+	if len(st.Problems) != 1 || st.Problems[0].Kind != "missing" || st.Problems[0].Fix != "xdpfw detach vanish0" {
+		t.Errorf("status --json problems %+v", st.Problems)
+	}
+	if out := c.mustRun("detach", c.iface); out != fmt.Sprintf("detached from vanish0\nno interface left: removed %s\n", c.dir) {
+		t.Errorf("detach printed %q", out)
+	}
+	c.wantFail("not attached", "status")
+}
+
+// TestStatusOrphan: with the pin directory removed under a running
+// program, status fails naming detach --orphans, which removes it.
+func TestStatusOrphan(t *testing.T) {
+	c := newNSCLI(t, "orphan0")
+	c.mustRun("attach", "--mode", "generic", c.iface)
+	id := c.xdpProg()
+	if err := os.RemoveAll(c.dir); err != nil {
+		t.Fatal(err)
+	}
+	c.wantFail("not attached", "detach", "--all")
+	out := c.wantFail(fmt.Sprintf("orphan0 runs an xdpfw program (id %d) but nothing is pinned in %s (run: xdpfw detach --orphans)", id, c.dir), "status")
+	if !strings.Contains(out, "orphan: orphan0") {
+		t.Errorf("status printed:\n%s\nwant the orphan listed", out)
+	}
+	st := decodeJSON[statusJSON](t, "status --json", c.wantFail("detach --orphans", "status", "--json"))
+	if len(st.Problems) != 1 || st.Problems[0].Kind != "orphan" || st.Problems[0].ProgID != id {
+		t.Errorf("status --json problems %+v", st.Problems)
+	}
+	if out := c.mustRun("detach", "--orphans"); out != fmt.Sprintf("detached orphaned xdpfw program %d from orphan0\n", id) {
+		t.Errorf("detach --orphans printed %q", out)
+	}
+	if got := c.xdpProg(); got != 0 {
+		t.Errorf("program %d still on %s", got, c.iface)
+	}
+	c.wantFail("not attached", "status")
+	c.wantFail("detach: name interfaces or give --all or --orphans", "detach", "--all", "--orphans")
+}
+
+// TestDetachAllStrayMap: detach --all with a stray map in the pin
+// directory detaches, removes xdpfw's pins and leaves the stray, saying
+// so; with a map missing as well it does the same from the broken state.
+func TestDetachAllStrayMap(t *testing.T) {
+	for _, missing := range []string{"", "rule_stats"} {
+		c := newNSCLI(t, "stray0")
+		c.mustRun("attach", "--mode", "generic", c.iface)
+		m, err := ebpf.NewMap(&ebpf.MapSpec{Type: ebpf.Array, KeySize: 4, ValueSize: 4, MaxEntries: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = m.Pin(filepath.Join(c.dir, "stray"))
+		m.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if missing != "" {
+			if err := os.Remove(filepath.Join(c.dir, missing)); err != nil {
+				t.Fatal(err)
+			}
+			c.wantFail("run: xdpfw detach --all", "status")
+		}
+		out, stderr, err := c.run("detach", "--all")
+		if err != nil {
+			t.Errorf("detach --all: %v", err)
+		}
+		if !strings.HasPrefix(out, "detached from stray0\n") {
+			t.Errorf("detach --all printed %q", out)
+		}
+		if want := "xdpfw: warning: left stray in " + c.dir + ": not xdpfw's, so not removed (remove it yourself)\n"; !strings.HasSuffix(stderr, want) {
+			t.Errorf("detach --all warned %q, want %q at the end", stderr, want)
+		}
+		if missing != "" && !strings.Contains(stderr, "cannot be opened") {
+			t.Errorf("detach --all of a broken state warned %q", stderr)
+		}
+		if got := c.xdpProg(); got != 0 {
+			t.Errorf("program %d still on %s", got, c.iface)
+		}
+		entries, _ := os.ReadDir(c.dir)
+		if len(entries) != 1 || entries[0].Name() != "stray" {
+			t.Errorf("pin directory holds %v, want the stray map alone", entries)
+		}
+	}
+}

@@ -1,0 +1,388 @@
+package loader
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/cilium/ebpf"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/xdpfw/xdpfw/internal/privtest"
+	"github.com/xdpfw/xdpfw/pkg/perf"
+	"github.com/xdpfw/xdpfw/pkg/rules"
+)
+
+// inThrowawayNetns runs fn in a new network namespace, removed (with its
+// veths, and so the programs attached to them) when the test ends. fn
+// reports with t.Errorf and returns errors, never t.Fatal.
+func inThrowawayNetns(t *testing.T, fn func() error) {
+	t.Helper()
+	privtest.Require(t)
+	ns, err := perf.NewNetns()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Close()
+	if err := perf.InNetns(ns, fn); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func addVeths(names ...string) error {
+	for _, name := range names {
+		if err := netlink.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: name}, PeerName: name + "p"}); err != nil {
+			return fmt.Errorf("add veth %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// attachedState makes veths of these names and a state in dir attached
+// to them in generic mode; the caller closes it.
+func attachedState(dir string, ifaces ...string) (*State, error) {
+	if err := addVeths(ifaces...); err != nil {
+		return nil, err
+	}
+	s, err := OpenOrCreate(dir)
+	if err != nil {
+		return nil, err
+	}
+	if _, _, err := s.AttachAll(ifaces, ModeGeneric, false); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func delLink(name string) error {
+	link, err := netlink.LinkByName(name)
+	if err != nil {
+		return err
+	}
+	return netlink.LinkDel(link)
+}
+
+func pinDirGone(t *testing.T, dir, after string) {
+	t.Helper()
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("after %s: %s: %v, want it gone", after, dir, err)
+	}
+}
+
+// TestDetachVanishedInterface: an interface deleted while attached is
+// listed as missing, with the fix, and `detach IFACE` forgets it by name;
+// the last such detach removes the pins.
+func TestDetachVanishedInterface(t *testing.T) {
+	dir := privtest.PinDir(t)
+	inThrowawayNetns(t, func() error {
+		s, err := attachedState(dir, "gone0", "gone1")
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		defer s.unpinAll()
+		if err := delLink("gone0"); err != nil {
+			return err
+		}
+		st, err := s.Status()
+		if err != nil {
+			return err
+		}
+		if len(st.Problems) != 1 || st.Problems[0].Kind != "missing" || st.Problems[0].Iface != "gone0" || st.Problems[0].Fix != "xdpfw detach gone0" {
+			t.Errorf("problems %+v, want gone0 missing, fixed by xdpfw detach gone0", st.Problems)
+		}
+		if last, err := s.Detach("gone0"); err != nil || last {
+			t.Errorf("detach gone0: last %v, %v; want false, nil", last, err)
+		}
+		if st, err := s.Status(); err != nil || len(st.Problems) != 0 || len(st.Interfaces) != 1 {
+			t.Errorf("after detach gone0: %+v, %v; want gone1 alone and no problems", st, err)
+		}
+		if _, err := s.Detach("gone0"); err == nil || !strings.Contains(err.Error(), `unknown interface "gone0"`) {
+			t.Errorf("detach gone0 again: %v, want unknown interface", err)
+		}
+		// The last interface, gone too (a new one of the same name is
+		// another interface), and the pins go with it.
+		if err := delLink("gone1"); err != nil {
+			return err
+		}
+		if err := addVeths("gone1"); err != nil {
+			return err
+		}
+		if last, err := s.Detach("gone1"); err != nil || !last {
+			t.Errorf("detach gone1: last %v, %v; want true, nil", last, err)
+		}
+		pinDirGone(t, dir, "detaching the last, vanished, interface")
+		return nil
+	})
+}
+
+// TestOrphans: a program left running when its pins were removed, or its
+// record forgotten, is listed as an orphan and DetachOrphans removes it.
+func TestOrphans(t *testing.T) {
+	dir := privtest.PinDir(t)
+	inThrowawayNetns(t, func() error {
+		s, err := attachedState(dir, "orph0", "orph1")
+		if err != nil {
+			return err
+		}
+		// A record forgotten: orph1 runs xdpfw unlisted.
+		link, err := netlink.LinkByName("orph1")
+		if err != nil {
+			return err
+		}
+		if err := s.forget(link.Attrs().Index, "orph1"); err != nil {
+			return err
+		}
+		st, err := s.Status()
+		if err != nil {
+			return err
+		}
+		if len(st.Problems) != 1 || st.Problems[0].Kind != "orphan" || st.Problems[0].Iface != "orph1" || st.Problems[0].Fix != "xdpfw detach --orphans" {
+			t.Errorf("problems %+v, want orph1 an orphan", st.Problems)
+		}
+		// The pin directory removed under the running program.
+		s.unpinAll()
+		s.Close()
+		pinDirGone(t, dir, "unpinAll")
+		orphans, err := Orphans(dir)
+		if err != nil {
+			return err
+		}
+		if len(orphans) != 2 || orphans[0].Iface != "orph0" || orphans[1].Iface != "orph1" || orphans[0].Mode != ModeGeneric {
+			t.Errorf("orphans %+v, want orph0 and orph1 in generic mode", orphans)
+		}
+		done, err := DetachOrphans(dir)
+		if err != nil {
+			return err
+		}
+		if !reflect.DeepEqual(done, orphans) {
+			t.Errorf("detached %+v, want %+v", done, orphans)
+		}
+		for _, name := range []string{"orph0", "orph1"} {
+			if id, err := xdpProgOn(name); err != nil || id != 0 {
+				t.Errorf("%s runs program %d (%v) after DetachOrphans", name, id, err)
+			}
+		}
+		if orphans, err := Orphans(dir); err != nil || len(orphans) != 0 {
+			t.Errorf("orphans after DetachOrphans: %+v, %v", orphans, err)
+		}
+		return nil
+	})
+}
+
+// TestRemoveBrokenState: detach --all gets out of a pin directory whose
+// state cannot be opened, removing only what is xdpfw's.
+func TestRemoveBrokenState(t *testing.T) {
+	cases := []struct {
+		name   string
+		stray  bool   // pin a map xdpfw does not have
+		remove string // unlink this pin of xdpfw's
+		broken bool   // the state cannot be opened
+	}{
+		{name: "stray map", stray: true},
+		{name: "missing map", remove: xdpfwMapRuleStats, broken: true},
+		{name: "missing meta", remove: xdpfwMapMeta, broken: true},
+		{name: "missing atom_scratch", remove: xdpfwMapAtomScratch, broken: true}, // not layout 6: meta says 7
+		{name: "stray and missing", stray: true, remove: xdpfwMapRanks, broken: true},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := privtest.PinDir(t)
+			iface := fmt.Sprintf("brk%d", i)
+			inThrowawayNetns(t, func() error {
+				s, err := attachedState(dir, iface)
+				if err != nil {
+					return err
+				}
+				s.Close()
+				if tc.stray {
+					m, err := ebpf.NewMap(&ebpf.MapSpec{Type: ebpf.Array, KeySize: 4, ValueSize: 4, MaxEntries: 1})
+					if err != nil {
+						return err
+					}
+					err = m.Pin(filepath.Join(dir, "stray"))
+					m.Close()
+					if err != nil {
+						return err
+					}
+				}
+				if tc.remove != "" {
+					if err := os.Remove(filepath.Join(dir, tc.remove)); err != nil {
+						return err
+					}
+				}
+				r, err := RemoveState(dir)
+				if err != nil {
+					t.Errorf("RemoveState: %v", err)
+				}
+				if (r.Broken != "") != tc.broken {
+					t.Errorf("broken %q, want broken %v", r.Broken, tc.broken)
+				}
+				if !reflect.DeepEqual(r.Detached, []string{iface}) {
+					t.Errorf("detached %v, want [%s]", r.Detached, iface)
+				}
+				if id, err := xdpProgOn(iface); err != nil || id != 0 {
+					t.Errorf("%s runs program %d (%v) after RemoveState", iface, id, err)
+				}
+				entries, _ := os.ReadDir(dir)
+				var left []string
+				for _, e := range entries {
+					left = append(left, e.Name())
+				}
+				if tc.stray {
+					if !reflect.DeepEqual(r.Left, []string{"stray"}) || !reflect.DeepEqual(left, []string{"stray"}) || r.DirRemoved {
+						t.Errorf("left %v (reported %v, dir removed %v), want the stray map alone", left, r.Left, r.DirRemoved)
+					}
+				} else {
+					if !r.DirRemoved || len(r.Left) != 0 {
+						t.Errorf("removal %+v, want the directory removed", r)
+					}
+					pinDirGone(t, dir, "RemoveState")
+				}
+				return nil
+			})
+		})
+	}
+}
+
+// TestPinDirOwnership: a pin directory, or a parent of it, that others
+// can change is refused with one line saying why, and nothing is made in
+// it.
+func TestPinDirOwnership(t *testing.T) {
+	privtest.Require(t)
+	squat := privtest.PinDir(t)
+	if err := os.Mkdir(squat, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(squat, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(squat, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	want := squat + " is owned by uid 65534 / mode 0777: refusing to use a pin directory others can change; remove it or fix its owner and mode"
+	for _, dir := range []string{squat, filepath.Join(squat, "xdpfw")} {
+		for name, open := range map[string]func(string) (*State, error){"Open": Open, "OpenOrCreate": OpenOrCreate} {
+			s, err := open(dir)
+			if err == nil {
+				s.unpinAll()
+				s.Close()
+			}
+			if dir == squat || name == "OpenOrCreate" {
+				if err == nil || err.Error() != want {
+					t.Errorf("%s(%s): %v, want %q", name, dir, err, want)
+				}
+			}
+		}
+	}
+	if _, err := os.Stat(filepath.Join(squat, "xdpfw")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a pin directory was made in the refused one: %v", err)
+	}
+	// A symbolic link is refused too, whoever owns it.
+	target, link := privtest.PinDir(t), privtest.PinDir(t)
+	if err := os.Mkdir(target, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenOrCreate(link); err == nil || !strings.Contains(err.Error(), "refusing to use it as the pin directory") {
+		t.Errorf("OpenOrCreate on a symbolic link: %v", err)
+	}
+}
+
+// TestCheckBPFFS: the advice names where a bpffs must be mounted, the
+// deepest existing part of the pin directory, never its parent's parent.
+func TestCheckBPFFS(t *testing.T) {
+	fs := map[string]int64{"/": 0xEF53, "/sys": 0x62656572, "/sys/fs": 0x62656572, "/sys/fs/bpf": 0x62656572, "/mnt/bpf": unix.BPF_FS_MAGIC, "/mnt": 0xEF53}
+	statfs := func(path string, st *unix.Statfs_t) error {
+		typ, ok := fs[path]
+		if !ok {
+			return unix.ENOENT
+		}
+		st.Type = typ
+		return nil
+	}
+	cases := []struct{ dir, mount string }{
+		{"/sys/fs/bpf", "/sys/fs/bpf"},
+		{"/sys/fs/bpf/xdpfw", "/sys/fs/bpf"},
+		{"/sys/fs/bpf/a/b", "/sys/fs/bpf"},
+		{"/srv/xdpfw", "/"},
+		{"/mnt/bpf/xdpfw", ""},
+		{"/mnt/bpf", ""},
+	}
+	for _, tc := range cases {
+		err := checkBPFFS(tc.dir, statfs)
+		if tc.mount == "" {
+			if err != nil {
+				t.Errorf("%s: %v, want nil", tc.dir, err)
+			}
+			continue
+		}
+		want := fmt.Sprintf("%s is not a BPF filesystem (mount it: mount -t bpf bpf %s)", tc.mount, tc.mount)
+		if err == nil || err.Error() != want {
+			t.Errorf("%s: %v, want %q", tc.dir, err, want)
+		}
+	}
+}
+
+// TestOldLayoutReadable: a state of the previous layout (version 6, no
+// atom_scratch) opens for reading, as save needs, refuses changes saying
+// how to move it to this build, and detach --all removes it.
+func TestOldLayoutReadable(t *testing.T) {
+	privtest.Require(t)
+	dir := privtest.PinDir(t)
+	s, err := OpenOrCreate(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AddRule(rules.Rule{Priority: 3, Action: rules.Drop, Match: rules.Match{Src: netip.MustParsePrefix("192.0.2.0/24")}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateSet("bad", rules.FamilyIPv4); err != nil {
+		t.Fatal(err)
+	}
+	want, err := s.RulesetWithSets()
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta, err := readMeta(&s.maps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta.Version = oldMetaVersion
+	if err := writeMeta(&s.maps, &meta); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if err := os.Remove(filepath.Join(dir, xdpfwMapAtomScratch)); err != nil {
+		t.Fatal(err)
+	}
+
+	old, err := Open(dir)
+	if err != nil {
+		t.Fatalf("open a layout 6 state: %v", err)
+	}
+	got, err := old.RulesetWithSets()
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("layout 6 ruleset %+v (%v), want %+v", got, err, want)
+	}
+	if _, err := old.AddRule(rules.Rule{Action: rules.Pass}); err == nil || !strings.Contains(err.Error(), "layout version 6, from an older xdpfw: this build reads it but does not change it") {
+		t.Errorf("rule add on a layout 6 state: %v", err)
+	}
+	if _, err := old.DetachAll(); err == nil {
+		t.Error("DetachAll changed a layout 6 state")
+	}
+	old.Close()
+	r, err := RemoveState(dir)
+	if err != nil || r.Broken == "" || !r.DirRemoved {
+		t.Errorf("RemoveState of a layout 6 state: %+v, %v; want it removed as a broken state", r, err)
+	}
+}
