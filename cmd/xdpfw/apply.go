@@ -76,6 +76,7 @@ written in the ruleset file are taken as written.`,
 			if err != nil {
 				return err
 			}
+			warnUnknownInterfaces(c, rs)
 			if c.Bool("json") {
 				return printJSON(c, map[string]any{
 					"policy": rs.Policy.String(), "rules": len(rs.Rules),

@@ -24,6 +24,9 @@ func main() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(400)
 	}
+	loader.LockWaitNotice = func(dir, holder string) {
+		fmt.Fprintf(os.Stderr, "xdpfw: waiting for %s: %s holds it\n", dir, holder)
+	}
 	app := newApp(os.Stdout, os.Stderr)
 	if err := app.Run(interspersed(app, os.Args)); err != nil {
 		fmt.Fprintf(os.Stderr, "xdpfw: %s\n", errorLine(err))

@@ -2,9 +2,13 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"text/tabwriter"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/xdpfw/xdpfw/pkg/loader"
+	"github.com/xdpfw/xdpfw/pkg/rules"
 )
 
 func jsonFlag() cli.Flag {
@@ -19,4 +23,12 @@ func printJSON(c *cli.Context, v any) error {
 
 func newTable(c *cli.Context) *tabwriter.Writer {
 	return tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
+}
+
+// warnUnknownInterfaces says which interfaces the live rules name that do
+// not exist here: rules that match nothing are easy to miss.
+func warnUnknownInterfaces(c *cli.Context, rs *rules.Ruleset) {
+	for _, name := range loader.UnknownInterfaces(rs) {
+		fmt.Fprintf(c.App.ErrWriter, "xdpfw: warning: no interface %s here: its rules match nothing until it exists and the ruleset is next changed\n", name)
+	}
 }

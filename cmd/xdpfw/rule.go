@@ -71,6 +71,7 @@ grows with each addition. Examples:
 				if err != nil {
 					return err
 				}
+				warnUnknownInterfaces(c, &rules.Ruleset{Rules: []rules.Rule{r}})
 				fmt.Fprintln(c.App.Writer, id)
 				return nil
 			})
