@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/urfave/cli/v2"
@@ -16,7 +17,7 @@ func replayCommand() *cli.Command {
 		Name:      "replay",
 		Usage:     "run captured frames through the real program and show each verdict",
 		ArgsUsage: "PCAP...",
-		Description: `Runs every frame of the captures (pcap or pcapng, Ethernet) through a
+		Description: `Runs every frame of the captures (pcap or pcapng) through a
 private copy of the xdpfw program with BPF_PROG_TEST_RUN: the same code and
 the same classifier the interfaces run, without touching live counters or
 needing an attached interface when --rules is given.
@@ -28,6 +29,15 @@ Without --rules the live ruleset is used (xdpfw must be attached). With
   rules:
     - {proto: tcp, dport: 22, src: 192.0.2.0/24, action: pass}
     - {proto: udp, dport: 53, action: pass}
+
+Ethernet, Linux cooked (tcpdump -i any), raw IP and BSD loopback captures
+replay: other link types get the Ethernet header the program would see.
+Frames that cannot be replayed are listed as skipped with the reason
+(outgoing frames of a cooked capture, offload super-frames, runts, an
+interface of an unsupported link type); frames the snap length cut are
+listed as truncated and not run. Neither counts in any verdict. A capture
+that cannot be read is named on standard error, the others still run, and
+the exit status is non-zero.
 
 --verify also evaluates each frame with xdpfw's reference model and exits
 non-zero if any verdict differs (a bug: please report it with the frame).
@@ -66,6 +76,9 @@ figures: compare the ratio, and several runs.`,
 			if err != nil {
 				return err
 			}
+			if len(rep.Frames) == 0 && len(rep.Errors) > 0 {
+				return nothingRead(c, rep.Errors)
+			}
 			if c.Bool("json") {
 				if err := printJSON(c, rep); err != nil {
 					return err
@@ -73,12 +86,36 @@ figures: compare the ratio, and several runs.`,
 			} else {
 				printReplay(c, rep)
 			}
-			if rep.Mismatches > 0 {
-				return fmt.Errorf("replay: %d frames where the datapath and the reference model disagree", rep.Mismatches)
-			}
-			return nil
+			return replayErrors(c, rep.Errors, rep.Mismatches)
 		},
 	}
+}
+
+// nothingRead is the failure when no capture gave a single frame: there
+// is no report to print, only what went wrong.
+func nothingRead(c *cli.Context, bad []string) error {
+	if len(bad) == 1 {
+		return errors.New(bad[0])
+	}
+	for _, e := range bad {
+		fmt.Fprintf(c.App.ErrWriter, "xdpfw: %s\n", e)
+	}
+	return fmt.Errorf("replay: none of the %d captures could be read (above)", c.NArg())
+}
+
+// replayErrors prints one line per capture that could not be read to its
+// end (the others ran) and makes the exit status say something went wrong.
+func replayErrors(c *cli.Context, bad []string, mismatches int) error {
+	for _, e := range bad {
+		fmt.Fprintf(c.App.ErrWriter, "xdpfw: %s\n", e)
+	}
+	switch {
+	case mismatches > 0:
+		return fmt.Errorf("replay: %d frames where the datapath and the reference model disagree", mismatches)
+	case len(bad) > 0:
+		return fmt.Errorf("replay: %d of %d captures could not be read to their end (above); the rest replayed", len(bad), c.NArg())
+	}
+	return nil
 }
 
 func runReplay(c *cli.Context) (*replay.Report, error) {
@@ -134,6 +171,8 @@ func printReplay(c *cli.Context, rep *replay.Report) {
 				rule = fmt.Sprint(f.RuleID)
 			}
 			switch {
+			case f.Truncated:
+				fmt.Fprintf(tw, "%s\t%d\t%d\ttruncated\tcaptured %d of %d bytes (snap length): not run\t-\n", f.File, f.Index, f.Length, f.Length, f.WireLength)
 			case f.Skipped != "":
 				fmt.Fprintf(tw, "%s\t%d\t%d\tskipped\t%s\t-\n", f.File, f.Index, f.Length, f.Skipped)
 			case f.Mismatch != "":
@@ -152,9 +191,10 @@ func printReplay(c *cli.Context, rep *replay.Report) {
 	}
 	tw.Flush()
 	v := rep.Verdicts
-	fmt.Fprintf(c.App.Writer, "\nframes: %d  pass: %d  drop: %d  default: %d  malformed: %d  neighbor: %d  skipped: %d\n",
-		len(rep.Frames), v["pass"], v["drop"], v["default"], v["malformed"], v["neighbor"], rep.Skipped)
+	fmt.Fprintf(c.App.Writer, "\nframes: %d  pass: %d  drop: %d  default: %d  malformed: %d  neighbor: %d  skipped: %d  truncated: %d\n",
+		len(rep.Frames), v["pass"], v["drop"], v["default"], v["malformed"], v["neighbor"], rep.Skipped, rep.Truncated)
+	ran := len(rep.Frames) - rep.Skipped - rep.Truncated
 	if rep.Verified {
-		fmt.Fprintf(c.App.Writer, "reference model: %d of %d frames agree\n", len(rep.Frames)-rep.Skipped-rep.Mismatches, len(rep.Frames)-rep.Skipped)
+		fmt.Fprintf(c.App.Writer, "reference model: %d of %d frames agree\n", ran-rep.Mismatches, ran)
 	}
 }

@@ -13,12 +13,23 @@ import (
 
 // benchReport is what `replay --bench` prints.
 type benchReport struct {
-	Frames  int           `json:"frames"`
-	Skipped int           `json:"skipped"` // runts: they never reach XDP
-	Rules   int           `json:"rules"`
-	Repeat  int           `json:"repeat"`
-	Rounds  int           `json:"rounds"`
-	Results []perf.Result `json:"results"` // the empty program first
+	Frames    int            `json:"frames"`
+	Skipped   int            `json:"skipped"`   // frames that never reach XDP, or the test run refuses
+	Truncated int            `json:"truncated"` // cut by the snap length: not measured
+	Left      []benchSkipped `json:"skipped_frames"`
+	Rules     int            `json:"rules"`
+	Repeat    int            `json:"repeat"`
+	Rounds    int            `json:"rounds"`
+	Results   []perf.Result  `json:"results"` // the empty program first
+	Errors    []string       `json:"errors"`  // captures that could not be read to their end
+}
+
+// benchSkipped is a frame left out of the measurement, numbered as replay
+// numbers it: from 1 within its file.
+type benchSkipped struct {
+	File   string `json:"file"`
+	Index  int    `json:"frame"`
+	Reason string `json:"reason"`
 }
 
 func replayBench(c *cli.Context) error {
@@ -28,26 +39,49 @@ func replayBench(c *cli.Context) error {
 	if c.Int("repeat") < 1 || c.Int("rounds") < 1 {
 		return fmt.Errorf("replay: --repeat and --rounds must be at least 1")
 	}
-	rep := benchReport{Repeat: c.Int("repeat"), Rounds: c.Int("rounds")}
-	var frames [][]byte
-	for _, path := range c.Args().Slice() {
-		fs, err := replay.ReadFrames(path)
+	rep := benchReport{Repeat: c.Int("repeat"), Rounds: c.Int("rounds"), Left: []benchSkipped{}, Results: []perf.Result{}, Errors: []string{}}
+	err := withInstance(c, false, func(t *loader.Instance, rs *rules.Ruleset) error {
+		// Only frames the program can be given are measured: each is tried
+		// once first, so a refusal is a skipped frame, not a failed run.
+		var frames [][]byte
+		err := replay.EachFrame(c.Args().Slice(), func(file string, f replay.Frame) error {
+			var reason string
+			switch {
+			case f.Skip != "":
+				reason = f.Skip
+				rep.Skipped++
+			case f.Truncated():
+				reason = fmt.Sprintf("truncated: captured %d of %d bytes", len(f.Data), f.WireLen)
+				rep.Truncated++
+			default:
+				if _, err := t.RunOn(f.Data, 0); err != nil {
+					var ok bool
+					if reason, ok = replay.Unrunnable(f.Data, err); !ok {
+						return fmt.Errorf("%s frame %d: %w", file, f.Index, err)
+					}
+					rep.Skipped++
+				}
+			}
+			if reason != "" {
+				rep.Left = append(rep.Left, benchSkipped{file, f.Index, reason})
+				return nil
+			}
+			frames = append(frames, f.Data)
+			return nil
+		}, func(err error) { rep.Errors = append(rep.Errors, err.Error()) })
 		if err != nil {
 			return err
 		}
-		for _, f := range fs {
-			if len(f.Data) < 14 {
-				rep.Skipped++
-				continue
-			}
-			frames = append(frames, f.Data)
+		if len(frames) == 0 && len(rep.Left) == 0 && len(rep.Errors) > 0 {
+			return nothingRead(c, rep.Errors)
 		}
-	}
-	if len(frames) == 0 {
-		return fmt.Errorf("replay: no frame to measure (%d too short to reach XDP)", rep.Skipped)
-	}
-	rep.Frames = len(frames)
-	err := withInstance(c, false, func(t *loader.Instance, rs *rules.Ruleset) error {
+		if len(frames) == 0 {
+			for _, e := range rep.Errors {
+				fmt.Fprintf(c.App.ErrWriter, "xdpfw: %s\n", e)
+			}
+			return fmt.Errorf("replay: no frame to measure (%d skipped, %d truncated)", rep.Skipped, rep.Truncated)
+		}
+		rep.Frames = len(frames)
 		empty, err := perf.EmptyProgram()
 		if err != nil {
 			return err
@@ -64,7 +98,10 @@ func replayBench(c *cli.Context) error {
 		return err
 	}
 	if c.Bool("json") {
-		return printJSON(c, rep)
+		if err := printJSON(c, rep); err != nil {
+			return err
+		}
+		return replayErrors(c, rep.Errors, 0)
 	}
 	tw := newTable(c)
 	fmt.Fprintln(tw, "PROGRAM\tNS/PKT\tMIN\tMAX\tRATIO")
@@ -73,7 +110,16 @@ func replayBench(c *cli.Context) error {
 	}
 	tw.Flush()
 	x, e := rep.Results[1], rep.Results[0]
-	fmt.Fprintf(c.App.Writer, "\nframes: %d (skipped: %d)  repeat: %d  rounds: %d  xdpfw above the empty program: %.1f ns/pkt\n",
-		rep.Frames, rep.Skipped, rep.Repeat, rep.Rounds, x.Median-e.Median)
-	return nil
+	fmt.Fprintf(c.App.Writer, "\nframes: %d (skipped: %d, truncated: %d)  repeat: %d  rounds: %d  xdpfw above the empty program: %.1f ns/pkt\n",
+		rep.Frames, rep.Skipped, rep.Truncated, rep.Repeat, rep.Rounds, x.Median-e.Median)
+	if len(rep.Left) > 0 {
+		fmt.Fprintln(c.App.Writer)
+		tw := newTable(c)
+		fmt.Fprintln(tw, "FILE\tFRAME\tNOT MEASURED")
+		for _, s := range rep.Left {
+			fmt.Fprintf(tw, "%s\t%d\t%s\n", s.File, s.Index, s.Reason)
+		}
+		tw.Flush()
+	}
+	return replayErrors(c, rep.Errors, 0)
 }

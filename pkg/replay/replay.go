@@ -6,7 +6,10 @@ package replay
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/xdpfw/xdpfw/pkg/loader"
 	"github.com/xdpfw/xdpfw/pkg/model"
@@ -18,10 +21,15 @@ type FrameResult struct {
 	File    string `json:"file"`
 	Index   int    `json:"frame"`
 	Length  int    `json:"length"`
-	Verdict string `json:"verdict,omitempty"` // pass or drop; empty when skipped
+	Verdict string `json:"verdict,omitempty"` // pass or drop; empty when skipped or truncated
 	Reason  string `json:"reason,omitempty"`
 	RuleID  uint32 `json:"rule,omitempty"`
 	Skipped string `json:"skipped,omitempty"` // why the frame could not be run
+	// Truncated is set when the capture kept only Length of WireLength
+	// bytes: such a frame is not run, since its verdict would be the cut
+	// frame's, not the real one's.
+	Truncated  bool `json:"truncated,omitempty"`
+	WireLength int  `json:"wire_length,omitempty"`
 	// Mismatch is set when the reference model disagrees (verify mode).
 	Mismatch string `json:"mismatch,omitempty"`
 }
@@ -35,14 +43,19 @@ type RuleSummary struct {
 	Bytes  int    `json:"bytes"`
 }
 
-// Report is the outcome of a replay.
+// Report is the outcome of a replay. Skipped and truncated frames are
+// listed but count in no verdict.
 type Report struct {
 	Frames     []FrameResult  `json:"frames"`
 	Rules      []RuleSummary  `json:"rules"`
 	Verdicts   map[string]int `json:"verdicts"` // pass, drop, and by reason
 	Skipped    int            `json:"skipped"`
+	Truncated  int            `json:"truncated"`
 	Verified   bool           `json:"verified"`
 	Mismatches int            `json:"mismatches"`
+	// Errors has one line per capture that could not be read to its end
+	// (its frames before the bad record are in Frames).
+	Errors []string `json:"errors"`
 }
 
 // Options change how a replay runs.
@@ -55,9 +68,12 @@ type Options struct {
 	Iface string
 }
 
-// Run replays every frame of files through t, which enforces rs. All
-// files are read before anything runs, so a bad file fails the replay
-// up front.
+// Run replays every frame of files through t, which enforces rs. Each
+// file is streamed, one frame at a time. A file that cannot be read, or
+// whose record turns out corrupt, adds a line to Report.Errors and the
+// other files still run; a frame the program cannot take (too short, too
+// large for the test run) is skipped with its reason. The error is for
+// what stops the whole replay: a bad interface, or the instance failing.
 func Run(t *loader.Instance, rs *rules.Ruleset, files []string, opts Options) (*Report, error) {
 	iface, ifindex := "lo", 0
 	if opts.Iface != "" {
@@ -68,60 +84,118 @@ func Run(t *loader.Instance, rs *rules.Ruleset, files []string, opts Options) (*
 		iface, ifindex = ifi.Name, ifi.Index
 	}
 	verify := opts.Verify
-	type capture struct {
-		name   string
-		frames []Frame
-	}
-	var caps []capture
-	for _, f := range files {
-		frames, err := ReadFrames(f)
-		if err != nil {
-			return nil, err
-		}
-		caps = append(caps, capture{f, frames})
-	}
-
 	sorted := rules.Sorted(rs.Rules)
-	rep := &Report{Verdicts: map[string]int{}, Verified: verify}
+	rep := &Report{Frames: []FrameResult{}, Rules: []RuleSummary{}, Verdicts: map[string]int{}, Verified: verify, Errors: []string{}}
 	perRule := map[uint32]*RuleSummary{}
 	for _, r := range sorted {
 		perRule[r.ID] = &RuleSummary{ID: r.ID, Match: r.Match.String(), Action: r.Action.String()}
 	}
-	for _, c := range caps {
-		for _, f := range c.frames {
-			res := FrameResult{File: c.name, Index: f.Index, Length: len(f.Data)}
-			v, err := t.RunOn(f.Data, ifindex)
-			if errors.Is(err, loader.ErrRunt) {
-				res.Skipped = err.Error()
-				rep.Skipped++
-				rep.Frames = append(rep.Frames, res)
-				continue
-			}
-			if err != nil {
-				return nil, fmt.Errorf("%s frame %d: %w", c.name, f.Index, err)
-			}
-			res.Verdict, res.Reason, res.RuleID = v.Action.String(), v.Reason.String(), v.RuleID
-			rep.Verdicts[res.Verdict]++
-			rep.Verdicts[res.Reason]++
-			if s := perRule[v.RuleID]; s != nil && v.Reason == model.ReasonRule {
-				s.Frames++
-				s.Bytes += len(f.Data)
-			}
-			if verify {
-				p := model.Decode(f.Data)
-				p.Iface = iface
-				if want := model.EvaluateDecoded(rs, sorted, &p); want != v {
-					res.Mismatch = fmt.Sprintf("reference model says %s", describe(want))
-					rep.Mismatches++
-				}
-			}
+	err := EachFrame(files, func(file string, f Frame) error {
+		res := FrameResult{File: file, Index: f.Index, Length: len(f.Data)}
+		switch {
+		case f.Skip != "":
+			res.Skipped = f.Skip
+			rep.Skipped++
 			rep.Frames = append(rep.Frames, res)
+			return nil
+		case f.Truncated():
+			res.Truncated, res.WireLength = true, f.WireLen
+			rep.Truncated++
+			rep.Frames = append(rep.Frames, res)
+			return nil
 		}
+		v, err := t.RunOn(f.Data, ifindex)
+		if err != nil {
+			reason, ok := Unrunnable(f.Data, err)
+			if !ok {
+				return fmt.Errorf("%s frame %d: %w", file, f.Index, err)
+			}
+			res.Skipped = reason
+			rep.Skipped++
+			rep.Frames = append(rep.Frames, res)
+			return nil
+		}
+		res.Verdict, res.Reason, res.RuleID = v.Action.String(), v.Reason.String(), v.RuleID
+		rep.Verdicts[res.Verdict]++
+		rep.Verdicts[res.Reason]++
+		if s := perRule[v.RuleID]; s != nil && v.Reason == model.ReasonRule {
+			s.Frames++
+			s.Bytes += len(f.Data)
+		}
+		if verify {
+			p := model.Decode(f.Data)
+			p.Iface = iface
+			if want := model.EvaluateDecoded(rs, sorted, &p); want != v {
+				res.Mismatch = fmt.Sprintf("reference model says %s", describe(want))
+				rep.Mismatches++
+			}
+		}
+		rep.Frames = append(rep.Frames, res)
+		return nil
+	}, func(err error) { rep.Errors = append(rep.Errors, err.Error()) })
+	if err != nil {
+		return nil, err
 	}
 	for _, r := range sorted {
 		rep.Rules = append(rep.Rules, *perRule[r.ID])
 	}
 	return rep, nil
+}
+
+// EachFrame streams the frames of files, in order, to fn. A file that
+// cannot be opened or read to its end goes to bad (one line naming it and,
+// for a bad record, its byte offset), and the next file follows. An error
+// from fn stops everything and is returned.
+func EachFrame(files []string, fn func(file string, f Frame) error, bad func(error)) error {
+	for _, file := range files {
+		rd, err := Open(file)
+		if err != nil {
+			bad(err)
+			continue
+		}
+		for {
+			f, err := rd.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				bad(err)
+				break
+			}
+			if err := fn(file, f); err != nil {
+				rd.Close()
+				return err
+			}
+		}
+		rd.Close()
+	}
+	return nil
+}
+
+// Unrunnable says why BPF_PROG_TEST_RUN could not run frame, when err is
+// one of the refusals that belong to the frame rather than to the program:
+// too short to be Ethernet, or too large for the test run's buffer.
+func Unrunnable(frame []byte, err error) (string, bool) {
+	switch {
+	case errors.Is(err, loader.ErrRunt):
+		return err.Error(), true
+	case errors.Is(err, unix.ENOMEM), errors.Is(err, unix.E2BIG), errors.Is(err, unix.EINVAL):
+		reason := fmt.Sprintf("BPF_PROG_TEST_RUN refused the %d-byte frame (%s)", len(frame), unix.ErrnoName(errnoOf(err)))
+		if errors.Is(err, unix.ENOMEM) {
+			reason = fmt.Sprintf("too large for BPF_PROG_TEST_RUN (%d bytes: ENOMEM)", len(frame))
+		}
+		if superFrame(frame) {
+			reason = skipSuperFrame
+		}
+		return reason, true
+	}
+	return "", false
+}
+
+func errnoOf(err error) unix.Errno {
+	var e unix.Errno
+	errors.As(err, &e)
+	return e
 }
 
 func describe(v model.Verdict) string {
