@@ -183,6 +183,20 @@ func printReplay(c *cli.Context, rep *replay.Report) {
 		}
 		tw.Flush()
 		fmt.Fprintln(c.App.Writer)
+	} else if rep.Skipped+rep.Truncated > 0 {
+		// The summary counts only frames that ran: name the others.
+		tw := newTable(c)
+		fmt.Fprintln(tw, "FILE\tFRAME\tLEN\tNOT RUN")
+		for _, f := range rep.Frames {
+			switch {
+			case f.Truncated:
+				fmt.Fprintf(tw, "%s\t%d\t%d\ttruncated: captured %d of %d bytes (snap length)\n", f.File, f.Index, f.Length, f.Length, f.WireLength)
+			case f.Skipped != "":
+				fmt.Fprintf(tw, "%s\t%d\t%d\tskipped: %s\n", f.File, f.Index, f.Length, f.Skipped)
+			}
+		}
+		tw.Flush()
+		fmt.Fprintln(c.App.Writer)
 	}
 	tw := newTable(c)
 	fmt.Fprintln(tw, "RULE\tMATCH\tACTION\tFRAMES\tBYTES")
