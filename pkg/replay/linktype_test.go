@@ -1,6 +1,7 @@
 package replay
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
@@ -8,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -447,18 +449,25 @@ func TestLinkTypeReplay(t *testing.T) {
 	}
 }
 
-// TestBadFilesDoNotStopReplay: a capture that cannot be opened, and one
-// cut inside a record, each give one line naming them (with the record's
-// byte offset); the frames before the bad record and the other captures
-// still replay.
-func TestBadFilesDoNotStopReplay(t *testing.T) {
+// passInstance is an instance enforcing an empty ruleset that passes.
+func passInstance(t *testing.T) (*loader.Instance, *rules.Ruleset) {
+	t.Helper()
 	privtest.Require(t)
 	rs := &rules.Ruleset{Policy: rules.Pass}
 	tr, err := loader.NewInstance(rs, true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tr.Close()
+	t.Cleanup(tr.Close)
+	return tr, rs
+}
+
+// TestBadFilesDoNotStopReplay: a capture that cannot be opened, and one
+// cut inside a record, each give one line naming them (with the record's
+// byte offset); the frames before the bad record and the other captures
+// still replay.
+func TestBadFilesDoNotStopReplay(t *testing.T) {
+	tr, rs := passInstance(t)
 	good := filepath.Join(linkTypeDir, "ipv4.pcap")
 	raw, err := os.ReadFile(good)
 	if err != nil {
@@ -490,13 +499,7 @@ func TestBadFilesDoNotStopReplay(t *testing.T) {
 
 // TestEmptyReportJSON: an empty capture gives empty lists, not null.
 func TestEmptyReportJSON(t *testing.T) {
-	privtest.Require(t)
-	rs := &rules.Ruleset{Policy: rules.Pass}
-	tr, err := loader.NewInstance(rs, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tr.Close()
+	tr, rs := passInstance(t)
 	empty := writeFile(t, "empty.pcap", pcapFile(binary.LittleEndian, 4, 1))
 	rep, err := Run(tr, rs, []string{empty}, Options{})
 	if err != nil {
@@ -510,5 +513,65 @@ func TestEmptyReportJSON(t *testing.T) {
 		if !bytes.Contains(b, []byte(want)) {
 			t.Errorf("%s lacks %s", b, want)
 		}
+	}
+}
+
+// TestVersion23Lengths: a format 2.3 record header may hold the lengths
+// either way round; the captured length is the smaller, as libpcap takes it.
+func TestVersion23Lengths(t *testing.T) {
+	frame := bytes.Repeat([]byte{0x11}, 60)
+	raw := pcapFile(binary.LittleEndian, 3, linkTypeEthernet, rec{frame, 1514}, whole(frame))
+	binary.LittleEndian.PutUint32(raw[24+8:], 1514) // swapped: wire length first
+	binary.LittleEndian.PutUint32(raw[24+12:], 60)
+	frames, err := ReadFrames(writeFile(t, "v23.pcap", raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(frames) != 2 || !frames[0].Truncated() || frames[0].WireLen != 1514 || frames[1].Truncated() || !bytes.Equal(frames[1].Data, frame) {
+		t.Fatalf("%+v", frames)
+	}
+}
+
+// TestStreamingMemory: reading a capture holds one frame at a time, not
+// the file: 64 MB of frames read with the heap growing by a few MB.
+func TestStreamingMemory(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "big.pcap")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := bufio.NewWriter(f)
+	w.Write(pcapFile(binary.LittleEndian, 4, linkTypeEthernet))
+	frame := bytes.Repeat([]byte{0x22}, 9000)
+	const n = 64 << 20 / 9000
+	for i := 0; i < n; i++ {
+		rh := make([]byte, 16)
+		binary.LittleEndian.PutUint32(rh[8:], uint32(len(frame)))
+		binary.LittleEndian.PutUint32(rh[12:], uint32(len(frame)))
+		w.Write(rh)
+		w.Write(frame)
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	var before, during runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	peak := uint64(0)
+	count := 0
+	err = EachFrame([]string{path}, func(_ string, fr Frame) error {
+		count++
+		if count%1000 == 0 {
+			runtime.ReadMemStats(&during)
+			peak = max(peak, during.HeapInuse)
+		}
+		return nil
+	}, func(err error) { t.Error(err) })
+	if err != nil || count != n {
+		t.Fatalf("read %d frames of %d: %v", count, n, err)
+	}
+	if grew := int64(peak) - int64(before.HeapInuse); grew > 16<<20 {
+		t.Errorf("the heap grew by %d MB reading a 64 MB capture", grew>>20)
 	}
 }
