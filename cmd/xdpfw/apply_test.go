@@ -18,16 +18,22 @@ import (
 // returns what it printed on stdout.
 func runCLI(t *testing.T, pinDir, stdin string, args ...string) (string, error) {
 	t.Helper()
+	out, errOut, err := runCLIBoth(pinDir, stdin, args...)
+	if errOut != "" {
+		t.Logf("xdpfw %s: stderr: %s", strings.Join(args, " "), strings.TrimSpace(errOut))
+	}
+	return out, err
+}
+
+// runCLIBoth is runCLI giving standard error too.
+func runCLIBoth(pinDir, stdin string, args ...string) (stdout, stderr string, err error) {
 	var out, errOut bytes.Buffer
 	cliMu.Lock()
 	defer cliMu.Unlock()
 	app := newApp(&out, &errOut)
 	app.Reader = strings.NewReader(stdin)
-	err := app.Run(interspersed(app, append([]string{"xdpfw", "--pin-dir", pinDir}, args...)))
-	if errOut.Len() > 0 {
-		t.Logf("xdpfw %s: stderr: %s", strings.Join(args, " "), strings.TrimSpace(errOut.String()))
-	}
-	return out.String(), err
+	err = app.Run(interspersed(app, append([]string{"xdpfw", "--pin-dir", pinDir}, args...)))
+	return out.String(), errOut.String(), err
 }
 
 func mustRunCLI(t *testing.T, pinDir, stdin string, args ...string) string {

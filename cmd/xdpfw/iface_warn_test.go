@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"strings"
 	"testing"
 
@@ -16,15 +15,11 @@ func TestUnknownInterfaceWarns(t *testing.T) {
 	pin := privtest.PinDir(t)
 	run := func(stdin string, args ...string) string {
 		t.Helper()
-		var out, errOut bytes.Buffer
-		cliMu.Lock()
-		defer cliMu.Unlock()
-		app := newApp(&out, &errOut)
-		app.Reader = strings.NewReader(stdin)
-		if err := app.Run(interspersed(app, append([]string{"xdpfw", "--pin-dir", pin}, args...))); err != nil {
+		_, stderr, err := runCLIBoth(pin, stdin, args...)
+		if err != nil {
 			t.Fatalf("xdpfw %s: %v", strings.Join(args, " "), err)
 		}
-		return errOut.String()
+		return stderr
 	}
 	run("", "set", "create", "unused") // a state, with no interface attached
 	const warning = "warning: no interface xdpfwnone0 here"
