@@ -69,7 +69,7 @@ func checkAll(r *runner, x *xdpfw, c config) {
 		r.fail("testdata", fmt.Errorf("no rulesets or pcaps under %s", c.testdata))
 		return
 	}
-	baseline, err := countBPF()
+	baseline, err := settledBPF()
 	if err != nil {
 		r.fail("bpf-baseline", err)
 		return
