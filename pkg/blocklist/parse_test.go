@@ -1,8 +1,6 @@
 package blocklist
 
 import (
-	"github.com/xdpfw/xdpfw/pkg/rules"
-
 	"errors"
 	"fmt"
 	"net/netip"
@@ -12,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/xdpfw/xdpfw/pkg/rules"
 )
 
 func prefixes(ss ...string) []netip.Prefix {
