@@ -27,6 +27,9 @@ func main() {
 	loader.LockWaitNotice = func(dir, holder string) {
 		fmt.Fprintf(os.Stderr, "xdpfw: waiting for %s: %s holds it\n", dir, holder)
 	}
+	loader.MigrateNotice = func(dir string, from, to int) {
+		fmt.Fprintf(os.Stderr, "xdpfw: moved the state in %s from layout %d to this build's %d: its program replaced on every interface, ruleset, sets and counters kept\n", dir, from, to)
+	}
 	app := newApp(os.Stdout, os.Stderr)
 	if err := app.Run(interspersed(app, os.Args)); err != nil {
 		fmt.Fprintf(os.Stderr, "xdpfw: %s\n", errorLine(err))

@@ -74,19 +74,21 @@ func initMeta(m *xdpfwMaps) error {
 
 // oldMetaVersion is the previous layout: the same maps but atom_scratch,
 // which only the datapath uses. Its state is read (save, rule list,
-// status) but never changed: its program is the older build's.
+// status) as it is; Provision (attach, apply, set create) moves it to
+// this build (migrate.go). Until then it is not changed: its program is
+// the older build's.
 const oldMetaVersion = 6
 
 // checkMeta refuses pinned state of another layout. State of the previous
-// one (oldMetaVersion, atom_scratch not pinned) is accepted for reading:
-// old is the error its changes get.
+// one is accepted, with or without atom_scratch (a migration cut short
+// pinned it): old is the error its changes get until it is migrated.
 func checkMeta(m *xdpfwMaps, dir string, noScratch bool) (old error, err error) {
 	meta, err := readMeta(m)
 	if err != nil {
 		return nil, err
 	}
-	if meta.Magic == metaMagic && meta.Version == oldMetaVersion && noScratch {
-		return fmt.Errorf("pinned state in %s has layout version %d, from an older xdpfw: this build reads it but does not change it; move it to this build: xdpfw save > FILE, xdpfw detach --all, xdpfw apply -f FILE, xdpfw attach IFACE...", dir, meta.Version), nil
+	if meta.Magic == metaMagic && meta.Version == oldMetaVersion {
+		return fmt.Errorf("pinned state in %s has layout version %d, from an older xdpfw: this build reads it but changes it only after moving it to this build, which xdpfw attach IFACE or xdpfw apply -f FILE do (ruleset, sets and counters kept)", dir, meta.Version), nil
 	}
 	if meta.Magic != metaMagic || meta.Version != metaVersion || noScratch {
 		return nil, fmt.Errorf("pinned state in %s has layout version %d, this build expects %d; detach it with that build, or run: xdpfw detach --all", dir, meta.Version, metaVersion)

@@ -6,13 +6,19 @@ import "fmt"
 // is none (program loaded, maps pinned, empty ruleset with policy pass).
 // When fn fails, a state this call created is removed again, so a failed
 // first command (an apply, a set create, an attach before any other)
-// leaves nothing behind; a state it found stays as fn left it.
+// leaves nothing behind; a state it found stays as fn left it. A state
+// of the previous layout is moved to this build first (migrate).
 func Provision(dir string, fn func(*State) error) error {
 	s, err := OpenOrCreate(dir)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
+	if s.old != nil {
+		if err := s.migrate(); err != nil {
+			return fmt.Errorf("move the pinned state in %s to this build: %w", dir, err)
+		}
+	}
 	err = fn(s)
 	if err != nil && s.created {
 		if _, rmErr := s.RemoveIfUnused(); rmErr != nil {

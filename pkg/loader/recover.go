@@ -46,6 +46,7 @@ func namesOf() (objectNames, error) {
 	}
 	for pin := range (&State{}).programPins() {
 		n.progPins[pin] = true
+		n.progPins[pin+newPinSuffix] = true // a migration cut short
 	}
 	for _, ps := range spec.Programs {
 		name := ps.Name

@@ -353,12 +353,7 @@ func TestOldLayoutReadable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	meta, err := readMeta(&s.maps)
-	if err != nil {
-		t.Fatal(err)
-	}
-	meta.Version = oldMetaVersion
-	if err := writeMeta(&s.maps, &meta); err != nil {
+	if err := setMetaVersion(&s.maps, oldMetaVersion); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
@@ -374,7 +369,7 @@ func TestOldLayoutReadable(t *testing.T) {
 	if err != nil || !reflect.DeepEqual(got, want) {
 		t.Errorf("layout 6 ruleset %+v (%v), want %+v", got, err, want)
 	}
-	if _, err := old.AddRule(rules.Rule{Action: rules.Pass}); err == nil || !strings.Contains(err.Error(), "layout version 6, from an older xdpfw: this build reads it but does not change it") {
+	if _, err := old.AddRule(rules.Rule{Action: rules.Pass}); err == nil || !strings.Contains(err.Error(), "layout version 6, from an older xdpfw: this build reads it but changes it only after moving it") {
 		t.Errorf("rule add on a layout 6 state: %v", err)
 	}
 	if _, err := old.DetachAll(); err == nil {

@@ -169,7 +169,14 @@ func (s *State) loadPinned() error {
 	if s.old, err = checkMeta(&s.maps, s.dir, s.noScratch); err != nil {
 		return err
 	}
+	return s.loadPinnedPrograms()
+}
+
+// loadPinnedPrograms takes the state's programs from their pins.
+func (s *State) loadPinnedPrograms() error {
+	s.progs.Close()
 	for pin, p := range s.programPins() {
+		var err error
 		if *p, err = ebpf.LoadPinnedProgram(filepath.Join(s.dir, pin), nil); err != nil {
 			return fmt.Errorf("pinned program in %s: %w", s.dir, err)
 		}

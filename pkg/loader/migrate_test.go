@@ -1,0 +1,236 @@
+package loader
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/cilium/ebpf"
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netlink/nl"
+
+	"github.com/xdpfw/xdpfw/internal/fixtures"
+	"github.com/xdpfw/xdpfw/internal/privtest"
+	"github.com/xdpfw/xdpfw/pkg/blocklist"
+	"github.com/xdpfw/xdpfw/pkg/rules"
+)
+
+// layout6Object is the datapath of the last release with layout version
+// 6: pkg/loader/xdpfw_bpfel.o as committed at ae0e45a, kept as it was.
+const layout6Object = "testdata/xdpfw-layout6.o"
+
+const migrateRuleset = `policy: pass
+sets:
+  bad: {family: ipv4, elements: [198.51.100.0/24]}
+rules:
+  - {src: "@bad", action: drop}
+  - {proto: udp, dport: 53, action: pass}
+  - {proto: tcp, dport: 23, action: drop}
+`
+
+// TestMigrateLayout6: a state run by the previous release's program, its
+// counters counted by that program, is moved to this build by Provision
+// (what attach and apply run), keeping ruleset, sets, counters and the
+// attachment; this build's program then runs on the interface and the
+// pins, and counts on from the old counters.
+func TestMigrateLayout6(t *testing.T) {
+	dir := privtest.PinDir(t)
+	inThrowawayNetns(t, func() error {
+		s, err := attachedState(dir, "mig0")
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if s, err := Open(dir); err == nil {
+				s.unpinAll()
+				s.Close()
+			}
+		}()
+		rs, err := rules.ParseYAML("migrate.yaml", []byte(migrateRuleset), blocklist.RulesetOptions())
+		if err != nil {
+			return err
+		}
+		if _, err := s.Apply(rs); err != nil {
+			return err
+		}
+		want, err := s.RulesetWithSets()
+		if err != nil {
+			return err
+		}
+		err = runLayout6(s)
+		s.Close()
+		if err != nil {
+			return err
+		}
+
+		// The previous release's state: read as it is, changed by nothing
+		// but a migration.
+		old, err := Open(dir)
+		if err != nil {
+			return err
+		}
+		_, before, err := old.RuleList()
+		if err != nil {
+			old.Close()
+			return err
+		}
+		_, err = old.AddRule(rules.Rule{Action: rules.Pass})
+		old.Close()
+		if err == nil || !strings.Contains(err.Error(), "xdpfw attach IFACE or xdpfw apply -f FILE") {
+			t.Errorf("rule add on a layout 6 state: %v, want the way to move it", err)
+		}
+		if len(before) != 3 || before[0].Packets != 1 || before[2].Packets != 1 {
+			return fmt.Errorf("counters under the layout 6 program: %+v, want one packet on rules 1 and 3", before)
+		}
+
+		var notices []string
+		MigrateNotice = func(d string, from, to int) { notices = append(notices, d) }
+		defer func() { MigrateNotice = nil }()
+		err = Provision(dir, func(s *State) error {
+			_, _, err := s.AttachAll([]string{"mig0"}, ModeAuto, false)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("attach on a layout 6 state: %w", err)
+		}
+		if len(notices) != 1 {
+			t.Errorf("migration notices %v, want one", notices)
+		}
+		s, err = Open(dir)
+		if err != nil {
+			return err
+		}
+		err = checkMigrated(t, s, want, before)
+		s.Close()
+		if err != nil {
+			return err
+		}
+		// Another Provision finds nothing to move.
+		if err := Provision(dir, func(*State) error { return nil }); err != nil || len(notices) != 1 {
+			t.Errorf("second Provision: %v, %d notices; want nil and no new one", err, len(notices))
+		}
+		return nil
+	})
+}
+
+// checkMigrated checks a migrated state: this build's layout and
+// programs, pinned and attached, the ruleset and counters kept, and the
+// counters counting on.
+func checkMigrated(t *testing.T, s *State, want *rules.Ruleset, before []RuleRow) error {
+	t.Helper()
+	if s.old != nil {
+		t.Errorf("migrated state still old: %v", s.old)
+	}
+	if meta, err := readMeta(&s.maps); err != nil || meta.Version != metaVersion {
+		t.Errorf("meta %+v (%v), want version %d", meta, err, metaVersion)
+	}
+	if _, err := os.Stat(filepath.Join(s.dir, xdpfwMapAtomScratch)); err != nil {
+		t.Errorf("atom_scratch: %v", err)
+	}
+	if got, err := s.RulesetWithSets(); err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("ruleset after migration %+v (%v), want %+v", got, err, want)
+	}
+	st, err := s.Status()
+	if err != nil || len(st.Problems) != 0 || len(st.Interfaces) != 1 || !st.Interfaces[0].Attached {
+		t.Errorf("status after migration %+v (%v), want mig0 attached, no problems", st, err)
+	}
+	ids, _ := s.progIDs()
+	if len(st.Interfaces) == 1 && st.Interfaces[0].ProgID != ids.plain {
+		t.Errorf("mig0 runs program %d, want this build's pinned %d", st.Interfaces[0].ProgID, ids.plain)
+	}
+	out, err := runFrame(s.progs.Xdpfw, fixtures.UDP("198.51.100.9", "192.0.2.1", 1000, 53))
+	if err != nil {
+		return err
+	}
+	if out != 1 { // XDP_DROP
+		t.Errorf("a frame from the set: action %d, want drop", out)
+	}
+	_, after, err := s.RuleList()
+	if err != nil || len(after) != 3 {
+		return fmt.Errorf("rules after migration %+v, %v", after, err)
+	}
+	if after[0].Packets != before[0].Packets+1 || after[2].Packets != before[2].Packets {
+		t.Errorf("counters after migration and one more frame: %+v, want %+v plus one on rule 1", after, before)
+	}
+	return nil
+}
+
+// runLayout6 turns the state into what the previous release left: its
+// programs (from layout6Object, on the very pinned maps, which it must
+// find of the same layout) pinned and attached, atom_scratch not pinned,
+// meta version 6. Then it counts a frame each on rules 1 and 3 through
+// the old program.
+func runLayout6(s *State) error {
+	spec, err := ebpf.LoadCollectionSpec(layout6Object)
+	if err != nil {
+		return err
+	}
+	pinned := s.mapsByName()
+	repl := map[string]*ebpf.Map{}
+	for name, ms := range spec.Maps {
+		if strings.HasPrefix(name, ".") {
+			continue
+		}
+		if pinned[name] == nil {
+			return fmt.Errorf("layout 6 has map %s, which this build lacks", name)
+		}
+		if err := compatible(ms, pinned[name]); err != nil {
+			return fmt.Errorf("layout 6 differs: %w", err)
+		}
+		repl[name] = pinned[name]
+	}
+	var progs xdpfwPrograms
+	if err := spec.LoadAndAssign(&progs, &ebpf.CollectionOptions{MapReplacements: repl}); err != nil {
+		return err
+	}
+	defer progs.Close()
+	for pin, p := range map[string]*ebpf.Program{progPin: progs.Xdpfw, progFragsPin: progs.XdpfwFrags} {
+		if err := os.Remove(filepath.Join(s.dir, pin)); err != nil {
+			return err
+		}
+		if err := p.Pin(filepath.Join(s.dir, pin)); err != nil {
+			return err
+		}
+	}
+	link, err := netlink.LinkByName("mig0")
+	if err != nil {
+		return err
+	}
+	if err := netlink.LinkSetXdpFdWithFlags(link, progs.Xdpfw.FD(), nl.XDP_FLAGS_SKB_MODE); err != nil {
+		return err
+	}
+	if err := s.maps.AtomScratch.Unpin(); err != nil {
+		return err
+	}
+	if err := setMetaVersion(&s.maps, oldMetaVersion); err != nil {
+		return err
+	}
+	for _, f := range [][]byte{fixtures.UDP("198.51.100.9", "192.0.2.1", 1000, 53), fixtures.TCPSyn("192.0.2.7", "192.0.2.1", 1000, 23)} {
+		if _, err := runFrame(progs.Xdpfw, f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// runFrame runs one frame through p and returns its XDP action.
+func runFrame(p *ebpf.Program, frame []byte) (uint32, error) {
+	out, err := p.Run(&ebpf.RunOptions{Data: frame})
+	if err != nil {
+		return 0, fmt.Errorf("test run: %w", err)
+	}
+	return out, nil
+}
+
+// setMetaVersion writes version into meta, as another build would have.
+func setMetaVersion(m *xdpfwMaps, version uint32) error {
+	meta, err := readMeta(m)
+	if err != nil {
+		return err
+	}
+	meta.Version = version
+	return writeMeta(m, &meta)
+}
