@@ -282,6 +282,8 @@ func TestDiffEveryPair(t *testing.T) {
 // TestFlowText: one line per kind of frame, ports and addresses as
 // operators write them.
 func TestFlowText(t *testing.T) {
+	gre := fixtures.UDP("10.1.2.3", "198.51.100.5", 1, 2)
+	gre[14+9] = 47 // the checksum is not checked
 	for _, tc := range []struct {
 		frame []byte
 		flow  string
@@ -291,6 +293,7 @@ func TestFlowText(t *testing.T) {
 		{fixtures.UDP("2001:db8::1", "2001:db8::2", 53, 5353), "udp [2001:db8::1]:53 > [2001:db8::2]:5353", true},
 		{fixtures.Echo("192.0.2.1", "192.0.2.2"), "icmp 192.0.2.1 > 192.0.2.2 type 8 code 0", false},
 		{fixtures.ARP(), "arp", false},
+		{gre, "proto 47 10.1.2.3 > 198.51.100.5", false},
 		{make([]byte, 14), "ethertype 0x0000", false},
 	} {
 		p := model.Decode(tc.frame)

@@ -3,6 +3,7 @@ package replay
 import (
 	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 
 	"github.com/xdpfw/xdpfw/pkg/model"
@@ -61,7 +62,11 @@ func flowText(p *model.Packet) string {
 	case !p.HasProto:
 		fmt.Fprintf(&b, "ethertype 0x%04x", p.EtherType)
 	default:
-		b.WriteString(rules.Proto{Set: true, Num: p.Proto}.String())
+		proto := rules.Proto{Set: true, Num: p.Proto}.String()
+		if proto == strconv.Itoa(int(p.Proto)) {
+			proto = "proto " + proto // a bare number would read as an address
+		}
+		b.WriteString(proto)
 		if p.HasPorts {
 			fmt.Fprintf(&b, " %s > %s", netip.AddrPortFrom(p.Src, p.Sport), netip.AddrPortFrom(p.Dst, p.Dport))
 		} else {
