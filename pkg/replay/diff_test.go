@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"sort"
 	"testing"
 
@@ -277,6 +278,41 @@ func TestDiffEveryPair(t *testing.T) {
 	if changed == 0 {
 		t.Error("no pair of rulesets changed a frame")
 	}
+}
+
+// TestDiffMemory: what a diff keeps does not grow with the capture: 200,000
+// frames, every one of them changed, leave a report of one change and
+// its three samples.
+func TestDiffMemory(t *testing.T) {
+	privtest.Require(t)
+	const n = 200000
+	frames := make([][]byte, n)
+	for i := range frames {
+		frames[i] = fixtures.UDP("192.0.2.1", "198.51.100.2", uint16(i), 53)
+	}
+	path := filepath.Join(t.TempDir(), "many.pcap")
+	if err := WriteFrames(path, frames); err != nil {
+		t.Fatal(err)
+	}
+	frames = nil
+	pass, drop := &rules.Ruleset{Policy: rules.Pass}, &rules.Ruleset{Policy: rules.Drop}
+	old, next := Side{"pass", mustInstance(t, pass), pass}, Side{"drop", mustInstance(t, drop), drop}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	rep, err := Diff(old, next, []string{path}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	if rep.Changed != n || rep.PassToDrop != n || len(rep.Rules) != 1 || len(rep.Rules[0].From[0].Samples) != DiffSamples {
+		t.Fatalf("report %+v", rep)
+	}
+	if grew := int64(after.HeapAlloc) - int64(before.HeapAlloc); grew > 1<<20 {
+		t.Errorf("the heap holds %d KB more after a diff of %d frames", grew>>10, n)
+	}
+	runtime.KeepAlive(rep)
 }
 
 // TestFlowText: one line per kind of frame, ports and addresses as
