@@ -57,7 +57,8 @@ action: the same rule at another id or priority in NEW is no change.
 Skipped and truncated frames run under neither and count in no change.
 The exit status is 0 whether or not anything changes (--fail-on-change
 makes a change fail it); unreadable captures fail it, as always. One of
---rules and --against may be - (standard input). --json gives the same
+--rules and --against may be - (standard input); a ruleset file named live
+is --against ./live. --json gives the same
 report as one object: totals, "rules" with their "from" changes and
 "samples" (ports as numbers, null when a frame has none).
 
