@@ -67,7 +67,16 @@ func refuseDiffFlags(c *cli.Context) error {
 // diffCaptures runs files under next (named name) and under against: a
 // ruleset file, or againstLive for the live ruleset. With no live state
 // at all, nothing filters today, and the old side is every frame passing.
+// Both files are read before anything is loaded, so a bad one is the
+// error whatever else is wrong.
 func diffCaptures(c *cli.Context, name string, next *rules.Ruleset, against string, files []string) (rep *replay.DiffReport, err error) {
+	var oldName string
+	var old *rules.Ruleset
+	if against != againstLive {
+		if oldName, old, err = readRulesetFile(c, against); err != nil {
+			return nil, err
+		}
+	}
 	nt, err := loader.NewInstance(next, true)
 	if err != nil {
 		return nil, err
@@ -78,20 +87,19 @@ func diffCaptures(c *cli.Context, name string, next *rules.Ruleset, against stri
 		rep, err = replay.Diff(replay.Side{Name: oldName, Instance: ot, Ruleset: old}, newSide, files, replayOptions(c))
 		return err
 	}
-	if against == againstLive {
-		against = "" // withRuleset's live ruleset
+	if old == nil {
+		err = withRuleset(c, "", true, diff) // the live ruleset
+		if !errors.Is(err, loader.ErrNotAttached) {
+			return rep, err
+		}
+		oldName, old = nothingLive, &rules.Ruleset{Policy: rules.Pass}
 	}
-	err = withRuleset(c, against, true, diff)
-	if against != "" || !errors.Is(err, loader.ErrNotAttached) {
-		return rep, err
-	}
-	none := &rules.Ruleset{Policy: rules.Pass}
-	ot, err := loader.NewInstance(none, true)
+	ot, err := loader.NewInstance(old, true)
 	if err != nil {
 		return nil, err
 	}
 	defer ot.Close()
-	err = diff(nothingLive, ot, none)
+	err = diff(oldName, ot, old)
 	return rep, err
 }
 

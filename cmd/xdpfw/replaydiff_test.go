@@ -307,6 +307,12 @@ func TestReplayDiffRefusals(t *testing.T) {
 			t.Errorf("%v: exit %d, stdout %q, stderr %q; want one line with %q", tc.args, code, stdout, stderr, tc.want)
 		}
 	}
+	// Both files are read before anything needs root: a bad one is the
+	// error a user without root sees too.
+	_, stderr, code := runMain(t, exe, 65534, "replay", "--diff", "--rules", good, "--against", bad, basic)
+	if code != 1 || !strings.Contains(stderr, bad+":3:") {
+		t.Errorf("a bad --against file without root: exit %d, stderr %q", code, stderr)
+	}
 	if _, err := os.Stat(pin); !os.IsNotExist(err) {
 		t.Errorf("a refused command created %s", pin)
 	}
