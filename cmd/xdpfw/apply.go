@@ -36,6 +36,17 @@ apply -f -' changes nothing.
 With --check, the file is parsed, validated and compiled without touching
 the live state (no root needed).
 
+With --check --against-capture CAPTURE (the flag may be repeated, and more
+captures may follow as arguments), apply also shows what the file would do
+to that traffic, still changing nothing: the report of 'xdpfw replay
+--diff --rules FILE CAPTURE...', against the live ruleset (or, with nothing
+applied, every frame passing). It needs root, like replay. Like nft -c, a
+check never applies: read the report, then apply without --check.
+--fail-on-change makes the exit status non-zero when a frame would change.
+
+  xdpfw apply --check -f new.yaml --against-capture /var/tmp/edge.pcap
+  xdpfw apply -f new.yaml
+
 The file must say its policy (policy: pass or policy: drop): a file
 without one, such as an empty or cut-off file, is refused. FILE must be a
 regular file (not a device or a pipe) of at most 64 MiB, standard input
@@ -45,16 +56,23 @@ written in the ruleset file are taken as written.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "ruleset `FILE` (- for standard input)"},
 			&cli.BoolFlag{Name: "check", Usage: "only check the file; change nothing"},
+			&cli.StringSliceFlag{Name: "against-capture", Usage: "with --check: show what the file would change on the frames of `CAPTURE` (repeatable; more captures may follow as arguments)"},
+			failOnChangeFlag(),
 			maxSizeFlag("the file (and of each set file)", input.MaxRuleset),
 			allowDefaultRouteFlag(),
 			jsonFlag(),
 		},
 		Action: func(c *cli.Context) error {
-			if c.NArg() > 0 {
+			captures := append(c.StringSlice("against-capture"), c.Args().Slice()...)
+			switch {
+			case c.NArg() > 0 && !c.IsSet("against-capture"):
 				return fmt.Errorf("apply: unexpected argument %q (the file is given with -f: xdpfw apply -f %s)", c.Args().First(), c.Args().First())
-			}
-			if !c.IsSet("file") {
+			case !c.IsSet("file"):
 				return fmt.Errorf("apply: missing -f FILE (usage: xdpfw apply -f FILE|- [--check])")
+			case len(captures) > 0 && !c.Bool("check"):
+				return fmt.Errorf("apply: --against-capture goes with --check: look first (xdpfw apply --check -f FILE --against-capture CAPTURE), then apply without both")
+			case c.IsSet("fail-on-change") && len(captures) == 0:
+				return fmt.Errorf("apply: --fail-on-change goes with --against-capture")
 			}
 			name, rs, err := readRulesetFile(c, c.String("file"))
 			if err != nil {
@@ -65,6 +83,9 @@ written in the ruleset file are taken as written.`,
 				// just the rule language.
 				if _, err := classifier.Compile(rs); err != nil {
 					return fmt.Errorf("%s: %w", name, err)
+				}
+				if len(captures) > 0 {
+					return checkAgainstCaptures(c, name, rs, captures)
 				}
 				if c.Bool("json") {
 					return printJSON(c, map[string]any{"file": name, "policy": rs.Policy.String(), "rules": len(rs.Rules)})
@@ -92,6 +113,27 @@ written in the ruleset file are taken as written.`,
 			return nil
 		},
 	}
+}
+
+// checkAgainstCaptures is apply --check --against-capture: the file is
+// good, and this is what it would change on the captures against the
+// live ruleset. Nothing is applied.
+func checkAgainstCaptures(c *cli.Context, name string, rs *rules.Ruleset, captures []string) error {
+	rep, err := diffCaptures(c, name, rs, againstLive, captures)
+	if err != nil {
+		return err
+	}
+	if rep.Frames == 0 && len(rep.Errors) > 0 {
+		return nothingRead(c, rep.Errors, len(captures))
+	}
+	err = printReport(c, map[string]any{"file": name, "policy": rs.Policy.String(), "rules": len(rs.Rules), "diff": rep}, func() {
+		fmt.Fprintf(c.App.Writer, "%s: ok: %d rules, policy %s; nothing applied\n\n", name, len(rs.Rules), rs.Policy)
+		printDiff(c, rep)
+	})
+	if err != nil {
+		return err
+	}
+	return diffExit(c, rep, len(captures))
 }
 
 // applyRuleset makes rs live, creating the state if there is none yet

@@ -121,6 +121,7 @@ func TestInterspersed(t *testing.T) {
 		{"xdpfw status", "xdpfw status"},
 		{"xdpfw apply -f - --check", "xdpfw apply -f - --check"},
 		{"xdpfw apply --json -f r.yaml", "xdpfw apply --json -f r.yaml"},
+		{"xdpfw apply -f r.yaml --check --against-capture a.pcap b.pcap --against-capture c,d.pcap", "xdpfw apply -f r.yaml --check --against-capture a.pcap --against-capture c,d.pcap -- b.pcap"},
 	}
 	for _, tc := range cases {
 		got := strings.Join(interspersed(app, strings.Fields(tc.in)), " ")

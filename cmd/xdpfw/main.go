@@ -74,6 +74,9 @@ interface removes everything.`,
 		Writer:          stdout,
 		ErrWriter:       stderr,
 		HideHelpCommand: true,
+		// A repeated flag's value is one value: a capture's name may hold
+		// a comma.
+		DisableSliceFlagSeparator: true,
 		Flags: []cli.Flag{
 			&cli.StringFlag{
 				Name:    "pin-dir",

@@ -21,6 +21,16 @@ func printJSON(c *cli.Context, v any) error {
 	return enc.Encode(v)
 }
 
+// printReport prints a command's report: v as JSON with --json, else
+// what human prints.
+func printReport(c *cli.Context, v any, human func()) error {
+	if c.Bool("json") {
+		return printJSON(c, v)
+	}
+	human()
+	return nil
+}
+
 func newTable(c *cli.Context) *tabwriter.Writer {
 	return tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
 }

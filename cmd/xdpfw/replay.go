@@ -15,7 +15,7 @@ import (
 func replayCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "replay",
-		Usage:     "run captured frames through the real program and show each verdict",
+		Usage:     "run captured frames through the real program: each verdict, or what a new ruleset would change (--diff)",
 		ArgsUsage: "PCAP...",
 		Description: `Runs every frame of the captures (pcap or pcapng) through a
 private copy of the xdpfw program with BPF_PROG_TEST_RUN: the same code and
@@ -44,6 +44,27 @@ non-zero if any verdict differs (a bug: please report it with the frame).
 Frames arrive on the loopback interface unless --iface names another, which
 only matters to rules with an iface condition.
 
+--diff shows what replacing a ruleset would do, before it is done: every
+frame runs under the --rules ruleset (NEW) and under --against (OLD: a
+ruleset file, or live, the default: the live ruleset, or, with nothing
+applied, every frame passing), each on its own private instance. Only
+frames whose verdict or deciding rule differ are reported, grouped by the
+rule that decides them under NEW (or its policy), with the rule that
+decided them under OLD, the change (pass->drop, drop->pass, or the same
+verdict from another rule), the number of frames and up to three sample
+flows, by file and frame number. Rules are known by their conditions and
+action: the same rule at another id or priority in NEW is no change.
+Skipped and truncated frames run under neither and count in no change.
+The exit status is 0 whether or not anything changes (--fail-on-change
+makes a change fail it); unreadable captures fail it, as always. One of
+--rules and --against may be - (standard input); a ruleset file named live
+is --against ./live. --json gives the same
+report as one object: totals, "rules" with their "from" changes and
+"samples" (ports as numbers, null when a frame has none).
+
+  xdpfw replay --diff --rules new.yaml /var/tmp/edge.pcap
+  xdpfw replay --diff --rules new.yaml --against old.yaml *.pcap --json
+
 --bench measures instead what each packet of the captures costs the
 program with that ruleset, beside an empty XDP program measured in the same
 run (the floor: the test-run machinery itself). Each frame runs --repeat
@@ -63,10 +84,19 @@ figures: compare the ratio, and several runs.`,
 			&cli.BoolFlag{Name: "bench", Usage: "report the cost per packet beside an empty program instead of verdicts"},
 			&cli.IntFlag{Name: "repeat", Value: 64, Usage: "with --bench: runs of each frame per call"},
 			&cli.IntFlag{Name: "rounds", Value: 5, Usage: "with --bench: measured passes over the frames"},
+			&cli.BoolFlag{Name: "diff", Usage: "show what replacing a ruleset with --rules would change, frame by frame"},
+			&cli.StringFlag{Name: "against", Usage: "with --diff: the ruleset now, YAML `FILE` (- for standard input) or live (the default)"},
+			failOnChangeFlag(),
 			jsonFlag(),
 		},
 		Action: func(c *cli.Context) error {
 			if err := needArgs(c, "pcap file"); err != nil {
+				return err
+			}
+			if c.Bool("diff") {
+				return replayDiff(c)
+			}
+			if err := refuseDiffFlags(c); err != nil {
 				return err
 			}
 			if c.Bool("bench") {
@@ -77,43 +107,39 @@ figures: compare the ratio, and several runs.`,
 				return err
 			}
 			if len(rep.Frames) == 0 && len(rep.Errors) > 0 {
-				return nothingRead(c, rep.Errors)
+				return nothingRead(c, rep.Errors, c.NArg())
 			}
-			if c.Bool("json") {
-				if err := printJSON(c, rep); err != nil {
-					return err
-				}
-			} else {
-				printReplay(c, rep)
+			if err := printReport(c, rep, func() { printReplay(c, rep) }); err != nil {
+				return err
 			}
-			return replayErrors(c, rep.Errors, rep.Mismatches)
+			return replayErrors(c, rep.Errors, rep.Mismatches, c.NArg())
 		},
 	}
 }
 
 // nothingRead is the failure when no capture gave a single frame: there
 // is no report to print, only what went wrong.
-func nothingRead(c *cli.Context, bad []string) error {
+func nothingRead(c *cli.Context, bad []string, captures int) error {
 	if len(bad) == 1 {
 		return errors.New(bad[0])
 	}
 	for _, e := range bad {
 		fmt.Fprintf(c.App.ErrWriter, "xdpfw: %s\n", e)
 	}
-	return fmt.Errorf("replay: none of the %d captures could be read (above)", c.NArg())
+	return fmt.Errorf("%s: none of the %d captures could be read (above)", c.Command.FullName(), captures)
 }
 
 // replayErrors prints one line per capture that could not be read to its
 // end (the others ran) and makes the exit status say something went wrong.
-func replayErrors(c *cli.Context, bad []string, mismatches int) error {
+func replayErrors(c *cli.Context, bad []string, mismatches, captures int) error {
 	for _, e := range bad {
 		fmt.Fprintf(c.App.ErrWriter, "xdpfw: %s\n", e)
 	}
 	switch {
 	case mismatches > 0:
-		return fmt.Errorf("replay: %d frames where the datapath and the reference model disagree", mismatches)
+		return fmt.Errorf("%s: %d frames where the datapath and the reference model disagree", c.Command.FullName(), mismatches)
 	case len(bad) > 0:
-		return fmt.Errorf("replay: %d of %d captures could not be read to their end (above); the rest replayed", len(bad), c.NArg())
+		return fmt.Errorf("%s: %d of %d captures could not be read to their end (above); the rest replayed", c.Command.FullName(), len(bad), captures)
 	}
 	return nil
 }
@@ -131,8 +157,17 @@ func runReplay(c *cli.Context) (*replay.Report, error) {
 // ruleset of --rules FILE, or else the live one (it then shares the live
 // classifier maps, but never the live counters).
 func withInstance(c *cli.Context, trace bool, fn func(*loader.Instance, *rules.Ruleset) error) error {
-	if path := c.String("rules"); path != "" {
-		_, rs, err := readRulesetFile(c, path)
+	return withRuleset(c, c.String("rules"), trace, func(_ string, t *loader.Instance, rs *rules.Ruleset) error {
+		return fn(t, rs)
+	})
+}
+
+// withRuleset runs fn with a private instance enforcing the ruleset file
+// path, or with no path the live ruleset, and that ruleset's name: what
+// errors call the file, or againstLive.
+func withRuleset(c *cli.Context, path string, trace bool, fn func(string, *loader.Instance, *rules.Ruleset) error) error {
+	if path != "" {
+		name, rs, err := readRulesetFile(c, path)
 		if err != nil {
 			return err
 		}
@@ -141,7 +176,7 @@ func withInstance(c *cli.Context, trace bool, fn func(*loader.Instance, *rules.R
 			return err
 		}
 		defer t.Close()
-		return fn(t, rs)
+		return fn(name, t, rs)
 	}
 	return withState(c, func(s *loader.State) error {
 		rs, err := s.RulesetWithSets()
@@ -153,7 +188,7 @@ func withInstance(c *cli.Context, trace bool, fn func(*loader.Instance, *rules.R
 			return err
 		}
 		defer t.Close()
-		return fn(t, rs)
+		return fn(againstLive, t, rs)
 	})
 }
 

@@ -73,7 +73,7 @@ func replayBench(c *cli.Context) error {
 			return err
 		}
 		if len(frames) == 0 && len(rep.Left) == 0 && len(rep.Errors) > 0 {
-			return nothingRead(c, rep.Errors)
+			return nothingRead(c, rep.Errors, c.NArg())
 		}
 		if len(frames) == 0 {
 			for _, e := range rep.Errors {
@@ -101,7 +101,7 @@ func replayBench(c *cli.Context) error {
 		if err := printJSON(c, rep); err != nil {
 			return err
 		}
-		return replayErrors(c, rep.Errors, 0)
+		return replayErrors(c, rep.Errors, 0, c.NArg())
 	}
 	tw := newTable(c)
 	fmt.Fprintln(tw, "PROGRAM\tNS/PKT\tMIN\tMAX\tRATIO")
@@ -121,5 +121,5 @@ func replayBench(c *cli.Context) error {
 		}
 		tw.Flush()
 	}
-	return replayErrors(c, rep.Errors, 0)
+	return replayErrors(c, rep.Errors, 0, c.NArg())
 }

@@ -75,13 +75,9 @@ type Options struct {
 // large for the test run) is skipped with its reason. The error is for
 // what stops the whole replay: a bad interface, or the instance failing.
 func Run(t *loader.Instance, rs *rules.Ruleset, files []string, opts Options) (*Report, error) {
-	iface, ifindex := "lo", 0
-	if opts.Iface != "" {
-		ifi, err := net.InterfaceByName(opts.Iface)
-		if err != nil {
-			return nil, fmt.Errorf("replay: interface %q: %w", opts.Iface, err)
-		}
-		iface, ifindex = ifi.Name, ifi.Index
+	iface, ifindex, err := arrival(opts.Iface)
+	if err != nil {
+		return nil, err
 	}
 	verify := opts.Verify
 	sorted := rules.Sorted(rs.Rules)
@@ -90,7 +86,7 @@ func Run(t *loader.Instance, rs *rules.Ruleset, files []string, opts Options) (*
 	for _, r := range sorted {
 		perRule[r.ID] = &RuleSummary{ID: r.ID, Match: r.Match.String(), Action: r.Action.String()}
 	}
-	err := EachFrame(files, func(file string, f Frame) error {
+	err = EachFrame(files, func(file string, f Frame) error {
 		res := FrameResult{File: file, Index: f.Index, Length: len(f.Data)}
 		switch {
 		case f.Skip != "":
@@ -104,13 +100,12 @@ func Run(t *loader.Instance, rs *rules.Ruleset, files []string, opts Options) (*
 			rep.Frames = append(rep.Frames, res)
 			return nil
 		}
-		v, err := t.RunOn(f.Data, ifindex)
+		v, skip, err := runFrame(t, file, f, ifindex)
 		if err != nil {
-			reason, ok := Unrunnable(f.Data, err)
-			if !ok {
-				return fmt.Errorf("%s frame %d: %w", file, f.Index, err)
-			}
-			res.Skipped = reason
+			return err
+		}
+		if skip != "" {
+			res.Skipped = skip
 			rep.Skipped++
 			rep.Frames = append(rep.Frames, res)
 			return nil
@@ -140,6 +135,34 @@ func Run(t *loader.Instance, rs *rules.Ruleset, files []string, opts Options) (*
 		rep.Rules = append(rep.Rules, *perRule[r.ID])
 	}
 	return rep, nil
+}
+
+// arrival resolves the interface replayed frames arrive on: its name for
+// the reference model and its index for the test run. No name means
+// loopback, where BPF_PROG_TEST_RUN puts frames by default (index 0).
+func arrival(name string) (iface string, ifindex int, err error) {
+	if name == "" {
+		return "lo", 0, nil
+	}
+	ifi, err := net.InterfaceByName(name)
+	if err != nil {
+		return "", 0, fmt.Errorf("replay: interface %q: %w", name, err)
+	}
+	return ifi.Name, ifi.Index, nil
+}
+
+// runFrame runs one frame through t. A refusal that belongs to the frame
+// (runt, too large for the test run) comes back as the reason to skip it;
+// any other failure is the instance's, an error naming the frame.
+func runFrame(t *loader.Instance, file string, f Frame, ifindex int) (v model.Verdict, skip string, err error) {
+	v, err = t.RunOn(f.Data, ifindex)
+	if err == nil {
+		return v, "", nil
+	}
+	if reason, ok := Unrunnable(f.Data, err); ok {
+		return v, reason, nil
+	}
+	return v, "", fmt.Errorf("%s frame %d: %w", file, f.Index, err)
 }
 
 // EachFrame streams the frames of files, in order, to fn. A file that
