@@ -50,7 +50,7 @@ func TestCorpusReplay(t *testing.T) {
 	}
 	var first *replay.Report
 	for _, rs := range rulesets {
-		out, err := runApp(append([]string{"replay", "--verify", "--json", "--rules", rs}, files...)...)
+		out, stderr, err := runAppStderr(append([]string{"replay", "--verify", "--json", "--rules", rs}, files...)...)
 		wantErr := ""
 		if len(bad) > 0 {
 			wantErr = fmt.Sprintf("replay: %d of %d captures could not be read to their end (above); the rest replayed", len(bad), len(files))
@@ -70,10 +70,15 @@ func TestCorpusReplay(t *testing.T) {
 		if len(rep.Errors) != len(bad) {
 			t.Errorf("%s: errors %q, want one line for each of %q", filepath.Base(rs), rep.Errors, bad)
 		}
+		wantStderr := ""
 		for i, e := range rep.Errors {
 			if i < len(bad) && !strings.HasPrefix(e, bad[i]+": ") {
 				t.Errorf("%s: error %q does not name %s", filepath.Base(rs), e, bad[i])
 			}
+			wantStderr += "xdpfw: " + e + "\n"
+		}
+		if stderr != wantStderr {
+			t.Errorf("%s: stderr %q, want %q", filepath.Base(rs), stderr, wantStderr)
 		}
 		for _, f := range rep.Frames {
 			if f.Mismatch != "" {
