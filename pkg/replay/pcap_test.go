@@ -222,7 +222,14 @@ func TestRefused(t *testing.T) {
 		// 257 would truncate to 1 (Ethernet) in an 8-bit link type.
 		{"257", "capture.pcap", classicPcap(binary.LittleEndian, false, 257, testFrames...),
 			"capture.pcap: link type 257 is not one xdpfw replays"},
-		{"version-1", "capture.pcap", withVersion(good, 1, 0), "capture.pcap: pcap format version 1.0; xdpfw reads 2.x"},
+		{"version-1", "capture.pcap", withVersion(good, 1, 0), "capture.pcap: pcap format version 1.0; xdpfw reads 2.0 to 2.4"},
+		// libpcap's own test files pcap-invalid-version-2.pcap and
+		// pcapng-invalid-vers-{1,2}.pcapng: versions libpcap refuses.
+		{"version-2.5", "capture.pcap", withVersion(good, 2, 5), "capture.pcap: pcap format version 2.5; xdpfw reads 2.0 to 2.4"},
+		{"pcapng-version-0.1", "c.pcapng", withNgVersion(ngWithLinkType(1), 0, 1),
+			"c.pcapng: block at byte 0: pcapng format version 0.1; xdpfw reads 1.0 (and 1.2)"},
+		{"pcapng-version-1.1", "c.pcapng", withNgVersion(ngWithLinkType(1), 1, 1),
+			"c.pcapng: block at byte 0: pcapng format version 1.1; xdpfw reads 1.0 (and 1.2)"},
 		{"garbage", "capture.pcap", []byte("this is not a capture file at all\n"),
 			"capture.pcap: not a pcap or pcapng file"},
 		{"zero-bytes", "capture.pcap", []byte{},
@@ -295,6 +302,29 @@ func withVersion(raw []byte, major, minor uint16) []byte {
 	binary.LittleEndian.PutUint16(out[4:], major)
 	binary.LittleEndian.PutUint16(out[6:], minor)
 	return out
+}
+
+// withNgVersion is a copy of a little-endian pcapng whose first section
+// header has another format version.
+func withNgVersion(raw []byte, major, minor uint16) []byte {
+	out := append([]byte(nil), raw...)
+	binary.LittleEndian.PutUint16(out[12:], major)
+	binary.LittleEndian.PutUint16(out[14:], minor)
+	return out
+}
+
+// Every pcap 2.x libpcap reads and pcapng 1.2 (which some writers put in
+// 1.0 files) are read.
+func TestAcceptedVersions(t *testing.T) {
+	good := classicPcap(binary.LittleEndian, false, 1, testFrames...)
+	for minor := uint16(0); minor <= 4; minor++ {
+		if _, err := ReadFrames(writeFile(t, "c.pcap", withVersion(good, 2, minor))); err != nil {
+			t.Errorf("2.%d: %v", minor, err)
+		}
+	}
+	if _, err := ReadFrames(writeFile(t, "c.pcapng", withNgVersion(ngWithLinkType(1), 1, 2))); err != nil {
+		t.Errorf("pcapng 1.2: %v", err)
+	}
 }
 
 func TestEmptyPcapng(t *testing.T) {

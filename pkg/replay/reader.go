@@ -154,8 +154,10 @@ func (rd *Reader) start() error {
 	}
 	major, minor := rd.order.Uint16(hdr[4:]), rd.order.Uint16(hdr[6:])
 	switch {
-	case major != 2:
-		return fmt.Errorf("pcap format version %d.%d; xdpfw reads 2.x", major, minor)
+	case major != 2 || minor > 4:
+		// libpcap refuses these too: a later minor version could change the
+		// record layout, and reading it as 2.4 would give wrong frames.
+		return fmt.Errorf("pcap format version %d.%d; xdpfw reads 2.0 to 2.4, as libpcap does", major, minor)
 	case minor < 3:
 		rd.lengths = lengthsSwapped
 	case minor == 3:
@@ -238,7 +240,7 @@ func (rd *Reader) nextNg() (Frame, error) {
 		}
 		typ := binary.LittleEndian.Uint32(hdr)
 		if typ == ngSectionHeader { // a palindrome: either order reads the same
-			bom, err := rd.read(4)
+			bom, err := rd.read(8) // byte-order magic, major and minor version
 			if err != nil {
 				return Frame{}, fmt.Errorf("block at byte %d: truncated pcapng block", at)
 			}
@@ -249,6 +251,11 @@ func (rd *Reader) nextNg() (Frame, error) {
 				rd.order = binary.BigEndian
 			default:
 				return Frame{}, fmt.Errorf("block at byte %d: bad pcapng section header byte order", at)
+			}
+			// 1.0 is the format; 1.2 was written by some tools for the same
+			// layout. Other versions are refused, as libpcap refuses them.
+			if major, minor := rd.order.Uint16(bom[4:]), rd.order.Uint16(bom[6:]); major != 1 || (minor != 0 && minor != 2) {
+				return Frame{}, fmt.Errorf("block at byte %d: pcapng format version %d.%d; xdpfw reads 1.0 (and 1.2), as libpcap does", at, major, minor)
 			}
 			rd.ifaces = nil
 		} else if rd.order == nil {
