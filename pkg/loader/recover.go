@@ -141,7 +141,8 @@ func xdpfwProgOn(link netlink.Link, n objectNames) (uint32, bool) {
 
 // Orphan is an xdpfw program running on an interface that the pin
 // directory does not list: the directory is gone, or its record was
-// removed, or the program is another state's.
+// removed. Another state's program, pinned in its own directory, is not
+// one (pinnedElsewhere).
 type Orphan struct {
 	Iface   string `json:"interface"`
 	Ifindex int    `json:"ifindex"`
@@ -150,18 +151,30 @@ type Orphan struct {
 }
 
 // findOrphans lists the interfaces of this network namespace running a
-// program named as xdpfw's that is not a listed attachment of the state
-// (listed: ifindex to the state's program ids; nil: no state).
-func findOrphans(n objectNames, listed map[int]bool, ids progIDs) ([]Orphan, error) {
+// program named as xdpfw's that is not a listed attachment of the state in
+// dir (listed: its ifindexes; nil: no state; ids: its programs) and not
+// pinned in another directory.
+func findOrphans(dir string, n objectNames, listed map[int]bool, ids progIDs) ([]Orphan, error) {
 	links, err := netlink.LinkList()
 	if err != nil {
 		return nil, fmt.Errorf("list interfaces: %w", err)
 	}
-	var out []Orphan
+	var (
+		out       []Orphan
+		elsewhere map[uint32]bool // walked for the first candidate only
+	)
 	for _, link := range links {
 		id, ok := xdpfwProgOn(link, n)
 		if !ok || listed[link.Attrs().Index] && ids.ours(id) {
 			continue
+		}
+		if !ids.ours(id) {
+			if elsewhere == nil {
+				elsewhere = pinnedElsewhere(dir, n)
+			}
+			if elsewhere[id] {
+				continue
+			}
 		}
 		out = append(out, Orphan{Iface: link.Attrs().Name, Ifindex: link.Attrs().Index,
 			Mode: modeOf(link.Attrs().Xdp.AttachMode), ProgID: id})
@@ -188,7 +201,7 @@ func (s *State) Orphans() ([]Orphan, error) {
 	for _, a := range atts {
 		listed[a.Ifindex] = true
 	}
-	return findOrphans(n, listed, ids)
+	return findOrphans(s.dir, n, listed, ids)
 }
 
 // Orphans lists the interfaces of this network namespace running an
@@ -242,7 +255,7 @@ func withOrphans(dir string, fn func([]Orphan) error) error {
 	if err != nil {
 		return err
 	}
-	orphans, err := findOrphans(n, nil, progIDs{})
+	orphans, err := findOrphans(dir, n, nil, progIDs{})
 	if err != nil {
 		return err
 	}

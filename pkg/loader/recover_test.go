@@ -177,6 +177,42 @@ func TestOrphans(t *testing.T) {
 	})
 }
 
+// TestOrphansOfAnotherState: two states in one network namespace (two
+// pin directories) do not take each other's programs for orphans; once
+// the other's pins are gone, its program is one.
+func TestOrphansOfAnotherState(t *testing.T) {
+	dirA, dirB := privtest.PinDir(t), privtest.PinDir(t)
+	inThrowawayNetns(t, func() error {
+		a, err := attachedState(dirA, "twoa0")
+		if err != nil {
+			return err
+		}
+		defer a.Close()
+		defer a.unpinAll()
+		b, err := attachedState(dirB, "twob0")
+		if err != nil {
+			return err
+		}
+		defer b.Close()
+		for _, s := range []*State{a, b} {
+			if st, err := s.Status(); err != nil || len(st.Problems) != 0 {
+				t.Errorf("status of %s beside another state: %+v, %v; want no problems", s.dir, st.Problems, err)
+			}
+		}
+		if err := b.unpinAll(); err != nil {
+			return err
+		}
+		orphans, err := a.Orphans()
+		if err != nil {
+			return err
+		}
+		if len(orphans) != 1 || orphans[0].Iface != "twob0" {
+			t.Errorf("orphans once %s is gone: %+v, want twob0", dirB, orphans)
+		}
+		return nil
+	})
+}
+
 // TestRemoveBrokenState: detach --all gets out of a pin directory whose
 // state cannot be opened, removing only what is xdpfw's.
 func TestRemoveBrokenState(t *testing.T) {
@@ -379,5 +415,19 @@ func TestOldLayoutReadable(t *testing.T) {
 	r, err := RemoveState(dir)
 	if err != nil || r.Broken == "" || !r.DirRemoved {
 		t.Errorf("RemoveState of a layout 6 state: %+v, %v; want it removed as a broken state", r, err)
+	}
+}
+
+func TestUnescapeMount(t *testing.T) {
+	for in, want := range map[string]string{
+		`/sys/fs/bpf`:        "/sys/fs/bpf",
+		`/run/my\040bpf`:     "/run/my bpf",
+		`/a\134b`:            `/a\b`,
+		`/trailing\04`:       `/trailing\04`,
+		`/not\x41octal\0999`: `/not\x41octal\0999`,
+	} {
+		if got := unescapeMount(in); got != want {
+			t.Errorf("unescapeMount(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
