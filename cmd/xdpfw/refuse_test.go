@@ -117,7 +117,8 @@ func TestSaveOutput(t *testing.T) {
 	refused(t, pin, "", "not a regular file", "save", "-o", dir)
 }
 
-// TestSetLoadRefusesEmpty: a list with no elements never empties a set.
+// TestSetLoadRefusesEmpty: a list with no elements never empties a set,
+// loaded by set load or named by a ruleset file.
 func TestSetLoadRefusesEmpty(t *testing.T) {
 	pin, dir := withLiveRuleset(t)
 	empty := writeFile(t, dir, "empty.txt", "")
@@ -132,6 +133,11 @@ func TestSetLoadRefusesEmpty(t *testing.T) {
 	if out := mustRunCLI(t, pin, "", "set", "flush", "six"); !strings.Contains(out, "0 elements") {
 		t.Errorf("set flush: %q", out)
 	}
+	// Nor does a ruleset file's set file; elements: [] is taken as written.
+	rs := writeFile(t, dir, "rs.yaml", "policy: drop\nsets:\n  bl: {file: comments.txt}\nrules:\n  - {src: \"@bl\", action: pass}\n")
+	refused(t, pin, "", rs+":3: set bl: "+comments+" has no elements: refusing an empty set from a file (write elements: [] for a set meant to be empty)", "apply", "-f", rs)
+	refused(t, pin, "", comments+" has no elements", "apply", "--check", "-f", rs)
+	mustRunCLI(t, pin, "policy: drop\nsets:\n  bl: {elements: []}\nrules:\n  - {src: \"@bl\", action: pass}\n", "apply", "-f", "-")
 }
 
 // TestDefaultRouteInBlocklists: 0.0.0.0/0 or ::/0 in a blocklist (set
