@@ -25,8 +25,8 @@ func printDiff(c *cli.Context, rep *replay.DiffReport) {
 	} else {
 		fmt.Fprintln(w)
 		printChanges(c, rep)
-		fmt.Fprintf(w, "\nchanged: %d of %d frames (pass->drop: %d, drop->pass: %d, same verdict, another rule: %d), unchanged: %d\n",
-			rep.Changed, rep.Ran, rep.PassToDrop, rep.DropToPass, rep.Redecided, rep.Unchanged)
+		fmt.Fprintf(w, "\nverdict changed: %d of %d frames (pass->drop: %d, drop->pass: %d); same verdict from another rule: %d; unchanged: %d\n",
+			rep.PassToDrop+rep.DropToPass, rep.Ran, rep.PassToDrop, rep.DropToPass, rep.Redecided, rep.Unchanged)
 	}
 	if rep.Verified {
 		fmt.Fprintf(w, "reference model: %d of %d frames agree under both rulesets\n", rep.Ran-rep.Mismatches, rep.Ran)

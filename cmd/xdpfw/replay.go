@@ -16,7 +16,7 @@ func replayCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "replay",
 		Usage:     "run captured frames through the real program: each verdict, or what a new ruleset would change (--diff)",
-		ArgsUsage: "PCAP...",
+		ArgsUsage: "CAPTURE|DIR...",
 		Description: `Runs every frame of the captures (pcap or pcapng) through a
 private copy of the xdpfw program with BPF_PROG_TEST_RUN: the same code and
 the same classifier the interfaces run, without touching live counters or
@@ -29,6 +29,9 @@ Without --rules the live ruleset is used (xdpfw must be attached). With
   rules:
     - {proto: tcp, dport: 22, src: 192.0.2.0/24, action: pass}
     - {proto: udp, dport: 53, action: pass}
+
+A directory stands for the captures under it (.pcap, .pcapng and .cap
+files, in lexical order, subdirectories included).
 
 Ethernet, Linux cooked (tcpdump -i any), raw IP and BSD loopback captures
 replay: other link types get the Ethernet header the program would see.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 
 	"golang.org/x/sys/unix"
 
@@ -165,12 +166,19 @@ func runFrame(t *loader.Instance, file string, f Frame, ifindex int) (v model.Ve
 	return v, "", fmt.Errorf("%s frame %d: %w", file, f.Index, err)
 }
 
-// EachFrame streams the frames of files, in order, to fn. A file that
-// cannot be opened or read to its end goes to bad (one line naming it and,
-// for a bad record, its byte offset), and the next file follows. An error
-// from fn stops everything and is returned.
+// EachFrame streams the frames of files, in order, to fn; a directory
+// stands for the captures under it (expandDir). A file that cannot be
+// opened or read to its end goes to bad (one line naming it and, for a bad
+// record, its byte offset), and the next file follows. An error from fn
+// stops everything and is returned.
 func EachFrame(files []string, fn func(file string, f Frame) error, bad func(error)) error {
 	for _, file := range files {
+		if fi, err := os.Stat(file); err == nil && fi.IsDir() {
+			if err := EachFrame(expandDir(file, bad), fn, bad); err != nil {
+				return err
+			}
+			continue
+		}
 		rd, err := Open(file)
 		if err != nil {
 			bad(err)
