@@ -51,13 +51,14 @@ test-kernels: deps
 
 # Bounded fuzzing: the datapath against the reference model on mutated
 # frames and rulesets, and the decoder on its own, FUZZTIME each; the
-# input parsers (ruleset files, blocklists; inputs capped in size, so
-# memory is bounded) PARSER_FUZZTIME each.
+# connection-tracking model and the input parsers (ruleset files,
+# blocklists; inputs capped in size, so memory is bounded) PARSER_FUZZTIME each.
 FUZZTIME ?= 30s
 PARSER_FUZZTIME ?= 15s
 fuzz: deps bpffs
 	XDPFW_REQUIRE_PRIV=1 $(GO) test -run '^$$' -fuzz '^FuzzDatapath$$' -fuzztime $(FUZZTIME) ./pkg/loader
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./pkg/model
+	$(GO) test -run '^$$' -fuzz '^FuzzConntrack$$' -fuzztime $(PARSER_FUZZTIME) ./pkg/model
 	$(GO) test -run '^$$' -fuzz '^FuzzParseYAML$$' -fuzztime $(PARSER_FUZZTIME) ./pkg/rules
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(PARSER_FUZZTIME) ./pkg/blocklist
 

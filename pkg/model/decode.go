@@ -103,6 +103,13 @@ type Packet struct {
 	TCPFlags           uint8
 	HasICMP            bool // ICMP in IPv4 or ICMPv6 in IPv6, with a header
 	ICMPType, ICMPCode uint8
+
+	// Where connection tracking looks further (conntrack.go): the
+	// fragment's identification (IPv4, or the IPv6 fragment header's),
+	// and the frame offsets of the L4 header and of the end the IP header
+	// declares (0 when there is none).
+	FragID              uint32
+	L3Off, L4Off, IPEnd int
 }
 
 // Family is the frame's address family, FamilyAny if it is not IP.
@@ -179,6 +186,7 @@ func decodeFrame(frame []byte, p *Packet) error {
 		p.VLANTags++
 	}
 	p.EtherType = etherType
+	p.L3Off = off
 	switch etherType {
 	case etherTypeIPv4:
 		p.Kind = KindIPv4
@@ -222,6 +230,8 @@ func decodeIPv4(h []byte, p *Packet) error {
 	p.HasProto = true
 	p.DSCP = h[1] >> 2
 	p.TTL = h[8]
+	p.FragID = uint32(be16(h[4:]))
+	p.L4Off, p.IPEnd = p.L3Off+ihl, p.L3Off+total
 	// A non-first fragment carries no L4 header: classify on L3 only.
 	frag := be16(h[6:])
 	if frag&0x1fff != 0 {
@@ -252,13 +262,14 @@ func decodeIPv6(h []byte, p *Packet) error {
 	p.DSCP = (h[0]&0x0f)<<2 | h[1]>>6 // top 6 bits of the traffic class
 	p.TTL = h[7]
 	payload := h[ipv6HeaderLen : ipv6HeaderLen+plen]
-	proto, l4, frag, err := walkIPv6Chain(payload, h[6])
+	proto, l4, frag, err := walkIPv6Chain(payload, h[6], &p.FragID)
 	if err != nil {
 		return err
 	}
 	p.Proto = proto
 	p.HasProto = true
 	p.Frag = frag
+	p.L4Off, p.IPEnd = p.L3Off+ipv6HeaderLen+l4, p.L3Off+ipv6HeaderLen+plen
 	if frag == rules.FragLater {
 		return nil
 	}
@@ -279,8 +290,9 @@ func isExtHeader(nh uint8) bool {
 // non-first fragment, whose fragment header names the protocol but which
 // has no L4 header; FragFirst for offset 0 with more fragments to come. A
 // fragment header with offset 0 and no more fragments is an atomic
-// fragment (RFC 6946): the whole packet, FragNone.
-func walkIPv6Chain(payload []byte, nh uint8) (proto uint8, l4 int, frag rules.FragClass, err error) {
+// fragment (RFC 6946): the whole packet, FragNone. A fragment header's
+// identification goes to fragID.
+func walkIPv6Chain(payload []byte, nh uint8, fragID *uint32) (proto uint8, l4 int, frag rules.FragClass, err error) {
 	cur := 0
 	for n := 1; n <= maxExtHeaders && isExtHeader(nh); n++ {
 		// Every header type starts with 8 bytes (next header, length...).
@@ -290,6 +302,7 @@ func walkIPv6Chain(payload []byte, nh uint8) (proto uint8, l4 int, frag rules.Fr
 		x := payload[cur:]
 		switch nh {
 		case ipprotoFragment:
+			*fragID = binary.BigEndian.Uint32(x[4:])
 			if be16(x[2:])&0xfff8 != 0 {
 				return x[0], 0, rules.FragLater, nil
 			}

@@ -1,0 +1,319 @@
+package model
+
+import (
+	"container/list"
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/xdpfw/xdpfw/pkg/rules"
+)
+
+// Connection tracking, as the reference for the datapath's: flows are
+// learned only from packets this host sends (or forwards) out, so
+// unsolicited traffic never creates state and a spoofed flood cannot fill
+// the table; packets coming in are placed against what was learned.
+//
+// States, as nftables names them, for a packet coming in:
+//   - established: it belongs to a learned flow (for TCP, any segment of
+//     it; for UDP and other protocols, any datagram back; for ICMP echo, a
+//     reply with the request's identifier); a DHCP reply to a request this
+//     host sent; a later fragment of a datagram whose first fragment was
+//     established.
+//   - related: an ICMP or ICMPv6 error (unreachable, fragmentation needed
+//     or packet too big, time exceeded, parameter problem) addressed to
+//     this host and quoting a packet of a learned flow.
+//   - new: none of those, and able to start a flow: a TCP SYN (without
+//     ACK, RST or FIN), any UDP datagram or other protocol, an ICMP echo
+//     request.
+//   - invalid: none of those and unable to start one: other TCP segments,
+//     ICMP errors quoting no learned flow, echo replies with no request,
+//     other ICMP types, later fragments of no known datagram.
+//
+// Frames that are not IP, and ICMPv6 neighbour discovery, are not
+// tracked (nftables' "untracked"): they have no state, and no ct-state
+// condition matches them.
+//
+// Eviction: the table holds at most Capacity flows and drops the one
+// seen least recently to learn another. The kernel's LRU map evicts by an
+// approximation of that order, so the model and the datapath agree only
+// while the table is not full; tests stay below it.
+
+// CTState is a packet's connection-tracking state; the values are bits so
+// a condition can name several.
+type CTState uint8
+
+const (
+	CTUntracked   CTState = 0
+	CTNew         CTState = 1
+	CTEstablished CTState = 2
+	CTRelated     CTState = 4
+	CTInvalid     CTState = 8
+)
+
+func (s CTState) String() string {
+	var names []string
+	for _, n := range []struct {
+		bit  CTState
+		name string
+	}{{CTNew, "new"}, {CTEstablished, "established"}, {CTRelated, "related"}, {CTInvalid, "invalid"}} {
+		if s&n.bit != 0 {
+			names = append(names, n.name)
+		}
+	}
+	if len(names) == 0 {
+		return "untracked"
+	}
+	return strings.Join(names, ",")
+}
+
+// CTConfig bounds the table and times flows out, in the spirit of
+// nftables' defaults: established TCP lives long, closing TCP short, UDP
+// short until answered.
+type CTConfig struct {
+	Capacity     int // flows
+	FragCapacity int // fragmented datagrams being tracked
+
+	TCPSynSent     time.Duration // a SYN sent, no answer yet
+	TCPEstablished time.Duration
+	TCPClosing     time.Duration // a FIN seen either way
+	TCPClose       time.Duration // a RST seen either way
+	UDP            time.Duration // sent, never answered
+	UDPReplied     time.Duration // answered
+	ICMP           time.Duration // echo
+	Generic        time.Duration // other protocols
+	Fragment       time.Duration // from a datagram's first fragment to its last
+}
+
+// DefaultCTConfig is the default: a busy server's table, nftables'
+// timeouts.
+func DefaultCTConfig() CTConfig {
+	return CTConfig{
+		Capacity:       262144,
+		FragCapacity:   8192,
+		TCPSynSent:     120 * time.Second,
+		TCPEstablished: 5 * 24 * time.Hour,
+		TCPClosing:     120 * time.Second,
+		TCPClose:       10 * time.Second,
+		UDP:            30 * time.Second,
+		UDPReplied:     120 * time.Second,
+		ICMP:           30 * time.Second,
+		Generic:        600 * time.Second,
+		Fragment:       30 * time.Second,
+	}
+}
+
+// tcpState is as much TCP state as timeouts need.
+type tcpState uint8
+
+const (
+	tcpSynSent tcpState = iota
+	tcpEstablished
+	tcpClosing
+	tcpClose
+)
+
+const (
+	tcpFIN = 0x01
+	tcpSYN = 0x02
+	tcpRST = 0x04
+	tcpACK = 0x10
+)
+
+// Flow is one learned flow, as `ct list` shows it.
+type Flow struct {
+	Key      FlowKey
+	kind     flowKind
+	tcp      tcpState
+	Replied  bool          // a packet came back
+	LastSeen time.Duration // the time of the last packet either way
+	elem     *list.Element
+}
+
+func (f *Flow) String() string {
+	return fmt.Sprintf("%d %s:%d > %s:%d", f.Key.Proto, f.Key.Local, f.Key.LocalPort, f.Key.Remote, f.Key.RemotePort)
+}
+
+// fragKey names a fragmented datagram coming in, as its later fragments
+// do: by addresses, protocol and identification.
+type fragKey struct {
+	Proto    uint8
+	Src, Dst netip.Addr
+	ID       uint32
+}
+
+// Tracker is the table, with a clock given by the caller (capture
+// timestamps in replay).
+type Tracker struct {
+	cfg   CTConfig
+	flows map[FlowKey]*Flow
+	lru   *list.List // front: seen most recently
+	frags map[fragKey]time.Duration
+	fifo  []fragKey // frags in the order they were recorded, for the bound
+
+	Inserts, Evictions int
+}
+
+// NewTracker returns an empty table.
+func NewTracker(cfg CTConfig) *Tracker {
+	return &Tracker{cfg: cfg, flows: map[FlowKey]*Flow{}, lru: list.New(), frags: map[fragKey]time.Duration{}}
+}
+
+// Len is the number of flows in the table, expired ones included until
+// something looks them up or evicts them.
+func (t *Tracker) Len() int { return len(t.flows) }
+
+// Lookup returns the live flow of key at now, or nil.
+func (t *Tracker) Lookup(key FlowKey, now time.Duration) *Flow {
+	f := t.flows[key]
+	if f == nil {
+		return nil
+	}
+	if now-f.LastSeen > t.timeout(f) {
+		t.remove(f)
+		return nil
+	}
+	return f
+}
+
+func (t *Tracker) timeout(f *Flow) time.Duration {
+	switch f.kind {
+	case kindTCP:
+		return [...]time.Duration{t.cfg.TCPSynSent, t.cfg.TCPEstablished, t.cfg.TCPClosing, t.cfg.TCPClose}[f.tcp]
+	case kindUDP:
+		if f.Replied {
+			return t.cfg.UDPReplied
+		}
+		return t.cfg.UDP
+	case kindEcho:
+		return t.cfg.ICMP
+	}
+	return t.cfg.Generic
+}
+
+func (t *Tracker) remove(f *Flow) {
+	t.lru.Remove(f.elem)
+	delete(t.flows, f.Key)
+}
+
+func (t *Tracker) touch(f *Flow, now time.Duration) {
+	f.LastSeen = now
+	t.lru.MoveToFront(f.elem)
+}
+
+// Egress learns from p, a packet of frame going out at now.
+func (t *Tracker) Egress(p *Packet, frame []byte, now time.Duration) {
+	if p.Malformed {
+		return
+	}
+	v := viewOf(p, frame, true)
+	if !v.ok || v.kind == kindEcho && v.echoReply {
+		return // answering someone's ping starts nothing
+	}
+	f := t.Lookup(v.key, now)
+	if f == nil {
+		if v.kind == kindTCP && v.tcpFlags&tcpRST != 0 {
+			return
+		}
+		f = t.insert(v, now)
+		if v.kind == kindTCP && (v.tcpFlags&(tcpSYN|tcpACK) != tcpSYN) {
+			f.tcp = tcpEstablished // this host answers, or picks up a flow it sends on
+		}
+	} else if v.kind == kindTCP && f.tcp >= tcpClosing && v.tcpFlags&(tcpSYN|tcpACK) == tcpSYN {
+		f.tcp, f.Replied = tcpSynSent, false // the ports reused for a new connection
+	}
+	t.tcpFlags(f, v.tcpFlags)
+	t.touch(f, now)
+}
+
+func (t *Tracker) insert(v flowView, now time.Duration) *Flow {
+	for t.cfg.Capacity > 0 && len(t.flows) >= t.cfg.Capacity {
+		t.remove(t.lru.Back().Value.(*Flow))
+		t.Evictions++
+	}
+	f := &Flow{Key: v.key, kind: v.kind, LastSeen: now}
+	f.elem = t.lru.PushFront(f)
+	t.flows[v.key] = f
+	t.Inserts++
+	return f
+}
+
+// tcpFlags moves a TCP flow on a FIN or RST from either side.
+func (t *Tracker) tcpFlags(f *Flow, flags uint8) {
+	if f.kind != kindTCP {
+		return
+	}
+	switch {
+	case flags&tcpRST != 0:
+		f.tcp = tcpClose
+	case flags&tcpFIN != 0 && f.tcp < tcpClosing:
+		f.tcp = tcpClosing
+	}
+}
+
+// Ingress places p, a packet of frame coming in at now, and moves its
+// flow on.
+func (t *Tracker) Ingress(p *Packet, frame []byte, now time.Duration) CTState {
+	fam := p.Family()
+	if p.Malformed || fam == rules.FamilyAny || p.ND {
+		return CTUntracked
+	}
+	if p.Frag == rules.FragLater {
+		if exp, ok := t.frags[fragKey{p.Proto, p.Src, p.Dst, p.FragID}]; ok && now <= exp {
+			return CTEstablished
+		}
+		return CTInvalid
+	}
+	if p.HasICMP && p.Proto == icmpProto(fam) && isError(fam, p.ICMPType) {
+		// An error answers a packet this host sent: its quote's source
+		// is where the error is addressed.
+		if k, ok := quotedFlow(p, frame); ok && k.Local == p.Dst && t.Lookup(k, now) != nil {
+			return CTRelated
+		}
+		return CTInvalid
+	}
+	v := viewOf(p, frame, false)
+	if !v.ok {
+		return CTInvalid // other ICMP types, or an echo without its identifier
+	}
+	f := t.Lookup(v.key, now)
+	if f == nil || v.kind == kindEcho && !v.echoReply {
+		return t.unknown(v)
+	}
+	if v.kind == kindTCP && f.tcp == tcpSynSent && v.tcpFlags&(tcpSYN|tcpACK) == tcpSYN|tcpACK {
+		f.tcp = tcpEstablished
+	}
+	t.tcpFlags(f, v.tcpFlags)
+	f.Replied = true
+	t.touch(f, now)
+	if p.Frag == rules.FragFirst {
+		t.recordFrag(fragKey{p.Proto, p.Src, p.Dst, p.FragID}, now+t.cfg.Fragment)
+	}
+	return CTEstablished
+}
+
+// unknown is the state of a packet of no learned flow: new if it can
+// start one.
+func (t *Tracker) unknown(v flowView) CTState {
+	switch {
+	case v.kind == kindTCP && v.tcpFlags&(tcpSYN|tcpACK|tcpRST|tcpFIN) != tcpSYN:
+		return CTInvalid
+	case v.kind == kindEcho && v.echoReply:
+		return CTInvalid
+	}
+	return CTNew
+}
+
+// recordFrag remembers a datagram's first fragment until exp, within
+// FragCapacity (the oldest record goes first).
+func (t *Tracker) recordFrag(k fragKey, exp time.Duration) {
+	if _, ok := t.frags[k]; !ok {
+		for t.cfg.FragCapacity > 0 && len(t.frags) >= t.cfg.FragCapacity && len(t.fifo) > 0 {
+			delete(t.frags, t.fifo[0])
+			t.fifo = t.fifo[1:]
+		}
+		t.fifo = append(t.fifo, k)
+	}
+	t.frags[k] = exp
+}
