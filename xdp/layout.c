@@ -25,9 +25,11 @@ struct go_layout {
 	enum rule_def_size rule_def_size;
 	enum set_name_size set_name_size;
 	enum meta_ids meta_ids;
+	enum capture_limits capture_limits;
 	struct set_val set_val;
 	struct set4_key set4_key;
 	struct set6_key set6_key;
 	struct set4_lpm_key set4_lpm_key;
 	struct set6_lpm_key set6_lpm_key;
+	struct capture_rec capture_rec;
 } go_layout;

@@ -224,6 +224,52 @@ struct gen_conf {
 enum active_bits {
 	ACTIVE_RULES    = 1,
 	ACTIVE_SETS     = 2,
+	/* A capture runs: finish copies the frames capture_conf selects
+	 * into capture_ring. Flipped on its own, never with the others. */
+	ACTIVE_CAPTURE  = 1 << 16,
+};
+
+/*
+ * `xdpfw capture`: what the datapath copies, and how it went. Read only
+ * while `active` has ACTIVE_CAPTURE, so no capture costs nothing but the
+ * bit test on the word every packet reads anyway.
+ */
+enum capture_limits {
+	CAPTURE_MAX_BYTES    = 2048,        /* the most of a frame a record holds */
+	CAPTURE_MAX_RULES    = 16,          /* rule ids one capture can name */
+	CAPTURE_RING_BYTES   = 4 << 20,
+	CAPTURE_VERDICT_PASS = 1,
+	CAPTURE_VERDICT_DROP = 2,
+};
+
+struct capture_conf {
+	__u32 verdicts;             /* CAPTURE_VERDICT_* bits */
+	__u32 ifindex;              /* 0: every interface */
+	__u32 snaplen;              /* 1..CAPTURE_MAX_BYTES */
+	__u32 max_rate;             /* records per second; 0: no limit */
+	__u32 owner;                /* pid of the capturing process */
+	__u32 nrules;               /* 0: every frame the verdicts select */
+	__u32 rules[CAPTURE_MAX_RULES];  /* else only frames these rules decide */
+};
+
+/* Written by the datapath with atomic adds; zeroed when a capture starts. */
+struct capture_stats {
+	__u64 second;               /* the second in_second counts */
+	__u64 in_second;            /* records taken in that second */
+	__u64 taken;
+	__u64 lost;                 /* the ring was full */
+	__u64 limited;              /* over max_rate */
+};
+
+struct capture_rec {
+	__u64 ts;                   /* bpf_ktime_get_ns() */
+	__u32 ifindex;
+	__u32 len;                  /* the frame's length */
+	__u32 caplen;               /* bytes of it in data */
+	__u32 rule_id;              /* 0 unless reason is REASON_RULE */
+	__u32 action;               /* XDP_PASS or XDP_DROP */
+	__u32 reason;               /* REASON_* */
+	__u8 data[CAPTURE_MAX_BYTES];
 };
 
 /* Named sets: slot -> inner maps (per family, hosts in a hash, shorter
@@ -317,7 +363,7 @@ struct rule_def {
 
 enum meta_ids {
 	META_MAGIC      = 0x78647066,       /* "xdpf" */
-	META_VERSION    = 7,  /* 4: two programs; 5: binary rule definitions; 6: sets; 7: atom_scratch */
+	META_VERSION    = 8,  /* 4: two programs; 5: binary rule definitions; 6: sets; 7: atom_scratch; 8: capture */
 };
 struct meta {
 	__u32 magic;

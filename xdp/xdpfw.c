@@ -210,6 +210,26 @@ struct {
 	__type(value, struct trace);
 } trace SEC(".maps");
 
+/* `xdpfw capture` (layout.h): its selection, its counters, its records. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct capture_conf);
+} capture_conf SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct capture_stats);
+} capture_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, CAPTURE_RING_BYTES);
+} capture_ring SEC(".maps");
+
 static __always_inline __u32 addr_atom(__u32 gen, __u32 dir, __u32 flags,
 				       const struct pkt *p, const __u8 *addr)
 {
@@ -497,9 +517,84 @@ static __always_inline void count(void *map, __u32 key, __u64 bytes)
 	}
 }
 
-static __always_inline int finish(__u32 action, __u32 reason, __u32 rule_id,
-				  __u64 bytes)
+/*
+ * Copies the frame to capture_ring if the running capture selects it: by
+ * verdict, interface and deciding rule, at most max_rate records a
+ * second. A global function, verified once on its own, and called only
+ * while a capture runs.
+ */
+__noinline int capture(struct xdp_md *ctx, __u32 len, __u32 action,
+		       __u32 reason, __u32 rule_id)
 {
+	struct capture_conf *c;
+	struct capture_stats *st;
+	struct capture_rec *rec;
+	__u32 zero = 0, n, hit;
+	__u64 now;
+
+	if (!ctx)
+		return 0;
+	c = bpf_map_lookup_elem(&capture_conf, &zero);
+	st = bpf_map_lookup_elem(&capture_stats, &zero);
+	if (!c || !st)
+		return 0;
+	if (!(c->verdicts & (action == XDP_DROP ? CAPTURE_VERDICT_DROP : CAPTURE_VERDICT_PASS)))
+		return 0;
+	if (c->ifindex && c->ifindex != ctx->ingress_ifindex)
+		return 0;
+	if (c->nrules) {
+		hit = 0;
+		for (__u32 i = 0; i < CAPTURE_MAX_RULES; i++)
+			if (i < c->nrules && c->rules[i] == rule_id && reason == REASON_RULE)
+				hit = 1;
+		if (!hit)
+			return 0;
+	}
+	now = bpf_ktime_get_ns();
+	if (c->max_rate) {
+		/* Racy across CPUs by a few records at a second's turn: a
+		 * bound on the load, not an exact count. */
+		if (st->second != now / 1000000000) {
+			st->second = now / 1000000000;
+			st->in_second = 0;
+		}
+		if (st->in_second >= c->max_rate) {
+			__sync_fetch_and_add(&st->limited, 1);
+			return 0;
+		}
+		__sync_fetch_and_add(&st->in_second, 1);
+	}
+	rec = bpf_ringbuf_reserve(&capture_ring, sizeof(*rec), 0);
+	if (!rec) {
+		__sync_fetch_and_add(&st->lost, 1);
+		return 0;
+	}
+	n = len < c->snaplen ? len : c->snaplen;
+	if (n > CAPTURE_MAX_BYTES)
+		n = CAPTURE_MAX_BYTES;
+	if (n < 1)
+		n = 1;
+	rec->ts = now;
+	rec->ifindex = ctx->ingress_ifindex;
+	rec->len = len;
+	rec->rule_id = rule_id;
+	rec->action = action;
+	rec->reason = reason;
+	if (bpf_xdp_load_bytes(ctx, 0, rec->data, n) < 0) {
+		bpf_ringbuf_discard(rec, 0);
+		return 0;
+	}
+	rec->caplen = n;
+	bpf_ringbuf_submit(rec, 0);
+	__sync_fetch_and_add(&st->taken, 1);
+	return 0;
+}
+
+static __always_inline int finish(struct xdp_md *ctx, __u32 act, __u32 action,
+				  __u32 reason, __u32 rule_id, __u64 bytes)
+{
+	if (act & ACTIVE_CAPTURE)
+		capture(ctx, bytes, action, reason, rule_id);
 	count(&verdict_stats, action == XDP_DROP ? STAT_DROP : STAT_PASS, bytes);
 	if (reason == REASON_DEFAULT)
 		count(&verdict_stats, STAT_DEFAULT, bytes);
@@ -665,14 +760,14 @@ static __always_inline int run(struct xdp_md *ctx, const int frags)
 	struct gen_conf *conf;
 	__u32 zero = 0, act, gen, *g;
 
-	if (parse_pkt(ctx, &p, frags) != PARSE_OK)
-		return finish(XDP_DROP, REASON_MALFORMED, 0, p.len);
-
 	/* The one read of the generation: everything below uses it. */
 	g = bpf_map_lookup_elem(&active, &zero);
 	if (!g)
 		return XDP_PASS;
 	act = *(volatile __u32 *)g;
+	if (parse_pkt(ctx, &p, frags) != PARSE_OK)
+		return finish(ctx, act, XDP_DROP, REASON_MALFORMED, 0, p.len);
+
 	gen = act & ACTIVE_RULES;
 	conf = bpf_map_lookup_elem(&gen_conf, &gen);
 	if (!conf)
@@ -692,7 +787,7 @@ static __always_inline int run(struct xdp_md *ctx, const int frags)
 	}
 	if (d.reason == REASON_RULE)
 		count(&rule_stats, d.slot, p.len);
-	return finish(d.action, d.reason, d.rule_id, p.len);
+	return finish(ctx, act, d.action, d.reason, d.rule_id, p.len);
 }
 
 /* Frames in one buffer: every interface whose MTU fits a page. */

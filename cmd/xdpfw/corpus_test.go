@@ -36,7 +36,7 @@ const (
 func TestCorpusReplay(t *testing.T) {
 	privtest.Require(t)
 	files := corpusFiles(t)
-	walks := map[string]capture{}
+	walks := map[string]captureWalk{}
 	var bad []string // files the walk finds cut or corrupt
 	for _, f := range files {
 		walks[f] = walkCapture(t, f)
@@ -115,7 +115,7 @@ func corpusFiles(t *testing.T) []string {
 
 // checkAccounted: each file's frames are its records, numbered 1 to n in
 // order, and each is in exactly one state.
-func checkAccounted(t *testing.T, rs string, rep *replay.Report, files []string, walks map[string]capture) {
+func checkAccounted(t *testing.T, rs string, rep *replay.Report, files []string, walks map[string]captureWalk) {
 	t.Helper()
 	byFile := map[string][]replay.FrameResult{}
 	for _, f := range rep.Frames {
@@ -155,7 +155,7 @@ func checkAccounted(t *testing.T, rs string, rep *replay.Report, files []string,
 
 // checkCoverage fails for each kind of capture or frame the corpus is
 // meant to hold that no longer occurs in it.
-func checkCoverage(t *testing.T, rep *replay.Report, walks map[string]capture) {
+func checkCoverage(t *testing.T, rep *replay.Report, walks map[string]captureWalk) {
 	t.Helper()
 	seen := map[string]bool{}
 	ran := map[string][]replay.FrameResult{} // frames with a verdict, by file
@@ -266,9 +266,9 @@ func frameKinds(t *testing.T, file string, ran []replay.FrameResult) map[string]
 	return kinds
 }
 
-// capture is what walkCapture finds in a file: its format, byte order,
+// captureWalk is what walkCapture finds in a file: its format, byte order,
 // and the link type of each record, in order.
-type capture struct {
+type captureWalk struct {
 	format    string // "pcap 2.4", "pcapng", ...
 	bigEndian bool
 	linkTypes []uint32
@@ -280,7 +280,7 @@ type capture struct {
 // walkCapture reads a capture's record structure on its own, without the
 // replay reader, so the reader's frame count is checked against something
 // else. It checks the lengths that delimit records and blocks, no more.
-func walkCapture(t *testing.T, path string) (c capture) {
+func walkCapture(t *testing.T, path string) (c captureWalk) {
 	t.Helper()
 	raw, err := os.ReadFile(path)
 	if err != nil {

@@ -90,7 +90,7 @@ interface removes everything.`,
 		ExitErrHandler: func(*cli.Context, error) {},
 		Commands: []*cli.Command{
 			attachCommand(), detachCommand(), statusCommand(), policyCommand(),
-			ruleCommand(), setCommand(), statsCommand(), replayCommand(), applyCommand(), saveCommand(), doctorCommand(),
+			ruleCommand(), setCommand(), statsCommand(), replayCommand(), applyCommand(), saveCommand(), captureCommand(), doctorCommand(),
 		},
 	}
 	quietUsageErrors(app.Commands, "")

@@ -138,6 +138,13 @@ func (c *liveClassifier) check(t *testing.T) *rules.Ruleset {
 // TestMain); its standard error goes to stderr, if not nil.
 func startCLI(t *testing.T, pin string, stderr *bytes.Buffer, args ...string) *exec.Cmd {
 	t.Helper()
+	return startCLIOut(t, pin, nil, stderr, args...)
+}
+
+// startCLIOut is startCLI with standard output going to stdout, if not
+// nil.
+func startCLIOut(t *testing.T, pin string, stdout, stderr *bytes.Buffer, args ...string) *exec.Cmd {
+	t.Helper()
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -146,6 +153,9 @@ func startCLI(t *testing.T, pin string, stderr *bytes.Buffer, args ...string) *e
 	cmd.Env = append(os.Environ(), "XDPFW_TEST_MAIN=1")
 	if stderr != nil {
 		cmd.Stderr = stderr
+	}
+	if stdout != nil {
+		cmd.Stdout = stdout
 	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -72,6 +72,9 @@ names the command that settles it; --json lists them under "problems".`,
 					return err
 				}
 			}
+			if st.Capture != nil && st.Capture.Running {
+				fmt.Fprintf(c.App.Writer, "capture:       running (pid %d)\n", st.Capture.Owner)
+			}
 			printProblems(c, st.Problems)
 			return problemsError(st.Problems)
 		},

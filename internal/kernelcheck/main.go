@@ -89,6 +89,7 @@ func checkAll(r *runner, x *xdpfw, c config) {
 	}
 	checkDoctor(r, x, true, l.native, l.generic, l.frags)
 	if checkLive(r, x, l, live, reports[live], pcaps) {
+		checkCapture(r, x, l.native, pcaps, reports[live])
 		checkCommands(r, x)
 	}
 	checkDetach(r, x, l, baseline)

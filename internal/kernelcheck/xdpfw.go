@@ -81,9 +81,10 @@ func (x *xdpfw) runJSON(v any, args ...string) error {
 // What the --json commands print (cmd/xdpfw's types are in package main).
 type (
 	statusJSON struct {
-		Policy     string              `json:"policy"`
-		Rules      int                 `json:"rules"`
-		Interfaces []loader.Attachment `json:"interfaces"`
+		Policy     string                `json:"policy"`
+		Rules      int                   `json:"rules"`
+		Interfaces []loader.Attachment   `json:"interfaces"`
+		Capture    *loader.CaptureStatus `json:"capture"`
 	}
 	ruleRow struct {
 		ID     uint32 `json:"id"`

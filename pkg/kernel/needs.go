@@ -127,7 +127,7 @@ var (
 	mapTypeNames = map[ebpf.MapType]string{
 		ebpf.Hash: "hash maps", ebpf.Array: "array maps", ebpf.PerCPUHash: "per-CPU hash maps",
 		ebpf.PerCPUArray: "per-CPU array maps", ebpf.LRUHash: "LRU hash maps", ebpf.LPMTrie: "LPM trie maps",
-		ebpf.ArrayOfMaps: "arrays of maps", ebpf.HashOfMaps: "hashes of maps",
+		ebpf.ArrayOfMaps: "arrays of maps", ebpf.HashOfMaps: "hashes of maps", ebpf.RingBuf: "ring buffers",
 	}
 	helperSince = map[asm.BuiltinFunc]Version{
 		asm.FnMapLookupElem: {3, 19}, asm.FnMapUpdateElem: {3, 19}, asm.FnMapDeleteElem: {3, 19},
@@ -135,7 +135,8 @@ var (
 		asm.FnTailCall: {4, 2}, asm.FnRedirect: {4, 4}, asm.FnPerfEventOutput: {4, 4},
 		asm.FnCsumDiff: {4, 6}, asm.FnXdpAdjustHead: {4, 10}, asm.FnRedirectMap: {4, 14},
 		asm.FnXdpAdjustMeta: {4, 15}, asm.FnXdpAdjustTail: {4, 18}, asm.FnFibLookup: {4, 18},
-		asm.FnRingbufOutput: {5, 8}, asm.FnLoop: {5, 17},
+		asm.FnRingbufOutput: {5, 8}, asm.FnRingbufReserve: {5, 8}, asm.FnRingbufSubmit: {5, 8},
+		asm.FnRingbufDiscard: {5, 8}, asm.FnLoop: {5, 17},
 		asm.FnXdpGetBuffLen: {5, 18}, asm.FnXdpLoadBytes: {5, 18}, asm.FnXdpStoreBytes: {5, 18},
 		asm.FnMapLookupPercpuElem: {5, 19},
 	}

@@ -136,8 +136,9 @@ const (
 
 // enum active_bits
 const (
-	ActiveRules = 1
-	ActiveSets  = 2
+	ActiveRules   = 1
+	ActiveSets    = 2
+	ActiveCapture = 65536
 )
 
 // enum set_limits
@@ -169,7 +170,16 @@ const (
 // enum meta_ids
 const (
 	MetaMagic   = 2019848294
-	MetaVersion = 7
+	MetaVersion = 8
+)
+
+// enum capture_limits
+const (
+	CaptureMaxBytes    = 2048
+	CaptureMaxRules    = 16
+	CaptureRingBytes   = 4194304
+	CaptureVerdictPass = 1
+	CaptureVerdictDrop = 2
 )
 
 // struct set_val
@@ -203,4 +213,17 @@ type Set6LpmKey struct {
 	_         structs.HostLayout
 	Prefixlen uint32
 	Addr      [16]uint8
+}
+
+// struct capture_rec
+type CaptureRec struct {
+	_       structs.HostLayout
+	Ts      uint64
+	Ifindex uint32
+	Len     uint32
+	Caplen  uint32
+	RuleId  uint32
+	Action  uint32
+	Reason  uint32
+	Data    [2048]uint8
 }

@@ -16,6 +16,9 @@ import (
 const (
 	activeRules = layout.ActiveRules // the rules' generation
 	activeSets  = layout.ActiveSets  // the sets' generation
+	// a capture runs (capture.go); flipped alone, so a switch of it
+	// changes one byte of the word, as the generations' do
+	activeCapture = layout.ActiveCapture
 )
 
 // activeWord is a value of `active`.
@@ -26,6 +29,14 @@ func (w activeWord) rules() uint32 { return uint32(w) & activeRules }
 
 // sets is the live set generation.
 func (w activeWord) sets() uint32 { return uint32(w) & activeSets >> 1 }
+
+// gens is the word's generation bits alone: what a set definition's
+// marks record (setLive), which a capture starting or stopping must not
+// change.
+func (w activeWord) gens() activeWord { return w & (activeRules | activeSets) }
+
+// capturing reports whether a capture runs.
+func (w activeWord) capturing() bool { return w&activeCapture != 0 }
 
 func readActive(m *xdpfwMaps) (activeWord, error) {
 	var w uint32
@@ -72,17 +83,22 @@ func initMeta(m *xdpfwMaps) error {
 	return nil
 }
 
-// oldMetaVersion is the previous layout: the same maps but atom_scratch,
-// which only the datapath uses. Its state is read (save, rule list,
+// oldMetaVersion is the previous layout: the same maps but those
+// addedMaps names, which start empty. Its state is read (save, rule list,
 // status) as it is; Provision (attach, apply, set create) moves it to
 // this build (migrate.go). Until then it is not changed: its program is
 // the older build's.
-const oldMetaVersion = 6
+const oldMetaVersion = 7
+
+// addedMaps are the maps this layout added to the previous one: capture's.
+// A state of the previous layout lacks them until migrate pins them.
+var addedMaps = map[string]bool{xdpfwMapCaptureConf: true, xdpfwMapCaptureStats: true, xdpfwMapCaptureRing: true}
 
 // checkMeta refuses pinned state of another layout. State of the previous
-// one is accepted, with or without atom_scratch (a migration cut short
-// pinned it): old is the error its changes get until it is migrated.
-func checkMeta(m *xdpfwMaps, dir string, noScratch bool) (old error, err error) {
+// one is accepted, with or without addedMaps (a migration cut short may
+// have pinned some): old is the error its changes get until it is
+// migrated. missing: some of addedMaps are not pinned.
+func checkMeta(m *xdpfwMaps, dir string, missing bool) (old error, err error) {
 	meta, err := readMeta(m)
 	if err != nil {
 		return nil, err
@@ -90,7 +106,7 @@ func checkMeta(m *xdpfwMaps, dir string, noScratch bool) (old error, err error) 
 	if meta.Magic == metaMagic && meta.Version == oldMetaVersion {
 		return fmt.Errorf("pinned state in %s has layout version %d, from an older xdpfw: this build reads it but changes it only after moving it to this build, which xdpfw attach IFACE or xdpfw apply -f FILE do (ruleset, sets and counters kept)", dir, meta.Version), nil
 	}
-	if meta.Magic != metaMagic || meta.Version != metaVersion || noScratch {
+	if meta.Magic != metaMagic || meta.Version != metaVersion || missing {
 		return nil, fmt.Errorf("pinned state in %s has layout version %d, this build expects %d; detach it with that build, or run: xdpfw detach --all", dir, meta.Version, metaVersion)
 	}
 	return nil, nil

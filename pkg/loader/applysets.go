@@ -93,7 +93,7 @@ func (t *tx) planSets(want rules.Sets) (*setPlan, error) {
 			continue
 		}
 		set := want[name]
-		h, def, err := createSet(m, name, set.Family, setDefPending|uint32(target)<<8)
+		h, def, err := createSet(m, name, set.Family, setDefPending|uint32(target.gens())<<8)
 		if err != nil {
 			p.Close()
 			return nil, err
@@ -102,7 +102,7 @@ func (t *tx) planSets(want rules.Sets) (*setPlan, error) {
 		p.deltas = append(p.deltas, &setDelta{name: name, def: def, h: h, direct: true, add: set.Prefixes})
 	}
 	for name, def := range p.removed {
-		def.Flags = setDefDropped | uint32(target)<<8
+		def.Flags = setDefDropped | uint32(target.gens())<<8
 		if err := putSetDef(m, name, &def); err != nil {
 			p.Close()
 			return nil, err

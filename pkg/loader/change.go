@@ -26,6 +26,8 @@ import (
 //  5. commits it (tx.commit): meta first (rule ids are reserved before
 //     anything else is written), then the rules' inactive generation,
 //     then the sets' protocol, with one write of `active` switching both.
+//     A capture starting or stopping is a change of its own: its
+//     selection, then its bit of `active` (capture.go).
 //
 // repairSets and every writer of `active` and meta run only from here.
 // An Instance's private maps go through the same path (runChange).
@@ -105,6 +107,7 @@ type tx struct {
 	slots    map[uint32]uint32     // next's counter slots; nil: slot = rank
 	plan     *setPlan              // set contents to change; nil: none
 	progress func(done, total int) // told how far the set writing is
+	capture  *captureChange        // a capture to start or stop; nil: none
 }
 
 // setRules makes rs, with its rules in the counter slots given (nil:
@@ -171,6 +174,13 @@ func (t *tx) commit() error {
 		if err := writeMeta(t.m, &t.meta); err != nil {
 			return err
 		}
+	}
+	if t.capture != nil {
+		// Alone, so its switch of `active` changes one byte.
+		if t.next != nil || t.plan != nil || len(t.zero) > 0 {
+			return fmt.Errorf("a capture change comes alone")
+		}
+		return t.commitCapture(t.capture)
 	}
 	// The slots are unused by the live generation, so zeroing them is
 	// unseen.

@@ -56,6 +56,8 @@ type Status struct {
 	// Problems are what status fails for, each with the command that
 	// settles it; empty when all is well.
 	Problems []Problem `json:"problems"`
+	// Capture is the running capture, nil when none runs.
+	Capture *CaptureStatus `json:"capture,omitempty"`
 }
 
 // Problem is an attachment that is not as recorded, or an xdpfw program
@@ -64,8 +66,9 @@ type Problem struct {
 	Iface   string `json:"interface"`
 	Ifindex int    `json:"ifindex"`
 	// Kind is "missing" (the interface is gone or in another network
-	// namespace), "replaced" (xdpfw's program is no longer on it) or
-	// "orphan" (an xdpfw program the pin directory does not list).
+	// namespace), "replaced" (xdpfw's program is no longer on it),
+	// "orphan" (an xdpfw program the pin directory does not list) or
+	// "capture" (a capture left on by a process that is gone).
 	Kind   string `json:"kind"`
 	ProgID uint32 `json:"program_id,omitempty"`
 	Detail string `json:"detail"`
@@ -111,7 +114,24 @@ func (s *State) Status() (Status, error) {
 		return st, err
 	}
 	st.Problems = append(st.Problems, OrphanProblems(orphans, s.dir, true)...)
+	if pid, alive, err := s.CaptureOwner(); err != nil {
+		return st, err
+	} else if pid != 0 {
+		st.Capture = &CaptureStatus{Owner: pid, Running: alive}
+		if !alive {
+			st.Problems = append(st.Problems, Problem{Kind: "capture",
+				Detail: fmt.Sprintf("a capture is left on by pid %d, which is gone: the datapath still copies the frames it selects", pid),
+				Fix:    "xdpfw capture --stop"})
+		}
+	}
 	return st, nil
+}
+
+// CaptureStatus is the capture `status` reports: its process, and
+// whether that process still runs.
+type CaptureStatus struct {
+	Owner   uint32 `json:"pid"`
+	Running bool   `json:"running"`
 }
 
 // OrphanProblems describes orphans as problems; pinned tells whether dir

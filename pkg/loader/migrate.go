@@ -21,10 +21,10 @@ const newPinSuffix = "_next"
 
 // migrate moves a state of the previous layout (oldMetaVersion) to this
 // build in place, keeping its ruleset, sets, counters and attachments:
-// the maps are the same but atom_scratch, which only the datapath uses.
+// the maps are the same but addedMaps, which start empty.
 //
-//  1. This build's programs are loaded on the pinned maps, with
-//     atom_scratch pinned (the stand-in loadPinned made).
+//  1. This build's programs are loaded on the pinned maps, with the
+//     added maps pinned (the stand-ins loadPinned made).
 //  2. Their pins replace the old ones (pinned beside, then renamed over).
 //  3. Every interface the state lists that runs an xdpfw program gets the
 //     new one, in the same mode: the kernel swaps programs atomically,
@@ -38,14 +38,15 @@ func (s *State) migrate() error {
 	if err != nil {
 		return err
 	}
-	if s.noScratch {
-		if err := s.maps.AtomScratch.Pin(filepath.Join(s.dir, xdpfwMapAtomScratch)); err != nil {
-			return fmt.Errorf("pin map %s: %w", xdpfwMapAtomScratch, err)
+	byName := s.mapsByName()
+	for _, name := range s.missing {
+		if err := byName[name].Pin(filepath.Join(s.dir, name)); err != nil {
+			return fmt.Errorf("pin map %s: %w", name, err)
 		}
-		s.noScratch = false
 	}
+	s.missing = nil
 	var progs xdpfwPrograms
-	if err := load(spec, &progs, &ebpf.CollectionOptions{MapReplacements: s.mapsByName()}); err != nil {
+	if err := load(spec, &progs, &ebpf.CollectionOptions{MapReplacements: byName}); err != nil {
 		return err
 	}
 	err = replacePins(s.dir, &progs)

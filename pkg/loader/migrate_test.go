@@ -18,9 +18,10 @@ import (
 	"github.com/xdpfw/xdpfw/pkg/rules"
 )
 
-// layout6Object is the datapath of the last release with layout version
-// 6: pkg/loader/xdpfw_bpfel.o as committed at ae0e45a, kept as it was.
-const layout6Object = "testdata/xdpfw-layout6.o"
+// previousObject is the datapath of the last release of the previous
+// layout (version 7, no capture maps): pkg/loader/xdpfw_bpfel.o as
+// committed at db93225, kept as it was.
+const previousObject = "testdata/xdpfw-layout7.o"
 
 const migrateRuleset = `policy: pass
 sets:
@@ -31,12 +32,12 @@ rules:
   - {proto: tcp, dport: 23, action: drop}
 `
 
-// TestMigrateLayout6: a state run by the previous release's program, its
+// TestMigratePrevious: a state run by the previous release's program, its
 // counters counted by that program, is moved to this build by Provision
 // (what attach and apply run), keeping ruleset, sets, counters and the
 // attachment; this build's program then runs on the interface and the
 // pins, and counts on from the old counters.
-func TestMigrateLayout6(t *testing.T) {
+func TestMigratePrevious(t *testing.T) {
 	dir := privtest.PinDir(t)
 	inThrowawayNetns(t, func() error {
 		s, err := attachedState(dir, "mig0")
@@ -60,7 +61,7 @@ func TestMigrateLayout6(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		err = runLayout6(s)
+		err = runPrevious(s)
 		s.Close()
 		if err != nil {
 			return err
@@ -80,10 +81,10 @@ func TestMigrateLayout6(t *testing.T) {
 		_, err = old.AddRule(rules.Rule{Action: rules.Pass})
 		old.Close()
 		if err == nil || !strings.Contains(err.Error(), "xdpfw attach IFACE or xdpfw apply -f FILE") {
-			t.Errorf("rule add on a layout 6 state: %v, want the way to move it", err)
+			t.Errorf("rule add on a previous layout's state: %v, want the way to move it", err)
 		}
 		if len(before) != 3 || before[0].Packets != 1 || before[2].Packets != 1 {
-			return fmt.Errorf("counters under the layout 6 program: %+v, want one packet on rules 1 and 3", before)
+			return fmt.Errorf("counters under the previous program: %+v, want one packet on rules 1 and 3", before)
 		}
 
 		var notices []string
@@ -94,7 +95,7 @@ func TestMigrateLayout6(t *testing.T) {
 			return err
 		})
 		if err != nil {
-			return fmt.Errorf("attach on a layout 6 state: %w", err)
+			return fmt.Errorf("attach on a previous layout's state: %w", err)
 		}
 		if len(notices) != 1 {
 			t.Errorf("migration notices %v, want one", notices)
@@ -127,8 +128,10 @@ func checkMigrated(t *testing.T, s *State, want *rules.Ruleset, before []RuleRow
 	if meta, err := readMeta(&s.maps); err != nil || meta.Version != metaVersion {
 		t.Errorf("meta %+v (%v), want version %d", meta, err, metaVersion)
 	}
-	if _, err := os.Stat(filepath.Join(s.dir, xdpfwMapAtomScratch)); err != nil {
-		t.Errorf("atom_scratch: %v", err)
+	for name := range addedMaps {
+		if _, err := os.Stat(filepath.Join(s.dir, name)); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
 	}
 	if got, err := s.RulesetWithSets(); err != nil || !reflect.DeepEqual(got, want) {
 		t.Errorf("ruleset after migration %+v (%v), want %+v", got, err, want)
@@ -158,13 +161,13 @@ func checkMigrated(t *testing.T, s *State, want *rules.Ruleset, before []RuleRow
 	return nil
 }
 
-// runLayout6 turns the state into what the previous release left: its
-// programs (from layout6Object, on the very pinned maps, which it must
-// find of the same layout) pinned and attached, atom_scratch not pinned,
-// meta version 6. Then it counts a frame each on rules 1 and 3 through
-// the old program.
-func runLayout6(s *State) error {
-	spec, err := ebpf.LoadCollectionSpec(layout6Object)
+// runPrevious turns the state into what the previous release left: its
+// programs (from previousObject, on the very pinned maps, which it must
+// find of the same layout) pinned and attached, addedMaps not pinned,
+// meta version oldMetaVersion. Then it counts a frame each on rules 1 and
+// 3 through the old program.
+func runPrevious(s *State) error {
+	spec, err := ebpf.LoadCollectionSpec(previousObject)
 	if err != nil {
 		return err
 	}
@@ -175,10 +178,10 @@ func runLayout6(s *State) error {
 			continue
 		}
 		if pinned[name] == nil {
-			return fmt.Errorf("layout 6 has map %s, which this build lacks", name)
+			return fmt.Errorf("the previous layout has map %s, which this build lacks", name)
 		}
 		if err := compatible(ms, pinned[name]); err != nil {
-			return fmt.Errorf("layout 6 differs: %w", err)
+			return fmt.Errorf("the previous layout differs: %w", err)
 		}
 		repl[name] = pinned[name]
 	}
@@ -202,8 +205,15 @@ func runLayout6(s *State) error {
 	if err := netlink.LinkSetXdpFdWithFlags(link, progs.Xdpfw.FD(), nl.XDP_FLAGS_SKB_MODE); err != nil {
 		return err
 	}
-	if err := s.maps.AtomScratch.Unpin(); err != nil {
-		return err
+	for name, m := range pinned {
+		if addedMaps[name] {
+			if err := m.Unpin(); err != nil {
+				return err
+			}
+		}
+	}
+	if len(repl)+len(addedMaps) != len(pinned) {
+		return fmt.Errorf("the previous layout has %d maps, this one %d: addedMaps is wrong", len(repl), len(pinned))
 	}
 	if err := setMetaVersion(&s.maps, oldMetaVersion); err != nil {
 		return err

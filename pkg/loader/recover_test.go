@@ -225,7 +225,7 @@ func TestRemoveBrokenState(t *testing.T) {
 		{name: "stray map", stray: true},
 		{name: "missing map", remove: xdpfwMapRuleStats, broken: true},
 		{name: "missing meta", remove: xdpfwMapMeta, broken: true},
-		{name: "missing atom_scratch", remove: xdpfwMapAtomScratch, broken: true}, // not layout 6: meta says 7
+		{name: "missing atom_scratch", remove: xdpfwMapAtomScratch, broken: true}, // not an added map
 		{name: "stray and missing", stray: true, remove: xdpfwMapRanks, broken: true},
 	}
 	for i, tc := range cases {
@@ -369,8 +369,8 @@ func TestCheckBPFFS(t *testing.T) {
 	}
 }
 
-// TestOldLayoutReadable: a state of the previous layout (version 6, no
-// atom_scratch) opens for reading, as save needs, refuses changes saying
+// TestOldLayoutReadable: a state of the previous layout (version 7, no
+// capture maps) opens for reading, as save needs, refuses changes saying
 // how to move it to this build, and detach --all removes it.
 func TestOldLayoutReadable(t *testing.T) {
 	privtest.Require(t)
@@ -393,28 +393,30 @@ func TestOldLayoutReadable(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
-	if err := os.Remove(filepath.Join(dir, xdpfwMapAtomScratch)); err != nil {
-		t.Fatal(err)
+	for name := range addedMaps {
+		if err := os.Remove(filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	old, err := Open(dir)
 	if err != nil {
-		t.Fatalf("open a layout 6 state: %v", err)
+		t.Fatalf("open a previous layout's state: %v", err)
 	}
 	got, err := old.RulesetWithSets()
 	if err != nil || !reflect.DeepEqual(got, want) {
-		t.Errorf("layout 6 ruleset %+v (%v), want %+v", got, err, want)
+		t.Errorf("previous layout ruleset %+v (%v), want %+v", got, err, want)
 	}
-	if _, err := old.AddRule(rules.Rule{Action: rules.Pass}); err == nil || !strings.Contains(err.Error(), "layout version 6, from an older xdpfw: this build reads it but changes it only after moving it") {
-		t.Errorf("rule add on a layout 6 state: %v", err)
+	if _, err := old.AddRule(rules.Rule{Action: rules.Pass}); err == nil || !strings.Contains(err.Error(), "layout version 7, from an older xdpfw: this build reads it but changes it only after moving it") {
+		t.Errorf("rule add on a previous layout's state: %v", err)
 	}
 	if _, err := old.DetachAll(); err == nil {
-		t.Error("DetachAll changed a layout 6 state")
+		t.Error("DetachAll changed a previous layout's state")
 	}
 	old.Close()
 	r, err := RemoveState(dir)
 	if err != nil || r.Broken == "" || !r.DirRemoved {
-		t.Errorf("RemoveState of a layout 6 state: %+v, %v; want it removed as a broken state", r, err)
+		t.Errorf("RemoveState of a previous layout's state: %+v, %v; want it removed as a broken state", r, err)
 	}
 }
 

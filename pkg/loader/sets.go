@@ -64,7 +64,7 @@ func readSetDefs(m *xdpfwMaps) (map[string]xdpfwSetDef, error) {
 // without their new sets or beside the dropped ones; the next change's
 // repairSets settles the marks the same way.
 func setLive(def xdpfwSetDef, act activeWord) bool {
-	switched := activeWord(def.Flags>>8) == act
+	switched := activeWord(def.Flags>>8) == act.gens()
 	switch {
 	case def.Flags&setDefPending != 0:
 		return switched

@@ -37,10 +37,10 @@ type State struct {
 	created bool
 	// old is set when the state has the previous layout (checkMeta): it
 	// is read, never changed, and says why.
-	old       error
-	noScratch bool               // atom_scratch is not pinned (layout 6)
-	mu        sync.Mutex         // this process's turn at the maps (change.go)
-	stopAt    func(point string) // tests only: ends a change at a named point
+	old     error
+	missing []string           // addedMaps not pinned (the previous layout)
+	mu      sync.Mutex         // this process's turn at the maps (change.go)
+	stopAt  func(point string) // tests only: ends a change at a named point
 }
 
 // Open returns the existing pinned state in dir, or ErrNotAttached.
@@ -144,12 +144,12 @@ func (s *State) loadPinned() error {
 			continue
 		}
 		m, err := ebpf.LoadPinnedMap(filepath.Join(s.dir, name), nil)
-		if errors.Is(err, os.ErrNotExist) && name == xdpfwMapAtomScratch {
-			// Layout version 6 had no atom_scratch (checkMeta): a
-			// stand-in, never pinned, as only the datapath uses it.
+		if errors.Is(err, os.ErrNotExist) && addedMaps[name] {
+			// The previous layout lacked it (checkMeta): an empty
+			// stand-in, pinned only by migrate.
 			m, err = ebpf.NewMap(ms)
 			if err == nil {
-				s.noScratch = true
+				s.missing = append(s.missing, name)
 			}
 		}
 		if err != nil {
@@ -166,7 +166,7 @@ func (s *State) loadPinned() error {
 		return err
 	}
 	pinned = nil
-	if s.old, err = checkMeta(&s.maps, s.dir, s.noScratch); err != nil {
+	if s.old, err = checkMeta(&s.maps, s.dir, len(s.missing) > 0); err != nil {
 		return err
 	}
 	return s.loadPinnedPrograms()

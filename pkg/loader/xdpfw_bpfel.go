@@ -55,6 +55,26 @@ type xdpfwBitvec struct {
 	Words   [64]uint64
 }
 
+type xdpfwCaptureConf struct {
+	_        structs.HostLayout
+	Verdicts uint32
+	Ifindex  uint32
+	Snaplen  uint32
+	MaxRate  uint32
+	Owner    uint32
+	Nrules   uint32
+	Rules    [16]uint32
+}
+
+type xdpfwCaptureStats struct {
+	_        structs.HostLayout
+	Second   uint64
+	InSecond uint64
+	Taken    uint64
+	Lost     uint64
+	Limited  uint64
+}
+
 type xdpfwCounter struct {
 	_       structs.HostLayout
 	Packets uint64
@@ -161,6 +181,9 @@ const (
 	xdpfwMapAddr6Host    = "addr6_host"
 	xdpfwMapAddr6Lpm     = "addr6_lpm"
 	xdpfwMapAtomScratch  = "atom_scratch"
+	xdpfwMapCaptureConf  = "capture_conf"
+	xdpfwMapCaptureRing  = "capture_ring"
+	xdpfwMapCaptureStats = "capture_stats"
 	xdpfwMapGenConf      = "gen_conf"
 	xdpfwMapIfaceAtoms   = "iface_atoms"
 	xdpfwMapIfaces       = "ifaces"
@@ -239,6 +262,9 @@ type xdpfwMapSpecs struct {
 	Addr6Host    *ebpf.MapSpec `ebpf:"addr6_host"`
 	Addr6Lpm     *ebpf.MapSpec `ebpf:"addr6_lpm"`
 	AtomScratch  *ebpf.MapSpec `ebpf:"atom_scratch"`
+	CaptureConf  *ebpf.MapSpec `ebpf:"capture_conf"`
+	CaptureRing  *ebpf.MapSpec `ebpf:"capture_ring"`
+	CaptureStats *ebpf.MapSpec `ebpf:"capture_stats"`
 	GenConf      *ebpf.MapSpec `ebpf:"gen_conf"`
 	IfaceAtoms   *ebpf.MapSpec `ebpf:"iface_atoms"`
 	Ifaces       *ebpf.MapSpec `ebpf:"ifaces"`
@@ -291,6 +317,9 @@ type xdpfwMaps struct {
 	Addr6Host    *ebpf.Map `ebpf:"addr6_host"`
 	Addr6Lpm     *ebpf.Map `ebpf:"addr6_lpm"`
 	AtomScratch  *ebpf.Map `ebpf:"atom_scratch"`
+	CaptureConf  *ebpf.Map `ebpf:"capture_conf"`
+	CaptureRing  *ebpf.Map `ebpf:"capture_ring"`
+	CaptureStats *ebpf.Map `ebpf:"capture_stats"`
 	GenConf      *ebpf.Map `ebpf:"gen_conf"`
 	IfaceAtoms   *ebpf.Map `ebpf:"iface_atoms"`
 	Ifaces       *ebpf.Map `ebpf:"ifaces"`
@@ -318,6 +347,9 @@ func (m *xdpfwMaps) Close() error {
 		m.Addr6Host,
 		m.Addr6Lpm,
 		m.AtomScratch,
+		m.CaptureConf,
+		m.CaptureRing,
+		m.CaptureStats,
 		m.GenConf,
 		m.IfaceAtoms,
 		m.Ifaces,

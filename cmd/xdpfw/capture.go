@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/xdpfw/xdpfw/pkg/capture"
+	"github.com/xdpfw/xdpfw/pkg/loader"
+)
+
+func captureCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "capture",
+		Usage: "copy the frames xdpfw drops (or passes) out of the datapath, with the rule that decided each",
+		Description: `tcpdump runs after XDP, so it never sees what xdpfw drops. capture asks the
+datapath itself to copy the frames it selects, with the rule id, action and
+reason of each and the interface it arrived on, until interrupted or -c
+packets are written.
+
+Without -w, one line per packet:
+  14:02:11.204511 eth0 drop rule 7 tcp 203.0.113.9:41000 > 192.0.2.10:23, length 74
+
+-w FILE writes pcapng (one interface block per interface, each packet's
+decision in its comment, e.g. "rule 7 drop iface eth0"); -w - streams it:
+  xdpfw capture -w - | tcpdump -n -r -
+
+--verdict drop (the default), pass or all selects by verdict; --rule ID
+(repeatable) keeps only frames those rules decided; --iface only frames
+arriving on that interface. Each record holds at most --snaplen bytes of its
+frame (at most 2048). At most --max-rate records a second are taken (0: no
+limit); frames over it, and frames the reader fell behind on, are counted
+and reported at the end, not written.
+
+While no capture runs, the datapath pays only a bit test on a word it reads
+anyway. One capture runs at a time. A capture left running by a killed
+process is shown by status; --stop ends it.`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "verdict", Value: "drop", Usage: "frames to copy: `drop`, pass or all"},
+			&cli.UintSliceFlag{Name: "rule", Usage: "only frames rule `ID` decided (repeatable)"},
+			&cli.StringFlag{Name: "iface", Usage: "only frames arriving on interface `NAME`"},
+			&cli.IntFlag{Name: "count", Aliases: []string{"c"}, Usage: "stop after `N` packets (0: until interrupted)"},
+			&cli.UintFlag{Name: "snaplen", Value: loader.MaxSnaplen, Usage: "bytes of each frame to keep (`N`, 1-2048)"},
+			&cli.UintFlag{Name: "max-rate", Value: 10000, Usage: "at most `PPS` records a second (0: no limit)"},
+			&cli.StringFlag{Name: "write", Aliases: []string{"w"}, Usage: "write pcapng to `FILE` (- for standard output)"},
+			&cli.BoolFlag{Name: "stop", Usage: "stop a capture left running by a process that is gone"},
+		},
+		Action: runCapture,
+	}
+}
+
+func runCapture(c *cli.Context) error {
+	dir := c.String("pin-dir")
+	if c.Bool("stop") {
+		return stopCapture(c, dir)
+	}
+	opts, err := captureOptions(c)
+	if err != nil {
+		return err
+	}
+	out, closeOut, err := captureOutput(c)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	sum, err := capture.Run(ctx, dir, opts, out)
+	if cerr := closeOut(); err == nil {
+		err = cerr
+	}
+	fmt.Fprintf(c.App.ErrWriter, "xdpfw: %d packets written; %d lost (the reader fell behind), %d over --max-rate\n", sum.Written, sum.Lost, sum.Limited)
+	return err
+}
+
+func captureOptions(c *cli.Context) (capture.Options, error) {
+	f := loader.CaptureFilter{Snaplen: uint32(c.Uint("snaplen")), MaxRate: uint32(c.Uint("max-rate"))}
+	switch c.String("verdict") {
+	case "drop":
+		f.Drop = true
+	case "pass":
+		f.Pass = true
+	case "all":
+		f.Pass, f.Drop = true, true
+	default:
+		return capture.Options{}, fmt.Errorf("capture: --verdict %q: want drop, pass or all", c.String("verdict"))
+	}
+	for _, id := range c.UintSlice("rule") {
+		f.Rules = append(f.Rules, uint32(id))
+	}
+	if c.Int("count") < 0 {
+		return capture.Options{}, fmt.Errorf("capture: -c %d: want 0 or more", c.Int("count"))
+	}
+	return capture.Options{Filter: f, Iface: c.String("iface"), Count: c.Int("count"), Pcapng: c.IsSet("write")}, nil
+}
+
+// captureOutput is where packets go: the terminal's lines, or pcapng to a
+// file or standard output.
+func captureOutput(c *cli.Context) (io.Writer, func() error, error) {
+	path := c.String("write")
+	if !c.IsSet("write") || path == "-" {
+		return c.App.Writer, func() error { return nil }, nil
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return nil, nil, fmt.Errorf("capture: %w", err)
+	}
+	return f, f.Close, nil
+}
+
+func stopCapture(c *cli.Context, dir string) error {
+	return withState(c, func(s *loader.State) error {
+		stopped, err := s.StopCapture(0)
+		if err != nil {
+			return err
+		}
+		if stopped {
+			fmt.Fprintln(c.App.Writer, "capture stopped")
+		} else {
+			fmt.Fprintln(c.App.Writer, "no capture running")
+		}
+		return nil
+	})
+}

@@ -1,0 +1,155 @@
+package capture
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/xdpfw/xdpfw/pkg/loader"
+	"github.com/xdpfw/xdpfw/pkg/model"
+)
+
+// Options are what `xdpfw capture` asks for.
+type Options struct {
+	Filter loader.CaptureFilter
+	Iface  string // only frames arriving on it (sets Filter.Ifindex)
+	Count  int    // stop after this many packets; 0: until ctx ends
+	Pcapng bool   // write pcapng to Out; else one line per packet
+}
+
+// Summary is how a capture went.
+type Summary struct {
+	Written int `json:"written"`
+	loader.CaptureCounts
+}
+
+// poll is how long a read waits before looking at ctx again.
+const poll = 200 * time.Millisecond
+
+// Run captures from the state in dir what opts select until ctx ends or
+// opts.Count packets are written, writing them to out. The state's lock
+// is held only to start and to stop the capture, so other commands run
+// meanwhile. The capture is stopped however Run ends.
+func Run(ctx context.Context, dir string, opts Options, out io.Writer) (sum Summary, err error) {
+	if opts.Iface != "" {
+		ifc, err := net.InterfaceByName(opts.Iface)
+		if err != nil {
+			return sum, fmt.Errorf("capture: unknown interface %q", opts.Iface)
+		}
+		opts.Filter.Ifindex = uint32(ifc.Index)
+	}
+	s, err := loader.Open(dir)
+	if err != nil {
+		return sum, err
+	}
+	c, err := s.StartCapture(opts.Filter)
+	s.Close()
+	if err != nil {
+		return sum, err
+	}
+	defer func() {
+		if stopErr := c.Stop(); err == nil {
+			err = stopErr
+		}
+	}()
+	write, err := newSink(out, opts)
+	if err != nil {
+		return sum, err
+	}
+	clock := wallClock()
+	names := ifaceNames{}
+	for opts.Count == 0 || sum.Written < opts.Count {
+		if ctx.Err() != nil {
+			break
+		}
+		rec, ok, err := c.Next(poll)
+		if err != nil {
+			return sum, err
+		}
+		if !ok {
+			continue
+		}
+		if err := write(rec, clock(rec.Time), names.of(rec.Ifindex)); err != nil {
+			return sum, err
+		}
+		sum.Written++
+	}
+	sum.CaptureCounts, err = c.Counts()
+	return sum, err
+}
+
+// sink writes one record.
+type sink func(rec loader.CaptureRecord, at time.Time, iface string) error
+
+func newSink(out io.Writer, opts Options) (sink, error) {
+	if !opts.Pcapng {
+		return func(rec loader.CaptureRecord, at time.Time, iface string) error {
+			_, err := fmt.Fprintln(out, Line(rec, at, iface))
+			return err
+		}, nil
+	}
+	pw, err := NewWriter(out, opts.Filter.Snaplen)
+	if err != nil {
+		return nil, err
+	}
+	return func(rec loader.CaptureRecord, at time.Time, iface string) error {
+		return pw.WritePacket(Packet{Time: at, Ifindex: rec.Ifindex, Iface: iface, Len: rec.Len, Data: rec.Data, Comment: Comment(rec, iface)})
+	}, nil
+}
+
+// Comment is what decided a packet, as its pcapng comment says it:
+// "rule 7 drop iface eth0", "policy drop iface eth0", "malformed drop
+// iface eth0", "neighbor pass iface eth0".
+func Comment(rec loader.CaptureRecord, iface string) string {
+	return fmt.Sprintf("%s %s iface %s", decider(rec), rec.Action, iface)
+}
+
+func decider(rec loader.CaptureRecord) string {
+	switch rec.Reason {
+	case model.ReasonRule.String():
+		return "rule " + strconv.FormatUint(uint64(rec.RuleID), 10)
+	case model.ReasonDefault.String():
+		return "policy"
+	}
+	return rec.Reason
+}
+
+// Line is a packet in one line for a terminal: time, interface, what
+// decided it, and the frame as far as it was captured.
+func Line(rec loader.CaptureRecord, at time.Time, iface string) string {
+	p := model.Decode(rec.Data)
+	what := p.Summary()
+	if len(rec.Data) < rec.Len && p.Malformed {
+		what = "(cut by the snap length)"
+	}
+	return fmt.Sprintf("%s %s %s %s %s, length %d", at.Format("15:04:05.000000"), iface, rec.Action, decider(rec), what, rec.Len)
+}
+
+// wallClock converts the kernel's monotonic time (the records') to the
+// wall clock, by the offset between the two now.
+func wallClock() func(time.Duration) time.Time {
+	var mono unix.Timespec
+	unix.ClockGettime(unix.CLOCK_MONOTONIC, &mono)
+	offset := time.Now().UnixNano() - mono.Nano()
+	return func(t time.Duration) time.Time { return time.Unix(0, offset+int64(t)) }
+}
+
+// ifaceNames names interfaces by index, asking the kernel once each.
+type ifaceNames map[int]string
+
+func (n ifaceNames) of(ifindex int) string {
+	if name, ok := n[ifindex]; ok {
+		return name
+	}
+	name := "if" + strconv.Itoa(ifindex)
+	if ifc, err := net.InterfaceByIndex(ifindex); err == nil {
+		name = ifc.Name
+	}
+	n[ifindex] = name
+	return name
+}
