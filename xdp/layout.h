@@ -19,6 +19,9 @@ enum limits {
 	MAX_RULES       = 4096,             /* bits in a rule vector */
 	VEC_WORDS       = MAX_RULES / 64,
 	NUM_GENS        = 2,
+	/* Per-interface verdict counters: slot ifindex % IFACE_STAT_SLOTS,
+	 * NUM_STATS counters each (iface_stats). */
+	IFACE_STAT_SLOTS = 256,
 };
 
 /*
@@ -171,7 +174,9 @@ struct iface_key {
 	__u32 ifindex;
 };
 
-/* Per-verdict counters (verdict_stats index). */
+/* Per-verdict counters, per interface slot: iface_stats index
+ * slot * NUM_STATS + stat. (verdict_stats holds the counts of layouts
+ * before 8, and of interface slots reused since.) */
 enum stat {
 	STAT_PASS = 0,      /* every passed frame */
 	STAT_DROP,          /* every dropped frame */

@@ -174,6 +174,13 @@ struct {
 	__type(value, struct counter);
 } verdict_stats SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, IFACE_STAT_SLOTS * NUM_STATS);
+	__type(key, __u32);
+	__type(value, struct counter);
+} iface_stats SEC(".maps");
+
 /* Control-plane state, never read per packet. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -593,15 +600,19 @@ __noinline int capture(struct xdp_md *ctx, __u32 len, __u32 action,
 static __always_inline int finish(struct xdp_md *ctx, __u32 act, __u32 action,
 				  __u32 reason, __u32 rule_id, __u64 bytes)
 {
+	/* The verdict counters are the interface's: as many lookups as one
+	 * set of counters for all, and the totals are their sum. */
+	__u32 base = (ctx->ingress_ifindex & (IFACE_STAT_SLOTS - 1)) * NUM_STATS;
+
 	if (act & ACTIVE_CAPTURE)
 		capture(ctx, bytes, action, reason, rule_id);
-	count(&verdict_stats, action == XDP_DROP ? STAT_DROP : STAT_PASS, bytes);
+	count(&iface_stats, base + (action == XDP_DROP ? STAT_DROP : STAT_PASS), bytes);
 	if (reason == REASON_DEFAULT)
-		count(&verdict_stats, STAT_DEFAULT, bytes);
+		count(&iface_stats, base + STAT_DEFAULT, bytes);
 	else if (reason == REASON_MALFORMED)
-		count(&verdict_stats, STAT_MALFORMED, bytes);
+		count(&iface_stats, base + STAT_MALFORMED, bytes);
 	else if (reason == REASON_NEIGHBOR)
-		count(&verdict_stats, STAT_NEIGHBOR, bytes);
+		count(&iface_stats, base + STAT_NEIGHBOR, bytes);
 
 	if (trace_enabled) {
 		__u32 zero = 0;

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -11,25 +12,52 @@ import (
 func statsCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "stats",
-		Usage: "show per-verdict counters",
+		Usage: "show per-verdict counters, in all and per interface",
 		Description: `Counts every frame the program saw, by verdict: pass and drop (all
 frames), and of those: default (no rule matched), malformed (failed header
 checks, dropped) and neighbor (ARP or neighbour discovery passed because no
-rule named it).`,
-		Flags: []cli.Flag{jsonFlag()},
+rule named it). Then the same per attached interface, since it was attached.
+
+Interfaces count in one of 256 slots, by ifindex modulo 256: two attached
+interfaces whose ifindexes share a slot share their counters, and the table
+says so. Per-rule counters are in rule list.
+
+--json prints the totals; --interfaces --json the per-interface counters.`,
+		Flags: []cli.Flag{jsonFlag(), &cli.BoolFlag{Name: "interfaces", Usage: "with --json: the per-interface counters instead of the totals"}},
 		Action: func(c *cli.Context) error {
 			return withState(c, func(s *loader.State) error {
 				counters, err := s.VerdictCounters()
 				if err != nil {
 					return err
 				}
+				ifaces, err := s.InterfaceCounters()
+				if err != nil {
+					return err
+				}
 				if c.Bool("json") {
+					if c.Bool("interfaces") {
+						return printJSON(c, ifaces)
+					}
 					return printJSON(c, counters)
 				}
 				tw := newTable(c)
 				fmt.Fprintln(tw, "VERDICT\tPACKETS\tBYTES")
 				for _, name := range loader.StatNames {
 					fmt.Fprintf(tw, "%s\t%d\t%d\n", name, counters[name].Packets, counters[name].Bytes)
+				}
+				if len(ifaces) > 0 {
+					fmt.Fprintln(tw, "\nINTERFACE\t"+strings.ToUpper(strings.Join(loader.StatNames[:], "\t"))+"\t(packets)")
+					for _, ic := range ifaces {
+						name := ic.Iface
+						if len(ic.Shared) > 0 {
+							name += " (+" + strings.Join(ic.Shared, ", +") + ")"
+						}
+						fmt.Fprint(tw, name)
+						for _, stat := range loader.StatNames {
+							fmt.Fprintf(tw, "\t%d", ic.Counters[stat].Packets)
+						}
+						fmt.Fprintln(tw)
+					}
 				}
 				return tw.Flush()
 			})

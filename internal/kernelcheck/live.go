@@ -147,6 +147,10 @@ func sendAndCompare(x *xdpfw, p pair, pcaps []string, rep *replay.Report, minLon
 	if err != nil {
 		return "", err
 	}
+	ifaceBefore, err := x.ifaceStats(p.dev)
+	if err != nil {
+		return "", err
+	}
 	s, err := newSender(p.peer)
 	if err != nil {
 		return "", err
@@ -197,6 +201,14 @@ func sendAndCompare(x *xdpfw, p pair, pcaps []string, rep *replay.Report, minLon
 	}
 	if err := compareVerdicts(before, after, exp); err != nil {
 		return "", err
+	}
+	// The interface's own counters moved as much: it alone got frames.
+	ifaceAfter, err := x.ifaceStats(p.dev)
+	if err != nil {
+		return "", err
+	}
+	if err := compareVerdicts(ifaceBefore, ifaceAfter, exp); err != nil {
+		return "", fmt.Errorf("%s's counters: %w", p.dev, err)
 	}
 	if err := compareRules(rulesBefore, rulesAfter, rep, exp); err != nil {
 		return "", err

@@ -112,3 +112,17 @@ func (x *xdpfw) ruleList() (rl ruleListJSON, err error) {
 func (x *xdpfw) stats() (st map[string]loader.Counter, err error) {
 	return st, x.runJSON(&st, "stats")
 }
+
+// ifaceStats are the verdict counters of the attached interface dev.
+func (x *xdpfw) ifaceStats(dev string) (map[string]loader.Counter, error) {
+	var all []loader.IfaceCounters
+	if err := x.runJSON(&all, "stats", "--interfaces"); err != nil {
+		return nil, err
+	}
+	for _, ic := range all {
+		if ic.Iface == dev {
+			return ic.Counters, nil
+		}
+	}
+	return nil, fmt.Errorf("stats --interfaces lists no %s", dev)
+}

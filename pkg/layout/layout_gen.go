@@ -6,9 +6,10 @@ import "structs"
 
 // enum limits
 const (
-	MaxRules = 4096
-	VecWords = 64
-	NumGens  = 2
+	MaxRules       = 4096
+	VecWords       = 64
+	NumGens        = 2
+	IfaceStatSlots = 256
 )
 
 // enum dim

@@ -90,9 +90,11 @@ func initMeta(m *xdpfwMaps) error {
 // the older build's.
 const oldMetaVersion = 7
 
-// addedMaps are the maps this layout added to the previous one: capture's.
+// addedMaps are the maps this layout added to the previous one: capture's
+// and the per-interface counters (verdict_stats keeps the counts from
+// before, and the totals add them).
 // A state of the previous layout lacks them until migrate pins them.
-var addedMaps = map[string]bool{xdpfwMapCaptureConf: true, xdpfwMapCaptureStats: true, xdpfwMapCaptureRing: true}
+var addedMaps = map[string]bool{xdpfwMapCaptureConf: true, xdpfwMapCaptureStats: true, xdpfwMapCaptureRing: true, xdpfwMapIfaceStats: true}
 
 // checkMeta refuses pinned state of another layout. State of the previous
 // one is accepted, with or without addedMaps (a migration cut short may

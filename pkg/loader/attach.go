@@ -198,11 +198,41 @@ func (s *State) remember(att Attachment) error {
 		ifc.Name[i] = int8(att.Iface[i])
 	}
 	return s.change(func(t *tx) error {
+		fresh, err := slotUnused(t.m, att.Ifindex)
+		if err != nil {
+			return err
+		}
+		// A new interface in a slot no other attached one counts in
+		// counts from zero; the totals keep the slot's old counts.
+		if fresh {
+			if err := foldSlot(t.m, ifaceSlot(att.Ifindex)); err != nil {
+				return err
+			}
+		}
 		if err := t.m.Ifaces.Put(uint32(att.Ifindex), &ifc); err != nil {
 			return fmt.Errorf("record attachment: %w", mapFull(err))
 		}
 		return nil
 	})
+}
+
+// slotUnused reports whether no recorded attachment, this interface's
+// included, counts in ifindex's counter slot.
+func slotUnused(m *xdpfwMaps, ifindex int) (bool, error) {
+	var (
+		idx uint32
+		ifc xdpfwIface
+	)
+	it := m.Ifaces.Iterate()
+	for it.Next(&idx, &ifc) {
+		if ifaceSlot(int(idx)) == ifaceSlot(ifindex) {
+			return false, nil
+		}
+	}
+	if err := it.Err(); err != nil {
+		return false, fmt.Errorf("read attachments: %w", err)
+	}
+	return true, nil
 }
 
 // forget removes the record of an attachment; what names it is in the

@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/cilium/ebpf"
+
+	"github.com/xdpfw/xdpfw/pkg/layout"
 )
 
 // Counter is a packet and byte count summed over CPUs.
@@ -41,19 +43,112 @@ func ruleCounters(m *ebpf.Map, slots map[uint32]uint32) (map[uint32]Counter, err
 	return out, nil
 }
 
-// VerdictCounters returns the per-verdict counters by StatNames name.
+// VerdictCounters returns the per-verdict counters by StatNames name:
+// every interface slot's, and what verdict_stats keeps (counts of the
+// layouts before 8, and of slots reused since).
 func (s *State) VerdictCounters() (map[string]Counter, error) {
-	return verdictCounters(s.maps.VerdictStats)
+	return verdictCounters(&s.maps)
 }
 
-func verdictCounters(m *ebpf.Map) (map[string]Counter, error) {
+func verdictCounters(m *xdpfwMaps) (map[string]Counter, error) {
 	out := make(map[string]Counter, len(StatNames))
 	for i, name := range StatNames {
-		c, err := sumPerCPU(m, uint32(i))
+		c, err := sumPerCPU(m.VerdictStats, uint32(i))
 		if err != nil {
 			return nil, err
 		}
 		out[name] = c
+	}
+	for slot := uint32(0); slot < layout.IfaceStatSlots; slot++ {
+		per, err := slotCounters(m, slot)
+		if err != nil {
+			return nil, err
+		}
+		for name, c := range per {
+			o := out[name]
+			o.Packets += c.Packets
+			o.Bytes += c.Bytes
+			out[name] = o
+		}
+	}
+	return out, nil
+}
+
+// ifaceSlot is the slot of iface_stats an interface's frames count in.
+func ifaceSlot(ifindex int) uint32 { return uint32(ifindex) % layout.IfaceStatSlots }
+
+// slotCounters are the verdict counters of one interface slot.
+func slotCounters(m *xdpfwMaps, slot uint32) (map[string]Counter, error) {
+	out := make(map[string]Counter, len(StatNames))
+	for i, name := range StatNames {
+		c, err := sumPerCPU(m.IfaceStats, slot*layout.NumStats+uint32(i))
+		if err != nil {
+			return nil, err
+		}
+		out[name] = c
+	}
+	return out, nil
+}
+
+// foldSlot moves a slot's counts into verdict_stats and zeroes the slot,
+// so an interface attached in a slot counts from zero while the totals
+// keep every frame. Only for a slot no attached interface counts in: no
+// frame lands in it meanwhile.
+func foldSlot(m *xdpfwMaps, slot uint32) error {
+	for i := uint32(0); i < layout.NumStats; i++ {
+		key := slot*layout.NumStats + i
+		var from, into []xdpfwCounter
+		if err := m.IfaceStats.Lookup(key, &from); err != nil {
+			return fmt.Errorf("read counters: %w", err)
+		}
+		if err := m.VerdictStats.Lookup(i, &into); err != nil {
+			return fmt.Errorf("read counters: %w", err)
+		}
+		for cpu := range into {
+			into[cpu].Packets += from[cpu].Packets
+			into[cpu].Bytes += from[cpu].Bytes
+			from[cpu] = xdpfwCounter{}
+		}
+		if err := m.VerdictStats.Put(i, into); err != nil {
+			return fmt.Errorf("write counters: %w", err)
+		}
+		if err := m.IfaceStats.Put(key, from); err != nil {
+			return fmt.Errorf("zero counters: %w", err)
+		}
+	}
+	return nil
+}
+
+// IfaceCounters are one attached interface's verdict counters, since it
+// was attached. Shared names the other attached interfaces whose frames
+// count in the same slot (their ifindexes are equal modulo 256): their
+// counters are the sum.
+type IfaceCounters struct {
+	Iface    string             `json:"interface"`
+	Ifindex  int                `json:"ifindex"`
+	Shared   []string           `json:"shared_with"`
+	Counters map[string]Counter `json:"counters"`
+}
+
+// InterfaceCounters returns the verdict counters of every interface the
+// state lists.
+func (s *State) InterfaceCounters() ([]IfaceCounters, error) {
+	atts, err := s.Attachments()
+	if err != nil {
+		return nil, err
+	}
+	out := []IfaceCounters{}
+	for _, a := range atts {
+		ic := IfaceCounters{Iface: a.Iface, Ifindex: a.Ifindex, Shared: []string{}}
+		for _, b := range atts {
+			if b.Ifindex != a.Ifindex && ifaceSlot(b.Ifindex) == ifaceSlot(a.Ifindex) {
+				ic.Shared = append(ic.Shared, b.Iface)
+			}
+		}
+		if ic.Counters, err = slotCounters(&s.maps, ifaceSlot(a.Ifindex)); err != nil {
+			return nil, err
+		}
+		out = append(out, ic)
 	}
 	return out, nil
 }

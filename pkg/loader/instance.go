@@ -182,5 +182,5 @@ func (t *Instance) RuleCounters() (map[uint32]Counter, error) {
 
 // VerdictCounters are the instance's own per-verdict counters.
 func (t *Instance) VerdictCounters() (map[string]Counter, error) {
-	return verdictCounters(t.objs.VerdictStats)
+	return verdictCounters(&t.objs.xdpfwMaps)
 }

@@ -78,6 +78,15 @@ func TestMigratePrevious(t *testing.T) {
 			old.Close()
 			return err
 		}
+		verdicts, err := old.VerdictCounters()
+		if err != nil {
+			old.Close()
+			return err
+		}
+		if verdicts["drop"].Packets != 2 {
+			old.Close()
+			return fmt.Errorf("verdict counters under the previous program: %+v, want 2 drops", verdicts)
+		}
 		_, err = old.AddRule(rules.Rule{Action: rules.Pass})
 		old.Close()
 		if err == nil || !strings.Contains(err.Error(), "xdpfw attach IFACE or xdpfw apply -f FILE") {
@@ -104,7 +113,7 @@ func TestMigratePrevious(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		err = checkMigrated(t, s, want, before)
+		err = checkMigrated(t, s, want, before, verdicts)
 		s.Close()
 		if err != nil {
 			return err
@@ -120,7 +129,7 @@ func TestMigratePrevious(t *testing.T) {
 // checkMigrated checks a migrated state: this build's layout and
 // programs, pinned and attached, the ruleset and counters kept, and the
 // counters counting on.
-func checkMigrated(t *testing.T, s *State, want *rules.Ruleset, before []RuleRow) error {
+func checkMigrated(t *testing.T, s *State, want *rules.Ruleset, before []RuleRow, verdicts map[string]Counter) error {
 	t.Helper()
 	if s.old != nil {
 		t.Errorf("migrated state still old: %v", s.old)
@@ -157,6 +166,9 @@ func checkMigrated(t *testing.T, s *State, want *rules.Ruleset, before []RuleRow
 	}
 	if after[0].Packets != before[0].Packets+1 || after[2].Packets != before[2].Packets {
 		t.Errorf("counters after migration and one more frame: %+v, want %+v plus one on rule 1", after, before)
+	}
+	if now, err := s.VerdictCounters(); err != nil || now["drop"].Packets != verdicts["drop"].Packets+1 {
+		t.Errorf("verdict counters after migration and one more drop: %+v (%v), want %d drops", now, err, verdicts["drop"].Packets+1)
 	}
 	return nil
 }

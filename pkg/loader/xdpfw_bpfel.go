@@ -186,6 +186,7 @@ const (
 	xdpfwMapCaptureStats = "capture_stats"
 	xdpfwMapGenConf      = "gen_conf"
 	xdpfwMapIfaceAtoms   = "iface_atoms"
+	xdpfwMapIfaceStats   = "iface_stats"
 	xdpfwMapIfaces       = "ifaces"
 	xdpfwMapMeta         = "meta"
 	xdpfwMapRanks        = "ranks"
@@ -267,6 +268,7 @@ type xdpfwMapSpecs struct {
 	CaptureStats *ebpf.MapSpec `ebpf:"capture_stats"`
 	GenConf      *ebpf.MapSpec `ebpf:"gen_conf"`
 	IfaceAtoms   *ebpf.MapSpec `ebpf:"iface_atoms"`
+	IfaceStats   *ebpf.MapSpec `ebpf:"iface_stats"`
 	Ifaces       *ebpf.MapSpec `ebpf:"ifaces"`
 	Meta         *ebpf.MapSpec `ebpf:"meta"`
 	Ranks        *ebpf.MapSpec `ebpf:"ranks"`
@@ -322,6 +324,7 @@ type xdpfwMaps struct {
 	CaptureStats *ebpf.Map `ebpf:"capture_stats"`
 	GenConf      *ebpf.Map `ebpf:"gen_conf"`
 	IfaceAtoms   *ebpf.Map `ebpf:"iface_atoms"`
+	IfaceStats   *ebpf.Map `ebpf:"iface_stats"`
 	Ifaces       *ebpf.Map `ebpf:"ifaces"`
 	Meta         *ebpf.Map `ebpf:"meta"`
 	Ranks        *ebpf.Map `ebpf:"ranks"`
@@ -352,6 +355,7 @@ func (m *xdpfwMaps) Close() error {
 		m.CaptureStats,
 		m.GenConf,
 		m.IfaceAtoms,
+		m.IfaceStats,
 		m.Ifaces,
 		m.Meta,
 		m.Ranks,
