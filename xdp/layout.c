@@ -26,6 +26,8 @@ struct go_layout {
 	enum set_name_size set_name_size;
 	enum meta_ids meta_ids;
 	enum capture_limits capture_limits;
+	enum rank_flags rank_flags;
+	enum log_limits log_limits;
 	struct set_val set_val;
 	struct set4_key set4_key;
 	struct set6_key set6_key;

@@ -257,8 +257,9 @@ struct capture_conf {
 	__u32 rules[CAPTURE_MAX_RULES];  /* else only frames these rules decide */
 };
 
-/* Written by the datapath with atomic adds; zeroed when a capture starts. */
-struct capture_stats {
+/* A ring's counters (capture_stats, log_stats), written by the datapath
+ * with atomic adds; a capture's are zeroed when it starts. */
+struct ring_stats {
 	__u64 second;               /* the second in_second counts */
 	__u64 in_second;            /* records taken in that second */
 	__u64 taken;
@@ -321,7 +322,19 @@ struct rank_entry {
 	__u32 rule_id;
 	__u32 slot;                 /* index into rule_stats */
 	__u32 action;               /* XDP_PASS or XDP_DROP */
-	__u32 pad;
+	__u32 flags;                /* RANK_* */
+};
+
+enum rank_flags {
+	/* The rule logs: each frame it decides goes to log_ring (its first
+	 * LOG_BYTES bytes, at most LOG_MAX_RATE a second), for serve. */
+	RANK_LOG = 1,
+};
+
+enum log_limits {
+	LOG_BYTES      = 128,
+	LOG_MAX_RATE   = 1000,
+	LOG_RING_BYTES = 1 << 20,
 };
 
 struct counter {

@@ -229,13 +229,26 @@ struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct capture_stats);
+	__type(value, struct ring_stats);
 } capture_stats SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, CAPTURE_RING_BYTES);
 } capture_ring SEC(".maps");
+
+/* Frames of rules with `log: true` (RANK_LOG), for `xdpfw serve`. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ring_stats);
+} log_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, LOG_RING_BYTES);
+} log_ring SEC(".maps");
 
 static __always_inline __u32 addr_atom(__u32 gen, __u32 dir, __u32 flags,
 				       const struct pkt *p, const __u8 *addr)
@@ -525,19 +538,67 @@ static __always_inline void count(void *map, __u32 key, __u64 bytes)
 }
 
 /*
+ * Copies the first n bytes of the frame, with what decided it, to ring,
+ * at most max_rate records a second (0: no limit). Racy across CPUs by a
+ * few records at a second's turn: a bound on the load, not an exact count.
+ */
+static __always_inline int to_ring(void *ring, struct ring_stats *st,
+				   struct xdp_md *ctx, __u32 len, __u32 n,
+				   __u32 max_rate, __u32 action, __u32 reason,
+				   __u32 rule_id)
+{
+	struct capture_rec *rec;
+	__u64 now = bpf_ktime_get_ns();
+
+	if (max_rate) {
+		if (st->second != now / 1000000000) {
+			st->second = now / 1000000000;
+			st->in_second = 0;
+		}
+		if (st->in_second >= max_rate) {
+			__sync_fetch_and_add(&st->limited, 1);
+			return 0;
+		}
+		__sync_fetch_and_add(&st->in_second, 1);
+	}
+	rec = bpf_ringbuf_reserve(ring, sizeof(*rec), 0);
+	if (!rec) {
+		__sync_fetch_and_add(&st->lost, 1);
+		return 0;
+	}
+	if (n > len)
+		n = len;
+	if (n > CAPTURE_MAX_BYTES)
+		n = CAPTURE_MAX_BYTES;
+	if (n < 1)
+		n = 1;
+	rec->ts = now;
+	rec->ifindex = ctx->ingress_ifindex;
+	rec->len = len;
+	rec->rule_id = rule_id;
+	rec->action = action;
+	rec->reason = reason;
+	if (bpf_xdp_load_bytes(ctx, 0, rec->data, n) < 0) {
+		bpf_ringbuf_discard(rec, 0);
+		return 0;
+	}
+	rec->caplen = n;
+	bpf_ringbuf_submit(rec, 0);
+	__sync_fetch_and_add(&st->taken, 1);
+	return 0;
+}
+
+/*
  * Copies the frame to capture_ring if the running capture selects it: by
- * verdict, interface and deciding rule, at most max_rate records a
- * second. A global function, verified once on its own, and called only
- * while a capture runs.
+ * verdict, interface and deciding rule. A global function, verified once
+ * on its own, and called only while a capture runs.
  */
 __noinline int capture(struct xdp_md *ctx, __u32 len, __u32 action,
 		       __u32 reason, __u32 rule_id)
 {
 	struct capture_conf *c;
-	struct capture_stats *st;
-	struct capture_rec *rec;
-	__u32 zero = 0, n, hit;
-	__u64 now;
+	struct ring_stats *st;
+	__u32 zero = 0, hit;
 
 	if (!ctx)
 		return 0;
@@ -557,44 +618,22 @@ __noinline int capture(struct xdp_md *ctx, __u32 len, __u32 action,
 		if (!hit)
 			return 0;
 	}
-	now = bpf_ktime_get_ns();
-	if (c->max_rate) {
-		/* Racy across CPUs by a few records at a second's turn: a
-		 * bound on the load, not an exact count. */
-		if (st->second != now / 1000000000) {
-			st->second = now / 1000000000;
-			st->in_second = 0;
-		}
-		if (st->in_second >= c->max_rate) {
-			__sync_fetch_and_add(&st->limited, 1);
-			return 0;
-		}
-		__sync_fetch_and_add(&st->in_second, 1);
-	}
-	rec = bpf_ringbuf_reserve(&capture_ring, sizeof(*rec), 0);
-	if (!rec) {
-		__sync_fetch_and_add(&st->lost, 1);
+	return to_ring(&capture_ring, st, ctx, len, c->snaplen, c->max_rate, action, reason, rule_id);
+}
+
+/* Logs a frame its rule decided (RANK_LOG) to log_ring: a global
+ * function, called only for such rules. */
+__noinline int log_rule(struct xdp_md *ctx, __u32 len, __u32 action, __u32 rule_id)
+{
+	struct ring_stats *st;
+	__u32 zero = 0;
+
+	if (!ctx)
 		return 0;
-	}
-	n = len < c->snaplen ? len : c->snaplen;
-	if (n > CAPTURE_MAX_BYTES)
-		n = CAPTURE_MAX_BYTES;
-	if (n < 1)
-		n = 1;
-	rec->ts = now;
-	rec->ifindex = ctx->ingress_ifindex;
-	rec->len = len;
-	rec->rule_id = rule_id;
-	rec->action = action;
-	rec->reason = reason;
-	if (bpf_xdp_load_bytes(ctx, 0, rec->data, n) < 0) {
-		bpf_ringbuf_discard(rec, 0);
+	st = bpf_map_lookup_elem(&log_stats, &zero);
+	if (!st)
 		return 0;
-	}
-	rec->caplen = n;
-	bpf_ringbuf_submit(rec, 0);
-	__sync_fetch_and_add(&st->taken, 1);
-	return 0;
+	return to_ring(&log_ring, st, ctx, len, LOG_BYTES, LOG_MAX_RATE, action, REASON_RULE, rule_id);
 }
 
 static __always_inline int finish(struct xdp_md *ctx, __u32 act, __u32 action,
@@ -646,6 +685,7 @@ struct decision {
 	__u32 reason;
 	__u32 rule_id;
 	__u32 slot;             /* rule_stats index, REASON_RULE only */
+	__u32 flags;            /* RANK_*, REASON_RULE only */
 };
 
 /*
@@ -718,6 +758,7 @@ static __always_inline void decide(const struct pkt *p, __u32 ifindex, __u32 act
 			out->reason = REASON_RULE;
 			out->rule_id = r->rule_id;
 			out->slot = r->slot;
+			out->flags = r->flags;
 			return;
 		}
 	}
@@ -796,8 +837,11 @@ static __always_inline int run(struct xdp_md *ctx, const int frags)
 
 		decide(&p, ctx->ingress_ifindex, gen, 0, conf, COMMON_DIMS, a, &d);
 	}
-	if (d.reason == REASON_RULE)
+	if (d.reason == REASON_RULE) {
 		count(&rule_stats, d.slot, p.len);
+		if (d.flags & RANK_LOG)
+			log_rule(ctx, p.len, d.action, d.rule_id);
+	}
 	return finish(ctx, act, d.action, d.reason, d.rule_id, p.len);
 }
 

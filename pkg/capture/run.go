@@ -25,7 +25,7 @@ type Options struct {
 // Summary is how a capture went.
 type Summary struct {
 	Written int `json:"written"`
-	loader.CaptureCounts
+	loader.RingCounts
 }
 
 // poll is how long a read waits before looking at ctx again.
@@ -79,7 +79,7 @@ func Run(ctx context.Context, dir string, opts Options, out io.Writer) (sum Summ
 		}
 		sum.Written++
 	}
-	sum.CaptureCounts, err = c.Counts()
+	sum.RingCounts, err = c.Counts()
 	return sum, err
 }
 

@@ -183,6 +183,18 @@ const (
 	CaptureVerdictDrop = 2
 )
 
+// enum rank_flags
+const (
+	RankLog = 1
+)
+
+// enum log_limits
+const (
+	LogBytes     = 128
+	LogMaxRate   = 1000
+	LogRingBytes = 1048576
+)
+
 // struct set_val
 type SetVal struct {
 	_     structs.HostLayout

@@ -90,11 +90,14 @@ func initMeta(m *xdpfwMaps) error {
 // the older build's.
 const oldMetaVersion = 7
 
-// addedMaps are the maps this layout added to the previous one: capture's
-// and the per-interface counters (verdict_stats keeps the counts from
-// before, and the totals add them).
+// addedMaps are the maps this layout added to the previous one: capture's,
+// the per-interface counters (verdict_stats keeps the counts from before,
+// and the totals add them) and the log's.
 // A state of the previous layout lacks them until migrate pins them.
-var addedMaps = map[string]bool{xdpfwMapCaptureConf: true, xdpfwMapCaptureStats: true, xdpfwMapCaptureRing: true, xdpfwMapIfaceStats: true}
+var addedMaps = map[string]bool{
+	xdpfwMapCaptureConf: true, xdpfwMapCaptureStats: true, xdpfwMapCaptureRing: true,
+	xdpfwMapIfaceStats: true, xdpfwMapLogStats: true, xdpfwMapLogRing: true,
+}
 
 // checkMeta refuses pinned state of another layout. State of the previous
 // one is accepted, with or without addedMaps (a migration cut short may

@@ -1,18 +1,12 @@
 package loader
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
 	"syscall"
-	"time"
-
-	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/ringbuf"
 
 	"github.com/xdpfw/xdpfw/pkg/layout"
-	"github.com/xdpfw/xdpfw/pkg/model"
 )
 
 // Capture: `xdpfw capture` asks the datapath to copy the frames it
@@ -73,7 +67,7 @@ func (t *tx) commitCapture(c *captureChange) error {
 		if err := t.m.CaptureConf.Put(uint32(0), &c.conf); err != nil {
 			return fmt.Errorf("write capture selection: %w", err)
 		}
-		if err := t.m.CaptureStats.Put(uint32(0), &xdpfwCaptureStats{}); err != nil {
+		if err := t.m.CaptureStats.Put(uint32(0), &xdpfwRingStats{}); err != nil {
 			return fmt.Errorf("zero capture counters: %w", err)
 		}
 	}
@@ -123,32 +117,19 @@ func (s *State) StartCapture(f CaptureFilter) (*Capture, error) {
 	} else if alive && pid != me {
 		return nil, fmt.Errorf("a capture is running (pid %d): one at a time", pid)
 	}
-	ring, err := s.maps.CaptureRing.Clone()
+	r, err := openRing(s.maps.CaptureRing, s.maps.CaptureStats)
 	if err != nil {
-		return nil, fmt.Errorf("capture ring: %w", err)
-	}
-	stats, err := s.maps.CaptureStats.Clone()
-	if err != nil {
-		ring.Close()
-		return nil, fmt.Errorf("capture counters: %w", err)
-	}
-	rd, err := ringbuf.NewReader(ring)
-	if err != nil {
-		ring.Close()
-		stats.Close()
-		return nil, fmt.Errorf("capture ring: %w", err)
+		return nil, fmt.Errorf("capture: %w", err)
 	}
 	err = s.change(func(t *tx) error {
 		t.capture = &captureChange{start: true, conf: f.conf(me)}
 		return nil
 	})
 	if err != nil {
-		rd.Close()
-		ring.Close()
-		stats.Close()
+		r.Close()
 		return nil, err
 	}
-	return &Capture{dir: s.dir, ring: ring, stats: stats, rd: rd, owner: me}, nil
+	return &Capture{Ring: r, dir: s.dir, owner: me}, nil
 }
 
 // StopCapture stops the running capture if pid runs it (any capture when
@@ -174,62 +155,15 @@ func (s *State) StopCapture(pid uint32) (bool, error) {
 
 // Capture is a running capture's reader.
 type Capture struct {
-	dir         string
-	ring, stats *ebpf.Map
-	rd          *ringbuf.Reader
-	owner       uint32
-}
-
-// CaptureRecord is one copied frame.
-type CaptureRecord struct {
-	Time    time.Duration // since boot (CLOCK_MONOTONIC), as the kernel took it
-	Ifindex int
-	Len     int    // the frame's length
-	Data    []byte // its first bytes, up to the snap length
-	RuleID  uint32 // 0 unless Reason is "rule"
-	Action  string // pass or drop
-	Reason  string
-}
-
-// errRecord is a record too short for its header: never written by the
-// datapath.
-var errRecord = errors.New("capture: short record")
-
-// Next waits up to timeout for the next record; ok is false when none
-// came.
-func (c *Capture) Next(timeout time.Duration) (rec CaptureRecord, ok bool, err error) {
-	c.rd.SetDeadline(time.Now().Add(timeout))
-	raw, err := c.rd.Read()
-	if errors.Is(err, os.ErrDeadlineExceeded) {
-		return rec, false, nil
-	}
-	if err != nil {
-		return rec, false, fmt.Errorf("read capture ring: %w", err)
-	}
-	rec, err = decodeRecord(raw.RawSample)
-	return rec, err == nil, err
-}
-
-// CaptureCounts are a capture's counters: records taken, lost because
-// the ring was full (the reader fell behind), and left out by the rate
-// limit.
-type CaptureCounts struct {
-	Taken, Lost, Limited uint64
-}
-
-// Counts reads the capture's counters.
-func (c *Capture) Counts() (CaptureCounts, error) {
-	var st xdpfwCaptureStats
-	if err := c.stats.Lookup(uint32(0), &st); err != nil {
-		return CaptureCounts{}, fmt.Errorf("read capture counters: %w", err)
-	}
-	return CaptureCounts{Taken: st.Taken, Lost: st.Lost, Limited: st.Limited}, nil
+	*Ring
+	dir   string
+	owner uint32
 }
 
 // Stop stops the capture (unless another process took it over) and
 // releases the reader.
 func (c *Capture) Stop() error {
-	defer c.close()
+	defer c.Close()
 	s, err := Open(c.dir)
 	if err != nil {
 		return err
@@ -238,31 +172,3 @@ func (c *Capture) Stop() error {
 	_, err = s.StopCapture(c.owner)
 	return err
 }
-
-func (c *Capture) close() {
-	c.rd.Close()
-	c.ring.Close()
-	c.stats.Close()
-}
-
-// decodeRecord reads a record as the datapath wrote it (layout.CaptureRec,
-// in this machine's byte order).
-func decodeRecord(raw []byte) (CaptureRecord, error) {
-	var r layout.CaptureRec
-	if _, err := binary.Decode(raw, binary.NativeEndian, &r); err != nil {
-		return CaptureRecord{}, errRecord
-	}
-	n := min(int(r.Caplen), len(r.Data))
-	action := "pass"
-	if r.Action == xdpDrop {
-		action = "drop"
-	}
-	return CaptureRecord{
-		Time: time.Duration(r.Ts), Ifindex: int(r.Ifindex), Len: int(r.Len),
-		Data: append([]byte(nil), r.Data[:n]...), RuleID: r.RuleId,
-		Action: action, Reason: model.Reason(r.Reason).String(),
-	}, nil
-}
-
-// xdpDrop is XDP_DROP, the action the datapath records for a drop.
-const xdpDrop = 1

@@ -66,15 +66,6 @@ type xdpfwCaptureConf struct {
 	Rules    [16]uint32
 }
 
-type xdpfwCaptureStats struct {
-	_        structs.HostLayout
-	Second   uint64
-	InSecond uint64
-	Taken    uint64
-	Lost     uint64
-	Limited  uint64
-}
-
 type xdpfwCounter struct {
 	_       structs.HostLayout
 	Packets uint64
@@ -118,7 +109,16 @@ type xdpfwRankEntry struct {
 	RuleId uint32
 	Slot   uint32
 	Action uint32
-	Pad    uint32
+	Flags  uint32
+}
+
+type xdpfwRingStats struct {
+	_        structs.HostLayout
+	Second   uint64
+	InSecond uint64
+	Taken    uint64
+	Lost     uint64
+	Limited  uint64
 }
 
 type xdpfwRuleDef struct {
@@ -188,6 +188,8 @@ const (
 	xdpfwMapIfaceAtoms   = "iface_atoms"
 	xdpfwMapIfaceStats   = "iface_stats"
 	xdpfwMapIfaces       = "ifaces"
+	xdpfwMapLogRing      = "log_ring"
+	xdpfwMapLogStats     = "log_stats"
 	xdpfwMapMeta         = "meta"
 	xdpfwMapRanks        = "ranks"
 	xdpfwMapRuleDefs     = "rule_defs"
@@ -270,6 +272,8 @@ type xdpfwMapSpecs struct {
 	IfaceAtoms   *ebpf.MapSpec `ebpf:"iface_atoms"`
 	IfaceStats   *ebpf.MapSpec `ebpf:"iface_stats"`
 	Ifaces       *ebpf.MapSpec `ebpf:"ifaces"`
+	LogRing      *ebpf.MapSpec `ebpf:"log_ring"`
+	LogStats     *ebpf.MapSpec `ebpf:"log_stats"`
 	Meta         *ebpf.MapSpec `ebpf:"meta"`
 	Ranks        *ebpf.MapSpec `ebpf:"ranks"`
 	RuleDefs     *ebpf.MapSpec `ebpf:"rule_defs"`
@@ -326,6 +330,8 @@ type xdpfwMaps struct {
 	IfaceAtoms   *ebpf.Map `ebpf:"iface_atoms"`
 	IfaceStats   *ebpf.Map `ebpf:"iface_stats"`
 	Ifaces       *ebpf.Map `ebpf:"ifaces"`
+	LogRing      *ebpf.Map `ebpf:"log_ring"`
+	LogStats     *ebpf.Map `ebpf:"log_stats"`
 	Meta         *ebpf.Map `ebpf:"meta"`
 	Ranks        *ebpf.Map `ebpf:"ranks"`
 	RuleDefs     *ebpf.Map `ebpf:"rule_defs"`
@@ -357,6 +363,8 @@ func (m *xdpfwMaps) Close() error {
 		m.IfaceAtoms,
 		m.IfaceStats,
 		m.Ifaces,
+		m.LogRing,
+		m.LogStats,
 		m.Meta,
 		m.Ranks,
 		m.RuleDefs,
