@@ -28,7 +28,8 @@ Works before any interface is attached: the ruleset is then enforced from
 the first attach on (detaching the last interface removes it again).
 
 Rules are matched to live rules by definition (priority, conditions,
-action). A rule whose definition is unchanged keeps its counters, and its
+action; not the comment, so a rule whose comment alone changed keeps its
+counters and takes the new comment). A rule whose definition is unchanged keeps its counters, and its
 id unless an earlier rule of the same priority had to get a new one (ids
 order rules of equal priority, and never go back). So 'xdpfw save | xdpfw
 apply -f -' changes nothing.

@@ -237,9 +237,9 @@ func printReplay(c *cli.Context, rep *replay.Report) {
 		fmt.Fprintln(c.App.Writer)
 	}
 	tw := newTable(c)
-	fmt.Fprintln(tw, "RULE\tMATCH\tACTION\tFRAMES\tBYTES")
+	fmt.Fprintln(tw, "RULE\tMATCH\tACTION\tFRAMES\tBYTES\tCOMMENT")
 	for _, r := range rep.Rules {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%d\n", r.ID, r.Match, r.Action, r.Frames, r.Bytes)
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%d\t%s\n", r.ID, r.Match, r.Action, r.Frames, r.Bytes, r.Comment)
 	}
 	tw.Flush()
 	v := rep.Verdicts

@@ -31,6 +31,7 @@ import (
 //	    proto: tcp
 //	    dport: 22
 //	    tcp-flags: syn,!ack
+//	    comment: ssh from the office   # optional, for people
 //
 // The policy is required: a file without one (an empty, comment-only or
 // cut-off file) is refused rather than read as "policy pass, no rules",
@@ -235,8 +236,11 @@ func (p *fileParser) scalar(name string, f field) (string, error) {
 	// The field parsers quote a bad value whole: a value longer than any
 	// good one is refused by its length instead.
 	max := maxValue
-	if name == "file" {
+	switch name {
+	case "file":
 		max = maxPath
+	case CommentKey:
+		max = MaxComment
 	}
 	if n := len(f.val.Value); n > max {
 		return "", p.errorf(f.val, "%s: a value of %d bytes, at most %d", name, n, max)
@@ -303,13 +307,13 @@ func (p *fileParser) rules(fs map[string]field, rs *Ruleset) error {
 }
 
 // ruleKeys are a rule mapping's keys, in the order FormatYAML writes them:
-// action, priority, then every condition.
+// action, priority, every condition, then the comment.
 var ruleKeys = func() []string {
 	keys := []string{"action", "priority"}
 	for _, c := range Conditions {
 		keys = append(keys, c.Key)
 	}
-	return keys
+	return append(keys, CommentKey)
 }()
 
 // rule parses one rule mapping; its errors carry the line of the offending
@@ -406,6 +410,9 @@ func ruleNode(r Rule) *yaml.Node {
 	addPair(n, "priority", intNode(strconv.Itoa(int(r.Priority))))
 	for _, kv := range FormatMatch(&r.Match) {
 		addPair(n, kv[0], valueNode(kv[1]))
+	}
+	if r.Comment != "" {
+		addPair(n, CommentKey, strNode(r.Comment))
 	}
 	return n
 }

@@ -45,6 +45,11 @@ type Rule struct {
 	Priority uint32
 	Match    Match
 	Action   Action
+	// Comment is free text for people (ValidComment). It is not part of
+	// what the rule does: the datapath and the reference model never see
+	// it, and apply pairs rules without it, so changing only a comment
+	// keeps the rule's counters.
+	Comment string
 }
 
 // Match holds the rule's conditions; a zero field matches anything. The
