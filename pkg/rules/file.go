@@ -24,6 +24,8 @@ import (
 //	    family: inet      # ipv4, ipv6 or inet (default)
 //	    elements: [192.0.2.0/24, 2001:db8::/32]
 //	    file: drop.txt    # and/or a blocklist file, relative to this file
+//	interfaces:           # optional: apply attaches to exactly these
+//	  - {name: eth0, mode: native}   # mode auto (default), native or generic
 //	rules:
 //	  - action: pass      # required
 //	    priority: 10      # optional, default DefaultPriority
@@ -253,9 +255,14 @@ func (p *fileParser) ruleset(root *yaml.Node, rs *Ruleset) error {
 	if root.Kind != yaml.MappingNode {
 		return p.errorf(root, "want a mapping with policy and rules, got %s", kindName(root))
 	}
-	fs, err := p.fields(root, "policy", "sets", "rules")
+	fs, err := p.fields(root, "policy", "sets", "interfaces", "rules")
 	if err != nil {
 		return err
+	}
+	if f, ok := fs["interfaces"]; ok {
+		if rs.Interfaces, err = p.interfaces(f); err != nil {
+			return err
+		}
 	}
 	if f, ok := fs["sets"]; ok {
 		if rs.Sets, err = p.sets(f); err != nil {
@@ -388,6 +395,9 @@ func FormatYAML(rs *Ruleset) []byte {
 	addPair(root, "policy", strNode(rs.Policy.String()))
 	if len(rs.Sets) > 0 {
 		addPair(root, "sets", setsNode(rs.Sets))
+	}
+	if rs.Interfaces != nil {
+		addPair(root, "interfaces", interfacesNode(rs.Interfaces))
 	}
 	addPair(root, "rules", list)
 

@@ -36,6 +36,11 @@ type Ruleset struct {
 	Policy Action // for frames no rule matches
 	Rules  []Rule // any order; evaluation order is by (Priority, ID)
 	Sets   Sets   // named address sets, referenced or not
+	// Interfaces is a ruleset file's interfaces: list, the interfaces
+	// apply attaches xdpfw to (and the only ones it leaves it on). nil
+	// when the file has no such key: apply then leaves attachments alone.
+	// The datapath and the reference model never look at it.
+	Interfaces []Interface
 }
 
 // Rule is one ordered match-action entry. Lower Priority runs first; equal
