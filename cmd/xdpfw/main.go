@@ -91,7 +91,7 @@ interface removes everything.`,
 		Commands: []*cli.Command{
 			attachCommand(), detachCommand(), statusCommand(), policyCommand(),
 			ruleCommand(), setCommand(), statsCommand(), replayCommand(), applyCommand(), saveCommand(), doctorCommand(),
-			serveCommand(),
+			serveCommand(), topCommand(),
 		},
 	}
 	quietUsageErrors(app.Commands, "")
