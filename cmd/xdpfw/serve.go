@@ -33,7 +33,9 @@ editor's rename-over and a Kubernetes ConfigMap update are seen; a change
 to a set's file: is not, but SIGHUP applies FILE again whatever changed.
 A file that cannot be read, parsed or applied changes nothing live: the
 last good ruleset stays, the log says why (file and line) and
-xdpfw_config_reload_success is 0 until a good file is applied.
+xdpfw_config_reload_success is 0 until a good file is applied. FILE is
+the truth: a change made meanwhile with another command (rule add, set
+add) lasts until FILE is next applied.
 
 With --metrics-listen ADDR (e.g. :9100, or 127.0.0.1:0 for any port) it
 serves Prometheus metrics at http://ADDR/metrics, read from the maps at
