@@ -33,7 +33,10 @@ editor's rename-over and a Kubernetes ConfigMap update are seen; a change
 to a set's file: is not, but SIGHUP applies FILE again whatever changed.
 A file that cannot be read, parsed or applied changes nothing live: the
 last good ruleset stays, the log says why (file and line) and
-xdpfw_config_reload_success is 0 until a good file is applied. FILE is
+xdpfw_config_reload_success is 0 until a good file is applied. A file
+that failed is tried again every 30 s, since what failed may be outside
+it (at boot, an interface it lists may not exist yet); a retry that fails
+the same way is not logged again. FILE is
 the truth: a change made meanwhile with another command (rule add, set
 add) lasts until FILE is next applied.
 

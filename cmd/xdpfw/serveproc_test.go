@@ -55,8 +55,13 @@ type serveProc struct {
 
 func startServe(t *testing.T, exe, pin, config string, extra ...string) *serveProc {
 	t.Helper()
-	args := append([]string{"--pin-dir", pin, "serve", "--config", config, "--metrics-listen", "127.0.0.1:0"}, extra...)
-	p := &serveProc{t: t, cmd: exec.Command(exe, args...), done: make(chan struct{})}
+	return startProc(t, exe, append([]string{"--pin-dir", pin, "serve", "--config", config, "--metrics-listen", "127.0.0.1:0"}, extra...)...)
+}
+
+// startProc starts a command as a serveProc.
+func startProc(t *testing.T, name string, args ...string) *serveProc {
+	t.Helper()
+	p := &serveProc{t: t, cmd: exec.Command(name, args...), done: make(chan struct{})}
 	p.cond = sync.NewCond(&p.mu)
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {

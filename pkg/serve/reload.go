@@ -36,6 +36,14 @@ type reloader struct {
 	tried  bool
 }
 
+// triggerRetry is the reload of a file that failed, after retryEvery.
+const triggerRetry = "retry"
+
+// retryEvery is how often a file that failed is tried again. What failed
+// may be outside the file: at boot an interface it lists may not exist
+// yet, or another process may hold a foreign XDP program on it.
+const retryEvery = 30 * time.Second
+
 // reload applies the file. A forced reload (start, SIGHUP) applies it
 // whatever it holds; otherwise a file whose contents are those last
 // tried is left alone: the directory watch fires for any file in it. A
@@ -79,11 +87,15 @@ func (r *reloader) reload(why string, force bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	now := time.Now()
+	prev := r.status.err
 	r.status.at, r.status.ok, r.status.err = now, err == nil, ""
 	if err != nil {
 		r.status.err = oneLine(err.Error())
 		r.status.failures++
-		r.log.Error("config not applied: keeping the last good ruleset", "file", r.path, "trigger", why, "error", err)
+		// A retry that fails as the last attempt did is not news.
+		if why != triggerRetry || r.status.err != prev {
+			r.log.Error("config not applied: keeping the last good ruleset", "file", r.path, "trigger", why, "error", err)
+		}
 		return
 	}
 	r.status.goodAt = now
@@ -114,6 +126,13 @@ func oneLine(msg string) string {
 		cut--
 	}
 	return msg[:cut] + "..."
+}
+
+// failing reports whether the last reload failed.
+func (r *reloader) failing() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.tried && !r.status.ok
 }
 
 // current is the status as of now.

@@ -41,7 +41,8 @@ type Config struct {
 const logEvery = 10 * time.Second
 
 // Run applies the config file and keeps it applied until ctx ends or the
-// process gets SIGTERM or SIGINT; SIGHUP re-applies the file. It fails
+// process gets SIGTERM or SIGINT; SIGHUP re-applies the file, and so
+// does a retry every retryEvery while the last attempt failed. It fails
 // only when it cannot start (the metrics address is taken, the config's
 // directory cannot be watched) or when --detach-on-exit cannot remove
 // the state; a bad config file is logged and waited out.
@@ -76,10 +77,16 @@ func Run(ctx context.Context, cfg Config) error {
 	log.Info("serving", "config", path, "pin_dir", cfg.PinDir, "pid", os.Getpid())
 	r.reload("start", true)
 
+	retry := time.NewTicker(retryEvery)
+	defer retry.Stop()
 	for done := false; !done; {
 		select {
 		case <-ctx.Done():
 			done = true
+		case <-retry.C:
+			if r.failing() {
+				r.reload(triggerRetry, true)
+			}
 		case sig := <-sigs:
 			if sig == syscall.SIGHUP {
 				r.reload("SIGHUP", true)
