@@ -33,7 +33,14 @@ func TestRuleComments(t *testing.T) {
 	privtest.Require(t)
 	t.Parallel()
 	pin := privtest.PinDir(t)
-	mustRunCLI(t, pin, commentFile, "apply", "-f", "-")
+	// Without comments, tables have no COMMENT column.
+	mustRunCLI(t, pin, counterFile, "apply", "-f", "-")
+	if out := mustRunCLI(t, pin, "", "rule", "list"); strings.Contains(out, "COMMENT") {
+		t.Errorf("rule list of rules without comments has a COMMENT column:\n%s", out)
+	}
+	if out := mustRunCLI(t, pin, commentFile, "apply", "-f", "-"); out != "applied 2 rules (2 unchanged, 0 added, 0 removed), policy pass\n" {
+		t.Errorf("apply adding comments printed %q", out)
+	}
 	prog, err := ebpf.LoadPinnedProgram(filepath.Join(pin, "prog"), nil)
 	if err != nil {
 		t.Fatal(err)

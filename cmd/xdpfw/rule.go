@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 
 	"github.com/urfave/cli/v2"
@@ -166,11 +167,12 @@ func ruleListCommand() *cli.Command {
 					return printJSON(c, map[string]any{"policy": policy.String(), "rules": rows})
 				}
 				tw := newTable(c)
-				fmt.Fprintln(tw, "ID\tPRIO\tMATCH\tACTION\tPACKETS\tBYTES\tCOMMENT")
+				show := slices.ContainsFunc(rows, func(r loader.RuleRow) bool { return r.Comment != "" })
+				fmt.Fprintln(tw, "ID\tPRIO\tMATCH\tACTION\tPACKETS\tBYTES"+commentCell(show, "COMMENT"))
 				for _, r := range rows {
-					fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%d\t%d\t%s\n", r.ID, r.Priority, r.Match, r.Action, r.Packets, r.Bytes, r.Comment)
+					fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%d\t%d%s\n", r.ID, r.Priority, r.Match, r.Action, r.Packets, r.Bytes, commentCell(show, r.Comment))
 				}
-				fmt.Fprintf(tw, "-\t-\tdefault policy\t%s\t\t\t\n", policy)
+				fmt.Fprintf(tw, "-\t-\tdefault policy\t%s\t\t\n", policy)
 				return tw.Flush()
 			})
 		},

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 	"time"
 
@@ -113,15 +114,16 @@ func printTop(c *cli.Context, s topSample, redraw bool) error {
 	}
 	fmt.Fprintf(c.App.Writer, "xdpfw top: every %.1fs, policy %s\n\n", s.Interval, s.Policy)
 	tw := newTable(c)
-	fmt.Fprintln(tw, "ID\tPRIO\tMATCH\tACTION\tPKT/S\tBYTES/S\tPACKETS\tCOMMENT")
+	show := slices.ContainsFunc(s.Rules, func(r ruleRate) bool { return r.Comment != "" })
+	fmt.Fprintln(tw, "ID\tPRIO\tMATCH\tACTION\tPKT/S\tBYTES/S\tPACKETS"+commentCell(show, "COMMENT"))
 	for _, r := range s.Rules {
-		fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%.0f\t%.0f\t%d\t%s\n", r.ID, r.Priority, r.Match, r.Action, r.PacketsPerSecond, r.BytesPerSecond, r.Packets, r.Comment)
+		fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%.0f\t%.0f\t%d%s\n", r.ID, r.Priority, r.Match, r.Action, r.PacketsPerSecond, r.BytesPerSecond, r.Packets, commentCell(show, r.Comment))
 	}
 	fmt.Fprintln(tw)
-	fmt.Fprintln(tw, "VERDICT\t\t\t\tPKT/S\tBYTES/S\tPACKETS\t")
+	fmt.Fprintln(tw, "VERDICT\t\t\t\tPKT/S\tBYTES/S\tPACKETS")
 	for _, name := range loader.StatNames {
 		v := s.Verdicts[name]
-		fmt.Fprintf(tw, "%s\t\t\t\t%.0f\t%.0f\t%d\t\n", name, v.PacketsPerSecond, v.BytesPerSecond, v.Packets)
+		fmt.Fprintf(tw, "%s\t\t\t\t%.0f\t%.0f\t%d\n", name, v.PacketsPerSecond, v.BytesPerSecond, v.Packets)
 	}
 	return tw.Flush()
 }
