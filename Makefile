@@ -6,19 +6,45 @@ BIN      := bin/xdpfw
 CLANG    := clang-19
 PKGS     := ./...
 # Debian packages the build, the tests and the demo use.
-DEB_PKGS := clang-19 llvm-19 libbpf-dev iproute2 iputils-ping bpftool
+# systemd gives systemd-analyze, which checks dist/xdpfw.service.
+DEB_PKGS := clang-19 llvm-19 libbpf-dev iproute2 iputils-ping bpftool systemd
 # What the benchmarks add: the peers they measure against, and ethtool.
 BENCH_PKGS := xdp-tools nftables iptables ethtool
 # What test-kernels adds: qemu to boot Debian's kernels, and what its
 # initramfs is made of.
 KERNEL_PKGS := qemu-system-x86 busybox-static cpio gzip xz-utils zstd
 
-.PHONY: all build deps bpffs test test-unit test-kernels fuzz demo generate check-generated bench bench-quick bench-baseline pcaps clean
+.PHONY: all build install deb deps bpffs test test-unit test-kernels fuzz demo generate check-generated bench bench-quick bench-baseline pcaps clean
 
 all: build
 
 build:
 	$(GO) build -o $(BIN) ./cmd/xdpfw
+
+# make install [PREFIX=/usr/local] [DESTDIR=]: the binary, the systemd unit
+# (its ExecStart pointed at the installed binary) and the example config,
+# which is never overwritten once there.
+PREFIX     ?= /usr/local
+SBINDIR    ?= $(PREFIX)/sbin
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+SYSCONFDIR ?= /etc
+install: build
+	install -D -m 0755 $(BIN) $(DESTDIR)$(SBINDIR)/xdpfw
+	install -d $(DESTDIR)$(UNITDIR)
+	sed 's|/usr/sbin/xdpfw|$(SBINDIR)/xdpfw|' dist/xdpfw.service > $(DESTDIR)$(UNITDIR)/xdpfw.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/xdpfw.service
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/xdpfw/xdpfw.yaml ]; then \
+		echo "kept $(DESTDIR)$(SYSCONFDIR)/xdpfw/xdpfw.yaml"; \
+	else \
+		install -D -m 0644 dist/xdpfw.yaml $(DESTDIR)$(SYSCONFDIR)/xdpfw/xdpfw.yaml; \
+	fi
+
+# make deb [DEB_OUT=bin] [VERSION=]: xdpfw_VERSION_ARCH.deb (binary, unit,
+# example config as a conffile) built with dpkg-deb (scripts/deb.sh).
+DEB_OUT ?= bin
+VERSION ?= 0.1.0+git$(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+deb:
+	GO=$(GO) ./scripts/deb.sh $(DEB_OUT) $(VERSION)
 
 # Install the Debian packages that are missing (needs root and apt).
 deps:

@@ -31,7 +31,17 @@ Rules are matched to live rules by definition (priority, conditions,
 action). A rule whose definition is unchanged keeps its counters, and its
 id unless an earlier rule of the same priority had to get a new one (ids
 order rules of equal priority, and never go back). So 'xdpfw save | xdpfw
-apply -f -' changes nothing.
+apply -f -' changes nothing. A comment is not part of the definition: a
+rule whose comment alone changed keeps its counters and takes the comment.
+
+A file that lists interfaces (interfaces: [{name: eth0, mode: native}])
+also sets the attachments: xdpfw is attached to each listed interface in
+its mode (auto when left out) and detached from every interface the list
+does not name; interfaces: [] detaches from all and keeps the ruleset
+pinned. The listed interfaces are checked first (they exist, no foreign
+XDP program), so a typo changes nothing; an attach that still fails (the
+driver has no native XDP) leaves the new ruleset applied, and says so. A
+file without the key leaves the attachments alone.
 
 With --check, the file is parsed, validated and compiled without touching
 the live state (no root needed).
@@ -93,16 +103,35 @@ written in the ruleset file are taken as written.`,
 				fmt.Fprintf(c.App.Writer, "%s: ok: %d rules, policy %s\n", name, len(rs.Rules), rs.Policy)
 				return nil
 			}
-			res, err := applyRuleset(c.String("pin-dir"), rs)
+			res, ch, err := applyRuleset(c.String("pin-dir"), rs)
+			for _, w := range ch.Warnings {
+				fmt.Fprintf(c.App.ErrWriter, "xdpfw: warning: %s\n", w)
+			}
 			if err != nil {
 				return err
 			}
 			warnUnknownInterfaces(c, rs)
 			if c.Bool("json") {
-				return printJSON(c, map[string]any{
+				out := map[string]any{
 					"policy": rs.Policy.String(), "rules": len(rs.Rules),
 					"unchanged": res.Unchanged, "added": res.Added, "removed": res.Removed, "committed": res.Committed,
-				})
+				}
+				if rs.Interfaces != nil {
+					out["attached"], out["detached"] = ch.Attached, ch.Detached
+					if ch.Attached == nil {
+						out["attached"] = []loader.Attachment{}
+					}
+					if ch.Detached == nil {
+						out["detached"] = []string{}
+					}
+				}
+				return printJSON(c, out)
+			}
+			for _, att := range ch.Attached {
+				fmt.Fprintf(c.App.Writer, "attached to %s (%s mode, program id %d)\n", att.Iface, att.Mode, att.ProgID)
+			}
+			for _, name := range ch.Detached {
+				fmt.Fprintf(c.App.Writer, "detached from %s\n", name)
 			}
 			if !res.Committed {
 				fmt.Fprintf(c.App.Writer, "unchanged: %d rules, policy %s\n", len(rs.Rules), rs.Policy)
@@ -138,12 +167,12 @@ func checkAgainstCaptures(c *cli.Context, name string, rs *rules.Ruleset, captur
 
 // applyRuleset makes rs live, creating the state if there is none yet
 // (a failed apply leaves nothing it created behind).
-func applyRuleset(dir string, rs *rules.Ruleset) (res loader.ApplyResult, err error) {
+func applyRuleset(dir string, rs *rules.Ruleset) (res loader.ApplyResult, ch loader.IfaceChange, err error) {
 	err = loader.Provision(dir, func(s *loader.State) (err error) {
-		res, err = s.Apply(rs)
+		res, ch, err = s.ApplyFile(rs)
 		return err
 	})
-	return res, err
+	return res, ch, err
 }
 
 func saveCommand() *cli.Command {

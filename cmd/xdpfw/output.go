@@ -42,3 +42,14 @@ func warnUnknownInterfaces(c *cli.Context, rs *rules.Ruleset) {
 		fmt.Fprintf(c.App.ErrWriter, "xdpfw: warning: no interface %s here: its rules match nothing until it exists and the ruleset is next changed\n", name)
 	}
 }
+
+// commentCell is the last cell of a row of rules: the comment after a
+// tab when the table has a COMMENT column (show: some rule has a
+// comment), else nothing, so tables of rules without comments keep their
+// columns and end with no trailing blanks.
+func commentCell(show bool, comment string) string {
+	if !show {
+		return ""
+	}
+	return "\t" + comment
+}

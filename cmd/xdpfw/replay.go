@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/urfave/cli/v2"
 
@@ -237,9 +238,10 @@ func printReplay(c *cli.Context, rep *replay.Report) {
 		fmt.Fprintln(c.App.Writer)
 	}
 	tw := newTable(c)
-	fmt.Fprintln(tw, "RULE\tMATCH\tACTION\tFRAMES\tBYTES")
+	show := slices.ContainsFunc(rep.Rules, func(r replay.RuleSummary) bool { return r.Comment != "" })
+	fmt.Fprintln(tw, "RULE\tMATCH\tACTION\tFRAMES\tBYTES"+commentCell(show, "COMMENT"))
 	for _, r := range rep.Rules {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%d\n", r.ID, r.Match, r.Action, r.Frames, r.Bytes)
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%d%s\n", r.ID, r.Match, r.Action, r.Frames, r.Bytes, commentCell(show, r.Comment))
 	}
 	tw.Flush()
 	v := rep.Verdicts

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 
 	"github.com/urfave/cli/v2"
@@ -49,11 +50,17 @@ hold for the rule to match; a condition left out matches anything.
   --ttl N|LO-HI        TTL (IPv4) or hop limit (IPv6)
   --length N|LO-HI     frame length in bytes, Ethernet header included
   --iface NAME         input interface, for a ruleset on several interfaces
+  --comment TEXT       a note for people, shown by rule list, save, replay
+                       and the metrics of xdpfw serve; one line, at most 128
+                       bytes. It changes nothing the rule does, and apply
+                       keeps the counters of a rule whose comment alone
+                       changed
 
 Rules run by --priority (lower first, default 1000), then by id, which
 grows with each addition. Examples:
 
-  xdpfw rule add --proto tcp --dport 22 --src 192.0.2.0/24 --action pass
+  xdpfw rule add --proto tcp --dport 22 --src 192.0.2.0/24 --action pass \
+      --comment "ssh from the office"
   xdpfw rule add --proto tcp --dport 22 --action drop
   xdpfw rule add --tcp-flags syn,!ack --dport 80 --ttl 0-2 --action drop
   xdpfw rule add --fragment non-first --vlan 100 --action drop`,
@@ -88,7 +95,7 @@ func ruleAddFlags() []cli.Flag {
 	for _, cond := range rules.Conditions {
 		flags = append(flags, &cli.StringFlag{Name: cond.Key, Usage: "`" + cond.Arg + "`: " + cond.Usage})
 	}
-	return flags
+	return append(flags, &cli.StringFlag{Name: rules.CommentKey, Usage: "`TEXT`: a note for people (one line, at most 128 bytes)"})
 }
 
 func ruleFromFlags(c *cli.Context) (rules.Rule, error) {
@@ -100,6 +107,9 @@ func ruleFromFlags(c *cli.Context) (rules.Rule, error) {
 		if c.IsSet(cond.Key) {
 			conds[cond.Key] = c.String(cond.Key)
 		}
+	}
+	if c.IsSet(rules.CommentKey) {
+		conds[rules.CommentKey] = c.String(rules.CommentKey)
 	}
 	r, err := rules.NewRule(uint32(c.Uint("priority")), c.String("action"), conds)
 	var fe *rules.FieldError
@@ -157,9 +167,10 @@ func ruleListCommand() *cli.Command {
 					return printJSON(c, map[string]any{"policy": policy.String(), "rules": rows})
 				}
 				tw := newTable(c)
-				fmt.Fprintln(tw, "ID\tPRIO\tMATCH\tACTION\tPACKETS\tBYTES")
+				show := slices.ContainsFunc(rows, func(r loader.RuleRow) bool { return r.Comment != "" })
+				fmt.Fprintln(tw, "ID\tPRIO\tMATCH\tACTION\tPACKETS\tBYTES"+commentCell(show, "COMMENT"))
 				for _, r := range rows {
-					fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%d\t%d\n", r.ID, r.Priority, r.Match, r.Action, r.Packets, r.Bytes)
+					fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%d\t%d%s\n", r.ID, r.Priority, r.Match, r.Action, r.Packets, r.Bytes, commentCell(show, r.Comment))
 				}
 				fmt.Fprintf(tw, "-\t-\tdefault policy\t%s\t\t\n", policy)
 				return tw.Flush()

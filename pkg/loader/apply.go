@@ -18,8 +18,8 @@ type ApplyResult struct {
 
 // Apply makes rs the whole live ruleset in one commit. rs is a ruleset as
 // read from a file: its rules in file order, their ids ignored. A rule
-// whose definition (priority, conditions, action) equals a live rule's
-// keeps that rule's counters, and its id too when that keeps rules of
+// whose definition (priority, conditions, action; not its comment)
+// equals a live rule's keeps that rule's counters, and its id too when that keeps rules of
 // equal priority in file order; other rules get new ids, so ids are never
 // reused. See planApply.
 func (s *State) Apply(rs *rules.Ruleset) (ApplyResult, error) {
@@ -41,7 +41,7 @@ func (s *State) Apply(rs *rules.Ruleset) (ApplyResult, error) {
 		if t.plan, err = t.planSets(rs.Sets); err != nil {
 			return err
 		}
-		if p.fresh == nil && p.removed == 0 && p.sameIDs && rs.Policy == live.Policy && !t.plan.changed() {
+		if p.fresh == nil && p.removed == 0 && p.sameIDs && !p.recommented && rs.Policy == live.Policy && !t.plan.changed() {
 			return nil
 		}
 		// Reserve the new ids before anything is written, as AddRule
@@ -67,6 +67,9 @@ type applyPlan struct {
 	removed int               // live rules with no counterpart in the file
 	sameIDs bool              // every file rule kept a live rule's id and slot
 	nextID  uint32            // meta.next_id after the apply
+	// recommented: a paired rule's comment differs from its live rule's,
+	// so the definitions must be written even when nothing else changed.
+	recommented bool
 }
 
 // planApply gives each file rule an id and a counter slot.
@@ -74,8 +77,10 @@ type applyPlan struct {
 // Pairing: the n-th file rule with a given definition is paired with the
 // n-th live rule (in evaluation order) with the same definition, and
 // takes over its counter slot, so its counters survive. Definitions are
-// compared in their stored encoding (encodeRule without id and
-// slot): exactly what the kernel state records about a rule.
+// compared in their stored encoding (encodeRule without id, slot and
+// comment): exactly what the kernel state records about what a rule
+// does. A comment is for people, so a rule whose comment alone changed
+// is the same rule, keeps its counters and takes the new comment.
 //
 // Ids: equal priorities run in id order, and in a file they run in file
 // order (replay --rules numbers a file's rules 1..N). So a paired rule
@@ -109,6 +114,7 @@ func planApply(live []rules.Rule, liveSlots map[uint32]uint32, file []rules.Rule
 			old := q[0]
 			pending[k] = q[1:]
 			paired[i] = true
+			p.recommented = p.recommented || old.Comment != r.Comment
 			if old.ID > lastID[r.Priority] {
 				r.ID = old.ID
 			} else {
@@ -154,9 +160,9 @@ func planApply(live []rules.Rule, liveSlots map[uint32]uint32, file []rules.Rule
 	return p, nil
 }
 
-// definition is a rule's stored encoding without its id and slot.
+// definition is a rule's stored encoding without its id, slot and comment.
 func definition(r rules.Rule) (string, error) {
-	r.ID = 1
+	r.ID, r.Comment = 1, ""
 	b, err := encodeRule(r, 0)
 	return string(b), err
 }

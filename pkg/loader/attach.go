@@ -304,11 +304,7 @@ func (s *State) DetachAll() ([]Attachment, error) {
 		return nil, err
 	}
 	for _, a := range atts {
-		if link, err := netlink.LinkByIndex(a.Ifindex); err == nil && a.Attached {
-			if err := s.detachLink(link, xdpfwIface{Mode: uint32(a.Mode.flags())}); err != nil {
-				return nil, err
-			}
-		} else if err := s.forget(a.Ifindex, fmt.Sprintf("ifindex %d", a.Ifindex)); err != nil {
+		if err := s.unattach(a); err != nil {
 			return nil, err
 		}
 	}

@@ -15,6 +15,7 @@ type RuleRow struct {
 	Conditions map[string]string `json:"conditions"` // key as in `rule add --KEY`
 	Action     string            `json:"action"`
 	Match      string            `json:"match"`
+	Comment    string            `json:"comment"` // "" when the rule has none
 	Counter
 }
 
@@ -39,7 +40,7 @@ func (s *State) RuleList() (policy rules.Action, rows []RuleRow, err error) {
 			}
 			rows = append(rows, RuleRow{
 				ID: r.ID, Priority: r.Priority, Action: r.Action.String(),
-				Conditions: conds, Match: r.Match.String(), Counter: counters[r.ID],
+				Conditions: conds, Match: r.Match.String(), Comment: r.Comment, Counter: counters[r.ID],
 			})
 		}
 		return nil

@@ -26,8 +26,10 @@ const maxRuleDefBytes = layout.RuleDefBytes
 //	action   u8, Drop or Pass (the XDP action values)
 //	then per condition set, in registry order (rules.Conditions):
 //	  u8 key length, key (a rules.Conditions key), u8 text length, text
+//	then, if the rule has a comment, the same with key rules.CommentKey
 //
-// The layout version in the pinned meta map (META_VERSION) names this
+// The comment came later and is optional and last, so definitions stored
+// before it decode unchanged (they simply have no comment). The layout version in the pinned meta map (META_VERSION) names this
 // format: change it with the format.
 const defHeaderBytes = 4 + 4 + 2 + 1
 
@@ -55,10 +57,11 @@ func encodeRule(r rules.Rule, slot uint32) ([]byte, error) {
 		if len(v) > 255 {
 			return nil, fmt.Errorf("encode rule %d: %s is %d bytes, more than 255", r.ID, c.Key, len(v))
 		}
-		b = append(b, byte(len(c.Key)))
-		b = append(b, c.Key...)
-		b = append(b, byte(len(v)))
-		b = append(b, v...)
+		b = appendField(b, c.Key, v)
+	}
+	if r.Comment != "" {
+		// Validate bounded it at rules.MaxComment, within a u8 length.
+		b = appendField(b, rules.CommentKey, r.Comment)
 	}
 	if len(b) > maxRuleDefBytes {
 		return nil, fmt.Errorf("encode rule %d: %d bytes, more than the %d a rule may take", r.ID, len(b), maxRuleDefBytes)
@@ -113,12 +116,20 @@ func parseRuleDef(b []byte) (rules.Rule, uint32, error) {
 			return r, 0, fmt.Errorf("%s: %w", key, err)
 		}
 		rest = after
+		if string(key) == rules.CommentKey {
+			// Last, once: Validate checks the text.
+			if next > len(rules.Conditions) {
+				return r, 0, errors.New("comment repeated")
+			}
+			r.Comment, next = string(val), len(rules.Conditions)+1
+			continue
+		}
 		i := rules.ConditionIndex(string(key))
 		switch {
 		case i < 0:
 			return r, 0, fmt.Errorf("unknown condition %q", key)
 		case i < next:
-			return r, 0, fmt.Errorf("condition %s repeated or out of order", key)
+			return r, 0, fmt.Errorf("condition %s repeated, out of order or after the comment", key)
 		}
 		next = i + 1
 		if err := rules.Conditions[i].Parse(&r.Match, string(val)); err != nil {
@@ -129,6 +140,15 @@ func parseRuleDef(b []byte) (rules.Rule, uint32, error) {
 		return r, 0, err
 	}
 	return r, slot, nil
+}
+
+// appendField appends key and value, each after its u8 length; both are
+// known to be at most 255 bytes.
+func appendField(b []byte, key, val string) []byte {
+	b = append(b, byte(len(key)))
+	b = append(b, key...)
+	b = append(b, byte(len(val)))
+	return append(b, val...)
 }
 
 // lengthPrefixed splits a u8 length and that many bytes off b.

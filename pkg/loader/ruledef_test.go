@@ -42,6 +42,9 @@ func TestEncodeRuleDef(t *testing.T) {
 		{rules.Rule{ID: 4, Priority: 2, Action: rules.Drop, Match: rules.Match{Proto: proto(6), TCPFlags: rules.TCPFlags{Set: true, Mask: 0x12, Value: 0x02},
 			VLAN: rules.VLAN{Set: true, ID: rules.VLANNone}, Fragment: rules.FragNotFrag, TTL: rules.Range{Set: true, Lo: 0, Hi: 1}}}, 3,
 			def(4, 3, 2, 1, "proto", "tcp", "fragment", "none", "tcp-flags", "syn,!ack", "vlan", "untagged", "ttl", "0-1")},
+		// The comment goes last, after every condition.
+		{rules.Rule{ID: 5, Priority: 7, Action: rules.Pass, Match: rules.Match{Proto: proto(17), Dport: ports(53, 53)}, Comment: "dns, résolveur"}, 2,
+			def(5, 2, 7, 2, "proto", "udp", "dport", "53", "comment", "dns, résolveur")},
 	}
 	for _, tt := range tests {
 		b, err := encodeRule(tt.r, tt.slot)
@@ -75,6 +78,11 @@ func TestRuleDefRoundTrip(t *testing.T) {
 			Length: rules.Range{Set: true, Lo: 0, Hi: 65535}, Iface: "eth0.100", Fragment: rules.FragAnyFrag}},
 		{ID: 9, Action: rules.Drop, Match: rules.Match{Proto: proto(1), ICMPType: rules.Opt8{Set: true, Val: 200}, Fragment: rules.FragFirstOnly, TTL: rules.Range{Set: true, Lo: 255, Hi: 255}}},
 		{ID: 10, Action: rules.Drop, Match: rules.Match{Proto: proto(6), TCPFlags: rules.TCPFlags{Set: true, Mask: 0xff, Value: 0}, Fragment: rules.FragFirstOnly}},
+		{ID: 11, Action: rules.Pass, Comment: strings.Repeat("é", rules.MaxComment/2)},
+		{ID: 12, Action: rules.Drop, Match: rules.Match{Src: pfx(full), Dst: pfx(full), Proto: proto(6), Sport: ports(65534, 65535), Dport: ports(10000, 65535),
+			TCPFlags: rules.TCPFlags{Set: true, Mask: 0xff, Value: 0x12}, Fragment: rules.FragFirstOnly, Iface: "eth0.100", TTL: rules.Range{Set: true, Lo: 1, Hi: 255},
+			Length: rules.Range{Set: true, Lo: 60, Hi: 65535}, DSCP: rules.Opt8{Set: true, Val: 46}, VLAN: rules.VLAN{Set: true, ID: 4094},
+			InnerVLAN: rules.VLAN{Set: true, ID: 4093}, Family: rules.FamilyIPv6}, Comment: strings.Repeat("c", rules.MaxComment)},
 	}
 	for i, r := range rs {
 		b, err := encodeRule(r, uint32(i*3))
@@ -88,6 +96,22 @@ func TestRuleDefRoundTrip(t *testing.T) {
 		if err != nil || got != r || slot != uint32(i*3) {
 			t.Errorf("decodeRule(%s) = %v, %d, %v; want %v, %d", b, got, slot, err, r, i*3)
 		}
+	}
+}
+
+// A definition stored before comments existed decodes as the rule
+// without one, and a commented rule's definition is that same form with
+// the comment appended: old states stay readable.
+func TestRuleDefWithoutComment(t *testing.T) {
+	old := def(3, 1, 10, 1, "proto", "tcp", "dport", "22")
+	r, slot, err := decodeRule([]byte(old))
+	if err != nil || r.Comment != "" || slot != 1 || r.Match.Dport != ports(22, 22) {
+		t.Fatalf("decodeRule(old form) = %v, %d, %v", r, slot, err)
+	}
+	r.Comment = "ssh"
+	b, err := encodeRule(r, 1)
+	if err != nil || string(b) != old+"\x07comment\x03ssh" {
+		t.Fatalf("encodeRule(commented) = %q, %v", b, err)
 	}
 }
 
@@ -108,14 +132,18 @@ func TestDecodeRuleDefErrors(t *testing.T) {
 		{def(1, 0, 1, 2, "proto", "256"), "protocol 256 out of range"},
 		{def(1, 0, 1, 2, "sport", "9-1"), `sport: invalid port range "9-1"`},
 		{def(1, 0, 1, 2, "proto", "1", "dport", "80"), "need --proto tcp or udp (got icmp)"},
-		{def(1, 0, 1, 2, "dport", "80", "proto", "1"), "condition proto repeated or out of order"},
+		{def(1, 0, 1, 2, "dport", "80", "proto", "1"), "condition proto repeated, out of order"},
 		{def(1, 0, 1, 2, "src", "10.0.0.0/8", "dst", "::/0"), "different address families"},
 		{def(1, 0, 1, 2, "colour", "red"), `unknown condition "colour"`},
-		{def(1, 0, 1, 2, "dport", "80", "dport", "81"), "condition dport repeated or out of order"},
+		{def(1, 0, 1, 2, "dport", "80", "dport", "81"), "condition dport repeated, out of order"},
 		{def(1, 0, 1, 2, "proto", "udp", "tcp-flags", "syn"), "tcp-flags needs proto tcp (got udp)"},
 		{def(1, 0, 1, 2, "fragment", "non-first", "dport", "80"), "never matches ports"},
 		{def(1, 0, 1, 2, "vlan", "4096"), "VLAN id 4096 out of range"},
 		{def(1, 0, 1, 2) + strings.Repeat("\x00", 490), "more than 500"},
+		{def(1, 0, 1, 2, "comment", "a", "dport", "80"), "condition dport repeated, out of order or after the comment"},
+		{def(1, 0, 1, 2, "comment", "a", "comment", "b"), "comment repeated"},
+		{def(1, 0, 1, 2, "comment", "two\nlines"), "comment: control or unprintable character"},
+		{def(1, 0, 1, 2, "comment", strings.Repeat("x", 129)), "comment: 129 bytes, at most 128"},
 	}
 	for _, tt := range tests {
 		_, _, err := decodeRule([]byte(tt.in))

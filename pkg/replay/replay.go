@@ -37,11 +37,12 @@ type FrameResult struct {
 
 // RuleSummary counts the frames a rule decided.
 type RuleSummary struct {
-	ID     uint32 `json:"id"`
-	Match  string `json:"match"`
-	Action string `json:"action"`
-	Frames int    `json:"frames"`
-	Bytes  int    `json:"bytes"`
+	ID      uint32 `json:"id"`
+	Match   string `json:"match"`
+	Action  string `json:"action"`
+	Comment string `json:"comment"` // "" when the rule has none
+	Frames  int    `json:"frames"`
+	Bytes   int    `json:"bytes"`
 }
 
 // Report is the outcome of a replay. Skipped and truncated frames are
@@ -85,7 +86,7 @@ func Run(t *loader.Instance, rs *rules.Ruleset, files []string, opts Options) (*
 	rep := &Report{Frames: []FrameResult{}, Rules: []RuleSummary{}, Verdicts: map[string]int{}, Verified: verify, Errors: []string{}}
 	perRule := map[uint32]*RuleSummary{}
 	for _, r := range sorted {
-		perRule[r.ID] = &RuleSummary{ID: r.ID, Match: r.Match.String(), Action: r.Action.String()}
+		perRule[r.ID] = &RuleSummary{ID: r.ID, Match: r.Match.String(), Action: r.Action.String(), Comment: r.Comment}
 	}
 	err = EachFrame(files, func(file string, f Frame) error {
 		res := FrameResult{File: file, Index: f.Index, Length: len(f.Data)}

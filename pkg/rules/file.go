@@ -24,6 +24,8 @@ import (
 //	    family: inet      # ipv4, ipv6 or inet (default)
 //	    elements: [192.0.2.0/24, 2001:db8::/32]
 //	    file: drop.txt    # and/or a blocklist file, relative to this file
+//	interfaces:           # optional: apply attaches to exactly these
+//	  - {name: eth0, mode: native}   # mode auto (default), native or generic
 //	rules:
 //	  - action: pass      # required
 //	    priority: 10      # optional, default DefaultPriority
@@ -31,6 +33,7 @@ import (
 //	    proto: tcp
 //	    dport: 22
 //	    tcp-flags: syn,!ack
+//	    comment: ssh from the office   # optional, for people
 //
 // The policy is required: a file without one (an empty, comment-only or
 // cut-off file) is refused rather than read as "policy pass, no rules",
@@ -235,8 +238,11 @@ func (p *fileParser) scalar(name string, f field) (string, error) {
 	// The field parsers quote a bad value whole: a value longer than any
 	// good one is refused by its length instead.
 	max := maxValue
-	if name == "file" {
+	switch name {
+	case "file":
 		max = maxPath
+	case CommentKey:
+		max = MaxComment
 	}
 	if n := len(f.val.Value); n > max {
 		return "", p.errorf(f.val, "%s: a value of %d bytes, at most %d", name, n, max)
@@ -249,9 +255,14 @@ func (p *fileParser) ruleset(root *yaml.Node, rs *Ruleset) error {
 	if root.Kind != yaml.MappingNode {
 		return p.errorf(root, "want a mapping with policy and rules, got %s", kindName(root))
 	}
-	fs, err := p.fields(root, "policy", "sets", "rules")
+	fs, err := p.fields(root, "policy", "sets", "interfaces", "rules")
 	if err != nil {
 		return err
+	}
+	if f, ok := fs["interfaces"]; ok {
+		if rs.Interfaces, err = p.interfaces(f); err != nil {
+			return err
+		}
 	}
 	if f, ok := fs["sets"]; ok {
 		if rs.Sets, err = p.sets(f); err != nil {
@@ -303,13 +314,13 @@ func (p *fileParser) rules(fs map[string]field, rs *Ruleset) error {
 }
 
 // ruleKeys are a rule mapping's keys, in the order FormatYAML writes them:
-// action, priority, then every condition.
+// action, priority, every condition, then the comment.
 var ruleKeys = func() []string {
 	keys := []string{"action", "priority"}
 	for _, c := range Conditions {
 		keys = append(keys, c.Key)
 	}
-	return keys
+	return append(keys, CommentKey)
 }()
 
 // rule parses one rule mapping; its errors carry the line of the offending
@@ -385,6 +396,9 @@ func FormatYAML(rs *Ruleset) []byte {
 	if len(rs.Sets) > 0 {
 		addPair(root, "sets", setsNode(rs.Sets))
 	}
+	if rs.Interfaces != nil {
+		addPair(root, "interfaces", interfacesNode(rs.Interfaces))
+	}
 	addPair(root, "rules", list)
 
 	var buf bytes.Buffer
@@ -406,6 +420,9 @@ func ruleNode(r Rule) *yaml.Node {
 	addPair(n, "priority", intNode(strconv.Itoa(int(r.Priority))))
 	for _, kv := range FormatMatch(&r.Match) {
 		addPair(n, kv[0], valueNode(kv[1]))
+	}
+	if r.Comment != "" {
+		addPair(n, CommentKey, strNode(r.Comment))
 	}
 	return n
 }

@@ -19,8 +19,9 @@ func (e *FieldError) Unwrap() error { return e.Err }
 // NewRule is the rule with this priority, action and conditions (texts by
 // condition Key), validated: the one way from text to a Rule, for the CLI
 // and ruleset files alike. Conditions are parsed in registry order, so one
-// that implies a protocol sees an explicit proto. Its ID is left 0: the
-// live state or the file gives it.
+// that implies a protocol sees an explicit proto; conds may also hold the
+// rule's comment under CommentKey. Its ID is left 0: the live state or the
+// file gives it.
 func NewRule(priority uint32, action string, conds map[string]string) (Rule, error) {
 	r := Rule{Priority: priority}
 	if priority > MaxPriority {
@@ -39,8 +40,14 @@ func NewRule(priority uint32, action string, conds map[string]string) (Rule, err
 			return r, &FieldError{c.Key, err}
 		}
 	}
+	if s, ok := conds[CommentKey]; ok {
+		if err := ValidComment(s); err != nil {
+			return r, &FieldError{CommentKey, err}
+		}
+		r.Comment = s
+	}
 	for key := range conds {
-		if ConditionByKey(key) == nil {
+		if key != CommentKey && ConditionByKey(key) == nil {
 			return r, &FieldError{key, errors.New("no such condition")}
 		}
 	}

@@ -36,6 +36,11 @@ type Ruleset struct {
 	Policy Action // for frames no rule matches
 	Rules  []Rule // any order; evaluation order is by (Priority, ID)
 	Sets   Sets   // named address sets, referenced or not
+	// Interfaces is a ruleset file's interfaces: list, the interfaces
+	// apply attaches xdpfw to (and the only ones it leaves it on). nil
+	// when the file has no such key: apply then leaves attachments alone.
+	// The datapath and the reference model never look at it.
+	Interfaces []Interface
 }
 
 // Rule is one ordered match-action entry. Lower Priority runs first; equal
@@ -45,6 +50,11 @@ type Rule struct {
 	Priority uint32
 	Match    Match
 	Action   Action
+	// Comment is free text for people (ValidComment). It is not part of
+	// what the rule does: the datapath and the reference model never see
+	// it, and apply pairs rules without it, so changing only a comment
+	// keeps the rule's counters.
+	Comment string
 }
 
 // Match holds the rule's conditions; a zero field matches anything. The

@@ -19,6 +19,9 @@ func (r Rule) Validate() error {
 	if r.Priority > MaxPriority {
 		return fmt.Errorf("priority %d out of range (0-%d)", r.Priority, MaxPriority)
 	}
+	if err := ValidComment(r.Comment); err != nil {
+		return fmt.Errorf("comment: %w", err)
+	}
 	return r.Match.Validate()
 }
 

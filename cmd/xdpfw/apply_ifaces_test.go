@@ -1,0 +1,93 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/vishvananda/netlink"
+
+	"github.com/xdpfw/xdpfw/pkg/loader"
+)
+
+// TestApplyInterfaces: a ruleset file's interfaces: list makes the
+// attachments match it (attach, change mode, detach), checked before
+// anything changes; interfaces: [] detaches all and keeps the ruleset; a
+// file without the key leaves attachments alone. Two veths in a
+// throwaway network namespace.
+func TestApplyInterfaces(t *testing.T) {
+	t.Parallel()
+	c := newNSCLI(t, "ifa0")
+	c.in(func() error {
+		return netlink.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "ifb0"}, PeerName: "ifb0p"})
+	})
+	attachments := func() map[string]string {
+		t.Helper()
+		st := decodeJSON[statusJSON](t, "status --json", c.mustRun("status", "--json"))
+		out := map[string]string{}
+		for _, a := range st.Interfaces {
+			out[a.Iface] = fmt.Sprintf("%s attached=%v", a.Mode, a.Attached)
+		}
+		return out
+	}
+	file := func(name, ifaces string) string {
+		return writeFile(t, t.TempDir(), name, "policy: pass\n"+ifaces+"rules:\n  - {proto: udp, dport: 9, action: drop}\n")
+	}
+	want := func(step string, got map[string]string, want ...string) {
+		t.Helper()
+		if len(got) != len(want)/2 {
+			t.Errorf("%s: attachments %v, want %v", step, got, want)
+			return
+		}
+		for i := 0; i < len(want); i += 2 {
+			if got[want[i]] != want[i+1] {
+				t.Errorf("%s: attachments %v, want %s %s", step, got, want[i], want[i+1])
+			}
+		}
+	}
+
+	out := c.mustRun("apply", "-f", file("both.yaml", "interfaces:\n  - {name: ifa0, mode: generic}\n  - name: ifb0\n"))
+	if !strings.Contains(out, "attached to ifa0 (generic mode") || !strings.Contains(out, "attached to ifb0 (native mode") {
+		t.Errorf("first apply printed %q", out)
+	}
+	want("after the first apply", attachments(), "ifa0", "generic attached=true", "ifb0", "native attached=true")
+
+	// The same file again changes nothing.
+	if out := c.mustRun("apply", "-f", file("again.yaml", "interfaces:\n  - {name: ifa0, mode: generic}\n  - name: ifb0\n")); out != "unchanged: 1 rules, policy pass\n" {
+		t.Errorf("the same file again printed %q", out)
+	}
+
+	// An unknown interface is refused before anything changes.
+	c.wantFail(`unknown interface "nosuch0"`, "apply", "-f", file("typo.yaml", "interfaces: [{name: ifb0, mode: generic}, {name: nosuch0}]\n"))
+	want("after a refused file", attachments(), "ifa0", "generic attached=true", "ifb0", "native attached=true")
+
+	out = c.mustRun("apply", "--json", "-f", file("one.yaml", "interfaces: [{name: ifb0, mode: generic}]\n"))
+	res := decodeJSON[struct {
+		Attached                         []loader.Attachment
+		Detached                         []string
+		Policy                           string
+		Rules, Unchanged, Added, Removed int
+		Committed                        bool
+	}](t, "apply --json", out)
+	if len(res.Attached) != 1 || res.Attached[0].Iface != "ifb0" || res.Attached[0].Mode != loader.ModeGeneric || len(res.Detached) != 1 || res.Detached[0] != "ifa0" {
+		t.Errorf("apply --json of one interface: %s", out)
+	}
+	want("after listing only ifb0 in generic mode", attachments(), "ifb0", "generic attached=true")
+	if id := c.xdpProg(); id != 0 {
+		t.Errorf("ifa0 still runs XDP program %d after apply detached it", id)
+	}
+
+	// A file without interfaces: leaves them alone.
+	c.mustRun("apply", "-f", file("none.yaml", ""))
+	want("after a file without interfaces", attachments(), "ifb0", "generic attached=true")
+
+	// interfaces: [] detaches from all, and the ruleset stays pinned.
+	if out := c.mustRun("apply", "-f", file("empty.yaml", "interfaces: []\n")); !strings.Contains(out, "detached from ifb0") {
+		t.Errorf("apply of interfaces: [] printed %q", out)
+	}
+	want("after interfaces: []", attachments())
+	if st := decodeJSON[statusJSON](t, "status --json", c.mustRun("status", "--json")); st.Rules != 1 {
+		t.Errorf("after interfaces: [], status has %d rules, want the file's 1", st.Rules)
+	}
+	c.mustRun("detach", "--all")
+}

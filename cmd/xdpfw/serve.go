@@ -1,0 +1,79 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/xdpfw/xdpfw/pkg/serve"
+)
+
+func serveCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "serve",
+		Usage: "run as a service: keep a config file applied, reload it on change, serve metrics",
+		Description: `Applies FILE (a ruleset file, as xdpfw apply -f takes) and keeps it applied
+until SIGTERM or SIGINT: what a systemd unit or a Kubernetes DaemonSet runs.
+
+FILE may list the interfaces to attach to:
+
+  policy: drop
+  interfaces:
+    - {name: eth0, mode: native}     # mode: auto (default), native, generic
+  rules:
+    - {proto: tcp, dport: 22, action: pass, comment: ssh}
+
+xdpfw is then attached to exactly those interfaces (and detached from any
+other), as xdpfw apply does; a file without interfaces leaves the
+attachments alone.
+
+FILE is applied again when it changes: its directory is watched, so an
+editor's rename-over and a Kubernetes ConfigMap update are seen; a change
+to a set's file: is not, but SIGHUP applies FILE again whatever changed.
+A file that cannot be read, parsed or applied changes nothing live: the
+last good ruleset stays, the log says why (file and line) and
+xdpfw_config_reload_success is 0 until a good file is applied. A file
+that failed is tried again every 30 s, since what failed may be outside
+it (at boot, an interface it lists may not exist yet); a retry that fails
+the same way is not logged again. FILE is
+the truth: a change made meanwhile with another command (rule add, set
+add) lasts until FILE is next applied.
+
+With --metrics-listen ADDR (e.g. :9100, or 127.0.0.1:0 for any port) it
+serves Prometheus metrics at http://ADDR/metrics, read from the maps at
+each scrape: xdpfw_rule_packets_total and xdpfw_rule_bytes_total (labels
+id, action, comment), xdpfw_verdict_packets_total and _bytes_total
+(labels verdict, reason), xdpfw_rules, xdpfw_sets, xdpfw_set_elements
+(with their _max), xdpfw_interface_attached, xdpfw_config_reload_success,
+xdpfw_config_last_reload_timestamp_seconds and xdpfw_config_reloads_total.
+
+It logs one line per event on standard error (start, reload applied or
+refused, attach and detach, exit); repeated warnings at most every 10 s.
+
+On exit the firewall keeps enforcing: the program stays attached and the
+pins stay, so restarting or upgrading the service leaves no gap. With
+--detach-on-exit it detaches from every interface and removes the state
+(xdpfw detach --all) instead.
+
+  xdpfw serve --config /etc/xdpfw/xdpfw.yaml --metrics-listen 127.0.0.1:9100`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "config", Usage: "the ruleset `FILE` to keep applied (required)"},
+			&cli.StringFlag{Name: "metrics-listen", Usage: "serve Prometheus metrics on `ADDR` (host:port)"},
+			&cli.BoolFlag{Name: "detach-on-exit", Usage: "detach and remove the state when stopped (default: keep enforcing)"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return fmt.Errorf("serve: unexpected argument %q (the file is given with --config)", c.Args().First())
+			}
+			if c.String("config") == "" {
+				return fmt.Errorf("serve: missing --config FILE (usage: xdpfw serve --config FILE [--metrics-listen ADDR] [--detach-on-exit])")
+			}
+			return serve.Run(context.Background(), serve.Config{
+				PinDir: c.String("pin-dir"), ConfigFile: c.String("config"),
+				MetricsListen: c.String("metrics-listen"), DetachOnExit: c.Bool("detach-on-exit"),
+				Log: c.App.ErrWriter,
+			})
+		},
+	}
+}

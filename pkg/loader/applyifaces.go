@@ -1,0 +1,118 @@
+package loader
+
+import (
+	"fmt"
+
+	"github.com/vishvananda/netlink"
+
+	"github.com/xdpfw/xdpfw/pkg/rules"
+)
+
+// IfaceChange is what MatchInterfaces changed.
+type IfaceChange struct {
+	Attached []Attachment `json:"attached"` // new, or moved to another mode or program
+	Detached []string     `json:"detached"`
+	// Warnings are auto mode falling back to generic.
+	Warnings []string `json:"warnings"`
+}
+
+// Changed reports whether any attachment changed.
+func (c IfaceChange) Changed() bool { return len(c.Attached)+len(c.Detached) > 0 }
+
+// ApplyFile is apply of a ruleset file: the ruleset (Apply), then, when
+// the file lists interfaces, the attachments to match (MatchInterfaces).
+// The listed interfaces are checked before anything changes, so a typo
+// or a foreign program on one changes nothing; an attach that fails after
+// that (the driver refuses native XDP) leaves the new ruleset applied and
+// the attachments made so far, and says which interface failed.
+func (s *State) ApplyFile(rs *rules.Ruleset) (ApplyResult, IfaceChange, error) {
+	if rs.Interfaces != nil {
+		if _, err := ifaceModes(rs.Interfaces); err != nil {
+			return ApplyResult{}, IfaceChange{}, err
+		}
+		for _, ifc := range rs.Interfaces {
+			if err := s.CanAttach(ifc.Name, false); err != nil {
+				return ApplyResult{}, IfaceChange{}, err
+			}
+		}
+	}
+	res, err := s.Apply(rs)
+	if err != nil || rs.Interfaces == nil {
+		return res, IfaceChange{}, err
+	}
+	ch, err := s.MatchInterfaces(rs.Interfaces)
+	return res, ch, err
+}
+
+func ifaceModes(list []rules.Interface) ([]Mode, error) {
+	modes := make([]Mode, len(list))
+	for i, ifc := range list {
+		m, err := ParseMode(ifc.Mode)
+		if err != nil {
+			return nil, fmt.Errorf("interface %s: %w", ifc.Name, err)
+		}
+		modes[i] = m
+	}
+	return modes, nil
+}
+
+// MatchInterfaces makes the attachments exactly want: the program is
+// attached to each listed interface in its mode (an attachment already
+// so is left alone) and detached from every other interface it is on. It
+// never removes the state, even when want is empty: the ruleset stays
+// pinned, as one applied before any attach does. A program xdpfw did not
+// attach is never replaced.
+func (s *State) MatchInterfaces(want []rules.Interface) (IfaceChange, error) {
+	var ch IfaceChange
+	modes, err := ifaceModes(want)
+	if err != nil {
+		return ch, err
+	}
+	before, err := s.Attachments()
+	if err != nil {
+		return ch, err
+	}
+	listed := map[string]bool{}
+	for i, ifc := range want {
+		listed[ifc.Name] = true
+		att, warning, err := s.Attach(ifc.Name, modes[i], false)
+		if warning != "" {
+			ch.Warnings = append(ch.Warnings, warning)
+		}
+		if err != nil {
+			return ch, err
+		}
+		if !sameAttachment(before, att) {
+			ch.Attached = append(ch.Attached, att)
+		}
+	}
+	for _, a := range before {
+		if listed[a.Iface] {
+			continue
+		}
+		if err := s.unattach(a); err != nil {
+			return ch, err
+		}
+		ch.Detached = append(ch.Detached, a.Iface)
+	}
+	return ch, nil
+}
+
+// sameAttachment reports whether att was already in place before.
+func sameAttachment(before []Attachment, att Attachment) bool {
+	for _, b := range before {
+		if b.Ifindex == att.Ifindex && b.Attached && b.Mode == att.Mode && b.ProgID == att.ProgID {
+			return true
+		}
+	}
+	return false
+}
+
+// unattach removes xdpfw from the interface of a, or forgets the record
+// of an interface that is gone, leaving the state pinned.
+func (s *State) unattach(a Attachment) error {
+	if link, err := netlink.LinkByIndex(a.Ifindex); err == nil && a.Attached {
+		return s.detachLink(link, xdpfwIface{Mode: uint32(a.Mode.flags())})
+	}
+	return s.forget(a.Ifindex, fmt.Sprintf("ifindex %d", a.Ifindex))
+}

@@ -1,0 +1,167 @@
+// Package serve is `xdpfw serve`: a long-running service that keeps the
+// live state in a pin directory equal to a config file (a ruleset file,
+// with the interfaces to attach to), reloads it when it changes or on
+// SIGHUP, keeps the last good ruleset when it is bad, and serves
+// Prometheus metrics read from the maps at scrape time.
+package serve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/xdpfw/xdpfw/pkg/loader"
+)
+
+// Config is how the service runs.
+type Config struct {
+	PinDir     string // the state it keeps
+	ConfigFile string // the ruleset file it applies
+	// MetricsListen is the address of the metrics server (host:port; port
+	// 0 picks one, which the log names); "" serves no metrics.
+	MetricsListen string
+	// DetachOnExit removes the state (detach --all) when the service
+	// stops; otherwise the firewall keeps enforcing without it.
+	DetachOnExit bool
+	Log          io.Writer // the log lines; os.Stderr when nil
+}
+
+// logEvery is how often a repetitive event may be logged.
+const logEvery = 10 * time.Second
+
+// Run applies the config file and keeps it applied until ctx ends or the
+// process gets SIGTERM or SIGINT; SIGHUP re-applies the file, and so
+// does a retry every retryEvery while the last attempt failed. It fails
+// only when it cannot start (the metrics address is taken, the config's
+// directory cannot be watched) or when --detach-on-exit cannot remove
+// the state; a bad config file is logged and waited out.
+func Run(ctx context.Context, cfg Config) error {
+	if cfg.Log == nil {
+		cfg.Log = os.Stderr
+	}
+	path, err := filepath.Abs(cfg.ConfigFile)
+	if err != nil {
+		return fmt.Errorf("config %s: %w", cfg.ConfigFile, err)
+	}
+	log := newLogger(cfg.Log, logEvery)
+	r := &reloader{dir: cfg.PinDir, path: path, log: log}
+
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sigs)
+
+	stop := make(chan struct{})
+	defer close(stop)
+	changed, err := watchDir(path, log, stop)
+	if err != nil {
+		return err
+	}
+	if cfg.MetricsListen != "" {
+		srv, err := serveMetrics(cfg.MetricsListen, &collector{dir: cfg.PinDir, reload: r, log: log}, log)
+		if err != nil {
+			return err
+		}
+		defer srv.Close()
+	}
+	log.Info("serving", "config", path, "pin_dir", cfg.PinDir, "pid", os.Getpid())
+	r.reload("start", true)
+
+	retry := time.NewTicker(retryEvery)
+	defer retry.Stop()
+	for done := false; !done; {
+		select {
+		case <-ctx.Done():
+			done = true
+		case <-retry.C:
+			if r.failing() {
+				r.reload(triggerRetry, true)
+			}
+		case sig := <-sigs:
+			if sig == syscall.SIGHUP {
+				r.reload("SIGHUP", true)
+				continue
+			}
+			log.Info("stopping", "signal", sig.String())
+			done = true
+		case <-changed:
+			r.reload("file changed", false)
+		}
+	}
+	return exit(cfg, log)
+}
+
+// exit leaves the firewall enforcing, or removes it with DetachOnExit.
+func exit(cfg Config, log *logger) error {
+	if !cfg.DetachOnExit {
+		log.Info("exiting: the firewall stays enforcing (pins stay)", "pin_dir", cfg.PinDir)
+		return nil
+	}
+	res, err := loader.RemoveState(cfg.PinDir)
+	for _, name := range res.Detached {
+		log.Info("detached", "interface", name)
+	}
+	if err != nil {
+		return fmt.Errorf("detach on exit: %w", err)
+	}
+	if len(res.Left) > 0 {
+		log.Warn("left pins that are not xdpfw's", "pin_dir", cfg.PinDir, "left", res.Left)
+	}
+	log.Info("exiting: detached and removed the state", "pin_dir", cfg.PinDir, "removed", res.DirRemoved)
+	return nil
+}
+
+// serveMetrics listens on addr and serves /metrics from c in the
+// background; the listening address goes to the log (port 0 picks one).
+func serveMetrics(addr string, c prometheus.Collector, log *logger) (*http.Server, error) {
+	reg := prometheus.NewRegistry()
+	if err := reg.Register(c); err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
+	mux.HandleFunc("/", func(w http.ResponseWriter, req *http.Request) {
+		if req.URL.Path != "/" {
+			http.NotFound(w, req)
+			return
+		}
+		fmt.Fprintln(w, "xdpfw serve: metrics at /metrics")
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("metrics server stopped", "error", err)
+		}
+	}()
+	log.Info("metrics", "url", "http://"+ln.Addr().String()+"/metrics")
+	return srv, nil
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// unix is t in Unix seconds, 0 for the zero time.
+func unix(t time.Time) float64 {
+	if t.IsZero() {
+		return 0
+	}
+	return float64(t.UnixNano()) / 1e9
+}
