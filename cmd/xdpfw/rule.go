@@ -95,7 +95,8 @@ func ruleAddFlags() []cli.Flag {
 	for _, cond := range rules.Conditions {
 		flags = append(flags, &cli.StringFlag{Name: cond.Key, Usage: "`" + cond.Arg + "`: " + cond.Usage})
 	}
-	return append(flags, &cli.StringFlag{Name: rules.CommentKey, Usage: "`TEXT`: a note for people (one line, at most 128 bytes)"})
+	return append(flags, &cli.StringFlag{Name: rules.CommentKey, Usage: "`TEXT`: a note for people (one line, at most 128 bytes)"},
+		&cli.BoolFlag{Name: rules.LogKey, Usage: "send the frames the rule decides to xdpfw serve's log (at most 1000 a second)"})
 }
 
 func ruleFromFlags(c *cli.Context) (rules.Rule, error) {
@@ -110,6 +111,9 @@ func ruleFromFlags(c *cli.Context) (rules.Rule, error) {
 	}
 	if c.IsSet(rules.CommentKey) {
 		conds[rules.CommentKey] = c.String(rules.CommentKey)
+	}
+	if c.Bool(rules.LogKey) {
+		conds[rules.LogKey] = "true"
 	}
 	r, err := rules.NewRule(uint32(c.Uint("priority")), c.String("action"), conds)
 	var fe *rules.FieldError
@@ -170,7 +174,11 @@ func ruleListCommand() *cli.Command {
 				show := slices.ContainsFunc(rows, func(r loader.RuleRow) bool { return r.Comment != "" })
 				fmt.Fprintln(tw, "ID\tPRIO\tMATCH\tACTION\tPACKETS\tBYTES"+commentCell(show, "COMMENT"))
 				for _, r := range rows {
-					fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%d\t%d%s\n", r.ID, r.Priority, r.Match, r.Action, r.Packets, r.Bytes, commentCell(show, r.Comment))
+					action := r.Action
+					if r.Log {
+						action += " log"
+					}
+					fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%d\t%d%s\n", r.ID, r.Priority, r.Match, action, r.Packets, r.Bytes, commentCell(show, r.Comment))
 				}
 				fmt.Fprintf(tw, "-\t-\tdefault policy\t%s\t\t\n", policy)
 				return tw.Flush()

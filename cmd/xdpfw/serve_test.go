@@ -79,6 +79,18 @@ func checkMetricsMatchCLI(t *testing.T, pin, url string) {
 			t.Errorf("verdict %s: metrics {%s} %v packets %v bytes, stats %+v", name, key, vp[key], vb[key], stats[name])
 		}
 	}
+	ifaces := decodeJSON[[]loader.IfaceCounters](t, "stats --interfaces --json", mustRunCLI(t, pin, "", "stats", "--interfaces", "--json"))
+	ip := metricValues(fams, "xdpfw_interface_verdict_packets_total")
+	if len(ip) != len(ifaces)*len(verdictMetricLabels) {
+		t.Errorf("%d per-interface series, want 5 for each of %d interfaces", len(ip), len(ifaces))
+	}
+	for _, ic := range ifaces {
+		for name, key := range verdictMetricLabels {
+			if v := ip["interface="+ic.Iface+","+key]; uint64(v) != ic.Counters[name].Packets {
+				t.Errorf("%s %s: metric %v, stats %d", ic.Iface, name, v, ic.Counters[name].Packets)
+			}
+		}
+	}
 	if n := metricValues(fams, "xdpfw_rules")[""]; int(n) != len(rl.Rules) {
 		t.Errorf("xdpfw_rules %v, rule list has %d", n, len(rl.Rules))
 	}

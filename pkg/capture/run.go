@@ -62,7 +62,7 @@ func Run(ctx context.Context, dir string, opts Options, out io.Writer) (sum Summ
 		return sum, err
 	}
 	clock := wallClock()
-	names := ifaceNames{}
+	names := IfaceNames{}
 	for opts.Count == 0 || sum.Written < opts.Count {
 		if ctx.Err() != nil {
 			break
@@ -74,7 +74,7 @@ func Run(ctx context.Context, dir string, opts Options, out io.Writer) (sum Summ
 		if !ok {
 			continue
 		}
-		if err := write(rec, clock(rec.Time), names.of(rec.Ifindex)); err != nil {
+		if err := write(rec, clock(rec.Time), names.Of(rec.Ifindex)); err != nil {
 			return sum, err
 		}
 		sum.Written++
@@ -139,10 +139,11 @@ func wallClock() func(time.Duration) time.Time {
 	return func(t time.Duration) time.Time { return time.Unix(0, offset+int64(t)) }
 }
 
-// ifaceNames names interfaces by index, asking the kernel once each.
-type ifaceNames map[int]string
+// IfaceNames names interfaces by index, asking the kernel once each.
+type IfaceNames map[int]string
 
-func (n ifaceNames) of(ifindex int) string {
+// Of is the name of interface ifindex ("if7" if it is gone).
+func (n IfaceNames) Of(ifindex int) string {
 	if name, ok := n[ifindex]; ok {
 		return name
 	}

@@ -114,7 +114,7 @@ func planApply(live []rules.Rule, liveSlots map[uint32]uint32, file []rules.Rule
 			old := q[0]
 			pending[k] = q[1:]
 			paired[i] = true
-			p.recommented = p.recommented || old.Comment != r.Comment
+			p.recommented = p.recommented || old.Comment != r.Comment || old.Log != r.Log
 			if old.ID > lastID[r.Priority] {
 				r.ID = old.ID
 			} else {
@@ -160,9 +160,10 @@ func planApply(live []rules.Rule, liveSlots map[uint32]uint32, file []rules.Rule
 	return p, nil
 }
 
-// definition is a rule's stored encoding without its id, slot and comment.
+// definition is a rule's stored encoding without its id, slot, comment
+// and log flag.
 func definition(r rules.Rule) (string, error) {
-	r.ID, r.Comment = 1, ""
+	r.ID, r.Comment, r.Log = 1, "", false
 	b, err := encodeRule(r, 0)
 	return string(b), err
 }

@@ -10,6 +10,7 @@ import (
 	"slices"
 
 	"github.com/xdpfw/xdpfw/pkg/classifier"
+	"github.com/xdpfw/xdpfw/pkg/layout"
 	"github.com/xdpfw/xdpfw/pkg/rules"
 )
 
@@ -267,6 +268,9 @@ func writeTables(m *xdpfwMaps, gen uint32, t *classifier.Tables, slots map[uint3
 	for r, rule := range t.Order {
 		keys[r] = gen*rules.MaxRules + uint32(r)
 		ranks[r] = xdpfwRankEntry{RuleId: rule.ID, Slot: slots[rule.ID], Action: uint32(rule.Action)}
+		if rule.Log {
+			ranks[r].Flags = layout.RankLog
+		}
 	}
 	if err := putAll(m.Ranks, keys, ranks); err != nil {
 		return err

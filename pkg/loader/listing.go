@@ -16,6 +16,7 @@ type RuleRow struct {
 	Action     string            `json:"action"`
 	Match      string            `json:"match"`
 	Comment    string            `json:"comment"` // "" when the rule has none
+	Log        bool              `json:"log"`     // its frames go to serve's log
 	Counter
 }
 
@@ -40,7 +41,7 @@ func (s *State) RuleList() (policy rules.Action, rows []RuleRow, err error) {
 			}
 			rows = append(rows, RuleRow{
 				ID: r.ID, Priority: r.Priority, Action: r.Action.String(),
-				Conditions: conds, Match: r.Match.String(), Comment: r.Comment, Counter: counters[r.ID],
+				Conditions: conds, Match: r.Match.String(), Comment: r.Comment, Log: r.Log, Counter: counters[r.ID],
 			})
 		}
 		return nil

@@ -73,9 +73,11 @@ type RingCounts struct {
 }
 
 // Counts reads the ring's counters.
-func (r *Ring) Counts() (RingCounts, error) {
+func (r *Ring) Counts() (RingCounts, error) { return ringCounts(r.stats) }
+
+func ringCounts(stats *ebpf.Map) (RingCounts, error) {
 	var st xdpfwRingStats
-	if err := r.stats.Lookup(uint32(0), &st); err != nil {
+	if err := stats.Lookup(uint32(0), &st); err != nil {
 		return RingCounts{}, fmt.Errorf("read ring counters: %w", err)
 	}
 	return RingCounts{Taken: st.Taken, Lost: st.Lost, Limited: st.Limited}, nil

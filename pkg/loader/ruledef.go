@@ -26,6 +26,7 @@ const maxRuleDefBytes = layout.RuleDefBytes
 //	action   u8, Drop or Pass (the XDP action values)
 //	then per condition set, in registry order (rules.Conditions):
 //	  u8 key length, key (a rules.Conditions key), u8 text length, text
+//	then, if the rule logs, the same with key rules.LogKey and text "true"
 //	then, if the rule has a comment, the same with key rules.CommentKey
 //
 // The comment came later and is optional and last, so definitions stored
@@ -58,6 +59,9 @@ func encodeRule(r rules.Rule, slot uint32) ([]byte, error) {
 			return nil, fmt.Errorf("encode rule %d: %s is %d bytes, more than 255", r.ID, c.Key, len(v))
 		}
 		b = appendField(b, c.Key, v)
+	}
+	if r.Log {
+		b = appendField(b, rules.LogKey, "true")
 	}
 	if r.Comment != "" {
 		// Validate bounded it at rules.MaxComment, within a u8 length.
@@ -116,12 +120,20 @@ func parseRuleDef(b []byte) (rules.Rule, uint32, error) {
 			return r, 0, fmt.Errorf("%s: %w", key, err)
 		}
 		rest = after
+		if string(key) == rules.LogKey {
+			// After the conditions, once, before the comment.
+			if next > len(rules.Conditions) || string(val) != "true" {
+				return r, 0, fmt.Errorf("log %q out of place", val)
+			}
+			r.Log, next = true, len(rules.Conditions)+1
+			continue
+		}
 		if string(key) == rules.CommentKey {
 			// Last, once: Validate checks the text.
-			if next > len(rules.Conditions) {
+			if next > len(rules.Conditions)+1 {
 				return r, 0, errors.New("comment repeated")
 			}
-			r.Comment, next = string(val), len(rules.Conditions)+1
+			r.Comment, next = string(val), len(rules.Conditions)+2
 			continue
 		}
 		i := rules.ConditionIndex(string(key))

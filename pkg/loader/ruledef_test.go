@@ -45,6 +45,10 @@ func TestEncodeRuleDef(t *testing.T) {
 		// The comment goes last, after every condition.
 		{rules.Rule{ID: 5, Priority: 7, Action: rules.Pass, Match: rules.Match{Proto: proto(17), Dport: ports(53, 53)}, Comment: "dns, résolveur"}, 2,
 			def(5, 2, 7, 2, "proto", "udp", "dport", "53", "comment", "dns, résolveur")},
+		// The log flag after the conditions, before the comment.
+		{rules.Rule{ID: 6, Priority: 1, Action: rules.Drop, Match: rules.Match{Proto: proto(6), Dport: ports(23, 23)}, Log: true, Comment: "telnet"}, 4,
+			def(6, 4, 1, 1, "proto", "tcp", "dport", "23", "log", "true", "comment", "telnet")},
+		{rules.Rule{ID: 7, Action: rules.Pass, Log: true}, 5, def(7, 5, 0, 2, "log", "true")},
 	}
 	for _, tt := range tests {
 		b, err := encodeRule(tt.r, tt.slot)
@@ -79,6 +83,8 @@ func TestRuleDefRoundTrip(t *testing.T) {
 		{ID: 9, Action: rules.Drop, Match: rules.Match{Proto: proto(1), ICMPType: rules.Opt8{Set: true, Val: 200}, Fragment: rules.FragFirstOnly, TTL: rules.Range{Set: true, Lo: 255, Hi: 255}}},
 		{ID: 10, Action: rules.Drop, Match: rules.Match{Proto: proto(6), TCPFlags: rules.TCPFlags{Set: true, Mask: 0xff, Value: 0}, Fragment: rules.FragFirstOnly}},
 		{ID: 11, Action: rules.Pass, Comment: strings.Repeat("é", rules.MaxComment/2)},
+		{ID: 13, Action: rules.Drop, Log: true, Comment: "logged"},
+		{ID: 14, Action: rules.Pass, Match: rules.Match{Proto: proto(17)}, Log: true},
 		{ID: 12, Action: rules.Drop, Match: rules.Match{Src: pfx(full), Dst: pfx(full), Proto: proto(6), Sport: ports(65534, 65535), Dport: ports(10000, 65535),
 			TCPFlags: rules.TCPFlags{Set: true, Mask: 0xff, Value: 0x12}, Fragment: rules.FragFirstOnly, Iface: "eth0.100", TTL: rules.Range{Set: true, Lo: 1, Hi: 255},
 			Length: rules.Range{Set: true, Lo: 60, Hi: 65535}, DSCP: rules.Opt8{Set: true, Val: 46}, VLAN: rules.VLAN{Set: true, ID: 4094},

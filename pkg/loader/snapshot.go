@@ -15,6 +15,9 @@ type Snapshot struct {
 	Verdicts    map[string]Counter // by StatNames name
 	Sets        []SetInfo
 	Attachments []Attachment
+	Interfaces  []IfaceCounters // verdict counters per attached interface
+	Capture     RingCounts      // the running (or last) capture's records
+	Log         RingCounts      // the records of rules with log: true
 }
 
 // The capacities a snapshot's sizes fill.
@@ -34,6 +37,15 @@ func (s *State) Snapshot() (snap Snapshot, err error) {
 	if snap.Sets, err = s.Sets(); err != nil {
 		return snap, err
 	}
-	snap.Attachments, err = s.Attachments()
+	if snap.Attachments, err = s.Attachments(); err != nil {
+		return snap, err
+	}
+	if snap.Interfaces, err = s.InterfaceCounters(); err != nil {
+		return snap, err
+	}
+	if snap.Capture, err = ringCounts(s.maps.CaptureStats); err != nil {
+		return snap, err
+	}
+	snap.Log, err = ringCounts(s.maps.LogStats)
 	return snap, err
 }

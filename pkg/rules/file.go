@@ -314,13 +314,13 @@ func (p *fileParser) rules(fs map[string]field, rs *Ruleset) error {
 }
 
 // ruleKeys are a rule mapping's keys, in the order FormatYAML writes them:
-// action, priority, every condition, then the comment.
+// action, priority, every condition, then log and the comment.
 var ruleKeys = func() []string {
 	keys := []string{"action", "priority"}
 	for _, c := range Conditions {
 		keys = append(keys, c.Key)
 	}
-	return append(keys, CommentKey)
+	return append(keys, LogKey, CommentKey)
 }()
 
 // rule parses one rule mapping; its errors carry the line of the offending
@@ -420,6 +420,9 @@ func ruleNode(r Rule) *yaml.Node {
 	addPair(n, "priority", intNode(strconv.Itoa(int(r.Priority))))
 	for _, kv := range FormatMatch(&r.Match) {
 		addPair(n, kv[0], valueNode(kv[1]))
+	}
+	if r.Log {
+		addPair(n, LogKey, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: "true"})
 	}
 	if r.Comment != "" {
 		addPair(n, CommentKey, strNode(r.Comment))

@@ -183,7 +183,7 @@ func TestParseFile(t *testing.T) {
 
 func TestFormatYAML(t *testing.T) {
 	rs := &Ruleset{Policy: Drop, Rules: []Rule{
-		{ID: 7, Priority: 1000, Action: Drop, Match: Match{Dst: pfx("::/0"), Proto: proto(47)}},
+		{ID: 7, Priority: 1000, Action: Drop, Match: Match{Dst: pfx("::/0"), Proto: proto(47)}, Log: true},
 		{ID: 2, Priority: 10, Action: Pass, Match: Match{Src: pfx("10.0.0.0/8"), Proto: proto(6), Sport: ports(1024, 65535), Dport: ports(22, 22)}},
 		{ID: 3, Priority: 1000, Action: Pass, Match: Match{Src: pfx("::ffff:10.0.0.0/104"), Dst: pfx("::1/128")}},
 		{ID: 4, Priority: 0, Action: Pass, Match: Match{Proto: proto(0), Dport: ports(0, 0)}},
@@ -209,6 +209,7 @@ rules:
     priority: 1000
     dst: ::/0
     proto: 47
+    log: true
 `
 	if got != want {
 		t.Errorf("FormatYAML:\n%s\nwant:\n%s", got, want)

@@ -46,8 +46,13 @@ func NewRule(priority uint32, action string, conds map[string]string) (Rule, err
 		}
 		r.Comment = s
 	}
+	if s, ok := conds[LogKey]; ok {
+		if r.Log, err = ParseLog(s); err != nil {
+			return r, &FieldError{LogKey, err}
+		}
+	}
 	for key := range conds {
-		if key != CommentKey && ConditionByKey(key) == nil {
+		if key != CommentKey && key != LogKey && ConditionByKey(key) == nil {
 			return r, &FieldError{key, errors.New("no such condition")}
 		}
 	}

@@ -55,6 +55,9 @@ type Rule struct {
 	// it, and apply pairs rules without it, so changing only a comment
 	// keeps the rule's counters.
 	Comment string
+	// Log sends the frames the rule decides to serve's log (LogKey); like
+	// the comment, apply pairs rules without it.
+	Log bool
 }
 
 // Match holds the rule's conditions; a zero field matches anything. The

@@ -29,9 +29,14 @@ var (
 	verdictHelp     = "Frames by verdict (xdpfw stats): reason any is every frame passed or dropped; " +
 		"of those, reason default is the frames no rule matched (verdict policy: whatever the policy was then), " +
 		"malformed the frames dropped for bad headers, neighbor the ARP and neighbour discovery frames passed. " +
-		"No interface label: the datapath does not count per interface yet."
+		"Per interface: xdpfw_interface_verdict_packets_total."
 	descVerdictPackets = desc("xdpfw_verdict_packets_total", verdictHelp, "verdict", "reason")
 	descVerdictBytes   = desc("xdpfw_verdict_bytes_total", "Bytes of the frames of xdpfw_verdict_packets_total.", "verdict", "reason")
+	descIfacePackets   = desc("xdpfw_interface_verdict_packets_total", "xdpfw_verdict_packets_total of each attached interface, since it was attached (xdpfw stats). "+
+		"Interfaces whose ifindexes are equal modulo 256 share their counters.", "interface", "verdict", "reason")
+	descIfaceBytes = desc("xdpfw_interface_verdict_bytes_total", "Bytes of the frames of xdpfw_interface_verdict_packets_total.", "interface", "verdict", "reason")
+	descRing       = desc("xdpfw_ring_records_total", "Records of the capture ring (since the last capture started) and of the log ring (rules with log: true): "+
+		"taken, lost because the reader fell behind, or left out by the rate limit.", "ring", "result")
 	descRules          = desc("xdpfw_rules", "Live rules.")
 	descRulesMax       = desc("xdpfw_rules_max", "The most rules a ruleset may hold.")
 	descSets           = desc("xdpfw_sets", "Live address sets.")
@@ -56,7 +61,7 @@ var verdictLabels = map[string][2]string{
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descRulePackets, descRuleBytes, descVerdictPackets, descVerdictBytes,
+	for _, d := range []*prometheus.Desc{descRulePackets, descRuleBytes, descVerdictPackets, descVerdictBytes, descIfacePackets, descIfaceBytes, descRing,
 		descRules, descRulesMax, descSets, descSetsMax, descSetElements, descAttached, descPinned,
 		descReloadOK, descReloadError, descReloadAt, descReloadGoodAt, descReloads} {
 		ch <- d
@@ -98,6 +103,18 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		l, v := verdictLabels[name], snap.Verdicts[name]
 		counter(descVerdictPackets, float64(v.Packets), l[0], l[1])
 		counter(descVerdictBytes, float64(v.Bytes), l[0], l[1])
+	}
+	for _, ic := range snap.Interfaces {
+		for _, name := range loader.StatNames {
+			l, v := verdictLabels[name], ic.Counters[name]
+			counter(descIfacePackets, float64(v.Packets), ic.Iface, l[0], l[1])
+			counter(descIfaceBytes, float64(v.Bytes), ic.Iface, l[0], l[1])
+		}
+	}
+	for ring, rc := range map[string]loader.RingCounts{"capture": snap.Capture, "log": snap.Log} {
+		counter(descRing, float64(rc.Taken), ring, "taken")
+		counter(descRing, float64(rc.Lost), ring, "lost")
+		counter(descRing, float64(rc.Limited), ring, "limited")
 	}
 	gauge(descRules, float64(len(snap.Rules)))
 	gauge(descRulesMax, loader.MaxRules)

@@ -76,6 +76,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	log.Info("serving", "config", path, "pin_dir", cfg.PinDir, "pid", os.Getpid())
 	r.reload("start", true)
+	go logFrames(cfg.PinDir, log, stop)
 
 	retry := time.NewTicker(retryEvery)
 	defer retry.Stop()
