@@ -104,8 +104,18 @@ written in the ruleset file are taken as written.`,
 				return nil
 			}
 			res, ch, err := applyRuleset(c.String("pin-dir"), rs)
+			// What was attached or detached is said even when a later
+			// attach failed: it stays so.
 			for _, w := range ch.Warnings {
 				fmt.Fprintf(c.App.ErrWriter, "xdpfw: warning: %s\n", w)
+			}
+			if !c.Bool("json") {
+				for _, att := range ch.Attached {
+					printAttached(c, att)
+				}
+				for _, name := range ch.Detached {
+					fmt.Fprintf(c.App.Writer, "detached from %s\n", name)
+				}
 			}
 			if err != nil {
 				return err
@@ -126,12 +136,6 @@ written in the ruleset file are taken as written.`,
 					}
 				}
 				return printJSON(c, out)
-			}
-			for _, att := range ch.Attached {
-				fmt.Fprintf(c.App.Writer, "attached to %s (%s mode, program id %d)\n", att.Iface, att.Mode, att.ProgID)
-			}
-			for _, name := range ch.Detached {
-				fmt.Fprintf(c.App.Writer, "detached from %s\n", name)
 			}
 			if !res.Committed {
 				fmt.Fprintf(c.App.Writer, "unchanged: %d rules, policy %s\n", len(rs.Rules), rs.Policy)

@@ -51,11 +51,15 @@ replaced without --force.`,
 				fmt.Fprintf(c.App.ErrWriter, "xdpfw: warning: %s\n", w)
 			}
 			for _, att := range atts {
-				fmt.Fprintf(c.App.Writer, "attached to %s (%s mode, program id %d)\n", att.Iface, att.Mode, att.ProgID)
+				printAttached(c, att)
 			}
 			return err
 		},
 	}
+}
+
+func printAttached(c *cli.Context, att loader.Attachment) {
+	fmt.Fprintf(c.App.Writer, "attached to %s (%s mode, program id %d)\n", att.Iface, att.Mode, att.ProgID)
 }
 
 func detachCommand() *cli.Command {
