@@ -242,7 +242,7 @@ enum active_bits {
 enum capture_limits {
 	CAPTURE_MAX_BYTES    = 2048,        /* the most of a frame a record holds */
 	CAPTURE_MAX_RULES    = 16,          /* rule ids one capture can name */
-	CAPTURE_RING_BYTES   = 4 << 20,
+	CAPTURE_RING_BYTES   = 1 << 20,     /* ~500 records: the reader drains it as it fills */
 	CAPTURE_VERDICT_PASS = 1,
 	CAPTURE_VERDICT_DROP = 2,
 };
@@ -334,7 +334,7 @@ enum rank_flags {
 enum log_limits {
 	LOG_BYTES      = 128,
 	LOG_MAX_RATE   = 1000,
-	LOG_RING_BYTES = 1 << 20,
+	LOG_RING_BYTES = 256 << 10,
 };
 
 struct counter {

@@ -178,7 +178,7 @@ const (
 const (
 	CaptureMaxBytes    = 2048
 	CaptureMaxRules    = 16
-	CaptureRingBytes   = 4194304
+	CaptureRingBytes   = 1048576
 	CaptureVerdictPass = 1
 	CaptureVerdictDrop = 2
 )
@@ -192,7 +192,7 @@ const (
 const (
 	LogBytes     = 128
 	LogMaxRate   = 1000
-	LogRingBytes = 1048576
+	LogRingBytes = 262144
 )
 
 // struct set_val
