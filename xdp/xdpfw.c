@@ -400,7 +400,8 @@ static __always_inline void atoms(__u32 act, __u32 flags, const struct pkt *p,
 		a[DIM_SRC] = addr_atom(gen, 0, flags, p, p->saddr);
 	if (flags & GF_USE(DIM_DST))
 		a[DIM_DST] = addr_atom(gen, 1, flags, p, p->daddr);
-	a[DIM_PROTO] = value_atom(gen, CHUNK_BASE_PROTO, proto_dim_key(p));
+	if (flags & GF_USE(DIM_PROTO))
+		a[DIM_PROTO] = value_atom(gen, CHUNK_BASE_PROTO, proto_dim_key(p));
 	if (p->has_ports && (flags & GF_USE(DIM_SPORT)))
 		a[DIM_SPORT] = value_atom(gen, CHUNK_BASE_SPORT, p->sport);
 	if (p->has_ports && (flags & GF_USE(DIM_DPORT)))
@@ -747,9 +748,12 @@ static __always_inline void decide(const struct pkt *p, __u32 ifindex, __u32 act
 	struct rank_entry *r;
 	int rank = -1;
 
-	atoms(act, flags, p, ifindex, sets, a, ndims);
-	if (fetch_vectors(gen, flags, a, v, ndims))
-		rank = first_match(v, ndims, conf->wild_summary);
+	/* No rules: nothing to look up (the policy decides). */
+	if (conf->nrules) {
+		atoms(act, flags, p, ifindex, sets, a, ndims);
+		if (fetch_vectors(gen, flags, a, v, ndims))
+			rank = first_match(v, ndims, conf->wild_summary);
+	}
 	if (rank >= 0 && (__u32)rank < conf->nrules) {
 		idx = gen * MAX_RULES + rank;
 		r = bpf_map_lookup_elem(&ranks, &idx);
