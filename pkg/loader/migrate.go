@@ -4,9 +4,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/cilium/ebpf"
 	"github.com/vishvananda/netlink"
+
+	"github.com/xdpfw/xdpfw/pkg/rules"
 )
 
 // MigrateNotice, when set, is told that Provision moved the state in dir
@@ -19,20 +22,39 @@ var MigrateNotice func(dir string, from, to int)
 // bpffs refuses names with dots.
 const newPinSuffix = "_next"
 
+// rebuiltMaps are the maps migrate builds anew: the generation word and
+// the classifier's tables, which are derived from the maps that hold the
+// truth (rule definitions, set definitions and elements, meta) and are
+// what a layout change reshapes. Those it keeps, with the counters and
+// the attachments' records.
+var rebuiltMaps = map[string]bool{
+	xdpfwMapActive: true, xdpfwMapGenConf: true, xdpfwMapRanks: true,
+	xdpfwMapAddr4Host: true, xdpfwMapAddr6Host: true, xdpfwMapAddr4Lpm: true, xdpfwMapAddr6Lpm: true,
+	xdpfwMapValueAtoms: true, xdpfwMapIfaceAtoms: true, xdpfwMapVectors: true,
+	xdpfwMapAtomScratch: true, xdpfwMapScratch: true, xdpfwMapTrace: true,
+}
+
 // migrate moves a state of the previous layout (oldMetaVersion) to this
-// build in place, keeping its ruleset, sets, counters and attachments:
-// the maps are the same but addedMaps, which start empty.
+// build in place, keeping its ruleset, sets, counters and attachments.
+// The old program keeps enforcing on its maps until each interface is
+// given the new one:
 //
-//  1. This build's programs are loaded on the pinned maps, with the
-//     added maps pinned (the stand-ins loadPinned made).
-//  2. Their pins replace the old ones (pinned beside, then renamed over).
-//  3. Every interface the state lists that runs an xdpfw program gets the
-//     new one, in the same mode: the kernel swaps programs atomically,
-//     and both programs read the same maps, so no packet sees a gap.
-//  4. meta's version is written last, as a change (change.go).
+//  1. The added maps are pinned (the stand-ins loadPinned made).
+//  2. The live ruleset is read, and the rebuilt maps are made anew: the
+//     generation word copied, the live generation's config copied (so
+//     the state reads the same whichever pins a crash leaves), and the
+//     ruleset committed into them as any change does (the other
+//     generation written, then the word switched: the new word only).
+//  3. This build's programs are loaded on the kept maps and the new ones.
+//  4. The new maps' pins replace the old ones, `active` last, then the
+//     programs' (each pinned beside, then renamed over).
+//  5. Every interface the state lists that runs an xdpfw program gets
+//     the new one, in the same mode (one atomic replacement each).
+//  6. meta's version is written last, as a change (change.go).
 //
-// Every step is safe to repeat, so a migration cut short (any of the
-// above done, meta still old) is finished by the next one.
+// A migration cut short (any of the above done, meta still old) leaves a
+// state that reads as the same ruleset and is finished by the next one,
+// which builds the new maps again.
 func (s *State) migrate() error {
 	spec, err := loadXdpfw()
 	if err != nil {
@@ -45,11 +67,27 @@ func (s *State) migrate() error {
 		}
 	}
 	s.missing = nil
+	fresh, err := s.rebuild(spec)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, m := range fresh {
+			m.Close()
+		}
+	}()
+	for name, m := range fresh {
+		byName[name] = m
+	}
 	var progs xdpfwPrograms
 	if err := load(spec, &progs, &ebpf.CollectionOptions{MapReplacements: byName}); err != nil {
 		return err
 	}
-	err = replacePins(s.dir, &progs)
+	err = replaceMapPins(s.dir, fresh)
+	if err == nil {
+		s.reached("migrate:maps")
+		err = replacePins(s.dir, &progs)
+	}
 	progs.Close() // pinned now, or failed
 	if err != nil {
 		return err
@@ -57,9 +95,26 @@ func (s *State) migrate() error {
 	if err := s.loadPinnedPrograms(); err != nil {
 		return err
 	}
+	var next xdpfwMaps
+	if err := assignMaps(&next, byName); err != nil {
+		return err
+	}
+	for name := range fresh {
+		byName[name] = nil // now s.maps's
+	}
+	old := s.maps
+	s.maps = next
+	for name, f := range mapFields(&old) {
+		if rebuiltMaps[name] {
+			(*f).Close()
+		}
+	}
+	fresh = nil
+	s.reached("migrate:programs")
 	if err := s.reattach(); err != nil {
 		return err
 	}
+	s.reached("migrate:attached")
 	// The maps are this build's now; the version is their last write,
 	// through the write path like any other.
 	s.old = nil
@@ -69,31 +124,123 @@ func (s *State) migrate() error {
 	}); err != nil {
 		return err
 	}
+	// Opened again from the pins: the new maps' handles know only the
+	// temporary names they were pinned under.
+	s.maps.Close()
+	s.maps = xdpfwMaps{}
+	if err := s.loadPinned(); err != nil {
+		return err
+	}
 	if MigrateNotice != nil {
 		MigrateNotice(s.dir, oldMetaVersion, metaVersion)
 	}
 	return nil
 }
 
-// replacePins pins progs where the state's programs are pinned, replacing
-// the old pins atomically (rename over them). progs' record of their pins
-// is then the temporary name: the caller loads them again from the pins.
-func replacePins(dir string, progs *xdpfwPrograms) error {
-	for pin, p := range map[string]*ebpf.Program{progPin: progs.Xdpfw, progFragsPin: progs.XdpfwFrags} {
-		path := filepath.Join(dir, pin)
-		tmp := path + newPinSuffix
-		// Looked up first: bpffs answers unlink of a missing name with
-		// a dot in it with EPERM, not ENOENT.
-		if _, err := os.Lstat(tmp); err == nil {
-			if err := os.Remove(tmp); err != nil {
-				return fmt.Errorf("remove %s: %w", tmp, err)
+// rebuild makes the rebuiltMaps anew from spec and commits the live
+// ruleset into them (step 2 of migrate); the caller owns the maps.
+func (s *State) rebuild(spec *ebpf.CollectionSpec) (fresh map[string]*ebpf.Map, err error) {
+	var (
+		rs    *rules.Ruleset
+		slots map[uint32]uint32
+		word  activeWord
+		conf  xdpfwGenConf
+	)
+	err = s.read(func(v *view) error {
+		rs, slots, err = v.ruleset()
+		word, conf = v.word, v.conf[v.active]
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read the live ruleset: %w", err)
+	}
+	fresh = map[string]*ebpf.Map{}
+	defer func() {
+		if err != nil {
+			for _, m := range fresh {
+				m.Close()
 			}
 		}
-		if err := p.Pin(tmp); err != nil {
-			return fmt.Errorf("pin program: %w", err)
+	}()
+	byName := s.mapsByName()
+	for name := range rebuiltMaps {
+		if fresh[name], err = ebpf.NewMap(spec.Maps[name]); err != nil {
+			return nil, fmt.Errorf("create map %s: %w", name, err)
 		}
-		if err := os.Rename(tmp, path); err != nil {
-			return fmt.Errorf("replace pinned program %s: %w", pin, err)
+		byName[name] = fresh[name]
+	}
+	var m xdpfwMaps
+	if err := assignMaps(&m, byName); err != nil {
+		return nil, err
+	}
+	if err := m.Active.Put(uint32(0), uint32(word.gens())); err != nil {
+		return nil, fmt.Errorf("copy the generation word: %w", err)
+	}
+	if err := m.GenConf.Put(word.rules(), &conf); err != nil {
+		return nil, fmt.Errorf("copy the live generation's config: %w", err)
+	}
+	err = runChange(&m, nil, func(t *tx) error {
+		t.setRules(rs, slots)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("commit the live ruleset to the new maps: %w", err)
+	}
+	return fresh, nil
+}
+
+// replaceMapPins pins maps in dir under their names, replacing the old
+// pins atomically, `active` last: until it is replaced the pins read as
+// the old generation, whose config and rule definitions the new maps
+// copied.
+func replaceMapPins(dir string, maps map[string]*ebpf.Map) error {
+	names := slices.Sorted(func(yield func(string) bool) {
+		for name := range maps {
+			if name != xdpfwMapActive && !yield(name) {
+				return
+			}
+		}
+	})
+	if maps[xdpfwMapActive] != nil {
+		names = append(names, xdpfwMapActive)
+	}
+	for _, name := range names {
+		if err := pinOver(dir, name, maps[name]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pinOver pins obj at dir/name, replacing what is pinned there: pinned
+// beside, then renamed over. A crash leaves the temporary pin, which
+// namesOf knows and the next migration replaces.
+func pinOver(dir, name string, obj interface{ Pin(string) error }) error {
+	path := filepath.Join(dir, name)
+	tmp := path + newPinSuffix
+	// Looked up first: bpffs answers unlink of a missing name with
+	// EPERM, not ENOENT.
+	if _, err := os.Lstat(tmp); err == nil {
+		if err := os.Remove(tmp); err != nil {
+			return fmt.Errorf("remove %s: %w", tmp, err)
+		}
+	}
+	if err := obj.Pin(tmp); err != nil {
+		return fmt.Errorf("pin %s: %w", name, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("replace pinned %s: %w", name, err)
+	}
+	return nil
+}
+
+// replacePins pins progs where the state's programs are pinned, replacing
+// the old pins atomically. progs' record of their pins is then the
+// temporary name: the caller loads them again from the pins.
+func replacePins(dir string, progs *xdpfwPrograms) error {
+	for pin, p := range map[string]*ebpf.Program{progPin: progs.Xdpfw, progFragsPin: progs.XdpfwFrags} {
+		if err := pinOver(dir, pin, p); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -126,4 +273,11 @@ func (s *State) reattach() error {
 		}
 	}
 	return nil
+}
+
+// reached is a named point of a migration; tests end it there (stopAt).
+func (s *State) reached(point string) {
+	if s.stopAt != nil {
+		s.stopAt(point)
+	}
 }

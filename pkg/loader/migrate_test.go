@@ -3,6 +3,7 @@ package loader
 import (
 	"fmt"
 	"os"
+	"runtime"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -96,6 +97,7 @@ func TestMigratePrevious(t *testing.T) {
 			return fmt.Errorf("counters under the previous program: %+v, want one packet on rules 1 and 3", before)
 		}
 
+		vectorsBefore := pinnedMapID(t, dir, xdpfwMapVectors)
 		var notices []string
 		MigrateNotice = func(d string, from, to int) { notices = append(notices, d) }
 		defer func() { MigrateNotice = nil }()
@@ -122,6 +124,29 @@ func TestMigratePrevious(t *testing.T) {
 		if err := Provision(dir, func(*State) error { return nil }); err != nil || len(notices) != 1 {
 			t.Errorf("second Provision: %v, %d notices; want nil and no new one", err, len(notices))
 		}
+		// The classifier's maps were built anew, and every pin is where
+		// detach --all finds and removes it.
+		if pinnedMapID(t, dir, xdpfwMapVectors) == vectorsBefore {
+			t.Error("vectors is the previous layout's map, not one built anew")
+		}
+		// Back to the previous release, then migrated and detached by one
+		// Provision: what the migration pinned, that State removes.
+		s, err = Open(dir)
+		if err != nil {
+			return err
+		}
+		err = runPrevious(s)
+		s.Close()
+		if err != nil {
+			return err
+		}
+		if err := Provision(dir, func(s *State) error {
+			_, err := s.DetachAll()
+			return err
+		}); err != nil {
+			return err
+		}
+		pinDirGone(t, dir, "detach --all in the Provision that migrated")
 		return nil
 	})
 }
@@ -178,7 +203,10 @@ func checkMigrated(t *testing.T, s *State, want *rules.Ruleset, before []RuleRow
 // find of the same layout) pinned and attached, addedMaps not pinned,
 // meta version oldMetaVersion. Then it counts a frame each on rules 1 and
 // 3 through the old program.
-func runPrevious(s *State) error {
+func runPrevious(s *State) error { return runPreviousOn(s, "mig0") }
+
+// runPreviousOn is runPrevious with the state attached to iface.
+func runPreviousOn(s *State, iface string) error {
 	spec, err := ebpf.LoadCollectionSpec(previousObject)
 	if err != nil {
 		return err
@@ -210,7 +238,7 @@ func runPrevious(s *State) error {
 			return err
 		}
 	}
-	link, err := netlink.LinkByName("mig0")
+	link, err := netlink.LinkByName(iface)
 	if err != nil {
 		return err
 	}
@@ -255,4 +283,114 @@ func setMetaVersion(m *xdpfwMaps, version uint32) error {
 	}
 	meta.Version = version
 	return writeMeta(m, &meta)
+}
+
+func pinnedMapID(t *testing.T, dir, name string) ebpf.MapID {
+	t.Helper()
+	m, err := ebpf.LoadPinnedMap(filepath.Join(dir, name), nil)
+	if err != nil {
+		t.Errorf("pinned %s: %v", name, err)
+		return 0
+	}
+	defer m.Close()
+	info, err := m.Info()
+	if err != nil {
+		t.Errorf("map info: %v", err)
+		return 0
+	}
+	id, _ := info.ID()
+	return id
+}
+
+// TestMigrateCutShort: a migration ended at any of its points (as a
+// killed process leaves it) leaves the ruleset enforced, and the next
+// Provision finishes it: this build's program attached and pinned, the
+// ruleset and counters as they were, nothing left over.
+func TestMigrateCutShort(t *testing.T) {
+	for _, point := range []string{"migrate:maps", "migrate:programs", "migrate:attached"} {
+		t.Run(point, func(t *testing.T) {
+			dir := privtest.PinDir(t)
+			inThrowawayNetns(t, func() error {
+				s, err := attachedState(dir, "cut0")
+				if err != nil {
+					return err
+				}
+				defer func() {
+					if s, err := Open(dir); err == nil {
+						s.unpinAll()
+						s.Close()
+					}
+				}()
+				rs, err := rules.ParseYAML("migrate.yaml", []byte(migrateRuleset), blocklist.RulesetOptions())
+				if err == nil {
+					_, err = s.Apply(rs)
+				}
+				if err == nil {
+					err = runPreviousOn(s, "cut0")
+				}
+				s.Close()
+				if err != nil {
+					return err
+				}
+				old, err := Open(dir)
+				if err != nil {
+					return err
+				}
+				_, before, err := old.RuleList()
+				if err != nil {
+					old.Close()
+					return err
+				}
+				stopChangesAt(old, func(p string) {
+					if p == point {
+						runtime.Goexit()
+					}
+				})
+				done := make(chan bool)
+				go func() {
+					finished := false
+					defer func() { done <- finished }()
+					old.migrate()
+					finished = true
+				}()
+				finished := <-done
+				old.Close()
+				if finished {
+					return fmt.Errorf("the migration never reached %s", point)
+				}
+				if err := Provision(dir, func(s *State) error {
+					_, _, err := s.AttachAll([]string{"cut0"}, ModeAuto, false)
+					return err
+				}); err != nil {
+					return fmt.Errorf("Provision after a migration cut at %s: %w", point, err)
+				}
+				s, err = Open(dir)
+				if err != nil {
+					return err
+				}
+				defer s.Close()
+				st, err := s.Status()
+				ids, _ := s.progIDs()
+				if err != nil || len(st.Problems) != 0 || len(st.Interfaces) != 1 || st.Interfaces[0].ProgID != ids.plain {
+					t.Errorf("status after finishing: %+v (%v), want cut0 running the pinned program %d", st, err, ids.plain)
+				}
+				_, after, err := s.RuleList()
+				if err != nil || len(after) != len(before) {
+					return fmt.Errorf("rules after finishing: %+v, %v", after, err)
+				}
+				for i := range before {
+					if after[i].Match != before[i].Match || after[i].Counter != before[i].Counter {
+						t.Errorf("rule %d after finishing: %+v, want %+v", i, after[i], before[i])
+					}
+				}
+				entries, _ := os.ReadDir(dir)
+				for _, e := range entries {
+					if strings.HasSuffix(e.Name(), newPinSuffix) {
+						t.Errorf("left %s", e.Name())
+					}
+				}
+				return nil
+			})
+		})
+	}
 }
