@@ -3,9 +3,9 @@ package loader
 import (
 	"fmt"
 	"os"
-	"runtime"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -41,21 +41,9 @@ rules:
 func TestMigratePrevious(t *testing.T) {
 	dir := privtest.PinDir(t)
 	inThrowawayNetns(t, func() error {
-		s, err := attachedState(dir, "mig0")
+		defer removeState(dir)
+		s, err := migrateFixture(dir, "mig0")
 		if err != nil {
-			return err
-		}
-		defer func() {
-			if s, err := Open(dir); err == nil {
-				s.unpinAll()
-				s.Close()
-			}
-		}()
-		rs, err := rules.ParseYAML("migrate.yaml", []byte(migrateRuleset), blocklist.RulesetOptions())
-		if err != nil {
-			return err
-		}
-		if _, err := s.Apply(rs); err != nil {
 			return err
 		}
 		want, err := s.RulesetWithSets()
@@ -311,23 +299,12 @@ func TestMigrateCutShort(t *testing.T) {
 		t.Run(point, func(t *testing.T) {
 			dir := privtest.PinDir(t)
 			inThrowawayNetns(t, func() error {
-				s, err := attachedState(dir, "cut0")
+				defer removeState(dir)
+				s, err := migrateFixture(dir, "cut0")
 				if err != nil {
 					return err
 				}
-				defer func() {
-					if s, err := Open(dir); err == nil {
-						s.unpinAll()
-						s.Close()
-					}
-				}()
-				rs, err := rules.ParseYAML("migrate.yaml", []byte(migrateRuleset), blocklist.RulesetOptions())
-				if err == nil {
-					_, err = s.Apply(rs)
-				}
-				if err == nil {
-					err = runPreviousOn(s, "cut0")
-				}
+				err = runPreviousOn(s, "cut0")
 				s.Close()
 				if err != nil {
 					return err
@@ -392,5 +369,31 @@ func TestMigrateCutShort(t *testing.T) {
 				return nil
 			})
 		})
+	}
+}
+
+// migrateFixture is a state in dir attached to a new veth iface, with
+// migrateRuleset applied; the caller closes it.
+func migrateFixture(dir, iface string) (*State, error) {
+	s, err := attachedState(dir, iface)
+	if err != nil {
+		return nil, err
+	}
+	rs, err := rules.ParseYAML("migrate.yaml", []byte(migrateRuleset), blocklist.RulesetOptions())
+	if err == nil {
+		_, err = s.Apply(rs)
+	}
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// removeState removes whatever state dir holds.
+func removeState(dir string) {
+	if s, err := Open(dir); err == nil {
+		s.unpinAll()
+		s.Close()
 	}
 }
