@@ -73,7 +73,9 @@ func runCapture(c *cli.Context) error {
 	if cerr := closeOut(); err == nil {
 		err = cerr
 	}
-	fmt.Fprintf(c.App.ErrWriter, "xdpfw: %d packets written; %d lost (the reader fell behind), %d over --max-rate\n", sum.Written, sum.Lost, sum.Limited)
+	if sum.Started {
+		fmt.Fprintf(c.App.ErrWriter, "xdpfw: %d packets written; %d lost (the reader fell behind), %d over --max-rate\n", sum.Written, sum.Lost, sum.Limited)
+	}
 	return err
 }
 

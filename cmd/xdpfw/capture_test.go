@@ -255,3 +255,29 @@ func readCapture(t *testing.T, path string) (frames [][]byte, comments []string)
 	}
 	return frames, comments
 }
+
+// TestCaptureRefusals: bad capture flags are one line, change nothing and
+// start no capture.
+func TestCaptureRefusals(t *testing.T) {
+	pin, _ := withLiveRuleset(t)
+	many := []string{"capture"}
+	for i := 1; i <= 17; i++ {
+		many = append(many, "--rule", strconv.Itoa(i))
+	}
+	for _, tc := range []struct {
+		want string
+		args []string
+	}{
+		{`capture: --verdict "dropped": want drop, pass or all`, []string{"capture", "--verdict", "dropped"}},
+		{"capture: snap length 0 out of range 1-2048", []string{"capture", "--snaplen", "0"}},
+		{"capture: snap length 4096 out of range 1-2048", []string{"capture", "--snaplen", "4096"}},
+		{`capture: unknown interface "nosuch0"`, []string{"capture", "--iface", "nosuch0"}},
+		{"capture: -c -1: want 0 or more", []string{"capture", "-c", "-1"}},
+		{"capture: 17 rules named, at most 16", many},
+	} {
+		refused(t, pin, "", tc.want, tc.args...)
+	}
+	if out := mustRunCLI(t, pin, "", "capture", "--stop"); out != "no capture running\n" {
+		t.Errorf("after the refusals: %q", out)
+	}
+}

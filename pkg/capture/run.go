@@ -24,7 +24,8 @@ type Options struct {
 
 // Summary is how a capture went.
 type Summary struct {
-	Written int `json:"written"`
+	Started bool `json:"-"` // the capture ran: the counts mean something
+	Written int  `json:"written"`
 	loader.RingCounts
 }
 
@@ -52,6 +53,7 @@ func Run(ctx context.Context, dir string, opts Options, out io.Writer) (sum Summ
 	if err != nil {
 		return sum, err
 	}
+	sum.Started = true
 	defer func() {
 		if stopErr := c.Stop(); err == nil {
 			err = stopErr

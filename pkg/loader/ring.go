@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/cilium/ebpf"
@@ -88,6 +89,22 @@ func (r *Ring) Close() {
 	r.rd.Close()
 	r.ring.Close()
 	r.stats.Close()
+}
+
+// LogRingID is the id of the log ring pinned in dir, 0 when none is: a
+// reader follows a state created anew (detach --all, then apply) by it.
+func LogRingID(dir string) uint32 {
+	m, err := ebpf.LoadPinnedMap(filepath.Join(dir, xdpfwMapLogRing), &ebpf.LoadPinOptions{ReadOnly: true})
+	if err != nil {
+		return 0
+	}
+	defer m.Close()
+	info, err := m.Info()
+	if err != nil {
+		return 0
+	}
+	id, _ := info.ID()
+	return uint32(id)
 }
 
 // OpenLog reads the frames of rules with `log: true` (`xdpfw serve`

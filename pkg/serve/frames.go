@@ -1,10 +1,7 @@
 package serve
 
 import (
-	"path/filepath"
 	"time"
-
-	"github.com/cilium/ebpf"
 
 	"github.com/xdpfw/xdpfw/pkg/capture"
 	"github.com/xdpfw/xdpfw/pkg/loader"
@@ -28,7 +25,7 @@ const ringCheck = 2 * time.Second
 func logFrames(dir string, log *logger, stop <-chan struct{}) {
 	var (
 		ring  *loader.Ring
-		id    ebpf.MapID
+		id    uint32
 		names = capture.IfaceNames{}
 	)
 	defer func() {
@@ -45,7 +42,7 @@ func logFrames(dir string, log *logger, stop <-chan struct{}) {
 		}
 		if time.Since(checked) >= ringCheck {
 			checked = time.Now()
-			if now := pinnedRingID(dir); now != id {
+			if now := loader.LogRingID(dir); now != id {
 				if ring != nil {
 					ring.Close()
 					ring = nil
@@ -77,21 +74,6 @@ func logFrames(dir string, log *logger, stop <-chan struct{}) {
 				"frame", p.Summary(), "length", rec.Len)
 		}
 	}
-}
-
-// pinnedRingID is the id of the log ring pinned in dir, 0 if none is.
-func pinnedRingID(dir string) ebpf.MapID {
-	m, err := ebpf.LoadPinnedMap(filepath.Join(dir, "log_ring"), &ebpf.LoadPinOptions{ReadOnly: true})
-	if err != nil {
-		return 0
-	}
-	defer m.Close()
-	info, err := m.Info()
-	if err != nil {
-		return 0
-	}
-	id, _ := info.ID()
-	return id
 }
 
 func openLog(dir string, log *logger) *loader.Ring {
