@@ -84,6 +84,17 @@ srv policy drop
 traffic
 srv stats
 
+step "see what xdpfw drops, with the rule that dropped it (tcpdump runs after XDP and never sees it)"
+echo "# xdpfw capture   (for 6 s, while the client probes)"
+capture_out=$(mktemp)
+nsenter --net="/run/netns/$server" timeout -s INT 6 "$XDPFW" capture >"$capture_out" 2>&1 &
+sleep 1
+probe "tcp 10.77.0.2:80" bash -c "$(declare -f tcp); tcp 10.77.0.2 80"
+probe "tcp [fd77::2]:443" bash -c "$(declare -f tcp); tcp fd77::2 443"
+wait
+cat "$capture_out"
+rm -f "$capture_out"
+
 step "prove a ruleset offline: replay a capture through the real program, no interface needed"
 repo=$(dirname "$(dirname "$(realpath "$0")")")
 srv replay --rules "$repo/testdata/rulesets/lockdown.yaml" --verify --summary "$repo/testdata/pcaps/basic.pcap"
