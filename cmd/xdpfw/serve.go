@@ -44,12 +44,18 @@ With --metrics-listen ADDR (e.g. :9100, or 127.0.0.1:0 for any port) it
 serves Prometheus metrics at http://ADDR/metrics, read from the maps at
 each scrape: xdpfw_rule_packets_total and xdpfw_rule_bytes_total (labels
 id, action, comment), xdpfw_verdict_packets_total and _bytes_total
-(labels verdict, reason), xdpfw_rules, xdpfw_sets, xdpfw_set_elements
-(with their _max), xdpfw_interface_attached, xdpfw_config_reload_success,
-xdpfw_config_last_reload_timestamp_seconds and xdpfw_config_reloads_total.
+(labels verdict, reason), xdpfw_interface_verdict_packets_total and
+_bytes_total (labels interface, verdict, reason), xdpfw_ring_records_total
+(labels ring capture or log, result taken, lost or limited), xdpfw_rules,
+xdpfw_sets, xdpfw_set_elements (with their _max), xdpfw_interface_attached,
+xdpfw_config_reload_success, xdpfw_config_last_reload_timestamp_seconds and
+xdpfw_config_reloads_total.
 
 It logs one line per event on standard error (start, reload applied or
 refused, attach and detach, exit); repeated warnings at most every 10 s.
+Each frame a rule with log: true decides is a line too (the datapath keeps
+at most 1000 a second):
+  level=INFO msg=frame rule=7 action=drop iface=eth0 frame="tcp 203.0.113.9:41000 > 192.0.2.10:23" length=74
 
 On exit the firewall keeps enforcing: the program stays attached and the
 pins stay, so restarting or upgrading the service leaves no gap. With
