@@ -28,6 +28,8 @@ type config struct {
 	maxInsns   int
 	refusal    bool
 	cmdTimeout time.Duration
+	loaderTest string // pkg/loader's test binary, for the migration check
+	loaderDir  string // where its testdata directory is
 }
 
 func main() {
@@ -40,6 +42,8 @@ func main() {
 	flag.StringVar(&c.object, "object", "/xdpfw_bpfel.o", "the BPF object for -vstat")
 	flag.IntVar(&c.maxInsns, "max-insns", 250000, "fail when a program's processed instructions exceed this (0: do not check)")
 	flag.BoolVar(&c.refusal, "expect-refusal", false, "the kernel is too old: only check that xdpfw refuses it in one line")
+	flag.StringVar(&c.loaderTest, "loader-test", "", "pkg/loader's static test binary: run its migration tests (from -loader-dir)")
+	flag.StringVar(&c.loaderDir, "loader-dir", "/loader", "the directory holding testdata/ for -loader-test")
 	// Under TCG a verification of the datapath can take a minute.
 	flag.DurationVar(&c.cmdTimeout, "cmd-timeout", 10*time.Minute, "limit for one xdpfw command")
 	flag.Parse()
@@ -93,4 +97,7 @@ func checkAll(r *runner, x *xdpfw, c config) {
 		checkCommands(r, x)
 	}
 	checkDetach(r, x, l, baseline)
+	if c.loaderTest != "" {
+		checkMigrate(r, c.loaderTest, c.loaderDir)
+	}
 }

@@ -28,10 +28,14 @@ for cmd in xdpfw kernelcheck vstat; do
 done
 mkdir -p "$work/testdata"
 cp -r testdata/pcaps testdata/rulesets "$work/testdata/"
+# The loader's migration tests, with the previous release's object they load.
+CGO_ENABLED=0 go test -c -o "$work/loader.test" ./pkg/loader
+mkdir -p "$work/loader/testdata"
+cp pkg/loader/testdata/xdpfw-layout*.o "$work/loader/testdata/"
 
 results=() insns=() passed=0 failed=0
 for k in "${kernels[@]}"; do
-	args=(-vstat /bin/vstat -object /xdpfw_bpfel.o -testdata /testdata)
+	args=(-vstat /bin/vstat -object /xdpfw_bpfel.o -testdata /testdata -loader-test /bin/loader.test -loader-dir /loader)
 	[ "$k" != 5.10 ] || args+=(-expect-refusal -max-insns 0)
 	log=$logs/kernel-$k.log
 	echo "=== kernel $k"
@@ -39,6 +43,7 @@ for k in "${kernels[@]}"; do
 	scripts/kernels/run.sh -t "$timeout" -l "$log" \
 		-f "$work/xdpfw:/bin/xdpfw" -f "$work/vstat:/bin/vstat" \
 		-f pkg/loader/xdpfw_bpfel.o:/xdpfw_bpfel.o -f "$work/testdata:/testdata" \
+		-f "$work/loader.test:/bin/loader.test" -f "$work/loader:/loader" \
 		"$k" "$work/kernelcheck" "${args[@]}" || rc=$?
 	secs=$(($(date +%s) - start))
 	checks=$(grep -sE '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -1 || true)
