@@ -92,24 +92,16 @@ func (s *State) migrate() error {
 	if err != nil {
 		return err
 	}
-	if err := s.loadPinnedPrograms(); err != nil {
+	// The state as pinned now, the kept maps and the new ones, opened
+	// again from the pins: the new maps' own handles know only the
+	// temporary names they were pinned under. meta still says the old
+	// layout, so the state reads as old again until the version is
+	// written.
+	s.maps.Close()
+	s.maps = xdpfwMaps{}
+	if err := s.loadPinned(); err != nil {
 		return err
 	}
-	var next xdpfwMaps
-	if err := assignMaps(&next, byName); err != nil {
-		return err
-	}
-	for name := range fresh {
-		byName[name] = nil // now s.maps's
-	}
-	old := s.maps
-	s.maps = next
-	for name, f := range mapFields(&old) {
-		if rebuiltMaps[name] {
-			(*f).Close()
-		}
-	}
-	fresh = nil
 	s.reached("migrate:programs")
 	if err := s.reattach(); err != nil {
 		return err
@@ -122,13 +114,6 @@ func (s *State) migrate() error {
 		t.meta.Version = metaVersion
 		return nil
 	}); err != nil {
-		return err
-	}
-	// Opened again from the pins: the new maps' handles know only the
-	// temporary names they were pinned under.
-	s.maps.Close()
-	s.maps = xdpfwMaps{}
-	if err := s.loadPinned(); err != nil {
 		return err
 	}
 	if MigrateNotice != nil {
