@@ -18,6 +18,7 @@ struct go_layout {
 	enum chunk_base chunk_base;
 	enum gen_flags gen_flags;
 	enum stat stat;
+	enum outcome outcome;
 	enum reason reason;
 	enum active_bits active_bits;
 	enum set_limits set_limits;

@@ -20,7 +20,7 @@ enum limits {
 	VEC_WORDS       = MAX_RULES / 64,
 	NUM_GENS        = 2,
 	/* Per-interface verdict counters: slot ifindex % IFACE_STAT_SLOTS,
-	 * NUM_STATS counters each (iface_stats). */
+	 * NUM_OUTCOMES counters each (iface_stats). */
 	IFACE_STAT_SLOTS = 256,
 };
 
@@ -174,9 +174,8 @@ struct iface_key {
 	__u32 ifindex;
 };
 
-/* Per-verdict counters, per interface slot: iface_stats index
- * slot * NUM_STATS + stat. (verdict_stats holds the counts of layouts
- * before 8, and of interface slots reused since.) */
+/* Per-verdict counters (verdict_stats: the counts of layouts before 8,
+ * and of interface slots reused since). */
 enum stat {
 	STAT_PASS = 0,      /* every passed frame */
 	STAT_DROP,          /* every dropped frame */
@@ -184,6 +183,20 @@ enum stat {
 	STAT_MALFORMED,     /* failed header validation (dropped) */
 	STAT_NEIGHBOR,      /* ARP / IPv6 ND passed because no rule named it */
 	NUM_STATS,
+};
+
+/* What a frame counts in, per interface slot (iface_stats index
+ * slot * NUM_OUTCOMES + outcome): its verdict and why, one entry per
+ * frame; the stats above are sums of them. Each verdict's three are
+ * rule, default, then neighbor (pass) or malformed (drop). */
+enum outcome {
+	OUT_PASS_RULE = 0,
+	OUT_PASS_DEFAULT,
+	OUT_PASS_NEIGHBOR,
+	OUT_DROP_RULE,
+	OUT_DROP_DEFAULT,
+	OUT_DROP_MALFORMED,
+	NUM_OUTCOMES,
 };
 
 /* Why a frame got its verdict (trace output for replay). */

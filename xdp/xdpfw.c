@@ -176,7 +176,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, IFACE_STAT_SLOTS * NUM_STATS);
+	__uint(max_entries, IFACE_STAT_SLOTS * NUM_OUTCOMES);
 	__type(key, __u32);
 	__type(value, struct counter);
 } iface_stats SEC(".maps");
@@ -640,19 +640,14 @@ __noinline int log_rule(struct xdp_md *ctx, __u32 len, __u32 action, __u32 rule_
 static __always_inline int finish(struct xdp_md *ctx, __u32 act, __u32 action,
 				  __u32 reason, __u32 rule_id, __u64 bytes)
 {
-	/* The verdict counters are the interface's: as many lookups as one
-	 * set of counters for all, and the totals are their sum. */
-	__u32 base = (ctx->ingress_ifindex & (IFACE_STAT_SLOTS - 1)) * NUM_STATS;
+	/* One counter per frame: its interface's, for its outcome (the
+	 * totals are their sums). */
+	__u32 out = (action == XDP_DROP ? OUT_DROP_RULE : OUT_PASS_RULE) +
+		    (reason == REASON_RULE ? 0 : reason == REASON_DEFAULT ? 1 : 2);
 
 	if (act & ACTIVE_CAPTURE)
 		capture(ctx, bytes, action, reason, rule_id);
-	count(&iface_stats, base + (action == XDP_DROP ? STAT_DROP : STAT_PASS), bytes);
-	if (reason == REASON_DEFAULT)
-		count(&iface_stats, base + STAT_DEFAULT, bytes);
-	else if (reason == REASON_MALFORMED)
-		count(&iface_stats, base + STAT_MALFORMED, bytes);
-	else if (reason == REASON_NEIGHBOR)
-		count(&iface_stats, base + STAT_NEIGHBOR, bytes);
+	count(&iface_stats, (ctx->ingress_ifindex & (IFACE_STAT_SLOTS - 1)) * NUM_OUTCOMES + out, bytes);
 
 	if (trace_enabled) {
 		__u32 zero = 0;

@@ -127,6 +127,17 @@ const (
 	NumStats      = 5
 )
 
+// enum outcome
+const (
+	OutPassRule      = 0
+	OutPassDefault   = 1
+	OutPassNeighbor  = 2
+	OutDropRule      = 3
+	OutDropDefault   = 4
+	OutDropMalformed = 5
+	NumOutcomes      = 6
+)
+
 // enum reason
 const (
 	ReasonRule      = 1

@@ -77,15 +77,34 @@ func verdictCounters(m *xdpfwMaps) (map[string]Counter, error) {
 // ifaceSlot is the slot of iface_stats an interface's frames count in.
 func ifaceSlot(ifindex int) uint32 { return uint32(ifindex) % layout.IfaceStatSlots }
 
+// outcomeStats are the verdict counters (StatNames indices) each outcome
+// of iface_stats counts in: a frame counts once, in its outcome.
+var outcomeStats = [layout.NumOutcomes][]uint32{
+	layout.OutPassRule:      {layout.StatPass},
+	layout.OutPassDefault:   {layout.StatPass, layout.StatDefault},
+	layout.OutPassNeighbor:  {layout.StatPass, layout.StatNeighbor},
+	layout.OutDropRule:      {layout.StatDrop},
+	layout.OutDropDefault:   {layout.StatDrop, layout.StatDefault},
+	layout.OutDropMalformed: {layout.StatDrop, layout.StatMalformed},
+}
+
 // slotCounters are the verdict counters of one interface slot.
 func slotCounters(m *xdpfwMaps, slot uint32) (map[string]Counter, error) {
 	out := make(map[string]Counter, len(StatNames))
-	for i, name := range StatNames {
-		c, err := sumPerCPU(m.IfaceStats, slot*layout.NumStats+uint32(i))
+	for _, name := range StatNames {
+		out[name] = Counter{}
+	}
+	for o, stats := range outcomeStats {
+		c, err := sumPerCPU(m.IfaceStats, slot*layout.NumOutcomes+uint32(o))
 		if err != nil {
 			return nil, err
 		}
-		out[name] = c
+		for _, st := range stats {
+			sum := out[StatNames[st]]
+			sum.Packets += c.Packets
+			sum.Bytes += c.Bytes
+			out[StatNames[st]] = sum
+		}
 	}
 	return out, nil
 }
@@ -95,24 +114,26 @@ func slotCounters(m *xdpfwMaps, slot uint32) (map[string]Counter, error) {
 // keep every frame. Only for a slot no attached interface counts in: no
 // frame lands in it meanwhile.
 func foldSlot(m *xdpfwMaps, slot uint32) error {
-	for i := uint32(0); i < layout.NumStats; i++ {
-		key := slot*layout.NumStats + i
-		var from, into []xdpfwCounter
+	for o, stats := range outcomeStats {
+		key := slot*layout.NumOutcomes + uint32(o)
+		var from []xdpfwCounter
 		if err := m.IfaceStats.Lookup(key, &from); err != nil {
 			return fmt.Errorf("read counters: %w", err)
 		}
-		if err := m.VerdictStats.Lookup(i, &into); err != nil {
-			return fmt.Errorf("read counters: %w", err)
+		for _, st := range stats {
+			var into []xdpfwCounter
+			if err := m.VerdictStats.Lookup(st, &into); err != nil {
+				return fmt.Errorf("read counters: %w", err)
+			}
+			for cpu := range into {
+				into[cpu].Packets += from[cpu].Packets
+				into[cpu].Bytes += from[cpu].Bytes
+			}
+			if err := m.VerdictStats.Put(st, into); err != nil {
+				return fmt.Errorf("write counters: %w", err)
+			}
 		}
-		for cpu := range into {
-			into[cpu].Packets += from[cpu].Packets
-			into[cpu].Bytes += from[cpu].Bytes
-			from[cpu] = xdpfwCounter{}
-		}
-		if err := m.VerdictStats.Put(i, into); err != nil {
-			return fmt.Errorf("write counters: %w", err)
-		}
-		if err := m.IfaceStats.Put(key, from); err != nil {
+		if err := m.IfaceStats.Put(key, make([]xdpfwCounter, len(from))); err != nil {
 			return fmt.Errorf("zero counters: %w", err)
 		}
 	}
