@@ -47,10 +47,6 @@ func TestMigratePrevious(t *testing.T) {
 			return err
 		}
 		want, err := s.RulesetWithSets()
-		if err != nil {
-			return err
-		}
-		err = runPrevious(s)
 		s.Close()
 		if err != nil {
 			return err
@@ -58,13 +54,8 @@ func TestMigratePrevious(t *testing.T) {
 
 		// The previous release's state: read as it is, changed by nothing
 		// but a migration.
-		old, err := Open(dir)
+		old, before, err := previousState(dir, "mig0")
 		if err != nil {
-			return err
-		}
-		_, before, err := old.RuleList()
-		if err != nil {
-			old.Close()
 			return err
 		}
 		verdicts, err := old.VerdictCounters()
@@ -304,18 +295,9 @@ func TestMigrateCutShort(t *testing.T) {
 				if err != nil {
 					return err
 				}
-				err = runPreviousOn(s, "cut0")
 				s.Close()
+				old, before, err := previousState(dir, "cut0")
 				if err != nil {
-					return err
-				}
-				old, err := Open(dir)
-				if err != nil {
-					return err
-				}
-				_, before, err := old.RuleList()
-				if err != nil {
-					old.Close()
 					return err
 				}
 				stopChangesAt(old, func(p string) {
@@ -396,4 +378,27 @@ func removeState(dir string) {
 		s.unpinAll()
 		s.Close()
 	}
+}
+
+// previousState turns the state in dir, attached to iface, into the
+// previous release's (runPreviousOn) and opens it; before is its rule
+// list then. The caller closes it.
+func previousState(dir, iface string) (old *State, before []RuleRow, err error) {
+	s, err := Open(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	err = runPreviousOn(s, iface)
+	s.Close()
+	if err != nil {
+		return nil, nil, err
+	}
+	if old, err = Open(dir); err != nil {
+		return nil, nil, err
+	}
+	if _, before, err = old.RuleList(); err != nil {
+		old.Close()
+		return nil, nil, err
+	}
+	return old, before, nil
 }
