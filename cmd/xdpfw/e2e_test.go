@@ -318,6 +318,19 @@ func TestEndToEnd(t *testing.T) {
 	if after["malformed"].Packets != 0 {
 		t.Errorf("stats: %d malformed frames, want 0 (the lab sends only well-formed traffic)", after["malformed"].Packets)
 	}
+	// vs is the only interface with frames: its own counters are the
+	// totals (read before and after them: neighbour traffic may go on).
+	ifaces := decodeJSON[[]loader.IfaceCounters](t, "stats --interfaces --json", l.mustCLI("stats", "--interfaces", "--json"))
+	again := l.stats()
+	if len(ifaces) != 1 || ifaces[0].Iface != serverIf {
+		t.Errorf("stats --interfaces: %+v, want %s alone", ifaces, serverIf)
+	} else {
+		for _, name := range loader.StatNames {
+			if c := ifaces[0].Counters[name]; c.Packets < after[name].Packets || c.Packets > again[name].Packets {
+				t.Errorf("stats --interfaces: %s %s %d packets, the totals %d then %d", serverIf, name, c.Packets, after[name].Packets, again[name].Packets)
+			}
+		}
+	}
 
 	// Detach: the program and the pins are gone, traffic flows again.
 	out = l.mustCLI("detach", serverIf)

@@ -10,11 +10,6 @@ type BitVec [VecWords]uint64
 
 func (v *BitVec) set(r int)   { v[r/64] |= 1 << (r % 64) }
 func (v *BitVec) clear(r int) { v[r/64] &^= 1 << (r % 64) }
-func (v *BitVec) or(o *BitVec) {
-	for i := range v {
-		v[i] |= o[i]
-	}
-}
 func (v *BitVec) Has(r int) bool { return v[r/64]&(1<<(r%64)) != 0 }
 
 // Summary has bit w set when word w of the vector is non-zero.

@@ -121,9 +121,6 @@ func pathError(path string, err error) error {
 // Close closes the file.
 func (rd *Reader) Close() error { return rd.file.Close() }
 
-// Path is the file's path as given to Open.
-func (rd *Reader) Path() string { return rd.path }
-
 func (rd *Reader) start() error {
 	head, err := rd.r.Peek(4)
 	switch {
