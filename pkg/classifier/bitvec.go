@@ -8,8 +8,8 @@ const VecWords = layout.VecWords
 // BitVec is a rule vector: bit r is set when the rule ranked r matches.
 type BitVec [VecWords]uint64
 
-func (v *BitVec) set(r int)   { v[r/64] |= 1 << (r % 64) }
-func (v *BitVec) clear(r int) { v[r/64] &^= 1 << (r % 64) }
+func (v *BitVec) set(r int)      { v[r/64] |= 1 << (r % 64) }
+func (v *BitVec) clear(r int)    { v[r/64] &^= 1 << (r % 64) }
 func (v *BitVec) Has(r int) bool { return v[r/64]&(1<<(r%64)) != 0 }
 
 // Summary has bit w set when word w of the vector is non-zero.
