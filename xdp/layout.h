@@ -44,6 +44,7 @@ enum dim {
 	DIM_IFACE,      /* input interface */
 	DIM_SSET,       /* membership of the source in the referenced sets */
 	DIM_DSET,       /* the same for the destination */
+	DIM_CT,         /* connection-tracking state (enum ct_state) */
 	NUM_DIMS,
 };
 
@@ -77,6 +78,7 @@ enum value_keys {
 	U16_KEYS        = 65536,            /* ports, TCP flags/ICMP, length */
 	DSCP_KEYS       = 64,
 	TTL_KEYS        = 256,
+	CT_KEYS         = 16,               /* enum ct_state values */
 };
 
 /*
@@ -99,6 +101,7 @@ enum atoms {
 	 * set the ruleset references in that direction. */
 	MAX_SET_REFS    = 8,
 	SET_KEYS        = 1 << MAX_SET_REFS,
+	CT_ATOMS        = CT_KEYS + 1,
 };
 
 /* Where each dimension's vectors start in a generation: the one before's
@@ -118,7 +121,8 @@ enum vec_base {
 	VEC_BASE_IFACE  = VEC_BASE_LEN + RANGE_ATOMS,
 	VEC_BASE_SSET   = VEC_BASE_IFACE + IFACE_ATOMS,
 	VEC_BASE_DSET   = VEC_BASE_SSET + SET_KEYS,
-	VEC_PER_GEN     = VEC_BASE_DSET + SET_KEYS,
+	VEC_BASE_CT     = VEC_BASE_DSET + SET_KEYS,
+	VEC_PER_GEN     = VEC_BASE_CT + CT_ATOMS,
 	/* One more vector after both generations: every bit set. Dimensions
 	 * no rule uses point here, so they cost no lookup and change no AND. */
 	VEC_ALL         = NUM_GENS * VEC_PER_GEN,
@@ -143,7 +147,8 @@ enum chunk_base {
 	CHUNK_BASE_LEN   = CHUNK_BASE_TTL + CHUNKS(TTL_KEYS),
 	CHUNK_BASE_SSET  = CHUNK_BASE_LEN + CHUNKS(U16_KEYS),
 	CHUNK_BASE_DSET  = CHUNK_BASE_SSET + CHUNKS(SET_KEYS),
-	CHUNKS_PER_GEN   = CHUNK_BASE_DSET + CHUNKS(SET_KEYS),
+	CHUNK_BASE_CT    = CHUNK_BASE_DSET + CHUNKS(SET_KEYS),
+	CHUNKS_PER_GEN   = CHUNK_BASE_CT + CHUNKS(CT_KEYS),
 };
 struct atom_chunk {
 	__u16 atom[CHUNK];
@@ -394,7 +399,7 @@ struct rule_def {
 
 enum meta_ids {
 	META_MAGIC      = 0x78647066,       /* "xdpf" */
-	META_VERSION    = 8,  /* 4: two programs; 5: binary rule definitions; 6: sets; 7: atom_scratch; 8: capture */
+	META_VERSION    = 9,  /* 4: two programs; 5: binary rule definitions; 6: sets; 7: atom_scratch; 8: capture; 9: conntrack */
 };
 struct meta {
 	__u32 magic;
@@ -436,11 +441,138 @@ struct iface {
 	char name[16];
 };
 
+/*
+ * Connection tracking (conntrack.h; pkg/model/conntrack.go is the
+ * specification). Flows are learned only from packets going out, by the
+ * TC egress program; XDP places a packet coming in against them, and
+ * only when a rule of the live generation has a ct-state condition. The
+ * table is not generation-switched: rules switch around it.
+ *
+ * A packet's state, as the ct-state condition names it: one bit each, so
+ * the state is also the key of the DIM_CT dimension.
+ */
+enum ct_state {
+	CT_UNTRACKED    = 0,                /* not IP, or neighbour discovery */
+	CT_NEW          = 1,
+	CT_ESTABLISHED  = 2,
+	CT_RELATED      = 4,
+	CT_INVALID      = 8,
+	CT_NOT_LOOKED   = 0xff,             /* trace: no rule asked, nothing looked up */
+};
+
+/* How a flow is kept and timed. */
+enum ct_kind {
+	CT_KIND_GENERIC = 0,                /* other protocols: addresses only */
+	CT_KIND_TCP,
+	CT_KIND_UDP,
+	CT_KIND_ECHO,                       /* ICMP/ICMPv6 echo, by identifier */
+};
+
+/* As much TCP state as the timeouts need. */
+enum ct_tcp {
+	CT_TCP_SYN_SENT = 0,
+	CT_TCP_ESTABLISHED,
+	CT_TCP_CLOSING,                     /* a FIN seen either way */
+	CT_TCP_CLOSE,                       /* a RST seen either way */
+};
+
+/* ct_conf.timeout[] indexes, and their defaults in seconds (nftables'),
+ * used while an entry is 0. */
+enum ct_timeout {
+	CT_TO_SYN_SENT = 0,
+	CT_TO_ESTABLISHED,
+	CT_TO_CLOSING,
+	CT_TO_CLOSE,
+	CT_TO_UDP,                          /* sent, never answered */
+	CT_TO_UDP_REPLIED,
+	CT_TO_ICMP,
+	CT_TO_GENERIC,
+	CT_TO_FRAGMENT,                     /* a datagram's first fragment to its last */
+	NUM_CT_TIMEOUTS,
+
+	CT_DEF_SYN_SENT    = 120,
+	CT_DEF_ESTABLISHED = 432000,        /* five days */
+	CT_DEF_CLOSING     = 120,
+	CT_DEF_CLOSE       = 10,
+	CT_DEF_UDP         = 30,
+	CT_DEF_UDP_REPLIED = 120,
+	CT_DEF_ICMP        = 30,
+	CT_DEF_GENERIC     = 600,
+	CT_DEF_FRAGMENT    = 30,
+};
+
+enum ct_limits {
+	CT_ENTRIES      = 262144,           /* flows: a busy server's */
+	CT_FRAG_ENTRIES = 8192,             /* fragmented datagrams coming in */
+	/* DHCP: a request leaves from an address the host may not have yet
+	 * for a broadcast one, so its flow is keyed by the ports alone (and
+	 * zero addresses). */
+	DHCP4_CLIENT    = 68,
+	DHCP4_SERVER    = 67,
+	DHCP6_CLIENT    = 546,
+	DHCP6_SERVER    = 547,
+};
+
+/* A flow, from this host's side: local then remote. Ports are TCP/UDP
+ * ports (host order); an echo flow keeps its identifier in lport. */
+struct ct_key {
+	__u8 family;                        /* 4 or 6 */
+	__u8 proto;
+	__u16 pad;
+	__u16 lport;
+	__u16 rport;
+	__u8 local[16];                     /* IPv4 uses the first 4 bytes */
+	__u8 remote[16];
+};
+
+struct ct_val {
+	__u64 last_seen;                    /* ct clock, ns: either direction */
+	__u8 kind;                          /* CT_KIND_* */
+	__u8 tcp;                           /* CT_TCP_*, TCP only */
+	__u8 replied;                       /* a packet came back */
+	__u8 pad[5];
+};
+
+/* A fragmented datagram coming in, as its later fragments name it. */
+struct ct_frag_key {
+	__u8 family;
+	__u8 proto;
+	__u16 pad;
+	__u32 id;                           /* IPv4 identification, or IPv6 fragment id */
+	__u8 src[16];
+	__u8 dst[16];
+};
+
+struct ct_conf {
+	__u32 timeout[NUM_CT_TIMEOUTS];     /* seconds; 0: the default */
+	__u32 pad;
+};
+
+/* ct_stats (per CPU): packets placed in each state, and the table's
+ * changes. Evictions are what the table lost beyond them: inserts -
+ * expired - entries. */
+enum ct_stat {
+	CTS_UNTRACKED = 0,
+	CTS_NEW,
+	CTS_ESTABLISHED,
+	CTS_RELATED,
+	CTS_INVALID,
+	CTS_INSERTS,                        /* flows learned */
+	CTS_EXPIRED,                        /* removed when found timed out */
+	CTS_EGRESS,                         /* packets the egress program saw */
+	NUM_CT_STATS,
+};
+
+struct ct_stats {
+	__u64 n[NUM_CT_STATS];
+};
+
 struct trace {
 	__u32 seq;                  /* incremented per frame: proves the run wrote it */
 	__u32 rule_id;
 	__u32 action;
 	__u32 reason;
+	__u32 ct;                   /* enum ct_state, or CT_NOT_LOOKED */
 };
 
 #endif

@@ -56,6 +56,14 @@ struct pkt {
 	__u8 ttl;               /* IP only: TTL or hop limit */
 	__u8 saddr[16];         /* IPv4 uses the first 4 bytes */
 	__u8 daddr[16];
+	/* For connection tracking (conntrack.h): the fragment id (IPv4
+	 * identification or the IPv6 fragment header's), where the L4 header
+	 * starts, and where the IP packet ends (frame offsets, IP only). */
+	__u32 frag_id;
+	__u32 l4off;
+	__u32 l3end;
+	__u16 echo_id;          /* ICMP/ICMPv6 header bytes 4-5, when has_echo_id */
+	__u16 has_echo_id;
 };
 
 enum parse_result {
@@ -71,9 +79,11 @@ enum parse_result {
  * the last, so a header pointer is used only until the next read.
  */
 struct frame {
-	struct xdp_md *ctx;
+	void *ctx;              /* struct xdp_md, or struct __sk_buff when skb */
 	__u32 len;              /* all buffers */
 	__u32 frags;            /* 0: one buffer, so nothing past data_end */
+	__u32 skb;              /* a TC program's packet: a constant, so each
+				 * program keeps only its own branch */
 };
 
 #define SCRATCH_BYTES 40
@@ -91,8 +101,10 @@ struct {
 /* Pointer to n readable bytes at off, or NULL past the frame's end. */
 static __always_inline __u8 *pkt_at(struct frame *f, __u32 off, __u32 n)
 {
-	void *data = (void *)(long)f->ctx->data;
-	void *end = (void *)(long)f->ctx->data_end;
+	struct __sk_buff *skb = f->ctx;
+	struct xdp_md *xdp = f->ctx;
+	void *data = (void *)(long)(f->skb ? skb->data : xdp->data);
+	void *end = (void *)(long)(f->skb ? skb->data_end : xdp->data_end);
 	__u8 *p = data + (off & OFF_MASK);
 	struct scratch *s;
 	__u32 zero = 0;
@@ -102,7 +114,10 @@ static __always_inline __u8 *pkt_at(struct frame *f, __u32 off, __u32 n)
 	if (!f->frags || n > SCRATCH_BYTES || off + n > f->len)
 		return NULL;
 	s = bpf_map_lookup_elem(&scratch, &zero);
-	if (!s || bpf_xdp_load_bytes(f->ctx, off, s->buf, n))
+	if (!s)
+		return NULL;
+	if (f->skb ? bpf_skb_load_bytes(skb, off, s->buf, n) :
+		     bpf_xdp_load_bytes(xdp, off, s->buf, n))
 		return NULL;
 	return s->buf;
 }
@@ -120,6 +135,20 @@ static __always_inline void copy_addr(__u8 *dst, const __u8 *src, int n)
 	for (int i = 0; i < 16; i++)
 		if (i < n)
 			dst[i] = src[i];
+}
+
+/* An echo message's identifier, for connection tracking: the second word
+ * of the ICMP header, when the packet holds it (any type: conntrack.h
+ * decides which types have one). */
+static __always_inline void parse_echo_id(struct frame *f, __u32 off, __u32 l3end,
+					  struct pkt *p)
+{
+	__u8 *h;
+
+	if (off + 8 <= l3end && (h = pkt_at(f, off + 4, 2))) {
+		p->echo_id = ((__u16)h[0] << 8) | h[1];
+		p->has_echo_id = 1;
+	}
 }
 
 /*
@@ -152,6 +181,7 @@ static __always_inline int parse_l4(struct frame *f, __u32 off, __u32 l3end,
 			return PARSE_MALFORMED;
 		p->has_l4 = 1;
 		p->l4 = ((__u16)h[0] << 8) | h[1];
+		parse_echo_id(f, off, l3end, p);
 		return PARSE_OK;
 	case IPPROTO_ICMPV6:
 		if (p->family != 6)
@@ -162,6 +192,7 @@ static __always_inline int parse_l4(struct frame *f, __u32 off, __u32 l3end,
 		p->l4 = ((__u16)h[0] << 8) | h[1];
 		if (h[0] >= 133 && h[0] <= 137)
 			p->proto_key = PROTO_KEY_ND;
+		parse_echo_id(f, off, l3end, p);
 		return PARSE_OK;
 	default:
 		return PARSE_OK;
@@ -192,6 +223,9 @@ static __always_inline int parse_ipv4(struct frame *f, __u32 off, struct pkt *p)
 	p->ttl = h[8];
 	copy_addr(p->saddr, h + 12, 4);
 	copy_addr(p->daddr, h + 16, 4);
+	p->frag_id = ((__u32)h[4] << 8) | h[5];
+	p->l4off = off + hlen;
+	p->l3end = off + tot;
 	frag = ((__u32)h[6] << 8) | h[7];
 	/* A non-first fragment carries no L4 header: classify on L3 only. */
 	if (frag & 0x1fff) {
@@ -223,6 +257,7 @@ static __always_inline int parse_ipv6(struct frame *f, __u32 off, struct pkt *p)
 	copy_addr(p->daddr, h + 24, 16);
 	nh = h[6];
 	cur = off + 40;
+	p->l3end = l3end;
 
 	for (int i = 0; i < MAX_EXT_HDRS; i++) {
 		__u8 *x;
@@ -234,6 +269,8 @@ static __always_inline int parse_ipv6(struct frame *f, __u32 off, struct pkt *p)
 			return PARSE_MALFORMED;
 		if (nh == IPPROTO_FRAGMENT) {
 			nh = x[0];
+			p->frag_id = ((__u32)x[4] << 24) | ((__u32)x[5] << 16) |
+				     ((__u32)x[6] << 8) | x[7];
 			if (((((__u32)x[2] << 8) | x[3]) & 0xfff8) != 0) {
 				/* Non-first fragment: the next header names
 				 * the payload's protocol, but no L4 header
@@ -262,6 +299,7 @@ static __always_inline int parse_ipv6(struct frame *f, __u32 off, struct pkt *p)
 		return PARSE_MALFORMED;     /* last header overran the packet */
 
 	p->proto_key = nh;
+	p->l4off = cur;
 	return parse_l4(f, cur, l3end, p);
 }
 

@@ -15,6 +15,8 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
  * `trace`. The verifier removes the branch when it is zero. */
 const volatile __u32 trace_enabled = 0;
 
+#include "conntrack.h"
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
@@ -425,24 +427,27 @@ static __always_inline void atoms(__u32 act, __u32 flags, const struct pkt *p,
 		if (atom)
 			a[DIM_IFACE] = *atom;
 	}
-	/* sets holds the set dimensions' keys (source | destination << 8),
-	 * found by the caller. */
+	/* sets holds the set dimensions' keys (source | destination << 8)
+	 * and the connection-tracking state (<< 16), found by the caller. */
 	if (ndims > DIM_DSET && (flags & GF_USE(DIM_SSET)))
 		a[DIM_SSET] = value_atom(gen, CHUNK_BASE_SSET, sets & (SET_KEYS - 1));
 	if (ndims > DIM_DSET && (flags & GF_USE(DIM_DSET)))
 		a[DIM_DSET] = value_atom(gen, CHUNK_BASE_DSET, (sets >> 8) & (SET_KEYS - 1));
+	if (ndims > DIM_CT && (flags & GF_USE(DIM_CT)))
+		a[DIM_CT] = value_atom(gen, CHUNK_BASE_CT, (sets >> 16) & (CT_KEYS - 1));
 }
 
 #define COMMON_DIMS (DIM_DPORT + 1)
 #define RARE_DIMS (GF_USE(DIM_L4) | GF_USE(DIM_VLAN) | GF_USE(DIM_IVLAN) | \
 		   GF_USE(DIM_DSCP) | GF_USE(DIM_TTL) | GF_USE(DIM_LEN) | \
-		   GF_USE(DIM_IFACE) | GF_USE(DIM_SSET) | GF_USE(DIM_DSET))
+		   GF_USE(DIM_IFACE) | GF_USE(DIM_SSET) | GF_USE(DIM_DSET) | \
+		   GF_USE(DIM_CT))
 
 static const __u32 vec_base[NUM_DIMS] = {
 	VEC_BASE_SRC, VEC_BASE_DST, VEC_BASE_PROTO, VEC_BASE_SPORT,
 	VEC_BASE_DPORT, VEC_BASE_L4, VEC_BASE_VLAN, VEC_BASE_IVLAN,
 	VEC_BASE_DSCP, VEC_BASE_TTL, VEC_BASE_LEN, VEC_BASE_IFACE,
-	VEC_BASE_SSET, VEC_BASE_DSET,
+	VEC_BASE_SSET, VEC_BASE_DSET, VEC_BASE_CT,
 };
 
 /*
@@ -638,7 +643,7 @@ __noinline int log_rule(struct xdp_md *ctx, __u32 len, __u32 action, __u32 rule_
 }
 
 static __always_inline int finish(struct xdp_md *ctx, __u32 act, __u32 action,
-				  __u32 reason, __u32 rule_id, __u64 bytes)
+				  __u32 reason, __u32 rule_id, __u64 bytes, __u32 ct)
 {
 	/* One counter per frame: its interface's, for its outcome (the
 	 * totals are their sums). */
@@ -658,6 +663,7 @@ static __always_inline int finish(struct xdp_md *ctx, __u32 act, __u32 action,
 			t->rule_id = rule_id;
 			t->action = action;
 			t->reason = reason;
+			t->ct = ct;
 		}
 	}
 	return action;
@@ -775,7 +781,7 @@ static __always_inline void decide(const struct pkt *p, __u32 ifindex, __u32 act
  * decide over every dimension, as a global function: inline, the
  * fourteen dimensions' paths multiply with the five-dimension path's past
  * the verifier's limit. Only rulesets with the richer matches or sets pay
- * the call. sets: the set dimensions' keys (see atoms).
+ * the call. sets: the set dimensions' keys and the ct state (see atoms).
  *
  * The atoms go to per-CPU scratch, not the stack: each of the fourteen
  * dimensions leaves its stack slot in one of several states (unused,
@@ -809,7 +815,7 @@ static __always_inline int run(struct xdp_md *ctx, const int frags)
 	struct pkt p = {};
 	struct decision d = { .action = XDP_PASS, .reason = REASON_DEFAULT };
 	struct gen_conf *conf;
-	__u32 zero = 0, act, gen, *g;
+	__u32 zero = 0, act, gen, *g, ct = CT_NOT_LOOKED;
 
 	/* The one read of the generation: everything below uses it. */
 	g = bpf_map_lookup_elem(&active, &zero);
@@ -817,7 +823,7 @@ static __always_inline int run(struct xdp_md *ctx, const int frags)
 		return XDP_PASS;
 	act = *(volatile __u32 *)g;
 	if (parse_pkt(ctx, &p, frags) != PARSE_OK)
-		return finish(ctx, act, XDP_DROP, REASON_MALFORMED, 0, p.len);
+		return finish(ctx, act, XDP_DROP, REASON_MALFORMED, 0, p.len, CT_NOT_LOOKED);
 
 	gen = act & ACTIVE_RULES;
 	conf = bpf_map_lookup_elem(&gen_conf, &gen);
@@ -830,18 +836,30 @@ static __always_inline int run(struct xdp_md *ctx, const int frags)
 
 		if (conf->flags & (GF_USE(DIM_SSET) | GF_USE(DIM_DSET)))
 			sets = set_keys(&p, act);
-		decide_all(&p, ctx->ingress_ifindex, act, sets, &d);
+		if (conf->flags & GF_USE(DIM_CT))
+			ct = ct_state(ctx, &p);
+		decide_all(&p, ctx->ingress_ifindex, act, sets | (ct & (CT_KEYS - 1)) << 16, &d);
 	} else {
 		__u16 a[NUM_DIMS] = {};
 
 		decide(&p, ctx->ingress_ifindex, gen, 0, conf, COMMON_DIMS, a, &d);
+	}
+	/* A DHCP reply to this host's own request passes like ARP and ND:
+	 * a drop policy must not cost it its lease. */
+	if (d.reason == REASON_DEFAULT && d.action == XDP_DROP && dhcp_reply(&p)) {
+		if (ct == CT_NOT_LOOKED)
+			ct = ct_state(ctx, &p);
+		if (ct == CT_ESTABLISHED) {
+			d.action = XDP_PASS;
+			d.reason = REASON_NEIGHBOR;
+		}
 	}
 	if (d.reason == REASON_RULE) {
 		count(&rule_stats, d.slot, p.len);
 		if (d.flags & RANK_LOG)
 			log_rule(ctx, p.len, d.action, d.rule_id);
 	}
-	return finish(ctx, act, d.action, d.reason, d.rule_id, p.len);
+	return finish(ctx, act, d.action, d.reason, d.rule_id, p.len, ct);
 }
 
 /* Frames in one buffer: every interface whose MTU fits a page. */
@@ -856,4 +874,18 @@ SEC("xdp.frags")
 int xdpfw_frags(struct xdp_md *ctx)
 {
 	return run(ctx, 1);
+}
+
+/*
+ * Egress, for connection tracking: learns the flows of the packets this
+ * host sends or forwards out of an interface XDP filters. It never
+ * decides: -1 (TC_ACT_UNSPEC, TCX_NEXT) hands the packet on.
+ */
+SEC("tc")
+int xdpfw_egress(struct __sk_buff *skb)
+{
+	struct pkt p = {};
+
+	ct_learn(skb, &p);
+	return -1;
 }

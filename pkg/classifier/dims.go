@@ -18,11 +18,12 @@ const (
 	DimIface     = layout.DimIface
 	DimSrcSet    = layout.DimSset // which of the referenced source sets hold the source address
 	DimDstSet    = layout.DimDset
+	DimCT        = layout.DimCt // connection-tracking state (layout.CtNew...)
 	NumDims      = layout.NumDims
 )
 
 // DimNames name the dimensions in messages.
-var DimNames = [NumDims]string{"src", "dst", "proto", "sport", "dport", "l4", "vlan", "inner-vlan", "dscp", "ttl", "length", "iface", "src-set", "dst-set"}
+var DimNames = [NumDims]string{"src", "dst", "proto", "sport", "dport", "l4", "vlan", "inner-vlan", "dscp", "ttl", "length", "iface", "src-set", "dst-set", "ct-state"}
 
 // The protocol dimension's keys (xdp/layout.h): for IP frames
 // (frag*2 + isIPv6)*ProtoSpan + protocol, protocol ProtoSlotND standing
@@ -65,5 +66,5 @@ const SetKeys = layout.SetKeys
 var ValueKeys = [NumDims]int{
 	DimProto: ProtoKeys, DimSport: layout.U16Keys, DimDport: layout.U16Keys, DimL4: layout.U16Keys,
 	DimVLAN: VLANKeys, DimInnerVLAN: VLANKeys, DimDSCP: layout.DscpKeys, DimTTL: layout.TtlKeys, DimLen: layout.U16Keys,
-	DimSrcSet: SetKeys, DimDstSet: SetKeys,
+	DimSrcSet: SetKeys, DimDstSet: SetKeys, DimCT: layout.CtKeys,
 }

@@ -15,7 +15,7 @@ var VecBase = [...]uint32{
 	DimSport: VecBaseSport, DimDport: VecBaseDport, DimL4: VecBaseL4,
 	DimVlan: VecBaseVlan, DimIvlan: VecBaseIvlan, DimDscp: VecBaseDscp,
 	DimTtl: VecBaseTtl, DimLen: VecBaseLen, DimIface: VecBaseIface,
-	DimSset: VecBaseSset, DimDset: VecBaseDset,
+	DimSset: VecBaseSset, DimDset: VecBaseDset, DimCt: VecBaseCt,
 	NumDims: VecPerGen,
 }
 
@@ -25,5 +25,5 @@ var ChunkBase = [NumDims]uint32{
 	DimProto: ChunkBaseProto, DimSport: ChunkBaseSport, DimDport: ChunkBaseDport,
 	DimL4: ChunkBaseL4, DimVlan: ChunkBaseVlan, DimIvlan: ChunkBaseIvlan,
 	DimDscp: ChunkBaseDscp, DimTtl: ChunkBaseTtl, DimLen: ChunkBaseLen,
-	DimSset: ChunkBaseSset, DimDset: ChunkBaseDset,
+	DimSset: ChunkBaseSset, DimDset: ChunkBaseDset, DimCt: ChunkBaseCt,
 }

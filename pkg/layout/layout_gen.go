@@ -28,7 +28,8 @@ const (
 	DimIface = 11
 	DimSset  = 12
 	DimDset  = 13
-	NumDims  = 14
+	DimCt    = 14
+	NumDims  = 15
 )
 
 // enum proto_keys
@@ -53,6 +54,7 @@ const (
 	U16Keys  = 65536
 	DscpKeys = 64
 	TtlKeys  = 256
+	CtKeys   = 16
 )
 
 // enum atoms
@@ -65,6 +67,7 @@ const (
 	IfaceAtoms = 1025
 	MaxSetRefs = 8
 	SetKeys    = 256
+	CtAtoms    = 17
 )
 
 // enum vec_base
@@ -83,8 +86,9 @@ const (
 	VecBaseIface = 59218
 	VecBaseSset  = 60243
 	VecBaseDset  = 60499
-	VecPerGen    = 60755
-	VecAll       = 121510
+	VecBaseCt    = 60755
+	VecPerGen    = 60772
+	VecAll       = 121544
 )
 
 // enum chunk_base
@@ -101,7 +105,8 @@ const (
 	ChunkBaseLen   = 811
 	ChunkBaseSset  = 1067
 	ChunkBaseDset  = 1068
-	ChunksPerGen   = 1069
+	ChunkBaseCt    = 1069
+	ChunksPerGen   = 1070
 )
 
 // enum gen_flags
@@ -182,7 +187,7 @@ const (
 // enum meta_ids
 const (
 	MetaMagic   = 2019848294
-	MetaVersion = 8
+	MetaVersion = 9
 )
 
 // enum capture_limits
@@ -204,6 +209,78 @@ const (
 	LogBytes     = 128
 	LogMaxRate   = 1000
 	LogRingBytes = 262144
+)
+
+// enum ct_state
+const (
+	CtUntracked   = 0
+	CtNew         = 1
+	CtEstablished = 2
+	CtRelated     = 4
+	CtInvalid     = 8
+	CtNotLooked   = 255
+)
+
+// enum ct_kind
+const (
+	CtKindGeneric = 0
+	CtKindTcp     = 1
+	CtKindUdp     = 2
+	CtKindEcho    = 3
+)
+
+// enum ct_tcp
+const (
+	CtTcpSynSent     = 0
+	CtTcpEstablished = 1
+	CtTcpClosing     = 2
+	CtTcpClose       = 3
+)
+
+// enum ct_timeout
+const (
+	CtToSynSent      = 0
+	CtToEstablished  = 1
+	CtToClosing      = 2
+	CtToClose        = 3
+	CtToUdp          = 4
+	CtToUdpReplied   = 5
+	CtToIcmp         = 6
+	CtToGeneric      = 7
+	CtToFragment     = 8
+	NumCtTimeouts    = 9
+	CtDefSynSent     = 120
+	CtDefEstablished = 432000
+	CtDefClosing     = 120
+	CtDefClose       = 10
+	CtDefUdp         = 30
+	CtDefUdpReplied  = 120
+	CtDefIcmp        = 30
+	CtDefGeneric     = 600
+	CtDefFragment    = 30
+)
+
+// enum ct_limits
+const (
+	CtEntries     = 262144
+	CtFragEntries = 8192
+	Dhcp4Client   = 68
+	Dhcp4Server   = 67
+	Dhcp6Client   = 546
+	Dhcp6Server   = 547
+)
+
+// enum ct_stat
+const (
+	CtsUntracked   = 0
+	CtsNew         = 1
+	CtsEstablished = 2
+	CtsRelated     = 3
+	CtsInvalid     = 4
+	CtsInserts     = 5
+	CtsExpired     = 6
+	CtsEgress      = 7
+	NumCtStats     = 8
 )
 
 // struct set_val
@@ -250,4 +327,50 @@ type CaptureRec struct {
 	Action  uint32
 	Reason  uint32
 	Data    [2048]uint8
+}
+
+// struct ct_key
+type CtKey struct {
+	_      structs.HostLayout
+	Family uint8
+	Proto  uint8
+	Pad    uint16
+	Lport  uint16
+	Rport  uint16
+	Local  [16]uint8
+	Remote [16]uint8
+}
+
+// struct ct_val
+type CtVal struct {
+	_        structs.HostLayout
+	LastSeen uint64
+	Kind     uint8
+	Tcp      uint8
+	Replied  uint8
+	Pad      [5]uint8
+}
+
+// struct ct_frag_key
+type CtFragKey struct {
+	_      structs.HostLayout
+	Family uint8
+	Proto  uint8
+	Pad    uint16
+	Id     uint32
+	Src    [16]uint8
+	Dst    [16]uint8
+}
+
+// struct ct_conf
+type CtConf struct {
+	_       structs.HostLayout
+	Timeout [9]uint32
+	Pad     uint32
+}
+
+// struct ct_stats
+type CtStats struct {
+	_ structs.HostLayout
+	N [8]uint64
 }

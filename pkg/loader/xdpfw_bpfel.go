@@ -41,7 +41,7 @@ type xdpfwAddr6LpmKey struct {
 
 type xdpfwAtomBuf struct {
 	_ structs.HostLayout
-	A [14]uint16
+	A [15]uint16
 }
 
 type xdpfwAtomChunk struct {
@@ -70,6 +70,81 @@ type xdpfwCounter struct {
 	_       structs.HostLayout
 	Packets uint64
 	Bytes   uint64
+}
+
+type xdpfwCtConf struct {
+	_       structs.HostLayout
+	Timeout [9]uint32
+	Pad     uint32
+}
+
+type xdpfwCtFragKey struct {
+	_      structs.HostLayout
+	Family uint8
+	Proto  uint8
+	Pad    uint16
+	Id     uint32
+	Src    [16]uint8
+	Dst    [16]uint8
+}
+
+type xdpfwCtKey struct {
+	_      structs.HostLayout
+	Family uint8
+	Proto  uint8
+	Pad    uint16
+	Lport  uint16
+	Rport  uint16
+	Local  [16]uint8
+	Remote [16]uint8
+}
+
+type xdpfwCtQuote struct {
+	_  structs.HostLayout
+	In struct {
+		_         structs.HostLayout
+		ProtoKey  uint32
+		Family    uint32
+		Frag      uint32
+		HasPorts  uint32
+		HasL4     uint32
+		Len       uint32
+		Sport     uint16
+		Dport     uint16
+		L4        uint16
+		Vlan      [2]uint16
+		Dscp      uint8
+		Ttl       uint8
+		Saddr     [16]uint8
+		Daddr     [16]uint8
+		FragId    uint32
+		L4off     uint32
+		L3end     uint32
+		EchoId    uint16
+		HasEchoId uint16
+	}
+	V struct {
+		_         structs.HostLayout
+		Key       xdpfwCtKey
+		Kind      uint8
+		EchoReply uint8
+		TcpFlags  uint8
+		Pad       uint8
+	}
+}
+
+type xdpfwCtStats struct {
+	_ structs.HostLayout
+	N [8]uint64
+}
+
+type xdpfwCtVal struct {
+	_        structs.HostLayout
+	LastSeen uint64
+	Kind     uint8
+	Tcp      uint8
+	Replied  uint8
+	Pad      [5]uint8
 }
 
 type xdpfwGenConf struct {
@@ -159,6 +234,7 @@ type xdpfwTrace struct {
 	RuleId uint32
 	Action uint32
 	Reason uint32
+	Ct     uint32
 }
 
 type xdpfwXdpMd struct {
@@ -184,6 +260,12 @@ const (
 	xdpfwMapCaptureConf  = "capture_conf"
 	xdpfwMapCaptureRing  = "capture_ring"
 	xdpfwMapCaptureStats = "capture_stats"
+	xdpfwMapCt           = "ct"
+	xdpfwMapCtClock      = "ct_clock"
+	xdpfwMapCtConf       = "ct_conf"
+	xdpfwMapCtFrags      = "ct_frags"
+	xdpfwMapCtQuote      = "ct_quote"
+	xdpfwMapCtStats      = "ct_stats"
 	xdpfwMapGenConf      = "gen_conf"
 	xdpfwMapIfaceAtoms   = "iface_atoms"
 	xdpfwMapIfaceStats   = "iface_stats"
@@ -205,6 +287,7 @@ const (
 	xdpfwMapVectors      = "vectors"
 	xdpfwMapVerdictStats = "verdict_stats"
 	xdpfwProgXdpfw       = "xdpfw"
+	xdpfwProgXdpfwEgress = "xdpfw_egress"
 	xdpfwProgXdpfwFrags  = "xdpfw_frags"
 	xdpfwVarTraceEnabled = "trace_enabled"
 )
@@ -251,8 +334,9 @@ type xdpfwSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type xdpfwProgramSpecs struct {
-	Xdpfw      *ebpf.ProgramSpec `ebpf:"xdpfw"`
-	XdpfwFrags *ebpf.ProgramSpec `ebpf:"xdpfw_frags"`
+	Xdpfw       *ebpf.ProgramSpec `ebpf:"xdpfw"`
+	XdpfwEgress *ebpf.ProgramSpec `ebpf:"xdpfw_egress"`
+	XdpfwFrags  *ebpf.ProgramSpec `ebpf:"xdpfw_frags"`
 }
 
 // xdpfwMapSpecs contains maps before they are loaded into the kernel.
@@ -268,6 +352,12 @@ type xdpfwMapSpecs struct {
 	CaptureConf  *ebpf.MapSpec `ebpf:"capture_conf"`
 	CaptureRing  *ebpf.MapSpec `ebpf:"capture_ring"`
 	CaptureStats *ebpf.MapSpec `ebpf:"capture_stats"`
+	Ct           *ebpf.MapSpec `ebpf:"ct"`
+	CtClock      *ebpf.MapSpec `ebpf:"ct_clock"`
+	CtConf       *ebpf.MapSpec `ebpf:"ct_conf"`
+	CtFrags      *ebpf.MapSpec `ebpf:"ct_frags"`
+	CtQuote      *ebpf.MapSpec `ebpf:"ct_quote"`
+	CtStats      *ebpf.MapSpec `ebpf:"ct_stats"`
 	GenConf      *ebpf.MapSpec `ebpf:"gen_conf"`
 	IfaceAtoms   *ebpf.MapSpec `ebpf:"iface_atoms"`
 	IfaceStats   *ebpf.MapSpec `ebpf:"iface_stats"`
@@ -326,6 +416,12 @@ type xdpfwMaps struct {
 	CaptureConf  *ebpf.Map `ebpf:"capture_conf"`
 	CaptureRing  *ebpf.Map `ebpf:"capture_ring"`
 	CaptureStats *ebpf.Map `ebpf:"capture_stats"`
+	Ct           *ebpf.Map `ebpf:"ct"`
+	CtClock      *ebpf.Map `ebpf:"ct_clock"`
+	CtConf       *ebpf.Map `ebpf:"ct_conf"`
+	CtFrags      *ebpf.Map `ebpf:"ct_frags"`
+	CtQuote      *ebpf.Map `ebpf:"ct_quote"`
+	CtStats      *ebpf.Map `ebpf:"ct_stats"`
 	GenConf      *ebpf.Map `ebpf:"gen_conf"`
 	IfaceAtoms   *ebpf.Map `ebpf:"iface_atoms"`
 	IfaceStats   *ebpf.Map `ebpf:"iface_stats"`
@@ -359,6 +455,12 @@ func (m *xdpfwMaps) Close() error {
 		m.CaptureConf,
 		m.CaptureRing,
 		m.CaptureStats,
+		m.Ct,
+		m.CtClock,
+		m.CtConf,
+		m.CtFrags,
+		m.CtQuote,
+		m.CtStats,
 		m.GenConf,
 		m.IfaceAtoms,
 		m.IfaceStats,
@@ -393,13 +495,15 @@ type xdpfwVariables struct {
 //
 // It can be passed to loadXdpfwObjects or ebpf.CollectionSpec.LoadAndAssign.
 type xdpfwPrograms struct {
-	Xdpfw      *ebpf.Program `ebpf:"xdpfw"`
-	XdpfwFrags *ebpf.Program `ebpf:"xdpfw_frags"`
+	Xdpfw       *ebpf.Program `ebpf:"xdpfw"`
+	XdpfwEgress *ebpf.Program `ebpf:"xdpfw_egress"`
+	XdpfwFrags  *ebpf.Program `ebpf:"xdpfw_frags"`
 }
 
 func (p *xdpfwPrograms) Close() error {
 	return _XdpfwClose(
 		p.Xdpfw,
+		p.XdpfwEgress,
 		p.XdpfwFrags,
 	)
 }
