@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/xdpfw/xdpfw/pkg/layout"
 	"github.com/xdpfw/xdpfw/pkg/rules"
 )
 
@@ -45,11 +46,11 @@ import (
 type CTState uint8
 
 const (
-	CTUntracked   CTState = 0
-	CTNew         CTState = 1
-	CTEstablished CTState = 2
-	CTRelated     CTState = 4
-	CTInvalid     CTState = 8
+	CTUntracked   CTState = layout.CtUntracked
+	CTNew         CTState = layout.CtNew
+	CTEstablished CTState = layout.CtEstablished
+	CTRelated     CTState = layout.CtRelated
+	CTInvalid     CTState = layout.CtInvalid
 )
 
 func (s CTState) String() string {
@@ -86,23 +87,9 @@ type CTConfig struct {
 	Fragment       time.Duration // from a datagram's first fragment to its last
 }
 
-// DefaultCTConfig is the default: a busy server's table, nftables'
-// timeouts.
-func DefaultCTConfig() CTConfig {
-	return CTConfig{
-		Capacity:       262144,
-		FragCapacity:   8192,
-		TCPSynSent:     120 * time.Second,
-		TCPEstablished: 5 * 24 * time.Hour,
-		TCPClosing:     120 * time.Second,
-		TCPClose:       10 * time.Second,
-		UDP:            30 * time.Second,
-		UDPReplied:     120 * time.Second,
-		ICMP:           30 * time.Second,
-		Generic:        600 * time.Second,
-		Fragment:       30 * time.Second,
-	}
-}
+// DefaultCTConfig is the default: the datapath's table sizes and
+// timeouts (nftables').
+func DefaultCTConfig() CTConfig { return CTConfigOf(rules.Conntrack{}) }
 
 // tcpState is as much TCP state as timeouts need.
 type tcpState uint8

@@ -87,6 +87,10 @@ type Packet struct {
 	VLAN      [2]uint16 // outer and inner VLAN id, rules.VLANNone when absent
 	Len       int       // frame length in bytes
 	Iface     string    // input interface; set by the caller, not decoded
+	// CT is the connection-tracking state, set by the caller (the
+	// Tracker's answer, EvaluateTracked) and not decoded: CTUntracked
+	// unless something looked it up.
+	CT CTState
 
 	Src, Dst netip.Addr      // IP only; IPv4 as 4-byte addresses
 	Proto    uint8           // L4 protocol, after the IPv6 extension chain

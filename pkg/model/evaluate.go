@@ -95,6 +95,9 @@ func matchesIP(m *rules.Match, p *Packet) bool {
 	if m.TTL.Set && !inRange(m.TTL, uint16(p.TTL)) {
 		return false
 	}
+	if m.CTState != 0 && !m.CTState.Accepts(rules.CTStates(p.CT)) {
+		return false
+	}
 	return true
 }
 

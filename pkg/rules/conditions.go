@@ -75,6 +75,11 @@ var Conditions = []Condition{
 	{"iface", "NAME", "input interface name",
 		func(m *Match, s string) (err error) { m.Iface, err = ParseIfaceName(s); return },
 		func(m *Match) string { return m.Iface }},
+	// Last: stored rule definitions list conditions in this order, and
+	// ones written before it must read the same.
+	{"ct-state", "STATES", "connection-tracking state, a comma list of new, established, related, invalid (as nftables' ct state)",
+		func(m *Match, s string) (err error) { m.CTState, err = ParseCTStates(s); return },
+		func(m *Match) string { return m.CTState.String() }},
 }
 
 // ConditionByKey finds a condition; nil if there is none.

@@ -26,6 +26,8 @@ import (
 //	    file: drop.txt    # and/or a blocklist file, relative to this file
 //	interfaces:           # optional: apply attaches to exactly these
 //	  - {name: eth0, mode: native}   # mode auto (default), native or generic
+//	conntrack:            # optional: connection-tracking timeouts (file_conntrack.go)
+//	  timeouts: {udp: 30s, tcp-established: 5d}
 //	rules:
 //	  - action: pass      # required
 //	    priority: 10      # optional, default DefaultPriority
@@ -255,9 +257,14 @@ func (p *fileParser) ruleset(root *yaml.Node, rs *Ruleset) error {
 	if root.Kind != yaml.MappingNode {
 		return p.errorf(root, "want a mapping with policy and rules, got %s", kindName(root))
 	}
-	fs, err := p.fields(root, "policy", "sets", "interfaces", "rules")
+	fs, err := p.fields(root, "policy", "sets", "interfaces", "conntrack", "rules")
 	if err != nil {
 		return err
+	}
+	if f, ok := fs["conntrack"]; ok {
+		if rs.Conntrack, err = p.conntrack(f); err != nil {
+			return err
+		}
 	}
 	if f, ok := fs["interfaces"]; ok {
 		if rs.Interfaces, err = p.interfaces(f); err != nil {
@@ -398,6 +405,9 @@ func FormatYAML(rs *Ruleset) []byte {
 	}
 	if rs.Interfaces != nil {
 		addPair(root, "interfaces", interfacesNode(rs.Interfaces))
+	}
+	if n := conntrackNode(rs.Conntrack); n != nil {
+		addPair(root, "conntrack", n)
 	}
 	addPair(root, "rules", list)
 

@@ -41,6 +41,9 @@ type Ruleset struct {
 	// when the file has no such key: apply then leaves attachments alone.
 	// The datapath and the reference model never look at it.
 	Interfaces []Interface
+	// Conntrack is the file's conntrack: section (timeouts); the zero
+	// value keeps every default.
+	Conntrack Conntrack
 }
 
 // Rule is one ordered match-action entry. Lower Priority runs first; equal
@@ -84,6 +87,7 @@ type Match struct {
 	TTL       Range // TTL (IPv4) or hop limit (IPv6), 0-255
 	Length    Range // frame length in bytes, Ethernet header included
 	Iface     string
+	CTState   CTStates // connection-tracking states (ct.go)
 }
 
 // Proto is an optional IP protocol number (after the IPv6 extension chain).
@@ -155,7 +159,7 @@ const VLANNone = layout.VlanNone
 func (m Match) NeedsIP() bool {
 	return m.Src.IsValid() || m.Dst.IsValid() || m.SrcSet != "" || m.DstSet != "" || m.Proto.Set || m.Sport.Set || m.Dport.Set ||
 		m.Family != FamilyAny || m.Fragment != FragAnyPacket || m.TCPFlags.Set ||
-		m.ICMPType.Set || m.ICMPCode.Set || m.DSCP.Set || m.TTL.Set
+		m.ICMPType.Set || m.ICMPCode.Set || m.DSCP.Set || m.TTL.Set || m.CTState != 0
 }
 
 // IsAny reports whether m sets no condition at all.

@@ -1,0 +1,84 @@
+package model
+
+import (
+	"time"
+
+	"github.com/xdpfw/xdpfw/pkg/layout"
+	"github.com/xdpfw/xdpfw/pkg/rules"
+)
+
+// UsesCT reports whether a rule of rules has a ct-state condition: only
+// then does the datapath look connection tracking up for every packet
+// (its generation's DIM_CT flag).
+func UsesCT(rs []rules.Rule) bool {
+	for i := range rs {
+		if rs[i].Match.CTState != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// IsDHCPReply reports whether p is a DHCP reply (server port to client
+// port, DHCPv4 or DHCPv6): the one packet a drop policy passes when it
+// answers a request this host sent, as it passes ARP and ND.
+func IsDHCPReply(p *Packet) bool {
+	if !p.HasPorts || p.Proto != rules.ProtoUDP {
+		return false
+	}
+	if p.Family() == rules.FamilyIPv4 {
+		return p.Sport == dhcp4Server && p.Dport == dhcp4Client
+	}
+	return p.Sport == dhcp6Server && p.Dport == dhcp6Client
+}
+
+// EvaluateTracked is EvaluateDecoded for a packet of frame coming in at
+// now, with t the connection-tracking table (nil: none, so nothing is
+// ever learned). As the datapath does, it places the packet against t
+// only when a rule of the ruleset names ct-state, or when a DHCP reply
+// would otherwise meet a drop policy; placing it moves its flow on. It
+// returns the verdict and the state found, with looked false (and p.CT
+// untracked) when nothing was looked up. usesCT must be UsesCT(sorted).
+func EvaluateTracked(rs *rules.Ruleset, sorted []rules.Rule, usesCT bool, p *Packet, frame []byte, t *Tracker, now time.Duration) (v Verdict, looked bool) {
+	p.CT = CTUntracked
+	if p.Malformed {
+		return Verdict{Action: rules.Drop, Reason: ReasonMalformed}, false
+	}
+	place := func() {
+		if t != nil {
+			p.CT = t.Ingress(p, frame, now)
+		}
+		looked = true
+	}
+	if usesCT {
+		place()
+	}
+	v = EvaluateDecoded(rs, sorted, p)
+	if v.Reason == ReasonDefault && v.Action == rules.Drop && IsDHCPReply(p) {
+		if !looked {
+			place()
+		}
+		if p.CT == CTEstablished {
+			v = Verdict{Action: rules.Pass, Reason: ReasonNeighbor}
+		}
+	}
+	return v, looked
+}
+
+// CTConfigOf is the model's configuration for a ruleset's conntrack:
+// section, with the datapath's table sizes.
+func CTConfigOf(c rules.Conntrack) CTConfig {
+	return CTConfig{
+		Capacity:       layout.CtEntries,
+		FragCapacity:   layout.CtFragEntries,
+		TCPSynSent:     c.Timeout(layout.CtToSynSent),
+		TCPEstablished: c.Timeout(layout.CtToEstablished),
+		TCPClosing:     c.Timeout(layout.CtToClosing),
+		TCPClose:       c.Timeout(layout.CtToClose),
+		UDP:            c.Timeout(layout.CtToUdp),
+		UDPReplied:     c.Timeout(layout.CtToUdpReplied),
+		ICMP:           c.Timeout(layout.CtToIcmp),
+		Generic:        c.Timeout(layout.CtToGeneric),
+		Fragment:       c.Timeout(layout.CtToFragment),
+	}
+}
