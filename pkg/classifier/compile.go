@@ -83,6 +83,7 @@ func constrained(m *rules.Match) [NumDims]bool {
 		DimDSCP: m.DSCP.Set, DimTTL: m.TTL.Set, DimLen: m.Length.Set,
 		DimIface:  m.Iface != "",
 		DimSrcSet: m.SrcSet != "", DimDstSet: m.DstSet != "",
+		DimCT: m.CTState != 0,
 	}
 }
 

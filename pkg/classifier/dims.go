@@ -66,5 +66,9 @@ const SetKeys = layout.SetKeys
 var ValueKeys = [NumDims]int{
 	DimProto: ProtoKeys, DimSport: layout.U16Keys, DimDport: layout.U16Keys, DimL4: layout.U16Keys,
 	DimVLAN: VLANKeys, DimInnerVLAN: VLANKeys, DimDSCP: layout.DscpKeys, DimTTL: layout.TtlKeys, DimLen: layout.U16Keys,
-	DimSrcSet: SetKeys, DimDstSet: SetKeys, DimCT: layout.CtKeys,
+	DimSrcSet: SetKeys, DimDstSet: SetKeys, DimCT: ctKeyCount,
 }
+
+// ctKeyCount is the ct-state dimension's key count: every value of
+// enum ct_state fits below it.
+const ctKeyCount = layout.CtKeys

@@ -68,8 +68,25 @@ func (kc keyContext) of(d int, m *rules.Match) []interval {
 		return setKeys(kc.srcSets, m.SrcSet)
 	case DimDstSet:
 		return setKeys(kc.dstSets, m.DstSet)
+	case DimCT:
+		return ctKeys(m.CTState)
 	}
 	return nil
+}
+
+// ctKeys are the states (the key is a state's bit, 0 untracked) that a
+// ct-state condition accepts.
+func ctKeys(c rules.CTStates) []interval {
+	if c == 0 {
+		return nil
+	}
+	var out []interval
+	for k := 0; k < ctKeyCount; k++ {
+		if c&rules.CTStates(k) != 0 {
+			out = addKeys(out, k, k)
+		}
+	}
+	return out
 }
 
 // setKeys are the membership masks with the bit of set name: the keys

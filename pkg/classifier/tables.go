@@ -50,7 +50,7 @@ type Tables struct {
 // a rule's primary dimension is its most selective condition.
 var primaryOrder = [NumDims]int{
 	DimSrc, DimDst, DimSrcSet, DimDstSet, DimDport, DimSport, DimL4, DimIface,
-	DimInnerVLAN, DimVLAN, DimTTL, DimDSCP, DimLen, DimProto,
+	DimInnerVLAN, DimVLAN, DimTTL, DimDSCP, DimLen, DimProto, DimCT,
 }
 
 // Summary is the summary word the datapath stores for an atom: the words
