@@ -96,6 +96,8 @@ func atom(t *classifier.Tables, sets rules.Sets, d int, p *model.Packet) uint32 
 		return value(setMask(sets, t.SrcSets, p.Src), isIP)
 	case classifier.DimDstSet:
 		return value(setMask(sets, t.DstSets, p.Dst), isIP)
+	case classifier.DimCT:
+		return value(int(p.CT), true) // the caller's state: the datapath looks it up for every packet
 	case classifier.DimIface:
 		for _, e := range t.Ifaces {
 			if e.Name == p.Iface {

@@ -31,6 +31,11 @@ func TestClassifyAgreesWithEvaluate(t *testing.T) {
 		for i, f := range frames {
 			p := model.Decode(f.Bytes())
 			p.Iface = []string{"lo", "eth0", "eth1"}[i%3]
+			// Any state connection tracking can give this packet: IP
+			// other than neighbour discovery has one, the rest none.
+			if (p.Kind == model.KindIPv4 || p.Kind == model.KindIPv6) && !p.ND && !p.Malformed {
+				p.CT = []model.CTState{model.CTNew, model.CTEstablished, model.CTRelated, model.CTInvalid}[rng.IntN(4)]
+			}
 			want := model.EvaluateDecoded(rs, sorted, &p)
 			rank, _ := classifytest.Classify(tables, rs.Sets, &p)
 			if got := verdictOf(tables, rank, &p); got != want {

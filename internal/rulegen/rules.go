@@ -108,6 +108,9 @@ func randomMatch(rng *rand.Rand) rules.Match {
 	if one(10) {
 		m.Iface = ifaces[rng.IntN(len(ifaces))]
 	}
+	if one(10) {
+		m.CTState = rules.CTStates(1 + rng.IntN(15))
+	}
 	return m
 }
 

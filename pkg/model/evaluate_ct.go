@@ -33,8 +33,9 @@ func IsDHCPReply(p *Packet) bool {
 }
 
 // EvaluateTracked is EvaluateDecoded for a packet of frame coming in at
-// now, with t the connection-tracking table (nil: none, so nothing is
-// ever learned). As the datapath does, it places the packet against t
+// now, with t the connection-tracking table (nil: an empty one, which is
+// what a datapath sees that nothing went out of: packets coming in never
+// create state). As the datapath does, it places the packet against t
 // only when a rule of the ruleset names ct-state, or when a DHCP reply
 // would otherwise meet a drop policy; placing it moves its flow on. It
 // returns the verdict and the state found, with looked false (and p.CT
@@ -44,10 +45,11 @@ func EvaluateTracked(rs *rules.Ruleset, sorted []rules.Rule, usesCT bool, p *Pac
 	if p.Malformed {
 		return Verdict{Action: rules.Drop, Reason: ReasonMalformed}, false
 	}
+	if t == nil {
+		t = &Tracker{} // read-only: an unknown flow records nothing
+	}
 	place := func() {
-		if t != nil {
-			p.CT = t.Ingress(p, frame, now)
-		}
+		p.CT = t.Ingress(p, frame, now)
 		looked = true
 	}
 	if usesCT {

@@ -1,0 +1,289 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
+	"golang.org/x/sys/unix"
+
+	"github.com/xdpfw/xdpfw/internal/privtest"
+)
+
+// TestHostFirewall is issue 14's host firewall, end to end through real
+// traffic: the server namespace is a host with xdpfw attached, policy
+// drop, its replies let in by `ct-state established,related` and one
+// service port open, and the client namespace is the rest of the world.
+// What the host starts works, in both families; what the world starts
+// gets nothing and leaves no state.
+func TestHostFirewall(t *testing.T) {
+	privtest.Require(t)
+	t.Parallel()
+	l := newLab(t)
+	h := hostLab{lab: l}
+
+	service := l.serverTCP() // the "ssh" the host offers
+	closed := l.serverTCP()  // listening, but no rule lets it in
+	ruleset := fmt.Sprintf(`policy: drop
+conntrack:
+  timeouts: {udp: 2s, udp-replied: 2s}
+rules:
+  - action: pass
+    ct-state: established,related
+    comment: replies to what this host started
+  - action: pass
+    proto: tcp
+    dport: %d
+    comment: the one service offered
+`, service)
+	path := filepath.Join(t.TempDir(), "hostfw.yaml")
+	if err := os.WriteFile(path, []byte(ruleset), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l.mustCLI("apply", "-f", path)
+	l.mustCLI("attach", serverIf, "--mode", "native")
+
+	// What the host starts: TCP, UDP and ICMP, IPv4 and IPv6.
+	for _, remote := range []netip.Addr{l.clientV4, l.clientV6} {
+		port := h.clientTCP(remote)
+		if err := h.dialFromServer(netip.AddrPortFrom(remote, port), 2*time.Second); err != nil {
+			t.Fatalf("the host's own TCP connection to %s:%d: %v", remote, port, err)
+		}
+		echo := h.clientEcho(remote, 0)
+		if got := h.udpExchange(netip.AddrPortFrom(remote, echo), 100); got != 100 {
+			t.Fatalf("the host's own UDP query to %s: a %d-byte reply, want 100", remote, got)
+		}
+		// A reply bigger than the MTU arrives in fragments: the later
+		// ones carry no ports and are let in by their datagram's id.
+		if got := h.udpExchange(netip.AddrPortFrom(remote, echo), 4000); got != 4000 {
+			t.Fatalf("the host's own UDP query to %s with a fragmented reply: %d bytes, want 4000", remote, got)
+		}
+		if err := h.pingFromServer(remote); err != nil {
+			t.Fatalf("the host's own ping of %s: %v", remote, err)
+		}
+	}
+
+	// What the world starts: nothing gets in but the service.
+	if err := l.dialTCP(service, 2*time.Second); err != nil {
+		t.Fatalf("connect to the service port %d: %v", service, err)
+	}
+	if err := l.dialTCP(closed, 300*time.Millisecond); !isTimeout(err) {
+		t.Fatalf("connect to port %d, which no rule opens: %v, want a timeout (the SYN dropped)", closed, err)
+	}
+	c4 := l.clientUDP(l.clientV4)
+	listener := l.serverUDP(l.serverV4, 5301)
+	if got := l.udpProbe(c4, listener, netip.AddrPortFrom(l.serverV4, 5301), 5, false); got != 0 {
+		t.Fatalf("unsolicited UDP: %d of 5 datagrams arrived, want none", got)
+	}
+	// From port 53, the hole a stateless ruleset needs for DNS replies.
+	dns := h.clientUDPFrom(l.clientV4, 53)
+	if got := l.udpProbe(dns, listener, netip.AddrPortFrom(l.serverV4, 5301), 5, false); got != 0 {
+		t.Fatalf("unsolicited UDP from port 53: %d of 5 datagrams arrived, want none", got)
+	}
+
+	before := h.ctEntries()
+	// An ACK scan and a spoofed SYN flood: no answer, no state.
+	h.rawTCP(l.clientV4, closed, layers.TCP{ACK: true, Seq: 1, Ack: 1}, 20)
+	for i := 0; i < 100; i++ {
+		spoofed := netip.AddrFrom4([4]byte{198, 51, 100, byte(i)})
+		h.rawTCP(spoofed, closed, layers.TCP{SYN: true, Seq: uint32(i)}, 1)
+	}
+	if after := h.ctEntries(); after != before {
+		t.Fatalf("unsolicited traffic changed the connection table: %d flows before, %d after", before, after)
+	}
+
+	// A flow idle past its timeout (udp-replied 2s here) is closed
+	// again: the remote end's late datagram is dropped.
+	echo := h.clientEcho(l.clientV4, 0)
+	src := h.serverUDPSocket(l.serverV4)
+	remote := netip.AddrPortFrom(l.clientV4, echo)
+	if got := h.exchangeOn(src, remote, 50); got != 50 {
+		t.Fatalf("UDP exchange before the timeout: %d bytes back, want 50", got)
+	}
+	time.Sleep(3 * time.Second)
+	late := h.clientUDPFrom(l.clientV4, echo)
+	local := netip.MustParseAddrPort(src.LocalAddr().String())
+	if got := l.udpProbe(late, src, local, 3, false); got != 0 {
+		t.Fatalf("a datagram of a flow idle past its timeout: %d of 3 arrived, want none", got)
+	}
+}
+
+// hostLab is the lab seen from the server: the host xdpfw protects,
+// starting connections of its own to the client, "the world".
+type hostLab struct {
+	*lab
+}
+
+// serverNSPath is the server namespace's bind mount (newNamedNS).
+func (h *hostLab) serverNSPath() string { return filepath.Join("/run/netns", h.serverName) }
+
+// clientTCP opens a TCP listener in the client namespace that accepts
+// and closes every connection, and returns its port.
+func (h *hostLab) clientTCP(ip netip.Addr) uint16 {
+	h.t.Helper()
+	var (
+		ln  *net.TCPListener
+		err error
+	)
+	inNS(h.t, h.clientNS, func() {
+		ln, err = net.ListenTCP("tcp", net.TCPAddrFromAddrPort(netip.AddrPortFrom(ip, 0)))
+	})
+	if err != nil {
+		h.t.Fatalf("listen tcp in the client namespace: %v", err)
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Write([]byte("hello"))
+			c.Close()
+		}
+	}()
+	h.t.Cleanup(func() { ln.Close(); wg.Wait() })
+	return uint16(ln.Addr().(*net.TCPAddr).Port)
+}
+
+// dialFromServer connects from the host and reads the greeting: the
+// handshake's SYN-ACK and the data both come back in.
+func (h *hostLab) dialFromServer(to netip.AddrPort, timeout time.Duration) error {
+	var err error
+	inNS(h.t, h.serverNS, func() {
+		var c net.Conn
+		if c, err = (&net.Dialer{Timeout: timeout}).Dial("tcp", to.String()); err != nil {
+			return
+		}
+		defer c.Close()
+		c.SetReadDeadline(time.Now().Add(timeout))
+		b := make([]byte, 16)
+		var n int
+		if n, err = c.Read(b); err == nil && string(b[:n]) != "hello" {
+			err = fmt.Errorf("read %q, want hello", b[:n])
+		}
+	})
+	return err
+}
+
+// clientEcho opens a UDP server in the client namespace on port (0: any)
+// that answers each datagram "N" (a decimal size) with N bytes.
+func (h *hostLab) clientEcho(ip netip.Addr, port uint16) uint16 {
+	h.t.Helper()
+	c := h.udpIn(h.clientNS, netip.AddrPortFrom(ip, port))
+	go func() {
+		b := make([]byte, 2048)
+		for {
+			n, from, err := c.ReadFromUDPAddrPort(b)
+			if err != nil {
+				return
+			}
+			var size int
+			if _, err := fmt.Sscanf(string(b[:n]), "%d", &size); err != nil || size < 1 || size > 60000 {
+				continue
+			}
+			c.WriteToUDPAddrPort(bytes.Repeat([]byte{'r'}, size), from)
+		}
+	}()
+	return uint16(c.LocalAddr().(*net.UDPAddr).Port)
+}
+
+// clientUDPFrom opens a UDP socket in the client namespace bound to port.
+func (h *hostLab) clientUDPFrom(ip netip.Addr, port uint16) *net.UDPConn {
+	return h.udpIn(h.clientNS, netip.AddrPortFrom(ip, port))
+}
+
+// serverUDPSocket opens a UDP socket of the host on an ephemeral port.
+func (h *hostLab) serverUDPSocket(ip netip.Addr) *net.UDPConn {
+	return h.udpIn(h.serverNS, netip.AddrPortFrom(ip, 0))
+}
+
+// udpExchange asks the client's echo server for size bytes from a fresh
+// socket of the host and returns how many came back (0: nothing).
+func (h *hostLab) udpExchange(to netip.AddrPort, size int) int {
+	h.t.Helper()
+	return h.exchangeOn(h.serverUDPSocket(to.Addr()), to, size)
+}
+
+func (h *hostLab) exchangeOn(c *net.UDPConn, to netip.AddrPort, size int) int {
+	h.t.Helper()
+	if _, err := c.WriteToUDPAddrPort([]byte(fmt.Sprint(size)), to); err != nil {
+		h.t.Fatalf("send to %s: %v", to, err)
+	}
+	c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	b := make([]byte, 65536)
+	n, _, err := c.ReadFromUDPAddrPort(b)
+	if err != nil {
+		return 0
+	}
+	return n
+}
+
+// pingFromServer pings remote once from the host, with the system's ping
+// (an ICMP echo of its own, in either family).
+func (h *hostLab) pingFromServer(remote netip.Addr) error {
+	fam := "-4"
+	if remote.Is6() {
+		fam = "-6"
+	}
+	out, err := exec.Command("nsenter", "--net="+h.serverNSPath(), "ping", fam, "-c", "1", "-W", "2", remote.String()).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%v: %s", err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// rawTCP sends n copies of a TCP segment from src (any address: the IP
+// header is written whole) to the host's port, from the client side.
+func (h *hostLab) rawTCP(src netip.Addr, port uint16, seg layers.TCP, n int) {
+	h.t.Helper()
+	ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolTCP,
+		SrcIP: src.AsSlice(), DstIP: h.serverV4.AsSlice()}
+	seg.SrcPort, seg.DstPort, seg.Window = 40000, layers.TCPPort(port), 1024
+	seg.SetNetworkLayerForChecksum(ip)
+	buf := gopacket.NewSerializeBuffer()
+	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{ComputeChecksums: true, FixLengths: true}, ip, &seg); err != nil {
+		h.t.Fatal(err)
+	}
+	var err error
+	inNS(h.t, h.clientNS, func() {
+		var fd int
+		if fd, err = unix.Socket(unix.AF_INET, unix.SOCK_RAW, unix.IPPROTO_RAW); err != nil {
+			return
+		}
+		defer unix.Close(fd)
+		to := &unix.SockaddrInet4{Addr: h.serverV4.As4()}
+		for i := 0; i < n && err == nil; i++ {
+			err = unix.Sendto(fd, buf.Bytes(), 0, to)
+		}
+	})
+	if err != nil {
+		h.t.Fatalf("send raw TCP from %s: %v", src, err)
+	}
+}
+
+// ctEntries is the number of flows `ct stats` reports.
+func (h *hostLab) ctEntries() int {
+	h.t.Helper()
+	var st struct {
+		Entries *int `json:"entries"`
+	}
+	out := h.mustCLI("ct", "stats", "--json")
+	if err := json.Unmarshal([]byte(out), &st); err != nil || st.Entries == nil {
+		h.t.Fatalf("ct stats --json: %v, no entries in %s", err, out)
+	}
+	return *st.Entries
+}
