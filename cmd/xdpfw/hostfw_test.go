@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -53,6 +55,18 @@ rules:
 	}
 	l.mustCLI("apply", "-f", path)
 	l.mustCLI("attach", serverIf, "--mode", "native")
+
+	// DHCP: a reply nobody asked for is dropped; the reply to the host's
+	// own request passes (no rule names it: it passes like ARP).
+	dhcpServer := h.dhcpServer()
+	dhcpClient := h.dhcpClient()
+	if h.dhcpReply(dhcpServer, dhcpClient, "unsolicited") {
+		t.Fatal("a DHCP reply to no request of the host's arrived")
+	}
+	h.dhcpRequest(dhcpClient)
+	if !h.dhcpReply(dhcpServer, dhcpClient, "offer") {
+		t.Fatal("the reply to the host's own DHCP request did not arrive: it would lose its lease")
+	}
 
 	// What the host starts: TCP, UDP and ICMP, IPv4 and IPv6.
 	for _, remote := range []netip.Addr{l.clientV4, l.clientV6} {
@@ -286,4 +300,56 @@ func (h *hostLab) ctEntries() int {
 		h.t.Fatalf("ct stats --json: %v, no entries in %s", err, out)
 	}
 	return *st.Entries
+}
+
+// dhcpServer is a socket on the DHCP server port in the client namespace.
+func (h *hostLab) dhcpServer() *net.UDPConn {
+	return h.udpIn(h.clientNS, netip.AddrPortFrom(h.clientV4, 67))
+}
+
+// dhcpClient is the host's DHCP client socket: port 68 on every address,
+// allowed to broadcast out of the veth, as a DHCP client's is.
+func (h *hostLab) dhcpClient() *net.UDPConn {
+	h.t.Helper()
+	var (
+		pc  net.PacketConn
+		err error
+	)
+	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		err := rc.Control(func(fd uintptr) {
+			if serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_BROADCAST, 1); serr == nil {
+				serr = unix.BindToDevice(int(fd), serverIf)
+			}
+		})
+		if err != nil {
+			return err
+		}
+		return serr
+	}}
+	inNS(h.t, h.serverNS, func() { pc, err = lc.ListenPacket(context.Background(), "udp4", "0.0.0.0:68") })
+	if err != nil {
+		h.t.Fatalf("open the host's DHCP client socket: %v", err)
+	}
+	h.t.Cleanup(func() { pc.Close() })
+	return pc.(*net.UDPConn)
+}
+
+// dhcpRequest broadcasts a (token) DHCP request from the host.
+func (h *hostLab) dhcpRequest(c *net.UDPConn) {
+	h.t.Helper()
+	if _, err := c.WriteToUDPAddrPort([]byte("discover"), netip.MustParseAddrPort("255.255.255.255:67")); err != nil {
+		h.t.Fatalf("broadcast a DHCP request: %v", err)
+	}
+}
+
+// dhcpReply sends a reply from the server port to the host's client port
+// and reports whether it arrived.
+func (h *hostLab) dhcpReply(server, client *net.UDPConn, token string) bool {
+	h.t.Helper()
+	tok := h.token(token)
+	if _, err := server.WriteToUDPAddrPort([]byte(tok), netip.AddrPortFrom(h.serverV4, 68)); err != nil {
+		h.t.Fatalf("send a DHCP reply: %v", err)
+	}
+	return h.recvUDP(client, tok, 1, time.Second) == 1
 }
