@@ -115,15 +115,20 @@ func inRange(r rules.Range, v uint16) bool {
 	return r.Lo <= v && v <= r.Hi
 }
 
-// Evaluate decodes frame and gives the verdict rs assigns it. It sorts the
-// rules on every call; to evaluate many frames, sort once and call
-// EvaluateDecoded.
+// Evaluate decodes frame and gives the verdict rs assigns it, with an
+// empty connection-tracking table (EvaluateTracked): what a program gives
+// that nothing went out of. It sorts the rules on every call; to evaluate
+// many frames, sort once and call EvaluateTracked or EvaluateDecoded.
 func Evaluate(rs *rules.Ruleset, frame []byte) Verdict {
 	p := Decode(frame)
-	return EvaluateDecoded(rs, rules.Sorted(rs.Rules), &p)
+	sorted := rules.Sorted(rs.Rules)
+	v, _ := EvaluateTracked(rs, sorted, UsesCT(sorted), &p, frame, nil, 0)
+	return v
 }
 
-// EvaluateDecoded gives the verdict for an already decoded frame. sorted
+// EvaluateDecoded gives the verdict for an already decoded frame, whose
+// connection-tracking state p.CT the caller has set (a ct-state rule
+// never matches CTUntracked); EvaluateTracked finds it. sorted
 // must be Sorted(rs.Rules); rs supplies the default policy. Order of
 // checks: malformed frames are dropped; the first matching rule decides;
 // unmatched ARP and ND pass; everything else gets the policy.
