@@ -31,7 +31,7 @@ var rebuiltMaps = map[string]bool{
 	xdpfwMapActive: true, xdpfwMapGenConf: true, xdpfwMapRanks: true,
 	xdpfwMapAddr4Host: true, xdpfwMapAddr6Host: true, xdpfwMapAddr4Lpm: true, xdpfwMapAddr6Lpm: true,
 	xdpfwMapValueAtoms: true, xdpfwMapIfaceAtoms: true, xdpfwMapVectors: true,
-	xdpfwMapAtomScratch: true, xdpfwMapScratch: true, xdpfwMapTrace: true,
+	xdpfwMapAtomScratch: true, xdpfwMapScratch: true, xdpfwMapTrace: true, xdpfwMapCtQuote: true,
 }
 
 // migrate moves a state of the previous layout (oldMetaVersion) to this

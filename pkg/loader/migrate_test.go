@@ -20,9 +20,9 @@ import (
 )
 
 // previousObject is the datapath of the last release of the previous
-// layout (version 7, no capture maps): pkg/loader/xdpfw_bpfel.o as
-// committed at db93225, kept as it was.
-const previousObject = "testdata/xdpfw-layout7.o"
+// layout (version 8, no connection tracking): pkg/loader/xdpfw_bpfel.o as
+// committed at 2b67d2c, kept as it was.
+const previousObject = "testdata/xdpfw-layout8.o"
 
 const migrateRuleset = `policy: pass
 sets:
@@ -179,7 +179,8 @@ func checkMigrated(t *testing.T, s *State, want *rules.Ruleset, before []RuleRow
 
 // runPrevious turns the state into what the previous release left: its
 // programs (from previousObject, on the very pinned maps, which it must
-// find of the same layout) pinned and attached, addedMaps not pinned,
+// find of the same layout, but those previousShape gives the previous
+// shape) pinned and attached, addedMaps not pinned,
 // meta version oldMetaVersion. Then it counts a frame each on rules 1 and
 // 3 through the old program.
 func runPrevious(s *State) error { return runPreviousOn(s, "mig0") }
@@ -191,6 +192,15 @@ func runPreviousOn(s *State, iface string) error {
 		return err
 	}
 	pinned := s.mapsByName()
+	reshaped, err := previousShape(s.dir, spec, pinned)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, m := range reshaped {
+			m.Close()
+		}
+	}()
 	repl := map[string]*ebpf.Map{}
 	for name, ms := range spec.Maps {
 		if strings.HasPrefix(name, ".") {
@@ -199,16 +209,25 @@ func runPreviousOn(s *State, iface string) error {
 		if pinned[name] == nil {
 			return fmt.Errorf("the previous layout has map %s, which this build lacks", name)
 		}
+		if reshaped[name] != nil {
+			repl[name] = reshaped[name]
+			continue
+		}
 		if err := compatible(ms, pinned[name]); err != nil {
 			return fmt.Errorf("the previous layout differs: %w", err)
 		}
 		repl[name] = pinned[name]
 	}
-	var progs xdpfwPrograms
+	// The previous release's programs: no egress learner.
+	var progs struct {
+		Xdpfw      *ebpf.Program `ebpf:"xdpfw"`
+		XdpfwFrags *ebpf.Program `ebpf:"xdpfw_frags"`
+	}
 	if err := spec.LoadAndAssign(&progs, &ebpf.CollectionOptions{MapReplacements: repl}); err != nil {
 		return err
 	}
-	defer progs.Close()
+	defer progs.Xdpfw.Close()
+	defer progs.XdpfwFrags.Close()
 	for pin, p := range map[string]*ebpf.Program{progPin: progs.Xdpfw, progFragsPin: progs.XdpfwFrags} {
 		if err := os.Remove(filepath.Join(s.dir, pin)); err != nil {
 			return err

@@ -134,6 +134,7 @@ func (s *State) loadPinned() error {
 		return err
 	}
 	pinned := map[string]*ebpf.Map{}
+	var reshaped error
 	defer func() {
 		for _, m := range pinned {
 			m.Close()
@@ -159,7 +160,12 @@ func (s *State) loadPinned() error {
 		}
 		pinned[name] = m
 		if err := compatible(ms, m); err != nil {
-			return fmt.Errorf("pinned state in %s is from an incompatible xdpfw build (%v); detach it with that build, or run: xdpfw detach --all", s.dir, err)
+			if !rebuiltMaps[name] {
+				return incompatible(s.dir, err)
+			}
+			// The previous layout's shape, which migrate replaces: only
+			// a state of that layout may have it (checked below).
+			reshaped = errors.Join(reshaped, err)
 		}
 	}
 	if err := assignMaps(&s.maps, pinned); err != nil {
@@ -168,6 +174,9 @@ func (s *State) loadPinned() error {
 	pinned = nil
 	if s.old, err = checkMeta(&s.maps, s.dir, len(s.missing) > 0); err != nil {
 		return err
+	}
+	if reshaped != nil && s.old == nil {
+		return incompatible(s.dir, reshaped)
 	}
 	return s.loadPinnedPrograms()
 }
@@ -187,6 +196,10 @@ func (s *State) loadPinnedPrograms() error {
 // programPins maps each program's pin name to where State holds it.
 func (s *State) programPins() map[string]**ebpf.Program {
 	return map[string]**ebpf.Program{progPin: &s.progs.Xdpfw, progFragsPin: &s.progs.XdpfwFrags}
+}
+
+func incompatible(dir string, err error) error {
+	return fmt.Errorf("pinned state in %s is from an incompatible xdpfw build (%v); detach it with that build, or run: xdpfw detach --all", dir, err)
 }
 
 func compatible(spec *ebpf.MapSpec, m *ebpf.Map) error {
