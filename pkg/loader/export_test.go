@@ -12,3 +12,11 @@ func InstanceMaps(t *Instance) map[string]*ebpf.Map {
 // stopChangesAt makes every change of s call stop at its named points
 // (tx.reached); nil: no more.
 func stopChangesAt(s *State, stop func(point string)) { s.stopAt = stop }
+
+// egressHooksOnly makes attach try only hooks (layout.Egress*) until the
+// test ends: the clsact path, proven on a kernel that has tcx.
+func egressHooksOnly(t interface{ Cleanup(func()) }, hooks ...uint32) {
+	old := egressHooks
+	egressHooks = hooks
+	t.Cleanup(func() { egressHooks = old })
+}

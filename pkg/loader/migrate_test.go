@@ -157,6 +157,7 @@ func checkMigrated(t *testing.T, s *State, want *rules.Ruleset, before []RuleRow
 	if len(st.Interfaces) == 1 && st.Interfaces[0].ProgID != ids.plain {
 		t.Errorf("mig0 runs program %d, want this build's pinned %d", st.Interfaces[0].ProgID, ids.plain)
 	}
+	checkEgressRecorded(t, s, "mig0")
 	out, err := runFrame(s.progs.Xdpfw, fixtures.UDP("198.51.100.9", "192.0.2.1", 1000, 53))
 	if err != nil {
 		return err
@@ -241,6 +242,21 @@ func runPreviousOn(s *State, iface string) error {
 		return err
 	}
 	if err := netlink.LinkSetXdpFdWithFlags(link, progs.Xdpfw.FD(), nl.XDP_FLAGS_SKB_MODE); err != nil {
+		return err
+	}
+	// No egress learner: neither on the interface, pinned, nor recorded.
+	if err := s.detachEgress(link); err != nil {
+		return err
+	}
+	if err := os.Remove(filepath.Join(s.dir, progEgressPin)); err != nil {
+		return err
+	}
+	var ifc xdpfwIface
+	if err := s.maps.Ifaces.Lookup(uint32(link.Attrs().Index), &ifc); err != nil {
+		return err
+	}
+	ifc.Egress = 0
+	if err := s.maps.Ifaces.Put(uint32(link.Attrs().Index), &ifc); err != nil {
 		return err
 	}
 	for name, m := range pinned {
@@ -352,6 +368,7 @@ func TestMigrateCutShort(t *testing.T) {
 				if err != nil || len(st.Problems) != 0 || len(st.Interfaces) != 1 || st.Interfaces[0].ProgID != ids.plain {
 					t.Errorf("status after finishing: %+v (%v), want cut0 running the pinned program %d", st, err, ids.plain)
 				}
+				checkEgressRecorded(t, s, "cut0")
 				_, after, err := s.RuleList()
 				if err != nil || len(after) != len(before) {
 					return fmt.Errorf("rules after finishing: %+v, %v", after, err)

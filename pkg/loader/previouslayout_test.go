@@ -1,7 +1,12 @@
 package loader
 
 import (
+	"testing"
+
+	"github.com/vishvananda/netlink"
+
 	"fmt"
+	"github.com/xdpfw/xdpfw/pkg/layout"
 
 	"github.com/cilium/ebpf"
 )
@@ -69,4 +74,20 @@ func copyGenerations(from, to *ebpf.Map, perGen, oldPerGen uint32) error {
 		}
 	}
 	return nil
+}
+
+// checkEgressRecorded: iface, migrated, has exactly one egress learner,
+// this build's, on tcx (this kernel has it), and its record says so.
+func checkEgressRecorded(t *testing.T, s *State, iface string) {
+	t.Helper()
+	l, err := netlink.LinkByName(iface)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	var ifc xdpfwIface
+	if err := s.maps.Ifaces.Lookup(uint32(l.Attrs().Index), &ifc); err != nil || ifc.Egress != layout.EgressTcx {
+		t.Errorf("%s's record %+v (%v), want egress tcx", iface, ifc, err)
+	}
+	checkOneEgress(t, s, l, EgressTCX)
 }

@@ -19,10 +19,11 @@ import (
 const DefaultPinDir = "/sys/fs/bpf/xdpfw"
 
 // The programs' pins: one-buffer frames, and frames in several buffers
-// (programs.go).
+// (programs.go), and the egress learner (egress.go).
 const (
-	progPin      = "prog"
-	progFragsPin = "prog_frags"
+	progPin       = "prog"
+	progFragsPin  = "prog_frags"
+	progEgressPin = "prog_egress"
 )
 
 // State is the pinned, live xdpfw: its programs and maps, held under an
@@ -186,7 +187,11 @@ func (s *State) loadPinnedPrograms() error {
 	s.progs.Close()
 	for pin, p := range s.programPins() {
 		var err error
-		if *p, err = ebpf.LoadPinnedProgram(filepath.Join(s.dir, pin), nil); err != nil {
+		*p, err = ebpf.LoadPinnedProgram(filepath.Join(s.dir, pin), nil)
+		if errors.Is(err, os.ErrNotExist) && pin == progEgressPin && s.old != nil {
+			continue // the previous layout had none: migrate pins it
+		}
+		if err != nil {
 			return fmt.Errorf("pinned program in %s: %w", s.dir, err)
 		}
 	}
@@ -195,7 +200,7 @@ func (s *State) loadPinnedPrograms() error {
 
 // programPins maps each program's pin name to where State holds it.
 func (s *State) programPins() map[string]**ebpf.Program {
-	return map[string]**ebpf.Program{progPin: &s.progs.Xdpfw, progFragsPin: &s.progs.XdpfwFrags}
+	return map[string]**ebpf.Program{progPin: &s.progs.Xdpfw, progFragsPin: &s.progs.XdpfwFrags, progEgressPin: &s.progs.XdpfwEgress}
 }
 
 func incompatible(dir string, err error) error {
@@ -294,6 +299,14 @@ func (s *State) unpinAll() error {
 	for _, p := range s.programPins() {
 		if *p != nil {
 			errs = append(errs, (*p).Unpin())
+		}
+	}
+	// tcx links of interfaces gone (or detached by DetachAll already).
+	if entries, err := os.ReadDir(s.dir); err == nil {
+		for _, e := range entries {
+			if isEgressLinkPin(e.Name()) {
+				errs = append(errs, unpinEgressLink(filepath.Join(s.dir, e.Name())))
+			}
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
