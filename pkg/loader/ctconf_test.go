@@ -17,22 +17,29 @@ rules:
   - {ct-state: "established,related", action: pass}
 `
 
+// freshState is a new state, attached nowhere, removed when the test
+// ends.
+func freshState(t *testing.T) *State {
+	t.Helper()
+	privtest.Require(t)
+	s, err := OpenOrCreate(privtest.PinDir(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		s.unpinAll()
+		s.Close()
+	})
+	return s
+}
+
 // TestCTConfRoundTrip: the ruleset's conntrack: timeouts reach ct_conf
 // with the rules (apply, the test-run instance's Load), read back as the
 // live ruleset's, survive rule add and policy changes and the flushed
 // counter's writes, and an apply without the section restores the
 // defaults (zeros).
 func TestCTConfRoundTrip(t *testing.T) {
-	privtest.Require(t)
-	dir := privtest.PinDir(t)
-	s, err := OpenOrCreate(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		s.unpinAll()
-		s.Close()
-	}()
+	s := freshState(t)
 	rs, err := rules.ParseYAML("ct.yaml", []byte(ctConfRuleset), rules.FileOptions{})
 	if err != nil {
 		t.Fatal(err)
