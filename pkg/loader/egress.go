@@ -218,6 +218,12 @@ func (s *State) detachEgress(l netlink.Link) error {
 	if err := removeEgressLink(s.dir, l.Attrs().Index); err != nil {
 		return err
 	}
+	return removeEgressFilter(l)
+}
+
+// removeEgressFilter removes xdpfw's clsact filters from l's egress (a
+// crash between an add and its record could leave more than one).
+func removeEgressFilter(l netlink.Link) error {
 	for {
 		f, err := ourEgressFilter(l)
 		if err != nil || f == nil {

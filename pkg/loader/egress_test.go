@@ -125,10 +125,14 @@ func linkNamed(t *testing.T, name string) netlink.Link {
 	return l
 }
 
-// TestEgressTCX: attach puts the egress learner on tcx (this kernel has
-// it), pinned beside the programs and recorded; attaching again and
-// replacing the program keep exactly one; detach removes it and its pin.
+// TestEgressTCX: attach puts the egress learner on tcx, pinned beside
+// the programs and recorded; attaching again and replacing the program
+// keep exactly one; detach removes it and its pin.
 func TestEgressTCX(t *testing.T) {
+	privtest.Require(t)
+	if kernelEgress(t) != EgressTCX {
+		t.Skip("no tcx before Linux 6.6: TestEgressClsact covers this kernel's hook")
+	}
 	dir := privtest.PinDir(t)
 	inThrowawayNetns(t, func() error {
 		defer removeState(dir)

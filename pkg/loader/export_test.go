@@ -1,6 +1,10 @@
 package loader
 
-import "github.com/cilium/ebpf"
+import (
+	"github.com/cilium/ebpf"
+
+	"github.com/xdpfw/xdpfw/pkg/kernel"
+)
 
 // InstanceMaps gives an instance's maps by name, so a benchmark can run another
 // build of the object on exactly the same classifier state.
@@ -19,4 +23,21 @@ func egressHooksOnly(t interface{ Cleanup(func()) }, hooks ...uint32) {
 	old := egressHooks
 	egressHooks = hooks
 	t.Cleanup(func() { egressHooks = old })
+}
+
+// kernelEgress is the hook attach picks on this kernel: tcx from 6.6,
+// clsact before (make test-kernels runs these tests on 6.1 too).
+func kernelEgress(t interface{ Fatal(...any) }) string {
+	release, err := kernel.Release()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := kernel.ParseRelease(release)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Less(kernel.Version{Major: 6, Minor: 6}) {
+		return EgressClsact
+	}
+	return EgressTCX
 }

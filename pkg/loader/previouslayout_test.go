@@ -6,7 +6,6 @@ import (
 	"github.com/vishvananda/netlink"
 
 	"fmt"
-	"github.com/xdpfw/xdpfw/pkg/layout"
 
 	"github.com/cilium/ebpf"
 )
@@ -77,7 +76,7 @@ func copyGenerations(from, to *ebpf.Map, perGen, oldPerGen uint32) error {
 }
 
 // checkEgressRecorded: iface, migrated, has exactly one egress learner,
-// this build's, on tcx (this kernel has it), and its record says so.
+// this build's, on the kernel's hook, and its record says so.
 func checkEgressRecorded(t *testing.T, s *State, iface string) {
 	t.Helper()
 	l, err := netlink.LinkByName(iface)
@@ -86,8 +85,9 @@ func checkEgressRecorded(t *testing.T, s *State, iface string) {
 		return
 	}
 	var ifc xdpfwIface
-	if err := s.maps.Ifaces.Lookup(uint32(l.Attrs().Index), &ifc); err != nil || ifc.Egress != layout.EgressTcx {
-		t.Errorf("%s's record %+v (%v), want egress tcx", iface, ifc, err)
+	want := kernelEgress(t)
+	if err := s.maps.Ifaces.Lookup(uint32(l.Attrs().Index), &ifc); err != nil || egressName(ifc.Egress) != want {
+		t.Errorf("%s's record %+v (%v), want egress %s", iface, ifc, err, want)
 	}
-	checkOneEgress(t, s, l, EgressTCX)
+	checkOneEgress(t, s, l, want)
 }

@@ -253,6 +253,11 @@ func DetachOrphans(dir string) ([]Orphan, error) {
 			if err := netlink.LinkSetXdpFdWithFlags(link, -1, o.Mode.flags()); err != nil {
 				return fmt.Errorf("detach from %s: %w", o.Iface, err)
 			}
+			// Its egress learner, if a clsact filter (a tcx link went
+			// with its pin).
+			if err := removeEgressFilter(link); err != nil {
+				return fmt.Errorf("detach from %s: %w", o.Iface, err)
+			}
 			done = append(done, o)
 		}
 		return nil
@@ -362,6 +367,11 @@ func salvage(dir string, why error) (Removal, error) {
 		link, err := netlink.LinkByIndex(idx)
 		if err != nil {
 			continue // gone: nothing runs there
+		}
+		// The egress learner's clsact filter (its tcx link goes with
+		// the pins below).
+		if err := removeEgressFilter(link); err != nil {
+			return r, fmt.Errorf("detach from %s: %w", link.Attrs().Name, err)
 		}
 		if _, ok := xdpfwProgOn(link, n); !ok {
 			continue
