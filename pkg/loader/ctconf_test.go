@@ -1,6 +1,7 @@
 package loader
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/xdpfw/xdpfw/internal/privtest"
@@ -63,6 +64,10 @@ func TestCTConfRoundTrip(t *testing.T) {
 		}
 	}
 	check("apply", want)
+	// save writes it back out.
+	if live, err := s.RulesetWithSets(); err != nil || !strings.Contains(string(rules.FormatYAML(live)), "udp: 45s") {
+		t.Errorf("saved ruleset (%v):\n%s\nwant the conntrack: section's udp: 45s", err, rules.FormatYAML(live))
+	}
 	if err := addFlushed(&s.maps, 3); err != nil {
 		t.Fatal(err)
 	}

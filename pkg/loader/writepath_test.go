@@ -93,6 +93,10 @@ func TestOneWritePath(t *testing.T) {
 		"switchActive": func(_ string, f fn) bool { return f.recv == "tx" },
 		"writeMeta":    func(caller string, f fn) bool { return f.recv == "tx" || caller == "setDirty" },
 		"setDirty":     func(caller string, f fn) bool { return f.recv == "tx" || caller == "repairSets" },
+		// ct_conf: the timeouts with a commit, the flushed count with a
+		// flush (its change).
+		"writeConntrack": func(_ string, f fn) bool { return f.recv == "tx" },
+		"addFlushed":     func(caller string, _ fn) bool { return caller == "State.FlushConntrack" },
 	}
 	for name, f := range funcs {
 		for _, c := range f.calls {
