@@ -12,8 +12,8 @@ import (
 	"github.com/xdpfw/xdpfw/pkg/loader"
 )
 
-// TestConntrackCLI: real traffic through the lab's veth. xdpfw on the
-// server's interface under policy drop with one rule passing established
+// TestConntrackCLI: real traffic through the lab's veth. xdpfw (status
+// showing its egress learner) on the server's interface under policy drop with one rule passing established
 // traffic: a datagram the server sends is learned by the egress program,
 // so the client's replies pass (and only to that socket); ct list shows
 // the flow, ct stats and stats count it, ct flush empties the table, and
@@ -25,6 +25,9 @@ func TestConntrackCLI(t *testing.T) {
 	l.mustCLI("attach", serverIf, "--mode", "native")
 	l.addRule(1, "--ct-state", "established", "--action", "pass")
 	l.mustCLI("policy", "drop")
+	if st := l.status(); len(st.Interfaces) != 1 || st.Interfaces[0].Egress == loader.EgressNone || len(st.Problems) != 0 {
+		t.Fatalf("status --json %+v: want %s with its egress learner, no problems", st, serverIf)
+	}
 
 	srv, other := l.serverUDP(l.serverV4, 0), l.serverUDP(l.serverV4, 0)
 	cli := l.clientUDP(l.clientV4)
