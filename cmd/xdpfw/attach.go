@@ -74,10 +74,12 @@ func detachCommand() *cli.Command {
 		Name:      "detach",
 		Usage:     "detach xdpfw from interfaces (the last detach removes the ruleset)",
 		ArgsUsage: "IFACE... | --all | --orphans",
-		Description: `Removes the program from each interface. When no interface is left, the
-pinned program, maps, rules and counters are removed too; save the ruleset
-first if you want it back. An interface deleted (or moved to another
-namespace) while attached is forgotten by its name.
+		Description: `Removes the program, and its connection-tracking egress learner (the tcx
+link, or xdpfw's clsact filter: the qdisc stays), from each interface. When
+no interface is left, the pinned program, maps, rules and counters are
+removed too; save the ruleset first if you want it back. An interface
+deleted (or moved to another namespace) while attached is forgotten by its
+name.
 
 --all detaches from every interface and removes the pin directory. If the
 state there cannot be opened (a map missing, a stray pin, another build's
