@@ -35,6 +35,7 @@ struct go_layout {
 	enum ct_timeout ct_timeout;
 	enum ct_limits ct_limits;
 	enum ct_stat ct_stat;
+	enum iface_egress iface_egress;
 	struct set_val set_val;
 	struct set4_key set4_key;
 	struct set6_key set6_key;

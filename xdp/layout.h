@@ -435,9 +435,18 @@ struct set_def {
 	__u32 count[2];             /* elements in set generation g */
 };
 
+/* Where an interface's egress learner (xdpfw_egress) is hooked: a tcx
+ * link pinned in the state's directory (Linux 6.6 and later), or a
+ * direct-action filter on the clsact qdisc's egress (before). */
+enum iface_egress {
+	EGRESS_NONE     = 0,                /* none: a state of layout 8, until migrated */
+	EGRESS_TCX      = 1,
+	EGRESS_CLSACT   = 2,
+};
+
 struct iface {
 	__u32 mode;                 /* XDP_FLAGS_DRV_MODE or XDP_FLAGS_SKB_MODE */
-	__u32 pad;
+	__u32 egress;               /* enum iface_egress */
 	char name[16];
 };
 
@@ -546,11 +555,14 @@ struct ct_frag_key {
 struct ct_conf {
 	__u32 timeout[NUM_CT_TIMEOUTS];     /* seconds; 0: the default */
 	__u32 pad;
+	/* Flows `xdpfw ct flush` removed, counted by Go (the datapath never
+	 * reads it): evictions are inserts - expired - flushed - entries. */
+	__u64 flushed;
 };
 
 /* ct_stats (per CPU): packets placed in each state, and the table's
  * changes. Evictions are what the table lost beyond them: inserts -
- * expired - entries. */
+ * expired - flushed (ct_conf) - entries. */
 enum ct_stat {
 	CTS_UNTRACKED = 0,
 	CTS_NEW,

@@ -23,7 +23,14 @@ attaching changes nothing until rules are added.
 Modes: native runs in the driver (fastest; veth, most 10G+ NICs), generic
 runs in the stack and works on any device, auto tries native and falls back
 to generic with a warning. An XDP program xdpfw did not attach is never
-replaced without --force.`,
+replaced without --force.
+
+Each interface also gets the connection-tracking egress learner, a TC
+program that learns the flows this host sends (see xdpfw ct --help): on a
+tcx link from Linux 6.6, pinned beside the program; before, a filter named
+xdpfw_egress on the interface's clsact qdisc (added if the interface has
+none; another's qdisc and filters are left alone). If it cannot be
+attached, neither is the XDP program.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "mode", Value: "auto", Usage: "`MODE`: auto, native or generic"},
 			&cli.BoolFlag{Name: "force", Usage: "replace an XDP program xdpfw did not attach"},
@@ -59,7 +66,7 @@ replaced without --force.`,
 }
 
 func printAttached(c *cli.Context, att loader.Attachment) {
-	fmt.Fprintf(c.App.Writer, "attached to %s (%s mode, program id %d)\n", att.Iface, att.Mode, att.ProgID)
+	fmt.Fprintf(c.App.Writer, "attached to %s (%s mode, program id %d; connection tracking learns on %s egress)\n", att.Iface, att.Mode, att.ProgID, att.Egress)
 }
 
 func detachCommand() *cli.Command {
@@ -67,10 +74,12 @@ func detachCommand() *cli.Command {
 		Name:      "detach",
 		Usage:     "detach xdpfw from interfaces (the last detach removes the ruleset)",
 		ArgsUsage: "IFACE... | --all | --orphans",
-		Description: `Removes the program from each interface. When no interface is left, the
-pinned program, maps, rules and counters are removed too; save the ruleset
-first if you want it back. An interface deleted (or moved to another
-namespace) while attached is forgotten by its name.
+		Description: `Removes the program, and its connection-tracking egress learner (the tcx
+link, or xdpfw's clsact filter: the qdisc stays), from each interface. When
+no interface is left, the pinned program, maps, rules and counters are
+removed too; save the ruleset first if you want it back. An interface
+deleted (or moved to another namespace) while attached is forgotten by its
+name.
 
 --all detaches from every interface and removes the pin directory. If the
 state there cannot be opened (a map missing, a stray pin, another build's

@@ -91,7 +91,7 @@ interface removes everything.`,
 		Commands: []*cli.Command{
 			attachCommand(), detachCommand(), statusCommand(), policyCommand(),
 			ruleCommand(), setCommand(), statsCommand(), replayCommand(), applyCommand(), saveCommand(), captureCommand(), doctorCommand(),
-			serveCommand(), topCommand(),
+			serveCommand(), topCommand(), ctCommand(),
 		},
 	}
 	quietUsageErrors(app.Commands, "")

@@ -18,11 +18,17 @@ frames), and of those: default (no rule matched), malformed (failed header
 checks, dropped) and neighbor (ARP or neighbour discovery passed because no
 rule named it). Then the same per attached interface, since it was attached.
 
+Then the packets coming in placed in each connection-tracking state (new,
+established, related, invalid, untracked), counted while some rule has a
+--ct-state condition; xdpfw ct stats has the table's own counters.
+
 Interfaces count in one of 256 slots, by ifindex modulo 256: two attached
 interfaces whose ifindexes share a slot share their counters, and the table
 says so. Per-rule counters are in rule list.
 
---json prints the totals; --interfaces --json the per-interface counters.`,
+--json prints the totals, the states as ct-new, ct-established, ... (their
+bytes are 0: states count packets only); --interfaces --json the
+per-interface counters.`,
 		Flags: []cli.Flag{jsonFlag(), &cli.BoolFlag{Name: "interfaces", Usage: "with --json: the per-interface counters instead of the totals"}},
 		Action: func(c *cli.Context) error {
 			return withState(c, func(s *loader.State) error {
@@ -34,9 +40,16 @@ says so. Per-rule counters are in rule list.
 				if err != nil {
 					return err
 				}
+				states, err := s.CTStateCounters()
+				if err != nil {
+					return err
+				}
 				if c.Bool("json") {
 					if c.Bool("interfaces") {
 						return printJSON(c, ifaces)
+					}
+					for name, n := range states {
+						counters["ct-"+name] = loader.Counter{Packets: n}
 					}
 					return printJSON(c, counters)
 				}
@@ -44,6 +57,10 @@ says so. Per-rule counters are in rule list.
 				fmt.Fprintln(tw, "VERDICT\tPACKETS\tBYTES")
 				for _, name := range loader.StatNames {
 					fmt.Fprintf(tw, "%s\t%d\t%d\n", name, counters[name].Packets, counters[name].Bytes)
+				}
+				fmt.Fprintln(tw, "\nCT STATE\tPACKETS")
+				for _, name := range loader.CTStateNames {
+					fmt.Fprintf(tw, "%s\t%d\n", name, states[name])
 				}
 				if len(ifaces) > 0 {
 					fmt.Fprintln(tw, "\nINTERFACE\t"+strings.ToUpper(strings.Join(loader.StatNames[:], "\t"))+"\t(packets)")

@@ -13,7 +13,11 @@ func statusCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "status",
 		Usage: "show interfaces, mode, program id, rule count and policy",
-		Description: `Fails (exit 1) when something needs the operator: an attached interface
+		Description: `EGRESS is where the connection-tracking learner runs on each interface's
+outgoing packets: tcx (Linux 6.6 and later), clsact (a filter on the
+interface's clsact qdisc, before 6.6), or none when it is not there.
+
+Fails (exit 1) when something needs the operator: an attached interface
 that is gone or no longer runs xdpfw's program, or an xdpfw program running
 on an interface the pin directory does not list (an orphan). Each problem
 names the command that settles it; --json lists them under "problems".`,
@@ -57,7 +61,7 @@ names the command that settles it; --json lists them under "problems".`,
 				fmt.Fprintln(c.App.Writer, "interfaces:    none: the ruleset is not enforced yet (run: xdpfw attach IFACE)")
 			} else {
 				tw := newTable(c)
-				fmt.Fprintln(tw, "INTERFACE\tIFINDEX\tMODE\tPROGRAM\tSTATE")
+				fmt.Fprintln(tw, "INTERFACE\tIFINDEX\tMODE\tPROGRAM\tEGRESS\tSTATE")
 				for _, a := range st.Interfaces {
 					state, prog := "attached", fmt.Sprint(a.ProgID)
 					if !a.Attached {
@@ -66,7 +70,7 @@ names the command that settles it; --json lists them under "problems".`,
 					if a.ProgID == 0 {
 						prog = "-" // nothing of ours is attached there to name
 					}
-					fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", a.Iface, a.Ifindex, a.Mode, prog, state)
+					fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", a.Iface, a.Ifindex, a.Mode, prog, a.Egress, state)
 				}
 				if err := tw.Flush(); err != nil {
 					return err

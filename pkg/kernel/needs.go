@@ -38,7 +38,7 @@ func Needs(spec *ebpf.CollectionSpec) []Requirement {
 	progNames := sortedKeys(spec.Programs)
 	for _, name := range progNames {
 		pt := spec.Programs[name].Type
-		add(Requirement{Name: fmt.Sprintf("%s programs", pt), Since: progTypeSince[pt], probe: func() error { return features.HaveProgramType(pt) }})
+		add(Requirement{Name: progTypeName(pt), Since: progTypeSince[pt], probe: func() error { return features.HaveProgramType(pt) }})
 	}
 	var mapTypes []ebpf.MapType
 	rdonly := false
@@ -101,6 +101,16 @@ func snake(goName string) string {
 	return b.String()
 }
 
+// progTypeName names a program type as tc(8) and the kernel's
+// documentation do: the egress learner is a TC classifier, which
+// cilium/ebpf spells SchedCLS.
+func progTypeName(pt ebpf.ProgramType) string {
+	if pt == ebpf.SchedCLS {
+		return "TC classifier (sched_cls) programs"
+	}
+	return fmt.Sprintf("%s programs", pt)
+}
+
 func mapTypeName(mt ebpf.MapType) string {
 	if name, ok := mapTypeNames[mt]; ok {
 		return name
@@ -110,7 +120,7 @@ func mapTypeName(mt ebpf.MapType) string {
 
 // The first release with each feature, from the kernel's history (the
 // same figures as the bpf-helpers man page and cilium/ebpf's probes).
-// Only what an XDP object plausibly uses is listed: a feature missing
+// Only what an XDP object and its TC egress learner plausibly use is listed: a feature missing
 // here still gets probed, it is only reported without a version.
 var (
 	progTypeSince = map[ebpf.ProgramType]Version{
@@ -132,7 +142,7 @@ var (
 	helperSince = map[asm.BuiltinFunc]Version{
 		asm.FnMapLookupElem: {3, 19}, asm.FnMapUpdateElem: {3, 19}, asm.FnMapDeleteElem: {3, 19},
 		asm.FnKtimeGetNs: {4, 1}, asm.FnGetPrandomU32: {4, 1}, asm.FnGetSmpProcessorId: {4, 1},
-		asm.FnTailCall: {4, 2}, asm.FnRedirect: {4, 4}, asm.FnPerfEventOutput: {4, 4},
+		asm.FnTailCall: {4, 2}, asm.FnSkbLoadBytes: {4, 5}, asm.FnRedirect: {4, 4}, asm.FnPerfEventOutput: {4, 4},
 		asm.FnCsumDiff: {4, 6}, asm.FnXdpAdjustHead: {4, 10}, asm.FnRedirectMap: {4, 14},
 		asm.FnXdpAdjustMeta: {4, 15}, asm.FnXdpAdjustTail: {4, 18}, asm.FnFibLookup: {4, 18},
 		asm.FnRingbufOutput: {5, 8}, asm.FnRingbufReserve: {5, 8}, asm.FnRingbufSubmit: {5, 8},

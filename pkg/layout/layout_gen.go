@@ -283,6 +283,13 @@ const (
 	NumCtStats     = 8
 )
 
+// enum iface_egress
+const (
+	EgressNone   = 0
+	EgressTcx    = 1
+	EgressClsact = 2
+)
+
 // struct set_val
 type SetVal struct {
 	_     structs.HostLayout
@@ -367,6 +374,7 @@ type CtConf struct {
 	_       structs.HostLayout
 	Timeout [9]uint32
 	Pad     uint32
+	Flushed uint64
 }
 
 // struct ct_stats

@@ -88,15 +88,17 @@ func initMeta(m *xdpfwMaps) error {
 // status) as it is; Provision (attach, apply, set create) moves it to
 // this build (migrate.go). Until then it is not changed: its program is
 // the older build's.
-const oldMetaVersion = 7
+const oldMetaVersion = 8
 
-// addedMaps are the maps this layout added to the previous one: capture's,
-// the per-interface counters (verdict_stats keeps the counts from before,
-// and the totals add them) and the log's.
+// addedMaps are the maps this layout added to the previous one: the
+// connection-tracking table, its fragment table, config, counters and
+// replay clock, all of which start empty (an empty ct_conf means the
+// default timeouts, until the migration's commit writes the ruleset's),
+// and ct_quote, per-CPU scratch (also rebuilt, as every scratch map).
 // A state of the previous layout lacks them until migrate pins them.
 var addedMaps = map[string]bool{
-	xdpfwMapCaptureConf: true, xdpfwMapCaptureStats: true, xdpfwMapCaptureRing: true,
-	xdpfwMapIfaceStats: true, xdpfwMapLogStats: true, xdpfwMapLogRing: true,
+	xdpfwMapCt: true, xdpfwMapCtFrags: true, xdpfwMapCtConf: true, xdpfwMapCtStats: true,
+	xdpfwMapCtClock: true, xdpfwMapCtQuote: true,
 }
 
 // checkMeta refuses pinned state of another layout. State of the previous

@@ -33,7 +33,7 @@ func (s *State) Apply(rs *rules.Ruleset) (ApplyResult, error) {
 		if err != nil {
 			return err
 		}
-		next := &rules.Ruleset{Policy: rs.Policy, Rules: p.rules, Sets: rs.Sets}
+		next := &rules.Ruleset{Policy: rs.Policy, Rules: p.rules, Sets: rs.Sets, Conntrack: rs.Conntrack}
 		if err := next.Validate(); err != nil {
 			return err
 		}
@@ -41,7 +41,7 @@ func (s *State) Apply(rs *rules.Ruleset) (ApplyResult, error) {
 		if t.plan, err = t.planSets(rs.Sets); err != nil {
 			return err
 		}
-		if p.fresh == nil && p.removed == 0 && p.sameIDs && !p.recommented && rs.Policy == live.Policy && !t.plan.changed() {
+		if p.fresh == nil && p.removed == 0 && p.sameIDs && !p.recommented && rs.Policy == live.Policy && rs.Conntrack == live.Conntrack && !t.plan.changed() {
 			return nil
 		}
 		// Reserve the new ids before anything is written, as AddRule

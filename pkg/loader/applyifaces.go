@@ -111,8 +111,16 @@ func sameAttachment(before []Attachment, att Attachment) bool {
 // unattach removes xdpfw from the interface of a, or forgets the record
 // of an interface that is gone, leaving the state pinned.
 func (s *State) unattach(a Attachment) error {
-	if link, err := netlink.LinkByIndex(a.Ifindex); err == nil && a.Attached {
+	link, err := netlink.LinkByIndex(a.Ifindex)
+	if err == nil && a.Attached {
 		return s.detachLink(link, xdpfwIface{Mode: uint32(a.Mode.flags())})
+	}
+	if err == nil {
+		// Its XDP program replaced by another's: the egress learner is
+		// still xdpfw's to remove.
+		if err := s.detachEgress(link); err != nil {
+			return err
+		}
 	}
 	return s.forget(a.Ifindex, fmt.Sprintf("ifindex %d", a.Ifindex))
 }

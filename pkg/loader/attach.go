@@ -53,6 +53,10 @@ type Attachment struct {
 	// Attached is false when the interface is gone or another program
 	// replaced xdpfw's since it was attached.
 	Attached bool `json:"attached"`
+	// Egress is the hook xdpfw's egress learner is on (EgressTCX,
+	// EgressClsact), as the kernel has it: EgressNone when it is not.
+	Egress string `json:"egress"`
+	egress uint32 // the hook to record (layout.Egress*)
 }
 
 func (s *State) progIDs() (progIDs, error) { return progIDsOf(&s.progs) }
@@ -141,7 +145,14 @@ func (s *State) Attach(name string, mode Mode, force bool) (Attachment, string, 
 		current := modeOf(x.AttachMode)
 		switch {
 		case x.ProgId == id && (mode == ModeAuto || mode == current):
+			// Attached already: the egress learner made sure of (a
+			// state migrated from a layout without it), the XDP
+			// program left as it was whatever happens.
 			att.Mode = current
+			if att.egress, err = s.attachEgress(link, s.progs.XdpfwEgress); err != nil {
+				return Attachment{}, "", egressFailed(name, err, "")
+			}
+			att.Egress = egressName(att.egress)
 			return att, "", s.remember(att)
 		case !ids.ours(x.ProgId) && !force:
 			return Attachment{}, "", foreignProgram(name, x.ProgId)
@@ -172,11 +183,25 @@ func (s *State) Attach(name string, mode Mode, force bool) (Attachment, string, 
 		return Attachment{}, "", fmt.Errorf("attach to %s in %s mode: %w", name, try, explainAttach(err))
 	}
 	att.Mode = try
+	// No half-attached interface: without its egress learner the XDP
+	// program comes off again.
+	if att.egress, err = s.attachEgress(link, s.progs.XdpfwEgress); err != nil {
+		netlink.LinkSetXdpFdWithFlags(link, -1, try.flags())
+		return Attachment{}, "", egressFailed(name, err, " (its XDP program was removed again)")
+	}
+	att.Egress = egressName(att.egress)
 	if err := s.remember(att); err != nil {
+		s.detachEgress(link)
 		netlink.LinkSetXdpFdWithFlags(link, -1, try.flags())
 		return Attachment{}, "", err
 	}
 	return att, warning, nil
+}
+
+// egressFailed is the one line an attach whose egress learner failed
+// ends with.
+func egressFailed(name string, err error, undone string) error {
+	return fmt.Errorf("attach the connection-tracking egress program to %s: %w%s", name, err, undone)
 }
 
 func explainAttach(err error) error {
@@ -194,6 +219,7 @@ func explainAttach(err error) error {
 func (s *State) remember(att Attachment) error {
 	var ifc xdpfwIface
 	ifc.Mode = uint32(att.Mode.flags())
+	ifc.Egress = att.egress
 	for i := 0; i < len(ifc.Name)-1 && i < len(att.Iface); i++ {
 		ifc.Name[i] = int8(att.Iface[i])
 	}
@@ -235,9 +261,13 @@ func slotUnused(m *xdpfwMaps, ifindex int) (bool, error) {
 	return true, nil
 }
 
-// forget removes the record of an attachment; what names it is in the
-// error.
+// forget removes the record of an attachment, and the egress learner's
+// tcx link pin if the interface had one (gone, it is defunct); what names
+// it is in the error.
 func (s *State) forget(ifindex int, what string) error {
+	if err := removeEgressLink(s.dir, ifindex); err != nil {
+		return fmt.Errorf("forget %s: %w", what, err)
+	}
 	return s.change(func(t *tx) error {
 		if err := t.m.Ifaces.Delete(uint32(ifindex)); err != nil {
 			return fmt.Errorf("forget %s: %w", what, err)
@@ -325,6 +355,9 @@ func (s *State) detachLink(link netlink.Link, ifc xdpfwIface) error {
 			return fmt.Errorf("detach from %s: %w", name, err)
 		}
 	}
+	if err := s.detachEgress(link); err != nil {
+		return fmt.Errorf("detach from %s: %w", name, err)
+	}
 	return s.forget(link.Attrs().Index, name)
 }
 
@@ -365,7 +398,7 @@ func (s *State) Attachments() ([]Attachment, error) {
 	)
 	it := s.maps.Ifaces.Iterate()
 	for it.Next(&idx, &ifc) {
-		a := Attachment{Ifindex: int(idx), Mode: modeOf(attachedMode(ifc.Mode))}
+		a := Attachment{Ifindex: int(idx), Mode: modeOf(attachedMode(ifc.Mode)), Egress: EgressNone, egress: ifc.Egress}
 		for _, c := range ifc.Name {
 			if c == 0 {
 				break
@@ -377,6 +410,7 @@ func (s *State) Attachments() ([]Attachment, error) {
 			if x := link.Attrs().Xdp; x != nil && ids.ours(x.ProgId) {
 				a.Attached, a.ProgID = true, x.ProgId
 			}
+			a.Egress = s.egressOn(link)
 		}
 		out = append(out, a)
 	}

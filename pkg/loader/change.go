@@ -25,7 +25,8 @@ import (
 //     tx.plan, tx.meta, tx.zero);
 //  5. commits it (tx.commit): meta first (rule ids are reserved before
 //     anything else is written), then the rules' inactive generation,
-//     then the sets' protocol, with one write of `active` switching both.
+//     then the sets' protocol, with one write of `active` switching both,
+//     then the ruleset's conntrack timeouts (ct_conf, not switched).
 //     A capture starting or stopping is a change of its own: its
 //     selection, then its bit of `active` (capture.go).
 //
@@ -196,10 +197,17 @@ func (t *tx) commit() error {
 		}
 		flip = activeRules
 	}
+	var err error
 	if t.plan != nil && (flip != 0 || t.plan.changed()) {
-		return t.runSets(t.plan, flip)
+		err = t.runSets(t.plan, flip)
+	} else {
+		err = switchActive(t.m, t.word, flip)
 	}
-	return switchActive(t.m, t.word, flip)
+	if err == nil && t.next != nil {
+		// The timeouts change with the rules (ctconf.go).
+		err = writeConntrack(t.m, t.next.Conntrack)
+	}
+	return err
 }
 
 // reached is a named point of a change: "switch" just before the write

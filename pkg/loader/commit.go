@@ -471,7 +471,11 @@ func (v *view) ruleset() (*rules.Ruleset, map[uint32]uint32, error) {
 		order[i] = uint64(r.Priority)<<32 | uint64(i)
 	}
 	slices.Sort(order)
-	rs := &rules.Ruleset{Policy: rules.Action(conf.Policy), Rules: make([]rules.Rule, len(order)), Sets: liveSets(v.sets)}
+	ct, err := readConntrack(v.m)
+	if err != nil {
+		return nil, nil, err
+	}
+	rs := &rules.Ruleset{Policy: rules.Action(conf.Policy), Rules: make([]rules.Rule, len(order)), Sets: liveSets(v.sets), Conntrack: ct}
 	for i, o := range order {
 		rs.Rules[i] = v.live[uint32(o)]
 	}

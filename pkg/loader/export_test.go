@@ -1,6 +1,10 @@
 package loader
 
-import "github.com/cilium/ebpf"
+import (
+	"github.com/cilium/ebpf"
+
+	"github.com/xdpfw/xdpfw/pkg/kernel"
+)
 
 // InstanceMaps gives an instance's maps by name, so a benchmark can run another
 // build of the object on exactly the same classifier state.
@@ -12,3 +16,28 @@ func InstanceMaps(t *Instance) map[string]*ebpf.Map {
 // stopChangesAt makes every change of s call stop at its named points
 // (tx.reached); nil: no more.
 func stopChangesAt(s *State, stop func(point string)) { s.stopAt = stop }
+
+// egressHooksOnly makes attach try only hooks (layout.Egress*) until the
+// test ends: the clsact path, proven on a kernel that has tcx.
+func egressHooksOnly(t interface{ Cleanup(func()) }, hooks ...uint32) {
+	old := egressHooks
+	egressHooks = hooks
+	t.Cleanup(func() { egressHooks = old })
+}
+
+// kernelEgress is the hook attach picks on this kernel: tcx from 6.6,
+// clsact before (make test-kernels runs these tests on 6.1 too).
+func kernelEgress(t interface{ Fatal(...any) }) string {
+	release, err := kernel.Release()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := kernel.ParseRelease(release)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Less(kernel.Version{Major: 6, Minor: 6}) {
+		return EgressClsact
+	}
+	return EgressTCX
+}

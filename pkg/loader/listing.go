@@ -69,8 +69,9 @@ type Problem struct {
 	Ifindex int    `json:"ifindex"`
 	// Kind is "missing" (the interface is gone or in another network
 	// namespace), "replaced" (xdpfw's program is no longer on it),
-	// "orphan" (an xdpfw program the pin directory does not list) or
-	// "capture" (a capture left on by a process that is gone).
+	// "orphan" (an xdpfw program the pin directory does not list),
+	// "capture" (a capture left on by a process that is gone) or "egress"
+	// (xdpfw's XDP program runs, its connection-tracking learner does not).
 	Kind   string `json:"kind"`
 	ProgID uint32 `json:"program_id,omitempty"`
 	Detail string `json:"detail"`
@@ -91,6 +92,11 @@ func (s *State) Status() (Status, error) {
 	}
 	st := Status{PinDir: s.dir, Policy: rs.Policy.String(), Rules: len(rs.Rules), Interfaces: atts, Problems: []Problem{}}
 	for _, a := range atts {
+		if a.Attached && a.Egress == EgressNone {
+			st.Problems = append(st.Problems, Problem{Iface: a.Iface, Ifindex: a.Ifindex, Kind: "egress",
+				Detail: fmt.Sprintf("%s has no connection-tracking egress program: its outgoing flows are not learned, so their replies are not established", a.Iface),
+				Fix:    "xdpfw attach " + a.Iface})
+		}
 		if a.Attached {
 			continue
 		}

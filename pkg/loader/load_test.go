@@ -76,8 +76,9 @@ func TestVerifierRefusalIsOneLine(t *testing.T) {
 }
 
 // TestKernelNeedsOfObject: the requirements read from the object are the
-// ones docs/design.md gives (5.18 for the frags program and its helpers),
-// each with the release that brought it.
+// ones docs/design.md gives (5.18 for the frags program and its helpers;
+// the conntrack learner's TC program, LRU table and skb helper), each with
+// the release that brought it.
 func TestKernelNeedsOfObject(t *testing.T) {
 	spec, err := loadXdpfw()
 	if err != nil {
@@ -92,7 +93,8 @@ func TestKernelNeedsOfObject(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"XDP programs", "hash maps", "LPM trie maps", "array maps", "per-CPU array maps",
-		"arrays of maps", "bpf_xdp_get_buff_len", "bpf_xdp_load_bytes", "xdp.frags programs"} {
+		"arrays of maps", "bpf_xdp_get_buff_len", "bpf_xdp_load_bytes", "xdp.frags programs",
+		"TC classifier (sched_cls) programs", "LRU hash maps", "bpf_skb_load_bytes"} {
 		if !names[want] {
 			t.Errorf("%s is not among the requirements %v", want, names)
 		}

@@ -31,7 +31,7 @@ var rebuiltMaps = map[string]bool{
 	xdpfwMapActive: true, xdpfwMapGenConf: true, xdpfwMapRanks: true,
 	xdpfwMapAddr4Host: true, xdpfwMapAddr6Host: true, xdpfwMapAddr4Lpm: true, xdpfwMapAddr6Lpm: true,
 	xdpfwMapValueAtoms: true, xdpfwMapIfaceAtoms: true, xdpfwMapVectors: true,
-	xdpfwMapAtomScratch: true, xdpfwMapScratch: true, xdpfwMapTrace: true,
+	xdpfwMapAtomScratch: true, xdpfwMapScratch: true, xdpfwMapTrace: true, xdpfwMapCtQuote: true,
 }
 
 // migrate moves a state of the previous layout (oldMetaVersion) to this
@@ -49,8 +49,10 @@ var rebuiltMaps = map[string]bool{
 //  4. The new maps' pins replace the old ones, `active` last, then the
 //     programs' (each pinned beside, then renamed over).
 //  5. Every interface the state lists that runs an xdpfw program gets
-//     the new one, in the same mode (one atomic replacement each).
-//  6. meta's version is written last, as a change (change.go).
+//     the new one, in the same mode (one atomic replacement each), and
+//     the egress learner (replaced in place, or added).
+//  6. meta's version is written last, as a change (change.go), with the
+//     egress hooks in the interfaces' records.
 //
 // A migration cut short (any of the above done, meta still old) leaves a
 // state that reads as the same ruleset and is finished by the next one,
@@ -103,16 +105,17 @@ func (s *State) migrate() error {
 		return err
 	}
 	s.reached("migrate:programs")
-	if err := s.reattach(); err != nil {
+	hooks, err := s.reattach()
+	if err != nil {
 		return err
 	}
 	s.reached("migrate:attached")
 	// The maps are this build's now; the version is their last write,
-	// through the write path like any other.
+	// through the write path like any other, with the egress hooks.
 	s.old = nil
 	if err := s.change(func(t *tx) error {
 		t.meta.Version = metaVersion
-		return nil
+		return recordEgress(t, hooks)
 	}); err != nil {
 		return err
 	}
@@ -223,7 +226,7 @@ func pinOver(dir, name string, obj interface{ Pin(string) error }) error {
 // the old pins atomically. progs' record of their pins is then the
 // temporary name: the caller loads them again from the pins.
 func replacePins(dir string, progs *xdpfwPrograms) error {
-	for pin, p := range map[string]*ebpf.Program{progPin: progs.Xdpfw, progFragsPin: progs.XdpfwFrags} {
+	for pin, p := range map[string]*ebpf.Program{progPin: progs.Xdpfw, progFragsPin: progs.XdpfwFrags, progEgressPin: progs.XdpfwEgress} {
 		if err := pinOver(dir, pin, p); err != nil {
 			return err
 		}
@@ -233,16 +236,18 @@ func replacePins(dir string, progs *xdpfwPrograms) error {
 
 // reattach puts the state's programs on every interface it lists that
 // runs an xdpfw program (the old build's, or, after a migration cut
-// short, an earlier new one), keeping the mode.
-func (s *State) reattach() error {
+// short, an earlier new one), keeping the mode, and the egress learner
+// on the same interfaces.
+func (s *State) reattach() (hooks map[uint32]uint32, err error) {
 	n, err := namesOf()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	atts, err := s.Attachments()
 	if err != nil {
-		return err
+		return nil, err
 	}
+	hooks = map[uint32]uint32{}
 	for _, a := range atts {
 		link, err := netlink.LinkByIndex(a.Ifindex)
 		if err != nil {
@@ -254,7 +259,30 @@ func (s *State) reattach() error {
 		mode := modeOf(link.Attrs().Xdp.AttachMode)
 		prog := programFor(&s.progs, link.Attrs().MTU)
 		if err := netlink.LinkSetXdpFdWithFlags(link, prog.FD(), mode.flags()); err != nil {
-			return fmt.Errorf("replace the program on %s: %w", link.Attrs().Name, explainAttach(err))
+			return nil, fmt.Errorf("replace the program on %s: %w", link.Attrs().Name, explainAttach(err))
+		}
+		// The egress learner: replaced in place, or (from a layout
+		// without it) added; its hook is recorded with the version.
+		hook, err := s.attachEgress(link, s.progs.XdpfwEgress)
+		if err != nil {
+			return nil, egressFailed(link.Attrs().Name, err, "")
+		}
+		hooks[uint32(a.Ifindex)] = hook
+	}
+	return hooks, nil
+}
+
+// recordEgress writes the egress hooks reattach used into the
+// interfaces' records.
+func recordEgress(t *tx, hooks map[uint32]uint32) error {
+	for ifindex, hook := range hooks {
+		var ifc xdpfwIface
+		if err := t.m.Ifaces.Lookup(ifindex, &ifc); err != nil {
+			return fmt.Errorf("read attachment %d: %w", ifindex, err)
+		}
+		ifc.Egress = hook
+		if err := t.m.Ifaces.Put(ifindex, &ifc); err != nil {
+			return fmt.Errorf("record the egress hook of %d: %w", ifindex, err)
 		}
 	}
 	return nil

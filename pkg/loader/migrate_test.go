@@ -20,9 +20,9 @@ import (
 )
 
 // previousObject is the datapath of the last release of the previous
-// layout (version 7, no capture maps): pkg/loader/xdpfw_bpfel.o as
-// committed at db93225, kept as it was.
-const previousObject = "testdata/xdpfw-layout7.o"
+// layout (version 8, no connection tracking): pkg/loader/xdpfw_bpfel.o as
+// committed at 2b67d2c, kept as it was.
+const previousObject = "testdata/xdpfw-layout8.o"
 
 const migrateRuleset = `policy: pass
 sets:
@@ -157,6 +157,7 @@ func checkMigrated(t *testing.T, s *State, want *rules.Ruleset, before []RuleRow
 	if len(st.Interfaces) == 1 && st.Interfaces[0].ProgID != ids.plain {
 		t.Errorf("mig0 runs program %d, want this build's pinned %d", st.Interfaces[0].ProgID, ids.plain)
 	}
+	checkEgressRecorded(t, s, "mig0")
 	out, err := runFrame(s.progs.Xdpfw, fixtures.UDP("198.51.100.9", "192.0.2.1", 1000, 53))
 	if err != nil {
 		return err
@@ -179,7 +180,8 @@ func checkMigrated(t *testing.T, s *State, want *rules.Ruleset, before []RuleRow
 
 // runPrevious turns the state into what the previous release left: its
 // programs (from previousObject, on the very pinned maps, which it must
-// find of the same layout) pinned and attached, addedMaps not pinned,
+// find of the same layout, but those previousShape gives the previous
+// shape) pinned and attached, addedMaps not pinned,
 // meta version oldMetaVersion. Then it counts a frame each on rules 1 and
 // 3 through the old program.
 func runPrevious(s *State) error { return runPreviousOn(s, "mig0") }
@@ -191,6 +193,15 @@ func runPreviousOn(s *State, iface string) error {
 		return err
 	}
 	pinned := s.mapsByName()
+	reshaped, err := previousShape(s.dir, spec, pinned)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, m := range reshaped {
+			m.Close()
+		}
+	}()
 	repl := map[string]*ebpf.Map{}
 	for name, ms := range spec.Maps {
 		if strings.HasPrefix(name, ".") {
@@ -199,16 +210,25 @@ func runPreviousOn(s *State, iface string) error {
 		if pinned[name] == nil {
 			return fmt.Errorf("the previous layout has map %s, which this build lacks", name)
 		}
+		if reshaped[name] != nil {
+			repl[name] = reshaped[name]
+			continue
+		}
 		if err := compatible(ms, pinned[name]); err != nil {
 			return fmt.Errorf("the previous layout differs: %w", err)
 		}
 		repl[name] = pinned[name]
 	}
-	var progs xdpfwPrograms
+	// The previous release's programs: no egress learner.
+	var progs struct {
+		Xdpfw      *ebpf.Program `ebpf:"xdpfw"`
+		XdpfwFrags *ebpf.Program `ebpf:"xdpfw_frags"`
+	}
 	if err := spec.LoadAndAssign(&progs, &ebpf.CollectionOptions{MapReplacements: repl}); err != nil {
 		return err
 	}
-	defer progs.Close()
+	defer progs.Xdpfw.Close()
+	defer progs.XdpfwFrags.Close()
 	for pin, p := range map[string]*ebpf.Program{progPin: progs.Xdpfw, progFragsPin: progs.XdpfwFrags} {
 		if err := os.Remove(filepath.Join(s.dir, pin)); err != nil {
 			return err
@@ -222,6 +242,21 @@ func runPreviousOn(s *State, iface string) error {
 		return err
 	}
 	if err := netlink.LinkSetXdpFdWithFlags(link, progs.Xdpfw.FD(), nl.XDP_FLAGS_SKB_MODE); err != nil {
+		return err
+	}
+	// No egress learner: neither on the interface, pinned, nor recorded.
+	if err := s.detachEgress(link); err != nil {
+		return err
+	}
+	if err := os.Remove(filepath.Join(s.dir, progEgressPin)); err != nil {
+		return err
+	}
+	var ifc xdpfwIface
+	if err := s.maps.Ifaces.Lookup(uint32(link.Attrs().Index), &ifc); err != nil {
+		return err
+	}
+	ifc.Egress = 0
+	if err := s.maps.Ifaces.Put(uint32(link.Attrs().Index), &ifc); err != nil {
 		return err
 	}
 	for name, m := range pinned {
@@ -333,6 +368,7 @@ func TestMigrateCutShort(t *testing.T) {
 				if err != nil || len(st.Problems) != 0 || len(st.Interfaces) != 1 || st.Interfaces[0].ProgID != ids.plain {
 					t.Errorf("status after finishing: %+v (%v), want cut0 running the pinned program %d", st, err, ids.plain)
 				}
+				checkEgressRecorded(t, s, "cut0")
 				_, after, err := s.RuleList()
 				if err != nil || len(after) != len(before) {
 					return fmt.Errorf("rules after finishing: %+v, %v", after, err)

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
 	"github.com/vishvananda/netlink"
 )
 
@@ -70,6 +71,8 @@ func (n objectNames) ours(path, name string) bool {
 		}
 		m.Close()
 		return true
+	case isEgressLinkPin(name):
+		return egressLinkOurs(path, n)
 	case n.progPins[name]:
 		p, err := ebpf.LoadPinnedProgram(path, nil)
 		if err != nil {
@@ -80,6 +83,27 @@ func (n objectNames) ours(path, name string) bool {
 		return err == nil && n.progs[info.Name]
 	}
 	return false
+}
+
+// egressLinkOurs reports whether the pinned link at path runs a program
+// named as xdpfw's (its egress learner, on tcx).
+func egressLinkOurs(path string, n objectNames) bool {
+	l, err := link.LoadPinnedLink(path, nil)
+	if err != nil {
+		return false
+	}
+	defer l.Close()
+	info, err := l.Info()
+	if err != nil {
+		return false
+	}
+	p, err := ebpf.NewProgramFromID(info.Program)
+	if err != nil {
+		return false
+	}
+	defer p.Close()
+	pi, err := p.Info()
+	return err == nil && n.progs[pi.Name]
 }
 
 // classifyPins splits the entries of dir into xdpfw's pins (meta first:
@@ -229,6 +253,11 @@ func DetachOrphans(dir string) ([]Orphan, error) {
 			if err := netlink.LinkSetXdpFdWithFlags(link, -1, o.Mode.flags()); err != nil {
 				return fmt.Errorf("detach from %s: %w", o.Iface, err)
 			}
+			// Its egress learner, if a clsact filter (a tcx link went
+			// with its pin).
+			if err := removeEgressFilter(link); err != nil {
+				return fmt.Errorf("detach from %s: %w", o.Iface, err)
+			}
 			done = append(done, o)
 		}
 		return nil
@@ -338,6 +367,11 @@ func salvage(dir string, why error) (Removal, error) {
 		link, err := netlink.LinkByIndex(idx)
 		if err != nil {
 			continue // gone: nothing runs there
+		}
+		// The egress learner's clsact filter (its tcx link goes with
+		// the pins below).
+		if err := removeEgressFilter(link); err != nil {
+			return r, fmt.Errorf("detach from %s: %w", link.Attrs().Name, err)
 		}
 		if _, ok := xdpfwProgOn(link, n); !ok {
 			continue

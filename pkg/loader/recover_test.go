@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/xdpfw/xdpfw/internal/privtest"
+	"github.com/xdpfw/xdpfw/pkg/layout"
 	"github.com/xdpfw/xdpfw/pkg/perf"
 	"github.com/xdpfw/xdpfw/pkg/rules"
 )
@@ -221,17 +222,22 @@ func TestRemoveBrokenState(t *testing.T) {
 		stray  bool   // pin a map xdpfw does not have
 		remove string // unlink this pin of xdpfw's
 		broken bool   // the state cannot be opened
+		clsact bool   // the egress learner on clsact (as before 6.6)
 	}{
 		{name: "stray map", stray: true},
 		{name: "missing map", remove: xdpfwMapRuleStats, broken: true},
 		{name: "missing meta", remove: xdpfwMapMeta, broken: true},
 		{name: "missing atom_scratch", remove: xdpfwMapAtomScratch, broken: true}, // not an added map
 		{name: "stray and missing", stray: true, remove: xdpfwMapRanks, broken: true},
+		{name: "missing map, clsact", remove: xdpfwMapRuleStats, broken: true, clsact: true},
 	}
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := privtest.PinDir(t)
 			iface := fmt.Sprintf("brk%d", i)
+			if tc.clsact {
+				egressHooksOnly(t, layout.EgressClsact)
+			}
 			inThrowawayNetns(t, func() error {
 				s, err := attachedState(dir, iface)
 				if err != nil {
@@ -266,6 +272,9 @@ func TestRemoveBrokenState(t *testing.T) {
 				}
 				if id, err := xdpProgOn(iface); err != nil || id != 0 {
 					t.Errorf("%s runs program %d (%v) after RemoveState", iface, id, err)
+				}
+				if tc.clsact {
+					checkNoEgress(t, dir, linkNamed(t, iface))
 				}
 				entries, _ := os.ReadDir(dir)
 				var left []string
@@ -369,8 +378,8 @@ func TestCheckBPFFS(t *testing.T) {
 	}
 }
 
-// TestOldLayoutReadable: a state of the previous layout (version 7, no
-// capture maps) opens for reading, as save needs, refuses changes saying
+// TestOldLayoutReadable: a state of the previous layout (version 8, no
+// conntrack maps) opens for reading, as save needs, refuses changes saying
 // how to move it to this build, and detach --all removes it.
 func TestOldLayoutReadable(t *testing.T) {
 	privtest.Require(t)
@@ -407,7 +416,7 @@ func TestOldLayoutReadable(t *testing.T) {
 	if err != nil || !reflect.DeepEqual(got, want) {
 		t.Errorf("previous layout ruleset %+v (%v), want %+v", got, err, want)
 	}
-	if _, err := old.AddRule(rules.Rule{Action: rules.Pass}); err == nil || !strings.Contains(err.Error(), "layout version 7, from an older xdpfw: this build reads it but changes it only after moving it") {
+	if _, err := old.AddRule(rules.Rule{Action: rules.Pass}); err == nil || !strings.Contains(err.Error(), "layout version 8, from an older xdpfw: this build reads it but changes it only after moving it") {
 		t.Errorf("rule add on a previous layout's state: %v", err)
 	}
 	if _, err := old.DetachAll(); err == nil {

@@ -19,10 +19,11 @@ import (
 const DefaultPinDir = "/sys/fs/bpf/xdpfw"
 
 // The programs' pins: one-buffer frames, and frames in several buffers
-// (programs.go).
+// (programs.go), and the egress learner (egress.go).
 const (
-	progPin      = "prog"
-	progFragsPin = "prog_frags"
+	progPin       = "prog"
+	progFragsPin  = "prog_frags"
+	progEgressPin = "prog_egress"
 )
 
 // State is the pinned, live xdpfw: its programs and maps, held under an
@@ -134,6 +135,7 @@ func (s *State) loadPinned() error {
 		return err
 	}
 	pinned := map[string]*ebpf.Map{}
+	var reshaped error
 	defer func() {
 		for _, m := range pinned {
 			m.Close()
@@ -159,7 +161,12 @@ func (s *State) loadPinned() error {
 		}
 		pinned[name] = m
 		if err := compatible(ms, m); err != nil {
-			return fmt.Errorf("pinned state in %s is from an incompatible xdpfw build (%v); detach it with that build, or run: xdpfw detach --all", s.dir, err)
+			if !rebuiltMaps[name] {
+				return incompatible(s.dir, err)
+			}
+			// The previous layout's shape, which migrate replaces: only
+			// a state of that layout may have it (checked below).
+			reshaped = errors.Join(reshaped, err)
 		}
 	}
 	if err := assignMaps(&s.maps, pinned); err != nil {
@@ -169,6 +176,9 @@ func (s *State) loadPinned() error {
 	if s.old, err = checkMeta(&s.maps, s.dir, len(s.missing) > 0); err != nil {
 		return err
 	}
+	if reshaped != nil && s.old == nil {
+		return incompatible(s.dir, reshaped)
+	}
 	return s.loadPinnedPrograms()
 }
 
@@ -177,7 +187,11 @@ func (s *State) loadPinnedPrograms() error {
 	s.progs.Close()
 	for pin, p := range s.programPins() {
 		var err error
-		if *p, err = ebpf.LoadPinnedProgram(filepath.Join(s.dir, pin), nil); err != nil {
+		*p, err = ebpf.LoadPinnedProgram(filepath.Join(s.dir, pin), nil)
+		if errors.Is(err, os.ErrNotExist) && pin == progEgressPin && s.old != nil {
+			continue // the previous layout had none: migrate pins it
+		}
+		if err != nil {
 			return fmt.Errorf("pinned program in %s: %w", s.dir, err)
 		}
 	}
@@ -186,7 +200,11 @@ func (s *State) loadPinnedPrograms() error {
 
 // programPins maps each program's pin name to where State holds it.
 func (s *State) programPins() map[string]**ebpf.Program {
-	return map[string]**ebpf.Program{progPin: &s.progs.Xdpfw, progFragsPin: &s.progs.XdpfwFrags}
+	return map[string]**ebpf.Program{progPin: &s.progs.Xdpfw, progFragsPin: &s.progs.XdpfwFrags, progEgressPin: &s.progs.XdpfwEgress}
+}
+
+func incompatible(dir string, err error) error {
+	return fmt.Errorf("pinned state in %s is from an incompatible xdpfw build (%v); detach it with that build, or run: xdpfw detach --all", dir, err)
 }
 
 func compatible(spec *ebpf.MapSpec, m *ebpf.Map) error {
@@ -281,6 +299,14 @@ func (s *State) unpinAll() error {
 	for _, p := range s.programPins() {
 		if *p != nil {
 			errs = append(errs, (*p).Unpin())
+		}
+	}
+	// tcx links of interfaces gone (or detached by DetachAll already).
+	if entries, err := os.ReadDir(s.dir); err == nil {
+		for _, e := range entries {
+			if isEgressLinkPin(e.Name()) {
+				errs = append(errs, unpinEgressLink(filepath.Join(s.dir, e.Name())))
+			}
 		}
 	}
 	if err := errors.Join(errs...); err != nil {

@@ -77,6 +77,7 @@ func TestOneWritePath(t *testing.T) {
 	}
 	readers := []string{"Ruleset", "RulesetWithSets", "Sets", "SetFamily", "SetElements", "RuleList", "Status", "VerdictCounters",
 		"Attachments", "CanAttach", "NewInstance", "Dir", "Close", "Orphans", "CaptureOwner", "InterfaceCounters", "Snapshot", "OpenLog",
+		"ConntrackFlows", "ConntrackStats", "CTStateCounters",
 		"RemoveIfUnused"} // removes the state: no change to it
 	for name, f := range funcs {
 		method, _ := strings.CutPrefix(name, "State.")
@@ -92,6 +93,10 @@ func TestOneWritePath(t *testing.T) {
 		"switchActive": func(_ string, f fn) bool { return f.recv == "tx" },
 		"writeMeta":    func(caller string, f fn) bool { return f.recv == "tx" || caller == "setDirty" },
 		"setDirty":     func(caller string, f fn) bool { return f.recv == "tx" || caller == "repairSets" },
+		// ct_conf: the timeouts with a commit, the flushed count with a
+		// flush (its change).
+		"writeConntrack": func(_ string, f fn) bool { return f.recv == "tx" },
+		"addFlushed":     func(caller string, _ fn) bool { return caller == "State.FlushConntrack" },
 	}
 	for name, f := range funcs {
 		for _, c := range f.calls {

@@ -76,6 +76,7 @@ type xdpfwCtConf struct {
 	_       structs.HostLayout
 	Timeout [9]uint32
 	Pad     uint32
+	Flushed uint64
 }
 
 type xdpfwCtFragKey struct {
@@ -159,10 +160,10 @@ type xdpfwGenConf struct {
 }
 
 type xdpfwIface struct {
-	_    structs.HostLayout
-	Mode uint32
-	Pad  uint32
-	Name [16]int8
+	_      structs.HostLayout
+	Mode   uint32
+	Egress uint32
+	Name   [16]int8
 }
 
 type xdpfwIfaceKey struct {

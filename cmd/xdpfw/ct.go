@@ -1,0 +1,191 @@
+package main
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/xdpfw/xdpfw/pkg/loader"
+	"github.com/xdpfw/xdpfw/pkg/rules"
+)
+
+func ctCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "ct",
+		Usage: "the connection-tracking table: list flows, counters, flush",
+		Description: `xdpfw learns flows from the packets this host sends (and forwards) on the
+interfaces it is attached to: attach puts a TC egress program beside the XDP
+one (tcx from Linux 6.6, a clsact filter before). A packet coming in is
+then new, established (a learned flow's), related (an ICMP error quoting
+one, or a later fragment of its datagram) or invalid, which rules match
+with --ct-state. Only packets going out create flows: unsolicited traffic
+never does, so a flood cannot fill the table. The table holds a fixed
+number of flows; when full, the least recently seen makes room (an
+eviction). Flows time out as the ruleset's conntrack: section says
+(xdpfw ct stats shows the timeouts in effect).
+
+  xdpfw ct list --proto tcp --port 443
+  xdpfw ct stats --json
+  xdpfw ct flush`,
+		Subcommands: []*cli.Command{ctListCommand(), ctStatsCommand(), ctFlushCommand()},
+	}
+}
+
+// noArgs refuses arguments to a command that takes none.
+func noArgs(c *cli.Context, name string) error {
+	if c.NArg() > 0 {
+		return fmt.Errorf("%s: unexpected argument %q (see: xdpfw %s --help)", name, c.Args().First(), name)
+	}
+	return nil
+}
+
+func ctListCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "list",
+		Usage: "list the tracked flows",
+		Description: `One line per flow, from this host's side, most recently seen first: the
+protocol, the local and remote address and port (an ICMP echo flow shows
+its identifier as the local port), how it is kept (tcp, udp, echo, or
+generic: addresses only), its state (for TCP syn-sent, established,
+closing or close; for the others replied once a packet came back, else
+unreplied), how long since a packet of it was seen either way, and how
+long it has left before it times out unless another is (0s: timed out,
+removed by its next packet or by the table filling).
+
+Filters combine (all must hold): --proto tcp, udp, icmp, icmpv6 or a
+number; --addr an address or prefix, local or remote; --port a local or
+remote port; --state a comma list of flow states.
+
+--json prints a list of objects with the same fields, durations in
+nanoseconds (age_ns, left_ns).`,
+		Flags: []cli.Flag{jsonFlag(),
+			&cli.StringFlag{Name: "proto", Usage: "only flows of `PROTO`: tcp, udp, icmp, icmpv6 or 0-255"},
+			&cli.StringFlag{Name: "addr", Usage: "only flows whose local or remote address is in `CIDR` (or is that address)"},
+			&cli.UintFlag{Name: "port", Usage: "only flows whose local or remote port is `N`"},
+			&cli.StringFlag{Name: "state", Usage: "only flows in `STATES`, a comma list of " + strings.Join(loader.CTFlowStates, ", ")},
+		},
+		Action: func(c *cli.Context) error {
+			if err := noArgs(c, "ct list"); err != nil {
+				return err
+			}
+			if c.IsSet("port") && (c.Uint("port") == 0 || c.Uint("port") > 65535) {
+				return fmt.Errorf("ct list: --port %d out of range (1-65535)", c.Uint("port"))
+			}
+			f, err := loader.ParseCTFilter(c.String("proto"), c.String("addr"), c.Uint("port"), c.String("state"))
+			if err != nil {
+				return fmt.Errorf("ct list: %w", err)
+			}
+			return withState(c, func(s *loader.State) error {
+				flows, err := s.ConntrackFlows(f)
+				if err != nil {
+					return err
+				}
+				if flows == nil {
+					flows = []loader.Flow{}
+				}
+				return printReport(c, flows, func() {
+					tw := newTable(c)
+					fmt.Fprintln(tw, "PROTO\tLOCAL\tREMOTE\tKIND\tSTATE\tAGE\tLEFT")
+					for _, fl := range flows {
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", fl.Proto, endpoint(fl.Local, fl.LocalPort, fl.Kind),
+							endpoint(fl.Remote, fl.RemotePort, fl.Kind), fl.Kind, fl.State, roundDuration(fl.Age), roundDuration(fl.Left))
+					}
+					tw.Flush()
+				})
+			})
+		},
+	}
+}
+
+// endpoint is addr:port for flows with ports, addr alone for the others.
+func endpoint(a netip.Addr, port uint16, kind string) string {
+	switch kind {
+	case "tcp", "udp", "echo":
+		return netip.AddrPortFrom(a, port).String()
+	}
+	return a.String()
+}
+
+func roundDuration(d time.Duration) time.Duration {
+	if d >= time.Minute {
+		return d.Round(time.Second)
+	}
+	return d.Round(100 * time.Millisecond)
+}
+
+func ctStatsCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "stats",
+		Usage: "show the table's size and counters, and the timeouts in effect",
+		Description: `entries: flows in the table now, of capacity. inserts: flows learned since
+the state was made; expired: removed when found timed out; flushed: removed
+by xdpfw ct flush; evictions: dropped by the full table to make room for a
+new flow (inserts - expired - flushed - entries). egress packets: what the
+egress program saw. Then the packets coming in placed in each state (new,
+established, related, invalid, untracked: not IP, or neighbour discovery),
+counted only while some rule has a --ct-state condition, and each timeout
+in effect, in seconds (the ruleset's conntrack: section, else the
+default).`,
+		Flags: []cli.Flag{jsonFlag()},
+		Action: func(c *cli.Context) error {
+			if err := noArgs(c, "ct stats"); err != nil {
+				return err
+			}
+			return withState(c, func(s *loader.State) error {
+				st, err := s.ConntrackStats()
+				if err != nil {
+					return err
+				}
+				return printReport(c, st, func() {
+					tw := newTable(c)
+					fmt.Fprintf(tw, "entries\t%d of %d\n", st.Entries, st.Capacity)
+					for _, row := range []struct {
+						name string
+						n    uint64
+					}{{"inserts", st.Inserts}, {"expired", st.Expired}, {"flushed", st.Flushed}, {"evictions", st.Evictions}, {"egress packets", st.Egress}} {
+						fmt.Fprintf(tw, "%s\t%d\n", row.name, row.n)
+					}
+					fmt.Fprintln(tw, "\nSTATE\tPACKETS")
+					for _, name := range loader.CTStateNames {
+						fmt.Fprintf(tw, "%s\t%d\n", name, st.States[name])
+					}
+					fmt.Fprintln(tw, "\nTIMEOUT\tSECONDS")
+					for _, name := range rules.CTTimeoutNames {
+						fmt.Fprintf(tw, "%s\t%d\n", name, st.Timeouts[name])
+					}
+					tw.Flush()
+				})
+			})
+		},
+	}
+}
+
+func ctFlushCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "flush",
+		Usage: "remove every tracked flow",
+		Description: `Empties the flow table and the fragment table. Replies to connections this
+host had open are new until their flow is learned again from the next
+packet it sends: under a policy that passes only established traffic, an
+idle connection whose peer speaks first stays cut. Prints how many flows
+were removed (--json: {"flushed": N}); ct stats counts them as flushed.`,
+		Flags: []cli.Flag{jsonFlag()},
+		Action: func(c *cli.Context) error {
+			if err := noArgs(c, "ct flush"); err != nil {
+				return err
+			}
+			return withState(c, func(s *loader.State) error {
+				n, err := s.FlushConntrack()
+				if err != nil {
+					return err
+				}
+				return printReport(c, map[string]int{"flushed": n}, func() {
+					fmt.Fprintf(c.App.Writer, "flushed %d flows\n", n)
+				})
+			})
+		},
+	}
+}

@@ -1,0 +1,350 @@
+package loader
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
+
+	"github.com/xdpfw/xdpfw/pkg/layout"
+	"github.com/xdpfw/xdpfw/pkg/rules"
+)
+
+// The connection-tracking table as `xdpfw ct` shows it: flows (the ct
+// map, learned by the egress program), its counters (ct_stats, per CPU,
+// and ct_conf's flushed) and flush. The table is the datapath's: reading
+// it takes no lock the datapath knows, so a listing is a moment of a
+// table that keeps changing.
+
+// Flow is one tracked flow, from this host's side.
+type Flow struct {
+	Proto  string     `json:"proto"`
+	Local  netip.Addr `json:"local"`
+	Remote netip.Addr `json:"remote"`
+	// LocalPort and RemotePort are TCP and UDP ports; an echo flow keeps
+	// its identifier in LocalPort; 0 for other protocols.
+	LocalPort  uint16 `json:"local_port"`
+	RemotePort uint16 `json:"remote_port"`
+	Kind       string `json:"kind"` // tcp, udp, echo or generic
+	// State is the TCP state (syn-sent, established, closing, close), or
+	// for other flows replied or unreplied.
+	State   string `json:"state"`
+	Replied bool   `json:"replied"`
+	// Age is how long since a packet of the flow was seen, either way;
+	// Left how long until it times out unless one is (0: timed out, to be
+	// removed by its next packet or evicted).
+	Age  time.Duration `json:"age_ns"`
+	Left time.Duration `json:"left_ns"`
+}
+
+var (
+	ctKindNames = map[uint8]string{layout.CtKindGeneric: "generic", layout.CtKindTcp: "tcp",
+		layout.CtKindUdp: "udp", layout.CtKindEcho: "echo"}
+	ctTCPNames = [...]string{layout.CtTcpSynSent: "syn-sent", layout.CtTcpEstablished: "established",
+		layout.CtTcpClosing: "closing", layout.CtTcpClose: "close"}
+)
+
+// CTFlowStates are the names a flow's State takes, which --state filters.
+var CTFlowStates = append(ctTCPNames[:], "replied", "unreplied")
+
+// CTFilter selects flows; its zero value selects all.
+type CTFilter struct {
+	Proto  rules.Proto  // Set: only this protocol
+	Prefix netip.Prefix // valid: local or remote address in it
+	Port   uint16       // nonzero: local or remote port
+	States []string     // nonempty: State one of these
+}
+
+// ParseCTFilter reads ct list's filters: a protocol (as rules name it),
+// an address or prefix, a port, a comma list of CTFlowStates; empty
+// strings and port 0 select everything.
+func ParseCTFilter(proto, addr string, port uint, states string) (CTFilter, error) {
+	var f CTFilter
+	var err error
+	if proto != "" {
+		if f.Proto, err = rules.ParseProto(proto); err != nil {
+			return f, err
+		}
+	}
+	if addr != "" {
+		if f.Prefix, err = rules.ParsePrefix(addr); err != nil {
+			return f, err
+		}
+	}
+	if port > 65535 {
+		return f, fmt.Errorf("port %d out of range (1-65535)", port)
+	}
+	f.Port = uint16(port)
+	if states != "" {
+		for _, st := range strings.Split(states, ",") {
+			st = strings.ToLower(strings.TrimSpace(st))
+			if !slices.Contains(CTFlowStates, st) {
+				return f, fmt.Errorf("unknown flow state %q (want a comma list of %s)", st, strings.Join(CTFlowStates, ", "))
+			}
+			f.States = append(f.States, st)
+		}
+	}
+	return f, nil
+}
+
+func (f CTFilter) match(fl Flow, proto uint8) bool {
+	switch {
+	case f.Proto.Set && f.Proto.Num != proto,
+		f.Prefix.IsValid() && !f.Prefix.Contains(fl.Local) && !f.Prefix.Contains(fl.Remote),
+		f.Port != 0 && fl.LocalPort != f.Port && fl.RemotePort != f.Port,
+		len(f.States) > 0 && !slices.Contains(f.States, fl.State):
+		return false
+	}
+	return true
+}
+
+// monotonicNow is the datapath's clock (bpf_ktime_get_ns is
+// CLOCK_MONOTONIC).
+func monotonicNow() (time.Duration, error) {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
+		return 0, fmt.Errorf("read the monotonic clock: %w", err)
+	}
+	return time.Duration(ts.Nano()), nil
+}
+
+// ConntrackFlows lists the tracked flows f selects, oldest activity
+// last.
+func (s *State) ConntrackFlows(f CTFilter) ([]Flow, error) {
+	if s.old != nil {
+		return nil, s.old
+	}
+	var out []Flow
+	err := s.read(func(v *view) error {
+		ct, err := readConntrack(v.m)
+		if err != nil {
+			return err
+		}
+		now, err := monotonicNow()
+		if err != nil {
+			return err
+		}
+		return forEachBatch(v.m.Ct, 256, func(keys []xdpfwCtKey, vals []xdpfwCtVal) error {
+			for i := range keys {
+				fl := flowOf(&keys[i], &vals[i], now, ct)
+				if f.match(fl, keys[i].Proto) {
+					out = append(out, fl)
+				}
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read the conntrack table: %w", err)
+	}
+	slices.SortStableFunc(out, func(a, b Flow) int { return int(a.Age - b.Age) })
+	return out, nil
+}
+
+func flowOf(k *xdpfwCtKey, v *xdpfwCtVal, now time.Duration, ct rules.Conntrack) Flow {
+	addr := func(b [16]uint8) netip.Addr {
+		if k.Family == 4 {
+			return netip.AddrFrom4([4]byte(b[:4]))
+		}
+		return netip.AddrFrom16(b)
+	}
+	fl := Flow{
+		Proto: rules.Proto{Set: true, Num: k.Proto}.String(), Local: addr(k.Local), Remote: addr(k.Remote),
+		LocalPort: k.Lport, RemotePort: k.Rport, Kind: ctKindNames[v.Kind], Replied: v.Replied != 0,
+		Age: max(now-time.Duration(v.LastSeen), 0),
+	}
+	if fl.Kind == "" {
+		fl.Kind = fmt.Sprintf("kind-%d", v.Kind)
+	}
+	switch {
+	case v.Kind == layout.CtKindTcp:
+		fl.State = ctTCPNames[v.Tcp&3]
+	case fl.Replied:
+		fl.State = "replied"
+	default:
+		fl.State = "unreplied"
+	}
+	fl.Left = max(ct.Timeout(flowTimeout(v))-fl.Age, 0)
+	return fl
+}
+
+// flowTimeout is the ct_conf timeout that applies to a flow, as the
+// datapath's ct_flow_timeout picks it.
+func flowTimeout(v *xdpfwCtVal) int {
+	switch v.Kind {
+	case layout.CtKindTcp:
+		return layout.CtToSynSent + int(v.Tcp&3)
+	case layout.CtKindUdp:
+		if v.Replied != 0 {
+			return layout.CtToUdpReplied
+		}
+		return layout.CtToUdp
+	case layout.CtKindEcho:
+		return layout.CtToIcmp
+	}
+	return layout.CtToGeneric
+}
+
+// CTStats is the table and its counters since the state was made.
+type CTStats struct {
+	Entries  int `json:"entries"`
+	Capacity int `json:"capacity"`
+	// Inserts are flows learned, Expired those removed when found timed
+	// out, Flushed those ct flush removed, and Evictions those the full
+	// table dropped to make room (what is left: inserts - expired -
+	// flushed - entries, never below 0).
+	Inserts   uint64 `json:"inserts"`
+	Expired   uint64 `json:"expired"`
+	Flushed   uint64 `json:"flushed"`
+	Evictions uint64 `json:"evictions"`
+	// Egress is the packets the egress program saw.
+	Egress uint64 `json:"egress_packets"`
+	// States counts the packets coming in placed in each state (only
+	// while some rule has a ct-state condition), by CTStateNames.
+	States map[string]uint64 `json:"states"`
+	// Timeouts are those in effect, in seconds, by rules.CTTimeoutNames.
+	Timeouts map[string]uint32 `json:"timeouts"`
+}
+
+// CTStateNames name ct_stats' per-state counters, by layout.Cts* index.
+var CTStateNames = [...]string{layout.CtsUntracked: "untracked", layout.CtsNew: "new",
+	layout.CtsEstablished: "established", layout.CtsRelated: "related", layout.CtsInvalid: "invalid"}
+
+// ConntrackStats reads the table's size and counters.
+func (s *State) ConntrackStats() (CTStats, error) {
+	if s.old != nil {
+		return CTStats{}, s.old
+	}
+	var st CTStats
+	err := s.read(func(v *view) error {
+		n, err := ctCounters(v.m)
+		if err != nil {
+			return err
+		}
+		c, err := readCTConf(v.m)
+		if err != nil {
+			return err
+		}
+		entries := 0
+		err = forEachBatch(v.m.Ct, 256, func(keys []xdpfwCtKey, _ []xdpfwCtVal) error {
+			entries += len(keys)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		st = CTStats{Entries: entries, Capacity: int(v.m.Ct.MaxEntries()),
+			Inserts: n[layout.CtsInserts], Expired: n[layout.CtsExpired], Flushed: c.Flushed,
+			Egress: n[layout.CtsEgress], States: map[string]uint64{}, Timeouts: map[string]uint32{}}
+		if gone := st.Expired + st.Flushed + uint64(entries); st.Inserts > gone {
+			st.Evictions = st.Inserts - gone
+		}
+		for i, name := range CTStateNames {
+			st.States[name] = n[i]
+		}
+		ct := rules.Conntrack{Timeouts: c.Timeout}
+		for i, name := range rules.CTTimeoutNames {
+			st.Timeouts[name] = uint32(ct.Timeout(i) / time.Second)
+		}
+		return nil
+	})
+	if err != nil {
+		return CTStats{}, fmt.Errorf("read the conntrack counters: %w", err)
+	}
+	return st, nil
+}
+
+// CTStateCounters are the per-state packet counters alone (stats).
+func (s *State) CTStateCounters() (map[string]uint64, error) {
+	out := map[string]uint64{}
+	if s.old != nil {
+		return out, nil // the previous layout tracked nothing
+	}
+	err := s.read(func(v *view) error {
+		n, err := ctCounters(v.m)
+		for i, name := range CTStateNames {
+			out[name] = n[i]
+		}
+		return err
+	})
+	return out, err
+}
+
+// ctCounters sums ct_stats over the CPUs.
+func ctCounters(m *xdpfwMaps) ([layout.NumCtStats]uint64, error) {
+	var (
+		per []xdpfwCtStats
+		sum [layout.NumCtStats]uint64
+	)
+	if err := m.CtStats.Lookup(uint32(0), &per); err != nil {
+		return sum, fmt.Errorf("read ct_stats: %w", err)
+	}
+	for _, c := range per {
+		for i, n := range c.N {
+			sum[i] += n
+		}
+	}
+	return sum, nil
+}
+
+// FlushConntrack empties the flow and fragment tables, as a change of
+// the live state, and returns how many flows it removed (counted as
+// flushed, so evictions stay right). Packets keep being learned while it
+// runs: it stops after removing twice the table's capacity, so a busy
+// egress cannot keep it going.
+func (s *State) FlushConntrack() (flushed int, err error) {
+	if s.old != nil {
+		return 0, s.old
+	}
+	err = s.change(func(t *tx) error {
+		n, err := emptyMap[xdpfwCtKey](t.m.Ct)
+		if err != nil {
+			return fmt.Errorf("flush the conntrack table: %w", err)
+		}
+		flushed = n
+		if _, err := emptyMap[xdpfwCtFragKey](t.m.CtFrags); err != nil {
+			return fmt.Errorf("flush the fragment table: %w", err)
+		}
+		return addFlushed(t.m, uint64(n))
+	})
+	return flushed, err
+}
+
+// emptyMap deletes m's keys a chunk at a time, each chunk read from the
+// start (a hash map's walk restarts when its key is deleted), and returns
+// how many it deleted.
+func emptyMap[K any](m *ebpf.Map) (int, error) {
+	const chunk = 4096
+	keys := make([]K, 0, chunk)
+	total := 0
+	for total < 2*int(m.MaxEntries()) {
+		keys = keys[:0]
+		var prev any // nil: the first key
+		for len(keys) < chunk {
+			var k K
+			err := m.NextKey(prev, &k)
+			if errors.Is(err, ebpf.ErrKeyNotExist) {
+				break
+			}
+			if err != nil {
+				return total, err
+			}
+			keys = append(keys, k)
+			prev = &keys[len(keys)-1]
+		}
+		if len(keys) == 0 {
+			return total, nil
+		}
+		n, err := m.BatchDelete(keys, nil)
+		total += n
+		if err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+			return total, err
+		}
+	}
+	return total, nil
+}

@@ -1,0 +1,67 @@
+package loader
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/xdpfw/xdpfw/pkg/layout"
+)
+
+// TestConntrackTable: flows written into the table as the egress program
+// writes them are listed (addresses, ports, kind, state, age and time
+// left by the timeout that applies), filtered, counted, and flushed a
+// chunk at a time (more than one chunk here), the flushed counter
+// keeping evictions at zero.
+func TestConntrackTable(t *testing.T) {
+	s := freshState(t)
+	now, err := monotonicNow()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 5000
+	for i := range n {
+		k := xdpfwCtKey{Family: 4, Proto: 17, Lport: uint16(10000 + i%50000), Rport: 53}
+		copy(k.Local[:], []byte{192, 0, 2, 1})
+		copy(k.Remote[:], []byte{198, 51, 100, byte(i % 200), byte(i / 200)})
+		v := xdpfwCtVal{LastSeen: uint64(now - 10*time.Second), Kind: layout.CtKindUdp}
+		if i == 0 {
+			k.Proto, v.Kind, v.Tcp, v.Replied = 6, layout.CtKindTcp, layout.CtTcpEstablished, 1
+		}
+		if err := s.maps.Ct.Put(&k, &v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f, err := ParseCTFilter("tcp", "198.51.100.0/24", 53, "established")
+	if err != nil {
+		t.Fatal(err)
+	}
+	flows, err := s.ConntrackFlows(f)
+	if err != nil || len(flows) != 1 {
+		t.Fatalf("tcp flows %+v (%v), want one", flows, err)
+	}
+	fl := flows[0]
+	if fl.Local != netip.MustParseAddr("192.0.2.1") || fl.Remote != netip.MustParseAddr("198.51.100.0") || fl.LocalPort != 10000 ||
+		fl.Kind != "tcp" || fl.State != "established" || fl.Age < 10*time.Second || fl.Left > 432000*time.Second-10*time.Second {
+		t.Errorf("flow %+v", fl)
+	}
+	udp, err := s.ConntrackFlows(CTFilter{States: []string{"unreplied"}})
+	if err != nil || len(udp) != n-1 || udp[0].Left > 20*time.Second {
+		t.Errorf("%d unreplied flows (%v), want %d with udp's 30s less their 10s", len(udp), err, n-1)
+	}
+	if _, err := ParseCTFilter("", "", 0, "established,open"); err == nil {
+		t.Error("state open accepted")
+	}
+	st, err := s.ConntrackStats()
+	if err != nil || st.Entries != n || st.Capacity != layout.CtEntries {
+		t.Errorf("stats %+v (%v), want %d entries of %d", st, err, n, layout.CtEntries)
+	}
+	got, err := s.FlushConntrack()
+	if err != nil || got != n {
+		t.Fatalf("flush: %d, %v; want %d", got, err, n)
+	}
+	st, err = s.ConntrackStats()
+	if err != nil || st.Entries != 0 || st.Flushed != n || st.Evictions != 0 {
+		t.Errorf("stats after flush %+v (%v), want empty, %d flushed", st, err, n)
+	}
+}

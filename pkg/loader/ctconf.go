@@ -1,0 +1,61 @@
+package loader
+
+import (
+	"fmt"
+
+	"github.com/xdpfw/xdpfw/pkg/rules"
+)
+
+// ct_conf holds the ruleset's conntrack: section (its timeouts) for the
+// datapath. It is not generation-switched, as the table it times is not:
+// a commit of a ruleset writes it just after the switch (tx.commit), so
+// the timeouts change with the rules. Its flushed counter is Go's
+// (ct flush) and survives every write of the timeouts.
+
+// readCTConf reads the map's one entry.
+func readCTConf(m *xdpfwMaps) (xdpfwCtConf, error) {
+	var c xdpfwCtConf
+	if err := m.CtConf.Lookup(uint32(0), &c); err != nil {
+		return c, fmt.Errorf("read ct_conf: %w", err)
+	}
+	return c, nil
+}
+
+// readConntrack is the live ruleset's conntrack: section.
+func readConntrack(m *xdpfwMaps) (rules.Conntrack, error) {
+	c, err := readCTConf(m)
+	if err != nil {
+		return rules.Conntrack{}, err
+	}
+	return rules.Conntrack{Timeouts: c.Timeout}, nil
+}
+
+// writeConntrack makes ct's timeouts the datapath's, keeping the flushed
+// counter.
+func writeConntrack(m *xdpfwMaps, ct rules.Conntrack) error {
+	c, err := readCTConf(m)
+	if err != nil {
+		return err
+	}
+	if c.Timeout == ct.Timeouts {
+		return nil
+	}
+	c.Timeout = ct.Timeouts
+	if err := m.CtConf.Put(uint32(0), &c); err != nil {
+		return fmt.Errorf("write ct_conf: %w", err)
+	}
+	return nil
+}
+
+// addFlushed counts n more flows removed by ct flush.
+func addFlushed(m *xdpfwMaps, n uint64) error {
+	c, err := readCTConf(m)
+	if err != nil {
+		return err
+	}
+	c.Flushed += n
+	if err := m.CtConf.Put(uint32(0), &c); err != nil {
+		return fmt.Errorf("write ct_conf: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,109 @@
+package loader
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/xdpfw/xdpfw/internal/privtest"
+	"github.com/xdpfw/xdpfw/pkg/layout"
+	"github.com/xdpfw/xdpfw/pkg/rules"
+)
+
+const ctConfRuleset = `policy: drop
+conntrack:
+  timeouts:
+    udp: 45s
+    tcp-established: 2h
+rules:
+  - {ct-state: "established,related", action: pass}
+`
+
+// freshState is a new state, attached nowhere, removed when the test
+// ends.
+func freshState(t *testing.T) *State {
+	t.Helper()
+	privtest.Require(t)
+	s, err := OpenOrCreate(privtest.PinDir(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		s.unpinAll()
+		s.Close()
+	})
+	return s
+}
+
+// TestCTConfRoundTrip: the ruleset's conntrack: timeouts reach ct_conf
+// with the rules (apply, the test-run instance's Load), read back as the
+// live ruleset's, survive rule add and policy changes and the flushed
+// counter's writes, and an apply without the section restores the
+// defaults (zeros).
+func TestCTConfRoundTrip(t *testing.T) {
+	s := freshState(t)
+	rs, err := rules.ParseYAML("ct.yaml", []byte(ctConfRuleset), rules.FileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := rs.Conntrack
+	if want.Timeouts[layout.CtToUdp] != 45 || want.Timeouts[layout.CtToEstablished] != 7200 {
+		t.Fatalf("parsed timeouts %v", want.Timeouts)
+	}
+	if _, err := s.Apply(rs); err != nil {
+		t.Fatal(err)
+	}
+	check := func(when string, want rules.Conntrack) {
+		t.Helper()
+		c, err := readCTConf(&s.maps)
+		if err != nil || c.Timeout != want.Timeouts {
+			t.Errorf("%s: ct_conf %v (%v), want %v", when, c.Timeout, err, want.Timeouts)
+		}
+		live, err := s.RulesetWithSets()
+		if err != nil || live.Conntrack != want {
+			t.Errorf("%s: the live ruleset's conntrack %+v (%v), want %+v", when, live, err, want)
+		}
+	}
+	check("apply", want)
+	// save writes it back out.
+	if live, err := s.RulesetWithSets(); err != nil || !strings.Contains(string(rules.FormatYAML(live)), "udp: 45s") {
+		t.Errorf("saved ruleset (%v):\n%s\nwant the conntrack: section's udp: 45s", err, rules.FormatYAML(live))
+	}
+	if err := addFlushed(&s.maps, 3); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AddRule(rules.Rule{Action: rules.Pass, Match: rules.Match{Proto: rules.Proto{Set: true, Num: 6}}}); err != nil {
+		t.Fatal(err)
+	}
+	check("rule add", want)
+	if err := s.SetPolicy(rules.Pass); err != nil {
+		t.Fatal(err)
+	}
+	check("policy", want)
+	if c, _ := readCTConf(&s.maps); c.Flushed != 3 {
+		t.Errorf("flushed %d after rule changes, want 3 kept", c.Flushed)
+	}
+	// Only the section changes: still a commit.
+	rs2, err := rules.ParseYAML("ct.yaml", []byte(ctConfRuleset), rules.FileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs2.Conntrack = rules.Conntrack{}
+	live, err := s.RulesetWithSets()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs2.Rules, rs2.Policy = live.Rules, live.Policy
+	if res, err := s.Apply(rs2); err != nil || !res.Committed {
+		t.Errorf("apply without conntrack: %+v, %v; want a commit", res, err)
+	}
+	check("apply without conntrack", rules.Conntrack{})
+
+	inst, err := NewInstance(rs, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inst.Close()
+	if c, err := readCTConf(&inst.objs.xdpfwMaps); err != nil || c.Timeout != want.Timeouts {
+		t.Errorf("instance ct_conf %v (%v), want %v", c.Timeout, err, want.Timeouts)
+	}
+}

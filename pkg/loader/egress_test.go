@@ -1,0 +1,265 @@
+package loader
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/link"
+	"github.com/vishvananda/netlink"
+
+	"github.com/xdpfw/xdpfw/internal/privtest"
+	"github.com/xdpfw/xdpfw/pkg/layout"
+)
+
+// egressProgs lists the egress programs xdpfw's would be on l: on tcx
+// (by program name) and as clsact filters (by filter name).
+func egressProgs(t *testing.T, l netlink.Link) (tcx, clsact []ebpf.ProgramID) {
+	t.Helper()
+	res, err := link.QueryPrograms(link.QueryOptions{Target: l.Attrs().Index, Attach: ebpf.AttachTCXEgress})
+	if err != nil {
+		t.Fatalf("query tcx egress of %s: %v", l.Attrs().Name, err)
+	}
+	for _, ap := range res.Programs {
+		p, err := ebpf.NewProgramFromID(ap.ID)
+		if err != nil {
+			continue
+		}
+		if info, err := p.Info(); err == nil && info.Name == xdpfwProgXdpfwEgress {
+			tcx = append(tcx, ap.ID)
+		}
+		p.Close()
+	}
+	if has, _ := hasClsact(l); has {
+		fs, err := netlink.FilterList(l, netlink.HANDLE_MIN_EGRESS)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range fs {
+			if bf, ok := f.(*netlink.BpfFilter); ok && bf.Name == egressFilterName {
+				clsact = append(clsact, ebpf.ProgramID(bf.Id))
+			}
+		}
+	}
+	return tcx, clsact
+}
+
+// checkOneEgress: l has exactly one egress learner, s's pinned one, on
+// the hook want, and status says so.
+func checkOneEgress(t *testing.T, s *State, l netlink.Link, want string) {
+	t.Helper()
+	tcx, clsact := egressProgs(t, l)
+	id, err := progID(s.progs.XdpfwEgress)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][]ebpf.ProgramID{EgressTCX: tcx, EgressClsact: clsact}
+	if len(tcx)+len(clsact) != 1 || len(got[want]) != 1 || got[want][0] != ebpf.ProgramID(id) {
+		t.Errorf("%s: egress programs tcx %v, clsact %v; want program %d on %s alone", l.Attrs().Name, tcx, clsact, id, want)
+	}
+	if on := s.egressOn(l); on != want {
+		t.Errorf("%s: egress seen on %s, want %s", l.Attrs().Name, on, want)
+	}
+}
+
+// checkNoEgress: l has no xdpfw egress program, and dir no link pin.
+func checkNoEgress(t *testing.T, dir string, l netlink.Link) {
+	t.Helper()
+	if tcx, clsact := egressProgs(t, l); len(tcx)+len(clsact) != 0 {
+		t.Errorf("%s: egress programs left: tcx %v, clsact %v", l.Attrs().Name, tcx, clsact)
+	}
+	if _, err := os.Lstat(egressLinkPin(dir, l.Attrs().Index)); err == nil {
+		t.Errorf("%s: the egress link pin is left", l.Attrs().Name)
+	}
+}
+
+// foreignFilter puts another's direct-action BPF filter (and clsact) on
+// l's egress; the program is closed when the test ends.
+func foreignFilter(t *testing.T, l netlink.Link) {
+	t.Helper()
+	p, err := ebpf.NewProgram(&ebpf.ProgramSpec{Type: ebpf.SchedCLS, License: "GPL",
+		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, -1), asm.Return()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	if err := attachClsact(l, p); err != nil {
+		t.Fatal(err)
+	}
+	// Renamed: attachClsact names filters as xdpfw's.
+	fs, err := netlink.FilterList(l, netlink.HANDLE_MIN_EGRESS)
+	if err != nil || len(fs) != 1 {
+		t.Fatalf("filters %v, %v", fs, err)
+	}
+	f := fs[0].(*netlink.BpfFilter)
+	nf := &netlink.BpfFilter{FilterAttrs: f.FilterAttrs, Fd: p.FD(), Name: "theirs", DirectAction: true}
+	if err := netlink.FilterReplace(nf); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func foreignFilters(t *testing.T, l netlink.Link) int {
+	t.Helper()
+	fs, err := netlink.FilterList(l, netlink.HANDLE_MIN_EGRESS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, f := range fs {
+		if bf, ok := f.(*netlink.BpfFilter); ok && bf.Name == "theirs" {
+			n++
+		}
+	}
+	return n
+}
+
+func linkNamed(t *testing.T, name string) netlink.Link {
+	t.Helper()
+	l, err := netlink.LinkByName(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// TestEgressTCX: attach puts the egress learner on tcx, pinned beside
+// the programs and recorded; attaching again and replacing the program
+// keep exactly one; detach removes it and its pin.
+func TestEgressTCX(t *testing.T) {
+	privtest.Require(t)
+	if kernelEgress(t) != EgressTCX {
+		t.Skip("no tcx before Linux 6.6: TestEgressClsact covers this kernel's hook")
+	}
+	dir := privtest.PinDir(t)
+	inThrowawayNetns(t, func() error {
+		defer removeState(dir)
+		s, err := attachedState(dir, "egt0")
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		l := linkNamed(t, "egt0")
+		checkOneEgress(t, s, l, EgressTCX)
+		var ifc xdpfwIface
+		if err := s.maps.Ifaces.Lookup(uint32(l.Attrs().Index), &ifc); err != nil || ifc.Egress != layout.EgressTcx {
+			t.Errorf("record %+v (%v), want egress tcx", ifc, err)
+		}
+		if _, _, err := s.Attach("egt0", ModeGeneric, false); err != nil {
+			return fmt.Errorf("attach again: %w", err)
+		}
+		checkOneEgress(t, s, l, EgressTCX)
+		// Another program in its place (as a migration does): the link
+		// is updated, not doubled.
+		if hook, err := s.attachEgress(l, s.progs.XdpfwEgress); err != nil || hook != layout.EgressTcx {
+			return fmt.Errorf("replace: %d, %v", hook, err)
+		}
+		checkOneEgress(t, s, l, EgressTCX)
+		st, err := s.Status()
+		if err != nil || len(st.Interfaces) != 1 || st.Interfaces[0].Egress != EgressTCX {
+			t.Errorf("status %+v (%v), want egt0 with egress tcx", st, err)
+		}
+		if err := addVeths("egt1"); err != nil {
+			return err
+		}
+		if _, _, err := s.Attach("egt1", ModeGeneric, false); err != nil {
+			return err
+		}
+		l1 := linkNamed(t, "egt1")
+		if _, err := s.Detach("egt0"); err != nil {
+			return err
+		}
+		checkNoEgress(t, dir, l)
+		checkOneEgress(t, s, l1, EgressTCX)
+		// An interface that vanishes: detach forgets it and its pin.
+		if err := delLink("egt1"); err != nil {
+			return err
+		}
+		if last, err := s.Detach("egt1"); err != nil || !last {
+			return fmt.Errorf("detach a vanished interface: %v, %v", last, err)
+		}
+		pinDirGone(t, dir, "detaching the last interface")
+		return nil
+	})
+}
+
+// TestEgressClsact: with tcx not tried (as on 6.1), the learner is a
+// clsact filter beside another's, which stays, as does the qdisc;
+// attaching again keeps one; DetachAll removes only xdpfw's.
+func TestEgressClsact(t *testing.T) {
+	egressHooksOnly(t, layout.EgressClsact)
+	dir := privtest.PinDir(t)
+	inThrowawayNetns(t, func() error {
+		defer removeState(dir)
+		if err := addVeths("egc0"); err != nil {
+			return err
+		}
+		l := linkNamed(t, "egc0")
+		foreignFilter(t, l)
+		s, err := OpenOrCreate(dir)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		if _, _, err := s.AttachAll([]string{"egc0"}, ModeGeneric, false); err != nil {
+			return err
+		}
+		checkOneEgress(t, s, l, EgressClsact)
+		if _, _, err := s.Attach("egc0", ModeGeneric, false); err != nil {
+			return err
+		}
+		checkOneEgress(t, s, l, EgressClsact)
+		if hook, err := s.attachEgress(l, s.progs.XdpfwEgress); err != nil || hook != layout.EgressClsact {
+			return fmt.Errorf("replace: %d, %v", hook, err)
+		}
+		checkOneEgress(t, s, l, EgressClsact)
+		st, err := s.Status()
+		if err != nil || len(st.Interfaces) != 1 || st.Interfaces[0].Egress != EgressClsact {
+			t.Errorf("status %+v (%v), want egc0 with egress clsact", st, err)
+		}
+		if _, err := s.DetachAll(); err != nil {
+			return err
+		}
+		checkNoEgress(t, dir, l)
+		if n := foreignFilters(t, l); n != 1 {
+			t.Errorf("another's filters left: %d, want 1", n)
+		}
+		if has, err := hasClsact(l); err != nil || !has {
+			t.Errorf("the clsact qdisc others use: %v, %v; want kept", has, err)
+		}
+		return nil
+	})
+}
+
+// TestEgressFailureRollsBack: when the egress learner cannot be attached
+// the XDP program comes off again, nothing is recorded, and the error is
+// one line.
+func TestEgressFailureRollsBack(t *testing.T) {
+	egressHooksOnly(t)
+	dir := privtest.PinDir(t)
+	inThrowawayNetns(t, func() error {
+		defer removeState(dir)
+		if err := addVeths("egf0"); err != nil {
+			return err
+		}
+		s, err := OpenOrCreate(dir)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		_, _, err = s.Attach("egf0", ModeGeneric, false)
+		if err == nil || strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), "egf0") {
+			t.Errorf("attach without an egress hook: %v, want one line naming egf0", err)
+		}
+		l := linkNamed(t, "egf0")
+		if x := l.Attrs().Xdp; x != nil && x.ProgId != 0 {
+			t.Errorf("egf0 kept XDP program %d", x.ProgId)
+		}
+		if atts, err := s.Attachments(); err != nil || len(atts) != 0 {
+			t.Errorf("attachments %+v (%v), want none", atts, err)
+		}
+		return nil
+	})
+}
