@@ -119,14 +119,13 @@ rules:
 
 	// A flow idle past its timeout (udp-replied 2s here) is closed
 	// again: the remote end's late datagram is dropped.
-	echo := h.clientEcho(l.clientV4, 0)
+	late := h.clientEchoConn(l.clientV4, 0)
 	src := h.serverUDPSocket(l.serverV4)
-	remote := netip.AddrPortFrom(l.clientV4, echo)
+	remote := netip.MustParseAddrPort(late.LocalAddr().String())
 	if got := h.exchangeOn(src, remote, 50); got != 50 {
 		t.Fatalf("UDP exchange before the timeout: %d bytes back, want 50", got)
 	}
 	time.Sleep(3 * time.Second)
-	late := h.clientUDPFrom(l.clientV4, echo)
 	local := netip.MustParseAddrPort(src.LocalAddr().String())
 	if got := l.udpProbe(late, src, local, 3, false); got != 0 {
 		t.Fatalf("a datagram of a flow idle past its timeout: %d of 3 arrived, want none", got)
@@ -196,6 +195,11 @@ func (h *hostLab) dialFromServer(to netip.AddrPort, timeout time.Duration) error
 // clientEcho opens a UDP server in the client namespace on port (0: any)
 // that answers each datagram "N" (a decimal size) with N bytes.
 func (h *hostLab) clientEcho(ip netip.Addr, port uint16) uint16 {
+	return uint16(h.clientEchoConn(ip, port).LocalAddr().(*net.UDPAddr).Port)
+}
+
+// clientEchoConn is clientEcho's socket, which may also send.
+func (h *hostLab) clientEchoConn(ip netip.Addr, port uint16) *net.UDPConn {
 	h.t.Helper()
 	c := h.udpIn(h.clientNS, netip.AddrPortFrom(ip, port))
 	go func() {
@@ -212,7 +216,7 @@ func (h *hostLab) clientEcho(ip netip.Addr, port uint16) uint16 {
 			c.WriteToUDPAddrPort(bytes.Repeat([]byte{'r'}, size), from)
 		}
 	}()
-	return uint16(c.LocalAddr().(*net.UDPAddr).Port)
+	return c
 }
 
 // clientUDPFrom opens a UDP socket in the client namespace bound to port.
@@ -229,7 +233,11 @@ func (h *hostLab) serverUDPSocket(ip netip.Addr) *net.UDPConn {
 // socket of the host and returns how many came back (0: nothing).
 func (h *hostLab) udpExchange(to netip.AddrPort, size int) int {
 	h.t.Helper()
-	return h.exchangeOn(h.serverUDPSocket(to.Addr()), to, size)
+	local := h.serverV4
+	if to.Addr().Is6() {
+		local = h.serverV6
+	}
+	return h.exchangeOn(h.serverUDPSocket(local), to, size)
 }
 
 func (h *hostLab) exchangeOn(c *net.UDPConn, to netip.AddrPort, size int) int {
