@@ -35,17 +35,19 @@ func Diff(old, next Side, files []string, opts Options) (*DiffReport, error) {
 	err = EachFrame(files, func(file string, f Frame) error {
 		rep.Frames++
 		switch {
-		case f.Skip != "":
+		case f.Skip != "", goesOut(f, opts.Local):
+			// Frames going out meet no ruleset (the egress program
+			// only learns): no change to show.
 			rep.Skipped++
 			return nil
 		case f.Truncated():
 			rep.Truncated++
 			return nil
 		}
-		ov, skip, err := runFrame(old.Instance, file, f, ifindex)
+		ov, _, _, skip, err := runFrame(old.Instance, file, f, ifindex)
 		var nv model.Verdict
 		if err == nil && skip == "" {
-			nv, skip, err = runFrame(next.Instance, file, f, ifindex)
+			nv, _, _, skip, err = runFrame(next.Instance, file, f, ifindex)
 		}
 		switch {
 		case err != nil:

@@ -57,7 +57,7 @@ func modelDiff(t *testing.T, old, next *rules.Ruleset, files []string, rep *Diff
 		}
 		for _, f := range all {
 			frames++
-			if f.Skip != "" || f.Truncated() || len(f.Data) < 14 {
+			if f.Skip != "" || f.Out || f.Truncated() || len(f.Data) < 14 {
 				notRun++
 				continue
 			}
