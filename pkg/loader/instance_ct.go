@@ -1,6 +1,7 @@
 package loader
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/cilium/ebpf"
@@ -33,6 +34,30 @@ func (t *Instance) RunEgress(frame []byte) error {
 func (t *Instance) SetClock(ns uint64) error {
 	if err := t.objs.CtClock.Update(uint32(0), ns, 0); err != nil {
 		return fmt.Errorf("set the conntrack clock: %w", err)
+	}
+	return nil
+}
+
+// ForgetFlows empties the instance's connection-tracking tables (flows
+// and fragment records), so a replay starts as a host that has sent
+// nothing yet, however the instance was used before.
+func (t *Instance) ForgetFlows() error {
+	for _, m := range []*ebpf.Map{t.objs.Ct, t.objs.CtFrags} {
+		var keys [][]byte
+		var k, v []byte
+		it := m.Iterate()
+		for it.Next(&k, &v) {
+			keys = append(keys, append([]byte(nil), k...))
+		}
+		if err := it.Err(); err != nil {
+			return fmt.Errorf("forget flows: %w", err)
+		}
+		for _, k := range keys {
+			// A key gone already (timed out by a run meanwhile) is fine.
+			if err := m.Delete(k); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+				return fmt.Errorf("forget flows: %w", err)
+			}
+		}
 	}
 	return nil
 }

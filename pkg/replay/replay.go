@@ -96,7 +96,8 @@ type Options struct {
 // through XDP, against one table; with Verify the model does the same
 // with a table of its own (Tracker.Egress, EvaluateTracked). The clock is
 // the capture's: ns since the first frame (a trace instance reads it, see
-// Instance.SetClock), so timeouts replay as they happened. Learning
+// Instance.SetClock), so timeouts replay as they happened; the table
+// starts empty (ForgetFlows), whatever t ran before. Learning
 // always, not only when a rule names ct-state, is what keeps DHCP replies
 // right: the datapath looks those up under any ruleset.
 func Run(t *loader.Instance, rs *rules.Ruleset, files []string, opts Options) (*Report, error) {
@@ -109,6 +110,9 @@ func Run(t *loader.Instance, rs *rules.Ruleset, files []string, opts Options) (*
 	usesCT := model.UsesCT(sorted)
 	tracker := model.NewTracker(model.CTConfigOf(rs.Conntrack))
 	var clock captureClock
+	if err := t.ForgetFlows(); err != nil {
+		return nil, err
+	}
 	rep := &Report{Frames: []FrameResult{}, Rules: []RuleSummary{}, Verdicts: map[string]int{}, Verified: verify, Errors: []string{}}
 	perRule := map[uint32]*RuleSummary{}
 	for _, r := range sorted {
