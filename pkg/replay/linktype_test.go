@@ -185,8 +185,14 @@ func ngIDB(linkType uint16, name string) []byte {
 
 // ngEPB is an enhanced packet block; flags 0 writes no epb_flags option.
 func ngEPB(iface uint32, data []byte, wire int, flags uint32) []byte {
+	return ngEPBAt(iface, data, wire, flags, 0)
+}
+
+// ngEPBAt is ngEPB stamped ts (in the interface's units: µs by default).
+func ngEPBAt(iface uint32, data []byte, wire int, flags uint32, ts uint64) []byte {
 	body := binary.LittleEndian.AppendUint32(nil, iface)
-	body = binary.LittleEndian.AppendUint64(body, 0)
+	body = binary.LittleEndian.AppendUint32(body, uint32(ts>>32))
+	body = binary.LittleEndian.AppendUint32(body, uint32(ts))
 	body = binary.LittleEndian.AppendUint32(body, uint32(len(data)))
 	body = binary.LittleEndian.AppendUint32(body, uint32(wire))
 	body = append(body, data...)
