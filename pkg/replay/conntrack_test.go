@@ -9,8 +9,6 @@ import (
 
 	"github.com/xdpfw/xdpfw/internal/fixtures"
 	"github.com/xdpfw/xdpfw/internal/privtest"
-	"github.com/xdpfw/xdpfw/pkg/loader"
-	"github.com/xdpfw/xdpfw/pkg/rules"
 )
 
 // TestRunConntrackFromCapture: with no --local, a pcapng capture's own
@@ -19,15 +17,8 @@ import (
 // one after is new again, and the datapath and the model agree.
 func TestRunConntrackFromCapture(t *testing.T) {
 	privtest.Require(t)
-	rs, err := rules.ParseFile(filepath.Join(rulesetDir, "hostfw.yaml"), rules.FileOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	inst, err := loader.NewInstance(rs, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer inst.Close()
+	rs := rulesets(t)["hostfw.yaml"]
+	inst := mustInstance(t, rs)
 	out := fixtures.Peer{Src: "192.0.2.10", Dst: "198.51.100.1"}
 	in := out.Reverse()
 	const outbound, inbound = 2, 1 // epb_flags direction
