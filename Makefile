@@ -83,6 +83,8 @@ FUZZTIME ?= 30s
 PARSER_FUZZTIME ?= 15s
 fuzz: deps bpffs
 	XDPFW_REQUIRE_PRIV=1 $(GO) test -run '^$$' -fuzz '^FuzzDatapath$$' -fuzztime $(FUZZTIME) ./pkg/loader
+	XDPFW_REQUIRE_PRIV=1 $(GO) test -run '^$$' -fuzz '^FuzzConntrackAgreement$$' -fuzztime $(FUZZTIME) ./pkg/loader
+	XDPFW_REQUIRE_PRIV=1 $(GO) test -run '^$$' -fuzz '^FuzzConntrackFrames$$' -fuzztime $(FUZZTIME) ./pkg/loader
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./pkg/model
 	$(GO) test -run '^$$' -fuzz '^FuzzConntrack$$' -fuzztime $(PARSER_FUZZTIME) ./pkg/model
 	$(GO) test -run '^$$' -fuzz '^FuzzParseYAML$$' -fuzztime $(PARSER_FUZZTIME) ./pkg/rules

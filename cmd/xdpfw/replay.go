@@ -3,7 +3,9 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"slices"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -37,11 +39,23 @@ files, in lexical order, subdirectories included).
 Ethernet, Linux cooked (tcpdump -i any), raw IP and BSD loopback captures
 replay: other link types get the Ethernet header the program would see.
 Frames that cannot be replayed are listed as skipped with the reason
-(outgoing frames of a cooked capture, offload super-frames, runts, an
-interface of an unsupported link type); frames the snap length cut are
+(offload super-frames, runts, an interface of an unsupported link type);
+frames the snap length cut are
 listed as truncated and not run. Neither counts in any verdict. A capture
 that cannot be read is named on standard error, the others still run, and
 the exit status is non-zero.
+
+Connection tracking replays as the host lived it: frames going out run
+through the egress program, which learns their flows (listed as out,
+learned, with no verdict), the rest through XDP, against one table, on
+the capture's clock (time since its first frame), so timeouts replay as
+they happened. A frame goes out when its source is in a --local prefix,
+or, without --local, when the capture says so (Linux cooked captures'
+outgoing packet type, pcapng's outbound direction flag). The CT column
+is the state XDP found, where it looked one up (rules with ct-state, DHCP
+replies meeting a drop policy).
+
+  xdpfw replay --verify --rules host.yaml --local 192.0.2.10/32,2001:db8::10/128 host.pcap
 
 --verify also evaluates each frame with xdpfw's reference model and exits
 non-zero if any verdict differs (a bug: please report it with the frame).
@@ -85,6 +99,7 @@ figures: compare the ratio, and several runs.`,
 			&cli.BoolFlag{Name: "verify", Usage: "compare every verdict with the reference model"},
 			&cli.BoolFlag{Name: "summary", Usage: "print only the per-rule and per-verdict summary"},
 			&cli.StringFlag{Name: "iface", Usage: "frames arrive on interface `NAME` (for iface rules; default lo)"},
+			&cli.StringSliceFlag{Name: "local", Usage: "this host's addresses, `CIDR` (repeatable or comma-separated): frames from them go out (default: the capture's direction)"},
 			&cli.BoolFlag{Name: "bench", Usage: "report the cost per packet beside an empty program instead of verdicts"},
 			&cli.IntFlag{Name: "repeat", Value: 64, Usage: "with --bench: runs of each frame per call"},
 			&cli.IntFlag{Name: "rounds", Value: 5, Usage: "with --bench: measured passes over the frames"},
@@ -151,7 +166,11 @@ func replayErrors(c *cli.Context, bad []string, mismatches, captures int) error 
 func runReplay(c *cli.Context) (*replay.Report, error) {
 	var rep *replay.Report
 	err := withInstance(c, true, func(t *loader.Instance, rs *rules.Ruleset) (err error) {
-		rep, err = replay.Run(t, rs, c.Args().Slice(), replayOptions(c))
+		opts, err := replayOptions(c)
+		if err != nil {
+			return err
+		}
+		rep, err = replay.Run(t, rs, c.Args().Slice(), opts)
 		return err
 	})
 	return rep, err
@@ -196,28 +215,68 @@ func withRuleset(c *cli.Context, path string, trace bool, fn func(string, *loade
 	})
 }
 
-func replayOptions(c *cli.Context) replay.Options {
-	return replay.Options{Verify: c.Bool("verify"), Iface: c.String("iface")}
+func replayOptions(c *cli.Context) (replay.Options, error) {
+	local, err := localPrefixes(c.StringSlice("local"))
+	return replay.Options{Verify: c.Bool("verify"), Iface: c.String("iface"), Local: local}, err
+}
+
+// localPrefixes reads --local: prefixes, or addresses standing for their
+// host prefix, each value a comma list.
+func localPrefixes(vals []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, v := range vals {
+		for _, s := range strings.Split(v, ",") {
+			s = strings.TrimSpace(s)
+			if s == "" {
+				continue
+			}
+			if a, err := netip.ParseAddr(s); err == nil {
+				out = append(out, netip.PrefixFrom(a, a.BitLen()))
+				continue
+			}
+			p, err := netip.ParsePrefix(s)
+			if err != nil {
+				return nil, fmt.Errorf("--local %q: not an address or prefix", s)
+			}
+			out = append(out, p.Masked())
+		}
+	}
+	return out, nil
+}
+
+// ctCell is the CT column's cell, when the table has the column: a dash
+// where nothing was looked up.
+func ctCell(show bool, st string) string {
+	switch {
+	case !show:
+		return ""
+	case st == "":
+		return "\t-"
+	}
+	return "\t" + st
 }
 
 func printReplay(c *cli.Context, rep *replay.Report) {
 	if !c.Bool("summary") {
 		tw := newTable(c)
-		fmt.Fprintln(tw, "FILE\tFRAME\tLEN\tVERDICT\tREASON\tRULE")
+		ct := slices.ContainsFunc(rep.Frames, func(f replay.FrameResult) bool { return f.CT != "" })
+		fmt.Fprintln(tw, "FILE\tFRAME\tLEN\tVERDICT\tREASON\tRULE"+ctCell(ct, "CT"))
 		for _, f := range rep.Frames {
 			rule := "-"
 			if f.RuleID != 0 {
 				rule = fmt.Sprint(f.RuleID)
 			}
 			switch {
+			case f.Out:
+				fmt.Fprintf(tw, "%s\t%d\t%d\tout\tlearned by the egress program\t-%s\n", f.File, f.Index, f.Length, ctCell(ct, "-"))
 			case f.Truncated:
 				fmt.Fprintf(tw, "%s\t%d\t%d\ttruncated\tcaptured %d of %d bytes (snap length): not run\t-\n", f.File, f.Index, f.Length, f.Length, f.WireLength)
 			case f.Skipped != "":
 				fmt.Fprintf(tw, "%s\t%d\t%d\tskipped\t%s\t-\n", f.File, f.Index, f.Length, f.Skipped)
 			case f.Mismatch != "":
-				fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\tMISMATCH: %s\n", f.File, f.Index, f.Length, f.Verdict, f.Reason, rule, f.Mismatch)
+				fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s%s\tMISMATCH: %s\n", f.File, f.Index, f.Length, f.Verdict, f.Reason, rule, ctCell(ct, f.CT), f.Mismatch)
 			default:
-				fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\n", f.File, f.Index, f.Length, f.Verdict, f.Reason, rule)
+				fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s%s\n", f.File, f.Index, f.Length, f.Verdict, f.Reason, rule, ctCell(ct, f.CT))
 			}
 		}
 		tw.Flush()
@@ -247,7 +306,10 @@ func printReplay(c *cli.Context, rep *replay.Report) {
 	v := rep.Verdicts
 	fmt.Fprintf(c.App.Writer, "\nframes: %d  pass: %d  drop: %d  default: %d  malformed: %d  neighbor: %d  skipped: %d  truncated: %d\n",
 		len(rep.Frames), v["pass"], v["drop"], v["default"], v["malformed"], v["neighbor"], rep.Skipped, rep.Truncated)
-	ran := len(rep.Frames) - rep.Skipped - rep.Truncated
+	if rep.Learned > 0 {
+		fmt.Fprintf(c.App.Writer, "out (learned by the egress program, no verdict): %d\n", rep.Learned)
+	}
+	ran := len(rep.Frames) - rep.Skipped - rep.Truncated - rep.Learned
 	if rep.Verified {
 		fmt.Fprintf(c.App.Writer, "reference model: %d of %d frames agree\n", ran-rep.Mismatches, ran)
 	}

@@ -50,6 +50,10 @@ func replayBench(c *cli.Context) error {
 			case f.Skip != "":
 				reason = f.Skip
 				rep.Skipped++
+			case f.Out:
+				// XDP never sees a frame the host sends.
+				reason = "outgoing (sent by the capturing host): XDP never receives it"
+				rep.Skipped++
 			case f.Truncated():
 				reason = fmt.Sprintf("truncated: captured %d of %d bytes", len(f.Data), f.WireLen)
 				rep.Truncated++

@@ -77,6 +77,10 @@ func diffCaptures(c *cli.Context, name string, next *rules.Ruleset, against stri
 			return nil, err
 		}
 	}
+	opts, err := replayOptions(c)
+	if err != nil {
+		return nil, err
+	}
 	nt, err := loader.NewInstance(next, true)
 	if err != nil {
 		return nil, err
@@ -84,7 +88,7 @@ func diffCaptures(c *cli.Context, name string, next *rules.Ruleset, against stri
 	defer nt.Close()
 	newSide := replay.Side{Name: name, Instance: nt, Ruleset: next}
 	diff := func(oldName string, ot *loader.Instance, old *rules.Ruleset) (err error) {
-		rep, err = replay.Diff(replay.Side{Name: oldName, Instance: ot, Ruleset: old}, newSide, files, replayOptions(c))
+		rep, err = replay.Diff(replay.Side{Name: oldName, Instance: ot, Ruleset: old}, newSide, files, opts)
 		return err
 	}
 	if old == nil {

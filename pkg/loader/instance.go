@@ -7,6 +7,7 @@ import (
 	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
 
+	"github.com/xdpfw/xdpfw/pkg/layout"
 	"github.com/xdpfw/xdpfw/pkg/model"
 	"github.com/xdpfw/xdpfw/pkg/rules"
 )
@@ -142,8 +143,17 @@ func (t *Instance) Run(frame []byte) (model.Verdict, error) { return t.RunOn(fra
 // RunOn passes one frame through the program as if it arrived on the
 // interface with index ifindex (0: loopback).
 func (t *Instance) RunOn(frame []byte, ifindex int) (model.Verdict, error) {
+	v, _, _, err := t.RunIn(frame, ifindex)
+	return v, err
+}
+
+// RunIn is RunOn that also says what connection tracking found for the
+// frame: its state, with looked false when the program looked nothing up
+// (no rule of the ruleset names ct-state, and no DHCP reply met a drop
+// policy). Without trace only the Action is known, and looked is false.
+func (t *Instance) RunIn(frame []byte, ifindex int) (v model.Verdict, ct model.CTState, looked bool, err error) {
 	if len(frame) < 14 {
-		return model.Verdict{}, ErrRunt
+		return model.Verdict{}, 0, false, ErrRunt
 	}
 	opts := &ebpf.RunOptions{Data: frame}
 	if ifindex != 0 {
@@ -153,26 +163,33 @@ func (t *Instance) RunOn(frame []byte, ifindex int) (model.Verdict, error) {
 	// replay proves both against the reference model.
 	ret, err := t.programFor(len(frame)).Run(opts)
 	if err != nil {
-		if errors.Is(err, unix.EINVAL) {
-			return model.Verdict{}, fmt.Errorf("BPF_PROG_TEST_RUN refused a %d-byte frame: %w", len(frame), err)
-		}
-		return model.Verdict{}, fmt.Errorf("BPF_PROG_TEST_RUN: %w", err)
+		return model.Verdict{}, 0, false, testRunError(frame, err)
 	}
-	v := model.Verdict{Action: rules.Action(ret)}
+	v = model.Verdict{Action: rules.Action(ret)}
 	if !t.trace {
-		return v, nil
+		return v, 0, false, nil
 	}
 	var tr xdpfwTrace
 	if err := t.objs.Trace.Lookup(uint32(0), &tr); err != nil {
-		return model.Verdict{}, fmt.Errorf("read trace: %w", err)
+		return model.Verdict{}, 0, false, fmt.Errorf("read trace: %w", err)
 	}
 	t.seq++
 	if tr.Seq != t.seq || tr.Action != ret {
-		return model.Verdict{}, fmt.Errorf("trace out of step (seq %d, want %d; action %d, returned %d)", tr.Seq, t.seq, tr.Action, ret)
+		return model.Verdict{}, 0, false, fmt.Errorf("trace out of step (seq %d, want %d; action %d, returned %d)", tr.Seq, t.seq, tr.Action, ret)
 	}
 	v.Reason = model.Reason(tr.Reason)
 	v.RuleID = tr.RuleId
-	return v, nil
+	if tr.Ct == layout.CtNotLooked {
+		return v, model.CTUntracked, false, nil
+	}
+	return v, model.CTState(tr.Ct), true, nil
+}
+
+func testRunError(frame []byte, err error) error {
+	if errors.Is(err, unix.EINVAL) {
+		return fmt.Errorf("BPF_PROG_TEST_RUN refused a %d-byte frame: %w", len(frame), err)
+	}
+	return fmt.Errorf("BPF_PROG_TEST_RUN: %w", err)
 }
 
 // RuleCounters are the instance's own per-rule counters, by rule id.

@@ -8,6 +8,8 @@ import (
 
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
+
+	"github.com/xdpfw/xdpfw/internal/fixtures"
 )
 
 // ctPkt builds frames for the connection-tracking tests: IPv4 or IPv6 by
@@ -42,20 +44,7 @@ func (b ctPkt) frame(proto layers.IPProtocol, rest ...gopacket.SerializableLayer
 }
 
 func (b ctPkt) tcp(sport, dport uint16, flags string) []byte {
-	l := &layers.TCP{SrcPort: layers.TCPPort(sport), DstPort: layers.TCPPort(dport), Window: 1024}
-	for _, f := range flags {
-		switch f {
-		case 'S':
-			l.SYN = true
-		case 'A':
-			l.ACK = true
-		case 'F':
-			l.FIN = true
-		case 'R':
-			l.RST = true
-		}
-	}
-	return b.frame(layers.IPProtocolTCP, l)
+	return fixtures.Peer{Src: b.src, Dst: b.dst}.TCP(sport, dport, flags)
 }
 
 func (b ctPkt) udp(sport, dport uint16) []byte {

@@ -3,6 +3,7 @@ package replay
 import (
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/xdpfw/xdpfw/pkg/loader"
 	"github.com/xdpfw/xdpfw/pkg/model"
@@ -30,6 +31,12 @@ func Diff(old, next Side, files []string, opts Options) (*DiffReport, error) {
 		return nil, err
 	}
 	o, n := newDiffSide(old), newDiffSide(next)
+	var clock captureClock
+	for _, s := range []*diffSide{o, n} {
+		if err := s.inst.ForgetFlows(); err != nil {
+			return nil, err
+		}
+	}
 	rep := &DiffReport{Old: o.info, New: n.info, Rules: []RuleChanges{}, Verified: opts.Verify, Errors: []string{}}
 	changes := map[[2]int]*Change{} // by new then old decider's position
 	err = EachFrame(files, func(file string, f Frame) error {
@@ -42,10 +49,27 @@ func Diff(old, next Side, files []string, opts Options) (*DiffReport, error) {
 			rep.Truncated++
 			return nil
 		}
-		ov, skip, err := runFrame(old.Instance, file, f, ifindex)
-		var nv model.Verdict
-		if err == nil && skip == "" {
-			nv, skip, err = runFrame(next.Instance, file, f, ifindex)
+		// Each side keeps its own table, as Run's: a frame going out is
+		// learned by both and meets no ruleset.
+		now := clock.at(f.Time)
+		for _, s := range []*diffSide{o, n} {
+			if err := s.inst.SetClock(uint64(now)); err != nil {
+				return err
+			}
+		}
+		out := goesOut(f, opts.Local)
+		var ov, nv model.Verdict
+		var skip string
+		if out {
+			skip, err = learnFrame(old.Instance, file, f)
+			if err == nil && skip == "" {
+				skip, err = learnFrame(next.Instance, file, f)
+			}
+		} else {
+			ov, _, _, skip, err = runFrame(old.Instance, file, f, ifindex)
+			if err == nil && skip == "" {
+				nv, _, _, skip, err = runFrame(next.Instance, file, f, ifindex)
+			}
 		}
 		switch {
 		case err != nil:
@@ -53,8 +77,15 @@ func Diff(old, next Side, files []string, opts Options) (*DiffReport, error) {
 		case skip != "":
 			rep.Skipped++
 			return nil
+		case out:
+			rep.Learned++
+			if opts.Verify {
+				o.learn(f.Data, now)
+				n.learn(f.Data, now)
+			}
+			return nil
 		}
-		return rep.count(changes, o, n, ov, nv, file, f, iface)
+		return rep.count(changes, o, n, ov, nv, file, f, iface, now)
 	}, func(err error) { rep.Errors = append(rep.Errors, err.Error()) })
 	if err != nil {
 		return nil, err
@@ -64,7 +95,7 @@ func Diff(old, next Side, files []string, opts Options) (*DiffReport, error) {
 }
 
 // count adds one frame that ran under both rulesets as ov and nv.
-func (rep *DiffReport) count(changes map[[2]int]*Change, o, n *diffSide, ov, nv model.Verdict, file string, f Frame, iface string) error {
+func (rep *DiffReport) count(changes map[[2]int]*Change, o, n *diffSide, ov, nv model.Verdict, file string, f Frame, iface string, now time.Duration) error {
 	rep.Ran++
 	oi, err := o.position(ov)
 	if err != nil {
@@ -78,7 +109,7 @@ func (rep *DiffReport) count(changes map[[2]int]*Change, o, n *diffSide, ov, nv 
 	if rep.Verified {
 		d := model.Decode(f.Data)
 		d.Iface, p = iface, &d
-		if o.evaluate(p) != ov || n.evaluate(p) != nv {
+		if o.evaluate(p, f.Data, now) != ov || n.evaluate(p, f.Data, now) != nv {
 			rep.Mismatches++
 		}
 	}
@@ -134,15 +165,20 @@ func (rep *DiffReport) group(changes map[[2]int]*Change, o, n *diffSide) {
 // diffSide is a Side with its deciders laid out once: each rule in
 // evaluation order, then the policy, neighbour discovery and malformed.
 type diffSide struct {
+	inst     *loader.Instance
 	rs       *rules.Ruleset
 	sorted   []rules.Rule
+	usesCT   bool
+	tracker  *model.Tracker // the model's table, in verify mode
 	byID     map[uint32]int
 	deciders []Decider
 	info     RulesetInfo
 }
 
 func newDiffSide(s Side) *diffSide {
-	d := &diffSide{rs: s.Ruleset, sorted: rules.Sorted(s.Ruleset.Rules), byID: map[uint32]int{}}
+	d := &diffSide{inst: s.Instance, rs: s.Ruleset, sorted: rules.Sorted(s.Ruleset.Rules), byID: map[uint32]int{},
+		tracker: model.NewTracker(model.CTConfigOf(s.Ruleset.Conntrack))}
+	d.usesCT = model.UsesCT(d.sorted)
 	for i, r := range d.sorted {
 		d.byID[r.ID] = i
 		d.deciders = append(d.deciders, Decider{Reason: model.ReasonRule.String(), Action: r.Action.String(), ID: r.ID, Priority: r.Priority, Match: r.Match.String()})
@@ -173,6 +209,15 @@ func (d *diffSide) position(v model.Verdict) (int, error) {
 	return 0, fmt.Errorf("the program gave an unknown reason %s", v.Reason)
 }
 
-func (d *diffSide) evaluate(p *model.Packet) model.Verdict {
-	return model.EvaluateDecoded(d.rs, d.sorted, p)
+// evaluate is the model's verdict for p, a packet of frame coming in at
+// now, placed against the side's table.
+func (d *diffSide) evaluate(p *model.Packet, frame []byte, now time.Duration) model.Verdict {
+	v, _ := model.EvaluateTracked(d.rs, d.sorted, d.usesCT, p, frame, d.tracker, now)
+	return v
+}
+
+// learn is the model's egress for frame going out at now.
+func (d *diffSide) learn(frame []byte, now time.Duration) {
+	p := model.Decode(frame)
+	d.tracker.Egress(&p, frame, now)
 }

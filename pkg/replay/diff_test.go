@@ -47,8 +47,11 @@ type modelChange struct {
 func modelDiff(t *testing.T, old, next *rules.Ruleset, files []string, rep *DiffReport) map[string]modelChange {
 	t.Helper()
 	oldSorted, newSorted := rules.Sorted(old.Rules), rules.Sorted(next.Rules)
+	oldCT, newCT := model.UsesCT(oldSorted), model.UsesCT(newSorted)
+	oldT, newT := model.NewTracker(model.CTConfigOf(old.Conntrack)), model.NewTracker(model.CTConfigOf(next.Conntrack))
+	var clock captureClock
 	want := map[string]modelChange{}
-	var frames, ran, notRun, changed int
+	var frames, ran, notRun, learned, changed int
 	var tr Transitions
 	for _, file := range files {
 		all, err := ReadFrames(file)
@@ -61,10 +64,18 @@ func modelDiff(t *testing.T, old, next *rules.Ruleset, files []string, rep *Diff
 				notRun++
 				continue
 			}
-			ran++
+			now := clock.at(f.Time)
 			p := model.Decode(f.Data)
 			p.Iface = "lo"
-			ov, nv := model.EvaluateDecoded(old, oldSorted, &p), model.EvaluateDecoded(next, newSorted, &p)
+			if f.Out {
+				learned++
+				oldT.Egress(&p, f.Data, now)
+				newT.Egress(&p, f.Data, now)
+				continue
+			}
+			ran++
+			ov, _ := model.EvaluateTracked(old, oldSorted, oldCT, &p, f.Data, oldT, now)
+			nv, _ := model.EvaluateTracked(next, newSorted, newCT, &p, f.Data, newT, now)
 			od, nd := modelDecider(ov, oldSorted), modelDecider(nv, newSorted)
 			if od == nd {
 				continue
@@ -87,9 +98,9 @@ func modelDiff(t *testing.T, old, next *rules.Ruleset, files []string, rep *Diff
 			want[k] = c
 		}
 	}
-	if rep.Frames != frames || rep.Ran != ran || rep.Skipped+rep.Truncated != notRun {
-		t.Errorf("frames %d ran %d skipped %d truncated %d; the model counts %d frames, %d run, %d not run",
-			rep.Frames, rep.Ran, rep.Skipped, rep.Truncated, frames, ran, notRun)
+	if rep.Frames != frames || rep.Ran != ran || rep.Skipped+rep.Truncated != notRun || rep.Learned != learned {
+		t.Errorf("frames %d ran %d skipped %d truncated %d learned %d; the model counts %d frames, %d run, %d not run, %d learned",
+			rep.Frames, rep.Ran, rep.Skipped, rep.Truncated, rep.Learned, frames, ran, notRun, learned)
 	}
 	if rep.Changed != changed || rep.Unchanged != ran-changed || rep.Transitions != tr {
 		t.Errorf("changed %d unchanged %d %+v; the model says changed %d unchanged %d %+v",

@@ -21,7 +21,8 @@ const (
 // DiffReport is what a ruleset change would do to captured traffic: the
 // frames whose verdict or deciding rule changes, grouped by the rule that
 // decides them under the new ruleset. Skipped and truncated frames run
-// under neither ruleset and count in no change.
+// under neither ruleset and count in no change; frames going out are
+// learned from on both sides (Learned), and have no verdict to change.
 type DiffReport struct {
 	Old RulesetInfo `json:"old"`
 	New RulesetInfo `json:"new"`
@@ -34,6 +35,7 @@ type DiffReport struct {
 	Transitions
 	Skipped   int `json:"skipped"`
 	Truncated int `json:"truncated"`
+	Learned   int `json:"learned"`
 	// Rules are the new ruleset's deciders that take over frames, in its
 	// evaluation order (rules, then the policy, neighbour discovery).
 	Rules      []RuleChanges `json:"rules"`

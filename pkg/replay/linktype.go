@@ -76,12 +76,13 @@ const (
 
 // Reasons a frame is skipped, as the report shows them.
 const (
-	skipOutgoing   = "outgoing (sent by the capturing host): XDP sees only received frames"
 	skipSuperFrame = "offload super-frame (TSO/GSO/GRO, BIG TCP): XDP never receives it"
 )
 
 // convert turns one captured record of link type lt into the frame to
-// replay.
+// replay. An outgoing frame is marked Out (replay learns from it through
+// the egress program), unless it is an offload super-frame, which no test
+// run can take.
 func convert(index int, lt uint32, data []byte, wire int, dir int) Frame {
 	f := Frame{Index: index}
 	if lt == linkTypeEthernet {
@@ -90,7 +91,7 @@ func convert(index int, lt uint32, data []byte, wire int, dir int) Frame {
 		f.Data, f.WireLen, dir, f.Skip = toEthernet(lt, data, wire, dir)
 	}
 	if f.Skip == "" && dir == dirOut {
-		f.Skip = skipOutgoing
+		f.Out = true
 		if !f.Truncated() && superFrame(f.Data) {
 			f.Skip = "outgoing " + skipSuperFrame
 		}

@@ -29,6 +29,7 @@ type outcome struct {
 	skip      string // substring of the reader's skip reason
 	runSkip   string // substring of the reason the test run skips it
 	truncated int    // wire length of a truncated frame
+	out       bool   // the capture says the host sent it: replay learns from it
 }
 
 // ltCase is one fixture: a capture file and the outcome of each record.
@@ -184,8 +185,14 @@ func ngIDB(linkType uint16, name string) []byte {
 
 // ngEPB is an enhanced packet block; flags 0 writes no epb_flags option.
 func ngEPB(iface uint32, data []byte, wire int, flags uint32) []byte {
+	return ngEPBAt(iface, data, wire, flags, 0)
+}
+
+// ngEPBAt is ngEPB stamped ts (in the interface's units: µs by default).
+func ngEPBAt(iface uint32, data []byte, wire int, flags uint32, ts uint64) []byte {
 	body := binary.LittleEndian.AppendUint32(nil, iface)
-	body = binary.LittleEndian.AppendUint64(body, 0)
+	body = binary.LittleEndian.AppendUint32(body, uint32(ts>>32))
+	body = binary.LittleEndian.AppendUint32(body, uint32(ts))
 	body = binary.LittleEndian.AppendUint32(body, uint32(len(data)))
 	body = binary.LittleEndian.AppendUint32(body, uint32(wire))
 	body = append(body, data...)
@@ -214,10 +221,11 @@ func linkTypeCases(t *testing.T) []ltCase {
 	be, le := binary.BigEndian, binary.LittleEndian
 	replayed := func(eth []byte) outcome { return outcome{eth: eth} }
 	skipped := func(why string) outcome { return outcome{skip: why} }
+	sent := func(eth []byte) outcome { return outcome{eth: eth, out: true} }
 
 	var cases []ltCase
 	// Linux cooked v1: incoming with the sender's MAC, broadcast ARP
-	// with no address, outgoing (skipped), an outgoing BIG TCP super-frame,
+	// with no address, outgoing (learned), an outgoing BIG TCP super-frame,
 	// a netlink message and an 802.2 frame (skipped).
 	small := superFrameV4(v4[1], 2000)
 	nl := sll(0, 0, nil, []byte{1, 2, 3, 4})
@@ -235,7 +243,7 @@ func linkTypeCases(t *testing.T) []ltCase {
 		replayed(zeroMACs(v4[0], mac)),
 		replayed(zeroMACs(arp, nil)),
 		replayed(zeroMACs(v6[0], mac)),
-		skipped(skipOutgoing),
+		sent(zeroMACs(v4[1], mac)),
 		skipped("outgoing " + skipSuperFrame),
 		skipped("netlink message"),
 		skipped("cooked protocol 0x0004 is not an EtherType"),
@@ -252,7 +260,7 @@ func linkTypeCases(t *testing.T) []ltCase {
 	), []outcome{
 		replayed(zeroMACs(v4[2], mac)),
 		replayed(zeroMACs(v6[1], nil)),
-		skipped(skipOutgoing),
+		sent(zeroMACs(v6[2], mac)),
 		replayed(zeroMACs(arp, mac)),
 		skipped("netlink message"),
 		skipped("shorter than its Linux cooked (v2) header"),
@@ -304,7 +312,7 @@ func linkTypeCases(t *testing.T) []ltCase {
 			{eth: hugeARP, runSkip: fmt.Sprintf("too large for BPF_PROG_TEST_RUN (%d bytes: ENOMEM)", len(hugeARP))}, replayed(v6[0])}})
 	// pcapng with an Ethernet, a PPP and a cooked interface: the PPP
 	// interface's packets are skipped naming it, the rest replay; an
-	// outbound Ethernet packet (epb_flags) is skipped.
+	// outbound Ethernet packet (epb_flags) is learned from.
 	var ng bytes.Buffer
 	for _, b := range [][]byte{
 		ngSHB(), ngIDB(1, "eth0"), ngIDB(9, "ppp0"), ngIDB(276, "any"),
@@ -321,7 +329,7 @@ func linkTypeCases(t *testing.T) []ltCase {
 		replayed(v4[0]),
 		skipped("interface 1 (ppp0) has link type PPP (9), which xdpfw does not replay"),
 		replayed(zeroMACs(v6[0], mac)),
-		skipped(skipOutgoing),
+		sent(v4[1]),
 		replayed(v6[1]),
 		{truncated: len(v4[2])},
 	}})
@@ -370,6 +378,8 @@ func TestLinkTypeFixtures(t *testing.T) {
 					}
 				case f.Skip != "":
 					t.Errorf("frame %d: skipped (%s), want it read", i+1, f.Skip)
+				case f.Out != w.out:
+					t.Errorf("frame %d: out %v, want %v", i+1, f.Out, w.out)
 				case w.truncated != 0:
 					if !f.Truncated() || f.WireLen != w.truncated {
 						t.Errorf("frame %d: truncated %v, wire %d; want wire %d", i+1, f.Truncated(), f.WireLen, w.truncated)
@@ -414,12 +424,17 @@ func TestLinkTypeReplay(t *testing.T) {
 	if len(rep.Errors) != 0 || len(rep.Frames) != len(want) {
 		t.Fatalf("errors %q, %d frames, want none and %d", rep.Errors, len(rep.Frames), len(want))
 	}
-	ran, skipped, truncated := 0, 0, 0
+	ran, skipped, truncated, learned := 0, 0, 0, 0
 	for i, f := range rep.Frames {
 		w := want[i]
 		switch {
 		case f.Mismatch != "":
 			t.Errorf("%s frame %d: datapath %s (%s), %s", f.File, f.Index, f.Verdict, f.Reason, f.Mismatch)
+		case w.out:
+			learned++
+			if !f.Out || f.Verdict != "" || f.Skipped != "" {
+				t.Errorf("%s frame %d: %+v, want it learned from, with no verdict", f.File, f.Index, f)
+			}
 		case w.skip != "" || w.runSkip != "":
 			skipped++
 			if why := w.skip + w.runSkip; !strings.Contains(f.Skipped, why) || f.Verdict != "" {
@@ -437,8 +452,8 @@ func TestLinkTypeReplay(t *testing.T) {
 			}
 		}
 	}
-	if rep.Skipped != skipped || rep.Truncated != truncated || rep.Verdicts["pass"]+rep.Verdicts["drop"] != ran {
-		t.Errorf("report counts skipped %d truncated %d verdicts %v; want %d, %d and %d run", rep.Skipped, rep.Truncated, rep.Verdicts, skipped, truncated, ran)
+	if rep.Skipped != skipped || rep.Truncated != truncated || rep.Learned != learned || rep.Verdicts["pass"]+rep.Verdicts["drop"] != ran {
+		t.Errorf("report counts skipped %d truncated %d learned %d verdicts %v; want %d, %d, %d and %d run", rep.Skipped, rep.Truncated, rep.Learned, rep.Verdicts, skipped, truncated, learned, ran)
 	}
 	vc, err := tr.VerdictCounters()
 	if err != nil {

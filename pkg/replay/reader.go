@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
+	"time"
 )
 
 // Frame is one captured frame as it will be replayed: the Ethernet frame
@@ -23,8 +25,15 @@ type Frame struct {
 	// More than len(Data) means the capture's snap length cut the frame.
 	WireLen int
 	// Skip, when set, says why the frame is not replayed (for example an
-	// outgoing frame of a cooked capture, or an unsupported interface).
+	// outgoing offload super-frame, or an unsupported interface).
 	Skip string
+	// Out is set when the capture records the frame as sent by the
+	// capturing host (a cooked header's packet type, pcapng's epb_flags):
+	// replay runs it through the egress program, not XDP.
+	Out bool
+	// Time is the capture's timestamp; zero when the record has none (a
+	// pcapng simple packet block).
+	Time time.Time
 }
 
 // Truncated reports whether the capture kept less than the wire length.
@@ -85,6 +94,7 @@ type Reader struct {
 	order    binary.ByteOrder
 	linkType uint32
 	lengths  int
+	nano     bool // timestamps' second field is in ns, not µs
 	// pcapng: the current section's interfaces
 	ifaces []ngIface
 }
@@ -93,6 +103,7 @@ type ngIface struct {
 	linkType uint32
 	snaplen  uint32
 	name     string
+	tsresol  byte // if_tsresol: 10^-n s, or 2^-n s with the top bit set
 }
 
 // Open opens a classic pcap (either byte order, microsecond or nanosecond
@@ -137,8 +148,10 @@ func (rd *Reader) start() error {
 	switch string(head) {
 	case string(magicPcapMicroLE), string(magicPcapNanoLE):
 		rd.order = binary.LittleEndian
+		rd.nano = string(head) == string(magicPcapNanoLE)
 	case string(magicPcapMicroBE), string(magicPcapNanoBE):
 		rd.order = binary.BigEndian
+		rd.nano = string(head) == string(magicPcapNanoBE)
 	case string(magicPcapng):
 		rd.ng = true
 		return nil // the section header is read as the first block
@@ -222,7 +235,13 @@ func (rd *Reader) nextPcap() (Frame, error) {
 		return Frame{}, rd.recordError(at, "file ends inside the frame (truncated capture)")
 	}
 	rd.index++
-	return convert(rd.index, rd.linkType, data, int(wire), dirUnknown), nil
+	f := convert(rd.index, rd.linkType, data, int(wire), dirUnknown)
+	frac := time.Duration(rd.order.Uint32(hdr[4:]))
+	if !rd.nano {
+		frac *= time.Microsecond
+	}
+	f.Time = time.Unix(int64(rd.order.Uint32(hdr[0:])), int64(frac))
+	return f, nil
 }
 
 func (rd *Reader) nextNg() (Frame, error) {
@@ -301,14 +320,18 @@ func (rd *Reader) nextNg() (Frame, error) {
 			if len(body) < 8 {
 				return Frame{}, fail("short pcapng interface block")
 			}
-			ifc := ngIface{linkType: uint32(rd.order.Uint16(body[0:])), snaplen: rd.order.Uint32(body[4:])}
+			ifc := ngIface{linkType: uint32(rd.order.Uint16(body[0:])), snaplen: rd.order.Uint32(body[4:]), tsresol: 6}
 			if v, ok := ngOption(rd.order, body[8:], 2); ok { // if_name
 				ifc.name = string(trimNul(v))
+			}
+			if v, ok := ngOption(rd.order, body[8:], 9); ok && len(v) == 1 { // if_tsresol
+				ifc.tsresol = v[0]
 			}
 			rd.ifaces = append(rd.ifaces, ifc)
 			continue
 		}
 		var ifid, caplen, wire uint32
+		var ts uint64
 		var data, opts []byte
 		dir := dirUnknown
 		switch typ {
@@ -321,6 +344,7 @@ func (rd *Reader) nextNg() (Frame, error) {
 			} else {
 				ifid = uint32(rd.order.Uint16(body[0:]))
 			}
+			ts = uint64(rd.order.Uint32(body[4:]))<<32 | uint64(rd.order.Uint32(body[8:]))
 			caplen, wire = rd.order.Uint32(body[12:]), rd.order.Uint32(body[16:])
 			if int64(caplen) > int64(len(body)-20) {
 				return Frame{}, fail("pcapng packet block shorter than its captured length %d", caplen)
@@ -366,8 +390,30 @@ func (rd *Reader) nextNg() (Frame, error) {
 			}
 			return Frame{Index: rd.index, WireLen: int(wire), Skip: fmt.Sprintf("%s has link type %s, which xdpfw does not replay", name, linkTypeName(ifc.linkType))}, nil
 		}
-		return convert(rd.index, ifc.linkType, append([]byte(nil), data...), int(wire), dir), nil
+		f := convert(rd.index, ifc.linkType, append([]byte(nil), data...), int(wire), dir)
+		if typ != ngSimplePacket {
+			f.Time = ngTime(ts, ifc.tsresol)
+		}
+		return f, nil
 	}
+}
+
+// ngTime is a pcapng timestamp of ts units of resolution resol (if_tsresol).
+func ngTime(ts uint64, resol byte) time.Time {
+	if resol&0x80 != 0 {
+		sec := float64(ts) / math.Exp2(float64(resol&0x7f))
+		whole := math.Floor(sec)
+		return time.Unix(int64(whole), int64((sec-whole)*1e9))
+	}
+	unit := uint64(1)
+	for range min(resol, 19) {
+		unit *= 10
+	}
+	sec, frac := ts/unit, ts%unit
+	if unit >= 1e9 {
+		return time.Unix(int64(sec), int64(frac/(unit/1e9)))
+	}
+	return time.Unix(int64(sec), int64(frac*(1e9/unit)))
 }
 
 func pad4(n uint32) uint32 { return (n + 3) &^ 3 }

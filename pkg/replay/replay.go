@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -31,6 +33,13 @@ type FrameResult struct {
 	// frame's, not the real one's.
 	Truncated  bool `json:"truncated,omitempty"`
 	WireLength int  `json:"wire_length,omitempty"`
+	// Out is set for a frame going out (Options.Local, or the capture's
+	// direction): it ran through the egress program, which learns its
+	// flow and decides nothing, so it has no verdict.
+	Out bool `json:"out,omitempty"`
+	// CT is the connection-tracking state the datapath found for a frame
+	// coming in; empty when it looked nothing up.
+	CT string `json:"ct,omitempty"`
 	// Mismatch is set when the reference model disagrees (verify mode).
 	Mismatch string `json:"mismatch,omitempty"`
 }
@@ -53,6 +62,7 @@ type Report struct {
 	Verdicts   map[string]int `json:"verdicts"` // pass, drop, and by reason
 	Skipped    int            `json:"skipped"`
 	Truncated  int            `json:"truncated"`
+	Learned    int            `json:"learned"` // frames going out, run through the egress program
 	Verified   bool           `json:"verified"`
 	Mismatches int            `json:"mismatches"`
 	// Errors has one line per capture that could not be read to its end
@@ -68,6 +78,9 @@ type Options struct {
 	// iface condition; it must exist here. Empty means loopback, which
 	// is where BPF_PROG_TEST_RUN puts frames by default.
 	Iface string
+	// Local are this host's prefixes: a frame from one of them goes out.
+	// Empty means the capture's own direction information (Frame.Out).
+	Local []netip.Prefix
 }
 
 // Run replays every frame of files through t, which enforces rs. Each
@@ -76,6 +89,17 @@ type Options struct {
 // other files still run; a frame the program cannot take (too short, too
 // large for the test run) is skipped with its reason. The error is for
 // what stops the whole replay: a bad interface, or the instance failing.
+//
+// Connection tracking replays as a host sees it, whatever the ruleset:
+// frames going out (Options.Local, else the capture's direction) run
+// through the egress program, which learns their flows, and the rest
+// through XDP, against one table; with Verify the model does the same
+// with a table of its own (Tracker.Egress, EvaluateTracked). The clock is
+// the capture's: ns since the first frame (a trace instance reads it, see
+// Instance.SetClock), so timeouts replay as they happened; the table
+// starts empty (ForgetFlows), whatever t ran before. Learning
+// always, not only when a rule names ct-state, is what keeps DHCP replies
+// right: the datapath looks those up under any ruleset.
 func Run(t *loader.Instance, rs *rules.Ruleset, files []string, opts Options) (*Report, error) {
 	iface, ifindex, err := arrival(opts.Iface)
 	if err != nil {
@@ -83,6 +107,12 @@ func Run(t *loader.Instance, rs *rules.Ruleset, files []string, opts Options) (*
 	}
 	verify := opts.Verify
 	sorted := rules.Sorted(rs.Rules)
+	usesCT := model.UsesCT(sorted)
+	tracker := model.NewTracker(model.CTConfigOf(rs.Conntrack))
+	var clock captureClock
+	if err := t.ForgetFlows(); err != nil {
+		return nil, err
+	}
 	rep := &Report{Frames: []FrameResult{}, Rules: []RuleSummary{}, Verdicts: map[string]int{}, Verified: verify, Errors: []string{}}
 	perRule := map[uint32]*RuleSummary{}
 	for _, r := range sorted {
@@ -102,7 +132,30 @@ func Run(t *loader.Instance, rs *rules.Ruleset, files []string, opts Options) (*
 			rep.Frames = append(rep.Frames, res)
 			return nil
 		}
-		v, skip, err := runFrame(t, file, f, ifindex)
+		now := clock.at(f.Time)
+		if err := t.SetClock(uint64(now)); err != nil {
+			return err
+		}
+		if goesOut(f, opts.Local) {
+			skip, err := learnFrame(t, file, f)
+			switch {
+			case err != nil:
+				return err
+			case skip != "":
+				res.Skipped = skip
+				rep.Skipped++
+			default:
+				res.Out = true
+				rep.Learned++
+				if verify {
+					p := model.Decode(f.Data)
+					tracker.Egress(&p, f.Data, now)
+				}
+			}
+			rep.Frames = append(rep.Frames, res)
+			return nil
+		}
+		v, ct, looked, skip, err := runFrame(t, file, f, ifindex)
 		if err != nil {
 			return err
 		}
@@ -113,6 +166,9 @@ func Run(t *loader.Instance, rs *rules.Ruleset, files []string, opts Options) (*
 			return nil
 		}
 		res.Verdict, res.Reason, res.RuleID = v.Action.String(), v.Reason.String(), v.RuleID
+		if looked {
+			res.CT = ct.String()
+		}
 		rep.Verdicts[res.Verdict]++
 		rep.Verdicts[res.Reason]++
 		if s := perRule[v.RuleID]; s != nil && v.Reason == model.ReasonRule {
@@ -122,8 +178,14 @@ func Run(t *loader.Instance, rs *rules.Ruleset, files []string, opts Options) (*
 		if verify {
 			p := model.Decode(f.Data)
 			p.Iface = iface
-			if want := model.EvaluateDecoded(rs, sorted, &p); want != v {
+			want, wantLooked := model.EvaluateTracked(rs, sorted, usesCT, &p, f.Data, tracker, now)
+			switch {
+			case want != v:
 				res.Mismatch = fmt.Sprintf("reference model says %s", describe(want))
+			case wantLooked != looked || p.CT != ct:
+				res.Mismatch = fmt.Sprintf("reference model says ct %s", ctDescribe(p.CT, wantLooked))
+			}
+			if res.Mismatch != "" {
 				rep.Mismatches++
 			}
 		}
@@ -137,6 +199,50 @@ func Run(t *loader.Instance, rs *rules.Ruleset, files []string, opts Options) (*
 		rep.Rules = append(rep.Rules, *perRule[r.ID])
 	}
 	return rep, nil
+}
+
+// goesOut says whether f leaves this host: by its source address when
+// local prefixes are given, else by what the capture recorded.
+func goesOut(f Frame, local []netip.Prefix) bool {
+	if len(local) == 0 {
+		return f.Out
+	}
+	src := model.Decode(f.Data).Src
+	if !src.IsValid() {
+		return false // not IP
+	}
+	for _, p := range local {
+		if p.Contains(src) {
+			return true
+		}
+	}
+	return false
+}
+
+// captureClock turns capture timestamps into conntrack's clock: time since
+// the first frame, never going back (a record without a timestamp, or one
+// stamped earlier, keeps the time of the one before).
+type captureClock struct {
+	first time.Time
+	now   time.Duration
+}
+
+func (c *captureClock) at(ts time.Time) time.Duration {
+	if ts.IsZero() {
+		return c.now
+	}
+	if c.first.IsZero() {
+		c.first = ts
+	}
+	c.now = max(c.now, ts.Sub(c.first))
+	return c.now
+}
+
+func ctDescribe(st model.CTState, looked bool) string {
+	if !looked {
+		return "not looked up"
+	}
+	return st.String()
 }
 
 // arrival resolves the interface replayed frames arrive on: its name for
@@ -153,18 +259,32 @@ func arrival(name string) (iface string, ifindex int, err error) {
 	return ifi.Name, ifi.Index, nil
 }
 
-// runFrame runs one frame through t. A refusal that belongs to the frame
-// (runt, too large for the test run) comes back as the reason to skip it;
-// any other failure is the instance's, an error naming the frame.
-func runFrame(t *loader.Instance, file string, f Frame, ifindex int) (v model.Verdict, skip string, err error) {
-	v, err = t.RunOn(f.Data, ifindex)
+// runFrame runs one frame through t's XDP program. A refusal that
+// belongs to the frame (runt, too large for the test run) comes back as
+// the reason to skip it; any other failure is the instance's, an error
+// naming the frame.
+func runFrame(t *loader.Instance, file string, f Frame, ifindex int) (v model.Verdict, ct model.CTState, looked bool, skip string, err error) {
+	v, ct, looked, err = t.RunIn(f.Data, ifindex)
 	if err == nil {
-		return v, "", nil
+		return v, ct, looked, "", nil
 	}
 	if reason, ok := Unrunnable(f.Data, err); ok {
-		return v, reason, nil
+		return v, 0, false, reason, nil
 	}
-	return v, "", fmt.Errorf("%s frame %d: %w", file, f.Index, err)
+	return v, 0, false, "", fmt.Errorf("%s frame %d: %w", file, f.Index, err)
+}
+
+// learnFrame runs one frame going out through t's egress program; a
+// refusal is as runFrame's.
+func learnFrame(t *loader.Instance, file string, f Frame) (skip string, err error) {
+	err = t.RunEgress(f.Data)
+	if err == nil {
+		return "", nil
+	}
+	if reason, ok := Unrunnable(f.Data, err); ok {
+		return "outgoing: " + reason, nil
+	}
+	return "", fmt.Errorf("%s frame %d: %w", file, f.Index, err)
 }
 
 // EachFrame streams the frames of files, in order, to fn; a directory

@@ -1,0 +1,262 @@
+package loader
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/xdpfw/xdpfw/internal/fixtures"
+	"github.com/xdpfw/xdpfw/internal/privtest"
+	"github.com/xdpfw/xdpfw/pkg/model"
+	"github.com/xdpfw/xdpfw/pkg/rules"
+)
+
+// The connection-tracking agreement tests: sequences of frames going out
+// (the egress program; Tracker.Egress) and coming in (XDP;
+// EvaluateTracked) run through the datapath and the model, each with its
+// own table, and the two must agree frame by frame on the verdict, its
+// reason and the state found.
+
+// hostFW is the host firewall of issue 14: replies and errors about this
+// host's own flows pass, SSH is open, the rest drops.
+const hostFW = `policy: drop
+rules:
+  - {ct-state: "established,related", action: pass}
+  - {proto: tcp, dport: 22, action: pass}
+`
+
+// noCT drops everything with no ct-state rule: state is looked up only
+// for DHCP replies meeting the policy.
+const noCT = "policy: drop\nrules:\n  - {proto: tcp, dport: 22, action: pass}\n"
+
+// ctStep is one frame of a sequence: out is learned, in is placed (want
+// is its state; 0 means untracked or not looked up).
+type ctStep struct {
+	name  string
+	out   bool
+	frame []byte
+	at    time.Duration
+	want  model.CTState
+	pass  bool // in only: the verdict's action is pass
+}
+
+// ctPair is a datapath instance and the model, each with its own table.
+type ctPair struct {
+	inst    *Instance
+	rs      *rules.Ruleset
+	sorted  []rules.Rule
+	usesCT  bool
+	tracker *model.Tracker
+}
+
+func newCTPair(t testing.TB, rulesYAML string) *ctPair {
+	t.Helper()
+	rs := mustRuleset(t, rulesYAML)
+	inst, err := NewInstance(rs, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(inst.Close)
+	sorted := rules.Sorted(rs.Rules)
+	return &ctPair{inst: inst, rs: rs, sorted: sorted, usesCT: model.UsesCT(sorted),
+		tracker: model.NewTracker(model.CTConfigOf(rs.Conntrack))}
+}
+
+// ctOutcome is what one side did with a frame coming in.
+type ctOutcome struct {
+	Action rules.Action
+	Reason model.Reason
+	RuleID uint32
+	CT     model.CTState
+	Looked bool
+}
+
+func (o ctOutcome) String() string {
+	return fmt.Sprintf("%v/%v rule %d ct %v (looked %v)", o.Action, o.Reason, o.RuleID, o.CT, o.Looked)
+}
+
+// run passes one frame through both sides; for a frame coming in it
+// returns both outcomes.
+func (c *ctPair) run(t testing.TB, out bool, frame []byte, at time.Duration) (dp, m ctOutcome) {
+	t.Helper()
+	if err := c.inst.SetClock(uint64(at)); err != nil {
+		t.Fatal(err)
+	}
+	p := model.Decode(frame)
+	if out {
+		if err := c.inst.RunEgress(frame); err != nil {
+			t.Fatal(err)
+		}
+		c.tracker.Egress(&p, frame, at)
+		return
+	}
+	v, ct, looked, err := c.inst.RunIn(frame, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dp = ctOutcome{v.Action, v.Reason, v.RuleID, ct, looked}
+	mv, mlooked := model.EvaluateTracked(c.rs, c.sorted, c.usesCT, &p, frame, c.tracker, at)
+	m = ctOutcome{mv.Action, mv.Reason, mv.RuleID, p.CT, mlooked}
+	return dp, m
+}
+
+func (c *ctPair) steps(t *testing.T, steps []ctStep) {
+	t.Helper()
+	for _, s := range steps {
+		dp, m := c.run(t, s.out, s.frame, s.at)
+		if s.out {
+			continue
+		}
+		if dp != m {
+			t.Errorf("%s: datapath %v, model %v", s.name, dp, m)
+			continue
+		}
+		if dp.CT != s.want || (dp.Action == rules.Pass) != s.pass {
+			t.Errorf("%s: %v, want ct %v, pass %v", s.name, dp, s.want, s.pass)
+		}
+	}
+}
+
+// ctHosts: local is this host, remote a server, router a third party.
+type ctHosts struct{ name, local, remote, router string }
+
+var ctFamilies = []ctHosts{
+	{"ipv4", "192.0.2.10", "198.51.100.1", "203.0.113.9"},
+	{"ipv6", "2001:db8::10", "2001:db8:1::1", "2001:db8:2::9"},
+}
+
+const (
+	ctNew = model.CTNew
+	ctEst = model.CTEstablished
+	ctRel = model.CTRelated
+	ctInv = model.CTInvalid
+)
+
+func TestConntrackAgreement(t *testing.T) {
+	privtest.Require(t)
+	for _, h := range ctFamilies {
+		out := fixtures.Peer{Src: h.local, Dst: h.remote}
+		in := out.Reverse()
+		router := fixtures.Peer{Src: h.router, Dst: h.local}
+		v6 := h.name == "ipv6"
+		// Error types: unreachable, time exceeded, and fragmentation
+		// needed (IPv4 unreachable code 4) or packet too big.
+		unreach, exceeded, tooBig, tooBigCode := uint8(3), uint8(11), uint8(3), uint8(4)
+		if v6 {
+			unreach, exceeded, tooBig, tooBigCode = 1, 3, 2, 0
+		}
+		probe := out.UDP(40000, 33434)
+		if v6 {
+			probe = out.UDPDstOpts(40000, 33434) // the quote's ports lie past an extension header
+		}
+		cases := []struct {
+			name  string
+			rules string
+			steps []ctStep
+		}{
+			{"tcp handshake out", hostFW, []ctStep{
+				{name: "SYN out", out: true, frame: out.TCP(40001, 443, "S")},
+				{name: "SYN-ACK", frame: in.TCP(443, 40001, "SA"), at: time.Second, want: ctEst, pass: true},
+				{name: "ACK out", out: true, frame: out.TCP(40001, 443, "A"), at: time.Second},
+				{name: "data in", frame: in.TCP(443, 40001, "PA"), at: 2 * time.Second, want: ctEst, pass: true},
+				{name: "FIN in", frame: in.TCP(443, 40001, "FA"), at: 3 * time.Second, want: ctEst, pass: true},
+				{name: "FIN out", out: true, frame: out.TCP(40001, 443, "FA"), at: 3 * time.Second},
+				{name: "last ACK in", frame: in.TCP(443, 40001, "A"), at: 4 * time.Second, want: ctEst, pass: true},
+				{name: "RST in", frame: in.TCP(443, 40001, "R"), at: 5 * time.Second, want: ctEst, pass: true},
+				{name: "after the close timeout", frame: in.TCP(443, 40001, "A"), at: 16 * time.Second, want: ctInv},
+			}},
+			{"tcp port reuse after close", hostFW, []ctStep{
+				{name: "SYN out", out: true, frame: out.TCP(40002, 80, "S")},
+				{name: "SYN-ACK", frame: in.TCP(80, 40002, "SA"), want: ctEst, pass: true},
+				{name: "RST out", out: true, frame: out.TCP(40002, 80, "R"), at: time.Second},
+				{name: "SYN out again", out: true, frame: out.TCP(40002, 80, "S"), at: 2 * time.Second},
+				{name: "SYN-ACK again", frame: in.TCP(80, 40002, "SA"), at: 3 * time.Second, want: ctEst, pass: true},
+				{name: "data long after the close timeout", frame: in.TCP(80, 40002, "PA"), at: 60 * time.Second, want: ctEst, pass: true},
+			}},
+			{"unsolicited tcp", hostFW, []ctStep{
+				{name: "SYN to a closed port", frame: in.TCP(5555, 8080, "S"), want: ctNew},
+				{name: "SYN to ssh", frame: in.TCP(5555, 22, "S"), want: ctNew, pass: true},
+				{name: "ACK scan", frame: in.TCP(5555, 8080, "A"), want: ctInv},
+				{name: "SYN-ACK of no SYN", frame: in.TCP(443, 40003, "SA"), want: ctInv},
+				{name: "still nothing after", frame: in.TCP(443, 40003, "A"), at: time.Second, want: ctInv},
+			}},
+			{"udp request and reply", hostFW, []ctStep{
+				{name: "reply before the request", frame: in.UDP(53, 40010), want: ctNew},
+				{name: "request", out: true, frame: out.UDP(40010, 53), at: time.Second},
+				{name: "reply", frame: in.UDP(53, 40010), at: 2 * time.Second, want: ctEst, pass: true},
+				{name: "from another port", frame: in.UDP(54, 40010), at: 2 * time.Second, want: ctNew},
+				{name: "replied flow lives past 30 s", frame: in.UDP(53, 40010), at: 100 * time.Second, want: ctEst, pass: true},
+				{name: "past the replied timeout", frame: in.UDP(53, 40010), at: 221 * time.Second, want: ctNew},
+			}},
+			{"dns from port 53 with no request", hostFW, []ctStep{
+				{name: "dns-style datagram", frame: in.UDP(53, 33000), want: ctNew},
+			}},
+			{"udp idle past 30 s", hostFW, []ctStep{
+				{name: "request", out: true, frame: out.UDP(40011, 123)},
+				{name: "within 30 s", frame: in.UDP(123, 40011), at: 29 * time.Second, want: ctEst, pass: true},
+				{name: "request again", out: true, frame: out.UDP(40012, 123), at: 30 * time.Second},
+				{name: "answered after 31 s", frame: in.UDP(123, 40012), at: 61 * time.Second, want: ctNew},
+			}},
+			{"echo", hostFW, []ctStep{
+				{name: "reply with no request", frame: in.Echo(7, true), want: ctInv},
+				{name: "request out", out: true, frame: out.Echo(7, false)},
+				{name: "reply", frame: in.Echo(7, true), at: time.Second, want: ctEst, pass: true},
+				{name: "reply with another id", frame: in.Echo(8, true), at: time.Second, want: ctInv},
+				{name: "request in", frame: in.Echo(7, false), at: time.Second, want: ctNew},
+				{name: "answering a ping learns nothing", out: true, frame: out.Echo(9, true), at: time.Second},
+				{name: "so a reply to that is invalid", frame: in.Echo(9, true), at: time.Second, want: ctInv},
+				{name: "after the icmp timeout", frame: in.Echo(7, true), at: 32 * time.Second, want: ctInv},
+			}},
+			{"icmp errors", hostFW, []ctStep{
+				{name: "unreachable before anything was sent", frame: router.ICMPError(unreach, 3, probe), want: ctInv},
+				{name: "probe out", out: true, frame: probe},
+				{name: "SYN out", out: true, frame: out.TCP(40020, 443, "S")},
+				{name: "port unreachable", frame: router.ICMPError(unreach, 3, probe), at: time.Second, want: ctRel, pass: true},
+				{name: "time exceeded", frame: router.ICMPError(exceeded, 0, probe), at: time.Second, want: ctRel, pass: true},
+				{name: "too big for the connection", frame: router.ICMPError(tooBig, tooBigCode, out.TCP(40020, 443, "S")), at: time.Second, want: ctRel, pass: true},
+				{name: "quoting an unknown flow", frame: router.ICMPError(unreach, 3, out.UDP(40029, 33434)), at: time.Second, want: ctInv},
+				{name: "quoting a packet this host did not send", frame: router.ICMPError(unreach, 3, in.UDP(33434, 40000)), at: time.Second, want: ctInv},
+				{name: "addressed to another host", frame: fixtures.Peer{Src: h.router, Dst: h.remote}.ICMPError(unreach, 3, probe), at: time.Second, want: ctInv},
+			}},
+			{"fragmented udp reply", hostFW, []ctStep{
+				{name: "later fragment, nothing known", frame: in.UDPFragment(53, 40030, 77, false), want: ctInv},
+				{name: "query out", out: true, frame: out.UDP(40030, 53)},
+				{name: "first fragment", frame: in.UDPFragment(53, 40030, 77, true), at: time.Second, want: ctEst, pass: true},
+				{name: "its later fragment", frame: in.UDPFragment(53, 40030, 77, false), at: time.Second, want: ctEst, pass: true},
+				{name: "a later fragment with an unknown id", frame: in.UDPFragment(53, 40030, 78, false), at: time.Second, want: ctInv},
+				{name: "after the fragment timeout", frame: in.UDPFragment(53, 40030, 77, false), at: 40 * time.Second, want: ctInv},
+			}},
+		}
+		for _, c := range cases {
+			t.Run(h.name+"/"+c.name, func(t *testing.T) {
+				newCTPair(t, c.rules).steps(t, c.steps)
+			})
+		}
+	}
+}
+
+// TestConntrackAgreementDHCP: with no ct-state rule, a DHCP reply to this
+// host's own request passes a drop policy as ARP and ND do (reason
+// neighbor); one answering no request drops.
+func TestConntrackAgreementDHCP(t *testing.T) {
+	privtest.Require(t)
+	discover := fixtures.Peer{Src: "0.0.0.0", Dst: "255.255.255.255"}.UDP(68, 67)
+	offer := fixtures.Peer{Src: "192.0.2.1", Dst: "192.0.2.50"}.UDP(67, 68)
+	solicit := fixtures.Peer{Src: "fe80::10", Dst: "ff02::1:2"}.UDP(546, 547)
+	advertise := fixtures.Peer{Src: "fe80::1", Dst: "fe80::10"}.UDP(547, 546)
+	c := newCTPair(t, noCT)
+	c.steps(t, []ctStep{
+		{name: "offer with no discover", frame: offer, want: ctNew},
+		{name: "advertise with no solicit", frame: advertise, want: ctNew},
+		{name: "discover out", out: true, frame: discover, at: time.Second},
+		{name: "solicit out", out: true, frame: solicit, at: time.Second},
+		{name: "offer", frame: offer, at: 2 * time.Second, want: ctEst, pass: true},
+		{name: "advertise", frame: advertise, at: 2 * time.Second, want: ctEst, pass: true},
+		{name: "other udp is not looked up", frame: fixtures.UDP("192.0.2.1", "192.0.2.50", 67, 69), at: 2 * time.Second},
+	})
+	// The reason, beyond the pass: neighbor, as for ARP and ND.
+	dp, _ := c.run(t, false, offer, 3*time.Second)
+	if dp.Reason != model.ReasonNeighbor {
+		t.Errorf("offer: %v, want reason neighbor", dp)
+	}
+}

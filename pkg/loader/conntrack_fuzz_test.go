@@ -1,0 +1,298 @@
+package loader
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/xdpfw/xdpfw/internal/fixtures"
+	"github.com/xdpfw/xdpfw/internal/privtest"
+	"github.com/xdpfw/xdpfw/pkg/model"
+	"github.com/xdpfw/xdpfw/pkg/rules"
+)
+
+// Random conversations over a small space of hosts, ports and
+// identifiers, so that frames keep meeting flows the sequence learned:
+// each runs through the datapath and the model, which must agree on every
+// frame coming in.
+
+// ctGen draws a sequence's choices; pick(n) is in [0, n).
+type ctGen struct{ pick func(n int) int }
+
+func (g ctGen) of(xs ...uint16) uint16 { return xs[g.pick(len(xs))] }
+
+// ctRandomStep is one random frame: its direction and bytes.
+func (g ctGen) step() (out bool, frame []byte, desc string) {
+	fams := [][3]string{
+		{"192.0.2.10", "198.51.100.1", "198.51.100.2"},
+		{"2001:db8::10", "2001:db8:1::1", "2001:db8:1::2"},
+	}
+	h := fams[g.pick(2)]
+	out = g.pick(2) == 0
+	p := fixtures.Peer{Src: h[0], Dst: h[1+g.pick(2)]}
+	if !out {
+		p = p.Reverse()
+	}
+	lp, rp := g.of(40000, 40001), g.of(53, 80)
+	sport, dport := lp, rp
+	if !out {
+		sport, dport = rp, lp
+	}
+	switch k := g.pick(7); k {
+	case 0, 1:
+		flags := []string{"S", "SA", "A", "PA", "FA", "R", "RA", "SF"}[g.pick(8)]
+		return out, p.TCP(sport, dport, flags), fmt.Sprintf("tcp %s %s", flags, p)
+	case 2:
+		return out, p.UDP(sport, dport), fmt.Sprintf("udp %s", p)
+	case 3:
+		return out, p.Echo(g.of(1, 2), g.pick(2) == 0), fmt.Sprintf("echo %s", p)
+	case 4:
+		// An error from a router about a packet this host sent (or not).
+		local, remote := p.Src, p.Dst
+		if !out {
+			local, remote = p.Dst, p.Src
+		}
+		q := fixtures.Peer{Src: local, Dst: remote}.UDP(lp, rp)
+		if g.pick(2) == 0 {
+			q = fixtures.Peer{Src: local, Dst: remote}.TCP(lp, rp, "S")
+		}
+		typ := []uint8{3, 11}[g.pick(2)]
+		if local[0] == '2' {
+			typ = []uint8{1, 2, 3}[g.pick(3)]
+		}
+		return false, fixtures.Peer{Src: remote, Dst: local}.ICMPError(typ, 0, q), fmt.Sprintf("icmp error %d", typ)
+	case 5:
+		first := g.pick(2) == 0
+		return out, p.UDPFragment(sport, dport, uint32(g.of(7, 8)), first), fmt.Sprintf("fragment first=%v %s", first, p)
+	default:
+		if h[0][0] == '1' {
+			if out {
+				return true, fixtures.Peer{Src: "0.0.0.0", Dst: "255.255.255.255"}.UDP(68, 67), "dhcp discover"
+			}
+			return false, fixtures.Peer{Src: "192.0.2.1", Dst: "192.0.2.10"}.UDP(67, 68), "dhcp offer"
+		}
+		if out {
+			return true, fixtures.Peer{Src: "fe80::10", Dst: "ff02::1:2"}.UDP(546, 547), "dhcpv6 solicit"
+		}
+		return false, fixtures.Peer{Src: "fe80::1", Dst: "fe80::10"}.UDP(547, 546), "dhcpv6 advertise"
+	}
+}
+
+// ctRandomRun runs n random frames through a fresh pair under rulesYAML,
+// the clock moving on by up to 40 s now and then so timeouts come into
+// play, and fails on the first disagreement.
+func ctRandomRun(t *testing.T, c *ctPair, g ctGen, n int) {
+	var now time.Duration
+	var trail []string // the sequence so far, for the failure message
+	for i := 0; i < n; i++ {
+		if g.pick(4) == 0 {
+			now += time.Duration(g.pick(40)) * time.Second
+		}
+		out, frame, desc := g.step()
+		trail = append(trail, fmt.Sprintf("%v out=%v %s", now, out, desc))
+		dp, m := c.run(t, out, frame, now)
+		if dp != m {
+			t.Fatalf("frame %d: datapath %v, model %v; sequence:\n%v", i, dp, m, trail)
+		}
+	}
+}
+
+// TestConntrackAgreementRandom: fixed seeds, both rulesets (a ct-state
+// rule, and none: DHCP replies only).
+func TestConntrackAgreementRandom(t *testing.T) {
+	privtest.Require(t)
+	for _, seed := range []uint64{1, 2, 3, 5, 8, 13, 21, 34} {
+		for name, rs := range map[string]string{"hostfw": hostFW, "no-ct": noCT} {
+			t.Run(fmt.Sprintf("%s/seed%d", name, seed), func(t *testing.T) {
+				rng := rand.New(rand.NewPCG(seed, 14))
+				ctRandomRun(t, newCTPair(t, rs), ctGen{pick: rng.IntN}, 400)
+			})
+		}
+	}
+}
+
+// FuzzConntrackAgreement: the fuzzer's bytes choose the sequence. One
+// instance serves every input (loading one costs far more than a run),
+// its tables emptied before each.
+func FuzzConntrackAgreement(f *testing.F) {
+	privtest.Require(f)
+	c := newCTPair(f, hostFW)
+	f.Add([]byte{0, 0, 0, 0, 1, 0, 0, 0})
+	f.Add([]byte{1, 1, 0, 1, 0, 0, 0, 1, 1, 0, 3, 2, 0, 1, 1, 6, 0, 0})
+	f.Fuzz(func(t *testing.T, choices []byte) {
+		i := 0
+		pick := func(n int) int {
+			if i >= len(choices) {
+				return 0
+			}
+			i++
+			return int(choices[i-1]) % n
+		}
+		c.reset(t)
+		ctRandomRun(t, c, ctGen{pick: pick}, min(len(choices)/4+1, 64))
+	})
+}
+
+// reset empties both sides' tables.
+func (c *ctPair) reset(t testing.TB) {
+	if err := c.inst.ForgetFlows(); err != nil {
+		t.Fatal(err)
+	}
+	c.tracker = model.NewTracker(model.CTConfigOf(c.rs.Conntrack))
+}
+
+// Any frame as the start of a flow: it goes out, then its answer, the
+// frame itself and an ICMP error quoting it come in. Where the parsers
+// of the two sides could part (VLAN tags, IPv6 extension chains,
+// fragments, malformed headers, quotes of every shape), this is where
+// they would.
+
+// answer is frame coming back: addresses and ports swapped, an echo
+// request made a reply, a SYN made a SYN-ACK. Checksums are left as
+// they are: neither side reads them.
+func answer(frame []byte) []byte {
+	p := model.Decode(frame)
+	f := append([]byte(nil), frame...)
+	if p.Malformed || p.L3Off == 0 || !p.Src.IsValid() {
+		return f
+	}
+	swap := func(a, b, n int) {
+		if b+n > len(f) {
+			return
+		}
+		for i := 0; i < n; i++ {
+			f[a+i], f[b+i] = f[b+i], f[a+i]
+		}
+	}
+	if p.Src.Is4() {
+		swap(p.L3Off+12, p.L3Off+16, 4)
+	} else {
+		swap(p.L3Off+8, p.L3Off+24, 16)
+	}
+	switch {
+	case p.HasPorts:
+		swap(p.L4Off, p.L4Off+2, 2)
+		if p.Proto == rules.ProtoTCP && p.TCPFlags&0x02 != 0 && p.L4Off+13 < len(f) {
+			f[p.L4Off+13] |= 0x10
+		}
+	case p.HasICMP && p.L4Off < len(f):
+		switch f[p.L4Off] {
+		case 8:
+			f[p.L4Off] = 0
+		case 128:
+			f[p.L4Off] = 129
+		}
+	}
+	return f
+}
+
+// agreeOnFrame runs frame's sequence through c (its tables emptied
+// first) and reports the first disagreement; it returns the states the
+// datapath found, by step.
+func agreeOnFrame(t testing.TB, c *ctPair, frame []byte) (found map[string]model.CTState) {
+	t.Helper()
+	if len(frame) < 14 {
+		return nil
+	}
+	// The skb test run refuses an IP EtherType with less than an IP
+	// header behind it (the stack never sends one): nothing to compare.
+	if err := c.inst.RunEgress(frame); errors.Is(err, unix.EINVAL) {
+		return nil
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	c.reset(t)
+	seq := []struct {
+		name  string
+		out   bool
+		frame []byte
+		at    time.Duration
+	}{
+		{"out", true, frame, 0},
+		{"answer", false, answer(frame), time.Second},
+		{"itself, in", false, frame, time.Second},
+	}
+	// (A v4-mapped source has no error the builder can address.)
+	if p := model.Decode(frame); !p.Malformed && p.Src.IsValid() && !p.Src.Is4In6() {
+		router := "203.0.113.9"
+		typ := uint8(3)
+		if p.Src.Is6() {
+			router, typ = "2001:db8:2::9", 1
+		}
+		seq = append(seq, struct {
+			name  string
+			out   bool
+			frame []byte
+			at    time.Duration
+		}{"an error quoting it", false, fixtures.Peer{Src: router, Dst: p.Src.String()}.ICMPError(typ, 3, frame), 2 * time.Second})
+	}
+	found = map[string]model.CTState{}
+	for _, s := range seq {
+		dp, m := c.run(t, s.out, s.frame, s.at)
+		if dp != m {
+			t.Errorf("% x\n%s: datapath %v, model %v", frame, s.name, dp, m)
+			return found
+		}
+		found[s.name] = dp.CT
+	}
+	return found
+}
+
+// TestConntrackAgreementFixtures: every frame of the fixture captures,
+// under both rulesets. Under hostfw, many answers must be established
+// and many errors related, or the test proves little.
+func TestConntrackAgreementFixtures(t *testing.T) {
+	privtest.Require(t)
+	for name, rs := range map[string]string{"hostfw": hostFW, "no-ct": noCT} {
+		c := newCTPair(t, rs)
+		established, related := 0, 0
+		for _, fx := range fixtures.All() {
+			if fx.Name == "multiflow" {
+				continue // many flows of the same few shapes
+			}
+			for _, f := range fx.Frames {
+				if len(f) > maxLinearFrame() {
+					continue // the egress test run takes one page
+				}
+				found := agreeOnFrame(t, c, f)
+				if found["answer"] == model.CTEstablished {
+					established++
+				}
+				if found["an error quoting it"] == model.CTRelated {
+					related++
+				}
+			}
+			if t.Failed() {
+				t.Fatalf("%s: %s disagrees", name, fx.Name)
+			}
+		}
+		t.Logf("%s: %d answers established, %d errors related", name, established, related)
+		if name == "hostfw" && (established < 100 || related < 100) {
+			t.Errorf("%s: only %d answers established and %d errors related", name, established, related)
+		}
+	}
+}
+
+// FuzzConntrackFrames: any bytes as a frame starting a flow.
+func FuzzConntrackFrames(f *testing.F) {
+	privtest.Require(f)
+	for _, fx := range fixtures.All() {
+		if fx.Name == "multiflow" || fx.Name == "jumbo" {
+			continue
+		}
+		for _, fr := range fx.Frames {
+			f.Add(fr)
+		}
+	}
+	c := newCTPair(f, hostFW)
+	f.Fuzz(func(t *testing.T, frame []byte) {
+		if len(frame) > 1500 {
+			return
+		}
+		agreeOnFrame(t, c, frame)
+	})
+}
