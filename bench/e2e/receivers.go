@@ -41,7 +41,52 @@ const nftTable = "xdpfw_bench"
 // chain looks the sources and ports up in sets: the fastest way nftables
 // offers before the IP stack.
 func Nftables(d workload.Denylist) Receiver {
-	var v4, v6, ports []string
+	v4, v6, ports := nftSets(d)
+	return Receiver{
+		Name: "nftables (netdev ingress, sets)",
+		Setup: func(l *Lab) error {
+			var b strings.Builder
+			fmt.Fprintf(&b, "table netdev %s {\n", nftTable)
+			writeNftSets(&b, v4, v6, ports)
+			fmt.Fprintf(&b, "  chain ingress {\n    type filter hook ingress device %q priority 0; policy accept;\n", l.recvIf)
+			b.WriteString(nftDenyRules + "  }\n}\n")
+			return l.Exec([]byte(b.String()), "nft", "-f", "-")
+		},
+		Teardown: func(l *Lab) error { return l.Exec(nil, "nft", "delete", "table", "netdev", nftTable) },
+	}
+}
+
+// NftablesCT is the denylist behind `ct state established accept`, as a
+// stateful nftables host firewall has it: an inet table's prerouting
+// chain (connection tracking runs at prerouting, so no earlier hook can
+// ask for the state), where every frame is looked up in the conntrack
+// table (and gets a new, unconfirmed entry) before the sets.
+func NftablesCT(d workload.Denylist) Receiver {
+	v4, v6, ports := nftSets(d)
+	return Receiver{
+		Name: "nftables (ct state established accept, then sets)",
+		Setup: func(l *Lab) error {
+			var b strings.Builder
+			fmt.Fprintf(&b, "table inet %s {\n", nftTable)
+			writeNftSets(&b, v4, v6, ports)
+			b.WriteString("  chain prerouting {\n    type filter hook prerouting priority 0; policy accept;\n")
+			b.WriteString("    ct state established accept\n" + nftDenyRules + "  }\n}\n")
+			return l.Exec([]byte(b.String()), "nft", "-f", "-")
+		},
+		Teardown: func(l *Lab) error { return l.Exec(nil, "nft", "delete", "table", "inet", nftTable) },
+	}
+}
+
+const nftDenyRules = "    ip saddr @deny4 drop\n    ip6 saddr @deny6 drop\n    meta l4proto { tcp, udp } th dport @dports drop\n"
+
+func writeNftSets(b *strings.Builder, v4, v6, ports []string) {
+	fmt.Fprintf(b, "  set deny4 { type ipv4_addr; elements = { %s } }\n", strings.Join(v4, ", "))
+	fmt.Fprintf(b, "  set deny6 { type ipv6_addr; elements = { %s } }\n", strings.Join(v6, ", "))
+	fmt.Fprintf(b, "  set dports { type inet_service; elements = { %s } }\n", strings.Join(ports, ", "))
+}
+
+// nftSets is the denylist as nftables set elements.
+func nftSets(d workload.Denylist) (v4, v6, ports []string) {
 	for _, a := range d.Addrs {
 		if a.Is4() {
 			v4 = append(v4, a.String())
@@ -52,20 +97,7 @@ func Nftables(d workload.Denylist) Receiver {
 	for _, p := range d.Ports {
 		ports = append(ports, strconv.Itoa(int(p)))
 	}
-	return Receiver{
-		Name: "nftables (netdev ingress, sets)",
-		Setup: func(l *Lab) error {
-			var b strings.Builder
-			fmt.Fprintf(&b, "table netdev %s {\n", nftTable)
-			fmt.Fprintf(&b, "  set deny4 { type ipv4_addr; elements = { %s } }\n", strings.Join(v4, ", "))
-			fmt.Fprintf(&b, "  set deny6 { type ipv6_addr; elements = { %s } }\n", strings.Join(v6, ", "))
-			fmt.Fprintf(&b, "  set dports { type inet_service; elements = { %s } }\n", strings.Join(ports, ", "))
-			fmt.Fprintf(&b, "  chain ingress {\n    type filter hook ingress device %q priority 0; policy accept;\n", l.recvIf)
-			b.WriteString("    ip saddr @deny4 drop\n    ip6 saddr @deny6 drop\n    meta l4proto { tcp, udp } th dport @dports drop\n  }\n}\n")
-			return l.Exec([]byte(b.String()), "nft", "-f", "-")
-		},
-		Teardown: func(l *Lab) error { return l.Exec(nil, "nft", "delete", "table", "netdev", nftTable) },
-	}
+	return v4, v6, ports
 }
 
 // Iptables is the denylist as iptables and ip6tables rules in the raw

@@ -96,6 +96,16 @@ func (d Denylist) Ruleset() *rules.Ruleset {
 	return rs
 }
 
+// StatefulRuleset is Ruleset behind a first rule that passes what
+// connection tracking calls established, as a host firewall's ruleset
+// starts: every frame then pays the state lookup before the denylist.
+func (d Denylist) StatefulRuleset() *rules.Ruleset {
+	rs := d.Ruleset()
+	rs.Rules = append([]rules.Rule{{ID: uint32(len(rs.Rules) + 1), Priority: 0,
+		Match: rules.Match{CTState: rules.CTEstablished}, Action: rules.Pass}}, rs.Rules...)
+	return rs
+}
+
 // MatchedShare is the share of frames a rule of rs decides, by xdpfw's
 // reference model: how much of the mix the ruleset touches.
 func (t Traffic) MatchedShare(rs *rules.Ruleset) float64 {
