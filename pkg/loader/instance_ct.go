@@ -26,6 +26,9 @@ func (t *Instance) RunEgress(frame []byte) error {
 	return nil
 }
 
+// EgressProgram is the instance's egress learner, for benchmarks.
+func (t *Instance) EgressProgram() *ebpf.Program { return t.objs.XdpfwEgress }
+
 // SetClock sets the time, in ns, that connection tracking reads for the
 // frames run after it (replay's capture timestamps, so timeouts replay
 // deterministically). Only a trace instance (NewInstance with trace) reads

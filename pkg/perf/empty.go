@@ -11,6 +11,17 @@ func EmptyProgram() (*ebpf.Program, error) {
 	return ConstProgram("xdp_empty", 2) // XDP_PASS
 }
 
+// EmptyTCProgram is the floor for TC programs: a classifier that returns
+// TC_ACT_UNSPEC (hand the packet on) and does nothing else.
+func EmptyTCProgram() (*ebpf.Program, error) {
+	return ebpf.NewProgram(&ebpf.ProgramSpec{
+		Name:         "tc_empty",
+		Type:         ebpf.SchedCLS,
+		License:      "GPL",
+		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, -1), asm.Return()},
+	})
+}
+
 // ConstProgram is an XDP program that only returns action.
 func ConstProgram(name string, action int32) (*ebpf.Program, error) {
 	return ebpf.NewProgram(&ebpf.ProgramSpec{

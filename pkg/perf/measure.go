@@ -54,6 +54,9 @@ func Measure(subjects []Subject, frames [][]byte, opt Options) ([]Result, error)
 	}
 	defer ho.Close()
 	for _, s := range subjects {
+		if s.Prog.Type() != ebpf.XDP {
+			continue // only XDP test runs switch a dispatcher
+		}
 		if err := ho.Hold(s.Prog); err != nil {
 			return nil, fmt.Errorf("%s: %w", s.Name, err)
 		}

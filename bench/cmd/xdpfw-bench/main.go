@@ -25,7 +25,7 @@ func main() {
 	quickRun := flag.Bool("quick", false, "a small smoke run: every part, few samples")
 	out := flag.String("out", "docs/bench", "directory for results.md and the plots (empty: print only)")
 	only := flag.String("parts", "", "measure only these parts, comma-separated (rules, sets, breakdown, xdp-filter, "+
-		"end-to-end, control-plane, memory), and print them: results.md is written only by a run of every part")
+		"end-to-end, conntrack, control-plane, memory), and print them: results.md is written only by a run of every part")
 	flag.Parse()
 	cfg := full
 	if *quickRun {
@@ -96,6 +96,7 @@ func run(cfg Config, outDir string, selected map[string]bool, stdout io.Writer) 
 			}
 			return s, err
 		}},
+		{"conntrack", "Connection tracking, per packet", func() (Section, error) { return conntrack(cfg, tr) }},
 		{"control-plane", "Control plane", func() (Section, error) { return controlPlane(cfg, tr, feed) }},
 		{"memory", "Memory of xdpfw's maps", func() (Section, error) { return memory(cfg, tr, feed) }},
 	}
