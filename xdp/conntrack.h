@@ -111,6 +111,19 @@ static __always_inline __u64 ct_now(void)
 	return bpf_ktime_get_ns();
 }
 
+/*
+ * The clock, read once per packet and only when a flow or fragment record
+ * was found: a packet of no known flow (a flood's) never pays for it.
+ * *now is CT_NOW_UNREAD until then.
+ */
+#define CT_NOW_UNREAD (~0ULL)
+static __always_inline __u64 ct_clock_of(__u64 *now)
+{
+	if (*now == CT_NOW_UNREAD)
+		*now = ct_now();
+	return *now;
+}
+
 static __always_inline void ct_count(__u32 stat)
 {
 	__u32 zero = 0;
@@ -147,14 +160,14 @@ static __always_inline __u64 ct_flow_timeout(const struct ct_val *v)
 	return ct_timeout(CT_TO_GENERIC);
 }
 
-/* The live flow of key at now, or NULL; a timed-out one is removed. The
- * difference is signed: another CPU may have stamped the flow later than
- * this packet's now. */
-static __always_inline struct ct_val *ct_lookup(const struct ct_key *key, __u64 now)
+/* The live flow of key at *now (ct_clock_of), or NULL; a timed-out one is
+ * removed. The difference is signed: another CPU may have stamped the
+ * flow later than this packet's now. */
+static __always_inline struct ct_val *ct_lookup(const struct ct_key *key, __u64 *now)
 {
 	struct ct_val *v = bpf_map_lookup_elem(&ct, key);
 
-	if (v && (__s64)(now - v->last_seen) > (__s64)ct_flow_timeout(v)) {
+	if (v && (__s64)(ct_clock_of(now) - v->last_seen) > (__s64)ct_flow_timeout(v)) {
 		bpf_map_delete_elem(&ct, key);
 		ct_count(CTS_EXPIRED);
 		return NULL;
@@ -253,7 +266,7 @@ static __always_inline void ct_learn_view(struct ct_view *v, __u64 now)
 
 	if (v->kind == CT_KIND_ECHO && v->echo_reply)
 		return;
-	fl = ct_lookup(&v->key, now);
+	fl = ct_lookup(&v->key, &now);
 	if (!fl) {
 		if (tcp && (flags & TCP_RST))
 			return;
@@ -373,7 +386,7 @@ __noinline int ct_quote_parse(struct xdp_md *ctx, const struct pkt *p, struct pk
 
 /* Whether p, an ICMP error coming in on ctx, quotes a packet of a learned
  * flow that this host sent: the quote's source is where the error goes. */
-static __always_inline int ct_related(struct xdp_md *ctx, const struct pkt *p, __u64 now)
+static __always_inline int ct_related(struct xdp_md *ctx, const struct pkt *p, __u64 *now)
 {
 	struct ct_quote *cq;
 	__u32 zero = 0, n = p->family == 4 ? 4 : 16;
@@ -388,12 +401,13 @@ static __always_inline int ct_related(struct xdp_md *ctx, const struct pkt *p, _
 	return ct_lookup(&cq->v.key, now) != NULL;
 }
 
-/* The state of p, a packet coming in at now, moving its flow on. */
-static __always_inline __u32 ct_place(struct xdp_md *ctx, const struct pkt *p, __u64 now)
+/* The state of p, a packet coming in, moving its flow on. */
+static __always_inline __u32 ct_place(struct xdp_md *ctx, const struct pkt *p)
 {
 	struct ct_view v;
 	struct ct_val *fl;
 	__u32 fam = p->family;
+	__u64 now = CT_NOW_UNREAD;
 
 	if ((fam != 4 && fam != 6) || p->proto_key == PROTO_KEY_ND)
 		return CT_UNTRACKED;
@@ -405,13 +419,13 @@ static __always_inline __u32 ct_place(struct xdp_md *ctx, const struct pkt *p, _
 		copy_addr(k.src, p->saddr, fam == 4 ? 4 : 16);
 		copy_addr(k.dst, p->daddr, fam == 4 ? 4 : 16);
 		exp = bpf_map_lookup_elem(&ct_frags, &k);
-		return exp && now <= *exp ? CT_ESTABLISHED : CT_INVALID;
+		return exp && ct_clock_of(&now) <= *exp ? CT_ESTABLISHED : CT_INVALID;
 	}
 	if (p->has_l4 && p->proto_key == icmp_proto(fam) && icmp_is_error(fam, p->l4 >> 8))
-		return ct_related(ctx, p, now) ? CT_RELATED : CT_INVALID;
+		return ct_related(ctx, p, &now) ? CT_RELATED : CT_INVALID;
 	if (!ct_view(p, 0, &v))
 		return CT_INVALID;  /* other ICMP types, or an echo without its id */
-	fl = ct_lookup(&v.key, now);
+	fl = ct_lookup(&v.key, &now);
 	if (!fl || (v.kind == CT_KIND_ECHO && !v.echo_reply))
 		return ct_unknown(&v);
 	if (v.kind == CT_KIND_TCP && fl->tcp == CT_TCP_SYN_SENT &&
@@ -459,7 +473,7 @@ __noinline __u32 ct_state(struct xdp_md *ctx, const struct pkt *p)
 
 	if (!ctx || !p)
 		return CT_UNTRACKED;
-	st = ct_place(ctx, p, ct_now());
+	st = ct_place(ctx, p);
 	ct_count(ct_state_stat(st));
 	return st;
 }

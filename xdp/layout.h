@@ -35,6 +35,10 @@ enum dim {
 	DIM_PROTO,      /* family, fragment class and L4 protocol together */
 	DIM_SPORT,
 	DIM_DPORT,
+	/* Connection-tracking state (enum ct_state): with the five above, the
+	 * dimensions a host firewall's rulesets use, which the datapath
+	 * classifies inline (COMMON_DIMS). */
+	DIM_CT,
 	DIM_L4,         /* TCP flags, or ICMP/ICMPv6 type << 8 | code */
 	DIM_VLAN,       /* outer VLAN id, VLAN_NONE when untagged */
 	DIM_IVLAN,      /* inner VLAN id, VLAN_NONE without a second tag */
@@ -44,7 +48,6 @@ enum dim {
 	DIM_IFACE,      /* input interface */
 	DIM_SSET,       /* membership of the source in the referenced sets */
 	DIM_DSET,       /* the same for the destination */
-	DIM_CT,         /* connection-tracking state (enum ct_state) */
 	NUM_DIMS,
 };
 
@@ -112,7 +115,8 @@ enum vec_base {
 	VEC_BASE_PROTO  = VEC_BASE_DST + ADDR_ATOMS,
 	VEC_BASE_SPORT  = VEC_BASE_PROTO + PROTO_KEYS,
 	VEC_BASE_DPORT  = VEC_BASE_SPORT + RANGE_ATOMS,
-	VEC_BASE_L4     = VEC_BASE_DPORT + RANGE_ATOMS,
+	VEC_BASE_CT     = VEC_BASE_DPORT + RANGE_ATOMS,
+	VEC_BASE_L4     = VEC_BASE_CT + CT_ATOMS,
 	VEC_BASE_VLAN   = VEC_BASE_L4 + L4_ATOMS,
 	VEC_BASE_IVLAN  = VEC_BASE_VLAN + VLAN_KEYS,
 	VEC_BASE_DSCP   = VEC_BASE_IVLAN + VLAN_KEYS,
@@ -121,8 +125,7 @@ enum vec_base {
 	VEC_BASE_IFACE  = VEC_BASE_LEN + RANGE_ATOMS,
 	VEC_BASE_SSET   = VEC_BASE_IFACE + IFACE_ATOMS,
 	VEC_BASE_DSET   = VEC_BASE_SSET + SET_KEYS,
-	VEC_BASE_CT     = VEC_BASE_DSET + SET_KEYS,
-	VEC_PER_GEN     = VEC_BASE_CT + CT_ATOMS,
+	VEC_PER_GEN     = VEC_BASE_DSET + SET_KEYS,
 	/* One more vector after both generations: every bit set. Dimensions
 	 * no rule uses point here, so they cost no lookup and change no AND. */
 	VEC_ALL         = NUM_GENS * VEC_PER_GEN,
@@ -139,7 +142,8 @@ enum chunk_base {
 	CHUNK_BASE_PROTO = 0,
 	CHUNK_BASE_SPORT = CHUNK_BASE_PROTO + CHUNKS(PROTO_KEYS),
 	CHUNK_BASE_DPORT = CHUNK_BASE_SPORT + CHUNKS(U16_KEYS),
-	CHUNK_BASE_L4    = CHUNK_BASE_DPORT + CHUNKS(U16_KEYS),
+	CHUNK_BASE_CT    = CHUNK_BASE_DPORT + CHUNKS(U16_KEYS),
+	CHUNK_BASE_L4    = CHUNK_BASE_CT + CHUNKS(CT_KEYS),
 	CHUNK_BASE_VLAN  = CHUNK_BASE_L4 + CHUNKS(U16_KEYS),
 	CHUNK_BASE_IVLAN = CHUNK_BASE_VLAN + CHUNKS(VLAN_KEYS),
 	CHUNK_BASE_DSCP  = CHUNK_BASE_IVLAN + CHUNKS(VLAN_KEYS),
@@ -147,8 +151,7 @@ enum chunk_base {
 	CHUNK_BASE_LEN   = CHUNK_BASE_TTL + CHUNKS(TTL_KEYS),
 	CHUNK_BASE_SSET  = CHUNK_BASE_LEN + CHUNKS(U16_KEYS),
 	CHUNK_BASE_DSET  = CHUNK_BASE_SSET + CHUNKS(SET_KEYS),
-	CHUNK_BASE_CT    = CHUNK_BASE_DSET + CHUNKS(SET_KEYS),
-	CHUNKS_PER_GEN   = CHUNK_BASE_CT + CHUNKS(CT_KEYS),
+	CHUNKS_PER_GEN   = CHUNK_BASE_DSET + CHUNKS(SET_KEYS),
 };
 struct atom_chunk {
 	__u16 atom[CHUNK];

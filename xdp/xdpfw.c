@@ -408,6 +408,8 @@ static __always_inline void atoms(__u32 act, __u32 flags, const struct pkt *p,
 		a[DIM_SPORT] = value_atom(gen, CHUNK_BASE_SPORT, p->sport);
 	if (p->has_ports && (flags & GF_USE(DIM_DPORT)))
 		a[DIM_DPORT] = value_atom(gen, CHUNK_BASE_DPORT, p->dport);
+	if (ndims > DIM_CT && (flags & GF_USE(DIM_CT)))
+		a[DIM_CT] = value_atom(gen, CHUNK_BASE_CT, (sets >> 16) & (CT_KEYS - 1));
 	if (p->has_l4 && (flags & GF_USE(DIM_L4)))
 		a[DIM_L4] = value_atom(gen, CHUNK_BASE_L4, p->l4);
 	if (flags & GF_USE(DIM_VLAN))
@@ -433,21 +435,18 @@ static __always_inline void atoms(__u32 act, __u32 flags, const struct pkt *p,
 		a[DIM_SSET] = value_atom(gen, CHUNK_BASE_SSET, sets & (SET_KEYS - 1));
 	if (ndims > DIM_DSET && (flags & GF_USE(DIM_DSET)))
 		a[DIM_DSET] = value_atom(gen, CHUNK_BASE_DSET, (sets >> 8) & (SET_KEYS - 1));
-	if (ndims > DIM_CT && (flags & GF_USE(DIM_CT)))
-		a[DIM_CT] = value_atom(gen, CHUNK_BASE_CT, (sets >> 16) & (CT_KEYS - 1));
 }
 
-#define COMMON_DIMS (DIM_DPORT + 1)
+#define COMMON_DIMS (DIM_CT + 1)
 #define RARE_DIMS (GF_USE(DIM_L4) | GF_USE(DIM_VLAN) | GF_USE(DIM_IVLAN) | \
 		   GF_USE(DIM_DSCP) | GF_USE(DIM_TTL) | GF_USE(DIM_LEN) | \
-		   GF_USE(DIM_IFACE) | GF_USE(DIM_SSET) | GF_USE(DIM_DSET) | \
-		   GF_USE(DIM_CT))
+		   GF_USE(DIM_IFACE) | GF_USE(DIM_SSET) | GF_USE(DIM_DSET))
 
 static const __u32 vec_base[NUM_DIMS] = {
 	VEC_BASE_SRC, VEC_BASE_DST, VEC_BASE_PROTO, VEC_BASE_SPORT,
-	VEC_BASE_DPORT, VEC_BASE_L4, VEC_BASE_VLAN, VEC_BASE_IVLAN,
-	VEC_BASE_DSCP, VEC_BASE_TTL, VEC_BASE_LEN, VEC_BASE_IFACE,
-	VEC_BASE_SSET, VEC_BASE_DSET, VEC_BASE_CT,
+	VEC_BASE_DPORT, VEC_BASE_CT, VEC_BASE_L4, VEC_BASE_VLAN,
+	VEC_BASE_IVLAN, VEC_BASE_DSCP, VEC_BASE_TTL, VEC_BASE_LEN,
+	VEC_BASE_IFACE, VEC_BASE_SSET, VEC_BASE_DSET,
 };
 
 /*
@@ -829,6 +828,8 @@ static __always_inline int run(struct xdp_md *ctx, const int frags)
 	conf = bpf_map_lookup_elem(&gen_conf, &gen);
 	if (!conf)
 		return XDP_PASS;
+	if (conf->flags & GF_USE(DIM_CT))
+		ct = ct_state(ctx, &p);
 	if (conf->flags & RARE_DIMS) {
 		/* Set lookups run from here, not from decide_all: its stack
 		 * and theirs would pass the 512-byte cap together. */
@@ -836,13 +837,11 @@ static __always_inline int run(struct xdp_md *ctx, const int frags)
 
 		if (conf->flags & (GF_USE(DIM_SSET) | GF_USE(DIM_DSET)))
 			sets = set_keys(&p, act);
-		if (conf->flags & GF_USE(DIM_CT))
-			ct = ct_state(ctx, &p);
 		decide_all(&p, ctx->ingress_ifindex, act, sets | (ct & (CT_KEYS - 1)) << 16, &d);
 	} else {
 		__u16 a[NUM_DIMS] = {};
 
-		decide(&p, ctx->ingress_ifindex, gen, 0, conf, COMMON_DIMS, a, &d);
+		decide(&p, ctx->ingress_ifindex, gen, (ct & (CT_KEYS - 1)) << 16, conf, COMMON_DIMS, a, &d);
 	}
 	/* A DHCP reply to this host's own request passes like ARP and ND:
 	 * a drop policy must not cost it its lease. */

@@ -23,7 +23,11 @@ const (
 )
 
 // DimNames name the dimensions in messages.
-var DimNames = [NumDims]string{"src", "dst", "proto", "sport", "dport", "l4", "vlan", "inner-vlan", "dscp", "ttl", "length", "iface", "src-set", "dst-set", "ct-state"}
+var DimNames = [NumDims]string{
+	DimSrc: "src", DimDst: "dst", DimProto: "proto", DimSport: "sport", DimDport: "dport", DimCT: "ct-state",
+	DimL4: "l4", DimVLAN: "vlan", DimInnerVLAN: "inner-vlan", DimDSCP: "dscp", DimTTL: "ttl", DimLen: "length",
+	DimIface: "iface", DimSrcSet: "src-set", DimDstSet: "dst-set",
+}
 
 // The protocol dimension's keys (xdp/layout.h): for IP frames
 // (frag*2 + isIPv6)*ProtoSpan + protocol, protocol ProtoSlotND standing

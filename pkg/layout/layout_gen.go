@@ -19,16 +19,16 @@ const (
 	DimProto = 2
 	DimSport = 3
 	DimDport = 4
-	DimL4    = 5
-	DimVlan  = 6
-	DimIvlan = 7
-	DimDscp  = 8
-	DimTtl   = 9
-	DimLen   = 10
-	DimIface = 11
-	DimSset  = 12
-	DimDset  = 13
-	DimCt    = 14
+	DimCt    = 5
+	DimL4    = 6
+	DimVlan  = 7
+	DimIvlan = 8
+	DimDscp  = 9
+	DimTtl   = 10
+	DimLen   = 11
+	DimIface = 12
+	DimSset  = 13
+	DimDset  = 14
 	NumDims  = 15
 )
 
@@ -77,16 +77,16 @@ const (
 	VecBaseProto = 8194
 	VecBaseSport = 9738
 	VecBaseDport = 17931
-	VecBaseL4    = 26124
-	VecBaseVlan  = 42509
-	VecBaseIvlan = 46606
-	VecBaseDscp  = 50703
-	VecBaseTtl   = 50768
-	VecBaseLen   = 51025
-	VecBaseIface = 59218
-	VecBaseSset  = 60243
-	VecBaseDset  = 60499
-	VecBaseCt    = 60755
+	VecBaseCt    = 26124
+	VecBaseL4    = 26141
+	VecBaseVlan  = 42526
+	VecBaseIvlan = 46623
+	VecBaseDscp  = 50720
+	VecBaseTtl   = 50785
+	VecBaseLen   = 51042
+	VecBaseIface = 59235
+	VecBaseSset  = 60260
+	VecBaseDset  = 60516
 	VecPerGen    = 60772
 	VecAll       = 121544
 )
@@ -97,15 +97,15 @@ const (
 	ChunkBaseProto = 0
 	ChunkBaseSport = 7
 	ChunkBaseDport = 263
-	ChunkBaseL4    = 519
-	ChunkBaseVlan  = 775
-	ChunkBaseIvlan = 792
-	ChunkBaseDscp  = 809
-	ChunkBaseTtl   = 810
-	ChunkBaseLen   = 811
-	ChunkBaseSset  = 1067
-	ChunkBaseDset  = 1068
-	ChunkBaseCt    = 1069
+	ChunkBaseCt    = 519
+	ChunkBaseL4    = 520
+	ChunkBaseVlan  = 776
+	ChunkBaseIvlan = 793
+	ChunkBaseDscp  = 810
+	ChunkBaseTtl   = 811
+	ChunkBaseLen   = 812
+	ChunkBaseSset  = 1068
+	ChunkBaseDset  = 1069
 	ChunksPerGen   = 1070
 )
 
