@@ -128,18 +128,41 @@ egress program saw. Then the packets coming in placed in each state (new,
 established, related, invalid, untracked: not IP, or neighbour discovery),
 counted only while some rule has a --ct-state condition, and each timeout
 in effect, in seconds (the ruleset's conntrack: section, else the
-default).`,
-		Flags: []cli.Flag{jsonFlag()},
+default).
+
+With --interval D (1s, 500ms), it reads the counters twice, D apart, and
+adds what happened per second in between: inserts, evictions, egress
+packets and packets per state (--json: "per_second").`,
+		Flags: []cli.Flag{jsonFlag(), &cli.DurationFlag{Name: "interval", Usage: "also give rates per second, measured over `D` (at most 1m)"}},
 		Action: func(c *cli.Context) error {
 			if err := noArgs(c, "ct stats"); err != nil {
 				return err
 			}
+			d := c.Duration("interval")
+			if d < 0 || d > time.Minute {
+				return fmt.Errorf("ct stats: --interval %s: want a duration from 0 to 1m", d)
+			}
 			return withState(c, func(s *loader.State) error {
-				st, err := s.ConntrackStats()
+				var (
+					st    loader.CTStats
+					rates *loader.CTRates
+					err   error
+				)
+				if d > 0 {
+					var r loader.CTRates
+					st, r, err = s.ConntrackRates(d)
+					rates = &r
+				} else {
+					st, err = s.ConntrackStats()
+				}
 				if err != nil {
 					return err
 				}
-				return printReport(c, st, func() {
+				report := struct {
+					loader.CTStats
+					PerSecond *loader.CTRates `json:"per_second,omitempty"`
+				}{st, rates}
+				return printReport(c, report, func() {
 					tw := newTable(c)
 					fmt.Fprintf(tw, "entries\t%d of %d\n", st.Entries, st.Capacity)
 					for _, row := range []struct {
@@ -151,6 +174,13 @@ default).`,
 					fmt.Fprintln(tw, "\nSTATE\tPACKETS")
 					for _, name := range loader.CTStateNames {
 						fmt.Fprintf(tw, "%s\t%d\n", name, st.States[name])
+					}
+					if rates != nil {
+						fmt.Fprintf(tw, "\nPER SECOND (over %.1fs)\t\n", rates.Interval)
+						fmt.Fprintf(tw, "inserts\t%.1f\nevictions\t%.1f\negress packets\t%.1f\n", rates.Inserts, rates.Evictions, rates.Egress)
+						for _, name := range loader.CTStateNames {
+							fmt.Fprintf(tw, "%s packets\t%.1f\n", name, rates.States[name])
+						}
 					}
 					fmt.Fprintln(tw, "\nTIMEOUT\tSECONDS")
 					for _, name := range rules.CTTimeoutNames {

@@ -117,6 +117,39 @@ rules:
 		t.Fatalf("unsolicited traffic changed the connection table: %d flows before, %d after", before, after)
 	}
 
+	// Rates: what the host sends during the interval is counted per
+	// second by the egress learner.
+	sender := h.serverUDPSocket(l.serverV4)
+	stop := make(chan struct{})
+	sent := make(chan struct{})
+	go func() {
+		defer close(sent)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(10 * time.Millisecond):
+				sender.WriteToUDPAddrPort([]byte("tick"), netip.AddrPortFrom(l.clientV4, 9))
+			}
+		}
+	}()
+	var rates struct {
+		PerSecond *struct {
+			Interval float64 `json:"interval_s"`
+			Egress   float64 `json:"egress_packets"`
+			Inserts  float64 `json:"inserts"`
+		} `json:"per_second"`
+	}
+	out := l.mustCLI("ct", "stats", "--interval", "500ms", "--json")
+	close(stop)
+	<-sent
+	if err := json.Unmarshal([]byte(out), &rates); err != nil || rates.PerSecond == nil {
+		t.Fatalf("ct stats --interval --json: %v, no per_second in %s", err, out)
+	}
+	if r := rates.PerSecond; r.Interval < 0.5 || r.Egress <= 0 || r.Inserts < 0 {
+		t.Fatalf("ct stats --interval 500ms while the host sends: %+v, want an interval of at least 0.5 s and egress packets per second", *r)
+	}
+
 	// A flow idle past its timeout (udp-replied 2s here) is closed
 	// again: the remote end's late datagram is dropped.
 	late := h.clientEchoConn(l.clientV4, 0)
