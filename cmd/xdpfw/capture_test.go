@@ -175,16 +175,16 @@ func TestCaptureKilled(t *testing.T) {
 	}
 	// A text capture takes it over: one passed frame, by its rule.
 	var stdout, stderr bytes.Buffer
-	text := startCLIOut(t, pin, &stdout, &stderr, "capture", "--verdict", "pass", "--rule", "2", "-c", "1")
+	text := startCLIOut(t, pin, &stdout, &stderr, "capture", "--verdict", "pass", "--rule", "3", "-c", "1")
 	waitCapturing(t, pin, text.Process.Pid)
 	runPinned(t, pin, [][]byte{
 		fixtures.TCPSyn("198.51.100.7", "192.0.2.10", 40000, 23), // dropped by the policy
-		fixtures.UDP("198.51.100.7", "192.0.2.10", 40000, 53),    // passed by rule 2
+		fixtures.UDP("198.51.100.7", "192.0.2.10", 40000, 53),    // passed by rule 3
 	})
 	if err := waitExit(t, text, func() { text.Process.Kill() }); err != nil {
 		t.Fatalf("text capture: %v; %s", err, stderr.String())
 	}
-	if line := stdout.String(); !strings.HasSuffix(line, " lo pass rule 2 udp 198.51.100.7:40000 > 192.0.2.10:53, length "+strconv.Itoa(len(fixtures.UDP("198.51.100.7", "192.0.2.10", 40000, 53)))+"\n") || strings.Count(line, "\n") != 1 {
+	if line := stdout.String(); !strings.HasSuffix(line, " lo pass rule 3 udp 198.51.100.7:40000 > 192.0.2.10:53, length "+strconv.Itoa(len(fixtures.UDP("198.51.100.7", "192.0.2.10", 40000, 53)))+"\n") || strings.Count(line, "\n") != 1 {
 		t.Errorf("text capture printed %q", line)
 	}
 	if out := mustRunCLI(t, pin, "", "capture", "--stop"); out != "no capture running\n" {

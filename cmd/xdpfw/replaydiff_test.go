@@ -91,7 +91,7 @@ func TestReplayDiffAgainstFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	added := writeFile(t, dir, "added.yaml", strings.Replace(string(text), "rules:\n", "rules:\n  - {proto: udp, sport: 53, action: drop}\n", 1))
+	added := writeFile(t, dir, "added.yaml", strings.Replace(string(text), "rules:\n", "rules:\n  - {proto: icmp, action: drop}\n", 1))
 	flipped := writeFile(t, dir, "flipped.yaml", strings.Replace(string(text), "policy: drop", "policy: pass", 1))
 	for _, tc := range []struct {
 		name, next string
@@ -99,7 +99,7 @@ func TestReplayDiffAgainstFile(t *testing.T) {
 	}{
 		{"identical", lockdown, func(r *replay.DiffReport) bool { return r.Changed == 0 }},
 		{"rule added", added, func(r *replay.DiffReport) bool {
-			return r.PassToDrop > 0 && len(r.Rules) == 1 && r.Rules[0].Rule.ID == 1 && r.Rules[0].Rule.Match == "proto udp sport 53"
+			return r.PassToDrop > 0 && len(r.Rules) == 1 && r.Rules[0].Rule.ID == 1 && r.Rules[0].Rule.Match == "proto icmp"
 		}},
 		{"policy flipped", flipped, func(r *replay.DiffReport) bool {
 			return r.DropToPass > 0 && r.PassToDrop == 0 && len(r.Rules) == 1 && r.Rules[0].Rule.String() == "policy pass"

@@ -1,20 +1,20 @@
 package loader
 
 import (
+	"fmt"
 	"testing"
 
+	"github.com/cilium/ebpf"
 	"github.com/vishvananda/netlink"
 
-	"fmt"
-
-	"github.com/cilium/ebpf"
+	"github.com/xdpfw/xdpfw/pkg/layout"
 )
 
 // previousShape gives the previous layout's program what it needs of the
 // maps whose shape this layout changed: the classifier's tables with the
-// ct dimension cut from the end of each generation (it was appended, so
-// every other index only moves by a generation's shrinkage), and the
-// scratch maps empty. The maps are pinned over this build's, as the
+// ct dimension cut out of each generation (it sits after the ports: what
+// follows it moves down by its room, and every generation by all the
+// room it took), and the scratch maps empty. The maps are pinned over this build's, as the
 // previous release left them; the caller closes what it returns.
 func previousShape(dir string, spec *ebpf.CollectionSpec, pinned map[string]*ebpf.Map) (map[string]*ebpf.Map, error) {
 	out := map[string]*ebpf.Map{}
@@ -36,9 +36,9 @@ func previousShape(dir string, spec *ebpf.CollectionSpec, pinned map[string]*ebp
 		out[name] = m
 		switch name {
 		case xdpfwMapVectors:
-			err = copyGenerations(cur, m, vecPerGen, (ms.MaxEntries-1)/numGens)
+			err = copyGenerations(cur, m, vecPerGen, layout.VecBaseCt, vecPerGen-(ms.MaxEntries-1)/numGens)
 		case xdpfwMapValueAtoms:
-			err = copyGenerations(cur, m, chunksPerGen, ms.MaxEntries/numGens)
+			err = copyGenerations(cur, m, chunksPerGen, layout.ChunkBaseCt, chunksPerGen-ms.MaxEntries/numGens)
 		case xdpfwMapAtomScratch, xdpfwMapTrace:
 			// scratch: the program writes before it reads
 		default:
@@ -51,19 +51,57 @@ func previousShape(dir string, spec *ebpf.CollectionSpec, pinned map[string]*ebp
 			return fail(err)
 		}
 	}
+	if err := previousFlags(pinned[xdpfwMapGenConf]); err != nil {
+		return fail(err)
+	}
 	return out, nil
 }
 
+// previousFlags rewrites each generation's config flags in the previous
+// layout's numbering: a dimension's use bit is GF_USE_SHIFT + its index,
+// and the dimensions after the ct one had one index less.
+func previousFlags(m *ebpf.Map) error {
+	for gen := uint32(0); gen < numGens; gen++ {
+		var c xdpfwGenConf
+		if err := m.Lookup(gen, &c); err != nil {
+			return fmt.Errorf("read gen_conf %d: %w", gen, err)
+		}
+		old := c.Flags & (1<<layout.GfUseShift - 1)
+		for d := 0; d < layout.NumDims; d++ {
+			if c.Flags&gfUse(d) == 0 || d == layout.DimCt {
+				continue
+			}
+			od := d
+			if d > layout.DimCt {
+				od--
+			}
+			old |= gfUse(od)
+		}
+		c.Flags = old
+		if err := m.Put(gen, &c); err != nil {
+			return fmt.Errorf("write gen_conf %d: %w", gen, err)
+		}
+	}
+	return nil
+}
+
 // copyGenerations copies an array indexed gen*perGen + i (and, after the
-// generations, one more entry) into one of oldPerGen entries a
-// generation, dropping the entries past oldPerGen: the dimensions this
-// layout appended.
-func copyGenerations(from, to *ebpf.Map, perGen, oldPerGen uint32) error {
+// generations, one more entry) into one with holeLen fewer entries a
+// generation: each generation's entries [holeStart, holeStart+holeLen),
+// the dimension this layout added, are dropped and the ones after move
+// down.
+func copyGenerations(from, to *ebpf.Map, perGen, holeStart, holeLen uint32) error {
+	oldPerGen := perGen - holeLen
 	val := make([]byte, from.ValueSize())
 	for k := uint32(0); k < from.MaxEntries(); k++ {
 		g, i := k/perGen, k%perGen
-		if g < numGens && i >= oldPerGen {
-			continue
+		if g < numGens {
+			if i >= holeStart && i < holeStart+holeLen {
+				continue
+			}
+			if i >= holeStart+holeLen {
+				i -= holeLen
+			}
 		}
 		if err := from.Lookup(k, val); err != nil {
 			return fmt.Errorf("read %d: %w", k, err)
