@@ -95,6 +95,7 @@ func checkAll(r *runner, x *xdpfw, c config) {
 	if checkLive(r, x, l, live, reports[live], pcaps) {
 		checkCapture(r, x, l.native, pcaps, reports[live])
 		checkCommands(r, x)
+		checkConntrack(r, x, l.native)
 	}
 	checkDetach(r, x, l, baseline)
 	if c.loaderTest != "" {

@@ -7,7 +7,7 @@
 # KERNEL is 6.1, 6.12 or 5.10 (see fetch.sh). PROGRAM, a static binary on
 # the host, is copied to /bin in the VM and run there as root with ARGS,
 # with proc, sysfs, devtmpfs, bpffs (/sys/fs/bpf) and a tmpfs /tmp mounted
-# and veth loaded. -f copies more files in (GUEST defaults to HOST's
+# and veth (and the clsact modules, where there are) loaded. -f copies more files in (GUEST defaults to HOST's
 # name under /). The console goes to LOG (default: a temporary file) and to
 # standard output. -t is a hard timeout for the whole boot (default 600).
 # For example, verifier statistics on 6.1:
@@ -69,6 +69,11 @@ add_module() {
 	modules+=("$name")
 }
 add_module veth
+# Before 6.6 (no tcx) the egress learner is a BPF filter on a clsact qdisc:
+# modules a running system loads on demand, which this initramfs cannot.
+for m in sch_ingress cls_bpf; do
+	[ -z "$(find "$modroot/kernel" -name "$m.ko*" | head -1)" ] || add_module $m
+done
 
 cp "$prog" "$root/bin/"
 for f in "${files[@]}"; do
