@@ -70,7 +70,7 @@ struct ct_view {
 	__u8 kind;
 	__u8 echo_reply;
 	__u8 tcp_flags;
-	__u8 pad;
+	__u8 dhcp;      /* between the DHCP client and server ports */
 };
 
 /* ct_related's quoted packet and its flow: per-CPU scratch, because with
@@ -97,6 +97,7 @@ static const __u32 ct_default_timeout[16] = {
 	[CT_TO_ICMP] = CT_DEF_ICMP,
 	[CT_TO_GENERIC] = CT_DEF_GENERIC,
 	[CT_TO_FRAGMENT] = CT_DEF_FRAGMENT,
+	[CT_TO_SYN_RECV] = CT_DEF_SYN_RECV,
 };
 
 static __always_inline __u64 ct_now(void)
@@ -151,7 +152,17 @@ static __always_inline __u64 ct_flow_timeout(const struct ct_val *v)
 {
 	switch (v->kind) {
 	case CT_KIND_TCP:
-		return ct_timeout(CT_TO_SYN_SENT + (v->tcp & 3));
+		switch (v->tcp) {
+		case CT_TCP_SYN_SENT:
+			return ct_timeout(CT_TO_SYN_SENT);
+		case CT_TCP_SYN_RECV:
+			return ct_timeout(CT_TO_SYN_RECV);
+		case CT_TCP_ESTABLISHED:
+			return ct_timeout(CT_TO_ESTABLISHED);
+		case CT_TCP_CLOSING:
+			return ct_timeout(CT_TO_CLOSING);
+		}
+		return ct_timeout(CT_TO_CLOSE);
 	case CT_KIND_UDP:
 		return ct_timeout(v->replied ? CT_TO_UDP_REPLIED : CT_TO_UDP);
 	case CT_KIND_ECHO:
@@ -199,11 +210,25 @@ static __always_inline int icmp_is_error(__u32 family, __u32 type)
 	return type == 1 || type == 2 || type == 3 || type == 4;
 }
 
+/* Where a DHCP client broadcasts: 255.255.255.255, or ff02::1:2
+ * (All_DHCP_Relay_Agents_and_Servers). */
+static __always_inline int dhcp_broadcast(const __u8 *a, __u32 fam)
+{
+	static const __u8 servers6[16] = { 0xff, 0x02, [13] = 0x01, [15] = 0x02 };
+
+	if (fam == 4)
+		return a[0] == 0xff && a[1] == 0xff && a[2] == 0xff && a[3] == 0xff;
+	for (int i = 0; i < 16; i++)
+		if (a[i] != servers6[i])
+			return 0;
+	return 1;
+}
+
 /*
  * The flow of p, travelling out (source local) or in: 1 if p names one
  * (IP, not a later fragment, with ports or an echo identifier where its
- * protocol has them), else 0. A DHCP request and its reply are keyed by
- * the ports alone, with zero addresses (layout.h). A global function:
+ * protocol has them), else 0. A DHCP request the host broadcasts is keyed
+ * by the ports alone, with zero addresses (layout.h). A global function:
  * its callers' paths do not multiply its own.
  */
 __noinline int ct_view(const struct pkt *p, __u32 out, struct ct_view *v)
@@ -231,8 +256,16 @@ __noinline int ct_view(const struct pkt *p, __u32 out, struct ct_view *v)
 			v->tcp_flags = p->l4;
 		} else if ((fam == 4 && v->key.lport == DHCP4_CLIENT && v->key.rport == DHCP4_SERVER) ||
 			   (fam == 6 && v->key.lport == DHCP6_CLIENT && v->key.rport == DHCP6_SERVER)) {
-			__builtin_memset(v->key.local, 0, 16);
-			__builtin_memset(v->key.remote, 0, 16);
+			/* A request to the broadcast or DHCPv6 multicast
+			 * address is answered by whichever server takes it:
+			 * kept by its ports. A unicast renewal, and anything
+			 * coming in, keeps its addresses (ct_place tries the
+			 * ports' key second). */
+			v->dhcp = 1;
+			if (out && dhcp_broadcast(p->daddr, fam)) {
+				__builtin_memset(v->key.local, 0, 16);
+				__builtin_memset(v->key.remote, 0, 16);
+			}
 		}
 		return 1;
 	}
@@ -272,8 +305,11 @@ static __always_inline void ct_learn_view(struct ct_view *v, __u64 now)
 			return;
 		nv.kind = v->kind;
 		nv.last_seen = now;
-		/* this host answers, or picks up a flow it sends on */
-		if (tcp && (flags & (TCP_SYN | TCP_ACK)) != TCP_SYN)
+		/* this host answers a SYN (anyone's, maybe spoofed: briefly),
+		 * or picks up a flow it sends on */
+		if (tcp && (flags & (TCP_SYN | TCP_ACK)) == (TCP_SYN | TCP_ACK))
+			nv.tcp = CT_TCP_SYN_RECV;
+		else if (tcp && (flags & (TCP_SYN | TCP_ACK)) != TCP_SYN)
 			nv.tcp = CT_TCP_ESTABLISHED;
 		ct_tcp_flags(&nv, flags);
 		if (!bpf_map_update_elem(&ct, &v->key, &nv, BPF_ANY))
@@ -408,6 +444,7 @@ static __always_inline __u32 ct_place(struct xdp_md *ctx, const struct pkt *p)
 	struct ct_val *fl;
 	__u32 fam = p->family;
 	__u64 now = CT_NOW_UNREAD;
+	int broadcast = 0;
 
 	if ((fam != 4 && fam != 6) || p->proto_key == PROTO_KEY_ND)
 		return CT_UNTRACKED;
@@ -426,14 +463,27 @@ static __always_inline __u32 ct_place(struct xdp_md *ctx, const struct pkt *p)
 	if (!ct_view(p, 0, &v))
 		return CT_INVALID;  /* other ICMP types, or an echo without its id */
 	fl = ct_lookup(&v.key, &now);
+	if (!fl && v.dhcp) {
+		/* A reply to a request the host broadcast: by the ports alone. */
+		__builtin_memset(v.key.local, 0, 16);
+		__builtin_memset(v.key.remote, 0, 16);
+		fl = ct_lookup(&v.key, &now);
+		broadcast = fl != NULL;
+	}
 	if (!fl || (v.kind == CT_KIND_ECHO && !v.echo_reply))
 		return ct_unknown(&v);
-	if (v.kind == CT_KIND_TCP && fl->tcp == CT_TCP_SYN_SENT &&
-	    (v.tcp_flags & (TCP_SYN | TCP_ACK)) == (TCP_SYN | TCP_ACK))
+	if (v.kind == CT_KIND_TCP &&
+	    ((fl->tcp == CT_TCP_SYN_SENT &&
+	      (v.tcp_flags & (TCP_SYN | TCP_ACK)) == (TCP_SYN | TCP_ACK)) ||
+	     (fl->tcp == CT_TCP_SYN_RECV && (v.tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_ACK)))
 		fl->tcp = CT_TCP_ESTABLISHED;
 	ct_tcp_flags(fl, v.tcp_flags);
 	fl->replied = 1;
-	fl->last_seen = now;
+	/* A broadcast request's flow is not moved on from outside: it lasts
+	 * its timeout from the host's last request, however often anyone
+	 * sends to the client port. */
+	if (!broadcast)
+		fl->last_seen = now;
 	if (p->frag == FRAG_FIRST) {
 		struct ct_frag_key k = {
 			.family = fam, .proto = p->proto_key & 0xff, .id = p->frag_id };

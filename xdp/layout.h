@@ -483,6 +483,10 @@ enum ct_kind {
 /* As much TCP state as the timeouts need. */
 enum ct_tcp {
 	CT_TCP_SYN_SENT = 0,
+	/* Learned from this host's SYN-ACK: an answer to someone's SYN, which
+	 * anyone can send from any address, so it lives briefly until the
+	 * other side acknowledges it. */
+	CT_TCP_SYN_RECV,
 	CT_TCP_ESTABLISHED,
 	CT_TCP_CLOSING,                     /* a FIN seen either way */
 	CT_TCP_CLOSE,                       /* a RST seen either way */
@@ -500,6 +504,7 @@ enum ct_timeout {
 	CT_TO_ICMP,
 	CT_TO_GENERIC,
 	CT_TO_FRAGMENT,                     /* a datagram's first fragment to its last */
+	CT_TO_SYN_RECV,
 	NUM_CT_TIMEOUTS,
 
 	CT_DEF_SYN_SENT    = 120,
@@ -511,14 +516,15 @@ enum ct_timeout {
 	CT_DEF_ICMP        = 30,
 	CT_DEF_GENERIC     = 600,
 	CT_DEF_FRAGMENT    = 30,
+	CT_DEF_SYN_RECV    = 60,
 };
 
 enum ct_limits {
 	CT_ENTRIES      = 262144,           /* flows: a busy server's */
 	CT_FRAG_ENTRIES = 8192,             /* fragmented datagrams coming in */
-	/* DHCP: a request leaves from an address the host may not have yet
-	 * for a broadcast one, so its flow is keyed by the ports alone (and
-	 * zero addresses). */
+	/* DHCP: a request broadcast from an address the host may not have
+	 * yet is answered by whichever server takes it, so its flow is keyed
+	 * by the ports alone (and zero addresses). */
 	DHCP4_CLIENT    = 68,
 	DHCP4_SERVER    = 67,
 	DHCP6_CLIENT    = 546,

@@ -49,7 +49,7 @@ func ctListCommand() *cli.Command {
 		Description: `One line per flow, from this host's side, most recently seen first: the
 protocol, the local and remote address and port (an ICMP echo flow shows
 its identifier as the local port), how it is kept (tcp, udp, echo, or
-generic: addresses only), its state (for TCP syn-sent, established,
+generic: addresses only), its state (for TCP syn-sent, syn-recv, established,
 closing or close; for the others replied once a packet came back, else
 unreplied), how long since a packet of it was seen either way, and how
 long it has left before it times out unless another is (0s: timed out,

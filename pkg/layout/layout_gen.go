@@ -232,9 +232,10 @@ const (
 // enum ct_tcp
 const (
 	CtTcpSynSent     = 0
-	CtTcpEstablished = 1
-	CtTcpClosing     = 2
-	CtTcpClose       = 3
+	CtTcpSynRecv     = 1
+	CtTcpEstablished = 2
+	CtTcpClosing     = 3
+	CtTcpClose       = 4
 )
 
 // enum ct_timeout
@@ -248,7 +249,8 @@ const (
 	CtToIcmp         = 6
 	CtToGeneric      = 7
 	CtToFragment     = 8
-	NumCtTimeouts    = 9
+	CtToSynRecv      = 9
+	NumCtTimeouts    = 10
 	CtDefSynSent     = 120
 	CtDefEstablished = 432000
 	CtDefClosing     = 120
@@ -258,6 +260,7 @@ const (
 	CtDefIcmp        = 30
 	CtDefGeneric     = 600
 	CtDefFragment    = 30
+	CtDefSynRecv     = 60
 )
 
 // enum ct_limits
@@ -372,8 +375,9 @@ type CtFragKey struct {
 // struct ct_conf
 type CtConf struct {
 	_       structs.HostLayout
-	Timeout [9]uint32
+	Timeout [10]uint32
 	Pad     uint32
+	_       [4]byte
 	Flushed uint64
 }
 

@@ -31,7 +31,7 @@ type Flow struct {
 	LocalPort  uint16 `json:"local_port"`
 	RemotePort uint16 `json:"remote_port"`
 	Kind       string `json:"kind"` // tcp, udp, echo or generic
-	// State is the TCP state (syn-sent, established, closing, close), or
+	// State is the TCP state (syn-sent, syn-recv, established, closing, close), or
 	// for other flows replied or unreplied.
 	State   string `json:"state"`
 	Replied bool   `json:"replied"`
@@ -45,7 +45,7 @@ type Flow struct {
 var (
 	ctKindNames = map[uint8]string{layout.CtKindGeneric: "generic", layout.CtKindTcp: "tcp",
 		layout.CtKindUdp: "udp", layout.CtKindEcho: "echo"}
-	ctTCPNames = [...]string{layout.CtTcpSynSent: "syn-sent", layout.CtTcpEstablished: "established",
+	ctTCPNames = [...]string{layout.CtTcpSynSent: "syn-sent", layout.CtTcpSynRecv: "syn-recv", layout.CtTcpEstablished: "established",
 		layout.CtTcpClosing: "closing", layout.CtTcpClose: "close"}
 )
 

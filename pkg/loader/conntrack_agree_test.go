@@ -180,6 +180,19 @@ func TestConntrackAgreement(t *testing.T) {
 				{name: "SYN-ACK of no SYN", frame: in.TCP(443, 40003, "SA"), want: ctInv},
 				{name: "still nothing after", frame: in.TCP(443, 40003, "A"), at: time.Second, want: ctInv},
 			}},
+			// A SYN anyone may send (spoofed, in a flood) makes the host
+			// answer: that flow lives the short syn-recv timeout until
+			// the other side acknowledges it, not the established one.
+			{"answering a syn", hostFW, []ctStep{
+				{name: "SYN to ssh", frame: in.TCP(5556, 22, "S"), want: ctNew, pass: true},
+				{name: "SYN-ACK out", out: true, frame: out.TCP(22, 5556, "SA")},
+				{name: "retransmitted SYN", frame: in.TCP(5556, 22, "S"), at: time.Second, want: ctEst, pass: true},
+				{name: "never acknowledged: gone after 60 s", frame: in.TCP(5556, 22, "S"), at: 62 * time.Second, want: ctNew, pass: true},
+				{name: "SYN again", frame: in.TCP(5557, 22, "S"), at: 63 * time.Second, want: ctNew, pass: true},
+				{name: "SYN-ACK again", out: true, frame: out.TCP(22, 5557, "SA"), at: 63 * time.Second},
+				{name: "the handshake's ACK", frame: in.TCP(5557, 22, "A"), at: 64 * time.Second, want: ctEst, pass: true},
+				{name: "established: lives on past 60 s", frame: in.TCP(5557, 22, "PA"), at: 200 * time.Second, want: ctEst, pass: true},
+			}},
 			{"udp request and reply", hostFW, []ctStep{
 				{name: "reply before the request", frame: in.UDP(53, 40010), want: ctNew},
 				{name: "request", out: true, frame: out.UDP(40010, 53), at: time.Second},
@@ -253,6 +266,15 @@ func TestConntrackAgreementDHCP(t *testing.T) {
 		{name: "offer", frame: offer, at: 2 * time.Second, want: ctEst, pass: true},
 		{name: "advertise", frame: advertise, at: 2 * time.Second, want: ctEst, pass: true},
 		{name: "other udp is not looked up", frame: fixtures.UDP("192.0.2.1", "192.0.2.50", 67, 69), at: 2 * time.Second},
+		// Answers to a broadcast request do not keep it open: it ends
+		// its timeout after the request (2 min once answered).
+		{name: "offer again", frame: offer, at: 100 * time.Second, want: ctEst, pass: true},
+		{name: "past the timeout from the request", frame: offer, at: 122 * time.Second, want: ctNew},
+		// A unicast renewal is kept by its addresses: the server it
+		// went to may answer, no other.
+		{name: "renewal out", out: true, frame: fixtures.Peer{Src: "192.0.2.50", Dst: "192.0.2.1"}.UDP(68, 67), at: 130 * time.Second},
+		{name: "the server's answer", frame: offer, at: 131 * time.Second, want: ctEst, pass: true},
+		{name: "another server's", frame: fixtures.Peer{Src: "192.0.2.9", Dst: "192.0.2.50"}.UDP(67, 68), at: 131 * time.Second, want: ctNew},
 	})
 	// The reason, beyond the pass: neighbor, as for ARP and ND.
 	dp, _ := c.run(t, false, offer, 3*time.Second)

@@ -74,8 +74,9 @@ type xdpfwCounter struct {
 
 type xdpfwCtConf struct {
 	_       structs.HostLayout
-	Timeout [9]uint32
+	Timeout [10]uint32
 	Pad     uint32
+	_       [4]byte
 	Flushed uint64
 }
 
@@ -130,7 +131,7 @@ type xdpfwCtQuote struct {
 		Kind      uint8
 		EchoReply uint8
 		TcpFlags  uint8
-		Pad       uint8
+		Dhcp      uint8
 	}
 }
 

@@ -77,6 +77,7 @@ type CTConfig struct {
 	FragCapacity int // fragmented datagrams being tracked
 
 	TCPSynSent     time.Duration // a SYN sent, no answer yet
+	TCPSynRecv     time.Duration // a SYN answered (this host's SYN-ACK), not yet acknowledged
 	TCPEstablished time.Duration
 	TCPClosing     time.Duration // a FIN seen either way
 	TCPClose       time.Duration // a RST seen either way
@@ -96,6 +97,7 @@ type tcpState uint8
 
 const (
 	tcpSynSent tcpState = iota
+	tcpSynRecv          // learned from this host's SYN-ACK: someone else's SYN, maybe spoofed
 	tcpEstablished
 	tcpClosing
 	tcpClose
@@ -167,7 +169,7 @@ func (t *Tracker) Lookup(key FlowKey, now time.Duration) *Flow {
 func (t *Tracker) timeout(f *Flow) time.Duration {
 	switch f.kind {
 	case kindTCP:
-		return [...]time.Duration{t.cfg.TCPSynSent, t.cfg.TCPEstablished, t.cfg.TCPClosing, t.cfg.TCPClose}[f.tcp]
+		return [...]time.Duration{t.cfg.TCPSynSent, t.cfg.TCPSynRecv, t.cfg.TCPEstablished, t.cfg.TCPClosing, t.cfg.TCPClose}[f.tcp]
 	case kindUDP:
 		if f.Replied {
 			return t.cfg.UDPReplied
@@ -204,8 +206,15 @@ func (t *Tracker) Egress(p *Packet, frame []byte, now time.Duration) {
 			return
 		}
 		f = t.insert(v, now)
-		if v.kind == kindTCP && (v.tcpFlags&(tcpSYN|tcpACK) != tcpSYN) {
-			f.tcp = tcpEstablished // this host answers, or picks up a flow it sends on
+		switch {
+		case v.kind != kindTCP || v.tcpFlags&(tcpSYN|tcpACK) == tcpSYN:
+		case v.tcpFlags&(tcpSYN|tcpACK) == tcpSYN|tcpACK:
+			// Answering a SYN, which anyone can send from any address:
+			// short-lived until the other side acknowledges, so a spoofed
+			// SYN flood at an open port cannot fill the table for days.
+			f.tcp = tcpSynRecv
+		default:
+			f.tcp = tcpEstablished // picks up a flow it sends on
 		}
 	} else if v.kind == kindTCP && f.tcp >= tcpClosing && v.tcpFlags&(tcpSYN|tcpACK) == tcpSYN {
 		f.tcp, f.Replied = tcpSynSent, false // the ports reused for a new connection
@@ -265,15 +274,31 @@ func (t *Tracker) Ingress(p *Packet, frame []byte, now time.Duration) CTState {
 		return CTInvalid // other ICMP types, or an echo without its identifier
 	}
 	f := t.Lookup(v.key, now)
+	broadcast := false
+	if f == nil && v.dhcp {
+		// A reply to a request the host broadcast: by the ports alone.
+		if k, ok := dhcpKey(fam, v.key.LocalPort, v.key.RemotePort); ok {
+			f = t.Lookup(k, now)
+			broadcast = f != nil
+		}
+	}
 	if f == nil || v.kind == kindEcho && !v.echoReply {
 		return t.unknown(v)
 	}
-	if v.kind == kindTCP && f.tcp == tcpSynSent && v.tcpFlags&(tcpSYN|tcpACK) == tcpSYN|tcpACK {
+	switch {
+	case v.kind != kindTCP:
+	case f.tcp == tcpSynSent && v.tcpFlags&(tcpSYN|tcpACK) == tcpSYN|tcpACK,
+		f.tcp == tcpSynRecv && v.tcpFlags&(tcpSYN|tcpACK) == tcpACK:
 		f.tcp = tcpEstablished
 	}
 	t.tcpFlags(f, v.tcpFlags)
 	f.Replied = true
-	t.touch(f, now)
+	if !broadcast {
+		// A broadcast request's flow is not moved on from outside: it
+		// lasts its timeout from the host's last request, however often
+		// anyone sends to the client port.
+		t.touch(f, now)
+	}
 	if p.Frag == rules.FragFirst {
 		t.recordFrag(fragKey{p.Proto, p.Src, p.Dst, p.FragID}, now+t.cfg.Fragment)
 	}

@@ -54,6 +54,10 @@ const (
 	dhcp6Client, dhcp6Server = 546, 547
 )
 
+// dhcp6Servers is All_DHCP_Relay_Agents_and_Servers, where DHCPv6
+// clients send.
+var dhcp6Servers = netip.MustParseAddr("ff02::1:2")
+
 // isError reports whether an ICMP type of the family is an error that
 // quotes the packet it answers.
 func isError(family rules.Family, typ uint8) bool {
@@ -86,7 +90,7 @@ type flowView struct {
 	ok        bool // the packet names a flow (IP, and ports or an echo id where its protocol has them)
 	echoReply bool // an ICMP echo reply (else, for kindEcho, a request)
 	tcpFlags  uint8
-	dhcp      bool // a DHCP request (out) or reply (in): key is dhcpKey's
+	dhcp      bool // between the DHCP client and server ports (dhcpKey)
 }
 
 // viewOf names the flow of p, a packet of frame travelling out (source
@@ -113,8 +117,15 @@ func viewOf(p *Packet, frame []byte, out bool) flowView {
 		v.kind = kindUDP
 		if p.Proto == rules.ProtoTCP {
 			v.kind, v.tcpFlags = kindTCP, p.TCPFlags
-		} else if k, ok := dhcpKey(fam, lport, rport, out); ok {
-			v.key, v.dhcp = k, true
+		} else if k, ok := dhcpKey(fam, lport, rport); ok {
+			// A request to the broadcast or DHCPv6 multicast address is
+			// answered by whichever server takes it: kept by its ports.
+			// A unicast renewal, and anything coming in, keeps its
+			// addresses (Tracker.Ingress tries the ports' key second).
+			v.dhcp = true
+			if out && (p.Dst == netip.AddrFrom4([4]byte{255, 255, 255, 255}) || p.Dst == dhcp6Servers) {
+				v.key = k
+			}
 		}
 	case p.HasICMP && p.Proto == icmpProto(fam):
 		req, rep := echoTypes(fam)
@@ -135,12 +146,13 @@ func viewOf(p *Packet, frame []byte, out bool) flowView {
 	return v
 }
 
-// dhcpKey is the key of a DHCP exchange, by the ports of its request
-// (client port local, server port remote) and the family's zero
-// addresses: the request leaves from 0.0.0.0 or a link-local address for
-// a broadcast or multicast one, and the reply comes from the server to
-// the offered address or broadcast.
-func dhcpKey(fam rules.Family, lport, rport uint16, out bool) (FlowKey, bool) {
+// dhcpKey is the key of a DHCP exchange the host broadcast, by the ports
+// of its request (client port local, server port remote) and the
+// family's zero addresses: the request leaves from 0.0.0.0 or a
+// link-local address for a broadcast or multicast one, and the reply
+// comes from whichever server answers, to the offered address or
+// broadcast.
+func dhcpKey(fam rules.Family, lport, rport uint16) (FlowKey, bool) {
 	client, server := uint16(dhcp4Client), uint16(dhcp4Server)
 	zero := netip.IPv4Unspecified()
 	if fam == rules.FamilyIPv6 {

@@ -74,6 +74,7 @@ func CTConfigOf(c rules.Conntrack) CTConfig {
 		Capacity:       layout.CtEntries,
 		FragCapacity:   layout.CtFragEntries,
 		TCPSynSent:     c.Timeout(layout.CtToSynSent),
+		TCPSynRecv:     c.Timeout(layout.CtToSynRecv),
 		TCPEstablished: c.Timeout(layout.CtToEstablished),
 		TCPClosing:     c.Timeout(layout.CtToClosing),
 		TCPClose:       c.Timeout(layout.CtToClose),

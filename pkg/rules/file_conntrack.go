@@ -37,6 +37,7 @@ var CTTimeoutNames = [layout.NumCtTimeouts]string{
 	layout.CtToIcmp:        "icmp",
 	layout.CtToGeneric:     "generic",
 	layout.CtToFragment:    "fragment",
+	layout.CtToSynRecv:     "tcp-syn-recv",
 }
 
 // CTTimeoutDefaults are the datapath's defaults (nftables'), in seconds.
@@ -50,6 +51,7 @@ var CTTimeoutDefaults = [layout.NumCtTimeouts]uint32{
 	layout.CtToIcmp:        layout.CtDefIcmp,
 	layout.CtToGeneric:     layout.CtDefGeneric,
 	layout.CtToFragment:    layout.CtDefFragment,
+	layout.CtToSynRecv:     layout.CtDefSynRecv,
 }
 
 // maxCTTimeout bounds a timeout: a year, far past any use, and far from
