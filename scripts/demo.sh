@@ -99,5 +99,12 @@ step "prove a ruleset offline: replay a capture through the real program, no int
 repo=$(dirname "$(dirname "$(realpath "$0")")")
 srv replay --rules "$repo/testdata/rulesets/lockdown.yaml" --verify --summary "$repo/testdata/pcaps/basic.pcap"
 
+step "a host firewall with connection tracking: policy drop, replies to the host's own flows let in"
+# The host (192.0.2.10, 2001:db8::10) opens connections, then strangers
+# try: frames going out are learned, replies are established or related,
+# the rest dropped as new or invalid.
+srv replay --rules "$repo/testdata/rulesets/hostfw.yaml" --verify \
+	--local 192.0.2.10/32,2001:db8::10/128 "$repo/testdata/pcaps/hostfw.pcap"
+
 step "clean up: detach removes the program, maps and rules"
 srv detach vs
