@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -174,36 +173,9 @@ type hostLab struct {
 // serverNSPath is the server namespace's bind mount (newNamedNS).
 func (h *hostLab) serverNSPath() string { return filepath.Join("/run/netns", h.serverName) }
 
-// clientTCP opens a TCP listener in the client namespace that accepts
+// clientTCP opens a TCP listener in the client namespace that greets
 // and closes every connection, and returns its port.
-func (h *hostLab) clientTCP(ip netip.Addr) uint16 {
-	h.t.Helper()
-	var (
-		ln  *net.TCPListener
-		err error
-	)
-	inNS(h.t, h.clientNS, func() {
-		ln, err = net.ListenTCP("tcp", net.TCPAddrFromAddrPort(netip.AddrPortFrom(ip, 0)))
-	})
-	if err != nil {
-		h.t.Fatalf("listen tcp in the client namespace: %v", err)
-	}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Write([]byte("hello"))
-			c.Close()
-		}
-	}()
-	h.t.Cleanup(func() { ln.Close(); wg.Wait() })
-	return uint16(ln.Addr().(*net.TCPAddr).Port)
-}
+func (h *hostLab) clientTCP(ip netip.Addr) uint16 { return h.tcpListener(h.clientNS, ip, "hello") }
 
 // dialFromServer connects from the host and reads the greeting: the
 // handshake's SYN-ACK and the data both come back in.

@@ -355,17 +355,22 @@ func (l *lab) udpProbe(from, to *net.UDPConn, dst netip.AddrPort, n int, expectA
 
 // serverTCP opens a TCP listener on an ephemeral port in the server
 // namespace that accepts and closes every connection.
-func (l *lab) serverTCP() uint16 {
+func (l *lab) serverTCP() uint16 { return l.tcpListener(l.serverNS, l.serverV4, "") }
+
+// tcpListener opens a TCP listener on an ephemeral port of ip in
+// namespace ns that writes greeting to every connection it accepts and
+// closes it; it is closed in t.Cleanup.
+func (l *lab) tcpListener(ns netns.NsHandle, ip netip.Addr, greeting string) uint16 {
 	l.t.Helper()
 	var (
 		ln  *net.TCPListener
 		err error
 	)
-	inNS(l.t, l.serverNS, func() {
-		ln, err = net.ListenTCP("tcp4", net.TCPAddrFromAddrPort(netip.AddrPortFrom(l.serverV4, 0)))
+	inNS(l.t, ns, func() {
+		ln, err = net.ListenTCP("tcp", net.TCPAddrFromAddrPort(netip.AddrPortFrom(ip, 0)))
 	})
 	if err != nil {
-		l.t.Fatalf("listen tcp: %v", err)
+		l.t.Fatalf("listen tcp on %s: %v", ip, err)
 	}
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -376,6 +381,7 @@ func (l *lab) serverTCP() uint16 {
 			if err != nil {
 				return
 			}
+			c.Write([]byte(greeting))
 			c.Close()
 		}
 	}()
