@@ -18,6 +18,7 @@ type Snapshot struct {
 	Interfaces  []IfaceCounters // verdict counters per attached interface
 	Capture     RingCounts      // the running (or last) capture's records
 	Log         RingCounts      // the records of rules with log: true
+	Conntrack   CTStats         // the connection-tracking table and its counters
 }
 
 // The capacities a snapshot's sizes fill.
@@ -46,6 +47,9 @@ func (s *State) Snapshot() (snap Snapshot, err error) {
 	if snap.Capture, err = ringCounts(s.maps.CaptureStats); err != nil {
 		return snap, err
 	}
-	snap.Log, err = ringCounts(s.maps.LogStats)
+	if snap.Log, err = ringCounts(s.maps.LogStats); err != nil {
+		return snap, err
+	}
+	snap.Conntrack, err = s.ConntrackStats()
 	return snap, err
 }

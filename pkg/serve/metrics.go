@@ -37,6 +37,13 @@ var (
 	descIfaceBytes = desc("xdpfw_interface_verdict_bytes_total", "Bytes of the frames of xdpfw_interface_verdict_packets_total.", "interface", "verdict", "reason")
 	descRing       = desc("xdpfw_ring_records_total", "Records of the capture ring (since the last capture started) and of the log ring (rules with log: true): "+
 		"taken, lost because the reader fell behind, or left out by the rate limit.", "ring", "result")
+	descCTEntries  = desc("xdpfw_ct_entries", "Flows in the connection-tracking table (xdpfw ct stats).")
+	descCTCapacity = desc("xdpfw_ct_capacity", "The most flows the connection-tracking table holds; when full, the flow seen least recently is evicted.")
+	descCTFlows    = desc("xdpfw_ct_flows_total", "Flows by what happened to them: inserted (learned from a packet going out), expired (found timed out), "+
+		"flushed (xdpfw ct flush), evicted (dropped by the full table).", "event")
+	descCTPackets = desc("xdpfw_ct_packets_total", "Packets coming in by their connection-tracking state (counted while a rule has a ct-state condition, "+
+		"and for DHCP replies a drop policy would drop).", "state")
+	descCTEgress     = desc("xdpfw_ct_egress_packets_total", "Packets going out that the egress learner saw.")
 	descRules        = desc("xdpfw_rules", "Live rules.")
 	descRulesMax     = desc("xdpfw_rules_max", "The most rules a ruleset may hold.")
 	descSets         = desc("xdpfw_sets", "Live address sets.")
@@ -63,6 +70,7 @@ var verdictLabels = map[string][2]string{
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descRulePackets, descRuleBytes, descVerdictPackets, descVerdictBytes, descIfacePackets, descIfaceBytes, descRing,
 		descRules, descRulesMax, descSets, descSetsMax, descSetElements, descAttached, descPinned,
+		descCTEntries, descCTCapacity, descCTFlows, descCTPackets, descCTEgress,
 		descReloadOK, descReloadError, descReloadAt, descReloadGoodAt, descReloads} {
 		ch <- d
 	}
@@ -116,6 +124,16 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		counter(descRing, float64(rc.Lost), ring, "lost")
 		counter(descRing, float64(rc.Limited), ring, "limited")
 	}
+	ct := snap.Conntrack
+	gauge(descCTEntries, float64(ct.Entries))
+	gauge(descCTCapacity, float64(ct.Capacity))
+	for event, n := range map[string]uint64{"inserted": ct.Inserts, "expired": ct.Expired, "flushed": ct.Flushed, "evicted": ct.Evictions} {
+		counter(descCTFlows, float64(n), event)
+	}
+	for state, n := range ct.States {
+		counter(descCTPackets, float64(n), state)
+	}
+	counter(descCTEgress, float64(ct.Egress))
 	gauge(descRules, float64(len(snap.Rules)))
 	gauge(descRulesMax, loader.MaxRules)
 	gauge(descSets, float64(len(snap.Sets)))
