@@ -8,7 +8,7 @@ import (
 
 // ct_conf holds the ruleset's conntrack: section (its timeouts) for the
 // datapath. It is not generation-switched, as the table it times is not:
-// a commit of a ruleset writes it just after the switch (tx.commit), so
+// a commit of a ruleset writes it just before the switch (tx.commit), so
 // the timeouts change with the rules. Its flushed counter is Go's
 // (ct flush) and survives every write of the timeouts.
 

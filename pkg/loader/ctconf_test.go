@@ -107,3 +107,22 @@ func TestCTConfRoundTrip(t *testing.T) {
 		t.Errorf("instance ct_conf %v (%v), want %v", c.Timeout, err, want.Timeouts)
 	}
 }
+
+// TestCTConfBeforeSwitch: a commit's timeouts are in ct_conf when its
+// rules go live, so a commit cut short just after the switch (a process
+// killed there) leaves the new rules with their own timeouts.
+func TestCTConfBeforeSwitch(t *testing.T) {
+	s := freshState(t)
+	rs, err := rules.ParseYAML("ct.yaml", []byte(ctConfRuleset), rules.FileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cutShort(t, s, "switched", func(func(done, total int)) { s.Apply(rs) })
+	live, err := s.RulesetWithSets()
+	if err != nil || len(live.Rules) != 1 {
+		t.Fatalf("live ruleset %+v (%v), want the applied one", live, err)
+	}
+	if live.Conntrack != rs.Conntrack {
+		t.Errorf("timeouts with the new rules live: %v, want %v", live.Conntrack.Timeouts, rs.Conntrack.Timeouts)
+	}
+}
