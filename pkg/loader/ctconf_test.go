@@ -126,3 +126,35 @@ func TestCTConfBeforeSwitch(t *testing.T) {
 		t.Errorf("timeouts with the new rules live: %v, want %v", live.Conntrack.Timeouts, rs.Conntrack.Timeouts)
 	}
 }
+
+// TestCTConfBounds: timeouts in ct_conf are read back only within what a
+// ruleset file can set (0, or 1s to 365d); past that, reading the live
+// ruleset and ct's tables fails with one line naming the timeout.
+func TestCTConfBounds(t *testing.T) {
+	s := freshState(t)
+	put := func(i int, sec uint32) {
+		t.Helper()
+		c, err := readCTConf(&s.maps)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Timeout = [layout.NumCtTimeouts]uint32{}
+		c.Timeout[i] = sec
+		if err := s.maps.CtConf.Put(uint32(0), &c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(layout.CtToUdp, 365*86400)
+	if live, err := s.RulesetWithSets(); err != nil || live.Conntrack.Timeouts[layout.CtToUdp] != 365*86400 {
+		t.Errorf("a 365d timeout: %+v, %v; want read back", live.Conntrack, err)
+	}
+	put(layout.CtToUdp, 365*86400+1)
+	_, rerr := s.RulesetWithSets()
+	_, ferr := s.ConntrackFlows(CTFilter{})
+	_, serr := s.ConntrackStats()
+	for what, err := range map[string]error{"ruleset": rerr, "ct list": ferr, "ct stats": serr} {
+		if err == nil || strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), "udp timeout") {
+			t.Errorf("%s with a udp timeout past 365d: %v, want one line naming it", what, err)
+		}
+	}
+}
