@@ -106,8 +106,13 @@ func (s *State) attachEgress(l netlink.Link, prog *ebpf.Program) (uint32, error)
 	return 0, errors.New("no egress hook to try")
 }
 
+// attachTCX puts prog first on ifindex's tcx egress (link.Head): a
+// program before it that ends the chain (TCX_PASS, TCX_DROP) would hide
+// the packet from it, and a flow sent unseen is a reply dropped. First is
+// safe for the others: the learner never decides (TC_ACT_UNSPEC is
+// TCX_NEXT), so every program after it still sees every packet.
 func (s *State) attachTCX(ifindex int, prog *ebpf.Program) error {
-	tl, err := link.AttachTCX(link.TCXOptions{Interface: ifindex, Program: prog, Attach: ebpf.AttachTCXEgress})
+	tl, err := link.AttachTCX(link.TCXOptions{Interface: ifindex, Program: prog, Attach: ebpf.AttachTCXEgress, Anchor: link.Head()})
 	if err != nil {
 		return err
 	}
@@ -147,7 +152,11 @@ func unpinEgressLink(path string) error {
 
 // attachClsact adds the clsact qdisc if the interface has none (another
 // one's is shared, never replaced) and xdpfw's direct-action filter on
-// its egress, at a priority the kernel picks.
+// its egress, at a priority the kernel picks. That puts it first, as
+// attachTCX does and for the same reason: with no priority given, the
+// kernel (tcf_auto_prio) gives one less than the first filter's, and
+// filters run by priority, lowest first. Its TC_ACT_UNSPEC hands the
+// packet on to the next filter.
 func attachClsact(l netlink.Link, prog *ebpf.Program) error {
 	has, err := hasClsact(l)
 	if err != nil {

@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/link"
 	"github.com/vishvananda/netlink"
 
@@ -80,12 +79,7 @@ func checkNoEgress(t *testing.T, dir string, l netlink.Link) {
 // l's egress; the program is closed when the test ends.
 func foreignFilter(t *testing.T, l netlink.Link) {
 	t.Helper()
-	p, err := ebpf.NewProgram(&ebpf.ProgramSpec{Type: ebpf.SchedCLS, License: "GPL",
-		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, -1), asm.Return()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Close() })
+	p := namedProgram(t, "")
 	if err := attachClsact(l, p); err != nil {
 		t.Fatal(err)
 	}
@@ -126,8 +120,9 @@ func linkNamed(t *testing.T, name string) netlink.Link {
 }
 
 // TestEgressTCX: attach puts the egress learner on tcx, pinned beside
-// the programs and recorded; attaching again and replacing the program
-// keep exactly one; detach removes it and its pin.
+// the programs and recorded, before another's program; attaching again
+// and replacing the program keep exactly one; detach removes it and its
+// pin.
 func TestEgressTCX(t *testing.T) {
 	privtest.Require(t)
 	if kernelEgress(t) != EgressTCX {
@@ -164,10 +159,12 @@ func TestEgressTCX(t *testing.T) {
 		if err := addVeths("egt1"); err != nil {
 			return err
 		}
+		l1 := linkNamed(t, "egt1")
+		foreignTCX(t, l1)
 		if _, _, err := s.Attach("egt1", ModeGeneric, false); err != nil {
 			return err
 		}
-		l1 := linkNamed(t, "egt1")
+		checkEgressFirst(t, s, l1, EgressTCX)
 		if _, err := s.Detach("egt0"); err != nil {
 			return err
 		}
@@ -186,7 +183,7 @@ func TestEgressTCX(t *testing.T) {
 }
 
 // TestEgressClsact: with tcx not tried (as on 6.1), the learner is a
-// clsact filter beside another's, which stays, as does the qdisc;
+// clsact filter before another's, which stays, as does the qdisc;
 // attaching again keeps one; DetachAll removes only xdpfw's.
 func TestEgressClsact(t *testing.T) {
 	egressHooksOnly(t, layout.EgressClsact)
@@ -207,6 +204,7 @@ func TestEgressClsact(t *testing.T) {
 			return err
 		}
 		checkOneEgress(t, s, l, EgressClsact)
+		checkEgressFirst(t, s, l, EgressClsact)
 		if _, _, err := s.Attach("egc0", ModeGeneric, false); err != nil {
 			return err
 		}
