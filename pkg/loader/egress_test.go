@@ -97,13 +97,19 @@ func foreignFilter(t *testing.T, l netlink.Link) {
 
 func foreignFilters(t *testing.T, l netlink.Link) int {
 	t.Helper()
+	return filtersWhere(t, l, func(f *netlink.BpfFilter) bool { return f.Name == "theirs" })
+}
+
+// filtersWhere counts l's egress BPF filters that match.
+func filtersWhere(t *testing.T, l netlink.Link, match func(*netlink.BpfFilter) bool) int {
+	t.Helper()
 	fs, err := netlink.FilterList(l, netlink.HANDLE_MIN_EGRESS)
 	if err != nil {
 		t.Fatal(err)
 	}
 	n := 0
 	for _, f := range fs {
-		if bf, ok := f.(*netlink.BpfFilter); ok && bf.Name == "theirs" {
+		if bf, ok := f.(*netlink.BpfFilter); ok && match(bf) {
 			n++
 		}
 	}
