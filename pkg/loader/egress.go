@@ -297,3 +297,13 @@ func tcxEgressOn(dir string, l netlink.Link) (uint32, bool) {
 	}
 	return uint32(info.Program), true
 }
+
+// hasEgress reports whether l has an egress learner xdpfw would replace
+// in place (attachEgress): what a failed attach leaves where it was.
+func (s *State) hasEgress(l netlink.Link) (bool, error) {
+	if _, ok := tcxEgressOn(s.dir, l); ok {
+		return true, nil
+	}
+	f, err := ourEgressFilter(l)
+	return f != nil, err
+}

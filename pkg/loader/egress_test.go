@@ -237,33 +237,101 @@ func TestEgressClsact(t *testing.T) {
 	})
 }
 
-// TestEgressFailureRollsBack: when the egress learner cannot be attached
-// the XDP program comes off again, nothing is recorded, and the error is
-// one line.
+// TestEgressFailureRollsBack: an attach that fails leaves the interface
+// as it was. A first attach without an egress hook leaves no XDP program
+// and no record, with a one-line error; a re-attach in another mode
+// whose learner cannot be put back keeps the XDP program and mode it
+// had; one whose new XDP program cannot go on puts the old one back and
+// keeps the learner.
 func TestEgressFailureRollsBack(t *testing.T) {
-	egressHooksOnly(t)
-	dir := privtest.PinDir(t)
-	inThrowawayNetns(t, func() error {
-		defer removeState(dir)
-		if err := addVeths("egf0"); err != nil {
-			return err
+	oneLine := func(err error, iface string) {
+		t.Helper()
+		if err == nil || strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), iface) {
+			t.Errorf("attach: %v, want one line naming %s", err, iface)
 		}
-		s, err := OpenOrCreate(dir)
-		if err != nil {
-			return err
+	}
+	t.Run("attach", func(t *testing.T) {
+		egressHooksOnly(t)
+		dir := privtest.PinDir(t)
+		inThrowawayNetns(t, func() error {
+			defer removeState(dir)
+			if err := addVeths("egf0"); err != nil {
+				return err
+			}
+			s, err := OpenOrCreate(dir)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			_, _, err = s.Attach("egf0", ModeGeneric, false)
+			oneLine(err, "egf0")
+			l := linkNamed(t, "egf0")
+			if x := l.Attrs().Xdp; x != nil && x.ProgId != 0 {
+				t.Errorf("egf0 kept XDP program %d", x.ProgId)
+			}
+			if atts, err := s.Attachments(); err != nil || len(atts) != 0 {
+				t.Errorf("attachments %+v (%v), want none", atts, err)
+			}
+			return nil
+		})
+	})
+	// kept checks that l still runs the XDP program it ran before, in
+	// the same mode, as the record says.
+	kept := func(t *testing.T, s *State, name string, before *netlink.LinkXdp) {
+		t.Helper()
+		x := linkNamed(t, name).Attrs().Xdp
+		if x == nil || x.ProgId != before.ProgId || x.AttachMode != before.AttachMode {
+			t.Errorf("%s runs XDP %+v, want %+v as before", name, x, before)
 		}
-		defer s.Close()
-		_, _, err = s.Attach("egf0", ModeGeneric, false)
-		if err == nil || strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), "egf0") {
-			t.Errorf("attach without an egress hook: %v, want one line naming egf0", err)
+		atts, err := s.Attachments()
+		if err != nil || len(atts) != 1 || !atts[0].Attached || atts[0].Mode != ModeGeneric {
+			t.Errorf("attachments %+v (%v), want %s attached in generic mode", atts, err, name)
 		}
-		l := linkNamed(t, "egf0")
-		if x := l.Attrs().Xdp; x != nil && x.ProgId != 0 {
-			t.Errorf("egf0 kept XDP program %d", x.ProgId)
-		}
-		if atts, err := s.Attachments(); err != nil || len(atts) != 0 {
-			t.Errorf("attachments %+v (%v), want none", atts, err)
-		}
-		return nil
+	}
+	t.Run("reattach without a learner", func(t *testing.T) {
+		dir := privtest.PinDir(t)
+		inThrowawayNetns(t, func() error {
+			defer removeState(dir)
+			s, err := attachedState(dir, "egf1")
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			l := linkNamed(t, "egf1")
+			before := *l.Attrs().Xdp
+			// The learner gone (removed by hand, or a state from before
+			// it) and no hook to put it back on.
+			if err := s.detachEgress(l); err != nil {
+				return err
+			}
+			egressHooksOnly(t)
+			_, _, err = s.Attach("egf1", ModeNative, false)
+			oneLine(err, "egf1")
+			kept(t, s, "egf1", &before)
+			return nil
+		})
+	})
+	t.Run("reattach where XDP fails", func(t *testing.T) {
+		dir := privtest.PinDir(t)
+		inThrowawayNetns(t, func() error {
+			defer removeState(dir)
+			// The namespace's loopback has no native XDP: the new mode
+			// fails.
+			s, err := OpenOrCreate(dir)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			if _, _, err := s.Attach("lo", ModeGeneric, false); err != nil {
+				return err
+			}
+			l := linkNamed(t, "lo")
+			before := *l.Attrs().Xdp
+			_, _, err = s.Attach("lo", ModeNative, false)
+			oneLine(err, "lo")
+			kept(t, s, "lo", &before)
+			checkOneEgress(t, s, l, kernelEgress(t))
+			return nil
+		})
 	})
 }
