@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/cilium/ebpf"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
 	"golang.org/x/sys/unix"
@@ -140,7 +141,7 @@ func (s *State) Attach(name string, mode Mode, force bool) (Attachment, string, 
 	}
 	att := Attachment{Iface: name, Ifindex: link.Attrs().Index, ProgID: id, Attached: true}
 
-	replace := false
+	var old *xdpProgram // the program replaced, put back if attach fails
 	if x := link.Attrs().Xdp; x != nil && x.ProgId != 0 {
 		current := modeOf(x.AttachMode)
 		switch {
@@ -157,15 +158,47 @@ func (s *State) Attach(name string, mode Mode, force bool) (Attachment, string, 
 		case !ids.ours(x.ProgId) && !force:
 			return Attachment{}, "", foreignProgram(name, x.ProgId)
 		}
-		// Native and generic programs cannot coexist: remove the old one.
-		if err := netlink.LinkSetXdpFdWithFlags(link, -1, current.flags()); err != nil {
-			return Attachment{}, "", fmt.Errorf("detach the program on %s: %w", name, err)
+		// Held by id before it comes off: another's program, replaced
+		// with --force, is freed once detached unless something holds it.
+		p, err := ebpf.NewProgramFromID(ebpf.ProgramID(x.ProgId))
+		if err != nil {
+			return Attachment{}, "", fmt.Errorf("the program on %s: %w", name, err)
 		}
-		replace = true
+		defer p.Close()
+		old = &xdpProgram{p, current}
+	}
+
+	// The egress learner before XDP: it cannot fail after the XDP
+	// program is changed, so it never leaves an interface without the
+	// program it had (another mode, the other variant) or without one at
+	// all. Learning a moment early only records flows.
+	hadEgress, err := s.hasEgress(link)
+	if err != nil {
+		return Attachment{}, "", egressFailed(name, err, "")
+	}
+	if att.egress, err = s.attachEgress(link, s.progs.XdpfwEgress); err != nil {
+		return Attachment{}, "", egressFailed(name, err, "")
+	}
+	att.Egress = egressName(att.egress)
+	// undo leaves the interface as it was: its old XDP program back, and
+	// the learner removed if this call put it there (one that was there
+	// is now the state's own, what attach would make it anyway).
+	undo := func() {
+		if old != nil {
+			netlink.LinkSetXdpFdWithFlags(link, old.prog.FD(), old.mode.flags())
+		}
+		if !hadEgress {
+			s.detachEgress(link)
+		}
 	}
 
 	noExist := nl.XDP_FLAGS_UPDATE_IF_NOEXIST
-	if replace {
+	if old != nil {
+		// Native and generic programs cannot coexist: remove the old one.
+		if err := netlink.LinkSetXdpFdWithFlags(link, -1, old.mode.flags()); err != nil {
+			undo()
+			return Attachment{}, "", fmt.Errorf("detach the program on %s: %w", name, err)
+		}
 		noExist = 0
 	}
 	warning := ""
@@ -180,22 +213,23 @@ func (s *State) Attach(name string, mode Mode, force bool) (Attachment, string, 
 		err = netlink.LinkSetXdpFdWithFlags(link, prog.FD(), try.flags()|noExist)
 	}
 	if err != nil {
+		undo()
 		return Attachment{}, "", fmt.Errorf("attach to %s in %s mode: %w", name, try, explainAttach(err))
 	}
 	att.Mode = try
-	// No half-attached interface: without its egress learner the XDP
-	// program comes off again.
-	if att.egress, err = s.attachEgress(link, s.progs.XdpfwEgress); err != nil {
-		netlink.LinkSetXdpFdWithFlags(link, -1, try.flags())
-		return Attachment{}, "", egressFailed(name, err, " (its XDP program was removed again)")
-	}
-	att.Egress = egressName(att.egress)
 	if err := s.remember(att); err != nil {
-		s.detachEgress(link)
 		netlink.LinkSetXdpFdWithFlags(link, -1, try.flags())
+		undo()
 		return Attachment{}, "", err
 	}
 	return att, warning, nil
+}
+
+// xdpProgram is a program held while it is off its interface, and the
+// mode it was attached in.
+type xdpProgram struct {
+	prog *ebpf.Program
+	mode Mode
 }
 
 // egressFailed is the one line an attach whose egress learner failed

@@ -25,8 +25,8 @@ import (
 //     tx.plan, tx.meta, tx.zero);
 //  5. commits it (tx.commit): meta first (rule ids are reserved before
 //     anything else is written), then the rules' inactive generation,
-//     then the sets' protocol, with one write of `active` switching both,
-//     then the ruleset's conntrack timeouts (ct_conf, not switched).
+//     then the ruleset's conntrack timeouts (ct_conf, not switched), then
+//     the sets' protocol, with one write of `active` switching both.
 //     A capture starting or stopping is a change of its own: its
 //     selection, then its bit of `active` (capture.go).
 //
@@ -195,19 +195,19 @@ func (t *tx) commit() error {
 		if err := t.prepare(t.next, t.slots); err != nil {
 			return err
 		}
+		// The timeouts change with the rules (ctconf.go), written
+		// before the switch: after it, a failure or a death would leave
+		// the new rules live with the old timeouts and nothing to repair
+		// it. Early, they only time the old rules' flows a moment.
+		if err := writeConntrack(t.m, t.next.Conntrack); err != nil {
+			return err
+		}
 		flip = activeRules
 	}
-	var err error
 	if t.plan != nil && (flip != 0 || t.plan.changed()) {
-		err = t.runSets(t.plan, flip)
-	} else {
-		err = switchActive(t.m, t.word, flip)
+		return t.runSets(t.plan, flip)
 	}
-	if err == nil && t.next != nil {
-		// The timeouts change with the rules (ctconf.go).
-		err = writeConntrack(t.m, t.next.Conntrack)
-	}
-	return err
+	return switchActive(t.m, t.word, flip)
 }
 
 // reached is a named point of a change: "switch" just before the write

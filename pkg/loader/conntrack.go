@@ -222,39 +222,51 @@ func (s *State) ConntrackStats() (CTStats, error) {
 	}
 	var st CTStats
 	err := s.read(func(v *view) error {
-		n, err := ctCounters(v.m)
-		if err != nil {
-			return err
-		}
-		c, err := readCTConf(v.m)
-		if err != nil {
-			return err
-		}
-		entries := 0
-		err = forEachBatch(v.m.Ct, 256, func(keys []xdpfwCtKey, _ []xdpfwCtVal) error {
-			entries += len(keys)
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		st = CTStats{Entries: entries, Capacity: int(v.m.Ct.MaxEntries()),
-			Inserts: n[layout.CtsInserts], Expired: n[layout.CtsExpired], Flushed: c.Flushed,
-			Egress: n[layout.CtsEgress], States: map[string]uint64{}, Timeouts: map[string]uint32{}}
-		if gone := st.Expired + st.Flushed + uint64(entries); st.Inserts > gone {
-			st.Evictions = st.Inserts - gone
-		}
-		for i, name := range CTStateNames {
-			st.States[name] = n[i]
-		}
-		ct := rules.Conntrack{Timeouts: c.Timeout}
-		for i, name := range rules.CTTimeoutNames {
-			st.Timeouts[name] = uint32(ct.Timeout(i) / time.Second)
-		}
-		return nil
+		var err error
+		st, err = ctStatsOf(v.m)
+		return err
 	})
 	if err != nil {
 		return CTStats{}, fmt.Errorf("read the conntrack counters: %w", err)
+	}
+	return st, nil
+}
+
+// ctStatsOf counts m's table and sums its counters: a state's maps, or
+// an instance's (the tests fill a small table through its egress
+// program).
+func ctStatsOf(m *xdpfwMaps) (CTStats, error) {
+	n, err := ctCounters(m)
+	if err != nil {
+		return CTStats{}, err
+	}
+	c, err := readCTConf(m)
+	if err != nil {
+		return CTStats{}, err
+	}
+	ct, err := readConntrack(m)
+	if err != nil {
+		return CTStats{}, err
+	}
+	entries := 0
+	err = forEachBatch(m.Ct, 256, func(keys []xdpfwCtKey, _ []xdpfwCtVal) error {
+		entries += len(keys)
+		return nil
+	})
+	if err != nil {
+		return CTStats{}, err
+	}
+	st := CTStats{Entries: entries, Capacity: int(m.Ct.MaxEntries()),
+		Inserts: n[layout.CtsInserts], Expired: n[layout.CtsExpired], Flushed: c.Flushed,
+		Egress: n[layout.CtsEgress], States: map[string]uint64{}, Timeouts: map[string]uint32{}}
+	if gone := st.Expired + st.Flushed + uint64(entries); st.Inserts > gone {
+		st.Evictions = st.Inserts - gone
+	}
+	for i, name := range CTStateNames {
+		st.States[name] = n[i]
+	}
+	for i, name := range rules.CTTimeoutNames {
+		st.Timeouts[name] = uint32(ct.Timeout(i) / time.Second)
 	}
 	return st, nil
 }

@@ -5,14 +5,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cilium/ebpf"
+
 	"github.com/xdpfw/xdpfw/pkg/layout"
 )
 
 // TestConntrackTable: flows written into the table as the egress program
-// writes them are listed (addresses, ports, kind, state, age and time
-// left by the timeout that applies), filtered, counted, and flushed a
-// chunk at a time (more than one chunk here), the flushed counter
-// keeping evictions at zero.
+// writes them, and counted as its inserts, are listed (addresses, ports,
+// kind, state, age and time left by the timeout that applies), filtered,
+// counted, and flushed a chunk at a time (more than one chunk here), the
+// flushed counter keeping evictions at zero: without it they would be
+// every flow flushed.
 func TestConntrackTable(t *testing.T) {
 	s := freshState(t)
 	now, err := monotonicNow()
@@ -31,6 +34,13 @@ func TestConntrackTable(t *testing.T) {
 		if err := s.maps.Ct.Put(&k, &v); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// Counted as the egress program counts what it learns (one CPU's
+	// counter: the stats sum them).
+	per := make([]xdpfwCtStats, ebpf.MustPossibleCPU())
+	per[0].N[layout.CtsInserts] = n
+	if err := s.maps.CtStats.Put(uint32(0), per); err != nil {
+		t.Fatal(err)
 	}
 	f, err := ParseCTFilter("tcp", "198.51.100.0/24", 53, "established")
 	if err != nil {
@@ -53,8 +63,8 @@ func TestConntrackTable(t *testing.T) {
 		t.Error("state open accepted")
 	}
 	st, err := s.ConntrackStats()
-	if err != nil || st.Entries != n || st.Capacity != layout.CtEntries {
-		t.Errorf("stats %+v (%v), want %d entries of %d", st, err, n, layout.CtEntries)
+	if err != nil || st.Entries != n || st.Capacity != layout.CtEntries || st.Inserts != n || st.Evictions != 0 {
+		t.Errorf("stats %+v (%v), want %d entries of %d, as many inserts, no evictions", st, err, n, layout.CtEntries)
 	}
 	got, err := s.FlushConntrack()
 	if err != nil || got != n {

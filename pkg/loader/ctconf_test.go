@@ -107,3 +107,54 @@ func TestCTConfRoundTrip(t *testing.T) {
 		t.Errorf("instance ct_conf %v (%v), want %v", c.Timeout, err, want.Timeouts)
 	}
 }
+
+// TestCTConfBeforeSwitch: a commit's timeouts are in ct_conf when its
+// rules go live, so a commit cut short just after the switch (a process
+// killed there) leaves the new rules with their own timeouts.
+func TestCTConfBeforeSwitch(t *testing.T) {
+	s := freshState(t)
+	rs, err := rules.ParseYAML("ct.yaml", []byte(ctConfRuleset), rules.FileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cutShort(t, s, "switched", func(func(done, total int)) { s.Apply(rs) })
+	live, err := s.RulesetWithSets()
+	if err != nil || len(live.Rules) != 1 {
+		t.Fatalf("live ruleset %+v (%v), want the applied one", live, err)
+	}
+	if live.Conntrack != rs.Conntrack {
+		t.Errorf("timeouts with the new rules live: %v, want %v", live.Conntrack.Timeouts, rs.Conntrack.Timeouts)
+	}
+}
+
+// TestCTConfBounds: timeouts in ct_conf are read back only within what a
+// ruleset file can set (0, or 1s to 365d); past that, reading the live
+// ruleset and ct's tables fails with one line naming the timeout.
+func TestCTConfBounds(t *testing.T) {
+	s := freshState(t)
+	put := func(i int, sec uint32) {
+		t.Helper()
+		c, err := readCTConf(&s.maps)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Timeout = [layout.NumCtTimeouts]uint32{}
+		c.Timeout[i] = sec
+		if err := s.maps.CtConf.Put(uint32(0), &c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(layout.CtToUdp, 365*86400)
+	if live, err := s.RulesetWithSets(); err != nil || live.Conntrack.Timeouts[layout.CtToUdp] != 365*86400 {
+		t.Errorf("a 365d timeout: %+v, %v; want read back", live.Conntrack, err)
+	}
+	put(layout.CtToUdp, 365*86400+1)
+	_, rerr := s.RulesetWithSets()
+	_, ferr := s.ConntrackFlows(CTFilter{})
+	_, serr := s.ConntrackStats()
+	for what, err := range map[string]error{"ruleset": rerr, "ct list": ferr, "ct stats": serr} {
+		if err == nil || strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), "udp timeout") {
+			t.Errorf("%s with a udp timeout past 365d: %v, want one line naming it", what, err)
+		}
+	}
+}

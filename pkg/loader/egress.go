@@ -106,8 +106,13 @@ func (s *State) attachEgress(l netlink.Link, prog *ebpf.Program) (uint32, error)
 	return 0, errors.New("no egress hook to try")
 }
 
+// attachTCX puts prog first on ifindex's tcx egress (link.Head): a
+// program before it that ends the chain (TCX_PASS, TCX_DROP) would hide
+// the packet from it, and a flow sent unseen is a reply dropped. First is
+// safe for the others: the learner never decides (TC_ACT_UNSPEC is
+// TCX_NEXT), so every program after it still sees every packet.
 func (s *State) attachTCX(ifindex int, prog *ebpf.Program) error {
-	tl, err := link.AttachTCX(link.TCXOptions{Interface: ifindex, Program: prog, Attach: ebpf.AttachTCXEgress})
+	tl, err := link.AttachTCX(link.TCXOptions{Interface: ifindex, Program: prog, Attach: ebpf.AttachTCXEgress, Anchor: link.Head()})
 	if err != nil {
 		return err
 	}
@@ -147,7 +152,11 @@ func unpinEgressLink(path string) error {
 
 // attachClsact adds the clsact qdisc if the interface has none (another
 // one's is shared, never replaced) and xdpfw's direct-action filter on
-// its egress, at a priority the kernel picks.
+// its egress, at a priority the kernel picks. That puts it first, as
+// attachTCX does and for the same reason: with no priority given, the
+// kernel (tcf_auto_prio) gives one less than the first filter's, and
+// filters run by priority, lowest first. Its TC_ACT_UNSPEC hands the
+// packet on to the next filter.
 func attachClsact(l netlink.Link, prog *ebpf.Program) error {
 	has, err := hasClsact(l)
 	if err != nil {
@@ -194,7 +203,10 @@ func hasClsact(l netlink.Link) (bool, error) {
 }
 
 // ourEgressFilter finds xdpfw's filter on l's egress: nil if none (or no
-// clsact qdisc at all).
+// clsact qdisc at all). Xdpfw's is named as xdpfw names it and runs a
+// program the kernel names as xdpfw's egress program: a name alone is
+// anyone's to give, and a filter that is not xdpfw's is not xdpfw's to
+// replace or remove.
 func ourEgressFilter(l netlink.Link) (*netlink.BpfFilter, error) {
 	if has, err := hasClsact(l); err != nil || !has {
 		return nil, err
@@ -204,11 +216,23 @@ func ourEgressFilter(l netlink.Link) (*netlink.BpfFilter, error) {
 		return nil, fmt.Errorf("list egress filters of %s: %w", l.Attrs().Name, err)
 	}
 	for _, f := range fs {
-		if bf, ok := f.(*netlink.BpfFilter); ok && bf.Name == egressFilterName {
+		if bf, ok := f.(*netlink.BpfFilter); ok && bf.Name == egressFilterName && isEgressProgram(uint32(bf.Id)) {
 			return bf, nil
 		}
 	}
 	return nil, nil
+}
+
+// isEgressProgram reports whether the kernel names program id as xdpfw's
+// egress program (any build's, any state's).
+func isEgressProgram(id uint32) bool {
+	p, err := ebpf.NewProgramFromID(ebpf.ProgramID(id))
+	if err != nil {
+		return false
+	}
+	defer p.Close()
+	info, err := p.Info()
+	return err == nil && info.Name == xdpfwProgXdpfwEgress
 }
 
 // detachEgress removes xdpfw's egress program from l, whichever hook
@@ -236,18 +260,50 @@ func removeEgressFilter(l netlink.Link) error {
 }
 
 // egressOn names the hook xdpfw's egress program is on at l, as the
-// kernel has it now: EgressNone when neither is.
+// kernel has it now: EgressNone when neither is. Where the state has its
+// egress program, the hook must run that very program: another build's or
+// another state's learner writes flows into a table this state's XDP
+// program never reads, which status reports as no learner.
 func (s *State) egressOn(l netlink.Link) string {
-	if tl, err := loadEgressLink(s.dir, l.Attrs().Index); err == nil {
-		defer tl.Close()
-		if info, err := tl.Info(); err == nil {
-			if tcx := info.TCX(); tcx != nil && int(tcx.Ifindex) == l.Attrs().Index {
-				return EgressTCX
-			}
+	var want uint32 // 0: any xdpfw egress program
+	if s.progs.XdpfwEgress != nil {
+		if id, err := progID(s.progs.XdpfwEgress); err == nil {
+			want = id
 		}
 	}
-	if f, err := ourEgressFilter(l); err == nil && f != nil {
+	if id, ok := tcxEgressOn(s.dir, l); ok && (want == 0 || id == want) {
+		return EgressTCX
+	}
+	if f, err := ourEgressFilter(l); err == nil && f != nil && (want == 0 || uint32(f.Id) == want) {
 		return EgressClsact
 	}
 	return EgressNone
+}
+
+// tcxEgressOn returns the program of the tcx link pinned for l, if the
+// link is on l (not defunct).
+func tcxEgressOn(dir string, l netlink.Link) (uint32, bool) {
+	tl, err := loadEgressLink(dir, l.Attrs().Index)
+	if err != nil {
+		return 0, false
+	}
+	defer tl.Close()
+	info, err := tl.Info()
+	if err != nil {
+		return 0, false
+	}
+	if tcx := info.TCX(); tcx == nil || int(tcx.Ifindex) != l.Attrs().Index {
+		return 0, false
+	}
+	return uint32(info.Program), true
+}
+
+// hasEgress reports whether l has an egress learner xdpfw would replace
+// in place (attachEgress): what a failed attach leaves where it was.
+func (s *State) hasEgress(l netlink.Link) (bool, error) {
+	if _, ok := tcxEgressOn(s.dir, l); ok {
+		return true, nil
+	}
+	f, err := ourEgressFilter(l)
+	return f != nil, err
 }

@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/link"
 	"github.com/vishvananda/netlink"
 
@@ -80,12 +79,7 @@ func checkNoEgress(t *testing.T, dir string, l netlink.Link) {
 // l's egress; the program is closed when the test ends.
 func foreignFilter(t *testing.T, l netlink.Link) {
 	t.Helper()
-	p, err := ebpf.NewProgram(&ebpf.ProgramSpec{Type: ebpf.SchedCLS, License: "GPL",
-		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, -1), asm.Return()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Close() })
+	p := namedProgram(t, "")
 	if err := attachClsact(l, p); err != nil {
 		t.Fatal(err)
 	}
@@ -103,13 +97,19 @@ func foreignFilter(t *testing.T, l netlink.Link) {
 
 func foreignFilters(t *testing.T, l netlink.Link) int {
 	t.Helper()
+	return filtersWhere(t, l, func(f *netlink.BpfFilter) bool { return f.Name == "theirs" })
+}
+
+// filtersWhere counts l's egress BPF filters that match.
+func filtersWhere(t *testing.T, l netlink.Link, match func(*netlink.BpfFilter) bool) int {
+	t.Helper()
 	fs, err := netlink.FilterList(l, netlink.HANDLE_MIN_EGRESS)
 	if err != nil {
 		t.Fatal(err)
 	}
 	n := 0
 	for _, f := range fs {
-		if bf, ok := f.(*netlink.BpfFilter); ok && bf.Name == "theirs" {
+		if bf, ok := f.(*netlink.BpfFilter); ok && match(bf) {
 			n++
 		}
 	}
@@ -126,8 +126,9 @@ func linkNamed(t *testing.T, name string) netlink.Link {
 }
 
 // TestEgressTCX: attach puts the egress learner on tcx, pinned beside
-// the programs and recorded; attaching again and replacing the program
-// keep exactly one; detach removes it and its pin.
+// the programs and recorded, before another's program; attaching again
+// and replacing the program keep exactly one; detach removes it and its
+// pin.
 func TestEgressTCX(t *testing.T) {
 	privtest.Require(t)
 	if kernelEgress(t) != EgressTCX {
@@ -164,10 +165,12 @@ func TestEgressTCX(t *testing.T) {
 		if err := addVeths("egt1"); err != nil {
 			return err
 		}
+		l1 := linkNamed(t, "egt1")
+		foreignTCX(t, l1)
 		if _, _, err := s.Attach("egt1", ModeGeneric, false); err != nil {
 			return err
 		}
-		l1 := linkNamed(t, "egt1")
+		checkEgressFirst(t, s, l1, EgressTCX)
 		if _, err := s.Detach("egt0"); err != nil {
 			return err
 		}
@@ -186,7 +189,7 @@ func TestEgressTCX(t *testing.T) {
 }
 
 // TestEgressClsact: with tcx not tried (as on 6.1), the learner is a
-// clsact filter beside another's, which stays, as does the qdisc;
+// clsact filter before another's, which stays, as does the qdisc;
 // attaching again keeps one; DetachAll removes only xdpfw's.
 func TestEgressClsact(t *testing.T) {
 	egressHooksOnly(t, layout.EgressClsact)
@@ -207,6 +210,7 @@ func TestEgressClsact(t *testing.T) {
 			return err
 		}
 		checkOneEgress(t, s, l, EgressClsact)
+		checkEgressFirst(t, s, l, EgressClsact)
 		if _, _, err := s.Attach("egc0", ModeGeneric, false); err != nil {
 			return err
 		}
@@ -233,33 +237,101 @@ func TestEgressClsact(t *testing.T) {
 	})
 }
 
-// TestEgressFailureRollsBack: when the egress learner cannot be attached
-// the XDP program comes off again, nothing is recorded, and the error is
-// one line.
+// TestEgressFailureRollsBack: an attach that fails leaves the interface
+// as it was. A first attach without an egress hook leaves no XDP program
+// and no record, with a one-line error; a re-attach in another mode
+// whose learner cannot be put back keeps the XDP program and mode it
+// had; one whose new XDP program cannot go on puts the old one back and
+// keeps the learner.
 func TestEgressFailureRollsBack(t *testing.T) {
-	egressHooksOnly(t)
-	dir := privtest.PinDir(t)
-	inThrowawayNetns(t, func() error {
-		defer removeState(dir)
-		if err := addVeths("egf0"); err != nil {
-			return err
+	oneLine := func(err error, iface string) {
+		t.Helper()
+		if err == nil || strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), iface) {
+			t.Errorf("attach: %v, want one line naming %s", err, iface)
 		}
-		s, err := OpenOrCreate(dir)
-		if err != nil {
-			return err
+	}
+	t.Run("attach", func(t *testing.T) {
+		egressHooksOnly(t)
+		dir := privtest.PinDir(t)
+		inThrowawayNetns(t, func() error {
+			defer removeState(dir)
+			if err := addVeths("egf0"); err != nil {
+				return err
+			}
+			s, err := OpenOrCreate(dir)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			_, _, err = s.Attach("egf0", ModeGeneric, false)
+			oneLine(err, "egf0")
+			l := linkNamed(t, "egf0")
+			if x := l.Attrs().Xdp; x != nil && x.ProgId != 0 {
+				t.Errorf("egf0 kept XDP program %d", x.ProgId)
+			}
+			if atts, err := s.Attachments(); err != nil || len(atts) != 0 {
+				t.Errorf("attachments %+v (%v), want none", atts, err)
+			}
+			return nil
+		})
+	})
+	// kept checks that l still runs the XDP program it ran before, in
+	// the same mode, as the record says.
+	kept := func(t *testing.T, s *State, name string, before *netlink.LinkXdp) {
+		t.Helper()
+		x := linkNamed(t, name).Attrs().Xdp
+		if x == nil || x.ProgId != before.ProgId || x.AttachMode != before.AttachMode {
+			t.Errorf("%s runs XDP %+v, want %+v as before", name, x, before)
 		}
-		defer s.Close()
-		_, _, err = s.Attach("egf0", ModeGeneric, false)
-		if err == nil || strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), "egf0") {
-			t.Errorf("attach without an egress hook: %v, want one line naming egf0", err)
+		atts, err := s.Attachments()
+		if err != nil || len(atts) != 1 || !atts[0].Attached || atts[0].Mode != ModeGeneric {
+			t.Errorf("attachments %+v (%v), want %s attached in generic mode", atts, err, name)
 		}
-		l := linkNamed(t, "egf0")
-		if x := l.Attrs().Xdp; x != nil && x.ProgId != 0 {
-			t.Errorf("egf0 kept XDP program %d", x.ProgId)
-		}
-		if atts, err := s.Attachments(); err != nil || len(atts) != 0 {
-			t.Errorf("attachments %+v (%v), want none", atts, err)
-		}
-		return nil
+	}
+	t.Run("reattach without a learner", func(t *testing.T) {
+		dir := privtest.PinDir(t)
+		inThrowawayNetns(t, func() error {
+			defer removeState(dir)
+			s, err := attachedState(dir, "egf1")
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			l := linkNamed(t, "egf1")
+			before := *l.Attrs().Xdp
+			// The learner gone (removed by hand, or a state from before
+			// it) and no hook to put it back on.
+			if err := s.detachEgress(l); err != nil {
+				return err
+			}
+			egressHooksOnly(t)
+			_, _, err = s.Attach("egf1", ModeNative, false)
+			oneLine(err, "egf1")
+			kept(t, s, "egf1", &before)
+			return nil
+		})
+	})
+	t.Run("reattach where XDP fails", func(t *testing.T) {
+		dir := privtest.PinDir(t)
+		inThrowawayNetns(t, func() error {
+			defer removeState(dir)
+			// The namespace's loopback has no native XDP: the new mode
+			// fails.
+			s, err := OpenOrCreate(dir)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			if _, _, err := s.Attach("lo", ModeGeneric, false); err != nil {
+				return err
+			}
+			l := linkNamed(t, "lo")
+			before := *l.Attrs().Xdp
+			_, _, err = s.Attach("lo", ModeNative, false)
+			oneLine(err, "lo")
+			kept(t, s, "lo", &before)
+			checkOneEgress(t, s, l, kernelEgress(t))
+			return nil
+		})
 	})
 }

@@ -94,7 +94,7 @@ func (s *State) Status() (Status, error) {
 	for _, a := range atts {
 		if a.Attached && a.Egress == EgressNone {
 			st.Problems = append(st.Problems, Problem{Iface: a.Iface, Ifindex: a.Ifindex, Kind: "egress",
-				Detail: fmt.Sprintf("%s has no connection-tracking egress program: its outgoing flows are not learned, so their replies are not established", a.Iface),
+				Detail: fmt.Sprintf("%s does not run this state's connection-tracking egress program: its outgoing flows are not learned, so their replies are not established", a.Iface),
 				Fix:    "xdpfw attach " + a.Iface})
 		}
 		if a.Attached {
