@@ -146,7 +146,7 @@ bench-baseline: deps bpffs
 	echo "baseline: $$obj at $$(git rev-parse --short $$base)"; \
 	tmp=$$(mktemp --suffix=.o) && trap 'rm -f $$tmp' EXIT && \
 	git show $$base:$$obj > $$tmp && \
-	XDPFW_BASELINE_OBJ=$$tmp $(GO) test -count=1 -run '^$$' -bench '^BenchmarkAgainstBaseline$$' -benchtime 1x ./pkg/loader
+	XDPFW_BASELINE_OBJ=$$tmp $(GO) test -v -count=1 -run '^$$' -bench '^BenchmarkAgainstBaseline$$' -benchtime 1x ./pkg/loader
 
 # Regenerate testdata/pcaps from internal/fixtures.
 pcaps:
