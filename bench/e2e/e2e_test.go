@@ -4,8 +4,10 @@ import (
 	"testing"
 
 	"github.com/xdpfw/xdpfw/bench/e2e"
+	"github.com/xdpfw/xdpfw/internal/fixtures"
 	"github.com/xdpfw/xdpfw/internal/privtest"
 	"github.com/xdpfw/xdpfw/pkg/loader"
+	"github.com/xdpfw/xdpfw/pkg/perf"
 )
 
 // TestReceiversSeeTraffic floods each kind of receiver briefly: the
@@ -48,5 +50,27 @@ func TestReceiversSeeTraffic(t *testing.T) {
 	}
 	if c["drop"].Packets == 0 || c["pass"].Packets > 10 {
 		t.Errorf("xdpfw's verdicts on the flood: %+v, want drops only", c)
+	}
+}
+
+// TestTouchProgramDrops runs the touch-and-drop receiver on a whole frame
+// and on one too short for its reads: it loads (the verifier accepts its
+// bounds check) and drops both.
+func TestTouchProgramDrops(t *testing.T) {
+	privtest.Require(t)
+	prog, err := e2e.TouchProgram()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prog.Close()
+	frame := fixtures.UDP("10.1.0.1", "192.0.2.1", 1, 10000)
+	got, err := perf.Verdicts(prog, [][]byte{frame, frame[:14]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range got {
+		if v != 1 {
+			t.Errorf("frame %d: verdict %d, want XDP_DROP (1)", i, v)
+		}
 	}
 }

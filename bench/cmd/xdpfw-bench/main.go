@@ -2,10 +2,10 @@
 // machine, as ratios, and writes docs/bench/results.md and PNG plots:
 // per-packet cost against the rule count and against xdp-filter (through
 // BPF_PROG_TEST_RUN), end-to-end frames/s through a veth against a no-op
-// XDP program, xdp-filter, nftables and iptables, control-plane load
-// times and map memory. `make bench` runs it; `make bench-quick` (-quick)
-// is the small smoke run CI uses. Needs root, bpffs and xdp-tools,
-// nftables, iptables, ethtool.
+// XDP program, one that only reads the headers, xdp-filter, nftables and
+// iptables, control-plane load times and map memory. `make bench` runs
+// it; `make bench-quick` (-quick) is the small smoke run CI uses. Needs
+// root, bpffs and xdp-tools, nftables, iptables, ethtool.
 package main
 
 import (

@@ -81,20 +81,33 @@ func innerMaps(prog *ebpf.Program) ([]mapMemory, error) {
 	return out, nil
 }
 
+// ctMaps are the connection-tracking table's maps: sized for flows, not
+// rules, so the rule-count target is also read without them.
+var ctMaps = map[string]bool{"ct": true, "ct_frags": true}
+
+// memTotals is an instance's map memory in bytes: every map, every map
+// but the conntrack table's, and the sets' inner maps alone.
+type memTotals struct {
+	all, noCT, sets uint64
+}
+
 // memoryRow is the memory of an instance's maps: the program's own and the
 // sets' inner maps.
-func memoryRow(label string, t *loader.Instance) ([]string, error) {
+func memoryRow(label string, t *loader.Instance) (memTotals, []string, error) {
 	maps, err := programMaps(t.Program())
 	if err != nil {
-		return nil, err
+		return memTotals{}, nil, err
 	}
 	inner, err := innerMaps(t.Program())
 	if err != nil {
-		return nil, err
+		return memTotals{}, nil, err
 	}
-	var total, sets uint64
+	var total, ct, sets uint64
 	for _, m := range maps {
 		total += m.Bytes
+		if ctMaps[m.Name] {
+			ct += m.Bytes
+		}
 	}
 	for _, m := range inner {
 		sets += m.Bytes
@@ -106,31 +119,46 @@ func memoryRow(label string, t *loader.Instance) ([]string, error) {
 		}
 		top += fmt.Sprintf("%s %s", m.Name, mib(m.Bytes))
 	}
-	return []string{label, mib(total + sets), mib(sets), top}, nil
+	tot := memTotals{all: total + sets, noCT: total + sets - ct, sets: sets}
+	return tot, []string{label, mib(tot.all), mib(tot.noCT), mib(sets), top}, nil
 }
 
 // memory reports the kernel memory of xdpfw's maps at each scale point:
 // rule counts, and sizes of a referenced set.
 func memory(cfg Config, tr workload.Traffic, feed workload.Feed) (Section, error) {
-	tab := Table{Header: []string{"ruleset", "all maps", "sets' inner maps", "largest of the program's maps"}}
-	row := func(label string, rs *rules.Ruleset) error {
+	tab := Table{Header: []string{"ruleset", "all maps", "all but conntrack's (ct, ct_frags)", "sets' inner maps", "largest of the program's maps"}}
+	row := func(label string, rs *rules.Ruleset) (memTotals, error) {
 		t, err := loader.NewInstance(rs, false)
 		if err != nil {
-			return err
+			return memTotals{}, err
 		}
 		defer t.Close()
-		r, err := memoryRow(label, t)
+		tot, r, err := memoryRow(label, t)
 		tab.Rows = append(tab.Rows, r)
-		return err
+		return tot, err
 	}
+	var notes []string
 	for _, n := range cfg.Scales {
-		if err := row(fmt.Sprintf("%d rule%s", n, plural(n)), tr.ScaleRuleset(n)); err != nil {
+		tot, err := row(fmt.Sprintf("%d rule%s", n, plural(n)), tr.ScaleRuleset(n))
+		if err != nil {
 			return Section{}, err
+		}
+		if n == 4096 {
+			notes = append(notes,
+				target("maps of 4096 rules, MiB", float64(tot.all)/(1<<20), "<=", 8),
+				fmt.Sprintf("Without the conntrack table (ct, ct_frags: sized for flows, not rules), the maps of 4096 rules take %s.", mib(tot.noCT)))
 		}
 	}
 	for _, n := range cfg.SetSizes {
-		if err := row(fmt.Sprintf("1 rule, set of %s", count(n)), feed.Ruleset("feed", n)); err != nil {
+		rs := feed.Ruleset("feed", n)
+		tot, err := row(fmt.Sprintf("1 rule, set of %s", count(n)), rs)
+		if err != nil {
 			return Section{}, err
+		}
+		if n == 1_000_000 {
+			entries := len(rs.Sets["feed"].Prefixes)
+			notes = append(notes, target(fmt.Sprintf("a set of %s entries, bytes per entry (its inner maps ÷ %d entries)", count(n), entries),
+				float64(tot.sets)/float64(entries), "<=", 48))
 		}
 	}
 	return Section{
@@ -141,6 +169,7 @@ func memory(cfg Config, tr workload.Traffic, feed workload.Feed) (Section, error
 			"Arrays and preallocated hash maps are sized for 4096 rules whatever the ruleset; the LPM tries and the sets' maps " +
 			"grow with their entries.",
 		Tables: []Table{tab},
+		Notes:  notes,
 	}, nil
 }
 
