@@ -10,6 +10,7 @@
 
 struct go_layout {
 	enum limits limits;
+	enum addr_limits addr_limits;
 	enum dim dim;
 	enum proto_keys proto_keys;
 	enum value_keys value_keys;

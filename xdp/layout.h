@@ -159,10 +159,22 @@ struct atom_chunk {
 
 /* Address table keys carry a tag byte: generation | direction << 1. */
 #define ADDR_TAG(gen, dir) ((gen) | ((dir) << 1))
-enum { ADDR_ENTRIES = NUM_GENS * 2 * MAX_RULES };
+enum addr_limits {
+	ADDR_ENTRIES    = NUM_GENS * 2 * MAX_RULES,
+	/*
+	 * The prefixes of the longest ADDR_HASH_LENS lengths a direction's
+	 * rules name in a family go to the hash map of that family, keyed by
+	 * (tag, length, masked address), and are probed longest first; only
+	 * the shorter ones go to the LPM trie. A hash probe is a bucket and
+	 * an element, where a trie walk is a cache miss per level (about 20
+	 * levels for a few thousand prefixes), and rulesets name few lengths.
+	 */
+	ADDR_HASH_LENS  = 4,
+};
 
 /* gen_conf.flags: which address tables hold entries (skip empty lookups),
- * and which dimensions some rule uses (the others use VEC_ALL). */
+ * and which dimensions some rule uses (the others use VEC_ALL). A HOST
+ * flag: the family's hash holds prefixes (of gen_conf.hash_lens). */
 enum gen_flags {
 	GF_SRC4_HOST    = 1 << 0,
 	GF_SRC4_LPM     = 1 << 1,
@@ -237,6 +249,10 @@ struct gen_conf {
 	 * of a set dimension's key is membership in set_slot[dir][j] */
 	__u32 nsets[2];
 	__u32 set_slot[2][MAX_SET_REFS];
+	/* The prefix lengths in the address hashes, longest first, per
+	 * table: index dir * 2 + (family == 6); hash_nlens[t] of them. */
+	__u8 hash_nlens[4];
+	__u8 hash_lens[4][ADDR_HASH_LENS];
 };
 
 /*
@@ -363,13 +379,18 @@ struct counter {
 	__u64 bytes;
 };
 
+/* Hash keys: the address masked to len bits. */
 struct addr4_host_key {
-	__u32 tag;
+	__u8 tag;
+	__u8 len;
+	__u16 pad;
 	__u8 addr[4];
 };
 
 struct addr6_host_key {
-	__u32 tag;
+	__u8 tag;
+	__u8 len;
+	__u16 pad;
 	__u8 addr[16];
 };
 
@@ -402,7 +423,7 @@ struct rule_def {
 
 enum meta_ids {
 	META_MAGIC      = 0x78647066,       /* "xdpf" */
-	META_VERSION    = 9,  /* 4: two programs; 5: binary rule definitions; 6: sets; 7: atom_scratch; 8: capture; 9: conntrack */
+	META_VERSION    = 10, /* 4: two programs; 5: binary rule definitions; 6: sets; 7: atom_scratch; 8: capture; 9: conntrack; 10: prefix hashes */
 };
 struct meta {
 	__u32 magic;

@@ -252,20 +252,48 @@ struct {
 	__uint(max_entries, LOG_RING_BYTES);
 } log_ring SEC(".maps");
 
+/* The network-order mask of the first bits of a 32-bit word, bits <= 32. */
+static __always_inline __u32 mask32(int bits)
+{
+	if (bits <= 0)
+		return 0;
+	if (bits >= 32)
+		return ~0u;
+	return __builtin_bswap32(~0u << (32 - bits));
+}
+
+/*
+ * The atom of addr in direction dir: its longest match among the rules'
+ * prefixes. The hash holds the prefixes of the longest lengths (conf's
+ * list for the table), probed longest first, so the first hit is the
+ * longest match; only when all miss is the trie, which holds the
+ * shorter ones, walked.
+ */
 static __always_inline __u32 addr_atom(__u32 gen, __u32 dir, __u32 flags,
+				       const struct gen_conf *conf,
 				       const struct pkt *p, const __u8 *addr)
 {
-	__u32 *atom;
+	__u32 *atom, tab = dir * 2 + (p->family == 6), n;
 
 	/* Flags for the destination sit four bits above the source's. */
 	flags >>= dir * 4;
+	n = conf->hash_nlens[tab & 3];
 	if (p->family == 4) {
 		if (flags & GF_SRC4_HOST) {
 			struct addr4_host_key k = { .tag = ADDR_TAG(gen, dir) };
+			__u32 a;
 
-			__builtin_memcpy(k.addr, addr, 4);
-			if ((atom = bpf_map_lookup_elem(&addr4_host, &k)))
-				return *atom;
+			__builtin_memcpy(&a, addr, 4);
+#pragma unroll
+			for (int i = 0; i < ADDR_HASH_LENS; i++) {
+				if (i >= n)
+					break;
+				k.len = conf->hash_lens[tab & 3][i];
+				a &= mask32(k.len);
+				__builtin_memcpy(k.addr, &a, 4);
+				if ((atom = bpf_map_lookup_elem(&addr4_host, &k)))
+					return *atom;
+			}
 		}
 		if (flags & GF_SRC4_LPM) {
 			struct addr4_lpm_key k = {
@@ -278,10 +306,23 @@ static __always_inline __u32 addr_atom(__u32 gen, __u32 dir, __u32 flags,
 	} else if (p->family == 6) {
 		if (flags & GF_SRC6_HOST) {
 			struct addr6_host_key k = { .tag = ADDR_TAG(gen, dir) };
+			__u32 a[4];
 
-			__builtin_memcpy(k.addr, addr, 16);
-			if ((atom = bpf_map_lookup_elem(&addr6_host, &k)))
-				return *atom;
+			__builtin_memcpy(a, addr, 16);
+#pragma unroll
+			for (int i = 0; i < ADDR_HASH_LENS; i++) {
+				if (i >= n)
+					break;
+				k.len = conf->hash_lens[tab & 3][i];
+				/* lengths come longest first: masking what the
+				 * last probe masked loses nothing */
+#pragma unroll
+				for (int w = 0; w < 4; w++)
+					a[w] &= mask32(k.len - 32 * w);
+				__builtin_memcpy(k.addr, a, 16);
+				if ((atom = bpf_map_lookup_elem(&addr6_host, &k)))
+					return *atom;
+			}
 		}
 		if (flags & GF_SRC6_LPM) {
 			struct addr6_lpm_key k = {
@@ -393,15 +434,16 @@ static __always_inline __u32 set_keys(const struct pkt *p, __u32 act)
  * is "no value": ports of a
  * frame without ports, DSCP of a non-IP frame, an unknown interface.
  */
-static __always_inline void atoms(__u32 act, __u32 flags, const struct pkt *p,
-				  __u32 ifindex, __u32 sets, __u16 *a, int ndims)
+static __always_inline void atoms(__u32 act, const struct gen_conf *conf,
+				  const struct pkt *p, __u32 ifindex, __u32 sets,
+				  __u16 *a, int ndims)
 {
-	__u32 gen = act & ACTIVE_RULES;
+	__u32 gen = act & ACTIVE_RULES, flags = conf->flags;
 
 	if (flags & GF_USE(DIM_SRC))
-		a[DIM_SRC] = addr_atom(gen, 0, flags, p, p->saddr);
+		a[DIM_SRC] = addr_atom(gen, 0, flags, conf, p, p->saddr);
 	if (flags & GF_USE(DIM_DST))
-		a[DIM_DST] = addr_atom(gen, 1, flags, p, p->daddr);
+		a[DIM_DST] = addr_atom(gen, 1, flags, conf, p, p->daddr);
 	if (flags & GF_USE(DIM_PROTO))
 		a[DIM_PROTO] = value_atom(gen, CHUNK_BASE_PROTO, proto_dim_key(p));
 	if (p->has_ports && (flags & GF_USE(DIM_SPORT)))
@@ -750,7 +792,7 @@ static __always_inline void decide(const struct pkt *p, __u32 ifindex, __u32 act
 
 	/* No rules: nothing to look up (the policy decides). */
 	if (conf->nrules) {
-		atoms(act, flags, p, ifindex, sets, a, ndims);
+		atoms(act, conf, p, ifindex, sets, a, ndims);
 		if (fetch_vectors(gen, flags, a, v, ndims))
 			rank = first_match(v, ndims, conf->wild_summary);
 	}

@@ -12,6 +12,12 @@ const (
 	IfaceStatSlots = 256
 )
 
+// enum addr_limits
+const (
+	AddrEntries  = 16384
+	AddrHashLens = 4
+)
+
 // enum dim
 const (
 	DimSrc   = 0
@@ -187,7 +193,7 @@ const (
 // enum meta_ids
 const (
 	MetaMagic   = 2019848294
-	MetaVersion = 9
+	MetaVersion = 10
 )
 
 // enum capture_limits

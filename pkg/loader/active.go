@@ -88,18 +88,13 @@ func initMeta(m *xdpfwMaps) error {
 // status) as it is; Provision (attach, apply, set create) moves it to
 // this build (migrate.go). Until then it is not changed: its program is
 // the older build's.
-const oldMetaVersion = 8
+const oldMetaVersion = 9
 
-// addedMaps are the maps this layout added to the previous one: the
-// connection-tracking table, its fragment table, config, counters and
-// replay clock, all of which start empty (an empty ct_conf means the
-// default timeouts, until the migration's commit writes the ruleset's),
-// and ct_quote, per-CPU scratch (also rebuilt, as every scratch map).
-// A state of the previous layout lacks them until migrate pins them.
-var addedMaps = map[string]bool{
-	xdpfwMapCt: true, xdpfwMapCtFrags: true, xdpfwMapCtConf: true, xdpfwMapCtStats: true,
-	xdpfwMapCtClock: true, xdpfwMapCtQuote: true,
-}
+// addedMaps are the maps this layout added to the previous one, which
+// start empty; a state of the previous layout lacks them until migrate
+// pins them. Layout 10 added none: it changed only what the address
+// tables and gen_conf hold, which migrate rebuilds.
+var addedMaps = map[string]bool{}
 
 // checkMeta refuses pinned state of another layout. State of the previous
 // one is accepted, with or without addedMaps (a migration cut short may

@@ -66,7 +66,7 @@ func readView(m *xdpfwMaps) (*view, error) {
 		return nil, err
 	}
 	for gen := range v.conf {
-		if err := m.GenConf.Lookup(uint32(gen), &v.conf[gen]); err != nil {
+		if err := readGenConf(m.GenConf, uint32(gen), &v.conf[gen]); err != nil {
 			return nil, fmt.Errorf("read generation config: %w", err)
 		}
 	}

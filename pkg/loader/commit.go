@@ -149,14 +149,23 @@ func (v *view) stalePrefixes(gen uint32, t *classifier.Tables, defs map[uint32][
 	if v.conf[gen].Flags&gfWriting != 0 {
 		return nil, false
 	}
+	// Entries are where gen's own config placed them (addrplace.go);
+	// a kept prefix whose table the new lengths change is stale in the
+	// other.
+	oldLens, newLens := confLens(&v.conf[gen]), [4][]uint8{}
 	var kept [2]map[netip.Prefix]bool
+	stale := &addrEntries{}
 	for dir, entries := range [][]classifier.PrefixAtom{t.Src, t.Dst} {
+		hashLens(dir, entries, &newLens)
 		kept[dir] = make(map[netip.Prefix]bool, len(entries))
 		for _, e := range entries {
 			kept[dir][e.Prefix] = true
+			at := addrTable(dir, e.Prefix)
+			if was := inHash(oldLens[at], e.Prefix.Bits()); was != inHash(newLens[at], e.Prefix.Bits()) {
+				stale.add(gen, dir, e.Prefix, 0, was)
+			}
 		}
 	}
-	stale := &addrEntries{}
 	for id, old := range v.defs[gen] {
 		if bytes.Equal(old, defs[id]) {
 			continue // same rule: its prefixes are in t
@@ -168,7 +177,7 @@ func (v *view) stalePrefixes(gen uint32, t *classifier.Tables, defs map[uint32][
 		for dir, p := range []netip.Prefix{r.Match.Src, r.Match.Dst} {
 			if p.IsValid() && !kept[dir][p] {
 				kept[dir][p] = true // once
-				stale.add(gen, dir, p, 0)
+				stale.add(gen, dir, p, 0, inHash(oldLens[addrTable(dir, p)], p.Bits()))
 			}
 		}
 	}
@@ -182,14 +191,14 @@ func clearAddrs(m *xdpfwMaps, gen uint32) error {
 	if err != nil {
 		return err
 	}
-	if err := deleteKeys(m.Addr4Host, filter(k4, func(k *xdpfwAddr4HostKey) bool { return k.Tag&1 == gen })); err != nil {
+	if err := deleteKeys(m.Addr4Host, filter(k4, func(k *xdpfwAddr4HostKey) bool { return uint32(k.Tag)&1 == gen })); err != nil {
 		return err
 	}
 	k6, _, err := readAll[xdpfwAddr6HostKey, uint32](m.Addr6Host)
 	if err != nil {
 		return err
 	}
-	if err := deleteKeys(m.Addr6Host, filter(k6, func(k *xdpfwAddr6HostKey) bool { return k.Tag&1 == gen })); err != nil {
+	if err := deleteKeys(m.Addr6Host, filter(k6, func(k *xdpfwAddr6HostKey) bool { return uint32(k.Tag)&1 == gen })); err != nil {
 		return err
 	}
 	l4, err := keysOf[xdpfwAddr4LpmKey](m.Addr4Lpm)
@@ -211,10 +220,12 @@ func clearAddrs(m *xdpfwMaps, gen uint32) error {
 // last.
 func writeTables(m *xdpfwMaps, gen uint32, t *classifier.Tables, slots map[uint32]uint32, old, defs map[uint32][]byte) error {
 	var flags uint32
+	var lens [4][]uint8
 	for dir, entries := range [][]classifier.PrefixAtom{t.Src, t.Dst} {
 		var a addrEntries
+		hashLens(dir, entries, &lens)
 		for _, e := range entries {
-			a.add(gen, dir, e.Prefix, e.Atom)
+			a.add(gen, dir, e.Prefix, e.Atom, inHash(lens[addrTable(dir, e.Prefix)], e.Prefix.Bits()))
 		}
 		if err := a.put(m); err != nil {
 			return fmt.Errorf("address table: %w", err)
@@ -281,6 +292,7 @@ func writeTables(m *xdpfwMaps, gen uint32, t *classifier.Tables, slots map[uint3
 	}
 
 	conf := xdpfwGenConf{Policy: uint32(t.Policy), Nrules: uint32(len(t.Order)), Flags: flags, WildSummary: t.Wild.Summary()}
+	setConfLens(&conf, lens)
 	if err := setRefs(m, t, &conf); err != nil {
 		return err
 	}
@@ -381,7 +393,7 @@ func writeDefs(m *xdpfwMaps, gen uint32, old, defs map[uint32][]byte) error {
 }
 
 // addrEntries are address-table keys (and the atoms to write with them)
-// by table: host prefixes go to the hash maps, the rest to the LPM tries.
+// by table: the hash maps' and the LPM tries'.
 type addrEntries struct {
 	h4     []xdpfwAddr4HostKey
 	h6     []xdpfwAddr6HostKey
@@ -391,17 +403,19 @@ type addrEntries struct {
 	b4, b6 []uint32 // atoms for p4, p6
 }
 
-// add files prefix p of direction dir in generation gen under its key.
-func (a *addrEntries) add(gen uint32, dir int, p netip.Prefix, atom uint32) {
+// add files prefix p of direction dir in generation gen under its key,
+// in the hash or in the trie (see addrplace.go).
+func (a *addrEntries) add(gen uint32, dir int, p netip.Prefix, atom uint32, hash bool) {
 	tag := addrTag(gen, dir)
+	p = p.Masked()
 	addr, bits := p.Addr(), p.Bits()
 	switch {
-	case addr.Is4() && bits == 32:
-		a.h4, a.a4 = append(a.h4, xdpfwAddr4HostKey{Tag: uint32(tag), Addr: addr.As4()}), append(a.a4, atom)
+	case addr.Is4() && hash:
+		a.h4, a.a4 = append(a.h4, xdpfwAddr4HostKey{Tag: tag, Len: uint8(bits), Addr: addr.As4()}), append(a.a4, atom)
 	case addr.Is4():
 		a.p4, a.b4 = append(a.p4, xdpfwAddr4LpmKey{Prefixlen: 8 + uint32(bits), Tag: tag, Addr: addr.As4()}), append(a.b4, atom)
-	case bits == 128:
-		a.h6, a.a6 = append(a.h6, xdpfwAddr6HostKey{Tag: uint32(tag), Addr: addr.As16()}), append(a.a6, atom)
+	case hash:
+		a.h6, a.a6 = append(a.h6, xdpfwAddr6HostKey{Tag: tag, Len: uint8(bits), Addr: addr.As16()}), append(a.a6, atom)
 	default:
 		a.p6, a.b6 = append(a.p6, xdpfwAddr6LpmKey{Prefixlen: 8 + uint32(bits), Tag: tag, Addr: addr.As16()}), append(a.b6, atom)
 	}

@@ -17,21 +17,25 @@ func addrEntriesIn(t *testing.T, m *xdpfwMaps) map[string]uint32 {
 	t.Helper()
 	out := map[string]uint32{}
 	add := func(tag uint32, addr netip.Addr, bits int, atom uint32) {
-		out[fmt.Sprintf("gen %d dir %d %s", tag&1, tag>>1, netip.PrefixFrom(addr, bits))] = atom
+		k := fmt.Sprintf("gen %d dir %d %s", tag&1, tag>>1, netip.PrefixFrom(addr, bits))
+		if _, dup := out[k]; dup {
+			t.Errorf("%s is in both the hash and the trie", k)
+		}
+		out[k] = atom
 	}
 	h4, a4, err := readAll[xdpfwAddr4HostKey, uint32](m.Addr4Host)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i, k := range h4 {
-		add(k.Tag, netip.AddrFrom4(k.Addr), 32, a4[i])
+		add(uint32(k.Tag), netip.AddrFrom4(k.Addr), int(k.Len), a4[i])
 	}
 	h6, a6, err := readAll[xdpfwAddr6HostKey, uint32](m.Addr6Host)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i, k := range h6 {
-		add(k.Tag, netip.AddrFrom16(k.Addr), 128, a6[i])
+		add(uint32(k.Tag), netip.AddrFrom16(k.Addr), int(k.Len), a6[i])
 	}
 	l4, err := keysOf[xdpfwAddr4LpmKey](m.Addr4Lpm)
 	if err != nil {
@@ -77,14 +81,20 @@ func compiledAddrs(t *testing.T, gen uint32, rs *rules.Ruleset) map[string]uint3
 // randomAddrRuleset draws rules from few prefixes of every table kind
 // (IPv4 and IPv6, host and shorter, source and destination), so
 // successive rulesets share prefixes, between rules and between commits.
+// Each family has more lengths than its hash takes, and a table holds
+// sometimes fewer prefixes than hashMinPrefixes, sometimes more, so
+// which prefixes go to the hash and which to the trie changes from
+// commit to commit.
 func randomAddrRuleset(rng *rand.Rand, nextID *uint32) *rules.Ruleset {
-	pool := []string{"10.0.0.0/8", "10.1.0.0/16", "10.1.2.3/32", "192.0.2.7/32",
-		"2001:db8::/32", "2001:db8:1::/48", "2001:db8::1/128", "fd00::5/128"}
+	pool := []string{"10.1.2.3/32", "192.0.2.7/32", "2001:db8::1/128", "fd00::5/128", "0.0.0.0/0"}
+	for i := range 12 {
+		pool = append(pool, fmt.Sprintf("10.%d.0.0/%d", i, 8+4*(i%6)), fmt.Sprintf("2001:db8:%x::/%d", i, 32+8*(i%6)))
+	}
 	rs := &rules.Ruleset{Policy: rules.Pass}
-	for range rng.IntN(12) {
+	for range rng.IntN(40) {
 		r := rules.Rule{ID: *nextID, Priority: uint32(rng.IntN(5)), Action: rules.Drop}
 		*nextID++
-		p := netip.MustParsePrefix(pool[rng.IntN(len(pool))])
+		p := netip.MustParsePrefix(pool[rng.IntN(len(pool))]).Masked()
 		if rng.IntN(2) == 0 {
 			r.Match.Src = p
 		} else {
@@ -146,10 +156,13 @@ func stopHalfway(t *testing.T, m *xdpfwMaps) {
 		t.Fatal(err)
 	}
 	var stray addrEntries
-	stray.add(gen, 0, netip.MustParsePrefix("198.51.100.0/24"), 1)
-	stray.add(gen, 1, netip.MustParsePrefix("198.51.100.1/32"), 1)
-	stray.add(gen, 0, netip.MustParsePrefix("2001:db8:99::/48"), 1)
-	stray.add(gen, 1, netip.MustParsePrefix("2001:db8:99::1/128"), 1)
+	// in both kinds of table: a generation's config says which it used
+	stray.add(gen, 0, netip.MustParsePrefix("198.51.100.0/24"), 1, true)
+	stray.add(gen, 0, netip.MustParsePrefix("198.51.0.0/16"), 1, false)
+	stray.add(gen, 1, netip.MustParsePrefix("198.51.100.1/32"), 1, true)
+	stray.add(gen, 0, netip.MustParsePrefix("2001:db8:99::/48"), 1, true)
+	stray.add(gen, 0, netip.MustParsePrefix("2001:db8::/32"), 1, false)
+	stray.add(gen, 1, netip.MustParsePrefix("2001:db8:99::1/128"), 1, true)
 	if err := stray.put(m); err != nil {
 		t.Fatal(err)
 	}
@@ -168,10 +181,10 @@ func TestDeleteKeysAbsent(t *testing.T) {
 	s := openLive(t)
 	var present, absent addrEntries
 	for i := range 6 {
-		present.add(1, 0, netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 0, 0, byte(i)}), 32), 1)
-		present.add(1, 0, netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i), 0, 0}), 16), 1)
-		absent.add(1, 0, netip.PrefixFrom(netip.AddrFrom4([4]byte{11, 0, 0, byte(i)}), 32), 1)
-		absent.add(1, 0, netip.PrefixFrom(netip.AddrFrom4([4]byte{11, byte(i), 0, 0}), 16), 1)
+		present.add(1, 0, netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 0, 0, byte(i)}), 32), 1, true)
+		present.add(1, 0, netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i), 0, 0}), 16), 1, false)
+		absent.add(1, 0, netip.PrefixFrom(netip.AddrFrom4([4]byte{11, 0, 0, byte(i)}), 32), 1, true)
+		absent.add(1, 0, netip.PrefixFrom(netip.AddrFrom4([4]byte{11, byte(i), 0, 0}), 16), 1, false)
 	}
 	if err := present.put(&s.maps); err != nil {
 		t.Fatal(err)

@@ -20,9 +20,9 @@ import (
 )
 
 // previousObject is the datapath of the last release of the previous
-// layout (version 8, no connection tracking): pkg/loader/xdpfw_bpfel.o as
-// committed at 2b67d2c, kept as it was.
-const previousObject = "testdata/xdpfw-layout8.o"
+// layout (version 9, prefixes other than hosts in the LPM tries):
+// pkg/loader/xdpfw_bpfel.o as committed at 3393875, kept as it was.
+const previousObject = "testdata/xdpfw-layout9.o"
 
 const migrateRuleset = `policy: pass
 sets:
@@ -219,17 +219,20 @@ func runPreviousOn(s *State, iface string) error {
 		}
 		repl[name] = pinned[name]
 	}
-	// The previous release's programs: no egress learner.
+	// The previous release's programs, its egress learner in place of
+	// this build's.
 	var progs struct {
-		Xdpfw      *ebpf.Program `ebpf:"xdpfw"`
-		XdpfwFrags *ebpf.Program `ebpf:"xdpfw_frags"`
+		Xdpfw       *ebpf.Program `ebpf:"xdpfw"`
+		XdpfwFrags  *ebpf.Program `ebpf:"xdpfw_frags"`
+		XdpfwEgress *ebpf.Program `ebpf:"xdpfw_egress"`
 	}
 	if err := spec.LoadAndAssign(&progs, &ebpf.CollectionOptions{MapReplacements: repl}); err != nil {
 		return err
 	}
 	defer progs.Xdpfw.Close()
 	defer progs.XdpfwFrags.Close()
-	for pin, p := range map[string]*ebpf.Program{progPin: progs.Xdpfw, progFragsPin: progs.XdpfwFrags} {
+	defer progs.XdpfwEgress.Close()
+	for pin, p := range map[string]*ebpf.Program{progPin: progs.Xdpfw, progFragsPin: progs.XdpfwFrags, progEgressPin: progs.XdpfwEgress} {
 		if err := os.Remove(filepath.Join(s.dir, pin)); err != nil {
 			return err
 		}
@@ -244,19 +247,7 @@ func runPreviousOn(s *State, iface string) error {
 	if err := netlink.LinkSetXdpFdWithFlags(link, progs.Xdpfw.FD(), nl.XDP_FLAGS_SKB_MODE); err != nil {
 		return err
 	}
-	// No egress learner: neither on the interface, pinned, nor recorded.
-	if err := s.detachEgress(link); err != nil {
-		return err
-	}
-	if err := os.Remove(filepath.Join(s.dir, progEgressPin)); err != nil {
-		return err
-	}
-	var ifc xdpfwIface
-	if err := s.maps.Ifaces.Lookup(uint32(link.Attrs().Index), &ifc); err != nil {
-		return err
-	}
-	ifc.Egress = 0
-	if err := s.maps.Ifaces.Put(uint32(link.Attrs().Index), &ifc); err != nil {
+	if _, err := s.attachEgress(link, progs.XdpfwEgress); err != nil {
 		return err
 	}
 	for name, m := range pinned {

@@ -1,20 +1,19 @@
 package loader
 
 import (
+	"encoding/binary"
 	"fmt"
 	"testing"
 
 	"github.com/cilium/ebpf"
 	"github.com/vishvananda/netlink"
-
-	"github.com/xdpfw/xdpfw/pkg/layout"
 )
 
 // previousShape gives the previous layout's program what it needs of the
-// maps whose shape this layout changed: the classifier's tables with the
-// ct dimension cut out of each generation (it sits after the ports: what
-// follows it moves down by its room, and every generation by all the
-// room it took), and the scratch maps empty. The maps are pinned over this build's, as the
+// maps whose shape or content this layout changed: gen_conf without the
+// hash lengths at its end, and the address hashes holding hosts only
+// (every other prefix in the tries), each generation's flags saying which
+// tables hold entries. The maps are pinned over this build's, as the
 // previous release left them; the caller closes what it returns.
 func previousShape(dir string, spec *ebpf.CollectionSpec, pinned map[string]*ebpf.Map) (map[string]*ebpf.Map, error) {
 	out := map[string]*ebpf.Map{}
@@ -35,10 +34,8 @@ func previousShape(dir string, spec *ebpf.CollectionSpec, pinned map[string]*ebp
 		}
 		out[name] = m
 		switch name {
-		case xdpfwMapVectors:
-			err = copyGenerations(cur, m, vecPerGen, layout.VecBaseCt, vecPerGen-(ms.MaxEntries-1)/numGens)
-		case xdpfwMapValueAtoms:
-			err = copyGenerations(cur, m, chunksPerGen, layout.ChunkBaseCt, chunksPerGen-ms.MaxEntries/numGens)
+		case xdpfwMapGenConf:
+			err = copyLeading(cur, m)
 		case xdpfwMapAtomScratch, xdpfwMapTrace:
 			// scratch: the program writes before it reads
 		default:
@@ -51,63 +48,106 @@ func previousShape(dir string, spec *ebpf.CollectionSpec, pinned map[string]*ebp
 			return fail(err)
 		}
 	}
-	if err := previousFlags(pinned[xdpfwMapGenConf]); err != nil {
+	conf := out[xdpfwMapGenConf]
+	if conf == nil {
+		return fail(fmt.Errorf("gen_conf kept its shape: previousShape is out of date"))
+	}
+	if err := previousAddrs(pinned, conf); err != nil {
 		return fail(err)
 	}
 	return out, nil
 }
 
-// previousFlags rewrites each generation's config flags in the previous
-// layout's numbering: a dimension's use bit is GF_USE_SHIFT + its index,
-// and the dimensions after the ct one had one index less.
-func previousFlags(m *ebpf.Map) error {
-	for gen := uint32(0); gen < numGens; gen++ {
-		var c xdpfwGenConf
-		if err := m.Lookup(gen, &c); err != nil {
-			return fmt.Errorf("read gen_conf %d: %w", gen, err)
+// copyLeading copies each entry of an array into one whose values are a
+// leading part of from's.
+func copyLeading(from, to *ebpf.Map) error {
+	val := make([]byte, from.ValueSize())
+	for k := uint32(0); k < from.MaxEntries(); k++ {
+		if err := from.Lookup(k, val); err != nil {
+			return fmt.Errorf("read %d: %w", k, err)
 		}
-		old := c.Flags & (1<<layout.GfUseShift - 1)
-		for d := 0; d < layout.NumDims; d++ {
-			if c.Flags&gfUse(d) == 0 || d == layout.DimCt {
-				continue
-			}
-			od := d
-			if d > layout.DimCt {
-				od--
-			}
-			old |= gfUse(od)
-		}
-		c.Flags = old
-		if err := m.Put(gen, &c); err != nil {
-			return fmt.Errorf("write gen_conf %d: %w", gen, err)
+		if err := to.Put(k, val[:to.ValueSize()]); err != nil {
+			return fmt.Errorf("write %d: %w", k, err)
 		}
 	}
 	return nil
 }
 
-// copyGenerations copies an array indexed gen*perGen + i (and, after the
-// generations, one more entry) into one with holeLen fewer entries a
-// generation: each generation's entries [holeStart, holeStart+holeLen),
-// the dimension this layout added, are dropped and the ones after move
-// down.
-func copyGenerations(from, to *ebpf.Map, perGen, holeStart, holeLen uint32) error {
-	oldPerGen := perGen - holeLen
-	val := make([]byte, from.ValueSize())
-	for k := uint32(0); k < from.MaxEntries(); k++ {
-		g, i := k/perGen, k%perGen
-		if g < numGens {
-			if i >= holeStart && i < holeStart+holeLen {
-				continue
-			}
-			if i >= holeStart+holeLen {
-				i -= holeLen
-			}
+// previousAddrs moves the address hashes' prefixes that are not hosts to
+// the tries, writes the hosts under the previous key (a 32-bit tag: the
+// length byte zero), and sets each generation's table flags in conf (of
+// the previous shape: flags at the same offset) to what the tables hold.
+func previousAddrs(pinned map[string]*ebpf.Map, conf *ebpf.Map) error {
+	var flags [numGens]uint32
+	h4, l4 := pinned[xdpfwMapAddr4Host], pinned[xdpfwMapAddr4Lpm]
+	k4, a4, err := readAll[xdpfwAddr4HostKey, uint32](h4)
+	if err != nil {
+		return err
+	}
+	for i, k := range k4 {
+		if err := h4.Delete(&k); err != nil {
+			return err
 		}
-		if err := from.Lookup(k, val); err != nil {
-			return fmt.Errorf("read %d: %w", k, err)
+		if k.Len == 32 {
+			k.Len = 0
+			err = h4.Put(&k, a4[i])
+		} else {
+			err = l4.Put(&xdpfwAddr4LpmKey{Prefixlen: 8 + uint32(k.Len), Tag: k.Tag, Addr: k.Addr}, a4[i])
 		}
-		if err := to.Put(g*oldPerGen+i, val); err != nil {
-			return fmt.Errorf("write %d: %w", g*oldPerGen+i, err)
+		if err != nil {
+			return err
+		}
+	}
+	h6, l6 := pinned[xdpfwMapAddr6Host], pinned[xdpfwMapAddr6Lpm]
+	k6, a6, err := readAll[xdpfwAddr6HostKey, uint32](h6)
+	if err != nil {
+		return err
+	}
+	for i, k := range k6 {
+		if err := h6.Delete(&k); err != nil {
+			return err
+		}
+		if k.Len == 128 {
+			k.Len = 0
+			err = h6.Put(&k, a6[i])
+		} else {
+			err = l6.Put(&xdpfwAddr6LpmKey{Prefixlen: 8 + uint32(k.Len), Tag: k.Tag, Addr: k.Addr}, a6[i])
+		}
+		if err != nil {
+			return err
+		}
+	}
+	mark := func(tag uint8, flag uint32) { flags[tag&1] |= flag << (4 * (tag >> 1)) }
+	for _, k := range k4 {
+		mark(k.Tag, map[bool]uint32{true: gfSrc4Host, false: gfSrc4LPM}[k.Len == 32])
+	}
+	for _, k := range k6 {
+		mark(k.Tag, map[bool]uint32{true: gfSrc6Host, false: gfSrc6LPM}[k.Len == 128])
+	}
+	t4, err := keysOf[xdpfwAddr4LpmKey](l4)
+	if err != nil {
+		return err
+	}
+	for _, k := range t4 {
+		mark(k.Tag, gfSrc4LPM)
+	}
+	t6, err := keysOf[xdpfwAddr6LpmKey](l6)
+	if err != nil {
+		return err
+	}
+	for _, k := range t6 {
+		mark(k.Tag, gfSrc6LPM)
+	}
+	val := make([]byte, conf.ValueSize())
+	for gen := uint32(0); gen < numGens; gen++ {
+		if err := conf.Lookup(gen, val); err != nil {
+			return fmt.Errorf("read gen_conf %d: %w", gen, err)
+		}
+		// flags: the third u32 (struct gen_conf)
+		f := binary.LittleEndian.Uint32(val[8:])
+		binary.LittleEndian.PutUint32(val[8:], f&^0xff|flags[gen])
+		if err := conf.Put(gen, val); err != nil {
+			return fmt.Errorf("write gen_conf %d: %w", gen, err)
 		}
 	}
 	return nil

@@ -378,8 +378,8 @@ func TestCheckBPFFS(t *testing.T) {
 	}
 }
 
-// TestOldLayoutReadable: a state of the previous layout (version 8, no
-// conntrack maps) opens for reading, as save needs, refuses changes saying
+// TestOldLayoutReadable: a state of the previous layout (without the maps
+// this one added, if any) opens for reading, as save needs, refuses changes saying
 // how to move it to this build, and detach --all removes it.
 func TestOldLayoutReadable(t *testing.T) {
 	privtest.Require(t)
@@ -416,7 +416,7 @@ func TestOldLayoutReadable(t *testing.T) {
 	if err != nil || !reflect.DeepEqual(got, want) {
 		t.Errorf("previous layout ruleset %+v (%v), want %+v", got, err, want)
 	}
-	if _, err := old.AddRule(rules.Rule{Action: rules.Pass}); err == nil || !strings.Contains(err.Error(), "layout version 8, from an older xdpfw: this build reads it but changes it only after moving it") {
+	if _, err := old.AddRule(rules.Rule{Action: rules.Pass}); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("layout version %d, from an older xdpfw: this build reads it but changes it only after moving it", oldMetaVersion)) {
 		t.Errorf("rule add on a previous layout's state: %v", err)
 	}
 	if _, err := old.DetachAll(); err == nil {

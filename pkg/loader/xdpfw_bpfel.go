@@ -15,7 +15,9 @@ import (
 
 type xdpfwAddr4HostKey struct {
 	_    structs.HostLayout
-	Tag  uint32
+	Tag  uint8
+	Len  uint8
+	Pad  uint16
 	Addr [4]uint8
 }
 
@@ -28,7 +30,9 @@ type xdpfwAddr4LpmKey struct {
 
 type xdpfwAddr6HostKey struct {
 	_    structs.HostLayout
-	Tag  uint32
+	Tag  uint8
+	Len  uint8
+	Pad  uint16
 	Addr [16]uint8
 }
 
@@ -158,6 +162,9 @@ type xdpfwGenConf struct {
 	WildSummary uint64
 	Nsets       [2]uint32
 	SetSlot     [2][8]uint32
+	HashNlens   [4]uint8
+	HashLens    [4][4]uint8
+	_           [4]byte
 }
 
 type xdpfwIface struct {

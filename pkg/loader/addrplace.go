@@ -1,0 +1,102 @@
+package loader
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/binary"
+	"net/netip"
+	"slices"
+
+	"github.com/cilium/ebpf"
+
+	"github.com/xdpfw/xdpfw/pkg/classifier"
+	"github.com/xdpfw/xdpfw/pkg/layout"
+)
+
+// Where a direction's prefixes go (layout.h, ADDR_HASH_LENS): hosts to
+// the family's hash; and when the family has hashMinPrefixes prefixes or
+// more, those of the longest lengths too, which the program probes
+// longest first, the shorter rest to the LPM trie. A trie of a few
+// prefixes is a short walk and beats hashing the key (bench breakdown:
+// one /24 costs more as a hash probe); a trie of thousands is a cache
+// miss per level. The choice is made per generation from its ruleset and
+// recorded in its config, so the program and every later commit read it.
+const hashMinPrefixes = 8
+
+// hashLens gives, per address table (addrTable) of direction dir, the
+// lengths whose prefixes go to the hash, longest first.
+func hashLens(dir int, entries []classifier.PrefixAtom, lens *[4][]uint8) {
+	var prefixes [4]int
+	for _, e := range entries {
+		t := addrTable(dir, e.Prefix)
+		if b := uint8(e.Prefix.Bits()); !slices.Contains(lens[t], b) {
+			lens[t] = append(lens[t], b)
+		}
+		if e.Prefix.Bits() != e.Prefix.Addr().BitLen() {
+			prefixes[t]++
+		}
+	}
+	for t := dir * 2; t < dir*2+2; t++ {
+		slices.SortFunc(lens[t], func(a, b uint8) int { return cmp.Compare(b, a) })
+		if prefixes[t] < hashMinPrefixes {
+			// hosts only (the longest length, if present)
+			host := uint8(32)
+			if t%2 == 1 {
+				host = 128
+			}
+			lens[t] = lens[t][:min(len(lens[t]), 1)]
+			if len(lens[t]) == 1 && lens[t][0] != host {
+				lens[t] = lens[t][:0]
+			}
+		}
+		lens[t] = lens[t][:min(len(lens[t]), layout.AddrHashLens)]
+	}
+}
+
+// addrTable is the index of p's table in gen_conf's hash lists:
+// dir * 2 + (p is IPv6).
+func addrTable(dir int, p netip.Prefix) int {
+	if p.Addr().Is4() {
+		return dir * 2
+	}
+	return dir*2 + 1
+}
+
+// inHash reports whether a prefix of length bits goes to the hash, given
+// its table's hash lengths.
+func inHash(lens []uint8, bits int) bool {
+	return slices.Contains(lens, uint8(bits))
+}
+
+// confLens reads the hash lengths a generation's config records.
+func confLens(c *xdpfwGenConf) (lens [4][]uint8) {
+	for t := range lens {
+		n := min(int(c.HashNlens[t]), layout.AddrHashLens)
+		lens[t] = slices.Clone(c.HashLens[t][:n])
+	}
+	return lens
+}
+
+// setConfLens records lens in a generation's config.
+func setConfLens(c *xdpfwGenConf, lens [4][]uint8) {
+	for t := range lens {
+		c.HashNlens[t] = uint8(len(lens[t]))
+		copy(c.HashLens[t][:], lens[t])
+	}
+}
+
+// readGenConf reads generation gen's config, from a map of this layout
+// or of the previous one, whose values lack the hash lengths at the end
+// (read as none: a previous layout's program never used them).
+func readGenConf(m *ebpf.Map, gen uint32, c *xdpfwGenConf) error {
+	size := binary.Size(c)
+	if int(m.ValueSize()) >= size {
+		return m.Lookup(gen, c)
+	}
+	buf := make([]byte, size)
+	if err := m.Lookup(gen, buf[:m.ValueSize()]); err != nil {
+		return err
+	}
+	*c = xdpfwGenConf{}
+	return binary.Read(bytes.NewReader(buf), binary.NativeEndian, c)
+}
