@@ -11,6 +11,8 @@
 struct go_layout {
 	enum limits limits;
 	enum addr_limits addr_limits;
+	enum addr_buckets addr_buckets;
+	enum addr_hash addr_hash;
 	enum dim dim;
 	enum proto_keys proto_keys;
 	enum value_keys value_keys;

@@ -163,18 +163,72 @@ enum addr_limits {
 	ADDR_ENTRIES    = NUM_GENS * 2 * MAX_RULES,
 	/*
 	 * The prefixes of the longest ADDR_HASH_LENS lengths a direction's
-	 * rules name in a family go to the hash map of that family, keyed by
-	 * (tag, length, masked address), and are probed longest first; only
-	 * the shorter ones go to the LPM trie. A hash probe is a bucket and
-	 * an element, where a trie walk is a cache miss per level (about 20
-	 * levels for a few thousand prefixes), and rulesets name few lengths.
+	 * rules name in a family go to that family's buckets (below), and
+	 * are probed longest first; only the shorter ones go to the LPM
+	 * trie. A probe is one cache line, where a trie walk is a cache miss
+	 * per level (about 12 for 4096 prefixes), and rulesets name few
+	 * lengths.
 	 */
 	ADDR_HASH_LENS  = 4,
 };
 
+/*
+ * The address buckets (maps addr4_host, addr6_host): per generation and
+ * family, ADDR_BUCKETS buckets of one cache line, which the program
+ * probes inline (no helper call, no jhash). Go builds a generation's
+ * buckets whole at each commit, placing every key in one of its two
+ * buckets (cuckoo hashing: ADDR_HASH1 or ADDR_HASH2 of the key word);
+ * ADDR_B_OVERFLOW on a bucket says some key whose first bucket it is
+ * sits in its second, so a miss reads one bucket unless so flagged.
+ * 2 * MAX_RULES keys fill at most 29% of a family's IPv4 slots, 67% of
+ * its IPv6 slots.
+ */
+enum addr_buckets {
+	ADDR_BUCKET_BITS = 12,
+	ADDR_BUCKETS     = 1 << ADDR_BUCKET_BITS,
+	ADDR4_SLOTS      = 7,
+	ADDR6_SLOTS      = 3,
+	ADDR_B_OVERFLOW  = 1,
+	ADDR_SLOT_USED   = 0x80,            /* in a slot's tag byte */
+};
+/* The multipliers of the buckets' hashes (64-bit enumerators, so Go
+ * reads them from BTF too). */
+enum addr_hash {
+	ADDR_HASH1 = 0x9E3779B97F4A7C15ULL,
+	ADDR_HASH2 = 0xC2B2AE3D27D4EB4FULL,
+	ADDR_HASH6 = 0x165667B19E3779F9ULL,
+};
+
+/* A slot: the key (tag | ADDR_SLOT_USED, length, address masked to it)
+ * and its atom. */
+struct addr4_slot {
+	__u8 tag;
+	__u8 len;
+	__u16 atom;
+	__u8 addr[4];
+};
+
+struct addr4_bucket {
+	__u32 flags;                        /* ADDR_B_* */
+	__u32 pad;
+	struct addr4_slot slot[ADDR4_SLOTS];
+};
+
+struct addr6_slot {
+	__u8 tag;
+	__u8 len;
+	__u16 atom;
+	__u8 addr[16];
+};
+
+struct addr6_bucket {
+	__u32 flags;
+	struct addr6_slot slot[ADDR6_SLOTS];
+};
+
 /* gen_conf.flags: which address tables hold entries (skip empty lookups),
  * and which dimensions some rule uses (the others use VEC_ALL). A HOST
- * flag: the family's hash holds prefixes (of gen_conf.hash_lens). */
+ * flag: the family's buckets hold prefixes (of gen_conf.hash_lens). */
 enum gen_flags {
 	GF_SRC4_HOST    = 1 << 0,
 	GF_SRC4_LPM     = 1 << 1,
@@ -249,7 +303,7 @@ struct gen_conf {
 	 * of a set dimension's key is membership in set_slot[dir][j] */
 	__u32 nsets[2];
 	__u32 set_slot[2][MAX_SET_REFS];
-	/* The prefix lengths in the address hashes, longest first, per
+	/* The prefix lengths in the address buckets, longest first, per
 	 * table: index dir * 2 + (family == 6); hash_nlens[t] of them. */
 	__u8 hash_nlens[4];
 	__u8 hash_lens[4][ADDR_HASH_LENS];
@@ -379,21 +433,6 @@ struct counter {
 	__u64 bytes;
 };
 
-/* Hash keys: the address masked to len bits. */
-struct addr4_host_key {
-	__u8 tag;
-	__u8 len;
-	__u16 pad;
-	__u8 addr[4];
-};
-
-struct addr6_host_key {
-	__u8 tag;
-	__u8 len;
-	__u16 pad;
-	__u8 addr[16];
-};
-
 /* LPM keys: the tag byte is part of the matched data, so a lookup with
  * prefixlen 8+32 (or 8+128) only finds prefixes of its own tag. */
 struct addr4_lpm_key {
@@ -423,7 +462,7 @@ struct rule_def {
 
 enum meta_ids {
 	META_MAGIC      = 0x78647066,       /* "xdpf" */
-	META_VERSION    = 10, /* 4: two programs; 5: binary rule definitions; 6: sets; 7: atom_scratch; 8: capture; 9: conntrack; 10: prefix hashes */
+	META_VERSION    = 10, /* 4: two programs; 5: binary rule definitions; 6: sets; 7: atom_scratch; 8: capture; 9: conntrack; 10: address buckets */
 };
 struct meta {
 	__u32 magic;

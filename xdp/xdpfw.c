@@ -31,18 +31,19 @@ struct {
 	__type(value, struct gen_conf);
 } gen_conf SEC(".maps");
 
+/* index gen * ADDR_BUCKETS + bucket -> bucket (layout.h) */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, ADDR_ENTRIES);
-	__type(key, struct addr4_host_key);
-	__type(value, __u32);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, NUM_GENS * ADDR_BUCKETS);
+	__type(key, __u32);
+	__type(value, struct addr4_bucket);
 } addr4_host SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, ADDR_ENTRIES);
-	__type(key, struct addr6_host_key);
-	__type(value, __u32);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, NUM_GENS * ADDR_BUCKETS);
+	__type(key, __u32);
+	__type(value, struct addr6_bucket);
 } addr6_host SEC(".maps");
 
 struct {
@@ -262,9 +263,70 @@ static __always_inline __u32 mask32(int bits)
 	return __builtin_bswap32(~0u << (32 - bits));
 }
 
+/* Bucket h (ADDR_BUCKET_BITS bits of a 64-bit hash) of generation gen. */
+static __always_inline __u32 bucket_idx(__u32 gen, __u64 h)
+{
+	return gen * ADDR_BUCKETS + (__u32)(h >> (64 - ADDR_BUCKET_BITS));
+}
+
+/*
+ * The atom of the IPv4 key (tag, len, a: the address masked to len) in
+ * generation gen's buckets, or -1. A slot is compared as one word with
+ * its atom masked out.
+ */
+static __always_inline int addr4_find(__u32 gen, __u32 tag, __u32 len, __u32 a)
+{
+	__u64 key = (tag | ADDR_SLOT_USED) | len << 8 | (__u64)a << 32;
+	__u32 idx = bucket_idx(gen, key * ADDR_HASH1);
+	struct addr4_bucket *b = bpf_map_lookup_elem(&addr4_host, &idx);
+	__u64 w;
+
+	for (int pass = 0; pass < 2; pass++) {
+		if (!b)
+			return -1;
+#pragma unroll
+		for (int s = 0; s < ADDR4_SLOTS; s++) {
+			__builtin_memcpy(&w, &b->slot[s], 8);
+			if ((w & ~0xffff0000ULL) == key)
+				return w >> 16 & 0xffff;
+		}
+		if (pass || !(b->flags & ADDR_B_OVERFLOW))
+			return -1;
+		idx = bucket_idx(gen, key * ADDR_HASH2);
+		b = bpf_map_lookup_elem(&addr4_host, &idx);
+	}
+	return -1;
+}
+
+/* addr4_find for IPv6: a holds the masked address as four words. */
+static __always_inline int addr6_find(__u32 gen, __u32 tag, __u32 len, const __u32 *a)
+{
+	__u32 head = (tag | ADDR_SLOT_USED) | len << 8, w[5];
+	__u64 key = ((__u64)a[1] << 32 | a[0]) * ADDR_HASH6 ^ ((__u64)a[3] << 32 | a[2]) ^ head;
+	__u32 idx = bucket_idx(gen, key * ADDR_HASH1);
+	struct addr6_bucket *b = bpf_map_lookup_elem(&addr6_host, &idx);
+
+	for (int pass = 0; pass < 2; pass++) {
+		if (!b)
+			return -1;
+#pragma unroll
+		for (int s = 0; s < ADDR6_SLOTS; s++) {
+			__builtin_memcpy(w, &b->slot[s], 20);
+			if ((w[0] & 0xffff) == head && w[1] == a[0] && w[2] == a[1] &&
+			    w[3] == a[2] && w[4] == a[3])
+				return w[0] >> 16;
+		}
+		if (pass || !(b->flags & ADDR_B_OVERFLOW))
+			return -1;
+		idx = bucket_idx(gen, key * ADDR_HASH2);
+		b = bpf_map_lookup_elem(&addr6_host, &idx);
+	}
+	return -1;
+}
+
 /*
  * The atom of addr in direction dir: its longest match among the rules'
- * prefixes. The hash holds the prefixes of the longest lengths (conf's
+ * prefixes. The buckets hold the prefixes of the longest lengths (conf's
  * list for the table), probed longest first, so the first hit is the
  * longest match; only when all miss is the trie, which holds the
  * shorter ones, walked.
@@ -273,31 +335,29 @@ static __always_inline __u32 addr_atom(__u32 gen, __u32 dir, __u32 flags,
 				       const struct gen_conf *conf,
 				       const struct pkt *p, const __u8 *addr)
 {
-	__u32 *atom, tab = dir * 2 + (p->family == 6), n;
+	__u32 *atom, tab = dir * 2 + (p->family == 6), n, len, tag = ADDR_TAG(gen, dir);
+	int found;
 
 	/* Flags for the destination sit four bits above the source's. */
 	flags >>= dir * 4;
 	n = conf->hash_nlens[tab & 3];
 	if (p->family == 4) {
 		if (flags & GF_SRC4_HOST) {
-			struct addr4_host_key k = { .tag = ADDR_TAG(gen, dir) };
 			__u32 a;
 
 			__builtin_memcpy(&a, addr, 4);
-#pragma unroll
 			for (int i = 0; i < ADDR_HASH_LENS; i++) {
 				if (i >= n)
 					break;
-				k.len = conf->hash_lens[tab & 3][i];
-				a &= mask32(k.len);
-				__builtin_memcpy(k.addr, &a, 4);
-				if ((atom = bpf_map_lookup_elem(&addr4_host, &k)))
-					return *atom;
+				len = conf->hash_lens[tab & 3][i];
+				a &= mask32(len);
+				found = addr4_find(gen, tag, len, a);
+				if (found >= 0)
+					return found;
 			}
 		}
 		if (flags & GF_SRC4_LPM) {
-			struct addr4_lpm_key k = {
-				.prefixlen = 8 + 32, .tag = ADDR_TAG(gen, dir) };
+			struct addr4_lpm_key k = { .prefixlen = 8 + 32, .tag = tag };
 
 			__builtin_memcpy(k.addr, addr, 4);
 			if ((atom = bpf_map_lookup_elem(&addr4_lpm, &k)))
@@ -305,28 +365,25 @@ static __always_inline __u32 addr_atom(__u32 gen, __u32 dir, __u32 flags,
 		}
 	} else if (p->family == 6) {
 		if (flags & GF_SRC6_HOST) {
-			struct addr6_host_key k = { .tag = ADDR_TAG(gen, dir) };
 			__u32 a[4];
 
 			__builtin_memcpy(a, addr, 16);
-#pragma unroll
 			for (int i = 0; i < ADDR_HASH_LENS; i++) {
 				if (i >= n)
 					break;
-				k.len = conf->hash_lens[tab & 3][i];
+				len = conf->hash_lens[tab & 3][i];
 				/* lengths come longest first: masking what the
 				 * last probe masked loses nothing */
 #pragma unroll
 				for (int w = 0; w < 4; w++)
-					a[w] &= mask32(k.len - 32 * w);
-				__builtin_memcpy(k.addr, a, 16);
-				if ((atom = bpf_map_lookup_elem(&addr6_host, &k)))
-					return *atom;
+					a[w] &= mask32(len - 32 * w);
+				found = addr6_find(gen, tag, len, a);
+				if (found >= 0)
+					return found;
 			}
 		}
 		if (flags & GF_SRC6_LPM) {
-			struct addr6_lpm_key k = {
-				.prefixlen = 8 + 128, .tag = ADDR_TAG(gen, dir) };
+			struct addr6_lpm_key k = { .prefixlen = 8 + 128, .tag = tag };
 
 			__builtin_memcpy(k.addr, addr, 16);
 			if ((atom = bpf_map_lookup_elem(&addr6_lpm, &k)))

@@ -18,6 +18,23 @@ const (
 	AddrHashLens = 4
 )
 
+// enum addr_buckets
+const (
+	AddrBucketBits = 12
+	AddrBuckets    = 4096
+	Addr4Slots     = 7
+	Addr6Slots     = 3
+	AddrBOverflow  = 1
+	AddrSlotUsed   = 128
+)
+
+// enum addr_hash
+const (
+	AddrHash1 = 11400714819323198485
+	AddrHash2 = 14029467366897019727
+	AddrHash6 = 1609587929392839161
+)
+
 // enum dim
 const (
 	DimSrc   = 0

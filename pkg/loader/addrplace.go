@@ -13,42 +13,24 @@ import (
 	"github.com/xdpfw/xdpfw/pkg/layout"
 )
 
-// Where a direction's prefixes go (layout.h, ADDR_HASH_LENS): hosts to
-// the family's hash; and when the family has hashMinPrefixes prefixes or
-// more, those of the longest lengths too, which the program probes
-// longest first, the shorter rest to the LPM trie. A trie of a few
-// prefixes is a short walk and beats hashing the key (bench breakdown:
-// one /24 costs more as a hash probe); a trie of thousands is a cache
-// miss per level. The choice is made per generation from its ruleset and
+// Where a direction's prefixes go (layout.h, ADDR_HASH_LENS): those of
+// the longest lengths the rules name in a family to the family's
+// buckets, which the program probes longest first, the shorter rest to
+// its LPM trie. The choice is made per generation from its ruleset and
 // recorded in its config, so the program and every later commit read it.
-const hashMinPrefixes = 8
 
 // hashLens gives, per address table (addrTable) of direction dir, the
-// lengths whose prefixes go to the hash, longest first.
+// lengths whose prefixes go to the buckets: the longest
+// layout.AddrHashLens of those the entries name, longest first.
 func hashLens(dir int, entries []classifier.PrefixAtom, lens *[4][]uint8) {
-	var prefixes [4]int
 	for _, e := range entries {
 		t := addrTable(dir, e.Prefix)
 		if b := uint8(e.Prefix.Bits()); !slices.Contains(lens[t], b) {
 			lens[t] = append(lens[t], b)
 		}
-		if e.Prefix.Bits() != e.Prefix.Addr().BitLen() {
-			prefixes[t]++
-		}
 	}
 	for t := dir * 2; t < dir*2+2; t++ {
 		slices.SortFunc(lens[t], func(a, b uint8) int { return cmp.Compare(b, a) })
-		if prefixes[t] < hashMinPrefixes {
-			// hosts only (the longest length, if present)
-			host := uint8(32)
-			if t%2 == 1 {
-				host = 128
-			}
-			lens[t] = lens[t][:min(len(lens[t]), 1)]
-			if len(lens[t]) == 1 && lens[t][0] != host {
-				lens[t] = lens[t][:0]
-			}
-		}
 		lens[t] = lens[t][:min(len(lens[t]), layout.AddrHashLens)]
 	}
 }
@@ -62,8 +44,8 @@ func addrTable(dir int, p netip.Prefix) int {
 	return dir*2 + 1
 }
 
-// inHash reports whether a prefix of length bits goes to the hash, given
-// its table's hash lengths.
+// inHash reports whether a prefix of length bits goes to the buckets,
+// given its table's bucket lengths.
 func inHash(lens []uint8, bits int) bool {
 	return slices.Contains(lens, uint8(bits))
 }

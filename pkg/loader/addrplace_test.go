@@ -84,3 +84,57 @@ func near(rng *rand.Rand, addrs []netip.Addr) netip.Addr {
 	}
 	return a
 }
+
+// TestBucketsFull: a full ruleset whose every rule names a source and a
+// destination host, random ones, so each family's buckets hold 8192 keys
+// (the IPv6 ones two thirds full, many keys in their second bucket):
+// every key is found, and an address next to one is not.
+func TestBucketsFull(t *testing.T) {
+	privtest.Require(t)
+	for _, bytes := range []int{4, 16} {
+		rng := rand.New(rand.NewPCG(1, uint64(bytes)))
+		seen := map[netip.Addr]bool{}
+		var addrs []netip.Addr
+		for len(addrs) < 2*rules.MaxRules+2 {
+			b := make([]byte, bytes)
+			for i := range b {
+				b[i] = byte(rng.IntN(256))
+			}
+			b[0] = 10 | 0x20*byte(bytes/16) // 10/8 or 2a00::/8: unicast
+			if a, _ := netip.AddrFromSlice(b); !seen[a] {
+				seen[a] = true
+				addrs = append(addrs, a)
+			}
+		}
+		rs := &rules.Ruleset{Policy: rules.Pass}
+		for i := range rules.MaxRules {
+			rs.Rules = append(rs.Rules, rules.Rule{ID: uint32(i + 1), Action: rules.Drop, Match: rules.Match{
+				Src: netip.PrefixFrom(addrs[2*i], bytes*8), Dst: netip.PrefixFrom(addrs[2*i+1], bytes*8)}})
+		}
+		inst, err := NewInstance(rs, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v4, v6, err := readBuckets(&inst.objs.xdpfwMaps)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := len(v4) + len(v6); n != 2*rules.MaxRules {
+			t.Errorf("%d keys in the buckets, want %d", n, 2*rules.MaxRules)
+		}
+		for range 600 {
+			i := rng.IntN(rules.MaxRules)
+			for _, f := range []struct{ src, dst netip.Addr }{{addrs[2*i], addrs[2*i+1]}, {addrs[2*i], addrs[2*i+3]}} {
+				frame := fixtures.UDP(f.src.String(), f.dst.String(), 1000, 53)
+				got, err := inst.Run(frame)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if want := model.Evaluate(rs, frame); got != want {
+					t.Fatalf("%s -> %s: datapath %+v, reference model %+v", f.src, f.dst, got, want)
+				}
+			}
+		}
+		inst.Close()
+	}
+}

@@ -184,23 +184,10 @@ func (v *view) stalePrefixes(gen uint32, t *classifier.Tables, defs map[uint32][
 	return stale, true
 }
 
-// clearAddrs deletes every address entry of generation gen, found by
-// iterating the tables (the LPM tries one key per syscall).
+// clearAddrs deletes every trie entry of generation gen, found by
+// iterating the tries one key per syscall (the next put rewrites its
+// buckets whole).
 func clearAddrs(m *xdpfwMaps, gen uint32) error {
-	k4, _, err := readAll[xdpfwAddr4HostKey, uint32](m.Addr4Host)
-	if err != nil {
-		return err
-	}
-	if err := deleteKeys(m.Addr4Host, filter(k4, func(k *xdpfwAddr4HostKey) bool { return uint32(k.Tag)&1 == gen })); err != nil {
-		return err
-	}
-	k6, _, err := readAll[xdpfwAddr6HostKey, uint32](m.Addr6Host)
-	if err != nil {
-		return err
-	}
-	if err := deleteKeys(m.Addr6Host, filter(k6, func(k *xdpfwAddr6HostKey) bool { return uint32(k.Tag)&1 == gen })); err != nil {
-		return err
-	}
 	l4, err := keysOf[xdpfwAddr4LpmKey](m.Addr4Lpm)
 	if err != nil {
 		return err
@@ -219,19 +206,18 @@ func clearAddrs(m *xdpfwMaps, gen uint32) error {
 // defs where they differ from those gen holds (old); the config goes
 // last.
 func writeTables(m *xdpfwMaps, gen uint32, t *classifier.Tables, slots map[uint32]uint32, old, defs map[uint32][]byte) error {
-	var flags uint32
 	var lens [4][]uint8
+	var a addrEntries
 	for dir, entries := range [][]classifier.PrefixAtom{t.Src, t.Dst} {
-		var a addrEntries
 		hashLens(dir, entries, &lens)
 		for _, e := range entries {
 			a.add(gen, dir, e.Prefix, e.Atom, inHash(lens[addrTable(dir, e.Prefix)], e.Prefix.Bits()))
 		}
-		if err := a.put(m); err != nil {
-			return fmt.Errorf("address table: %w", err)
-		}
-		flags |= a.flags() << (4 * dir)
 	}
+	if err := a.put(m, gen); err != nil {
+		return fmt.Errorf("address table: %w", err)
+	}
+	flags := a.flags()
 
 	for d, table := range t.Values {
 		if table == nil {
@@ -393,56 +379,69 @@ func writeDefs(m *xdpfwMaps, gen uint32, old, defs map[uint32][]byte) error {
 }
 
 // addrEntries are address-table keys (and the atoms to write with them)
-// by table: the hash maps' and the LPM tries'.
+// by table: the buckets' and the LPM tries'.
 type addrEntries struct {
-	h4     []xdpfwAddr4HostKey
-	h6     []xdpfwAddr6HostKey
+	h4, h6 []bucketKey
 	p4     []xdpfwAddr4LpmKey
 	p6     []xdpfwAddr6LpmKey
-	a4, a6 []uint32 // atoms for h4, h6
 	b4, b6 []uint32 // atoms for p4, p6
 }
 
 // add files prefix p of direction dir in generation gen under its key,
-// in the hash or in the trie (see addrplace.go).
+// in the buckets or in the trie (see addrplace.go).
 func (a *addrEntries) add(gen uint32, dir int, p netip.Prefix, atom uint32, hash bool) {
 	tag := addrTag(gen, dir)
 	p = p.Masked()
 	addr, bits := p.Addr(), p.Bits()
 	switch {
-	case addr.Is4() && hash:
-		a.h4, a.a4 = append(a.h4, xdpfwAddr4HostKey{Tag: tag, Len: uint8(bits), Addr: addr.As4()}), append(a.a4, atom)
+	case hash:
+		k := bucketKey{tag: tag, len: uint8(bits), atom: uint16(atom)}
+		if addr.Is4() {
+			a4 := addr.As4()
+			copy(k.addr[:], a4[:])
+			a.h4 = append(a.h4, k)
+		} else {
+			k.addr = addr.As16()
+			a.h6 = append(a.h6, k)
+		}
 	case addr.Is4():
 		a.p4, a.b4 = append(a.p4, xdpfwAddr4LpmKey{Prefixlen: 8 + uint32(bits), Tag: tag, Addr: addr.As4()}), append(a.b4, atom)
-	case hash:
-		a.h6, a.a6 = append(a.h6, xdpfwAddr6HostKey{Tag: tag, Len: uint8(bits), Addr: addr.As16()}), append(a.a6, atom)
 	default:
 		a.p6, a.b6 = append(a.p6, xdpfwAddr6LpmKey{Prefixlen: 8 + uint32(bits), Tag: tag, Addr: addr.As16()}), append(a.b6, atom)
 	}
 }
 
-// flags reports which of the four tables hold entries (gfSrc* bits).
+// flags reports which of the eight tables hold entries (gfSrc* bits,
+// the destination's four above).
 func (a *addrEntries) flags() uint32 {
 	var f uint32
-	for _, t := range []struct {
-		n    int
-		flag uint32
-	}{{len(a.h4), gfSrc4Host}, {len(a.p4), gfSrc4LPM}, {len(a.h6), gfSrc6Host}, {len(a.p6), gfSrc6LPM}} {
-		if t.n > 0 {
-			f |= t.flag
-		}
+	dirOf := func(tag uint8) int { return 4 * int(tag>>1) }
+	for _, k := range a.h4 {
+		f |= gfSrc4Host << dirOf(k.tag)
+	}
+	for _, k := range a.h6 {
+		f |= gfSrc6Host << dirOf(k.tag)
+	}
+	for _, k := range a.p4 {
+		f |= gfSrc4LPM << dirOf(k.Tag)
+	}
+	for _, k := range a.p6 {
+		f |= gfSrc6LPM << dirOf(k.Tag)
 	}
 	return f
 }
 
-func (a *addrEntries) put(m *xdpfwMaps) error {
-	return errors.Join(putAll(m.Addr4Host, a.h4, a.a4), putAll(m.Addr4Lpm, a.p4, a.b4),
-		putAll(m.Addr6Host, a.h6, a.a6), putAll(m.Addr6Lpm, a.p6, a.b6))
+// put writes generation gen's buckets whole (a's are all of gen's) and
+// adds a's trie entries.
+func (a *addrEntries) put(m *xdpfwMaps, gen uint32) error {
+	return errors.Join(writeBuckets4(m.Addr4Host, gen, a.h4), putAll(m.Addr4Lpm, a.p4, a.b4),
+		writeBuckets6(m.Addr6Host, gen, a.h6), putAll(m.Addr6Lpm, a.p6, a.b6))
 }
 
+// delete removes a's trie entries; bucket entries go when their
+// generation's buckets are next written whole.
 func (a *addrEntries) delete(m *xdpfwMaps) error {
-	return errors.Join(deleteKeys(m.Addr4Host, a.h4), deleteKeys(m.Addr4Lpm, a.p4),
-		deleteKeys(m.Addr6Host, a.h6), deleteKeys(m.Addr6Lpm, a.p6))
+	return errors.Join(deleteKeys(m.Addr4Lpm, a.p4), deleteKeys(m.Addr6Lpm, a.p6))
 }
 
 // readRuleset returns the live ruleset (the active generation's rule

@@ -19,23 +19,19 @@ func addrEntriesIn(t *testing.T, m *xdpfwMaps) map[string]uint32 {
 	add := func(tag uint32, addr netip.Addr, bits int, atom uint32) {
 		k := fmt.Sprintf("gen %d dir %d %s", tag&1, tag>>1, netip.PrefixFrom(addr, bits))
 		if _, dup := out[k]; dup {
-			t.Errorf("%s is in both the hash and the trie", k)
+			t.Errorf("%s is in both the buckets and the trie", k)
 		}
 		out[k] = atom
 	}
-	h4, a4, err := readAll[xdpfwAddr4HostKey, uint32](m.Addr4Host)
+	b4, b6, err := readBuckets(m)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i, k := range h4 {
-		add(uint32(k.Tag), netip.AddrFrom4(k.Addr), int(k.Len), a4[i])
+	for _, k := range b4 {
+		add(uint32(k.tag), netip.AddrFrom4([4]byte(k.addr[:4])), int(k.len), uint32(k.atom))
 	}
-	h6, a6, err := readAll[xdpfwAddr6HostKey, uint32](m.Addr6Host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, k := range h6 {
-		add(uint32(k.Tag), netip.AddrFrom16(k.Addr), int(k.Len), a6[i])
+	for _, k := range b6 {
+		add(uint32(k.tag), netip.AddrFrom16(k.addr), int(k.len), uint32(k.atom))
 	}
 	l4, err := keysOf[xdpfwAddr4LpmKey](m.Addr4Lpm)
 	if err != nil {
@@ -163,7 +159,7 @@ func stopHalfway(t *testing.T, m *xdpfwMaps) {
 	stray.add(gen, 0, netip.MustParsePrefix("2001:db8:99::/48"), 1, true)
 	stray.add(gen, 0, netip.MustParsePrefix("2001:db8::/32"), 1, false)
 	stray.add(gen, 1, netip.MustParsePrefix("2001:db8:99::1/128"), 1, true)
-	if err := stray.put(m); err != nil {
+	if err := stray.put(m, gen); err != nil {
 		t.Fatal(err)
 	}
 	def, err := encodeRule(rules.Rule{ID: 999999, Action: rules.Drop, Match: rules.Match{Src: netip.MustParsePrefix("198.51.100.0/24")}}, 0)
@@ -181,18 +177,14 @@ func TestDeleteKeysAbsent(t *testing.T) {
 	s := openLive(t)
 	var present, absent addrEntries
 	for i := range 6 {
-		present.add(1, 0, netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 0, 0, byte(i)}), 32), 1, true)
 		present.add(1, 0, netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i), 0, 0}), 16), 1, false)
-		absent.add(1, 0, netip.PrefixFrom(netip.AddrFrom4([4]byte{11, 0, 0, byte(i)}), 32), 1, true)
 		absent.add(1, 0, netip.PrefixFrom(netip.AddrFrom4([4]byte{11, byte(i), 0, 0}), 16), 1, false)
 	}
-	if err := present.put(&s.maps); err != nil {
+	if err := present.put(&s.maps, 1); err != nil {
 		t.Fatal(err)
 	}
 	// Absent keys first, last and in between.
 	var mixed addrEntries
-	mixed.h4 = append(append(append(append([]xdpfwAddr4HostKey{}, absent.h4[:2]...), present.h4[:3]...), absent.h4[2:4]...), present.h4[3:]...)
-	mixed.h4 = append(mixed.h4, absent.h4[4:]...)
 	mixed.p4 = append(append(append([]xdpfwAddr4LpmKey{}, absent.p4[:3]...), present.p4...), absent.p4[3:]...)
 	if err := mixed.delete(&s.maps); err != nil {
 		t.Fatal(err)
@@ -201,6 +193,18 @@ func TestDeleteKeysAbsent(t *testing.T) {
 		if k[:5] == "gen 1" {
 			t.Errorf("left behind: %s", k)
 		}
+	}
+	// Hash maps: rule definitions, some absent.
+	keys := []xdpfwRuleDefKey{{Gen: 1, Id: 900001}, {Gen: 1, Id: 900002}, {Gen: 1, Id: 900003}}
+	if err := putAll(s.maps.RuleDefs, keys[1:2], []xdpfwRuleDef{{Len: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := deleteKeys(s.maps.RuleDefs, keys); err != nil {
+		t.Fatal(err)
+	}
+	var def xdpfwRuleDef
+	if err := s.maps.RuleDefs.Lookup(&keys[1], &def); err == nil {
+		t.Error("rule definition 900002 left behind")
 	}
 }
 

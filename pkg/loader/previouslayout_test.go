@@ -36,6 +36,8 @@ func previousShape(dir string, spec *ebpf.CollectionSpec, pinned map[string]*ebp
 		switch name {
 		case xdpfwMapGenConf:
 			err = copyLeading(cur, m)
+		case xdpfwMapAddr4Host, xdpfwMapAddr6Host:
+			// hash maps: filled by previousAddrs
 		case xdpfwMapAtomScratch, xdpfwMapTrace:
 			// scratch: the program writes before it reads
 		default:
@@ -48,11 +50,12 @@ func previousShape(dir string, spec *ebpf.CollectionSpec, pinned map[string]*ebp
 			return fail(err)
 		}
 	}
-	conf := out[xdpfwMapGenConf]
-	if conf == nil {
-		return fail(fmt.Errorf("gen_conf kept its shape: previousShape is out of date"))
+	for _, name := range []string{xdpfwMapGenConf, xdpfwMapAddr4Host, xdpfwMapAddr6Host} {
+		if out[name] == nil {
+			return fail(fmt.Errorf("%s kept its shape: previousShape is out of date", name))
+		}
 	}
-	if err := previousAddrs(pinned, conf); err != nil {
+	if err := previousAddrs(pinned, out); err != nil {
 		return fail(err)
 	}
 	return out, nil
@@ -73,71 +76,75 @@ func copyLeading(from, to *ebpf.Map) error {
 	return nil
 }
 
-// previousAddrs moves the address hashes' prefixes that are not hosts to
-// the tries, writes the hosts under the previous key (a 32-bit tag: the
-// length byte zero), and sets each generation's table flags in conf (of
-// the previous shape: flags at the same offset) to what the tables hold.
-func previousAddrs(pinned map[string]*ebpf.Map, conf *ebpf.Map) error {
+// The previous layout's address hash keys: a 32-bit tag, the address.
+type (
+	prevAddr4Key struct {
+		Tag  uint32
+		Addr [4]byte
+	}
+	prevAddr6Key struct {
+		Tag  uint32
+		Addr [16]byte
+	}
+)
+
+// previousAddrs puts the buckets' hosts into the previous layout's hash
+// maps (in out) and their other prefixes into the tries (pinned, the
+// same shape in both layouts), and sets each generation's table flags in
+// out's gen_conf (of the previous shape: flags at the same offset) to
+// what the tables hold.
+func previousAddrs(pinned, out map[string]*ebpf.Map) error {
+	b4, b6, err := readBuckets(&xdpfwMaps{Addr4Host: pinned[xdpfwMapAddr4Host], Addr6Host: pinned[xdpfwMapAddr6Host]})
+	if err != nil {
+		return err
+	}
 	var flags [numGens]uint32
-	h4, l4 := pinned[xdpfwMapAddr4Host], pinned[xdpfwMapAddr4Lpm]
-	k4, a4, err := readAll[xdpfwAddr4HostKey, uint32](h4)
-	if err != nil {
-		return err
-	}
-	for i, k := range k4 {
-		if err := h4.Delete(&k); err != nil {
-			return err
-		}
-		if k.Len == 32 {
-			k.Len = 0
-			err = h4.Put(&k, a4[i])
-		} else {
-			err = l4.Put(&xdpfwAddr4LpmKey{Prefixlen: 8 + uint32(k.Len), Tag: k.Tag, Addr: k.Addr}, a4[i])
-		}
-		if err != nil {
-			return err
-		}
-	}
-	h6, l6 := pinned[xdpfwMapAddr6Host], pinned[xdpfwMapAddr6Lpm]
-	k6, a6, err := readAll[xdpfwAddr6HostKey, uint32](h6)
-	if err != nil {
-		return err
-	}
-	for i, k := range k6 {
-		if err := h6.Delete(&k); err != nil {
-			return err
-		}
-		if k.Len == 128 {
-			k.Len = 0
-			err = h6.Put(&k, a6[i])
-		} else {
-			err = l6.Put(&xdpfwAddr6LpmKey{Prefixlen: 8 + uint32(k.Len), Tag: k.Tag, Addr: k.Addr}, a6[i])
-		}
-		if err != nil {
-			return err
-		}
-	}
 	mark := func(tag uint8, flag uint32) { flags[tag&1] |= flag << (4 * (tag >> 1)) }
-	for _, k := range k4 {
-		mark(k.Tag, map[bool]uint32{true: gfSrc4Host, false: gfSrc4LPM}[k.Len == 32])
+	for _, k := range b4 {
+		if k.len == 32 {
+			err = out[xdpfwMapAddr4Host].Put(prevAddr4Key{Tag: uint32(k.tag), Addr: [4]byte(k.addr[:4])}, uint32(k.atom))
+		} else {
+			err = pinned[xdpfwMapAddr4Lpm].Put(&xdpfwAddr4LpmKey{Prefixlen: 8 + uint32(k.len), Tag: k.tag, Addr: [4]byte(k.addr[:4])}, uint32(k.atom))
+		}
+		if err != nil {
+			return err
+		}
 	}
-	for _, k := range k6 {
-		mark(k.Tag, map[bool]uint32{true: gfSrc6Host, false: gfSrc6LPM}[k.Len == 128])
+	for _, k := range b6 {
+		if k.len == 128 {
+			err = out[xdpfwMapAddr6Host].Put(prevAddr6Key{Tag: uint32(k.tag), Addr: k.addr}, uint32(k.atom))
+		} else {
+			err = pinned[xdpfwMapAddr6Lpm].Put(&xdpfwAddr6LpmKey{Prefixlen: 8 + uint32(k.len), Tag: k.tag, Addr: k.addr}, uint32(k.atom))
+		}
+		if err != nil {
+			return err
+		}
 	}
-	t4, err := keysOf[xdpfwAddr4LpmKey](l4)
+	for _, k := range b4 {
+		if k.len == 32 {
+			mark(k.tag, gfSrc4Host)
+		}
+	}
+	for _, k := range b6 {
+		if k.len == 128 {
+			mark(k.tag, gfSrc6Host)
+		}
+	}
+	t4, err := keysOf[xdpfwAddr4LpmKey](pinned[xdpfwMapAddr4Lpm])
 	if err != nil {
 		return err
 	}
 	for _, k := range t4 {
 		mark(k.Tag, gfSrc4LPM)
 	}
-	t6, err := keysOf[xdpfwAddr6LpmKey](l6)
+	t6, err := keysOf[xdpfwAddr6LpmKey](pinned[xdpfwMapAddr6Lpm])
 	if err != nil {
 		return err
 	}
 	for _, k := range t6 {
 		mark(k.Tag, gfSrc6LPM)
 	}
+	conf := out[xdpfwMapGenConf]
 	val := make([]byte, conf.ValueSize())
 	for gen := uint32(0); gen < numGens; gen++ {
 		if err := conf.Lookup(gen, val); err != nil {
@@ -152,7 +159,6 @@ func previousAddrs(pinned map[string]*ebpf.Map, conf *ebpf.Map) error {
 	}
 	return nil
 }
-
 // checkEgressRecorded: iface, migrated, has exactly one egress learner,
 // this build's, on the kernel's hook, and its record says so.
 func checkEgressRecorded(t *testing.T, s *State, iface string) {

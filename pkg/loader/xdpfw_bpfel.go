@@ -13,12 +13,17 @@ import (
 	"github.com/cilium/ebpf"
 )
 
-type xdpfwAddr4HostKey struct {
-	_    structs.HostLayout
-	Tag  uint8
-	Len  uint8
-	Pad  uint16
-	Addr [4]uint8
+type xdpfwAddr4Bucket struct {
+	_     structs.HostLayout
+	Flags uint32
+	Pad   uint32
+	Slot  [7]struct {
+		_    structs.HostLayout
+		Tag  uint8
+		Len  uint8
+		Atom uint16
+		Addr [4]uint8
+	}
 }
 
 type xdpfwAddr4LpmKey struct {
@@ -28,12 +33,16 @@ type xdpfwAddr4LpmKey struct {
 	Addr      [4]uint8
 }
 
-type xdpfwAddr6HostKey struct {
-	_    structs.HostLayout
-	Tag  uint8
-	Len  uint8
-	Pad  uint16
-	Addr [16]uint8
+type xdpfwAddr6Bucket struct {
+	_     structs.HostLayout
+	Flags uint32
+	Slot  [3]struct {
+		_    structs.HostLayout
+		Tag  uint8
+		Len  uint8
+		Atom uint16
+		Addr [16]uint8
+	}
 }
 
 type xdpfwAddr6LpmKey struct {

@@ -19,14 +19,18 @@ func breakdown(cfg Config, tr workload.Traffic) (Section, error) {
 		rules []rules.Match
 	}{
 		{"no rules (parse, generation, counters)", nil},
-		{"1 IPv4 source host (hash map)", []rules.Match{{Src: netip.PrefixFrom(v4(1).Next(), 32)}}},
-		{"1 IPv4 source /24 (LPM trie)", []rules.Match{{Src: netip.PrefixFrom(v4(1), 24)}}},
-		{"4096 IPv4 source /24s (LPM trie)", nil},
+		{"1 IPv4 source host (address buckets)", []rules.Match{{Src: netip.PrefixFrom(v4(1).Next(), 32)}}},
+		{"1 IPv4 source /24 (address buckets)", []rules.Match{{Src: netip.PrefixFrom(v4(1), 24)}}},
+		{"4096 IPv4 source /24s (address buckets)", nil},
+		{"4096 rules on IPv4 source prefixes /16 to /23 (buckets for /20 to /23, then the LPM trie)", nil},
 		{"1 destination port", []rules.Match{{Dport: rules.PortRange{Set: true, Lo: 443, Hi: 443}}}},
 		{"1 protocol", []rules.Match{{Proto: rules.Proto{Set: true, Num: 17}}}},
 	}
 	for i := range 4096 {
 		cases[3].rules = append(cases[3].rules, rules.Match{Src: netip.PrefixFrom(v4(i), 24)})
+		// eight lengths: more than the buckets take (ADDR_HASH_LENS)
+		p, _ := v4(i).Prefix(16 + i%8)
+		cases[4].rules = append(cases[4].rules, rules.Match{Src: p})
 	}
 	empty, err := perf.EmptyProgram()
 	if err != nil {
@@ -69,7 +73,9 @@ func breakdown(cfg Config, tr workload.Traffic) (Section, error) {
 	return Section{
 		Title: "Where xdpfw's time goes",
 		Method: "The same mix and method, with rulesets that each use one part of the classifier: what each lookup costs on " +
-			"this machine. The /24s are 10.x.y.0/24, so every IPv4 frame of the mix (sources in 10.0.0.0/8) walks the trie to a match.",
+			"this machine. The /24s are 10.x.y.0/24, so every IPv4 frame of the mix (sources in 10.0.0.0/8) finds one; the prefixes of "+
+			"eight lengths are those /24s cut to /16 to /23 in turn: the four longest lengths go to the address buckets, the rest "+
+			"to the LPM trie, which a frame walks when no bucket probe hits.",
 		Tables: []Table{tab},
 		Notes:  notes,
 	}, nil
