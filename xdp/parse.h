@@ -237,7 +237,10 @@ static __always_inline int parse_ipv4(struct frame *f, __u32 off, struct pkt *p)
 	return parse_l4(f, off + hlen, off + tot, p);
 }
 
-static __always_inline int parse_ipv6(struct frame *f, __u32 off, struct pkt *p)
+/* plain: the caller saw no extension header after the fixed one, so
+ * the chain is not walked (xdpfw.c's inline path for plain IPv6). */
+static __always_inline int parse_ipv6(struct frame *f, __u32 off, struct pkt *p,
+				      const int plain)
 {
 	__u8 *h = pkt_at(f, off, 40);
 	__u32 l3end, nh, cur;
@@ -259,7 +262,7 @@ static __always_inline int parse_ipv6(struct frame *f, __u32 off, struct pkt *p)
 	cur = off + 40;
 	p->l3end = l3end;
 
-	for (int i = 0; i < MAX_EXT_HDRS; i++) {
+	for (int i = 0; i < MAX_EXT_HDRS && !plain; i++) {
 		__u8 *x;
 		__u32 xlen;
 
@@ -330,7 +333,7 @@ static __always_inline int parse_frame(struct frame *f, struct pkt *p)
 	case ETH_P_IP:
 		return parse_ipv4(f, off, p);
 	case ETH_P_IPV6:
-		return parse_ipv6(f, off, p);
+		return parse_ipv6(f, off, p, 0);
 	case ETH_P_ARP:
 		p->proto_key = PROTO_KEY_ARP;
 		return PARSE_OK;

@@ -159,6 +159,7 @@ func previousAddrs(pinned, out map[string]*ebpf.Map) error {
 	}
 	return nil
 }
+
 // checkEgressRecorded: iface, migrated, has exactly one egress learner,
 // this build's, on the kernel's hook, and its record says so.
 func checkEgressRecorded(t *testing.T, s *State, iface string) {

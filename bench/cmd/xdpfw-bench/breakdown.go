@@ -73,8 +73,8 @@ func breakdown(cfg Config, tr workload.Traffic) (Section, error) {
 	return Section{
 		Title: "Where xdpfw's time goes",
 		Method: "The same mix and method, with rulesets that each use one part of the classifier: what each lookup costs on " +
-			"this machine. The /24s are 10.x.y.0/24, so every IPv4 frame of the mix (sources in 10.0.0.0/8) finds one; the prefixes of "+
-			"eight lengths are those /24s cut to /16 to /23 in turn: the four longest lengths go to the address buckets, the rest "+
+			"this machine. The /24s are 10.x.y.0/24, so every IPv4 frame of the mix (sources in 10.0.0.0/8) finds one; the prefixes of " +
+			"eight lengths are those /24s cut to /16 to /23 in turn: the four longest lengths go to the address buckets, the rest " +
 			"to the LPM trie, which a frame walks when no bucket probe hits.",
 		Tables: []Table{tab},
 		Notes:  notes,
