@@ -17,7 +17,8 @@ struct go_layout {
 	enum proto_keys proto_keys;
 	enum value_keys value_keys;
 	enum atoms atoms;
-	enum vec_base vec_base;
+	enum atom_base atom_base;
+	enum vec_sizes vec_sizes;
 	enum chunk_base chunk_base;
 	enum gen_flags gen_flags;
 	enum stat stat;

@@ -107,28 +107,49 @@ enum atoms {
 	CT_ATOMS        = CT_KEYS + 1,
 };
 
-/* Where each dimension's vectors start in a generation: the one before's
- * start plus its capacity. */
-enum vec_base {
-	VEC_BASE_SRC    = 0,
-	VEC_BASE_DST    = VEC_BASE_SRC + ADDR_ATOMS,
-	VEC_BASE_PROTO  = VEC_BASE_DST + ADDR_ATOMS,
-	VEC_BASE_SPORT  = VEC_BASE_PROTO + PROTO_KEYS,
-	VEC_BASE_DPORT  = VEC_BASE_SPORT + RANGE_ATOMS,
-	VEC_BASE_CT     = VEC_BASE_DPORT + RANGE_ATOMS,
-	VEC_BASE_L4     = VEC_BASE_CT + CT_ATOMS,
-	VEC_BASE_VLAN   = VEC_BASE_L4 + L4_ATOMS,
-	VEC_BASE_IVLAN  = VEC_BASE_VLAN + VLAN_KEYS,
-	VEC_BASE_DSCP   = VEC_BASE_IVLAN + VLAN_KEYS,
-	VEC_BASE_TTL    = VEC_BASE_DSCP + DSCP_ATOMS,
-	VEC_BASE_LEN    = VEC_BASE_TTL + TTL_ATOMS,
-	VEC_BASE_IFACE  = VEC_BASE_LEN + RANGE_ATOMS,
-	VEC_BASE_SSET   = VEC_BASE_IFACE + IFACE_ATOMS,
-	VEC_BASE_DSET   = VEC_BASE_SSET + SET_KEYS,
-	VEC_PER_GEN     = VEC_BASE_DSET + SET_KEYS,
-	/* One more vector after both generations: every bit set. Dimensions
-	 * no rule uses point here, so they cost no lookup and change no AND. */
-	VEC_ALL         = NUM_GENS * VEC_PER_GEN,
+/* Each dimension's atom capacity, cumulated in dimension order: the
+ * classifier refuses a ruleset that needs more atoms than a dimension's
+ * room (the next one's base minus its own). */
+enum atom_base {
+	ATOM_BASE_SRC   = 0,
+	ATOM_BASE_DST   = ATOM_BASE_SRC + ADDR_ATOMS,
+	ATOM_BASE_PROTO = ATOM_BASE_DST + ADDR_ATOMS,
+	ATOM_BASE_SPORT = ATOM_BASE_PROTO + PROTO_KEYS,
+	ATOM_BASE_DPORT = ATOM_BASE_SPORT + RANGE_ATOMS,
+	ATOM_BASE_CT    = ATOM_BASE_DPORT + RANGE_ATOMS,
+	ATOM_BASE_L4    = ATOM_BASE_CT + CT_ATOMS,
+	ATOM_BASE_VLAN  = ATOM_BASE_L4 + L4_ATOMS,
+	ATOM_BASE_IVLAN = ATOM_BASE_VLAN + VLAN_KEYS,
+	ATOM_BASE_DSCP  = ATOM_BASE_IVLAN + VLAN_KEYS,
+	ATOM_BASE_TTL   = ATOM_BASE_DSCP + DSCP_ATOMS,
+	ATOM_BASE_LEN   = ATOM_BASE_TTL + TTL_ATOMS,
+	ATOM_BASE_IFACE = ATOM_BASE_LEN + RANGE_ATOMS,
+	ATOM_BASE_SSET  = ATOM_BASE_IFACE + IFACE_ATOMS,
+	ATOM_BASE_DSET  = ATOM_BASE_SSET + SET_KEYS,
+	ATOMS_PER_GEN   = ATOM_BASE_DSET + SET_KEYS,
+};
+
+/*
+ * The rule vectors (map `vectors`), sized to the ruleset. A vector is a
+ * summary word, then a bit per rule (struct bitvec): bit r of the words is
+ * set iff the rule ranked r accepts the atom. The map's values hold the
+ * first vec_words words of it, so a 576-rule ruleset's vector is 16 words
+ * and a 4096-rule one's 65; vec_words (the program's read-only variable)
+ * is set from the map when the program is loaded.
+ *
+ * Go packs a generation's vectors, dimension after dimension of those in
+ * use (gen_conf.vec_base[d]: the entry of dimension d's atom 0), then an
+ * all-ones vector with a zero summary, at which the unused dimensions'
+ * bases point: their atoms stay 0, so they cost an entry that is always
+ * cached and change no AND. The map grows with the ruleset: more entries,
+ * or more words, mean a new map and the programs loaded again on it
+ * (pkg/loader/grow.go).
+ */
+enum vec_sizes {
+	VEC_ENTRIES_MIN = 1024,             /* a new state's map */
+	/* Words a vector holds: 7 (a 64-byte value) up to 448 rules, then
+	 * whole lines more, and VEC_WORDS from 4032 rules on. */
+	VEC_WORDS_MIN   = 7,
 };
 
 /*
@@ -227,7 +248,7 @@ struct addr6_bucket {
 };
 
 /* gen_conf.flags: which address tables hold entries (skip empty lookups),
- * and which dimensions some rule uses (the others use VEC_ALL). A HOST
+ * and which dimensions some rule uses (the others use the all-ones vector). A HOST
  * flag: the family's buckets hold prefixes (of gen_conf.hash_lens). */
 enum gen_flags {
 	GF_SRC4_HOST    = 1 << 0,
@@ -282,7 +303,8 @@ enum reason {
 };
 
 /*
- * words: bit r set iff the rule ranked r accepts this field value.
+ * words: bit r set iff the rule ranked r accepts this field value (the
+ * map holds the first vec_words of them).
  * summary: bit w set iff words[w] holds a rule whose *primary* field this
  * is (see docs/design.md): every matching rule is found in the summary of
  * its primary field, so OR-ing the summaries names every word that can
@@ -307,6 +329,10 @@ struct gen_conf {
 	 * table: index dir * 2 + (family == 6); hash_nlens[t] of them. */
 	__u8 hash_nlens[4];
 	__u8 hash_lens[4][ADDR_HASH_LENS];
+	/* The vectors (enum vec_sizes): the entry of each dimension's atom
+	 * 0, and (Go's alone) the first entry past them. */
+	__u32 vec_base[NUM_DIMS];
+	__u32 vec_end;
 };
 
 /*
@@ -462,7 +488,7 @@ struct rule_def {
 
 enum meta_ids {
 	META_MAGIC      = 0x78647066,       /* "xdpf" */
-	META_VERSION    = 10, /* 4: two programs; 5: binary rule definitions; 6: sets; 7: atom_scratch; 8: capture; 9: conntrack; 10: address buckets */
+	META_VERSION    = 11, /* 4: two programs; 5: binary rule definitions; 6: sets; 7: atom_scratch; 8: capture; 9: conntrack; 10: address buckets; 11: vectors sized to the ruleset */
 };
 struct meta {
 	__u32 magic;

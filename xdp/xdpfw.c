@@ -79,14 +79,21 @@ struct {
 	__type(value, __u32);
 } iface_atoms SEC(".maps");
 
-/* index gen * VEC_PER_GEN + VEC_BASE_<dim> + atom -> rule vector, and
- * VEC_ALL -> every bit */
+/* The rule vectors (enum vec_sizes): the vector of atom a of dimension d
+ * is entry conf->vec_base[d] + a, its first vec_words words. Go sizes the
+ * map to the ruleset, entries and words, and sets vec_words from it when
+ * it loads the programs; the sizes here are a new state's. No BTF value
+ * type: the value's size is the map's. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, NUM_GENS * VEC_PER_GEN + 1);
-	__type(key, __u32);
-	__type(value, struct bitvec);
+	__uint(max_entries, VEC_ENTRIES_MIN);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, 8 + 8 * VEC_WORDS_MIN);
 } vectors SEC(".maps");
+
+/* The words a vector of the map holds: a constant to the verifier (read
+ * only, frozen), so it bounds the word a packet reads. */
+const volatile __u32 vec_words = VEC_WORDS_MIN;
 
 /*
  * Named sets, by slot (layout.h). The inner maps are created by the
@@ -487,7 +494,8 @@ static __always_inline __u32 set_keys(const struct pkt *p, __u32 act)
 
 /*
  * The atom of every dimension some rule uses (unused ones are never
- * looked up: their vector is VEC_ALL). Every capacity fits a u16. Atom 0
+ * looked up: atom 0, which their base makes the all-ones vector). Every
+ * capacity fits a u16. Atom 0
  * is "no value": ports of a
  * frame without ports, DSCP of a non-IP frame, an unknown interface.
  */
@@ -541,13 +549,6 @@ static __always_inline void atoms(__u32 act, const struct gen_conf *conf,
 		   GF_USE(DIM_DSCP) | GF_USE(DIM_TTL) | GF_USE(DIM_LEN) | \
 		   GF_USE(DIM_IFACE) | GF_USE(DIM_SSET) | GF_USE(DIM_DSET))
 
-static const __u32 vec_base[NUM_DIMS] = {
-	VEC_BASE_SRC, VEC_BASE_DST, VEC_BASE_PROTO, VEC_BASE_SPORT,
-	VEC_BASE_DPORT, VEC_BASE_CT, VEC_BASE_L4, VEC_BASE_VLAN,
-	VEC_BASE_IVLAN, VEC_BASE_DSCP, VEC_BASE_TTL, VEC_BASE_LEN,
-	VEC_BASE_IFACE, VEC_BASE_SSET, VEC_BASE_DSET,
-};
-
 /*
  * Index of the lowest set bit; x must be non-zero. Branch-free (a de
  * Bruijn multiply and a table), so the verifier walks one path through
@@ -592,6 +593,10 @@ static __always_inline int first_match(const struct bitvec **v, int ndims,
 		__u32 w = lowest_bit(cand) & (VEC_WORDS - 1);
 		__u64 m = ~0ULL;
 
+		/* No summary names a word past the map's (Go's writes),
+		 * and the map value ends there. */
+		if (w >= vec_words)
+			return -1;
 #pragma unroll
 		for (int d = 0; d < NUM_DIMS; d++)
 			if (d < ndims)
@@ -604,25 +609,21 @@ static __always_inline int first_match(const struct bitvec **v, int ndims,
 }
 
 /*
- * The vectors of the first ndims dimensions, into v; 0 if one is
- * missing. Unused dimensions get VEC_ALL, picked without a branch: a
- * branch here gave the verifier two paths per dimension, and their
- * product was most of what it walked (469k instructions on 6.18).
+ * The vectors of the first ndims dimensions' atoms, into v; 0 if one is
+ * missing. An unused dimension's atom is 0, which its base in conf makes
+ * the all-ones vector: no branch on whether a dimension is used, whose
+ * two paths per dimension multiplied over fourteen were most of what the
+ * verifier walked (469k instructions on 6.18).
  */
-static __always_inline int fetch_vectors(__u32 gen, __u32 flags, const __u16 *a,
+static __always_inline int fetch_vectors(const struct gen_conf *conf, const __u16 *a,
 					 const struct bitvec **v, int ndims)
 {
-	__u32 idx, used;
+	__u32 idx;
 
 #pragma unroll
 	for (int d = 0; d < NUM_DIMS; d++) {
 		if (d < ndims) {
-			/* all ones when dimension d is used, else zero; clang
-			 * would turn the masks back into a branch */
-			used = -((flags >> (8 + d)) & 1);
-			asm volatile("" : "+r"(used));
-			idx = ((gen * VEC_PER_GEN + vec_base[d] + a[d]) & used) |
-			      (VEC_ALL & ~used);
+			idx = conf->vec_base[d] + a[d];
 			v[d] = bpf_map_lookup_elem(&vectors, &idx);
 			if (!v[d])
 				return 0;
@@ -853,14 +854,14 @@ static __always_inline void decide(const struct pkt *p, __u32 ifindex, __u32 act
 				   __u16 *a, struct decision *out)
 {
 	const struct bitvec *v[NUM_DIMS];
-	__u32 flags = conf->flags, gen = act & ACTIVE_RULES, idx;
+	__u32 gen = act & ACTIVE_RULES, idx;
 	struct rank_entry *r;
 	int rank = -1;
 
 	/* No rules: nothing to look up (the policy decides). */
 	if (conf->nrules) {
 		atoms(act, conf, p, ifindex, sets, a, ndims);
-		if (fetch_vectors(gen, flags, a, v, ndims))
+		if (fetch_vectors(conf, a, v, ndims))
 			rank = first_match(v, ndims, conf->wild_summary);
 	}
 	if (rank >= 0 && (__u32)rank < conf->nrules) {

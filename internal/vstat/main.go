@@ -2,7 +2,10 @@
 // for each program, or the end of the verifier's log when one is refused:
 // how much of the million-instruction budget the datapath uses. The
 // object's trace_enabled constant (set by replay instances) changes what
-// the verifier walks, so both variants are loaded.
+// the verifier walks, so both variants are loaded. The rule vectors are
+// given their largest size (vec_words = VEC_WORDS, the words of 4096
+// rules), which bounds first_match's loop least: the verifier's worst
+// case over the sizes a ruleset can ask for.
 //
 //	go run ./internal/vstat pkg/loader/xdpfw_bpfel.o
 package main
@@ -15,6 +18,8 @@ import (
 	"strings"
 
 	"github.com/cilium/ebpf"
+
+	"github.com/xdpfw/xdpfw/pkg/layout"
 )
 
 func main() {
@@ -51,6 +56,12 @@ func load(path string, trace uint32) error {
 		}
 	} else if trace != 0 {
 		return nil
+	}
+	if v, ok := spec.Variables["vec_words"]; ok && spec.Maps["vectors"] != nil {
+		if err := v.Set(uint32(layout.VecWords)); err != nil {
+			return err
+		}
+		spec.Maps["vectors"].ValueSize = 8 + 8*layout.VecWords
 	}
 	coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{Programs: ebpf.ProgramOptions{LogLevel: ebpf.LogLevelStats}})
 	if err != nil {

@@ -53,11 +53,10 @@ const (
 	IfaceAtoms = layout.IfaceAtoms
 )
 
-// AtomCapacity is the vector slots each dimension has per generation:
-// the room between its vectors and the next dimension's.
+// AtomCapacity is the atoms each dimension has room for per generation.
 var AtomCapacity = func() (c [NumDims]int) {
 	for d := range c {
-		c[d] = int(layout.VecBase[d+1] - layout.VecBase[d])
+		c[d] = int(layout.AtomBase[d+1] - layout.AtomBase[d])
 	}
 	return c
 }()

@@ -12,7 +12,7 @@ import (
 func TestDimensionTables(t *testing.T) {
 	for d := range NumDims {
 		if AtomCapacity[d] <= 0 {
-			t.Errorf("%s: capacity %d (layout.VecBase lacks it?)", DimNames[d], AtomCapacity[d])
+			t.Errorf("%s: capacity %d (layout.AtomBase lacks it?)", DimNames[d], AtomCapacity[d])
 		}
 		next := uint32(layout.ChunksPerGen)
 		for e := d + 1; e < NumDims; e++ {

@@ -7,16 +7,16 @@ package layout
 
 //go:generate go run ../../internal/layoutgen -cc clang-19 -pkg layout -out layout_gen.go ../../xdp/layout.c -- -I/usr/include/x86_64-linux-gnu -mcpu=v3 -Wall -Werror
 
-// VecBase is where each dimension's vectors start within a generation,
-// indexed by dimension, and VecBase[NumDims] is VecPerGen: dimension d has
-// VecBase[d+1]-VecBase[d] atoms.
-var VecBase = [...]uint32{
-	DimSrc: VecBaseSrc, DimDst: VecBaseDst, DimProto: VecBaseProto,
-	DimSport: VecBaseSport, DimDport: VecBaseDport, DimL4: VecBaseL4,
-	DimVlan: VecBaseVlan, DimIvlan: VecBaseIvlan, DimDscp: VecBaseDscp,
-	DimTtl: VecBaseTtl, DimLen: VecBaseLen, DimIface: VecBaseIface,
-	DimSset: VecBaseSset, DimDset: VecBaseDset, DimCt: VecBaseCt,
-	NumDims: VecPerGen,
+// AtomBase is each dimension's atom capacity cumulated in dimension
+// order, and AtomBase[NumDims] is AtomsPerGen: dimension d has room for
+// AtomBase[d+1]-AtomBase[d] atoms.
+var AtomBase = [...]uint32{
+	DimSrc: AtomBaseSrc, DimDst: AtomBaseDst, DimProto: AtomBaseProto,
+	DimSport: AtomBaseSport, DimDport: AtomBaseDport, DimL4: AtomBaseL4,
+	DimVlan: AtomBaseVlan, DimIvlan: AtomBaseIvlan, DimDscp: AtomBaseDscp,
+	DimTtl: AtomBaseTtl, DimLen: AtomBaseLen, DimIface: AtomBaseIface,
+	DimSset: AtomBaseSset, DimDset: AtomBaseDset, DimCt: AtomBaseCt,
+	NumDims: AtomsPerGen,
 }
 
 // ChunkBase is where each value dimension's chunks start within a

@@ -93,25 +93,30 @@ const (
 	CtAtoms    = 17
 )
 
-// enum vec_base
+// enum atom_base
 const (
-	VecBaseSrc   = 0
-	VecBaseDst   = 4097
-	VecBaseProto = 8194
-	VecBaseSport = 9738
-	VecBaseDport = 17931
-	VecBaseCt    = 26124
-	VecBaseL4    = 26141
-	VecBaseVlan  = 42526
-	VecBaseIvlan = 46623
-	VecBaseDscp  = 50720
-	VecBaseTtl   = 50785
-	VecBaseLen   = 51042
-	VecBaseIface = 59235
-	VecBaseSset  = 60260
-	VecBaseDset  = 60516
-	VecPerGen    = 60772
-	VecAll       = 121544
+	AtomBaseSrc   = 0
+	AtomBaseDst   = 4097
+	AtomBaseProto = 8194
+	AtomBaseSport = 9738
+	AtomBaseDport = 17931
+	AtomBaseCt    = 26124
+	AtomBaseL4    = 26141
+	AtomBaseVlan  = 42526
+	AtomBaseIvlan = 46623
+	AtomBaseDscp  = 50720
+	AtomBaseTtl   = 50785
+	AtomBaseLen   = 51042
+	AtomBaseIface = 59235
+	AtomBaseSset  = 60260
+	AtomBaseDset  = 60516
+	AtomsPerGen   = 60772
+)
+
+// enum vec_sizes
+const (
+	VecEntriesMin = 1024
+	VecWordsMin   = 7
 )
 
 // enum chunk_base
@@ -210,7 +215,7 @@ const (
 // enum meta_ids
 const (
 	MetaMagic   = 2019848294
-	MetaVersion = 10
+	MetaVersion = 11
 )
 
 // enum capture_limits

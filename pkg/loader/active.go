@@ -88,12 +88,12 @@ func initMeta(m *xdpfwMaps) error {
 // status) as it is; Provision (attach, apply, set create) moves it to
 // this build (migrate.go). Until then it is not changed: its program is
 // the older build's.
-const oldMetaVersion = 9
+const oldMetaVersion = 10
 
 // addedMaps are the maps this layout added to the previous one, which
 // start empty; a state of the previous layout lacks them until migrate
-// pins them. Layout 10 added none: it changed only what the address
-// tables and gen_conf hold, which migrate rebuilds.
+// pins them. Layout 11 added none: it changed only how the vectors are
+// laid out and gen_conf's fields, which migrate rebuilds.
 var addedMaps = map[string]bool{}
 
 // checkMeta refuses pinned state of another layout. State of the previous
@@ -108,7 +108,7 @@ func checkMeta(m *xdpfwMaps, dir string, missing bool) (old error, err error) {
 	if meta.Magic == metaMagic && meta.Version == oldMetaVersion {
 		return fmt.Errorf("pinned state in %s has layout version %d, from an older xdpfw: this build reads it but changes it only after moving it to this build, which xdpfw attach IFACE or xdpfw apply -f FILE do (ruleset, sets and counters kept)", dir, meta.Version), nil
 	}
-	if meta.Magic != metaMagic || meta.Version != metaVersion || missing {
+	if meta.Magic != metaMagic || meta.Version&^metaGrowing != metaVersion || missing {
 		return nil, fmt.Errorf("pinned state in %s has layout version %d, this build expects %d; detach it with that build, or run: xdpfw detach --all", dir, meta.Version, metaVersion)
 	}
 	return nil, nil

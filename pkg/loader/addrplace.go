@@ -68,8 +68,8 @@ func setConfLens(c *xdpfwGenConf, lens [4][]uint8) {
 }
 
 // readGenConf reads generation gen's config, from a map of this layout
-// or of the previous one, whose values lack the hash lengths at the end
-// (read as none: a previous layout's program never used them).
+// or of the previous one, whose values lack the vector fields at the end
+// (read as none: its vectors are not in lines).
 func readGenConf(m *ebpf.Map, gen uint32, c *xdpfwGenConf) error {
 	size := binary.Size(c)
 	if int(m.ValueSize()) >= size {

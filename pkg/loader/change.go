@@ -22,7 +22,8 @@ import (
 //     and the next commit of rules clears that generation whole before it
 //     writes it (view.stalePrefixes); nothing reads it before;
 //  4. runs the change, which says what to make live (tx.setRules,
-//     tx.plan, tx.meta, tx.zero);
+//     tx.plan, tx.meta, tx.zero); when the new rules' vectors do not fit
+//     the map, grows it (grow.go) and runs the change again;
 //  5. commits it (tx.commit): meta first (rule ids are reserved before
 //     anything else is written), then the rules' inactive generation,
 //     then the ruleset's conntrack timeouts (ct_conf, not switched), then
@@ -124,7 +125,7 @@ func (s *State) change(fn func(t *tx) error) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return runChange(&s.maps, s.stopAt, fn)
+	return s.changeGrowing(fn)
 }
 
 // read runs fn on a view of the live state. Readers do not repair: a view

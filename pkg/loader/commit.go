@@ -97,6 +97,13 @@ func (c *tx) prepare(rs *rules.Ruleset, slots map[uint32]uint32) error {
 			return err
 		}
 	}
+	// Where the vectors go, before anything is written: when they do
+	// not fit, the caller grows the map and commits again.
+	liveStart, liveEnd := vecSpan(&v.conf[v.active])
+	first, err := placeVectors(m.Vectors, liveStart, liveEnd, vecNeed(t), vecWordsFor(len(t.Order)))
+	if err != nil {
+		return err
+	}
 	next := v.active ^ 1
 	if err := m.GenConf.Put(next, &xdpfwGenConf{Flags: gfWriting}); err != nil {
 		return fmt.Errorf("mark generation %d: %w", next, err)
@@ -104,7 +111,7 @@ func (c *tx) prepare(rs *rules.Ruleset, slots map[uint32]uint32) error {
 	if err := v.clearStale(m, next, t, defs); err != nil {
 		return fmt.Errorf("clear generation %d: %w", next, err)
 	}
-	if err := writeTables(m, next, t, slots, v.defs[next], defs); err != nil {
+	if err := writeTables(m, next, t, first, slots, v.defs[next], defs); err != nil {
 		return fmt.Errorf("write generation %d: %w", next, err)
 	}
 	return nil
@@ -205,7 +212,7 @@ func clearAddrs(m *xdpfwMaps, gen uint32) error {
 // writeTables writes t into generation gen, and the rule definitions
 // defs where they differ from those gen holds (old); the config goes
 // last.
-func writeTables(m *xdpfwMaps, gen uint32, t *classifier.Tables, slots map[uint32]uint32, old, defs map[uint32][]byte) error {
+func writeTables(m *xdpfwMaps, gen uint32, t *classifier.Tables, vecFirst uint32, slots map[uint32]uint32, old, defs map[uint32][]byte) error {
 	var lens [4][]uint8
 	var a addrEntries
 	for dir, entries := range [][]classifier.PrefixAtom{t.Src, t.Dst} {
@@ -236,30 +243,6 @@ func writeTables(m *xdpfwMaps, gen uint32, t *classifier.Tables, slots map[uint3
 		}
 	}
 
-	for d, vecs := range t.Vectors {
-		if flags&gfUse(d) == 0 {
-			continue
-		}
-		keys := make([]uint32, len(vecs))
-		vals := make([]xdpfwBitvec, len(vecs))
-		for a := range vecs {
-			keys[a] = gen*vecPerGen + vecBase[d] + uint32(a)
-			vals[a] = xdpfwBitvec{Summary: t.Summary(d, uint32(a)), Words: vecs[a]}
-		}
-		if err := putAll(m.Vectors, keys, vals); err != nil {
-			return err
-		}
-	}
-	// The all-ones vector is constant; writing it each time costs one
-	// update and means no other code path has to remember it.
-	all := xdpfwBitvec{}
-	for i := range all.Words {
-		all.Words[i] = ^uint64(0)
-	}
-	if err := m.Vectors.Put(vecAll, &all); err != nil {
-		return err
-	}
-
 	keys := make([]uint32, len(t.Order))
 	ranks := make([]xdpfwRankEntry, len(t.Order))
 	for r, rule := range t.Order {
@@ -279,6 +262,9 @@ func writeTables(m *xdpfwMaps, gen uint32, t *classifier.Tables, slots map[uint3
 
 	conf := xdpfwGenConf{Policy: uint32(t.Policy), Nrules: uint32(len(t.Order)), Flags: flags, WildSummary: t.Wild.Summary()}
 	setConfLens(&conf, lens)
+	if err := writeVectors(m.Vectors, t, vecFirst, &conf); err != nil {
+		return err
+	}
 	if err := setRefs(m, t, &conf); err != nil {
 		return err
 	}

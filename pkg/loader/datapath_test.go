@@ -2,7 +2,6 @@ package loader
 
 import (
 	"testing"
-	"unsafe"
 
 	"github.com/xdpfw/xdpfw/internal/fixtures"
 	"github.com/xdpfw/xdpfw/internal/privtest"
@@ -165,7 +164,7 @@ func TestLayoutMatchesObject(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]uint32{
-		xdpfwMapVectors:      vecAll + 1,
+		xdpfwMapVectors:      vecEntriesMin,
 		xdpfwMapRanks:        numGens * rules.MaxRules,
 		xdpfwMapValueAtoms:   numGens * chunksPerGen,
 		xdpfwMapIfaceAtoms:   numGens * (classifier.IfaceAtoms - 1),
@@ -178,8 +177,11 @@ func TestLayoutMatchesObject(t *testing.T) {
 			t.Errorf("map %s has %d entries in the object, Go expects %d", name, got, n)
 		}
 	}
-	if got, want := spec.Maps[xdpfwMapVectors].ValueSize, uint32(8+unsafe.Sizeof(classifier.BitVec{})); got != want {
-		t.Errorf("bitvec is %d bytes in the object, Go writes %d", got, want)
+	if got, want := spec.Maps[xdpfwMapVectors].ValueSize, vecValueSize(vecWordsMin); got != want {
+		t.Errorf("a vector is %d bytes in the object, Go writes %d", got, want)
+	}
+	if words := vecWordsFor(rules.MaxRules); int(words) != len(classifier.BitVec{}) {
+		t.Errorf("a vector of %d rules holds %d words, the classifier gives %d", rules.MaxRules, words, len(classifier.BitVec{}))
 	}
 	if got, want := spec.Maps[xdpfwMapRuleDefs].ValueSize, uint32(4+maxRuleDefBytes); got != want {
 		t.Errorf("rule_def is %d bytes in the object, Go expects %d", got, want)

@@ -49,7 +49,15 @@ func NewInstance(rs *rules.Ruleset, trace bool) (*Instance, error) {
 // one instance can try many rulesets; its counters are not reset.
 func (t *Instance) Load(rs *rules.Ruleset) error {
 	// The instance's own maps: nothing else writes them.
-	err := runChange(&t.objs.xdpfwMaps, nil, func(c *tx) error { return c.replaceWithSets(rs) })
+	load := func(c *tx) error { return c.replaceWithSets(rs) }
+	err := runChange(&t.objs.xdpfwMaps, nil, load)
+	var full *vectorsFull
+	if errors.As(err, &full) {
+		if err := t.growInstance(full); err != nil {
+			return err
+		}
+		err = runChange(&t.objs.xdpfwMaps, nil, load)
+	}
 	if err != nil {
 		return err
 	}

@@ -11,16 +11,6 @@ const (
 	chunkSize   = layout.Chunk
 )
 
-// vecBase is where each dimension's atoms start within a generation's
-// vectors; vecPerGen is their total and vecAll the all-ones vector after
-// both generations.
-var vecBase = [layout.NumDims]uint32(layout.VecBase[:layout.NumDims])
-
-const (
-	vecPerGen uint32 = layout.VecPerGen
-	vecAll    uint32 = layout.VecAll
-)
-
 // chunkBase is where each value dimension's chunks start within a
 // generation's value_atoms; chunksPerGen is their total.
 var chunkBase = layout.ChunkBase

@@ -47,14 +47,24 @@ func load(spec *ebpf.CollectionSpec, to any, opts *ebpf.CollectionOptions) error
 	if err := report.Err(); err != nil {
 		return err
 	}
-	// Kernels before 5.11 charge maps to RLIMIT_MEMLOCK (vectors alone is
-	// 60 MiB); on later ones this is a no-op.
+	// Kernels before 5.11 charge maps to RLIMIT_MEMLOCK (conntrack's
+	// table alone is 30 MiB); on later ones this is a no-op.
 	if err := rlimit.RemoveMemlock(); err != nil {
 		return fmt.Errorf("remove the memlock limit for BPF maps: %w", err)
 	}
 	o := ebpf.CollectionOptions{}
 	if opts != nil {
 		o = *opts
+	}
+	// The vectors map is sized to the ruleset (vectors.go): the programs
+	// take the size of the one they are given, entries and words.
+	if v := o.MapReplacements[xdpfwMapVectors]; v != nil {
+		spec = spec.Copy()
+		spec.Maps[xdpfwMapVectors].MaxEntries = v.MaxEntries()
+		spec.Maps[xdpfwMapVectors].ValueSize = v.ValueSize()
+		if err := spec.Variables[vecWordsVar].Set(vecWords(v)); err != nil {
+			return fmt.Errorf("size the program's vectors: %w", err)
+		}
 	}
 	o.Programs.LogLevel = ebpf.LogLevelStats
 	o.Programs.LogSizeStart = verifierLogSize

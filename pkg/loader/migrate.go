@@ -1,6 +1,7 @@
 package loader
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -78,38 +79,10 @@ func (s *State) migrate() error {
 			m.Close()
 		}
 	}()
-	for name, m := range fresh {
-		byName[name] = m
-	}
-	var progs xdpfwPrograms
-	if err := load(spec, &progs, &ebpf.CollectionOptions{MapReplacements: byName}); err != nil {
-		return err
-	}
-	err = replaceMapPins(s.dir, fresh)
-	if err == nil {
-		s.reached("migrate:maps")
-		err = replacePins(s.dir, &progs)
-	}
-	progs.Close() // pinned now, or failed
+	hooks, err := s.replaceBuild(spec, fresh, "migrate")
 	if err != nil {
 		return err
 	}
-	// The state as pinned now, the kept maps and the new ones, opened
-	// again from the pins: the new maps' own handles know only the
-	// temporary names they were pinned under. meta still says the old
-	// layout, so the state reads as old again until the version is
-	// written.
-	s.maps.Close()
-	s.maps = xdpfwMaps{}
-	if err := s.loadPinned(); err != nil {
-		return err
-	}
-	s.reached("migrate:programs")
-	hooks, err := s.reattach()
-	if err != nil {
-		return err
-	}
-	s.reached("migrate:attached")
 	// The maps are this build's now; the version is their last write,
 	// through the write path like any other, with the egress hooks.
 	s.old = nil
@@ -123,6 +96,49 @@ func (s *State) migrate() error {
 		MigrateNotice(s.dir, oldMetaVersion, metaVersion)
 	}
 	return nil
+}
+
+// replaceBuild loads spec's programs on the state's maps, fresh in place
+// of theirs, and puts them in place of the state's (steps 3 to 5 of
+// migrate): fresh's pins replace the old maps' (`active` last), the
+// programs' theirs, the state is opened again from the pins, and every
+// interface it lists that runs an xdpfw program gets the new ones
+// (reattach), whose egress hooks it returns. It passes the points
+// kind+":maps", ":programs" and ":attached".
+func (s *State) replaceBuild(spec *ebpf.CollectionSpec, fresh map[string]*ebpf.Map, kind string) (hooks map[uint32]uint32, err error) {
+	byName := s.mapsByName()
+	for name, m := range fresh {
+		byName[name] = m
+	}
+	var progs xdpfwPrograms
+	if err := load(spec, &progs, &ebpf.CollectionOptions{MapReplacements: byName}); err != nil {
+		return nil, err
+	}
+	err = replaceMapPins(s.dir, fresh)
+	if err == nil {
+		s.reached(kind + ":maps")
+		err = replacePins(s.dir, &progs)
+	}
+	progs.Close() // pinned now, or failed
+	if err != nil {
+		return nil, err
+	}
+	// The state as pinned now, the kept maps and the new ones, opened
+	// again from the pins: the new maps' own handles know only the
+	// temporary names they were pinned under. A migration's meta still
+	// says the old layout, so the state reads as old again until the
+	// version is written.
+	s.maps.Close()
+	s.maps = xdpfwMaps{}
+	if err := s.loadPinned(); err != nil {
+		return nil, err
+	}
+	s.reached(kind + ":programs")
+	if hooks, err = s.reattach(); err != nil {
+		return nil, err
+	}
+	s.reached(kind + ":attached")
+	return hooks, nil
 }
 
 // rebuild makes the rebuiltMaps anew from spec and commits the live
@@ -167,10 +183,25 @@ func (s *State) rebuild(spec *ebpf.CollectionSpec) (fresh map[string]*ebpf.Map, 
 	if err := m.GenConf.Put(word.rules(), &conf); err != nil {
 		return nil, fmt.Errorf("copy the live generation's config: %w", err)
 	}
-	err = runChange(&m, nil, func(t *tx) error {
+	commit := func(t *tx) error {
 		t.setRules(rs, slots)
 		return nil
-	})
+	}
+	err = runChange(&m, nil, commit)
+	var full *vectorsFull
+	if errors.As(err, &full) {
+		// The new vectors map is a new state's size: sized now to the
+		// live ruleset, which nothing reads from it yet.
+		fresh[xdpfwMapVectors].Close()
+		ms := spec.Maps[xdpfwMapVectors].Copy()
+		ms.MaxEntries, ms.ValueSize = vecCapacity(0, full.need), vecValueSize(full.words)
+		if fresh[xdpfwMapVectors], err = ebpf.NewMap(ms); err != nil {
+			delete(fresh, xdpfwMapVectors)
+			return nil, fmt.Errorf("create map %s: %w", xdpfwMapVectors, err)
+		}
+		m.Vectors = fresh[xdpfwMapVectors]
+		err = runChange(&m, nil, commit)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("commit the live ruleset to the new maps: %w", err)
 	}

@@ -22,7 +22,7 @@ import (
 // previousObject is the datapath of the last release of the previous
 // layout (version 9, prefixes other than hosts in the LPM tries):
 // pkg/loader/xdpfw_bpfel.o as committed at 3393875, kept as it was.
-const previousObject = "testdata/xdpfw-layout9.o"
+const previousObject = "testdata/xdpfw-layout10.o"
 
 const migrateRuleset = `policy: pass
 sets:

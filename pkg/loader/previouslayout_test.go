@@ -7,14 +7,17 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/vishvananda/netlink"
+
+	"github.com/xdpfw/xdpfw/pkg/layout"
 )
 
 // previousShape gives the previous layout's program what it needs of the
 // maps whose shape or content this layout changed: gen_conf without the
-// hash lengths at its end, and the address hashes holding hosts only
-// (every other prefix in the tries), each generation's flags saying which
-// tables hold entries. The maps are pinned over this build's, as the
-// previous release left them; the caller closes what it returns.
+// vector fields at its end, and the vectors as 520-byte bit vectors
+// (summary, 64 words) at fixed places, gen * AtomsPerGen + the
+// dimension's atom base + atom, with the all-ones vector after both
+// generations. The maps are pinned over this build's, as the previous
+// release left them; the caller closes what it returns.
 func previousShape(dir string, spec *ebpf.CollectionSpec, pinned map[string]*ebpf.Map) (map[string]*ebpf.Map, error) {
 	out := map[string]*ebpf.Map{}
 	fail := func(err error) (map[string]*ebpf.Map, error) {
@@ -36,9 +39,9 @@ func previousShape(dir string, spec *ebpf.CollectionSpec, pinned map[string]*ebp
 		switch name {
 		case xdpfwMapGenConf:
 			err = copyLeading(cur, m)
-		case xdpfwMapAddr4Host, xdpfwMapAddr6Host:
-			// hash maps: filled by previousAddrs
-		case xdpfwMapAtomScratch, xdpfwMapTrace:
+		case xdpfwMapVectors:
+			err = previousVectors(pinned[xdpfwMapGenConf], cur, m)
+		case xdpfwMapAtomScratch:
 			// scratch: the program writes before it reads
 		default:
 			err = fmt.Errorf("map %s changed shape and is not one previousShape knows", name)
@@ -50,13 +53,10 @@ func previousShape(dir string, spec *ebpf.CollectionSpec, pinned map[string]*ebp
 			return fail(err)
 		}
 	}
-	for _, name := range []string{xdpfwMapGenConf, xdpfwMapAddr4Host, xdpfwMapAddr6Host} {
+	for _, name := range []string{xdpfwMapGenConf, xdpfwMapVectors} {
 		if out[name] == nil {
 			return fail(fmt.Errorf("%s kept its shape: previousShape is out of date", name))
 		}
-	}
-	if err := previousAddrs(pinned, out); err != nil {
-		return fail(err)
 	}
 	return out, nil
 }
@@ -76,88 +76,60 @@ func copyLeading(from, to *ebpf.Map) error {
 	return nil
 }
 
-// The previous layout's address hash keys: a 32-bit tag, the address.
-type (
-	prevAddr4Key struct {
-		Tag  uint32
-		Addr [4]byte
-	}
-	prevAddr6Key struct {
-		Tag  uint32
-		Addr [16]byte
-	}
-)
+// prevBitvec is the previous layout's vector.
+type prevBitvec struct {
+	Summary uint64
+	Words   [64]uint64
+}
 
-// previousAddrs puts the buckets' hosts into the previous layout's hash
-// maps (in out) and their other prefixes into the tries (pinned, the
-// same shape in both layouts), and sets each generation's table flags in
-// out's gen_conf (of the previous shape: flags at the same offset) to
-// what the tables hold.
-func previousAddrs(pinned, out map[string]*ebpf.Map) error {
-	b4, b6, err := readBuckets(&xdpfwMaps{Addr4Host: pinned[xdpfwMapAddr4Host], Addr6Host: pinned[xdpfwMapAddr6Host]})
-	if err != nil {
-		return err
-	}
-	var flags [numGens]uint32
-	mark := func(tag uint8, flag uint32) { flags[tag&1] |= flag << (4 * (tag >> 1)) }
-	for _, k := range b4 {
-		if k.len == 32 {
-			err = out[xdpfwMapAddr4Host].Put(prevAddr4Key{Tag: uint32(k.tag), Addr: [4]byte(k.addr[:4])}, uint32(k.atom))
-		} else {
-			err = pinned[xdpfwMapAddr4Lpm].Put(&xdpfwAddr4LpmKey{Prefixlen: 8 + uint32(k.len), Tag: k.tag, Addr: [4]byte(k.addr[:4])}, uint32(k.atom))
-		}
-		if err != nil {
-			return err
-		}
-	}
-	for _, k := range b6 {
-		if k.len == 128 {
-			err = out[xdpfwMapAddr6Host].Put(prevAddr6Key{Tag: uint32(k.tag), Addr: k.addr}, uint32(k.atom))
-		} else {
-			err = pinned[xdpfwMapAddr6Lpm].Put(&xdpfwAddr6LpmKey{Prefixlen: 8 + uint32(k.len), Tag: k.tag, Addr: k.addr}, uint32(k.atom))
-		}
-		if err != nil {
-			return err
-		}
-	}
-	for _, k := range b4 {
-		if k.len == 32 {
-			mark(k.tag, gfSrc4Host)
-		}
-	}
-	for _, k := range b6 {
-		if k.len == 128 {
-			mark(k.tag, gfSrc6Host)
-		}
-	}
-	t4, err := keysOf[xdpfwAddr4LpmKey](pinned[xdpfwMapAddr4Lpm])
-	if err != nil {
-		return err
-	}
-	for _, k := range t4 {
-		mark(k.Tag, gfSrc4LPM)
-	}
-	t6, err := keysOf[xdpfwAddr6LpmKey](pinned[xdpfwMapAddr6Lpm])
-	if err != nil {
-		return err
-	}
-	for _, k := range t6 {
-		mark(k.Tag, gfSrc6LPM)
-	}
-	conf := out[xdpfwMapGenConf]
-	val := make([]byte, conf.ValueSize())
+// previousVectors writes each generation's vectors, as its config (in
+// confs, this layout's) places them in vecs, into the previous layout's
+// places in out.
+func previousVectors(confs, vecs, out *ebpf.Map) error {
+	perGen := uint32(layout.AtomsPerGen)
+	val := make([]byte, vecs.ValueSize())
 	for gen := uint32(0); gen < numGens; gen++ {
-		if err := conf.Lookup(gen, val); err != nil {
-			return fmt.Errorf("read gen_conf %d: %w", gen, err)
+		var c xdpfwGenConf
+		if err := confs.Lookup(gen, &c); err != nil {
+			return err
 		}
-		// flags: the third u32 (struct gen_conf)
-		f := binary.LittleEndian.Uint32(val[8:])
-		binary.LittleEndian.PutUint32(val[8:], f&^0xff|flags[gen])
-		if err := conf.Put(gen, val); err != nil {
-			return fmt.Errorf("write gen_conf %d: %w", gen, err)
+		if c.VecEnd == 0 {
+			continue
+		}
+		all := c.VecEnd - 1 // the all-ones vector is last
+		// Dimensions in use are packed in order: each runs to the next
+		// one's base, the last to the all-ones vector.
+		for d := range c.VecBase {
+			if c.VecBase[d] == all {
+				continue
+			}
+			end := all
+			for e := d + 1; e < len(c.VecBase); e++ {
+				if c.VecBase[e] != all {
+					end = c.VecBase[e]
+					break
+				}
+			}
+			for k := c.VecBase[d]; k < end; k++ {
+				if err := vecs.Lookup(k, val); err != nil {
+					return err
+				}
+				var v prevBitvec
+				v.Summary = binary.NativeEndian.Uint64(val)
+				for w := range len(val)/8 - 1 {
+					v.Words[w] = binary.NativeEndian.Uint64(val[8+8*w:])
+				}
+				if err := out.Put(gen*perGen+layout.AtomBase[d]+k-c.VecBase[d], &v); err != nil {
+					return err
+				}
+			}
 		}
 	}
-	return nil
+	var ones prevBitvec
+	for i := range ones.Words {
+		ones.Words[i] = ^uint64(0)
+	}
+	return out.Put(numGens*perGen, &ones)
 }
 
 // checkEgressRecorded: iface, migrated, has exactly one egress learner,

@@ -207,7 +207,14 @@ func incompatible(dir string, err error) error {
 	return fmt.Errorf("pinned state in %s is from an incompatible xdpfw build (%v); detach it with that build, or run: xdpfw detach --all", dir, err)
 }
 
+// compatible: m has spec's shape (vectors any size: it is sized to the
+// ruleset, vectors.go).
 func compatible(spec *ebpf.MapSpec, m *ebpf.Map) error {
+	if spec.Name == xdpfwMapVectors && m.MaxEntries() >= vecEntriesMin && m.ValueSize() >= spec.ValueSize &&
+		m.ValueSize() <= vecValueSize(vecWordsMax) && m.ValueSize()%8 == 0 {
+		spec = spec.Copy()
+		spec.MaxEntries, spec.ValueSize = m.MaxEntries(), m.ValueSize()
+	}
 	if m.Type() != spec.Type || m.KeySize() != spec.KeySize || m.ValueSize() != spec.ValueSize || m.MaxEntries() != spec.MaxEntries {
 		return fmt.Errorf("map %s differs", spec.Name)
 	}

@@ -62,12 +62,6 @@ type xdpfwAtomChunk struct {
 	Atom [256]uint16
 }
 
-type xdpfwBitvec struct {
-	_       structs.HostLayout
-	Summary uint64
-	Words   [64]uint64
-}
-
 type xdpfwCaptureConf struct {
 	_        structs.HostLayout
 	Verdicts uint32
@@ -173,6 +167,8 @@ type xdpfwGenConf struct {
 	SetSlot     [2][8]uint32
 	HashNlens   [4]uint8
 	HashLens    [4][4]uint8
+	VecBase     [15]uint32
+	VecEnd      uint32
 	_           [4]byte
 }
 
@@ -308,6 +304,7 @@ const (
 	xdpfwProgXdpfwEgress = "xdpfw_egress"
 	xdpfwProgXdpfwFrags  = "xdpfw_frags"
 	xdpfwVarTraceEnabled = "trace_enabled"
+	xdpfwVarVecWords     = "vec_words"
 )
 
 // loadXdpfw returns the embedded CollectionSpec for xdpfw.
@@ -403,6 +400,7 @@ type xdpfwMapSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type xdpfwVariableSpecs struct {
 	TraceEnabled *ebpf.VariableSpec `ebpf:"trace_enabled"`
+	VecWords     *ebpf.VariableSpec `ebpf:"vec_words"`
 }
 
 // xdpfwObjects contains all objects after they have been loaded into the kernel.
@@ -507,6 +505,7 @@ func (m *xdpfwMaps) Close() error {
 // It can be passed to loadXdpfwObjects or ebpf.CollectionSpec.LoadAndAssign.
 type xdpfwVariables struct {
 	TraceEnabled *ebpf.Variable `ebpf:"trace_enabled"`
+	VecWords     *ebpf.Variable `ebpf:"vec_words"`
 }
 
 // xdpfwPrograms contains all programs after they have been loaded into the kernel.

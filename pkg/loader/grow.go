@@ -1,0 +1,134 @@
+package loader
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/cilium/ebpf"
+)
+
+// metaGrowing, in meta.version beside the layout's number, marks a growth
+// of the vectors map in progress (State.grow): the next change finishes
+// it before anything else.
+const metaGrowing = 1 << 31
+
+// grow replaces the vectors map with one large enough for a generation
+// of full's size beside the live one (nil: the size the live one needs),
+// while the live generation keeps deciding every packet:
+//
+//  1. meta is marked (metaGrowing), through the write path;
+//  2. a new map is made holding the live generation's vectors where they
+//     were, so the live config indexes it as it did the old one;
+//  3. to 5. as a migration's (replaceBuild): this build's programs loaded
+//     on it and the other pinned maps, its pin over the old map's, then
+//     the programs' pins over theirs, and every interface the state lists
+//     that runs an xdpfw program given the new one, in the same mode, and
+//     the egress learner with it;
+//  6. the mark is cleared, with the egress hooks recorded.
+//
+// Until an interface is given the new program it runs the old one on the
+// old map, which holds the same live generation; the change that asked
+// for the growth commits only after step 6 (State.change). Cut short
+// after step 1, the next change does it all again: the pinned map, old or
+// new, holds the live generation.
+func (s *State) grow(full *vectorsFull) error {
+	err := runChange(&s.maps, s.stopAt, func(t *tx) error {
+		t.meta.Version = metaVersion | metaGrowing
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	s.reached("grow:marked")
+	v, err := readView(&s.maps)
+	if err != nil {
+		return err
+	}
+	start, end := vecSpan(&v.conf[v.active])
+	spec, err := loadXdpfw()
+	if err != nil {
+		return err
+	}
+	size := vectorsFull{need: end - start, words: vecWords(s.maps.Vectors)}
+	if full != nil {
+		size = *full
+	}
+	capacity := max(vecCapacity(end, size.need), s.maps.Vectors.MaxEntries())
+	words := max(size.words, vecWords(s.maps.Vectors))
+	vec, err := newVectors(spec.Maps[xdpfwMapVectors], s.maps.Vectors, start, end, capacity, words)
+	if err != nil {
+		return err
+	}
+	defer vec.Close()
+	hooks, err := s.replaceBuild(spec, map[string]*ebpf.Map{xdpfwMapVectors: vec}, "grow")
+	if err != nil {
+		return err
+	}
+	return runChange(&s.maps, s.stopAt, func(t *tx) error {
+		t.meta.Version = metaVersion
+		return recordEgress(t, hooks)
+	})
+}
+
+// changeGrowing runs fn as a change (State.change holds the lock),
+// finishing a growth cut short first, and growing the vectors map once
+// when fn's ruleset does not fit beside the live one.
+func (s *State) changeGrowing(fn func(t *tx) error) error {
+	meta, err := readMeta(&s.maps)
+	if err != nil {
+		return err
+	}
+	if meta.Version&metaGrowing != 0 {
+		if err := s.grow(nil); err != nil {
+			return fmt.Errorf("finish growing the rule vectors: %w", err)
+		}
+	}
+	err = runChange(&s.maps, s.stopAt, fn)
+	var full *vectorsFull
+	if !errors.As(err, &full) {
+		return err
+	}
+	if err := s.grow(full); err != nil {
+		return fmt.Errorf("grow the rule vectors to %d entries of %d words: %w", full.need, full.words, err)
+	}
+	return runChange(&s.maps, s.stopAt, fn)
+}
+
+// growInstance gives an instance a vectors map for a generation of
+// full's size beside its live one, and its programs loaded again on it. Nothing
+// runs an instance's programs while it loads a ruleset, so they are
+// simply replaced.
+func (t *Instance) growInstance(full *vectorsFull) error {
+	var live xdpfwGenConf
+	var word uint32
+	m := &t.objs.xdpfwMaps
+	if err := m.Active.Lookup(uint32(0), &word); err != nil {
+		return err
+	}
+	if err := readGenConf(m.GenConf, activeWord(word).rules(), &live); err != nil {
+		return err
+	}
+	start, end := vecSpan(&live)
+	spec, err := loadXdpfw()
+	if err != nil {
+		return err
+	}
+	vec, err := newVectors(spec.Maps[xdpfwMapVectors], m.Vectors, start, end,
+		max(vecCapacity(end, full.need), m.Vectors.MaxEntries()), max(full.words, vecWords(m.Vectors)))
+	if err != nil {
+		return err
+	}
+	repl := map[string]*ebpf.Map{}
+	for name, f := range mapFields(m) {
+		repl[name] = *f
+	}
+	repl[xdpfwMapVectors] = vec
+	fresh, err := newInstance(repl, t.trace)
+	vec.Close()
+	if err != nil {
+		return err
+	}
+	t.objs.Close()
+	t.objs = fresh.objs
+	return nil
+}

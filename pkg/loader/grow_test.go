@@ -1,0 +1,190 @@
+package loader
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"testing"
+
+	"github.com/cilium/ebpf"
+
+	"github.com/xdpfw/xdpfw/internal/fixtures"
+	"github.com/xdpfw/xdpfw/internal/privtest"
+	"github.com/xdpfw/xdpfw/pkg/rules"
+)
+
+// hostPortRules is n drop rules, each on its own destination host and
+// TCP port from port on: a vector of three lines, about 2n atoms.
+func hostPortRules(n int, port uint16) *rules.Ruleset {
+	rs := &rules.Ruleset{Policy: rules.Pass}
+	for i := range n {
+		dst := netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)})
+		rs.Rules = append(rs.Rules, rules.Rule{ID: uint32(i + 1), Action: rules.Drop, Match: rules.Match{
+			Dst:   netip.PrefixFrom(dst, 32),
+			Proto: rules.Proto{Set: true, Num: 6},
+			Dport: rules.PortRange{Set: true, Lo: port + uint16(i), Hi: port + uint16(i)},
+		}})
+	}
+	return rs
+}
+
+// TestGrowVectors: a ruleset whose vectors do not fit the map (more
+// atoms, and more words) grows it
+// while an interface enforces the old ruleset, whether the growth runs
+// to its end or is cut short at any of its points (then the next change
+// finishes it): the interface ends up running the pinned program on the
+// pinned, larger map, meta unmarked, and the live maps decide as the
+// ruleset says. Changes of the same size then fit without growing again.
+func TestGrowVectors(t *testing.T) {
+	for _, point := range []string{"", "grow:marked", "grow:maps", "grow:programs", "grow:attached"} {
+		t.Run("cut at "+point, func(t *testing.T) {
+			dir := privtest.PinDir(t)
+			inThrowawayNetns(t, func() error {
+				defer removeState(dir)
+				s, err := attachedState(dir, "grw0")
+				if err != nil {
+					return err
+				}
+				defer func() { s.Close() }()
+				if _, err := s.Apply(hostPortRules(10, 1000)); err != nil {
+					return err
+				}
+				small := s.maps.Vectors.MaxEntries()
+				big := hostPortRules(1200, 2000)
+				if point != "" {
+					cutShort(t, s, point, func(func(int, int)) { s.Apply(big) })
+					s.Close()
+					if s, err = Open(dir); err != nil {
+						return err
+					}
+				}
+				if _, err := s.Apply(big); err != nil {
+					return fmt.Errorf("apply 1200 rules: %w", err)
+				}
+				grown := s.maps.Vectors.MaxEntries()
+				if grown <= small {
+					t.Errorf("vectors map of %d lines after 1200 rules, %d before: it did not grow", grown, small)
+				}
+				if err := checkGrown(s, "grw0"); err != nil {
+					return err
+				}
+				// Decided with the live maps: the last rule's flow, and
+				// one no rule names.
+				tr, err := s.NewInstance(true)
+				if err != nil {
+					return err
+				}
+				defer tr.Close()
+				for _, c := range []struct {
+					frame []byte
+					want  rules.Action
+					rule  bool // decided by a rule (ids are the state's)
+				}{
+					{fixtures.TCPSyn("192.0.2.1", "10.1.4.175", 40000, 2000+1199), rules.Drop, true},
+					{fixtures.TCPSyn("192.0.2.1", "10.1.4.175", 40000, 2000+1198), rules.Pass, false},
+				} {
+					v, err := tr.Run(c.frame)
+					if err != nil || v.Action != c.want || (v.RuleID != 0) != c.rule {
+						t.Errorf("verdict %+v (%v), want %v, by a rule %v", v, err, c.want, c.rule)
+					}
+				}
+				// The same size again, twice (each generation's turn):
+				// no growth.
+				for _, port := range []uint16{3000, 4000} {
+					if _, err := s.Apply(hostPortRules(1200, port)); err != nil {
+						return err
+					}
+					if n := s.maps.Vectors.MaxEntries(); n != grown {
+						t.Errorf("a ruleset of the same size grew the map from %d to %d lines", grown, n)
+					}
+				}
+				return nil
+			})
+		})
+	}
+}
+
+// checkGrown: meta carries no growth mark, and iface runs the pinned
+// program, which reads the pinned vectors map.
+func checkGrown(s *State, iface string) error {
+	meta, err := readMeta(&s.maps)
+	if err != nil {
+		return err
+	}
+	if meta.Version != metaVersion {
+		return fmt.Errorf("meta version %#x after growing, want %d", meta.Version, metaVersion)
+	}
+	st, err := s.Status()
+	if err != nil {
+		return err
+	}
+	ids, err := s.progIDs()
+	if err != nil {
+		return err
+	}
+	if len(st.Problems) != 0 || len(st.Interfaces) != 1 || st.Interfaces[0].Iface != iface || st.Interfaces[0].ProgID != ids.plain {
+		return fmt.Errorf("status %+v, want %s running the pinned program %d", st, iface, ids.plain)
+	}
+	prog, err := ebpf.NewProgramFromID(ebpf.ProgramID(ids.plain))
+	if err != nil {
+		return err
+	}
+	defer prog.Close()
+	info, err := prog.Info()
+	if err != nil {
+		return err
+	}
+	used, _ := info.MapIDs()
+	vi, err := s.maps.Vectors.Info()
+	if err != nil {
+		return err
+	}
+	vid, _ := vi.ID()
+	if !slices.Contains(used, vid) {
+		return fmt.Errorf("the attached program reads maps %v, not the pinned vectors map %d", used, vid)
+	}
+	return nil
+}
+
+// TestGrowInstance: an instance given a ruleset larger than its map
+// grows it, in words (500 rules), then in entries (2000 rules), and
+// decides by rules past the words and entries it had.
+func TestGrowInstance(t *testing.T) {
+	privtest.Require(t)
+	tr, err := NewInstance(hostPortRules(3, 1000), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	entries, words := tr.objs.Vectors.MaxEntries(), vecWords(tr.objs.Vectors)
+	// 499 source hosts, then a port: the port's rule is ranked 499, in
+	// word 7, past a 7-word map.
+	rs := &rules.Ruleset{Policy: rules.Pass}
+	for i := range 499 {
+		rs.Rules = append(rs.Rules, rules.Rule{ID: uint32(i + 1), Action: rules.Drop, Match: rules.Match{
+			Src: netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 9, byte(i >> 8), byte(i)}), 32)}})
+	}
+	rs.Rules = append(rs.Rules, rules.Rule{ID: 500, Action: rules.Drop, Match: rules.Match{
+		Dport: rules.PortRange{Set: true, Lo: 7, Hi: 7}}})
+	if err := tr.Load(rs); err != nil {
+		t.Fatal(err)
+	}
+	if w := vecWords(tr.objs.Vectors); w <= words {
+		t.Errorf("vectors of %d words after 500 rules, %d before: want more", w, words)
+	}
+	entries = tr.objs.Vectors.MaxEntries()
+	v, err := tr.Run(fixtures.UDP("192.0.2.1", "10.1.7.207", 40000, 7))
+	if err != nil || v.Action != rules.Drop || v.RuleID != 500 {
+		t.Errorf("verdict %+v (%v), want drop by rule 500", v, err)
+	}
+	if err := tr.Load(hostPortRules(2000, 1000)); err != nil {
+		t.Fatal(err)
+	}
+	if n := tr.objs.Vectors.MaxEntries(); n <= entries {
+		t.Fatalf("instance's vectors map %d entries after 2000 rules, %d before", n, entries)
+	}
+	v, err = tr.Run(fixtures.TCPSyn("192.0.2.1", "10.1.7.207", 40000, 1000+1999))
+	if err != nil || v.Action != rules.Drop || v.RuleID != 2000 {
+		t.Errorf("verdict %+v (%v), want drop by rule 2000", v, err)
+	}
+}

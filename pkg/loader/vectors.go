@@ -1,0 +1,192 @@
+package loader
+
+import (
+	"fmt"
+	"reflect"
+	"unsafe"
+
+	"github.com/cilium/ebpf"
+
+	"github.com/xdpfw/xdpfw/pkg/classifier"
+	"github.com/xdpfw/xdpfw/pkg/layout"
+)
+
+// The rule vectors live in `vectors` sized to the ruleset (see
+// xdp/layout.h, enum vec_sizes): a generation's vectors are packed one
+// entry after another, each value the summary and the first words of the
+// vector, as many as the map holds. This file places a generation's
+// vectors in the map and writes them; grow.go makes the map larger, in
+// entries or words, when they do not fit.
+
+const (
+	vecEntriesMin = layout.VecEntriesMin
+	vecWordsMin   = layout.VecWordsMin
+	vecWordsMax   = layout.VecWords
+	// The read-only variable of the program that holds the map's words.
+	vecWordsVar = "vec_words"
+)
+
+// vecWordsFor is the words a map needs for vectors of nrules rules: whole
+// 64-byte values (7 words and the summary, then 8 more at a time), so a
+// ruleset growing a rule at a time grows the map every 512 rules, and all
+// 64 from 4032 rules on.
+func vecWordsFor(nrules int) uint32 {
+	words := uint32(nrules+63) / 64
+	if words <= vecWordsMin {
+		return vecWordsMin
+	}
+	return min(vecWordsMax, (words+1+7)/8*8-1)
+}
+
+// vecValueSize is the value size of a map of vectors of words words.
+func vecValueSize(words uint32) uint32 { return 8 + 8*words }
+
+// vecWords is the words m's vectors hold.
+func vecWords(m *ebpf.Map) uint32 { return (m.ValueSize() - 8) / 8 }
+
+// vecNeed is the entries a generation of t takes: one per atom of each
+// dimension in use, then the all-ones vector.
+func vecNeed(t *classifier.Tables) uint32 {
+	n := uint32(1)
+	for d, used := range t.Used {
+		if used {
+			n += uint32(len(t.Vectors[d]))
+		}
+	}
+	return n
+}
+
+// vecSpan is the entries [start, end) a generation's config says its
+// vectors take: from its first dimension's base (every base is at or
+// after it) to vec_end. A generation never written has none.
+func vecSpan(c *xdpfwGenConf) (start, end uint32) {
+	if c.VecEnd == 0 {
+		return 0, 0
+	}
+	start = c.VecEnd
+	for _, b := range c.VecBase {
+		start = min(start, b)
+	}
+	return start, c.VecEnd
+}
+
+// vectorsFull is a commit's refusal when the new generation's vectors do
+// not fit the map: too many rules for its words, or too many atoms to
+// fit beside the live generation. The caller grows the map (grow.go) and
+// commits again. Nothing has been written then.
+type vectorsFull struct {
+	need  uint32 // entries the new generation takes
+	words uint32 // words its vectors need
+}
+
+func (e *vectorsFull) Error() string {
+	return fmt.Sprintf("the rule vectors need %d entries of %d words and do not fit the map beside the live ones", e.need, e.words)
+}
+
+// placeVectors is the first entry of a generation of need entries of
+// words words in m, placed so it does not overlap the live generation's
+// [liveStart, liveEnd): at entry 0 when it fits before, else right
+// after. So two generations of about n entries alternate between the
+// map's two ends.
+func placeVectors(m *ebpf.Map, liveStart, liveEnd, need, words uint32) (uint32, error) {
+	if words <= vecWords(m) {
+		if need <= liveStart {
+			return 0, nil
+		}
+		if liveEnd+need <= m.MaxEntries() {
+			return liveEnd, nil
+		}
+	}
+	return 0, &vectorsFull{need: need, words: words}
+}
+
+// vecCapacity is the entries a map grows to for a generation of need
+// entries beside a live one ending at liveEnd: room after the live one
+// for this generation and one more of its size, and an eighth to spare,
+// so changes of a few rules do not grow it again. Whole 1024 entries.
+func vecCapacity(liveEnd, need uint32) uint32 {
+	n := liveEnd + 2*need + need/8
+	return max(vecEntriesMin, (n+1023)&^1023)
+}
+
+// writeVectors writes t's vectors into m from entry first on, and their
+// layout into conf.
+func writeVectors(m *ebpf.Map, t *classifier.Tables, first uint32, conf *xdpfwGenConf) error {
+	words := int(vecWords(m))
+	n := int(vecNeed(t))
+	vals, flat := vecValues(n, words)
+	i := 0
+	put := func(summary uint64, v *classifier.BitVec) {
+		flat[i*(words+1)] = summary
+		copy(flat[i*(words+1)+1:(i+1)*(words+1)], v[:words])
+		i++
+	}
+	var base [layout.NumDims]uint32
+	for d, used := range t.Used {
+		if !used {
+			continue
+		}
+		base[d] = first + uint32(i)
+		for a := range t.Vectors[d] {
+			put(t.Summary(d, uint32(a)), &t.Vectors[d][a])
+		}
+	}
+	// The all-ones vector, for the dimensions no rule uses: a zero
+	// summary, every rule's bit.
+	all := first + uint32(i)
+	var ones classifier.BitVec
+	for w := range ones {
+		ones[w] = ^uint64(0)
+	}
+	put(0, &ones)
+	for d, used := range t.Used {
+		if !used {
+			base[d] = all
+		}
+	}
+	keys := make([]uint32, n)
+	for k := range keys {
+		keys[k] = first + uint32(k)
+	}
+	if _, err := m.BatchUpdate(keys, vals, nil); err != nil {
+		return fmt.Errorf("write the vectors: %w", err)
+	}
+	conf.VecBase, conf.VecEnd = base, first+uint32(n)
+	return nil
+}
+
+// vecValues is n values of words words and a summary, as BatchUpdate
+// takes them (a slice of arrays: the value size is the map's, known only
+// at run time), and the same memory as one slice of words to fill.
+func vecValues(n, words int) (vals any, flat []uint64) {
+	s := reflect.MakeSlice(reflect.SliceOf(reflect.ArrayOf(words+1, reflect.TypeFor[uint64]())), n, n)
+	return s.Interface(), unsafe.Slice((*uint64)(s.UnsafePointer()), n*(words+1))
+}
+
+// newVectors makes a vectors map of capacity entries of words words
+// holding the live generation's entries [start, end) of old, at the same
+// entries, their words past old's zero (no rule of the live generation
+// has a bit there): the live config indexes it as it did old, so a
+// program given it decides as the one reading old does.
+func newVectors(spec *ebpf.MapSpec, old *ebpf.Map, start, end, capacity, words uint32) (*ebpf.Map, error) {
+	ms := spec.Copy()
+	ms.MaxEntries, ms.ValueSize = capacity, vecValueSize(words)
+	m, err := ebpf.NewMap(ms)
+	if err != nil {
+		return nil, fmt.Errorf("create a vectors map of %d entries of %d words: %w", capacity, words, err)
+	}
+	from := make([]byte, old.ValueSize())
+	to := make([]byte, m.ValueSize())
+	for k := start; k < end; k++ {
+		err := old.Lookup(k, from)
+		if err == nil {
+			copy(to, from)
+			err = m.Put(k, to)
+		}
+		if err != nil {
+			m.Close()
+			return nil, fmt.Errorf("copy the live vectors (entry %d): %w", k, err)
+		}
+	}
+	return m, nil
+}
