@@ -68,6 +68,7 @@ func TestGrowVectors(t *testing.T) {
 				if err := checkGrown(s, "grw0"); err != nil {
 					return err
 				}
+				checkEgressRecorded(t, s, "grw0")
 				// Decided with the live maps: the last rule's flow, and
 				// one no rule names.
 				tr, err := s.NewInstance(true)

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/xdpfw/xdpfw/internal/privtest"
+)
+
+// TestGrowAcrossApply: an `apply` whose rule vectors outgrow the map
+// (1500 rules against a new state's room for 448) while xdpfw enforces
+// a small ruleset on an interface. Traffic is decided by the old ruleset
+// up to the apply and by the new one after it, on the same interface,
+// which runs the pinned program throughout, and status sees nothing
+// wrong.
+func TestGrowAcrossApply(t *testing.T) {
+	privtest.Require(t)
+	t.Parallel()
+	l := newLab(t)
+	c4 := l.clientUDP(l.clientV4)
+	dst := func(port uint16) netip.AddrPort { return netip.AddrPortFrom(l.serverV4, port) }
+	low, high := l.serverUDP(l.serverV4, 5001), l.serverUDP(l.serverV4, 6499)
+
+	write := func(name, body string) string {
+		path := filepath.Join(t.TempDir(), name)
+		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	small := write("small.yaml", "policy: pass\nrules:\n  - {action: drop, proto: udp, dport: 5001}\n")
+	var b strings.Builder
+	b.WriteString("policy: pass\nrules:\n")
+	for port := 5000; port < 6500; port++ {
+		// Only the last rule names the port the probe uses: its bit is
+		// in the 24th word, far past a new state's seven.
+		action := "pass"
+		if port == 6499 {
+			action = "drop"
+		}
+		fmt.Fprintf(&b, "  - {action: %s, proto: udp, dport: %d}\n", action, port)
+	}
+	big := write("big.yaml", b.String())
+
+	l.mustCLI("apply", "-f", small)
+	l.mustCLI("attach", serverIf, "--mode", "native")
+	progBefore := l.status().Interfaces[0].ProgID
+	if got := l.udpProbe(c4, low, dst(5001), 3, false); got != 0 {
+		t.Fatalf("small ruleset: %d datagrams to 5001 arrived, want none", got)
+	}
+	if got := l.udpProbe(c4, high, dst(6499), 3, true); got != 3 {
+		t.Fatalf("small ruleset: %d of 3 datagrams to 6499 arrived, want all", got)
+	}
+
+	l.mustCLI("apply", "-f", big)
+	st := l.status()
+	if len(st.Problems) != 0 || st.Rules != 1500 || len(st.Interfaces) != 1 {
+		t.Fatalf("status after growing: %+v", st)
+	}
+	if st.Interfaces[0].ProgID == progBefore {
+		t.Errorf("the interface still runs program %d after the vectors grew: it would read the old map", progBefore)
+	}
+	if got := l.udpProbe(c4, low, dst(5001), 3, true); got != 3 {
+		t.Errorf("1500 rules: %d of 3 datagrams to 5001 arrived, want all (rule 2 passes it)", got)
+	}
+	if got := l.udpProbe(c4, high, dst(6499), 3, false); got != 0 {
+		t.Errorf("1500 rules: %d datagrams to 6499 arrived, want none (the last rule drops it)", got)
+	}
+}
