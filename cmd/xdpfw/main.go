@@ -30,6 +30,10 @@ func main() {
 	loader.MigrateNotice = func(dir string, from, to int) {
 		fmt.Fprintf(os.Stderr, "xdpfw: moved the state in %s from layout %d to this build's %d: its program replaced on every interface, ruleset, sets and counters kept\n", dir, from, to)
 	}
+	loader.GrowNotice = func(dir string, entries, words uint32) {
+		fmt.Fprintf(os.Stderr, "xdpfw: the ruleset outgrew the rule vectors in %s: now room for %d of %d words (%d KiB), the program replaced on every interface (its id changes)\n",
+			dir, entries, words, entries*(8+8*words)/1024)
+	}
 	app := newApp(os.Stdout, os.Stderr)
 	if err := app.Run(interspersed(app, os.Args)); err != nil {
 		fmt.Fprintf(os.Stderr, "xdpfw: %s\n", errorLine(err))

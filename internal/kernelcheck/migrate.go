@@ -10,21 +10,36 @@ import (
 
 // checkMigrate runs the loader's migration tests, compiled into a static
 // test binary (pkg/loader, go test -c): on this kernel the previous
-// release's object (testdata/xdpfw-layout7.o, under dir) loads and counts,
+// release's object (testdata/xdpfw-layoutN.o, under dir) loads and counts,
 // its state is moved to this build in place, and a migration cut short at
-// each step is finished by the next.
+// each step is finished by the next. Then the vectors map's growth, which
+// replaces the program in place the same way: cut short once it has
+// pinned the new programs, and finished by the next change (one case of
+// TestGrowVectors: under qemu without KVM each costs half a minute).
 func checkMigrate(r *runner, bin, dir string) {
 	r.check("migrate", func() (string, error) {
-		start := time.Now()
-		cmd := exec.Command(bin, "-test.run", "^TestMigrate", "-test.count=1", "-test.timeout=10m", "-test.v")
-		cmd.Env = append(os.Environ(), "XDPFW_REQUIRE_PRIV=1")
-		cmd.Dir = dir
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-			return "", fmt.Errorf("%v: %s", err, strings.Join(lines[max(0, len(lines)-8):], " | "))
-		}
-		passed := strings.Count(string(out), "--- PASS")
-		return fmt.Sprintf("%d migration tests passed, %s", passed, time.Since(start).Round(time.Second)), nil
+		return loaderTests(bin, dir, "^TestMigrate", "migration")
 	})
+	r.check("grow", func() (string, error) {
+		return loaderTests(bin, dir, "^TestGrowVectors$/programs$", "growth")
+	})
+}
+
+// loaderTests runs the loader tests run matches from the test binary bin
+// in dir, and says how many passed.
+func loaderTests(bin, dir, run, what string) (string, error) {
+	start := time.Now()
+	cmd := exec.Command(bin, "-test.run", run, "-test.count=1", "-test.timeout=10m", "-test.v")
+	cmd.Env = append(os.Environ(), "XDPFW_REQUIRE_PRIV=1")
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		return "", fmt.Errorf("%v: %s", err, strings.Join(lines[max(0, len(lines)-8):], " | "))
+	}
+	passed := strings.Count(string(out), "--- PASS")
+	if passed == 0 {
+		return "", fmt.Errorf("no %s test ran (-test.run %s)", what, run)
+	}
+	return fmt.Sprintf("%d %s tests passed, %s", passed, what, time.Since(start).Round(time.Second)), nil
 }

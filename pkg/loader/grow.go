@@ -7,6 +7,12 @@ import (
 	"github.com/cilium/ebpf"
 )
 
+// GrowNotice, when set, is told that a change grew the vectors map of the
+// state in dir to entries vectors of words words, and gave the program
+// that reads it to every interface (its id changes), so the CLI can say
+// so.
+var GrowNotice func(dir string, entries, words uint32)
+
 // metaGrowing, in meta.version beside the layout's number, marks a growth
 // of the vectors map in progress (State.grow): the next change finishes
 // it before anything else.
@@ -44,18 +50,11 @@ func (s *State) grow(full *vectorsFull) error {
 	if err != nil {
 		return err
 	}
-	start, end := vecSpan(&v.conf[v.active])
 	spec, err := loadXdpfw()
 	if err != nil {
 		return err
 	}
-	size := vectorsFull{need: end - start, words: vecWords(s.maps.Vectors)}
-	if full != nil {
-		size = *full
-	}
-	capacity := max(vecCapacity(end, size.need), s.maps.Vectors.MaxEntries())
-	words := max(size.words, vecWords(s.maps.Vectors))
-	vec, err := newVectors(spec.Maps[xdpfwMapVectors], s.maps.Vectors, start, end, capacity, words)
+	vec, err := grownVectors(spec, s.maps.Vectors, &v.conf[v.active], full)
 	if err != nil {
 		return err
 	}
@@ -64,10 +63,14 @@ func (s *State) grow(full *vectorsFull) error {
 	if err != nil {
 		return err
 	}
-	return runChange(&s.maps, s.stopAt, func(t *tx) error {
+	err = runChange(&s.maps, s.stopAt, func(t *tx) error {
 		t.meta.Version = metaVersion
 		return recordEgress(t, hooks)
 	})
+	if err == nil && GrowNotice != nil {
+		GrowNotice(s.dir, s.maps.Vectors.MaxEntries(), vecWords(s.maps.Vectors))
+	}
+	return err
 }
 
 // changeGrowing runs fn as a change (State.change holds the lock),
@@ -95,9 +98,9 @@ func (s *State) changeGrowing(fn func(t *tx) error) error {
 }
 
 // growInstance gives an instance a vectors map for a generation of
-// full's size beside its live one, and its programs loaded again on it. Nothing
-// runs an instance's programs while it loads a ruleset, so they are
-// simply replaced.
+// full's size beside its live one, and its programs loaded again on it.
+// Nothing runs an instance's programs while it loads a ruleset, so they
+// are simply replaced.
 func (t *Instance) growInstance(full *vectorsFull) error {
 	var live xdpfwGenConf
 	var word uint32
@@ -108,13 +111,11 @@ func (t *Instance) growInstance(full *vectorsFull) error {
 	if err := readGenConf(m.GenConf, activeWord(word).rules(), &live); err != nil {
 		return err
 	}
-	start, end := vecSpan(&live)
 	spec, err := loadXdpfw()
 	if err != nil {
 		return err
 	}
-	vec, err := newVectors(spec.Maps[xdpfwMapVectors], m.Vectors, start, end,
-		max(vecCapacity(end, full.need), m.Vectors.MaxEntries()), max(full.words, vecWords(m.Vectors)))
+	vec, err := grownVectors(spec, m.Vectors, &live, full)
 	if err != nil {
 		return err
 	}
@@ -131,4 +132,18 @@ func (t *Instance) growInstance(full *vectorsFull) error {
 	t.objs.Close()
 	t.objs = fresh.objs
 	return nil
+}
+
+// grownVectors is a vectors map holding old's live generation (whose
+// config is live) where it is, with room beside it for a generation of
+// full's size (nil: of the live one's size), and never smaller than old.
+func grownVectors(spec *ebpf.CollectionSpec, old *ebpf.Map, live *xdpfwGenConf, full *vectorsFull) (*ebpf.Map, error) {
+	start, end := vecSpan(live)
+	size := vectorsFull{need: end - start, words: vecWords(old)}
+	if full != nil {
+		size = *full
+	}
+	capacity := max(vecCapacity(end, size.need), old.MaxEntries())
+	words := max(size.words, vecWords(old))
+	return newVectors(spec.Maps[xdpfwMapVectors], old, start, end, capacity, words)
 }

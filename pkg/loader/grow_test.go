@@ -51,6 +51,13 @@ func TestGrowVectors(t *testing.T) {
 				}
 				small := s.maps.Vectors.MaxEntries()
 				big := hostPortRules(1200, 2000)
+				var told []uint32
+				GrowNotice = func(d string, entries, words uint32) {
+					if d == dir {
+						told = append(told, entries, words)
+					}
+				}
+				defer func() { GrowNotice = nil }()
 				if point != "" {
 					cutShort(t, s, point, func(func(int, int)) { s.Apply(big) })
 					s.Close()
@@ -63,7 +70,10 @@ func TestGrowVectors(t *testing.T) {
 				}
 				grown := s.maps.Vectors.MaxEntries()
 				if grown <= small {
-					t.Errorf("vectors map of %d lines after 1200 rules, %d before: it did not grow", grown, small)
+					t.Errorf("vectors map of %d entries after 1200 rules, %d before: it did not grow", grown, small)
+				}
+				if n := len(told); n == 0 || told[n-2] != grown || told[n-1] != vecWords(s.maps.Vectors) {
+					t.Errorf("GrowNotice told %v, want its last call to say %d entries of %d words", told, grown, vecWords(s.maps.Vectors))
 				}
 				if err := checkGrown(s, "grw0"); err != nil {
 					return err
