@@ -494,9 +494,8 @@ static __always_inline __u32 set_keys(const struct pkt *p, __u32 act)
 
 /*
  * The atom of every dimension some rule uses (unused ones are never
- * looked up: atom 0, which their base makes the all-ones vector). Every
- * capacity fits a u16. Atom 0
- * is "no value": ports of a
+ * looked up: they keep atom 0, which their base makes the all-ones
+ * vector). Every capacity fits a u16. Atom 0 is "no value": ports of a
  * frame without ports, DSCP of a non-IP frame, an unknown interface.
  */
 static __always_inline void atoms(__u32 act, const struct gen_conf *conf,
