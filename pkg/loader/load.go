@@ -62,7 +62,7 @@ func load(spec *ebpf.CollectionSpec, to any, opts *ebpf.CollectionOptions) error
 		spec = spec.Copy()
 		spec.Maps[xdpfwMapVectors].MaxEntries = v.MaxEntries()
 		spec.Maps[xdpfwMapVectors].ValueSize = v.ValueSize()
-		if err := spec.Variables[vecWordsVar].Set(vecWords(v)); err != nil {
+		if err := spec.Variables[xdpfwVarVecWords].Set(vecWords(v)); err != nil {
 			return fmt.Errorf("size the program's vectors: %w", err)
 		}
 	}

@@ -22,8 +22,6 @@ const (
 	vecEntriesMin = layout.VecEntriesMin
 	vecWordsMin   = layout.VecWordsMin
 	vecWordsMax   = layout.VecWords
-	// The read-only variable of the program that holds the map's words.
-	vecWordsVar = "vec_words"
 )
 
 // vecWordsFor is the words a map needs for vectors of nrules rules: whole
