@@ -315,25 +315,34 @@ struct bitvec {
 	__u64 words[VEC_WORDS];
 };
 
+/*
+ * A generation's config. Every packet reads it, so what the common path
+ * needs (up to the fifth common dimension's vec_base) is its first 64
+ * bytes, one cache line: the map is BPF_F_MMAPABLE, which starts its
+ * values on a page (a plain array's start 56 bytes into a line on 6.18),
+ * and the size is whole lines. The sets' slots, the rare dimensions'
+ * bases and vec_end come after.
+ */
 struct gen_conf {
 	__u32 policy;               /* XDP_PASS or XDP_DROP */
 	__u32 nrules;
 	__u32 flags;                /* GF_* */
-	__u32 pad;
-	__u64 wild_summary;         /* words holding rules with no condition */
-	/* the set slots the rules reference, per direction (src, dst): bit j
-	 * of a set dimension's key is membership in set_slot[dir][j] */
-	__u32 nsets[2];
-	__u32 set_slot[2][MAX_SET_REFS];
 	/* The prefix lengths in the address buckets, longest first, per
 	 * table: index dir * 2 + (family == 6); hash_nlens[t] of them. */
 	__u8 hash_nlens[4];
+	__u64 wild_summary;         /* words holding rules with no condition */
 	__u8 hash_lens[4][ADDR_HASH_LENS];
 	/* The vectors (enum vec_sizes): the entry of each dimension's atom
 	 * 0, and (Go's alone) the first entry past them. */
 	__u32 vec_base[NUM_DIMS];
 	__u32 vec_end;
+	/* the set slots the rules reference, per direction (src, dst): bit j
+	 * of a set dimension's key is membership in set_slot[dir][j] */
+	__u32 nsets[2];
+	__u32 set_slot[2][MAX_SET_REFS];
+	__u32 pad[4];               /* to whole cache lines */
 };
+
 
 /*
  * `active`: bit 0 is the rules' generation, bit 1 the sets'. Set contents
@@ -488,7 +497,7 @@ struct rule_def {
 
 enum meta_ids {
 	META_MAGIC      = 0x78647066,       /* "xdpf" */
-	META_VERSION    = 11, /* 4: two programs; 5: binary rule definitions; 6: sets; 7: atom_scratch; 8: capture; 9: conntrack; 10: address buckets; 11: vectors sized to the ruleset */
+	META_VERSION    = 12, /* 4: two programs; 5: binary rule definitions; 6: sets; 7: atom_scratch; 8: capture; 9: conntrack; 10: address buckets; 11: vectors sized to the ruleset; 12: values on cache lines */
 };
 struct meta {
 	__u32 magic;

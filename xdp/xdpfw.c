@@ -17,8 +17,16 @@ const volatile __u32 trace_enabled = 0;
 
 #include "conntrack.h"
 
+/*
+ * The arrays a packet reads are BPF_F_MMAPABLE for where that puts their
+ * values, not for mapping them: at the start of a page. A plain array's
+ * values start 56 bytes into a cache line (6.18), so every 64-byte value
+ * (a bucket, a vector of 7 words) spanned two lines, each a miss when
+ * cold; Go never maps them.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, __u32);
@@ -26,6 +34,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(max_entries, NUM_GENS);
 	__type(key, __u32);
 	__type(value, struct gen_conf);
@@ -34,6 +43,7 @@ struct {
 /* index gen * ADDR_BUCKETS + bucket -> bucket (layout.h) */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(max_entries, NUM_GENS * ADDR_BUCKETS);
 	__type(key, __u32);
 	__type(value, struct addr4_bucket);
@@ -41,6 +51,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(max_entries, NUM_GENS * ADDR_BUCKETS);
 	__type(key, __u32);
 	__type(value, struct addr6_bucket);
@@ -66,6 +77,7 @@ struct {
  * atoms, for every dimension keyed by a small number */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(max_entries, NUM_GENS * CHUNKS_PER_GEN);
 	__type(key, __u32);
 	__type(value, struct atom_chunk);
@@ -86,6 +98,7 @@ struct {
  * type: the value's size is the map's. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(max_entries, VEC_ENTRIES_MIN);
 	__uint(key_size, sizeof(__u32));
 	__uint(value_size, 8 + 8 * VEC_WORDS_MIN);
@@ -165,6 +178,7 @@ struct {
 /* index gen * MAX_RULES + rank -> rule */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(max_entries, NUM_GENS * MAX_RULES);
 	__type(key, __u32);
 	__type(value, struct rank_entry);
@@ -544,6 +558,11 @@ static __always_inline void atoms(__u32 act, const struct gen_conf *conf,
 }
 
 #define COMMON_DIMS (DIM_CT + 1)
+
+/* What the common path reads of gen_conf is its first cache line. */
+_Static_assert(__builtin_offsetof(struct gen_conf, vec_base) + 4 * COMMON_DIMS <= 64,
+	       "gen_conf's common fields pass its first cache line");
+_Static_assert(sizeof(struct gen_conf) % 64 == 0, "gen_conf is not whole cache lines");
 #define RARE_DIMS (GF_USE(DIM_L4) | GF_USE(DIM_VLAN) | GF_USE(DIM_IVLAN) | \
 		   GF_USE(DIM_DSCP) | GF_USE(DIM_TTL) | GF_USE(DIM_LEN) | \
 		   GF_USE(DIM_IFACE) | GF_USE(DIM_SSET) | GF_USE(DIM_DSET))

@@ -215,7 +215,7 @@ const (
 // enum meta_ids
 const (
 	MetaMagic   = 2019848294
-	MetaVersion = 11
+	MetaVersion = 12
 )
 
 // enum capture_limits

@@ -88,12 +88,13 @@ func initMeta(m *xdpfwMaps) error {
 // status) as it is; Provision (attach, apply, set create) moves it to
 // this build (migrate.go). Until then it is not changed: its program is
 // the older build's.
-const oldMetaVersion = 10
+const oldMetaVersion = 11
 
 // addedMaps are the maps this layout added to the previous one, which
 // start empty; a state of the previous layout lacks them until migrate
-// pins them. Layout 11 added none: it changed only how the vectors are
-// laid out and gen_conf's fields, which migrate rebuilds.
+// pins them. Layout 12 added none: it changed gen_conf's field order and
+// the flags of the arrays a packet reads (prevconf.go, xdp/xdpfw.c),
+// which migrate rebuilds.
 var addedMaps = map[string]bool{}
 
 // checkMeta refuses pinned state of another layout. State of the previous

@@ -1,13 +1,9 @@
 package loader
 
 import (
-	"bytes"
 	"cmp"
-	"encoding/binary"
 	"net/netip"
 	"slices"
-
-	"github.com/cilium/ebpf"
 
 	"github.com/xdpfw/xdpfw/pkg/classifier"
 	"github.com/xdpfw/xdpfw/pkg/layout"
@@ -65,20 +61,4 @@ func setConfLens(c *xdpfwGenConf, lens [4][]uint8) {
 		c.HashNlens[t] = uint8(len(lens[t]))
 		copy(c.HashLens[t][:], lens[t])
 	}
-}
-
-// readGenConf reads generation gen's config, from a map of this layout
-// or of the previous one, whose values lack the vector fields at the end
-// (read as none: its vectors are not in lines).
-func readGenConf(m *ebpf.Map, gen uint32, c *xdpfwGenConf) error {
-	size := binary.Size(c)
-	if int(m.ValueSize()) >= size {
-		return m.Lookup(gen, c)
-	}
-	buf := make([]byte, size)
-	if err := m.Lookup(gen, buf[:m.ValueSize()]); err != nil {
-		return err
-	}
-	*c = xdpfwGenConf{}
-	return binary.Read(bytes.NewReader(buf), binary.NativeEndian, c)
 }

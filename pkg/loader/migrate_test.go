@@ -20,9 +20,10 @@ import (
 )
 
 // previousObject is the datapath of the last release of the previous
-// layout (version 9, prefixes other than hosts in the LPM tries):
-// pkg/loader/xdpfw_bpfel.o as committed at 3393875, kept as it was.
-const previousObject = "testdata/xdpfw-layout10.o"
+// layout (version 11, vectors sized to the ruleset; gen_conf in its old
+// order, no BPF_F_MMAPABLE arrays): pkg/loader/xdpfw_bpfel.o as committed
+// at 15a7778, kept as it was.
+const previousObject = "testdata/xdpfw-layout11.o"
 
 const migrateRuleset = `policy: pass
 sets:

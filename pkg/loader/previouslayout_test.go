@@ -1,23 +1,22 @@
 package loader
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"testing"
 
 	"github.com/cilium/ebpf"
 	"github.com/vishvananda/netlink"
-
-	"github.com/xdpfw/xdpfw/pkg/layout"
+	"golang.org/x/sys/unix"
 )
 
 // previousShape gives the previous layout's program what it needs of the
-// maps whose shape or content this layout changed: gen_conf without the
-// vector fields at its end, and the vectors as 520-byte bit vectors
-// (summary, 64 words) at fixed places, gen * AtomsPerGen + the
-// dimension's atom base + atom, with the all-ones vector after both
-// generations. The maps are pinned over this build's, as the previous
-// release left them; the caller closes what it returns.
+// maps whose shape this layout changed: gen_conf in layout 11's field
+// order (genConfLayout11), and the arrays a packet reads without
+// BPF_F_MMAPABLE, their contents as they are. The maps are pinned over
+// this build's, as the previous release left them; the caller closes
+// what it returns.
 func previousShape(dir string, spec *ebpf.CollectionSpec, pinned map[string]*ebpf.Map) (map[string]*ebpf.Map, error) {
 	out := map[string]*ebpf.Map{}
 	fail := func(err error) (map[string]*ebpf.Map, error) {
@@ -31,6 +30,11 @@ func previousShape(dir string, spec *ebpf.CollectionSpec, pinned map[string]*ebp
 		if cur == nil || compatible(ms, cur) == nil {
 			continue
 		}
+		if name == xdpfwMapVectors {
+			// sized to the ruleset, as layout 11's were
+			ms = ms.Copy()
+			ms.MaxEntries, ms.ValueSize = cur.MaxEntries(), cur.ValueSize()
+		}
 		m, err := ebpf.NewMap(ms)
 		if err != nil {
 			return fail(fmt.Errorf("previous %s: %w", name, err))
@@ -38,11 +42,13 @@ func previousShape(dir string, spec *ebpf.CollectionSpec, pinned map[string]*ebp
 		out[name] = m
 		switch name {
 		case xdpfwMapGenConf:
-			err = copyLeading(cur, m)
-		case xdpfwMapVectors:
-			err = previousVectors(pinned[xdpfwMapGenConf], cur, m)
-		case xdpfwMapAtomScratch:
-			// scratch: the program writes before it reads
+			err = previousGenConf(cur, m)
+		case xdpfwMapActive, xdpfwMapRanks, xdpfwMapAddr4Host, xdpfwMapAddr6Host, xdpfwMapValueAtoms, xdpfwMapVectors:
+			if cur.Flags() == ms.Flags|unix.BPF_F_MMAPABLE {
+				err = copyLeading(cur, m)
+			} else {
+				err = fmt.Errorf("map %s changed more than its flags", name)
+			}
 		default:
 			err = fmt.Errorf("map %s changed shape and is not one previousShape knows", name)
 		}
@@ -76,60 +82,28 @@ func copyLeading(from, to *ebpf.Map) error {
 	return nil
 }
 
-// prevBitvec is the previous layout's vector.
-type prevBitvec struct {
-	Summary uint64
-	Words   [64]uint64
-}
-
-// previousVectors writes each generation's vectors, as its config (in
-// confs, this layout's) places them in vecs, into the previous layout's
-// places in out.
-func previousVectors(confs, vecs, out *ebpf.Map) error {
-	perGen := uint32(layout.AtomsPerGen)
-	val := make([]byte, vecs.ValueSize())
+// previousGenConf writes each generation's config of this layout, in
+// confs, into out in layout 11's field order.
+func previousGenConf(confs, out *ebpf.Map) error {
 	for gen := uint32(0); gen < numGens; gen++ {
 		var c xdpfwGenConf
 		if err := confs.Lookup(gen, &c); err != nil {
 			return err
 		}
-		if c.VecEnd == 0 {
-			continue
+		old := genConfLayout11{
+			Policy: c.Policy, Nrules: c.Nrules, Flags: c.Flags, WildSummary: c.WildSummary,
+			Nsets: c.Nsets, SetSlot: c.SetSlot, HashNlens: c.HashNlens, HashLens: c.HashLens,
+			VecBase: c.VecBase, VecEnd: c.VecEnd,
 		}
-		all := c.VecEnd - 1 // the all-ones vector is last
-		// Dimensions in use are packed in order: each runs to the next
-		// one's base, the last to the all-ones vector.
-		for d := range c.VecBase {
-			if c.VecBase[d] == all {
-				continue
-			}
-			end := all
-			for e := d + 1; e < len(c.VecBase); e++ {
-				if c.VecBase[e] != all {
-					end = c.VecBase[e]
-					break
-				}
-			}
-			for k := c.VecBase[d]; k < end; k++ {
-				if err := vecs.Lookup(k, val); err != nil {
-					return err
-				}
-				var v prevBitvec
-				v.Summary = binary.NativeEndian.Uint64(val)
-				for w := range len(val)/8 - 1 {
-					v.Words[w] = binary.NativeEndian.Uint64(val[8+8*w:])
-				}
-				if err := out.Put(gen*perGen+layout.AtomBase[d]+k-c.VecBase[d], &v); err != nil {
-					return err
-				}
-			}
+		var buf bytes.Buffer
+		if err := binary.Write(&buf, binary.NativeEndian, &old); err != nil {
+			return err
+		}
+		if err := out.Put(gen, buf.Bytes()); err != nil {
+			return err
 		}
 	}
-	var ones prevBitvec
-	for i := range ones.Words {
-		ones.Words[i] = ^uint64(0)
-	}
-	return out.Put(numGens*perGen, &ones)
+	return nil
 }
 
 // checkEgressRecorded: iface, migrated, has exactly one egress learner,

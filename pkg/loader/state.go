@@ -215,7 +215,8 @@ func compatible(spec *ebpf.MapSpec, m *ebpf.Map) error {
 		spec = spec.Copy()
 		spec.MaxEntries, spec.ValueSize = m.MaxEntries(), m.ValueSize()
 	}
-	if m.Type() != spec.Type || m.KeySize() != spec.KeySize || m.ValueSize() != spec.ValueSize || m.MaxEntries() != spec.MaxEntries {
+	if m.Type() != spec.Type || m.KeySize() != spec.KeySize || m.ValueSize() != spec.ValueSize ||
+		m.MaxEntries() != spec.MaxEntries || m.Flags() != spec.Flags {
 		return fmt.Errorf("map %s differs", spec.Name)
 	}
 	return nil

@@ -161,15 +161,14 @@ type xdpfwGenConf struct {
 	Policy      uint32
 	Nrules      uint32
 	Flags       uint32
-	Pad         uint32
-	WildSummary uint64
-	Nsets       [2]uint32
-	SetSlot     [2][8]uint32
 	HashNlens   [4]uint8
+	WildSummary uint64
 	HashLens    [4][4]uint8
 	VecBase     [15]uint32
 	VecEnd      uint32
-	_           [4]byte
+	Nsets       [2]uint32
+	SetSlot     [2][8]uint32
+	Pad         [4]uint32
 }
 
 type xdpfwIface struct {
