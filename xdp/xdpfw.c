@@ -942,28 +942,32 @@ static __always_inline int run(struct xdp_md *ctx, const int frags)
 	struct pkt p = {};
 	struct decision d = { .action = XDP_PASS, .reason = REASON_DEFAULT };
 	struct gen_conf *conf;
-	__u32 zero = 0, act, gen, *g, ct = CT_NOT_LOOKED;
+	__u32 zero = 0, act, gen, flags, *g, ct = CT_NOT_LOOKED;
 
 	/* The one read of the generation: everything below uses it. */
 	g = bpf_map_lookup_elem(&active, &zero);
 	if (!g)
 		return XDP_PASS;
 	act = *(volatile __u32 *)g;
-	if (parse_pkt(ctx, &p, frags) != PARSE_OK)
-		return finish(ctx, act, XDP_DROP, REASON_MALFORMED, 0, p.len, CT_NOT_LOOKED);
-
+	/* The config before the frame: the frame's first read waits for its
+	 * cache line, written by another CPU, and the config's miss, issued
+	 * first, is paid in the same wait rather than after it. */
 	gen = act & ACTIVE_RULES;
 	conf = bpf_map_lookup_elem(&gen_conf, &gen);
 	if (!conf)
 		return XDP_PASS;
-	if (conf->flags & GF_USE(DIM_CT))
+	flags = *(volatile __u32 *)&conf->flags;
+	if (parse_pkt(ctx, &p, frags) != PARSE_OK)
+		return finish(ctx, act, XDP_DROP, REASON_MALFORMED, 0, p.len, CT_NOT_LOOKED);
+
+	if (flags & GF_USE(DIM_CT))
 		ct = ct_state(ctx, &p);
-	if (conf->flags & RARE_DIMS) {
+	if (flags & RARE_DIMS) {
 		/* Set lookups run from here, not from decide_all: its stack
 		 * and theirs would pass the 512-byte cap together. */
 		__u32 sets = 0;
 
-		if (conf->flags & (GF_USE(DIM_SSET) | GF_USE(DIM_DSET)))
+		if (flags & (GF_USE(DIM_SSET) | GF_USE(DIM_DSET)))
 			sets = set_keys(&p, act);
 		decide_all(&p, ctx->ingress_ifindex, act, sets | (ct & (CT_KEYS - 1)) << 16, &d);
 	} else {
