@@ -104,7 +104,7 @@ generate:
 	cd bench/gen && $(GO) generate ./...
 
 # Fails when the committed object or Go differ from what xdp/ builds.
-GENERATED := pkg/loader/xdpfw_bpfel.go pkg/loader/xdpfw_bpfel.o pkg/layout/layout_gen.go
+GENERATED := pkg/loader/xdpfw_bpfel.go pkg/loader/xdpfw_bpfel.o pkg/loader/mapshapes_gen.go pkg/layout/layout_gen.go
 check-generated:
 	@tmp=$$(mktemp -d) && trap 'rm -rf $$tmp' EXIT && \
 	for f in $(GENERATED); do cp $$f $$tmp/$$(echo $$f | tr / _); done && \

@@ -215,7 +215,7 @@ func runPreviousOn(s *State, iface string) error {
 			repl[name] = reshaped[name]
 			continue
 		}
-		if err := compatible(ms, pinned[name]); err != nil {
+		if err := compatible(name, shapeOf(ms), pinned[name]); err != nil {
 			return fmt.Errorf("the previous layout differs: %w", err)
 		}
 		repl[name] = pinned[name]

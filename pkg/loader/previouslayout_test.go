@@ -27,7 +27,7 @@ func previousShape(dir string, spec *ebpf.CollectionSpec, pinned map[string]*ebp
 	}
 	for name, ms := range spec.Maps {
 		cur := pinned[name]
-		if cur == nil || compatible(ms, cur) == nil {
+		if cur == nil || compatible(name, shapeOf(ms), cur) == nil {
 			continue
 		}
 		if name == xdpfwMapVectors {

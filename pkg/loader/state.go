@@ -130,10 +130,6 @@ func (s *State) Close() {
 func (s *State) Dir() string { return s.dir }
 
 func (s *State) loadPinned() error {
-	spec, err := loadXdpfw()
-	if err != nil {
-		return err
-	}
 	pinned := map[string]*ebpf.Map{}
 	var reshaped error
 	defer func() {
@@ -141,15 +137,12 @@ func (s *State) loadPinned() error {
 			m.Close()
 		}
 	}()
-	for name, ms := range spec.Maps {
-		if name == ".rodata" {
-			continue
-		}
+	for name, shape := range objectMaps {
 		m, err := ebpf.LoadPinnedMap(filepath.Join(s.dir, name), nil)
 		if errors.Is(err, os.ErrNotExist) && addedMaps[name] {
 			// The previous layout lacked it (checkMeta): an empty
 			// stand-in, pinned only by migrate.
-			m, err = ebpf.NewMap(ms)
+			m, err = newObjectMap(name)
 			if err == nil {
 				s.missing = append(s.missing, name)
 			}
@@ -160,7 +153,7 @@ func (s *State) loadPinned() error {
 			return fmt.Errorf("pinned state in %s is incomplete or from another xdpfw build (%s: %v); detach with the build that attached it, or run: xdpfw detach --all", s.dir, name, err)
 		}
 		pinned[name] = m
-		if err := compatible(ms, m); err != nil {
+		if err := compatible(name, shape, m); err != nil {
 			if !rebuiltMaps[name] {
 				return incompatible(s.dir, err)
 			}
@@ -173,6 +166,7 @@ func (s *State) loadPinned() error {
 		return err
 	}
 	pinned = nil
+	var err error
 	if s.old, err = checkMeta(&s.maps, s.dir, len(s.missing) > 0); err != nil {
 		return err
 	}
@@ -207,17 +201,37 @@ func incompatible(dir string, err error) error {
 	return fmt.Errorf("pinned state in %s is from an incompatible xdpfw build (%v); detach it with that build, or run: xdpfw detach --all", dir, err)
 }
 
-// compatible: m has spec's shape (vectors any size: it is sized to the
-// ruleset, vectors.go).
-func compatible(spec *ebpf.MapSpec, m *ebpf.Map) error {
-	if spec.Name == xdpfwMapVectors && m.MaxEntries() >= vecEntriesMin && m.ValueSize() >= spec.ValueSize &&
-		m.ValueSize() <= vecValueSize(vecWordsMax) && m.ValueSize()%8 == 0 {
-		spec = spec.Copy()
-		spec.MaxEntries, spec.ValueSize = m.MaxEntries(), m.ValueSize()
+// mapShape is what the kernel checks of a map a program is loaded on:
+// the object's maps' are generated with it (objectMaps,
+// mapshapes_gen.go), so opening a state parses no ELF.
+type mapShape struct {
+	Type                           ebpf.MapType
+	KeySize, ValueSize, MaxEntries uint32
+	Flags                          uint32
+}
+
+func shapeOf(ms *ebpf.MapSpec) mapShape {
+	return mapShape{ms.Type, ms.KeySize, ms.ValueSize, ms.MaxEntries, ms.Flags}
+}
+
+// newObjectMap creates the object's map name as its spec says.
+func newObjectMap(name string) (*ebpf.Map, error) {
+	spec, err := loadXdpfw()
+	if err != nil {
+		return nil, err
 	}
-	if m.Type() != spec.Type || m.KeySize() != spec.KeySize || m.ValueSize() != spec.ValueSize ||
-		m.MaxEntries() != spec.MaxEntries || m.Flags() != spec.Flags {
-		return fmt.Errorf("map %s differs", spec.Name)
+	return ebpf.NewMap(spec.Maps[name])
+}
+
+// compatible: m, the map name, has want's shape (vectors any size: it is
+// sized to the ruleset, vectors.go).
+func compatible(name string, want mapShape, m *ebpf.Map) error {
+	if name == xdpfwMapVectors && m.MaxEntries() >= vecEntriesMin && m.ValueSize() >= want.ValueSize &&
+		m.ValueSize() <= vecValueSize(vecWordsMax) && m.ValueSize()%8 == 0 {
+		want.MaxEntries, want.ValueSize = m.MaxEntries(), m.ValueSize()
+	}
+	if (mapShape{m.Type(), m.KeySize(), m.ValueSize(), m.MaxEntries(), m.Flags()}) != want {
+		return fmt.Errorf("map %s differs", name)
 	}
 	return nil
 }
