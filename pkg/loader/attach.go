@@ -168,6 +168,15 @@ func (s *State) Attach(name string, mode Mode, force bool) (Attachment, string, 
 		old = &xdpProgram{p, current}
 	}
 
+	// A counter slot no attached interface counts in starts from zero
+	// (its old counts go to the totals) before the program goes on, so
+	// every frame counted in it from then on is this interface's: folded
+	// after, a frame arriving in between (IPv6 autoconfiguration's, say)
+	// was in the totals and in no interface's counters.
+	if err := s.change(func(t *tx) error { return foldIfUnused(t.m, att.Ifindex) }); err != nil {
+		return Attachment{}, "", err
+	}
+
 	// The egress learner before XDP: it cannot fail after the XDP
 	// program is changed, so it never leaves an interface without the
 	// program it had (another mode, the other variant) or without one at
@@ -258,22 +267,22 @@ func (s *State) remember(att Attachment) error {
 		ifc.Name[i] = int8(att.Iface[i])
 	}
 	return s.change(func(t *tx) error {
-		fresh, err := slotUnused(t.m, att.Ifindex)
-		if err != nil {
-			return err
-		}
-		// A new interface in a slot no other attached one counts in
-		// counts from zero; the totals keep the slot's old counts.
-		if fresh {
-			if err := foldSlot(t.m, ifaceSlot(att.Ifindex)); err != nil {
-				return err
-			}
-		}
 		if err := t.m.Ifaces.Put(uint32(att.Ifindex), &ifc); err != nil {
 			return fmt.Errorf("record attachment: %w", mapFull(err))
 		}
 		return nil
 	})
+}
+
+// foldIfUnused zeroes ifindex's counter slot, its counts added to the
+// totals, if no recorded attachment counts in it: a new interface there
+// counts from zero.
+func foldIfUnused(m *xdpfwMaps, ifindex int) error {
+	fresh, err := slotUnused(m, ifindex)
+	if err != nil || !fresh {
+		return err
+	}
+	return foldSlot(m, ifaceSlot(ifindex))
 }
 
 // slotUnused reports whether no recorded attachment, this interface's
