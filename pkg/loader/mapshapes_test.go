@@ -5,7 +5,14 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/cilium/ebpf"
 )
+
+// shapeOf is a spec's map shape, as objectMaps holds them.
+func shapeOf(ms *ebpf.MapSpec) mapShape {
+	return mapShape{ms.Type, ms.KeySize, ms.ValueSize, ms.MaxEntries, ms.Flags}
+}
 
 // TestObjectMapsMatchObject: the generated table of map shapes, which
 // opening a state checks the pins against, is the embedded object's.

@@ -210,10 +210,6 @@ type mapShape struct {
 	Flags                          uint32
 }
 
-func shapeOf(ms *ebpf.MapSpec) mapShape {
-	return mapShape{ms.Type, ms.KeySize, ms.ValueSize, ms.MaxEntries, ms.Flags}
-}
-
 // newObjectMap creates the object's map name as its spec says.
 func newObjectMap(name string) (*ebpf.Map, error) {
 	spec, err := loadXdpfw()
