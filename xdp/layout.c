@@ -27,6 +27,8 @@ struct go_layout {
 	enum active_bits active_bits;
 	enum set_limits set_limits;
 	enum set_def_flags set_def_flags;
+	enum set_bkt_consts set_bkt_consts;
+	enum set_bkt_hash set_bkt_hash;
 	enum rule_def_size rule_def_size;
 	enum set_name_size set_name_size;
 	enum meta_ids meta_ids;
@@ -44,6 +46,8 @@ struct go_layout {
 	struct set4_key set4_key;
 	struct set6_key set6_key;
 	struct set4_lpm_key set4_lpm_key;
+	struct set4_slot set4_slot;
+	struct set_bkt_head set_bkt_head;
 	struct set6_lpm_key set6_lpm_key;
 	struct capture_rec capture_rec;
 	struct ct_key ct_key;

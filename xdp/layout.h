@@ -434,6 +434,65 @@ struct set6_key {
 	__u8 addr[16];
 };
 
+/*
+ * A set's IPv4 entries of up to SET_BKT_LENS lengths (most often hosts
+ * and /24s, what threat feeds list) sit in an array of 64-byte buckets,
+ * the inner map of set4_bkt in the set's slot: a probe is one cache
+ * line where the trie walks a node per bit of the match (20 misses a
+ * packet in a 1M-entry set), and an entry costs 8 bytes of a slot where
+ * a hash element costs 72. Element 0 is the head (struct set_bkt_head),
+ * buckets 1..nbuckets follow. Go places every key in one of its two
+ * buckets (SET_BKT_HASH1/2 of its slot word, reduced to nbuckets), and
+ * writes slots through a shared mapping with one 8-byte store each, so a
+ * packet sees a slot whole, before or after. A key sits in its second
+ * bucket only when its first was full, and Go flags that first bucket
+ * (SET_BKT_OVERFLOW) before it writes the key: a miss reads one line
+ * unless so flagged. Entries never move within an array: a key that
+ * finds both buckets full makes Go build the set a new array with all
+ * its keys (cuckoo placement) and swap it into the slot, as it does to
+ * grow. The other lengths go to the set's trie, which a packet walks
+ * only when the head says it may hold a longer match than the buckets
+ * gave. A set of an earlier layout has no array (its slot is empty)
+ * and keeps its IPv4 hosts in set4_host, all else in the trie.
+ */
+enum set_bkt_consts {
+	SET_BKT_LENS     = 4,
+	SET_BKT_SLOTS    = 7,
+	SET_BKT_USED     = 0x80,            /* in a slot's len byte */
+	SET_BKT_OVERFLOW = 1,               /* in a bucket's flags */
+	SET_BKT_MIN      = 16,              /* the fewest buckets an array has */
+	SET_BKT_MAX      = 1 << 24,         /* the most (1 GiB) */
+};
+enum set_bkt_hash {
+	SET_BKT_HASH1 = 0x9E3779B97F4A7C15ULL,
+	SET_BKT_HASH2 = 0xC2B2AE3D27D4EB4FULL,
+};
+
+/* A slot, one little-endian word: the address masked to len, len |
+ * SET_BKT_USED, the entry's SET_* flags. An empty slot is zero. */
+struct set4_slot {
+	__u8 addr[4];
+	__u8 len;
+	__u8 flags;
+	__u8 pad[2];
+};
+
+struct set4_bucket {
+	__u64 flags;                        /* SET_BKT_OVERFLOW */
+	struct set4_slot slot[SET_BKT_SLOTS];
+};
+
+/* Element 0 of a bucket array. lens and trie_max only grow while the
+ * array lives (each one byte, written before the entries it admits). */
+struct set_bkt_head {
+	__u32 nbuckets;                     /* buckets after the head */
+	__u8 lens[SET_BKT_LENS];            /* lengths in the buckets, 0 ends */
+	__u8 trie_max;                      /* 1 + the longest length the trie may hold; 0: empty */
+	__u8 pad[3];
+	__u32 count;                        /* Go's: keys in the buckets */
+	__u8 rest[48];
+};
+
 struct set4_lpm_key {
 	__u32 prefixlen;
 	__u8 addr[4];
@@ -497,7 +556,7 @@ struct rule_def {
 
 enum meta_ids {
 	META_MAGIC      = 0x78647066,       /* "xdpf" */
-	META_VERSION    = 12, /* 4: two programs; 5: binary rule definitions; 6: sets; 7: atom_scratch; 8: capture; 9: conntrack; 10: address buckets; 11: vectors sized to the ruleset; 12: values on cache lines */
+	META_VERSION    = 13, /* 4: two programs; 5: binary rule definitions; 6: sets; 7: atom_scratch; 8: capture; 9: conntrack; 10: address buckets; 11: vectors sized to the ruleset; 12: values on cache lines; 13: IPv4 set buckets */
 };
 struct meta {
 	__u32 magic;

@@ -131,6 +131,17 @@ struct set6_host_map {
 	__uint(value_size, sizeof(struct set_val));
 };
 
+/* The IPv4 bucket arrays (layout.h, struct set4_bucket): sized per set
+ * (BPF_F_INNER_MAP lets an inner array's size differ from this
+ * template's), written by Go through a shared mapping. */
+struct set4_bkt_map {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1 + SET_BKT_MIN);
+	__uint(map_flags, BPF_F_MMAPABLE | BPF_F_INNER_MAP);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct set4_bucket));
+};
+
 struct set4_lpm_map {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(max_entries, SET_LPM_ENTRIES);
@@ -174,6 +185,13 @@ struct {
 	__type(key, __u32);
 	__array(values, struct set6_lpm_map);
 } set6_lpm SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, MAX_SETS);
+	__type(key, __u32);
+	__array(values, struct set4_bkt_map);
+} set4_bkt SEC(".maps");
 
 /* index gen * MAX_RULES + rank -> rule */
 struct {
@@ -436,25 +454,109 @@ static __always_inline __u32 proto_dim_key(const struct pkt *p)
 	return ((p->frag & 3) * 2 + (p->family == 6)) * PROTO_SPAN + proto;
 }
 
-/* The SET_* flags of addr's longest match in the set in slot, or 0. One
- * key buffer serves all four maps (the hashes' key is its address part):
- * the stack of decide_all and its callees is close to the 512-byte cap. */
-static __always_inline __u32 set_lookup(__u32 family, const __u8 *addr, __u32 slot)
+_Static_assert(sizeof(struct set_bkt_head) == sizeof(struct set4_bucket) &&
+	       sizeof(struct set4_slot) == 8, "a bucket array's elements are one cache line of words");
+
+/* The SET_* flags of the slot word key in a bucket array of nb buckets,
+ * or -1. Each slot and the flags are read once, in order: Go flags a
+ * bucket overflowing before it writes a key to the key's second bucket. */
+static __always_inline int set4_probe(void *bkt, __u32 nb, __u64 key)
+{
+	__u32 idx = 1 + (__u32)(((key * SET_BKT_HASH1) >> 32) * nb >> 32);
+	struct set4_bucket *b = bpf_map_lookup_elem(bkt, &idx);
+	__u64 w;
+
+	for (int pass = 0; pass < 2; pass++) {
+		if (!b)
+			return -1;
+#pragma unroll
+		for (int s = 0; s < SET_BKT_SLOTS; s++) {
+			w = *(volatile __u64 *)&b->slot[s];
+			if ((w & 0xffffffffffULL) == key)
+				return w >> 40 & 0xff;
+		}
+		if (pass || !(*(volatile __u64 *)&b->flags & SET_BKT_OVERFLOW))
+			return -1;
+		idx = 1 + (__u32)(((key * SET_BKT_HASH2) >> 32) * nb >> 32);
+		b = bpf_map_lookup_elem(bkt, &idx);
+	}
+	return -1;
+}
+
+/* The SET_* flags of the IPv4 address's longest match in a set with a
+ * bucket array: its lengths probed longest first, then the trie only if
+ * the head says it may hold a longer match than the buckets gave. */
+static __always_inline __u32 set4_lookup(void *bkt, void *lpm, struct set6_lpm_key *k)
+{
+	__u32 zero = 0, a, lens, len, hit = 0, flags = 0;
+	struct set_bkt_head *h = bpf_map_lookup_elem(bkt, &zero);
+	struct set_val *v;
+	int f;
+
+	if (!h)
+		return 0;
+	lens = *(volatile __u32 *)h->lens;
+	__builtin_memcpy(&a, k->addr, 4);
+	for (int i = 0; i < SET_BKT_LENS; i++) {
+		len = lens >> (8 * i) & 0xff;
+		if (!len)
+			break;
+		a &= mask32(len);
+		f = set4_probe(bkt, h->nbuckets, a | (__u64)(len | SET_BKT_USED) << 32);
+		if (f >= 0) {
+			hit = len + 1;
+			flags = f;
+			break;
+		}
+	}
+	if (*(volatile __u8 *)&h->trie_max > hit) {
+		v = bpf_map_lookup_elem(lpm, k);
+		if (v && v->len + 1u > hit)
+			flags = v->flags;
+	}
+	return flags;
+}
+
+/*
+ * The SET_* flags of the packet's address in direction dir: its longest
+ * match in the set in slot, or 0. One key buffer serves all the maps
+ * (the hashes' key is its address part). A set of an earlier layout has
+ * no bucket array: its IPv4 hosts are in the host hash.
+ *
+ * A global function, verified once, not once per set in set_mask's
+ * loop: inlined there, the bucket probes' branches took the program from
+ * 156k to 409k processed instructions on 6.1; and set_mask does not
+ * branch on its answer, because 6.1's verifier cannot trace precision
+ * back through a call and then marks every number precise, which made
+ * each set's yes or no a path of its own (past the million).
+ */
+__noinline __u32 set_flags(const struct pkt *p, __u32 dir, __u32 slot)
 {
 	struct set6_lpm_key k;
 	struct set_val *v;
-	void *host, *lpm;
+	const __u8 *addr;
+	void *host, *lpm, *bkt;
 
-	if (family == 4) {
+	if (!p)
+		return 0;
+	addr = dir ? p->daddr : p->saddr;
+	if (p->family == 4) {
 		k.prefixlen = 32;
 		__builtin_memcpy(k.addr, addr, 4);
-		host = bpf_map_lookup_elem(&set4_host, &slot);
 		lpm = bpf_map_lookup_elem(&set4_lpm, &slot);
-	} else {
+		if (!lpm)
+			return 0;
+		bkt = bpf_map_lookup_elem(&set4_bkt, &slot);
+		if (bkt)
+			return set4_lookup(bkt, lpm, &k);
+		host = bpf_map_lookup_elem(&set4_host, &slot);
+	} else if (p->family == 6) {
 		k.prefixlen = 128;
 		__builtin_memcpy(k.addr, addr, 16);
 		host = bpf_map_lookup_elem(&set6_host, &slot);
 		lpm = bpf_map_lookup_elem(&set6_lpm, &slot);
+	} else {
+		return 0;
 	}
 	if (!host || !lpm)
 		return 0;
@@ -471,8 +573,7 @@ static __always_inline __u32 set_lookup(__u32 family, const __u8 *addr, __u32 sl
  * act & ACTIVE_SETS. A global function, so its loops over the sets are
  * verified once; one call for both directions, because a call costs
  * about 14 ns on the development VM (every return goes through the
- * kernel's SRSO return thunk), and one call per direction made a set
- * rule cost 20 ns more.
+ * kernel's SRSO return thunk). Each set is a call to set_flags (above).
  */
 __noinline __u32 set_mask(const struct pkt *p, __u32 act)
 {
@@ -485,12 +586,13 @@ __noinline __u32 set_mask(const struct pkt *p, __u32 act)
 	if (!conf)
 		return 0;
 	for (__u32 dir = 0; dir < 2; dir++) {
-		const __u8 *addr = dir ? p->daddr : p->saddr;
 		__u32 n = conf->nsets[dir];
 
-		for (__u32 j = 0; j < MAX_SET_REFS && j < n; j++)
-			if (set_lookup(p->family, addr, conf->set_slot[dir][j]) & SET_MEMBER(sgen))
-				mask |= 1u << (j + MAX_SET_REFS * dir);
+		for (__u32 j = 0; j < MAX_SET_REFS && j < n; j++) {
+			__u32 f = set_flags(p, dir, conf->set_slot[dir][j]);
+
+			mask |= (f >> (SET_MEMBER_SHIFT + sgen) & 1) << (j + MAX_SET_REFS * dir);
+		}
 	}
 	return mask;
 }

@@ -202,6 +202,22 @@ const (
 	SetDefDropped = 4
 )
 
+// enum set_bkt_consts
+const (
+	SetBktLens     = 4
+	SetBktSlots    = 7
+	SetBktUsed     = 128
+	SetBktOverflow = 1
+	SetBktMin      = 16
+	SetBktMax      = 16777216
+)
+
+// enum set_bkt_hash
+const (
+	SetBktHash1 = 11400714819323198485
+	SetBktHash2 = 14029467366897019727
+)
+
 // enum rule_def_size
 const (
 	RuleDefBytes = 500
@@ -215,7 +231,7 @@ const (
 // enum meta_ids
 const (
 	MetaMagic   = 2019848294
-	MetaVersion = 12
+	MetaVersion = 13
 )
 
 // enum capture_limits
@@ -345,6 +361,26 @@ type Set4LpmKey struct {
 	_         structs.HostLayout
 	Prefixlen uint32
 	Addr      [4]uint8
+}
+
+// struct set4_slot
+type Set4Slot struct {
+	_     structs.HostLayout
+	Addr  [4]uint8
+	Len   uint8
+	Flags uint8
+	Pad   [2]uint8
+}
+
+// struct set_bkt_head
+type SetBktHead struct {
+	_        structs.HostLayout
+	Nbuckets uint32
+	Lens     [4]uint8
+	TrieMax  uint8
+	Pad      [3]uint8
+	Count    uint32
+	Rest     [48]uint8
 }
 
 // struct set6_lpm_key

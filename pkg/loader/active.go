@@ -88,14 +88,14 @@ func initMeta(m *xdpfwMaps) error {
 // status) as it is; Provision (attach, apply, set create) moves it to
 // this build (migrate.go). Until then it is not changed: its program is
 // the older build's.
-const oldMetaVersion = 11
+const oldMetaVersion = 12
 
 // addedMaps are the maps this layout added to the previous one, which
 // start empty; a state of the previous layout lacks them until migrate
-// pins them. Layout 12 added none: it changed gen_conf's field order and
-// the flags of the arrays a packet reads (prevconf.go, xdp/xdpfw.c),
-// which migrate rebuilds.
-var addedMaps = map[string]bool{}
+// pins them. Layout 13 added set4_bkt, the sets' IPv4 bucket arrays: a
+// set of layout 12 keeps its empty slot there and its entries where they
+// were (setstore.go).
+var addedMaps = map[string]bool{xdpfwMapSet4Bkt: true}
 
 // checkMeta refuses pinned state of another layout. State of the previous
 // one is accepted, with or without addedMaps (a migration cut short may

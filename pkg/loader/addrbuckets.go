@@ -41,14 +41,14 @@ func buckets2(h uint64) [2]uint32 {
 	return [2]uint32{uint32(h * layout.AddrHash1 >> (64 - layout.AddrBucketBits)), uint32(h * layout.AddrHash2 >> (64 - layout.AddrBucketBits))}
 }
 
-// place puts n keys into layout.AddrBuckets buckets of slots each, every
+// place puts n keys into nb buckets of slots each, every
 // key in one of its two (choices), by cuckoo insertion: a key finding
 // both full takes a slot from one, whose key moves on the same way. It
 // gives each bucket's keys and which buckets overflow (a key of theirs
 // sits in its second bucket). The random choices are seeded, so a
 // ruleset always gets the same buckets.
-func place(n, slots int, choices func(i int) [2]uint32) (in [][]int, overflow []bool, err error) {
-	in = make([][]int, layout.AddrBuckets)
+func place(n, nb, slots int, choices func(i int) [2]uint32) (in [][]int, overflow []bool, err error) {
+	in = make([][]int, nb)
 	rng := rand.New(rand.NewPCG(1, 2))
 	for i := range n {
 		cur := i
@@ -63,13 +63,13 @@ func place(n, slots int, choices func(i int) [2]uint32) (in [][]int, overflow []
 				break
 			}
 			if kick == 500 {
-				return nil, nil, fmt.Errorf("address table: %d keys do not fit its buckets", n)
+				return nil, nil, fmt.Errorf("%d keys do not fit %d buckets", n, nb)
 			}
 			b, s := c[rng.IntN(2)], rng.IntN(slots)
 			cur, in[b][s] = in[b][s], cur
 		}
 	}
-	overflow = make([]bool, layout.AddrBuckets)
+	overflow = make([]bool, nb)
 	for b, keys := range in {
 		for _, i := range keys {
 			if first := choices(i)[0]; first != uint32(b) {
@@ -83,9 +83,9 @@ func place(n, slots int, choices func(i int) [2]uint32) (in [][]int, overflow []
 // writeBuckets4 builds generation gen's IPv4 buckets from keys and
 // writes all of them.
 func writeBuckets4(m *ebpf.Map, gen uint32, keys []bucketKey) error {
-	in, overflow, err := place(len(keys), layout.Addr4Slots, func(i int) [2]uint32 { return buckets2(keys[i].word4()) })
+	in, overflow, err := place(len(keys), layout.AddrBuckets, layout.Addr4Slots, func(i int) [2]uint32 { return buckets2(keys[i].word4()) })
 	if err != nil {
-		return err
+		return fmt.Errorf("address table: %w", err)
 	}
 	idx := make([]uint32, layout.AddrBuckets)
 	vals := make([]xdpfwAddr4Bucket, layout.AddrBuckets)
@@ -106,9 +106,9 @@ func writeBuckets4(m *ebpf.Map, gen uint32, keys []bucketKey) error {
 
 // writeBuckets6 is writeBuckets4 for IPv6.
 func writeBuckets6(m *ebpf.Map, gen uint32, keys []bucketKey) error {
-	in, overflow, err := place(len(keys), layout.Addr6Slots, func(i int) [2]uint32 { return buckets2(keys[i].hash6()) })
+	in, overflow, err := place(len(keys), layout.AddrBuckets, layout.Addr6Slots, func(i int) [2]uint32 { return buckets2(keys[i].hash6()) })
 	if err != nil {
-		return err
+		return fmt.Errorf("address table: %w", err)
 	}
 	idx := make([]uint32, layout.AddrBuckets)
 	vals := make([]xdpfwAddr6Bucket, layout.AddrBuckets)

@@ -67,7 +67,7 @@ func readView(m *xdpfwMaps) (*view, error) {
 		return nil, err
 	}
 	for gen := range v.conf {
-		if err := readGenConf(m.GenConf, uint32(gen), &v.conf[gen]); err != nil {
+		if err := m.GenConf.Lookup(uint32(gen), &v.conf[gen]); err != nil {
 			return nil, fmt.Errorf("read generation config: %w", err)
 		}
 	}

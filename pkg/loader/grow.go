@@ -108,7 +108,7 @@ func (t *Instance) growInstance(full *vectorsFull) error {
 	if err := m.Active.Lookup(uint32(0), &word); err != nil {
 		return err
 	}
-	if err := readGenConf(m.GenConf, activeWord(word).rules(), &live); err != nil {
+	if err := m.GenConf.Lookup(activeWord(word).rules(), &live); err != nil {
 		return err
 	}
 	spec, err := loadXdpfw()

@@ -33,6 +33,7 @@ var objectMaps = map[string]mapShape{
 	"rule_defs":     {Type: ebpf.Hash, KeySize: 8, ValueSize: 504, MaxEntries: 8192, Flags: 0x0},
 	"rule_stats":    {Type: ebpf.PerCPUArray, KeySize: 4, ValueSize: 16, MaxEntries: 4096, Flags: 0x0},
 	"scratch":       {Type: ebpf.PerCPUArray, KeySize: 4, ValueSize: 40, MaxEntries: 1, Flags: 0x0},
+	"set4_bkt":      {Type: ebpf.ArrayOfMaps, KeySize: 4, ValueSize: 4, MaxEntries: 256, Flags: 0x0},
 	"set4_host":     {Type: ebpf.ArrayOfMaps, KeySize: 4, ValueSize: 4, MaxEntries: 256, Flags: 0x0},
 	"set4_lpm":      {Type: ebpf.ArrayOfMaps, KeySize: 4, ValueSize: 4, MaxEntries: 256, Flags: 0x0},
 	"set6_host":     {Type: ebpf.ArrayOfMaps, KeySize: 4, ValueSize: 4, MaxEntries: 256, Flags: 0x0},

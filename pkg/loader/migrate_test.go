@@ -20,10 +20,9 @@ import (
 )
 
 // previousObject is the datapath of the last release of the previous
-// layout (version 11, vectors sized to the ruleset; gen_conf in its old
-// order, no BPF_F_MMAPABLE arrays): pkg/loader/xdpfw_bpfel.o as committed
-// at 15a7778, kept as it was.
-const previousObject = "testdata/xdpfw-layout11.o"
+// layout (version 12, no IPv4 set buckets): pkg/loader/xdpfw_bpfel.o as
+// committed at 2f5ce96, kept as it was.
+const previousObject = "testdata/xdpfw-layout12.o"
 
 const migrateRuleset = `policy: pass
 sets:
@@ -196,6 +195,9 @@ func runPreviousOn(s *State, iface string) error {
 	pinned := s.mapsByName()
 	reshaped, err := previousShape(s.dir, spec, pinned)
 	if err != nil {
+		return err
+	}
+	if err := previousSets(&s.maps); err != nil {
 		return err
 	}
 	defer func() {

@@ -1,106 +1,62 @@
 package loader
 
 import (
-	"bytes"
-	"encoding/binary"
 	"fmt"
 	"testing"
 
 	"github.com/cilium/ebpf"
 	"github.com/vishvananda/netlink"
-	"golang.org/x/sys/unix"
+
+	"github.com/xdpfw/xdpfw/pkg/layout"
 )
 
 // previousShape gives the previous layout's program what it needs of the
-// maps whose shape this layout changed: gen_conf in layout 11's field
-// order (genConfLayout11), and the arrays a packet reads without
-// BPF_F_MMAPABLE, their contents as they are. The maps are pinned over
-// this build's, as the previous release left them; the caller closes
-// what it returns.
+// maps whose shape this layout changed: none did (layout 13 added
+// set4_bkt), so it checks that and returns nothing. previousSets moves
+// the sets' contents to where layout 12 kept them.
 func previousShape(dir string, spec *ebpf.CollectionSpec, pinned map[string]*ebpf.Map) (map[string]*ebpf.Map, error) {
-	out := map[string]*ebpf.Map{}
-	fail := func(err error) (map[string]*ebpf.Map, error) {
-		for _, m := range out {
-			m.Close()
-		}
-		return nil, err
-	}
 	for name, ms := range spec.Maps {
-		cur := pinned[name]
-		if cur == nil || compatible(name, shapeOf(ms), cur) == nil {
-			continue
-		}
-		if name == xdpfwMapVectors {
-			// sized to the ruleset, as layout 11's were
-			ms = ms.Copy()
-			ms.MaxEntries, ms.ValueSize = cur.MaxEntries(), cur.ValueSize()
-		}
-		m, err := ebpf.NewMap(ms)
-		if err != nil {
-			return fail(fmt.Errorf("previous %s: %w", name, err))
-		}
-		out[name] = m
-		switch name {
-		case xdpfwMapGenConf:
-			err = previousGenConf(cur, m)
-		case xdpfwMapActive, xdpfwMapRanks, xdpfwMapAddr4Host, xdpfwMapAddr6Host, xdpfwMapValueAtoms, xdpfwMapVectors:
-			if cur.Flags() == ms.Flags|unix.BPF_F_MMAPABLE {
-				err = copyLeading(cur, m)
-			} else {
-				err = fmt.Errorf("map %s changed more than its flags", name)
+		if cur := pinned[name]; cur != nil {
+			if err := compatible(name, shapeOf(ms), cur); err != nil {
+				return nil, fmt.Errorf("map %s changed shape and is not one previousShape knows: %w", name, err)
 			}
-		default:
-			err = fmt.Errorf("map %s changed shape and is not one previousShape knows", name)
 		}
+	}
+	return nil, nil
+}
+
+// previousSets stores each set as layout 12 did: its IPv4 entries in the
+// buckets move to the host hash (hosts) and the trie (the rest), and its
+// set4_bkt slot is emptied.
+func previousSets(m *xdpfwMaps) error {
+	_, defs, err := readAll[xdpfwSetName, xdpfwSetDef](m.SetDefs)
+	if err != nil {
+		return err
+	}
+	for _, def := range defs {
+		h, err := openSetMaps(m, def.Slot)
 		if err != nil {
-			return fail(err)
-		}
-		if err := pinOver(dir, name, m); err != nil {
-			return fail(err)
-		}
-	}
-	for _, name := range []string{xdpfwMapGenConf, xdpfwMapVectors} {
-		if out[name] == nil {
-			return fail(fmt.Errorf("%s kept its shape: previousShape is out of date", name))
-		}
-	}
-	return out, nil
-}
-
-// copyLeading copies each entry of an array into one whose values are a
-// leading part of from's.
-func copyLeading(from, to *ebpf.Map) error {
-	val := make([]byte, from.ValueSize())
-	for k := uint32(0); k < from.MaxEntries(); k++ {
-		if err := from.Lookup(k, val); err != nil {
-			return fmt.Errorf("read %d: %w", k, err)
-		}
-		if err := to.Put(k, val[:to.ValueSize()]); err != nil {
-			return fmt.Errorf("write %d: %w", k, err)
-		}
-	}
-	return nil
-}
-
-// previousGenConf writes each generation's config of this layout, in
-// confs, into out in layout 11's field order.
-func previousGenConf(confs, out *ebpf.Map) error {
-	for gen := uint32(0); gen < numGens; gen++ {
-		var c xdpfwGenConf
-		if err := confs.Lookup(gen, &c); err != nil {
 			return err
 		}
-		old := genConfLayout11{
-			Policy: c.Policy, Nrules: c.Nrules, Flags: c.Flags, WildSummary: c.WildSummary,
-			Nsets: c.Nsets, SetSlot: c.SetSlot, HashNlens: c.HashNlens, HashLens: c.HashLens,
-			VecBase: c.VecBase, VecEnd: c.VecEnd,
+		if h.bkt != nil {
+			for _, w := range h.bkt.words() {
+				p, v := slotPrefix(w), setVal{Flags: uint8(w >> 40), Len: uint8(slotPrefix(w).Bits())}
+				if p.Bits() == 32 {
+					err = h.inner[kindHost4].Put(layout.Set4Key{Addr: p.Addr().As4()}, v)
+				} else {
+					err = h.inner[kindLPM4].Put(layout.Set4LpmKey{Prefixlen: uint32(p.Bits()), Addr: p.Addr().As4()}, v)
+				}
+				if err != nil {
+					break
+				}
+			}
+			if err == nil {
+				err = m.Set4Bkt.Delete(def.Slot)
+			}
 		}
-		var buf bytes.Buffer
-		if err := binary.Write(&buf, binary.NativeEndian, &old); err != nil {
-			return err
-		}
-		if err := out.Put(gen, buf.Bytes()); err != nil {
-			return err
+		h.Close()
+		if err != nil {
+			return fmt.Errorf("previous set in slot %d: %w", def.Slot, err)
 		}
 	}
 	return nil

@@ -90,6 +90,15 @@ func (d *setDelta) prepare(m *xdpfwMaps, a uint32, progress func(done, total int
 		d.def.Flags &^= setDefLoading
 		return putSetDef(m, d.name, &d.def)
 	}
+	// The buckets take lengths by how many entries the whole change
+	// brings, not by which level comes first.
+	if d.h.bkt != nil {
+		adds := make([]entry, len(d.add))
+		for i, p := range d.add {
+			adds[i] = entry{p: p}
+		}
+		d.h.admit(adds)
+	}
 	changes := make([]netip.Prefix, 0, len(d.add)+len(d.del))
 	changes = append(append(changes, d.add...), d.del...)
 	byLength(changes)
@@ -167,6 +176,9 @@ func (d *setDelta) settle(progress func(done, total int)) error {
 	byLength(sorted) // tries fill fastest in order
 	for i, p := range sorted {
 		es[i] = entry{p: p, val: setVal{Flags: setClean, Len: uint8(p.Bits())}}
+	}
+	if err := d.h.place(es); err != nil {
+		return err
 	}
 	// Large loads report progress per chunk.
 	const chunk = 1 << 16

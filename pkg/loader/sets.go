@@ -118,7 +118,7 @@ func createSet(m *xdpfwMaps, name string, fam rules.Family, flags uint32) (*setH
 	if slot >= maxSets {
 		return nil, def, fmt.Errorf("there are already %d sets, the most xdpfw supports", maxSets)
 	}
-	h, err := newSetMaps(slot, [2]uint32{minHostCap, minHostCap})
+	h, err := newSetMaps(m, slot, [2]uint32{minHostCap, minHostCap})
 	if err != nil {
 		return nil, def, err
 	}
@@ -139,8 +139,8 @@ func removeSet(m *xdpfwMaps, name string, def xdpfwSetDef) error {
 	if err := m.SetDefs.Delete(setKey(name)); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
 		return fmt.Errorf("delete set %s: %w", name, err)
 	}
-	for kind := range numKinds {
-		if err := m.setOuter(kind).Delete(def.Slot); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+	for _, outer := range []*ebpf.Map{m.Set4Host, m.Set4Lpm, m.Set6Host, m.Set6Lpm, m.Set4Bkt} {
+		if err := outer.Delete(def.Slot); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
 			return fmt.Errorf("delete set %s: %w", name, err)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/cilium/ebpf"
 
@@ -15,17 +16,23 @@ import (
 )
 
 // The storage of one named set: four inner maps in the slot of the
-// set4_host, set4_lpm, set6_host and set6_lpm outer maps. Elements carry
-// their answer for both set generations (xdp/layout.h); in the resting
-// state every entry is an element of both, value setClean.
+// set4_host, set4_lpm, set6_host and set6_lpm outer maps, and an IPv4
+// bucket array in set4_bkt's (setbuckets.go), which holds the IPv4
+// entries of the lengths its head lists; set4_host then stays empty. A
+// set made by layout 12 has no bucket array and keeps its IPv4 hosts in
+// set4_host. Elements carry their answer for both set generations
+// (xdp/layout.h); in the resting state every entry is an element of
+// both, value setClean.
 
-// The kinds of inner map, in the order of setHandle.inner.
+// The kinds of inner map, in the order of setHandle.inner, then the
+// bucket array's (setHandle.bkt).
 const (
 	kindHost4 = iota
 	kindLPM4
 	kindHost6
 	kindLPM6
 	numKinds
+	kindBkt4 = numKinds
 )
 
 const (
@@ -61,13 +68,13 @@ func kindOf(p netip.Prefix) int {
 }
 
 // setTemplates are the inner map templates of xdp/xdpfw.c, by kind.
-var setTemplates = sync.OnceValue(func() [numKinds]*ebpf.MapSpec {
+var setTemplates = sync.OnceValue(func() [numKinds + 1]*ebpf.MapSpec {
 	spec, err := loadXdpfw()
 	if err != nil {
 		panic(err) // the embedded object: every test loads it
 	}
-	var t [numKinds]*ebpf.MapSpec
-	for kind, name := range [numKinds]string{xdpfwMapSet4Host, xdpfwMapSet4Lpm, xdpfwMapSet6Host, xdpfwMapSet6Lpm} {
+	var t [numKinds + 1]*ebpf.MapSpec
+	for kind, name := range [...]string{xdpfwMapSet4Host, xdpfwMapSet4Lpm, xdpfwMapSet6Host, xdpfwMapSet6Lpm, xdpfwMapSet4Bkt} {
 		t[kind] = spec.Maps[name].InnerMap
 	}
 	return t
@@ -103,6 +110,8 @@ func (m *xdpfwMaps) setOuter(kind int) *ebpf.Map {
 type setHandle struct {
 	slot  uint32
 	inner [numKinds]*ebpf.Map
+	bkt   *setBuckets // nil: a set of layout 12
+	outer *ebpf.Map   // set4_bkt, where a new array is swapped in
 }
 
 func (h *setHandle) Close() {
@@ -111,11 +120,14 @@ func (h *setHandle) Close() {
 			m.Close()
 		}
 	}
+	if h.bkt != nil {
+		h.bkt.Close()
+	}
 }
 
 // newSetMaps creates the inner maps of a new set, hashes sized for caps.
-func newSetMaps(slot uint32, caps [2]uint32) (*setHandle, error) {
-	h := &setHandle{slot: slot}
+func newSetMaps(m *xdpfwMaps, slot uint32, caps [2]uint32) (*setHandle, error) {
+	h := &setHandle{slot: slot, outer: m.Set4Bkt}
 	for kind := range numKinds {
 		m, err := ebpf.NewMap(innerSpec(kind, caps[kind/2]))
 		if err != nil {
@@ -123,6 +135,11 @@ func newSetMaps(slot uint32, caps [2]uint32) (*setHandle, error) {
 			return nil, fmt.Errorf("create set map: %w", mapFull(err))
 		}
 		h.inner[kind] = m
+	}
+	var err error
+	if h.bkt, err = newBuckets(layout.SetBktMin, nil, nil, 0); err != nil {
+		h.Close()
+		return nil, err
 	}
 	return h, nil
 }
@@ -135,16 +152,31 @@ func (h *setHandle) install(m *xdpfwMaps) error {
 			return fmt.Errorf("install set maps: %w", err)
 		}
 	}
+	if err := m.Set4Bkt.Put(h.slot, h.bkt.m); err != nil {
+		return fmt.Errorf("install set maps: %w", err)
+	}
 	return nil
 }
 
 // openSetMaps opens the inner maps in slot.
 func openSetMaps(m *xdpfwMaps, slot uint32) (*setHandle, error) {
-	h := &setHandle{slot: slot}
+	h := &setHandle{slot: slot, outer: m.Set4Bkt}
 	for kind := range numKinds {
 		if err := m.setOuter(kind).Lookup(slot, &h.inner[kind]); err != nil {
 			h.Close()
 			return nil, fmt.Errorf("open set maps in slot %d: %w", slot, err)
+		}
+	}
+	var bm *ebpf.Map
+	switch err := m.Set4Bkt.Lookup(slot, &bm); {
+	case errors.Is(err, ebpf.ErrKeyNotExist):
+	case err != nil:
+		h.Close()
+		return nil, fmt.Errorf("open set maps in slot %d: %w", slot, err)
+	default:
+		if h.bkt, err = mapBuckets(bm); err != nil {
+			h.Close()
+			return nil, err
 		}
 	}
 	return h, nil
@@ -173,8 +205,9 @@ type entry struct {
 }
 
 // lookup finds the longest entry of length <= maxLen containing p's
-// address; ok is false when there is none. Hosts (the full length) are
-// in the hash, everything shorter in the trie.
+// address; ok is false when there is none. IPv4 entries of the bucket
+// lengths are in the buckets (hosts in the hash in a set of layout 12),
+// IPv6 hosts in the hash, everything else in the trie.
 func (h *setHandle) lookup(p netip.Prefix, maxLen int) (setVal, bool, error) {
 	var v setVal
 	a := p.Addr()
@@ -182,7 +215,30 @@ func (h *setHandle) lookup(p netip.Prefix, maxLen int) (setVal, bool, error) {
 		return v, false, nil
 	}
 	var err error
-	if maxLen == a.BitLen() {
+	switch {
+	case a.Is4() && h.bkt != nil:
+		found := false
+		for _, l := range h.bkt.lens() {
+			if int(l) > maxLen {
+				continue
+			}
+			if s := h.bkt.find(slotKey(netip.PrefixFrom(a, int(l)))); s != nil {
+				w := atomic.LoadUint64(s)
+				v, found = setVal{Flags: uint8(w >> 40), Len: l}, true
+				break
+			}
+		}
+		// the trie may hold a longer match only below trie_max
+		if tm := int(h.bkt.trieMax()); found && tm <= int(v.Len)+1 || !found && tm == 0 {
+			return v, found, nil
+		}
+		var t setVal
+		err = h.inner[kindLPM4].Lookup(layout.Set4LpmKey{Prefixlen: uint32(maxLen), Addr: a.As4()}, &t)
+		if errors.Is(err, ebpf.ErrKeyNotExist) || err == nil && found && t.Len <= v.Len {
+			return v, found, nil
+		}
+		return t, err == nil, err
+	case maxLen == a.BitLen():
 		if a.Is4() {
 			err = h.inner[kindHost4].Lookup(layout.Set4Key{Addr: a.As4()}, &v)
 		} else {
@@ -217,7 +273,21 @@ func (h *setHandle) covered(p netip.Prefix, g uint32) (bool, error) {
 	return ok && v.Flags&setMember(g) != 0, err
 }
 
-// write puts entries, each kind in one batch.
+// kindOf says which map holds p: kindBkt4 for an IPv4 prefix of a
+// bucket length, else the kinds kindOf gives.
+func (h *setHandle) kindOf(p netip.Prefix) int {
+	if h.bkt != nil && p.Addr().Is4() {
+		if slices.Contains(h.bkt.lens(), uint8(p.Bits())) {
+			return kindBkt4
+		}
+		return kindLPM4
+	}
+	return kindOf(p)
+}
+
+// write puts entries: IPv4 ones into the buckets, their lengths admitted
+// first where there is room, or into the trie, trie_max raised first;
+// each other kind in one batch.
 func (h *setHandle) write(es []entry) error {
 	var (
 		k4h []layout.Set4Key
@@ -225,10 +295,17 @@ func (h *setHandle) write(es []entry) error {
 		k4p []layout.Set4LpmKey
 		k6p []layout.Set6LpmKey
 		v   [numKinds][]setVal
+		bkt []uint64
 	)
+	if h.bkt != nil {
+		h.admit(es)
+	}
 	for _, e := range es {
-		a, kind := e.p.Addr(), kindOf(e.p)
+		a, kind := e.p.Addr(), h.kindOf(e.p)
 		switch kind {
+		case kindBkt4:
+			bkt = append(bkt, slotKey(e.p)|uint64(e.val.Flags)<<40)
+			continue
 		case kindHost4:
 			k4h = append(k4h, layout.Set4Key{Addr: a.As4()})
 		case kindHost6:
@@ -241,11 +318,113 @@ func (h *setHandle) write(es []entry) error {
 		v[kind] = append(v[kind], e.val)
 	}
 	return errors.Join(
+		h.putBuckets(bkt),
 		putBatch(h.inner[kindHost4], k4h, v[kindHost4]),
 		putBatch(h.inner[kindLPM4], k4p, v[kindLPM4]),
 		putBatch(h.inner[kindHost6], k6h, v[kindHost6]),
 		putBatch(h.inner[kindLPM6], k6p, v[kindLPM6]),
 	)
+}
+
+// admit updates the buckets' head for es's IPv4 entries before any is
+// written: lengths the buckets take (admit), and trie_max for the rest.
+func (h *setHandle) admit(es []entry) {
+	counts := map[uint8]int{}
+	for _, e := range es {
+		if e.p.Addr().Is4() {
+			counts[uint8(e.p.Bits())]++
+		}
+	}
+	if len(counts) == 0 {
+		return
+	}
+	b := h.bkt
+	lens, trieMax := admit(b.lens(), b.trieMax(), counts), b.trieMax()
+	for l := range counts {
+		if !slices.Contains(lens, l) {
+			trieMax = max(trieMax, l+1)
+		}
+	}
+	b.setHead(lens, trieMax, b.count())
+}
+
+// place writes the IPv4 entries of es that go to the buckets in one
+// placement, so a large load builds the array once; writing es after
+// rewrites them in place.
+func (h *setHandle) place(es []entry) error {
+	if h.bkt == nil {
+		return nil
+	}
+	h.admit(es)
+	var words []uint64
+	for _, e := range es {
+		if h.kindOf(e.p) == kindBkt4 {
+			words = append(words, slotKey(e.p)|uint64(e.val.Flags)<<40)
+		}
+	}
+	return h.putBuckets(words)
+}
+
+// putBuckets writes slot words into the bucket array. More than it has
+// room for, or one whose buckets are both full, and the set gets a new
+// array with all its keys.
+func (h *setHandle) putBuckets(words []uint64) error {
+	b := h.bkt
+	if len(words) == 0 {
+		return nil
+	}
+	fresh := 0
+	for _, w := range words {
+		if b.find(w&bktKeyMask) == nil {
+			fresh++
+		}
+	}
+	var left []uint64
+	if need := int(b.count()) + fresh; need*4 > int(b.nbuckets())*layout.SetBktSlots*3 {
+		left = words
+	} else {
+		for _, w := range words {
+			if !b.put(w&bktKeyMask, uint8(w>>40)) {
+				left = append(left, w)
+			}
+		}
+	}
+	if len(left) == 0 {
+		return nil
+	}
+	return h.rebuildBuckets(left)
+}
+
+// rebuildBuckets builds the set a new bucket array with its keys and
+// words (which replace a key's flags) and swaps it into the set's slot:
+// a packet reads the old array or the new, each whole.
+func (h *setHandle) rebuildBuckets(words []uint64) error {
+	b, left := h.bkt, words
+	all := b.words()
+	pos := make(map[uint64]int, len(all)+len(left))
+	for i, w := range all {
+		pos[w&bktKeyMask] = i
+	}
+	for _, w := range left {
+		if i, ok := pos[w&bktKeyMask]; ok {
+			all[i] = w
+		} else {
+			pos[w&bktKeyMask] = len(all)
+			all = append(all, w)
+		}
+	}
+	nb := max(b.nbuckets(), bucketsFor(len(all)+len(all)/4)) // room to grow
+	bigger, err := newBuckets(nb, all, b.lens(), b.trieMax())
+	if err != nil {
+		return err
+	}
+	if err := h.outer.Put(h.slot, bigger.m); err != nil {
+		bigger.Close()
+		return fmt.Errorf("swap a set's buckets: %w", err)
+	}
+	b.Close()
+	h.bkt = bigger
+	return nil
 }
 
 // remove deletes entries, each kind in one batch.
@@ -258,7 +437,9 @@ func (h *setHandle) remove(ps []netip.Prefix) error {
 	)
 	for _, p := range ps {
 		a := p.Addr()
-		switch kindOf(p) {
+		switch h.kindOf(p) {
+		case kindBkt4:
+			h.bkt.del(slotKey(p))
 		case kindHost4:
 			k4h = append(k4h, layout.Set4Key{Addr: a.As4()})
 		case kindHost6:
@@ -278,6 +459,12 @@ func (h *setHandle) remove(ps []netip.Prefix) error {
 // entries reads every entry of the set.
 func (h *setHandle) entries() ([]entry, error) {
 	var out []entry
+	if h.bkt != nil {
+		for _, w := range h.bkt.words() {
+			p := slotPrefix(w)
+			out = append(out, entry{p, setVal{Flags: uint8(w >> 40), Len: uint8(p.Bits())}})
+		}
+	}
 	k4h, v4h, err := readAll[layout.Set4Key, setVal](h.inner[kindHost4])
 	if err != nil {
 		return nil, err
@@ -328,7 +515,7 @@ func (h *setHandle) elements(g uint32) ([]netip.Prefix, error) {
 // copy. The copy answers exactly as the original for both generations,
 // so swapping it in is invisible to packets.
 func (h *setHandle) grow(m *xdpfwMaps, def *xdpfwSetDef, fam int, want int) error {
-	if uint32(want) <= def.HostCap[fam] {
+	if uint32(want) <= def.HostCap[fam] || fam == 0 && h.bkt != nil {
 		return nil
 	}
 	kind := kindHost4 + 2*fam

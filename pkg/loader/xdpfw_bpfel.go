@@ -290,6 +290,7 @@ const (
 	xdpfwMapRuleDefs     = "rule_defs"
 	xdpfwMapRuleStats    = "rule_stats"
 	xdpfwMapScratch      = "scratch"
+	xdpfwMapSet4Bkt      = "set4_bkt"
 	xdpfwMapSet4Host     = "set4_host"
 	xdpfwMapSet4Lpm      = "set4_lpm"
 	xdpfwMapSet6Host     = "set6_host"
@@ -383,6 +384,7 @@ type xdpfwMapSpecs struct {
 	RuleDefs     *ebpf.MapSpec `ebpf:"rule_defs"`
 	RuleStats    *ebpf.MapSpec `ebpf:"rule_stats"`
 	Scratch      *ebpf.MapSpec `ebpf:"scratch"`
+	Set4Bkt      *ebpf.MapSpec `ebpf:"set4_bkt"`
 	Set4Host     *ebpf.MapSpec `ebpf:"set4_host"`
 	Set4Lpm      *ebpf.MapSpec `ebpf:"set4_lpm"`
 	Set6Host     *ebpf.MapSpec `ebpf:"set6_host"`
@@ -448,6 +450,7 @@ type xdpfwMaps struct {
 	RuleDefs     *ebpf.Map `ebpf:"rule_defs"`
 	RuleStats    *ebpf.Map `ebpf:"rule_stats"`
 	Scratch      *ebpf.Map `ebpf:"scratch"`
+	Set4Bkt      *ebpf.Map `ebpf:"set4_bkt"`
 	Set4Host     *ebpf.Map `ebpf:"set4_host"`
 	Set4Lpm      *ebpf.Map `ebpf:"set4_lpm"`
 	Set6Host     *ebpf.Map `ebpf:"set6_host"`
@@ -487,6 +490,7 @@ func (m *xdpfwMaps) Close() error {
 		m.RuleDefs,
 		m.RuleStats,
 		m.Scratch,
+		m.Set4Bkt,
 		m.Set4Host,
 		m.Set4Lpm,
 		m.Set6Host,
