@@ -47,6 +47,7 @@ struct go_layout {
 	struct set6_key set6_key;
 	struct set4_lpm_key set4_lpm_key;
 	struct set4_slot set4_slot;
+	struct set6_slot set6_slot;
 	struct set_bkt_head set_bkt_head;
 	struct set6_lpm_key set6_lpm_key;
 	struct capture_rec capture_rec;

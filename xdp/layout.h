@@ -452,13 +452,16 @@ struct set6_key {
  * its keys (cuckoo placement) and swap it into the slot, as it does to
  * grow. The other lengths go to the set's trie, which a packet walks
  * only when the head says it may hold a longer match than the buckets
- * gave. A set of an earlier layout has no array (its slot is empty)
- * and keeps its IPv4 hosts in set4_host, all else in the trie.
+ * gave. A set of an earlier layout has no arrays (its slots are empty)
+ * and keeps its hosts in set4_host and set6_host, all else in the tries.
  */
 enum set_bkt_consts {
 	SET_BKT_LENS     = 4,
 	SET_BKT_SLOTS    = 7,
-	SET_BKT_USED     = 0x80,            /* in a slot's len byte */
+	SET6_BKT_SLOTS   = 2,
+	SET_BKT_USED     = 0x80,            /* in an IPv4 slot's len byte */
+	SET6_SLOT_USED   = 1,               /* an IPv6 slot's state */
+	SET6_SLOT_TOMB   = 2,               /* deleted: not a key, not free */
 	SET_BKT_OVERFLOW = 1,               /* in a bucket's flags */
 	SET_BKT_MIN      = 16,              /* the fewest buckets an array has */
 	SET_BKT_MAX      = 1 << 24,         /* the most (1 GiB) */
@@ -466,6 +469,7 @@ enum set_bkt_consts {
 enum set_bkt_hash {
 	SET_BKT_HASH1 = 0x9E3779B97F4A7C15ULL,
 	SET_BKT_HASH2 = 0xC2B2AE3D27D4EB4FULL,
+	SET_BKT_HASH6 = 0x165667B19E3779F9ULL,
 };
 
 /* A slot, one little-endian word: the address masked to len, len |
@@ -482,6 +486,30 @@ struct set4_bucket {
 	struct set4_slot slot[SET_BKT_SLOTS];
 };
 
+/*
+ * The IPv6 entries of up to SET_BKT_LENS lengths go to a bucket array of
+ * their own (set6_bkt), two 3-word slots a bucket: a word with the
+ * length, the flags and the slot's state, then the masked address. A
+ * slot spans words, so Go writes the address before the first word and
+ * never reuses a slot while the array lives: a deleted slot's state
+ * becomes SET6_SLOT_TOMB (no longer a key), and only a new array drops it.
+ * A packet reads the first word, then the address: a key it sees marked
+ * used has its address written.
+ */
+struct set6_slot {
+	__u8 len;
+	__u8 flags;
+	__u8 state;                         /* SET6_SLOT_*; 0: free */
+	__u8 pad[5];
+	__u8 addr[16];
+};
+
+struct set6_bucket {
+	__u64 flags;                        /* SET_BKT_OVERFLOW */
+	struct set6_slot slot[SET6_BKT_SLOTS];
+	__u64 pad;
+};
+
 /* Element 0 of a bucket array. lens and trie_max only grow while the
  * array lives (each one byte, written before the entries it admits). */
 struct set_bkt_head {
@@ -490,7 +518,8 @@ struct set_bkt_head {
 	__u8 trie_max;                      /* 1 + the longest length the trie may hold; 0: empty */
 	__u8 pad[3];
 	__u32 count;                        /* Go's: keys in the buckets */
-	__u8 rest[48];
+	__u32 tombs;                        /* Go's: deleted IPv6 slots */
+	__u8 rest[44];
 };
 
 struct set4_lpm_key {

@@ -142,6 +142,14 @@ struct set4_bkt_map {
 	__uint(value_size, sizeof(struct set4_bucket));
 };
 
+struct set6_bkt_map {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1 + SET_BKT_MIN);
+	__uint(map_flags, BPF_F_MMAPABLE | BPF_F_INNER_MAP);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct set6_bucket));
+};
+
 struct set4_lpm_map {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(max_entries, SET_LPM_ENTRIES);
@@ -192,6 +200,13 @@ struct {
 	__type(key, __u32);
 	__array(values, struct set4_bkt_map);
 } set4_bkt SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, MAX_SETS);
+	__type(key, __u32);
+	__array(values, struct set6_bkt_map);
+} set6_bkt SEC(".maps");
 
 /* index gen * MAX_RULES + rank -> rule */
 struct {
@@ -455,7 +470,9 @@ static __always_inline __u32 proto_dim_key(const struct pkt *p)
 }
 
 _Static_assert(sizeof(struct set_bkt_head) == sizeof(struct set4_bucket) &&
-	       sizeof(struct set4_slot) == 8, "a bucket array's elements are one cache line of words");
+	       sizeof(struct set6_bucket) == sizeof(struct set4_bucket) &&
+	       sizeof(struct set4_slot) == 8 && sizeof(struct set6_slot) == 24,
+	       "a bucket array's elements are one cache line of words");
 
 /* The SET_* flags of the slot word key in a bucket array of nb buckets,
  * or -1. Each slot and the flags are read once, in order: Go flags a
@@ -517,11 +534,73 @@ static __always_inline __u32 set4_lookup(void *bkt, void *lpm, struct set6_lpm_k
 	return flags;
 }
 
+/* set4_probe for IPv6: a holds the masked address as four words, head
+ * the slot's first word without the flags (len | SET6_SLOT_USED << 16). */
+static __always_inline int set6_probe(void *bkt, __u32 nb, __u32 head, const __u32 *a)
+{
+	__u64 hi = (__u64)a[1] << 32 | a[0], lo = (__u64)a[3] << 32 | a[2];
+	__u64 key = hi * SET_BKT_HASH6 ^ lo ^ head, w;
+	__u32 idx = 1 + (__u32)(((key * SET_BKT_HASH1) >> 32) * nb >> 32);
+	struct set6_bucket *b = bpf_map_lookup_elem(bkt, &idx);
+
+	for (int pass = 0; pass < 2; pass++) {
+		if (!b)
+			return -1;
+#pragma unroll
+		for (int s = 0; s < SET6_BKT_SLOTS; s++) {
+			w = *(volatile __u64 *)&b->slot[s];
+			if ((w & 0xff00ff) == head && *(volatile __u64 *)&b->slot[s].addr[0] == hi &&
+			    *(volatile __u64 *)&b->slot[s].addr[8] == lo)
+				return w >> 8 & 0xff;
+		}
+		if (pass || !(*(volatile __u64 *)&b->flags & SET_BKT_OVERFLOW))
+			return -1;
+		idx = 1 + (__u32)(((key * SET_BKT_HASH2) >> 32) * nb >> 32);
+		b = bpf_map_lookup_elem(bkt, &idx);
+	}
+	return -1;
+}
+
+/* set4_lookup for IPv6. */
+static __always_inline __u32 set6_lookup(void *bkt, void *lpm, struct set6_lpm_key *k)
+{
+	__u32 zero = 0, a[4], lens, len, hit = 0, flags = 0;
+	struct set_bkt_head *h = bpf_map_lookup_elem(bkt, &zero);
+	struct set_val *v;
+	int f;
+
+	if (!h)
+		return 0;
+	lens = *(volatile __u32 *)h->lens;
+	__builtin_memcpy(a, k->addr, 16);
+	for (int i = 0; i < SET_BKT_LENS; i++) {
+		len = lens >> (8 * i) & 0xff;
+		if (!len)
+			break;
+		/* longest first: masking what the last probe masked loses nothing */
+#pragma unroll
+		for (int w = 0; w < 4; w++)
+			a[w] &= mask32(len - 32 * w);
+		f = set6_probe(bkt, h->nbuckets, len | SET6_SLOT_USED << 16, a);
+		if (f >= 0) {
+			hit = len + 1;
+			flags = f;
+			break;
+		}
+	}
+	if (*(volatile __u8 *)&h->trie_max > hit) {
+		v = bpf_map_lookup_elem(lpm, k);
+		if (v && v->len + 1u > hit)
+			flags = v->flags;
+	}
+	return flags;
+}
+
 /*
  * The SET_* flags of the packet's address in direction dir: its longest
  * match in the set in slot, or 0. One key buffer serves all the maps
  * (the hashes' key is its address part). A set of an earlier layout has
- * no bucket array: its IPv4 hosts are in the host hash.
+ * no bucket arrays: its hosts are in the host hashes.
  *
  * A global function, verified once, not once per set in set_mask's
  * loop: inlined there, the bucket probes' branches took the program from
@@ -553,8 +632,13 @@ __noinline __u32 set_flags(const struct pkt *p, __u32 dir, __u32 slot)
 	} else if (p->family == 6) {
 		k.prefixlen = 128;
 		__builtin_memcpy(k.addr, addr, 16);
-		host = bpf_map_lookup_elem(&set6_host, &slot);
 		lpm = bpf_map_lookup_elem(&set6_lpm, &slot);
+		if (!lpm)
+			return 0;
+		bkt = bpf_map_lookup_elem(&set6_bkt, &slot);
+		if (bkt)
+			return set6_lookup(bkt, lpm, &k);
+		host = bpf_map_lookup_elem(&set6_host, &slot);
 	} else {
 		return 0;
 	}

@@ -206,7 +206,10 @@ const (
 const (
 	SetBktLens     = 4
 	SetBktSlots    = 7
+	Set6BktSlots   = 2
 	SetBktUsed     = 128
+	Set6SlotUsed   = 1
+	Set6SlotTomb   = 2
 	SetBktOverflow = 1
 	SetBktMin      = 16
 	SetBktMax      = 16777216
@@ -216,6 +219,7 @@ const (
 const (
 	SetBktHash1 = 11400714819323198485
 	SetBktHash2 = 14029467366897019727
+	SetBktHash6 = 1609587929392839161
 )
 
 // enum rule_def_size
@@ -372,6 +376,16 @@ type Set4Slot struct {
 	Pad   [2]uint8
 }
 
+// struct set6_slot
+type Set6Slot struct {
+	_     structs.HostLayout
+	Len   uint8
+	Flags uint8
+	State uint8
+	Pad   [5]uint8
+	Addr  [16]uint8
+}
+
 // struct set_bkt_head
 type SetBktHead struct {
 	_        structs.HostLayout
@@ -380,7 +394,8 @@ type SetBktHead struct {
 	TrieMax  uint8
 	Pad      [3]uint8
 	Count    uint32
-	Rest     [48]uint8
+	Tombs    uint32
+	Rest     [44]uint8
 }
 
 // struct set6_lpm_key

@@ -92,10 +92,10 @@ const oldMetaVersion = 12
 
 // addedMaps are the maps this layout added to the previous one, which
 // start empty; a state of the previous layout lacks them until migrate
-// pins them. Layout 13 added set4_bkt, the sets' IPv4 bucket arrays: a
-// set of layout 12 keeps its empty slot there and its entries where they
-// were (setstore.go).
-var addedMaps = map[string]bool{xdpfwMapSet4Bkt: true}
+// pins them. Layout 13 added set4_bkt and set6_bkt, the sets' bucket
+// arrays: a set of layout 12 keeps its slots there empty and its entries
+// where they were (setstore.go).
+var addedMaps = map[string]bool{xdpfwMapSet4Bkt: true, xdpfwMapSet6Bkt: true}
 
 // checkMeta refuses pinned state of another layout. State of the previous
 // one is accepted, with or without addedMaps (a migration cut short may

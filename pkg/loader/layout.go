@@ -46,5 +46,5 @@ var classifierMaps = []string{
 	xdpfwMapActive, xdpfwMapGenConf, xdpfwMapAddr4Host, xdpfwMapAddr4Lpm,
 	xdpfwMapAddr6Host, xdpfwMapAddr6Lpm, xdpfwMapValueAtoms, xdpfwMapIfaceAtoms,
 	xdpfwMapVectors, xdpfwMapRanks,
-	xdpfwMapSet4Host, xdpfwMapSet4Lpm, xdpfwMapSet6Host, xdpfwMapSet6Lpm, xdpfwMapSet4Bkt,
+	xdpfwMapSet4Host, xdpfwMapSet4Lpm, xdpfwMapSet6Host, xdpfwMapSet6Lpm, xdpfwMapSet4Bkt, xdpfwMapSet6Bkt,
 }

@@ -36,6 +36,7 @@ var objectMaps = map[string]mapShape{
 	"set4_bkt":      {Type: ebpf.ArrayOfMaps, KeySize: 4, ValueSize: 4, MaxEntries: 256, Flags: 0x0},
 	"set4_host":     {Type: ebpf.ArrayOfMaps, KeySize: 4, ValueSize: 4, MaxEntries: 256, Flags: 0x0},
 	"set4_lpm":      {Type: ebpf.ArrayOfMaps, KeySize: 4, ValueSize: 4, MaxEntries: 256, Flags: 0x0},
+	"set6_bkt":      {Type: ebpf.ArrayOfMaps, KeySize: 4, ValueSize: 4, MaxEntries: 256, Flags: 0x0},
 	"set6_host":     {Type: ebpf.ArrayOfMaps, KeySize: 4, ValueSize: 4, MaxEntries: 256, Flags: 0x0},
 	"set6_lpm":      {Type: ebpf.ArrayOfMaps, KeySize: 4, ValueSize: 4, MaxEntries: 256, Flags: 0x0},
 	"set_defs":      {Type: ebpf.Hash, KeySize: 32, ValueSize: 36, MaxEntries: 256, Flags: 0x0},

@@ -12,7 +12,7 @@ import (
 
 // previousShape gives the previous layout's program what it needs of the
 // maps whose shape this layout changed: none did (layout 13 added
-// set4_bkt), so it checks that and returns nothing. previousSets moves
+// set4_bkt and set6_bkt), so it checks that and returns nothing. previousSets moves
 // the sets' contents to where layout 12 kept them.
 func previousShape(dir string, spec *ebpf.CollectionSpec, pinned map[string]*ebpf.Map) (map[string]*ebpf.Map, error) {
 	for name, ms := range spec.Maps {
@@ -25,9 +25,9 @@ func previousShape(dir string, spec *ebpf.CollectionSpec, pinned map[string]*ebp
 	return nil, nil
 }
 
-// previousSets stores each set as layout 12 did: its IPv4 entries in the
-// buckets move to the host hash (hosts) and the trie (the rest), and its
-// set4_bkt slot is emptied.
+// previousSets stores each set as layout 12 did: the entries in its
+// bucket arrays move to the host hashes (hosts) and the tries (the
+// rest), and its set4_bkt and set6_bkt slots are emptied.
 func previousSets(m *xdpfwMaps) error {
 	_, defs, err := readAll[xdpfwSetName, xdpfwSetDef](m.SetDefs)
 	if err != nil {
@@ -38,20 +38,29 @@ func previousSets(m *xdpfwMaps) error {
 		if err != nil {
 			return err
 		}
-		if h.bkt != nil {
-			for _, w := range h.bkt.words() {
-				p, v := slotPrefix(w), setVal{Flags: uint8(w >> 40), Len: uint8(slotPrefix(w).Bits())}
-				if p.Bits() == 32 {
-					err = h.inner[kindHost4].Put(layout.Set4Key{Addr: p.Addr().As4()}, v)
-				} else {
-					err = h.inner[kindLPM4].Put(layout.Set4LpmKey{Prefixlen: uint32(p.Bits()), Addr: p.Addr().As4()}, v)
+		for fam, b := range h.bkt {
+			if b == nil || err != nil {
+				continue
+			}
+			for _, sl := range b.all() {
+				p := sl.key.prefix(b.v6)
+				v, a := setVal{Flags: sl.flags, Len: uint8(p.Bits())}, p.Addr()
+				switch {
+				case a.Is4() && p.Bits() == 32:
+					err = h.inner[kindHost4].Put(layout.Set4Key{Addr: a.As4()}, v)
+				case a.Is4():
+					err = h.inner[kindLPM4].Put(layout.Set4LpmKey{Prefixlen: uint32(p.Bits()), Addr: a.As4()}, v)
+				case p.Bits() == 128:
+					err = h.inner[kindHost6].Put(layout.Set6Key{Addr: a.As16()}, v)
+				default:
+					err = h.inner[kindLPM6].Put(layout.Set6LpmKey{Prefixlen: uint32(p.Bits()), Addr: a.As16()}, v)
 				}
 				if err != nil {
 					break
 				}
 			}
 			if err == nil {
-				err = m.Set4Bkt.Delete(def.Slot)
+				err = m.bktOuter()[fam].Delete(def.Slot)
 			}
 		}
 		h.Close()

@@ -14,25 +14,75 @@ import (
 	"github.com/xdpfw/xdpfw/pkg/layout"
 )
 
-// A set's IPv4 bucket array (xdp/layout.h, struct set4_bucket), mapped
-// into this process: the program reads each slot as one word, so Go
-// writes each with one atomic store, and never moves a key within a
-// live array. A key whose buckets are both full is placed by building
-// the set a new array (build) and swapping it into the set's slot.
+// A set's bucket array for one family (xdp/layout.h, struct set4_bucket
+// and set6_bucket), mapped into this process: the program reads a slot's
+// words in order, so Go writes each word with one atomic store, an IPv6
+// slot's address before its first word, and never moves a key within a
+// live array. A key whose buckets are both full is placed by building the
+// set a new array (newBuckets) and swapping it into the set's slot.
 
 const (
 	bktWords   = 8                 // words per bucket: flags, then the slots
-	bktKeyMask = uint64(1)<<40 - 1 // a slot word's key: address and length
+	bkt4KeyMsk = uint64(1)<<40 - 1 // an IPv4 slot word's key: address and length
 )
+
+// bkey is a key as its slot holds it: IPv4, the slot word without its
+// flags (address | length | used << 32); IPv6, the first word without
+// its flags (length | state << 16) and the address's two halves.
+type bkey struct{ w, hi, lo uint64 }
+
+// bslot is a used slot: its key and flags.
+type bslot struct {
+	key   bkey
+	flags uint8
+}
+
+// keyOf is p's key.
+func keyOf(p netip.Prefix) bkey {
+	a := p.Masked().Addr()
+	if a.Is4() {
+		b := a.As4()
+		return bkey{w: uint64(binary.LittleEndian.Uint32(b[:])) | uint64(uint8(p.Bits())|layout.SetBktUsed)<<32}
+	}
+	b := a.As16()
+	return bkey{w: uint64(p.Bits()) | layout.Set6SlotUsed<<16, hi: binary.LittleEndian.Uint64(b[:8]), lo: binary.LittleEndian.Uint64(b[8:])}
+}
+
+// prefix is the prefix of a key of the family v6 says.
+func (k bkey) prefix(v6 bool) netip.Prefix {
+	if !v6 {
+		var a [4]byte
+		binary.LittleEndian.PutUint32(a[:], uint32(k.w))
+		return netip.PrefixFrom(netip.AddrFrom4(a), int(uint8(k.w>>32)&^layout.SetBktUsed))
+	}
+	var a [16]byte
+	binary.LittleEndian.PutUint64(a[:8], k.hi)
+	binary.LittleEndian.PutUint64(a[8:], k.lo)
+	return netip.PrefixFrom(netip.AddrFrom16(a), int(uint8(k.w)))
+}
+
+// buckets are k's two buckets among nb (element numbers), as the program
+// computes them.
+func (k bkey) buckets(v6 bool, nb uint32) [2]uint32 {
+	h := k.w
+	if v6 {
+		h = k.hi*layout.SetBktHash6 ^ k.lo ^ k.w
+	}
+	return [2]uint32{
+		1 + uint32((h*layout.SetBktHash1)>>32*uint64(nb)>>32),
+		1 + uint32((h*layout.SetBktHash2)>>32*uint64(nb)>>32),
+	}
+}
 
 // setBuckets is one mapped array.
 type setBuckets struct {
 	m   *ebpf.Map
 	mem []byte
+	v6  bool
 }
 
 // mapBuckets maps m, which it then owns.
-func mapBuckets(m *ebpf.Map) (*setBuckets, error) {
+func mapBuckets(m *ebpf.Map, v6 bool) (*setBuckets, error) {
 	size := int(m.MaxEntries()) * int(m.ValueSize())
 	size = (size + unix.Getpagesize() - 1) &^ (unix.Getpagesize() - 1)
 	mem, err := unix.Mmap(m.FD(), 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
@@ -40,7 +90,7 @@ func mapBuckets(m *ebpf.Map) (*setBuckets, error) {
 		m.Close()
 		return nil, fmt.Errorf("map a set's buckets: %w", err)
 	}
-	return &setBuckets{m: m, mem: mem}, nil
+	return &setBuckets{m: m, mem: mem, v6: v6}, nil
 }
 
 func (b *setBuckets) Close() {
@@ -56,15 +106,18 @@ func (b *setBuckets) word(e uint32, i int) *uint64 {
 	return (*uint64)(unsafe.Pointer(&b.mem[int(e)*bktWords*8+i*8]))
 }
 
-// The head's words: nbuckets | lens << 32, and trie_max | count << 32.
-func (b *setBuckets) nbuckets() uint32 { return uint32(atomic.LoadUint64(b.word(0, 0))) }
-func (b *setBuckets) count() uint32    { return uint32(atomic.LoadUint64(b.word(0, 1)) >> 32) }
-func (b *setBuckets) trieMax() uint8   { return uint8(atomic.LoadUint64(b.word(0, 1))) }
+func loadWord(w *uint64) uint64 { return atomic.LoadUint64(w) }
+
+// The head's words: nbuckets | lens << 32; trie_max | count << 32; tombs.
+func (b *setBuckets) nbuckets() uint32 { return uint32(loadWord(b.word(0, 0))) }
+func (b *setBuckets) count() uint32    { return uint32(loadWord(b.word(0, 1)) >> 32) }
+func (b *setBuckets) trieMax() uint8   { return uint8(loadWord(b.word(0, 1))) }
+func (b *setBuckets) tombs() uint32    { return uint32(loadWord(b.word(0, 2))) }
 
 // lens are the lengths in the buckets, longest first.
 func (b *setBuckets) lens() []uint8 {
 	var out []uint8
-	for w := atomic.LoadUint64(b.word(0, 0)) >> 32; w&0xff != 0; w >>= 8 {
+	for w := loadWord(b.word(0, 0)) >> 32; w&0xff != 0; w >>= 8 {
 		out = append(out, uint8(w))
 	}
 	return out
@@ -79,142 +132,183 @@ func (b *setBuckets) setHead(lens []uint8, trieMax uint8, count uint32) {
 	atomic.StoreUint64(b.word(0, 1), uint64(trieMax)|uint64(count)<<32)
 }
 
-// slotKey is p's slot word without its flags.
-func slotKey(p netip.Prefix) uint64 {
-	a := p.Masked().Addr().As4()
-	return uint64(binary.LittleEndian.Uint32(a[:])) | uint64(uint8(p.Bits())|layout.SetBktUsed)<<32
+func (b *setBuckets) addCount(d int) {
+	w := b.word(0, 1)
+	v := loadWord(w)
+	atomic.StoreUint64(w, uint64(uint8(v))|uint64(uint32(int(v>>32)+d))<<32)
 }
 
-// slotPrefix is the prefix of a slot word.
-func slotPrefix(w uint64) netip.Prefix {
-	var a [4]byte
-	binary.LittleEndian.PutUint32(a[:], uint32(w))
-	return netip.PrefixFrom(netip.AddrFrom4(a), int(uint8(w>>32)&^layout.SetBktUsed))
-}
-
-// bucketsOf are key's two buckets among nb (element numbers).
-func bucketsOf(key uint64, nb uint32) [2]uint32 {
-	return [2]uint32{
-		1 + uint32((key*layout.SetBktHash1)>>32*uint64(nb)>>32),
-		1 + uint32((key*layout.SetBktHash2)>>32*uint64(nb)>>32),
+// slots is the number of slots a bucket has.
+func (b *setBuckets) slots() int {
+	if b.v6 {
+		return layout.Set6BktSlots
 	}
+	return layout.SetBktSlots
 }
 
-// find gives the slot holding key, or nil.
-func (b *setBuckets) find(key uint64) *uint64 {
-	for _, e := range bucketsOf(key, b.nbuckets()) {
-		for s := 1; s < bktWords; s++ {
-			if w := b.word(e, s); atomic.LoadUint64(w)&bktKeyMask == key {
-				return w
+// first is the word of slot s that holds its flags and says it is used.
+func (b *setBuckets) first(e uint32, s int) *uint64 {
+	if b.v6 {
+		return b.word(e, 1+3*s)
+	}
+	return b.word(e, 1+s)
+}
+
+// at reads slot s of bucket e: its key, flags, and whether it holds one.
+func (b *setBuckets) at(e uint32, s int) (bslot, bool) {
+	w := loadWord(b.first(e, s))
+	if !b.v6 {
+		return bslot{bkey{w: w & bkt4KeyMsk}, uint8(w >> 40)}, w != 0
+	}
+	if uint8(w>>16) != layout.Set6SlotUsed {
+		return bslot{}, false
+	}
+	return bslot{bkey{w: w & 0xff00ff, hi: loadWord(b.word(e, 2+3*s)), lo: loadWord(b.word(e, 3+3*s))}, uint8(w >> 8)}, true
+}
+
+// word0 is the first word of a slot holding k with flags f.
+func (b *setBuckets) word0(k bkey, f uint8) uint64 {
+	if b.v6 {
+		return k.w | uint64(f)<<8
+	}
+	return k.w | uint64(f)<<40
+}
+
+// find gives bucket and slot holding k.
+func (b *setBuckets) find(k bkey) (uint32, int, bool) {
+	for _, e := range k.buckets(b.v6, b.nbuckets()) {
+		for s := range b.slots() {
+			if sl, ok := b.at(e, s); ok && sl.key == k {
+				return e, s, true
 			}
 		}
 	}
-	return nil
+	return 0, 0, false
 }
 
-// put writes key's flags: over its slot, into an empty slot of its first
+// put writes k's flags: over its slot, into a free slot of its first
 // bucket, or of its second (the first flagged overflowing before). It
-// reports false when both are full.
-func (b *setBuckets) put(key uint64, flags uint8) bool {
-	w := key | uint64(flags)<<40
-	if s := b.find(key); s != nil {
-		atomic.StoreUint64(s, w)
+// reports false when both are full. An IPv6 slot is free only if never
+// used: a deleted one stays a tombstone until the array is rebuilt.
+func (b *setBuckets) put(k bkey, f uint8) bool {
+	if e, s, ok := b.find(k); ok {
+		atomic.StoreUint64(b.first(e, s), b.word0(k, f))
 		return true
 	}
-	bk := bucketsOf(key, b.nbuckets())
+	bk := k.buckets(b.v6, b.nbuckets())
 	for i, e := range bk {
-		for s := 1; s < bktWords; s++ {
-			if sl := b.word(e, s); atomic.LoadUint64(sl) == 0 {
-				if i == 1 {
-					f := b.word(bk[0], 0)
-					atomic.StoreUint64(f, atomic.LoadUint64(f)|layout.SetBktOverflow)
-				}
-				atomic.StoreUint64(sl, w)
-				b.addCount(1)
-				return true
+		for s := range b.slots() {
+			if loadWord(b.first(e, s)) != 0 {
+				continue
 			}
+			if i == 1 {
+				fl := b.word(bk[0], 0)
+				atomic.StoreUint64(fl, loadWord(fl)|layout.SetBktOverflow)
+			}
+			if b.v6 {
+				atomic.StoreUint64(b.word(e, 2+3*s), k.hi)
+				atomic.StoreUint64(b.word(e, 3+3*s), k.lo)
+			}
+			atomic.StoreUint64(b.first(e, s), b.word0(k, f))
+			b.addCount(1)
+			return true
 		}
 	}
 	return false
 }
 
-// del empties key's slot, if it has one.
-func (b *setBuckets) del(key uint64) {
-	if s := b.find(key); s != nil {
-		atomic.StoreUint64(s, 0)
-		b.addCount(-1)
+// del empties k's slot, if it has one: an IPv4 slot to zero, an IPv6
+// slot to a tombstone.
+func (b *setBuckets) del(k bkey) {
+	e, s, ok := b.find(k)
+	if !ok {
+		return
 	}
+	if b.v6 {
+		atomic.StoreUint64(b.first(e, s), layout.Set6SlotTomb<<16)
+		atomic.StoreUint64(b.word(0, 2), uint64(b.tombs()+1))
+	} else {
+		atomic.StoreUint64(b.first(e, s), 0)
+	}
+	b.addCount(-1)
 }
 
-func (b *setBuckets) addCount(d int) {
-	w := b.word(0, 1)
-	v := atomic.LoadUint64(w)
-	atomic.StoreUint64(w, uint64(uint8(v))|uint64(uint32(int(v>>32)+d))<<32)
-}
-
-// words are every used slot's word.
-func (b *setBuckets) words() []uint64 {
-	out := make([]uint64, 0, b.count())
+// all are the used slots.
+func (b *setBuckets) all() []bslot {
+	out := make([]bslot, 0, b.count())
 	for e := uint32(1); e <= b.nbuckets(); e++ {
-		for s := 1; s < bktWords; s++ {
-			if w := atomic.LoadUint64(b.word(e, s)); w != 0 {
-				out = append(out, w)
+		for s := range b.slots() {
+			if sl, ok := b.at(e, s); ok {
+				out = append(out, sl)
 			}
 		}
 	}
 	return out
 }
 
-// bucketsFor is the array size for n keys: three quarters of the slots
-// filled, where cuckoo placement always succeeds and greedy puts seldom
-// find both buckets full.
-func bucketsFor(n int) uint32 {
-	nb := (n*4/3 + layout.SetBktSlots - 1) / layout.SetBktSlots
+// bucketsFor is the array size for n keys of a family: three quarters of
+// the slots filled, where cuckoo placement always succeeds and first-fit
+// puts seldom find both buckets full.
+func bucketsFor(v6 bool, n int) uint32 {
+	slots := layout.SetBktSlots
+	if v6 {
+		slots = layout.Set6BktSlots
+	}
+	nb := (n*4/3 + slots - 1) / slots
 	return uint32(min(max(nb, layout.SetBktMin), layout.SetBktMax))
 }
 
-// newBuckets makes an array of nb buckets holding words (slot words with
-// their flags), lens and trieMax in its head. It is not in any slot yet.
-func newBuckets(nb uint32, words []uint64, lens []uint8, trieMax uint8) (*setBuckets, error) {
-	if len(words) > int(nb)*layout.SetBktSlots {
-		return nil, fmt.Errorf("a set's IPv4 buckets cannot hold %d entries", len(words))
+// newBuckets makes an array of nb buckets holding the slots, lens and
+// trieMax in its head. It is not in any set's slot yet.
+func newBuckets(v6 bool, nb uint32, slots []bslot, lens []uint8, trieMax uint8) (*setBuckets, error) {
+	kind, per := kindBkt4, layout.SetBktSlots
+	if v6 {
+		kind, per = kindBkt6, layout.Set6BktSlots
 	}
-	in, overflow, err := place(len(words), int(nb), layout.SetBktSlots, func(i int) [2]uint32 {
-		bk := bucketsOf(words[i]&bktKeyMask, nb)
+	if len(slots) > int(nb)*per {
+		return nil, fmt.Errorf("a set's buckets cannot hold %d entries", len(slots))
+	}
+	in, overflow, err := place(len(slots), int(nb), per, func(i int) [2]uint32 {
+		bk := slots[i].key.buckets(v6, nb)
 		return [2]uint32{bk[0] - 1, bk[1] - 1}
 	})
 	if err != nil {
-		return nil, fmt.Errorf("place a set's IPv4 entries: %w", err)
+		return nil, fmt.Errorf("place a set's entries: %w", err)
 	}
-	spec := setTemplates()[kindBkt4].Copy()
-	spec.Name, spec.MaxEntries = "xdpfw_set4b", 1+nb
+	spec := setTemplates()[kind].Copy()
+	spec.Name, spec.MaxEntries = [...]string{kindBkt4: "xdpfw_set4b", kindBkt6: "xdpfw_set6b"}[kind], 1+nb
 	m, err := ebpf.NewMap(spec)
 	if err != nil {
 		return nil, fmt.Errorf("create set map: %w", mapFull(err))
 	}
-	b, err := mapBuckets(m)
+	b, err := mapBuckets(m, v6)
 	if err != nil {
 		return nil, err
 	}
 	atomic.StoreUint64(b.word(0, 0), uint64(nb))
-	b.setHead(lens, trieMax, uint32(len(words)))
+	b.setHead(lens, trieMax, uint32(len(slots)))
 	for i, keys := range in {
 		e := uint32(i) + 1
 		if overflow[i] {
 			atomic.StoreUint64(b.word(e, 0), layout.SetBktOverflow)
 		}
 		for s, k := range keys {
-			atomic.StoreUint64(b.word(e, s+1), words[k])
+			sl := slots[k]
+			if v6 {
+				atomic.StoreUint64(b.word(e, 2+3*s), sl.key.hi)
+				atomic.StoreUint64(b.word(e, 3+3*s), sl.key.lo)
+			}
+			atomic.StoreUint64(b.first(e, s), b.word0(sl.key, sl.flags))
 		}
 	}
 	return b, nil
 }
 
-// admit decides which of lens (the lengths of IPv4 entries about to be
-// written, with their counts) the buckets take: those they hold, and new
-// ones, most entries first, while there is room and the trie holds none
-// of that length (none at or above trieMax). It gives the new list,
-// longest first.
+// admit decides which of lens (the lengths of a family's entries about
+// to be written, with their counts) the buckets take: those they hold,
+// and new ones, most entries first, while there is room and the trie
+// holds none of that length (none at or above trieMax). It gives the new
+// list, longest first.
 func admit(cur []uint8, trieMax uint8, counts map[uint8]int) []uint8 {
 	out := slices.Clone(cur)
 	cand := make([]uint8, 0, len(counts))

@@ -27,14 +27,15 @@ func openSetHandle(t *testing.T, s *State, name string) *setHandle {
 	return h
 }
 
-// TestSetBucketsBesideTrie: IPv4 prefixes in the buckets nested with
-// longer and shorter ones in the trie. The first loads fill the buckets'
-// four lengths with short ones, so the /28s and hosts that come later go
-// to the trie, which then holds longer matches than the buckets: only
-// the longest of the two gives the answer. A set change stopped just
-// before its switch leaves pending entries whose answers differ by
-// generation, so a shorter match found first answers wrongly. tr
-// classifies with the live maps; the model says what the live sets hold.
+// TestSetBucketsBesideTrie: prefixes in the buckets nested with longer
+// and shorter ones in the trie, both families at once. The first loads
+// fill the buckets' four lengths with short ones, so the longer prefixes
+// and hosts that come later go to the trie, which then holds longer
+// matches than the buckets: only the longest of the two gives the
+// answer. A set change stopped just before its switch leaves pending
+// entries whose answers differ by generation, so a shorter match found
+// first answers wrongly. tr classifies with the live maps; the model
+// says what the live sets hold.
 func TestSetBucketsBesideTrie(t *testing.T) {
 	s, tr := openLiveInstance(t)
 	if err := s.CreateSet("nest", rules.FamilyAny); err != nil {
@@ -44,19 +45,32 @@ func TestSetBucketsBesideTrie(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := netip.MustParsePrefix
-	short := []netip.Prefix{p("10.0.0.0/8"), p("10.1.0.0/16"), p("10.1.0.0/20"), p("10.1.2.0/24")}
-	long := []netip.Prefix{p("10.1.2.16/28"), p("10.1.2.17/32"), p("10.1.3.0/28"), p("10.16.0.0/12")}
-	all := rules.SortPrefixes(append(slices.Clone(short), long...))
-	frames := setFrames(rand.New(rand.NewSource(5)), rules.Sets{"nest": {Name: "nest", Prefixes: all}})
+	short4 := []netip.Prefix{p("10.0.0.0/8"), p("10.1.0.0/16"), p("10.1.0.0/20"), p("10.1.2.0/24")}
+	long4 := []netip.Prefix{p("10.1.2.16/28"), p("10.1.2.17/32"), p("10.1.3.0/28"), p("10.16.0.0/12")}
+	short6 := []netip.Prefix{p("2001:db8::/32"), p("2001:db8:1::/48"), p("2001:db8:1::/56"), p("2001:db8:1:2::/64")}
+	long6 := []netip.Prefix{p("2001:db8:1:2::/96"), p("2001:db8:1:2::17/128"), p("2001:db8:1:3::/96"), p("2001:db8:100::/40")}
+	both := func(i ...int) []netip.Prefix {
+		var out []netip.Prefix
+		for _, j := range i {
+			if j < 4 {
+				out = append(out, short4[j], short6[j])
+			} else {
+				out = append(out, long4[j-4], long6[j-4])
+			}
+		}
+		return out
+	}
+	all := both(0, 1, 2, 3, 4, 5, 6, 7)
+	frames := setFrames(rand.New(rand.NewSource(5)), rules.Sets{"nest": {Name: "nest", Prefixes: rules.SortPrefixes(all)}})
 	// Each step's set: what is loaded, then what a load stopped at its
-	// switch was going to.
+	// switch was going to. Indexes: 0-3 the short ones, 4-7 the long.
 	steps := [][2][]netip.Prefix{
-		{short[1:], short},                         // the four bucket lengths
-		{short, {long[0], long[1], short[3]}},      // a /28 and a host under a /24, in the trie
-		{{long[0], long[1], short[3]}, short[:2]},  // and the /24 over them goes
-		{{long[0]}, {short[3], long[0], long[1]}},  // a /24 comes over a /28 in the trie, a host under both
-		{{short[0], long[2]}, {short[0], long[3]}}, // a /12 in the trie under a /8 in the buckets
-		{all, {short[2], long[2]}},
+		{both(1, 2, 3), both(0, 1, 2, 3)}, // the four bucket lengths
+		{both(0, 1, 2, 3), both(4, 5, 3)}, // a longer prefix and a host under a /24 (/64), in the trie
+		{both(4, 5, 3), both(0, 1)},       // and the /24 over them goes
+		{both(4), both(3, 4, 5)},          // a /24 comes over a /28 in the trie, a host under both
+		{both(0, 6), both(0, 7)},          // a /12 (/40) in the trie under a /8 (/32) in the buckets
+		{all, both(2, 6)},
 	}
 	for i, step := range steps {
 		if _, err := s.LoadSet("nest", rules.SortPrefixes(step[0]), nil); err != nil {
@@ -78,50 +92,67 @@ func TestSetBucketsBesideTrie(t *testing.T) {
 		}
 	}
 	h := openSetHandle(t, s, "nest")
-	if got, want := h.bkt.lens(), []uint8{24, 20, 16, 8}; !slices.Equal(got, want) {
-		t.Errorf("bucket lengths %v, want %v", got, want)
+	for fam, want := range [2][]uint8{{24, 20, 16, 8}, {64, 56, 48, 32}} {
+		b := h.bkt[fam]
+		if got := b.lens(); !slices.Equal(got, want) {
+			t.Errorf("family %d: bucket lengths %v, want %v", fam, got, want)
+		}
+		if want := [2]uint8{33, 129}[fam]; b.trieMax() != want {
+			t.Errorf("family %d: trie_max %d after hosts went to the trie, want %d", fam, b.trieMax(), want)
+		}
 	}
-	if h.bkt.trieMax() != 33 {
-		t.Errorf("trie_max %d after hosts went to the trie, want 33", h.bkt.trieMax())
-	}
-	for _, q := range short {
-		if h.kindOf(q) != kindBkt4 {
+	for _, q := range both(0, 1, 2, 3) {
+		if k := h.kindOf(q); k != kindBkt4 && k != kindBkt6 {
 			t.Errorf("%v is not in the buckets", q)
 		}
 	}
 }
 
+// randomEntry is a random IPv4 host or /24, or IPv6 host or /64.
+func randomEntry(rng *rand.Rand, v6 bool) netip.Prefix {
+	if v6 {
+		var a [16]byte
+		a[0], a[1] = 0x20, 0x01
+		for i := 2; i < 16; i++ {
+			a[i] = byte(rng.Intn(256))
+		}
+		if rng.Intn(2) == 0 {
+			return netip.PrefixFrom(netip.AddrFrom16(a), 64).Masked()
+		}
+		return netip.PrefixFrom(netip.AddrFrom16(a), 128)
+	}
+	a := netip.AddrFrom4([4]byte{byte(1 + rng.Intn(220)), byte(rng.Intn(256)), byte(rng.Intn(256)), byte(rng.Intn(256))})
+	if rng.Intn(2) == 0 {
+		return netip.PrefixFrom(a, 24).Masked()
+	}
+	return netip.PrefixFrom(a, 32)
+}
+
 // TestSetBucketsGrow: a set filled in many small changes and a few large
-// ones, hosts and /24s mixed with deletions, outgrows its first bucket
-// array several times and fills buckets until keys find both full; after
-// each change the program and the set's elements agree with the model.
+// ones, hosts and prefixes of both families mixed with deletions (IPv6
+// slots then left as tombstones), outgrows its first bucket arrays
+// several times and fills buckets until keys find both full; after the
+// changes the program and the set's elements agree with the model.
 func TestSetBucketsGrow(t *testing.T) {
 	s, tr := openLiveInstance(t)
-	if err := s.CreateSet("feed", rules.FamilyIPv4); err != nil {
+	if err := s.CreateSet("feed", rules.FamilyAny); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.AddRule(rules.Rule{Action: rules.Drop, Match: rules.Match{SrcSet: "feed"}}); err != nil {
 		t.Fatal(err)
 	}
 	rng := rand.New(rand.NewSource(9))
-	random := func() netip.Prefix {
-		a := netip.AddrFrom4([4]byte{byte(1 + rng.Intn(220)), byte(rng.Intn(256)), byte(rng.Intn(256)), byte(rng.Intn(256))})
-		if rng.Intn(2) == 0 {
-			return netip.PrefixFrom(a, 24).Masked()
-		}
-		return netip.PrefixFrom(a, 32)
-	}
 	have := map[netip.Prefix]bool{}
 	h0 := openSetHandle(t, s, "feed")
-	first := h0.bkt.nbuckets()
+	first := [2]uint32{h0.bkt[0].nbuckets(), h0.bkt[1].nbuckets()}
 	for round := range 40 {
 		n := 1 + rng.Intn(20)
 		if round%10 == 0 {
-			n = 3000 // more than the array has room for
+			n = 3000 // more than the arrays have room for
 		}
 		var add, del []netip.Prefix
 		for range n {
-			if p := random(); !have[p] {
+			if p := randomEntry(rng, rng.Intn(3) == 0); !have[p] {
 				have[p] = true
 				add = append(add, p)
 			}
@@ -156,96 +187,115 @@ func TestSetBucketsGrow(t *testing.T) {
 	frames := setFrames(rand.New(rand.NewSource(3)), rules.Sets{"feed": {Name: "feed", Prefixes: want}})
 	checkAgainstModel(t, tr, live, frames)
 	h := openSetHandle(t, s, "feed")
-	if nb := h.bkt.nbuckets(); nb <= first || int(h.bkt.count()) != len(want) {
-		t.Errorf("%d buckets holding %d keys, from %d buckets; want more buckets holding %d", nb, h.bkt.count(), first, len(want))
+	n := 0
+	for fam, b := range h.bkt {
+		if b.nbuckets() <= first[fam] {
+			t.Errorf("family %d: %d buckets, from %d; want more", fam, b.nbuckets(), first[fam])
+		}
+		n += int(b.count())
+	}
+	if n != len(want) {
+		t.Errorf("the buckets hold %d keys, want %d", n, len(want))
 	}
 }
 
 // TestBucketPut: put fills a key's first bucket, then its second with the
 // first flagged overflowing, and reports false when both are full; find
-// and del see keys wherever they sit.
+// and del see keys wherever they sit; a deleted IPv6 slot is not free.
 func TestBucketPut(t *testing.T) {
-	b, err := newBuckets(16, nil, nil, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	var keys []uint64
-	for i := 0; len(keys) < 16*7; i++ {
-		k := slotKey(netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}), 32))
-		if !b.put(k, setClean) {
-			break
+	for _, v6 := range []bool{false, true} {
+		b, err := newBuckets(v6, 16, nil, nil, 0)
+		if err != nil {
+			t.Fatal(err)
 		}
-		keys = append(keys, k)
-	}
-	if len(keys) == 16*7 || len(keys) < 16*7/2 {
-		t.Fatalf("%d keys put before one found both buckets full, of %d slots", len(keys), 16*7)
-	}
-	over := false
-	for _, k := range keys {
-		bk := bucketsOf(k, b.nbuckets())
-		if b.find(k) == nil {
-			t.Fatalf("key %x not found", k)
+		defer b.Close()
+		rng := rand.New(rand.NewSource(2))
+		var keys []bkey
+		full := 0
+		for range 400 {
+			k := keyOf(randomEntry(rng, v6))
+			if _, _, ok := b.find(k); ok {
+				continue
+			}
+			if !b.put(k, setClean) {
+				full++
+				continue
+			}
+			keys = append(keys, k)
 		}
-		inFirst := false
-		for s := 1; s < bktWords; s++ {
-			inFirst = inFirst || *b.word(bk[0], s)&bktKeyMask == k
+		if full == 0 || len(keys) > 16*b.slots() || len(keys) < 16*b.slots()/2 {
+			t.Fatalf("v6 %v: %d keys put, %d found both buckets full, of %d slots", v6, len(keys), full, 16*b.slots())
 		}
-		if !inFirst {
-			over = true
-			if *b.word(bk[0], 0)&1 == 0 {
-				t.Errorf("key %x in its second bucket, its first not flagged", k)
+		over := false
+		for _, k := range keys {
+			e, s, ok := b.find(k)
+			if !ok {
+				t.Fatalf("v6 %v: key %v not found", v6, k.prefix(v6))
+			}
+			if sl, _ := b.at(e, s); sl.flags != setClean || sl.key.prefix(v6) != k.prefix(v6) {
+				t.Errorf("v6 %v: slot %+v for key %v", v6, sl, k.prefix(v6))
+			}
+			if bk := k.buckets(v6, b.nbuckets()); e != bk[0] {
+				over = true
+				if *b.word(bk[0], 0)&1 == 0 {
+					t.Errorf("v6 %v: key %v in its second bucket, its first not flagged", v6, k.prefix(v6))
+				}
 			}
 		}
-	}
-	if !over {
-		t.Error("no key went to its second bucket")
-	}
-	b.del(keys[0])
-	if b.find(keys[0]) != nil || int(b.count()) != len(keys)-1 {
-		t.Errorf("after del: found %v, count %d", b.find(keys[0]) != nil, b.count())
+		if !over {
+			t.Errorf("v6 %v: no key went to its second bucket", v6)
+		}
+		e, s, _ := b.find(keys[0])
+		b.del(keys[0])
+		if _, _, ok := b.find(keys[0]); ok || int(b.count()) != len(keys)-1 {
+			t.Errorf("v6 %v: after del: found %v, count %d", v6, ok, b.count())
+		}
+		if free := *b.first(e, s) == 0; free == v6 {
+			t.Errorf("v6 %v: the deleted slot is free: %v", v6, free)
+		}
 	}
 }
 
-// TestSetBucketsFirstFit: hosts added a few at a time to a new set's
-// first array are put where they fit, some into their second bucket once
-// the first is full; after each change the program finds every one.
+// TestSetBucketsFirstFit: hosts added one at a time to a new set's
+// first arrays are put where they fit, until one goes to its second
+// bucket, the first full; after each change the program finds every one.
 // (Arrays that Go builds flag their own overflowing buckets, so only
 // puts into a filling array show a put that forgets the flag.)
 func TestSetBucketsFirstFit(t *testing.T) {
 	s, tr := openLiveInstance(t)
-	if err := s.CreateSet("few", rules.FamilyIPv4); err != nil {
+	if err := s.CreateSet("few", rules.FamilyAny); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.AddRule(rules.Rule{Action: rules.Drop, Match: rules.Match{SrcSet: "few"}}); err != nil {
 		t.Fatal(err)
 	}
-	h0 := openSetHandle(t, s, "few")
-	first := h0.bkt.nbuckets()
 	var have []netip.Prefix
+	// random: the hash spreads consecutive addresses evenly
 	rng := rand.New(rand.NewSource(4))
-	for range 64 {
-		// random: the hash spreads consecutive addresses evenly
-		p := netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(rng.Intn(256)), byte(rng.Intn(256)), byte(rng.Intn(256))}), 32)
-		if _, err := s.ChangeSet("few", []netip.Prefix{p}, nil); err != nil {
-			t.Fatal(err)
+	for fam := range 2 {
+		first := openSetHandle(t, s, "few").bkt[fam].nbuckets()
+		for over := 0; over == 0; {
+			p := randomEntry(rng, fam == 1)
+			p = netip.PrefixFrom(p.Addr(), p.Addr().BitLen())
+			if _, err := s.ChangeSet("few", []netip.Prefix{p}, nil); err != nil {
+				t.Fatal(err)
+			}
+			have = append(have, p)
+			live, err := s.RulesetWithSets()
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkAgainstModel(t, tr, live, setFrames(rand.New(rand.NewSource(1)), rules.Sets{"few": {Name: "few", Prefixes: have}}))
+			if t.Failed() {
+				t.Fatalf("after %d hosts", len(have))
+			}
+			b := openSetHandle(t, s, "few").bkt[fam]
+			if b.nbuckets() != first {
+				t.Fatalf("family %d: rebuilt (%d buckets, from %d) before a put overflowed a bucket", fam, b.nbuckets(), first)
+			}
+			for e := uint32(1); e <= b.nbuckets(); e++ {
+				over += int(*b.word(e, 0) & 1)
+			}
 		}
-		have = append(have, p)
-		live, err := s.RulesetWithSets()
-		if err != nil {
-			t.Fatal(err)
-		}
-		checkAgainstModel(t, tr, live, setFrames(rand.New(rand.NewSource(1)), rules.Sets{"few": {Name: "few", Prefixes: have}}))
-		if t.Failed() {
-			t.Fatalf("after %d hosts", len(have))
-		}
-	}
-	over := 0
-	h := openSetHandle(t, s, "few")
-	for e := uint32(1); e <= h.bkt.nbuckets(); e++ {
-		over += int(*h.bkt.word(e, 0) & 1)
-	}
-	if h.bkt.nbuckets() != first || over == 0 {
-		t.Errorf("%d buckets, %d flagged overflowing; want the first array's %d, some flagged", h.bkt.nbuckets(), over, first)
 	}
 }

@@ -92,13 +92,11 @@ func (d *setDelta) prepare(m *xdpfwMaps, a uint32, progress func(done, total int
 	}
 	// The buckets take lengths by how many entries the whole change
 	// brings, not by which level comes first.
-	if d.h.bkt != nil {
-		adds := make([]entry, len(d.add))
-		for i, p := range d.add {
-			adds[i] = entry{p: p}
-		}
-		d.h.admit(adds)
+	news := make([]entry, len(d.add))
+	for i, p := range d.add {
+		news[i] = entry{p: p}
 	}
+	d.h.admit(news)
 	changes := make([]netip.Prefix, 0, len(d.add)+len(d.del))
 	changes = append(append(changes, d.add...), d.del...)
 	byLength(changes)

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net/netip"
 	"slices"
-	"sync/atomic"
 
 	"github.com/cilium/ebpf"
 
@@ -22,10 +21,18 @@ type entry struct {
 	val setVal
 }
 
+// famOf is p's family index: 0 IPv4, 1 IPv6.
+func famOf(p netip.Prefix) int {
+	if p.Addr().Is4() {
+		return 0
+	}
+	return 1
+}
+
 // lookup finds the longest entry of length <= maxLen containing p's
-// address; ok is false when there is none. IPv4 entries of the bucket
-// lengths are in the buckets (hosts in the hash in a set of layout 12),
-// IPv6 hosts in the hash, everything else in the trie.
+// address; ok is false when there is none. Entries of the bucket lengths
+// are in the family's buckets, the others in its trie; a set of layout
+// 12 keeps its hosts in the hashes, the rest in the tries.
 func (h *setHandle) lookup(p netip.Prefix, maxLen int) (setVal, bool, error) {
 	var v setVal
 	a := p.Addr()
@@ -33,25 +40,29 @@ func (h *setHandle) lookup(p netip.Prefix, maxLen int) (setVal, bool, error) {
 		return v, false, nil
 	}
 	var err error
-	switch {
-	case a.Is4() && h.bkt != nil:
+	switch b := h.bkt[famOf(p)]; {
+	case b != nil:
 		found := false
-		for _, l := range h.bkt.lens() {
+		for _, l := range b.lens() {
 			if int(l) > maxLen {
 				continue
 			}
-			if s := h.bkt.find(slotKey(netip.PrefixFrom(a, int(l)))); s != nil {
-				w := atomic.LoadUint64(s)
-				v, found = setVal{Flags: uint8(w >> 40), Len: l}, true
+			if e, s, ok := b.find(keyOf(netip.PrefixFrom(a, int(l)))); ok {
+				sl, _ := b.at(e, s)
+				v, found = setVal{Flags: sl.flags, Len: l}, true
 				break
 			}
 		}
 		// the trie may hold a longer match only below trie_max
-		if tm := int(h.bkt.trieMax()); found && tm <= int(v.Len)+1 || !found && tm == 0 {
+		if tm := int(b.trieMax()); found && tm <= int(v.Len)+1 || !found && tm == 0 {
 			return v, found, nil
 		}
 		var t setVal
-		err = h.inner[kindLPM4].Lookup(layout.Set4LpmKey{Prefixlen: uint32(maxLen), Addr: a.As4()}, &t)
+		if a.Is4() {
+			err = h.inner[kindLPM4].Lookup(layout.Set4LpmKey{Prefixlen: uint32(maxLen), Addr: a.As4()}, &t)
+		} else {
+			err = h.inner[kindLPM6].Lookup(layout.Set6LpmKey{Prefixlen: uint32(maxLen), Addr: a.As16()}, &t)
+		}
 		if errors.Is(err, ebpf.ErrKeyNotExist) || err == nil && found && t.Len <= v.Len {
 			return v, found, nil
 		}
@@ -91,21 +102,23 @@ func (h *setHandle) covered(p netip.Prefix, g uint32) (bool, error) {
 	return ok && v.Flags&setMember(g) != 0, err
 }
 
-// kindOf says which map holds p: kindBkt4 for an IPv4 prefix of a
-// bucket length, else the kinds kindOf gives.
+// kindOf says which map holds p: its family's bucket array for a
+// prefix of a bucket length, else its trie; in a set of layout 12, the
+// kinds kindOf gives.
 func (h *setHandle) kindOf(p netip.Prefix) int {
-	if h.bkt != nil && p.Addr().Is4() {
-		if slices.Contains(h.bkt.lens(), uint8(p.Bits())) {
-			return kindBkt4
+	fam := famOf(p)
+	if b := h.bkt[fam]; b != nil {
+		if slices.Contains(b.lens(), uint8(p.Bits())) {
+			return kindBkt4 + fam
 		}
-		return kindLPM4
+		return kindLPM4 + 2*fam
 	}
 	return kindOf(p)
 }
 
-// write puts entries: IPv4 ones into the buckets, their lengths admitted
-// first where there is room, or into the trie, trie_max raised first;
-// each other kind in one batch.
+// write puts entries: into the buckets, their lengths admitted first
+// where there is room, or into the tries, trie_max raised first; each
+// other kind in one batch.
 func (h *setHandle) write(es []entry) error {
 	var (
 		k4h []layout.Set4Key
@@ -113,16 +126,14 @@ func (h *setHandle) write(es []entry) error {
 		k4p []layout.Set4LpmKey
 		k6p []layout.Set6LpmKey
 		v   [numKinds][]setVal
-		bkt []uint64
+		bkt [2][]bslot
 	)
-	if h.bkt != nil {
-		h.admit(es)
-	}
+	h.admit(es)
 	for _, e := range es {
 		a, kind := e.p.Addr(), h.kindOf(e.p)
 		switch kind {
-		case kindBkt4:
-			bkt = append(bkt, slotKey(e.p)|uint64(e.val.Flags)<<40)
+		case kindBkt4, kindBkt6:
+			bkt[kind-kindBkt4] = append(bkt[kind-kindBkt4], bslot{keyOf(e.p), e.val.Flags})
 			continue
 		case kindHost4:
 			k4h = append(k4h, layout.Set4Key{Addr: a.As4()})
@@ -136,7 +147,8 @@ func (h *setHandle) write(es []entry) error {
 		v[kind] = append(v[kind], e.val)
 	}
 	return errors.Join(
-		h.putBuckets(bkt),
+		h.putBuckets(0, bkt[0]),
+		h.putBuckets(1, bkt[1]),
 		putBatch(h.inner[kindHost4], k4h, v[kindHost4]),
 		putBatch(h.inner[kindLPM4], k4p, v[kindLPM4]),
 		putBatch(h.inner[kindHost6], k6h, v[kindHost6]),
@@ -154,9 +166,9 @@ func (h *setHandle) remove(ps []netip.Prefix) error {
 	)
 	for _, p := range ps {
 		a := p.Addr()
-		switch h.kindOf(p) {
-		case kindBkt4:
-			h.bkt.del(slotKey(p))
+		switch kind := h.kindOf(p); kind {
+		case kindBkt4, kindBkt6:
+			h.bkt[kind-kindBkt4].del(keyOf(p))
 		case kindHost4:
 			k4h = append(k4h, layout.Set4Key{Addr: a.As4()})
 		case kindHost6:
@@ -176,10 +188,13 @@ func (h *setHandle) remove(ps []netip.Prefix) error {
 // entries reads every entry of the set.
 func (h *setHandle) entries() ([]entry, error) {
 	var out []entry
-	if h.bkt != nil {
-		for _, w := range h.bkt.words() {
-			p := slotPrefix(w)
-			out = append(out, entry{p, setVal{Flags: uint8(w >> 40), Len: uint8(p.Bits())}})
+	for _, b := range h.bkt {
+		if b == nil {
+			continue
+		}
+		for _, sl := range b.all() {
+			p := sl.key.prefix(b.v6)
+			out = append(out, entry{p, setVal{Flags: sl.flags, Len: uint8(p.Bits())}})
 		}
 	}
 	k4h, v4h, err := readAll[layout.Set4Key, setVal](h.inner[kindHost4])

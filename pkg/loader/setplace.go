@@ -3,111 +3,120 @@ package loader
 import (
 	"fmt"
 	"slices"
-
-	"github.com/xdpfw/xdpfw/pkg/layout"
 )
 
-// Where a set's IPv4 entries go in its bucket array (setbuckets.go):
-// which lengths the buckets take, first-fit puts, and the new array
-// built when a put cannot fit.
+// Where a set's entries go in its bucket arrays (setbuckets.go): which
+// lengths the buckets take, first-fit puts, and the new array built when
+// a put cannot fit.
 
-// admit updates the buckets' head for es's IPv4 entries before any is
-// written: lengths the buckets take (admit), and trie_max for the rest.
+// admit updates each bucket array's head for es's entries of its family
+// before any is written: lengths the buckets take (admit), and trie_max
+// for the rest.
 func (h *setHandle) admit(es []entry) {
-	counts := map[uint8]int{}
+	var counts [2]map[uint8]int
 	for _, e := range es {
-		if e.p.Addr().Is4() {
-			counts[uint8(e.p.Bits())]++
+		fam := famOf(e.p)
+		if h.bkt[fam] == nil {
+			continue
 		}
-	}
-	if len(counts) == 0 {
-		return
-	}
-	b := h.bkt
-	lens, trieMax := admit(b.lens(), b.trieMax(), counts), b.trieMax()
-	for l := range counts {
-		if !slices.Contains(lens, l) {
-			trieMax = max(trieMax, l+1)
+		if counts[fam] == nil {
+			counts[fam] = map[uint8]int{}
 		}
+		counts[fam][uint8(e.p.Bits())]++
 	}
-	b.setHead(lens, trieMax, b.count())
+	for fam, c := range counts {
+		if c == nil {
+			continue
+		}
+		b := h.bkt[fam]
+		lens, trieMax := admit(b.lens(), b.trieMax(), c), b.trieMax()
+		for l := range c {
+			if !slices.Contains(lens, l) {
+				trieMax = max(trieMax, l+1)
+			}
+		}
+		b.setHead(lens, trieMax, b.count())
+	}
 }
 
-// place writes the IPv4 entries of es that go to the buckets in one
-// placement, so a large load builds the array once; writing es after
+// place writes the entries of es that go to the buckets in one placement
+// per family, so a large load builds each array once; writing es after
 // rewrites them in place.
 func (h *setHandle) place(es []entry) error {
-	if h.bkt == nil {
-		return nil
-	}
 	h.admit(es)
-	var words []uint64
+	var slots [2][]bslot
 	for _, e := range es {
-		if h.kindOf(e.p) == kindBkt4 {
-			words = append(words, slotKey(e.p)|uint64(e.val.Flags)<<40)
+		if kind := h.kindOf(e.p); kind == kindBkt4 || kind == kindBkt6 {
+			slots[kind-kindBkt4] = append(slots[kind-kindBkt4], bslot{keyOf(e.p), e.val.Flags})
 		}
 	}
-	return h.putBuckets(words)
+	for fam := range 2 {
+		if err := h.putBuckets(fam, slots[fam]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
-// putBuckets writes slot words into the bucket array. More than it has
-// room for, or one whose buckets are both full, and the set gets a new
-// array with all its keys.
-func (h *setHandle) putBuckets(words []uint64) error {
-	b := h.bkt
-	if len(words) == 0 {
+// putBuckets writes slots into family fam's bucket array. More than it
+// has room for, or one whose buckets are both full, and the set gets a
+// new array with all its keys.
+func (h *setHandle) putBuckets(fam int, slots []bslot) error {
+	b := h.bkt[fam]
+	if len(slots) == 0 {
 		return nil
 	}
 	fresh := 0
-	for _, w := range words {
-		if b.find(w&bktKeyMask) == nil {
+	for _, sl := range slots {
+		if _, _, ok := b.find(sl.key); !ok {
 			fresh++
 		}
 	}
-	var left []uint64
-	if need := int(b.count()) + fresh; need*4 > int(b.nbuckets())*layout.SetBktSlots*3 {
-		left = words
+	var left []bslot
+	// Deleted IPv6 slots (tombs) are taken until a rebuild.
+	if need := int(b.count()+b.tombs()) + fresh; need*4 > int(b.nbuckets())*b.slots()*3 {
+		left = slots
 	} else {
-		for _, w := range words {
-			if !b.put(w&bktKeyMask, uint8(w>>40)) {
-				left = append(left, w)
+		for _, sl := range slots {
+			if !b.put(sl.key, sl.flags) {
+				left = append(left, sl)
 			}
 		}
 	}
 	if len(left) == 0 {
 		return nil
 	}
-	return h.rebuildBuckets(left)
+	return h.rebuildBuckets(fam, left)
 }
 
-// rebuildBuckets builds the set a new bucket array with its keys and
-// words (which replace a key's flags) and swaps it into the set's slot:
-// a packet reads the old array or the new, each whole.
-func (h *setHandle) rebuildBuckets(words []uint64) error {
-	b, left := h.bkt, words
-	all := b.words()
-	pos := make(map[uint64]int, len(all)+len(left))
-	for i, w := range all {
-		pos[w&bktKeyMask] = i
+// rebuildBuckets builds the set a new bucket array for family fam with
+// its keys and slots (whose flags replace a key's) and swaps it into the
+// set's slot: a packet reads the old array or the new, each whole.
+func (h *setHandle) rebuildBuckets(fam int, slots []bslot) error {
+	b := h.bkt[fam]
+	all := b.all()
+	pos := make(map[bkey]int, len(all)+len(slots))
+	for i, sl := range all {
+		pos[sl.key] = i
 	}
-	for _, w := range left {
-		if i, ok := pos[w&bktKeyMask]; ok {
-			all[i] = w
+	for _, sl := range slots {
+		if i, ok := pos[sl.key]; ok {
+			all[i] = sl
 		} else {
-			pos[w&bktKeyMask] = len(all)
-			all = append(all, w)
+			pos[sl.key] = len(all)
+			all = append(all, sl)
 		}
 	}
-	nb := max(b.nbuckets(), bucketsFor(len(all)+len(all)/4)) // room to grow
-	bigger, err := newBuckets(nb, all, b.lens(), b.trieMax())
+	nb := max(b.nbuckets(), bucketsFor(b.v6, len(all)+len(all)/4)) // room to grow
+	bigger, err := newBuckets(b.v6, nb, all, b.lens(), b.trieMax())
 	if err != nil {
 		return err
 	}
-	if err := h.outer.Put(h.slot, bigger.m); err != nil {
+	if err := h.outer[fam].Put(h.slot, bigger.m); err != nil {
 		bigger.Close()
 		return fmt.Errorf("swap a set's buckets: %w", err)
 	}
 	b.Close()
-	h.bkt = bigger
+	h.bkt[fam] = bigger
 	return nil
 }

@@ -139,7 +139,7 @@ func removeSet(m *xdpfwMaps, name string, def xdpfwSetDef) error {
 	if err := m.SetDefs.Delete(setKey(name)); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
 		return fmt.Errorf("delete set %s: %w", name, err)
 	}
-	for _, outer := range []*ebpf.Map{m.Set4Host, m.Set4Lpm, m.Set6Host, m.Set6Lpm, m.Set4Bkt} {
+	for _, outer := range []*ebpf.Map{m.Set4Host, m.Set4Lpm, m.Set6Host, m.Set6Lpm, m.Set4Bkt, m.Set6Bkt} {
 		if err := outer.Delete(def.Slot); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
 			return fmt.Errorf("delete set %s: %w", name, err)
 		}

@@ -14,16 +14,16 @@ import (
 )
 
 // The storage of one named set: four inner maps in the slot of the
-// set4_host, set4_lpm, set6_host and set6_lpm outer maps, and an IPv4
-// bucket array in set4_bkt's (setbuckets.go), which holds the IPv4
-// entries of the lengths its head lists; set4_host then stays empty. A
-// set made by layout 12 has no bucket array and keeps its IPv4 hosts in
-// set4_host. Elements carry their answer for both set generations
-// (xdp/layout.h); in the resting state every entry is an element of
-// both, value setClean.
+// set4_host, set4_lpm, set6_host and set6_lpm outer maps, and a bucket
+// array per family in set4_bkt's and set6_bkt's (setbuckets.go), which
+// holds the family's entries of the lengths its head lists; the host
+// hashes then stay empty. A set made by layout 12 has no bucket arrays
+// and keeps its hosts in the hashes. Elements carry their answer for both
+// set generations (xdp/layout.h); in the resting state every entry is an
+// element of both, value setClean.
 
 // The kinds of inner map, in the order of setHandle.inner, then the
-// bucket array's (setHandle.bkt).
+// bucket arrays' (setHandle.bkt).
 const (
 	kindHost4 = iota
 	kindLPM4
@@ -31,6 +31,7 @@ const (
 	kindLPM6
 	numKinds
 	kindBkt4 = numKinds
+	kindBkt6 = numKinds + 1
 )
 
 const (
@@ -66,13 +67,13 @@ func kindOf(p netip.Prefix) int {
 }
 
 // setTemplates are the inner map templates of xdp/xdpfw.c, by kind.
-var setTemplates = sync.OnceValue(func() [numKinds + 1]*ebpf.MapSpec {
+var setTemplates = sync.OnceValue(func() [numKinds + 2]*ebpf.MapSpec {
 	spec, err := loadXdpfw()
 	if err != nil {
 		panic(err) // the embedded object: every test loads it
 	}
-	var t [numKinds + 1]*ebpf.MapSpec
-	for kind, name := range [...]string{xdpfwMapSet4Host, xdpfwMapSet4Lpm, xdpfwMapSet6Host, xdpfwMapSet6Lpm, xdpfwMapSet4Bkt} {
+	var t [numKinds + 2]*ebpf.MapSpec
+	for kind, name := range [...]string{xdpfwMapSet4Host, xdpfwMapSet4Lpm, xdpfwMapSet6Host, xdpfwMapSet6Lpm, xdpfwMapSet4Bkt, xdpfwMapSet6Bkt} {
 		t[kind] = spec.Maps[name].InnerMap
 	}
 	return t
@@ -108,9 +109,12 @@ func (m *xdpfwMaps) setOuter(kind int) *ebpf.Map {
 type setHandle struct {
 	slot  uint32
 	inner [numKinds]*ebpf.Map
-	bkt   *setBuckets // nil: a set of layout 12
-	outer *ebpf.Map   // set4_bkt, where a new array is swapped in
+	bkt   [2]*setBuckets // IPv4's, IPv6's; nil: a set of layout 12
+	outer [2]*ebpf.Map   // set4_bkt, set6_bkt: where a new array is swapped in
 }
+
+// bktOuter are the outer maps of the bucket arrays, IPv4's then IPv6's.
+func (m *xdpfwMaps) bktOuter() [2]*ebpf.Map { return [2]*ebpf.Map{m.Set4Bkt, m.Set6Bkt} }
 
 func (h *setHandle) Close() {
 	for _, m := range h.inner {
@@ -118,14 +122,16 @@ func (h *setHandle) Close() {
 			m.Close()
 		}
 	}
-	if h.bkt != nil {
-		h.bkt.Close()
+	for _, b := range h.bkt {
+		if b != nil {
+			b.Close()
+		}
 	}
 }
 
 // newSetMaps creates the inner maps of a new set, hashes sized for caps.
 func newSetMaps(m *xdpfwMaps, slot uint32, caps [2]uint32) (*setHandle, error) {
-	h := &setHandle{slot: slot, outer: m.Set4Bkt}
+	h := &setHandle{slot: slot, outer: m.bktOuter()}
 	for kind := range numKinds {
 		m, err := ebpf.NewMap(innerSpec(kind, caps[kind/2]))
 		if err != nil {
@@ -134,10 +140,12 @@ func newSetMaps(m *xdpfwMaps, slot uint32, caps [2]uint32) (*setHandle, error) {
 		}
 		h.inner[kind] = m
 	}
-	var err error
-	if h.bkt, err = newBuckets(layout.SetBktMin, nil, nil, 0); err != nil {
-		h.Close()
-		return nil, err
+	for fam := range 2 {
+		var err error
+		if h.bkt[fam], err = newBuckets(fam == 1, layout.SetBktMin, nil, nil, 0); err != nil {
+			h.Close()
+			return nil, err
+		}
 	}
 	return h, nil
 }
@@ -150,31 +158,35 @@ func (h *setHandle) install(m *xdpfwMaps) error {
 			return fmt.Errorf("install set maps: %w", err)
 		}
 	}
-	if err := m.Set4Bkt.Put(h.slot, h.bkt.m); err != nil {
-		return fmt.Errorf("install set maps: %w", err)
+	for fam, outer := range m.bktOuter() {
+		if err := outer.Put(h.slot, h.bkt[fam].m); err != nil {
+			return fmt.Errorf("install set maps: %w", err)
+		}
 	}
 	return nil
 }
 
 // openSetMaps opens the inner maps in slot.
 func openSetMaps(m *xdpfwMaps, slot uint32) (*setHandle, error) {
-	h := &setHandle{slot: slot, outer: m.Set4Bkt}
+	h := &setHandle{slot: slot, outer: m.bktOuter()}
 	for kind := range numKinds {
 		if err := m.setOuter(kind).Lookup(slot, &h.inner[kind]); err != nil {
 			h.Close()
 			return nil, fmt.Errorf("open set maps in slot %d: %w", slot, err)
 		}
 	}
-	var bm *ebpf.Map
-	switch err := m.Set4Bkt.Lookup(slot, &bm); {
-	case errors.Is(err, ebpf.ErrKeyNotExist):
-	case err != nil:
-		h.Close()
-		return nil, fmt.Errorf("open set maps in slot %d: %w", slot, err)
-	default:
-		if h.bkt, err = mapBuckets(bm); err != nil {
+	for fam, outer := range h.outer {
+		var bm *ebpf.Map
+		switch err := outer.Lookup(slot, &bm); {
+		case errors.Is(err, ebpf.ErrKeyNotExist):
+		case err != nil:
 			h.Close()
-			return nil, err
+			return nil, fmt.Errorf("open set maps in slot %d: %w", slot, err)
+		default:
+			if h.bkt[fam], err = mapBuckets(bm, fam == 1); err != nil {
+				h.Close()
+				return nil, err
+			}
 		}
 	}
 	return h, nil
@@ -200,7 +212,7 @@ func waitForPackets(m *xdpfwMaps, slot uint32) error {
 // copy. The copy answers exactly as the original for both generations,
 // so swapping it in is invisible to packets.
 func (h *setHandle) grow(m *xdpfwMaps, def *xdpfwSetDef, fam int, want int) error {
-	if uint32(want) <= def.HostCap[fam] || fam == 0 && h.bkt != nil {
+	if uint32(want) <= def.HostCap[fam] || h.bkt[fam] != nil {
 		return nil
 	}
 	kind := kindHost4 + 2*fam

@@ -293,6 +293,7 @@ const (
 	xdpfwMapSet4Bkt      = "set4_bkt"
 	xdpfwMapSet4Host     = "set4_host"
 	xdpfwMapSet4Lpm      = "set4_lpm"
+	xdpfwMapSet6Bkt      = "set6_bkt"
 	xdpfwMapSet6Host     = "set6_host"
 	xdpfwMapSet6Lpm      = "set6_lpm"
 	xdpfwMapSetDefs      = "set_defs"
@@ -387,6 +388,7 @@ type xdpfwMapSpecs struct {
 	Set4Bkt      *ebpf.MapSpec `ebpf:"set4_bkt"`
 	Set4Host     *ebpf.MapSpec `ebpf:"set4_host"`
 	Set4Lpm      *ebpf.MapSpec `ebpf:"set4_lpm"`
+	Set6Bkt      *ebpf.MapSpec `ebpf:"set6_bkt"`
 	Set6Host     *ebpf.MapSpec `ebpf:"set6_host"`
 	Set6Lpm      *ebpf.MapSpec `ebpf:"set6_lpm"`
 	SetDefs      *ebpf.MapSpec `ebpf:"set_defs"`
@@ -453,6 +455,7 @@ type xdpfwMaps struct {
 	Set4Bkt      *ebpf.Map `ebpf:"set4_bkt"`
 	Set4Host     *ebpf.Map `ebpf:"set4_host"`
 	Set4Lpm      *ebpf.Map `ebpf:"set4_lpm"`
+	Set6Bkt      *ebpf.Map `ebpf:"set6_bkt"`
 	Set6Host     *ebpf.Map `ebpf:"set6_host"`
 	Set6Lpm      *ebpf.Map `ebpf:"set6_lpm"`
 	SetDefs      *ebpf.Map `ebpf:"set_defs"`
@@ -493,6 +496,7 @@ func (m *xdpfwMaps) Close() error {
 		m.Set4Bkt,
 		m.Set4Host,
 		m.Set4Lpm,
+		m.Set6Bkt,
 		m.Set6Host,
 		m.Set6Lpm,
 		m.SetDefs,
