@@ -20,7 +20,9 @@ func setCommand() *cli.Command {
 		Name:  "set",
 		Usage: "named address sets that rules reference as @NAME",
 		Description: `A set holds IPv4 and/or IPv6 prefixes and addresses (a million and more:
-hosts go to a hash map, prefixes to an LPM trie). A rule matches a set with
+the four most common lengths of each family, such as hosts and /24s, go to
+arrays of cache-line buckets, one line a lookup; any other length to an LPM
+trie, walked only when it may hold a longer match). A rule matches a set with
 --src @NAME or --dst @NAME: the address must be in some prefix of the set.
 Every change is atomic: packets see the set before it or after it, never
 half a change, and the rules using it do not have to be recompiled.

@@ -49,6 +49,10 @@ func buckets2(h uint64) [2]uint32 {
 // ruleset always gets the same buckets.
 func place(n, nb, slots int, choices func(i int) [2]uint32) (in [][]int, overflow []bool, err error) {
 	in = make([][]int, nb)
+	backing := make([]int, nb*slots) // one allocation: appends stay in place
+	for b := range in {
+		in[b] = backing[b*slots : b*slots : (b+1)*slots]
+	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	for i := range n {
 		cur := i

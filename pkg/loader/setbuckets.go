@@ -123,6 +123,16 @@ func (b *setBuckets) lens() []uint8 {
 	return out
 }
 
+// holds reports whether the buckets take length l.
+func (b *setBuckets) holds(l uint8) bool {
+	for w := loadWord(b.word(0, 0)) >> 32; w&0xff != 0; w >>= 8 {
+		if uint8(w) == l {
+			return true
+		}
+	}
+	return false
+}
+
 func (b *setBuckets) setHead(lens []uint8, trieMax uint8, count uint32) {
 	var l uint64
 	for i, n := range lens {

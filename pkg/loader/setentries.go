@@ -3,7 +3,6 @@ package loader
 import (
 	"errors"
 	"net/netip"
-	"slices"
 
 	"github.com/cilium/ebpf"
 
@@ -108,7 +107,7 @@ func (h *setHandle) covered(p netip.Prefix, g uint32) (bool, error) {
 func (h *setHandle) kindOf(p netip.Prefix) int {
 	fam := famOf(p)
 	if b := h.bkt[fam]; b != nil {
-		if slices.Contains(b.lens(), uint8(p.Bits())) {
+		if b.holds(uint8(p.Bits())) {
 			return kindBkt4 + fam
 		}
 		return kindLPM4 + 2*fam

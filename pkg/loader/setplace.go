@@ -3,6 +3,7 @@ package loader
 import (
 	"fmt"
 	"slices"
+	"sync/atomic"
 )
 
 // Where a set's entries go in its bucket arrays (setbuckets.go): which
@@ -45,6 +46,9 @@ func (h *setHandle) admit(es []entry) {
 func (h *setHandle) place(es []entry) error {
 	h.admit(es)
 	var slots [2][]bslot
+	for fam := range 2 {
+		slots[fam] = make([]bslot, 0, len(es))
+	}
 	for _, e := range es {
 		if kind := h.kindOf(e.p); kind == kindBkt4 || kind == kindBkt6 {
 			slots[kind-kindBkt4] = append(slots[kind-kindBkt4], bslot{keyOf(e.p), e.val.Flags})
@@ -66,18 +70,21 @@ func (h *setHandle) putBuckets(fam int, slots []bslot) error {
 	if len(slots) == 0 {
 		return nil
 	}
-	fresh := 0
+	// Keys the array holds take their flags in place; the rest are new.
+	var fresh []bslot
 	for _, sl := range slots {
-		if _, _, ok := b.find(sl.key); !ok {
-			fresh++
+		if e, s, ok := b.find(sl.key); ok {
+			atomic.StoreUint64(b.first(e, s), b.word0(sl.key, sl.flags))
+		} else {
+			fresh = append(fresh, sl)
 		}
 	}
 	var left []bslot
 	// Deleted IPv6 slots (tombs) are taken until a rebuild.
-	if need := int(b.count()+b.tombs()) + fresh; need*4 > int(b.nbuckets())*b.slots()*3 {
-		left = slots
+	if need := int(b.count()+b.tombs()) + len(fresh); need*4 > int(b.nbuckets())*b.slots()*3 {
+		left = fresh
 	} else {
-		for _, sl := range slots {
+		for _, sl := range fresh {
 			if !b.put(sl.key, sl.flags) {
 				left = append(left, sl)
 			}
@@ -95,16 +102,19 @@ func (h *setHandle) putBuckets(fam int, slots []bslot) error {
 func (h *setHandle) rebuildBuckets(fam int, slots []bslot) error {
 	b := h.bkt[fam]
 	all := b.all()
-	pos := make(map[bkey]int, len(all)+len(slots))
-	for i, sl := range all {
-		pos[sl.key] = i
-	}
-	for _, sl := range slots {
-		if i, ok := pos[sl.key]; ok {
-			all[i] = sl
-		} else {
-			pos[sl.key] = len(all)
-			all = append(all, sl)
+	if len(all) == 0 {
+		all = slots // a load into an empty set: nothing to merge
+	} else {
+		pos := make(map[bkey]int, len(all))
+		for i, sl := range all {
+			pos[sl.key] = i
+		}
+		for _, sl := range slots {
+			if i, ok := pos[sl.key]; ok {
+				all[i] = sl
+			} else {
+				all = append(all, sl)
+			}
 		}
 	}
 	nb := max(b.nbuckets(), bucketsFor(b.v6, len(all)+len(all)/4)) // room to grow

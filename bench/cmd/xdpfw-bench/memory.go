@@ -165,10 +165,10 @@ func memory(cfg Config, tr workload.Traffic, feed workload.Feed) (Section, error
 		Title: "Memory of xdpfw's maps",
 		Method: "The kernel's accounting of each map's memory (`memlock` in `bpftool map show`) for every map xdpfw's program uses, " +
 			"loaded with the per-packet rulesets above (both generations of the classifier, counters, rule definitions), " +
-			"plus the maps in the slots of its map-of-maps: each set's IPv4 bucket array, host hashes and LPM tries, which the program does not list. " +
+			"plus the maps in the slots of its map-of-maps: each set's bucket arrays, host hashes and LPM tries, which the program does not list. " +
 			"The rule vectors are sized to the ruleset: a fresh state's map, grown by the ruleset's load to room for two generations " +
 			"of its size and an eighth, as a state given the same `apply` has it. The other arrays and preallocated hash maps are sized " +
-			"for 4096 rules whatever the ruleset; the LPM tries and the sets' maps grow with their entries (a set's bucket array is built for its entries and a quarter more).",
+			"for 4096 rules whatever the ruleset; the LPM tries and the sets' maps grow with their entries (a set's bucket arrays are built for its entries and a quarter more).",
 		Tables: []Table{tab},
 		Notes:  notes,
 	}, nil

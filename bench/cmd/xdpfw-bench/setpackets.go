@@ -58,7 +58,7 @@ func setPackets(cfg Config, feed workload.Feed) (Section, error) {
 		Method: fmt.Sprintf("One rule drops sources in a named set (`--src @feed`), policy pass. The set is the first N entries of a "+
 			"%s-entry feed drawn at random from the whole unicast space like a threat feed (half IPv4 /24s, 40%% IPv4 hosts, "+
 			"10%% IPv6 /64s and hosts, none inside another), so every size is spread over the space as the largest is. "+
-			"The IPv4 hosts and /24s go to the set's bucket array (one cache line a probe), IPv6 hosts to its hash, IPv6 /64s to its LPM trie. The traffic is the same for every size: %d frames, each a flow "+
+			"The hosts and prefixes go to the set's bucket arrays, one per family (one cache line a probe). The traffic is the same for every size: %d frames, each a flow "+
 			"of its own, half with a source inside a random entry of the largest set, half with a random unicast source; protocols, "+
 			"destinations and sizes as in the mix above. Before timing, every frame's verdict was checked against the reference model "+
 			"for every size. Same method as above (attached programs, interleaved rounds, both timings).",
