@@ -500,40 +500,6 @@ static __always_inline int set4_probe(void *bkt, __u32 nb, __u64 key)
 	return -1;
 }
 
-/* The SET_* flags of the IPv4 address's longest match in a set with a
- * bucket array: its lengths probed longest first, then the trie only if
- * the head says it may hold a longer match than the buckets gave. */
-static __always_inline __u32 set4_lookup(void *bkt, void *lpm, struct set6_lpm_key *k)
-{
-	__u32 zero = 0, a, lens, len, hit = 0, flags = 0;
-	struct set_bkt_head *h = bpf_map_lookup_elem(bkt, &zero);
-	struct set_val *v;
-	int f;
-
-	if (!h)
-		return 0;
-	lens = *(volatile __u32 *)h->lens;
-	__builtin_memcpy(&a, k->addr, 4);
-	for (int i = 0; i < SET_BKT_LENS; i++) {
-		len = lens >> (8 * i) & 0xff;
-		if (!len)
-			break;
-		a &= mask32(len);
-		f = set4_probe(bkt, h->nbuckets, a | (__u64)(len | SET_BKT_USED) << 32);
-		if (f >= 0) {
-			hit = len + 1;
-			flags = f;
-			break;
-		}
-	}
-	if (*(volatile __u8 *)&h->trie_max > hit) {
-		v = bpf_map_lookup_elem(lpm, k);
-		if (v && v->len + 1u > hit)
-			flags = v->flags;
-	}
-	return flags;
-}
-
 /* set4_probe for IPv6: a holds the masked address as four words, head
  * the slot's first word without the flags (len | SET6_SLOT_USED << 16). */
 static __always_inline int set6_probe(void *bkt, __u32 nb, __u32 head, const __u32 *a)
@@ -561,10 +527,15 @@ static __always_inline int set6_probe(void *bkt, __u32 nb, __u32 head, const __u
 	return -1;
 }
 
-/* set4_lookup for IPv6. */
-static __always_inline __u32 set6_lookup(void *bkt, void *lpm, struct set6_lpm_key *k)
+/*
+ * The SET_* flags of the address in k (its family v6, a constant at each
+ * call) in a set with a bucket array: its lengths probed longest first,
+ * then the trie only if the head says it may hold a longer match than
+ * the buckets gave.
+ */
+static __always_inline __u32 set_bkt_lookup(void *bkt, void *lpm, struct set6_lpm_key *k, const int v6)
 {
-	__u32 zero = 0, a[4], lens, len, hit = 0, flags = 0;
+	__u32 zero = 0, a[4] = {}, lens, len, hit = 0, flags = 0;
 	struct set_bkt_head *h = bpf_map_lookup_elem(bkt, &zero);
 	struct set_val *v;
 	int f;
@@ -572,7 +543,7 @@ static __always_inline __u32 set6_lookup(void *bkt, void *lpm, struct set6_lpm_k
 	if (!h)
 		return 0;
 	lens = *(volatile __u32 *)h->lens;
-	__builtin_memcpy(a, k->addr, 16);
+	__builtin_memcpy(a, k->addr, v6 ? 16 : 4);
 	for (int i = 0; i < SET_BKT_LENS; i++) {
 		len = lens >> (8 * i) & 0xff;
 		if (!len)
@@ -581,7 +552,10 @@ static __always_inline __u32 set6_lookup(void *bkt, void *lpm, struct set6_lpm_k
 #pragma unroll
 		for (int w = 0; w < 4; w++)
 			a[w] &= mask32(len - 32 * w);
-		f = set6_probe(bkt, h->nbuckets, len | SET6_SLOT_USED << 16, a);
+		if (v6)
+			f = set6_probe(bkt, h->nbuckets, len | SET6_SLOT_USED << 16, a);
+		else
+			f = set4_probe(bkt, h->nbuckets, a[0] | (__u64)(len | SET_BKT_USED) << 32);
 		if (f >= 0) {
 			hit = len + 1;
 			flags = f;
@@ -627,7 +601,7 @@ __noinline __u32 set_flags(const struct pkt *p, __u32 dir, __u32 slot)
 			return 0;
 		bkt = bpf_map_lookup_elem(&set4_bkt, &slot);
 		if (bkt)
-			return set4_lookup(bkt, lpm, &k);
+			return set_bkt_lookup(bkt, lpm, &k, 0);
 		host = bpf_map_lookup_elem(&set4_host, &slot);
 	} else if (p->family == 6) {
 		k.prefixlen = 128;
@@ -637,7 +611,7 @@ __noinline __u32 set_flags(const struct pkt *p, __u32 dir, __u32 slot)
 			return 0;
 		bkt = bpf_map_lookup_elem(&set6_bkt, &slot);
 		if (bkt)
-			return set6_lookup(bkt, lpm, &k);
+			return set_bkt_lookup(bkt, lpm, &k, 1);
 		host = bpf_map_lookup_elem(&set6_host, &slot);
 	} else {
 		return 0;
