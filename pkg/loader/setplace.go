@@ -45,9 +45,17 @@ func (h *setHandle) admit(es []entry) {
 // rewrites them in place.
 func (h *setHandle) place(es []entry) error {
 	h.admit(es)
-	var slots [2][]bslot
+	var (
+		n     [2]int
+		slots [2][]bslot
+	)
+	for _, e := range es {
+		if kind := h.kindOf(e.p); kind == kindBkt4 || kind == kindBkt6 {
+			n[kind-kindBkt4]++
+		}
+	}
 	for fam := range 2 {
-		slots[fam] = make([]bslot, 0, len(es))
+		slots[fam] = make([]bslot, 0, n[fam])
 	}
 	for _, e := range es {
 		if kind := h.kindOf(e.p); kind == kindBkt4 || kind == kindBkt6 {
