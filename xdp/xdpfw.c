@@ -131,9 +131,9 @@ struct set6_host_map {
 	__uint(value_size, sizeof(struct set_val));
 };
 
-/* The IPv4 bucket arrays (layout.h, struct set4_bucket): sized per set
- * (BPF_F_INNER_MAP lets an inner array's size differ from this
- * template's), written by Go through a shared mapping. */
+/* The sets' bucket arrays (layout.h, struct set4_bucket, set6_bucket):
+ * sized per set (BPF_F_INNER_MAP lets an inner array's size differ from
+ * the template's), written by Go through a shared mapping. */
 struct set4_bkt_map {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1 + SET_BKT_MIN);

@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
-	"slices"
 	"sync/atomic"
 	"unsafe"
 
@@ -312,33 +311,4 @@ func newBuckets(v6 bool, nb uint32, slots []bslot, lens []uint8, trieMax uint8) 
 		}
 	}
 	return b, nil
-}
-
-// admit decides which of lens (the lengths of a family's entries about
-// to be written, with their counts) the buckets take: those they hold,
-// and new ones, most entries first, while there is room and the trie
-// holds none of that length (none at or above trieMax). It gives the new
-// list, longest first.
-func admit(cur []uint8, trieMax uint8, counts map[uint8]int) []uint8 {
-	out := slices.Clone(cur)
-	cand := make([]uint8, 0, len(counts))
-	for l := range counts {
-		if l > 0 && !slices.Contains(out, l) && l+1 > trieMax {
-			cand = append(cand, l)
-		}
-	}
-	slices.SortFunc(cand, func(a, b uint8) int {
-		if counts[a] != counts[b] {
-			return counts[b] - counts[a]
-		}
-		return int(b) - int(a)
-	})
-	for _, l := range cand {
-		if len(out) == layout.SetBktLens {
-			break
-		}
-		out = append(out, l)
-	}
-	slices.SortFunc(out, func(a, b uint8) int { return int(b) - int(a) })
-	return out
 }

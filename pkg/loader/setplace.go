@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"sync/atomic"
+
+	"github.com/xdpfw/xdpfw/pkg/layout"
 )
 
 // Where a set's entries go in its bucket arrays (setbuckets.go): which
@@ -11,7 +13,7 @@ import (
 // a put cannot fit.
 
 // admit updates each bucket array's head for es's entries of its family
-// before any is written: lengths the buckets take (admit), and trie_max
+// before any is written: lengths the buckets take (admitLens), and trie_max
 // for the rest.
 func (h *setHandle) admit(es []entry) {
 	var counts [2]map[uint8]int
@@ -30,7 +32,7 @@ func (h *setHandle) admit(es []entry) {
 			continue
 		}
 		b := h.bkt[fam]
-		lens, trieMax := admit(b.lens(), b.trieMax(), c), b.trieMax()
+		lens, trieMax := admitLens(b.lens(), b.trieMax(), c), b.trieMax()
 		for l := range c {
 			if !slices.Contains(lens, l) {
 				trieMax = max(trieMax, l+1)
@@ -137,4 +139,33 @@ func (h *setHandle) rebuildBuckets(fam int, slots []bslot) error {
 	b.Close()
 	h.bkt[fam] = bigger
 	return nil
+}
+
+// admitLens decides which of lens (the lengths of a family's entries about
+// to be written, with their counts) the buckets take: those they hold,
+// and new ones, most entries first, while there is room and the trie
+// holds none of that length (none at or above trieMax). It gives the new
+// list, longest first.
+func admitLens(cur []uint8, trieMax uint8, counts map[uint8]int) []uint8 {
+	out := slices.Clone(cur)
+	cand := make([]uint8, 0, len(counts))
+	for l := range counts {
+		if l > 0 && !slices.Contains(out, l) && l+1 > trieMax {
+			cand = append(cand, l)
+		}
+	}
+	slices.SortFunc(cand, func(a, b uint8) int {
+		if counts[a] != counts[b] {
+			return counts[b] - counts[a]
+		}
+		return int(b) - int(a)
+	})
+	for _, l := range cand {
+		if len(out) == layout.SetBktLens {
+			break
+		}
+		out = append(out, l)
+	}
+	slices.SortFunc(out, func(a, b uint8) int { return int(b) - int(a) })
+	return out
 }
