@@ -260,6 +260,10 @@ enum gen_flags {
 	GF_DST6_HOST    = 1 << 6,
 	GF_DST6_LPM     = 1 << 7,
 	GF_USE_SHIFT    = 8,                /* GF_USE(dim): dim used */
+	/* Every rule sets conditions on one dimension only: each stored
+	 * atom is instead the rank + 1 of the first rule on its dimension
+	 * accepting the value (0: none), and no vector is read. */
+	GF_SOLO         = 1 << 30,
 };
 #define GF_USE(dim)  (1u << (GF_USE_SHIFT + (dim)))
 
@@ -585,7 +589,7 @@ struct rule_def {
 
 enum meta_ids {
 	META_MAGIC      = 0x78647066,       /* "xdpf" */
-	META_VERSION    = 13, /* 4: two programs; 5: binary rule definitions; 6: sets; 7: atom_scratch; 8: capture; 9: conntrack; 10: address buckets; 11: vectors sized to the ruleset; 12: values on cache lines; 13: IPv4 set buckets */
+	META_VERSION    = 14, /* 4: two programs; 5: binary rule definitions; 6: sets; 7: atom_scratch; 8: capture; 9: conntrack; 10: address buckets; 11: vectors sized to the ruleset; 12: values on cache lines; 13: IPv4 set buckets; 14: one-dimension rulesets without vectors (GF_SOLO) */
 };
 struct meta {
 	__u32 magic;

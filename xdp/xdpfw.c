@@ -787,6 +787,34 @@ static __always_inline int first_match(const struct bitvec **v, int ndims,
 }
 
 /*
+ * The first match of a GF_SOLO generation: the lowest of the ranks its
+ * dimensions' entries name (each is rank + 1, 0 for none). ARP and
+ * neighbour discovery match no rule but those on the protocol (Go's
+ * Solo checks the classifier agrees), so their other entries are voided.
+ * Branch-free, so it adds one path for the verifier, not one per
+ * dimension: a dimension's 0 becomes 0xffff, past any rank, and the
+ * minimum is taken with the sign of a difference. A rank >= nrules: no
+ * match.
+ */
+static __always_inline int solo_match(const struct pkt *p, const __u16 *a, int ndims)
+{
+	__u64 z = (__u64)(p->proto_key ^ PROTO_KEY_ARP) * (p->proto_key ^ PROTO_KEY_ND);
+	__u32 keep = -(__u32)((z | -z) >> 63), v;
+	__s64 best = 0xffff, r, diff;
+
+#pragma unroll
+	for (int d = 0; d < NUM_DIMS; d++) {
+		if (d < ndims) {
+			v = d == DIM_PROTO ? a[d] : a[d] & keep;
+			r = (__s64)((v - 1) & 0xffff);
+			diff = r - best;
+			best += diff & (diff >> 63);
+		}
+	}
+	return (int)best;
+}
+
+/*
  * The vectors of the first ndims dimensions' atoms, into v; 0 if one is
  * missing. An unused dimension's atom is 0, which its base in conf makes
  * the all-ones vector: no branch on whether a dimension is used, whose
@@ -1039,7 +1067,9 @@ static __always_inline void decide(const struct pkt *p, __u32 ifindex, __u32 act
 	/* No rules: nothing to look up (the policy decides). */
 	if (conf->nrules) {
 		atoms(act, conf, p, ifindex, sets, a, ndims);
-		if (fetch_vectors(conf, a, v, ndims))
+		if (conf->flags & GF_SOLO)
+			rank = solo_match(p, a, ndims);
+		else if (fetch_vectors(conf, a, v, ndims))
 			rank = first_match(v, ndims, conf->wild_summary);
 	}
 	if (rank >= 0 && (__u32)rank < conf->nrules) {

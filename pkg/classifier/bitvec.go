@@ -1,6 +1,10 @@
 package classifier
 
-import "github.com/xdpfw/xdpfw/pkg/layout"
+import (
+	"math/bits"
+
+	"github.com/xdpfw/xdpfw/pkg/layout"
+)
 
 // VecWords is the number of 64-bit words in a rule vector.
 const VecWords = layout.VecWords
@@ -21,6 +25,32 @@ func (v *BitVec) Summary() uint64 {
 		}
 	}
 	return s
+}
+
+// first is the lowest rank whose bit is set, or -1.
+func (v *BitVec) first() int {
+	for i, w := range v {
+		if w != 0 {
+			return i*64 + bits.TrailingZeros64(w)
+		}
+	}
+	return -1
+}
+
+func (v *BitVec) or(o *BitVec) BitVec {
+	var out BitVec
+	for i := range v {
+		out[i] = v[i] | o[i]
+	}
+	return out
+}
+
+func (v *BitVec) andNot(o *BitVec) BitVec {
+	var out BitVec
+	for i := range v {
+		out[i] = v[i] &^ o[i]
+	}
+	return out
 }
 
 func (v *BitVec) and(o *BitVec) BitVec {

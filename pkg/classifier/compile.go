@@ -270,7 +270,7 @@ func (k keyRule) rule() int            { return int(uint32(k)) }
 // protocol keys.
 func (c *compiler) neighbourKeys(table []uint16, a *atoms, sets [][]interval) {
 	for k := range table {
-		if k != PKeyARP && (k >= PKeyNonIP || k%ProtoSpan != ProtoSlotND) {
+		if !neighbourKey(k) {
 			continue
 		}
 		var v BitVec
@@ -283,6 +283,13 @@ func (c *compiler) neighbourKeys(table []uint16, a *atoms, sets [][]interval) {
 		}
 		table[k] = uint16(a.id(&v))
 	}
+}
+
+// neighbourKey says whether protocol key k is ARP's or neighbour
+// discovery's: the frames the datapath itself lets pass (and, in a solo
+// generation, lets match only rules on the protocol).
+func neighbourKey(k int) bool {
+	return k == PKeyARP || (k < PKeyNonIP && k%ProtoSpan == ProtoSlotND)
 }
 
 // ifaceDim gives each interface name the rules name its vector.

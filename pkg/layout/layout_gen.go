@@ -148,6 +148,7 @@ const (
 	GfDst6Host = 64
 	GfDst6Lpm  = 128
 	GfUseShift = 8
+	GfSolo     = 1073741824
 )
 
 // enum stat
@@ -235,7 +236,7 @@ const (
 // enum meta_ids
 const (
 	MetaMagic   = 2019848294
-	MetaVersion = 13
+	MetaVersion = 14
 )
 
 // enum capture_limits

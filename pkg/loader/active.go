@@ -88,14 +88,16 @@ func initMeta(m *xdpfwMaps) error {
 // status) as it is; Provision (attach, apply, set create) moves it to
 // this build (migrate.go). Until then it is not changed: its program is
 // the older build's.
-const oldMetaVersion = 12
+const oldMetaVersion = 13
 
 // addedMaps are the maps this layout added to the previous one, which
 // start empty; a state of the previous layout lacks them until migrate
-// pins them. Layout 13 added set4_bkt and set6_bkt, the sets' bucket
-// arrays: a set of layout 12 keeps its slots there empty and its entries
-// where they were (setstore.go).
-var addedMaps = map[string]bool{xdpfwMapSet4Bkt: true, xdpfwMapSet6Bkt: true}
+// pins them. Layout 14 added none: what changed is what a GF_SOLO
+// generation stores, and migrate writes the generations anew. (Layout
+// 13 added set4_bkt and set6_bkt, the sets' bucket arrays: a set made
+// by layout 12 keeps its slots there empty and its entries where they
+// were, setstore.go.)
+var addedMaps = map[string]bool{}
 
 // checkMeta refuses pinned state of another layout. State of the previous
 // one is accepted, with or without addedMaps (a migration cut short may

@@ -209,12 +209,17 @@ func clearAddrs(m *xdpfwMaps, gen uint32) error {
 	return deleteKeys(m.Addr6Lpm, filter(l6, func(k *xdpfwAddr6LpmKey) bool { return uint32(k.Tag)&1 == gen }))
 }
 
-// writeTables writes t into generation gen, and the rule definitions
+// writeTables writes t into generation gen, in its solo form (GF_SOLO:
+// no vector read per packet) when it has one, and the rule definitions
 // defs where they differ from those gen holds (old); the config goes
 // last.
 func writeTables(m *xdpfwMaps, gen uint32, t *classifier.Tables, vecFirst uint32, slots map[uint32]uint32, old, defs map[uint32][]byte) error {
 	var lens [4][]uint8
 	var a addrEntries
+	var flags uint32
+	if solo, ok := t.Solo(); ok {
+		t, flags = solo, layout.GfSolo
+	}
 	for dir, entries := range [][]classifier.PrefixAtom{t.Src, t.Dst} {
 		hashLens(dir, entries, &lens)
 		for _, e := range entries {
@@ -224,7 +229,7 @@ func writeTables(m *xdpfwMaps, gen uint32, t *classifier.Tables, vecFirst uint32
 	if err := a.put(m, gen); err != nil {
 		return fmt.Errorf("address table: %w", err)
 	}
-	flags := a.flags()
+	flags |= a.flags()
 
 	for d, table := range t.Values {
 		if table == nil {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/xdpfw/xdpfw/pkg/classifier"
+	"github.com/xdpfw/xdpfw/pkg/layout"
 	"github.com/xdpfw/xdpfw/pkg/rules"
 )
 
@@ -58,12 +59,16 @@ func addrEntriesIn(t *testing.T, m *xdpfwMaps) map[string]uint32 {
 	return out
 }
 
-// compiledAddrs is what generation gen's address tables hold for rs.
+// compiledAddrs is what generation gen's address tables hold for rs: its
+// solo form's entries when it has one (writeTables).
 func compiledAddrs(t *testing.T, gen uint32, rs *rules.Ruleset) map[string]uint32 {
 	t.Helper()
 	tab, err := classifier.Compile(rs)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if solo, ok := tab.Solo(); ok {
+		tab = solo
 	}
 	out := map[string]uint32{}
 	for dir, entries := range [][]classifier.PrefixAtom{tab.Src, tab.Dst} {
@@ -80,7 +85,8 @@ func compiledAddrs(t *testing.T, gen uint32, rs *rules.Ruleset) map[string]uint3
 // Each family has more lengths than its hash takes, and a table holds
 // sometimes fewer prefixes than hashMinPrefixes, sometimes more, so
 // which prefixes go to the hash and which to the trie changes from
-// commit to commit.
+// commit to commit. A few rules name both a source and a destination, so
+// some rulesets are written in solo form and some not.
 func randomAddrRuleset(rng *rand.Rand, nextID *uint32) *rules.Ruleset {
 	pool := []string{"10.1.2.3/32", "192.0.2.7/32", "2001:db8::1/128", "fd00::5/128", "0.0.0.0/0"}
 	for i := range 12 {
@@ -91,9 +97,12 @@ func randomAddrRuleset(rng *rand.Rand, nextID *uint32) *rules.Ruleset {
 		r := rules.Rule{ID: *nextID, Priority: uint32(rng.IntN(5)), Action: rules.Drop}
 		*nextID++
 		p := netip.MustParsePrefix(pool[rng.IntN(len(pool))]).Masked()
-		if rng.IntN(2) == 0 {
+		switch rng.IntN(16) {
+		case 0: // on two dimensions: the ruleset has no solo form
+			r.Match.Src, r.Match.Dst = p, p
+		case 1, 2, 3, 4, 5, 6, 7:
 			r.Match.Src = p
-		} else {
+		default:
 			r.Match.Dst = p
 		}
 		rs.Rules = append(rs.Rules, r)
@@ -112,6 +121,7 @@ func TestCommitAddressEntries(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	nextID := uint32(1)
 	prev := &rules.Ruleset{Policy: rules.Pass}
+	solo := 0
 	for i := range 60 {
 		rs := randomAddrRuleset(rng, &nextID)
 		if i%3 == 1 {
@@ -129,12 +139,18 @@ func TestCommitAddressEntries(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if v.conf[v.active].Flags&layout.GfSolo != 0 {
+			solo++
+		}
 		want := compiledAddrs(t, v.active, rs)
 		maps.Copy(want, compiledAddrs(t, v.active^1, prev))
 		if got := addrEntriesIn(t, &s.maps); !maps.Equal(got, want) {
 			t.Fatalf("commit %d: address entries\n%v\nwant\n%v", i, got, want)
 		}
 		prev = rs
+	}
+	if solo == 0 || solo == 60 {
+		t.Errorf("%d of 60 commits in solo form: want some of each", solo)
 	}
 }
 

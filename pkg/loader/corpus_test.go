@@ -28,11 +28,17 @@ func TestCorpusAgreesWithModel(t *testing.T) {
 
 	const minFrames = 100_000
 	rng := rand.New(rand.NewPCG(3, 4))
-	frames, rulesets := 0, 0
+	frames, rulesets, solo := 0, 0, 0
 	for frames < minFrames {
 		rs := rulegen.Ruleset(rng, 1+rng.IntN(400))
+		if rulesets%2 == 1 {
+			rs = oneDimension(t, rs) // the solo form (GF_SOLO)
+		}
 		if err := inst.Load(rs); err != nil {
 			t.Fatal(err)
+		}
+		if liveSolo(t, inst) {
+			solo++
 		}
 		rulesets++
 		sorted := rules.Sorted(rs.Rules)
@@ -57,11 +63,14 @@ func TestCorpusAgreesWithModel(t *testing.T) {
 			frames++
 		}
 	}
-	t.Logf("%d frames over %d rulesets agree", frames, rulesets)
+	if solo == 0 {
+		t.Error("no ruleset was in solo form")
+	}
+	t.Logf("%d frames over %d rulesets (%d in solo form) agree", frames, rulesets, solo)
 }
 
 // FuzzDatapath mutates frames and rulesets: the seed and size pick a
-// random ruleset, loaded into one program instance per fuzzing process,
+// random ruleset (for odd seeds, only its rules on one dimension), loaded into one program instance per fuzzing process,
 // and the frame runs through it and the reference model, which must agree.
 // `go test` runs the seeds (every fixture frame); CI also fuzzes for a
 // bounded time (make fuzz).
@@ -91,6 +100,9 @@ func FuzzDatapath(f *testing.F) {
 			}
 		}
 		rs := rulegen.Ruleset(rand.New(rand.NewPCG(seed, 5)), int(size%64)+1)
+		if seed%2 == 1 {
+			rs = oneDimension(t, rs) // the solo form (GF_SOLO)
+		}
 		if err := inst.Load(rs); err != nil {
 			t.Fatal(err)
 		}

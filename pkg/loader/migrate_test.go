@@ -22,8 +22,11 @@ import (
 // previousObject is the datapath of the last release of the previous
 // layout (version 12, no IPv4 set buckets): pkg/loader/xdpfw_bpfel.o as
 // committed at 2f5ce96, kept as it was.
-const previousObject = "testdata/xdpfw-layout12.o"
+const previousObject = "testdata/xdpfw-layout13.o"
 
+// migrateRuleset's rules set conditions on two dimensions, so this
+// build writes its generations as layout 13 did (not GF_SOLO), and the
+// previous program can run on them.
 const migrateRuleset = `policy: pass
 sets:
   bad: {family: ipv4, elements: [198.51.100.0/24]}

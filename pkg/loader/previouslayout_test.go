@@ -11,9 +11,10 @@ import (
 )
 
 // previousShape gives the previous layout's program what it needs of the
-// maps whose shape this layout changed: none did (layout 13 added
-// set4_bkt and set6_bkt), so it checks that and returns nothing. previousSets moves
-// the sets' contents to where layout 12 kept them.
+// maps whose shape this layout changed: none did (layout 14 changed what
+// a GF_SOLO generation stores, not a map), so it checks that and returns
+// nothing. previousSets moves the sets' contents to where layout 12 kept
+// them, as a state that came to layout 13 from 12 still has them.
 func previousShape(dir string, spec *ebpf.CollectionSpec, pinned map[string]*ebpf.Map) (map[string]*ebpf.Map, error) {
 	for name, ms := range spec.Maps {
 		if cur := pinned[name]; cur != nil {
@@ -25,7 +26,8 @@ func previousShape(dir string, spec *ebpf.CollectionSpec, pinned map[string]*ebp
 	return nil, nil
 }
 
-// previousSets stores each set as layout 12 did: the entries in its
+// previousSets stores each set as layout 12 did (13 kept such sets as
+// they were): the entries in its
 // bucket arrays move to the host hashes (hosts) and the tries (the
 // rest), and its set4_bkt and set6_bkt slots are emptied.
 func previousSets(m *xdpfwMaps) error {

@@ -1,0 +1,106 @@
+package loader
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/xdpfw/xdpfw/internal/privtest"
+	"github.com/xdpfw/xdpfw/internal/rulegen"
+	"github.com/xdpfw/xdpfw/pkg/classifier"
+	"github.com/xdpfw/xdpfw/pkg/layout"
+	"github.com/xdpfw/xdpfw/pkg/model"
+	"github.com/xdpfw/xdpfw/pkg/rules"
+)
+
+// liveSolo reports whether the instance's live generation is in solo form.
+func liveSolo(t *testing.T, inst *Instance) bool {
+	t.Helper()
+	m := &inst.objs.xdpfwMaps
+	word, err := readActive(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conf xdpfwGenConf
+	if err := m.GenConf.Lookup(word.rules(), &conf); err != nil {
+		t.Fatal(err)
+	}
+	return conf.Flags&layout.GfSolo != 0
+}
+
+// agree runs each rule's edge frames and random ones through inst and
+// the reference model.
+func agree(t *testing.T, inst *Instance, rs *rules.Ruleset, rng *rand.Rand) {
+	t.Helper()
+	specs := rulegen.Edges(rs)
+	for range 300 {
+		specs = append(specs, rulegen.RandomFrame(rng))
+	}
+	for _, spec := range specs {
+		frame := spec.Bytes()
+		got, err := inst.Run(frame)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := model.Evaluate(rs, frame); got != want {
+			t.Fatalf("frame %+v: datapath %v, reference model %v\nrules:\n%s", spec, got, want, rules.FormatYAML(rs))
+		}
+	}
+}
+
+// TestSoloDatapath: a ruleset whose rules are each on one dimension
+// (nested prefixes of both families, overlapping port ranges, a set) is
+// classified in solo form, without vectors, and agrees with the model;
+// one rule on two dimensions more puts it back on the vectors.
+func TestSoloDatapath(t *testing.T) {
+	privtest.Require(t)
+	rs := mustRuleset(t, `policy: drop
+sets:
+  feed: {family: ipv4, elements: [198.51.100.0/24, 203.0.113.7]}
+rules:
+  - {priority: 1, src: 10.1.0.0/16, action: pass}
+  - {priority: 2, src: 10.0.0.0/8, action: drop}
+  - {priority: 3, src: 10.1.2.3, action: drop}
+  - {priority: 4, dport: 22, action: pass}
+  - {priority: 5, dport: 20-30, action: drop}
+  - {priority: 6, src: "@feed", action: drop}
+  - {priority: 7, dst: 2001:db8::/32, action: pass}
+  - {priority: 8, dst: 2001:db8:1::/48, action: drop}
+  - {priority: 9, proto: udp, action: pass}
+`)
+	inst, err := NewInstance(rs, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inst.Close()
+	if !liveSolo(t, inst) {
+		t.Fatal("a ruleset of one-dimension rules is not in solo form")
+	}
+	rng := rand.New(rand.NewPCG(7, 8))
+	agree(t, inst, rs, rng)
+
+	rs.Rules = append(rs.Rules, rules.Rule{ID: 100, Priority: 0, Action: rules.Pass,
+		Match: rules.Match{Src: rs.Rules[1].Match.Src, Dport: rules.PortRange{Set: true, Lo: 22, Hi: 22}}})
+	if err := inst.Load(rs); err != nil {
+		t.Fatal(err)
+	}
+	if liveSolo(t, inst) {
+		t.Fatal("a rule on two dimensions, and the ruleset is still in solo form")
+	}
+	agree(t, inst, rs, rng)
+}
+
+// oneDimension keeps the rules of rs that set conditions on one
+// dimension: what the solo form needs of every rule.
+func oneDimension(t *testing.T, rs *rules.Ruleset) *rules.Ruleset {
+	out := &rules.Ruleset{Policy: rs.Policy, Sets: rs.Sets}
+	for _, r := range rs.Rules {
+		tab, err := classifier.Compile(&rules.Ruleset{Policy: rs.Policy, Rules: []rules.Rule{r}, Sets: rs.Sets})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := tab.Solo(); ok {
+			out.Rules = append(out.Rules, r)
+		}
+	}
+	return out
+}
