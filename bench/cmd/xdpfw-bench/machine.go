@@ -10,6 +10,9 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/xdpfw/xdpfw/internal/fixtures"
+	"github.com/xdpfw/xdpfw/pkg/perf"
 )
 
 // machine describes where and when the run happened, for the head of
@@ -22,6 +25,7 @@ func machine(cfg Config) Table {
 		{"run", cfg.Name},
 		{"kernel", unix.ByteSliceToString(u.Release[:]) + " " + unix.ByteSliceToString(u.Machine[:])},
 		{"CPU", fmt.Sprintf("%s, %d online", cpuModel(), runtime.NumCPU())},
+		{"a BPF-to-BPF call", callCost()},
 		{"memory", memTotal()},
 		{"Go", runtime.Version()},
 		{"xdpfw commit", command("git", "rev-parse", "--short", "HEAD")},
@@ -30,6 +34,26 @@ func machine(cfg Config) Table {
 		{"iptables", command("iptables", "--version")},
 	}
 	return Table{Header: []string{"", ""}, Rows: rows}
+}
+
+// callCost is what a call into a global BPF function costs here, which
+// varies by CPU and mitigation more than anything else the program does.
+func callCost() string {
+	ns, err := perf.CallCost(fixtures.UDP("192.0.2.1", "198.51.100.1", 1000, 53))
+	if err != nil {
+		return fmt.Sprintf("not measured: %v", err)
+	}
+	return fmt.Sprintf("%.1f ns and its return (64 calls a run against none, repeat method; %s)", ns, srso())
+}
+
+// srso is the kernel's word on the Speculative Return Stack Overflow
+// mitigation, whose return thunk is most of a call's cost where it runs.
+func srso() string {
+	b, err := os.ReadFile("/sys/devices/system/cpu/vulnerabilities/spec_rstack_overflow")
+	if err != nil {
+		return "SRSO: unknown"
+	}
+	return "SRSO: " + strings.TrimSpace(string(b))
 }
 
 func cpuModel() string {
