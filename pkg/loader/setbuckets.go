@@ -214,12 +214,16 @@ func (b *setBuckets) put(k bkey, f uint8) bool {
 				fl := b.word(bk[0], 0)
 				atomic.StoreUint64(fl, loadWord(fl)|layout.SetBktOverflow)
 			}
+			// Counted before it is written (and uncounted after it
+			// is emptied, in del): a change cut short leaves the
+			// count too high, which only brings a rebuild (that
+			// counts anew) sooner, never below the slots in use.
+			b.addCount(1)
 			if b.v6 {
 				atomic.StoreUint64(b.word(e, 2+3*s), k.hi)
 				atomic.StoreUint64(b.word(e, 3+3*s), k.lo)
 			}
 			atomic.StoreUint64(b.first(e, s), b.word0(k, f))
-			b.addCount(1)
 			return true
 		}
 	}
@@ -242,9 +246,10 @@ func (b *setBuckets) del(k bkey) {
 	b.addCount(-1)
 }
 
-// all are the used slots.
+// all are the used slots. The count only sizes the result: it can be
+// high (put), and a head another build wrote is not trusted further.
 func (b *setBuckets) all() []bslot {
-	out := make([]bslot, 0, b.count())
+	out := make([]bslot, 0, min(int(b.count()), int(b.nbuckets())*b.slots()))
 	for e := uint32(1); e <= b.nbuckets(); e++ {
 		for s := range b.slots() {
 			if sl, ok := b.at(e, s); ok {

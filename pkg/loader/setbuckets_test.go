@@ -253,6 +253,12 @@ func TestBucketPut(t *testing.T) {
 		if free := *b.first(e, s) == 0; free == v6 {
 			t.Errorf("v6 %v: the deleted slot is free: %v", v6, free)
 		}
+		// A count gone wrong (a build that counted after writing, cut
+		// short, then deleted: it wrapped below zero) sizes nothing.
+		b.addCount(-int(b.count()) - 1)
+		if got := b.all(); len(got) != len(keys)-1 {
+			t.Errorf("v6 %v: with a count of %d, all gives %d slots, want %d", v6, b.count(), len(got), len(keys)-1)
+		}
 	}
 }
 
