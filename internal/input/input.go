@@ -5,6 +5,7 @@
 package input
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -57,23 +58,32 @@ func ReadFile(path string, max int64) ([]byte, error) {
 	if max > 0 && fi.Size() > max {
 		return nil, &TooLargeError{Name: path, Limit: max}
 	}
-	return Read(path, f, max)
+	return read(path, f, max, fi.Size())
 }
 
 // Read reads r to its end, at most max bytes (0: no limit); name is what
 // the error calls it.
 func Read(name string, r io.Reader, max int64) ([]byte, error) {
-	if max <= 0 {
-		return io.ReadAll(r)
+	return read(name, r, max, 0)
+}
+
+// read is Read with room for size bytes made first: a file of known size
+// is read into one buffer, not grown and copied as it comes in.
+func read(name string, r io.Reader, max, size int64) ([]byte, error) {
+	if max > 0 {
+		r = io.LimitReader(r, max+1)
 	}
-	data, err := io.ReadAll(io.LimitReader(r, max+1))
-	if err != nil {
+	var buf bytes.Buffer
+	if size > 0 && (max <= 0 || size <= max) {
+		buf.Grow(int(size) + bytes.MinRead) // the read that finds the end needs MinRead free
+	}
+	if _, err := buf.ReadFrom(r); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	if int64(len(data)) > max {
+	if max > 0 && int64(buf.Len()) > max {
 		return nil, &TooLargeError{Name: name, Limit: max}
 	}
-	return data, nil
+	return buf.Bytes(), nil
 }
 
 func regular(path string, fi fs.FileInfo) error {

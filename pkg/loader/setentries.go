@@ -128,8 +128,22 @@ func (h *setHandle) write(es []entry) error {
 		bkt [2][]bslot
 	)
 	h.admit(es)
-	for _, e := range es {
-		a, kind := e.p.Addr(), h.kindOf(e.p)
+	// Each kind's slices sized first: grown by appends, a million entries'
+	// were copied some twenty times into fresh memory.
+	kinds := make([]uint8, len(es))
+	var n [numKinds + 2]int // and the two bucket kinds
+	for i, e := range es {
+		kinds[i] = uint8(h.kindOf(e.p))
+		n[kinds[i]]++
+	}
+	bkt[0], bkt[1] = make([]bslot, 0, n[kindBkt4]), make([]bslot, 0, n[kindBkt6])
+	k4h, k6h = make([]layout.Set4Key, 0, n[kindHost4]), make([]layout.Set6Key, 0, n[kindHost6])
+	k4p, k6p = make([]layout.Set4LpmKey, 0, n[kindLPM4]), make([]layout.Set6LpmKey, 0, n[kindLPM6])
+	for k := range v {
+		v[k] = make([]setVal, 0, n[k])
+	}
+	for i, e := range es {
+		a, kind := e.p.Addr(), int(kinds[i])
 		switch kind {
 		case kindBkt4, kindBkt6:
 			bkt[kind-kindBkt4] = append(bkt[kind-kindBkt4], bslot{keyOf(e.p), e.val.Flags})

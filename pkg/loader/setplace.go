@@ -81,7 +81,7 @@ func (h *setHandle) putBuckets(fam int, slots []bslot) error {
 		return nil
 	}
 	// Keys the array holds take their flags in place; the rest are new.
-	var fresh []bslot
+	fresh := make([]bslot, 0, len(slots))
 	for _, sl := range slots {
 		if e, s, ok := b.find(sl.key); ok {
 			atomic.StoreUint64(b.first(e, s), b.word0(sl.key, sl.flags))

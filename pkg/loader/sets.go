@@ -380,6 +380,10 @@ func diffSorted(old, new []netip.Prefix) (add, del []netip.Prefix) {
 		}
 		return a.Bits() - b.Bits()
 	}
+	// Sized for the difference in length, which a load into an empty set
+	// (a million prefixes) is whole.
+	add = make([]netip.Prefix, 0, max(len(new)-len(old), 0))
+	del = make([]netip.Prefix, 0, max(len(old)-len(new), 0))
 	i, j := 0, 0
 	for i < len(old) || j < len(new) {
 		switch {
