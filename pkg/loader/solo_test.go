@@ -27,11 +27,24 @@ func liveSolo(t *testing.T, inst *Instance) bool {
 	return conf.Flags&layout.GfSolo != 0
 }
 
-// agree runs each rule's edge frames and random ones through inst and
-// the reference model.
+// agree runs each rule's edge frames, frames from and to the edges of
+// every set element, and random ones through inst and the reference
+// model.
 func agree(t *testing.T, inst *Instance, rs *rules.Ruleset, rng *rand.Rand) {
 	t.Helper()
 	specs := rulegen.Edges(rs)
+	for _, set := range rs.Sets {
+		for _, p := range set.Prefixes {
+			for _, a := range rulegen.PrefixEdges(p) {
+				f := rulegen.RandomFrame(rng)
+				if f.Src.IsValid() && f.Src.Is4() == a.Is4() {
+					g := f
+					f.Src, g.Dst = a, a
+					specs = append(specs, f, g)
+				}
+			}
+		}
+	}
 	for range 300 {
 		specs = append(specs, rulegen.RandomFrame(rng))
 	}
@@ -48,7 +61,8 @@ func agree(t *testing.T, inst *Instance, rs *rules.Ruleset, rng *rand.Rand) {
 }
 
 // TestSoloDatapath: a ruleset whose rules are each on one dimension
-// (nested prefixes of both families, overlapping port ranges, a set) is
+// (nested prefixes of both families, overlapping port ranges, overlapping
+// sets in both directions) is
 // classified in solo form, without vectors, and agrees with the model;
 // one rule on two dimensions more puts it back on the vectors.
 func TestSoloDatapath(t *testing.T) {
@@ -56,6 +70,7 @@ func TestSoloDatapath(t *testing.T) {
 	rs := mustRuleset(t, `policy: drop
 sets:
   feed: {family: ipv4, elements: [198.51.100.0/24, 203.0.113.7]}
+  wide: {family: ipv4, elements: [198.51.0.0/16, 10.1.2.0/24]}
 rules:
   - {priority: 1, src: 10.1.0.0/16, action: pass}
   - {priority: 2, src: 10.0.0.0/8, action: drop}
@@ -66,6 +81,9 @@ rules:
   - {priority: 7, dst: 2001:db8::/32, action: pass}
   - {priority: 8, dst: 2001:db8:1::/48, action: drop}
   - {priority: 9, proto: udp, action: pass}
+  - {priority: 10, src: "@wide", action: pass}
+  - {priority: 11, dst: "@feed", action: pass}
+  - {priority: 12, dst: "@wide", action: drop}
 `)
 	inst, err := NewInstance(rs, true)
 	if err != nil {
