@@ -1,5 +1,6 @@
 // Package classifytest is test code shared by the tests of two packages:
-// Classify, the datapath's classification in Go. pkg/classifier's tests
+// Classify, the datapath's classification in Go (and ClassifySolo, that
+// of a generation in solo form). pkg/classifier's tests
 // check Compile with it and pkg/loader's benchmarks count the vector words
 // a packet costs. Only tests import it.
 package classifytest
@@ -153,4 +154,21 @@ func protoKey(p *model.Packet) int {
 		group++
 	}
 	return group*classifier.ProtoSpan + slot
+}
+
+// ClassifySolo runs the datapath's classification of a generation in
+// solo form (classifier.Tables.Solo, solo_match in xdp/xdpfw.c): the
+// lowest rank any looked-up dimension's entry names, ARP and neighbour
+// discovery counting only the protocol's. It returns the rank or -1.
+func ClassifySolo(t *classifier.Tables, sets rules.Sets, p *model.Packet) int {
+	best := -1
+	for d := range classifier.NumDims {
+		if !t.Used[d] || (d != classifier.DimProto && (p.Kind == model.KindARP || p.ND)) {
+			continue
+		}
+		if v := int(atom(t, sets, d, p)); v > 0 && (best < 0 || v-1 < best) {
+			best = v - 1
+		}
+	}
+	return best
 }

@@ -13,15 +13,27 @@ import (
 
 // TestClassifyAgreesWithEvaluate checks the compiler and the datapath's
 // algorithm (in its Go mirror) against the reference model on random
-// rulesets over every condition, with frames built from the rules' own
-// edges and at random, decoded by the reference decoder.
+// rulesets over every condition (every other one cut to its rules on one
+// dimension, so the solo form is checked too), with frames built from the
+// rules' own edges and at random, decoded by the reference decoder.
 func TestClassifyAgreesWithEvaluate(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
+	solos := 0
 	for round := 0; round < 150; round++ {
 		rs := rulegen.Ruleset(rng, 1+rng.IntN(150))
+		if round%2 == 1 { // rules on one dimension: the solo form too
+			var err error
+			if rs, err = rulegen.OneDimension(rs); err != nil {
+				t.Fatal(err)
+			}
+		}
 		tables, err := classifier.Compile(rs)
 		if err != nil {
 			t.Fatal(err)
+		}
+		solo, isSolo := tables.Solo()
+		if isSolo {
+			solos++
 		}
 		sorted := rules.Sorted(rs.Rules)
 		frames := rulegen.Edges(rs)
@@ -41,7 +53,15 @@ func TestClassifyAgreesWithEvaluate(t *testing.T) {
 			if got := verdictOf(tables, rank, &p); got != want {
 				t.Fatalf("round %d: frame %+v\npacket %+v: classifier %v, reference %v\nrules: %v", round, f, p, got, want, sorted)
 			}
+			if isSolo {
+				if got := verdictOf(tables, classifytest.ClassifySolo(solo, rs.Sets, &p), &p); got != want {
+					t.Fatalf("round %d, solo form: frame %+v\npacket %+v: classifier %v, reference %v\nrules: %v", round, f, p, got, want, sorted)
+				}
+			}
 		}
+	}
+	if solos == 0 {
+		t.Error("no ruleset had a solo form")
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 
 	"github.com/xdpfw/xdpfw/internal/privtest"
 	"github.com/xdpfw/xdpfw/internal/rulegen"
-	"github.com/xdpfw/xdpfw/pkg/classifier"
 	"github.com/xdpfw/xdpfw/pkg/layout"
 	"github.com/xdpfw/xdpfw/pkg/model"
 	"github.com/xdpfw/xdpfw/pkg/rules"
@@ -107,18 +106,12 @@ rules:
 	agree(t, inst, rs, rng)
 }
 
-// oneDimension keeps the rules of rs that set conditions on one
-// dimension: what the solo form needs of every rule.
+// oneDimension is rulegen.OneDimension, failing t on an error.
 func oneDimension(t *testing.T, rs *rules.Ruleset) *rules.Ruleset {
-	out := &rules.Ruleset{Policy: rs.Policy, Sets: rs.Sets}
-	for _, r := range rs.Rules {
-		tab, err := classifier.Compile(&rules.Ruleset{Policy: rs.Policy, Rules: []rules.Rule{r}, Sets: rs.Sets})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, ok := tab.Solo(); ok {
-			out.Rules = append(out.Rules, r)
-		}
+	t.Helper()
+	out, err := rulegen.OneDimension(rs)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return out
 }
