@@ -3,61 +3,101 @@ package main
 import (
 	"fmt"
 
+	"github.com/cilium/ebpf"
+
 	"github.com/xdpfw/xdpfw/bench/e2e"
 	"github.com/xdpfw/xdpfw/bench/xdpfilter"
 	"github.com/xdpfw/xdpfw/pkg/loader"
 )
 
-// endToEnd floods the receiving veth through each receiver in turn.
-func endToEnd(cfg Config) (Section, []e2e.Rate, error) {
-	plan := e2e.Plan{Addrs: cfg.DenyAddrs, Ports: cfg.DenyPorts}
+// e2eReceivers is the end-to-end benchmark's lab and its receivers, in
+// the order endToEnd reports them, with the XDP receivers' programs by
+// name (what -profile samples).
+type e2eReceivers struct {
+	bench  *e2e.Bench
+	recvs  []e2e.Receiver
+	progs  map[string]*ebpf.Program
+	closes []func()
+}
+
+// e2ePlan is the flood and the denylist of the end-to-end benchmark.
+func e2ePlan(cfg Config) e2e.Plan { return e2e.Plan{Addrs: cfg.DenyAddrs, Ports: cfg.DenyPorts} }
+
+func newE2EReceivers(cfg Config) (r *e2eReceivers, err error) {
+	plan := e2ePlan(cfg)
 	deny := plan.Denylist()
-	b, err := e2e.NewBench(plan)
-	if err != nil {
-		return Section{}, nil, err
+	r = &e2eReceivers{progs: map[string]*ebpf.Program{}}
+	defer func() {
+		if err != nil {
+			r.Close()
+		}
+	}()
+	if r.bench, err = e2e.NewBench(plan); err != nil {
+		return nil, err
 	}
-	defer b.Close()
+	r.closes = append(r.closes, r.bench.Close)
+	xdp := func(name string, prog *ebpf.Program) {
+		r.recvs = append(r.recvs, e2e.XDP(name, prog))
+		r.progs[name] = prog
+	}
 	drop, err := e2e.DropProgram()
 	if err != nil {
-		return Section{}, nil, err
+		return nil, err
 	}
-	defer drop.Close()
+	r.closes = append(r.closes, func() { drop.Close() })
 	touch, err := e2e.TouchProgram()
 	if err != nil {
-		return Section{}, nil, err
+		return nil, err
 	}
-	defer touch.Close()
-	rs := deny.Ruleset()
-	x, err := loader.NewInstance(rs, false)
+	r.closes = append(r.closes, func() { touch.Close() })
+	x, err := loader.NewInstance(deny.Ruleset(), false)
 	if err != nil {
-		return Section{}, nil, err
+		return nil, err
 	}
-	defer x.Close()
+	r.closes = append(r.closes, x.Close)
 	// The same denylist behind a first rule on connection-tracking
 	// state, beside nftables' stateful firewall.
 	xct, err := loader.NewInstance(deny.StatefulRuleset(), false)
 	if err != nil {
-		return Section{}, nil, err
+		return nil, err
 	}
-	defer xct.Close()
+	r.closes = append(r.closes, xct.Close)
 	f, err := xdpfilter.Load()
+	if err != nil {
+		return nil, err
+	}
+	r.closes = append(r.closes, f.Close)
+	if err := f.Deny(deny.Addrs, deny.Ports); err != nil {
+		return nil, err
+	}
+	xdp("no-op XDP_DROP", drop)
+	xdp("touch-and-drop XDP (reads the headers)", touch)
+	xdp("xdpfw", x.Program())
+	xdp("xdp-filter", f.Prog)
+	r.recvs = append(r.recvs, e2e.Nftables(deny), e2e.Iptables(deny))
+	xdp("xdpfw, ct-state established first", xct.Program())
+	r.recvs = append(r.recvs, e2e.NftablesCT(deny))
+	return r, nil
+}
+
+// Close tears the receivers and the lab down, last made first.
+func (r *e2eReceivers) Close() {
+	for i := len(r.closes) - 1; i >= 0; i-- {
+		r.closes[i]()
+	}
+	r.closes = nil
+}
+
+// endToEnd floods the receiving veth through each receiver in turn.
+func endToEnd(cfg Config) (Section, []e2e.Rate, error) {
+	r, err := newE2EReceivers(cfg)
 	if err != nil {
 		return Section{}, nil, err
 	}
-	defer f.Close()
-	if err := f.Deny(deny.Addrs, deny.Ports); err != nil {
-		return Section{}, nil, err
-	}
-	recvs := []e2e.Receiver{
-		e2e.XDP("no-op XDP_DROP", drop),
-		e2e.XDP("touch-and-drop XDP (reads the headers)", touch),
-		e2e.XDP("xdpfw", x.Program()),
-		e2e.XDP("xdp-filter", f.Prog),
-		e2e.Nftables(deny),
-		e2e.Iptables(deny),
-		e2e.XDP("xdpfw, ct-state established first", xct.Program()),
-		e2e.NftablesCT(deny),
-	}
+	defer r.Close()
+	b, recvs := r.bench, r.recvs
+	plan := e2ePlan(cfg)
+	rs := plan.Denylist().Ruleset()
 	rates, err := b.Measure(recvs, e2e.Options{Seconds: cfg.LiveSeconds, Rounds: cfg.LiveRounds})
 	if err != nil {
 		return Section{}, nil, err
@@ -89,8 +129,10 @@ func endToEnd(cfg Config) (Section, []e2e.Rate, error) {
 			"GRO is on at the receiver (a veth accepts XDP_TX frames only with GRO or an XDP program). "+
 			"Each receiver enforces the same denylist, which drops every frame of the flood: the first %d sources of each family "+
 			"and all %d ports (the two programs that filter nothing drop every frame too). The touch-and-drop program "+
-			"reads the EtherType and the IP header's first byte (bounds-checked) before XDP_DROP: beside the no-op, which never reads "+
-			"the frame, it is what bringing in the frame's first cache line costs, written by the generator%s. xdpfw (%d rules) and xdp-filter are attached in native XDP mode (xdp-filter's program as its CLI loaded it, "+
+			"reads the EtherType, the IP header's first byte and the words at offsets 26 and 34 (IPv4 source and ports; in IPv6, part of "+
+			"the source), bounds-checked, before XDP_DROP: beside the no-op, which never reads the frame, it is what bringing in the "+
+			"headers' cache lines costs, which the generator wrote%s (the addresses and ports anew for every frame), the floor of "+
+			"any filter that reads them. xdpfw (%d rules) and xdp-filter are attached in native XDP mode (xdp-filter's program as its CLI loaded it, "+
 			"attached here by id); nftables is a netdev ingress chain with three sets; iptables is raw PREROUTING with one rule per address "+
 			"and multiport rules of 15 ports (iptables-nft, as Debian 12 ships it). The stateful pair puts a first rule on established connections "+
 			"before the same denylist: xdpfw's `ct-state established` (a state lookup per frame), nftables' `ct state established accept` "+
@@ -106,8 +148,8 @@ func endToEnd(cfg Config) (Section, []e2e.Rate, error) {
 			fmt.Sprintf("The stateful pair: every frame of the flood is a flow nothing went out of, so both look it up and find nothing "+
 				"(nftables also creates and frees an unconfirmed conntrack entry per frame) before the denylist drops it; "+
 				"xdpfw with the state rule costs %s of xdpfw without it.", ratio(xdpfwCT/xdpfw)),
-			fmt.Sprintf("xdpfw / touch-and-drop frames/s: %s (not a target). Touch-and-drop minus the no-op, what the first read of "+
-				"the frame costs: %s ns/frame; xdpfw minus touch-and-drop: %s ns/frame, xdp-filter minus touch-and-drop: %s.",
+			fmt.Sprintf("xdpfw / touch-and-drop frames/s: %s (not a target). Touch-and-drop minus the no-op, what reading "+
+				"the headers costs: %s ns/frame; xdpfw minus touch-and-drop: %s ns/frame, xdp-filter minus touch-and-drop: %s.",
 				ratio(xdpfw/touched), ns(1e9/touched-1e9/noop), ns(1e9/xdpfw-1e9/touched), ns(1e9/xdpFilter-1e9/touched)),
 		},
 	}, rates, nil

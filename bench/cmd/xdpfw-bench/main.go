@@ -26,10 +26,20 @@ func main() {
 	out := flag.String("out", "docs/bench", "directory for results.md and the plots (empty: print only)")
 	only := flag.String("parts", "", "measure only these parts, comma-separated (rules, sets, breakdown, xdp-filter, "+
 		"end-to-end, conntrack, control-plane, memory), and print them: results.md is written only by a run of every part")
+	prof := flag.String("profile", "", "instead of measuring, flood this end-to-end receiver alone (xdpfw, xdp-filter, ...) "+
+		"while perf samples the receiving CPU, and print where its time goes: kernel symbols, and the XDP program's source lines")
+	profSecs := flag.Float64("profile-seconds", 10, "how long -profile floods")
 	flag.Parse()
 	cfg := full
 	if *quickRun {
 		cfg = quick
+	}
+	if *prof != "" {
+		if err := profile(cfg, *prof, *profSecs, 20, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "xdpfw-bench:", err)
+			os.Exit(1)
+		}
+		return
 	}
 	var selected map[string]bool
 	if *only != "" {
