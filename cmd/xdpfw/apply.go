@@ -34,6 +34,11 @@ order rules of equal priority, and never go back). So 'xdpfw save | xdpfw
 apply -f -' changes nothing. A comment is not part of the definition: a
 rule whose comment alone changed keeps its counters and takes the comment.
 
+The connection-tracking table keeps its flows through every apply. A file
+whose conntrack: max-flows differs from the table's size makes a table of
+that size first, with the flows copied into it, and gives the program to
+every interface (its id changes); the rules switch after it.
+
 A file that lists interfaces (interfaces: [{name: eth0, mode: native}])
 also sets the attachments: xdpfw is attached to each listed interface in
 its mode (auto when left out) and detached from every interface the list

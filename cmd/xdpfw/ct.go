@@ -22,10 +22,11 @@ one (tcx from Linux 6.6, a clsact filter before). A packet coming in is
 then new, established (a learned flow's), related (an ICMP error quoting
 one, or a later fragment of its datagram) or invalid, which rules match
 with --ct-state. Only packets going out create flows: unsolicited traffic
-never does, so a flood cannot fill the table. The table holds a fixed
-number of flows; when full, the least recently seen makes room (an
+never does, so a flood cannot fill the table. The table holds 262144
+flows, or the ruleset's conntrack: max-flows (1024 to 16777216, about 120
+bytes a flow); when full, the least recently seen makes room (an
 eviction). Flows time out as the ruleset's conntrack: section says
-(xdpfw ct stats shows the timeouts in effect).
+(xdpfw ct stats shows the capacity and the timeouts in effect).
 
   xdpfw ct list --proto tcp --port 443
   xdpfw ct stats --json

@@ -95,6 +95,26 @@ func TestConntrackCLI(t *testing.T) {
 	if got := l.udpProbe(cli, srv, srvAt, 3, false); got != 0 {
 		t.Errorf("%d datagrams arrived after the flush, want none (new again)", got)
 	}
+	// The table's size is the ruleset's: apply makes a table of it (the
+	// server's program replaced, still enforcing), save writes it back.
+	file := writeFile(t, t.TempDir(), "ct.yaml", "policy: drop\nconntrack:\n  max-flows: 8192\nrules:\n  - {ct-state: established, action: pass}\n")
+	l.mustCLI("apply", "-f", file)
+	if st := decodeJSON[loader.CTStats](t, "ct stats --json", l.mustCLI("ct", "stats", "--json")); st.Capacity != 8192 {
+		t.Errorf("ct stats after max-flows: 8192: capacity %d", st.Capacity)
+	}
+	if saved := l.mustCLI("save"); !strings.Contains(saved, "max-flows: 8192") {
+		t.Errorf("save after max-flows: 8192:\n%s", saved)
+	}
+	if st := l.status(); len(st.Interfaces) != 1 || len(st.Problems) != 0 {
+		t.Errorf("status after the resize %+v: want %s, no problems", st, serverIf)
+	}
+	l.sendUDP(srv, cliAt, tok, 1)
+	if got := l.udpProbe(cli, srv, srvAt, 3, true); got != 3 {
+		t.Errorf("%d of 3 replies arrived through the resized table, want all (established)", got)
+	}
+	if got := l.udpProbe(cli, other, otherAt, 3, false); got != 0 {
+		t.Errorf("%d unsolicited datagrams arrived after the resize, want none", got)
+	}
 	for _, bad := range [][]string{{"ct", "list", "--state", "open"}, {"ct", "list", "--addr", "10.0.0.300"}, {"ct", "list", "--proto", "xyz"}, {"ct", "flush", "now"}} {
 		expectCLIError(t, l, "ct ", bad...)
 	}

@@ -34,6 +34,9 @@ func main() {
 		fmt.Fprintf(os.Stderr, "xdpfw: the ruleset outgrew the rule vectors in %s: now room for %d of %d words (%d KiB), the program replaced on every interface (its id changes)\n",
 			dir, entries, words, entries*(8+8*words)/1024)
 	}
+	loader.CTResizeNotice = func(dir string, flows uint32) {
+		fmt.Fprintf(os.Stderr, "xdpfw: the conntrack table in %s now holds %d flows (its flows kept), the program replaced on every interface (its id changes)\n", dir, flows)
+	}
 	app := newApp(os.Stdout, os.Stderr)
 	if err := app.Run(interspersed(app, os.Args)); err != nil {
 		fmt.Fprintf(os.Stderr, "xdpfw: %s\n", errorLine(err))

@@ -15,13 +15,17 @@ import (
 // each step is finished by the next. Then the vectors map's growth, which
 // replaces the program in place the same way: cut short once it has
 // pinned the new programs, and finished by the next change (one case of
-// TestGrowVectors: under qemu without KVM each costs half a minute).
+// TestGrowVectors: under qemu without KVM each costs half a minute), and
+// the conntrack table's resize, cut short at the same point.
 func checkMigrate(r *runner, bin, dir string) {
 	r.check("migrate", func() (string, error) {
 		return loaderTests(bin, dir, "^TestMigrate", "migration")
 	})
 	r.check("grow", func() (string, error) {
 		return loaderTests(bin, dir, "^TestGrowVectors$/programs$", "growth")
+	})
+	r.check("ct resize", func() (string, error) {
+		return loaderTests(bin, dir, "^TestCTResize$/programs$", "conntrack resize")
 	})
 }
 

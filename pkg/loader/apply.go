@@ -24,6 +24,10 @@ type ApplyResult struct {
 // reused. See planApply.
 func (s *State) Apply(rs *rules.Ruleset) (ApplyResult, error) {
 	var res ApplyResult
+	// A new conntrack table size is a change even when nothing else is:
+	// the commit refuses it, changeGrowing resizes the table and runs
+	// this again, which must commit rather than find nothing to do.
+	resized := false
 	err := s.change(func(t *tx) error {
 		live, liveSlots, err := t.ruleset()
 		if err != nil {
@@ -41,7 +45,10 @@ func (s *State) Apply(rs *rules.Ruleset) (ApplyResult, error) {
 		if t.plan, err = t.planSets(rs.Sets); err != nil {
 			return err
 		}
-		if p.fresh == nil && p.removed == 0 && p.sameIDs && !p.recommented && rs.Policy == live.Policy && rs.Conntrack == live.Conntrack && !t.plan.changed() {
+		if rs.Conntrack.Flows() != t.m.Ct.MaxEntries() {
+			resized = true
+		}
+		if !resized && p.fresh == nil && p.removed == 0 && p.sameIDs && !p.recommented && rs.Policy == live.Policy && rs.Conntrack == live.Conntrack && !t.plan.changed() {
 			return nil
 		}
 		// Reserve the new ids before anything is written, as AddRule

@@ -172,6 +172,10 @@ func runChange(m *xdpfwMaps, stop func(point string), fn func(t *tx) error) erro
 
 // commit is step 5.
 func (t *tx) commit() error {
+	// The table is resized before anything is written (changeGrowing).
+	if t.next != nil && t.next.Conntrack.Flows() != t.m.Ct.MaxEntries() {
+		return &ctResize{flows: t.next.Conntrack.Flows()}
+	}
 	if t.meta != t.view.meta {
 		if err := writeMeta(t.m, &t.meta); err != nil {
 			return err

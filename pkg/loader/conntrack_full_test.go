@@ -8,29 +8,22 @@ import (
 	"github.com/xdpfw/xdpfw/pkg/rules"
 )
 
-// smallCTInstance is an instance (as NewInstance makes one, enforcing
-// ctConfRuleset) whose flow table holds only entries flows, so a test
-// fills it with a few hundred frames. Closed when the test ends.
+// smallCTInstance is an instance enforcing ctConfRuleset with its
+// conntrack: max-flows set to entries, so a test fills the table with a
+// few thousand frames. Closed when the test ends.
 func smallCTInstance(t *testing.T, entries uint32) *Instance {
 	t.Helper()
 	privtest.Require(t)
-	spec, err := loadXdpfw()
-	if err != nil {
-		t.Fatal(err)
-	}
-	spec.Maps[xdpfwMapCt].MaxEntries = entries
-	inst := &Instance{}
-	if err := load(spec, &inst.objs, nil); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(inst.Close)
 	rs, err := rules.ParseYAML("ct.yaml", []byte(ctConfRuleset), rules.FileOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := inst.Load(rs); err != nil {
+	rs.Conntrack.MaxFlows = entries
+	inst, err := NewInstance(rs, false)
+	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(inst.Close)
 	return inst
 }
 
@@ -39,7 +32,7 @@ func smallCTInstance(t *testing.T, entries uint32) *Instance {
 // counts every insert, so the stats' evictions (inserts less what is
 // left) are what the full table dropped.
 func TestConntrackFullTableEvicts(t *testing.T) {
-	const capacity, flows = 128, 4 * 128
+	const capacity, flows = rules.MinCTFlows, 4 * rules.MinCTFlows
 	inst := smallCTInstance(t, capacity)
 	out := fixtures.Peer{Src: "192.0.2.10", Dst: "198.51.100.1"}
 	for i := range flows {

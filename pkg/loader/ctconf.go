@@ -3,6 +3,10 @@ package loader
 import (
 	"fmt"
 
+	"github.com/cilium/ebpf"
+
+	"github.com/xdpfw/xdpfw/pkg/layout"
+
 	"github.com/xdpfw/xdpfw/pkg/rules"
 )
 
@@ -32,7 +36,16 @@ func readConntrack(m *xdpfwMaps) (rules.Conntrack, error) {
 	if err := checkCTTimeouts(c.Timeout); err != nil {
 		return rules.Conntrack{}, err
 	}
-	return rules.Conntrack{Timeouts: c.Timeout}, nil
+	return rules.Conntrack{MaxFlows: ctMaxFlows(m.Ct), Timeouts: c.Timeout}, nil
+}
+
+// ctMaxFlows is the table's size as a ruleset says it: 0 for the
+// default. The pinned table is the truth (ctresize.go), not a copy of it.
+func ctMaxFlows(ct *ebpf.Map) uint32 {
+	if n := ct.MaxEntries(); n != layout.CtEntries {
+		return n
+	}
+	return 0
 }
 
 // maxCTTimeout is rules.ParseCTTimeout's bound (pkg/rules/file_conntrack.go,

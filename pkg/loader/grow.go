@@ -87,6 +87,13 @@ func (s *State) changeGrowing(fn func(t *tx) error) error {
 		}
 	}
 	err = runChange(&s.maps, s.stopAt, fn)
+	var resize *ctResize
+	if errors.As(err, &resize) {
+		if err := s.resizeCT(resize.flows); err != nil {
+			return fmt.Errorf("resize the conntrack table to %d flows: %w", resize.flows, err)
+		}
+		err = runChange(&s.maps, s.stopAt, fn)
+	}
 	var full *vectorsFull
 	if !errors.As(err, &full) {
 		return err
@@ -119,13 +126,20 @@ func (t *Instance) growInstance(full *vectorsFull) error {
 	if err != nil {
 		return err
 	}
-	repl := map[string]*ebpf.Map{}
-	for name, f := range mapFields(m) {
-		repl[name] = *f
-	}
-	repl[xdpfwMapVectors] = vec
-	fresh, err := newInstance(repl, t.trace)
+	err = t.replaceMap(xdpfwMapVectors, vec)
 	vec.Close()
+	return err
+}
+
+// replaceMap loads the instance's programs again on its maps with m in
+// place of the one named name; the caller still closes m.
+func (t *Instance) replaceMap(name string, m *ebpf.Map) error {
+	repl := map[string]*ebpf.Map{}
+	for n, f := range mapFields(&t.objs.xdpfwMaps) {
+		repl[n] = *f
+	}
+	repl[name] = m
+	fresh, err := newInstance(repl, t.trace)
 	if err != nil {
 		return err
 	}

@@ -117,13 +117,18 @@ func TestGrowVectors(t *testing.T) {
 
 // checkGrown: meta carries no growth mark, and iface runs the pinned
 // program, which reads the pinned vectors map.
-func checkGrown(s *State, iface string) error {
+func checkGrown(s *State, iface string) error { return checkReplaced(s, iface, s.maps.Vectors) }
+
+// checkReplaced: after a map was replaced under the programs (growth, a
+// conntrack resize), meta carries no mark, and iface runs the pinned
+// program, which uses m, the pinned map.
+func checkReplaced(s *State, iface string, m *ebpf.Map) error {
 	meta, err := readMeta(&s.maps)
 	if err != nil {
 		return err
 	}
 	if meta.Version != metaVersion {
-		return fmt.Errorf("meta version %#x after growing, want %d", meta.Version, metaVersion)
+		return fmt.Errorf("meta version %#x after replacing a map, want %d", meta.Version, metaVersion)
 	}
 	st, err := s.Status()
 	if err != nil {
@@ -146,13 +151,13 @@ func checkGrown(s *State, iface string) error {
 		return err
 	}
 	used, _ := info.MapIDs()
-	vi, err := s.maps.Vectors.Info()
+	mi, err := m.Info()
 	if err != nil {
 		return err
 	}
-	vid, _ := vi.ID()
-	if !slices.Contains(used, vid) {
-		return fmt.Errorf("the attached program reads maps %v, not the pinned vectors map %d", used, vid)
+	id, _ := mi.ID()
+	if !slices.Contains(used, id) {
+		return fmt.Errorf("the attached program uses maps %v, not the pinned map %d", used, id)
 	}
 	return nil
 }

@@ -51,6 +51,13 @@ func (t *Instance) Load(rs *rules.Ruleset) error {
 	// The instance's own maps: nothing else writes them.
 	load := func(c *tx) error { return c.replaceWithSets(rs) }
 	err := runChange(&t.objs.xdpfwMaps, nil, load)
+	var resize *ctResize
+	if errors.As(err, &resize) {
+		if err := t.resizeCT(resize.flows); err != nil {
+			return err
+		}
+		err = runChange(&t.objs.xdpfwMaps, nil, load)
+	}
 	var full *vectorsFull
 	if errors.As(err, &full) {
 		if err := t.growInstance(full); err != nil {
@@ -80,6 +87,14 @@ func (s *State) NewInstance(trace bool) (*Instance, error) {
 	t, err := newInstance(repl, trace)
 	if err != nil {
 		return nil, err
+	}
+	// Its own conntrack table, of the live one's size, as the model
+	// of the live ruleset assumes.
+	if n := s.maps.Ct.MaxEntries(); n != t.objs.Ct.MaxEntries() {
+		if err := t.resizeCT(n); err != nil {
+			t.Close()
+			return nil, err
+		}
 	}
 	err = s.read(func(v *view) error {
 		_, t.slots, err = v.ruleset()

@@ -66,6 +66,11 @@ func load(spec *ebpf.CollectionSpec, to any, opts *ebpf.CollectionOptions) error
 			return fmt.Errorf("size the program's vectors: %w", err)
 		}
 	}
+	// So is the conntrack table (ctresize.go): its entries only.
+	if c := o.MapReplacements[xdpfwMapCt]; c != nil && c.MaxEntries() != spec.Maps[xdpfwMapCt].MaxEntries {
+		spec = spec.Copy()
+		spec.Maps[xdpfwMapCt].MaxEntries = c.MaxEntries()
+	}
 	o.Programs.LogLevel = ebpf.LogLevelStats
 	o.Programs.LogSizeStart = verifierLogSize
 	if err := spec.LoadAndAssign(to, &o); err != nil {

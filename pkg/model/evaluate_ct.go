@@ -71,7 +71,7 @@ func EvaluateTracked(rs *rules.Ruleset, sorted []rules.Rule, usesCT bool, p *Pac
 // section, with the datapath's table sizes.
 func CTConfigOf(c rules.Conntrack) CTConfig {
 	return CTConfig{
-		Capacity:       layout.CtEntries,
+		Capacity:       int(c.Flows()),
 		FragCapacity:   layout.CtFragEntries,
 		TCPSynSent:     c.Timeout(layout.CtToSynSent),
 		TCPSynRecv:     c.Timeout(layout.CtToSynRecv),

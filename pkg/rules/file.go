@@ -26,7 +26,8 @@ import (
 //	    file: drop.txt    # and/or a blocklist file, relative to this file
 //	interfaces:           # optional: apply attaches to exactly these
 //	  - {name: eth0, mode: native}   # mode auto (default), native or generic
-//	conntrack:            # optional: connection-tracking timeouts (file_conntrack.go)
+//	conntrack:            # optional: connection tracking's table size and timeouts (file_conntrack.go)
+//	  max-flows: 65536
 //	  timeouts: {udp: 30s, tcp-established: 5d}
 //	rules:
 //	  - action: pass      # required

@@ -10,19 +10,49 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// Conntrack is a ruleset file's conntrack: section: how long connection
-// tracking keeps a flow it has not seen a packet of. The table is not
-// part of a generation (rules switch around it), so these apply to every
-// flow from the change on.
+// Conntrack is a ruleset file's conntrack: section: how many flows
+// connection tracking holds, and how long it keeps a flow it has not seen
+// a packet of. The table is not part of a generation (rules switch
+// around it), so these apply to every flow from the change on.
 //
 //	conntrack:
+//	  max-flows: 65536     # optional: the table's size (default 262144)
 //	  timeouts:            # optional, each optional: seconds or 30s, 2m, 5h, 5d
 //	    tcp-established: 5d
 //	    udp: 30s
 type Conntrack struct {
+	// MaxFlows is the table's size in flows, MinCTFlows to MaxCTFlows;
+	// 0 keeps the default (layout.CtEntries).
+	MaxFlows uint32
 	// Timeouts in seconds, indexed by layout.CtTo*; 0 keeps the default
 	// (CTTimeoutDefaults).
 	Timeouts [layout.NumCtTimeouts]uint32
+}
+
+// The bounds of max-flows. The table is allocated whole (about 120 bytes
+// a flow: 30 MiB at the default), so the bounds keep a typo from taking
+// gigabytes; below a thousand flows the kernel's LRU, which keeps free
+// entries per CPU, would evict flows still in use.
+const (
+	MinCTFlows = 1024
+	MaxCTFlows = 1 << 24
+)
+
+// Flows is the table's size in effect: the file's, or the default.
+func (c Conntrack) Flows() uint32 {
+	if c.MaxFlows == 0 {
+		return layout.CtEntries
+	}
+	return c.MaxFlows
+}
+
+// ParseCTFlows reads max-flows: a whole number of flows within the bounds.
+func ParseCTFlows(s string) (uint32, error) {
+	v, err := strconv.ParseUint(s, 10, 32)
+	if err != nil || v < MinCTFlows || v > MaxCTFlows {
+		return 0, fmt.Errorf("bad max-flows %s (want a number of flows from %d to %d)", quoteShort(s), MinCTFlows, MaxCTFlows)
+	}
+	return uint32(v), nil
 }
 
 // CTTimeoutNames names the timeouts, by layout.CtTo* index, as the file
@@ -108,11 +138,23 @@ func formatCTTimeout(sec uint32) string {
 func (p *fileParser) conntrack(f field) (Conntrack, error) {
 	var c Conntrack
 	if f.val.Kind != yaml.MappingNode {
-		return c, p.errorf(f.val, "conntrack: want a mapping like {timeouts: {udp: 30s}}, got %s", kindName(f.val))
+		return c, p.errorf(f.val, "conntrack: want a mapping like {max-flows: 65536, timeouts: {udp: 30s}}, got %s", kindName(f.val))
 	}
-	fs, err := p.fields(f.val, "timeouts")
+	fs, err := p.fields(f.val, "max-flows", "timeouts")
 	if err != nil {
 		return c, err
+	}
+	if mf, ok := fs["max-flows"]; ok {
+		s, err := p.scalar("max-flows", mf)
+		if err != nil {
+			return c, err
+		}
+		if c.MaxFlows, err = ParseCTFlows(strings.TrimSpace(s)); err != nil {
+			return c, p.errorf(mf.val, "%v", err)
+		}
+		if c.MaxFlows == layout.CtEntries {
+			c.MaxFlows = 0 // the default, said out loud: the same ruleset
+		}
 	}
 	tf, ok := fs["timeouts"]
 	if !ok {
@@ -141,19 +183,24 @@ func (p *fileParser) conntrack(f field) (Conntrack, error) {
 	return c, nil
 }
 
-// conntrackNode writes the section, or nil when every timeout is the
-// default's.
+// conntrackNode writes the section, or nil when the size and every
+// timeout are the defaults.
 func conntrackNode(c Conntrack) *yaml.Node {
+	n := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+	if c.MaxFlows != 0 {
+		addPair(n, "max-flows", intNode(strconv.FormatUint(uint64(c.MaxFlows), 10)))
+	}
 	ts := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
 	for i, name := range CTTimeoutNames {
 		if c.Timeouts[i] != 0 {
 			addPair(ts, name, strNode(formatCTTimeout(c.Timeouts[i])))
 		}
 	}
-	if len(ts.Content) == 0 {
+	if len(ts.Content) != 0 {
+		addPair(n, "timeouts", ts)
+	}
+	if len(n.Content) == 0 {
 		return nil
 	}
-	n := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
-	addPair(n, "timeouts", ts)
 	return n
 }

@@ -1,0 +1,162 @@
+package loader
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/cilium/ebpf"
+
+	"github.com/xdpfw/xdpfw/internal/privtest"
+	"github.com/xdpfw/xdpfw/pkg/layout"
+	"github.com/xdpfw/xdpfw/pkg/rules"
+)
+
+// ctFlows are flows put in the table by hand, as the egress learner
+// would have learnt them.
+func ctFlows(n int) ([]xdpfwCtKey, []xdpfwCtVal) {
+	var keys []xdpfwCtKey
+	var vals []xdpfwCtVal
+	for i := range n {
+		k := xdpfwCtKey{Family: 4, Proto: 6, Lport: uint16(40000 + i), Rport: 443}
+		copy(k.Local[:], []byte{192, 0, 2, 1})
+		copy(k.Remote[:], []byte{198, 51, 100, byte(i)})
+		keys = append(keys, k)
+		vals = append(vals, xdpfwCtVal{LastSeen: uint64(1000 + i), Kind: 1, Tcp: 3, Replied: 1})
+	}
+	return keys, vals
+}
+
+func ctRuleset(t *testing.T, section string) *rules.Ruleset {
+	t.Helper()
+	rs, err := rules.ParseYAML("ct.yaml", []byte("policy: pass\n"+section+"rules:\n  - {ct-state: established, action: pass}\n"), rules.FileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rs
+}
+
+// TestCTResize: an apply whose conntrack: max-flows differs from the
+// table's size gives the state a table of that size, while an interface
+// enforces the old ruleset, whether the resize runs to its end or is cut
+// short at any of its points (then the next change finishes it): the
+// interface and the egress learner end up on the pinned table, meta
+// unmarked, the flows kept, and the size reads back as the ruleset's.
+// The same size again makes no new table; no max-flows is the default.
+func TestCTResize(t *testing.T) {
+	for _, point := range []string{"", "ctresize:marked", "ctresize:maps", "ctresize:programs", "ctresize:attached"} {
+		t.Run("cut at "+point, func(t *testing.T) {
+			dir := privtest.PinDir(t)
+			inThrowawayNetns(t, func() error {
+				defer removeState(dir)
+				s, err := attachedState(dir, "ctr0")
+				if err != nil {
+					return err
+				}
+				defer func() {
+					if s != nil {
+						s.Close()
+					}
+				}()
+				keys, vals := ctFlows(50)
+				if _, err := s.maps.Ct.BatchUpdate(keys, vals, nil); err != nil {
+					return err
+				}
+				small := ctRuleset(t, "conntrack:\n  max-flows: 4096\n")
+				if point != "" {
+					cutShort(t, s, point, func(func(int, int)) { s.Apply(small) })
+					s.Close()
+					if s, err = Open(dir); err != nil {
+						return err
+					}
+				}
+				if _, err := s.Apply(small); err != nil {
+					return fmt.Errorf("apply max-flows 4096: %w", err)
+				}
+				if err := checkCTTable(s, "ctr0", 4096, keys, vals); err != nil {
+					return err
+				}
+				live, err := s.RulesetWithSets()
+				if err != nil {
+					return err
+				}
+				if live.Conntrack.MaxFlows != 4096 || !strings.Contains(string(rules.FormatYAML(live)), "max-flows: 4096") {
+					t.Errorf("the live ruleset's conntrack %+v, saved as:\n%s\nwant max-flows: 4096", live.Conntrack, rules.FormatYAML(live))
+				}
+				checkEgressRecorded(t, s, "ctr0")
+				// A test-run instance on the live maps: a table of the
+				// live one's size, as the model of the live ruleset has.
+				tr, err := s.NewInstance(false)
+				if err != nil {
+					return err
+				}
+				if n := tr.objs.Ct.MaxEntries(); n != 4096 {
+					t.Errorf("an instance of the live state has a table of %d flows, want 4096", n)
+				}
+				tr.Close()
+				// The same size: the same table.
+				before := tableID(s.maps.Ct)
+				if _, err := s.Apply(ctRuleset(t, "conntrack:\n  max-flows: 4096\n  timeouts: {udp: 40s}\n")); err != nil {
+					return err
+				}
+				if after := tableID(s.maps.Ct); after != before {
+					t.Errorf("an apply of the same max-flows made a new table (%d, was %d)", after, before)
+				}
+				// No max-flows: the default size, flows still kept.
+				if _, err := s.Apply(ctRuleset(t, "")); err != nil {
+					return err
+				}
+				return checkCTTable(s, "ctr0", layout.CtEntries, keys, vals)
+			})
+		})
+	}
+}
+
+// checkCTTable: the resize is over (checkReplaced), and the pinned table
+// of size flows holds keys with vals.
+func checkCTTable(s *State, iface string, flows uint32, keys []xdpfwCtKey, vals []xdpfwCtVal) error {
+	if err := checkReplaced(s, iface, s.maps.Ct); err != nil {
+		return err
+	}
+	if n := s.maps.Ct.MaxEntries(); n != flows {
+		return fmt.Errorf("conntrack table of %d flows, want %d", n, flows)
+	}
+	for i, k := range keys {
+		var v xdpfwCtVal
+		if err := s.maps.Ct.Lookup(&k, &v); err != nil || v != vals[i] {
+			return fmt.Errorf("flow %d: %+v (%v), want %+v", i, v, err, vals[i])
+		}
+	}
+	return nil
+}
+
+// tableID is the kernel's id of a map.
+func tableID(m *ebpf.Map) ebpf.MapID {
+	info, err := m.Info()
+	if err != nil {
+		return 0
+	}
+	id, _ := info.ID()
+	return id
+}
+
+// TestCTResizeInstance: a test-run instance takes the ruleset's table
+// size, and the model the same capacity.
+func TestCTResizeInstance(t *testing.T) {
+	privtest.Require(t)
+	rs := ctRuleset(t, "conntrack:\n  max-flows: 2048\n")
+	x, err := NewInstance(rs, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	if n := x.objs.Ct.MaxEntries(); n != 2048 {
+		t.Errorf("instance table of %d flows, want 2048", n)
+	}
+	if err := x.Load(ctRuleset(t, "")); err != nil {
+		t.Fatal(err)
+	}
+	if n := x.objs.Ct.MaxEntries(); n != layout.CtEntries {
+		t.Errorf("instance table of %d flows after a ruleset without max-flows, want %d", n, layout.CtEntries)
+	}
+}
