@@ -172,10 +172,6 @@ func runChange(m *xdpfwMaps, stop func(point string), fn func(t *tx) error) erro
 
 // commit is step 5.
 func (t *tx) commit() error {
-	// The table is resized before anything is written (changeGrowing).
-	if t.next != nil && t.next.Conntrack.Flows() != t.m.Ct.MaxEntries() {
-		return &ctResize{flows: t.next.Conntrack.Flows()}
-	}
 	if t.meta != t.view.meta {
 		if err := writeMeta(t.m, &t.meta); err != nil {
 			return err
@@ -199,6 +195,13 @@ func (t *tx) commit() error {
 	if t.next != nil {
 		if err := t.prepare(t.next, t.slots); err != nil {
 			return err
+		}
+		// A table of another size is made once the new generation is
+		// written, all of it checked and fitting, and before anything
+		// live changes: changeGrowing resizes it and runs the change
+		// again (ctresize.go).
+		if t.next.Conntrack.Flows() != t.m.Ct.MaxEntries() {
+			return &ctResize{flows: t.next.Conntrack.Flows()}
 		}
 		// The timeouts change with the rules (ctconf.go), written
 		// before the switch: after it, a failure or a death would leave

@@ -2,8 +2,10 @@ package loader
 
 import (
 	"fmt"
+	"sort"
 
 	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
 )
 
 // The conntrack table's size is the ruleset's (conntrack: max-flows); the
@@ -34,14 +36,18 @@ func (e *ctResize) Error() string {
 //     change finishes a replacement cut short before anything else, by
 //     loading the programs again on the pinned maps, whichever table is
 //     pinned (grow);
-//  2. a new table is made and the flows copied into it (a smaller table
-//     keeps what fits; the kernel's LRU chooses what goes);
+//  2. a new table is made and the flows copied into it, least recently
+//     seen first, so a smaller table keeps the most recent;
 //  3. to 5. as a migration's (replaceBuild): the programs loaded on it,
 //     its pin over the old table's, the programs' pins over theirs, and
 //     every interface given the new programs, the egress learner too;
-//  6. the flows the old table learnt or refreshed meanwhile are copied
-//     again (copyNewer);
+//  6. the flows the old table learnt or refreshed since step 2 began are
+//     merged into the new one (copyNewer);
 //  7. the mark is cleared, with the egress hooks recorded.
+//
+// The change that asked for the size commits after this; if it then
+// fails, the table keeps its new size under the old rules (a size is not
+// a rule: nothing opens or closes by it).
 func (s *State) resizeCT(flows uint32) error {
 	err := runChange(&s.maps, s.stopAt, func(t *tx) error {
 		t.meta.Version = metaVersion | metaGrowing
@@ -60,7 +66,11 @@ func (s *State) resizeCT(flows uint32) error {
 		return err
 	}
 	defer old.Close()
-	ct, copied, err := newCTTable(spec, old, flows)
+	start, err := ctClockNow()
+	if err != nil {
+		return err
+	}
+	ct, err := newCTTable(spec, old, flows)
 	if err != nil {
 		return err
 	}
@@ -69,7 +79,7 @@ func (s *State) resizeCT(flows uint32) error {
 	if err != nil {
 		return err
 	}
-	if err := copyNewer(old, ct, copied); err != nil {
+	if err := copyNewer(old, ct, start); err != nil {
 		return err
 	}
 	err = runChange(&s.maps, s.stopAt, func(t *tx) error {
@@ -89,7 +99,7 @@ func (t *Instance) resizeCT(flows uint32) error {
 	if err != nil {
 		return err
 	}
-	ct, _, err := newCTTable(spec, t.objs.Ct, flows)
+	ct, err := newCTTable(spec, t.objs.Ct, flows)
 	if err != nil {
 		return err
 	}
@@ -97,49 +107,88 @@ func (t *Instance) resizeCT(flows uint32) error {
 	return t.replaceMap(xdpfwMapCt, ct)
 }
 
-// newCTTable is a table of flows entries holding old's flows, and when
-// each was last seen as copied.
-func newCTTable(spec *ebpf.CollectionSpec, old *ebpf.Map, flows uint32) (*ebpf.Map, map[xdpfwCtKey]uint64, error) {
+// ctClockNow is the live datapath's conntrack clock (bpf_ktime_get_ns:
+// CLOCK_MONOTONIC), in which a flow's last_seen is kept.
+func ctClockNow() (uint64, error) {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
+		return 0, fmt.Errorf("read the monotonic clock: %w", err)
+	}
+	return uint64(ts.Nano()), nil
+}
+
+// newCTTable is a table of flows entries holding old's flows, put in
+// least recently seen first: a table too small for them all drops those
+// (the LRU evicts what went in first).
+func newCTTable(spec *ebpf.CollectionSpec, old *ebpf.Map, flows uint32) (*ebpf.Map, error) {
+	var keys []xdpfwCtKey
+	var vals []xdpfwCtVal
+	err := forEachBatch(old, 256, func(k []xdpfwCtKey, v []xdpfwCtVal) error {
+		keys, vals = append(keys, k...), append(vals, v...)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	order := make([]int, len(keys))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return vals[order[a]].LastSeen < vals[order[b]].LastSeen })
 	ms := spec.Maps[xdpfwMapCt].Copy()
 	ms.MaxEntries = flows
 	ct, err := ebpf.NewMap(ms)
 	if err != nil {
-		return nil, nil, fmt.Errorf("create a conntrack table of %d flows: %w", flows, err)
+		return nil, fmt.Errorf("create a conntrack table of %d flows: %w", flows, err)
 	}
-	copied := map[xdpfwCtKey]uint64{}
-	err = forEachBatch(old, 256, func(keys []xdpfwCtKey, vals []xdpfwCtVal) error {
-		for i, k := range keys {
-			copied[k] = vals[i].LastSeen
+	const batch = 256
+	bk, bv := make([]xdpfwCtKey, 0, batch), make([]xdpfwCtVal, 0, batch)
+	for n, i := range order {
+		bk, bv = append(bk, keys[i]), append(bv, vals[i])
+		if len(bk) == batch || n == len(order)-1 {
+			if _, err := ct.BatchUpdate(bk, bv, nil); err != nil {
+				ct.Close()
+				return nil, fmt.Errorf("copy flows: %w", err)
+			}
+			bk, bv = bk[:0], bv[:0]
 		}
-		if _, err := ct.BatchUpdate(keys, vals, nil); err != nil {
-			return fmt.Errorf("copy flows: %w", err)
-		}
-		return nil
-	})
-	if err != nil {
-		ct.Close()
-		return nil, nil, err
 	}
-	return ct, copied, nil
+	return ct, nil
 }
 
-// copyNewer copies into ct the flows old learnt or refreshed after
-// copied was taken, unless ct has seen them since (the datapath writes
-// ct now): a connection opened during the resize keeps its state.
-func copyNewer(old, ct *ebpf.Map, copied map[xdpfwCtKey]uint64) error {
+// copyNewer merges into ct the flows old saw at or after start: those
+// the old programs learnt or refreshed while the new ones were being
+// given to the interfaces. ct may have seen them since too (the datapath
+// writes ct now), so the two records merge (mergeFlow).
+func copyNewer(old, ct *ebpf.Map, start uint64) error {
 	return forEachBatch(old, 256, func(keys []xdpfwCtKey, vals []xdpfwCtVal) error {
 		for i, k := range keys {
-			if seen, ok := copied[k]; ok && seen == vals[i].LastSeen {
+			if vals[i].LastSeen < start {
 				continue
 			}
+			v := vals[i]
 			var cur xdpfwCtVal
-			if err := ct.Lookup(&k, &cur); err == nil && cur.LastSeen >= vals[i].LastSeen {
-				continue
+			if err := ct.Lookup(&k, &cur); err == nil {
+				v = mergeFlow(cur, v)
 			}
-			if err := ct.Put(&k, &vals[i]); err != nil {
+			if err := ct.Put(&k, &v); err != nil {
 				return fmt.Errorf("copy flow: %w", err)
 			}
 		}
 		return nil
 	})
+}
+
+// mergeFlow is one flow's record from two tables that each saw some of
+// its packets: the later sighting, a reply if either saw one, and the
+// furthest TCP state either reached (states only move on: SYN, then
+// established, closing, closed).
+func mergeFlow(a, b xdpfwCtVal) xdpfwCtVal {
+	m := a
+	if b.LastSeen > a.LastSeen {
+		m = b
+	}
+	m.Replied = max(a.Replied, b.Replied)
+	m.Tcp = max(a.Tcp, b.Tcp)
+	return m
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/xdpfw/xdpfw/internal/privtest"
 	"github.com/xdpfw/xdpfw/pkg/layout"
+	"github.com/xdpfw/xdpfw/pkg/model"
 	"github.com/xdpfw/xdpfw/pkg/rules"
 )
 
@@ -70,8 +71,12 @@ func TestCTResize(t *testing.T) {
 						return err
 					}
 				}
-				if _, err := s.Apply(small); err != nil {
+				res, err := s.Apply(small)
+				if err != nil {
 					return fmt.Errorf("apply max-flows 4096: %w", err)
+				}
+				if !res.Committed {
+					t.Errorf("apply of a new max-flows alone: %+v, want it committed (a change)", res)
 				}
 				if err := checkCTTable(s, "ctr0", 4096, keys, vals); err != nil {
 					return err
@@ -141,7 +146,8 @@ func tableID(m *ebpf.Map) ebpf.MapID {
 }
 
 // TestCTResizeInstance: a test-run instance takes the ruleset's table
-// size, and the model the same capacity.
+// size, as the model does; shrunk below what it holds, the table keeps
+// the flows seen most recently.
 func TestCTResizeInstance(t *testing.T) {
 	privtest.Require(t)
 	rs := ctRuleset(t, "conntrack:\n  max-flows: 2048\n")
@@ -153,10 +159,91 @@ func TestCTResizeInstance(t *testing.T) {
 	if n := x.objs.Ct.MaxEntries(); n != 2048 {
 		t.Errorf("instance table of %d flows, want 2048", n)
 	}
+	if c := model.CTConfigOf(rs.Conntrack).Capacity; c != 2048 {
+		t.Errorf("the model's table holds %d flows, want 2048", c)
+	}
 	if err := x.Load(ctRuleset(t, "")); err != nil {
 		t.Fatal(err)
 	}
 	if n := x.objs.Ct.MaxEntries(); n != layout.CtEntries {
 		t.Errorf("instance table of %d flows after a ruleset without max-flows, want %d", n, layout.CtEntries)
+	}
+	// 3000 flows, the last seen last; shrunk to 1024.
+	keys, vals := ctFlows(3000)
+	if _, err := x.objs.Ct.BatchUpdate(keys, vals, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := x.Load(ctRuleset(t, "conntrack:\n  max-flows: 1024\n")); err != nil {
+		t.Fatal(err)
+	}
+	for i := len(keys) - 256; i < len(keys); i++ {
+		var v xdpfwCtVal
+		if err := x.objs.Ct.Lookup(&keys[i], &v); err != nil || v != vals[i] {
+			t.Fatalf("flow %d of the 256 seen last: %+v (%v), want it kept", i, v, err)
+		}
+	}
+}
+
+// TestMergeFlow: a flow both tables saw during a resize keeps its later
+// sighting, a reply either saw, and the furthest TCP state.
+func TestMergeFlow(t *testing.T) {
+	est := xdpfwCtVal{LastSeen: 100, Kind: layout.CtKindTcp, Tcp: layout.CtTcpEstablished, Replied: 1}
+	syn := xdpfwCtVal{LastSeen: 200, Kind: layout.CtKindTcp, Tcp: layout.CtTcpSynSent}
+	want := xdpfwCtVal{LastSeen: 200, Kind: layout.CtKindTcp, Tcp: layout.CtTcpEstablished, Replied: 1}
+	for _, got := range []xdpfwCtVal{mergeFlow(est, syn), mergeFlow(syn, est)} {
+		if got != want {
+			t.Errorf("merge: %+v, want %+v", got, want)
+		}
+	}
+	udp := xdpfwCtVal{LastSeen: 50, Kind: layout.CtKindUdp}
+	if got := mergeFlow(udp, xdpfwCtVal{LastSeen: 40, Kind: layout.CtKindUdp, Replied: 1}); got.LastSeen != 50 || got.Replied != 1 {
+		t.Errorf("udp merge: %+v, want last seen 50, replied", got)
+	}
+}
+
+// TestCopyNewer: after the switch, what the old table saw from the start
+// of the copy on reaches the new table, merged with what the new one saw
+// itself; older flows are not copied again (the first copy had them).
+func TestCopyNewer(t *testing.T) {
+	privtest.Require(t)
+	spec, err := loadXdpfw()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mk := func() *ebpf.Map {
+		ms := spec.Maps[xdpfwMapCt].Copy()
+		ms.MaxEntries = rules.MinCTFlows
+		m, err := ebpf.NewMap(ms)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { m.Close() })
+		return m
+	}
+	old, ct := mk(), mk()
+	keys, _ := ctFlows(3)
+	put := func(m *ebpf.Map, k xdpfwCtKey, v xdpfwCtVal) {
+		if err := m.Put(&k, &v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const start = 1000
+	put(old, keys[0], xdpfwCtVal{LastSeen: start - 1, Kind: layout.CtKindUdp})                                          // before the copy
+	put(old, keys[1], xdpfwCtVal{LastSeen: start + 5, Kind: layout.CtKindUdp})                                          // learnt meanwhile
+	put(old, keys[2], xdpfwCtVal{LastSeen: start + 9, Kind: layout.CtKindTcp, Tcp: layout.CtTcpSynSent})                // refreshed in the old
+	put(ct, keys[2], xdpfwCtVal{LastSeen: start + 7, Kind: layout.CtKindTcp, Tcp: layout.CtTcpEstablished, Replied: 1}) // and in the new
+	if err := copyNewer(old, ct, start); err != nil {
+		t.Fatal(err)
+	}
+	var v xdpfwCtVal
+	if err := ct.Lookup(&keys[0], &v); err == nil {
+		t.Errorf("a flow last seen before the copy began was copied again: %+v", v)
+	}
+	if err := ct.Lookup(&keys[1], &v); err != nil || v.LastSeen != start+5 {
+		t.Errorf("a flow learnt during the resize: %+v (%v), want it copied", v, err)
+	}
+	want := xdpfwCtVal{LastSeen: start + 9, Kind: layout.CtKindTcp, Tcp: layout.CtTcpEstablished, Replied: 1}
+	if err := ct.Lookup(&keys[2], &v); err != nil || v != want {
+		t.Errorf("a flow both tables saw: %+v (%v), want %+v", v, err, want)
 	}
 }

@@ -88,18 +88,17 @@ func (s *State) NewInstance(trace bool) (*Instance, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Its own conntrack table, of the live one's size, as the model
-	// of the live ruleset assumes.
-	if n := s.maps.Ct.MaxEntries(); n != t.objs.Ct.MaxEntries() {
-		if err := t.resizeCT(n); err != nil {
-			t.Close()
-			return nil, err
-		}
-	}
+	var flows uint32
 	err = s.read(func(v *view) error {
+		flows = s.maps.Ct.MaxEntries()
 		_, t.slots, err = v.ruleset()
 		return err
 	})
+	// Its own conntrack table, of the live one's size, as the model of
+	// the live ruleset assumes.
+	if err == nil && flows != t.objs.Ct.MaxEntries() {
+		err = t.resizeCT(flows)
+	}
 	if err != nil {
 		t.Close()
 		return nil, err
