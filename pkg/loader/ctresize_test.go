@@ -111,7 +111,21 @@ func TestCTResize(t *testing.T) {
 				if _, err := s.Apply(ctRuleset(t, "")); err != nil {
 					return err
 				}
-				return checkCTTable(s, "ctr0", layout.CtEntries, keys, vals)
+				if err := checkCTTable(s, "ctr0", layout.CtEntries, keys, vals); err != nil || point != "" {
+					return err
+				}
+				// A ruleset that needs both the vectors grown and another
+				// table size: both happen, in one apply.
+				big := hostPortRules(1200, 2000)
+				big.Conntrack.MaxFlows = 8192
+				vecs := s.maps.Vectors.MaxEntries()
+				if _, err := s.Apply(big); err != nil {
+					return fmt.Errorf("apply 1200 rules with max-flows 8192: %w", err)
+				}
+				if n := s.maps.Vectors.MaxEntries(); n <= vecs {
+					t.Errorf("vectors map of %d entries after 1200 rules, %d before: it did not grow", n, vecs)
+				}
+				return checkCTTable(s, "ctr0", 8192, keys, vals)
 			})
 		})
 	}
@@ -167,6 +181,15 @@ func TestCTResizeInstance(t *testing.T) {
 	}
 	if n := x.objs.Ct.MaxEntries(); n != layout.CtEntries {
 		t.Errorf("instance table of %d flows after a ruleset without max-flows, want %d", n, layout.CtEntries)
+	}
+	// Grown and resized in one load.
+	big := hostPortRules(1200, 2000)
+	big.Conntrack.MaxFlows = 4096
+	if err := x.Load(big); err != nil {
+		t.Fatalf("load 1200 rules with max-flows 4096: %v", err)
+	}
+	if n := x.objs.Ct.MaxEntries(); n != 4096 {
+		t.Errorf("instance table of %d flows after 1200 rules with max-flows 4096", n)
 	}
 	// 3000 flows, the last seen last; shrunk to 1024.
 	keys, vals := ctFlows(3000)

@@ -74,8 +74,10 @@ func (s *State) grow(full *vectorsFull) error {
 }
 
 // changeGrowing runs fn as a change (State.change holds the lock),
-// finishing a growth cut short first, and growing the vectors map once
-// when fn's ruleset does not fit beside the live one.
+// finishing a growth cut short first. A commit refuses a ruleset that
+// needs the vectors map grown or the conntrack table resized (the growth
+// is found first, writing the new generation; the size just before the
+// switch): each is done once, and fn runs again.
 func (s *State) changeGrowing(fn func(t *tx) error) error {
 	meta, err := readMeta(&s.maps)
 	if err != nil {
@@ -86,22 +88,26 @@ func (s *State) changeGrowing(fn func(t *tx) error) error {
 			return fmt.Errorf("finish growing the rule vectors: %w", err)
 		}
 	}
-	err = runChange(&s.maps, s.stopAt, fn)
-	var resize *ctResize
-	if errors.As(err, &resize) {
-		if err := s.resizeCT(resize.flows); err != nil {
-			return fmt.Errorf("resize the conntrack table to %d flows: %w", resize.flows, err)
+	grown, resized := false, false
+	for {
+		err := runChange(&s.maps, s.stopAt, fn)
+		var full *vectorsFull
+		var resize *ctResize
+		switch {
+		case !grown && errors.As(err, &full):
+			grown = true
+			if err := s.grow(full); err != nil {
+				return fmt.Errorf("grow the rule vectors to %d entries of %d words: %w", full.need, full.words, err)
+			}
+		case !resized && errors.As(err, &resize):
+			resized = true
+			if err := s.resizeCT(resize.flows); err != nil {
+				return fmt.Errorf("resize the conntrack table to %d flows: %w", resize.flows, err)
+			}
+		default:
+			return err
 		}
-		err = runChange(&s.maps, s.stopAt, fn)
 	}
-	var full *vectorsFull
-	if !errors.As(err, &full) {
-		return err
-	}
-	if err := s.grow(full); err != nil {
-		return fmt.Errorf("grow the rule vectors to %d entries of %d words: %w", full.need, full.words, err)
-	}
-	return runChange(&s.maps, s.stopAt, fn)
 }
 
 // growInstance gives an instance a vectors map for a generation of

@@ -50,23 +50,24 @@ func NewInstance(rs *rules.Ruleset, trace bool) (*Instance, error) {
 func (t *Instance) Load(rs *rules.Ruleset) error {
 	// The instance's own maps: nothing else writes them.
 	load := func(c *tx) error { return c.replaceWithSets(rs) }
-	err := runChange(&t.objs.xdpfwMaps, nil, load)
-	var resize *ctResize
-	if errors.As(err, &resize) {
-		if err := t.resizeCT(resize.flows); err != nil {
+	// As State.changeGrowing: a growth and a resize, each once.
+	grown, resized := false, false
+	for {
+		err := runChange(&t.objs.xdpfwMaps, nil, load)
+		var full *vectorsFull
+		var resize *ctResize
+		if !grown && errors.As(err, &full) {
+			grown = true
+			err = t.growInstance(full)
+		} else if !resized && errors.As(err, &resize) {
+			resized = true
+			err = t.resizeCT(resize.flows)
+		} else if err == nil {
+			break
+		}
+		if err != nil {
 			return err
 		}
-		err = runChange(&t.objs.xdpfwMaps, nil, load)
-	}
-	var full *vectorsFull
-	if errors.As(err, &full) {
-		if err := t.growInstance(full); err != nil {
-			return err
-		}
-		err = runChange(&t.objs.xdpfwMaps, nil, load)
-	}
-	if err != nil {
-		return err
 	}
 	_, slots, err := readRuleset(&t.objs.xdpfwMaps)
 	if err != nil {

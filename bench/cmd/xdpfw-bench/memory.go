@@ -7,6 +7,7 @@ import (
 	"github.com/cilium/ebpf"
 
 	"github.com/xdpfw/xdpfw/bench/workload"
+	"github.com/xdpfw/xdpfw/pkg/layout"
 	"github.com/xdpfw/xdpfw/pkg/loader"
 	"github.com/xdpfw/xdpfw/pkg/rules"
 )
@@ -149,6 +150,17 @@ func memory(cfg Config, tr workload.Traffic, feed workload.Feed) (Section, error
 				fmt.Sprintf("Without the conntrack table (ct, ct_frags: sized for flows, not rules), the maps of 4096 rules take %s.", mib(tot.noCT)))
 		}
 	}
+	// The conntrack table is the ruleset's to size (conntrack:
+	// max-flows): the largest ruleset again, with a small table.
+	last := cfg.Scales[len(cfg.Scales)-1]
+	small := tr.ScaleRuleset(last)
+	small.Conntrack.MaxFlows = smallCTFlows
+	tot, err := row(fmt.Sprintf("%d rule%s, conntrack max-flows %d", last, plural(last), smallCTFlows), small)
+	if err != nil {
+		return Section{}, err
+	}
+	notes = append(notes, fmt.Sprintf("With `conntrack: max-flows: %d` (a table of %d flows, not %d), the maps of %d rule%s take %s.",
+		smallCTFlows, smallCTFlows, layout.CtEntries, last, plural(last), mib(tot.all)))
 	for _, n := range cfg.SetSizes {
 		rs := feed.Ruleset("feed", n)
 		tot, err := row(fmt.Sprintf("1 rule, set of %s", count(n)), rs)
@@ -168,10 +180,15 @@ func memory(cfg Config, tr workload.Traffic, feed workload.Feed) (Section, error
 			"plus the maps in the slots of its map-of-maps: each set's bucket arrays, host hashes and LPM tries, which the program does not list. " +
 			"The rule vectors are sized to the ruleset: a fresh state's map, grown by the ruleset's load to room for two generations " +
 			"of its size and an eighth, as a state given the same `apply` has it. The other arrays and preallocated hash maps are sized " +
-			"for 4096 rules whatever the ruleset; the LPM tries and the sets' maps grow with their entries (a set's bucket arrays are built for its entries and a quarter more).",
+			"for 4096 rules whatever the ruleset; the LPM tries and the sets' maps grow with their entries (a set's bucket arrays are built for its entries and a quarter more). " +
+			"The conntrack table holds its default 262,144 flows in every row but the one whose ruleset sizes it (`conntrack: max-flows`).",
 		Tables: []Table{tab},
 		Notes:  notes,
 	}, nil
 }
+
+// smallCTFlows is the table a small host might choose: room for a few
+// thousand connections at once.
+const smallCTFlows = 16384
 
 func mib(b uint64) string { return fmt.Sprintf("%.2f MiB", float64(b)/(1<<20)) }
