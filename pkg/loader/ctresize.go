@@ -49,11 +49,7 @@ func (e *ctResize) Error() string {
 // fails, the table keeps its new size under the old rules (a size is not
 // a rule: nothing opens or closes by it).
 func (s *State) resizeCT(flows uint32) error {
-	err := runChange(&s.maps, s.stopAt, func(t *tx) error {
-		t.meta.Version = metaVersion | metaGrowing
-		return nil
-	})
-	if err != nil {
+	if err := s.markReplacing(); err != nil {
 		return err
 	}
 	s.reached("ctresize:marked")
@@ -82,10 +78,7 @@ func (s *State) resizeCT(flows uint32) error {
 	if err := copyNewer(old, ct, start); err != nil {
 		return err
 	}
-	err = runChange(&s.maps, s.stopAt, func(t *tx) error {
-		t.meta.Version = metaVersion
-		return recordEgress(t, hooks)
-	})
+	err = s.replaced(hooks)
 	if err == nil && CTResizeNotice != nil {
 		CTResizeNotice(s.dir, flows)
 	}

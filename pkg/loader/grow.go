@@ -38,11 +38,7 @@ const metaGrowing = 1 << 31
 // after step 1, the next change does it all again: the pinned map, old or
 // new, holds the live generation.
 func (s *State) grow(full *vectorsFull) error {
-	err := runChange(&s.maps, s.stopAt, func(t *tx) error {
-		t.meta.Version = metaVersion | metaGrowing
-		return nil
-	})
-	if err != nil {
+	if err := s.markReplacing(); err != nil {
 		return err
 	}
 	s.reached("grow:marked")
@@ -63,14 +59,31 @@ func (s *State) grow(full *vectorsFull) error {
 	if err != nil {
 		return err
 	}
-	err = runChange(&s.maps, s.stopAt, func(t *tx) error {
-		t.meta.Version = metaVersion
-		return recordEgress(t, hooks)
-	})
+	err = s.replaced(hooks)
 	if err == nil && GrowNotice != nil {
 		GrowNotice(s.dir, s.maps.Vectors.MaxEntries(), vecWords(s.maps.Vectors))
 	}
 	return err
+}
+
+// markReplacing marks meta (metaGrowing) before maps are replaced under
+// the programs (grow, resizeCT), through the write path: the next change
+// finishes a replacement cut short, by loading the programs again on
+// whichever maps are pinned (changeGrowing).
+func (s *State) markReplacing() error {
+	return runChange(&s.maps, s.stopAt, func(t *tx) error {
+		t.meta.Version = metaVersion | metaGrowing
+		return nil
+	})
+}
+
+// replaced clears the mark once every interface has the new programs,
+// recording the egress hooks replaceBuild gave them.
+func (s *State) replaced(hooks map[uint32]uint32) error {
+	return runChange(&s.maps, s.stopAt, func(t *tx) error {
+		t.meta.Version = metaVersion
+		return recordEgress(t, hooks)
+	})
 }
 
 // changeGrowing runs fn as a change (State.change holds the lock),
