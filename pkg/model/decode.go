@@ -11,9 +11,6 @@ import (
 	"fmt"
 	"net/netip"
 
-	"github.com/google/gopacket"
-	"github.com/google/gopacket/layers"
-
 	"github.com/xdpfw/xdpfw/pkg/rules"
 )
 
@@ -22,28 +19,18 @@ import (
 // malformed, gets the verdict the datapath gives it, so replay can compare
 // the two bit for bit.
 //
-// gopacket's layer decoders are used only where their accept/reject
-// behaviour is exactly the contract's; everywhere else the bytes are read
-// here, because gopacket disagrees with the contract:
-//   - Ethernet: rewrites ethertypes below 0x0600 to LLC (harmless here,
-//     but the raw value is kept in Packet.EtherType), so the type is read
-//     directly.
-//   - Dot1Q: fails only on fewer than 4 bytes, exactly "a truncated tag is
-//     malformed"; used. It does not care whether the tag was 0x8100 or
-//     0x88A8, nor count tags: the loop here does both.
-//   - IPv4: accepts total length 0 (TSO), tolerates total length beyond
-//     the frame, ignores the version, and rejects malformed options, which
-//     the contract never looks at. Read directly.
-//   - IPv6: rejects payload length 0 unless there is a jumbo hop-by-hop
-//     option, tolerates payload length beyond the frame and parses only
-//     hop-by-hop itself. Read directly, and the extension chain is walked
-//     here with the contract's bound, AH length and fragment rules.
-//   - TCP: rejects malformed options (the contract only checks the data
-//     offset). Read directly.
-//   - UDP: rejects a UDP length field of 1..7 (the contract ignores it).
-//     Read directly.
-//   - ICMPv4: wants 8 bytes, the contract 4. Read directly.
-//   - ICMPv6: fails only on fewer than 4 bytes, exactly the contract; used.
+// Every header is read here, byte by byte, not by gopacket's layer
+// decoders, which disagree with the contract in places: Ethernet rewrites
+// ethertypes below 0x0600 to LLC; IPv4 accepts total length 0 and lengths
+// beyond the frame, ignores the version and rejects malformed options the
+// contract never looks at; IPv6 rejects payload length 0 without a jumbo
+// option and walks only hop-by-hop (the chain is walked here with the
+// contract's bound, AH length and fragment rules); TCP rejects malformed
+// options (the contract checks only the data offset); UDP rejects a length
+// field of 1..7; ICMPv4 wants 8 bytes, the contract 4. Reading the bytes
+// also keeps gopacket's layers, whose package init costs every CLI
+// invocation about 17 ms, out of the xdpfw binary (tests still build frames
+// with it).
 //
 // L4 bounds are checked against the end the IP header declares (total
 // length or payload length), not the frame end, as parse.h does; bytes
@@ -131,6 +118,7 @@ func (p *Packet) Family() rules.Family {
 const (
 	ethHeaderLen  = 14
 	vlanTagLen    = 4
+	vlanIDMask    = 0x0fff
 	maxVLANTags   = 2
 	ipv4MinHeader = 20
 	ipv6HeaderLen = 40
@@ -180,12 +168,12 @@ func decodeFrame(frame []byte, p *Packet) error {
 	etherType := be16(frame[12:])
 	off := ethHeaderLen
 	for p.VLANTags < maxVLANTags && isVLAN(etherType) {
-		var tag layers.Dot1Q
-		if err := tag.DecodeFromBytes(frame[off:], gopacket.NilDecodeFeedback); err != nil {
+		// A tag: priority, DEI and the 12-bit VLAN ID, then the inner ethertype.
+		if len(frame)-off < vlanTagLen {
 			return fmt.Errorf("vlan: tag %d truncated (%d bytes left, need %d)", p.VLANTags+1, len(frame)-off, vlanTagLen)
 		}
-		etherType = uint16(tag.Type)
-		p.VLAN[p.VLANTags] = tag.VLANIdentifier
+		p.VLAN[p.VLANTags] = be16(frame[off:]) & vlanIDMask
+		etherType = be16(frame[off+2:])
 		off += vlanTagLen
 		p.VLANTags++
 	}
@@ -364,12 +352,11 @@ func decodeL4(l4 []byte, p *Packet) error {
 		if p.Kind != KindIPv6 {
 			return nil // ICMPv6 in IPv4: no checks, never ND
 		}
-		var icmp layers.ICMPv6
-		if err := icmp.DecodeFromBytes(l4, gopacket.NilDecodeFeedback); err != nil {
+		if len(l4) < icmpMinHeader {
 			return fmt.Errorf("icmpv6: header truncated (%d bytes, need %d)", len(l4), icmpMinHeader)
 		}
-		t := icmp.TypeCode.Type()
-		p.HasICMP, p.ICMPType, p.ICMPCode = true, t, icmp.TypeCode.Code()
+		t := l4[0]
+		p.HasICMP, p.ICMPType, p.ICMPCode = true, t, l4[1]
 		p.ND = t >= ndFirstType && t <= ndLastType
 		return nil
 	default:

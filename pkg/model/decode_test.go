@@ -238,6 +238,7 @@ func TestDecodeAgreesWithGopacket(t *testing.T) {
 			continue
 		}
 		got := Decode(tc.frame)
+		checkTagsAndICMPv6(t, tc.name, pkt, got)
 		if nl := pkt.NetworkLayer(); nl != nil && got.HasProto {
 			s, d := nl.NetworkFlow().Endpoints()
 			if s.String() != got.Src.String() || d.String() != got.Dst.String() {
@@ -255,6 +256,45 @@ func TestDecodeAgreesWithGopacket(t *testing.T) {
 	if checked < 10 {
 		t.Errorf("only %d frames cross-checked", checked)
 	}
+}
+
+// checkTagsAndICMPv6 compares the VLAN IDs and the ICMPv6 type and code
+// Decode read with gopacket's Dot1Q and ICMPv6 layers of the same frame.
+func checkTagsAndICMPv6(t *testing.T, name string, pkt gopacket.Packet, got Packet) {
+	t.Helper()
+	tags := 0
+	for _, l := range pkt.Layers() {
+		if tag, ok := l.(*layers.Dot1Q); ok && tags < maxVLANTags {
+			if got.VLAN[tags] != tag.VLANIdentifier {
+				t.Errorf("%s: tag %d VLAN %d, gopacket %d", name, tags+1, got.VLAN[tags], tag.VLANIdentifier)
+			}
+			tags++
+		}
+	}
+	if tags != int(got.VLANTags) {
+		t.Errorf("%s: %d tags, gopacket %d", name, got.VLANTags, tags)
+	}
+	if l, ok := pkt.Layer(layers.LayerTypeICMPv6).(*layers.ICMPv6); ok && got.Kind == KindIPv6 {
+		if !got.HasICMP || got.ICMPType != l.TypeCode.Type() || got.ICMPCode != l.TypeCode.Code() {
+			t.Errorf("%s: icmpv6 %v %d/%d, gopacket %d/%d", name, got.HasICMP, got.ICMPType, got.ICMPCode, l.TypeCode.Type(), l.TypeCode.Code())
+		}
+	}
+}
+
+// TestDecodeTagControl: a tag's priority and DEI bits are not its VLAN ID,
+// and an ICMPv6 code is its second byte, not the checksum's.
+func TestDecodeTagControl(t *testing.T) {
+	outer := &layers.Dot1Q{Priority: 7, DropEligible: true, VLANIdentifier: 0xabc, Type: layers.EthernetTypeDot1Q}
+	inner := &layers.Dot1Q{Priority: 5, VLANIdentifier: 1, Type: layers.EthernetTypeIPv6}
+	frame := serialize(t, ether(layers.EthernetTypeQinQ), outer, inner, ipv6(layers.IPProtocolICMPv6), raw(1, 4, 0x12, 0x34))
+	got := Decode(frame)
+	if got.Malformed || got.VLANTags != 2 || got.VLAN != [2]uint16{0xabc, 1} {
+		t.Fatalf("tags %d %v (malformed %v), want 2 [2748 1]", got.VLANTags, got.VLAN, got.Malformed)
+	}
+	if !got.HasICMP || got.ICMPType != 1 || got.ICMPCode != 4 {
+		t.Errorf("icmpv6 %v %d/%d, want 1/4", got.HasICMP, got.ICMPType, got.ICMPCode)
+	}
+	checkTagsAndICMPv6(t, "priority tags", gopacket.NewPacket(frame, layers.LayerTypeEthernet, gopacket.Default), got)
 }
 
 func itoa(v uint16) string { return rules.PortRange{Set: true, Lo: v, Hi: v}.String() }

@@ -1,16 +1,12 @@
 package replay
 
 import (
-	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"time"
-
-	"github.com/google/gopacket"
-	"github.com/google/gopacket/layers"
-	"github.com/google/gopacket/pcapgo"
 )
 
 // frameEpoch is the timestamp of the first written frame. Fixed timestamps
@@ -18,30 +14,47 @@ import (
 // captures are byte-identical across runs and can be committed.
 var frameEpoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
+// Classic pcap's headers as WriteFrames writes them (libpcap's
+// pcap-savefile(5)): a 24-byte file header, then 16 bytes before each frame.
+const (
+	pcapFileHeaderLen   = 24
+	pcapRecordHeaderLen = 16
+	pcapVersionMajor    = 2
+	pcapVersionMinor    = 4
+)
+
 // WriteFrames writes frames to path as a classic pcap file: little-endian,
 // microsecond timestamps, Ethernet link type. Frame i (0-based) is stamped
 // frameEpoch + i milliseconds. The capture is encoded in memory first, so an
-// encoding error leaves no partial file behind.
+// encoding error leaves no partial file behind. It is written here, not
+// through gopacket's pcapgo, so the CLI does not link gopacket's layers,
+// whose package init costs every invocation about 17 ms.
 func WriteFrames(path string, frames [][]byte) error {
-	var buf bytes.Buffer
-	w := pcapgo.NewWriter(&buf)
-	if err := w.WriteFileHeader(maxCaptureLen, layers.LinkTypeEthernet); err != nil {
-		return fmt.Errorf("%s: %v", path, err)
-	}
+	size := pcapFileHeaderLen
 	for i, data := range frames {
 		if len(data) > maxCaptureLen {
 			return fmt.Errorf("%s: frame %d is %d bytes, more than %d", path, i+1, len(data), maxCaptureLen)
 		}
-		ci := gopacket.CaptureInfo{
-			Timestamp:     frameEpoch.Add(time.Duration(i) * time.Millisecond),
-			CaptureLength: len(data),
-			Length:        len(data),
-		}
-		if err := w.WritePacket(ci, data); err != nil {
-			return fmt.Errorf("%s: frame %d: %v", path, i+1, err)
-		}
+		size += pcapRecordHeaderLen + len(data)
 	}
-	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+	le := binary.LittleEndian
+	buf := make([]byte, 0, size)
+	buf = append(buf, magicPcapMicroLE...)
+	buf = le.AppendUint16(buf, pcapVersionMajor)
+	buf = le.AppendUint16(buf, pcapVersionMinor)
+	buf = le.AppendUint32(buf, 0) // thiszone: timestamps are UTC
+	buf = le.AppendUint32(buf, 0) // sigfigs
+	buf = le.AppendUint32(buf, maxCaptureLen)
+	buf = le.AppendUint32(buf, linkTypeEthernet)
+	for i, data := range frames {
+		ts := frameEpoch.Add(time.Duration(i) * time.Millisecond)
+		buf = le.AppendUint32(buf, uint32(ts.Unix()))
+		buf = le.AppendUint32(buf, uint32(ts.Nanosecond()/1000))
+		buf = le.AppendUint32(buf, uint32(len(data)))
+		buf = le.AppendUint32(buf, uint32(len(data)))
+		buf = append(buf, data...)
+	}
+	if err := os.WriteFile(path, buf, 0o644); err != nil {
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
 			err = pe.Err

@@ -87,6 +87,33 @@ func TestWriteDeterministic(t *testing.T) {
 	}
 }
 
+// WriteFrames writes what gopacket's pcapgo writes for the same frames:
+// an independent encoder of the format, kept to tests.
+func TestWriteMatchesPcapgo(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "w.pcap")
+	if err := WriteFrames(path, testFrames); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want bytes.Buffer
+	w := pcapgo.NewWriter(&want)
+	if err := w.WriteFileHeader(maxCaptureLen, layers.LinkTypeEthernet); err != nil {
+		t.Fatal(err)
+	}
+	for i, data := range testFrames {
+		ci := gopacket.CaptureInfo{Timestamp: frameEpoch.Add(time.Duration(i) * time.Millisecond), CaptureLength: len(data), Length: len(data)}
+		if err := w.WritePacket(ci, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !bytes.Equal(got, want.Bytes()) {
+		t.Fatalf("WriteFrames wrote\n% x\npcapgo writes\n% x", got[:min(len(got), 64)], want.Bytes()[:min(want.Len(), 64)])
+	}
+}
+
 func TestEmptyPcap(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "empty.pcap")
 	if err := WriteFrames(path, nil); err != nil {
