@@ -100,6 +100,13 @@ static const __u32 ct_default_timeout[16] = {
 	[CT_TO_SYN_RECV] = CT_DEF_SYN_RECV,
 };
 
+/*
+ * The live clock is CLOCK_MONOTONIC_COARSE: the last tick's time, read
+ * from memory. The precise clock reads the clocksource, which on a VM
+ * (kvm-clock) took 40% of an established packet's flow lookup; timeouts
+ * are seconds, a tick (1 to 10 ms) is far below them. The control plane
+ * reads the same clock (pkg/loader's ctClock) for ages and resizes.
+ */
 static __always_inline __u64 ct_now(void)
 {
 	if (trace_enabled) {
@@ -109,7 +116,7 @@ static __always_inline __u64 ct_now(void)
 		if (t)
 			return *t;
 	}
-	return bpf_ktime_get_ns();
+	return bpf_ktime_get_coarse_ns();
 }
 
 /*

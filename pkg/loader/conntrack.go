@@ -103,11 +103,13 @@ func (f CTFilter) match(fl Flow, proto uint8) bool {
 	return true
 }
 
-// monotonicNow is the datapath's clock (bpf_ktime_get_ns is
-// CLOCK_MONOTONIC).
-func monotonicNow() (time.Duration, error) {
+// ctClock is the live datapath's conntrack clock, in which a flow's
+// last_seen is kept: CLOCK_MONOTONIC_COARSE (bpf_ktime_get_coarse_ns, see
+// ct_now in xdp/conntrack.h). Read here, it is the value the datapath would
+// stamp at this instant; the precise clock can be a tick ahead of it.
+func ctClock() (time.Duration, error) {
 	var ts unix.Timespec
-	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC_COARSE, &ts); err != nil {
 		return 0, fmt.Errorf("read the monotonic clock: %w", err)
 	}
 	return time.Duration(ts.Nano()), nil
@@ -125,7 +127,7 @@ func (s *State) ConntrackFlows(f CTFilter) ([]Flow, error) {
 		if err != nil {
 			return err
 		}
-		now, err := monotonicNow()
+		now, err := ctClock()
 		if err != nil {
 			return err
 		}

@@ -18,7 +18,7 @@ import (
 // every flow flushed.
 func TestConntrackTable(t *testing.T) {
 	s := freshState(t)
-	now, err := monotonicNow()
+	now, err := ctClock()
 	if err != nil {
 		t.Fatal(err)
 	}

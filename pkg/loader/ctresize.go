@@ -5,7 +5,6 @@ import (
 	"sort"
 
 	"github.com/cilium/ebpf"
-	"golang.org/x/sys/unix"
 )
 
 // The conntrack table's size is the ruleset's (conntrack: max-flows); the
@@ -62,7 +61,7 @@ func (s *State) resizeCT(flows uint32) error {
 		return err
 	}
 	defer old.Close()
-	start, err := ctClockNow()
+	start, err := ctClock()
 	if err != nil {
 		return err
 	}
@@ -75,7 +74,7 @@ func (s *State) resizeCT(flows uint32) error {
 	if err != nil {
 		return err
 	}
-	if err := copyNewer(old, ct, start); err != nil {
+	if err := copyNewer(old, ct, uint64(start)); err != nil {
 		return err
 	}
 	err = s.replaced(hooks)
@@ -98,16 +97,6 @@ func (t *Instance) resizeCT(flows uint32) error {
 	}
 	defer ct.Close()
 	return t.replaceMap(xdpfwMapCt, ct)
-}
-
-// ctClockNow is the live datapath's conntrack clock (bpf_ktime_get_ns:
-// CLOCK_MONOTONIC), in which a flow's last_seen is kept.
-func ctClockNow() (uint64, error) {
-	var ts unix.Timespec
-	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
-		return 0, fmt.Errorf("read the monotonic clock: %w", err)
-	}
-	return uint64(ts.Nano()), nil
 }
 
 // newCTTable is a table of flows entries holding old's flows, put in
