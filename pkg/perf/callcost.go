@@ -38,17 +38,24 @@ func callProgram(n int) (*ebpf.Program, error) {
 // VM, about 14 where returns go through the SRSO mitigation's thunk (some
 // AMD CPUs).
 func CallCost(frame []byte) (float64, error) {
-	with, err := callProgram(callsPerRun)
+	return perOp(frame, callProgram)
+}
+
+// perOp is what one of the operations a program load(n) makes n times
+// costs: the program making callsPerRun of them against the one making
+// none, on frame, repeat method.
+func perOp(frame []byte, load func(n int) (*ebpf.Program, error)) (float64, error) {
+	with, err := load(callsPerRun)
 	if err != nil {
-		return 0, fmt.Errorf("load the calling program: %w", err)
+		return 0, fmt.Errorf("load the program measured: %w", err)
 	}
 	defer with.Close()
-	without, err := callProgram(0)
+	without, err := load(0)
 	if err != nil {
 		return 0, err
 	}
 	defer without.Close()
-	res, err := Measure([]Subject{{"no calls", without}, {"calls", with}}, [][]byte{frame}, Options{Repeat: 10000, Rounds: 5})
+	res, err := Measure([]Subject{{"without", without}, {"with", with}}, [][]byte{frame}, Options{Repeat: 10000, Rounds: 5})
 	if err != nil {
 		return 0, err
 	}
