@@ -146,7 +146,7 @@ var (
 		asm.FnCsumDiff: {4, 6}, asm.FnXdpAdjustHead: {4, 10}, asm.FnRedirectMap: {4, 14},
 		asm.FnXdpAdjustMeta: {4, 15}, asm.FnXdpAdjustTail: {4, 18}, asm.FnFibLookup: {4, 18},
 		asm.FnRingbufOutput: {5, 8}, asm.FnRingbufReserve: {5, 8}, asm.FnRingbufSubmit: {5, 8},
-		asm.FnRingbufDiscard: {5, 8}, asm.FnLoop: {5, 17},
+		asm.FnRingbufDiscard: {5, 8}, asm.FnKtimeGetCoarseNs: {5, 11}, asm.FnLoop: {5, 17},
 		asm.FnXdpGetBuffLen: {5, 18}, asm.FnXdpLoadBytes: {5, 18}, asm.FnXdpStoreBytes: {5, 18},
 		asm.FnMapLookupPercpuElem: {5, 19},
 	}

@@ -94,7 +94,7 @@ func TestKernelNeedsOfObject(t *testing.T) {
 	}
 	for _, want := range []string{"XDP programs", "hash maps", "LPM trie maps", "array maps", "per-CPU array maps",
 		"arrays of maps", "bpf_xdp_get_buff_len", "bpf_xdp_load_bytes", "xdp.frags programs",
-		"TC classifier (sched_cls) programs", "LRU hash maps", "bpf_skb_load_bytes"} {
+		"TC classifier (sched_cls) programs", "LRU hash maps", "bpf_skb_load_bytes", "bpf_ktime_get_coarse_ns"} {
 		if !names[want] {
 			t.Errorf("%s is not among the requirements %v", want, names)
 		}
