@@ -177,8 +177,8 @@ func (v *view) stalePrefixes(gen uint32, t *classifier.Tables, defs map[uint32][
 		if bytes.Equal(old, defs[id]) {
 			continue // same rule: its prefixes are in t
 		}
-		r, _, err := decodeRule(old)
-		if err != nil {
+		var r rules.Rule
+		if _, err := decodeRule(old, &r); err != nil {
 			return nil, false
 		}
 		for dir, p := range []netip.Prefix{r.Match.Src, r.Match.Dst} {
@@ -464,14 +464,15 @@ func (v *view) ruleset() (*rules.Ruleset, map[uint32]uint32, error) {
 	order := make([]uint64, len(ids))
 	slots := make(map[uint32]uint32, len(ids))
 	for i, id := range ids {
-		r, slot, err := decodeRule(defs[id])
+		r := &v.live[i]
+		slot, err := decodeRule(defs[id], r)
 		if err != nil {
 			return nil, nil, fmt.Errorf("rule %d: stored definition: %w", id, err)
 		}
 		if r.ID != id {
 			return nil, nil, fmt.Errorf("rule %d: stored definition is of rule %d", id, r.ID)
 		}
-		v.live[i], v.liveSlots[i], slots[id] = r, slot, slot
+		v.liveSlots[i], slots[id] = slot, slot
 		order[i] = uint64(r.Priority)<<32 | uint64(i)
 	}
 	slices.Sort(order)
@@ -479,7 +480,9 @@ func (v *view) ruleset() (*rules.Ruleset, map[uint32]uint32, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	rs := &rules.Ruleset{Policy: rules.Action(conf.Policy), Rules: make([]rules.Rule, len(order)), Sets: liveSets(v.sets), Conntrack: ct}
+	// Room for one more: AddRule appends one, which would otherwise copy
+	// the lot into fresh memory twice its size.
+	rs := &rules.Ruleset{Policy: rules.Action(conf.Policy), Rules: make([]rules.Rule, len(order), len(order)+1), Sets: liveSets(v.sets), Conntrack: ct}
 	for i, o := range order {
 		rs.Rules[i] = v.live[uint32(o)]
 	}

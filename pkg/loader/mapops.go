@@ -19,7 +19,10 @@ func readAll[K, V any](m *ebpf.Map) ([]K, []V, error) {
 		keys []K
 		vals []V
 	)
-	err := forEachBatch(m, batchSize, func(k []K, v []V) error {
+	// No bigger a batch than the map: a commit reads small maps too, and
+	// fresh memory costs its page faults.
+	size := max(1, min(batchSize, int(m.MaxEntries())))
+	err := forEachBatch(m, size, func(k []K, v []V) error {
 		keys, vals = append(keys, k...), append(vals, v...)
 		return nil
 	})

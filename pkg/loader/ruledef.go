@@ -78,33 +78,38 @@ func encodeRule(r rules.Rule, slot uint32) ([]byte, error) {
 // process may have written, so every field is parsed and checked with the
 // same parsers and rules as user input, unknown, repeated or misordered
 // conditions are rejected, and the rule must pass Validate.
-func decodeRule(b []byte) (rules.Rule, uint32, error) {
-	r, slot, err := parseRuleDef(b)
+//
+// The rule is decoded into *r (the caller's memory: the rules of a live
+// ruleset are read back into one slice, not one allocation each); on an
+// error *r is the zero rule.
+func decodeRule(b []byte, r *rules.Rule) (uint32, error) {
+	slot, err := parseRuleDef(b, r)
 	if err != nil {
-		if r.ID != 0 {
-			return rules.Rule{}, 0, fmt.Errorf("decode rule %d: %w", r.ID, err)
+		id := r.ID
+		*r = rules.Rule{}
+		if id != 0 {
+			return 0, fmt.Errorf("decode rule %d: %w", id, err)
 		}
-		return rules.Rule{}, 0, fmt.Errorf("decode rule: %w", err)
+		return 0, fmt.Errorf("decode rule: %w", err)
 	}
-	return r, slot, nil
+	return slot, nil
 }
 
-// parseRuleDef returns the rule's ID along with any error found after it.
-func parseRuleDef(b []byte) (rules.Rule, uint32, error) {
+// parseRuleDef fills *r, whose ID is set before any error found after it.
+func parseRuleDef(b []byte, r *rules.Rule) (uint32, error) {
+	*r = rules.Rule{}
 	if len(b) > maxRuleDefBytes {
-		return rules.Rule{}, 0, fmt.Errorf("%d bytes, more than %d", len(b), maxRuleDefBytes)
+		return 0, fmt.Errorf("%d bytes, more than %d", len(b), maxRuleDefBytes)
 	}
 	if len(b) < defHeaderBytes {
-		return rules.Rule{}, 0, fmt.Errorf("%d bytes, shorter than the %d-byte header", len(b), defHeaderBytes)
+		return 0, fmt.Errorf("%d bytes, shorter than the %d-byte header", len(b), defHeaderBytes)
 	}
-	r := rules.Rule{
-		ID:       binary.LittleEndian.Uint32(b[0:]),
-		Priority: uint32(binary.LittleEndian.Uint16(b[8:])),
-		Action:   rules.Action(b[10]),
-	}
+	r.ID = binary.LittleEndian.Uint32(b[0:])
+	r.Priority = uint32(binary.LittleEndian.Uint16(b[8:]))
+	r.Action = rules.Action(b[10])
 	slot := binary.LittleEndian.Uint32(b[4:])
 	if r.ID == 0 {
-		return rules.Rule{}, 0, errors.New("id 0")
+		return 0, errors.New("id 0")
 	}
 	// Conditions must come in registry order, as encodeRule writes them:
 	// so each rule has exactly one stored form, and one that implies a
@@ -113,17 +118,17 @@ func parseRuleDef(b []byte) (rules.Rule, uint32, error) {
 	for rest := b[defHeaderBytes:]; len(rest) > 0; {
 		key, after, err := lengthPrefixed(rest)
 		if err != nil {
-			return r, 0, fmt.Errorf("condition key: %w", err)
+			return 0, fmt.Errorf("condition key: %w", err)
 		}
 		val, after, err := lengthPrefixed(after)
 		if err != nil {
-			return r, 0, fmt.Errorf("%s: %w", key, err)
+			return 0, fmt.Errorf("%s: %w", key, err)
 		}
 		rest = after
 		if string(key) == rules.LogKey {
 			// After the conditions, once, before the comment.
 			if next > len(rules.Conditions) || string(val) != "true" {
-				return r, 0, fmt.Errorf("log %q out of place", val)
+				return 0, fmt.Errorf("log %q out of place", val)
 			}
 			r.Log, next = true, len(rules.Conditions)+1
 			continue
@@ -131,7 +136,7 @@ func parseRuleDef(b []byte) (rules.Rule, uint32, error) {
 		if string(key) == rules.CommentKey {
 			// Last, once: Validate checks the text.
 			if next > len(rules.Conditions)+1 {
-				return r, 0, errors.New("comment repeated")
+				return 0, errors.New("comment repeated")
 			}
 			r.Comment, next = string(val), len(rules.Conditions)+2
 			continue
@@ -139,19 +144,19 @@ func parseRuleDef(b []byte) (rules.Rule, uint32, error) {
 		i := rules.ConditionIndex(string(key))
 		switch {
 		case i < 0:
-			return r, 0, fmt.Errorf("unknown condition %q", key)
+			return 0, fmt.Errorf("unknown condition %q", key)
 		case i < next:
-			return r, 0, fmt.Errorf("condition %s repeated, out of order or after the comment", key)
+			return 0, fmt.Errorf("condition %s repeated, out of order or after the comment", key)
 		}
 		next = i + 1
 		if err := rules.Conditions[i].Parse(&r.Match, string(val)); err != nil {
-			return r, 0, fmt.Errorf("%s: %w", key, err)
+			return 0, fmt.Errorf("%s: %w", key, err)
 		}
 	}
 	if err := r.Validate(); err != nil {
-		return r, 0, err
+		return 0, err
 	}
-	return r, slot, nil
+	return slot, nil
 }
 
 // appendField appends key and value, each after its u8 length; both are

@@ -98,7 +98,8 @@ func TestRuleDefRoundTrip(t *testing.T) {
 		if len(b) > maxRuleDefBytes {
 			t.Errorf("%d bytes", len(b))
 		}
-		got, slot, err := decodeRule(b)
+		var got rules.Rule
+		slot, err := decodeRule(b, &got)
 		if err != nil || got != r || slot != uint32(i*3) {
 			t.Errorf("decodeRule(%s) = %v, %d, %v; want %v, %d", b, got, slot, err, r, i*3)
 		}
@@ -110,7 +111,8 @@ func TestRuleDefRoundTrip(t *testing.T) {
 // the comment appended: old states stay readable.
 func TestRuleDefWithoutComment(t *testing.T) {
 	old := def(3, 1, 10, 1, "proto", "tcp", "dport", "22")
-	r, slot, err := decodeRule([]byte(old))
+	var r rules.Rule
+	slot, err := decodeRule([]byte(old), &r)
 	if err != nil || r.Comment != "" || slot != 1 || r.Match.Dport != ports(22, 22) {
 		t.Fatalf("decodeRule(old form) = %v, %d, %v", r, slot, err)
 	}
@@ -152,7 +154,7 @@ func TestDecodeRuleDefErrors(t *testing.T) {
 		{def(1, 0, 1, 2, "comment", strings.Repeat("x", 129)), "comment: 129 bytes, at most 128"},
 	}
 	for _, tt := range tests {
-		_, _, err := decodeRule([]byte(tt.in))
+		_, err := decodeRule([]byte(tt.in), new(rules.Rule))
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("decodeRule(%.60q) error = %v, want it to contain %q", tt.in, err, tt.want)
 		}
