@@ -211,10 +211,16 @@ func (c *compiler) valueDim(d int) ([]uint16, []BitVec) {
 	// by key for the sweep. Sorted lists, not maps by key: the sweep
 	// visits every key (65536 per port dimension), and map lookups there
 	// were most of a commit's compile time.
-	var starts, ends []keyRule
 	sets := make([][]interval, len(c.order))
+	n := 0
 	for r := range c.order {
 		sets[r] = c.keys.of(d, &c.order[r].Match)
+		n += len(sets[r])
+	}
+	// Made at their size: grown by appends, 4096 rules' lists left twice
+	// their size in garbage, fresh memory a CLI commit pays page faults for.
+	starts, ends := make([]keyRule, 0, n), make([]keyRule, 0, n)
+	for r := range c.order {
 		for _, iv := range sets[r] {
 			starts = append(starts, newKeyRule(iv.lo, r))
 			ends = append(ends, newKeyRule(iv.hi+1, r))
