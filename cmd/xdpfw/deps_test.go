@@ -7,8 +7,8 @@ import (
 )
 
 // TestNoGopacketLayers keeps gopacket's layers package out of the xdpfw
-// binary: its package init fills 65,536-entry tables, about 17 ms and two
-// thousand page faults on every invocation, even `xdpfw --help`, whatever
+// binary: its package init fills 65,536-entry tables, about 17 ms and
+// 1,800 page faults on every invocation, even `xdpfw --help`, whatever
 // the command (Go runs every linked package's init). The model and replay
 // read and write frames themselves; tests may still build frames with it.
 func TestNoGopacketLayers(t *testing.T) {

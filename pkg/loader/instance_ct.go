@@ -33,7 +33,7 @@ func (t *Instance) EgressProgram() *ebpf.Program { return t.objs.XdpfwEgress }
 // frames run after it (replay's capture timestamps, so timeouts replay
 // deterministically). Only a trace instance (NewInstance with trace) reads
 // this clock; one without trace runs the production program, which reads
-// the kernel's monotonic clock and ignores it.
+// the kernel's coarse monotonic clock and ignores it.
 func (t *Instance) SetClock(ns uint64) error {
 	if err := t.objs.CtClock.Update(uint32(0), ns, 0); err != nil {
 		return fmt.Errorf("set the conntrack clock: %w", err)
