@@ -200,40 +200,49 @@ func (h *setHandle) remove(ps []netip.Prefix) error {
 
 // entries reads every entry of the set.
 func (h *setHandle) entries() ([]entry, error) {
-	var out []entry
+	var slots [][]bslot
+	var v6 []bool
+	n := 0
 	for _, b := range h.bkt {
 		if b == nil {
 			continue
 		}
-		for _, sl := range b.all() {
-			p := sl.key.prefix(b.v6)
-			out = append(out, entry{p, setVal{Flags: sl.flags, Len: uint8(p.Bits())}})
-		}
+		all := b.all()
+		slots, v6, n = append(slots, all), append(v6, b.v6), n+len(all)
 	}
 	k4h, v4h, err := readAll[layout.Set4Key, setVal](h.inner[kindHost4])
 	if err != nil {
 		return nil, err
 	}
-	for i, k := range k4h {
-		out = append(out, entry{netip.PrefixFrom(netip.AddrFrom4(k.Addr), 32), v4h[i]})
-	}
 	k4p, v4p, err := readAll[layout.Set4LpmKey, setVal](h.inner[kindLPM4])
 	if err != nil {
 		return nil, err
-	}
-	for i, k := range k4p {
-		out = append(out, entry{netip.PrefixFrom(netip.AddrFrom4(k.Addr), int(k.Prefixlen)), v4p[i]})
 	}
 	k6h, v6h, err := readAll[layout.Set6Key, setVal](h.inner[kindHost6])
 	if err != nil {
 		return nil, err
 	}
-	for i, k := range k6h {
-		out = append(out, entry{netip.PrefixFrom(netip.AddrFrom16(k.Addr), 128), v6h[i]})
-	}
 	k6p, v6p, err := readAll[layout.Set6LpmKey, setVal](h.inner[kindLPM6])
 	if err != nil {
 		return nil, err
+	}
+	// Made at its size: a million entries grown by appends left as much
+	// again in garbage, whose fresh pages cost more than the reading.
+	out := make([]entry, 0, n+len(k4h)+len(k4p)+len(k6h)+len(k6p))
+	for i, all := range slots {
+		for _, sl := range all {
+			p := sl.key.prefix(v6[i])
+			out = append(out, entry{p, setVal{Flags: sl.flags, Len: uint8(p.Bits())}})
+		}
+	}
+	for i, k := range k4h {
+		out = append(out, entry{netip.PrefixFrom(netip.AddrFrom4(k.Addr), 32), v4h[i]})
+	}
+	for i, k := range k4p {
+		out = append(out, entry{netip.PrefixFrom(netip.AddrFrom4(k.Addr), int(k.Prefixlen)), v4p[i]})
+	}
+	for i, k := range k6h {
+		out = append(out, entry{netip.PrefixFrom(netip.AddrFrom16(k.Addr), 128), v6h[i]})
 	}
 	for i, k := range k6p {
 		out = append(out, entry{netip.PrefixFrom(netip.AddrFrom16(k.Addr), int(k.Prefixlen)), v6p[i]})
