@@ -241,10 +241,19 @@ struct {
 /* Control-plane state, never read per packet. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, NUM_GENS * MAX_RULES);
+	__type(key, struct rule_def_key);
+	__type(value, struct rule_def_short);
+} rule_defs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, NUM_GENS * MAX_RULES);
 	__type(key, struct rule_def_key);
 	__type(value, struct rule_def);
-} rule_defs SEC(".maps");
+} rule_defs_long SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -225,7 +225,8 @@ const (
 
 // enum rule_def_size
 const (
-	RuleDefBytes = 500
+	RuleDefBytes      = 500
+	RuleDefShortBytes = 124
 )
 
 // enum set_name_size
@@ -236,7 +237,7 @@ const (
 // enum meta_ids
 const (
 	MetaMagic   = 2019848294
-	MetaVersion = 14
+	MetaVersion = 15
 )
 
 // enum capture_limits

@@ -88,16 +88,16 @@ func initMeta(m *xdpfwMaps) error {
 // status) as it is; Provision (attach, apply, set create) moves it to
 // this build (migrate.go). Until then it is not changed: its program is
 // the older build's.
-const oldMetaVersion = 13
+const oldMetaVersion = 14
 
 // addedMaps are the maps this layout added to the previous one, which
 // start empty; a state of the previous layout lacks them until migrate
-// pins them. Layout 14 added none: what changed is what a GF_SOLO
-// generation stores, and migrate writes the generations anew. (Layout
-// 13 added set4_bkt and set6_bkt, the sets' bucket arrays: a set made
-// by layout 12 keeps its slots there empty and its entries where they
-// were, setstore.go.)
-var addedMaps = map[string]bool{}
+// pins them. Layout 15 added rule_defs_long, the long rule definitions,
+// and made rule_defs a map of short ones that allocates per entry: a
+// state of layout 14 keeps all its definitions in a rule_defs of long
+// values, read as they are (ruledefstore.go) until migrate builds both
+// maps anew.
+var addedMaps = map[string]bool{xdpfwMapRuleDefsLong: true}
 
 // checkMeta refuses pinned state of another layout. State of the previous
 // one is accepted, with or without addedMaps (a migration cut short may

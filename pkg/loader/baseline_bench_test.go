@@ -92,10 +92,19 @@ func baselineProgram(b *testing.B, path string, t *loader.Instance) *ebpf.Progra
 	if err != nil {
 		b.Fatal(err)
 	}
-	live := loader.InstanceMaps(t)
+	// The maps its programs use: the control plane's (rule definitions)
+	// may differ in shape between builds of one datapath layout, and the
+	// baseline gets fresh ones of its own.
+	used := map[string]bool{}
+	for _, p := range spec.Programs {
+		for _, ins := range p.Instructions {
+			used[ins.Reference()] = true
+		}
+	}
+	live := t.Maps()
 	repl := map[string]*ebpf.Map{}
 	for name := range spec.Maps {
-		if m, ok := live[name]; ok {
+		if m, ok := live[name]; ok && used[name] {
 			repl[name] = m
 		}
 	}

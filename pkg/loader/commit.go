@@ -19,29 +19,7 @@ func (v *view) ruleDefs() error {
 	if v.defs[0] != nil {
 		return nil
 	}
-	defs := [numGens]map[uint32][]byte{}
-	for gen := range defs {
-		defs[gen] = map[uint32][]byte{}
-	}
-	// A definition takes tens of bytes of its 504: read the map a small
-	// batch at a time into the same buffers and keep only the bytes used,
-	// rather than all 4 MB of both generations in fresh memory.
-	err := forEachBatch(v.m.RuleDefs, 256, func(keys []xdpfwRuleDefKey, vals []xdpfwRuleDef) error {
-		total := 0
-		for i, k := range keys {
-			if k.Gen >= numGens || vals[i].Len > uint32(len(vals[i].Data)) {
-				return fmt.Errorf("rule %d: stored definition is corrupt", k.Id)
-			}
-			total += int(vals[i].Len)
-		}
-		buf := make([]byte, 0, total)
-		for i, k := range keys {
-			start := len(buf)
-			buf = append(buf, vals[i].Data[:vals[i].Len]...)
-			defs[k.Gen][k.Id] = buf[start:len(buf):len(buf)]
-		}
-		return nil
-	})
+	defs, err := readRuleDefs(v.m)
 	if err != nil {
 		return err
 	}
@@ -337,36 +315,6 @@ func writeIfaces(m *xdpfwMaps, gen uint32, ifaces []classifier.IfaceAtom) error 
 		return fmt.Errorf("interface table: %w", err)
 	}
 	return nil
-}
-
-// writeDefs makes generation gen's stored rule definitions defs, given
-// the ones it holds (old): only those that differ are written, and those
-// of rules no longer there deleted, first: rule_defs has room for two
-// full rulesets, not for the old and the new one of a generation besides
-// the other's.
-func writeDefs(m *xdpfwMaps, gen uint32, old, defs map[uint32][]byte) error {
-	var (
-		keys []xdpfwRuleDefKey
-		vals []xdpfwRuleDef
-		gone []xdpfwRuleDefKey
-	)
-	for id, b := range defs {
-		if o, ok := old[id]; ok && bytes.Equal(o, b) {
-			continue
-		}
-		var d xdpfwRuleDef
-		d.Len = uint32(copy(d.Data[:], b))
-		keys, vals = append(keys, xdpfwRuleDefKey{Gen: gen, Id: id}), append(vals, d)
-	}
-	for id := range old {
-		if _, ok := defs[id]; !ok {
-			gone = append(gone, xdpfwRuleDefKey{Gen: gen, Id: id})
-		}
-	}
-	if err := deleteKeys(m.RuleDefs, gone); err != nil {
-		return err
-	}
-	return putAll(m.RuleDefs, keys, vals)
 }
 
 // addrEntries are address-table keys (and the atoms to write with them)

@@ -212,13 +212,13 @@ func TestDeleteKeysAbsent(t *testing.T) {
 	}
 	// Hash maps: rule definitions, some absent.
 	keys := []xdpfwRuleDefKey{{Gen: 1, Id: 900001}, {Gen: 1, Id: 900002}, {Gen: 1, Id: 900003}}
-	if err := putAll(s.maps.RuleDefs, keys[1:2], []xdpfwRuleDef{{Len: 1}}); err != nil {
+	if err := putAll(s.maps.RuleDefs, keys[1:2], []xdpfwRuleDefShort{{Len: 1}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := deleteKeys(s.maps.RuleDefs, keys); err != nil {
 		t.Fatal(err)
 	}
-	var def xdpfwRuleDef
+	var def xdpfwRuleDefShort
 	if err := s.maps.RuleDefs.Lookup(&keys[1], &def); err == nil {
 		t.Error("rule definition 900002 left behind")
 	}

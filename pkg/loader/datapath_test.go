@@ -6,6 +6,7 @@ import (
 	"github.com/xdpfw/xdpfw/internal/fixtures"
 	"github.com/xdpfw/xdpfw/internal/privtest"
 	"github.com/xdpfw/xdpfw/pkg/classifier"
+	"github.com/xdpfw/xdpfw/pkg/layout"
 	"github.com/xdpfw/xdpfw/pkg/model"
 	"github.com/xdpfw/xdpfw/pkg/rules"
 )
@@ -170,6 +171,7 @@ func TestLayoutMatchesObject(t *testing.T) {
 		xdpfwMapIfaceAtoms:   numGens * (classifier.IfaceAtoms - 1),
 		xdpfwMapRuleStats:    rules.MaxRules,
 		xdpfwMapRuleDefs:     numGens * rules.MaxRules,
+		xdpfwMapRuleDefsLong: numGens * rules.MaxRules,
 		xdpfwMapVerdictStats: uint32(len(StatNames)),
 	}
 	for name, n := range want {
@@ -183,7 +185,10 @@ func TestLayoutMatchesObject(t *testing.T) {
 	if words := vecWordsFor(rules.MaxRules); int(words) != len(classifier.BitVec{}) {
 		t.Errorf("a vector of %d rules holds %d words, the classifier gives %d", rules.MaxRules, words, len(classifier.BitVec{}))
 	}
-	if got, want := spec.Maps[xdpfwMapRuleDefs].ValueSize, uint32(4+maxRuleDefBytes); got != want {
+	if got, want := spec.Maps[xdpfwMapRuleDefsLong].ValueSize, uint32(4+maxRuleDefBytes); got != want {
 		t.Errorf("rule_def is %d bytes in the object, Go expects %d", got, want)
+	}
+	if got, want := spec.Maps[xdpfwMapRuleDefs].ValueSize, uint32(4+layout.RuleDefShortBytes); got != want {
+		t.Errorf("rule_def_short is %d bytes in the object, Go expects %d", got, want)
 	}
 }

@@ -1,17 +1,8 @@
 package loader
 
 import (
-	"github.com/cilium/ebpf"
-
 	"github.com/xdpfw/xdpfw/pkg/kernel"
 )
-
-// InstanceMaps gives an instance's maps by name, so a benchmark can run another
-// build of the object on exactly the same classifier state.
-func InstanceMaps(t *Instance) map[string]*ebpf.Map {
-	s := State{maps: t.objs.xdpfwMaps}
-	return s.mapsByName()
-}
 
 // stopChangesAt makes every change of s call stop at its named points
 // (tx.reached); nil: no more.

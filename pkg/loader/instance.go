@@ -141,6 +141,16 @@ func (t *Instance) Close() { t.objs.Close() }
 // usual MTU runs. Frames longer than one buffer need ProgramFor.
 func (t *Instance) Program() *ebpf.Program { return t.objs.Xdpfw }
 
+// Maps are the instance's maps by name: all the object's, those its
+// programs use and the control plane's (rule and set definitions, meta),
+// which make bench's accounting of memory and let a benchmark run
+// another build of the object on exactly the same state. They stay the
+// instance's: the caller must not close them.
+func (t *Instance) Maps() map[string]*ebpf.Map {
+	s := State{maps: t.objs.xdpfwMaps}
+	return s.mapsByName()
+}
+
 // ProgramFor is the program an interface receiving these frames runs: the
 // frags one if any of them is longer than one buffer.
 func (t *Instance) ProgramFor(frames [][]byte) *ebpf.Program {

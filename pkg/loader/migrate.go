@@ -33,6 +33,10 @@ var rebuiltMaps = map[string]bool{
 	xdpfwMapAddr4Host: true, xdpfwMapAddr6Host: true, xdpfwMapAddr4Lpm: true, xdpfwMapAddr6Lpm: true,
 	xdpfwMapValueAtoms: true, xdpfwMapIfaceAtoms: true, xdpfwMapVectors: true,
 	xdpfwMapAtomScratch: true, xdpfwMapScratch: true, xdpfwMapTrace: true, xdpfwMapCtQuote: true,
+	// The rule definitions, though they hold the truth: layout 15 changed
+	// their maps' shape. rebuild copies the live generation's and commits
+	// the other's, as it does the config.
+	xdpfwMapRuleDefs: true, xdpfwMapRuleDefsLong: true,
 }
 
 // migrate moves a state of the previous layout (oldMetaVersion) to this
@@ -42,9 +46,9 @@ var rebuiltMaps = map[string]bool{
 //
 //  1. The added maps are pinned (the stand-ins loadPinned made).
 //  2. The live ruleset is read, and the rebuilt maps are made anew: the
-//     generation word copied, the live generation's config copied (so
-//     the state reads the same whichever pins a crash leaves), and the
-//     ruleset committed into them as any change does (the other
+//     generation word copied, the live generation's config and rule
+//     definitions copied (so the state reads the same whichever pins a
+//     crash leaves), and the ruleset committed into them as any change does (the other
 //     generation written, then the word switched: the new word only).
 //  3. This build's programs are loaded on the kept maps and the new ones.
 //  4. The new maps' pins replace the old ones, `active` last, then the
@@ -149,10 +153,11 @@ func (s *State) rebuild(spec *ebpf.CollectionSpec) (fresh map[string]*ebpf.Map, 
 		slots map[uint32]uint32
 		word  activeWord
 		conf  xdpfwGenConf
+		defs  map[uint32][]byte
 	)
 	err = s.read(func(v *view) error {
 		rs, slots, err = v.ruleset()
-		word, conf = v.word, v.conf[v.active]
+		word, conf, defs = v.word, v.conf[v.active], v.defs[v.active]
 		return err
 	})
 	if err != nil {
@@ -180,8 +185,16 @@ func (s *State) rebuild(spec *ebpf.CollectionSpec) (fresh map[string]*ebpf.Map, 
 	if err := m.Active.Put(uint32(0), uint32(word.gens())); err != nil {
 		return nil, fmt.Errorf("copy the generation word: %w", err)
 	}
+	// The new vectors map holds none of the live generation's vectors:
+	// with its span cleared the commit places the new generation from
+	// entry 0 and sizes the map for it alone, rather than after where
+	// the live one ended in the old map.
+	conf.VecEnd = 0
 	if err := m.GenConf.Put(word.rules(), &conf); err != nil {
 		return nil, fmt.Errorf("copy the live generation's config: %w", err)
+	}
+	if err := writeDefs(&m, word.rules(), nil, defs); err != nil {
+		return nil, fmt.Errorf("copy the live generation's rule definitions: %w", err)
 	}
 	commit := func(t *tx) error {
 		t.setRules(rs, slots)
@@ -209,27 +222,42 @@ func (s *State) rebuild(spec *ebpf.CollectionSpec) (fresh map[string]*ebpf.Map, 
 }
 
 // replaceMapPins pins maps in dir under their names, replacing the old
-// pins atomically, `active` last: until it is replaced the pins read as
-// the old generation, whose config and rule definitions the new maps
+// pins atomically, in pinOrder: until `active` is replaced the pins read
+// as the old generation, whose config and rule definitions the new maps
 // copied.
 func replaceMapPins(dir string, maps map[string]*ebpf.Map) error {
-	names := slices.Sorted(func(yield func(string) bool) {
-		for name := range maps {
-			if name != xdpfwMapActive && !yield(name) {
-				return
-			}
-		}
-	})
-	if maps[xdpfwMapActive] != nil {
-		names = append(names, xdpfwMapActive)
-	}
-	for _, name := range names {
+	for _, name := range pinOrder(maps) {
 		if err := pinOver(dir, name, maps[name]); err != nil {
 			return err
 		}
 	}
 	return nil
 }
+
+// pinOrder is the order replaceMapPins pins maps in: by name, pinsLast
+// last.
+func pinOrder(maps map[string]*ebpf.Map) []string {
+	names := slices.Sorted(func(yield func(string) bool) {
+		for name := range maps {
+			if !slices.Contains(pinsLast, name) && !yield(name) {
+				return
+			}
+		}
+	})
+	for _, name := range pinsLast {
+		if maps[name] != nil {
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
+// pinsLast are the maps replaceMapPins replaces after all others, in
+// this order. rule_defs' shape says how the definitions are read (all in
+// it, layout 14; or the short ones, with rule_defs_long): it goes after
+// rule_defs_long, so a reader never takes an old stand-in for the long
+// ones. The generation word goes last of all.
+var pinsLast = []string{xdpfwMapRuleDefs, xdpfwMapActive}
 
 // pinOver pins obj at dir/name, replacing what is pinned there: pinned
 // beside, then renamed over. A crash leaves the temporary pin, which

@@ -20,19 +20,19 @@ import (
 )
 
 // previousObject is the datapath of the last release of the previous
-// layout (version 12, no IPv4 set buckets): pkg/loader/xdpfw_bpfel.o as
-// committed at 2f5ce96, kept as it was.
-const previousObject = "testdata/xdpfw-layout13.o"
+// layout (version 14, every rule definition in one preallocated
+// rule_defs): pkg/loader/xdpfw_bpfel.o as committed at ac9b083, kept as
+// it was.
+const previousObject = "testdata/xdpfw-layout14.o"
 
-// migrateRuleset's rules set conditions on two dimensions, so this
-// build writes its generations as layout 13 did (not GF_SOLO), and the
-// previous program can run on them.
+// migrateRuleset's rules set conditions on two dimensions (not GF_SOLO),
+// and one has a comment long enough for rule_defs_long.
 const migrateRuleset = `policy: pass
 sets:
   bad: {family: ipv4, elements: [198.51.100.0/24]}
 rules:
   - {src: "@bad", action: drop}
-  - {proto: udp, dport: 53, action: pass}
+  - {proto: udp, dport: 53, action: pass, comment: "resolver traffic: a comment long enough to take the rule past the short definitions, into rule_defs_long"}
   - {proto: tcp, dport: 23, action: drop}
 `
 
@@ -45,19 +45,9 @@ func TestMigratePrevious(t *testing.T) {
 	dir := privtest.PinDir(t)
 	inThrowawayNetns(t, func() error {
 		defer removeState(dir)
-		s, err := migrateFixture(dir, "mig0")
-		if err != nil {
-			return err
-		}
-		want, err := s.RulesetWithSets()
-		s.Close()
-		if err != nil {
-			return err
-		}
-
 		// The previous release's state: read as it is, changed by nothing
 		// but a migration.
-		old, before, err := previousState(dir, "mig0")
+		want, old, before, err := previousFixture(dir, "mig0")
 		if err != nil {
 			return err
 		}
@@ -93,7 +83,7 @@ func TestMigratePrevious(t *testing.T) {
 		if len(notices) != 1 {
 			t.Errorf("migration notices %v, want one", notices)
 		}
-		s, err = Open(dir)
+		s, err := Open(dir)
 		if err != nil {
 			return err
 		}
@@ -110,6 +100,21 @@ func TestMigratePrevious(t *testing.T) {
 		// detach --all finds and removes it.
 		if pinnedMapID(t, dir, xdpfwMapVectors) == vectorsBefore {
 			t.Error("vectors is the previous layout's map, not one built anew")
+		}
+		// ... and the live generation's vectors start its new map, not
+		// after where the old generation's ended in the old one.
+		if s, err = Open(dir); err != nil {
+			return err
+		}
+		err = s.read(func(v *view) error {
+			if start, end := vecSpan(&v.conf[v.active]); start != 0 || end == 0 {
+				t.Errorf("the live vectors after migration span [%d, %d), want from 0", start, end)
+			}
+			return nil
+		})
+		s.Close()
+		if err != nil {
+			return err
 		}
 		// Back to the previous release, then migrated and detached by one
 		// Provision: what the migration pinned, that State removes.
@@ -323,12 +328,7 @@ func TestMigrateCutShort(t *testing.T) {
 			dir := privtest.PinDir(t)
 			inThrowawayNetns(t, func() error {
 				defer removeState(dir)
-				s, err := migrateFixture(dir, "cut0")
-				if err != nil {
-					return err
-				}
-				s.Close()
-				old, before, err := previousState(dir, "cut0")
+				_, old, before, err := previousFixture(dir, "cut0")
 				if err != nil {
 					return err
 				}
@@ -355,7 +355,7 @@ func TestMigrateCutShort(t *testing.T) {
 				}); err != nil {
 					return fmt.Errorf("Provision after a migration cut at %s: %w", point, err)
 				}
-				s, err = Open(dir)
+				s, err := Open(dir)
 				if err != nil {
 					return err
 				}
@@ -405,6 +405,23 @@ func migrateFixture(dir, iface string) (*State, error) {
 	return s, nil
 }
 
+// previousFixture is migrateFixture's state (want: its ruleset) turned
+// into the previous release's and opened (previousState); the caller
+// closes old.
+func previousFixture(dir, iface string) (want *rules.Ruleset, old *State, before []RuleRow, err error) {
+	s, err := migrateFixture(dir, iface)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	want, err = s.RulesetWithSets()
+	s.Close()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	old, before, err = previousState(dir, iface)
+	return want, old, before, err
+}
+
 // removeState removes whatever state dir holds.
 func removeState(dir string) {
 	if s, err := Open(dir); err == nil {
@@ -434,4 +451,67 @@ func previousState(dir, iface string) (old *State, before []RuleRow, err error) 
 		return nil, nil, err
 	}
 	return old, before, nil
+}
+
+// TestMigrateCutBetweenPins: a migration cut after any one of the new
+// maps' pins has replaced the old one (rule_defs of layout 14 beside the
+// new rule_defs_long; then both new) leaves a state that reads as the
+// same ruleset, the long definition included, and the next Provision
+// finishes it.
+func TestMigrateCutBetweenPins(t *testing.T) {
+	dir := privtest.PinDir(t)
+	inThrowawayNetns(t, func() error {
+		defer removeState(dir)
+		want, old, _, err := previousFixture(dir, "pins0")
+		if err != nil {
+			return err
+		}
+		spec, err := loadXdpfw()
+		if err != nil {
+			old.Close()
+			return err
+		}
+		fresh, err := old.rebuild(spec)
+		old.Close()
+		if err != nil {
+			return err
+		}
+		defer func() {
+			for _, m := range fresh {
+				m.Close()
+			}
+		}()
+		for _, name := range pinOrder(fresh) {
+			if err := pinOver(dir, name, fresh[name]); err != nil {
+				return err
+			}
+			cut, err := Open(dir)
+			if err != nil {
+				return fmt.Errorf("cut after pinning %s: %w", name, err)
+			}
+			got, err := cut.RulesetWithSets()
+			cut.Close()
+			if err != nil || !reflect.DeepEqual(got, want) {
+				t.Errorf("ruleset cut after pinning %s: %+v (%v), want %+v", name, got, err, want)
+			}
+		}
+		if err := Provision(dir, func(s *State) error {
+			_, _, err := s.AttachAll([]string{"pins0"}, ModeAuto, false)
+			return err
+		}); err != nil {
+			return fmt.Errorf("Provision after the cut: %w", err)
+		}
+		s, err := Open(dir)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		if s.old != nil {
+			t.Errorf("state still old after Provision: %v", s.old)
+		}
+		if got, err := s.RulesetWithSets(); err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("ruleset after finishing: %+v (%v), want %+v", got, err, want)
+		}
+		return nil
+	})
 }

@@ -10,20 +10,46 @@ import (
 	"github.com/xdpfw/xdpfw/pkg/layout"
 )
 
-// previousShape gives the previous layout's program what it needs of the
-// maps whose shape this layout changed: none did (layout 14 changed what
-// a GF_SOLO generation stores, not a map), so it checks that and returns
-// nothing. previousSets moves the sets' contents to where layout 12 kept
-// them, as a state that came to layout 13 from 12 still has them.
+// previousShape gives the state the previous layout's shape of the maps
+// this one changed, and returns them: layout 14 kept every rule
+// definition, short or long, in one preallocated rule_defs of long
+// values. It makes that map from the previous object, copies both of
+// this layout's definition maps into it and pins it over rule_defs
+// (rule_defs_long, an added map, the caller unpins). Every other map
+// must have the same shape in both. previousSets moves the sets'
+// contents to where layout 12 kept them, as a state that came to
+// layout 13 from 12, and on to 14, still has them.
 func previousShape(dir string, spec *ebpf.CollectionSpec, pinned map[string]*ebpf.Map) (map[string]*ebpf.Map, error) {
 	for name, ms := range spec.Maps {
-		if cur := pinned[name]; cur != nil {
+		if cur := pinned[name]; cur != nil && name != xdpfwMapRuleDefs {
 			if err := compatible(name, shapeOf(ms), cur); err != nil {
 				return nil, fmt.Errorf("map %s changed shape and is not one previousShape knows: %w", name, err)
 			}
 		}
 	}
-	return nil, nil
+	defs, err := readRuleDefs(&xdpfwMaps{RuleDefs: pinned[xdpfwMapRuleDefs], RuleDefsLong: pinned[xdpfwMapRuleDefsLong]})
+	if err != nil {
+		return nil, err
+	}
+	old, err := ebpf.NewMap(spec.Maps[xdpfwMapRuleDefs])
+	if err != nil {
+		return nil, err
+	}
+	for gen, byID := range defs {
+		for id, b := range byID {
+			var d xdpfwRuleDef
+			d.Len = uint32(copy(d.Data[:], b))
+			if err := old.Put(xdpfwRuleDefKey{Gen: uint32(gen), Id: id}, &d); err != nil {
+				old.Close()
+				return nil, err
+			}
+		}
+	}
+	if err := pinOver(dir, xdpfwMapRuleDefs, old); err != nil {
+		old.Close()
+		return nil, err
+	}
+	return map[string]*ebpf.Map{xdpfwMapRuleDefs: old}, nil
 }
 
 // previousSets stores each set as layout 12 did (13 kept such sets as

@@ -221,6 +221,12 @@ type xdpfwRuleDefKey struct {
 	Id  uint32
 }
 
+type xdpfwRuleDefShort struct {
+	_    structs.HostLayout
+	Len  uint32
+	Data [124]uint8
+}
+
 type xdpfwScratch struct {
 	_   structs.HostLayout
 	Buf [40]uint8
@@ -288,6 +294,7 @@ const (
 	xdpfwMapMeta         = "meta"
 	xdpfwMapRanks        = "ranks"
 	xdpfwMapRuleDefs     = "rule_defs"
+	xdpfwMapRuleDefsLong = "rule_defs_long"
 	xdpfwMapRuleStats    = "rule_stats"
 	xdpfwMapScratch      = "scratch"
 	xdpfwMapSet4Bkt      = "set4_bkt"
@@ -383,6 +390,7 @@ type xdpfwMapSpecs struct {
 	Meta         *ebpf.MapSpec `ebpf:"meta"`
 	Ranks        *ebpf.MapSpec `ebpf:"ranks"`
 	RuleDefs     *ebpf.MapSpec `ebpf:"rule_defs"`
+	RuleDefsLong *ebpf.MapSpec `ebpf:"rule_defs_long"`
 	RuleStats    *ebpf.MapSpec `ebpf:"rule_stats"`
 	Scratch      *ebpf.MapSpec `ebpf:"scratch"`
 	Set4Bkt      *ebpf.MapSpec `ebpf:"set4_bkt"`
@@ -450,6 +458,7 @@ type xdpfwMaps struct {
 	Meta         *ebpf.Map `ebpf:"meta"`
 	Ranks        *ebpf.Map `ebpf:"ranks"`
 	RuleDefs     *ebpf.Map `ebpf:"rule_defs"`
+	RuleDefsLong *ebpf.Map `ebpf:"rule_defs_long"`
 	RuleStats    *ebpf.Map `ebpf:"rule_stats"`
 	Scratch      *ebpf.Map `ebpf:"scratch"`
 	Set4Bkt      *ebpf.Map `ebpf:"set4_bkt"`
@@ -491,6 +500,7 @@ func (m *xdpfwMaps) Close() error {
 		m.Meta,
 		m.Ranks,
 		m.RuleDefs,
+		m.RuleDefsLong,
 		m.RuleStats,
 		m.Scratch,
 		m.Set4Bkt,

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/cilium/ebpf"
 
@@ -19,31 +20,25 @@ type mapMemory struct {
 	Bytes uint64
 }
 
-// programMaps is the memory of every map prog uses, largest first.
-func programMaps(prog *ebpf.Program) ([]mapMemory, error) {
-	info, err := prog.Info()
-	if err != nil {
-		return nil, err
-	}
-	ids, ok := info.MapIDs()
-	if !ok {
-		return nil, fmt.Errorf("the kernel does not list the program's maps")
-	}
+// objectMaps is the memory of every map of an instance, largest first:
+// those its programs use and the control plane's (rule and set
+// definitions, meta), which a live state pins beside them.
+func objectMaps(maps map[string]*ebpf.Map) ([]mapMemory, error) {
 	var out []mapMemory
-	for _, id := range ids {
-		m, err := ebpf.NewMapFromID(id)
-		if err != nil {
-			return nil, err
-		}
+	for name, m := range maps {
 		mi, err := m.Info()
-		m.Close()
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("map %s: %w", name, err)
 		}
 		b, _ := mi.Memlock()
-		out = append(out, mapMemory{Name: mi.Name, Bytes: b})
+		out = append(out, mapMemory{Name: name, Bytes: b})
 	}
-	slices.SortFunc(out, func(a, b mapMemory) int { return int(b.Bytes) - int(a.Bytes) })
+	slices.SortFunc(out, func(a, b mapMemory) int {
+		if a.Bytes != b.Bytes {
+			return int(b.Bytes) - int(a.Bytes)
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
 	return out, nil
 }
 
@@ -95,7 +90,7 @@ type memTotals struct {
 // memoryRow is the memory of an instance's maps: the program's own and the
 // sets' inner maps.
 func memoryRow(label string, t *loader.Instance) (memTotals, []string, error) {
-	maps, err := programMaps(t.Program())
+	maps, err := objectMaps(t.Maps())
 	if err != nil {
 		return memTotals{}, nil, err
 	}
@@ -127,13 +122,18 @@ func memoryRow(label string, t *loader.Instance) (memTotals, []string, error) {
 // memory reports the kernel memory of xdpfw's maps at each scale point:
 // rule counts, and sizes of a referenced set.
 func memory(cfg Config, tr workload.Traffic, feed workload.Feed) (Section, error) {
-	tab := Table{Header: []string{"ruleset", "all maps", "all but conntrack's (ct, ct_frags)", "sets' inner maps", "largest of the program's maps"}}
+	tab := Table{Header: []string{"ruleset", "all maps", "all but conntrack's (ct, ct_frags)", "sets' inner maps", "largest maps"}}
 	row := func(label string, rs *rules.Ruleset) (memTotals, error) {
 		t, err := loader.NewInstance(rs, false)
 		if err != nil {
 			return memTotals{}, err
 		}
 		defer t.Close()
+		// Committed again, so both generations hold it, as in a live
+		// state after any later change.
+		if err := t.Load(rs); err != nil {
+			return memTotals{}, err
+		}
 		tot, r, err := memoryRow(label, t)
 		tab.Rows = append(tab.Rows, r)
 		return tot, err
@@ -175,12 +175,13 @@ func memory(cfg Config, tr workload.Traffic, feed workload.Feed) (Section, error
 	}
 	return Section{
 		Title: "Memory of xdpfw's maps",
-		Method: "The kernel's accounting of each map's memory (`memlock` in `bpftool map show`) for every map xdpfw's program uses, " +
-			"loaded with the per-packet rulesets above (both generations of the classifier, counters, rule definitions), " +
+		Method: "The kernel's accounting of each map's memory (`memlock` in `bpftool map show`) for every map of xdpfw's object: " +
+			"those its programs use and the control plane's (the rules' definitions, the sets' definitions, meta), " +
+			"loaded with the per-packet rulesets above, committed twice so both generations of the classifier and of the definitions hold them, as in a live state after any later change, " +
 			"plus the maps in the slots of its map-of-maps: each set's bucket arrays, host hashes and LPM tries, which the program does not list. " +
 			"The rule vectors are sized to the ruleset: a fresh state's map, grown by the ruleset's load to room for two generations " +
 			"of its size and an eighth, as a state given the same `apply` has it. The other arrays and preallocated hash maps are sized " +
-			"for 4096 rules whatever the ruleset; the LPM tries and the sets' maps grow with their entries (a set's bucket arrays are built for its entries and a quarter more). " +
+			"for 4096 rules whatever the ruleset; the LPM tries, the rules' definitions and the sets' maps grow with their entries (a set's bucket arrays are built for its entries and a quarter more). " +
 			"The conntrack table holds its default 262,144 flows in every row but the one whose ruleset sizes it (`conntrack: max-flows`).",
 		Tables: []Table{tab},
 		Notes:  notes,
