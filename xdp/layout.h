@@ -720,7 +720,12 @@ enum ct_timeout {
 
 enum ct_limits {
 	CT_ENTRIES      = 262144,           /* flows: a busy server's */
-	CT_FRAG_ENTRIES = 8192,             /* fragmented datagrams coming in */
+	/* Fragmented datagrams coming in: a record for every CT_FLOWS_PER_FRAG
+	 * flows of the table, at least CT_FRAG_MIN (rules.CTFragsFor), so a
+	 * small table's ruleset gets a small one too. */
+	CT_FLOWS_PER_FRAG = 32,
+	CT_FRAG_MIN     = 1024,
+	CT_FRAG_ENTRIES = CT_ENTRIES / CT_FLOWS_PER_FRAG,
 	/* DHCP: a request broadcast from an address the host may not have
 	 * yet is answered by whichever server takes it, so its flow is keyed
 	 * by the ports alone (and zero addresses). */

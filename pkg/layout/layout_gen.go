@@ -315,12 +315,14 @@ const (
 
 // enum ct_limits
 const (
-	CtEntries     = 262144
-	CtFragEntries = 8192
-	Dhcp4Client   = 68
-	Dhcp4Server   = 67
-	Dhcp6Client   = 546
-	Dhcp6Server   = 547
+	CtEntries      = 262144
+	CtFlowsPerFrag = 32
+	CtFragMin      = 1024
+	CtFragEntries  = 8192
+	Dhcp4Client    = 68
+	Dhcp4Server    = 67
+	Dhcp6Client    = 546
+	Dhcp6Server    = 547
 )
 
 // enum ct_stat

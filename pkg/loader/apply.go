@@ -45,7 +45,7 @@ func (s *State) Apply(rs *rules.Ruleset) (ApplyResult, error) {
 		if t.plan, err = t.planSets(rs.Sets); err != nil {
 			return err
 		}
-		if rs.Conntrack.Flows() != t.m.Ct.MaxEntries() {
+		if !ctSized(t.m, rs.Conntrack) {
 			resized = true
 		}
 		if !resized && p.fresh == nil && p.removed == 0 && p.sameIDs && !p.recommented && rs.Policy == live.Policy && rs.Conntrack == live.Conntrack && !t.plan.changed() {

@@ -200,7 +200,7 @@ func (t *tx) commit() error {
 		// written, all of it checked and fitting, and before anything
 		// live changes: changeGrowing resizes it and runs the change
 		// again (ctresize.go).
-		if t.next.Conntrack.Flows() != t.m.Ct.MaxEntries() {
+		if !ctSized(t.m, t.next.Conntrack) {
 			return &ctResize{flows: t.next.Conntrack.Flows()}
 		}
 		// The timeouts change with the rules (ctconf.go), written

@@ -5,6 +5,8 @@ import (
 	"sort"
 
 	"github.com/cilium/ebpf"
+
+	"github.com/xdpfw/xdpfw/pkg/rules"
 )
 
 // The conntrack table's size is the ruleset's (conntrack: max-flows); the
@@ -28,20 +30,29 @@ func (e *ctResize) Error() string {
 	return fmt.Sprintf("the conntrack table must be resized to %d flows first", e.flows)
 }
 
+// ctSized reports whether m's conntrack tables are the sizes c asks for:
+// the flows', and the fragments' that goes with it (rules.CTFragsFor).
+func ctSized(m *xdpfwMaps, c rules.Conntrack) bool {
+	return m.Ct.MaxEntries() == c.Flows() && m.CtFrags.MaxEntries() == c.Frags()
+}
+
 // resizeCT replaces the conntrack table with one of flows entries,
-// keeping its flows, while the live table keeps serving every packet:
+// and the fragments table with one of the size that goes with it,
+// keeping their records, while the live ones keep serving every packet:
 //
 //  1. meta is marked (metaGrowing), through the write path: the next
 //     change finishes a replacement cut short before anything else, by
 //     loading the programs again on the pinned maps, whichever table is
 //     pinned (grow);
 //  2. a new table is made and the flows copied into it, least recently
-//     seen first, so a smaller table keeps the most recent;
+//     seen first, so a smaller table keeps the most recent; the same for
+//     the fragments' records;
 //  3. to 5. as a migration's (replaceBuild): the programs loaded on it,
 //     its pin over the old table's, the programs' pins over theirs, and
 //     every interface given the new programs, the egress learner too;
 //  6. the flows the old table learnt or refreshed since step 2 began are
-//     merged into the new one (copyNewer);
+//     merged into the new one (copyNewer), and the fragments' records
+//     (copyFrags);
 //  7. the mark is cleared, with the egress hooks recorded.
 //
 // The change that asked for the size commits after this; if it then
@@ -56,11 +67,17 @@ func (s *State) resizeCT(flows uint32) error {
 	if err != nil {
 		return err
 	}
-	old, err := s.maps.Ct.Clone() // the replacement closes the state's handle
+	// Clones: the replacement closes the state's handles.
+	old, err := s.maps.Ct.Clone()
 	if err != nil {
 		return err
 	}
 	defer old.Close()
+	oldFrags, err := s.maps.CtFrags.Clone()
+	if err != nil {
+		return err
+	}
+	defer oldFrags.Close()
 	start, err := ctClock()
 	if err != nil {
 		return err
@@ -70,11 +87,19 @@ func (s *State) resizeCT(flows uint32) error {
 		return err
 	}
 	defer ct.Close()
-	hooks, err := s.replaceBuild(spec, map[string]*ebpf.Map{xdpfwMapCt: ct}, "ctresize")
+	frags, err := newFragsTable(spec, oldFrags, flows)
+	if err != nil {
+		return err
+	}
+	defer frags.Close()
+	hooks, err := s.replaceBuild(spec, map[string]*ebpf.Map{xdpfwMapCt: ct, xdpfwMapCtFrags: frags}, "ctresize")
 	if err != nil {
 		return err
 	}
 	if err := copyNewer(old, ct, uint64(start)); err != nil {
+		return err
+	}
+	if err := copyFrags(oldFrags, frags); err != nil {
 		return err
 	}
 	err = s.replaced(hooks)
@@ -96,7 +121,15 @@ func (t *Instance) resizeCT(flows uint32) error {
 		return err
 	}
 	defer ct.Close()
-	return t.replaceMap(xdpfwMapCt, ct)
+	frags, err := newFragsTable(spec, t.objs.CtFrags, flows)
+	if err != nil {
+		return err
+	}
+	defer frags.Close()
+	if err := t.replaceMap(xdpfwMapCt, ct); err != nil {
+		return err
+	}
+	return t.replaceMap(xdpfwMapCtFrags, frags)
 }
 
 // newCTTable is a table of flows entries holding old's flows, put in
@@ -136,6 +169,41 @@ func newCTTable(spec *ebpf.CollectionSpec, old *ebpf.Map, flows uint32) (*ebpf.M
 		}
 	}
 	return ct, nil
+}
+
+// newFragsTable is the fragments table that goes with a table of flows
+// entries (rules.CTFragsFor), holding old's records. A smaller one keeps
+// some: each lives seconds (a datagram's fragments), and a later fragment
+// whose record is gone is judged as one of a flow it cannot place.
+func newFragsTable(spec *ebpf.CollectionSpec, old *ebpf.Map, flows uint32) (*ebpf.Map, error) {
+	ms := spec.Maps[xdpfwMapCtFrags].Copy()
+	ms.MaxEntries = rules.CTFragsFor(flows)
+	frags, err := ebpf.NewMap(ms)
+	if err != nil {
+		return nil, fmt.Errorf("create a fragments table of %d datagrams: %w", ms.MaxEntries, err)
+	}
+	if err := copyFrags(old, frags); err != nil {
+		frags.Close()
+		return nil, err
+	}
+	return frags, nil
+}
+
+// copyFrags puts old's fragment records into frags, where frags has none
+// of the datagram or one that expires sooner.
+func copyFrags(old, frags *ebpf.Map) error {
+	return forEachBatch(old, 256, func(keys []xdpfwCtFragKey, exp []uint64) error {
+		for i := range keys {
+			var cur uint64
+			if err := frags.Lookup(&keys[i], &cur); err == nil && cur >= exp[i] {
+				continue
+			}
+			if err := frags.Put(&keys[i], &exp[i]); err != nil {
+				return fmt.Errorf("copy fragment records: %w", err)
+			}
+		}
+		return nil
+	})
 }
 
 // copyNewer merges into ct the flows old saw at or after start: those

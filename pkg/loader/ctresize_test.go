@@ -63,6 +63,9 @@ func TestCTResize(t *testing.T) {
 				if _, err := s.maps.Ct.BatchUpdate(keys, vals, nil); err != nil {
 					return err
 				}
+				if err := s.maps.CtFrags.Put(&testFrag, &testFragExpiry); err != nil {
+					return err
+				}
 				small := ctRuleset(t, "conntrack:\n  max-flows: 4096\n")
 				if point != "" {
 					cutShort(t, s, point, func(func(int, int)) { s.Apply(small) })
@@ -131,14 +134,29 @@ func TestCTResize(t *testing.T) {
 	}
 }
 
-// checkCTTable: the resize is over (checkReplaced), and the pinned table
-// of size flows holds keys with vals.
+// testFrag is a fragment record put in the table by hand, as a first
+// fragment of an established datagram would have.
+var (
+	testFrag       = xdpfwCtFragKey{Family: 4, Proto: 17, Id: 4242, Src: [16]byte{198, 51, 100, 7}, Dst: [16]byte{192, 0, 2, 1}}
+	testFragExpiry = uint64(1 << 40)
+)
+
+// checkCTTable: the resize is over (checkReplaced), the pinned table of
+// size flows holds keys with vals, and the fragments table, of the size
+// that goes with it, testFrag.
 func checkCTTable(s *State, iface string, flows uint32, keys []xdpfwCtKey, vals []xdpfwCtVal) error {
 	if err := checkReplaced(s, iface, s.maps.Ct); err != nil {
 		return err
 	}
 	if n := s.maps.Ct.MaxEntries(); n != flows {
 		return fmt.Errorf("conntrack table of %d flows, want %d", n, flows)
+	}
+	if n, want := s.maps.CtFrags.MaxEntries(), rules.CTFragsFor(flows); n != want {
+		return fmt.Errorf("fragments table of %d datagrams beside %d flows, want %d", n, flows, want)
+	}
+	var exp uint64
+	if err := s.maps.CtFrags.Lookup(&testFrag, &exp); err != nil || exp != testFragExpiry {
+		return fmt.Errorf("fragment record after the resize: %d (%v), want %d", exp, err, testFragExpiry)
 	}
 	for i, k := range keys {
 		var v xdpfwCtVal
@@ -176,11 +194,17 @@ func TestCTResizeInstance(t *testing.T) {
 	if c := model.CTConfigOf(rs.Conntrack).Capacity; c != 2048 {
 		t.Errorf("the model's table holds %d flows, want 2048", c)
 	}
+	if n, m := x.objs.CtFrags.MaxEntries(), model.CTConfigOf(rs.Conntrack).FragCapacity; n != layout.CtFragMin || m != int(n) {
+		t.Errorf("instance fragments table of %d datagrams, the model's %d; want both %d", n, m, layout.CtFragMin)
+	}
 	if err := x.Load(ctRuleset(t, "")); err != nil {
 		t.Fatal(err)
 	}
 	if n := x.objs.Ct.MaxEntries(); n != layout.CtEntries {
 		t.Errorf("instance table of %d flows after a ruleset without max-flows, want %d", n, layout.CtEntries)
+	}
+	if n := x.objs.CtFrags.MaxEntries(); n != layout.CtFragEntries {
+		t.Errorf("instance fragments table of %d datagrams after a ruleset without max-flows, want %d", n, layout.CtFragEntries)
 	}
 	// Grown and resized in one load.
 	big := hostPortRules(1200, 2000)
@@ -233,17 +257,7 @@ func TestCopyNewer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mk := func() *ebpf.Map {
-		ms := spec.Maps[xdpfwMapCt].Copy()
-		ms.MaxEntries = rules.MinCTFlows
-		m, err := ebpf.NewMap(ms)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { m.Close() })
-		return m
-	}
-	old, ct := mk(), mk()
+	old, ct := sizedMap(t, spec, xdpfwMapCt, rules.MinCTFlows), sizedMap(t, spec, xdpfwMapCt, rules.MinCTFlows)
 	keys, _ := ctFlows(3)
 	put := func(m *ebpf.Map, k xdpfwCtKey, v xdpfwCtVal) {
 		if err := m.Put(&k, &v); err != nil {
@@ -269,4 +283,52 @@ func TestCopyNewer(t *testing.T) {
 	if err := ct.Lookup(&keys[2], &v); err != nil || v != want {
 		t.Errorf("a flow both tables saw: %+v (%v), want %+v", v, err, want)
 	}
+}
+
+// TestCopyFrags: a fragment record reaches the new table unless that
+// holds one of the same datagram expiring no sooner.
+func TestCopyFrags(t *testing.T) {
+	privtest.Require(t)
+	spec, err := loadXdpfw()
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, frags := sizedMap(t, spec, xdpfwMapCtFrags, layout.CtFragMin), sizedMap(t, spec, xdpfwMapCtFrags, layout.CtFragMin)
+	key := func(id uint32) xdpfwCtFragKey { k := testFrag; k.Id = id; return k }
+	put := func(m *ebpf.Map, id uint32, exp uint64) {
+		k := key(id)
+		if err := m.Put(&k, &exp); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(old, 1, 50)   // only in the old
+	put(old, 2, 90)   // later in the old
+	put(frags, 2, 70) //
+	put(old, 3, 20)   // later in the new
+	put(frags, 3, 80) //
+	put(frags, 4, 30) // only in the new
+	if err := copyFrags(old, frags); err != nil {
+		t.Fatal(err)
+	}
+	for id, want := range map[uint32]uint64{1: 50, 2: 90, 3: 80, 4: 30} {
+		var got uint64
+		k := key(id)
+		if err := frags.Lookup(&k, &got); err != nil || got != want {
+			t.Errorf("datagram %d: expiry %d (%v), want %d", id, got, err, want)
+		}
+	}
+}
+
+// sizedMap is a new map of the object's map name, of entries entries,
+// closed with the test.
+func sizedMap(t *testing.T, spec *ebpf.CollectionSpec, name string, entries uint32) *ebpf.Map {
+	t.Helper()
+	ms := spec.Maps[name].Copy()
+	ms.MaxEntries = entries
+	m, err := ebpf.NewMap(ms)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
 }

@@ -66,10 +66,13 @@ func load(spec *ebpf.CollectionSpec, to any, opts *ebpf.CollectionOptions) error
 			return fmt.Errorf("size the program's vectors: %w", err)
 		}
 	}
-	// So is the conntrack table (ctresize.go): its entries only.
-	if c := o.MapReplacements[xdpfwMapCt]; c != nil && c.MaxEntries() != spec.Maps[xdpfwMapCt].MaxEntries {
-		spec = spec.Copy()
-		spec.Maps[xdpfwMapCt].MaxEntries = c.MaxEntries()
+	// So are the conntrack tables, flows and fragments (ctresize.go):
+	// their entries only.
+	for _, name := range []string{xdpfwMapCt, xdpfwMapCtFrags} {
+		if c := o.MapReplacements[name]; c != nil && c.MaxEntries() != spec.Maps[name].MaxEntries {
+			spec = spec.Copy()
+			spec.Maps[name].MaxEntries = c.MaxEntries()
+		}
 	}
 	o.Programs.LogLevel = ebpf.LogLevelStats
 	o.Programs.LogSizeStart = verifierLogSize

@@ -220,14 +220,17 @@ func newObjectMap(name string) (*ebpf.Map, error) {
 }
 
 // compatible: m, the map name, has want's shape (vectors any size: it is
-// sized to the ruleset, vectors.go; the conntrack table any size a
-// ruleset may ask for, ctresize.go).
+// sized to the ruleset, vectors.go; the conntrack tables, flows and
+// fragments, any size a ruleset may ask for, ctresize.go).
 func compatible(name string, want mapShape, m *ebpf.Map) error {
 	if name == xdpfwMapVectors && m.MaxEntries() >= vecEntriesMin && m.ValueSize() >= want.ValueSize &&
 		m.ValueSize() <= vecValueSize(vecWordsMax) && m.ValueSize()%8 == 0 {
 		want.MaxEntries, want.ValueSize = m.MaxEntries(), m.ValueSize()
 	}
 	if name == xdpfwMapCt && m.MaxEntries() >= rules.MinCTFlows && m.MaxEntries() <= rules.MaxCTFlows {
+		want.MaxEntries = m.MaxEntries()
+	}
+	if name == xdpfwMapCtFrags && m.MaxEntries() >= rules.CTFragsFor(rules.MinCTFlows) && m.MaxEntries() <= rules.CTFragsFor(rules.MaxCTFlows) {
 		want.MaxEntries = m.MaxEntries()
 	}
 	if (mapShape{m.Type(), m.KeySize(), m.ValueSize(), m.MaxEntries(), m.Flags()}) != want {

@@ -72,7 +72,7 @@ func EvaluateTracked(rs *rules.Ruleset, sorted []rules.Rule, usesCT bool, p *Pac
 func CTConfigOf(c rules.Conntrack) CTConfig {
 	return CTConfig{
 		Capacity:       int(c.Flows()),
-		FragCapacity:   layout.CtFragEntries,
+		FragCapacity:   int(c.Frags()),
 		TCPSynSent:     c.Timeout(layout.CtToSynSent),
 		TCPSynRecv:     c.Timeout(layout.CtToSynRecv),
 		TCPEstablished: c.Timeout(layout.CtToEstablished),

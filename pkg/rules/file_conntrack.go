@@ -46,6 +46,17 @@ func (c Conntrack) Flows() uint32 {
 	return c.MaxFlows
 }
 
+// Frags is the size in effect of the table of fragmented datagrams,
+// which follows the flows' (CTFragsFor).
+func (c Conntrack) Frags() uint32 { return CTFragsFor(c.Flows()) }
+
+// CTFragsFor is the fragments table that goes with a table of flows
+// flows: a record for every layout.CtFlowsPerFrag flows, at least
+// layout.CtFragMin (layout.CtFragEntries for the default table).
+func CTFragsFor(flows uint32) uint32 {
+	return max(layout.CtFragMin, flows/layout.CtFlowsPerFrag)
+}
+
 // ParseCTFlows reads max-flows: a whole number of flows within the bounds.
 func ParseCTFlows(s string) (uint32, error) {
 	v, err := strconv.ParseUint(s, 10, 32)
