@@ -38,6 +38,13 @@ func main() {
 		fmt.Fprintf(os.Stderr, "xdpfw: the conntrack table in %s now holds %d flows (its flows kept), the program replaced on every interface (its id changes)\n", dir, flows)
 	}
 	app := newApp(os.Stdout, os.Stderr)
+	// Process-wide, so here and not in newApp, which tests run
+	// in-process.
+	before := app.Before
+	app.Before = func(c *cli.Context) error {
+		lockFutureMemory(c.Args().First())
+		return before(c)
+	}
 	if err := app.Run(interspersed(app, os.Args)); err != nil {
 		fmt.Fprintf(os.Stderr, "xdpfw: %s\n", errorLine(err))
 		os.Exit(1)
