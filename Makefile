@@ -18,8 +18,10 @@ KERNEL_PKGS := qemu-system-x86 busybox-static cpio gzip xz-utils zstd
 
 all: build
 
+# A static binary, as the package ships: without cgo the runtime's threads are
+# its own, which lets short commands lock their heap (cmd/xdpfw/memlock.go).
 build:
-	$(GO) build -o $(BIN) ./cmd/xdpfw
+	CGO_ENABLED=0 $(GO) build -o $(BIN) ./cmd/xdpfw
 
 # make install [PREFIX=/usr/local] [DESTDIR=]: the binary, the systemd unit
 # (its ExecStart pointed at the installed binary) and the example config,

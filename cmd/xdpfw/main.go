@@ -34,8 +34,8 @@ func main() {
 		fmt.Fprintf(os.Stderr, "xdpfw: the ruleset outgrew the rule vectors in %s: now room for %d of %d words (%d KiB), the program replaced on every interface (its id changes)\n",
 			dir, entries, words, entries*(8+8*words)/1024)
 	}
-	loader.CTResizeNotice = func(dir string, flows uint32) {
-		fmt.Fprintf(os.Stderr, "xdpfw: the conntrack table in %s now holds %d flows (its flows kept), the program replaced on every interface (its id changes)\n", dir, flows)
+	loader.CTResizeNotice = func(dir string, flows, frags uint32) {
+		fmt.Fprintf(os.Stderr, "xdpfw: the conntrack tables in %s now hold %d flows and %d fragmented datagrams (their records kept), the program replaced on every interface (its id changes)\n", dir, flows, frags)
 	}
 	app := newApp(os.Stdout, os.Stderr)
 	// Process-wide, so here and not in newApp, which tests run

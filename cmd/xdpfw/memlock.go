@@ -1,15 +1,27 @@
 package main
 
 import (
-	"bytes"
-	"os"
-
 	"golang.org/x/sys/unix"
 )
 
-// longRunning are the commands that run until stopped or read input of
-// any size: their memory is left to the kernel to page as it will.
-var longRunning = map[string]bool{"serve": true, "top": true, "capture": true, "replay": true}
+// lockingCommands are the commands that change or read the live state and
+// end on their own: those whose time is spent committing or reading tables
+// of several MB in fresh memory. Commands that run until stopped (serve,
+// top, capture), replay captures or check the machine (doctor lowers
+// RLIMIT_MEMLOCK for a moment) are left alone.
+var lockingCommands = map[string]bool{
+	"attach": true, "detach": true, "policy": true, "rule": true,
+	"set": true, "apply": true, "status": true,
+}
+
+// cgoThreads is set in a build with cgo, whose runtime starts each thread
+// with pthread_create: a future lock would map each thread's stack whole
+// (8 MiB or more), hundreds of MiB on a host with many CPUs.
+var cgoThreads bool
+
+// initialUserNSInode is the inode the kernel gives the initial user
+// namespace (PROC_USER_INIT_INO), the same on every boot since 3.8.
+const initialUserNSInode = 0xEFFFFFFD
 
 // lockFutureMemory has the kernel map each piece of heap the runtime adds
 // whole, when it is added (mlockall(MCL_FUTURE)), rather than one page at
@@ -18,41 +30,32 @@ var longRunning = map[string]bool{"serve": true, "top": true, "capture": true, "
 // a guest whose faults go to the host) faulting the pages one at a time
 // took about 12 ms more of a `rule add` at 4095 rules. The binary's own
 // pages (MCL_CURRENT) are left alone: mapping all 22 MB of it cost more
-// than it saved.
+// than it saved. The heap stays mapped until the command exits, its peak
+// kept: the files `set load` and `apply` read whole are bounded by
+// --max-size.
 //
-// Only for commands that end on their own (command, the first argument,
-// not longRunning), and only
-// when this process may lock any amount (unlimitedLock): under a limit, a
-// heap grown past it would fail to map and the runtime would die.
-// Otherwise nothing is locked and nothing else changes.
+// Only for lockingCommands (command is the first argument), not in a cgo
+// build, and only where locking is not bounded at all (mayLockAny):
+// under RLIMIT_MEMLOCK a heap grown past it would fail to map and the
+// runtime would die. Otherwise nothing is locked and nothing changes.
 func lockFutureMemory(command string) {
-	if longRunning[command] || !unlimitedLock() {
+	if !lockingCommands[command] || cgoThreads || !mayLockAny() {
 		return
 	}
 	_ = unix.Mlockall(unix.MCL_FUTURE)
 }
 
-// unlimitedLock reports whether RLIMIT_MEMLOCK does not bound this
-// process: it is infinite, or the process holds CAP_IPC_LOCK in the
-// initial user namespace (the kernel checks the capability there; root
-// in a container's namespace is still held to the limit).
-func unlimitedLock() bool {
-	var lim unix.Rlimit
-	if unix.Getrlimit(unix.RLIMIT_MEMLOCK, &lim) == nil && lim.Cur == unix.RLIM_INFINITY {
-		return true
-	}
+// mayLockAny reports whether this process holds CAP_IPC_LOCK in the
+// initial user namespace, where the kernel checks it: there, and only
+// there, RLIMIT_MEMLOCK does not apply to it (an infinite limit is not
+// enough: a command may lower it, as doctor does, and root in a
+// container's namespace is still held to it).
+func mayLockAny() bool {
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	var data [2]unix.CapUserData
 	if unix.Capget(&hdr, &data[0]) != nil || data[0].Effective&(1<<unix.CAP_IPC_LOCK) == 0 {
 		return false
 	}
-	m, err := os.ReadFile("/proc/self/uid_map")
-	return err == nil && initialUIDMap(m)
-}
-
-// initialUIDMap: m is the initial user namespace's map, every uid to
-// itself.
-func initialUIDMap(m []byte) bool {
-	f := bytes.Fields(m)
-	return len(f) == 3 && string(f[0]) == "0" && string(f[1]) == "0" && string(f[2]) == "4294967295"
+	var st unix.Stat_t
+	return unix.Stat("/proc/self/ns/user", &st) == nil && st.Ino == initialUserNSInode
 }

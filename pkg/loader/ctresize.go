@@ -16,9 +16,10 @@ import (
 // every interface, the way the rule vectors grow (grow.go).
 
 // CTResizeNotice, when set, is told that a change gave the state in dir a
-// conntrack table of flows entries, and the programs that use it to every
-// interface (their ids change), so the CLI can say so.
-var CTResizeNotice func(dir string, flows uint32)
+// conntrack table of flows entries and a fragments table of frags (one or
+// both of a new size), and the programs that use them to every interface
+// (their ids change), so the CLI can say so.
+var CTResizeNotice func(dir string, flows, frags uint32)
 
 // ctResize is a commit's refusal when the ruleset asks for a table of
 // another size: changeGrowing resizes it and runs the change again.
@@ -104,7 +105,7 @@ func (s *State) resizeCT(flows uint32) error {
 	}
 	err = s.replaced(hooks)
 	if err == nil && CTResizeNotice != nil {
-		CTResizeNotice(s.dir, flows)
+		CTResizeNotice(s.dir, flows, rules.CTFragsFor(flows))
 	}
 	return err
 }
@@ -126,10 +127,7 @@ func (t *Instance) resizeCT(flows uint32) error {
 		return err
 	}
 	defer frags.Close()
-	if err := t.replaceMap(xdpfwMapCt, ct); err != nil {
-		return err
-	}
-	return t.replaceMap(xdpfwMapCtFrags, frags)
+	return t.replaceMaps(map[string]*ebpf.Map{xdpfwMapCt: ct, xdpfwMapCtFrags: frags})
 }
 
 // newCTTable is a table of flows entries holding old's flows, put in

@@ -145,19 +145,21 @@ func (t *Instance) growInstance(full *vectorsFull) error {
 	if err != nil {
 		return err
 	}
-	err = t.replaceMap(xdpfwMapVectors, vec)
+	err = t.replaceMaps(map[string]*ebpf.Map{xdpfwMapVectors: vec})
 	vec.Close()
 	return err
 }
 
-// replaceMap loads the instance's programs again on its maps with m in
-// place of the one named name; the caller still closes m.
-func (t *Instance) replaceMap(name string, m *ebpf.Map) error {
+// replaceMaps loads the instance's programs again on its maps, those of
+// with in place of the ones of their names; the caller still closes them.
+func (t *Instance) replaceMaps(with map[string]*ebpf.Map) error {
 	repl := map[string]*ebpf.Map{}
 	for n, f := range mapFields(&t.objs.xdpfwMaps) {
 		repl[n] = *f
 	}
-	repl[name] = m
+	for n, m := range with {
+		repl[n] = m
+	}
 	fresh, err := newInstance(repl, t.trace)
 	if err != nil {
 		return err

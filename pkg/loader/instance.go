@@ -142,9 +142,9 @@ func (t *Instance) Close() { t.objs.Close() }
 func (t *Instance) Program() *ebpf.Program { return t.objs.Xdpfw }
 
 // Maps are the instance's maps by name: all the object's, those its
-// programs use and the control plane's (rule and set definitions, meta),
-// which make bench's accounting of memory and let a benchmark run
-// another build of the object on exactly the same state. They stay the
+// programs use and the control plane's (rule and set definitions, meta):
+// make bench counts the memory of them all, and runs another build of
+// the object on exactly the same state. They stay the
 // instance's: the caller must not close them.
 func (t *Instance) Maps() map[string]*ebpf.Map {
 	s := State{maps: t.objs.xdpfwMaps}

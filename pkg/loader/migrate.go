@@ -45,7 +45,8 @@ var rebuiltMaps = map[string]bool{
 // given the new one:
 //
 //  1. The added maps are pinned (the stand-ins loadPinned made).
-//  2. The live ruleset is read, and the rebuilt maps are made anew: the
+//  2. The live ruleset is read, and the rebuilt maps are made anew (and
+//     the fragments table, where its size is not the flows'): the
 //     generation word copied, the live generation's config and rule
 //     definitions copied (so the state reads the same whichever pins a
 //     crash leaves), and the ruleset committed into them as any change does (the other
@@ -74,6 +75,12 @@ func (s *State) migrate() error {
 		}
 	}
 	s.missing = nil
+	// A clone: the replacement closes the state's handles.
+	oldFrags, err := s.maps.CtFrags.Clone()
+	if err != nil {
+		return err
+	}
+	defer oldFrags.Close()
 	fresh, err := s.rebuild(spec)
 	if err != nil {
 		return err
@@ -86,6 +93,12 @@ func (s *State) migrate() error {
 	hooks, err := s.replaceBuild(spec, fresh, "migrate")
 	if err != nil {
 		return err
+	}
+	if frags := fresh[xdpfwMapCtFrags]; frags != nil {
+		// What the old programs recorded while the new ones were given.
+		if err := copyFrags(oldFrags, frags); err != nil {
+			return err
+		}
 	}
 	// The maps are this build's now; the version is their last write,
 	// through the write path like any other, with the egress hooks.
@@ -177,6 +190,16 @@ func (s *State) rebuild(spec *ebpf.CollectionSpec) (fresh map[string]*ebpf.Map, 
 			return nil, fmt.Errorf("create map %s: %w", name, err)
 		}
 		byName[name] = fresh[name]
+	}
+	// A layout before 15 sized the fragments table for the default flows
+	// whatever the conntrack table's size: given the size that goes with
+	// the table's now, its records kept, as a resize would.
+	if flows := s.maps.Ct.MaxEntries(); s.maps.CtFrags.MaxEntries() != rules.CTFragsFor(flows) {
+		if fresh[xdpfwMapCtFrags], err = newFragsTable(spec, s.maps.CtFrags, flows); err != nil {
+			delete(fresh, xdpfwMapCtFrags)
+			return nil, err
+		}
+		byName[xdpfwMapCtFrags] = fresh[xdpfwMapCtFrags]
 	}
 	var m xdpfwMaps
 	if err := assignMaps(&m, byName); err != nil {

@@ -26,8 +26,11 @@ import (
 const previousObject = "testdata/xdpfw-layout14.o"
 
 // migrateRuleset's rules set conditions on two dimensions (not GF_SOLO),
-// and one has a comment long enough for rule_defs_long.
+// and one has a comment long enough for rule_defs_long. Its conntrack
+// table is not the default size: layout 14's fragments table did not
+// follow it, this one's does.
 const migrateRuleset = `policy: pass
+conntrack: {max-flows: 16384}
 sets:
   bad: {family: ipv4, elements: [198.51.100.0/24]}
 rules:
@@ -59,6 +62,10 @@ func TestMigratePrevious(t *testing.T) {
 		if verdicts["drop"].Packets != 2 {
 			old.Close()
 			return fmt.Errorf("verdict counters under the previous program: %+v, want 2 drops", verdicts)
+		}
+		if err := old.maps.CtFrags.Put(&testFrag, &testFragExpiry); err != nil {
+			old.Close()
+			return err
 		}
 		_, err = old.AddRule(rules.Rule{Action: rules.Pass})
 		old.Close()
@@ -166,6 +173,17 @@ func checkMigrated(t *testing.T, s *State, want *rules.Ruleset, before []RuleRow
 		t.Errorf("mig0 runs program %d, want this build's pinned %d", st.Interfaces[0].ProgID, ids.plain)
 	}
 	checkEgressRecorded(t, s, "mig0")
+	flows := want.Conntrack.Flows()
+	if n := s.maps.Ct.MaxEntries(); n != flows {
+		t.Errorf("conntrack table of %d flows after migration, want %d", n, flows)
+	}
+	if n, w := s.maps.CtFrags.MaxEntries(), rules.CTFragsFor(flows); n != w {
+		t.Errorf("fragments table of %d datagrams after migration, want %d", n, w)
+	}
+	var exp uint64
+	if err := s.maps.CtFrags.Lookup(&testFrag, &exp); err != nil || exp != testFragExpiry {
+		t.Errorf("fragment record after migration: %d (%v), want %d", exp, err, testFragExpiry)
+	}
 	out, err := runFrame(s.progs.Xdpfw, fixtures.UDP("198.51.100.9", "192.0.2.1", 1000, 53))
 	if err != nil {
 		return err
@@ -230,6 +248,9 @@ func runPreviousOn(s *State, iface string) error {
 		}
 		repl[name] = pinned[name]
 	}
+	// Layout 14 sized its conntrack table to the ruleset as this one does
+	// (load).
+	spec.Maps[xdpfwMapCt].MaxEntries = pinned[xdpfwMapCt].MaxEntries()
 	// The previous release's programs, its egress learner in place of
 	// this build's.
 	var progs struct {

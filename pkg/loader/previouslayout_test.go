@@ -15,13 +15,15 @@ import (
 // definition, short or long, in one preallocated rule_defs of long
 // values. It makes that map from the previous object, copies both of
 // this layout's definition maps into it and pins it over rule_defs
-// (rule_defs_long, an added map, the caller unpins). Every other map
-// must have the same shape in both. previousSets moves the sets'
+// (rule_defs_long, an added map, the caller unpins). Its ct_frags held
+// 8192 records whatever the flows: where this state's is another size, a
+// map of the previous one, holding its records, is pinned over it. Every
+// other map must have the same shape in both. previousSets moves the sets'
 // contents to where layout 12 kept them, as a state that came to
 // layout 13 from 12, and on to 14, still has them.
 func previousShape(dir string, spec *ebpf.CollectionSpec, pinned map[string]*ebpf.Map) (map[string]*ebpf.Map, error) {
 	for name, ms := range spec.Maps {
-		if cur := pinned[name]; cur != nil && name != xdpfwMapRuleDefs {
+		if cur := pinned[name]; cur != nil && name != xdpfwMapRuleDefs && name != xdpfwMapCtFrags {
 			if err := compatible(name, shapeOf(ms), cur); err != nil {
 				return nil, fmt.Errorf("map %s changed shape and is not one previousShape knows: %w", name, err)
 			}
@@ -49,7 +51,24 @@ func previousShape(dir string, spec *ebpf.CollectionSpec, pinned map[string]*ebp
 		old.Close()
 		return nil, err
 	}
-	return map[string]*ebpf.Map{xdpfwMapRuleDefs: old}, nil
+	reshaped := map[string]*ebpf.Map{xdpfwMapRuleDefs: old}
+	if pinned[xdpfwMapCtFrags].MaxEntries() != spec.Maps[xdpfwMapCtFrags].MaxEntries {
+		frags, err := ebpf.NewMap(spec.Maps[xdpfwMapCtFrags])
+		if err == nil {
+			reshaped[xdpfwMapCtFrags] = frags
+			err = copyFrags(pinned[xdpfwMapCtFrags], frags)
+		}
+		if err == nil {
+			err = pinOver(dir, xdpfwMapCtFrags, frags)
+		}
+		if err != nil {
+			for _, m := range reshaped {
+				m.Close()
+			}
+			return nil, err
+		}
+	}
+	return reshaped, nil
 }
 
 // previousSets stores each set as layout 12 did (13 kept such sets as

@@ -34,7 +34,10 @@ func newCLI() (*cli, error) {
 	if err != nil {
 		gobin = filepath.Join(runtime.GOROOT(), "bin", "go")
 	}
-	if out, err := exec.Command(gobin, "build", "-o", c.exe, "./cmd/xdpfw").CombinedOutput(); err != nil {
+	// Built as make build and the package build it: without cgo.
+	build := exec.Command(gobin, "build", "-o", c.exe, "./cmd/xdpfw")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("go build ./cmd/xdpfw: %v: %s", err, out)
 	}
