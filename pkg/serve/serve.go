@@ -18,9 +18,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-
 	"github.com/xdpfw/xdpfw/pkg/loader"
 )
 
@@ -130,17 +127,13 @@ func exit(cfg Config, log *logger) error {
 
 // serveMetrics listens on addr and serves /metrics from c in the
 // background; the listening address goes to the log (port 0 picks one).
-func serveMetrics(addr string, c prometheus.Collector, log *logger) (*http.Server, error) {
-	reg := prometheus.NewRegistry()
-	if err := reg.Register(c); err != nil {
-		return nil, err
-	}
+func serveMetrics(addr string, c *collector, log *logger) (*http.Server, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
+	mux.Handle("/metrics", c)
 	mux.HandleFunc("/", func(w http.ResponseWriter, req *http.Request) {
 		if req.URL.Path != "/" {
 			http.NotFound(w, req)
