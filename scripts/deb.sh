@@ -15,7 +15,7 @@ trap 'rm -rf "$stage"' EXIT
 
 install -d "$stage/DEBIAN" "$stage/usr/sbin" "$stage/lib/systemd/system" "$stage/etc/xdpfw" \
 	"$stage/usr/share/doc/xdpfw/examples/kubernetes"
-CGO_ENABLED=0 "$go" build -trimpath -o "$stage/usr/sbin/xdpfw" ./cmd/xdpfw
+CGO_ENABLED=0 "$go" build -trimpath -tags urfave_cli_no_docs -o "$stage/usr/sbin/xdpfw" ./cmd/xdpfw
 install -m 0644 dist/xdpfw.service "$stage/lib/systemd/system/xdpfw.service"
 install -m 0644 dist/xdpfw.yaml "$stage/etc/xdpfw/xdpfw.yaml"
 install -m 0644 dist/kubernetes/*.yaml "$stage/usr/share/doc/xdpfw/examples/kubernetes/"

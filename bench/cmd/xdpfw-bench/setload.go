@@ -34,8 +34,9 @@ func newCLI() (*cli, error) {
 	if err != nil {
 		gobin = filepath.Join(runtime.GOROOT(), "bin", "go")
 	}
-	// Built as make build and the package build it: without cgo.
-	build := exec.Command(gobin, "build", "-o", c.exe, "./cmd/xdpfw")
+	// Built as make build and the package build it: without cgo, without
+	// urfave/cli's man-page writer.
+	build := exec.Command(gobin, "build", "-tags", "urfave_cli_no_docs", "-o", c.exe, "./cmd/xdpfw")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		os.RemoveAll(dir)
