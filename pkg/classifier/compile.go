@@ -106,7 +106,7 @@ var atomSeed = maphash.MakeSeed()
 // added: room for them from the start spares the copies of a growing
 // slice of 512-byte vectors.
 func newAtoms(zero BitVec, n int) *atoms {
-	a := &atoms{ids: map[uint64][]uint32{}, vecs: make([]BitVec, 0, n+1)}
+	a := &atoms{ids: make(map[uint64][]uint32, n+1), vecs: make([]BitVec, 0, n+1)}
 	a.id(&zero)
 	return a
 }
@@ -140,7 +140,15 @@ func (c *compiler) wildcard(d int) BitVec {
 // rules whose prefix contains the address.
 func (c *compiler) addrField(get func(*rules.Match) netip.Prefix) ([]PrefixAtom, []BitVec) {
 	var wild BitVec
-	byPrefix := map[netip.Prefix][]int{}
+	named := 0
+	for r := range c.order {
+		if get(&c.order[r].Match).IsValid() {
+			named++
+		}
+	}
+	// Sized at once: grown by assignment, the map's rehashing took more
+	// of a 4096-rule compile than filling it.
+	byPrefix := make(map[netip.Prefix][]int, named)
 	for r := range c.order {
 		if p := get(&c.order[r].Match); p.IsValid() {
 			byPrefix[p] = append(byPrefix[p], r)
