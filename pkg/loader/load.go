@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/rlimit"
 	"golang.org/x/sys/unix"
 
 	"github.com/xdpfw/xdpfw/pkg/kernel"
@@ -49,7 +48,7 @@ func load(spec *ebpf.CollectionSpec, to any, opts *ebpf.CollectionOptions) error
 	}
 	// Kernels before 5.11 charge maps to RLIMIT_MEMLOCK (conntrack's
 	// table alone is 30 MiB); on later ones this is a no-op.
-	if err := rlimit.RemoveMemlock(); err != nil {
+	if err := kernel.LiftMemlock(); err != nil {
 		return fmt.Errorf("remove the memlock limit for BPF maps: %w", err)
 	}
 	o := ebpf.CollectionOptions{}
