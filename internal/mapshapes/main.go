@@ -1,7 +1,8 @@
 // Command mapshapes writes the shapes of an eBPF object's maps (type, key
-// and value size, entries, flags) as a Go table, so a program that only
-// checks pinned maps against the object need not parse the object's ELF
-// and BTF (several milliseconds per process). `go generate` in pkg/loader
+// and value size, entries, flags) as a Go table, and its programs' names
+// as the kernel gives them, so a program that only checks pinned maps and
+// programs against the object need not parse the object's ELF and BTF
+// (several milliseconds per process). `go generate` in pkg/loader
 // runs it after bpf2go; `make check-generated` proves the table current.
 package main
 
@@ -22,6 +23,7 @@ func main() {
 	pkg := flag.String("pkg", "", "package of the generated file")
 	out := flag.String("out", "", "file to write")
 	name := flag.String("var", "objectMaps", "the table's variable")
+	progVar := flag.String("progs", "objectPrograms", "the program names' variable")
 	flag.Parse()
 	if flag.NArg() != 1 || *pkg == "" || *out == "" {
 		log.Fatal("usage: mapshapes -pkg PKG -out FILE OBJECT")
@@ -47,7 +49,18 @@ func main() {
 		fmt.Fprintf(&b, "\t%q: {Type: ebpf.%s, KeySize: %d, ValueSize: %d, MaxEntries: %d, Flags: %#x},\n",
 			n, ms.Type, ms.KeySize, ms.ValueSize, ms.MaxEntries, ms.Flags)
 	}
-	b.WriteString("}\n")
+	b.WriteString("}\n\n")
+	progs := []string{}
+	for _, ps := range spec.Programs {
+		n := ps.Name
+		if len(n) > 15 { // BPF_OBJ_NAME_LEN less the NUL
+			n = n[:15]
+		}
+		progs = append(progs, fmt.Sprintf("%q", n))
+	}
+	slices.Sort(progs)
+	fmt.Fprintf(&b, "// %s are the names the kernel gives the object's programs (their\n// first 15 bytes).\n", *progVar)
+	fmt.Fprintf(&b, "var %s = []string{%s}\n", *progVar, strings.Join(progs, ", "))
 	src, err := format.Source(b.Bytes())
 	if err != nil {
 		log.Fatal(err)

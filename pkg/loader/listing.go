@@ -82,7 +82,17 @@ type Problem struct {
 // attachment as the kernel has it, and the problems found: attachments
 // not as recorded, and orphans (Orphans).
 func (s *State) Status() (Status, error) {
-	rs, err := s.Ruleset()
+	// The policy and the count from the live generation's config alone:
+	// reading and decoding every stored definition was half of a status
+	// at 4095 rules.
+	var (
+		policy rules.Action
+		nrules int
+	)
+	err := s.read(func(v *view) error {
+		policy, nrules = rules.Action(v.conf[v.active].Policy), int(v.conf[v.active].Nrules)
+		return nil
+	})
 	if err != nil {
 		return Status{}, err
 	}
@@ -90,7 +100,7 @@ func (s *State) Status() (Status, error) {
 	if err != nil {
 		return Status{}, err
 	}
-	st := Status{PinDir: s.dir, Policy: rs.Policy.String(), Rules: len(rs.Rules), Interfaces: atts, Problems: []Problem{}}
+	st := Status{PinDir: s.dir, Policy: policy.String(), Rules: nrules, Interfaces: atts, Problems: []Problem{}}
 	for _, a := range atts {
 		if a.Attached && a.Egress == EgressNone {
 			st.Problems = append(st.Problems, Problem{Iface: a.Iface, Ifindex: a.Ifindex, Kind: "egress",

@@ -46,3 +46,7 @@ var objectMaps = map[string]mapShape{
 	"vectors":        {Type: ebpf.Array, KeySize: 4, ValueSize: 64, MaxEntries: 1024, Flags: 0x400},
 	"verdict_stats":  {Type: ebpf.PerCPUArray, KeySize: 4, ValueSize: 16, MaxEntries: 5, Flags: 0x0},
 }
+
+// objectPrograms are the names the kernel gives the object's programs (their
+// first 15 bytes).
+var objectPrograms = []string{"xdpfw", "xdpfw_egress", "xdpfw_frags"}

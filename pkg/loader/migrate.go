@@ -321,10 +321,7 @@ func replacePins(dir string, progs *xdpfwPrograms) error {
 // short, an earlier new one), keeping the mode, and the egress learner
 // on the same interfaces.
 func (s *State) reattach() (hooks map[uint32]uint32, err error) {
-	n, err := namesOf()
-	if err != nil {
-		return nil, err
-	}
+	n := namesOf()
 	atts, err := s.Attachments()
 	if err != nil {
 		return nil, err

@@ -199,3 +199,24 @@ func xdpProgOn(name string) (uint32, error) {
 	}
 	return 0, nil
 }
+
+// TestProgID: the id read from a program's fdinfo is the kernel's, as
+// the program's full info gives it, for each of the object's programs.
+func TestProgID(t *testing.T) {
+	privtest.Require(t)
+	inst, err := NewInstance(&rules.Ruleset{Policy: rules.Pass}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inst.Close()
+	for _, p := range []*ebpf.Program{inst.objs.Xdpfw, inst.objs.XdpfwFrags, inst.objs.XdpfwEgress} {
+		info, err := p.Info()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := info.ID()
+		if got, err := progID(p); err != nil || got != uint32(want) || got == 0 {
+			t.Errorf("%s: progID %d (%v), want %d", p, got, err, want)
+		}
+	}
+}

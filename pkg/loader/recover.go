@@ -34,29 +34,19 @@ type objectNames struct {
 	progs    map[string]bool // its programs' names, as the kernel has them
 }
 
-func namesOf() (objectNames, error) {
-	spec, err := loadXdpfw()
-	if err != nil {
-		return objectNames{}, err
-	}
+func namesOf() objectNames {
 	n := objectNames{mapPins: map[string]bool{}, progPins: map[string]bool{}, progs: map[string]bool{}}
-	for name := range spec.Maps {
-		if !strings.HasPrefix(name, ".") {
-			n.mapPins[name] = true
-		}
+	for name := range objectMaps {
+		n.mapPins[name] = true
 	}
 	for pin := range (&State{}).programPins() {
 		n.progPins[pin] = true
 		n.progPins[pin+newPinSuffix] = true // a migration cut short
 	}
-	for _, ps := range spec.Programs {
-		name := ps.Name
-		if len(name) > 15 { // BPF_OBJ_NAME_LEN less the NUL
-			name = name[:15]
-		}
+	for _, name := range objectPrograms {
 		n.progs[name] = true
 	}
-	return n, nil
+	return n
 }
 
 // ours reports whether the pin at path, named name, is provably xdpfw's:
@@ -128,10 +118,7 @@ func classifyPins(dir string, n objectNames) (ours, stray []string, err error) {
 // pinned last, is absent, so they never formed a valid state). It removes
 // only xdpfw's pins, and refuses a directory holding anything else.
 func removeLeftovers(dir string) error {
-	n, err := namesOf()
-	if err != nil {
-		return err
-	}
+	n := namesOf()
 	ours, stray, err := classifyPins(dir, n)
 	if err != nil {
 		return err
@@ -209,10 +196,7 @@ func findOrphans(dir string, n objectNames, listed map[int]bool, ids progIDs) ([
 // Orphans lists the interfaces of this network namespace that run an
 // xdpfw program the state does not list.
 func (s *State) Orphans() ([]Orphan, error) {
-	n, err := namesOf()
-	if err != nil {
-		return nil, err
-	}
+	n := namesOf()
 	ids, err := s.progIDs()
 	if err != nil {
 		return nil, err
@@ -280,10 +264,7 @@ func withOrphans(dir string, fn func([]Orphan) error) error {
 	if !errors.Is(err, ErrNotAttached) {
 		return err
 	}
-	n, err := namesOf()
-	if err != nil {
-		return err
-	}
+	n := namesOf()
 	orphans, err := findOrphans(dir, n, nil, progIDs{})
 	if err != nil {
 		return err
@@ -350,10 +331,7 @@ func RemoveState(dir string) (Removal, error) {
 
 func salvage(dir string, why error) (Removal, error) {
 	r := Removal{Broken: why.Error()}
-	n, err := namesOf()
-	if err != nil {
-		return r, err
-	}
+	n := namesOf()
 	lock, err := lockDir(dir, false)
 	if err != nil {
 		return r, err
