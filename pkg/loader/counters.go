@@ -32,39 +32,16 @@ func sumPerCPU(m *ebpf.Map, key uint32) (Counter, error) {
 	return c, nil
 }
 
-// ruleCounters sums each rule's counters (rule_stats, per CPU, at the
-// rule's slot). The slots up to the highest are read in batches, one
-// system call per ruleCounterBatch slots, not one per rule: a list of
-// 4095 rules made 4,096 calls.
+// ruleCounters sums each rule's counters (rule_stats at the rule's
+// slot), the slots up to the highest read in batches (sumsPerCPU).
 func ruleCounters(m *ebpf.Map, slots map[uint32]uint32) (map[uint32]Counter, error) {
 	top := -1
 	for _, slot := range slots {
 		top = max(top, int(slot))
 	}
-	sums := make([]Counter, top+1)
-	ncpu, err := ebpf.PossibleCPU()
+	sums, err := sumsPerCPU(m, top+1)
 	if err != nil {
 		return nil, err
-	}
-	keys := make([]uint32, ruleCounterBatch)
-	vals := make([]xdpfwCounter, ruleCounterBatch*ncpu)
-	var cursor ebpf.MapBatchCursor
-	for done := 0; done <= top; {
-		n, err := m.BatchLookup(&cursor, keys, vals, nil)
-		for i, slot := range keys[:n] {
-			if int(slot) <= top {
-				for _, v := range vals[i*ncpu : (i+1)*ncpu] {
-					sums[slot].add(v)
-				}
-			}
-		}
-		done += n
-		if errors.Is(err, ebpf.ErrKeyNotExist) {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("read rule counters: %w", err)
-		}
 	}
 	out := make(map[uint32]Counter, len(slots))
 	for id, slot := range slots {
@@ -73,9 +50,41 @@ func ruleCounters(m *ebpf.Map, slots map[uint32]uint32) (map[uint32]Counter, err
 	return out, nil
 }
 
-// ruleCounterBatch is how many slots' counters one call reads: 256
-// slots of 16 bytes per CPU.
-const ruleCounterBatch = 256
+// sumsPerCPU sums over CPUs each of the first n entries of m, a per-CPU
+// array of counters, read perCPUBatch entries a system call: one call
+// per entry made a list of 4095 rules 4,096 calls, and stats 1,541.
+func sumsPerCPU(m *ebpf.Map, n int) ([]Counter, error) {
+	sums := make([]Counter, n)
+	ncpu, err := ebpf.PossibleCPU()
+	if err != nil {
+		return nil, err
+	}
+	keys := make([]uint32, perCPUBatch)
+	vals := make([]xdpfwCounter, perCPUBatch*ncpu)
+	var cursor ebpf.MapBatchCursor
+	for done := 0; done < n; {
+		got, err := m.BatchLookup(&cursor, keys, vals, nil)
+		for i, key := range keys[:got] {
+			if int(key) < n {
+				for _, v := range vals[i*ncpu : (i+1)*ncpu] {
+					sums[key].add(v)
+				}
+			}
+		}
+		done += got
+		if errors.Is(err, ebpf.ErrKeyNotExist) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read counters: %w", err)
+		}
+	}
+	return sums, nil
+}
+
+// perCPUBatch is how many entries of a per-CPU array one call reads:
+// 256 of 16 bytes a CPU.
+const perCPUBatch = 256
 
 // VerdictCounters returns the per-verdict counters by StatNames name:
 // every interface slot's, and what verdict_stats keeps (counts of the
@@ -86,23 +95,24 @@ func (s *State) VerdictCounters() (map[string]Counter, error) {
 
 func verdictCounters(m *xdpfwMaps) (map[string]Counter, error) {
 	out := make(map[string]Counter, len(StatNames))
-	for i, name := range StatNames {
-		c, err := sumPerCPU(m.VerdictStats, uint32(i))
-		if err != nil {
-			return nil, err
-		}
-		out[name] = c
+	kept, err := sumsPerCPU(m.VerdictStats, len(StatNames))
+	if err != nil {
+		return nil, err
 	}
-	for slot := uint32(0); slot < layout.IfaceStatSlots; slot++ {
-		per, err := slotCounters(m, slot)
-		if err != nil {
-			return nil, err
-		}
-		for name, c := range per {
-			o := out[name]
-			o.Packets += c.Packets
-			o.Bytes += c.Bytes
-			out[name] = o
+	for i, name := range StatNames {
+		out[name] = kept[i]
+	}
+	// Every slot's outcomes, each into the verdicts it counts in.
+	slots, err := sumsPerCPU(m.IfaceStats, layout.IfaceStatSlots*layout.NumOutcomes)
+	if err != nil {
+		return nil, err
+	}
+	for key, c := range slots {
+		for _, st := range outcomeStats[key%layout.NumOutcomes] {
+			sum := out[StatNames[st]]
+			sum.Packets += c.Packets
+			sum.Bytes += c.Bytes
+			out[StatNames[st]] = sum
 		}
 	}
 	return out, nil

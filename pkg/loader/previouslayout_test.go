@@ -29,7 +29,7 @@ func previousShape(dir string, spec *ebpf.CollectionSpec, pinned map[string]*ebp
 			}
 		}
 	}
-	defs, err := readRuleDefs(&xdpfwMaps{RuleDefs: pinned[xdpfwMapRuleDefs], RuleDefsLong: pinned[xdpfwMapRuleDefsLong]})
+	defs, err := readRuleDefs(&xdpfwMaps{RuleDefs: pinned[xdpfwMapRuleDefs], RuleDefsLong: pinned[xdpfwMapRuleDefsLong], GenConf: pinned[xdpfwMapGenConf]})
 	if err != nil {
 		return nil, err
 	}

@@ -25,7 +25,7 @@ func TestRuleCounters(t *testing.T) {
 	defer m.Close()
 	ncpu := ebpf.MustPossibleCPU()
 	last := m.MaxEntries() - 1
-	slots := map[uint32]uint32{7: 0, 8: ruleCounterBatch - 1, 9: ruleCounterBatch, 10: 300, 11: last, 12: 5}
+	slots := map[uint32]uint32{7: 0, 8: perCPUBatch - 1, 9: perCPUBatch, 10: 300, 11: last, 12: 5}
 	want := map[uint32]Counter{12: {}}
 	for id, slot := range slots {
 		if id == 12 {
