@@ -7,8 +7,8 @@ import (
 // lockingCommands are the commands that change or read the live state and
 // end on their own: those whose time is spent committing or reading tables
 // of several MB in fresh memory. Commands that run until stopped (serve,
-// top, capture), replay captures or check the machine (doctor lowers
-// RLIMIT_MEMLOCK for a moment) are left alone.
+// top, capture), replay captures or check the machine are left alone:
+// their memory is theirs to page as the kernel will.
 var lockingCommands = map[string]bool{
 	"attach": true, "detach": true, "policy": true, "rule": true,
 	"set": true, "apply": true, "status": true,
@@ -47,9 +47,10 @@ func lockFutureMemory(command string) {
 
 // mayLockAny reports whether this process holds CAP_IPC_LOCK in the
 // initial user namespace, where the kernel checks it: there, and only
-// there, RLIMIT_MEMLOCK does not apply to it (an infinite limit is not
-// enough: a command may lower it, as doctor does, and root in a
-// container's namespace is still held to it).
+// there, RLIMIT_MEMLOCK does not apply to it. An infinite limit is not
+// enough: a process may lower it (doctor's memlock check sets it to zero
+// for a moment), and a heap grown under the lowered limit would fail to
+// map; root in a container's namespace is still held to it.
 func mayLockAny() bool {
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	var data [2]unix.CapUserData

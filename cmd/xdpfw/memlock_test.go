@@ -64,9 +64,11 @@ func TestMayLockAny(t *testing.T) {
 	cmd := exec.Command(exe, "-test.run", "^TestMayLockAnyChild$", "-test.count=1")
 	cmd.Env = append(os.Environ(), "XDPFW_MAYLOCK_CHILD=1")
 	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Cloneflags:  syscall.CLONE_NEWUSER,
-		UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1}},
-		GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1}},
+		Cloneflags: syscall.CLONE_NEWUSER,
+		// The whole range, as the initial namespace's map reads: only
+		// the namespace's identity tells them apart.
+		UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1<<32 - 1}},
+		GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1<<32 - 1}},
 	}
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("in a user namespace of its own: %v\n%s", err, out)

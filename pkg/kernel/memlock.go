@@ -44,24 +44,6 @@ func MemlockCharged() (bool, error) {
 	return false, err
 }
 
-// LiftMemlock lets this process create maps of any size where the
-// kernel charges them to RLIMIT_MEMLOCK (MemlockCharged): the limit is
-// raised to infinity there, and nothing changes elsewhere. It does what
-// cilium/ebpf's rlimit.RemoveMemlock does, asked when a program is
-// loaded: that package asks at every start of the process, a probe map
-// that cost each CLI command, `--help` too, most of a millisecond.
-func LiftMemlock() error {
-	charged, err := MemlockCharged()
-	if err != nil || !charged {
-		return err
-	}
-	inf := unix.Rlimit{Cur: unix.RLIM_INFINITY, Max: unix.RLIM_INFINITY}
-	if err := unix.Prlimit(0, unix.RLIMIT_MEMLOCK, &inf, nil); err != nil {
-		return fmt.Errorf("raise the memlock limit: %w", err)
-	}
-	return nil
-}
-
 // MemlockLimit is this process's RLIMIT_MEMLOCK in bytes
 // (unix.RLIM_INFINITY: none).
 func MemlockLimit() (uint64, error) {

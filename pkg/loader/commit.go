@@ -19,7 +19,11 @@ func (v *view) ruleDefs() error {
 	if v.defs[0] != nil {
 		return nil
 	}
-	defs, err := readRuleDefs(v.m)
+	var hint [numGens]int
+	for gen := range hint {
+		hint[gen] = int(min(v.conf[gen].Nrules, layout.MaxRules))
+	}
+	defs, err := readRuleDefs(v.m, hint)
 	if err != nil {
 		return err
 	}

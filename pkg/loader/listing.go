@@ -82,9 +82,12 @@ type Problem struct {
 // attachment as the kernel has it, and the problems found: attachments
 // not as recorded, and orphans (Orphans).
 func (s *State) Status() (Status, error) {
-	// The policy and the count from the live generation's config alone:
-	// reading and decoding every stored definition was half of a status
-	// at 4095 rules.
+	// The policy and the count from the live generation's config alone,
+	// what the datapath runs by: reading and decoding every stored
+	// definition was half of a status at 4095 rules. So status does not
+	// check the definitions (the control plane's record of the rules);
+	// rule list, save and every change do, and refuse a store that
+	// disagrees with the config.
 	var (
 		policy rules.Action
 		nrules int

@@ -46,11 +46,9 @@ func load(spec *ebpf.CollectionSpec, to any, opts *ebpf.CollectionOptions) error
 	if err := report.Err(); err != nil {
 		return err
 	}
-	// Kernels before 5.11 charge maps to RLIMIT_MEMLOCK (conntrack's
-	// table alone is 30 MiB); on later ones this is a no-op.
-	if err := kernel.LiftMemlock(); err != nil {
-		return fmt.Errorf("remove the memlock limit for BPF maps: %w", err)
-	}
+	// No memlock limit to lift (cilium/ebpf's rlimit.RemoveMemlock): the
+	// kernels that charged maps to RLIMIT_MEMLOCK (before 5.11) lack
+	// what the probe above asks for (5.18), and are refused.
 	o := ebpf.CollectionOptions{}
 	if opts != nil {
 		o = *opts

@@ -29,7 +29,7 @@ func previousShape(dir string, spec *ebpf.CollectionSpec, pinned map[string]*ebp
 			}
 		}
 	}
-	defs, err := readRuleDefs(&xdpfwMaps{RuleDefs: pinned[xdpfwMapRuleDefs], RuleDefsLong: pinned[xdpfwMapRuleDefsLong], GenConf: pinned[xdpfwMapGenConf]})
+	defs, err := readRuleDefs(&xdpfwMaps{RuleDefs: pinned[xdpfwMapRuleDefs], RuleDefsLong: pinned[xdpfwMapRuleDefsLong]}, [numGens]int{})
 	if err != nil {
 		return nil, err
 	}

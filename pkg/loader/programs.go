@@ -59,19 +59,13 @@ func progIDsOf(progs *xdpfwPrograms) (progIDs, error) {
 	return progIDs{plain: plain, frags: frags}, nil
 }
 
-// progID is p's id in the kernel: the prog_id line of its fdinfo, one
-// small read, where Info fetches and decodes all the program's info
-// (about 2 ms each for xdpfw's, most of what status spent on them);
-// Info where fdinfo lacks the line.
+// progID is p's id in the kernel: fdinfoProgID, one small read, where
+// Info fetches and decodes all the program's info (about 2 ms each for
+// xdpfw's, most of what status spent on them); Info where fdinfo lacks
+// the line.
 func progID(p *ebpf.Program) (uint32, error) {
-	if b, err := os.ReadFile(fmt.Sprintf("/proc/self/fdinfo/%d", p.FD())); err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
-			if v, ok := strings.CutPrefix(line, "prog_id:"); ok {
-				if id, err := strconv.ParseUint(strings.TrimSpace(v), 10, 32); err == nil && id != 0 {
-					return uint32(id), nil
-				}
-			}
-		}
+	if id, ok := fdinfoProgID(p.FD()); ok {
+		return id, nil
 	}
 	info, err := p.Info()
 	if err != nil {
@@ -79,4 +73,19 @@ func progID(p *ebpf.Program) (uint32, error) {
 	}
 	id, _ := info.ID()
 	return uint32(id), nil
+}
+
+// fdinfoProgID is the prog_id line of a program descriptor's fdinfo.
+func fdinfoProgID(fd int) (uint32, bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/self/fdinfo/%d", fd))
+	if err != nil {
+		return 0, false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "prog_id:"); ok {
+			id, err := strconv.ParseUint(strings.TrimSpace(v), 10, 32)
+			return uint32(id), err == nil && id != 0
+		}
+	}
+	return 0, false
 }

@@ -201,7 +201,8 @@ func xdpProgOn(name string) (uint32, error) {
 }
 
 // TestProgID: the id read from a program's fdinfo is the kernel's, as
-// the program's full info gives it, for each of the object's programs.
+// the program's full info gives it, for each of the object's programs,
+// and progID gives it.
 func TestProgID(t *testing.T) {
 	privtest.Require(t)
 	inst, err := NewInstance(&rules.Ruleset{Policy: rules.Pass}, false)
@@ -215,7 +216,10 @@ func TestProgID(t *testing.T) {
 			t.Fatal(err)
 		}
 		want, _ := info.ID()
-		if got, err := progID(p); err != nil || got != uint32(want) || got == 0 {
+		if got, ok := fdinfoProgID(p.FD()); !ok || got != uint32(want) {
+			t.Errorf("%s: fdinfo prog_id %d (%v), want %d", p, got, ok, want)
+		}
+		if got, err := progID(p); err != nil || got != uint32(want) {
 			t.Errorf("%s: progID %d (%v), want %d", p, got, err, want)
 		}
 	}

@@ -24,20 +24,14 @@ func fitsShort(n int) bool { return n <= layout.RuleDefShortBytes }
 // rule_defs value in layout 14, which kept all definitions there.
 const longDefSize = uint32(unsafe.Sizeof(xdpfwRuleDef{}))
 
-// readRuleDefs reads every stored definition of both generations.
-func readRuleDefs(m *xdpfwMaps) ([numGens]map[uint32][]byte, error) {
+// readRuleDefs reads every stored definition of both generations; hint
+// is about how many each holds (its config's rule count; 0: unknown).
+// The maps are made at that size: grown entry by entry, their rehashing
+// cost a `rule add` at 4095 rules about 2 ms.
+func readRuleDefs(m *xdpfwMaps, hint [numGens]int) ([numGens]map[uint32][]byte, error) {
 	defs := [numGens]map[uint32][]byte{}
 	for gen := range defs {
-		// Sized by the generation's config at once: grown entry by
-		// entry, the maps' rehashing cost a `rule add` at 4095 rules
-		// about 2 ms. Only a hint: a generation being written may hold
-		// more or fewer.
-		var conf xdpfwGenConf
-		hint := 0
-		if m.GenConf.Lookup(uint32(gen), &conf) == nil {
-			hint = int(min(conf.Nrules, layout.MaxRules))
-		}
-		defs[gen] = make(map[uint32][]byte, hint)
+		defs[gen] = make(map[uint32][]byte, hint[gen])
 	}
 	longData := func(d *xdpfwRuleDef) []byte { return bounded(d.Data[:], d.Len) }
 	if m.RuleDefs.ValueSize() == longDefSize {

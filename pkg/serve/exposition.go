@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"fmt"
 	"io"
 	"slices"
 	"strconv"
@@ -52,8 +53,11 @@ type exposition struct {
 }
 
 // add records one sample of m: its label values (as many as m has label
-// names) and its value.
+// names) and its value. Another number of values is this package's bug.
 func (e *exposition) add(m *metric, v float64, values ...string) {
+	if len(values) != len(m.labels) {
+		panic(fmt.Sprintf("metric %s: %d label values for labels %v", m.name, len(values), m.labels))
+	}
 	if e.samples == nil {
 		e.samples = map[*metric][]string{}
 	}
@@ -70,9 +74,7 @@ func (e *exposition) add(m *metric, v float64, values ...string) {
 			}
 			b.WriteString(m.labels[i])
 			b.WriteString(`="`)
-			if i < len(values) {
-				b.WriteString(labelValue.Replace(strings.ToValidUTF8(values[i], "\uFFFD")))
-			}
+			b.WriteString(labelValue.Replace(strings.ToValidUTF8(values[i], "\uFFFD")))
 			b.WriteByte('"')
 		}
 		b.WriteByte('}')

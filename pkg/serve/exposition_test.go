@@ -8,7 +8,8 @@ import (
 	"github.com/prometheus/common/model"
 )
 
-// TestExposition: samples of a family given apart come out together, their
+// TestExposition: families come out in name order, samples of a family
+// given apart together, their
 // labels in name order, and
 // label values and help that need escaping (quotes, backslashes, line
 // feeds, bytes that are not UTF-8) parse back with Prometheus' own parser
@@ -17,8 +18,8 @@ func TestExposition(t *testing.T) {
 	rules := counterOf("x_rule_packets_total", "Frames\nby \\rule.", "id", "comment")
 	up := gaugeOf("x_up", "Up.")
 	var e exposition
+	e.add(up, 1) // first, though its name sorts after the other's
 	e.add(rules, 3, "1", `say "hi" \ there`+"\nnext")
-	e.add(up, 1)
 	e.add(rules, 12345678901234, "2", "bad \xff byte")
 	var out strings.Builder
 	if err := e.writeTo(&out); err != nil {

@@ -133,7 +133,7 @@ func (c *collector) collect() *exposition {
 func (c *collector) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", contentType)
 	if err := c.collect().writeTo(w); err != nil {
-		c.log.limited("scrape", "metrics: write the answer", "error", err)
+		c.log.limited("scrape-write", "metrics: write the answer", "error", err)
 	}
 }
 
