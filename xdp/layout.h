@@ -574,34 +574,43 @@ struct addr6_lpm_key {
 	__u8 addr[16];
 } __attribute__((packed));
 
-/* Live ruleset storage: one rule per entry, per generation, in the binary
- * form of encodeRule (pkg/loader/ruledef.go). A definition of at most
- * RULE_DEF_SHORT_BYTES (most: a rule's conditions take tens of bytes)
- * is kept in rule_defs, a longer one (up to RULE_DEF_BYTES, a long
- * comment) in rule_defs_long. Both maps allocate an entry when it is
+/* Live ruleset storage: one entry per rule and content, in the binary
+ * form of encodeRule (pkg/loader/ruledef.go). A definition both
+ * generations hold, as most do (a change rewrites few rules), is one
+ * entry whose gens has both bits; a rule whose definition differs
+ * between them (a new comment keeps the id) has two, in key slots 0 and
+ * 1. A change writes an entry in place (one element replaced, so a
+ * reader sees it whole, old or new): it takes the inactive generation's
+ * bit from the entries that leave it before it adds the bit to, or
+ * writes, the ones it gets (pkg/loader/ruledefstore.go).
+ *
+ * A definition of at most RULE_DEF_SHORT_BYTES (most: a rule's
+ * conditions take tens of bytes, an IPv6 host with a protocol and a
+ * port 80) is kept in rule_defs, a longer one (up to RULE_DEF_BYTES, a
+ * long comment) in rule_defs_long. Both maps allocate an entry when it is
  * written (BPF_F_NO_PREALLOC), so they take memory for the rules there
- * are: a short entry is one 192-byte kernel allocation, where every
- * entry of one preallocated map of 504-byte values took 4.5 MiB for
- * room that was mostly empty. */
-enum rule_def_size { RULE_DEF_BYTES = 500, RULE_DEF_SHORT_BYTES = 124 };
+ * are: a short entry is one 152-byte kernel allocation. */
+enum rule_def_size { RULE_DEF_BYTES = 500, RULE_DEF_SHORT_BYTES = 84 };
 struct rule_def_key {
-	__u32 gen;
 	__u32 id;
+	__u32 slot;                 /* 0 or 1 */
 };
 
 struct rule_def {
-	__u32 len;
+	__u16 len;
+	__u16 gens;                 /* bit g: generation g holds it */
 	__u8 data[RULE_DEF_BYTES];
 };
 
 struct rule_def_short {
-	__u32 len;
+	__u16 len;
+	__u16 gens;
 	__u8 data[RULE_DEF_SHORT_BYTES];
 };
 
 enum meta_ids {
 	META_MAGIC      = 0x78647066,       /* "xdpf" */
-	META_VERSION    = 15, /* 4: two programs; 5: binary rule definitions; 6: sets; 7: atom_scratch; 8: capture; 9: conntrack; 10: address buckets; 11: vectors sized to the ruleset; 12: values on cache lines; 13: IPv4 set buckets; 14: one-dimension rulesets without vectors (GF_SOLO); 15: rule definitions allocated per entry, in rule_defs and rule_defs_long */
+	META_VERSION    = 16, /* 4: two programs; 5: binary rule definitions; 6: sets; 7: atom_scratch; 8: capture; 9: conntrack; 10: address buckets; 11: vectors sized to the ruleset; 12: values on cache lines; 13: IPv4 set buckets; 14: one-dimension rulesets without vectors (GF_SOLO); 15: rule definitions allocated per entry, in rule_defs and rule_defs_long; 16: definitions shared by the generations, capture ring made by the capture, iface_atoms allocated per entry */
 };
 struct meta {
 	__u32 magic;

@@ -86,6 +86,7 @@ struct {
 /* (gen, ifindex) -> atom of the input-interface dimension */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);   /* most rulesets name no interface */
 	__uint(max_entries, NUM_GENS * (IFACE_ATOMS - 1));
 	__type(key, struct iface_key);
 	__type(value, __u32);
@@ -298,9 +299,18 @@ struct {
 	__type(value, struct ring_stats);
 } capture_stats SEC(".maps");
 
-struct {
+/* The ring is made by the capture that starts and put in slot 0, and
+ * taken out when it stops: no capture, no megabyte of ring. */
+struct capture_ring_map {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, CAPTURE_RING_BYTES);
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__array(values, struct capture_ring_map);
 } capture_ring SEC(".maps");
 
 /* Frames of rules with `log: true` (RANK_LOG), for `xdpfw serve`. */
@@ -920,6 +930,7 @@ __noinline int capture(struct xdp_md *ctx, __u32 len, __u32 action,
 {
 	struct capture_conf *c;
 	struct ring_stats *st;
+	void *ring;
 	__u32 zero = 0, hit;
 
 	if (!ctx)
@@ -940,7 +951,14 @@ __noinline int capture(struct xdp_md *ctx, __u32 len, __u32 action,
 		if (!hit)
 			return 0;
 	}
-	return to_ring(&capture_ring, st, ctx, len, c->snaplen, c->max_rate, action, reason, rule_id);
+	ring = bpf_map_lookup_elem(&capture_ring, &zero);
+	if (!ring) {
+		/* the bit is on before the ring is in (a capture taken over
+		 * from a killed process, or a state just migrated) */
+		__sync_fetch_and_add(&st->lost, 1);
+		return 0;
+	}
+	return to_ring(ring, st, ctx, len, c->snaplen, c->max_rate, action, reason, rule_id);
 }
 
 /* Logs a frame its rule decided (RANK_LOG) to log_ring: a global

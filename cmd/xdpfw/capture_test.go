@@ -133,6 +133,7 @@ func TestCaptureDropped(t *testing.T) {
 	var stderr bytes.Buffer
 	cmd := startCLI(t, pin, &stderr, "capture", "-c", strconv.Itoa(len(want)), "-w", out)
 	waitCapturing(t, pin, cmd.Process.Pid)
+	checkCaptureRing(t, pin, true)
 	runPinned(t, pin, frames)
 	if err := waitExit(t, cmd, func() { cmd.Process.Kill() }); err != nil {
 		t.Fatalf("capture: %v; stderr %s", err, stderr.String())
@@ -159,6 +160,23 @@ func TestCaptureDropped(t *testing.T) {
 	st, err := runCLI(t, pin, "", "status")
 	if err != nil || strings.Contains(st, "capture") {
 		t.Errorf("status after the capture: %v\n%s", err, st)
+	}
+	checkCaptureRing(t, pin, false)
+}
+
+// checkCaptureRing: the state's capture_ring holds a ring in its slot
+// (made by the capture that runs) if want, and nothing otherwise.
+func checkCaptureRing(t *testing.T, pin string, want bool) {
+	t.Helper()
+	m, err := ebpf.LoadPinnedMap(filepath.Join(pin, "capture_ring"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	var id uint32
+	err = m.Lookup(uint32(0), &id)
+	if got := err == nil; got != want || (err != nil && !errors.Is(err, ebpf.ErrKeyNotExist)) {
+		t.Errorf("a capture ring in its slot: %v (%v), want %v", got, err, want)
 	}
 }
 
@@ -199,9 +217,11 @@ func TestCaptureKilled(t *testing.T) {
 	waitCapturing(t, pin, cmd.Process.Pid)
 	cmd.Process.Signal(syscall.SIGKILL)
 	cmd.Wait()
+	checkCaptureRing(t, pin, true)
 	if out := mustRunCLI(t, pin, "", "capture", "--stop"); out != "capture stopped\n" {
 		t.Errorf("capture --stop: %q", out)
 	}
+	checkCaptureRing(t, pin, false)
 	if _, err := runCLI(t, pin, "", "status"); err != nil {
 		t.Errorf("status after --stop: %v", err)
 	}

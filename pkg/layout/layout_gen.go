@@ -226,7 +226,7 @@ const (
 // enum rule_def_size
 const (
 	RuleDefBytes      = 500
-	RuleDefShortBytes = 124
+	RuleDefShortBytes = 84
 )
 
 // enum set_name_size
@@ -237,7 +237,7 @@ const (
 // enum meta_ids
 const (
 	MetaMagic   = 2019848294
-	MetaVersion = 15
+	MetaVersion = 16
 )
 
 // enum capture_limits

@@ -88,16 +88,13 @@ func initMeta(m *xdpfwMaps) error {
 // status) as it is; Provision (attach, apply, set create) moves it to
 // this build (migrate.go). Until then it is not changed: its program is
 // the older build's.
-const oldMetaVersion = 14
+const oldMetaVersion = 15
 
 // addedMaps are the maps this layout added to the previous one, which
 // start empty; a state of the previous layout lacks them until migrate
-// pins them. Layout 15 added rule_defs_long, the long rule definitions,
-// and made rule_defs a map of short ones that allocates per entry: a
-// state of layout 14 keeps all its definitions in a rule_defs of long
-// values, read as they are (ruledefstore.go) until migrate builds both
-// maps anew.
-var addedMaps = map[string]bool{xdpfwMapRuleDefsLong: true}
+// pins them. Layout 16 added none (it changed rule_defs, rule_defs_long,
+// capture_ring and iface_atoms, which migrate builds anew).
+var addedMaps = map[string]bool{}
 
 // checkMeta refuses pinned state of another layout. State of the previous
 // one is accepted, with or without addedMaps (a migration cut short may

@@ -6,12 +6,15 @@ import (
 	"os"
 	"syscall"
 
+	"github.com/cilium/ebpf"
+
 	"github.com/xdpfw/xdpfw/pkg/layout"
 )
 
 // Capture: `xdpfw capture` asks the datapath to copy the frames it
-// selects (by verdict, interface and deciding rule) into capture_ring,
-// with the rule, action and reason of each. Starting and stopping are
+// selects (by verdict, interface and deciding rule) into a ring the
+// capture makes and puts in capture_ring, with the rule, action and
+// reason of each. Starting and stopping are
 // changes of the write path: the selection goes to capture_conf, then the
 // capture bit of `active` flips, so the datapath pays nothing while no
 // capture runs but the test of a bit of the word it reads anyway. One
@@ -54,14 +57,18 @@ func (f CaptureFilter) conf(owner uint32) xdpfwCaptureConf {
 	return c
 }
 
-// captureChange is a capture starting (conf set) or stopping.
+// captureChange is a capture starting (conf set, with its ring) or
+// stopping.
 type captureChange struct {
 	start bool
 	conf  xdpfwCaptureConf
+	ring  *ebpf.Map
 }
 
-// commitCapture writes the selection and zeroes the counters before the
-// bit goes on, so the first frame copied is already selected as asked.
+// commitCapture writes the selection, the ring and zeroed counters
+// before the bit goes on, so the first frame copied is already selected
+// as asked and has a ring; a stop takes the ring out after the bit goes
+// off, so the memory is the capture's alone.
 func (t *tx) commitCapture(c *captureChange) error {
 	if c.start {
 		if err := t.m.CaptureConf.Put(uint32(0), &c.conf); err != nil {
@@ -70,11 +77,31 @@ func (t *tx) commitCapture(c *captureChange) error {
 		if err := t.m.CaptureStats.Put(uint32(0), &xdpfwRingStats{}); err != nil {
 			return fmt.Errorf("zero capture counters: %w", err)
 		}
+		if err := t.m.CaptureRing.Put(uint32(0), c.ring); err != nil {
+			return fmt.Errorf("give the capture its ring: %w", err)
+		}
 	}
-	if c.start == t.word.capturing() {
-		return nil
+	if c.start != t.word.capturing() {
+		if err := switchActive(t.m, t.word, activeCapture); err != nil {
+			return err
+		}
 	}
-	return switchActive(t.m, t.word, activeCapture)
+	if !c.start {
+		if err := t.m.CaptureRing.Delete(uint32(0)); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+			return fmt.Errorf("take the capture's ring out: %w", err)
+		}
+	}
+	return nil
+}
+
+// newCaptureRing makes a capture's ring, as the datapath's template for
+// it says.
+func newCaptureRing() (*ebpf.Map, error) {
+	spec, err := loadXdpfw()
+	if err != nil {
+		return nil, err
+	}
+	return ebpf.NewMap(spec.Maps[xdpfwMapCaptureRing].InnerMap)
 }
 
 // CaptureOwner is the process a running capture belongs to, 0 if none
@@ -117,12 +144,17 @@ func (s *State) StartCapture(f CaptureFilter) (*Capture, error) {
 	} else if alive && pid != me {
 		return nil, fmt.Errorf("a capture is running (pid %d): one at a time", pid)
 	}
-	r, err := openRing(s.maps.CaptureRing, s.maps.CaptureStats)
+	ring, err := newCaptureRing()
+	if err != nil {
+		return nil, fmt.Errorf("capture: make its ring: %w", err)
+	}
+	defer ring.Close() // the Ring and the slot hold their own
+	r, err := openRing(ring, s.maps.CaptureStats)
 	if err != nil {
 		return nil, fmt.Errorf("capture: %w", err)
 	}
 	err = s.change(func(t *tx) error {
-		t.capture = &captureChange{start: true, conf: f.conf(me)}
+		t.capture = &captureChange{start: true, conf: f.conf(me), ring: ring}
 		return nil
 	})
 	if err != nil {
@@ -138,6 +170,10 @@ func (s *State) StopCapture(pid uint32) (bool, error) {
 	stopped := false
 	err := s.change(func(t *tx) error {
 		if !t.word.capturing() {
+			if pid == 0 {
+				// a ring a stop cut short left in its slot
+				t.capture = &captureChange{}
+			}
 			return nil
 		}
 		var c xdpfwCaptureConf

@@ -47,7 +47,7 @@ type view struct {
 	sets   map[string]xdpfwSetDef // the live sets (setLive)
 	// Every stored rule definition of both generations, by rule id: read
 	// on first use (ruleDefs), as set changes need none of them.
-	defs [numGens]map[uint32][]byte
+	defs storedDefs
 	// The active generation's rules as ruleset decoded them, in id order,
 	// with their ids and slots: a commit reuses their stored definitions
 	// for the rules it keeps as they are, instead of encoding them again.

@@ -16,7 +16,7 @@ import (
 
 // ruleDefs reads every stored rule definition of both generations, once.
 func (v *view) ruleDefs() error {
-	if v.defs[0] != nil {
+	if v.defs.def[0] != nil {
 		return nil
 	}
 	var hint [numGens]int
@@ -93,7 +93,7 @@ func (c *tx) prepare(rs *rules.Ruleset, slots map[uint32]uint32) error {
 	if err := v.clearStale(m, next, t, defs); err != nil {
 		return fmt.Errorf("clear generation %d: %w", next, err)
 	}
-	if err := writeTables(m, next, t, first, slots, v.defs[next], defs); err != nil {
+	if err := writeTables(m, next, t, first, slots, &v.defs, defs); err != nil {
 		return fmt.Errorf("write generation %d: %w", next, err)
 	}
 	return nil
@@ -106,7 +106,7 @@ func (v *view) stored(r *rules.Rule, slot uint32) []byte {
 	if !ok || v.liveSlots[i] != slot || v.live[i] != *r {
 		return nil
 	}
-	return v.defs[v.active][r.ID]
+	return v.defs.def[v.active][r.ID]
 }
 
 // clearStale deletes generation gen's keyed entries that the tables t
@@ -155,7 +155,7 @@ func (v *view) stalePrefixes(gen uint32, t *classifier.Tables, defs map[uint32][
 			}
 		}
 	}
-	for id, old := range v.defs[gen] {
+	for id, old := range v.defs.def[gen] {
 		if bytes.Equal(old, defs[id]) {
 			continue // same rule: its prefixes are in t
 		}
@@ -193,9 +193,9 @@ func clearAddrs(m *xdpfwMaps, gen uint32) error {
 
 // writeTables writes t into generation gen, in its solo form (GF_SOLO:
 // no vector read per packet) when it has one, and the rule definitions
-// defs where they differ from those gen holds (old); the config goes
-// last.
-func writeTables(m *xdpfwMaps, gen uint32, t *classifier.Tables, vecFirst uint32, slots map[uint32]uint32, old, defs map[uint32][]byte) error {
+// defs where they differ from those gen holds (of stored); the config
+// goes last.
+func writeTables(m *xdpfwMaps, gen uint32, t *classifier.Tables, vecFirst uint32, slots map[uint32]uint32, stored *storedDefs, defs map[uint32][]byte) error {
 	var lens [4][]uint8
 	var a addrEntries
 	var flags uint32
@@ -243,7 +243,7 @@ func writeTables(m *xdpfwMaps, gen uint32, t *classifier.Tables, vecFirst uint32
 		return err
 	}
 
-	if err := writeDefs(m, gen, old, defs); err != nil {
+	if err := writeDefs(m, gen, stored, defs); err != nil {
 		return fmt.Errorf("store rules: %w", err)
 	}
 
@@ -404,7 +404,7 @@ func (v *view) ruleset() (*rules.Ruleset, map[uint32]uint32, error) {
 		return nil, nil, err
 	}
 	conf := &v.conf[v.active]
-	defs := v.defs[v.active]
+	defs := v.defs.def[v.active]
 	if len(defs) != int(conf.Nrules) {
 		return nil, nil, fmt.Errorf("live state is inconsistent: %d rule definitions, %d rules classified", len(defs), conf.Nrules)
 	}

@@ -182,7 +182,7 @@ func stopHalfway(t *testing.T, m *xdpfwMaps) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := writeDefs(m, gen, v.defs[gen], map[uint32][]byte{999999: def}); err != nil {
+	if err := writeDefs(m, gen, &v.defs, map[uint32][]byte{999999: def}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -211,8 +211,8 @@ func TestDeleteKeysAbsent(t *testing.T) {
 		}
 	}
 	// Hash maps: rule definitions, some absent.
-	keys := []xdpfwRuleDefKey{{Gen: 1, Id: 900001}, {Gen: 1, Id: 900002}, {Gen: 1, Id: 900003}}
-	if err := putAll(s.maps.RuleDefs, keys[1:2], []xdpfwRuleDefShort{{Len: 1}}); err != nil {
+	keys := []xdpfwRuleDefKey{{Id: 900001, Slot: 1}, {Id: 900002, Slot: 1}, {Id: 900003, Slot: 1}}
+	if err := putAll(s.maps.RuleDefs, keys[1:2], []xdpfwRuleDefShort{{Len: 1, Gens: 2}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := deleteKeys(s.maps.RuleDefs, keys); err != nil {

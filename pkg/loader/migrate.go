@@ -33,10 +33,14 @@ var rebuiltMaps = map[string]bool{
 	xdpfwMapAddr4Host: true, xdpfwMapAddr6Host: true, xdpfwMapAddr4Lpm: true, xdpfwMapAddr6Lpm: true,
 	xdpfwMapValueAtoms: true, xdpfwMapIfaceAtoms: true, xdpfwMapVectors: true,
 	xdpfwMapAtomScratch: true, xdpfwMapScratch: true, xdpfwMapTrace: true, xdpfwMapCtQuote: true,
-	// The rule definitions, though they hold the truth: layout 15 changed
-	// their maps' shape. rebuild copies the live generation's and commits
-	// the other's, as it does the config.
+	// The rule definitions, though they hold the truth: layout 16 changed
+	// their format. rebuild copies the live generation's and commits the
+	// other's, as it does the config.
 	xdpfwMapRuleDefs: true, xdpfwMapRuleDefsLong: true,
+	// Layout 16 made it a slot for the ring a capture makes: a capture
+	// running across a migration copies no more (status says it runs;
+	// capture --stop ends it).
+	xdpfwMapCaptureRing: true,
 }
 
 // migrate moves a state of the previous layout (oldMetaVersion) to this
@@ -45,8 +49,7 @@ var rebuiltMaps = map[string]bool{
 // given the new one:
 //
 //  1. The added maps are pinned (the stand-ins loadPinned made).
-//  2. The live ruleset is read, and the rebuilt maps are made anew (and
-//     the fragments table, where its size is not the flows'): the
+//  2. The live ruleset is read, and the rebuilt maps are made anew: the
 //     generation word copied, the live generation's config and rule
 //     definitions copied (so the state reads the same whichever pins a
 //     crash leaves), and the ruleset committed into them as any change does (the other
@@ -75,12 +78,6 @@ func (s *State) migrate() error {
 		}
 	}
 	s.missing = nil
-	// A clone: the replacement closes the state's handles.
-	oldFrags, err := s.maps.CtFrags.Clone()
-	if err != nil {
-		return err
-	}
-	defer oldFrags.Close()
 	fresh, err := s.rebuild(spec)
 	if err != nil {
 		return err
@@ -93,12 +90,6 @@ func (s *State) migrate() error {
 	hooks, err := s.replaceBuild(spec, fresh, "migrate")
 	if err != nil {
 		return err
-	}
-	if frags := fresh[xdpfwMapCtFrags]; frags != nil {
-		// What the old programs recorded while the new ones were given.
-		if err := copyFrags(oldFrags, frags); err != nil {
-			return err
-		}
 	}
 	// The maps are this build's now; the version is their last write,
 	// through the write path like any other, with the egress hooks.
@@ -170,7 +161,7 @@ func (s *State) rebuild(spec *ebpf.CollectionSpec) (fresh map[string]*ebpf.Map, 
 	)
 	err = s.read(func(v *view) error {
 		rs, slots, err = v.ruleset()
-		word, conf, defs = v.word, v.conf[v.active], v.defs[v.active]
+		word, conf, defs = v.word, v.conf[v.active], v.defs.def[v.active]
 		return err
 	})
 	if err != nil {
@@ -191,16 +182,6 @@ func (s *State) rebuild(spec *ebpf.CollectionSpec) (fresh map[string]*ebpf.Map, 
 		}
 		byName[name] = fresh[name]
 	}
-	// A layout before 15 sized the fragments table for the default flows
-	// whatever the conntrack table's size: given the size that goes with
-	// the table's now, its records kept, as a resize would.
-	if flows := s.maps.Ct.MaxEntries(); s.maps.CtFrags.MaxEntries() != rules.CTFragsFor(flows) {
-		if fresh[xdpfwMapCtFrags], err = newFragsTable(spec, s.maps.CtFrags, flows); err != nil {
-			delete(fresh, xdpfwMapCtFrags)
-			return nil, err
-		}
-		byName[xdpfwMapCtFrags] = fresh[xdpfwMapCtFrags]
-	}
 	var m xdpfwMaps
 	if err := assignMaps(&m, byName); err != nil {
 		return nil, err
@@ -216,7 +197,7 @@ func (s *State) rebuild(spec *ebpf.CollectionSpec) (fresh map[string]*ebpf.Map, 
 	if err := m.GenConf.Put(word.rules(), &conf); err != nil {
 		return nil, fmt.Errorf("copy the live generation's config: %w", err)
 	}
-	if err := writeDefs(&m, word.rules(), nil, defs); err != nil {
+	if err := writeDefs(&m, word.rules(), &storedDefs{}, defs); err != nil {
 		return nil, fmt.Errorf("copy the live generation's rule definitions: %w", err)
 	}
 	commit := func(t *tx) error {
@@ -276,9 +257,10 @@ func pinOrder(maps map[string]*ebpf.Map) []string {
 }
 
 // pinsLast are the maps replaceMapPins replaces after all others, in
-// this order. rule_defs' shape says how the definitions are read (all in
-// it, layout 14; or the short ones, with rule_defs_long): it goes after
-// rule_defs_long, so a reader never takes an old stand-in for the long
+// this order. rule_defs' shape says how the definitions are read (as
+// layout 15 kept them, or as this one does): it goes after
+// rule_defs_long, whose entries tell their own format (prevdefs.go), so
+// a reader of a cut state reads the new long ones and the old short
 // ones. The generation word goes last of all.
 var pinsLast = []string{xdpfwMapRuleDefs, xdpfwMapActive}
 

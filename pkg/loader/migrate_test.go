@@ -20,15 +20,14 @@ import (
 )
 
 // previousObject is the datapath of the last release of the previous
-// layout (version 14, every rule definition in one preallocated
-// rule_defs): pkg/loader/xdpfw_bpfel.o as committed at ac9b083, kept as
-// it was.
-const previousObject = "testdata/xdpfw-layout14.o"
+// layout (version 15, a rule definition per generation, the capture ring
+// always there): pkg/loader/xdpfw_bpfel.o as committed at 1926601, kept
+// as it was.
+const previousObject = "testdata/xdpfw-layout15.o"
 
 // migrateRuleset's rules set conditions on two dimensions (not GF_SOLO),
 // and one has a comment long enough for rule_defs_long. Its conntrack
-// table is not the default size: layout 14's fragments table did not
-// follow it, this one's does.
+// table is not the default size, which the fragments table follows.
 const migrateRuleset = `policy: pass
 conntrack: {max-flows: 16384}
 sets:
@@ -248,9 +247,10 @@ func runPreviousOn(s *State, iface string) error {
 		}
 		repl[name] = pinned[name]
 	}
-	// Layout 14 sized its conntrack table to the ruleset as this one does
+	// Layout 15 sized its conntrack tables to the ruleset as this one does
 	// (load).
 	spec.Maps[xdpfwMapCt].MaxEntries = pinned[xdpfwMapCt].MaxEntries()
+	spec.Maps[xdpfwMapCtFrags].MaxEntries = pinned[xdpfwMapCtFrags].MaxEntries()
 	// The previous release's programs, its egress learner in place of
 	// this build's.
 	var progs struct {
@@ -475,7 +475,7 @@ func previousState(dir, iface string) (old *State, before []RuleRow, err error) 
 }
 
 // TestMigrateCutBetweenPins: a migration cut after any one of the new
-// maps' pins has replaced the old one (rule_defs of layout 14 beside the
+// maps' pins has replaced the old one (rule_defs of layout 15 beside the
 // new rule_defs_long; then both new) leaves a state that reads as the
 // same ruleset, the long definition included, and the next Provision
 // finishes it.

@@ -11,60 +11,70 @@ import (
 )
 
 // previousShape gives the state the previous layout's shape of the maps
-// this one changed, and returns them: layout 14 kept every rule
-// definition, short or long, in one preallocated rule_defs of long
-// values. It makes that map from the previous object, copies both of
-// this layout's definition maps into it and pins it over rule_defs
-// (rule_defs_long, an added map, the caller unpins). Its ct_frags held
-// 8192 records whatever the flows: where this state's is another size, a
-// map of the previous one, holding its records, is pinned over it. Every
-// other map must have the same shape in both. previousSets moves the sets'
-// contents to where layout 12 kept them, as a state that came to
-// layout 13 from 12, and on to 14, still has them.
-func previousShape(dir string, spec *ebpf.CollectionSpec, pinned map[string]*ebpf.Map) (map[string]*ebpf.Map, error) {
+// this one changed, and returns them: layout 15 kept a definition per
+// generation and rule, keyed (generation, id), with a 32-bit length and
+// 124 bytes in rule_defs, its capture_ring was the ring itself, and its
+// iface_atoms preallocated. It makes those maps from the previous object,
+// fills them with what this layout's hold, and pins them over them.
+// Every other map must have the same shape in both. previousSets moves
+// the sets' contents to where layout 12 kept them, as a state that came
+// from 12 through each layout since still has them.
+func previousShape(dir string, spec *ebpf.CollectionSpec, pinned map[string]*ebpf.Map) (reshaped map[string]*ebpf.Map, err error) {
+	changed := map[string]bool{xdpfwMapRuleDefs: true, xdpfwMapRuleDefsLong: true, xdpfwMapCaptureRing: true, xdpfwMapIfaceAtoms: true}
 	for name, ms := range spec.Maps {
-		if cur := pinned[name]; cur != nil && name != xdpfwMapRuleDefs && name != xdpfwMapCtFrags {
+		if cur := pinned[name]; cur != nil && !changed[name] {
 			if err := compatible(name, shapeOf(ms), cur); err != nil {
 				return nil, fmt.Errorf("map %s changed shape and is not one previousShape knows: %w", name, err)
 			}
 		}
 	}
-	defs, err := readRuleDefs(&xdpfwMaps{RuleDefs: pinned[xdpfwMapRuleDefs], RuleDefsLong: pinned[xdpfwMapRuleDefsLong]}, [numGens]int{})
+	st, err := readRuleDefs(&xdpfwMaps{RuleDefs: pinned[xdpfwMapRuleDefs], RuleDefsLong: pinned[xdpfwMapRuleDefsLong]}, [numGens]int{})
 	if err != nil {
 		return nil, err
 	}
-	old, err := ebpf.NewMap(spec.Maps[xdpfwMapRuleDefs])
-	if err != nil {
-		return nil, err
-	}
-	for gen, byID := range defs {
-		for id, b := range byID {
-			var d xdpfwRuleDef
-			d.Len = uint32(copy(d.Data[:], b))
-			if err := old.Put(xdpfwRuleDefKey{Gen: uint32(gen), Id: id}, &d); err != nil {
-				old.Close()
-				return nil, err
-			}
-		}
-	}
-	if err := pinOver(dir, xdpfwMapRuleDefs, old); err != nil {
-		old.Close()
-		return nil, err
-	}
-	reshaped := map[string]*ebpf.Map{xdpfwMapRuleDefs: old}
-	if pinned[xdpfwMapCtFrags].MaxEntries() != spec.Maps[xdpfwMapCtFrags].MaxEntries {
-		frags, err := ebpf.NewMap(spec.Maps[xdpfwMapCtFrags])
-		if err == nil {
-			reshaped[xdpfwMapCtFrags] = frags
-			err = copyFrags(pinned[xdpfwMapCtFrags], frags)
-		}
-		if err == nil {
-			err = pinOver(dir, xdpfwMapCtFrags, frags)
-		}
+	reshaped = map[string]*ebpf.Map{}
+	defer func() {
 		if err != nil {
 			for _, m := range reshaped {
 				m.Close()
 			}
+		}
+	}()
+	for name := range changed {
+		if reshaped[name], err = ebpf.NewMap(spec.Maps[name]); err != nil {
+			return nil, err
+		}
+	}
+	type prevDef struct {
+		Len  uint32
+		Data [500]byte
+	}
+	for gen, byID := range st.def {
+		for id, b := range byID {
+			k := xdpfwRuleDefKey{Id: uint32(gen), Slot: id} // (gen, id)
+			if fitsPrevShort := len(b) <= len(prevDefShort{}.Data); fitsPrevShort {
+				d := prevDefShort{Len: uint32(len(b))}
+				copy(d.Data[:], b)
+				err = reshaped[xdpfwMapRuleDefs].Put(k, &d)
+			} else {
+				d := prevDef{Len: uint32(len(b))}
+				copy(d.Data[:], b)
+				err = reshaped[xdpfwMapRuleDefsLong].Put(k, &d)
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
+	}
+	keys, atoms, err := readAll[xdpfwIfaceKey, uint32](pinned[xdpfwMapIfaceAtoms])
+	if err == nil {
+		err = putAll(reshaped[xdpfwMapIfaceAtoms], keys, atoms)
+	}
+	if err != nil {
+		return nil, err
+	}
+	for name, m := range reshaped {
+		if err := pinOver(dir, name, m); err != nil {
 			return nil, err
 		}
 	}

@@ -3,7 +3,6 @@ package loader
 import (
 	"bytes"
 	"fmt"
-	"unsafe"
 
 	"github.com/cilium/ebpf"
 
@@ -11,44 +10,48 @@ import (
 )
 
 // Where the stored rule definitions live (ruledef.go gives their bytes):
-// one entry per generation and rule, in rule_defs when the definition
-// fits its short values, else in rule_defs_long. The class follows from
-// a definition's length alone, so writes know which map holds the old
-// one and reads refuse a definition in the wrong map. Both maps allocate
-// an entry when it is written (xdp/layout.h says why).
+// one entry per rule and content, whose gens says which generations hold
+// it, in key slot 0 or 1 of the rule's id (xdp/layout.h). A definition
+// that fits the short values is in rule_defs, a longer one in
+// rule_defs_long. The class follows from a definition's length alone, so
+// writes know which map holds an entry and reads refuse a definition in
+// the wrong map. Both maps allocate an entry when it is written.
 
 // fitsShort reports whether a definition of n bytes belongs in rule_defs.
 func fitsShort(n int) bool { return n <= layout.RuleDefShortBytes }
 
-// longDefSize is a rule_defs_long value's size: also the size of every
-// rule_defs value in layout 14, which kept all definitions there.
-const longDefSize = uint32(unsafe.Sizeof(xdpfwRuleDef{}))
+// storedDefs are the stored definitions as read: each generation's, by
+// rule id, and the key slot of the entry that holds it (one entry, the
+// same slot, when both generations hold the same definition).
+type storedDefs struct {
+	def  [numGens]map[uint32][]byte
+	slot [numGens]map[uint32]uint32
+}
+
+// genBit is generation gen's bit in an entry's gens.
+func genBit(gen uint32) uint16 { return 1 << gen }
 
 // readRuleDefs reads every stored definition of both generations; hint
 // is about how many each holds (its config's rule count; 0: unknown).
 // The maps are made at that size: grown entry by entry, their rehashing
 // cost a `rule add` at 4095 rules about 2 ms.
-func readRuleDefs(m *xdpfwMaps, hint [numGens]int) ([numGens]map[uint32][]byte, error) {
-	defs := [numGens]map[uint32][]byte{}
-	for gen := range defs {
-		defs[gen] = make(map[uint32][]byte, hint[gen])
+func readRuleDefs(m *xdpfwMaps, hint [numGens]int) (storedDefs, error) {
+	var st storedDefs
+	for gen := range st.def {
+		st.def[gen] = make(map[uint32][]byte, hint[gen])
+		st.slot[gen] = make(map[uint32]uint32, hint[gen])
 	}
-	longData := func(d *xdpfwRuleDef) []byte { return bounded(d.Data[:], d.Len) }
-	if m.RuleDefs.ValueSize() == longDefSize {
-		// A state of layout 14, read (to list it, or to move it) before
-		// migrate builds its rule_defs anew. Its rule_defs holds every
-		// definition; rule_defs_long is migrate's empty stand-in, or the
-		// new one of a migration cut short, which pins rule_defs after
-		// it (replaceMapPins): either way not this state's to read.
-		err := readDefMap(m.RuleDefs, &defs, longData, func(int) bool { return true })
-		return defs, err
+	if m.RuleDefs.ValueSize() == prevShortDefSize {
+		return st, readPrevDefs(m, &st) // layout 15, until migrate
 	}
-	err := readDefMap(m.RuleDefs, &defs, func(d *xdpfwRuleDefShort) []byte { return bounded(d.Data[:], d.Len) }, fitsShort)
+	err := readDefMap(m.RuleDefs, &st, func(d *xdpfwRuleDefShort) (uint16, []byte) { return d.Gens, bounded(d.Data[:], uint32(d.Len)) }, fitsShort)
 	if err == nil {
-		err = readDefMap(m.RuleDefsLong, &defs, longData, func(n int) bool { return !fitsShort(n) })
+		err = readDefMap(m.RuleDefsLong, &st, longEntry, func(n int) bool { return !fitsShort(n) })
 	}
-	return defs, err
+	return st, err
 }
+
+func longEntry(d *xdpfwRuleDef) (uint16, []byte) { return d.Gens, bounded(d.Data[:], uint32(d.Len)) }
 
 // bounded is data's first n bytes, or nil when n overruns it.
 func bounded(data []byte, n uint32) []byte {
@@ -58,84 +61,175 @@ func bounded(data []byte, n uint32) []byte {
 	return data[:n]
 }
 
-// readDefMap adds the definitions in mp to defs. A definition takes tens
-// of bytes of its value: the map is read a small batch at a time into
-// the same buffers, and only the bytes used are kept.
-func readDefMap[V any](mp *ebpf.Map, defs *[numGens]map[uint32][]byte, data func(*V) []byte, belongs func(int) bool) error {
+// readDefMap adds the entries in mp to st. A definition takes tens of
+// bytes of its value: the map is read a small batch at a time into the
+// same buffers, and only the bytes used are kept.
+func readDefMap[V any](mp *ebpf.Map, st *storedDefs, entry func(*V) (gens uint16, data []byte), belongs func(int) bool) error {
 	return forEachBatch(mp, 256, func(keys []xdpfwRuleDefKey, vals []V) error {
 		total := 0
 		for i, k := range keys {
-			d := data(&vals[i])
-			if k.Gen >= numGens || d == nil || !belongs(len(d)) {
+			gens, d := entry(&vals[i])
+			if k.Slot >= numGens || gens == 0 || gens>>numGens != 0 || d == nil || !belongs(len(d)) {
 				return fmt.Errorf("rule %d: stored definition is corrupt", k.Id)
-			}
-			if _, dup := defs[k.Gen][k.Id]; dup {
-				return fmt.Errorf("rule %d: stored twice in generation %d", k.Id, k.Gen)
 			}
 			total += len(d)
 		}
 		buf := make([]byte, 0, total)
 		for i, k := range keys {
+			gens, d := entry(&vals[i])
 			start := len(buf)
-			buf = append(buf, data(&vals[i])...)
-			defs[k.Gen][k.Id] = buf[start:len(buf):len(buf)]
+			buf = append(buf, d...)
+			if err := st.add(k.Id, k.Slot, gens, buf[start:len(buf):len(buf)]); err != nil {
+				return err
+			}
 		}
 		return nil
 	})
 }
 
-// writeDefs makes generation gen's stored rule definitions defs, given
-// the ones it holds (old): only those that differ are written, and those
-// of rules no longer there deleted, first (each map has room for two
-// full rulesets, not for the old and the new one of a generation besides
-// the other's), as is the old definition of a rule that moves to the
-// other map. A crash in between leaves the generation, which is not the
-// live one, without some definitions: the next commit writes them.
-func writeDefs(m *xdpfwMaps, gen uint32, old, defs map[uint32][]byte) error {
-	var (
-		short               []xdpfwRuleDefShort
-		long                []xdpfwRuleDef
-		shortKeys, longKeys []xdpfwRuleDefKey
-		gone                [2][]xdpfwRuleDefKey // by class: short, long
-	)
-	class := func(b []byte) int {
-		if fitsShort(len(b)) {
-			return 0
+// add records the entry of rule id in slot for the generations of gens,
+// refusing a second definition of the rule in a generation, and two
+// entries in one slot.
+func (st *storedDefs) add(id, slot uint32, gens uint16, def []byte) error {
+	for gen := range uint32(numGens) {
+		s, had := st.slot[gen][id]
+		switch {
+		case gens&genBit(gen) != 0 && had:
+			return fmt.Errorf("rule %d: stored twice in generation %d", id, gen)
+		case gens&genBit(gen) == 0 && had && s == slot:
+			return fmt.Errorf("rule %d: two stored definitions in slot %d", id, slot)
 		}
-		return 1
+	}
+	for gen := range uint32(numGens) {
+		if gens&genBit(gen) != 0 {
+			st.def[gen][id], st.slot[gen][id] = def, slot
+		}
+	}
+	return nil
+}
+
+// defPuts are entries to write, by class (short, long).
+type defPuts struct {
+	keys  [2][]xdpfwRuleDefKey
+	short []xdpfwRuleDefShort
+	long  []xdpfwRuleDef
+}
+
+func defClass(b []byte) int {
+	if fitsShort(len(b)) {
+		return 0
+	}
+	return 1
+}
+
+func (p *defPuts) add(id, slot uint32, gens uint16, b []byte) {
+	k := xdpfwRuleDefKey{Id: id, Slot: slot}
+	if c := defClass(b); c == 0 {
+		d := xdpfwRuleDefShort{Len: uint16(len(b)), Gens: gens}
+		copy(d.Data[:], b)
+		p.keys[c], p.short = append(p.keys[c], k), append(p.short, d)
+	} else {
+		d := xdpfwRuleDef{Len: uint16(len(b)), Gens: gens}
+		copy(d.Data[:], b)
+		p.keys[c], p.long = append(p.keys[c], k), append(p.long, d)
+	}
+}
+
+func (p *defPuts) write(m *xdpfwMaps) error {
+	if err := putAll(m.RuleDefs, p.keys[0], p.short); err != nil {
+		return err
+	}
+	return putAll(m.RuleDefsLong, p.keys[1], p.long)
+}
+
+// writeDefs makes generation gen's stored rule definitions defs, given
+// what is stored (st), without changing what the other, live generation
+// reads (planDefs says how).
+func writeDefs(m *xdpfwMaps, gen uint32, st *storedDefs, defs map[uint32][]byte) error {
+	p := planDefs(gen, st, defs)
+	if err := p.leave(m); err != nil {
+		return err
+	}
+	return p.get(m)
+}
+
+// defPlan is a generation's definitions written in two steps, so no
+// generation ever holds two definitions of a rule: first gen's bit
+// leaves the entries gen no longer holds (an entry the live generation
+// holds too is rewritten in place with its bit alone, else deleted, as
+// is an entry whose content moves to the other map), then the entries
+// gen gets are written (the live generation's entry, when it holds the
+// same definition, rewritten with both bits; else a new one in the slot
+// the live generation does not use). Only the rules whose definition in
+// gen changes are written. A crash in between leaves gen, which is not
+// live, without some definitions: the next commit writes them.
+type defPlan struct {
+	gone           [2][]xdpfwRuleDefKey // by class
+	leaving, given defPuts
+}
+
+func planDefs(gen uint32, st *storedDefs, defs map[uint32][]byte) *defPlan {
+	live := 1 - gen
+	p := &defPlan{}
+	del := func(id, slot uint32, b []byte) {
+		p.gone[defClass(b)] = append(p.gone[defClass(b)], xdpfwRuleDefKey{Id: id, Slot: slot})
+	}
+	write := func(id uint32, want []byte, wanted bool) {
+		cg, hasG := st.def[gen][id]
+		ca, hasA := st.def[live][id]
+		sg, sa := st.slot[gen][id], st.slot[live][id]
+		shared := hasG && hasA && sg == sa
+		switch {
+		case !wanted:
+			if shared {
+				p.leaving.add(id, sa, genBit(live), ca)
+			} else if hasG {
+				del(id, sg, cg)
+			}
+		case hasG && bytes.Equal(cg, want):
+		case hasA && bytes.Equal(ca, want):
+			if hasG {
+				del(id, sg, cg)
+			}
+			p.given.add(id, sa, genBit(live)|genBit(gen), ca)
+		default:
+			slot := uint32(0)
+			switch {
+			case shared:
+				p.leaving.add(id, sa, genBit(live), ca)
+				slot = 1 - sa
+			case hasG:
+				slot = sg
+				if defClass(cg) != defClass(want) {
+					del(id, sg, cg)
+				}
+			case hasA:
+				slot = 1 - sa
+			}
+			p.given.add(id, slot, genBit(gen), want)
+		}
 	}
 	for id, b := range defs {
-		k := xdpfwRuleDefKey{Gen: gen, Id: id}
-		o, had := old[id]
-		if had && bytes.Equal(o, b) {
-			continue
-		}
-		if had && class(o) != class(b) {
-			gone[class(o)] = append(gone[class(o)], k)
-		}
-		if class(b) == 0 {
-			var d xdpfwRuleDefShort
-			d.Len = uint32(copy(d.Data[:], b))
-			shortKeys, short = append(shortKeys, k), append(short, d)
-		} else {
-			var d xdpfwRuleDef
-			d.Len = uint32(copy(d.Data[:], b))
-			longKeys, long = append(longKeys, k), append(long, d)
-		}
+		write(id, b, true)
 	}
-	for id, o := range old {
+	for id := range st.def[gen] {
 		if _, ok := defs[id]; !ok {
-			gone[class(o)] = append(gone[class(o)], xdpfwRuleDefKey{Gen: gen, Id: id})
+			write(id, nil, false)
 		}
 	}
-	if err := deleteKeys(m.RuleDefs, gone[0]); err != nil {
-		return err
-	}
-	if err := deleteKeys(m.RuleDefsLong, gone[1]); err != nil {
-		return err
-	}
-	if err := putAll(m.RuleDefs, shortKeys, short); err != nil {
-		return err
-	}
-	return putAll(m.RuleDefsLong, longKeys, long)
+	return p
 }
+
+// leave is the plan's first step: gen's bit taken from what it leaves.
+func (p *defPlan) leave(m *xdpfwMaps) error {
+	if err := deleteKeys(m.RuleDefs, p.gone[0]); err != nil {
+		return err
+	}
+	if err := deleteKeys(m.RuleDefsLong, p.gone[1]); err != nil {
+		return err
+	}
+	return p.leaving.write(m)
+}
+
+// get is the second: gen's bit on what it gets.
+func (p *defPlan) get(m *xdpfwMaps) error { return p.given.write(m) }

@@ -211,20 +211,22 @@ type xdpfwRingStats struct {
 
 type xdpfwRuleDef struct {
 	_    structs.HostLayout
-	Len  uint32
+	Len  uint16
+	Gens uint16
 	Data [500]uint8
 }
 
 type xdpfwRuleDefKey struct {
-	_   structs.HostLayout
-	Gen uint32
-	Id  uint32
+	_    structs.HostLayout
+	Id   uint32
+	Slot uint32
 }
 
 type xdpfwRuleDefShort struct {
 	_    structs.HostLayout
-	Len  uint32
-	Data [124]uint8
+	Len  uint16
+	Gens uint16
+	Data [84]uint8
 }
 
 type xdpfwScratch struct {

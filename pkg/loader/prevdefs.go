@@ -1,0 +1,64 @@
+package loader
+
+import (
+	"fmt"
+	"unsafe"
+)
+
+// The rule definitions of layout 15, read (to list a state, or to move
+// it) until migrate builds both maps anew: one entry per generation and
+// rule, keyed (generation, id), with a 32-bit length. Its rule_defs
+// values were 128 bytes, which tells such a state; its rule_defs_long
+// values have this layout's size, so their entries tell themselves: a
+// layout-15 entry's second half-word is 0 where this layout's gens is
+// not. A migration cut short may have pinned the new rule_defs_long
+// before rule_defs (pinsLast), holding this layout's entries.
+
+// prevDefShort is layout 15's rule_defs value.
+type prevDefShort struct {
+	Len  uint32
+	Data [124]byte
+}
+
+// prevShortDefSize tells a rule_defs of layout 15.
+const prevShortDefSize = uint32(unsafe.Sizeof(prevDefShort{}))
+
+// readPrevDefs reads the definitions of a layout-15 state into st.
+func readPrevDefs(m *xdpfwMaps, st *storedDefs) error {
+	// Its keys are (gen, id): read as this layout's (id, slot).
+	prev := func(k xdpfwRuleDefKey, d []byte) error {
+		gen, id := k.Id, k.Slot
+		if gen >= numGens || d == nil {
+			return fmt.Errorf("rule %d: stored definition is corrupt", id)
+		}
+		return st.add(id, gen, genBit(gen), append([]byte(nil), d...))
+	}
+	err := forEachBatch(m.RuleDefs, 256, func(keys []xdpfwRuleDefKey, vals []prevDefShort) error {
+		for i, k := range keys {
+			if err := prev(k, bounded(vals[i].Data[:], vals[i].Len)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return forEachBatch(m.RuleDefsLong, 256, func(keys []xdpfwRuleDefKey, vals []xdpfwRuleDef) error {
+		for i, k := range keys {
+			d := &vals[i]
+			var err error
+			if d.Gens == 0 {
+				err = prev(k, bounded(d.Data[:], uint32(d.Len)))
+			} else if gens, b := longEntry(d); k.Slot >= numGens || gens>>numGens != 0 || b == nil {
+				err = fmt.Errorf("rule %d: stored definition is corrupt", k.Id)
+			} else {
+				err = st.add(k.Id, k.Slot, gens, append([]byte(nil), b...))
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
