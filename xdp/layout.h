@@ -156,23 +156,37 @@ enum vec_sizes {
  * Value dimensions keep their atoms in chunks of 256 u16s, so a commit
  * writes a map value per 256 keys instead of one per key (batch updates
  * cost per entry). Every capacity above fits a u16.
+ *
+ * value_atoms is sized to the ruleset: generation gen's chunks are the
+ * chunks_per_gen entries from gen * chunks_per_gen (the program's
+ * read-only variable, set from the map's size when it is loaded). The
+ * chunks of the common dimensions, and of the rare ones that take a
+ * chunk or two, are at their CHUNK_BASE, always (the common path reads
+ * nothing to find them); those of the large rare ones in use (L4, the
+ * VLANs, length) follow, packed in dimension order, at
+ * gen_conf.chunk_base[d]. The map grows (pkg/loader/grow.go) when a
+ * generation's need more room.
  */
 #define CHUNKS(keys)    (((keys) + CHUNK - 1) / CHUNK)
 enum chunk_base {
 	CHUNK            = 256,
+	/* The common dimensions, and the rare ones of a chunk or two, in
+	 * every generation's part: */
 	CHUNK_BASE_PROTO = 0,
 	CHUNK_BASE_SPORT = CHUNK_BASE_PROTO + CHUNKS(PROTO_KEYS),
 	CHUNK_BASE_DPORT = CHUNK_BASE_SPORT + CHUNKS(U16_KEYS),
 	CHUNK_BASE_CT    = CHUNK_BASE_DPORT + CHUNKS(U16_KEYS),
-	CHUNK_BASE_L4    = CHUNK_BASE_CT + CHUNKS(CT_KEYS),
+	CHUNK_BASE_DSCP  = CHUNK_BASE_CT + CHUNKS(CT_KEYS),
+	CHUNK_BASE_TTL   = CHUNK_BASE_DSCP + CHUNKS(DSCP_KEYS),
+	CHUNK_BASE_SSET  = CHUNK_BASE_TTL + CHUNKS(TTL_KEYS),
+	CHUNK_BASE_DSET  = CHUNK_BASE_SSET + CHUNKS(SET_KEYS),
+	CHUNKS_COMMON    = CHUNK_BASE_DSET + CHUNKS(SET_KEYS),
+	/* the large rare ones, where they are when all are in use: */
+	CHUNK_BASE_L4    = CHUNKS_COMMON,
 	CHUNK_BASE_VLAN  = CHUNK_BASE_L4 + CHUNKS(U16_KEYS),
 	CHUNK_BASE_IVLAN = CHUNK_BASE_VLAN + CHUNKS(VLAN_KEYS),
-	CHUNK_BASE_DSCP  = CHUNK_BASE_IVLAN + CHUNKS(VLAN_KEYS),
-	CHUNK_BASE_TTL   = CHUNK_BASE_DSCP + CHUNKS(DSCP_KEYS),
-	CHUNK_BASE_LEN   = CHUNK_BASE_TTL + CHUNKS(TTL_KEYS),
-	CHUNK_BASE_SSET  = CHUNK_BASE_LEN + CHUNKS(U16_KEYS),
-	CHUNK_BASE_DSET  = CHUNK_BASE_SSET + CHUNKS(SET_KEYS),
-	CHUNKS_PER_GEN   = CHUNK_BASE_DSET + CHUNKS(SET_KEYS),
+	CHUNK_BASE_LEN   = CHUNK_BASE_IVLAN + CHUNKS(VLAN_KEYS),
+	CHUNKS_PER_GEN   = CHUNK_BASE_LEN + CHUNKS(U16_KEYS),
 };
 struct atom_chunk {
 	__u16 atom[CHUNK];
@@ -344,7 +358,10 @@ struct gen_conf {
 	 * of a set dimension's key is membership in set_slot[dir][j] */
 	__u32 nsets[2];
 	__u32 set_slot[2][MAX_SET_REFS];
-	__u32 pad[4];               /* to whole cache lines */
+	/* Where each value dimension's chunks start in the generation's part
+	 * of value_atoms (enum chunk_base): read for the rare ones only. */
+	__u32 chunk_base[NUM_DIMS];
+	__u32 pad[5];               /* to whole cache lines */
 };
 
 
@@ -610,7 +627,7 @@ struct rule_def_short {
 
 enum meta_ids {
 	META_MAGIC      = 0x78647066,       /* "xdpf" */
-	META_VERSION    = 16, /* 4: two programs; 5: binary rule definitions; 6: sets; 7: atom_scratch; 8: capture; 9: conntrack; 10: address buckets; 11: vectors sized to the ruleset; 12: values on cache lines; 13: IPv4 set buckets; 14: one-dimension rulesets without vectors (GF_SOLO); 15: rule definitions allocated per entry, in rule_defs and rule_defs_long; 16: definitions shared by the generations, capture ring made by the capture, iface_atoms allocated per entry */
+	META_VERSION    = 16, /* 4: two programs; 5: binary rule definitions; 6: sets; 7: atom_scratch; 8: capture; 9: conntrack; 10: address buckets; 11: vectors sized to the ruleset; 12: values on cache lines; 13: IPv4 set buckets; 14: one-dimension rulesets without vectors (GF_SOLO); 15: rule definitions allocated per entry, in rule_defs and rule_defs_long; 16: definitions shared by the generations, capture ring made by the capture, iface_atoms allocated per entry, value_atoms sized to the ruleset */
 };
 struct meta {
 	__u32 magic;

@@ -73,15 +73,21 @@ struct {
 	__type(value, __u32);
 } addr6_lpm SEC(".maps");
 
-/* index gen * CHUNKS_PER_GEN + CHUNK_BASE_<dim> + key / CHUNK -> chunk of
- * atoms, for every dimension keyed by a small number */
+/* index gen * chunks_per_gen + the dimension's base + key / CHUNK ->
+ * chunk of atoms, for every dimension keyed by a small number (layout.h,
+ * enum chunk_base). Go sizes the map to the ruleset; the size here is a
+ * new state's. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, NUM_GENS * CHUNKS_PER_GEN);
+	__uint(max_entries, NUM_GENS * CHUNKS_COMMON);
 	__type(key, __u32);
 	__type(value, struct atom_chunk);
 } value_atoms SEC(".maps");
+
+/* A generation's entries of value_atoms: set from the map when the
+ * program is loaded, as vec_words is. */
+const volatile __u32 chunks_per_gen = CHUNKS_COMMON;
 
 /* (gen, ifindex) -> atom of the input-interface dimension */
 struct {
@@ -469,7 +475,7 @@ static __always_inline __u32 addr_atom(__u32 gen, __u32 dir, __u32 flags,
 /* The atom of key in a chunked value dimension. */
 static __always_inline __u32 value_atom(__u32 gen, __u32 base, __u32 key)
 {
-	__u32 idx = gen * CHUNKS_PER_GEN + base + key / CHUNK;
+	__u32 idx = gen * chunks_per_gen + base + key / CHUNK;
 	struct atom_chunk *c = bpf_map_lookup_elem(&value_atoms, &idx);
 
 	return c ? c->atom[key % CHUNK] : 0;
@@ -710,17 +716,17 @@ static __always_inline void atoms(__u32 act, const struct gen_conf *conf,
 	if (ndims > DIM_CT && (flags & GF_USE(DIM_CT)))
 		a[DIM_CT] = value_atom(gen, CHUNK_BASE_CT, (sets >> 16) & (CT_KEYS - 1));
 	if (p->has_l4 && (flags & GF_USE(DIM_L4)))
-		a[DIM_L4] = value_atom(gen, CHUNK_BASE_L4, p->l4);
+		a[DIM_L4] = value_atom(gen, conf->chunk_base[DIM_L4], p->l4);
 	if (flags & GF_USE(DIM_VLAN))
-		a[DIM_VLAN] = value_atom(gen, CHUNK_BASE_VLAN, p->vlan[0] & 0x1fff);
+		a[DIM_VLAN] = value_atom(gen, conf->chunk_base[DIM_VLAN], p->vlan[0] & 0x1fff);
 	if (flags & GF_USE(DIM_IVLAN))
-		a[DIM_IVLAN] = value_atom(gen, CHUNK_BASE_IVLAN, p->vlan[1] & 0x1fff);
+		a[DIM_IVLAN] = value_atom(gen, conf->chunk_base[DIM_IVLAN], p->vlan[1] & 0x1fff);
 	if (p->family && (flags & GF_USE(DIM_DSCP)))
 		a[DIM_DSCP] = value_atom(gen, CHUNK_BASE_DSCP, p->dscp & 63);
 	if (p->family && (flags & GF_USE(DIM_TTL)))
 		a[DIM_TTL] = value_atom(gen, CHUNK_BASE_TTL, p->ttl);
 	if (flags & GF_USE(DIM_LEN))
-		a[DIM_LEN] = value_atom(gen, CHUNK_BASE_LEN, p->len > 65535 ? 65535 : p->len);
+		a[DIM_LEN] = value_atom(gen, conf->chunk_base[DIM_LEN], p->len > 65535 ? 65535 : p->len);
 	if (flags & GF_USE(DIM_IFACE)) {
 		struct iface_key k = { .gen = gen, .ifindex = ifindex };
 		__u32 *atom = bpf_map_lookup_elem(&iface_atoms, &k);

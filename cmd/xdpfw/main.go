@@ -30,9 +30,9 @@ func main() {
 	loader.MigrateNotice = func(dir string, from, to int) {
 		fmt.Fprintf(os.Stderr, "xdpfw: moved the state in %s from layout %d to this build's %d: its program replaced on every interface, ruleset, sets and counters kept\n", dir, from, to)
 	}
-	loader.GrowNotice = func(dir string, entries, words uint32) {
-		fmt.Fprintf(os.Stderr, "xdpfw: the ruleset outgrew the rule vectors in %s: now room for %d of %d words (%d KiB), the program replaced on every interface (its id changes)\n",
-			dir, entries, words, entries*(8+8*words)/1024)
+	loader.GrowNotice = func(dir string, g loader.Growth) {
+		fmt.Fprintf(os.Stderr, "xdpfw: the ruleset outgrew its maps in %s: %s (%d KiB), the program replaced on every interface (its id changes)\n",
+			dir, g, g.Bytes/1024)
 	}
 	loader.CTResizeNotice = func(dir string, flows, frags uint32) {
 		fmt.Fprintf(os.Stderr, "xdpfw: the conntrack tables in %s now hold %d flows and %d fragmented datagrams (their records kept), the program replaced on every interface (its id changes)\n", dir, flows, frags)

@@ -14,14 +14,14 @@ func TestDimensionTables(t *testing.T) {
 		if AtomCapacity[d] <= 0 {
 			t.Errorf("%s: capacity %d (layout.AtomBase lacks it?)", DimNames[d], AtomCapacity[d])
 		}
-		next := uint32(layout.ChunksPerGen)
-		for e := d + 1; e < NumDims; e++ {
-			if ValueKeys[e] > 0 {
-				next = layout.ChunkBase[e]
-				break
-			}
-		}
 		if k := ValueKeys[d]; k > 0 {
+			// the next base of any dimension, in value_atoms' order
+			next := uint32(layout.ChunksPerGen)
+			for e := range NumDims {
+				if ValueKeys[e] > 0 && layout.ChunkBase[e] > layout.ChunkBase[d] {
+					next = min(next, layout.ChunkBase[e])
+				}
+			}
 			if want := uint32((k + layout.Chunk - 1) / layout.Chunk); next-layout.ChunkBase[d] != want {
 				t.Errorf("%s: %d chunks in the layout, %d keys need %d", DimNames[d], next-layout.ChunkBase[d], k, want)
 			}

@@ -126,14 +126,15 @@ const (
 	ChunkBaseSport = 7
 	ChunkBaseDport = 263
 	ChunkBaseCt    = 519
-	ChunkBaseL4    = 520
-	ChunkBaseVlan  = 776
-	ChunkBaseIvlan = 793
-	ChunkBaseDscp  = 810
-	ChunkBaseTtl   = 811
-	ChunkBaseLen   = 812
-	ChunkBaseSset  = 1068
-	ChunkBaseDset  = 1069
+	ChunkBaseDscp  = 520
+	ChunkBaseTtl   = 521
+	ChunkBaseSset  = 522
+	ChunkBaseDset  = 523
+	ChunksCommon   = 524
+	ChunkBaseL4    = 524
+	ChunkBaseVlan  = 780
+	ChunkBaseIvlan = 797
+	ChunkBaseLen   = 814
 	ChunksPerGen   = 1070
 )
 

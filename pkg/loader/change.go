@@ -22,12 +22,14 @@ import (
 //     and the next commit of rules clears that generation whole before it
 //     writes it (view.stalePrefixes); nothing reads it before;
 //  4. runs the change, which says what to make live (tx.setRules,
-//     tx.plan, tx.meta, tx.zero); when the new rules' vectors do not fit
-//     the map, grows it (grow.go) and runs the change again;
-//  5. commits it (tx.commit): meta first (rule ids are reserved before
-//     anything else is written), then the rules' inactive generation,
-//     then the ruleset's conntrack timeouts (ct_conf, not switched), then
-//     the sets' protocol, with one write of `active` switching both.
+//     tx.plan, tx.meta, tx.zero); when the new rules' vectors or value
+//     atoms do not fit their maps, grows them (grow.go) and runs the
+//     change again;
+//  5. commits it (tx.commit): the rules' inactive generation, then the
+//     ruleset's conntrack timeouts (ct_conf, not switched), then meta
+//     (rule ids are reserved before anything is switched, and only by a
+//     change that is not refused and run again), then the sets'
+//     protocol, with one write of `active` switching both.
 //     A capture starting or stopping is a change of its own: its
 //     selection, then its bit of `active` (capture.go).
 //
@@ -67,7 +69,7 @@ func readView(m *xdpfwMaps) (*view, error) {
 		return nil, err
 	}
 	for gen := range v.conf {
-		if err := m.GenConf.Lookup(uint32(gen), &v.conf[gen]); err != nil {
+		if err := readGenConf(m.GenConf, uint32(gen), &v.conf[gen]); err != nil {
 			return nil, fmt.Errorf("read generation config: %w", err)
 		}
 	}
@@ -172,15 +174,13 @@ func runChange(m *xdpfwMaps, stop func(point string), fn func(t *tx) error) erro
 
 // commit is step 5.
 func (t *tx) commit() error {
-	if t.meta != t.view.meta {
-		if err := writeMeta(t.m, &t.meta); err != nil {
-			return err
-		}
-	}
 	if t.capture != nil {
 		// Alone, so its switch of `active` changes one byte.
 		if t.next != nil || t.plan != nil || len(t.zero) > 0 {
 			return fmt.Errorf("a capture change comes alone")
+		}
+		if err := t.writeMeta(); err != nil {
+			return err
 		}
 		return t.commitCapture(t.capture)
 	}
@@ -212,10 +212,24 @@ func (t *tx) commit() error {
 		}
 		flip = activeRules
 	}
+	if err := t.writeMeta(); err != nil {
+		return err
+	}
 	if t.plan != nil && (flip != 0 || t.plan.changed()) {
 		return t.runSets(t.plan, flip)
 	}
 	return switchActive(t.m, t.word, flip)
+}
+
+// writeMeta writes meta if the change changed it: after whatever may
+// refuse the change and run it again (a map to grow or resize: the next
+// rule id a refused change took is free again), and before anything
+// live switches (a rule id live is never handed out again).
+func (t *tx) writeMeta() error {
+	if t.meta == t.view.meta {
+		return nil
+	}
+	return writeMeta(t.m, &t.meta)
 }
 
 // reached is a named point of a change: "switch" just before the write

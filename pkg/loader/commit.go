@@ -83,6 +83,14 @@ func (c *tx) prepare(rs *rules.Ruleset, slots map[uint32]uint32) error {
 	// not fit, the caller grows the map and commits again.
 	liveStart, liveEnd := vecSpan(&v.conf[v.active])
 	first, err := placeVectors(m.Vectors, liveStart, liveEnd, vecNeed(t), vecWordsFor(len(t.Order)))
+	if _, chunks := chunkLayout(&t.Values); chunks > chunksPerGen(m.ValueAtoms) {
+		full, _ := err.(*mapsFull)
+		if full == nil {
+			full = &mapsFull{}
+		}
+		full.chunks = chunks
+		return full
+	}
 	if err != nil {
 		return err
 	}
@@ -213,13 +221,9 @@ func writeTables(m *xdpfwMaps, gen uint32, t *classifier.Tables, vecFirst uint32
 	}
 	flags |= a.flags()
 
-	for d, table := range t.Values {
-		if table == nil {
-			continue
-		}
-		if err := writeValues(m, gen, d, table); err != nil {
-			return fmt.Errorf("%s table: %w", classifier.DimNames[d], err)
-		}
+	chunkBase, _ := chunkLayout(&t.Values)
+	if err := writeValues(m.ValueAtoms, gen, &t.Values, &chunkBase); err != nil {
+		return err
 	}
 	if err := writeIfaces(m, gen, t.Ifaces); err != nil {
 		return err
@@ -247,7 +251,7 @@ func writeTables(m *xdpfwMaps, gen uint32, t *classifier.Tables, vecFirst uint32
 		return fmt.Errorf("store rules: %w", err)
 	}
 
-	conf := xdpfwGenConf{Policy: uint32(t.Policy), Nrules: uint32(len(t.Order)), Flags: flags, WildSummary: t.Wild.Summary()}
+	conf := xdpfwGenConf{Policy: uint32(t.Policy), Nrules: uint32(len(t.Order)), Flags: flags, WildSummary: t.Wild.Summary(), ChunkBase: chunkBase}
 	setConfLens(&conf, lens)
 	if err := writeVectors(m.Vectors, t, vecFirst, &conf); err != nil {
 		return err
@@ -282,18 +286,6 @@ func setRefs(m *xdpfwMaps, t *classifier.Tables, conf *xdpfwGenConf) error {
 		conf.Nsets[dir] = uint32(len(names))
 	}
 	return nil
-}
-
-// writeValues writes a value dimension's key -> atom table in chunks.
-func writeValues(m *xdpfwMaps, gen uint32, d int, table []uint16) error {
-	n := (len(table) + chunkSize - 1) / chunkSize
-	keys := make([]uint32, n)
-	chunks := make([]xdpfwAtomChunk, n)
-	for c := range chunks {
-		keys[c] = gen*chunksPerGen + chunkBase[d] + uint32(c)
-		copy(chunks[c].Atom[:], table[c*chunkSize:])
-	}
-	return putAll(m.ValueAtoms, keys, chunks)
 }
 
 // writeIfaces resolves interface names in this network namespace. A name

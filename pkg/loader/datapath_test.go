@@ -167,7 +167,7 @@ func TestLayoutMatchesObject(t *testing.T) {
 	want := map[string]uint32{
 		xdpfwMapVectors:      vecEntriesMin,
 		xdpfwMapRanks:        numGens * rules.MaxRules,
-		xdpfwMapValueAtoms:   numGens * chunksPerGen,
+		xdpfwMapValueAtoms:   numGens * chunksCommon,
 		xdpfwMapIfaceAtoms:   numGens * (classifier.IfaceAtoms - 1),
 		xdpfwMapRuleStats:    rules.MaxRules,
 		xdpfwMapRuleDefs:     numGens * rules.MaxRules,

@@ -3,41 +3,64 @@ package loader
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/cilium/ebpf"
 )
 
-// GrowNotice, when set, is told that a change grew the vectors map of the
-// state in dir to entries vectors of words words, and gave the program
-// that reads it to every interface (its id changes), so the CLI can say
-// so.
-var GrowNotice func(dir string, entries, words uint32)
+// GrowNotice, when set, is told that a change grew maps sized to the
+// ruleset of the state in dir, and gave the program that reads them to
+// every interface (its id changes), so the CLI can say so.
+var GrowNotice func(dir string, g Growth)
+
+// Growth is what a growth made: the vectors map's entries and words, and
+// value_atoms' entries a generation (0: that map was not replaced).
+type Growth struct {
+	VecEntries, VecWords, AtomChunks uint32
+	Bytes                            uint64 // the new maps' values together
+}
 
 // metaGrowing, in meta.version beside the layout's number, marks a growth
 // of the vectors map in progress (State.grow): the next change finishes
 // it before anything else.
 const metaGrowing = 1 << 31
 
+// String says what grew: "the rule vectors now room for E of W words",
+// "the value atoms now N entries a generation", or both.
+func (g Growth) String() string {
+	var parts []string
+	if g.VecEntries > 0 {
+		parts = append(parts, fmt.Sprintf("the rule vectors now room for %d of %d words", g.VecEntries, g.VecWords))
+	}
+	if g.AtomChunks > 0 {
+		parts = append(parts, fmt.Sprintf("the value atoms now %d entries a generation", g.AtomChunks))
+	}
+	return strings.Join(parts, ", ")
+}
+
 // grow replaces the vectors map with one large enough for a generation
-// of full's size beside the live one (nil: the size the live one needs),
-// while the live generation keeps deciding every packet:
+// of full's size beside the live one, and value_atoms with one whose
+// generations have room for full's chunks, where full says they do not
+// fit (nil: both, at the size the live generation needs), while the live
+// generation keeps deciding every packet:
 //
 //  1. meta is marked (metaGrowing), through the write path;
-//  2. a new map is made holding the live generation's vectors where they
-//     were, so the live config indexes it as it did the old one;
+//  2. new maps are made holding the live generation's vectors and value
+//     atoms where they were (within its part of value_atoms), so the live
+//     config indexes them as it did the old ones;
 //  3. to 5. as a migration's (replaceBuild): this build's programs loaded
-//     on it and the other pinned maps, its pin over the old map's, then
-//     the programs' pins over theirs, and every interface the state lists
-//     that runs an xdpfw program given the new one, in the same mode, and
-//     the egress learner with it;
+//     on them and the other pinned maps, their pins over the old maps',
+//     then the programs' pins over theirs, and every interface the state
+//     lists that runs an xdpfw program given the new one, in the same
+//     mode, and the egress learner with it;
 //  6. the mark is cleared, with the egress hooks recorded.
 //
 // Until an interface is given the new program it runs the old one on the
-// old map, which holds the same live generation; the change that asked
+// old maps, which hold the same live generation; the change that asked
 // for the growth commits only after step 6 (State.change). Cut short
-// after step 1, the next change does it all again: the pinned map, old or
-// new, holds the live generation.
-func (s *State) grow(full *vectorsFull) error {
+// after step 1, the next change does it all again: the pinned maps, old
+// or new, hold the live generation.
+func (s *State) grow(full *mapsFull) error {
 	if err := s.markReplacing(); err != nil {
 		return err
 	}
@@ -50,20 +73,66 @@ func (s *State) grow(full *vectorsFull) error {
 	if err != nil {
 		return err
 	}
-	vec, err := grownVectors(spec, s.maps.Vectors, &v.conf[v.active], full)
+	fresh, err := grownMaps(spec, &s.maps, v, full)
 	if err != nil {
 		return err
 	}
-	defer vec.Close()
-	hooks, err := s.replaceBuild(spec, map[string]*ebpf.Map{xdpfwMapVectors: vec}, "grow")
+	defer func() {
+		for _, m := range fresh {
+			m.Close()
+		}
+	}()
+	hooks, err := s.replaceBuild(spec, fresh, "grow")
 	if err != nil {
 		return err
 	}
 	err = s.replaced(hooks)
 	if err == nil && GrowNotice != nil {
-		GrowNotice(s.dir, s.maps.Vectors.MaxEntries(), vecWords(s.maps.Vectors))
+		GrowNotice(s.dir, growth(fresh))
 	}
 	return err
+}
+
+// grownMaps are the maps grow replaces, made (grownVectors,
+// newValueAtoms) from m's, whose live generation v reads.
+func grownMaps(spec *ebpf.CollectionSpec, m *xdpfwMaps, v *view, full *mapsFull) (map[string]*ebpf.Map, error) {
+	fresh := map[string]*ebpf.Map{}
+	if full == nil || full.need > 0 {
+		vec, err := grownVectors(spec, m.Vectors, &v.conf[v.active], full)
+		if err != nil {
+			return nil, err
+		}
+		fresh[xdpfwMapVectors] = vec
+	}
+	if full == nil || full.chunks > 0 {
+		perGen := chunksPerGen(m.ValueAtoms)
+		if full != nil {
+			perGen = max(perGen, full.chunks)
+		}
+		atoms, err := newValueAtoms(spec.Maps[xdpfwMapValueAtoms], m.ValueAtoms, v.active, perGen)
+		if err != nil {
+			for _, m := range fresh {
+				m.Close()
+			}
+			return nil, err
+		}
+		fresh[xdpfwMapValueAtoms] = atoms
+	}
+	return fresh, nil
+}
+
+// growth tells what grownMaps made.
+func growth(fresh map[string]*ebpf.Map) Growth {
+	var g Growth
+	if vec := fresh[xdpfwMapVectors]; vec != nil {
+		g.VecEntries, g.VecWords = vec.MaxEntries(), vecWords(vec)
+		g.Bytes += uint64(vec.MaxEntries()) * uint64(vec.ValueSize())
+	}
+	if atoms := fresh[xdpfwMapValueAtoms]; atoms != nil {
+		g.AtomChunks = chunksPerGen(atoms)
+		g.Bytes += uint64(atoms.MaxEntries()) * uint64(atoms.ValueSize())
+	}
+	return g
 }
 
 // markReplacing marks meta (metaGrowing) before maps are replaced under
@@ -104,13 +173,13 @@ func (s *State) changeGrowing(fn func(t *tx) error) error {
 	grown, resized := false, false
 	for {
 		err := runChange(&s.maps, s.stopAt, fn)
-		var full *vectorsFull
+		var full *mapsFull
 		var resize *ctResize
 		switch {
 		case !grown && errors.As(err, &full):
 			grown = true
 			if err := s.grow(full); err != nil {
-				return fmt.Errorf("grow the rule vectors to %d entries of %d words: %w", full.need, full.words, err)
+				return fmt.Errorf("grow the maps sized to the ruleset (%v): %w", full, err)
 			}
 		case !resized && errors.As(err, &resize):
 			resized = true
@@ -123,30 +192,26 @@ func (s *State) changeGrowing(fn func(t *tx) error) error {
 	}
 }
 
-// growInstance gives an instance a vectors map for a generation of
-// full's size beside its live one, and its programs loaded again on it.
-// Nothing runs an instance's programs while it loads a ruleset, so they
-// are simply replaced.
-func (t *Instance) growInstance(full *vectorsFull) error {
-	var live xdpfwGenConf
-	var word uint32
-	m := &t.objs.xdpfwMaps
-	if err := m.Active.Lookup(uint32(0), &word); err != nil {
-		return err
-	}
-	if err := m.GenConf.Lookup(activeWord(word).rules(), &live); err != nil {
+// growInstance gives an instance the maps grow would (grownMaps), and
+// its programs loaded again on them. Nothing runs an instance's programs
+// while it loads a ruleset, so they are simply replaced.
+func (t *Instance) growInstance(full *mapsFull) error {
+	v, err := readView(&t.objs.xdpfwMaps)
+	if err != nil {
 		return err
 	}
 	spec, err := loadXdpfw()
 	if err != nil {
 		return err
 	}
-	vec, err := grownVectors(spec, m.Vectors, &live, full)
+	fresh, err := grownMaps(spec, &t.objs.xdpfwMaps, v, full)
 	if err != nil {
 		return err
 	}
-	err = t.replaceMaps(map[string]*ebpf.Map{xdpfwMapVectors: vec})
-	vec.Close()
+	err = t.replaceMaps(fresh)
+	for _, m := range fresh {
+		m.Close()
+	}
 	return err
 }
 
@@ -172,11 +237,11 @@ func (t *Instance) replaceMaps(with map[string]*ebpf.Map) error {
 // grownVectors is a vectors map holding old's live generation (whose
 // config is live) where it is, with room beside it for a generation of
 // full's size (nil: of the live one's size), and never smaller than old.
-func grownVectors(spec *ebpf.CollectionSpec, old *ebpf.Map, live *xdpfwGenConf, full *vectorsFull) (*ebpf.Map, error) {
+func grownVectors(spec *ebpf.CollectionSpec, old *ebpf.Map, live *xdpfwGenConf, full *mapsFull) (*ebpf.Map, error) {
 	start, end := vecSpan(live)
-	size := vectorsFull{need: end - start, words: vecWords(old)}
+	size := mapsFull{need: end - start, words: vecWords(old)}
 	if full != nil {
-		size = *full
+		size.need, size.words = full.need, full.words
 	}
 	capacity := max(vecCapacity(end, size.need), old.MaxEntries())
 	words := max(size.words, vecWords(old))

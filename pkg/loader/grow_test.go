@@ -10,6 +10,7 @@ import (
 
 	"github.com/xdpfw/xdpfw/internal/fixtures"
 	"github.com/xdpfw/xdpfw/internal/privtest"
+	"github.com/xdpfw/xdpfw/pkg/classifier"
 	"github.com/xdpfw/xdpfw/pkg/rules"
 )
 
@@ -52,9 +53,9 @@ func TestGrowVectors(t *testing.T) {
 				small := s.maps.Vectors.MaxEntries()
 				big := hostPortRules(1200, 2000)
 				var told []uint32
-				GrowNotice = func(d string, entries, words uint32) {
+				GrowNotice = func(d string, g Growth) {
 					if d == dir {
-						told = append(told, entries, words)
+						told = append(told, g.VecEntries, g.VecWords)
 					}
 				}
 				defer func() { GrowNotice = nil }()
@@ -202,5 +203,115 @@ func TestGrowInstance(t *testing.T) {
 	v, err = tr.Run(fixtures.TCPSyn("192.0.2.1", "10.1.7.207", 40000, 1000+1999))
 	if err != nil || v.Action != rules.Drop || v.RuleID != 2000 {
 		t.Errorf("verdict %+v (%v), want drop by rule 2000", v, err)
+	}
+}
+
+// TestGrowValueAtoms: a ruleset on large rare value dimensions (frame
+// length, TCP flags), whose chunks a new state's value_atoms has no room for, grows it
+// while an interface enforces the old ruleset, run to its end or cut
+// short at any point (the next change finishes it); the interface then
+// runs the pinned program on the pinned map, which decides as the
+// ruleset says, and the next generation's turn fits without growing.
+func TestGrowValueAtoms(t *testing.T) {
+	syn := fixtures.TCPSyn("192.0.2.1", "10.1.0.1", 40000, 23)
+	rare := &rules.Ruleset{Policy: rules.Pass, Rules: []rules.Rule{
+		{ID: 1, Action: rules.Drop, Match: rules.Match{Length: rules.Range{Set: true, Lo: uint16(len(syn)), Hi: uint16(len(syn))},
+			Proto: rules.Proto{Set: true, Num: 6}, Dport: rules.PortRange{Set: true, Lo: 23, Hi: 23}}},
+		{ID: 2, Action: rules.Drop, Match: rules.Match{Proto: rules.Proto{Set: true, Num: 6}, TCPFlags: rules.TCPFlags{Set: true, Mask: 0x01, Value: 0x01}}},
+	}}
+	for _, point := range []string{"", "grow:marked", "grow:maps", "grow:programs", "grow:attached"} {
+		t.Run("cut at "+point, func(t *testing.T) {
+			dir := privtest.PinDir(t)
+			inThrowawayNetns(t, func() error {
+				defer removeState(dir)
+				s, err := attachedState(dir, "gva0")
+				if err != nil {
+					return err
+				}
+				defer func() { s.Close() }()
+				if _, err := s.Apply(hostPortRules(10, 1000)); err != nil {
+					return err
+				}
+				if n := chunksPerGen(s.maps.ValueAtoms); n != chunksCommon {
+					t.Errorf("value_atoms has %d entries a generation for common dimensions alone, want %d", n, chunksCommon)
+				}
+				var told []Growth
+				GrowNotice = func(d string, g Growth) {
+					if d == dir {
+						told = append(told, g)
+					}
+				}
+				defer func() { GrowNotice = nil }()
+				if point != "" {
+					cutShort(t, s, point, func(func(int, int)) { s.Apply(rare) })
+					s.Close()
+					if s, err = Open(dir); err != nil {
+						return err
+					}
+				}
+				if _, err := s.Apply(rare); err != nil {
+					return fmt.Errorf("apply the rare dimensions: %w", err)
+				}
+				want := chunksCommon + chunksOf(classifier.ValueKeys[classifier.DimLen]) + chunksOf(classifier.ValueKeys[classifier.DimL4])
+				if n := chunksPerGen(s.maps.ValueAtoms); n != want {
+					t.Errorf("value_atoms has %d entries a generation, want %d", n, want)
+				}
+				if n := len(told); n == 0 || told[n-1].AtomChunks != want {
+					t.Errorf("GrowNotice told %+v, want its last to say %d entries a generation", told, want)
+				}
+				if err := checkReplaced(s, "gva0", s.maps.ValueAtoms); err != nil {
+					return err
+				}
+				tr, err := s.NewInstance(true)
+				if err != nil {
+					return err
+				}
+				defer tr.Close()
+				for _, c := range []struct {
+					frame []byte
+					want  rules.Action
+				}{
+					{syn, rules.Drop},
+					{fixtures.TCPSyn("192.0.2.1", "10.1.0.1", 40000, 24), rules.Pass},
+					{fixtures.UDP("192.0.2.1", "10.1.0.1", 40000, 23), rules.Pass},
+				} {
+					if v, err := tr.Run(c.frame); err != nil || v.Action != c.want {
+						t.Errorf("verdict %+v (%v), want %v", v, err, c.want)
+					}
+				}
+				// The other generation's turn: no growth.
+				told = nil
+				rare.Rules[1].Match.TCPFlags.Mask = 0x05 // FIN and RST
+				if _, err := s.Apply(rare); err != nil {
+					return err
+				}
+				if len(told) != 0 || chunksPerGen(s.maps.ValueAtoms) != want {
+					t.Errorf("the same dimensions again grew the maps: %+v", told)
+				}
+				return nil
+			})
+		})
+	}
+}
+
+// TestGrowKeepsRuleIDs: a rule added by a change that grows a map (run
+// twice: refused, then again after the growth) gets the next id, not one
+// past it.
+func TestGrowKeepsRuleIDs(t *testing.T) {
+	s := openLive(t)
+	first, err := s.AddRule(rules.Rule{Action: rules.Drop, Match: rules.Match{Dport: rules.PortRange{Set: true, Lo: 22, Hi: 22}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := chunksPerGen(s.maps.ValueAtoms)
+	next, err := s.AddRule(rules.Rule{Action: rules.Drop, Match: rules.Match{Length: rules.Range{Set: true, Lo: 1500, Hi: 1514}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if chunksPerGen(s.maps.ValueAtoms) == before {
+		t.Fatal("the rule on frame length did not grow value_atoms: the test tests nothing")
+	}
+	if next != first+1 {
+		t.Errorf("the rule added with a growth got id %d, want %d", next, first+1)
 	}
 }

@@ -54,7 +54,7 @@ func (t *Instance) Load(rs *rules.Ruleset) error {
 	grown, resized := false, false
 	for {
 		err := runChange(&t.objs.xdpfwMaps, nil, load)
-		var full *vectorsFull
+		var full *mapsFull
 		var resize *ctResize
 		if !grown && errors.As(err, &full) {
 			grown = true

@@ -12,10 +12,9 @@ const (
 )
 
 // chunkBase is where each value dimension's chunks start within a
-// generation's value_atoms; chunksPerGen is their total.
+// generation's part of value_atoms were every one in use: the common
+// ones' always (valueatoms.go).
 var chunkBase = layout.ChunkBase
-
-const chunksPerGen uint32 = layout.ChunksPerGen
 
 // gen_conf.flags: source address tables in use (the destination's are
 // these << 4), then one bit per dimension.

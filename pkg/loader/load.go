@@ -63,6 +63,15 @@ func load(spec *ebpf.CollectionSpec, to any, opts *ebpf.CollectionOptions) error
 			return fmt.Errorf("size the program's vectors: %w", err)
 		}
 	}
+	// So is value_atoms (valueatoms.go): the programs take a
+	// generation's part of the one they are given.
+	if a := o.MapReplacements[xdpfwMapValueAtoms]; a != nil && a.MaxEntries() != spec.Maps[xdpfwMapValueAtoms].MaxEntries {
+		spec = spec.Copy()
+		spec.Maps[xdpfwMapValueAtoms].MaxEntries = a.MaxEntries()
+		if err := spec.Variables[xdpfwVarChunksPerGen].Set(chunksPerGen(a)); err != nil {
+			return fmt.Errorf("size the program's value atoms: %w", err)
+		}
+	}
 	// So are the conntrack tables, flows and fragments (ctresize.go):
 	// their entries only.
 	for _, name := range []string{xdpfwMapCt, xdpfwMapCtFrags} {

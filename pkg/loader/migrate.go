@@ -205,18 +205,33 @@ func (s *State) rebuild(spec *ebpf.CollectionSpec) (fresh map[string]*ebpf.Map, 
 		return nil
 	}
 	err = runChange(&m, nil, commit)
-	var full *vectorsFull
+	var full *mapsFull
 	if errors.As(err, &full) {
-		// The new vectors map is a new state's size: sized now to the
-		// live ruleset, which nothing reads from it yet.
-		fresh[xdpfwMapVectors].Close()
-		ms := spec.Maps[xdpfwMapVectors].Copy()
-		ms.MaxEntries, ms.ValueSize = vecCapacity(0, full.need), vecValueSize(full.words)
-		if fresh[xdpfwMapVectors], err = ebpf.NewMap(ms); err != nil {
-			delete(fresh, xdpfwMapVectors)
-			return nil, fmt.Errorf("create map %s: %w", xdpfwMapVectors, err)
+		// The new vectors and value_atoms maps are a new state's size:
+		// sized now to the live ruleset, which nothing reads from them
+		// yet.
+		sized := func(name string, size func(*ebpf.MapSpec)) (*ebpf.Map, error) {
+			fresh[name].Close()
+			ms := spec.Maps[name].Copy()
+			size(ms)
+			if fresh[name], err = ebpf.NewMap(ms); err != nil {
+				delete(fresh, name)
+				return nil, fmt.Errorf("create map %s: %w", name, err)
+			}
+			return fresh[name], nil
 		}
-		m.Vectors = fresh[xdpfwMapVectors]
+		if full.need > 0 {
+			if m.Vectors, err = sized(xdpfwMapVectors, func(ms *ebpf.MapSpec) {
+				ms.MaxEntries, ms.ValueSize = vecCapacity(0, full.need), vecValueSize(full.words)
+			}); err != nil {
+				return nil, err
+			}
+		}
+		if full.chunks > 0 {
+			if m.ValueAtoms, err = sized(xdpfwMapValueAtoms, func(ms *ebpf.MapSpec) { ms.MaxEntries = numGens * full.chunks }); err != nil {
+				return nil, err
+			}
+		}
 		err = runChange(&m, nil, commit)
 	}
 	if err != nil {

@@ -220,12 +220,15 @@ func newObjectMap(name string) (*ebpf.Map, error) {
 }
 
 // compatible: m, the map name, has want's shape (vectors any size: it is
-// sized to the ruleset, vectors.go; the conntrack tables, flows and
+// sized to the ruleset, vectors.go, as is value_atoms, valueatoms.go; the conntrack tables, flows and
 // fragments, any size a ruleset may ask for, ctresize.go).
 func compatible(name string, want mapShape, m *ebpf.Map) error {
 	if name == xdpfwMapVectors && m.MaxEntries() >= vecEntriesMin && m.ValueSize() >= want.ValueSize &&
 		m.ValueSize() <= vecValueSize(vecWordsMax) && m.ValueSize()%8 == 0 {
 		want.MaxEntries, want.ValueSize = m.MaxEntries(), m.ValueSize()
+	}
+	if n := m.MaxEntries(); name == xdpfwMapValueAtoms && n%numGens == 0 && n/numGens >= chunksCommon && n/numGens <= maxChunksPerGen {
+		want.MaxEntries = n
 	}
 	if name == xdpfwMapCt && m.MaxEntries() >= rules.MinCTFlows && m.MaxEntries() <= rules.MaxCTFlows {
 		want.MaxEntries = m.MaxEntries()

@@ -3,6 +3,7 @@ package loader
 import (
 	"fmt"
 	"reflect"
+	"strings"
 	"unsafe"
 
 	"github.com/cilium/ebpf"
@@ -68,17 +69,26 @@ func vecSpan(c *xdpfwGenConf) (start, end uint32) {
 	return start, c.VecEnd
 }
 
-// vectorsFull is a commit's refusal when the new generation's vectors do
-// not fit the map: too many rules for its words, or too many atoms to
-// fit beside the live generation. The caller grows the map (grow.go) and
-// commits again. Nothing has been written then.
-type vectorsFull struct {
-	need  uint32 // entries the new generation takes
-	words uint32 // words its vectors need
+// mapsFull is a commit's refusal when the new generation does not fit
+// the maps sized to the ruleset: its vectors (too many rules for the
+// words, or too many atoms to fit beside the live generation), or its
+// value atoms (rare dimensions the map has no room for). The caller
+// grows them (grow.go) and commits again. Nothing has been written then.
+type mapsFull struct {
+	need   uint32 // entries the new generation's vectors take; 0: they fit
+	words  uint32 // words its vectors need
+	chunks uint32 // value_atoms entries it takes; 0: they fit
 }
 
-func (e *vectorsFull) Error() string {
-	return fmt.Sprintf("the rule vectors need %d entries of %d words and do not fit the map beside the live ones", e.need, e.words)
+func (e *mapsFull) Error() string {
+	var parts []string
+	if e.need > 0 {
+		parts = append(parts, fmt.Sprintf("the rule vectors need %d entries of %d words and do not fit the map beside the live ones", e.need, e.words))
+	}
+	if e.chunks > 0 {
+		parts = append(parts, fmt.Sprintf("the value atoms need %d entries a generation, more than the map has", e.chunks))
+	}
+	return strings.Join(parts, "; ")
 }
 
 // placeVectors is the first entry of a generation of need entries of
@@ -95,7 +105,7 @@ func placeVectors(m *ebpf.Map, liveStart, liveEnd, need, words uint32) (uint32, 
 			return liveEnd, nil
 		}
 	}
-	return 0, &vectorsFull{need: need, words: words}
+	return 0, &mapsFull{need: need, words: words}
 }
 
 // vecCapacity is the entries a map grows to for a generation of need

@@ -168,7 +168,8 @@ type xdpfwGenConf struct {
 	VecEnd      uint32
 	Nsets       [2]uint32
 	SetSlot     [2][8]uint32
-	Pad         [4]uint32
+	ChunkBase   [15]uint32
+	Pad         [5]uint32
 }
 
 type xdpfwIface struct {
@@ -313,6 +314,7 @@ const (
 	xdpfwProgXdpfw       = "xdpfw"
 	xdpfwProgXdpfwEgress = "xdpfw_egress"
 	xdpfwProgXdpfwFrags  = "xdpfw_frags"
+	xdpfwVarChunksPerGen = "chunks_per_gen"
 	xdpfwVarTraceEnabled = "trace_enabled"
 	xdpfwVarVecWords     = "vec_words"
 )
@@ -412,6 +414,7 @@ type xdpfwMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type xdpfwVariableSpecs struct {
+	ChunksPerGen *ebpf.VariableSpec `ebpf:"chunks_per_gen"`
 	TraceEnabled *ebpf.VariableSpec `ebpf:"trace_enabled"`
 	VecWords     *ebpf.VariableSpec `ebpf:"vec_words"`
 }
@@ -523,6 +526,7 @@ func (m *xdpfwMaps) Close() error {
 //
 // It can be passed to loadXdpfwObjects or ebpf.CollectionSpec.LoadAndAssign.
 type xdpfwVariables struct {
+	ChunksPerGen *ebpf.Variable `ebpf:"chunks_per_gen"`
 	TraceEnabled *ebpf.Variable `ebpf:"trace_enabled"`
 	VecWords     *ebpf.Variable `ebpf:"vec_words"`
 }

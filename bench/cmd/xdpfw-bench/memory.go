@@ -145,9 +145,12 @@ func memory(cfg Config, tr workload.Traffic, feed workload.Feed) (Section, error
 			return Section{}, err
 		}
 		if n == 4096 {
+			// The target is the maps sized to the ruleset: the
+			// conntrack tables are sized for flows (max-flows), and
+			// came after it was set.
 			notes = append(notes,
-				target("maps of 4096 rules, MiB", float64(tot.all)/(1<<20), "<=", 8),
-				fmt.Sprintf("Without the conntrack table (ct, ct_frags: sized for flows, not rules), the maps of 4096 rules take %s.", mib(tot.noCT)))
+				target("maps of 4096 rules but the conntrack tables (ct, ct_frags: sized for flows by `max-flows`, not for rules), MiB", float64(tot.noCT)/(1<<20), "<=", 8),
+				fmt.Sprintf("With the default conntrack table (%d flows), all the maps of 4096 rules take %s.", layout.CtEntries, mib(tot.all)))
 		}
 	}
 	// The conntrack table is the ruleset's to size (conntrack:
@@ -180,8 +183,9 @@ func memory(cfg Config, tr workload.Traffic, feed workload.Feed) (Section, error
 			"loaded with the per-packet rulesets above, committed twice so both generations of the classifier and of the definitions hold them, as in a live state after any later change, " +
 			"plus the maps in the slots of its map-of-maps: each set's bucket arrays, host hashes and LPM tries, which the program does not list. " +
 			"The rule vectors are sized to the ruleset: a fresh state's map, grown by the ruleset's load to room for two generations " +
-			"of its size and an eighth, as a state given the same `apply` has it. The other arrays and preallocated hash maps are sized " +
-			"for 4096 rules whatever the ruleset; the LPM tries, the rules' definitions and the sets' maps grow with their entries (a set's bucket arrays are built for its entries and a quarter more). " +
+			"of its size and an eighth, as a state given the same `apply` has it; so is value_atoms, to the value dimensions in use. The other arrays and preallocated hash maps are sized " +
+			"for 4096 rules whatever the ruleset; the LPM tries, the rules' definitions (one entry per rule the two generations hold alike) and the sets' maps grow with their entries (a set's bucket arrays are built for its entries and a quarter more). " +
+			"No capture runs, so there is no capture ring (a capture makes its own, 1 MiB). " +
 			"The conntrack table holds its default 262,144 flows in every row but the one whose ruleset sizes it (`conntrack: max-flows`).",
 		Tables: []Table{tab},
 		Notes:  notes,

@@ -3,10 +3,30 @@ package loader
 import (
 	"fmt"
 	"unsafe"
+
+	"github.com/cilium/ebpf"
 )
 
-// The rule definitions of layout 15, read (to list a state, or to move
-// it) until migrate builds both maps anew: one entry per generation and
+// What layout 15 kept otherwise, read (to list a state, or to move it)
+// until migrate builds its maps anew.
+
+// readGenConf reads generation gen's config into c. Layout 15's values
+// were this layout's without chunk_base (its rare dimensions had fixed
+// places), shorter: read, they leave it zero.
+func readGenConf(m *ebpf.Map, gen uint32, c *xdpfwGenConf) error {
+	if m.ValueSize() == uint32(unsafe.Sizeof(*c)) {
+		return m.Lookup(gen, c)
+	}
+	raw := make([]byte, m.ValueSize())
+	if err := m.Lookup(gen, raw); err != nil {
+		return err
+	}
+	*c = xdpfwGenConf{}
+	copy(unsafe.Slice((*byte)(unsafe.Pointer(c)), unsafe.Offsetof(c.ChunkBase)), raw)
+	return nil
+}
+
+// The rule definitions of layout 15: one entry per generation and
 // rule, keyed (generation, id), with a 32-bit length. Its rule_defs
 // values were 128 bytes, which tells such a state; its rule_defs_long
 // values have this layout's size, so their entries tell themselves: a
