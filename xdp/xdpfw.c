@@ -959,8 +959,8 @@ __noinline int capture(struct xdp_md *ctx, __u32 len, __u32 action,
 	}
 	ring = bpf_map_lookup_elem(&capture_ring, &zero);
 	if (!ring) {
-		/* the bit is on before the ring is in (a capture taken over
-		 * from a killed process, or a state just migrated) */
+		/* the bit on with no ring: a state migrated while a capture
+		 * ran (its ring was the old maps') */
 		__sync_fetch_and_add(&st->lost, 1);
 		return 0;
 	}
