@@ -209,16 +209,24 @@ enum addr_limits {
 
 /*
  * The address buckets (maps addr4_host, addr6_host): per generation and
- * family, ADDR_BUCKETS buckets of one cache line, which the program
- * probes inline (no helper call, no jhash). Go builds a generation's
- * buckets whole at each commit, placing every key in one of its two
- * buckets (cuckoo hashing: ADDR_HASH1 or ADDR_HASH2 of the key word);
+ * family, buckets of one cache line, which the program probes inline (no
+ * helper call, no jhash). Go builds a generation's buckets whole at each
+ * commit, placing every key in one of its two buckets (cuckoo hashing:
+ * ADDR_HASH1 or ADDR_HASH2 of the key word, its top bits the bucket);
  * ADDR_B_OVERFLOW on a bucket says some key whose first bucket it is
  * sits in its second, so a miss reads one bucket unless so flagged.
- * 2 * MAX_RULES keys fill at most 29% of a family's IPv4 slots, 67% of
- * its IPv6 slots.
+ *
+ * Each family's map is sized to the ruleset (layout 16): generation
+ * gen's buckets are the 1 << bits from gen << bits, where bits
+ * (addr4_bits, addr6_bits: read-only variables of the program, set from
+ * the maps' sizes when it is loaded) keeps a generation's keys at most
+ * half the slots, from ADDR_BUCKET_BITS_MIN (a new state's) to
+ * ADDR_BUCKET_BITS, where 2 * MAX_RULES keys fill at most 29% of the
+ * IPv4 slots and 67% of the IPv6 ones. A commit whose keys need more
+ * grows the map (pkg/loader/grow.go).
  */
 enum addr_buckets {
+	ADDR_BUCKET_BITS_MIN = 6,
 	ADDR_BUCKET_BITS = 12,
 	ADDR_BUCKETS     = 1 << ADDR_BUCKET_BITS,
 	ADDR4_SLOTS      = 7,
@@ -627,7 +635,7 @@ struct rule_def_short {
 
 enum meta_ids {
 	META_MAGIC      = 0x78647066,       /* "xdpf" */
-	META_VERSION    = 16, /* 4: two programs; 5: binary rule definitions; 6: sets; 7: atom_scratch; 8: capture; 9: conntrack; 10: address buckets; 11: vectors sized to the ruleset; 12: values on cache lines; 13: IPv4 set buckets; 14: one-dimension rulesets without vectors (GF_SOLO); 15: rule definitions allocated per entry, in rule_defs and rule_defs_long; 16: definitions shared by the generations, capture ring made by the capture, iface_atoms allocated per entry, value_atoms sized to the ruleset */
+	META_VERSION    = 16, /* 4: two programs; 5: binary rule definitions; 6: sets; 7: atom_scratch; 8: capture; 9: conntrack; 10: address buckets; 11: vectors sized to the ruleset; 12: values on cache lines; 13: IPv4 set buckets; 14: one-dimension rulesets without vectors (GF_SOLO); 15: rule definitions allocated per entry, in rule_defs and rule_defs_long; 16: definitions shared by the generations, capture ring made by the capture, iface_atoms allocated per entry, value_atoms and the address buckets sized to the ruleset */
 };
 struct meta {
 	__u32 magic;

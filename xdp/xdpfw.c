@@ -40,11 +40,12 @@ struct {
 	__type(value, struct gen_conf);
 } gen_conf SEC(".maps");
 
-/* index gen * ADDR_BUCKETS + bucket -> bucket (layout.h) */
+/* index gen << bits + bucket -> bucket (layout.h, enum addr_buckets). Go
+ * sizes the maps to the ruleset; the sizes here are a new state's. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, NUM_GENS * ADDR_BUCKETS);
+	__uint(max_entries, NUM_GENS << ADDR_BUCKET_BITS_MIN);
 	__type(key, __u32);
 	__type(value, struct addr4_bucket);
 } addr4_host SEC(".maps");
@@ -52,10 +53,15 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, NUM_GENS * ADDR_BUCKETS);
+	__uint(max_entries, NUM_GENS << ADDR_BUCKET_BITS_MIN);
 	__type(key, __u32);
 	__type(value, struct addr6_bucket);
 } addr6_host SEC(".maps");
+
+/* A generation's buckets of each family, as bits: set from the maps when
+ * the program is loaded, as vec_words is. */
+const volatile __u32 addr4_bits = ADDR_BUCKET_BITS_MIN;
+const volatile __u32 addr6_bits = ADDR_BUCKET_BITS_MIN;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
@@ -342,10 +348,11 @@ static __always_inline __u32 mask32(int bits)
 	return __builtin_bswap32(~0u << (32 - bits));
 }
 
-/* Bucket h (ADDR_BUCKET_BITS bits of a 64-bit hash) of generation gen. */
-static __always_inline __u32 bucket_idx(__u32 gen, __u64 h)
+/* Bucket h (the top bits of a 64-bit hash) of generation gen, in a map
+ * of 1 << bits buckets a generation. */
+static __always_inline __u32 bucket_idx(__u32 gen, __u64 h, __u32 bits)
 {
-	return gen * ADDR_BUCKETS + (__u32)(h >> (64 - ADDR_BUCKET_BITS));
+	return (gen << bits) + (__u32)(h >> (64 - bits));
 }
 
 /*
@@ -356,7 +363,7 @@ static __always_inline __u32 bucket_idx(__u32 gen, __u64 h)
 static __always_inline int addr4_find(__u32 gen, __u32 tag, __u32 len, __u32 a)
 {
 	__u64 key = (tag | ADDR_SLOT_USED) | len << 8 | (__u64)a << 32;
-	__u32 idx = bucket_idx(gen, key * ADDR_HASH1);
+	__u32 idx = bucket_idx(gen, key * ADDR_HASH1, addr4_bits);
 	struct addr4_bucket *b = bpf_map_lookup_elem(&addr4_host, &idx);
 	__u64 w;
 
@@ -371,7 +378,7 @@ static __always_inline int addr4_find(__u32 gen, __u32 tag, __u32 len, __u32 a)
 		}
 		if (pass || !(b->flags & ADDR_B_OVERFLOW))
 			return -1;
-		idx = bucket_idx(gen, key * ADDR_HASH2);
+		idx = bucket_idx(gen, key * ADDR_HASH2, addr4_bits);
 		b = bpf_map_lookup_elem(&addr4_host, &idx);
 	}
 	return -1;
@@ -382,7 +389,7 @@ static __always_inline int addr6_find(__u32 gen, __u32 tag, __u32 len, const __u
 {
 	__u32 head = (tag | ADDR_SLOT_USED) | len << 8, w[5];
 	__u64 key = ((__u64)a[1] << 32 | a[0]) * ADDR_HASH6 ^ ((__u64)a[3] << 32 | a[2]) ^ head;
-	__u32 idx = bucket_idx(gen, key * ADDR_HASH1);
+	__u32 idx = bucket_idx(gen, key * ADDR_HASH1, addr6_bits);
 	struct addr6_bucket *b = bpf_map_lookup_elem(&addr6_host, &idx);
 
 	for (int pass = 0; pass < 2; pass++) {
@@ -397,7 +404,7 @@ static __always_inline int addr6_find(__u32 gen, __u32 tag, __u32 len, const __u
 		}
 		if (pass || !(b->flags & ADDR_B_OVERFLOW))
 			return -1;
-		idx = bucket_idx(gen, key * ADDR_HASH2);
+		idx = bucket_idx(gen, key * ADDR_HASH2, addr6_bits);
 		b = bpf_map_lookup_elem(&addr6_host, &idx);
 	}
 	return -1;

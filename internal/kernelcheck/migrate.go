@@ -12,18 +12,18 @@ import (
 // test binary (pkg/loader, go test -c): on this kernel the previous
 // release's object (testdata/xdpfw-layoutN.o, under dir) loads and counts,
 // its state is moved to this build in place, and a migration cut short at
-// each step is finished by the next. Then the growth of the vectors map
-// and of value_atoms, which replaces the program in place the same way:
-// cut short once it has pinned the new programs, and finished by the
-// next change (one case of TestGrowVectors and of TestGrowValueAtoms:
-// under qemu without KVM each costs half a minute), and
+// each step is finished by the next. Then the growth of the maps sized
+// to the ruleset (vectors, value_atoms, address buckets), which replaces
+// the program in place the same way: cut short once it has pinned the
+// new programs, and finished by the next change (one case of each
+// TestGrow test: under qemu without KVM each costs half a minute), and
 // the conntrack table's resize, cut short at the same point.
 func checkMigrate(r *runner, bin, dir string) {
 	r.check("migrate", func() (string, error) {
 		return loaderTests(bin, dir, "^TestMigrate", "migration")
 	})
 	r.check("grow", func() (string, error) {
-		return loaderTests(bin, dir, "^TestGrow(Vectors|ValueAtoms)$/programs$", "growth")
+		return loaderTests(bin, dir, "^TestGrow(Vectors|ValueAtoms|AddrBuckets)$/programs$", "growth")
 	})
 	r.check("ct resize", func() (string, error) {
 		return loaderTests(bin, dir, "^TestCTResize$/programs$", "conntrack resize")

@@ -20,12 +20,13 @@ const (
 
 // enum addr_buckets
 const (
-	AddrBucketBits = 12
-	AddrBuckets    = 4096
-	Addr4Slots     = 7
-	Addr6Slots     = 3
-	AddrBOverflow  = 1
-	AddrSlotUsed   = 128
+	AddrBucketBitsMin = 6
+	AddrBucketBits    = 12
+	AddrBuckets       = 4096
+	Addr4Slots        = 7
+	Addr6Slots        = 3
+	AddrBOverflow     = 1
+	AddrSlotUsed      = 128
 )
 
 // enum addr_hash

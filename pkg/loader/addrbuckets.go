@@ -3,6 +3,7 @@ package loader
 import (
 	"encoding/binary"
 	"fmt"
+	mbits "math/bits"
 	"math/rand/v2"
 
 	"github.com/cilium/ebpf"
@@ -36,9 +37,23 @@ func (k *bucketKey) hash6() uint64 {
 	return (a(1)<<32|a(0))*layout.AddrHash6 ^ (a(3)<<32 | a(2)) ^ head
 }
 
-// buckets2 are a key's two buckets.
-func buckets2(h uint64) [2]uint32 {
-	return [2]uint32{uint32(h * layout.AddrHash1 >> (64 - layout.AddrBucketBits)), uint32(h * layout.AddrHash2 >> (64 - layout.AddrBucketBits))}
+// buckets2 are a key's two buckets among 1 << bits.
+func buckets2(h uint64, bits uint32) [2]uint32 {
+	return [2]uint32{uint32(h * layout.AddrHash1 >> (64 - bits)), uint32(h * layout.AddrHash2 >> (64 - bits))}
+}
+
+// bucketBits is the bits of m's buckets a generation: it has 1 << bits.
+func bucketBits(m *ebpf.Map) uint32 { return uint32(mbits.Len32(m.MaxEntries()/numGens)) - 1 }
+
+// bucketBitsFor is the bits a generation of n keys, slots to a bucket,
+// takes: the fewest that leave at least half the slots free, from
+// ADDR_BUCKET_BITS_MIN to ADDR_BUCKET_BITS (xdp/layout.h).
+func bucketBitsFor(n, slots int) uint32 {
+	b := uint32(layout.AddrBucketBitsMin)
+	for b < layout.AddrBucketBits && n > slots<<b/2 {
+		b++
+	}
+	return b
 }
 
 // place puts n keys into nb buckets of slots each, every
@@ -87,14 +102,15 @@ func place(n, nb, slots int, choices func(i int) [2]uint32) (in [][]int, overflo
 // writeBuckets4 builds generation gen's IPv4 buckets from keys and
 // writes all of them.
 func writeBuckets4(m *ebpf.Map, gen uint32, keys []bucketKey) error {
-	in, overflow, err := place(len(keys), layout.AddrBuckets, layout.Addr4Slots, func(i int) [2]uint32 { return buckets2(keys[i].word4()) })
+	bits := bucketBits(m)
+	in, overflow, err := place(len(keys), 1<<bits, layout.Addr4Slots, func(i int) [2]uint32 { return buckets2(keys[i].word4(), bits) })
 	if err != nil {
 		return fmt.Errorf("address table: %w", err)
 	}
-	idx := make([]uint32, layout.AddrBuckets)
-	vals := make([]xdpfwAddr4Bucket, layout.AddrBuckets)
+	idx := make([]uint32, 1<<bits)
+	vals := make([]xdpfwAddr4Bucket, 1<<bits)
 	for b := range vals {
-		idx[b] = gen*layout.AddrBuckets + uint32(b)
+		idx[b] = gen<<bits + uint32(b)
 		if overflow[b] {
 			vals[b].Flags = layout.AddrBOverflow
 		}
@@ -110,14 +126,15 @@ func writeBuckets4(m *ebpf.Map, gen uint32, keys []bucketKey) error {
 
 // writeBuckets6 is writeBuckets4 for IPv6.
 func writeBuckets6(m *ebpf.Map, gen uint32, keys []bucketKey) error {
-	in, overflow, err := place(len(keys), layout.AddrBuckets, layout.Addr6Slots, func(i int) [2]uint32 { return buckets2(keys[i].hash6()) })
+	bits := bucketBits(m)
+	in, overflow, err := place(len(keys), 1<<bits, layout.Addr6Slots, func(i int) [2]uint32 { return buckets2(keys[i].hash6(), bits) })
 	if err != nil {
 		return fmt.Errorf("address table: %w", err)
 	}
-	idx := make([]uint32, layout.AddrBuckets)
-	vals := make([]xdpfwAddr6Bucket, layout.AddrBuckets)
+	idx := make([]uint32, 1<<bits)
+	vals := make([]xdpfwAddr6Bucket, 1<<bits)
 	for b := range vals {
-		idx[b] = gen*layout.AddrBuckets + uint32(b)
+		idx[b] = gen<<bits + uint32(b)
 		if overflow[b] {
 			vals[b].Flags = layout.AddrBOverflow
 		}
@@ -133,29 +150,79 @@ func writeBuckets6(m *ebpf.Map, gen uint32, keys []bucketKey) error {
 // readBuckets lists the keys in both families' buckets of both
 // generations (tests, and the previous layout's shape).
 func readBuckets(m *xdpfwMaps) (v4, v6 []bucketKey, err error) {
-	_, b4, err := readAll[uint32, xdpfwAddr4Bucket](m.Addr4Host)
-	if err != nil {
-		return nil, nil, err
+	all := func(uint32) bool { return true }
+	if v4, err = bucketKeys4(m.Addr4Host, all); err == nil {
+		v6, err = bucketKeys6(m.Addr6Host, all)
 	}
-	for _, b := range b4 {
+	return v4, v6, err
+}
+
+// bucketKeys4 lists the keys in m's IPv4 buckets whose index in says.
+func bucketKeys4(m *ebpf.Map, in func(idx uint32) bool) ([]bucketKey, error) {
+	idx, b4, err := readAll[uint32, xdpfwAddr4Bucket](m)
+	if err != nil {
+		return nil, err
+	}
+	var keys []bucketKey
+	for i, b := range b4 {
+		if !in(idx[i]) {
+			continue
+		}
 		for _, s := range b.Slot {
 			if s.Tag&layout.AddrSlotUsed != 0 {
 				k := bucketKey{tag: s.Tag &^ layout.AddrSlotUsed, len: s.Len, atom: s.Atom}
 				copy(k.addr[:], s.Addr[:])
-				v4 = append(v4, k)
+				keys = append(keys, k)
 			}
 		}
 	}
-	_, b6, err := readAll[uint32, xdpfwAddr6Bucket](m.Addr6Host)
+	return keys, nil
+}
+
+// bucketKeys6 is bucketKeys4 for IPv6.
+func bucketKeys6(m *ebpf.Map, in func(idx uint32) bool) ([]bucketKey, error) {
+	idx, b6, err := readAll[uint32, xdpfwAddr6Bucket](m)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	for _, b := range b6 {
+	var keys []bucketKey
+	for i, b := range b6 {
+		if !in(idx[i]) {
+			continue
+		}
 		for _, s := range b.Slot {
 			if s.Tag&layout.AddrSlotUsed != 0 {
-				v6 = append(v6, bucketKey{tag: s.Tag &^ layout.AddrSlotUsed, len: s.Len, atom: s.Atom, addr: s.Addr})
+				keys = append(keys, bucketKey{tag: s.Tag &^ layout.AddrSlotUsed, len: s.Len, atom: s.Atom, addr: s.Addr})
 			}
 		}
 	}
-	return v4, v6, nil
+	return keys, nil
+}
+
+// newAddrBuckets makes an address bucket map of 1 << bits buckets a
+// generation, of the family of old (v6), holding the keys of old's live
+// generation placed anew: the program given it finds them as the one
+// reading old does.
+func newAddrBuckets(spec *ebpf.MapSpec, old *ebpf.Map, live, bits uint32, v6 bool) (*ebpf.Map, error) {
+	ms := spec.Copy()
+	ms.MaxEntries = numGens << bits
+	m, err := ebpf.NewMap(ms)
+	if err != nil {
+		return nil, fmt.Errorf("create an address bucket map of %d entries: %w", ms.MaxEntries, err)
+	}
+	oldBits := bucketBits(old)
+	isLive := func(idx uint32) bool { return idx>>oldBits == live }
+	read, write := bucketKeys4, writeBuckets4
+	if v6 {
+		read, write = bucketKeys6, writeBuckets6
+	}
+	keys, err := read(old, isLive)
+	if err == nil {
+		err = write(m, live, keys)
+	}
+	if err != nil {
+		m.Close()
+		return nil, fmt.Errorf("copy the live address buckets: %w", err)
+	}
+	return m, nil
 }

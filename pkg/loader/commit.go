@@ -83,16 +83,28 @@ func (c *tx) prepare(rs *rules.Ruleset, slots map[uint32]uint32) error {
 	// not fit, the caller grows the map and commits again.
 	liveStart, liveEnd := vecSpan(&v.conf[v.active])
 	first, err := placeVectors(m.Vectors, liveStart, liveEnd, vecNeed(t), vecWordsFor(len(t.Order)))
-	if _, chunks := chunkLayout(&t.Values); chunks > chunksPerGen(m.ValueAtoms) {
-		full, _ := err.(*mapsFull)
-		if full == nil {
-			full = &mapsFull{}
-		}
-		full.chunks = chunks
-		return full
+	full, _ := err.(*mapsFull)
+	if full == nil {
+		full = &mapsFull{}
+	} else {
+		err = nil
 	}
 	if err != nil {
 		return err
+	}
+	// So do the value atoms and the address buckets.
+	if _, chunks := chunkLayout(&t.Values); chunks > chunksPerGen(m.ValueAtoms) {
+		full.chunks = chunks
+	}
+	a, _ := addrKeys(v.active^1, t)
+	if b := bucketBitsFor(len(a.h4), layout.Addr4Slots); b > bucketBits(m.Addr4Host) {
+		full.bits4 = bucketBitsFor(len(a.h4)+len(a.h4)/8, layout.Addr4Slots)
+	}
+	if b := bucketBitsFor(len(a.h6), layout.Addr6Slots); b > bucketBits(m.Addr6Host) {
+		full.bits6 = bucketBitsFor(len(a.h6)+len(a.h6)/8, layout.Addr6Slots)
+	}
+	if *full != (mapsFull{}) {
+		return full
 	}
 	next := v.active ^ 1
 	if err := m.GenConf.Put(next, &xdpfwGenConf{Flags: gfWriting}); err != nil {
@@ -204,18 +216,11 @@ func clearAddrs(m *xdpfwMaps, gen uint32) error {
 // defs where they differ from those gen holds (of stored); the config
 // goes last.
 func writeTables(m *xdpfwMaps, gen uint32, t *classifier.Tables, vecFirst uint32, slots map[uint32]uint32, stored *storedDefs, defs map[uint32][]byte) error {
-	var lens [4][]uint8
-	var a addrEntries
 	var flags uint32
 	if solo, ok := t.Solo(); ok {
 		t, flags = solo, layout.GfSolo
 	}
-	for dir, entries := range [][]classifier.PrefixAtom{t.Src, t.Dst} {
-		hashLens(dir, entries, &lens)
-		for _, e := range entries {
-			a.add(gen, dir, e.Prefix, e.Atom, inHash(lens[addrTable(dir, e.Prefix)], e.Prefix.Bits()))
-		}
-	}
+	a, lens := addrKeys(gen, t)
 	if err := a.put(m, gen); err != nil {
 		return fmt.Errorf("address table: %w", err)
 	}
@@ -315,6 +320,19 @@ func writeIfaces(m *xdpfwMaps, gen uint32, ifaces []classifier.IfaceAtom) error 
 
 // addrEntries are address-table keys (and the atoms to write with them)
 // by table: the buckets' and the LPM tries'.
+// addrKeys are the address table entries of t's prefixes in generation
+// gen: the longest lengths of each table's in the buckets (hashLens),
+// the rest in the tries.
+func addrKeys(gen uint32, t *classifier.Tables) (a addrEntries, lens [4][]uint8) {
+	for dir, entries := range [][]classifier.PrefixAtom{t.Src, t.Dst} {
+		hashLens(dir, entries, &lens)
+		for _, e := range entries {
+			a.add(gen, dir, e.Prefix, e.Atom, inHash(lens[addrTable(dir, e.Prefix)], e.Prefix.Bits()))
+		}
+	}
+	return a, lens
+}
+
 type addrEntries struct {
 	h4, h6 []bucketKey
 	p4     []xdpfwAddr4LpmKey

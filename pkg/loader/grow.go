@@ -17,6 +17,7 @@ var GrowNotice func(dir string, g Growth)
 // value_atoms' entries a generation (0: that map was not replaced).
 type Growth struct {
 	VecEntries, VecWords, AtomChunks uint32
+	Buckets4, Buckets6               uint32 // address buckets a generation
 	Bytes                            uint64 // the new maps' values together
 }
 
@@ -35,19 +36,27 @@ func (g Growth) String() string {
 	if g.AtomChunks > 0 {
 		parts = append(parts, fmt.Sprintf("the value atoms now %d entries a generation", g.AtomChunks))
 	}
+	if g.Buckets4 > 0 {
+		parts = append(parts, fmt.Sprintf("the IPv4 address buckets now %d a generation", g.Buckets4))
+	}
+	if g.Buckets6 > 0 {
+		parts = append(parts, fmt.Sprintf("the IPv6 address buckets now %d a generation", g.Buckets6))
+	}
 	return strings.Join(parts, ", ")
 }
 
 // grow replaces the vectors map with one large enough for a generation
-// of full's size beside the live one, and value_atoms with one whose
-// generations have room for full's chunks, where full says they do not
-// fit (nil: both, at the size the live generation needs), while the live
+// of full's size beside the live one, value_atoms with one whose
+// generations have room for full's chunks, and each family's address
+// buckets with as many as full's bits, where full says they do not fit
+// (nil: all, at the size the live generation needs), while the live
 // generation keeps deciding every packet:
 //
 //  1. meta is marked (metaGrowing), through the write path;
 //  2. new maps are made holding the live generation's vectors and value
 //     atoms where they were (within its part of value_atoms), so the live
-//     config indexes them as it did the old ones;
+//     config indexes them as it did the old ones, and its address keys
+//     placed anew in its part of the new buckets;
 //  3. to 5. as a migration's (replaceBuild): this build's programs loaded
 //     on them and the other pinned maps, their pins over the old maps',
 //     then the programs' pins over theirs, and every interface the state
@@ -118,7 +127,37 @@ func grownMaps(spec *ebpf.CollectionSpec, m *xdpfwMaps, v *view, full *mapsFull)
 		}
 		fresh[xdpfwMapValueAtoms] = atoms
 	}
+	for _, f := range []struct {
+		name string
+		old  *ebpf.Map
+		want uint32 // 0: fits
+		v6   bool
+	}{{xdpfwMapAddr4Host, m.Addr4Host, fullBits(full, false), false}, {xdpfwMapAddr6Host, m.Addr6Host, fullBits(full, true), true}} {
+		if full != nil && f.want == 0 {
+			continue
+		}
+		b, err := newAddrBuckets(spec.Maps[f.name], f.old, v.active, max(f.want, bucketBits(f.old)), f.v6)
+		if err != nil {
+			for _, m := range fresh {
+				m.Close()
+			}
+			return nil, err
+		}
+		fresh[f.name] = b
+	}
 	return fresh, nil
+}
+
+// fullBits is the bits full asks of a family's address buckets (0: they
+// fit, or full is nil).
+func fullBits(full *mapsFull, v6 bool) uint32 {
+	switch {
+	case full == nil:
+		return 0
+	case v6:
+		return full.bits6
+	}
+	return full.bits4
 }
 
 // growth tells what grownMaps made.
@@ -131,6 +170,12 @@ func growth(fresh map[string]*ebpf.Map) Growth {
 	if atoms := fresh[xdpfwMapValueAtoms]; atoms != nil {
 		g.AtomChunks = chunksPerGen(atoms)
 		g.Bytes += uint64(atoms.MaxEntries()) * uint64(atoms.ValueSize())
+	}
+	for name, n := range map[string]*uint32{xdpfwMapAddr4Host: &g.Buckets4, xdpfwMapAddr6Host: &g.Buckets6} {
+		if b := fresh[name]; b != nil {
+			*n = 1 << bucketBits(b)
+			g.Bytes += uint64(b.MaxEntries()) * uint64(b.ValueSize())
+		}
 	}
 	return g
 }

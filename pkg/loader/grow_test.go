@@ -11,6 +11,7 @@ import (
 	"github.com/xdpfw/xdpfw/internal/fixtures"
 	"github.com/xdpfw/xdpfw/internal/privtest"
 	"github.com/xdpfw/xdpfw/pkg/classifier"
+	"github.com/xdpfw/xdpfw/pkg/layout"
 	"github.com/xdpfw/xdpfw/pkg/rules"
 )
 
@@ -314,4 +315,124 @@ func TestGrowKeepsRuleIDs(t *testing.T) {
 	if next != first+1 {
 		t.Errorf("the rule added with a growth got id %d, want %d", next, first+1)
 	}
+}
+
+// hostRules is n drop rules on IPv4 destination hosts and n on IPv6
+// ones, from host from on: 2n keys of the address buckets.
+func hostRules(n, from int) *rules.Ruleset {
+	rs := &rules.Ruleset{Policy: rules.Pass}
+	for i := range n {
+		h := from + i
+		v4 := netip.AddrFrom4([4]byte{10, 2, byte(h >> 8), byte(h)})
+		v6 := netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 14: byte(h >> 8), 15: byte(h)})
+		for j, a := range []netip.Addr{v4, v6} {
+			rs.Rules = append(rs.Rules, rules.Rule{ID: uint32(2*i + j + 1), Action: rules.Drop, Match: rules.Match{Dst: netip.PrefixFrom(a, a.BitLen())}})
+		}
+	}
+	return rs
+}
+
+// TestGrowAddrBuckets: a ruleset of more hosts than a new state's
+// address buckets leave half free grows both families' buckets (the live
+// generation's keys placed anew in the new maps) while an interface
+// enforces the old ruleset, run to its end or cut short at any point;
+// the interface then runs the pinned program on the pinned maps, which
+// find every host, and the other generation's turn fits.
+func TestGrowAddrBuckets(t *testing.T) {
+	const hosts = 400
+	for _, point := range []string{"", "grow:marked", "grow:maps", "grow:programs", "grow:attached"} {
+		t.Run("cut at "+point, func(t *testing.T) {
+			dir := privtest.PinDir(t)
+			inThrowawayNetns(t, func() error {
+				defer removeState(dir)
+				s, err := attachedState(dir, "gab0")
+				if err != nil {
+					return err
+				}
+				defer func() { s.Close() }()
+				if _, err := s.Apply(hostRules(10, 0)); err != nil {
+					return err
+				}
+				if b4, b6 := bucketBits(s.maps.Addr4Host), bucketBits(s.maps.Addr6Host); b4 != layout.AddrBucketBitsMin || b6 != layout.AddrBucketBitsMin {
+					t.Errorf("address buckets of %d and %d bits for 10 hosts, want %d", b4, b6, layout.AddrBucketBitsMin)
+				}
+				var told []Growth
+				GrowNotice = func(d string, g Growth) {
+					if d == dir {
+						told = append(told, g)
+					}
+				}
+				defer func() { GrowNotice = nil }()
+				big := hostRules(hosts, 1000)
+				if point != "" {
+					cutShort(t, s, point, func(func(int, int)) { s.Apply(big) })
+					s.Close()
+					if s, err = Open(dir); err != nil {
+						return err
+					}
+					// The live generation, placed anew in whichever
+					// buckets are pinned, still finds its hosts.
+					if err := checkVerdicts(t, s, []verdictCase{
+						{fixtures.UDP("192.0.2.1", "10.2.0.5", 40000, 53), rules.Drop},
+						{fixtures.UDP("2001:db8::1", "2001:db8::5", 40000, 53), rules.Drop},
+						{fixtures.UDP("192.0.2.1", "10.2.0.10", 40000, 53), rules.Pass},
+					}); err != nil {
+						return err
+					}
+				}
+				if _, err := s.Apply(big); err != nil {
+					return fmt.Errorf("apply %d hosts of each family: %w", hosts, err)
+				}
+				b4, b6 := bucketBits(s.maps.Addr4Host), bucketBits(s.maps.Addr6Host)
+				if hosts > layout.Addr4Slots<<b4/2 || hosts > layout.Addr6Slots<<b6/2 {
+					t.Errorf("%d hosts a family in buckets of %d and %d bits: more than half full", hosts, b4, b6)
+				}
+				if n := len(told); n == 0 || told[n-1].Buckets4 != 1<<b4 || told[n-1].Buckets6 != 1<<b6 {
+					t.Errorf("GrowNotice told %+v, want its last to say %d and %d buckets", told, 1<<b4, 1<<b6)
+				}
+				if err := checkReplaced(s, "gab0", s.maps.Addr6Host); err != nil {
+					return err
+				}
+				if err := checkVerdicts(t, s, []verdictCase{
+					{fixtures.UDP("192.0.2.1", "10.2.3.232", 40000, 53), rules.Drop},      // host 1000
+					{fixtures.UDP("192.0.2.1", "10.2.5.119", 40000, 53), rules.Drop},      // host 1399
+					{fixtures.UDP("192.0.2.1", "10.2.5.120", 40000, 53), rules.Pass},      // host 1400: none
+					{fixtures.UDP("2001:db8::1", "2001:db8::577", 40000, 53), rules.Drop}, // host 1399
+					{fixtures.UDP("2001:db8::1", "2001:db8::578", 40000, 53), rules.Pass},
+				}); err != nil {
+					return err
+				}
+				// The other generation's turn: no growth.
+				told = nil
+				if _, err := s.Apply(hostRules(hosts, 3000)); err != nil {
+					return err
+				}
+				if len(told) != 0 || bucketBits(s.maps.Addr4Host) != b4 || bucketBits(s.maps.Addr6Host) != b6 {
+					t.Errorf("as many hosts again grew the maps: %+v", told)
+				}
+				return nil
+			})
+		})
+	}
+}
+
+type verdictCase struct {
+	frame []byte
+	want  rules.Action
+}
+
+// checkVerdicts runs each frame through an instance on s's live maps.
+func checkVerdicts(t *testing.T, s *State, cases []verdictCase) error {
+	t.Helper()
+	tr, err := s.NewInstance(true)
+	if err != nil {
+		return err
+	}
+	defer tr.Close()
+	for _, c := range cases {
+		if v, err := tr.Run(c.frame); err != nil || v.Action != c.want {
+			t.Errorf("verdict %+v (%v), want %v", v, err, c.want)
+		}
+	}
+	return nil
 }

@@ -72,6 +72,17 @@ func load(spec *ebpf.CollectionSpec, to any, opts *ebpf.CollectionOptions) error
 			return fmt.Errorf("size the program's value atoms: %w", err)
 		}
 	}
+	// So are the address buckets (addrbuckets.go): a generation's as
+	// bits.
+	for name, v := range map[string]string{xdpfwMapAddr4Host: xdpfwVarAddr4Bits, xdpfwMapAddr6Host: xdpfwVarAddr6Bits} {
+		if b := o.MapReplacements[name]; b != nil && b.MaxEntries() != spec.Maps[name].MaxEntries {
+			spec = spec.Copy()
+			spec.Maps[name].MaxEntries = b.MaxEntries()
+			if err := spec.Variables[v].Set(bucketBits(b)); err != nil {
+				return fmt.Errorf("size the program's address buckets: %w", err)
+			}
+		}
+	}
 	// So are the conntrack tables, flows and fragments (ctresize.go):
 	// their entries only.
 	for _, name := range []string{xdpfwMapCt, xdpfwMapCtFrags} {

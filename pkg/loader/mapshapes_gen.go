@@ -8,9 +8,9 @@ import "github.com/cilium/ebpf"
 // sections.
 var objectMaps = map[string]mapShape{
 	"active":         {Type: ebpf.Array, KeySize: 4, ValueSize: 4, MaxEntries: 1, Flags: 0x400},
-	"addr4_host":     {Type: ebpf.Array, KeySize: 4, ValueSize: 64, MaxEntries: 8192, Flags: 0x400},
+	"addr4_host":     {Type: ebpf.Array, KeySize: 4, ValueSize: 64, MaxEntries: 128, Flags: 0x400},
 	"addr4_lpm":      {Type: ebpf.LPMTrie, KeySize: 9, ValueSize: 4, MaxEntries: 16384, Flags: 0x1},
-	"addr6_host":     {Type: ebpf.Array, KeySize: 4, ValueSize: 64, MaxEntries: 8192, Flags: 0x400},
+	"addr6_host":     {Type: ebpf.Array, KeySize: 4, ValueSize: 64, MaxEntries: 128, Flags: 0x400},
 	"addr6_lpm":      {Type: ebpf.LPMTrie, KeySize: 21, ValueSize: 4, MaxEntries: 16384, Flags: 0x1},
 	"atom_scratch":   {Type: ebpf.PerCPUArray, KeySize: 4, ValueSize: 30, MaxEntries: 1, Flags: 0x0},
 	"capture_conf":   {Type: ebpf.Array, KeySize: 4, ValueSize: 88, MaxEntries: 1, Flags: 0x0},

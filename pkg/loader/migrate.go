@@ -207,7 +207,7 @@ func (s *State) rebuild(spec *ebpf.CollectionSpec) (fresh map[string]*ebpf.Map, 
 	err = runChange(&m, nil, commit)
 	var full *mapsFull
 	if errors.As(err, &full) {
-		// The new vectors and value_atoms maps are a new state's size:
+		// The new maps sized to the ruleset are a new state's size:
 		// sized now to the live ruleset, which nothing reads from them
 		// yet.
 		sized := func(name string, size func(*ebpf.MapSpec)) (*ebpf.Map, error) {
@@ -229,6 +229,16 @@ func (s *State) rebuild(spec *ebpf.CollectionSpec) (fresh map[string]*ebpf.Map, 
 		}
 		if full.chunks > 0 {
 			if m.ValueAtoms, err = sized(xdpfwMapValueAtoms, func(ms *ebpf.MapSpec) { ms.MaxEntries = numGens * full.chunks }); err != nil {
+				return nil, err
+			}
+		}
+		if full.bits4 > 0 {
+			if m.Addr4Host, err = sized(xdpfwMapAddr4Host, func(ms *ebpf.MapSpec) { ms.MaxEntries = numGens << full.bits4 }); err != nil {
+				return nil, err
+			}
+		}
+		if full.bits6 > 0 {
+			if m.Addr6Host, err = sized(xdpfwMapAddr6Host, func(ms *ebpf.MapSpec) { ms.MaxEntries = numGens << full.bits6 }); err != nil {
 				return nil, err
 			}
 		}

@@ -1,7 +1,9 @@
 package loader
 
 import (
+	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"unsafe"
 
@@ -16,15 +18,16 @@ import (
 // this one changed, and returns them: layout 15 kept a definition per
 // generation and rule, keyed (generation, id), with a 32-bit length and
 // 124 bytes in rule_defs, its capture_ring was the ring itself, its
-// iface_atoms preallocated, and its value_atoms held every dimension's
-// chunks at fixed places (previousValues). It makes those maps from the previous object,
+// iface_atoms preallocated, its value_atoms held every dimension's
+// chunks at fixed places (previousValues), and its address buckets were
+// 4096 a generation, whatever the ruleset. It makes those maps from the previous object,
 // fills them with what this layout's hold, and pins them over them.
 // Every other map must have the same shape in both. previousSets moves
 // the sets' contents to where layout 12 kept them, as a state that came
 // from 12 through each layout since still has them.
 func previousShape(dir string, spec *ebpf.CollectionSpec, pinned map[string]*ebpf.Map) (reshaped map[string]*ebpf.Map, err error) {
 	changed := map[string]bool{xdpfwMapRuleDefs: true, xdpfwMapRuleDefsLong: true, xdpfwMapCaptureRing: true, xdpfwMapIfaceAtoms: true,
-		xdpfwMapGenConf: true, xdpfwMapValueAtoms: true}
+		xdpfwMapGenConf: true, xdpfwMapValueAtoms: true, xdpfwMapAddr4Host: true, xdpfwMapAddr6Host: true}
 	for name, ms := range spec.Maps {
 		if cur := pinned[name]; cur != nil && !changed[name] {
 			if err := compatible(name, shapeOf(ms), cur); err != nil {
@@ -72,6 +75,17 @@ func previousShape(dir string, spec *ebpf.CollectionSpec, pinned map[string]*ebp
 	}
 	if err := previousValues(pinned[xdpfwMapGenConf], pinned[xdpfwMapValueAtoms], reshaped[xdpfwMapGenConf], reshaped[xdpfwMapValueAtoms]); err != nil {
 		return nil, err
+	}
+	v4, v6, err := readBuckets(&xdpfwMaps{Addr4Host: pinned[xdpfwMapAddr4Host], Addr6Host: pinned[xdpfwMapAddr6Host]})
+	if err != nil {
+		return nil, err
+	}
+	for gen := range uint32(numGens) {
+		notOfGen := func(k bucketKey) bool { return uint32(k.tag)&1 != gen }
+		if err := errors.Join(writeBuckets4(reshaped[xdpfwMapAddr4Host], gen, slices.DeleteFunc(slices.Clone(v4), notOfGen)),
+			writeBuckets6(reshaped[xdpfwMapAddr6Host], gen, slices.DeleteFunc(slices.Clone(v6), notOfGen))); err != nil {
+			return nil, err
+		}
 	}
 	keys, atoms, err := readAll[xdpfwIfaceKey, uint32](pinned[xdpfwMapIfaceAtoms])
 	if err == nil {

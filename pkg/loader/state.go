@@ -3,6 +3,7 @@ package loader
 import (
 	"errors"
 	"fmt"
+	mbits "math/bits"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
 
+	"github.com/xdpfw/xdpfw/pkg/layout"
 	"github.com/xdpfw/xdpfw/pkg/rules"
 )
 
@@ -220,12 +222,16 @@ func newObjectMap(name string) (*ebpf.Map, error) {
 }
 
 // compatible: m, the map name, has want's shape (vectors any size: it is
-// sized to the ruleset, vectors.go, as is value_atoms, valueatoms.go; the conntrack tables, flows and
+// sized to the ruleset, vectors.go, as are value_atoms, valueatoms.go, and the address buckets; the conntrack tables, flows and
 // fragments, any size a ruleset may ask for, ctresize.go).
 func compatible(name string, want mapShape, m *ebpf.Map) error {
 	if name == xdpfwMapVectors && m.MaxEntries() >= vecEntriesMin && m.ValueSize() >= want.ValueSize &&
 		m.ValueSize() <= vecValueSize(vecWordsMax) && m.ValueSize()%8 == 0 {
 		want.MaxEntries, want.ValueSize = m.MaxEntries(), m.ValueSize()
+	}
+	if n := m.MaxEntries(); (name == xdpfwMapAddr4Host || name == xdpfwMapAddr6Host) && n%numGens == 0 && mbits.OnesCount32(n/numGens) == 1 &&
+		n/numGens >= 1<<layout.AddrBucketBitsMin && n/numGens <= layout.AddrBuckets {
+		want.MaxEntries = n
 	}
 	if n := m.MaxEntries(); name == xdpfwMapValueAtoms && n%numGens == 0 && n/numGens >= chunksCommon && n/numGens <= maxChunksPerGen {
 		want.MaxEntries = n

@@ -3,6 +3,7 @@ package loader
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"unsafe"
 
@@ -72,12 +73,14 @@ func vecSpan(c *xdpfwGenConf) (start, end uint32) {
 // mapsFull is a commit's refusal when the new generation does not fit
 // the maps sized to the ruleset: its vectors (too many rules for the
 // words, or too many atoms to fit beside the live generation), or its
-// value atoms (rare dimensions the map has no room for). The caller
+// value atoms (rare dimensions the map has no room for), or its address
+// buckets (more keys than leave half their slots free). The caller
 // grows them (grow.go) and commits again. Nothing has been written then.
 type mapsFull struct {
-	need   uint32 // entries the new generation's vectors take; 0: they fit
-	words  uint32 // words its vectors need
-	chunks uint32 // value_atoms entries it takes; 0: they fit
+	need         uint32 // entries the new generation's vectors take; 0: they fit
+	words        uint32 // words its vectors need
+	chunks       uint32 // value_atoms entries it takes; 0: they fit
+	bits4, bits6 uint32 // the address buckets to grow to, as bits; 0: they fit
 }
 
 func (e *mapsFull) Error() string {
@@ -88,6 +91,12 @@ func (e *mapsFull) Error() string {
 	if e.chunks > 0 {
 		parts = append(parts, fmt.Sprintf("the value atoms need %d entries a generation, more than the map has", e.chunks))
 	}
+	for fam, b := range map[int]uint32{4: e.bits4, 6: e.bits6} {
+		if b > 0 {
+			parts = append(parts, fmt.Sprintf("the IPv%d address buckets need %d a generation, more than the map has", fam, 1<<b))
+		}
+	}
+	slices.Sort(parts)
 	return strings.Join(parts, "; ")
 }
 

@@ -314,6 +314,8 @@ const (
 	xdpfwProgXdpfw       = "xdpfw"
 	xdpfwProgXdpfwEgress = "xdpfw_egress"
 	xdpfwProgXdpfwFrags  = "xdpfw_frags"
+	xdpfwVarAddr4Bits    = "addr4_bits"
+	xdpfwVarAddr6Bits    = "addr6_bits"
 	xdpfwVarChunksPerGen = "chunks_per_gen"
 	xdpfwVarTraceEnabled = "trace_enabled"
 	xdpfwVarVecWords     = "vec_words"
@@ -414,6 +416,8 @@ type xdpfwMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type xdpfwVariableSpecs struct {
+	Addr4Bits    *ebpf.VariableSpec `ebpf:"addr4_bits"`
+	Addr6Bits    *ebpf.VariableSpec `ebpf:"addr6_bits"`
 	ChunksPerGen *ebpf.VariableSpec `ebpf:"chunks_per_gen"`
 	TraceEnabled *ebpf.VariableSpec `ebpf:"trace_enabled"`
 	VecWords     *ebpf.VariableSpec `ebpf:"vec_words"`
@@ -526,6 +530,8 @@ func (m *xdpfwMaps) Close() error {
 //
 // It can be passed to loadXdpfwObjects or ebpf.CollectionSpec.LoadAndAssign.
 type xdpfwVariables struct {
+	Addr4Bits    *ebpf.Variable `ebpf:"addr4_bits"`
+	Addr6Bits    *ebpf.Variable `ebpf:"addr6_bits"`
 	ChunksPerGen *ebpf.Variable `ebpf:"chunks_per_gen"`
 	TraceEnabled *ebpf.Variable `ebpf:"trace_enabled"`
 	VecWords     *ebpf.Variable `ebpf:"vec_words"`
