@@ -966,8 +966,8 @@ __noinline int capture(struct xdp_md *ctx, __u32 len, __u32 action,
 	}
 	ring = bpf_map_lookup_elem(&capture_ring, &zero);
 	if (!ring) {
-		/* the bit on with no ring: a state migrated while a capture
-		 * ran (its ring was the old maps') */
+		/* never by the protocol (the ring goes in before the bit goes
+		 * on, out after it goes off); the verifier needs the check */
 		__sync_fetch_and_add(&st->lost, 1);
 		return 0;
 	}

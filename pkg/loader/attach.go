@@ -130,6 +130,16 @@ func (s *State) Attach(name string, mode Mode, force bool) (Attachment, string, 
 	if err != nil {
 		return Attachment{}, "", err
 	}
+	// A counter slot no attached interface counts in starts from zero
+	// (its old counts go to the totals) before the program goes on, so
+	// every frame counted in it from then on is this interface's: folded
+	// after, a frame arriving in between (IPv6 autoconfiguration's, say)
+	// was in the totals and in no interface's counters. First of all:
+	// the change finishes a growth of the maps cut short, which loads
+	// the programs again, so the ones read below are those it pinned.
+	if err := s.change(func(t *tx) error { return foldIfUnused(t.m, link.Attrs().Index) }); err != nil {
+		return Attachment{}, "", err
+	}
 	ids, err := s.progIDs()
 	if err != nil {
 		return Attachment{}, "", err
@@ -166,15 +176,6 @@ func (s *State) Attach(name string, mode Mode, force bool) (Attachment, string, 
 		}
 		defer p.Close()
 		old = &xdpProgram{p, current}
-	}
-
-	// A counter slot no attached interface counts in starts from zero
-	// (its old counts go to the totals) before the program goes on, so
-	// every frame counted in it from then on is this interface's: folded
-	// after, a frame arriving in between (IPv6 autoconfiguration's, say)
-	// was in the totals and in no interface's counters.
-	if err := s.change(func(t *tx) error { return foldIfUnused(t.m, att.Ifindex) }); err != nil {
-		return Attachment{}, "", err
 	}
 
 	// The egress learner before XDP: it cannot fail after the XDP

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/cilium/ebpf"
+	"github.com/vishvananda/netlink"
 
 	"github.com/xdpfw/xdpfw/internal/fixtures"
 	"github.com/xdpfw/xdpfw/internal/privtest"
@@ -435,4 +436,52 @@ func checkVerdicts(t *testing.T, s *State, cases []verdictCase) error {
 		}
 	}
 	return nil
+}
+
+// TestAttachAfterCutGrowth: attach, the first change after a growth cut
+// short once the new maps were pinned, finishes the growth and puts the
+// program it loaded on the interface (not the one it replaced, closed by
+// then), running on the pinned maps.
+func TestAttachAfterCutGrowth(t *testing.T) {
+	dir := privtest.PinDir(t)
+	inThrowawayNetns(t, func() error {
+		defer removeState(dir)
+		s, err := attachedState(dir, "gac0")
+		if err != nil {
+			return err
+		}
+		defer func() { s.Close() }()
+		if _, err := s.Apply(hostPortRules(10, 1000)); err != nil {
+			return err
+		}
+		cutShort(t, s, "grow:maps", func(func(int, int)) { s.Apply(hostRules(400, 0)) })
+		s.Close()
+		if s, err = Open(dir); err != nil {
+			return err
+		}
+		if err := addVeths("gac1"); err != nil {
+			return err
+		}
+		if _, _, err := s.AttachAll([]string{"gac1"}, ModeGeneric, false); err != nil {
+			return err
+		}
+		ids, err := s.progIDs()
+		if err != nil {
+			return err
+		}
+		for _, name := range []string{"gac0", "gac1"} {
+			l, err := netlink.LinkByName(name)
+			if err != nil {
+				return err
+			}
+			if x := l.Attrs().Xdp; x == nil || x.ProgId != ids.plain {
+				t.Errorf("%s runs %+v, want the pinned program %d", name, x, ids.plain)
+			}
+		}
+		meta, err := readMeta(&s.maps)
+		if err == nil && meta.Version != metaVersion {
+			t.Errorf("meta version %#x after attach, want %d: the growth not finished", meta.Version, metaVersion)
+		}
+		return err
+	})
 }

@@ -37,9 +37,9 @@ var rebuiltMaps = map[string]bool{
 	// their format. rebuild copies the live generation's and commits the
 	// other's, as it does the config.
 	xdpfwMapRuleDefs: true, xdpfwMapRuleDefsLong: true,
-	// Layout 16 made it a slot for the ring a capture makes: a capture
-	// running across a migration copies no more (status says it runs;
-	// capture --stop ends it).
+	// Layout 16 made it a slot for the ring a capture makes. A capture
+	// running across a migration copies no more: the new generation word
+	// has no capture bit, and its ring was in the old map.
 	xdpfwMapCaptureRing: true,
 }
 

@@ -26,7 +26,8 @@ import (
 const previousObject = "testdata/xdpfw-layout15.o"
 
 // migrateRuleset's rules set conditions on two dimensions (not GF_SOLO),
-// and one has a comment long enough for rule_defs_long. Its conntrack
+// one has a comment long enough for rule_defs_long, and one a definition
+// of 85 to 124 bytes, short in layout 15 and long in this one. Its conntrack
 // table is not the default size, which the fragments table follows.
 const migrateRuleset = `policy: pass
 conntrack: {max-flows: 16384}
@@ -36,6 +37,7 @@ rules:
   - {src: "@bad", action: drop}
   - {proto: udp, dport: 53, action: pass, comment: "resolver traffic: a comment long enough to take the rule past the short definitions, into rule_defs_long"}
   - {proto: tcp, dport: 23, action: drop}
+  - {src: "2001:db8:abcd:12::/64", dst: "2001:db8:abcd:34::/64", proto: tcp, dport: 443, action: pass, comment: "web"}
 `
 
 // TestMigratePrevious: a state run by the previous release's program, its
@@ -71,7 +73,7 @@ func TestMigratePrevious(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "xdpfw attach IFACE or xdpfw apply -f FILE") {
 			t.Errorf("rule add on a previous layout's state: %v, want the way to move it", err)
 		}
-		if len(before) != 3 || before[0].Packets != 1 || before[2].Packets != 1 {
+		if len(before) != 4 || before[0].Packets != 1 || before[2].Packets != 1 {
 			return fmt.Errorf("counters under the previous program: %+v, want one packet on rules 1 and 3", before)
 		}
 
@@ -191,7 +193,7 @@ func checkMigrated(t *testing.T, s *State, want *rules.Ruleset, before []RuleRow
 		t.Errorf("a frame from the set: action %d, want drop", out)
 	}
 	_, after, err := s.RuleList()
-	if err != nil || len(after) != 3 {
+	if err != nil || len(after) != 4 {
 		return fmt.Errorf("rules after migration %+v, %v", after, err)
 	}
 	if after[0].Packets != before[0].Packets+1 || after[2].Packets != before[2].Packets {

@@ -43,28 +43,28 @@ type prevDefShort struct {
 // prevShortDefSize tells a rule_defs of layout 15.
 const prevShortDefSize = uint32(unsafe.Sizeof(prevDefShort{}))
 
-// readPrevDefs reads the definitions of a layout-15 state into st.
+// readPrevDefs reads the definitions of a layout-15 state into st. A
+// migration cut after pinning the new rule_defs_long leaves its entries,
+// the live ruleset's definitions longer than this layout's short ones,
+// for both generations, beside the old rule_defs, which holds those of
+// 85 to 124 bytes too: the new entries are read first, and an old one
+// of a generation a new one holds is left. The old entries take key
+// slots of their own (numGens + gen), which nothing writes.
 func readPrevDefs(m *xdpfwMaps, st *storedDefs) error {
-	// Its keys are (gen, id): read as this layout's (id, slot).
+	type prevEntry struct {
+		gen, id uint32
+		def     []byte
+	}
+	var old []prevEntry
+	// Layout 15's keys are (gen, id): read as this layout's (id, slot).
 	prev := func(k xdpfwRuleDefKey, d []byte) error {
-		gen, id := k.Id, k.Slot
-		if gen >= numGens || d == nil {
-			return fmt.Errorf("rule %d: stored definition is corrupt", id)
+		if k.Id >= numGens || d == nil {
+			return fmt.Errorf("rule %d: stored definition is corrupt", k.Slot)
 		}
-		return st.add(id, gen, genBit(gen), append([]byte(nil), d...))
-	}
-	err := forEachBatch(m.RuleDefs, 256, func(keys []xdpfwRuleDefKey, vals []prevDefShort) error {
-		for i, k := range keys {
-			if err := prev(k, bounded(vals[i].Data[:], vals[i].Len)); err != nil {
-				return err
-			}
-		}
+		old = append(old, prevEntry{gen: k.Id, id: k.Slot, def: append([]byte(nil), d...)})
 		return nil
-	})
-	if err != nil {
-		return err
 	}
-	return forEachBatch(m.RuleDefsLong, 256, func(keys []xdpfwRuleDefKey, vals []xdpfwRuleDef) error {
+	err := forEachBatch(m.RuleDefsLong, 256, func(keys []xdpfwRuleDefKey, vals []xdpfwRuleDef) error {
 		for i, k := range keys {
 			d := &vals[i]
 			var err error
@@ -81,4 +81,27 @@ func readPrevDefs(m *xdpfwMaps, st *storedDefs) error {
 		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	err = forEachBatch(m.RuleDefs, 256, func(keys []xdpfwRuleDefKey, vals []prevDefShort) error {
+		for i, k := range keys {
+			if err := prev(k, bounded(vals[i].Data[:], vals[i].Len)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, e := range old {
+		if _, held := st.def[e.gen][e.id]; held {
+			continue
+		}
+		if err := st.add(e.id, numGens+e.gen, genBit(e.gen), e.def); err != nil {
+			return err
+		}
+	}
+	return nil
 }
