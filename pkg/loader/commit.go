@@ -79,44 +79,68 @@ func (c *tx) prepare(rs *rules.Ruleset, slots map[uint32]uint32) error {
 			return err
 		}
 	}
-	// Where the vectors go, before anything is written: when they do
-	// not fit, the caller grows the map and commits again.
+	next := v.active ^ 1
 	liveStart, liveEnd := vecSpan(&v.conf[v.active])
-	first, err := placeVectors(m.Vectors, liveStart, liveEnd, vecNeed(t), vecWordsFor(len(t.Order)))
-	full, _ := err.(*mapsFull)
-	if full == nil {
-		full = &mapsFull{}
-	} else {
-		err = nil
-	}
+	l, err := layOut(m, next, t, liveStart, liveEnd)
 	if err != nil {
 		return err
 	}
-	// So do the value atoms and the address buckets.
-	if _, chunks := chunkLayout(&t.Values); chunks > chunksPerGen(m.ValueAtoms) {
-		full.chunks = chunks
-	}
-	a, _ := addrKeys(v.active^1, t)
-	if b := bucketBitsFor(len(a.h4), layout.Addr4Slots); b > bucketBits(m.Addr4Host) {
-		full.bits4 = bucketBitsFor(len(a.h4)+len(a.h4)/8, layout.Addr4Slots)
-	}
-	if b := bucketBitsFor(len(a.h6), layout.Addr6Slots); b > bucketBits(m.Addr6Host) {
-		full.bits6 = bucketBitsFor(len(a.h6)+len(a.h6)/8, layout.Addr6Slots)
-	}
-	if *full != (mapsFull{}) {
-		return full
-	}
-	next := v.active ^ 1
 	if err := m.GenConf.Put(next, &xdpfwGenConf{Flags: gfWriting}); err != nil {
 		return fmt.Errorf("mark generation %d: %w", next, err)
 	}
-	if err := v.clearStale(m, next, t, defs); err != nil {
+	if err := v.clearStale(m, next, l.t, defs); err != nil {
 		return fmt.Errorf("clear generation %d: %w", next, err)
 	}
-	if err := writeTables(m, next, t, first, slots, &v.defs, defs); err != nil {
+	if err := writeTables(m, next, l, slots, &v.defs, defs); err != nil {
 		return fmt.Errorf("write generation %d: %w", next, err)
 	}
 	return nil
+}
+
+// genLayout is where generation gen's tables go in the maps, found
+// before anything is written.
+type genLayout struct {
+	t         *classifier.Tables // in its solo form (GF_SOLO: no vector read per packet) when it has one
+	flags     uint32             // GF_SOLO when so
+	addr      addrEntries        // the address tables' entries
+	lens      [4][]uint8         // the prefix lengths in the buckets
+	vecFirst  uint32             // the vectors' first entry
+	chunkBase [layout.NumDims]uint32
+}
+
+// layOut places t as generation gen beside the live generation, whose
+// vectors take [liveStart, liveEnd). When the maps sized to the ruleset
+// have no room for it (its vectors, value atoms or address keys), it
+// says by how much (*mapsFull): the caller grows them and commits again.
+func layOut(m *xdpfwMaps, gen uint32, t *classifier.Tables, liveStart, liveEnd uint32) (*genLayout, error) {
+	l := &genLayout{t: t}
+	if solo, ok := t.Solo(); ok {
+		l.t, l.flags = solo, layout.GfSolo
+	}
+	t = l.t
+	var full mapsFull
+	first, err := placeVectors(m.Vectors, liveStart, liveEnd, vecNeed(t), vecWordsFor(len(t.Order)))
+	if f, ok := err.(*mapsFull); ok {
+		full = *f
+	} else if err != nil {
+		return nil, err
+	}
+	l.vecFirst = first
+	var chunks uint32
+	if l.chunkBase, chunks = chunkLayout(&t.Values); chunks > chunksPerGen(m.ValueAtoms) {
+		full.chunks = chunks
+	}
+	l.addr, l.lens = addrKeys(gen, t)
+	if b := bucketBitsFor(len(l.addr.h4), layout.Addr4Slots); b > bucketBits(m.Addr4Host) {
+		full.bits4 = bucketBitsFor(len(l.addr.h4)+len(l.addr.h4)/8, layout.Addr4Slots)
+	}
+	if b := bucketBitsFor(len(l.addr.h6), layout.Addr6Slots); b > bucketBits(m.Addr6Host) {
+		full.bits6 = bucketBitsFor(len(l.addr.h6)+len(l.addr.h6)/8, layout.Addr6Slots)
+	}
+	if full != (mapsFull{}) {
+		return nil, &full
+	}
+	return l, nil
 }
 
 // stored gives the live rule's stored definition if r is a live rule,
@@ -211,23 +235,17 @@ func clearAddrs(m *xdpfwMaps, gen uint32) error {
 	return deleteKeys(m.Addr6Lpm, filter(l6, func(k *xdpfwAddr6LpmKey) bool { return uint32(k.Tag)&1 == gen }))
 }
 
-// writeTables writes t into generation gen, in its solo form (GF_SOLO:
-// no vector read per packet) when it has one, and the rule definitions
-// defs where they differ from those gen holds (of stored); the config
-// goes last.
-func writeTables(m *xdpfwMaps, gen uint32, t *classifier.Tables, vecFirst uint32, slots map[uint32]uint32, stored *storedDefs, defs map[uint32][]byte) error {
-	var flags uint32
-	if solo, ok := t.Solo(); ok {
-		t, flags = solo, layout.GfSolo
-	}
-	a, lens := addrKeys(gen, t)
-	if err := a.put(m, gen); err != nil {
+// writeTables writes generation gen's tables where l places them, and
+// the rule definitions defs where they differ from those gen holds (of
+// stored); the config goes last.
+func writeTables(m *xdpfwMaps, gen uint32, l *genLayout, slots map[uint32]uint32, stored *storedDefs, defs map[uint32][]byte) error {
+	t, flags := l.t, l.flags
+	if err := l.addr.put(m, gen); err != nil {
 		return fmt.Errorf("address table: %w", err)
 	}
-	flags |= a.flags()
+	flags |= l.addr.flags()
 
-	chunkBase, _ := chunkLayout(&t.Values)
-	if err := writeValues(m.ValueAtoms, gen, &t.Values, &chunkBase); err != nil {
+	if err := writeValues(m.ValueAtoms, gen, &t.Values, &l.chunkBase); err != nil {
 		return err
 	}
 	if err := writeIfaces(m, gen, t.Ifaces); err != nil {
@@ -256,9 +274,9 @@ func writeTables(m *xdpfwMaps, gen uint32, t *classifier.Tables, vecFirst uint32
 		return fmt.Errorf("store rules: %w", err)
 	}
 
-	conf := xdpfwGenConf{Policy: uint32(t.Policy), Nrules: uint32(len(t.Order)), Flags: flags, WildSummary: t.Wild.Summary(), ChunkBase: chunkBase}
-	setConfLens(&conf, lens)
-	if err := writeVectors(m.Vectors, t, vecFirst, &conf); err != nil {
+	conf := xdpfwGenConf{Policy: uint32(t.Policy), Nrules: uint32(len(t.Order)), Flags: flags, WildSummary: t.Wild.Summary(), ChunkBase: l.chunkBase}
+	setConfLens(&conf, l.lens)
+	if err := writeVectors(m.Vectors, t, l.vecFirst, &conf); err != nil {
 		return err
 	}
 	if err := setRefs(m, t, &conf); err != nil {
