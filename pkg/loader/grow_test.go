@@ -39,83 +39,115 @@ func hostPortRules(n int, port uint16) *rules.Ruleset {
 // pinned, larger map, meta unmarked, and the live maps decide as the
 // ruleset says. Changes of the same size then fit without growing again.
 func TestGrowVectors(t *testing.T) {
+	eachGrowthCut(t, "grw0", hostPortRules(10, 1000), func(g *growthRun) error {
+		t, small := g.t, g.s.maps.Vectors.MaxEntries()
+		if err := g.apply(hostPortRules(1200, 2000), nil); err != nil {
+			return fmt.Errorf("apply 1200 rules: %w", err)
+		}
+		s := g.s
+		grown := s.maps.Vectors.MaxEntries()
+		if grown <= small {
+			t.Errorf("vectors map of %d entries after 1200 rules, %d before: it did not grow", grown, small)
+		}
+		if n := len(g.told); n == 0 || g.told[n-1].VecEntries != grown || g.told[n-1].VecWords != vecWords(s.maps.Vectors) {
+			t.Errorf("GrowNotice told %+v, want its last call to say %d entries of %d words", g.told, grown, vecWords(s.maps.Vectors))
+		}
+		if err := checkGrown(s, "grw0"); err != nil {
+			return err
+		}
+		checkEgressRecorded(t, s, "grw0")
+		// Decided with the live maps: the last rule's flow, and
+		// one no rule names.
+		tr, err := s.NewInstance(true)
+		if err != nil {
+			return err
+		}
+		defer tr.Close()
+		for _, c := range []struct {
+			frame []byte
+			want  rules.Action
+			rule  bool // decided by a rule (ids are the state's)
+		}{
+			{fixtures.TCPSyn("192.0.2.1", "10.1.4.175", 40000, 2000+1199), rules.Drop, true},
+			{fixtures.TCPSyn("192.0.2.1", "10.1.4.175", 40000, 2000+1198), rules.Pass, false},
+		} {
+			v, err := tr.Run(c.frame)
+			if err != nil || v.Action != c.want || (v.RuleID != 0) != c.rule {
+				t.Errorf("verdict %+v (%v), want %v, by a rule %v", v, err, c.want, c.rule)
+			}
+		}
+		// The same size again, twice (each generation's turn):
+		// no growth.
+		for _, port := range []uint16{3000, 4000} {
+			if _, err := s.Apply(hostPortRules(1200, port)); err != nil {
+				return err
+			}
+			if n := s.maps.Vectors.MaxEntries(); n != grown {
+				t.Errorf("a ruleset of the same size grew the map from %d to %d lines", grown, n)
+			}
+		}
+		return nil
+	})
+}
+
+// growthRun is one case of a growth test (eachGrowthCut).
+type growthRun struct {
+	t     *testing.T
+	dir   string
+	point string   // where the growth is cut short; "": nowhere
+	s     *State   // the state, opened again after a cut
+	told  []Growth // what GrowNotice said of dir
+}
+
+// eachGrowthCut runs test at each point a growth can be cut short at
+// (and without a cut), in a throwaway network namespace, on a state of
+// its own attached to iface and holding small.
+func eachGrowthCut(t *testing.T, iface string, small *rules.Ruleset, test func(g *growthRun) error) {
 	for _, point := range []string{"", "grow:marked", "grow:maps", "grow:programs", "grow:attached"} {
 		t.Run("cut at "+point, func(t *testing.T) {
 			dir := privtest.PinDir(t)
 			inThrowawayNetns(t, func() error {
 				defer removeState(dir)
-				s, err := attachedState(dir, "grw0")
+				s, err := attachedState(dir, iface)
 				if err != nil {
 					return err
 				}
-				defer func() { s.Close() }()
-				if _, err := s.Apply(hostPortRules(10, 1000)); err != nil {
+				g := &growthRun{t: t, dir: dir, point: point, s: s}
+				defer func() { g.s.Close() }()
+				if _, err := s.Apply(small); err != nil {
 					return err
 				}
-				small := s.maps.Vectors.MaxEntries()
-				big := hostPortRules(1200, 2000)
-				var told []uint32
-				GrowNotice = func(d string, g Growth) {
+				GrowNotice = func(d string, gr Growth) {
 					if d == dir {
-						told = append(told, g.VecEntries, g.VecWords)
+						g.told = append(g.told, gr)
 					}
 				}
 				defer func() { GrowNotice = nil }()
-				if point != "" {
-					cutShort(t, s, point, func(func(int, int)) { s.Apply(big) })
-					s.Close()
-					if s, err = Open(dir); err != nil {
-						return err
-					}
-				}
-				if _, err := s.Apply(big); err != nil {
-					return fmt.Errorf("apply 1200 rules: %w", err)
-				}
-				grown := s.maps.Vectors.MaxEntries()
-				if grown <= small {
-					t.Errorf("vectors map of %d entries after 1200 rules, %d before: it did not grow", grown, small)
-				}
-				if n := len(told); n == 0 || told[n-2] != grown || told[n-1] != vecWords(s.maps.Vectors) {
-					t.Errorf("GrowNotice told %v, want its last call to say %d entries of %d words", told, grown, vecWords(s.maps.Vectors))
-				}
-				if err := checkGrown(s, "grw0"); err != nil {
-					return err
-				}
-				checkEgressRecorded(t, s, "grw0")
-				// Decided with the live maps: the last rule's flow, and
-				// one no rule names.
-				tr, err := s.NewInstance(true)
-				if err != nil {
-					return err
-				}
-				defer tr.Close()
-				for _, c := range []struct {
-					frame []byte
-					want  rules.Action
-					rule  bool // decided by a rule (ids are the state's)
-				}{
-					{fixtures.TCPSyn("192.0.2.1", "10.1.4.175", 40000, 2000+1199), rules.Drop, true},
-					{fixtures.TCPSyn("192.0.2.1", "10.1.4.175", 40000, 2000+1198), rules.Pass, false},
-				} {
-					v, err := tr.Run(c.frame)
-					if err != nil || v.Action != c.want || (v.RuleID != 0) != c.rule {
-						t.Errorf("verdict %+v (%v), want %v, by a rule %v", v, err, c.want, c.rule)
-					}
-				}
-				// The same size again, twice (each generation's turn):
-				// no growth.
-				for _, port := range []uint16{3000, 4000} {
-					if _, err := s.Apply(hostPortRules(1200, port)); err != nil {
-						return err
-					}
-					if n := s.maps.Vectors.MaxEntries(); n != grown {
-						t.Errorf("a ruleset of the same size grew the map from %d to %d lines", grown, n)
-					}
-				}
-				return nil
+				return test(g)
 			})
 		})
 	}
+}
+
+// apply makes big, which outgrows the maps, live: cut short at the
+// run's point first (the state then opened again, and cut, if set, run
+// on it), then made again, which finishes the growth.
+func (g *growthRun) apply(big *rules.Ruleset, cut func(*State) error) error {
+	if g.point != "" {
+		cutShort(g.t, g.s, g.point, func(func(int, int)) { g.s.Apply(big) })
+		g.s.Close()
+		var err error
+		if g.s, err = Open(g.dir); err != nil {
+			return err
+		}
+		if cut != nil {
+			if err := cut(g.s); err != nil {
+				return err
+			}
+		}
+	}
+	_, err := g.s.Apply(big)
+	return err
 }
 
 // checkGrown: meta carries no growth mark, and iface runs the pinned
@@ -216,84 +248,49 @@ func TestGrowInstance(t *testing.T) {
 // ruleset says, and the next generation's turn fits without growing.
 func TestGrowValueAtoms(t *testing.T) {
 	syn := fixtures.TCPSyn("192.0.2.1", "10.1.0.1", 40000, 23)
-	rare := &rules.Ruleset{Policy: rules.Pass, Rules: []rules.Rule{
-		{ID: 1, Action: rules.Drop, Match: rules.Match{Length: rules.Range{Set: true, Lo: uint16(len(syn)), Hi: uint16(len(syn))},
-			Proto: rules.Proto{Set: true, Num: 6}, Dport: rules.PortRange{Set: true, Lo: 23, Hi: 23}}},
-		{ID: 2, Action: rules.Drop, Match: rules.Match{Proto: rules.Proto{Set: true, Num: 6}, TCPFlags: rules.TCPFlags{Set: true, Mask: 0x01, Value: 0x01}}},
-	}}
-	for _, point := range []string{"", "grow:marked", "grow:maps", "grow:programs", "grow:attached"} {
-		t.Run("cut at "+point, func(t *testing.T) {
-			dir := privtest.PinDir(t)
-			inThrowawayNetns(t, func() error {
-				defer removeState(dir)
-				s, err := attachedState(dir, "gva0")
-				if err != nil {
-					return err
-				}
-				defer func() { s.Close() }()
-				if _, err := s.Apply(hostPortRules(10, 1000)); err != nil {
-					return err
-				}
-				if n := chunksPerGen(s.maps.ValueAtoms); n != chunksCommon {
-					t.Errorf("value_atoms has %d entries a generation for common dimensions alone, want %d", n, chunksCommon)
-				}
-				var told []Growth
-				GrowNotice = func(d string, g Growth) {
-					if d == dir {
-						told = append(told, g)
-					}
-				}
-				defer func() { GrowNotice = nil }()
-				if point != "" {
-					cutShort(t, s, point, func(func(int, int)) { s.Apply(rare) })
-					s.Close()
-					if s, err = Open(dir); err != nil {
-						return err
-					}
-				}
-				if _, err := s.Apply(rare); err != nil {
-					return fmt.Errorf("apply the rare dimensions: %w", err)
-				}
-				want := chunksCommon + chunksOf(classifier.ValueKeys[classifier.DimLen]) + chunksOf(classifier.ValueKeys[classifier.DimL4])
-				if n := chunksPerGen(s.maps.ValueAtoms); n != want {
-					t.Errorf("value_atoms has %d entries a generation, want %d", n, want)
-				}
-				if n := len(told); n == 0 || told[n-1].AtomChunks != want {
-					t.Errorf("GrowNotice told %+v, want its last to say %d entries a generation", told, want)
-				}
-				if err := checkReplaced(s, "gva0", s.maps.ValueAtoms); err != nil {
-					return err
-				}
-				tr, err := s.NewInstance(true)
-				if err != nil {
-					return err
-				}
-				defer tr.Close()
-				for _, c := range []struct {
-					frame []byte
-					want  rules.Action
-				}{
-					{syn, rules.Drop},
-					{fixtures.TCPSyn("192.0.2.1", "10.1.0.1", 40000, 24), rules.Pass},
-					{fixtures.UDP("192.0.2.1", "10.1.0.1", 40000, 23), rules.Pass},
-				} {
-					if v, err := tr.Run(c.frame); err != nil || v.Action != c.want {
-						t.Errorf("verdict %+v (%v), want %v", v, err, c.want)
-					}
-				}
-				// The other generation's turn: no growth.
-				told = nil
-				rare.Rules[1].Match.TCPFlags.Mask = 0x05 // FIN and RST
-				if _, err := s.Apply(rare); err != nil {
-					return err
-				}
-				if len(told) != 0 || chunksPerGen(s.maps.ValueAtoms) != want {
-					t.Errorf("the same dimensions again grew the maps: %+v", told)
-				}
-				return nil
-			})
-		})
+	rare := func(flags uint8) *rules.Ruleset {
+		return &rules.Ruleset{Policy: rules.Pass, Rules: []rules.Rule{
+			{ID: 1, Action: rules.Drop, Match: rules.Match{Length: rules.Range{Set: true, Lo: uint16(len(syn)), Hi: uint16(len(syn))},
+				Proto: rules.Proto{Set: true, Num: 6}, Dport: rules.PortRange{Set: true, Lo: 23, Hi: 23}}},
+			{ID: 2, Action: rules.Drop, Match: rules.Match{Proto: rules.Proto{Set: true, Num: 6}, TCPFlags: rules.TCPFlags{Set: true, Mask: flags, Value: 0x01}}},
+		}}
 	}
+	eachGrowthCut(t, "gva0", hostPortRules(10, 1000), func(g *growthRun) error {
+		t := g.t
+		if n := chunksPerGen(g.s.maps.ValueAtoms); n != chunksCommon {
+			t.Errorf("value_atoms has %d entries a generation for common dimensions alone, want %d", n, chunksCommon)
+		}
+		if err := g.apply(rare(0x01), nil); err != nil {
+			return fmt.Errorf("apply the rare dimensions: %w", err)
+		}
+		s := g.s
+		want := chunksCommon + chunksOf(classifier.ValueKeys[classifier.DimLen]) + chunksOf(classifier.ValueKeys[classifier.DimL4])
+		if n := chunksPerGen(s.maps.ValueAtoms); n != want {
+			t.Errorf("value_atoms has %d entries a generation, want %d", n, want)
+		}
+		if n := len(g.told); n == 0 || g.told[n-1].AtomChunks != want {
+			t.Errorf("GrowNotice told %+v, want its last to say %d entries a generation", g.told, want)
+		}
+		if err := checkReplaced(s, "gva0", s.maps.ValueAtoms); err != nil {
+			return err
+		}
+		if err := checkVerdicts(t, s, []verdictCase{
+			{syn, rules.Drop},
+			{fixtures.TCPSyn("192.0.2.1", "10.1.0.1", 40000, 24), rules.Pass},
+			{fixtures.UDP("192.0.2.1", "10.1.0.1", 40000, 23), rules.Pass},
+		}); err != nil {
+			return err
+		}
+		// The other generation's turn: no growth.
+		g.told = nil
+		if _, err := s.Apply(rare(0x05)); err != nil { // FIN and RST
+			return err
+		}
+		if len(g.told) != 0 || chunksPerGen(s.maps.ValueAtoms) != want {
+			t.Errorf("the same dimensions again grew the maps: %+v", g.told)
+		}
+		return nil
+	})
 }
 
 // TestGrowKeepsRuleIDs: a rule added by a change that grows a map (run
@@ -341,80 +338,53 @@ func hostRules(n, from int) *rules.Ruleset {
 // find every host, and the other generation's turn fits.
 func TestGrowAddrBuckets(t *testing.T) {
 	const hosts = 400
-	for _, point := range []string{"", "grow:marked", "grow:maps", "grow:programs", "grow:attached"} {
-		t.Run("cut at "+point, func(t *testing.T) {
-			dir := privtest.PinDir(t)
-			inThrowawayNetns(t, func() error {
-				defer removeState(dir)
-				s, err := attachedState(dir, "gab0")
-				if err != nil {
-					return err
-				}
-				defer func() { s.Close() }()
-				if _, err := s.Apply(hostRules(10, 0)); err != nil {
-					return err
-				}
-				if b4, b6 := bucketBits(s.maps.Addr4Host), bucketBits(s.maps.Addr6Host); b4 != layout.AddrBucketBitsMin || b6 != layout.AddrBucketBitsMin {
-					t.Errorf("address buckets of %d and %d bits for 10 hosts, want %d", b4, b6, layout.AddrBucketBitsMin)
-				}
-				var told []Growth
-				GrowNotice = func(d string, g Growth) {
-					if d == dir {
-						told = append(told, g)
-					}
-				}
-				defer func() { GrowNotice = nil }()
-				big := hostRules(hosts, 1000)
-				if point != "" {
-					cutShort(t, s, point, func(func(int, int)) { s.Apply(big) })
-					s.Close()
-					if s, err = Open(dir); err != nil {
-						return err
-					}
-					// The live generation, placed anew in whichever
-					// buckets are pinned, still finds its hosts.
-					if err := checkVerdicts(t, s, []verdictCase{
-						{fixtures.UDP("192.0.2.1", "10.2.0.5", 40000, 53), rules.Drop},
-						{fixtures.UDP("2001:db8::1", "2001:db8::5", 40000, 53), rules.Drop},
-						{fixtures.UDP("192.0.2.1", "10.2.0.10", 40000, 53), rules.Pass},
-					}); err != nil {
-						return err
-					}
-				}
-				if _, err := s.Apply(big); err != nil {
-					return fmt.Errorf("apply %d hosts of each family: %w", hosts, err)
-				}
-				b4, b6 := bucketBits(s.maps.Addr4Host), bucketBits(s.maps.Addr6Host)
-				if hosts > layout.Addr4Slots<<b4/2 || hosts > layout.Addr6Slots<<b6/2 {
-					t.Errorf("%d hosts a family in buckets of %d and %d bits: more than half full", hosts, b4, b6)
-				}
-				if n := len(told); n == 0 || told[n-1].Buckets4 != 1<<b4 || told[n-1].Buckets6 != 1<<b6 {
-					t.Errorf("GrowNotice told %+v, want its last to say %d and %d buckets", told, 1<<b4, 1<<b6)
-				}
-				if err := checkReplaced(s, "gab0", s.maps.Addr6Host); err != nil {
-					return err
-				}
-				if err := checkVerdicts(t, s, []verdictCase{
-					{fixtures.UDP("192.0.2.1", "10.2.3.232", 40000, 53), rules.Drop},      // host 1000
-					{fixtures.UDP("192.0.2.1", "10.2.5.119", 40000, 53), rules.Drop},      // host 1399
-					{fixtures.UDP("192.0.2.1", "10.2.5.120", 40000, 53), rules.Pass},      // host 1400: none
-					{fixtures.UDP("2001:db8::1", "2001:db8::577", 40000, 53), rules.Drop}, // host 1399
-					{fixtures.UDP("2001:db8::1", "2001:db8::578", 40000, 53), rules.Pass},
-				}); err != nil {
-					return err
-				}
-				// The other generation's turn: no growth.
-				told = nil
-				if _, err := s.Apply(hostRules(hosts, 3000)); err != nil {
-					return err
-				}
-				if len(told) != 0 || bucketBits(s.maps.Addr4Host) != b4 || bucketBits(s.maps.Addr6Host) != b6 {
-					t.Errorf("as many hosts again grew the maps: %+v", told)
-				}
-				return nil
+	eachGrowthCut(t, "gab0", hostRules(10, 0), func(g *growthRun) error {
+		t := g.t
+		if b4, b6 := bucketBits(g.s.maps.Addr4Host), bucketBits(g.s.maps.Addr6Host); b4 != layout.AddrBucketBitsMin || b6 != layout.AddrBucketBitsMin {
+			t.Errorf("address buckets of %d and %d bits for 10 hosts, want %d", b4, b6, layout.AddrBucketBitsMin)
+		}
+		// Cut short, the live generation, placed anew in whichever
+		// buckets are pinned, still finds its hosts.
+		cut := func(s *State) error {
+			return checkVerdicts(t, s, []verdictCase{
+				{fixtures.UDP("192.0.2.1", "10.2.0.5", 40000, 53), rules.Drop},
+				{fixtures.UDP("2001:db8::1", "2001:db8::5", 40000, 53), rules.Drop},
+				{fixtures.UDP("192.0.2.1", "10.2.0.10", 40000, 53), rules.Pass},
 			})
-		})
-	}
+		}
+		if err := g.apply(hostRules(hosts, 1000), cut); err != nil {
+			return fmt.Errorf("apply %d hosts of each family: %w", hosts, err)
+		}
+		s := g.s
+		b4, b6 := bucketBits(s.maps.Addr4Host), bucketBits(s.maps.Addr6Host)
+		if hosts > layout.Addr4Slots<<b4/2 || hosts > layout.Addr6Slots<<b6/2 {
+			t.Errorf("%d hosts a family in buckets of %d and %d bits: more than half full", hosts, b4, b6)
+		}
+		if n := len(g.told); n == 0 || g.told[n-1].Buckets4 != 1<<b4 || g.told[n-1].Buckets6 != 1<<b6 {
+			t.Errorf("GrowNotice told %+v, want its last to say %d and %d buckets", g.told, 1<<b4, 1<<b6)
+		}
+		if err := checkReplaced(s, "gab0", s.maps.Addr6Host); err != nil {
+			return err
+		}
+		if err := checkVerdicts(t, s, []verdictCase{
+			{fixtures.UDP("192.0.2.1", "10.2.3.232", 40000, 53), rules.Drop},      // host 1000
+			{fixtures.UDP("192.0.2.1", "10.2.5.119", 40000, 53), rules.Drop},      // host 1399
+			{fixtures.UDP("192.0.2.1", "10.2.5.120", 40000, 53), rules.Pass},      // host 1400: none
+			{fixtures.UDP("2001:db8::1", "2001:db8::577", 40000, 53), rules.Drop}, // host 1399
+			{fixtures.UDP("2001:db8::1", "2001:db8::578", 40000, 53), rules.Pass},
+		}); err != nil {
+			return err
+		}
+		// The other generation's turn: no growth.
+		g.told = nil
+		if _, err := s.Apply(hostRules(hosts, 3000)); err != nil {
+			return err
+		}
+		if len(g.told) != 0 || bucketBits(s.maps.Addr4Host) != b4 || bucketBits(s.maps.Addr6Host) != b6 {
+			t.Errorf("as many hosts again grew the maps: %+v", g.told)
+		}
+		return nil
+	})
 }
 
 type verdictCase struct {
