@@ -11,9 +11,10 @@ import (
 
 // The value dimensions' atoms live in value_atoms sized to the ruleset
 // (xdp/layout.h, enum chunk_base): each generation has the same number
-// of entries, the common dimensions' chunks at fixed places, then the
-// rare dimensions' in use. This file lays a generation's chunks out and
-// writes them; grow.go makes the map larger when they do not fit.
+// of entries, the chunks of the common dimensions and of the rare ones
+// of a chunk each at fixed places, then those of the large rare ones in
+// use. This file lays a generation's chunks out and writes them; grow.go
+// makes the map larger when they do not fit.
 
 // A generation's least entries (the common dimensions' chunks) and its
 // most (every value dimension's).
@@ -30,8 +31,8 @@ func chunksOf(n int) uint32 { return uint32(n+chunkSize-1) / chunkSize }
 
 // chunkLayout is where each value dimension of values (nil: not in use)
 // starts in a generation's part of value_atoms, and the entries the
-// generation takes: the common dimensions at their fixed bases, the rare
-// ones in use after them.
+// generation takes: the dimensions with a base below CHUNKS_COMMON at
+// it, the large rare ones in use after them.
 func chunkLayout(values *[classifier.NumDims][]uint16) (base [layout.NumDims]uint32, need uint32) {
 	need = chunksCommon
 	for d, table := range values {
