@@ -7,7 +7,9 @@ import (
 	"maps"
 	"net"
 	"net/netip"
+	"runtime"
 	"slices"
+	"sync"
 
 	"github.com/xdpfw/xdpfw/pkg/classifier"
 	"github.com/xdpfw/xdpfw/pkg/layout"
@@ -427,6 +429,41 @@ func readRuleset(m *xdpfwMaps) (*rules.Ruleset, map[uint32]uint32, error) {
 }
 
 // ruleset decodes the live ruleset from the view, in evaluation order.
+// decodeAll decodes the definitions of ids into live, their slots and
+// (priority, index) keys beside them, in as many parts as there are CPUs
+// to run them: each rule decodes alone, and at 4095 rules the decoding
+// is a tenth of a `rule add`.
+func decodeAll(ids []uint32, defs map[uint32][]byte, live []rules.Rule, slots []uint32, order []uint64) error {
+	parts := min(runtime.GOMAXPROCS(0), max(len(ids)/512, 1))
+	errs := make([]error, parts)
+	var wg sync.WaitGroup
+	for p := range parts {
+		wg.Go(func() {
+			for i := p * len(ids) / parts; i < (p+1)*len(ids)/parts; i++ {
+				id, r := ids[i], &live[i]
+				slot, err := decodeRule(defs[id], r)
+				if err == nil && r.ID != id {
+					err = fmt.Errorf("rule %d: stored definition is of rule %d", id, r.ID)
+				} else if err != nil {
+					err = fmt.Errorf("rule %d: stored definition: %w", id, err)
+				}
+				if err != nil {
+					errs[p] = err
+					return
+				}
+				slots[i], order[i] = slot, uint64(r.Priority)<<32|uint64(i)
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (v *view) ruleset() (*rules.Ruleset, map[uint32]uint32, error) {
 	if err := v.ruleDefs(); err != nil {
 		return nil, nil, err
@@ -442,18 +479,12 @@ func (v *view) ruleset() (*rules.Ruleset, map[uint32]uint32, error) {
 	ids := slices.Sorted(maps.Keys(defs))
 	v.live, v.liveIDs, v.liveSlots = make([]rules.Rule, len(ids)), ids, make([]uint32, len(ids))
 	order := make([]uint64, len(ids))
+	if err := decodeAll(ids, defs, v.live, v.liveSlots, order); err != nil {
+		return nil, nil, err
+	}
 	slots := make(map[uint32]uint32, len(ids))
 	for i, id := range ids {
-		r := &v.live[i]
-		slot, err := decodeRule(defs[id], r)
-		if err != nil {
-			return nil, nil, fmt.Errorf("rule %d: stored definition: %w", id, err)
-		}
-		if r.ID != id {
-			return nil, nil, fmt.Errorf("rule %d: stored definition is of rule %d", id, r.ID)
-		}
-		v.liveSlots[i], slots[id] = slot, slot
-		order[i] = uint64(r.Priority)<<32 | uint64(i)
+		slots[id] = v.liveSlots[i]
 	}
 	slices.Sort(order)
 	ct, err := readConntrack(v.m)
