@@ -73,6 +73,8 @@ func controlPlane(cfg Config, tr workload.Traffic, feed workload.Feed) (Section,
 	add("xdpfw `set del` of that element", lc.setDel, 0)
 	add("xdpfw `rule add` of a 4096th rule, "+big, lc.ruleAdd, 0)
 	add("xdpfw `rule del` of that rule", lc.ruleDel, 0)
+	add("a Go program that does nothing (this machine's process start and exit, under every CLI row)", lc.nothing, 0)
+	add("`xdpfw --help` (the binary's own start: its pages, its packages' initialisation)", lc.help, 0)
 
 	d, err := xdpFilterAddrs(cfg.XdpFilterAddrs)
 	if err != nil {
@@ -99,9 +101,14 @@ func controlPlane(cfg Config, tr workload.Traffic, feed workload.Feed) (Section,
 	if loadTarget != "" {
 		xm, _, _ := durations(lc.setAdd)
 		rm, _, _ := durations(lc.ruleAdd)
+		nm, _, _ := durations(lc.nothing)
+		hm, _, _ := durations(lc.help)
 		s.Notes = append(s.Notes, loadTarget, loadRatio,
 			target("`set add` with "+big+", ms", float64(xm.Microseconds())/1000, "<=", 50),
-			target("`rule add` with "+big+", ms", float64(rm.Microseconds())/1000, "<=", 50))
+			target("`rule add` with "+big+", ms", float64(rm.Microseconds())/1000, "<=", 50),
+			fmt.Sprintf("Of the `rule add`, %s is starting any process here and %s more starting xdpfw (the rows above): "+
+				"%s is the change itself (opening the state, reading the live rules, compiling, writing, switching).",
+				seconds(nm), seconds(hm-nm), seconds(rm-hm)))
 	}
 	return s, nil
 }

@@ -21,6 +21,10 @@ import (
 // start included, as an operator sees them.
 type cli struct {
 	exe, pin, dir string
+	// nothing is a Go program that exits at once: what starting any
+	// process costs here, the floor under every CLI figure, which moves
+	// with the machine's phase (10 to 15 ms on the development VM).
+	nothing string
 }
 
 func newCLI() (*cli, error) {
@@ -42,7 +46,32 @@ func newCLI() (*cli, error) {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("go build ./cmd/xdpfw: %v: %s", err, out)
 	}
+	src := filepath.Join(dir, "nothing.go")
+	c.nothing = filepath.Join(dir, "nothing")
+	if err := os.WriteFile(src, []byte("package main\n\nfunc main() {}\n"), 0o644); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	build = exec.Command(gobin, "build", "-o", c.nothing, src)
+	build.Env, build.Dir = append(os.Environ(), "CGO_ENABLED=0"), dir
+	if out, err := build.CombinedOutput(); err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("go build of a program that does nothing: %v: %s", err, out)
+	}
 	return c, nil
+}
+
+// timed runs exe with args and returns how long it took, process start
+// to exit, its output discarded.
+func timed(exe string, args ...string) (time.Duration, error) {
+	cmd := exec.Command(exe, args...)
+	start := time.Now()
+	out, err := cmd.CombinedOutput()
+	took := time.Since(start)
+	if err != nil {
+		return 0, fmt.Errorf("%s %s: %v: %s", exe, strings.Join(args, " "), err, bytes.TrimSpace(out))
+	}
+	return took, nil
 }
 
 // run runs one invocation and returns its stdout and how long it took.
@@ -173,6 +202,9 @@ func nftLoads(file string, rounds int) ([]time.Duration, error) {
 // and deleted.
 type liveChanges struct {
 	create, apply, reapply, setAdd, setDel, ruleAdd, ruleDel []time.Duration
+	// nothing and help: a program that does nothing, and `xdpfw --help`
+	// (the binary's own start), taking turns with the changes.
+	nothing, help []time.Duration
 }
 
 func cliChanges(c *cli, tr workload.Traffic, feed workload.Feed, n, rounds int) (liveChanges, error) {
@@ -223,6 +255,17 @@ func cliChanges(c *cli, tr workload.Traffic, feed workload.Feed, n, rounds int) 
 		}
 		for _, s := range steps {
 			_, d, err := c.run(s.args...)
+			if err != nil {
+				return lc, err
+			}
+			*s.into = append(*s.into, d)
+		}
+		for _, s := range []struct {
+			into *[]time.Duration
+			exe  string
+			args []string
+		}{{&lc.nothing, c.nothing, nil}, {&lc.help, c.exe, []string{"--help"}}} {
+			d, err := timed(s.exe, s.args...)
 			if err != nil {
 				return lc, err
 			}
