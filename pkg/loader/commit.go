@@ -428,7 +428,6 @@ func readRuleset(m *xdpfwMaps) (*rules.Ruleset, map[uint32]uint32, error) {
 	return v.ruleset()
 }
 
-// ruleset decodes the live ruleset from the view, in evaluation order.
 // decodeAll decodes the definitions of ids into live, their slots and
 // (priority, index) keys beside them, in as many parts as there are CPUs
 // to run them: each rule decodes alone, and at 4095 rules the decoding
@@ -442,13 +441,12 @@ func decodeAll(ids []uint32, defs map[uint32][]byte, live []rules.Rule, slots []
 			for i := p * len(ids) / parts; i < (p+1)*len(ids)/parts; i++ {
 				id, r := ids[i], &live[i]
 				slot, err := decodeRule(defs[id], r)
-				if err == nil && r.ID != id {
-					err = fmt.Errorf("rule %d: stored definition is of rule %d", id, r.ID)
-				} else if err != nil {
-					err = fmt.Errorf("rule %d: stored definition: %w", id, err)
-				}
-				if err != nil {
-					errs[p] = err
+				switch {
+				case err != nil:
+					errs[p] = fmt.Errorf("rule %d: stored definition: %w", id, err)
+					return
+				case r.ID != id:
+					errs[p] = fmt.Errorf("rule %d: stored definition is of rule %d", id, r.ID)
 					return
 				}
 				slots[i], order[i] = slot, uint64(r.Priority)<<32|uint64(i)
@@ -464,6 +462,7 @@ func decodeAll(ids []uint32, defs map[uint32][]byte, live []rules.Rule, slots []
 	return nil
 }
 
+// ruleset decodes the live ruleset from the view, in evaluation order.
 func (v *view) ruleset() (*rules.Ruleset, map[uint32]uint32, error) {
 	if err := v.ruleDefs(); err != nil {
 		return nil, nil, err

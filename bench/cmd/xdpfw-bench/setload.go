@@ -23,7 +23,7 @@ type cli struct {
 	exe, pin, dir string
 	// nothing is a Go program that exits at once: what starting any
 	// process costs here, the floor under every CLI figure, which moves
-	// with the machine's phase (10 to 15 ms on the development VM).
+	// with the machine's phase (6 to 9 ms on the development VM).
 	nothing string
 }
 
