@@ -25,10 +25,11 @@
 #define TCP_RST 0x04
 #define TCP_ACK 0x10
 
-/* LRU: a full table forgets the flows seen least recently. */
+/* LRU: a full table forgets the flows seen least recently. Made idle;
+ * the ruleset sizes it (rules.Ruleset.CTFlows, pkg/loader/ctresize.go). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, CT_ENTRIES);
+	__uint(max_entries, CT_IDLE_ENTRIES);
 	__type(key, struct ct_key);
 	__type(value, struct ct_val);
 } ct SEC(".maps");
@@ -36,7 +37,7 @@ struct {
 /* First fragments of established datagrams -> when their record expires. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, CT_FRAG_ENTRIES);
+	__uint(max_entries, CT_FRAG_MIN);
 	__type(key, struct ct_frag_key);
 	__type(value, __u64);
 } ct_frags SEC(".maps");

@@ -754,6 +754,12 @@ enum ct_timeout {
 
 enum ct_limits {
 	CT_ENTRIES      = 262144,           /* flows: a busy server's */
+	/* The table of a ruleset that reads no connection state (no ct-state
+	 * rule, policy pass) and sets no max-flows: the egress learner keeps
+	 * the most recent flows for when one starts reading it, and the
+	 * memory of a quarter of a million goes unspent until then. Below
+	 * rules.MinCTFlows, so no max-flows can mean this size. */
+	CT_IDLE_ENTRIES = 1000,
 	/* Fragmented datagrams coming in: a record for every CT_FLOWS_PER_FRAG
 	 * flows of the table, at least CT_FRAG_MIN (rules.CTFragsFor), so a
 	 * small table's ruleset gets a small one too. */

@@ -25,7 +25,11 @@ with --ct-state. Only packets going out create flows: unsolicited traffic
 never does, so a flood cannot fill the table. The table holds 262144
 flows, or the ruleset's conntrack: max-flows (1024 to 16777216, about 120
 bytes a flow); when full, the least recently seen makes room (an
-eviction). Flows time out as the ruleset's conntrack: section says
+eviction). While no rule has --ct-state and the policy is pass, nothing
+reads the table: without max-flows it is idle, 1000 flows (the most
+recent), and made whole, those flows kept, by the change that starts
+reading it (older connections are learnt again from their next packet
+out). Flows time out as the ruleset's conntrack: section says
 (xdpfw ct stats shows the capacity and the timeouts in effect).
 
   xdpfw ct list --proto tcp --port 443
@@ -166,6 +170,9 @@ packets and packets per state (--json: "per_second").`,
 				return printReport(c, report, func() {
 					tw := newTable(c)
 					fmt.Fprintf(tw, "entries\t%d of %d\n", st.Entries, st.Capacity)
+					if st.Idle {
+						fmt.Fprintf(tw, "table\tidle: no rule and no drop policy reads it\n")
+					}
 					for _, row := range []struct {
 						name string
 						n    uint64

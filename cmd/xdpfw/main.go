@@ -13,6 +13,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/xdpfw/xdpfw/pkg/layout"
 	"github.com/xdpfw/xdpfw/pkg/loader"
 )
 
@@ -35,7 +36,11 @@ func main() {
 			dir, g, g.Bytes/1024)
 	}
 	loader.CTResizeNotice = func(dir string, flows, frags uint32) {
-		fmt.Fprintf(os.Stderr, "xdpfw: the conntrack tables in %s now hold %d flows and %d fragmented datagrams (their records kept), the program replaced on every interface (its id changes)\n", dir, flows, frags)
+		if flows == layout.CtIdleEntries {
+			fmt.Fprintf(os.Stderr, "xdpfw: the conntrack tables in %s are idle now, %d flows and %d fragmented datagrams (no rule and no drop policy reads connection state; the most recent records kept), the program replaced on every interface (its id changes)\n", dir, flows, frags)
+			return
+		}
+		fmt.Fprintf(os.Stderr, "xdpfw: the conntrack tables in %s now hold %d flows and %d fragmented datagrams (the most recent records kept), the program replaced on every interface (its id changes)\n", dir, flows, frags)
 	}
 	app := newApp(os.Stdout, os.Stderr)
 	// Process-wide, so here and not in newApp, which tests run

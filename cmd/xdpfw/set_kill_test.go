@@ -8,11 +8,14 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cilium/ebpf"
 
 	"github.com/xdpfw/xdpfw/internal/privtest"
 	"github.com/xdpfw/xdpfw/internal/rulegen"
@@ -86,26 +89,83 @@ func edgeFrames(lists ...[]netip.Prefix) [][]byte {
 }
 
 // liveClassifier runs frames through a program that classifies with the
-// live maps (State.NewInstance), loaded once: a load takes about a second.
+// live maps (State.NewInstance), loaded again only when a map it shares
+// with the state is no longer the one pinned: a load takes about a
+// second, and a growth (or the next change finishing a growth or a
+// conntrack resize a kill cut short) pins new maps.
 type liveClassifier struct {
 	pin    string
 	tr     *loader.Instance
+	shared map[string]ebpf.MapID // the maps tr shares with the state
 	frames [][]byte
 }
 
 func newLiveClassifier(t *testing.T, pin string, frames [][]byte) *liveClassifier {
 	t.Helper()
-	s, err := loader.Open(pin)
+	c := &liveClassifier{pin: pin, frames: frames}
+	t.Cleanup(func() {
+		if c.tr != nil {
+			c.tr.Close()
+		}
+	})
+	c.load(t)
+	return c
+}
+
+// load makes tr an instance on the maps pinned now, and notes which
+// maps it shares with the state.
+func (c *liveClassifier) load(t *testing.T) {
+	t.Helper()
+	if c.tr != nil {
+		c.tr.Close()
+		c.tr = nil
+	}
+	s, err := loader.Open(c.pin)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close() // the lock: the commands the test runs wait for it
-	tr, err := s.NewInstance(true)
-	if err != nil {
+	if c.tr, err = s.NewInstance(true); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(tr.Close)
-	return &liveClassifier{pin, tr, frames}
+	c.shared = map[string]ebpf.MapID{}
+	for name, m := range c.tr.Maps() {
+		if id := mapID(m); id != 0 && id == pinnedMapID(c.pin, name) {
+			c.shared[name] = id
+		}
+	}
+	if len(c.shared) == 0 {
+		t.Fatal("the live classifier shares no map with the state")
+	}
+}
+
+// stale reports whether a map tr shares is no longer the one pinned.
+func (c *liveClassifier) stale() bool {
+	for name, id := range c.shared {
+		if pinnedMapID(c.pin, name) != id {
+			return true
+		}
+	}
+	return false
+}
+
+func mapID(m *ebpf.Map) ebpf.MapID {
+	info, err := m.Info()
+	if err != nil {
+		return 0
+	}
+	id, _ := info.ID()
+	return id
+}
+
+// pinnedMapID is the id of the map pinned as name in pin (0: none).
+func pinnedMapID(pin, name string) ebpf.MapID {
+	m, err := ebpf.LoadPinnedMap(filepath.Join(pin, name), nil)
+	if err != nil {
+		return 0
+	}
+	defer m.Close()
+	return mapID(m)
 }
 
 // check: the datapath gives every frame the reference model's verdict
@@ -113,6 +173,9 @@ func newLiveClassifier(t *testing.T, pin string, frames [][]byte) *liveClassifie
 // replay --verify checks). It returns that ruleset.
 func (c *liveClassifier) check(t *testing.T) *rules.Ruleset {
 	t.Helper()
+	if c.stale() {
+		c.load(t)
+	}
 	s, err := loader.Open(c.pin)
 	if err != nil {
 		t.Fatal(err)

@@ -318,6 +318,7 @@ const (
 // enum ct_limits
 const (
 	CtEntries      = 262144
+	CtIdleEntries  = 1000
 	CtFlowsPerFrag = 32
 	CtFragMin      = 1024
 	CtFragEntries  = 8192

@@ -45,7 +45,7 @@ func (s *State) Apply(rs *rules.Ruleset) (ApplyResult, error) {
 		if t.plan, err = t.planSets(rs.Sets); err != nil {
 			return err
 		}
-		if !ctSized(t.m, rs.Conntrack) {
+		if !ctSized(t.m, next) {
 			resized = true
 		}
 		if !resized && p.fresh == nil && p.removed == 0 && p.sameIDs && !p.recommented && rs.Policy == live.Policy && rs.Conntrack == live.Conntrack && !t.plan.changed() {

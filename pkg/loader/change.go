@@ -200,8 +200,8 @@ func (t *tx) commit() error {
 		// written, all of it checked and fitting, and before anything
 		// live changes: changeGrowing resizes it and runs the change
 		// again (ctresize.go).
-		if !ctSized(t.m, t.next.Conntrack) {
-			return &ctResize{flows: t.next.Conntrack.Flows()}
+		if !ctSized(t.m, t.next) {
+			return &ctResize{flows: t.next.CTFlows()}
 		}
 		// The timeouts change with the rules (ctconf.go), written
 		// before the switch: after it, a failure or a death would leave

@@ -196,6 +196,9 @@ func flowTimeout(v *xdpfwCtVal) int {
 type CTStats struct {
 	Entries  int `json:"entries"`
 	Capacity int `json:"capacity"`
+	// Idle: the table is the small one of a ruleset that reads no
+	// connection state and sets no max-flows (rules.Ruleset.CTFlows).
+	Idle bool `json:"idle"`
 	// Inserts are flows learned, Expired those removed when found timed
 	// out, Flushed those ct flush removed, and Evictions those the full
 	// table dropped to make room (what is left: inserts - expired -
@@ -258,7 +261,7 @@ func ctStatsOf(m *xdpfwMaps) (CTStats, error) {
 	if err != nil {
 		return CTStats{}, err
 	}
-	st := CTStats{Entries: entries, Capacity: int(m.Ct.MaxEntries()),
+	st := CTStats{Entries: entries, Capacity: int(m.Ct.MaxEntries()), Idle: m.Ct.MaxEntries() == layout.CtIdleEntries,
 		Inserts: n[layout.CtsInserts], Expired: n[layout.CtsExpired], Flushed: c.Flushed,
 		Egress: n[layout.CtsEgress], States: map[string]uint64{}, Timeouts: map[string]uint32{}}
 	if gone := st.Expired + st.Flushed + uint64(entries); st.Inserts > gone {

@@ -59,7 +59,7 @@ func newCTPair(t testing.TB, rulesYAML string) *ctPair {
 	t.Cleanup(inst.Close)
 	sorted := rules.Sorted(rs.Rules)
 	return &ctPair{inst: inst, rs: rs, sorted: sorted, usesCT: model.UsesCT(sorted),
-		tracker: model.NewTracker(model.CTConfigOf(rs.Conntrack))}
+		tracker: model.NewTracker(model.CTConfigOf(rs))}
 }
 
 // ctOutcome is what one side did with a frame coming in.

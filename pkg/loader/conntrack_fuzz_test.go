@@ -142,7 +142,7 @@ func (c *ctPair) reset(t testing.TB) {
 	if err := c.inst.ForgetFlows(); err != nil {
 		t.Fatal(err)
 	}
-	c.tracker = model.NewTracker(model.CTConfigOf(c.rs.Conntrack))
+	c.tracker = model.NewTracker(model.CTConfigOf(c.rs))
 }
 
 // Any frame as the start of a flow: it goes out, then its answer, the

@@ -8,6 +8,7 @@ import (
 	"github.com/cilium/ebpf"
 
 	"github.com/xdpfw/xdpfw/pkg/layout"
+	"github.com/xdpfw/xdpfw/pkg/rules"
 )
 
 // TestConntrackTable: flows written into the table as the egress program
@@ -18,6 +19,11 @@ import (
 // every flow flushed.
 func TestConntrackTable(t *testing.T) {
 	s := freshState(t)
+	// A ruleset that reads connection state, so the table is whole: an
+	// idle one would keep only the last thousand of these.
+	if _, err := s.Apply(&rules.Ruleset{Policy: rules.Drop}); err != nil {
+		t.Fatal(err)
+	}
 	now, err := ctClock()
 	if err != nil {
 		t.Fatal(err)

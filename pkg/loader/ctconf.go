@@ -40,9 +40,10 @@ func readConntrack(m *xdpfwMaps) (rules.Conntrack, error) {
 }
 
 // ctMaxFlows is the table's size as a ruleset says it: 0 for the
-// default. The pinned table is the truth (ctresize.go), not a copy of it.
+// default, whole or idle (rules.Ruleset.CTFlows). The pinned table is the
+// truth (ctresize.go), not a copy of it.
 func ctMaxFlows(ct *ebpf.Map) uint32 {
-	if n := ct.MaxEntries(); n != layout.CtEntries {
+	if n := ct.MaxEntries(); n != layout.CtEntries && n != layout.CtIdleEntries {
 		return n
 	}
 	return 0

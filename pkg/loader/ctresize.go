@@ -9,8 +9,9 @@ import (
 	"github.com/xdpfw/xdpfw/pkg/rules"
 )
 
-// The conntrack table's size is the ruleset's (conntrack: max-flows); the
-// pinned map is the one record of it. A map's size is fixed when it is
+// The conntrack table's size is the ruleset's (conntrack: max-flows, or
+// idle or whole by whether it reads connection state: rules.Ruleset.CTFlows);
+// the pinned map is the one record of it. A map's size is fixed when it is
 // made, so a change of size makes a new table, copies the flows into it,
 // and gives the programs that use it (XDP and the egress learner) to
 // every interface, the way the rule vectors grow (grow.go).
@@ -31,10 +32,12 @@ func (e *ctResize) Error() string {
 	return fmt.Sprintf("the conntrack table must be resized to %d flows first", e.flows)
 }
 
-// ctSized reports whether m's conntrack tables are the sizes c asks for:
-// the flows', and the fragments' that goes with it (rules.CTFragsFor).
-func ctSized(m *xdpfwMaps, c rules.Conntrack) bool {
-	return m.Ct.MaxEntries() == c.Flows() && m.CtFrags.MaxEntries() == c.Frags()
+// ctSized reports whether m's conntrack tables are the sizes rs runs
+// with (rules.Ruleset.CTFlows): the flows', and the fragments' that goes
+// with it. A ruleset that starts or stops reading connection state
+// changes the size too (idle or whole) unless its file sets max-flows.
+func ctSized(m *xdpfwMaps, rs *rules.Ruleset) bool {
+	return m.Ct.MaxEntries() == rs.CTFlows() && m.CtFrags.MaxEntries() == rs.CTFrags()
 }
 
 // resizeCT replaces the conntrack table with one of flows entries,

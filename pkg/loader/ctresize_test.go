@@ -191,10 +191,10 @@ func TestCTResizeInstance(t *testing.T) {
 	if n := x.objs.Ct.MaxEntries(); n != 2048 {
 		t.Errorf("instance table of %d flows, want 2048", n)
 	}
-	if c := model.CTConfigOf(rs.Conntrack).Capacity; c != 2048 {
+	if c := model.CTConfigOf(rs).Capacity; c != 2048 {
 		t.Errorf("the model's table holds %d flows, want 2048", c)
 	}
-	if n, m := x.objs.CtFrags.MaxEntries(), model.CTConfigOf(rs.Conntrack).FragCapacity; n != layout.CtFragMin || m != int(n) {
+	if n, m := x.objs.CtFrags.MaxEntries(), model.CTConfigOf(rs).FragCapacity; n != layout.CtFragMin || m != int(n) {
 		t.Errorf("instance fragments table of %d datagrams, the model's %d; want both %d", n, m, layout.CtFragMin)
 	}
 	if err := x.Load(ctRuleset(t, "")); err != nil {

@@ -270,7 +270,7 @@ func (t *Instance) replaceMaps(with map[string]*ebpf.Map) error {
 	for n, m := range with {
 		repl[n] = m
 	}
-	fresh, err := newInstance(repl, t.trace)
+	fresh, err := newInstance(repl, t.trace, repl[xdpfwMapCt].MaxEntries())
 	if err != nil {
 		return err
 	}

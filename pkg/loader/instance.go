@@ -34,7 +34,7 @@ type Instance struct {
 // Run reports the matched rule (a replay build); without it the program
 // is exactly the production one (for benchmarks).
 func NewInstance(rs *rules.Ruleset, trace bool) (*Instance, error) {
-	t, err := newInstance(nil, trace)
+	t, err := newInstance(nil, trace, rs.CTFlows())
 	if err != nil {
 		return nil, err
 	}
@@ -85,21 +85,16 @@ func (s *State) NewInstance(trace bool) (*Instance, error) {
 	for _, name := range classifierMaps {
 		repl[name] = live[name]
 	}
-	t, err := newInstance(repl, trace)
+	// Its own conntrack table, of the live one's size, as the model of
+	// the live ruleset assumes.
+	t, err := newInstance(repl, trace, s.maps.Ct.MaxEntries())
 	if err != nil {
 		return nil, err
 	}
-	var flows uint32
 	err = s.read(func(v *view) error {
-		flows = s.maps.Ct.MaxEntries()
 		_, t.slots, err = v.ruleset()
 		return err
 	})
-	// Its own conntrack table, of the live one's size, as the model of
-	// the live ruleset assumes.
-	if err == nil && flows != t.objs.Ct.MaxEntries() {
-		err = t.resizeCT(flows)
-	}
 	if err != nil {
 		t.Close()
 		return nil, err
@@ -107,7 +102,10 @@ func (s *State) NewInstance(trace bool) (*Instance, error) {
 	return t, nil
 }
 
-func newInstance(repl map[string]*ebpf.Map, trace bool) (*Instance, error) {
+// newInstance loads the object with repl for its maps, and conntrack
+// tables of flows flows (the ruleset's it is made for, so loading that
+// ruleset does not load the programs again to resize them).
+func newInstance(repl map[string]*ebpf.Map, trace bool, flows uint32) (*Instance, error) {
 	if err := checkRoot(); err != nil {
 		return nil, err
 	}
@@ -120,6 +118,8 @@ func newInstance(repl map[string]*ebpf.Map, trace bool) (*Instance, error) {
 			return nil, err
 		}
 	}
+	spec.Maps[xdpfwMapCt].MaxEntries = flows
+	spec.Maps[xdpfwMapCtFrags].MaxEntries = rules.CTFragsFor(flows)
 	t := &Instance{trace: trace}
 	if err := load(spec, &t.objs, &ebpf.CollectionOptions{MapReplacements: repl}); err != nil {
 		return nil, err

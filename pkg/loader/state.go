@@ -236,10 +236,10 @@ func compatible(name string, want mapShape, m *ebpf.Map) error {
 	if n := m.MaxEntries(); name == xdpfwMapValueAtoms && n%numGens == 0 && n/numGens >= chunksCommon && n/numGens <= maxChunksPerGen {
 		want.MaxEntries = n
 	}
-	if name == xdpfwMapCt && m.MaxEntries() >= rules.MinCTFlows && m.MaxEntries() <= rules.MaxCTFlows {
-		want.MaxEntries = m.MaxEntries()
+	if n := m.MaxEntries(); name == xdpfwMapCt && (n == layout.CtIdleEntries || n >= rules.MinCTFlows && n <= rules.MaxCTFlows) {
+		want.MaxEntries = n
 	}
-	if name == xdpfwMapCtFrags && m.MaxEntries() >= rules.CTFragsFor(rules.MinCTFlows) && m.MaxEntries() <= rules.CTFragsFor(rules.MaxCTFlows) {
+	if name == xdpfwMapCtFrags && m.MaxEntries() >= rules.CTFragsFor(layout.CtIdleEntries) && m.MaxEntries() <= rules.CTFragsFor(rules.MaxCTFlows) {
 		want.MaxEntries = m.MaxEntries()
 	}
 	if (mapShape{m.Type(), m.KeySize(), m.ValueSize(), m.MaxEntries(), m.Flags()}) != want {

@@ -88,9 +88,9 @@ type CTConfig struct {
 	Fragment       time.Duration // from a datagram's first fragment to its last
 }
 
-// DefaultCTConfig is the default: the datapath's table sizes and
-// timeouts (nftables').
-func DefaultCTConfig() CTConfig { return CTConfigOf(rules.Conntrack{}) }
+// DefaultCTConfig is the default of a ruleset that reads connection
+// state: the datapath's whole table and timeouts (nftables').
+func DefaultCTConfig() CTConfig { return ctConfig(rules.Conntrack{}, layout.CtEntries) }
 
 // tcpState is as much TCP state as timeouts need.
 type tcpState uint8

@@ -67,12 +67,18 @@ func EvaluateTracked(rs *rules.Ruleset, sorted []rules.Rule, usesCT bool, p *Pac
 	return v, looked
 }
 
-// CTConfigOf is the model's configuration for a ruleset's conntrack:
-// section, with the datapath's table sizes.
-func CTConfigOf(c rules.Conntrack) CTConfig {
+// CTConfigOf is the model's configuration for rs's connection tracking:
+// its conntrack: section's timeouts, with the datapath's table sizes for
+// rs (rules.Ruleset.CTFlows).
+func CTConfigOf(rs *rules.Ruleset) CTConfig {
+	return ctConfig(rs.Conntrack, rs.CTFlows())
+}
+
+// ctConfig is c's timeouts with a table of flows flows.
+func ctConfig(c rules.Conntrack, flows uint32) CTConfig {
 	return CTConfig{
-		Capacity:       int(c.Flows()),
-		FragCapacity:   int(c.Frags()),
+		Capacity:       int(flows),
+		FragCapacity:   int(rules.CTFragsFor(flows)),
 		TCPSynSent:     c.Timeout(layout.CtToSynSent),
 		TCPSynRecv:     c.Timeout(layout.CtToSynRecv),
 		TCPEstablished: c.Timeout(layout.CtToEstablished),

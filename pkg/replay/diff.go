@@ -177,7 +177,7 @@ type diffSide struct {
 
 func newDiffSide(s Side) *diffSide {
 	d := &diffSide{inst: s.Instance, rs: s.Ruleset, sorted: rules.Sorted(s.Ruleset.Rules), byID: map[uint32]int{},
-		tracker: model.NewTracker(model.CTConfigOf(s.Ruleset.Conntrack))}
+		tracker: model.NewTracker(model.CTConfigOf(s.Ruleset))}
 	d.usesCT = model.UsesCT(d.sorted)
 	for i, r := range d.sorted {
 		d.byID[r.ID] = i

@@ -48,7 +48,7 @@ func modelDiff(t *testing.T, old, next *rules.Ruleset, files []string, rep *Diff
 	t.Helper()
 	oldSorted, newSorted := rules.Sorted(old.Rules), rules.Sorted(next.Rules)
 	oldCT, newCT := model.UsesCT(oldSorted), model.UsesCT(newSorted)
-	oldT, newT := model.NewTracker(model.CTConfigOf(old.Conntrack)), model.NewTracker(model.CTConfigOf(next.Conntrack))
+	oldT, newT := model.NewTracker(model.CTConfigOf(old)), model.NewTracker(model.CTConfigOf(next))
 	var clock captureClock
 	want := map[string]modelChange{}
 	var frames, ran, notRun, learned, changed int

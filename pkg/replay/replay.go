@@ -108,7 +108,7 @@ func Run(t *loader.Instance, rs *rules.Ruleset, files []string, opts Options) (*
 	verify := opts.Verify
 	sorted := rules.Sorted(rs.Rules)
 	usesCT := model.UsesCT(sorted)
-	tracker := model.NewTracker(model.CTConfigOf(rs.Conntrack))
+	tracker := model.NewTracker(model.CTConfigOf(rs))
 	var clock captureClock
 	if err := t.ForgetFlows(); err != nil {
 		return nil, err

@@ -38,17 +38,15 @@ const (
 	MaxCTFlows = 1 << 24
 )
 
-// Flows is the table's size in effect: the file's, or the default.
+// Flows is the table's size in effect for a ruleset that reads
+// connection state: the file's, or the default. Ruleset.CTFlows is the
+// size for any ruleset.
 func (c Conntrack) Flows() uint32 {
 	if c.MaxFlows == 0 {
 		return layout.CtEntries
 	}
 	return c.MaxFlows
 }
-
-// Frags is the size in effect of the table of fragmented datagrams,
-// which follows the flows' (CTFragsFor).
-func (c Conntrack) Frags() uint32 { return CTFragsFor(c.Flows()) }
 
 // CTFragsFor is the fragments table that goes with a table of flows
 // flows: a record for every layout.CtFlowsPerFrag flows, at least

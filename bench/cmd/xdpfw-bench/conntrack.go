@@ -109,7 +109,7 @@ func conntrack(cfg Config, tr workload.Traffic) (Section, error) {
 // establishedShare is the share of frames coming in that the model calls
 // established once the host has sent out.
 func establishedShare(out, in [][]byte, rs *rules.Ruleset) float64 {
-	t := model.NewTracker(model.CTConfigOf(rs.Conntrack))
+	t := model.NewTracker(model.CTConfigOf(rs))
 	for _, f := range out {
 		p := model.Decode(f)
 		t.Egress(&p, f, 0)

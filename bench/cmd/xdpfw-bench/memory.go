@@ -145,25 +145,31 @@ func memory(cfg Config, tr workload.Traffic, feed workload.Feed) (Section, error
 			return Section{}, err
 		}
 		if n == 4096 {
-			// The target is the maps sized to the ruleset: the
-			// conntrack tables are sized for flows (max-flows), and
-			// came after it was set.
+			// Every map: the scale rulesets read no connection state
+			// (policy pass, no ct-state rule), so their conntrack
+			// tables are idle.
 			notes = append(notes,
-				target("maps of 4096 rules but the conntrack tables (ct, ct_frags: sized for flows by `max-flows`, not for rules), MiB", float64(tot.noCT)/(1<<20), "<=", 8),
-				fmt.Sprintf("With the default conntrack table (%d flows), all the maps of 4096 rules take %s.", layout.CtEntries, mib(tot.all)))
+				target("maps of 4096 rules, every map (the conntrack tables idle: the ruleset reads no connection state), MiB", float64(tot.all)/(1<<20), "<=", 8))
 		}
 	}
-	// The conntrack table is the ruleset's to size (conntrack:
-	// max-flows): the largest ruleset again, with a small table.
+	// A ruleset that reads connection state has the whole table, or the
+	// one its conntrack: max-flows asks for: the largest ruleset again
+	// under policy drop (which reads it for DHCP replies), with each.
 	last := cfg.Scales[len(cfg.Scales)-1]
-	small := tr.ScaleRuleset(last)
-	small.Conntrack.MaxFlows = smallCTFlows
-	tot, err := row(fmt.Sprintf("%d rule%s, conntrack max-flows %d", last, plural(last), smallCTFlows), small)
-	if err != nil {
-		return Section{}, err
+	for _, flows := range []uint32{0, smallCTFlows} {
+		rs := tr.ScaleRuleset(last)
+		rs.Policy = rules.Drop
+		rs.Conntrack.MaxFlows = flows
+		label := fmt.Sprintf("%d rule%s, policy drop (the whole conntrack table, %d flows)", last, plural(last), layout.CtEntries)
+		if flows != 0 {
+			label = fmt.Sprintf("%d rule%s, policy drop, conntrack max-flows %d", last, plural(last), flows)
+		}
+		tot, err := row(label, rs)
+		if err != nil {
+			return Section{}, err
+		}
+		notes = append(notes, fmt.Sprintf("%s: every map %s, all but the conntrack tables %s.", label, mib(tot.all), mib(tot.noCT)))
 	}
-	notes = append(notes, fmt.Sprintf("With `conntrack: max-flows: %d` (a table of %d flows, not %d), the maps of %d rule%s take %s.",
-		smallCTFlows, smallCTFlows, layout.CtEntries, last, plural(last), mib(tot.all)))
 	for _, n := range cfg.SetSizes {
 		rs := feed.Ruleset("feed", n)
 		tot, err := row(fmt.Sprintf("1 rule, set of %s", count(n)), rs)
@@ -186,7 +192,8 @@ func memory(cfg Config, tr workload.Traffic, feed workload.Feed) (Section, error
 			"of its size and an eighth, as a state given the same `apply` has it; so is value_atoms, to the value dimensions in use. The other arrays and preallocated hash maps are sized " +
 			"for 4096 rules whatever the ruleset; the LPM tries, the rules' definitions (one entry per rule the two generations hold alike) and the sets' maps grow with their entries (a set's bucket arrays are built for its entries and a quarter more). " +
 			"No capture runs, so there is no capture ring (a capture makes its own, 1 MiB). " +
-			"The conntrack table holds its default 262,144 flows in every row but the one whose ruleset sizes it (`conntrack: max-flows`).",
+			fmt.Sprintf("The conntrack tables are the ruleset's: idle (%d flows) where nothing reads connection state, as in the scale and set rows (policy pass, no ct-state rule); "+
+				"whole (%d flows) under the drop policy or a ct-state rule, unless `conntrack: max-flows` sizes them.", layout.CtIdleEntries, layout.CtEntries),
 		Tables: []Table{tab},
 		Notes:  notes,
 	}, nil

@@ -1,0 +1,76 @@
+package main
+
+import (
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xdpfw/xdpfw/internal/privtest"
+	"github.com/xdpfw/xdpfw/pkg/layout"
+	"github.com/xdpfw/xdpfw/pkg/loader"
+)
+
+// TestConntrackIdleCLI: while nothing reads connection state the table is
+// idle, and still learns; the change that starts reading it (a ct-state
+// rule, then the drop policy) makes it whole with the idle table's flows,
+// so a reply to what the server sent before passes; the change that stops
+// makes it idle again, the flow still there. No size is ever saved.
+func TestConntrackIdleCLI(t *testing.T) {
+	privtest.Require(t)
+	t.Parallel()
+	l := newLab(t)
+	l.mustCLI("attach", serverIf, "--mode", "native")
+	ctStats := func(when string, capacity int, idle bool) loader.CTStats {
+		t.Helper()
+		st := decodeJSON[loader.CTStats](t, "ct stats --json", l.mustCLI("ct", "stats", "--json"))
+		if st.Capacity != capacity || st.Idle != idle {
+			t.Errorf("ct stats %s: capacity %d, idle %v; want %d, %v", when, st.Capacity, st.Idle, capacity, idle)
+		}
+		return st
+	}
+	ctStats("after attach (policy pass, no rules)", layout.CtIdleEntries, true)
+	if human := l.mustCLI("ct", "stats"); !strings.Contains(human, "idle") {
+		t.Errorf("ct stats of an idle table:\n%s\nwant it said", human)
+	}
+
+	srv := l.serverUDP(l.serverV4, 0)
+	cli := l.clientUDP(l.clientV4)
+	srvAt := netip.AddrPortFrom(l.serverV4, uint16(srv.LocalAddr().(*net.UDPAddr).Port))
+	cliAt := netip.AddrPortFrom(l.clientV4, uint16(cli.LocalAddr().(*net.UDPAddr).Port))
+	tok := l.token("out")
+	l.sendUDP(srv, cliAt, tok, 3)
+	if got := l.recvUDP(cli, tok, 3, 2*time.Second); got != 3 {
+		t.Fatalf("%d of 3 datagrams from the server arrived", got)
+	}
+	listed := func(when string) {
+		t.Helper()
+		flows := decodeJSON[[]loader.Flow](t, "ct list --json", l.mustCLI("ct", "list", "--json", "--addr", l.clientV4.String()))
+		if len(flows) != 1 || flows[0].LocalPort != srvAt.Port() || flows[0].RemotePort != cliAt.Port() {
+			t.Errorf("ct list %s: %+v, want the flow %s > %s", when, flows, srvAt, cliAt)
+		}
+	}
+	listed("in the idle table")
+
+	l.addRule(1, "--ct-state", "established", "--action", "pass")
+	ctStats("after a ct-state rule", layout.CtEntries, false)
+	l.mustCLI("policy", "drop")
+	ctStats("after policy drop", layout.CtEntries, false)
+	listed("in the whole table")
+	if got := l.udpProbe(cli, srv, srvAt, 3, true); got != 3 {
+		t.Errorf("%d of 3 replies arrived, want all (established by a flow the idle table learnt)", got)
+	}
+
+	l.mustCLI("policy", "pass")
+	ctStats("after policy pass, the ct-state rule still there", layout.CtEntries, false)
+	l.mustCLI("rule", "del", "1")
+	ctStats("with nothing reading it again", layout.CtIdleEntries, true)
+	listed("in the idle table again")
+	if saved := l.mustCLI("save"); strings.Contains(saved, "max-flows") {
+		t.Errorf("save of a ruleset that set no max-flows:\n%s", saved)
+	}
+	if st := l.status(); len(st.Interfaces) != 1 || len(st.Problems) != 0 {
+		t.Errorf("status after the resizes %+v: want %s, no problems", st, serverIf)
+	}
+}

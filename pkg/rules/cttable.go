@@ -1,0 +1,37 @@
+package rules
+
+import "github.com/xdpfw/xdpfw/pkg/layout"
+
+// ReadsConnState reports whether the datapath looks connection tracking
+// up under rs: for every packet when a rule has a ct-state condition, and
+// for a DHCP reply the drop policy would otherwise drop (the host's own
+// request let it through).
+func (rs *Ruleset) ReadsConnState() bool {
+	if rs.Policy == Drop {
+		return true
+	}
+	for i := range rs.Rules {
+		if rs.Rules[i].Match.CTState != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// CTFlows is the size of the conntrack table rs runs with: max-flows when
+// the file sets it; otherwise the default table (Conntrack.Flows) when rs
+// reads connection state, and an idle one of layout.CtIdleEntries flows
+// when it does not. An idle table costs about 120 KiB instead of 31 MiB;
+// the egress learner keeps the most recent flows in it, which the table
+// keeps when a change makes it whole (older connections are learnt again
+// from their next packet out). Idle is below MinCTFlows, so a table's
+// size alone says whether a file set it (ctMaxFlows in pkg/loader).
+func (rs *Ruleset) CTFlows() uint32 {
+	if rs.Conntrack.MaxFlows == 0 && !rs.ReadsConnState() {
+		return layout.CtIdleEntries
+	}
+	return rs.Conntrack.Flows()
+}
+
+// CTFrags is the size of the fragments table that goes with CTFlows.
+func (rs *Ruleset) CTFrags() uint32 { return CTFragsFor(rs.CTFlows()) }
