@@ -28,11 +28,16 @@ func TestConntrackIdleCLI(t *testing.T) {
 		if st.Capacity != capacity || st.Idle != idle {
 			t.Errorf("ct stats %s: capacity %d, idle %v; want %d, %v", when, st.Capacity, st.Idle, capacity, idle)
 		}
+		if status := l.status(); status.CTFlows != capacity || status.CTIdle != idle {
+			t.Errorf("status --json %s: ct_flows %d, ct_idle %v; want %d, %v", when, status.CTFlows, status.CTIdle, capacity, idle)
+		}
 		return st
 	}
 	ctStats("after attach (policy pass, no rules)", layout.CtIdleEntries, true)
-	if human := l.mustCLI("ct", "stats"); !strings.Contains(human, "idle") {
-		t.Errorf("ct stats of an idle table:\n%s\nwant it said", human)
+	for _, args := range [][]string{{"ct", "stats"}, {"status"}} {
+		if human := l.mustCLI(args...); !strings.Contains(human, "idle") {
+			t.Errorf("%s of an idle table:\n%s\nwant it said", strings.Join(args, " "), human)
+		}
 	}
 
 	srv := l.serverUDP(l.serverV4, 0)

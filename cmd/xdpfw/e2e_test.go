@@ -27,6 +27,8 @@ type statusJSON struct {
 	PinDir     string              `json:"pin_dir"`
 	Policy     string              `json:"policy"`
 	Rules      int                 `json:"rules"`
+	CTFlows    int                 `json:"ct_flows"`
+	CTIdle     bool                `json:"ct_idle"`
 	Interfaces []loader.Attachment `json:"interfaces"`
 	Problems   []loader.Problem    `json:"problems"`
 }

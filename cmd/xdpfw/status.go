@@ -57,6 +57,11 @@ names the command that settles it; --json lists them under "problems".`,
 				return problemsError(st.Problems)
 			}
 			fmt.Fprintf(c.App.Writer, "pin directory: %s\npolicy:        %s\nrules:         %d\n", st.PinDir, st.Policy, st.Rules)
+			if st.CTIdle {
+				fmt.Fprintf(c.App.Writer, "conntrack:     idle, %d flows (no rule and no drop policy reads it)\n", st.CTFlows)
+			} else {
+				fmt.Fprintf(c.App.Writer, "conntrack:     %d flows\n", st.CTFlows)
+			}
 			if len(st.Interfaces) == 0 {
 				fmt.Fprintln(c.App.Writer, "interfaces:    none: the ruleset is not enforced yet (run: xdpfw attach IFACE)")
 			} else {

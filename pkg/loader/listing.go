@@ -5,6 +5,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 
+	"github.com/xdpfw/xdpfw/pkg/layout"
 	"github.com/xdpfw/xdpfw/pkg/rules"
 )
 
@@ -51,9 +52,13 @@ func (s *State) RuleList() (policy rules.Action, rows []RuleRow, err error) {
 
 // Status is what `xdpfw status` shows.
 type Status struct {
-	PinDir     string       `json:"pin_dir"`
-	Policy     string       `json:"policy"`
-	Rules      int          `json:"rules"`
+	PinDir string `json:"pin_dir"`
+	Policy string `json:"policy"`
+	Rules  int    `json:"rules"`
+	// CTFlows is the conntrack table's size; CTIdle, that it is the idle
+	// one of a ruleset that reads no connection state (rules.Ruleset.CTFlows).
+	CTFlows    int          `json:"ct_flows"`
+	CTIdle     bool         `json:"ct_idle"`
 	Interfaces []Attachment `json:"interfaces"`
 	// Problems are what status fails for, each with the command that
 	// settles it; empty when all is well.
@@ -91,9 +96,11 @@ func (s *State) Status() (Status, error) {
 	var (
 		policy rules.Action
 		nrules int
+		flows  uint32
 	)
 	err := s.read(func(v *view) error {
 		policy, nrules = rules.Action(v.conf[v.active].Policy), int(v.conf[v.active].Nrules)
+		flows = v.m.Ct.MaxEntries()
 		return nil
 	})
 	if err != nil {
@@ -103,7 +110,8 @@ func (s *State) Status() (Status, error) {
 	if err != nil {
 		return Status{}, err
 	}
-	st := Status{PinDir: s.dir, Policy: policy.String(), Rules: nrules, Interfaces: atts, Problems: []Problem{}}
+	st := Status{PinDir: s.dir, Policy: policy.String(), Rules: nrules, CTFlows: int(flows), CTIdle: flows == layout.CtIdleEntries,
+		Interfaces: atts, Problems: []Problem{}}
 	for _, a := range atts {
 		if a.Attached && a.Egress == EgressNone {
 			st.Problems = append(st.Problems, Problem{Iface: a.Iface, Ifindex: a.Ifindex, Kind: "egress",
