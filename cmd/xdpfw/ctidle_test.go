@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"net"
 	"net/netip"
 	"strings"
@@ -77,5 +78,64 @@ func TestConntrackIdleCLI(t *testing.T) {
 	}
 	if st := l.status(); len(st.Interfaces) != 1 || len(st.Problems) != 0 {
 		t.Errorf("status after the resizes %+v: want %s, no problems", st, serverIf)
+	}
+}
+
+// TestConntrackSeedCLI: a TCP connection the server only receives on,
+// whose flow the idle table has forgotten (thousands of newer flows went
+// out since), still gets its data through once a ct-state rule and the
+// drop policy start reading the table: the change that made the table
+// whole put the server's established connections in from the kernel's
+// socket table.
+func TestConntrackSeedCLI(t *testing.T) {
+	privtest.Require(t)
+	t.Parallel()
+	l := newLab(t)
+	l.mustCLI("attach", serverIf, "--mode", "native")
+	var (
+		ln  *net.TCPListener
+		cc  net.Conn
+		err error
+	)
+	inNS(t, l.serverNS, func() { ln, err = net.ListenTCP("tcp", net.TCPAddrFromAddrPort(netip.AddrPortFrom(l.serverV4, 0))) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	inNS(t, l.clientNS, func() { cc, err = net.DialTimeout("tcp4", ln.Addr().String(), 2*time.Second) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	sc, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Close()
+	port := fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
+
+	// Newer flows out of the server, three times the idle table.
+	srv := l.serverUDP(l.serverV4, 0)
+	for p := 20000; p < 20000+3*layout.CtIdleEntries; p++ {
+		srv.WriteToUDPAddrPort([]byte("x"), netip.AddrPortFrom(l.clientV4, uint16(p)))
+	}
+	if flows := decodeJSON[[]loader.Flow](t, "ct list --json", l.mustCLI("ct", "list", "--json", "--port", port)); len(flows) != 0 {
+		t.Fatalf("the idle table still holds the connection %+v: it proves nothing", flows)
+	}
+
+	l.addRule(1, "--ct-state", "established", "--action", "pass")
+	l.mustCLI("policy", "drop")
+	flows := decodeJSON[[]loader.Flow](t, "ct list --json", l.mustCLI("ct", "list", "--json", "--port", port))
+	if len(flows) != 1 || flows[0].State != "established" || flows[0].Kind != "tcp" {
+		t.Errorf("ct list --port %s once the table is whole: %+v, want the server's connection, established", port, flows)
+	}
+	if _, err := cc.Write([]byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	sc.SetReadDeadline(time.Now().Add(3 * time.Second))
+	buf := make([]byte, 16)
+	n, err := sc.Read(buf)
+	if err != nil || string(buf[:n]) != "hello" {
+		t.Errorf("the server read %q (%v) of what the client sent after the switch, want hello: its connection dropped", buf[:n], err)
 	}
 }

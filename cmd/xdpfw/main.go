@@ -35,12 +35,16 @@ func main() {
 		fmt.Fprintf(os.Stderr, "xdpfw: the ruleset outgrew its maps in %s: %s (%d KiB), the program replaced on every interface (its id changes)\n",
 			dir, g, g.Bytes/1024)
 	}
-	loader.CTResizeNotice = func(dir string, flows, frags uint32) {
+	loader.CTResizeNotice = func(dir string, flows, frags uint32, sockets int) {
 		if flows == layout.CtIdleEntries {
 			fmt.Fprintf(os.Stderr, "xdpfw: the conntrack tables in %s are idle now, %d flows and %d fragmented datagrams (no rule and no drop policy reads connection state; the most recent records kept), the program replaced on every interface (its id changes)\n", dir, flows, frags)
 			return
 		}
-		fmt.Fprintf(os.Stderr, "xdpfw: the conntrack tables in %s now hold %d flows and %d fragmented datagrams (the most recent records kept), the program replaced on every interface (its id changes)\n", dir, flows, frags)
+		seeded := fmt.Sprintf("and %d of this host's TCP connections it had no record of", sockets)
+		if sockets < 0 {
+			seeded = "but not this host's TCP connections: the kernel would not list them (no tcp_diag)"
+		}
+		fmt.Fprintf(os.Stderr, "xdpfw: the conntrack tables in %s now hold %d flows and %d fragmented datagrams (the most recent records kept, %s), the program replaced on every interface (its id changes)\n", dir, flows, frags, seeded)
 	}
 	app := newApp(os.Stdout, os.Stderr)
 	// Process-wide, so here and not in newApp, which tests run

@@ -6,6 +6,7 @@ import (
 
 	"github.com/cilium/ebpf"
 
+	"github.com/xdpfw/xdpfw/pkg/layout"
 	"github.com/xdpfw/xdpfw/pkg/rules"
 )
 
@@ -19,8 +20,10 @@ import (
 // CTResizeNotice, when set, is told that a change gave the state in dir a
 // conntrack table of flows entries and a fragments table of frags (one or
 // both of a new size), and the programs that use them to every interface
-// (their ids change), so the CLI can say so.
-var CTResizeNotice func(dir string, flows, frags uint32)
+// (their ids change), with sockets of this host's TCP connections put in
+// that the old table had no record of (ctseed.go; -1: the kernel would
+// not list them), so the CLI can say so.
+var CTResizeNotice func(dir string, flows, frags uint32, sockets int)
 
 // ctResize is a commit's refusal when the ruleset asks for a table of
 // another size: changeGrowing resizes it and runs the change again.
@@ -49,8 +52,9 @@ func ctSized(m *xdpfwMaps, rs *rules.Ruleset) bool {
 //     loading the programs again on the pinned maps, whichever table is
 //     pinned (grow);
 //  2. a new table is made and the flows copied into it, least recently
-//     seen first, so a smaller table keeps the most recent; the same for
-//     the fragments' records;
+//     seen first, so a smaller table keeps the most recent; then, unless
+//     it is idle, this host's established TCP connections it has no
+//     record of (ctseed.go); the fragments' records as the flows;
 //  3. to 5. as a migration's (replaceBuild): the programs loaded on it,
 //     its pin over the old table's, the programs' pins over theirs, and
 //     every interface given the new programs, the egress learner too;
@@ -91,6 +95,12 @@ func (s *State) resizeCT(flows uint32) error {
 		return err
 	}
 	defer ct.Close()
+	sockets := 0
+	if flows != layout.CtIdleEntries {
+		if sockets, err = seedSockets(ct, uint64(start)); err != nil {
+			return err
+		}
+	}
 	frags, err := newFragsTable(spec, oldFrags, flows)
 	if err != nil {
 		return err
@@ -108,7 +118,7 @@ func (s *State) resizeCT(flows uint32) error {
 	}
 	err = s.replaced(hooks)
 	if err == nil && CTResizeNotice != nil {
-		CTResizeNotice(s.dir, flows, rules.CTFragsFor(flows))
+		CTResizeNotice(s.dir, flows, rules.CTFragsFor(flows), sockets)
 	}
 	return err
 }

@@ -1,0 +1,121 @@
+package loader
+
+import (
+	"errors"
+	"fmt"
+	"net"
+
+	"github.com/cilium/ebpf"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/xdpfw/xdpfw/pkg/layout"
+)
+
+// The host's own TCP connections go into a conntrack table a resize
+// makes (ctresize.go): an idle table kept only the most recent flows
+// (rules.Ruleset.CTFlows), and a connection that only receives sends
+// nothing the egress learner could learn it again from, so once a drop
+// policy reads the table its packets would be dropped. The kernel's
+// socket table knows those connections: each established TCP socket of
+// this network namespace, loopback's aside, becomes an established flow
+// wherever the table has no record of it (a learnt record is the
+// truer). UDP sockets are not read: a connected one says nothing of
+// whether its peer ever answered, and a datagram flow is learnt again
+// from its next packet out.
+
+// socketFlows are the calling thread's network namespace's established
+// TCP connections as flows last seen at now. A dump the kernel
+// interrupted gives what it listed, and a family the kernel will not
+// list (IPv6 disabled) is left out; a kernel without sock_diag for TCP
+// (tcp_diag not built, or not loadable here) gives socketsUnread.
+func socketFlows(now uint64) ([]xdpfwCtKey, []xdpfwCtVal, error) {
+	var keys []xdpfwCtKey
+	var vals []xdpfwCtVal
+	var unread error
+	listed := false
+	for _, family := range []uint8{unix.AF_INET, unix.AF_INET6} {
+		socks, err := netlink.SocketDiagTCP(family)
+		if err != nil && !errors.Is(err, netlink.ErrDumpInterrupted) {
+			unread = err
+			continue
+		}
+		listed = true
+		for _, s := range socks {
+			if s.State != netlink.TCP_ESTABLISHED {
+				continue
+			}
+			k, ok := socketKey(s.ID)
+			if !ok {
+				continue
+			}
+			keys = append(keys, k)
+			vals = append(vals, xdpfwCtVal{LastSeen: now, Kind: layout.CtKindTcp, Tcp: layout.CtTcpEstablished, Replied: 1})
+		}
+	}
+	if !listed {
+		return nil, nil, &socketsUnread{unread}
+	}
+	return keys, vals, nil
+}
+
+// socketKey is a socket's flow as the egress learner keys it: this
+// host's side first, an IPv4 peer of a dual-stack socket as IPv4 (what
+// goes on the wire). Loopback's connections never pass an interface
+// xdpfw filters.
+func socketKey(id netlink.SocketID) (xdpfwCtKey, bool) {
+	local, remote := id.Source, id.Destination
+	if local == nil || remote == nil || local.IsLoopback() || remote.IsLoopback() || local.IsUnspecified() {
+		return xdpfwCtKey{}, false
+	}
+	k := xdpfwCtKey{Proto: unix.IPPROTO_TCP, Lport: id.SourcePort, Rport: id.DestinationPort}
+	l4, r4 := local.To4(), remote.To4()
+	switch {
+	case l4 != nil && r4 != nil:
+		k.Family = 4
+		copy(k.Local[:], l4)
+		copy(k.Remote[:], r4)
+	case l4 == nil && r4 == nil && len(local) == net.IPv6len && len(remote) == net.IPv6len:
+		k.Family = 6
+		copy(k.Local[:], local)
+		copy(k.Remote[:], remote)
+	default:
+		return xdpfwCtKey{}, false
+	}
+	return k, true
+}
+
+// socketsUnread: the kernel would not list this host's TCP connections.
+// Seeding is best effort: a table without them only closes more, never
+// opens, so the resize goes on and the notice says so.
+type socketsUnread struct{ err error }
+
+func (e *socketsUnread) Error() string {
+	return fmt.Sprintf("list this host's TCP connections: %v", e.err)
+}
+
+// seedSockets puts this host's established TCP connections into ct
+// where it has no record of them, and reports how many went in: -1 when
+// the kernel would not list them.
+func seedSockets(ct *ebpf.Map, now uint64) (int, error) {
+	keys, vals, err := socketFlows(now)
+	var unread *socketsUnread
+	if errors.As(err, &unread) {
+		return -1, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for i := range keys {
+		err := ct.Update(&keys[i], &vals[i], ebpf.UpdateNoExist)
+		switch {
+		case err == nil:
+			n++
+		case errors.Is(err, ebpf.ErrKeyExist):
+		default:
+			return n, fmt.Errorf("put this host's TCP connections into the conntrack table: %w", err)
+		}
+	}
+	return n, nil
+}
