@@ -3,6 +3,7 @@ package loader
 import (
 	"fmt"
 
+	"github.com/xdpfw/xdpfw/pkg/layout"
 	"github.com/xdpfw/xdpfw/pkg/rules"
 )
 
@@ -112,6 +113,11 @@ type tx struct {
 	plan     *setPlan              // set contents to change; nil: none
 	progress func(done, total int) // told how far the set writing is
 	capture  *captureChange        // a capture to start or stop; nil: none
+	// anyIdleCT: a conntrack table of any size does for a ruleset that
+	// reads no connection state (an instance's, Instance.Load: nothing
+	// reads its table then, and a resize loads the programs again). A
+	// state's is made idle, for its memory.
+	anyIdleCT bool
 }
 
 // setRules makes rs, with its rules in the counter slots given (nil:
@@ -200,7 +206,7 @@ func (t *tx) commit() error {
 		// written, all of it checked and fitting, and before anything
 		// live changes: changeGrowing resizes it and runs the change
 		// again (ctresize.go).
-		if !ctSized(t.m, t.next) {
+		if !ctSized(t.m, t.next) && !(t.anyIdleCT && t.next.CTFlows() == layout.CtIdleEntries) {
 			return &ctResize{flows: t.next.CTFlows()}
 		}
 		// The timeouts change with the rules (ctconf.go), written

@@ -71,7 +71,9 @@ func TestCTIdleState(t *testing.T) {
 }
 
 // TestCTIdleInstance: an instance is made with its ruleset's table, idle
-// or whole, as the model's; loading another ruleset resizes it.
+// or whole, as the model's; loading a ruleset that reads connection state
+// makes an idle one whole, and one that does not keeps the table as it is
+// (nothing reads it; a resize would load the programs again).
 func TestCTIdleInstance(t *testing.T) {
 	privtest.Require(t)
 	pass, drop := &rules.Ruleset{Policy: rules.Pass}, &rules.Ruleset{Policy: rules.Drop}
@@ -92,8 +94,8 @@ func TestCTIdleInstance(t *testing.T) {
 		if err := x.Load(other); err != nil {
 			t.Fatal(err)
 		}
-		if n := x.objs.Ct.MaxEntries(); n != other.CTFlows() {
-			t.Errorf("policy %s then %s: a table of %d flows, want %d", rs.Policy, other.Policy, n, other.CTFlows())
+		if n := x.objs.Ct.MaxEntries(); n != layout.CtEntries {
+			t.Errorf("policy %s then %s: a table of %d flows, want the whole %d", rs.Policy, other.Policy, n, layout.CtEntries)
 		}
 		x.Close()
 	}

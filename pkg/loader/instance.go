@@ -48,8 +48,13 @@ func NewInstance(rs *rules.Ruleset, trace bool) (*Instance, error) {
 // Load makes rs the instance's ruleset (a commit into its own maps), so
 // one instance can try many rulesets; its counters are not reset.
 func (t *Instance) Load(rs *rules.Ruleset) error {
-	// The instance's own maps: nothing else writes them.
-	load := func(c *tx) error { return c.replaceWithSets(rs) }
+	// The instance's own maps: nothing else writes them. Its conntrack
+	// table is resized for a ruleset that reads it (or sets max-flows),
+	// not shrunk for one that does not (tx.anyIdleCT).
+	load := func(c *tx) error {
+		c.anyIdleCT = true
+		return c.replaceWithSets(rs)
+	}
 	// As State.changeGrowing: a growth and a resize, each once.
 	grown, resized := false, false
 	for {
