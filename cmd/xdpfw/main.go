@@ -46,6 +46,9 @@ func main() {
 		}
 		fmt.Fprintf(os.Stderr, "xdpfw: the conntrack tables in %s now hold %d flows and %d fragmented datagrams (the most recent records kept, %s), the program replaced on every interface (its id changes)\n", dir, flows, frags, seeded)
 	}
+	loader.CTSeedNotice = func(dir string, n int) {
+		fmt.Fprintf(os.Stderr, "xdpfw: %d of this host's established TCP connections put in the conntrack table in %s (made before xdpfw saw them)\n", n, dir)
+	}
 	app := newApp(os.Stdout, os.Stderr)
 	// Process-wide, so here and not in newApp, which tests run
 	// in-process.

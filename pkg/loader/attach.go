@@ -121,8 +121,18 @@ func foreignProgram(name string, id uint32) error {
 // MTU allows frames longer than one buffer (NeedsFrags), else the
 // one-buffer one. It refuses to replace a program xdpfw did not attach
 // unless force is set; xdpfw's other program is replaced. The returned
-// warning is non-empty when auto mode fell back to generic.
+// warning is non-empty when auto mode fell back to generic. Once the
+// program is on, a conntrack table that is read gets this host's
+// established TCP connections it has no record of (seedConnections).
 func (s *State) Attach(name string, mode Mode, force bool) (Attachment, string, error) {
+	att, warning, err := s.attach(name, mode, force)
+	if err == nil {
+		s.seedConnections()
+	}
+	return att, warning, err
+}
+
+func (s *State) attach(name string, mode Mode, force bool) (Attachment, string, error) {
 	if s.old != nil {
 		return Attachment{}, "", s.old
 	}

@@ -13,7 +13,9 @@ import (
 )
 
 // The host's own TCP connections go into a conntrack table a resize
-// makes (ctresize.go): an idle table kept only the most recent flows
+// makes (ctresize.go), and into one that is read when xdpfw is attached
+// to an interface (seedConnections): connections made before xdpfw saw
+// them are as unknown as those an idle table forgot. An idle table kept only the most recent flows
 // (rules.Ruleset.CTFlows), and a connection that only receives sends
 // nothing the egress learner could learn it again from, so once a drop
 // policy reads the table its packets would be dropped. The kernel's
@@ -118,4 +120,32 @@ func seedSockets(ct *ebpf.Map, now uint64) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// CTSeedNotice, when set, is told that an attach put n of this host's
+// established TCP connections into the state in dir's conntrack table,
+// so the CLI can say so.
+var CTSeedNotice func(dir string, n int)
+
+// seedConnections puts this host's established TCP connections into the
+// live conntrack table where it has no record of them, unless the table
+// is idle (nothing reads it; the resize that makes it whole seeds it).
+// Best effort, after an attach that has succeeded: a failure leaves the
+// table as the egress learner keeps it, which only ever closes more.
+func (s *State) seedConnections() {
+	n := 0
+	err := s.change(func(t *tx) error {
+		if t.m.Ct.MaxEntries() == layout.CtIdleEntries {
+			return nil
+		}
+		now, err := ctClock()
+		if err != nil {
+			return err
+		}
+		n, err = seedSockets(t.m.Ct, uint64(now))
+		return err
+	})
+	if err == nil && n > 0 && CTSeedNotice != nil {
+		CTSeedNotice(s.dir, n)
+	}
 }
