@@ -93,10 +93,12 @@ func checkMetricsMatchCLI(t *testing.T, pin, url string) {
 	}
 	ct := decodeJSON[loader.CTStats](t, "ct stats --json", mustRunCLI(t, pin, "", "ct", "stats", "--json"))
 	flows, pkts := metricValues(fams, "xdpfw_ct_flows_total"), metricValues(fams, "xdpfw_ct_packets_total")
-	if e, c := metricValues(fams, "xdpfw_ct_entries")[""], metricValues(fams, "xdpfw_ct_capacity")[""]; int(e) != ct.Entries || int(c) != ct.Capacity || c == 0 ||
+	idles := metricValues(fams, "xdpfw_ct_idle")
+	idle := idles[""]
+	if e, c := metricValues(fams, "xdpfw_ct_entries")[""], metricValues(fams, "xdpfw_ct_capacity")[""]; int(e) != ct.Entries || int(c) != ct.Capacity || c == 0 || len(idles) != 1 || (idle == 1) != ct.Idle ||
 		uint64(flows["event=inserted"]) != ct.Inserts || uint64(flows["event=evicted"]) != ct.Evictions ||
 		uint64(metricValues(fams, "xdpfw_ct_egress_packets_total")[""]) != ct.Egress || len(pkts) != len(ct.States) {
-		t.Errorf("conntrack metrics: entries %v capacity %v flows %v packets %v; ct stats %+v", e, c, flows, pkts, ct)
+		t.Errorf("conntrack metrics: entries %v capacity %v idle %v flows %v packets %v; ct stats %+v", e, c, idle, flows, pkts, ct)
 	}
 	for state, n := range ct.States {
 		if uint64(pkts["state="+state]) != n {

@@ -34,7 +34,9 @@ var (
 		"taken, lost because the reader fell behind, or left out by the rate limit.", "ring", "result")
 	metricCTEntries  = gaugeOf("xdpfw_ct_entries", "Flows in the connection-tracking table (xdpfw ct stats).")
 	metricCTCapacity = gaugeOf("xdpfw_ct_capacity", "The most flows the connection-tracking table holds; when full, the flow seen least recently is evicted.")
-	metricCTFlows    = counterOf("xdpfw_ct_flows_total", "Flows by what happened to them: inserted (learned from a packet going out), expired (found timed out), "+
+	metricCTIdle     = gaugeOf("xdpfw_ct_idle", "1 while the connection-tracking table is idle: no rule and no drop policy reads it and the ruleset sets no max-flows, "+
+		"so it holds the most recent flows only, until a change that reads it makes it whole; else 0.")
+	metricCTFlows = counterOf("xdpfw_ct_flows_total", "Flows by what happened to them: inserted (learned from a packet going out), expired (found timed out), "+
 		"flushed (xdpfw ct flush), evicted (dropped by the full table).", "event")
 	metricCTPackets = counterOf("xdpfw_ct_packets_total", "Packets coming in by their connection-tracking state (counted while a rule has a ct-state condition, "+
 		"and for DHCP replies a drop policy would drop).", "state")
@@ -109,6 +111,7 @@ func (c *collector) collect() *exposition {
 	ct := snap.Conntrack
 	e.add(metricCTEntries, float64(ct.Entries))
 	e.add(metricCTCapacity, float64(ct.Capacity))
+	e.add(metricCTIdle, b2f(ct.Idle))
 	for event, n := range map[string]uint64{"inserted": ct.Inserts, "expired": ct.Expired, "flushed": ct.Flushed, "evicted": ct.Evictions} {
 		e.add(metricCTFlows, float64(n), event)
 	}
