@@ -40,11 +40,14 @@ func main() {
 			fmt.Fprintf(os.Stderr, "xdpfw: the conntrack tables in %s are idle now, %d flows and %d fragmented datagrams (no rule and no drop policy reads connection state; the most recent records kept), the program replaced on every interface (its id changes)\n", dir, flows, frags)
 			return
 		}
-		seeded := fmt.Sprintf("and %d of this host's TCP connections it had no record of", sockets)
-		if sockets < 0 {
-			seeded = "but not this host's TCP connections: the kernel would not list them (no tcp_diag)"
+		kept := "the most recent records kept"
+		switch {
+		case sockets > 0:
+			kept += fmt.Sprintf(", and %d of this host's TCP connections it had no record of", sockets)
+		case sockets < 0:
+			kept += ", but not this host's TCP connections: the kernel would not list them (no tcp_diag)"
 		}
-		fmt.Fprintf(os.Stderr, "xdpfw: the conntrack tables in %s now hold %d flows and %d fragmented datagrams (the most recent records kept, %s), the program replaced on every interface (its id changes)\n", dir, flows, frags, seeded)
+		fmt.Fprintf(os.Stderr, "xdpfw: the conntrack tables in %s now hold %d flows and %d fragmented datagrams (%s), the program replaced on every interface (its id changes)\n", dir, flows, frags, kept)
 	}
 	loader.CTSeedNotice = func(dir string, n int) {
 		fmt.Fprintf(os.Stderr, "xdpfw: %d of this host's established TCP connections put in the conntrack table in %s (made before xdpfw saw them)\n", n, dir)
