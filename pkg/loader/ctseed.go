@@ -14,13 +14,13 @@ import (
 
 // The host's own TCP connections go into a conntrack table a resize
 // makes (ctresize.go), and into one that is read when xdpfw is attached
-// to an interface (seedConnections): connections made before xdpfw saw
-// them are as unknown as those an idle table forgot. An idle table kept only the most recent flows
-// (rules.Ruleset.CTFlows), and a connection that only receives sends
-// nothing the egress learner could learn it again from, so once a drop
-// policy reads the table its packets would be dropped. The kernel's
-// socket table knows those connections: each established TCP socket of
-// this network namespace, loopback's aside, becomes an established flow
+// to an interface (seedConnections). An idle table kept only the most
+// recent flows (rules.Ruleset.CTFlows), and connections made before
+// xdpfw was attached were never seen; one that only receives sends
+// nothing the egress learner could learn it from, so once a drop policy
+// reads the table its packets would be dropped. The kernel's socket
+// table knows those connections: each established TCP socket of this
+// network namespace, loopback's aside, becomes an established flow
 // wherever the table has no record of it (a learnt record is the
 // truer). UDP sockets are not read: a connected one says nothing of
 // whether its peer ever answered, and a datagram flow is learnt again
@@ -29,17 +29,13 @@ import (
 // socketFlows are the calling thread's network namespace's established
 // TCP connections as flows last seen at now. A dump the kernel
 // interrupted gives what it listed, and a family the kernel will not
-// list (IPv6 disabled) is left out; a kernel without sock_diag for TCP
-// (tcp_diag not built, or not loadable here) gives socketsUnread.
-func socketFlows(now uint64) ([]xdpfwCtKey, []xdpfwCtVal, error) {
-	var keys []xdpfwCtKey
-	var vals []xdpfwCtVal
-	var unread error
-	listed := false
+// list (IPv6 disabled) is left out; listed is false when the kernel
+// lists neither (no sock_diag for TCP: tcp_diag not built, or not
+// loadable here).
+func socketFlows(now uint64) (keys []xdpfwCtKey, vals []xdpfwCtVal, listed bool) {
 	for _, family := range []uint8{unix.AF_INET, unix.AF_INET6} {
 		socks, err := netlink.SocketDiagTCP(family)
 		if err != nil && !errors.Is(err, netlink.ErrDumpInterrupted) {
-			unread = err
 			continue
 		}
 		listed = true
@@ -55,10 +51,7 @@ func socketFlows(now uint64) ([]xdpfwCtKey, []xdpfwCtVal, error) {
 			vals = append(vals, xdpfwCtVal{LastSeen: now, Kind: layout.CtKindTcp, Tcp: layout.CtTcpEstablished, Replied: 1})
 		}
 	}
-	if !listed {
-		return nil, nil, &socketsUnread{unread}
-	}
-	return keys, vals, nil
+	return keys, vals, listed
 }
 
 // socketKey is a socket's flow as the egress learner keys it: this
@@ -87,26 +80,14 @@ func socketKey(id netlink.SocketID) (xdpfwCtKey, bool) {
 	return k, true
 }
 
-// socketsUnread: the kernel would not list this host's TCP connections.
-// Seeding is best effort: a table without them only closes more, never
-// opens, so the resize goes on and the notice says so.
-type socketsUnread struct{ err error }
-
-func (e *socketsUnread) Error() string {
-	return fmt.Sprintf("list this host's TCP connections: %v", e.err)
-}
-
 // seedSockets puts this host's established TCP connections into ct
 // where it has no record of them, and reports how many went in: -1 when
-// the kernel would not list them.
+// the kernel would not list them. Best effort there: a table without
+// them only ever closes more, so the resize or attach goes on.
 func seedSockets(ct *ebpf.Map, now uint64) (int, error) {
-	keys, vals, err := socketFlows(now)
-	var unread *socketsUnread
-	if errors.As(err, &unread) {
+	keys, vals, listed := socketFlows(now)
+	if !listed {
 		return -1, nil
-	}
-	if err != nil {
-		return 0, err
 	}
 	n := 0
 	for i := range keys {
