@@ -58,7 +58,7 @@ func newCTPair(t testing.TB, rulesYAML string) *ctPair {
 	}
 	t.Cleanup(inst.Close)
 	sorted := rules.Sorted(rs.Rules)
-	return &ctPair{inst: inst, rs: rs, sorted: sorted, usesCT: model.UsesCT(sorted),
+	return &ctPair{inst: inst, rs: rs, sorted: sorted, usesCT: rules.HasCTState(sorted),
 		tracker: model.NewTracker(model.CTConfigOf(rs))}
 }
 

@@ -42,7 +42,7 @@ func TestCorpusAgreesWithModel(t *testing.T) {
 		}
 		rulesets++
 		sorted := rules.Sorted(rs.Rules)
-		usesCT := model.UsesCT(sorted)
+		usesCT := rules.HasCTState(sorted)
 		specs := rulegen.Edges(rs)
 		for i := 0; i < 500; i++ {
 			specs = append(specs, rulegen.RandomFrame(rng))
@@ -115,7 +115,7 @@ func FuzzDatapath(f *testing.F) {
 		// Nothing goes out of this instance, so its table stays empty:
 		// the model's is nil.
 		sorted := rules.Sorted(rs.Rules)
-		if want, _ := model.EvaluateTracked(rs, sorted, model.UsesCT(sorted), &p, frame, nil, 0); want != got {
+		if want, _ := model.EvaluateTracked(rs, sorted, rules.HasCTState(sorted), &p, frame, nil, 0); want != got {
 			writeRegression(t, frame)
 			t.Fatalf("frame %x: datapath %v, reference model %v\nrules:\n%s", frame, got, want, rules.FormatYAML(rs))
 		}

@@ -122,7 +122,7 @@ func inRange(r rules.Range, v uint16) bool {
 func Evaluate(rs *rules.Ruleset, frame []byte) Verdict {
 	p := Decode(frame)
 	sorted := rules.Sorted(rs.Rules)
-	v, _ := EvaluateTracked(rs, sorted, UsesCT(sorted), &p, frame, nil, 0)
+	v, _ := EvaluateTracked(rs, sorted, rules.HasCTState(sorted), &p, frame, nil, 0)
 	return v
 }
 

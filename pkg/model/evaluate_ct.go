@@ -7,18 +7,6 @@ import (
 	"github.com/xdpfw/xdpfw/pkg/rules"
 )
 
-// UsesCT reports whether a rule of rules has a ct-state condition: only
-// then does the datapath look connection tracking up for every packet
-// (its generation's DIM_CT flag).
-func UsesCT(rs []rules.Rule) bool {
-	for i := range rs {
-		if rs[i].Match.CTState != 0 {
-			return true
-		}
-	}
-	return false
-}
-
 // IsDHCPReply reports whether p is a DHCP reply (server port to client
 // port, DHCPv4 or DHCPv6): the one packet a drop policy passes when it
 // answers a request this host sent, as it passes ARP and ND.
@@ -39,7 +27,7 @@ func IsDHCPReply(p *Packet) bool {
 // only when a rule of the ruleset names ct-state, or when a DHCP reply
 // would otherwise meet a drop policy; placing it moves its flow on. It
 // returns the verdict and the state found, with looked false (and p.CT
-// untracked) when nothing was looked up. usesCT must be UsesCT(sorted).
+// untracked) when nothing was looked up. usesCT must be rules.HasCTState(sorted).
 func EvaluateTracked(rs *rules.Ruleset, sorted []rules.Rule, usesCT bool, p *Packet, frame []byte, t *Tracker, now time.Duration) (v Verdict, looked bool) {
 	p.CT = CTUntracked
 	if p.Malformed {

@@ -178,7 +178,7 @@ type diffSide struct {
 func newDiffSide(s Side) *diffSide {
 	d := &diffSide{inst: s.Instance, rs: s.Ruleset, sorted: rules.Sorted(s.Ruleset.Rules), byID: map[uint32]int{},
 		tracker: model.NewTracker(model.CTConfigOf(s.Ruleset))}
-	d.usesCT = model.UsesCT(d.sorted)
+	d.usesCT = rules.HasCTState(d.sorted)
 	for i, r := range d.sorted {
 		d.byID[r.ID] = i
 		d.deciders = append(d.deciders, Decider{Reason: model.ReasonRule.String(), Action: r.Action.String(), ID: r.ID, Priority: r.Priority, Match: r.Match.String()})

@@ -47,7 +47,7 @@ type modelChange struct {
 func modelDiff(t *testing.T, old, next *rules.Ruleset, files []string, rep *DiffReport) map[string]modelChange {
 	t.Helper()
 	oldSorted, newSorted := rules.Sorted(old.Rules), rules.Sorted(next.Rules)
-	oldCT, newCT := model.UsesCT(oldSorted), model.UsesCT(newSorted)
+	oldCT, newCT := rules.HasCTState(oldSorted), rules.HasCTState(newSorted)
 	oldT, newT := model.NewTracker(model.CTConfigOf(old)), model.NewTracker(model.CTConfigOf(next))
 	var clock captureClock
 	want := map[string]modelChange{}

@@ -107,7 +107,7 @@ func Run(t *loader.Instance, rs *rules.Ruleset, files []string, opts Options) (*
 	}
 	verify := opts.Verify
 	sorted := rules.Sorted(rs.Rules)
-	usesCT := model.UsesCT(sorted)
+	usesCT := rules.HasCTState(sorted)
 	tracker := model.NewTracker(model.CTConfigOf(rs))
 	var clock captureClock
 	if err := t.ForgetFlows(); err != nil {

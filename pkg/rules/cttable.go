@@ -7,11 +7,15 @@ import "github.com/xdpfw/xdpfw/pkg/layout"
 // for a DHCP reply the drop policy would otherwise drop (the host's own
 // request let it through).
 func (rs *Ruleset) ReadsConnState() bool {
-	if rs.Policy == Drop {
-		return true
-	}
-	for i := range rs.Rules {
-		if rs.Rules[i].Match.CTState != 0 {
+	return rs.Policy == Drop || HasCTState(rs.Rules)
+}
+
+// HasCTState reports whether a rule of rs has a ct-state condition: only
+// then does the datapath look connection tracking up for every packet
+// (its generation's DIM_CT flag).
+func HasCTState(rs []Rule) bool {
+	for i := range rs {
+		if rs[i].Match.CTState != 0 {
 			return true
 		}
 	}
