@@ -1,0 +1,39 @@
+package perf_test
+
+import (
+	"testing"
+
+	"github.com/cilium/ebpf"
+
+	"github.com/xdpfw/xdpfw/internal/fixtures"
+	"github.com/xdpfw/xdpfw/internal/privtest"
+	"github.com/xdpfw/xdpfw/pkg/perf"
+)
+
+// TestReadFloor loads the floor at one line and at a 16 MiB array and runs
+// the mix through it, frames too short to hash included: the verifier
+// takes both shapes and every frame passes.
+func TestReadFloor(t *testing.T) {
+	for _, lines := range []int{0, 3, 1 << 25} {
+		if f, err := perf.NewReadFloor(lines); err == nil {
+			f.Close()
+			t.Errorf("%d lines accepted", lines)
+		}
+	}
+	privtest.Require(t)
+	_, frames := fixtures.Mix(16, 64, 1)
+	frames = append(frames, make([]byte, 14), make([]byte, 29))
+	for _, lines := range []int{1, 1 << 18} {
+		f, err := perf.NewReadFloor(lines)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, frame := range frames {
+			ret, err := f.Prog.Run(&ebpf.RunOptions{Data: frame})
+			if err != nil || ret != 2 {
+				t.Errorf("%d lines, frame %d (%d bytes): %d, %v; want XDP_PASS", lines, i, len(frame), ret, err)
+			}
+		}
+		f.Close()
+	}
+}
