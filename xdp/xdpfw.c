@@ -989,6 +989,12 @@ __noinline int log_rule(struct xdp_md *ctx, __u32 len, __u32 action, __u32 rule_
 	return to_ring(&log_ring, st, ctx, len, LOG_BYTES, LOG_MAX_RATE, action, REASON_RULE, rule_id);
 }
 
+/* The first of interface ifindex's NUM_OUTCOMES counters in iface_stats. */
+static __always_inline __u32 iface_counters(__u32 ifindex)
+{
+	return (ifindex & (IFACE_STAT_SLOTS - 1)) * NUM_OUTCOMES;
+}
+
 static __always_inline int finish(struct xdp_md *ctx, __u32 act, __u32 action,
 				  __u32 reason, __u32 rule_id, __u64 bytes, __u32 ct)
 {
@@ -999,7 +1005,7 @@ static __always_inline int finish(struct xdp_md *ctx, __u32 act, __u32 action,
 
 	if (act & ACTIVE_CAPTURE)
 		capture(ctx, bytes, action, reason, rule_id);
-	count(&iface_stats, (ctx->ingress_ifindex & (IFACE_STAT_SLOTS - 1)) * NUM_OUTCOMES + out, bytes);
+	count(&iface_stats, iface_counters(ctx->ingress_ifindex) + out, bytes);
 
 	if (trace_enabled) {
 		__u32 zero = 0;
@@ -1188,7 +1194,7 @@ static __always_inline void ask_conf(__u32 gen)
  */
 static __always_inline void ask_ahead(__u32 ifindex)
 {
-	__u32 k = (ifindex & (IFACE_STAT_SLOTS - 1)) * NUM_OUTCOMES;
+	__u32 k = iface_counters(ifindex);
 	struct counter *c;
 
 	/* Written out: a loop over the generations, with its volatile

@@ -6,6 +6,7 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
+	"golang.org/x/sys/unix"
 )
 
 // ReadFloor is an XDP program that reads one word of one line of an
@@ -29,7 +30,7 @@ func NewReadFloor(lines int) (*ReadFloor, error) {
 	}
 	m, err := ebpf.NewMap(&ebpf.MapSpec{
 		Name: "read_floor", Type: ebpf.Array, KeySize: 4, ValueSize: 64,
-		MaxEntries: uint32(lines), Flags: 1 << 10, // BPF_F_MMAPABLE
+		MaxEntries: uint32(lines), Flags: unix.BPF_F_MMAPABLE,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read floor: its array of %d lines: %w", lines, err)
