@@ -57,7 +57,7 @@ func main() {
 	// in-process.
 	before := app.Before
 	app.Before = func(c *cli.Context) error {
-		lockFutureMemory(c.Args().First())
+		prepareMemory(c.Args().First())
 		return before(c)
 	}
 	if err := app.Run(interspersed(app, os.Args)); err != nil {

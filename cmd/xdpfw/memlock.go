@@ -4,12 +4,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// lockingCommands are the commands that change or read the live state and
+// stateCommands are the commands that change or read the live state and
 // end on their own: those whose time is spent committing or reading tables
-// of several MB in fresh memory. Commands that run until stopped (serve,
-// top, capture), replay captures or check the machine are left alone:
-// their memory is theirs to page as the kernel will.
-var lockingCommands = map[string]bool{
+// of several MB in fresh memory, which prepareMemory readies. Commands
+// that run until stopped (serve, top, capture), replay captures or check
+// the machine are left alone: their memory is theirs to page as the
+// kernel will.
+var stateCommands = map[string]bool{
 	"attach": true, "detach": true, "policy": true, "rule": true,
 	"set": true, "apply": true, "status": true,
 }
@@ -34,12 +35,12 @@ const initialUserNSInode = 0xEFFFFFFD
 // kept: the files `set load` and `apply` read whole are bounded by
 // --max-size.
 //
-// Only for lockingCommands (command is the first argument), not in a cgo
+// Only for stateCommands (command is the first argument), not in a cgo
 // build, and only where locking is not bounded at all (mayLockAny):
 // under RLIMIT_MEMLOCK a heap grown past it would fail to map and the
 // runtime would die. Otherwise nothing is locked and nothing changes.
 func lockFutureMemory(command string) {
-	if !lockingCommands[command] || cgoThreads || !mayLockAny() {
+	if !stateCommands[command] || cgoThreads || !mayLockAny() {
 		return
 	}
 	_ = unix.Mlockall(unix.MCL_FUTURE)

@@ -1,0 +1,114 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"unsafe"
+)
+
+// TestGrowHeapOnHugePages: after growHeapOnHugePages, the heap's next
+// large allocation lies in memory advised for huge pages (its mapping's
+// THPeligible in smaps is 1); without it, where the kernel gives huge
+// pages only by advice, it does not. Each case runs in a child process:
+// the heap this test binary has grown by now is not one to shape.
+func TestGrowHeapOnHugePages(t *testing.T) {
+	if mode := os.Getenv("XDPFW_HUGEHEAP_CHILD"); mode != "" {
+		hugeHeapChild(t, mode == "grow")
+		return
+	}
+	if thpPageSize() == 0 {
+		t.Skip("this kernel has no transparent huge pages to advise (growHeapOnHugePages does nothing here)")
+	}
+	mode, err := os.ReadFile(thpSysfs + "/enabled")
+	if err != nil {
+		t.Fatal(err)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	child := func(mode string) string {
+		cmd := exec.Command(exe, "-test.run", "^TestGrowHeapOnHugePages$", "-test.count=1")
+		cmd.Env = append(os.Environ(), "XDPFW_HUGEHEAP_CHILD="+mode)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("child (%s): %v\n%s", mode, err, out)
+		}
+		for _, line := range strings.Split(string(out), "\n") {
+			if v, ok := strings.CutPrefix(line, "eligible "); ok {
+				return v
+			}
+		}
+		t.Fatalf("child (%s) said nothing of its allocation:\n%s", mode, out)
+		return ""
+	}
+	if got := child("grow"); got != "1 1" {
+		t.Errorf("after growHeapOnHugePages, THPeligible of an 8 MB allocation's middle and end: %s, want 1 1", got)
+	}
+	// The control: in "always" mode every mapping is eligible anyway.
+	if strings.Contains(string(mode), "[madvise]") {
+		if got := child("plain"); got != "0 0" {
+			t.Errorf("without growHeapOnHugePages, THPeligible of an 8 MB allocation's middle and end: %s, want 0 0", got)
+		}
+	}
+}
+
+// hugeHeapChild prints whether an 8 MB allocation made after (grow) or
+// without growHeapOnHugePages lies in memory advised for huge pages, at
+// its middle and at its end. Its start may not: the heap's allocations
+// start in the memory the runtime mapped before.
+func hugeHeapChild(t *testing.T, grow bool) {
+	if grow {
+		growHeapOnHugePages(hugeHeapBytes)
+	}
+	b := make([]byte, 8<<20)
+	mid, end := uintptr(unsafe.Pointer(&b[len(b)/2])), uintptr(unsafe.Pointer(&b[len(b)-1]))
+	fmt.Printf("eligible %s %s\n", thpEligible(t, mid), thpEligible(t, end))
+	runtime.KeepAlive(b)
+}
+
+// thpEligible is the THPeligible field of the mapping holding addr.
+func thpEligible(t *testing.T, addr uintptr) string {
+	t.Helper()
+	f, err := os.Open("/proc/self/smaps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	in := false
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		if lo, hi, ok := mappingRange(line); ok {
+			in = lo <= addr && addr < hi
+			continue
+		}
+		if v, ok := strings.CutPrefix(line, "THPeligible:"); ok && in {
+			return strings.TrimSpace(v)
+		}
+	}
+	t.Fatalf("no mapping in /proc/self/smaps holds %#x, or it has no THPeligible", addr)
+	return ""
+}
+
+// mappingRange parses the range of a mapping's first line in smaps
+// ("c000000000-c000400000 rw-p ...").
+func mappingRange(line string) (lo, hi uintptr, ok bool) {
+	r, _, _ := strings.Cut(line, " ")
+	a, b, found := strings.Cut(r, "-")
+	if !found {
+		return 0, 0, false
+	}
+	x, err1 := strconv.ParseUint(a, 16, 64)
+	y, err2 := strconv.ParseUint(b, 16, 64)
+	if err1 != nil || err2 != nil {
+		return 0, 0, false
+	}
+	return uintptr(x), uintptr(y), true
+}
