@@ -49,10 +49,11 @@ const thpSysfs = "/sys/kernel/mm/transparent_hugepage"
 // on it, and a collection frees it again: the runtime takes the pages of
 // the heap's next allocations from there, lowest address first.
 //
-// Nothing happens where the kernel has no transparent huge pages or has
-// them turned off ("never").
+// Where memory is fragmented, the kernel may compact it to find a 2 MB
+// page for such a fault, or falls back to 4 KB pages. Nothing happens
+// unless the kernel gives huge pages by advice (thpByAdvice).
 func growHeapOnHugePages(n int) {
-	huge := thpPageSize()
+	huge := thpByAdvice()
 	if huge == 0 || n < 2*huge {
 		return
 	}
@@ -66,11 +67,13 @@ func growHeapOnHugePages(n int) {
 	runtime.GC()
 }
 
-// thpPageSize is the size of a transparent huge page, 0 when there are
-// none to have by advice.
-func thpPageSize() int {
+// thpByAdvice is the size of a transparent huge page where the kernel
+// gives them by advice only (mode "madvise": the development VM's, and
+// Ubuntu's default), else 0: with "always" (Debian's kernels) the heap
+// gets them without advice, with "never" not at all.
+func thpByAdvice() int {
 	mode, err := os.ReadFile(thpSysfs + "/enabled")
-	if err != nil || strings.Contains(string(mode), "[never]") {
+	if err != nil || !strings.Contains(string(mode), "[madvise]") {
 		return 0
 	}
 	size, err := os.ReadFile(thpSysfs + "/hpage_pmd_size")
