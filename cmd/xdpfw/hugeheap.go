@@ -39,8 +39,10 @@ const thpSysfs = "/sys/kernel/mm/transparent_hugepage"
 // change's time: on the development VM, touching 10 MB took 30–47 ms in
 // 4 KB pages (locked or not) and about 1 ms in 2 MB ones, and a `rule
 // add` at 4095 rules spent 30 ms in main instead of 43, measured in
-// turns. The price is one collection of a nearly empty heap (3–4 ms
-// there, most of it waking the collector's workers).
+// turns. The price is collecting a nearly empty heap: 3–4 ms there,
+// for two collections in fact (the allocation passes GOGC=400's 16 MB
+// minimum goal and starts one itself; keeping the collector off around
+// it measured no better).
 //
 // Go does not advise its heap itself, and each piece it maps is a new
 // mapping that would drop an advice given beforehand. So the heap is
