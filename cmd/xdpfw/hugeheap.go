@@ -36,7 +36,7 @@ const thpSysfs = "/sys/kernel/mm/transparent_hugepage"
 // advised for transparent huge pages (madvise(MADV_HUGEPAGE)): each first
 // touch there maps 2 MB at once instead of 4 KB. Where a page fault is
 // dear, as in a guest whose faults go to its host, that is much of a
-// change's time: on the development VM, touching 10 MB took 30–47 ms in
+// change's time: on the development VM, touching 10 MB took 29–49 ms in
 // 4 KB pages (locked or not) and about 1 ms in 2 MB ones, and a `rule
 // add` at 4095 rules spent 30 ms in main instead of 43, measured in
 // turns. The price is collecting a nearly empty heap: 3–4 ms there,
