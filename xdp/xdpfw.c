@@ -360,6 +360,8 @@ static __always_inline __u32 bucket_idx(__u32 gen, __u64 h, __u32 bits)
  * generation gen's buckets, or -1. A slot is compared as one word with
  * its atom masked out.
  */
+_Static_assert(__builtin_offsetof(struct addr4_bucket, slot) % 8 == 0 &&
+	       sizeof(struct addr4_bucket) % 8 == 0, "addr4 slots are read as one u64");
 static __always_inline int addr4_find(__u32 gen, __u32 tag, __u32 len, __u32 a)
 {
 	__u64 key = (tag | ADDR_SLOT_USED) | len << 8 | (__u64)a << 32;
@@ -372,7 +374,9 @@ static __always_inline int addr4_find(__u32 gen, __u32 tag, __u32 len, __u32 a)
 			return -1;
 #pragma unroll
 		for (int s = 0; s < ADDR4_SLOTS; s++) {
-			__builtin_memcpy(&w, &b->slot[s], 8);
+			/* One load: slots are 8-byte aligned in the
+			 * bucket, though their type is not. */
+			w = *(const __u64 *)(const void *)&b->slot[s];
 			if ((w & ~0xffff0000ULL) == key)
 				return w >> 16 & 0xffff;
 		}
@@ -419,7 +423,7 @@ static __always_inline int addr6_find(__u32 gen, __u32 tag, __u32 len, const __u
  */
 static __always_inline __u32 addr_atom(__u32 gen, __u32 dir, __u32 flags,
 				       const struct gen_conf *conf,
-				       const struct pkt *p, const __u8 *addr)
+				       const struct pkt *p, const __u32 *addr)
 {
 	__u32 *atom, tab = dir * 2 + (p->family == 6), n, len, tag = ADDR_TAG(gen, dir);
 	int found;
@@ -429,9 +433,8 @@ static __always_inline __u32 addr_atom(__u32 gen, __u32 dir, __u32 flags,
 	n = conf->hash_nlens[tab & 3];
 	if (p->family == 4) {
 		if (flags & GF_SRC4_HOST) {
-			__u32 a;
+			__u32 a = addr[0];
 
-			__builtin_memcpy(&a, addr, 4);
 			for (int i = 0; i < ADDR_HASH_LENS; i++) {
 				if (i >= n)
 					break;
@@ -451,9 +454,8 @@ static __always_inline __u32 addr_atom(__u32 gen, __u32 dir, __u32 flags,
 		}
 	} else if (p->family == 6) {
 		if (flags & GF_SRC6_HOST) {
-			__u32 a[4];
+			__u32 a[4] = { addr[0], addr[1], addr[2], addr[3] };
 
-			__builtin_memcpy(a, addr, 16);
 			for (int i = 0; i < ADDR_HASH_LENS; i++) {
 				if (i >= n)
 					break;
@@ -619,12 +621,12 @@ __noinline __u32 set_flags(const struct pkt *p, __u32 dir, __u32 slot)
 {
 	struct set6_lpm_key k;
 	struct set_val *v;
-	const __u8 *addr;
+	const __u32 *addr;
 	void *host, *lpm, *bkt;
 
 	if (!p)
 		return 0;
-	addr = dir ? p->daddr : p->saddr;
+	addr = dir ? p->daddr32 : p->saddr32;
 	if (p->family == 4) {
 		k.prefixlen = 32;
 		__builtin_memcpy(k.addr, addr, 4);
@@ -699,54 +701,95 @@ static __always_inline __u32 set_keys(const struct pkt *p, __u32 act)
 }
 
 /*
- * The atom of every dimension some rule uses (unused ones are never
- * looked up: they keep atom 0, which their base makes the all-ones
- * vector). Every capacity fits a u16. Atom 0 is "no value": ports of a
- * frame without ports, DSCP of a non-IP frame, an unknown interface.
+ * The first match of a GF_SOLO generation, taken while the atoms are
+ * found: the lowest of the ranks its dimensions' entries name (each is
+ * rank + 1, 0 for none), over the dimensions looked up only, so a
+ * denylist on two of them pays for two. ARP and neighbour discovery
+ * match no rule but those on the protocol (Go's Solo checks the
+ * classifier agrees), so their other entries are voided. Without a
+ * branch on the entries (a dimension's 0 becomes 0xffff, past any rank;
+ * the minimum is taken with the sign of a difference), so the verifier
+ * walks no more paths than the lookups' own. A generation with vectors
+ * takes the minimum too, and ignores it: a few instructions against its
+ * vector reads. A rank >= nrules: no match.
  */
-static __always_inline void atoms(__u32 act, const struct gen_conf *conf,
-				  const struct pkt *p, __u32 ifindex, __u32 sets,
-				  __u16 *a, int ndims)
+_Static_assert(MAX_RULES < 0xffff, "a solo entry is a rank + 1 below 0xffff");
+struct solo_min {
+	__s64 best;
+	__u32 keep;             /* all ones, or 0 for ARP and ND */
+};
+
+static __always_inline struct solo_min solo_start(const struct pkt *p)
+{
+	__u64 z = (__u64)(p->proto_key ^ PROTO_KEY_ARP) * (p->proto_key ^ PROTO_KEY_ND);
+	struct solo_min m = { .best = 0xffff, .keep = -(__u32)((z | -z) >> 63) };
+
+	return m;
+}
+
+/* Dimension d's atom into a[d], and into the solo minimum. */
+static __always_inline void solo_put(struct solo_min *m, __u16 *a, int d, __u32 atom)
+{
+	__u32 v = d == DIM_PROTO ? atom : atom & m->keep;
+	__s64 r = (__s64)((v - 1) & 0xffff), diff = r - m->best;
+
+	a[d] = atom;
+	m->best += diff & (diff >> 63);
+}
+
+/*
+ * The atom of every dimension some rule uses among the first ndims
+ * (unused ones are never looked up: they keep atom 0, which their base
+ * makes the all-ones vector; the inline path's generations use none past
+ * COMMON_DIMS, so its copy has no test for them). Every capacity fits a u16. Atom 0 is "no value": ports of a
+ * frame without ports, DSCP of a non-IP frame, an unknown interface.
+ * Returns the solo minimum (solo_put).
+ */
+static __always_inline int atoms(__u32 act, const struct gen_conf *conf,
+				 const struct pkt *p, __u32 ifindex, __u32 sets,
+				 __u16 *a, int ndims)
 {
 	__u32 gen = act & ACTIVE_RULES, flags = conf->flags;
+	struct solo_min m = solo_start(p);
 
 	if (flags & GF_USE(DIM_SRC))
-		a[DIM_SRC] = addr_atom(gen, 0, flags, conf, p, p->saddr);
+		solo_put(&m, a, DIM_SRC, addr_atom(gen, 0, flags, conf, p, p->saddr32));
 	if (flags & GF_USE(DIM_DST))
-		a[DIM_DST] = addr_atom(gen, 1, flags, conf, p, p->daddr);
+		solo_put(&m, a, DIM_DST, addr_atom(gen, 1, flags, conf, p, p->daddr32));
 	if (flags & GF_USE(DIM_PROTO))
-		a[DIM_PROTO] = value_atom(gen, CHUNK_BASE_PROTO, proto_dim_key(p));
+		solo_put(&m, a, DIM_PROTO, value_atom(gen, CHUNK_BASE_PROTO, proto_dim_key(p)));
 	if (p->has_ports && (flags & GF_USE(DIM_SPORT)))
-		a[DIM_SPORT] = value_atom(gen, CHUNK_BASE_SPORT, p->sport);
+		solo_put(&m, a, DIM_SPORT, value_atom(gen, CHUNK_BASE_SPORT, p->sport));
 	if (p->has_ports && (flags & GF_USE(DIM_DPORT)))
-		a[DIM_DPORT] = value_atom(gen, CHUNK_BASE_DPORT, p->dport);
+		solo_put(&m, a, DIM_DPORT, value_atom(gen, CHUNK_BASE_DPORT, p->dport));
 	if (ndims > DIM_CT && (flags & GF_USE(DIM_CT)))
-		a[DIM_CT] = value_atom(gen, CHUNK_BASE_CT, (sets >> 16) & (CT_KEYS - 1));
-	if (p->has_l4 && (flags & GF_USE(DIM_L4)))
-		a[DIM_L4] = value_atom(gen, conf->chunk_base[DIM_L4], p->l4);
-	if (flags & GF_USE(DIM_VLAN))
-		a[DIM_VLAN] = value_atom(gen, conf->chunk_base[DIM_VLAN], p->vlan[0] & 0x1fff);
-	if (flags & GF_USE(DIM_IVLAN))
-		a[DIM_IVLAN] = value_atom(gen, conf->chunk_base[DIM_IVLAN], p->vlan[1] & 0x1fff);
-	if (p->family && (flags & GF_USE(DIM_DSCP)))
-		a[DIM_DSCP] = value_atom(gen, CHUNK_BASE_DSCP, p->dscp & 63);
-	if (p->family && (flags & GF_USE(DIM_TTL)))
-		a[DIM_TTL] = value_atom(gen, CHUNK_BASE_TTL, p->ttl);
-	if (flags & GF_USE(DIM_LEN))
-		a[DIM_LEN] = value_atom(gen, conf->chunk_base[DIM_LEN], p->len > 65535 ? 65535 : p->len);
-	if (flags & GF_USE(DIM_IFACE)) {
+		solo_put(&m, a, DIM_CT, value_atom(gen, CHUNK_BASE_CT, (sets >> 16) & (CT_KEYS - 1)));
+	if (ndims > DIM_L4 && p->has_l4 && (flags & GF_USE(DIM_L4)))
+		solo_put(&m, a, DIM_L4, value_atom(gen, conf->chunk_base[DIM_L4], p->l4));
+	if (ndims > DIM_VLAN && (flags & GF_USE(DIM_VLAN)))
+		solo_put(&m, a, DIM_VLAN, value_atom(gen, conf->chunk_base[DIM_VLAN], p->vlan[0] & 0x1fff));
+	if (ndims > DIM_IVLAN && (flags & GF_USE(DIM_IVLAN)))
+		solo_put(&m, a, DIM_IVLAN, value_atom(gen, conf->chunk_base[DIM_IVLAN], p->vlan[1] & 0x1fff));
+	if (ndims > DIM_DSCP && p->family && (flags & GF_USE(DIM_DSCP)))
+		solo_put(&m, a, DIM_DSCP, value_atom(gen, CHUNK_BASE_DSCP, p->dscp & 63));
+	if (ndims > DIM_TTL && p->family && (flags & GF_USE(DIM_TTL)))
+		solo_put(&m, a, DIM_TTL, value_atom(gen, CHUNK_BASE_TTL, p->ttl));
+	if (ndims > DIM_LEN && (flags & GF_USE(DIM_LEN)))
+		solo_put(&m, a, DIM_LEN, value_atom(gen, conf->chunk_base[DIM_LEN], p->len > 65535 ? 65535 : p->len));
+	if (ndims > DIM_IFACE && (flags & GF_USE(DIM_IFACE))) {
 		struct iface_key k = { .gen = gen, .ifindex = ifindex };
 		__u32 *atom = bpf_map_lookup_elem(&iface_atoms, &k);
 
 		if (atom)
-			a[DIM_IFACE] = *atom;
+			solo_put(&m, a, DIM_IFACE, *atom);
 	}
 	/* sets holds the set dimensions' keys (source | destination << 8)
 	 * and the connection-tracking state (<< 16), found by the caller. */
 	if (ndims > DIM_DSET && (flags & GF_USE(DIM_SSET)))
-		a[DIM_SSET] = value_atom(gen, CHUNK_BASE_SSET, sets & (SET_KEYS - 1));
+		solo_put(&m, a, DIM_SSET, value_atom(gen, CHUNK_BASE_SSET, sets & (SET_KEYS - 1)));
 	if (ndims > DIM_DSET && (flags & GF_USE(DIM_DSET)))
-		a[DIM_DSET] = value_atom(gen, CHUNK_BASE_DSET, (sets >> 8) & (SET_KEYS - 1));
+		solo_put(&m, a, DIM_DSET, value_atom(gen, CHUNK_BASE_DSET, (sets >> 8) & (SET_KEYS - 1)));
+	return (int)m.best;
 }
 
 #define COMMON_DIMS (DIM_CT + 1)
@@ -816,36 +859,6 @@ static __always_inline int first_match(const struct bitvec **v, int ndims,
 		cand &= cand - 1;
 	}
 	return -1;
-}
-
-/*
- * The first match of a GF_SOLO generation: the lowest of the ranks its
- * dimensions' entries name (each is rank + 1, 0 for none). ARP and
- * neighbour discovery match no rule but those on the protocol (Go's
- * Solo checks the classifier agrees), so their other entries are voided.
- * Written without a branch on the entries (a dimension's 0 becomes
- * 0xffff, past any rank; the minimum is taken with the sign of a
- * difference), though clang still emits a short branch per dimension for
- * the mask and the minimum: 6.1's verifier takes the program from 159k to
- * 171k. A rank >= nrules: no match.
- */
-_Static_assert(MAX_RULES < 0xffff, "a solo entry is a rank + 1 below 0xffff");
-static __always_inline int solo_match(const struct pkt *p, const __u16 *a, int ndims)
-{
-	__u64 z = (__u64)(p->proto_key ^ PROTO_KEY_ARP) * (p->proto_key ^ PROTO_KEY_ND);
-	__u32 keep = -(__u32)((z | -z) >> 63), v;
-	__s64 best = 0xffff, r, diff;
-
-#pragma unroll
-	for (int d = 0; d < NUM_DIMS; d++) {
-		if (d < ndims) {
-			v = d == DIM_PROTO ? a[d] : a[d] & keep;
-			r = (__s64)((v - 1) & 0xffff);
-			diff = r - best;
-			best += diff & (diff >> 63);
-		}
-	}
-	return (int)best;
 }
 
 /*
@@ -1114,9 +1127,10 @@ static __always_inline void decide(const struct pkt *p, __u32 ifindex, __u32 act
 
 	/* No rules: nothing to look up (the policy decides). */
 	if (conf->nrules) {
-		atoms(act, conf, p, ifindex, sets, a, ndims);
+		int solo = atoms(act, conf, p, ifindex, sets, a, ndims);
+
 		if (conf->flags & GF_SOLO)
-			rank = solo_match(p, a, ndims);
+			rank = solo;
 		else if (fetch_vectors(conf, a, v, ndims))
 			rank = first_match(v, ndims, conf->wild_summary);
 	}
@@ -1184,28 +1198,23 @@ static __always_inline void ask_conf(__u32 gen)
 }
 
 /*
- * Asks for the lines every frame reads and whose addresses do not depend
- * on the frame or the generation, before `active` is read: both
- * generations' configs (which one counts is known only once active's line
- * arrives; asking only then puts two misses in a row) and the interface's
- * outcome counters (known only at the end). The values read here are
- * thrown away: the config is read again after active, as the generation
- * protocol needs, from a line already here or on its way.
+ * Asks for both generations' config lines before `active` is read: which
+ * one counts is known only once active's line arrives, and asking only
+ * then puts two misses in a row. The values read here are thrown away:
+ * the config is read again after active, as the generation protocol
+ * needs, from a line already here or on its way. (The interface's
+ * counters are not asked for: every frame writes them, so they are
+ * cached whenever frames come often enough to matter; asking cost warm
+ * frames 3% and cold ones nothing measurable.)
  */
-static __always_inline void ask_ahead(__u32 ifindex)
+static __always_inline void ask_ahead(void)
 {
-	__u32 k = iface_counters(ifindex);
-	struct counter *c;
-
 	/* Written out: a loop over the generations, with its volatile
 	 * reads, is one clang keeps and the verifier of 6.1 and 6.12
 	 * refuses as an infinite loop. */
 	_Static_assert(NUM_GENS == 2, "one ask_conf per generation");
 	ask_conf(0);
 	ask_conf(1);
-	c = bpf_map_lookup_elem(&iface_stats, &k);
-	if (c)
-		(void)*(volatile __u64 *)&c->packets;
 }
 
 /* The program body, specialised by the constant frags. */
@@ -1220,7 +1229,7 @@ static __always_inline int run(struct xdp_md *ctx, const int frags)
 	g = bpf_map_lookup_elem(&active, &zero);
 	if (!g)
 		return XDP_PASS;
-	ask_ahead(ctx->ingress_ifindex);
+	ask_ahead();
 	act = *(volatile __u32 *)g;
 	/* The config before the frame: the frame's first read waits for its
 	 * cache line, written by another CPU, and the config's miss, issued

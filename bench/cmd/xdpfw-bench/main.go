@@ -28,7 +28,9 @@ func main() {
 		"end-to-end, conntrack, control-plane, memory), and print them: results.md is written only by a run of every part")
 	prof := flag.String("profile", "", "instead of measuring, flood this end-to-end receiver alone (xdpfw, xdp-filter, ...) "+
 		"while perf samples the receiving CPU, and print where its time goes: kernel symbols, and the XDP program's source lines")
-	profSecs := flag.Float64("profile-seconds", 10, "how long -profile floods")
+	profWarm := flag.String("profile-warm", "", "instead of measuring, run the shared denylist's frames through this program (xdpfw or xdp-filter) "+
+		"as the repeat method does while perf samples its CPU, and print where its time goes")
+	profSecs := flag.Float64("profile-seconds", 10, "how long -profile or -profile-warm runs")
 	flag.Parse()
 	cfg := full
 	if *quickRun {
@@ -36,6 +38,13 @@ func main() {
 	}
 	if *prof != "" {
 		if err := profile(cfg, *prof, *profSecs, 20, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "xdpfw-bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if *profWarm != "" {
+		if err := profileWarm(cfg, *profWarm, *profSecs, 30, os.Stdout); err != nil {
 			fmt.Fprintln(os.Stderr, "xdpfw-bench:", err)
 			os.Exit(1)
 		}
