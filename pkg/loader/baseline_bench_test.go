@@ -108,6 +108,11 @@ func baselineProgram(b *testing.B, path string, t *loader.Instance) *ebpf.Progra
 			repl[name] = m
 		}
 	}
+	// The maps are sized to the ruleset when loaded, and the program's
+	// constants with them: the baseline gets the instance's.
+	if spec, err = loader.SizedTo(spec, repl); err != nil {
+		b.Skipf("baseline %s: %v: compare with a revision of this layout (make bench-baseline BASE=REV)", path, err)
+	}
 	coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{MapReplacements: repl})
 	if errors.Is(err, ebpf.ErrMapIncompatible) {
 		// Another layout: its program cannot run on these maps, so there

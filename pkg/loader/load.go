@@ -53,43 +53,9 @@ func load(spec *ebpf.CollectionSpec, to any, opts *ebpf.CollectionOptions) error
 	if opts != nil {
 		o = *opts
 	}
-	// The vectors map is sized to the ruleset (vectors.go): the programs
-	// take the size of the one they are given, entries and words.
-	if v := o.MapReplacements[xdpfwMapVectors]; v != nil {
-		spec = spec.Copy()
-		spec.Maps[xdpfwMapVectors].MaxEntries = v.MaxEntries()
-		spec.Maps[xdpfwMapVectors].ValueSize = v.ValueSize()
-		if err := spec.Variables[xdpfwVarVecWords].Set(vecWords(v)); err != nil {
-			return fmt.Errorf("size the program's vectors: %w", err)
-		}
-	}
-	// So is value_atoms (valueatoms.go): the programs take a
-	// generation's part of the one they are given.
-	if a := o.MapReplacements[xdpfwMapValueAtoms]; a != nil && a.MaxEntries() != spec.Maps[xdpfwMapValueAtoms].MaxEntries {
-		spec = spec.Copy()
-		spec.Maps[xdpfwMapValueAtoms].MaxEntries = a.MaxEntries()
-		if err := spec.Variables[xdpfwVarChunksPerGen].Set(chunksPerGen(a)); err != nil {
-			return fmt.Errorf("size the program's value atoms: %w", err)
-		}
-	}
-	// So are the address buckets (addrbuckets.go): a generation's as
-	// bits.
-	for name, v := range map[string]string{xdpfwMapAddr4Host: xdpfwVarAddr4Bits, xdpfwMapAddr6Host: xdpfwVarAddr6Bits} {
-		if b := o.MapReplacements[name]; b != nil && b.MaxEntries() != spec.Maps[name].MaxEntries {
-			spec = spec.Copy()
-			spec.Maps[name].MaxEntries = b.MaxEntries()
-			if err := spec.Variables[v].Set(bucketBits(b)); err != nil {
-				return fmt.Errorf("size the program's address buckets: %w", err)
-			}
-		}
-	}
-	// So are the conntrack tables, flows and fragments (ctresize.go):
-	// their entries only.
-	for _, name := range []string{xdpfwMapCt, xdpfwMapCtFrags} {
-		if c := o.MapReplacements[name]; c != nil && c.MaxEntries() != spec.Maps[name].MaxEntries {
-			spec = spec.Copy()
-			spec.Maps[name].MaxEntries = c.MaxEntries()
-		}
+	spec, err = sizedTo(spec, o.MapReplacements)
+	if err != nil {
+		return err
 	}
 	o.Programs.LogLevel = ebpf.LogLevelStats
 	o.Programs.LogSizeStart = verifierLogSize
@@ -97,6 +63,61 @@ func load(spec *ebpf.CollectionSpec, to any, opts *ebpf.CollectionOptions) error
 		return explainLoad(err, report.Release)
 	}
 	return nil
+}
+
+// sizedTo is spec with the maps it would be given in repl sized as they
+// are, and the program's load-time constants that follow from their sizes
+// set to match (a copy when anything changes).
+func sizedTo(spec *ebpf.CollectionSpec, repl map[string]*ebpf.Map) (*ebpf.CollectionSpec, error) {
+	// The vectors map is sized to the ruleset (vectors.go): the programs
+	// take the size of the one they are given, entries and words.
+	if v := repl[xdpfwMapVectors]; v != nil {
+		spec = spec.Copy()
+		spec.Maps[xdpfwMapVectors].MaxEntries = v.MaxEntries()
+		spec.Maps[xdpfwMapVectors].ValueSize = v.ValueSize()
+		if err := setVar(spec, xdpfwVarVecWords, vecWords(v)); err != nil {
+			return nil, fmt.Errorf("size the program's vectors: %w", err)
+		}
+	}
+	// So is value_atoms (valueatoms.go): the programs take a
+	// generation's part of the one they are given.
+	if a := repl[xdpfwMapValueAtoms]; a != nil && a.MaxEntries() != spec.Maps[xdpfwMapValueAtoms].MaxEntries {
+		spec = spec.Copy()
+		spec.Maps[xdpfwMapValueAtoms].MaxEntries = a.MaxEntries()
+		if err := setVar(spec, xdpfwVarChunksPerGen, chunksPerGen(a)); err != nil {
+			return nil, fmt.Errorf("size the program's value atoms: %w", err)
+		}
+	}
+	// So are the address buckets (addrbuckets.go): a generation's as
+	// bits.
+	for name, v := range map[string]string{xdpfwMapAddr4Host: xdpfwVarAddr4Bits, xdpfwMapAddr6Host: xdpfwVarAddr6Bits} {
+		if b := repl[name]; b != nil && b.MaxEntries() != spec.Maps[name].MaxEntries {
+			spec = spec.Copy()
+			spec.Maps[name].MaxEntries = b.MaxEntries()
+			if err := setVar(spec, v, bucketBits(b)); err != nil {
+				return nil, fmt.Errorf("size the program's address buckets: %w", err)
+			}
+		}
+	}
+	// So are the conntrack tables, flows and fragments (ctresize.go):
+	// their entries only.
+	for _, name := range []string{xdpfwMapCt, xdpfwMapCtFrags} {
+		if c := repl[name]; c != nil && c.MaxEntries() != spec.Maps[name].MaxEntries {
+			spec = spec.Copy()
+			spec.Maps[name].MaxEntries = c.MaxEntries()
+		}
+	}
+	return spec, nil
+}
+
+// setVar sets the program's constant name, which an object of another
+// build may lack.
+func setVar(spec *ebpf.CollectionSpec, name string, v uint32) error {
+	vs := spec.Variables[name]
+	if vs == nil {
+		return fmt.Errorf("the object has no variable %s", name)
+	}
+	return vs.Set(v)
 }
 
 // VerifierRefusal is the kernel's verifier rejecting a program, in one
