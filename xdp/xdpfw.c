@@ -701,40 +701,59 @@ static __always_inline __u32 set_keys(const struct pkt *p, __u32 act)
 }
 
 /*
- * The first match of a GF_SOLO generation, taken while the atoms are
- * found: the lowest of the ranks its dimensions' entries name (each is
- * rank + 1, 0 for none), over the dimensions looked up only, so a
- * denylist on two of them pays for two. ARP and neighbour discovery
- * match no rule but those on the protocol (Go's Solo checks the
- * classifier agrees), so their other entries are voided. Without a
- * branch on the entries (a dimension's 0 becomes 0xffff, past any rank;
- * the minimum is taken with the sign of a difference), so the verifier
- * walks no more paths than the lookups' own. A generation with vectors
- * takes the minimum too, and ignores it: a few instructions against its
- * vector reads. A rank >= nrules: no match.
+ * The first match of a GF_SOLO generation: the lowest of the ranks its
+ * dimensions' entries name (each is rank + 1, 0 for none). ARP and
+ * neighbour discovery match no rule but those on the protocol (Go's Solo
+ * checks the classifier agrees), so their other entries are voided.
+ * Without a branch on the entries (a dimension's 0 becomes 0xffff, past
+ * any rank; the minimum is taken with the sign of a difference). The
+ * inline path folds each atom in where it is found (solo_put), over the
+ * dimensions looked up only, so a denylist on two of them pays for two;
+ * decide_all, whose generations with vectors would pay for it in each of
+ * up to fourteen dimensions and ignore it, takes it afterwards from the
+ * atoms of a solo generation (solo_match). A rank >= nrules: no match.
  */
 _Static_assert(MAX_RULES < 0xffff, "a solo entry is a rank + 1 below 0xffff");
 struct solo_min {
 	__s64 best;
 	__u32 keep;             /* all ones, or 0 for ARP and ND */
+	int fold;               /* solo_put folds atoms in (a constant) */
 };
 
-static __always_inline struct solo_min solo_start(const struct pkt *p)
+static __always_inline struct solo_min solo_start(const struct pkt *p, const int fold)
 {
 	__u64 z = (__u64)(p->proto_key ^ PROTO_KEY_ARP) * (p->proto_key ^ PROTO_KEY_ND);
-	struct solo_min m = { .best = 0xffff, .keep = -(__u32)((z | -z) >> 63) };
+	struct solo_min m = { .best = 0xffff, .keep = -(__u32)((z | -z) >> 63), .fold = fold };
 
 	return m;
 }
 
-/* Dimension d's atom into a[d], and into the solo minimum. */
-static __always_inline void solo_put(struct solo_min *m, __u16 *a, int d, __u32 atom)
+static __always_inline void solo_fold(struct solo_min *m, int d, __u32 atom)
 {
 	__u32 v = d == DIM_PROTO ? atom : atom & m->keep;
 	__s64 r = (__s64)((v - 1) & 0xffff), diff = r - m->best;
 
-	a[d] = atom;
 	m->best += diff & (diff >> 63);
+}
+
+/* Dimension d's atom into a[d], and into the solo minimum if it folds. */
+static __always_inline void solo_put(struct solo_min *m, __u16 *a, int d, __u32 atom)
+{
+	a[d] = atom;
+	if (m->fold)
+		solo_fold(m, d, atom);
+}
+
+/* The solo minimum of the first ndims atoms a holds. */
+static __always_inline int solo_match(const struct pkt *p, const __u16 *a, int ndims)
+{
+	struct solo_min m = solo_start(p, 1);
+
+#pragma unroll
+	for (int d = 0; d < NUM_DIMS; d++)
+		if (d < ndims)
+			solo_fold(&m, d, a[d]);
+	return (int)m.best;
 }
 
 /*
@@ -743,14 +762,14 @@ static __always_inline void solo_put(struct solo_min *m, __u16 *a, int d, __u32 
  * makes the all-ones vector; the inline path's generations use none past
  * COMMON_DIMS, so its copy has no test for them). Every capacity fits a u16. Atom 0 is "no value": ports of a
  * frame without ports, DSCP of a non-IP frame, an unknown interface.
- * Returns the solo minimum (solo_put).
+ * Returns the solo minimum if fold (solo_put), else 0xffff.
  */
 static __always_inline int atoms(__u32 act, const struct gen_conf *conf,
 				 const struct pkt *p, __u32 ifindex, __u32 sets,
-				 __u16 *a, int ndims)
+				 __u16 *a, int ndims, const int fold)
 {
 	__u32 gen = act & ACTIVE_RULES, flags = conf->flags;
-	struct solo_min m = solo_start(p);
+	struct solo_min m = solo_start(p, fold);
 
 	if (flags & GF_USE(DIM_SRC))
 		solo_put(&m, a, DIM_SRC, addr_atom(gen, 0, flags, conf, p, p->saddr32));
@@ -1127,10 +1146,11 @@ static __always_inline void decide(const struct pkt *p, __u32 ifindex, __u32 act
 
 	/* No rules: nothing to look up (the policy decides). */
 	if (conf->nrules) {
-		int solo = atoms(act, conf, p, ifindex, sets, a, ndims);
+		const int fold = ndims == COMMON_DIMS;
+		int solo = atoms(act, conf, p, ifindex, sets, a, ndims, fold);
 
 		if (conf->flags & GF_SOLO)
-			rank = solo;
+			rank = fold ? solo : solo_match(p, a, ndims);
 		else if (fetch_vectors(conf, a, v, ndims))
 			rank = first_match(v, ndims, conf->wild_summary);
 	}
