@@ -55,8 +55,9 @@ struct pkt {
 	__u8 dscp;              /* IP only */
 	__u8 ttl;               /* IP only: TTL or hop limit */
 	/* IPv4 uses the first 4 bytes. Also as words, which the fast path
-	 * copies and compares: as bytes, every address costs four times
-	 * the instructions (BPF has no unaligned loads to merge them). */
+	 * copies and compares: through a byte type clang may not assume
+	 * alignment, so on BPF it reads and writes each byte on its own,
+	 * four times the instructions. */
 	union {
 		__u8 saddr[16];
 		__u32 saddr32[4];

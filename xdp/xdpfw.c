@@ -760,8 +760,9 @@ static __always_inline int solo_match(const struct pkt *p, const __u16 *a, int n
  * The atom of every dimension some rule uses among the first ndims
  * (unused ones are never looked up: they keep atom 0, which their base
  * makes the all-ones vector; the inline path's generations use none past
- * COMMON_DIMS, so its copy has no test for them). Every capacity fits a u16. Atom 0 is "no value": ports of a
- * frame without ports, DSCP of a non-IP frame, an unknown interface.
+ * COMMON_DIMS, so its copy has no test for them). Every capacity fits a
+ * u16. Atom 0 is "no value": ports of a frame without ports, DSCP of a
+ * non-IP frame, an unknown interface.
  * Returns the solo minimum if fold (solo_put), else 0xffff.
  */
 static __always_inline int atoms(__u32 act, const struct gen_conf *conf,
