@@ -349,7 +349,7 @@ struct bitvec {
  * and the size is whole lines. The sets' slots, the rare dimensions'
  * bases and vec_end come after.
  */
-struct gen_conf {
+struct gen_config {
 	__u32 policy;               /* XDP_PASS or XDP_DROP */
 	__u32 nrules;
 	__u32 flags;                /* GF_* */
@@ -370,6 +370,12 @@ struct gen_conf {
 	 * of value_atoms (enum chunk_base): read for the rare ones only. */
 	__u32 chunk_base[NUM_DIMS];
 	__u32 pad[5];               /* to whole cache lines */
+};
+
+/* gen_conf's one value: both generations' configs, which a packet reads
+ * by address (no lookup), indexing by its generation. */
+struct gen_configs {
+	struct gen_config gen[NUM_GENS];
 };
 
 
@@ -635,7 +641,7 @@ struct rule_def_short {
 
 enum meta_ids {
 	META_MAGIC      = 0x78647066,       /* "xdpf" */
-	META_VERSION    = 16, /* 4: two programs; 5: binary rule definitions; 6: sets; 7: atom_scratch; 8: capture; 9: conntrack; 10: address buckets; 11: vectors sized to the ruleset; 12: values on cache lines; 13: IPv4 set buckets; 14: one-dimension rulesets without vectors (GF_SOLO); 15: rule definitions allocated per entry, in rule_defs and rule_defs_long; 16: definitions shared by the generations, capture ring made by the capture, iface_atoms allocated per entry, value_atoms and the address buckets sized to the ruleset */
+	META_VERSION    = 17, /* 4: two programs; 5: binary rule definitions; 6: sets; 7: atom_scratch; 8: capture; 9: conntrack; 10: address buckets; 11: vectors sized to the ruleset; 12: values on cache lines; 13: IPv4 set buckets; 14: one-dimension rulesets without vectors (GF_SOLO); 15: rule definitions allocated per entry, in rule_defs and rule_defs_long; 16: definitions shared by the generations, capture ring made by the capture, iface_atoms allocated per entry, value_atoms and the address buckets sized to the ruleset; 17: gen_conf one value of both generations, read by address */
 };
 struct meta {
 	__u32 magic;

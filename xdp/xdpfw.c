@@ -32,13 +32,33 @@ struct {
 	__type(value, __u32);
 } active SEC(".maps");
 
+/*
+ * The packet's read of `active`: its one value by address (a 64-bit
+ * load of the map value's address, as for globals), where a lookup would
+ * add its index check and arithmetic to every frame. Go binds this
+ * section to `active` before loading (pkg/loader/spec.go), so the program
+ * reads the pinned word the control plane switches.
+ */
+static volatile __u32 active_word SEC(".data.active");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, NUM_GENS);
+	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct gen_conf);
+	__type(value, struct gen_configs);
 } gen_conf SEC(".maps");
+
+/* gen_conf's value, read by address as `active`'s is. Hidden, not
+ * static: clang may take a static variable nothing in C writes for
+ * constant zero, and the loader wants no Go variable for it. */
+__attribute__((visibility("hidden"))) struct gen_configs gen_confs SEC(".data.gen_conf");
+
+/* Generation gen's config (gen is 0 or 1, so the offset is bounded). */
+static __always_inline const struct gen_config *conf_of(__u32 gen)
+{
+	return &gen_confs.gen[gen & ACTIVE_RULES];
+}
 
 /* index gen << bits + bucket -> bucket (layout.h, enum addr_buckets). Go
  * sizes the maps to the ruleset; the sizes here are a new state's. */
@@ -422,7 +442,7 @@ static __always_inline int addr6_find(__u32 gen, __u32 tag, __u32 len, const __u
  * shorter ones, walked.
  */
 static __always_inline __u32 addr_atom(__u32 gen, __u32 dir, __u32 flags,
-				       const struct gen_conf *conf,
+				       const struct gen_config *conf,
 				       const struct pkt *p, const __u32 *addr)
 {
 	__u32 *atom, tab = dir * 2 + (p->family == 6), n, len, tag = ADDR_TAG(gen, dir);
@@ -670,12 +690,9 @@ __noinline __u32 set_flags(const struct pkt *p, __u32 dir, __u32 slot)
 __noinline __u32 set_mask(const struct pkt *p, __u32 act)
 {
 	__u32 gen = act & ACTIVE_RULES, sgen = (act & ACTIVE_SETS) >> 1, mask = 0;
-	struct gen_conf *conf;
+	const struct gen_config *conf = conf_of(gen);
 
 	if (!p || (p->family != 4 && p->family != 6))
-		return 0;
-	conf = bpf_map_lookup_elem(&gen_conf, &gen);
-	if (!conf)
 		return 0;
 	for (__u32 dir = 0; dir < 2; dir++) {
 		__u32 n = conf->nsets[dir];
@@ -765,7 +782,7 @@ static __always_inline int solo_match(const struct pkt *p, const __u16 *a, int n
  * non-IP frame, an unknown interface.
  * Returns the solo minimum if fold (solo_put), else 0xffff.
  */
-static __always_inline int atoms(__u32 act, const struct gen_conf *conf,
+static __always_inline int atoms(__u32 act, const struct gen_config *conf,
 				 const struct pkt *p, __u32 ifindex, __u32 sets,
 				 __u16 *a, int ndims, const int fold)
 {
@@ -815,9 +832,9 @@ static __always_inline int atoms(__u32 act, const struct gen_conf *conf,
 #define COMMON_DIMS (DIM_CT + 1)
 
 /* What the common path reads of gen_conf is its first cache line. */
-_Static_assert(__builtin_offsetof(struct gen_conf, vec_base) + 4 * COMMON_DIMS <= 64,
+_Static_assert(__builtin_offsetof(struct gen_config, vec_base) + 4 * COMMON_DIMS <= 64,
 	       "gen_conf's common fields pass its first cache line");
-_Static_assert(sizeof(struct gen_conf) % 64 == 0, "gen_conf is not whole cache lines");
+_Static_assert(sizeof(struct gen_config) % 64 == 0, "gen_conf is not whole cache lines");
 #define RARE_DIMS (GF_USE(DIM_L4) | GF_USE(DIM_VLAN) | GF_USE(DIM_IVLAN) | \
 		   GF_USE(DIM_DSCP) | GF_USE(DIM_TTL) | GF_USE(DIM_LEN) | \
 		   GF_USE(DIM_IFACE) | GF_USE(DIM_SSET) | GF_USE(DIM_DSET))
@@ -888,7 +905,7 @@ static __always_inline int first_match(const struct bitvec **v, int ndims,
  * two paths per dimension multiplied over fourteen were most of what the
  * verifier walked (469k instructions on 6.18).
  */
-static __always_inline int fetch_vectors(const struct gen_conf *conf, const __u16 *a,
+static __always_inline int fetch_vectors(const struct gen_config *conf, const __u16 *a,
 					 const struct bitvec **v, int ndims)
 {
 	__u32 idx;
@@ -1137,7 +1154,7 @@ static __always_inline int parse_pkt(struct xdp_md *ctx, struct pkt *p,
  * all-ones vectors), else NUM_DIMS. a: NUM_DIMS zeroed atoms to fill.
  */
 static __always_inline void decide(const struct pkt *p, __u32 ifindex, __u32 act,
-				   __u32 sets, const struct gen_conf *conf, int ndims,
+				   __u32 sets, const struct gen_config *conf, int ndims,
 				   __u16 *a, struct decision *out)
 {
 	const struct bitvec *v[NUM_DIMS];
@@ -1192,14 +1209,11 @@ static __always_inline void decide(const struct pkt *p, __u32 ifindex, __u32 act
 __noinline int decide_all(const struct pkt *p, __u32 ifindex, __u32 act,
 			  __u32 sets, struct decision *out)
 {
-	__u32 gen = act & ACTIVE_RULES, zero = 0;
-	struct gen_conf *conf;
+	const struct gen_config *conf = conf_of(act);
 	struct atom_buf *ab;
+	__u32 zero = 0;
 
 	if (!p || !out)
-		return 0;
-	conf = bpf_map_lookup_elem(&gen_conf, &gen);
-	if (!conf)
 		return 0;
 	ab = bpf_map_lookup_elem(&atom_scratch, &zero);
 	if (!ab)
@@ -1212,10 +1226,7 @@ __noinline int decide_all(const struct pkt *p, __u32 ifindex, __u32 act,
 /* Asks for generation gen's config line; see ask_ahead. */
 static __always_inline void ask_conf(__u32 gen)
 {
-	struct gen_conf *conf = bpf_map_lookup_elem(&gen_conf, &gen);
-
-	if (conf)
-		(void)*(volatile __u32 *)&conf->flags;
+	(void)*(volatile const __u32 *)&conf_of(gen)->flags;
 }
 
 /*
@@ -1243,23 +1254,18 @@ static __always_inline int run(struct xdp_md *ctx, const int frags)
 {
 	struct pkt p = {};
 	struct decision d = { .action = XDP_PASS, .reason = REASON_DEFAULT };
-	struct gen_conf *conf;
-	__u32 zero = 0, act, gen, flags, *g, ct = CT_NOT_LOOKED;
+	const struct gen_config *conf;
+	__u32 act, gen, flags, ct = CT_NOT_LOOKED;
 
 	/* The one read of the generation: everything below uses it. */
-	g = bpf_map_lookup_elem(&active, &zero);
-	if (!g)
-		return XDP_PASS;
 	ask_ahead();
-	act = *(volatile __u32 *)g;
+	act = active_word;
 	/* The config before the frame: the frame's first read waits for its
 	 * cache line, written by another CPU, and the config's miss, issued
 	 * first, is paid in the same wait rather than after it. */
 	gen = act & ACTIVE_RULES;
-	conf = bpf_map_lookup_elem(&gen_conf, &gen);
-	if (!conf)
-		return XDP_PASS;
-	flags = *(volatile __u32 *)&conf->flags;
+	conf = conf_of(gen);
+	flags = *(volatile const __u32 *)&conf->flags;
 	if (parse_pkt(ctx, &p, frags) != PARSE_OK)
 		return finish(ctx, act, XDP_DROP, REASON_MALFORMED, 0, p.len, CT_NOT_LOOKED);
 

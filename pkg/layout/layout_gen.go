@@ -239,7 +239,7 @@ const (
 // enum meta_ids
 const (
 	MetaMagic   = 2019848294
-	MetaVersion = 16
+	MetaVersion = 17
 )
 
 // enum capture_limits

@@ -88,12 +88,13 @@ func initMeta(m *xdpfwMaps) error {
 // status) as it is; Provision (attach, apply, set create) moves it to
 // this build (migrate.go). Until then it is not changed: its program is
 // the older build's.
-const oldMetaVersion = 15
+const oldMetaVersion = 16
 
 // addedMaps are the maps this layout added to the previous one, which
 // start empty; a state of the previous layout lacks them until migrate
-// pins them. Layout 16 added none (it changed rule_defs, rule_defs_long,
-// capture_ring and iface_atoms, which migrate builds anew).
+// pins them. Layout 17 added none (it made gen_conf one value holding
+// both generations' configs, which migrate builds anew; readGenConf
+// reads either shape).
 var addedMaps = map[string]bool{}
 
 // checkMeta refuses pinned state of another layout. State of the previous

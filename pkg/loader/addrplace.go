@@ -47,7 +47,7 @@ func inHash(lens []uint8, bits int) bool {
 }
 
 // confLens reads the hash lengths a generation's config records.
-func confLens(c *xdpfwGenConf) (lens [4][]uint8) {
+func confLens(c *xdpfwGenConfig) (lens [4][]uint8) {
 	for t := range lens {
 		n := min(int(c.HashNlens[t]), layout.AddrHashLens)
 		lens[t] = slices.Clone(c.HashLens[t][:n])
@@ -56,7 +56,7 @@ func confLens(c *xdpfwGenConf) (lens [4][]uint8) {
 }
 
 // setConfLens records lens in a generation's config.
-func setConfLens(c *xdpfwGenConf, lens [4][]uint8) {
+func setConfLens(c *xdpfwGenConfig, lens [4][]uint8) {
 	for t := range lens {
 		c.HashNlens[t] = uint8(len(lens[t]))
 		copy(c.HashLens[t][:], lens[t])

@@ -92,6 +92,9 @@ func baselineProgram(b *testing.B, path string, t *loader.Instance) *ebpf.Progra
 	if err != nil {
 		b.Fatal(err)
 	}
+	if err := loader.BindValueSections(spec); err != nil {
+		b.Fatal(err)
+	}
 	// The maps its programs use: the control plane's (rule definitions)
 	// may differ in shape between builds of one datapath layout, and the
 	// baseline gets fresh ones of its own.

@@ -97,7 +97,7 @@ func (t *tx) commitCapture(c *captureChange) error {
 // newCaptureRing makes a capture's ring, as the datapath's template for
 // it says.
 func newCaptureRing() (*ebpf.Map, error) {
-	spec, err := loadXdpfw()
+	spec, err := objectSpec()
 	if err != nil {
 		return nil, err
 	}

@@ -45,7 +45,7 @@ type view struct {
 	word   activeWord
 	active uint32 // the rules' generation: word.rules()
 	meta   xdpfwMeta
-	conf   [numGens]xdpfwGenConf
+	conf   [numGens]xdpfwGenConfig
 	all    map[string]xdpfwSetDef // every set definition, marked or not
 	sets   map[string]xdpfwSetDef // the live sets (setLive)
 	// Every stored rule definition of both generations, by rule id: read

@@ -87,7 +87,7 @@ func (c *tx) prepare(rs *rules.Ruleset, slots map[uint32]uint32) error {
 	if err != nil {
 		return err
 	}
-	if err := m.GenConf.Put(next, &xdpfwGenConf{Flags: gfWriting}); err != nil {
+	if err := writeGenConf(m.GenConf, next, &xdpfwGenConfig{Flags: gfWriting}); err != nil {
 		return fmt.Errorf("mark generation %d: %w", next, err)
 	}
 	if err := v.clearStale(m, next, l.t, defs); err != nil {
@@ -276,7 +276,7 @@ func writeTables(m *xdpfwMaps, gen uint32, l *genLayout, slots map[uint32]uint32
 		return fmt.Errorf("store rules: %w", err)
 	}
 
-	conf := xdpfwGenConf{Policy: uint32(t.Policy), Nrules: uint32(len(t.Order)), Flags: flags, WildSummary: t.Wild.Summary(), ChunkBase: l.chunkBase}
+	conf := xdpfwGenConfig{Policy: uint32(t.Policy), Nrules: uint32(len(t.Order)), Flags: flags, WildSummary: t.Wild.Summary(), ChunkBase: l.chunkBase}
 	setConfLens(&conf, l.lens)
 	if err := writeVectors(m.Vectors, t, l.vecFirst, &conf); err != nil {
 		return err
@@ -284,14 +284,14 @@ func writeTables(m *xdpfwMaps, gen uint32, l *genLayout, slots map[uint32]uint32
 	if err := setRefs(m, t, &conf); err != nil {
 		return err
 	}
-	if err := m.GenConf.Put(gen, &conf); err != nil {
+	if err := writeGenConf(m.GenConf, gen, &conf); err != nil {
 		return fmt.Errorf("write generation config: %w", err)
 	}
 	return nil
 }
 
 // setRefs records in conf the slots of the sets t references.
-func setRefs(m *xdpfwMaps, t *classifier.Tables, conf *xdpfwGenConf) error {
+func setRefs(m *xdpfwMaps, t *classifier.Tables, conf *xdpfwGenConfig) error {
 	if len(t.SrcSets)+len(t.DstSets) == 0 {
 		return nil
 	}

@@ -164,7 +164,7 @@ func stopHalfway(t *testing.T, m *xdpfwMaps) {
 		t.Fatal(err)
 	}
 	gen := v.active ^ 1
-	if err := m.GenConf.Put(gen, &xdpfwGenConf{Flags: gfWriting}); err != nil {
+	if err := writeGenConf(m.GenConf, gen, &xdpfwGenConfig{Flags: gfWriting}); err != nil {
 		t.Fatal(err)
 	}
 	var stray addrEntries

@@ -71,7 +71,7 @@ func (s *State) resizeCT(flows uint32) error {
 		return err
 	}
 	s.reached("ctresize:marked")
-	spec, err := loadXdpfw()
+	spec, err := objectSpec()
 	if err != nil {
 		return err
 	}
@@ -126,7 +126,7 @@ func (s *State) resizeCT(flows uint32) error {
 // resizeCT gives an instance a table of flows entries, its flows kept.
 // Nothing runs an instance's programs while it loads a ruleset.
 func (t *Instance) resizeCT(flows uint32) error {
-	spec, err := loadXdpfw()
+	spec, err := objectSpec()
 	if err != nil {
 		return err
 	}

@@ -253,7 +253,7 @@ func TestMergeFlow(t *testing.T) {
 // itself; older flows are not copied again (the first copy had them).
 func TestCopyNewer(t *testing.T) {
 	privtest.Require(t)
-	spec, err := loadXdpfw()
+	spec, err := objectSpec()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -289,7 +289,7 @@ func TestCopyNewer(t *testing.T) {
 // holds one of the same datagram expiring no sooner.
 func TestCopyFrags(t *testing.T) {
 	privtest.Require(t)
-	spec, err := loadXdpfw()
+	spec, err := objectSpec()
 	if err != nil {
 		t.Fatal(err)
 	}

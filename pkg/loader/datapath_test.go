@@ -160,7 +160,7 @@ rules:
 // formulas of xdpfw.c it repeats) against their sizes, and the value
 // sizes it writes.
 func TestLayoutMatchesObject(t *testing.T) {
-	spec, err := loadXdpfw()
+	spec, err := objectSpec()
 	if err != nil {
 		t.Fatal(err)
 	}

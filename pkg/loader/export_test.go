@@ -37,3 +37,7 @@ func kernelEgress(t interface{ Fatal(...any) }) string {
 // object loaded onto an instance's maps must be sized and set as load
 // would size and set this build's.
 var SizedTo = sizedTo
+
+// BindValueSections is bindValueSections, for the baseline benchmark:
+// another build's object binds its value sections as this one's does.
+var BindValueSections = bindValueSections

@@ -78,7 +78,7 @@ func (s *State) grow(full *mapsFull) error {
 	if err != nil {
 		return err
 	}
-	spec, err := loadXdpfw()
+	spec, err := objectSpec()
 	if err != nil {
 		return err
 	}
@@ -245,7 +245,7 @@ func (t *Instance) growInstance(full *mapsFull) error {
 	if err != nil {
 		return err
 	}
-	spec, err := loadXdpfw()
+	spec, err := objectSpec()
 	if err != nil {
 		return err
 	}
@@ -282,7 +282,7 @@ func (t *Instance) replaceMaps(with map[string]*ebpf.Map) error {
 // grownVectors is a vectors map holding old's live generation (whose
 // config is live) where it is, with room beside it for a generation of
 // full's size (nil: of the live one's size), and never smaller than old.
-func grownVectors(spec *ebpf.CollectionSpec, old *ebpf.Map, live *xdpfwGenConf, full *mapsFull) (*ebpf.Map, error) {
+func grownVectors(spec *ebpf.CollectionSpec, old *ebpf.Map, live *xdpfwGenConfig, full *mapsFull) (*ebpf.Map, error) {
 	start, end := vecSpan(live)
 	size := mapsFull{need: end - start, words: vecWords(old)}
 	if full != nil {

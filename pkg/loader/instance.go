@@ -114,7 +114,7 @@ func newInstance(repl map[string]*ebpf.Map, trace bool, flows uint32) (*Instance
 	if err := checkRoot(); err != nil {
 		return nil, err
 	}
-	spec, err := loadXdpfw()
+	spec, err := objectSpec()
 	if err != nil {
 		return nil, err
 	}

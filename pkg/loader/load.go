@@ -16,7 +16,7 @@ import (
 // CheckKernel probes the running kernel for everything the datapath
 // object needs (`xdpfw doctor` shows it; every load refuses on it).
 func CheckKernel() (kernel.Report, error) {
-	spec, err := loadXdpfw()
+	spec, err := objectSpec()
 	if err != nil {
 		return kernel.Report{}, err
 	}

@@ -80,7 +80,7 @@ func TestVerifierRefusalIsOneLine(t *testing.T) {
 // the conntrack learner's TC program, LRU table and skb helper), each with
 // the release that brought it.
 func TestKernelNeedsOfObject(t *testing.T) {
-	spec, err := loadXdpfw()
+	spec, err := objectSpec()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,7 @@ func shapeOf(ms *ebpf.MapSpec) mapShape {
 // TestObjectMapsMatchObject: the generated table of map shapes, which
 // opening a state checks the pins against, is the embedded object's.
 func TestObjectMapsMatchObject(t *testing.T) {
-	spec, err := loadXdpfw()
+	spec, err := objectSpec()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,13 +33,14 @@ var rebuiltMaps = map[string]bool{
 	xdpfwMapAddr4Host: true, xdpfwMapAddr6Host: true, xdpfwMapAddr4Lpm: true, xdpfwMapAddr6Lpm: true,
 	xdpfwMapValueAtoms: true, xdpfwMapIfaceAtoms: true, xdpfwMapVectors: true,
 	xdpfwMapAtomScratch: true, xdpfwMapScratch: true, xdpfwMapTrace: true, xdpfwMapCtQuote: true,
-	// The rule definitions, though they hold the truth: layout 16 changed
-	// their format. rebuild copies the live generation's and commits the
-	// other's, as it does the config.
+	// The rule definitions, though they hold the truth: the commit into
+	// the new maps writes the inactive generation's, which must not touch
+	// the old state's before its pins are replaced. rebuild copies the
+	// live generation's and commits the other's, as it does the config.
 	xdpfwMapRuleDefs: true, xdpfwMapRuleDefsLong: true,
-	// Layout 16 made it a slot for the ring a capture makes. A capture
-	// running across a migration copies no more: the new generation word
-	// has no capture bit, and its ring was in the old map.
+	// The slot for the ring a capture makes. A capture running across a
+	// migration copies no more: the new generation word has no capture
+	// bit, and its ring was in the old map.
 	xdpfwMapCaptureRing: true,
 }
 
@@ -67,7 +68,7 @@ var rebuiltMaps = map[string]bool{
 // state that reads as the same ruleset and is finished by the next one,
 // which builds the new maps again.
 func (s *State) migrate() error {
-	spec, err := loadXdpfw()
+	spec, err := objectSpec()
 	if err != nil {
 		return err
 	}
@@ -156,7 +157,7 @@ func (s *State) rebuild(spec *ebpf.CollectionSpec) (fresh map[string]*ebpf.Map, 
 		rs    *rules.Ruleset
 		slots map[uint32]uint32
 		word  activeWord
-		conf  xdpfwGenConf
+		conf  xdpfwGenConfig
 		defs  map[uint32][]byte
 	)
 	err = s.read(func(v *view) error {
@@ -194,7 +195,7 @@ func (s *State) rebuild(spec *ebpf.CollectionSpec) (fresh map[string]*ebpf.Map, 
 	// entry 0 and sizes the map for it alone, rather than after where
 	// the live one ended in the old map.
 	conf.VecEnd = 0
-	if err := m.GenConf.Put(word.rules(), &conf); err != nil {
+	if err := writeGenConf(m.GenConf, word.rules(), &conf); err != nil {
 		return nil, fmt.Errorf("copy the live generation's config: %w", err)
 	}
 	if err := writeDefs(&m, word.rules(), &storedDefs{}, defs); err != nil {
@@ -282,12 +283,10 @@ func pinOrder(maps map[string]*ebpf.Map) []string {
 }
 
 // pinsLast are the maps replaceMapPins replaces after all others, in
-// this order. rule_defs' shape says how the definitions are read (as
-// layout 15 kept them, or as this one does): it goes after
-// rule_defs_long, whose entries tell their own format (prevdefs.go), so
-// a reader of a cut state reads the new long ones and the old short
-// ones. The generation word goes last of all.
-var pinsLast = []string{xdpfwMapRuleDefs, xdpfwMapActive}
+// this order: the generation word, last of all. Until then a reader of
+// a cut state reads the old word's generation, which every new map
+// holds as the old ones do (gen_conf in either shape: readGenConf).
+var pinsLast = []string{xdpfwMapActive}
 
 // pinOver pins obj at dir/name, replacing what is pinned there: pinned
 // beside, then renamed over. A crash leaves the temporary pin, which

@@ -20,14 +20,14 @@ import (
 )
 
 // previousObject is the datapath of the last release of the previous
-// layout (version 15, a rule definition per generation, the capture ring
-// always there): pkg/loader/xdpfw_bpfel.o as committed at 1926601, kept
-// as it was.
-const previousObject = "testdata/xdpfw-layout15.o"
+// layout (version 16, gen_conf an array of one config per generation,
+// `active` and gen_conf looked up): pkg/loader/xdpfw_bpfel.o as
+// committed at 9a335bc, kept as it was.
+const previousObject = "testdata/xdpfw-layout16.o"
 
 // migrateRuleset's rules set conditions on two dimensions (not GF_SOLO),
 // one has a comment long enough for rule_defs_long, and one a definition
-// of 85 to 124 bytes, short in layout 15 and long in this one. Its conntrack
+// of 85 to 124 bytes (long: past the short entries' 84). Its conntrack
 // table is not the default size, which the fragments table follows.
 const migrateRuleset = `policy: pass
 conntrack: {max-flows: 16384}
@@ -249,7 +249,7 @@ func runPreviousOn(s *State, iface string) error {
 		}
 		repl[name] = pinned[name]
 	}
-	// Layout 15 sized its conntrack tables to the ruleset as this one does
+	// Layout 16 sized its conntrack tables to the ruleset as this one does
 	// (load).
 	spec.Maps[xdpfwMapCt].MaxEntries = pinned[xdpfwMapCt].MaxEntries()
 	spec.Maps[xdpfwMapCtFrags].MaxEntries = pinned[xdpfwMapCtFrags].MaxEntries()
@@ -477,10 +477,10 @@ func previousState(dir, iface string) (old *State, before []RuleRow, err error) 
 }
 
 // TestMigrateCutBetweenPins: a migration cut after any one of the new
-// maps' pins has replaced the old one (rule_defs of layout 15 beside the
-// new rule_defs_long; then both new) leaves a state that reads as the
-// same ruleset, the long definition included, and the next Provision
-// finishes it.
+// maps' pins has replaced the old one (the new gen_conf beside the old
+// generation word, the new rule_defs_long beside the old rule_defs)
+// leaves a state that reads as the same ruleset, the long definition
+// included, and the next Provision finishes it.
 func TestMigrateCutBetweenPins(t *testing.T) {
 	dir := privtest.PinDir(t)
 	inThrowawayNetns(t, func() error {
@@ -489,7 +489,7 @@ func TestMigrateCutBetweenPins(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		spec, err := loadXdpfw()
+		spec, err := objectSpec()
 		if err != nil {
 			old.Close()
 			return err

@@ -14,7 +14,7 @@ import (
 // reads zero.
 func TestRuleCounters(t *testing.T) {
 	privtest.Require(t)
-	spec, err := loadXdpfw()
+	spec, err := objectSpec()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -41,9 +41,6 @@ func readRuleDefs(m *xdpfwMaps, hint [numGens]int) (storedDefs, error) {
 		st.def[gen] = make(map[uint32][]byte, hint[gen])
 		st.slot[gen] = make(map[uint32]uint32, hint[gen])
 	}
-	if m.RuleDefs.ValueSize() == prevShortDefSize {
-		return st, readPrevDefs(m, &st) // layout 15, until migrate
-	}
 	err := readDefMap(m.RuleDefs, &st, func(d *xdpfwRuleDefShort) (uint16, []byte) { return d.Gens, bounded(d.Data[:], uint32(d.Len)) }, fitsShort)
 	if err == nil {
 		err = readDefMap(m.RuleDefsLong, &st, longEntry, func(n int) bool { return !fitsShort(n) })

@@ -15,7 +15,7 @@ import (
 func defMaps(t *testing.T) *xdpfwMaps {
 	t.Helper()
 	privtest.Require(t)
-	spec, err := loadXdpfw()
+	spec, err := objectSpec()
 	if err != nil {
 		t.Fatal(err)
 	}

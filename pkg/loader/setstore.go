@@ -68,7 +68,7 @@ func kindOf(p netip.Prefix) int {
 
 // setTemplates are the inner map templates of xdp/xdpfw.c, by kind.
 var setTemplates = sync.OnceValue(func() [numKinds + 2]*ebpf.MapSpec {
-	spec, err := loadXdpfw()
+	spec, err := objectSpec()
 	if err != nil {
 		panic(err) // the embedded object: every test loads it
 	}

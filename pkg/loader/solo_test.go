@@ -19,8 +19,8 @@ func liveSolo(t *testing.T, inst *Instance) bool {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var conf xdpfwGenConf
-	if err := m.GenConf.Lookup(word.rules(), &conf); err != nil {
+	var conf xdpfwGenConfig
+	if err := readGenConf(m.GenConf, word.rules(), &conf); err != nil {
 		t.Fatal(err)
 	}
 	return conf.Flags&layout.GfSolo != 0

@@ -214,7 +214,7 @@ type mapShape struct {
 
 // newObjectMap creates the object's map name as its spec says.
 func newObjectMap(name string) (*ebpf.Map, error) {
-	spec, err := loadXdpfw()
+	spec, err := objectSpec()
 	if err != nil {
 		return nil, err
 	}
@@ -267,7 +267,7 @@ func (s *State) create() (err error) {
 	if err := removeLeftovers(s.dir); err != nil {
 		return err
 	}
-	spec, err := loadXdpfw()
+	spec, err := objectSpec()
 	if err != nil {
 		return err
 	}

@@ -59,7 +59,7 @@ func vecNeed(t *classifier.Tables) uint32 {
 // vecSpan is the entries [start, end) a generation's config says its
 // vectors take: from its first dimension's base (every base is at or
 // after it) to vec_end. A generation never written has none.
-func vecSpan(c *xdpfwGenConf) (start, end uint32) {
+func vecSpan(c *xdpfwGenConfig) (start, end uint32) {
 	if c.VecEnd == 0 {
 		return 0, 0
 	}
@@ -128,7 +128,7 @@ func vecCapacity(liveEnd, need uint32) uint32 {
 
 // writeVectors writes t's vectors into m from entry first on, and their
 // layout into conf.
-func writeVectors(m *ebpf.Map, t *classifier.Tables, first uint32, conf *xdpfwGenConf) error {
+func writeVectors(m *ebpf.Map, t *classifier.Tables, first uint32, conf *xdpfwGenConfig) error {
 	n := vecNeed(t)
 	w := newVecWriter(m, first, int(min(n, vecBatch)))
 	var base [layout.NumDims]uint32

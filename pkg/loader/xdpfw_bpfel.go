@@ -156,7 +156,7 @@ type xdpfwCtVal struct {
 	Pad      [5]uint8
 }
 
-type xdpfwGenConf struct {
+type xdpfwGenConfig struct {
 	_           structs.HostLayout
 	Policy      uint32
 	Nrules      uint32
@@ -170,6 +170,11 @@ type xdpfwGenConf struct {
 	SetSlot     [2][8]uint32
 	ChunkBase   [15]uint32
 	Pad         [5]uint32
+}
+
+type xdpfwGenConfigs struct {
+	_   structs.HostLayout
+	Gen [2]xdpfwGenConfig
 }
 
 type xdpfwIface struct {
