@@ -253,8 +253,8 @@ __noinline int ct_view(const struct pkt *p, __u32 out, struct ct_view *v)
 	__builtin_memset(v, 0, sizeof(*v));
 	v->key.family = fam;
 	v->key.proto = proto;
-	copy_addr(v->key.local, out ? p->saddr : p->daddr, n);
-	copy_addr(v->key.remote, out ? p->daddr : p->saddr, n);
+	copy_addr_words(v->key.local32, out ? p->saddr32 : p->daddr32, n);
+	copy_addr_words(v->key.remote32, out ? p->daddr32 : p->saddr32, n);
 	if (p->has_ports) {
 		v->key.lport = out ? p->sport : p->dport;
 		v->key.rport = out ? p->dport : p->sport;
@@ -439,8 +439,8 @@ static __always_inline int ct_related(struct xdp_md *ctx, const struct pkt *p, _
 	if (!cq || !ct_quote_parse(ctx, p, &cq->in) || !ct_view(&cq->in, 1, &cq->v) ||
 	    (cq->v.kind == CT_KIND_ECHO && cq->v.echo_reply))
 		return 0;
-	for (__u32 i = 0; i < 16; i++)
-		if (i < n && cq->v.key.local[i] != p->daddr[i])
+	for (__u32 i = 0; i < 4; i++)
+		if (4 * i < n && cq->v.key.local32[i] != p->daddr32[i])
 			return 0;
 	return ct_lookup(&cq->v.key, now) != NULL;
 }

@@ -789,8 +789,16 @@ struct ct_key {
 	__u16 pad;
 	__u16 lport;
 	__u16 rport;
-	__u8 local[16];                     /* IPv4 uses the first 4 bytes */
-	__u8 remote[16];
+	/* IPv4 uses the first 4 bytes. Words too, so the datapath copies
+	 * and compares them a word at a time (Go sees the bytes). */
+	union {
+		__u8 local[16];
+		__u32 local32[4];
+	};
+	union {
+		__u8 remote[16];
+		__u32 remote32[4];
+	};
 };
 
 struct ct_val {

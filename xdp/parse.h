@@ -147,6 +147,16 @@ static __always_inline void copy_addr(__u8 *dst, const __u8 *src, int n)
 			dst[i] = src[i];
 }
 
+/* An address of n bytes (4 or 16) from one word-aligned place to another,
+ * a word at a time (a byte-typed copy is a load and a store per byte). */
+static __always_inline void copy_addr_words(__u32 *dst, const __u32 *src, int n)
+{
+#pragma unroll
+	for (int i = 0; i < 4; i++)
+		if (4 * i < n)
+			dst[i] = src[i];
+}
+
 /*
  * An address of n bytes (4 or 16) out of the frame into dst, a word at a
  * time. The frame's words need not be aligned: the verifier checks the
