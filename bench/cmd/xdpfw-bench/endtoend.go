@@ -98,10 +98,12 @@ func endToEnd(cfg Config) (Section, []e2e.Rate, error) {
 	b, recvs := r.bench, r.recvs
 	plan := e2ePlan(cfg)
 	rs := plan.Denylist().Ruleset()
+	tripBefore := lineTrip(b.Pinned)
 	rates, err := b.Measure(recvs, e2e.Options{Seconds: cfg.LiveSeconds, Rounds: cfg.LiveRounds})
 	if err != nil {
 		return Section{}, nil, err
 	}
+	tripAfter := lineTrip(b.Pinned)
 	// Indexes into recvs, in its order.
 	noop, touched, xdpfw, xdpFilter, nft := rates[0].RecvMedian, rates[1].RecvMedian, rates[2].RecvMedian, rates[3].RecvMedian, rates[4].RecvMedian
 	xdpfwCT, nftCT := rates[6].RecvMedian, rates[7].RecvMedian
@@ -151,9 +153,26 @@ func endToEnd(cfg Config) (Section, []e2e.Rate, error) {
 			fmt.Sprintf("xdpfw / touch-and-drop frames/s: %s (not a target). Touch-and-drop minus the no-op, what reading "+
 				"the headers costs: %s ns/frame; xdpfw minus touch-and-drop: %s ns/frame, xdp-filter minus touch-and-drop: %s.",
 				ratio(xdpfw/touched), ns(1e9/touched-1e9/noop), ns(1e9/xdpfw-1e9/touched), ns(1e9/xdpFilter-1e9/touched)),
+			fmt.Sprintf("A cache line's round trip from CPU 0 to CPU 1 and back (one side writes, the other waits to see it and answers): "+
+				"%s before this part, %s after. The frames cross from the generator's CPU to the receiver's this way; on a VM its cost "+
+				"depends on where the host runs the two virtual CPUs, which can change between runs, and every receiver's rate follows it: "+
+				"compare end-to-end figures across runs only where it is alike.", tripBefore, tripAfter),
 		},
 	}, rates, nil
 }
 
 // mfps is frames per second in millions.
 func mfps(v float64) string { return fmt.Sprintf("%.2f M", v/1e6) }
+
+// lineTrip is e2e.LineRoundTrip between the generator's CPU and the
+// receiver's, for the part's notes.
+func lineTrip(pinned bool) string {
+	if !pinned {
+		return "not measured (one CPU)"
+	}
+	ns, err := e2e.LineRoundTrip(0, 1, 20000, 7)
+	if err != nil {
+		return fmt.Sprintf("not measured (%v)", err)
+	}
+	return fmt.Sprintf("%.0f ns", ns)
+}
