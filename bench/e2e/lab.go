@@ -35,8 +35,10 @@ type Lab struct {
 // NewLab builds the namespaces and the veth pair, both ends up, with GRO
 // on the receiving end: a veth only accepts XDP_TX frames from its peer
 // when it has an XDP program or GRO (its NAPI) enabled.
-func NewLab() (l *Lab, err error) {
-	l = &Lab{genNS: netns.None(), recvNS: netns.None()}
+func NewLab() (_ *Lab, err error) {
+	// Not the named result: returning nil would leave the deferred
+	// Close nothing to close, and the namespaces behind.
+	l := &Lab{genNS: netns.None(), recvNS: netns.None()}
 	defer func() {
 		if err != nil {
 			l.Close()

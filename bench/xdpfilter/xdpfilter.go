@@ -30,8 +30,10 @@ type Filter struct {
 }
 
 // Load creates the namespace and veth and runs `xdp-filter load`.
-func Load() (f *Filter, err error) {
-	f = &Filter{ns: netns.None()}
+func Load() (_ *Filter, err error) {
+	// Not the named result: returning nil would leave the deferred
+	// Close nothing to close, and the namespace behind.
+	f := &Filter{ns: netns.None()}
 	defer func() {
 		if err != nil {
 			f.Close()

@@ -23,10 +23,12 @@ type e2eReceivers struct {
 // e2ePlan is the flood and the denylist of the end-to-end benchmark.
 func e2ePlan(cfg Config) e2e.Plan { return e2e.Plan{Addrs: cfg.DenyAddrs, Ports: cfg.DenyPorts} }
 
-func newE2EReceivers(cfg Config) (r *e2eReceivers, err error) {
+func newE2EReceivers(cfg Config) (_ *e2eReceivers, err error) {
 	plan := e2ePlan(cfg)
 	deny := plan.Denylist()
-	r = &e2eReceivers{progs: map[string]*ebpf.Program{}}
+	// Not the named result: returning nil would leave the deferred
+	// Close nothing to close.
+	r := &e2eReceivers{progs: map[string]*ebpf.Program{}}
 	defer func() {
 		if err != nil {
 			r.Close()
