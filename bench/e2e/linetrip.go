@@ -6,8 +6,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/xdpfw/xdpfw/pkg/perf"
 )
 
@@ -35,7 +33,7 @@ func LineRoundTrip(a, b, trips, rounds int) (float64, error) {
 	go func() {
 		defer close(done)
 		runtime.LockOSThread()
-		if err := pinTo(b); err != nil {
+		if err := PinTo(0, b); err != nil {
 			ready <- err
 			return
 		}
@@ -53,7 +51,7 @@ func LineRoundTrip(a, b, trips, rounds int) (float64, error) {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
-		if err := pinTo(a); err != nil {
+		if err := PinTo(0, a); err != nil {
 			errc <- err
 			return
 		}
@@ -86,10 +84,4 @@ func LineRoundTrip(a, b, trips, rounds int) (float64, error) {
 		med, _, _ := perf.MedianRange(per)
 		return med, nil
 	}
-}
-
-func pinTo(cpu int) error {
-	var set unix.CPUSet
-	set.Set(cpu)
-	return unix.SchedSetaffinity(0, &set)
 }

@@ -5,8 +5,6 @@ import (
 	"runtime"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/xdpfw/xdpfw/bench/gen"
 	"github.com/xdpfw/xdpfw/pkg/perf"
 )
@@ -115,9 +113,7 @@ func (b *Bench) one(r Receiver, secs float64) (recv, sent float64, err error) {
 	var elapsed time.Duration
 	err = perf.InNetns(b.Lab.genNS, func() error {
 		if b.Pinned {
-			var set unix.CPUSet
-			set.Set(0)
-			if err := unix.SchedSetaffinity(0, &set); err != nil {
+			if err := PinTo(0, 0); err != nil {
 				return err
 			}
 		}

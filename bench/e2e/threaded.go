@@ -6,8 +6,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-
-	"golang.org/x/sys/unix"
 )
 
 // threadedNAPI moves the receiving veth's packet processing from the
@@ -31,9 +29,7 @@ func (l *Lab) threadedNAPI(cpu int) error {
 			continue
 		}
 		pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(c)))
-		var set unix.CPUSet
-		set.Set(cpu)
-		return unix.SchedSetaffinity(pid, &set)
+		return PinTo(pid, cpu)
 	}
 	return fmt.Errorf("no kernel thread %q*", prefix)
 }

@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/cilium/ebpf"
-	"golang.org/x/sys/unix"
 
+	"github.com/xdpfw/xdpfw/bench/e2e"
 	"github.com/xdpfw/xdpfw/bench/workload"
 	"github.com/xdpfw/xdpfw/bench/xdpfilter"
 	"github.com/xdpfw/xdpfw/pkg/loader"
@@ -63,9 +63,7 @@ func profileWarm(cfg Config, name string, secs float64, top int, w io.Writer) er
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	const cpu = 0
-	var set unix.CPUSet
-	set.Set(cpu)
-	if err := unix.SchedSetaffinity(0, &set); err != nil {
+	if err := e2e.PinTo(0, cpu); err != nil {
 		return fmt.Errorf("pin to CPU %d: %w", cpu, err)
 	}
 	var runs int
