@@ -26,6 +26,20 @@ type Rate struct {
 	SentMedian float64   `json:"sent_fps"`
 }
 
+// Over is r's rate as a multiple of o's: the median, over the rounds, of
+// the two rates of one round. Receivers take turns within a round, so a
+// pair measured seconds apart shares the machine's phase (see
+// LineRoundTrip), where the medians of all rounds may each come from
+// another.
+func (r Rate) Over(o Rate) float64 {
+	per := make([]float64, min(len(r.Recv), len(o.Recv)))
+	for i := range per {
+		per[i] = r.Recv[i] / o.Recv[i]
+	}
+	m, _, _ := perf.MedianRange(per)
+	return m
+}
+
 // batch is the frames per live-frames test run: large enough that the
 // syscall costs nothing, small enough to stop close to the deadline.
 const batch = 1 << 16

@@ -107,13 +107,14 @@ func endToEnd(cfg Config) (Section, []e2e.Rate, error) {
 	}
 	tripAfter := lineTrip(b.Pinned)
 	// Indexes into recvs, in its order.
-	noop, touched, xdpfw, xdpFilter, nft := rates[0].RecvMedian, rates[1].RecvMedian, rates[2].RecvMedian, rates[3].RecvMedian, rates[4].RecvMedian
-	xdpfwCT, nftCT := rates[6].RecvMedian, rates[7].RecvMedian
+	noopR, xdpfwR, xdpFilterR, nftR := rates[0], rates[2], rates[3], rates[4]
+	noop, touched, xdpfw, xdpFilter := noopR.RecvMedian, rates[1].RecvMedian, xdpfwR.RecvMedian, xdpFilterR.RecvMedian
+	xdpfwCT, nftCT := rates[6], rates[7]
 	tab := Table{Header: []string{"receiver", "frames/s received (median)", "rounds min–max", "÷ nftables", "÷ no-op XDP",
 		"ns/frame at the receiver", "above no-op XDP", "offered by the generator"}}
 	for _, r := range rates {
 		tab.Rows = append(tab.Rows, []string{r.Name, mfps(r.RecvMedian), mfps(r.RecvMin) + "–" + mfps(r.RecvMax),
-			ratio(r.RecvMedian / nft), ratio(r.RecvMedian / noop), ns(1e9 / r.RecvMedian), ns(1e9/r.RecvMedian - 1e9/noop), mfps(r.SentMedian)})
+			ratio(r.Over(nftR)), ratio(r.Over(noopR)), ns(1e9 / r.RecvMedian), ns(1e9/r.RecvMedian - 1e9/noop), mfps(r.SentMedian)})
 	}
 	cpus := "The generator and the receiver share CPU 0 (one CPU online): each frame's figure is the sum of both."
 	if b.Pinned {
@@ -145,16 +146,17 @@ func endToEnd(cfg Config) (Section, []e2e.Rate, error) {
 			1<<16, 2*plan.Addrs, 2*plan.Addrs, plan.Ports, cpus, plan.Addrs, plan.Ports, otherCPU, len(rs.Rules), cfg.LiveSeconds, cfg.LiveRounds),
 		Tables: []Table{tab},
 		Notes: []string{
-			target("xdpfw / xdp-filter frames/s", xdpfw/xdpFilter, ">=", 1.3),
-			target("xdpfw / nftables frames/s", xdpfw/nft, ">=", 3),
-			target("xdpfw / no-op XDP frames/s", xdpfw/noop, ">=", 0.7),
-			target("xdpfw with ct-state established first / nftables with ct state established accept, frames/s", xdpfwCT/nftCT, ">=", 3),
+			target("xdpfw / xdp-filter frames/s", xdpfwR.Over(xdpFilterR), ">=", 1.3),
+			target("xdpfw / nftables frames/s", xdpfwR.Over(nftR), ">=", 3),
+			target("xdpfw / no-op XDP frames/s", xdpfwR.Over(noopR), ">=", 0.7),
+			target("xdpfw with ct-state established first / nftables with ct state established accept, frames/s", xdpfwCT.Over(nftCT), ">=", 3),
+			"The ratios (the table's and the targets') are the median over the rounds of each round's pair, measured seconds apart in the machine's same phase.",
 			fmt.Sprintf("The stateful pair: every frame of the flood is a flow nothing went out of, so both look it up and find nothing "+
 				"(nftables also creates and frees an unconfirmed conntrack entry per frame) before the denylist drops it; "+
-				"xdpfw with the state rule costs %s of xdpfw without it.", ratio(xdpfwCT/xdpfw)),
+				"xdpfw with the state rule costs %s of xdpfw without it.", ratio(xdpfwCT.Over(xdpfwR))),
 			fmt.Sprintf("xdpfw / touch-and-drop frames/s: %s (not a target). Touch-and-drop minus the no-op, what reading "+
 				"the headers costs: %s ns/frame; xdpfw minus touch-and-drop: %s ns/frame, xdp-filter minus touch-and-drop: %s.",
-				ratio(xdpfw/touched), ns(1e9/touched-1e9/noop), ns(1e9/xdpfw-1e9/touched), ns(1e9/xdpFilter-1e9/touched)),
+				ratio(xdpfwR.Over(rates[1])), ns(1e9/touched-1e9/noop), ns(1e9/xdpfw-1e9/touched), ns(1e9/xdpFilter-1e9/touched)),
 			fmt.Sprintf("A cache line's round trip from CPU 0 to CPU 1 and back (one side writes, the other waits to see it and answers): "+
 				"%s before this part, %s after. The frames cross from the generator's CPU to the receiver's this way; on a VM its cost "+
 				"depends on where the host runs the two virtual CPUs, which can change between runs, and every receiver's rate follows it: "+
