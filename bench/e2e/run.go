@@ -26,11 +26,11 @@ type Rate struct {
 	SentMedian float64   `json:"sent_fps"`
 }
 
-// Over is r's rate as a multiple of o's: the median, over the rounds, of
-// the two rates of one round. Receivers take turns within a round, so a
-// pair measured seconds apart shares the machine's phase (see
-// LineRoundTrip), where the medians of all rounds may each come from
-// another.
+// Over is r's rate as a multiple of o's: the median over the rounds of
+// r's rate in a round divided by o's in the same round. Receivers take
+// turns within a round, so the two rates of a round, measured seconds
+// apart, share the machine's phase (see LineRoundTrip), where each one's
+// median over all rounds may come from another phase.
 func (r Rate) Over(o Rate) float64 {
 	per := make([]float64, min(len(r.Recv), len(o.Recv)))
 	for i := range per {
