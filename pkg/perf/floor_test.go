@@ -37,3 +37,34 @@ func TestReadFloor(t *testing.T) {
 		f.Close()
 	}
 }
+
+// TestCountFloor runs the mix through the counting floor: every frame long
+// enough to hash is counted once with its length, none other, and the
+// floor returns its action whatever the frame.
+func TestCountFloor(t *testing.T) {
+	privtest.Require(t)
+	_, frames := fixtures.Mix(16, 64, 1)
+	frames = append(frames, make([]byte, 14), make([]byte, 29))
+	for _, lines := range []int{1, 512} {
+		f, err := perf.NewFloor(perf.FloorSpec{Lines: lines, Count: true, Action: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want, wantBytes uint64
+		for i, frame := range frames {
+			ret, err := f.Prog.Run(&ebpf.RunOptions{Data: frame})
+			if err != nil || ret != 1 {
+				t.Errorf("%d lines, frame %d (%d bytes): %d, %v; want XDP_DROP", lines, i, len(frame), ret, err)
+			}
+			if lines == 1 || len(frame) >= 30 {
+				want++
+				wantBytes += uint64(len(frame))
+			}
+		}
+		n, b, err := f.Counted()
+		if err != nil || n != want || b != wantBytes {
+			t.Errorf("%d lines: counted %d frames, %d bytes (%v); want %d, %d", lines, n, b, err, want, wantBytes)
+		}
+		f.Close()
+	}
+}

@@ -56,6 +56,12 @@ func breakdown(cfg Config, tr workload.Traffic) (Section, error) {
 	}
 	defer floor.Close()
 	subjects = append(subjects, perf.Subject{Name: "one read of a one-line array (no xdpfw: the floor of any program that reads a map)", Prog: floor.Prog})
+	counted, err := perf.NewFloor(perf.FloorSpec{Lines: 1, Count: true})
+	if err != nil {
+		return Section{}, err
+	}
+	defer counted.Close()
+	subjects = append(subjects, perf.Subject{Name: "the same read, then one per-CPU counter written (no xdpfw: the floor of any program that reads its state and counts the frame)", Prog: counted.Prog})
 	rep, one, err := measureBoth(cfg, subjects, tr.Frames)
 	if err != nil {
 		return Section{}, err
@@ -68,11 +74,14 @@ func breakdown(cfg Config, tr workload.Traffic) (Section, error) {
 	}
 	// Row 1 is "no rules": parsing, the generation and the counters, what
 	// every frame pays whatever the ruleset.
-	fl := len(subjects) - 1
+	fl, fc := len(subjects)-2, len(subjects)-1
 	notes := []string{target("xdpfw, no rules / empty program (one run per frame)", one[1].Median/one[0].Median, "<=", 2),
 		fmt.Sprintf("One run per frame, a program that reads one map value and nothing else costs %s ns, %s× the empty program: "+
-			"the least any program that reads its state pays here (xdpfw with no rules reads three, asked for together, and parses the frame).",
-			ns(one[fl].Median), ratio(one[fl].Median/one[0].Median))}
+			"the least any program that reads its state pays here (xdpfw with no rules reads three, asked for together, and parses the frame). "+
+			"Counting the frame as well (one per-CPU counter, its packets and bytes, as xdpfw's status and metrics need of every frame) "+
+			"costs %s ns, %s× the empty program, before any parsing; xdpfw with no rules is %s× that.",
+			ns(one[fl].Median), ratio(one[fl].Median/one[0].Median), ns(one[fc].Median), ratio(one[fc].Median/one[0].Median),
+			ratio(one[1].Median/one[fc].Median))}
 	if info, err := subjects[1].Prog.Info(); err == nil {
 		if n, ok := info.VerifiedInstructions(); ok {
 			size, _ := info.TranslatedSize()

@@ -8,6 +8,7 @@ import (
 	"github.com/xdpfw/xdpfw/bench/e2e"
 	"github.com/xdpfw/xdpfw/bench/xdpfilter"
 	"github.com/xdpfw/xdpfw/pkg/loader"
+	"github.com/xdpfw/xdpfw/pkg/perf"
 )
 
 // e2eReceivers is the end-to-end benchmark's lab and its receivers, in
@@ -52,6 +53,11 @@ func newE2EReceivers(cfg Config) (_ *e2eReceivers, err error) {
 		return nil, err
 	}
 	r.closes = append(r.closes, func() { touch.Close() })
+	floor, err := perf.NewFloor(perf.FloorSpec{Lines: e2eFloorLines(plan), Count: true, Action: 1}) // XDP_DROP
+	if err != nil {
+		return nil, err
+	}
+	r.closes = append(r.closes, floor.Close)
 	x, err := loader.NewInstance(deny.Ruleset(), false)
 	if err != nil {
 		return nil, err
@@ -74,12 +80,26 @@ func newE2EReceivers(cfg Config) (_ *e2eReceivers, err error) {
 	}
 	xdp("no-op XDP_DROP", drop)
 	xdp("touch-and-drop XDP (reads the headers)", touch)
+	xdp(e2eFloorName, floor.Prog)
 	xdp("xdpfw", x.Program())
 	xdp("xdp-filter", f.Prog)
 	r.recvs = append(r.recvs, e2e.Nftables(deny), e2e.Iptables(deny))
 	xdp("xdpfw, ct-state established first", xct.Program())
 	r.recvs = append(r.recvs, e2e.NftablesCT(deny))
 	return r, nil
+}
+
+// e2eFloorName is the receiver of the least any denylist filter does.
+const e2eFloorName = "least filter (reads the source, one line of a table chosen by it, a per-CPU counter)"
+
+// e2eFloorLines is the least filter's table: a line for each listed
+// source, as a table of the denylist's size has at the least.
+func e2eFloorLines(p e2e.Plan) int {
+	n := 1
+	for n < 2*p.Addrs {
+		n *= 2
+	}
+	return n
 }
 
 // Close tears the receivers and the lab down, last made first.
@@ -107,9 +127,9 @@ func endToEnd(cfg Config) (Section, []e2e.Rate, error) {
 	}
 	tripAfter := lineTrip(b.Pinned)
 	// Indexes into recvs, in its order.
-	noopR, xdpfwR, xdpFilterR, nftR := rates[0], rates[2], rates[3], rates[4]
+	noopR, floorR, xdpfwR, xdpFilterR, nftR := rates[0], rates[2], rates[3], rates[4], rates[5]
 	noop, touched, xdpfw, xdpFilter := noopR.RecvMedian, rates[1].RecvMedian, xdpfwR.RecvMedian, xdpFilterR.RecvMedian
-	xdpfwCT, nftCT := rates[6], rates[7]
+	xdpfwCT, nftCT := rates[7], rates[8]
 	tab := Table{Header: []string{"receiver", "frames/s received (median)", "rounds min–max", "÷ nftables", "÷ no-op XDP",
 		"ns/frame at the receiver", "above no-op XDP", "offered by the generator"}}
 	for _, r := range rates {
@@ -137,19 +157,27 @@ func endToEnd(cfg Config) (Section, []e2e.Rate, error) {
 			"reads the EtherType, the IP header's first byte and the words at offsets 26 and 34 (IPv4 source and ports; in IPv6, part of "+
 			"the source), bounds-checked, before XDP_DROP: beside the no-op, which never reads the frame, it is what bringing in the "+
 			"headers' cache lines costs, which the generator wrote%s (the addresses and ports anew for every frame), the floor of "+
-			"any filter that reads them. xdpfw (%d rules) and xdp-filter are attached in native XDP mode (xdp-filter's program as its CLI loaded it, "+
+			"any filter that reads them. The least filter adds to it what any denylist filter that counts must do at the least: "+
+			"it hashes the source's word at offset 26 to one line of a table of %d 64-byte lines (one per listed source), reads it and adds "+
+			"the frame to a per-CPU counter, then drops; it parses nothing and looks no port up, about the least a filter of this denylist that counts its frames can do. "+
+			"xdpfw (%d rules) and xdp-filter are attached in native XDP mode (xdp-filter's program as its CLI loaded it, "+
 			"attached here by id); nftables is a netdev ingress chain with three sets; iptables is raw PREROUTING with one rule per address "+
 			"and multiport rules of 15 ports (iptables-nft, as Debian 12 ships it). The stateful pair puts a first rule on established connections "+
 			"before the same denylist: xdpfw's `ct-state established` (a state lookup per frame), nftables' `ct state established accept` "+
 			"in an inet prerouting chain (conntrack needs the IP stack). The figure is the receiving veth's rx counter over "+
 			"%.1f s of flooding, %d rounds after a warm-up, receivers taking turns.",
-			1<<16, 2*plan.Addrs, 2*plan.Addrs, plan.Ports, cpus, plan.Addrs, plan.Ports, otherCPU, len(rs.Rules), cfg.LiveSeconds, cfg.LiveRounds),
+			1<<16, 2*plan.Addrs, 2*plan.Addrs, plan.Ports, cpus, plan.Addrs, plan.Ports, otherCPU, e2eFloorLines(plan), len(rs.Rules), cfg.LiveSeconds, cfg.LiveRounds),
 		Tables: []Table{tab},
 		Notes: []string{
 			target("xdpfw / xdp-filter frames/s", xdpfwR.Over(xdpFilterR), ">=", 1.3),
 			target("xdpfw / nftables frames/s", xdpfwR.Over(nftR), ">=", 3),
 			target("xdpfw / no-op XDP frames/s", xdpfwR.Over(noopR), ">=", 0.7),
 			target("xdpfw with ct-state established first / nftables with ct state established accept, frames/s", xdpfwCT.Over(nftCT), ">=", 3),
+			fmt.Sprintf("The least filter reaches %s× xdp-filter's frames/s and %s× nftables': what a filter of this denylist "+
+				"that reads the source and counts can reach here at most, about. The targets of 1.30× and 3.00× ask xdpfw for %s and %s "+
+				"of the least filter's rate (where that exceeds 1, no filter can meet them here); xdpfw reaches %s of it.",
+				ratio(floorR.Over(xdpFilterR)), ratio(floorR.Over(nftR)),
+				ratio(1.3/floorR.Over(xdpFilterR)), ratio(3/floorR.Over(nftR)), ratio(xdpfwR.Over(floorR))),
 			"The ratios (the table's and the targets') are the median over the rounds of each round's pair, measured seconds apart in the machine's same phase.",
 			fmt.Sprintf("The stateful pair: every frame of the flood is a flow nothing went out of, so both look it up and find nothing "+
 				"(nftables also creates and frees an unconfirmed conntrack entry per frame) before the denylist drops it; "+

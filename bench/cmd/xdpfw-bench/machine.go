@@ -29,7 +29,8 @@ func machine(cfg Config) Table {
 		{"a clock read in BPF", clockCost()},
 		{"memory", memTotal()},
 		{"Go", runtime.Version()},
-		{"xdpfw commit", command("git", "rev-parse", "--short", "HEAD")},
+		// "-dirty": the tree measured had changes no commit holds yet.
+		{"xdpfw commit", command("git", "describe", "--always", "--dirty", "--abbrev=7")},
 		{"xdp-tools", command("dpkg-query", "-W", "-f", "${Version}", "xdp-tools")},
 		{"nftables", command("nft", "--version")},
 		{"iptables", command("iptables", "--version")},
