@@ -31,6 +31,11 @@ type FloorSpec struct {
 	// xdpfw's counters hold them) after the read: the least a program
 	// that counts what it sees pays beside its lookups.
 	Count bool
+	// Chain is a run of dependent ALU instructions (adds and xors) on
+	// the frame's word that picks the line, folded into it before its
+	// hash: work that waits for the frame's cache line, as a classifier's
+	// does, with no memory access of its own. Lines > 1 only.
+	Chain int
 	// Action is what the program returns (XDP_PASS when 0).
 	Action uint32
 }
@@ -45,6 +50,9 @@ func NewFloor(s FloorSpec) (*ReadFloor, error) {
 	lines := s.Lines
 	if lines < 1 || lines > 1<<24 || lines&(lines-1) != 0 {
 		return nil, fmt.Errorf("read floor: %d lines, want a power of two up to 1<<24", lines)
+	}
+	if s.Chain != 0 && (s.Chain < 2 || s.Chain > 4096 || lines == 1) {
+		return nil, fmt.Errorf("read floor: a chain of %d on %d lines, want 0, or 2 to 4096 on more than one", s.Chain, lines)
 	}
 	if s.Action == 0 {
 		s.Action = 2 // XDP_PASS
@@ -67,9 +75,12 @@ func NewFloor(s FloorSpec) (*ReadFloor, error) {
 			asm.Add.Imm(asm.R4, 30),
 			asm.JGT.Reg(asm.R4, asm.R3, "out"),
 			asm.LoadMem(asm.R6, asm.R2, 26, asm.Word),
+		}
+		key = append(key, chain(s.Chain)...)
+		key = append(key,
 			asm.Mul.Imm32(asm.R6, -1640531535), // 0x9e3779b1
 			asm.RSh.Imm32(asm.R6, int32(32-bits.TrailingZeros(uint(lines)))),
-		}
+		)
 	}
 	insns := asm.Instructions{
 		asm.LoadMem(asm.R2, asm.R1, 0, asm.Word), // xdp_md.data
@@ -117,6 +128,23 @@ func NewFloor(s FloorSpec) (*ReadFloor, error) {
 	}
 	f.Prog = prog
 	return f, nil
+}
+
+// chain is n (at least 2) ALU instructions, each on the last's result, starting from
+// R6 and ending in it.
+func chain(n int) asm.Instructions {
+	if n == 0 {
+		return nil
+	}
+	c := asm.Instructions{asm.Mov.Reg(asm.R8, asm.R6)}
+	for i := 1; i < n-1; i++ {
+		if i%2 == 1 {
+			c = append(c, asm.Add.Reg(asm.R8, asm.R6))
+		} else {
+			c = append(c, asm.Xor.Imm(asm.R8, int32(i)))
+		}
+	}
+	return append(c, asm.Mov.Reg(asm.R6, asm.R8))
 }
 
 // lookup looks m up by the key at the frame pointer's offset off, into

@@ -45,8 +45,16 @@ func TestCountFloor(t *testing.T) {
 	privtest.Require(t)
 	_, frames := fixtures.Mix(16, 64, 1)
 	frames = append(frames, make([]byte, 14), make([]byte, 29))
-	for _, lines := range []int{1, 512} {
-		f, err := perf.NewFloor(perf.FloorSpec{Lines: lines, Count: true, Action: 1})
+	for _, bad := range []perf.FloorSpec{{Lines: 1, Chain: 100}, {Lines: 512, Chain: 1}, {Lines: 512, Chain: -2}} {
+		if f, err := perf.NewFloor(bad); err == nil {
+			f.Close()
+			t.Errorf("%+v accepted", bad)
+		}
+	}
+	for _, spec := range []perf.FloorSpec{{Lines: 1}, {Lines: 512}, {Lines: 512, Chain: 100}} {
+		spec.Count, spec.Action = true, 1
+		lines := spec.Lines
+		f, err := perf.NewFloor(spec)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -59,6 +67,11 @@ func TestCountFloor(t *testing.T) {
 			if lines == 1 || len(frame) >= 30 {
 				want++
 				wantBytes += uint64(len(frame))
+			}
+		}
+		if info, err := f.Prog.Info(); err == nil {
+			if n, ok := info.VerifiedInstructions(); ok && spec.Chain > 0 && n < uint32(spec.Chain) {
+				t.Errorf("a chain of %d: the verifier processed %d instructions in all", spec.Chain, n)
 			}
 		}
 		n, b, err := f.Counted()

@@ -58,6 +58,11 @@ func newE2EReceivers(cfg Config) (_ *e2eReceivers, err error) {
 		return nil, err
 	}
 	r.closes = append(r.closes, floor.Close)
+	chained, err := perf.NewFloor(perf.FloorSpec{Lines: e2eFloorLines(plan), Count: true, Chain: e2eChain, Action: 1})
+	if err != nil {
+		return nil, err
+	}
+	r.closes = append(r.closes, chained.Close)
 	x, err := loader.NewInstance(deny.Ruleset(), false)
 	if err != nil {
 		return nil, err
@@ -81,6 +86,7 @@ func newE2EReceivers(cfg Config) (_ *e2eReceivers, err error) {
 	xdp("no-op XDP_DROP", drop)
 	xdp("touch-and-drop XDP (reads the headers)", touch)
 	xdp(e2eFloorName, floor.Prog)
+	xdp(fmt.Sprintf("least filter, %d instructions on the source first", e2eChain), chained.Prog)
 	xdp("xdpfw", x.Program())
 	xdp("xdp-filter", f.Prog)
 	r.recvs = append(r.recvs, e2e.Nftables(deny), e2e.Iptables(deny))
@@ -91,6 +97,11 @@ func newE2EReceivers(cfg Config) (_ *e2eReceivers, err error) {
 
 // e2eFloorName is the receiver of the least any denylist filter does.
 const e2eFloorName = "least filter (reads the source, one line of a table chosen by it, a per-CPU counter)"
+
+// e2eChain is the dependent ALU instructions on the frame's source the
+// chained least filter runs before its lookup: more than this machine's
+// CPU overlaps with the frame's wait (findings.md, session 25).
+const e2eChain = 100
 
 // e2eFloorLines is the least filter's table: a line for each listed
 // source, as a table of the denylist's size has at the least.
@@ -127,9 +138,9 @@ func endToEnd(cfg Config) (Section, []e2e.Rate, error) {
 	}
 	tripAfter := lineTrip(b.Pinned)
 	// Indexes into recvs, in its order.
-	noopR, floorR, xdpfwR, xdpFilterR, nftR := rates[0], rates[2], rates[3], rates[4], rates[5]
+	noopR, floorR, chainR, xdpfwR, xdpFilterR, nftR := rates[0], rates[2], rates[3], rates[4], rates[5], rates[6]
 	noop, touched, xdpfw, xdpFilter := noopR.RecvMedian, rates[1].RecvMedian, xdpfwR.RecvMedian, xdpFilterR.RecvMedian
-	xdpfwCT, nftCT := rates[7], rates[8]
+	xdpfwCT, nftCT := rates[8], rates[9]
 	tab := Table{Header: []string{"receiver", "frames/s received (median)", "rounds min–max", "÷ nftables", "÷ no-op XDP",
 		"ns/frame at the receiver", "above no-op XDP", "offered by the generator"}}
 	for _, r := range rates {
@@ -160,13 +171,15 @@ func endToEnd(cfg Config) (Section, []e2e.Rate, error) {
 			"any filter that reads them. The least filter adds to it what any denylist filter that counts must do at the least: "+
 			"it hashes the source's word at offset 26 to one line of a table of %d 64-byte lines (one per listed source), reads it and adds "+
 			"the frame to a per-CPU counter, then drops; it parses nothing and looks no port up, about the least a filter of this denylist that counts its frames can do. "+
+			"The chained least filter is the same with %d ALU instructions on the source word first (a chain of adds and xors, no memory access), "+
+			"each waiting for the frame's line as a classifier's instructions do. "+
 			"xdpfw (%d rules) and xdp-filter are attached in native XDP mode (xdp-filter's program as its CLI loaded it, "+
 			"attached here by id); nftables is a netdev ingress chain with three sets; iptables is raw PREROUTING with one rule per address "+
 			"and multiport rules of 15 ports (iptables-nft, as Debian 12 ships it). The stateful pair puts a first rule on established connections "+
 			"before the same denylist: xdpfw's `ct-state established` (a state lookup per frame), nftables' `ct state established accept` "+
 			"in an inet prerouting chain (conntrack needs the IP stack). The figure is the receiving veth's rx counter over "+
 			"%.1f s of flooding, %d rounds after a warm-up, receivers taking turns.",
-			1<<16, 2*plan.Addrs, 2*plan.Addrs, plan.Ports, cpus, plan.Addrs, plan.Ports, otherCPU, e2eFloorLines(plan), len(rs.Rules), cfg.LiveSeconds, cfg.LiveRounds),
+			1<<16, 2*plan.Addrs, 2*plan.Addrs, plan.Ports, cpus, plan.Addrs, plan.Ports, otherCPU, e2eFloorLines(plan), e2eChain, len(rs.Rules), cfg.LiveSeconds, cfg.LiveRounds),
 		Tables: []Table{tab},
 		Notes: []string{
 			target("xdpfw / xdp-filter frames/s", xdpfwR.Over(xdpFilterR), ">=", 1.3),
@@ -178,6 +191,9 @@ func endToEnd(cfg Config) (Section, []e2e.Rate, error) {
 				"of the least filter's rate (where that exceeds 1, no filter can meet them here); xdpfw reaches %s of it.",
 				ratio(floorR.Over(xdpFilterR)), ratio(floorR.Over(nftR)),
 				ratio(1.3/floorR.Over(xdpFilterR)), ratio(3/floorR.Over(nftR)), ratio(xdpfwR.Over(floorR))),
+			fmt.Sprintf("The chained least filter takes %s of the least filter's frames, xdpfw %s and xdp-filter %s: what costs "+
+				"end to end is work that waits for the frame's line, past what the CPU overlaps with that wait (findings.md).",
+				ratio(chainR.Over(floorR)), ratio(xdpfwR.Over(floorR)), ratio(xdpFilterR.Over(floorR))),
 			"The ratios (the table's and the targets') are the median over the rounds of each round's pair, measured seconds apart in the machine's same phase.",
 			fmt.Sprintf("The stateful pair: every frame of the flood is a flow nothing went out of, so both look it up and find nothing "+
 				"(nftables also creates and frees an unconfirmed conntrack entry per frame) before the denylist drops it; "+
