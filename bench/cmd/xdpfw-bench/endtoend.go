@@ -191,8 +191,8 @@ func endToEnd(cfg Config) (Section, []e2e.Rate, error) {
 				"of the least filter's rate (where that exceeds 1, no filter can meet them here); xdpfw reaches %s of it.",
 				ratio(floorR.Over(xdpFilterR)), ratio(floorR.Over(nftR)),
 				ratio(1.3/floorR.Over(xdpFilterR)), ratio(3/floorR.Over(nftR)), ratio(xdpfwR.Over(floorR))),
-			fmt.Sprintf("The chained least filter takes %s of the least filter's frames, xdpfw %s and xdp-filter %s: what costs "+
-				"end to end is work that waits for the frame's line, past what the CPU overlaps with that wait (findings.md).",
+			fmt.Sprintf("The chained least filter takes %s of the least filter's frames, xdpfw %s and xdp-filter %s: what 100 "+
+				"instructions waiting for the frame's line cost here, beside the two filters (findings.md reads the step they show in some of this VM's phases).",
 				ratio(chainR.Over(floorR)), ratio(xdpfwR.Over(floorR)), ratio(xdpFilterR.Over(floorR))),
 			"The ratios (the table's and the targets') are the median over the rounds of each round's pair, measured seconds apart in the machine's same phase.",
 			fmt.Sprintf("The stateful pair: every frame of the flood is a flow nothing went out of, so both look it up and find nothing "+
