@@ -569,7 +569,7 @@ struct set6_lpm_key {
 
 struct rank_entry {
 	__u32 rule_id;
-	__u32 slot;                 /* index into rule_stats */
+	__u32 slot;                 /* the rule's counters in rule_stats (Go's) */
 	__u32 action;               /* XDP_PASS or XDP_DROP */
 	__u32 flags;                /* RANK_* */
 };
@@ -641,7 +641,7 @@ struct rule_def_short {
 
 enum meta_ids {
 	META_MAGIC      = 0x78647066,       /* "xdpf" */
-	META_VERSION    = 17, /* 4: two programs; 5: binary rule definitions; 6: sets; 7: atom_scratch; 8: capture; 9: conntrack; 10: address buckets; 11: vectors sized to the ruleset; 12: values on cache lines; 13: IPv4 set buckets; 14: one-dimension rulesets without vectors (GF_SOLO); 15: rule definitions allocated per entry, in rule_defs and rule_defs_long; 16: definitions shared by the generations, capture ring made by the capture, iface_atoms allocated per entry, value_atoms and the address buckets sized to the ruleset; 17: gen_conf one value of both generations, read by address */
+	META_VERSION    = 18, /* 4: two programs; 5: binary rule definitions; 6: sets; 7: atom_scratch; 8: capture; 9: conntrack; 10: address buckets; 11: vectors sized to the ruleset; 12: values on cache lines; 13: IPv4 set buckets; 14: one-dimension rulesets without vectors (GF_SOLO); 15: rule definitions allocated per entry, in rule_defs and rule_defs_long; 16: definitions shared by the generations, capture ring made by the capture, iface_atoms allocated per entry, value_atoms and the address buckets sized to the ruleset; 17: gen_conf one value of both generations, read by address; 18: rule counters by rank (rank_stats), rule_stats Go's */
 };
 struct meta {
 	__u32 magic;

@@ -250,12 +250,28 @@ struct {
 	__type(value, struct rank_entry);
 } ranks SEC(".maps");
 
+/* Each rule's frames, by its counter slot (rank_entry.slot): Go's alone.
+ * A commit that rewrites a generation first moves what rank_stats
+ * counted in it here (pkg/loader/rankcounts.go). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, MAX_RULES);
 	__type(key, __u32);
 	__type(value, struct counter);
 } rule_stats SEC(".maps");
+
+/* index rank * NUM_GENS + gen -> the frames the rule of that rank
+ * decided while gen was live. By rank, not by the rule's slot: a frame
+ * knows its rank before the rank entry arrives, so the counter's line
+ * and the rank entry's are asked for together rather than one after the
+ * other (a cold frame's last two misses). The generations side by side,
+ * so Go reads the first ranks of both from entry 0 on. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, MAX_RULES * NUM_GENS);
+	__type(key, __u32);
+	__type(value, struct counter);
+} rank_stats SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -1089,7 +1105,7 @@ struct decision {
 	__u32 action;
 	__u32 reason;
 	__u32 rule_id;
-	__u32 slot;             /* rule_stats index, REASON_RULE only */
+	__u32 counter;          /* rank_stats index, REASON_RULE only */
 	__u32 flags;            /* RANK_*, REASON_RULE only */
 };
 
@@ -1179,7 +1195,7 @@ static __always_inline void decide(const struct pkt *p, __u32 ifindex, __u32 act
 			out->action = r->action;
 			out->reason = REASON_RULE;
 			out->rule_id = r->rule_id;
-			out->slot = r->slot;
+			out->counter = rank * NUM_GENS + gen;
 			out->flags = r->flags;
 			return;
 		}
@@ -1295,7 +1311,7 @@ static __always_inline int run(struct xdp_md *ctx, const int frags)
 		}
 	}
 	if (d.reason == REASON_RULE) {
-		count(&rule_stats, d.slot, p.len);
+		count(&rank_stats, d.counter, p.len);
 		if (d.flags & RANK_LOG)
 			log_rule(ctx, p.len, d.action, d.rule_id);
 	}

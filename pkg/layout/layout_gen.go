@@ -239,7 +239,7 @@ const (
 // enum meta_ids
 const (
 	MetaMagic   = 2019848294
-	MetaVersion = 17
+	MetaVersion = 18
 )
 
 // enum capture_limits

@@ -88,14 +88,14 @@ func initMeta(m *xdpfwMaps) error {
 // status) as it is; Provision (attach, apply, set create) moves it to
 // this build (migrate.go). Until then it is not changed: its program is
 // the older build's.
-const oldMetaVersion = 16
+const oldMetaVersion = 17
 
 // addedMaps are the maps this layout added to the previous one, which
 // start empty; a state of the previous layout lacks them until migrate
-// pins them. Layout 17 added none (it made gen_conf one value holding
-// both generations' configs, which migrate builds anew; readGenConf
-// reads either shape).
-var addedMaps = map[string]bool{}
+// pins them. Layout 18 added rank_stats: the previous program counted
+// each rule in rule_stats, where this build's reads still find those
+// counts.
+var addedMaps = map[string]bool{xdpfwMapRankStats: true}
 
 // checkMeta refuses pinned state of another layout. State of the previous
 // one is accepted, with or without addedMaps (a migration cut short may

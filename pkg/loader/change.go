@@ -197,6 +197,9 @@ func (t *tx) commit() error {
 			return err
 		}
 	}
+	if err := zeroRankCounts(t.m, &t.conf, t.zero); err != nil {
+		return err
+	}
 	flip := uint32(0)
 	if t.next != nil {
 		if err := t.prepare(t.next, t.slots); err != nil {

@@ -36,6 +36,8 @@ func (v *view) ruleDefs() error {
 // prepare is the rules' part of a commit (tx.commit), which makes rs the
 // live ruleset:
 //
+//  0. move what the inactive generation's ranks counted to its rules'
+//     counters (foldRankCounts);
 //  1. mark the inactive generation as being written (gen_conf flag
 //     gfWriting, which the program never sees: it only reads the
 //     active generation's config);
@@ -82,6 +84,11 @@ func (c *tx) prepare(rs *rules.Ruleset, slots map[uint32]uint32) error {
 		}
 	}
 	next := v.active ^ 1
+	// Before anything of it changes: what its ranks counted belongs to
+	// the rules it held.
+	if err := foldRankCounts(m, next, &v.conf[next], slots); err != nil {
+		return err
+	}
 	liveStart, liveEnd := vecSpan(&v.conf[v.active])
 	l, err := layOut(m, next, t, liveStart, liveEnd)
 	if err != nil {

@@ -32,44 +32,40 @@ func sumPerCPU(m *ebpf.Map, key uint32) (Counter, error) {
 	return c, nil
 }
 
-// ruleCounters sums each rule's counters (rule_stats at the rule's
-// slot), the slots up to the highest read in batches (sumsPerCPU).
-func ruleCounters(m *ebpf.Map, slots map[uint32]uint32) (map[uint32]Counter, error) {
-	top := -1
-	for _, slot := range slots {
-		top = max(top, int(slot))
-	}
-	sums, err := sumsPerCPU(m, top+1)
+// sumsPerCPU sums over CPUs each of the first n entries of m, a per-CPU
+// array of counters (perCPU).
+func sumsPerCPU(m *ebpf.Map, n int) ([]Counter, error) {
+	vals, ncpu, err := perCPU(m, n)
 	if err != nil {
 		return nil, err
 	}
-	out := make(map[uint32]Counter, len(slots))
-	for id, slot := range slots {
-		out[id] = sums[slot]
+	sums := make([]Counter, n)
+	for key := range sums {
+		for _, v := range vals[key*ncpu : (key+1)*ncpu] {
+			sums[key].add(v)
+		}
 	}
-	return out, nil
+	return sums, nil
 }
 
-// sumsPerCPU sums over CPUs each of the first n entries of m, a per-CPU
-// array of counters, read perCPUBatch entries a system call: one call
-// per entry made a list of 4095 rules 4,096 calls, and stats 1,541.
-// (Per-CPU arrays take batch lookups from Linux 5.13; xdpfw needs 5.18.)
-func sumsPerCPU(m *ebpf.Map, n int) ([]Counter, error) {
-	sums := make([]Counter, n)
-	ncpu, err := ebpf.PossibleCPU()
-	if err != nil {
-		return nil, err
+// perCPU reads the first n entries of m, a per-CPU array of counters:
+// entry key's value on each of the ncpu CPUs at [key*ncpu, (key+1)*ncpu),
+// read perCPUBatch entries a system call: one call per entry made a list
+// of 4095 rules 4,096 calls, and stats 1,541. (Per-CPU arrays take batch
+// lookups from Linux 5.13; xdpfw needs 5.18.)
+func perCPU(m *ebpf.Map, n int) (vals []xdpfwCounter, ncpu int, err error) {
+	if ncpu, err = ebpf.PossibleCPU(); err != nil {
+		return nil, 0, err
 	}
+	vals = make([]xdpfwCounter, n*ncpu)
 	keys := make([]uint32, perCPUBatch)
-	vals := make([]xdpfwCounter, perCPUBatch*ncpu)
+	batch := make([]xdpfwCounter, perCPUBatch*ncpu)
 	var cursor ebpf.MapBatchCursor
 	for done := 0; done < n; {
-		got, err := m.BatchLookup(&cursor, keys, vals, nil)
+		got, err := m.BatchLookup(&cursor, keys, batch, nil)
 		for i, key := range keys[:got] {
 			if int(key) < n {
-				for _, v := range vals[i*ncpu : (i+1)*ncpu] {
-					sums[key].add(v)
-				}
+				copy(vals[int(key)*ncpu:], batch[i*ncpu:(i+1)*ncpu])
 			}
 		}
 		done += got
@@ -77,10 +73,10 @@ func sumsPerCPU(m *ebpf.Map, n int) ([]Counter, error) {
 			break
 		}
 		if err != nil {
-			return nil, fmt.Errorf("read counters: %w", err)
+			return nil, 0, fmt.Errorf("read counters: %w", err)
 		}
 	}
-	return sums, nil
+	return vals, ncpu, nil
 }
 
 // perCPUBatch is how many entries of a per-CPU array one call reads:

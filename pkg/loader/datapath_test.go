@@ -170,6 +170,7 @@ func TestLayoutMatchesObject(t *testing.T) {
 		xdpfwMapValueAtoms:   numGens * chunksCommon,
 		xdpfwMapIfaceAtoms:   numGens * (classifier.IfaceAtoms - 1),
 		xdpfwMapRuleStats:    rules.MaxRules,
+		xdpfwMapRankStats:    numGens * rules.MaxRules, // rankCounter
 		xdpfwMapRuleDefs:     numGens * rules.MaxRules,
 		xdpfwMapRuleDefsLong: numGens * rules.MaxRules,
 		xdpfwMapVerdictStats: uint32(len(StatNames)),

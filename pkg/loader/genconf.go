@@ -2,7 +2,6 @@ package loader
 
 import (
 	"fmt"
-	"unsafe"
 
 	"github.com/cilium/ebpf"
 )
@@ -11,16 +10,8 @@ import (
 // packet reads by address (no lookup) and indexes by its generation.
 // These read and write one generation's config in it.
 
-// prevGenConfEntries tells layout 16's gen_conf, an array of one config
-// per generation, which a state of that layout has until migrate builds
-// the map anew (and a migration cut short may leave beside new maps).
-const prevGenConfEntries = numGens
-
 // readGenConf reads generation gen's config from m into c.
 func readGenConf(m *ebpf.Map, gen uint32, c *xdpfwGenConfig) error {
-	if m.MaxEntries() == prevGenConfEntries && m.ValueSize() == uint32(unsafe.Sizeof(*c)) {
-		return m.Lookup(gen, c)
-	}
 	var all xdpfwGenConfigs
 	if err := m.Lookup(uint32(0), &all); err != nil {
 		return err

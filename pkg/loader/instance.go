@@ -232,7 +232,7 @@ func testRunError(frame []byte, err error) error {
 
 // RuleCounters are the instance's own per-rule counters, by rule id.
 func (t *Instance) RuleCounters() (map[uint32]Counter, error) {
-	return ruleCounters(t.objs.RuleStats, t.slots)
+	return ruleCounters(&t.objs.xdpfwMaps, t.slots)
 }
 
 // VerdictCounters are the instance's own per-verdict counters.

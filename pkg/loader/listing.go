@@ -29,7 +29,7 @@ func (s *State) RuleList() (policy rules.Action, rows []RuleRow, err error) {
 		if err != nil {
 			return err
 		}
-		counters, err := ruleCounters(s.maps.RuleStats, slots)
+		counters, err := ruleCounters(&s.maps, slots)
 		if err != nil {
 			return err
 		}

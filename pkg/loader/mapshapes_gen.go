@@ -29,6 +29,7 @@ var objectMaps = map[string]mapShape{
 	"log_ring":       {Type: ebpf.RingBuf, KeySize: 0, ValueSize: 0, MaxEntries: 262144, Flags: 0x0},
 	"log_stats":      {Type: ebpf.Array, KeySize: 4, ValueSize: 40, MaxEntries: 1, Flags: 0x0},
 	"meta":           {Type: ebpf.Array, KeySize: 4, ValueSize: 16, MaxEntries: 1, Flags: 0x0},
+	"rank_stats":     {Type: ebpf.PerCPUArray, KeySize: 4, ValueSize: 16, MaxEntries: 8192, Flags: 0x0},
 	"ranks":          {Type: ebpf.Array, KeySize: 4, ValueSize: 16, MaxEntries: 8192, Flags: 0x400},
 	"rule_defs":      {Type: ebpf.Hash, KeySize: 8, ValueSize: 88, MaxEntries: 8192, Flags: 0x1},
 	"rule_defs_long": {Type: ebpf.Hash, KeySize: 8, ValueSize: 504, MaxEntries: 8192, Flags: 0x1},

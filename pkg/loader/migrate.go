@@ -285,7 +285,7 @@ func pinOrder(maps map[string]*ebpf.Map) []string {
 // pinsLast are the maps replaceMapPins replaces after all others, in
 // this order: the generation word, last of all. Until then a reader of
 // a cut state reads the old word's generation, which every new map
-// holds as the old ones do (gen_conf in either shape: readGenConf).
+// holds as the old ones do.
 var pinsLast = []string{xdpfwMapActive}
 
 // pinOver pins obj at dir/name, replacing what is pinned there: pinned

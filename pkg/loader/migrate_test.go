@@ -20,10 +20,10 @@ import (
 )
 
 // previousObject is the datapath of the last release of the previous
-// layout (version 16, gen_conf an array of one config per generation,
-// `active` and gen_conf looked up): pkg/loader/xdpfw_bpfel.o as
-// committed at 9a335bc, kept as it was.
-const previousObject = "testdata/xdpfw-layout16.o"
+// layout (version 17, each rule counted in rule_stats by its slot, no
+// rank_stats): pkg/loader/xdpfw_bpfel.o as committed at 9d6008d, kept as
+// it was.
+const previousObject = "testdata/xdpfw-layout17.o"
 
 // migrateRuleset's rules set conditions on two dimensions (not GF_SOLO),
 // one has a comment long enough for rule_defs_long, and one a definition
@@ -219,19 +219,16 @@ func runPreviousOn(s *State, iface string) error {
 	if err != nil {
 		return err
 	}
-	pinned := s.mapsByName()
-	reshaped, err := previousShape(s.dir, spec, pinned)
-	if err != nil {
+	// Its reads of `active` and gen_conf by address, as this build's.
+	if err := bindValueSections(spec); err != nil {
 		return err
 	}
+	pinned := s.mapsByName()
 	if err := previousSets(&s.maps); err != nil {
 		return err
 	}
-	defer func() {
-		for _, m := range reshaped {
-			m.Close()
-		}
-	}()
+	// Every map of the previous layout has the shape it has in this one
+	// (layout 18 only added rank_stats).
 	repl := map[string]*ebpf.Map{}
 	for name, ms := range spec.Maps {
 		if strings.HasPrefix(name, ".") {
@@ -240,16 +237,12 @@ func runPreviousOn(s *State, iface string) error {
 		if pinned[name] == nil {
 			return fmt.Errorf("the previous layout has map %s, which this build lacks", name)
 		}
-		if reshaped[name] != nil {
-			repl[name] = reshaped[name]
-			continue
-		}
 		if err := compatible(name, shapeOf(ms), pinned[name]); err != nil {
 			return fmt.Errorf("the previous layout differs: %w", err)
 		}
 		repl[name] = pinned[name]
 	}
-	// Layout 16 sized its conntrack tables to the ruleset as this one does
+	// Layout 17 sized its conntrack tables to the ruleset as this one does
 	// (load).
 	spec.Maps[xdpfwMapCt].MaxEntries = pinned[xdpfwMapCt].MaxEntries()
 	spec.Maps[xdpfwMapCtFrags].MaxEntries = pinned[xdpfwMapCtFrags].MaxEntries()

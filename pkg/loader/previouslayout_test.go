@@ -4,58 +4,10 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/cilium/ebpf"
 	"github.com/vishvananda/netlink"
 
 	"github.com/xdpfw/xdpfw/pkg/layout"
 )
-
-// previousShape gives the state the previous layout's shape of the maps
-// this one changed, and returns them: layout 16 kept gen_conf as an
-// array of one config per generation (this one keeps both in one value,
-// read by address). It makes those maps from the previous object, fills
-// them with what this layout's hold, and pins them over them. Every
-// other map must have the same shape in both. previousSets moves the
-// sets' contents to where layout 12 kept them, as a state that came
-// from 12 through each layout since still has them.
-func previousShape(dir string, spec *ebpf.CollectionSpec, pinned map[string]*ebpf.Map) (reshaped map[string]*ebpf.Map, err error) {
-	changed := map[string]bool{xdpfwMapGenConf: true}
-	for name, ms := range spec.Maps {
-		if cur := pinned[name]; cur != nil && !changed[name] {
-			if err := compatible(name, shapeOf(ms), cur); err != nil {
-				return nil, fmt.Errorf("map %s changed shape and is not one previousShape knows: %w", name, err)
-			}
-		}
-	}
-	reshaped = map[string]*ebpf.Map{}
-	defer func() {
-		if err != nil {
-			for _, m := range reshaped {
-				m.Close()
-			}
-		}
-	}()
-	for name := range changed {
-		if reshaped[name], err = ebpf.NewMap(spec.Maps[name]); err != nil {
-			return nil, err
-		}
-	}
-	for gen := range uint32(numGens) {
-		var c xdpfwGenConfig
-		if err := readGenConf(pinned[xdpfwMapGenConf], gen, &c); err != nil {
-			return nil, err
-		}
-		if err := reshaped[xdpfwMapGenConf].Put(gen, &c); err != nil {
-			return nil, err
-		}
-	}
-	for name, m := range reshaped {
-		if err := pinOver(dir, name, m); err != nil {
-			return nil, err
-		}
-	}
-	return reshaped, nil
-}
 
 // previousSets stores each set as layout 12 did (13 kept such sets as
 // they were): the entries in its

@@ -300,6 +300,7 @@ const (
 	xdpfwMapLogRing      = "log_ring"
 	xdpfwMapLogStats     = "log_stats"
 	xdpfwMapMeta         = "meta"
+	xdpfwMapRankStats    = "rank_stats"
 	xdpfwMapRanks        = "ranks"
 	xdpfwMapRuleDefs     = "rule_defs"
 	xdpfwMapRuleDefsLong = "rule_defs_long"
@@ -399,6 +400,7 @@ type xdpfwMapSpecs struct {
 	LogRing      *ebpf.MapSpec `ebpf:"log_ring"`
 	LogStats     *ebpf.MapSpec `ebpf:"log_stats"`
 	Meta         *ebpf.MapSpec `ebpf:"meta"`
+	RankStats    *ebpf.MapSpec `ebpf:"rank_stats"`
 	Ranks        *ebpf.MapSpec `ebpf:"ranks"`
 	RuleDefs     *ebpf.MapSpec `ebpf:"rule_defs"`
 	RuleDefsLong *ebpf.MapSpec `ebpf:"rule_defs_long"`
@@ -470,6 +472,7 @@ type xdpfwMaps struct {
 	LogRing      *ebpf.Map `ebpf:"log_ring"`
 	LogStats     *ebpf.Map `ebpf:"log_stats"`
 	Meta         *ebpf.Map `ebpf:"meta"`
+	RankStats    *ebpf.Map `ebpf:"rank_stats"`
 	Ranks        *ebpf.Map `ebpf:"ranks"`
 	RuleDefs     *ebpf.Map `ebpf:"rule_defs"`
 	RuleDefsLong *ebpf.Map `ebpf:"rule_defs_long"`
@@ -512,6 +515,7 @@ func (m *xdpfwMaps) Close() error {
 		m.LogRing,
 		m.LogStats,
 		m.Meta,
+		m.RankStats,
 		m.Ranks,
 		m.RuleDefs,
 		m.RuleDefsLong,
