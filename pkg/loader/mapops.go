@@ -13,7 +13,7 @@ import (
 
 const batchSize = 4096
 
-// readAll returns every key and value of a hash map.
+// readAll returns every key and value of a hash or array map.
 func readAll[K, V any](m *ebpf.Map) ([]K, []V, error) {
 	var (
 		keys []K
