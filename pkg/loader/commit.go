@@ -86,7 +86,7 @@ func (c *tx) prepare(rs *rules.Ruleset, slots map[uint32]uint32) error {
 	next := v.active ^ 1
 	// Before anything of it changes: what its ranks counted belongs to
 	// the rules it held.
-	if err := foldRankCounts(m, next, &v.conf[next], slots); err != nil {
+	if err := foldRankCounts(m, next, &v.conf[next]); err != nil {
 		return err
 	}
 	liveStart, liveEnd := vecSpan(&v.conf[v.active])

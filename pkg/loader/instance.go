@@ -27,6 +27,7 @@ type Instance struct {
 	objs  xdpfwObjects
 	slots map[uint32]uint32
 	trace bool
+	live  bool // on the live classifier maps (State.NewInstance)
 	seq   uint32
 }
 
@@ -83,7 +84,11 @@ func (t *Instance) Load(rs *rules.Ruleset) error {
 }
 
 // NewInstance loads a private instance that classifies with the live maps:
-// it sees every change to the live ruleset as it happens.
+// it sees every change to the live ruleset as it happens. It keeps no
+// rule counters (RuleCounters refuses): it would count by the live
+// generations' ranks, which live commits give to other rules, and no
+// commit folds its counts into rules as a state's are. Its verdict
+// counters are its own, and a trace names each frame's rule.
 func (s *State) NewInstance(trace bool) (*Instance, error) {
 	live := s.mapsByName()
 	repl := make(map[string]*ebpf.Map, len(classifierMaps))
@@ -96,14 +101,7 @@ func (s *State) NewInstance(trace bool) (*Instance, error) {
 	if err != nil {
 		return nil, err
 	}
-	err = s.read(func(v *view) error {
-		_, t.slots, err = v.ruleset()
-		return err
-	})
-	if err != nil {
-		t.Close()
-		return nil, err
-	}
+	t.live = true
 	return t, nil
 }
 
@@ -230,8 +228,12 @@ func testRunError(frame []byte, err error) error {
 	return fmt.Errorf("BPF_PROG_TEST_RUN: %w", err)
 }
 
-// RuleCounters are the instance's own per-rule counters, by rule id.
+// RuleCounters are the instance's own per-rule counters, by rule id; an
+// instance on the live maps has none.
 func (t *Instance) RuleCounters() (map[uint32]Counter, error) {
+	if t.live {
+		return nil, errors.New("an instance on the live maps keeps no rule counters (the live ranks it counts by change with every commit)")
+	}
 	return ruleCounters(&t.objs.xdpfwMaps, t.slots)
 }
 

@@ -123,6 +123,10 @@ func TestLiveUpdateIsAtomic(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tr.Close()
+	// Its counts by rank would follow the live commits to other rules.
+	if _, err := tr.RuleCounters(); err == nil {
+		t.Error("an instance on the live maps gave rule counters")
+	}
 	replay := startLiveReplay(tr, frames)
 
 	live := map[uint32]bool{}

@@ -10,6 +10,7 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/vishvananda/netlink"
 
+	"github.com/xdpfw/xdpfw/pkg/layout"
 	"github.com/xdpfw/xdpfw/pkg/rules"
 )
 
@@ -201,6 +202,13 @@ func (s *State) rebuild(spec *ebpf.CollectionSpec) (fresh map[string]*ebpf.Map, 
 	if err := writeDefs(&m, word.rules(), &storedDefs{}, defs); err != nil {
 		return nil, fmt.Errorf("copy the live generation's rule definitions: %w", err)
 	}
+	// And its rank entries: what this build's program counted by rank
+	// in the live generation (a migration cut short after it was
+	// attached) belongs to the rules they name, as the readers and the
+	// next commit's fold find them.
+	if err := copyRanks(s.maps.Ranks, m.Ranks, word.rules(), conf.Nrules); err != nil {
+		return nil, fmt.Errorf("copy the live generation's ranks: %w", err)
+	}
 	commit := func(t *tx) error {
 		t.setRules(rs, slots)
 		return nil
@@ -249,6 +257,25 @@ func (s *State) rebuild(spec *ebpf.CollectionSpec) (fresh map[string]*ebpf.Map, 
 		return nil, fmt.Errorf("commit the live ruleset to the new maps: %w", err)
 	}
 	return fresh, nil
+}
+
+// copyRanks copies the first n rank entries of generation gen from one
+// ranks map to another.
+func copyRanks(from, to *ebpf.Map, gen, n uint32) error {
+	n = min(n, layout.MaxRules)
+	if n == 0 {
+		return nil
+	}
+	keys := make([]uint32, n)
+	vals := make([]xdpfwRankEntry, n)
+	for r := range n {
+		keys[r] = gen*layout.MaxRules + r
+		if err := from.Lookup(keys[r], &vals[r]); err != nil {
+			return err
+		}
+	}
+	_, err := to.BatchUpdate(keys, vals, nil)
+	return err
 }
 
 // replaceMapPins pins maps in dir under their names, replacing the old

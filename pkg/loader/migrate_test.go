@@ -365,6 +365,14 @@ func TestMigrateCutShort(t *testing.T) {
 				if finished {
 					return fmt.Errorf("the migration never reached %s", point)
 				}
+				// A frame of the third rule, counted by whichever program
+				// the cut left pinned (this build's counts it by rank):
+				// the rule keeps it once the migration is finished.
+				if err := countPinned(dir, fixtures.TCPSyn("192.0.2.7", "192.0.2.1", 1000, 23)); err != nil {
+					return err
+				}
+				before[2].Packets++
+				before[2].Bytes += uint64(len(fixtures.TCPSyn("192.0.2.7", "192.0.2.1", 1000, 23)))
 				if err := Provision(dir, func(s *State) error {
 					_, _, err := s.AttachAll([]string{"cut0"}, ModeAuto, false)
 					return err
@@ -391,6 +399,20 @@ func TestMigrateCutShort(t *testing.T) {
 						t.Errorf("rule %d after finishing: %+v, want %+v", i, after[i], before[i])
 					}
 				}
+				// And after two commits, which fold both generations.
+				for range 2 {
+					if err := s.SetPolicy(rules.Pass); err != nil {
+						return err
+					}
+				}
+				if _, after, err = s.RuleList(); err != nil {
+					return err
+				}
+				for i := range before {
+					if after[i].Counter != before[i].Counter {
+						t.Errorf("rule %d after two more commits: %+v, want %+v", i, after[i].Counter, before[i].Counter)
+					}
+				}
 				entries, _ := os.ReadDir(dir)
 				for _, e := range entries {
 					if strings.HasSuffix(e.Name(), newPinSuffix) {
@@ -401,6 +423,18 @@ func TestMigrateCutShort(t *testing.T) {
 			})
 		})
 	}
+}
+
+// countPinned runs frame through the program pinned in dir, on the maps
+// pinned there.
+func countPinned(dir string, frame []byte) error {
+	p, err := ebpf.LoadPinnedProgram(filepath.Join(dir, "prog"), nil)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	_, err = runFrame(p, frame)
+	return err
 }
 
 // migrateFixture is a state in dir attached to a new veth iface, with

@@ -150,13 +150,15 @@ func ruleCounters(m *xdpfwMaps, slots map[uint32]uint32) (map[uint32]Counter, er
 }
 
 // foldRankCounts moves what generation gen's ranks counted into the
-// rule_stats slots of their rules, and zeroes them, before a commit
+// rule_stats slots their entries name, and zeroes them, before a commit
 // rewrites gen (whose config is conf, as its last commit left it).
-// slots are the rules of the ruleset being made live: a rank whose slot
-// none of them has was a deleted rule's, and its counts go with it, as
-// its slot's do. Packets stopped counting in gen when the last commit
-// switched away from it.
-func foldRankCounts(m *xdpfwMaps, gen uint32, conf *xdpfwGenConfig, slots map[uint32]uint32) error {
+// Packets stopped counting in gen when the last commit switched away
+// from it. Every rank moves, whether or not the ruleset being made live
+// keeps its rule: a change that stops before its switch leaves the live
+// rules live, each with all it counted. A slot no rule holds keeps what
+// a deleted rule counted until the slot is given to a new rule, which
+// zeroes it first (tx.zero).
+func foldRankCounts(m *xdpfwMaps, gen uint32, conf *xdpfwGenConfig) error {
 	n := min(conf.Nrules, layout.MaxRules)
 	if conf.Flags&gfWriting != 0 || n == 0 {
 		return nil
@@ -182,10 +184,11 @@ func foldRankCounts(m *xdpfwMaps, gen uint32, conf *xdpfwGenConfig, slots map[ui
 		return err
 	}
 	top := -1
-	live := make(map[uint32]bool, len(slots))
-	for _, slot := range slots {
-		top = max(top, int(slot))
-		live[slot] = true
+	for _, r := range moved {
+		top = max(top, int(ranks[gen*layout.MaxRules+r].Slot))
+	}
+	if top >= int(m.RuleStats.MaxEntries()) {
+		return fmt.Errorf("a rank entry of generation %d names counter slot %d, past the %d there are", gen, top, m.RuleStats.MaxEntries())
 	}
 	kept, _, err := perCPU(m.RuleStats, top+1)
 	if err != nil {
@@ -196,9 +199,6 @@ func foldRankCounts(m *xdpfwMaps, gen uint32, conf *xdpfwGenConfig, slots map[ui
 	for _, r := range moved {
 		e := ranks[gen*layout.MaxRules+r]
 		zeroKeys = append(zeroKeys, rankCounter(gen, r))
-		if !live[e.Slot] {
-			continue
-		}
 		from := counts[int(rankCounter(gen, r))*ncpu:][:ncpu]
 		into := kept[int(e.Slot)*ncpu:][:ncpu]
 		for cpu := range into {

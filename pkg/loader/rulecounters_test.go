@@ -182,7 +182,7 @@ func TestRankCounters(t *testing.T) {
 		}
 	}
 
-	if err := foldRankCounts(m, 0, &confs[0], slots); err != nil {
+	if err := foldRankCounts(m, 0, &confs[0]); err != nil {
 		t.Fatal(err)
 	}
 	check("generation 0 folded", want)
@@ -199,7 +199,7 @@ func TestRankCounters(t *testing.T) {
 		}
 	}
 	// Folding again moves nothing.
-	if err := foldRankCounts(m, 0, &confs[0], slots); err != nil {
+	if err := foldRankCounts(m, 0, &confs[0]); err != nil {
 		t.Fatal(err)
 	}
 	check("generation 0 folded twice", want)
@@ -210,7 +210,8 @@ func TestRankCounters(t *testing.T) {
 // (a rule added above it) and fold what each generation counted; a rule
 // added in a deleted rule's slot starts from zero, though the deleted
 // rule's last frames were counted by rank in the generation the add
-// rewrites.
+// rewrites; an apply without a rule, cut short before its switch,
+// loses none of its counts.
 func TestRuleCountersAcrossCommits(t *testing.T) {
 	dir := privtest.PinDir(t)
 	defer removeState(dir)
@@ -281,4 +282,23 @@ func TestRuleCountersAcrossCommits(t *testing.T) {
 	expect("e in c's slot", map[uint32]uint64{a: 6, d: 0, e: 0})
 	send(dns, 1)
 	expect("after the last commit", map[uint32]uint64{a: 7, d: 0, e: 0})
+
+	// A change cut short before its switch leaves the live rules live
+	// with all they counted, though the fold of the generation it was
+	// rewriting ran for a ruleset without a.
+	send(dns, 2)
+	f := add("{proto: udp, dport: 55, action: drop, priority: 50}") // a's 2 stay in the other generation
+	without := mustRuleset(t, `policy: pass
+sets:
+  cut: {family: ipv4, elements: [198.51.100.0/24]}
+rules:
+  - {proto: tcp, dport: 81, action: drop, priority: 30}
+  - {proto: udp, dport: 54, action: drop, priority: 40}
+  - {proto: udp, dport: 55, action: drop, priority: 50}
+`)
+	cutShort(t, s, "switch", func(func(int, int)) { s.Apply(without) })
+	expect("an apply without a cut short", map[uint32]uint64{a: 9, d: 0, e: 0, f: 0})
+	send(dns, 1)
+	add("{proto: udp, dport: 56, action: drop, priority: 60}")
+	expect("a commit after it", map[uint32]uint64{a: 10, d: 0, e: 0, f: 0})
 }
