@@ -49,7 +49,12 @@ func (s *State) Apply(rs *rules.Ruleset) (ApplyResult, error) {
 			resized = true
 		}
 		if !resized && p.fresh == nil && p.removed == 0 && p.sameIDs && !p.recommented && rs.Policy == live.Policy && rs.Conntrack == live.Conntrack && !t.plan.changed() {
-			return nil
+			// The same rules, unless an interface they name was made
+			// again since they were written (ifaceresolve.go).
+			stale, err := ifacesStale(t.m, t.active, live)
+			if err != nil || !stale {
+				return err
+			}
 		}
 		// Reserve the new ids before anything is written, as AddRule
 		// does: a failed or killed apply never lets a later one hand them

@@ -147,7 +147,16 @@ func (s *State) attach(name string, mode Mode, force bool) (Attachment, string, 
 	// was in the totals and in no interface's counters. First of all:
 	// the change finishes a growth of the maps cut short, which loads
 	// the programs again, so the ones read below are those it pinned.
-	if err := s.change(func(t *tx) error { return foldIfUnused(t.m, link.Attrs().Index) }); err != nil {
+	//
+	// The same change commits the live ruleset again if an interface its
+	// rules name was made again since it was written (the interface
+	// being attached, typically): its rules match before frames come.
+	if err := s.change(func(t *tx) error {
+		if err := foldIfUnused(t.m, link.Attrs().Index); err != nil {
+			return err
+		}
+		return t.resolveIfacesAgain()
+	}); err != nil {
 		return Attachment{}, "", err
 	}
 	ids, err := s.progIDs()

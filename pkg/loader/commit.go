@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net"
 	"net/netip"
 	"runtime"
 	"slices"
@@ -328,13 +327,9 @@ func writeIfaces(m *xdpfwMaps, gen uint32, ifaces []classifier.IfaceAtom) error 
 		keys  []xdpfwIfaceKey
 		atoms []uint32
 	)
-	for _, e := range ifaces {
-		ifi, err := net.InterfaceByName(e.Name)
-		if err != nil {
-			continue
-		}
-		keys = append(keys, xdpfwIfaceKey{Gen: gen, Ifindex: uint32(ifi.Index)})
-		atoms = append(atoms, e.Atom)
+	for _, e := range resolveIfaces(ifaces) {
+		keys = append(keys, xdpfwIfaceKey{Gen: gen, Ifindex: e.ifindex})
+		atoms = append(atoms, e.atom)
 	}
 	if len(keys) == 0 {
 		return nil
