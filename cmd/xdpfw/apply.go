@@ -208,6 +208,9 @@ writes nothing (a shell redirection would still leave an empty file).
 			if c.NArg() > 0 {
 				return fmt.Errorf("save: unexpected argument %q (save prints to standard output, or writes -o FILE)", c.Args().First())
 			}
+			if c.IsSet("output") && c.String("output") == "" { // save -o "$UNSET"
+				return fmt.Errorf("save: -o: empty file name (leave -o out to print to standard output)")
+			}
 			var text []byte
 			err := withState(c, func(s *loader.State) error {
 				rs, err := s.RulesetWithSets()

@@ -89,5 +89,14 @@ func TestApplyInterfaces(t *testing.T) {
 	if st := decodeJSON[statusJSON](t, "status --json", c.mustRun("status", "--json")); st.Rules != 1 {
 		t.Errorf("after interfaces: [], status has %d rules, want the file's 1", st.Rules)
 	}
+
+	// An attach that fails past the checks (a bridge has no native XDP)
+	// says the new ruleset is live.
+	c.in(func() error { return netlink.LinkAdd(&netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: "ifc0"}}) })
+	failing := writeFile(t, t.TempDir(), "native.yaml", "policy: pass\ninterfaces: [{name: ifc0, mode: native}]\nrules:\n  - {proto: udp, dport: 10, action: drop}\n")
+	c.wantFail("the ruleset is applied, but attach to ifc0 in native mode", "apply", "-f", failing)
+	if out := c.mustRun("rule", "list"); !strings.Contains(out, "proto udp dport 10") {
+		t.Errorf("after the failed attach, the live rules are:\n%s\nwant the file's", out)
+	}
 	c.mustRun("detach", "--all")
 }

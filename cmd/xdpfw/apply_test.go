@@ -209,8 +209,7 @@ func TestApplyKeepsCounters(t *testing.T) {
 }
 
 // counterFileEdited2 is counterFileEdited as save prints it.
-const counterFileEdited2 = `policy: pass
-rules:
+const counterFileEdited2 = `rules:
   - action: drop
     priority: 1000
     proto: udp
@@ -223,6 +222,8 @@ rules:
     priority: 1000
     proto: udp
     dport: 54
+# the policy comes last: a copy of this file cut short is refused
+policy: pass
 `
 
 // TestApplyBeforeAttach: apply creates the state before any attach; a

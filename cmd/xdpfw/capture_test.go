@@ -299,6 +299,8 @@ func TestCaptureRefusals(t *testing.T) {
 		{`capture: unknown interface "nosuch0"`, []string{"capture", "--iface", "nosuch0"}},
 		{"capture: -c -1: want 0 or more", []string{"capture", "-c", "-1"}},
 		{"capture: 17 rules named, at most 16", many},
+		{"capture: no rule 99 in the live ruleset (see xdpfw rule list)", []string{"capture", "--rule", "1", "--rule", "99"}},
+		{"capture: no rule 0 in the live ruleset (see xdpfw rule list)", []string{"capture", "--rule", "0"}},
 	} {
 		refused(t, pin, "", tc.want, tc.args...)
 	}

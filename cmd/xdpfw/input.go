@@ -27,7 +27,7 @@ func maxSize(c *cli.Context, def int64) (int64, error) {
 	}
 	n, err := input.ParseSize(c.String("max-size"))
 	if err != nil {
-		return 0, fmt.Errorf("%s: --max-size: %w", c.Command.FullName(), err)
+		return 0, fmt.Errorf("%s: --max-size: %w", commandPath(c), err)
 	}
 	return n, nil
 }

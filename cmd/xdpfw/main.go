@@ -152,7 +152,13 @@ func withState(c *cli.Context, fn func(*loader.State) error) error {
 // needArgs fails with a usage line when a command got no arguments.
 func needArgs(c *cli.Context, what string) error {
 	if c.NArg() == 0 {
-		return fmt.Errorf("%s: missing %s (usage: xdpfw %s %s)", c.Command.FullName(), what, c.Command.FullName(), c.Command.ArgsUsage)
+		return fmt.Errorf("%s: missing %s (usage: xdpfw %s %s)", commandPath(c), what, commandPath(c), c.Command.ArgsUsage)
 	}
 	return nil
+}
+
+// commandPath is the command as typed after xdpfw ("rule del"), where
+// FullName is the subcommand's name alone ("del").
+func commandPath(c *cli.Context) string {
+	return strings.TrimPrefix(c.Command.HelpName, c.App.Name+" ")
 }

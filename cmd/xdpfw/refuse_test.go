@@ -244,3 +244,32 @@ func TestErrorsQuoteLittle(t *testing.T) {
 		t.Errorf("errorLine(a\\nb) = %q", line)
 	}
 }
+
+// TestNumbersAreDecimal: a number given to a flag is decimal, leading
+// zeros and all, as ports are: --priority 010 is 10, never octal 8 (which
+// would run the rule before those of 9), and 0x10 is refused.
+func TestNumbersAreDecimal(t *testing.T) {
+	pin, _ := withLiveRuleset(t)
+	mustRunCLI(t, pin, "", "rule", "add", "--priority", "010", "--proto", "udp", "--dport", "53", "--action", "drop")
+	if out := mustRunCLI(t, pin, "", "rule", "list"); !strings.Contains(out, "proto udp dport 53") {
+		t.Fatalf("rule list:\n%s", out)
+	}
+	saved := mustRunCLI(t, pin, "", "save")
+	if !strings.Contains(saved, "priority: 10\n") {
+		t.Errorf("--priority 010 saved as:\n%s", saved)
+	}
+	refused(t, pin, "", `invalid value "0x10" for flag -priority: want a number in decimal digits`, "rule", "add", "--priority", "0x10", "--proto", "udp", "--dport", "54", "--action", "drop")
+}
+
+// TestUsageLines: a command missing its arguments names itself as typed,
+// and save -o with an empty name (an unset variable) is refused rather
+// than taken as standard output.
+func TestUsageLines(t *testing.T) {
+	pin, _ := withLiveRuleset(t)
+	refused(t, pin, "", "rule del: missing rule id (usage: xdpfw rule del ID...)", "rule", "del")
+	refused(t, pin, "", "set destroy: need exactly one set name (usage: xdpfw set destroy NAME)", "set", "destroy")
+	out, err := runCLI(t, pin, "", "save", "-o", "")
+	if err == nil || err.Error() != "save: -o: empty file name (leave -o out to print to standard output)" || out != "" {
+		t.Errorf("save -o '': %q, %v; want nothing printed and the empty name refused", out, err)
+	}
+}

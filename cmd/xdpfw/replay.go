@@ -145,7 +145,7 @@ func nothingRead(c *cli.Context, bad []string, captures int) error {
 	for _, e := range bad {
 		fmt.Fprintf(c.App.ErrWriter, "xdpfw: %s\n", e)
 	}
-	return fmt.Errorf("%s: none of the %d captures could be read (above)", c.Command.FullName(), captures)
+	return fmt.Errorf("%s: none of the %d captures could be read (above)", commandPath(c), captures)
 }
 
 // replayErrors prints one line per capture that could not be read to its
@@ -156,9 +156,9 @@ func replayErrors(c *cli.Context, bad []string, mismatches, captures int) error 
 	}
 	switch {
 	case mismatches > 0:
-		return fmt.Errorf("%s: %d frames where the datapath and the reference model disagree", c.Command.FullName(), mismatches)
+		return fmt.Errorf("%s: %d frames where the datapath and the reference model disagree", commandPath(c), mismatches)
 	case len(bad) > 0:
-		return fmt.Errorf("%s: %d of %d captures could not be read to their end (above); the rest replayed", c.Command.FullName(), len(bad), captures)
+		return fmt.Errorf("%s: %d of %d captures could not be read to their end (above); the rest replayed", commandPath(c), len(bad), captures)
 	}
 	return nil
 }

@@ -282,7 +282,7 @@ func listElements(c *cli.Context, s *loader.State, name string) error {
 
 func oneSetName(c *cli.Context) (string, error) {
 	if c.NArg() != 1 {
-		return "", fmt.Errorf("%s: need exactly one set name (usage: xdpfw %s NAME)", c.Command.FullName(), c.Command.FullName())
+		return "", fmt.Errorf("%s: need exactly one set name (usage: xdpfw %s NAME)", commandPath(c), commandPath(c))
 	}
 	name := c.Args().First()
 	return name, rules.ValidSetName(name)

@@ -41,6 +41,14 @@ func (s *State) ApplyFile(rs *rules.Ruleset) (ApplyResult, IfaceChange, error) {
 		return res, IfaceChange{}, err
 	}
 	ch, err := s.MatchInterfaces(rs.Interfaces)
+	if err != nil {
+		// Said first: the error alone reads as if nothing changed.
+		what := "the ruleset is applied"
+		if !res.Committed {
+			what = "the ruleset is unchanged"
+		}
+		err = fmt.Errorf("%s, but %w", what, err)
+	}
 	return res, ch, err
 }
 

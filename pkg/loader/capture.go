@@ -4,11 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"syscall"
 
 	"github.com/cilium/ebpf"
 
 	"github.com/xdpfw/xdpfw/pkg/layout"
+	"github.com/xdpfw/xdpfw/pkg/rules"
 )
 
 // Capture: `xdpfw capture` asks the datapath to copy the frames it
@@ -154,6 +156,19 @@ func (s *State) StartCapture(f CaptureFilter) (*Capture, error) {
 		return nil, fmt.Errorf("capture: %w", err)
 	}
 	err = s.change(func(t *tx) error {
+		// A rule that is not live would capture nothing, silently, for
+		// as long as the capture runs.
+		if len(f.Rules) > 0 {
+			rs, _, err := t.ruleset()
+			if err != nil {
+				return err
+			}
+			for _, id := range f.Rules {
+				if !slices.ContainsFunc(rs.Rules, func(r rules.Rule) bool { return r.ID == id }) {
+					return fmt.Errorf("capture: no rule %d in the live ruleset (see xdpfw rule list)", id)
+				}
+			}
+		}
 		t.capture = &captureChange{start: true, conf: f.conf(me), ring: ring}
 		return nil
 	})

@@ -375,7 +375,18 @@ func (p *fileParser) rule(n *yaml.Node) (Rule, error) {
 }
 
 // priority must be a YAML integer: a quoted "10" or 10.5 is a type error.
+// Digits with a leading zero are decimal, as ports are: YAML's resolver
+// would read 0100 as octal 64, running the rule before those of 65 to 99,
+// and refuse 09 as a float. 0x and 0o say their base.
 func (p *fileParser) priority(f field) (uint32, error) {
+	quoted := f.val.Style&(yaml.SingleQuotedStyle|yaml.DoubleQuotedStyle) != 0
+	if f.val.Kind == yaml.ScalarNode && !quoted && leadingZero.MatchString(f.val.Value) {
+		v, err := strconv.ParseUint(f.val.Value, 10, 32)
+		if err != nil || v > MaxPriority {
+			return 0, p.errorf(f.val, "priority %s out of range (0-%d)", f.val.Value, MaxPriority)
+		}
+		return uint32(v), nil
+	}
 	if f.val.Kind != yaml.ScalarNode || f.val.ShortTag() != "!!int" {
 		return 0, p.errorf(f.val, "priority: want an integer, got %s", kindName(f.val))
 	}
@@ -385,6 +396,9 @@ func (p *fileParser) priority(f field) (uint32, error) {
 	}
 	return uint32(v), nil
 }
+
+// leadingZero is a decimal number written with leading zeros.
+var leadingZero = regexp.MustCompile(`^0[0-9]+$`)
 
 // FormatYAML writes rs in the file format, rules in evaluation order
 // (Sorted) with the priority always written. ParseYAML gives back the same
@@ -400,7 +414,6 @@ func FormatYAML(rs *Ruleset) []byte {
 		list.Style = yaml.FlowStyle // "rules: []"
 	}
 	root := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
-	addPair(root, "policy", strNode(rs.Policy.String()))
 	if len(rs.Sets) > 0 {
 		addPair(root, "sets", setsNode(rs.Sets))
 	}
@@ -411,6 +424,13 @@ func FormatYAML(rs *Ruleset) []byte {
 		addPair(root, "conntrack", n)
 	}
 	addPair(root, "rules", list)
+	// Last: a file cut short anywhere (a full disk, a copy or a pipe that
+	// broke) has no policy, which ParseYAML refuses, where with the policy
+	// first a cut after a rule's action could leave a rule that passes
+	// everything, or a pass policy without its drop rules.
+	policy := strNode("policy")
+	policy.HeadComment = "the policy comes last: a copy of this file cut short is refused"
+	root.Content = append(root.Content, policy, strNode(rs.Policy.String()))
 
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)

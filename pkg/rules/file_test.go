@@ -72,6 +72,22 @@ func TestParseYAMLDefaults(t *testing.T) {
 	}
 }
 
+// TestParseYAMLPriorityBase: a priority with leading zeros is decimal,
+// as a port is (YAML alone would read 0100 as octal 64, and run that rule
+// before one of priority 90); 0x and 0o say their base.
+func TestParseYAMLPriorityBase(t *testing.T) {
+	for in, want := range map[string]uint32{"0100": 100, "09": 9, "00": 0, "0x10": 16, "0o10": 8, "100": 100} {
+		rs, err := ParseYAML("f.yaml", []byte("policy: pass\nrules:\n  - {action: drop, priority: "+in+"}\n"), FileOptions{})
+		if err != nil {
+			t.Errorf("priority %s: %v", in, err)
+			continue
+		}
+		if got := rs.Rules[0].Priority; got != want {
+			t.Errorf("priority %s read as %d, want %d", in, got, want)
+		}
+	}
+}
+
 // TestParseYAMLNeedsPolicy: a file that does not state its policy (empty,
 // comment-only, cut off before the policy, or simply without one) is
 // refused in one line saying why, never read as "policy pass".
@@ -124,6 +140,8 @@ rules:
 		{"bad proto", "rules:\n  - action: drop\n    proto: sctp\n", `rules.yaml:3: proto: unknown protocol "sctp" (want tcp, udp, icmp, icmpv6 or a number 0-255)`},
 		{"priority string", "rules:\n  - action: drop\n    priority: \"10\"\n", `rules.yaml:3: priority: want an integer, got str "10"`},
 		{"priority float", "rules:\n  - action: drop\n    priority: 1.5\n", `rules.yaml:3: priority: want an integer, got float "1.5"`},
+		{"priority negative", "rules:\n  - action: drop\n    priority: -1\n", `rules.yaml:3: priority -1 out of range (0-65535)`},
+		{"priority too large", "rules:\n  - action: drop\n    priority: 065536\n", `rules.yaml:3: priority 065536 out of range (0-65535)`},
 		{"priority range", "rules:\n  - action: drop\n    priority: 65536\n", "rules.yaml:3: priority 65536 out of range (0-65535)"},
 		{"priority negative", "rules:\n  - action: drop\n    priority: -1\n", "rules.yaml:3: priority -1 out of range (0-65535)"},
 		{"ports need tcp", "rules:\n  - action: pass\n  - action: drop\n    proto: icmp\n    dport: 22\n",
@@ -189,8 +207,7 @@ func TestFormatYAML(t *testing.T) {
 		{ID: 4, Priority: 0, Action: Pass, Match: Match{Proto: proto(0), Dport: ports(0, 0)}},
 	}}
 	got := string(FormatYAML(rs))
-	want := `policy: drop
-rules:
+	want := `rules:
   - action: pass
     priority: 0
     proto: 0
@@ -210,12 +227,33 @@ rules:
     dst: ::/0
     proto: 47
     log: true
+# the policy comes last: a copy of this file cut short is refused
+policy: drop
 `
 	if got != want {
 		t.Errorf("FormatYAML:\n%s\nwant:\n%s", got, want)
 	}
-	if got := string(FormatYAML(&Ruleset{Policy: Pass})); got != "policy: pass\nrules: []\n" {
+	if got := string(FormatYAML(&Ruleset{Policy: Pass})); got != "rules: []\n# the policy comes last: a copy of this file cut short is refused\npolicy: pass\n" {
 		t.Errorf("empty ruleset: %q", got)
+	}
+}
+
+// TestFormatYAMLCutShort: FormatYAML's output cut at any byte before its
+// last line's end is refused by ParseYAML: a copy of a saved ruleset that
+// a full disk or a broken pipe cut short never opens the firewall.
+func TestFormatYAMLCutShort(t *testing.T) {
+	for _, policy := range []Action{Pass, Drop} {
+		rs := &Ruleset{Policy: policy, Rules: []Rule{
+			{ID: 1, Priority: 10, Action: Pass, Match: Match{Src: pfx("192.0.2.0/24"), Proto: proto(6), Dport: ports(22, 22)}},
+			{ID: 2, Priority: 20, Action: Drop, Match: Match{Proto: proto(17)}},
+			{ID: 3, Priority: 30, Action: Drop, Match: Match{Dst: pfx("2001:db8::/32")}},
+		}}
+		whole := FormatYAML(rs)
+		for n := range len(whole) - 1 {
+			if got, err := ParseYAML("cut.yaml", whole[:n], FileOptions{}); err == nil {
+				t.Errorf("policy %v, cut after %d of %d bytes: accepted (%d rules, policy %v)", policy, n, len(whole), len(got.Rules), got.Policy)
+			}
+		}
 	}
 }
 
@@ -283,12 +321,13 @@ func ExampleFormatYAML() {
 	}}
 	fmt.Print(string(FormatYAML(rs)))
 	// Output:
-	// policy: drop
 	// rules:
 	//   - action: pass
 	//     priority: 10
 	//     proto: tcp
 	//     dport: 22
+	// # the policy comes last: a copy of this file cut short is refused
+	// policy: drop
 }
 
 // TestParseYAMLQuotesLittle: errors about a file that is not a ruleset

@@ -154,6 +154,17 @@ func (m Match) validSetRefs(sets Sets) error {
 	if err != nil {
 		return err
 	}
+	why := ""
+	if fam == FamilyAny && (m.ICMPType.Set || m.ICMPCode.Set) && m.Proto.Set {
+		// ICMP types are one family's, which Match.validate checks
+		// against prefixes; a set's family is known only here.
+		switch m.Proto.Num {
+		case ProtoICMP:
+			fam, why = FamilyIPv4, " (icmp-type/icmp-code match IPv4 only)"
+		case ProtoICMPv6:
+			fam, why = FamilyIPv6, " (icmpv6-type/icmpv6-code match IPv6 only)"
+		}
+	}
 	for _, name := range []string{m.SrcSet, m.DstSet} {
 		if name == "" {
 			continue
@@ -166,7 +177,7 @@ func (m Match) validSetRefs(sets Sets) error {
 			continue
 		}
 		if fam != FamilyAny && fam != s.Family {
-			return fmt.Errorf("set @%s is %s, but the rule matches %s only", name, s.Family, fam)
+			return fmt.Errorf("set @%s is %s, but the rule matches %s only%s", name, s.Family, fam, why)
 		}
 		fam = s.Family
 	}

@@ -46,6 +46,9 @@ func TestRuleValidate(t *testing.T) {
 	}
 }
 
+// familySets are a set of each family and one of both.
+var familySets = Sets{"s4": {Name: "s4", Family: FamilyIPv4}, "s6": {Name: "s6", Family: FamilyIPv6}, "both": {Name: "both"}}
+
 func TestRulesetValidate(t *testing.T) {
 	ok := Rule{ID: 1, Action: Pass}
 	many := make([]Rule, MaxRules+1)
@@ -67,6 +70,16 @@ func TestRulesetValidate(t *testing.T) {
 		{"dup id", Ruleset{Policy: Pass, Rules: []Rule{ok, {ID: 2, Action: Pass}, ok}}, "rule 1: duplicate ID"},
 		{"bad rule", Ruleset{Policy: Pass, Rules: []Rule{ok, {ID: 9, Action: Pass, Priority: 70000}}},
 			"rule 9: priority 70000 out of range (0-65535)"},
+		// An ICMP type is one family's: a set of the other would make a
+		// rule that never matches.
+		{"icmp type, IPv6 set", Ruleset{Policy: Pass, Sets: familySets, Rules: []Rule{{ID: 3, Action: Drop,
+			Match: Match{SrcSet: "s6", Proto: proto(ProtoICMP), ICMPType: Opt8{Set: true, Val: 8}}}}},
+			"rule 3: set @s6 is ipv6, but the rule matches ipv4 only (icmp-type/icmp-code match IPv4 only)"},
+		{"icmpv6 type, IPv4 set", Ruleset{Policy: Pass, Sets: familySets, Rules: []Rule{{ID: 4, Action: Drop,
+			Match: Match{DstSet: "s4", Proto: proto(ProtoICMPv6), ICMPType: Opt8{Set: true, Val: 128}}}}},
+			"rule 4: set @s4 is ipv4, but the rule matches ipv6 only (icmpv6-type/icmpv6-code match IPv6 only)"},
+		{"icmp type, set of both", Ruleset{Policy: Pass, Sets: familySets, Rules: []Rule{{ID: 5, Action: Drop,
+			Match: Match{SrcSet: "both", Proto: proto(ProtoICMP), ICMPType: Opt8{Set: true, Val: 8}}}}}, ""},
 	}
 	for _, tt := range tests {
 		checkErr(t, tt.name, tt.rs.Validate(), tt.wantErr)
