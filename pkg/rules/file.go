@@ -413,10 +413,11 @@ func FormatYAML(rs *Ruleset) []byte {
 	if len(list.Content) == 0 {
 		list.Style = yaml.FlowStyle // "rules: []"
 	}
-	root := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+	var buf bytes.Buffer
 	if len(rs.Sets) > 0 {
-		addPair(root, "sets", setsNode(rs.Sets))
+		writeSetsYAML(&buf, rs.Sets)
 	}
+	root := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
 	if rs.Interfaces != nil {
 		addPair(root, "interfaces", interfacesNode(rs.Interfaces))
 	}
@@ -431,18 +432,31 @@ func FormatYAML(rs *Ruleset) []byte {
 	policy := strNode("policy")
 	policy.HeadComment = "the policy comes last: a copy of this file cut short is refused"
 	root.Content = append(root.Content, policy, strNode(rs.Policy.String()))
+	encodeYAML(&buf, root, "")
+	return buf.Bytes()
+}
 
-	var buf bytes.Buffer
-	enc := yaml.NewEncoder(&buf)
+// encodeYAML writes n as the file format does (two-space indents), each
+// line after indent.
+func encodeYAML(w *bytes.Buffer, n *yaml.Node, indent string) {
+	var out bytes.Buffer
+	enc := yaml.NewEncoder(&out)
 	enc.SetIndent(2)
-	if err := enc.Encode(root); err != nil {
+	if err := enc.Encode(n); err != nil {
 		// Only programming errors (an invalid node tree) get here.
 		panic(fmt.Sprintf("rules: FormatYAML: %v", err))
 	}
 	if err := enc.Close(); err != nil {
 		panic(fmt.Sprintf("rules: FormatYAML: %v", err))
 	}
-	return buf.Bytes()
+	if indent == "" {
+		w.Write(out.Bytes())
+		return
+	}
+	for line := range bytes.Lines(out.Bytes()) {
+		w.WriteString(indent)
+		w.Write(line)
+	}
 }
 
 func ruleNode(r Rule) *yaml.Node {
