@@ -57,7 +57,7 @@ func (t table) Flush() error {
 // not exist here: rules that match nothing are easy to miss.
 func warnUnknownInterfaces(c *cli.Context, rs *rules.Ruleset) {
 	for _, name := range loader.UnknownInterfaces(rs) {
-		fmt.Fprintf(c.App.ErrWriter, "xdpfw: warning: no interface %s here: its rules match nothing until it exists and the ruleset is next changed\n", name)
+		fmt.Fprintf(c.App.ErrWriter, "xdpfw: warning: no interface %s here: its rules match nothing until it exists and xdpfw is attached to it or the ruleset is applied again\n", name)
 	}
 }
 
