@@ -191,14 +191,16 @@ func saveCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "save",
 		Usage: "print the live ruleset as a ruleset file, or write it to a file with -o",
-		Description: `Prints the live policy and rules in the ruleset file format, rules in
-evaluation order. 'xdpfw apply -f' of the output changes nothing: the
-same rules keep the same ids and counters.
+		Description: `Prints the live sets, rules and policy in the ruleset file format, rules in
+evaluation order, the policy last: a copy cut short (a full disk, a broken
+pipe) has none, and apply refuses it. 'xdpfw apply -f' of the output
+changes nothing: the same rules keep the same ids and counters.
 
 With -o FILE the ruleset is written to a temporary file in FILE's
-directory, synced and renamed over FILE: FILE is the old ruleset or the
-new one, never empty or half written. Without live state save fails and
-writes nothing (a shell redirection would still leave an empty file).
+directory, synced and renamed over FILE (over its target, when FILE is a
+symlink): FILE is the old ruleset or the new one, never empty or half
+written. Without live state save fails and writes nothing (a shell
+redirection would still leave an empty file).
 
   xdpfw save -o /etc/xdpfw.yaml    # and at boot: xdpfw apply -f /etc/xdpfw.yaml`,
 		Flags: []cli.Flag{
@@ -243,6 +245,11 @@ writes nothing (a shell redirection would still leave an empty file).
 // synced, so path is the old contents or the new, whatever happens. A new
 // file gets mode 0644; an existing one keeps its mode.
 func writeFileAtomic(path string, data []byte) (err error) {
+	// A symlink's target is what gets replaced (the config a package
+	// or a config manager links in place), not the link.
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		path = real
+	}
 	mode := os.FileMode(0o644)
 	if fi, err := os.Stat(path); err == nil {
 		if !fi.Mode().IsRegular() {

@@ -115,6 +115,23 @@ func TestSaveOutput(t *testing.T) {
 		t.Errorf("apply of save -o's file: %q", o)
 	}
 	refused(t, pin, "", "not a regular file", "save", "-o", dir)
+
+	// A symlink's target gets the ruleset; the link stays.
+	target := filepath.Join(t.TempDir(), "real.yaml")
+	if err := os.WriteFile(target, []byte("old"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link.yaml")
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	mustRunCLI(t, pin, "", "save", "-o", link)
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("save -o through a symlink replaced the link: %v, %v", fi, err)
+	}
+	if got, err := os.ReadFile(target); err != nil || string(got) != printed {
+		t.Errorf("save -o through a symlink left its target %q (%v)", got, err)
+	}
 }
 
 // TestSetLoadRefusesEmpty: a list with no elements never empties a set,
