@@ -247,7 +247,11 @@ redirection would still leave an empty file).
 func writeFileAtomic(path string, data []byte) (err error) {
 	// A symlink's target is what gets replaced (the config a package
 	// or a config manager links in place), not the link.
-	if real, err := filepath.EvalSymlinks(path); err == nil {
+	if fi, err := os.Lstat(path); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+		real, err := filepath.EvalSymlinks(path)
+		if err != nil {
+			return fmt.Errorf("%s: a symlink whose target cannot be found (%v); not replacing it", path, err)
+		}
 		path = real
 	}
 	mode := os.FileMode(0o644)

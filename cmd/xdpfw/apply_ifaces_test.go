@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -99,4 +100,10 @@ func TestApplyInterfaces(t *testing.T) {
 		t.Errorf("after the failed attach, the live rules are:\n%s\nwant the file's", out)
 	}
 	c.mustRun("detach", "--all")
+	// The same with no state before: the apply's own state is removed,
+	// and the error says nothing is applied.
+	c.wantFail("nothing applied (the state this apply made is removed): attach to ifc0 in native mode", "apply", "-f", failing)
+	if _, err := os.Stat(c.dir); !os.IsNotExist(err) {
+		t.Errorf("a first apply whose attach failed left %s (%v)", c.dir, err)
+	}
 }

@@ -153,10 +153,13 @@ func lookupFlag(flags []cli.Flag, a string) cli.Flag {
 
 // isSliceFlag reports whether f takes a value each time it is given.
 func isSliceFlag(f cli.Flag) bool {
-	switch f.(type) {
+	switch f := f.(type) {
 	case *cli.StringSliceFlag, *cli.IntSliceFlag, *cli.Int64SliceFlag, *cli.UintSliceFlag,
 		*cli.Uint64SliceFlag, *cli.Float64SliceFlag:
 		return true
+	case *cli.GenericFlag:
+		_, ok := f.Value.(interface{ repeatable() })
+		return ok
 	}
 	return false
 }

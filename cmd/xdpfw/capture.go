@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"syscall"
@@ -42,7 +43,7 @@ anyway. One capture runs at a time. A capture left running by a killed
 process is shown by status; --stop ends it.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "verdict", Value: "drop", Usage: "frames to copy: `drop`, pass or all"},
-			&cli.UintSliceFlag{Name: "rule", Usage: "only frames rule `ID` decided (repeatable)"},
+			&cli.GenericFlag{Name: "rule", Value: &decimals{max: math.MaxUint32}, Usage: "only frames rule `ID` decided (repeatable)"},
 			&cli.StringFlag{Name: "iface", Usage: "only frames arriving on interface `NAME`"},
 			&cli.IntFlag{Name: "count", Aliases: []string{"c"}, Usage: "stop after `N` packets (0: until interrupted)"},
 			&cli.UintFlag{Name: "snaplen", Value: loader.MaxSnaplen, Usage: "bytes of each frame to keep (`N`, 1-2048)"},
@@ -91,7 +92,7 @@ func captureOptions(c *cli.Context) (capture.Options, error) {
 	default:
 		return capture.Options{}, fmt.Errorf("capture: --verdict %q: want drop, pass or all", c.String("verdict"))
 	}
-	for _, id := range c.UintSlice("rule") {
+	for _, id := range c.Generic("rule").(*decimals).ns {
 		f.Rules = append(f.Rules, uint32(id))
 	}
 	if c.Int("count") < 0 {

@@ -72,17 +72,18 @@ nanoseconds (age_ns, left_ns).`,
 		Flags: []cli.Flag{jsonFlag(),
 			&cli.StringFlag{Name: "proto", Usage: "only flows of `PROTO`: tcp, udp, icmp, icmpv6 or 0-255"},
 			&cli.StringFlag{Name: "addr", Usage: "only flows whose local or remote address is in `CIDR` (or is that address)"},
-			&cli.UintFlag{Name: "port", Usage: "only flows whose local or remote port is `N`"},
+			&cli.GenericFlag{Name: "port", Value: &decimal{max: 65535}, Usage: "only flows whose local or remote port is `N`"},
 			&cli.StringFlag{Name: "state", Usage: "only flows in `STATES`, a comma list of " + strings.Join(loader.CTFlowStates, ", ")},
 		},
 		Action: func(c *cli.Context) error {
 			if err := noArgs(c, "ct list"); err != nil {
 				return err
 			}
-			if c.IsSet("port") && (c.Uint("port") == 0 || c.Uint("port") > 65535) {
-				return fmt.Errorf("ct list: --port %d out of range (1-65535)", c.Uint("port"))
+			port := c.Generic("port").(*decimal).n
+			if c.IsSet("port") && port == 0 {
+				return fmt.Errorf("ct list: --port 0 out of range (1-65535)")
 			}
-			f, err := loader.ParseCTFilter(c.String("proto"), c.String("addr"), c.Uint("port"), c.String("state"))
+			f, err := loader.ParseCTFilter(c.String("proto"), c.String("addr"), uint(port), c.String("state"))
 			if err != nil {
 				return fmt.Errorf("ct list: %w", err)
 			}

@@ -132,6 +132,14 @@ func TestSaveOutput(t *testing.T) {
 	if got, err := os.ReadFile(target); err != nil || string(got) != printed {
 		t.Errorf("save -o through a symlink left its target %q (%v)", got, err)
 	}
+	dangling := filepath.Join(dir, "dangling.yaml")
+	if err := os.Symlink(filepath.Join(dir, "nowhere", "x.yaml"), dangling); err != nil {
+		t.Fatal(err)
+	}
+	refused(t, pin, "", "a symlink whose target cannot be found", "save", "-o", dangling)
+	if fi, err := os.Lstat(dangling); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("save -o replaced a dangling symlink: %v, %v", fi, err)
+	}
 }
 
 // TestSetLoadRefusesEmpty: a list with no elements never empties a set,
@@ -262,9 +270,11 @@ func TestErrorsQuoteLittle(t *testing.T) {
 	}
 }
 
-// TestNumbersAreDecimal: a number given to a flag is decimal, leading
+// TestNumbersAreDecimal: numbers given to flags are decimal, leading
 // zeros and all, as ports are: --priority 010 is 10, never octal 8 (which
-// would run the rule before those of 9), and 0x10 is refused.
+// would run the rule before those of 9), and so are capture --rule and
+// ct list --port; 0x10 is refused, and a priority past 65535 is out of
+// range.
 func TestNumbersAreDecimal(t *testing.T) {
 	pin, _ := withLiveRuleset(t)
 	mustRunCLI(t, pin, "", "rule", "add", "--priority", "010", "--proto", "udp", "--dport", "53", "--action", "drop")
@@ -276,6 +286,10 @@ func TestNumbersAreDecimal(t *testing.T) {
 		t.Errorf("--priority 010 saved as:\n%s", saved)
 	}
 	refused(t, pin, "", `invalid value "0x10" for flag -priority: want a number in decimal digits`, "rule", "add", "--priority", "0x10", "--proto", "udp", "--dport", "54", "--action", "drop")
+	refused(t, pin, "", `invalid value "99999999999999999999" for flag -priority: out of range (0-65535)`, "rule", "add", "--priority", "99999999999999999999", "--action", "drop")
+	refused(t, pin, "", `invalid value "65536" for flag -priority: out of range (0-65535)`, "rule", "add", "--priority", "65536", "--action", "drop")
+	refused(t, pin, "", "capture: no rule 10 in the live ruleset", "capture", "--rule", "1", "--rule", "010")
+	refused(t, pin, "", `invalid value "0x10" for flag -port: want a number in decimal digits`, "ct", "list", "--port", "0x10")
 }
 
 // TestUsageLines: a command missing its arguments names itself as typed,
@@ -289,4 +303,13 @@ func TestUsageLines(t *testing.T) {
 	if err == nil || err.Error() != "save: -o: empty file name (leave -o out to print to standard output)" || out != "" {
 		t.Errorf("save -o '': %q, %v; want nothing printed and the empty name refused", out, err)
 	}
+}
+
+// TestRuleAddNeverMatches: rule add refuses a rule on an IPv6 set with an
+// ICMP (IPv4) type, which would never match; the message says why.
+func TestRuleAddNeverMatches(t *testing.T) {
+	pin, _ := withLiveRuleset(t)
+	mustRunCLI(t, pin, "", "set", "create", "s6", "--family", "ipv6")
+	refused(t, pin, "", "set @s6 is ipv6, but icmp-type/icmp-code match IPv4 only: the rule would never match",
+		"rule", "add", "--src", "@s6", "--proto", "icmp", "--icmp-type", "echo-request", "--action", "drop")
 }

@@ -89,7 +89,7 @@ grows with each addition. Examples:
 // ruleAddFlags: priority and action, then one flag per condition.
 func ruleAddFlags() []cli.Flag {
 	flags := []cli.Flag{
-		&cli.GenericFlag{Name: "priority", Value: &decimal{rules.DefaultPriority}, Usage: "`N` from 0 to 65535, in decimal; lower runs first"},
+		&cli.GenericFlag{Name: "priority", Value: &decimal{rules.DefaultPriority, rules.MaxPriority}, Usage: "`N` from 0 to 65535, in decimal; lower runs first"},
 		&cli.StringFlag{Name: "action", Required: true, Usage: "`ACTION`: pass or drop"},
 	}
 	for _, cond := range rules.Conditions {
@@ -99,27 +99,8 @@ func ruleAddFlags() []cli.Flag {
 		&cli.BoolFlag{Name: rules.LogKey, Usage: "send the frames the rule decides to xdpfw serve's log (at most 1000 a second)"})
 }
 
-// decimal is a flag's number in decimal digits only: the flag package
-// reads 010 as octal 8 and 0x10 as 16, and a priority of 010 must not
-// run before one of 9.
-type decimal struct{ n uint64 }
-
-func (d *decimal) Set(s string) error {
-	n, err := strconv.ParseUint(s, 10, 64)
-	if err != nil {
-		return errors.New("want a number in decimal digits")
-	}
-	d.n = n
-	return nil
-}
-
-func (d *decimal) String() string { return strconv.FormatUint(d.n, 10) }
-
 func ruleFromFlags(c *cli.Context) (rules.Rule, error) {
 	p := c.Generic("priority").(*decimal).n
-	if p > rules.MaxPriority {
-		return rules.Rule{}, fmt.Errorf("--priority %d out of range (0-%d)", p, rules.MaxPriority)
-	}
 	conds := map[string]string{}
 	for _, cond := range rules.Conditions {
 		if c.IsSet(cond.Key) {

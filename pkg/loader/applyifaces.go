@@ -42,15 +42,33 @@ func (s *State) ApplyFile(rs *rules.Ruleset) (ApplyResult, IfaceChange, error) {
 	}
 	ch, err := s.MatchInterfaces(rs.Interfaces)
 	if err != nil {
-		// Said first: the error alone reads as if nothing changed.
-		what := "the ruleset is applied"
-		if !res.Committed {
-			what = "the ruleset is unchanged"
-		}
-		err = fmt.Errorf("%s, but %w", what, err)
+		err = &AttachAfterApply{Live: true, Committed: res.Committed, Err: err}
 	}
 	return res, ch, err
 }
+
+// AttachAfterApply is ApplyFile's error when an attach of the file's
+// interfaces failed after its ruleset went live. Said first, since the
+// attach error alone reads as if nothing changed.
+type AttachAfterApply struct {
+	// Live: the ruleset stays live. Provision clears it when it removes
+	// the state the call created.
+	Live      bool
+	Committed bool // the ruleset differed from the live one
+	Err       error
+}
+
+func (e *AttachAfterApply) Error() string {
+	switch {
+	case !e.Live:
+		return fmt.Sprintf("nothing applied (the state this apply made is removed): %v", e.Err)
+	case e.Committed:
+		return fmt.Sprintf("the ruleset is applied, but %v", e.Err)
+	}
+	return fmt.Sprintf("the ruleset is unchanged, but %v", e.Err)
+}
+
+func (e *AttachAfterApply) Unwrap() error { return e.Err }
 
 func ifaceModes(list []rules.Interface) ([]Mode, error) {
 	modes := make([]Mode, len(list))

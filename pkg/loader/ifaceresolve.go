@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/xdpfw/xdpfw/pkg/classifier"
+	"github.com/xdpfw/xdpfw/pkg/layout"
 	"github.com/xdpfw/xdpfw/pkg/rules"
 )
 
@@ -68,6 +69,11 @@ func ifacesStale(m *xdpfwMaps, gen uint32, rs *rules.Ruleset) (bool, error) {
 // resolveIfacesAgain makes the change commit the live ruleset as it is
 // when its interface names resolve otherwise than when it was written.
 func (t *tx) resolveIfacesAgain() error {
+	// The config says whether any rule names an interface: most
+	// rulesets none, and attach need not decode them.
+	if t.conf[t.active].Flags&gfUse(layout.DimIface) == 0 {
+		return nil
+	}
 	rs, slots, err := t.ruleset()
 	if err != nil {
 		return err

@@ -1,6 +1,9 @@
 package loader
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+)
 
 // Provision runs fn on the state in dir, creating the state first if there
 // is none (program loaded, maps pinned, empty ruleset with policy pass).
@@ -21,8 +24,13 @@ func Provision(dir string, fn func(*State) error) error {
 	}
 	err = fn(s)
 	if err != nil && s.created {
-		if _, rmErr := s.RemoveIfUnused(); rmErr != nil {
+		removed, rmErr := s.RemoveIfUnused()
+		if rmErr != nil {
 			return fmt.Errorf("%w (and cleaning up: %v)", err, rmErr)
+		}
+		var a *AttachAfterApply
+		if errors.As(err, &a) && removed {
+			a.Live = false
 		}
 	}
 	return err

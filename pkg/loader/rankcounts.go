@@ -155,9 +155,9 @@ func ruleCounters(m *xdpfwMaps, slots map[uint32]uint32) (map[uint32]Counter, er
 // Packets stopped counting in gen when the last commit switched away
 // from it. Every rank moves, whether or not the ruleset being made live
 // keeps its rule: a change that stops before its switch leaves the live
-// rules live, each with all it counted. A slot no rule holds keeps what
-// a deleted rule counted until the slot is given to a new rule, which
-// zeroes it first (tx.zero).
+// rules live with what they counted (but for a slot it zeroed for a new
+// rule: tx.zero). A slot no rule holds keeps what a deleted rule counted
+// until the slot is given to a new rule, which zeroes it first.
 func foldRankCounts(m *xdpfwMaps, gen uint32, conf *xdpfwGenConfig) error {
 	n := min(conf.Nrules, layout.MaxRules)
 	if conf.Flags&gfWriting != 0 || n == 0 {

@@ -101,6 +101,11 @@ func ParseYAML(name string, data []byte, opt FileOptions) (*Ruleset, error) {
 	if err := rs.Validate(); err != nil {
 		return nil, &FileError{File: name, Err: err}
 	}
+	for i, r := range rs.Rules {
+		if err := r.CheckSetFamilies(rs.Sets); err != nil {
+			return nil, &FileError{File: name, Err: fmt.Errorf("rule #%d: %w", i+1, err)}
+		}
+	}
 	return rs, nil
 }
 
@@ -374,31 +379,35 @@ func (p *fileParser) rule(n *yaml.Node) (Rule, error) {
 	return r, nil
 }
 
-// priority must be a YAML integer: a quoted "10" or 10.5 is a type error.
-// Digits with a leading zero are decimal, as ports are: YAML's resolver
-// would read 0100 as octal 64, running the rule before those of 65 to 99,
-// and refuse 09 as a float. 0x and 0o say their base.
+// priority must be a YAML integer: a quoted "10", a !!str or 10.5 is a
+// type error. Plain digits are decimal, leading zeros and all, as ports
+// are: YAML's resolver would read 0100 as octal 64, running the rule
+// before those of 65 to 99, and refuse 09 as a float. 0x and 0o say
+// their base; any other form YAML reads as a number (+010, 0_100) is
+// refused rather than guessed.
 func (p *fileParser) priority(f field) (uint32, error) {
-	quoted := f.val.Style&(yaml.SingleQuotedStyle|yaml.DoubleQuotedStyle) != 0
-	if f.val.Kind == yaml.ScalarNode && !quoted && leadingZero.MatchString(f.val.Value) {
-		v, err := strconv.ParseUint(f.val.Value, 10, 32)
-		if err != nil || v > MaxPriority {
-			return 0, p.errorf(f.val, "priority %s out of range (0-%d)", f.val.Value, MaxPriority)
-		}
-		return uint32(v), nil
-	}
-	if f.val.Kind != yaml.ScalarNode || f.val.ShortTag() != "!!int" {
+	tag := f.val.ShortTag()
+	if f.val.Kind != yaml.ScalarNode || (tag != "!!int" && !(tag == "!!float" && allDigits(f.val.Value))) {
 		return 0, p.errorf(f.val, "priority: want an integer, got %s", kindName(f.val))
 	}
-	var v int64
-	if err := f.val.Decode(&v); err != nil || v < 0 || v > MaxPriority {
-		return 0, p.errorf(f.val, "priority %s out of range (0-%d)", f.val.Value, MaxPriority)
+	v := f.val.Value
+	var n uint64
+	var err error
+	switch {
+	case allDigits(v):
+		n, err = strconv.ParseUint(v, 10, 64)
+	case strings.HasPrefix(v, "0x") || strings.HasPrefix(v, "0o"):
+		n, err = strconv.ParseUint(v[2:], map[byte]int{'x': 16, 'o': 8}[v[1]], 64)
+	case strings.HasPrefix(v, "-") && allDigits(v[1:]):
+		return 0, p.errorf(f.val, "priority %s out of range (0-%d)", v, MaxPriority)
+	default:
+		return 0, p.errorf(f.val, "priority: want an integer in decimal digits (or 0x, 0o), got %s", kindName(f.val))
 	}
-	return uint32(v), nil
+	if err != nil || n > MaxPriority {
+		return 0, p.errorf(f.val, "priority %s out of range (0-%d)", v, MaxPriority)
+	}
+	return uint32(n), nil
 }
-
-// leadingZero is a decimal number written with leading zeros.
-var leadingZero = regexp.MustCompile(`^0[0-9]+$`)
 
 // FormatYAML writes rs in the file format, rules in evaluation order
 // (Sorted) with the priority always written. ParseYAML gives back the same

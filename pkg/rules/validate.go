@@ -154,17 +154,7 @@ func (m Match) validSetRefs(sets Sets) error {
 	if err != nil {
 		return err
 	}
-	why := ""
-	if fam == FamilyAny && (m.ICMPType.Set || m.ICMPCode.Set) && m.Proto.Set {
-		// ICMP types are one family's, which Match.validate checks
-		// against prefixes; a set's family is known only here.
-		switch m.Proto.Num {
-		case ProtoICMP:
-			fam, why = FamilyIPv4, " (icmp-type/icmp-code match IPv4 only)"
-		case ProtoICMPv6:
-			fam, why = FamilyIPv6, " (icmpv6-type/icmpv6-code match IPv6 only)"
-		}
-	}
+
 	for _, name := range []string{m.SrcSet, m.DstSet} {
 		if name == "" {
 			continue
@@ -177,9 +167,36 @@ func (m Match) validSetRefs(sets Sets) error {
 			continue
 		}
 		if fam != FamilyAny && fam != s.Family {
-			return fmt.Errorf("set @%s is %s, but the rule matches %s only%s", name, s.Family, fam, why)
+			return fmt.Errorf("set @%s is %s, but the rule matches %s only", name, s.Family, fam)
 		}
 		fam = s.Family
+	}
+	return nil
+}
+
+// CheckSetFamilies refuses a rule that names a set of one family with
+// the other family's ICMP type or code: it could never match, and a drop
+// rule that never matches opens the firewall silently. Checked where a
+// rule comes in (a ruleset file, rule add), not by Validate, which every
+// commit runs: a ruleset stored before the check may hold such a rule
+// (it matched nothing then as now), and its state must stay changeable.
+func (r Rule) CheckSetFamilies(sets Sets) error {
+	m := r.Match
+	if !(m.ICMPType.Set || m.ICMPCode.Set) || !m.Proto.Set {
+		return nil
+	}
+	fam, what := FamilyIPv4, "icmp-type/icmp-code match IPv4 only"
+	switch m.Proto.Num {
+	case ProtoICMP:
+	case ProtoICMPv6:
+		fam, what = FamilyIPv6, "icmpv6-type/icmpv6-code match IPv6 only"
+	default:
+		return nil
+	}
+	for _, name := range []string{m.SrcSet, m.DstSet} {
+		if s := sets[name]; name != "" && s != nil && s.Family != FamilyAny && s.Family != fam {
+			return fmt.Errorf("set @%s is %s, but %s: the rule would never match", name, s.Family, what)
+		}
 	}
 	return nil
 }

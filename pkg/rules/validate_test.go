@@ -46,9 +46,6 @@ func TestRuleValidate(t *testing.T) {
 	}
 }
 
-// familySets are a set of each family and one of both.
-var familySets = Sets{"s4": {Name: "s4", Family: FamilyIPv4}, "s6": {Name: "s6", Family: FamilyIPv6}, "both": {Name: "both"}}
-
 func TestRulesetValidate(t *testing.T) {
 	ok := Rule{ID: 1, Action: Pass}
 	many := make([]Rule, MaxRules+1)
@@ -70,16 +67,6 @@ func TestRulesetValidate(t *testing.T) {
 		{"dup id", Ruleset{Policy: Pass, Rules: []Rule{ok, {ID: 2, Action: Pass}, ok}}, "rule 1: duplicate ID"},
 		{"bad rule", Ruleset{Policy: Pass, Rules: []Rule{ok, {ID: 9, Action: Pass, Priority: 70000}}},
 			"rule 9: priority 70000 out of range (0-65535)"},
-		// An ICMP type is one family's: a set of the other would make a
-		// rule that never matches.
-		{"icmp type, IPv6 set", Ruleset{Policy: Pass, Sets: familySets, Rules: []Rule{{ID: 3, Action: Drop,
-			Match: Match{SrcSet: "s6", Proto: proto(ProtoICMP), ICMPType: Opt8{Set: true, Val: 8}}}}},
-			"rule 3: set @s6 is ipv6, but the rule matches ipv4 only (icmp-type/icmp-code match IPv4 only)"},
-		{"icmpv6 type, IPv4 set", Ruleset{Policy: Pass, Sets: familySets, Rules: []Rule{{ID: 4, Action: Drop,
-			Match: Match{DstSet: "s4", Proto: proto(ProtoICMPv6), ICMPType: Opt8{Set: true, Val: 128}}}}},
-			"rule 4: set @s4 is ipv4, but the rule matches ipv6 only (icmpv6-type/icmpv6-code match IPv6 only)"},
-		{"icmp type, set of both", Ruleset{Policy: Pass, Sets: familySets, Rules: []Rule{{ID: 5, Action: Drop,
-			Match: Match{SrcSet: "both", Proto: proto(ProtoICMP), ICMPType: Opt8{Set: true, Val: 8}}}}}, ""},
 	}
 	for _, tt := range tests {
 		checkErr(t, tt.name, tt.rs.Validate(), tt.wantErr)
@@ -119,5 +106,35 @@ func checkErr(t *testing.T, name string, err error, want string) {
 		t.Errorf("%s: unexpected error %v", name, err)
 	case want != "" && (err == nil || err.Error() != want):
 		t.Errorf("%s: error = %v, want %q", name, err, want)
+	}
+}
+
+// TestCheckSetFamilies: an ICMP type is one family's, so a rule naming a
+// set of the other could never match; rules coming in are refused, while
+// Validate, which every commit runs, leaves a stored one be.
+func TestCheckSetFamilies(t *testing.T) {
+	sets := Sets{"s4": {Name: "s4", Family: FamilyIPv4}, "s6": {Name: "s6", Family: FamilyIPv6}, "both": {Name: "both"}}
+	icmp := func(p uint8, src, dst string) Rule {
+		return Rule{ID: 3, Action: Drop, Match: Match{SrcSet: src, DstSet: dst, Proto: proto(p), ICMPType: Opt8{Set: true, Val: 8}}}
+	}
+	for _, tt := range []struct {
+		name    string
+		r       Rule
+		wantErr string
+	}{
+		{"icmp type, IPv6 set", icmp(ProtoICMP, "s6", ""), "set @s6 is ipv6, but icmp-type/icmp-code match IPv4 only: the rule would never match"},
+		{"icmpv6 type, IPv4 set", icmp(ProtoICMPv6, "", "s4"), "set @s4 is ipv4, but icmpv6-type/icmpv6-code match IPv6 only: the rule would never match"},
+		{"icmp type, set of both", icmp(ProtoICMP, "both", ""), ""},
+		{"icmp type, IPv4 set", icmp(ProtoICMP, "s4", "both"), ""},
+		{"no type, IPv6 set", Rule{ID: 3, Action: Drop, Match: Match{SrcSet: "s6", Proto: proto(ProtoICMP)}}, ""},
+	} {
+		checkErr(t, tt.name, tt.r.CheckSetFamilies(sets), tt.wantErr)
+		if err := (&Ruleset{Policy: Pass, Sets: sets, Rules: []Rule{tt.r}}).Validate(); err != nil {
+			t.Errorf("%s: Validate refuses a stored rule: %v", tt.name, err)
+		}
+	}
+	_, err := ParseYAML("f.yaml", []byte("policy: pass\nsets:\n  s6: {family: ipv6, elements: [2001:db8::/32]}\nrules:\n  - {src: '@s6', proto: icmp, icmp-type: echo-request, action: drop}\n"), FileOptions{})
+	if want := "f.yaml: rule #1: set @s6 is ipv6, but icmp-type/icmp-code match IPv4 only: the rule would never match"; err == nil || err.Error() != want {
+		t.Errorf("a file with such a rule: %v, want %s", err, want)
 	}
 }

@@ -2,6 +2,7 @@ package serve
 
 import (
 	"crypto/sha256"
+	"errors"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -94,14 +95,18 @@ func (r *reloader) reload(why string, force bool) {
 		r.status.failures++
 		// A retry that fails as the last attempt did is not news.
 		if why != triggerRetry || r.status.err != prev {
-			r.log.Error("config not applied: keeping the last good ruleset", "file", r.path, "trigger", why, "error", err)
+			if a := (*loader.AttachAfterApply)(nil); errors.As(err, &a) && a.Live {
+				r.log.Error("config applied, but its interfaces are not all attached", "file", r.path, "trigger", why, "error", err)
+			} else {
+				r.log.Error("config not applied: keeping the last good ruleset", "file", r.path, "trigger", why, "error", err)
+			}
 		}
 		return
 	}
 	r.status.goodAt = now
 	r.status.successes++
 	for _, name := range loader.UnknownInterfaces(rs) {
-		r.log.Warn("a rule names an interface that does not exist here: it matches nothing until the interface exists and the ruleset is next changed", "interface", name)
+		r.log.Warn("a rule names an interface that does not exist here: it matches nothing until the interface exists and xdpfw is attached to it or the ruleset is applied again", "interface", name)
 	}
 	if !res.Committed {
 		r.log.Info("config unchanged", "file", r.path, "trigger", why, "rules", len(rs.Rules), "policy", rs.Policy.String())
