@@ -92,17 +92,20 @@ func TestApplyInterfaces(t *testing.T) {
 	}
 
 	// An attach that fails past the checks (a bridge has no native XDP)
-	// says the new ruleset is live.
+	// says the new ruleset is live, and the interfaces listed after it
+	// are attached all the same.
 	c.in(func() error { return netlink.LinkAdd(&netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: "ifc0"}}) })
-	failing := writeFile(t, t.TempDir(), "native.yaml", "policy: pass\ninterfaces: [{name: ifc0, mode: native}]\nrules:\n  - {proto: udp, dport: 10, action: drop}\n")
+	failing := writeFile(t, t.TempDir(), "native.yaml", "policy: pass\ninterfaces: [{name: ifc0, mode: native}, {name: ifb0, mode: generic}]\nrules:\n  - {proto: udp, dport: 10, action: drop}\n")
 	c.wantFail("the ruleset is applied, but attach to ifc0 in native mode", "apply", "-f", failing)
+	want("after an attach failed", attachments(), "ifb0", "generic attached=true")
 	if out := c.mustRun("rule", "list"); !strings.Contains(out, "proto udp dport 10") {
 		t.Errorf("after the failed attach, the live rules are:\n%s\nwant the file's", out)
 	}
 	c.mustRun("detach", "--all")
-	// The same with no state before: the apply's own state is removed,
-	// and the error says nothing is applied.
-	c.wantFail("nothing applied (the state this apply made is removed): attach to ifc0 in native mode", "apply", "-f", failing)
+	// With no state before and no interface attached, the apply's own
+	// state is removed, and the error says nothing is applied.
+	alone := writeFile(t, t.TempDir(), "alone.yaml", "policy: pass\ninterfaces: [{name: ifc0, mode: native}]\nrules: []\n")
+	c.wantFail("nothing applied (the state this apply made is removed): attach to ifc0 in native mode", "apply", "-f", alone)
 	if _, err := os.Stat(c.dir); !os.IsNotExist(err) {
 		t.Errorf("a first apply whose attach failed left %s (%v)", c.dir, err)
 	}

@@ -151,58 +151,67 @@ packets and packets per state (--json: "per_second").`,
 			if d < 0 || d > time.Minute {
 				return fmt.Errorf("ct stats: --interval %s: want a duration from 0 to 1m", d)
 			}
-			return withState(c, func(s *loader.State) error {
-				var (
-					st    loader.CTStats
-					rates *loader.CTRates
-					err   error
-				)
-				if d > 0 {
-					var r loader.CTRates
-					st, r, err = s.ConntrackRates(d)
-					rates = &r
-				} else {
-					st, err = s.ConntrackStats()
-				}
-				if err != nil {
+			st, at, err := ctStats(c)
+			if err != nil {
+				return err
+			}
+			var rates *loader.CTRates
+			if d > 0 {
+				// The state is open for each read only: see
+				// loader.CTRatesBetween.
+				time.Sleep(d)
+				before, start := st, at
+				if st, at, err = ctStats(c); err != nil {
 					return err
 				}
-				report := struct {
-					loader.CTStats
-					PerSecond *loader.CTRates `json:"per_second,omitempty"`
-				}{st, rates}
-				return printReport(c, report, func() {
-					tw := newTable(c)
-					fmt.Fprintf(tw, "entries\t%d of %d\n", st.Entries, st.Capacity)
-					if st.Idle {
-						fmt.Fprintf(tw, "table\tidle: no rule and no drop policy reads it\n")
-					}
-					for _, row := range []struct {
-						name string
-						n    uint64
-					}{{"inserts", st.Inserts}, {"expired", st.Expired}, {"flushed", st.Flushed}, {"evictions", st.Evictions}, {"egress packets", st.Egress}} {
-						fmt.Fprintf(tw, "%s\t%d\n", row.name, row.n)
-					}
-					fmt.Fprintln(tw, "\nSTATE\tPACKETS")
+				r := loader.CTRatesBetween(before, st, at.Sub(start).Seconds())
+				rates = &r
+			}
+			report := struct {
+				loader.CTStats
+				PerSecond *loader.CTRates `json:"per_second,omitempty"`
+			}{st, rates}
+			return printReport(c, report, func() {
+				tw := newTable(c)
+				fmt.Fprintf(tw, "entries\t%d of %d\n", st.Entries, st.Capacity)
+				if st.Idle {
+					fmt.Fprintf(tw, "table\tidle: no rule and no drop policy reads it\n")
+				}
+				for _, row := range []struct {
+					name string
+					n    uint64
+				}{{"inserts", st.Inserts}, {"expired", st.Expired}, {"flushed", st.Flushed}, {"evictions", st.Evictions}, {"egress packets", st.Egress}} {
+					fmt.Fprintf(tw, "%s\t%d\n", row.name, row.n)
+				}
+				fmt.Fprintln(tw, "\nSTATE\tPACKETS")
+				for _, name := range loader.CTStateNames {
+					fmt.Fprintf(tw, "%s\t%d\n", name, st.States[name])
+				}
+				if rates != nil {
+					fmt.Fprintf(tw, "\nPER SECOND (over %.1fs)\t\n", rates.Interval)
+					fmt.Fprintf(tw, "inserts\t%.1f\nevictions\t%.1f\negress packets\t%.1f\n", rates.Inserts, rates.Evictions, rates.Egress)
 					for _, name := range loader.CTStateNames {
-						fmt.Fprintf(tw, "%s\t%d\n", name, st.States[name])
+						fmt.Fprintf(tw, "%s packets\t%.1f\n", name, rates.States[name])
 					}
-					if rates != nil {
-						fmt.Fprintf(tw, "\nPER SECOND (over %.1fs)\t\n", rates.Interval)
-						fmt.Fprintf(tw, "inserts\t%.1f\nevictions\t%.1f\negress packets\t%.1f\n", rates.Inserts, rates.Evictions, rates.Egress)
-						for _, name := range loader.CTStateNames {
-							fmt.Fprintf(tw, "%s packets\t%.1f\n", name, rates.States[name])
-						}
-					}
-					fmt.Fprintln(tw, "\nTIMEOUT\tSECONDS")
-					for _, name := range rules.CTTimeoutNames {
-						fmt.Fprintf(tw, "%s\t%d\n", name, st.Timeouts[name])
-					}
-					tw.Flush()
-				})
+				}
+				fmt.Fprintln(tw, "\nTIMEOUT\tSECONDS")
+				for _, name := range rules.CTTimeoutNames {
+					fmt.Fprintf(tw, "%s\t%d\n", name, st.Timeouts[name])
+				}
+				tw.Flush()
 			})
 		},
 	}
+}
+
+// ctStats reads the table's counters, holding the state only for the read.
+func ctStats(c *cli.Context) (st loader.CTStats, at time.Time, err error) {
+	err = withState(c, func(s *loader.State) error {
+		st, err = s.ConntrackStats()
+		at = time.Now()
+		return err
+	})
+	return st, at, err
 }
 
 func ctFlushCommand() *cli.Command {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -117,5 +119,33 @@ func TestConntrackCLI(t *testing.T) {
 	}
 	for _, bad := range [][]string{{"ct", "list", "--state", "open"}, {"ct", "list", "--addr", "10.0.0.300"}, {"ct", "list", "--proto", "xyz"}, {"ct", "flush", "now"}} {
 		expectCLIError(t, l, "ct ", bad...)
+	}
+}
+
+// TestCTStatsIntervalFreesLock: ct stats --interval holds the state only
+// for its two reads, not across the wait between them, so another
+// command (here rule list; in production serve's reloads, scrapes and
+// shutdown) runs meanwhile instead of waiting for the pin directory's
+// lock.
+func TestCTStatsIntervalFreesLock(t *testing.T) {
+	pin, _ := withLiveRuleset(t)
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, "--pin-dir", pin, "ct", "stats", "--interval", "30s")
+	cmd.Env = append(os.Environ(), "XDPFW_TEST_MAIN=1") // TestMain runs main
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	defer func() { cmd.Process.Kill(); <-done }()
+	time.Sleep(time.Second) // its first read is over by then
+	mustRunCLI(t, pin, "", "rule", "list")
+	select {
+	case <-done:
+		t.Error("rule list ran only once ct stats --interval 30s had finished: it held the lock through its interval")
+	default:
 	}
 }

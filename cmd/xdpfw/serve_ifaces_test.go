@@ -62,6 +62,7 @@ func TestServeInterfaceLater(t *testing.T) {
 
 	replaceFile(t, cfg, "policy: pass\ninterfaces: []\nrules:\n  - {proto: udp, dport: 9, action: drop}\n")
 	p.waitLog("detached", "interface=late0")
+	p.waitLog("config applied: its interfaces changed, its rules did not", `trigger="file changed"`)
 	if st := decodeJSON[statusJSON](t, "status --json", in("status", "--json")); len(st.Interfaces) != 0 || st.Rules != 1 {
 		t.Errorf("status after interfaces: []: %+v", st)
 	}

@@ -24,7 +24,8 @@ func (c IfaceChange) Changed() bool { return len(c.Attached)+len(c.Detached) > 0
 // The listed interfaces are checked before anything changes, so a typo
 // or a foreign program on one changes nothing; an attach that fails after
 // that (the driver refuses native XDP) leaves the new ruleset applied and
-// the attachments made so far, and says which interface failed.
+// the other interfaces attached and detached as listed, and says which
+// interface failed (AttachAfterApply).
 func (s *State) ApplyFile(rs *rules.Ruleset) (ApplyResult, IfaceChange, error) {
 	if rs.Interfaces != nil {
 		if _, err := ifaceModes(rs.Interfaces); err != nil {
@@ -98,6 +99,9 @@ func (s *State) MatchInterfaces(want []rules.Interface) (IfaceChange, error) {
 	if err != nil {
 		return ch, err
 	}
+	// One interface failing does not stop the others: each left out would
+	// be one more interface without the firewall it was listed for.
+	var failed []error
 	listed := map[string]bool{}
 	for i, ifc := range want {
 		listed[ifc.Name] = true
@@ -106,7 +110,8 @@ func (s *State) MatchInterfaces(want []rules.Interface) (IfaceChange, error) {
 			ch.Warnings = append(ch.Warnings, warning)
 		}
 		if err != nil {
-			return ch, err
+			failed = append(failed, err)
+			continue
 		}
 		if !sameAttachment(before, att) {
 			ch.Attached = append(ch.Attached, att)
@@ -117,11 +122,25 @@ func (s *State) MatchInterfaces(want []rules.Interface) (IfaceChange, error) {
 			continue
 		}
 		if err := s.unattach(a); err != nil {
-			return ch, err
+			failed = append(failed, fmt.Errorf("detach from %s: %w", a.Iface, err))
+			continue
 		}
 		ch.Detached = append(ch.Detached, a.Iface)
 	}
-	return ch, nil
+	return ch, joinOneLine(failed)
+}
+
+// joinOneLine joins errs on one line, as every error xdpfw prints is; the
+// first stays the one errors.Is and errors.As find.
+func joinOneLine(errs []error) error {
+	if len(errs) == 0 {
+		return nil
+	}
+	err := errs[0]
+	for _, e := range errs[1:] {
+		err = fmt.Errorf("%w; %v", err, e)
+	}
+	return err
 }
 
 // sameAttachment reports whether att was already in place before.

@@ -1,9 +1,5 @@
 package loader
 
-import (
-	"time"
-)
-
 // CTRates are the table's counters per second over an interval: how fast
 // flows are learned and evicted, and packets placed in each state.
 type CTRates struct {
@@ -14,20 +10,12 @@ type CTRates struct {
 	States    map[string]float64 `json:"states"`
 }
 
-// ConntrackRates reads the counters, waits d, and reads them again: the
-// stats at the end, and the rates between.
-func (s *State) ConntrackRates(d time.Duration) (CTStats, CTRates, error) {
-	before, err := s.ConntrackStats()
-	if err != nil {
-		return CTStats{}, CTRates{}, err
-	}
-	start := time.Now()
-	time.Sleep(d)
-	after, err := s.ConntrackStats()
-	if err != nil {
-		return CTStats{}, CTRates{}, err
-	}
-	secs := time.Since(start).Seconds()
+// CTRatesBetween are the rates between two reads of the counters, secs
+// apart. The caller reads them with the state open for each read only
+// (ct stats --interval): a state held open across the wait would hold
+// the pin directory's lock, and every other xdpfw command (serve's
+// reloads, scrapes and shutdown among them) would wait for it.
+func CTRatesBetween(before, after CTStats, secs float64) CTRates {
 	per := func(a, b uint64) float64 {
 		if a < b {
 			return 0 // a flush between the reads
@@ -39,5 +27,5 @@ func (s *State) ConntrackRates(d time.Duration) (CTStats, CTRates, error) {
 	for name, n := range after.States {
 		r.States[name] = per(n, before.States[name])
 	}
-	return after, r, nil
+	return r
 }

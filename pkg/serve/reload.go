@@ -34,6 +34,7 @@ type reloader struct {
 	mu     sync.Mutex
 	status reloadStatus
 	seen   [sha256.Size]byte // contents last tried
+	unread string            // or why the file could not be read then
 	tried  bool
 }
 
@@ -47,15 +48,20 @@ const retryEvery = 30 * time.Second
 
 // reload applies the file. A forced reload (start, SIGHUP) applies it
 // whatever it holds; otherwise a file whose contents are those last
-// tried is left alone: the directory watch fires for any file in it. A
-// bad file (unreadable, invalid, refused by apply) changes nothing live:
-// the last good ruleset stays, and the log and the metrics say why.
+// tried, or that fails to read as it did then (a file deleted), is left
+// alone: the directory watch fires for any file in it. A bad file
+// (unreadable, invalid, refused by apply) changes nothing live: the last
+// good ruleset stays, and the log and the metrics say why.
 func (r *reloader) reload(why string, force bool) {
 	data, err := input.ReadFile(r.path, input.MaxRuleset)
 	sum := sha256.Sum256(data)
+	unread := ""
+	if err != nil {
+		unread = err.Error()
+	}
 	r.mu.Lock()
-	same := r.tried && sum == r.seen && err == nil
-	r.seen, r.tried = sum, true
+	same := r.tried && sum == r.seen && unread == r.unread
+	r.seen, r.unread, r.tried = sum, unread, true
 	r.mu.Unlock()
 	if same && !force {
 		return
@@ -109,7 +115,13 @@ func (r *reloader) reload(why string, force bool) {
 		r.log.Warn("a rule names an interface that does not exist here: it matches nothing until the interface exists and xdpfw is attached to it or the ruleset is applied again", "interface", name)
 	}
 	if !res.Committed {
-		r.log.Info("config unchanged", "file", r.path, "trigger", why, "rules", len(rs.Rules), "policy", rs.Policy.String())
+		// The rules as they were; the attachments, logged above, may
+		// have changed.
+		msg := "config unchanged"
+		if ch.Changed() {
+			msg = "config applied: its interfaces changed, its rules did not"
+		}
+		r.log.Info(msg, "file", r.path, "trigger", why, "rules", len(rs.Rules), "policy", rs.Policy.String())
 		return
 	}
 	r.log.Info("config applied", "file", r.path, "trigger", why, "rules", len(rs.Rules), "policy", rs.Policy.String(),
