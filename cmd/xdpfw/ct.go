@@ -151,7 +151,7 @@ packets and packets per state (--json: "per_second").`,
 			if d < 0 || d > time.Minute {
 				return fmt.Errorf("ct stats: --interval %s: want a duration from 0 to 1m", d)
 			}
-			st, at, err := ctStats(c)
+			st, at, err := readTimed(c, (*loader.State).ConntrackStats)
 			if err != nil {
 				return err
 			}
@@ -161,7 +161,7 @@ packets and packets per state (--json: "per_second").`,
 				// loader.CTRatesBetween.
 				time.Sleep(d)
 				before, start := st, at
-				if st, at, err = ctStats(c); err != nil {
+				if st, at, err = readTimed(c, (*loader.State).ConntrackStats); err != nil {
 					return err
 				}
 				r := loader.CTRatesBetween(before, st, at.Sub(start).Seconds())
@@ -202,16 +202,6 @@ packets and packets per state (--json: "per_second").`,
 			})
 		},
 	}
-}
-
-// ctStats reads the table's counters, holding the state only for the read.
-func ctStats(c *cli.Context) (st loader.CTStats, at time.Time, err error) {
-	err = withState(c, func(s *loader.State) error {
-		st, err = s.ConntrackStats()
-		at = time.Now()
-		return err
-	})
-	return st, at, err
 }
 
 func ctFlushCommand() *cli.Command {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"runtime/debug"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/urfave/cli/v2"
@@ -147,6 +148,18 @@ func withState(c *cli.Context, fn func(*loader.State) error) error {
 	}
 	defer s.Close()
 	return fn(s)
+}
+
+// readTimed runs read on the state, open for the read only (a command
+// that reads twice, an interval apart, must not hold the pin directory's
+// lock in between), and says when it read.
+func readTimed[T any](c *cli.Context, read func(*loader.State) (T, error)) (v T, at time.Time, err error) {
+	err = withState(c, func(s *loader.State) error {
+		v, err = read(s)
+		at = time.Now()
+		return err
+	})
+	return v, at, err
 }
 
 // needArgs fails with a usage line when a command got no arguments.

@@ -47,14 +47,14 @@ A rule added since the last read counts from zero.
 			if every < 10*time.Millisecond {
 				return fmt.Errorf("top: --interval %s is too short (at least 10ms)", every)
 			}
-			before, at, err := snapshot(c)
+			before, at, err := readTimed(c, (*loader.State).Snapshot)
 			if err != nil {
 				return err
 			}
 			if c.Bool("once") {
 				fmt.Fprintf(c.App.ErrWriter, "xdpfw top: sampling for %s\n", every)
 				time.Sleep(every)
-				after, end, err := snapshot(c)
+				after, end, err := readTimed(c, (*loader.State).Snapshot)
 				if err != nil {
 					return err
 				}
@@ -71,7 +71,7 @@ A rule added since the last read counts from zero.
 					return nil
 				case <-tick.C:
 				}
-				after, end, err := snapshot(c)
+				after, end, err := readTimed(c, (*loader.State).Snapshot)
 				if err != nil {
 					return err
 				}
@@ -82,16 +82,6 @@ A rule added since the last read counts from zero.
 			}
 		},
 	}
-}
-
-// snapshot reads the live counters, holding the state only for the read.
-func snapshot(c *cli.Context) (snap loader.Snapshot, at time.Time, err error) {
-	err = withState(c, func(s *loader.State) error {
-		snap, err = s.Snapshot()
-		at = time.Now()
-		return err
-	})
-	return snap, at, err
 }
 
 // printTop prints one sample: JSON (one line), or a table, first clearing
