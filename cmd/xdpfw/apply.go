@@ -48,7 +48,9 @@ its mode (auto when left out) and detached from every interface the list
 does not name; interfaces: [] detaches from all and keeps the ruleset
 pinned. The listed interfaces are checked first (they exist, no foreign
 XDP program), so a typo changes nothing; an attach that still fails (the
-driver has no native XDP) leaves the new ruleset applied, and says so. A
+driver has no native XDP) leaves the new ruleset applied and the other
+interfaces attached and detached as listed, and says so (on a first
+apply with no interface attached, nothing stays and it says that). A
 file without the key leaves the attachments alone.
 
 With --check, the file is parsed, validated and compiled without touching
