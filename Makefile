@@ -100,6 +100,7 @@ fuzz: deps bpffs
 	$(call fuzz_run,FuzzDecode,900000,./pkg/model)
 	$(call fuzz_run,FuzzConntrack,500000,./pkg/model)
 	$(call fuzz_run,FuzzParseYAML,40000,./pkg/rules)
+	$(call fuzz_run,FuzzElementRuns,40000,./pkg/rules)
 	$(call fuzz_run,FuzzParse,400000,./pkg/blocklist)
 
 # Tests that need no root.

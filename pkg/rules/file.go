@@ -84,7 +84,26 @@ func ParseFile(path string, opt FileOptions) (*Ruleset, error) {
 // ParseYAML parses a ruleset from data; name is used in error messages
 // ("name:line: ..."). The result passes Ruleset.Validate.
 func ParseYAML(name string, data []byte, opt FileOptions) (*Ruleset, error) {
+	doc, runs := cutElementRuns(data)
+	if runs != nil && len(doc) <= maxTree {
+		p := fileParser{name: name, opt: opt, runs: runs}
+		rs, err := p.parse(doc)
+		if !errors.Is(err, errRunMisplaced) && p.tookAllRuns() {
+			return rs, err
+		}
+		doc = data // what looked like element lists was not
+	}
+	if len(data) > maxTree {
+		return nil, &FileError{File: name, Err: fmt.Errorf("%s of YAML besides the element lists of sets, at most %s: "+
+			"write a large set's elements one to a line under elements: (as save does) or in a file: list", mib(len(doc)), mib(maxTree))}
+	}
 	p := fileParser{name: name, opt: opt}
+	return p.parse(data)
+}
+
+// parse parses the ruleset in data, which may have its runs cut out.
+func (p *fileParser) parse(data []byte) (*Ruleset, error) {
+	name := p.name
 	root, err := p.document(data)
 	if err != nil {
 		return nil, err
@@ -115,6 +134,7 @@ var ErrNoPolicy = errors.New("no policy: a ruleset file must say policy: pass or
 type fileParser struct {
 	name string
 	opt  FileOptions
+	runs []elementRun // the element lists cut out of the text
 }
 
 func (p *fileParser) errorf(n *yaml.Node, format string, args ...any) error {

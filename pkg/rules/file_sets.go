@@ -2,9 +2,11 @@ package rules
 
 import (
 	"bytes"
+	"fmt"
 	"net/netip"
 	"path/filepath"
 	"slices"
+	"strconv"
 
 	"gopkg.in/yaml.v3"
 )
@@ -57,7 +59,12 @@ func (p *fileParser) set(name string, n *yaml.Node) (*Set, error) {
 		}
 	}
 	if f, ok := fs["elements"]; ok {
-		if err := p.elements(s, f); err != nil {
+		if f.val.Tag == runTag {
+			err = p.elementRun(s, f, n)
+		} else {
+			err = p.elements(s, f)
+		}
+		if err != nil {
 			return nil, err
 		}
 	}
@@ -101,6 +108,31 @@ func (p *fileParser) elements(s *Set, f field) error {
 		}
 		if err != nil {
 			return p.errorf(item, "set %s: %v", s.Name, err)
+		}
+		s.Prefixes = append(s.Prefixes, pfx)
+	}
+	return nil
+}
+
+// elementRun takes the run f stands for as the set's elements: each
+// error as elements gives it, on the element's line. set is the set's
+// mapping: a flow one, or a run not cut at this line, means the text cut
+// out was not the list it looked like (errRunMisplaced).
+func (p *fileParser) elementRun(s *Set, f field, set *yaml.Node) error {
+	i, err := strconv.Atoi(f.val.Value)
+	if err != nil || i < 0 || i >= len(p.runs) || p.runs[i].key != f.val.Line || p.runs[i].taken || set.Style&yaml.FlowStyle != 0 {
+		return errRunMisplaced
+	}
+	run := &p.runs[i]
+	run.taken = true
+	s.Prefixes = slices.Grow(s.Prefixes, len(run.items))
+	for _, item := range run.items {
+		pfx, err := ParsePrefix(string(item.text))
+		if err == nil {
+			err = s.Accepts(pfx)
+		}
+		if err != nil {
+			return &FileError{File: p.name, Line: item.line, Err: fmt.Errorf("set %s: %v", s.Name, err)}
 		}
 		s.Prefixes = append(s.Prefixes, pfx)
 	}

@@ -1,0 +1,148 @@
+package rules
+
+import (
+	"fmt"
+	"reflect"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// treeParse parses data the way ParseYAML does when it cuts nothing out:
+// the whole YAML tree, what a cut-out run must agree with.
+func treeParse(name string, data []byte) (*Ruleset, error) {
+	p := fileParser{name: name}
+	return p.parse(data)
+}
+
+// elementCases are files whose element lists may be cut out of the text
+// (cut: how many), or must not be: each must parse as the whole tree does.
+var elementCases = []struct {
+	name string
+	in   string
+	cut  int
+}{
+	{"save's form", "sets:\n  a:\n    family: ipv4\n    elements:\n      - 10.0.0.0/8\n      - 192.0.2.1\n" +
+		"  b:\n    family: ipv6\n    elements:\n      - 2001:db8::1\n      - '2001:db8::'\n      - \"2001:db8:1::/48\"\npolicy: drop\n", 2},
+	{"comments and blank lines", "sets:\n  a:\n    elements: # the feed\n\n      # first\n      - 10.0.0.1   # one\n\n      - 10.0.0.2\n# out\n    family: ipv4\npolicy: drop\n", 1},
+	{"last line without newline", "policy: drop\nsets:\n  a:\n    elements:\n      - 10.0.0.1\n      - 10.0.0.2", 1},
+	{"crlf", "policy: drop\r\nsets:\r\n  a:\r\n    elements:\r\n      - 10.0.0.1\r\n      - 10.0.0.2\r\nrules:\r\n  - {src: \"@a\", action: drop}\r\n", 1},
+	{"flow on one line", "policy: drop\nsets:\n  a:\n    elements: [10.0.0.1, '10.0.0.2' , \"10.1.0.0/16\",2001:db8::1]  # x\n", 1},
+	{"flow over lines", "policy: drop\nsets:\n  a:\n    elements: [ # feed\n      10.0.0.1,\n\n      10.0.0.2 # two\n      , 10.0.0.3\n      ]\nrules: []\n", 1},
+	{"a bad element names its line", "policy: drop\nsets:\n  a:\n    family: ipv6\n    elements:\n      - 2001:db8::1\n      - 10.0.0.1\n", 1},
+	{"a bad flow element names its line", "policy: drop\nsets:\n  a:\n    elements: [10.0.0.1,\n      10.0.0.300]\n", 1},
+	{"a host prefix with bits set", "policy: drop\nsets:\n  a:\n    elements:\n      - 10.0.0.1/8\n", 1},
+	{"an empty list stays", "policy: drop\nsets:\n  a:\n    elements: []\n", 0},
+	{"null stays", "policy: drop\nsets:\n  a:\n    elements:\n  b:\n", 0},
+	{"a key at the list's indent ends it", "policy: drop\nsets:\n  a:\n    elements:\n      - 10.0.0.1\n    family: ipv4\n", 1},
+	{"a compact list (same indent) stays", "policy: drop\nsets:\n  a:\n    elements:\n    - 10.0.0.1\n", 0},
+	{"mixed item indents stay", "policy: drop\nsets:\n  a:\n    elements:\n      - 10.0.0.1\n       - 10.0.0.2\n", 0},
+	{"a continued plain scalar stays", "policy: drop\nsets:\n  a:\n    elements:\n      - 10.0.0.1\n        10.0.0.2\n", 0},
+	{"a key in a list stays", "policy: drop\nsets:\n  a:\n    elements:\n      - 2001:db8::\n", 0},
+	{"an anchor stays", "policy: drop\nsets:\n  a:\n    elements:\n      - &x 10.0.0.1\n  b:\n    elements:\n      - *x\n", 0},
+	{"a tab stays", "policy: drop\nsets:\n  a:\n    elements:\n\t- 10.0.0.1\n", 0},
+	{"a name that is not an address stays", "policy: drop\nsets:\n  a:\n    elements:\n      - host.example\n", 0},
+	{"a hash without a space is not a comment", "policy: drop\nsets:\n  a:\n    elements:\n      - 10.0.0.1#x\n", 0},
+	{"flow with a trailing comma stays", "policy: drop\nsets:\n  a:\n    elements: [10.0.0.1,]\n", 0},
+	{"flow with a hash after a comma", "policy: drop\nsets:\n  a:\n    elements: [10.0.0.1,#x\n      10.0.0.2]\n", 0},
+	{"unclosed flow", "policy: drop\nsets:\n  a:\n    elements: [10.0.0.1,\n  b:\n", 0},
+	{"a list in a block string is not one", "policy: drop\nrules:\n  - action: drop\n    comment: |\n      elements:\n        - 10.0.0.1\n", 1},
+	{"in a flow mapping", "policy: drop\nsets:\n  a: {\n    elements:\n      - 10.0.0.1\n  }\n", 1},
+	{"in a flow mapping, a flow list", "policy: drop\nsets:\n  a: {\n    elements: [10.0.0.1],\n    family: ipv4 }\n", 0},
+	{"in a flow mapping, a flow list last", "policy: drop\nsets:\n  a: {\n    family: ipv4,\n    elements: [10.0.0.1]\n  }\n", 1},
+	{"in a quoted string", "policy: \"drop\n  elements:\n    - 10.0.0.1\n  \"\n", 1},
+	{"the tag written by hand", "policy: drop\nsets:\n  a:\n    elements: !xdpfw/elements 0\n  b:\n    elements:\n      - 10.0.0.1\n", 1},
+	{"a run's tag twice", "policy: drop\nsets:\n  a:\n    elements:\n      - 10.0.0.1\n  b:\n    elements: !xdpfw/elements 0\n", 1},
+	{"elements twice", "policy: drop\nsets:\n  a:\n    elements:\n      - 10.0.0.1\n    elements:\n      - 10.0.0.2\n", 2},
+	{"a key named elements: elsewhere", "policy: drop\nelements:\n  - 10.0.0.1\n", 1},
+	{"not a key", "policy: drop\nsets:\n  a:\n    elements:x\n", 0},
+}
+
+func TestElementRunsAgreeWithTheTree(t *testing.T) {
+	for _, tc := range elementCases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, runs := cutElementRuns([]byte(tc.in))
+			if len(runs) != tc.cut {
+				t.Errorf("%d runs cut out, want %d", len(runs), tc.cut)
+			}
+			checkAgrees(t, []byte(tc.in))
+		})
+	}
+}
+
+// checkAgrees: ParseYAML gives what the whole tree gives, error or not.
+func checkAgrees(t *testing.T, data []byte) {
+	t.Helper()
+	got, gerr := ParseYAML("f.yaml", data, FileOptions{})
+	want, werr := treeParse("f.yaml", data)
+	if fmt.Sprint(gerr) != fmt.Sprint(werr) || !reflect.DeepEqual(got, want) {
+		t.Fatalf("%q:\ncut out: %+v, %v\ntree:    %+v, %v", data, got, gerr, want, werr)
+	}
+}
+
+// FuzzElementRuns: whatever the text, the element lists cut out of it
+// read as the YAML tree reads them, errors included.
+func FuzzElementRuns(f *testing.F) {
+	for _, tc := range elementCases {
+		f.Add([]byte(tc.in))
+	}
+	f.Add([]byte(exampleYAML))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > maxFuzzInput {
+			return
+		}
+		checkAgrees(t, data)
+	})
+}
+
+// A large list read from the text costs a small part of the tree's
+// memory (a node of about 400 bytes an element there).
+func TestElementRunsMemory(t *testing.T) {
+	const n = 100_000
+	var b strings.Builder
+	b.WriteString("policy: drop\nsets:\n  feed:\n    elements:\n")
+	for i := range n {
+		fmt.Fprintf(&b, "      - 10.%d.%d.0/24\n", i>>8&255, i&255)
+	}
+	data := []byte(b.String())
+	alloc := func(parse func() (*Ruleset, error)) uint64 {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		rs, err := parse()
+		runtime.ReadMemStats(&after)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := len(rs.Sets["feed"].Prefixes); got != 65536 {
+			t.Fatalf("%d prefixes, want 65536 (the list repeats)", got)
+		}
+		return (after.TotalAlloc - before.TotalAlloc) / n
+	}
+	cut := alloc(func() (*Ruleset, error) { return ParseYAML("feed.yaml", data, FileOptions{}) })
+	tree := alloc(func() (*Ruleset, error) { return treeParse("feed.yaml", data) })
+	t.Logf("bytes allocated an element: %d cut out, %d in the tree", cut, tree)
+	if cut > tree/2 {
+		t.Errorf("%d bytes allocated an element, the tree %d: want at most half", cut, tree)
+	}
+}
+
+// Above maxTree, YAML that is not cut out is refused in one line; the
+// same elements one to a line are read.
+func TestElementRunsBound(t *testing.T) {
+	var one, flow strings.Builder
+	one.WriteString("policy: drop\nsets:\n  feed:\n    elements:\n")
+	flow.WriteString("policy: drop\nsets:\n  feed: {elements: [\n")
+	for i := 0; flow.Len() <= maxTree; i++ {
+		fmt.Fprintf(&one, "      - 10.%d.%d.%d\n", i>>16&255, i>>8&255, i&255)
+		fmt.Fprintf(&flow, "      10.%d.%d.%d,\n", i>>16&255, i>>8&255, i&255)
+	}
+	flow.WriteString("  ]}\n")
+	if _, err := ParseYAML("one.yaml", []byte(one.String()), FileOptions{}); err != nil {
+		t.Fatalf("one to a line: %v", err)
+	}
+	_, err := ParseYAML("flow.yaml", []byte(flow.String()), FileOptions{})
+	want := "flow.yaml: 8.0 MiB of YAML besides the element lists of sets, at most 8.0 MiB"
+	if err == nil || !strings.HasPrefix(err.Error(), want) || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("got %v, want %s...", err, want)
+	}
+}
