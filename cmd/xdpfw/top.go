@@ -30,7 +30,8 @@ the exact time between the reads (interval_seconds). Without --once,
 --json prints one such object per line, one per interval.
 
 The state is locked only while it is read, so other commands run meanwhile.
-A rule added since the last read counts from zero.
+A rule added since the last read counts from zero; one an apply renumbered
+since (a rule inserted above it) is followed under its new id.
 
   xdpfw top
   xdpfw top --once --interval 5s --json`,

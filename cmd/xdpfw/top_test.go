@@ -12,6 +12,7 @@ import (
 
 	"github.com/xdpfw/xdpfw/internal/fixtures"
 	"github.com/xdpfw/xdpfw/internal/privtest"
+	"github.com/xdpfw/xdpfw/pkg/loader"
 )
 
 // topOnce runs `top --once --json` and, once it says its first read is
@@ -122,5 +123,105 @@ func checkRate(t *testing.T, what string, got float64, delta uint64, secs float6
 	t.Helper()
 	if want := float64(delta) / secs; math.Abs(got-want) > 1e-9*math.Max(1, want) {
 		t.Errorf("%s: %v, want %d / %v = %v", what, got, delta, secs, want)
+	}
+}
+
+// topInserted is serveConfig with a rule inserted above its two: the
+// apply keeps their counts but gives them new ids (equal priorities run
+// in id order, so they must come after the new rule's).
+const topInserted = `policy: pass
+rules:
+  - {proto: tcp, dport: 23, action: drop}
+  - {proto: udp, dport: 53, action: pass, comment: dns}
+  - {proto: udp, dport: 54, action: drop}
+`
+
+// TestTopAcrossRenumbering: an apply during top's interval that inserts a
+// rule above the others renumbers them with their counts; top follows
+// each rule to its new id and reports what it counted in the interval,
+// not all it counted since it was made (by id, that was one interval's
+// spike of every frame before).
+func TestTopAcrossRenumbering(t *testing.T) {
+	privtest.Require(t)
+	t.Parallel()
+	exe := buildXdpfw(t)
+	pin := privtest.PinDir(t)
+	dns, other := fixtures.UDP("192.0.2.1", "198.51.100.1", 4000, 53), fixtures.UDP("192.0.2.1", "198.51.100.1", 4000, 54)
+	ids := func() []uint32 {
+		rl := decodeJSON[ruleListJSON](t, "rule list --json", mustRunCLI(t, pin, "", "rule", "list", "--json"))
+		var out []uint32
+		for _, r := range rl.Rules {
+			out = append(out, r.ID)
+		}
+		return out
+	}
+	var (
+		s            topSample
+		was, renamed []uint32
+	)
+	for interval, ok := time.Second, false; !ok; interval *= 2 {
+		if interval > 32*time.Second {
+			t.Fatal("top --once kept finishing before the apply and the frames")
+		}
+		// The two rules alone (again, after a try that inserted the
+		// third), with counts from before the interval.
+		mustRunCLI(t, pin, serveConfig, "apply", "-f", "-")
+		sendFrames(t, pin, dns, 40)
+		sendFrames(t, pin, other, 30)
+		was = ids()
+		s, ok = topOnce(t, exe, pin, interval, func() {
+			mustRunCLI(t, pin, topInserted, "apply", "-f", "-")
+			sendFrames(t, pin, dns, 3)
+			sendFrames(t, pin, other, 2)
+		})
+		renamed = ids()
+		if !ok {
+			t.Logf("top --once --interval %s finished before the apply and the frames; again, longer", interval)
+		}
+	}
+	if len(was) != 2 || len(renamed) != 3 || renamed[1] == was[0] || renamed[2] == was[1] {
+		t.Fatalf("rule ids %v, then %v after inserting a rule above: the test needs them renumbered", was, renamed)
+	}
+	if len(s.Rules) != 3 || s.Interval <= 0 {
+		t.Fatalf("top --once --json: %+v", s)
+	}
+	for i, want := range []struct {
+		delta uint64
+		frame []byte
+	}{{0, nil}, {3, dns}, {2, other}} {
+		r := s.Rules[i]
+		if r.ID != renamed[i] {
+			t.Errorf("top's row %d is rule %d, rule list's %d", i, r.ID, renamed[i])
+		}
+		if r.PacketsDelta != want.delta || r.BytesDelta != want.delta*uint64(len(want.frame)) {
+			t.Errorf("rule %d (was %v): top counted %d packets, %d bytes in its interval (%d in all); %d frames of %d bytes were sent in it",
+				r.ID, was, r.PacketsDelta, r.BytesDelta, r.Packets, want.delta, len(want.frame))
+		}
+		checkRate(t, "rule packets/s", r.PacketsPerSecond, r.PacketsDelta, s.Interval)
+	}
+}
+
+// TestTopRatesFollowSlots: rates matches a rule of the first read to the
+// second's by counter slot and what the rule does: a rule renumbered
+// keeps its count, a new rule in a deleted rule's slot (zeroed for it)
+// counts from zero.
+func TestTopRatesFollowSlots(t *testing.T) {
+	row := func(id, slot uint32, match string, packets uint64) loader.RuleRow {
+		return loader.RuleRow{ID: id, Priority: 100, Match: match, Action: "drop", Slot: slot, Counter: loader.Counter{Packets: packets, Bytes: 60 * packets}}
+	}
+	before := loader.Snapshot{Rules: []loader.RuleRow{
+		row(1, 0, "proto udp dport 53", 500),
+		row(2, 1, "proto udp dport 54", 400),
+	}}
+	after := loader.Snapshot{Rules: []loader.RuleRow{
+		row(3, 2, "proto tcp dport 23", 1),   // new
+		row(4, 0, "proto udp dport 53", 510), // rule 1 renumbered
+		row(5, 1, "proto tcp dport 80", 450), // new, in rule 2's slot
+	}}
+	s := rates(before, after, 2*time.Second)
+	for i, want := range []uint64{1, 10, 450} {
+		if r := s.Rules[i]; r.PacketsDelta != want || r.BytesDelta != 60*want || r.PacketsPerSecond != float64(want)/2 {
+			t.Errorf("rule %d: %d packets, %d bytes, %v a second in the interval; want %d, %d, %v", r.ID, r.PacketsDelta, r.BytesDelta, r.PacketsPerSecond, want, 60*want, float64(want)/2)
+		}
 	}
 }

@@ -38,21 +38,39 @@ type topSample struct {
 // rates compares two snapshots taken elapsed apart. A rule only in the
 // later one (added since) counts from zero; a counter that went down
 // (the state was removed and made again) counts from zero too.
+//
+// Rules are matched by ruleKey, not by id: an apply that inserts a rule
+// above others gives them new ids and keeps their counts, so by id each
+// would show all it ever counted as this interval's.
 func rates(before, after loader.Snapshot, elapsed time.Duration) topSample {
 	secs := elapsed.Seconds()
-	was := map[uint32]loader.Counter{}
+	was := map[ruleKey]loader.Counter{}
 	for _, r := range before.Rules {
-		was[r.ID] = r.Counter
+		was[keyOf(r)] = r.Counter
 	}
 	s := topSample{Interval: secs, Policy: after.Policy.String(), Rules: []ruleRate{}, Verdicts: map[string]rate{}}
 	for _, r := range after.Rules {
 		s.Rules = append(s.Rules, ruleRate{ID: r.ID, Priority: r.Priority, Match: r.Match, Action: r.Action, Comment: r.Comment,
-			rate: rateOf(was[r.ID], r.Counter, secs)})
+			rate: rateOf(was[keyOf(r)], r.Counter, secs)})
 	}
 	for _, name := range loader.StatNames {
 		s.Verdicts[name] = rateOf(before.Verdicts[name], after.Verdicts[name], secs)
 	}
 	return s
+}
+
+// ruleKey is what stays of a rule across renumbering: its counter slot,
+// which holds its counts whatever its id, and what it does, so a new rule
+// given a deleted rule's slot (zeroed for it) is not taken for that rule.
+// Comment and log are left out: apply keeps the slot and counts of a rule
+// whose comment or log alone changed.
+type ruleKey struct {
+	slot, priority uint32
+	match, action  string
+}
+
+func keyOf(r loader.RuleRow) ruleKey {
+	return ruleKey{slot: r.Slot, priority: r.Priority, match: r.Match, action: r.Action}
 }
 
 func rateOf(a, b loader.Counter, secs float64) rate {

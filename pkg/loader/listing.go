@@ -18,6 +18,12 @@ type RuleRow struct {
 	Match      string            `json:"match"`
 	Comment    string            `json:"comment"` // "" when the rule has none
 	Log        bool              `json:"log"`     // its frames go to serve's log
+	// Slot is the rule's counter slot. Unlike its id it follows the rule
+	// through an apply that renumbers it (a rule inserted above: apply
+	// pairs it with the live rule and keeps that one's slot and counts),
+	// so readers comparing two reads (top) match rules by it. Internal:
+	// not printed.
+	Slot uint32 `json:"-"`
 	Counter
 }
 
@@ -42,7 +48,7 @@ func (s *State) RuleList() (policy rules.Action, rows []RuleRow, err error) {
 			}
 			rows = append(rows, RuleRow{
 				ID: r.ID, Priority: r.Priority, Action: r.Action.String(),
-				Conditions: conds, Match: r.Match.String(), Comment: r.Comment, Log: r.Log, Counter: counters[r.ID],
+				Conditions: conds, Match: r.Match.String(), Comment: r.Comment, Log: r.Log, Slot: slots[r.ID], Counter: counters[r.ID],
 			})
 		}
 		return nil
