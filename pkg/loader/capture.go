@@ -70,8 +70,11 @@ type captureChange struct {
 // commitCapture writes the selection, the ring and zeroed counters
 // before the bit goes on, so the first frame copied is already selected
 // as asked and has a ring; a stop takes the ring out after the bit goes
-// off, so the memory is the capture's alone.
-func (t *tx) commitCapture(c *captureChange) error {
+// off, so the memory is the capture's alone. A start that fails once its
+// ring is in takes it out again, as a stop does: nothing shows a capture
+// that never started, so its ring would hold its memory unseen until
+// capture --stop.
+func (t *tx) commitCapture(c *captureChange) (err error) {
 	if c.start {
 		if err := t.m.CaptureConf.Put(uint32(0), &c.conf); err != nil {
 			return fmt.Errorf("write capture selection: %w", err)
@@ -82,6 +85,15 @@ func (t *tx) commitCapture(c *captureChange) error {
 		if err := t.m.CaptureRing.Put(uint32(0), c.ring); err != nil {
 			return fmt.Errorf("give the capture its ring: %w", err)
 		}
+		defer func() {
+			if err == nil {
+				return
+			}
+			if derr := t.m.CaptureRing.Delete(uint32(0)); derr != nil && !errors.Is(derr, ebpf.ErrKeyNotExist) {
+				err = errors.Join(err, fmt.Errorf("take the capture's ring out: %w", derr))
+			}
+		}()
+		t.reached("capture:ring")
 	}
 	if c.start != t.word.capturing() {
 		if err := switchActive(t.m, t.word, activeCapture); err != nil {
@@ -132,18 +144,20 @@ func processAlive(pid uint32) bool {
 	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
-// StartCapture starts a capture of what f selects, refusing if another
-// live process captures, and returns the reader of its records. The
-// Capture holds its own handles: close the State while it runs, so other
-// commands are not kept waiting.
+// StartCapture starts a capture of what f selects, refusing if a live
+// process (this one included) captures, and returns the reader of its
+// records. The Capture holds its own handles: close the State while it
+// runs, so other commands are not kept waiting.
 func (s *State) StartCapture(f CaptureFilter) (*Capture, error) {
 	if err := f.check(); err != nil {
 		return nil, err
 	}
 	me := uint32(os.Getpid())
+	// This process's own too: a second start would take the first's
+	// ring, and its reader would silently read nothing more.
 	if pid, alive, err := s.CaptureOwner(); err != nil {
 		return nil, err
-	} else if alive && pid != me {
+	} else if alive {
 		return nil, fmt.Errorf("a capture is running (pid %d): one at a time", pid)
 	}
 	ring, err := newCaptureRing()

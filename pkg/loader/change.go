@@ -242,7 +242,8 @@ func (t *tx) writeMeta() error {
 }
 
 // reached is a named point of a change: "switch" just before the write
-// of `active`, "switched" just after it. Tests end the change there.
+// of `active`, "switched" just after it, "capture:ring" once a starting
+// capture's ring is in its slot. Tests end the change there.
 func (t *tx) reached(point string) {
 	if t.stop != nil {
 		t.stop(point)

@@ -1,0 +1,153 @@
+package loader
+
+import (
+	"errors"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cilium/ebpf"
+
+	"github.com/xdpfw/xdpfw/internal/fixtures"
+	"github.com/xdpfw/xdpfw/internal/privtest"
+)
+
+// captureState makes a state with one rule in a new pin directory, and
+// opens it.
+func captureState(t *testing.T) *State {
+	t.Helper()
+	dir := privtest.PinDir(t)
+	t.Cleanup(func() { removeState(dir) })
+	if err := Provision(dir, func(s *State) error {
+		_, err := s.Apply(mustRuleset(t, "policy: pass\nrules:\n  - {proto: udp, dport: 53, action: drop}\n"))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+var captureAll = CaptureFilter{Pass: true, Drop: true, Snaplen: MaxSnaplen}
+
+// ringInSlot reports whether capture_ring's slot holds a ring.
+func ringInSlot(t *testing.T, s *State) bool {
+	t.Helper()
+	var id uint32
+	err := s.maps.CaptureRing.Lookup(uint32(0), &id)
+	if err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+		t.Fatal(err)
+	}
+	return err == nil
+}
+
+// receives runs a frame through s's program and checks that c copies it.
+func receives(t *testing.T, s *State, c *Capture, what string) {
+	t.Helper()
+	frame := fixtures.UDP("192.0.2.7", "192.0.2.1", 1000, 53)
+	if _, err := runFrame(s.progs.Xdpfw, frame); err != nil {
+		t.Fatal(err)
+	}
+	rec, ok, err := c.Next(5 * time.Second)
+	if err != nil || !ok || string(rec.Data) != string(frame) || rec.Action != "drop" {
+		t.Errorf("%s: the capture read %+v, %v (%v); want the frame sent, dropped", what, rec, ok, err)
+	}
+}
+
+// TestCaptureStartFails: a start whose switch of `active` fails, after
+// its ring went into the slot, takes the ring out again: the state is as
+// before (no capture, the slot empty, the rules as they were), and the
+// next capture starts and copies frames.
+func TestCaptureStartFails(t *testing.T) {
+	privtest.Require(t)
+	s := captureState(t)
+	_, rules, err := s.RuleList()
+	if err != nil {
+		t.Fatal(err)
+	}
+	word, err := readActive(&s.maps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Once the ring is in, `active` is a frozen stand-in: the switch's
+	// write fails as any failed write would.
+	frozen, err := ebpf.NewMap(&ebpf.MapSpec{Type: ebpf.Array, KeySize: 4, ValueSize: 4, MaxEntries: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer frozen.Close()
+	if err := frozen.Freeze(); err != nil {
+		t.Fatal(err)
+	}
+	active := s.maps.Active
+	stopChangesAt(s, func(point string) {
+		if point == "capture:ring" {
+			if !ringInSlot(t, s) {
+				t.Error("at capture:ring, no ring in the slot")
+			}
+			s.maps.Active = frozen
+		}
+	})
+	c, err := s.StartCapture(captureAll)
+	s.maps.Active = active
+	stopChangesAt(s, nil)
+	if err == nil {
+		c.Close()
+		t.Fatal("a capture started, its switch failing")
+	}
+	if !strings.Contains(err.Error(), "switch generation") {
+		t.Errorf("the failed start: %v", err)
+	}
+	if ringInSlot(t, s) {
+		t.Error("a failed start left its ring in the slot")
+	}
+	if w, err := readActive(&s.maps); err != nil || w != word {
+		t.Errorf("active %#x (%v) after a failed start, was %#x", w, err, word)
+	}
+	if pid, _, err := s.CaptureOwner(); err != nil || pid != 0 {
+		t.Errorf("a capture of pid %d (%v) after a failed start", pid, err)
+	}
+	if _, after, err := s.RuleList(); err != nil || !reflect.DeepEqual(after, rules) {
+		t.Errorf("rules after a failed start %+v (%v), were %+v", after, err, rules)
+	}
+
+	c, err = s.StartCapture(captureAll)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	receives(t, s, c, "a capture after the failed start")
+	if stopped, err := s.StopCapture(0); err != nil || !stopped || ringInSlot(t, s) {
+		t.Errorf("stop: %v (%v), ring in the slot %v", stopped, err, ringInSlot(t, s))
+	}
+}
+
+// TestCaptureOneAtATime: a second capture of the same process is refused
+// as another process's is, and the first keeps its ring and its frames.
+func TestCaptureOneAtATime(t *testing.T) {
+	privtest.Require(t)
+	s := captureState(t)
+	first, err := s.StartCapture(captureAll)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	second, err := s.StartCapture(captureAll)
+	if err == nil {
+		second.Close()
+		t.Error("a second capture of the same process started")
+	} else if want := "a capture is running (pid " + strconv.Itoa(os.Getpid()) + "): one at a time"; err.Error() != want {
+		t.Errorf("the second capture: %v, want %q", err, want)
+	}
+	receives(t, s, first, "the first capture, a second refused")
+	if stopped, err := s.StopCapture(uint32(os.Getpid())); err != nil || !stopped || ringInSlot(t, s) {
+		t.Errorf("stop: %v (%v), ring in the slot %v", stopped, err, ringInSlot(t, s))
+	}
+}
