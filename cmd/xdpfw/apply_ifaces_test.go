@@ -93,10 +93,11 @@ func TestApplyInterfaces(t *testing.T) {
 
 	// An attach that fails past the checks (a bridge has no native XDP)
 	// says the new ruleset is live, and the interfaces listed after it
-	// are attached all the same.
+	// are attached all the same; its hint names the file's key (apply
+	// has no --mode).
 	c.in(func() error { return netlink.LinkAdd(&netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: "ifc0"}}) })
 	failing := writeFile(t, t.TempDir(), "native.yaml", "policy: pass\ninterfaces: [{name: ifc0, mode: native}, {name: ifb0, mode: generic}]\nrules:\n  - {proto: udp, dport: 10, action: drop}\n")
-	c.wantFail("the ruleset is applied, but attach to ifc0 in native mode", "apply", "-f", failing)
+	c.wantFail("the ruleset is applied, but attach to ifc0 in native mode: operation not supported (the driver has no native XDP: give it mode: generic (or auto) in the file's interfaces list)", "apply", "-f", failing)
 	want("after an attach failed", attachments(), "ifb0", "generic attached=true")
 	if out := c.mustRun("rule", "list"); !strings.Contains(out, "proto udp dport 10") {
 		t.Errorf("after the failed attach, the live rules are:\n%s\nwant the file's", out)

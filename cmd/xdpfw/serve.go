@@ -29,8 +29,10 @@ other), as xdpfw apply does; a file without interfaces leaves the
 attachments alone.
 
 FILE is applied again when it changes: its directory is watched, so an
-editor's rename-over and a Kubernetes ConfigMap update are seen; a change
-to a set's file: is not, but SIGHUP applies FILE again whatever changed.
+editor's rename-over and a Kubernetes ConfigMap update are seen, and so
+is the directory of the file a symlink FILE is leads to (the link
+followed again when it is pointed elsewhere); a change to a set's file:
+is not, but SIGHUP applies FILE again whatever changed.
 A file that cannot be read, parsed or applied changes nothing live: the
 last good ruleset stays, the log says why (file and line) and
 xdpfw_config_reload_success is 0 until a good file is applied. A file

@@ -32,7 +32,7 @@ func (s *State) ApplyFile(rs *rules.Ruleset) (ApplyResult, IfaceChange, error) {
 			return ApplyResult{}, IfaceChange{}, err
 		}
 		for _, ifc := range rs.Interfaces {
-			if err := s.CanAttach(ifc.Name, false); err != nil {
+			if err := s.canAttach(ifc.Name, false, byFile); err != nil {
 				return ApplyResult{}, IfaceChange{}, err
 			}
 		}
@@ -105,7 +105,7 @@ func (s *State) MatchInterfaces(want []rules.Interface) (IfaceChange, error) {
 	listed := map[string]bool{}
 	for i, ifc := range want {
 		listed[ifc.Name] = true
-		att, warning, err := s.Attach(ifc.Name, modes[i], false)
+		att, warning, err := s.attachBy(ifc.Name, modes[i], false, byFile)
 		if warning != "" {
 			ch.Warnings = append(ch.Warnings, warning)
 		}

@@ -74,8 +74,22 @@ func linkByName(name string) (netlink.Link, error) {
 	return link, nil
 }
 
+// askedBy is where an attach was asked for, which the hints of its
+// refusals name: the attach command's flags, or a ruleset file's
+// interfaces: list (apply -f, serve), which has a mode: key and no force.
+type askedBy int
+
+const (
+	byFlags askedBy = iota
+	byFile
+)
+
 // CanAttach reports why Attach would refuse the interface, if it would.
 func (s *State) CanAttach(name string, force bool) error {
+	return s.canAttach(name, force, byFlags)
+}
+
+func (s *State) canAttach(name string, force bool, by askedBy) error {
 	link, err := linkByName(name)
 	if err != nil {
 		return err
@@ -85,7 +99,7 @@ func (s *State) CanAttach(name string, force bool) error {
 		return err
 	}
 	if x := link.Attrs().Xdp; x != nil && x.ProgId != 0 && !ids.ours(x.ProgId) && !force {
-		return foreignProgram(name, x.ProgId)
+		return foreignProgram(name, x.ProgId, by)
 	}
 	return nil
 }
@@ -113,8 +127,12 @@ func (s *State) AttachAll(names []string, mode Mode, force bool) (atts []Attachm
 	return atts, warnings, nil
 }
 
-func foreignProgram(name string, id uint32) error {
-	return fmt.Errorf("%s already has XDP program id %d, not xdpfw's; use --force to replace it", name, id)
+func foreignProgram(name string, id uint32, by askedBy) error {
+	fix := "use --force to replace it"
+	if by == byFile {
+		fix = fmt.Sprintf("a file does not replace it: remove it, or replace it by hand (xdpfw attach %s --force)", name)
+	}
+	return fmt.Errorf("%s already has XDP program id %d, not xdpfw's; %s", name, id, fix)
 }
 
 // Attach puts the live program on the interface: the frags one if the
@@ -125,14 +143,19 @@ func foreignProgram(name string, id uint32) error {
 // program is on, a conntrack table that is read gets this host's
 // established TCP connections it has no record of (seedConnections).
 func (s *State) Attach(name string, mode Mode, force bool) (Attachment, string, error) {
-	att, warning, err := s.attach(name, mode, force)
+	return s.attachBy(name, mode, force, byFlags)
+}
+
+// attachBy is Attach, its refusals' hints for where it was asked.
+func (s *State) attachBy(name string, mode Mode, force bool, by askedBy) (Attachment, string, error) {
+	att, warning, err := s.attach(name, mode, force, by)
 	if err == nil {
 		s.seedConnections()
 	}
 	return att, warning, err
 }
 
-func (s *State) attach(name string, mode Mode, force bool) (Attachment, string, error) {
+func (s *State) attach(name string, mode Mode, force bool, by askedBy) (Attachment, string, error) {
 	if s.old != nil {
 		return Attachment{}, "", s.old
 	}
@@ -185,7 +208,7 @@ func (s *State) attach(name string, mode Mode, force bool) (Attachment, string, 
 			att.Egress = egressName(att.egress)
 			return att, "", s.remember(att)
 		case !ids.ours(x.ProgId) && !force:
-			return Attachment{}, "", foreignProgram(name, x.ProgId)
+			return Attachment{}, "", foreignProgram(name, x.ProgId, by)
 		}
 		// Held by id before it comes off: another's program, replaced
 		// with --force, is freed once detached unless something holds it.
@@ -243,7 +266,7 @@ func (s *State) attach(name string, mode Mode, force bool) (Attachment, string, 
 	}
 	if err != nil {
 		undo()
-		return Attachment{}, "", fmt.Errorf("attach to %s in %s mode: %w", name, try, explainAttach(err))
+		return Attachment{}, "", fmt.Errorf("attach to %s in %s mode: %w", name, try, explainAttach(err, by))
 	}
 	att.Mode = try
 	if err := s.remember(att); err != nil {
@@ -267,10 +290,14 @@ func egressFailed(name string, err error, undone string) error {
 	return fmt.Errorf("attach the connection-tracking egress program to %s: %w%s", name, err, undone)
 }
 
-func explainAttach(err error) error {
+func explainAttach(err error, by askedBy) error {
 	switch {
 	case errors.Is(err, unix.EOPNOTSUPP):
-		return fmt.Errorf("%w (the driver has no native XDP: try --mode generic)", err)
+		fix := "try --mode generic"
+		if by == byFile {
+			fix = "give it mode: generic (or auto) in the file's interfaces list"
+		}
+		return fmt.Errorf("%w (the driver has no native XDP: %s)", err, fix)
 	case errors.Is(err, unix.EBUSY), errors.Is(err, unix.EEXIST):
 		return fmt.Errorf("%w (another XDP program is attached)", err)
 	case errors.Is(err, unix.ERANGE), errors.Is(err, unix.EINVAL):

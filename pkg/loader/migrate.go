@@ -371,7 +371,7 @@ func (s *State) reattach() (hooks map[uint32]uint32, err error) {
 		mode := modeOf(link.Attrs().Xdp.AttachMode)
 		prog := programFor(&s.progs, link.Attrs().MTU)
 		if err := netlink.LinkSetXdpFdWithFlags(link, prog.FD(), mode.flags()); err != nil {
-			return nil, fmt.Errorf("replace the program on %s: %w", link.Attrs().Name, explainAttach(err))
+			return nil, fmt.Errorf("replace the program on %s: %w", link.Attrs().Name, explainAttach(err, byFlags))
 		}
 		// The egress learner: replaced in place, or (from a layout
 		// without it) added; its hook is recorded with the version.

@@ -52,12 +52,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("config %s: %w", cfg.ConfigFile, err)
 	}
 	log := newLogger(cfg.Log, logEvery)
-	// Every scrape and reload takes the pin directory's lock: while a
-	// long command (a big set load) holds it, say so in the log's form,
-	// once per interval rather than once per scrape.
-	loader.LockWaitNotice = func(dir, holder string) {
-		log.limited("lock", "waiting for the pin directory's lock", "dir", dir, "holder", holder)
-	}
+	logNotices(log)
 	r := &reloader{dir: cfg.PinDir, path: path, log: log}
 
 	sigs := make(chan os.Signal, 4)

@@ -2,6 +2,7 @@ package serve
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -14,10 +15,14 @@ import (
 const settle = 200 * time.Millisecond
 
 // watchDir reports on the returned channel, once the events settle,
-// that something in the config file's directory changed. The directory
-// is watched rather than the file: editors and Kubernetes replace the
+// that something in the config file's directory changed, or in the
+// directory of a file a symlink on the way to it leads to. Directories
+// are watched rather than the file: editors and Kubernetes replace the
 // file by renaming another over it (or over a symlink it resolves
-// through), which a watch on the file itself does not survive. Whether
+// through), which a watch on the file itself does not survive. The
+// symlinks are followed again at each event, so a link pointed
+// elsewhere (by config management, or a ConfigMap's ..data swap) has
+// its new target's directory watched and its old one's dropped. Whether
 // the file really changed is for the reader to find out (reloader
 // compares contents).
 func watchDir(path string, log *logger, stop <-chan struct{}) (<-chan struct{}, error) {
@@ -30,6 +35,7 @@ func watchDir(path string, log *logger, stop <-chan struct{}) (<-chan struct{}, 
 		w.Close()
 		return nil, fmt.Errorf("watch %s: %w", dir, err)
 	}
+	followLinks(w, dir, path, log)
 	changed := make(chan struct{}, 1)
 	go func() {
 		defer w.Close()
@@ -42,6 +48,7 @@ func watchDir(path string, log *logger, stop <-chan struct{}) (<-chan struct{}, 
 				if !ok {
 					return
 				}
+				followLinks(w, dir, path, log)
 				timer = time.After(settle)
 			case err, ok := <-w.Errors:
 				if !ok {
@@ -49,6 +56,7 @@ func watchDir(path string, log *logger, stop <-chan struct{}) (<-chan struct{}, 
 				}
 				// An overflow loses events: check the file anyway.
 				log.limited("watch", "watching the config directory", "dir", dir, "error", err)
+				followLinks(w, dir, path, log)
 				timer = time.After(settle)
 			case <-timer:
 				timer = nil
@@ -60,4 +68,57 @@ func watchDir(path string, log *logger, stop <-chan struct{}) (<-chan struct{}, 
 		}
 	}()
 	return changed, nil
+}
+
+// followLinks has w watch, besides dir (path's own directory, watched
+// for as long as w runs), the directories linkDirs finds for path now,
+// and no longer the ones it found before.
+func followLinks(w *fsnotify.Watcher, dir, path string, log *logger) {
+	want := linkDirs(path)
+	// dir is watched already, perhaps by another name: adding it again
+	// and removing that would end its watch too (one inode, one watch).
+	if real, err := filepath.EvalSymlinks(dir); err == nil {
+		delete(want, real)
+	}
+	for _, d := range w.WatchList() {
+		switch {
+		case d == dir:
+		case want[d]:
+			delete(want, d) // watched already
+		default:
+			w.Remove(d) // an error: the directory is gone, and its watch with it
+		}
+	}
+	for d := range want {
+		if err := w.Add(d); err != nil {
+			log.limited("watch", "watching the directory a symlink to the config file leads to", "dir", d, "error", err)
+		}
+	}
+}
+
+// maxHops bounds the symlinks followed from the config file, as the
+// kernel's own bound does (40): a loop of links ends there.
+const maxHops = 40
+
+// linkDirs are the directories, their symlinks resolved, of each file a
+// symlink on the way from path leads to, the file path reads the last:
+// where a link on the way is pointed elsewhere, or the file is changed.
+// A file that does not exist (a dangling link) adds nothing: the reader
+// says it cannot read it, and the next event looks again.
+func linkDirs(path string) map[string]bool {
+	dirs := map[string]bool{}
+	for p, hop := path, 0; hop < maxHops; hop++ {
+		target, err := os.Readlink(p)
+		if err != nil {
+			break // not a link: the file, or nothing
+		}
+		if !filepath.IsAbs(target) {
+			target = filepath.Join(filepath.Dir(p), target)
+		}
+		p = target
+		if d, err := filepath.EvalSymlinks(filepath.Dir(p)); err == nil {
+			dirs[d] = true
+		}
+	}
+	return dirs
 }

@@ -64,3 +64,55 @@ func TestWatchDir(t *testing.T) {
 	must(f.Close())
 	waitChange(t, changed, "a write in place")
 }
+
+// TestWatchSymlinkElsewhere: a config file that is a symlink into another
+// directory is reloaded when its target is changed there, written in
+// place or renamed over; a link pointed at a file in a third directory
+// is followed: a change there is seen, one in the old target's
+// directory no longer is.
+func TestWatchSymlinkElsewhere(t *testing.T) {
+	dir, old, next := t.TempDir(), t.TempDir(), t.TempDir()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, d := range []string{old, next} {
+		must(os.WriteFile(filepath.Join(d, "xdpfw.yaml"), []byte("policy: pass\n"), 0o644))
+	}
+	path := filepath.Join(dir, "xdpfw.yaml")
+	must(os.Symlink(filepath.Join(old, "xdpfw.yaml"), path))
+
+	stop := make(chan struct{})
+	defer close(stop)
+	changed, err := watchDir(path, newLogger(io.Discard, time.Hour), stop)
+	must(err)
+
+	f, err := os.OpenFile(filepath.Join(old, "xdpfw.yaml"), os.O_WRONLY|os.O_APPEND, 0)
+	must(err)
+	_, err = f.WriteString("rules: []\n")
+	must(err)
+	must(f.Close())
+	waitChange(t, changed, "a write in place to the target in another directory")
+
+	must(os.WriteFile(filepath.Join(old, ".xdpfw.yaml.swp"), []byte("policy: drop\n"), 0o644))
+	must(os.Rename(filepath.Join(old, ".xdpfw.yaml.swp"), filepath.Join(old, "xdpfw.yaml")))
+	waitChange(t, changed, "a rename over the target in another directory")
+
+	// Pointed elsewhere, as config management does: a new link renamed
+	// over the old one.
+	must(os.Symlink(filepath.Join(next, "xdpfw.yaml"), filepath.Join(dir, ".xdpfw.yaml.new")))
+	must(os.Rename(filepath.Join(dir, ".xdpfw.yaml.new"), path))
+	waitChange(t, changed, "the link pointed at another directory")
+
+	must(os.WriteFile(filepath.Join(next, "xdpfw.yaml"), []byte("policy: drop\n"), 0o644))
+	waitChange(t, changed, "a write to the new target")
+
+	must(os.WriteFile(filepath.Join(old, "xdpfw.yaml"), []byte("policy: pass\n"), 0o644))
+	select {
+	case <-changed:
+		t.Errorf("a write to the old target's directory was reported after the link was pointed elsewhere")
+	case <-time.After(5 * settle):
+	}
+}

@@ -1,0 +1,44 @@
+package serve
+
+import (
+	"github.com/xdpfw/xdpfw/pkg/layout"
+	"github.com/xdpfw/xdpfw/pkg/loader"
+)
+
+// logNotices makes what the loader tells of a change it made (a lock
+// waited for, a migration, maps grown or resized, connections seeded)
+// records of the service's log. The CLI prints them as lines of their
+// own (cmd/xdpfw/main.go), which in a key=value log are lines no reader
+// of it can parse. The hooks are the process's: serve is its only
+// command.
+func logNotices(log *logger) {
+	// Every scrape and reload takes the pin directory's lock: while a
+	// long command (a big set load) holds it, say so once per interval
+	// rather than once per scrape.
+	loader.LockWaitNotice = func(dir, holder string) {
+		log.limited("lock", "waiting for the pin directory's lock", "pin_dir", dir, "holder", holder)
+	}
+	loader.MigrateNotice = func(dir string, from, to int) {
+		log.Info("moved the state to this build's layout: its program replaced on every interface, ruleset, sets and counters kept",
+			"pin_dir", dir, "from_layout", from, "to_layout", to)
+	}
+	loader.GrowNotice = func(dir string, g loader.Growth) {
+		log.Info("the ruleset outgrew its maps: the program replaced on every interface (its id changes)",
+			"pin_dir", dir, "grown", g.String(), "bytes", g.Bytes)
+	}
+	loader.CTResizeNotice = func(dir string, flows, frags uint32, sockets int) {
+		args := []any{"pin_dir", dir, "flows", flows, "frags", frags}
+		switch {
+		case flows == layout.CtIdleEntries:
+			log.Info("the conntrack tables are idle now (no rule and no drop policy reads connection state; the most recent records kept): the program replaced on every interface (its id changes)", args...)
+		case sockets < 0:
+			log.Warn("the conntrack tables resized (the most recent records kept), but without this host's TCP connections: the kernel would not list them (no tcp_diag); the program replaced on every interface (its id changes)", args...)
+		default:
+			log.Info("the conntrack tables resized (the most recent records kept, and this host's TCP connections they had no record of): the program replaced on every interface (its id changes)",
+				append(args, "connections_added", sockets)...)
+		}
+	}
+	loader.CTSeedNotice = func(dir string, n int) {
+		log.Info("this host's established TCP connections put in the conntrack table (made before xdpfw saw them)", "pin_dir", dir, "connections", n)
+	}
+}
