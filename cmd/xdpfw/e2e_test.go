@@ -25,6 +25,7 @@ import (
 // statusJSON is what `status --json` prints.
 type statusJSON struct {
 	PinDir     string              `json:"pin_dir"`
+	Loaded     bool                `json:"loaded"`
 	Policy     string              `json:"policy"`
 	Rules      int                 `json:"rules"`
 	CTFlows    int                 `json:"ct_flows"`

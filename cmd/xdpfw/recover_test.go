@@ -110,8 +110,8 @@ func TestStatusVanishedInterface(t *testing.T) {
 	}
 	out = c.wantFail("run: xdpfw detach vanish0", "status", "--json")
 	st := decodeJSON[statusJSON](t, "status --json", out)
-	if len(st.Problems) != 1 || st.Problems[0].Kind != "missing" || st.Problems[0].Fix != "xdpfw detach vanish0" {
-		t.Errorf("status --json problems %+v", st.Problems)
+	if len(st.Problems) != 1 || st.Problems[0].Kind != "missing" || st.Problems[0].Fix != "xdpfw detach vanish0" || !st.Loaded {
+		t.Errorf("status --json: loaded %v, problems %+v", st.Loaded, st.Problems)
 	}
 	if out := c.mustRun("detach", c.iface); out != fmt.Sprintf("detached from vanish0\nno interface left: removed %s\n", c.dir) {
 		t.Errorf("detach printed %q", out)
@@ -120,7 +120,9 @@ func TestStatusVanishedInterface(t *testing.T) {
 }
 
 // TestStatusOrphan: with the pin directory removed under a running
-// program, status fails naming detach --orphans, which removes it.
+// program, status fails naming detach --orphans, which removes it. With
+// nothing pinned, status --json fails as status does, after a document
+// saying nothing is loaded.
 func TestStatusOrphan(t *testing.T) {
 	c := newNSCLI(t, "orphan0")
 	c.mustRun("attach", "--mode", "generic", c.iface)
@@ -134,8 +136,8 @@ func TestStatusOrphan(t *testing.T) {
 		t.Errorf("status printed:\n%s\nwant the orphan listed", out)
 	}
 	st := decodeJSON[statusJSON](t, "status --json", c.wantFail("detach --orphans", "status", "--json"))
-	if len(st.Problems) != 1 || st.Problems[0].Kind != "orphan" || st.Problems[0].ProgID != id {
-		t.Errorf("status --json problems %+v", st.Problems)
+	if len(st.Problems) != 1 || st.Problems[0].Kind != "orphan" || st.Problems[0].ProgID != id || st.Loaded {
+		t.Errorf("status --json: loaded %v, problems %+v", st.Loaded, st.Problems)
 	}
 	if out := c.mustRun("detach", "--orphans"); out != fmt.Sprintf("detached orphaned xdpfw program %d from orphan0\n", id) {
 		t.Errorf("detach --orphans printed %q", out)
@@ -144,6 +146,10 @@ func TestStatusOrphan(t *testing.T) {
 		t.Errorf("program %d still on %s", got, c.iface)
 	}
 	c.wantFail("not attached", "status")
+	st = decodeJSON[statusJSON](t, "status --json", c.wantFail("not attached", "status", "--json"))
+	if st.Loaded || st.PinDir != c.dir || st.Rules != 0 || st.Interfaces == nil || len(st.Interfaces) != 0 || st.Problems == nil || len(st.Problems) != 0 {
+		t.Errorf("status --json with nothing pinned: %+v, want loaded false, the pin directory, and empty lists", st)
+	}
 	c.wantFail("detach: name interfaces or give --all or --orphans", "detach", "--all", "--orphans")
 }
 

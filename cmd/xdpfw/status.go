@@ -20,25 +20,32 @@ interface's clsact qdisc, before 6.6), or none when it is not there.
 Fails (exit 1) when something needs the operator: an attached interface
 that is gone or no longer runs xdpfw's program, or an xdpfw program running
 on an interface the pin directory does not list (an orphan). Each problem
-names the command that settles it; --json lists them under "problems".`,
+names the command that settles it; --json lists them under "problems".
+With nothing pinned it fails too; --json then prints "loaded": false.`,
 		Flags: []cli.Flag{jsonFlag()},
 		Action: func(c *cli.Context) error {
 			dir := c.String("pin-dir")
 			s, err := loader.Open(dir)
 			if errors.Is(err, loader.ErrNotAttached) {
-				// Nothing pinned, but xdpfw may still run somewhere.
-				orphans, oerr := loader.Orphans(dir)
-				if oerr != nil || len(orphans) == 0 {
-					return err
+				// Nothing pinned, but xdpfw may still run somewhere. It
+				// fails (ErrNotAttached, or the first orphan), with --json
+				// after a document saying nothing is loaded, for a script
+				// to read.
+				st := loader.Status{PinDir: dir, Interfaces: []loader.Attachment{}, Problems: []loader.Problem{}}
+				if orphans, oerr := loader.Orphans(dir); oerr == nil {
+					st.Problems = append(st.Problems, loader.OrphanProblems(orphans, dir, false)...)
 				}
-				st := loader.Status{PinDir: dir, Interfaces: []loader.Attachment{}, Problems: loader.OrphanProblems(orphans, dir, false)}
-				if c.Bool("json") {
+				switch {
+				case c.Bool("json"):
 					if err := printJSON(c, st); err != nil {
 						return err
 					}
-				} else {
+				case len(st.Problems) > 0:
 					fmt.Fprintf(c.App.Writer, "pin directory: %s (nothing pinned)\n", dir)
 					printProblems(c, st.Problems)
+				}
+				if len(st.Problems) == 0 {
+					return err
 				}
 				return problemsError(st.Problems)
 			}

@@ -59,6 +59,9 @@ func (s *State) RuleList() (policy rules.Action, rows []RuleRow, err error) {
 // Status is what `xdpfw status` shows.
 type Status struct {
 	PinDir string `json:"pin_dir"`
+	// Loaded is false when nothing is pinned in PinDir: the policy, the
+	// counts and the interfaces are then empty (problems may list orphans).
+	Loaded bool   `json:"loaded"`
 	Policy string `json:"policy"`
 	Rules  int    `json:"rules"`
 	// CTFlows is the conntrack table's size; CTIdle, that it is the idle
@@ -116,7 +119,7 @@ func (s *State) Status() (Status, error) {
 	if err != nil {
 		return Status{}, err
 	}
-	st := Status{PinDir: s.dir, Policy: policy.String(), Rules: nrules, CTFlows: int(flows), CTIdle: flows == layout.CtIdleEntries,
+	st := Status{PinDir: s.dir, Loaded: true, Policy: policy.String(), Rules: nrules, CTFlows: int(flows), CTIdle: flows == layout.CtIdleEntries,
 		Interfaces: atts, Problems: []Problem{}}
 	for _, a := range atts {
 		if a.Attached && a.Egress == EgressNone {
