@@ -50,7 +50,9 @@ struct go_layout {
 	struct set6_slot set6_slot;
 	struct set_bkt_head set_bkt_head;
 	struct set6_lpm_key set6_lpm_key;
+	struct ring_rec ring_rec;
 	struct capture_rec capture_rec;
+	struct log_rec log_rec;
 	struct ct_key ct_key;
 	struct ct_val ct_val;
 	struct ct_frag_key ct_frag_key;

@@ -428,7 +428,9 @@ struct ring_stats {
 	__u64 limited;              /* over max_rate */
 };
 
-struct capture_rec {
+/* What a ring's record says of its frame: the head of capture_rec and
+ * log_rec, each sized for its ring, the frame's bytes right after it. */
+struct ring_rec {
 	__u64 ts;                   /* bpf_ktime_get_ns() */
 	__u32 ifindex;
 	__u32 len;                  /* the frame's length */
@@ -436,6 +438,10 @@ struct capture_rec {
 	__u32 rule_id;              /* 0 unless reason is REASON_RULE */
 	__u32 action;               /* XDP_PASS or XDP_DROP */
 	__u32 reason;               /* REASON_* */
+};
+
+struct capture_rec {
+	struct ring_rec head;
 	__u8 data[CAPTURE_MAX_BYTES];
 };
 
@@ -583,7 +589,17 @@ enum rank_flags {
 enum log_limits {
 	LOG_BYTES      = 128,
 	LOG_MAX_RATE   = 1000,
+	/* 1560 log_recs (160 bytes and the ring's 8 of header each): more
+	 * than a second at LOG_MAX_RATE, so a reader that falls a second
+	 * behind a flood loses none. */
 	LOG_RING_BYTES = 256 << 10,
+};
+
+/* A record of log_ring: the frame's first LOG_BYTES bytes at most. A
+ * capture_rec (2 KiB of frame) would fit only 125 in the ring. */
+struct log_rec {
+	struct ring_rec head;
+	__u8 data[LOG_BYTES];
 };
 
 struct counter {

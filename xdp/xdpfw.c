@@ -952,13 +952,15 @@ static __always_inline void count(void *map, __u32 key, __u64 bytes)
  * Copies the first n bytes of the frame, with what decided it, to ring,
  * at most max_rate records a second (0: no limit). Racy across CPUs by a
  * few records at a second's turn: a bound on the load, not an exact count.
+ * A record is size bytes, the ring's own (capture_rec, log_rec): a
+ * ring_rec and the frame's bytes after it, as many as the rest holds.
  */
 static __always_inline int to_ring(void *ring, struct ring_stats *st,
-				   struct xdp_md *ctx, __u32 len, __u32 n,
-				   __u32 max_rate, __u32 action, __u32 reason,
-				   __u32 rule_id)
+				   __u32 size, struct xdp_md *ctx, __u32 len,
+				   __u32 n, __u32 max_rate, __u32 action,
+				   __u32 reason, __u32 rule_id)
 {
-	struct capture_rec *rec;
+	struct ring_rec *rec;
 	__u64 now = bpf_ktime_get_ns();
 
 	if (max_rate) {
@@ -972,15 +974,15 @@ static __always_inline int to_ring(void *ring, struct ring_stats *st,
 		}
 		__sync_fetch_and_add(&st->in_second, 1);
 	}
-	rec = bpf_ringbuf_reserve(ring, sizeof(*rec), 0);
+	rec = bpf_ringbuf_reserve(ring, size, 0);
 	if (!rec) {
 		__sync_fetch_and_add(&st->lost, 1);
 		return 0;
 	}
 	if (n > len)
 		n = len;
-	if (n > CAPTURE_MAX_BYTES)
-		n = CAPTURE_MAX_BYTES;
+	if (n > size - sizeof(*rec))
+		n = size - sizeof(*rec);
 	if (n < 1)
 		n = 1;
 	rec->ts = now;
@@ -989,7 +991,7 @@ static __always_inline int to_ring(void *ring, struct ring_stats *st,
 	rec->rule_id = rule_id;
 	rec->action = action;
 	rec->reason = reason;
-	if (bpf_xdp_load_bytes(ctx, 0, rec->data, n) < 0) {
+	if (bpf_xdp_load_bytes(ctx, 0, rec + 1, n) < 0) {
 		bpf_ringbuf_discard(rec, 0);
 		return 0;
 	}
@@ -998,6 +1000,10 @@ static __always_inline int to_ring(void *ring, struct ring_stats *st,
 	__sync_fetch_and_add(&st->taken, 1);
 	return 0;
 }
+
+_Static_assert(__builtin_offsetof(struct capture_rec, data) == sizeof(struct ring_rec) &&
+	       __builtin_offsetof(struct log_rec, data) == sizeof(struct ring_rec),
+	       "to_ring writes a record's bytes right after its head");
 
 /*
  * Copies the frame to capture_ring if the running capture selects it: by
@@ -1037,7 +1043,8 @@ __noinline int capture(struct xdp_md *ctx, __u32 len, __u32 action,
 		__sync_fetch_and_add(&st->lost, 1);
 		return 0;
 	}
-	return to_ring(ring, st, ctx, len, c->snaplen, c->max_rate, action, reason, rule_id);
+	return to_ring(ring, st, sizeof(struct capture_rec), ctx, len, c->snaplen,
+		       c->max_rate, action, reason, rule_id);
 }
 
 /* Logs a frame its rule decided (RANK_LOG) to log_ring: a global
@@ -1052,7 +1059,8 @@ __noinline int log_rule(struct xdp_md *ctx, __u32 len, __u32 action, __u32 rule_
 	st = bpf_map_lookup_elem(&log_stats, &zero);
 	if (!st)
 		return 0;
-	return to_ring(&log_ring, st, ctx, len, LOG_BYTES, LOG_MAX_RATE, action, REASON_RULE, rule_id);
+	return to_ring(&log_ring, st, sizeof(struct log_rec), ctx, len, LOG_BYTES,
+		       LOG_MAX_RATE, action, REASON_RULE, rule_id);
 }
 
 /* The first of interface ifindex's NUM_OUTCOMES counters in iface_stats. */

@@ -412,8 +412,8 @@ type Set6LpmKey struct {
 	Addr      [16]uint8
 }
 
-// struct capture_rec
-type CaptureRec struct {
+// struct ring_rec
+type RingRec struct {
 	_       structs.HostLayout
 	Ts      uint64
 	Ifindex uint32
@@ -422,7 +422,20 @@ type CaptureRec struct {
 	RuleId  uint32
 	Action  uint32
 	Reason  uint32
-	Data    [2048]uint8
+}
+
+// struct capture_rec
+type CaptureRec struct {
+	_    structs.HostLayout
+	Head RingRec
+	Data [2048]uint8
+}
+
+// struct log_rec
+type LogRec struct {
+	_    structs.HostLayout
+	Head RingRec
+	Data [128]uint8
 }
 
 // struct ct_key

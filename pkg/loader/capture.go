@@ -165,7 +165,7 @@ func (s *State) StartCapture(f CaptureFilter) (*Capture, error) {
 		return nil, fmt.Errorf("capture: make its ring: %w", err)
 	}
 	defer ring.Close() // the Ring and the slot hold their own
-	r, err := openRing(ring, s.maps.CaptureStats)
+	r, err := openRing(ring, s.maps.CaptureStats, decodeCaptureRecord)
 	if err != nil {
 		return nil, fmt.Errorf("capture: %w", err)
 	}

@@ -21,10 +21,11 @@ import (
 type Ring struct {
 	ring, stats *ebpf.Map
 	rd          *ringbuf.Reader
+	decode      func(raw []byte) (CaptureRecord, error) // the ring's record type
 }
 
-func openRing(ring, stats *ebpf.Map) (*Ring, error) {
-	r := &Ring{}
+func openRing(ring, stats *ebpf.Map, decode func([]byte) (CaptureRecord, error)) (*Ring, error) {
+	r := &Ring{decode: decode}
 	var err error
 	if r.ring, err = ring.Clone(); err != nil {
 		return nil, fmt.Errorf("ring: %w", err)
@@ -63,12 +64,13 @@ func (r *Ring) Next(timeout time.Duration) (rec CaptureRecord, ok bool, err erro
 	if err != nil {
 		return rec, false, fmt.Errorf("read ring: %w", err)
 	}
-	rec, err = decodeRecord(raw.RawSample)
+	rec, err = r.decode(raw.RawSample)
 	return rec, err == nil, err
 }
 
 // RingCounts are a ring's counters: records taken, lost because the ring
-// was full (the reader fell behind), and left out by the rate limit.
+// was full (the records not yet read left no room for one more), and
+// left out by the rate limit.
 type RingCounts struct {
 	Taken, Lost, Limited uint64
 }
@@ -111,34 +113,50 @@ func LogRingID(dir string) uint32 {
 // writes them to its log). At most LogMaxRate a second are kept, each
 // with its first LogBytes bytes.
 func (s *State) OpenLog() (*Ring, error) {
-	r, err := openRing(s.maps.LogRing, s.maps.LogStats)
+	r, err := openRing(s.maps.LogRing, s.maps.LogStats, decodeLogRecord)
 	if err != nil {
 		return nil, fmt.Errorf("log: %w", err)
 	}
 	return r, nil
 }
 
-// errRecord is a record too short for its header: never written by the
+// errRecord is a record too short for its ring's type: never written by the
 // datapath.
 var errRecord = errors.New("ring: short record")
 
-// decodeRecord reads a record as the datapath wrote it (layout.CaptureRec,
-// in this machine's byte order).
-func decodeRecord(raw []byte) (CaptureRecord, error) {
+// decodeCaptureRecord reads a record of a capture's ring as the datapath
+// wrote it (layout.CaptureRec, in this machine's byte order).
+func decodeCaptureRecord(raw []byte) (CaptureRecord, error) {
 	var r layout.CaptureRec
 	if _, err := binary.Decode(raw, binary.NativeEndian, &r); err != nil {
 		return CaptureRecord{}, errRecord
 	}
-	n := min(int(r.Caplen), len(r.Data))
+	return record(r.Head, r.Data[:]), nil
+}
+
+// decodeLogRecord reads a record of the log ring (layout.LogRec). A
+// longer record, a capture_rec written by a program built before log_rec
+// (same layout version), has the same head and its bytes first.
+func decodeLogRecord(raw []byte) (CaptureRecord, error) {
+	var r layout.LogRec
+	if _, err := binary.Decode(raw, binary.NativeEndian, &r); err != nil {
+		return CaptureRecord{}, errRecord
+	}
+	return record(r.Head, r.Data[:]), nil
+}
+
+// record is what head says of the frame, with its caplen bytes of data.
+func record(head layout.RingRec, data []byte) CaptureRecord {
+	n := min(int(head.Caplen), len(data))
 	action := "pass"
-	if r.Action == xdpDrop {
+	if head.Action == xdpDrop {
 		action = "drop"
 	}
 	return CaptureRecord{
-		Time: time.Duration(r.Ts), Ifindex: int(r.Ifindex), Len: int(r.Len),
-		Data: append([]byte(nil), r.Data[:n]...), RuleID: r.RuleId,
-		Action: action, Reason: model.Reason(r.Reason).String(),
-	}, nil
+		Time: time.Duration(head.Ts), Ifindex: int(head.Ifindex), Len: int(head.Len),
+		Data: append([]byte(nil), data[:n]...), RuleID: head.RuleId,
+		Action: action, Reason: model.Reason(head.Reason).String(),
+	}
 }
 
 // xdpDrop is XDP_DROP, the action the datapath records for a drop.

@@ -31,7 +31,7 @@ var (
 		"Interfaces whose ifindexes are equal modulo 256 share their counters.", "interface", "verdict", "reason")
 	metricIfaceBytes = counterOf("xdpfw_interface_verdict_bytes_total", "Bytes of the frames of xdpfw_interface_verdict_packets_total.", "interface", "verdict", "reason")
 	metricRing       = counterOf("xdpfw_ring_records_total", "Records of the capture ring (since the last capture started) and of the log ring (rules with log: true): "+
-		"taken, lost because the reader fell behind, or left out by the rate limit.", "ring", "result")
+		"taken, lost because the ring was full (its records not yet read left no room for the frame's), or left out by the rate limit.", "ring", "result")
 	metricCTEntries  = gaugeOf("xdpfw_ct_entries", "Flows in the connection-tracking table (xdpfw ct stats).")
 	metricCTCapacity = gaugeOf("xdpfw_ct_capacity", "The most flows the connection-tracking table holds; when full, the flow seen least recently is evicted.")
 	metricCTIdle     = gaugeOf("xdpfw_ct_idle", "1 while the connection-tracking table is idle: no rule and no drop policy reads it and the ruleset sets no max-flows, "+
