@@ -94,8 +94,8 @@ func ParseYAML(name string, data []byte, opt FileOptions) (*Ruleset, error) {
 		doc = data // what looked like element lists was not
 	}
 	if len(data) > maxTree {
-		return nil, &FileError{File: name, Err: fmt.Errorf("%s of YAML besides the element lists of sets, at most %s: "+
-			"write a large set's elements one to a line under elements: (as save does) or in a file: list", mib(len(doc)), mib(maxTree))}
+		return nil, &FileError{File: name, Err: fmt.Errorf("%d bytes of YAML besides the element lists of sets, at most %d (%d MiB): "+
+			"write a large set's elements one to a line under elements: (as save does) or in a file: list", len(doc), maxTree, maxTree>>20)}
 	}
 	p := fileParser{name: name, opt: opt}
 	return p.parse(data)

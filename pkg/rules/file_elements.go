@@ -3,7 +3,6 @@ package rules
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"strconv"
 )
 
@@ -39,8 +38,6 @@ func (p *fileParser) tookAllRuns() bool {
 	}
 	return true
 }
-
-func mib(n int) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
 
 // elementRun is one "elements:" list read from the text.
 type elementRun struct {
@@ -101,7 +98,7 @@ func readRun(lines [][]byte, i int, add func(text []byte, line int)) (next int, 
 	line := trimEOL(lines[i])
 	k := lineIndent(line)
 	rest, found := bytes.CutPrefix(line[k:], []byte("elements:"))
-	if !found {
+	if !found || !printable(line) {
 		return 0, false
 	}
 	if len(rest) > 0 && rest[0] != ' ' {
@@ -119,11 +116,16 @@ func readRun(lines [][]byte, i int, add func(text []byte, line int)) (next int, 
 	for ; j < len(lines); j++ {
 		l := trimEOL(lines[j])
 		n := lineIndent(l)
-		switch {
-		case blankOrComment(l[n:], true):
-			continue
-		case n <= k:
+		blank := blankOrComment(l[n:], true)
+		if !blank && n <= k {
 			return j, true
+		}
+		if !printable(l) {
+			return 0, false
+		}
+		switch {
+		case blank:
+			continue
 		case itemIndent == -1:
 			itemIndent = n
 		case n != itemIndent:
@@ -154,6 +156,9 @@ func readFlow(lines [][]byte, i, k int, rest []byte, add func([]byte, int)) (nex
 		if len(t) == 0 || t[0] == '#' && (lineStart || len(t) < len(rest)) {
 			for i++; i < len(lines); i++ {
 				l := trimEOL(lines[i])
+				if !printable(l) {
+					return 0, false
+				}
 				n := lineIndent(l)
 				if blankOrComment(l[n:], true) {
 					continue
@@ -251,6 +256,19 @@ func lineIndent(l []byte) int {
 		n++
 	}
 	return n
+}
+
+// printable: a line of a run holds printable ASCII only. YAML ends a
+// comment at a "\r" or a Unicode line break too, and refuses control
+// characters and bad UTF-8 in it: a run's comments are cut out unread,
+// so text after such a break (a rule, say) would be lost with them.
+func printable(l []byte) bool {
+	for _, c := range l {
+		if c < 0x20 || c > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 // trimEOL drops a line's "\n" or "\r\n".
