@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"sync"
 	"syscall"
 
 	"github.com/cilium/ebpf"
@@ -153,13 +154,6 @@ func (s *State) StartCapture(f CaptureFilter) (*Capture, error) {
 		return nil, err
 	}
 	me := uint32(os.Getpid())
-	// This process's own too: a second start would take the first's
-	// ring, and its reader would silently read nothing more.
-	if pid, alive, err := s.CaptureOwner(); err != nil {
-		return nil, err
-	} else if alive {
-		return nil, fmt.Errorf("a capture is running (pid %d): one at a time", pid)
-	}
 	ring, err := newCaptureRing()
 	if err != nil {
 		return nil, fmt.Errorf("capture: make its ring: %w", err)
@@ -170,6 +164,9 @@ func (s *State) StartCapture(f CaptureFilter) (*Capture, error) {
 		return nil, fmt.Errorf("capture: %w", err)
 	}
 	err = s.change(func(t *tx) error {
+		if err := t.refuseRunningCapture(s.dir, me); err != nil {
+			return err
+		}
 		// A rule that is not live would capture nothing, silently, for
 		// as long as the capture runs.
 		if len(f.Rules) > 0 {
@@ -190,7 +187,31 @@ func (s *State) StartCapture(f CaptureFilter) (*Capture, error) {
 		r.Close()
 		return nil, err
 	}
+	capturesHere.Store(s.dir, true)
 	return &Capture{Ring: r, dir: s.dir, owner: me}, nil
+}
+
+// capturesHere holds the pin directories this process runs a capture on.
+var capturesHere sync.Map
+
+// refuseRunningCapture refuses a start while a live process captures,
+// this one included (a second start would take the first's ring, whose
+// reader would then read nothing more). A capture naming this process
+// that this process does not run is a leftover of an earlier one with
+// the same pid (a container's first process, killed mid-capture): taken
+// over, as a dead owner's is.
+func (t *tx) refuseRunningCapture(dir string, me uint32) error {
+	if !t.word.capturing() {
+		return nil
+	}
+	var c xdpfwCaptureConf
+	if err := t.m.CaptureConf.Lookup(uint32(0), &c); err != nil {
+		return fmt.Errorf("read capture selection: %w", err)
+	}
+	if _, mine := capturesHere.Load(dir); !processAlive(c.Owner) || c.Owner == me && !mine {
+		return nil
+	}
+	return fmt.Errorf("a capture is running (pid %d): one at a time (xdpfw capture --stop ends it)", c.Owner)
 }
 
 // StopCapture stops the running capture if pid runs it (any capture when
@@ -229,6 +250,7 @@ type Capture struct {
 // releases the reader.
 func (c *Capture) Stop() error {
 	defer c.Close()
+	defer capturesHere.Delete(c.dir)
 	s, err := Open(c.dir)
 	if err != nil {
 		return err

@@ -143,10 +143,34 @@ func TestCaptureOneAtATime(t *testing.T) {
 	if err == nil {
 		second.Close()
 		t.Error("a second capture of the same process started")
-	} else if want := "a capture is running (pid " + strconv.Itoa(os.Getpid()) + "): one at a time"; err.Error() != want {
+	} else if want := "a capture is running (pid " + strconv.Itoa(os.Getpid()) + "): one at a time (xdpfw capture --stop ends it)"; err.Error() != want {
 		t.Errorf("the second capture: %v, want %q", err, want)
 	}
 	receives(t, s, first, "the first capture, a second refused")
+	if stopped, err := s.StopCapture(uint32(os.Getpid())); err != nil || !stopped || ringInSlot(t, s) {
+		t.Errorf("stop: %v (%v), ring in the slot %v", stopped, err, ringInSlot(t, s))
+	}
+}
+
+// TestCaptureLeftoverOfThisPid: a capture naming this process that this
+// process does not run (an earlier process with the same pid, a
+// container's first, killed mid-capture) is taken over, as a dead
+// owner's is, not refused as running.
+func TestCaptureLeftoverOfThisPid(t *testing.T) {
+	privtest.Require(t)
+	s := captureState(t)
+	left, err := s.StartCapture(captureAll)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer left.Close()
+	capturesHere.Delete(s.dir) // as if the process that started it were gone
+	c, err := s.StartCapture(captureAll)
+	if err != nil {
+		t.Fatalf("a leftover capture naming this pid: %v, want it taken over", err)
+	}
+	defer c.Close()
+	receives(t, s, c, "the capture that took the leftover over")
 	if stopped, err := s.StopCapture(uint32(os.Getpid())); err != nil || !stopped || ringInSlot(t, s) {
 		t.Errorf("stop: %v (%v), ring in the slot %v", stopped, err, ringInSlot(t, s))
 	}
