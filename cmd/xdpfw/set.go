@@ -133,7 +133,7 @@ input.
 
 If any line is bad, nothing changes and the first bad lines are reported
 with their numbers; --skip-invalid loads the good lines and reports the bad
-ones. A progress bar is drawn on a terminal unless --quiet.
+ones (the first 1000 by number, then how many more). A progress bar is drawn on a terminal unless --quiet.
 
 A list with no elements at all (an empty file, only comments, or only bad
 lines skipped) is refused: use set flush to empty a set. A line covering
@@ -178,8 +178,11 @@ raises the limit), before the live state is locked.`,
 				if bar != nil {
 					bar.Done()
 				}
-				for _, bad := range skipped {
+				for _, bad := range skipped.Lines {
 					fmt.Fprintf(c.App.ErrWriter, "%s: skipped %v\n", in, bad)
+				}
+				if more := skipped.Total - len(skipped.Lines); more > 0 {
+					fmt.Fprintf(c.App.ErrWriter, "%s: skipped %d more bad lines\n", in, more)
 				}
 				if err != nil {
 					return fmt.Errorf("set load: %w", err)

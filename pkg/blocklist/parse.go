@@ -69,9 +69,20 @@ type List struct {
 	Prefixes []netip.Prefix
 	// Duplicates counts entries dropped because an equal one came before.
 	Duplicates int
-	// Skipped lists the bad lines SkipInvalid skipped, in file order.
-	Skipped []LineError
+	// Skipped is what SkipInvalid skipped.
+	Skipped Skipped
 }
+
+// Skipped is the bad lines SkipInvalid skipped: the first MaxSkipped of
+// them, in file order (a file of nothing but bad lines would otherwise
+// keep an error for each, gigabytes of them), and how many there were.
+type Skipped struct {
+	Lines []LineError
+	Total int
+}
+
+// MaxSkipped is how many skipped lines a Skipped spells out.
+const MaxSkipped = 1000
 
 // LineError is a bad entry.
 type LineError struct {
@@ -150,6 +161,11 @@ func Parse(r io.Reader, opt Options) (*List, error) {
 		v6   []netip.Prefix
 		bad  []LineError
 		nbad int
+		// An IPv6 entry takes 32 bytes however short its line ("::1"):
+		// duplicates are dropped whenever v6 doubles, so they cost no
+		// more than the distinct entries do.
+		compactAt = 1 << 16
+		dups6     int
 	)
 	// Room for as many IPv4 entries as the input can hold lines, when its
 	// size is known: a million-line file otherwise grows v4 twenty times,
@@ -174,13 +190,17 @@ func Parse(r io.Reader, opt Options) (*List, error) {
 		switch {
 		case err != nil:
 			nbad++
-			if opt.SkipInvalid || len(bad) < MaxReported {
+			if len(bad) < MaxReported || opt.SkipInvalid && len(bad) < MaxSkipped {
 				bad = append(bad, LineError{Line: line, Err: err})
 			}
 		case p4 != 0:
 			v4 = append(v4, p4)
 		case p6.IsValid():
 			v6 = append(v6, p6)
+			if len(v6) == compactAt {
+				v6 = compact6(v6, &dups6)
+				compactAt = max(compactAt, 2*len(v6))
+			}
 		}
 	}
 	if err := sc.Err(); err != nil {
@@ -193,7 +213,7 @@ func Parse(r io.Reader, opt Options) (*List, error) {
 		return nil, &Error{Name: opt.Name, Lines: bad, Total: nbad}
 	}
 
-	list := &List{Skipped: bad, Prefixes: make([]netip.Prefix, 0, len(v4)+len(v6))}
+	list := &List{Skipped: Skipped{Lines: bad, Total: nbad}, Prefixes: make([]netip.Prefix, 0, len(v4)+len(v6))}
 	slices.Sort(v4)
 	for i, k := range v4 {
 		if i > 0 && k == v4[i-1] {
@@ -204,17 +224,21 @@ func Parse(r io.Reader, opt Options) (*List, error) {
 		addr := netip.AddrFrom4([4]byte{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)})
 		list.Prefixes = append(list.Prefixes, netip.PrefixFrom(addr, int(k&0xff)))
 	}
+	list.Prefixes = append(list.Prefixes, compact6(v6, &dups6)...)
+	list.Duplicates += dups6
+	return list, nil
+}
+
+// compact6 sorts v6 by address, then length, and drops repeats, counting
+// them in dups.
+func compact6(v6 []netip.Prefix, dups *int) []netip.Prefix {
 	slices.SortFunc(v6, func(a, b netip.Prefix) int {
 		return cmp.Or(a.Addr().Compare(b.Addr()), cmp.Compare(a.Bits(), b.Bits()))
 	})
-	for i, p := range v6 {
-		if i > 0 && p == v6[i-1] {
-			list.Duplicates++
-			continue
-		}
-		list.Prefixes = append(list.Prefixes, p)
-	}
-	return list, nil
+	n := len(v6)
+	v6 = slices.Compact(v6)
+	*dups += n - len(v6)
+	return v6
 }
 
 // parseLine returns the line's entry: IPv4 as a v4Key (never 0), IPv6 as

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -54,7 +55,7 @@ func TestParseFormats(t *testing.T) {
 	if !reflect.DeepEqual(set.Prefixes, want) {
 		t.Errorf("prefixes\n got %v\nwant %v", set.Prefixes, want)
 	}
-	if set.Duplicates != 3 || len(set.Skipped) != 0 {
+	if set.Duplicates != 3 || set.Skipped.Total != 0 {
 		t.Errorf("%d duplicates (want 3), skipped %v", set.Duplicates, set.Skipped)
 	}
 }
@@ -105,8 +106,8 @@ func TestParseErrors(t *testing.T) {
 	}
 }
 
-// TestSkipInvalid: the good entries come back with every bad line listed
-// (no cap), and no error.
+// TestSkipInvalid: the good entries come back with the bad lines listed,
+// and no error.
 func TestSkipInvalid(t *testing.T) {
 	var b strings.Builder
 	for i := range 25 {
@@ -116,8 +117,44 @@ func TestSkipInvalid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(set.Prefixes) != 25 || len(set.Skipped) != 25 || set.Skipped[24].Line != 50 {
+	if len(set.Prefixes) != 25 || set.Skipped.Total != 25 || len(set.Skipped.Lines) != 25 || set.Skipped.Lines[24].Line != 50 {
 		t.Errorf("%d prefixes, skipped %v", len(set.Prefixes), set.Skipped)
+	}
+}
+
+// TestSkipInvalidBounded: a list of nothing but bad lines keeps the first
+// MaxSkipped and counts the rest, not an error for each.
+func TestSkipInvalidBounded(t *testing.T) {
+	const n = 100_000
+	in := strings.Repeat("bad\n", n-1) + "192.0.2.1\n"
+	set, err := Parse(strings.NewReader(in), Options{SkipInvalid: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(set.Prefixes) != 1 || set.Skipped.Total != n-1 || len(set.Skipped.Lines) != MaxSkipped || set.Skipped.Lines[MaxSkipped-1].Line != MaxSkipped {
+		t.Errorf("%d prefixes, %d skipped, %d listed", len(set.Prefixes), set.Skipped.Total, len(set.Skipped.Lines))
+	}
+}
+
+// TestDuplicatesBounded: repeated IPv6 lines ("::1", 32 bytes an entry
+// for 4 bytes of text) cost what the distinct entries do.
+func TestDuplicatesBounded(t *testing.T) {
+	const n = 1 << 21
+	in := strings.Repeat("::1\n2001:db8::/32\n", n/2)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	set, err := Parse(strings.NewReader(in), Options{})
+	runtime.ReadMemStats(&after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(set.Prefixes) != 2 || set.Duplicates != n-2 {
+		t.Fatalf("%d prefixes, %d duplicates", len(set.Prefixes), set.Duplicates)
+	}
+	// the room for IPv4 entries (a word a line of "1.2.3.4") is the
+	// input's size; a slice of every IPv6 line was 3.5 times it
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 3*uint64(len(in)) {
+		t.Errorf("%d bytes allocated for %d of input, want at most 3 times it", alloc, len(in))
 	}
 }
 

@@ -320,13 +320,13 @@ func (s *State) LoadSet(name string, ps []netip.Prefix, progress func(done, tota
 // (opt.Name names the input), or skipped with opt.SkipInvalid and returned
 // in skipped (on an error too). A list left with no element is refused:
 // emptying a set is `set flush`, never what a cut-off feed does.
-func (s *State) LoadBlocklist(name string, r io.Reader, opt blocklist.Options, progress func(done, total int)) (res SetResult, skipped []blocklist.LineError, err error) {
+func (s *State) LoadBlocklist(name string, r io.Reader, opt blocklist.Options, progress func(done, total int)) (res SetResult, skipped blocklist.Skipped, err error) {
 	if opt.Family, err = s.SetFamily(name); err != nil {
-		return res, nil, err
+		return res, skipped, err
 	}
 	list, err := blocklist.Parse(r, opt)
 	if err != nil {
-		return res, nil, err
+		return res, skipped, err
 	}
 	if len(list.Prefixes) == 0 {
 		return res, list.Skipped, fmt.Errorf("%s has no elements: refusing to empty set %s (xdpfw set flush %s empties it)", opt.Name, name, name)
