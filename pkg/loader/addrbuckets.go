@@ -2,6 +2,7 @@ package loader
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	mbits "math/bits"
 	"math/rand/v2"
@@ -56,6 +57,9 @@ func bucketBitsFor(n, slots int) uint32 {
 	return b
 }
 
+// errNoFit: place found no room for a key after its kicks.
+var errNoFit = errors.New("two buckets full for a key")
+
 // place puts n keys into nb buckets of slots each, every
 // key in one of its two (choices), by cuckoo insertion: a key finding
 // both full takes a slot from one, whose key moves on the same way. It
@@ -82,7 +86,7 @@ func place(n, nb, slots int, choices func(i int) [2]uint32) (in [][]int, overflo
 				break
 			}
 			if kick == 500 {
-				return nil, nil, fmt.Errorf("%d keys do not fit %d buckets", n, nb)
+				return nil, nil, fmt.Errorf("%d keys do not fit %d buckets: %w", n, nb, errNoFit)
 			}
 			b, s := c[rng.IntN(2)], rng.IntN(slots)
 			cur, in[b][s] = in[b][s], cur

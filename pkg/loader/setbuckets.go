@@ -65,13 +65,16 @@ func (k bkey) prefix(v6 bool) netip.Prefix {
 func (k bkey) buckets(v6 bool, nb uint32) [2]uint32 {
 	h := k.w
 	if v6 {
-		h = k.hi*layout.SetBktHash6 ^ k.lo ^ k.w
+		h = k.hash6()
 	}
 	return [2]uint32{
 		1 + uint32((h*layout.SetBktHash1)>>32*uint64(nb)>>32),
 		1 + uint32((h*layout.SetBktHash2)>>32*uint64(nb)>>32),
 	}
 }
+
+// hash6 folds an IPv6 key to the word its buckets come from.
+func (k bkey) hash6() uint64 { return k.hi*layout.SetBktHash6 ^ k.lo ^ k.w }
 
 // setBuckets is one mapped array.
 type setBuckets struct {

@@ -1,6 +1,7 @@
 package loader
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"sync/atomic"
@@ -129,7 +130,18 @@ func (h *setHandle) rebuildBuckets(fam int, slots []bslot) error {
 	}
 	nb := max(b.nbuckets(), bucketsFor(b.v6, len(all)+len(all)/4)) // room to grow
 	bigger, err := newBuckets(b.v6, nb, all, b.lens(), b.trieMax())
+	// Keys crowding a pair of buckets (a small array, or a list crafted
+	// against the hash) are spread by a larger array: an IPv4 key is its
+	// whole slot word, so it parts from any other at some size.
+	for try := 0; errors.Is(err, errNoFit) && try < 4 && nb < layout.SetBktMax; try++ {
+		nb = min(2*nb, layout.SetBktMax)
+		bigger, err = newBuckets(b.v6, nb, all, b.lens(), b.trieMax())
+	}
 	if err != nil {
+		if k, n := crowded(b.v6, all); n > 2*layout.Set6BktSlots {
+			return fmt.Errorf("%d of the set's IPv6 entries (%s among them) share one hash, and a set holds at most %d that do (a list made to defeat it?)",
+				n, k.prefix(true), 2*layout.Set6BktSlots)
+		}
 		return err
 	}
 	if err := h.outer[fam].Put(h.slot, bigger.m); err != nil {
@@ -168,4 +180,24 @@ func admitLens(cur []uint8, trieMax uint8, counts map[uint8]int) []uint8 {
 	}
 	slices.SortFunc(out, func(a, b uint8) int { return int(b) - int(a) })
 	return out
+}
+
+// crowded is the IPv6 key whose hash the most of slots share, and how
+// many do. The hash folds an address's 128 bits to 64 (setbuckets.go),
+// so no array size parts the keys sharing one: their two buckets hold
+// 2*Set6BktSlots of them. An IPv4 key has no such bound.
+func crowded(v6 bool, slots []bslot) (bkey, int) {
+	if !v6 {
+		return bkey{}, 0
+	}
+	by := map[uint64]int{}
+	var most bkey
+	n := 0
+	for _, sl := range slots {
+		h := sl.key.hash6()
+		if by[h]++; by[h] > n {
+			most, n = sl.key, by[h]
+		}
+	}
+	return most, n
 }
