@@ -590,8 +590,9 @@ enum log_limits {
 	LOG_BYTES      = 128,
 	LOG_MAX_RATE   = 1000,
 	/* 1560 log_recs (160 bytes and the ring's 8 of header each): more
-	 * than a second at LOG_MAX_RATE, so a reader that falls a second
-	 * behind a flood loses none. */
+	 * than a second at LOG_MAX_RATE (whose seconds are the clock's, so
+	 * two of them can give up to twice that in one second of a reader's
+	 * stall). */
 	LOG_RING_BYTES = 256 << 10,
 };
 

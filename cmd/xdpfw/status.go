@@ -24,24 +24,19 @@ names the command that settles it; --json lists them under "problems".
 With nothing pinned it fails too; --json then prints "loaded": false.`,
 		Flags: []cli.Flag{jsonFlag()},
 		Action: func(c *cli.Context) error {
-			dir := c.String("pin-dir")
-			s, err := loader.Open(dir)
+			st, err := loader.ReadStatus(c.String("pin-dir"))
 			if errors.Is(err, loader.ErrNotAttached) {
 				// Nothing pinned, but xdpfw may still run somewhere. It
 				// fails (ErrNotAttached, or the first orphan), with --json
 				// after a document saying nothing is loaded, for a script
 				// to read.
-				st := loader.Status{PinDir: dir, Interfaces: []loader.Attachment{}, Problems: []loader.Problem{}}
-				if orphans, oerr := loader.Orphans(dir); oerr == nil {
-					st.Problems = append(st.Problems, loader.OrphanProblems(orphans, dir, false)...)
-				}
 				switch {
 				case c.Bool("json"):
 					if err := printJSON(c, st); err != nil {
 						return err
 					}
 				case len(st.Problems) > 0:
-					fmt.Fprintf(c.App.Writer, "pin directory: %s (nothing pinned)\n", dir)
+					fmt.Fprintf(c.App.Writer, "pin directory: %s (nothing pinned)\n", st.PinDir)
 					printProblems(c, st.Problems)
 				}
 				if len(st.Problems) == 0 {
@@ -49,11 +44,6 @@ With nothing pinned it fails too; --json then prints "loaded": false.`,
 				}
 				return problemsError(st.Problems)
 			}
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			st, err := s.Status()
 			if err != nil {
 				return err
 			}

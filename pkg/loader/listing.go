@@ -1,6 +1,7 @@
 package loader
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/vishvananda/netlink"
@@ -90,6 +91,28 @@ type Problem struct {
 	ProgID uint32 `json:"program_id,omitempty"`
 	Detail string `json:"detail"`
 	Fix    string `json:"fix"`
+}
+
+// ReadStatus is the status of the pin directory dir. With nothing pinned
+// it fails with ErrNotAttached, and the status it gives says so (Loaded
+// false) and lists the xdpfw programs still running that dir does not
+// list (orphans).
+func ReadStatus(dir string) (Status, error) {
+	s, err := Open(dir)
+	if errors.Is(err, ErrNotAttached) {
+		st := Status{PinDir: dir, Interfaces: []Attachment{}, Problems: []Problem{}}
+		orphans, oerr := Orphans(dir)
+		if oerr != nil {
+			return st, fmt.Errorf("%w (and looking for its programs left running failed: %v)", err, oerr)
+		}
+		st.Problems = append(st.Problems, OrphanProblems(orphans, dir, false)...)
+		return st, err
+	}
+	if err != nil {
+		return Status{}, err
+	}
+	defer s.Close()
+	return s.Status()
 }
 
 // Status is the pin directory, the policy, the rule count and each
