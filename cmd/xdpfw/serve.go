@@ -30,8 +30,9 @@ attachments alone.
 
 FILE is applied again when it changes: its directory is watched, so an
 editor's rename-over and a Kubernetes ConfigMap update are seen, and so
-is the directory of the file a symlink FILE is leads to (the link
-followed again when it is pointed elsewhere); a change to a set's file:
+are the directories of the links on the way to it, a file's or a
+directory's (a release's "current"), and the file's own (the links
+followed again when one is pointed elsewhere); a change to a set's file:
 is not, but SIGHUP applies FILE again whatever changed.
 A file that cannot be read, parsed or applied changes nothing live: the
 last good ruleset stays, the log says why (file and line) and

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -100,25 +101,59 @@ func followLinks(w *fsnotify.Watcher, dir, path string, log *logger) {
 // kernel's own bound does (40): a loop of links ends there.
 const maxHops = 40
 
-// linkDirs are the directories, their symlinks resolved, of each file a
-// symlink on the way from path leads to, the file path reads the last:
-// where a link on the way is pointed elsewhere, or the file is changed.
-// A file that does not exist (a dangling link) adds nothing: the reader
-// says it cannot read it, and the next event looks again.
+// linkDirs are the directories whose change can change what path reads:
+// each directory holding a symlink on the way to the file (a link
+// renamed there points the way elsewhere: a deploy's "current" link, a
+// ConfigMap's ..data), and the file's own. The path is resolved a name at
+// a time as the kernel does, so a link's ".." climbs out of the directory
+// the link leads to, not out of the link's name. Where the way ends at a
+// name that does not exist (a dangling link), the directory it would be
+// in is watched: the reader says it cannot read the file, and the next
+// event looks again.
 func linkDirs(path string) map[string]bool {
 	dirs := map[string]bool{}
-	for p, hop := path, 0; hop < maxHops; hop++ {
-		target, err := os.Readlink(p)
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return dirs
+	}
+	cur := "/" // resolved so far: a real directory, no links in it
+	todo := strings.Split(abs, "/")
+	for hops := 0; len(todo) > 0; {
+		name := todo[0]
+		todo = todo[1:]
+		switch name {
+		case "", ".":
+			continue
+		case "..":
+			cur = filepath.Dir(cur) // cur has no links: ".." by name is right
+			continue
+		}
+		next := filepath.Join(cur, name)
+		fi, err := os.Lstat(next)
 		if err != nil {
-			break // not a link: the file, or nothing
+			break // nothing there (yet): cur is where it would be
 		}
-		if !filepath.IsAbs(target) {
-			target = filepath.Join(filepath.Dir(p), target)
+		if fi.Mode()&os.ModeSymlink == 0 {
+			cur = next
+			continue
 		}
-		p = target
-		if d, err := filepath.EvalSymlinks(filepath.Dir(p)); err == nil {
-			dirs[d] = true
+		if hops++; hops > maxHops {
+			return dirs
 		}
+		target, err := os.Readlink(next)
+		if err != nil {
+			return dirs
+		}
+		dirs[cur] = true
+		if filepath.IsAbs(target) {
+			cur = "/"
+		}
+		todo = append(strings.Split(target, "/"), todo...)
+	}
+	if fi, err := os.Stat(cur); err == nil && fi.IsDir() {
+		dirs[cur] = true // the way ended short of the file
+	} else {
+		dirs[filepath.Dir(cur)] = true // the file's own directory
 	}
 	return dirs
 }

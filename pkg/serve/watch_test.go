@@ -116,3 +116,47 @@ func TestWatchSymlinkElsewhere(t *testing.T) {
 	case <-time.After(5 * settle):
 	}
 }
+
+// TestWatchLinkedDirectories: a link on the way to the config that is a
+// directory is followed too: a deploy's "current" link renamed onto a new
+// release is seen, and a target reached through "../" from a linked
+// directory is where the kernel finds it, not where the names say.
+func TestWatchLinkedDirectories(t *testing.T) {
+	root, dir := t.TempDir(), t.TempDir()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, d := range []string{"releases/v1", "releases/v2", "opt/app/etc", "opt/app/conf"} {
+		must(os.MkdirAll(filepath.Join(root, d), 0o755))
+	}
+	for _, d := range []string{"releases/v1", "releases/v2", "opt/app/conf"} {
+		must(os.WriteFile(filepath.Join(root, d, "xdpfw.yaml"), []byte("policy: pass\n"), 0o644))
+	}
+	must(os.Symlink("releases/v1", filepath.Join(root, "current")))
+	path := filepath.Join(dir, "xdpfw.yaml")
+	must(os.Symlink(filepath.Join(root, "current", "xdpfw.yaml"), path))
+
+	stop := make(chan struct{})
+	defer close(stop)
+	changed, err := watchDir(path, newLogger(io.Discard, time.Hour), stop)
+	must(err)
+	must(os.Symlink("releases/v2", filepath.Join(root, ".current.new")))
+	must(os.Rename(filepath.Join(root, ".current.new"), filepath.Join(root, "current")))
+	waitChange(t, changed, "the current link renamed onto another release")
+	must(os.WriteFile(filepath.Join(root, "releases/v2", "xdpfw.yaml"), []byte("policy: drop\n"), 0o644))
+	waitChange(t, changed, "a write to the new release's file")
+
+	// etc -> opt/app/etc, whose xdpfw.yaml -> ../conf/xdpfw.yaml: the
+	// file is opt/app/conf's, not root's conf
+	must(os.Symlink(filepath.Join(root, "opt/app/etc"), filepath.Join(root, "etc")))
+	must(os.Symlink("../conf/xdpfw.yaml", filepath.Join(root, "opt/app/etc", "xdpfw.yaml")))
+	path2 := filepath.Join(dir, "other.yaml")
+	must(os.Symlink(filepath.Join(root, "etc", "xdpfw.yaml"), path2))
+	changed2, err := watchDir(path2, newLogger(io.Discard, time.Hour), stop)
+	must(err)
+	must(os.WriteFile(filepath.Join(root, "opt/app/conf", "xdpfw.yaml"), []byte("policy: drop\n"), 0o644))
+	waitChange(t, changed2, "a write to the file a ../ link leads to")
+}
