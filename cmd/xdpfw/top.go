@@ -31,7 +31,10 @@ the exact time between the reads (interval_seconds). Without --once,
 
 The state is locked only while it is read, so other commands run meanwhile.
 A rule added since the last read counts from zero; one an apply renumbered
-since (a rule inserted above it) is followed under its new id.
+since (a rule inserted above it) is followed under its new id. Rules are
+followed by their counter slot: a rule deleted and added back unchanged
+within one interval takes its old slot and is taken for the old rule (its
+interval shows the new counts less the old, or none when they are fewer).
 
   xdpfw top
   xdpfw top --once --interval 5s --json`,

@@ -63,7 +63,9 @@ func rates(before, after loader.Snapshot, elapsed time.Duration) topSample {
 // which holds its counts whatever its id, and what it does, so a new rule
 // given a deleted rule's slot (zeroed for it) is not taken for that rule.
 // Comment and log are left out: apply keeps the slot and counts of a rule
-// whose comment or log alone changed.
+// whose comment or log alone changed. A rule deleted and added back the
+// same takes the same slot (the lowest free) and cannot be told from the
+// old one by what a read shows; top --help says so.
 type ruleKey struct {
 	slot, priority uint32
 	match, action  string
