@@ -27,7 +27,7 @@ build:
 	CGO_ENABLED=0 $(GO) build -tags $(BUILD_TAGS) -o $(BIN) ./cmd/xdpfw
 
 # make install [PREFIX=/usr/local] [DESTDIR=]: the binary, the systemd unit
-# (its ExecStart pointed at the installed binary) and the example config,
+# (its ExecStart pointed at the installed binary and config) and the example config,
 # which is never overwritten once there.
 PREFIX     ?= /usr/local
 SBINDIR    ?= $(PREFIX)/sbin
@@ -36,7 +36,7 @@ SYSCONFDIR ?= /etc
 install: build
 	install -D -m 0755 $(BIN) $(DESTDIR)$(SBINDIR)/xdpfw
 	install -d $(DESTDIR)$(UNITDIR)
-	sed 's|/usr/sbin/xdpfw|$(SBINDIR)/xdpfw|' dist/xdpfw.service > $(DESTDIR)$(UNITDIR)/xdpfw.service
+	sed -e 's|/usr/sbin/xdpfw|$(SBINDIR)/xdpfw|' -e 's|/etc/xdpfw|$(SYSCONFDIR)/xdpfw|g' dist/xdpfw.service > $(DESTDIR)$(UNITDIR)/xdpfw.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/xdpfw.service
 	@if [ -e $(DESTDIR)$(SYSCONFDIR)/xdpfw/xdpfw.yaml ]; then \
 		echo "kept $(DESTDIR)$(SYSCONFDIR)/xdpfw/xdpfw.yaml"; \

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -22,13 +23,16 @@ func captureCommand() *cli.Command {
 		Description: `tcpdump runs after XDP, so it never sees what xdpfw drops. capture asks the
 datapath itself to copy the frames it selects, with the rule id, action and
 reason of each and the interface it arrived on, until interrupted or -c
-packets are written.
+packets are written; a hangup, or a reader of its output that goes away
+(| head, tcpdump -c), ends it the same way: the capture stopped, exit 0.
 
 Without -w, one line per packet:
   14:02:11.204511 eth0 drop rule 7 tcp 203.0.113.9:41000 > 192.0.2.10:23, length 74
 
 -w FILE writes pcapng (one interface block per interface, each packet's
-decision in its comment, e.g. "rule 7 drop iface eth0"); -w - streams it:
+decision in its comment, e.g. "rule 7 drop iface eth0"), FILE replaced
+once the capture has started (a capture refused leaves it as it was);
+-w - streams it:
   xdpfw capture -w - | tcpdump -n -r -
 
 --verdict drop (the default), pass or all selects by verdict; --rule ID
@@ -68,9 +72,16 @@ func runCapture(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// A hangup (the terminal closed) and a broken pipe (| head, tcpdump
+	// -c) end a capture as an interrupt does, its capture stopped: by
+	// default either killed the process and left the datapath copying.
+	// With SIGPIPE caught, a write to the closed pipe fails with EPIPE.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGPIPE)
 	defer stop()
 	sum, err := capture.Run(ctx, dir, opts, out)
+	if errors.Is(err, syscall.EPIPE) {
+		err = nil // the reader has what it wanted
+	}
 	if cerr := closeOut(); err == nil {
 		err = cerr
 	}
@@ -102,17 +113,43 @@ func captureOptions(c *cli.Context) (capture.Options, error) {
 }
 
 // captureOutput is where packets go: the terminal's lines, or pcapng to a
-// file or standard output.
+// file or standard output. The file is opened (and emptied) at its first
+// write, once the capture has started: a capture refused (another runs, a
+// bad rule) leaves the file it names as it was.
 func captureOutput(c *cli.Context) (io.Writer, func() error, error) {
 	path := c.String("write")
 	if !c.IsSet("write") || path == "-" {
 		return c.App.Writer, func() error { return nil }, nil
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return nil, nil, fmt.Errorf("capture: %w", err)
+	if path == "" {
+		return nil, nil, errors.New("capture: -w: want a file name, or - for standard output")
 	}
+	f := &openedAtFirstWrite{path: path}
 	return f, f.Close, nil
+}
+
+// openedAtFirstWrite is a file created, or emptied, by its first Write.
+type openedAtFirstWrite struct {
+	path string
+	f    *os.File
+}
+
+func (o *openedAtFirstWrite) Write(b []byte) (int, error) {
+	if o.f == nil {
+		f, err := os.OpenFile(o.path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+		if err != nil {
+			return 0, err
+		}
+		o.f = f
+	}
+	return o.f.Write(b)
+}
+
+func (o *openedAtFirstWrite) Close() error {
+	if o.f == nil {
+		return nil
+	}
+	return o.f.Close()
 }
 
 func stopCapture(c *cli.Context, dir string) error {

@@ -64,19 +64,9 @@ type Packet struct {
 // WritePacket writes p, after its interface's block if it is the first
 // packet of that interface.
 func (pw *Writer) WritePacket(p Packet) error {
-	id, ok := pw.ifaces[p.Ifindex]
-	if !ok {
-		id = uint32(len(pw.ifaces))
-		var body []byte
-		body = pw.order.AppendUint16(body, linkEthernet)
-		body = pw.order.AppendUint16(body, 0)
-		body = pw.order.AppendUint32(body, pw.snaplen)
-		opts := pw.option(nil, optIfName, []byte(p.Iface))
-		opts = pw.option(opts, optIfTsresol, []byte{tsresolNanos})
-		if err := pw.block(blockInterface, body, opts); err != nil {
-			return err
-		}
-		pw.ifaces[p.Ifindex] = id
+	id, err := pw.iface(p.Ifindex, p.Iface)
+	if err != nil {
+		return err
 	}
 	ts := uint64(p.Time.UnixNano())
 	var body []byte
@@ -92,6 +82,40 @@ func (pw *Writer) WritePacket(p Packet) error {
 		opts = pw.option(nil, optComment, []byte(p.Comment))
 	}
 	if err := pw.block(blockPacket, body, opts); err != nil {
+		return err
+	}
+	return pw.w.Flush()
+}
+
+// iface is the id of interface ifindex's block, written first if it is
+// the interface's first packet.
+func (pw *Writer) iface(ifindex int, name string) (uint32, error) {
+	if id, ok := pw.ifaces[ifindex]; ok {
+		return id, nil
+	}
+	id := uint32(len(pw.ifaces))
+	var body []byte
+	body = pw.order.AppendUint16(body, linkEthernet)
+	body = pw.order.AppendUint16(body, 0)
+	body = pw.order.AppendUint32(body, pw.snaplen)
+	opts := pw.option(nil, optIfName, []byte(name))
+	opts = pw.option(opts, optIfTsresol, []byte{tsresolNanos})
+	if err := pw.block(blockInterface, body, opts); err != nil {
+		return 0, err
+	}
+	pw.ifaces[ifindex] = id
+	return id, nil
+}
+
+// Finish ends a stream: one that has no packet gets an interface block
+// (named name), without which readers refuse the whole file (tcpdump:
+// "no Interface Description Blocks"), as tcpdump -w's own empty files
+// have one.
+func (pw *Writer) Finish(name string) error {
+	if len(pw.ifaces) > 0 {
+		return nil
+	}
+	if _, err := pw.iface(-1, name); err != nil {
 		return err
 	}
 	return pw.w.Flush()

@@ -59,7 +59,7 @@ func Run(ctx context.Context, dir string, opts Options, out io.Writer) (sum Summ
 			err = stopErr
 		}
 	}()
-	write, err := newSink(out, opts)
+	write, finish, err := newSink(out, opts)
 	if err != nil {
 		return sum, err
 	}
@@ -81,6 +81,9 @@ func Run(ctx context.Context, dir string, opts Options, out io.Writer) (sum Summ
 		}
 		sum.Written++
 	}
+	if err := finish(); err != nil {
+		return sum, err
+	}
 	sum.RingCounts, err = c.Counts()
 	return sum, err
 }
@@ -88,20 +91,27 @@ func Run(ctx context.Context, dir string, opts Options, out io.Writer) (sum Summ
 // sink writes one record.
 type sink func(rec loader.CaptureRecord, at time.Time, iface string) error
 
-func newSink(out io.Writer, opts Options) (sink, error) {
+// newSink is how records are written, and what ends the output.
+func newSink(out io.Writer, opts Options) (sink, func() error, error) {
 	if !opts.Pcapng {
 		return func(rec loader.CaptureRecord, at time.Time, iface string) error {
 			_, err := fmt.Fprintln(out, Line(rec, at, iface))
 			return err
-		}, nil
+		}, func() error { return nil }, nil
 	}
 	pw, err := NewWriter(out, opts.Filter.Snaplen)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	name := opts.Iface
+	if name == "" {
+		name = "any"
 	}
 	return func(rec loader.CaptureRecord, at time.Time, iface string) error {
-		return pw.WritePacket(Packet{Time: at, Ifindex: rec.Ifindex, Iface: iface, Len: rec.Len, Data: rec.Data, Comment: Comment(rec, iface)})
-	}, nil
+			return pw.WritePacket(Packet{Time: at, Ifindex: rec.Ifindex, Iface: iface, Len: rec.Len, Data: rec.Data, Comment: Comment(rec, iface)})
+		}, func() error {
+			return pw.Finish(name)
+		}, nil
 }
 
 // Comment is what decided a packet, as its pcapng comment says it:

@@ -1,0 +1,113 @@
+package main
+
+import (
+	"encoding/binary"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+
+	"github.com/xdpfw/xdpfw/internal/fixtures"
+	"github.com/xdpfw/xdpfw/internal/privtest"
+)
+
+// TestCaptureEnds: a capture whose reader goes away (a pipe closed, as by
+// head or tcpdump -c) or whose terminal hangs up stops its capture and
+// exits 0, as an interrupt does; both used to kill the process and leave
+// the datapath copying into a ring nobody read.
+func TestCaptureEnds(t *testing.T) {
+	privtest.Require(t)
+	pin := privtest.PinDir(t)
+	mustRunCLI(t, pin, "", "apply", "-f", lockdownFile)
+	t.Cleanup(func() { runCLI(t, pin, "", "detach", "--all") })
+	drop := [][]byte{fixtures.TCPSyn("198.51.100.7", "192.0.2.10", 40000, 23)}
+
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(self, "--pin-dir", pin, "capture")
+	cmd.Env = append(os.Environ(), "XDPFW_TEST_MAIN=1")
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout = w
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	waitCapturing(t, pin, cmd.Process.Pid)
+	r.Close() // the reader is gone: the next line written fails
+	runPinned(t, pin, drop)
+	if err := waitExit(t, cmd, func() { cmd.Process.Kill() }); err != nil {
+		t.Errorf("capture into a closed pipe: %v, want exit 0", err)
+	}
+	checkCaptureRing(t, pin, false)
+
+	hup := startCLI(t, pin, nil, "capture")
+	waitCapturing(t, pin, hup.Process.Pid)
+	hup.Process.Signal(syscall.SIGHUP)
+	if err := waitExit(t, hup, func() { hup.Process.Kill() }); err != nil {
+		t.Errorf("capture hung up: %v, want exit 0", err)
+	}
+	checkCaptureRing(t, pin, false)
+	if _, err := runCLI(t, pin, "", "status"); err != nil {
+		t.Errorf("status after the captures: %v", err)
+	}
+}
+
+// TestCaptureFileKept: a capture refused leaves the -w file as it was
+// (it was emptied before the capture was asked for); one stopped before
+// any packet writes a file readers take (an interface block, which they
+// need, as tcpdump -w's empty files have).
+func TestCaptureFileKept(t *testing.T) {
+	pin, _ := withLiveRuleset(t)
+	keep := filepath.Join(t.TempDir(), "keep.pcapng")
+	if err := os.WriteFile(keep, []byte("an earlier capture"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	refused(t, pin, "", "capture: no rule 99 in the live ruleset (see xdpfw rule list)", "capture", "--rule", "99", "-w", keep)
+	if b, err := os.ReadFile(keep); err != nil || string(b) != "an earlier capture" {
+		t.Errorf("after a refused capture the file holds %q (%v)", b, err)
+	}
+
+	empty := filepath.Join(t.TempDir(), "empty.pcapng")
+	cmd := startCLI(t, pin, nil, "capture", "-w", empty)
+	waitCapturing(t, pin, cmd.Process.Pid)
+	cmd.Process.Signal(syscall.SIGINT)
+	if err := waitExit(t, cmd, func() { cmd.Process.Kill() }); err != nil {
+		t.Fatalf("capture: %v", err)
+	}
+	if frames, _ := readCapture(t, empty); len(frames) != 0 {
+		t.Errorf("%d frames in a capture of none", len(frames))
+	}
+	if n := interfaceBlocks(t, empty); n != 1 {
+		t.Errorf("%d interface blocks in an empty capture, want 1", n)
+	}
+}
+
+// interfaceBlocks counts a pcapng file's interface description blocks.
+func interfaceBlocks(t *testing.T, path string) int {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for len(b) >= 12 {
+		typ, size := binary.NativeEndian.Uint32(b), binary.NativeEndian.Uint32(b[4:])
+		if size < 12 || int(size) > len(b) {
+			t.Fatalf("a block of %d bytes in %d left", size, len(b))
+		}
+		if typ == 1 {
+			n++
+		}
+		b = b[size:]
+	}
+	if len(b) != 0 {
+		t.Fatalf("%d bytes after the last block", len(b))
+	}
+	return n
+}
