@@ -44,7 +44,8 @@ and reported at the end, not written.
 
 While no capture runs, the datapath pays only a bit test on a word it reads
 anyway. One capture runs at a time. A capture left running by a killed
-process is shown by status; --stop ends it.`,
+process is shown by status; --stop ends it. A capture ended from outside
+(--stop, or its state removed by detach --all) fails saying so.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "verdict", Value: "drop", Usage: "frames to copy: `drop`, pass or all"},
 			&cli.GenericFlag{Name: "rule", Value: &decimals{max: math.MaxUint32}, Usage: "only frames rule `ID` decided (repeatable)"},

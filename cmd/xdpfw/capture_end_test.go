@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"encoding/binary"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -110,4 +112,21 @@ func interfaceBlocks(t *testing.T, path string) int {
 		t.Fatalf("%d bytes after the last block", len(b))
 	}
 	return n
+}
+
+// TestCaptureEndedFromOutside: a capture ended by capture --stop, or
+// whose state detach --all removed, ends with a line saying so instead of
+// waiting forever on a ring that gets nothing.
+func TestCaptureEndedFromOutside(t *testing.T) {
+	pin, _ := withLiveRuleset(t)
+	for _, end := range [][]string{{"capture", "--stop"}, {"detach", "--all"}} {
+		var stderr bytes.Buffer
+		cmd := startCLI(t, pin, &stderr, "capture")
+		waitCapturing(t, pin, cmd.Process.Pid)
+		mustRunCLI(t, pin, "", end...)
+		err := waitExit(t, cmd, func() { cmd.Process.Kill() })
+		if want := "capture: ended from outside"; err == nil || !strings.Contains(stderr.String(), want) {
+			t.Errorf("a capture after %v: %v, stderr %q; want it to fail saying %q", end, err, stderr.String(), want)
+		}
+	}
 }

@@ -2,6 +2,7 @@ package capture
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -29,8 +30,12 @@ type Summary struct {
 	loader.RingCounts
 }
 
-// poll is how long a read waits before looking at ctx again.
-const poll = 200 * time.Millisecond
+// poll is how long a read waits before looking at ctx again; after
+// checkEvery quiet polls the capture checks it still runs.
+const (
+	poll       = 200 * time.Millisecond
+	checkEvery = 5
+)
 
 // Run captures from the state in dir what opts select until ctx ends or
 // opts.Count packets are written, writing them to out. The state's lock
@@ -65,7 +70,7 @@ func Run(ctx context.Context, dir string, opts Options, out io.Writer) (sum Summ
 	}
 	clock := wallClock()
 	names := IfaceNames{}
-	for opts.Count == 0 || sum.Written < opts.Count {
+	for idle := 0; opts.Count == 0 || sum.Written < opts.Count; {
 		if ctx.Err() != nil {
 			break
 		}
@@ -74,8 +79,18 @@ func Run(ctx context.Context, dir string, opts Options, out io.Writer) (sum Summ
 			return sum, err
 		}
 		if !ok {
+			// Quiet for a while: still the live capture? (Not after
+			// capture --stop or detach --all: it would wait forever.)
+			if idle++; idle%checkEvery == 0 {
+				if on, err := c.Running(); err != nil {
+					return sum, err
+				} else if !on {
+					return sum, errors.New("capture: ended from outside (capture --stop, or the state removed by detach --all)")
+				}
+			}
 			continue
 		}
+		idle = 0
 		if err := write(rec, clock(rec.Time), names.Of(rec.Ifindex)); err != nil {
 			return sum, err
 		}

@@ -246,6 +246,23 @@ type Capture struct {
 	owner uint32
 }
 
+// Running reports whether the capture still runs as this process's: the
+// pin directory's state is there and its capture is this one. It is not
+// when capture --stop ended it, or detach --all removed the state (and an
+// attach made a new one): its ring then gets nothing more.
+func (c *Capture) Running() (bool, error) {
+	s, err := Open(c.dir)
+	if errors.Is(err, ErrNotAttached) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	defer s.Close()
+	pid, _, err := s.CaptureOwner()
+	return pid == c.owner, err
+}
+
 // Stop stops the capture (unless another process took it over) and
 // releases the reader.
 func (c *Capture) Stop() error {
