@@ -70,16 +70,18 @@ check never applies: read the report, then apply without --check.
 The file must say its policy (policy: pass or policy: drop): a file
 without one, such as an empty or cut-off file, is refused. FILE must be a
 regular file (not a device or a pipe) of at most 64 MiB, standard input
-at most as much (--max-size raises the limit). A set's file: that holds
-0.0.0.0/0 or ::/0 is refused unless --allow-default-route; elements
-written in the ruleset file are taken as written.`,
+at most as much (--max-size SIZE sets the limit), and each set's file:
+at most 256 MiB (or SIZE if more: --max-size never lowers it). A set's
+file: that holds 0.0.0.0/0 or ::/0 is refused unless
+--allow-default-route; elements written in the ruleset file are taken as
+written.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "ruleset `FILE` (- for standard input)"},
 			&cli.BoolFlag{Name: "check", Usage: "only check the file; change nothing"},
 			&cli.StringSliceFlag{Name: "against-capture", Usage: "with --check: show what the file would change on the frames of `CAPTURE` (repeatable; more captures may follow as arguments)"},
 			failOnChangeFlag(),
-			maxSizeFlag("the file (and of each set file)", input.MaxRuleset),
-			allowDefaultRouteFlag(),
+			rulesetMaxSizeFlag("the file"),
+			allowDefaultRouteFlag("a set's file: (refused otherwise)"),
 			jsonFlag(),
 		},
 		Action: func(c *cli.Context) error {

@@ -9,13 +9,18 @@ import (
 )
 
 // printDiff prints what a ruleset change would do: which rulesets, how
-// many frames ran, then one row per change (the new ruleset's decider,
-// the old one's, the transition, its frames) with a sample flow on each
-// of its lines, and the totals.
+// many frames ran and what became of the others, then one row per change
+// (the new ruleset's decider, the old one's, the transition, its frames)
+// with a sample flow on each of its lines, and the totals.
 func printDiff(c *cli.Context, rep *replay.DiffReport) {
 	w := c.App.Writer
 	fmt.Fprintf(w, "%s (%s) against %s\n", rep.New.Name, rulesetText(rep.New), oldText(rep.Old))
-	fmt.Fprintf(w, "frames: %d, run under both: %d, skipped: %d, truncated: %d", rep.Frames, rep.Ran, rep.Skipped, rep.Truncated)
+	fmt.Fprintf(w, "frames: %d, run under both: %d, ", rep.Frames, rep.Ran)
+	if rep.Learned > 0 {
+		// Every frame is counted on the line, as in --json and replay's.
+		fmt.Fprintf(w, "out (learned by the egress program, no verdict): %d, ", rep.Learned)
+	}
+	fmt.Fprintf(w, "skipped: %d, truncated: %d", rep.Skipped, rep.Truncated)
 	if rep.Skipped+rep.Truncated > 0 {
 		fmt.Fprint(w, " (not run, counted in no change: xdpfw replay --summary lists them)")
 	}

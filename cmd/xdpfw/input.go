@@ -16,8 +16,18 @@ func maxSizeFlag(what string, def int64) cli.Flag {
 	return &cli.StringFlag{Name: "max-size", Usage: fmt.Sprintf("read at most `SIZE` bytes of %s (K, M, G suffixes; default %s)", what, input.FormatSize(def))}
 }
 
-func allowDefaultRouteFlag() cli.Flag {
-	return &cli.BoolFlag{Name: "allow-default-route", Usage: "take 0.0.0.0/0 and ::/0 in a blocklist (refused otherwise, even with --skip-invalid)"}
+// rulesetMaxSizeFlag is --max-size of a command that reads a ruleset
+// file (what names it): it bounds that file, and raises the limit of each
+// set file the ruleset names, never lowering it (readRulesetFile).
+func rulesetMaxSizeFlag(what string) cli.Flag {
+	return &cli.StringFlag{Name: "max-size", Usage: fmt.Sprintf("read at most `SIZE` bytes of %s (K, M, G suffixes; default %s); each set's file: at most %s, or SIZE if more",
+		what, input.FormatSize(input.MaxRuleset), input.FormatSize(input.MaxBlocklist))}
+}
+
+// allowDefaultRouteFlag is --allow-default-route: where says where
+// 0.0.0.0/0 and ::/0 are refused without it.
+func allowDefaultRouteFlag(where string) cli.Flag {
+	return &cli.BoolFlag{Name: "allow-default-route", Usage: "take 0.0.0.0/0 and ::/0 in " + where}
 }
 
 // maxSize is the --max-size flag's value, or def when it is not given.
@@ -49,8 +59,10 @@ func readInput(c *cli.Context, path string, max int64) (name string, data []byte
 // readRulesetFile parses a ruleset file, or standard input for "-" (a
 // set's `file:` is then relative to the working directory). The returned
 // name is what errors call the file. --max-size, when the command has it
-// and it is given, bounds the ruleset file and each set file; otherwise
-// input.MaxRuleset and input.MaxBlocklist do.
+// and it is given, bounds the ruleset file, otherwise input.MaxRuleset
+// does; a set file's limit is input.MaxBlocklist, or --max-size when that
+// is more: a size given to take a large ruleset file must not refuse a
+// set file the default takes.
 func readRulesetFile(c *cli.Context, path string) (string, *rules.Ruleset, error) {
 	max, err := maxSize(c, input.MaxRuleset)
 	if err != nil {
@@ -61,7 +73,7 @@ func readRulesetFile(c *cli.Context, path string) (string, *rules.Ruleset, error
 		return name, nil, err
 	}
 	setOpt := blocklist.Options{AllowDefaultRoute: c.Bool("allow-default-route")}
-	if c.IsSet("max-size") {
+	if c.IsSet("max-size") && max > input.MaxBlocklist {
 		setOpt.MaxSize = max
 	}
 	opt := blocklist.RulesetOptionsWith(setOpt)

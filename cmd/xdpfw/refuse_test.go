@@ -221,6 +221,33 @@ func TestInputBounds(t *testing.T) {
 	mustRunCLI(t, pin, "", "apply", "--check", "--max-size", "1M", "-f", rsFile)
 }
 
+// TestMaxSizeNeverLowersSetFiles: --max-size bounds the ruleset file; a
+// size below a set file's default limit (256 MiB) leaves that limit, so
+// a --max-size given for the ruleset file never refuses a set file the
+// default takes.
+func TestMaxSizeNeverLowersSetFiles(t *testing.T) {
+	dir := t.TempDir()
+	list := writeFile(t, dir, "bl.txt", strings.Repeat("198.51.100.1\n", 200)) // 2600 bytes
+	rs := writeFile(t, dir, "rs.yaml", "policy: pass\nsets:\n  bl: {file: "+list+"}\nrules:\n  - {src: \"@bl\", action: drop}\n")
+	for _, tc := range []struct {
+		args []string
+		want string // the error, "" for none
+	}{
+		{[]string{"apply", "--check", "--max-size", "1K", "-f", rs}, ""},
+		// Refused for --local once both files are read: no kernel needed.
+		{[]string{"replay", "--diff", "--max-size", "1K", "--rules", rs, "--against", rs, "--local", "bogus", "x.pcap"}, `--local "bogus"`},
+	} {
+		_, err := runCLI(t, filepath.Join(dir, "pins"), "", tc.args...)
+		if (err == nil) != (tc.want == "") || (err != nil && !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("xdpfw %s: %v; want the set file read (error %q)", strings.Join(tc.args, " "), err, tc.want)
+		}
+	}
+	refused := "rs.yaml: larger than the 100 bytes limit"
+	if _, err := runCLI(t, filepath.Join(dir, "pins"), "", "apply", "--check", "--max-size", "100", "-f", rs); err == nil || !strings.Contains(err.Error(), refused) {
+		t.Errorf("apply --check --max-size 100: %v, want %q", err, refused)
+	}
+}
+
 // TestRepeatedFlagRefused: a flag given twice is refused in one line by
 // every command, rather than the last value winning silently.
 func TestRepeatedFlagRefused(t *testing.T) {

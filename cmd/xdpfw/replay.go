@@ -9,7 +9,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/xdpfw/xdpfw/internal/input"
 	"github.com/xdpfw/xdpfw/pkg/loader"
 	"github.com/xdpfw/xdpfw/pkg/replay"
 	"github.com/xdpfw/xdpfw/pkg/rules"
@@ -25,8 +24,10 @@ private copy of the xdpfw program with BPF_PROG_TEST_RUN: the same code and
 the same classifier the interfaces run, without touching live counters or
 needing an attached interface when --rules is given.
 
-Without --rules the live ruleset is used (xdpfw must be attached). With
---rules FILE the YAML ruleset file is used instead:
+Without --rules the live ruleset is used: the live state in the pin
+directory, which an apply, a set create or an attach makes (no interface
+need be attached). With --rules FILE the YAML ruleset file is used
+instead:
 
   policy: drop
   rules:
@@ -34,7 +35,10 @@ Without --rules the live ruleset is used (xdpfw must be attached). With
     - {proto: udp, dport: 53, action: pass}
 
 A directory stands for the captures under it (.pcap, .pcapng and .cap
-files, in lexical order, subdirectories included).
+files, in lexical order, subdirectories included; a symbolic link to a
+file is followed, one to a directory is not). Paths that hold no capture
+file at all (an empty directory, one of other files) fail the replay in
+every mode; a capture file of no frames replays, as no frames.
 
 Ethernet, Linux cooked (tcpdump -i any), raw IP and BSD loopback captures
 replay: other link types get the Ethernet header the program would see.
@@ -94,8 +98,8 @@ repeated run, about 17 ms each). The machine's other load shows in the
 figures: compare the ratio, and several runs.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "rules", Usage: "use the ruleset in YAML `FILE` (- for standard input) instead of the live one"},
-			maxSizeFlag("the --rules file (and of each set file)", input.MaxRuleset),
-			allowDefaultRouteFlag(),
+			rulesetMaxSizeFlag("each ruleset file (--rules, --against)"),
+			allowDefaultRouteFlag("a set's file: (refused otherwise)"),
 			&cli.BoolFlag{Name: "verify", Usage: "compare every verdict with the reference model"},
 			&cli.BoolFlag{Name: "summary", Usage: "print only the per-rule and per-verdict summary"},
 			&cli.StringFlag{Name: "iface", Usage: "frames arrive on interface `NAME` (for iface rules; default lo)"},

@@ -200,3 +200,39 @@ func TestReplayBenchSkipsUnrunnable(t *testing.T) {
 		t.Errorf("table: %v\n%s", err, out)
 	}
 }
+
+// TestReplayNoCaptureFile: directories holding no capture file (empty, or
+// other files only) fail every replay mode with one line naming them and
+// what a directory gives, and print no report: a gate must not pass on
+// nothing. A capture file of no frames still replays, as a report of no
+// frame.
+func TestReplayNoCaptureFile(t *testing.T) {
+	privtest.Require(t)
+	pin := privtest.PinDir(t) // never made: nothing live
+	empty, others := t.TempDir(), t.TempDir()
+	writeFile(t, others, "notes.txt", "not a capture\n")
+	rs := passRuleset(t)
+	for _, args := range [][]string{
+		{"replay", "--rules", rs},
+		{"replay", "--summary", "--json", "--rules", rs},
+		{"replay", "--diff", "--fail-on-change", "--rules", rs},
+		{"replay", "--diff", "--json", "--rules", rs, "--against", rs},
+		{"replay", "--bench", "--repeat", "1", "--rounds", "1", "--rules", rs},
+		{"apply", "--check", "--fail-on-change", "-f", rs, "--against-capture"},
+	} {
+		name := strings.Join(args[:2], " ")
+		out, stderr, err := runCLIBoth(pin, "", append(args, empty, others)...)
+		want := "no capture file in " + empty + ", " + others + ": a directory gives the .pcap, .pcapng and .cap files under it"
+		if err == nil || !strings.HasPrefix(err.Error(), want) || strings.Contains(err.Error(), "\n") || out != "" || stderr != "" {
+			t.Errorf("%s: error %v, stdout %q, stderr %q; want only the error %q...", name, err, out, stderr, want)
+		}
+	}
+	noFrames := filepath.Join(others, "none.pcap")
+	if err := replay.WriteFrames(noFrames, nil); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runCLI(t, pin, "", "replay", "--diff", "--fail-on-change", "--rules", rs, empty, others)
+	if err != nil || !strings.Contains(out, "frames: 0,") {
+		t.Errorf("a capture of no frames: %v\n%s", err, out)
+	}
+}

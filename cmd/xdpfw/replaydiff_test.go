@@ -278,6 +278,26 @@ func TestReplayDiffTable(t *testing.T) {
 	}
 }
 
+// TestReplayDiffTextCountsEveryFrame: the text's frames line accounts for
+// every frame as --json does: run under both, out (learned), skipped and
+// truncated add up to the frames read.
+func TestReplayDiffTextCountsEveryFrame(t *testing.T) {
+	privtest.Require(t)
+	pin := privtest.PinDir(t)
+	args := []string{"--rules", filepath.Join(rulesetFiles, "hostfw.yaml"), "--against", filepath.Join(rulesetFiles, "mixed.yaml"),
+		filepath.Join(linkTypePcaps, "sll.pcap")}
+	rep, _ := diffJSON(t, pin, args...)
+	if rep.Learned == 0 || rep.Skipped == 0 || rep.Frames != rep.Ran+rep.Learned+rep.Skipped+rep.Truncated {
+		t.Fatalf("the capture no longer has frames of every kind: %+v", rep)
+	}
+	out := mustRunCLI(t, pin, "", append([]string{"replay", "--diff"}, args...)...)
+	want := fmt.Sprintf("frames: %d, run under both: %d, out (learned by the egress program, no verdict): %d, skipped: %d, truncated: %d",
+		rep.Frames, rep.Ran, rep.Learned, rep.Skipped, rep.Truncated)
+	if !strings.Contains(out, "\n"+want) {
+		t.Errorf("want the line %q:\n%s", want, out)
+	}
+}
+
 // TestReplayDiffRefusals: a bad ruleset on either side, and flags that do
 // not go together, are one line on stderr and exit 1, printing nothing.
 func TestReplayDiffRefusals(t *testing.T) {

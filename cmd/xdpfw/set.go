@@ -143,7 +143,7 @@ a pipe); it and standard input are read whole, at most 256 MiB (--max-size
 raises the limit), before the live state is locked.`,
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "skip-invalid", Usage: "load the good lines, report the bad ones"},
-			allowDefaultRouteFlag(),
+			allowDefaultRouteFlag("the list (refused otherwise, even with --skip-invalid)"),
 			maxSizeFlag("the list", input.MaxBlocklist),
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress bar"},
 			jsonFlag(),

@@ -48,7 +48,7 @@ func openPinDir(dir string) (*os.File, error) {
 	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	switch {
 	case errors.Is(err, unix.ENOENT):
-		return nil, ErrNotAttached
+		return nil, &noStateError{dir}
 	case errors.Is(err, unix.ELOOP), errors.Is(err, unix.ENOTDIR):
 		return nil, fmt.Errorf("%s is not a directory (a symbolic link or a file): refusing to use it as the pin directory; remove it", dir)
 	case err != nil:

@@ -199,7 +199,7 @@ func idList(ids []uint32) string {
 
 // referencing lists the ids of rules naming set name.
 func referencing(rs *rules.Ruleset, name string) []uint32 {
-	var ids []uint32
+	ids := []uint32{} // none is an empty list in JSON, not null
 	for _, r := range rs.Rules {
 		if r.Match.SrcSet == name || r.Match.DstSet == name {
 			ids = append(ids, r.ID)

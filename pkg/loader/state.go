@@ -46,7 +46,8 @@ type State struct {
 	stopAt  func(point string) // tests only: ends a change at a named point
 }
 
-// Open returns the existing pinned state in dir, or ErrNotAttached.
+// Open returns the existing pinned state in dir, or an error that is
+// ErrNotAttached (naming dir).
 func Open(dir string) (*State, error) {
 	return open(dir, false)
 }
@@ -76,7 +77,7 @@ func open(dir string, create bool) (*State, error) {
 	}
 	if !create {
 		s.Close()
-		return nil, ErrNotAttached
+		return nil, &noStateError{dir}
 	}
 	if err := s.create(); err != nil {
 		s.Close()

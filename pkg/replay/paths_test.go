@@ -1,9 +1,11 @@
 package replay
 
 import (
+	"encoding/binary"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -51,5 +53,81 @@ func TestEachFrameDirectory(t *testing.T) {
 	want := frames(filepath.Join(dir, "a", "z.pcap"), filepath.Join(dir, "b.PCAP"), filepath.Join(dir, "c.cap"))
 	if len(got) != 3 || !reflect.DeepEqual(got, want) {
 		t.Errorf("frames by file of the directory %v, want those of its captures %v", got, want)
+	}
+}
+
+// TestEachFrameNoCapture: directories that hold no capture file, empty or
+// with other files only, are an error naming them and the files a
+// directory gives, not a replay of nothing; a capture file of no frames is
+// read (no error, no frame), and a directory with one is not empty.
+func TestEachFrameNoCapture(t *testing.T) {
+	empty, others := t.TempDir(), t.TempDir()
+	if err := os.WriteFile(filepath.Join(others, "README.md"), []byte("notes\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(others, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	noFrames := t.TempDir()
+	if err := os.WriteFile(filepath.Join(noFrames, "none.pcap"), pcapFile(binary.LittleEndian, 4, 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	each := func(files ...string) (frames, bad int, err error) {
+		err = EachFrame(files, func(string, Frame) error { frames++; return nil }, func(error) { bad++ })
+		return frames, bad, err
+	}
+	for _, files := range [][]string{{empty}, {others}, {empty, others}} {
+		frames, bad, err := each(files...)
+		if err == nil || frames+bad != 0 {
+			t.Errorf("%v: %d frames, %d bad, error %v; want only an error", files, frames, bad, err)
+			continue
+		}
+		for _, want := range append([]string{"no capture file in ", ".pcap, .pcapng and .cap"}, files...) {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("%v: error %q does not say %q", files, err, want)
+			}
+		}
+	}
+	for _, files := range [][]string{{noFrames}, {empty, filepath.Join(noFrames, "none.pcap")}} {
+		if frames, bad, err := each(files...); err != nil || frames+bad != 0 {
+			t.Errorf("%v: %d frames, %d bad, error %v; want nothing, no error", files, frames, bad, err)
+		}
+	}
+	// A path that is not there is a capture that cannot be read, as ever.
+	if _, bad, err := each(filepath.Join(empty, "gone.pcap")); err != nil || bad != 1 {
+		t.Errorf("a missing capture: %d bad, error %v; want it reported as bad", bad, err)
+	}
+}
+
+// TestEachFrameSymlinks: in a directory, a symbolic link with a capture's
+// name is followed to its regular file (as ls or cat would), and one that
+// leads nowhere is reported, not passed over.
+func TestEachFrameSymlinks(t *testing.T) {
+	dir, elsewhere := t.TempDir(), t.TempDir()
+	target := filepath.Join(elsewhere, "real.pcap")
+	b, err := os.ReadFile("../../testdata/pcaps/basic.pcap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(target, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(target, filepath.Join(dir, "link.pcap")); err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]int{}
+	var bad []string
+	err = EachFrame([]string{dir}, func(file string, _ Frame) error { files[file]++; return nil }, func(err error) { bad = append(bad, err.Error()) })
+	if err != nil || len(bad) != 0 || files[filepath.Join(dir, "link.pcap")] == 0 || len(files) != 1 {
+		t.Fatalf("frames by file %v, bad %v, error %v; want the linked capture's frames", files, bad, err)
+	}
+	dangling := filepath.Join(dir, "gone.pcap")
+	if err := os.Symlink(filepath.Join(elsewhere, "nothing.pcap"), dangling); err != nil {
+		t.Fatal(err)
+	}
+	bad = nil
+	err = EachFrame([]string{dir}, func(string, Frame) error { return nil }, func(err error) { bad = append(bad, err.Error()) })
+	if err != nil || len(bad) != 1 || !strings.HasPrefix(bad[0], dangling+": ") {
+		t.Errorf("bad %q, error %v; want the dangling link named", bad, err)
 	}
 }

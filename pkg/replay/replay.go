@@ -291,15 +291,38 @@ func learnFrame(t *loader.Instance, file string, f Frame) (skip string, err erro
 // stands for the captures under it (expandDir). A file that cannot be
 // opened or read to its end goes to bad (one line naming it and, for a bad
 // record, its byte offset), and the next file follows. An error from fn
-// stops everything and is returned.
+// stops everything and is returned. So is finding nothing at all to read
+// (every path a directory holding no capture file): a report of no frame
+// from no file would pass for proof. A capture file of no frames is read,
+// and gives none.
 func EachFrame(files []string, fn func(file string, f Frame) error, bad func(error)) error {
+	// seen is whether a file was opened or anything reported (a file that
+	// could not be opened, a directory that could not be read): only
+	// silence all the way through is no capture.
+	seen := false
+	reported := func(err error) {
+		seen = true
+		bad(err)
+	}
+	if err := eachFrame(files, fn, reported, &seen); err != nil {
+		return err
+	}
+	if !seen && len(files) > 0 {
+		return noCaptureError(files)
+	}
+	return nil
+}
+
+// eachFrame is EachFrame, setting seen when it opens a file.
+func eachFrame(files []string, fn func(file string, f Frame) error, bad func(error), seen *bool) error {
 	for _, file := range files {
 		if fi, err := os.Stat(file); err == nil && fi.IsDir() {
-			if err := EachFrame(expandDir(file, bad), fn, bad); err != nil {
+			if err := eachFrame(expandDir(file, bad), fn, bad, seen); err != nil {
 				return err
 			}
 			continue
 		}
+		*seen = true
 		rd, err := Open(file)
 		if err != nil {
 			bad(err)

@@ -336,7 +336,7 @@ func (p *fileParser) rules(fs map[string]field, rs *Ruleset) error {
 		return p.errorf(f.val, "%d rules, at most %d allowed", n, MaxRules)
 	}
 	for i, item := range f.val.Content {
-		r, err := p.rule(resolve(item))
+		r, err := p.rule(resolve(item), rs.Sets)
 		if err != nil {
 			return err
 		}
@@ -356,9 +356,10 @@ var ruleKeys = func() []string {
 	return append(keys, LogKey, CommentKey)
 }()
 
-// rule parses one rule mapping; its errors carry the line of the offending
-// key or value, or of the rule itself for a rule-level problem.
-func (p *fileParser) rule(n *yaml.Node) (Rule, error) {
+// rule parses one rule mapping, whose @NAMEs must be among the file's
+// sets; its errors carry the line of the offending key or value, or of
+// the rule itself for a rule-level problem.
+func (p *fileParser) rule(n *yaml.Node, sets Sets) (Rule, error) {
 	var r Rule
 	if n.Kind != yaml.MappingNode {
 		return r, p.errorf(n, "rule: want a mapping, got %s", kindName(n))
@@ -395,6 +396,13 @@ func (p *fileParser) rule(n *yaml.Node) (Rule, error) {
 	}
 	if err != nil {
 		return r, p.errorf(n, "%v", err)
+	}
+	// The file's sets are all there will be: apply replaces the live sets
+	// with them, so a set made by set create does not count.
+	for _, ref := range [...]struct{ key, name string }{{"src", r.Match.SrcSet}, {"dst", r.Match.DstSet}} {
+		if ref.name != "" && sets[ref.name] == nil {
+			return r, p.errorf(fs[ref.key].val, "%s: set @%s is not in the file: define it under sets: (the file's sets replace the live ones)", ref.key, ref.name)
+		}
 	}
 	return r, nil
 }

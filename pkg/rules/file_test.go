@@ -162,6 +162,9 @@ rules:
 		{"tab", "policy: drop\nrules:\n\t- action: pass\n", "rules.yaml:3: found character that cannot start any token"},
 		{"two documents", "policy: drop\n---\npolicy: pass\n", "rules.yaml:3: more than one YAML document (want one ruleset)"},
 		{"src list", "rules:\n  - action: drop\n    src:\n      - 10.0.0.0/8\n", "rules.yaml:4: src: want a value, got a list"},
+		// A live set does not count: apply replaces the live sets with the file's.
+		{"set not in file", "policy: drop\nsets:\n  a: {elements: []}\nrules:\n  - action: drop\n    src: \"@a\"\n    dst: \"@b\"\n",
+			"rules.yaml:7: dst: set @b is not in the file: define it under sets: (the file's sets replace the live ones)"},
 	}
 	for _, tt := range tests {
 		_, err := ParseYAML("rules.yaml", []byte(tt.in), FileOptions{})

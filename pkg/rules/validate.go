@@ -161,7 +161,9 @@ func (m Match) validSetRefs(sets Sets) error {
 		}
 		s := sets[name]
 		if s == nil {
-			return fmt.Errorf("set @%s does not exist (create it with xdpfw set create, or in the file's sets:)", name)
+			// A file's rules were checked against its own sets already
+			// (fileParser.rule): this is a rule for the live sets.
+			return fmt.Errorf("set @%s does not exist (create it with xdpfw set create)", name)
 		}
 		if s.Family == FamilyAny {
 			continue

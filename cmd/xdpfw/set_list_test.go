@@ -1,0 +1,39 @@
+package main
+
+import (
+	"encoding/json"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/xdpfw/xdpfw/internal/privtest"
+)
+
+// TestSetNoStateAndListJSON: a command that needs the live state, run
+// before there is any, names the pin directory and every command that
+// makes the state (set create and apply do, not only attach); set list
+// --json gives a set no rule uses "referenced_by": [], not null.
+func TestSetNoStateAndListJSON(t *testing.T) {
+	privtest.Require(t)
+	pin := privtest.PinDir(t)
+	want := "no live state in " + pin + " (not attached, no ruleset applied, no set created): run xdpfw apply -f FILE, xdpfw set create NAME or xdpfw attach IFACE"
+	for _, args := range [][]string{{"set", "list"}, {"set", "add", "a", "192.0.2.1"}, {"rule", "list"}, {"save"}} {
+		if _, err := runCLI(t, pin, "", args...); err == nil || !strings.HasSuffix(err.Error(), want) {
+			t.Errorf("xdpfw %v with no state: %v\nwant %s", args, err, want)
+		}
+	}
+	mustRunCLI(t, pin, "", "set", "create", "a")
+	mustRunCLI(t, pin, "", "set", "create", "b")
+	mustRunCLI(t, pin, "", "rule", "add", "--src", "@b", "--action", "drop")
+	var sets []map[string]any
+	if err := json.Unmarshal([]byte(mustRunCLI(t, pin, "", "set", "list", "--json")), &sets); err != nil {
+		t.Fatal(err)
+	}
+	got := map[any]any{}
+	for _, s := range sets {
+		got[s["name"]] = s["referenced_by"]
+	}
+	if wantRefs := map[any]any{"a": []any{}, "b": []any{1.0}}; !reflect.DeepEqual(got, wantRefs) {
+		t.Errorf("referenced_by by set %#v, want %#v", got, wantRefs)
+	}
+}
