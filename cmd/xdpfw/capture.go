@@ -77,7 +77,11 @@ func runCapture(c *cli.Context) error {
 	// -c) end a capture as an interrupt does, its capture stopped: by
 	// default either killed the process and left the datapath copying.
 	// With SIGPIPE caught, a write to the closed pipe fails with EPIPE.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGPIPE)
+	sigs := []os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGPIPE}
+	if !signal.Ignored(syscall.SIGHUP) {
+		sigs = append(sigs, syscall.SIGHUP) // not under nohup, which ignores it
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), sigs...)
 	defer stop()
 	sum, err := capture.Run(ctx, dir, opts, out)
 	if errors.Is(err, syscall.EPIPE) {
@@ -114,9 +118,11 @@ func captureOptions(c *cli.Context) (capture.Options, error) {
 }
 
 // captureOutput is where packets go: the terminal's lines, or pcapng to a
-// file or standard output. The file is opened (and emptied) at its first
-// write, once the capture has started: a capture refused (another runs, a
-// bad rule) leaves the file it names as it was.
+// file or standard output. The file is opened before the capture starts
+// (a bad path is one line, and a FIFO waits for its reader while ^C still
+// works), but emptied only at its first write, once the capture has
+// started: a capture refused (another runs, a bad rule) leaves the file
+// it names as it was, and removes it if it made it.
 func captureOutput(c *cli.Context) (io.Writer, func() error, error) {
 	path := c.String("write")
 	if !c.IsSet("write") || path == "-" {
@@ -125,32 +131,40 @@ func captureOutput(c *cli.Context) (io.Writer, func() error, error) {
 	if path == "" {
 		return nil, nil, errors.New("capture: -w: want a file name, or - for standard output")
 	}
-	f := &openedAtFirstWrite{path: path}
-	return f, f.Close, nil
+	_, statErr := os.Stat(path)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, nil, fmt.Errorf("capture: %w", err)
+	}
+	o := &emptiedAtFirstWrite{f: f, made: errors.Is(statErr, os.ErrNotExist)}
+	return o, o.Close, nil
 }
 
-// openedAtFirstWrite is a file created, or emptied, by its first Write.
-type openedAtFirstWrite struct {
-	path string
-	f    *os.File
+// emptiedAtFirstWrite is an open file emptied by its first Write.
+type emptiedAtFirstWrite struct {
+	f       *os.File
+	made    bool // it did not exist: removed if never written
+	written bool
 }
 
-func (o *openedAtFirstWrite) Write(b []byte) (int, error) {
-	if o.f == nil {
-		f, err := os.OpenFile(o.path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-		if err != nil {
-			return 0, err
+func (o *emptiedAtFirstWrite) Write(b []byte) (int, error) {
+	if !o.written {
+		o.written = true
+		if fi, err := o.f.Stat(); err == nil && fi.Mode().IsRegular() {
+			if err := o.f.Truncate(0); err != nil {
+				return 0, err
+			}
 		}
-		o.f = f
 	}
 	return o.f.Write(b)
 }
 
-func (o *openedAtFirstWrite) Close() error {
-	if o.f == nil {
-		return nil
+func (o *emptiedAtFirstWrite) Close() error {
+	err := o.f.Close()
+	if !o.written && o.made {
+		os.Remove(o.f.Name())
 	}
-	return o.f.Close()
+	return err
 }
 
 func stopCapture(c *cli.Context, dir string) error {

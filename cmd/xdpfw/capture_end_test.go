@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/xdpfw/xdpfw/internal/fixtures"
 	"github.com/xdpfw/xdpfw/internal/privtest"
@@ -121,12 +122,58 @@ func TestCaptureEndedFromOutside(t *testing.T) {
 	pin, _ := withLiveRuleset(t)
 	for _, end := range [][]string{{"capture", "--stop"}, {"detach", "--all"}} {
 		var stderr bytes.Buffer
-		cmd := startCLI(t, pin, &stderr, "capture")
+		out := filepath.Join(t.TempDir(), "ended.pcapng")
+		cmd := startCLI(t, pin, &stderr, "capture", "-w", out)
 		waitCapturing(t, pin, cmd.Process.Pid)
 		mustRunCLI(t, pin, "", end...)
 		err := waitExit(t, cmd, func() { cmd.Process.Kill() })
 		if want := "capture: ended from outside"; err == nil || !strings.Contains(stderr.String(), want) {
 			t.Errorf("a capture after %v: %v, stderr %q; want it to fail saying %q", end, err, stderr.String(), want)
 		}
+		if n := interfaceBlocks(t, out); n != 1 {
+			t.Errorf("after %v the capture file has %d interface blocks, want 1 (a file readers take)", end, n)
+		}
 	}
+}
+
+// TestCaptureUnderNohup: a capture run under nohup (SIGHUP ignored)
+// outlives a hangup, as it did before hangups ended captures.
+func TestCaptureUnderNohup(t *testing.T) {
+	pin, _ := withLiveRuleset(t)
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("nohup", self, "--pin-dir", pin, "capture", "-w", filepath.Join(t.TempDir(), "n.pcapng"))
+	cmd.Env = append(os.Environ(), "XDPFW_TEST_MAIN=1")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitCapturing(t, pin, cmd.Process.Pid)
+	cmd.Process.Signal(syscall.SIGHUP)
+	time.Sleep(500 * time.Millisecond)
+	checkCaptureRing(t, pin, true)
+	cmd.Process.Signal(syscall.SIGINT)
+	if err := waitExit(t, cmd, func() { cmd.Process.Kill() }); err != nil {
+		t.Errorf("capture under nohup: %v", err)
+	}
+	checkCaptureRing(t, pin, false)
+}
+
+// TestCaptureFIFO: -w to a FIFO no one reads waits before the capture
+// starts, where an interrupt still ends it with nothing left on; -w to a
+// directory that does not exist is one line, nothing started.
+func TestCaptureFIFO(t *testing.T) {
+	pin, dir := withLiveRuleset(t)
+	fifo := filepath.Join(dir, "p")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := startCLI(t, pin, nil, "capture", "-w", fifo)
+	time.Sleep(500 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGINT)
+	waitExit(t, cmd, func() { cmd.Process.Kill() })
+	checkCaptureRing(t, pin, false)
+	refused(t, pin, "", "capture: open "+filepath.Join(dir, "no", "x.pcapng"), "capture", "-w", filepath.Join(dir, "no", "x.pcapng"))
+	checkCaptureRing(t, pin, false)
 }

@@ -64,10 +64,23 @@ func Run(ctx context.Context, dir string, opts Options, out io.Writer) (sum Summ
 			err = stopErr
 		}
 	}()
+	// However it ends (a write failed, ended from outside), the counts
+	// are the ring's and the output is whole.
+	defer func() {
+		counts, cerr := c.Counts()
+		if sum.RingCounts = counts; err == nil {
+			err = cerr
+		}
+	}()
 	write, finish, err := newSink(out, opts)
 	if err != nil {
 		return sum, err
 	}
+	defer func() {
+		if ferr := finish(); err == nil {
+			err = ferr
+		}
+	}()
 	clock := wallClock()
 	names := IfaceNames{}
 	for idle := 0; opts.Count == 0 || sum.Written < opts.Count; {
@@ -96,11 +109,7 @@ func Run(ctx context.Context, dir string, opts Options, out io.Writer) (sum Summ
 		}
 		sum.Written++
 	}
-	if err := finish(); err != nil {
-		return sum, err
-	}
-	sum.RingCounts, err = c.Counts()
-	return sum, err
+	return sum, nil
 }
 
 // sink writes one record.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"syscall"
@@ -159,6 +160,11 @@ func (s *State) StartCapture(f CaptureFilter) (*Capture, error) {
 		return nil, fmt.Errorf("capture: make its ring: %w", err)
 	}
 	defer ring.Close() // the Ring and the slot hold their own
+	info, err := ring.Info()
+	if err != nil {
+		return nil, fmt.Errorf("capture: its ring: %w", err)
+	}
+	ringID, _ := info.ID()
 	r, err := openRing(ring, s.maps.CaptureStats, decodeCaptureRecord)
 	if err != nil {
 		return nil, fmt.Errorf("capture: %w", err)
@@ -188,7 +194,7 @@ func (s *State) StartCapture(f CaptureFilter) (*Capture, error) {
 		return nil, err
 	}
 	capturesHere.Store(s.dir, true)
-	return &Capture{Ring: r, dir: s.dir, owner: me}, nil
+	return &Capture{Ring: r, dir: s.dir, owner: me, ring: ringID}, nil
 }
 
 // capturesHere holds the pin directories this process runs a capture on.
@@ -244,23 +250,32 @@ type Capture struct {
 	*Ring
 	dir   string
 	owner uint32
+	ring  ebpf.MapID // its ring's, as the capture slot holds it
 }
 
-// Running reports whether the capture still runs as this process's: the
-// pin directory's state is there and its capture is this one. It is not
-// when capture --stop ended it, or detach --all removed the state (and an
-// attach made a new one): its ring then gets nothing more.
+// Running reports whether the capture still runs: its ring is the one
+// in the pin directory's capture slot. It is not when capture --stop
+// ended it, another process took it over, or detach --all removed the
+// state (and an attach made a new one): its ring then gets nothing more.
+// It reads the pinned slot without the state's lock, so a long command
+// holding the lock neither holds the capture up nor is held up by it.
 func (c *Capture) Running() (bool, error) {
-	s, err := Open(c.dir)
-	if errors.Is(err, ErrNotAttached) {
+	m, err := ebpf.LoadPinnedMap(filepath.Join(c.dir, xdpfwMapCaptureRing), &ebpf.LoadPinOptions{ReadOnly: true})
+	if errors.Is(err, os.ErrNotExist) {
 		return false, nil
 	}
 	if err != nil {
-		return false, err
+		return false, fmt.Errorf("capture: read its slot: %w", err)
 	}
-	defer s.Close()
-	pid, _, err := s.CaptureOwner()
-	return pid == c.owner, err
+	defer m.Close()
+	var id uint32
+	switch err := m.Lookup(uint32(0), &id); {
+	case errors.Is(err, ebpf.ErrKeyNotExist):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("capture: read its slot: %w", err)
+	}
+	return ebpf.MapID(id) == c.ring, nil
 }
 
 // Stop stops the capture (unless another process took it over) and
