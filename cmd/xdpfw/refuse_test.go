@@ -171,7 +171,7 @@ func TestSetLoadRefusesEmpty(t *testing.T) {
 func TestDefaultRouteInBlocklists(t *testing.T) {
 	pin, dir := withLiveRuleset(t)
 	feed := writeFile(t, dir, "feed.txt", "198.51.100.0/24\n0.0.0.0/0 ; poisoned\n")
-	const want = "feed.txt:2: 0.0.0.0/0 covers every address: refused in a blocklist, even with --skip-invalid (--allow-default-route takes it)"
+	const want = "feed.txt:2: 0.0.0.0/0 covers every address: a blocklist may hold it only with --allow-default-route"
 	refused(t, pin, "", want, "set", "load", "bl", feed)
 	refused(t, pin, "", want, "set", "load", "--skip-invalid", "bl", feed)
 	refused(t, pin, "::/0\n", "<stdin>:1: ::/0 covers every address", "set", "load", "bl", "-")

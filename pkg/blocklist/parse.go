@@ -60,7 +60,9 @@ type Options struct {
 }
 
 // ErrDefaultRoute is a blocklist line covering every address.
-var ErrDefaultRoute = errors.New("covers every address: refused in a blocklist, even with --skip-invalid (--allow-default-route takes it)")
+// It is refused by set load even with --skip-invalid (its help says so):
+// the message names only what takes it, true of apply and replay too.
+var ErrDefaultRoute = errors.New("covers every address: a blocklist may hold it only with --allow-default-route")
 
 // List is a parsed blocklist.
 type List struct {
