@@ -158,12 +158,43 @@ func decider(rec loader.CaptureRecord) string {
 // Line is a packet in one line for a terminal: time, interface, what
 // decided it, and the frame as far as it was captured.
 func Line(rec loader.CaptureRecord, at time.Time, iface string) string {
-	p := model.Decode(rec.Data)
-	what := p.Summary()
-	if len(rec.Data) < rec.Len && p.Malformed {
-		what = "(cut by the snap length)"
+	return fmt.Sprintf("%s %s %s %s %s, length %d", at.Format("15:04:05.000000"), iface, rec.Action, decider(rec), summary(rec), rec.Len)
+}
+
+// summary is the frame's headers in a few words. A frame cut by the snap
+// length fails the decoder's length checks, which read the lengths its
+// headers declare against the bytes there: decoded as if its missing
+// bytes were there, its headers are shown when every byte they were read
+// from was captured, as tcpdump shows a cut frame's.
+func summary(rec loader.CaptureRecord) string {
+	if len(rec.Data) >= rec.Len {
+		p := model.Decode(rec.Data)
+		return p.Summary()
 	}
-	return fmt.Sprintf("%s %s %s %s %s, length %d", at.Format("15:04:05.000000"), iface, rec.Action, decider(rec), what, rec.Len)
+	whole := make([]byte, rec.Len)
+	copy(whole, rec.Data)
+	p := model.Decode(whole)
+	if p.Malformed || headersEnd(&p) > len(rec.Data) {
+		return "(cut by the snap length)"
+	}
+	return p.Summary() + " (cut by the snap length)"
+}
+
+// headersEnd is where the headers Summary shows end in the frame: the
+// transport header's fields (TCP's flags are its 14th byte), else the
+// IP header and its extensions, else what comes after Ethernet.
+func headersEnd(p *model.Packet) int {
+	switch {
+	case p.HasTCPFlags:
+		return p.L4Off + 14
+	case p.HasPorts || p.HasICMP:
+		return p.L4Off + 8
+	case p.HasProto:
+		return p.L4Off
+	case p.Kind == model.KindARP:
+		return p.L3Off + 28
+	}
+	return p.L3Off
 }
 
 // wallClock converts the kernel's monotonic time (the records') to the
