@@ -38,7 +38,9 @@ A directory stands for the captures under it (.pcap, .pcapng and .cap
 files, in lexical order, subdirectories included; a symbolic link to a
 file is followed, one to a directory is not). Paths that hold no capture
 file at all (an empty directory, one of other files) fail the replay in
-every mode; a capture file of no frames replays, as no frames.
+every mode; such a directory beside captures is named, the rest replays,
+and the exit status is non-zero, as for a capture that cannot be read. A
+capture file of no frames replays, as no frames.
 
 Ethernet, Linux cooked (tcpdump -i any), raw IP and BSD loopback captures
 replay: other link types get the Ethernet header the program would see.
@@ -161,6 +163,8 @@ func replayErrors(c *cli.Context, bad []string, mismatches, captures int) error 
 	switch {
 	case mismatches > 0:
 		return fmt.Errorf("%s: %d frames where the datapath and the reference model disagree", commandPath(c), mismatches)
+	case len(bad) > captures: // directories given, more than one bad in them
+		return fmt.Errorf("%s: %d captures could not be read to their end (above); the rest replayed", commandPath(c), len(bad))
 	case len(bad) > 0:
 		return fmt.Errorf("%s: %d of %d captures could not be read to their end (above); the rest replayed", commandPath(c), len(bad), captures)
 	}

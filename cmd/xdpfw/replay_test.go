@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/xdpfw/xdpfw/internal/fixtures"
 	"github.com/xdpfw/xdpfw/internal/privtest"
 	"github.com/xdpfw/xdpfw/pkg/replay"
 )
@@ -231,8 +232,17 @@ func TestReplayNoCaptureFile(t *testing.T) {
 	if err := replay.WriteFrames(noFrames, nil); err != nil {
 		t.Fatal(err)
 	}
-	out, err := runCLI(t, pin, "", "replay", "--diff", "--fail-on-change", "--rules", rs, empty, others)
+	out, err := runCLI(t, pin, "", "replay", "--diff", "--fail-on-change", "--rules", rs, others)
 	if err != nil || !strings.Contains(out, "frames: 0,") {
 		t.Errorf("a capture of no frames: %v\n%s", err, out)
+	}
+	// Beside a capture, the empty directory is named and fails the replay.
+	real := filepath.Join(others, "real.pcap")
+	if err := replay.WriteFrames(real, [][]byte{fixtures.UDP("192.0.2.1", "192.0.2.2", 1, 2)}); err != nil {
+		t.Fatal(err)
+	}
+	out, stderr, err := runCLIBoth(pin, "", "replay", "--rules", rs, empty, others)
+	if err == nil || !strings.Contains(stderr, "no capture file in "+empty+":") || !strings.Contains(out, "frames: 1 ") {
+		t.Errorf("an empty directory beside captures: error %v, stderr %q\n%s", err, stderr, out)
 	}
 }

@@ -59,7 +59,8 @@ func TestEachFrameDirectory(t *testing.T) {
 // TestEachFrameNoCapture: directories that hold no capture file, empty or
 // with other files only, are an error naming them and the files a
 // directory gives, not a replay of nothing; a capture file of no frames is
-// read (no error, no frame), and a directory with one is not empty.
+// read (no error, no frame), and a directory with one is not empty; beside
+// a capture, each is reported.
 func TestEachFrameNoCapture(t *testing.T) {
 	empty, others := t.TempDir(), t.TempDir()
 	if err := os.WriteFile(filepath.Join(others, "README.md"), []byte("notes\n"), 0o644); err != nil {
@@ -88,10 +89,17 @@ func TestEachFrameNoCapture(t *testing.T) {
 			}
 		}
 	}
-	for _, files := range [][]string{{noFrames}, {empty, filepath.Join(noFrames, "none.pcap")}} {
-		if frames, bad, err := each(files...); err != nil || frames+bad != 0 {
-			t.Errorf("%v: %d frames, %d bad, error %v; want nothing, no error", files, frames, bad, err)
-		}
+	if frames, bad, err := each(noFrames); err != nil || frames+bad != 0 {
+		t.Errorf("%v: %d frames, %d bad, error %v; want nothing, no error", noFrames, frames, bad, err)
+	}
+	// Beside a capture, a directory holding none is reported, as a capture
+	// that cannot be read is: the rest is read, and the replay says so.
+	var said []string
+	err := EachFrame([]string{empty, filepath.Join(noFrames, "none.pcap"), others}, func(string, Frame) error { return nil },
+		func(err error) { said = append(said, err.Error()) })
+	if err != nil || len(said) != 2 || !strings.Contains(said[0], "no capture file in "+empty+":") ||
+		!strings.Contains(said[1], "no capture file in "+others+":") {
+		t.Errorf("empty directories beside a capture: reported %q, error %v; want each named", said, err)
 	}
 	// A path that is not there is a capture that cannot be read, as ever.
 	if _, bad, err := each(filepath.Join(empty, "gone.pcap")); err != nil || bad != 1 {

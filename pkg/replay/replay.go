@@ -293,8 +293,10 @@ func learnFrame(t *loader.Instance, file string, f Frame) (skip string, err erro
 // record, its byte offset), and the next file follows. An error from fn
 // stops everything and is returned. So is finding nothing at all to read
 // (every path a directory holding no capture file): a report of no frame
-// from no file would pass for proof. A capture file of no frames is read,
-// and gives none.
+// from no file would pass for proof. A directory holding none beside paths
+// that do goes to bad, as a file that cannot be read does: a gate must not
+// pass on less traffic than it was given. A capture file of no frames is
+// read, and gives none.
 func EachFrame(files []string, fn func(file string, f Frame) error, bad func(error)) error {
 	// seen is whether a file was opened or anything reported (a file that
 	// could not be opened, a directory that could not be read): only
@@ -304,24 +306,38 @@ func EachFrame(files []string, fn func(file string, f Frame) error, bad func(err
 		seen = true
 		bad(err)
 	}
-	if err := eachFrame(files, fn, reported, &seen); err != nil {
-		return err
-	}
-	if !seen && len(files) > 0 {
-		return noCaptureError(files)
-	}
-	return nil
-}
-
-// eachFrame is EachFrame, setting seen when it opens a file.
-func eachFrame(files []string, fn func(file string, f Frame) error, bad func(error), seen *bool) error {
+	var empty []string
 	for _, file := range files {
 		if fi, err := os.Stat(file); err == nil && fi.IsDir() {
-			if err := eachFrame(expandDir(file, bad), fn, bad, seen); err != nil {
+			before := seen
+			seen = false
+			err := eachFrame(expandDir(file, reported), fn, reported, &seen)
+			if !seen {
+				empty = append(empty, file)
+			}
+			seen = seen || before
+			if err != nil {
 				return err
 			}
 			continue
 		}
+		if err := eachFrame([]string{file}, fn, reported, &seen); err != nil {
+			return err
+		}
+	}
+	if !seen && len(files) > 0 {
+		return noCaptureError(files)
+	}
+	for _, dir := range empty {
+		bad(noCaptureError([]string{dir}))
+	}
+	return nil
+}
+
+// eachFrame is EachFrame over files, none a directory, setting seen when
+// it opens one.
+func eachFrame(files []string, fn func(file string, f Frame) error, bad func(error), seen *bool) error {
+	for _, file := range files {
 		*seen = true
 		rd, err := Open(file)
 		if err != nil {
