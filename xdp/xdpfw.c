@@ -570,12 +570,29 @@ static __always_inline int set4_probe(void *bkt, __u32 nb, __u64 key)
 	return -1;
 }
 
+/* The seeded mix of an IPv6 key's first half (struct set_bkt_head):
+ * MurmurHash3's finalizer of hi ^ seed, or 0 when the array has no seed
+ * (keep: all ones if it has one, branch-free). */
+static __always_inline __u64 set6_mix(__u64 hi, __u64 seed, __u64 keep)
+{
+	__u64 x = hi ^ seed;
+
+	x ^= x >> 33;
+	x *= SET_BKT_MIX1;
+	x ^= x >> 33;
+	x *= SET_BKT_MIX2;
+	x ^= x >> 33;
+	return x & keep;
+}
+
 /* set4_probe for IPv6: a holds the masked address as four words, head
- * the slot's first word without the flags (len | SET6_SLOT_USED << 16). */
-static __always_inline int set6_probe(void *bkt, __u32 nb, __u32 head, const __u32 *a)
+ * the slot's first word without the flags (len | SET6_SLOT_USED << 16),
+ * seed and keep the array's seed and whether it has one. */
+static __always_inline int set6_probe(void *bkt, __u32 nb, __u32 head, const __u32 *a,
+				      __u64 seed, __u64 keep)
 {
 	__u64 hi = (__u64)a[1] << 32 | a[0], lo = (__u64)a[3] << 32 | a[2];
-	__u64 key = hi * SET_BKT_HASH6 ^ lo ^ head, w;
+	__u64 key = hi * SET_BKT_HASH6 ^ lo ^ head ^ set6_mix(hi, seed, keep), w;
 	__u32 idx = 1 + (__u32)(((key * SET_BKT_HASH1) >> 32) * nb >> 32);
 	struct set6_bucket *b = bpf_map_lookup_elem(bkt, &idx);
 
@@ -608,11 +625,14 @@ static __always_inline __u32 set_bkt_lookup(void *bkt, void *lpm, struct set6_lp
 	__u32 zero = 0, a[4] = {}, lens, len, hit = 0, flags = 0;
 	struct set_bkt_head *h = bpf_map_lookup_elem(bkt, &zero);
 	struct set_val *v;
+	__u64 seed, keep;
 	int f;
 
 	if (!h)
 		return 0;
 	lens = *(volatile __u32 *)h->lens;
+	seed = v6 ? *(volatile __u64 *)&h->seed : 0;
+	keep = -((seed | -seed) >> 63);
 	__builtin_memcpy(a, k->addr, v6 ? 16 : 4);
 	for (int i = 0; i < SET_BKT_LENS; i++) {
 		len = lens >> (8 * i) & 0xff;
@@ -623,7 +643,7 @@ static __always_inline __u32 set_bkt_lookup(void *bkt, void *lpm, struct set6_lp
 		for (int w = 0; w < 4; w++)
 			a[w] &= mask32(len - 32 * w);
 		if (v6)
-			f = set6_probe(bkt, h->nbuckets, len | SET6_SLOT_USED << 16, a);
+			f = set6_probe(bkt, h->nbuckets, len | SET6_SLOT_USED << 16, a, seed, keep);
 		else
 			f = set4_probe(bkt, h->nbuckets, a[0] | (__u64)(len | SET_BKT_USED) << 32);
 		if (f >= 0) {

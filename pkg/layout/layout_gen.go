@@ -223,6 +223,8 @@ const (
 	SetBktHash1 = 11400714819323198485
 	SetBktHash2 = 14029467366897019727
 	SetBktHash6 = 1609587929392839161
+	SetBktMix1  = 18397679294719823053
+	SetBktMix2  = 14181476777654086739
 )
 
 // enum rule_def_size
@@ -239,7 +241,7 @@ const (
 // enum meta_ids
 const (
 	MetaMagic   = 2019848294
-	MetaVersion = 18
+	MetaVersion = 19
 )
 
 // enum capture_limits
@@ -402,7 +404,9 @@ type SetBktHead struct {
 	Pad      [3]uint8
 	Count    uint32
 	Tombs    uint32
-	Rest     [44]uint8
+	Pad2     uint32
+	Seed     uint64
+	Rest     [32]uint8
 }
 
 // struct set6_lpm_key

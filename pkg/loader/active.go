@@ -88,14 +88,13 @@ func initMeta(m *xdpfwMaps) error {
 // status) as it is; Provision (attach, apply, set create) moves it to
 // this build (migrate.go). Until then it is not changed: its program is
 // the older build's.
-const oldMetaVersion = 17
+const oldMetaVersion = 18
 
 // addedMaps are the maps this layout added to the previous one, which
 // start empty; a state of the previous layout lacks them until migrate
-// pins them. Layout 18 added rank_stats: the previous program counted
-// each rule in rule_stats, where this build's reads still find those
-// counts.
-var addedMaps = map[string]bool{xdpfwMapRankStats: true}
+// pins them. Layout 19 added none: it seeds the IPv6 set arrays it makes,
+// and reads those of layout 18, which have none, by their unseeded fold.
+var addedMaps = map[string]bool{}
 
 // checkMeta refuses pinned state of another layout. State of the previous
 // one is accepted, with or without addedMaps (a migration cut short may

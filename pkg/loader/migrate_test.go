@@ -20,10 +20,9 @@ import (
 )
 
 // previousObject is the datapath of the last release of the previous
-// layout (version 17, each rule counted in rule_stats by its slot, no
-// rank_stats): pkg/loader/xdpfw_bpfel.o as committed at 9d6008d, kept as
-// it was.
-const previousObject = "testdata/xdpfw-layout17.o"
+// layout (version 18, IPv6 set arrays without a seed):
+// pkg/loader/xdpfw_bpfel.o as committed at 0029c44, kept as it was.
+const previousObject = "testdata/xdpfw-layout18.o"
 
 // migrateRuleset's rules set conditions on two dimensions (not GF_SOLO),
 // one has a comment long enough for rule_defs_long, and one a definition
@@ -228,7 +227,7 @@ func runPreviousOn(s *State, iface string) error {
 		return err
 	}
 	// Every map of the previous layout has the shape it has in this one
-	// (layout 18 only added rank_stats).
+	// (layout 19 added none).
 	repl := map[string]*ebpf.Map{}
 	for name, ms := range spec.Maps {
 		if strings.HasPrefix(name, ".") {
@@ -242,7 +241,7 @@ func runPreviousOn(s *State, iface string) error {
 		}
 		repl[name] = pinned[name]
 	}
-	// Layout 17 sized its conntrack tables to the ruleset as this one does
+	// Layout 18 sized its conntrack tables to the ruleset as this one does
 	// (load).
 	spec.Maps[xdpfwMapCt].MaxEntries = pinned[xdpfwMapCt].MaxEntries()
 	spec.Maps[xdpfwMapCtFrags].MaxEntries = pinned[xdpfwMapCtFrags].MaxEntries()

@@ -1,6 +1,7 @@
 package loader
 
 import (
+	"crypto/rand"
 	"encoding/binary"
 	"fmt"
 	"net/netip"
@@ -60,12 +61,12 @@ func (k bkey) prefix(v6 bool) netip.Prefix {
 	return netip.PrefixFrom(netip.AddrFrom16(a), int(uint8(k.w)))
 }
 
-// buckets are k's two buckets among nb (element numbers), as the program
-// computes them.
-func (k bkey) buckets(v6 bool, nb uint32) [2]uint32 {
+// buckets are k's two buckets among nb (element numbers) in an array of
+// the seed given (IPv6; see hash6), as the program computes them.
+func (k bkey) buckets(v6 bool, nb uint32, seed uint64) [2]uint32 {
 	h := k.w
 	if v6 {
-		h = k.hash6()
+		h = k.hash6(seed)
 	}
 	return [2]uint32{
 		1 + uint32((h*layout.SetBktHash1)>>32*uint64(nb)>>32),
@@ -73,14 +74,44 @@ func (k bkey) buckets(v6 bool, nb uint32) [2]uint32 {
 	}
 }
 
-// hash6 folds an IPv6 key to the word its buckets come from.
-func (k bkey) hash6() uint64 { return k.hi*layout.SetBktHash6 ^ k.lo ^ k.w }
+// hash6 folds an IPv6 key to the word its buckets come from, in an array
+// of the seed given: the mix of the first half with the seed makes which
+// keys fold to one word (and so share their buckets at every size)
+// unknowable to whoever writes the list. Seed 0 adds nothing: the fold
+// of arrays made before seeds (layout 18).
+func (k bkey) hash6(seed uint64) uint64 {
+	h := k.hi*layout.SetBktHash6 ^ k.lo ^ k.w
+	if seed != 0 {
+		x := k.hi ^ seed
+		x ^= x >> 33
+		x *= layout.SetBktMix1
+		x ^= x >> 33
+		x *= layout.SetBktMix2
+		x ^= x >> 33
+		h ^= x
+	}
+	return h
+}
+
+// newSeed is a fresh IPv6 array's seed: random, never 0 (no seed).
+func newSeed() (uint64, error) {
+	var b [8]byte
+	for {
+		if _, err := rand.Read(b[:]); err != nil {
+			return 0, fmt.Errorf("a seed for a set's buckets: %w", err)
+		}
+		if s := binary.LittleEndian.Uint64(b[:]); s != 0 {
+			return s, nil
+		}
+	}
+}
 
 // setBuckets is one mapped array.
 type setBuckets struct {
-	m   *ebpf.Map
-	mem []byte
-	v6  bool
+	m    *ebpf.Map
+	mem  []byte
+	v6   bool
+	seed uint64 // the head's, fixed for the array's life
 }
 
 // mapBuckets maps m, which it then owns.
@@ -92,7 +123,11 @@ func mapBuckets(m *ebpf.Map, v6 bool) (*setBuckets, error) {
 		m.Close()
 		return nil, fmt.Errorf("map a set's buckets: %w", err)
 	}
-	return &setBuckets{m: m, mem: mem, v6: v6}, nil
+	b := &setBuckets{m: m, mem: mem, v6: v6}
+	if v6 {
+		b.seed = loadWord(b.word(0, 3))
+	}
+	return b, nil
 }
 
 func (b *setBuckets) Close() {
@@ -188,7 +223,7 @@ func (b *setBuckets) word0(k bkey, f uint8) uint64 {
 
 // find gives bucket and slot holding k.
 func (b *setBuckets) find(k bkey) (uint32, int, bool) {
-	for _, e := range k.buckets(b.v6, b.nbuckets()) {
+	for _, e := range k.buckets(b.v6, b.nbuckets(), b.seed) {
 		for s := range b.slots() {
 			if sl, ok := b.at(e, s); ok && sl.key == k {
 				return e, s, true
@@ -207,7 +242,7 @@ func (b *setBuckets) put(k bkey, f uint8) bool {
 		atomic.StoreUint64(b.first(e, s), b.word0(k, f))
 		return true
 	}
-	bk := k.buckets(b.v6, b.nbuckets())
+	bk := k.buckets(b.v6, b.nbuckets(), b.seed)
 	for i, e := range bk {
 		for s := range b.slots() {
 			if loadWord(b.first(e, s)) != 0 {
@@ -276,17 +311,22 @@ func bucketsFor(v6 bool, n int) uint32 {
 }
 
 // newBuckets makes an array of nb buckets holding the slots, lens and
-// trieMax in its head. It is not in any set's slot yet.
+// trieMax in its head, an IPv6 one with a seed of its own. It is not in
+// any set's slot yet.
 func newBuckets(v6 bool, nb uint32, slots []bslot, lens []uint8, trieMax uint8) (*setBuckets, error) {
-	kind, per := kindBkt4, layout.SetBktSlots
+	kind, per, seed := kindBkt4, layout.SetBktSlots, uint64(0)
 	if v6 {
 		kind, per = kindBkt6, layout.Set6BktSlots
+		var err error
+		if seed, err = newSeed(); err != nil {
+			return nil, err
+		}
 	}
 	if len(slots) > int(nb)*per {
 		return nil, fmt.Errorf("a set's buckets cannot hold %d entries", len(slots))
 	}
 	in, overflow, err := place(len(slots), int(nb), per, func(i int) [2]uint32 {
-		bk := slots[i].key.buckets(v6, nb)
+		bk := slots[i].key.buckets(v6, nb, seed)
 		return [2]uint32{bk[0] - 1, bk[1] - 1}
 	})
 	if err != nil {
@@ -303,6 +343,8 @@ func newBuckets(v6 bool, nb uint32, slots []bslot, lens []uint8, trieMax uint8) 
 		return nil, err
 	}
 	atomic.StoreUint64(b.word(0, 0), uint64(nb))
+	atomic.StoreUint64(b.word(0, 3), seed)
+	b.seed = seed
 	b.setHead(lens, trieMax, uint32(len(slots)))
 	for i, keys := range in {
 		e := uint32(i) + 1

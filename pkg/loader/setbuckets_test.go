@@ -134,13 +134,7 @@ func randomEntry(rng *rand.Rand, v6 bool) netip.Prefix {
 // several times and fills buckets until keys find both full; after the
 // changes the program and the set's elements agree with the model.
 func TestSetBucketsGrow(t *testing.T) {
-	s, tr := openLiveInstance(t)
-	if err := s.CreateSet("feed", rules.FamilyAny); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.AddRule(rules.Rule{Action: rules.Drop, Match: rules.Match{SrcSet: "feed"}}); err != nil {
-		t.Fatal(err)
-	}
+	s, tr := openFeedInstance(t, rules.FamilyAny)
 	rng := rand.New(rand.NewSource(9))
 	have := map[netip.Prefix]bool{}
 	h0 := openSetHandle(t, s, "feed")
@@ -235,7 +229,7 @@ func TestBucketPut(t *testing.T) {
 			if sl, _ := b.at(e, s); sl.flags != setClean || sl.key.prefix(v6) != k.prefix(v6) {
 				t.Errorf("v6 %v: slot %+v for key %v", v6, sl, k.prefix(v6))
 			}
-			if bk := k.buckets(v6, b.nbuckets()); e != bk[0] {
+			if bk := k.buckets(v6, b.nbuckets(), b.seed); e != bk[0] {
 				over = true
 				if *b.word(bk[0], 0)&1 == 0 {
 					t.Errorf("v6 %v: key %v in its second bucket, its first not flagged", v6, k.prefix(v6))

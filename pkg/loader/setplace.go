@@ -128,25 +128,17 @@ func (h *setHandle) rebuildBuckets(fam int, slots []bslot) error {
 			}
 		}
 	}
-	// IPv6 keys folding to one hash word share their two buckets at every
-	// size: more than those hold is refused before any array is tried.
-	k, crowd := crowded(b.v6, all)
-	if crowd > 2*layout.Set6BktSlots {
-		return crowdedError(k, crowd)
-	}
 	nb := max(b.nbuckets(), bucketsFor(b.v6, len(all)+len(all)/4)) // room to grow
 	bigger, err := newBuckets(b.v6, nb, all, b.lens(), b.trieMax())
 	// Keys crowding a pair of buckets (a small array, or a list crafted
 	// against the hash) are spread by a larger array: an IPv4 key is its
-	// whole slot word, so it parts from any other at some size.
+	// whole slot word, so it parts from any other at some size, and IPv6
+	// keys are folded anew by each array's own seed.
 	for try := 0; errors.Is(err, errNoFit) && try < 4 && nb < layout.SetBktMax; try++ {
 		nb = min(2*nb, layout.SetBktMax)
 		bigger, err = newBuckets(b.v6, nb, all, b.lens(), b.trieMax())
 	}
 	if err != nil {
-		if crowd > layout.Set6BktSlots {
-			return crowdedError(k, crowd) // a hash whose two buckets are one
-		}
 		return err
 	}
 	if err := h.outer[fam].Put(h.slot, bigger.m); err != nil {
@@ -185,39 +177,4 @@ func admitLens(cur []uint8, trieMax uint8, counts map[uint8]int) []uint8 {
 	}
 	slices.SortFunc(out, func(a, b uint8) int { return int(b) - int(a) })
 	return out
-}
-
-func crowdedError(k bkey, n int) error {
-	return fmt.Errorf("%d of the set's IPv6 entries (%s among them) share one hash, more than a set can hold (a list made to defeat it?)", n, k.prefix(true))
-}
-
-// crowded is the IPv6 key whose hash the most of slots share, and how
-// many do. The hash folds an address's 128 bits to 64 (setbuckets.go),
-// so no array size parts the keys sharing one: their two buckets hold
-// 2*Set6BktSlots of them. An IPv4 key has no such bound.
-func crowded(v6 bool, slots []bslot) (bkey, int) {
-	if !v6 || len(slots) == 0 {
-		return bkey{}, 0
-	}
-	// sorted hashes: 8 bytes a key, where a map took several times that
-	hs := make([]uint64, len(slots))
-	for i, sl := range slots {
-		hs[i] = sl.key.hash6()
-	}
-	slices.Sort(hs)
-	most, n := hs[0], 1
-	for i, run := 1, 1; i < len(hs); i++ {
-		if hs[i] != hs[i-1] {
-			run = 0
-		}
-		if run++; run > n {
-			most, n = hs[i], run
-		}
-	}
-	for _, sl := range slots {
-		if sl.key.hash6() == most {
-			return sl.key, n
-		}
-	}
-	return bkey{}, n
 }
