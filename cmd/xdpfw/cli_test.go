@@ -84,7 +84,7 @@ func TestEnvironmentErrors(t *testing.T) {
 	}{
 		{"not root", 65534, []string{"status"}, "needs root"},
 		{"not root, replay", 65534, []string{"replay", "--rules", "x.yaml", "x.pcap"}, "x.yaml"},
-		{"no bpffs", 0, []string{"--pin-dir", notBPF, "attach", "lo"}, "is not a BPF filesystem"},
+		{"no bpffs", 0, []string{"--pin-dir", notBPF, "attach", "lo"}, "is not on a BPF filesystem ("},
 		{"nothing attached", 0, []string{"--pin-dir", notBPF + "/../../nonexistent-xdpfw", "status"}, ""},
 		{"bad flag", 0, []string{"rule", "add", "--sauce", "x"}, "rule add: flag provided but not defined: -sauce (see: xdpfw rule add --help)"},
 	}

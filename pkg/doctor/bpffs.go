@@ -1,37 +1,28 @@
 package doctor
 
 import (
-	"errors"
-	"fmt"
-	"os"
-	"path/filepath"
-
-	"golang.org/x/sys/unix"
+	"github.com/xdpfw/xdpfw/pkg/loader"
 )
 
 // BPFFS is the filesystem the pins go to.
 type BPFFS struct {
-	Path     string `json:"path"` // the pin directory, or its parent before the first attach
+	Path     string `json:"path"` // the pin directory, or the deepest part of it that exists
 	Mounted  bool   `json:"mounted"`
 	Writable bool   `json:"writable"`
 	Finding
 }
 
+// checkBPFFS is the loader's own check (loader.CheckPinFS), so doctor
+// diagnoses the pin directory as every command will. Access, not a test
+// file: doctor writes nothing.
 func checkBPFFS(pinDir string) BPFFS {
-	b := BPFFS{Path: pinDir}
-	if _, err := os.Stat(pinDir); errors.Is(err, os.ErrNotExist) {
-		b.Path = filepath.Dir(pinDir) // where the first attach will create it
+	fs, err := loader.CheckPinFS(pinDir)
+	b := BPFFS{Path: fs.Path, Mounted: fs.Mounted, Writable: fs.Writable}
+	if b.Path == "" {
+		b.Path = pinDir
 	}
-	var st unix.Statfs_t
-	if err := unix.Statfs(b.Path, &st); err != nil || st.Type != unix.BPF_FS_MAGIC {
-		b.Finding = Finding{Fail, fmt.Sprintf("not a BPF filesystem: mount one (mount -t bpf bpf %s) or pick another --pin-dir", b.Path)}
-		return b
-	}
-	b.Mounted = true
-	// Access, not a test file: doctor writes nothing.
-	b.Writable = st.Flags&unix.ST_RDONLY == 0 && unix.Access(b.Path, unix.W_OK) == nil
-	if !b.Writable {
-		b.Finding = Finding{Fail, fmt.Sprintf("BPF filesystem not writable: remount it read-write (mount -o remount,rw %s)", b.Path)}
+	if err != nil {
+		b.Finding = Finding{Fail, err.Error()}
 		return b
 	}
 	b.Finding = Finding{OK, "BPF filesystem, writable"}

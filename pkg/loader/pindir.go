@@ -13,34 +13,6 @@ import (
 // change it (root alone). Anyone who can write the directory can unlink
 // `meta` or `active` and orphan the firewall, or plant pins of their own.
 
-// checkBPFFS fails unless dir is, or would be created, on a BPF
-// filesystem. The advice names the deepest existing path of dir and its
-// parents: that is where a bpffs must be mounted for dir to be on one
-// (/sys/fs/bpf for /sys/fs/bpf/xdpfw, and for /sys/fs/bpf itself).
-func checkBPFFS(dir string, statfs func(string, *unix.Statfs_t) error) error {
-	p, err := filepath.Abs(dir)
-	if err != nil {
-		return fmt.Errorf("pin directory %s: %w", dir, err)
-	}
-	for {
-		var st unix.Statfs_t
-		err := statfs(p, &st)
-		switch {
-		case err == nil && st.Type == unix.BPF_FS_MAGIC:
-			return nil
-		case err == nil:
-			return fmt.Errorf("%s is not a BPF filesystem (mount it: mount -t bpf bpf %s)", p, p)
-		case !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.ENOTDIR):
-			return fmt.Errorf("pin directory %s: %w", dir, err)
-		}
-		parent := filepath.Dir(p)
-		if parent == p {
-			return fmt.Errorf("pin directory %s: no part of it exists", dir)
-		}
-		p = parent
-	}
-}
-
 // openPinDir opens dir (never through a symbolic link) and checks that it
 // and its parents up to the bpffs mount are root's and not writable by
 // group or others.

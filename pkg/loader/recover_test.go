@@ -343,10 +343,13 @@ func TestPinDirOwnership(t *testing.T) {
 	}
 }
 
-// TestCheckBPFFS: the advice names where a bpffs must be mounted, the
-// deepest existing part of the pin directory, never its parent's parent.
+// TestCheckBPFFS: a mount is suggested for /sys/fs/bpf alone, where the
+// system mounts the bpffs; a pin directory elsewhere, however many of its
+// levels are missing, is told to be made on a bpffs instead (never
+// "mount -t bpf bpf /tmp").
 func TestCheckBPFFS(t *testing.T) {
-	fs := map[string]int64{"/": 0xEF53, "/sys": 0x62656572, "/sys/fs": 0x62656572, "/sys/fs/bpf": 0x62656572, "/mnt/bpf": unix.BPF_FS_MAGIC, "/mnt": 0xEF53}
+	fs := map[string]int64{"/": 0xEF53, "/sys": 0x62656572, "/sys/fs": 0x62656572, "/sys/fs/bpf": 0x62656572,
+		"/mnt/bpf": unix.BPF_FS_MAGIC, "/mnt": 0xEF53, "/tmp": 0x01021994}
 	statfs := func(path string, st *unix.Statfs_t) error {
 		typ, ok := fs[path]
 		if !ok {
@@ -355,25 +358,66 @@ func TestCheckBPFFS(t *testing.T) {
 		st.Type = typ
 		return nil
 	}
-	cases := []struct{ dir, mount string }{
-		{"/sys/fs/bpf", "/sys/fs/bpf"},
-		{"/sys/fs/bpf/xdpfw", "/sys/fs/bpf"},
-		{"/sys/fs/bpf/a/b", "/sys/fs/bpf"},
-		{"/srv/xdpfw", "/"},
-		{"/mnt/bpf/xdpfw", ""},
-		{"/mnt/bpf", ""},
+	mount := "/sys/fs/bpf is not a BPF filesystem (mount it: mount -t bpf bpf /sys/fs/bpf)"
+	elsewhere := func(dir, at string) string {
+		return fmt.Sprintf("pin directory %s is not on a BPF filesystem (%s is not one): create it on a mounted bpffs, or choose a --pin-dir on one (such as /sys/fs/bpf/xdpfw)", dir, at)
+	}
+	cases := []struct{ dir, path, want string }{
+		{"/sys/fs/bpf", "/sys/fs/bpf", mount},
+		{"/sys/fs/bpf/xdpfw", "/sys/fs/bpf", mount},
+		{"/sys/fs/bpf/a/b", "/sys/fs/bpf", mount},
+		{"/srv/xdpfw", "/", elsewhere("/srv/xdpfw", "/")},
+		{"/tmp", "/tmp", elsewhere("/tmp", "/tmp")},
+		{"/tmp/a/b/c", "/tmp", elsewhere("/tmp/a/b/c", "/tmp")},
+		{"/mnt/bpf/xdpfw", "/mnt/bpf", ""},
+		{"/mnt/bpf/a/b", "/mnt/bpf", ""},
+		{"/mnt/bpf", "/mnt/bpf", ""},
 	}
 	for _, tc := range cases {
-		err := checkBPFFS(tc.dir, statfs)
-		if tc.mount == "" {
+		var st unix.Statfs_t
+		path, err := checkBPFFS(tc.dir, &st, statfs)
+		if path != tc.path {
+			t.Errorf("%s: checked at %s, want %s", tc.dir, path, tc.path)
+		}
+		if tc.want == "" {
 			if err != nil {
 				t.Errorf("%s: %v, want nil", tc.dir, err)
 			}
 			continue
 		}
-		want := fmt.Sprintf("%s is not a BPF filesystem (mount it: mount -t bpf bpf %s)", tc.mount, tc.mount)
-		if err == nil || err.Error() != want {
-			t.Errorf("%s: %v, want %q", tc.dir, err, want)
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("%s: %v, want %q", tc.dir, err, tc.want)
+		}
+	}
+}
+
+// TestCheckWritable: a read-only bpffs is told to be remounted, and a pin
+// directory the user may not write (doctor run without root) is told
+// apart from it, not called read-only.
+func TestCheckWritable(t *testing.T) {
+	ro := unix.Statfs_t{Type: unix.BPF_FS_MAGIC, Flags: unix.ST_RDONLY}
+	rw := unix.Statfs_t{Type: unix.BPF_FS_MAGIC}
+	ok := func(string, uint32) error { return nil }
+	deny := func(string, uint32) error { return unix.EACCES }
+	for _, tc := range []struct {
+		name   string
+		st     unix.Statfs_t
+		access func(string, uint32) error
+		want   string // "" for nil
+	}{
+		{"read-write", rw, ok, ""},
+		{"read-only", ro, deny, "is on a read-only BPF filesystem (remount it read-write: mount -o remount,rw "},
+		{"EROFS", rw, func(string, uint32) error { return unix.EROFS }, "is on a read-only BPF filesystem"},
+		{"not root", rw, deny, fmt.Sprintf("/sys/fs/bpf/xdpfw: permission denied to uid %d (xdpfw runs as root", os.Geteuid())},
+	} {
+		err := checkWritable("/sys/fs/bpf/xdpfw", &tc.st, tc.access)
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s: %v, want nil", tc.name, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
+		case err != nil && strings.Contains(err.Error(), "\n"):
+			t.Errorf("%s: %q is not one line", tc.name, err)
 		}
 	}
 }

@@ -93,7 +93,11 @@ func checkEnv(dir string) error {
 	if err := checkRoot(); err != nil {
 		return err
 	}
-	return checkBPFFS(dir, unix.Statfs)
+	// Not whether it is writable: a state on a read-only mount still
+	// reads, and making pins there fails in a line of its own.
+	var st unix.Statfs_t
+	_, err := checkBPFFS(dir, &st, unix.Statfs)
+	return err
 }
 
 // lockDir takes an exclusive flock on the pin directory (creating it when
