@@ -3,6 +3,7 @@ package loader
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -44,4 +45,95 @@ func TestLockWaitSaysWhoHolds(t *testing.T) {
 	if err := <-opened; err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestLockWaitDirRemoved: a command waiting for the lock while the holder
+// removes the pin directory (the last detach, detach --all) works on the
+// directory of that name as it is when it gets the lock: never alongside
+// a process that made the directory again and holds its lock (two
+// changes at once), and a creating one makes the state anew rather than
+// failing on the directory gone.
+func TestLockWaitDirRemoved(t *testing.T) {
+	s := openLive(t)
+	dir := s.Dir()
+	waiting := make(chan struct{}, 4)
+	LockWaitNotice = func(string, string) { waiting <- struct{}{} }
+	t.Cleanup(func() { LockWaitNotice = nil })
+	type opened struct {
+		s   *State
+		err error
+	}
+	waiter := make(chan opened, 1)
+	go func() {
+		s2, err := OpenOrCreate(dir)
+		waiter <- opened{s2, err}
+	}()
+	select {
+	case <-waiting:
+	case o := <-waiter:
+		t.Fatalf("OpenOrCreate did not wait for the lock (%v)", o.err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("OpenOrCreate did not wait for the lock in 10 s")
+	}
+	if removed, err := s.RemoveIfUnused(); err != nil || !removed {
+		t.Fatalf("remove the state: %v, %v", removed, err)
+	}
+	// Another command makes the state again while the waiter still
+	// waits for the old directory's lock.
+	s3, err := OpenOrCreate(dir)
+	if err != nil {
+		t.Fatalf("create the state again: %v", err)
+	}
+	t.Cleanup(func() {
+		s3.unpinAll()
+		s3.Close()
+	})
+	s.Close() // the waiter gets the removed directory's lock
+	select {
+	case o := <-waiter:
+		if o.err == nil {
+			o.s.Close()
+		}
+		t.Fatalf("OpenOrCreate returned (%v) while another process held the state's lock", o.err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	s3.Close()
+	o := <-waiter
+	if o.err != nil {
+		t.Fatalf("OpenOrCreate after the state was made again: %v", o.err)
+	}
+	o.s.Close()
+
+	// Removed with no one making it again: the waiter makes it anew.
+	s4, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		s5, err := OpenOrCreate(dir)
+		waiter <- opened{s5, err}
+	}()
+	select {
+	case <-waiting:
+	case o := <-waiter:
+		t.Fatalf("OpenOrCreate did not wait for the lock (%v)", o.err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("OpenOrCreate did not wait for the lock in 10 s")
+	}
+	if removed, err := s4.RemoveIfUnused(); err != nil || !removed {
+		t.Fatalf("remove the state: %v, %v", removed, err)
+	}
+	s4.Close()
+	o = <-waiter
+	if o.err != nil {
+		t.Fatalf("OpenOrCreate of a state removed while it waited: %v", o.err)
+	}
+	defer o.s.Close()
+	if !o.s.created {
+		t.Error("the waiter did not make the state anew")
+	}
+	if _, err := os.Stat(filepath.Join(dir, xdpfwMapMeta)); err != nil {
+		t.Errorf("state made anew: %v", err)
+	}
+	o.s.unpinAll()
 }

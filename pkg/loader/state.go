@@ -103,24 +103,55 @@ func checkEnv(dir string) error {
 // lockDir takes an exclusive flock on the pin directory (creating it when
 // asked), so concurrent invocations run one after another. It refuses a
 // directory others can change (openPinDir).
+//
+// The lock is on the directory opened, and the holder may remove it (the
+// last detach, detach --all) while this process waits: the lock it then
+// gets is on a directory no path leads to, and another process may have
+// made and locked a new one of that name meanwhile. So it is kept only if
+// dir still is the directory locked; else it is taken again on what dir
+// is now (made again when asked, else no state).
 func lockDir(dir string, create bool) (*os.File, error) {
-	if create {
-		if err := safeAncestor(dir); err != nil {
+	for {
+		if create {
+			if err := safeAncestor(dir); err != nil {
+				return nil, err
+			}
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				return nil, fmt.Errorf("create pin directory: %w", err)
+			}
+		}
+		f, err := openPinDir(dir)
+		if err != nil {
 			return nil, err
 		}
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, fmt.Errorf("create pin directory: %w", err)
+		if err := lock(f, dir); err != nil {
+			f.Close()
+			return nil, err
+		}
+		same, err := stillAt(f, dir)
+		if same {
+			return f, nil
+		}
+		f.Close()
+		if err != nil {
+			return nil, err
 		}
 	}
-	f, err := openPinDir(dir)
-	if err != nil {
-		return nil, err
+}
+
+// stillAt reports whether dir is the directory f has open.
+func stillAt(f *os.File, dir string) (bool, error) {
+	var held, now unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &held); err != nil {
+		return false, fmt.Errorf("stat %s: %w", dir, err)
 	}
-	if err := lock(f, dir); err != nil {
-		f.Close()
-		return nil, err
+	switch err := unix.Lstat(dir, &now); {
+	case errors.Is(err, unix.ENOENT):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("stat %s: %w", dir, err)
 	}
-	return f, nil
+	return held.Dev == now.Dev && held.Ino == now.Ino, nil
 }
 
 // Close releases the maps, the programs and the lock. The pinned state
