@@ -127,7 +127,19 @@ func (s *State) AttachAll(names []string, mode Mode, force bool) (atts []Attachm
 	return atts, warnings, nil
 }
 
+// foreignProgram is the refusal of an interface running a program this
+// state does not hold. One the kernel names as xdpfw's is not called
+// foreign: it is an orphan (its pin directory removed, by hand or by a
+// detach from another namespace) or another --pin-dir's, still enforcing
+// its own ruleset, and the way out names the orphans' command.
 func foreignProgram(name string, id uint32, by askedBy) error {
+	if namesOf().isXdpfw(id) {
+		fix := "replace it with --force, or remove it if it is an orphan (xdpfw status lists them; xdpfw detach --orphans)"
+		if by == byFile {
+			fix = fmt.Sprintf("a file does not replace it: replace it by hand (xdpfw attach %s --force), or remove it if it is an orphan (xdpfw status lists them; xdpfw detach --orphans)", name)
+		}
+		return fmt.Errorf("%s runs an xdpfw program (id %d) that this pin directory does not hold: an orphan, or another --pin-dir's state, enforcing its own ruleset; %s", name, id, fix)
+	}
 	fix := "use --force to replace it"
 	if by == byFile {
 		fix = fmt.Sprintf("a file does not replace it: remove it, or replace it by hand (xdpfw attach %s --force)", name)

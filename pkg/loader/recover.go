@@ -141,13 +141,19 @@ func xdpfwProgOn(link netlink.Link, n objectNames) (uint32, bool) {
 	if x == nil || x.ProgId == 0 {
 		return 0, false
 	}
-	p, err := ebpf.NewProgramFromID(ebpf.ProgramID(x.ProgId))
+	return x.ProgId, n.isXdpfw(x.ProgId)
+}
+
+// isXdpfw reports whether the kernel names program id as the object
+// names xdpfw's programs.
+func (n objectNames) isXdpfw(id uint32) bool {
+	p, err := ebpf.NewProgramFromID(ebpf.ProgramID(id))
 	if err != nil {
-		return 0, false
+		return false
 	}
 	defer p.Close()
 	info, err := p.Info()
-	return x.ProgId, err == nil && n.progs[info.Name]
+	return err == nil && n.progs[info.Name]
 }
 
 // Orphan is an xdpfw program running on an interface that the pin

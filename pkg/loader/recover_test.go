@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
@@ -209,6 +210,62 @@ func TestOrphansOfAnotherState(t *testing.T) {
 		}
 		if len(orphans) != 1 || orphans[0].Iface != "twob0" {
 			t.Errorf("orphans once %s is gone: %+v, want twob0", dirB, orphans)
+		}
+		return nil
+	})
+}
+
+// TestAttachOverOrphan: attaching to an interface an orphan runs on (its
+// pins removed by hand while attached) is refused naming it as xdpfw's
+// orphan and the command that removes it, not as a program xdpfw did not
+// make (which sent the operator to --force over a firewall still
+// enforcing a ruleset no state lists); a program that is not xdpfw's is
+// still refused as one.
+func TestAttachOverOrphan(t *testing.T) {
+	dirA, dirB := privtest.PinDir(t), privtest.PinDir(t)
+	inThrowawayNetns(t, func() error {
+		a, err := attachedState(dirA, "orpa0")
+		if err != nil {
+			return err
+		}
+		a.unpinAll()
+		a.Close()
+		pinDirGone(t, dirA, "removing the pins by hand")
+		b, err := OpenOrCreate(dirB)
+		if err != nil {
+			return err
+		}
+		defer b.Close()
+		defer b.unpinAll()
+		for _, by := range []askedBy{byFlags, byFile} {
+			err := b.canAttach("orpa0", false, by)
+			if err == nil || strings.Contains(err.Error(), "not xdpfw's") ||
+				!strings.Contains(err.Error(), "orpa0 runs an xdpfw program (id ") || !strings.Contains(err.Error(), "xdpfw detach --orphans") {
+				t.Errorf("attach over an orphan (%d): %v; want it named an xdpfw orphan, with detach --orphans", by, err)
+			}
+		}
+		if _, _, err := b.Attach("orpa0", ModeGeneric, false); err == nil || !strings.Contains(err.Error(), "orpa0 runs an xdpfw program") {
+			t.Errorf("Attach over an orphan: %v", err)
+		}
+		// Another's program: a throwaway XDP program not named as xdpfw's.
+		if err := addVeths("orpb0"); err != nil {
+			return err
+		}
+		link, err := netlink.LinkByName("orpb0")
+		if err != nil {
+			return err
+		}
+		other, err := ebpf.NewProgram(&ebpf.ProgramSpec{Name: "other", Type: ebpf.XDP, License: "MIT",
+			Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, 2), asm.Return()}})
+		if err != nil {
+			return err
+		}
+		defer other.Close()
+		if err := netlink.LinkSetXdpFdWithFlags(link, other.FD(), ModeGeneric.flags()); err != nil {
+			return err
+		}
+		if err := b.CanAttach("orpb0", false); err == nil || !strings.Contains(err.Error(), "not xdpfw's; use --force") {
+			t.Errorf("attach over another's program: %v, want it refused as not xdpfw's", err)
 		}
 		return nil
 	})
