@@ -164,8 +164,10 @@ func flowOf(k *xdpfwCtKey, v *xdpfwCtVal, now time.Duration, ct rules.Conntrack)
 		fl.Kind = fmt.Sprintf("kind-%d", v.Kind)
 	}
 	switch {
+	case v.Kind == layout.CtKindTcp && int(v.Tcp) < len(ctTCPNames):
+		fl.State = ctTCPNames[v.Tcp]
 	case v.Kind == layout.CtKindTcp:
-		fl.State = ctTCPNames[v.Tcp&3]
+		fl.State = fmt.Sprintf("tcp-%d", v.Tcp) // timed as close, as the datapath does
 	case fl.Replied:
 		fl.State = "replied"
 	default:
@@ -175,12 +177,22 @@ func flowOf(k *xdpfwCtKey, v *xdpfwCtVal, now time.Duration, ct rules.Conntrack)
 	return fl
 }
 
+// ctTCPTimeouts are the ct_conf timeouts of the TCP states, by
+// layout.CtTcp* index: the two numberings differ (syn-recv came last to
+// the timeouts, second to the states), so one is never the other's offset.
+var ctTCPTimeouts = [...]int{layout.CtTcpSynSent: layout.CtToSynSent, layout.CtTcpSynRecv: layout.CtToSynRecv,
+	layout.CtTcpEstablished: layout.CtToEstablished, layout.CtTcpClosing: layout.CtToClosing, layout.CtTcpClose: layout.CtToClose}
+
 // flowTimeout is the ct_conf timeout that applies to a flow, as the
-// datapath's ct_flow_timeout picks it.
+// datapath's ct_flow_timeout picks it (a TCP state it does not know is
+// timed as close).
 func flowTimeout(v *xdpfwCtVal) int {
 	switch v.Kind {
 	case layout.CtKindTcp:
-		return layout.CtToSynSent + int(v.Tcp&3)
+		if int(v.Tcp) < len(ctTCPTimeouts) {
+			return ctTCPTimeouts[v.Tcp]
+		}
+		return layout.CtToClose
 	case layout.CtKindUdp:
 		if v.Replied != 0 {
 			return layout.CtToUdpReplied

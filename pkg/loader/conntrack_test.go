@@ -84,3 +84,45 @@ func TestConntrackTable(t *testing.T) {
 		t.Errorf("stats after flush %+v (%v), want empty, %d flushed", st, err, n)
 	}
 }
+
+// TestFlowOfTCPStates: ct list names each TCP state and gives it the time
+// left by that state's own timeout, as ct_flow_timeout picks it. Every
+// timeout is set apart from the others, so one state read with another's
+// timeout shows. (The states and the timeouts are numbered differently:
+// established was given closing's timeout, syn-recv established's, and
+// close, read modulo 4, was named and timed as syn-sent.)
+func TestFlowOfTCPStates(t *testing.T) {
+	var ct rules.Conntrack
+	for i := range ct.Timeouts {
+		ct.Timeouts[i] = uint32(1000 * (i + 1))
+	}
+	timeout := func(name string) time.Duration {
+		for i, n := range rules.CTTimeoutNames {
+			if n == name {
+				return ct.Timeout(i)
+			}
+		}
+		t.Fatalf("no timeout %q", name)
+		return 0
+	}
+	const now, age = time.Hour, 5 * time.Second
+	for _, tc := range []struct {
+		tcp            uint8
+		state, timeout string
+	}{
+		{layout.CtTcpSynSent, "syn-sent", "tcp-syn-sent"},
+		{layout.CtTcpSynRecv, "syn-recv", "tcp-syn-recv"},
+		{layout.CtTcpEstablished, "established", "tcp-established"},
+		{layout.CtTcpClosing, "closing", "tcp-closing"},
+		{layout.CtTcpClose, "close", "tcp-close"},
+		{7, "tcp-7", "tcp-close"}, // none the datapath writes: timed as close, as it does
+	} {
+		k := xdpfwCtKey{Family: 4, Proto: 6, Lport: 40000, Rport: 443}
+		v := xdpfwCtVal{LastSeen: uint64(now - age), Kind: layout.CtKindTcp, Tcp: tc.tcp, Replied: 1}
+		fl := flowOf(&k, &v, now, ct)
+		if want := timeout(tc.timeout) - age; fl.State != tc.state || fl.Left != want {
+			t.Errorf("tcp state %d: listed %s with %s left, want %s with %s (its %s timeout less its age)",
+				tc.tcp, fl.State, fl.Left, tc.state, want, tc.timeout)
+		}
+	}
+}
