@@ -29,11 +29,12 @@ eviction). While no rule has --ct-state and the policy is pass, nothing
 reads the table: without max-flows it is idle, 1000 flows (the most
 recent), and made whole, those flows kept, by the change that starts
 reading it, which also puts in every established TCP connection of this
-host's that the table has no record of (from the kernel's socket table,
-so a connection that only receives keeps receiving), as attach does for
-a table that is read; other older flows are learnt again from their
-next packet out. Flows time out as the ruleset's conntrack: section says
-(xdpfw ct stats shows the capacity and the timeouts in effect).
+host's that the table has no record of, or a record of its handshake
+only (from the kernel's socket table, so a connection that only receives
+keeps receiving), as attach does for a table that is read; other older
+flows are learnt again from their next packet out. Flows time out as the
+ruleset's conntrack: section says (xdpfw ct stats shows the capacity and
+the timeouts in effect).
 
   xdpfw ct list --proto tcp --port 443
   xdpfw ct stats --json

@@ -22,7 +22,11 @@ import (
 // table knows those connections: each established TCP socket of this
 // network namespace, loopback's aside, becomes an established flow
 // wherever the table has no record of it (a learnt record is the
-// truer). UDP sockets are not read: a connected one says nothing of
+// truer), or only a handshake's: a syn-sent or syn-recv record is what
+// the learner keeps of a connection whose answers nothing placed (the
+// idle table's, a drop policy's without a ct-state rule), and would time
+// out in a minute or two of quiet, cutting the peer that speaks next, so
+// it becomes established (seedSocket). UDP sockets are not read: a connected one says nothing of
 // whether its peer ever answered, and a datagram flow is learnt again
 // from its next packet out.
 
@@ -91,16 +95,43 @@ func seedSockets(ct *ebpf.Map, now uint64) (int, error) {
 	}
 	n := 0
 	for i := range keys {
-		err := ct.Update(&keys[i], &vals[i], ebpf.UpdateNoExist)
-		switch {
-		case err == nil:
-			n++
-		case errors.Is(err, ebpf.ErrKeyExist):
-		default:
+		added, err := seedSocket(ct, &keys[i], &vals[i])
+		if err != nil {
 			return n, fmt.Errorf("put this host's TCP connections into the conntrack table: %w", err)
+		}
+		if added {
+			n++
 		}
 	}
 	return n, nil
+}
+
+// seedSocket puts one established connection's flow v into ct, and
+// reports whether ct had no record of it. A record of its handshake
+// alone becomes established and replied, last seen at v's time if not
+// later; any other record is kept. The datapath may write the record
+// meanwhile: what it does is kept unless it lands between the read and
+// the write, where the kernel's word, read a moment before, stands.
+func seedSocket(ct *ebpf.Map, k *xdpfwCtKey, v *xdpfwCtVal) (added bool, err error) {
+	err = ct.Update(k, v, ebpf.UpdateNoExist)
+	if !errors.Is(err, ebpf.ErrKeyExist) {
+		return err == nil, err
+	}
+	var cur xdpfwCtVal
+	if err := ct.Lookup(k, &cur); err != nil {
+		if errors.Is(err, ebpf.ErrKeyNotExist) {
+			return false, nil // evicted or expired meanwhile: learnt again
+		}
+		return false, err
+	}
+	if cur.Kind != layout.CtKindTcp || cur.Tcp >= layout.CtTcpEstablished {
+		return false, nil
+	}
+	cur.Tcp, cur.Replied, cur.LastSeen = layout.CtTcpEstablished, 1, max(cur.LastSeen, v.LastSeen)
+	if err := ct.Update(k, &cur, ebpf.UpdateExist); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+		return false, err
+	}
+	return false, nil
 }
 
 // CTSeedNotice, when set, is told that an attach put n of this host's

@@ -16,7 +16,10 @@ import (
 // TestCTSeedSockets: the change that makes an idle table whole puts this
 // host's established TCP connections in, both ends of one here, as
 // established flows; a record the table already had of one is kept as
-// it was, and loopback's connections are left out.
+// it was, unless it is of a handshake the kernel says is done (a
+// syn-sent or syn-recv record, learnt while nothing placed the answers
+// coming in), which becomes established; loopback's connections are left
+// out.
 func TestCTSeedSockets(t *testing.T) {
 	privtest.Require(t)
 	dir := privtest.PinDir(t)
@@ -46,7 +49,13 @@ func TestCTSeedSockets(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		defer closeAll(append(conns, loopConns...))
+		// A pair whose handshakes the table saw only going out (an idle
+		// table learns, but places nothing coming in).
+		learnt, err := tcpPair(addr)
+		if err != nil {
+			return err
+		}
+		defer closeAll(append(append(conns, loopConns...), learnt...))
 		client, server := conns[0], conns[1]
 		key := func(local, remote net.Addr) xdpfwCtKey {
 			l, r := local.(*net.TCPAddr).AddrPort(), remote.(*net.TCPAddr).AddrPort()
@@ -60,6 +69,15 @@ func TestCTSeedSockets(t *testing.T) {
 		serverKey := key(server.LocalAddr(), server.RemoteAddr())
 		if err := s.maps.Ct.Put(&serverKey, &known); err != nil {
 			return err
+		}
+		half := map[xdpfwCtKey]xdpfwCtVal{
+			key(learnt[0].LocalAddr(), learnt[0].RemoteAddr()): {LastSeen: 1, Kind: layout.CtKindTcp, Tcp: layout.CtTcpSynSent},
+			key(learnt[1].LocalAddr(), learnt[1].RemoteAddr()): {LastSeen: 1, Kind: layout.CtKindTcp, Tcp: layout.CtTcpSynRecv},
+		}
+		for k, v := range half {
+			if err := s.maps.Ct.Put(&k, &v); err != nil {
+				return err
+			}
 		}
 		if _, err := s.Apply(&rules.Ruleset{Policy: rules.Drop}); err != nil {
 			return err
@@ -75,13 +93,18 @@ func TestCTSeedSockets(t *testing.T) {
 		if err := s.maps.Ct.Lookup(&serverKey, &v); err != nil || v != known {
 			t.Errorf("the server's connection, known before: %+v (%v), want %+v kept", v, err, known)
 		}
+		for k, was := range half {
+			if err := s.maps.Ct.Lookup(&k, &v); err != nil || v.Tcp != layout.CtTcpEstablished || v.Replied != 1 || v.LastSeen <= 1 {
+				t.Errorf("a connection learnt in TCP state %d: %+v (%v), want established, replied, last seen at the resize", was.Tcp, v, err)
+			}
+		}
 		n := 0
 		err = forEachBatch(s.maps.Ct, 256, func(keys []xdpfwCtKey, _ []xdpfwCtVal) error {
 			n += len(keys)
 			return nil
 		})
-		if err != nil || n != 2 {
-			t.Errorf("%d flows in the table (%v), want the pair's two: loopback's left out", n, err)
+		if err != nil || n != 4 {
+			t.Errorf("%d flows in the table (%v), want the two pairs' four: loopback's left out", n, err)
 		}
 		return nil
 	})
