@@ -498,5 +498,6 @@ func (v *view) ruleset() (*rules.Ruleset, map[uint32]uint32, error) {
 	for i, o := range order {
 		rs.Rules[i] = v.live[uint32(o)]
 	}
+	rs.Conntrack.MaxFlows = rs.MaxFlowsFor(v.m.Ct.MaxEntries())
 	return rs, slots, nil
 }

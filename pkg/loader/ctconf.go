@@ -3,10 +3,6 @@ package loader
 import (
 	"fmt"
 
-	"github.com/cilium/ebpf"
-
-	"github.com/xdpfw/xdpfw/pkg/layout"
-
 	"github.com/xdpfw/xdpfw/pkg/rules"
 )
 
@@ -25,9 +21,11 @@ func readCTConf(m *xdpfwMaps) (xdpfwCtConf, error) {
 	return c, nil
 }
 
-// readConntrack is the live ruleset's conntrack: section, each timeout
-// checked: ct_conf is a pinned map anyone with bpffs access can write, and
-// what it holds is saved as a ruleset file and shown as time left.
+// readConntrack is the live ruleset's conntrack: section but for its
+// max-flows, which the pinned table's size says (rules.Ruleset.MaxFlowsFor,
+// with the live rules and policy), each timeout checked: ct_conf is a
+// pinned map anyone with bpffs access can write, and what it holds is
+// saved as a ruleset file and shown as time left.
 func readConntrack(m *xdpfwMaps) (rules.Conntrack, error) {
 	c, err := readCTConf(m)
 	if err != nil {
@@ -36,17 +34,7 @@ func readConntrack(m *xdpfwMaps) (rules.Conntrack, error) {
 	if err := checkCTTimeouts(c.Timeout); err != nil {
 		return rules.Conntrack{}, err
 	}
-	return rules.Conntrack{MaxFlows: ctMaxFlows(m.Ct), Timeouts: c.Timeout}, nil
-}
-
-// ctMaxFlows is the table's size as a ruleset says it: 0 for the
-// default, whole or idle (rules.Ruleset.CTFlows). The pinned table is the
-// truth (ctresize.go), not a copy of it.
-func ctMaxFlows(ct *ebpf.Map) uint32 {
-	if n := ct.MaxEntries(); n != layout.CtEntries && n != layout.CtIdleEntries {
-		return n
-	}
-	return 0
+	return rules.Conntrack{Timeouts: c.Timeout}, nil
 }
 
 // maxCTTimeout is rules.ParseCTTimeout's bound (pkg/rules/file_conntrack.go,

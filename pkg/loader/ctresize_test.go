@@ -332,3 +332,55 @@ func sizedMap(t *testing.T, spec *ebpf.CollectionSpec, name string, entries uint
 	t.Cleanup(func() { m.Close() })
 	return m
 }
+
+// TestCTDefaultSizeSaid: a ruleset that reads no connection state and
+// says max-flows: 262144, the default's size, gets a whole table (it was
+// taken for no max-flows, so idle: 1000 flows), saved with its
+// max-flows, and kept whole by a rule added and an apply of the saved
+// file; a drop policy reading the table has it as the default, saved
+// without.
+func TestCTDefaultSizeSaid(t *testing.T) {
+	s := freshState(t)
+	inThrowawayNetns(t, func() error {
+		parse := func(text string) *rules.Ruleset {
+			rs, err := rules.ParseYAML("ct.yaml", []byte(text), rules.FileOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return rs
+		}
+		check := func(what string, saved bool) error {
+			if n := s.maps.Ct.MaxEntries(); n != layout.CtEntries {
+				t.Errorf("%s: a table of %d flows, want %d", what, n, layout.CtEntries)
+			}
+			live, err := s.RulesetWithSets()
+			if err != nil {
+				return err
+			}
+			text := string(rules.FormatYAML(live))
+			if strings.Contains(text, "max-flows: 262144") != saved {
+				t.Errorf("%s: saved as\n%s\nwant max-flows: 262144 %s", what, text, map[bool]string{true: "in it", false: "left out"}[saved])
+			}
+			if again := parse(text); again.CTFlows() != layout.CtEntries {
+				t.Errorf("%s: the saved file runs with a table of %d flows", what, again.CTFlows())
+			}
+			return nil
+		}
+		if _, err := s.Apply(parse("policy: pass\nconntrack: {max-flows: 262144}\nrules: []\n")); err != nil {
+			return err
+		}
+		if err := check("policy pass, max-flows 262144", true); err != nil {
+			return err
+		}
+		if _, err := s.AddRule(rules.Rule{Priority: rules.DefaultPriority, Action: rules.Drop, Match: rules.Match{Dport: rules.PortRange{Lo: 23, Hi: 23}}}); err != nil {
+			return err
+		}
+		if err := check("a rule added", true); err != nil {
+			return err
+		}
+		if _, err := s.Apply(parse("policy: drop\nconntrack: {max-flows: 262144}\nrules: []\n")); err != nil {
+			return err
+		}
+		return check("policy drop, max-flows 262144", false)
+	})
+}

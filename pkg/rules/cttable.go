@@ -29,12 +29,26 @@ func HasCTState(rs []Rule) bool {
 // the egress learner keeps the most recent flows in it, which the table
 // keeps when a change makes it whole (older connections are learnt again
 // from their next packet out). Idle is below MinCTFlows, so a table's
-// size alone says whether a file set it (ctMaxFlows in pkg/loader).
+// size and rs's rules and policy say whether a file set it (MaxFlowsFor).
 func (rs *Ruleset) CTFlows() uint32 {
 	if rs.Conntrack.MaxFlows == 0 && !rs.ReadsConnState() {
 		return layout.CtIdleEntries
 	}
 	return rs.Conntrack.Flows()
+}
+
+// MaxFlowsFor is the max-flows of a ruleset of rs's rules and policy
+// that runs with a table of n flows, CTFlows' inverse: 0 for the table it
+// has without one (idle, or the default when it reads connection state),
+// else n. The default's size said out loud is kept where rs reads
+// nothing: there it keeps the table whole, not idle. The parser keeps
+// max-flows so (one ruleset, one form), and the live ruleset is read
+// back so from the pinned table, the size's one record.
+func (rs *Ruleset) MaxFlowsFor(n uint32) uint32 {
+	if n == layout.CtIdleEntries || n == layout.CtEntries && rs.ReadsConnState() {
+		return 0
+	}
+	return n
 }
 
 // CTFrags is the size of the fragments table that goes with CTFlows.

@@ -320,6 +320,9 @@ func (p *fileParser) ruleset(root *yaml.Node, rs *Ruleset) error {
 	if !hasPolicy {
 		return &FileError{File: p.name, Err: ErrNoPolicy}
 	}
+	// The default's size said out loud is the default only where the
+	// ruleset reads connection state (MaxFlowsFor).
+	rs.Conntrack.MaxFlows = rs.MaxFlowsFor(rs.CTFlows())
 	return nil
 }
 

@@ -161,9 +161,6 @@ func (p *fileParser) conntrack(f field) (Conntrack, error) {
 		if c.MaxFlows, err = ParseCTFlows(strings.TrimSpace(s)); err != nil {
 			return c, p.errorf(mf.val, "%v", err)
 		}
-		if c.MaxFlows == layout.CtEntries {
-			c.MaxFlows = 0 // the default, said out loud: the same ruleset
-		}
 	}
 	tf, ok := fs["timeouts"]
 	if !ok {
