@@ -328,6 +328,15 @@ static __always_inline void ct_learn_view(struct ct_view *v, __u64 now)
 		/* the ports reused for a new connection */
 		fl->tcp = CT_TCP_SYN_SENT;
 		fl->replied = 0;
+	} else if (tcp && fl->tcp <= CT_TCP_SYN_RECV &&
+		   (flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_ACK) {
+		/* The host's stack acknowledges past the handshake only once
+		 * the other side has answered it: an answer nothing placed
+		 * (the table idle, or read by no rule then, or come in on an
+		 * interface without xdpfw), which would leave the flow to a
+		 * handshake's timeout. */
+		fl->tcp = CT_TCP_ESTABLISHED;
+		fl->replied = 1;
 	}
 	ct_tcp_flags(fl, flags);
 	fl->last_seen = now;

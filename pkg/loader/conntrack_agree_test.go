@@ -193,6 +193,28 @@ func TestConntrackAgreement(t *testing.T) {
 				{name: "the handshake's ACK", frame: in.TCP(5557, 22, "A"), at: 64 * time.Second, want: ctEst, pass: true},
 				{name: "established: lives on past 60 s", frame: in.TCP(5557, 22, "PA"), at: 200 * time.Second, want: ctEst, pass: true},
 			}},
+			// An answer nothing placed (it came in where xdpfw is not
+			// attached, or while no rule read the table): the host's
+			// own acknowledgement past the handshake says it came, so
+			// the flow is established, not left to the handshake's
+			// timeout (120 s, 60 s).
+			{"handshake answered unseen", hostFW, []ctStep{
+				{name: "SYN out", out: true, frame: out.TCP(40004, 443, "S")},
+				{name: "ACK out", out: true, frame: out.TCP(40004, 443, "A"), at: time.Second},
+				{name: "data in past the syn-sent timeout", frame: in.TCP(443, 40004, "PA"), at: 200 * time.Second, want: ctEst, pass: true},
+				{name: "SYN to ssh", frame: in.TCP(5558, 22, "S"), at: 200 * time.Second, want: ctNew, pass: true},
+				{name: "SYN-ACK out", out: true, frame: out.TCP(22, 5558, "SA"), at: 200 * time.Second},
+				{name: "data out", out: true, frame: out.TCP(22, 5558, "PA"), at: 201 * time.Second},
+				{name: "data in past the syn-recv timeout", frame: in.TCP(5558, 22, "PA"), at: 300 * time.Second, want: ctEst, pass: true},
+				// A SYN-ACK retransmitted, or a RST, says nothing of an answer.
+				{name: "SYN out again", out: true, frame: out.TCP(40005, 443, "S"), at: 300 * time.Second},
+				{name: "RST out", out: true, frame: out.TCP(40005, 443, "RA"), at: 301 * time.Second},
+				{name: "gone after the close timeout", frame: in.TCP(443, 40005, "PA"), at: 312 * time.Second, want: ctInv},
+				{name: "SYN to ssh again", frame: in.TCP(5559, 22, "S"), at: 400 * time.Second, want: ctNew, pass: true},
+				{name: "SYN-ACK out again", out: true, frame: out.TCP(22, 5559, "SA"), at: 400 * time.Second},
+				{name: "SYN-ACK retransmitted", out: true, frame: out.TCP(22, 5559, "SA"), at: 401 * time.Second},
+				{name: "gone after the syn-recv timeout (ssh is open)", frame: in.TCP(5559, 22, "PA"), at: 462 * time.Second, want: ctInv, pass: true},
+			}},
 			{"udp request and reply", hostFW, []ctStep{
 				{name: "reply before the request", frame: in.UDP(53, 40010), want: ctNew},
 				{name: "request", out: true, frame: out.UDP(40010, 53), at: time.Second},

@@ -24,9 +24,11 @@ import (
 // wherever the table has no record of it (a learnt record is the
 // truer), or only a handshake's: a syn-sent or syn-recv record is what
 // the learner keeps of a connection whose answers nothing placed (the
-// idle table's, a drop policy's without a ct-state rule), and would time
-// out in a minute or two of quiet, cutting the peer that speaks next, so
-// it becomes established (seedSocket). UDP sockets are not read: a connected one says nothing of
+// idle table's, a drop policy's without a ct-state rule) until the host
+// acknowledges past the handshake, which a learner attached after that
+// never saw; it would time out in a minute or two of quiet, cutting the
+// peer that speaks next, so it becomes established (seedSocket). UDP
+// sockets are not read: a connected one says nothing of
 // whether its peer ever answered, and a datagram flow is learnt again
 // from its next packet out.
 

@@ -218,6 +218,10 @@ func (t *Tracker) Egress(p *Packet, frame []byte, now time.Duration) {
 		}
 	} else if v.kind == kindTCP && f.tcp >= tcpClosing && v.tcpFlags&(tcpSYN|tcpACK) == tcpSYN {
 		f.tcp, f.Replied = tcpSynSent, false // the ports reused for a new connection
+	} else if v.kind == kindTCP && f.tcp <= tcpSynRecv && v.tcpFlags&(tcpSYN|tcpACK|tcpRST) == tcpACK {
+		// The host acknowledges past the handshake only once the other
+		// side has answered it, an answer nothing placed.
+		f.tcp, f.Replied = tcpEstablished, true
 	}
 	t.tcpFlags(f, v.tcpFlags)
 	t.touch(f, now)
