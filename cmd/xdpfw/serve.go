@@ -48,9 +48,11 @@ serves Prometheus metrics at http://ADDR/metrics, read from the maps at
 each scrape: xdpfw_rule_packets_total and xdpfw_rule_bytes_total (labels
 id, action, comment), xdpfw_verdict_packets_total and _bytes_total
 (labels verdict, reason), xdpfw_interface_verdict_packets_total and
-_bytes_total (labels interface, verdict, reason), xdpfw_ring_records_total
-(labels ring capture or log, result taken, lost or limited), xdpfw_rules,
-xdpfw_sets, xdpfw_set_elements (with their _max), xdpfw_interface_attached,
+_bytes_total (labels interface, ifindex, verdict, reason: a gone
+interface stays recorded under its name, which one made again holds too),
+xdpfw_ring_records_total (labels ring capture or log, result taken, lost
+or limited), xdpfw_rules, xdpfw_sets, xdpfw_set_elements (with their
+_max), xdpfw_interface_attached (labels interface, ifindex, mode),
 xdpfw_config_reload_success, xdpfw_config_last_reload_timestamp_seconds and
 xdpfw_config_reloads_total.
 

@@ -86,7 +86,7 @@ func checkMetricsMatchCLI(t *testing.T, pin, url string) {
 	}
 	for _, ic := range ifaces {
 		for name, key := range verdictMetricLabels {
-			if v := ip["interface="+ic.Iface+","+key]; uint64(v) != ic.Counters[name].Packets {
+			if v := ip[fmt.Sprintf("ifindex=%d,interface=%s,%s", ic.Ifindex, ic.Iface, key)]; uint64(v) != ic.Counters[name].Packets {
 				t.Errorf("%s %s: metric %v, stats %d", ic.Iface, name, v, ic.Counters[name].Packets)
 			}
 		}

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -174,16 +175,55 @@ func (p *serveProc) exit() int {
 // scrape fetches and parses the metrics.
 func scrape(t *testing.T, url string) map[string]*dto.MetricFamily {
 	t.Helper()
-	resp, err := http.Get(url)
+	body, err := fetchMetrics(nil, url)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return parseMetrics(t, url, body)
+}
+
+// fetchMetrics is the answer to GET url, through client (nil for the
+// default one).
+func fetchMetrics(client *http.Client, url string) (string, error) {
+	if client == nil {
+		client = http.DefaultClient
+	}
+	resp, err := client.Get(url)
+	if err != nil {
+		return "", err
+	}
 	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "", fmt.Errorf("GET %s: %w", url, err)
+	}
 	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %s", url, resp.Status)
+		return "", fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return string(body), nil
+}
+
+// parseMetrics parses an exposition, and fails the test on a series
+// given twice: the parser takes both, where Prometheus keeps one of the
+// two and drops the other.
+func parseMetrics(t *testing.T, url, body string) map[string]*dto.MetricFamily {
+	t.Helper()
+	seen, twice := map[string]bool{}, []string{}
+	for _, line := range strings.Split(body, "\n") {
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		series := line[:max(strings.LastIndexByte(line, ' '), 0)]
+		if seen[series] {
+			twice = append(twice, series)
+		}
+		seen[series] = true
+	}
+	if len(twice) > 0 {
+		t.Errorf("metrics of %s: series given twice: %s\n%s", url, strings.Join(twice, " "), body)
 	}
 	parser := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := parser.TextToMetricFamilies(resp.Body)
+	fams, err := parser.TextToMetricFamilies(strings.NewReader(body))
 	if err != nil {
 		t.Fatalf("metrics of %s: %v", url, err)
 	}

@@ -27,9 +27,14 @@ var (
 		"Per interface: xdpfw_interface_verdict_packets_total."
 	metricVerdictPackets = counterOf("xdpfw_verdict_packets_total", verdictHelp, "verdict", "reason")
 	metricVerdictBytes   = counterOf("xdpfw_verdict_bytes_total", "Bytes of the frames of xdpfw_verdict_packets_total.", "verdict", "reason")
-	metricIfacePackets   = counterOf("xdpfw_interface_verdict_packets_total", "xdpfw_verdict_packets_total of each attached interface, since it was attached (xdpfw stats). "+
-		"Interfaces whose ifindexes are equal modulo 256 share their counters.", "interface", "verdict", "reason")
-	metricIfaceBytes = counterOf("xdpfw_interface_verdict_bytes_total", "Bytes of the frames of xdpfw_interface_verdict_packets_total.", "interface", "verdict", "reason")
+	// The interface metrics are labelled with the ifindex as well as the
+	// name: xdpfw keeps an attachment by ifindex, and one whose interface
+	// is gone keeps its recorded name, which a new interface (a veth or a
+	// VLAN made again) may hold too; by name alone the two would be one
+	// series given twice, which Prometheus keeps one of, either.
+	metricIfacePackets = counterOf("xdpfw_interface_verdict_packets_total", "xdpfw_verdict_packets_total of each attached interface, since it was attached (xdpfw stats). "+
+		"Interfaces whose ifindexes are equal modulo 256 share their counters.", "interface", "ifindex", "verdict", "reason")
+	metricIfaceBytes = counterOf("xdpfw_interface_verdict_bytes_total", "Bytes of the frames of xdpfw_interface_verdict_packets_total.", "interface", "ifindex", "verdict", "reason")
 	metricRing       = counterOf("xdpfw_ring_records_total", "Records of the capture ring (since the last capture started) and of the log ring (rules with log: true): "+
 		"taken, lost because the ring was full (its records not yet read left no room for the frame's), or left out by the rate limit.", "ring", "result")
 	metricCTEntries  = gaugeOf("xdpfw_ct_entries", "Flows in the connection-tracking table (xdpfw ct stats).")
@@ -40,13 +45,14 @@ var (
 		"flushed (xdpfw ct flush), evicted (dropped by the full table).", "event")
 	metricCTPackets = counterOf("xdpfw_ct_packets_total", "Packets coming in by their connection-tracking state (counted while a rule has a ct-state condition, "+
 		"and for DHCP replies a drop policy would drop).", "state")
-	metricCTEgress     = counterOf("xdpfw_ct_egress_packets_total", "Packets going out that the egress learner saw.")
-	metricRules        = gaugeOf("xdpfw_rules", "Live rules.")
-	metricRulesMax     = gaugeOf("xdpfw_rules_max", "The most rules a ruleset may hold.")
-	metricSets         = gaugeOf("xdpfw_sets", "Live address sets.")
-	metricSetsMax      = gaugeOf("xdpfw_sets_max", "The most address sets the state may hold.")
-	metricSetElements  = gaugeOf("xdpfw_set_elements", "Prefixes in each live address set.", "set", "family")
-	metricAttached     = gaugeOf("xdpfw_interface_attached", "1 for each interface xdpfw is attached to and running on, 0 when recorded but not running (gone, or replaced).", "interface", "mode")
+	metricCTEgress    = counterOf("xdpfw_ct_egress_packets_total", "Packets going out that the egress learner saw.")
+	metricRules       = gaugeOf("xdpfw_rules", "Live rules.")
+	metricRulesMax    = gaugeOf("xdpfw_rules_max", "The most rules a ruleset may hold.")
+	metricSets        = gaugeOf("xdpfw_sets", "Live address sets.")
+	metricSetsMax     = gaugeOf("xdpfw_sets_max", "The most address sets the state may hold.")
+	metricSetElements = gaugeOf("xdpfw_set_elements", "Prefixes in each live address set.", "set", "family")
+	metricAttached    = gaugeOf("xdpfw_interface_attached", "1 for each interface xdpfw is attached to and running on, 0 when recorded but not running (gone, or replaced); "+
+		"a gone interface keeps its name, which another may hold now: the ifindex tells them apart.", "interface", "ifindex", "mode")
 	metricPinned       = gaugeOf("xdpfw_state_pinned", "1 when the pin directory holds a state the scrape could read, else 0 (the other state metrics are then missing).")
 	metricReloadOK     = gaugeOf("xdpfw_config_reload_success", "1 when the last reload of the config file applied it, 0 when it was refused (the last good ruleset stays; the log says why).")
 	metricReloadError  = gaugeOf("xdpfw_config_reload_error_info", "1, labelled with why, while the last reload of the config file was refused; absent when it was applied.", "error")
@@ -97,10 +103,11 @@ func (c *collector) collect() *exposition {
 		e.add(metricVerdictBytes, float64(v.Bytes), l[0], l[1])
 	}
 	for _, ic := range snap.Interfaces {
+		ifindex := strconv.Itoa(ic.Ifindex)
 		for _, name := range loader.StatNames {
 			l, v := verdictLabels[name], ic.Counters[name]
-			e.add(metricIfacePackets, float64(v.Packets), ic.Iface, l[0], l[1])
-			e.add(metricIfaceBytes, float64(v.Bytes), ic.Iface, l[0], l[1])
+			e.add(metricIfacePackets, float64(v.Packets), ic.Iface, ifindex, l[0], l[1])
+			e.add(metricIfaceBytes, float64(v.Bytes), ic.Iface, ifindex, l[0], l[1])
 		}
 	}
 	for ring, rc := range map[string]loader.RingCounts{"capture": snap.Capture, "log": snap.Log} {
@@ -127,7 +134,7 @@ func (c *collector) collect() *exposition {
 		e.add(metricSetElements, float64(s.Elements), s.Name, s.Family)
 	}
 	for _, a := range snap.Attachments {
-		e.add(metricAttached, b2f(a.Attached), a.Iface, string(a.Mode))
+		e.add(metricAttached, b2f(a.Attached), a.Iface, strconv.Itoa(a.Ifindex), string(a.Mode))
 	}
 	return e
 }
