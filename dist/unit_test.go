@@ -69,7 +69,7 @@ func TestUnit(t *testing.T) {
 		t.Errorf("systemd-analyze verify passed a unit with an unknown key: %q", said)
 	}
 	for _, want := range []string{
-		"\nType=simple\n",
+		"\nType=notify\n", // network-pre.target waits for the config applied
 		"\nExecStart=/usr/sbin/xdpfw serve --config /etc/xdpfw/xdpfw.yaml ",
 		"\nExecReload=/bin/kill -HUP $MAINPID\n",
 		"\nCapabilityBoundingSet=CAP_BPF CAP_NET_ADMIN CAP_SYS_ADMIN\n",

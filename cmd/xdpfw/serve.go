@@ -62,6 +62,11 @@ Each frame a rule with log: true decides is a line too (the datapath keeps
 at most 1000 a second):
   level=INFO msg=frame rule=7 action=drop iface=eth0 frame="tcp 203.0.113.9:41000 > 192.0.2.10:23" length=74
 
+Under systemd (a Type=notify unit, as dist/xdpfw.service is) it reports
+itself ready once FILE's first application has been tried, applied or
+refused, so the units ordered after it (network-pre.target) start with
+the firewall in place.
+
 On exit the firewall keeps enforcing: the program stays attached and the
 pins stay, so restarting or upgrading the service leaves no gap. With
 --detach-on-exit it detaches from every interface and removes the state

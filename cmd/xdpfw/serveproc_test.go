@@ -62,7 +62,13 @@ func startServe(t *testing.T, exe, pin, config string, extra ...string) *servePr
 // startProc starts a command as a serveProc.
 func startProc(t *testing.T, name string, args ...string) *serveProc {
 	t.Helper()
-	p := &serveProc{t: t, cmd: exec.Command(name, args...), done: make(chan struct{})}
+	return startCmd(t, exec.Command(name, args...))
+}
+
+// startCmd starts cmd, made but not started, as a serveProc.
+func startCmd(t *testing.T, cmd *exec.Cmd) *serveProc {
+	t.Helper()
+	p := &serveProc{t: t, cmd: cmd, done: make(chan struct{})}
 	p.cond = sync.NewCond(&p.mu)
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {

@@ -39,7 +39,9 @@ const logEvery = 10 * time.Second
 
 // Run applies the config file and keeps it applied until ctx ends or the
 // process gets SIGTERM or SIGINT; SIGHUP re-applies the file, and so
-// does a retry every retryEvery while the last attempt failed. It fails
+// does a retry every retryEvery while the last attempt failed. Under
+// systemd (NOTIFY_SOCKET) it says READY=1 once the file's first
+// application has been tried, and STOPPING=1 when it stops. It fails
 // only when it cannot start (the metrics address is taken, the config's
 // directory cannot be watched) or when --detach-on-exit cannot remove
 // the state; a bad config file is logged and waited out.
@@ -74,6 +76,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	log.Info("serving", "config", path, "pin_dir", cfg.PinDir, "pid", os.Getpid())
 	r.reload("start", true)
+	notify(log, "READY=1")
 	go logFrames(cfg.PinDir, log, stop)
 
 	retry := time.NewTicker(retryEvery)
@@ -97,6 +100,7 @@ func Run(ctx context.Context, cfg Config) error {
 			r.reload("file changed", false)
 		}
 	}
+	notify(log, "STOPPING=1")
 	return exit(cfg, log)
 }
 
