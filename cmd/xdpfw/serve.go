@@ -54,7 +54,9 @@ xdpfw_ring_records_total (labels ring capture or log, result taken, lost
 or limited), xdpfw_rules, xdpfw_sets, xdpfw_set_elements (with their
 _max), xdpfw_interface_attached (labels interface, ifindex, mode),
 xdpfw_config_reload_success, xdpfw_config_last_reload_timestamp_seconds and
-xdpfw_config_reloads_total.
+xdpfw_config_reloads_total. An ADDR that cannot be listened on yet (taken,
+or not on the host until the network is up) is logged and tried again
+every 5 s: the config is applied without waiting for it.
 
 It logs one line per event on standard error (start, reload applied or
 refused, attach and detach, exit); repeated warnings at most every 10 s.

@@ -42,9 +42,10 @@ const logEvery = 10 * time.Second
 // does a retry every retryEvery while the last attempt failed. Under
 // systemd (NOTIFY_SOCKET) it says READY=1 once the file's first
 // application has been tried, and STOPPING=1 when it stops. It fails
-// only when it cannot start (the metrics address is taken, the config's
-// directory cannot be watched) or when --detach-on-exit cannot remove
-// the state; a bad config file is logged and waited out.
+// only when it cannot start (the metrics address is malformed, the
+// config's directory cannot be watched) or when --detach-on-exit cannot
+// remove the state; a bad config file is logged and waited out, and so
+// is a metrics address that cannot be listened on yet.
 func Run(ctx context.Context, cfg Config) error {
 	if cfg.Log == nil {
 		cfg.Log = os.Stderr
@@ -68,11 +69,9 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	if cfg.MetricsListen != "" {
-		srv, err := serveMetrics(cfg.MetricsListen, &collector{dir: cfg.PinDir, reload: r, log: log}, log)
-		if err != nil {
+		if err := serveMetrics(cfg.MetricsListen, &collector{dir: cfg.PinDir, reload: r, log: log}, log, stop); err != nil {
 			return err
 		}
-		defer srv.Close()
 	}
 	log.Info("serving", "config", path, "pin_dir", cfg.PinDir, "pid", os.Getpid())
 	r.reload("start", true)
@@ -124,12 +123,26 @@ func exit(cfg Config, log *logger) error {
 	return nil
 }
 
-// serveMetrics listens on addr and serves /metrics from c in the
-// background; the listening address goes to the log (port 0 picks one).
-func serveMetrics(addr string, c *collector, log *logger) (*http.Server, error) {
+// listenRetry is how often a metrics address that could not be listened
+// on is tried again.
+const listenRetry = 5 * time.Second
+
+// serveMetrics serves /metrics from c on addr in the background until
+// stop closes; the listening address goes to the log (port 0 picks one).
+// Only an address that is not one fails it. One that cannot be listened
+// on now, taken or not on the host yet (the unit starts before the
+// network, and so before any address but the loopback's), is logged and
+// tried again every listenRetry: the firewall is applied without waiting
+// for its metrics, where a failed start had left the host without either.
+func serveMetrics(addr string, c *collector, log *logger, stop <-chan struct{}) error {
+	if _, port, err := net.SplitHostPort(addr); err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	} else if _, err := net.LookupPort("tcp", port); err != nil {
+		return fmt.Errorf("metrics: %s: %w", addr, err)
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("metrics: %w", err)
+		log.Error("metrics: cannot listen; tried again every "+listenRetry.String()+", the config is applied meanwhile", "address", addr, "error", err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", c)
@@ -141,13 +154,31 @@ func serveMetrics(addr string, c *collector, log *logger) (*http.Server, error) 
 		fmt.Fprintln(w, "xdpfw serve: metrics at /metrics")
 	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	if ln != nil {
+		log.Info("metrics", "url", "http://"+ln.Addr().String()+"/metrics")
+	}
 	go func() {
+		for ln == nil {
+			select {
+			case <-stop:
+				return
+			case <-time.After(listenRetry):
+			}
+			if ln, err = net.Listen("tcp", addr); err != nil {
+				log.limited("metrics-listen", "metrics: cannot listen", "address", addr, "error", err)
+				continue
+			}
+			log.Info("metrics", "url", "http://"+ln.Addr().String()+"/metrics")
+		}
+		go func() {
+			<-stop
+			srv.Close()
+		}()
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("metrics server stopped", "error", err)
 		}
 	}()
-	log.Info("metrics", "url", "http://"+ln.Addr().String()+"/metrics")
-	return srv, nil
+	return nil
 }
 
 func b2f(b bool) float64 {
