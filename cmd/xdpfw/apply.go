@@ -25,7 +25,9 @@ live ones: a live set the file does not name is removed, and a set's
 elements become the file's (only the difference is written).
 
 Works before any interface is attached: the ruleset is then enforced from
-the first attach on (detaching the last interface removes it again).
+the first attach on (detaching the last interface removes it again). An
+interface still running an orphaned xdpfw program (its pins removed while
+attached) enforces the ruleset it had: apply warns, naming it.
 
 Rules are matched to live rules by definition (priority, conditions,
 action). A rule whose definition is unchanged keeps its counters, and its

@@ -12,7 +12,8 @@ import (
 type IfaceChange struct {
 	Attached []Attachment `json:"attached"` // new, or moved to another mode or program
 	Detached []string     `json:"detached"`
-	// Warnings are auto mode falling back to generic.
+	// Warnings are auto mode falling back to generic, and orphans
+	// (orphanWarnings).
 	Warnings []string `json:"warnings"`
 }
 
@@ -38,14 +39,34 @@ func (s *State) ApplyFile(rs *rules.Ruleset) (ApplyResult, IfaceChange, error) {
 		}
 	}
 	res, err := s.Apply(rs)
-	if err != nil || rs.Interfaces == nil {
+	if err != nil {
 		return res, IfaceChange{}, err
 	}
-	ch, err := s.MatchInterfaces(rs.Interfaces)
-	if err != nil {
-		err = &AttachAfterApply{Live: true, Committed: res.Committed, Err: err}
+	var ch IfaceChange
+	if rs.Interfaces != nil {
+		if ch, err = s.MatchInterfaces(rs.Interfaces); err != nil {
+			err = &AttachAfterApply{Live: true, Committed: res.Committed, Err: err}
+		}
 	}
+	ch.Warnings = append(ch.Warnings, s.orphanWarnings()...)
 	return res, ch, err
+}
+
+// orphanWarnings say which interfaces run an xdpfw program this state
+// does not list, pinned nowhere (its pin directory removed while
+// attached): it enforces the ruleset it had, not the one just applied,
+// which a fresh state made by the apply attaches nowhere. Not finding
+// them is no reason to fail an apply that is live.
+func (s *State) orphanWarnings() []string {
+	orphans, err := s.Orphans()
+	if err != nil {
+		return nil
+	}
+	out := make([]string, 0, len(orphans))
+	for _, o := range orphans {
+		out = append(out, fmt.Sprintf("%s runs an orphaned xdpfw program (id %d, its pins removed): it enforces the ruleset it had, not this one (xdpfw detach --orphans, then xdpfw attach %s)", o.Iface, o.ProgID, o.Iface))
+	}
+	return out
 }
 
 // AttachAfterApply is ApplyFile's error when an attach of the file's

@@ -160,6 +160,20 @@ func TestOrphans(t *testing.T) {
 		if len(orphans) != 2 || orphans[0].Iface != "orph0" || orphans[1].Iface != "orph1" || orphans[0].Mode != ModeGeneric {
 			t.Errorf("orphans %+v, want orph0 and orph1 in generic mode", orphans)
 		}
+		// An apply makes a fresh state, which attaches nowhere: it says
+		// the orphans run on, enforcing the ruleset they had.
+		var ch IfaceChange
+		err = Provision(dir, func(s *State) (err error) {
+			_, ch, err = s.ApplyFile(mustRuleset(t, "policy: drop\nrules:\n  - {proto: tcp, dport: 22, action: pass}\n"))
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		defer removeState(dir)
+		if len(ch.Warnings) != 2 || !strings.HasPrefix(ch.Warnings[0], "orph0 runs an orphaned xdpfw program") || !strings.HasSuffix(ch.Warnings[1], "xdpfw attach orph1)") {
+			t.Errorf("apply's warnings %q, want orph0 and orph1 named", ch.Warnings)
+		}
 		done, err := DetachOrphans(dir)
 		if err != nil {
 			return err
