@@ -73,7 +73,7 @@ nanoseconds (age_ns, left_ns).`,
 		Flags: []cli.Flag{jsonFlag(),
 			&cli.StringFlag{Name: "proto", Usage: "only flows of `PROTO`: tcp, udp, icmp, icmpv6 or 0-255"},
 			&cli.StringFlag{Name: "addr", Usage: "only flows whose local or remote address is in `CIDR` (or is that address)"},
-			&cli.GenericFlag{Name: "port", Value: &decimal{max: 65535}, Usage: "only flows whose local or remote port is `N`"},
+			&cli.GenericFlag{Name: "port", Value: &decimal{min: 1, max: 65535}, Usage: "only flows whose local or remote port is `N`"},
 			&cli.StringFlag{Name: "state", Usage: "only flows in `STATES`, a comma list of " + strings.Join(loader.CTFlowStates, ", ")},
 		},
 		Action: func(c *cli.Context) error {
@@ -81,9 +81,6 @@ nanoseconds (age_ns, left_ns).`,
 				return err
 			}
 			port := c.Generic("port").(*decimal).n
-			if c.IsSet("port") && port == 0 {
-				return fmt.Errorf("ct list: --port 0 out of range (1-65535)")
-			}
 			f, err := loader.ParseCTFilter(c.String("proto"), c.String("addr"), uint(port), c.String("state"))
 			if err != nil {
 				return fmt.Errorf("ct list: %w", err)

@@ -7,18 +7,18 @@ import (
 	"strings"
 )
 
-// decimal is a flag's number in decimal digits only, at most max: the
+// decimal is a flag's number in decimal digits only, min to max: the
 // flag package reads 010 as octal 8 and 0x10 as 16, and a priority of
 // 010 must not run before one of 9, nor capture --rule 010 follow rule 8.
-type decimal struct{ n, max uint64 }
+type decimal struct{ n, min, max uint64 }
 
 func (d *decimal) Set(s string) error {
 	if s == "" || strings.Trim(s, "0123456789") != "" {
 		return errors.New("want a number in decimal digits")
 	}
 	n, err := strconv.ParseUint(s, 10, 64)
-	if err != nil || n > d.max {
-		return fmt.Errorf("out of range (0-%d)", d.max)
+	if err != nil || n < d.min || n > d.max {
+		return fmt.Errorf("out of range (%d-%d)", d.min, d.max)
 	}
 	d.n = n
 	return nil
@@ -34,12 +34,12 @@ func (d *decimal) String() string {
 
 // decimals are a repeatable flag's numbers, each read as decimal reads it.
 type decimals struct {
-	ns  []uint64
-	max uint64
+	ns       []uint64
+	min, max uint64
 }
 
 func (d *decimals) Set(s string) error {
-	one := decimal{max: d.max}
+	one := decimal{min: d.min, max: d.max}
 	if err := one.Set(s); err != nil {
 		return err
 	}

@@ -300,8 +300,8 @@ func TestErrorsQuoteLittle(t *testing.T) {
 // TestNumbersAreDecimal: numbers given to flags are decimal, leading
 // zeros and all, as ports are: --priority 010 is 10, never octal 8 (which
 // would run the rule before those of 9), and so are capture --rule and
-// ct list --port; 0x10 is refused, and a priority past 65535 is out of
-// range.
+// ct list --port; 0x10 is refused, and a priority past 65535 or a port
+// of 0 is out of range, said with the flag's own bounds.
 func TestNumbersAreDecimal(t *testing.T) {
 	pin, _ := withLiveRuleset(t)
 	mustRunCLI(t, pin, "", "rule", "add", "--priority", "010", "--proto", "udp", "--dport", "53", "--action", "drop")
@@ -317,6 +317,14 @@ func TestNumbersAreDecimal(t *testing.T) {
 	refused(t, pin, "", `invalid value "65536" for flag -priority: out of range (0-65535)`, "rule", "add", "--priority", "65536", "--action", "drop")
 	refused(t, pin, "", "capture: no rule 10 in the live ruleset", "capture", "--rule", "1", "--rule", "010")
 	refused(t, pin, "", `invalid value "0x10" for flag -port: want a number in decimal digits`, "ct", "list", "--port", "0x10")
+	// A range says its own bounds, whichever side is passed.
+	refused(t, pin, "", `invalid value "0" for flag -port: out of range (1-65535)`, "ct", "list", "--port", "0")
+	refused(t, pin, "", `invalid value "65536" for flag -port: out of range (1-65535)`, "ct", "list", "--port", "65536")
+	// The flag is named once.
+	refused(t, pin, "", `ct-state: unknown state "bogus" (want new`, "rule", "add", "--ct-state", "bogus", "--action", "drop")
+	if _, err := runCLI(t, pin, "", "rule", "add", "--ct-state", "bogus", "--action", "drop"); err == nil || strings.Count(err.Error(), "ct-state") != 1 {
+		t.Errorf("--ct-state bogus: %v, want the flag named once", err)
+	}
 }
 
 // TestUsageLines: a command missing its arguments names itself as typed,

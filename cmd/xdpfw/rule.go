@@ -89,7 +89,7 @@ grows with each addition. Examples:
 // ruleAddFlags: priority and action, then one flag per condition.
 func ruleAddFlags() []cli.Flag {
 	flags := []cli.Flag{
-		&cli.GenericFlag{Name: "priority", Value: &decimal{rules.DefaultPriority, rules.MaxPriority}, Usage: "`N` from 0 to 65535, in decimal; lower runs first"},
+		&cli.GenericFlag{Name: "priority", Value: &decimal{n: rules.DefaultPriority, max: rules.MaxPriority}, Usage: "`N` from 0 to 65535, in decimal; lower runs first"},
 		&cli.StringFlag{Name: "action", Required: true, Usage: "`ACTION`: pass or drop"},
 	}
 	for _, cond := range rules.Conditions {

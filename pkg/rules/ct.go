@@ -42,9 +42,9 @@ func ParseCTStates(s string) (CTStates, error) {
 		}
 		if !found {
 			if name == "" {
-				return 0, fmt.Errorf("ct-state: empty state in %s (want a comma list of new, established, related, invalid)", quoteShort(s))
+				return 0, fmt.Errorf("empty state in %s (want a comma list of new, established, related, invalid)", quoteShort(s))
 			}
-			return 0, fmt.Errorf("ct-state: unknown state %s (want new, established, related or invalid)", quoteShort(name))
+			return 0, fmt.Errorf("unknown state %s (want new, established, related or invalid)", quoteShort(name))
 		}
 	}
 	return out, nil
