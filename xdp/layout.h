@@ -369,7 +369,12 @@ struct gen_config {
 	/* Where each value dimension's chunks start in the generation's part
 	 * of value_atoms (enum chunk_base): read for the rare ones only. */
 	__u32 chunk_base[NUM_DIMS];
-	__u32 pad[5];               /* to whole cache lines */
+	/* Go's: 1 + the ruleset's conntrack max-flows as its file said it
+	 * (1: none), switched with the rules, so the live ruleset reads back
+	 * what was applied whatever size a resize cut short left the table;
+	 * 0 in a config of layout 18, whose table's size says it. */
+	__u32 ct_max_flows;
+	__u32 pad[4];               /* to whole cache lines */
 };
 
 /* gen_conf's one value: both generations' configs, which a packet reads

@@ -93,6 +93,7 @@ func (c *tx) prepare(rs *rules.Ruleset, slots map[uint32]uint32) error {
 	if err != nil {
 		return err
 	}
+	l.ctMaxFlows = rs.Conntrack.MaxFlows + 1
 	if err := writeGenConf(m.GenConf, next, &xdpfwGenConfig{Flags: gfWriting}); err != nil {
 		return fmt.Errorf("mark generation %d: %w", next, err)
 	}
@@ -114,6 +115,8 @@ type genLayout struct {
 	lens      [4][]uint8         // the prefix lengths in the buckets
 	vecFirst  uint32             // the vectors' first entry
 	chunkBase [layout.NumDims]uint32
+	// 1 + the ruleset's max-flows (gen_config.ct_max_flows)
+	ctMaxFlows uint32
 }
 
 // layOut places t as generation gen beside the live generation, whose
@@ -282,7 +285,7 @@ func writeTables(m *xdpfwMaps, gen uint32, l *genLayout, slots map[uint32]uint32
 		return fmt.Errorf("store rules: %w", err)
 	}
 
-	conf := xdpfwGenConfig{Policy: uint32(t.Policy), Nrules: uint32(len(t.Order)), Flags: flags, WildSummary: t.Wild.Summary(), ChunkBase: l.chunkBase}
+	conf := xdpfwGenConfig{Policy: uint32(t.Policy), Nrules: uint32(len(t.Order)), Flags: flags, WildSummary: t.Wild.Summary(), ChunkBase: l.chunkBase, CtMaxFlows: l.ctMaxFlows}
 	setConfLens(&conf, l.lens)
 	if err := writeVectors(m.Vectors, t, l.vecFirst, &conf); err != nil {
 		return err
@@ -498,6 +501,13 @@ func (v *view) ruleset() (*rules.Ruleset, map[uint32]uint32, error) {
 	for i, o := range order {
 		rs.Rules[i] = v.live[uint32(o)]
 	}
-	rs.Conntrack.MaxFlows = rs.MaxFlowsFor(v.m.Ct.MaxEntries())
+	// As the file said it, switched with the rules: the table's size
+	// may be the next ruleset's, where a resize was cut short before
+	// the switch. A config of layout 18 has no record: its size says.
+	if conf.CtMaxFlows != 0 {
+		rs.Conntrack.MaxFlows = conf.CtMaxFlows - 1
+	} else {
+		rs.Conntrack.MaxFlows = rs.MaxFlowsFor(v.m.Ct.MaxEntries())
+	}
 	return rs, slots, nil
 }

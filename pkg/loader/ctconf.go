@@ -22,8 +22,8 @@ func readCTConf(m *xdpfwMaps) (xdpfwCtConf, error) {
 }
 
 // readConntrack is the live ruleset's conntrack: section but for its
-// max-flows, which the pinned table's size says (rules.Ruleset.MaxFlowsFor,
-// with the live rules and policy), each timeout checked: ct_conf is a
+// max-flows, which the live generation's config records (gen_config
+// ct_max_flows, read with the rules), each timeout checked: ct_conf is a
 // pinned map anyone with bpffs access can write, and what it holds is
 // saved as a ruleset file and shown as time left.
 func readConntrack(m *xdpfwMaps) (rules.Conntrack, error) {

@@ -384,3 +384,41 @@ func TestCTDefaultSizeSaid(t *testing.T) {
 		return check("policy drop, max-flows 262144", false)
 	})
 }
+
+// TestCTResizeCutShort: an apply whose table resize went through but
+// whose rules never switched (killed between, as TestApplyKilled can)
+// leaves the live ruleset reading back as it was applied, max-flows
+// included, not as the table's new size would say it.
+func TestCTResizeCutShort(t *testing.T) {
+	s := freshState(t)
+	inThrowawayNetns(t, func() error {
+		for _, c := range []struct {
+			file  string
+			cut   uint32 // the size a resize cut short leaves
+			flows uint32 // the live ruleset's max-flows
+		}{
+			{"policy: pass\nrules: []\n", layout.CtEntries, 0},
+			{"policy: pass\nconntrack: {max-flows: 262144}\nrules: []\n", layout.CtIdleEntries, layout.CtEntries},
+			{"policy: drop\nconntrack: {max-flows: 16384}\nrules: []\n", layout.CtEntries, 16384},
+		} {
+			rs, err := rules.ParseYAML("ct.yaml", []byte(c.file), rules.FileOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Apply(rs); err != nil {
+				return err
+			}
+			if err := s.resizeCT(c.cut); err != nil {
+				return err
+			}
+			live, err := s.RulesetWithSets()
+			if err != nil {
+				return err
+			}
+			if live.Conntrack.MaxFlows != c.flows {
+				t.Errorf("%q with a table of %d flows left by a cut resize: max-flows %d, want %d", c.file, c.cut, live.Conntrack.MaxFlows, c.flows)
+			}
+		}
+		return nil
+	})
+}

@@ -169,7 +169,8 @@ type xdpfwGenConfig struct {
 	Nsets       [2]uint32
 	SetSlot     [2][8]uint32
 	ChunkBase   [15]uint32
-	Pad         [5]uint32
+	CtMaxFlows  uint32
+	Pad         [4]uint32
 }
 
 type xdpfwGenConfigs struct {
