@@ -190,3 +190,43 @@ func openFeedInstance(t *testing.T, fam rules.Family) (*State, *Instance) {
 	}
 	return s, tr
 }
+
+// craftedIPv4 are n hosts of 203.0.0.0/8 sharing both their buckets in
+// an array of nb buckets, and so in every array of a power of two fewer:
+// a list an attacker who can get addresses listed can make, the hash's
+// constants being public.
+func craftedIPv4(n int, nb uint32) []netip.Prefix {
+	by := map[[2]uint32][]netip.Prefix{}
+	for i := range 1 << 24 {
+		p := netip.PrefixFrom(netip.AddrFrom4([4]byte{203, byte(i >> 16), byte(i >> 8), byte(i)}), 32)
+		k := keyOf(p).buckets(false, nb, 0)
+		if by[k] = append(by[k], p); len(by[k]) == n {
+			return by[k]
+		}
+	}
+	return nil
+}
+
+// TestSetBucketsCraftedIPv4: IPv4 hosts sharing both buckets at sixteen
+// times the smallest array's size (four doublings, where placement used
+// to stop) are loaded, in an array large enough to part them, and the
+// program agrees with the model. They were refused: a feed listing
+// fifteen such hosts could never be loaded.
+func TestSetBucketsCraftedIPv4(t *testing.T) {
+	s, tr := openFeedInstance(t, rules.FamilyIPv4)
+	v4 := rules.SortPrefixes(craftedIPv4(2*layout.SetBktSlots+1, 16*layout.SetBktMin))
+	if len(v4) <= 2*layout.SetBktSlots {
+		t.Fatalf("only %d hosts share a pair of buckets", len(v4))
+	}
+	if _, err := s.LoadSet("feed", v4, nil); err != nil {
+		t.Fatalf("%d IPv4 hosts sharing both buckets at %d: %v", len(v4), 16*layout.SetBktMin, err)
+	}
+	if got, err := s.SetElements("feed"); err != nil || !slices.Equal(got, v4) {
+		t.Fatalf("the set holds %v (%v), want %v", got, err, v4)
+	}
+	live, err := s.RulesetWithSets()
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkAgainstModel(t, tr, live, setFrames(rand.New(rand.NewSource(6)), rules.Sets{"feed": {Name: "feed", Prefixes: v4}}))
+}

@@ -131,10 +131,16 @@ func (h *setHandle) rebuildBuckets(fam int, slots []bslot) error {
 	nb := max(b.nbuckets(), bucketsFor(b.v6, len(all)+len(all)/4)) // room to grow
 	bigger, err := newBuckets(b.v6, nb, all, b.lens(), b.trieMax())
 	// Keys crowding a pair of buckets (a small array, or a list crafted
-	// against the hash) are spread by a larger array: an IPv4 key is its
-	// whole slot word, so it parts from any other at some size, and IPv6
-	// keys are folded anew by each array's own seed.
-	for try := 0; errors.Is(err, errNoFit) && try < 4 && nb < layout.SetBktMax; try++ {
+	// against the hash) are spread by a larger array: IPv6 keys are folded
+	// anew by each array's own seed, and an IPv4 key, hashed by public
+	// constants alone, is its whole slot word, so it parts from any other
+	// at some size. Doubled until they part, not a few times: IPv4 hosts
+	// sharing both buckets at sixteen times a small array's size are easy
+	// to find (15 in a few /16s at 256 buckets), and a feed listing them
+	// could never be loaded. Fifteen keys share both buckets of 2^17 (an
+	// array of 8 MiB) with no real chance: that takes 34 bits alike, as
+	// many as the keys of four lengths have.
+	for errors.Is(err, errNoFit) && nb < layout.SetBktMax {
 		nb = min(2*nb, layout.SetBktMax)
 		bigger, err = newBuckets(b.v6, nb, all, b.lens(), b.trieMax())
 	}
