@@ -166,8 +166,9 @@ func TestSetLoadRefusesEmpty(t *testing.T) {
 }
 
 // TestDefaultRouteInBlocklists: 0.0.0.0/0 or ::/0 in a blocklist (set
-// load, a ruleset's set file) is refused, even with --skip-invalid,
-// unless --allow-default-route; inline elements are taken as written.
+// load, a ruleset's set file) or given to set add is refused, even with
+// --skip-invalid, unless --allow-default-route; inline elements are taken
+// as written.
 func TestDefaultRouteInBlocklists(t *testing.T) {
 	pin, dir := withLiveRuleset(t)
 	feed := writeFile(t, dir, "feed.txt", "198.51.100.0/24\n0.0.0.0/0 ; poisoned\n")
@@ -178,6 +179,14 @@ func TestDefaultRouteInBlocklists(t *testing.T) {
 	rs := writeFile(t, dir, "rs.yaml", "policy: drop\nsets:\n  bl: {file: feed.txt}\nrules:\n  - {src: \"@bl\", action: pass}\n")
 	refused(t, pin, "", rs+":3: set bl: "+dir+"/"+want, "apply", "-f", rs)
 	refused(t, pin, "", want, "apply", "--check", "-f", rs)
+
+	// set add, by which a script feeds a list's entries one by one, too.
+	refused(t, pin, "", "set add: 0.0.0.0/0 covers every address: a blocklist may hold it only with --allow-default-route", "set", "add", "bl", "198.51.100.7", "0.0.0.0/0")
+	refused(t, pin, "", "set add: ::/0 covers every address", "set", "add", "bl", "::/0")
+	if out := mustRunCLI(t, pin, "", "set", "add", "--allow-default-route", "bl", "::/0"); !strings.Contains(out, "1 added") {
+		t.Errorf("set add --allow-default-route: %q", out)
+	}
+	mustRunCLI(t, pin, "", "set", "del", "bl", "::/0")
 
 	if out := mustRunCLI(t, pin, "", "set", "load", "--allow-default-route", "bl", feed); !strings.Contains(out, "2 elements") {
 		t.Errorf("set load --allow-default-route: %q", out)

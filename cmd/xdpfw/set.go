@@ -67,17 +67,22 @@ attached, like apply.`,
 func setAddDelCommand(verb string) *cli.Command {
 	usage, desc := "add elements to a set", `Adds prefixes or addresses in one atomic change. An element already in the
 set is left as it is. Adding a prefix never splits or merges others: sets
-may overlap (an address is in the set if any element contains it).`
+may overlap (an address is in the set if any element contains it).
+0.0.0.0/0 and ::/0 are refused unless --allow-default-route, as in a list
+set load reads: a script adding a feed's entries one by one must not take
+a poisoned one that drops (or, in a pass rule, opens to) every address.`
+	flags := []cli.Flag{jsonFlag(), allowDefaultRouteFlag("the elements (refused otherwise)")}
 	if verb == "del" {
 		usage, desc = "delete elements from a set", `Deletes prefixes or addresses in one atomic change. Each must be an
 element of the set exactly as it was added; if one is not, nothing changes.`
+		flags = flags[:1]
 	}
 	return &cli.Command{
 		Name:        verb,
 		Usage:       usage,
 		ArgsUsage:   "NAME CIDR...",
 		Description: desc,
-		Flags:       []cli.Flag{jsonFlag()},
+		Flags:       flags,
 		Action: func(c *cli.Context) error {
 			if c.NArg() < 2 {
 				return fmt.Errorf("set %s: need a set name and at least one prefix (usage: xdpfw set %s NAME CIDR...)", verb, verb)
@@ -88,6 +93,9 @@ element of the set exactly as it was added; if one is not, nothing changes.`
 				p, err := rules.ParsePrefix(a)
 				if err != nil {
 					return fmt.Errorf("set %s: %w", verb, err)
+				}
+				if verb == "add" && p.Bits() == 0 && !c.Bool("allow-default-route") {
+					return fmt.Errorf("set add: %s %w", p, blocklist.ErrDefaultRoute)
 				}
 				ps = append(ps, p)
 			}
