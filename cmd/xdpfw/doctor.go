@@ -24,8 +24,9 @@ each with a verdict: ok, warn (xdpfw works, not at its best) or fail
               programs and maps, each with the Linux release that has it
   bpffs       the BPF filesystem under --pin-dir is mounted and writable
   BTF         whether the kernel publishes its types (informational)
-  memlock     whether BPF maps are charged to RLIMIT_MEMLOCK (before
-              Linux 5.11; xdpfw lifts the limit itself) and the limit
+  memlock     whether BPF maps are charged to RLIMIT_MEMLOCK, and the
+              limit: a failure if they are (kernels before 5.11, which
+              xdpfw does not run on; it lifts no limit)
   interface   for each IFACE, or every interface but loopback: driver,
               MTU, the program attach gives it (xdpfw, or xdpfw_frags above
               MTU 3498) and whether the driver runs XDP natively (asked of

@@ -9,8 +9,9 @@ import (
 )
 
 // Memlock is how the kernel accounts BPF map memory. Before 5.11 maps
-// count against RLIMIT_MEMLOCK, which xdpfw's 60 MiB of vectors exceed;
-// xdpfw then lifts the limit itself when it loads.
+// count against RLIMIT_MEMLOCK, which xdpfw's 60 MiB of vectors exceed.
+// xdpfw lifts no limit: such a kernel lacks what the program needs
+// (5.18), and the probe before every load refuses it.
 type Memlock struct {
 	Charged bool   `json:"charged"`     // maps count against RLIMIT_MEMLOCK
 	Limit   string `json:"limit"`       // this process's RLIMIT_MEMLOCK
@@ -30,12 +31,17 @@ func checkMemlock() Memlock {
 		m.Finding = Finding{Warn, fmt.Sprintf("could not tell how map memory is accounted (%v); limit %s", err, m.Limit)}
 		return m
 	}
-	if !m.Charged {
-		m.Finding = Finding{OK, fmt.Sprintf("maps are charged to the memory cgroup, not RLIMIT_MEMLOCK (limit %s, irrelevant)", m.Limit)}
-		return m
-	}
-	m.Finding = Finding{OK, fmt.Sprintf("maps are charged to RLIMIT_MEMLOCK (limit %s): xdpfw lifts it when loading (needs CAP_SYS_RESOURCE)", m.Limit)}
+	m.Finding = memlockFinding(m.Charged, m.Limit)
 	return m
+}
+
+// memlockFinding is the verdict on how maps are charged, limit being
+// this process's RLIMIT_MEMLOCK as shown.
+func memlockFinding(charged bool, limit string) Finding {
+	if !charged {
+		return Finding{OK, fmt.Sprintf("maps are charged to the memory cgroup, not RLIMIT_MEMLOCK (limit %s, irrelevant)", limit)}
+	}
+	return Finding{Fail, fmt.Sprintf("maps are charged to RLIMIT_MEMLOCK (limit %s), as on kernels before 5.11, which xdpfw does not run on: it lifts no limit (upgrade the kernel)", limit)}
 }
 
 func formatLimit(b uint64) string {
