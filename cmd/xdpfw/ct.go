@@ -19,10 +19,12 @@ func ctCommand() *cli.Command {
 		Description: `xdpfw learns flows from the packets this host sends (and forwards) on the
 interfaces it is attached to: attach puts a TC egress program beside the XDP
 one (tcx from Linux 6.6, a clsact filter before). A packet coming in is
-then new, established (a learned flow's), related (an ICMP error quoting
-one, or a later fragment of its datagram) or invalid, which rules match
-with --ct-state. Only packets going out create flows: unsolicited traffic
-never does, so a flood cannot fill the table. The table holds 262144
+then new, established (a learned flow's, or a later fragment of a datagram
+whose first fragment was), related (an ICMP error quoting one) or invalid,
+which rules match with --ct-state. Only packets going out create flows:
+unsolicited traffic never does by itself, and what the host answers to it
+is kept briefly (a SYN-ACK 60 s, a UDP answer 30 s), so a flood at an open
+service churns the table rather than filling it for days. The table holds 262144
 flows, or the ruleset's conntrack: max-flows (1024 to 16777216, about 120
 bytes a flow); when full, the least recently seen makes room (an
 eviction). While no rule has --ct-state and the policy is pass, nothing

@@ -94,8 +94,8 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Description: `xdpfw attaches one BPF program to the interfaces you name and enforces one
 shared ruleset there. Rules are ordered by priority (lower first, then by id)
 and the first match decides; frames no rule matches get the default policy.
-ARP and IPv6 neighbour discovery always pass unless a rule names them, so a
-drop policy cannot cut a host off its neighbours.
+ARP always passes, and IPv6 neighbour discovery unless a rule names icmpv6,
+so a drop policy cannot cut a host off its neighbours.
 
 The program, maps and the live ruleset are pinned under the pin directory;
 each invocation works on that state and changes it atomically: packets see

@@ -15,8 +15,9 @@ func policyCommand() *cli.Command {
 		Usage:     "set the default action for frames no rule matches",
 		ArgsUsage: "pass|drop",
 		Description: `Sets the default policy, atomically. With drop, only what rules pass gets
-through; ARP and IPv6 neighbour discovery still pass unless a rule names
-them, so the host keeps its neighbours.`,
+through; ARP still passes, and IPv6 neighbour discovery unless a rule
+names icmpv6, so the host keeps its neighbours (and DHCP replies to its own
+requests pass, so it keeps its lease).`,
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
 				return fmt.Errorf("policy: want exactly one of pass or drop (usage: xdpfw policy pass|drop)")

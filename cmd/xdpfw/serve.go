@@ -51,9 +51,13 @@ id, action, comment), xdpfw_verdict_packets_total and _bytes_total
 _bytes_total (labels interface, ifindex, verdict, reason: a gone
 interface stays recorded under its name, which one made again holds too),
 xdpfw_ring_records_total (labels ring capture or log, result taken, lost
-or limited), xdpfw_rules, xdpfw_sets, xdpfw_set_elements (with their
-_max), xdpfw_interface_attached (labels interface, ifindex, mode),
-xdpfw_config_reload_success, xdpfw_config_last_reload_timestamp_seconds and
+or limited), xdpfw_ct_entries, xdpfw_ct_capacity, xdpfw_ct_idle,
+xdpfw_ct_flows_total (label event), xdpfw_ct_packets_total (label state),
+xdpfw_ct_egress_packets_total, xdpfw_rules and xdpfw_sets (with their
+_max), xdpfw_set_elements (labels set, family), xdpfw_interface_attached
+(labels interface, ifindex, mode), xdpfw_state_pinned,
+xdpfw_config_reload_success, xdpfw_config_last_reload_timestamp_seconds,
+xdpfw_config_last_reload_success_timestamp_seconds and
 xdpfw_config_reloads_total. An ADDR that cannot be listened on yet (taken,
 or not on the host until the network is up) is logged and tried again
 every 5 s: the config is applied without waiting for it.

@@ -16,7 +16,9 @@ func statsCommand() *cli.Command {
 		Description: `Counts every frame the program saw, by verdict: pass and drop (all
 frames), and of those: default (no rule matched), malformed (failed header
 checks, dropped) and neighbor (ARP or neighbour discovery passed because no
-rule named it). Then the same per attached interface, since it was attached.
+rule named it, or a DHCP reply to this host's request that the drop policy
+would have dropped). Then the same per attached interface, since it was
+attached.
 
 Then the packets coming in placed in each connection-tracking state (new,
 established, related, invalid, untracked), counted while some rule has a

@@ -18,9 +18,11 @@ outgoing packets: tcx (Linux 6.6 and later), clsact (a filter on the
 interface's clsact qdisc, before 6.6), or none when it is not there.
 
 Fails (exit 1) when something needs the operator: an attached interface
-that is gone or no longer runs xdpfw's program, or an xdpfw program running
-on an interface the pin directory does not list (an orphan). Each problem
-names the command that settles it; --json lists them under "problems".
+that is gone or no longer runs xdpfw's program, or that lacks the egress
+learner (EGRESS none), an xdpfw program running on an interface the pin
+directory does not list (an orphan), or a capture left on by a process
+that is gone. Each problem names the command that settles it; --json
+lists them under "problems".
 With nothing pinned it fails too; --json then prints "loaded": false.`,
 		Flags: []cli.Flag{jsonFlag()},
 		Action: func(c *cli.Context) error {
