@@ -13,8 +13,10 @@ import (
 
 // Connection tracking, as the reference for the datapath's: flows are
 // learned only from packets this host sends (or forwards) out, so
-// unsolicited traffic never creates state and a spoofed flood cannot fill
-// the table; packets coming in are placed against what was learned.
+// unsolicited traffic never creates state by itself, and what the host
+// answers to it is kept briefly (a spoofed flood at an open service
+// churns the table rather than filling it for days); packets coming in
+// are placed against what was learned.
 //
 // States, as nftables names them, for a packet coming in:
 //   - established: it belongs to a learned flow (for TCP, any segment of
