@@ -32,8 +32,11 @@ FILE is applied again when it changes: its directory is watched, so an
 editor's rename-over and a Kubernetes ConfigMap update are seen, and so
 are the directories of the links on the way to it, a file's or a
 directory's (a release's "current"), and the file's own (the links
-followed again when one is pointed elsewhere); a change to a set's file:
-is not, but SIGHUP applies FILE again whatever changed.
+followed again when one is pointed elsewhere). A set's file: is looked at
+every 10 s and FILE applied again once a changed one has stayed as it is
+for a whole look (10 to 20 s after it was last written), so a feed
+rewritten in place is applied whole, never half written. SIGHUP applies
+FILE again whatever changed.
 A file that cannot be read, parsed or applied changes nothing live: the
 last good ruleset stays, the log says why (file and line) and
 xdpfw_config_reload_success is 0 until a good file is applied. A file

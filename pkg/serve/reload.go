@@ -36,6 +36,7 @@ type reloader struct {
 	seen   [sha256.Size]byte // contents last tried
 	unread string            // or why the file could not be read then
 	tried  bool
+	sets   setFiles // the set files it names, polled (setfiles.go)
 }
 
 // triggerRetry is the reload of a file that failed, after retryEvery.
@@ -74,7 +75,12 @@ func (r *reloader) reload(why string, force bool) {
 	if err == nil {
 		opt := blocklist.RulesetOptionsWith(blocklist.Options{})
 		opt.Dir = filepath.Dir(r.path)
+		// The set files read, a failed parse's too: polls then wait for
+		// one to change again, while the retries try the whole file.
+		var read func()
+		opt.ReadSet, read = r.sets.reading(opt.ReadSet)
 		rs, err = rules.ParseYAML(r.path, data, opt)
+		read()
 	}
 	if err == nil {
 		err = loader.Provision(r.dir, func(s *loader.State) (err error) {

@@ -39,7 +39,8 @@ const logEvery = 10 * time.Second
 
 // Run applies the config file and keeps it applied until ctx ends or the
 // process gets SIGTERM or SIGINT; SIGHUP re-applies the file, and so
-// does a retry every retryEvery while the last attempt failed. Under
+// does a retry every retryEvery while the last attempt failed, and a
+// change of a set file it names, once quiet for setPollEvery. Under
 // systemd (NOTIFY_SOCKET) it says READY=1 once the file's first
 // application has been tried, and STOPPING=1 when it stops. It fails
 // only when it cannot start (the metrics address is malformed, the
@@ -80,6 +81,8 @@ func Run(ctx context.Context, cfg Config) error {
 
 	retry := time.NewTicker(retryEvery)
 	defer retry.Stop()
+	poll := time.NewTicker(setPollEvery)
+	defer poll.Stop()
 	for done := false; !done; {
 		select {
 		case <-ctx.Done():
@@ -87,6 +90,10 @@ func Run(ctx context.Context, cfg Config) error {
 		case <-retry.C:
 			if r.failing() {
 				r.reload(triggerRetry, true)
+			}
+		case <-poll.C:
+			if r.sets.settled() {
+				r.reload(triggerSetFile, true)
 			}
 		case sig := <-sigs:
 			if sig == syscall.SIGHUP {

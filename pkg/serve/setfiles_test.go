@@ -1,0 +1,100 @@
+package serve
+
+import (
+	"bytes"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xdpfw/xdpfw/internal/privtest"
+	"github.com/xdpfw/xdpfw/pkg/loader"
+)
+
+// TestSetFilePolled: a set file the config names, in a directory of its
+// own (no watch sees it), rewritten in place as a feed updater does, is
+// applied once a poll has seen it as it is twice, not at the first poll
+// (it may be half written); an unchanged one is not applied again, and
+// one that went away (being replaced) waits as a change does.
+func TestSetFilePolled(t *testing.T) {
+	privtest.Require(t)
+	pin, confDir, feedDir := privtest.PinDir(t), t.TempDir(), t.TempDir()
+	feed := filepath.Join(feedDir, "feed.txt")
+	write := func(lines ...string) {
+		t.Helper()
+		if err := os.WriteFile(feed, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		// A new second's mtime, whatever the filesystem's clock grain.
+		later := time.Now().Add(time.Duration(len(lines)) * time.Second)
+		if err := os.Chtimes(feed, later, later); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("192.0.2.1")
+	conf := filepath.Join(confDir, "xdpfw.yaml")
+	if err := os.WriteFile(conf, []byte("policy: pass\nsets:\n  feed: {family: ipv4, file: "+feed+"}\nrules:\n  - {src: \"@feed\", action: drop}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	r := &reloader{dir: pin, path: conf, log: newLogger(&out, time.Minute)}
+	r.reload("start", true)
+	live := func() []netip.Prefix {
+		t.Helper()
+		s, err := loader.Open(pin)
+		if err != nil {
+			t.Fatalf("%v\n%s", err, out.String())
+		}
+		defer s.Close()
+		ps, err := s.SetElements("feed")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ps
+	}
+	want := func(what string, addrs ...string) {
+		t.Helper()
+		var w []netip.Prefix
+		for _, a := range addrs {
+			w = append(w, netip.MustParsePrefix(a+"/32"))
+		}
+		if got := live(); !slices.Equal(got, w) {
+			t.Errorf("%s: the set holds %v, want %v\n%s", what, got, w, out.String())
+		}
+	}
+	want("started", "192.0.2.1")
+	if r.sets.settled() {
+		t.Errorf("a poll with no set file changed would apply the config again")
+	}
+	write("192.0.2.1", "192.0.2.2")
+	if r.sets.settled() {
+		t.Errorf("the first poll seeing a change would apply a file that may be half written")
+	}
+	if !r.sets.settled() {
+		t.Fatalf("the second poll seeing the file as it was would not apply it")
+	}
+	r.reload(triggerSetFile, true)
+	want("applied after two polls", "192.0.2.1", "192.0.2.2")
+	if r.sets.settled() {
+		t.Errorf("a poll after the change was applied would apply it again")
+	}
+	// Replaced: gone a moment, then there with other contents.
+	if err := os.Remove(feed); err != nil {
+		t.Fatal(err)
+	}
+	if r.sets.settled() {
+		t.Errorf("a file gone at the first poll would be applied")
+	}
+	write("192.0.2.3", "192.0.2.4", "192.0.2.5")
+	if r.sets.settled() {
+		t.Errorf("a file seen changed again would be applied at once")
+	}
+	if !r.sets.settled() {
+		t.Fatalf("the replaced file, quiet for a poll, would not be applied")
+	}
+	r.reload(triggerSetFile, true)
+	want("replaced", "192.0.2.3", "192.0.2.4", "192.0.2.5")
+}
