@@ -28,7 +28,7 @@ Every change is atomic: packets see the set before it or after it, never
 half a change, and the rules using it do not have to be recompiled.
 
   xdpfw set create blocklist
-  xdpfw set load blocklist /var/lib/firehol_level1.netset
+  xdpfw set load blocklist /var/lib/spamhaus-drop.txt   # FireHOL level1 also lists private ranges
   xdpfw rule add --src @blocklist --action drop
   xdpfw set add blocklist 198.51.100.7 2001:db8:bad::/48
   xdpfw set list --json`,
