@@ -278,9 +278,9 @@ func printReplay(c *cli.Context, rep *replay.Report) {
 			case f.Out:
 				fmt.Fprintf(tw, "%s\t%d\t%d\tout\tlearned by the egress program\t-%s\n", f.File, f.Index, f.Length, ctCell(ct, "-"))
 			case f.Truncated:
-				fmt.Fprintf(tw, "%s\t%d\t%d\ttruncated\tcaptured %d of %d bytes (snap length): not run\t-\n", f.File, f.Index, f.Length, f.Length, f.WireLength)
+				fmt.Fprintf(tw, "%s\t%d\t%d\ttruncated\tcaptured %d of %d bytes (snap length): not run\t-%s\n", f.File, f.Index, f.Length, f.Length, f.WireLength, ctCell(ct, "-"))
 			case f.Skipped != "":
-				fmt.Fprintf(tw, "%s\t%d\t%d\tskipped\t%s\t-\n", f.File, f.Index, f.Length, f.Skipped)
+				fmt.Fprintf(tw, "%s\t%d\t%d\tskipped\t%s\t-%s\n", f.File, f.Index, f.Length, f.Skipped, ctCell(ct, "-"))
 			case f.Mismatch != "":
 				fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s%s\tMISMATCH: %s\n", f.File, f.Index, f.Length, f.Verdict, f.Reason, rule, ctCell(ct, f.CT), f.Mismatch)
 			default:

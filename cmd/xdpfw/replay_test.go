@@ -136,6 +136,40 @@ func TestReplayNotRunListed(t *testing.T) {
 	}
 }
 
+// TestReplayCTColumnAligned: with the CT column shown, frames not run
+// (skipped, truncated) have a CT cell too, so every row's CT cell starts
+// under the header's: a row one cell short ended the tabwriter's column
+// blocks, and the rows after it were aligned on their own.
+func TestReplayCTColumnAligned(t *testing.T) {
+	privtest.Require(t)
+	sll2 := filepath.Join(linkTypePcaps, "sll2.pcap")
+	trunc := filepath.Join(linkTypePcaps, "truncated.pcap")
+	rs := writeFile(t, t.TempDir(), "ct.yaml", "policy: drop\nrules:\n  - {ct-state: established, action: pass}\n  - {proto: udp, action: pass}\n")
+	out, err := runApp("replay", "--rules", rs, sll2, trunc, sll2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(out, "\n")
+	col := strings.Index(lines[0], " CT")
+	if !strings.HasPrefix(lines[0], "FILE") || col < 0 || !strings.HasSuffix(lines[0], " CT") {
+		t.Fatalf("no CT column:\n%s", out)
+	}
+	rows := 0
+	for _, line := range lines[1:] {
+		if line == "" {
+			break
+		}
+		rows++
+		last := strings.LastIndex(strings.TrimRight(line, " "), " ")
+		if last != col {
+			t.Errorf("row %q: its last cell starts at %d, the CT column at %d:\n%s", line, last+1, col+1, out)
+		}
+	}
+	if rows < 10 {
+		t.Errorf("%d rows:\n%s", rows, out)
+	}
+}
+
 // TestReplayJSONEmptyLists: an empty capture and an empty ruleset give
 // empty lists in JSON, not null.
 func TestReplayJSONEmptyLists(t *testing.T) {
