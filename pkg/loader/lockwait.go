@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"golang.org/x/sys/unix"
 )
@@ -59,15 +60,32 @@ func lockHolder(fd int) string {
 		if err != nil {
 			continue
 		}
-		cmd, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-		cmd = bytes.TrimRight(bytes.ReplaceAll(cmd, []byte{0}, []byte{' '}), " ")
-		if len(cmd) > 80 {
-			cmd = append(cmd[:77:77], "..."...)
+		raw, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if cmd := cmdline(raw); cmd != "" {
+			return fmt.Sprintf("pid %d (%s)", pid, cmd)
 		}
-		if len(cmd) == 0 {
-			return fmt.Sprintf("pid %d", pid)
-		}
-		return fmt.Sprintf("pid %d (%s)", pid, cmd)
+		return fmt.Sprintf("pid %d", pid)
 	}
 	return "another process"
+}
+
+// cmdline is a process's /proc cmdline for a one-line notice: its
+// arguments joined by spaces, each control character (a newline or an
+// escape in an argument, which would break the line or the terminal) a
+// '?', cut to 80 characters.
+func cmdline(raw []byte) string {
+	raw = bytes.TrimRight(raw, "\x00")
+	cmd := []rune(strings.Map(func(r rune) rune {
+		switch {
+		case r == 0:
+			return ' '
+		case r < 0x20, r == 0x7f, r >= 0x80 && r < 0xa0, r == utf8.RuneError:
+			return '?'
+		}
+		return r
+	}, string(raw)))
+	if len(cmd) > 80 {
+		cmd = append(cmd[:77:77], []rune("...")...)
+	}
+	return string(cmd)
 }

@@ -137,3 +137,21 @@ func TestLockWaitDirRemoved(t *testing.T) {
 	}
 	o.s.unpinAll()
 }
+
+// TestCmdline: a holder's command line is one line however its
+// arguments were made: NULs between them spaces, a newline, an escape or
+// bytes that are not UTF-8 a '?', cut to 80 characters.
+func TestCmdline(t *testing.T) {
+	for _, c := range []struct{ raw, want string }{
+		{"xdpfw\x00set\x00load\x00feed\x00-\x00", "xdpfw set load feed -"},
+		{"xdpfw\x00rule\x00add\x00--comment\x00two\nlines\x00", "xdpfw rule add --comment two?lines"},
+		{"sh\x00-c\x00\x1b[2Jcleared\x00", "sh -c ?[2Jcleared"},
+		{"x\x00\xff\xfe\x00", "x ??"},
+		{strings.Repeat("é", 100), strings.Repeat("é", 77) + "..."},
+		{"", ""},
+	} {
+		if got := cmdline([]byte(c.raw)); got != c.want {
+			t.Errorf("cmdline(%q) = %q, want %q", c.raw, got, c.want)
+		}
+	}
+}
