@@ -40,6 +40,9 @@ func NewRule(priority uint32, action string, conds map[string]string) (Rule, err
 			return r, &FieldError{c.Key, err}
 		}
 	}
+	if err := checkIfaceText(r.Match.Iface); err != nil {
+		return r, &FieldError{"iface", err}
+	}
 	if s, ok := conds[CommentKey]; ok {
 		if err := ValidComment(s); err != nil {
 			return r, &FieldError{CommentKey, err}

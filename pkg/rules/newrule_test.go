@@ -26,6 +26,10 @@ func TestNewRule(t *testing.T) {
 		{1, "pass", map[string]string{"dport": "x"}, "dport", "port"},
 		{1, "pass", map[string]string{"dprot": "22"}, "dprot", "no such condition"},
 		{1, "pass", map[string]string{"src": "10.0.0.0/8", "dst": "2001:db8::/32"}, "", "famil"},
+		// Names the kernel takes but a rule cannot print or save as YAML.
+		{1, "drop", map[string]string{"iface": "e\xffth"}, "iface", "not UTF-8"},
+		{1, "drop", map[string]string{"iface": "\x1b[31mred"}, "iface", "control or unprintable character U+001B"},
+		{1, "drop", map[string]string{"iface": "a\rb"}, "iface", "U+000D"},
 	} {
 		_, err := NewRule(tc.prio, tc.action, tc.conds)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -40,6 +44,23 @@ func TestNewRule(t *testing.T) {
 			}
 		} else if tc.key != "" {
 			t.Errorf("%v: %v is not a FieldError for %q", tc.conds, err, tc.key)
+		}
+	}
+}
+
+// TestNewRuleIfaceSaves: an interface name NewRule takes, ASCII or not,
+// is saved as YAML and read back the same.
+func TestNewRuleIfaceSaves(t *testing.T) {
+	for _, name := range []string{"eth0", "vlan.100", "wan-é", "br_日本"} {
+		r, err := NewRule(1, "drop", map[string]string{"iface": name})
+		if err != nil {
+			t.Errorf("%q: %v", name, err)
+			continue
+		}
+		r.ID = 1
+		back, err := ParseYAML("saved.yaml", FormatYAML(&Ruleset{Policy: Pass, Rules: []Rule{r}}), FileOptions{})
+		if err != nil || len(back.Rules) != 1 || back.Rules[0].Match.Iface != name {
+			t.Errorf("%q: saved and read back: %+v, %v", name, back, err)
 		}
 	}
 }

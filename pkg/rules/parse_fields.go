@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Parsers and text forms of the conditions beyond addresses, protocol and
@@ -293,4 +295,25 @@ func ParseIfaceName(s string) (string, error) {
 		return "", fmt.Errorf("invalid interface name %q (1-15 characters, no / : or spaces)", s)
 	}
 	return s, nil
+}
+
+// checkIfaceText refuses an interface name a rule cannot carry as text:
+// one that is not UTF-8, or holds a control or unprintable character.
+// The kernel takes any bytes but '/', ':' and white space, but a rule's
+// name is printed (by rule list, where 0xff, tabwriter's escape, broke
+// the table and a control character rewrote the terminal) and saved as
+// YAML, which holds UTF-8 only: save panicked on such a rule, so the
+// ruleset could no longer be saved. Checked where a rule comes in
+// (NewRule), not by ParseIfaceName, which reads stored rules back: a
+// state holding one from before stays readable, and rule del removes it.
+func checkIfaceText(s string) error {
+	if !utf8.ValidString(s) {
+		return fmt.Errorf("invalid interface name %q (not UTF-8: a rule's interface is saved as text)", s)
+	}
+	for _, c := range s {
+		if !unicode.IsPrint(c) {
+			return fmt.Errorf("invalid interface name %q (control or unprintable character %U)", s, c)
+		}
+	}
+	return nil
 }

@@ -1,0 +1,31 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/xdpfw/xdpfw/internal/privtest"
+)
+
+// TestRuleAddIfaceText: rule add refuses an interface name that is not
+// printable UTF-8 (the kernel takes such names), in one line, adding
+// nothing; save, which writes the rules as YAML, keeps working. It took
+// the rule, and save then panicked: the ruleset could not be saved.
+func TestRuleAddIfaceText(t *testing.T) {
+	privtest.Require(t)
+	t.Parallel()
+	pin := privtest.PinDir(t)
+	mustRunCLI(t, pin, counterFile, "apply", "-f", "-")
+	for _, name := range []string{"e\xffth", "\x1b[2Jx"} {
+		_, _, err := runCLIBoth(pin, "", "rule", "add", "--action", "drop", "--iface", name)
+		if err == nil || !strings.HasPrefix(err.Error(), "--iface: invalid interface name") || strings.Contains(err.Error(), "\n") {
+			t.Errorf("rule add --iface %q: error %v, want one line about --iface", name, err)
+		}
+	}
+	if out := mustRunCLI(t, pin, "", "rule", "list", "--json"); strings.Contains(out, "iface") {
+		t.Fatalf("a refused rule was added:\n%s", out)
+	}
+	if out := mustRunCLI(t, pin, "", "save"); !strings.HasSuffix(out, "policy: pass\n") {
+		t.Errorf("save printed %q", out)
+	}
+}
