@@ -90,7 +90,9 @@ grows with each addition. Examples:
 func ruleAddFlags() []cli.Flag {
 	flags := []cli.Flag{
 		&cli.GenericFlag{Name: "priority", Value: &decimal{n: rules.DefaultPriority, max: rules.MaxPriority}, Usage: "`N` from 0 to 65535, in decimal; lower runs first"},
-		&cli.StringFlag{Name: "action", Required: true, Usage: "`ACTION`: pass or drop"},
+		// Not Required: urfave/cli answers a missing required flag with the
+		// whole help on standard output, where a script reads the new id.
+		&cli.StringFlag{Name: "action", Usage: "`ACTION`: pass or drop (required)"},
 	}
 	for _, cond := range rules.Conditions {
 		flags = append(flags, &cli.StringFlag{Name: cond.Key, Usage: "`" + cond.Arg + "`: " + cond.Usage})
@@ -100,6 +102,9 @@ func ruleAddFlags() []cli.Flag {
 }
 
 func ruleFromFlags(c *cli.Context) (rules.Rule, error) {
+	if !c.IsSet("action") {
+		return rules.Rule{}, errors.New("rule add: missing --action pass or --action drop")
+	}
 	p := c.Generic("priority").(*decimal).n
 	conds := map[string]string{}
 	for _, cond := range rules.Conditions {

@@ -29,3 +29,15 @@ func TestRuleAddIfaceText(t *testing.T) {
 		t.Errorf("save printed %q", out)
 	}
 }
+
+// TestRuleAddNoAction: rule add without --action fails in one line on
+// standard error, printing nothing on standard output, where a script
+// reads the new rule's id (it printed the whole help there).
+func TestRuleAddNoAction(t *testing.T) {
+	for _, args := range [][]string{{"rule", "add", "--dport", "22"}, {"rule", "add"}} {
+		stdout, stderr, err := runCLIBoth("/nonexistent/xdpfw", "", args...)
+		if err == nil || err.Error() != "rule add: missing --action pass or --action drop" || stdout != "" || stderr != "" {
+			t.Errorf("%s: error %v, stdout %q, stderr %q; want one error naming --action and no output", strings.Join(args, " "), err, stdout, stderr)
+		}
+	}
+}
