@@ -41,3 +41,25 @@ func TestRuleAddNoAction(t *testing.T) {
 		}
 	}
 }
+
+// TestStatusJSONEmptyLists: status --json lists no interfaces as [] both
+// with nothing loaded and with a ruleset attached nowhere (it printed
+// null then), and no problems as [].
+func TestStatusJSONEmptyLists(t *testing.T) {
+	privtest.Require(t)
+	t.Parallel()
+	pin := privtest.PinDir(t)
+	want := []string{`"interfaces": []`, `"problems": []`}
+	check := func(when string) {
+		t.Helper()
+		stdout, _, _ := runCLIBoth(pin, "", "status", "--json")
+		for _, w := range want {
+			if !strings.Contains(stdout, w) {
+				t.Errorf("status --json %s: no %s in\n%s", when, w, stdout)
+			}
+		}
+	}
+	check("with nothing loaded")
+	mustRunCLI(t, pin, counterFile, "apply", "-f", "-")
+	check("with a ruleset attached nowhere")
+}

@@ -142,6 +142,11 @@ func (s *State) Status() (Status, error) {
 	if err != nil {
 		return Status{}, err
 	}
+	if atts == nil {
+		// JSON [] as with nothing loaded, not null: a script takes
+		// .interfaces | length.
+		atts = []Attachment{}
+	}
 	st := Status{PinDir: s.dir, Loaded: true, Policy: policy.String(), Rules: nrules, CTFlows: int(flows), CTIdle: flows == layout.CtIdleEntries,
 		Interfaces: atts, Problems: []Problem{}}
 	for _, a := range atts {
