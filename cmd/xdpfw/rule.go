@@ -165,6 +165,9 @@ func ruleListCommand() *cli.Command {
 		Usage: "list the live rules in evaluation order, with counters",
 		Flags: []cli.Flag{jsonFlag()},
 		Action: func(c *cli.Context) error {
+			if err := noArgs(c, "rule list"); err != nil {
+				return err
+			}
 			return withState(c, func(s *loader.State) error {
 				policy, rows, err := s.RuleList()
 				if err != nil {

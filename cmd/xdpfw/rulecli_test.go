@@ -63,3 +63,25 @@ func TestStatusJSONEmptyLists(t *testing.T) {
 	mustRunCLI(t, pin, counterFile, "apply", "-f", "-")
 	check("with a ruleset attached nowhere")
 }
+
+// TestNoArgsCommands: the commands that take no arguments refuse one in
+// one line, before reading any state; they ignored it and exited 0, so
+// `rule list 5 --json` gave every rule and `stats eth0` the totals.
+func TestNoArgsCommands(t *testing.T) {
+	for _, tc := range []struct {
+		cmd  string
+		args []string
+	}{
+		{"rule list", []string{"rule", "list", "5"}},
+		{"rule list", []string{"rule", "list", "--json", "5"}},
+		{"stats", []string{"stats", "eth0"}},
+		{"status", []string{"status", "eth0"}},
+		{"status", []string{"status", "--json", "eth0"}},
+	} {
+		want := tc.cmd + `: unexpected argument "` + tc.args[len(tc.args)-1] + `" (see: xdpfw ` + tc.cmd + " --help)"
+		stdout, stderr, err := runCLIBoth("/nonexistent/xdpfw", "", tc.args...)
+		if err == nil || err.Error() != want || stdout != "" || stderr != "" {
+			t.Errorf("%s: error %v, stdout %q, stderr %q; want the error %q alone", strings.Join(tc.args, " "), err, stdout, stderr, want)
+		}
+	}
+}

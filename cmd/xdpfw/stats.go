@@ -33,6 +33,9 @@ bytes are 0: states count packets only); --interfaces --json the
 per-interface counters.`,
 		Flags: []cli.Flag{jsonFlag(), &cli.BoolFlag{Name: "interfaces", Usage: "with --json: the per-interface counters instead of the totals"}},
 		Action: func(c *cli.Context) error {
+			if err := noArgs(c, "stats"); err != nil {
+				return err
+			}
 			return withState(c, func(s *loader.State) error {
 				counters, err := s.VerdictCounters()
 				if err != nil {

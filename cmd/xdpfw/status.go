@@ -26,6 +26,9 @@ lists them under "problems".
 With nothing pinned it fails too; --json then prints "loaded": false.`,
 		Flags: []cli.Flag{jsonFlag()},
 		Action: func(c *cli.Context) error {
+			if err := noArgs(c, "status"); err != nil {
+				return err
+			}
 			st, err := loader.ReadStatus(c.String("pin-dir"))
 			if errors.Is(err, loader.ErrNotAttached) {
 				// Nothing pinned, but xdpfw may still run somewhere. It
