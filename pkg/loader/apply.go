@@ -38,6 +38,8 @@ func (s *State) Apply(rs *rules.Ruleset) (ApplyResult, error) {
 			return err
 		}
 		next := &rules.Ruleset{Policy: rs.Policy, Rules: p.rules, Sets: rs.Sets, Conntrack: rs.Conntrack}
+		// Compared with the live one in the form both are read in.
+		next.Conntrack.MaxFlows = next.MaxFlowsFor(next.CTFlows())
 		if err := next.Validate(); err != nil {
 			return err
 		}
@@ -48,7 +50,7 @@ func (s *State) Apply(rs *rules.Ruleset) (ApplyResult, error) {
 		if !ctSized(t.m, next) {
 			resized = true
 		}
-		if !resized && p.fresh == nil && p.removed == 0 && p.sameIDs && !p.recommented && rs.Policy == live.Policy && rs.Conntrack == live.Conntrack && !t.plan.changed() {
+		if !resized && p.fresh == nil && p.removed == 0 && p.sameIDs && !p.recommented && rs.Policy == live.Policy && next.Conntrack == live.Conntrack && !t.plan.changed() {
 			// The same rules, unless an interface they name was made
 			// again since they were written (ifaceresolve.go).
 			stale, err := ifacesStale(t.m, t.active, live)

@@ -93,7 +93,13 @@ func (c *tx) prepare(rs *rules.Ruleset, slots map[uint32]uint32) error {
 	if err != nil {
 		return err
 	}
-	l.ctMaxFlows = rs.Conntrack.MaxFlows + 1
+	// Recorded in the parser's one form (rules.Ruleset.MaxFlowsFor): a
+	// rule add, rule del or policy changes whether the ruleset reads
+	// connection state, and so whether the default's size said out loud
+	// is the default. Kept as the change had it, the live ruleset read
+	// back otherwise than its saved file does: an apply of what save
+	// printed was a change, and a later rule del gave another table.
+	l.ctMaxFlows = rs.MaxFlowsFor(rs.CTFlows()) + 1
 	if err := writeGenConf(m.GenConf, next, &xdpfwGenConfig{Flags: gfWriting}); err != nil {
 		return fmt.Errorf("mark generation %d: %w", next, err)
 	}
@@ -504,8 +510,10 @@ func (v *view) ruleset() (*rules.Ruleset, map[uint32]uint32, error) {
 	// As the file said it, switched with the rules: the table's size
 	// may be the next ruleset's, where a resize was cut short before
 	// the switch. A config of layout 18 has no record: its size says.
+	// In the parser's one form, whatever wrote it (prepare).
 	if conf.CtMaxFlows != 0 {
 		rs.Conntrack.MaxFlows = conf.CtMaxFlows - 1
+		rs.Conntrack.MaxFlows = rs.MaxFlowsFor(rs.CTFlows())
 	} else {
 		rs.Conntrack.MaxFlows = rs.MaxFlowsFor(v.m.Ct.MaxEntries())
 	}

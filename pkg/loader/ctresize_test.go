@@ -422,3 +422,67 @@ func TestCTResizeCutShort(t *testing.T) {
 		return nil
 	})
 }
+
+// TestCTMaxFlowsSavedAsLive: after a rule add, rule del or policy change
+// that changes whether the ruleset reads connection state, the live
+// ruleset reads back as its saved file parses, max-flows included, so an
+// apply of what save printed changes nothing, and what the table is then
+// does not depend on whether the file was applied in between. A change
+// kept max-flows: 262144 beside a ct-state rule or a drop policy, where
+// the parser takes it for the default: the saved file's apply was a
+// change, after which a rule del made the table idle where it had kept
+// it whole.
+func TestCTMaxFlowsSavedAsLive(t *testing.T) {
+	s := freshState(t)
+	inThrowawayNetns(t, func() error {
+		ctRule := rules.Rule{Priority: rules.DefaultPriority, Action: rules.Drop, Match: rules.Match{CTState: rules.CTNew}}
+		for _, c := range []struct {
+			file   string
+			change func() error
+		}{
+			{"policy: pass\nconntrack: {max-flows: 262144}\nrules: []\n", func() error { _, err := s.AddRule(ctRule); return err }},
+			{"policy: pass\nconntrack: {max-flows: 262144}\nrules: []\n", func() error { return s.SetPolicy(rules.Drop) }},
+			{"policy: drop\nconntrack: {max-flows: 262144}\nrules: []\n", func() error { return s.SetPolicy(rules.Pass) }},
+			{"policy: pass\nconntrack: {max-flows: 1024}\nrules: []\n", func() error { _, err := s.AddRule(ctRule); return err }},
+			{"policy: pass\nrules: []\n", func() error { _, err := s.AddRule(ctRule); return err }},
+			{"policy: pass\nconntrack: {max-flows: 262144}\nrules: [{dport: 23, ct-state: new, action: drop}]\n", func() error {
+				live, err := s.Ruleset()
+				if err != nil {
+					return err
+				}
+				return s.DeleteRules([]uint32{live.Rules[0].ID})
+			}},
+		} {
+			rs, err := rules.ParseYAML("ct.yaml", []byte(c.file), rules.FileOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Apply(rs); err != nil {
+				return err
+			}
+			if err := c.change(); err != nil {
+				return err
+			}
+			live, err := s.RulesetWithSets()
+			if err != nil {
+				return err
+			}
+			text := rules.FormatYAML(live)
+			saved, err := rules.ParseYAML("saved.yaml", text, rules.FileOptions{})
+			if err != nil {
+				return fmt.Errorf("%q changed, saved as\n%s\nparse: %w", c.file, text, err)
+			}
+			if saved.Conntrack != live.Conntrack {
+				t.Errorf("%q changed: the live ruleset has %+v, its saved file\n%s\nparses to %+v", c.file, live.Conntrack, text, saved.Conntrack)
+			}
+			res, err := s.Apply(saved)
+			if err != nil {
+				return err
+			}
+			if res.Committed {
+				t.Errorf("%q changed: an apply of its saved file\n%s\nwas a change", c.file, text)
+			}
+		}
+		return nil
+	})
+}
