@@ -5,6 +5,7 @@ import (
 	"math/rand"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -229,4 +230,45 @@ func TestSetBucketsCraftedIPv4(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkAgainstModel(t, tr, live, setFrames(rand.New(rand.NewSource(6)), rules.Sets{"feed": {Name: "feed", Prefixes: v4}}))
+}
+
+// confinedIPv4 are n IPv4 hosts whose two buckets are in the first 64th
+// of every array, whatever its size: both hashes begin with six zero
+// bits, as one host in 4096 has.
+func confinedIPv4(n int) []netip.Prefix {
+	var out []netip.Prefix
+	for w := uint32(1 << 24); len(out) < n; w++ {
+		k := bkey{w: uint64(w) | uint64(32|layout.SetBktUsed)<<32}
+		if bk := k.buckets(false, layout.SetBktMax, 0); bk[0]-1 < layout.SetBktMax/64 && bk[1]-1 < layout.SetBktMax/64 {
+			out = append(out, k.prefix(false))
+		}
+	}
+	return rules.SortPrefixes(out)
+}
+
+// TestSetBucketsCrowdBounded: hosts crowding the same few buckets at
+// every size get an array doubled to 2^17 buckets, and no further than
+// sixteen times what their number needs: 10,000 hosts in the first 64th
+// of every array are loaded, 20,000 refused in one line, the set as it
+// was. They were doubled on to SET_BKT_MAX: a list of a million such
+// hosts made the load allocate up to 1 GiB of array.
+func TestSetBucketsCrowdBounded(t *testing.T) {
+	s, _ := openFeedInstance(t, rules.FamilyIPv4)
+	hosts := confinedIPv4(20000)
+	some := rules.SortPrefixes(slices.Clone(hosts[:10000]))
+	if _, err := s.LoadSet("feed", some, nil); err != nil {
+		t.Fatalf("%d hosts crowding the first 64th of every array: %v", len(some), err)
+	}
+	if got, err := s.SetElements("feed"); err != nil || !slices.Equal(got, some) {
+		t.Fatalf("the set holds %d elements (%v), want %d", len(got), err, len(some))
+	}
+	_, err := s.LoadSet("feed", hosts, nil)
+	if err == nil || !strings.Contains(err.Error(), "a list made against the set's hash") || strings.Contains(err.Error(), "\n") {
+		h := openSetHandle(t, s, "feed")
+		defer h.Close()
+		t.Fatalf("%d hosts crowding the first 64th of every array: %v, in an array of %d buckets; want one line refusing them", len(hosts), err, h.bkt[0].nbuckets())
+	}
+	if got, err := s.SetElements("feed"); err != nil || !slices.Equal(got, some) {
+		t.Fatalf("after the refused load the set holds %d elements (%v), want %d", len(got), err, len(some))
+	}
 }

@@ -107,6 +107,10 @@ func (h *setHandle) putBuckets(fam int, slots []bslot) error {
 	return h.rebuildBuckets(fam, left)
 }
 
+// setBktCrowded is the size up to which an array is doubled for keys
+// crowding their buckets whatever their number (rebuildBuckets).
+const setBktCrowded = 1 << 17
+
 // rebuildBuckets builds the set a new bucket array for family fam with
 // its keys and slots (whose flags replace a key's) and swaps it into the
 // set's slot: a packet reads the old array or the new, each whole.
@@ -128,21 +132,31 @@ func (h *setHandle) rebuildBuckets(fam int, slots []bslot) error {
 			}
 		}
 	}
-	nb := max(b.nbuckets(), bucketsFor(b.v6, len(all)+len(all)/4)) // room to grow
+	need := bucketsFor(b.v6, len(all)+len(all)/4) // room to grow
+	nb := max(b.nbuckets(), need)
 	bigger, err := newBuckets(b.v6, nb, all, b.lens(), b.trieMax())
 	// Keys crowding a pair of buckets (a small array, or a list crafted
 	// against the hash) are spread by a larger array: IPv6 keys are folded
 	// anew by each array's own seed, and an IPv4 key, hashed by public
 	// constants alone, is its whole slot word, so it parts from any other
-	// at some size. Doubled until they part, not a few times: IPv4 hosts
-	// sharing both buckets at sixteen times a small array's size are easy
-	// to find (15 in a few /16s at 256 buckets), and a feed listing them
-	// could never be loaded. Fifteen keys share both buckets of 2^17 (an
-	// array of 8 MiB) with no real chance: that takes 34 bits alike, as
-	// many as the keys of four lengths have.
-	for errors.Is(err, errNoFit) && nb < layout.SetBktMax {
-		nb = min(2*nb, layout.SetBktMax)
+	// at some size. IPv4 hosts sharing both buckets at sixteen times a
+	// small array's size are easy to find (15 in a few /16s at 256
+	// buckets), so doubling goes on to 2^17 buckets (8 MiB), where fifteen
+	// keys sharing both takes 34 bits alike, as many as the keys of four
+	// lengths have. It stops there, or at sixteen times what the keys'
+	// number needs (not the array's, which would let each load grow it
+	// sixteen times more): keys whose hashes all begin alike fall in the
+	// same few buckets at every size (one in 4096 IPv4 hosts in the first
+	// 64th of every array), and doubled to SET_BKT_MAX a list of them
+	// made the load allocate up to 1 GiB of array and more of placement,
+	// 64 times a million hosts' own 16 MiB.
+	limit := min(max(16*need, setBktCrowded), layout.SetBktMax)
+	for errors.Is(err, errNoFit) && nb < limit {
+		nb = min(2*nb, limit)
 		bigger, err = newBuckets(b.v6, nb, all, b.lens(), b.trieMax())
+	}
+	if errors.Is(err, errNoFit) {
+		return fmt.Errorf("%d entries crowd the same few buckets even in an array of %d (%d MiB, the most they are given): a list made against the set's hash, refused", len(all), nb, (uint64(nb)+1)*bktWords*8>>20)
 	}
 	if err != nil {
 		return err
