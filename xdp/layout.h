@@ -563,15 +563,16 @@ struct set6_bucket {
 /* Element 0 of a bucket array. lens and trie_max only grow while the
  * array lives (each one byte, written before the entries it admits).
  *
- * seed: an IPv6 array's, chosen at random by Go when it makes the array
- * and fixed for its life. An IPv6 key is folded from 128 bits to the
- * word its buckets come from; folded by public constants alone, a list
- * can be made of keys folding to one word, which share their buckets at
- * every array size, so a feed of a few such addresses could never be
- * loaded. The seeded mix of the address's first half, XORed into the
- * fold, makes which keys share a word depend on the seed. Zero (IPv4
- * arrays, and IPv6 arrays of layout 18, kept across a migration) adds
- * nothing: the fold those were placed by. */
+ * seed: chosen at random by Go when it makes the array and fixed for its
+ * life, so which keys share buckets is unknowable to whoever writes a
+ * list. An IPv4 key's slot word is XORed with it before its two hashes.
+ * An IPv6 key is folded from 128 bits to the word its buckets come from;
+ * folded by public constants alone, a list can be made of keys folding
+ * to one word, which share their buckets at every array size, so a feed
+ * of a few such addresses could never be loaded: the seeded mix of the
+ * address's first half is XORed into the fold. Zero (the arrays of
+ * layout 18, kept across a migration) adds nothing: the hashes those
+ * were placed by. */
 struct set_bkt_head {
 	__u32 nbuckets;                     /* buckets after the head */
 	__u8 lens[SET_BKT_LENS];            /* lengths in the buckets, 0 ends */
@@ -580,7 +581,7 @@ struct set_bkt_head {
 	__u32 count;                        /* Go's: keys in the buckets */
 	__u32 tombs;                        /* Go's: deleted IPv6 slots */
 	__u32 pad2;
-	__u64 seed;                         /* IPv6: the fold's seed; 0: none */
+	__u64 seed;                         /* the hashes' seed; 0: none */
 	__u8 rest[32];
 };
 
@@ -679,7 +680,7 @@ struct rule_def_short {
 
 enum meta_ids {
 	META_MAGIC      = 0x78647066,       /* "xdpf" */
-	META_VERSION    = 19, /* 4: two programs; 5: binary rule definitions; 6: sets; 7: atom_scratch; 8: capture; 9: conntrack; 10: address buckets; 11: vectors sized to the ruleset; 12: values on cache lines; 13: IPv4 set buckets; 14: one-dimension rulesets without vectors (GF_SOLO); 15: rule definitions allocated per entry, in rule_defs and rule_defs_long; 16: definitions shared by the generations, capture ring made by the capture, iface_atoms allocated per entry, value_atoms and the address buckets sized to the ruleset; 17: gen_conf one value of both generations, read by address; 18: rule counters by rank (rank_stats), rule_stats Go's; 19: IPv6 set buckets hashed with a seed of their array's */
+	META_VERSION    = 19, /* 4: two programs; 5: binary rule definitions; 6: sets; 7: atom_scratch; 8: capture; 9: conntrack; 10: address buckets; 11: vectors sized to the ruleset; 12: values on cache lines; 13: IPv4 set buckets; 14: one-dimension rulesets without vectors (GF_SOLO); 15: rule definitions allocated per entry, in rule_defs and rule_defs_long; 16: definitions shared by the generations, capture ring made by the capture, iface_atoms allocated per entry, value_atoms and the address buckets sized to the ruleset; 17: gen_conf one value of both generations, read by address; 18: rule counters by rank (rank_stats), rule_stats Go's; 19: set buckets hashed with a seed of their array's */
 };
 struct meta {
 	__u32 magic;

@@ -544,12 +544,14 @@ _Static_assert(sizeof(struct set_bkt_head) == sizeof(struct set4_bucket) &&
 	       sizeof(struct set4_slot) == 8 && sizeof(struct set6_slot) == 24,
 	       "a bucket array's elements are one cache line of words");
 
-/* The SET_* flags of the slot word key in a bucket array of nb buckets,
- * or -1. Each slot and the flags are read once, in order: Go flags a
- * bucket overflowing before it writes a key to the key's second bucket. */
-static __always_inline int set4_probe(void *bkt, __u32 nb, __u64 key)
+/* The SET_* flags of the slot word key in a bucket array of nb buckets
+ * and seed seed (struct set_bkt_head), or -1. Each slot and the flags are
+ * read once, in order: Go flags a bucket overflowing before it writes a
+ * key to the key's second bucket. */
+static __always_inline int set4_probe(void *bkt, __u32 nb, __u64 key, __u64 seed)
 {
-	__u32 idx = 1 + (__u32)(((key * SET_BKT_HASH1) >> 32) * nb >> 32);
+	__u64 hk = key ^ seed;
+	__u32 idx = 1 + (__u32)(((hk * SET_BKT_HASH1) >> 32) * nb >> 32);
 	struct set4_bucket *b = bpf_map_lookup_elem(bkt, &idx);
 	__u64 w;
 
@@ -564,7 +566,7 @@ static __always_inline int set4_probe(void *bkt, __u32 nb, __u64 key)
 		}
 		if (pass || !(*(volatile __u64 *)&b->flags & SET_BKT_OVERFLOW))
 			return -1;
-		idx = 1 + (__u32)(((key * SET_BKT_HASH2) >> 32) * nb >> 32);
+		idx = 1 + (__u32)(((hk * SET_BKT_HASH2) >> 32) * nb >> 32);
 		b = bpf_map_lookup_elem(bkt, &idx);
 	}
 	return -1;
@@ -631,7 +633,7 @@ static __always_inline __u32 set_bkt_lookup(void *bkt, void *lpm, struct set6_lp
 	if (!h)
 		return 0;
 	lens = *(volatile __u32 *)h->lens;
-	seed = v6 ? *(volatile __u64 *)&h->seed : 0;
+	seed = *(volatile __u64 *)&h->seed;
 	keep = -((seed | -seed) >> 63);
 	__builtin_memcpy(a, k->addr, v6 ? 16 : 4);
 	for (int i = 0; i < SET_BKT_LENS; i++) {
@@ -645,7 +647,7 @@ static __always_inline __u32 set_bkt_lookup(void *bkt, void *lpm, struct set6_lp
 		if (v6)
 			f = set6_probe(bkt, h->nbuckets, len | SET6_SLOT_USED << 16, a, seed, keep);
 		else
-			f = set4_probe(bkt, h->nbuckets, a[0] | (__u64)(len | SET_BKT_USED) << 32);
+			f = set4_probe(bkt, h->nbuckets, a[0] | (__u64)(len | SET_BKT_USED) << 32, seed);
 		if (f >= 0) {
 			hit = len + 1;
 			flags = f;

@@ -62,9 +62,10 @@ func (k bkey) prefix(v6 bool) netip.Prefix {
 }
 
 // buckets are k's two buckets among nb (element numbers) in an array of
-// the seed given (IPv6; see hash6), as the program computes them.
+// the seed given, as the program computes them: an IPv4 key's slot word
+// XOR the seed, an IPv6 key's seeded fold (hash6), hashed two ways.
 func (k bkey) buckets(v6 bool, nb uint32, seed uint64) [2]uint32 {
-	h := k.w
+	h := k.w ^ seed
 	if v6 {
 		h = k.hash6(seed)
 	}
@@ -93,7 +94,7 @@ func (k bkey) hash6(seed uint64) uint64 {
 	return h
 }
 
-// newSeed is a fresh IPv6 array's seed: random, never 0 (no seed).
+// newSeed is a fresh array's seed: random, never 0 (no seed).
 func newSeed() (uint64, error) {
 	var b [8]byte
 	for {
@@ -124,9 +125,7 @@ func mapBuckets(m *ebpf.Map, v6 bool) (*setBuckets, error) {
 		return nil, fmt.Errorf("map a set's buckets: %w", err)
 	}
 	b := &setBuckets{m: m, mem: mem, v6: v6}
-	if v6 {
-		b.seed = loadWord(b.word(0, 3))
-	}
+	b.seed = loadWord(b.word(0, 3))
 	return b, nil
 }
 
@@ -311,16 +310,16 @@ func bucketsFor(v6 bool, n int) uint32 {
 }
 
 // newBuckets makes an array of nb buckets holding the slots, lens and
-// trieMax in its head, an IPv6 one with a seed of its own. It is not in
-// any set's slot yet.
+// trieMax in its head, with a seed of its own. It is not in any set's
+// slot yet.
 func newBuckets(v6 bool, nb uint32, slots []bslot, lens []uint8, trieMax uint8) (*setBuckets, error) {
-	kind, per, seed := kindBkt4, layout.SetBktSlots, uint64(0)
+	kind, per := kindBkt4, layout.SetBktSlots
 	if v6 {
 		kind, per = kindBkt6, layout.Set6BktSlots
-		var err error
-		if seed, err = newSeed(); err != nil {
-			return nil, err
-		}
+	}
+	seed, err := newSeed()
+	if err != nil {
+		return nil, err
 	}
 	if len(slots) > int(nb)*per {
 		return nil, fmt.Errorf("a set's buckets cannot hold %d entries", len(slots))
