@@ -55,15 +55,24 @@ func (s *State) ApplyFile(rs *rules.Ruleset) (ApplyResult, IfaceChange, error) {
 // orphanWarnings say which interfaces run an xdpfw program this state
 // does not list, pinned nowhere (its pin directory removed while
 // attached): it enforces the ruleset it had, not the one just applied,
-// which a fresh state made by the apply attaches nowhere. Not finding
-// them is no reason to fail an apply that is live.
+// which a fresh state made by the apply attaches nowhere. This state's
+// own program on an interface it forgot enforces this ruleset: status
+// lists it, and it is not warned of here. Not finding them is no reason
+// to fail an apply that is live.
 func (s *State) orphanWarnings() []string {
 	orphans, err := s.Orphans()
 	if err != nil {
 		return nil
 	}
+	ids, err := s.progIDs()
+	if err != nil {
+		return nil
+	}
 	out := make([]string, 0, len(orphans))
 	for _, o := range orphans {
+		if ids.ours(o.ProgID) {
+			continue
+		}
 		out = append(out, fmt.Sprintf("%s runs an orphaned xdpfw program (id %d, its pins removed): it enforces the ruleset it had, not this one (xdpfw detach --orphans, then xdpfw attach %s)", o.Iface, o.ProgID, o.Iface))
 	}
 	return out

@@ -149,6 +149,11 @@ func TestOrphans(t *testing.T) {
 		if len(st.Problems) != 1 || st.Problems[0].Kind != "orphan" || st.Problems[0].Iface != "orph1" || st.Problems[0].Fix != "xdpfw detach --orphans" {
 			t.Errorf("problems %+v, want orph1 an orphan", st.Problems)
 		}
+		// This state's own program, unlisted on orph1, enforces this
+		// state's rules: an apply does not warn of it.
+		if _, ch, err := s.ApplyFile(mustRuleset(t, "policy: pass\nrules:\n  - {proto: udp, dport: 53, action: drop}\n")); err != nil || len(ch.Warnings) != 0 {
+			t.Errorf("apply with this state's program unlisted on orph1: warnings %q (%v), want none", ch.Warnings, err)
+		}
 		// The pin directory removed under the running program.
 		s.unpinAll()
 		s.Close()
