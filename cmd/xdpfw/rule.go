@@ -143,7 +143,9 @@ deleted. Ids are never reused.`,
 				if err != nil || id == 0 {
 					return fmt.Errorf("rule del: %q is not a rule id (a positive number, see: xdpfw rule list)", a)
 				}
-				ids = append(ids, uint32(id))
+				if !slices.Contains(ids, uint32(id)) { // each said once
+					ids = append(ids, uint32(id))
+				}
 			}
 			return withState(c, func(s *loader.State) error {
 				if err := s.DeleteRules(ids); err != nil {

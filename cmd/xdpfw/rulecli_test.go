@@ -85,3 +85,13 @@ func TestNoArgsCommands(t *testing.T) {
 		}
 	}
 }
+
+// TestRuleDelOnce: an id given twice is deleted, and said, once.
+func TestRuleDelOnce(t *testing.T) {
+	pin, _ := withLiveRuleset(t)
+	id := strings.TrimSpace(mustRunCLI(t, pin, "", "rule", "add", "--proto", "udp", "--dport", "5353", "--action", "drop"))
+	out := mustRunCLI(t, pin, "", "rule", "del", id, id)
+	if strings.Count(out, "deleted rule "+id+"\n") != 1 {
+		t.Errorf("rule del %s %s:\n%s", id, id, out)
+	}
+}
