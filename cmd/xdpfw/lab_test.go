@@ -197,6 +197,18 @@ func onThread(fn func() error) (err error) {
 
 // newNamedNS creates a named network namespace (netns.NewNamed moves the
 // thread it runs on into it, hence onThread).
+// newRandomNS is newNamedNS of a name of its own: prefix, this process's
+// pid and random bytes, so tests running at once never share one.
+func newRandomNS(t *testing.T, prefix string) (string, netns.NsHandle) {
+	t.Helper()
+	var rnd [4]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		t.Fatal(err)
+	}
+	name := fmt.Sprintf("%s-%d-%x", prefix, os.Getpid(), rnd)
+	return name, newNamedNS(t, name)
+}
+
 func newNamedNS(t *testing.T, name string) netns.NsHandle {
 	t.Helper()
 	ns := netns.NsHandle(-1)

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"crypto/rand"
-	"fmt"
 	"os"
 	"os/exec"
 	"syscall"
@@ -24,12 +22,7 @@ func TestServeInterfaceLater(t *testing.T) {
 	t.Parallel()
 	exe := buildXdpfw(t)
 	pin := privtest.PinDir(t)
-	var rnd [4]byte
-	if _, err := rand.Read(rnd[:]); err != nil {
-		t.Fatal(err)
-	}
-	name := fmt.Sprintf("xdpfw-serve-%d-%x", os.Getpid(), rnd)
-	ns := newNamedNS(t, name)
+	name, ns := newRandomNS(t, "xdpfw-serve")
 	in := func(args ...string) string {
 		t.Helper()
 		out, err := exec.Command("nsenter", append([]string{"--net=/run/netns/" + name, exe, "--pin-dir", pin}, args...)...).CombinedOutput()

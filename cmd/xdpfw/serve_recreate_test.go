@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"syscall"
 	"testing"
@@ -27,12 +25,7 @@ func TestServeMetricsInterfaceMadeAgain(t *testing.T) {
 	t.Parallel()
 	exe := buildXdpfw(t)
 	pin := privtest.PinDir(t)
-	var rnd [4]byte
-	if _, err := rand.Read(rnd[:]); err != nil {
-		t.Fatal(err)
-	}
-	name := fmt.Sprintf("xdpfw-again-%d-%x", os.Getpid(), rnd)
-	ns := newNamedNS(t, name)
+	name, ns := newRandomNS(t, "xdpfw-again")
 	// makeVeth makes again0 (and its peer) and returns its ifindex.
 	makeVeth := func() int {
 		t.Helper()

@@ -64,17 +64,23 @@ func TestLockWaitDirRemoved(t *testing.T) {
 		err error
 	}
 	waiter := make(chan opened, 1)
-	go func() {
-		s2, err := OpenOrCreate(dir)
-		waiter <- opened{s2, err}
-	}()
-	select {
-	case <-waiting:
-	case o := <-waiter:
-		t.Fatalf("OpenOrCreate did not wait for the lock (%v)", o.err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("OpenOrCreate did not wait for the lock in 10 s")
+	// wait starts an OpenOrCreate of dir and returns once it waits for
+	// the lock.
+	wait := func() {
+		t.Helper()
+		go func() {
+			s2, err := OpenOrCreate(dir)
+			waiter <- opened{s2, err}
+		}()
+		select {
+		case <-waiting:
+		case o := <-waiter:
+			t.Fatalf("OpenOrCreate did not wait for the lock (%v)", o.err)
+		case <-time.After(10 * time.Second):
+			t.Fatal("OpenOrCreate did not wait for the lock in 10 s")
+		}
 	}
+	wait()
 	if removed, err := s.RemoveIfUnused(); err != nil || !removed {
 		t.Fatalf("remove the state: %v, %v", removed, err)
 	}
@@ -109,17 +115,7 @@ func TestLockWaitDirRemoved(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go func() {
-		s5, err := OpenOrCreate(dir)
-		waiter <- opened{s5, err}
-	}()
-	select {
-	case <-waiting:
-	case o := <-waiter:
-		t.Fatalf("OpenOrCreate did not wait for the lock (%v)", o.err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("OpenOrCreate did not wait for the lock in 10 s")
-	}
+	wait()
 	if removed, err := s4.RemoveIfUnused(); err != nil || !removed {
 		t.Fatalf("remove the state: %v, %v", removed, err)
 	}

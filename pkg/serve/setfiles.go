@@ -3,6 +3,7 @@ package serve
 import (
 	"crypto/sha256"
 	"encoding/binary"
+	"io"
 	"net/netip"
 	"os"
 	"sync"
@@ -78,7 +79,7 @@ func (f *setFiles) settled() bool {
 // stampFile adds what says path changed to h: its size, modification
 // and change times and inode (a file renamed over it), or that it is
 // not there.
-func stampFile(h interface{ Write([]byte) (int, error) }, path string) {
+func stampFile(h io.Writer, path string) {
 	h.Write([]byte(path))
 	h.Write([]byte{0})
 	fi, err := os.Stat(path)
