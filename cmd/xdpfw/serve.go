@@ -35,8 +35,10 @@ directory's (a release's "current"), and the file's own (the links
 followed again when one is pointed elsewhere). A set's file: is looked at
 every 10 s and FILE applied again once a changed one has stayed as it is
 for a whole look (10 to 20 s after it was last written), so a feed
-rewritten in place is applied whole, never half written. SIGHUP applies
-FILE again whatever changed.
+rewritten in place is applied whole, never half written: a reload before
+then (SIGHUP, a retry, a change of FILE) does not read it, and fails
+saying so, the last good ruleset staying. SIGHUP applies FILE again
+whatever else changed.
 A file that cannot be read, parsed or applied changes nothing live: the
 last good ruleset stays, the log says why (file and line) and
 xdpfw_config_reload_success is 0 until a good file is applied. A file

@@ -3,6 +3,7 @@ package serve
 import (
 	"crypto/sha256"
 	"encoding/binary"
+	"fmt"
 	"io"
 	"net/netip"
 	"os"
@@ -18,36 +19,77 @@ import (
 // them (setPollEvery) and applies the config again once a changed one
 // has been quiet for a whole poll. A feed downloaded in place (curl -o)
 // is read only whole, then: applied half written, the set would shrink,
-// and a drop set let through what its missing lines listed.
+// and a drop set let through what its missing lines listed. Every reload
+// reads them so, not only the poll's: a SIGHUP, a retry or a change of
+// the config itself while a feed is being written would read it half
+// written (setFiles.takeable).
 
-// setFiles are the set files the last parse read, each stamped as it
-// was just before the read: the stamp a poll compares with.
-type setFiles struct {
-	mu      sync.Mutex
-	paths   []string
-	stamp   [sha256.Size]byte // of the files as read
-	pending [sha256.Size]byte // a changed stamp a poll saw, to be seen again
+// stamp is what says a file changed (stampFile).
+type stamp [sha256.Size]byte
+
+// look is a set file as the polls saw it.
+type look struct {
+	at      stamp // as the last poll saw it
+	settled bool  // the poll before saw it so too: quiet for a poll
 }
 
-// reading wraps read, the parser's reader of set files, so that the
-// files it reads are recorded with their stamps; done makes them the
-// ones polls compare with.
+// setFiles are the set files the last parse named, the stamp of each as
+// it was last read, and as the polls saw it.
+type setFiles struct {
+	mu     sync.Mutex
+	paths  []string         // named by the last parse: the ones polled
+	taken  map[string]stamp // as each was just before a parse last read it
+	polled map[string]look
+}
+
+// reading wraps read, the parser's reader of set files, so that a file
+// is read only when takeable, and the files read are recorded with
+// their stamps; done makes them the ones polls compare with.
 func (f *setFiles) reading(read func(string, rules.Family) ([]netip.Prefix, error)) (wrapped func(string, rules.Family) ([]netip.Prefix, error), done func()) {
 	var paths []string
-	h := sha256.New()
+	took := map[string]stamp{}
 	wrapped = func(path string, fam rules.Family) ([]netip.Prefix, error) {
 		paths = append(paths, path)
-		stampFile(h, path)
+		now := stampOf(path)
+		if !f.takeable(path, now) {
+			return nil, fmt.Errorf("%s changed since it was read and has not yet stayed as it is for a whole look (every %s): it is read once it has, never half written", path, setPollEvery)
+		}
+		took[path] = now
 		return read(path, fam)
 	}
 	done = func() {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		f.paths = paths
-		copy(f.stamp[:], h.Sum(nil))
-		f.pending = f.stamp
+		if f.taken == nil {
+			f.taken = map[string]stamp{}
+		}
+		for p, s := range took {
+			f.taken[p] = s
+		}
 	}
 	return wrapped, done
+}
+
+// takeable reports whether path, as stamped now, may be read: as it was
+// last read (what is live is it), or as two polls in a row saw it. A
+// file never read nor polled (at start, or newly named) has nothing to
+// compare with: it is read as it is, where waiting two polls would
+// leave the host without its config that long. Once read or polled, a
+// file is known for as long as serve runs, a config that fails to parse
+// meanwhile or stops naming it included.
+func (f *setFiles) takeable(path string, now stamp) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	taken, read := f.taken[path]
+	l, polled := f.polled[path]
+	switch {
+	case !read && !polled:
+		return true
+	case read && now == taken:
+		return true
+	}
+	return polled && l.settled && now == l.at
 }
 
 // settled reports whether a set file changed since it was read and has
@@ -56,24 +98,28 @@ func (f *setFiles) reading(read func(string, rules.Family) ([]netip.Prefix, erro
 func (f *setFiles) settled() bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if len(f.paths) == 0 {
-		return false
+	if f.polled == nil {
+		f.polled = map[string]look{}
 	}
-	h := sha256.New()
+	changed, quiet := false, true
 	for _, p := range f.paths {
-		stampFile(h, p)
+		now := stampOf(p)
+		l, seen := f.polled[p]
+		l = look{at: now, settled: seen && now == l.at}
+		f.polled[p] = l
+		if taken, read := f.taken[p]; !read || now != taken {
+			changed, quiet = true, quiet && l.settled
+		}
 	}
-	var now [sha256.Size]byte
-	copy(now[:], h.Sum(nil))
-	if now == f.stamp {
-		f.pending = f.stamp
-		return false
-	}
-	if now != f.pending {
-		f.pending = now
-		return false
-	}
-	return true
+	return changed && quiet
+}
+
+// stampOf is path's stamp now.
+func stampOf(path string) (s stamp) {
+	h := sha256.New()
+	stampFile(h, path)
+	copy(s[:], h.Sum(nil))
+	return s
 }
 
 // stampFile adds what says path changed to h: its size, modification

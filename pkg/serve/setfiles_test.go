@@ -98,3 +98,77 @@ func TestSetFilePolled(t *testing.T) {
 	r.reload(triggerSetFile, true)
 	want("replaced", "192.0.2.3", "192.0.2.4", "192.0.2.5")
 }
+
+// TestSetFileNotTakenHalfWritten: a set file changed since it was read
+// is not read by a reload that is not the poll's (a SIGHUP, the retry
+// of a config that failed, a change of the config) before two polls
+// have seen it as it is: it may be half written. Such a reload changes
+// nothing live and says why; the polls then apply the file whole.
+func TestSetFileNotTakenHalfWritten(t *testing.T) {
+	privtest.Require(t)
+	pin, confDir, feedDir := privtest.PinDir(t), t.TempDir(), t.TempDir()
+	feed := filepath.Join(feedDir, "feed.txt")
+	if err := os.WriteFile(feed, []byte("192.0.2.1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	conf := filepath.Join(confDir, "xdpfw.yaml")
+	if err := os.WriteFile(conf, []byte("policy: pass\nsets:\n  feed: {family: ipv4, file: "+feed+"}\nrules:\n  - {src: \"@feed\", action: drop}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	r := &reloader{dir: pin, path: conf, log: newLogger(&out, time.Minute)}
+	r.reload("start", true)
+	held := func(what string, want int) {
+		t.Helper()
+		s, err := loader.Open(pin)
+		if err != nil {
+			t.Fatalf("%v\n%s", err, out.String())
+		}
+		defer s.Close()
+		ps, err := s.SetElements("feed")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ps) != want {
+			t.Errorf("%s: the set holds %v, want %d elements\n%s", what, ps, want, out.String())
+		}
+	}
+	held("started", 1)
+	// A feed of three being written in place: two lines so far.
+	if err := os.WriteFile(feed, []byte("192.0.2.1\n192.0.2.2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r.reload("SIGHUP", true)
+	held("a SIGHUP while the feed is being written", 1)
+	r.reload(triggerRetry, true)
+	held("a retry while the feed is being written", 1)
+	if err := os.WriteFile(conf, []byte("policy: pass\nsets:\n  feed: {family: ipv4, file: "+feed+"}\nrules:\n  - {src: \"@feed\", action: drop, comment: x}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r.reload("file changed", false)
+	held("a change of the config while the feed is being written", 1)
+	if !strings.Contains(out.String(), "has not yet stayed as it is") {
+		t.Errorf("the reloads refused do not say why:\n%s", out.String())
+	}
+	f, err := os.OpenFile(feed, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString("192.0.2.3\n"); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if r.sets.settled() {
+		t.Errorf("the first poll seeing the feed would apply it")
+	}
+	r.reload("SIGHUP", true)
+	held("a SIGHUP after one poll saw the feed", 1)
+	if !r.sets.settled() {
+		t.Fatalf("the second poll seeing the feed as it was would not apply it\n%s", out.String())
+	}
+	r.reload(triggerSetFile, true)
+	held("the feed applied after two polls", 3)
+	if st := r.current(); !st.ok {
+		t.Errorf("the reload after two polls failed: %s", st.err)
+	}
+}
