@@ -43,8 +43,8 @@ A file that cannot be read, parsed or applied changes nothing live: the
 last good ruleset stays, the log says why (file and line) and
 xdpfw_config_reload_success is 0 until a good file is applied. A file
 that failed is tried again every 30 s, since what failed may be outside
-it (at boot, an interface it lists may not exist yet); a retry that fails
-the same way is not logged again. FILE is
+it (at boot, an interface it lists may not exist yet); a retry, or a set
+file's change, that fails the same way is not logged again. FILE is
 the truth: a change made meanwhile with another command (rule add, set
 add) lasts until FILE is next applied.
 

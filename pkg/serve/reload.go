@@ -105,8 +105,10 @@ func (r *reloader) reload(why string, force bool) {
 	if err != nil {
 		r.status.err = oneLine(err.Error())
 		r.status.failures++
-		// A retry that fails as the last attempt did is not news.
-		if why != triggerRetry || r.status.err != prev {
+		// A retry, or a set file's change, that fails as the last
+		// attempt did is not news: a config that cannot be read failed
+		// so at each feed update.
+		if (why != triggerRetry && why != triggerSetFile) || r.status.err != prev {
 			if a := (*loader.AttachAfterApply)(nil); errors.As(err, &a) && a.Live {
 				r.log.Error("config applied, but its interfaces are not all attached", "file", r.path, "trigger", why, "error", err)
 			} else {

@@ -31,6 +31,11 @@ type stamp [sha256.Size]byte
 type look struct {
 	at      stamp // as the last poll saw it
 	settled bool  // the poll before saw it so too: quiet for a poll
+	// fired: a poll has had the config applied again for it as it is.
+	// Once is enough: a config that cannot be read reads no set file,
+	// and a poll that had it tried again every time was a failed
+	// reload, and its log line, every 10 s.
+	fired bool
 }
 
 // setFiles are the set files the last parse named, the stamp of each as
@@ -94,24 +99,36 @@ func (f *setFiles) takeable(path string, now stamp) bool {
 
 // settled reports whether a set file changed since it was read and has
 // stayed as it is since the last poll: the config is to be applied
-// again. The first poll that sees a change only notes it.
+// again, once for the files as they are. The first poll that sees a
+// change only notes it.
 func (f *setFiles) settled() bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.polled == nil {
 		f.polled = map[string]look{}
 	}
-	changed, quiet := false, true
+	var changed []string
+	fresh, quiet := false, true
 	for _, p := range f.paths {
 		now := stampOf(p)
 		l, seen := f.polled[p]
-		l = look{at: now, settled: seen && now == l.at}
+		same := seen && now == l.at
+		l = look{at: now, settled: same, fired: same && l.fired}
 		f.polled[p] = l
 		if taken, read := f.taken[p]; !read || now != taken {
-			changed, quiet = true, quiet && l.settled
+			changed = append(changed, p)
+			fresh, quiet = fresh || !l.fired, quiet && l.settled
 		}
 	}
-	return changed && quiet
+	if !fresh || !quiet {
+		return false
+	}
+	for _, p := range changed {
+		l := f.polled[p]
+		l.fired = true
+		f.polled[p] = l
+	}
+	return true
 }
 
 // stampOf is path's stamp now.

@@ -172,3 +172,44 @@ func TestSetFileNotTakenHalfWritten(t *testing.T) {
 		t.Errorf("the reload after two polls failed: %s", st.err)
 	}
 }
+
+// TestSetFileUnreadableConfigOnce: with the config unreadable (gone), a
+// set file's change has it tried again once, not at every poll after,
+// and that failure is logged once: another change failing the same way
+// is not news.
+func TestSetFileUnreadableConfigOnce(t *testing.T) {
+	privtest.Require(t)
+	pin, confDir, feedDir := privtest.PinDir(t), t.TempDir(), t.TempDir()
+	feed := filepath.Join(feedDir, "feed.txt")
+	write := func(s string) {
+		t.Helper()
+		if err := os.WriteFile(feed, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("192.0.2.1\n")
+	conf := filepath.Join(confDir, "xdpfw.yaml")
+	if err := os.WriteFile(conf, []byte("policy: pass\nsets:\n  feed: {family: ipv4, file: "+feed+"}\nrules:\n  - {src: \"@feed\", action: drop}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	r := &reloader{dir: pin, path: conf, log: newLogger(&out, time.Minute)}
+	r.reload("start", true)
+	if err := os.Remove(conf); err != nil {
+		t.Fatal(err)
+	}
+	polls := func(n int) {
+		for range n {
+			if r.sets.settled() {
+				r.reload(triggerSetFile, true)
+			}
+		}
+	}
+	write("192.0.2.1\n192.0.2.2\n")
+	polls(6)
+	write("192.0.2.1\n192.0.2.2\n192.0.2.3\n")
+	polls(6)
+	if st, n := r.current(), strings.Count(out.String(), "config not applied"); st.failures != 2 || n != 1 {
+		t.Errorf("two feed changes with the config gone: %d failed reloads (want 2, one a change), %d logged (want 1):\n%s", st.failures, n, out.String())
+	}
+}
