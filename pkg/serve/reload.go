@@ -3,9 +3,12 @@ package serve
 import (
 	"crypto/sha256"
 	"errors"
+	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -54,7 +57,7 @@ const retryEvery = 30 * time.Second
 // (unreadable, invalid, refused by apply) changes nothing live: the last
 // good ruleset stays, and the log and the metrics say why.
 func (r *reloader) reload(why string, force bool) {
-	data, err := input.ReadFile(r.path, input.MaxRuleset)
+	data, err := readSettled(r.path)
 	sum := sha256.Sum256(data)
 	unread := ""
 	if err != nil {
@@ -134,6 +137,60 @@ func (r *reloader) reload(why string, force bool) {
 	}
 	r.log.Info("config applied", "file", r.path, "trigger", why, "rules", len(rs.Rules), "policy", rs.Policy.String(),
 		"unchanged", res.Unchanged, "added", res.Added, "removed", res.Removed)
+}
+
+// maxSettleWait bounds how long readSettled waits for a file written
+// without a pause: the service does nothing else meanwhile.
+const maxSettleWait = 2 * time.Second
+
+// readSettled reads the config once it has stayed as it is for settle.
+// The watch waits so before it reports a change, but the start, SIGHUP,
+// the retry and the set files' poll read it whenever they come: one
+// written in place (scp, an editor that does not rename) was then read
+// half written, and a file cut after a whole line parses (cut after
+// "rules:", a drop policy with no rule). Its change time is looked at
+// after the read: older than settle, the file was quiet that long and
+// all through the read. A writer that pauses longer than settle in the
+// middle of the file is still read half written, by the watch's reload
+// as well: no stamp tells a pause from an end. That reload applies the
+// whole file once the write goes on; writing it aside and renaming it
+// over (as editors, install(1) and ConfigMaps do) never shows it half
+// written.
+func readSettled(path string) ([]byte, error) {
+	var waited time.Duration
+	for {
+		data, err := input.ReadFile(path, input.MaxRuleset)
+		wait := settle - changedAgo(path)
+		if err != nil || wait <= 0 {
+			return data, err
+		}
+		if waited >= maxSettleWait {
+			return nil, fmt.Errorf("%s is still being written after %s: not read half written", path, waited.Round(time.Millisecond))
+		}
+		time.Sleep(wait)
+		waited += wait
+	}
+}
+
+// changedAgo is how long ago path last changed (its inode's change
+// time, which a writer cannot set back as it can the modification
+// time), or settle when that cannot be told: a file gone fails to read
+// anyway, and one changed in the future was changed before the clock
+// was set back.
+func changedAgo(path string) time.Duration {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return settle
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return settle
+	}
+	ago := time.Since(time.Unix(st.Ctim.Unix()))
+	if ago < 0 {
+		return settle
+	}
+	return ago
 }
 
 // maxErrorLabel bounds the error a metric label carries.

@@ -2,10 +2,14 @@ package serve
 
 import (
 	"bytes"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/xdpfw/xdpfw/internal/privtest"
+	"github.com/xdpfw/xdpfw/pkg/loader"
 )
 
 // TestReloadMissingFileOnce: a config file that is gone is reported once,
@@ -24,5 +28,47 @@ func TestReloadMissingFileOnce(t *testing.T) {
 	r.reload("SIGHUP", true)
 	if st := r.current(); st.failures != 2 {
 		t.Errorf("a forced reload of the missing file: %d failures, want 2", st.failures)
+	}
+}
+
+// TestReloadWaitsForSettle: a reload the watch did not settle (a SIGHUP)
+// coming while the config is being written in place reads it once it
+// has stayed as it is for the settle, not half written: cut after its
+// first rule, it parses, and was applied one rule short.
+func TestReloadWaitsForSettle(t *testing.T) {
+	privtest.Require(t)
+	pin, dir := privtest.PinDir(t), t.TempDir()
+	conf := filepath.Join(dir, "xdpfw.yaml")
+	const head = "policy: pass\nrules:\n  - {proto: udp, dport: 9, action: drop}\n"
+	const tail = "  - {proto: udp, dport: 10, action: drop}\n"
+	if err := os.WriteFile(conf, []byte(head+tail), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	r := &reloader{dir: pin, path: conf, log: newLogger(&out, time.Minute)}
+	r.reload("start", true)
+	if err := os.WriteFile(conf, []byte(head), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	wrote := make(chan error, 1)
+	go func() {
+		time.Sleep(settle / 10)
+		f, err := os.OpenFile(conf, os.O_WRONLY|os.O_APPEND, 0)
+		if err == nil {
+			_, err = f.WriteString(tail)
+			f.Close()
+		}
+		wrote <- err
+	}()
+	r.reload("SIGHUP", true)
+	if err := <-wrote; err != nil {
+		t.Fatal(err)
+	}
+	st, err := loader.ReadStatus(pin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Rules != 2 || strings.Contains(out.String(), "rules=1") {
+		t.Errorf("a SIGHUP while the config was being written: %d rules live, want 2\n%s", st.Rules, out.String())
 	}
 }
