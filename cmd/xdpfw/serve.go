@@ -57,7 +57,8 @@ each scrape: xdpfw_rule_packets_total and xdpfw_rule_bytes_total (labels
 id, action, comment), xdpfw_verdict_packets_total and _bytes_total
 (labels verdict, reason), xdpfw_interface_verdict_packets_total and
 _bytes_total (labels interface, ifindex, verdict, reason: a gone
-interface stays recorded under its name, which one made again holds too),
+interface stays recorded under its name, which one made again holds too,
+until FILE listing that name is applied again),
 xdpfw_ring_records_total (labels ring capture or log, result taken, lost
 or limited), xdpfw_ct_entries, xdpfw_ct_capacity, xdpfw_ct_idle,
 xdpfw_ct_flows_total (label event), xdpfw_ct_packets_total (label state),

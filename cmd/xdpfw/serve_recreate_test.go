@@ -15,11 +15,13 @@ import (
 )
 
 // TestServeMetricsInterfaceMadeAgain: an interface deleted and made
-// again under its name (a veth, a VLAN) is a new attachment, while the
-// gone one stays recorded under the same name. The metrics tell the two
-// apart by ifindex: each series once (Prometheus keeps one of a series
-// given twice, so the attached gauge read 0 for a running interface and
-// the counters jumped between the two), the running one attached.
+// again under its name (a veth, a VLAN) and attached by hand is a new
+// attachment, while the gone one stays recorded under the same name. The
+// metrics tell the two apart by ifindex: each series once (Prometheus
+// keeps one of a series given twice, so the attached gauge read 0 for a
+// running interface and the counters jumped between the two), the
+// running one attached. A reload of the file listing it forgets the gone
+// one's record: its series go.
 func TestServeMetricsInterfaceMadeAgain(t *testing.T) {
 	privtest.Require(t)
 	t.Parallel()
@@ -81,9 +83,13 @@ func TestServeMetricsInterfaceMadeAgain(t *testing.T) {
 	if second == first {
 		t.Fatalf("again0 made again with its old ifindex %d", first)
 	}
-	p.signal(syscall.SIGHUP)
-	p.waitLog("attached", "interface=again0")
-	p.waitLog("trigger=SIGHUP")
+	var attachErr error
+	inNS(t, ns, func() {
+		_, _, attachErr = runCLIBoth(pin, "", "attach", "--mode", "generic", "again0")
+	})
+	if attachErr != nil {
+		t.Fatalf("attach again0 made again: %v", attachErr)
+	}
 
 	// The server listens in the namespace: the connection is made there
 	// (a socket is its maker's thread's namespace's), the request on it.
@@ -121,6 +127,16 @@ func TestServeMetricsInterfaceMadeAgain(t *testing.T) {
 		if n != len(verdictMetricLabels) {
 			t.Errorf("%s has %d series of the running again0 (ifindex %d), want %d:\n%s", fam, n, second, len(verdictMetricLabels), body)
 		}
+	}
+	p.signal(syscall.SIGHUP)
+	p.waitLog("trigger=SIGHUP")
+	if body, err = fetchMetrics(client, url); err != nil {
+		t.Fatal(err)
+	}
+	att = metricValues(parseMetrics(t, url, body), "xdpfw_interface_attached")
+	want = map[string]float64{fmt.Sprintf("ifindex=%d,interface=again0,mode=generic", second): 1}
+	if fmt.Sprint(att) != fmt.Sprint(want) {
+		t.Errorf("after a reload of the file listing again0: xdpfw_interface_attached %v, want %v", att, want)
 	}
 	p.signal(syscall.SIGTERM)
 	if code := p.exit(); code != 0 {

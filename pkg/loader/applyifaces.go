@@ -115,7 +115,8 @@ func ifaceModes(list []rules.Interface) ([]Mode, error) {
 
 // MatchInterfaces makes the attachments exactly want: the program is
 // attached to each listed interface in its mode (an attachment already
-// so is left alone) and detached from every other interface it is on. It
+// so is left alone) and detached from every other interface it is on;
+// the record of a listed interface gone and made again is forgotten. It
 // never removes the state, even when want is empty: the ruleset stays
 // pinned, as one applied before any attach does. A program xdpfw did not
 // attach is never replaced.
@@ -133,6 +134,7 @@ func (s *State) MatchInterfaces(want []rules.Interface) (IfaceChange, error) {
 	// be one more interface without the firewall it was listed for.
 	var failed []error
 	listed := map[string]bool{}
+	attached := map[string]int{} // name: ifindex
 	for i, ifc := range want {
 		listed[ifc.Name] = true
 		att, warning, err := s.attachBy(ifc.Name, modes[i], false, byFile)
@@ -143,11 +145,24 @@ func (s *State) MatchInterfaces(want []rules.Interface) (IfaceChange, error) {
 			failed = append(failed, err)
 			continue
 		}
+		attached[ifc.Name] = att.Ifindex
 		if !sameAttachment(before, att) {
 			ch.Attached = append(ch.Attached, att)
 		}
 	}
 	for _, a := range before {
+		if idx, ok := attached[a.Iface]; ok && idx != a.Ifindex {
+			// The record of a gone interface by a listed name, attached
+			// just now on another ifindex: made again (a veth, a VLAN).
+			// Kept, it was one more "missing" in status, failing it, at
+			// each time the interface was made again, and detach of the
+			// name detached the running one. Not said detached: that
+			// name was just attached.
+			if err := s.forget(a.Ifindex, fmt.Sprintf("%s (ifindex %d, gone)", a.Iface, a.Ifindex)); err != nil {
+				failed = append(failed, err)
+			}
+			continue
+		}
 		if listed[a.Iface] {
 			continue
 		}
