@@ -357,3 +357,14 @@ func TestRuleAddNeverMatches(t *testing.T) {
 	refused(t, pin, "", "set @s6 is ipv6, but icmp-type/icmp-code match IPv4 only: the rule would never match",
 		"rule", "add", "--src", "@s6", "--proto", "icmp", "--icmp-type", "echo-request", "--action", "drop")
 }
+
+// TestRuleAddMissingSet: a rule on a set that does not exist is refused
+// naming the set and how to make it, not the id the rule would have had.
+func TestRuleAddMissingSet(t *testing.T) {
+	pin, _ := withLiveRuleset(t)
+	refused(t, pin, "", "", "rule", "add", "--src", "@nosuch", "--action", "drop")
+	_, err := runCLI(t, pin, "", "rule", "add", "--src", "@nosuch", "--action", "drop")
+	if want := "set @nosuch does not exist (create it with xdpfw set create nosuch)"; err == nil || err.Error() != want {
+		t.Errorf("rule add --src @nosuch: %v, want %q", err, want)
+	}
+}

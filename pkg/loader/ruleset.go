@@ -32,6 +32,9 @@ func (s *State) AddRule(r rules.Rule) (uint32, error) {
 		if err := r.Validate(); err != nil {
 			return err
 		}
+		if err := r.CheckSetRefs(rs.Sets); err != nil {
+			return err
+		}
 		if err := r.CheckSetFamilies(rs.Sets); err != nil {
 			return err
 		}

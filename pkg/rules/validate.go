@@ -163,7 +163,7 @@ func (m Match) validSetRefs(sets Sets) error {
 		if s == nil {
 			// A file's rules were checked against its own sets already
 			// (fileParser.rule): this is a rule for the live sets.
-			return fmt.Errorf("set @%s does not exist (create it with xdpfw set create)", name)
+			return fmt.Errorf("set @%s does not exist (create it with xdpfw set create %s)", name, name)
 		}
 		if s.Family == FamilyAny {
 			continue
@@ -175,6 +175,11 @@ func (m Match) validSetRefs(sets Sets) error {
 	}
 	return nil
 }
+
+// CheckSetRefs checks a rule coming in against the sets it will live
+// with, as Ruleset.Validate does, but alone: a rule add's error names no
+// rule id, since the rule it would have been is not made.
+func (r Rule) CheckSetRefs(sets Sets) error { return r.Match.validSetRefs(sets) }
 
 // CheckSetFamilies refuses a rule that names a set of one family with
 // the other family's ICMP type or code: it could never match, and a drop
