@@ -83,6 +83,7 @@ func interspersed(app *cli.App, args []string) []string {
 		}
 		c := findCommand(cmds, a)
 		if c == nil {
+			unknownCommand(app, path, a, len(cmds) > 0)
 			break
 		}
 		out = append(out, a)
@@ -120,6 +121,22 @@ func interspersed(app *cli.App, args []string) []string {
 		out = append(out, positional...)
 	}
 	return out
+}
+
+// unknownCommand leaves the error for a, which names no command where
+// one is due (path's subcommands, or the app's): urfave/cli said "No
+// help topic for 'bogus'", as if help had been asked for. A command's
+// own help subcommand is known to urfave/cli only once it runs.
+func unknownCommand(app *cli.App, path, a string, due bool) {
+	if _, done := app.Metadata[argsErrorKey]; done || !due || (path != "" && (a == "help" || a == "h")) {
+		return
+	}
+	see := strings.TrimSpace("xdpfw " + path)
+	err := fmt.Errorf("unknown command %q (see: %s --help)", a, see)
+	if path != "" {
+		err = fmt.Errorf("%s: %w", path, err)
+	}
+	app.Metadata[argsErrorKey] = err
 }
 
 func isFlag(a string) bool { return len(a) > 1 && a[0] == '-' }

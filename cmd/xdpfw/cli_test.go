@@ -130,3 +130,28 @@ func TestInterspersed(t *testing.T) {
 		}
 	}
 }
+
+// TestUnknownCommand: a word that names no command, at the top or under
+// one with subcommands, fails in one line naming it and the help to read
+// (urfave/cli said "No help topic for 'bogus'"), before any state is read;
+// a command's help subcommand still works.
+func TestUnknownCommand(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ args, want string }{
+		{"bogus", `xdpfw: unknown command "bogus" (see: xdpfw --help)`},
+		{"--pin-dir /nonexistent/xdpfw bogus --all", `xdpfw: unknown command "bogus" (see: xdpfw --help)`},
+		{"rule bogus", `xdpfw: rule: unknown command "bogus" (see: xdpfw rule --help)`},
+		{"set bogus bl 192.0.2.1", `xdpfw: set: unknown command "bogus" (see: xdpfw set --help)`},
+	} {
+		stdout, stderr, code := runMain(t, exe, 0, strings.Fields(tc.args)...)
+		if code == 0 || stdout != "" || stderr != tc.want+"\n" {
+			t.Errorf("xdpfw %s: exit %d, stdout %q, stderr %q; want exit 1 and %q", tc.args, code, stdout, stderr, tc.want)
+		}
+	}
+	if stdout, stderr, code := runMain(t, exe, 0, "rule", "help"); code != 0 || !strings.Contains(stdout, "xdpfw rule - ") || stderr != "" {
+		t.Errorf("xdpfw rule help: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+}
