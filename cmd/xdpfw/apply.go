@@ -114,7 +114,7 @@ written.`,
 				if c.Bool("json") {
 					return printJSON(c, map[string]any{"file": name, "policy": rs.Policy.String(), "rules": len(rs.Rules)})
 				}
-				fmt.Fprintf(c.App.Writer, "%s: ok: %d rules, policy %s\n", name, len(rs.Rules), rs.Policy)
+				fmt.Fprintf(c.App.Writer, "%s: ok: %s, policy %s\n", name, count(len(rs.Rules), "rule"), rs.Policy)
 				return nil
 			}
 			res, ch, err := applyRuleset(c.String("pin-dir"), rs)
@@ -152,11 +152,11 @@ written.`,
 				return printJSON(c, out)
 			}
 			if !res.Committed {
-				fmt.Fprintf(c.App.Writer, "unchanged: %d rules, policy %s\n", len(rs.Rules), rs.Policy)
+				fmt.Fprintf(c.App.Writer, "unchanged: %s, policy %s\n", count(len(rs.Rules), "rule"), rs.Policy)
 				return nil
 			}
-			fmt.Fprintf(c.App.Writer, "applied %d rules (%d unchanged, %d added, %d removed), policy %s\n",
-				len(rs.Rules), res.Unchanged, res.Added, res.Removed, rs.Policy)
+			fmt.Fprintf(c.App.Writer, "applied %s (%d unchanged, %d added, %d removed), policy %s\n",
+				count(len(rs.Rules), "rule"), res.Unchanged, res.Added, res.Removed, rs.Policy)
 			return nil
 		},
 	}
@@ -174,7 +174,7 @@ func checkAgainstCaptures(c *cli.Context, name string, rs *rules.Ruleset, captur
 		return nothingRead(c, rep.Errors, len(captures))
 	}
 	err = printReport(c, map[string]any{"file": name, "policy": rs.Policy.String(), "rules": len(rs.Rules), "diff": rep}, func() {
-		fmt.Fprintf(c.App.Writer, "%s: ok: %d rules, policy %s; nothing applied\n\n", name, len(rs.Rules), rs.Policy)
+		fmt.Fprintf(c.App.Writer, "%s: ok: %s, policy %s; nothing applied\n\n", name, count(len(rs.Rules), "rule"), rs.Policy)
 		printDiff(c, rep)
 	})
 	if err != nil {

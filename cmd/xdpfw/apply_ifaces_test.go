@@ -54,7 +54,7 @@ func TestApplyInterfaces(t *testing.T) {
 	want("after the first apply", attachments(), "ifa0", "generic attached=true", "ifb0", "native attached=true")
 
 	// The same file again changes nothing.
-	if out := c.mustRun("apply", "-f", file("again.yaml", "interfaces:\n  - {name: ifa0, mode: generic}\n  - name: ifb0\n")); out != "unchanged: 1 rules, policy pass\n" {
+	if out := c.mustRun("apply", "-f", file("again.yaml", "interfaces:\n  - {name: ifa0, mode: generic}\n  - name: ifb0\n")); out != "unchanged: 1 rule, policy pass\n" {
 		t.Errorf("the same file again printed %q", out)
 	}
 

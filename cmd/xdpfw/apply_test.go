@@ -237,7 +237,7 @@ func TestApplyBeforeAttach(t *testing.T) {
 	open, blocked := l.serverUDP(l.serverV4, 5001), l.serverUDP(l.serverV4, 5002)
 	file := writeFile(t, t.TempDir(), "rules.yaml", "policy: pass\nrules:\n  - {proto: udp, dport: 5002, action: drop}\n")
 
-	if out := l.mustCLI("apply", "-f", file); !strings.HasPrefix(out, "applied 1 rules") {
+	if out := l.mustCLI("apply", "-f", file); !strings.HasPrefix(out, "applied 1 rule ") {
 		t.Errorf("apply printed %q", out)
 	}
 	if st := l.status(); st.Rules != 1 || len(st.Interfaces) != 0 {

@@ -92,7 +92,7 @@ func runCapture(c *cli.Context) error {
 		err = cerr
 	}
 	if sum.Started {
-		fmt.Fprintf(c.App.ErrWriter, "xdpfw: %d packets written; %d lost (the reader fell behind), %d over --max-rate\n", sum.Written, sum.Lost, sum.Limited)
+		fmt.Fprintf(c.App.ErrWriter, "xdpfw: %s written; %d lost (the reader fell behind), %d over --max-rate\n", count(sum.Written, "packet"), sum.Lost, sum.Limited)
 	}
 	return err
 }

@@ -224,7 +224,7 @@ were removed (--json: {"flushed": N}); ct stats counts them as flushed.`,
 					return err
 				}
 				return printReport(c, map[string]int{"flushed": n}, func() {
-					fmt.Fprintf(c.App.Writer, "flushed %d flows\n", n)
+					fmt.Fprintf(c.App.Writer, "flushed %s\n", count(n, "flow"))
 				})
 			})
 		},

@@ -61,7 +61,7 @@ func printChanges(c *cli.Context, rep *replay.DiffReport) {
 }
 
 func rulesetText(r replay.RulesetInfo) string {
-	return fmt.Sprintf("%d rules, policy %s", r.Rules, r.Policy)
+	return fmt.Sprintf("%s, policy %s", count(r.Rules, "rule"), r.Policy)
 }
 
 func oldText(r replay.RulesetInfo) string {

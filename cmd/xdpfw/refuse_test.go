@@ -368,3 +368,26 @@ func TestRuleAddMissingSet(t *testing.T) {
 		t.Errorf("rule add --src @nosuch: %v, want %q", err, want)
 	}
 }
+
+// TestOneIsSingular: counts of one say the noun once ("1 rule"), where
+// the output said "1 rules" and "1 elements".
+func TestOneIsSingular(t *testing.T) {
+	privtest.Require(t)
+	pin, dir := privtest.PinDir(t), t.TempDir()
+	file := writeFile(t, dir, "one.yaml", "policy: pass\nrules:\n  - {proto: tcp, dport: 22, action: drop}\n")
+	for _, tc := range []struct {
+		want string
+		args []string
+	}{
+		{file + ": ok: 1 rule, policy pass\n", []string{"apply", "--check", "-f", file}},
+		{"applied 1 rule (0 unchanged, 1 added, 0 removed), policy pass\n", []string{"apply", "-f", file}},
+		{"unchanged: 1 rule, policy pass\n", []string{"apply", "-f", file}},
+		{"", []string{"set", "create", "bl"}},
+		{"set bl: 1 added, 0 deleted, 0 already there; 1 element\n", []string{"set", "add", "bl", "192.0.2.1"}},
+		{"set bl: 1 added, 0 deleted, 0 already there; 2 elements\n", []string{"set", "add", "bl", "192.0.2.2"}},
+	} {
+		if out := mustRunCLI(t, pin, "", tc.args...); out != tc.want {
+			t.Errorf("xdpfw %s: %q, want %q", strings.Join(tc.args, " "), out, tc.want)
+		}
+	}
+}

@@ -162,7 +162,7 @@ func replayErrors(c *cli.Context, bad []string, mismatches, captures int) error 
 	}
 	switch {
 	case mismatches > 0:
-		return fmt.Errorf("%s: %d frames where the datapath and the reference model disagree", commandPath(c), mismatches)
+		return fmt.Errorf("%s: %s where the datapath and the reference model disagree", commandPath(c), count(mismatches, "frame"))
 	case len(bad) > captures: // directories given, more than one bad in them
 		return fmt.Errorf("%s: %d captures could not be read to their end (above); the rest replayed", commandPath(c), len(bad))
 	case len(bad) > 0:

@@ -94,7 +94,7 @@ func replayBench(c *cli.Context) error {
 		rep.Rules = len(rs.Rules)
 		rep.Results, err = perf.Measure([]perf.Subject{
 			{Name: "empty XDP program", Prog: empty},
-			{Name: fmt.Sprintf("xdpfw (%d rules)", len(rs.Rules)), Prog: t.ProgramFor(frames)},
+			{Name: fmt.Sprintf("xdpfw (%s)", count(len(rs.Rules), "rule")), Prog: t.ProgramFor(frames)},
 		}, frames, perf.Options{Repeat: rep.Repeat, Rounds: rep.Rounds})
 		return err
 	})

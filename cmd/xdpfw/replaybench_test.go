@@ -43,7 +43,7 @@ func TestReplayBench(t *testing.T) {
 		t.Fatalf("unexpected report: %+v", rep)
 	}
 	out, err = runApp("replay", "--bench", "--repeat", "2", "--rounds", "1", "--rules", ruleset, pcap)
-	if err != nil || !strings.Contains(out, "xdpfw (1 rules)") || !strings.Contains(out, "frames: 4096") {
+	if err != nil || !strings.Contains(out, "xdpfw (1 rule)") || !strings.Contains(out, "frames: 4096") {
 		t.Fatalf("table output: %v\n%s", err, out)
 	}
 	if _, err := runApp("replay", "--bench", "--verify", "--rules", ruleset, pcap); err == nil || !strings.Contains(err.Error(), "--verify") {

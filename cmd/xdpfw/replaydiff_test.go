@@ -265,7 +265,7 @@ func TestReplayDiffTable(t *testing.T) {
 	lib := libraryDiff(t, old, next, []string{basic})
 	want := fmt.Sprintf("verdict changed: %d of %d frames (pass->drop: %d, drop->pass: %d); same verdict from another rule: %d; unchanged: %d\n",
 		lib.PassToDrop+lib.DropToPass, lib.Ran, lib.PassToDrop, lib.DropToPass, lib.Redecided, lib.Unchanged)
-	if !strings.HasPrefix(out, next+" (2 rules, policy pass) against "+old+" (1 rules, policy pass)\n") || !strings.Contains(out, want) {
+	if !strings.HasPrefix(out, next+" (2 rules, policy pass) against "+old+" (1 rule, policy pass)\n") || !strings.Contains(out, want) {
 		t.Errorf("want the header and %q:\n%s", want, out)
 	}
 	if _, err := runCLI(t, pin, "", "replay", "--diff", "--fail-on-change", "--rules", next, "--against", old, basic); err == nil ||

@@ -123,8 +123,8 @@ func printSetResult(c *cli.Context, name string, res loader.SetResult) error {
 		return printJSON(c, map[string]any{"set": name, "added": res.Added, "deleted": res.Deleted,
 			"unchanged": res.Unchanged, "elements": res.Elements})
 	}
-	fmt.Fprintf(c.App.Writer, "set %s: %d added, %d deleted, %d already there; %d elements\n",
-		name, res.Added, res.Deleted, res.Unchanged, res.Elements)
+	fmt.Fprintf(c.App.Writer, "set %s: %d added, %d deleted, %d already there; %s\n",
+		name, res.Added, res.Deleted, res.Unchanged, count(res.Elements, "element"))
 	return nil
 }
 
