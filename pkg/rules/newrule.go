@@ -3,6 +3,7 @@ package rules
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // FieldError is a bad value of one key of a rule ("action" or a
@@ -46,6 +47,12 @@ func NewRule(priority uint32, action string, conds map[string]string) (Rule, err
 	if s, ok := conds[CommentKey]; ok {
 		if err := ValidComment(s); err != nil {
 			return r, &FieldError{CommentKey, err}
+		}
+		// Blank, it reads as no comment in rule list and save. Refused
+		// here, where rules come in, not by ValidComment: a rule stored
+		// with one before must still read back.
+		if s != "" && strings.Trim(s, " ") == "" {
+			return r, &FieldError{CommentKey, errors.New("only spaces (write a note, or leave the comment out)")}
 		}
 		r.Comment = s
 	}

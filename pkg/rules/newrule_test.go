@@ -30,6 +30,7 @@ func TestNewRule(t *testing.T) {
 		{1, "drop", map[string]string{"iface": "e\xffth"}, "iface", "not UTF-8"},
 		{1, "drop", map[string]string{"iface": "\x1b[31mred"}, "iface", "control or unprintable character U+001B"},
 		{1, "drop", map[string]string{"iface": "a\rb"}, "iface", "U+000D"},
+		{1, "drop", map[string]string{CommentKey: "   "}, CommentKey, "only spaces (write a note, or leave the comment out)"},
 	} {
 		_, err := NewRule(tc.prio, tc.action, tc.conds)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -62,5 +63,21 @@ func TestNewRuleIfaceSaves(t *testing.T) {
 		if err != nil || len(back.Rules) != 1 || back.Rules[0].Match.Iface != name {
 			t.Errorf("%q: saved and read back: %+v, %v", name, back, err)
 		}
+	}
+}
+
+// TestBlankComment: a comment of only spaces is refused as it comes in,
+// by rule add and in a file (with its line), while a stored rule that has
+// one still validates; the empty comment stays no comment.
+func TestBlankComment(t *testing.T) {
+	if r, err := NewRule(1, "drop", map[string]string{CommentKey: ""}); err != nil || r.Comment != "" {
+		t.Errorf("empty comment: %+v, %v", r, err)
+	}
+	_, err := ParseYAML("f.yaml", []byte("policy: pass\nrules:\n  - action: drop\n    comment: '  '\n"), FileOptions{})
+	if want := "f.yaml:4: comment: only spaces (write a note, or leave the comment out)"; err == nil || err.Error() != want {
+		t.Errorf("a file's blank comment: %v, want %s", err, want)
+	}
+	if err := (Rule{ID: 1, Action: Drop, Comment: "  "}).Validate(); err != nil {
+		t.Errorf("Validate refuses a stored rule's blank comment: %v", err)
 	}
 }
