@@ -350,12 +350,20 @@ func TestUsageLines(t *testing.T) {
 }
 
 // TestRuleAddNeverMatches: rule add refuses a rule on an IPv6 set with an
-// ICMP (IPv4) type, which would never match; the message says why.
+// ICMP (IPv4) type, which would never match, and ICMP on IPv6 or ICMPv6
+// on IPv4, which match only crafted frames; the message says why.
 func TestRuleAddNeverMatches(t *testing.T) {
 	pin, _ := withLiveRuleset(t)
 	mustRunCLI(t, pin, "", "set", "create", "s6", "--family", "ipv6")
 	refused(t, pin, "", "set @s6 is ipv6, but icmp-type/icmp-code match IPv4 only: the rule would never match",
 		"rule", "add", "--src", "@s6", "--proto", "icmp", "--icmp-type", "echo-request", "--action", "drop")
+	refused(t, pin, "", "the rule matches ipv6 only, but proto icmp is IPv4's: it would match only crafted frames (for IPv6, use proto icmpv6)",
+		"rule", "add", "--proto", "icmp", "--family", "ipv6", "--action", "drop")
+	refused(t, pin, "", "set @s6 is ipv6, but proto icmp is IPv4's: the rule would match only crafted frames (for IPv6, use proto icmpv6)",
+		"rule", "add", "--dst", "@s6", "--proto", "1", "--action", "drop")
+	refused(t, pin, "", "the rule matches ipv4 only, but proto icmpv6 is IPv6's: it would match only crafted frames (for IPv4, use proto icmp)",
+		"rule", "add", "--proto", "icmpv6", "--dst", "192.0.2.1", "--action", "drop")
+	mustRunCLI(t, pin, "", "rule", "add", "--proto", "icmpv6", "--family", "ipv6", "--action", "drop")
 }
 
 // TestRuleAddMissingSet: a rule on a set that does not exist is refused

@@ -35,7 +35,7 @@ func (s *State) AddRule(r rules.Rule) (uint32, error) {
 		if err := r.CheckSetRefs(rs.Sets); err != nil {
 			return err
 		}
-		if err := r.CheckSetFamilies(rs.Sets); err != nil {
+		if err := r.CheckFamilies(rs.Sets); err != nil {
 			return err
 		}
 		t.meta.NextId++

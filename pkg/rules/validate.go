@@ -181,29 +181,45 @@ func (m Match) validSetRefs(sets Sets) error {
 // rule id, since the rule it would have been is not made.
 func (r Rule) CheckSetRefs(sets Sets) error { return r.Match.validSetRefs(sets) }
 
-// CheckSetFamilies refuses a rule that names a set of one family with
-// the other family's ICMP type or code: it could never match, and a drop
-// rule that never matches opens the firewall silently. Checked where a
-// rule comes in (a ruleset file, rule add), not by Validate, which every
-// commit runs: a ruleset stored before the check may hold such a rule
-// (it matched nothing then as now), and its state must stay changeable.
-func (r Rule) CheckSetFamilies(sets Sets) error {
+// CheckFamilies refuses a rule whose protocol is the other family's
+// ICMP: proto icmp on IPv6 (by its family, a prefix or a set) or icmpv6
+// on IPv4. Such a rule matches only crafted frames (ICMPv6 is a protocol
+// of its own, 58, not ICMP's 1), and a drop rule that never matches opens
+// the firewall silently. Checked where a rule comes in (a ruleset file,
+// rule add), not by Validate, which every commit runs: a ruleset stored
+// before the check may hold such a rule (it matched nothing then as now),
+// and its state must stay changeable.
+func (r Rule) CheckFamilies(sets Sets) error {
 	m := r.Match
-	if !(m.ICMPType.Set || m.ICMPCode.Set) || !m.Proto.Set {
+	if !m.Proto.Set {
 		return nil
 	}
-	fam, what := FamilyIPv4, "icmp-type/icmp-code match IPv4 only"
+	fam, own, other := FamilyIPv4, "IPv4's", "for IPv6, use proto icmpv6"
 	switch m.Proto.Num {
 	case ProtoICMP:
 	case ProtoICMPv6:
-		fam, what = FamilyIPv6, "icmpv6-type/icmpv6-code match IPv6 only"
+		fam, own, other = FamilyIPv6, "IPv6's", "for IPv4, use proto icmp"
 	default:
 		return nil
 	}
+	typed := m.ICMPType.Set || m.ICMPCode.Set
 	for _, name := range []string{m.SrcSet, m.DstSet} {
-		if s := sets[name]; name != "" && s != nil && s.Family != FamilyAny && s.Family != fam {
+		s := sets[name]
+		if name == "" || s == nil || s.Family == FamilyAny || s.Family == fam {
+			continue
+		}
+		if typed {
+			what := "icmp-type/icmp-code match IPv4 only"
+			if fam == FamilyIPv6 {
+				what = "icmpv6-type/icmpv6-code match IPv6 only"
+			}
 			return fmt.Errorf("set @%s is %s, but %s: the rule would never match", name, s.Family, what)
 		}
+		return fmt.Errorf("set @%s is %s, but proto %s is %s: the rule would match only crafted frames (%s)", name, s.Family, m.Proto, own, other)
+	}
+	// A conflict of family and prefix is Validate's to say.
+	if got, err := m.impliedFamily(); err == nil && got != FamilyAny && got != fam {
+		return fmt.Errorf("the rule matches %s only, but proto %s is %s: it would match only crafted frames (%s)", got, m.Proto, own, other)
 	}
 	return nil
 }

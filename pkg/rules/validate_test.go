@@ -109,10 +109,11 @@ func checkErr(t *testing.T, name string, err error, want string) {
 	}
 }
 
-// TestCheckSetFamilies: an ICMP type is one family's, so a rule naming a
-// set of the other could never match; rules coming in are refused, while
+// TestCheckFamilies: ICMP and ICMPv6 are each one family's protocol, so a
+// rule with one on the other family (by a set, its family or a prefix)
+// matches only crafted frames; rules coming in are refused, while
 // Validate, which every commit runs, leaves a stored one be.
-func TestCheckSetFamilies(t *testing.T) {
+func TestCheckFamilies(t *testing.T) {
 	sets := Sets{"s4": {Name: "s4", Family: FamilyIPv4}, "s6": {Name: "s6", Family: FamilyIPv6}, "both": {Name: "both"}}
 	icmp := func(p uint8, src, dst string) Rule {
 		return Rule{ID: 3, Action: Drop, Match: Match{SrcSet: src, DstSet: dst, Proto: proto(p), ICMPType: Opt8{Set: true, Val: 8}}}
@@ -126,9 +127,21 @@ func TestCheckSetFamilies(t *testing.T) {
 		{"icmpv6 type, IPv4 set", icmp(ProtoICMPv6, "", "s4"), "set @s4 is ipv4, but icmpv6-type/icmpv6-code match IPv6 only: the rule would never match"},
 		{"icmp type, set of both", icmp(ProtoICMP, "both", ""), ""},
 		{"icmp type, IPv4 set", icmp(ProtoICMP, "s4", "both"), ""},
-		{"no type, IPv6 set", Rule{ID: 3, Action: Drop, Match: Match{SrcSet: "s6", Proto: proto(ProtoICMP)}}, ""},
+		{"no type, IPv6 set", Rule{ID: 3, Action: Drop, Match: Match{SrcSet: "s6", Proto: proto(ProtoICMP)}},
+			"set @s6 is ipv6, but proto icmp is IPv4's: the rule would match only crafted frames (for IPv6, use proto icmpv6)"},
+		{"icmp, family ipv6", Rule{ID: 3, Action: Drop, Match: Match{Family: FamilyIPv6, Proto: proto(ProtoICMP)}},
+			"the rule matches ipv6 only, but proto icmp is IPv4's: it would match only crafted frames (for IPv6, use proto icmpv6)"},
+		{"icmp, IPv6 prefix", Rule{ID: 3, Action: Drop, Match: Match{Dst: netip.MustParsePrefix("2001:db8::/32"), Proto: proto(ProtoICMP)}},
+			"the rule matches ipv6 only, but proto icmp is IPv4's: it would match only crafted frames (for IPv6, use proto icmpv6)"},
+		{"icmpv6, family ipv4", Rule{ID: 3, Action: Drop, Match: Match{Family: FamilyIPv4, Proto: proto(ProtoICMPv6)}},
+			"the rule matches ipv4 only, but proto icmpv6 is IPv6's: it would match only crafted frames (for IPv4, use proto icmp)"},
+		{"icmpv6, IPv4 set", Rule{ID: 3, Action: Drop, Match: Match{DstSet: "s4", Proto: proto(ProtoICMPv6)}},
+			"set @s4 is ipv4, but proto icmpv6 is IPv6's: the rule would match only crafted frames (for IPv4, use proto icmp)"},
+		{"icmpv6, family ipv6", Rule{ID: 3, Action: Drop, Match: Match{Family: FamilyIPv6, SrcSet: "both", Proto: proto(ProtoICMPv6)}}, ""},
+		{"icmp, IPv4 prefix", Rule{ID: 3, Action: Drop, Match: Match{Src: netip.MustParsePrefix("192.0.2.0/24"), Proto: proto(ProtoICMP)}}, ""},
+		{"udp, family ipv6", Rule{ID: 3, Action: Drop, Match: Match{Family: FamilyIPv6, Proto: proto(ProtoUDP)}}, ""},
 	} {
-		checkErr(t, tt.name, tt.r.CheckSetFamilies(sets), tt.wantErr)
+		checkErr(t, tt.name, tt.r.CheckFamilies(sets), tt.wantErr)
 		if err := (&Ruleset{Policy: Pass, Sets: sets, Rules: []Rule{tt.r}}).Validate(); err != nil {
 			t.Errorf("%s: Validate refuses a stored rule: %v", tt.name, err)
 		}
@@ -136,5 +149,9 @@ func TestCheckSetFamilies(t *testing.T) {
 	_, err := ParseYAML("f.yaml", []byte("policy: pass\nsets:\n  s6: {family: ipv6, elements: [2001:db8::/32]}\nrules:\n  - {src: '@s6', proto: icmp, icmp-type: echo-request, action: drop}\n"), FileOptions{})
 	if want := "f.yaml: rule #1: set @s6 is ipv6, but icmp-type/icmp-code match IPv4 only: the rule would never match"; err == nil || err.Error() != want {
 		t.Errorf("a file with such a rule: %v, want %s", err, want)
+	}
+	_, err = ParseYAML("f.yaml", []byte("policy: pass\nrules:\n  - {proto: tcp, action: pass}\n  - {family: ipv6, proto: 1, action: drop}\n"), FileOptions{})
+	if want := "f.yaml: rule #2: the rule matches ipv6 only, but proto icmp is IPv4's: it would match only crafted frames (for IPv6, use proto icmpv6)"; err == nil || err.Error() != want {
+		t.Errorf("a file with proto icmp on IPv6: %v, want %s", err, want)
 	}
 }
