@@ -28,10 +28,11 @@ Interfaces count in one of 256 slots, by ifindex modulo 256: two attached
 interfaces whose ifindexes share a slot share their counters, and the table
 says so. Per-rule counters are in rule list.
 
---json prints the totals, the states as ct-new, ct-established, ... (their
-bytes are 0: states count packets only); --interfaces --json the
-per-interface counters.`,
-		Flags: []cli.Flag{jsonFlag(), &cli.BoolFlag{Name: "interfaces", Usage: "with --json: the per-interface counters instead of the totals"}},
+--interfaces prints the per-interface table alone. --json prints the
+totals, the states as ct-new, ct-established, ... (their bytes are 0:
+states count packets only); --interfaces --json the per-interface
+counters.`,
+		Flags: []cli.Flag{jsonFlag(), &cli.BoolFlag{Name: "interfaces", Usage: "the per-interface counters instead of the totals"}},
 		Action: func(c *cli.Context) error {
 			if err := noArgs(c, "stats"); err != nil {
 				return err
@@ -59,6 +60,12 @@ per-interface counters.`,
 					return printJSON(c, counters)
 				}
 				tw := newTable(c)
+				if c.Bool("interfaces") {
+					// The header even with no interface, as rule
+					// list's with no rule.
+					printIfaceCounters(tw, ifaces)
+					return tw.Flush()
+				}
 				fmt.Fprintln(tw, "VERDICT\tPACKETS\tBYTES")
 				for _, name := range loader.StatNames {
 					fmt.Fprintf(tw, "%s\t%d\t%d\n", name, counters[name].Packets, counters[name].Bytes)
@@ -68,21 +75,28 @@ per-interface counters.`,
 					fmt.Fprintf(tw, "%s\t%d\n", name, states[name])
 				}
 				if len(ifaces) > 0 {
-					fmt.Fprintln(tw, "\nINTERFACE\t"+strings.ToUpper(strings.Join(loader.StatNames[:], "\t"))+"\t(packets)")
-					for _, ic := range ifaces {
-						name := ic.Iface
-						if len(ic.Shared) > 0 {
-							name += " (+" + strings.Join(ic.Shared, ", +") + ")"
-						}
-						fmt.Fprint(tw, name)
-						for _, stat := range loader.StatNames {
-							fmt.Fprintf(tw, "\t%d", ic.Counters[stat].Packets)
-						}
-						fmt.Fprintln(tw)
-					}
+					fmt.Fprintln(tw)
+					printIfaceCounters(tw, ifaces)
 				}
 				return tw.Flush()
 			})
 		},
+	}
+}
+
+// printIfaceCounters is the per-interface table: packets by verdict, a
+// row per counter slot, naming the interfaces that share it.
+func printIfaceCounters(tw table, ifaces []loader.IfaceCounters) {
+	fmt.Fprintln(tw, "INTERFACE\t"+strings.ToUpper(strings.Join(loader.StatNames[:], "\t"))+"\t(packets)")
+	for _, ic := range ifaces {
+		name := ic.Iface
+		if len(ic.Shared) > 0 {
+			name += " (+" + strings.Join(ic.Shared, ", +") + ")"
+		}
+		fmt.Fprint(tw, name)
+		for _, stat := range loader.StatNames {
+			fmt.Fprintf(tw, "\t%d", ic.Counters[stat].Packets)
+		}
+		fmt.Fprintln(tw)
 	}
 }
