@@ -426,7 +426,8 @@ func (s *State) Detach(name string) (last bool, err error) {
 }
 
 // DetachAll removes xdpfw from every interface it was attached to and
-// removes the pinned state.
+// removes the pinned state. It returns the attachments it removed, those
+// before a failure too: they stay removed, and the caller says so.
 func (s *State) DetachAll() ([]Attachment, error) {
 	if s.old != nil {
 		return nil, s.old
@@ -435,9 +436,9 @@ func (s *State) DetachAll() ([]Attachment, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, a := range atts {
+	for i, a := range atts {
 		if err := s.unattach(a); err != nil {
-			return nil, err
+			return atts[:i], err
 		}
 	}
 	_, err = s.RemoveIfUnused()
