@@ -3,6 +3,7 @@ package loader
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Errors callers may test for; each message reads well as one CLI line.
@@ -23,3 +24,32 @@ func (e *noStateError) Error() string {
 }
 
 func (e *noStateError) Is(target error) bool { return target == ErrNotAttached }
+
+// joinLine is errors.Join on one line: the messages joined by "; ",
+// where errors.Join puts a newline between them, which split an error
+// line (a log's, or one a caller quotes) in several. Nil when every err
+// is nil.
+func joinLine(errs ...error) error {
+	var j lineErrors
+	for _, err := range errs {
+		if err != nil {
+			j = append(j, err)
+		}
+	}
+	if len(j) == 0 {
+		return nil
+	}
+	return j
+}
+
+type lineErrors []error
+
+func (j lineErrors) Error() string {
+	msgs := make([]string, len(j))
+	for i, err := range j {
+		msgs[i] = err.Error()
+	}
+	return strings.Join(msgs, "; ")
+}
+
+func (j lineErrors) Unwrap() []error { return j }

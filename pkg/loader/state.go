@@ -379,7 +379,7 @@ func (s *State) unpinAll() error {
 			}
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
+	if err := joinLine(errs...); err != nil {
 		return err
 	}
 	if err := os.Remove(s.dir); err != nil && !errors.Is(err, os.ErrNotExist) {
