@@ -125,10 +125,11 @@ func interspersed(app *cli.App, args []string) []string {
 
 // unknownCommand leaves the error for a, which names no command where
 // one is due (path's subcommands, or the app's): urfave/cli said "No
-// help topic for 'bogus'", as if help had been asked for. A command's
-// own help subcommand is known to urfave/cli only once it runs.
+// help topic for 'bogus'", as if help had been asked for. The help
+// commands (`xdpfw help rule`, `xdpfw rule help`) are known to
+// urfave/cli only once it runs.
 func unknownCommand(app *cli.App, path, a string, due bool) {
-	if _, done := app.Metadata[argsErrorKey]; done || !due || (path != "" && (a == "help" || a == "h")) {
+	if _, done := app.Metadata[argsErrorKey]; done || !due || a == "help" || a == "h" {
 		return
 	}
 	see := strings.TrimSpace("xdpfw " + path)

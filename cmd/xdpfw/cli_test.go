@@ -134,7 +134,7 @@ func TestInterspersed(t *testing.T) {
 // TestUnknownCommand: a word that names no command, at the top or under
 // one with subcommands, fails in one line naming it and the help to read
 // (urfave/cli said "No help topic for 'bogus'"), before any state is read;
-// a command's help subcommand still works.
+// help, at the top and under a command, still works.
 func TestUnknownCommand(t *testing.T) {
 	exe, err := os.Executable()
 	if err != nil {
@@ -151,7 +151,13 @@ func TestUnknownCommand(t *testing.T) {
 			t.Errorf("xdpfw %s: exit %d, stdout %q, stderr %q; want exit 1 and %q", tc.args, code, stdout, stderr, tc.want)
 		}
 	}
-	if stdout, stderr, code := runMain(t, exe, 0, "rule", "help"); code != 0 || !strings.Contains(stdout, "xdpfw rule - ") || stderr != "" {
-		t.Errorf("xdpfw rule help: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	for _, tc := range []struct{ args, want string }{
+		{"rule help", "xdpfw rule - "},
+		{"help rule", "xdpfw rule - "},
+		{"help", "xdpfw - an XDP firewall"},
+	} {
+		if stdout, stderr, code := runMain(t, exe, 0, strings.Fields(tc.args)...); code != 0 || !strings.Contains(stdout, tc.want) || stderr != "" {
+			t.Errorf("xdpfw %s: exit %d, stdout %q, stderr %q", tc.args, code, stdout, stderr)
+		}
 	}
 }

@@ -101,9 +101,8 @@ The program, maps and the live ruleset are pinned under the pin directory;
 each invocation works on that state and changes it atomically: packets see
 the old ruleset or the new one, never a mix. Detaching from the last
 interface removes everything.`,
-		Writer:          stdout,
-		ErrWriter:       stderr,
-		HideHelpCommand: true,
+		Writer:    stdout,
+		ErrWriter: stderr,
 		// A repeated flag's value is one value: a capture's name may hold
 		// a comma.
 		DisableSliceFlagSeparator: true,
