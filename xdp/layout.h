@@ -341,6 +341,33 @@ struct bitvec {
 	__u64 words[VEC_WORDS];
 };
 
+/* ct_conf.timeout[] (and gen_config.ct_timeout[]) indexes, and their
+ * defaults in seconds (nftables'), used while an entry is 0. */
+enum ct_timeout {
+	CT_TO_SYN_SENT = 0,
+	CT_TO_ESTABLISHED,
+	CT_TO_CLOSING,
+	CT_TO_CLOSE,
+	CT_TO_UDP,                          /* sent, never answered */
+	CT_TO_UDP_REPLIED,
+	CT_TO_ICMP,
+	CT_TO_GENERIC,
+	CT_TO_FRAGMENT,                     /* a datagram's first fragment to its last */
+	CT_TO_SYN_RECV,
+	NUM_CT_TIMEOUTS,
+
+	CT_DEF_SYN_SENT    = 120,
+	CT_DEF_ESTABLISHED = 432000,        /* five days */
+	CT_DEF_CLOSING     = 120,
+	CT_DEF_CLOSE       = 10,
+	CT_DEF_UDP         = 30,
+	CT_DEF_UDP_REPLIED = 120,
+	CT_DEF_ICMP        = 30,
+	CT_DEF_GENERIC     = 600,
+	CT_DEF_FRAGMENT    = 30,
+	CT_DEF_SYN_RECV    = 60,
+};
+
 /*
  * A generation's config. Every packet reads it, so what the common path
  * needs (up to the fifth common dimension's vec_base) is its first 64
@@ -374,7 +401,13 @@ struct gen_config {
 	 * what was applied whatever size a resize cut short left the table;
 	 * 0 in a config of layout 18, whose table's size says it. */
 	__u32 ct_max_flows;
-	__u32 pad[4];               /* to whole cache lines */
+	/* Go's: the ruleset's conntrack timeouts (0: the default), switched
+	 * with the rules, which ct_conf, the datapath's copy, follows: Go
+	 * writes it after the switch, and the next change writes it again
+	 * when a death between left it behind. None in a config of layout
+	 * 18 (ct_max_flows 0), whose ct_conf says them. */
+	__u32 ct_timeout[NUM_CT_TIMEOUTS];
+	__u32 pad[10];              /* to whole cache lines */
 };
 
 /* gen_conf's one value: both generations' configs, which a packet reads
@@ -680,7 +713,7 @@ struct rule_def_short {
 
 enum meta_ids {
 	META_MAGIC      = 0x78647066,       /* "xdpf" */
-	META_VERSION    = 19, /* 4: two programs; 5: binary rule definitions; 6: sets; 7: atom_scratch; 8: capture; 9: conntrack; 10: address buckets; 11: vectors sized to the ruleset; 12: values on cache lines; 13: IPv4 set buckets; 14: one-dimension rulesets without vectors (GF_SOLO); 15: rule definitions allocated per entry, in rule_defs and rule_defs_long; 16: definitions shared by the generations, capture ring made by the capture, iface_atoms allocated per entry, value_atoms and the address buckets sized to the ruleset; 17: gen_conf one value of both generations, read by address; 18: rule counters by rank (rank_stats), rule_stats Go's; 19: set buckets hashed with a seed of their array's */
+	META_VERSION    = 19, /* 4: two programs; 5: binary rule definitions; 6: sets; 7: atom_scratch; 8: capture; 9: conntrack; 10: address buckets; 11: vectors sized to the ruleset; 12: values on cache lines; 13: IPv4 set buckets; 14: one-dimension rulesets without vectors (GF_SOLO); 15: rule definitions allocated per entry, in rule_defs and rule_defs_long; 16: definitions shared by the generations, capture ring made by the capture, iface_atoms allocated per entry, value_atoms and the address buckets sized to the ruleset; 17: gen_conf one value of both generations, read by address; 18: rule counters by rank (rank_stats), rule_stats Go's; 19: set buckets hashed with a seed of their array's, each generation's config records the conntrack max-flows and timeouts */
 };
 struct meta {
 	__u32 magic;
@@ -770,33 +803,6 @@ enum ct_tcp {
 	CT_TCP_CLOSE,                       /* a RST seen either way */
 };
 
-/* ct_conf.timeout[] indexes, and their defaults in seconds (nftables'),
- * used while an entry is 0. */
-enum ct_timeout {
-	CT_TO_SYN_SENT = 0,
-	CT_TO_ESTABLISHED,
-	CT_TO_CLOSING,
-	CT_TO_CLOSE,
-	CT_TO_UDP,                          /* sent, never answered */
-	CT_TO_UDP_REPLIED,
-	CT_TO_ICMP,
-	CT_TO_GENERIC,
-	CT_TO_FRAGMENT,                     /* a datagram's first fragment to its last */
-	CT_TO_SYN_RECV,
-	NUM_CT_TIMEOUTS,
-
-	CT_DEF_SYN_SENT    = 120,
-	CT_DEF_ESTABLISHED = 432000,        /* five days */
-	CT_DEF_CLOSING     = 120,
-	CT_DEF_CLOSE       = 10,
-	CT_DEF_UDP         = 30,
-	CT_DEF_UDP_REPLIED = 120,
-	CT_DEF_ICMP        = 30,
-	CT_DEF_GENERIC     = 600,
-	CT_DEF_FRAGMENT    = 30,
-	CT_DEF_SYN_RECV    = 60,
-};
-
 enum ct_limits {
 	CT_ENTRIES      = 262144,           /* flows: a busy server's */
 	/* The table of a ruleset that reads no connection state (no ct-state
@@ -858,6 +864,8 @@ struct ct_frag_key {
 	__u8 dst[16];
 };
 
+/* The live ruleset's conntrack timeouts, as its generation's config
+ * records them (gen_config.ct_timeout): Go writes them after the switch. */
 struct ct_conf {
 	__u32 timeout[NUM_CT_TIMEOUTS];     /* seconds; 0: the default */
 	__u32 pad;

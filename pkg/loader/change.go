@@ -18,7 +18,9 @@ import (
 //     set catalogue (the rule definitions when first asked for);
 //  3. repairs what a change cut short left, if the view shows any: a set
 //     change (meta.sets_dirty) or an apply's or a direct load's marks on
-//     set definitions (repairSets), then reads the view again. A rule
+//     set definitions (repairSets), then reads the view again; a commit
+//     that died after its switch, the datapath's conntrack timeouts
+//     (ct_conf) behind the live generation's (syncCTConf). A rule
 //     commit cut short leaves the inactive generation marked (gfWriting),
 //     and the next commit of rules clears that generation whole before it
 //     writes it (view.stalePrefixes); nothing reads it before;
@@ -26,11 +28,11 @@ import (
 //     tx.plan, tx.meta, tx.zero); when the new rules' vectors or value
 //     atoms do not fit their maps, grows them (grow.go) and runs the
 //     change again;
-//  5. commits it (tx.commit): the rules' inactive generation, then the
-//     ruleset's conntrack timeouts (ct_conf, not switched), then meta
+//  5. commits it (tx.commit): the rules' inactive generation, then meta
 //     (rule ids are reserved before anything is switched, and only by a
 //     change that is not refused and run again), then the sets'
-//     protocol, with one write of `active` switching both.
+//     protocol, with one write of `active` switching both, then the
+//     ruleset's conntrack timeouts (ct_conf, not switched: ctconf.go).
 //     A capture starting or stopping is a change of its own: its
 //     selection, then its bit of `active` (capture.go).
 //
@@ -166,6 +168,9 @@ func runChange(m *xdpfwMaps, stop func(point string), fn func(t *tx) error) erro
 			return err
 		}
 	}
+	if err := syncCTConf(v); err != nil {
+		return err
+	}
 	t := &tx{view: v, stop: stop, meta: v.meta}
 	defer func() {
 		if t.plan != nil {
@@ -212,22 +217,29 @@ func (t *tx) commit() error {
 		if !ctSized(t.m, t.next) && !(t.anyIdleCT && t.next.CTFlows() == layout.CtIdleEntries) {
 			return &ctResize{flows: t.next.CTFlows()}
 		}
-		// The timeouts change with the rules (ctconf.go), written
-		// before the switch: after it, a failure or a death would leave
-		// the new rules live with the old timeouts and nothing to repair
-		// it. Early, they only time the old rules' flows a moment.
-		if err := writeConntrack(t.m, t.next.Conntrack); err != nil {
-			return err
-		}
 		flip = activeRules
 	}
 	if err := t.writeMeta(); err != nil {
 		return err
 	}
 	if t.plan != nil && (flip != 0 || t.plan.changed()) {
-		return t.runSets(t.plan, flip)
+		if err := t.runSets(t.plan, flip); err != nil {
+			return err
+		}
+	} else if flip != 0 {
+		t.reached("switch")
+		if err := switchActive(t.m, t.word, flip); err != nil {
+			return err
+		}
+		t.reached("switched")
 	}
-	return switchActive(t.m, t.word, flip)
+	if flip == 0 {
+		return nil
+	}
+	// The timeouts follow the rules the switch made live (ctconf.go):
+	// the new generation's config records them, and the next change
+	// writes them if this one dies first.
+	return writeConntrack(t.m, t.next.Conntrack)
 }
 
 // writeMeta writes meta if the change changed it: after whatever may

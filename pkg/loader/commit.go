@@ -100,6 +100,7 @@ func (c *tx) prepare(rs *rules.Ruleset, slots map[uint32]uint32) error {
 	// back otherwise than its saved file does: an apply of what save
 	// printed was a change, and a later rule del gave another table.
 	l.ctMaxFlows = rs.MaxFlowsFor(rs.CTFlows()) + 1
+	l.ctTimeouts = rs.Conntrack.Timeouts
 	if err := writeGenConf(m.GenConf, next, &xdpfwGenConfig{Flags: gfWriting}); err != nil {
 		return fmt.Errorf("mark generation %d: %w", next, err)
 	}
@@ -121,8 +122,10 @@ type genLayout struct {
 	lens      [4][]uint8         // the prefix lengths in the buckets
 	vecFirst  uint32             // the vectors' first entry
 	chunkBase [layout.NumDims]uint32
-	// 1 + the ruleset's max-flows (gen_config.ct_max_flows)
+	// 1 + the ruleset's max-flows (gen_config.ct_max_flows), and its
+	// timeouts (ct_timeout)
 	ctMaxFlows uint32
+	ctTimeouts [layout.NumCtTimeouts]uint32
 }
 
 // layOut places t as generation gen beside the live generation, whose
@@ -291,7 +294,8 @@ func writeTables(m *xdpfwMaps, gen uint32, l *genLayout, slots map[uint32]uint32
 		return fmt.Errorf("store rules: %w", err)
 	}
 
-	conf := xdpfwGenConfig{Policy: uint32(t.Policy), Nrules: uint32(len(t.Order)), Flags: flags, WildSummary: t.Wild.Summary(), ChunkBase: l.chunkBase, CtMaxFlows: l.ctMaxFlows}
+	conf := xdpfwGenConfig{Policy: uint32(t.Policy), Nrules: uint32(len(t.Order)), Flags: flags, WildSummary: t.Wild.Summary(), ChunkBase: l.chunkBase,
+		CtMaxFlows: l.ctMaxFlows, CtTimeout: l.ctTimeouts}
 	setConfLens(&conf, l.lens)
 	if err := writeVectors(m.Vectors, t, l.vecFirst, &conf); err != nil {
 		return err
@@ -497,7 +501,7 @@ func (v *view) ruleset() (*rules.Ruleset, map[uint32]uint32, error) {
 		slots[id] = v.liveSlots[i]
 	}
 	slices.Sort(order)
-	ct, err := readConntrack(v.m)
+	ct, err := conntrackOf(v.m, conf)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -123,7 +123,7 @@ func (s *State) ConntrackFlows(f CTFilter) ([]Flow, error) {
 	}
 	var out []Flow
 	err := s.read(func(v *view) error {
-		ct, err := readConntrack(v.m)
+		ct, err := conntrackOf(v.m, &v.conf[v.active])
 		if err != nil {
 			return err
 		}

@@ -6,11 +6,18 @@ import (
 	"github.com/xdpfw/xdpfw/pkg/rules"
 )
 
-// ct_conf holds the ruleset's conntrack: section (its timeouts) for the
-// datapath. It is not generation-switched, as the table it times is not:
-// a commit of a ruleset writes it just before the switch (tx.commit), so
-// the timeouts change with the rules. Its flushed counter is Go's
-// (ct flush) and survives every write of the timeouts.
+// ct_conf holds the live ruleset's conntrack: section (its timeouts) for
+// the datapath. It is not generation-switched, as the table it times is
+// not: each generation's config records its ruleset's timeouts
+// (gen_config.ct_timeout, switched with the rules), and ct_conf follows
+// the live one. A commit writes it just after the switch (tx.commit):
+// written before, a change that failed or died between would leave the
+// old rules live with the new timeouts. A death after the switch leaves
+// the old timeouts, which the next change writes over first (syncCTConf,
+// from runChange): until then the flows are timed as before the change
+// a moment longer. Readers take the timeouts from the live config, never
+// from ct_conf. Its flushed counter is Go's (ct flush) and survives every
+// write of the timeouts.
 
 // readCTConf reads the map's one entry.
 func readCTConf(m *xdpfwMaps) (xdpfwCtConf, error) {
@@ -22,24 +29,60 @@ func readCTConf(m *xdpfwMaps) (xdpfwCtConf, error) {
 }
 
 // readConntrack is the live ruleset's conntrack: section but for its
-// max-flows, which the live generation's config records (gen_config
-// ct_max_flows, read with the rules), each timeout checked: ct_conf is a
-// pinned map anyone with bpffs access can write, and what it holds is
-// saved as a ruleset file and shown as time left.
+// max-flows (see conntrackOf).
 func readConntrack(m *xdpfwMaps) (rules.Conntrack, error) {
-	c, err := readCTConf(m)
+	word, err := readActive(m)
 	if err != nil {
 		return rules.Conntrack{}, err
 	}
-	if err := checkCTTimeouts(c.Timeout); err != nil {
+	var conf xdpfwGenConfig
+	if err := readGenConf(m.GenConf, word.rules(), &conf); err != nil {
+		return rules.Conntrack{}, fmt.Errorf("read generation config: %w", err)
+	}
+	return conntrackOf(m, &conf)
+}
+
+// conntrackOf is the conntrack: section of the ruleset conf is the
+// config of but for its max-flows, which the caller reads from conf
+// with the rules: its timeouts as conf records them, or, in a config of
+// layout 18 (ct_max_flows 0: it records neither), as ct_conf holds them.
+// Each is checked: both are pinned maps anyone with bpffs access can
+// write, and what they hold is saved as a ruleset file and shown as time
+// left.
+func conntrackOf(m *xdpfwMaps, conf *xdpfwGenConfig) (rules.Conntrack, error) {
+	to := conf.CtTimeout
+	if conf.CtMaxFlows == 0 {
+		c, err := readCTConf(m)
+		if err != nil {
+			return rules.Conntrack{}, err
+		}
+		to = c.Timeout
+	}
+	if err := checkCTTimeouts(to); err != nil {
 		return rules.Conntrack{}, err
 	}
-	return rules.Conntrack{Timeouts: c.Timeout}, nil
+	return rules.Conntrack{Timeouts: to}, nil
+}
+
+// syncCTConf makes ct_conf hold the timeouts the live generation's config
+// records, where a commit that died between its switch and its write of
+// them left the previous ruleset's: runChange runs it before every change.
+// A config of layout 18 records none, and ct_conf is then the truth.
+func syncCTConf(v *view) error {
+	conf := &v.conf[v.active]
+	if conf.CtMaxFlows == 0 {
+		return nil
+	}
+	ct, err := conntrackOf(v.m, conf)
+	if err != nil {
+		return err
+	}
+	return writeConntrack(v.m, ct)
 }
 
 // maxCTTimeout is rules.ParseCTTimeout's bound (pkg/rules/file_conntrack.go,
 // unexported there): a ruleset file sets no timeout longer than a year, so
-// ct_conf never holds one unless something else wrote it.
+// neither ct_conf nor a config holds one unless something else wrote it.
 const maxCTTimeout = 365 * 24 * 3600
 
 // checkCTTimeouts refuses timeouts no ruleset file could set: each is 0
@@ -48,7 +91,7 @@ const maxCTTimeout = 365 * 24 * 3600
 func checkCTTimeouts(to [len(rules.CTTimeoutNames)]uint32) error {
 	for i, sec := range to {
 		if sec > maxCTTimeout {
-			return fmt.Errorf("ct_conf: the %s timeout is %d s, past the 365d a ruleset can set: xdpfw did not write it",
+			return fmt.Errorf("conntrack: the %s timeout is %d s, past the 365d a ruleset can set: xdpfw did not write it",
 				rules.CTTimeoutNames[i], sec)
 		}
 	}

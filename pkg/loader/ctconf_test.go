@@ -108,39 +108,21 @@ func TestCTConfRoundTrip(t *testing.T) {
 	}
 }
 
-// TestCTConfBeforeSwitch: a commit's timeouts are in ct_conf when its
-// rules go live, so a commit cut short just after the switch (a process
-// killed there) leaves the new rules with their own timeouts.
-func TestCTConfBeforeSwitch(t *testing.T) {
-	s := freshState(t)
-	rs, err := rules.ParseYAML("ct.yaml", []byte(ctConfRuleset), rules.FileOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cutShort(t, s, "switched", func(func(done, total int)) { s.Apply(rs) })
-	live, err := s.RulesetWithSets()
-	if err != nil || len(live.Rules) != 1 {
-		t.Fatalf("live ruleset %+v (%v), want the applied one", live, err)
-	}
-	if live.Conntrack != rs.Conntrack {
-		t.Errorf("timeouts with the new rules live: %v, want %v", live.Conntrack.Timeouts, rs.Conntrack.Timeouts)
-	}
-}
-
-// TestCTConfBounds: timeouts in ct_conf are read back only within what a
-// ruleset file can set (0, or 1s to 365d); past that, reading the live
-// ruleset and ct's tables fails with one line naming the timeout.
+// TestCTConfBounds: timeouts the live generation's config records are
+// read back only within what a ruleset file can set (0, or 1s to 365d);
+// past that, reading the live ruleset and ct's tables fails with one line
+// naming the timeout.
 func TestCTConfBounds(t *testing.T) {
 	s := freshState(t)
 	put := func(i int, sec uint32) {
 		t.Helper()
-		c, err := readCTConf(&s.maps)
+		err := s.read(func(v *view) error {
+			c := v.conf[v.active]
+			c.CtTimeout = [layout.NumCtTimeouts]uint32{}
+			c.CtTimeout[i] = sec
+			return writeGenConf(v.m.GenConf, v.active, &c)
+		})
 		if err != nil {
-			t.Fatal(err)
-		}
-		c.Timeout = [layout.NumCtTimeouts]uint32{}
-		c.Timeout[i] = sec
-		if err := s.maps.CtConf.Put(uint32(0), &c); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -156,5 +138,60 @@ func TestCTConfBounds(t *testing.T) {
 		if err == nil || strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), "udp timeout") {
 			t.Errorf("%s with a udp timeout past 365d: %v, want one line naming it", what, err)
 		}
+	}
+}
+
+// TestCTTimeoutsSwitchWithRules: an apply that changes only the conntrack
+// timeouts, ended just before its switch (as a kill there leaves it),
+// leaves the old timeouts live: read back with the ruleset and in the
+// datapath's ct_conf. Ended just after the switch, the new ones read
+// back, and the next change, whatever it is (here an apply of the live
+// ruleset, which commits nothing), first writes them into ct_conf. It was
+// written before the switch, so an apply killed between left the old
+// rules live with the new timeouts, which save printed as a ruleset
+// never applied.
+func TestCTTimeoutsSwitchWithRules(t *testing.T) {
+	s := freshState(t)
+	parse := func(udp string) *rules.Ruleset {
+		rs, err := rules.ParseYAML("ct.yaml", []byte("policy: drop\nconntrack: {timeouts: {udp: "+udp+"}}\nrules:\n  - {ct-state: \"established,related\", action: pass}\n"), rules.FileOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rs
+	}
+	old, next := parse("45s"), parse("90s")
+	ctConf := func(when string, want rules.Conntrack) {
+		t.Helper()
+		if c, err := readCTConf(&s.maps); err != nil || c.Timeout != want.Timeouts {
+			t.Errorf("%s: ct_conf %v (%v), want %v", when, c.Timeout, err, want.Timeouts)
+		}
+	}
+	for _, point := range []string{"switch", "switched"} {
+		if _, err := s.Apply(old); err != nil {
+			t.Fatal(err)
+		}
+		cutShort(t, s, point, func(func(done, total int)) { s.Apply(next) })
+		want := old
+		if point == "switched" {
+			want = next
+		}
+		live, err := s.RulesetWithSets()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if live.Conntrack != want.Conntrack {
+			t.Errorf("apply ended at %q: the live ruleset's conntrack %+v, want %+v", point, live.Conntrack, want.Conntrack)
+		}
+		if point == "switch" {
+			ctConf("apply ended at \"switch\"", old.Conntrack)
+		}
+		res, err := s.Apply(live)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Committed {
+			t.Errorf("apply ended at %q: an apply of the live ruleset was a change", point)
+		}
+		ctConf("the change after an apply ended at \""+point+"\"", want.Conntrack)
 	}
 }

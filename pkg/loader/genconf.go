@@ -1,6 +1,8 @@
 package loader
 
 import (
+	"bytes"
+	"encoding/binary"
 	"fmt"
 
 	"github.com/cilium/ebpf"
@@ -10,16 +12,44 @@ import (
 // packet reads by address (no lookup) and indexes by its generation.
 // These read and write one generation's config in it.
 
+// prevGenConfigSize is a config's size in a state of layout 18: it ends
+// before ct_timeout, which that layout lacked. Its gen_conf is read as it
+// is until migrate builds the map anew.
+const prevGenConfigSize = 256
+
+// genConfigSize is a config's size in this layout.
+var genConfigSize = binary.Size(xdpfwGenConfig{})
+
 // readGenConf reads generation gen's config from m into c.
 func readGenConf(m *ebpf.Map, gen uint32, c *xdpfwGenConfig) error {
+	if gen >= numGens {
+		return fmt.Errorf("generation %d of %d", gen, numGens)
+	}
+	if m.ValueSize() == numGens*prevGenConfigSize {
+		return readPrevGenConf(m, gen, c)
+	}
 	var all xdpfwGenConfigs
 	if err := m.Lookup(uint32(0), &all); err != nil {
 		return err
 	}
-	if gen >= numGens {
-		return fmt.Errorf("generation %d of %d", gen, numGens)
-	}
 	*c = all.Gen[gen]
+	return nil
+}
+
+// readPrevGenConf reads generation gen's config from a gen_conf of layout
+// 18: the same fields up to ct_max_flows (0 there), then padding, so the
+// timeouts it lacks read as none recorded.
+func readPrevGenConf(m *ebpf.Map, gen uint32, c *xdpfwGenConfig) error {
+	buf := make([]byte, m.ValueSize())
+	if err := m.Lookup(uint32(0), buf); err != nil {
+		return err
+	}
+	conf := make([]byte, genConfigSize)
+	copy(conf, buf[gen*prevGenConfigSize:(gen+1)*prevGenConfigSize])
+	if err := binary.Read(bytes.NewReader(conf), binary.NativeEndian, c); err != nil {
+		return err
+	}
+	c.CtTimeout = [len(c.CtTimeout)]uint32{}
 	return nil
 }
 

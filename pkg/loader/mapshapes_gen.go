@@ -22,7 +22,7 @@ var objectMaps = map[string]mapShape{
 	"ct_frags":       {Type: ebpf.LRUHash, KeySize: 40, ValueSize: 8, MaxEntries: 1024, Flags: 0x0},
 	"ct_quote":       {Type: ebpf.PerCPUArray, KeySize: 4, ValueSize: 128, MaxEntries: 1, Flags: 0x0},
 	"ct_stats":       {Type: ebpf.PerCPUArray, KeySize: 4, ValueSize: 64, MaxEntries: 1, Flags: 0x0},
-	"gen_conf":       {Type: ebpf.Array, KeySize: 4, ValueSize: 512, MaxEntries: 1, Flags: 0x400},
+	"gen_conf":       {Type: ebpf.Array, KeySize: 4, ValueSize: 640, MaxEntries: 1, Flags: 0x400},
 	"iface_atoms":    {Type: ebpf.Hash, KeySize: 8, ValueSize: 4, MaxEntries: 2048, Flags: 0x1},
 	"iface_stats":    {Type: ebpf.PerCPUArray, KeySize: 4, ValueSize: 16, MaxEntries: 1536, Flags: 0x0},
 	"ifaces":         {Type: ebpf.Hash, KeySize: 4, ValueSize: 24, MaxEntries: 1024, Flags: 0x0},

@@ -196,6 +196,11 @@ func (s *State) rebuild(spec *ebpf.CollectionSpec) (fresh map[string]*ebpf.Map, 
 	// entry 0 and sizes the map for it alone, rather than after where
 	// the live one ended in the old map.
 	conf.VecEnd = 0
+	// A config of layout 18 records no conntrack section (ct_max_flows
+	// 0): the copy records it as the live ruleset was read, from ct_conf
+	// and the table's size, as the commit below records it in the other
+	// generation's.
+	conf.CtMaxFlows, conf.CtTimeout = rs.MaxFlowsFor(rs.CTFlows())+1, rs.Conntrack.Timeouts
 	if err := writeGenConf(m.GenConf, word.rules(), &conf); err != nil {
 		return nil, fmt.Errorf("copy the live generation's config: %w", err)
 	}

@@ -20,16 +20,18 @@ import (
 )
 
 // previousObject is the datapath of the last release of the previous
-// layout (version 18, IPv6 set arrays without a seed):
+// layout (version 18, IPv6 set arrays without a seed, configs without
+// the conntrack section):
 // pkg/loader/xdpfw_bpfel.o as committed at 0029c44, kept as it was.
 const previousObject = "testdata/xdpfw-layout18.o"
 
 // migrateRuleset's rules set conditions on two dimensions (not GF_SOLO),
 // one has a comment long enough for rule_defs_long, and one a definition
 // of 85 to 124 bytes (long: past the short entries' 84). Its conntrack
-// table is not the default size, which the fragments table follows.
+// table is not the default size, which the fragments table follows, and
+// its timeouts, which layout 18 kept in ct_conf alone, not the defaults.
 const migrateRuleset = `policy: pass
-conntrack: {max-flows: 16384}
+conntrack: {max-flows: 16384, timeouts: {udp: 45s, tcp-established: 2h}}
 sets:
   bad: {family: ipv4, elements: [198.51.100.0/24]}
 rules:
@@ -53,6 +55,11 @@ func TestMigratePrevious(t *testing.T) {
 		want, old, before, err := previousFixture(dir, "mig0")
 		if err != nil {
 			return err
+		}
+		// Its configs record no conntrack section: the timeouts are
+		// read from ct_conf, the max-flows from the table's size.
+		if got, err := old.RulesetWithSets(); err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("the previous layout's ruleset %+v (%v), want %+v", got, err, want)
 		}
 		verdicts, err := old.VerdictCounters()
 		if err != nil {
@@ -164,6 +171,22 @@ func checkMigrated(t *testing.T, s *State, want *rules.Ruleset, before []RuleRow
 	if got, err := s.RulesetWithSets(); err != nil || !reflect.DeepEqual(got, want) {
 		t.Errorf("ruleset after migration %+v (%v), want %+v", got, err, want)
 	}
+	// Both generations' configs record the conntrack section, and
+	// ct_conf holds its timeouts.
+	if err := s.read(func(v *view) error {
+		for gen, c := range v.conf {
+			if c.CtTimeout != want.Conntrack.Timeouts || c.CtMaxFlows != want.Conntrack.MaxFlows+1 {
+				t.Errorf("generation %d's config after migration records timeouts %v, max-flows %d; want %v, %d",
+					gen, c.CtTimeout, c.CtMaxFlows, want.Conntrack.Timeouts, want.Conntrack.MaxFlows+1)
+			}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	if c, err := readCTConf(&s.maps); err != nil || c.Timeout != want.Conntrack.Timeouts {
+		t.Errorf("ct_conf after migration %v (%v), want %v", c.Timeout, err, want.Conntrack.Timeouts)
+	}
 	st, err := s.Status()
 	if err != nil || len(st.Problems) != 0 || len(st.Interfaces) != 1 || !st.Interfaces[0].Attached {
 		t.Errorf("status after migration %+v (%v), want mig0 attached, no problems", st, err)
@@ -227,10 +250,15 @@ func runPreviousOn(s *State, iface string) error {
 		return err
 	}
 	// Every map of the previous layout has the shape it has in this one
-	// (layout 19 added none).
-	repl := map[string]*ebpf.Map{}
+	// (layout 19 added none), but gen_conf, whose configs were shorter.
+	genConf, err := previousGenConf(s.dir, spec, pinned[xdpfwMapGenConf])
+	if err != nil {
+		return err
+	}
+	defer genConf.Close()
+	repl := map[string]*ebpf.Map{xdpfwMapGenConf: genConf}
 	for name, ms := range spec.Maps {
-		if strings.HasPrefix(name, ".") {
+		if strings.HasPrefix(name, ".") || name == xdpfwMapGenConf {
 			continue
 		}
 		if pinned[name] == nil {

@@ -1,13 +1,50 @@
 package loader
 
 import (
+	"bytes"
+	"encoding/binary"
 	"fmt"
 	"testing"
 
+	"github.com/cilium/ebpf"
 	"github.com/vishvananda/netlink"
 
 	"github.com/xdpfw/xdpfw/pkg/layout"
 )
+
+// previousGenConf gives the state in dir layout 18's gen_conf, and
+// returns it: each generation's config a cache line shorter, ending
+// before ct_timeout, with no conntrack section recorded (ct_max_flows
+// was padding, 0). It is made from the previous object's spec, holds
+// the configs pinned's holds, and is pinned over it.
+func previousGenConf(dir string, spec *ebpf.CollectionSpec, pinned *ebpf.Map) (*ebpf.Map, error) {
+	var value bytes.Buffer
+	for gen := range uint32(numGens) {
+		var c xdpfwGenConfig
+		if err := readGenConf(pinned, gen, &c); err != nil {
+			return nil, err
+		}
+		c.CtMaxFlows, c.CtTimeout = 0, [len(c.CtTimeout)]uint32{}
+		conf, err := binary.Append(nil, binary.NativeEndian, &c)
+		if err != nil {
+			return nil, err
+		}
+		value.Write(conf[:prevGenConfigSize])
+	}
+	m, err := ebpf.NewMap(spec.Maps[xdpfwMapGenConf])
+	if err != nil {
+		return nil, err
+	}
+	if err := m.Put(uint32(0), value.Bytes()); err != nil {
+		m.Close()
+		return nil, err
+	}
+	if err := pinOver(dir, xdpfwMapGenConf, m); err != nil {
+		m.Close()
+		return nil, err
+	}
+	return m, nil
+}
 
 // previousSets stores each set as layout 12 did (13 kept such sets as
 // they were): the entries in its

@@ -93,9 +93,11 @@ func TestOneWritePath(t *testing.T) {
 		"switchActive": func(_ string, f fn) bool { return f.recv == "tx" },
 		"writeMeta":    func(caller string, f fn) bool { return f.recv == "tx" || caller == "setDirty" },
 		"setDirty":     func(caller string, f fn) bool { return f.recv == "tx" || caller == "repairSets" },
-		// ct_conf: the timeouts with a commit, the flushed count with a
-		// flush (its change).
-		"writeConntrack": func(_ string, f fn) bool { return f.recv == "tx" },
+		// ct_conf: the timeouts with a commit, or as the live config
+		// records them before a change, the flushed count with a flush
+		// (its change).
+		"writeConntrack": func(caller string, f fn) bool { return f.recv == "tx" || caller == "syncCTConf" },
+		"syncCTConf":     func(caller string, _ fn) bool { return caller == "runChange" },
 		"addFlushed":     func(caller string, _ fn) bool { return caller == "State.FlushConntrack" },
 	}
 	for name, f := range funcs {

@@ -170,7 +170,8 @@ type xdpfwGenConfig struct {
 	SetSlot     [2][8]uint32
 	ChunkBase   [15]uint32
 	CtMaxFlows  uint32
-	Pad         [4]uint32
+	CtTimeout   [10]uint32
+	Pad         [10]uint32
 }
 
 type xdpfwGenConfigs struct {
