@@ -73,13 +73,18 @@ func detachCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "detach",
 		Usage:     "detach xdpfw from interfaces (the last detach removes the ruleset)",
-		ArgsUsage: "IFACE... | --all | --orphans",
+		ArgsUsage: "IFACE... | --ifindex N | --all | --orphans",
 		Description: `Removes the program, and its connection-tracking egress learner (the tcx
 link, or xdpfw's clsact filter: the qdisc stays), from each interface. When
 no interface is left, the pinned program, maps, rules and counters are
 removed too; save the ruleset first if you want it back. An interface
 deleted (or moved to another namespace) while attached is forgotten by its
-name.
+name, unless an interface of that name is here again and attached: then
+that one is detached, and the gone one's record stays (a warning says so).
+
+--ifindex N detaches the interface of that ifindex, or forgets its record
+if it is gone: what status names for a missing interface, as its name may
+be a new interface's.
 
 --all detaches from every interface and removes the pin directory. If the
 state there cannot be opened (a map missing, a stray pin, another build's
@@ -93,16 +98,17 @@ record was): what status reports as orphans.`,
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "all", Usage: "detach from every interface and remove all state"},
 			&cli.BoolFlag{Name: "orphans", Usage: "detach xdpfw programs that the pin directory does not list"},
+			&cli.IntFlag{Name: "ifindex", Usage: "detach the interface of ifindex `N`, or forget its record if it is gone"},
 		},
 		Action: func(c *cli.Context) error {
 			given := 0
-			for _, b := range []bool{c.Bool("all"), c.Bool("orphans"), c.NArg() > 0} {
+			for _, b := range []bool{c.Bool("all"), c.Bool("orphans"), c.IsSet("ifindex"), c.NArg() > 0} {
 				if b {
 					given++
 				}
 			}
 			if given != 1 {
-				return fmt.Errorf("detach: name interfaces or give --all or --orphans (usage: xdpfw detach IFACE... | --all | --orphans)")
+				return fmt.Errorf("detach: name interfaces or give --ifindex, --all or --orphans (usage: xdpfw detach IFACE... | --ifindex N | --all | --orphans)")
 			}
 			dir := c.String("pin-dir")
 			switch {
@@ -117,21 +123,38 @@ record was): what status reports as orphans.`,
 					fmt.Fprintln(c.App.Writer, "no orphaned xdpfw program in this network namespace")
 				}
 				return err
+			case c.IsSet("ifindex"):
+				return withState(c, func(s *loader.State) error {
+					name, last, err := s.DetachIfindex(c.Int("ifindex"))
+					if err != nil {
+						return err
+					}
+					fmt.Fprintf(c.App.Writer, "detached from %s (ifindex %d)\n", name, c.Int("ifindex"))
+					printLast(c, s, last)
+					return nil
+				})
 			}
 			return withState(c, func(s *loader.State) error {
 				for _, name := range c.Args().Slice() {
-					last, err := s.Detach(name)
+					last, warnings, err := s.Detach(name)
 					if err != nil {
 						return err
 					}
 					fmt.Fprintf(c.App.Writer, "detached from %s\n", name)
-					if last {
-						fmt.Fprintf(c.App.Writer, "no interface left: removed %s\n", s.Dir())
+					for _, w := range warnings {
+						fmt.Fprintf(c.App.ErrWriter, "xdpfw: warning: %s\n", w)
 					}
+					printLast(c, s, last)
 				}
 				return nil
 			})
 		},
+	}
+}
+
+func printLast(c *cli.Context, s *loader.State, last bool) {
+	if last {
+		fmt.Fprintf(c.App.Writer, "no interface left: removed %s\n", s.Dir())
 	}
 }
 

@@ -46,3 +46,78 @@ func TestDetachAllSaysWhatItDid(t *testing.T) {
 		t.Errorf("detach --all: printed %q, error %v; want detached from ifd0, then the error forgetting ifindex %d", out, err, second)
 	}
 }
+
+// TestDetachGoneRecordOfNameMadeAgain: an interface deleted while
+// attached and made again under its name (a new ifindex), attached by
+// hand, leaves the gone one's record, which status lists as missing.
+// Its fix forgets that record alone: it was `detach NAME`, which
+// detached the live interface, taking the firewall off it, and left the
+// gone record. detach NAME now detaches the live one and warns that the
+// gone record stays, the state kept; detach --ifindex of no record is
+// refused in one line, changing nothing.
+func TestDetachGoneRecordOfNameMadeAgain(t *testing.T) {
+	t.Parallel()
+	c := newNSCLI(t, "agn0")
+	defer c.run("detach", "--all")
+	c.mustRun("attach", "agn0", "--mode", "generic")
+	// makeAgain deletes agn0 and makes it again, attached by hand, and
+	// returns the gone one's ifindex.
+	makeAgain := func() int {
+		var gone int
+		c.in(func() error {
+			link, err := netlink.LinkByName("agn0")
+			if err != nil {
+				return err
+			}
+			gone = link.Attrs().Index
+			if err := netlink.LinkDel(link); err != nil {
+				return err
+			}
+			return netlink.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "agn0"}, PeerName: "agn0p"})
+		})
+		c.mustRun("attach", "agn0", "--mode", "generic")
+		return gone
+	}
+	gone := makeAgain()
+	live := c.xdpProg()
+	if live == 0 {
+		t.Fatal("agn0 made again runs no program after attach")
+	}
+	st := decodeJSON[statusJSON](t, "status --json", c.wantFail("is gone", "status", "--json"))
+	want := fmt.Sprintf("xdpfw detach --ifindex %d", gone)
+	if len(st.Problems) != 1 || st.Problems[0].Kind != "missing" || st.Problems[0].Fix != want {
+		t.Fatalf("status: problems %+v, want agn0 (ifindex %d) missing, fixed by %s", st.Problems, gone, want)
+	}
+	out := c.mustRun(strings.Fields(st.Problems[0].Fix)[1:]...)
+	if out != fmt.Sprintf("detached from agn0 (ifindex %d)\n", gone) {
+		t.Errorf("%s printed %q", want, out)
+	}
+	if got := c.xdpProg(); got != live {
+		t.Errorf("after %s: agn0 runs program %d, want %d (the firewall kept on the live interface)", want, got, live)
+	}
+	st = decodeJSON[statusJSON](t, "status --json", c.mustRun("status", "--json"))
+	if len(st.Problems) != 0 || len(st.Interfaces) != 1 || !st.Interfaces[0].Attached || st.Interfaces[0].Ifindex == gone {
+		t.Errorf("after %s: interfaces %+v, problems %+v; want the live agn0 alone, attached, no problem", want, st.Interfaces, st.Problems)
+	}
+	c.wantFail(fmt.Sprintf("no interface record has ifindex %d (xdpfw status lists them)", gone), "detach", "--ifindex", fmt.Sprint(gone))
+	c.wantFail("detach: name interfaces or give --ifindex, --all or --orphans", "detach", "agn0", "--ifindex", fmt.Sprint(gone))
+	if got := c.xdpProg(); got != live {
+		t.Errorf("a refused detach --ifindex: agn0 runs program %d, want %d", got, live)
+	}
+
+	// detach NAME detaches the live one, as asked, and says the gone
+	// record stays: forgetting it could remove the state with it.
+	gone = makeAgain()
+	out, stderr, err := c.run("detach", "agn0")
+	wantWarn := fmt.Sprintf("xdpfw: warning: a record of agn0 whose interface is gone (ifindex %d) stays, keeping the state pinned (forget it: xdpfw detach --ifindex %d)\n", gone, gone)
+	if err != nil || out != "detached from agn0\n" || stderr != wantWarn {
+		t.Errorf("detach agn0: printed %q, warned %q, error %v; want detached from agn0 and the warning %q", out, stderr, err, wantWarn)
+	}
+	if got := c.xdpProg(); got != 0 {
+		t.Errorf("after detach agn0: agn0 runs program %d", got)
+	}
+	out = c.mustRun("detach", "--ifindex", fmt.Sprint(gone))
+	if out != fmt.Sprintf("detached from agn0 (ifindex %d)\nno interface left: removed %s\n", gone, c.dir) {
+		t.Errorf("detach --ifindex %d, the last record: printed %q", gone, out)
+	}
+}

@@ -93,28 +93,33 @@ func (c *nsCLI) xdpProg() uint32 {
 }
 
 // TestStatusVanishedInterface: status fails naming the fix for an
-// interface deleted while attached, and detach IFACE is that fix.
+// interface deleted while attached, detach --ifindex of its record, and
+// that is the fix.
 func TestStatusVanishedInterface(t *testing.T) {
 	c := newNSCLI(t, "vanish0")
 	c.mustRun("attach", "--mode", "generic", c.iface)
+	var ifindex int
 	c.in(func() error {
 		link, err := netlink.LinkByName(c.iface)
 		if err != nil {
 			return err
 		}
+		ifindex = link.Attrs().Index
 		return netlink.LinkDel(link)
 	})
-	out := c.wantFail("run: xdpfw detach vanish0", "status")
+	fix := fmt.Sprintf("xdpfw detach --ifindex %d", ifindex)
+	out := c.wantFail("run: "+fix, "status")
 	if !strings.Contains(out, "problems:\n  missing: vanish0") {
 		t.Errorf("status printed:\n%s\nwant the problem listed", out)
 	}
-	out = c.wantFail("run: xdpfw detach vanish0", "status", "--json")
+	out = c.wantFail("run: "+fix, "status", "--json")
 	st := decodeJSON[statusJSON](t, "status --json", out)
-	if len(st.Problems) != 1 || st.Problems[0].Kind != "missing" || st.Problems[0].Fix != "xdpfw detach vanish0" || !st.Loaded {
+	if len(st.Problems) != 1 || st.Problems[0].Kind != "missing" || st.Problems[0].Fix != fix || !st.Loaded {
 		t.Errorf("status --json: loaded %v, problems %+v", st.Loaded, st.Problems)
 	}
-	if out := c.mustRun("detach", c.iface); out != fmt.Sprintf("detached from vanish0\nno interface left: removed %s\n", c.dir) {
-		t.Errorf("detach printed %q", out)
+	want := fmt.Sprintf("detached from vanish0 (ifindex %d)\nno interface left: removed %s\n", ifindex, c.dir)
+	if out := c.mustRun(strings.Fields(fix)[1:]...); out != want {
+		t.Errorf("%s printed %q, want %q", fix, out, want)
 	}
 	c.wantFail("not attached", "status")
 }
@@ -150,7 +155,7 @@ func TestStatusOrphan(t *testing.T) {
 	if st.Loaded || st.PinDir != c.dir || st.Rules != 0 || st.Interfaces == nil || len(st.Interfaces) != 0 || st.Problems == nil || len(st.Problems) != 0 {
 		t.Errorf("status --json with nothing pinned: %+v, want loaded false, the pin directory, and empty lists", st)
 	}
-	c.wantFail("detach: name interfaces or give --all or --orphans", "detach", "--all", "--orphans")
+	c.wantFail("detach: name interfaces or give --ifindex, --all or --orphans", "detach", "--all", "--orphans")
 }
 
 // TestDetachAllStrayMap: detach --all with a stray map in the pin

@@ -382,28 +382,61 @@ func (s *State) forget(ifindex int, what string) error {
 // left, the pinned program, maps and live ruleset are removed too; last
 // reports that. An interface gone since xdpfw was attached (deleted, or
 // moved to another namespace) is found by the name its record keeps, and
-// the record is forgotten.
-func (s *State) Detach(name string) (last bool, err error) {
+// the record is forgotten, unless an interface of that name is here and
+// attached: then that one is detached, and each gone record of the name
+// stays, named in a warning with the command that forgets it alone
+// (DetachIfindex). Forgetting it too could remove the pins, the ruleset
+// with them, where the operator asked to detach one interface.
+func (s *State) Detach(name string) (last bool, warnings []string, err error) {
 	if s.old != nil {
-		return false, s.old
+		return false, nil, s.old
 	}
 	link, linkErr := linkByName(name)
 	if linkErr == nil {
 		var ifc xdpfwIface
 		if err := s.maps.Ifaces.Lookup(uint32(link.Attrs().Index), &ifc); err == nil {
-			if err := s.detachLink(link, ifc); err != nil {
-				return false, err
+			gone, err := s.goneRecords(name)
+			if err != nil {
+				return false, nil, err
 			}
-			return s.RemoveIfUnused()
+			if err := s.detachLink(link, ifc); err != nil {
+				return false, nil, err
+			}
+			for _, a := range gone {
+				warnings = append(warnings, fmt.Sprintf("a record of %s whose interface is gone (ifindex %d) stays, keeping the state pinned (forget it: xdpfw detach --ifindex %d)", name, a.Ifindex, a.Ifindex))
+			}
+			last, err := s.RemoveIfUnused()
+			return last, warnings, err
 		}
 	}
 	// A record of that name whose interface is gone (a new interface of
 	// that name has another ifindex).
+	gone, err := s.goneRecords(name)
+	if err != nil {
+		return false, nil, err
+	}
+	for _, a := range gone {
+		if err := s.forget(a.Ifindex, name); err != nil {
+			return false, nil, err
+		}
+	}
+	switch {
+	case len(gone) > 0:
+		last, err := s.RemoveIfUnused()
+		return last, nil, err
+	case linkErr != nil:
+		return false, nil, linkErr
+	}
+	return false, nil, fmt.Errorf("xdpfw is not attached to %s", name)
+}
+
+// goneRecords lists the records of name whose interface is gone.
+func (s *State) goneRecords(name string) ([]Attachment, error) {
 	atts, err := s.Attachments()
 	if err != nil {
-		return false, err
+		return nil, err
 	}
-	forgot := false
+	var gone []Attachment
 	for _, a := range atts {
 		if a.Iface != name {
 			continue
@@ -411,18 +444,9 @@ func (s *State) Detach(name string) (last bool, err error) {
 		if _, err := netlink.LinkByIndex(a.Ifindex); err == nil {
 			continue
 		}
-		if err := s.forget(a.Ifindex, name); err != nil {
-			return false, err
-		}
-		forgot = true
+		gone = append(gone, a)
 	}
-	switch {
-	case forgot:
-		return s.RemoveIfUnused()
-	case linkErr != nil:
-		return false, linkErr
-	}
-	return false, fmt.Errorf("xdpfw is not attached to %s", name)
+	return gone, nil
 }
 
 // DetachAll removes xdpfw from every interface it was attached to and

@@ -163,7 +163,9 @@ func (s *State) Status() (Status, error) {
 		if err != nil {
 			p.Kind = "missing"
 			p.Detail = fmt.Sprintf("%s (ifindex %d) is gone or in another network namespace; its record keeps the state pinned", a.Iface, a.Ifindex)
-			p.Fix = "xdpfw detach " + a.Iface
+			// By ifindex: an interface of that name made again, and
+			// attached, is another record, which detach NAME detaches.
+			p.Fix = fmt.Sprintf("xdpfw detach --ifindex %d", a.Ifindex)
 		} else {
 			p.Kind = "replaced"
 			p.Detail = fmt.Sprintf("%s does not run xdpfw's program", a.Iface)

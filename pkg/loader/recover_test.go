@@ -79,8 +79,8 @@ func pinDirGone(t *testing.T, dir, after string) {
 }
 
 // TestDetachVanishedInterface: an interface deleted while attached is
-// listed as missing, with the fix, and `detach IFACE` forgets it by name;
-// the last such detach removes the pins.
+// listed as missing, with the fix (by ifindex), and `detach IFACE` forgets
+// it by name as well; the last such detach removes the pins.
 func TestDetachVanishedInterface(t *testing.T) {
 	dir := privtest.PinDir(t)
 	inThrowawayNetns(t, func() error {
@@ -90,6 +90,10 @@ func TestDetachVanishedInterface(t *testing.T) {
 		}
 		defer s.Close()
 		defer s.unpinAll()
+		link, err := netlink.LinkByName("gone0")
+		if err != nil {
+			return err
+		}
 		if err := delLink("gone0"); err != nil {
 			return err
 		}
@@ -97,16 +101,17 @@ func TestDetachVanishedInterface(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if len(st.Problems) != 1 || st.Problems[0].Kind != "missing" || st.Problems[0].Iface != "gone0" || st.Problems[0].Fix != "xdpfw detach gone0" {
-			t.Errorf("problems %+v, want gone0 missing, fixed by xdpfw detach gone0", st.Problems)
+		fix := fmt.Sprintf("xdpfw detach --ifindex %d", link.Attrs().Index)
+		if len(st.Problems) != 1 || st.Problems[0].Kind != "missing" || st.Problems[0].Iface != "gone0" || st.Problems[0].Fix != fix {
+			t.Errorf("problems %+v, want gone0 missing, fixed by %s", st.Problems, fix)
 		}
-		if last, err := s.Detach("gone0"); err != nil || last {
+		if last, _, err := s.Detach("gone0"); err != nil || last {
 			t.Errorf("detach gone0: last %v, %v; want false, nil", last, err)
 		}
 		if st, err := s.Status(); err != nil || len(st.Problems) != 0 || len(st.Interfaces) != 1 {
 			t.Errorf("after detach gone0: %+v, %v; want gone1 alone and no problems", st, err)
 		}
-		if _, err := s.Detach("gone0"); err == nil || !strings.Contains(err.Error(), `unknown interface "gone0"`) {
+		if _, _, err := s.Detach("gone0"); err == nil || !strings.Contains(err.Error(), `unknown interface "gone0"`) {
 			t.Errorf("detach gone0 again: %v, want unknown interface", err)
 		}
 		// The last interface, gone too (a new one of the same name is
@@ -117,7 +122,7 @@ func TestDetachVanishedInterface(t *testing.T) {
 		if err := addVeths("gone1"); err != nil {
 			return err
 		}
-		if last, err := s.Detach("gone1"); err != nil || !last {
+		if last, _, err := s.Detach("gone1"); err != nil || !last {
 			t.Errorf("detach gone1: last %v, %v; want true, nil", last, err)
 		}
 		pinDirGone(t, dir, "detaching the last, vanished, interface")
