@@ -124,7 +124,20 @@ interface removes everything.`,
 		},
 	}
 	quietUsageErrors(app.Commands, "")
+	helpCommandsWithSubcommands(app.Commands)
 	return app
+}
+
+// helpCommandsWithSubcommands leaves the help command (help, h) to the
+// commands that have subcommands (xdpfw rule help add): urfave/cli gives
+// every command one, so where an argument is due its word was taken as
+// help, and set create help printed the help and made nothing. --help
+// stays everywhere.
+func helpCommandsWithSubcommands(cmds []*cli.Command) {
+	for _, cmd := range cmds {
+		cmd.HideHelpCommand = len(cmd.Subcommands) == 0
+		helpCommandsWithSubcommands(cmd.Subcommands)
+	}
 }
 
 // quietUsageErrors makes a flag error one line naming the help to read,

@@ -37,3 +37,25 @@ func TestSetNoStateAndListJSON(t *testing.T) {
 		t.Errorf("referenced_by by set %#v, want %#v", got, wantRefs)
 	}
 }
+
+// TestSetNamedHelp: a set may be named help or h, as an interface may:
+// a command without subcommands takes the word as its argument. urfave/cli
+// gave each such command a help subcommand, so set create help printed
+// set create's help and made nothing (exit 0), and set add help ADDR said
+// No help topic for ADDR.
+func TestSetNamedHelp(t *testing.T) {
+	privtest.Require(t)
+	pin := privtest.PinDir(t)
+	for _, name := range []string{"help", "h"} {
+		mustRunCLI(t, pin, "", "set", "create", name)
+		if out := mustRunCLI(t, pin, "", "set", "add", name, "192.0.2.1"); !strings.HasPrefix(out, "set "+name+": 1 added") {
+			t.Errorf("set add %s 192.0.2.1: %q", name, out)
+		}
+	}
+	if out := mustRunCLI(t, pin, "", "set", "list"); !strings.Contains(out, "help") || !strings.Contains(out, "\nh ") {
+		t.Errorf("set list:\n%s\nwant sets help and h", out)
+	}
+	if out := mustRunCLI(t, pin, "", "set", "create", "--help"); !strings.Contains(out, "xdpfw set create - ") {
+		t.Errorf("set create --help: %q", out)
+	}
+}
