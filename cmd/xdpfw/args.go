@@ -98,6 +98,7 @@ func interspersed(app *cli.App, args []string) []string {
 		return append(out, args[i:]...)
 	}
 	var named, positional []string
+	help := false
 	for ; i < len(args); i++ {
 		a := args[i]
 		if a == "--" {
@@ -114,9 +115,13 @@ func interspersed(app *cli.App, args []string) []string {
 			named = append(named, args[i+1])
 			i++
 		}
+		help = help || a == "-h" || a == "--help"
 	}
 	out = append(out, named...)
-	if len(positional) > 0 {
+	// Help asked for, the arguments do not count: urfave/cli took the
+	// first for a subcommand to show, so attach eth0 --help said No help
+	// topic for 'eth0'.
+	if len(positional) > 0 && !help {
 		out = append(out, "--")
 		out = append(out, positional...)
 	}

@@ -155,6 +155,10 @@ func TestUnknownCommand(t *testing.T) {
 		{"rule help", "xdpfw rule - "},
 		{"help rule", "xdpfw rule - "},
 		{"help", "xdpfw - an XDP firewall"},
+		// Arguments before --help: urfave/cli took the first for a
+		// subcommand to show, No help topic for 'eth0'.
+		{"attach eth0 --help", "xdpfw attach - "},
+		{"set create x -h", "xdpfw set create - "},
 	} {
 		if stdout, stderr, code := runMain(t, exe, 0, strings.Fields(tc.args)...); code != 0 || !strings.Contains(stdout, tc.want) || stderr != "" {
 			t.Errorf("xdpfw %s: exit %d, stdout %q, stderr %q", tc.args, code, stdout, stderr)
