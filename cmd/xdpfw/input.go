@@ -81,5 +81,11 @@ func readRulesetFile(c *cli.Context, path string) (string, *rules.Ruleset, error
 		opt.Dir = filepath.Dir(path)
 	}
 	rs, err := rules.ParseYAML(name, data, opt)
-	return name, rs, err
+	if err != nil {
+		return name, nil, err
+	}
+	for _, w := range rules.FamilyWarnings(rs) {
+		fmt.Fprintf(c.App.ErrWriter, "xdpfw: warning: %s: %s\n", name, w)
+	}
+	return name, rs, nil
 }

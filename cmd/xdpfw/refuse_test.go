@@ -399,3 +399,24 @@ func TestOneIsSingular(t *testing.T) {
 		}
 	}
 }
+
+// TestApplyOtherFamilyICMP: a file's rule with the other family's ICMP
+// (here proto icmp on IPv6), which the previous release took and saved,
+// applies with a warning, and save | apply -f - of the state changes
+// nothing; rule add still refuses one. The file was refused, so a state
+// holding such a rule could not apply its own save.
+func TestApplyOtherFamilyICMP(t *testing.T) {
+	privtest.Require(t)
+	pin := privtest.PinDir(t)
+	file := "policy: pass\nrules:\n  - {family: ipv6, proto: icmp, action: drop}\n"
+	warn := "xdpfw: warning: <stdin>: rule #1: the rule matches ipv6 only, but proto icmp is IPv4's: it would match only crafted frames (for IPv6, use proto icmpv6)\n"
+	out, errOut, err := runCLIBoth(pin, file, "apply", "-f", "-")
+	if err != nil || errOut != warn || !strings.HasPrefix(out, "applied 1 rule ") {
+		t.Fatalf("apply: %v, printed %q, stderr %q; want the warning %q", err, out, errOut, warn)
+	}
+	saved := mustRunCLI(t, pin, "", "save")
+	if out := mustRunCLI(t, pin, saved, "apply", "-f", "-"); out != "unchanged: 1 rule, policy pass\n" {
+		t.Errorf("save | apply -f -: %q", out)
+	}
+	refused(t, pin, "", "proto icmp is IPv4's", "rule", "add", "--family", "ipv6", "--proto", "icmp", "--action", "drop")
+}

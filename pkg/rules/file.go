@@ -121,7 +121,7 @@ func (p *fileParser) parse(data []byte) (*Ruleset, error) {
 		return nil, &FileError{File: name, Err: err}
 	}
 	for i, r := range rs.Rules {
-		if err := r.CheckFamilies(rs.Sets); err != nil {
+		if err := r.checkFamilies(rs.Sets, false); err != nil {
 			return nil, &FileError{File: name, Err: fmt.Errorf("rule #%d: %w", i+1, err)}
 		}
 	}

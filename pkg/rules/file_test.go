@@ -406,3 +406,48 @@ func TestParseYAMLQuotesLittle(t *testing.T) {
 		}
 	}
 }
+
+// TestFormatYAMLPreviousRules: a rule the previous release took, and a
+// state may still hold, saves as a file that parses back: save | apply
+// -f - and the boot's apply of a file it saved must keep working. The
+// other family's ICMP (proto icmp on IPv6, icmpv6 on IPv4) is refused by
+// rule add, but a file's is taken (FamilyWarnings says it); a refusal
+// left such a state's own save unappliable.
+func TestFormatYAMLPreviousRules(t *testing.T) {
+	sets := Sets{"s6": {Name: "s6", Family: FamilyIPv6}, "s4": {Name: "s4", Family: FamilyIPv4}}
+	for _, tc := range []struct {
+		name string
+		r    Rule
+		warn string
+	}{
+		{"icmp, family ipv6", Rule{Match: Match{Family: FamilyIPv6, Proto: proto(ProtoICMP)}},
+			"rule #1: the rule matches ipv6 only, but proto icmp is IPv4's: it would match only crafted frames (for IPv6, use proto icmpv6)"},
+		{"icmp, IPv6 prefix", Rule{Match: Match{Dst: pfx("2001:db8::/32"), Proto: proto(ProtoICMP)}},
+			"rule #1: the rule matches ipv6 only, but proto icmp is IPv4's: it would match only crafted frames (for IPv6, use proto icmpv6)"},
+		{"icmp, IPv6 set", Rule{Match: Match{SrcSet: "s6", Proto: proto(ProtoICMP)}},
+			"rule #1: set @s6 is ipv6, but proto icmp is IPv4's: the rule would match only crafted frames (for IPv6, use proto icmpv6)"},
+		{"icmpv6, IPv4 set", Rule{Match: Match{DstSet: "s4", Proto: proto(ProtoICMPv6)}},
+			"rule #1: set @s4 is ipv4, but proto icmpv6 is IPv6's: the rule would match only crafted frames (for IPv4, use proto icmp)"},
+	} {
+		r := tc.r
+		r.ID, r.Priority, r.Action = 1, DefaultPriority, Drop
+		rs := &Ruleset{Policy: Pass, Sets: sets, Rules: []Rule{r}}
+		if err := rs.Validate(); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if err := r.CheckFamilies(sets); err == nil {
+			t.Errorf("%s: CheckFamilies (rule add) takes it", tc.name)
+		}
+		back, err := ParseYAML("saved.yaml", FormatYAML(rs), FileOptions{})
+		if err != nil {
+			t.Errorf("%s: save's file refused: %v", tc.name, err)
+			continue
+		}
+		if len(back.Rules) != 1 || back.Rules[0] != r {
+			t.Errorf("%s: read back as %+v, want %+v", tc.name, back.Rules, r)
+		}
+		if w := FamilyWarnings(back); !slices.Equal(w, []string{tc.warn}) {
+			t.Errorf("%s: warnings %q, want %q", tc.name, w, tc.warn)
+		}
+	}
+}

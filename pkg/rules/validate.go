@@ -185,11 +185,30 @@ func (r Rule) CheckSetRefs(sets Sets) error { return r.Match.validSetRefs(sets) 
 // ICMP: proto icmp on IPv6 (by its family, a prefix or a set) or icmpv6
 // on IPv4. Such a rule matches only crafted frames (ICMPv6 is a protocol
 // of its own, 58, not ICMP's 1), and a drop rule that never matches opens
-// the firewall silently. Checked where a rule comes in (a ruleset file,
-// rule add), not by Validate, which every commit runs: a ruleset stored
-// before the check may hold such a rule (it matched nothing then as now),
-// and its state must stay changeable.
-func (r Rule) CheckFamilies(sets Sets) error {
+// the firewall silently. Checked where a rule is typed (rule add), not by
+// Validate, which every commit runs: a ruleset stored before the check
+// may hold such a rule (it matched nothing then as now), and its state
+// must stay changeable. A file refuses only an ICMP type or code against
+// a set of the other family, which the previous release refused too; the
+// rest it takes, as that release saved them (FamilyWarnings).
+func (r Rule) CheckFamilies(sets Sets) error { return r.checkFamilies(sets, true) }
+
+// FamilyWarnings says, for rs as parsed from a file, which rules
+// CheckFamilies would refuse ("rule #2: ..."): the file takes them, so
+// that a file the previous release saved still applies.
+func FamilyWarnings(rs *Ruleset) []string {
+	var out []string
+	for i, r := range rs.Rules {
+		if err := r.CheckFamilies(rs.Sets); err != nil {
+			out = append(out, fmt.Sprintf("rule #%d: %v", i+1, err))
+		}
+	}
+	return out
+}
+
+// checkFamilies is CheckFamilies, the crafted-frames cases only if
+// crafted.
+func (r Rule) checkFamilies(sets Sets, crafted bool) error {
 	m := r.Match
 	if !m.Proto.Set {
 		return nil
@@ -215,10 +234,13 @@ func (r Rule) CheckFamilies(sets Sets) error {
 			}
 			return fmt.Errorf("set @%s is %s, but %s: the rule would never match", name, s.Family, what)
 		}
+		if !crafted {
+			continue
+		}
 		return fmt.Errorf("set @%s is %s, but proto %s is %s: the rule would match only crafted frames (%s)", name, s.Family, m.Proto, own, other)
 	}
 	// A conflict of family and prefix is Validate's to say.
-	if got, err := m.impliedFamily(); err == nil && got != FamilyAny && got != fam {
+	if got, err := m.impliedFamily(); err == nil && crafted && got != FamilyAny && got != fam {
 		return fmt.Errorf("the rule matches %s only, but proto %s is %s: it would match only crafted frames (%s)", got, m.Proto, own, other)
 	}
 	return nil

@@ -122,6 +122,9 @@ func (r *reloader) reload(why string, force bool) {
 	}
 	r.status.goodAt = now
 	r.status.successes++
+	for _, w := range rules.FamilyWarnings(rs) {
+		r.log.Warn("a rule matches only crafted frames", "file", r.path, "warning", w)
+	}
 	for _, name := range loader.UnknownInterfaces(rs) {
 		r.log.Warn("a rule names an interface that does not exist here: it matches nothing until the interface exists and xdpfw is attached to it or the ruleset is applied again", "interface", name)
 	}
