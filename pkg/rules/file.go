@@ -392,6 +392,14 @@ func (p *fileParser) rule(n *yaml.Node, sets Sets) (Rule, error) {
 	}
 	action := texts["action"]
 	delete(texts, "action")
+	// A comment of only spaces, which NewRule refuses for rule add, is
+	// taken as written: the previous release saved it so, and its file
+	// (or a state's save holding one) must still apply.
+	comment, blank := texts[CommentKey], false
+	if comment != "" && strings.Trim(comment, " ") == "" {
+		blank = true
+		delete(texts, CommentKey)
+	}
 	r, err = NewRule(priority, action, texts)
 	var fe *FieldError
 	if errors.As(err, &fe) {
@@ -399,6 +407,12 @@ func (p *fileParser) rule(n *yaml.Node, sets Sets) (Rule, error) {
 	}
 	if err != nil {
 		return r, p.errorf(n, "%v", err)
+	}
+	if blank {
+		if err := ValidComment(comment); err != nil {
+			return r, p.errorf(fs[CommentKey].val, "%s: %v", CommentKey, err)
+		}
+		r.Comment = comment
 	}
 	// The file's sets are all there will be: apply replaces the live sets
 	// with them, so a set made by set create does not count.

@@ -48,9 +48,9 @@ func NewRule(priority uint32, action string, conds map[string]string) (Rule, err
 		if err := ValidComment(s); err != nil {
 			return r, &FieldError{CommentKey, err}
 		}
-		// Blank, it reads as no comment in rule list and save. Refused
-		// here, where rules come in, not by ValidComment: a rule stored
-		// with one before must still read back.
+		// Blank, it reads as no comment in rule list. Refused here, for
+		// rule add, not by ValidComment: a rule stored with one before
+		// must still read back, and a file takes it (fileParser.rule).
 		if s != "" && strings.Trim(s, " ") == "" {
 			return r, &FieldError{CommentKey, errors.New("only spaces (write a note, or leave the comment out)")}
 		}
