@@ -95,8 +95,11 @@ func (s *State) NewInstance(trace bool) (*Instance, error) {
 	for _, name := range classifierMaps {
 		repl[name] = live[name]
 	}
-	// Its own conntrack table, of the live one's size, as the model of
-	// the live ruleset assumes.
+	// Its own conntrack table, of the live one's size, timed by the live
+	// ruleset's timeouts (ct_conf, which it only reads), as the model of
+	// the live ruleset assumes: its own ct_conf, never written, timed
+	// flows by the defaults.
+	repl[xdpfwMapCtConf] = live[xdpfwMapCtConf]
 	t, err := newInstance(repl, trace, s.maps.Ct.MaxEntries())
 	if err != nil {
 		return nil, err
