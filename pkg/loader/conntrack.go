@@ -123,7 +123,7 @@ func (s *State) ConntrackFlows(f CTFilter) ([]Flow, error) {
 	}
 	var out []Flow
 	err := s.read(func(v *view) error {
-		ct, err := conntrackOf(v.m, &v.conf[v.active])
+		ct, err := ctInEffect(v.m)
 		if err != nil {
 			return err
 		}
@@ -261,7 +261,7 @@ func ctStatsOf(m *xdpfwMaps) (CTStats, error) {
 	if err != nil {
 		return CTStats{}, err
 	}
-	ct, err := readConntrack(m)
+	ct, err := ctInEffect(m)
 	if err != nil {
 		return CTStats{}, err
 	}

@@ -15,8 +15,9 @@ import (
 // old rules live with the new timeouts. A death after the switch leaves
 // the old timeouts, which the next change writes over first (syncCTConf,
 // from runChange): until then the flows are timed as before the change
-// a moment longer. Readers take the timeouts from the live config, never
-// from ct_conf. Its flushed counter is Go's (ct flush) and survives every
+// a moment longer. The ruleset's readers (rule list, save, a change's
+// view) take the timeouts from the live config; ct list and ct stats,
+// which say how flows are timed, from ct_conf. Its flushed counter is Go's (ct flush) and survives every
 // write of the timeouts.
 
 // readCTConf reads the map's one entry.
@@ -28,18 +29,20 @@ func readCTConf(m *xdpfwMaps) (xdpfwCtConf, error) {
 	return c, nil
 }
 
-// readConntrack is the live ruleset's conntrack: section but for its
-// max-flows (see conntrackOf).
-func readConntrack(m *xdpfwMaps) (rules.Conntrack, error) {
-	word, err := readActive(m)
+// ctInEffect is the timeouts the datapath times flows by: ct_conf's,
+// each checked (see conntrackOf). ct list's time left and ct stats take
+// them from here, not from the live config: after a commit that died
+// between its switch and its write of ct_conf, the flows are timed by the
+// previous ruleset's until the next change (syncCTConf).
+func ctInEffect(m *xdpfwMaps) (rules.Conntrack, error) {
+	c, err := readCTConf(m)
 	if err != nil {
 		return rules.Conntrack{}, err
 	}
-	var conf xdpfwGenConfig
-	if err := readGenConf(m.GenConf, word.rules(), &conf); err != nil {
-		return rules.Conntrack{}, fmt.Errorf("read generation config: %w", err)
+	if err := checkCTTimeouts(c.Timeout); err != nil {
+		return rules.Conntrack{}, err
 	}
-	return conntrackOf(m, &conf)
+	return rules.Conntrack{Timeouts: c.Timeout}, nil
 }
 
 // conntrackOf is the conntrack: section of the ruleset conf is the

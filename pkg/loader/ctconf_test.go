@@ -3,6 +3,7 @@ package loader
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/xdpfw/xdpfw/internal/privtest"
 	"github.com/xdpfw/xdpfw/pkg/layout"
@@ -108,9 +109,10 @@ func TestCTConfRoundTrip(t *testing.T) {
 	}
 }
 
-// TestCTConfBounds: timeouts the live generation's config records are
-// read back only within what a ruleset file can set (0, or 1s to 365d);
-// past that, reading the live ruleset and ct's tables fails with one line
+// TestCTConfBounds: timeouts the live generation's config records (the
+// live ruleset's) and ct_conf holds (ct list's and ct stats') are read
+// back only within what a ruleset file can set (0, or 1s to 365d); past
+// that, reading the live ruleset and ct's tables fails with one line
 // naming the timeout.
 func TestCTConfBounds(t *testing.T) {
 	s := freshState(t)
@@ -120,7 +122,15 @@ func TestCTConfBounds(t *testing.T) {
 			c := v.conf[v.active]
 			c.CtTimeout = [layout.NumCtTimeouts]uint32{}
 			c.CtTimeout[i] = sec
-			return writeGenConf(v.m.GenConf, v.active, &c)
+			if err := writeGenConf(v.m.GenConf, v.active, &c); err != nil {
+				return err
+			}
+			ct, err := readCTConf(v.m)
+			if err != nil {
+				return err
+			}
+			ct.Timeout = c.CtTimeout
+			return v.m.CtConf.Put(uint32(0), &ct)
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -193,5 +203,46 @@ func TestCTTimeoutsSwitchWithRules(t *testing.T) {
 			t.Errorf("apply ended at %q: an apply of the live ruleset was a change", point)
 		}
 		ctConf("the change after an apply ended at \""+point+"\"", want.Conntrack)
+	}
+}
+
+// TestCTInEffectAfterKill: an apply of new timeouts ended just after its
+// switch leaves the datapath timing flows by the old ones (ct_conf) until
+// the next change: ct stats gives those in effect, and ct list a flow's
+// time left by them, while the live ruleset reads back the new ones. Both
+// read the new config's, so they said a flow the datapath expires in 45 s
+// had 90 s left.
+func TestCTInEffectAfterKill(t *testing.T) {
+	s := freshState(t)
+	parse := func(udp string) *rules.Ruleset {
+		rs, err := rules.ParseYAML("ct.yaml", []byte("policy: drop\nconntrack: {timeouts: {udp: "+udp+"}}\nrules:\n  - {ct-state: \"established,related\", action: pass}\n"), rules.FileOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rs
+	}
+	old, next := parse("45s"), parse("90s")
+	if _, err := s.Apply(old); err != nil {
+		t.Fatal(err)
+	}
+	cutShort(t, s, "switched", func(func(done, total int)) { s.Apply(next) })
+	if live, err := s.RulesetWithSets(); err != nil || live.Conntrack != next.Conntrack {
+		t.Fatalf("the live ruleset's conntrack %+v (%v), want the applied %+v", live.Conntrack, err, next.Conntrack)
+	}
+	now, err := ctClock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := xdpfwCtKey{Family: 4, Proto: 17, Lport: 40000, Rport: 53}
+	if err := s.maps.Ct.Put(&k, &xdpfwCtVal{LastSeen: uint64(now), Kind: layout.CtKindUdp}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := s.ConntrackStats()
+	if err != nil || st.Timeouts["udp"] != 45 {
+		t.Errorf("ct stats' udp timeout %d (%v), want 45, in effect", st.Timeouts["udp"], err)
+	}
+	flows, err := s.ConntrackFlows(CTFilter{})
+	if err != nil || len(flows) != 1 || flows[0].Left > 45*time.Second {
+		t.Errorf("ct list %+v (%v), want one flow with at most 45 s left", flows, err)
 	}
 }
