@@ -31,8 +31,8 @@ import (
 //  5. commits it (tx.commit): the rules' inactive generation, then meta
 //     (rule ids are reserved before anything is switched, and only by a
 //     change that is not refused and run again), then the sets'
-//     protocol, with one write of `active` switching both, then the
-//     ruleset's conntrack timeouts (ct_conf, not switched: ctconf.go).
+//     protocol, with one write of `active` switching both, then at once
+//     the ruleset's conntrack timeouts (ct_conf, not switched: ctconf.go).
 //     A capture starting or stopping is a change of its own: its
 //     selection, then its bit of `active` (capture.go).
 //
@@ -223,22 +223,28 @@ func (t *tx) commit() error {
 		return err
 	}
 	if t.plan != nil && (flip != 0 || t.plan.changed()) {
-		if err := t.runSets(t.plan, flip); err != nil {
-			return err
-		}
-	} else if flip != 0 {
-		t.reached("switch")
-		if err := switchActive(t.m, t.word, flip); err != nil {
-			return err
-		}
-		t.reached("switched")
+		return t.runSets(t.plan, flip)
 	}
 	if flip == 0 {
 		return nil
 	}
-	// The timeouts follow the rules the switch made live (ctconf.go):
-	// the new generation's config records them, and the next change
-	// writes them if this one dies first.
+	t.reached("switch")
+	if err := switchActive(t.m, t.word, flip); err != nil {
+		return err
+	}
+	t.reached("switched")
+	return t.switchedTimeouts(flip)
+}
+
+// switchedTimeouts writes into ct_conf the timeouts of the rules a switch
+// of flip made live, at once after it (ctconf.go): before a set change's
+// elements settle, which may take long or fail. The new generation's
+// config records them, and the next change writes them if this one dies
+// first.
+func (t *tx) switchedTimeouts(flip uint32) error {
+	if flip&activeRules == 0 {
+		return nil
+	}
 	return writeConntrack(t.m, t.next.Conntrack)
 }
 

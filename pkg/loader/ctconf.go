@@ -10,15 +10,16 @@ import (
 // the datapath. It is not generation-switched, as the table it times is
 // not: each generation's config records its ruleset's timeouts
 // (gen_config.ct_timeout, switched with the rules), and ct_conf follows
-// the live one. A commit writes it just after the switch (tx.commit):
-// written before, a change that failed or died between would leave the
-// old rules live with the new timeouts. A death after the switch leaves
-// the old timeouts, which the next change writes over first (syncCTConf,
-// from runChange): until then the flows are timed as before the change
-// a moment longer. The ruleset's readers (rule list, save, a change's
-// view) take the timeouts from the live config; ct list and ct stats,
-// which say how flows are timed, from ct_conf. Its flushed counter is Go's (ct flush) and survives every
-// write of the timeouts.
+// the live one. A commit writes it just after the switch
+// (tx.switchedTimeouts), before a set change's elements settle: written
+// before, a change that failed or died between would leave the old rules
+// live with the new timeouts. A death after the switch leaves the old
+// timeouts, which the next change writes over first (syncCTConf, from
+// runChange): until then the flows are timed as before the change a
+// moment longer. The ruleset's readers (rule list, save, a change's view)
+// take the timeouts from the live config; ct list and ct stats, which say
+// how flows are timed, from ct_conf. Its flushed counter is Go's (ct
+// flush) and survives every write of the timeouts.
 
 // readCTConf reads the map's one entry.
 func readCTConf(m *xdpfwMaps) (xdpfwCtConf, error) {

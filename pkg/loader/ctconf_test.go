@@ -246,3 +246,54 @@ func TestCTInEffectAfterKill(t *testing.T) {
 		t.Errorf("ct list %+v (%v), want one flow with at most 45 s left", flows, err)
 	}
 }
+
+// TestCTTimeoutsWithSetsAtSwitch: an apply that changes a set's elements
+// and the timeouts writes ct_conf as soon as its switch is made, before
+// the set's elements settle: here that work fails (its set's slot is
+// gone), and the new rules, live, are timed by their own timeouts. They
+// were written only once the sets had settled, so the failure left the
+// new rules with the old timeouts until the next change.
+func TestCTTimeoutsWithSetsAtSwitch(t *testing.T) {
+	s := freshState(t)
+	parse := func(udp, elem string) *rules.Ruleset {
+		rs, err := rules.ParseYAML("ct.yaml", []byte("policy: drop\nconntrack: {timeouts: {udp: "+udp+"}}\n"+
+			"sets:\n  bad: {family: ipv4, elements: ["+elem+"]}\n"+
+			"rules:\n  - {ct-state: \"established,related\", action: pass}\n  - {src: \"@bad\", action: drop}\n"), rules.FileOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rs
+	}
+	old, next := parse("45s", "198.51.100.0/24"), parse("90s", "203.0.113.0/24")
+	if _, err := s.Apply(old); err != nil {
+		t.Fatal(err)
+	}
+	stopChangesAt(s, func(point string) {
+		if point != "switched" {
+			return
+		}
+		v, err := readView(&s.maps)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		if err := s.maps.Set4Lpm.Delete(v.all["bad"].Slot); err != nil {
+			t.Error(err)
+		}
+	})
+	_, err := s.Apply(next)
+	stopChangesAt(s, nil)
+	if err == nil {
+		t.Fatal("the apply whose set's slot went at its switch succeeded")
+	}
+	v, err := readView(&s.maps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := v.conf[v.active].CtTimeout; got != next.Conntrack.Timeouts {
+		t.Fatalf("the live config's timeouts %v, want the applied %v (the switch was made)", got, next.Conntrack.Timeouts)
+	}
+	if c, err := readCTConf(&s.maps); err != nil || c.Timeout != next.Conntrack.Timeouts {
+		t.Errorf("ct_conf after the apply failed past its switch: %v (%v), want the live rules' %v", c.Timeout, err, next.Conntrack.Timeouts)
+	}
+}

@@ -244,6 +244,9 @@ func (t *tx) changeSets(deltas []*setDelta, flip uint32) error {
 		return err
 	}
 	t.reached("switched")
+	if err := t.switchedTimeouts(flip); err != nil {
+		return err
+	}
 	if !inPlace {
 		return nil
 	}
