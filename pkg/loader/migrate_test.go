@@ -592,3 +592,52 @@ func TestMigrateCutBetweenPins(t *testing.T) {
 		return nil
 	})
 }
+
+// TestMigratePreviousGrowing: a state of the previous layout whose growth
+// or conntrack resize was cut short (meta marked growing, as that build
+// marked it) is read as that layout's, and moved by the next Provision,
+// which loads this build's programs on the maps as that growth's recovery
+// would. It was refused as of an unknown layout ("layout version
+// 2147483666"), detach --all the way out.
+func TestMigratePreviousGrowing(t *testing.T) {
+	dir := privtest.PinDir(t)
+	inThrowawayNetns(t, func() error {
+		defer removeState(dir)
+		want, old, _, err := previousFixture(dir, "mig0")
+		if err != nil {
+			return err
+		}
+		err = setMetaVersion(&old.maps, oldMetaVersion|metaGrowing)
+		old.Close()
+		if err != nil {
+			return err
+		}
+		s, err := Open(dir)
+		if err != nil {
+			return fmt.Errorf("open the previous layout's state marked growing: %w", err)
+		}
+		got, err := s.RulesetWithSets()
+		s.Close()
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("the previous layout's ruleset, marked growing: %+v (%v), want %+v", got, err, want)
+		}
+		if err := Provision(dir, func(*State) error { return nil }); err != nil {
+			return err
+		}
+		if s, err = Open(dir); err != nil {
+			return err
+		}
+		defer s.Close()
+		if meta, err := readMeta(&s.maps); err != nil || meta.Version != metaVersion || s.old != nil {
+			t.Errorf("meta after the migration %+v (%v, old %v), want version %d", meta, err, s.old, metaVersion)
+		}
+		if got, err := s.RulesetWithSets(); err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("ruleset after the migration %+v (%v), want %+v", got, err, want)
+		}
+		st, err := s.Status()
+		if err != nil || len(st.Problems) != 0 || len(st.Interfaces) != 1 || !st.Interfaces[0].Attached {
+			t.Errorf("status after the migration %+v (%v), want mig0 attached, no problems", st, err)
+		}
+		return nil
+	})
+}
