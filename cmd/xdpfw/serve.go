@@ -36,9 +36,9 @@ followed again when one is pointed elsewhere). A set's file: is looked at
 every 10 s and FILE applied again once a changed one has stayed as it is
 for a whole look (10 to 20 s after it was last written), so a feed
 rewritten in place is applied whole, never half written: a reload before
-then (SIGHUP, a retry, a change of FILE) does not read it, and fails
-saying so, the last good ruleset staying. SIGHUP applies FILE again
-whatever else changed. Every reload reads FILE once it has stayed as it
+then (SIGHUP, a retry, a change of FILE) takes that set as the file was
+last read (one never read whole fails the reload, saying so). SIGHUP
+applies FILE again whatever else changed. Every reload reads FILE once it has stayed as it
 is for 200 ms: a writer pausing longer in the middle of it (a stalled
 scp) gets it applied part-written until the write ends, so write it
 aside and rename it over, as editors do.

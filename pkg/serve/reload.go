@@ -80,10 +80,10 @@ func (r *reloader) reload(why string, force bool) {
 		opt.Dir = filepath.Dir(r.path)
 		// The set files read, a failed parse's too: polls then wait for
 		// one to change again, while the retries try the whole file.
-		var read func()
+		var read func(bool)
 		opt.ReadSet, read = r.sets.reading(opt.ReadSet)
 		rs, err = rules.ParseYAML(r.path, data, opt)
-		read()
+		read(err == nil)
 	}
 	if err == nil {
 		err = loader.Provision(r.dir, func(s *loader.State) (err error) {

@@ -22,7 +22,9 @@ import (
 // and a drop set let through what its missing lines listed. Every reload
 // reads them so, not only the poll's: a SIGHUP, a retry or a change of
 // the config itself while a feed is being written would read it half
-// written (setFiles.takeable).
+// written (setFiles.takeable). Such a reload takes the set as the file
+// was last read whole instead: failing, a feed rewritten more often than
+// the polls look would have had the config never applied again.
 
 // stamp is what says a file changed (stampFile).
 type stamp [sha256.Size]byte
@@ -45,24 +47,47 @@ type setFiles struct {
 	paths  []string         // named by the last parse: the ones polled
 	taken  map[string]stamp // as each was just before a parse last read it
 	polled map[string]look
+	// last is what each set file gave the last parse that used it, for
+	// a reload that finds it not takeable: the sets of the last good
+	// parse (held as long as serve runs, as the ruleset's own copy is
+	// not), and those a failed one read since.
+	last map[setRead][]netip.Prefix
+}
+
+// setRead is a set file read for a set of a family.
+type setRead struct {
+	path string
+	fam  rules.Family
 }
 
 // reading wraps read, the parser's reader of set files, so that a file
-// is read only when takeable, and the files read are recorded with
-// their stamps; done makes them the ones polls compare with.
-func (f *setFiles) reading(read func(string, rules.Family) ([]netip.Prefix, error)) (wrapped func(string, rules.Family) ([]netip.Prefix, error), done func()) {
+// is read only when takeable, else given as it was last read, and the
+// files read are recorded with their stamps; done, told whether the
+// parse succeeded, makes them the ones polls compare with.
+func (f *setFiles) reading(read func(string, rules.Family) ([]netip.Prefix, error)) (wrapped func(string, rules.Family) ([]netip.Prefix, error), done func(parsed bool)) {
 	var paths []string
 	took := map[string]stamp{}
+	used := map[setRead][]netip.Prefix{}
 	wrapped = func(path string, fam rules.Family) ([]netip.Prefix, error) {
 		paths = append(paths, path)
+		k := setRead{path, fam}
 		now := stampOf(path)
 		if !f.takeable(path, now) {
+			// Its change is the polls' to apply, once whole.
+			if ps, ok := f.lastRead(k); ok {
+				used[k] = ps
+				return ps, nil
+			}
 			return nil, fmt.Errorf("%s changed since it was read and has not yet stayed as it is for a whole look (every %s): it is read once it has, never half written", path, setPollEvery)
 		}
 		took[path] = now
-		return read(path, fam)
+		ps, err := read(path, fam)
+		if err == nil {
+			used[k] = ps
+		}
+		return ps, err
 	}
-	done = func() {
+	done = func(parsed bool) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		f.paths = paths
@@ -72,8 +97,25 @@ func (f *setFiles) reading(read func(string, rules.Family) ([]netip.Prefix, erro
 		for p, s := range took {
 			f.taken[p] = s
 		}
+		// A good parse names every set file the config does: the
+		// others are gone from it. A failed one may have stopped short.
+		if parsed || f.last == nil {
+			f.last = used
+			return
+		}
+		for k, ps := range used {
+			f.last[k] = ps
+		}
 	}
 	return wrapped, done
+}
+
+// lastRead is what k's file gave when last read, if it was.
+func (f *setFiles) lastRead(k setRead) ([]netip.Prefix, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	ps, ok := f.last[k]
+	return ps, ok
 }
 
 // takeable reports whether path, as stamped now, may be read: as it was
