@@ -72,20 +72,26 @@ func (f *setFiles) reading(read func(string, rules.Family) ([]netip.Prefix, erro
 		paths = append(paths, path)
 		k := setRead{path, fam}
 		now := stampOf(path)
-		if !f.takeable(path, now) {
-			// Its change is the polls' to apply, once whole.
-			if ps, ok := f.lastRead(k); ok {
-				used[k] = ps
-				return ps, nil
+		why := fmt.Sprintf("changed since it was read and has not yet stayed as it is for a whole look (every %s): it is read once it has", setPollEvery)
+		if f.takeable(path, now) {
+			ps, err := read(path, fam)
+			if stampOf(path) == now {
+				took[path] = now
+				if err == nil {
+					used[k] = ps
+				}
+				return ps, err
 			}
-			return nil, fmt.Errorf("%s changed since it was read and has not yet stayed as it is for a whole look (every %s): it is read once it has, never half written", path, setPollEvery)
+			// Written to as it was read (an updater starting on it):
+			// what was read may be cut.
+			why = fmt.Sprintf("changed as it was read: it is read once it has stayed as it is for a whole look (every %s)", setPollEvery)
 		}
-		took[path] = now
-		ps, err := read(path, fam)
-		if err == nil {
+		// Its change is the polls' to apply, once whole.
+		if ps, ok := f.lastRead(k); ok {
 			used[k] = ps
+			return ps, nil
 		}
-		return ps, err
+		return nil, fmt.Errorf("%s %s, never half written", path, why)
 	}
 	done = func(parsed bool) {
 		f.mu.Lock()

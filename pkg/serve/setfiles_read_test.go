@@ -1,0 +1,56 @@
+package serve
+
+import (
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/xdpfw/xdpfw/pkg/blocklist"
+	"github.com/xdpfw/xdpfw/pkg/rules"
+)
+
+// TestSetFileWrittenAsRead: a set file as it was last read, so takeable,
+// that a feed updater starts rewriting in place (curl -o) while a reload
+// reads it is not taken as read, cut: the reload takes the set as last
+// read whole, and the file stays one the polls see changed.
+func TestSetFileWrittenAsRead(t *testing.T) {
+	feed := filepath.Join(t.TempDir(), "feed.txt")
+	write := func(s string) {
+		t.Helper()
+		if err := os.WriteFile(feed, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const whole = "192.0.2.1\n192.0.2.2\n"
+	write(whole)
+	var f setFiles
+	parse := func(during func()) []netip.Prefix {
+		t.Helper()
+		read := blocklist.RulesetOptions().ReadSet
+		wrapped, done := f.reading(func(path string, fam rules.Family) ([]netip.Prefix, error) {
+			during()
+			return read(path, fam)
+		})
+		ps, err := wrapped(feed, rules.FamilyIPv4)
+		done(err == nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ps
+	}
+	want := []netip.Prefix{netip.MustParsePrefix("192.0.2.1/32"), netip.MustParsePrefix("192.0.2.2/32")}
+	if got := parse(func() {}); !slices.Equal(got, want) {
+		t.Fatalf("first read: %v, want %v", got, want)
+	}
+	// The updater truncates the file and has written its first line
+	// when the read comes.
+	if got := parse(func() { write("192.0.2.1\n") }); !slices.Equal(got, want) {
+		t.Errorf("a set file written as it was read gave %v, want %v as last read whole", got, want)
+	}
+	f.settled()
+	if !f.settled() {
+		t.Errorf("the file written as it was read, then as it is for two polls, would not be applied")
+	}
+}
