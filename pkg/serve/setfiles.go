@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -69,7 +70,11 @@ func (f *setFiles) reading(read func(string, rules.Family) ([]netip.Prefix, erro
 	took := map[string]stamp{}
 	used := map[setRead][]netip.Prefix{}
 	wrapped = func(path string, fam rules.Family) ([]netip.Prefix, error) {
-		paths = append(paths, path)
+		// Once, though two sets name it: looked at twice a poll, it
+		// was seen as it is by "two polls" at the first.
+		if !slices.Contains(paths, path) {
+			paths = append(paths, path)
+		}
 		k := setRead{path, fam}
 		now := stampOf(path)
 		why := fmt.Sprintf("changed since it was read and has not yet stayed as it is for a whole look (every %s): it is read once it has", setPollEvery)

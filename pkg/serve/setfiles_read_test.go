@@ -54,3 +54,47 @@ func TestSetFileWrittenAsRead(t *testing.T) {
 		t.Errorf("the file written as it was read, then as it is for two polls, would not be applied")
 	}
 }
+
+// TestSetFileNamedTwice: a set file two sets name (one feed for two
+// rules' sets) is polled once per poll, not once per set: looked at
+// twice in a poll it was "seen as it is by two polls" at the first
+// poll after a change, and a reload then took it possibly half written.
+func TestSetFileNamedTwice(t *testing.T) {
+	feed := filepath.Join(t.TempDir(), "feed.txt")
+	write := func(s string) {
+		t.Helper()
+		if err := os.WriteFile(feed, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("192.0.2.1\n192.0.2.2\n")
+	var f setFiles
+	parse := func() []netip.Prefix {
+		t.Helper()
+		wrapped, done := f.reading(blocklist.RulesetOptions().ReadSet)
+		var all []netip.Prefix
+		var err error
+		for range 2 {
+			var ps []netip.Prefix
+			if ps, err = wrapped(feed, rules.FamilyIPv4); err != nil {
+				break
+			}
+			all = append(all, ps...)
+		}
+		done(err == nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return all
+	}
+	if got := len(parse()); got != 4 {
+		t.Fatalf("first read: %d elements, want 2 twice", got)
+	}
+	write("192.0.2.1\n") // being rewritten
+	if f.settled() {
+		t.Errorf("the first poll after a change would apply it")
+	}
+	if got := len(parse()); got != 4 {
+		t.Errorf("a reload after one poll took the file it saw changed: %d elements, want 2 twice as last read whole", got)
+	}
+}
