@@ -168,7 +168,9 @@ func readSettled(path string) ([]byte, error) {
 			return data, err
 		}
 		if waited >= maxSettleWait {
-			return nil, fmt.Errorf("%s is still being written after %s: not read half written", path, waited.Round(time.Millisecond))
+			// The bound, not the wait, which varies by the millisecond:
+			// a retry failing so again is not news (reloader.reload).
+			return nil, fmt.Errorf("%s is still being written after %s: not read half written", path, maxSettleWait)
 		}
 		time.Sleep(wait)
 		waited += wait
