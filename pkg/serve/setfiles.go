@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"maps"
 	"net/netip"
 	"os"
 	"slices"
@@ -50,8 +51,8 @@ type setFiles struct {
 	polled map[string]look
 	// last is what each set file gave the last parse that used it, for
 	// a reload that finds it not takeable: the sets of the last good
-	// parse (held as long as serve runs, as the ruleset's own copy is
-	// not), and those a failed one read since.
+	// parse, and those a failed one read since (a copy of their
+	// elements, held between reloads).
 	last map[setRead][]netip.Prefix
 }
 
@@ -109,13 +110,20 @@ func (f *setFiles) reading(read func(string, rules.Family) ([]netip.Prefix, erro
 			f.taken[p] = s
 		}
 		// A good parse names every set file the config does: the
-		// others are gone from it. A failed one may have stopped short.
-		if parsed || f.last == nil {
-			f.last = used
+		// others are gone from it, and forgotten (a config naming a
+		// new file at each change made them more as long as serve
+		// ran). A failed one may have stopped short.
+		if !parsed && f.last != nil {
+			for k, ps := range used {
+				f.last[k] = ps
+			}
 			return
 		}
-		for k, ps := range used {
-			f.last[k] = ps
+		f.last = used
+		if parsed {
+			unnamed := func(p string) bool { return !slices.Contains(paths, p) }
+			maps.DeleteFunc(f.taken, func(p string, _ stamp) bool { return unnamed(p) })
+			maps.DeleteFunc(f.polled, func(p string, _ look) bool { return unnamed(p) })
 		}
 	}
 	return wrapped, done
@@ -134,8 +142,8 @@ func (f *setFiles) lastRead(k setRead) ([]netip.Prefix, bool) {
 // file never read nor polled (at start, or newly named) has nothing to
 // compare with: it is read as it is, where waiting two polls would
 // leave the host without its config that long. Once read or polled, a
-// file is known for as long as serve runs, a config that fails to parse
-// meanwhile or stops naming it included.
+// file is known until a config parses without naming it, one that fails
+// to parse meanwhile included; named again after, it is a new one.
 func (f *setFiles) takeable(path string, now stamp) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -96,5 +97,30 @@ func TestSetFileNamedTwice(t *testing.T) {
 	}
 	if got := len(parse()); got != 4 {
 		t.Errorf("a reload after one poll took the file it saw changed: %d elements, want 2 twice as last read whole", got)
+	}
+}
+
+// TestSetFilesForgottenOnceUnnamed: a serve whose config names a new set
+// file at each change (a feed kept as dated files) knows only the files
+// its config names, not every one it ever named: the stamps were kept
+// for as long as serve ran, one more at each change.
+func TestSetFilesForgottenOnceUnnamed(t *testing.T) {
+	dir := t.TempDir()
+	var f setFiles
+	for i := range 20 {
+		feed := filepath.Join(dir, fmt.Sprintf("feed-%d.txt", i))
+		if err := os.WriteFile(feed, []byte("192.0.2.1\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		wrapped, done := f.reading(blocklist.RulesetOptions().ReadSet)
+		_, err := wrapped(feed, rules.FamilyIPv4)
+		done(err == nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.settled()
+	}
+	if len(f.taken) != 1 || len(f.polled) != 1 || len(f.last) != 1 {
+		t.Errorf("twenty configs each naming another set file: %d stamps as read, %d as polled, %d sets as read kept, want 1 each", len(f.taken), len(f.polled), len(f.last))
 	}
 }
