@@ -134,9 +134,16 @@ func (s *State) MatchInterfaces(want []rules.Interface) (IfaceChange, error) {
 	// be one more interface without the firewall it was listed for.
 	var failed []error
 	listed := map[string]bool{}
+	// The ifindexes the listed names lead to: a name may be one of an
+	// interface's alternative names (ip link property add ... altname,
+	// as udev gives them), which its record does not show.
+	listedAt := map[int]bool{}
 	attached := map[string]int{} // name: ifindex
 	for i, ifc := range want {
 		listed[ifc.Name] = true
+		if link, err := netlink.LinkByName(ifc.Name); err == nil {
+			listedAt[link.Attrs().Index] = true
+		}
 		att, warning, err := s.attachBy(ifc.Name, modes[i], false, byFile)
 		if warning != "" {
 			ch.Warnings = append(ch.Warnings, warning)
@@ -163,7 +170,7 @@ func (s *State) MatchInterfaces(want []rules.Interface) (IfaceChange, error) {
 			}
 			continue
 		}
-		if listed[a.Iface] {
+		if listed[a.Iface] || listedAt[a.Ifindex] {
 			continue
 		}
 		if err := s.unattach(a); err != nil {
