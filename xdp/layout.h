@@ -235,7 +235,19 @@ enum addr_buckets {
 	ADDR_SLOT_USED   = 0x80,            /* in a slot's tag byte */
 };
 /* The multipliers of the buckets' hashes (64-bit enumerators, so Go
- * reads them from BTF too). */
+ * reads them from BTF too).
+ *
+ * The hashes are seeded by the generation's gen_config.addr_seed, s,
+ * taken as the word S = s | s << 32. Hashed by public constants alone,
+ * addresses can be picked whose keys share both buckets at every map
+ * size: an IPv6 key folds its 128 bits to one word (the first half times
+ * ADDR_HASH6, XOR the second half and the head), so whoever holds a /64
+ * can make any number of /128s fold to one word, and no commit could
+ * place a rule for each of a few of them. An IPv4 key's word is XORed
+ * with S before its two hashes; an IPv6 key's fold is XORed with the mix
+ * of its first half XOR S (MurmurHash3's finalizer, SET_BKT_MIX1/2, as
+ * the sets' buckets), which the sender cannot know. Seed 0 adds nothing:
+ * the hash of the generations of layout 18. */
 enum addr_hash {
 	ADDR_HASH1 = 0x9E3779B97F4A7C15ULL,
 	ADDR_HASH2 = 0xC2B2AE3D27D4EB4FULL,
@@ -377,12 +389,15 @@ enum ct_timeout {
  * bases and vec_end come after.
  */
 struct gen_config {
-	__u32 policy;               /* XDP_PASS or XDP_DROP */
-	__u32 nrules;
+	__u16 policy;               /* XDP_PASS or XDP_DROP */
+	__u16 nrules;               /* <= MAX_RULES */
 	__u32 flags;                /* GF_* */
 	/* The prefix lengths in the address buckets, longest first, per
 	 * table: index dir * 2 + (family == 6); hash_nlens[t] of them. */
 	__u8 hash_nlens[4];
+	/* The seed of the generation's address buckets (enum addr_hash),
+	 * drawn at random by Go at each commit; 0: unseeded. */
+	__u32 addr_seed;
 	__u64 wild_summary;         /* words holding rules with no condition */
 	__u8 hash_lens[4][ADDR_HASH_LENS];
 	/* The vectors (enum vec_sizes): the entry of each dimension's atom
@@ -713,7 +728,7 @@ struct rule_def_short {
 
 enum meta_ids {
 	META_MAGIC      = 0x78647066,       /* "xdpf" */
-	META_VERSION    = 19, /* 4: two programs; 5: binary rule definitions; 6: sets; 7: atom_scratch; 8: capture; 9: conntrack; 10: address buckets; 11: vectors sized to the ruleset; 12: values on cache lines; 13: IPv4 set buckets; 14: one-dimension rulesets without vectors (GF_SOLO); 15: rule definitions allocated per entry, in rule_defs and rule_defs_long; 16: definitions shared by the generations, capture ring made by the capture, iface_atoms allocated per entry, value_atoms and the address buckets sized to the ruleset; 17: gen_conf one value of both generations, read by address; 18: rule counters by rank (rank_stats), rule_stats Go's; 19: set buckets hashed with a seed of their array's, each generation's config records the conntrack max-flows and timeouts */
+	META_VERSION    = 19, /* 4: two programs; 5: binary rule definitions; 6: sets; 7: atom_scratch; 8: capture; 9: conntrack; 10: address buckets; 11: vectors sized to the ruleset; 12: values on cache lines; 13: IPv4 set buckets; 14: one-dimension rulesets without vectors (GF_SOLO); 15: rule definitions allocated per entry, in rule_defs and rule_defs_long; 16: definitions shared by the generations, capture ring made by the capture, iface_atoms allocated per entry, value_atoms and the address buckets sized to the ruleset; 17: gen_conf one value of both generations, read by address; 18: rule counters by rank (rank_stats), rule_stats Go's; 19: set buckets hashed with a seed of their array's, each generation's config records the conntrack max-flows and timeouts and its address buckets' seed */
 };
 struct meta {
 	__u32 magic;

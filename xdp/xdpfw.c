@@ -391,17 +391,33 @@ static __always_inline __u32 bucket_idx(__u32 gen, __u64 h, __u32 bits)
 	return (gen << bits) + (__u32)(h >> (64 - bits));
 }
 
+/* The seeded mix of an IPv6 key's first half (enum addr_hash, struct
+ * set_bkt_head): MurmurHash3's finalizer of hi ^ seed, or 0 when there
+ * is no seed (keep: all ones if there is one, branch-free). */
+static __always_inline __u64 seed_mix(__u64 hi, __u64 seed, __u64 keep)
+{
+	__u64 x = hi ^ seed;
+
+	x ^= x >> 33;
+	x *= SET_BKT_MIX1;
+	x ^= x >> 33;
+	x *= SET_BKT_MIX2;
+	x ^= x >> 33;
+	return x & keep;
+}
+
 /*
  * The atom of the IPv4 key (tag, len, a: the address masked to len) in
- * generation gen's buckets, or -1. A slot is compared as one word with
- * its atom masked out.
+ * generation gen's buckets, seeded by seed (its config's addr_seed as a
+ * word, enum addr_hash), or -1. A slot is compared as one word with its
+ * atom masked out.
  */
 _Static_assert(__builtin_offsetof(struct addr4_bucket, slot) % 8 == 0 &&
 	       sizeof(struct addr4_bucket) % 8 == 0, "addr4 slots are read as one u64");
-static __always_inline int addr4_find(__u32 gen, __u32 tag, __u32 len, __u32 a)
+static __always_inline int addr4_find(__u32 gen, __u32 tag, __u32 len, __u32 a, __u64 seed)
 {
-	__u64 key = (tag | ADDR_SLOT_USED) | len << 8 | (__u64)a << 32;
-	__u32 idx = bucket_idx(gen, key * ADDR_HASH1, addr4_bits);
+	__u64 key = (tag | ADDR_SLOT_USED) | len << 8 | (__u64)a << 32, hk = key ^ seed;
+	__u32 idx = bucket_idx(gen, hk * ADDR_HASH1, addr4_bits);
 	struct addr4_bucket *b = bpf_map_lookup_elem(&addr4_host, &idx);
 	__u64 w;
 
@@ -418,17 +434,20 @@ static __always_inline int addr4_find(__u32 gen, __u32 tag, __u32 len, __u32 a)
 		}
 		if (pass || !(b->flags & ADDR_B_OVERFLOW))
 			return -1;
-		idx = bucket_idx(gen, key * ADDR_HASH2, addr4_bits);
+		idx = bucket_idx(gen, hk * ADDR_HASH2, addr4_bits);
 		b = bpf_map_lookup_elem(&addr4_host, &idx);
 	}
 	return -1;
 }
 
-/* addr4_find for IPv6: a holds the masked address as four words. */
-static __always_inline int addr6_find(__u32 gen, __u32 tag, __u32 len, const __u32 *a)
+/* addr4_find for IPv6: a holds the masked address as four words, keep
+ * says whether there is a seed (seed_mix). */
+static __always_inline int addr6_find(__u32 gen, __u32 tag, __u32 len, const __u32 *a,
+				      __u64 seed, __u64 keep)
 {
 	__u32 head = (tag | ADDR_SLOT_USED) | len << 8, w[5];
-	__u64 key = ((__u64)a[1] << 32 | a[0]) * ADDR_HASH6 ^ ((__u64)a[3] << 32 | a[2]) ^ head;
+	__u64 hi = (__u64)a[1] << 32 | a[0];
+	__u64 key = hi * ADDR_HASH6 ^ ((__u64)a[3] << 32 | a[2]) ^ head ^ seed_mix(hi, seed, keep);
 	__u32 idx = bucket_idx(gen, key * ADDR_HASH1, addr6_bits);
 	struct addr6_bucket *b = bpf_map_lookup_elem(&addr6_host, &idx);
 
@@ -462,11 +481,14 @@ static __always_inline __u32 addr_atom(__u32 gen, __u32 dir, __u32 flags,
 				       const struct pkt *p, const __u32 *addr)
 {
 	__u32 *atom, tab = dir * 2 + (p->family == 6), n, len, tag = ADDR_TAG(gen, dir);
+	__u64 seed = conf->addr_seed, keep;
 	int found;
 
 	/* Flags for the destination sit four bits above the source's. */
 	flags >>= dir * 4;
 	n = conf->hash_nlens[tab & 3];
+	seed |= seed << 32;
+	keep = -((seed | -seed) >> 63);
 	if (p->family == 4) {
 		if (flags & GF_SRC4_HOST) {
 			__u32 a = addr[0];
@@ -476,7 +498,7 @@ static __always_inline __u32 addr_atom(__u32 gen, __u32 dir, __u32 flags,
 					break;
 				len = conf->hash_lens[tab & 3][i];
 				a &= mask32(len);
-				found = addr4_find(gen, tag, len, a);
+				found = addr4_find(gen, tag, len, a, seed);
 				if (found >= 0)
 					return found;
 			}
@@ -501,7 +523,7 @@ static __always_inline __u32 addr_atom(__u32 gen, __u32 dir, __u32 flags,
 #pragma unroll
 				for (int w = 0; w < 4; w++)
 					a[w] &= mask32(len - 32 * w);
-				found = addr6_find(gen, tag, len, a);
+				found = addr6_find(gen, tag, len, a, seed, keep);
 				if (found >= 0)
 					return found;
 			}
@@ -572,21 +594,6 @@ static __always_inline int set4_probe(void *bkt, __u32 nb, __u64 key, __u64 seed
 	return -1;
 }
 
-/* The seeded mix of an IPv6 key's first half (struct set_bkt_head):
- * MurmurHash3's finalizer of hi ^ seed, or 0 when the array has no seed
- * (keep: all ones if it has one, branch-free). */
-static __always_inline __u64 set6_mix(__u64 hi, __u64 seed, __u64 keep)
-{
-	__u64 x = hi ^ seed;
-
-	x ^= x >> 33;
-	x *= SET_BKT_MIX1;
-	x ^= x >> 33;
-	x *= SET_BKT_MIX2;
-	x ^= x >> 33;
-	return x & keep;
-}
-
 /* set4_probe for IPv6: a holds the masked address as four words, head
  * the slot's first word without the flags (len | SET6_SLOT_USED << 16),
  * seed and keep the array's seed and whether it has one. */
@@ -594,7 +601,7 @@ static __always_inline int set6_probe(void *bkt, __u32 nb, __u32 head, const __u
 				      __u64 seed, __u64 keep)
 {
 	__u64 hi = (__u64)a[1] << 32 | a[0], lo = (__u64)a[3] << 32 | a[2];
-	__u64 key = hi * SET_BKT_HASH6 ^ lo ^ head ^ set6_mix(hi, seed, keep), w;
+	__u64 key = hi * SET_BKT_HASH6 ^ lo ^ head ^ seed_mix(hi, seed, keep), w;
 	__u32 idx = 1 + (__u32)(((key * SET_BKT_HASH1) >> 32) * nb >> 32);
 	struct set6_bucket *b = bpf_map_lookup_elem(bkt, &idx);
 

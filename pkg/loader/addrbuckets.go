@@ -1,11 +1,12 @@
 package loader
 
 import (
+	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	mbits "math/bits"
-	"math/rand/v2"
+	mrand "math/rand/v2"
 
 	"github.com/cilium/ebpf"
 
@@ -30,12 +31,36 @@ func (k *bucketKey) word4() uint64 {
 	return uint64(k.tag|layout.AddrSlotUsed) | uint64(k.len)<<8 | uint64(binary.LittleEndian.Uint32(k.addr[:4]))<<32
 }
 
-// hash6 is the program's hash of an IPv6 key, before the bucket
-// multipliers.
-func (k *bucketKey) hash6() uint64 {
+// hash4 is the program's hash of an IPv4 key in a generation of the
+// address seed given, before the bucket multipliers: its slot word XOR
+// the seed as a word (xdp/layout.h, enum addr_hash).
+func (k *bucketKey) hash4(seed uint32) uint64 { return k.word4() ^ seedWord(seed) }
+
+// hash6 is hash4 for IPv6: the fold of the 128 bits XOR the seeded mix
+// of the first half, which parts keys the public fold makes one.
+func (k *bucketKey) hash6(seed uint32) uint64 {
 	a := func(i int) uint64 { return uint64(binary.LittleEndian.Uint32(k.addr[4*i:])) }
 	head := uint64(k.tag|layout.AddrSlotUsed) | uint64(k.len)<<8
-	return (a(1)<<32|a(0))*layout.AddrHash6 ^ (a(3)<<32 | a(2)) ^ head
+	hi := a(1)<<32 | a(0)
+	return hi*layout.AddrHash6 ^ (a(3)<<32 | a(2)) ^ head ^ seedMix(hi, seedWord(seed))
+}
+
+// seedWord is a generation's address seed as the program widens it.
+func seedWord(seed uint32) uint64 { return uint64(seed) | uint64(seed)<<32 }
+
+// seedMix is the seeded mix of an IPv6 key's first half hi, as the
+// program's seed_mix: MurmurHash3's finalizer of hi ^ seed, or 0 when
+// seed is 0 (no seed: the hash of layout 18), with no branch, as there.
+// The sets' buckets (bkey.hash6) and the address buckets share it.
+func seedMix(hi, seed uint64) uint64 {
+	keep := -((seed | -seed) >> 63)
+	x := hi ^ seed
+	x ^= x >> 33
+	x *= layout.SetBktMix1
+	x ^= x >> 33
+	x *= layout.SetBktMix2
+	x ^= x >> 33
+	return x & keep
 }
 
 // buckets2 are a key's two buckets among 1 << bits.
@@ -65,14 +90,14 @@ var errNoFit = errors.New("two buckets full for a key")
 // both full takes a slot from one, whose key moves on the same way. It
 // gives each bucket's keys and which buckets overflow (a key of theirs
 // sits in its second bucket). The random choices are seeded, so a
-// ruleset always gets the same buckets.
+// ruleset always gets the same buckets for one address seed.
 func place(n, nb, slots int, choices func(i int) [2]uint32) (in [][]int, overflow []bool, err error) {
 	in = make([][]int, nb)
 	backing := make([]int, nb*slots) // one allocation: appends stay in place
 	for b := range in {
 		in[b] = backing[b*slots : b*slots : (b+1)*slots]
 	}
-	rng := rand.New(rand.NewPCG(1, 2))
+	rng := mrand.New(mrand.NewPCG(1, 2))
 	for i := range n {
 		cur := i
 		for kick := 0; ; kick++ {
@@ -103,18 +128,76 @@ func place(n, nb, slots int, choices func(i int) [2]uint32) (in [][]int, overflo
 	return in, overflow, nil
 }
 
-// writeBuckets4 builds generation gen's IPv4 buckets from keys and
-// writes all of them.
-func writeBuckets4(m *ebpf.Map, gen uint32, keys []bucketKey) error {
-	bits := bucketBits(m)
-	in, overflow, err := place(len(keys), 1<<bits, layout.Addr4Slots, func(i int) [2]uint32 { return buckets2(keys[i].word4(), bits) })
-	if err != nil {
-		return fmt.Errorf("address table: %w", err)
+// addrSeedTries is how many seeds a commit draws for its generation's
+// buckets before it gives up: keys that share both buckets under one seed
+// part under another, so a placement that fails by chance (rare at half
+// the slots) is not a refused commit.
+const addrSeedTries = 8
+
+// writeBuckets builds generation gen's buckets of both families from h4
+// and h6 with a fresh random seed, drawing another while a family's keys
+// do not fit, and writes all of them. It gives the seed, which the
+// generation's config records for the program.
+func writeBuckets(m *xdpfwMaps, gen uint32, h4, h6 []bucketKey) (uint32, error) {
+	var (
+		seed uint32
+		b4   []xdpfwAddr4Bucket
+		b6   []xdpfwAddr6Bucket
+		err  error
+	)
+	for range addrSeedTries {
+		if seed, err = newAddrSeed(); err != nil {
+			return 0, err
+		}
+		if b4, err = layBuckets4(bucketBits(m.Addr4Host), h4, seed); err == nil {
+			b6, err = layBuckets6(bucketBits(m.Addr6Host), h6, seed)
+		}
+		if !errors.Is(err, errNoFit) {
+			break
+		}
 	}
-	idx := make([]uint32, 1<<bits)
+	if err == nil {
+		err = putBuckets(m.Addr4Host, gen, b4)
+	}
+	if err == nil {
+		err = putBuckets(m.Addr6Host, gen, b6)
+	}
+	return seed, err
+}
+
+// newAddrSeed is a fresh address seed: random, never 0 (no seed).
+func newAddrSeed() (uint32, error) {
+	var b [4]byte
+	for {
+		if _, err := rand.Read(b[:]); err != nil {
+			return 0, fmt.Errorf("a seed for the address buckets: %w", err)
+		}
+		if s := binary.LittleEndian.Uint32(b[:]); s != 0 {
+			return s, nil
+		}
+	}
+}
+
+// putBuckets writes vals as generation gen's buckets of m, whose bits
+// they are as many as.
+func putBuckets[V any](m *ebpf.Map, gen uint32, vals []V) error {
+	bits := bucketBits(m)
+	idx := make([]uint32, len(vals))
+	for b := range idx {
+		idx[b] = gen<<bits + uint32(b)
+	}
+	return putAll(m, idx, vals)
+}
+
+// layBuckets4 places IPv4 keys in 1 << bits buckets by their hash in a
+// generation of the seed given.
+func layBuckets4(bits uint32, keys []bucketKey, seed uint32) ([]xdpfwAddr4Bucket, error) {
+	in, overflow, err := place(len(keys), 1<<bits, layout.Addr4Slots, func(i int) [2]uint32 { return buckets2(keys[i].hash4(seed), bits) })
+	if err != nil {
+		return nil, fmt.Errorf("address table: %w", err)
+	}
 	vals := make([]xdpfwAddr4Bucket, 1<<bits)
 	for b := range vals {
-		idx[b] = gen<<bits + uint32(b)
 		if overflow[b] {
 			vals[b].Flags = layout.AddrBOverflow
 		}
@@ -125,20 +208,17 @@ func writeBuckets4(m *ebpf.Map, gen uint32, keys []bucketKey) error {
 			copy(sl.Addr[:], k.addr[:4])
 		}
 	}
-	return putAll(m, idx, vals)
+	return vals, nil
 }
 
-// writeBuckets6 is writeBuckets4 for IPv6.
-func writeBuckets6(m *ebpf.Map, gen uint32, keys []bucketKey) error {
-	bits := bucketBits(m)
-	in, overflow, err := place(len(keys), 1<<bits, layout.Addr6Slots, func(i int) [2]uint32 { return buckets2(keys[i].hash6(), bits) })
+// layBuckets6 is layBuckets4 for IPv6.
+func layBuckets6(bits uint32, keys []bucketKey, seed uint32) ([]xdpfwAddr6Bucket, error) {
+	in, overflow, err := place(len(keys), 1<<bits, layout.Addr6Slots, func(i int) [2]uint32 { return buckets2(keys[i].hash6(seed), bits) })
 	if err != nil {
-		return fmt.Errorf("address table: %w", err)
+		return nil, fmt.Errorf("address table: %w", err)
 	}
-	idx := make([]uint32, 1<<bits)
 	vals := make([]xdpfwAddr6Bucket, 1<<bits)
 	for b := range vals {
-		idx[b] = gen<<bits + uint32(b)
 		if overflow[b] {
 			vals[b].Flags = layout.AddrBOverflow
 		}
@@ -148,7 +228,7 @@ func writeBuckets6(m *ebpf.Map, gen uint32, keys []bucketKey) error {
 			sl.Tag, sl.Len, sl.Atom, sl.Addr = k.tag|layout.AddrSlotUsed, k.len, k.atom, k.addr
 		}
 	}
-	return putAll(m, idx, vals)
+	return vals, nil
 }
 
 // readBuckets lists the keys in both families' buckets of both
@@ -205,9 +285,9 @@ func bucketKeys6(m *ebpf.Map, in func(idx uint32) bool) ([]bucketKey, error) {
 
 // newAddrBuckets makes an address bucket map of 1 << bits buckets a
 // generation, of the family of old (v6), holding the keys of old's live
-// generation placed anew: the program given it finds them as the one
-// reading old does.
-func newAddrBuckets(spec *ebpf.MapSpec, old *ebpf.Map, live, bits uint32, v6 bool) (*ebpf.Map, error) {
+// generation placed anew by the live config's seed: the program given it
+// finds them as the one reading old does.
+func newAddrBuckets(spec *ebpf.MapSpec, old *ebpf.Map, live, bits uint32, v6 bool, seed uint32) (*ebpf.Map, error) {
 	ms := spec.Copy()
 	ms.MaxEntries = numGens << bits
 	m, err := ebpf.NewMap(ms)
@@ -216,17 +296,29 @@ func newAddrBuckets(spec *ebpf.MapSpec, old *ebpf.Map, live, bits uint32, v6 boo
 	}
 	oldBits := bucketBits(old)
 	isLive := func(idx uint32) bool { return idx>>oldBits == live }
-	read, write := bucketKeys4, writeBuckets4
 	if v6 {
-		read, write = bucketKeys6, writeBuckets6
-	}
-	keys, err := read(old, isLive)
-	if err == nil {
-		err = write(m, live, keys)
+		err = relayBuckets(m, old, live, isLive, bucketKeys6, func(keys []bucketKey) ([]xdpfwAddr6Bucket, error) { return layBuckets6(bits, keys, seed) })
+	} else {
+		err = relayBuckets(m, old, live, isLive, bucketKeys4, func(keys []bucketKey) ([]xdpfwAddr4Bucket, error) { return layBuckets4(bits, keys, seed) })
 	}
 	if err != nil {
 		m.Close()
 		return nil, fmt.Errorf("copy the live address buckets: %w", err)
 	}
 	return m, nil
+}
+
+// relayBuckets writes the keys read of from's generation gen (isLive) as
+// that generation's buckets of to, placed by lay.
+func relayBuckets[V any](to, from *ebpf.Map, gen uint32, isLive func(uint32) bool,
+	read func(*ebpf.Map, func(uint32) bool) ([]bucketKey, error), lay func([]bucketKey) ([]V, error)) error {
+	keys, err := read(from, isLive)
+	if err != nil {
+		return err
+	}
+	vals, err := lay(keys)
+	if err != nil {
+		return err
+	}
+	return putBuckets(to, gen, vals)
 }

@@ -260,7 +260,8 @@ func clearAddrs(m *xdpfwMaps, gen uint32) error {
 // stored); the config goes last.
 func writeTables(m *xdpfwMaps, gen uint32, l *genLayout, slots map[uint32]uint32, stored *storedDefs, defs map[uint32][]byte) error {
 	t, flags := l.t, l.flags
-	if err := l.addr.put(m, gen); err != nil {
+	seed, err := l.addr.put(m, gen)
+	if err != nil {
 		return fmt.Errorf("address table: %w", err)
 	}
 	flags |= l.addr.flags()
@@ -294,8 +295,8 @@ func writeTables(m *xdpfwMaps, gen uint32, l *genLayout, slots map[uint32]uint32
 		return fmt.Errorf("store rules: %w", err)
 	}
 
-	conf := xdpfwGenConfig{Policy: uint32(t.Policy), Nrules: uint32(len(t.Order)), Flags: flags, WildSummary: t.Wild.Summary(), ChunkBase: l.chunkBase,
-		CtMaxFlows: l.ctMaxFlows, CtTimeout: l.ctTimeouts}
+	conf := xdpfwGenConfig{Policy: uint16(t.Policy), Nrules: uint16(len(t.Order)), Flags: flags, WildSummary: t.Wild.Summary(), ChunkBase: l.chunkBase,
+		CtMaxFlows: l.ctMaxFlows, CtTimeout: l.ctTimeouts, AddrSeed: seed}
 	setConfLens(&conf, l.lens)
 	if err := writeVectors(m.Vectors, t, l.vecFirst, &conf); err != nil {
 		return err
@@ -419,11 +420,11 @@ func (a *addrEntries) flags() uint32 {
 	return f
 }
 
-// put writes generation gen's buckets whole (a's are all of gen's) and
-// adds a's trie entries.
-func (a *addrEntries) put(m *xdpfwMaps, gen uint32) error {
-	return errors.Join(writeBuckets4(m.Addr4Host, gen, a.h4), putAll(m.Addr4Lpm, a.p4, a.b4),
-		writeBuckets6(m.Addr6Host, gen, a.h6), putAll(m.Addr6Lpm, a.p6, a.b6))
+// put writes generation gen's buckets whole (a's are all of gen's), by a
+// seed of their own it gives, and adds a's trie entries.
+func (a *addrEntries) put(m *xdpfwMaps, gen uint32) (uint32, error) {
+	seed, err := writeBuckets(m, gen, a.h4, a.h6)
+	return seed, errors.Join(err, putAll(m.Addr4Lpm, a.p4, a.b4), putAll(m.Addr6Lpm, a.p6, a.b6))
 }
 
 // delete removes a's trie entries; bucket entries go when their

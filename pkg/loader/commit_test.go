@@ -175,7 +175,7 @@ func stopHalfway(t *testing.T, m *xdpfwMaps) {
 	stray.add(gen, 0, netip.MustParsePrefix("2001:db8:99::/48"), 1, true)
 	stray.add(gen, 0, netip.MustParsePrefix("2001:db8::/32"), 1, false)
 	stray.add(gen, 1, netip.MustParsePrefix("2001:db8:99::1/128"), 1, true)
-	if err := stray.put(m, gen); err != nil {
+	if _, err := stray.put(m, gen); err != nil {
 		t.Fatal(err)
 	}
 	def, err := encodeRule(rules.Rule{ID: 999999, Action: rules.Drop, Match: rules.Match{Src: netip.MustParsePrefix("198.51.100.0/24")}}, 0)
@@ -196,7 +196,7 @@ func TestDeleteKeysAbsent(t *testing.T) {
 		present.add(1, 0, netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i), 0, 0}), 16), 1, false)
 		absent.add(1, 0, netip.PrefixFrom(netip.AddrFrom4([4]byte{11, byte(i), 0, 0}), 16), 1, false)
 	}
-	if err := present.put(&s.maps, 1); err != nil {
+	if _, err := present.put(&s.maps, 1); err != nil {
 		t.Fatal(err)
 	}
 	// Absent keys first, last and in between.

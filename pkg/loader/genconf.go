@@ -37,15 +37,24 @@ func readGenConf(m *ebpf.Map, gen uint32, c *xdpfwGenConfig) error {
 }
 
 // readPrevGenConf reads generation gen's config from a gen_conf of layout
-// 18: the same fields up to ct_max_flows (0 there), then padding, so the
-// timeouts it lacks read as none recorded.
+// 18: its first 16 bytes policy, nrules and flags as words and hash_nlens,
+// read into this layout's narrower fields with addr_seed 0 (its buckets
+// are unseeded); then the same fields up to ct_max_flows (0 there), then
+// padding, so the timeouts it lacks read as none recorded.
 func readPrevGenConf(m *ebpf.Map, gen uint32, c *xdpfwGenConfig) error {
 	buf := make([]byte, m.ValueSize())
 	if err := m.Lookup(uint32(0), buf); err != nil {
 		return err
 	}
+	prev := buf[gen*prevGenConfigSize : (gen+1)*prevGenConfigSize]
 	conf := make([]byte, genConfigSize)
-	copy(conf, buf[gen*prevGenConfigSize:(gen+1)*prevGenConfigSize])
+	copy(conf, prev)
+	ne := binary.NativeEndian
+	ne.PutUint16(conf[0:], uint16(ne.Uint32(prev[0:])))
+	ne.PutUint16(conf[2:], uint16(ne.Uint32(prev[4:])))
+	ne.PutUint32(conf[4:], ne.Uint32(prev[8:]))
+	copy(conf[8:12], prev[12:16])
+	ne.PutUint32(conf[12:], 0)
 	if err := binary.Read(bytes.NewReader(conf), binary.NativeEndian, c); err != nil {
 		return err
 	}

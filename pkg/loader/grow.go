@@ -136,7 +136,7 @@ func grownMaps(spec *ebpf.CollectionSpec, m *xdpfwMaps, v *view, full *mapsFull)
 		if full != nil && f.want == 0 {
 			continue
 		}
-		b, err := newAddrBuckets(spec.Maps[f.name], f.old, v.active, max(f.want, bucketBits(f.old)), f.v6)
+		b, err := newAddrBuckets(spec.Maps[f.name], f.old, v.active, max(f.want, bucketBits(f.old)), f.v6, v.conf[v.active].AddrSeed)
 		if err != nil {
 			for _, m := range fresh {
 				m.Close()

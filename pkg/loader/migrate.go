@@ -211,7 +211,7 @@ func (s *State) rebuild(spec *ebpf.CollectionSpec) (fresh map[string]*ebpf.Map, 
 	// in the live generation (a migration cut short after it was
 	// attached) belongs to the rules they name, as the readers and the
 	// next commit's fold find them.
-	if err := copyRanks(s.maps.Ranks, m.Ranks, word.rules(), conf.Nrules); err != nil {
+	if err := copyRanks(s.maps.Ranks, m.Ranks, word.rules(), uint32(conf.Nrules)); err != nil {
 		return nil, fmt.Errorf("copy the live generation's ranks: %w", err)
 	}
 	commit := func(t *tx) error {

@@ -79,8 +79,8 @@ func TestMigratePrevious(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "xdpfw attach IFACE or xdpfw apply -f FILE") {
 			t.Errorf("rule add on a previous layout's state: %v, want the way to move it", err)
 		}
-		if len(before) != 4 || before[0].Packets != 1 || before[2].Packets != 1 {
-			return fmt.Errorf("counters under the previous program: %+v, want one packet on rules 1 and 3", before)
+		if len(before) != 4 || before[0].Packets != 1 || before[2].Packets != 1 || before[3].Packets != 1 {
+			return fmt.Errorf("counters under the previous program: %+v, want one packet on rules 1, 3 and 4", before)
 		}
 
 		vectorsBefore := pinnedMapID(t, dir, xdpfwMapVectors)
@@ -249,6 +249,9 @@ func runPreviousOn(s *State, iface string) error {
 	if err := previousSets(&s.maps); err != nil {
 		return err
 	}
+	if err := previousBuckets(&s.maps); err != nil {
+		return err
+	}
 	// Every map of the previous layout has the shape it has in this one
 	// (layout 19 added none), but gen_conf, whose configs were shorter.
 	genConf, err := previousGenConf(s.dir, spec, pinned[xdpfwMapGenConf])
@@ -317,7 +320,9 @@ func runPreviousOn(s *State, iface string) error {
 	if err := setMetaVersion(&s.maps, oldMetaVersion); err != nil {
 		return err
 	}
-	for _, f := range [][]byte{fixtures.UDP("198.51.100.9", "192.0.2.1", 1000, 53), fixtures.TCPSyn("192.0.2.7", "192.0.2.1", 1000, 23)} {
+	// Rule 4's prefixes are in the address buckets, unseeded.
+	for _, f := range [][]byte{fixtures.UDP("198.51.100.9", "192.0.2.1", 1000, 53), fixtures.TCPSyn("192.0.2.7", "192.0.2.1", 1000, 23),
+		fixtures.TCPSyn("2001:db8:abcd:12::7", "2001:db8:abcd:34::9", 1000, 443)} {
 		if _, err := runFrame(progs.Xdpfw, f); err != nil {
 			return err
 		}

@@ -15,8 +15,9 @@ import (
 // previousGenConf gives the state in dir layout 18's gen_conf, and
 // returns it: each generation's config a cache line shorter, ending
 // before ct_timeout, with no conntrack section recorded (ct_max_flows
-// was padding, 0). It is made from the previous object's spec, holds
-// the configs pinned's holds, and is pinned over it.
+// was padding, 0), and policy, nrules and flags words, hash_nlens after
+// them, no address seed. It is made from the previous object's spec,
+// holds the configs pinned's holds, and is pinned over it.
 func previousGenConf(dir string, spec *ebpf.CollectionSpec, pinned *ebpf.Map) (*ebpf.Map, error) {
 	var value bytes.Buffer
 	for gen := range uint32(numGens) {
@@ -29,6 +30,11 @@ func previousGenConf(dir string, spec *ebpf.CollectionSpec, pinned *ebpf.Map) (*
 		if err != nil {
 			return nil, err
 		}
+		ne := binary.NativeEndian
+		ne.PutUint32(conf[0:], uint32(c.Policy))
+		ne.PutUint32(conf[4:], uint32(c.Nrules))
+		ne.PutUint32(conf[8:], c.Flags)
+		copy(conf[12:16], c.HashNlens[:])
 		value.Write(conf[:prevGenConfigSize])
 	}
 	m, err := ebpf.NewMap(spec.Maps[xdpfwMapGenConf])
@@ -44,6 +50,17 @@ func previousGenConf(dir string, spec *ebpf.CollectionSpec, pinned *ebpf.Map) (*
 		return nil, err
 	}
 	return m, nil
+}
+
+// previousBuckets places both generations' address keys anew unseeded,
+// as layout 18 did.
+func previousBuckets(m *xdpfwMaps) error {
+	for gen := range uint32(numGens) {
+		if err := replaceGenBuckets(m, gen, 0); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // previousSets stores each set as layout 12 did (13 kept such sets as

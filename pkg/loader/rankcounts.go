@@ -55,7 +55,7 @@ func rankCounts(m *xdpfwMaps, confs *[numGens]xdpfwGenConfig, slots map[uint32]u
 	n := uint32(0)
 	for _, c := range confs {
 		if c.Flags&gfWriting == 0 {
-			n = max(n, min(c.Nrules, layout.MaxRules))
+			n = max(n, min(uint32(c.Nrules), layout.MaxRules))
 		}
 	}
 	if n == 0 {
@@ -77,7 +77,7 @@ func rankCounts(m *xdpfwMaps, confs *[numGens]xdpfwGenConfig, slots map[uint32]u
 		if c.Flags&gfWriting != 0 {
 			continue
 		}
-		for r := range min(c.Nrules, layout.MaxRules) {
+		for r := range min(uint32(c.Nrules), layout.MaxRules) {
 			e := ranks[uint32(gen)*layout.MaxRules+r]
 			if id, ok := owner[e.Slot]; ok {
 				sum := into[id]
@@ -107,7 +107,7 @@ func zeroRankCounts(m *xdpfwMaps, confs *[numGens]xdpfwGenConfig, slots []uint32
 	}
 	var keys []uint32
 	for gen, c := range confs {
-		for r := range min(c.Nrules, layout.MaxRules) {
+		for r := range min(uint32(c.Nrules), layout.MaxRules) {
 			if slices.Contains(slots, ranks[uint32(gen)*layout.MaxRules+r].Slot) {
 				keys = append(keys, rankCounter(uint32(gen), r))
 			}
@@ -159,7 +159,7 @@ func ruleCounters(m *xdpfwMaps, slots map[uint32]uint32) (map[uint32]Counter, er
 // rule: tx.zero). A slot no rule holds keeps what a deleted rule counted
 // until the slot is given to a new rule, which zeroes it first.
 func foldRankCounts(m *xdpfwMaps, gen uint32, conf *xdpfwGenConfig) error {
-	n := min(conf.Nrules, layout.MaxRules)
+	n := min(uint32(conf.Nrules), layout.MaxRules)
 	if conf.Flags&gfWriting != 0 || n == 0 {
 		return nil
 	}

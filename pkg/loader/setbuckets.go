@@ -81,17 +81,7 @@ func (k bkey) buckets(v6 bool, nb uint32, seed uint64) [2]uint32 {
 // unknowable to whoever writes the list. Seed 0 adds nothing: the fold
 // of arrays made before seeds (layout 18).
 func (k bkey) hash6(seed uint64) uint64 {
-	h := k.hi*layout.SetBktHash6 ^ k.lo ^ k.w
-	if seed != 0 {
-		x := k.hi ^ seed
-		x ^= x >> 33
-		x *= layout.SetBktMix1
-		x ^= x >> 33
-		x *= layout.SetBktMix2
-		x ^= x >> 33
-		h ^= x
-	}
-	return h
+	return k.hi*layout.SetBktHash6 ^ k.lo ^ k.w ^ seedMix(k.hi, seed)
 }
 
 // newSeed is a fresh array's seed: random, never 0 (no seed).

@@ -158,10 +158,11 @@ type xdpfwCtVal struct {
 
 type xdpfwGenConfig struct {
 	_           structs.HostLayout
-	Policy      uint32
-	Nrules      uint32
+	Policy      uint16
+	Nrules      uint16
 	Flags       uint32
 	HashNlens   [4]uint8
+	AddrSeed    uint32
 	WildSummary uint64
 	HashLens    [4][4]uint8
 	VecBase     [15]uint32
