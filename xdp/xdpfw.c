@@ -391,9 +391,9 @@ static __always_inline __u32 bucket_idx(__u32 gen, __u64 h, __u32 bits)
 	return (gen << bits) + (__u32)(h >> (64 - bits));
 }
 
-/* The seeded mix of an IPv6 key's first half (enum addr_hash, struct
- * set_bkt_head): MurmurHash3's finalizer of hi ^ seed, or 0 when there
- * is no seed (keep: all ones if there is one, branch-free). */
+/* The seeded mix of an IPv6 set key's first half (struct set_bkt_head):
+ * MurmurHash3's finalizer of hi ^ seed, or 0 when there is no seed
+ * (keep: all ones if there is one, branch-free). */
 static __always_inline __u64 seed_mix(__u64 hi, __u64 seed, __u64 keep)
 {
 	__u64 x = hi ^ seed;
@@ -440,14 +440,13 @@ static __always_inline int addr4_find(__u32 gen, __u32 tag, __u32 len, __u32 a, 
 	return -1;
 }
 
-/* addr4_find for IPv6: a holds the masked address as four words, keep
- * says whether there is a seed (seed_mix). */
+/* addr4_find for IPv6: a holds the masked address as four words, mul is
+ * the generation's multiplier of the first half (enum addr_hash). */
 static __always_inline int addr6_find(__u32 gen, __u32 tag, __u32 len, const __u32 *a,
-				      __u64 seed, __u64 keep)
+				      __u64 mul)
 {
 	__u32 head = (tag | ADDR_SLOT_USED) | len << 8, w[5];
-	__u64 hi = (__u64)a[1] << 32 | a[0];
-	__u64 key = hi * ADDR_HASH6 ^ ((__u64)a[3] << 32 | a[2]) ^ head ^ seed_mix(hi, seed, keep);
+	__u64 key = ((__u64)a[1] << 32 | a[0]) * mul ^ ((__u64)a[3] << 32 | a[2]) ^ head;
 	__u32 idx = bucket_idx(gen, key * ADDR_HASH1, addr6_bits);
 	struct addr6_bucket *b = bpf_map_lookup_elem(&addr6_host, &idx);
 
@@ -481,14 +480,14 @@ static __always_inline __u32 addr_atom(__u32 gen, __u32 dir, __u32 flags,
 				       const struct pkt *p, const __u32 *addr)
 {
 	__u32 *atom, tab = dir * 2 + (p->family == 6), n, len, tag = ADDR_TAG(gen, dir);
-	__u64 seed = conf->addr_seed, keep;
+	__u64 seed = conf->addr_seed, mul;
 	int found;
 
 	/* Flags for the destination sit four bits above the source's. */
 	flags >>= dir * 4;
 	n = conf->hash_nlens[tab & 3];
 	seed |= seed << 32;
-	keep = -((seed | -seed) >> 63);
+	mul = ADDR_HASH6 ^ seed << 1;
 	if (p->family == 4) {
 		if (flags & GF_SRC4_HOST) {
 			__u32 a = addr[0];
@@ -523,7 +522,7 @@ static __always_inline __u32 addr_atom(__u32 gen, __u32 dir, __u32 flags,
 #pragma unroll
 				for (int w = 0; w < 4; w++)
 					a[w] &= mask32(len - 32 * w);
-				found = addr6_find(gen, tag, len, a, seed, keep);
+				found = addr6_find(gen, tag, len, a, mul);
 				if (found >= 0)
 					return found;
 			}

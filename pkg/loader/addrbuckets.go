@@ -36,32 +36,17 @@ func (k *bucketKey) word4() uint64 {
 // the seed as a word (xdp/layout.h, enum addr_hash).
 func (k *bucketKey) hash4(seed uint32) uint64 { return k.word4() ^ seedWord(seed) }
 
-// hash6 is hash4 for IPv6: the fold of the 128 bits XOR the seeded mix
-// of the first half, which parts keys the public fold makes one.
+// hash6 is hash4 for IPv6: the fold of the 128 bits, the first half
+// multiplied by ADDR_HASH6 ^ the seed as a word << 1, which parts keys
+// the public fold makes one (xdp/layout.h, enum addr_hash).
 func (k *bucketKey) hash6(seed uint32) uint64 {
 	a := func(i int) uint64 { return uint64(binary.LittleEndian.Uint32(k.addr[4*i:])) }
 	head := uint64(k.tag|layout.AddrSlotUsed) | uint64(k.len)<<8
-	hi := a(1)<<32 | a(0)
-	return hi*layout.AddrHash6 ^ (a(3)<<32 | a(2)) ^ head ^ seedMix(hi, seedWord(seed))
+	return (a(1)<<32|a(0))*(layout.AddrHash6^seedWord(seed)<<1) ^ (a(3)<<32 | a(2)) ^ head
 }
 
 // seedWord is a generation's address seed as the program widens it.
 func seedWord(seed uint32) uint64 { return uint64(seed) | uint64(seed)<<32 }
-
-// seedMix is the seeded mix of an IPv6 key's first half hi, as the
-// program's seed_mix: MurmurHash3's finalizer of hi ^ seed, or 0 when
-// seed is 0 (no seed: the hash of layout 18), with no branch, as there.
-// The sets' buckets (bkey.hash6) and the address buckets share it.
-func seedMix(hi, seed uint64) uint64 {
-	keep := -((seed | -seed) >> 63)
-	x := hi ^ seed
-	x ^= x >> 33
-	x *= layout.SetBktMix1
-	x ^= x >> 33
-	x *= layout.SetBktMix2
-	x ^= x >> 33
-	return x & keep
-}
 
 // buckets2 are a key's two buckets among 1 << bits.
 func buckets2(h uint64, bits uint32) [2]uint32 {

@@ -351,3 +351,18 @@ func newBuckets(v6 bool, nb uint32, slots []bslot, lens []uint8, trieMax uint8) 
 	}
 	return b, nil
 }
+
+// seedMix is the seeded mix of an IPv6 set key's first half hi
+// (bkey.hash6), as the program's seed_mix: MurmurHash3's finalizer of
+// hi ^ seed, or 0 when seed is 0 (no seed: the hash of layout 18), with
+// no branch, as there.
+func seedMix(hi, seed uint64) uint64 {
+	keep := -((seed | -seed) >> 63)
+	x := hi ^ seed
+	x ^= x >> 33
+	x *= layout.SetBktMix1
+	x ^= x >> 33
+	x *= layout.SetBktMix2
+	x ^= x >> 33
+	return x & keep
+}
