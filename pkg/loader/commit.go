@@ -262,7 +262,7 @@ func writeTables(m *xdpfwMaps, gen uint32, l *genLayout, slots map[uint32]uint32
 	t, flags := l.t, l.flags
 	seed, err := l.addr.put(m, gen)
 	if err != nil {
-		return fmt.Errorf("address table: %w", err)
+		return fmt.Errorf("store the rules' addresses: %w", err)
 	}
 	flags |= l.addr.flags()
 
