@@ -248,14 +248,19 @@ enum addr_buckets {
  * before its two hashes; an IPv6 key's first half is multiplied by
  * ADDR_HASH6 ^ S << 1 (odd, as ADDR_HASH6 is), which the sender cannot
  * know, so it cannot cancel the product. Keys of one /64 differ by their
- * second halves alone, which never fold alike. A commit that cannot
+ * second halves, but their heads too (direction and length): seeded, the
+ * head is XORed into the first half before the multiply, or a second half
+ * could cancel the heads' difference, and eight rules of one /64 (four
+ * lengths, both directions) folded to one word at every seed (keep, made
+ * once a frame, says whether there is a seed). A commit that cannot
  * place its keys draws another seed, up to eight: a list made to crowd
  * one seed's buckets does not crowd the next. The multiplier costs the
- * probes nothing (a register for the immediate, made once a frame);
- * MurmurHash3's finalizer of the first half XOR S, as the sets' buckets
- * use, inlined in each unrolled probe, took the verifier's count on 6.18
- * from 140k to 155k (this, to 142k). Seed 0 adds nothing: the hash of
- * the generations of layout 18. */
+ * probes nothing (a register for the immediate, made once a frame), the
+ * head in the first half an AND and an XOR each; MurmurHash3's finalizer
+ * of the first half XOR S, as the sets' buckets use, inlined in each
+ * unrolled probe, took the verifier's count on 6.18 from 140k to 155k
+ * (the multiplier, to 142k; with the head, 152k). Seed 0 adds nothing:
+ * the hash of the generations of layout 18. */
 enum addr_hash {
 	ADDR_HASH1 = 0x9E3779B97F4A7C15ULL,
 	ADDR_HASH2 = 0xC2B2AE3D27D4EB4FULL,

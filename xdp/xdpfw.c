@@ -441,12 +441,13 @@ static __always_inline int addr4_find(__u32 gen, __u32 tag, __u32 len, __u32 a, 
 }
 
 /* addr4_find for IPv6: a holds the masked address as four words, mul is
- * the generation's multiplier of the first half (enum addr_hash). */
+ * the generation's multiplier of the first half and keep all ones if it
+ * is seeded (the head goes into the first half then; enum addr_hash). */
 static __always_inline int addr6_find(__u32 gen, __u32 tag, __u32 len, const __u32 *a,
-				      __u64 mul)
+				      __u64 mul, __u64 keep)
 {
 	__u32 head = (tag | ADDR_SLOT_USED) | len << 8, w[5];
-	__u64 key = ((__u64)a[1] << 32 | a[0]) * mul ^ ((__u64)a[3] << 32 | a[2]) ^ head;
+	__u64 key = (((__u64)a[1] << 32 | a[0]) ^ (head & keep)) * mul ^ ((__u64)a[3] << 32 | a[2]) ^ head;
 	__u32 idx = bucket_idx(gen, key * ADDR_HASH1, addr6_bits);
 	struct addr6_bucket *b = bpf_map_lookup_elem(&addr6_host, &idx);
 
@@ -480,7 +481,7 @@ static __always_inline __u32 addr_atom(__u32 gen, __u32 dir, __u32 flags,
 				       const struct pkt *p, const __u32 *addr)
 {
 	__u32 *atom, tab = dir * 2 + (p->family == 6), n, len, tag = ADDR_TAG(gen, dir);
-	__u64 seed = conf->addr_seed, mul;
+	__u64 seed = conf->addr_seed, mul, keep;
 	int found;
 
 	/* Flags for the destination sit four bits above the source's. */
@@ -488,6 +489,7 @@ static __always_inline __u32 addr_atom(__u32 gen, __u32 dir, __u32 flags,
 	n = conf->hash_nlens[tab & 3];
 	seed |= seed << 32;
 	mul = ADDR_HASH6 ^ seed << 1;
+	keep = -((seed | -seed) >> 63);
 	if (p->family == 4) {
 		if (flags & GF_SRC4_HOST) {
 			__u32 a = addr[0];
@@ -522,7 +524,7 @@ static __always_inline __u32 addr_atom(__u32 gen, __u32 dir, __u32 flags,
 #pragma unroll
 				for (int w = 0; w < 4; w++)
 					a[w] &= mask32(len - 32 * w);
-				found = addr6_find(gen, tag, len, a, mul);
+				found = addr6_find(gen, tag, len, a, mul, keep);
 				if (found >= 0)
 					return found;
 			}

@@ -36,13 +36,18 @@ func (k *bucketKey) word4() uint64 {
 // the seed as a word (xdp/layout.h, enum addr_hash).
 func (k *bucketKey) hash4(seed uint32) uint64 { return k.word4() ^ seedWord(seed) }
 
-// hash6 is hash4 for IPv6: the fold of the 128 bits, the first half
-// multiplied by ADDR_HASH6 ^ the seed as a word << 1, which parts keys
-// the public fold makes one (xdp/layout.h, enum addr_hash).
+// hash6 is hash4 for IPv6: the fold of the 128 bits, the first half,
+// XOR the head when seeded, multiplied by ADDR_HASH6 ^ the seed as a
+// word << 1, which parts keys the public fold makes one (xdp/layout.h,
+// enum addr_hash).
 func (k *bucketKey) hash6(seed uint32) uint64 {
 	a := func(i int) uint64 { return uint64(binary.LittleEndian.Uint32(k.addr[4*i:])) }
 	head := uint64(k.tag|layout.AddrSlotUsed) | uint64(k.len)<<8
-	return (a(1)<<32|a(0))*(layout.AddrHash6^seedWord(seed)<<1) ^ (a(3)<<32 | a(2)) ^ head
+	hi := a(1)<<32 | a(0)
+	if seed != 0 {
+		hi ^= head
+	}
+	return hi*(layout.AddrHash6^seedWord(seed)<<1) ^ (a(3)<<32 | a(2)) ^ head
 }
 
 // seedWord is a generation's address seed as the program widens it.

@@ -173,3 +173,37 @@ func replaceGenBuckets(m *xdpfwMaps, gen, seed uint32) error {
 	c.AddrSeed = seed
 	return writeGenConf(m.GenConf, gen, &c)
 }
+
+// TestAddrBucketsHeadsCrafted: IPv6 rules of one /64, by source and by
+// destination at four lengths, whose second halves cancel their keys'
+// heads (tag and length, in bytes 8 and 9): the eight keys fold to one
+// word whatever the first half's multiplier, so before the seed reached
+// the head every seed put them in the same two buckets (six slots) and
+// the ruleset could never be committed.
+func TestAddrBucketsHeadsCrafted(t *testing.T) {
+	privtest.Require(t)
+	rs := &rules.Ruleset{Policy: rules.Pass}
+	var frames [][]byte
+	for dir := range 2 {
+		for _, bits := range []int{128, 120, 112, 104} {
+			a := [16]byte{0x20, 0x01, 0x0d, 0xb8, 0x00, 0xaa, 0x00, 0x01, 0x11 ^ byte(dir<<1), 0x22 ^ byte(bits), 0x33, 0x44, 0x55}
+			p := netip.PrefixFrom(netip.AddrFrom16(a), bits)
+			r := rules.Rule{ID: uint32(len(rs.Rules) + 1), Action: rules.Drop}
+			src, dst := p.Addr().String(), "2001:db8::1"
+			if dir == 0 {
+				r.Match.Src = p
+			} else {
+				r.Match.Dst = p
+				src, dst = dst, src
+			}
+			rs.Rules = append(rs.Rules, r)
+			frames = append(frames, fixtures.UDP(src, dst, 1000, 53))
+		}
+	}
+	inst, err := NewInstance(rs, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inst.Close()
+	checkAgainstModel(t, inst, rs, frames)
+}
