@@ -83,6 +83,11 @@ func interspersed(app *cli.App, args []string) []string {
 		}
 		c := findCommand(cmds, a)
 		if c == nil {
+			// help's topic is a command here too: urfave/cli said "No
+			// help topic for 'bogus'" and exited 3.
+			if (a == "help" || a == "h") && i+1 < len(args) && !isFlag(args[i+1]) && findCommand(cmds, args[i+1]) == nil {
+				a = args[i+1]
+			}
 			unknownCommand(app, path, a, len(cmds) > 0)
 			break
 		}

@@ -145,6 +145,10 @@ func TestUnknownCommand(t *testing.T) {
 		{"--pin-dir /nonexistent/xdpfw bogus --all", `xdpfw: unknown command "bogus" (see: xdpfw --help)`},
 		{"rule bogus", `xdpfw: rule: unknown command "bogus" (see: xdpfw rule --help)`},
 		{"set bogus bl 192.0.2.1", `xdpfw: set: unknown command "bogus" (see: xdpfw set --help)`},
+		// Help's topic too: urfave/cli said No help topic for 'bogus'.
+		{"help bogus", `xdpfw: unknown command "bogus" (see: xdpfw --help)`},
+		{"h bogus", `xdpfw: unknown command "bogus" (see: xdpfw --help)`},
+		{"rule help bogus", `xdpfw: rule: unknown command "bogus" (see: xdpfw rule --help)`},
 	} {
 		stdout, stderr, code := runMain(t, exe, 0, strings.Fields(tc.args)...)
 		if code == 0 || stdout != "" || stderr != tc.want+"\n" {
@@ -154,6 +158,8 @@ func TestUnknownCommand(t *testing.T) {
 	for _, tc := range []struct{ args, want string }{
 		{"rule help", "xdpfw rule - "},
 		{"help rule", "xdpfw rule - "},
+		{"rule help add", "xdpfw rule add - "},
+		{"help help", "help - "},
 		{"help", "xdpfw - an XDP firewall"},
 		// Arguments before --help: urfave/cli took the first for a
 		// subcommand to show, No help topic for 'eth0'.
