@@ -12,7 +12,8 @@ type ApplyResult struct {
 	Added     int // rules new to the live ruleset
 	Removed   int // live rules the file no longer has
 	// Committed is false when the file matched the live ruleset exactly
-	// (same policy, rules, ids and counter slots): nothing was written.
+	// (same policy, rules, ids and counter slots) of a state that was
+	// there before: nothing was written.
 	Committed bool
 }
 
@@ -50,7 +51,10 @@ func (s *State) Apply(rs *rules.Ruleset) (ApplyResult, error) {
 		if !ctSized(t.m, next) {
 			resized = true
 		}
-		if !resized && p.fresh == nil && p.removed == 0 && p.sameIDs && !p.recommented && rs.Policy == live.Policy && next.Conntrack == live.Conntrack && !t.plan.changed() {
+		// A state this call created is committed even when the file is
+		// what create wrote (no rules, policy pass): the apply made it
+		// live, and "unchanged" said it had been there before.
+		if !s.asCreated && !resized && p.fresh == nil && p.removed == 0 && p.sameIDs && !p.recommented && rs.Policy == live.Policy && next.Conntrack == live.Conntrack && !t.plan.changed() {
 			// The same rules, unless an interface they name was made
 			// again since they were written (ifaceresolve.go).
 			stale, err := ifacesStale(t.m, t.active, live)

@@ -135,7 +135,11 @@ func (s *State) change(fn func(t *tx) error) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.changeGrowing(fn)
+	err := s.changeGrowing(fn)
+	if err == nil {
+		s.asCreated = false
+	}
+	return err
 }
 
 // read runs fn on a view of the live state. Readers do not repair: a view

@@ -38,6 +38,10 @@ type State struct {
 	// created is set when this Open made the state, so a failed first
 	// command can remove it again without touching state it found.
 	created bool
+	// asCreated is set while the state is as create wrote it (no rules,
+	// policy pass) and no change has been made through this handle: an
+	// Apply of that very ruleset still made it live (apply.go).
+	asCreated bool
 	// old is set when the state has the previous layout (checkMeta): it
 	// is read, never changed, and says why.
 	old     error
@@ -84,7 +88,7 @@ func open(dir string, create bool) (*State, error) {
 		os.Remove(dir) // only if empty: never anything create did not make
 		return nil, err
 	}
-	s.created = true
+	s.created, s.asCreated = true, true
 	return s, nil
 }
 
