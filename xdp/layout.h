@@ -251,16 +251,13 @@ enum addr_buckets {
  * second halves, but their heads too (direction and length): seeded, the
  * head is XORed into the first half before the multiply, or a second half
  * could cancel the heads' difference, and eight rules of one /64 (four
- * lengths, both directions) folded to one word at every seed (keep, made
- * once a frame, says whether there is a seed). A commit that cannot
- * place its keys draws another seed, up to eight: a list made to crowd
- * one seed's buckets does not crowd the next. The multiplier costs the
- * probes nothing (a register for the immediate, made once a frame), the
- * head in the first half an AND and an XOR each; MurmurHash3's finalizer
- * of the first half XOR S, as the sets' buckets use, inlined in each
- * unrolled probe, took the verifier's count on 6.18 from 140k to 155k
- * (the multiplier, to 142k; with the head, 152k). Seed 0 adds nothing:
- * the hash of the generations of layout 18. */
+ * lengths, both directions) folded to one word at every seed. A commit
+ * that cannot place its keys draws another seed, up to eight: a list made
+ * to crowd one seed's buckets does not crowd the next. The multiplier and
+ * the head's mask (keep: whether there is a seed) are made once per
+ * address looked up, not in each probe (docs/design.md has what the
+ * alternatives cost). Seed 0 adds nothing: the hash of the generations of
+ * layout 18. */
 enum addr_hash {
 	ADDR_HASH1 = 0x9E3779B97F4A7C15ULL,
 	ADDR_HASH2 = 0xC2B2AE3D27D4EB4FULL,

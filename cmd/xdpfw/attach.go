@@ -125,11 +125,15 @@ record was): what status reports as orphans.`,
 				return err
 			case c.IsSet("ifindex"):
 				return withState(c, func(s *loader.State) error {
-					name, last, err := s.DetachIfindex(c.Int("ifindex"))
+					rec, last, err := s.DetachIfindex(c.Int("ifindex"))
 					if err != nil {
 						return err
 					}
-					fmt.Fprintf(c.App.Writer, "detached from %s (ifindex %d)\n", name, c.Int("ifindex"))
+					if rec.Attached {
+						fmt.Fprintf(c.App.Writer, "detached from %s (ifindex %d)\n", rec.Iface, rec.Ifindex)
+					} else {
+						fmt.Fprintf(c.App.Writer, "removed the record of %s (ifindex %d): xdpfw did not run there\n", rec.Iface, rec.Ifindex)
+					}
 					printLast(c, s, last)
 					return nil
 				})

@@ -89,7 +89,7 @@ func TestDetachGoneRecordOfNameMadeAgain(t *testing.T) {
 		t.Fatalf("status: problems %+v, want agn0 (ifindex %d) missing, fixed by %s", st.Problems, gone, want)
 	}
 	out := c.mustRun(strings.Fields(st.Problems[0].Fix)[1:]...)
-	if out != fmt.Sprintf("detached from agn0 (ifindex %d)\n", gone) {
+	if out != fmt.Sprintf("removed the record of agn0 (ifindex %d): xdpfw did not run there\n", gone) {
 		t.Errorf("%s printed %q", want, out)
 	}
 	if got := c.xdpProg(); got != live {
@@ -117,7 +117,7 @@ func TestDetachGoneRecordOfNameMadeAgain(t *testing.T) {
 		t.Errorf("after detach agn0: agn0 runs program %d", got)
 	}
 	out = c.mustRun("detach", "--ifindex", fmt.Sprint(gone))
-	if out != fmt.Sprintf("detached from agn0 (ifindex %d)\nno interface left: removed %s\n", gone, c.dir) {
+	if out != fmt.Sprintf("removed the record of agn0 (ifindex %d): xdpfw did not run there\nno interface left: removed %s\n", gone, c.dir) {
 		t.Errorf("detach --ifindex %d, the last record: printed %q", gone, out)
 	}
 }

@@ -54,18 +54,13 @@ func ctInEffect(m *xdpfwMaps) (rules.Conntrack, error) {
 // write, and what they hold is saved as a ruleset file and shown as time
 // left.
 func conntrackOf(m *xdpfwMaps, conf *xdpfwGenConfig) (rules.Conntrack, error) {
-	to := conf.CtTimeout
 	if conf.CtMaxFlows == 0 {
-		c, err := readCTConf(m)
-		if err != nil {
-			return rules.Conntrack{}, err
-		}
-		to = c.Timeout
+		return ctInEffect(m)
 	}
-	if err := checkCTTimeouts(to); err != nil {
+	if err := checkCTTimeouts(conf.CtTimeout); err != nil {
 		return rules.Conntrack{}, err
 	}
-	return rules.Conntrack{Timeouts: to}, nil
+	return rules.Conntrack{Timeouts: conf.CtTimeout}, nil
 }
 
 // syncCTConf makes ct_conf hold the timeouts the live generation's config
