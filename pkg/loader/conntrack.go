@@ -118,9 +118,6 @@ func ctClock() (time.Duration, error) {
 // ConntrackFlows lists the tracked flows f selects, oldest activity
 // last.
 func (s *State) ConntrackFlows(f CTFilter) ([]Flow, error) {
-	if s.old != nil {
-		return nil, s.old
-	}
 	var out []Flow
 	err := s.read(func(v *view) error {
 		ct, err := ctInEffect(v.m)
@@ -234,9 +231,6 @@ var CTStateNames = [...]string{layout.CtsUntracked: "untracked", layout.CtsNew: 
 
 // ConntrackStats reads the table's size and counters.
 func (s *State) ConntrackStats() (CTStats, error) {
-	if s.old != nil {
-		return CTStats{}, s.old
-	}
 	var st CTStats
 	err := s.read(func(v *view) error {
 		var err error
@@ -291,9 +285,6 @@ func ctStatsOf(m *xdpfwMaps) (CTStats, error) {
 // CTStateCounters are the per-state packet counters alone (stats).
 func (s *State) CTStateCounters() (map[string]uint64, error) {
 	out := map[string]uint64{}
-	if s.old != nil {
-		return out, nil // the previous layout tracked nothing
-	}
 	err := s.read(func(v *view) error {
 		n, err := ctCounters(v.m)
 		for i, name := range CTStateNames {

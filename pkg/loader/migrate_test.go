@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/vishvananda/netlink"
@@ -16,6 +17,7 @@ import (
 	"github.com/xdpfw/xdpfw/internal/fixtures"
 	"github.com/xdpfw/xdpfw/internal/privtest"
 	"github.com/xdpfw/xdpfw/pkg/blocklist"
+	"github.com/xdpfw/xdpfw/pkg/layout"
 	"github.com/xdpfw/xdpfw/pkg/rules"
 )
 
@@ -71,6 +73,12 @@ func TestMigratePrevious(t *testing.T) {
 			return fmt.Errorf("verdict counters under the previous program: %+v, want 2 drops", verdicts)
 		}
 		if err := old.maps.CtFrags.Put(&testFrag, &testFragExpiry); err != nil {
+			old.Close()
+			return err
+		}
+		// What top, metrics and ct read: the previous layout has the
+		// same conntrack maps, so its flows and timeouts read as they are.
+		if err := readsPrevious(old); err != nil {
 			old.Close()
 			return err
 		}
@@ -645,4 +653,30 @@ func TestMigratePreviousGrowing(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// readsPrevious checks that old, a state of the previous layout holding
+// migrateRuleset, reads whole: the snapshot top and metrics take, and a
+// flow put in its table with the timeouts its ruleset set.
+func readsPrevious(old *State) error {
+	now, err := ctClock()
+	if err != nil {
+		return err
+	}
+	k := xdpfwCtKey{Family: 4, Proto: 17, Lport: 40000, Rport: 53}
+	if err := old.maps.Ct.Put(&k, &xdpfwCtVal{LastSeen: uint64(now), Kind: layout.CtKindUdp}); err != nil {
+		return err
+	}
+	if _, err := old.Snapshot(); err != nil {
+		return fmt.Errorf("snapshot of the previous layout's state: %w", err)
+	}
+	st, err := old.ConntrackStats()
+	if err != nil || st.Entries != 1 || st.Capacity != 16384 || st.Timeouts["udp"] != 45 {
+		return fmt.Errorf("ct stats of the previous layout's state %+v (%v), want one flow of 16384, udp 45 s", st, err)
+	}
+	flows, err := old.ConntrackFlows(CTFilter{})
+	if err != nil || len(flows) != 1 || flows[0].Left > 45*time.Second {
+		return fmt.Errorf("ct list of the previous layout's state %+v (%v), want one flow with at most 45 s left", flows, err)
+	}
+	return old.maps.Ct.Delete(&k)
 }
