@@ -18,7 +18,7 @@ import (
 // flushed counter keeping evictions at zero: without it they would be
 // every flow flushed.
 func TestConntrackTable(t *testing.T) {
-	s := freshState(t)
+	s := openLive(t)
 	// A ruleset that reads connection state, so the table is whole: an
 	// idle one would keep only the last thousand of these. Applied from
 	// a namespace of its own, so the resize finds no TCP connection of

@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/xdpfw/xdpfw/internal/privtest"
 	"github.com/xdpfw/xdpfw/pkg/layout"
 	"github.com/xdpfw/xdpfw/pkg/rules"
 )
@@ -19,29 +18,13 @@ rules:
   - {ct-state: "established,related", action: pass}
 `
 
-// freshState is a new state, attached nowhere, removed when the test
-// ends.
-func freshState(t *testing.T) *State {
-	t.Helper()
-	privtest.Require(t)
-	s, err := OpenOrCreate(privtest.PinDir(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		s.unpinAll()
-		s.Close()
-	})
-	return s
-}
-
 // TestCTConfRoundTrip: the ruleset's conntrack: timeouts reach ct_conf
 // with the rules (apply, the test-run instance's Load), read back as the
 // live ruleset's, survive rule add and policy changes and the flushed
 // counter's writes, and an apply without the section restores the
 // defaults (zeros).
 func TestCTConfRoundTrip(t *testing.T) {
-	s := freshState(t)
+	s := openLive(t)
 	rs, err := rules.ParseYAML("ct.yaml", []byte(ctConfRuleset), rules.FileOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -115,7 +98,7 @@ func TestCTConfRoundTrip(t *testing.T) {
 // that, reading the live ruleset and ct's tables fails with one line
 // naming the timeout.
 func TestCTConfBounds(t *testing.T) {
-	s := freshState(t)
+	s := openLive(t)
 	put := func(i int, sec uint32) {
 		t.Helper()
 		err := s.read(func(v *view) error {
@@ -161,15 +144,8 @@ func TestCTConfBounds(t *testing.T) {
 // rules live with the new timeouts, which save printed as a ruleset
 // never applied.
 func TestCTTimeoutsSwitchWithRules(t *testing.T) {
-	s := freshState(t)
-	parse := func(udp string) *rules.Ruleset {
-		rs, err := rules.ParseYAML("ct.yaml", []byte("policy: drop\nconntrack: {timeouts: {udp: "+udp+"}}\nrules:\n  - {ct-state: \"established,related\", action: pass}\n"), rules.FileOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return rs
-	}
-	old, next := parse("45s"), parse("90s")
+	s := openLive(t)
+	old, next := udpTimeoutRuleset(t, "45s"), udpTimeoutRuleset(t, "90s")
 	ctConf := func(when string, want rules.Conntrack) {
 		t.Helper()
 		if c, err := readCTConf(&s.maps); err != nil || c.Timeout != want.Timeouts {
@@ -213,15 +189,8 @@ func TestCTTimeoutsSwitchWithRules(t *testing.T) {
 // read the new config's, so they said a flow the datapath expires in 45 s
 // had 90 s left.
 func TestCTInEffectAfterKill(t *testing.T) {
-	s := freshState(t)
-	parse := func(udp string) *rules.Ruleset {
-		rs, err := rules.ParseYAML("ct.yaml", []byte("policy: drop\nconntrack: {timeouts: {udp: "+udp+"}}\nrules:\n  - {ct-state: \"established,related\", action: pass}\n"), rules.FileOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return rs
-	}
-	old, next := parse("45s"), parse("90s")
+	s := openLive(t)
+	old, next := udpTimeoutRuleset(t, "45s"), udpTimeoutRuleset(t, "90s")
 	if _, err := s.Apply(old); err != nil {
 		t.Fatal(err)
 	}
@@ -254,7 +223,7 @@ func TestCTInEffectAfterKill(t *testing.T) {
 // were written only once the sets had settled, so the failure left the
 // new rules with the old timeouts until the next change.
 func TestCTTimeoutsWithSetsAtSwitch(t *testing.T) {
-	s := freshState(t)
+	s := openLive(t)
 	parse := func(udp, elem string) *rules.Ruleset {
 		rs, err := rules.ParseYAML("ct.yaml", []byte("policy: drop\nconntrack: {timeouts: {udp: "+udp+"}}\n"+
 			"sets:\n  bad: {family: ipv4, elements: ["+elem+"]}\n"+
@@ -296,4 +265,15 @@ func TestCTTimeoutsWithSetsAtSwitch(t *testing.T) {
 	if c, err := readCTConf(&s.maps); err != nil || c.Timeout != next.Conntrack.Timeouts {
 		t.Errorf("ct_conf after the apply failed past its switch: %v (%v), want the live rules' %v", c.Timeout, err, next.Conntrack.Timeouts)
 	}
+}
+
+// udpTimeoutRuleset is a stateful drop-policy ruleset whose UDP flows
+// time out after udp.
+func udpTimeoutRuleset(t *testing.T, udp string) *rules.Ruleset {
+	t.Helper()
+	rs, err := rules.ParseYAML("ct.yaml", []byte("policy: drop\nconntrack: {timeouts: {udp: "+udp+"}}\nrules:\n  - {ct-state: \"established,related\", action: pass}\n"), rules.FileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rs
 }

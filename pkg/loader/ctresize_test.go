@@ -340,7 +340,7 @@ func sizedMap(t *testing.T, spec *ebpf.CollectionSpec, name string, entries uint
 // file; a drop policy reading the table has it as the default, saved
 // without.
 func TestCTDefaultSizeSaid(t *testing.T) {
-	s := freshState(t)
+	s := openLive(t)
 	inThrowawayNetns(t, func() error {
 		parse := func(text string) *rules.Ruleset {
 			rs, err := rules.ParseYAML("ct.yaml", []byte(text), rules.FileOptions{})
@@ -390,7 +390,7 @@ func TestCTDefaultSizeSaid(t *testing.T) {
 // leaves the live ruleset reading back as it was applied, max-flows
 // included, not as the table's new size would say it.
 func TestCTResizeCutShort(t *testing.T) {
-	s := freshState(t)
+	s := openLive(t)
 	inThrowawayNetns(t, func() error {
 		for _, c := range []struct {
 			file  string
@@ -433,7 +433,7 @@ func TestCTResizeCutShort(t *testing.T) {
 // change, after which a rule del made the table idle where it had kept
 // it whole.
 func TestCTMaxFlowsSavedAsLive(t *testing.T) {
-	s := freshState(t)
+	s := openLive(t)
 	inThrowawayNetns(t, func() error {
 		ctRule := rules.Rule{Priority: rules.DefaultPriority, Action: rules.Drop, Match: rules.Match{CTState: rules.CTNew}}
 		for _, c := range []struct {

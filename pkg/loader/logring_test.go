@@ -20,7 +20,7 @@ func TestLogRingHoldsASecond(t *testing.T) {
 	// The rate limit takes LogMaxRate in a second; a second's turn during
 	// the run lets more through, not fewer.
 	const n = layout.LogMaxRate
-	s := freshState(t)
+	s := openLive(t)
 	rs := &rules.Ruleset{Policy: rules.Pass, Rules: []rules.Rule{{ID: 1, Action: rules.Drop, Log: true,
 		Match: rules.Match{Proto: rules.Proto{Set: true, Num: rules.ProtoTCP}, Dport: rules.PortRange{Set: true, Lo: 23, Hi: 23}}}}}
 	if _, err := s.Apply(rs); err != nil {

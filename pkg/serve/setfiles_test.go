@@ -1,17 +1,12 @@
 package serve
 
 import (
-	"bytes"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/xdpfw/xdpfw/internal/privtest"
-	"github.com/xdpfw/xdpfw/pkg/loader"
 )
 
 // TestSetFilePolled: a set file the config names, in a directory of its
@@ -20,40 +15,16 @@ import (
 // (it may be half written); an unchanged one is not applied again, and
 // one that went away (being replaced) waits as a change does.
 func TestSetFilePolled(t *testing.T) {
-	privtest.Require(t)
-	pin, confDir, feedDir := privtest.PinDir(t), t.TempDir(), t.TempDir()
-	feed := filepath.Join(feedDir, "feed.txt")
+	l := newFeedLab(t, "192.0.2.1")
+	r := l.r
 	write := func(lines ...string) {
 		t.Helper()
-		if err := os.WriteFile(feed, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		l.writeFeed(lines...)
 		// A new second's mtime, whatever the filesystem's clock grain.
 		later := time.Now().Add(time.Duration(len(lines)) * time.Second)
-		if err := os.Chtimes(feed, later, later); err != nil {
+		if err := os.Chtimes(l.feed, later, later); err != nil {
 			t.Fatal(err)
 		}
-	}
-	write("192.0.2.1")
-	conf := filepath.Join(confDir, "xdpfw.yaml")
-	if err := os.WriteFile(conf, []byte("policy: pass\nsets:\n  feed: {family: ipv4, file: "+feed+"}\nrules:\n  - {src: \"@feed\", action: drop}\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	var out bytes.Buffer
-	r := &reloader{dir: pin, path: conf, log: newLogger(&out, time.Minute)}
-	r.reload("start", true)
-	live := func() []netip.Prefix {
-		t.Helper()
-		s, err := loader.Open(pin)
-		if err != nil {
-			t.Fatalf("%v\n%s", err, out.String())
-		}
-		defer s.Close()
-		ps, err := s.SetElements("feed")
-		if err != nil {
-			t.Fatal(err)
-		}
-		return ps
 	}
 	want := func(what string, addrs ...string) {
 		t.Helper()
@@ -61,8 +32,8 @@ func TestSetFilePolled(t *testing.T) {
 		for _, a := range addrs {
 			w = append(w, netip.MustParsePrefix(a+"/32"))
 		}
-		if got := live(); !slices.Equal(got, w) {
-			t.Errorf("%s: the set holds %v, want %v\n%s", what, got, w, out.String())
+		if got := l.live(); !slices.Equal(got, w) {
+			t.Errorf("%s: the set holds %v, want %v\n%s", what, got, w, l.out.String())
 		}
 	}
 	want("started", "192.0.2.1")
@@ -82,7 +53,7 @@ func TestSetFilePolled(t *testing.T) {
 		t.Errorf("a poll after the change was applied would apply it again")
 	}
 	// Replaced: gone a moment, then there with other contents.
-	if err := os.Remove(feed); err != nil {
+	if err := os.Remove(l.feed); err != nil {
 		t.Fatal(err)
 	}
 	if r.sets.settled() {
@@ -105,52 +76,28 @@ func TestSetFilePolled(t *testing.T) {
 // have seen it as it is: it may be half written. Such a reload takes
 // the set as last read; the polls then apply the file whole.
 func TestSetFileNotTakenHalfWritten(t *testing.T) {
-	privtest.Require(t)
-	pin, confDir, feedDir := privtest.PinDir(t), t.TempDir(), t.TempDir()
-	feed := filepath.Join(feedDir, "feed.txt")
-	if err := os.WriteFile(feed, []byte("192.0.2.1\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	conf := filepath.Join(confDir, "xdpfw.yaml")
-	if err := os.WriteFile(conf, []byte("policy: pass\nsets:\n  feed: {family: ipv4, file: "+feed+"}\nrules:\n  - {src: \"@feed\", action: drop}\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	var out bytes.Buffer
-	r := &reloader{dir: pin, path: conf, log: newLogger(&out, time.Minute)}
-	r.reload("start", true)
+	l := newFeedLab(t, "192.0.2.1")
+	r := l.r
 	held := func(what string, want int) {
 		t.Helper()
-		s, err := loader.Open(pin)
-		if err != nil {
-			t.Fatalf("%v\n%s", err, out.String())
-		}
-		defer s.Close()
-		ps, err := s.SetElements("feed")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(ps) != want {
-			t.Errorf("%s: the set holds %v, want %d elements\n%s", what, ps, want, out.String())
+		if ps := l.live(); len(ps) != want {
+			t.Errorf("%s: the set holds %v, want %d elements\n%s", what, ps, want, l.out.String())
 		}
 	}
 	held("started", 1)
 	// A feed of three being written in place: two lines so far.
-	if err := os.WriteFile(feed, []byte("192.0.2.1\n192.0.2.2\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	l.writeFeed("192.0.2.1", "192.0.2.2")
 	r.reload("SIGHUP", true)
 	held("a SIGHUP while the feed is being written", 1)
 	r.reload(triggerRetry, true)
 	held("a retry while the feed is being written", 1)
-	if err := os.WriteFile(conf, []byte("policy: pass\nsets:\n  feed: {family: ipv4, file: "+feed+"}\nrules:\n  - {src: \"@feed\", action: drop, comment: x}\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	l.writeConfig("  - {proto: udp, dport: 9, action: drop}\n")
 	r.reload("file changed", false)
 	held("a change of the config while the feed is being written", 1)
 	if st := r.current(); !st.ok {
 		t.Errorf("a change of the config while the feed is being written, its set as last read: not applied: %s", st.err)
 	}
-	f, err := os.OpenFile(feed, os.O_WRONLY|os.O_APPEND, 0)
+	f, err := os.OpenFile(l.feed, os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +111,7 @@ func TestSetFileNotTakenHalfWritten(t *testing.T) {
 	r.reload("SIGHUP", true)
 	held("a SIGHUP after one poll saw the feed", 1)
 	if !r.sets.settled() {
-		t.Fatalf("the second poll seeing the feed as it was would not apply it\n%s", out.String())
+		t.Fatalf("the second poll seeing the feed as it was would not apply it\n%s", l.out.String())
 	}
 	r.reload(triggerSetFile, true)
 	held("the feed applied after two polls", 3)
@@ -178,24 +125,9 @@ func TestSetFileNotTakenHalfWritten(t *testing.T) {
 // and that failure is logged once: another change failing the same way
 // is not news.
 func TestSetFileUnreadableConfigOnce(t *testing.T) {
-	privtest.Require(t)
-	pin, confDir, feedDir := privtest.PinDir(t), t.TempDir(), t.TempDir()
-	feed := filepath.Join(feedDir, "feed.txt")
-	write := func(s string) {
-		t.Helper()
-		if err := os.WriteFile(feed, []byte(s), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write("192.0.2.1\n")
-	conf := filepath.Join(confDir, "xdpfw.yaml")
-	if err := os.WriteFile(conf, []byte("policy: pass\nsets:\n  feed: {family: ipv4, file: "+feed+"}\nrules:\n  - {src: \"@feed\", action: drop}\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	var out bytes.Buffer
-	r := &reloader{dir: pin, path: conf, log: newLogger(&out, time.Minute)}
-	r.reload("start", true)
-	if err := os.Remove(conf); err != nil {
+	l := newFeedLab(t, "192.0.2.1")
+	r := l.r
+	if err := os.Remove(l.conf); err != nil {
 		t.Fatal(err)
 	}
 	polls := func(n int) {
@@ -205,11 +137,11 @@ func TestSetFileUnreadableConfigOnce(t *testing.T) {
 			}
 		}
 	}
-	write("192.0.2.1\n192.0.2.2\n")
+	l.writeFeed("192.0.2.1", "192.0.2.2")
 	polls(6)
-	write("192.0.2.1\n192.0.2.2\n192.0.2.3\n")
+	l.writeFeed("192.0.2.1", "192.0.2.2", "192.0.2.3")
 	polls(6)
-	if st, n := r.current(), strings.Count(out.String(), "config not applied"); st.failures != 2 || n != 1 {
-		t.Errorf("two feed changes with the config gone: %d failed reloads (want 2, one a change), %d logged (want 1):\n%s", st.failures, n, out.String())
+	if st, n := r.current(), strings.Count(l.out.String(), "config not applied"); st.failures != 2 || n != 1 {
+		t.Errorf("two feed changes with the config gone: %d failed reloads (want 2, one a change), %d logged (want 1):\n%s", st.failures, n, l.out.String())
 	}
 }
