@@ -4,11 +4,9 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -183,15 +181,11 @@ func readSettled(path string) ([]byte, error) {
 // anyway, and one changed in the future was changed before the clock
 // was set back.
 func changedAgo(path string) time.Duration {
-	fi, err := os.Stat(path)
-	if err != nil {
+	s := stampOf(path)
+	if !s.there || s.ctime == 0 {
 		return settle
 	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		return settle
-	}
-	ago := time.Since(time.Unix(st.Ctim.Unix()))
+	ago := time.Since(time.Unix(0, s.ctime))
 	if ago < 0 {
 		return settle
 	}

@@ -1,10 +1,7 @@
 package serve
 
 import (
-	"crypto/sha256"
-	"encoding/binary"
 	"fmt"
-	"io"
 	"maps"
 	"net/netip"
 	"os"
@@ -28,8 +25,14 @@ import (
 // was last read whole instead: failing, a feed rewritten more often than
 // the polls look would have had the config never applied again.
 
-// stamp is what says a file changed (stampFile).
-type stamp [sha256.Size]byte
+// stamp is what says a file changed: its size, modification and change
+// times, and inode and device (a file renamed over it), or that it is not
+// there (the zero stamp).
+type stamp struct {
+	there              bool
+	size, mtime, ctime int64
+	ino, dev           uint64
+}
 
 // look is a set file as the polls saw it.
 type look struct {
@@ -193,33 +196,16 @@ func (f *setFiles) settled() bool {
 }
 
 // stampOf is path's stamp now.
-func stampOf(path string) (s stamp) {
-	h := sha256.New()
-	stampFile(h, path)
-	copy(s[:], h.Sum(nil))
-	return s
-}
-
-// stampFile adds what says path changed to h: its size, modification
-// and change times and inode (a file renamed over it), or that it is
-// not there.
-func stampFile(h io.Writer, path string) {
-	h.Write([]byte(path))
-	h.Write([]byte{0})
+func stampOf(path string) stamp {
 	fi, err := os.Stat(path)
 	if err != nil {
-		h.Write([]byte("missing"))
-		return
+		return stamp{}
 	}
-	var b [40]byte
-	binary.LittleEndian.PutUint64(b[0:], uint64(fi.Size()))
-	binary.LittleEndian.PutUint64(b[8:], uint64(fi.ModTime().UnixNano()))
+	s := stamp{there: true, size: fi.Size(), mtime: fi.ModTime().UnixNano()}
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		binary.LittleEndian.PutUint64(b[16:], st.Ino)
-		binary.LittleEndian.PutUint64(b[24:], uint64(st.Ctim.Nano()))
-		binary.LittleEndian.PutUint64(b[32:], st.Dev)
+		s.ctime, s.ino, s.dev = st.Ctim.Nano(), st.Ino, st.Dev
 	}
-	h.Write(b[:])
+	return s
 }
 
 // setPollEvery is how often the set files are looked at: a changed one
