@@ -83,10 +83,8 @@ func interspersed(app *cli.App, args []string) []string {
 		}
 		c := findCommand(cmds, a)
 		if c == nil {
-			// help's topic is a command here too: urfave/cli said "No
-			// help topic for 'bogus'" and exited 3.
-			if (a == "help" || a == "h") && i+1 < len(args) && !isFlag(args[i+1]) && findCommand(cmds, args[i+1]) == nil {
-				a = args[i+1]
+			if (a == "help" || a == "h") && i+1 < len(args) && !isFlag(args[i+1]) {
+				return helpTopic(app, out, path, cmds, args[i+1:])
 			}
 			unknownCommand(app, path, a, len(cmds) > 0)
 			break
@@ -131,6 +129,33 @@ func interspersed(app *cli.App, args []string) []string {
 		out = append(out, positional...)
 	}
 	return out
+}
+
+// helpTopic is the arguments for help on the command the words of
+// topic name under path (help set create: set create --help). urfave/cli
+// showed help for the first word alone (help set create was set's help)
+// and said "No help topic for 'bogus'", exit 3, where one named nothing;
+// now a word that names no command is refused as anywhere else. out is
+// the arguments up to help; words after the first flag are left alone.
+func helpTopic(app *cli.App, out []string, path string, cmds []*cli.Command, topic []string) []string {
+	for _, w := range topic {
+		if isFlag(w) {
+			break
+		}
+		c := findCommand(cmds, w)
+		if c == nil && (w == "help" || w == "h") && len(cmds) > 0 {
+			// help help: urfave/cli's own page of its help command.
+			return append(append(out, "help"), topic...)
+		}
+		if c == nil {
+			unknownCommand(app, path, w, true)
+			return append(out, topic...)
+		}
+		out = append(out, w)
+		path = strings.TrimSpace(path + " " + c.Name)
+		cmds = c.Subcommands
+	}
+	return append(out, "--help")
 }
 
 // unknownCommand leaves the error for a, which names no command where

@@ -149,6 +149,9 @@ func TestUnknownCommand(t *testing.T) {
 		{"help bogus", `xdpfw: unknown command "bogus" (see: xdpfw --help)`},
 		{"h bogus", `xdpfw: unknown command "bogus" (see: xdpfw --help)`},
 		{"rule help bogus", `xdpfw: rule: unknown command "bogus" (see: xdpfw rule --help)`},
+		// Past the first word as well: help rule bogus showed rule's.
+		{"help rule bogus", `xdpfw: rule: unknown command "bogus" (see: xdpfw rule --help)`},
+		{"help set create x", `xdpfw: set create: unknown command "x" (see: xdpfw set create --help)`},
 	} {
 		stdout, stderr, code := runMain(t, exe, 0, strings.Fields(tc.args)...)
 		if code == 0 || stdout != "" || stderr != tc.want+"\n" {
@@ -159,6 +162,10 @@ func TestUnknownCommand(t *testing.T) {
 		{"rule help", "xdpfw rule - "},
 		{"help rule", "xdpfw rule - "},
 		{"rule help add", "xdpfw rule add - "},
+		// The whole path: help set create showed set's help.
+		{"help set create", "xdpfw set create - "},
+		{"help ct list", "xdpfw ct list - "},
+		{"h rule del", "xdpfw rule del - "},
 		{"help help", "help - "},
 		{"help", "xdpfw - an XDP firewall"},
 		// Arguments before --help: urfave/cli took the first for a
