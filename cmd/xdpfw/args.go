@@ -147,6 +147,12 @@ func helpTopic(app *cli.App, out []string, path string, cmds []*cli.Command, top
 			// help help: urfave/cli's own page of its help command.
 			return append(append(out, "help"), topic...)
 		}
+		if c == nil && len(cmds) == 0 {
+			if _, done := app.Metadata[argsErrorKey]; !done {
+				app.Metadata[argsErrorKey] = fmt.Errorf("%s has no subcommands, %q is none (see: xdpfw %s --help)", path, w, path)
+			}
+			return append(out, topic...)
+		}
 		if c == nil {
 			unknownCommand(app, path, w, true)
 			return append(out, topic...)

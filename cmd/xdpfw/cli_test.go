@@ -151,7 +151,7 @@ func TestUnknownCommand(t *testing.T) {
 		{"rule help bogus", `xdpfw: rule: unknown command "bogus" (see: xdpfw rule --help)`},
 		// Past the first word as well: help rule bogus showed rule's.
 		{"help rule bogus", `xdpfw: rule: unknown command "bogus" (see: xdpfw rule --help)`},
-		{"help set create x", `xdpfw: set create: unknown command "x" (see: xdpfw set create --help)`},
+		{"help set create x", `xdpfw: set create has no subcommands, "x" is none (see: xdpfw set create --help)`},
 	} {
 		stdout, stderr, code := runMain(t, exe, 0, strings.Fields(tc.args)...)
 		if code == 0 || stdout != "" || stderr != tc.want+"\n" {
