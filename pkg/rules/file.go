@@ -132,9 +132,10 @@ func (p *fileParser) parse(data []byte) (*Ruleset, error) {
 var ErrNoPolicy = errors.New("no policy: a ruleset file must say policy: pass or policy: drop (an empty or cut-off file would open the firewall)")
 
 type fileParser struct {
-	name string
-	opt  FileOptions
-	runs []elementRun // the element lists cut out of the text
+	name  string
+	opt   FileOptions
+	runs  []elementRun          // the element lists cut out of the text
+	lists map[*yaml.Node]string // the element lists sets took, and which
 }
 
 func (p *fileParser) errorf(n *yaml.Node, format string, args ...any) error {

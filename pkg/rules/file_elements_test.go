@@ -168,3 +168,38 @@ func TestElementRunsBound(t *testing.T) {
 		t.Fatalf("got %v, want %s...", err, want)
 	}
 }
+
+// A set's element list is taken by one set: an alias giving the list to
+// another set again is refused at that set, where 255 of them multiplied
+// a small file's elements by 256. An alias to one element is one element.
+func TestSetListTakenOnce(t *testing.T) {
+	for _, c := range []struct{ name, in, want string }{
+		{"a set aliased, one to a line", "policy: pass\nsets:\n  a: &x\n    elements:\n      - 10.0.0.1\n  b: *x\n",
+			"f.yaml:6: set b: its elements are set a's list again"},
+		{"a set aliased, flow", "policy: pass\nsets:\n  a: &x {elements: [10.0.0.1]}\n  b: *x\n",
+			"f.yaml:4: set b: its elements are set a's list again"},
+		{"a list aliased", "policy: pass\nsets:\n  a:\n    elements: &y [10.0.0.1]\n  b:\n    family: ipv4\n    elements: *y\n",
+			"f.yaml:5: set b: its elements are set a's list again"},
+	} {
+		_, err := ParseYAML("f.yaml", []byte(c.in), FileOptions{})
+		if err == nil || !strings.HasPrefix(err.Error(), c.want) {
+			t.Errorf("%s: got %v, want %s...", c.name, err, c.want)
+		}
+	}
+	var b strings.Builder
+	b.WriteString("policy: pass\nsets:\n  a: &x\n    elements: [")
+	for i := range 20_000 {
+		fmt.Fprintf(&b, "10.0.%d.%d, ", i>>8&255, i&255)
+	}
+	b.WriteString("]\n")
+	for i := range 255 {
+		fmt.Fprintf(&b, "  s%d: *x\n", i)
+	}
+	if _, err := ParseYAML("bomb.yaml", []byte(b.String()), FileOptions{}); err == nil || !strings.Contains(err.Error(), "set s0: its elements are set a's list again") {
+		t.Errorf("255 aliases of a list: got %v", err)
+	}
+	rs, err := ParseYAML("f.yaml", []byte("policy: pass\nsets:\n  a:\n    elements: [&z 10.0.0.1]\n  b:\n    elements: [*z]\n"), FileOptions{})
+	if err != nil || len(rs.Sets["b"].Prefixes) != 1 {
+		t.Errorf("an alias to one element: %v", err)
+	}
+}
