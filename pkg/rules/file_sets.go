@@ -19,6 +19,11 @@ func (p *fileParser) sets(f field) (Sets, error) {
 	if f.val.Kind != yaml.MappingNode {
 		return nil, p.errorf(f.val, "sets: want a mapping of set names, got %s", kindName(f.val))
 	}
+	// Counted before any is read: apply would refuse the file only once
+	// each set's file: had been read, and say the live state had too many.
+	if n := len(f.val.Content) / 2; n > MaxSets {
+		return nil, p.errorf(f.val, "%d sets, at most %d allowed", n, MaxSets)
+	}
 	out := Sets{}
 	for i := 0; i+1 < len(f.val.Content); i += 2 {
 		k, v := resolve(f.val.Content[i]), resolve(f.val.Content[i+1])

@@ -191,6 +191,33 @@ func TestParseYAMLTooManyRules(t *testing.T) {
 	}
 }
 
+// More sets than the datapath holds are refused where the sets start,
+// before any set's file: is read; apply --check took such a file.
+func TestParseYAMLTooManySets(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("policy: pass\nsets:\n")
+	for i := 0; i <= MaxSets; i++ {
+		fmt.Fprintf(&b, "  s%d: {file: feed%d.txt}\n", i, i)
+	}
+	read := 0
+	opt := FileOptions{ReadSet: func(string, Family) ([]netip.Prefix, error) {
+		read++
+		return []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}, nil
+	}}
+	_, err := ParseYAML("big.yaml", []byte(b.String()), opt)
+	if want := "big.yaml:3: 257 sets, at most 256 allowed"; err == nil || err.Error() != want || read != 0 {
+		t.Errorf("error = %v, %d set files read; want %s, none read", err, read, want)
+	}
+	rs := &Ruleset{Policy: Pass, Sets: Sets{}}
+	for i := 0; i <= MaxSets; i++ {
+		name := fmt.Sprintf("s%d", i)
+		rs.Sets[name] = &Set{Name: name}
+	}
+	if err := rs.Validate(); err == nil || err.Error() != "257 sets, at most 256 allowed" {
+		t.Errorf("Validate: %v", err)
+	}
+}
+
 func TestParseFile(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "r.yaml")

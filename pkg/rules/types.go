@@ -25,6 +25,9 @@ const (
 // datapath's rule bit vectors).
 const MaxRules = layout.MaxRules
 
+// MaxSets is the most sets a ruleset may hold (the datapath's set slots).
+const MaxSets = layout.MaxSets
+
 // DefaultPriority is given to rules added without --priority.
 const DefaultPriority = 1000
 

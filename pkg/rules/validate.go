@@ -285,9 +285,9 @@ func validPorts(field string, r PortRange) error {
 	return nil
 }
 
-// Validate checks a whole ruleset: a policy, at most MaxRules rules,
-// unique non-zero IDs (IDs break priority ties and name rules in
-// counters), and every rule valid. A rule's error is prefixed "rule ID: ".
+// Validate checks a whole ruleset: a policy, at most MaxRules rules and
+// MaxSets sets, unique non-zero IDs (IDs break priority ties and name
+// rules in counters), and every rule valid. A rule's error is prefixed "rule ID: ".
 func (rs *Ruleset) Validate() error {
 	if rs.Policy != Pass && rs.Policy != Drop {
 		if rs.Policy == 0 {
@@ -297,6 +297,9 @@ func (rs *Ruleset) Validate() error {
 	}
 	if len(rs.Rules) > MaxRules {
 		return fmt.Errorf("%d rules, at most %d allowed", len(rs.Rules), MaxRules)
+	}
+	if len(rs.Sets) > MaxSets {
+		return fmt.Errorf("%d sets, at most %d allowed", len(rs.Sets), MaxSets)
 	}
 	seen := make(map[uint32]bool, len(rs.Rules))
 	for i, r := range rs.Rules {
