@@ -227,6 +227,7 @@ func TestInputBounds(t *testing.T) {
 	refused(t, pin, "", rsFile+": larger than the 1 KiB limit", "apply", "--max-size", "1k", "-f", rsFile)
 	refused(t, pin, ruleset, "<stdin>: larger than the 1 KiB limit", "apply", "--max-size", "1KiB", "-f", "-")
 	refused(t, pin, "", "apply: --max-size: want a positive size", "apply", "--max-size", "lots", "-f", rsFile)
+	refused(t, pin, "", "serve: --max-size: want a positive size", "serve", "--max-size", "lots", "--config", rsFile)
 	mustRunCLI(t, pin, "", "apply", "--check", "--max-size", "1M", "-f", rsFile)
 }
 

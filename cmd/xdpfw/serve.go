@@ -6,6 +6,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/xdpfw/xdpfw/internal/input"
 	"github.com/xdpfw/xdpfw/pkg/serve"
 )
 
@@ -49,7 +50,10 @@ that failed is tried again every 30 s, since what failed may be outside
 it (at boot, an interface it lists may not exist yet); a retry, or a set
 file's change, that fails the same way is not logged again. FILE is
 the truth: a change made meanwhile with another command (rule add, set
-add) lasts until FILE is next applied.
+add) lasts until FILE is next applied. FILE is read as apply -f reads
+it: at most 64 MiB, each set's file: at most 256 MiB, and --max-size SIZE
+sets the first and raises the second to SIZE when that is more (save
+writes a set of a few million elements past 64 MiB).
 
 With --metrics-listen ADDR (e.g. :9100, or 127.0.0.1:0 for any port) it
 serves Prometheus metrics at http://ADDR/metrics, read from the maps at
@@ -92,18 +96,23 @@ pins stay, so restarting or upgrading the service leaves no gap. With
 			&cli.StringFlag{Name: "config", Usage: "the ruleset `FILE` to keep applied (required)"},
 			&cli.StringFlag{Name: "metrics-listen", Usage: "serve Prometheus metrics on `ADDR` (host:port)"},
 			&cli.BoolFlag{Name: "detach-on-exit", Usage: "detach and remove the state when stopped (default: keep enforcing)"},
+			rulesetMaxSizeFlag("FILE"),
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return fmt.Errorf("serve: unexpected argument %q (the file is given with --config)", c.Args().First())
 			}
 			if c.String("config") == "" {
-				return fmt.Errorf("serve: missing --config FILE (usage: xdpfw serve --config FILE [--metrics-listen ADDR] [--detach-on-exit])")
+				return fmt.Errorf("serve: missing --config FILE (usage: xdpfw serve --config FILE [--metrics-listen ADDR] [--detach-on-exit] [--max-size SIZE])")
+			}
+			max, err := maxSize(c, input.MaxRuleset)
+			if err != nil {
+				return err
 			}
 			return serve.Run(context.Background(), serve.Config{
 				PinDir: c.String("pin-dir"), ConfigFile: c.String("config"),
 				MetricsListen: c.String("metrics-listen"), DetachOnExit: c.Bool("detach-on-exit"),
-				Log: c.App.ErrWriter,
+				MaxSize: max, Log: c.App.ErrWriter,
 			})
 		},
 	}

@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -30,6 +31,7 @@ type reloadStatus struct {
 // same write path as xdpfw apply (loader.State.ApplyFile).
 type reloader struct {
 	dir, path string
+	maxSize   int64 // Config.MaxSize
 	log       *logger
 
 	mu     sync.Mutex
@@ -55,7 +57,8 @@ const retryEvery = 30 * time.Second
 // (unreadable, invalid, refused by apply) changes nothing live: the last
 // good ruleset stays, and the log and the metrics say why.
 func (r *reloader) reload(why string, force bool) {
-	data, err := readSettled(r.path)
+	max := cmp.Or(r.maxSize, input.MaxRuleset)
+	data, err := readSettled(r.path, max)
 	sum := sha256.Sum256(data)
 	unread := ""
 	if err != nil {
@@ -74,7 +77,11 @@ func (r *reloader) reload(why string, force bool) {
 		ch  loader.IfaceChange
 	)
 	if err == nil {
-		opt := blocklist.RulesetOptionsWith(blocklist.Options{})
+		var setOpt blocklist.Options
+		if max > input.MaxBlocklist {
+			setOpt.MaxSize = max
+		}
+		opt := blocklist.RulesetOptionsWith(setOpt)
 		opt.Dir = filepath.Dir(r.path)
 		// The set files read, a failed parse's too: polls then wait for
 		// one to change again, while the retries try the whole file.
@@ -157,10 +164,10 @@ const maxSettleWait = 2 * time.Second
 // whole file once the write goes on; writing it aside and renaming it
 // over (as editors, install(1) and ConfigMaps do) never shows it half
 // written.
-func readSettled(path string) ([]byte, error) {
+func readSettled(path string, max int64) ([]byte, error) {
 	var waited time.Duration
 	for {
-		data, err := input.ReadFile(path, input.MaxRuleset)
+		data, err := input.ReadFile(path, max)
 		wait := settle - changedAgo(path)
 		if err != nil || wait <= 0 {
 			return data, err

@@ -72,3 +72,29 @@ func TestReloadWaitsForSettle(t *testing.T) {
 		t.Errorf("a SIGHUP while the config was being written: %d rules live, want 2\n%s", st.Rules, out.String())
 	}
 }
+
+// TestReloadMaxSize: Config.MaxSize (serve --max-size) is the config's
+// limit, as apply's is: a file over it is refused saying so, and read
+// once it is raised. The default alone left a
+// saved set of a few million elements (over 64 MiB) unservable, the
+// error naming a --max-size serve did not have.
+func TestReloadMaxSize(t *testing.T) {
+	privtest.Require(t)
+	pin, dir := privtest.PinDir(t), t.TempDir()
+	conf := filepath.Join(dir, "xdpfw.yaml")
+	text := "policy: pass\nrules:\n  - {proto: udp, dport: 9, action: drop}\n" + strings.Repeat("# padding\n", 300)
+	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	r := &reloader{dir: pin, path: conf, maxSize: 1 << 10, log: newLogger(&out, time.Minute)}
+	r.reload("start", true)
+	if st := r.current(); st.ok || !strings.Contains(st.err, conf+": larger than the 1 KiB limit (--max-size raises it)") {
+		t.Fatalf("a config over --max-size 1K: ok %v, error %q", st.ok, st.err)
+	}
+	r.maxSize = 4 << 10
+	r.reload("SIGHUP", true)
+	if st := r.current(); !st.ok {
+		t.Fatalf("the config under --max-size 4K: %s\n%s", st.err, out.String())
+	}
+}

@@ -31,7 +31,12 @@ type Config struct {
 	// DetachOnExit removes the state (detach --all) when the service
 	// stops; otherwise the firewall keeps enforcing without it.
 	DetachOnExit bool
-	Log          io.Writer // the log lines; os.Stderr when nil
+	// MaxSize bounds the config file in bytes (0: input.MaxRuleset) and
+	// raises each set file's limit to it when it is more, as apply's
+	// --max-size does: save writes a set of a few million elements past
+	// the default.
+	MaxSize int64
+	Log     io.Writer // the log lines; os.Stderr when nil
 }
 
 // logEvery is how often a repetitive event may be logged.
@@ -57,7 +62,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	log := newLogger(cfg.Log, logEvery)
 	logNotices(log)
-	r := &reloader{dir: cfg.PinDir, path: path, log: log}
+	r := &reloader{dir: cfg.PinDir, path: path, maxSize: cfg.MaxSize, log: log}
 
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
