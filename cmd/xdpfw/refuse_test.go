@@ -352,7 +352,8 @@ func TestUsageLines(t *testing.T) {
 
 // TestRuleAddNeverMatches: rule add refuses a rule on an IPv6 set with an
 // ICMP (IPv4) type, which would never match, and ICMP on IPv6 or ICMPv6
-// on IPv4, which match only crafted frames; the message says why.
+// on IPv4, or an IPv4 address written IPv4-mapped, which match only
+// crafted frames; the message says why.
 func TestRuleAddNeverMatches(t *testing.T) {
 	pin, _ := withLiveRuleset(t)
 	mustRunCLI(t, pin, "", "set", "create", "s6", "--family", "ipv6")
@@ -365,6 +366,9 @@ func TestRuleAddNeverMatches(t *testing.T) {
 	refused(t, pin, "", "the rule matches ipv4 only, but proto icmpv6 is IPv6's: it would match only crafted frames (for IPv4, use proto icmp)",
 		"rule", "add", "--proto", "icmpv6", "--dst", "192.0.2.1", "--action", "drop")
 	mustRunCLI(t, pin, "", "rule", "add", "--proto", "icmpv6", "--family", "ipv6", "--action", "drop")
+	refused(t, pin, "", "src ::ffff:192.0.2.1/128 is IPv4 192.0.2.1/32 written as IPv6 (IPv4-mapped): the rule would match only crafted IPv6 frames, never IPv4's (write 192.0.2.1/32)",
+		"rule", "add", "--src", "::ffff:192.0.2.1", "--action", "drop")
+	mustRunCLI(t, pin, "", "rule", "add", "--src", "::ffff:0:0/96", "--action", "drop")
 }
 
 // TestRuleAddMissingSet: a rule on a set that does not exist is refused

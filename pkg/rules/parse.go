@@ -29,7 +29,8 @@ var protoNames = map[uint8]string{
 // bits set is rejected rather than silently masked: "10.0.0.1/8" is more
 // likely a typo for a host than a wish for the whole /8. An IPv4-mapped
 // IPv6 address written in IPv6 syntax stays IPv6, so it never matches
-// IPv4 frames (the datapath keeps the families apart too).
+// IPv4 frames (the datapath keeps the families apart too); rule add
+// refuses one in a rule, a file warns (CheckFamilies).
 func ParsePrefix(s string) (netip.Prefix, error) {
 	addrPart, bitsPart, hasBits := strings.Cut(s, "/")
 	if s == "" {

@@ -210,6 +210,11 @@ func FamilyWarnings(rs *Ruleset) []string {
 // crafted.
 func (r Rule) checkFamilies(sets Sets, crafted bool) error {
 	m := r.Match
+	if crafted {
+		if err := mappedPrefix(m); err != nil {
+			return err
+		}
+	}
 	if !m.Proto.Set {
 		return nil
 	}
@@ -242,6 +247,26 @@ func (r Rule) checkFamilies(sets Sets, crafted bool) error {
 	// A conflict of family and prefix is Validate's to say.
 	if got, err := m.impliedFamily(); err == nil && crafted && got != FamilyAny && got != fam {
 		return fmt.Errorf("the rule matches %s only, but proto %s is %s: it would match only crafted frames (%s)", got, m.Proto, own, other)
+	}
+	return nil
+}
+
+// mappedPrefix refuses an IPv4-mapped prefix (::ffff:10.0.0.1) inside
+// the mapped range: written for an IPv4 address, it matches IPv6 frames
+// carrying that address, which only crafted frames do, never IPv4's (the
+// datapath and the model keep the families apart), so a drop rule on it
+// opens the firewall silently. The whole range (::ffff:0:0/96), or a
+// prefix holding it, is left alone: dropping IPv6 frames of mapped
+// addresses is a rule of its own.
+func mappedPrefix(m Match) error {
+	for _, f := range [...]struct {
+		key string
+		p   netip.Prefix
+	}{{"src", m.Src}, {"dst", m.Dst}} {
+		if f.p.IsValid() && f.p.Addr().Is4In6() && f.p.Bits() > 96 {
+			v4 := netip.PrefixFrom(f.p.Addr().Unmap(), f.p.Bits()-96)
+			return fmt.Errorf("%s %s is IPv4 %s written as IPv6 (IPv4-mapped): the rule would match only crafted IPv6 frames, never IPv4's (write %s)", f.key, f.p, v4, v4)
+		}
 	}
 	return nil
 }

@@ -141,6 +141,14 @@ func TestCheckFamilies(t *testing.T) {
 		{"icmpv6, family ipv6", Rule{ID: 3, Action: Drop, Match: Match{Family: FamilyIPv6, SrcSet: "both", Proto: proto(ProtoICMPv6)}}, ""},
 		{"icmp, IPv4 prefix", Rule{ID: 3, Action: Drop, Match: Match{Src: netip.MustParsePrefix("192.0.2.0/24"), Proto: proto(ProtoICMP)}}, ""},
 		{"udp, family ipv6", Rule{ID: 3, Action: Drop, Match: Match{Family: FamilyIPv6, Proto: proto(ProtoUDP)}}, ""},
+		// An IPv4 address written IPv4-mapped matches IPv6 frames carrying
+		// it, crafted ones; the whole mapped range is a rule of its own.
+		{"IPv4-mapped src host", Rule{ID: 3, Action: Drop, Match: Match{Src: netip.MustParsePrefix("::ffff:10.0.0.1/128")}},
+			"src ::ffff:10.0.0.1/128 is IPv4 10.0.0.1/32 written as IPv6 (IPv4-mapped): the rule would match only crafted IPv6 frames, never IPv4's (write 10.0.0.1/32)"},
+		{"IPv4-mapped dst prefix", Rule{ID: 3, Action: Drop, Match: Match{Dst: netip.MustParsePrefix("::ffff:10.0.0.0/104"), Proto: proto(ProtoTCP)}},
+			"dst ::ffff:10.0.0.0/104 is IPv4 10.0.0.0/8 written as IPv6 (IPv4-mapped): the rule would match only crafted IPv6 frames, never IPv4's (write 10.0.0.0/8)"},
+		{"the IPv4-mapped range", Rule{ID: 3, Action: Drop, Match: Match{Src: netip.MustParsePrefix("::ffff:0:0/96")}}, ""},
+		{"an IPv6 host", Rule{ID: 3, Action: Drop, Match: Match{Src: netip.MustParsePrefix("2001:db8::1/128")}}, ""},
 	} {
 		checkErr(t, tt.name, tt.r.CheckFamilies(sets), tt.wantErr)
 		if err := (&Ruleset{Policy: Pass, Sets: sets, Rules: []Rule{tt.r}}).Validate(); err != nil {
