@@ -97,7 +97,7 @@ func (s *State) resizeCT(flows uint32) error {
 	defer ct.Close()
 	sockets := 0
 	if flows != layout.CtIdleEntries {
-		if sockets, err = seedSockets(ct, uint64(start)); err != nil {
+		if sockets, err = seedSockets(ct, uint64(start), false); err != nil {
 			return err
 		}
 	}

@@ -22,12 +22,15 @@ import (
 // table knows those connections: each established TCP socket of this
 // network namespace, loopback's aside, becomes an established flow
 // wherever the table has no record of it (a learnt record is the
-// truer), or only a handshake's: a syn-sent or syn-recv record is what
-// the learner keeps of a connection whose answers nothing placed (the
-// idle table's, a drop policy's without a ct-state rule) until the host
-// acknowledges past the handshake, which a learner attached after that
-// never saw; it would time out in a minute or two of quiet, cutting the
-// peer that speaks next, so it becomes established (seedSocket). UDP
+// truer), or, in a resize's new table, only a handshake's: a syn-sent or
+// syn-recv record is what the learner keeps of a connection whose answers
+// nothing placed (the idle table's, a drop policy's without a ct-state
+// rule) until the host acknowledges past the handshake, which a learner
+// attached after that never saw; it would time out in a minute or two of
+// quiet, cutting the peer that speaks next, so it becomes established
+// (seedSocket). A live table's records (an attach's) are the datapath's
+// alone: the control plane cannot read and write one back as a step, and
+// a packet between would be lost (a FIN's closing written over). UDP
 // sockets are not read: a connected one says nothing of
 // whether its peer ever answered, and a datagram flow is learnt again
 // from its next packet out.
@@ -89,15 +92,16 @@ func socketKey(id netlink.SocketID) (xdpfwCtKey, bool) {
 // seedSockets puts this host's established TCP connections into ct
 // where it has no record of them, and reports how many went in: -1 when
 // the kernel would not list them. Best effort there: a table without
-// them only ever closes more, so the resize or attach goes on.
-func seedSockets(ct *ebpf.Map, now uint64) (int, error) {
+// them only ever closes more, so the resize or attach goes on. live: the
+// programs write ct (seedSocket).
+func seedSockets(ct *ebpf.Map, now uint64, live bool) (int, error) {
 	keys, vals, listed := socketFlows(now)
 	if !listed {
 		return -1, nil
 	}
 	n := 0
 	for i := range keys {
-		added, err := seedSocket(ct, &keys[i], &vals[i])
+		added, err := seedSocket(ct, &keys[i], &vals[i], live)
 		if err != nil {
 			return n, fmt.Errorf("put this host's TCP connections into the conntrack table: %w", err)
 		}
@@ -109,15 +113,19 @@ func seedSockets(ct *ebpf.Map, now uint64) (int, error) {
 }
 
 // seedSocket puts one established connection's flow v into ct, and
-// reports whether ct had no record of it. A record of its handshake
-// alone becomes established and replied, last seen at v's time if not
-// later; any other record is kept. The datapath may write the record
-// meanwhile: what it does is kept unless it lands between the read and
-// the write, where the kernel's word, read a moment before, stands.
-func seedSocket(ct *ebpf.Map, k *xdpfwCtKey, v *xdpfwCtVal) (added bool, err error) {
+// reports whether ct had no record of it. A record ct has is kept where
+// ct is live: the datapath's update of it between a read and a write
+// here would be lost, and an insert only where there is none loses
+// nothing (a packet's record stands either way). In a table no program
+// writes yet, a record of the handshake alone becomes established and
+// replied, last seen at v's time if not later.
+func seedSocket(ct *ebpf.Map, k *xdpfwCtKey, v *xdpfwCtVal, live bool) (added bool, err error) {
 	err = ct.Update(k, v, ebpf.UpdateNoExist)
 	if !errors.Is(err, ebpf.ErrKeyExist) {
 		return err == nil, err
+	}
+	if live {
+		return false, nil
 	}
 	var cur xdpfwCtVal
 	if err := ct.Lookup(k, &cur); err != nil {
@@ -142,7 +150,8 @@ func seedSocket(ct *ebpf.Map, k *xdpfwCtKey, v *xdpfwCtVal) (added bool, err err
 var CTSeedNotice func(dir string, n int)
 
 // seedConnections puts this host's established TCP connections into the
-// live conntrack table where it has no record of them, unless the table
+// live conntrack table where it has no record of them (any record it has
+// is the datapath's to move on), unless the table
 // is idle (nothing reads it; the resize that makes it whole seeds it).
 // Best effort, after an attach that has succeeded: a failure leaves the
 // table as the egress learner keeps it, which only ever closes more.
@@ -156,7 +165,7 @@ func (s *State) seedConnections() {
 		if err != nil {
 			return err
 		}
-		n, err = seedSockets(t.m.Ct, uint64(now))
+		n, err = seedSockets(t.m.Ct, uint64(now), true)
 		return err
 	})
 	if err == nil && n > 0 && CTSeedNotice != nil {

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/cilium/ebpf"
 	"github.com/vishvananda/netlink"
 
 	"github.com/xdpfw/xdpfw/internal/privtest"
@@ -172,5 +173,48 @@ func TestSocketKey(t *testing.T) {
 		if k.Family != c.family || k.Proto != 6 || k.Lport != 22 || k.Rport != 40000 || l.String() != c.l || r.String() != c.r {
 			t.Errorf("%s > %s: key %+v, want family %d, %s:22 > %s:40000", c.local, c.remote, k, c.family, c.l, c.r)
 		}
+	}
+}
+
+// TestCTSeedLiveKeepsDatapathWrite: seeding a live table (an attach's)
+// never writes over what the datapath writes: a FIN the egress learner
+// handles while the seed reads a connection's handshake record, moving
+// it to closing, stays closing. The seed read the record and wrote back
+// established, the FIN lost and the closed connection's record kept for
+// the established timeout (five days).
+func TestCTSeedLiveKeepsDatapathWrite(t *testing.T) {
+	privtest.Require(t)
+	spec, err := objectSpec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms := spec.Maps[xdpfwMapCt].Copy()
+	ms.MaxEntries = rules.MinCTFlows
+	ct, err := ebpf.NewMap(ms)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ct.Close()
+	k := xdpfwCtKey{Family: 4, Proto: 6, Lport: 22, Rport: 40000}
+	copy(k.Local[:], []byte{192, 0, 2, 1})
+	copy(k.Remote[:], []byte{198, 51, 100, 7})
+	if err := ct.Put(&k, &xdpfwCtVal{LastSeen: 1, Kind: layout.CtKindTcp, Tcp: layout.CtTcpSynRecv}); err != nil {
+		t.Fatal(err)
+	}
+	fin := xdpfwCtVal{LastSeen: 2, Kind: layout.CtKindTcp, Tcp: layout.CtTcpClosing, Replied: 1}
+	fired := writeAfterNextLookup(t, ct, &k, &fin)
+	seed := xdpfwCtVal{LastSeen: 3, Kind: layout.CtKindTcp, Tcp: layout.CtTcpEstablished, Replied: 1}
+	if _, err := seedSocket(ct, &k, &seed, true); err != nil {
+		t.Fatal(err)
+	}
+	// A seed that read nothing has the FIN come after it.
+	if !fired() {
+		if err := ct.Put(&k, &fin); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var v xdpfwCtVal
+	if err := ct.Lookup(&k, &v); err != nil || v != fin {
+		t.Errorf("the record after a FIN written while it was seeded: %+v (%v), want the FIN's %+v", v, err, fin)
 	}
 }
