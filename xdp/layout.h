@@ -893,15 +893,19 @@ struct ct_frag_key {
  * records them (gen_config.ct_timeout): Go writes them after the switch. */
 struct ct_conf {
 	__u32 timeout[NUM_CT_TIMEOUTS];     /* seconds; 0: the default */
-	__u32 pad;
-	/* Flows `xdpfw ct flush` removed, counted by Go (the datapath never
-	 * reads it): evictions are inserts - expired - flushed - entries. */
+	/* Flows Go put into the table (a seed's, a resize's copies) less
+	 * those it took out other than by flush (the table a resize
+	 * replaced), and flows `xdpfw ct flush` removed: counted by Go (the
+	 * datapath never reads them), so evictions are inserts + placed -
+	 * expired - flushed - entries. placed was a u32 pad and the
+	 * alignment's hole after it, both 0 in a table of layout 18. */
+	__s64 placed;
 	__u64 flushed;
 };
 
 /* ct_stats (per CPU): packets placed in each state, and the table's
- * changes. Evictions are what the table lost beyond them: inserts -
- * expired - flushed (ct_conf) - entries. */
+ * changes. Evictions are what the table lost beyond them: inserts +
+ * placed - expired - flushed (ct_conf) - entries. */
 enum ct_stat {
 	CTS_UNTRACKED = 0,
 	CTS_NEW,

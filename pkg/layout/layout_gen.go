@@ -479,8 +479,7 @@ type CtFragKey struct {
 type CtConf struct {
 	_       structs.HostLayout
 	Timeout [10]uint32
-	Pad     uint32
-	_       [4]byte
+	Placed  int64
 	Flushed uint64
 }
 

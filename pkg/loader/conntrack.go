@@ -17,7 +17,7 @@ import (
 
 // The connection-tracking table as `xdpfw ct` shows it: flows (the ct
 // map, learned by the egress program), its counters (ct_stats, per CPU,
-// and ct_conf's flushed) and flush. The table is the datapath's: reading
+// and ct_conf's placed and flushed) and flush. The table is the datapath's: reading
 // it takes no lock the datapath knows, so a listing is a moment of a
 // table that keeps changing.
 
@@ -210,8 +210,10 @@ type CTStats struct {
 	Idle bool `json:"idle"`
 	// Inserts are flows learned, Expired those removed when found timed
 	// out, Flushed those ct flush removed, and Evictions those the full
-	// table dropped to make room (what is left: inserts - expired -
-	// flushed - entries, never below 0).
+	// table dropped to make room, a resize's smaller table too (what is
+	// left: inserts + placed - expired - flushed - entries, never below
+	// 0, placed counting the flows xdpfw put in itself, net of those it
+	// took out otherwise than by flush: countCTChange).
 	Inserts   uint64 `json:"inserts"`
 	Expired   uint64 `json:"expired"`
 	Flushed   uint64 `json:"flushed"`
@@ -270,8 +272,9 @@ func ctStatsOf(m *xdpfwMaps) (CTStats, error) {
 	st := CTStats{Entries: entries, Capacity: int(m.Ct.MaxEntries()), Idle: m.Ct.MaxEntries() == layout.CtIdleEntries,
 		Inserts: n[layout.CtsInserts], Expired: n[layout.CtsExpired], Flushed: c.Flushed,
 		Egress: n[layout.CtsEgress], States: map[string]uint64{}, Timeouts: map[string]uint32{}}
-	if gone := st.Expired + st.Flushed + uint64(entries); st.Inserts > gone {
-		st.Evictions = st.Inserts - gone
+	// Signed: placed is below 0 once Go took out more than it put in.
+	if ev := int64(st.Inserts) + c.Placed - int64(st.Expired+st.Flushed) - int64(entries); ev > 0 {
+		st.Evictions = uint64(ev)
 	}
 	for i, name := range CTStateNames {
 		st.States[name] = n[i]
@@ -323,14 +326,18 @@ func (s *State) FlushConntrack() (flushed int, err error) {
 	}
 	err = s.change(func(t *tx) error {
 		n, err := emptyMap[xdpfwCtKey](t.m.Ct)
+		flushed = n
+		// What it removed is counted even if it failed on.
+		if cerr := countCTChange(t.m, 0, uint64(n)); err == nil {
+			err = cerr
+		}
 		if err != nil {
 			return fmt.Errorf("flush the conntrack table: %w", err)
 		}
-		flushed = n
 		if _, err := emptyMap[xdpfwCtFragKey](t.m.CtFrags); err != nil {
 			return fmt.Errorf("flush the fragment table: %w", err)
 		}
-		return addFlushed(t.m, uint64(n))
+		return nil
 	})
 	return flushed, err
 }

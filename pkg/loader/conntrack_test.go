@@ -1,11 +1,13 @@
 package loader
 
 import (
+	"net"
 	"net/netip"
 	"testing"
 	"time"
 
 	"github.com/cilium/ebpf"
+	"github.com/vishvananda/netlink"
 
 	"github.com/xdpfw/xdpfw/pkg/layout"
 	"github.com/xdpfw/xdpfw/pkg/rules"
@@ -125,4 +127,95 @@ func TestFlowOfTCPStates(t *testing.T) {
 				tc.tcp, fl.State, fl.Left, tc.state, want, tc.timeout)
 		}
 	}
+}
+
+// TestConntrackStatsPlaced: flows xdpfw puts into the table itself (the
+// host's TCP connections a resize seeds) are counted, so the evictions
+// stay every flow that went in less what is left, through a resize to a
+// larger table that seeds two and one to a smaller table that drops
+// some (evictions too: the smaller table dropped them). Uncounted, the
+// seeded flows hid as many evictions.
+func TestConntrackStatsPlaced(t *testing.T) {
+	s := openLive(t)
+	const learnt = 2000
+	inThrowawayNetns(t, func() error {
+		lo, err := netlink.LinkByName("lo")
+		if err != nil {
+			return err
+		}
+		if err := netlink.LinkSetUp(lo); err != nil {
+			return err
+		}
+		addr := netip.MustParseAddr("192.0.2.5")
+		if err := netlink.AddrAdd(lo, &netlink.Addr{IPNet: &net.IPNet{IP: addr.AsSlice(), Mask: net.CIDRMask(32, 32)}}); err != nil {
+			return err
+		}
+		conns, err := tcpPair(addr)
+		if err != nil {
+			return err
+		}
+		defer closeAll(conns)
+		sized := func(flows uint32) error {
+			_, err := s.Apply(&rules.Ruleset{Policy: rules.Drop, Conntrack: rules.Conntrack{MaxFlows: flows}})
+			return err
+		}
+		seeded := uint64(2) // the connection's two ends
+		check := func(when string, capacity int) {
+			t.Helper()
+			st, err := s.ConntrackStats()
+			if err != nil {
+				t.Errorf("%s: %v", when, err)
+				return
+			}
+			in := st.Inserts + seeded
+			if st.Capacity != capacity || st.Inserts != learnt || st.Expired != 0 || st.Flushed != 0 ||
+				st.Entries > capacity || st.Evictions != in-uint64(st.Entries) {
+				t.Errorf("%s: stats %+v, want %d flows learnt and %d seeded in a table of %d: evictions %d - %d entries",
+					when, st, learnt, seeded, capacity, in, st.Entries)
+			}
+		}
+		if err := sized(2 * rules.MinCTFlows); err != nil {
+			return err
+		}
+		// Learnt as the egress program learns, before the seeds' time,
+		// so the next resize's seed finds them: counted as it counts.
+		now, err := ctClock()
+		if err != nil {
+			return err
+		}
+		for i := range learnt {
+			k := xdpfwCtKey{Family: 4, Proto: 17, Lport: uint16(10000 + i), Rport: 53}
+			copy(k.Local[:], []byte{192, 0, 2, 1})
+			copy(k.Remote[:], []byte{198, 51, 100, 1})
+			v := xdpfwCtVal{LastSeen: uint64(now - time.Second - time.Duration(i)), Kind: layout.CtKindUdp}
+			if err := s.maps.Ct.Put(&k, &v); err != nil {
+				return err
+			}
+		}
+		per := make([]xdpfwCtStats, ebpf.MustPossibleCPU())
+		per[0].N[layout.CtsInserts] = learnt
+		if err := s.maps.CtStats.Put(uint32(0), per); err != nil {
+			return err
+		}
+		check("learnt in the larger table", 2*rules.MinCTFlows)
+		if err := sized(rules.MinCTFlows); err != nil {
+			return err
+		}
+		check("resized smaller", rules.MinCTFlows)
+		// An attach seeds the live table: a connection made since.
+		more, err := tcpPair(addr)
+		if err != nil {
+			return err
+		}
+		defer closeAll(more)
+		if err := addVeths("ctpl0"); err != nil {
+			return err
+		}
+		if _, _, err := s.AttachAll([]string{"ctpl0"}, ModeGeneric, false); err != nil {
+			return err
+		}
+		seeded += 2
+		check("attached", rules.MinCTFlows)
+		return nil
+	})
 }

@@ -18,8 +18,8 @@ import (
 // runChange): until then the flows are timed as before the change a
 // moment longer. The ruleset's readers (rule list, save, a change's view)
 // take the timeouts from the live config; ct list and ct stats, which say
-// how flows are timed, from ct_conf. Its flushed counter is Go's (ct
-// flush) and survives every write of the timeouts.
+// how flows are timed, from ct_conf. Its placed and flushed counters are
+// Go's (countCTChange) and survive every write of the timeouts.
 
 // readCTConf reads the map's one entry.
 func readCTConf(m *xdpfwMaps) (xdpfwCtConf, error) {
@@ -97,8 +97,8 @@ func checkCTTimeouts(to [len(rules.CTTimeoutNames)]uint32) error {
 	return nil
 }
 
-// writeConntrack makes ct's timeouts the datapath's, keeping the flushed
-// counter.
+// writeConntrack makes ct's timeouts the datapath's, keeping the placed
+// and flushed counters.
 func writeConntrack(m *xdpfwMaps, ct rules.Conntrack) error {
 	c, err := readCTConf(m)
 	if err != nil {
@@ -114,13 +114,20 @@ func writeConntrack(m *xdpfwMaps, ct rules.Conntrack) error {
 	return nil
 }
 
-// addFlushed counts n more flows removed by ct flush.
-func addFlushed(m *xdpfwMaps, n uint64) error {
+// countCTChange counts what Go did to the conntrack table: placed more
+// flows put in (a seed's, a resize's copies; less, as a negative, those
+// it took out other than by flush: the table a resize replaced) and
+// flushed more removed by ct flush. Every flow Go adds or removes is
+// counted here, so ct stats' evictions (inserts + placed - expired -
+// flushed - entries) are the flows the table dropped and nothing else:
+// the datapath counts its own inserts and expiries.
+func countCTChange(m *xdpfwMaps, placed int64, flushed uint64) error {
 	c, err := readCTConf(m)
 	if err != nil {
 		return err
 	}
-	c.Flushed += n
+	c.Placed += placed
+	c.Flushed += flushed
 	if err := m.CtConf.Put(uint32(0), &c); err != nil {
 		return fmt.Errorf("write ct_conf: %w", err)
 	}

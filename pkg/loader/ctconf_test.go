@@ -52,7 +52,7 @@ func TestCTConfRoundTrip(t *testing.T) {
 	if live, err := s.RulesetWithSets(); err != nil || !strings.Contains(string(rules.FormatYAML(live)), "udp: 45s") {
 		t.Errorf("saved ruleset (%v):\n%s\nwant the conntrack: section's udp: 45s", err, rules.FormatYAML(live))
 	}
-	if err := addFlushed(&s.maps, 3); err != nil {
+	if err := countCTChange(&s.maps, -2, 3); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.AddRule(rules.Rule{Action: rules.Pass, Match: rules.Match{Proto: rules.Proto{Set: true, Num: 6}}}); err != nil {
@@ -63,8 +63,8 @@ func TestCTConfRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("policy", want)
-	if c, _ := readCTConf(&s.maps); c.Flushed != 3 {
-		t.Errorf("flushed %d after rule changes, want 3 kept", c.Flushed)
+	if c, _ := readCTConf(&s.maps); c.Flushed != 3 || c.Placed != -2 {
+		t.Errorf("flushed %d, placed %d after rule changes, want 3 and -2 kept", c.Flushed, c.Placed)
 	}
 	// Only the section changes: still a commit.
 	rs2, err := rules.ParseYAML("ct.yaml", []byte(ctConfRuleset), rules.FileOptions{})

@@ -1,6 +1,7 @@
 package loader
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 
@@ -60,7 +61,8 @@ func ctSized(m *xdpfwMaps, rs *rules.Ruleset) bool {
 //     every interface given the new programs, the egress learner too;
 //  6. the flows the old table learnt or refreshed since step 2 began are
 //     merged into the new one (copyNewer), and the fragments' records
-//     (copyFrags);
+//     (copyFrags); the flows put into the new table, less the old one's,
+//     are counted as placed (countCTChange);
 //  7. the mark is cleared, with the egress hooks recorded.
 //
 // The change that asked for the size commits after this; if it then
@@ -90,7 +92,7 @@ func (s *State) resizeCT(flows uint32) error {
 	if err != nil {
 		return err
 	}
-	ct, err := newCTTable(spec, old, flows)
+	ct, copied, err := newCTTable(spec, old, flows)
 	if err != nil {
 		return err
 	}
@@ -110,10 +112,17 @@ func (s *State) resizeCT(flows uint32) error {
 	if err != nil {
 		return err
 	}
-	if err := copyNewer(old, ct, uint64(start)); err != nil {
+	merged, held, err := copyNewer(old, ct, uint64(start))
+	if err != nil {
 		return err
 	}
 	if err := copyFrags(oldFrags, frags); err != nil {
+		return err
+	}
+	// Every flow put into the new table, less the old table's, gone with
+	// it: what the new one dropped (its size, or its being full as a
+	// flow went in) is then counted as evicted, once.
+	if err := countCTChange(&s.maps, int64(copied+max(sockets, 0)+merged-held), 0); err != nil {
 		return err
 	}
 	err = s.replaced(hooks)
@@ -130,7 +139,7 @@ func (t *Instance) resizeCT(flows uint32) error {
 	if err != nil {
 		return err
 	}
-	ct, err := newCTTable(spec, t.objs.Ct, flows)
+	ct, _, err := newCTTable(spec, t.objs.Ct, flows)
 	if err != nil {
 		return err
 	}
@@ -145,8 +154,9 @@ func (t *Instance) resizeCT(flows uint32) error {
 
 // newCTTable is a table of flows entries holding old's flows, put in
 // least recently seen first: a table too small for them all drops those
-// (the LRU evicts what went in first).
-func newCTTable(spec *ebpf.CollectionSpec, old *ebpf.Map, flows uint32) (*ebpf.Map, error) {
+// (the LRU evicts what went in first). copied is how many went in,
+// those dropped too.
+func newCTTable(spec *ebpf.CollectionSpec, old *ebpf.Map, flows uint32) (*ebpf.Map, int, error) {
 	var keys []xdpfwCtKey
 	var vals []xdpfwCtVal
 	err := forEachBatch(old, 256, func(k []xdpfwCtKey, v []xdpfwCtVal) error {
@@ -154,7 +164,7 @@ func newCTTable(spec *ebpf.CollectionSpec, old *ebpf.Map, flows uint32) (*ebpf.M
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	order := make([]int, len(keys))
 	for i := range order {
@@ -165,21 +175,24 @@ func newCTTable(spec *ebpf.CollectionSpec, old *ebpf.Map, flows uint32) (*ebpf.M
 	ms.MaxEntries = flows
 	ct, err := ebpf.NewMap(ms)
 	if err != nil {
-		return nil, fmt.Errorf("create a conntrack table of %d flows: %w", flows, err)
+		return nil, 0, fmt.Errorf("create a conntrack table of %d flows: %w", flows, err)
 	}
 	const batch = 256
 	bk, bv := make([]xdpfwCtKey, 0, batch), make([]xdpfwCtVal, 0, batch)
+	copied := 0
 	for n, i := range order {
 		bk, bv = append(bk, keys[i]), append(bv, vals[i])
 		if len(bk) == batch || n == len(order)-1 {
-			if _, err := ct.BatchUpdate(bk, bv, nil); err != nil {
+			n, err := ct.BatchUpdate(bk, bv, nil)
+			if err != nil {
 				ct.Close()
-				return nil, fmt.Errorf("copy flows: %w", err)
+				return nil, 0, fmt.Errorf("copy flows: %w", err)
 			}
+			copied += n
 			bk, bv = bk[:0], bv[:0]
 		}
 	}
-	return ct, nil
+	return ct, copied, nil
 }
 
 // newFragsTable is the fragments table that goes with a table of flows
@@ -220,24 +233,50 @@ func copyFrags(old, frags *ebpf.Map) error {
 // copyNewer merges into ct the flows old saw at or after start: those
 // the old programs learnt or refreshed while the new ones were being
 // given to the interfaces. ct may have seen them since too (the datapath
-// writes ct now), so the two records merge (mergeFlow).
-func copyNewer(old, ct *ebpf.Map, start uint64) error {
-	return forEachBatch(old, 256, func(keys []xdpfwCtKey, vals []xdpfwCtVal) error {
+// writes ct now), so the two records merge (mergeFlow). added is how
+// many flows ct had no record of (only an insert where there is none
+// tells, the datapath inserting too), held how many old has: the flows
+// that go with it.
+func copyNewer(old, ct *ebpf.Map, start uint64) (added, held int, err error) {
+	err = forEachBatch(old, 256, func(keys []xdpfwCtKey, vals []xdpfwCtVal) error {
+		held += len(keys)
 		for i, k := range keys {
 			if vals[i].LastSeen < start {
 				continue
 			}
-			v := vals[i]
-			var cur xdpfwCtVal
-			if err := ct.Lookup(&k, &cur); err == nil {
-				v = mergeFlow(cur, v)
-			}
-			if err := ct.Put(&k, &v); err != nil {
+			in, err := mergeInto(ct, &k, &vals[i])
+			if err != nil {
 				return fmt.Errorf("copy flow: %w", err)
+			}
+			if in {
+				added++
 			}
 		}
 		return nil
 	})
+	return added, held, err
+}
+
+// mergeInto puts v at k into ct, merged with the record ct has, and
+// reports whether it had none.
+func mergeInto(ct *ebpf.Map, k *xdpfwCtKey, v *xdpfwCtVal) (added bool, err error) {
+	for range 2 { // a record gone between the two steps: put in after all
+		err := ct.Update(k, v, ebpf.UpdateNoExist)
+		if !errors.Is(err, ebpf.ErrKeyExist) {
+			return err == nil, err
+		}
+		var cur xdpfwCtVal
+		if err := ct.Lookup(k, &cur); errors.Is(err, ebpf.ErrKeyNotExist) {
+			continue
+		} else if err != nil {
+			return false, err
+		}
+		m := mergeFlow(cur, *v)
+		if err := ct.Update(k, &m, ebpf.UpdateExist); !errors.Is(err, ebpf.ErrKeyNotExist) {
+			return false, err
+		}
+	}
+	return false, nil
 }
 
 // mergeFlow is one flow's record from two tables that each saw some of

@@ -90,8 +90,9 @@ func socketKey(id netlink.SocketID) (xdpfwCtKey, bool) {
 }
 
 // seedSockets puts this host's established TCP connections into ct
-// where it has no record of them, and reports how many went in: -1 when
-// the kernel would not list them. Best effort there: a table without
+// where it has no record of them, and reports how many went in (the
+// caller counts them: countCTChange): -1 when the kernel would not list
+// them. Best effort there: a table without
 // them only ever closes more, so the resize or attach goes on. live: the
 // programs write ct (seedSocket).
 func seedSockets(ct *ebpf.Map, now uint64, live bool) (int, error) {
@@ -166,6 +167,11 @@ func (s *State) seedConnections() {
 			return err
 		}
 		n, err = seedSockets(t.m.Ct, uint64(now), true)
+		if n > 0 {
+			if cerr := countCTChange(t.m, int64(n), 0); err == nil {
+				err = cerr
+			}
+		}
 		return err
 	})
 	if err == nil && n > 0 && CTSeedNotice != nil {

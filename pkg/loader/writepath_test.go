@@ -94,11 +94,14 @@ func TestOneWritePath(t *testing.T) {
 		"writeMeta":    func(caller string, f fn) bool { return f.recv == "tx" || caller == "setDirty" },
 		"setDirty":     func(caller string, f fn) bool { return f.recv == "tx" || caller == "repairSets" },
 		// ct_conf: the timeouts with a commit, or as the live config
-		// records them before a change, the flushed count with a flush
-		// (its change).
+		// records them before a change, the placed and flushed counts
+		// with what puts flows into the table or takes them out (a
+		// flush, a seed, a resize).
 		"writeConntrack": func(caller string, f fn) bool { return f.recv == "tx" || caller == "syncCTConf" },
 		"syncCTConf":     func(caller string, _ fn) bool { return caller == "runChange" },
-		"addFlushed":     func(caller string, _ fn) bool { return caller == "State.FlushConntrack" },
+		"countCTChange": func(caller string, _ fn) bool {
+			return caller == "State.FlushConntrack" || caller == "State.seedConnections" || caller == "State.resizeCT"
+		},
 	}
 	for name, f := range funcs {
 		for _, c := range f.calls {

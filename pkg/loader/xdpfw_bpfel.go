@@ -82,8 +82,7 @@ type xdpfwCounter struct {
 type xdpfwCtConf struct {
 	_       structs.HostLayout
 	Timeout [10]uint32
-	Pad     uint32
-	_       [4]byte
+	Placed  int64
 	Flushed uint64
 }
 
