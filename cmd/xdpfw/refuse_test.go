@@ -353,7 +353,7 @@ func TestUsageLines(t *testing.T) {
 // TestRuleAddNeverMatches: rule add refuses a rule on an IPv6 set with an
 // ICMP (IPv4) type, which would never match, and ICMP on IPv6 or ICMPv6
 // on IPv4, or an IPv4 address written IPv4-mapped, which match only
-// crafted frames; the message says why.
+// crafted frames, as set add does such an address; the message says why.
 func TestRuleAddNeverMatches(t *testing.T) {
 	pin, _ := withLiveRuleset(t)
 	mustRunCLI(t, pin, "", "set", "create", "s6", "--family", "ipv6")
@@ -369,6 +369,12 @@ func TestRuleAddNeverMatches(t *testing.T) {
 	refused(t, pin, "", "src ::ffff:192.0.2.1/128 is IPv4 192.0.2.1/32 written as IPv6 (IPv4-mapped): the rule would match only crafted IPv6 frames, never IPv4's (write 192.0.2.1/32)",
 		"rule", "add", "--src", "::ffff:192.0.2.1", "--action", "drop")
 	mustRunCLI(t, pin, "", "rule", "add", "--src", "::ffff:0:0/96", "--action", "drop")
+	// A set's element alike, for the rules that name the set; set del
+	// still removes one an older release took.
+	refused(t, pin, "", "set add: ::ffff:192.0.2.0/120 is IPv4 192.0.2.0/24 written as IPv6 (IPv4-mapped): it would match only crafted IPv6 frames, never IPv4's (add 192.0.2.0/24)",
+		"set", "add", "s6", "2001:db8::1", "::ffff:192.0.2.0/120")
+	mustRunCLI(t, pin, "", "set", "add", "s6", "::ffff:0:0/96")
+	refused(t, pin, "", "::ffff:192.0.2.1/128 is not in set s6", "set", "del", "s6", "::ffff:192.0.2.1")
 }
 
 // TestRuleAddMissingSet: a rule on a set that does not exist is refused

@@ -97,6 +97,9 @@ element of the set exactly as it was added; if one is not, nothing changes.`
 				if verb == "add" && p.Bits() == 0 && !c.Bool("allow-default-route") {
 					return fmt.Errorf("set add: %s %w", p, blocklist.ErrDefaultRoute)
 				}
+				if err := rules.MappedPrefix(p); err != nil && verb == "add" {
+					return fmt.Errorf("set add: %w: it would match only crafted IPv6 frames, never IPv4's (add %s)", err, rules.Unmapped(p))
+				}
 				ps = append(ps, p)
 			}
 			return withState(c, func(s *loader.State) error {

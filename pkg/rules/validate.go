@@ -251,24 +251,38 @@ func (r Rule) checkFamilies(sets Sets, crafted bool) error {
 	return nil
 }
 
-// mappedPrefix refuses an IPv4-mapped prefix (::ffff:10.0.0.1) inside
-// the mapped range: written for an IPv4 address, it matches IPv6 frames
-// carrying that address, which only crafted frames do, never IPv4's (the
-// datapath and the model keep the families apart), so a drop rule on it
-// opens the firewall silently. The whole range (::ffff:0:0/96), or a
-// prefix holding it, is left alone: dropping IPv6 frames of mapped
-// addresses is a rule of its own.
+// mappedPrefix refuses an IPv4-mapped prefix in m's addresses
+// (MappedPrefix).
 func mappedPrefix(m Match) error {
 	for _, f := range [...]struct {
 		key string
 		p   netip.Prefix
 	}{{"src", m.Src}, {"dst", m.Dst}} {
-		if f.p.IsValid() && f.p.Addr().Is4In6() && f.p.Bits() > 96 {
-			v4 := netip.PrefixFrom(f.p.Addr().Unmap(), f.p.Bits()-96)
-			return fmt.Errorf("%s %s is IPv4 %s written as IPv6 (IPv4-mapped): the rule would match only crafted IPv6 frames, never IPv4's (write %s)", f.key, f.p, v4, v4)
+		if err := MappedPrefix(f.p); err != nil {
+			return fmt.Errorf("%s %w: the rule would match only crafted IPv6 frames, never IPv4's (write %s)", f.key, err, Unmapped(f.p))
 		}
 	}
 	return nil
+}
+
+// MappedPrefix refuses p when it is inside the IPv4-mapped range
+// (::ffff:10.0.0.1): written for an IPv4 address, it matches IPv6 frames
+// carrying that address, which only crafted frames do, never IPv4's (the
+// datapath and the model keep the families apart), so a drop rule or a
+// blocklist entry on it opens the firewall silently. The whole range
+// (::ffff:0:0/96), or a prefix holding it, is left alone: dropping IPv6
+// frames of mapped addresses is a rule of its own.
+func MappedPrefix(p netip.Prefix) error {
+	if !p.IsValid() || !p.Addr().Is4In6() || p.Bits() <= 96 {
+		return nil
+	}
+	return fmt.Errorf("%s is IPv4 %s written as IPv6 (IPv4-mapped)", p, Unmapped(p))
+}
+
+// Unmapped is the IPv4 prefix an IPv4-mapped one (MappedPrefix) stands
+// for.
+func Unmapped(p netip.Prefix) netip.Prefix {
+	return netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
 }
 
 func protoOrAny(p Proto) string {
