@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 
 	"github.com/urfave/cli/v2"
 
@@ -84,7 +85,7 @@ func readRulesetFile(c *cli.Context, path string) (string, *rules.Ruleset, error
 	if err != nil {
 		return name, nil, err
 	}
-	for _, w := range rules.FamilyWarnings(rs) {
+	for _, w := range slices.Concat(rs.Warnings, rules.FamilyWarnings(rs)) {
 		fmt.Fprintf(c.App.ErrWriter, "xdpfw: warning: %s: %s\n", name, w)
 	}
 	return name, rs, nil

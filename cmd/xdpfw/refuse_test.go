@@ -431,3 +431,33 @@ func TestApplyOtherFamilyICMP(t *testing.T) {
 	}
 	refused(t, pin, "", "proto icmp is IPv4's", "rule", "add", "--family", "ipv6", "--proto", "icmp", "--action", "drop")
 }
+
+// TestTCPFlagsList: rule add refuses a bare list of flags ("syn,ack"),
+// all set in xdpfw but any of them in nftables, saying both unambiguous
+// spellings; a file's, as earlier releases saved them, applies (and
+// checks) with a warning as all set, and the state's save writes the
+// "/" form, whose apply changes nothing and warns of nothing.
+func TestTCPFlagsList(t *testing.T) {
+	pin, _ := withLiveRuleset(t)
+	refused(t, pin, "", `--tcp-flags: "syn,ack" means all these flags set, but nftables reads it as any of them: write "syn,ack / syn,ack" for all, or a rule per flag for any`,
+		"rule", "add", "--tcp-flags", "syn,ack", "--action", "drop")
+	mustRunCLI(t, pin, "", "rule", "add", "--tcp-flags", "syn,ack / syn,ack", "--action", "drop")
+
+	pin = privtest.PinDir(t)
+	file := "policy: pass\nrules:\n  - action: drop\n    tcp-flags: syn,ack\n"
+	warn := `xdpfw: warning: <stdin>: rule #1: tcp-flags: "syn,ack" means all these flags set, but nftables reads it as any of them: write "syn,ack / syn,ack" for all, or a rule per flag for any` + "\n"
+	for _, args := range [][]string{{"apply", "--check", "-f", "-"}, {"apply", "-f", "-"}} {
+		out, errOut, err := runCLIBoth(pin, file, args...)
+		if err != nil || errOut != warn {
+			t.Fatalf("xdpfw %s: %v, printed %q, stderr %q; want the warning %q", strings.Join(args, " "), err, out, errOut, warn)
+		}
+	}
+	saved := mustRunCLI(t, pin, "", "save")
+	if !strings.Contains(saved, "tcp-flags: syn,ack / syn,ack\n") {
+		t.Errorf("save wrote\n%s", saved)
+	}
+	out, errOut, err := runCLIBoth(pin, saved, "apply", "-f", "-")
+	if err != nil || errOut != "" || out != "unchanged: 1 rule, policy pass\n" {
+		t.Errorf("save | apply -f -: %v, printed %q, stderr %q", err, out, errOut)
+	}
+}

@@ -39,7 +39,9 @@ hold for the rule to match; a condition left out matches anything.
                        (without --proto the rule matches both), never a
                        non-first fragment
   --tcp-flags FLAGS    "syn,!ack" (SYN set, ACK clear) or nftables-style
-                       "syn / syn,ack"; flags fin syn rst psh ack urg ecn cwr
+                       "syn / syn,ack"; flags fin syn rst psh ack urg ecn cwr.
+                       nftables reads "syn,ack" as either set, xdpfw as both,
+                       so it is refused: write "syn,ack / syn,ack" or two rules
   --icmp-type T        ICMP type by name (echo-request, ...) or number;
   --icmp-code C        --icmpv6-type/--icmpv6-code for ICMPv6. Each implies
                        its protocol. ND (133-137) is only ever matched by

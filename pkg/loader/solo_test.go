@@ -2,6 +2,7 @@ package loader
 
 import (
 	"math/rand/v2"
+	"net/netip"
 	"testing"
 
 	"github.com/xdpfw/xdpfw/internal/privtest"
@@ -114,4 +115,37 @@ func oneDimension(t *testing.T, rs *rules.Ruleset) *rules.Ruleset {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// TestTCPFlagsListAgrees: a file's bare "syn,ack", now taken with a
+// warning, still means both set in the datapath and the model alike,
+// and so does the "/" form save writes for it: a SYN alone, an ACK alone
+// pass, a SYN-ACK is dropped.
+func TestTCPFlagsListAgrees(t *testing.T) {
+	privtest.Require(t)
+	old := mustRuleset(t, "policy: pass\nrules:\n  - action: drop\n    tcp-flags: syn,ack\n")
+	if len(old.Warnings) != 1 {
+		t.Fatalf("warnings %q, want one", old.Warnings)
+	}
+	saved := mustRuleset(t, string(rules.FormatYAML(old)))
+	if saved.Warnings != nil || saved.Rules[0] != old.Rules[0] {
+		t.Fatalf("save read back as %+v, warnings %q; want %+v and none", saved.Rules, saved.Warnings, old.Rules)
+	}
+	inst, err := NewInstance(old, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inst.Close()
+	for flags, want := range map[uint8]rules.Action{0x02: rules.Pass, 0x10: rules.Pass, 0x12: rules.Drop, 0x1a: rules.Drop} {
+		f := rulegen.Frame{Src: netip.MustParseAddr("192.0.2.1"), Dst: netip.MustParseAddr("198.51.100.1"), TTL: 64,
+			Proto: rules.ProtoTCP, Sport: 40000, Dport: 80, TCPFlags: flags}
+		got, err := inst.Run(f.Bytes())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := model.Evaluate(old, f.Bytes()); got.Action != want || m.Action != want {
+			t.Errorf("flags %#x: datapath %v, model %v, want %v", flags, got, m, want)
+		}
+	}
+	agree(t, inst, old, rand.New(rand.NewPCG(9, 10)))
 }

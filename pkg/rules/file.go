@@ -340,9 +340,12 @@ func (p *fileParser) rules(fs map[string]field, rs *Ruleset) error {
 		return p.errorf(f.val, "%d rules, at most %d allowed", n, MaxRules)
 	}
 	for i, item := range f.val.Content {
-		r, err := p.rule(resolve(item), rs.Sets)
+		r, warn, err := p.rule(resolve(item), rs.Sets)
 		if err != nil {
 			return err
+		}
+		if warn != nil {
+			rs.Warnings = append(rs.Warnings, fmt.Sprintf("rule #%d: %v", i+1, warn))
 		}
 		r.ID = uint32(i + 1)
 		rs.Rules = append(rs.Rules, r)
@@ -362,23 +365,23 @@ var ruleKeys = func() []string {
 
 // rule parses one rule mapping, whose @NAMEs must be among the file's
 // sets; its errors carry the line of the offending key or value, or of
-// the rule itself for a rule-level problem.
-func (p *fileParser) rule(n *yaml.Node, sets Sets) (Rule, error) {
-	var r Rule
+// the rule itself for a rule-level problem. warn is what it took but
+// rule add refuses.
+func (p *fileParser) rule(n *yaml.Node, sets Sets) (r Rule, warn, err error) {
 	if n.Kind != yaml.MappingNode {
-		return r, p.errorf(n, "rule: want a mapping, got %s", kindName(n))
+		return r, nil, p.errorf(n, "rule: want a mapping, got %s", kindName(n))
 	}
 	fs, err := p.fields(n, ruleKeys...)
 	if err != nil {
-		return r, err
+		return r, nil, err
 	}
 	if _, ok := fs["action"]; !ok {
-		return r, p.errorf(n, "rule has no action (want action: pass or drop)")
+		return r, nil, p.errorf(n, "rule has no action (want action: pass or drop)")
 	}
 	priority := uint32(DefaultPriority)
 	if f, ok := fs["priority"]; ok {
 		if priority, err = p.priority(f); err != nil {
-			return r, err
+			return r, nil, err
 		}
 	}
 	texts := map[string]string{}
@@ -388,11 +391,19 @@ func (p *fileParser) rule(n *yaml.Node, sets Sets) (Rule, error) {
 			continue
 		}
 		if texts[key], err = p.scalar(key, f); err != nil {
-			return r, err
+			return r, nil, err
 		}
 	}
 	action := texts["action"]
 	delete(texts, "action")
+	// A tcp-flags list NewRule refuses for rule add ("syn,ack": all set,
+	// or any?) is taken with a warning, as all set: the previous release
+	// read and saved it so, and its files must still apply.
+	flags := texts["tcp-flags"]
+	if why := ambiguousTCPFlags(flags); why != nil {
+		warn = &FieldError{"tcp-flags", why}
+		texts["tcp-flags"] = flags + " / " + flags
+	}
 	// A comment of only spaces, which NewRule refuses for rule add, is
 	// taken as written: the previous release saved it so, and its file
 	// (or a state's save holding one) must still apply.
@@ -404,14 +415,14 @@ func (p *fileParser) rule(n *yaml.Node, sets Sets) (Rule, error) {
 	r, err = NewRule(priority, action, texts)
 	var fe *FieldError
 	if errors.As(err, &fe) {
-		return r, p.errorf(fs[fe.Key].val, "%v", fe)
+		return r, nil, p.errorf(fs[fe.Key].val, "%v", fe)
 	}
 	if err != nil {
-		return r, p.errorf(n, "%v", err)
+		return r, nil, p.errorf(n, "%v", err)
 	}
 	if blank {
 		if err := ValidComment(comment); err != nil {
-			return r, p.errorf(fs[CommentKey].val, "%s: %v", CommentKey, err)
+			return r, nil, p.errorf(fs[CommentKey].val, "%s: %v", CommentKey, err)
 		}
 		r.Comment = comment
 	}
@@ -419,10 +430,10 @@ func (p *fileParser) rule(n *yaml.Node, sets Sets) (Rule, error) {
 	// with them, so a set made by set create does not count.
 	for _, ref := range [...]struct{ key, name string }{{"src", r.Match.SrcSet}, {"dst", r.Match.DstSet}} {
 		if ref.name != "" && sets[ref.name] == nil {
-			return r, p.errorf(fs[ref.key].val, "%s: set @%s is not in the file: define it under sets: (the file's sets replace the live ones)", ref.key, ref.name)
+			return r, nil, p.errorf(fs[ref.key].val, "%s: set @%s is not in the file: define it under sets: (the file's sets replace the live ones)", ref.key, ref.name)
 		}
 	}
-	return r, nil
+	return r, warn, nil
 }
 
 // priority must be a YAML integer: a quoted "10", a !!str or 10.5 is a

@@ -41,6 +41,9 @@ func NewRule(priority uint32, action string, conds map[string]string) (Rule, err
 			return r, &FieldError{c.Key, err}
 		}
 	}
+	if err := ambiguousTCPFlags(conds["tcp-flags"]); err != nil {
+		return r, &FieldError{"tcp-flags", err}
+	}
 	if err := checkIfaceText(r.Match.Iface); err != nil {
 		return r, &FieldError{"iface", err}
 	}

@@ -1,7 +1,9 @@
 package rules
 
 import (
+	"bytes"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -85,5 +87,39 @@ func TestBlankComment(t *testing.T) {
 	}
 	if err := (Rule{ID: 1, Action: Drop, Comment: "  "}).Validate(); err != nil {
 		t.Errorf("Validate refuses a stored rule's blank comment: %v", err)
+	}
+}
+
+// TestTCPFlagsList: a bare list of two or more flags ("syn,ack") means
+// all set, where nftables reads it as any, so rule add refuses it,
+// naming both unambiguous spellings; a file's is taken as all set with a
+// warning, and save writes the "/" form, which reads back the same with
+// none. One flag, a "!" or a mask read one way and are taken.
+func TestTCPFlagsList(t *testing.T) {
+	want := `tcp-flags: "syn,ack" means all these flags set, but nftables reads it as any of them: write "syn,ack / syn,ack" for all, or a rule per flag for any`
+	if _, err := NewRule(1, "drop", map[string]string{"tcp-flags": "syn,ack"}); err == nil || err.Error() != want {
+		t.Errorf("rule add --tcp-flags syn,ack: %v, want %s", err, want)
+	}
+	for _, s := range []string{"syn", "syn,!ack", "syn,ack / syn,ack", "syn / syn,ack", "!syn,!ack"} {
+		if _, err := NewRule(1, "drop", map[string]string{"tcp-flags": s}); err != nil {
+			t.Errorf("rule add --tcp-flags %q: %v", s, err)
+		}
+	}
+	rs, err := ParseYAML("old.yaml", []byte("policy: pass\nrules:\n  - {proto: udp, action: pass}\n  - {tcp-flags: 'fin,SYN, ack', action: drop}\n"), FileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := TCPFlags{Set: true, Mask: 0x13, Value: 0x13}
+	warn := []string{`rule #2: tcp-flags: "fin,SYN, ack" means all these flags set, but nftables reads it as any of them: write "fin,syn,ack / fin,syn,ack" for all, or a rule per flag for any`}
+	if rs.Rules[1].Match.TCPFlags != all || !slices.Equal(rs.Warnings, warn) {
+		t.Errorf("a file's fin,SYN, ack: %+v, warnings %q; want %+v, %q", rs.Rules[1].Match.TCPFlags, rs.Warnings, all, warn)
+	}
+	saved := FormatYAML(rs)
+	back, err := ParseYAML("saved.yaml", saved, FileOptions{})
+	if err != nil || !slices.Equal(back.Rules, rs.Rules) || back.Warnings != nil {
+		t.Errorf("save read back: %v, %+v, warnings %q; want %+v and none\n%s", err, back.Rules, back.Warnings, rs.Rules, saved)
+	}
+	if !bytes.Contains(saved, []byte("tcp-flags: fin,syn,ack / fin,syn,ack")) {
+		t.Errorf("save wrote\n%s", saved)
 	}
 }

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"math/bits"
 	"strconv"
 	"strings"
 	"unicode"
@@ -125,7 +126,9 @@ func ParseTCPFlags(s string) (TCPFlags, error) {
 	return TCPFlags{Set: true, Mask: set | not, Value: set}, nil
 }
 
-// String gives the "syn,!ack" form.
+// String gives the "syn,!ack" form, or "syn,ack / syn,ack" when two or
+// more flags must all be set: the bare list reads otherwise in nftables
+// (ambiguousTCPFlags), so rule list and save never write it.
 func (f TCPFlags) String() string {
 	if !f.Set {
 		return ""
@@ -141,7 +144,25 @@ func (f TCPFlags) String() string {
 			parts = append(parts, "!"+n)
 		}
 	}
-	return strings.Join(parts, ",")
+	s := strings.Join(parts, ",")
+	if f.Value == f.Mask && len(parts) > 1 {
+		return s + " / " + s
+	}
+	return s
+}
+
+// ambiguousTCPFlags refuses s when it lists two or more flags, all to be
+// set ("syn,ack"): xdpfw reads that as every flag set, nftables as any
+// of them, so a drop rule written in nftables' sense drops far less than
+// meant. One flag, a list with a "!" and "VALUE / MASK" read one way.
+// NewRule refuses it (rule add); a file takes it with a warning, in the
+// sense its release saved it (fileParser.rule).
+func ambiguousTCPFlags(s string) error {
+	f, err := ParseTCPFlags(s)
+	if err != nil || strings.ContainsAny(s, "!/") || bits.OnesCount8(f.Mask) < 2 {
+		return nil
+	}
+	return fmt.Errorf("%q means all these flags set, but nftables reads it as any of them: write %q for all, or a rule per flag for any", s, f.String())
 }
 
 // Matches reports whether a TCP header's flags byte passes.

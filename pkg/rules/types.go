@@ -47,6 +47,10 @@ type Ruleset struct {
 	// Conntrack is the file's conntrack: section (timeouts); the zero
 	// value keeps every default.
 	Conntrack Conntrack
+	// Warnings are what a ruleset file's parser took but rule add
+	// refuses, which the parsed rules no longer show ("rule #2: ...":
+	// a tcp-flags "syn,ack"); callers print them as FamilyWarnings'.
+	Warnings []string
 }
 
 // Rule is one ordered match-action entry. Lower Priority runs first; equal

@@ -127,6 +127,9 @@ func (r *reloader) reload(why string, force bool) {
 	}
 	r.status.goodAt = now
 	r.status.successes++
+	for _, w := range rs.Warnings {
+		r.log.Warn("a rule's tcp-flags read otherwise in nftables: applied as all set", "file", r.path, "warning", w)
+	}
 	for _, w := range rules.FamilyWarnings(rs) {
 		r.log.Warn("a rule matches only crafted frames", "file", r.path, "warning", w)
 	}
