@@ -47,8 +47,14 @@ func NewInstance(rs *rules.Ruleset, trace bool) (*Instance, error) {
 }
 
 // Load makes rs the instance's ruleset (a commit into its own maps), so
-// one instance can try many rulesets; its counters are not reset.
+// one instance can try many rulesets; its counters are not reset. An
+// instance on the live maps refuses: its maps are the live state's, which
+// change only through the State's write path (its lock, its repair of a
+// change cut short), never by a commit from outside it.
 func (t *Instance) Load(rs *rules.Ruleset) error {
+	if t.live {
+		return errors.New("an instance on the live maps cannot load a ruleset: change the live one through its state (xdpfw apply, rule add)")
+	}
 	// The instance's own maps: nothing else writes them. Its conntrack
 	// table is resized for a ruleset that reads it (or sets max-flows),
 	// not shrunk for one that does not (tx.anyIdleCT).

@@ -204,3 +204,28 @@ func TestFullRuleset(t *testing.T) {
 		}
 	}
 }
+
+// TestLiveInstanceRefusesLoad: an instance on the live maps cannot load a
+// ruleset: a commit of its own would write the live state's maps outside
+// its lock and write path. The live ruleset stays as it was.
+func TestLiveInstanceRefusesLoad(t *testing.T) {
+	s := openLive(t)
+	if _, err := s.AddRule(rules.Rule{Action: rules.Drop, Match: rules.Match{Src: netip.MustParsePrefix("192.0.2.0/24")}}); err != nil {
+		t.Fatal(err)
+	}
+	before, err := s.RulesetWithSets()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := s.NewInstance(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	if err := tr.Load(&rules.Ruleset{Policy: rules.Drop}); err == nil {
+		t.Error("a live instance loaded a ruleset of its own")
+	}
+	if after, err := s.RulesetWithSets(); err != nil || !reflect.DeepEqual(after, before) {
+		t.Errorf("the live ruleset after a live instance's Load: %+v (%v), want %+v", after, err, before)
+	}
+}
