@@ -88,6 +88,15 @@ func (t *tx) planSets(want rules.Sets) (*setPlan, error) {
 			target = act ^ activeRules ^ activeSets
 		}
 	}
+	// The sets the file adds take slots of their own before the switch,
+	// and the live ones keep theirs until after it: packets of the live
+	// rules look their sets up by slot until then, and a failed apply
+	// leaves them whole. Refused before anything is written.
+	if fresh := len(want) - len(p.deltas); fresh > 0 && len(t.all)+fresh > maxSets {
+		p.Close()
+		return nil, fmt.Errorf("this apply needs %d set slots while the live %d stay until the switch: at most %d in all (first drop the live sets this file does not keep: an apply without them, or set destroy)",
+			fresh, len(t.all), maxSets)
+	}
 	for _, name := range names {
 		if _, ok := defs[name]; ok {
 			continue
