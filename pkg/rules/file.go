@@ -120,11 +120,6 @@ func (p *fileParser) parse(data []byte) (*Ruleset, error) {
 	if err := rs.Validate(); err != nil {
 		return nil, &FileError{File: name, Err: err}
 	}
-	for i, r := range rs.Rules {
-		if err := r.checkFamilies(rs.Sets, false); err != nil {
-			return nil, &FileError{File: name, Err: fmt.Errorf("rule #%d: %w", i+1, err)}
-		}
-	}
 	return rs, nil
 }
 
@@ -432,6 +427,13 @@ func (p *fileParser) rule(n *yaml.Node, sets Sets) (r Rule, warn, err error) {
 		if ref.name != "" && sets[ref.name] == nil {
 			return r, nil, p.errorf(fs[ref.key].val, "%s: set @%s is not in the file: define it under sets: (the file's sets replace the live ones)", ref.key, ref.name)
 		}
+	}
+	// A set of the other family: a rule-level problem, at the rule's line.
+	if err := r.Match.validSetRefs(sets); err != nil {
+		return r, nil, p.errorf(n, "%v", err)
+	}
+	if err := r.checkFamilies(sets, false); err != nil {
+		return r, nil, p.errorf(n, "%v", err)
 	}
 	return r, warn, nil
 }

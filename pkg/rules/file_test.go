@@ -165,6 +165,11 @@ rules:
 		// A live set does not count: apply replaces the live sets with the file's.
 		{"set not in file", "policy: drop\nsets:\n  a: {elements: []}\nrules:\n  - action: drop\n    src: \"@a\"\n    dst: \"@b\"\n",
 			"rules.yaml:7: dst: set @b is not in the file: define it under sets: (the file's sets replace the live ones)"},
+		// A set of the other family is the rule's problem, at its line.
+		{"set family", "policy: drop\nsets:\n  v4: {family: ipv4, elements: []}\nrules:\n  - action: pass\n  - src: 2001:db8::/32\n    dst: \"@v4\"\n    action: drop\n",
+			"rules.yaml:6: set @v4 is ipv4, but the rule matches ipv6 only"},
+		{"set families", "policy: drop\nsets:\n  v4: {family: ipv4, elements: []}\n  v6: {family: ipv6, elements: []}\nrules:\n  - {src: \"@v4\", dst: \"@v6\", action: drop}\n",
+			"rules.yaml:6: set @v6 is ipv6, but the rule matches ipv4 only"},
 	}
 	for _, tt := range tests {
 		_, err := ParseYAML("rules.yaml", []byte(tt.in), FileOptions{})

@@ -156,7 +156,7 @@ func TestCheckFamilies(t *testing.T) {
 		}
 	}
 	_, err := ParseYAML("f.yaml", []byte("policy: pass\nsets:\n  s6: {family: ipv6, elements: [2001:db8::/32]}\nrules:\n  - {src: '@s6', proto: icmp, icmp-type: echo-request, action: drop}\n"), FileOptions{})
-	if want := "f.yaml: rule #1: set @s6 is ipv6, but icmp-type/icmp-code match IPv4 only: the rule would never match"; err == nil || err.Error() != want {
+	if want := "f.yaml:5: set @s6 is ipv6, but icmp-type/icmp-code match IPv4 only: the rule would never match"; err == nil || err.Error() != want {
 		t.Errorf("a file with such a rule: %v, want %s", err, want)
 	}
 	// A file takes the rest, as the previous release saved them, and
