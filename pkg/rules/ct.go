@@ -35,10 +35,16 @@ func ParseCTStates(s string) (CTStates, error) {
 		name := strings.TrimSpace(part)
 		found := false
 		for _, n := range ctStateNames {
-			if n.name == name {
-				out |= n.bit
-				found = true
+			if n.name != name {
+				continue
 			}
+			// Refused as a TCP flag named twice is: a typo, most
+			// likely, for the state meant.
+			if out&n.bit != 0 {
+				return 0, fmt.Errorf("state %s named twice in %s", name, quoteShort(s))
+			}
+			out |= n.bit
+			found = true
 		}
 		if !found {
 			if name == "" {

@@ -152,6 +152,8 @@ rules:
 			"rules.yaml:3: --sport/--dport need --proto tcp or udp (got icmp)"},
 		{"families", "rules:\n  - src: 10.0.0.0/8\n    dst: ::1\n    action: drop\n",
 			"rules.yaml:2: src 10.0.0.0/8 and dst ::1/128 are of different address families"},
+		{"ct-state repeated", "rules:\n  - action: drop\n    ct-state: new,established,new\n", `rules.yaml:3: ct-state: state new named twice in "new,established,new"`},
+		{"tcp-flags repeated", "rules:\n  - action: drop\n    tcp-flags: syn,!syn\n", `rules.yaml:3: tcp-flags: tcp-flags "syn,!syn": TCP flag syn named twice`},
 		{"rules not list", "rules:\n  action: pass\n", "rules.yaml:2: rules: want a list, got a mapping"},
 		{"rule not mapping", "rules:\n  - pass\n", `rules.yaml:2: rule: want a mapping, got str "pass"`},
 		{"top not mapping", "- action: pass\n", "rules.yaml:1: want a mapping with policy and rules, got a list"},
