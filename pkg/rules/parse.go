@@ -75,8 +75,9 @@ func parseAddr(s string) (netip.Addr, error) {
 	return addr, nil
 }
 
-// parsePrefixLen parses the part after "/": decimal digits only, in range
-// for the address family.
+// parsePrefixLen parses the part after "/": decimal digits only, without
+// a leading zero (refused as in an IPv4 octet, and by netip), in range for
+// the address family.
 func parsePrefixLen(s string, addr netip.Addr) (int, error) {
 	if s == "" {
 		return 0, fmt.Errorf("missing prefix length after /")
@@ -87,6 +88,9 @@ func parsePrefixLen(s string, addr netip.Addr) (int, error) {
 	n, err := strconv.Atoi(s)
 	if err != nil || n > addr.BitLen() {
 		return 0, fmt.Errorf("prefix length %s out of range for %s (0-%d)", s, familyName(addr), addr.BitLen())
+	}
+	if len(s) > 1 && s[0] == '0' {
+		return 0, fmt.Errorf("prefix length %q has a leading zero (write /%d)", s, n)
 	}
 	return n, nil
 }
