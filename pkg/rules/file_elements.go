@@ -39,47 +39,78 @@ func (p *fileParser) tookAllRuns() bool {
 	return true
 }
 
-// elementRun is one "elements:" list read from the text.
+// elementRun is one "elements:" list found in the text. Its elements are
+// read from the text again where the set takes them (readRun), not kept:
+// their texts and lines were a copy of the list as large as its prefixes
+// (32 bytes an element, 107 MB of a 3.5M-element set).
 type elementRun struct {
-	key   int // line of "elements:", 1-based
-	items []elementItem
+	key   int       // line of "elements:", 1-based
+	n     int       // its elements
+	lines textLines // the text's
 	taken bool
 }
 
-// elementItem is an element's text (without quotes) and its line.
-type elementItem struct {
-	text []byte
-	line int
+// textLines are a text's lines as bytes.SplitAfter(data, "\n") gives
+// them (each with its "\n", the last without and maybe empty), found by
+// number through their ends: a slice header for each line took 80 MB of
+// a 3.5M-line file.
+type textLines struct {
+	data []byte
+	ends []int // line i ends (after its "\n") at ends[i], starts at ends[i-1] or 0
+}
+
+func splitLines(data []byte) textLines {
+	t := textLines{data: data, ends: make([]int, 0, bytes.Count(data, []byte("\n"))+1)}
+	for off := 0; ; {
+		i := bytes.IndexByte(data[off:], '\n')
+		if i < 0 {
+			break
+		}
+		off += i + 1
+		t.ends = append(t.ends, off)
+	}
+	t.ends = append(t.ends, len(data))
+	return t
+}
+
+func (t textLines) len() int { return len(t.ends) }
+
+func (t textLines) at(i int) []byte {
+	start := 0
+	if i > 0 {
+		start = t.ends[i-1]
+	}
+	return t.data[start:t.ends[i]:t.ends[i]]
 }
 
 // cutElementRuns returns data with its element runs cut out, and the runs.
 func cutElementRuns(data []byte) ([]byte, []elementRun) {
-	lines := bytes.SplitAfter(data, []byte("\n"))
+	lines := splitLines(data)
 	var runs []elementRun
 	var out bytes.Buffer
-	out.Grow(len(data))
-	for i := 0; i < len(lines); {
-		// counted first, so the items are one allocation: growing the
+	// The cut text is taken only up to maxTree (ParseYAML), so no more is
+	// reserved: len(data), what the runs are mostly of, was a copy of the
+	// file that a 3.5M-element set held through its parse.
+	out.Grow(min(len(data), maxTree+1))
+	for i := 0; i < lines.len(); {
+		// counted, so the set's prefixes are one allocation: growing the
 		// slice a million elements long took a tenth of a 1M-set apply
 		n := 0
 		next, ok := readRun(lines, i, func([]byte, int) { n++ })
 		if !ok || n == 0 {
-			out.Write(lines[i])
+			out.Write(lines.at(i))
 			i++
 			continue
 		}
-		run := elementRun{key: i + 1, items: make([]elementItem, 0, n)}
-		readRun(lines, i, func(text []byte, line int) {
-			run.items = append(run.items, elementItem{text: text, line: line})
-		})
-		indent := lineIndent(lines[i])
-		out.Write(lines[i][:indent])
+		run := elementRun{key: i + 1, n: n, lines: lines}
+		indent := lineIndent(lines.at(i))
+		out.Write(lines.at(i)[:indent])
 		out.WriteString("elements: " + runTag + " " + strconv.Itoa(len(runs)) + "\n")
 		for range next - i - 1 {
 			out.WriteByte('\n')
 		}
 		// the run's last line may have had no newline
-		if last := lines[next-1]; len(last) == 0 || last[len(last)-1] != '\n' {
+		if last := lines.at(next - 1); len(last) == 0 || last[len(last)-1] != '\n' {
 			out.Truncate(out.Len() - 1)
 		}
 		runs = append(runs, run)
@@ -94,8 +125,8 @@ func cutElementRuns(data []byte) ([]byte, []elementRun) {
 // readRun reads a run whose "elements:" is line i, giving add each
 // element and its line, and returns the line after it; ok is false when
 // line i starts none.
-func readRun(lines [][]byte, i int, add func(text []byte, line int)) (next int, ok bool) {
-	line := trimEOL(lines[i])
+func readRun(lines textLines, i int, add func(text []byte, line int)) (next int, ok bool) {
+	line := trimEOL(lines.at(i))
 	k := lineIndent(line)
 	rest, found := bytes.CutPrefix(line[k:], []byte("elements:"))
 	if !found || !printable(line) {
@@ -113,8 +144,8 @@ func readRun(lines [][]byte, i int, add func(text []byte, line int)) (next int, 
 	}
 	itemIndent := -1
 	j := i + 1
-	for ; j < len(lines); j++ {
-		l := trimEOL(lines[j])
+	for ; j < lines.len(); j++ {
+		l := trimEOL(lines.at(j))
 		n := lineIndent(l)
 		blank := blankOrComment(l[n:], true)
 		if !blank && n <= k {
@@ -147,15 +178,15 @@ func readRun(lines [][]byte, i int, add func(text []byte, line int)) (next int, 
 
 // readFlow reads a flow list's elements from rest (line i, after its
 // "[") to its "]", over lines indented more than k.
-func readFlow(lines [][]byte, i, k int, rest []byte, add func([]byte, int)) (next int, ok bool) {
+func readFlow(lines textLines, i, k int, rest []byte, add func([]byte, int)) (next int, ok bool) {
 	want := "item" // then "sep": a "," or the "]"
 	lineStart := false
 	for {
 		t := bytes.TrimLeft(rest, " ")
 		// a comment needs a space before its "#"
 		if len(t) == 0 || t[0] == '#' && (lineStart || len(t) < len(rest)) {
-			for i++; i < len(lines); i++ {
-				l := trimEOL(lines[i])
+			for i++; i < lines.len(); i++ {
+				l := trimEOL(lines.at(i))
 				if !printable(l) {
 					return 0, false
 				}
@@ -169,7 +200,7 @@ func readFlow(lines [][]byte, i, k int, rest []byte, add func([]byte, int)) (nex
 				rest = l[n:]
 				break
 			}
-			if i == len(lines) {
+			if i == lines.len() {
 				return 0, false
 			}
 			lineStart = true

@@ -146,6 +146,13 @@ func TestElementRunsMemory(t *testing.T) {
 	if cut > tree/2 {
 		t.Errorf("%d bytes allocated an element, the tree %d: want at most half", cut, tree)
 	}
+	// The prefix (32 bytes), its text as a string (16), its line's end (8)
+	// and the cut text (23 here, at most 8 MiB in all), and little else: no
+	// copy of the list's lines or items (142 bytes an element took a
+	// 3.5M-element file to 506 MB).
+	if cut > 96 {
+		t.Errorf("%d bytes allocated an element read from the text, want at most 96", cut)
+	}
 }
 
 // Above maxTree, YAML that is not cut out is refused in one line; the

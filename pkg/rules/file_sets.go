@@ -143,18 +143,23 @@ func (p *fileParser) elementRun(s *Set, f field, set *yaml.Node) error {
 	}
 	run := &p.runs[i]
 	run.taken = true
-	s.Prefixes = slices.Grow(s.Prefixes, len(run.items))
-	for _, item := range run.items {
-		pfx, err := ParsePrefix(string(item.text))
+	s.Prefixes = slices.Grow(s.Prefixes, run.n)
+	var ferr error
+	readRun(run.lines, run.key-1, func(text []byte, line int) {
+		if ferr != nil {
+			return
+		}
+		pfx, err := ParsePrefix(string(text))
 		if err == nil {
 			err = s.Accepts(pfx)
 		}
 		if err != nil {
-			return &FileError{File: p.name, Line: item.line, Err: fmt.Errorf("set %s: %v", s.Name, err)}
+			ferr = &FileError{File: p.name, Line: line, Err: fmt.Errorf("set %s: %v", s.Name, err)}
+			return
 		}
 		s.Prefixes = append(s.Prefixes, pfx)
-	}
-	return nil
+	})
+	return ferr
 }
 
 // writeSetsYAML writes the sets: section, sets sorted by name, elements

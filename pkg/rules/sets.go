@@ -87,8 +87,9 @@ func (s *Set) Validate() error {
 	if s.Family != FamilyAny && s.Family != FamilyIPv4 && s.Family != FamilyIPv6 {
 		return fmt.Errorf("set %s: invalid family %d", s.Name, s.Family)
 	}
+	what := "set " + s.Name + " element" // once: per element, 3.5M made 54 MB
 	for _, p := range s.Prefixes {
-		if err := validPrefix("set "+s.Name+" element", p); err != nil {
+		if err := validPrefix(what, p); err != nil {
 			return err
 		}
 		if err := s.Accepts(p); err != nil {
