@@ -38,7 +38,7 @@ hold for the rule to match; a condition left out matches anything.
   --sport/--dport P    a port or an inclusive range LO-HI; TCP and UDP only
                        (without --proto the rule matches both), never a
                        non-first fragment
-  --tcp-flags FLAGS    "syn,!ack" (SYN set, ACK clear) or nftables-style
+  --tcp-flags FLAGS    'syn,!ack' (SYN set, ACK clear) or nftables-style
                        "syn / syn,ack"; flags fin syn rst psh ack urg ecn cwr.
                        nftables reads "syn,ack" as either set, xdpfw as both,
                        so it is refused: write "syn,ack / syn,ack" or two rules
@@ -52,19 +52,24 @@ hold for the rule to match; a condition left out matches anything.
   --ttl N|LO-HI        TTL (IPv4) or hop limit (IPv6)
   --length N|LO-HI     frame length in bytes, Ethernet header included
   --iface NAME         input interface, for a ruleset on several interfaces
+  --ct-state STATES    connection-tracking state, a comma list of new,
+                       established, related, invalid (xdpfw ct --help)
   --comment TEXT       a note for people, shown by rule list, save, replay
                        and the metrics of xdpfw serve; one line, at most 128
                        bytes. It changes nothing the rule does, and apply
                        keeps the counters of a rule whose comment alone
                        changed
+  --log                a line in xdpfw serve's log per frame the rule
+                       decides (at most 1000 a second)
 
 Rules run by --priority (lower first, default 1000), then by id, which
-grows with each addition. Examples:
+grows with each addition. An interactive shell takes a '!' outside single
+quotes for its history, so single-quote a value holding one. Examples:
 
   xdpfw rule add --proto tcp --dport 22 --src 192.0.2.0/24 --action pass \
       --comment "ssh from the office"
   xdpfw rule add --proto tcp --dport 22 --action drop
-  xdpfw rule add --tcp-flags syn,!ack --dport 80 --ttl 0-2 --action drop
+  xdpfw rule add --tcp-flags 'syn,!ack' --dport 80 --ttl 0-2 --action drop
   xdpfw rule add --fragment non-first --vlan 100 --action drop`,
 		Flags: ruleAddFlags(),
 		Action: func(c *cli.Context) error {

@@ -46,7 +46,7 @@ var Conditions = []Condition{
 	{"dport", "PORT", "destination port or LO-HI, 0-65535 (TCP and UDP)",
 		func(m *Match, s string) (err error) { m.Dport, err = ParsePorts(s); return },
 		func(m *Match) string { return m.Dport.String() }},
-	{"tcp-flags", "FLAGS", `TCP flags: "syn,!ack" or "syn / syn,ack" (implies proto tcp)`,
+	{"tcp-flags", "FLAGS", `TCP flags: 'syn,!ack' or "syn / syn,ack" (implies proto tcp)`,
 		func(m *Match, s string) error { return parseTCPFlagsInto(m, s) },
 		func(m *Match) string { return m.TCPFlags.String() }},
 	{"icmp-type", "TYPE", "ICMP type, name or 0-255 (implies proto icmp)",
