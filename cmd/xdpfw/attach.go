@@ -132,7 +132,7 @@ record was): what status reports as orphans.`,
 					if rec.Attached {
 						fmt.Fprintf(c.App.Writer, "detached from %s (ifindex %d)\n", rec.Iface, rec.Ifindex)
 					} else {
-						fmt.Fprintf(c.App.Writer, "removed the record of %s (ifindex %d): xdpfw did not run there\n", rec.Iface, rec.Ifindex)
+						fmt.Fprintf(c.App.Writer, "removed the record of %s (ifindex %d): xdpfw was no longer running there\n", rec.Iface, rec.Ifindex)
 					}
 					printLast(c, s, last)
 					return nil
@@ -140,15 +140,20 @@ record was): what status reports as orphans.`,
 			}
 			return withState(c, func(s *loader.State) error {
 				for _, name := range c.Args().Slice() {
-					last, warnings, err := s.Detach(name)
+					d, err := s.Detach(name)
 					if err != nil {
 						return err
 					}
-					fmt.Fprintf(c.App.Writer, "detached from %s\n", name)
-					for _, w := range warnings {
+					if d.Detached {
+						fmt.Fprintf(c.App.Writer, "detached from %s\n", name)
+					}
+					for _, a := range d.Forgot {
+						fmt.Fprintf(c.App.Writer, "removed the record of %s (ifindex %d): its interface is gone\n", a.Iface, a.Ifindex)
+					}
+					for _, w := range d.Warnings {
 						fmt.Fprintf(c.App.ErrWriter, "xdpfw: warning: %s\n", w)
 					}
-					printLast(c, s, last)
+					printLast(c, s, d.Last)
 				}
 				return nil
 			})

@@ -89,7 +89,7 @@ func TestDetachGoneRecordOfNameMadeAgain(t *testing.T) {
 		t.Fatalf("status: problems %+v, want agn0 (ifindex %d) missing, fixed by %s", st.Problems, gone, want)
 	}
 	out := c.mustRun(strings.Fields(st.Problems[0].Fix)[1:]...)
-	if out != fmt.Sprintf("removed the record of agn0 (ifindex %d): xdpfw did not run there\n", gone) {
+	if out != fmt.Sprintf("removed the record of agn0 (ifindex %d): xdpfw was no longer running there\n", gone) {
 		t.Errorf("%s printed %q", want, out)
 	}
 	if got := c.xdpProg(); got != live {
@@ -117,7 +117,35 @@ func TestDetachGoneRecordOfNameMadeAgain(t *testing.T) {
 		t.Errorf("after detach agn0: agn0 runs program %d", got)
 	}
 	out = c.mustRun("detach", "--ifindex", fmt.Sprint(gone))
-	if out != fmt.Sprintf("removed the record of agn0 (ifindex %d): xdpfw did not run there\nno interface left: removed %s\n", gone, c.dir) {
+	if out != fmt.Sprintf("removed the record of agn0 (ifindex %d): xdpfw was no longer running there\nno interface left: removed %s\n", gone, c.dir) {
 		t.Errorf("detach --ifindex %d, the last record: printed %q", gone, out)
+	}
+}
+
+// TestDetachNameOfGoneInterface: detach NAME of an interface deleted
+// while attached forgets its record and says so; it said "detached from
+// NAME", as if a program had been taken off a live interface.
+func TestDetachNameOfGoneInterface(t *testing.T) {
+	t.Parallel()
+	c := newNSCLI(t, "dgi0")
+	defer c.run("detach", "--all")
+	var gone int
+	c.in(func() error {
+		return netlink.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "dgi1"}, PeerName: "dgi1p"})
+	})
+	c.mustRun("attach", "dgi0", "dgi1", "--mode", "generic")
+	c.in(func() error {
+		l, err := netlink.LinkByName("dgi1")
+		if err != nil {
+			return err
+		}
+		gone = l.Attrs().Index
+		return netlink.LinkDel(l)
+	})
+	if out := c.mustRun("detach", "dgi1"); out != fmt.Sprintf("removed the record of dgi1 (ifindex %d): its interface is gone\n", gone) {
+		t.Errorf("detach dgi1, deleted: printed %q", out)
+	}
+	if out := c.mustRun("detach", "dgi0"); out != fmt.Sprintf("detached from dgi0\nno interface left: removed %s\n", c.dir) {
+		t.Errorf("detach dgi0: printed %q", out)
 	}
 }

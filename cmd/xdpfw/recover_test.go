@@ -117,7 +117,7 @@ func TestStatusVanishedInterface(t *testing.T) {
 	if len(st.Problems) != 1 || st.Problems[0].Kind != "missing" || st.Problems[0].Fix != fix || !st.Loaded {
 		t.Errorf("status --json: loaded %v, problems %+v", st.Loaded, st.Problems)
 	}
-	want := fmt.Sprintf("removed the record of vanish0 (ifindex %d): xdpfw did not run there\nno interface left: removed %s\n", ifindex, c.dir)
+	want := fmt.Sprintf("removed the record of vanish0 (ifindex %d): xdpfw was no longer running there\nno interface left: removed %s\n", ifindex, c.dir)
 	if out := c.mustRun(strings.Fields(fix)[1:]...); out != want {
 		t.Errorf("%s printed %q, want %q", fix, out, want)
 	}

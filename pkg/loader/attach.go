@@ -378,18 +378,30 @@ func (s *State) forget(ifindex int, what string) error {
 	})
 }
 
+// Detached is what Detach did: removed xdpfw from the interface of the
+// name (Detached), or forgot the records of that name whose interfaces
+// are gone (Forgot); Last: no interface was left, and the pinned
+// program, maps and ruleset are removed too. Warnings are for the
+// operator.
+type Detached struct {
+	Detached bool
+	Forgot   []Attachment
+	Last     bool
+	Warnings []string
+}
+
 // Detach removes xdpfw from the named interface. When no interface is
-// left, the pinned program, maps and live ruleset are removed too; last
-// reports that. An interface gone since xdpfw was attached (deleted, or
-// moved to another namespace) is found by the name its record keeps, and
-// the record is forgotten, unless an interface of that name is here and
-// attached: then that one is detached, and each gone record of the name
-// stays, named in a warning with the command that forgets it alone
-// (DetachIfindex). Forgetting it too could remove the pins, the ruleset
-// with them, where the operator asked to detach one interface.
-func (s *State) Detach(name string) (last bool, warnings []string, err error) {
+// left, the pinned program, maps and live ruleset are removed too. An
+// interface gone since xdpfw was attached (deleted, or moved to another
+// namespace) is found by the name its record keeps, and the record is
+// forgotten, unless an interface of that name is here and attached: then
+// that one is detached, and each gone record of the name stays, named in
+// a warning with the command that forgets it alone (DetachIfindex).
+// Forgetting it too could remove the pins, the ruleset with them, where
+// the operator asked to detach one interface.
+func (s *State) Detach(name string) (d Detached, err error) {
 	if s.old != nil {
-		return false, nil, s.old
+		return d, s.old
 	}
 	link, linkErr := linkByName(name)
 	if linkErr == nil {
@@ -397,37 +409,39 @@ func (s *State) Detach(name string) (last bool, warnings []string, err error) {
 		if err := s.maps.Ifaces.Lookup(uint32(link.Attrs().Index), &ifc); err == nil {
 			gone, err := s.goneRecords(name)
 			if err != nil {
-				return false, nil, err
+				return d, err
 			}
 			if err := s.detachLink(link, ifc); err != nil {
-				return false, nil, err
+				return d, err
 			}
+			d.Detached = true
 			for _, a := range gone {
-				warnings = append(warnings, fmt.Sprintf("a record of %s whose interface is gone (ifindex %d) stays, keeping the state pinned (forget it: xdpfw detach --ifindex %d)", name, a.Ifindex, a.Ifindex))
+				d.Warnings = append(d.Warnings, fmt.Sprintf("a record of %s whose interface is gone (ifindex %d) stays, keeping the state pinned (forget it: xdpfw detach --ifindex %d)", name, a.Ifindex, a.Ifindex))
 			}
-			last, err := s.RemoveIfUnused()
-			return last, warnings, err
+			d.Last, err = s.RemoveIfUnused()
+			return d, err
 		}
 	}
 	// A record of that name whose interface is gone (a new interface of
 	// that name has another ifindex).
 	gone, err := s.goneRecords(name)
 	if err != nil {
-		return false, nil, err
+		return d, err
 	}
 	for _, a := range gone {
 		if err := s.forget(a.Ifindex, name); err != nil {
-			return false, nil, err
+			return d, err
 		}
+		d.Forgot = append(d.Forgot, a)
 	}
 	switch {
 	case len(gone) > 0:
-		last, err := s.RemoveIfUnused()
-		return last, nil, err
+		d.Last, err = s.RemoveIfUnused()
+		return d, err
 	case linkErr != nil:
-		return false, nil, linkErr
+		return d, linkErr
 	}
-	return false, nil, fmt.Errorf("xdpfw is not attached to %s", name)
+	return d, fmt.Errorf("xdpfw is not attached to %s", name)
 }
 
 // goneRecords lists the records of name whose interface is gone.

@@ -182,7 +182,7 @@ func TestEgressTCX(t *testing.T) {
 			return err
 		}
 		checkEgressFirst(t, s, l1, EgressTCX)
-		if _, _, err := s.Detach("egt0"); err != nil {
+		if _, err := s.Detach("egt0"); err != nil {
 			return err
 		}
 		checkNoEgress(t, dir, l)
@@ -191,8 +191,8 @@ func TestEgressTCX(t *testing.T) {
 		if err := delLink("egt1"); err != nil {
 			return err
 		}
-		if last, _, err := s.Detach("egt1"); err != nil || !last {
-			return fmt.Errorf("detach a vanished interface: %v, %v", last, err)
+		if d, err := s.Detach("egt1"); err != nil || !d.Last {
+			return fmt.Errorf("detach a vanished interface: %v, %v", d.Last, err)
 		}
 		pinDirGone(t, dir, "detaching the last interface")
 		return nil

@@ -62,7 +62,7 @@ func TestInterfaceCounters(t *testing.T) {
 		}
 		// cnt1 detached and attached again: it counts from zero, and
 		// the totals stay.
-		if _, _, err := s.Detach("cnt1"); err != nil {
+		if _, err := s.Detach("cnt1"); err != nil {
 			return err
 		}
 		if _, _, err := s.Attach("cnt1", ModeGeneric, false); err != nil {

@@ -145,7 +145,7 @@ func attachByMTU(t *testing.T, dir string) error {
 	}
 	// Generic mode lets the MTU grow under the one-buffer program;
 	// attaching again swaps in the frags program.
-	if _, _, err := s.Detach("small0"); err != nil {
+	if _, err := s.Detach("small0"); err != nil {
 		return err
 	}
 	if err := checkAttach(t, s, "small0", ModeGeneric, ids.plain); err != nil {

@@ -105,13 +105,13 @@ func TestDetachVanishedInterface(t *testing.T) {
 		if len(st.Problems) != 1 || st.Problems[0].Kind != "missing" || st.Problems[0].Iface != "gone0" || st.Problems[0].Fix != fix {
 			t.Errorf("problems %+v, want gone0 missing, fixed by %s", st.Problems, fix)
 		}
-		if last, _, err := s.Detach("gone0"); err != nil || last {
-			t.Errorf("detach gone0: last %v, %v; want false, nil", last, err)
+		if d, err := s.Detach("gone0"); err != nil || d.Last {
+			t.Errorf("detach gone0: last %v, %v; want false, nil", d.Last, err)
 		}
 		if st, err := s.Status(); err != nil || len(st.Problems) != 0 || len(st.Interfaces) != 1 {
 			t.Errorf("after detach gone0: %+v, %v; want gone1 alone and no problems", st, err)
 		}
-		if _, _, err := s.Detach("gone0"); err == nil || !strings.Contains(err.Error(), `unknown interface "gone0"`) {
+		if _, err := s.Detach("gone0"); err == nil || !strings.Contains(err.Error(), `unknown interface "gone0"`) {
 			t.Errorf("detach gone0 again: %v, want unknown interface", err)
 		}
 		// The last interface, gone too (a new one of the same name is
@@ -122,8 +122,8 @@ func TestDetachVanishedInterface(t *testing.T) {
 		if err := addVeths("gone1"); err != nil {
 			return err
 		}
-		if last, _, err := s.Detach("gone1"); err != nil || !last {
-			t.Errorf("detach gone1: last %v, %v; want true, nil", last, err)
+		if d, err := s.Detach("gone1"); err != nil || !d.Last {
+			t.Errorf("detach gone1: last %v, %v; want true, nil", d.Last, err)
 		}
 		pinDirGone(t, dir, "detaching the last, vanished, interface")
 		return nil
