@@ -253,6 +253,12 @@ func arrival(name string) (iface string, ifindex int, err error) {
 		return "lo", 0, nil
 	}
 	ifi, err := net.InterfaceByName(name)
+	var op *net.OpError
+	if errors.As(err, &op) && op.Err.Error() == "no such network interface" {
+		// net's wording ("route ip+net: no such network interface")
+		// names its lookup, not what to do.
+		return "", 0, fmt.Errorf("replay: --iface %s: no such interface in this network namespace (ip link lists them)", name)
+	}
 	if err != nil {
 		return "", 0, fmt.Errorf("replay: interface %q: %w", name, err)
 	}
