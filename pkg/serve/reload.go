@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -119,8 +120,10 @@ func (r *reloader) reload(why string, force bool) {
 		if (why != triggerRetry && why != triggerSetFile) || r.status.err != prev {
 			if a := (*loader.AttachAfterApply)(nil); errors.As(err, &a) && a.Live {
 				r.log.Error("config applied, but its interfaces are not all attached", "file", r.path, "trigger", why, "error", err)
-			} else {
+			} else if enforcing(r.dir) {
 				r.log.Error("config not applied: keeping the last good ruleset", "file", r.path, "trigger", why, "error", err)
+			} else {
+				r.log.Error("config not applied: nothing is enforced until it is (no ruleset applied yet)", "file", r.path, "trigger", why, "error", err)
 			}
 		}
 		return
@@ -231,4 +234,19 @@ func (r *reloader) current() reloadStatus {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.status
+}
+
+// enforcing reports whether dir holds a state (a ruleset applied, which
+// pins keep enforced), as far as can be told: a state that cannot be
+// opened for another reason is taken to be there.
+func enforcing(dir string) bool {
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		return false
+	}
+	s, err := loader.Open(dir)
+	if err != nil {
+		return !errors.Is(err, loader.ErrNotAttached)
+	}
+	s.Close()
+	return true
 }

@@ -25,6 +25,10 @@ func TestReloadMissingFileOnce(t *testing.T) {
 	if st := r.current(); st.failures != 1 || strings.Count(out.String(), "config not applied") != 1 {
 		t.Errorf("after three changes beside a missing file: %d failures, log:\n%s", st.failures, out.String())
 	}
+	// Nothing was ever applied: it said it kept "the last good ruleset".
+	if !strings.Contains(out.String(), "nothing is enforced until it is") || strings.Contains(out.String(), "last good") {
+		t.Errorf("a failed first reload on no state, logged:\n%s", out.String())
+	}
 	r.reload("SIGHUP", true)
 	if st := r.current(); st.failures != 2 {
 		t.Errorf("a forced reload of the missing file: %d failures, want 2", st.failures)

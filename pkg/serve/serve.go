@@ -118,6 +118,10 @@ func Run(ctx context.Context, cfg Config) error {
 // exit leaves the firewall enforcing, or removes it with DetachOnExit.
 func exit(cfg Config, log *logger) error {
 	if !cfg.DetachOnExit {
+		if !enforcing(cfg.PinDir) {
+			log.Info("exiting: no ruleset was applied, nothing enforced", "pin_dir", cfg.PinDir)
+			return nil
+		}
 		log.Info("exiting: the firewall stays enforcing (pins stay)", "pin_dir", cfg.PinDir)
 		return nil
 	}
