@@ -75,9 +75,31 @@ type captureChange struct {
 // off, so the memory is the capture's alone. A start that fails once its
 // ring is in takes it out again, as a stop does: nothing shows a capture
 // that never started, so its ring would hold its memory unseen until
-// capture --stop.
+// capture --stop. The selection and counters it replaced are put back
+// too: a failed takeover of a capture left on would otherwise name this
+// process as its owner, with another selection and its counts lost, and
+// a failed start with none running would leave its selection behind.
 func (t *tx) commitCapture(c *captureChange) (err error) {
 	if c.start {
+		var conf xdpfwCaptureConf
+		var stats xdpfwRingStats
+		if err := t.m.CaptureConf.Lookup(uint32(0), &conf); err != nil {
+			return fmt.Errorf("read capture selection: %w", err)
+		}
+		if err := t.m.CaptureStats.Lookup(uint32(0), &stats); err != nil {
+			return fmt.Errorf("read capture counters: %w", err)
+		}
+		defer func() {
+			if err == nil {
+				return
+			}
+			if perr := t.m.CaptureConf.Put(uint32(0), &conf); perr != nil {
+				err = errors.Join(err, fmt.Errorf("put the capture selection back: %w", perr))
+			}
+			if perr := t.m.CaptureStats.Put(uint32(0), &stats); perr != nil {
+				err = errors.Join(err, fmt.Errorf("put the capture counters back: %w", perr))
+			}
+		}()
 		if err := t.m.CaptureConf.Put(uint32(0), &c.conf); err != nil {
 			return fmt.Errorf("write capture selection: %w", err)
 		}

@@ -175,3 +175,105 @@ func TestCaptureLeftoverOfThisPid(t *testing.T) {
 		t.Errorf("stop: %v (%v), ring in the slot %v", stopped, err, ringInSlot(t, s))
 	}
 }
+
+// captureWords are capture_conf's and capture_stats' values as stored.
+func captureWords(t *testing.T, s *State) (xdpfwCaptureConf, xdpfwRingStats) {
+	t.Helper()
+	var c xdpfwCaptureConf
+	var st xdpfwRingStats
+	if err := s.maps.CaptureConf.Lookup(uint32(0), &c); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.maps.CaptureStats.Lookup(uint32(0), &st); err != nil {
+		t.Fatal(err)
+	}
+	return c, st
+}
+
+// frozenArray is an array of one 4-byte value that no write changes.
+func frozenArray(t *testing.T) *ebpf.Map {
+	t.Helper()
+	m, err := ebpf.NewMap(&ebpf.MapSpec{Type: ebpf.Array, KeySize: 4, ValueSize: 4, MaxEntries: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	if err := m.Freeze(); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// TestCaptureFailedStartKeepsSelection: a start that fails after writing
+// its selection puts capture_conf and capture_stats back as they were:
+// with no capture running (its switch failing), and taking over a
+// capture left on (its ring refused), which kept its dead owner, its
+// selection and its counts rather than naming this process.
+func TestCaptureFailedStartKeepsSelection(t *testing.T) {
+	privtest.Require(t)
+	s := captureState(t)
+	// A capture of its own selection, with a count, stopped: what a
+	// state holds once a capture has run.
+	c, err := s.StartCapture(CaptureFilter{Drop: true, Snaplen: 64, MaxRate: 7, Rules: []uint32{1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	receives(t, s, c, "the first capture")
+	c.Close()
+	if stopped, err := s.StopCapture(0); err != nil || !stopped {
+		t.Fatalf("stop: %v (%v)", stopped, err)
+	}
+	conf, stats := captureWords(t, s)
+	if stats.Taken != 1 {
+		t.Fatalf("the first capture's counters %+v, want one taken", stats)
+	}
+
+	active := s.maps.Active
+	stopChangesAt(s, func(point string) {
+		if point == "capture:ring" {
+			s.maps.Active = frozenArray(t)
+		}
+	})
+	c, err = s.StartCapture(captureAll)
+	s.maps.Active = active
+	stopChangesAt(s, nil)
+	if err == nil {
+		c.Close()
+		t.Fatal("a capture started, its switch failing")
+	}
+	if gc, gs := captureWords(t, s); gc != conf || gs != stats {
+		t.Errorf("after a failed start: selection %+v, counters %+v; were %+v, %+v", gc, gs, conf, stats)
+	}
+
+	// Left on by a process that is gone (as far as this one knows).
+	left, err := s.StartCapture(CaptureFilter{Drop: true, Snaplen: 64, MaxRate: 7, Rules: []uint32{1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer left.Close()
+	receives(t, s, left, "the capture left on")
+	capturesHere.Delete(s.dir)
+	conf, stats = captureWords(t, s)
+	conf.Owner = 1 << 30 // no such process: a takeover
+	if err := s.maps.CaptureConf.Put(uint32(0), &conf); err != nil {
+		t.Fatal(err)
+	}
+	ring := s.maps.CaptureRing
+	s.maps.CaptureRing = frozenArray(t)
+	c, err = s.StartCapture(captureAll)
+	s.maps.CaptureRing = ring
+	if err == nil {
+		c.Close()
+		t.Fatal("a capture took over, its ring refused")
+	}
+	if gc, gs := captureWords(t, s); gc != conf || gs != stats {
+		t.Errorf("after a failed takeover: selection %+v, counters %+v; were %+v, %+v", gc, gs, conf, stats)
+	}
+	if pid, alive, err := s.CaptureOwner(); err != nil || pid != conf.Owner || alive {
+		t.Errorf("after a failed takeover the capture is pid %d's (alive %v, %v), want the dead %d's", pid, alive, err, conf.Owner)
+	}
+	receives(t, s, left, "the capture left on, a takeover failed")
+	if stopped, err := s.StopCapture(0); err != nil || !stopped || ringInSlot(t, s) {
+		t.Errorf("stop: %v (%v), ring in the slot %v", stopped, err, ringInSlot(t, s))
+	}
+}
