@@ -160,6 +160,10 @@ func (o *emptiedAtFirstWrite) Write(b []byte) (int, error) {
 	return o.f.Write(b)
 }
 
+// SyscallConn is the file's: a capture polls it to end once the reader
+// of a FIFO has gone, as it does for its standard output.
+func (o *emptiedAtFirstWrite) SyscallConn() (syscall.RawConn, error) { return o.f.SyscallConn() }
+
 func (o *emptiedAtFirstWrite) Close() error {
 	err := o.f.Close()
 	if !o.written && o.made {

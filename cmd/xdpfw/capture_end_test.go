@@ -61,6 +61,51 @@ func TestCaptureEnds(t *testing.T) {
 	}
 }
 
+// TestCaptureReaderGoneQuiet: a capture whose reader goes away while
+// nothing is captured (| head on rare drops) ends within a poll or so,
+// exit 0, its capture stopped; it used to wait for the next frame's write
+// to fail, the datapath copying and the pipeline hanging meanwhile.
+func TestCaptureReaderGoneQuiet(t *testing.T) {
+	pin, dir := withLiveRuleset(t)
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"capture"}, {"capture", "-w", "-"}, {"capture", "-w", fifo}} {
+		cmd := exec.Command(self, append([]string{"--pin-dir", pin}, args...)...)
+		cmd.Env = append(os.Environ(), "XDPFW_TEST_MAIN=1")
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd.Stdout = w
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		w.Close()
+		if args[len(args)-1] == fifo {
+			r.Close()
+			if r, err = os.Open(fifo); err != nil { // the capture's open waits for it
+				t.Fatal(err)
+			}
+		}
+		waitCapturing(t, pin, cmd.Process.Pid)
+		r.Close()
+		start := time.Now()
+		if err := waitExit(t, cmd, func() { cmd.Process.Kill() }); err != nil {
+			t.Errorf("%v, its reader gone: %v, want exit 0", args, err)
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("%v took %v to end once its reader had gone", args, d)
+		}
+		checkCaptureRing(t, pin, false)
+	}
+}
+
 // TestCaptureFileKept: a capture refused leaves the -w file as it was
 // (it was emptied before the capture was asked for); one stopped before
 // any packet writes a file readers take (an interface block, which they

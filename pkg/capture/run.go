@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"strconv"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -92,6 +93,9 @@ func Run(ctx context.Context, dir string, opts Options, out io.Writer) (sum Summ
 			return sum, err
 		}
 		if !ok {
+			if readerGone(out) {
+				return sum, fmt.Errorf("capture: its reader has gone: %w", unix.EPIPE)
+			}
 			// Quiet for a while: still the live capture? (Not after
 			// capture --stop or detach --all: it would wait forever.)
 			if idle++; idle%checkEvery == 0 {
@@ -110,6 +114,29 @@ func Run(ctx context.Context, dir string, opts Options, out io.Writer) (sum Summ
 		sum.Written++
 	}
 	return sum, nil
+}
+
+// readerGone reports whether out is a pipe or socket whose reader has
+// gone (| head, tcpdump -c, exited). A write would fail with EPIPE, but
+// a capture of rare drops may write nothing for hours, its capture on
+// and its pipeline not ending meanwhile; polled, such a pipe says POLLERR
+// and such a socket POLLHUP.
+func readerGone(out io.Writer) bool {
+	sc, ok := out.(syscall.Conn)
+	if !ok {
+		return false
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	gone := false
+	rc.Control(func(fd uintptr) {
+		p := []unix.PollFd{{Fd: int32(fd)}}
+		n, err := unix.Poll(p, 0)
+		gone = err == nil && n > 0 && p[0].Revents&(unix.POLLERR|unix.POLLHUP) != 0
+	})
+	return gone
 }
 
 // sink writes one record.
