@@ -131,7 +131,7 @@ figures: compare the ratio, and several runs.`,
 			if err != nil {
 				return err
 			}
-			if len(rep.Frames) == 0 && len(rep.Errors) > 0 {
+			if rep.Total == 0 && len(rep.Errors) > 0 {
 				return nothingRead(c, rep.Errors, c.NArg())
 			}
 			if err := printReport(c, rep, func() { printReplay(c, rep) }); err != nil {
@@ -225,7 +225,7 @@ func withRuleset(c *cli.Context, path string, trace bool, fn func(string, *loade
 
 func replayOptions(c *cli.Context) (replay.Options, error) {
 	local, err := localPrefixes(c.StringSlice("local"))
-	return replay.Options{Verify: c.Bool("verify"), Iface: c.String("iface"), Local: local}, err
+	return replay.Options{Verify: c.Bool("verify"), Iface: c.String("iface"), Local: local, Summary: c.Bool("summary")}, err
 }
 
 // localPrefixes reads --local: prefixes, or addresses standing for their
@@ -313,11 +313,11 @@ func printReplay(c *cli.Context, rep *replay.Report) {
 	tw.Flush()
 	v := rep.Verdicts
 	fmt.Fprintf(c.App.Writer, "\nframes: %d  pass: %d  drop: %d  default: %d  malformed: %d  neighbor: %d  skipped: %d  truncated: %d\n",
-		len(rep.Frames), v["pass"], v["drop"], v["default"], v["malformed"], v["neighbor"], rep.Skipped, rep.Truncated)
+		rep.Total, v["pass"], v["drop"], v["default"], v["malformed"], v["neighbor"], rep.Skipped, rep.Truncated)
 	if rep.Learned > 0 {
 		fmt.Fprintf(c.App.Writer, "out (learned by the egress program, no verdict): %d\n", rep.Learned)
 	}
-	ran := len(rep.Frames) - rep.Skipped - rep.Truncated - rep.Learned
+	ran := rep.Total - rep.Skipped - rep.Truncated - rep.Learned
 	if rep.Verified {
 		fmt.Fprintf(c.App.Writer, "reference model: %d of %d frames agree\n", ran-rep.Mismatches, ran)
 	}

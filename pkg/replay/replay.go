@@ -57,7 +57,10 @@ type RuleSummary struct {
 // Report is the outcome of a replay. Skipped and truncated frames are
 // listed but count in no verdict.
 type Report struct {
+	// Frames are the frames replayed; under Options.Summary only those
+	// not run and those the model disagrees on.
 	Frames     []FrameResult  `json:"frames"`
+	Total      int            `json:"total"` // frames read, listed or not
 	Rules      []RuleSummary  `json:"rules"`
 	Verdicts   map[string]int `json:"verdicts"` // pass, drop, and by reason
 	Skipped    int            `json:"skipped"`
@@ -81,6 +84,20 @@ type Options struct {
 	// Local are this host's prefixes: a frame from one of them goes out.
 	// Empty means the capture's own direction information (Frame.Out).
 	Local []netip.Prefix
+	// Summary keeps in Report.Frames only the frames not run (skipped,
+	// truncated) and those the model disagrees on: the rest are counted
+	// alone, so memory does not grow with a capture's frames (a result
+	// each was ten times the bytes the capture took on disk).
+	Summary bool
+}
+
+// add counts res, and lists it unless only a summary is wanted and it
+// ran as the model says.
+func (rep *Report) add(res FrameResult, summary bool) {
+	rep.Total++
+	if !summary || res.Skipped != "" || res.Truncated || res.Mismatch != "" {
+		rep.Frames = append(rep.Frames, res)
+	}
 }
 
 // Run replays every frame of files through t, which enforces rs. Each
@@ -124,12 +141,12 @@ func Run(t *loader.Instance, rs *rules.Ruleset, files []string, opts Options) (*
 		case f.Skip != "":
 			res.Skipped = f.Skip
 			rep.Skipped++
-			rep.Frames = append(rep.Frames, res)
+			rep.add(res, opts.Summary)
 			return nil
 		case f.Truncated():
 			res.Truncated, res.WireLength = true, f.WireLen
 			rep.Truncated++
-			rep.Frames = append(rep.Frames, res)
+			rep.add(res, opts.Summary)
 			return nil
 		}
 		now := clock.at(f.Time)
@@ -152,7 +169,7 @@ func Run(t *loader.Instance, rs *rules.Ruleset, files []string, opts Options) (*
 					tracker.Egress(&p, f.Data, now)
 				}
 			}
-			rep.Frames = append(rep.Frames, res)
+			rep.add(res, opts.Summary)
 			return nil
 		}
 		v, ct, looked, skip, err := runFrame(t, file, f, ifindex)
@@ -162,7 +179,7 @@ func Run(t *loader.Instance, rs *rules.Ruleset, files []string, opts Options) (*
 		if skip != "" {
 			res.Skipped = skip
 			rep.Skipped++
-			rep.Frames = append(rep.Frames, res)
+			rep.add(res, opts.Summary)
 			return nil
 		}
 		res.Verdict, res.Reason, res.RuleID = v.Action.String(), v.Reason.String(), v.RuleID
@@ -189,7 +206,7 @@ func Run(t *loader.Instance, rs *rules.Ruleset, files []string, opts Options) (*
 				rep.Mismatches++
 			}
 		}
-		rep.Frames = append(rep.Frames, res)
+		rep.add(res, opts.Summary)
 		return nil
 	}, func(err error) { rep.Errors = append(rep.Errors, err.Error()) })
 	if err != nil {

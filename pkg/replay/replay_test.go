@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/xdpfw/xdpfw/internal/fixtures"
 	"github.com/xdpfw/xdpfw/internal/privtest"
 	"github.com/xdpfw/xdpfw/pkg/loader"
 	"github.com/xdpfw/xdpfw/pkg/model"
@@ -243,5 +244,41 @@ func TestArrivalUnknownInterface(t *testing.T) {
 	want := "replay: --iface xdpfw-nosuch0: no such interface in this network namespace (ip link lists them)"
 	if err == nil || err.Error() != want {
 		t.Errorf("arrival of an unknown interface: %v, want %s", err, want)
+	}
+}
+
+// TestReplaySummaryHoldsNotRun: a summary keeps a result only for the
+// frames it lists (those not run), however many frames ran, and still
+// counts them all: every frame's result held made a summary of a large
+// capture take ten times its size in memory.
+func TestReplaySummaryHoldsNotRun(t *testing.T) {
+	privtest.Require(t)
+	const ran = 20000
+	frames := make([][]byte, 0, ran+2)
+	for i := range ran {
+		frames = append(frames, fixtures.UDP("192.0.2.1", "192.0.2.2", uint16(1024+i%60000), 53))
+		if i == 5 || i == 15000 {
+			frames = append(frames, make([]byte, 10)) // a runt: skipped
+		}
+	}
+	path := filepath.Join(t.TempDir(), "many.pcap")
+	if err := WriteFrames(path, frames); err != nil {
+		t.Fatal(err)
+	}
+	rs := &rules.Ruleset{Policy: rules.Pass}
+	tr, err := loader.NewInstance(rs, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	rep, err := Run(tr, rs, []string{path}, Options{Summary: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Total != len(frames) || rep.Skipped != 2 || rep.Verdicts["pass"] != ran {
+		t.Errorf("summary counted %d frames, %d skipped, %d passed; want %d, 2, %d", rep.Total, rep.Skipped, rep.Verdicts["pass"], len(frames), ran)
+	}
+	if len(rep.Frames) != 2 || rep.Frames[0].Index != 7 || rep.Frames[1].Index != 15003 {
+		t.Errorf("summary held %d results, want the 2 skipped (frames 7 and 15003)", len(rep.Frames))
 	}
 }
