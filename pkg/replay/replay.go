@@ -131,6 +131,11 @@ func Run(t *loader.Instance, rs *rules.Ruleset, files []string, opts Options) (*
 		return nil, err
 	}
 	rep := &Report{Frames: []FrameResult{}, Rules: []RuleSummary{}, Verdicts: map[string]int{}, Verified: verify, Errors: []string{}}
+	// Every verdict and reason is counted, none as 0: a gate reading
+	// --json's verdicts.drop finds 0, not null, when nothing dropped.
+	for _, k := range []fmt.Stringer{rules.Pass, rules.Drop, model.ReasonRule, model.ReasonDefault, model.ReasonMalformed, model.ReasonNeighbor} {
+		rep.Verdicts[k.String()] = 0
+	}
 	perRule := map[uint32]*RuleSummary{}
 	for _, r := range sorted {
 		perRule[r.ID] = &RuleSummary{ID: r.ID, Match: r.Match.String(), Action: r.Action.String(), Comment: r.Comment}

@@ -1,6 +1,7 @@
 package replay
 
 import (
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"testing"
@@ -280,5 +281,30 @@ func TestReplaySummaryHoldsNotRun(t *testing.T) {
 	}
 	if len(rep.Frames) != 2 || rep.Frames[0].Index != 7 || rep.Frames[1].Index != 15003 {
 		t.Errorf("summary held %d results, want the 2 skipped (frames 7 and 15003)", len(rep.Frames))
+	}
+}
+
+// TestReplayVerdictsAllCounted: --json's verdicts name every verdict and
+// reason, 0 where no frame had it: a gate reading verdicts.drop of a
+// replay where nothing dropped found null, not 0.
+func TestReplayVerdictsAllCounted(t *testing.T) {
+	privtest.Require(t)
+	path := filepath.Join(t.TempDir(), "one.pcap")
+	if err := WriteFrames(path, [][]byte{fixtures.UDP("192.0.2.1", "192.0.2.2", 1024, 53)}); err != nil {
+		t.Fatal(err)
+	}
+	rs := &rules.Ruleset{Policy: rules.Pass}
+	tr, err := loader.NewInstance(rs, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	rep, err := Run(tr, rs, []string{path}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(rep.Verdicts)
+	if want := `{"default":1,"drop":0,"malformed":0,"neighbor":0,"pass":1,"rule":0}`; err != nil || string(b) != want {
+		t.Errorf("verdicts %s (%v), want %s", b, err, want)
 	}
 }
