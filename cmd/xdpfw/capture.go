@@ -62,6 +62,10 @@ process is shown by status; --stop ends it. A capture ended from outside
 }
 
 func runCapture(c *cli.Context) error {
+	// `capture eth0` would otherwise capture every interface.
+	if err := noArgs(c, "capture"); err != nil {
+		return err
+	}
 	dir := c.String("pin-dir")
 	if c.Bool("stop") {
 		return stopCapture(c, dir)

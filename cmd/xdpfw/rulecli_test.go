@@ -66,7 +66,8 @@ func TestStatusJSONEmptyLists(t *testing.T) {
 
 // TestNoArgsCommands: the commands that take no arguments refuse one in
 // one line, before reading any state; they ignored it and exited 0, so
-// `rule list 5 --json` gave every rule and `stats eth0` the totals.
+// `rule list 5 --json` gave every rule, `stats eth0` the totals and
+// `capture eth0` the frames of every interface.
 func TestNoArgsCommands(t *testing.T) {
 	for _, tc := range []struct {
 		cmd  string
@@ -77,6 +78,8 @@ func TestNoArgsCommands(t *testing.T) {
 		{"stats", []string{"stats", "eth0"}},
 		{"status", []string{"status", "eth0"}},
 		{"status", []string{"status", "--json", "eth0"}},
+		{"capture", []string{"capture", "eth0"}},
+		{"capture", []string{"capture", "--stop", "eth0"}},
 	} {
 		want := tc.cmd + `: unexpected argument "` + tc.args[len(tc.args)-1] + `" (see: xdpfw ` + tc.cmd + " --help)"
 		stdout, stderr, err := runCLIBoth("/nonexistent/xdpfw", "", tc.args...)
