@@ -102,6 +102,14 @@ func runCapture(c *cli.Context) error {
 }
 
 func captureOptions(c *cli.Context) (capture.Options, error) {
+	// The flags are uint, the selection's words 32 bits: wrapped, a value
+	// would pass for another (--max-rate 4294967296 for 0, no limit).
+	if n := c.Uint("snaplen"); n > math.MaxUint32 {
+		return capture.Options{}, fmt.Errorf("capture: snap length %d out of range 1-%d", n, loader.MaxSnaplen)
+	}
+	if n := c.Uint("max-rate"); n > math.MaxUint32 {
+		return capture.Options{}, fmt.Errorf("capture: --max-rate %d: at most %d records a second (0: no limit)", n, uint32(math.MaxUint32))
+	}
 	f := loader.CaptureFilter{Snaplen: uint32(c.Uint("snaplen")), MaxRate: uint32(c.Uint("max-rate"))}
 	switch c.String("verdict") {
 	case "drop":

@@ -296,6 +296,8 @@ func TestCaptureRefusals(t *testing.T) {
 		{`capture: --verdict "dropped": want drop, pass or all`, []string{"capture", "--verdict", "dropped"}},
 		{"capture: snap length 0 out of range 1-2048", []string{"capture", "--snaplen", "0"}},
 		{"capture: snap length 4096 out of range 1-2048", []string{"capture", "--snaplen", "4096"}},
+		{"capture: snap length 4294967360 out of range 1-2048", []string{"capture", "--snaplen", "4294967360", "--iface", "nosuch0"}},
+		{"capture: --max-rate 4294967296: at most 4294967295 records a second (0: no limit)", []string{"capture", "--max-rate", "4294967296", "--iface", "nosuch0"}}, // refused first
 		{`capture: unknown interface "nosuch0"`, []string{"capture", "--iface", "nosuch0"}},
 		{"capture: -c -1: want 0 or more", []string{"capture", "-c", "-1"}},
 		{"capture: 17 rules named, at most 16", many},
