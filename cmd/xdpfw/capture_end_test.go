@@ -106,6 +106,59 @@ func TestCaptureReaderGoneQuiet(t *testing.T) {
 	}
 }
 
+// TestCaptureInterruptedWaiting: a capture interrupted while it waits
+// for the state's lock (another command holds it) ends at once, exit 0,
+// having started nothing; the interrupt was ignored until the lock was
+// let go, and the capture then started only to stop.
+func TestCaptureInterruptedWaiting(t *testing.T) {
+	pin, _ := withLiveRuleset(t)
+	held, err := os.Open(pin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	if err := syscall.Flock(int(held.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	// A file, which the child writes itself: read while it runs.
+	errPath := filepath.Join(t.TempDir(), "stderr")
+	errFile, err := os.Create(errPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer errFile.Close()
+	stderr := func() string { b, _ := os.ReadFile(errPath); return string(b) }
+	cmd := exec.Command(os.Args[0], "--pin-dir", pin, "capture")
+	cmd.Env = append(os.Environ(), "XDPFW_TEST_MAIN=1")
+	cmd.Stderr = errFile
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(stderr(), "waiting for "+pin); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			syscall.Flock(int(held.Fd()), syscall.LOCK_UN)
+			cmd.Process.Signal(syscall.SIGINT)
+			cmd.Wait()
+			t.Fatalf("the capture did not wait for the lock: %q", stderr())
+		}
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("interrupted while waiting: %v, stderr %q; want exit 0", err, stderr())
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("interrupted while waiting for the lock, the capture went on waiting")
+		syscall.Flock(int(held.Fd()), syscall.LOCK_UN)
+		<-done
+	}
+	syscall.Flock(int(held.Fd()), syscall.LOCK_UN)
+	checkCaptureRing(t, pin, false)
+}
+
 // TestCaptureFileKept: a capture refused leaves the -w file as it was
 // (it was emptied before the capture was asked for); one stopped before
 // any packet writes a file readers take (an interface block, which they

@@ -50,7 +50,10 @@ func Run(ctx context.Context, dir string, opts Options, out io.Writer) (sum Summ
 		}
 		opts.Filter.Ifindex = uint32(ifc.Index)
 	}
-	s, err := loader.Open(dir)
+	s, err := open(ctx, dir)
+	if errors.Is(err, context.Canceled) {
+		return sum, nil // interrupted before it started: nothing to stop
+	}
 	if err != nil {
 		return sum, err
 	}
@@ -137,6 +140,33 @@ func readerGone(out io.Writer) bool {
 		gone = err == nil && n > 0 && p[0].Revents&(unix.POLLERR|unix.POLLHUP) != 0
 	})
 	return gone
+}
+
+// open opens the state in dir, or gives up when ctx ends first: an
+// interrupt while another command holds the state's lock (a long set
+// load) was ignored until it let go, the capture then started only to
+// stop. The open given up on still ends, and closes what it opened.
+func open(ctx context.Context, dir string) (*loader.State, error) {
+	type opened struct {
+		s   *loader.State
+		err error
+	}
+	done := make(chan opened, 1)
+	go func() {
+		s, err := loader.Open(dir)
+		done <- opened{s, err}
+	}()
+	select {
+	case o := <-done:
+		return o.s, o.err
+	case <-ctx.Done():
+		go func() {
+			if o := <-done; o.s != nil {
+				o.s.Close()
+			}
+		}()
+		return nil, ctx.Err()
+	}
 }
 
 // sink writes one record.
