@@ -3,6 +3,7 @@ package replay
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -394,5 +395,34 @@ func TestNoPanicOnCorruption(t *testing.T) {
 				_, _ = ReadFrames(path) // must return, whatever it says
 			}
 		}
+	}
+}
+
+// TestPcapngInterfacesBounded: what a pcapng section's interface blocks
+// cost in memory is bounded whatever the file holds: more than
+// maxInterfaces of them is a bad file, and only maxIfName bytes of a
+// name are kept. Both were kept whole, a file of interface blocks taking
+// as much memory as it took disk.
+func TestPcapngInterfacesBounded(t *testing.T) {
+	long := strings.Repeat("n", 4000)
+	raw := append(ngSHB(), ngIDB(9, long)...) // PPP: its packets name it
+	raw = append(raw, ngEPB(0, make([]byte, 60), 60, 0)...)
+	frames, err := ReadFrames(writeFile(t, "longname.pcapng", raw))
+	if err != nil || len(frames) != 1 {
+		t.Fatalf("%d frames (%v)", len(frames), err)
+	}
+	if want := "interface 0 (" + long[:maxIfName] + ") has link type PPP (9)"; !strings.HasPrefix(frames[0].Skip, want) {
+		t.Errorf("skipped as %.120q..., want %.120q...", frames[0].Skip, want)
+	}
+
+	idb := ngIDB(1, "eth0")
+	raw = ngSHB()
+	for range maxInterfaces + 1 {
+		raw = append(raw, idb...)
+	}
+	at := len(ngSHB()) + maxInterfaces*len(idb)
+	_, err = ReadFrames(writeFile(t, "many.pcapng", raw))
+	if want := fmt.Sprintf("block at byte %d: more than %d interfaces in one pcapng section", at, maxInterfaces); err == nil || !strings.HasSuffix(err.Error(), want) {
+		t.Errorf("a section of %d interfaces: %v, want an error ending %q", maxInterfaces+1, err, want)
 	}
 }

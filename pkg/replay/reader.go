@@ -44,6 +44,15 @@ func (f *Frame) Truncated() bool { return f.WireLen > len(f.Data) }
 // garbage length from becoming a huge allocation.
 const maxCaptureLen = 262144
 
+// maxInterfaces bounds a pcapng section's interface descriptions, and
+// maxIfName the part of each one's name kept (for messages alone): read
+// whole, a file of interface blocks took as much memory as it took disk.
+// Real captures describe a few interfaces, of short names.
+const (
+	maxInterfaces = 65536
+	maxIfName     = 64
+)
+
 // maxBlockLen bounds the pcapng blocks that are read into memory (packets
 // and interface descriptions): a packet and generous options.
 const maxBlockLen = maxCaptureLen + 65536
@@ -320,9 +329,12 @@ func (rd *Reader) nextNg() (Frame, error) {
 			if len(body) < 8 {
 				return Frame{}, fail("short pcapng interface block")
 			}
+			if len(rd.ifaces) == maxInterfaces {
+				return Frame{}, fail("more than %d interfaces in one pcapng section", maxInterfaces)
+			}
 			ifc := ngIface{linkType: uint32(rd.order.Uint16(body[0:])), snaplen: rd.order.Uint32(body[4:]), tsresol: 6}
 			if v, ok := ngOption(rd.order, body[8:], 2); ok { // if_name
-				ifc.name = string(trimNul(v))
+				ifc.name = string(trimNul(v[:min(len(v), maxIfName)]))
 			}
 			if v, ok := ngOption(rd.order, body[8:], 9); ok && len(v) == 1 { // if_tsresol
 				ifc.tsresol = v[0]
