@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"sync"
 
 	"github.com/xdpfw/xdpfw/pkg/loader"
 )
@@ -12,10 +13,18 @@ import (
 // pin directory, reads the counters from the maps and closes it, so what
 // Prometheus sees is what `xdpfw rule list` and `xdpfw stats` would show
 // at that moment, and nothing is kept between scrapes.
+//
+// Scrapes take turns (turn): each read holds the pin directory's lock,
+// and one waiting for it in flock holds a thread. A burst of scrapes on a
+// state a long apply has locked took a thread apiece (the runtime dies at
+// 10000) and crowded the lock the reload and the CLI wait for; waiting
+// here costs a goroutine, and one whose client has gone meanwhile (a
+// scrape timeout) reads nothing.
 type collector struct {
 	dir    string
 	reload *reloader
 	log    *logger
+	turn   sync.Mutex
 }
 
 var (
@@ -140,9 +149,16 @@ func (c *collector) collect() *exposition {
 }
 
 // ServeHTTP answers a scrape.
-func (c *collector) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+func (c *collector) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	c.turn.Lock()
+	if req.Context().Err() != nil {
+		c.turn.Unlock()
+		return
+	}
+	e := c.collect()
+	c.turn.Unlock()
 	w.Header().Set("Content-Type", contentType)
-	if err := c.collect().writeTo(w); err != nil {
+	if err := e.writeTo(w); err != nil {
 		c.log.limited("scrape-write", "metrics: write the answer", "error", err)
 	}
 }
