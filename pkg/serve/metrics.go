@@ -12,7 +12,8 @@ import (
 // collector reads the live state at scrape time: every scrape opens the
 // pin directory, reads the counters from the maps and closes it, so what
 // Prometheus sees is what `xdpfw rule list` and `xdpfw stats` would show
-// at that moment, and nothing is kept between scrapes.
+// at that moment, and nothing is kept between scrapes but the evicted
+// flows' most (evictions).
 //
 // Scrapes take turns (turn): each read holds the pin directory's lock,
 // and one waiting for it in flock holds a thread. A burst of scrapes on a
@@ -25,6 +26,10 @@ type collector struct {
 	reload *reloader
 	log    *logger
 	turn   sync.Mutex
+	// evicted is the most evicted flows a scrape of this state gave, and
+	// the inserts it read then: the one count kept between scrapes
+	// (evictions).
+	evicted struct{ most, inserts uint64 }
 }
 
 var (
@@ -79,7 +84,7 @@ var verdictLabels = map[string][2]string{
 	"neighbor":  {"pass", "neighbor"},
 }
 
-// collect is one scrape's samples.
+// collect is one scrape's samples, taken in turn.
 func (c *collector) collect() *exposition {
 	e := &exposition{}
 	st := c.reload.current()
@@ -95,6 +100,7 @@ func (c *collector) collect() *exposition {
 	snap, err := c.snapshot()
 	if err != nil {
 		e.add(metricPinned, 0)
+		c.evicted.most, c.evicted.inserts = 0, 0
 		if !errors.Is(err, loader.ErrNotAttached) {
 			c.log.limited("scrape", "metrics: cannot read the live state", "dir", c.dir, "error", err)
 		}
@@ -128,7 +134,7 @@ func (c *collector) collect() *exposition {
 	e.add(metricCTEntries, float64(ct.Entries))
 	e.add(metricCTCapacity, float64(ct.Capacity))
 	e.add(metricCTIdle, b2f(ct.Idle))
-	for event, n := range map[string]uint64{"inserted": ct.Inserts, "expired": ct.Expired, "flushed": ct.Flushed, "evicted": ct.Evictions} {
+	for event, n := range map[string]uint64{"inserted": ct.Inserts, "expired": ct.Expired, "flushed": ct.Flushed, "evicted": c.evictions(ct)} {
 		e.add(metricCTFlows, float64(n), event)
 	}
 	for state, n := range ct.States {
@@ -146,6 +152,23 @@ func (c *collector) collect() *exposition {
 		e.add(metricAttached, b2f(a.Attached), a.Iface, strconv.Itoa(a.Ifindex), string(a.Mode))
 	}
 	return e
+}
+
+// evictions is ct's evicted flows, never fewer than a scrape before gave.
+// They are worked out, not counted: the flows inserted less those the
+// table holds, expired or flushed, the table counted after the counters
+// were read while the datapath goes on inserting. A flow inserted in
+// between is in the table and not in the inserts, so a scrape could say
+// fewer evictions than the one before, which Prometheus takes for a
+// counter reset (increase() counting every eviction again). Inserts
+// fewer than a scrape before read are a state made again: its count
+// starts afresh.
+func (c *collector) evictions(ct loader.CTStats) uint64 {
+	if ct.Inserts < c.evicted.inserts {
+		c.evicted.most = 0
+	}
+	c.evicted.most, c.evicted.inserts = max(c.evicted.most, ct.Evictions), ct.Inserts
+	return c.evicted.most
 }
 
 // ServeHTTP answers a scrape.

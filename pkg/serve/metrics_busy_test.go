@@ -5,14 +5,17 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/cilium/ebpf"
 	sys "golang.org/x/sys/unix"
 
+	"github.com/xdpfw/xdpfw/internal/fixtures"
 	"github.com/xdpfw/xdpfw/internal/privtest"
 	"github.com/xdpfw/xdpfw/pkg/loader"
 )
@@ -93,5 +96,77 @@ func TestScrapesWhileLocked(t *testing.T) {
 		if !strings.Contains(b, "\nxdpfw_state_pinned 1\n") {
 			t.Fatalf("scrape %d:\n%s", i, b)
 		}
+	}
+}
+
+// evicted is the scraped xdpfw_ct_flows_total{event="evicted"}.
+func evicted(t *testing.T, c *collector) string {
+	t.Helper()
+	var b strings.Builder
+	if err := c.collect().writeTo(&b); err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(b.String(), "\n") {
+		if v, ok := strings.CutPrefix(line, `xdpfw_ct_flows_total{event="evicted"} `); ok {
+			return v
+		}
+	}
+	t.Fatalf("no evicted flows in:\n%s", b.String())
+	return ""
+}
+
+// TestScrapeEvictionsNeverGoBack: the evicted flows are worked out (the
+// flows inserted less those the table holds, expired or flushed), and a
+// scrape counts the table after it read the counters, while the datapath
+// inserts: a flow inserted between the two is in the table and not in
+// the inserts, so that scrape said one eviction fewer than the one
+// before, which Prometheus takes for a counter reset (increase() then
+// counts every eviction again). Here a flow taken out of the table
+// behind the counters' back makes one eviction, and put back it is in the
+// table and not in the inserts, as a flow inserted between the two reads
+// is for that scrape.
+func TestScrapeEvictionsNeverGoBack(t *testing.T) {
+	privtest.Require(t)
+	pin := privtest.PinDir(t)
+	s, err := loader.OpenOrCreate(pin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	egress, err := ebpf.LoadPinnedProgram(filepath.Join(pin, "prog_egress"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer egress.Close()
+	out := fixtures.Peer{Src: "192.0.2.10", Dst: "198.51.100.1"}
+	for i := range 4 {
+		if _, err := egress.Run(&ebpf.RunOptions{Data: out.UDP(uint16(10000+i), 53)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ct, err := ebpf.LoadPinnedMap(filepath.Join(pin, "ct"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ct.Close()
+	var key, val []byte
+	iter := ct.Iterate()
+	if !iter.Next(&key, &val) {
+		t.Fatalf("no flow learned: %v", iter.Err())
+	}
+	if err := ct.Delete(key); err != nil {
+		t.Fatal(err)
+	}
+	var out2 strings.Builder
+	log := newLogger(&out2, time.Minute)
+	c := &collector{dir: pin, reload: &reloader{dir: pin, log: log}, log: log}
+	if got := evicted(t, c); got != "1" {
+		t.Fatalf("evicted %s after a flow left the table unseen, want 1", got)
+	}
+	if err := ct.Put(key, val); err != nil {
+		t.Fatal(err)
+	}
+	if got := evicted(t, c); got != "1" {
+		t.Errorf("evicted %s once the flow is back, want 1 still: a counter never goes back", got)
 	}
 }
