@@ -75,7 +75,10 @@ interval shows the new counts less the old, or none when they are fewer).
 					return nil
 				case <-tick.C:
 				}
-				after, end, err := readTimed(c, (*loader.State).Snapshot)
+				after, end, stopped, err := readUnless(c, stop)
+				if stopped {
+					return nil
+				}
 				if err != nil {
 					return err
 				}
@@ -85,6 +88,31 @@ interval shows the new counts less the old, or none when they are fewer).
 				before, at = after, end
 			}
 		},
+	}
+}
+
+// readUnless is a snapshot's readTimed, unless a signal comes on stop
+// first. A read waits for the pin directory's lock while another process
+// holds it (a long set load, an apply stopped with ^Z), which nothing
+// interrupts, and top takes SIGINT to end between reads: it ignored ^C
+// until the lock was free. The read left waiting ends with the process.
+func readUnless(c *cli.Context, stop <-chan os.Signal) (loader.Snapshot, time.Time, bool, error) {
+	type read struct {
+		snap loader.Snapshot
+		at   time.Time
+		err  error
+	}
+	next := make(chan read, 1)
+	go func() {
+		var r read
+		r.snap, r.at, r.err = readTimed(c, (*loader.State).Snapshot)
+		next <- r
+	}()
+	select {
+	case <-stop:
+		return loader.Snapshot{}, time.Time{}, true, nil
+	case r := <-next:
+		return r.snap, r.at, false, r.err
 	}
 }
 
