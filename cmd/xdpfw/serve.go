@@ -45,9 +45,11 @@ scp) gets it applied part-written until the write ends, so write it
 aside and rename it over, as editors do.
 A file that cannot be read, parsed or applied changes nothing live: the
 last good ruleset stays, the log says why (file and line) and
-xdpfw_config_reload_success is 0 until a good file is applied. A file
-that failed is tried again every 30 s, since what failed may be outside
-it (at boot, an interface it lists may not exist yet); a retry, or a set
+xdpfw_config_reload_success is 0 until a good file is applied. An
+interface FILE names (under interfaces:, or a rule's iface:) that
+appears, made late at boot, made again or renamed to that name, has
+FILE applied again at once. A file that failed is tried again every
+30 s, since what failed may be outside it; a retry, or a set
 file's change, that fails the same way is not logged again. FILE is
 the truth: a change made meanwhile with another command (rule add, set
 add) lasts until FILE is next applied. FILE is read as apply -f reads
@@ -62,7 +64,7 @@ id, action, comment), xdpfw_verdict_packets_total and _bytes_total
 (labels verdict, reason), xdpfw_interface_verdict_packets_total and
 _bytes_total (labels interface, ifindex, verdict, reason: a gone
 interface stays recorded under its name, which one made again holds too,
-until FILE listing that name is applied again),
+until FILE listing that name is applied again, as it is when one is made),
 xdpfw_ring_records_total (labels ring capture or log, result taken, lost
 or limited), xdpfw_ct_entries, xdpfw_ct_capacity, xdpfw_ct_idle,
 xdpfw_ct_flows_total (label event), xdpfw_ct_packets_total (label state),

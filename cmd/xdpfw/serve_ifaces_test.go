@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/vishvananda/netlink"
 
@@ -13,10 +14,13 @@ import (
 
 // TestServeInterfaceLater: serve on a config listing an interface that
 // does not exist yet (a boot where the NIC comes up late) refuses it,
-// tries again, and applies it once the interface exists, attaching to
-// it; a config listing none detaches. In a throwaway network namespace,
+// and applies it once the interface is made, attaching to it then, not
+// at the retry 30 s later (with the network up meanwhile); the interface
+// made again (a bond or VLAN recreated) is attached to again, where
+// serve had left it without the firewall until the file next changed; a
+// config listing none detaches. In a throwaway network namespace,
 // entered with nsenter (which changes nothing else, so the BPF filesystem
-// stays); the retry comes every 30 s, so this test takes that long.
+// stays).
 func TestServeInterfaceLater(t *testing.T) {
 	privtest.Require(t)
 	t.Parallel()
@@ -39,18 +43,38 @@ func TestServeInterfaceLater(t *testing.T) {
 		t.Errorf("a refused first config left %s: %v", pin, err)
 	}
 
-	var linkErr error
-	inNS(t, ns, func() {
-		linkErr = netlink.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "late0"}, PeerName: "late0p"})
-	})
-	if linkErr != nil {
-		t.Fatal(linkErr)
+	made := time.Now()
+	addLate := func() {
+		t.Helper()
+		var linkErr error
+		inNS(t, ns, func() {
+			linkErr = netlink.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "late0"}, PeerName: "late0p"})
+		})
+		if linkErr != nil {
+			t.Fatal(linkErr)
+		}
 	}
+	addLate()
 	p.waitLog("attached", "interface=late0", "mode=generic")
-	p.waitLog("config applied", "trigger=retry", "rules=1")
+	p.waitLog("config applied", `trigger="interface late0 added"`, "rules=1")
+	if took := time.Since(made); took > 10*time.Second {
+		t.Errorf("attached %s after the interface was made", took)
+	}
 	st := decodeJSON[statusJSON](t, "status --json", in("status", "--json"))
 	if len(st.Interfaces) != 1 || st.Interfaces[0].Iface != "late0" || !st.Interfaces[0].Attached || st.Rules != 1 {
-		t.Errorf("status after the retry: %+v", st)
+		t.Errorf("status once late0 is made: %+v", st)
+	}
+
+	inNS(t, ns, func() {
+		if l, err := netlink.LinkByName("late0"); err != nil || netlink.LinkDel(l) != nil {
+			t.Fatalf("delete late0: %v", err)
+		}
+	})
+	addLate()
+	p.waitLog("attached", "interface=late0", "mode=generic")
+	st = decodeJSON[statusJSON](t, "status --json", in("status", "--json"))
+	if len(st.Interfaces) != 1 || st.Interfaces[0].Iface != "late0" || !st.Interfaces[0].Attached {
+		t.Errorf("status once late0 is made again: %+v", st)
 	}
 
 	replaceFile(t, cfg, "policy: pass\ninterfaces: []\nrules:\n  - {proto: udp, dport: 9, action: drop}\n")

@@ -20,8 +20,10 @@ import (
 // metrics tell the two apart by ifindex: each series once (Prometheus
 // keeps one of a series given twice, so the attached gauge read 0 for a
 // running interface and the counters jumped between the two), the
-// running one attached. A reload of the file listing it forgets the gone
-// one's record: its series go.
+// running one attached. The file lists no interfaces (serve applies a
+// file listing it again when it is made, forgetting the gone record);
+// once it lists it, the reload forgets the gone one's record: its series
+// go.
 func TestServeMetricsInterfaceMadeAgain(t *testing.T) {
 	privtest.Require(t)
 	t.Parallel()
@@ -60,12 +62,22 @@ func TestServeMetricsInterfaceMadeAgain(t *testing.T) {
 	if upErr != nil {
 		t.Fatalf("lo up: %v", upErr)
 	}
+	attach := func() {
+		t.Helper()
+		var attachErr error
+		inNS(t, ns, func() {
+			_, _, attachErr = runCLIBoth(pin, "", "attach", "--mode", "generic", "again0")
+		})
+		if attachErr != nil {
+			t.Fatalf("attach again0: %v", attachErr)
+		}
+	}
 	first := makeVeth()
-	cfg := writeFile(t, t.TempDir(), "xdpfw.yaml", "policy: pass\ninterfaces: [{name: again0, mode: generic}]\nrules:\n  - {proto: udp, dport: 9, action: drop}\n")
+	attach()
+	cfg := writeFile(t, t.TempDir(), "xdpfw.yaml", "policy: pass\nrules:\n  - {proto: udp, dport: 9, action: drop}\n")
 
 	p := startProc(t, "nsenter", "--net=/run/netns/"+name, exe, "--pin-dir", pin, "serve", "--config", cfg, "--metrics-listen", "127.0.0.1:0")
 	url := p.metricsAt()
-	p.waitLog("attached", "interface=again0")
 	p.waitLog("config applied", "trigger=start")
 
 	var delErr error
@@ -83,13 +95,7 @@ func TestServeMetricsInterfaceMadeAgain(t *testing.T) {
 	if second == first {
 		t.Fatalf("again0 made again with its old ifindex %d", first)
 	}
-	var attachErr error
-	inNS(t, ns, func() {
-		_, _, attachErr = runCLIBoth(pin, "", "attach", "--mode", "generic", "again0")
-	})
-	if attachErr != nil {
-		t.Fatalf("attach again0 made again: %v", attachErr)
-	}
+	attach()
 
 	// The server listens in the namespace: the connection is made there
 	// (a socket is its maker's thread's namespace's), the request on it.
@@ -128,8 +134,8 @@ func TestServeMetricsInterfaceMadeAgain(t *testing.T) {
 			t.Errorf("%s has %d series of the running again0 (ifindex %d), want %d:\n%s", fam, n, second, len(verdictMetricLabels), body)
 		}
 	}
-	p.signal(syscall.SIGHUP)
-	p.waitLog("trigger=SIGHUP")
+	replaceFile(t, cfg, "policy: pass\ninterfaces: [{name: again0, mode: generic}]\nrules:\n  - {proto: udp, dport: 9, action: drop}\n")
+	p.waitLog(`trigger="file changed"`)
 	if body, err = fetchMetrics(client, url); err != nil {
 		t.Fatal(err)
 	}

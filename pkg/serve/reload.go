@@ -41,6 +41,8 @@ type reloader struct {
 	unread string            // or why the file could not be read then
 	tried  bool
 	sets   setFiles // the set files it names, polled (setfiles.go)
+	// ifaces are the interfaces the file last parsed names (watchLinks).
+	ifaces map[string]bool
 }
 
 // triggerRetry is the reload of a file that failed, after retryEvery.
@@ -90,6 +92,9 @@ func (r *reloader) reload(why string, force bool) {
 		opt.ReadSet, read = r.sets.reading(opt.ReadSet)
 		rs, err = rules.ParseYAML(r.path, data, opt)
 		read(err == nil)
+		if err == nil {
+			r.list(rs)
+		}
 	}
 	if err == nil {
 		err = loader.Provision(r.dir, func(s *loader.State) (err error) {
@@ -220,6 +225,31 @@ func oneLine(msg string) string {
 		cut--
 	}
 	return msg[:cut] + "..."
+}
+
+// list records the interfaces a file parsed names: those it attaches to,
+// and those its rules match on, which a commit resolves to their
+// ifindexes (one made again has a new one).
+func (r *reloader) list(rs *rules.Ruleset) {
+	names := map[string]bool{}
+	for _, i := range rs.Interfaces {
+		names[i.Name] = true
+	}
+	for _, rule := range rs.Rules {
+		if rule.Match.Iface != "" {
+			names[rule.Match.Iface] = true
+		}
+	}
+	r.mu.Lock()
+	r.ifaces = names
+	r.mu.Unlock()
+}
+
+// lists reports whether the file last parsed names the interface.
+func (r *reloader) lists(name string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.ifaces[name]
 }
 
 // failing reports whether the last reload failed.

@@ -79,6 +79,7 @@ func Run(ctx context.Context, cfg Config) error {
 			return err
 		}
 	}
+	added := watchLinks(r.lists, log, stop)
 	log.Info("serving", "config", path, "pin_dir", cfg.PinDir, "pid", os.Getpid())
 	r.reload("start", true)
 	notify(log, "READY=1")
@@ -109,6 +110,8 @@ func Run(ctx context.Context, cfg Config) error {
 			done = true
 		case <-changed:
 			r.reload("file changed", false)
+		case name := <-added:
+			r.reload("interface "+name+" added", true)
 		}
 	}
 	notify(log, "STOPPING=1")

@@ -1,0 +1,91 @@
+package serve
+
+import (
+	"time"
+
+	"github.com/vishvananda/netlink"
+	sys "golang.org/x/sys/unix"
+)
+
+// resubscribeEvery is how long watchLinks waits before it subscribes
+// again when its subscription ended (the socket's buffer overflowed
+// while the service was busy, or it could not subscribe at all).
+const resubscribeEvery = 5 * time.Second
+
+// watchLinks reports on the returned channel the name of a network
+// interface that appeared (made, or renamed to that name: udev names a
+// NIC after the kernel made it) when listed says the config names it
+// (attaches to it, or a rule matches on it). Only those are reported: a
+// host making a veth for each container would otherwise have the config
+// applied again for each. A report not taken yet stands for any after it: the reload
+// it brings reads every interface.
+//
+// Without it an interface the config names was attached to, and its
+// rules' ifindex resolved, only when the config was next applied: one
+// made late at boot waited for the retry (up to retryEvery, with the
+// network up meanwhile), and one made again (a bond or VLAN recreated, a
+// NIC whose driver was reloaded) had no firewall until the file changed,
+// since the last reload had succeeded.
+func watchLinks(listed func(name string) bool, log *logger, stop <-chan struct{}) <-chan string {
+	out := make(chan string, 1)
+	go func() {
+		names := map[int32]string{} // by ifindex, as last seen
+		for first := true; ; first = false {
+			updates := make(chan netlink.LinkUpdate, 64)
+			done := make(chan struct{})
+			err := netlink.LinkSubscribeWithOptions(updates, done, netlink.LinkSubscribeOptions{
+				ListExisting:  true,
+				ErrorCallback: func(err error) { log.limited("links", "watching the network interfaces", "error", err) },
+			})
+			if err != nil {
+				close(done)
+				log.limited("links", "cannot watch the network interfaces: an interface the config lists made later is attached to at the next reload", "error", err)
+			} else {
+				follow(updates, names, first, listed, out, stop)
+				close(done)
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(resubscribeEvery):
+			}
+		}
+	}()
+	return out
+}
+
+// follow reads one subscription's updates until it ends or stop closes,
+// reporting a listed interface that appeared. The subscription's dump of
+// the interfaces there are is not reported on the first subscription
+// (the start's reload sees them), but is on a later one: an interface
+// may have been made while there was none.
+func follow(updates <-chan netlink.LinkUpdate, names map[int32]string, first bool, listed func(string) bool, out chan<- string, stop <-chan struct{}) {
+	for {
+		var u netlink.LinkUpdate
+		var ok bool
+		select {
+		case <-stop:
+			return
+		case u, ok = <-updates:
+			if !ok {
+				return
+			}
+		}
+		index, name := u.Index, u.Attrs().Name
+		if u.Header.Type == sys.RTM_DELLINK {
+			delete(names, index)
+			continue
+		}
+		if names[index] == name {
+			continue // a change of state, not of name
+		}
+		names[index] = name
+		if (first && u.Header.Flags&sys.NLM_F_MULTI != 0) || !listed(name) {
+			continue
+		}
+		select {
+		case out <- name:
+		default: // a reload is pending already
+		}
+	}
+}
