@@ -29,8 +29,9 @@ each with a verdict: ok, warn (xdpfw works, not at its best) or fail
               xdpfw does not run on; it lifts no limit)
   interface   for each IFACE, or every interface but loopback: driver,
               MTU, the program attach gives it (xdpfw, or xdpfw_frags above
-              MTU 3498) and whether the driver runs XDP natively (asked of
-              the kernel on Linux 6.3 and later, else a list of drivers)
+              the MTU whose frames fill one buffer: 3498 on 4 KiB pages)
+              and whether the driver runs XDP natively (asked of the
+              kernel on Linux 6.3 and later, else a list of drivers)
 
 Doctor changes nothing: nothing is attached, pinned or loaded for longer
 than a probe. Run it as root. It exits non-zero when a check fails.`,
