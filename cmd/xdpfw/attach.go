@@ -23,7 +23,8 @@ attaching changes nothing until rules are added.
 Modes: native runs in the driver (fastest; veth, most 10G+ NICs), generic
 runs in the stack and works on any device, auto tries native and falls back
 to generic with a warning. An XDP program xdpfw did not attach is never
-replaced without --force.
+replaced without --force, and one held by a BPF link (bpftool link lists
+them) not even with it: the kernel leaves its removal to the link's owner.
 
 Each interface also gets the connection-tracking egress learner, a TC
 program that learns the flows this host sends (see xdpfw ct --help): on a

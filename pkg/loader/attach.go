@@ -98,8 +98,21 @@ func (s *State) canAttach(name string, force bool, by askedBy) error {
 	if err != nil {
 		return err
 	}
-	if x := link.Attrs().Xdp; x != nil && x.ProgId != 0 && !ids.ours(x.ProgId) && !force {
-		return foreignProgram(name, x.ProgId, by)
+	if x := link.Attrs().Xdp; x != nil && x.ProgId != 0 && !ids.ours(x.ProgId) {
+		return foreignRefusal(name, link.Attrs().Index, x.ProgId, force, by)
+	}
+	return nil
+}
+
+// foreignRefusal is why an interface running program id, not this
+// state's, is not attached: a BPF link holds it (heldByLink), or force
+// is not given (foreignProgram); nil when force replaces it.
+func foreignRefusal(name string, ifindex int, id uint32, force bool, by askedBy) error {
+	if err := heldByLink(name, ifindex, id); err != nil {
+		return err
+	}
+	if !force {
+		return foreignProgram(name, id, by)
 	}
 	return nil
 }
@@ -219,8 +232,10 @@ func (s *State) attach(name string, mode Mode, force bool, by askedBy) (Attachme
 			}
 			att.Egress = egressName(att.egress)
 			return att, "", s.remember(att)
-		case !ids.ours(x.ProgId) && !force:
-			return Attachment{}, "", foreignProgram(name, x.ProgId, by)
+		case !ids.ours(x.ProgId):
+			if err := foreignRefusal(name, att.Ifindex, x.ProgId, force, by); err != nil {
+				return Attachment{}, "", err
+			}
 		}
 		// Held by id before it comes off: another's program, replaced
 		// with --force, is freed once detached unless something holds it.
