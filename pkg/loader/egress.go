@@ -208,6 +208,16 @@ func hasClsact(l netlink.Link) (bool, error) {
 // anyone's to give, and a filter that is not xdpfw's is not xdpfw's to
 // replace or remove.
 func ourEgressFilter(l netlink.Link) (*netlink.BpfFilter, error) {
+	fs, err := ourEgressFilters(l)
+	if err != nil || len(fs) == 0 {
+		return nil, err
+	}
+	return fs[0], nil
+}
+
+// ourEgressFilters are all of xdpfw's filters on l's egress, as
+// ourEgressFilter tells them.
+func ourEgressFilters(l netlink.Link) ([]*netlink.BpfFilter, error) {
 	if has, err := hasClsact(l); err != nil || !has {
 		return nil, err
 	}
@@ -215,12 +225,13 @@ func ourEgressFilter(l netlink.Link) (*netlink.BpfFilter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list egress filters of %s: %w", l.Attrs().Name, err)
 	}
+	var out []*netlink.BpfFilter
 	for _, f := range fs {
 		if bf, ok := f.(*netlink.BpfFilter); ok && bf.Name == egressFilterName && isEgressProgram(uint32(bf.Id)) {
-			return bf, nil
+			out = append(out, bf)
 		}
 	}
-	return nil, nil
+	return out, nil
 }
 
 // isEgressProgram reports whether the kernel names program id as xdpfw's
@@ -242,21 +253,30 @@ func (s *State) detachEgress(l netlink.Link) error {
 	if err := removeEgressLink(s.dir, l.Attrs().Index); err != nil {
 		return err
 	}
-	return removeEgressFilter(l)
+	return removeEgressFilter(l, s.dir)
 }
 
 // removeEgressFilter removes xdpfw's clsact filters from l's egress (a
-// crash between an add and its record could leave more than one).
-func removeEgressFilter(l netlink.Link) error {
-	for {
-		f, err := ourEgressFilter(l)
-		if err != nil || f == nil {
-			return err
+// crash between an add and its record could leave more than one), but
+// not another state's: one running the egress program pinned in another
+// pin directory than dir. That state took the interface over (attach
+// --force replaces the filter in place, so there is one), and its XDP
+// program, enforcing there, needs the flows it learns.
+func removeEgressFilter(l netlink.Link, dir string) error {
+	fs, err := ourEgressFilters(l)
+	if err != nil || len(fs) == 0 {
+		return err
+	}
+	elsewhere := pinnedElsewhere(dir, namesOf())
+	for _, f := range fs {
+		if elsewhere[uint32(f.Id)] {
+			continue
 		}
 		if err := netlink.FilterDel(f); err != nil {
 			return fmt.Errorf("remove the egress filter of %s: %w", l.Attrs().Name, err)
 		}
 	}
+	return nil
 }
 
 // egressOn names the hook xdpfw's egress program is on at l, as the

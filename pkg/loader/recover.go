@@ -245,7 +245,7 @@ func DetachOrphans(dir string) ([]Orphan, error) {
 			}
 			// Its egress learner, if a clsact filter (a tcx link went
 			// with its pin).
-			if err := removeEgressFilter(link); err != nil {
+			if err := removeEgressFilter(link, dir); err != nil {
 				return fmt.Errorf("detach from %s: %w", o.Iface, err)
 			}
 			done = append(done, o)
@@ -354,7 +354,7 @@ func salvage(dir string, why error) (Removal, error) {
 		}
 		// The egress learner's clsact filter (its tcx link goes with
 		// the pins below).
-		if err := removeEgressFilter(link); err != nil {
+		if err := removeEgressFilter(link, dir); err != nil {
 			return r, fmt.Errorf("detach from %s: %w", link.Attrs().Name, err)
 		}
 		if _, ok := xdpfwProgOn(link, n); !ok {
