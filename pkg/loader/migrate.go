@@ -357,21 +357,31 @@ func replacePins(dir string, progs *xdpfwPrograms) error {
 // reattach puts the state's programs on every interface it lists that
 // runs an xdpfw program (the old build's, or, after a migration cut
 // short, an earlier new one), keeping the mode, and the egress learner
-// on the same interfaces.
+// on the same interfaces. Not where the program is another pin
+// directory's: that state took the interface over (attach --force), and
+// enforces its own ruleset there.
 func (s *State) reattach() (hooks map[uint32]uint32, err error) {
 	n := namesOf()
 	atts, err := s.Attachments()
 	if err != nil {
 		return nil, err
 	}
+	var elsewhere map[uint32]bool // walked for the first interface only
 	hooks = map[uint32]uint32{}
 	for _, a := range atts {
 		link, err := netlink.LinkByIndex(a.Ifindex)
 		if err != nil {
 			continue // gone: status lists it, detach forgets it
 		}
-		if _, ok := xdpfwProgOn(link, n); !ok {
+		id, ok := xdpfwProgOn(link, n)
+		if !ok {
 			continue // not xdpfw's now: not ours to replace
+		}
+		if elsewhere == nil {
+			elsewhere = pinnedElsewhere(s.dir, n)
+		}
+		if elsewhere[id] {
+			continue // another state's
 		}
 		mode := modeOf(link.Attrs().Xdp.AttachMode)
 		prog := programFor(&s.progs, link.Attrs().MTU)
