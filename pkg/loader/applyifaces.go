@@ -32,8 +32,13 @@ func (s *State) ApplyFile(rs *rules.Ruleset) (ApplyResult, IfaceChange, error) {
 		if _, err := ifaceModes(rs.Interfaces); err != nil {
 			return ApplyResult{}, IfaceChange{}, err
 		}
+		names := make([]string, len(rs.Interfaces))
+		for i, ifc := range rs.Interfaces {
+			names[i] = ifc.Name
+		}
+		also := ifindexesOf(names)
 		for _, ifc := range rs.Interfaces {
-			if err := s.canAttach(ifc.Name, false, byFile); err != nil {
+			if err := s.canAttach(ifc.Name, false, byFile, also); err != nil {
 				return ApplyResult{}, IfaceChange{}, err
 			}
 		}

@@ -86,10 +86,13 @@ const (
 
 // CanAttach reports why Attach would refuse the interface, if it would.
 func (s *State) CanAttach(name string, force bool) error {
-	return s.canAttach(name, force, byFlags)
+	return s.canAttach(name, force, byFlags, nil)
 }
 
-func (s *State) canAttach(name string, force bool, by askedBy) error {
+// canAttach is CanAttach, its refusals' hints for where it was asked;
+// also are the ifindexes of the other interfaces the same attach names,
+// which it is checked against as if attached (stackedRefusal).
+func (s *State) canAttach(name string, force bool, by askedBy, also map[int]bool) error {
 	link, err := linkByName(name)
 	if err != nil {
 		return err
@@ -98,10 +101,31 @@ func (s *State) canAttach(name string, force bool, by askedBy) error {
 	if err != nil {
 		return err
 	}
-	if x := link.Attrs().Xdp; x != nil && x.ProgId != 0 && !ids.ours(x.ProgId) {
-		return foreignRefusal(name, link.Attrs().Index, x.ProgId, force, by)
+	x := link.Attrs().Xdp
+	if x != nil && x.ProgId != 0 && !ids.ours(x.ProgId) {
+		if err := foreignRefusal(name, link.Attrs().Index, x.ProgId, force, by); err != nil {
+			return err
+		}
+	}
+	if x == nil || !ids.ours(x.ProgId) {
+		others := map[int]bool{}
+		for idx := range also {
+			others[idx] = idx != link.Attrs().Index
+		}
+		return stackedRefusal(link, ids, others)
 	}
 	return nil
+}
+
+// ifindexesOf are the ifindexes of the interfaces named that are here.
+func ifindexesOf(names []string) map[int]bool {
+	out := map[int]bool{}
+	for _, name := range names {
+		if l, err := netlink.LinkByName(name); err == nil {
+			out[l.Attrs().Index] = true
+		}
+	}
+	return out
 }
 
 // foreignRefusal is why an interface running program id, not this
@@ -122,8 +146,9 @@ func foreignRefusal(name string, ifindex int, id uint32, force bool, by askedBy)
 // attachments made, in order, and any warnings (auto mode falling back to
 // generic); when one fails, the ones made before it stay.
 func (s *State) AttachAll(names []string, mode Mode, force bool) (atts []Attachment, warnings []string, err error) {
+	also := ifindexesOf(names)
 	for _, name := range names {
-		if err := s.CanAttach(name, force); err != nil {
+		if err := s.canAttach(name, force, byFlags, also); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -219,7 +244,8 @@ func (s *State) attach(name string, mode Mode, force bool, by askedBy) (Attachme
 	att := Attachment{Iface: name, Ifindex: link.Attrs().Index, ProgID: id, Attached: true}
 
 	var old *xdpProgram // the program replaced, put back if attach fails
-	if x := link.Attrs().Xdp; x != nil && x.ProgId != 0 {
+	x := link.Attrs().Xdp
+	if x != nil && x.ProgId != 0 {
 		current := modeOf(x.AttachMode)
 		switch {
 		case x.ProgId == id && (mode == ModeAuto || mode == current):
@@ -237,6 +263,13 @@ func (s *State) attach(name string, mode Mode, force bool, by askedBy) (Attachme
 				return Attachment{}, "", err
 			}
 		}
+	}
+	if x == nil || !ids.ours(x.ProgId) {
+		if err := stackedRefusal(link, ids, nil); err != nil {
+			return Attachment{}, "", err
+		}
+	}
+	if x != nil && x.ProgId != 0 {
 		// Held by id before it comes off: another's program, replaced
 		// with --force, is freed once detached unless something holds it.
 		p, err := ebpf.NewProgramFromID(ebpf.ProgramID(x.ProgId))
@@ -244,7 +277,7 @@ func (s *State) attach(name string, mode Mode, force bool, by askedBy) (Attachme
 			return Attachment{}, "", fmt.Errorf("the program on %s: %w", name, err)
 		}
 		defer p.Close()
-		old = &xdpProgram{p, current}
+		old = &xdpProgram{p, modeOf(x.AttachMode)}
 	}
 
 	// The egress learner before XDP: it cannot fail after the XDP

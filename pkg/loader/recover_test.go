@@ -262,7 +262,7 @@ func TestAttachOverOrphan(t *testing.T) {
 		defer b.Close()
 		defer b.unpinAll()
 		for _, by := range []askedBy{byFlags, byFile} {
-			err := b.canAttach("orpa0", false, by)
+			err := b.canAttach("orpa0", false, by, nil)
 			if err == nil || strings.Contains(err.Error(), "not xdpfw's") ||
 				!strings.Contains(err.Error(), "orpa0 runs an xdpfw program (id ") || !strings.Contains(err.Error(), "xdpfw detach --orphans") {
 				t.Errorf("attach over an orphan (%d): %v; want it named an xdpfw orphan, with detach --orphans", by, err)
