@@ -454,6 +454,16 @@ static __always_inline int ct_related(struct xdp_md *ctx, const struct pkt *p, _
 	return ct_lookup(&cq->v.key, now) != NULL;
 }
 
+/* The protocol of p's fragment record: IPv4's, which every fragment
+ * carries. An IPv6 datagram's fragments are one by addresses and id
+ * alone (RFC 8200): a later fragment names the header after the fragment
+ * header, which is not the L4 protocol where the first fragment has
+ * options after it. */
+static __always_inline __u32 ct_frag_proto(const struct pkt *p)
+{
+	return p->family == 4 ? p->proto_key & 0xff : 0;
+}
+
 /* The state of p, a packet coming in, moving its flow on. */
 static __always_inline __u32 ct_place(struct xdp_md *ctx, const struct pkt *p)
 {
@@ -467,7 +477,7 @@ static __always_inline __u32 ct_place(struct xdp_md *ctx, const struct pkt *p)
 		return CT_UNTRACKED;
 	if (p->frag == FRAG_LATER) {
 		struct ct_frag_key k = {
-			.family = fam, .proto = p->proto_key & 0xff, .id = p->frag_id };
+			.family = fam, .proto = ct_frag_proto(p), .id = p->frag_id };
 		__u64 *exp;
 
 		copy_addr(k.src, p->saddr, fam == 4 ? 4 : 16);
@@ -503,7 +513,7 @@ static __always_inline __u32 ct_place(struct xdp_md *ctx, const struct pkt *p)
 		fl->last_seen = now;
 	if (p->frag == FRAG_FIRST) {
 		struct ct_frag_key k = {
-			.family = fam, .proto = p->proto_key & 0xff, .id = p->frag_id };
+			.family = fam, .proto = ct_frag_proto(p), .id = p->frag_id };
 		__u64 exp = now + ct_timeout(CT_TO_FRAGMENT);
 
 		copy_addr(k.src, p->saddr, fam == 4 ? 4 : 16);

@@ -882,7 +882,7 @@ struct ct_val {
 /* A fragmented datagram coming in, as its later fragments name it. */
 struct ct_frag_key {
 	__u8 family;
-	__u8 proto;
+	__u8 proto;                         /* IPv4's; 0 in IPv6 (ct_frag_proto) */
 	__u16 pad;
 	__u32 id;                           /* IPv4 identification, or IPv6 fragment id */
 	__u8 src[16];

@@ -304,3 +304,19 @@ func TestConntrackAgreementDHCP(t *testing.T) {
 		t.Errorf("offer: %v, want reason neighbor", dp)
 	}
 }
+
+// TestConntrackAgreementFragmentOptions: an IPv6 datagram with options
+// after its fragment header. Its later fragments' fragment header names
+// the options, not UDP, and they are still the established datagram's:
+// fragments are one by addresses and id (RFC 8200).
+func TestConntrackAgreementFragmentOptions(t *testing.T) {
+	privtest.Require(t)
+	out := fixtures.Peer{Src: "2001:db8::10", Dst: "2001:db8:1::1"}
+	in := out.Reverse()
+	newCTPair(t, hostFW).steps(t, []ctStep{
+		{name: "query out", out: true, frame: out.UDP(40031, 53)},
+		{name: "first fragment", frame: in.UDPFragmentDstOpts(53, 40031, 79, true), at: time.Second, want: ctEst, pass: true},
+		{name: "its later fragment", frame: in.UDPFragmentDstOpts(53, 40031, 79, false), at: time.Second, want: ctEst, pass: true},
+		{name: "another datagram's", frame: in.UDPFragmentDstOpts(53, 40031, 80, false), at: time.Second, want: ctInv},
+	})
+}

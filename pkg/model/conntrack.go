@@ -127,11 +127,23 @@ func (f *Flow) String() string {
 }
 
 // fragKey names a fragmented datagram coming in, as its later fragments
-// do: by addresses, protocol and identification.
+// do: by addresses, protocol (IPv4 only) and identification.
 type fragKey struct {
 	Proto    uint8
 	Src, Dst netip.Addr
 	ID       uint32
+}
+
+// fragKeyOf is p's fragKey. An IPv6 datagram's fragments are one by
+// addresses and id alone (RFC 8200): a later fragment names the header
+// after the fragment header, which is not the L4 protocol where the
+// first fragment has options after it.
+func fragKeyOf(p *Packet) fragKey {
+	k := fragKey{Src: p.Src, Dst: p.Dst, ID: p.FragID}
+	if p.Family() == rules.FamilyIPv4 {
+		k.Proto = p.Proto
+	}
+	return k
 }
 
 // Tracker is the table, with a clock given by the caller (capture
@@ -262,7 +274,7 @@ func (t *Tracker) Ingress(p *Packet, frame []byte, now time.Duration) CTState {
 		return CTUntracked
 	}
 	if p.Frag == rules.FragLater {
-		if exp, ok := t.frags[fragKey{p.Proto, p.Src, p.Dst, p.FragID}]; ok && now <= exp {
+		if exp, ok := t.frags[fragKeyOf(p)]; ok && now <= exp {
 			return CTEstablished
 		}
 		return CTInvalid
@@ -306,7 +318,7 @@ func (t *Tracker) Ingress(p *Packet, frame []byte, now time.Duration) CTState {
 		t.touch(f, now)
 	}
 	if p.Frag == rules.FragFirst {
-		t.recordFrag(fragKey{p.Proto, p.Src, p.Dst, p.FragID}, now+t.cfg.Fragment)
+		t.recordFrag(fragKeyOf(p), now+t.cfg.Fragment)
 	}
 	return CTEstablished
 }
