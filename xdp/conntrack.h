@@ -328,6 +328,13 @@ static __always_inline void ct_learn_view(struct ct_view *v, __u64 now)
 		/* the ports reused for a new connection */
 		fl->tcp = CT_TCP_SYN_SENT;
 		fl->replied = 0;
+	} else if (tcp && fl->tcp >= CT_TCP_CLOSING &&
+		   (flags & (TCP_SYN | TCP_ACK | TCP_RST)) == (TCP_SYN | TCP_ACK)) {
+		/* the host accepts a new connection on the ports (ct_place
+		 * placed its SYN as new): a handshake again, as an unknown
+		 * flow's SYN-ACK starts one */
+		fl->tcp = CT_TCP_SYN_RECV;
+		fl->replied = 0;
 	} else if (tcp && fl->tcp <= CT_TCP_SYN_RECV &&
 		   (flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_ACK) {
 		/* The host's stack acknowledges past the handshake only once
@@ -497,7 +504,12 @@ static __always_inline __u32 ct_place(struct xdp_md *ctx, const struct pkt *p)
 		fl = ct_lookup(&v.key, &now);
 		broadcast = fl != NULL;
 	}
-	if (!fl || (v.kind == CT_KIND_ECHO && !v.echo_reply))
+	/* An echo request, and a lone SYN on the ports of a closing or
+	 * closed connection (a new connection reusing them, as Linux takes
+	 * it), start a flow of their own: they do not belong to this one. */
+	if (!fl || (v.kind == CT_KIND_ECHO && !v.echo_reply) ||
+	    (v.kind == CT_KIND_TCP && fl->tcp >= CT_TCP_CLOSING &&
+	     (v.tcp_flags & (TCP_SYN | TCP_ACK | TCP_RST | TCP_FIN)) == TCP_SYN))
 		return ct_unknown(&v);
 	if (v.kind == CT_KIND_TCP &&
 	    ((fl->tcp == CT_TCP_SYN_SENT &&

@@ -173,6 +173,27 @@ func TestConntrackAgreement(t *testing.T) {
 				{name: "SYN-ACK again", frame: in.TCP(80, 40002, "SA"), at: 3 * time.Second, want: ctEst, pass: true},
 				{name: "data long after the close timeout", frame: in.TCP(80, 40002, "PA"), at: 60 * time.Second, want: ctEst, pass: true},
 			}},
+			// A SYN coming in on the ports of a closing or closed
+			// connection starts a new one, as in Linux: new, not
+			// established, and the host's SYN-ACK to it a handshake
+			// again, so the connection it accepts is established, not
+			// left closed (10 s of quiet and its packets were invalid).
+			{"tcp port reuse from outside", hostFW, []ctStep{
+				{name: "SYN to ssh", frame: in.TCP(5560, 22, "S"), want: ctNew, pass: true},
+				{name: "SYN-ACK out", out: true, frame: out.TCP(22, 5560, "SA")},
+				{name: "ACK", frame: in.TCP(5560, 22, "A"), want: ctEst, pass: true},
+				{name: "RST", frame: in.TCP(5560, 22, "R"), at: time.Second, want: ctEst, pass: true},
+				{name: "SYN on the closed ports", frame: in.TCP(5560, 22, "S"), at: 2 * time.Second, want: ctNew, pass: true},
+				{name: "SYN-ACK out again", out: true, frame: out.TCP(22, 5560, "SA"), at: 2 * time.Second},
+				{name: "ACK again", frame: in.TCP(5560, 22, "A"), at: 2 * time.Second, want: ctEst, pass: true},
+				{name: "data after a minute of quiet", frame: in.TCP(5560, 22, "PA"), at: 62 * time.Second, want: ctEst, pass: true},
+				{name: "SYN out", out: true, frame: out.TCP(40006, 80, "S"), at: 70 * time.Second},
+				{name: "SYN-ACK", frame: in.TCP(80, 40006, "SA"), at: 70 * time.Second, want: ctEst, pass: true},
+				{name: "FIN out", out: true, frame: out.TCP(40006, 80, "FA"), at: 71 * time.Second},
+				{name: "FIN in", frame: in.TCP(80, 40006, "FA"), at: 71 * time.Second, want: ctEst, pass: true},
+				{name: "SYN from the closed connection's server", frame: in.TCP(80, 40006, "S"), at: 72 * time.Second, want: ctNew},
+				{name: "its ACK after it is still the old one's", frame: in.TCP(80, 40006, "A"), at: 72 * time.Second, want: ctEst, pass: true},
+			}},
 			{"unsolicited tcp", hostFW, []ctStep{
 				{name: "SYN to a closed port", frame: in.TCP(5555, 8080, "S"), want: ctNew},
 				{name: "SYN to ssh", frame: in.TCP(5555, 22, "S"), want: ctNew, pass: true},

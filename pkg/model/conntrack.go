@@ -232,6 +232,11 @@ func (t *Tracker) Egress(p *Packet, frame []byte, now time.Duration) {
 		}
 	} else if v.kind == kindTCP && f.tcp >= tcpClosing && v.tcpFlags&(tcpSYN|tcpACK) == tcpSYN {
 		f.tcp, f.Replied = tcpSynSent, false // the ports reused for a new connection
+	} else if v.kind == kindTCP && f.tcp >= tcpClosing && v.tcpFlags&(tcpSYN|tcpACK|tcpRST) == tcpSYN|tcpACK {
+		// The host accepts a new connection on the ports (Ingress
+		// placed its SYN as new): a handshake again, as an unknown
+		// flow's SYN-ACK starts one.
+		f.tcp, f.Replied = tcpSynRecv, false
 	} else if v.kind == kindTCP && f.tcp <= tcpSynRecv && v.tcpFlags&(tcpSYN|tcpACK|tcpRST) == tcpACK {
 		// The host acknowledges past the handshake only once the other
 		// side has answered it, an answer nothing placed.
@@ -300,7 +305,11 @@ func (t *Tracker) Ingress(p *Packet, frame []byte, now time.Duration) CTState {
 			broadcast = f != nil
 		}
 	}
-	if f == nil || v.kind == kindEcho && !v.echoReply {
+	// An echo request, and a lone SYN on the ports of a closing or
+	// closed connection (a new connection reusing them, as Linux takes
+	// it), start a flow of their own: they do not belong to this one.
+	if f == nil || v.kind == kindEcho && !v.echoReply ||
+		v.kind == kindTCP && f.tcp >= tcpClosing && v.tcpFlags&(tcpSYN|tcpACK|tcpRST|tcpFIN) == tcpSYN {
 		return t.unknown(v)
 	}
 	switch {
