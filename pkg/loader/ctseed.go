@@ -20,8 +20,8 @@ import (
 // nothing the egress learner could learn it from, so once a drop policy
 // reads the table its packets would be dropped. The kernel's socket
 // table knows those connections: each established TCP socket of this
-// network namespace, loopback's aside, becomes an established flow
-// wherever the table has no record of it (a learnt record is the
+// network namespace, loopback's aside, becomes an established flow (a
+// half-closed one a closing flow: socketFlowState) wherever the table has no record of it (a learnt record is the
 // truer), or, in a resize's new table, only a handshake's: a syn-sent or
 // syn-recv record is what the learner keeps of a connection whose answers
 // nothing placed (the idle table's, a drop policy's without a ct-state
@@ -36,7 +36,7 @@ import (
 // from its next packet out.
 
 // socketFlows are the calling thread's network namespace's established
-// TCP connections as flows last seen at now. A dump the kernel
+// and half-closed TCP connections as flows last seen at now. A dump the kernel
 // interrupted gives what it listed, and a family the kernel will not
 // list (IPv6 disabled) is left out; listed is false when the kernel
 // lists neither (no sock_diag for TCP: tcp_diag not built, or not
@@ -49,7 +49,8 @@ func socketFlows(now uint64) (keys []xdpfwCtKey, vals []xdpfwCtVal, listed bool)
 		}
 		listed = true
 		for _, s := range socks {
-			if s.State != netlink.TCP_ESTABLISHED {
+			st, ok := socketFlowState(s.State)
+			if !ok {
 				continue
 			}
 			k, ok := socketKey(s.ID)
@@ -57,10 +58,25 @@ func socketFlows(now uint64) (keys []xdpfwCtKey, vals []xdpfwCtVal, listed bool)
 				continue
 			}
 			keys = append(keys, k)
-			vals = append(vals, xdpfwCtVal{LastSeen: now, Kind: layout.CtKindTcp, Tcp: layout.CtTcpEstablished, Replied: 1})
+			vals = append(vals, xdpfwCtVal{LastSeen: now, Kind: layout.CtKindTcp, Tcp: st, Replied: 1})
 		}
 	}
 	return keys, vals, listed
+}
+
+// socketFlowState is the flow state of a connection the kernel lists
+// in TCP state st, and whether it is one to put in: established, or
+// closing where a FIN went either way and a side may still send (a
+// host that shut down its writing keeps receiving, and sends nothing
+// the learner could learn the flow from until something comes).
+func socketFlowState(st uint8) (uint8, bool) {
+	switch st {
+	case netlink.TCP_ESTABLISHED:
+		return layout.CtTcpEstablished, true
+	case netlink.TCP_FIN_WAIT1, netlink.TCP_FIN_WAIT2, netlink.TCP_CLOSE_WAIT, netlink.TCP_CLOSING, netlink.TCP_LAST_ACK:
+		return layout.CtTcpClosing, true
+	}
+	return 0, false
 }
 
 // socketKey is a socket's flow as the egress learner keys it: this
@@ -138,7 +154,7 @@ func seedSocket(ct *ebpf.Map, k *xdpfwCtKey, v *xdpfwCtVal, live bool) (added bo
 	if cur.Kind != layout.CtKindTcp || cur.Tcp >= layout.CtTcpEstablished {
 		return false, nil
 	}
-	cur.Tcp, cur.Replied, cur.LastSeen = layout.CtTcpEstablished, 1, max(cur.LastSeen, v.LastSeen)
+	cur.Tcp, cur.Replied, cur.LastSeen = v.Tcp, 1, max(cur.LastSeen, v.LastSeen)
 	if err := ct.Update(k, &cur, ebpf.UpdateExist); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
 		return false, err
 	}

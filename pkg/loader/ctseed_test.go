@@ -218,3 +218,57 @@ func TestCTSeedLiveKeepsDatapathWrite(t *testing.T) {
 		t.Errorf("the record after a FIN written while it was seeded: %+v (%v), want the FIN's %+v", v, err, fin)
 	}
 }
+
+// TestCTSeedHalfClosed: a connection one side shut down its writing on
+// goes in too, as closing: the side that shut down (FIN_WAIT2) only
+// receives from then on, and sends nothing the learner could learn the
+// flow from until something comes, which a drop policy would drop.
+func TestCTSeedHalfClosed(t *testing.T) {
+	privtest.Require(t)
+	dir := privtest.PinDir(t)
+	inThrowawayNetns(t, func() error {
+		defer removeState(dir)
+		s, err := attachedState(dir, "cts1")
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		lo, err := netlink.LinkByName("lo")
+		if err != nil {
+			return err
+		}
+		if err := netlink.LinkSetUp(lo); err != nil {
+			return err
+		}
+		addr := netip.MustParseAddr("192.0.2.6")
+		if err := netlink.AddrAdd(lo, &netlink.Addr{IPNet: &net.IPNet{IP: addr.AsSlice(), Mask: net.CIDRMask(32, 32)}}); err != nil {
+			return err
+		}
+		conns, err := tcpPair(addr)
+		if err != nil {
+			return err
+		}
+		defer closeAll(conns)
+		if err := conns[0].(*net.TCPConn).CloseWrite(); err != nil {
+			return err
+		}
+		// The FIN reaches the other end and is acknowledged: FIN_WAIT2.
+		if _, err := conns[1].Read(make([]byte, 1)); err == nil {
+			return fmt.Errorf("read data, want the end of the stream")
+		}
+		if _, err := s.Apply(&rules.Ruleset{Policy: rules.Drop}); err != nil {
+			return err
+		}
+		for i, c := range conns {
+			l, r := c.LocalAddr().(*net.TCPAddr).AddrPort(), c.RemoteAddr().(*net.TCPAddr).AddrPort()
+			k := xdpfwCtKey{Family: 4, Proto: 6, Lport: l.Port(), Rport: r.Port()}
+			copy(k.Local[:], l.Addr().Unmap().AsSlice())
+			copy(k.Remote[:], r.Addr().Unmap().AsSlice())
+			var v xdpfwCtVal
+			if err := s.maps.Ct.Lookup(&k, &v); err != nil || v.Kind != layout.CtKindTcp || v.Tcp != layout.CtTcpClosing || v.Replied != 1 {
+				t.Errorf("end %d of the half-closed connection: %+v (%v), want a closing TCP flow", i, v, err)
+			}
+		}
+		return nil
+	})
+}
