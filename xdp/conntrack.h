@@ -461,6 +461,19 @@ static __always_inline int ct_related(struct xdp_md *ctx, const struct pkt *p, _
 	return ct_lookup(&cq->v.key, now) != NULL;
 }
 
+/* Multicast listener messages (MLD query, report, done; MLDv2 report):
+ * untracked, as Linux's conntrack leaves them, like neighbour discovery.
+ * Invalid, a ct-state invalid drop before a rule letting them in (the
+ * usual nftables host ruleset) dropped the queries a host must answer to
+ * stay in its groups, its solicited-node one among them. */
+static __always_inline int icmp6_mld(const struct pkt *p)
+{
+	__u32 type = p->l4 >> 8;
+
+	return p->family == 6 && p->has_l4 && p->proto_key == IPPROTO_ICMPV6 &&
+	       (type == 130 || type == 131 || type == 132 || type == 143);
+}
+
 /* The protocol of p's fragment record: IPv4's, which every fragment
  * carries. An IPv6 datagram's fragments are one by addresses and id
  * alone (RFC 8200): a later fragment names the header after the fragment
@@ -494,8 +507,8 @@ static __always_inline __u32 ct_place(struct xdp_md *ctx, const struct pkt *p)
 	}
 	if (p->has_l4 && p->proto_key == icmp_proto(fam) && icmp_is_error(fam, p->l4 >> 8))
 		return ct_related(ctx, p, &now) ? CT_RELATED : CT_INVALID;
-	if (!ct_view(p, 0, &v))
-		return CT_INVALID;  /* other ICMP types, or an echo without its id */
+	if (!ct_view(p, 0, &v))     /* other ICMP types, or an echo without its id */
+		return icmp6_mld(p) ? CT_UNTRACKED : CT_INVALID;
 	fl = ct_lookup(&v.key, &now);
 	if (!fl && v.dhcp) {
 		/* A reply to a request the host broadcast: by the ports alone. */

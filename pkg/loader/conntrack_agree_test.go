@@ -341,3 +341,22 @@ func TestConntrackAgreementFragmentOptions(t *testing.T) {
 		{name: "another datagram's", frame: in.UDPFragmentDstOpts(53, 40031, 80, false), at: time.Second, want: ctInv},
 	})
 }
+
+// TestConntrackAgreementMLD: multicast listener messages are untracked,
+// as in Linux, so nftables' usual host ruleset (invalid dropped first,
+// then the ICMPv6 a host needs let in) lets a router's query in.
+func TestConntrackAgreementMLD(t *testing.T) {
+	privtest.Require(t)
+	const invalidFirst = `policy: drop
+rules:
+  - {ct-state: invalid, action: drop}
+  - {ct-state: "established,related", action: pass}
+  - {proto: icmpv6, icmpv6-type: 130, action: pass}
+  - {proto: icmpv6, icmpv6-type: 143, action: pass}
+`
+	newCTPair(t, invalidFirst).steps(t, []ctStep{
+		{name: "query", frame: fixtures.ICMPv6("fe80::1", "ff02::1", 130), pass: true},
+		{name: "mldv2 report", frame: fixtures.ICMPv6("fe80::2", "ff02::16", 143), pass: true},
+		{name: "another informational type", frame: fixtures.ICMPv6("fe80::1", "ff02::1", 139), want: ctInv},
+	})
+}

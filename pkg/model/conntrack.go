@@ -34,9 +34,9 @@ import (
 //     ICMP errors quoting no learned flow, echo replies with no request,
 //     other ICMP types, later fragments of no known datagram.
 //
-// Frames that are not IP, and ICMPv6 neighbour discovery, are not
-// tracked (nftables' "untracked"): they have no state, and no ct-state
-// condition matches them.
+// Frames that are not IP, and ICMPv6 neighbour discovery and multicast
+// listener messages, are not tracked (nftables' "untracked"): they have
+// no state, and no ct-state condition matches them.
 //
 // Eviction: the table holds at most Capacity flows and drops the one
 // seen least recently to learn another. The kernel's LRU map evicts by an
@@ -293,8 +293,11 @@ func (t *Tracker) Ingress(p *Packet, frame []byte, now time.Duration) CTState {
 		return CTInvalid
 	}
 	v := viewOf(p, frame, false)
-	if !v.ok {
-		return CTInvalid // other ICMP types, or an echo without its identifier
+	if !v.ok { // other ICMP types, or an echo without its identifier
+		if isMLD(p) {
+			return CTUntracked
+		}
+		return CTInvalid
 	}
 	f := t.Lookup(v.key, now)
 	broadcast := false
@@ -330,6 +333,23 @@ func (t *Tracker) Ingress(p *Packet, frame []byte, now time.Duration) CTState {
 		t.recordFrag(fragKeyOf(p), now+t.cfg.Fragment)
 	}
 	return CTEstablished
+}
+
+// isMLD reports whether p is a multicast listener message (MLD query,
+// report, done; MLDv2 report): untracked, as Linux's conntrack leaves
+// them, like neighbour discovery. Invalid, a ct-state invalid drop
+// before a rule letting them in (the usual nftables host ruleset)
+// dropped the queries a host must answer to stay in its groups, its
+// solicited-node one among them.
+func isMLD(p *Packet) bool {
+	if p.Family() != rules.FamilyIPv6 || !p.HasICMP || p.Proto != rules.ProtoICMPv6 {
+		return false
+	}
+	switch p.ICMPType {
+	case 130, 131, 132, 143:
+		return true
+	}
+	return false
 }
 
 // unknown is the state of a packet of no learned flow: new if it can

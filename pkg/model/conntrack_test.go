@@ -340,6 +340,8 @@ func TestConntrackUntracked(t *testing.T) {
 	for name, f := range map[string][]byte{
 		"arp":          arpFrame(t),
 		"neighbour ad": ctPkt{t, "fe80::1", "fe80::10"}.frame(layers.IPProtocolICMPv6, &layers.ICMPv6{TypeCode: layers.CreateICMPv6TypeCode(136, 0)}, gopacket.Payload(make([]byte, 20))),
+		"mld query":    ctPkt{t, "fe80::1", "ff02::1"}.frame(layers.IPProtocolICMPv6, &layers.ICMPv6{TypeCode: layers.CreateICMPv6TypeCode(130, 0)}, gopacket.Payload(make([]byte, 20))),
+		"mldv2 report": ctPkt{t, "fe80::1", "ff02::16"}.frame(layers.IPProtocolICMPv6, &layers.ICMPv6{TypeCode: layers.CreateICMPv6TypeCode(143, 0)}, gopacket.Payload(make([]byte, 20))),
 	} {
 		p := Decode(f)
 		if got := tr.Ingress(&p, f, 0); got != CTUntracked {
