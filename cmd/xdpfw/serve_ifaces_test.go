@@ -5,7 +5,6 @@ import (
 	"os/exec"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/vishvananda/netlink"
 
@@ -43,7 +42,8 @@ func TestServeInterfaceLater(t *testing.T) {
 		t.Errorf("a refused first config left %s: %v", pin, err)
 	}
 
-	made := time.Now()
+	// The reload is the link watch's (its trigger), not the retry's
+	// 30 s later: no timing is asserted.
 	addLate := func() {
 		t.Helper()
 		var linkErr error
@@ -57,9 +57,6 @@ func TestServeInterfaceLater(t *testing.T) {
 	addLate()
 	p.waitLog("attached", "interface=late0", "mode=generic")
 	p.waitLog("config applied", `trigger="interface late0 added"`, "rules=1")
-	if took := time.Since(made); took > 10*time.Second {
-		t.Errorf("attached %s after the interface was made", took)
-	}
 	st := decodeJSON[statusJSON](t, "status --json", in("status", "--json"))
 	if len(st.Interfaces) != 1 || st.Interfaces[0].Iface != "late0" || !st.Interfaces[0].Attached || st.Rules != 1 {
 		t.Errorf("status once late0 is made: %+v", st)
