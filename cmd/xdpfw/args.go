@@ -138,14 +138,16 @@ func interspersed(app *cli.App, args []string) []string {
 // now a word that names no command is refused as anywhere else. out is
 // the arguments up to help; words after the first flag are left alone.
 func helpTopic(app *cli.App, out []string, path string, cmds []*cli.Command, topic []string) []string {
-	for _, w := range topic {
+	for j, w := range topic {
 		if isFlag(w) {
 			break
 		}
 		c := findCommand(cmds, w)
 		if c == nil && (w == "help" || w == "h") && len(cmds) > 0 {
-			// help help: urfave/cli's own page of its help command.
-			return append(append(out, "help"), topic...)
+			// help help: urfave/cli's own page of its help command, the
+			// one under path (help set help: set help help); out has
+			// the words before w already.
+			return append(append(out, "help"), topic[j:]...)
 		}
 		if c == nil && len(cmds) == 0 {
 			if _, done := app.Metadata[argsErrorKey]; !done {

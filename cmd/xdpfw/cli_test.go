@@ -167,6 +167,8 @@ func TestUnknownCommand(t *testing.T) {
 		{"help ct list", "xdpfw ct list - "},
 		{"h rule del", "xdpfw rule del - "},
 		{"help help", "help - "},
+		// Under a command: it said No help topic for 'set', exit 1.
+		{"help set help", "xdpfw set help - "},
 		{"help", "xdpfw - an XDP firewall"},
 		// Arguments before --help: urfave/cli took the first for a
 		// subcommand to show, No help topic for 'eth0'.
