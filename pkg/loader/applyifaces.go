@@ -37,6 +37,22 @@ func (s *State) ApplyFile(rs *rules.Ruleset) (ApplyResult, IfaceChange, error) {
 			names[i] = ifc.Name
 		}
 		also := ifindexesOf(names)
+		// The interfaces the file no longer lists come off first
+		// (MatchInterfaces): not one of a stacked pair, so a file may
+		// move the firewall to the interface below or above one.
+		atts, err := s.Attachments()
+		if err != nil {
+			return ApplyResult{}, IfaceChange{}, err
+		}
+		listed := map[string]bool{}
+		for _, name := range names {
+			listed[name] = true
+		}
+		for _, a := range atts {
+			if !listed[a.Iface] && !also[a.Ifindex] {
+				also[a.Ifindex] = false
+			}
+		}
 		for _, ifc := range rs.Interfaces {
 			if err := s.canAttach(ifc.Name, false, byFile, also); err != nil {
 				return ApplyResult{}, IfaceChange{}, err
@@ -144,11 +160,27 @@ func (s *State) MatchInterfaces(want []rules.Interface) (IfaceChange, error) {
 	// as udev gives them), which its record does not show.
 	listedAt := map[int]bool{}
 	attached := map[string]int{} // name: ifindex
-	for i, ifc := range want {
+	for _, ifc := range want {
 		listed[ifc.Name] = true
 		if link, err := netlink.LinkByName(ifc.Name); err == nil {
 			listedAt[link.Attrs().Index] = true
 		}
+	}
+	// Those no longer listed come off before any goes on: one may be
+	// directly above or below a listed one (the firewall moved from a
+	// VLAN to its parent), and the kernel attaches nothing below an
+	// interface running a program (stackedRefusal).
+	for _, a := range before {
+		if listed[a.Iface] || listedAt[a.Ifindex] {
+			continue
+		}
+		if err := s.unattach(a); err != nil {
+			failed = append(failed, fmt.Errorf("detach from %s: %w", a.Iface, err))
+			continue
+		}
+		ch.Detached = append(ch.Detached, a.Iface)
+	}
+	for i, ifc := range want {
 		att, warning, err := s.attachBy(ifc.Name, modes[i], false, byFile)
 		if warning != "" {
 			ch.Warnings = append(ch.Warnings, warning)
@@ -175,14 +207,6 @@ func (s *State) MatchInterfaces(want []rules.Interface) (IfaceChange, error) {
 			}
 			continue
 		}
-		if listed[a.Iface] || listedAt[a.Ifindex] {
-			continue
-		}
-		if err := s.unattach(a); err != nil {
-			failed = append(failed, fmt.Errorf("detach from %s: %w", a.Iface, err))
-			continue
-		}
-		ch.Detached = append(ch.Detached, a.Iface)
 	}
 	return ch, joinOneLine(failed)
 }

@@ -91,7 +91,8 @@ func (s *State) CanAttach(name string, force bool) error {
 
 // canAttach is CanAttach, its refusals' hints for where it was asked;
 // also are the ifindexes of the other interfaces the same attach names,
-// which it is checked against as if attached (stackedRefusal).
+// which it is checked against as if attached, and (false) those of this
+// state's that come off first, as if not (stackedRefusal).
 func (s *State) canAttach(name string, force bool, by askedBy, also map[int]bool) error {
 	link, err := linkByName(name)
 	if err != nil {
@@ -109,8 +110,8 @@ func (s *State) canAttach(name string, force bool, by askedBy, also map[int]bool
 	}
 	if x == nil || !ids.ours(x.ProgId) {
 		others := map[int]bool{}
-		for idx := range also {
-			others[idx] = idx != link.Attrs().Index
+		for idx, on := range also {
+			others[idx] = on && idx != link.Attrs().Index
 		}
 		return stackedRefusal(link, ids, others)
 	}

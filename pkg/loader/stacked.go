@@ -38,8 +38,10 @@ func xdpProgOf(l netlink.Link) uint32 {
 // stackedRefusal is why l cannot get this state's program: an interface
 // above it runs another XDP program (the kernel refuses it now), or one
 // directly above or below it runs this state's or is named in the same
-// attach (also: ifindexes) too (the kernel would refuse the lower one's
-// every later change). Nil when none is. Asked only of an interface not
+// attach (also: ifindexes, true) too (the kernel would refuse the lower one's
+// every later change); one of this state's that comes off first (also:
+// false, a file listing it no more) counts as running none. Nil when
+// none is. Asked only of an interface not
 // running this state's program already: no pair is made.
 func stackedRefusal(l netlink.Link, ids progIDs, also map[int]bool) error {
 	links, err := netlink.LinkList()
@@ -48,7 +50,11 @@ func stackedRefusal(l netlink.Link, ids progIDs, also map[int]bool) error {
 	}
 	for _, o := range links {
 		id := xdpProgOf(o)
-		both := ids.ours(id) || also[o.Attrs().Index]
+		on, named := also[o.Attrs().Index]
+		if named && !on && ids.ours(id) {
+			id = 0 // comes off before l gets the program
+		}
+		both := ids.ours(id) || on
 		switch {
 		case isAbove(o, l) && both:
 			return stackedPair(l, o)

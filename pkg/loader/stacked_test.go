@@ -97,3 +97,44 @@ func TestAttachRefusesStackedPair(t *testing.T) {
 		return nil
 	})
 }
+
+// TestApplyFileMovesAcrossStacked: a file that moves the firewall from an
+// interface to the one directly below or above it (the VLAN's to its
+// parent's, or back) lists one of the pair, and the other, listed no
+// more, comes off: no pair is made. It was refused as a pair, the live
+// attachment counted as staying, so a config (serve's too) could never
+// make the move, saying to attach the one it listed alone.
+func TestApplyFileMovesAcrossStacked(t *testing.T) {
+	dir := privtest.PinDir(t)
+	inThrowawayNetns(t, func() error {
+		defer removeState(dir)
+		if err := addVeths("mvs0"); err != nil {
+			return err
+		}
+		mv := &netlink.Macvlan{LinkAttrs: netlink.LinkAttrs{Name: "mvs0mv", ParentIndex: linkNamed(t, "mvs0").Attrs().Index}, Mode: netlink.MACVLAN_MODE_BRIDGE}
+		if err := netlink.LinkAdd(mv); err != nil {
+			return fmt.Errorf("add macvlan: %w", err)
+		}
+		s, err := OpenOrCreate(dir)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		if _, _, err := s.AttachAll([]string{"mvs0mv"}, ModeGeneric, false); err != nil {
+			return err
+		}
+		for _, tc := range []struct{ to, off string }{{"mvs0", "mvs0mv"}, {"mvs0mv", "mvs0"}} {
+			rs := mustRuleset(t, "policy: pass\ninterfaces: [{name: "+tc.to+", mode: generic}]\nrules: []\n")
+			if _, _, err := s.ApplyFile(rs); err != nil {
+				return fmt.Errorf("apply a file listing %s alone, %s attached: %w", tc.to, tc.off, err)
+			}
+			if p := xdpProgOf(linkNamed(t, tc.off)); p != 0 {
+				t.Errorf("%s runs XDP program %d once a file listing %s alone applied, want none", tc.off, p, tc.to)
+			}
+			if p := xdpProgOf(linkNamed(t, tc.to)); p == 0 {
+				t.Errorf("%s runs no XDP program once a file listing it applied", tc.to)
+			}
+		}
+		return nil
+	})
+}
