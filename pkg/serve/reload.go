@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -43,10 +44,23 @@ type reloader struct {
 	sets   setFiles // the set files it names, polled (setfiles.go)
 	// ifaces are the interfaces the file last parsed names (watchLinks).
 	ifaces map[string]bool
+	// warned is what the last good reload warned of (warnAbout).
+	warned []string
 }
 
 // triggerRetry is the reload of a file that failed, after retryEvery.
 const triggerRetry = "retry"
+
+// triggerLink is the reload of an interface the config names that
+// appeared (watchLinks).
+func triggerLink(name string) string { return "interface " + name + " added" }
+
+// routine reports whether a reload's trigger is the service's own (a
+// retry, a set file's poll, the link watch), not the operator's (start,
+// SIGHUP, a change of the config).
+func routine(why string) bool {
+	return why == triggerRetry || why == triggerSetFile || strings.HasPrefix(why, "interface ")
+}
 
 // retryEvery is how often a file that failed is tried again. What failed
 // may be outside the file: at boot an interface it lists may not exist
@@ -135,15 +149,7 @@ func (r *reloader) reload(why string, force bool) {
 	}
 	r.status.goodAt = now
 	r.status.successes++
-	for _, w := range rs.Warnings {
-		r.log.Warn("a rule's tcp-flags read otherwise in nftables: applied as all set", "file", r.path, "warning", w)
-	}
-	for _, w := range rules.FamilyWarnings(rs) {
-		r.log.Warn("a rule matches only crafted frames", "file", r.path, "warning", w)
-	}
-	for _, name := range loader.UnknownInterfaces(rs) {
-		r.log.Warn("a rule names an interface that does not exist here: it matches nothing until the interface exists and xdpfw is attached to it or the ruleset is applied again", "interface", name)
-	}
+	r.warnAbout(rs, why)
 	if !res.Committed {
 		// The rules as they were; the attachments, logged above, may
 		// have changed.
@@ -279,4 +285,40 @@ func enforcing(dir string) bool {
 	}
 	s.Close()
 	return true
+}
+
+// warnAbout logs what in rs an operator should hear of: rules read
+// otherwise in nftables, rules that match only crafted frames, rules on
+// interfaces not here. A routine reload that finds the same as the last
+// good one says nothing: a feed updated every few minutes repeated them
+// at each update. The operator's own (start, SIGHUP, a change of the
+// config) says them again. The caller holds r.mu.
+func (r *reloader) warnAbout(rs *rules.Ruleset, why string) {
+	type warning struct{ msg, key, val string }
+	var ws []warning
+	for _, w := range rs.Warnings {
+		ws = append(ws, warning{"a rule's tcp-flags read otherwise in nftables: applied as all set", "warning", w})
+	}
+	for _, w := range rules.FamilyWarnings(rs) {
+		ws = append(ws, warning{"a rule matches only crafted frames", "warning", w})
+	}
+	for _, name := range loader.UnknownInterfaces(rs) {
+		ws = append(ws, warning{"a rule names an interface that does not exist here: it matches nothing until the interface exists and xdpfw is attached to it or the ruleset is applied again", "interface", name})
+	}
+	said := make([]string, len(ws))
+	for i, w := range ws {
+		said[i] = w.msg + "\x00" + w.val
+	}
+	same := slices.Equal(said, r.warned)
+	r.warned = said
+	if same && routine(why) {
+		return
+	}
+	for _, w := range ws {
+		if w.key == "interface" {
+			r.log.Warn(w.msg, "interface", w.val)
+			continue
+		}
+		r.log.Warn(w.msg, "file", r.path, w.key, w.val)
+	}
 }

@@ -111,7 +111,7 @@ func Run(ctx context.Context, cfg Config) error {
 		case <-changed:
 			r.reload("file changed", false)
 		case name := <-added:
-			r.reload("interface "+name+" added", true)
+			r.reload(triggerLink(name), true)
 		}
 	}
 	notify(log, "STOPPING=1")
