@@ -134,10 +134,10 @@ the state was made; expired: removed when found timed out; flushed: removed
 by xdpfw ct flush; evictions: dropped by the full table to make room for a
 new flow (inserts - expired - flushed - entries). egress packets: what the
 egress program saw. Then the packets coming in placed in each state (new,
-established, related, invalid, untracked: not IP, or neighbour discovery),
-counted only while some rule has a --ct-state condition, and each timeout
-in effect, in seconds (the ruleset's conntrack: section, else the
-default).
+established, related, invalid, untracked: not IP, or ICMPv6 neighbour
+discovery or multicast listener (MLD) messages), counted only while some
+rule has a --ct-state condition, and each timeout in effect, in seconds
+(the ruleset's conntrack: section, else the default).
 
 With --interval D (1s, 500ms), it reads the counters twice, D apart, and
 adds what happened per second in between: inserts, evictions, egress

@@ -46,3 +46,19 @@ func singleQuoted(word string, i int) bool {
 	end := strings.IndexByte(word[1:], '\'') + 1
 	return word[0] == '\'' && end > i
 }
+
+// TestCTStatsHelpUntracked: ct stats --help says what is counted as
+// untracked as the datapath places it: besides frames that are not IP,
+// ICMPv6 neighbour discovery and multicast listener (MLD) messages.
+func TestCTStatsHelpUntracked(t *testing.T) {
+	var out bytes.Buffer
+	if err := newApp(&out, io.Discard).Run([]string{"xdpfw", "ct", "stats", "--help"}); err != nil {
+		t.Fatal(err)
+	}
+	help := strings.Join(strings.Fields(out.String()), " ")
+	for _, want := range []string{"untracked: not IP", "neighbour discovery", "multicast listener (MLD) messages"} {
+		if !strings.Contains(help, want) {
+			t.Errorf("ct stats --help does not say %q:\n%s", want, out.String())
+		}
+	}
+}
