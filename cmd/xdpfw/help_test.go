@@ -62,3 +62,30 @@ func TestCTStatsHelpUntracked(t *testing.T) {
 		}
 	}
 }
+
+// TestHelpOneDefault: a flag's line in a help page gives its default
+// once: urfave/cli adds "(default: ...)" to a flag's usage by itself, so a
+// usage saying its own default ("(default: keep enforcing)") read
+// "(default: keep enforcing) (default: false)".
+func TestHelpOneDefault(t *testing.T) {
+	var walk func(path []string, cmds []*cli.Command)
+	walk = func(path []string, cmds []*cli.Command) {
+		for _, c := range cmds {
+			if c.Name == "help" {
+				continue
+			}
+			p := append(append([]string{}, path...), c.Name)
+			var out bytes.Buffer
+			if err := newApp(&out, io.Discard).Run(append(append([]string{"xdpfw"}, p...), "--help")); err != nil {
+				t.Fatalf("%s --help: %v", strings.Join(p, " "), err)
+			}
+			for _, line := range strings.Split(out.String(), "\n") {
+				if strings.Count(line, "(default:") > 1 {
+					t.Errorf("xdpfw %s --help: %s", strings.Join(p, " "), strings.TrimSpace(line))
+				}
+			}
+			walk(p, c.Subcommands)
+		}
+	}
+	walk(nil, newApp(io.Discard, io.Discard).Commands)
+}

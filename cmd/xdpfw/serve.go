@@ -97,7 +97,7 @@ pins stay, so restarting or upgrading the service leaves no gap. With
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "config", Usage: "the ruleset `FILE` to keep applied (required)"},
 			&cli.StringFlag{Name: "metrics-listen", Usage: "serve Prometheus metrics on `ADDR` (host:port)"},
-			&cli.BoolFlag{Name: "detach-on-exit", Usage: "detach and remove the state when stopped (default: keep enforcing)"},
+			&cli.BoolFlag{Name: "detach-on-exit", Usage: "detach and remove the state when stopped, instead of leaving it enforcing"},
 			rulesetMaxSizeFlag("FILE"),
 		},
 		Action: func(c *cli.Context) error {
