@@ -24,9 +24,9 @@ whose first fragment was), related (an ICMP error quoting one) or invalid,
 which rules match with --ct-state. Only packets going out create flows:
 unsolicited traffic never does by itself, and what the host answers to it
 is kept briefly (a SYN-ACK 60 s, a UDP answer 30 s), so a flood at an open
-service churns the table rather than filling it for days. The table holds 262144
-flows, or the ruleset's conntrack: max-flows (1024 to 16777216, about 120
-bytes a flow); when full, the least recently seen makes room (an
+service churns the table rather than filling it for days. The table holds
+262144 flows, or the ruleset's conntrack: max-flows (1024 to 16777216,
+about 120 bytes a flow); when full, the least recently seen makes room (an
 eviction). While no rule has --ct-state and the policy is pass, nothing
 reads the table: without max-flows it is idle, 1000 flows (the most
 recent), and made whole, those flows kept, by the change that starts

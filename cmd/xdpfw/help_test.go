@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/urfave/cli/v2"
 )
@@ -82,6 +83,25 @@ func TestHelpOneDefault(t *testing.T) {
 			for _, line := range strings.Split(out.String(), "\n") {
 				if strings.Count(line, "(default:") > 1 {
 					t.Errorf("xdpfw %s --help: %s", strings.Join(p, " "), strings.TrimSpace(line))
+				}
+			}
+			walk(p, c.Subcommands)
+		}
+	}
+	walk(nil, newApp(io.Discard, io.Discard).Commands)
+}
+
+// TestHelpProseWidth: a help page's prose lines, indented three columns,
+// fit an 80-column terminal as the rest do; example lines (indented in
+// the text) may run longer, being commands to copy whole.
+func TestHelpProseWidth(t *testing.T) {
+	var walk func(path []string, cmds []*cli.Command)
+	walk = func(path []string, cmds []*cli.Command) {
+		for _, c := range cmds {
+			p := append(append([]string{}, path...), c.Name)
+			for _, line := range strings.Split(c.Description, "\n") {
+				if n := utf8.RuneCountInString(line); n > 77 && !strings.HasPrefix(line, " ") {
+					t.Errorf("xdpfw %s --help: a prose line of %d characters (at most 77): %s", strings.Join(p, " "), n, line)
 				}
 			}
 			walk(p, c.Subcommands)

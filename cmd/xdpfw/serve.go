@@ -39,10 +39,10 @@ for a whole look (10 to 20 s after it was last written), so a feed
 rewritten in place is applied whole, never half written: a reload before
 then (SIGHUP, a retry, a change of FILE) takes that set as the file was
 last read (one never read whole fails the reload, saying so). SIGHUP
-applies FILE again whatever else changed. Every reload reads FILE once it has stayed as it
-is for 200 ms: a writer pausing longer in the middle of it (a stalled
-scp) gets it applied part-written until the write ends, so write it
-aside and rename it over, as editors do.
+applies FILE again whatever else changed. Every reload reads FILE once
+it has stayed as it is for 200 ms: a writer pausing longer in the middle
+of it (a stalled scp) gets it applied part-written until the write ends,
+so write it aside and rename it over, as editors do.
 A file that cannot be read, parsed or applied changes nothing live: the
 last good ruleset stays, the log says why (file and line) and
 xdpfw_config_reload_success is 0 until a good file is applied. An

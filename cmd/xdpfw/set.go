@@ -144,7 +144,8 @@ input.
 
 If any line is bad, nothing changes and the first bad lines are reported
 with their numbers; --skip-invalid loads the good lines and reports the bad
-ones (the first 1000 by number, then how many more). A progress bar is drawn on a terminal unless --quiet.
+ones (the first 1000 by number, then how many more). A progress bar is
+drawn on a terminal unless --quiet.
 
 A list with no elements at all (an empty file, only comments, or only bad
 lines skipped) is refused: use set flush to empty a set. A line covering
