@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"strconv"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -269,12 +271,25 @@ it. With NAME: the set's elements, one per line, sorted.`,
 				tw := newTable(c)
 				fmt.Fprintln(tw, "NAME\tFAMILY\tELEMENTS\tUSED BY RULES")
 				for _, i := range infos {
-					fmt.Fprintf(tw, "%s\t%s\t%d\t%v\n", i.Name, i.Family, i.Elements, i.ReferencedBy)
+					fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", i.Name, i.Family, i.Elements, ruleIDList(i.ReferencedBy))
 				}
 				return tw.Flush()
 			})
 		},
 	}
+}
+
+// ruleIDList writes rule ids as rule list shows them, comma-separated,
+// "-" for none (a Go slice's "[1 2]" and "[]" read as code, not output).
+func ruleIDList(ids []uint32) string {
+	if len(ids) == 0 {
+		return "-"
+	}
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = strconv.FormatUint(uint64(id), 10)
+	}
+	return strings.Join(out, ",")
 }
 
 func listElements(c *cli.Context, s *loader.State, name string) error {

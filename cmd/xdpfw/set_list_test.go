@@ -12,7 +12,8 @@ import (
 // TestSetNoStateAndListJSON: a command that needs the live state, run
 // before there is any, names the pin directory and every command that
 // makes the state (set create and apply do, not only attach); set list
-// --json gives a set no rule uses "referenced_by": [], not null.
+// --json gives a set no rule uses "referenced_by": [], not null, and the
+// table "-".
 func TestSetNoStateAndListJSON(t *testing.T) {
 	privtest.Require(t)
 	pin := privtest.PinDir(t)
@@ -35,6 +36,15 @@ func TestSetNoStateAndListJSON(t *testing.T) {
 	}
 	if wantRefs := map[any]any{"a": []any{}, "b": []any{1.0}}; !reflect.DeepEqual(got, wantRefs) {
 		t.Errorf("referenced_by by set %#v, want %#v", got, wantRefs)
+	}
+	// The table writes the ids as rule list does: "-" for none, not a
+	// Go slice's "[]" or "[1 2]".
+	mustRunCLI(t, pin, "", "rule", "add", "--dst", "@b", "--action", "drop")
+	table := mustRunCLI(t, pin, "", "set", "list")
+	for _, want := range []string{"a     inet    0         -", "b     inet    0         1,2"} {
+		if !strings.Contains(table, want+"\n") {
+			t.Errorf("set list:\n%s\nwant a line %q", table, want)
+		}
 	}
 }
 
