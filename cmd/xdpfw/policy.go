@@ -17,7 +17,9 @@ func policyCommand() *cli.Command {
 		Description: `Sets the default policy, atomically. With drop, only what rules pass gets
 through; ARP still passes, and IPv6 neighbour discovery unless a rule
 names icmpv6, so the host keeps its neighbours (and DHCP replies to its own
-requests pass, so it keeps its lease).`,
+requests pass, so it keeps its lease). Switching to drop warns on stderr
+when no rule passes anything, or none passes ct-state established (the
+replies to this host's own connections).`,
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
 				return fmt.Errorf("policy: want exactly one of pass or drop (usage: xdpfw policy pass|drop)")
@@ -27,10 +29,14 @@ requests pass, so it keeps its lease).`,
 				return fmt.Errorf("policy: %w", err)
 			}
 			return withState(c, func(s *loader.State) error {
-				if err := s.SetPolicy(a); err != nil {
+				warnings, err := s.SetPolicy(a)
+				if err != nil {
 					return err
 				}
 				fmt.Fprintf(c.App.Writer, "policy %s\n", a)
+				for _, w := range warnings {
+					fmt.Fprintf(c.App.ErrWriter, "xdpfw: warning: policy drop: %s\n", w)
+				}
 				return nil
 			})
 		},

@@ -59,7 +59,7 @@ func TestCTConfRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("rule add", want)
-	if err := s.SetPolicy(rules.Pass); err != nil {
+	if _, err := s.SetPolicy(rules.Pass); err != nil {
 		t.Fatal(err)
 	}
 	check("policy", want)

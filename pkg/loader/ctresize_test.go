@@ -441,8 +441,8 @@ func TestCTMaxFlowsSavedAsLive(t *testing.T) {
 			change func() error
 		}{
 			{"policy: pass\nconntrack: {max-flows: 262144}\nrules: []\n", func() error { _, err := s.AddRule(ctRule); return err }},
-			{"policy: pass\nconntrack: {max-flows: 262144}\nrules: []\n", func() error { return s.SetPolicy(rules.Drop) }},
-			{"policy: drop\nconntrack: {max-flows: 262144}\nrules: []\n", func() error { return s.SetPolicy(rules.Pass) }},
+			{"policy: pass\nconntrack: {max-flows: 262144}\nrules: []\n", func() error { _, err := s.SetPolicy(rules.Drop); return err }},
+			{"policy: drop\nconntrack: {max-flows: 262144}\nrules: []\n", func() error { _, err := s.SetPolicy(rules.Pass); return err }},
 			{"policy: pass\nconntrack: {max-flows: 1024}\nrules: []\n", func() error { _, err := s.AddRule(ctRule); return err }},
 			{"policy: pass\nrules: []\n", func() error { _, err := s.AddRule(ctRule); return err }},
 			{"policy: pass\nconntrack: {max-flows: 262144}\nrules: [{dport: 23, ct-state: new, action: drop}]\n", func() error {

@@ -48,7 +48,7 @@ func TestLiveRulesetRoundTrip(t *testing.T) {
 	if id1 != 1 || id2 != 2 {
 		t.Fatalf("ids %d, %d; want 1, 2", id1, id2)
 	}
-	if err := s.SetPolicy(rules.Drop); err != nil {
+	if _, err := s.SetPolicy(rules.Drop); err != nil {
 		t.Fatal(err)
 	}
 	before, err := s.Ruleset()
@@ -142,7 +142,7 @@ func TestLiveUpdateIsAtomic(t *testing.T) {
 			if op%2 == 0 {
 				policy = rules.Pass
 			}
-			err = s.SetPolicy(policy)
+			_, err = s.SetPolicy(policy)
 		} else {
 			var id uint32
 			id, err = s.AddRule(c)

@@ -441,7 +441,7 @@ func TestMigrateCutShort(t *testing.T) {
 				}
 				// And after two commits, which fold both generations.
 				for range 2 {
-					if err := s.SetPolicy(rules.Pass); err != nil {
+					if _, err := s.SetPolicy(rules.Pass); err != nil {
 						return err
 					}
 				}

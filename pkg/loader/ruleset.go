@@ -74,17 +74,23 @@ func (s *State) DeleteRules(ids []uint32) error {
 	})
 }
 
-// SetPolicy changes the default action for frames no rule matches.
-func (s *State) SetPolicy(a rules.Action) error {
-	return s.change(func(t *tx) error {
+// SetPolicy changes the default action for frames no rule matches, and
+// says what a drop policy then cuts (rules.DropWarnings).
+func (s *State) SetPolicy(a rules.Action) (warnings []string, err error) {
+	err = s.change(func(t *tx) error {
 		rs, slots, err := t.ruleset()
 		if err != nil {
 			return err
 		}
 		rs.Policy = a
 		t.setRules(rs, slots)
+		warnings = rs.DropWarnings()
 		return nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	return warnings, nil
 }
 
 // freeSlots returns the n lowest counter slots no live rule uses.
