@@ -80,6 +80,7 @@ func TestNoArgsCommands(t *testing.T) {
 		{"status", []string{"status", "--json", "eth0"}},
 		{"capture", []string{"capture", "eth0"}},
 		{"capture", []string{"capture", "--stop", "eth0"}},
+		{"top", []string{"top", "eth0"}},
 	} {
 		want := tc.cmd + `: unexpected argument "` + tc.args[len(tc.args)-1] + `" (see: xdpfw ` + tc.cmd + " --help)"
 		stdout, stderr, err := runCLIBoth("/nonexistent/xdpfw", "", tc.args...)

@@ -44,8 +44,8 @@ interval shows the new counts less the old, or none when they are fewer).
 			jsonFlag(),
 		},
 		Action: func(c *cli.Context) error {
-			if c.NArg() > 0 {
-				return fmt.Errorf("top: unexpected argument %q", c.Args().First())
+			if err := noArgs(c, "top"); err != nil {
+				return err
 			}
 			every := c.Duration("interval")
 			if every < 10*time.Millisecond {
