@@ -56,7 +56,9 @@ apply with no interface attached, nothing stays and it says that). A
 file without the key leaves the attachments alone.
 
 With --check, the file is parsed, validated and compiled without touching
-the live state (no root needed).
+the live state (no root needed). Run as root with a live state, it also
+checks the file's sets against the live ones as apply does (a family
+changed, more sets than the slots hold beside the live ones).
 
 With --check --against-capture CAPTURE (the flag may be repeated, and more
 captures may follow as arguments), apply also shows what the file would do
@@ -106,6 +108,9 @@ written.`,
 				// Compile proves the file fits the datapath's tables, not
 				// just the rule language.
 				if _, err := classifier.Compile(rs); err != nil {
+					return fmt.Errorf("%s: %w", name, err)
+				}
+				if err := loader.CheckApply(c.String("pin-dir"), rs); err != nil {
 					return fmt.Errorf("%s: %w", name, err)
 				}
 				if len(captures) > 0 {

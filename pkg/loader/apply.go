@@ -1,7 +1,10 @@
 package loader
 
 import (
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"github.com/xdpfw/xdpfw/pkg/rules"
 )
@@ -75,6 +78,30 @@ func (s *State) Apply(rs *rules.Ruleset) (ApplyResult, error) {
 		return ApplyResult{}, err
 	}
 	return res, nil
+}
+
+// CheckApply refuses rs as Apply would before writing anything, against
+// the live state in dir (fitSets): apply --check runs it, so a file the
+// check passes does not then fail to apply for the live sets. The check
+// needs no root and no state (nor a BPF filesystem: a CI job checks
+// files): without root, or with no state pinned in dir, there is nothing
+// to check against, and it says nothing.
+func CheckApply(dir string, rs *rules.Ruleset) error {
+	if checkRoot() != nil {
+		return nil
+	}
+	if _, err := os.Stat(filepath.Join(dir, xdpfwMapMeta)); err != nil {
+		return nil
+	}
+	s, err := Open(dir)
+	if errors.Is(err, ErrNotAttached) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	return s.read(func(v *view) error { return v.fitSets(rs.Sets) })
 }
 
 // applyPlan is how the rules of a file become live rules.

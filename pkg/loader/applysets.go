@@ -56,15 +56,13 @@ func (t *tx) planSets(want rules.Sets) (*setPlan, error) {
 	}
 	slices.Sort(names)
 	target := act ^ activeRules
+	if err := t.fitSets(want); err != nil {
+		return nil, err
+	}
 	for _, name := range names {
 		set, def := want[name], defs[name]
 		if _, ok := defs[name]; !ok {
 			continue
-		}
-		if rules.Family(def.Family) != set.Family {
-			p.Close()
-			return nil, fmt.Errorf("set %s is %s, the ruleset makes it %s; destroy it first (xdpfw set destroy)",
-				name, rules.SetFamilyString(rules.Family(def.Family)), rules.SetFamilyString(set.Family))
 		}
 		h, err := openSetMaps(m, def.Slot)
 		if err != nil {
@@ -88,15 +86,6 @@ func (t *tx) planSets(want rules.Sets) (*setPlan, error) {
 			target = act ^ activeRules ^ activeSets
 		}
 	}
-	// The sets the file adds take slots of their own before the switch,
-	// and the live ones keep theirs until after it: packets of the live
-	// rules look their sets up by slot until then, and a failed apply
-	// leaves them whole. Refused before anything is written.
-	if fresh := len(want) - len(p.deltas); fresh > 0 && len(t.all)+fresh > maxSets {
-		p.Close()
-		return nil, fmt.Errorf("this apply needs %d set slots while the live %d stay until the switch: at most %d in all (first drop the live sets this file does not keep: an apply without them, or set destroy)",
-			fresh, len(t.all), maxSets)
-	}
 	for _, name := range names {
 		if _, ok := defs[name]; ok {
 			continue
@@ -118,6 +107,36 @@ func (t *tx) planSets(want rules.Sets) (*setPlan, error) {
 		}
 	}
 	return p, nil
+}
+
+// fitSets refuses want, before anything is written, when it cannot
+// replace the live sets: a live set it gives another family (rules may
+// rely on its family), or more sets than the slots hold beside the live
+// ones. planSets runs it, and so does apply --check (CheckApply), so a
+// file the check passes does not fail to apply for these.
+func (v *view) fitSets(want rules.Sets) error {
+	names := slices.Sorted(maps.Keys(want))
+	fresh := 0
+	for _, name := range names {
+		def, ok := v.sets[name]
+		if !ok {
+			fresh++
+			continue
+		}
+		if set := want[name]; rules.Family(def.Family) != set.Family {
+			return fmt.Errorf("set %s is %s, the ruleset makes it %s; destroy it first (xdpfw set destroy)",
+				name, rules.SetFamilyString(rules.Family(def.Family)), rules.SetFamilyString(set.Family))
+		}
+	}
+	// The sets the file adds take slots of their own before the switch,
+	// and the live ones keep theirs until after it: packets of the live
+	// rules look their sets up by slot until then, and a failed apply
+	// leaves them whole.
+	if fresh > 0 && len(v.all)+fresh > maxSets {
+		return fmt.Errorf("this apply needs %d set slots while the live %d stay until the switch: at most %d in all (first drop the live sets this file does not keep: an apply without them, or set destroy)",
+			fresh, len(v.all), maxSets)
+	}
+	return nil
 }
 
 // runSets writes the plan's deltas and switches (flip: activeRules when
