@@ -68,7 +68,7 @@ attached, like apply.`,
 
 func setAddDelCommand(verb string) *cli.Command {
 	usage, desc := "add elements to a set", `Adds prefixes or addresses in one atomic change. An element already in the
-set is left as it is. Adding a prefix never splits or merges others: sets
+set, or given again, is left as it is and counted as already there. Adding a prefix never splits or merges others: sets
 may overlap (an address is in the set if any element contains it).
 0.0.0.0/0 and ::/0 are refused unless --allow-default-route, as in a list
 set load reads: a script adding a feed's entries one by one must not take
@@ -142,7 +142,8 @@ func setLoadCommand() *cli.Command {
 difference is written, so refreshing a feed is cheap. The file has one
 prefix or address per line; '#' and ';' start comments (Spamhaus DROP,
 FireHOL .netset and similar lists read as they are). FILE - reads standard
-input.
+input. A line repeating an element is counted as already there, as set add
+counts an element given twice.
 
 If any line is bad, nothing changes and the first bad lines are reported
 with their numbers; --skip-invalid loads the good lines and reports the bad

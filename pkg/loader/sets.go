@@ -225,16 +225,21 @@ type SetResult struct {
 }
 
 // ChangeSet adds and deletes elements. Adding an element already present
-// changes nothing; deleting one that is not present is an error, and then
-// nothing changes.
+// changes nothing, and neither does adding one again that add names
+// before: both count as Unchanged, so Added and Unchanged are all add
+// holds, as for set load's repeated lines (LoadBlocklist). Deleting one
+// that is not present is an error, and then nothing changes.
 func (s *State) ChangeSet(name string, add, del []netip.Prefix) (res SetResult, err error) {
 	err = s.change(func(t *tx) error {
+		res = SetResult{}
 		d, err := t.delta(name)
 		if err != nil {
 			return err
 		}
 		a := t.word.sets()
+		distinct := 0
 		err = d.each(add, a, func(p netip.Prefix, has bool) error {
+			distinct++
 			if has {
 				res.Unchanged++
 			} else {
@@ -245,6 +250,7 @@ func (s *State) ChangeSet(name string, add, del []netip.Prefix) (res SetResult, 
 		if err != nil {
 			return err
 		}
+		res.Unchanged += len(add) - distinct
 		err = d.each(del, a, func(p netip.Prefix, has bool) error {
 			if !has {
 				return fmt.Errorf("%s is not in set %s", p, name)
@@ -332,6 +338,11 @@ func (s *State) LoadBlocklist(name string, r io.Reader, opt blocklist.Options, p
 		return res, list.Skipped, fmt.Errorf("%s has no elements: refusing to empty set %s (xdpfw set flush %s empties it)", opt.Name, name, name)
 	}
 	res, err = s.LoadSet(name, list.Prefixes, progress)
+	if err == nil {
+		// A line repeating an element adds what is there by then, as
+		// set add of an element given twice does.
+		res.Unchanged += list.Duplicates
+	}
 	return res, list.Skipped, err
 }
 
