@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"path/filepath"
-	"slices"
 
 	"github.com/urfave/cli/v2"
 
@@ -85,8 +84,8 @@ func readRulesetFile(c *cli.Context, path string) (string, *rules.Ruleset, error
 	if err != nil {
 		return name, nil, err
 	}
-	for _, w := range slices.Concat(rs.Warnings, rules.FamilyWarnings(rs)) {
-		fmt.Fprintf(c.App.ErrWriter, "xdpfw: warning: %s: %s\n", name, w)
+	for _, w := range rs.Warnings {
+		fmt.Fprintf(c.App.ErrWriter, "xdpfw: warning: %v\n", &w.FileError)
 	}
 	return name, rs, nil
 }

@@ -413,20 +413,22 @@ func TestOneIsSingular(t *testing.T) {
 
 // TestApplyOtherFamilyICMP: a file's rule with the other family's ICMP
 // (here proto icmp on IPv6), which the previous release took and saved,
-// applies with a warning, and save | apply -f - of the state changes
+// applies with a warning at its rule's line (as does one on a set of the
+// other family), and save | apply -f - of the state changes
 // nothing; rule add still refuses one. The file was refused, so a state
 // holding such a rule could not apply its own save.
 func TestApplyOtherFamilyICMP(t *testing.T) {
 	privtest.Require(t)
 	pin := privtest.PinDir(t)
-	file := "policy: pass\nrules:\n  - {family: ipv6, proto: icmp, action: drop}\n"
-	warn := "xdpfw: warning: <stdin>: rule #1: the rule matches ipv6 only, but proto icmp is IPv4's: it would match only crafted frames (for IPv6, use proto icmpv6)\n"
+	file := "policy: pass\nsets:\n  s4: {family: ipv4}\nrules:\n  - {family: ipv6, proto: icmp, action: drop}\n  - dst: '@s4'\n    proto: icmpv6\n    action: drop\n"
+	warn := "xdpfw: warning: <stdin>:5: rule #1: the rule matches ipv6 only, but proto icmp is IPv4's: it would match only crafted frames (for IPv6, use proto icmpv6)\n" +
+		"xdpfw: warning: <stdin>:6: rule #2: set @s4 is ipv4, but proto icmpv6 is IPv6's: the rule would match only crafted frames (for IPv4, use proto icmp)\n"
 	out, errOut, err := runCLIBoth(pin, file, "apply", "-f", "-")
-	if err != nil || errOut != warn || !strings.HasPrefix(out, "applied 1 rule ") {
+	if err != nil || errOut != warn || !strings.HasPrefix(out, "applied 2 rules ") {
 		t.Fatalf("apply: %v, printed %q, stderr %q; want the warning %q", err, out, errOut, warn)
 	}
 	saved := mustRunCLI(t, pin, "", "save")
-	if out := mustRunCLI(t, pin, saved, "apply", "-f", "-"); out != "unchanged: 1 rule, policy pass\n" {
+	if out := mustRunCLI(t, pin, saved, "apply", "-f", "-"); out != "unchanged: 2 rules, policy pass\n" {
 		t.Errorf("save | apply -f -: %q", out)
 	}
 	refused(t, pin, "", "proto icmp is IPv4's", "rule", "add", "--family", "ipv6", "--proto", "icmp", "--action", "drop")
@@ -445,7 +447,7 @@ func TestTCPFlagsList(t *testing.T) {
 
 	pin = privtest.PinDir(t)
 	file := "policy: pass\nrules:\n  - action: drop\n    tcp-flags: syn,ack\n"
-	warn := `xdpfw: warning: <stdin>: rule #1: tcp-flags: "syn,ack" means all these flags set, but nftables reads it as any of them: write "syn,ack / syn,ack" for all, or a rule per flag for any` + "\n"
+	warn := `xdpfw: warning: <stdin>:4: rule #1: tcp-flags: "syn,ack" means all these flags set, but nftables reads it as any of them: write "syn,ack / syn,ack" for all, or a rule per flag for any` + "\n"
 	for _, args := range [][]string{{"apply", "--check", "-f", "-"}, {"apply", "-f", "-"}} {
 		out, errOut, err := runCLIBoth(pin, file, args...)
 		if err != nil || errOut != warn {

@@ -125,11 +125,11 @@ func TestTCPFlagsListAgrees(t *testing.T) {
 	privtest.Require(t)
 	old := mustRuleset(t, "policy: pass\nrules:\n  - action: drop\n    tcp-flags: syn,ack\n")
 	if len(old.Warnings) != 1 {
-		t.Fatalf("warnings %q, want one", old.Warnings)
+		t.Fatalf("warnings %v, want one", old.Warnings)
 	}
 	saved := mustRuleset(t, string(rules.FormatYAML(old)))
 	if saved.Warnings != nil || saved.Rules[0] != old.Rules[0] {
-		t.Fatalf("save read back as %+v, warnings %q; want %+v and none", saved.Rules, saved.Warnings, old.Rules)
+		t.Fatalf("save read back as %+v, warnings %v; want %+v and none", saved.Rules, saved.Warnings, old.Rules)
 	}
 	inst, err := NewInstance(old, true)
 	if err != nil {

@@ -335,12 +335,13 @@ func (p *fileParser) rules(fs map[string]field, rs *Ruleset) error {
 		return p.errorf(f.val, "%d rules, at most %d allowed", n, MaxRules)
 	}
 	for i, item := range f.val.Content {
-		r, warn, err := p.rule(resolve(item), rs.Sets)
+		r, warns, err := p.rule(resolve(item), rs.Sets)
 		if err != nil {
 			return err
 		}
-		if warn != nil {
-			rs.Warnings = append(rs.Warnings, fmt.Sprintf("rule #%d: %v", i+1, warn))
+		for _, w := range warns {
+			w.Err = fmt.Errorf("rule #%d: %w", i+1, w.Err)
+			rs.Warnings = append(rs.Warnings, w)
 		}
 		r.ID = uint32(i + 1)
 		rs.Rules = append(rs.Rules, r)
@@ -360,9 +361,9 @@ var ruleKeys = func() []string {
 
 // rule parses one rule mapping, whose @NAMEs must be among the file's
 // sets; its errors carry the line of the offending key or value, or of
-// the rule itself for a rule-level problem. warn is what it took but
-// rule add refuses.
-func (p *fileParser) rule(n *yaml.Node, sets Sets) (r Rule, warn, err error) {
+// the rule itself for a rule-level problem. warns are what it took but
+// rule add refuses, each at its line too.
+func (p *fileParser) rule(n *yaml.Node, sets Sets) (r Rule, warns []Warning, err error) {
 	if n.Kind != yaml.MappingNode {
 		return r, nil, p.errorf(n, "rule: want a mapping, got %s", kindName(n))
 	}
@@ -396,7 +397,7 @@ func (p *fileParser) rule(n *yaml.Node, sets Sets) (r Rule, warn, err error) {
 	// read and saved it so, and its files must still apply.
 	flags := texts["tcp-flags"]
 	if why := ambiguousTCPFlags(flags); why != nil {
-		warn = &FieldError{"tcp-flags", why}
+		warns = append(warns, p.warning(WarnTCPFlags, fs["tcp-flags"].val, &FieldError{"tcp-flags", why}))
 		texts["tcp-flags"] = flags + " / " + flags
 	}
 	// A comment of only spaces, which NewRule refuses for rule add, is
@@ -435,7 +436,17 @@ func (p *fileParser) rule(n *yaml.Node, sets Sets) (r Rule, warn, err error) {
 	if err := r.checkFamilies(sets, false); err != nil {
 		return r, nil, p.errorf(n, "%v", err)
 	}
-	return r, warn, nil
+	// What rule add refuses beyond that is taken, as the previous
+	// release saved it, and said at the rule's line.
+	if err := r.CheckFamilies(sets); err != nil {
+		warns = append(warns, p.warning(WarnCrafted, n, err))
+	}
+	return r, warns, nil
+}
+
+// warning is a Warning of kind about node n.
+func (p *fileParser) warning(kind WarningKind, n *yaml.Node, err error) Warning {
+	return Warning{Kind: kind, FileError: FileError{File: p.name, Line: n.Line, Err: err}}
 }
 
 // priority must be a YAML integer: a quoted "10", a !!str or 10.5 is a

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -445,7 +446,7 @@ func TestParseYAMLQuotesLittle(t *testing.T) {
 // state may still hold, saves as a file that parses back: save | apply
 // -f - and the boot's apply of a file it saved must keep working. The
 // other family's ICMP (proto icmp on IPv6, icmpv6 on IPv4) is refused by
-// rule add, but a file's is taken (FamilyWarnings says it); a refusal
+// rule add, but a file's is taken (a warning at the rule's line says it); a refusal
 // left such a state's own save unappliable.
 func TestFormatYAMLPreviousRules(t *testing.T) {
 	sets := Sets{"s6": {Name: "s6", Family: FamilyIPv6}, "s4": {Name: "s4", Family: FamilyIPv4}}
@@ -482,8 +483,19 @@ func TestFormatYAMLPreviousRules(t *testing.T) {
 		if len(back.Rules) != 1 || back.Rules[0] != r {
 			t.Errorf("%s: read back as %+v, want %+v", tc.name, back.Rules, r)
 		}
-		if w := FamilyWarnings(back); !slices.Equal(w, []string{tc.warn}) {
-			t.Errorf("%s: warnings %q, want %q", tc.name, w, tc.warn)
+		if w, want := warningTexts(back), "saved.yaml:"+strconv.Itoa(ruleLine(FormatYAML(rs)))+": "+tc.warn; !slices.Equal(w, []string{want}) {
+			t.Errorf("%s: warnings %q, want %q", tc.name, w, want)
 		}
 	}
+}
+
+// ruleLine is the line of a saved file's first rule.
+func ruleLine(saved []byte) int {
+	lines := strings.Split(string(saved), "\n")
+	for i, l := range lines {
+		if strings.HasPrefix(l, "rules:") {
+			return i + 2
+		}
+	}
+	return 0
 }

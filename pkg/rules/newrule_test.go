@@ -110,16 +110,25 @@ func TestTCPFlagsList(t *testing.T) {
 		t.Fatal(err)
 	}
 	all := TCPFlags{Set: true, Mask: 0x13, Value: 0x13}
-	warn := []string{`rule #2: tcp-flags: "fin,SYN, ack" means all these flags set, but nftables reads it as any of them: write "fin,syn,ack / fin,syn,ack" for all, or a rule per flag for any`}
-	if rs.Rules[1].Match.TCPFlags != all || !slices.Equal(rs.Warnings, warn) {
-		t.Errorf("a file's fin,SYN, ack: %+v, warnings %q; want %+v, %q", rs.Rules[1].Match.TCPFlags, rs.Warnings, all, warn)
+	warn := []string{`old.yaml:4: rule #2: tcp-flags: "fin,SYN, ack" means all these flags set, but nftables reads it as any of them: write "fin,syn,ack / fin,syn,ack" for all, or a rule per flag for any`}
+	if got := warningTexts(rs); rs.Rules[1].Match.TCPFlags != all || !slices.Equal(got, warn) || rs.Warnings[0].Kind != WarnTCPFlags {
+		t.Errorf("a file's fin,SYN, ack: %+v, warnings %q; want %+v, %q", rs.Rules[1].Match.TCPFlags, got, all, warn)
 	}
 	saved := FormatYAML(rs)
 	back, err := ParseYAML("saved.yaml", saved, FileOptions{})
 	if err != nil || !slices.Equal(back.Rules, rs.Rules) || back.Warnings != nil {
-		t.Errorf("save read back: %v, %+v, warnings %q; want %+v and none\n%s", err, back.Rules, back.Warnings, rs.Rules, saved)
+		t.Errorf("save read back: %v, %+v, warnings %q; want %+v and none\n%s", err, back.Rules, warningTexts(back), rs.Rules, saved)
 	}
 	if !bytes.Contains(saved, []byte("tcp-flags: fin,syn,ack / fin,syn,ack")) {
 		t.Errorf("save wrote\n%s", saved)
 	}
+}
+
+// warningTexts are rs's warnings as the CLI prints them (file:line: ...).
+func warningTexts(rs *Ruleset) []string {
+	var out []string
+	for _, w := range rs.Warnings {
+		out = append(out, w.Error())
+	}
+	return out
 }

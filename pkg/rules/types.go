@@ -48,10 +48,30 @@ type Ruleset struct {
 	// value keeps every default.
 	Conntrack Conntrack
 	// Warnings are what a ruleset file's parser took but rule add
-	// refuses, which the parsed rules no longer show ("rule #2: ...":
-	// a tcp-flags "syn,ack"); callers print them as FamilyWarnings'.
-	Warnings []string
+	// refuses, which the parsed rules no longer show, in file order.
+	Warnings []Warning
 }
+
+// Warning is one thing a ruleset file's parser took but rule add refuses
+// (a file the previous release saved, or a state's save, must still
+// apply), at the line of the rule it is about, as an error about that
+// rule would be: "new.yaml:7: rule #2: ...".
+type Warning struct {
+	Kind WarningKind
+	FileError
+}
+
+// WarningKind says what a Warning is about, for a log to name.
+type WarningKind int
+
+const (
+	// WarnTCPFlags: a bare tcp-flags list ("syn,ack") that nftables
+	// reads as any of the flags, taken as all of them.
+	WarnTCPFlags WarningKind = iota
+	// WarnCrafted: a rule that matches only crafted frames
+	// (CheckFamilies).
+	WarnCrafted
+)
 
 // Rule is one ordered match-action entry. Lower Priority runs first; equal
 // priorities run in ID order, so later additions come after.

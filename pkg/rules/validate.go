@@ -190,21 +190,9 @@ func (r Rule) CheckSetRefs(sets Sets) error { return r.Match.validSetRefs(sets) 
 // may hold such a rule (it matched nothing then as now), and its state
 // must stay changeable. A file refuses only an ICMP type or code against
 // a set of the other family, which the previous release refused too; the
-// rest it takes, as that release saved them (FamilyWarnings).
+// rest it takes, as that release saved them, with a warning at the
+// rule's line (WarnCrafted).
 func (r Rule) CheckFamilies(sets Sets) error { return r.checkFamilies(sets, true) }
-
-// FamilyWarnings says, for rs as parsed from a file, which rules
-// CheckFamilies would refuse ("rule #2: ..."): the file takes them, so
-// that a file the previous release saved still applies.
-func FamilyWarnings(rs *Ruleset) []string {
-	var out []string
-	for i, r := range rs.Rules {
-		if err := r.CheckFamilies(rs.Sets); err != nil {
-			out = append(out, fmt.Sprintf("rule #%d: %v", i+1, err))
-		}
-	}
-	return out
-}
 
 // checkFamilies is CheckFamilies, the crafted-frames cases only if
 // crafted.

@@ -112,7 +112,7 @@ func checkErr(t *testing.T, name string, err error, want string) {
 // TestCheckFamilies: ICMP and ICMPv6 are each one family's protocol, so a
 // rule with one on the other family (by a set, its family or a prefix)
 // matches only crafted frames; rule add refuses them, a file only an
-// ICMP type against a set of the other family (FamilyWarnings says the
+// ICMP type against a set of the other family (a warning at its line says the
 // rest), while Validate, which every commit runs, leaves a stored one be.
 func TestCheckFamilies(t *testing.T) {
 	sets := Sets{"s4": {Name: "s4", Family: FamilyIPv4}, "s6": {Name: "s6", Family: FamilyIPv6}, "both": {Name: "both"}}
@@ -159,11 +159,11 @@ func TestCheckFamilies(t *testing.T) {
 	if want := "f.yaml:5: set @s6 is ipv6, but icmp-type/icmp-code match IPv4 only: the rule would never match"; err == nil || err.Error() != want {
 		t.Errorf("a file with such a rule: %v, want %s", err, want)
 	}
-	// A file takes the rest, as the previous release saved them, and
-	// FamilyWarnings says so.
+	// A file takes the rest, as the previous release saved them, with a
+	// warning at the rule's line.
 	rs, err := ParseYAML("f.yaml", []byte("policy: pass\nrules:\n  - {proto: tcp, action: pass}\n  - {family: ipv6, proto: 1, action: drop}\n"), FileOptions{})
-	want := []string{"rule #2: the rule matches ipv6 only, but proto icmp is IPv4's: it would match only crafted frames (for IPv6, use proto icmpv6)"}
-	if err != nil || !slices.Equal(FamilyWarnings(rs), want) {
-		t.Errorf("a file with proto icmp on IPv6: %v, warnings %q, want %q", err, FamilyWarnings(rs), want)
+	want := []string{"f.yaml:4: rule #2: the rule matches ipv6 only, but proto icmp is IPv4's: it would match only crafted frames (for IPv6, use proto icmpv6)"}
+	if err != nil || !slices.Equal(warningTexts(rs), want) || rs.Warnings[0].Kind != WarnCrafted {
+		t.Errorf("a file with proto icmp on IPv6: %v, warnings %q, want %q", err, warningTexts(rs), want)
 	}
 }

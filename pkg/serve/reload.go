@@ -297,10 +297,12 @@ func (r *reloader) warnAbout(rs *rules.Ruleset, why string) {
 	type warning struct{ msg, key, val string }
 	var ws []warning
 	for _, w := range rs.Warnings {
-		ws = append(ws, warning{"a rule's tcp-flags read otherwise in nftables: applied as all set", "warning", w})
-	}
-	for _, w := range rules.FamilyWarnings(rs) {
-		ws = append(ws, warning{"a rule matches only crafted frames", "warning", w})
+		msg := "a rule's tcp-flags read otherwise in nftables: applied as all set"
+		if w.Kind == rules.WarnCrafted {
+			msg = "a rule matches only crafted frames"
+		}
+		// The warning names the file and the line, as an error does.
+		ws = append(ws, warning{msg, "warning", w.FileError.Error()})
 	}
 	for _, name := range loader.UnknownInterfaces(rs) {
 		ws = append(ws, warning{"a rule names an interface that does not exist here: it matches nothing until the interface exists and xdpfw is attached to it or the ruleset is applied again", "interface", name})
@@ -319,6 +321,6 @@ func (r *reloader) warnAbout(rs *rules.Ruleset, why string) {
 			r.log.Warn(w.msg, "interface", w.val)
 			continue
 		}
-		r.log.Warn(w.msg, "file", r.path, w.key, w.val)
+		r.log.Warn(w.msg, w.key, w.val)
 	}
 }
