@@ -143,7 +143,9 @@ difference is written, so refreshing a feed is cheap. The file has one
 prefix or address per line; '#' and ';' start comments (Spamhaus DROP,
 FireHOL .netset and similar lists read as they are). FILE - reads standard
 input. A line repeating an element is counted as already there, as set add
-counts an element given twice.
+counts an element given twice. An IPv4 address written IPv4-mapped
+(::ffff:192.0.2.1) is a bad line, as set add refuses it: it would match
+only crafted IPv6 frames, never IPv4's.
 
 If any line is bad, nothing changes and the first bad lines are reported
 with their numbers; --skip-invalid loads the good lines and reports the bad

@@ -16,6 +16,10 @@
 // addresses nobody listed. With SkipInvalid such lines are skipped and
 // reported with the rest.
 //
+// An IPv4 address or prefix written IPv4-mapped (::ffff:192.0.2.1) is an
+// error too, as in set add: it is IPv6, and would match only crafted
+// IPv6 frames, never the IPv4 traffic of the address listed.
+//
 // A line covering every address of a family (0.0.0.0/0, ::/0) is refused
 // unless Options.AllowDefaultRoute, even with SkipInvalid: in a list of
 // addresses to block it is almost always a mistake or a poisoned feed, and
@@ -273,6 +277,12 @@ func parseLine(b []byte, fam rules.Family) (uint64, netip.Prefix, error) {
 			return 0, netip.Prefix{}, fmt.Errorf("not an address or prefix (%d bytes)", len(b))
 		}
 		return 0, netip.Prefix{}, err
+	}
+	// An IPv4 address written IPv4-mapped is a bad line, as set add
+	// refuses it: taken as IPv6, the entry would block no IPv4 frame
+	// from the address the feed meant, silently.
+	if err := rules.MappedPrefix(p); err != nil {
+		return 0, netip.Prefix{}, fmt.Errorf("%w: it would match only crafted IPv6 frames, never IPv4's (write %s)", err, rules.Unmapped(p))
 	}
 	switch {
 	case p.Addr().Is4() && fam == rules.FamilyIPv6:

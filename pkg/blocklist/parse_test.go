@@ -77,6 +77,9 @@ func TestParseErrors(t *testing.T) {
 		{"fe80::1%eth0", "zone"},
 		{"1.2.3.4/", "missing prefix length"},
 		{strings.Repeat("a", 200), "not an address or prefix (200 bytes)"},
+		// As set add refuses them: IPv6, they would match no IPv4 frame.
+		{"::ffff:192.0.2.1", "::ffff:192.0.2.1/128 is IPv4 192.0.2.1/32 written as IPv6 (IPv4-mapped): it would match only crafted IPv6 frames, never IPv4's (write 192.0.2.1/32)"},
+		{"::ffff:10.0.0.0/104", "::ffff:10.0.0.0/104 is IPv4 10.0.0.0/8 written as IPv6 (IPv4-mapped): it would match only crafted IPv6 frames, never IPv4's (write 10.0.0.0/8)"},
 	}
 	for _, tc := range cases {
 		_, err := Parse(strings.NewReader("# header\n\n"+tc.line+"\n"), Options{Name: "x.txt"})
@@ -160,13 +163,13 @@ func TestDuplicatesBounded(t *testing.T) {
 
 // TestFamily: a set of one family names the entry of the other family.
 func TestFamily(t *testing.T) {
-	// An IPv4-mapped address stays IPv6, as in rules.
-	in := "192.0.2.0/24\n2001:db8::/32\n198.51.100.1\n::ffff:192.0.2.1\n"
+	// The IPv4-mapped range is IPv6, as in rules.
+	in := "192.0.2.0/24\n2001:db8::/32\n198.51.100.1\n::ffff:0:0/96\n"
 	for _, tc := range []struct {
 		fam  string
 		want string
 	}{
-		{"ipv4", "x: 2 bad entries: line 2: 2001:db8::/32 is IPv6, but the set is ipv4; line 4: ::ffff:192.0.2.1 is IPv6, but the set is ipv4"},
+		{"ipv4", "x: 2 bad entries: line 2: 2001:db8::/32 is IPv6, but the set is ipv4; line 4: ::ffff:0:0/96 is IPv6, but the set is ipv4"},
 		{"ipv6", "x: 2 bad entries: line 1: 192.0.2.0/24 is IPv4, but the set is ipv6; line 3: 198.51.100.1 is IPv4, but the set is ipv6"},
 		{"inet", ""},
 	} {

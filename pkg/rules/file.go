@@ -131,6 +131,8 @@ type fileParser struct {
 	opt   FileOptions
 	runs  []elementRun          // the element lists cut out of the text
 	lists map[*yaml.Node]string // the element lists sets took, and which
+	// warns are the sets' warnings (mappedElement), for the ruleset's.
+	warns []Warning
 }
 
 func (p *fileParser) errorf(n *yaml.Node, format string, args ...any) error {
@@ -297,6 +299,7 @@ func (p *fileParser) ruleset(root *yaml.Node, rs *Ruleset) error {
 		if rs.Sets, err = p.sets(f); err != nil {
 			return err
 		}
+		rs.Warnings = append(rs.Warnings, p.warns...)
 	}
 	pf, hasPolicy := fs["policy"]
 	if hasPolicy {
@@ -397,7 +400,7 @@ func (p *fileParser) rule(n *yaml.Node, sets Sets) (r Rule, warns []Warning, err
 	// read and saved it so, and its files must still apply.
 	flags := texts["tcp-flags"]
 	if why := ambiguousTCPFlags(flags); why != nil {
-		warns = append(warns, p.warning(WarnTCPFlags, fs["tcp-flags"].val, &FieldError{"tcp-flags", why}))
+		warns = append(warns, p.warning(WarnTCPFlags, fs["tcp-flags"].val.Line, &FieldError{"tcp-flags", why}))
 		texts["tcp-flags"] = flags + " / " + flags
 	}
 	// A comment of only spaces, which NewRule refuses for rule add, is
@@ -439,14 +442,14 @@ func (p *fileParser) rule(n *yaml.Node, sets Sets) (r Rule, warns []Warning, err
 	// What rule add refuses beyond that is taken, as the previous
 	// release saved it, and said at the rule's line.
 	if err := r.CheckFamilies(sets); err != nil {
-		warns = append(warns, p.warning(WarnCrafted, n, err))
+		warns = append(warns, p.warning(WarnCrafted, n.Line, err))
 	}
 	return r, warns, nil
 }
 
-// warning is a Warning of kind about node n.
-func (p *fileParser) warning(kind WarningKind, n *yaml.Node, err error) Warning {
-	return Warning{Kind: kind, FileError: FileError{File: p.name, Line: n.Line, Err: err}}
+// warning is a Warning of kind about the file's line.
+func (p *fileParser) warning(kind WarningKind, line int, err error) Warning {
+	return Warning{Kind: kind, FileError: FileError{File: p.name, Line: line, Err: err}}
 }
 
 // priority must be a YAML integer: a quoted "10", a !!str or 10.5 is a

@@ -210,3 +210,30 @@ func TestSetListTakenOnce(t *testing.T) {
 		t.Errorf("an alias to one element: %v", err)
 	}
 }
+
+// TestMappedElementWarned: a set's IPv4-mapped element (set add and set
+// load refuse one) is taken from a ruleset file, as a state holding one
+// saves it, with a warning at its line, in an element run as in the
+// YAML tree; the mapped range itself is no warning.
+func TestMappedElementWarned(t *testing.T) {
+	file := "policy: pass\nsets:\n  a:\n    elements:\n      - 10.0.0.1\n      - ::ffff:192.0.2.1\n  b: {elements: [\"::ffff:0:0/96\", \"::ffff:10.0.0.0/104\"]}\n"
+	want := []string{
+		"f.yaml:6: set a: ::ffff:192.0.2.1/128 is IPv4 192.0.2.1/32 written as IPv6 (IPv4-mapped): it would match only crafted IPv6 frames, never IPv4's (write 192.0.2.1/32)",
+		"f.yaml:7: set b: ::ffff:10.0.0.0/104 is IPv4 10.0.0.0/8 written as IPv6 (IPv4-mapped): it would match only crafted IPv6 frames, never IPv4's (write 10.0.0.0/8)",
+	}
+	for what, parse := range map[string]func(string, []byte) (*Ruleset, error){
+		"ParseYAML": func(name string, data []byte) (*Ruleset, error) { return ParseYAML(name, data, FileOptions{}) },
+		"the tree":  treeParse,
+	} {
+		rs, err := parse("f.yaml", []byte(file))
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if got := warningTexts(rs); !reflect.DeepEqual(got, want) || rs.Warnings[0].Kind != WarnCrafted {
+			t.Errorf("%s: warnings %q, want %q", what, got, want)
+		}
+		if n := len(rs.Sets["a"].Prefixes) + len(rs.Sets["b"].Prefixes); n != 4 {
+			t.Errorf("%s: %d elements, want all 4", what, n)
+		}
+	}
+}

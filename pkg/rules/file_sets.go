@@ -127,9 +127,20 @@ func (p *fileParser) elements(s *Set, f field, k *yaml.Node) error {
 		if err != nil {
 			return p.errorf(item, "set %s: %v", s.Name, err)
 		}
+		p.mappedElement(s, pfx, item.Line)
 		s.Prefixes = append(s.Prefixes, pfx)
 	}
 	return nil
+}
+
+// mappedElement warns of an IPv4-mapped element (MappedPrefix) at its
+// line: set add and set load refuse one, but a file takes it, as a
+// state whose set an earlier release gave one saves it, and that save
+// must still apply.
+func (p *fileParser) mappedElement(s *Set, pfx netip.Prefix, line int) {
+	if err := MappedPrefix(pfx); err != nil {
+		p.warns = append(p.warns, p.warning(WarnCrafted, line, fmt.Errorf("set %s: %w: it would match only crafted IPv6 frames, never IPv4's (write %s)", s.Name, err, Unmapped(pfx))))
+	}
 }
 
 // elementRun takes the run f stands for as the set's elements: each
@@ -157,6 +168,7 @@ func (p *fileParser) elementRun(s *Set, f field, set *yaml.Node) error {
 			ferr = &FileError{File: p.name, Line: line, Err: fmt.Errorf("set %s: %v", s.Name, err)}
 			return
 		}
+		p.mappedElement(s, pfx, line)
 		s.Prefixes = append(s.Prefixes, pfx)
 	})
 	return ferr

@@ -47,15 +47,15 @@ type Ruleset struct {
 	// Conntrack is the file's conntrack: section (timeouts); the zero
 	// value keeps every default.
 	Conntrack Conntrack
-	// Warnings are what a ruleset file's parser took but rule add
-	// refuses, which the parsed rules no longer show, in file order.
+	// Warnings are what a ruleset file's parser took but rule add or
+	// set add refuses, in file order.
 	Warnings []Warning
 }
 
-// Warning is one thing a ruleset file's parser took but rule add refuses
-// (a file the previous release saved, or a state's save, must still
-// apply), at the line of the rule it is about, as an error about that
-// rule would be: "new.yaml:7: rule #2: ...".
+// Warning is one thing a ruleset file's parser took but rule add or set
+// add refuses (a file the previous release saved, or a state's save,
+// must still apply), at the line of the rule or element it is about, as
+// an error about it would be: "new.yaml:7: rule #2: ...".
 type Warning struct {
 	Kind WarningKind
 	FileError
@@ -68,8 +68,8 @@ const (
 	// WarnTCPFlags: a bare tcp-flags list ("syn,ack") that nftables
 	// reads as any of the flags, taken as all of them.
 	WarnTCPFlags WarningKind = iota
-	// WarnCrafted: a rule that matches only crafted frames
-	// (CheckFamilies).
+	// WarnCrafted: a rule (CheckFamilies) or a set's element
+	// (MappedPrefix) that matches only crafted frames.
 	WarnCrafted
 )
 

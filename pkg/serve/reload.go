@@ -288,8 +288,8 @@ func enforcing(dir string) bool {
 }
 
 // warnAbout logs what in rs an operator should hear of: rules read
-// otherwise in nftables, rules that match only crafted frames, rules on
-// interfaces not here. A routine reload that finds the same as the last
+// otherwise in nftables, rules and set elements that match only crafted
+// frames, rules on interfaces not here. A routine reload that finds the same as the last
 // good one says nothing: a feed updated every few minutes repeated them
 // at each update. The operator's own (start, SIGHUP, a change of the
 // config) says them again. The caller holds r.mu.
@@ -299,7 +299,7 @@ func (r *reloader) warnAbout(rs *rules.Ruleset, why string) {
 	for _, w := range rs.Warnings {
 		msg := "a rule's tcp-flags read otherwise in nftables: applied as all set"
 		if w.Kind == rules.WarnCrafted {
-			msg = "a rule matches only crafted frames"
+			msg = "a rule or a set's element matches only crafted frames"
 		}
 		// The warning names the file and the line, as an error does.
 		ws = append(ws, warning{msg, "warning", w.FileError.Error()})
