@@ -88,6 +88,9 @@ itself ready once FILE's first application has been tried, applied or
 refused, so the units ordered after it (network-pre.target) start with
 the firewall in place.
 
+SIGTERM and SIGINT end it at once: a reload waiting for the state's lock
+(another command holding it) is given up, changing nothing.
+
 On exit the firewall keeps enforcing: the program stays attached and the
 pins stay, so restarting or upgrading the service leaves no gap. With
 --detach-on-exit it detaches from every interface and removes the state

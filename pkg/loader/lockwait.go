@@ -2,6 +2,7 @@ package loader
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"strconv"
@@ -18,8 +19,14 @@ import (
 var LockWaitNotice func(dir, holder string)
 
 // lock takes the pin directory's exclusive lock, waiting for it if another
-// process holds it, and telling LockWaitNotice when it must wait.
-func lock(f *os.File, dir string) error {
+// process holds it, and telling LockWaitNotice when it must wait. The
+// wait ends when ctx does (ctx.Err()): flock itself cannot be
+// interrupted (Go restarts it after a signal), so it goes on aside, on a
+// duplicate of fd, which it closes once it has the lock. The lock is
+// the open file's, which both descriptors share: the caller closing f
+// on the error leaves the duplicate the last, and closing it lets the
+// lock go at once, so a wait given up never holds it.
+func lock(ctx context.Context, f *os.File, dir string) error {
 	fd := int(f.Fd())
 	err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB)
 	if err == nil {
@@ -31,10 +38,31 @@ func lock(f *os.File, dir string) error {
 	if LockWaitNotice != nil {
 		LockWaitNotice(dir, lockHolder(fd))
 	}
-	if err := unix.Flock(fd, unix.LOCK_EX); err != nil {
+	if ctx.Done() == nil {
+		if err := unix.Flock(fd, unix.LOCK_EX); err != nil {
+			return fmt.Errorf("lock %s: %w", dir, err)
+		}
+		return nil
+	}
+	dup, err := unix.Dup(fd)
+	if err != nil {
 		return fmt.Errorf("lock %s: %w", dir, err)
 	}
-	return nil
+	got := make(chan error, 1)
+	go func() {
+		err := unix.Flock(dup, unix.LOCK_EX)
+		unix.Close(dup)
+		got <- err
+	}()
+	select {
+	case err := <-got:
+		if err != nil {
+			return fmt.Errorf("lock %s: %w", dir, err)
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("lock %s: given up waiting for %s: %w", dir, lockHolder(fd), ctx.Err())
+	}
 }
 
 // lockHolder names the process holding a flock on fd's file, from

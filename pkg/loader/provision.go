@@ -1,6 +1,7 @@
 package loader
 
 import (
+	"context"
 	"errors"
 	"fmt"
 )
@@ -12,7 +13,15 @@ import (
 // leaves nothing behind; a state it found stays as fn left it. A state
 // of the previous layout is moved to this build first (migrate).
 func Provision(dir string, fn func(*State) error) error {
-	s, err := OpenOrCreate(dir)
+	return ProvisionContext(context.Background(), dir, fn)
+}
+
+// ProvisionContext is Provision, whose wait for the pin directory's lock
+// ends when ctx does, with an error that is ctx.Err() and nothing
+// changed: a service stopping while another process holds the lock
+// (xdpfw serve at SIGTERM) stops then, not when the lock is free.
+func ProvisionContext(ctx context.Context, dir string, fn func(*State) error) error {
+	s, err := open(ctx, dir, true)
 	if err != nil {
 		return err
 	}

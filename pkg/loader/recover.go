@@ -1,6 +1,7 @@
 package loader
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -338,7 +339,7 @@ func RemoveState(dir string) (Removal, error) {
 func salvage(dir string, why error) (Removal, error) {
 	r := Removal{Broken: why.Error()}
 	n := namesOf()
-	lock, err := lockDir(dir, false)
+	lock, err := lockDir(context.Background(), dir, false)
 	if err != nil {
 		return r, err
 	}

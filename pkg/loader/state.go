@@ -1,6 +1,7 @@
 package loader
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	mbits "math/bits"
@@ -53,20 +54,27 @@ type State struct {
 // Open returns the existing pinned state in dir, or an error that is
 // ErrNotAttached (naming dir).
 func Open(dir string) (*State, error) {
-	return open(dir, false)
+	return open(context.Background(), dir, false)
+}
+
+// OpenContext is Open, whose wait for the pin directory's lock ends when
+// ctx does, with an error that is ctx.Err().
+func OpenContext(ctx context.Context, dir string) (*State, error) {
+	return open(ctx, dir, false)
 }
 
 // OpenOrCreate returns the pinned state in dir, creating it (program
 // loaded, maps pinned, empty ruleset with policy pass) if there is none.
 func OpenOrCreate(dir string) (*State, error) {
-	return open(dir, true)
+	return open(context.Background(), dir, true)
 }
 
-func open(dir string, create bool) (*State, error) {
+// open is Open, or OpenOrCreate, whose wait for the lock ends with ctx.
+func open(ctx context.Context, dir string, create bool) (*State, error) {
 	if err := checkEnv(dir); err != nil {
 		return nil, err
 	}
-	lock, err := lockDir(dir, create)
+	lock, err := lockDir(ctx, dir, create)
 	if err != nil {
 		return nil, err
 	}
@@ -113,8 +121,9 @@ func checkEnv(dir string) error {
 // gets is on a directory no path leads to, and another process may have
 // made and locked a new one of that name meanwhile. So it is kept only if
 // dir still is the directory locked; else it is taken again on what dir
-// is now (made again when asked, else no state).
-func lockDir(dir string, create bool) (*os.File, error) {
+// is now (made again when asked, else no state). The wait ends with ctx
+// (lock).
+func lockDir(ctx context.Context, dir string, create bool) (*os.File, error) {
 	for {
 		if create {
 			if err := safeAncestor(dir); err != nil {
@@ -128,7 +137,7 @@ func lockDir(dir string, create bool) (*os.File, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := lock(f, dir); err != nil {
+		if err := lock(ctx, f, dir); err != nil {
 			f.Close()
 			return nil, err
 		}

@@ -2,6 +2,7 @@ package serve
 
 import (
 	"cmp"
+	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -32,6 +33,9 @@ type reloadStatus struct {
 // reloader applies the config file to the pin directory, through the
 // same write path as xdpfw apply (loader.State.ApplyFile).
 type reloader struct {
+	// ctx ends the reload's wait for the state's lock: the service is
+	// stopping (nil: it waits as long as it takes).
+	ctx       context.Context
 	dir, path string
 	maxSize   int64 // Config.MaxSize
 	log       *logger
@@ -111,10 +115,16 @@ func (r *reloader) reload(why string, force bool) {
 		}
 	}
 	if err == nil {
-		err = loader.Provision(r.dir, func(s *loader.State) (err error) {
+		err = loader.ProvisionContext(r.context(), r.dir, func(s *loader.State) (err error) {
 			res, ch, err = s.ApplyFile(rs)
 			return err
 		})
+		if stopped := r.context().Err(); stopped != nil && errors.Is(err, stopped) {
+			// Given up waiting for the lock: nothing changed, and the
+			// status stays what it was.
+			r.log.Warn("config not applied: stopping while another process holds the state's lock", "file", r.path, "trigger", why, "error", err)
+			return
+		}
 	}
 	for _, w := range ch.Warnings {
 		r.log.Warn("attach", "warning", w)
@@ -139,7 +149,7 @@ func (r *reloader) reload(why string, force bool) {
 		if (why != triggerRetry && why != triggerSetFile) || r.status.err != prev {
 			if a := (*loader.AttachAfterApply)(nil); errors.As(err, &a) && a.Live {
 				r.log.Error("config applied, but its interfaces are not all attached", "file", r.path, "trigger", why, "error", err)
-			} else if enforcing(r.dir) {
+			} else if enforcing(r.context(), r.dir) {
 				r.log.Error("config not applied: keeping the last good ruleset", "file", r.path, "trigger", why, "error", err)
 			} else {
 				r.log.Error("config not applied: nothing is enforced until it is (no ruleset applied yet)", "file", r.path, "trigger", why, "error", err)
@@ -258,6 +268,14 @@ func (r *reloader) lists(name string) bool {
 	return r.ifaces[name]
 }
 
+// context is r.ctx, or one that never ends.
+func (r *reloader) context() context.Context {
+	if r.ctx == nil {
+		return context.Background()
+	}
+	return r.ctx
+}
+
 // failing reports whether the last reload failed.
 func (r *reloader) failing() bool {
 	r.mu.Lock()
@@ -274,12 +292,13 @@ func (r *reloader) current() reloadStatus {
 
 // enforcing reports whether dir holds a state (a ruleset applied, which
 // pins keep enforced), as far as can be told: a state that cannot be
-// opened for another reason is taken to be there.
-func enforcing(dir string) bool {
+// opened for another reason, its lock waited for until ctx ended among
+// them, is taken to be there.
+func enforcing(ctx context.Context, dir string) bool {
 	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
 		return false
 	}
-	s, err := loader.Open(dir)
+	s, err := loader.OpenContext(ctx, dir)
 	if err != nil {
 		return !errors.Is(err, loader.ErrNotAttached)
 	}

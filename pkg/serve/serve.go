@@ -62,11 +62,36 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	log := newLogger(cfg.Log, logEvery)
 	logNotices(log)
-	r := &reloader{dir: cfg.PinDir, path: path, maxSize: cfg.MaxSize, log: log}
-
+	// A stop (SIGTERM, SIGINT) ends the run's context as it comes, not
+	// when the loop next looks: a reload waiting for the state's lock,
+	// which another command may hold for long, gives up then, changing
+	// nothing, where it had kept systemd waiting until it killed serve.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
 	defer signal.Stop(sigs)
+	hup := make(chan struct{}, 1)
+	stopped := make(chan os.Signal, 1)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case sig := <-sigs:
+				if sig != syscall.SIGHUP {
+					stopped <- sig
+					cancel()
+					return
+				}
+				select {
+				case hup <- struct{}{}:
+				default: // one is pending: it reads the file as it will be
+				}
+			}
+		}
+	}()
+	r := &reloader{ctx: ctx, dir: cfg.PinDir, path: path, maxSize: cfg.MaxSize, log: log}
 
 	stop := make(chan struct{})
 	defer close(stop)
@@ -89,10 +114,9 @@ func Run(ctx context.Context, cfg Config) error {
 	defer retry.Stop()
 	poll := time.NewTicker(setPollEvery)
 	defer poll.Stop()
-	for done := false; !done; {
+	for ctx.Err() == nil {
 		select {
 		case <-ctx.Done():
-			done = true
 		case <-retry.C:
 			if r.failing() {
 				r.reload(triggerRetry, true)
@@ -101,27 +125,28 @@ func Run(ctx context.Context, cfg Config) error {
 			if r.sets.settled() {
 				r.reload(triggerSetFile, true)
 			}
-		case sig := <-sigs:
-			if sig == syscall.SIGHUP {
-				r.reload("SIGHUP", true)
-				continue
-			}
-			log.Info("stopping", "signal", sig.String())
-			done = true
+		case <-hup:
+			r.reload("SIGHUP", true)
 		case <-changed:
 			r.reload("file changed", false)
 		case name := <-added:
 			r.reload(triggerLink(name), true)
 		}
 	}
+	select {
+	case sig := <-stopped:
+		log.Info("stopping", "signal", sig.String())
+	default:
+	}
 	notify(log, "STOPPING=1")
-	return exit(cfg, log)
+	return exit(ctx, cfg, log)
 }
 
 // exit leaves the firewall enforcing, or removes it with DetachOnExit.
-func exit(cfg Config, log *logger) error {
+// Its look at the state does not wait for the lock: ctx has ended.
+func exit(ctx context.Context, cfg Config, log *logger) error {
 	if !cfg.DetachOnExit {
-		if !enforcing(cfg.PinDir) {
+		if !enforcing(ctx, cfg.PinDir) {
 			log.Info("exiting: no ruleset was applied, nothing enforced", "pin_dir", cfg.PinDir)
 			return nil
 		}
