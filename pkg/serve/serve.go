@@ -171,6 +171,22 @@ func exit(ctx context.Context, cfg Config, log *logger) error {
 // on is tried again.
 const listenRetry = 5 * time.Second
 
+// The metrics server's bounds on a connection. With only the first
+// request's header timeout, a client that sent a request and then
+// nothing (a keep-alive connection, whose wait for the next one had no
+// deadline), or never read the answer, held a goroutine, a buffer and a
+// descriptor for good, and its headers could be 1 MiB. A scraper reconnecting at each scrape costs a
+// handshake; its headers are a few hundred bytes (a bearer token a few
+// KiB). The write's bound counts from the request read, so a scrape
+// waiting its turn at the state's lock (a long apply) gets that long:
+// Prometheus has given up on it well before.
+const (
+	metricsQuiet     = 10 * time.Second // silent before a request's headers are in, or between requests
+	metricsRead      = 30 * time.Second // a whole request
+	metricsWrite     = time.Minute      // a request read to its answer written
+	metricsMaxHeader = 16 << 10         // a request's headers
+)
+
 // serveMetrics serves /metrics from c on addr in the background until
 // stop closes; the listening address goes to the log (port 0 picks one).
 // Only an address that is not one fails it. One that cannot be listened
@@ -197,7 +213,14 @@ func serveMetrics(addr string, c *collector, log *logger, stop <-chan struct{}) 
 		}
 		fmt.Fprintln(w, "xdpfw serve: metrics at /metrics")
 	})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: metricsQuiet,
+		ReadTimeout:       metricsRead,
+		WriteTimeout:      metricsWrite,
+		IdleTimeout:       metricsQuiet,
+		MaxHeaderBytes:    metricsMaxHeader,
+	}
 	if ln != nil {
 		log.Info("metrics", "url", "http://"+ln.Addr().String()+"/metrics")
 	}
