@@ -1,11 +1,15 @@
 package dist
 
 import (
+	"cmp"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // buildXdpfw builds the binary into dir.
@@ -85,4 +89,78 @@ func TestUnit(t *testing.T) {
 	if out, err := exec.Command(exe, append(args, "--help")...).CombinedOutput(); err != nil || !strings.Contains(string(out), "--metrics-listen") {
 		t.Errorf("xdpfw %s --help: %v\n%s", strings.Join(args, " "), err, out)
 	}
+}
+
+// TestUnitKeepsRestarting: the unit restarts a failing serve for good, at
+// a pace of seconds: its start limit (StartLimitBurst starts within
+// StartLimitIntervalSec, [Unit]) is off or never reached at RestartSec
+// apart. The defaults (5 in 10 s) with RestartSec=2s gave up after 10 s
+// of failing starts, at boot before what the service needs was there.
+func TestUnitKeepsRestarting(t *testing.T) {
+	data, err := os.ReadFile("xdpfw.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	unit := unitSections(string(data))
+	if r := unit["Service"]["Restart"]; r != "on-failure" && r != "always" {
+		t.Errorf("Restart=%s: a failing serve is not restarted", r)
+	}
+	pace := timeSpan(t, "RestartSec", cmp.Or(unit["Service"]["RestartSec"], "100ms"))
+	if pace < time.Second || pace > time.Minute {
+		t.Errorf("RestartSec=%s: want a restart every few seconds, not a tight loop or a long gap", pace)
+	}
+	interval := timeSpan(t, "StartLimitIntervalSec", cmp.Or(unit["Unit"]["StartLimitIntervalSec"], "10s"))
+	burst, err := strconv.Atoi(cmp.Or(unit["Unit"]["StartLimitBurst"], "5"))
+	if err != nil {
+		t.Fatalf("StartLimitBurst: %v", err)
+	}
+	if interval != 0 && time.Duration(burst)*pace <= interval {
+		t.Errorf("%d starts %s apart fit in StartLimitIntervalSec=%s: systemd gives up on a failing serve after %s",
+			burst, pace, interval, time.Duration(burst)*pace)
+	}
+}
+
+// unitSections is a unit file's keys by section (the last of a key given
+// twice).
+func unitSections(text string) map[string]map[string]string {
+	out := map[string]map[string]string{}
+	section := ""
+	for _, line := range strings.Split(text, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || line[0] == '#' || line[0] == ';' {
+			continue
+		}
+		if strings.HasPrefix(line, "[") && strings.HasSuffix(line, "]") {
+			section = line[1 : len(line)-1]
+			continue
+		}
+		if k, v, ok := strings.Cut(line, "="); ok {
+			if out[section] == nil {
+				out[section] = map[string]string{}
+			}
+			out[section][strings.TrimSpace(k)] = strings.TrimSpace(v)
+		}
+	}
+	return out
+}
+
+// timeSpan reads a systemd time span of one unit ("5s", "2min", "500ms",
+// a bare number of seconds, "infinity": a start limit's interval that
+// never ends, which counts every start).
+func timeSpan(t *testing.T, key, v string) time.Duration {
+	t.Helper()
+	if v == "infinity" {
+		return math.MaxInt64
+	}
+	if _, err := strconv.ParseFloat(v, 64); err == nil {
+		v += "s"
+	}
+	for long, short := range map[string]string{"min": "m", "sec": "s", "hr": "h"} {
+		v = strings.Replace(v, long, short, 1)
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		t.Fatalf("%s=%s: %v", key, v, err)
+	}
+	return d
 }
