@@ -17,6 +17,9 @@ func doctorCommand() *cli.Command {
 each with a verdict: ok, warn (xdpfw works, not at its best) or fail
 (xdpfw cannot work until it is fixed), and what to do about it.
 
+  root        whether it has the capabilities xdpfw needs: CAP_BPF (or
+              CAP_SYS_ADMIN) and CAP_NET_ADMIN, as root has, or another
+              user given them (AmbientCapabilities)
   kernel      the running release, the minimum xdpfw needs and whether it
               is one xdpfw is tested on
   features    every BPF feature the program uses (program and map types,
@@ -34,7 +37,7 @@ each with a verdict: ok, warn (xdpfw works, not at its best) or fail
               kernel on Linux 6.3 and later, else a list of drivers)
 
 Doctor changes nothing: nothing is attached, pinned or loaded for longer
-than a probe. Run it as root. It exits non-zero when a check fails.`,
+than a probe. Run it as root, or as the user the firewall runs as. It exits non-zero when a check fails.`,
 		Flags: []cli.Flag{jsonFlag()},
 		Action: func(c *cli.Context) error {
 			r, err := doctor.Run(c.String("pin-dir"), c.Args().Slice())

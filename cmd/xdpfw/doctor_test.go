@@ -5,10 +5,14 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"os"
+	"os/exec"
 	"regexp"
+	"syscall"
 	"testing"
 
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 
 	"github.com/xdpfw/xdpfw/internal/privtest"
 	"github.com/xdpfw/xdpfw/pkg/perf"
@@ -108,5 +112,39 @@ func TestDoctorFailsOnMissingInterface(t *testing.T) {
 	}
 	if !regexp.MustCompile(`(?m)^interface xdpfw-no-such +fail +no such interface`).Match(out.Bytes()) {
 		t.Errorf("output:\n%s", out.String())
+	}
+}
+
+// TestDoctorCapabilities: doctor's root check goes by the process's
+// capabilities, not its uid: a user given CAP_BPF and CAP_NET_ADMIN (a
+// unit's AmbientCapabilities) passes it, one without fails it. It failed
+// every user but root.
+func TestDoctorCapabilities(t *testing.T) {
+	privtest.Require(t)
+	exe := copyExecutable(t)
+	for _, tc := range []struct {
+		name string
+		caps []uintptr
+		want string
+	}{
+		{"given CAP_BPF and CAP_NET_ADMIN", []uintptr{unix.CAP_BPF, unix.CAP_NET_ADMIN}, "ok"},
+		{"given CAP_BPF alone", []uintptr{unix.CAP_BPF}, "fail"},
+	} {
+		cmd := exec.Command(exe, "--pin-dir", privtest.PinDir(t), "doctor", "--json", "lo")
+		cmd.Env = append(os.Environ(), "XDPFW_TEST_MAIN=1")
+		cmd.SysProcAttr = &syscall.SysProcAttr{
+			Credential:  &syscall.Credential{Uid: 65534, Gid: 65534},
+			AmbientCaps: tc.caps,
+		}
+		out, _ := cmd.Output() // other checks may fail: the BPF filesystem is root's
+		var rep struct {
+			Root struct{ Verdict, Detail string } `json:"root"`
+		}
+		if err := json.Unmarshal(out, &rep); err != nil {
+			t.Fatalf("%s: doctor --json: %v\n%s", tc.name, err, out)
+		}
+		if rep.Root.Verdict != tc.want {
+			t.Errorf("uid 65534 %s: root check %s (%s), want %s", tc.name, rep.Root.Verdict, rep.Root.Detail, tc.want)
+		}
 	}
 }

@@ -8,6 +8,7 @@ package doctor
 import (
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/xdpfw/xdpfw/pkg/kernel"
 	"github.com/xdpfw/xdpfw/pkg/loader"
@@ -91,11 +92,30 @@ func (r *Report) Failed() int {
 	return n
 }
 
+// checkRoot is whether this process has the capabilities xdpfw needs:
+// root's, or a user's given them (a unit's AmbientCapabilities, a
+// container's added ones). The uid alone failed such a user, and passed
+// root in a container without them.
 func checkRoot() Finding {
-	if os.Geteuid() != 0 {
-		return Finding{Fail, "not running as root: xdpfw and these probes need CAP_BPF and CAP_NET_ADMIN (run: sudo xdpfw doctor)"}
+	missing, err := loader.MissingCapabilities()
+	if err != nil {
+		return Finding{Fail, err.Error()}
 	}
-	return Finding{OK, "running as root"}
+	return rootFinding(os.Geteuid(), missing)
+}
+
+// rootFinding is checkRoot's verdict for effective uid euid lacking the
+// capabilities missing.
+func rootFinding(euid int, missing []string) Finding {
+	switch {
+	case len(missing) > 0 && euid == 0:
+		return Finding{Fail, fmt.Sprintf("running as root without %s: xdpfw and these probes need CAP_BPF (or CAP_SYS_ADMIN) and CAP_NET_ADMIN (a container's or unit's capabilities leave them out)", strings.Join(missing, " and "))}
+	case len(missing) > 0:
+		return Finding{Fail, fmt.Sprintf("not running as root and without %s: xdpfw and these probes need CAP_BPF (or CAP_SYS_ADMIN) and CAP_NET_ADMIN (run: sudo xdpfw doctor)", strings.Join(missing, " and "))}
+	case euid == 0:
+		return Finding{OK, "running as root"}
+	}
+	return Finding{OK, fmt.Sprintf("running as uid %d with the capabilities xdpfw needs (CAP_BPF or CAP_SYS_ADMIN, and CAP_NET_ADMIN)", euid)}
 }
 
 // Kernel is the running kernel against xdpfw's minimum and tested ones.

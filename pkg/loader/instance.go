@@ -139,8 +139,14 @@ func newInstance(repl map[string]*ebpf.Map, trace bool, flows uint32) (*Instance
 	return t, nil
 }
 
+// checkRoot fails without the capabilities xdpfw needs, root's or given
+// another user (MissingCapabilities).
 func checkRoot() error {
-	if unix.Geteuid() != 0 {
+	missing, err := MissingCapabilities()
+	if err != nil {
+		return err
+	}
+	if len(missing) > 0 {
 		return ErrNotRoot
 	}
 	return nil
