@@ -37,7 +37,8 @@ each with a verdict: ok, warn (xdpfw works, not at its best) or fail
               kernel on Linux 6.3 and later, else a list of drivers)
 
 Doctor changes nothing: nothing is attached, pinned or loaded for longer
-than a probe. Run it as root, or as the user the firewall runs as. It exits non-zero when a check fails.`,
+than a probe. Run it as root, or as the user the firewall runs as. It
+exits non-zero when a check fails.`,
 		Flags: []cli.Flag{jsonFlag()},
 		Action: func(c *cli.Context) error {
 			r, err := doctor.Run(c.String("pin-dir"), c.Args().Slice())

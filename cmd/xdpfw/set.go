@@ -68,8 +68,9 @@ attached, like apply.`,
 
 func setAddDelCommand(verb string) *cli.Command {
 	usage, desc := "add elements to a set", `Adds prefixes or addresses in one atomic change. An element already in the
-set, or given again, is left as it is and counted as already there. Adding a prefix never splits or merges others: sets
-may overlap (an address is in the set if any element contains it).
+set, or given again, is left as it is and counted as already there.
+Adding a prefix never splits or merges others: sets may overlap (an
+address is in the set if any element contains it).
 0.0.0.0/0 and ::/0 are refused unless --allow-default-route, as in a list
 set load reads: a script adding a feed's entries one by one must not take
 a poisoned one that drops (or, in a pass rule, opens to) every address.`
