@@ -44,6 +44,7 @@ type reloader struct {
 	status reloadStatus
 	seen   [sha256.Size]byte // contents last tried
 	unread string            // or why the file could not be read then
+	held   bool              // unread as another process held it open for writing
 	tried  bool
 	sets   setFiles // the set files it names, polled (setfiles.go)
 	// ifaces are the interfaces the file last parsed names (watchLinks).
@@ -88,6 +89,8 @@ func (r *reloader) reload(why string, force bool) {
 	r.mu.Lock()
 	same := r.tried && sum == r.seen && unread == r.unread
 	r.seen, r.unread, r.tried = sum, unread, true
+	var h *heldOpen
+	r.held = errors.As(err, &h)
 	r.mu.Unlock()
 	if same && !force {
 		return
@@ -175,39 +178,84 @@ func (r *reloader) reload(why string, force bool) {
 }
 
 // maxSettleWait bounds how long readSettled waits for a file written
-// without a pause: the service does nothing else meanwhile.
+// without a pause, or held open for writing: the service does nothing
+// else meanwhile.
 const maxSettleWait = 2 * time.Second
 
-// readSettled reads the config once it has stayed as it is for settle.
-// The watch waits so before it reports a change, but the start, SIGHUP,
-// the retry and the set files' poll read it whenever they come: one
-// written in place (scp, an editor that does not rename) was then read
-// half written, and a file cut after a whole line parses (cut after
-// "rules:", a drop policy with no rule). Its change time is looked at
-// after the read: older than settle, the file was quiet that long and
-// all through the read. A writer that pauses longer than settle in the
-// middle of the file is still read half written, by the watch's reload
-// as well: no stamp tells a pause from an end. That reload applies the
-// whole file once the write goes on; writing it aside and renaming it
-// over (as editors, install(1) and ConfigMaps do) never shows it half
-// written.
+// readSettled reads the config once it has stayed as it is for settle
+// and no other process holds it open for writing. The watch waits so
+// before it reports a change, but the start, SIGHUP, the retry and the
+// set files' poll read it whenever they come: one written in place
+// (scp, an editor that does not rename) was then read half written, and
+// a file cut after a whole line parses (cut after "rules:", a drop
+// policy with no rule). Its change time is looked at after the read:
+// older than settle, the file was quiet that long and all through the
+// read. A writer that pauses longer than settle in the middle of the
+// file has it quiet as a finished one is; that it still holds the file
+// open for writing (writerOf) is what tells the two apart. One still
+// holding it at maxSettleWait fails the read; it writing again is a
+// change the watch reports, and it closing the file is not
+// (reloader.writerDone picks that up). A writer that closes the file
+// between its chunks (echo >> file) is not seen: writing the file aside
+// and renaming it over (as editors, install(1) and ConfigMaps do) never
+// shows it half written.
 func readSettled(path string, max int64) ([]byte, error) {
 	var waited time.Duration
 	for {
 		data, err := input.ReadFile(path, max)
-		wait := settle - changedAgo(path)
+		wait, writer := settle-changedAgo(path), 0
+		if err == nil && wait <= 0 {
+			// Only once quiet: the scan costs more than a stat.
+			if writer = writerOf(path); writer != 0 {
+				wait = settle
+			}
+		}
 		if err != nil || wait <= 0 {
 			return data, err
 		}
 		if waited >= maxSettleWait {
 			// The bound, not the wait, which varies by the millisecond:
 			// a retry failing so again is not news (reloader.reload).
+			if writer != 0 {
+				return nil, &heldOpen{path, writer}
+			}
 			return nil, fmt.Errorf("%s is still being written after %s: not read half written", path, maxSettleWait)
 		}
 		time.Sleep(wait)
 		waited += wait
 	}
 }
+
+// heldOpen is readSettled's failure for a file another process still
+// holds open for writing.
+type heldOpen struct {
+	path string
+	pid  int
+}
+
+func (e *heldOpen) Error() string {
+	return fmt.Sprintf("%s is still open for writing (by process %d) after %s: not read half written", e.path, e.pid, maxSettleWait)
+}
+
+// writerDone reports whether the last reload failed for a writer
+// holding the file open and none holds it now: a close is no change the
+// watch reports (fsnotify reports writes, not closes), so a writer that
+// wrote its last line, paused past maxSettleWait and then closed the
+// file (cat > file ended by a late ^D) had it applied only at the next
+// retry, up to retryEvery later.
+func (r *reloader) writerDone() bool {
+	r.mu.Lock()
+	held := r.held
+	r.mu.Unlock()
+	return held && writerOf(r.path) == 0
+}
+
+// writerRecheck is how often writerDone is asked.
+const writerRecheck = time.Second
+
+// triggerClosed is the reload of a file whose writer closed it
+// (writerDone).
+const triggerClosed = "closed by its writer"
 
 // changedAgo is how long ago path last changed (its inode's change
 // time, which a writer cannot set back as it can the modification

@@ -44,14 +44,16 @@ const logEvery = 10 * time.Second
 
 // Run applies the config file and keeps it applied until ctx ends or the
 // process gets SIGTERM or SIGINT; SIGHUP re-applies the file, and so
-// does a retry every retryEvery while the last attempt failed, and a
-// change of a set file it names, once quiet for setPollEvery. Under
-// systemd (NOTIFY_SOCKET) it says READY=1 once the file's first
-// application has been tried, and STOPPING=1 when it stops. It fails
-// only when it cannot start (the metrics address is malformed, the
-// config's directory cannot be watched) or when --detach-on-exit cannot
-// remove the state; a bad config file is logged and waited out, and so
-// is a metrics address that cannot be listened on yet.
+// does a retry every retryEvery while the last attempt failed, the
+// close of the file by a writer the last attempt waited out
+// (writerDone), and a change of a set file it names, once quiet for
+// setPollEvery. Under systemd (NOTIFY_SOCKET) it says READY=1 once the
+// file's first application has been tried, and STOPPING=1 when it
+// stops. It fails only when it cannot start (the metrics address is
+// malformed, the config's directory cannot be watched) or when
+// --detach-on-exit cannot remove the state; a bad config file is logged
+// and waited out, and so is a metrics address that cannot be listened
+// on yet.
 func Run(ctx context.Context, cfg Config) error {
 	if cfg.Log == nil {
 		cfg.Log = os.Stderr
@@ -114,12 +116,18 @@ func Run(ctx context.Context, cfg Config) error {
 	defer retry.Stop()
 	poll := time.NewTicker(setPollEvery)
 	defer poll.Stop()
+	recheck := time.NewTicker(writerRecheck)
+	defer recheck.Stop()
 	for ctx.Err() == nil {
 		select {
 		case <-ctx.Done():
 		case <-retry.C:
 			if r.failing() {
 				r.reload(triggerRetry, true)
+			}
+		case <-recheck.C:
+			if r.writerDone() {
+				r.reload(triggerClosed, true)
 			}
 		case <-poll.C:
 			if r.sets.settled() {
