@@ -23,7 +23,10 @@ import (
 // the config itself while a feed is being written would read it half
 // written (setFiles.takeable). Such a reload takes the set as the file
 // was last read whole instead: failing, a feed rewritten more often than
-// the polls look would have had the config never applied again.
+// the polls look would have had the config never applied again. A file
+// another process holds open for writing is not quiet, however long it
+// stays as it is: a download stalled for two polls was applied cut
+// (writers.go).
 
 // stamp is what says a file changed: its size, modification and change
 // times, and inode and device (a file renamed over it), or that it is not
@@ -82,7 +85,10 @@ func (f *setFiles) reading(read func(string, rules.Family) ([]netip.Prefix, erro
 		k := setRead{path, fam}
 		now := stampOf(path)
 		why := fmt.Sprintf("changed since it was read and has not yet stayed as it is for a whole look (every %s): it is read once it has", setPollEvery)
-		if f.takeable(path, now) {
+		if pid := writerOf(path); pid != 0 {
+			// Mid-way, its writer paused (writers.go).
+			why = fmt.Sprintf("is open for writing (by process %d): it is read once closed and as it is for a whole look (every %s)", pid, setPollEvery)
+		} else if f.takeable(path, now) {
 			ps, err := read(path, fam)
 			if stampOf(path) == now {
 				took[path] = now
@@ -177,9 +183,16 @@ func (f *setFiles) settled() bool {
 		now := stampOf(p)
 		l, seen := f.polled[p]
 		same := seen && now == l.at
+		taken, read := f.taken[p]
+		change := !read || now != taken
+		if same && change && writerOf(p) != 0 {
+			// Still open for writing: its writer paused, however long
+			// (a download stalled), is no writer done (writers.go).
+			same = false
+		}
 		l = look{at: now, settled: same, fired: same && l.fired}
 		f.polled[p] = l
-		if taken, read := f.taken[p]; !read || now != taken {
+		if change {
 			changed = append(changed, p)
 			fresh, quiet = fresh || !l.fired, quiet && l.settled
 		}
