@@ -156,6 +156,22 @@ static __always_inline __u64 ct_timeout(__u32 i)
 	return (__u64)sec * 1000000000ULL;
 }
 
+/*
+ * An established flow nothing has answered: picked up from a segment the
+ * host sent mid-stream (its record lost to a flush, an eviction or a
+ * restart; or stray ACKs, an ACK scan from here). Timed as a SYN sent
+ * until a packet comes in on it, or as established if that is shorter,
+ * as Linux caps a picked-up connection without a reply at its
+ * unacknowledged timeout: a host sending such segments to no one filled
+ * the table with flows that lived five days.
+ */
+static __always_inline __u64 ct_unanswered_timeout(void)
+{
+	__u64 syn = ct_timeout(CT_TO_SYN_SENT), est = ct_timeout(CT_TO_ESTABLISHED);
+
+	return syn < est ? syn : est;
+}
+
 static __always_inline __u64 ct_flow_timeout(const struct ct_val *v)
 {
 	switch (v->kind) {
@@ -166,6 +182,8 @@ static __always_inline __u64 ct_flow_timeout(const struct ct_val *v)
 		case CT_TCP_SYN_RECV:
 			return ct_timeout(CT_TO_SYN_RECV);
 		case CT_TCP_ESTABLISHED:
+			if (!v->replied)
+				return ct_unanswered_timeout();
 			return ct_timeout(CT_TO_ESTABLISHED);
 		case CT_TCP_CLOSING:
 			return ct_timeout(CT_TO_CLOSING);
@@ -314,7 +332,8 @@ static __always_inline void ct_learn_view(struct ct_view *v, __u64 now)
 		nv.kind = v->kind;
 		nv.last_seen = now;
 		/* this host answers a SYN (anyone's, maybe spoofed: briefly),
-		 * or picks up a flow it sends on */
+		 * or picks up a flow it sends on (unanswered: briefly too,
+		 * ct_unanswered_timeout) */
 		if (tcp && (flags & (TCP_SYN | TCP_ACK)) == (TCP_SYN | TCP_ACK))
 			nv.tcp = CT_TCP_SYN_RECV;
 		else if (tcp && (flags & (TCP_SYN | TCP_ACK)) != TCP_SYN)

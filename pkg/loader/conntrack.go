@@ -170,7 +170,12 @@ func flowOf(k *xdpfwCtKey, v *xdpfwCtVal, now time.Duration, ct rules.Conntrack)
 	default:
 		fl.State = "unreplied"
 	}
-	fl.Left = max(ct.Timeout(flowTimeout(v))-fl.Age, 0)
+	timeout := ct.Timeout(flowTimeout(v))
+	if v.Kind == layout.CtKindTcp && v.Tcp == layout.CtTcpEstablished && v.Replied == 0 {
+		// picked up mid-stream, unanswered: ct_unanswered_timeout
+		timeout = min(timeout, ct.Timeout(layout.CtToSynSent))
+	}
+	fl.Left = max(timeout-fl.Age, 0)
 	return fl
 }
 
@@ -182,7 +187,8 @@ var ctTCPTimeouts = [...]int{layout.CtTcpSynSent: layout.CtToSynSent, layout.CtT
 
 // flowTimeout is the ct_conf timeout that applies to a flow, as the
 // datapath's ct_flow_timeout picks it (a TCP state it does not know is
-// timed as close).
+// timed as close), but for an unanswered established flow's cap, which
+// flowOf applies.
 func flowTimeout(v *xdpfwCtVal) int {
 	switch v.Kind {
 	case layout.CtKindTcp:

@@ -236,6 +236,30 @@ func TestConntrackAgreement(t *testing.T) {
 				{name: "SYN-ACK retransmitted", out: true, frame: out.TCP(22, 5559, "SA"), at: 401 * time.Second},
 				{name: "gone after the syn-recv timeout (ssh is open)", frame: in.TCP(5559, 22, "PA"), at: 462 * time.Second, want: ctInv, pass: true},
 			}},
+			// A flow picked up from a segment the host sends
+			// mid-stream (an ACK of no known flow: its record
+			// flushed or evicted, stray ACKs, an ACK scan from here)
+			// lives syn-sent's 120 s until a packet comes in on it,
+			// then established's, as Linux caps a picked-up
+			// connection without a reply at its unacknowledged
+			// timeout: it lived five days answered or not. The
+			// answer is established, as Linux's reply direction is.
+			{"tcp picked up mid-stream", hostFW, []ctStep{
+				{name: "stray ACK out", out: true, frame: out.TCP(40007, 443, "A")},
+				{name: "answer within 120 s", frame: in.TCP(443, 40007, "A"), at: 119 * time.Second, want: ctEst, pass: true},
+				{name: "answered: lives on past 120 s", frame: in.TCP(443, 40007, "PA"), at: 119*time.Second + 24*time.Hour, want: ctEst, pass: true},
+				{name: "ACK out, nothing answers", out: true, frame: out.TCP(40008, 443, "A"), at: 200 * time.Second},
+				{name: "more out keeps it", out: true, frame: out.TCP(40008, 443, "PA"), at: 300 * time.Second},
+				{name: "gone 120 s after the last", frame: in.TCP(443, 40008, "PA"), at: 421 * time.Second, want: ctInv},
+			}},
+			// tcp-established shorter than tcp-syn-sent times it, as
+			// Linux takes the shorter.
+			{"tcp picked up, short established", hostFW + "conntrack: {timeouts: {tcp-established: 60s}}\n", []ctStep{
+				{name: "stray ACK out", out: true, frame: out.TCP(40009, 443, "A")},
+				{name: "within tcp-established", frame: in.TCP(443, 40009, "A"), at: 59 * time.Second, want: ctEst, pass: true},
+				{name: "ACK out again", out: true, frame: out.TCP(40010, 443, "A"), at: 100 * time.Second},
+				{name: "past tcp-established", frame: in.TCP(443, 40010, "A"), at: 161 * time.Second, want: ctInv},
+			}},
 			{"udp request and reply", hostFW, []ctStep{
 				{name: "reply before the request", frame: in.UDP(53, 40010), want: ctNew},
 				{name: "request", out: true, frame: out.UDP(40010, 53), at: time.Second},

@@ -110,17 +110,23 @@ func TestFlowOfTCPStates(t *testing.T) {
 	const now, age = time.Hour, 5 * time.Second
 	for _, tc := range []struct {
 		tcp            uint8
+		unanswered     bool
 		state, timeout string
 	}{
-		{layout.CtTcpSynSent, "syn-sent", "tcp-syn-sent"},
-		{layout.CtTcpSynRecv, "syn-recv", "tcp-syn-recv"},
-		{layout.CtTcpEstablished, "established", "tcp-established"},
-		{layout.CtTcpClosing, "closing", "tcp-closing"},
-		{layout.CtTcpClose, "close", "tcp-close"},
-		{7, "tcp-7", "tcp-close"}, // none the datapath writes: timed as close, as it does
+		{layout.CtTcpSynSent, false, "syn-sent", "tcp-syn-sent"},
+		{layout.CtTcpSynRecv, false, "syn-recv", "tcp-syn-recv"},
+		{layout.CtTcpEstablished, false, "established", "tcp-established"},
+		// picked up mid-stream, nothing answered: syn-sent's, the shorter here
+		{layout.CtTcpEstablished, true, "established", "tcp-syn-sent"},
+		{layout.CtTcpClosing, false, "closing", "tcp-closing"},
+		{layout.CtTcpClose, false, "close", "tcp-close"},
+		{7, false, "tcp-7", "tcp-close"}, // none the datapath writes: timed as close, as it does
 	} {
 		k := xdpfwCtKey{Family: 4, Proto: 6, Lport: 40000, Rport: 443}
 		v := xdpfwCtVal{LastSeen: uint64(now - age), Kind: layout.CtKindTcp, Tcp: tc.tcp, Replied: 1}
+		if tc.unanswered {
+			v.Replied = 0
+		}
 		fl := flowOf(&k, &v, now, ct)
 		if want := timeout(tc.timeout) - age; fl.State != tc.state || fl.Left != want {
 			t.Errorf("tcp state %d: listed %s with %s left, want %s with %s (its %s timeout less its age)",

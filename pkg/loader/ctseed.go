@@ -21,19 +21,22 @@ import (
 // reads the table its packets would be dropped. The kernel's socket
 // table knows those connections: each established TCP socket of this
 // network namespace, loopback's aside, becomes an established flow (a
-// half-closed one a closing flow: socketFlowState) wherever the table has no record of it (a learnt record is the
-// truer), or, in a resize's new table, only a handshake's: a syn-sent or
+// half-closed one a closing flow: socketFlowState) wherever the table has
+// no record of it (a learnt record is the truer), or, in a resize's new
+// table, only a handshake's or an unanswered one's: a syn-sent or
 // syn-recv record is what the learner keeps of a connection whose answers
 // nothing placed (the idle table's, a drop policy's without a ct-state
 // rule) until the host acknowledges past the handshake, which a learner
-// attached after that never saw; it would time out in a minute or two of
-// quiet, cutting the peer that speaks next, so it becomes established
-// (seedSocket). A live table's records (an attach's) are the datapath's
-// alone: the control plane cannot read and write one back as a step, and
-// a packet between would be lost (a FIN's closing written over). UDP
-// sockets are not read: a connected one says nothing of
-// whether its peer ever answered, and a datagram flow is learnt again
-// from its next packet out.
+// attached after that never saw, and an established one not replied is
+// what it keeps of a connection it picked up from a segment the host sent
+// mid-stream (timed as a SYN sent until something comes in on it); either
+// would time out in a minute or two of quiet, cutting the peer that
+// speaks next, so it becomes the socket's state, replied (seedSocket). A
+// live table's records (an attach's) are the datapath's alone: the
+// control plane cannot read and write one back as a step, and a packet
+// between would be lost (a FIN's closing written over). UDP sockets are
+// not read: a connected one says nothing of whether its peer ever
+// answered, and a datagram flow is learnt again from its next packet out.
 
 // socketFlows are the calling thread's network namespace's established
 // and half-closed TCP connections as flows last seen at now. A dump the kernel
@@ -134,8 +137,9 @@ func seedSockets(ct *ebpf.Map, now uint64, live bool) (int, error) {
 // ct is live: the datapath's update of it between a read and a write
 // here would be lost, and an insert only where there is none loses
 // nothing (a packet's record stands either way). In a table no program
-// writes yet, a record of the handshake alone becomes established and
-// replied, last seen at v's time if not later.
+// writes yet, a record of the handshake alone, or of an established flow
+// nothing answered, becomes the socket's state and replied, last seen at
+// v's time if not later.
 func seedSocket(ct *ebpf.Map, k *xdpfwCtKey, v *xdpfwCtVal, live bool) (added bool, err error) {
 	err = ct.Update(k, v, ebpf.UpdateNoExist)
 	if !errors.Is(err, ebpf.ErrKeyExist) {
@@ -151,7 +155,8 @@ func seedSocket(ct *ebpf.Map, k *xdpfwCtKey, v *xdpfwCtVal, live bool) (added bo
 		}
 		return false, err
 	}
-	if cur.Kind != layout.CtKindTcp || cur.Tcp >= layout.CtTcpEstablished {
+	if cur.Kind != layout.CtKindTcp || cur.Tcp > layout.CtTcpEstablished ||
+		cur.Tcp == layout.CtTcpEstablished && cur.Replied != 0 {
 		return false, nil
 	}
 	cur.Tcp, cur.Replied, cur.LastSeen = v.Tcp, 1, max(cur.LastSeen, v.LastSeen)

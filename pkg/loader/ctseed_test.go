@@ -19,8 +19,8 @@ import (
 // established flows; a record the table already had of one is kept as
 // it was, unless it is of a handshake the kernel says is done (a
 // syn-sent or syn-recv record, learnt while nothing placed the answers
-// coming in), which becomes established; loopback's connections are left
-// out.
+// coming in) or established and unanswered (picked up mid-stream), which
+// becomes established and replied; loopback's connections are left out.
 func TestCTSeedSockets(t *testing.T) {
 	privtest.Require(t)
 	dir := privtest.PinDir(t)
@@ -71,9 +71,19 @@ func TestCTSeedSockets(t *testing.T) {
 		if err := s.maps.Ct.Put(&serverKey, &known); err != nil {
 			return err
 		}
+		// And a pair the learner picked up mid-stream, from segments
+		// going out (its records flushed or forgotten by the idle
+		// table): established, nothing answered, timed as a SYN sent.
+		picked, err := tcpPair(addr)
+		if err != nil {
+			return err
+		}
+		defer closeAll(picked)
 		half := map[xdpfwCtKey]xdpfwCtVal{
 			key(learnt[0].LocalAddr(), learnt[0].RemoteAddr()): {LastSeen: 1, Kind: layout.CtKindTcp, Tcp: layout.CtTcpSynSent},
 			key(learnt[1].LocalAddr(), learnt[1].RemoteAddr()): {LastSeen: 1, Kind: layout.CtKindTcp, Tcp: layout.CtTcpSynRecv},
+			key(picked[0].LocalAddr(), picked[0].RemoteAddr()): {LastSeen: 1, Kind: layout.CtKindTcp, Tcp: layout.CtTcpEstablished},
+			key(picked[1].LocalAddr(), picked[1].RemoteAddr()): {LastSeen: 1, Kind: layout.CtKindTcp, Tcp: layout.CtTcpEstablished},
 		}
 		for k, v := range half {
 			if err := s.maps.Ct.Put(&k, &v); err != nil {
@@ -96,7 +106,7 @@ func TestCTSeedSockets(t *testing.T) {
 		}
 		for k, was := range half {
 			if err := s.maps.Ct.Lookup(&k, &v); err != nil || v.Tcp != layout.CtTcpEstablished || v.Replied != 1 || v.LastSeen <= 1 {
-				t.Errorf("a connection learnt in TCP state %d: %+v (%v), want established, replied, last seen at the resize", was.Tcp, v, err)
+				t.Errorf("a connection learnt in TCP state %d, replied %d: %+v (%v), want established, replied, last seen at the resize", was.Tcp, was.Replied, v, err)
 			}
 		}
 		n := 0
@@ -104,8 +114,8 @@ func TestCTSeedSockets(t *testing.T) {
 			n += len(keys)
 			return nil
 		})
-		if err != nil || n != 4 {
-			t.Errorf("%d flows in the table (%v), want the two pairs' four: loopback's left out", n, err)
+		if err != nil || n != 6 {
+			t.Errorf("%d flows in the table (%v), want the three pairs' six: loopback's left out", n, err)
 		}
 		return nil
 	})

@@ -78,7 +78,7 @@ type CTConfig struct {
 	Capacity     int // flows
 	FragCapacity int // fragmented datagrams being tracked
 
-	TCPSynSent     time.Duration // a SYN sent, no answer yet
+	TCPSynSent     time.Duration // a SYN sent, or a flow picked up mid-stream, no answer yet
 	TCPSynRecv     time.Duration // a SYN answered (this host's SYN-ACK), not yet acknowledged
 	TCPEstablished time.Duration
 	TCPClosing     time.Duration // a FIN seen either way
@@ -183,6 +183,16 @@ func (t *Tracker) Lookup(key FlowKey, now time.Duration) *Flow {
 func (t *Tracker) timeout(f *Flow) time.Duration {
 	switch f.kind {
 	case kindTCP:
+		if f.tcp == tcpEstablished && !f.Replied {
+			// Picked up from a segment the host sent mid-stream (its
+			// record lost to a flush, an eviction or a restart; or
+			// stray ACKs, an ACK scan from here), nothing answered
+			// yet: timed as a SYN sent, or as established if that is
+			// shorter, as Linux caps a picked-up connection without a
+			// reply at its unacknowledged timeout. A host sending such
+			// segments to no one filled the table for five days.
+			return min(t.cfg.TCPSynSent, t.cfg.TCPEstablished)
+		}
 		return [...]time.Duration{t.cfg.TCPSynSent, t.cfg.TCPSynRecv, t.cfg.TCPEstablished, t.cfg.TCPClosing, t.cfg.TCPClose}[f.tcp]
 	case kindUDP:
 		if f.Replied {
@@ -228,7 +238,9 @@ func (t *Tracker) Egress(p *Packet, frame []byte, now time.Duration) {
 			// SYN flood at an open port cannot fill the table for days.
 			f.tcp = tcpSynRecv
 		default:
-			f.tcp = tcpEstablished // picks up a flow it sends on
+			// Picks up a flow it sends on: unanswered, timed short
+			// until something comes back (timeout).
+			f.tcp = tcpEstablished
 		}
 	} else if v.kind == kindTCP && f.tcp >= tcpClosing && v.tcpFlags&(tcpSYN|tcpACK) == tcpSYN {
 		f.tcp, f.Replied = tcpSynSent, false // the ports reused for a new connection

@@ -202,6 +202,35 @@ func TestConntrackTCPResetAndSynTimeout(t *testing.T) {
 	})
 }
 
+// TestConntrackTCPPickup: a flow picked up from a segment the host sends
+// mid-stream (an ACK of no known flow: its record flushed or evicted,
+// or an ACK scan from here) is timed as a SYN sent until a packet comes
+// in on it, then as established; Linux likewise caps a picked-up
+// connection without a reply at its unacknowledged timeout. It lived
+// five days answered or not. The answer is established, as Linux's
+// reply direction is.
+func TestConntrackTCPPickup(t *testing.T) {
+	eachFamily(t, func(t *testing.T, _ ctFamily, out, in ctPkt) []ctStep {
+		return []ctStep{
+			{name: "stray ACK out", out: true, frame: out.tcp(40100, 443, "A")},
+			{name: "nothing answered: gone after 120 s", frame: in.tcp(443, 40100, "A"), at: 121 * time.Second, want: CTInvalid},
+			{name: "ACK out, picking a connection up", out: true, frame: out.tcp(40101, 443, "A"), at: 200 * time.Second},
+			{name: "more out keeps it", out: true, frame: out.tcp(40101, 443, "PA"), at: 300 * time.Second},
+			{name: "answer within 120 s of the last", frame: in.tcp(443, 40101, "PA"), at: 419 * time.Second, want: CTEstablished},
+			{name: "answered: established's timeout", frame: in.tcp(443, 40101, "A"), at: 419*time.Second + 24*time.Hour, want: CTEstablished},
+		}
+	})
+	// A tcp-established shorter than tcp-syn-sent times it, as Linux
+	// takes the shorter of the two.
+	out, in := ctPkt{t, "192.0.2.10", "198.51.100.1"}, ctPkt{t, "198.51.100.1", "192.0.2.10"}
+	cfg := DefaultCTConfig()
+	cfg.TCPEstablished = time.Minute
+	runSteps(t, NewTracker(cfg), []ctStep{
+		{name: "stray ACK out", out: true, frame: out.tcp(40102, 443, "A")},
+		{name: "past tcp-established", frame: in.tcp(443, 40102, "A"), at: 61 * time.Second, want: CTInvalid},
+	})
+}
+
 func TestConntrackUDP(t *testing.T) {
 	eachFamily(t, func(t *testing.T, _ ctFamily, out, in ctPkt) []ctStep {
 		return []ctStep{
