@@ -59,7 +59,11 @@ they happened. A frame goes out when its source is in a --local prefix,
 or, without --local, when the capture says so (Linux cooked captures'
 outgoing packet type, pcapng's outbound direction flag). The CT column
 is the state XDP found, where it looked one up (rules with ct-state, DHCP
-replies meeting a drop policy).
+replies meeting a drop policy). The table is printed as the frames run,
+aligned a block of 4096 rows at a time (a later block widens a column
+only for a wider cell), so its memory does not grow with the capture; a
+table longer than a block has the CT column whenever the ruleset could
+look a flow up.
 
   xdpfw replay --verify --rules host.yaml --local 192.0.2.10/32,2001:db8::10/128 host.pcap
 
@@ -127,14 +131,14 @@ figures: compare the ratio, and several runs.`,
 			if c.Bool("bench") {
 				return replayBench(c)
 			}
-			rep, err := runReplay(c)
+			rep, table, err := runReplay(c)
 			if err != nil {
 				return err
 			}
 			if rep.Total == 0 && len(rep.Errors) > 0 {
 				return nothingRead(c, rep.Errors, c.NArg())
 			}
-			if err := printReport(c, rep, func() { printReplay(c, rep) }); err != nil {
+			if err := printReport(c, rep, func() { printReplay(c, rep, table) }); err != nil {
 				return err
 			}
 			return replayErrors(c, rep.Errors, rep.Mismatches, c.NArg())
@@ -171,17 +175,23 @@ func replayErrors(c *cli.Context, bad []string, mismatches, captures int) error 
 	return nil
 }
 
-func runReplay(c *cli.Context) (*replay.Report, error) {
-	var rep *replay.Report
-	err := withInstance(c, true, func(t *loader.Instance, rs *rules.Ruleset) (err error) {
+// runReplay replays the captures. The table of every frame is printed
+// as they are decided, a block at a time, and its end is left to
+// printReplay (table; nil when no such table is printed).
+func runReplay(c *cli.Context) (rep *replay.Report, table *frameTable, err error) {
+	err = withInstance(c, true, func(t *loader.Instance, rs *rules.Ruleset) (err error) {
 		opts, err := replayOptions(c)
 		if err != nil {
 			return err
 		}
+		if !c.Bool("summary") && !c.Bool("json") {
+			table = newFrameTable(c, replay.MayLookUpCT(rs))
+			opts.Each = table.add
+		}
 		rep, err = replay.Run(t, rs, c.Args().Slice(), opts)
 		return err
 	})
-	return rep, err
+	return rep, table, err
 }
 
 // withInstance runs fn with a private instance of the program enforcing the
@@ -264,31 +274,9 @@ func ctCell(show bool, st string) string {
 	return "\t" + st
 }
 
-func printReplay(c *cli.Context, rep *replay.Report) {
-	if !c.Bool("summary") {
-		tw := newTable(c)
-		ct := slices.ContainsFunc(rep.Frames, func(f replay.FrameResult) bool { return f.CT != "" })
-		fmt.Fprintln(tw, "FILE\tFRAME\tLEN\tVERDICT\tREASON\tRULE"+ctCell(ct, "CT"))
-		for _, f := range rep.Frames {
-			rule := "-"
-			if f.RuleID != 0 {
-				rule = fmt.Sprint(f.RuleID)
-			}
-			switch {
-			case f.Out:
-				fmt.Fprintf(tw, "%s\t%d\t%d\tout\tlearned by the egress program\t-%s\n", f.File, f.Index, f.Length, ctCell(ct, "-"))
-			case f.Truncated:
-				fmt.Fprintf(tw, "%s\t%d\t%d\ttruncated\tcaptured %d of %d bytes (snap length): not run\t-%s\n", f.File, f.Index, f.Length, f.Length, f.WireLength, ctCell(ct, "-"))
-			case f.Skipped != "":
-				fmt.Fprintf(tw, "%s\t%d\t%d\tskipped\t%s\t-%s\n", f.File, f.Index, f.Length, f.Skipped, ctCell(ct, "-"))
-			case f.Mismatch != "":
-				fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s%s\tMISMATCH: %s\n", f.File, f.Index, f.Length, f.Verdict, f.Reason, rule, ctCell(ct, f.CT), f.Mismatch)
-			default:
-				fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s%s\n", f.File, f.Index, f.Length, f.Verdict, f.Reason, rule, ctCell(ct, f.CT))
-			}
-		}
-		tw.Flush()
-		fmt.Fprintln(c.App.Writer)
+func printReplay(c *cli.Context, rep *replay.Report, table *frameTable) {
+	if table != nil {
+		table.finish()
 	} else if rep.Skipped+rep.Truncated > 0 {
 		// The summary counts only frames that ran: name the others.
 		tw := newTable(c)

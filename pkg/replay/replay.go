@@ -58,7 +58,8 @@ type RuleSummary struct {
 // listed but count in no verdict.
 type Report struct {
 	// Frames are the frames replayed; under Options.Summary only those
-	// not run and those the model disagrees on.
+	// not run and those the model disagrees on, and none when
+	// Options.Each was given them.
 	Frames     []FrameResult  `json:"frames"`
 	Total      int            `json:"total"` // frames read, listed or not
 	Rules      []RuleSummary  `json:"rules"`
@@ -89,15 +90,32 @@ type Options struct {
 	// alone, so memory does not grow with a capture's frames (a result
 	// each was ten times the bytes the capture took on disk).
 	Summary bool
+	// Each, when set, is given every frame's result as it is decided, in
+	// order, and Report.Frames holds none: a caller printing them all
+	// prints them as they come, in memory that does not grow with the
+	// capture. An error from it stops the replay and is Run's.
+	Each func(FrameResult) error
 }
 
-// add counts res, and lists it unless only a summary is wanted and it
-// ran as the model says.
-func (rep *Report) add(res FrameResult, summary bool) {
+// add counts res and gives it to opts.Each, or else lists it, unless
+// only a summary is wanted and it ran as the model says.
+func (rep *Report) add(res FrameResult, opts Options) error {
 	rep.Total++
-	if !summary || res.Skipped != "" || res.Truncated || res.Mismatch != "" {
+	switch {
+	case opts.Each != nil:
+		return opts.Each(res)
+	case !opts.Summary || res.Skipped != "" || res.Truncated || res.Mismatch != "":
 		rep.Frames = append(rep.Frames, res)
 	}
+	return nil
+}
+
+// MayLookUpCT says whether a replay under rs can find a connection
+// tracking state for a frame coming in (FrameResult.CT): the datapath
+// looks one up only for a ruleset with a ct-state rule, or for a DHCP
+// reply meeting a drop policy (model.EvaluateTracked).
+func MayLookUpCT(rs *rules.Ruleset) bool {
+	return rs.Policy == rules.Drop || rules.HasCTState(rs.Rules)
 }
 
 // Run replays every frame of files through t, which enforces rs. Each
@@ -146,13 +164,11 @@ func Run(t *loader.Instance, rs *rules.Ruleset, files []string, opts Options) (*
 		case f.Skip != "":
 			res.Skipped = f.Skip
 			rep.Skipped++
-			rep.add(res, opts.Summary)
-			return nil
+			return rep.add(res, opts)
 		case f.Truncated():
 			res.Truncated, res.WireLength = true, f.WireLen
 			rep.Truncated++
-			rep.add(res, opts.Summary)
-			return nil
+			return rep.add(res, opts)
 		}
 		now := clock.at(f.Time)
 		if err := t.SetClock(uint64(now)); err != nil {
@@ -174,8 +190,7 @@ func Run(t *loader.Instance, rs *rules.Ruleset, files []string, opts Options) (*
 					tracker.Egress(&p, f.Data, now)
 				}
 			}
-			rep.add(res, opts.Summary)
-			return nil
+			return rep.add(res, opts)
 		}
 		v, ct, looked, skip, err := runFrame(t, file, f, ifindex)
 		if err != nil {
@@ -184,8 +199,7 @@ func Run(t *loader.Instance, rs *rules.Ruleset, files []string, opts Options) (*
 		if skip != "" {
 			res.Skipped = skip
 			rep.Skipped++
-			rep.add(res, opts.Summary)
-			return nil
+			return rep.add(res, opts)
 		}
 		res.Verdict, res.Reason, res.RuleID = v.Action.String(), v.Reason.String(), v.RuleID
 		if looked {
@@ -211,8 +225,7 @@ func Run(t *loader.Instance, rs *rules.Ruleset, files []string, opts Options) (*
 				rep.Mismatches++
 			}
 		}
-		rep.add(res, opts.Summary)
-		return nil
+		return rep.add(res, opts)
 	}, func(err error) { rep.Errors = append(rep.Errors, err.Error()) })
 	if err != nil {
 		return nil, err
