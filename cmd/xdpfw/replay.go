@@ -61,9 +61,9 @@ outgoing packet type, pcapng's outbound direction flag). The CT column
 is the state XDP found, where it looked one up (rules with ct-state, DHCP
 replies meeting a drop policy). The table is printed as the frames run,
 aligned a block of 4096 rows at a time (a later block widens a column
-only for a wider cell), so its memory does not grow with the capture; a
-table longer than a block has the CT column whenever the ruleset could
-look a flow up.
+only for a wider cell), and --json's frames one by one, so memory does
+not grow with the capture; a table longer than a block has the CT column
+whenever the ruleset could look a flow up.
 
   xdpfw replay --verify --rules host.yaml --local 192.0.2.10/32,2001:db8::10/128 host.pcap
 
@@ -131,14 +131,14 @@ figures: compare the ratio, and several runs.`,
 			if c.Bool("bench") {
 				return replayBench(c)
 			}
-			rep, table, err := runReplay(c)
+			rep, rest, err := runReplay(c)
 			if err != nil {
 				return err
 			}
 			if rep.Total == 0 && len(rep.Errors) > 0 {
 				return nothingRead(c, rep.Errors, c.NArg())
 			}
-			if err := printReport(c, rep, func() { printReplay(c, rep, table) }); err != nil {
+			if err := rest(rep); err != nil {
 				return err
 			}
 			return replayErrors(c, rep.Errors, rep.Mismatches, c.NArg())
@@ -175,23 +175,39 @@ func replayErrors(c *cli.Context, bad []string, mismatches, captures int) error 
 	return nil
 }
 
-// runReplay replays the captures. The table of every frame is printed
-// as they are decided, a block at a time, and its end is left to
-// printReplay (table; nil when no such table is printed).
-func runReplay(c *cli.Context) (rep *replay.Report, table *frameTable, err error) {
+// runReplay replays the captures, printing each frame as it is decided,
+// and gives what prints the rest of the output from the report.
+func runReplay(c *cli.Context) (rep *replay.Report, rest func(*replay.Report) error, err error) {
 	err = withInstance(c, true, func(t *loader.Instance, rs *rules.Ruleset) (err error) {
 		opts, err := replayOptions(c)
 		if err != nil {
 			return err
 		}
-		if !c.Bool("summary") && !c.Bool("json") {
-			table = newFrameTable(c, replay.MayLookUpCT(rs))
-			opts.Each = table.add
-		}
+		opts.Each, rest = replayOutput(c, rs)
 		rep, err = replay.Run(t, rs, c.Args().Slice(), opts)
 		return err
 	})
-	return rep, table, err
+	return rep, rest, err
+}
+
+// replayOutput is how a replay under rs prints: each frame as it is
+// decided (each; nil under --summary, whose report lists the few it
+// shows), then the rest from the finished report.
+func replayOutput(c *cli.Context, rs *rules.Ruleset) (each func(replay.FrameResult) error, rest func(*replay.Report) error) {
+	switch {
+	case c.Bool("summary"):
+		return nil, func(rep *replay.Report) error {
+			return printReport(c, rep, func() { printReplay(c, rep, nil) })
+		}
+	case c.Bool("json"):
+		j := newJSONFrames(c)
+		return j.add, j.finish
+	}
+	table := newFrameTable(c, replay.MayLookUpCT(rs))
+	return table.add, func(rep *replay.Report) error {
+		printReplay(c, rep, table)
+		return nil
+	}
 }
 
 // withInstance runs fn with a private instance of the program enforcing the
