@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/urfave/cli/v2"
@@ -40,11 +41,13 @@ func replayBench(c *cli.Context) error {
 		return fmt.Errorf("replay: --repeat and --rounds must be at least 1")
 	}
 	rep := benchReport{Repeat: c.Int("repeat"), Rounds: c.Int("rounds"), Left: []benchSkipped{}, Results: []perf.Result{}, Errors: []string{}}
+	files := c.Args().Slice()
 	err := withInstance(c, false, func(t *loader.Instance, rs *rules.Ruleset) error {
 		// Only frames the program can be given are measured: each is tried
 		// once first, so a refusal is a skipped frame, not a failed run.
-		var frames [][]byte
-		err := replay.EachFrame(c.Args().Slice(), func(file string, f replay.Frame) error {
+		// Their count and the longest is all that is kept of them.
+		longest := 0
+		err := replay.EachFrame(files, func(file string, f replay.Frame) error {
 			var reason string
 			switch {
 			case f.Skip != "":
@@ -70,32 +73,32 @@ func replayBench(c *cli.Context) error {
 				rep.Left = append(rep.Left, benchSkipped{file, f.Index, reason})
 				return nil
 			}
-			frames = append(frames, f.Data)
+			rep.Frames++
+			longest = max(longest, len(f.Data))
 			return nil
 		}, func(err error) { rep.Errors = append(rep.Errors, err.Error()) })
 		if err != nil {
 			return err
 		}
-		if len(frames) == 0 && len(rep.Left) == 0 && len(rep.Errors) > 0 {
+		if rep.Frames == 0 && len(rep.Left) == 0 && len(rep.Errors) > 0 {
 			return nothingRead(c, rep.Errors, c.NArg())
 		}
-		if len(frames) == 0 {
+		if rep.Frames == 0 {
 			for _, e := range rep.Errors {
 				fmt.Fprintf(c.App.ErrWriter, "xdpfw: %s\n", e)
 			}
 			return fmt.Errorf("replay: no frame to measure (%d skipped, %d truncated)", rep.Skipped, rep.Truncated)
 		}
-		rep.Frames = len(frames)
 		empty, err := perf.EmptyProgram()
 		if err != nil {
 			return err
 		}
 		defer empty.Close()
 		rep.Rules = len(rs.Rules)
-		rep.Results, err = perf.Measure([]perf.Subject{
+		rep.Results, err = perf.MeasureFrames([]perf.Subject{
 			{Name: "empty XDP program", Prog: empty},
-			{Name: fmt.Sprintf("xdpfw (%s)", count(len(rs.Rules), "rule")), Prog: t.ProgramFor(frames)},
-		}, frames, perf.Options{Repeat: rep.Repeat, Rounds: rep.Rounds})
+			{Name: fmt.Sprintf("xdpfw (%s)", count(len(rs.Rules), "rule")), Prog: t.ProgramForLength(longest)},
+		}, measuredFrames(files, rep), perf.Options{Repeat: rep.Repeat, Rounds: rep.Rounds})
 		return err
 	})
 	if err != nil {
@@ -126,4 +129,38 @@ func replayBench(c *cli.Context) error {
 		tw.Flush()
 	}
 	return replayErrors(c, rep.Errors, 0, c.NArg())
+}
+
+// errPassDone ends a pass over the captures at the last frame measured.
+var errPassDone = errors.New("pass done")
+
+// measuredFrames are the frames rep measures, the captures read again at
+// each pass (so the figures are over every frame, as before, in memory
+// that does not grow with the captures: holding them all took their size
+// again): those the first reading left out (rep.Left, in the order it
+// met them) are passed over, and a pass ends at the rep.Frames-th frame,
+// a capture written to meanwhile giving no more.
+func measuredFrames(files []string, rep benchReport) perf.Frames {
+	return func(fn func([]byte) error) error {
+		left, n := rep.Left, 0
+		err := replay.EachFrame(files, func(file string, f replay.Frame) error {
+			switch {
+			case n == rep.Frames:
+				return errPassDone
+			case len(left) > 0 && left[0].File == file && left[0].Index == f.Index:
+				left = left[1:]
+				return nil
+			}
+			n++
+			return fn(f.Data)
+		}, func(error) {}) // the first reading reported them
+		switch {
+		case errors.Is(err, errPassDone):
+		case err != nil:
+			return err
+		case n < rep.Frames:
+			return fmt.Errorf("replay: the captures changed while measured: %d of their %d frames read again", n, rep.Frames)
+		}
+		return nil
+	}
 }

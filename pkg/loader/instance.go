@@ -179,6 +179,10 @@ func (t *Instance) ProgramFor(frames [][]byte) *ebpf.Program {
 	return t.programFor(longest)
 }
 
+// ProgramForLength is ProgramFor of frames the longest of which is
+// longest bytes: for frames streamed, not held.
+func (t *Instance) ProgramForLength(longest int) *ebpf.Program { return t.programFor(longest) }
+
 func (t *Instance) programFor(frameLen int) *ebpf.Program {
 	if frameLen > maxLinearFrame() {
 		return t.objs.XdpfwFrags

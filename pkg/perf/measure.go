@@ -1,6 +1,7 @@
 package perf
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -45,8 +46,37 @@ type Result struct {
 // (usually the empty program). Frames shorter than an Ethernet header
 // must be filtered out first: the kernel refuses them.
 func Measure(subjects []Subject, frames [][]byte, opt Options) ([]Result, error) {
-	if len(frames) == 0 || len(subjects) == 0 {
-		return nil, fmt.Errorf("nothing to measure")
+	if len(frames) == 0 {
+		return nil, errNothing
+	}
+	return MeasureFrames(subjects, SliceFrames(frames), opt)
+}
+
+var errNothing = errors.New("nothing to measure")
+
+// Frames gives the frames to measure to fn, one at a time, the same
+// frames in the same order at each call: a pass over them. An error from
+// fn stops the pass and is its error.
+type Frames func(fn func(frame []byte) error) error
+
+// SliceFrames is frames held in memory.
+func SliceFrames(frames [][]byte) Frames {
+	return func(fn func([]byte) error) error {
+		for _, f := range frames {
+			if err := fn(f); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// MeasureFrames is Measure of frames that need not all be in memory at
+// once (a capture read again at every pass): each figure is the same
+// mean over every frame of a pass.
+func MeasureFrames(subjects []Subject, frames Frames, opt Options) ([]Result, error) {
+	if len(subjects) == 0 {
+		return nil, errNothing
 	}
 	ho, err := NewHolder()
 	if err != nil {
@@ -91,37 +121,55 @@ func Measure(subjects []Subject, frames [][]byte, opt Options) ([]Result, error)
 }
 
 // pass is the mean cost per run over all frames.
-func pass(prog *ebpf.Program, frames [][]byte, repeat int) (float64, error) {
+func pass(prog *ebpf.Program, frames Frames, repeat int) (float64, error) {
 	var total time.Duration
-	for i, f := range frames {
+	n := 0
+	err := frames(func(f []byte) error {
 		_, d, err := prog.Benchmark(f, repeat, nil)
 		if err != nil {
-			return 0, fmt.Errorf("frame %d (%d bytes): BPF_PROG_TEST_RUN: %w", i, len(f), err)
+			return fmt.Errorf("frame %d (%d bytes): BPF_PROG_TEST_RUN: %w", n, len(f), err)
 		}
 		total += d
+		n++
+		return nil
+	})
+	switch {
+	case err != nil:
+		return 0, err
+	case n == 0:
+		return 0, errNothing
 	}
-	return float64(total.Nanoseconds()) / float64(len(frames)), nil
+	return float64(total.Nanoseconds()) / float64(n), nil
 }
 
 // statsPass is the mean run time per frame by the kernel's statistics,
 // one run per frame.
-func statsPass(prog *ebpf.Program, frames [][]byte) (float64, error) {
+func statsPass(prog *ebpf.Program, frames Frames) (float64, error) {
 	before, err := prog.Stats()
 	if err != nil {
 		return 0, err
 	}
-	for i, f := range frames {
+	n := 0
+	err = frames(func(f []byte) error {
 		if _, err := prog.Run(&ebpf.RunOptions{Data: f}); err != nil {
-			return 0, fmt.Errorf("frame %d (%d bytes): BPF_PROG_TEST_RUN: %w", i, len(f), err)
+			return fmt.Errorf("frame %d (%d bytes): BPF_PROG_TEST_RUN: %w", n, len(f), err)
 		}
+		n++
+		return nil
+	})
+	switch {
+	case err != nil:
+		return 0, err
+	case n == 0:
+		return 0, errNothing
 	}
 	after, err := prog.Stats()
 	if err != nil {
 		return 0, err
 	}
 	runs := after.RunCount - before.RunCount
-	if runs < uint64(len(frames)) {
-		return 0, fmt.Errorf("the kernel counted %d runs, want %d", runs, len(frames))
+	if runs < uint64(n) {
+		return 0, fmt.Errorf("the kernel counted %d runs, want %d", runs, n)
 	}
 	return float64((after.Runtime - before.Runtime).Nanoseconds()) / float64(runs), nil
 }
