@@ -27,6 +27,17 @@ type Frame struct {
 	ICMPType  uint8 // ICMP (IPv4) and ICMPv6 (IPv6)
 	ICMPCode  uint8
 	Len       int // pad to this many bytes (at least the headers need)
+	// Ext are IPv6 extension headers (0, 43, 51, 60) before the fragment
+	// header and the L4 header, ExtAfterFrag ones after the fragment
+	// header: the chain parsing skips, of 8 or 16 bytes each.
+	Ext, ExtAfterFrag []uint8
+	IPv4Opts          int // 4-byte IPv4 option words (IHL 5 + this)
+	// Atomic gives a whole IPv6 packet a fragment header of offset 0
+	// without M (RFC 6946); Middle sets MF (M) on a later fragment.
+	Atomic, Middle bool
+	QinQ8100       bool // the outer of two tags is 0x8100, not 0x88a8
+	Trailer        int  // bytes after the IP packet, outside its length
+	Cut            int  // keep only the first Cut bytes (0: all)
 }
 
 // Bytes builds the frame.
@@ -36,7 +47,7 @@ func (f *Frame) Bytes() []byte {
 	b[5], b[11] = 2, 1
 	for i, id := range f.VLANs {
 		tpid := uint16(0x8100)
-		if i == 0 && len(f.VLANs) == 2 {
+		if i == 0 && len(f.VLANs) == 2 && !f.QinQ8100 {
 			tpid = 0x88a8
 		}
 		b = binary.BigEndian.AppendUint16(b, tpid)
@@ -60,6 +71,10 @@ func (f *Frame) Bytes() []byte {
 	// payload (else Len above the headers would only add trailer bytes).
 	if f.Len > 0 && f.Src.IsValid() {
 		f.fixLength(b)
+	}
+	b = append(b, make([]byte, f.Trailer)...)
+	if f.Cut > 0 && f.Cut < len(b) {
+		b = b[:f.Cut]
 	}
 	return b
 }
@@ -91,15 +106,25 @@ func (f *Frame) l4(v6 bool) []byte {
 
 func (f *Frame) ipv4(b []byte) []byte {
 	l4 := f.l4(false)
-	h := make([]byte, 20)
-	h[0] = 0x45
+	h := make([]byte, 20+4*f.IPv4Opts)
+	h[0] = 0x45 + uint8(f.IPv4Opts)
 	h[1] = f.DSCP << 2
-	binary.BigEndian.PutUint16(h[2:], uint16(20+len(l4)))
+	for i := 20; i < len(h); i++ {
+		h[i] = 1 // NOP options
+	}
+	binary.BigEndian.PutUint16(h[2:], uint16(len(h)+len(l4)))
 	switch f.Frag {
 	case rules.FragFirst:
 		h[6] = 0x20 // MF
 	case rules.FragLater:
 		h[6], h[7] = 0x00, 0xb9 // offset 185 (1480 bytes), last fragment
+		if f.Middle {
+			h[6] |= 0x20
+		}
+	default:
+		if f.Atomic {
+			h[6] = 0x40 // DF
+		}
 	}
 	h[8] = f.TTL
 	h[9] = f.Proto
@@ -110,17 +135,22 @@ func (f *Frame) ipv4(b []byte) []byte {
 
 func (f *Frame) ipv6(b []byte) []byte {
 	l4 := f.l4(true)
-	var ext []byte
-	next := f.Proto
-	if f.Frag != rules.FragNone {
-		ext = []byte{f.Proto, 0, 0, 0, 0, 0, 0, 7}
-		if f.Frag == rules.FragFirst {
-			ext[3] = 1 // M
-		} else {
-			ext[2], ext[3] = 0x05, 0xc8 // offset 185, last
+	// The chain is built from its end: each header names the next.
+	ext, next := extChain(nil, f.ExtAfterFrag, f.Proto)
+	if f.Frag != rules.FragNone || f.Atomic {
+		frag := []byte{next, 0, 0, 0, 0, 0, 0, 7}
+		switch f.Frag {
+		case rules.FragFirst:
+			frag[3] = 1 // M
+		case rules.FragLater:
+			frag[2], frag[3] = 0x05, 0xc8 // offset 185, last
+			if f.Middle {
+				frag[3] |= 1
+			}
 		}
-		next = 44
+		ext, next = append(frag, ext...), 44
 	}
+	ext, next = extChain(ext, f.Ext, next)
 	h := make([]byte, 40)
 	h[0] = 0x60 | f.DSCP>>2
 	h[1] = f.DSCP << 6
@@ -130,6 +160,26 @@ func (f *Frame) ipv6(b []byte) []byte {
 	copy(h[8:], f.Src.AsSlice())
 	copy(h[24:], f.Dst.AsSlice())
 	return append(append(append(b, h...), ext...), l4...)
+}
+
+// extChain puts the extension headers types before rest, whose first
+// header is next, and gives the chain and its first header's type.
+func extChain(rest []byte, types []uint8, next uint8) ([]byte, uint8) {
+	for i := len(types) - 1; i >= 0; i-- {
+		n := 8 * (1 + i%2) // 8 or 16 bytes
+		h := make([]byte, n)
+		h[0] = next
+		if types[i] == 51 { // AH: (len+2)*4 bytes
+			h[1] = uint8(n/4 - 2)
+		} else {
+			h[1] = uint8(n/8 - 1)
+		}
+		if types[i] != 51 && n == 16 {
+			h[2], h[3] = 1, 12 // a PadN option over the rest
+		}
+		rest, next = append(h, rest...), types[i]
+	}
+	return rest, next
 }
 
 // fixLength makes the IP header claim every byte after it.
