@@ -95,6 +95,7 @@ func (c *ctPair) run(t testing.TB, out bool, frame []byte, at time.Duration) (dp
 		t.Fatal(err)
 	}
 	dp = ctOutcome{v.Action, v.Reason, v.RuleID, ct, looked}
+	p.Iface = "lo" // where RunIn(frame, 0) puts it
 	mv, mlooked := model.EvaluateTracked(c.rs, c.sorted, c.usesCT, &p, frame, c.tracker, at)
 	m = ctOutcome{mv.Action, mv.Reason, mv.RuleID, p.CT, mlooked}
 	return dp, m
