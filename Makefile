@@ -82,19 +82,21 @@ test-kernels: deps
 	./scripts/kernels/test.sh $(KERNELS)
 
 # Bounded fuzzing: the datapath against the reference model on mutated
-# frames and rulesets, and the decoder on its own; the connection-tracking
-# model and the input parsers (ruleset files, blocklists; inputs capped in
-# size, so memory is bounded). Budgets are counts of executions (-fuzztime
-# Nx), each about 30 s (15 s for the parsers) on the development VM: a
-# wall-clock -fuzztime races Go's fuzzing coordinator at its deadline and
-# now and then fails a target with "context deadline exceeded" and no
-# input (seen in CI here). FUZZ_SCALE multiplies them; minimizing a new
-# input is capped at FUZZ_MINIMIZE.
+# frames and on random rulesets of every condition kind, and the decoder
+# on its own; the connection-tracking model and the input parsers
+# (ruleset files, blocklists; inputs capped in size, so memory is
+# bounded). Budgets are counts of executions (-fuzztime Nx), each about
+# 30 s (15 s for the parsers) on the development VM: a wall-clock
+# -fuzztime races Go's fuzzing coordinator at its deadline and now and
+# then fails a target with "context deadline exceeded" and no input (seen
+# in CI here). FUZZ_SCALE multiplies them; minimizing a new input is
+# capped at FUZZ_MINIMIZE.
 FUZZ_SCALE ?= 1
 FUZZ_MINIMIZE ?= 5s
 fuzz_run = $(GO) test -run '^$$' -fuzz '^$(1)$$' -fuzztime $$(( $(2) * $(FUZZ_SCALE) ))x -fuzzminimizetime $(FUZZ_MINIMIZE) $(3)
 fuzz: deps bpffs
 	XDPFW_REQUIRE_PRIV=1 $(call fuzz_run,FuzzDatapath,10000,./pkg/loader)
+	XDPFW_REQUIRE_PRIV=1 $(call fuzz_run,FuzzRulesetAgreement,60,./pkg/loader)
 	XDPFW_REQUIRE_PRIV=1 $(call fuzz_run,FuzzConntrackAgreement,20000,./pkg/loader)
 	XDPFW_REQUIRE_PRIV=1 $(call fuzz_run,FuzzConntrackFrames,80000,./pkg/loader)
 	$(call fuzz_run,FuzzDecode,900000,./pkg/model)
