@@ -17,9 +17,9 @@ func doctorCommand() *cli.Command {
 each with a verdict: ok, warn (xdpfw works, not at its best) or fail
 (xdpfw cannot work until it is fixed), and what to do about it.
 
-  root        whether it has the capabilities xdpfw needs: CAP_BPF (or
-              CAP_SYS_ADMIN) and CAP_NET_ADMIN, as root has, or another
-              user given them (AmbientCapabilities)
+  root        whether it has the capabilities xdpfw needs: CAP_SYS_ADMIN
+              (CAP_BPF is not enough) and CAP_NET_ADMIN, as root has, or
+              another user given them (AmbientCapabilities)
   kernel      the running release, the minimum xdpfw needs and whether it
               is one xdpfw is tested on
   features    every BPF feature the program uses (program and map types,

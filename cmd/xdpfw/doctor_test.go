@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -116,27 +117,57 @@ func TestDoctorFailsOnMissingInterface(t *testing.T) {
 }
 
 // TestDoctorCapabilities: doctor's root check goes by the process's
-// capabilities, not its uid: a user given CAP_BPF and CAP_NET_ADMIN (a
-// unit's AmbientCapabilities) passes it, one without fails it. It failed
-// every user but root.
+// capabilities, not its uid, and passes just the sets with which the
+// commands run: a user given CAP_SYS_ADMIN and CAP_NET_ADMIN (a unit's
+// AmbientCapabilities) attaches and changes the mode of an attachment,
+// and passes it; one given CAP_BPF and CAP_NET_ADMIN, with CAP_PERFMON or
+// not, passed it, but the verifier refuses the program without
+// CAP_PERFMON, and a mode change opens the attached program by its id,
+// which only CAP_SYS_ADMIN may.
 func TestDoctorCapabilities(t *testing.T) {
 	privtest.Require(t)
 	exe := copyExecutable(t)
+	var rnd [3]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		t.Fatal(err)
+	}
+	name := fmt.Sprintf("rcap%x", rnd)
+	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: name}, PeerName: name + "p"}
+	if err := netlink.LinkAdd(veth); err != nil {
+		t.Fatalf("create veth %s: %v", name, err)
+	}
+	t.Cleanup(func() { netlink.LinkDel(veth) })
+	if err := netlink.LinkSetUp(veth); err != nil {
+		t.Fatal(err)
+	}
+	as := func(caps []uintptr, args ...string) *exec.Cmd {
+		cmd := exec.Command(exe, args...)
+		cmd.Env = append(os.Environ(), "XDPFW_TEST_MAIN=1")
+		cmd.SysProcAttr = &syscall.SysProcAttr{
+			Credential:  &syscall.Credential{Uid: 65534, Gid: 65534},
+			AmbientCaps: caps,
+		}
+		return cmd
+	}
 	for _, tc := range []struct {
 		name string
 		caps []uintptr
 		want string
 	}{
-		{"given CAP_BPF and CAP_NET_ADMIN", []uintptr{unix.CAP_BPF, unix.CAP_NET_ADMIN}, "ok"},
+		{"given CAP_SYS_ADMIN and CAP_NET_ADMIN", []uintptr{unix.CAP_SYS_ADMIN, unix.CAP_NET_ADMIN}, "ok"},
+		{"given CAP_BPF and CAP_NET_ADMIN", []uintptr{unix.CAP_BPF, unix.CAP_NET_ADMIN}, "fail"},
+		{"given CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN", []uintptr{unix.CAP_BPF, unix.CAP_PERFMON, unix.CAP_NET_ADMIN}, "fail"},
 		{"given CAP_BPF alone", []uintptr{unix.CAP_BPF}, "fail"},
 	} {
-		cmd := exec.Command(exe, "--pin-dir", privtest.PinDir(t), "doctor", "--json", "lo")
-		cmd.Env = append(os.Environ(), "XDPFW_TEST_MAIN=1")
-		cmd.SysProcAttr = &syscall.SysProcAttr{
-			Credential:  &syscall.Credential{Uid: 65534, Gid: 65534},
-			AmbientCaps: tc.caps,
+		// The user's own pin directory: the BPF filesystem is root's.
+		pin := privtest.PinDir(t)
+		if err := os.Mkdir(pin, 0o700); err != nil {
+			t.Fatal(err)
 		}
-		out, _ := cmd.Output() // other checks may fail: the BPF filesystem is root's
+		if err := os.Chown(pin, 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
+		out, _ := as(tc.caps, "--pin-dir", pin, "doctor", "--json", name).Output() // other checks may fail
 		var rep struct {
 			Root struct{ Verdict, Detail string } `json:"root"`
 		}
@@ -145,6 +176,14 @@ func TestDoctorCapabilities(t *testing.T) {
 		}
 		if rep.Root.Verdict != tc.want {
 			t.Errorf("uid 65534 %s: root check %s (%s), want %s", tc.name, rep.Root.Verdict, rep.Root.Detail, tc.want)
+		}
+		if rep.Root.Verdict != "ok" {
+			continue
+		}
+		for _, args := range [][]string{{"attach", name}, {"attach", "--mode", "generic", name}, {"detach", name}} {
+			if out, err := as(tc.caps, append([]string{"--pin-dir", pin}, args...)...).CombinedOutput(); err != nil {
+				t.Errorf("uid 65534 %s passes the root check, but xdpfw %s fails: %v\n%s", tc.name, strings.Join(args, " "), err, out)
+			}
 		}
 	}
 }

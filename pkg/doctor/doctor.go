@@ -109,13 +109,13 @@ func checkRoot() Finding {
 func rootFinding(euid int, missing []string) Finding {
 	switch {
 	case len(missing) > 0 && euid == 0:
-		return Finding{Fail, fmt.Sprintf("running as root without %s: xdpfw and these probes need CAP_BPF (or CAP_SYS_ADMIN) and CAP_NET_ADMIN (a container's or unit's capabilities leave them out)", strings.Join(missing, " and "))}
+		return Finding{Fail, fmt.Sprintf("running as root without %s: xdpfw and these probes need CAP_SYS_ADMIN (CAP_BPF is not enough) and CAP_NET_ADMIN (a container's or unit's capabilities leave them out)", strings.Join(missing, " and "))}
 	case len(missing) > 0:
-		return Finding{Fail, fmt.Sprintf("not running as root and without %s: xdpfw and these probes need CAP_BPF (or CAP_SYS_ADMIN) and CAP_NET_ADMIN (run: sudo xdpfw doctor)", strings.Join(missing, " and "))}
+		return Finding{Fail, fmt.Sprintf("not running as root and without %s: xdpfw and these probes need CAP_SYS_ADMIN (CAP_BPF is not enough) and CAP_NET_ADMIN (run: sudo xdpfw doctor)", strings.Join(missing, " and "))}
 	case euid == 0:
 		return Finding{OK, "running as root"}
 	}
-	return Finding{OK, fmt.Sprintf("running as uid %d with the capabilities xdpfw needs (CAP_BPF or CAP_SYS_ADMIN, and CAP_NET_ADMIN)", euid)}
+	return Finding{OK, fmt.Sprintf("running as uid %d with the capabilities xdpfw needs (CAP_SYS_ADMIN and CAP_NET_ADMIN)", euid)}
 }
 
 // Kernel is the running kernel against xdpfw's minimum and tested ones.

@@ -10,7 +10,7 @@ import (
 var (
 	// ErrNotRoot is a process without the capabilities xdpfw needs, as
 	// root has them (MissingCapabilities).
-	ErrNotRoot = errors.New("xdpfw needs root, or the capabilities CAP_BPF (or CAP_SYS_ADMIN) and CAP_NET_ADMIN: run it as root or with sudo")
+	ErrNotRoot = errors.New("xdpfw needs root, or the capabilities CAP_SYS_ADMIN and CAP_NET_ADMIN: run it as root or with sudo")
 	// ErrNotAttached is no live state in the pin directory; the error
 	// returned is a noStateError, which names the directory.
 	ErrNotAttached = errors.New("no live state (not attached, no ruleset applied, no set created)")

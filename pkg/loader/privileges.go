@@ -22,13 +22,18 @@ func MissingCapabilities() ([]string, error) {
 
 // capsMissing is what effective capabilities eff lack: CAP_NET_ADMIN to
 // attach XDP programs (rtnetlink asks for it, CAP_SYS_ADMIN or not), and
-// CAP_BPF to load programs and make maps, for which the kernel takes
-// CAP_SYS_ADMIN too.
+// CAP_SYS_ADMIN. CAP_BPF is not enough in its place: the verifier
+// refuses xdpfw's program without CAP_PERFMON too (R2 partial copy of
+// pointer), and even with both a program is opened by its id, as attach
+// does with the one an interface holds (a mode change, a foreign program
+// replaced) and as the look for xdpfw's own programs does, only with
+// CAP_SYS_ADMIN (EPERM: a mode change failed, xdpfw's program was taken
+// for another's). CAP_SYS_ADMIN counts as CAP_BPF and CAP_PERFMON.
 func capsMissing(eff uint64) []string {
 	has := func(c int) bool { return eff&(1<<c) != 0 }
 	var missing []string
-	if !has(unix.CAP_BPF) && !has(unix.CAP_SYS_ADMIN) {
-		missing = append(missing, "CAP_BPF (or CAP_SYS_ADMIN)")
+	if !has(unix.CAP_SYS_ADMIN) {
+		missing = append(missing, "CAP_SYS_ADMIN")
 	}
 	if !has(unix.CAP_NET_ADMIN) {
 		missing = append(missing, "CAP_NET_ADMIN")
