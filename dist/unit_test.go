@@ -76,7 +76,7 @@ func TestUnit(t *testing.T) {
 		"\nType=notify\n", // network-pre.target waits for the config applied
 		"\nExecStart=/usr/sbin/xdpfw serve --config /etc/xdpfw/xdpfw.yaml ",
 		"\nExecReload=/bin/kill -HUP $MAINPID\n",
-		"\nCapabilityBoundingSet=CAP_BPF CAP_NET_ADMIN CAP_SYS_ADMIN\n",
+		"\nCapabilityBoundingSet=CAP_BPF CAP_NET_ADMIN CAP_SYS_ADMIN CAP_SYS_PTRACE CAP_DAC_READ_SEARCH\n",
 		"\nReadWritePaths=/sys/fs/bpf\n",
 	} {
 		if !strings.Contains(unit, want) {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -29,7 +30,16 @@ type slowWriter struct {
 
 func startWriter(t *testing.T, path string) *slowWriter {
 	t.Helper()
+	return startWriterAs(t, path, 0)
+}
+
+// startWriterAs is startWriter as uid (0: root, as the test is).
+func startWriterAs(t *testing.T, path string, uid uint32) *slowWriter {
+	t.Helper()
 	w := &slowWriter{t: t, path: path, cmd: exec.Command("sh", "-c", `exec cat > "$1"`, "sh", path)}
+	if uid != 0 {
+		w.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: uid}}
+	}
 	in, err := w.cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
