@@ -19,13 +19,16 @@ import (
 // and one waiting for it in flock holds a thread. A burst of scrapes on a
 // state a long apply has locked took a thread apiece (the runtime dies at
 // 10000) and crowded the lock the reload and the CLI wait for; waiting
-// here costs a goroutine, and one whose client has gone meanwhile (a
-// scrape timeout) reads nothing.
+// here costs a goroutine until its client goes (a scrape timeout): one
+// that waited until the lock was free kept a goroutine and a descriptor
+// apiece for as long as it was held (an apply stopped with ^Z).
 type collector struct {
 	dir    string
 	reload *reloader
 	log    *logger
-	turn   sync.Mutex
+	// turn holds a token while a scrape reads (made at the first).
+	turn     chan struct{}
+	turnOnce sync.Once
 	// evicted is the most evicted flows a scrape of this state gave, and
 	// the inserts it read then: the one count kept between scrapes
 	// (evictions).
@@ -171,15 +174,21 @@ func (c *collector) evictions(ct loader.CTStats) uint64 {
 	return c.evicted.most
 }
 
-// ServeHTTP answers a scrape.
+// ServeHTTP answers a scrape, in turn, or nothing once its client has
+// gone.
 func (c *collector) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	c.turn.Lock()
+	c.turnOnce.Do(func() { c.turn = make(chan struct{}, 1) })
+	select {
+	case c.turn <- struct{}{}:
+	case <-req.Context().Done():
+		return
+	}
 	if req.Context().Err() != nil {
-		c.turn.Unlock()
+		<-c.turn
 		return
 	}
 	e := c.collect()
-	c.turn.Unlock()
+	<-c.turn
 	w.Header().Set("Content-Type", contentType)
 	if err := e.writeTo(w); err != nil {
 		c.log.limited("scrape-write", "metrics: write the answer", "error", err)

@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -168,5 +169,73 @@ func TestScrapeEvictionsNeverGoBack(t *testing.T) {
 	}
 	if got := evicted(t, c); got != "1" {
 		t.Errorf("evicted %s once the flow is back, want 1 still: a counter never goes back", got)
+	}
+}
+
+// TestScrapesGiveUpWhileLocked: a scrape waiting its turn behind one in
+// the pin directory's lock (held by a long apply, or one stopped with
+// ^Z) gives up when its client does (Prometheus's scrape timeout): each
+// waited until the lock was free, a goroutine and a descriptor apiece,
+// so serve grew by one at every scrape for as long as the lock was held.
+func TestScrapesGiveUpWhileLocked(t *testing.T) {
+	privtest.Require(t)
+	pin := privtest.PinDir(t)
+	s, err := loader.OpenOrCreate(pin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	var out strings.Builder
+	log := newLogger(&out, time.Minute)
+	srv := httptest.NewServer(&collector{dir: pin, reload: &reloader{dir: pin, log: log}, log: log})
+	defer srv.Close()
+	held, err := os.Open(pin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	if err := sys.Flock(int(held.Fd()), sys.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	// The scrape in the lock, answered once it is free.
+	first := make(chan string, 1)
+	go func() {
+		resp, err := http.Get(srv.URL)
+		if err != nil {
+			first <- err.Error()
+			return
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		first <- string(b)
+	}()
+	time.Sleep(200 * time.Millisecond)
+	before := runtime.NumGoroutine()
+	const clients = 20
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := &http.Client{Timeout: 300 * time.Millisecond, Transport: &http.Transport{DisableKeepAlives: true}}
+			if resp, err := c.Get(srv.URL); err == nil {
+				resp.Body.Close()
+				t.Error("a scrape was answered while the lock was held")
+			}
+		}()
+	}
+	wg.Wait()
+	left := 0
+	for end := time.Now().Add(3 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		if left = runtime.NumGoroutine() - before; left <= clients/4 {
+			break
+		}
+	}
+	if left > clients/4 {
+		t.Errorf("%d scrapes whose clients gave up while the lock was held left %d more goroutines waiting", clients, left)
+	}
+	sys.Flock(int(held.Fd()), sys.LOCK_UN)
+	if b := <-first; !strings.Contains(b, "\nxdpfw_state_pinned 1\n") {
+		t.Errorf("the scrape in the lock, once it was free:\n%s", b)
 	}
 }
