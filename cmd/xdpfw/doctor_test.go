@@ -187,3 +187,40 @@ func TestDoctorCapabilities(t *testing.T) {
 		}
 	}
 }
+
+// TestDoctorUserNamespace: root in a user namespace of its own (a
+// rootless container, unshare -r) has every capability of the namespace
+// and none bpf() takes: doctor's root check fails it, and a command says
+// it needs root, where both passed it and the first map made failed
+// (operation not permitted, MEMLOCK may be too low).
+func TestDoctorUserNamespace(t *testing.T) {
+	privtest.Require(t)
+	exe := copyExecutable(t)
+	pin := privtest.PinDir(t)
+	for _, size := range []int{1, 1<<32 - 1} { // the latter as the initial namespace's map reads
+		inNS := func(args ...string) *exec.Cmd {
+			cmd := exec.Command(exe, append([]string{"--pin-dir", pin}, args...)...)
+			cmd.Env = append(os.Environ(), "XDPFW_TEST_MAIN=1")
+			cmd.SysProcAttr = &syscall.SysProcAttr{
+				Cloneflags:  syscall.CLONE_NEWUSER,
+				UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: size}},
+				GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: size}},
+			}
+			return cmd
+		}
+		out, _ := inNS("doctor", "--json").Output() // it fails
+		var rep struct {
+			Root struct{ Verdict, Detail string } `json:"root"`
+		}
+		if err := json.Unmarshal(out, &rep); err != nil {
+			t.Fatalf("doctor --json: %v\n%s", err, out)
+		}
+		if rep.Root.Verdict != "fail" || !strings.Contains(rep.Root.Detail, "user namespace") {
+			t.Errorf("root in a user namespace mapping %d uids: root check %s (%s), want fail naming the user namespace", size, rep.Root.Verdict, rep.Root.Detail)
+		}
+		out, err := inNS("set", "create", "s").CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "needs root") {
+			t.Errorf("set create as root in a user namespace mapping %d uids: %v, want it to say it needs root:\n%s", size, err, out)
+		}
+	}
+}
