@@ -192,7 +192,8 @@ const maxSettleWait = 2 * time.Second
 // older than settle, the file was quiet that long and all through the
 // read. A writer that pauses longer than settle in the middle of the
 // file has it quiet as a finished one is; that it still holds the file
-// open for writing (writerOf) is what tells the two apart. One still
+// open for writing (writingNow: for up to heldQuiet) is what tells the
+// two apart. One still
 // holding it at maxSettleWait fails the read; it writing again is a
 // change the watch reports, and it closing the file is not
 // (reloader.writerDone picks that up). A writer that closes the file
@@ -206,7 +207,7 @@ func readSettled(path string, max int64) ([]byte, error) {
 		wait, writer := settle-changedAgo(path), 0
 		if err == nil && wait <= 0 {
 			// Only once quiet: the scan costs more than a stat.
-			if writer = writerOf(path); writer != 0 {
+			if writer = writingNow(path); writer != 0 {
 				wait = settle
 			}
 		}
@@ -247,7 +248,7 @@ func (r *reloader) writerDone() bool {
 	r.mu.Lock()
 	held := r.held
 	r.mu.Unlock()
-	return held && writerOf(r.path) == 0
+	return held && writingNow(r.path) == 0
 }
 
 // writerRecheck is how often writerDone is asked.

@@ -25,8 +25,8 @@ import (
 // was last read whole instead: failing, a feed rewritten more often than
 // the polls look would have had the config never applied again. A file
 // another process holds open for writing is not quiet, however long it
-// stays as it is: a download stalled for two polls was applied cut
-// (writers.go).
+// stays as it is, up to heldQuiet: a download stalled for two polls was
+// applied cut (writers.go).
 
 // stamp is what says a file changed: its size, modification and change
 // times, and inode and device (a file renamed over it), or that it is not
@@ -85,7 +85,7 @@ func (f *setFiles) reading(read func(string, rules.Family) ([]netip.Prefix, erro
 		k := setRead{path, fam}
 		now := stampOf(path)
 		why := fmt.Sprintf("changed since it was read and has not yet stayed as it is for a whole look (every %s): it is read once it has", setPollEvery)
-		if pid := writerOf(path); pid != 0 {
+		if pid := writingNow(path); pid != 0 {
 			// Mid-way, its writer paused (writers.go).
 			why = fmt.Sprintf("is open for writing (by process %d): it is read once closed and as it is for a whole look (every %s)", pid, setPollEvery)
 		} else if f.takeable(path, now) {
@@ -185,7 +185,7 @@ func (f *setFiles) settled() bool {
 		same := seen && now == l.at
 		taken, read := f.taken[p]
 		change := !read || now != taken
-		if same && change && writerOf(p) != 0 {
+		if same && change && writingNow(p) != 0 {
 			// Still open for writing: its writer paused, however long
 			// (a download stalled), is no writer done (writers.go).
 			same = false

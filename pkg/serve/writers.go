@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // A file written in place by a writer that pauses mid-way (cat > file
@@ -18,6 +19,24 @@ import (
 // between its chunks (echo >> file, one line at a time) is not seen so:
 // writing the file aside and renaming it over is the way that is never
 // read half written.
+
+// heldQuiet is how long a file another process holds open for writing
+// must have stayed as it is to be read all the same. An appender that
+// keeps its file open between lines (tail -F log | awk >> ban.txt) never
+// closes it: waiting for the close kept its set from ever being updated,
+// and at a restart, with nothing read yet, failed every reload of the
+// config, the firewall's start with it. A download stalled longer is
+// read cut: the bound is a trade, the rename over the file the sure way.
+const heldQuiet = 30 * time.Second
+
+// writingNow is writerOf for a file that changed within heldQuiet, 0 for
+// one quiet longer (or held by nobody).
+func writingNow(path string) int {
+	if changedAgo(path) >= heldQuiet {
+		return 0
+	}
+	return writerOf(path)
+}
 
 // writerOf is the process id of a process, other than this one, that
 // holds path's file open for writing (O_WRONLY or O_RDWR), or 0 when
