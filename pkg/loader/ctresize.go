@@ -282,7 +282,10 @@ func mergeInto(ct *ebpf.Map, k *xdpfwCtKey, v *xdpfwCtVal) (added bool, err erro
 // mergeFlow is one flow's record from two tables that each saw some of
 // its packets: the later sighting, a reply if either saw one, and the
 // furthest TCP state either reached (states only move on: SYN, then
-// established, closing, closed).
+// established, closing, closed). A handshake one table saw, then an
+// established flow nothing answered in the other (the host's ACK past
+// it, picked up there), is replied, as the learner makes such a record
+// seeing both: else the connection is timed as a SYN sent.
 func mergeFlow(a, b xdpfwCtVal) xdpfwCtVal {
 	m := a
 	if b.LastSeen > a.LastSeen {
@@ -290,5 +293,15 @@ func mergeFlow(a, b xdpfwCtVal) xdpfwCtVal {
 	}
 	m.Replied = max(a.Replied, b.Replied)
 	m.Tcp = max(a.Tcp, b.Tcp)
+	if a.Kind == layout.CtKindTcp && (ackedHandshake(a, b) || ackedHandshake(b, a)) {
+		m.Replied = 1
+	}
 	return m
+}
+
+// ackedHandshake reports whether hs is a handshake's record and est one
+// picked up from a segment the host sent after it.
+func ackedHandshake(hs, est xdpfwCtVal) bool {
+	return hs.Tcp <= layout.CtTcpSynRecv && est.Tcp == layout.CtTcpEstablished &&
+		est.Replied == 0 && hs.LastSeen <= est.LastSeen
 }

@@ -242,6 +242,23 @@ func TestMergeFlow(t *testing.T) {
 			t.Errorf("merge: %+v, want %+v", got, want)
 		}
 	}
+	// The handshake in one table, the host's ACK past it picked up in
+	// the other: answered, as the learner makes it seeing both (else
+	// timed as a SYN sent); a stray ACK before a SYN proves nothing.
+	for _, hs := range []uint8{layout.CtTcpSynSent, layout.CtTcpSynRecv} {
+		h := xdpfwCtVal{LastSeen: 100, Kind: layout.CtKindTcp, Tcp: hs}
+		picked := xdpfwCtVal{LastSeen: 150, Kind: layout.CtKindTcp, Tcp: layout.CtTcpEstablished}
+		want := xdpfwCtVal{LastSeen: 150, Kind: layout.CtKindTcp, Tcp: layout.CtTcpEstablished, Replied: 1}
+		for _, got := range []xdpfwCtVal{mergeFlow(h, picked), mergeFlow(picked, h)} {
+			if got != want {
+				t.Errorf("merge of TCP state %d and a later pickup: %+v, want %+v", hs, got, want)
+			}
+		}
+		h.LastSeen = 200
+		if got := mergeFlow(h, picked); got.Replied != 0 {
+			t.Errorf("merge of a pickup and a later TCP state %d: %+v, want not replied", hs, got)
+		}
+	}
 	udp := xdpfwCtVal{LastSeen: 50, Kind: layout.CtKindUdp}
 	if got := mergeFlow(udp, xdpfwCtVal{LastSeen: 40, Kind: layout.CtKindUdp, Replied: 1}); got.LastSeen != 50 || got.Replied != 1 {
 		t.Errorf("udp merge: %+v, want last seen 50, replied", got)
