@@ -99,7 +99,8 @@ run (the floor: the test-run machinery itself). Each frame runs --repeat
 times per BPF_PROG_TEST_RUN call, for --rounds rounds after a warm-up; the
 figures are the kernel's own timing, median and range of the rounds. The
 captures are read again for each program's pass over them, so memory does
-not grow with them (a capture changing meanwhile fails the measurement). Both
+not grow with them (a capture changing meanwhile fails the measurement); one
+from a pipe (/dev/stdin, <(zcat x.pcap.gz)) is held, read only once. Both
 programs are attached to a veth in a throwaway network namespace while they
 run (without that, the kernel re-targets its XDP dispatcher around every
 repeated run, about 17 ms each). The machine's other load shows in the

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/urfave/cli/v2"
 
@@ -47,6 +49,7 @@ func replayBench(c *cli.Context) error {
 		// once first, so a refusal is a skipped frame, not a failed run.
 		// Their count and the longest is all that is kept of them.
 		longest := 0
+		held := heldFrames{}
 		err := replay.EachFrame(files, func(file string, f replay.Frame) error {
 			var reason string
 			switch {
@@ -75,6 +78,7 @@ func replayBench(c *cli.Context) error {
 			}
 			rep.Frames++
 			longest = max(longest, len(f.Data))
+			held.add(file, f.Data)
 			return nil
 		}, func(err error) { rep.Errors = append(rep.Errors, err.Error()) })
 		if err != nil {
@@ -98,7 +102,7 @@ func replayBench(c *cli.Context) error {
 		rep.Results, err = perf.MeasureFrames([]perf.Subject{
 			{Name: "empty XDP program", Prog: empty},
 			{Name: fmt.Sprintf("xdpfw (%s)", count(len(rs.Rules), "rule")), Prog: t.ProgramForLength(longest)},
-		}, measuredFrames(files, rep), perf.Options{Repeat: rep.Repeat, Rounds: rep.Rounds})
+		}, measuredFrames(files, rep, held), perf.Options{Repeat: rep.Repeat, Rounds: rep.Rounds})
 		return err
 	})
 	if err != nil {
@@ -134,21 +138,75 @@ func replayBench(c *cli.Context) error {
 // errPassDone ends a pass over the captures at the last frame measured.
 var errPassDone = errors.New("pass done")
 
+// heldFrames are the measured frames of the captures that cannot be
+// read again, in the order read: those that are not regular files (a
+// pipe, /dev/stdin, a shell's <(zcat x.pcap.gz)), which a second reading
+// finds empty, or blocks on (a named pipe waits for a writer). A
+// directory's captures are regular files (replay.EachFrame).
+type heldFrames struct {
+	frames [][]byte
+	n      int             // frames measured of the captures read again
+	again  map[string]bool // rereadable, by file, once looked at
+}
+
+// rereadable says whether the capture or directory at path can be read
+// again; one that cannot be opened is, to be passed over again.
+func rereadable(path string) bool {
+	fi, err := os.Stat(path)
+	return err != nil || fi.IsDir() || fi.Mode().IsRegular()
+}
+
+// add keeps the measured frame data of file if file cannot be read again.
+func (h *heldFrames) add(file string, data []byte) {
+	if h.again == nil {
+		h.again = map[string]bool{}
+	}
+	again, ok := h.again[file]
+	if !ok {
+		again = rereadable(file)
+		h.again[file] = again
+	}
+	if again {
+		h.n++
+		return
+	}
+	h.frames = append(h.frames, bytes.Clone(data))
+}
+
 // measuredFrames are the frames rep measures, the captures read again at
 // each pass (so the figures are over every frame, as before, in memory
 // that does not grow with the captures: holding them all took their size
-// again): those the first reading left out (rep.Left, in the order it
-// met them) are passed over, and a pass ends at the rep.Frames-th frame,
-// a capture written to meanwhile giving no more.
-func measuredFrames(files []string, rep benchReport) perf.Frames {
+// again): those the first reading left out (rep.Left) are passed over,
+// and a pass ends at the rep.Frames-th frame, a capture written to
+// meanwhile giving no more. The frames of captures that cannot be read
+// again (held) are measured from memory, first.
+func measuredFrames(files []string, rep benchReport, held heldFrames) perf.Frames {
+	left := map[benchSkipped]bool{}
+	for _, l := range rep.Left {
+		left[benchSkipped{File: l.File, Index: l.Index}] = true
+	}
+	var again []string // the captures and directories read again
+	for _, f := range files {
+		if rereadable(f) {
+			again = append(again, f)
+		}
+	}
 	return func(fn func([]byte) error) error {
-		left, n := rep.Left, 0
-		err := replay.EachFrame(files, func(file string, f replay.Frame) error {
+		n := 0
+		for _, data := range held.frames {
+			n++
+			if err := fn(data); err != nil {
+				return err
+			}
+		}
+		if held.n == 0 {
+			return nil
+		}
+		err := replay.EachFrame(again, func(file string, f replay.Frame) error {
 			switch {
 			case n == rep.Frames:
 				return errPassDone
-			case len(left) > 0 && left[0].File == file && left[0].Index == f.Index:
-				left = left[1:]
+			case left[benchSkipped{File: file, Index: f.Index}]:
 				return nil
 			}
 			n++
