@@ -17,7 +17,8 @@ func (rs *Ruleset) DropWarnings() []string {
 			continue
 		}
 		passes = true
-		if r.Match.CTState&CTEstablished != 0 {
+		// a rule of no condition passes the replies with the rest
+		if r.Match.CTState&CTEstablished != 0 || r.Match.IsAny() {
 			established = true
 		}
 	}

@@ -19,6 +19,8 @@ func TestDropWarnings(t *testing.T) {
 		{"drop, only drop rules", Ruleset{Policy: Drop, Rules: []Rule{deny}}, "no rule passes anything"},
 		{"drop, ssh only", Ruleset{Policy: Drop, Rules: []Rule{ssh, deny}}, "no rule passes ct-state established"},
 		{"drop, ssh and established", Ruleset{Policy: Drop, Rules: []Rule{ssh, est}}, ""},
+		// a rule of no condition passes every frame, replies included
+		{"drop, a rule passing all", Ruleset{Policy: Drop, Rules: []Rule{ssh, {ID: 4, Action: Pass}}}, ""},
 	} {
 		got := c.rs.DropWarnings()
 		switch {
