@@ -47,7 +47,8 @@ func replayBench(c *cli.Context) error {
 	err := withInstance(c, false, func(t *loader.Instance, rs *rules.Ruleset) error {
 		// Only frames the program can be given are measured: each is tried
 		// once first, so a refusal is a skipped frame, not a failed run.
-		// Their count and the longest is all that is kept of them.
+		// Their count and the longest is all that is kept of them, but
+		// for the captures that cannot be read again (heldFrames).
 		longest := 0
 		held := heldFrames{}
 		err := replay.EachFrame(files, func(file string, f replay.Frame) error {

@@ -35,14 +35,17 @@ are the directories of the links on the way to it, a file's or a
 directory's (a release's "current"), and the file's own (the links
 followed again when one is pointed elsewhere). A set's file: is looked at
 every 10 s and FILE applied again once a changed one has stayed as it is
-for a whole look (10 to 20 s after it was last written), so a feed
-rewritten in place is applied whole, never half written: a reload before
-then (SIGHUP, a retry, a change of FILE) takes that set as the file was
-last read (one never read whole fails the reload, saying so). SIGHUP
-applies FILE again whatever else changed. Every reload reads FILE once
-it has stayed as it is for 200 ms: a writer pausing longer in the middle
-of it (a stalled scp) gets it applied part-written until the write ends,
-so write it aside and rename it over, as editors do.
+for a whole look (10 to 20 s after it was last written) and no other
+process holds it open for writing, so a feed rewritten in place is
+applied whole: a reload before then (SIGHUP, a retry, a change of FILE)
+takes that set as the file was last read (one never read whole fails
+the reload, saying so). SIGHUP applies FILE again whatever else changed.
+Every reload reads FILE once it has stayed as it is for 200 ms and no
+other process holds it open for writing (waited for up to 2 s, then
+failing until its writer closes it). A file held open but unchanged for
+30 s is read all the same (an appender that keeps it open), and a writer
+that closes it between chunks (echo >> FILE) is not seen: writing the
+file aside and renaming it over, as editors do, is never read cut.
 A file that cannot be read, parsed or applied changes nothing live: the
 last good ruleset stays, the log says why (file and line) and
 xdpfw_config_reload_success is 0 until a good file is applied. An

@@ -239,11 +239,12 @@ func (e *heldOpen) Error() string {
 }
 
 // writerDone reports whether the last reload failed for a writer
-// holding the file open and none holds it now: a close is no change the
-// watch reports (fsnotify reports writes, not closes), so a writer that
-// wrote its last line, paused past maxSettleWait and then closed the
-// file (cat > file ended by a late ^D) had it applied only at the next
-// retry, up to retryEvery later.
+// holding the file open and none holds it now, or it has stayed as it
+// is for heldQuiet (writingNow): a close is no change the watch reports
+// (fsnotify reports writes, not closes), so a writer that wrote its last
+// line, paused past maxSettleWait and then closed the file (cat > file
+// ended by a late ^D) had it applied only at the next retry, up to
+// retryEvery later.
 func (r *reloader) writerDone() bool {
 	r.mu.Lock()
 	held := r.held
@@ -254,9 +255,9 @@ func (r *reloader) writerDone() bool {
 // writerRecheck is how often writerDone is asked.
 const writerRecheck = time.Second
 
-// triggerClosed is the reload of a file whose writer closed it
-// (writerDone).
-const triggerClosed = "closed by its writer"
+// triggerClosed is the reload of a file whose writer closed it, or left
+// it quiet for heldQuiet (writerDone).
+const triggerClosed = "closed by its writer, or quiet"
 
 // changedAgo is how long ago path last changed (its inode's change
 // time, which a writer cannot set back as it can the modification

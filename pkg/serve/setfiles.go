@@ -87,7 +87,7 @@ func (f *setFiles) reading(read func(string, rules.Family) ([]netip.Prefix, erro
 		why := fmt.Sprintf("changed since it was read and has not yet stayed as it is for a whole look (every %s): it is read once it has", setPollEvery)
 		if pid := writingNow(path); pid != 0 {
 			// Mid-way, its writer paused (writers.go).
-			why = fmt.Sprintf("is open for writing (by process %d): it is read once closed and as it is for a whole look (every %s)", pid, setPollEvery)
+			why = fmt.Sprintf("is open for writing (by process %d): it is read once closed, or unchanged for %s, and as it is for a whole look (every %s)", pid, heldQuiet, setPollEvery)
 		} else if f.takeable(path, now) {
 			ps, err := read(path, fam)
 			if stampOf(path) == now {
@@ -186,8 +186,9 @@ func (f *setFiles) settled() bool {
 		taken, read := f.taken[p]
 		change := !read || now != taken
 		if same && change && writingNow(p) != 0 {
-			// Still open for writing: its writer paused, however long
-			// (a download stalled), is no writer done (writers.go).
+			// Still open for writing: its writer paused (a download
+			// stalled) is no writer done, for up to heldQuiet
+			// (writers.go).
 			same = false
 		}
 		l = look{at: now, settled: same, fired: same && l.fired}
