@@ -281,8 +281,8 @@ func parseLine(b []byte, fam rules.Family) (uint64, netip.Prefix, error) {
 	// An IPv4 address written IPv4-mapped is a bad line, as set add
 	// refuses it: taken as IPv6, the entry would block no IPv4 frame
 	// from the address the feed meant, silently.
-	if err := rules.MappedPrefix(p); err != nil {
-		return 0, netip.Prefix{}, fmt.Errorf("%w: it would match only crafted IPv6 frames, never IPv4's (write %s)", err, rules.Unmapped(p))
+	if err := rules.MappedElement(p); err != nil {
+		return 0, netip.Prefix{}, err
 	}
 	switch {
 	case p.Addr().Is4() && fam == rules.FamilyIPv6:

@@ -138,8 +138,8 @@ func (p *fileParser) elements(s *Set, f field, k *yaml.Node) error {
 // state whose set an earlier release gave one saves it, and that save
 // must still apply.
 func (p *fileParser) mappedElement(s *Set, pfx netip.Prefix, line int) {
-	if err := MappedPrefix(pfx); err != nil {
-		p.warns = append(p.warns, p.warning(WarnCrafted, line, fmt.Errorf("set %s: %w: it would match only crafted IPv6 frames, never IPv4's (write %s)", s.Name, err, Unmapped(pfx))))
+	if err := MappedElement(pfx); err != nil {
+		p.warns = append(p.warns, p.warning(WarnCrafted, line, fmt.Errorf("set %s: %w", s.Name, err)))
 	}
 }
 

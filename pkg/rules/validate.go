@@ -267,6 +267,16 @@ func MappedPrefix(p netip.Prefix) error {
 	return fmt.Errorf("%s is IPv4 %s written as IPv6 (IPv4-mapped)", p, Unmapped(p))
 }
 
+// MappedElement is MappedPrefix's refusal of a set element, saying what
+// to write instead: set files refuse it and a ruleset file's elements:
+// warn of it, in the same words.
+func MappedElement(p netip.Prefix) error {
+	if err := MappedPrefix(p); err != nil {
+		return fmt.Errorf("%w: it would match only crafted IPv6 frames, never IPv4's (write %s)", err, Unmapped(p))
+	}
+	return nil
+}
+
 // Unmapped is the IPv4 prefix an IPv4-mapped one (MappedPrefix) stands
 // for.
 func Unmapped(p netip.Prefix) netip.Prefix {
