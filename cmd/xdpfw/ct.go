@@ -210,9 +210,10 @@ func ctFlushCommand() *cli.Command {
 		Name:  "flush",
 		Usage: "remove every tracked flow",
 		Description: `Empties the flow table and the fragment table. Replies to connections this
-host had open are new until their flow is learned again from the next
-packet it sends: under a policy that passes only established traffic, an
-idle connection whose peer speaks first stays cut. Prints how many flows
+host had open are not established (a TCP segment is invalid, a UDP
+datagram new) until their flow is learned again from the next packet it
+sends: under a policy that passes only established traffic, an idle
+connection whose peer speaks first stays cut. Prints how many flows
 were removed (--json: {"flushed": N}); ct stats counts them as flushed.`,
 		Flags: []cli.Flag{jsonFlag()},
 		Action: func(c *cli.Context) error {
