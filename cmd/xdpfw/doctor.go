@@ -25,7 +25,8 @@ each with a verdict: ok, warn (xdpfw works, not at its best) or fail
   features    every BPF feature the program uses (program and map types,
               helpers, multi-buffer XDP), probed by loading throwaway
               programs and maps, each with the Linux release that has it
-  bpffs       the BPF filesystem under --pin-dir is mounted and writable
+  bpffs       the BPF filesystem under --pin-dir is mounted, and this user
+              may make the pin directory, or its pins if it exists
   BTF         whether the kernel publishes its types (informational)
   memlock     whether BPF maps are charged to RLIMIT_MEMLOCK, and the
               limit: a failure if they are (kernels before 5.11, which

@@ -188,6 +188,67 @@ func TestDoctorCapabilities(t *testing.T) {
 	}
 }
 
+// TestDoctorPinDirWritable: a user given xdpfw's capabilities passes
+// doctor's root check, and must also be able to make the pin directory
+// (or its pins): doctor's bpffs check fails one who cannot, naming the
+// directory and saying how to give it to the user, and passes one who
+// can, a user given CAP_DAC_OVERRIDE included, whom attach lets make its
+// pins: access(2) judged the real uid without capabilities and failed it.
+func TestDoctorPinDirWritable(t *testing.T) {
+	privtest.Require(t)
+	exe := copyExecutable(t)
+	root := privtest.PinDir(t) // root's, as /sys/fs/bpf/xdpfw's parent is
+	if err := os.Mkdir(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	own := root + "/own"
+	if err := os.Mkdir(own, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(own, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	caps := []uintptr{unix.CAP_SYS_ADMIN, unix.CAP_NET_ADMIN}
+	for _, tc := range []struct {
+		name  string
+		pin   string
+		caps  []uintptr
+		want  string
+		where string // the directory a failure names
+	}{
+		{"a pin directory to make in root's", root + "/xdpfw", caps, "fail", root},
+		{"root's pin directory", root, caps, "fail", root},
+		{"a pin directory to make in root's, with CAP_DAC_OVERRIDE", root + "/xdpfw", append(caps, unix.CAP_DAC_OVERRIDE), "ok", ""},
+		{"its own pin directory", own, caps, "ok", ""},
+		{"a pin directory to make in its own", own + "/a/b", caps, "ok", ""},
+	} {
+		cmd := exec.Command(exe, "--pin-dir", tc.pin, "doctor", "--json", "lo")
+		cmd.Env = append(os.Environ(), "XDPFW_TEST_MAIN=1")
+		cmd.SysProcAttr = &syscall.SysProcAttr{
+			Credential:  &syscall.Credential{Uid: 65534, Gid: 65534},
+			AmbientCaps: tc.caps,
+		}
+		out, _ := cmd.Output() // other checks may fail
+		var rep struct {
+			Root  struct{ Verdict, Detail string } `json:"root"`
+			BPFFS struct{ Verdict, Detail string } `json:"bpffs"`
+		}
+		if err := json.Unmarshal(out, &rep); err != nil {
+			t.Fatalf("%s: doctor --json: %v\n%s", tc.name, err, out)
+		}
+		if rep.Root.Verdict != "ok" {
+			t.Fatalf("%s: root check %s (%s), want ok", tc.name, rep.Root.Verdict, rep.Root.Detail)
+		}
+		if rep.BPFFS.Verdict != tc.want {
+			t.Errorf("uid 65534 with %s: bpffs check %s (%s), want %s", tc.name, rep.BPFFS.Verdict, rep.BPFFS.Detail, tc.want)
+		}
+		want := tc.where + ": permission denied to uid 65534 (run xdpfw as root, or make the pin directory this user's: install -d -o 65534 -m 0700 " + tc.pin + ")"
+		if tc.want == "fail" && rep.BPFFS.Detail != want {
+			t.Errorf("uid 65534 with %s: bpffs check says %q, want %q", tc.name, rep.BPFFS.Detail, want)
+		}
+	}
+}
+
 // TestDoctorUserNamespace: root in a user namespace of its own (a
 // rootless container, unshare -r) has every capability of the namespace
 // and none bpf() takes: doctor's root check fails it, and a command says

@@ -41,7 +41,7 @@ func CheckPinFS(dir string) (PinFS, error) {
 		return fs, err
 	}
 	fs.Mounted = true
-	if err := checkWritable(fs.Path, &st, unix.Access); err != nil {
+	if err := checkWritable(fs.Path, dir, &st, effectiveAccess); err != nil {
 		return fs, err
 	}
 	fs.Writable = true
@@ -66,7 +66,7 @@ func checkBPFFS(dir string, st *unix.Statfs_t, statfs func(string, *unix.Statfs_
 		case err == nil:
 			return p, fmt.Errorf("pin directory %s is not on a BPF filesystem (%s is not one): create it on a mounted bpffs, or choose a --pin-dir on one (such as %s)", dir, p, DefaultPinDir)
 		case errors.Is(err, unix.EACCES), errors.Is(err, unix.EPERM):
-			return p, denied(p)
+			return p, denied(p, dir)
 		case !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.ENOTDIR):
 			return p, fmt.Errorf("pin directory %s: %w", dir, err)
 		}
@@ -78,27 +78,45 @@ func checkBPFFS(dir string, st *unix.Statfs_t, statfs func(string, *unix.Statfs_
 	}
 }
 
-// checkWritable fails unless pins can be made at path, on a BPF
-// filesystem whose statistics are st: a read-only mount (fixed by
-// remounting) is told from a directory this user may not write (fixed by
-// running as root).
-func checkWritable(path string, st *unix.Statfs_t, access func(string, uint32) error) error {
-	err := access(path, unix.W_OK)
+// checkWritable fails unless pins can be made at path, the pin directory
+// dir or the deepest part of it that exists, on a BPF filesystem whose
+// statistics are st: a read-only mount (fixed by remounting) is told from
+// a directory this user may not write in (fixed by running as root, or
+// by giving the user the pin directory).
+func checkWritable(path, dir string, st *unix.Statfs_t, access func(string, uint32) error) error {
+	// Search too: a pin is made by its path in the directory.
+	err := access(path, unix.W_OK|unix.X_OK)
 	switch {
 	case st.Flags&unix.ST_RDONLY != 0 || errors.Is(err, unix.EROFS):
 		mnt := mountPoint(path)
 		return fmt.Errorf("%s is on a read-only BPF filesystem (remount it read-write: mount -o remount,rw %s)", path, mnt)
 	case errors.Is(err, unix.EACCES), errors.Is(err, unix.EPERM):
-		return denied(path)
+		return denied(path, dir)
 	case err != nil:
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	return nil
 }
 
-// denied is the error of a path this process may not read or write.
-func denied(path string) error {
-	return fmt.Errorf("%s: permission denied to uid %d (xdpfw runs as root: sudo xdpfw ...)", path, os.Geteuid())
+// effectiveAccess is access(2) judged as the mkdir and pins that follow
+// are: by the effective uid and capabilities (AT_EACCESS). Plain access
+// judges the real uid and, for one not root, drops every capability, so
+// a user given CAP_DAC_OVERRIDE (a unit's AmbientCapabilities) was told
+// permission denied where attach made its pins.
+func effectiveAccess(path string, mode uint32) error {
+	return unix.Faccessat(unix.AT_FDCWD, path, mode, unix.AT_EACCESS)
+}
+
+// denied is the error of a path this process may not read or write, on
+// the way to the pin directory dir. A user given xdpfw's capabilities
+// (doctor's root check passes them) is not told to use sudo alone: the
+// pin directory can be made theirs.
+func denied(path, dir string) error {
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
+	uid := os.Geteuid()
+	return fmt.Errorf("%s: permission denied to uid %d (run xdpfw as root, or make the pin directory this user's: install -d -o %d -m 0700 %s)", path, uid, uid, dir)
 }
 
 // mountPoint is the mount point of the filesystem path is on: the last

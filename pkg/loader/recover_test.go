@@ -489,9 +489,9 @@ func TestCheckWritable(t *testing.T) {
 		{"read-write", rw, ok, ""},
 		{"read-only", ro, deny, "is on a read-only BPF filesystem (remount it read-write: mount -o remount,rw "},
 		{"EROFS", rw, func(string, uint32) error { return unix.EROFS }, "is on a read-only BPF filesystem"},
-		{"not root", rw, deny, fmt.Sprintf("/sys/fs/bpf/xdpfw: permission denied to uid %d (xdpfw runs as root", os.Geteuid())},
+		{"not root", rw, deny, fmt.Sprintf("/sys/fs/bpf/xdpfw: permission denied to uid %d (run xdpfw as root, or make the pin directory this user's: install -d -o %[1]d -m 0700 /sys/fs/bpf/xdpfw)", os.Geteuid())},
 	} {
-		err := checkWritable("/sys/fs/bpf/xdpfw", &tc.st, tc.access)
+		err := checkWritable("/sys/fs/bpf/xdpfw", "/sys/fs/bpf/xdpfw", &tc.st, tc.access)
 		switch {
 		case tc.want == "" && err != nil:
 			t.Errorf("%s: %v, want nil", tc.name, err)
