@@ -46,6 +46,9 @@ failing until its writer closes it). A file held open but unchanged for
 30 s is read all the same (an appender that keeps it open), and a writer
 that closes it between chunks (echo >> FILE) is not seen: writing the
 file aside and renaming it over, as editors do, is never read cut.
+Serve says at its start when it cannot see other processes' open files
+(without CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH, or under a /proc
+mounted hidepid): then no writer is seen, and a pause reads a file cut.
 A file that cannot be read, parsed or applied changes nothing live: the
 last good ruleset stays, the log says why (file and line) and
 xdpfw_config_reload_success is 0 until a good file is applied. An

@@ -64,6 +64,9 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	log := newLogger(cfg.Log, logEvery)
 	logNotices(log)
+	if err := procBlind("/proc"); err != nil {
+		log.Warn("cannot see which processes hold the config or a set file open for writing, so a file written in place may be read half written: write it aside and rename it over (seeing them takes CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH and a /proc without hidepid)", "error", err)
+	}
 	// A stop (SIGTERM, SIGINT) ends the run's context as it comes, not
 	// when the loop next looks: a reload waiting for the state's lock,
 	// which another command may hold for long, gives up then, changing

@@ -2,7 +2,9 @@ package serve
 
 import (
 	"bufio"
+	"errors"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -82,6 +84,74 @@ func writerOf(path string) int {
 		}
 	}
 	return 0
+}
+
+// procBlind is why this process cannot look at the open files of every
+// other process under proc (where /proc is mounted), nil when it can.
+// Then writerOf may miss a writer, and a config or set file written in
+// place be read at its writer's first pause: serve says so once at its
+// start. It is writerOf's look at each process, a denial told from a
+// process or file gone: listing another user's files takes
+// CAP_DAC_READ_SEARCH, what they are (fd, fdinfo) CAP_SYS_PTRACE of a
+// process with more capabilities, and a /proc mounted hidepid=1 denies
+// them, hidepid=2 leaves them out of the listing (pid 1, which every PID
+// namespace has, is missing then). A PID namespace's processes are all
+// serve can find, which no probe tells.
+func procBlind(proc string) error {
+	self := os.Getpid()
+	if self != 1 {
+		if _, err := os.Stat(filepath.Join(proc, "1")); err != nil {
+			return err
+		}
+	}
+	procs, err := os.ReadDir(proc)
+	if err != nil {
+		return err
+	}
+	for _, p := range procs {
+		pid, err := strconv.Atoi(p.Name())
+		if err != nil || pid == self {
+			continue
+		}
+		if err := lookAt(filepath.Join(proc, p.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// lookAt is writerOf's look at the open files of the process whose /proc
+// directory is dir, up to the first it may see: the error denying it,
+// nil when allowed or when the process or its files are gone.
+func lookAt(dir string) error {
+	denied := func(err error) error {
+		if errors.Is(err, os.ErrPermission) {
+			return err
+		}
+		return nil
+	}
+	fds, err := os.ReadDir(filepath.Join(dir, "fd"))
+	if err != nil {
+		return denied(err)
+	}
+	for _, fd := range fds {
+		var st syscall.Stat_t
+		path := filepath.Join(dir, "fd", fd.Name())
+		if err := syscall.Stat(path, &st); err != nil {
+			if err := denied(&os.PathError{Op: "stat", Path: path, Err: err}); err != nil {
+				return err
+			}
+			continue // closed since it was listed
+		}
+		f, err := os.Open(filepath.Join(dir, "fdinfo", fd.Name()))
+		if err == nil {
+			return f.Close()
+		}
+		if err := denied(err); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // writable reports whether the open file an fdinfo file describes was
