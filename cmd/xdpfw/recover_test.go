@@ -158,6 +158,37 @@ func TestStatusOrphan(t *testing.T) {
 	c.wantFail("detach: name interfaces or give --ifindex, --all or --orphans", "detach", "--all", "--orphans")
 }
 
+// TestStatusJSONUnreadable: with a pin of the state removed, status
+// --json fails as status does, after a document saying something is
+// pinned and why it cannot be read: it printed nothing, so a script got
+// a JSON parse error for a reason.
+func TestStatusJSONUnreadable(t *testing.T) {
+	dir := privtest.PinDir(t)
+	mustRunCLI(t, dir, "", "set", "create", "s")
+	if err := os.Remove(filepath.Join(dir, "rule_stats")); err != nil {
+		t.Fatal(err)
+	}
+	out, stderr, err := runCLIBoth(dir, "", "status", "--json")
+	if err == nil || !strings.Contains(err.Error(), "run: xdpfw detach --all") {
+		t.Fatalf("status --json: error %v, want the broken state's (stderr %q)", err, stderr)
+	}
+	type failure struct {
+		PinDir string `json:"pin_dir"`
+		Loaded bool   `json:"loaded"`
+		Error  string `json:"error"`
+	}
+	st := decodeJSON[failure](t, "status --json", out)
+	if st.PinDir != dir || !st.Loaded || st.Error != err.Error() {
+		t.Errorf("status --json of a broken state: %+v, want pin_dir %s, loaded true and the error %q", st, dir, err)
+	}
+	if out, _, _ := runCLIBoth(dir, "", "status"); out != "" {
+		t.Errorf("status of a broken state printed %q, want nothing but the error", out)
+	}
+	if _, err := runCLI(t, dir, "", "detach", "--all"); err != nil {
+		t.Errorf("detach --all: %v", err)
+	}
+}
+
 // TestDetachAllStrayMap: detach --all with a stray map in the pin
 // directory detaches, removes xdpfw's pins and leaves the stray, saying
 // so; with a map missing as well it does the same from the broken state.

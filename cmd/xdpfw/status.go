@@ -23,7 +23,10 @@ learner (EGRESS none), an xdpfw program running on an interface the pin
 directory does not list (an orphan), or a capture left on by a process
 that is gone. Each problem names the command that settles it; --json
 lists them under "problems".
-With nothing pinned it fails too; --json then prints "loaded": false.`,
+With nothing pinned it fails too; --json then prints "loaded": false.
+When the state cannot be read (a pin missing, another build's state),
+--json prints the pin directory, "loaded": true, and the error as
+"error".`,
 		Flags: []cli.Flag{jsonFlag()},
 		Action: func(c *cli.Context) error {
 			if err := noArgs(c, "status"); err != nil {
@@ -50,6 +53,13 @@ With nothing pinned it fails too; --json then prints "loaded": false.`,
 				return problemsError(st.Problems)
 			}
 			if err != nil {
+				if c.Bool("json") {
+					// A document all the same: a script reads the reason,
+					// where empty input failed its parse.
+					if perr := printJSON(c, unreadStatus(st, err)); perr != nil {
+						return perr
+					}
+				}
 				return err
 			}
 			if c.Bool("json") {
@@ -90,6 +100,23 @@ With nothing pinned it fails too; --json then prints "loaded": false.`,
 			return problemsError(st.Problems)
 		},
 	}
+}
+
+// statusFailure is status --json's document when the status could not be
+// read: Loaded is left out when the failure came before a state could be
+// looked for (not root, say), as false would say that nothing is pinned.
+type statusFailure struct {
+	PinDir string `json:"pin_dir"`
+	Loaded *bool  `json:"loaded,omitempty"`
+	Error  string `json:"error"`
+}
+
+func unreadStatus(st loader.Status, err error) statusFailure {
+	f := statusFailure{PinDir: st.PinDir, Error: err.Error()}
+	if st.Loaded {
+		f.Loaded = &st.Loaded
+	}
+	return f
 }
 
 func printProblems(c *cli.Context, problems []loader.Problem) {

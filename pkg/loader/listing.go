@@ -96,7 +96,8 @@ type Problem struct {
 // ReadStatus is the status of the pin directory dir. With nothing pinned
 // it fails with ErrNotAttached, and the status it gives says so (Loaded
 // false) and lists the xdpfw programs still running that dir does not
-// list (orphans).
+// list (orphans). On any other error the status is only PinDir, and
+// Loaded when a state was found pinned but could not be read.
 func ReadStatus(dir string) (Status, error) {
 	s, err := Open(dir)
 	if errors.Is(err, ErrNotAttached) {
@@ -108,11 +109,19 @@ func ReadStatus(dir string) (Status, error) {
 		st.Problems = append(st.Problems, OrphanProblems(orphans, dir, false)...)
 		return st, err
 	}
+	var broken *brokenState
+	if errors.As(err, &broken) {
+		return Status{PinDir: dir, Loaded: true}, err
+	}
 	if err != nil {
-		return Status{}, err
+		return Status{PinDir: dir}, err
 	}
 	defer s.Close()
-	return s.Status()
+	st, err := s.Status()
+	if err != nil {
+		return Status{PinDir: dir, Loaded: true}, err
+	}
+	return st, nil
 }
 
 // Status is the pin directory, the policy, the rule count and each
