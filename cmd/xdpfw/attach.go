@@ -126,8 +126,10 @@ record was): what status reports as orphans.`,
 				return err
 			case c.IsSet("ifindex"):
 				return withState(c, func(s *loader.State) error {
+					// Last with an error: the record went, removing the
+					// pins after it failed; said before the error.
 					rec, last, err := s.DetachIfindex(c.Int("ifindex"))
-					if err != nil {
+					if err != nil && !last {
 						return err
 					}
 					if rec.Attached {
@@ -135,16 +137,19 @@ record was): what status reports as orphans.`,
 					} else {
 						fmt.Fprintf(c.App.Writer, "removed the record of %s (ifindex %d): xdpfw was no longer running there\n", rec.Iface, rec.Ifindex)
 					}
+					if err != nil {
+						return err
+					}
 					printLast(c, s, last)
 					return nil
 				})
 			}
 			return withState(c, func(s *loader.State) error {
 				for _, name := range c.Args().Slice() {
+					// What was done is said before an error: the
+					// interface is detached even when removing the pins
+					// after it failed.
 					d, err := s.Detach(name)
-					if err != nil {
-						return err
-					}
 					if d.Detached {
 						fmt.Fprintf(c.App.Writer, "detached from %s\n", name)
 					}
@@ -153,6 +158,9 @@ record was): what status reports as orphans.`,
 					}
 					for _, w := range d.Warnings {
 						fmt.Fprintf(c.App.ErrWriter, "xdpfw: warning: %s\n", w)
+					}
+					if err != nil {
+						return err
 					}
 					printLast(c, s, d.Last)
 				}

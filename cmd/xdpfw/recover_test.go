@@ -233,3 +233,51 @@ func TestDetachAllStrayMap(t *testing.T) {
 		}
 	}
 }
+
+// TestDetachLastStrayMap: detach of the last interface, by name or by
+// ifindex, whose pins cannot all go (a stray map keeps the directory)
+// says that it detached before the error naming what was left: it said
+// only the error, so the operator did not learn the interface was
+// detached.
+func TestDetachLastStrayMap(t *testing.T) {
+	for _, byIfindex := range []bool{false, true} {
+		c := newNSCLI(t, "straydet0")
+		c.mustRun("attach", "--mode", "generic", c.iface)
+		m, err := ebpf.NewMap(&ebpf.MapSpec{Type: ebpf.Array, KeySize: 4, ValueSize: 4, MaxEntries: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = m.Pin(filepath.Join(c.dir, "stray"))
+		m.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		args, want := []string{"detach", c.iface}, "detached from straydet0\n"
+		if byIfindex {
+			var ifindex int
+			c.in(func() error {
+				link, err := netlink.LinkByName(c.iface)
+				if err == nil {
+					ifindex = link.Attrs().Index
+				}
+				return err
+			})
+			args = []string{"detach", "--ifindex", fmt.Sprint(ifindex)}
+			want = fmt.Sprintf("detached from straydet0 (ifindex %d)\n", ifindex)
+		}
+		out, _, err := c.run(args...)
+		if wantErr := "remove pinned state: left stray in " + c.dir + ": not xdpfw's, so not removed (remove it yourself)"; err == nil || err.Error() != wantErr {
+			t.Errorf("xdpfw %s: error %v, want %q", strings.Join(args, " "), err, wantErr)
+		}
+		if out != want {
+			t.Errorf("xdpfw %s printed %q, want %q", strings.Join(args, " "), out, want)
+		}
+		if got := c.xdpProg(); got != 0 {
+			t.Errorf("program %d still on %s", got, c.iface)
+		}
+		entries, _ := os.ReadDir(c.dir)
+		if len(entries) != 1 || entries[0].Name() != "stray" {
+			t.Errorf("pin directory holds %v, want the stray map alone", entries)
+		}
+	}
+}
