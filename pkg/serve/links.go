@@ -34,8 +34,18 @@ func watchLinks(listed func(name string) bool, log *logger, stop <-chan struct{}
 			updates := make(chan netlink.LinkUpdate, 64)
 			done := make(chan struct{})
 			err := netlink.LinkSubscribeWithOptions(updates, done, netlink.LinkSubscribeOptions{
-				ListExisting:  true,
-				ErrorCallback: func(err error) { log.limited("links", "watching the network interfaces", "error", err) },
+				ListExisting: true,
+				ErrorCallback: func(err error) {
+					select {
+					case <-done:
+						// Closed here (stop, or the end of follow): the
+						// subscription's receive failing on the closed
+						// socket is its end, not a fault to log.
+						return
+					default:
+					}
+					log.limited("links", "watching the network interfaces", "error", err)
+				},
 			})
 			if err != nil {
 				close(done)
