@@ -16,6 +16,21 @@ import (
 // "!ack: event not found". So every word of a help text holding a "!" is
 // single-quoted.
 func TestHelpBangQuoted(t *testing.T) {
+	eachHelpPage(t, func(path string, _ *cli.Command, page string) {
+		for _, line := range strings.Split(page, "\n") {
+			for _, word := range strings.Fields(line) {
+				if i := strings.IndexByte(word, '!'); i >= 0 && !singleQuoted(word, i) {
+					t.Errorf("xdpfw %s --help: %q has a ! a shell expands (quote it: '...'): %s", path, word, strings.TrimSpace(line))
+				}
+			}
+		}
+	})
+}
+
+// eachHelpPage calls check with every command's path ("rule add"), the
+// command and its --help page, as the CLI prints it.
+func eachHelpPage(t *testing.T, check func(path string, c *cli.Command, page string)) {
+	t.Helper()
 	var walk func(path []string, cmds []*cli.Command)
 	walk = func(path []string, cmds []*cli.Command) {
 		for _, c := range cmds {
@@ -24,17 +39,10 @@ func TestHelpBangQuoted(t *testing.T) {
 			}
 			p := append(append([]string{}, path...), c.Name)
 			var out bytes.Buffer
-			app := newApp(&out, io.Discard)
-			if err := app.Run(append(append([]string{"xdpfw"}, p...), "--help")); err != nil {
+			if err := newApp(&out, io.Discard).Run(append(append([]string{"xdpfw"}, p...), "--help")); err != nil {
 				t.Fatalf("%s --help: %v", strings.Join(p, " "), err)
 			}
-			for _, line := range strings.Split(out.String(), "\n") {
-				for _, word := range strings.Fields(line) {
-					if i := strings.IndexByte(word, '!'); i >= 0 && !singleQuoted(word, i) {
-						t.Errorf("xdpfw %s --help: %q has a ! a shell expands (quote it: '...'): %s", strings.Join(p, " "), word, strings.TrimSpace(line))
-					}
-				}
-			}
+			check(strings.Join(p, " "), c, out.String())
 			walk(p, c.Subcommands)
 		}
 	}
@@ -69,43 +77,24 @@ func TestCTStatsHelpUntracked(t *testing.T) {
 // usage saying its own default ("(default: keep enforcing)") read
 // "(default: keep enforcing) (default: false)".
 func TestHelpOneDefault(t *testing.T) {
-	var walk func(path []string, cmds []*cli.Command)
-	walk = func(path []string, cmds []*cli.Command) {
-		for _, c := range cmds {
-			if c.Name == "help" {
-				continue
+	eachHelpPage(t, func(path string, _ *cli.Command, page string) {
+		for _, line := range strings.Split(page, "\n") {
+			if strings.Count(line, "(default:") > 1 {
+				t.Errorf("xdpfw %s --help: %s", path, strings.TrimSpace(line))
 			}
-			p := append(append([]string{}, path...), c.Name)
-			var out bytes.Buffer
-			if err := newApp(&out, io.Discard).Run(append(append([]string{"xdpfw"}, p...), "--help")); err != nil {
-				t.Fatalf("%s --help: %v", strings.Join(p, " "), err)
-			}
-			for _, line := range strings.Split(out.String(), "\n") {
-				if strings.Count(line, "(default:") > 1 {
-					t.Errorf("xdpfw %s --help: %s", strings.Join(p, " "), strings.TrimSpace(line))
-				}
-			}
-			walk(p, c.Subcommands)
 		}
-	}
-	walk(nil, newApp(io.Discard, io.Discard).Commands)
+	})
 }
 
 // TestHelpProseWidth: a help page's prose lines, indented three columns,
 // fit an 80-column terminal as the rest do; example lines (indented in
 // the text) may run longer, being commands to copy whole.
 func TestHelpProseWidth(t *testing.T) {
-	var walk func(path []string, cmds []*cli.Command)
-	walk = func(path []string, cmds []*cli.Command) {
-		for _, c := range cmds {
-			p := append(append([]string{}, path...), c.Name)
-			for _, line := range strings.Split(c.Description, "\n") {
-				if n := utf8.RuneCountInString(line); n > 77 && !strings.HasPrefix(line, " ") {
-					t.Errorf("xdpfw %s --help: a prose line of %d characters (at most 77): %s", strings.Join(p, " "), n, line)
-				}
+	eachHelpPage(t, func(path string, c *cli.Command, _ string) {
+		for _, line := range strings.Split(c.Description, "\n") {
+			if n := utf8.RuneCountInString(line); n > 77 && !strings.HasPrefix(line, " ") {
+				t.Errorf("xdpfw %s --help: a prose line of %d characters (at most 77): %s", path, n, line)
 			}
-			walk(p, c.Subcommands)
 		}
-	}
-	walk(nil, newApp(io.Discard, io.Discard).Commands)
+	})
 }

@@ -41,13 +41,11 @@ func threads(t *testing.T) int {
 	return 0
 }
 
-// TestScrapesWhileLocked: scrapes that come while the pin directory's
-// lock is held (a long apply, a set load) wait one behind the other, not
-// each in flock of its own: a thread apiece, so a burst of them on a busy
-// state grew serve by a thread per connection (Go's limit is 10000, then
-// it dies) and crowded the lock that the reload and the CLI wait for.
-// Once the lock is free, every one is answered from the state.
-func TestScrapesWhileLocked(t *testing.T) {
+// scrapedWhileLocked serves the metrics of a new state in a throwaway
+// pin directory, whose lock the test holds (as a long apply would) until
+// it calls unlock.
+func scrapedWhileLocked(t *testing.T) (srv *httptest.Server, unlock func()) {
+	t.Helper()
 	privtest.Require(t)
 	pin := privtest.PinDir(t)
 	s, err := loader.OpenOrCreate(pin)
@@ -55,19 +53,28 @@ func TestScrapesWhileLocked(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
-	var out strings.Builder
-	log := newLogger(&out, time.Minute)
-	srv := httptest.NewServer(&collector{dir: pin, reload: &reloader{dir: pin, log: log}, log: log})
-	defer srv.Close()
-
+	log := newLogger(io.Discard, time.Minute)
+	srv = httptest.NewServer(&collector{dir: pin, reload: &reloader{dir: pin, log: log}, log: log})
+	t.Cleanup(srv.Close)
 	held, err := os.Open(pin)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer held.Close()
+	t.Cleanup(func() { held.Close() })
 	if err := sys.Flock(int(held.Fd()), sys.LOCK_EX); err != nil {
 		t.Fatal(err)
 	}
+	return srv, func() { sys.Flock(int(held.Fd()), sys.LOCK_UN) }
+}
+
+// TestScrapesWhileLocked: scrapes that come while the pin directory's
+// lock is held (a long apply, a set load) wait one behind the other, not
+// each in flock of its own: a thread apiece, so a burst of them on a busy
+// state grew serve by a thread per connection (Go's limit is 10000, then
+// it dies) and crowded the lock that the reload and the CLI wait for.
+// Once the lock is free, every one is answered from the state.
+func TestScrapesWhileLocked(t *testing.T) {
+	srv, unlock := scrapedWhileLocked(t)
 	const clients = 64
 	before := threads(t)
 	var wg sync.WaitGroup
@@ -88,7 +95,7 @@ func TestScrapesWhileLocked(t *testing.T) {
 	}
 	time.Sleep(time.Second) // every request in and waiting
 	grown := threads(t) - before
-	sys.Flock(int(held.Fd()), sys.LOCK_UN)
+	unlock()
 	wg.Wait()
 	if grown > clients/4 {
 		t.Errorf("%d scrapes waiting for the lock took %d more threads", clients, grown)
@@ -178,25 +185,7 @@ func TestScrapeEvictionsNeverGoBack(t *testing.T) {
 // waited until the lock was free, a goroutine and a descriptor apiece,
 // so serve grew by one at every scrape for as long as the lock was held.
 func TestScrapesGiveUpWhileLocked(t *testing.T) {
-	privtest.Require(t)
-	pin := privtest.PinDir(t)
-	s, err := loader.OpenOrCreate(pin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
-	var out strings.Builder
-	log := newLogger(&out, time.Minute)
-	srv := httptest.NewServer(&collector{dir: pin, reload: &reloader{dir: pin, log: log}, log: log})
-	defer srv.Close()
-	held, err := os.Open(pin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer held.Close()
-	if err := sys.Flock(int(held.Fd()), sys.LOCK_EX); err != nil {
-		t.Fatal(err)
-	}
+	srv, unlock := scrapedWhileLocked(t)
 	// The scrape in the lock, answered once it is free.
 	first := make(chan string, 1)
 	go func() {
@@ -234,7 +223,7 @@ func TestScrapesGiveUpWhileLocked(t *testing.T) {
 	if left > clients/4 {
 		t.Errorf("%d scrapes whose clients gave up while the lock was held left %d more goroutines waiting", clients, left)
 	}
-	sys.Flock(int(held.Fd()), sys.LOCK_UN)
+	unlock()
 	if b := <-first; !strings.Contains(b, "\nxdpfw_state_pinned 1\n") {
 		t.Errorf("the scrape in the lock, once it was free:\n%s", b)
 	}
