@@ -30,8 +30,9 @@ func readFile(t *testing.T, path string) string {
 	return string(b)
 }
 
-// TestMakeInstall: make install honours PREFIX and DESTDIR, points the
-// unit at the installed binary, and never overwrites an installed config.
+// TestMakeInstall: make install honours PREFIX and DESTDIR, installs the
+// manual page, points the unit at the installed binary, and never
+// overwrites an installed config.
 func TestMakeInstall(t *testing.T) {
 	t.Parallel()
 	dest := t.TempDir()
@@ -44,6 +45,9 @@ func TestMakeInstall(t *testing.T) {
 	unit := readFile(t, filepath.Join(dest, "opt/xdpfw/lib/systemd/system/xdpfw.service"))
 	if !strings.Contains(unit, "\nExecStart=/opt/xdpfw/sbin/xdpfw serve --config /etc/xdpfw/xdpfw.yaml ") || strings.Contains(unit, "/usr/sbin/xdpfw") {
 		t.Errorf("installed unit does not run the installed binary:\n%s", unit)
+	}
+	if got := readFile(t, filepath.Join(dest, "opt/xdpfw/share/man/man8/xdpfw.8")); got != readFile(t, "xdpfw.8") {
+		t.Error("the installed manual page differs from dist/xdpfw.8")
 	}
 	config := filepath.Join(dest, "etc/xdpfw/xdpfw.yaml")
 	if got, want := readFile(t, config), readFile(t, "xdpfw.yaml"); got != want {
@@ -59,8 +63,8 @@ func TestMakeInstall(t *testing.T) {
 	}
 }
 
-// TestDeb: make deb builds a package holding the binary, the unit and the
-// example config as a conffile, as dpkg-deb reads it back.
+// TestDeb: make deb builds a package holding the binary, its manual page,
+// the unit and the example config as a conffile, as dpkg-deb reads it back.
 func TestDeb(t *testing.T) {
 	need(t, "dpkg-deb", "dpkg")
 	t.Parallel()
@@ -99,6 +103,9 @@ func TestDeb(t *testing.T) {
 	}
 	if got := readFile(t, filepath.Join(root, "etc/xdpfw/xdpfw.yaml")); got != readFile(t, "xdpfw.yaml") {
 		t.Error("the packaged config differs from dist/xdpfw.yaml")
+	}
+	if got := run(t, "zcat", filepath.Join(root, "usr/share/man/man8/xdpfw.8.gz")); got != readFile(t, "xdpfw.8") {
+		t.Error("the packaged manual page differs from dist/xdpfw.8")
 	}
 	exe := filepath.Join(root, "usr/sbin/xdpfw")
 	if out, err := exec.Command(exe, "serve", "--help").CombinedOutput(); err != nil || !strings.Contains(string(out), "--metrics-listen") {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds xdpfw_VERSION_ARCH.deb into OUTDIR with dpkg-deb: a static
-# binary in /usr/sbin, the systemd unit, and the example config
+# binary in /usr/sbin, its manual page, the systemd unit, and the example config
 # /etc/xdpfw/xdpfw.yaml as a conffile (an upgrade never overwrites an
 # edited one). The service is not enabled or started: the example lists
 # eth0, which a host may not have; a removal stops it, an upgrade
@@ -15,12 +15,15 @@ chmod 0755 "$stage"
 trap 'rm -rf "$stage"' EXIT
 
 install -d "$stage/DEBIAN" "$stage/usr/sbin" "$stage/lib/systemd/system" "$stage/etc/xdpfw" \
-	"$stage/usr/share/doc/xdpfw/examples/kubernetes"
+	"$stage/usr/share/doc/xdpfw/examples/kubernetes" "$stage/usr/share/man/man8"
 CGO_ENABLED=0 "$go" build -trimpath -tags urfave_cli_no_docs -o "$stage/usr/sbin/xdpfw" ./cmd/xdpfw
 install -m 0644 dist/xdpfw.service "$stage/lib/systemd/system/xdpfw.service"
 install -m 0644 dist/xdpfw.yaml "$stage/etc/xdpfw/xdpfw.yaml"
 install -m 0644 dist/kubernetes/*.yaml "$stage/usr/share/doc/xdpfw/examples/kubernetes/"
 install -m 0644 README.md "$stage/usr/share/doc/xdpfw/README.md"
+# -n: no name or time in the header, so the same page packs the same bytes.
+gzip -9n < dist/xdpfw.8 > "$stage/usr/share/man/man8/xdpfw.8.gz"
+chmod 0644 "$stage/usr/share/man/man8/xdpfw.8.gz"
 
 echo /etc/xdpfw/xdpfw.yaml > "$stage/DEBIAN/conffiles"
 size=$(du -sk --exclude=DEBIAN "$stage" | cut -f1)
