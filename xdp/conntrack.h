@@ -318,7 +318,7 @@ __noinline int ct_view(const struct pkt *p, __u32 out, struct ct_view *v)
  * Learns from p, a packet going out: the egress program's work. Answering
  * someone's ping starts nothing, nor does a RST of no flow.
  */
-static __always_inline void ct_learn_view(struct ct_view *v, __u64 now)
+static __always_inline void ct_learn_view(struct ct_view *v, __u64 now, __u32 has_ack, __u32 ack)
 {
 	struct ct_val *fl, nv = {};
 	__u32 flags = v->tcp_flags, tcp = v->kind == CT_KIND_TCP;
@@ -339,14 +339,17 @@ static __always_inline void ct_learn_view(struct ct_view *v, __u64 now)
 		else if (tcp && (flags & (TCP_SYN | TCP_ACK)) != TCP_SYN)
 			nv.tcp = CT_TCP_ESTABLISHED;
 		ct_tcp_flags(&nv, flags);
+		nv.has_ack = has_ack;
+		nv.ack = ack;
 		if (!bpf_map_update_elem(&ct, &v->key, &nv, BPF_ANY))
 			ct_count(CTS_INSERTS);
 		return;
 	}
 	if (tcp && fl->tcp >= CT_TCP_CLOSING && (flags & (TCP_SYN | TCP_ACK)) == TCP_SYN) {
-		/* the ports reused for a new connection */
+		/* the ports reused for a new connection: a new sequence space */
 		fl->tcp = CT_TCP_SYN_SENT;
 		fl->replied = 0;
+		fl->has_ack = 0;
 	} else if (tcp && fl->tcp >= CT_TCP_CLOSING &&
 		   (flags & (TCP_SYN | TCP_ACK | TCP_RST)) == (TCP_SYN | TCP_ACK)) {
 		/* the host accepts a new connection on the ports (ct_place
@@ -365,6 +368,10 @@ static __always_inline void ct_learn_view(struct ct_view *v, __u64 now)
 		fl->replied = 1;
 	}
 	ct_tcp_flags(fl, flags);
+	if (has_ack) {
+		fl->has_ack = 1;
+		fl->ack = ack;
+	}
 	fl->last_seen = now;
 }
 
@@ -503,6 +510,20 @@ static __always_inline __u32 ct_frag_proto(const struct pkt *p)
 	return p->family == 4 ? p->proto_key & 0xff : 0;
 }
 
+/* Whether p, a TCP RST coming in, has its sequence number from ack, the
+ * last this host acknowledged, to CT_RST_WINDOW past it. */
+static __always_inline int ct_rst_in_window(struct xdp_md *ctx, const struct pkt *p, __u32 ack)
+{
+	struct frame f = { .ctx = ctx, .frags = 1, .len = p->len };
+	__u8 *h = pkt_at(&f, p->l4off + 4, 4);
+	__u32 seq;
+
+	if (!h)
+		return 0;
+	seq = ((__u32)h[0] << 24) | ((__u32)h[1] << 16) | ((__u32)h[2] << 8) | h[3];
+	return seq - ack <= CT_RST_WINDOW;
+}
+
 /* The state of p, a packet coming in, moving its flow on. */
 static __always_inline __u32 ct_place(struct xdp_md *ctx, const struct pkt *p)
 {
@@ -543,6 +564,9 @@ static __always_inline __u32 ct_place(struct xdp_md *ctx, const struct pkt *p)
 	    (v.kind == CT_KIND_TCP && fl->tcp >= CT_TCP_CLOSING &&
 	     (v.tcp_flags & (TCP_SYN | TCP_ACK | TCP_RST | TCP_FIN)) == TCP_SYN))
 		return ct_unknown(&v);
+	if (v.kind == CT_KIND_TCP && (v.tcp_flags & TCP_RST) && fl->has_ack &&
+	    !ct_rst_in_window(ctx, p, fl->ack))
+		return CT_INVALID;
 	if (v.kind == CT_KIND_TCP &&
 	    ((fl->tcp == CT_TCP_SYN_SENT &&
 	      (v.tcp_flags & (TCP_SYN | TCP_ACK)) == (TCP_SYN | TCP_ACK)) ||
@@ -618,6 +642,7 @@ __noinline int ct_learn(struct __sk_buff *skb, struct pkt *p)
 {
 	struct frame f = { .ctx = skb, .frags = 1, .skb = 1 };
 	struct ct_view v;
+	__u32 has_ack = 0, ack = 0;
 
 	if (!skb || !p)
 		return 0;
@@ -626,7 +651,16 @@ __noinline int ct_learn(struct __sk_buff *skb, struct pkt *p)
 	ct_count(CTS_EGRESS);
 	if (parse_frame(&f, p) != PARSE_OK || !ct_view(p, 1, &v))
 		return 0;
-	ct_learn_view(&v, ct_now());
+	/* the acknowledgement a RST coming in is checked against */
+	if (v.kind == CT_KIND_TCP && (v.tcp_flags & TCP_ACK)) {
+		__u8 *h = pkt_at(&f, p->l4off + 8, 4);
+
+		if (h) {
+			has_ack = 1;
+			ack = ((__u32)h[0] << 24) | ((__u32)h[1] << 16) | ((__u32)h[2] << 8) | h[3];
+		}
+	}
+	ct_learn_view(&v, ct_now(), has_ack, ack);
 	return 0;
 }
 

@@ -845,6 +845,15 @@ enum ct_limits {
 	/* DHCP: a request broadcast from an address the host may not have
 	 * yet is answered by whichever server takes it, so its flow is keyed
 	 * by the ports alone (and zero addresses). */
+	/* A RST coming in closes its flow only when its sequence number is
+	 * at most this far past what this host last acknowledged; one
+	 * outside is invalid and leaves the flow as it was, so a blind
+	 * spoofer must guess the number within a 4096th of its space.
+	 * Every RST a peer sends in answer to a segment of this host carries
+	 * exactly that acknowledgement (RFC 9293 3.10.7.1), so one dropped
+	 * here (an abort with more than this in flight) is followed by a
+	 * good one at the host's next segment. */
+	CT_RST_WINDOW   = 1 << 20,
 	DHCP4_CLIENT    = 68,
 	DHCP4_SERVER    = 67,
 	DHCP6_CLIENT    = 546,
@@ -876,7 +885,11 @@ struct ct_val {
 	__u8 kind;                          /* CT_KIND_* */
 	__u8 tcp;                           /* CT_TCP_*, TCP only */
 	__u8 replied;                       /* a packet came back */
-	__u8 pad[5];
+	__u8 has_ack;                       /* ack holds one: TCP only */
+	/* The acknowledgement number of the last segment this host sent
+	 * (host order): where the other side's sequence stands, against
+	 * which a RST coming in is checked (CT_RST_WINDOW). */
+	__u32 ack;
 };
 
 /* A fragmented datagram coming in, as its later fragments name it. */

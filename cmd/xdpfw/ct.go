@@ -20,20 +20,22 @@ func ctCommand() *cli.Command {
 interfaces it is attached to: attach puts a TC egress program beside the XDP
 one (tcx from Linux 6.6, a clsact filter before). A packet coming in is then
 new, established (a learned flow's, or a later fragment of a datagram whose
-first fragment was), related (an ICMP error quoting one) or invalid, which
-rules match with --ct-state. Only packets going out create flows:
-unsolicited traffic never does by itself, and what the host answers to it is
-kept briefly (a SYN-ACK 60 s, a UDP answer 30 s), so a flood at an open
-service churns the table rather than filling it for days; so is a TCP
-connection picked up from an ACK the host sends mid-stream (as a SYN sent,
-until a packet comes in on it). The table holds 262144 flows, or the
+first fragment was), related (an ICMP error quoting one) or invalid (a TCP
+segment of no flow other than a SYN; a RST whose sequence number is not from
+what the host last acknowledged to 1 MiB past it: a spoofer's, which leaves
+the flow open), which rules match with --ct-state. Only packets going out
+create flows: unsolicited traffic never does by itself, and what the host
+answers to it is kept briefly (a SYN-ACK 60 s, a UDP answer 30 s), so a flood
+at an open service churns the table rather than filling it for days; so is a
+TCP connection picked up from an ACK the host sends mid-stream (as a SYN
+sent, until a packet comes in on it). The table holds 262144 flows, or the
 ruleset's conntrack: max-flows (1024 to 16777216, about 120 bytes a flow);
 when full, the least recently seen makes room (an eviction). While no rule
 has --ct-state and the policy is pass, nothing reads the table: without
 max-flows it is idle, 1000 flows (the most recent), and made whole, those
 flows kept, by the change that starts reading it, which also puts in every
-established TCP connection of this host's that the table has no record of,
-or a record of its handshake only or of nothing answered (from the kernel's
+established TCP connection of this host's that the table has no record of, or
+a record of its handshake only or of nothing answered (from the kernel's
 socket table, so a connection that only receives keeps receiving), as attach
 does for a table that is read; other older flows are learnt again from their
 next packet out. Flows time out as the ruleset's conntrack: section says

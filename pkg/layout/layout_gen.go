@@ -324,6 +324,7 @@ const (
 	CtFlowsPerFrag = 32
 	CtFragMin      = 1024
 	CtFragEntries  = 8192
+	CtRstWindow    = 1048576
 	Dhcp4Client    = 68
 	Dhcp4Server    = 67
 	Dhcp6Client    = 546
@@ -461,7 +462,8 @@ type CtVal struct {
 	Kind     uint8
 	Tcp      uint8
 	Replied  uint8
-	Pad      [5]uint8
+	HasAck   uint8
+	Ack      uint32
 }
 
 // struct ct_frag_key

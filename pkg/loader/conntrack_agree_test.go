@@ -7,6 +7,7 @@ import (
 
 	"github.com/xdpfw/xdpfw/internal/fixtures"
 	"github.com/xdpfw/xdpfw/internal/privtest"
+	"github.com/xdpfw/xdpfw/pkg/layout"
 	"github.com/xdpfw/xdpfw/pkg/model"
 	"github.com/xdpfw/xdpfw/pkg/rules"
 )
@@ -163,6 +164,10 @@ func TestConntrackAgreement(t *testing.T) {
 				{name: "FIN in", frame: in.TCP(443, 40001, "FA"), at: 3 * time.Second, want: ctEst, pass: true},
 				{name: "FIN out", out: true, frame: out.TCP(40001, 443, "FA"), at: 3 * time.Second},
 				{name: "last ACK in", frame: in.TCP(443, 40001, "A"), at: 4 * time.Second, want: ctEst, pass: true},
+				// The host acknowledged the server's 2000: a RST far from
+				// it is a blind spoofer's, and leaves the flow open.
+				{name: "RST in, sequence behind", frame: in.TCPSeq(443, 40001, "R", 1999), at: 5 * time.Second, want: ctInv},
+				{name: "RST in, sequence past the window", frame: in.TCPSeq(443, 40001, "RA", 2000+layout.CtRstWindow+1), at: 5 * time.Second, want: ctInv},
 				{name: "RST in", frame: in.TCP(443, 40001, "R"), at: 5 * time.Second, want: ctEst, pass: true},
 				{name: "after the close timeout", frame: in.TCP(443, 40001, "A"), at: 16 * time.Second, want: ctInv},
 			}},
@@ -183,7 +188,8 @@ func TestConntrackAgreement(t *testing.T) {
 				{name: "SYN to ssh", frame: in.TCP(5560, 22, "S"), want: ctNew, pass: true},
 				{name: "SYN-ACK out", out: true, frame: out.TCP(22, 5560, "SA")},
 				{name: "ACK", frame: in.TCP(5560, 22, "A"), want: ctEst, pass: true},
-				{name: "RST", frame: in.TCP(5560, 22, "R"), at: time.Second, want: ctEst, pass: true},
+				{name: "data out", out: true, frame: out.TCP(22, 5560, "PA"), at: time.Second},
+				{name: "RST at the window's end", frame: in.TCPSeq(5560, 22, "R", 1000+layout.CtRstWindow), at: time.Second, want: ctEst, pass: true},
 				{name: "SYN on the closed ports", frame: in.TCP(5560, 22, "S"), at: 2 * time.Second, want: ctNew, pass: true},
 				{name: "SYN-ACK out again", out: true, frame: out.TCP(22, 5560, "SA"), at: 2 * time.Second},
 				{name: "ACK again", frame: in.TCP(5560, 22, "A"), at: 2 * time.Second, want: ctEst, pass: true},

@@ -152,7 +152,8 @@ type xdpfwCtVal struct {
 	Kind     uint8
 	Tcp      uint8
 	Replied  uint8
-	Pad      [5]uint8
+	HasAck   uint8
+	Ack      uint32
 }
 
 type xdpfwGenConfig struct {

@@ -119,7 +119,12 @@ type Flow struct {
 	tcp      tcpState
 	Replied  bool          // a packet came back
 	LastSeen time.Duration // the time of the last packet either way
-	elem     *list.Element
+	// The acknowledgement number of the last segment this host sent on
+	// a TCP flow, where the other side's sequence stands (hasAck: one
+	// was sent): a RST coming in far from it is spoofed (rstInWindow).
+	ack    uint32
+	hasAck bool
+	elem   *list.Element
 }
 
 func (f *Flow) String() string {
@@ -243,7 +248,8 @@ func (t *Tracker) Egress(p *Packet, frame []byte, now time.Duration) {
 			f.tcp = tcpEstablished
 		}
 	} else if v.kind == kindTCP && f.tcp >= tcpClosing && v.tcpFlags&(tcpSYN|tcpACK) == tcpSYN {
-		f.tcp, f.Replied = tcpSynSent, false // the ports reused for a new connection
+		// the ports reused for a new connection: a new sequence space
+		f.tcp, f.Replied, f.hasAck = tcpSynSent, false, false
 	} else if v.kind == kindTCP && f.tcp >= tcpClosing && v.tcpFlags&(tcpSYN|tcpACK|tcpRST) == tcpSYN|tcpACK {
 		// The host accepts a new connection on the ports (Ingress
 		// placed its SYN as new): a handshake again, as an unknown
@@ -255,6 +261,9 @@ func (t *Tracker) Egress(p *Packet, frame []byte, now time.Duration) {
 		f.tcp, f.Replied = tcpEstablished, true
 	}
 	t.tcpFlags(f, v.tcpFlags)
+	if v.kind == kindTCP && v.tcpFlags&tcpACK != 0 {
+		f.ack, f.hasAck = v.ack, true
+	}
 	t.touch(f, now)
 }
 
@@ -327,6 +336,9 @@ func (t *Tracker) Ingress(p *Packet, frame []byte, now time.Duration) CTState {
 		v.kind == kindTCP && f.tcp >= tcpClosing && v.tcpFlags&(tcpSYN|tcpACK|tcpRST|tcpFIN) == tcpSYN {
 		return t.unknown(v)
 	}
+	if v.kind == kindTCP && v.tcpFlags&tcpRST != 0 && f.hasAck && !rstInWindow(v.seq, f.ack) {
+		return CTInvalid // and the flow stays as it was
+	}
 	switch {
 	case v.kind != kindTCP:
 	case f.tcp == tcpSynSent && v.tcpFlags&(tcpSYN|tcpACK) == tcpSYN|tcpACK,
@@ -345,6 +357,17 @@ func (t *Tracker) Ingress(p *Packet, frame []byte, now time.Duration) CTState {
 		t.recordFrag(fragKeyOf(p), now+t.cfg.Fragment)
 	}
 	return CTEstablished
+}
+
+// rstInWindow reports whether a RST coming in with sequence number seq
+// is from ack, the last this host acknowledged, to layout.CtRstWindow
+// past it: the peer's RST answering a segment of this host carries exactly
+// that number (RFC 9293 3.10.7.1), and one a blind spoofer sends must hit
+// a 4096th of the sequence space. A RST an abort sends with more in
+// flight than that is dropped, and the next segment this host sends is
+// answered by one that is not.
+func rstInWindow(seq, ack uint32) bool {
+	return seq-ack <= layout.CtRstWindow
 }
 
 // isMLD reports whether p is a multicast listener message (MLD query,

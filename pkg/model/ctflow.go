@@ -90,7 +90,8 @@ type flowView struct {
 	ok        bool // the packet names a flow (IP, and ports or an echo id where its protocol has them)
 	echoReply bool // an ICMP echo reply (else, for kindEcho, a request)
 	tcpFlags  uint8
-	dhcp      bool // between the DHCP client and server ports (dhcpKey)
+	seq, ack  uint32 // TCP's sequence and acknowledgement numbers
+	dhcp      bool   // between the DHCP client and server ports (dhcpKey)
 }
 
 // viewOf names the flow of p, a packet of frame travelling out (source
@@ -116,7 +117,7 @@ func viewOf(p *Packet, frame []byte, out bool) flowView {
 		v.key.LocalPort, v.key.RemotePort = lport, rport
 		v.kind = kindUDP
 		if p.Proto == rules.ProtoTCP {
-			v.kind, v.tcpFlags = kindTCP, p.TCPFlags
+			v.kind, v.tcpFlags, v.seq, v.ack = kindTCP, p.TCPFlags, p.TCPSeq, p.TCPAck
 		} else if k, ok := dhcpKey(fam, lport, rport); ok {
 			// A request to the broadcast or DHCPv6 multicast address is
 			// answered by whichever server takes it: kept by its ports.

@@ -92,7 +92,8 @@ type Packet struct {
 
 	HasTCPFlags        bool // TCP with an L4 header
 	TCPFlags           uint8
-	HasICMP            bool // ICMP in IPv4 or ICMPv6 in IPv6, with a header
+	TCPSeq, TCPAck     uint32 // with TCPFlags: the sequence and acknowledgement numbers
+	HasICMP            bool   // ICMP in IPv4 or ICMPv6 in IPv6, with a header
 	ICMPType, ICMPCode uint8
 
 	// Where connection tracking looks further (conntrack.go): the
@@ -334,6 +335,7 @@ func decodeL4(l4 []byte, p *Packet) error {
 			return fmt.Errorf("tcp: data offset %d (%d bytes) beyond the packet (%d bytes)", doff, doff*4, len(l4))
 		}
 		p.HasTCPFlags, p.TCPFlags = true, l4[13]
+		p.TCPSeq, p.TCPAck = binary.BigEndian.Uint32(l4[4:]), binary.BigEndian.Uint32(l4[8:])
 	case rules.ProtoUDP:
 		if len(l4) < udpHeaderLen {
 			return fmt.Errorf("udp: header truncated (%d bytes, need %d)", len(l4), udpHeaderLen)
