@@ -369,6 +369,8 @@ func TestRuleAddNeverMatches(t *testing.T) {
 	refused(t, pin, "", "src ::ffff:192.0.2.1/128 is IPv4 192.0.2.1/32 written as IPv6 (IPv4-mapped): the rule would match only crafted IPv6 frames, never IPv4's (write 192.0.2.1/32)",
 		"rule", "add", "--src", "::ffff:192.0.2.1", "--action", "drop")
 	mustRunCLI(t, pin, "", "rule", "add", "--src", "::ffff:0:0/96", "--action", "drop")
+	refused(t, pin, "", "proto 44 is IPv6's fragment header, which xdpfw skips to match the protocol after it: the rule would match only crafted frames (for fragments, use the fragment condition: first, non-first or any)",
+		"rule", "add", "--proto", "44", "--action", "drop")
 	// A set's element alike, for the rules that name the set; set del
 	// still removes one an older release took.
 	refused(t, pin, "", "set add: ::ffff:192.0.2.0/120 is IPv4 192.0.2.0/24 written as IPv6 (IPv4-mapped): it would match only crafted IPv6 frames, never IPv4's (add 192.0.2.0/24)",

@@ -49,7 +49,7 @@ var saveForms = [][]string{
 	{"--iface", "007"},
 	{"--ct-state", "related,established"},
 	{"--ct-state", "new,invalid"},
-	{"--proto", "0"},
+	{"--proto", "59"},
 	{"--proto", "255", "--src", "0.0.0.0/0"},
 	{"--proto", "icmpv6", "--dst", "::/0"},
 	{"--comment", "null"},

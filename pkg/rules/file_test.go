@@ -465,6 +465,8 @@ func TestFormatYAMLPreviousRules(t *testing.T) {
 			"rule #1: set @s4 is ipv4, but proto icmpv6 is IPv6's: the rule would match only crafted frames (for IPv4, use proto icmp)"},
 		{"an IPv4-mapped host", Rule{Match: Match{Src: pfx("::ffff:10.0.0.1/128")}},
 			"rule #1: src ::ffff:10.0.0.1/128 is IPv4 10.0.0.1/32 written as IPv6 (IPv4-mapped): the rule would match only crafted IPv6 frames, never IPv4's (write 10.0.0.1/32)"},
+		{"proto 0", Rule{Match: Match{Proto: proto(0)}},
+			"rule #1: proto 0 is IPv6's hop-by-hop options header, which xdpfw skips to match the protocol after it: the rule would match only crafted frames (leave proto out to match every protocol)"},
 	} {
 		r := tc.r
 		r.ID, r.Priority, r.Action = 1, DefaultPriority, Drop

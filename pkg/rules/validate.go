@@ -183,9 +183,10 @@ func (r Rule) CheckSetRefs(sets Sets) error { return r.Match.validSetRefs(sets) 
 
 // CheckFamilies refuses a rule whose protocol is the other family's
 // ICMP: proto icmp on IPv6 (by its family, a prefix or a set) or icmpv6
-// on IPv4. Such a rule matches only crafted frames (ICMPv6 is a protocol
-// of its own, 58, not ICMP's 1), and a drop rule that never matches opens
-// the firewall silently. Checked where a rule is typed (rule add), not by
+// on IPv4, or a protocol that is an IPv6 extension header (extHeaders).
+// Such a rule matches only crafted frames (ICMPv6 is a protocol of its
+// own, 58, not ICMP's 1), and a drop rule that never matches opens the
+// firewall silently. Checked where a rule is typed (rule add), not by
 // Validate, which every commit runs: a ruleset stored before the check
 // may hold such a rule (it matched nothing then as now), and its state
 // must stay changeable. A file refuses only an ICMP type or code against
@@ -200,6 +201,9 @@ func (r Rule) checkFamilies(sets Sets, crafted bool) error {
 	m := r.Match
 	if crafted {
 		if err := mappedPrefix(m); err != nil {
+			return err
+		}
+		if err := extHeaderProto(m.Proto); err != nil {
 			return err
 		}
 	}
@@ -235,6 +239,29 @@ func (r Rule) checkFamilies(sets Sets, crafted bool) error {
 	// A conflict of family and prefix is Validate's to say.
 	if got, err := m.impliedFamily(); err == nil && crafted && got != FamilyAny && got != fam {
 		return fmt.Errorf("the rule matches %s only, but proto %s is %s: it would match only crafted frames (%s)", got, m.Proto, own, other)
+	}
+	return nil
+}
+
+// extHeaders are the IPv6 extension headers only crafted frames name as
+// a protocol: the chain is skipped to the protocol after them (as
+// nftables' meta l4proto does), so an IPv6 packet has one of these as its
+// protocol only when a later fragment's fragment header names it next,
+// where RFC 8200 never puts them, and no IPv4 protocol has these numbers.
+// Destination options (60) and AH (51) are left out: a later fragment
+// names them legitimately, and 51 is IPv4's AH.
+var extHeaders = map[uint8]struct{ name, hint string }{
+	0:  {"hop-by-hop options header", "leave proto out to match every protocol"},
+	43: {"routing header", "no condition matches one"},
+	44: {"fragment header", "for fragments, use the fragment condition: first, non-first or any"},
+}
+
+// extHeaderProto refuses a protocol that is an IPv6 extension header
+// (extHeaders): a drop rule on proto 44, meant for fragments, or on 0,
+// iptables' "all", would never match and open the firewall silently.
+func extHeaderProto(p Proto) error {
+	if h, ok := extHeaders[p.Num]; ok && p.Set {
+		return fmt.Errorf("proto %d is IPv6's %s, which xdpfw skips to match the protocol after it: the rule would match only crafted frames (%s)", p.Num, h.name, h.hint)
 	}
 	return nil
 }

@@ -141,6 +141,16 @@ func TestCheckFamilies(t *testing.T) {
 		{"icmpv6, family ipv6", Rule{ID: 3, Action: Drop, Match: Match{Family: FamilyIPv6, SrcSet: "both", Proto: proto(ProtoICMPv6)}}, ""},
 		{"icmp, IPv4 prefix", Rule{ID: 3, Action: Drop, Match: Match{Src: netip.MustParsePrefix("192.0.2.0/24"), Proto: proto(ProtoICMP)}}, ""},
 		{"udp, family ipv6", Rule{ID: 3, Action: Drop, Match: Match{Family: FamilyIPv6, Proto: proto(ProtoUDP)}}, ""},
+		// The chain is skipped to the protocol after these IPv6 headers:
+		// proto 44 never matches a fragment, nor 0 every protocol.
+		{"proto 44", Rule{ID: 3, Action: Drop, Match: Match{Proto: proto(44)}},
+			"proto 44 is IPv6's fragment header, which xdpfw skips to match the protocol after it: the rule would match only crafted frames (for fragments, use the fragment condition: first, non-first or any)"},
+		{"proto 0", Rule{ID: 3, Action: Drop, Match: Match{Proto: proto(0)}},
+			"proto 0 is IPv6's hop-by-hop options header, which xdpfw skips to match the protocol after it: the rule would match only crafted frames (leave proto out to match every protocol)"},
+		{"proto 43, family ipv6", Rule{ID: 3, Action: Drop, Match: Match{Family: FamilyIPv6, Proto: proto(43)}},
+			"proto 43 is IPv6's routing header, which xdpfw skips to match the protocol after it: the rule would match only crafted frames (no condition matches one)"},
+		{"proto 60, a later fragment names it", Rule{ID: 3, Action: Drop, Match: Match{Proto: proto(60)}}, ""},
+		{"proto 51, IPv4's AH", Rule{ID: 3, Action: Drop, Match: Match{Proto: proto(51)}}, ""},
 		// An IPv4 address written IPv4-mapped matches IPv6 frames carrying
 		// it, crafted ones; the whole mapped range is a rule of its own.
 		{"IPv4-mapped src host", Rule{ID: 3, Action: Drop, Match: Match{Src: netip.MustParsePrefix("::ffff:10.0.0.1/128")}},
@@ -161,8 +171,9 @@ func TestCheckFamilies(t *testing.T) {
 	}
 	// A file takes the rest, as the previous release saved them, with a
 	// warning at the rule's line.
-	rs, err := ParseYAML("f.yaml", []byte("policy: pass\nrules:\n  - {proto: tcp, action: pass}\n  - {family: ipv6, proto: 1, action: drop}\n"), FileOptions{})
-	want := []string{"f.yaml:4: rule #2: the rule matches ipv6 only, but proto icmp is IPv4's: it would match only crafted frames (for IPv6, use proto icmpv6)"}
+	rs, err := ParseYAML("f.yaml", []byte("policy: pass\nrules:\n  - {proto: tcp, action: pass}\n  - {family: ipv6, proto: 1, action: drop}\n  - {proto: 44, action: drop}\n"), FileOptions{})
+	want := []string{"f.yaml:4: rule #2: the rule matches ipv6 only, but proto icmp is IPv4's: it would match only crafted frames (for IPv6, use proto icmpv6)",
+		"f.yaml:5: rule #3: proto 44 is IPv6's fragment header, which xdpfw skips to match the protocol after it: the rule would match only crafted frames (for fragments, use the fragment condition: first, non-first or any)"}
 	if err != nil || !slices.Equal(warningTexts(rs), want) || rs.Warnings[0].Kind != WarnCrafted {
 		t.Errorf("a file with proto icmp on IPv6: %v, warnings %q, want %q", err, warningTexts(rs), want)
 	}
