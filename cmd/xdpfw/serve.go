@@ -61,7 +61,8 @@ the truth: a change made meanwhile with another command (rule add, set
 add) lasts until FILE is next applied. FILE is read as apply -f reads
 it: at most 64 MiB, each set's file: at most 256 MiB, and --max-size SIZE
 sets the first and raises the second to SIZE when that is more (save
-writes a set of a few million elements past 64 MiB).
+writes a set of a few million elements past 64 MiB). A set's file:
+holding 0.0.0.0/0 or ::/0 is refused unless --allow-default-route.
 
 With --metrics-listen ADDR (e.g. :9100, or 127.0.0.1:0 for any port) it
 serves Prometheus metrics at http://ADDR/metrics, read from the maps at
@@ -111,13 +112,14 @@ pins stay, so restarting or upgrading the service leaves no gap. With
 			&cli.StringFlag{Name: "metrics-listen", Usage: "serve Prometheus metrics on `ADDR` (host:port)"},
 			&cli.BoolFlag{Name: "detach-on-exit", Usage: "detach and remove the state when stopped, instead of leaving it enforcing"},
 			rulesetMaxSizeFlag("FILE"),
+			allowDefaultRouteFlag("a set's file: (refused otherwise)"),
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return fmt.Errorf("serve: unexpected argument %q (the file is given with --config)", c.Args().First())
 			}
 			if c.String("config") == "" {
-				return fmt.Errorf("serve: missing --config FILE (usage: xdpfw serve --config FILE [--metrics-listen ADDR] [--detach-on-exit] [--max-size SIZE])")
+				return fmt.Errorf("serve: missing --config FILE (usage: xdpfw serve --config FILE [--metrics-listen ADDR] [--detach-on-exit] [--max-size SIZE] [--allow-default-route])")
 			}
 			max, err := maxSize(c, input.MaxRuleset)
 			if err != nil {
@@ -126,7 +128,7 @@ pins stay, so restarting or upgrading the service leaves no gap. With
 			return serve.Run(context.Background(), serve.Config{
 				PinDir: c.String("pin-dir"), ConfigFile: c.String("config"),
 				MetricsListen: c.String("metrics-listen"), DetachOnExit: c.Bool("detach-on-exit"),
-				MaxSize: max, Log: c.App.ErrWriter,
+				MaxSize: max, AllowDefaultRoute: c.Bool("allow-default-route"), Log: c.App.ErrWriter,
 			})
 		},
 	}

@@ -38,7 +38,9 @@ type reloader struct {
 	ctx       context.Context
 	dir, path string
 	maxSize   int64 // Config.MaxSize
-	log       *logger
+	// allowDefaultRoute is Config.AllowDefaultRoute.
+	allowDefaultRoute bool
+	log               *logger
 
 	mu     sync.Mutex
 	status reloadStatus
@@ -101,7 +103,7 @@ func (r *reloader) reload(why string, force bool) {
 		ch  loader.IfaceChange
 	)
 	if err == nil {
-		var setOpt blocklist.Options
+		setOpt := blocklist.Options{AllowDefaultRoute: r.allowDefaultRoute}
 		if max > input.MaxBlocklist {
 			setOpt.MaxSize = max
 		}

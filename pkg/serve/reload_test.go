@@ -102,3 +102,31 @@ func TestReloadMaxSize(t *testing.T) {
 		t.Fatalf("the config under --max-size 4K: %s\n%s", st.err, out.String())
 	}
 }
+
+// TestReloadAllowDefaultRoute: Config.AllowDefaultRoute (serve
+// --allow-default-route) takes a set file holding 0.0.0.0/0, as apply's
+// flag does. Without it the file is refused saying to give the flag,
+// which serve did not have: such a config could never be served.
+func TestReloadAllowDefaultRoute(t *testing.T) {
+	privtest.Require(t)
+	pin, dir := privtest.PinDir(t), t.TempDir()
+	conf := filepath.Join(dir, "xdpfw.yaml")
+	text := "sets:\n  all:\n    file: all.txt\nrules:\n  - {src: \"@all\", action: drop}\npolicy: pass\n"
+	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "all.txt"), []byte("0.0.0.0/0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	r := &reloader{dir: pin, path: conf, log: newLogger(&out, time.Minute)}
+	r.reload("start", true)
+	if st := r.current(); st.ok || !strings.Contains(st.err, "only with --allow-default-route") {
+		t.Fatalf("a set file of 0.0.0.0/0 without --allow-default-route: ok %v, error %q", st.ok, st.err)
+	}
+	r.allowDefaultRoute = true
+	r.reload("SIGHUP", true)
+	if st := r.current(); !st.ok {
+		t.Fatalf("a set file of 0.0.0.0/0 with --allow-default-route: %s\n%s", st.err, out.String())
+	}
+}

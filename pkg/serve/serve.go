@@ -36,7 +36,11 @@ type Config struct {
 	// --max-size does: save writes a set of a few million elements past
 	// the default.
 	MaxSize int64
-	Log     io.Writer // the log lines; os.Stderr when nil
+	// AllowDefaultRoute takes 0.0.0.0/0 and ::/0 in a set's file:, as
+	// apply's --allow-default-route does: without it such a file is
+	// refused, and the error names the flag.
+	AllowDefaultRoute bool
+	Log               io.Writer // the log lines; os.Stderr when nil
 }
 
 // logEvery is how often a repetitive event may be logged.
@@ -96,7 +100,7 @@ func Run(ctx context.Context, cfg Config) error {
 			}
 		}
 	}()
-	r := &reloader{ctx: ctx, dir: cfg.PinDir, path: path, maxSize: cfg.MaxSize, log: log}
+	r := &reloader{ctx: ctx, dir: cfg.PinDir, path: path, maxSize: cfg.MaxSize, allowDefaultRoute: cfg.AllowDefaultRoute, log: log}
 
 	stop := make(chan struct{})
 	defer close(stop)
