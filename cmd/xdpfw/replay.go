@@ -125,6 +125,9 @@ figures: compare the ratio, and several runs.`,
 			if err := needArgs(c, "pcap file"); err != nil {
 				return err
 			}
+			if err := refuseBenchFlags(c); err != nil {
+				return err
+			}
 			if c.Bool("diff") {
 				return replayDiff(c)
 			}

@@ -35,6 +35,20 @@ type benchSkipped struct {
 	Reason string `json:"reason"`
 }
 
+// refuseBenchFlags refuses the flags that only mean something with
+// --bench: a replay or a diff given them would run as if they were not.
+func refuseBenchFlags(c *cli.Context) error {
+	if c.Bool("bench") {
+		return nil
+	}
+	for _, f := range []string{"repeat", "rounds"} {
+		if c.IsSet(f) {
+			return fmt.Errorf("replay: --%s goes with --bench (xdpfw replay --bench --%s N ...)", f, f)
+		}
+	}
+	return nil
+}
+
 func replayBench(c *cli.Context) error {
 	if c.Bool("verify") || c.Bool("summary") {
 		return fmt.Errorf("replay: --bench measures cost and shows no verdicts: drop --verify and --summary")

@@ -89,3 +89,26 @@ func TestReplayBenchPipe(t *testing.T) {
 		t.Fatalf("measured %d frames (errors %v), want the pipe's and the file's 8192", rep.Frames, rep.Errors)
 	}
 }
+
+// TestReplayBenchFlagsAlone: --repeat and --rounds mean something only
+// with --bench, and are refused without it, printing nothing, as --against
+// is without --diff: a replay or a diff ran as if they were not given.
+func TestReplayBenchFlagsAlone(t *testing.T) {
+	ruleset := filepath.Join(t.TempDir(), "r.yaml")
+	if err := os.WriteFile(ruleset, []byte("policy: pass\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pcap := "../../testdata/pcaps/basic.pcap"
+	for _, tc := range []struct {
+		flag string
+		args []string
+	}{
+		{"--repeat", []string{"replay", "--repeat", "2", "--rules", ruleset, pcap}},
+		{"--rounds", []string{"replay", "--diff", "--rounds", "2", "--rules", ruleset, pcap}},
+	} {
+		out, err := runApp(tc.args...)
+		if err == nil || out != "" || !strings.Contains(err.Error(), "replay: "+tc.flag+" goes with --bench") {
+			t.Errorf("%v: error %v, output %.100q; want a refusal naming %s", tc.args, err, out, tc.flag)
+		}
+	}
+}
