@@ -68,6 +68,13 @@ func runCapture(c *cli.Context) error {
 	}
 	dir := c.String("pin-dir")
 	if c.Bool("stop") {
+		// A selection or output given with --stop would be silently
+		// ignored: --stop only ends the capture left running.
+		for _, f := range []string{"verdict", "rule", "iface", "count", "snaplen", "max-rate", "write"} {
+			if c.IsSet(f) {
+				return fmt.Errorf("capture: --stop ends the capture left running and takes no --%s", f)
+			}
+		}
 		return stopCapture(c, dir)
 	}
 	opts, err := captureOptions(c)

@@ -303,6 +303,8 @@ func TestCaptureRefusals(t *testing.T) {
 		{"capture: 17 rules named, at most 16", many},
 		{"capture: no rule 99 in the live ruleset (see xdpfw rule list)", []string{"capture", "--rule", "1", "--rule", "99"}},
 		{"capture: no rule 0 in the live ruleset (see xdpfw rule list)", []string{"capture", "--rule", "0"}},
+		{"capture: --stop ends the capture left running and takes no --count", []string{"capture", "--stop", "-c", "5"}},
+		{"capture: --stop ends the capture left running and takes no --write", []string{"capture", "--stop", "-w", "-"}},
 	} {
 		refused(t, pin, "", tc.want, tc.args...)
 	}
