@@ -78,14 +78,16 @@ xdpfw_ct_flows_total (label event), xdpfw_ct_packets_total (label state),
 xdpfw_ct_egress_packets_total, xdpfw_rules and xdpfw_sets (with their
 _max), xdpfw_set_elements (labels set, family), xdpfw_interface_attached
 (labels interface, ifindex, mode), xdpfw_state_pinned,
-xdpfw_config_reload_success, xdpfw_config_last_reload_timestamp_seconds,
+xdpfw_config_reload_success, xdpfw_config_reload_error_info (label error:
+why the last reload was refused; absent once one applied),
+xdpfw_config_last_reload_timestamp_seconds,
 xdpfw_config_last_reload_success_timestamp_seconds and
-xdpfw_config_reloads_total. An ADDR that cannot be listened on yet (taken,
-or not on the host until the network is up) is logged and tried again
-every 5 s: the config is applied without waiting for it. A metrics
-connection silent for 10 s, before a request or between two, is closed,
-and so is one whose answer is not taken within a minute of its request;
-a request's headers may be at most 16 KiB.
+xdpfw_config_reloads_total (label result). An ADDR that cannot be
+listened on yet (taken, or not on the host until the network is up) is
+logged and tried again every 5 s: the config is applied without waiting
+for it. A metrics connection silent for 10 s, before a request or between
+two, is closed, and so is one whose answer is not taken within a minute
+of its request; a request's headers may be at most 16 KiB.
 
 It logs one line per event on standard error (start, reload applied or
 refused, attach and detach, exit); repeated warnings at most every 10 s.
