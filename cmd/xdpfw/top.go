@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"slices"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/xdpfw/xdpfw/internal/progress"
 	"github.com/xdpfw/xdpfw/pkg/loader"
 )
 
@@ -20,7 +22,9 @@ func topCommand() *cli.Command {
 		Usage: "live packets and bytes per second, per rule and per verdict",
 		Description: `Reads the rule and verdict counters every --interval (default 1s) and
 shows how much each rule and each verdict took since the last read, per
-second, in evaluation order, redrawing the terminal until interrupted.
+second, in evaluation order, redrawing the terminal until interrupted
+(on a pipe or in a file, each interval's table follows the last's, a
+blank line apart, with no control characters).
 
 With --once it reads the counters, waits --interval, reads them again and
 prints that one interval (saying on standard error when the first read is
@@ -62,13 +66,20 @@ interval shows the new counts less the old, or none when they are fewer).
 				if err != nil {
 					return err
 				}
-				return printTop(c, rates(before, after, end.Sub(at)), false)
+				return printTop(c, rates(before, after, end.Sub(at)), "")
 			}
 			stop := make(chan os.Signal, 1)
 			signal.Notify(stop, syscall.SIGINT, syscall.SIGTERM)
 			defer signal.Stop(stop)
 			tick := time.NewTicker(every)
 			defer tick.Stop()
+			// Each table clears a terminal and is drawn in place; on a
+			// pipe or in a file, tables follow one another, a blank line
+			// apart, with no control characters.
+			lead, next := "", "\n"
+			if onTerminal(c.App.Writer) {
+				lead, next = clearScreen, clearScreen
+			}
 			for {
 				select {
 				case <-stop:
@@ -82,10 +93,10 @@ interval shows the new counts less the old, or none when they are fewer).
 				if err != nil {
 					return err
 				}
-				if err := printTop(c, rates(before, after, end.Sub(at)), !c.Bool("json")); err != nil {
+				if err := printTop(c, rates(before, after, end.Sub(at)), lead); err != nil {
 					return err
 				}
-				before, at = after, end
+				before, at, lead = after, end, next
 			}
 		},
 	}
@@ -116,9 +127,18 @@ func readUnless(c *cli.Context, stop <-chan os.Signal) (loader.Snapshot, time.Ti
 	}
 }
 
-// printTop prints one sample: JSON (one line), or a table, first clearing
-// the terminal when redrawing.
-func printTop(c *cli.Context, s topSample, redraw bool) error {
+// clearScreen moves a terminal's cursor home and clears it.
+const clearScreen = "\033[H\033[2J"
+
+// onTerminal is whether w is a terminal, where top redraws in place.
+func onTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && progress.IsTerminal(f)
+}
+
+// printTop prints one sample: JSON (one line), or a table after lead
+// (what clears the terminal, or separates it from the table before).
+func printTop(c *cli.Context, s topSample, lead string) error {
 	switch {
 	case c.Bool("json") && c.Bool("once"):
 		return printJSON(c, s)
@@ -131,9 +151,7 @@ func printTop(c *cli.Context, s topSample, redraw bool) error {
 		_, err = fmt.Fprintf(c.App.Writer, "%s\n", b)
 		return err
 	}
-	if redraw {
-		fmt.Fprint(c.App.Writer, "\033[H\033[2J")
-	}
+	fmt.Fprint(c.App.Writer, lead)
 	fmt.Fprintf(c.App.Writer, "xdpfw top: every %.1fs, policy %s\n\n", s.Interval, s.Policy)
 	tw := newTable(c)
 	show := slices.ContainsFunc(s.Rules, func(r ruleRate) bool { return r.Comment != "" })
