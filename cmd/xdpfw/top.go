@@ -136,6 +136,18 @@ func onTerminal(w io.Writer) bool {
 	return ok && progress.IsTerminal(f)
 }
 
+// roughly is secs as a duration of three significant digits (20.1ms,
+// 1.02s): an interval may be as short as 10ms, which one decimal of a
+// second showed as 0.0s.
+func roughly(secs float64) string {
+	d := time.Duration(secs * float64(time.Second))
+	unit := time.Microsecond
+	for unit*1000 <= d {
+		unit *= 10
+	}
+	return d.Round(unit).String()
+}
+
 // printTop prints one sample: JSON (one line), or a table after lead
 // (what clears the terminal, or separates it from the table before).
 func printTop(c *cli.Context, s topSample, lead string) error {
@@ -152,7 +164,7 @@ func printTop(c *cli.Context, s topSample, lead string) error {
 		return err
 	}
 	fmt.Fprint(c.App.Writer, lead)
-	fmt.Fprintf(c.App.Writer, "xdpfw top: every %.1fs, policy %s\n\n", s.Interval, s.Policy)
+	fmt.Fprintf(c.App.Writer, "xdpfw top: every %s, policy %s\n\n", roughly(s.Interval), s.Policy)
 	tw := newTable(c)
 	show := slices.ContainsFunc(s.Rules, func(r ruleRate) bool { return r.Comment != "" })
 	fmt.Fprintln(tw, "ID\tPRIO\tMATCH\tACTION\tPKT/S\tBYTES/S\tPACKETS"+commentCell(show, "COMMENT"))

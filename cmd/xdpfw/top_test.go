@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"math"
 	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -223,5 +224,20 @@ func TestTopRatesFollowSlots(t *testing.T) {
 		if r := s.Rules[i]; r.PacketsDelta != want || r.BytesDelta != 60*want || r.PacketsPerSecond != float64(want)/2 {
 			t.Errorf("rule %d: %d packets, %d bytes, %v a second in the interval; want %d, %d, %v", r.ID, r.PacketsDelta, r.BytesDelta, r.PacketsPerSecond, want, 60*want, float64(want)/2)
 		}
+	}
+}
+
+// TestTopShortInterval: the table's first line gives an interval of 10
+// to 49 ms as it is (20.3ms), not as 0.0s, one decimal of a second.
+func TestTopShortInterval(t *testing.T) {
+	privtest.Require(t)
+	t.Parallel()
+	pin := privtest.PinDir(t)
+	mustRunCLI(t, pin, serveConfig, "apply", "-f", "-")
+	t.Cleanup(func() { runCLI(t, pin, "", "detach", "--all") })
+	out := mustRunCLI(t, pin, "", "top", "--once", "--interval", "20ms")
+	first, _, _ := strings.Cut(out, "\n")
+	if !regexp.MustCompile(`^xdpfw top: every [0-9.]+ms, policy pass$`).MatchString(first) {
+		t.Errorf("top --once --interval 20ms: first line %q, want the interval in ms", first)
 	}
 }
