@@ -199,14 +199,16 @@ func (t *tx) commit() error {
 		}
 		return t.commitCapture(t.capture)
 	}
-	// The slots are unused by the live generation, so zeroing them is
-	// unseen.
+	// Zeroed before the switch, as the new rules must start from zero;
+	// a slot the live generation still counts in (a removed rule's,
+	// given to a new one when no other is free) is zeroed again after it
+	// (switched).
 	for _, slot := range t.zero {
 		if err := zeroRuleCounter(t.m, slot); err != nil {
 			return err
 		}
 	}
-	if err := zeroRankCounts(t.m, &t.conf, t.zero); err != nil {
+	if err := zeroRankCounts(t.m, &t.conf, t.zero, 0, 1); err != nil {
 		return err
 	}
 	flip := uint32(0)
@@ -237,17 +239,24 @@ func (t *tx) commit() error {
 		return err
 	}
 	t.reached("switched")
-	return t.switchedTimeouts(flip)
+	return t.switched(flip)
 }
 
-// switchedTimeouts writes into ct_conf the timeouts of the rules a switch
-// of flip made live, at once after it (ctconf.go): before a set change's
-// elements settle, which may take long or fail. The new generation's
-// config records them, and the next change writes them if this one dies
-// first.
-func (t *tx) switchedTimeouts(flip uint32) error {
+// switched is what follows at once a switch of flip that made new rules
+// live: the rank counters the generation live until then kept counting
+// in the slots given to new rules (a removed rule's frames, up to the
+// switch) zeroed again, so they are not the new rules' (the next commit
+// would fold them into the slots); and ct_conf given the timeouts of the
+// rules made live (ctconf.go), before a set change's elements settle,
+// which may take long or fail. The new generation's config records the
+// timeouts, and the next change writes them if this one dies first; a
+// death before the zeroing leaves the new rules those frames.
+func (t *tx) switched(flip uint32) error {
 	if flip&activeRules == 0 {
 		return nil
+	}
+	if err := zeroRankCounts(t.m, &t.conf, t.zero, t.active); err != nil {
+		return err
 	}
 	return writeConntrack(t.m, t.next.Conntrack)
 }

@@ -11,7 +11,7 @@ import (
 // not: each generation's config records its ruleset's timeouts
 // (gen_config.ct_timeout, switched with the rules), and ct_conf follows
 // the live one. A commit writes it just after the switch
-// (tx.switchedTimeouts), before a set change's elements settle: written
+// (tx.switched), before a set change's elements settle: written
 // before, a change that failed or died between would leave the old rules
 // live with the new timeouts. A death after the switch leaves the old
 // timeouts, which the next change writes over first (syncCTConf, from

@@ -90,10 +90,10 @@ func rankCounts(m *xdpfwMaps, confs *[numGens]xdpfwGenConfig, slots map[uint32]u
 	return nil
 }
 
-// zeroRankCounts zeroes the rank counters of both generations (whose
+// zeroRankCounts zeroes the rank counters of generations gens (whose
 // configs are confs) that belong to slots: slots being given to new
 // rules, whose earlier rules' counts must not become theirs.
-func zeroRankCounts(m *xdpfwMaps, confs *[numGens]xdpfwGenConfig, slots []uint32) error {
+func zeroRankCounts(m *xdpfwMaps, confs *[numGens]xdpfwGenConfig, slots []uint32, gens ...uint32) error {
 	if len(slots) == 0 {
 		return nil
 	}
@@ -106,10 +106,10 @@ func zeroRankCounts(m *xdpfwMaps, confs *[numGens]xdpfwGenConfig, slots []uint32
 		return err
 	}
 	var keys []uint32
-	for gen, c := range confs {
-		for r := range min(uint32(c.Nrules), layout.MaxRules) {
-			if slices.Contains(slots, ranks[uint32(gen)*layout.MaxRules+r].Slot) {
-				keys = append(keys, rankCounter(uint32(gen), r))
+	for _, gen := range gens {
+		for r := range min(uint32(confs[gen].Nrules), layout.MaxRules) {
+			if slices.Contains(slots, ranks[gen*layout.MaxRules+r].Slot) {
+				keys = append(keys, rankCounter(gen, r))
 			}
 		}
 	}

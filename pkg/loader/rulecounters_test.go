@@ -165,7 +165,7 @@ func TestRankCounters(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if err := zeroRankCounts(m, &confs, []uint32{13}); err != nil {
+	if err := zeroRankCounts(m, &confs, []uint32{13}, 0, 1); err != nil {
 		t.Fatal(err)
 	}
 	check("slot 13 reset", want)

@@ -244,7 +244,7 @@ func (t *tx) changeSets(deltas []*setDelta, flip uint32) error {
 		return err
 	}
 	t.reached("switched")
-	if err := t.switchedTimeouts(flip); err != nil {
+	if err := t.switched(flip); err != nil {
 		return err
 	}
 	if !inPlace {
