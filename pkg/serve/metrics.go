@@ -40,7 +40,7 @@ var (
 	metricRuleBytes   = counterOf("xdpfw_rule_bytes_total", "Bytes of the frames decided by each live rule.", "id", "action", "comment")
 	verdictHelp       = "Frames by verdict (xdpfw stats): reason any is every frame passed or dropped; " +
 		"of those, reason default is the frames no rule matched (verdict policy: whatever the policy was then), " +
-		"malformed the frames dropped for bad headers, neighbor the ARP and neighbour discovery frames passed. " +
+		"malformed the frames dropped for bad headers, neighbor the ARP and neighbour discovery frames passed, and the DHCP replies to this host's requests a drop policy would have dropped. " +
 		"Per interface: xdpfw_interface_verdict_packets_total."
 	metricVerdictPackets = counterOf("xdpfw_verdict_packets_total", verdictHelp, "verdict", "reason")
 	metricVerdictBytes   = counterOf("xdpfw_verdict_bytes_total", "Bytes of the frames of xdpfw_verdict_packets_total.", "verdict", "reason")
