@@ -319,17 +319,20 @@ func (s *State) attach(name string, mode Mode, force bool, by askedBy) (Attachme
 	if mode == ModeAuto {
 		try = ModeNative
 	}
-	err = netlink.LinkSetXdpFdWithFlags(link, prog.FD(), try.flags()|noExist)
+	prog, err = setProgram(&s.progs, link, try.flags()|noExist)
 	if err != nil && mode == ModeAuto {
 		warning = fmt.Sprintf("native XDP is not available on %s (%v); attached in generic mode", name, err)
 		try = ModeGeneric
-		err = netlink.LinkSetXdpFdWithFlags(link, prog.FD(), try.flags()|noExist)
+		prog, err = setProgram(&s.progs, link, try.flags()|noExist)
 	}
 	if err != nil {
 		undo()
 		return Attachment{}, "", fmt.Errorf("attach to %s in %s mode: %w", name, try, explainAttach(err, by))
 	}
 	att.Mode = try
+	if prog == s.progs.XdpfwFrags {
+		att.ProgID = ids.frags // the kernel may have refused the other
+	}
 	if err := s.remember(att); err != nil {
 		netlink.LinkSetXdpFdWithFlags(link, -1, try.flags())
 		undo()

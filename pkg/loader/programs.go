@@ -1,12 +1,15 @@
 package loader
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
 	"strings"
 
 	"github.com/cilium/ebpf"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 )
 
 // The object holds the datapath twice: xdpfw for frames in one buffer, and
@@ -37,6 +40,22 @@ func programFor(progs *xdpfwPrograms, mtu int) *ebpf.Program {
 		return progs.XdpfwFrags
 	}
 	return progs.Xdpfw
+}
+
+// setProgram puts on link, with these flags, the program programFor picks
+// by its MTU, or the frags one where the kernel refuses that one as too
+// short for the frames the interface gets (ERANGE): a veth receives what
+// its peer sends, so its native XDP takes only a frags program while the
+// peer's MTU is larger than one buffer, whatever its own MTU (the peer may
+// be in another namespace, out of sight). It returns the program put on.
+func setProgram(progs *xdpfwPrograms, link netlink.Link, flags int) (*ebpf.Program, error) {
+	prog := programFor(progs, link.Attrs().MTU)
+	err := netlink.LinkSetXdpFdWithFlags(link, prog.FD(), flags)
+	if errors.Is(err, unix.ERANGE) && prog != progs.XdpfwFrags {
+		prog = progs.XdpfwFrags
+		err = netlink.LinkSetXdpFdWithFlags(link, prog.FD(), flags)
+	}
+	return prog, err
 }
 
 // progIDs are the kernel ids of xdpfw's two programs: an interface whose

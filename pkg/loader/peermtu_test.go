@@ -1,0 +1,90 @@
+package loader
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/vishvananda/netlink"
+
+	"github.com/xdpfw/xdpfw/internal/privtest"
+)
+
+// TestAttachVethJumboPeer: a veth of MTU 1500 whose peer's MTU is 9000
+// receives the peer's 9000-byte frames, and the kernel takes only a frags
+// program on it in native mode (ERANGE for the other). attach --mode
+// native gives it the frags program, auto attaches it native without a
+// warning, and a growth of the maps replaces it in place: native failed
+// ("numerical result out of range (the MTU may be too large ...)", its
+// own MTU being 1500), auto fell back to generic, and a growth failed on
+// it.
+func TestAttachVethJumboPeer(t *testing.T) {
+	dir := privtest.PinDir(t)
+	inThrowawayNetns(t, func() error {
+		defer removeState(dir)
+		if err := addVeths("jpr0"); err != nil {
+			return err
+		}
+		if err := netlink.LinkSetMTU(linkNamed(t, "jpr0p"), 9000); err != nil {
+			return err
+		}
+		for _, mode := range []Mode{ModeNative, ModeAuto} {
+			if err := attachJumboPeer(t, dir, mode); err != nil {
+				return err
+			}
+		}
+		s, err := OpenOrCreate(dir)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		if _, _, err := s.Attach("jpr0", ModeNative, false); err != nil {
+			return err
+		}
+		before, err := s.progIDs()
+		if err != nil {
+			return err
+		}
+		// A first rule on TCP flags grows the maps: the programs are
+		// loaded again and replace the old on every interface.
+		if _, err := s.Apply(mustRuleset(t, "policy: pass\nrules:\n  - {tcp-flags: syn, action: drop}\n")); err != nil {
+			return fmt.Errorf("apply a rule on TCP flags: %w", err)
+		}
+		after, err := s.progIDs()
+		if err != nil {
+			return err
+		}
+		if after == before {
+			t.Fatalf("the programs are %+v after a rule on TCP flags, as before: no growth to test", after)
+		}
+		if p := xdpProgOf(linkNamed(t, "jpr0")); p != after.frags {
+			t.Errorf("after the growth jpr0 runs program %d, want the new frags one %d", p, after.frags)
+		}
+		return nil
+	})
+}
+
+// attachJumboPeer attaches jpr0 in mode to a new state in dir, checks it
+// runs the frags program natively, and detaches it (removing the state).
+func attachJumboPeer(t *testing.T, dir string, mode Mode) error {
+	s, err := OpenOrCreate(dir)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	ids, err := s.progIDs()
+	if err != nil {
+		return err
+	}
+	atts, warnings, err := s.AttachAll([]string{"jpr0"}, mode, false)
+	if err != nil {
+		return fmt.Errorf("attach jpr0 --mode %s: %w", mode, err)
+	}
+	if len(warnings) > 0 || atts[0].Mode != ModeNative || atts[0].ProgID != ids.frags {
+		t.Errorf("attach --mode %s: %+v, warnings %q; want native mode, the frags program %d, no warning", mode, atts[0], warnings, ids.frags)
+	}
+	if p := xdpProgOf(linkNamed(t, "jpr0")); p != ids.frags {
+		t.Errorf("attach --mode %s: jpr0 runs program %d, want the frags one %d", mode, p, ids.frags)
+	}
+	_, err = s.Detach("jpr0")
+	return err
+}
