@@ -78,7 +78,8 @@ func detachCommand() *cli.Command {
 		Description: `Removes the program, and its connection-tracking egress learner (the tcx
 link, or xdpfw's clsact filter: the qdisc stays), from each interface. When
 no interface is left, the pinned program, maps, rules and counters are
-removed too; save the ruleset first if you want it back. An interface
+removed too; save the ruleset first if you want it back. Every name is
+checked first: one xdpfw is not attached to changes nothing. An interface
 deleted (or moved to another namespace) while attached is forgotten by its
 name, unless an interface of that name is here again and attached: then
 that one is detached, and the gone one's record stays (a warning says so).
@@ -145,13 +146,13 @@ record was): what status reports as orphans.`,
 				})
 			}
 			return withState(c, func(s *loader.State) error {
-				for _, name := range c.Args().Slice() {
-					// What was done is said before an error: the
-					// interface is detached even when removing the pins
-					// after it failed.
-					d, err := s.Detach(name)
+				// What was done is said before an error: the
+				// interface is detached even when removing the pins
+				// after it failed.
+				done, err := s.DetachEach(c.Args().Slice())
+				for i, d := range done {
 					if d.Detached {
-						fmt.Fprintf(c.App.Writer, "detached from %s\n", name)
+						fmt.Fprintf(c.App.Writer, "detached from %s\n", d.Iface)
 					}
 					for _, a := range d.Forgot {
 						fmt.Fprintf(c.App.Writer, "removed the record of %s (ifindex %d): its interface is gone\n", a.Iface, a.Ifindex)
@@ -159,12 +160,11 @@ record was): what status reports as orphans.`,
 					for _, w := range d.Warnings {
 						fmt.Fprintf(c.App.ErrWriter, "xdpfw: warning: %s\n", w)
 					}
-					if err != nil {
-						return err
+					if err == nil || i < len(done)-1 {
+						printLast(c, s, d.Last)
 					}
-					printLast(c, s, d.Last)
 				}
-				return nil
+				return err
 			})
 		},
 	}

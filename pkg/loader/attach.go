@@ -3,6 +3,7 @@ package loader
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/cilium/ebpf"
@@ -436,6 +437,7 @@ func (s *State) forget(ifindex int, what string) error {
 // program, maps and ruleset are removed too. Warnings are for the
 // operator.
 type Detached struct {
+	Iface    string // the name asked for
 	Detached bool
 	Forgot   []Attachment
 	Last     bool
@@ -452,11 +454,14 @@ type Detached struct {
 // Forgetting it too could remove the pins, the ruleset with them, where
 // the operator asked to detach one interface.
 func (s *State) Detach(name string) (d Detached, err error) {
+	d.Iface = name
 	if s.old != nil {
 		return d, s.old
 	}
-	link, linkErr := linkByName(name)
-	if linkErr == nil {
+	if err := s.detachable(name); err != nil {
+		return d, err
+	}
+	if link, err := linkByName(name); err == nil {
 		var ifc xdpfwIface
 		if err := s.maps.Ifaces.Lookup(uint32(link.Attrs().Index), &ifc); err == nil {
 			gone, err := s.goneRecords(name)
@@ -486,14 +491,55 @@ func (s *State) Detach(name string) (d Detached, err error) {
 		}
 		d.Forgot = append(d.Forgot, a)
 	}
-	switch {
-	case len(gone) > 0:
-		d.Last, err = s.RemoveIfUnused()
-		return d, err
-	case linkErr != nil:
-		return d, linkErr
+	d.Last, err = s.RemoveIfUnused()
+	return d, err
+}
+
+// detachable is why Detach would refuse name, if it would: no interface
+// of that name is attached here, and no record of it is of one gone.
+func (s *State) detachable(name string) error {
+	link, linkErr := linkByName(name)
+	if linkErr == nil {
+		var ifc xdpfwIface
+		if s.maps.Ifaces.Lookup(uint32(link.Attrs().Index), &ifc) == nil {
+			return nil
+		}
 	}
-	return d, fmt.Errorf("xdpfw is not attached to %s", name)
+	gone, err := s.goneRecords(name)
+	if err != nil || len(gone) > 0 {
+		return err
+	}
+	if linkErr != nil {
+		return linkErr
+	}
+	return fmt.Errorf("xdpfw is not attached to %s", name)
+}
+
+// DetachEach detaches the named interfaces in turn (Detach), each name
+// once, after checking every one: a name Detach would refuse (a typo, an
+// interface not attached) is refused before anything changes. It returns
+// what each detach did, up to a failure.
+func (s *State) DetachEach(names []string) ([]Detached, error) {
+	if s.old != nil {
+		return nil, s.old
+	}
+	for _, name := range names {
+		if err := s.detachable(name); err != nil {
+			return nil, err
+		}
+	}
+	var done []Detached
+	for i, name := range names {
+		if slices.Contains(names[:i], name) {
+			continue
+		}
+		d, err := s.Detach(name)
+		done = append(done, d)
+		if err != nil {
+			return done, err
+		}
+	}
+	return done, nil
 }
 
 // goneRecords lists the records of name whose interface is gone.
