@@ -143,30 +143,6 @@ func foreignRefusal(name string, ifindex int, id uint32, force bool, by askedBy)
 	return nil
 }
 
-// AttachAll attaches the live program to every interface named, after
-// checking them all (CanAttach), so a typo changes nothing. It returns the
-// attachments made, in order, and any warnings (auto mode falling back to
-// generic); when one fails, the ones made before it stay.
-func (s *State) AttachAll(names []string, mode Mode, force bool) (atts []Attachment, warnings []string, err error) {
-	also := ifindexesOf(names)
-	for _, name := range names {
-		if err := s.canAttach(name, force, byFlags, also); err != nil {
-			return nil, nil, err
-		}
-	}
-	for _, name := range names {
-		att, warning, err := s.Attach(name, mode, force)
-		if warning != "" {
-			warnings = append(warnings, warning)
-		}
-		if err != nil {
-			return atts, warnings, err
-		}
-		atts = append(atts, att)
-	}
-	return atts, warnings, nil
-}
-
 // foreignProgram is the refusal of an interface running a program this
 // state does not hold. One the kernel names as xdpfw's is not called
 // foreign: it is an orphan (its pin directory removed, by hand or by a
