@@ -342,7 +342,12 @@ func explainAttach(err error, by askedBy) error {
 	case errors.Is(err, unix.EBUSY), errors.Is(err, unix.EEXIST):
 		return fmt.Errorf("%w (another XDP program is attached)", err)
 	case errors.Is(err, unix.ERANGE), errors.Is(err, unix.EINVAL):
-		return fmt.Errorf("%w (the MTU may be too large for XDP on this device)", err)
+		// Generic XDP takes any MTU: the stack hands it whole frames.
+		fix := "lower its MTU, or try --mode generic"
+		if by == byFile {
+			fix = "lower its MTU, or give it mode: generic in the file's interfaces list"
+		}
+		return fmt.Errorf("%w (the MTU may be too large for native XDP on this device: %s)", err, fix)
 	}
 	return err
 }
