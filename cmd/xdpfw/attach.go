@@ -151,7 +151,10 @@ record was): what status reports as orphans.`,
 				// after it failed.
 				done, err := s.DetachEach(c.Args().Slice())
 				for i, d := range done {
-					if d.Detached {
+					switch {
+					case d.Detached && d.Replaced != 0:
+						fmt.Fprintf(c.App.Writer, "removed the record of %s (ifindex %d): xdpfw was no longer running there (XDP program id %d, not xdpfw's, left in place)\n", d.Iface, d.Ifindex, d.Replaced)
+					case d.Detached:
 						fmt.Fprintf(c.App.Writer, "detached from %s\n", d.Iface)
 					}
 					for _, a := range d.Forgot {

@@ -7,7 +7,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netlink/nl"
 )
 
 // TestDetachAllSaysWhatItDid: detach --all that fails part-way prints the
@@ -148,4 +151,51 @@ func TestDetachNameOfGoneInterface(t *testing.T) {
 	if out := c.mustRun("detach", "dgi0"); out != fmt.Sprintf("detached from dgi0\nno interface left: removed %s\n", c.dir) {
 		t.Errorf("detach dgi0: printed %q", out)
 	}
+}
+
+// TestDetachNameOfReplacedProgram: detach NAME of an interface whose
+// xdpfw program another replaced leaves that program and says only the
+// record went, as detach --ifindex does: it said detached from NAME, as
+// if the program there had been removed.
+func TestDetachNameOfReplacedProgram(t *testing.T) {
+	t.Parallel()
+	c := newNSCLI(t, "rpl0")
+	defer c.run("detach", "--all")
+	c.mustRun("attach", "rpl0", "--mode", "generic")
+	other, err := ebpf.NewProgram(&ebpf.ProgramSpec{Name: "other", Type: ebpf.XDP, License: "MIT",
+		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, 2), asm.Return()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	var id uint32
+	c.in(func() error {
+		l, err := netlink.LinkByName("rpl0")
+		if err != nil {
+			return err
+		}
+		if err := netlink.LinkSetXdpFdWithFlags(l, other.FD(), nl.XDP_FLAGS_SKB_MODE); err != nil {
+			return err
+		}
+		if l, err = netlink.LinkByName("rpl0"); err != nil {
+			return err
+		}
+		id = l.Attrs().Xdp.ProgId
+		return nil
+	})
+	out := c.mustRun("detach", "rpl0")
+	want := fmt.Sprintf("xdpfw was no longer running there (XDP program id %d, not xdpfw's, left in place)", id)
+	if !strings.Contains(out, "removed the record of rpl0") || !strings.Contains(out, want) {
+		t.Errorf("detach rpl0 of a replaced program printed %q, want it to say the record was removed and %q", out, want)
+	}
+	c.in(func() error {
+		l, err := netlink.LinkByName("rpl0")
+		if err != nil {
+			return err
+		}
+		if x := l.Attrs().Xdp; x == nil || x.ProgId != id {
+			t.Errorf("after detach rpl0 runs %+v, want the other program %d left", x, id)
+		}
+		return nil
+	})
 }

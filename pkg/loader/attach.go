@@ -416,10 +416,14 @@ func (s *State) forget(ifindex int, what string) error {
 // name (Detached), or forgot the records of that name whose interfaces
 // are gone (Forgot); Last: no interface was left, and the pinned
 // program, maps and ruleset are removed too. Warnings are for the
-// operator.
+// operator. Replaced is the id of the XDP program on the interface
+// Detached names when it was not xdpfw's (another replaced it): only
+// xdpfw's record and egress learner went, that program stays.
 type Detached struct {
 	Iface    string // the name asked for
+	Ifindex  int    // of the interface detached
 	Detached bool
+	Replaced uint32
 	Forgot   []Attachment
 	Last     bool
 	Warnings []string
@@ -449,10 +453,17 @@ func (s *State) Detach(name string) (d Detached, err error) {
 			if err != nil {
 				return d, err
 			}
+			ids, err := s.progIDs()
+			if err != nil {
+				return d, err
+			}
+			if x := link.Attrs().Xdp; x != nil && !ids.ours(x.ProgId) {
+				d.Replaced = x.ProgId
+			}
 			if err := s.detachLink(link, ifc); err != nil {
 				return d, err
 			}
-			d.Detached = true
+			d.Detached, d.Ifindex = true, link.Attrs().Index
 			for _, a := range gone {
 				d.Warnings = append(d.Warnings, fmt.Sprintf("a record of %s whose interface is gone (ifindex %d) stays, keeping the state pinned (forget it: xdpfw detach --ifindex %d)", name, a.Ifindex, a.Ifindex))
 			}
