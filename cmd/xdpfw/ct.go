@@ -90,23 +90,21 @@ nanoseconds (age_ns, left_ns).`,
 			if err != nil {
 				return fmt.Errorf("ct list: %w", err)
 			}
-			return withState(c, func(s *loader.State) error {
-				flows, err := s.ConntrackFlows(f)
-				if err != nil {
-					return err
+			flows, err := readState(c, func(s *loader.State) ([]loader.Flow, error) { return s.ConntrackFlows(f) })
+			if err != nil {
+				return err
+			}
+			if flows == nil {
+				flows = []loader.Flow{}
+			}
+			return printReport(c, flows, func() {
+				tw := newTable(c)
+				fmt.Fprintln(tw, "PROTO\tLOCAL\tREMOTE\tKIND\tSTATE\tAGE\tLEFT")
+				for _, fl := range flows {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", fl.Proto, endpoint(fl.Local, fl.LocalPort, fl.Kind),
+						endpoint(fl.Remote, fl.RemotePort, fl.Kind), fl.Kind, fl.State, roundDuration(fl.Age), roundDuration(fl.Left))
 				}
-				if flows == nil {
-					flows = []loader.Flow{}
-				}
-				return printReport(c, flows, func() {
-					tw := newTable(c)
-					fmt.Fprintln(tw, "PROTO\tLOCAL\tREMOTE\tKIND\tSTATE\tAGE\tLEFT")
-					for _, fl := range flows {
-						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", fl.Proto, endpoint(fl.Local, fl.LocalPort, fl.Kind),
-							endpoint(fl.Remote, fl.RemotePort, fl.Kind), fl.Kind, fl.State, roundDuration(fl.Age), roundDuration(fl.Left))
-					}
-					tw.Flush()
-				})
+				tw.Flush()
 			})
 		},
 	}

@@ -162,9 +162,20 @@ func withState(c *cli.Context, fn func(*loader.State) error) error {
 	return fn(s)
 }
 
-// readTimed runs read on the state, open for the read only (a command
-// that reads twice, an interval apart, must not hold the pin directory's
-// lock in between), and says when it read.
+// readState runs read on the state, open for the read only: a command
+// prints what it read after, so a reader slower than its output (a
+// pager, a stopped pipe) never holds the pin directory's lock, which
+// every change and serve's reloads wait for.
+func readState[T any](c *cli.Context, read func(*loader.State) (T, error)) (v T, err error) {
+	err = withState(c, func(s *loader.State) error {
+		v, err = read(s)
+		return err
+	})
+	return v, err
+}
+
+// readTimed is readState saying when it read (a command that reads
+// twice, an interval apart, must not hold the lock in between either).
 func readTimed[T any](c *cli.Context, read func(*loader.State) (T, error)) (v T, at time.Time, err error) {
 	err = withState(c, func(s *loader.State) error {
 		v, err = read(s)

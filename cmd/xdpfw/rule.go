@@ -177,27 +177,34 @@ func ruleListCommand() *cli.Command {
 			if err := noArgs(c, "rule list"); err != nil {
 				return err
 			}
-			return withState(c, func(s *loader.State) error {
-				policy, rows, err := s.RuleList()
-				if err != nil {
-					return err
-				}
-				if c.Bool("json") {
-					return printJSON(c, map[string]any{"policy": policy.String(), "rules": rows})
-				}
-				tw := newTable(c)
-				show := slices.ContainsFunc(rows, func(r loader.RuleRow) bool { return r.Comment != "" })
-				fmt.Fprintln(tw, "ID\tPRIO\tMATCH\tACTION\tPACKETS\tBYTES"+commentCell(show, "COMMENT"))
-				for _, r := range rows {
-					action := r.Action
-					if r.Log {
-						action += " log"
-					}
-					fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%d\t%d%s\n", r.ID, r.Priority, r.Match, action, r.Packets, r.Bytes, commentCell(show, r.Comment))
-				}
-				fmt.Fprintf(tw, "-\t-\tdefault policy\t%s\t\t\n", policy)
-				return tw.Flush()
+			var (
+				policy rules.Action
+				rows   []loader.RuleRow
+			)
+			err := withState(c, func(s *loader.State) (err error) {
+				policy, rows, err = s.RuleList()
+				return err
 			})
+			if err != nil {
+				return err
+			}
+			// Printed once the lock is let go (withState): a reader
+			// slower than the list (a pager) holds only this process.
+			if c.Bool("json") {
+				return printJSON(c, map[string]any{"policy": policy.String(), "rules": rows})
+			}
+			tw := newTable(c)
+			show := slices.ContainsFunc(rows, func(r loader.RuleRow) bool { return r.Comment != "" })
+			fmt.Fprintln(tw, "ID\tPRIO\tMATCH\tACTION\tPACKETS\tBYTES"+commentCell(show, "COMMENT"))
+			for _, r := range rows {
+				action := r.Action
+				if r.Log {
+					action += " log"
+				}
+				fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%d\t%d%s\n", r.ID, r.Priority, r.Match, action, r.Packets, r.Bytes, commentCell(show, r.Comment))
+			}
+			fmt.Fprintf(tw, "-\t-\tdefault policy\t%s\t\t\n", policy)
+			return tw.Flush()
 		},
 	}
 }

@@ -261,24 +261,22 @@ it. With NAME: the set's elements, one per line, sorted.`,
 			if c.NArg() > 1 {
 				return fmt.Errorf("set list: at most one set name")
 			}
-			return withState(c, func(s *loader.State) error {
-				if c.NArg() == 1 {
-					return listElements(c, s, c.Args().First())
-				}
-				infos, err := s.Sets()
-				if err != nil {
-					return err
-				}
-				if c.Bool("json") {
-					return printJSON(c, infos)
-				}
-				tw := newTable(c)
-				fmt.Fprintln(tw, "NAME\tFAMILY\tELEMENTS\tUSED BY RULES")
-				for _, i := range infos {
-					fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", i.Name, i.Family, i.Elements, ruleIDList(i.ReferencedBy))
-				}
-				return tw.Flush()
-			})
+			if c.NArg() == 1 {
+				return listElements(c, c.Args().First())
+			}
+			infos, err := readState(c, (*loader.State).Sets)
+			if err != nil {
+				return err
+			}
+			if c.Bool("json") {
+				return printJSON(c, infos)
+			}
+			tw := newTable(c)
+			fmt.Fprintln(tw, "NAME\tFAMILY\tELEMENTS\tUSED BY RULES")
+			for _, i := range infos {
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", i.Name, i.Family, i.Elements, ruleIDList(i.ReferencedBy))
+			}
+			return tw.Flush()
 		},
 	}
 }
@@ -296,8 +294,8 @@ func ruleIDList(ids []uint32) string {
 	return strings.Join(out, ",")
 }
 
-func listElements(c *cli.Context, s *loader.State, name string) error {
-	ps, err := s.SetElements(name)
+func listElements(c *cli.Context, name string) error {
+	ps, err := readState(c, func(s *loader.State) ([]netip.Prefix, error) { return s.SetElements(name) })
 	if err != nil {
 		return err
 	}

@@ -37,49 +37,53 @@ counters.`,
 			if err := noArgs(c, "stats"); err != nil {
 				return err
 			}
-			return withState(c, func(s *loader.State) error {
-				counters, err := s.VerdictCounters()
-				if err != nil {
+			var (
+				counters map[string]loader.Counter
+				ifaces   []loader.IfaceCounters
+				states   map[string]uint64
+			)
+			err := withState(c, func(s *loader.State) (err error) {
+				if counters, err = s.VerdictCounters(); err != nil {
 					return err
 				}
-				ifaces, err := s.InterfaceCounters()
-				if err != nil {
+				if ifaces, err = s.InterfaceCounters(); err != nil {
 					return err
 				}
-				states, err := s.CTStateCounters()
-				if err != nil {
-					return err
-				}
-				if c.Bool("json") {
-					if c.Bool("interfaces") {
-						return printJSON(c, ifaces)
-					}
-					for name, n := range states {
-						counters["ct-"+name] = loader.Counter{Packets: n}
-					}
-					return printJSON(c, counters)
-				}
-				tw := newTable(c)
-				if c.Bool("interfaces") {
-					// The header even with no interface, as rule
-					// list's with no rule.
-					printIfaceCounters(tw, ifaces)
-					return tw.Flush()
-				}
-				fmt.Fprintln(tw, "VERDICT\tPACKETS\tBYTES")
-				for _, name := range loader.StatNames {
-					fmt.Fprintf(tw, "%s\t%d\t%d\n", name, counters[name].Packets, counters[name].Bytes)
-				}
-				fmt.Fprintln(tw, "\nCT STATE\tPACKETS")
-				for _, name := range loader.CTStateNames {
-					fmt.Fprintf(tw, "%s\t%d\n", name, states[name])
-				}
-				if len(ifaces) > 0 {
-					fmt.Fprintln(tw)
-					printIfaceCounters(tw, ifaces)
-				}
-				return tw.Flush()
+				states, err = s.CTStateCounters()
+				return err
 			})
+			if err != nil {
+				return err
+			}
+			if c.Bool("json") {
+				if c.Bool("interfaces") {
+					return printJSON(c, ifaces)
+				}
+				for name, n := range states {
+					counters["ct-"+name] = loader.Counter{Packets: n}
+				}
+				return printJSON(c, counters)
+			}
+			tw := newTable(c)
+			if c.Bool("interfaces") {
+				// The header even with no interface, as rule
+				// list's with no rule.
+				printIfaceCounters(tw, ifaces)
+				return tw.Flush()
+			}
+			fmt.Fprintln(tw, "VERDICT\tPACKETS\tBYTES")
+			for _, name := range loader.StatNames {
+				fmt.Fprintf(tw, "%s\t%d\t%d\n", name, counters[name].Packets, counters[name].Bytes)
+			}
+			fmt.Fprintln(tw, "\nCT STATE\tPACKETS")
+			for _, name := range loader.CTStateNames {
+				fmt.Fprintf(tw, "%s\t%d\n", name, states[name])
+			}
+			if len(ifaces) > 0 {
+				fmt.Fprintln(tw)
+				printIfaceCounters(tw, ifaces)
+			}
+			return tw.Flush()
 		},
 	}
 }
