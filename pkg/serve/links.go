@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"strings"
 	"time"
 
 	"github.com/vishvananda/netlink"
@@ -43,6 +44,9 @@ func watchLinks(listed func(name string) bool, log *logger, stop <-chan struct{}
 						// socket is its end, not a fault to log.
 						return
 					default:
+					}
+					if fromProcess(err) {
+						return
 					}
 					log.limited("links", "watching the network interfaces", "error", err)
 				},
@@ -98,4 +102,13 @@ func follow(updates <-chan netlink.LinkUpdate, names map[int32]string, first boo
 		default: // a reload is pending already
 		}
 	}
+}
+
+// fromProcess reports whether err is the subscription's word that it
+// dropped a message a process sent rather than the kernel: another
+// subscriber's request for the interfaces there are (a second serve
+// starting, ip monitor's peers) goes to every listener of link events.
+// The subscription goes on, and nothing is wrong with it.
+func fromProcess(err error) bool {
+	return strings.HasPrefix(err.Error(), "Wrong sender portid ")
 }
