@@ -35,7 +35,6 @@ func watchLinks(listed func(name string) bool, log *logger, stop <-chan struct{}
 			updates := make(chan netlink.LinkUpdate, 64)
 			done := make(chan struct{})
 			err := netlink.LinkSubscribeWithOptions(updates, done, netlink.LinkSubscribeOptions{
-				ListExisting: true,
 				ErrorCallback: func(err error) {
 					select {
 					case <-done:
@@ -51,11 +50,19 @@ func watchLinks(listed func(name string) bool, log *logger, stop <-chan struct{}
 					log.limited("links", "watching the network interfaces", "error", err)
 				},
 			})
+			// The interfaces there are, once subscribed (one made in
+			// between is in both), asked on a socket of their own: the
+			// subscription's (ListExisting) sends its requests to every
+			// listener of link events too, another serve, ip monitor.
+			var existing []netlink.Link
+			if err == nil {
+				existing, err = netlink.LinkList()
+			}
 			if err != nil {
 				close(done)
 				log.limited("links", "cannot watch the network interfaces: an interface the config lists made later is attached to at the next reload", "error", err)
 			} else {
-				follow(updates, names, first, listed, out, stop)
+				follow(updates, existing, names, first, listed, out, stop)
 				close(done)
 			}
 			select {
@@ -69,11 +76,14 @@ func watchLinks(listed func(name string) bool, log *logger, stop <-chan struct{}
 }
 
 // follow reads one subscription's updates until it ends or stop closes,
-// reporting a listed interface that appeared. The subscription's dump of
-// the interfaces there are is not reported on the first subscription
-// (the start's reload sees them), but is on a later one: an interface
-// may have been made while there was none.
-func follow(updates <-chan netlink.LinkUpdate, names map[int32]string, first bool, listed func(string) bool, out chan<- string, stop <-chan struct{}) {
+// reporting a listed interface that appeared. The interfaces there were
+// as it began (existing) are not reported on the first subscription (the
+// start's reload sees them), but are on a later one: an interface may
+// have been made while there was none.
+func follow(updates <-chan netlink.LinkUpdate, existing []netlink.Link, names map[int32]string, first bool, listed func(string) bool, out chan<- string, stop <-chan struct{}) {
+	for _, l := range existing {
+		appeared(int32(l.Attrs().Index), l.Attrs().Name, !first, names, listed, out)
+	}
 	for {
 		var u netlink.LinkUpdate
 		var ok bool
@@ -85,22 +95,28 @@ func follow(updates <-chan netlink.LinkUpdate, names map[int32]string, first boo
 				return
 			}
 		}
-		index, name := u.Index, u.Attrs().Name
 		if u.Header.Type == sys.RTM_DELLINK {
-			delete(names, index)
+			delete(names, u.Index)
 			continue
 		}
-		if names[index] == name {
-			continue // a change of state, not of name
-		}
-		names[index] = name
-		if (first && u.Header.Flags&sys.NLM_F_MULTI != 0) || !listed(name) {
-			continue
-		}
-		select {
-		case out <- name:
-		default: // a reload is pending already
-		}
+		appeared(u.Index, u.Attrs().Name, true, names, listed, out)
+	}
+}
+
+// appeared records interface index's name, reporting it when asked to
+// and it is new there (made, or renamed: a change of state is not) and
+// listed.
+func appeared(index int32, name string, report bool, names map[int32]string, listed func(string) bool, out chan<- string) {
+	if names[index] == name {
+		return
+	}
+	names[index] = name
+	if !report || !listed(name) {
+		return
+	}
+	select {
+	case out <- name:
+	default: // a reload is pending already
 	}
 }
 

@@ -1,6 +1,9 @@
 package serve
 
 import (
+	"fmt"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -55,4 +58,90 @@ func TestWatchLinksIgnoresOtherSubscribers(t *testing.T) {
 	if s := out.String(); strings.Contains(s, "network interfaces") {
 		t.Errorf("another subscriber's dump request was logged:\n%s", s)
 	}
+}
+
+// TestWatchLinksAsksQuietly: the link watch starting sends nothing to
+// the other listeners of link events. It asked for the interfaces there
+// are on its subscription's socket, whose requests go to the group too:
+// every listener got it (ip monitor printed "Unknown message: type=0x12",
+// another serve logged a fault, TestWatchLinksIgnoresOtherSubscribers).
+func TestWatchLinksAsksQuietly(t *testing.T) {
+	privtest.Require(t)
+	updates := make(chan netlink.LinkUpdate, 64)
+	done := make(chan struct{})
+	defer close(done)
+	heard := make(chan error, 16)
+	err := netlink.LinkSubscribeWithOptions(updates, done, netlink.LinkSubscribeOptions{
+		ErrorCallback: func(err error) {
+			select {
+			case heard <- err:
+			default:
+			}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for range updates {
+		}
+	}()
+	var out lockedBuffer
+	stop := make(chan struct{})
+	defer close(stop)
+	added := watchLinks(func(name string) bool { return name == "xdpfwlq0" }, newLogger(&out, time.Minute), stop)
+	for end := time.After(time.Second); ; {
+		select {
+		case err := <-heard:
+			if ourPort(t, err) {
+				t.Errorf("a listener of link events got, as the watch started: %v", err)
+			}
+			continue
+		case <-end:
+		}
+		break
+	}
+	// And it still sees what it watches for: a listed interface made.
+	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "xdpfwlq0"}, PeerName: "xdpfwlq1"}
+	if err := netlink.LinkAdd(veth); err != nil {
+		t.Fatal(err)
+	}
+	defer netlink.LinkDel(veth)
+	select {
+	case name := <-added:
+		if name != "xdpfwlq0" {
+			t.Errorf("the watch reported %q, want xdpfwlq0", name)
+		}
+	case <-time.After(5 * time.Second):
+		t.Errorf("the watch did not report xdpfwlq0 made; its log:\n%s", out.String())
+	}
+}
+
+// ourPort reports whether err names as its sender a netlink socket of
+// this process: other processes on the machine (another test's serve)
+// may send to the group meanwhile.
+func ourPort(t *testing.T, err error) bool {
+	var port uint64
+	if _, serr := fmt.Sscanf(err.Error(), "Wrong sender portid %d,", &port); serr != nil {
+		return true // not a message dropped: whatever it is, it is news
+	}
+	inodes := map[string]bool{}
+	fds, _ := os.ReadDir("/proc/self/fd")
+	for _, fd := range fds {
+		if l, err := os.Readlink("/proc/self/fd/" + fd.Name()); err == nil && strings.HasPrefix(l, "socket:[") {
+			inodes[strings.Trim(l[len("socket:"):], "[]")] = true
+		}
+	}
+	table, rerr := os.ReadFile("/proc/self/net/netlink")
+	if rerr != nil {
+		t.Fatal(rerr)
+	}
+	// sk Eth Pid Groups Rmem Wmem Dump Locks Drops Inode
+	for _, line := range strings.Split(string(table), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) == 10 && f[1] == "0" && f[2] == strconv.FormatUint(port, 10) && inodes[f[9]] {
+			return true
+		}
+	}
+	return false
 }
