@@ -297,6 +297,12 @@ func (s *State) attach(name string, mode Mode, force bool, by askedBy) (Attachme
 		try = ModeNative
 	}
 	prog, err = setProgram(&s.progs, link, try.flags()|noExist)
+	if err != nil && noExist != 0 {
+		if taken := takenMeanwhile(name, err, force, by); taken != nil {
+			undo()
+			return Attachment{}, "", taken
+		}
+	}
 	if err != nil && mode == ModeAuto {
 		warning = fmt.Sprintf("native XDP is not available on %s (%v); attached in generic mode", name, err)
 		try = ModeGeneric
@@ -316,6 +322,30 @@ func (s *State) attach(name string, mode Mode, force bool, by askedBy) (Attachme
 		return Attachment{}, "", err
 	}
 	return att, warning, nil
+}
+
+// takenMeanwhile is, when the kernel refused to put the program on an
+// interface that had none as another XDP program is there (EBUSY, or
+// EEXIST for one of the other mode), the refusal attach gives an
+// interface running it: another process attached it since attach looked
+// (another pin directory's state attaching at once, its lock not this
+// one's), or with force, that it came after the look. Else nil. Auto
+// mode's fallback to generic took it for a driver without native XDP,
+// and failed the same, saying generic mode.
+func takenMeanwhile(name string, err error, force bool, by askedBy) error {
+	if !errors.Is(err, unix.EBUSY) && !errors.Is(err, unix.EEXIST) {
+		return nil
+	}
+	link, lerr := linkByName(name)
+	if lerr != nil || link.Attrs().Xdp == nil || link.Attrs().Xdp.ProgId == 0 {
+		return nil
+	}
+	id := link.Attrs().Xdp.ProgId
+	if err := foreignRefusal(name, link.Attrs().Index, id, force, by); err != nil {
+		return err
+	}
+	// --force replaces what it finds: this came after it looked.
+	return fmt.Errorf("XDP program id %d was attached to %s while this attach ran: nothing changed; attach again to replace it", id, name)
 }
 
 // xdpProgram is a program held while it is off its interface, and the
