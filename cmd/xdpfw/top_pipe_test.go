@@ -29,19 +29,47 @@ func TestTopPiped(t *testing.T) {
 	}
 	cmd := exec.Command(self, "--pin-dir", pin, "top", "--interval", "50ms")
 	cmd.Env = append(os.Environ(), "XDPFW_TEST_MAIN=1")
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var errOut bytes.Buffer
+	cmd.Stderr = &errOut
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(500 * time.Millisecond)
+	// Interrupted once it has printed two tables: a fixed wait sent the
+	// signal, on a loaded machine, before top had its handler.
+	var out bytes.Buffer
+	tables, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		seen := false
+		buf := make([]byte, 4096)
+		for {
+			n, err := stdout.Read(buf)
+			out.Write(buf[:n])
+			if !seen && strings.Count(out.String(), "xdpfw top: every") >= 2 {
+				seen = true
+				close(tables)
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	select {
+	case <-tables:
+	case <-time.After(30 * time.Second):
+	}
 	cmd.Process.Signal(syscall.SIGINT)
+	<-done // every read done before Wait closes the pipe
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("top: %v\n%s", err, errOut.String())
 	}
 	text := out.String()
 	if n := strings.Count(text, "xdpfw top: every"); n < 2 {
-		t.Fatalf("top printed %d tables in 500ms at 50ms:\n%s", n, text)
+		t.Fatalf("top printed %d tables in 30 s at 50ms:\n%s", n, text)
 	}
 	if strings.ContainsRune(text, '\x1b') {
 		t.Errorf("top on a pipe wrote control characters:\n%q", text)
