@@ -91,8 +91,8 @@ func (s *State) orphanWarnings() []string {
 	}
 	out := make([]string, 0, len(orphans))
 	for _, o := range orphans {
-		if ids.ours(o.ProgID) {
-			continue
+		if o.Mode == "" || ids.ours(o.ProgID) {
+			continue // a learner alone enforces nothing
 		}
 		out = append(out, fmt.Sprintf("%s runs an orphaned xdpfw program (id %d, its pins removed): it enforces the ruleset it had, not this one (xdpfw detach --orphans, then xdpfw attach %s)", o.Iface, o.ProgID, o.Iface))
 	}

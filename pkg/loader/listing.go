@@ -220,8 +220,12 @@ func OrphanProblems(orphans []Orphan, dir string, pinned bool) []Problem {
 		if !pinned {
 			why = fmt.Sprintf("nothing is pinned in %s", dir)
 		}
+		what := "an xdpfw program"
+		if o.Mode == "" {
+			what = "xdpfw's egress learner alone"
+		}
 		out = append(out, Problem{Iface: o.Iface, Ifindex: o.Ifindex, Kind: "orphan", ProgID: o.ProgID,
-			Detail: fmt.Sprintf("%s runs an xdpfw program (id %d) but %s", o.Iface, o.ProgID, why),
+			Detail: fmt.Sprintf("%s runs %s (id %d) but %s", o.Iface, what, o.ProgID, why),
 			Fix:    "xdpfw detach --orphans"})
 	}
 	return out

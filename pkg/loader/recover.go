@@ -164,8 +164,13 @@ func (n objectNames) isXdpfw(id uint32) bool {
 type Orphan struct {
 	Iface   string `json:"interface"`
 	Ifindex int    `json:"ifindex"`
-	Mode    Mode   `json:"mode"`
+	Mode    Mode   `json:"mode,omitempty"` // "": the egress learner alone
 	ProgID  uint32 `json:"program_id"`
+	// learner: the state in the pin directory has the interface's tcx
+	// egress link pinned, though it does not list the interface: an
+	// attach killed after the learner went on (before the XDP program,
+	// or before the record). It goes with the orphan.
+	learner bool
 }
 
 // findOrphans lists the interfaces of this network namespace running a
@@ -182,8 +187,20 @@ func findOrphans(dir string, n objectNames, listed map[int]bool, ids progIDs) ([
 		elsewhere map[uint32]bool // walked for the first candidate only
 	)
 	for _, link := range links {
+		idx := link.Attrs().Index
+		learner := false
+		if !listed[idx] {
+			_, learner = tcxEgressOn(dir, link)
+		}
 		id, ok := xdpfwProgOn(link, n)
-		if !ok || listed[link.Attrs().Index] && ids.ours(id) {
+		if !ok && learner {
+			// The learner alone: nothing else says it runs, and
+			// detach IFACE finds no record to detach.
+			lid, _ := tcxEgressOn(dir, link)
+			out = append(out, Orphan{Iface: link.Attrs().Name, Ifindex: idx, ProgID: lid, learner: true})
+			continue
+		}
+		if !ok || listed[idx] && ids.ours(id) {
 			continue
 		}
 		if !ids.ours(id) {
@@ -194,8 +211,8 @@ func findOrphans(dir string, n objectNames, listed map[int]bool, ids progIDs) ([
 				continue
 			}
 		}
-		out = append(out, Orphan{Iface: link.Attrs().Name, Ifindex: link.Attrs().Index,
-			Mode: modeOf(link.Attrs().Xdp.AttachMode), ProgID: id})
+		out = append(out, Orphan{Iface: link.Attrs().Name, Ifindex: idx,
+			Mode: modeOf(link.Attrs().Xdp.AttachMode), ProgID: id, learner: learner})
 	}
 	return out, nil
 }
@@ -241,11 +258,18 @@ func DetachOrphans(dir string) ([]Orphan, error) {
 			if err != nil {
 				return fmt.Errorf("interface %s: %w", o.Iface, err)
 			}
-			if err := netlink.LinkSetXdpFdWithFlags(link, -1, o.Mode.flags()); err != nil {
-				return fmt.Errorf("detach from %s: %w", o.Iface, err)
+			if o.Mode != "" {
+				if err := netlink.LinkSetXdpFdWithFlags(link, -1, o.Mode.flags()); err != nil {
+					return fmt.Errorf("detach from %s: %w", o.Iface, err)
+				}
 			}
-			// Its egress learner, if a clsact filter (a tcx link went
-			// with its pin).
+			// Its egress learner: a clsact filter, or a tcx link whose
+			// pin went with the directory, or is still in it.
+			if o.learner {
+				if err := removeEgressLink(dir, o.Ifindex); err != nil {
+					return fmt.Errorf("detach from %s: %w", o.Iface, err)
+				}
+			}
 			if err := removeEgressFilter(link, dir); err != nil {
 				return fmt.Errorf("detach from %s: %w", o.Iface, err)
 			}
