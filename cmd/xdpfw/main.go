@@ -33,8 +33,12 @@ func main() {
 		fmt.Fprintf(os.Stderr, "xdpfw: moved the state in %s from layout %d to this build's %d: its program replaced on every interface, ruleset, sets and counters kept\n", dir, from, to)
 	}
 	loader.GrowNotice = func(dir string, g loader.Growth) {
-		fmt.Fprintf(os.Stderr, "xdpfw: the ruleset outgrew its maps in %s: %s (%d KiB), the program replaced on every interface (its id changes)\n",
-			dir, g, g.Bytes/1024)
+		what := "the ruleset outgrew its maps in " + dir
+		if g.Finished {
+			what = "finished replacing the maps in " + dir + " that an interrupted change had begun"
+		}
+		fmt.Fprintf(os.Stderr, "xdpfw: %s: %s (%d KiB), the program replaced on every interface (its id changes)\n",
+			what, g, g.Bytes/1024)
 	}
 	loader.CTResizeNotice = func(dir string, flows, frags uint32, sockets int) {
 		if flows == layout.CtIdleEntries {

@@ -19,6 +19,10 @@ type Growth struct {
 	VecEntries, VecWords, AtomChunks uint32
 	Buckets4, Buckets6               uint32 // address buckets a generation
 	Bytes                            uint64 // the new maps' values together
+	// Finished: this growth finished one a change cut short had begun
+	// (a growth or a conntrack resize, killed part-way), at the live
+	// ruleset's size: the change running now did not outgrow the maps.
+	Finished bool
 }
 
 // metaGrowing, in meta.version beside the layout's number, marks a growth
@@ -97,7 +101,9 @@ func (s *State) grow(full *mapsFull) error {
 	}
 	err = s.replaced(hooks)
 	if err == nil && GrowNotice != nil {
-		GrowNotice(s.dir, growth(fresh))
+		g := growth(fresh)
+		g.Finished = full == nil
+		GrowNotice(s.dir, g)
 	}
 	return err
 }

@@ -455,3 +455,25 @@ func TestAttachAfterCutGrowth(t *testing.T) {
 		return err
 	})
 }
+
+// TestGrowFinishedTold: the change after a growth cut short finishes it
+// and says so (Growth.Finished), not that its own ruleset outgrew the
+// maps: after an apply killed while growing, a rule add of one rule was
+// reported as "the ruleset outgrew its maps". A growth the change asks
+// for itself is not told as finished.
+func TestGrowFinishedTold(t *testing.T) {
+	eachGrowthCut(t, "grf0", hostPortRules(10, 1000), func(g *growthRun) error {
+		if err := g.apply(hostPortRules(1200, 2000), nil); err != nil {
+			return err
+		}
+		if len(g.told) == 0 {
+			return fmt.Errorf("GrowNotice told nothing")
+		}
+		for i, gr := range g.told {
+			if want := g.point != "" && i == 0; gr.Finished != want {
+				g.t.Errorf("GrowNotice's call %d of %+v: Finished %v, want %v", i, g.told, gr.Finished, want)
+			}
+		}
+		return nil
+	})
+}

@@ -23,7 +23,11 @@ func logNotices(log *logger) {
 			"pin_dir", dir, "from_layout", from, "to_layout", to)
 	}
 	loader.GrowNotice = func(dir string, g loader.Growth) {
-		log.Info("the ruleset outgrew its maps: the program replaced on every interface (its id changes)",
+		what := "the ruleset outgrew its maps"
+		if g.Finished {
+			what = "finished replacing the maps an interrupted change had begun"
+		}
+		log.Info(what+": the program replaced on every interface (its id changes)",
 			"pin_dir", dir, "grown", g.String(), "bytes", g.Bytes)
 	}
 	loader.CTResizeNotice = func(dir string, flows, frags uint32, sockets int) {
