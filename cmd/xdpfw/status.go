@@ -44,7 +44,7 @@ When the state cannot be read (a pin missing, another build's state),
 						return err
 					}
 				case len(st.Problems) > 0:
-					fmt.Fprintf(c.App.Writer, "pin directory: %s (nothing pinned)\n", st.PinDir)
+					fmt.Fprintf(c.App.Writer, "pin directory: %s (no state)\n", st.PinDir)
 					printProblems(c, st.Problems)
 				}
 				if len(st.Problems) == 0 {

@@ -85,8 +85,10 @@ type Problem struct {
 	// Kind is "missing" (the interface is gone or in another network
 	// namespace), "replaced" (xdpfw's program is no longer on it),
 	// "orphan" (an xdpfw program the pin directory does not list),
-	// "capture" (a capture left on by a process that is gone) or "egress"
-	// (xdpfw's XDP program runs, its connection-tracking learner does not).
+	// "capture" (a capture left on by a process that is gone), "egress"
+	// (xdpfw's XDP program runs, its connection-tracking learner does not)
+	// or "leftover" (pins of a state without meta: a create or the last
+	// detach killed part-way).
 	Kind   string `json:"kind"`
 	ProgID uint32 `json:"program_id,omitempty"`
 	Detail string `json:"detail"`
@@ -107,6 +109,9 @@ func ReadStatus(dir string) (Status, error) {
 			return st, fmt.Errorf("%w (and looking for its programs left running failed: %v)", err, oerr)
 		}
 		st.Problems = append(st.Problems, OrphanProblems(orphans, dir, false)...)
+		if p, ok := leftoverProblem(dir); ok {
+			st.Problems = append(st.Problems, p)
+		}
 		return st, err
 	}
 	var broken *brokenState
@@ -229,4 +234,18 @@ func OrphanProblems(orphans []Orphan, dir string, pinned bool) []Problem {
 			Fix:    "xdpfw detach --orphans"})
 	}
 	return out
+}
+
+// leftoverProblem describes the pins of xdpfw's that dir holds without a
+// state (meta, pinned first and unpinned first, is missing): a create or
+// the last detach killed part-way. Its maps keep their memory until the
+// next create clears them (removeLeftovers), or detach --all (salvage).
+func leftoverProblem(dir string) (Problem, bool) {
+	ours, _, err := classifyPins(dir, namesOf())
+	if err != nil || len(ours) == 0 {
+		return Problem{}, false
+	}
+	return Problem{Kind: "leftover",
+		Detail: fmt.Sprintf("%s holds %d pins of xdpfw's but no state (its %s missing: a command that made or removed it was interrupted), their maps' memory still held", dir, len(ours), xdpfwMapMeta),
+		Fix:    "xdpfw detach --all"}, true
 }
