@@ -314,6 +314,12 @@ __noinline int ct_view(const struct pkt *p, __u32 out, struct ct_view *v)
 	return 1;
 }
 
+/* Whether TCP flags are a combination a stack sends (CT_TCP_VALID). */
+static __always_inline int ct_tcp_valid(__u32 flags)
+{
+	return (CT_TCP_VALID >> (flags & CT_TCP_FLAGS)) & 1;
+}
+
 /*
  * Learns from p, a packet going out: the egress program's work. Answering
  * someone's ping starts nothing, nor does a RST of no flow.
@@ -325,6 +331,8 @@ static __always_inline void ct_learn_view(struct ct_view *v, __u64 now, __u32 ha
 
 	if (v->kind == CT_KIND_ECHO && v->echo_reply)
 		return;
+	if (tcp && !ct_tcp_valid(flags))
+		return;         /* a raw socket's scan: no flow, none moved */
 	fl = ct_lookup(&v->key, &now);
 	if (!fl) {
 		if (tcp && (flags & TCP_RST))
@@ -549,6 +557,8 @@ static __always_inline __u32 ct_place(struct xdp_md *ctx, const struct pkt *p)
 		return ct_related(ctx, p, &now) ? CT_RELATED : CT_INVALID;
 	if (!ct_view(p, 0, &v))     /* other ICMP types, or an echo without its id */
 		return icmp6_mld(p) ? CT_UNTRACKED : CT_INVALID;
+	if (v.kind == CT_KIND_TCP && !ct_tcp_valid(v.tcp_flags))
+		return CT_INVALID;  /* whatever its flow, which it leaves as it was */
 	fl = ct_lookup(&v.key, &now);
 	if (!fl && v.dhcp) {
 		/* A reply to a request the host broadcast: by the ports alone. */

@@ -828,6 +828,21 @@ enum ct_tcp {
 	CT_TCP_CLOSE,                       /* a RST seen either way */
 };
 
+/* The TCP flag combinations a stack sends, as Linux's conntrack takes
+ * them (tcp_valid_flags): bit n set when FIN|SYN|RST|ACK|URG of a segment
+ * (its flags & CT_TCP_FLAGS) is n. Any other (none, FIN without ACK, SYN
+ * with FIN or RST: scans and evasions) is invalid on any flow and moves
+ * nothing, and going out it is not learned. A 64-bit enumerator, so Go
+ * reads it from BTF too. */
+enum ct_tcp_valid {
+	CT_TCP_FLAGS    = 0x37,
+	/* SYN, SYN|URG, SYN|ACK, RST, RST|ACK, FIN|ACK, FIN|ACK|URG, ACK,
+	 * ACK|URG */
+	CT_TCP_VALID    = 1ULL << 0x02 | 1ULL << 0x22 | 1ULL << 0x12 | 1ULL << 0x04 |
+			  1ULL << 0x14 | 1ULL << 0x11 | 1ULL << 0x31 | 1ULL << 0x10 |
+			  1ULL << 0x30,
+};
+
 enum ct_limits {
 	CT_ENTRIES      = 262144,           /* flows: a busy server's */
 	/* The table of a ruleset that reads no connection state (no ct-state

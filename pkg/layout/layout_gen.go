@@ -292,6 +292,12 @@ const (
 	CtTcpClose       = 4
 )
 
+// enum ct_tcp_valid
+const (
+	CtTcpFlags = 55
+	CtTcpValid = 844442111508500
+)
+
 // enum ct_timeout
 const (
 	CtToSynSent      = 0

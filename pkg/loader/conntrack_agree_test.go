@@ -391,3 +391,34 @@ rules:
 		{name: "another informational type", frame: fixtures.ICMPv6("fe80::1", "ff02::1", 139), want: ctInv},
 	})
 }
+
+// TestConntrackAgreementTCPFlags: a segment whose flags no stack sends
+// (none, FIN without ACK, SYN with FIN or RST: scans and evasions) is
+// invalid on a known flow and leaves it as it was, as nftables' ct state
+// says; going out, it is not learned. They were established on any
+// flow's ports, a SYN-RST closing the flow, and a null or FIN scan from
+// the host made its targets' answers established.
+func TestConntrackAgreementTCPFlags(t *testing.T) {
+	privtest.Require(t)
+	for _, h := range ctFamilies {
+		out := fixtures.Peer{Src: h.local, Dst: h.remote}
+		in := out.Reverse()
+		newCTPair(t, hostFW).steps(t, []ctStep{
+			{name: h.name + ": SYN out", out: true, frame: out.TCP(40001, 443, "S")},
+			{name: h.name + ": SYN-ACK", frame: in.TCP(443, 40001, "SA"), want: ctEst, pass: true},
+			{name: h.name + ": no flags", frame: in.TCP(443, 40001, ""), want: ctInv},
+			{name: h.name + ": FIN without ACK", frame: in.TCP(443, 40001, "F"), want: ctInv},
+			{name: h.name + ": SYN-FIN", frame: in.TCP(443, 40001, "SF"), want: ctInv},
+			{name: h.name + ": FIN-RST", frame: in.TCP(443, 40001, "FR"), want: ctInv},
+			{name: h.name + ": SYN-RST", frame: in.TCP(443, 40001, "SR"), want: ctInv},
+			// past the close timeout: the SYN-RST closed nothing
+			{name: h.name + ": data after 20 s", frame: in.TCP(443, 40001, "PA"), at: 20 * time.Second, want: ctEst, pass: true},
+			{name: h.name + ": null scan out", out: true, frame: out.TCP(40002, 80, ""), at: 21 * time.Second},
+			{name: h.name + ": its answer", frame: in.TCP(80, 40002, "RA"), at: 21 * time.Second, want: ctInv},
+			{name: h.name + ": FIN scan out", out: true, frame: out.TCP(40003, 80, "F"), at: 21 * time.Second},
+			{name: h.name + ": an ACK back", frame: in.TCP(80, 40003, "A"), at: 21 * time.Second, want: ctInv},
+			{name: h.name + ": SYN-FIN out", out: true, frame: out.TCP(40004, 80, "SF"), at: 21 * time.Second},
+			{name: h.name + ": a SYN-ACK back", frame: in.TCP(80, 40004, "SA"), at: 21 * time.Second, want: ctInv},
+		})
+	}
+}

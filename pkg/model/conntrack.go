@@ -30,7 +30,8 @@ import (
 //   - new: none of those, and able to start a flow: a TCP SYN (without
 //     ACK, RST or FIN), any UDP datagram or other protocol, an ICMP echo
 //     request.
-//   - invalid: none of those and unable to start one: other TCP segments,
+//   - invalid: none of those and unable to start one: other TCP segments
+//     (and on any flow, one whose flags no stack sends: tcpValid),
 //     ICMP errors quoting no learned flow, echo replies with no request,
 //     other ICMP types, later fragments of no known datagram.
 //
@@ -229,6 +230,9 @@ func (t *Tracker) Egress(p *Packet, frame []byte, now time.Duration) {
 	if !v.ok || v.kind == kindEcho && v.echoReply {
 		return // answering someone's ping starts nothing
 	}
+	if v.kind == kindTCP && !tcpValid(v.tcpFlags) {
+		return // a raw socket's scan (null, FIN, xmas): no flow, none moved
+	}
 	f := t.Lookup(v.key, now)
 	if f == nil {
 		if v.kind == kindTCP && v.tcpFlags&tcpRST != 0 {
@@ -320,6 +324,9 @@ func (t *Tracker) Ingress(p *Packet, frame []byte, now time.Duration) CTState {
 		}
 		return CTInvalid
 	}
+	if v.kind == kindTCP && !tcpValid(v.tcpFlags) {
+		return CTInvalid // whatever its flow, which it leaves as it was
+	}
 	f := t.Lookup(v.key, now)
 	broadcast := false
 	if f == nil && v.dhcp {
@@ -357,6 +364,17 @@ func (t *Tracker) Ingress(p *Packet, frame []byte, now time.Duration) CTState {
 		t.recordFrag(fragKeyOf(p), now+t.cfg.Fragment)
 	}
 	return CTEstablished
+}
+
+// tcpValid reports whether flags are a combination a TCP stack sends, as
+// Linux's conntrack takes them (tcp_valid_flags): SYN, SYN-ACK, RST,
+// RST-ACK, FIN-ACK, ACK (URG with ACK, or with a lone SYN). The others
+// (none, FIN without ACK, SYN with FIN or RST) come from scans and
+// evasions: invalid on any flow, as nftables calls them, so the usual
+// ct-state invalid drop drops them (a flow's ports let them in as
+// established, and a SYN-RST closed the flow).
+func tcpValid(flags uint8) bool {
+	return layout.CtTcpValid>>(flags&layout.CtTcpFlags)&1 != 0
 }
 
 // rstInWindow reports whether a RST coming in with sequence number seq
