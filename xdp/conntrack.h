@@ -354,10 +354,9 @@ static __always_inline void ct_learn_view(struct ct_view *v, __u64 now, __u32 ha
 		return;
 	}
 	if (tcp && fl->tcp >= CT_TCP_CLOSING && (flags & (TCP_SYN | TCP_ACK)) == TCP_SYN) {
-		/* the ports reused for a new connection: a new sequence space */
+		/* the ports reused for a new connection */
 		fl->tcp = CT_TCP_SYN_SENT;
 		fl->replied = 0;
-		fl->has_ack = 0;
 	} else if (tcp && fl->tcp >= CT_TCP_CLOSING &&
 		   (flags & (TCP_SYN | TCP_ACK | TCP_RST)) == (TCP_SYN | TCP_ACK)) {
 		/* the host accepts a new connection on the ports (ct_place
@@ -379,6 +378,12 @@ static __always_inline void ct_learn_view(struct ct_view *v, __u64 now, __u32 ha
 	if (has_ack) {
 		fl->has_ack = 1;
 		fl->ack = ack;
+	} else if (tcp && (flags & (TCP_SYN | TCP_ACK)) == TCP_SYN) {
+		/* A SYN opens a sequence space, whatever the flow's state (its
+		 * connection may have ended unseen): the acknowledgement kept
+		 * is another connection's, and a RST refusing the SYN carries
+		 * sequence number 0 (RFC 9293 3.10.7.1). */
+		fl->has_ack = 0;
 	}
 	fl->last_seen = now;
 }

@@ -171,6 +171,19 @@ func TestConntrackAgreement(t *testing.T) {
 				{name: "RST in", frame: in.TCP(443, 40001, "R"), at: 5 * time.Second, want: ctEst, pass: true},
 				{name: "after the close timeout", frame: in.TCP(443, 40001, "A"), at: 16 * time.Second, want: ctInv},
 			}},
+			// The host's SYN on the ports of a flow still established
+			// (its connection ended unseen: a keepalive timeout, a
+			// record picked up) is a new connection, whose refusal
+			// carries sequence number 0: the earlier acknowledgement is
+			// another connection's, and the RST was invalid, dropped, so
+			// connect waited minutes instead of failing at once.
+			{"tcp SYN out on an established flow", hostFW, []ctStep{
+				{name: "ACK out", out: true, frame: out.TCP(40007, 443, "A")},
+				{name: "ACK in", frame: in.TCP(443, 40007, "A"), want: ctEst, pass: true},
+				{name: "SYN out", out: true, frame: out.TCP(40007, 443, "S"), at: time.Second},
+				{name: "connection refused", frame: in.TCPSeq(443, 40007, "RA", 0), at: time.Second, want: ctEst, pass: true},
+				{name: "after the close timeout", frame: in.TCP(443, 40007, "A"), at: 12 * time.Second, want: ctInv},
+			}},
 			{"tcp port reuse after close", hostFW, []ctStep{
 				{name: "SYN out", out: true, frame: out.TCP(40002, 80, "S")},
 				{name: "SYN-ACK", frame: in.TCP(80, 40002, "SA"), want: ctEst, pass: true},

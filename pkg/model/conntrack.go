@@ -252,8 +252,7 @@ func (t *Tracker) Egress(p *Packet, frame []byte, now time.Duration) {
 			f.tcp = tcpEstablished
 		}
 	} else if v.kind == kindTCP && f.tcp >= tcpClosing && v.tcpFlags&(tcpSYN|tcpACK) == tcpSYN {
-		// the ports reused for a new connection: a new sequence space
-		f.tcp, f.Replied, f.hasAck = tcpSynSent, false, false
+		f.tcp, f.Replied = tcpSynSent, false // the ports reused for a new connection
 	} else if v.kind == kindTCP && f.tcp >= tcpClosing && v.tcpFlags&(tcpSYN|tcpACK|tcpRST) == tcpSYN|tcpACK {
 		// The host accepts a new connection on the ports (Ingress
 		// placed its SYN as new): a handshake again, as an unknown
@@ -265,8 +264,15 @@ func (t *Tracker) Egress(p *Packet, frame []byte, now time.Duration) {
 		f.tcp, f.Replied = tcpEstablished, true
 	}
 	t.tcpFlags(f, v.tcpFlags)
-	if v.kind == kindTCP && v.tcpFlags&tcpACK != 0 {
+	switch {
+	case v.kind == kindTCP && v.tcpFlags&tcpACK != 0:
 		f.ack, f.hasAck = v.ack, true
+	case v.kind == kindTCP && v.tcpFlags&tcpSYN != 0:
+		// A SYN opens a sequence space, whatever the flow's state (its
+		// connection may have ended unseen): the acknowledgement kept is
+		// another connection's, and a RST refusing the SYN carries
+		// sequence number 0 (RFC 9293 3.10.7.1).
+		f.hasAck = false
 	}
 	t.touch(f, now)
 }
