@@ -20,6 +20,9 @@ func (s *State) AttachAll(names []string, mode Mode, force bool) (atts []Attachm
 			return nil, nil, err
 		}
 	}
+	// Every interface as it was, read before any is attached: read at
+	// its turn, one deleted meanwhile failed the read with the ones
+	// before it left attached, and unnamed.
 	var befores []*before
 	defer func() {
 		for _, b := range befores {
@@ -32,14 +35,16 @@ func (s *State) AttachAll(names []string, mode Mode, force bool) (atts []Attachm
 			return nil, nil, err
 		}
 		befores = append(befores, b)
+	}
+	for i, name := range names {
 		att, warning, err := s.Attach(name, mode, force)
 		if warning != "" {
 			warnings = append(warnings, warning)
 		}
 		if err != nil {
-			for i := len(befores) - 2; i >= 0; i-- {
-				if uerr := s.putBack(befores[i]); uerr != nil {
-					err = fmt.Errorf("%w; %s stays attached: putting it back as it was failed: %v", err, names[i], uerr)
+			for j := i - 1; j >= 0; j-- {
+				if uerr := s.putBack(befores[j]); uerr != nil {
+					err = fmt.Errorf("%w; %s stays attached: putting it back as it was failed: %v", err, names[j], uerr)
 				}
 			}
 			return nil, nil, err
