@@ -170,12 +170,7 @@ func flowOf(k *xdpfwCtKey, v *xdpfwCtVal, now time.Duration, ct rules.Conntrack)
 	default:
 		fl.State = "unreplied"
 	}
-	timeout := ct.Timeout(flowTimeout(v))
-	if v.Kind == layout.CtKindTcp && v.Tcp == layout.CtTcpEstablished && v.Replied == 0 {
-		// picked up mid-stream, unanswered: ct_unanswered_timeout
-		timeout = min(timeout, ct.Timeout(layout.CtToSynSent))
-	}
-	fl.Left = max(timeout-fl.Age, 0)
+	fl.Left = max(flowTimeoutOf(v, ct)-fl.Age, 0)
 	return fl
 }
 

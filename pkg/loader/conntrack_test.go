@@ -1,6 +1,7 @@
 package loader
 
 import (
+	"fmt"
 	"net"
 	"net/netip"
 	"testing"
@@ -183,11 +184,20 @@ func TestConntrackStatsPlaced(t *testing.T) {
 		if err := sized(2 * rules.MinCTFlows); err != nil {
 			return err
 		}
-		// Learnt as the egress program learns, before the seeds' time,
-		// so the next resize's seed finds them: counted as it counts.
-		now, err := ctClock()
-		if err != nil {
-			return err
+		// Learnt as the egress program learns, before the seeds' time
+		// (read back: a resize that took a second under load made the
+		// clock's time later), so the smaller table keeps the seeds and
+		// the next resize's seed finds them: counted as it counts.
+		var now time.Duration
+		if err := forEachBatch(s.maps.Ct, 256, func(_ []xdpfwCtKey, vals []xdpfwCtVal) error {
+			for _, v := range vals {
+				if now == 0 || time.Duration(v.LastSeen) < now {
+					now = time.Duration(v.LastSeen)
+				}
+			}
+			return nil
+		}); err != nil || now == 0 {
+			return fmt.Errorf("the seeds' time: %v (%v)", now, err)
 		}
 		for i := range learnt {
 			k := xdpfwCtKey{Family: 4, Proto: 17, Lport: uint16(10000 + i), Rport: 53}

@@ -61,8 +61,9 @@ func ctSized(m *xdpfwMaps, rs *rules.Ruleset) bool {
 //     every interface given the new programs, the egress learner too;
 //  6. the flows the old table learnt or refreshed since step 2 began are
 //     merged into the new one (copyNewer), and the fragments' records
-//     (copyFrags); the flows put into the new table, less the old one's,
-//     are counted as placed (countCTChange);
+//     (copyFrags); the flows put into the new table, less the old one's
+//     and the copies of those it evicted meanwhile, are counted as placed
+//     (countCTChange);
 //  7. the mark is cleared, with the egress hooks recorded.
 //
 // The change that asked for the size commits after this; if it then
@@ -112,17 +113,29 @@ func (s *State) resizeCT(flows uint32) error {
 	if err != nil {
 		return err
 	}
-	merged, held, err := copyNewer(old, ct, uint64(start))
+	copied.byKey()
+	merged, held, err := copyNewer(old, ct, uint64(start), copied)
 	if err != nil {
 		return err
 	}
 	if err := copyFrags(oldFrags, frags); err != nil {
 		return err
 	}
+	timeouts, err := ctInEffect(&s.maps)
+	if err != nil {
+		return err
+	}
+	end, err := ctClock()
+	if err != nil {
+		return err
+	}
 	// Every flow put into the new table, less the old table's, gone with
-	// it: what the new one dropped (its size, or its being full as a
-	// flow went in) is then counted as evicted, once.
-	if err := countCTChange(&s.maps, int64(copied+max(sockets, 0)+merged-held), 0); err != nil {
+	// it, and less the copies of flows the old one evicted since the
+	// copy (counted evicted there, though the new table has them): what
+	// the new one dropped (its size, or its being full as a flow went
+	// in) is then counted as evicted, once, and nothing else is.
+	placed := copied.Len() + max(sockets, 0) + merged - held - copied.evicted(end, timeouts)
+	if err := countCTChange(&s.maps, int64(placed), 0); err != nil {
 		return err
 	}
 	err = s.replaced(hooks)
@@ -154,17 +167,17 @@ func (t *Instance) resizeCT(flows uint32) error {
 
 // newCTTable is a table of flows entries holding old's flows, put in
 // least recently seen first: a table too small for them all drops those
-// (the LRU evicts what went in first). copied is how many went in,
-// those dropped too.
-func newCTTable(spec *ebpf.CollectionSpec, old *ebpf.Map, flows uint32) (*ebpf.Map, int, error) {
+// (the LRU evicts what went in first). copied is the flows that went
+// in, those dropped too.
+func newCTTable(spec *ebpf.CollectionSpec, old *ebpf.Map, flows uint32) (ct *ebpf.Map, copied *ctCopied, err error) {
 	var keys []xdpfwCtKey
 	var vals []xdpfwCtVal
-	err := forEachBatch(old, 256, func(k []xdpfwCtKey, v []xdpfwCtVal) error {
+	err = forEachBatch(old, 256, func(k []xdpfwCtKey, v []xdpfwCtVal) error {
 		keys, vals = append(keys, k...), append(vals, v...)
 		return nil
 	})
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, err
 	}
 	order := make([]int, len(keys))
 	for i := range order {
@@ -173,26 +186,23 @@ func newCTTable(spec *ebpf.CollectionSpec, old *ebpf.Map, flows uint32) (*ebpf.M
 	sort.SliceStable(order, func(a, b int) bool { return vals[order[a]].LastSeen < vals[order[b]].LastSeen })
 	ms := spec.Maps[xdpfwMapCt].Copy()
 	ms.MaxEntries = flows
-	ct, err := ebpf.NewMap(ms)
+	ct, err = ebpf.NewMap(ms)
 	if err != nil {
-		return nil, 0, fmt.Errorf("create a conntrack table of %d flows: %w", flows, err)
+		return nil, nil, fmt.Errorf("create a conntrack table of %d flows: %w", flows, err)
 	}
 	const batch = 256
 	bk, bv := make([]xdpfwCtKey, 0, batch), make([]xdpfwCtVal, 0, batch)
-	copied := 0
 	for n, i := range order {
 		bk, bv = append(bk, keys[i]), append(bv, vals[i])
 		if len(bk) == batch || n == len(order)-1 {
-			n, err := ct.BatchUpdate(bk, bv, nil)
-			if err != nil {
+			if _, err := ct.BatchUpdate(bk, bv, nil); err != nil {
 				ct.Close()
-				return nil, 0, fmt.Errorf("copy flows: %w", err)
+				return nil, nil, fmt.Errorf("copy flows: %w", err)
 			}
-			copied += n
 			bk, bv = bk[:0], bv[:0]
 		}
 	}
-	return ct, copied, nil
+	return ct, &ctCopied{keys: keys, vals: vals}, nil
 }
 
 // newFragsTable is the fragments table that goes with a table of flows
@@ -236,11 +246,13 @@ func copyFrags(old, frags *ebpf.Map) error {
 // writes ct now), so the two records merge (mergeFlow). added is how
 // many flows ct had no record of (only an insert where there is none
 // tells, the datapath inserting too), held how many old has: the flows
-// that go with it.
-func copyNewer(old, ct *ebpf.Map, start uint64) (added, held int, err error) {
+// that go with it; copied, sorted by key, is told which of its flows
+// old still holds.
+func copyNewer(old, ct *ebpf.Map, start uint64, copied *ctCopied) (added, held int, err error) {
 	err = forEachBatch(old, 256, func(keys []xdpfwCtKey, vals []xdpfwCtVal) error {
 		held += len(keys)
 		for i, k := range keys {
+			copied.stillHeld(&k)
 			if vals[i].LastSeen < start {
 				continue
 			}

@@ -286,7 +286,7 @@ func TestCopyNewer(t *testing.T) {
 	put(old, keys[1], xdpfwCtVal{LastSeen: start + 5, Kind: layout.CtKindUdp})                                          // learnt meanwhile
 	put(old, keys[2], xdpfwCtVal{LastSeen: start + 9, Kind: layout.CtKindTcp, Tcp: layout.CtTcpSynSent})                // refreshed in the old
 	put(ct, keys[2], xdpfwCtVal{LastSeen: start + 7, Kind: layout.CtKindTcp, Tcp: layout.CtTcpEstablished, Replied: 1}) // and in the new
-	if _, _, err := copyNewer(old, ct, start); err != nil {
+	if _, _, err := copyNewer(old, ct, start, &ctCopied{}); err != nil {
 		t.Fatal(err)
 	}
 	var v xdpfwCtVal
