@@ -60,6 +60,13 @@ the live state (no root needed). Run as root with a live state, it also
 checks the file's sets against the live ones as apply does (a family
 changed, more sets than the slots hold beside the live ones).
 
+A set keeps its family under its name: a file that gives a live set
+another family is refused (serve's file too). Give the set another name
+in the file: the apply makes it, moves the rules to it in the same commit
+and removes the old one (a later apply may take the old name back the
+same way). A set no live rule uses may instead be removed first (xdpfw
+set destroy NAME) for the apply to make it anew.
+
 With --check --against-capture CAPTURE (the flag may be repeated, and more
 captures may follow as arguments), apply also shows what the file would do
 to that traffic, still changing nothing: the report of 'xdpfw replay

@@ -33,7 +33,7 @@ func TestApplyCheckSetSlots(t *testing.T) {
 	const slots = "this apply needs 100 set slots while the live 200 stay until the switch: at most 256 in all"
 	refused(t, pin, setsFile("b", 100), slots, "apply", "--check", "-f", "-")
 	refused(t, pin, setsFile("b", 100), slots, "apply", "-f", "-")
-	const family = "set a0 is ipv4, the ruleset makes it inet"
+	const family = "set a0 is ipv4, the ruleset makes it inet: a set keeps its family under its name, and it is used by live rule 1: give the set another name"
 	other := strings.Replace(setsFile("a", 1), "family: ipv4", "family: inet", 1)
 	refused(t, pin, other, family, "apply", "--check", "-f", "-")
 	refused(t, pin, other, family, "apply", "-f", "-")

@@ -124,8 +124,7 @@ func (v *view) fitSets(want rules.Sets) error {
 			continue
 		}
 		if set := want[name]; rules.Family(def.Family) != set.Family {
-			return fmt.Errorf("set %s is %s, the ruleset makes it %s; destroy it first (xdpfw set destroy)",
-				name, rules.SetFamilyString(rules.Family(def.Family)), rules.SetFamilyString(set.Family))
+			return v.familyChanged(name, rules.Family(def.Family), set.Family)
 		}
 	}
 	// The sets the file adds take slots of their own before the switch,
@@ -137,6 +136,29 @@ func (v *view) fitSets(want rules.Sets) error {
 			fresh, len(v.all), maxSets)
 	}
 	return nil
+}
+
+// familyChanged is the refusal of a file that gives the live set name
+// the family want, naming the way on: a set's family stays while it
+// lives under its name (the rules compiled against it may rely on it,
+// and its definition, keyed by name, cannot stand for two sets while
+// the live rules still look the old one up), and set destroy refuses a
+// set live rules use. A set under another name is a new set, which an
+// apply makes and switches its rules to in one commit, removing the
+// old one after: the operator's way to change a used set's family
+// without a moment when its rules are gone (serve's file too).
+func (v *view) familyChanged(name string, live, want rules.Family) error {
+	what := fmt.Sprintf("set %s is %s, the ruleset makes it %s: a set keeps its family under its name",
+		name, rules.SetFamilyString(live), rules.SetFamilyString(want))
+	rs, _, err := v.ruleset()
+	if err != nil {
+		return fmt.Errorf("%s (%w)", what, err)
+	}
+	if ids := referencing(rs, name); len(ids) > 0 {
+		return fmt.Errorf("%s, and it is used by live rule %s: give the set another name in the file and apply it (the rules move to the new set in the same commit, and %s goes), or delete those rules and run xdpfw set destroy %s first",
+			what, idList(ids), name, name)
+	}
+	return fmt.Errorf("%s, and no live rule uses it: run xdpfw set destroy %s, then apply again (the apply makes it anew)", what, name)
 }
 
 // runSets writes the plan's deltas and switches (flip: activeRules when
