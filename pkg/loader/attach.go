@@ -255,7 +255,7 @@ func (s *State) attach(name string, mode Mode, force bool, by askedBy) (Attachme
 			return Attachment{}, "", fmt.Errorf("the program on %s: %w", name, err)
 		}
 		defer p.Close()
-		old = &xdpProgram{p, modeOf(x.AttachMode)}
+		old = &xdpProgram{p, modeOf(x.AttachMode), x.ProgId}
 	}
 
 	// The egress learner before XDP: it cannot fail after the XDP
@@ -273,40 +273,54 @@ func (s *State) attach(name string, mode Mode, force bool, by askedBy) (Attachme
 	// undo leaves the interface as it was: its old XDP program back, and
 	// the learner removed if this call put it there (one that was there
 	// is now the state's own, what attach would make it anyway).
-	undo := func() {
-		if old != nil {
-			netlink.LinkSetXdpFdWithFlags(link, old.prog.FD(), old.mode.flags())
-		}
+	undoEgress := func() {
 		if !hadEgress {
 			s.detachEgress(link)
 		}
 	}
+	undo := func() {
+		if old != nil {
+			netlink.LinkSetXdpFdWithFlags(link, old.prog.FD(), old.mode.flags())
+		}
+		undoEgress()
+	}
 
+	// on is the program on the interface as attach goes: the old one,
+	// until it comes off for a program in the other mode.
+	on := old
 	noExist := nl.XDP_FLAGS_UPDATE_IF_NOEXIST
 	if old != nil {
-		// Native and generic programs cannot coexist: remove the old one.
-		if err := netlink.LinkSetXdpFdWithFlags(link, -1, old.mode.flags()); err != nil {
-			undo()
-			return Attachment{}, "", fmt.Errorf("detach the program on %s: %w", name, err)
-		}
 		noExist = 0
 	}
 	warning := ""
 	try := mode
 	if mode == ModeAuto {
 		try = ModeNative
+		if old != nil && ids.ours(x.ProgId) {
+			// xdpfw's other variant: its mode is kept, as when
+			// attached already, and the variant replaced in place.
+			try = old.mode
+		}
 	}
-	prog, err = setProgram(&s.progs, link, try.flags()|noExist)
-	if err != nil && noExist != 0 {
-		if taken := takenMeanwhile(name, err, force, by); taken != nil {
-			undo()
+	if err := takeOffForMode(link, &on, try); err != nil {
+		undo()
+		return Attachment{}, "", err
+	}
+	prog, err = s.putOn(link, try, on, noExist)
+	if err != nil && (noExist != 0 || on != nil) {
+		if taken := takenMeanwhile(name, err, force, by, on); taken != nil {
+			undoEgress() // the program there now is another's
 			return Attachment{}, "", taken
 		}
 	}
-	if err != nil && mode == ModeAuto {
+	if err != nil && mode == ModeAuto && try == ModeNative {
 		warning = fmt.Sprintf("native XDP is not available on %s (%v); attached in generic mode", name, err)
 		try = ModeGeneric
-		prog, err = setProgram(&s.progs, link, try.flags()|noExist)
+		if err = takeOffForMode(link, &on, try); err != nil {
+			undo()
+			return Attachment{}, "", err
+		}
+		prog, err = s.putOn(link, try, on, noExist)
 	}
 	if err != nil {
 		undo()
@@ -317,22 +331,53 @@ func (s *State) attach(name string, mode Mode, force bool, by askedBy) (Attachme
 		att.ProgID = ids.frags // the kernel may have refused the other
 	}
 	if err := s.remember(att); err != nil {
-		netlink.LinkSetXdpFdWithFlags(link, -1, try.flags())
+		if old == nil || old.mode != try {
+			netlink.LinkSetXdpFdWithFlags(link, -1, try.flags())
+		} // else undo puts the old one back in its place
 		undo()
 		return Attachment{}, "", err
 	}
 	return att, warning, nil
 }
 
+// takeOffForMode removes *on, the program on link, if it is in another
+// mode than m, and forgets it: native and generic programs cannot
+// coexist. One in mode m stays, for putOn to replace in place.
+func takeOffForMode(link netlink.Link, on **xdpProgram, m Mode) error {
+	if *on == nil || (*on).mode == m {
+		return nil
+	}
+	if err := netlink.LinkSetXdpFdWithFlags(link, -1, (*on).mode.flags()); err != nil {
+		return fmt.Errorf("detach the program on %s: %w", link.Attrs().Name, err)
+	}
+	*on = nil
+	return nil
+}
+
+// putOn puts the state's program for link (setProgram) on it in mode m:
+// in place of on, the program there in that mode, in one step, so no
+// frame passes unfiltered while xdpfw's program changes variant (the
+// MTU changed) or replaces another's (--force); with noExist when the
+// interface had none. (A veth keeps the bound on its peer's MTU its first
+// program set: raising the peer's above one buffer after the one-buffer
+// program was replaced by the frags one takes a detach and an attach.)
+func (s *State) putOn(link netlink.Link, m Mode, on *xdpProgram, noExist int) (*ebpf.Program, error) {
+	if on == nil {
+		return setProgram(&s.progs, link, m.flags()|noExist, nil)
+	}
+	return setProgram(&s.progs, link, m.flags(), on.prog)
+}
+
 // takenMeanwhile is, when the kernel refused to put the program on an
-// interface that had none as another XDP program is there (EBUSY, or
-// EEXIST for one of the other mode), the refusal attach gives an
-// interface running it: another process attached it since attach looked
-// (another pin directory's state attaching at once, its lock not this
-// one's), or with force, that it came after the look. Else nil. Auto
-// mode's fallback to generic took it for a driver without native XDP,
-// and failed the same, saying generic mode.
-func takenMeanwhile(name string, err error, force bool, by askedBy) error {
+// interface that had none, or to replace on there, as another XDP
+// program is there (EBUSY, EEXIST for one of the other mode or not the
+// one expected), the refusal attach gives an interface running it:
+// another process attached it since attach looked (another pin
+// directory's state attaching at once, its lock not this one's), or with
+// force, that it came after the look. Else nil. Auto mode's fallback to
+// generic took it for a driver without native XDP, and failed the same,
+// saying generic mode.
+func takenMeanwhile(name string, err error, force bool, by askedBy, on *xdpProgram) error {
 	if !errors.Is(err, unix.EBUSY) && !errors.Is(err, unix.EEXIST) {
 		return nil
 	}
@@ -341,6 +386,9 @@ func takenMeanwhile(name string, err error, force bool, by askedBy) error {
 		return nil
 	}
 	id := link.Attrs().Xdp.ProgId
+	if on != nil && id == on.id {
+		return nil // still the one replaced: refused for another reason
+	}
 	if err := foreignRefusal(name, link.Attrs().Index, id, force, by); err != nil {
 		return err
 	}
@@ -348,11 +396,13 @@ func takenMeanwhile(name string, err error, force bool, by askedBy) error {
 	return fmt.Errorf("XDP program id %d was attached to %s while this attach ran: nothing changed; attach again to replace it", id, name)
 }
 
-// xdpProgram is a program held while it is off its interface, and the
-// mode it was attached in.
+// xdpProgram is the program on an interface attach replaces, held so it
+// can be put back (another's is freed once off unless something holds
+// it), the mode it was attached in and its id.
 type xdpProgram struct {
 	prog *ebpf.Program
 	mode Mode
+	id   uint32
 }
 
 // egressFailed is the one line an attach whose egress learner failed

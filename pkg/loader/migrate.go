@@ -384,7 +384,7 @@ func (s *State) reattach() (hooks map[uint32]uint32, err error) {
 			continue // another state's
 		}
 		mode := modeOf(link.Attrs().Xdp.AttachMode)
-		if _, err := setProgram(&s.progs, link, mode.flags()); err != nil {
+		if _, err := setProgram(&s.progs, link, mode.flags(), nil); err != nil {
 			return nil, fmt.Errorf("replace the program on %s: %w", link.Attrs().Name, explainAttach(err, byFlags))
 		}
 		// The egress learner: replaced in place, or (from a layout

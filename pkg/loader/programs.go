@@ -9,6 +9,7 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netlink/nl"
 	"golang.org/x/sys/unix"
 )
 
@@ -48,14 +49,42 @@ func programFor(progs *xdpfwPrograms, mtu int) *ebpf.Program {
 // its peer sends, so its native XDP takes only a frags program while the
 // peer's MTU is larger than one buffer, whatever its own MTU (the peer may
 // be in another namespace, out of sight). It returns the program put on.
-func setProgram(progs *xdpfwPrograms, link netlink.Link, flags int) (*ebpf.Program, error) {
+//
+// replacing, when not nil, is the program on link in the mode of flags:
+// the kernel swaps it for the new one in one step (XDP_FLAGS_REPLACE), no
+// frame passing without a program between, and refuses (EEXIST) if
+// another is there instead, attached since the caller looked.
+func setProgram(progs *xdpfwPrograms, link netlink.Link, flags int, replacing *ebpf.Program) (*ebpf.Program, error) {
+	set := func(p *ebpf.Program) error {
+		if replacing == nil {
+			return netlink.LinkSetXdpFdWithFlags(link, p.FD(), flags)
+		}
+		return replaceXDP(link.Attrs().Index, p.FD(), replacing.FD(), flags)
+	}
 	prog := programFor(progs, link.Attrs().MTU)
-	err := netlink.LinkSetXdpFdWithFlags(link, prog.FD(), flags)
+	err := set(prog)
 	if errors.Is(err, unix.ERANGE) && prog != progs.XdpfwFrags {
 		prog = progs.XdpfwFrags
-		err = netlink.LinkSetXdpFdWithFlags(link, prog.FD(), flags)
+		err = set(prog)
 	}
 	return prog, err
+}
+
+// replaceXDP puts program fd on ifindex's XDP hook in place of program
+// expected (XDP_FLAGS_REPLACE with IFLA_XDP_EXPECTED_FD, Linux 5.7, which
+// netlink's LinkSetXdpFdWithFlags cannot send).
+func replaceXDP(ifindex, fd, expected, flags int) error {
+	req := nl.NewNetlinkRequest(unix.RTM_SETLINK, unix.NLM_F_ACK)
+	msg := nl.NewIfInfomsg(unix.AF_UNSPEC)
+	msg.Index = int32(ifindex)
+	req.AddData(msg)
+	attrs := nl.NewRtAttr(unix.IFLA_XDP|unix.NLA_F_NESTED, nil)
+	attrs.AddRtAttr(nl.IFLA_XDP_FD, nl.Uint32Attr(uint32(fd)))
+	attrs.AddRtAttr(nl.IFLA_XDP_FLAGS, nl.Uint32Attr(uint32(flags|unix.XDP_FLAGS_REPLACE)))
+	attrs.AddRtAttr(unix.IFLA_XDP_EXPECTED_FD, nl.Uint32Attr(uint32(expected)))
+	req.AddData(attrs)
+	_, err := req.Execute(unix.NETLINK_ROUTE, 0)
+	return err
 }
 
 // progIDs are the kernel ids of xdpfw's two programs: an interface whose
