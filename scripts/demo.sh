@@ -10,14 +10,34 @@ client="xdpfw-demo-c-$id"
 server="xdpfw-demo-s-$id"
 export XDPFW_PIN_DIR="/sys/fs/bpf/xdpfw-demo-$id"   # private to this demo
 
+# What this run made, so cleanup removes that and nothing else (a
+# namespace or pin directory of the same name another run left, say).
+made_client="" made_server="" made_pins="" capture_pid="" capture_out=""
+[ -e "$XDPFW_PIN_DIR" ] || made_pins=1
+
+# cleanup runs however the demo ends: done, a step failing (set -e), or
+# interrupted (INT, TERM, HUP: the capture running in the background too).
 cleanup() {
+	trap - EXIT INT TERM HUP
+	if [ -n "$capture_pid" ]; then
+		kill "$capture_pid" 2>/dev/null || true
+		wait "$capture_pid" 2>/dev/null || true
+	fi
+	[ -z "$capture_out" ] || rm -f "$capture_out"
 	# nsenter, not `ip netns exec`: the latter remounts /sys and would
 	# hide the pins on the host's BPF filesystem.
-	nsenter --net="/run/netns/$server" "$XDPFW" detach --all >/dev/null 2>&1 || true
-	ip netns del "$client" 2>/dev/null || true
-	ip netns del "$server" 2>/dev/null || true
+	if [ -n "$made_server" ]; then
+		nsenter --net="/run/netns/$server" "$XDPFW" detach --all >/dev/null 2>&1 || true
+		ip netns del "$server" 2>/dev/null || true # the veth pair with it
+	fi
+	[ -z "$made_client" ] || ip netns del "$client" 2>/dev/null || true
+	# Pins detach did not remove (an attach that failed half way).
+	[ -z "$made_pins" ] || rm -rf "$XDPFW_PIN_DIR" 2>/dev/null || true
 }
 trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 srv() { echo "# xdpfw $*"; nsenter --net="/run/netns/$server" "$XDPFW" "$@"; }
@@ -43,10 +63,13 @@ traffic() {
 
 step "lab: $client (10.77.0.1, fd77::1) <-> veth <-> $server (10.77.0.2, fd77::2)"
 ip netns add "$client"
+made_client=1
 ip netns add "$server"
-ip link add vc type veth peer name vs
-ip link set vc netns "$client"
-ip link set vs netns "$server"
+made_server=1
+# Made in the lab's namespaces, not in this one and moved: names taken
+# here (an interface vc or vs of the host's) cannot clash, and nothing is
+# left here if a step fails.
+ip link add vc netns "$client" type veth peer name vs netns "$server"
 for ns in "$client" "$server"; do ip -n "$ns" link set lo up; done
 ip -n "$client" addr add 10.77.0.1/24 dev vc
 ip -n "$client" addr add fd77::1/64 dev vc nodad
@@ -88,10 +111,12 @@ step "see what xdpfw drops, with the rule that dropped it (tcpdump runs after XD
 echo "# xdpfw capture   (for 6 s, while the client probes)"
 capture_out=$(mktemp)
 nsenter --net="/run/netns/$server" timeout -s INT 6 "$XDPFW" capture >"$capture_out" 2>&1 &
+capture_pid=$!
 sleep 1
 probe "tcp 10.77.0.2:80" bash -c "$(declare -f tcp); tcp 10.77.0.2 80"
 probe "tcp [fd77::2]:443" bash -c "$(declare -f tcp); tcp fd77::2 443"
-wait
+wait "$capture_pid" || true
+capture_pid=""
 cat "$capture_out"
 rm -f "$capture_out"
 
