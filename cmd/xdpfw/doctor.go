@@ -33,7 +33,8 @@ each with a verdict: ok, warn (xdpfw works, not at its best) or fail
               xdpfw does not run on; it lifts no limit)
   interface   for each IFACE, or every interface but loopback: driver,
               MTU, the program attach gives it (xdpfw, or xdpfw_frags above
-              the MTU whose frames fill one buffer: 3498 on 4 KiB pages)
+              the MTU whose frames fill one buffer: 3498 on 4 KiB pages; a
+              veth's peer's MTU counts too, its frames being the peer's)
               and whether the driver runs XDP natively (asked of the
               kernel on Linux 6.3 and later, else a list of drivers)
 

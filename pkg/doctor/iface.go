@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netlink/nl"
 	"golang.org/x/sys/unix"
 
 	"github.com/xdpfw/xdpfw/pkg/loader"
@@ -17,8 +18,12 @@ type Interface struct {
 	Name   string `json:"name"`
 	Driver string `json:"driver"`
 	MTU    int    `json:"mtu"`
+	// PeerMTU is a veth's peer's MTU, 0 for other interfaces or a peer
+	// out of sight: the veth receives the peer's frames.
+	PeerMTU int `json:"peer_mtu,omitempty"`
 	// Program is the program attach gives it: xdpfw (frames in one
-	// buffer) or xdpfw_frags (MTU above loader.MaxOneBufferMTU).
+	// buffer) or xdpfw_frags (MTU, or a veth peer's, above
+	// loader.MaxOneBufferMTU).
 	Program string `json:"program"`
 	// NativeXDP is yes, no or unknown; Source says who said so.
 	NativeXDP string `json:"native_xdp"`
@@ -57,11 +62,18 @@ func checkInterfaces(names []string) ([]Interface, error) {
 func checkLink(l netlink.Link) Interface {
 	a := l.Attrs()
 	i := Interface{Name: a.Name, Driver: driver(a.Name), MTU: a.MTU, Program: "xdpfw", NativeXDP: "unknown"}
-	frags := loader.NeedsFrags(a.MTU)
+	i.PeerMTU = vethPeerMTU(l)
+	// A veth's native XDP takes only the frags program while its peer's
+	// MTU is above one buffer, whatever its own: attach gives it that.
+	frags := loader.NeedsFrags(a.MTU) || loader.NeedsFrags(i.PeerMTU)
 	if frags {
 		i.Program = "xdpfw_frags"
 	}
-	where := fmt.Sprintf("driver %s, MTU %d: %s", i.Driver, i.MTU, programNote(frags))
+	mtu := fmt.Sprint(i.MTU)
+	if i.PeerMTU != 0 && i.PeerMTU != i.MTU {
+		mtu += fmt.Sprintf(" (its veth peer's %d)", i.PeerMTU)
+	}
+	where := fmt.Sprintf("driver %s, MTU %s: %s", i.Driver, mtu, programNote(frags))
 
 	feats, err := xdpFeatures(a.Index)
 	switch {
@@ -86,6 +98,37 @@ func checkLink(l netlink.Link) Interface {
 		i.Finding = Finding{Warn, where + "; native XDP unknown for this driver: attach tries native and falls back to generic mode with a warning"}
 	}
 	return i
+}
+
+// vethPeerMTU is the MTU of l's peer if l is a veth, read where the
+// peer is, in this network namespace or another (IFLA_TARGET_NETNSID,
+// the id l's link-netnsid gives it); 0 if l is no veth or it cannot be.
+func vethPeerMTU(l netlink.Link) int {
+	a := l.Attrs()
+	if l.Type() != "veth" || a.ParentIndex == 0 {
+		return 0
+	}
+	if a.NetNsID < 0 {
+		peer, err := netlink.LinkByIndex(a.ParentIndex)
+		if err != nil {
+			return 0
+		}
+		return peer.Attrs().MTU
+	}
+	req := nl.NewNetlinkRequest(unix.RTM_GETLINK, unix.NLM_F_ACK)
+	msg := nl.NewIfInfomsg(unix.AF_UNSPEC)
+	msg.Index = int32(a.ParentIndex)
+	req.AddData(msg)
+	req.AddData(nl.NewRtAttr(unix.IFLA_TARGET_NETNSID, nl.Uint32Attr(uint32(a.NetNsID))))
+	msgs, err := req.Execute(unix.NETLINK_ROUTE, unix.RTM_NEWLINK)
+	if err != nil || len(msgs) != 1 {
+		return 0
+	}
+	peer, err := netlink.LinkDeserialize(nil, msgs[0])
+	if err != nil {
+		return 0
+	}
+	return peer.Attrs().MTU
 }
 
 func programNote(frags bool) string {
