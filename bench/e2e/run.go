@@ -145,10 +145,21 @@ func (b *Bench) one(r Receiver, secs float64) (recv, sent float64, err error) {
 	if err != nil {
 		return 0, 0, err
 	}
-	time.Sleep(20 * time.Millisecond) // the receiver drains its ring
-	after, err := b.Lab.rxPackets()
-	if err != nil {
-		return 0, 0, err
+	// The receiver drains its ring: its count read until it stops
+	// moving, 20 ms apart, for at most a second (a loaded machine may run
+	// the receiving softirq late, and a first read then saw nothing).
+	after := before
+	for deadline := time.Now().Add(time.Second); ; {
+		time.Sleep(20 * time.Millisecond)
+		now, err := b.Lab.rxPackets()
+		if err != nil {
+			return 0, 0, err
+		}
+		settled := now == after && now != before
+		after = now
+		if settled || time.Now().After(deadline) {
+			break
+		}
 	}
 	return float64(after-before) / elapsed.Seconds(), float64(n) / elapsed.Seconds(), nil
 }
