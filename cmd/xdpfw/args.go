@@ -72,6 +72,7 @@ func interspersed(app *cli.App, args []string) []string {
 	for i < len(args) {
 		a := args[i]
 		if isFlag(a) {
+			globalAfterCommand(app, flags, path, a)
 			once(a)
 			out = append(out, a)
 			if takesValue(flags, a) && i+1 < len(args) {
@@ -112,6 +113,7 @@ func interspersed(app *cli.App, args []string) []string {
 			positional = append(positional, a)
 			continue
 		}
+		globalAfterCommand(app, flags, path, a)
 		once(a)
 		named = append(named, a)
 		if takesValue(flags, a) && i+1 < len(args) {
@@ -129,6 +131,30 @@ func interspersed(app *cli.App, args []string) []string {
 		out = append(out, positional...)
 	}
 	return out
+}
+
+// globalAfterCommand leaves the error for a global flag a given after
+// the command path (status --pin-dir X), where the command's own flags
+// (flags) do not have it: urfave/cli reads global flags before the
+// command only, and said "flag provided but not defined: -pin-dir".
+func globalAfterCommand(app *cli.App, flags []cli.Flag, path, a string) {
+	if _, done := app.Metadata[argsErrorKey]; done || path == "" || lookupFlag(flags, a) != nil {
+		return
+	}
+	f := lookupFlag(app.Flags, a)
+	if f == nil {
+		return
+	}
+	name := "--" + f.Names()[0]
+	value := ""
+	if df, ok := f.(cli.DocGenerationFlag); ok && df.TakesValue() {
+		// The usage's `NAME`, as the help shows it.
+		value = " VALUE"
+		if u := strings.Split(df.GetUsage(), "`"); len(u) >= 3 {
+			value = " " + u[1]
+		}
+	}
+	app.Metadata[argsErrorKey] = fmt.Errorf("%s: %s is a global flag: put it before the command (xdpfw %s%s %s)", path, name, name, value, path)
 }
 
 // helpTopic is the arguments for help on the command the words of

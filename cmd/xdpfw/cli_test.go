@@ -180,3 +180,20 @@ func TestUnknownCommand(t *testing.T) {
 		}
 	}
 }
+
+// TestGlobalFlagAfterCommand: the global --pin-dir given after the
+// command is refused in one line saying where it goes, before any state
+// is read: urfave/cli said "flag provided but not defined: -pin-dir".
+func TestGlobalFlagAfterCommand(t *testing.T) {
+	for _, tc := range []struct{ args, want string }{
+		{"status --pin-dir /nonexistent/x", "status: --pin-dir is a global flag: put it before the command (xdpfw --pin-dir DIR status)"},
+		{"rule list --pin-dir=/nonexistent/x", "rule list: --pin-dir is a global flag: put it before the command (xdpfw --pin-dir DIR rule list)"},
+		{"attach eth0 -pin-dir /nonexistent/x", "attach: --pin-dir is a global flag: put it before the command (xdpfw --pin-dir DIR attach)"},
+		{"rule --pin-dir /nonexistent/x list", "rule: --pin-dir is a global flag: put it before the command (xdpfw --pin-dir DIR rule)"},
+	} {
+		_, _, err := runAppStderr(strings.Fields(tc.args)...)
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("xdpfw %s: %v, want %q", tc.args, err, tc.want)
+		}
+	}
+}
