@@ -139,7 +139,7 @@ func TestDecodeRuleDefErrors(t *testing.T) {
 		{def(1, 0, 1, 2, "dst", "nope"), `dst: invalid address "nope"`},
 		{def(1, 0, 1, 2, "proto", "256"), "protocol 256 out of range"},
 		{def(1, 0, 1, 2, "sport", "9-1"), `sport: invalid port range "9-1"`},
-		{def(1, 0, 1, 2, "proto", "1", "dport", "80"), "need --proto tcp or udp (got icmp)"},
+		{def(1, 0, 1, 2, "proto", "1", "dport", "80"), "sport/dport need proto tcp or udp (got icmp)"},
 		{def(1, 0, 1, 2, "dport", "80", "proto", "1"), "condition proto repeated, out of order"},
 		{def(1, 0, 1, 2, "src", "10.0.0.0/8", "dst", "::/0"), "different address families"},
 		{def(1, 0, 1, 2, "colour", "red"), `unknown condition "colour"`},

@@ -150,7 +150,7 @@ rules:
 		{"priority range", "rules:\n  - action: drop\n    priority: 65536\n", "rules.yaml:3: priority 65536 out of range (0-65535)"},
 		{"priority negative", "rules:\n  - action: drop\n    priority: -1\n", "rules.yaml:3: priority -1 out of range (0-65535)"},
 		{"ports need tcp", "rules:\n  - action: pass\n  - action: drop\n    proto: icmp\n    dport: 22\n",
-			"rules.yaml:3: --sport/--dport need --proto tcp or udp (got icmp)"},
+			"rules.yaml:3: sport/dport need proto tcp or udp (got icmp)"},
 		{"families", "rules:\n  - src: 10.0.0.0/8\n    dst: ::1\n    action: drop\n",
 			"rules.yaml:2: src 10.0.0.0/8 and dst ::1/128 are of different address families"},
 		{"ct-state repeated", "rules:\n  - action: drop\n    ct-state: new,established,new\n", `rules.yaml:3: ct-state: state new named twice in "new,established,new"`},

@@ -60,9 +60,11 @@ func (m Match) Validate() error {
 		return err
 	}
 	// Only TCP and UDP frames have ports, so ports with any other protocol
-	// would silently match nothing.
+	// would silently match nothing. Worded by the keys, as the other
+	// errors here: a file and the command line alike name them so (a
+	// file's error named --sport and --proto).
 	if (m.Sport.Set || m.Dport.Set) && m.Proto.Set && m.Proto.Num != ProtoTCP && m.Proto.Num != ProtoUDP {
-		return fmt.Errorf("--sport/--dport need --proto tcp or udp (got %s)", m.Proto)
+		return fmt.Errorf("sport/dport need proto tcp or udp (got %s)", m.Proto)
 	}
 	return m.validateExtra()
 }

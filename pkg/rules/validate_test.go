@@ -35,9 +35,9 @@ func TestRuleValidate(t *testing.T) {
 		{"host bits", Rule{Action: Pass, Match: Match{Dst: pfx("10.0.0.1/8")}},
 			"dst 10.0.0.1/8 has host bits set (did you mean 10.0.0.0/8?)"},
 		{"icmp ports", Rule{Action: Pass, Match: Match{Proto: proto(1), Dport: ports(1, 1)}},
-			"--sport/--dport need --proto tcp or udp (got icmp)"},
+			"sport/dport need proto tcp or udp (got icmp)"},
 		{"gre ports", Rule{Action: Pass, Match: Match{Proto: proto(47), Sport: ports(1, 1)}},
-			"--sport/--dport need --proto tcp or udp (got 47)"},
+			"sport/dport need proto tcp or udp (got 47)"},
 		{"reversed range", Rule{Action: Pass, Match: Match{Sport: PortRange{Set: true, Lo: 20, Hi: 10}}},
 			"sport range 20-10: 20 is above 10"},
 	}
