@@ -71,3 +71,34 @@ func TestGrowAcrossApply(t *testing.T) {
 		t.Errorf("1500 rules: %d datagrams to 6499 arrived, want none (the last rule drops it)", got)
 	}
 }
+
+// TestNoticesWithoutInterfaces: an apply that grows the maps, or resizes
+// the conntrack tables, of a state attached to no interface (a first
+// apply) says what it made larger and nothing of interfaces: it said
+// "the program replaced on every interface" where there was none.
+func TestNoticesWithoutInterfaces(t *testing.T) {
+	privtest.Require(t)
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pin := privtest.PinDir(t)
+	defer runMain(t, exe, 0, "--pin-dir", pin, "detach", "--all")
+	var b strings.Builder
+	b.WriteString("policy: pass\nrules:\n")
+	for port := 5000; port < 6500; port++ {
+		fmt.Fprintf(&b, "  - {action: drop, proto: udp, dport: %d}\n", port)
+	}
+	dir := t.TempDir()
+	big := writeFile(t, dir, "big.yaml", b.String())
+	ct := writeFile(t, dir, "ct.yaml", "policy: drop\nrules:\n  - {ct-state: established, action: pass}\n")
+	for _, tc := range []struct{ file, want string }{
+		{big, "xdpfw: the ruleset outgrew its maps in " + pin + ": "},
+		{ct, "xdpfw: the conntrack tables in " + pin + " now hold "},
+	} {
+		_, stderr, code := runMain(t, exe, 0, "--pin-dir", pin, "apply", "-f", tc.file)
+		if code != 0 || !strings.Contains(stderr, tc.want) || strings.Contains(stderr, "interface") {
+			t.Errorf("apply -f %s: exit %d, stderr %q; want %q and no interface named", filepath.Base(tc.file), code, stderr, tc.want)
+		}
+	}
+}

@@ -29,20 +29,23 @@ func main() {
 	loader.LockWaitNotice = func(dir, holder string) {
 		fmt.Fprintf(os.Stderr, "xdpfw: waiting for %s: %s holds it\n", dir, holder)
 	}
-	loader.MigrateNotice = func(dir string, from, to int) {
-		fmt.Fprintf(os.Stderr, "xdpfw: moved the state in %s from layout %d to this build's %d: its program replaced on every interface, ruleset, sets and counters kept\n", dir, from, to)
+	loader.MigrateNotice = func(dir string, from, to, ifaces int) {
+		program := "its program replaced on every interface, "
+		if ifaces == 0 {
+			program = ""
+		}
+		fmt.Fprintf(os.Stderr, "xdpfw: moved the state in %s from layout %d to this build's %d: %sruleset, sets and counters kept\n", dir, from, to, program)
 	}
 	loader.GrowNotice = func(dir string, g loader.Growth) {
 		what := "the ruleset outgrew its maps in " + dir
 		if g.Finished {
 			what = "finished replacing the maps in " + dir + " that an interrupted change had begun"
 		}
-		fmt.Fprintf(os.Stderr, "xdpfw: %s: %s (%d KiB), the program replaced on every interface (its id changes)\n",
-			what, g, g.Bytes/1024)
+		fmt.Fprintf(os.Stderr, "xdpfw: %s: %s (%d KiB)%s\n", what, g, g.Bytes/1024, replacedOn(g.Interfaces))
 	}
-	loader.CTResizeNotice = func(dir string, flows, frags uint32, sockets int) {
+	loader.CTResizeNotice = func(dir string, flows, frags uint32, sockets, ifaces int) {
 		if flows == layout.CtIdleEntries {
-			fmt.Fprintf(os.Stderr, "xdpfw: the conntrack tables in %s are idle now, %d flows and %d fragmented datagrams (no rule and no drop policy reads connection state; the most recent records kept), the program replaced on every interface (its id changes)\n", dir, flows, frags)
+			fmt.Fprintf(os.Stderr, "xdpfw: the conntrack tables in %s are idle now, %d flows and %d fragmented datagrams (no rule and no drop policy reads connection state; the most recent records kept)%s\n", dir, flows, frags, replacedOn(ifaces))
 			return
 		}
 		kept := "the most recent records kept"
@@ -52,7 +55,7 @@ func main() {
 		case sockets < 0:
 			kept += ", but not this host's TCP connections: the kernel would not list them (no tcp_diag)"
 		}
-		fmt.Fprintf(os.Stderr, "xdpfw: the conntrack tables in %s now hold %d flows and %d fragmented datagrams (%s), the program replaced on every interface (its id changes)\n", dir, flows, frags, kept)
+		fmt.Fprintf(os.Stderr, "xdpfw: the conntrack tables in %s now hold %d flows and %d fragmented datagrams (%s)%s\n", dir, flows, frags, kept, replacedOn(ifaces))
 	}
 	loader.CTSeedNotice = func(dir string, n int) {
 		fmt.Fprintf(os.Stderr, "xdpfw: %d of this host's established TCP connections put in the conntrack table in %s (made before xdpfw saw them)\n", n, dir)
@@ -69,6 +72,16 @@ func main() {
 		fmt.Fprintf(os.Stderr, "xdpfw: %s\n", errorLine(err))
 		os.Exit(1)
 	}
+}
+
+// replacedOn is what a notice of maps replaced says of the n interfaces
+// given the program on the new ones: nothing when the state is attached
+// to none (a first apply), where "every interface" was none.
+func replacedOn(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return ", the program replaced on every interface (its id changes)"
 }
 
 // maxErrorLine is the most of an error message printed: errors may quote

@@ -13,7 +13,8 @@ import (
 // conntrack tables resized, the maps grown) is a record of serve's log,
 // with the pin directory and the figures, as every line of it is; the
 // one-shot commands print it as a line of its own, which in serve's log
-// no key=value reader could parse.
+// no key=value reader could parse. Attached to none, they do not say the
+// program was replaced on every interface.
 func TestServeLogsNotices(t *testing.T) {
 	privtest.Require(t)
 	t.Parallel()
@@ -42,6 +43,10 @@ func TestServeLogsNotices(t *testing.T) {
 	for _, line := range p.log() {
 		if !strings.HasPrefix(line, "time=") || !strings.Contains(line, " level=") {
 			t.Errorf("a line of serve's log is not a record: %s", line)
+		}
+		// Attached to none, no program was replaced on an interface.
+		if strings.Contains(line, "every interface") {
+			t.Errorf("attached to no interface, serve logged: %s", line)
 		}
 	}
 	mustRunCLI(t, pin, "", "detach", "--all")

@@ -21,10 +21,11 @@ import (
 // CTResizeNotice, when set, is told that a change gave the state in dir a
 // conntrack table of flows entries and a fragments table of frags (one or
 // both of a new size), and the programs that use them to every interface
-// (their ids change), with sockets of this host's TCP connections put in
-// that the old table had no record of (ctseed.go; -1: the kernel would
-// not list them), so the CLI can say so.
-var CTResizeNotice func(dir string, flows, frags uint32, sockets int)
+// (their ids change; ifaces of them, 0 when the state is attached to
+// none), with sockets of this host's TCP connections put in that the old
+// table had no record of (ctseed.go; -1: the kernel would not list them),
+// so the CLI can say so.
+var CTResizeNotice func(dir string, flows, frags uint32, sockets, ifaces int)
 
 // ctResize is a commit's refusal when the ruleset asks for a table of
 // another size: changeGrowing resizes it and runs the change again.
@@ -140,7 +141,7 @@ func (s *State) resizeCT(flows uint32) error {
 	}
 	err = s.replaced(hooks)
 	if err == nil && CTResizeNotice != nil {
-		CTResizeNotice(s.dir, flows, rules.CTFragsFor(flows), sockets)
+		CTResizeNotice(s.dir, flows, rules.CTFragsFor(flows), sockets, len(hooks))
 	}
 	return err
 }

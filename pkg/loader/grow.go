@@ -10,7 +10,8 @@ import (
 
 // GrowNotice, when set, is told that a change grew maps sized to the
 // ruleset of the state in dir, and gave the program that reads them to
-// every interface (its id changes), so the CLI can say so.
+// every interface (its id changes; Growth.Interfaces of them), so the CLI
+// can say so.
 var GrowNotice func(dir string, g Growth)
 
 // Growth is what a growth made: the vectors map's entries and words, and
@@ -19,6 +20,10 @@ type Growth struct {
 	VecEntries, VecWords, AtomChunks uint32
 	Buckets4, Buckets6               uint32 // address buckets a generation
 	Bytes                            uint64 // the new maps' values together
+	// Interfaces given the program on the new maps: 0 when the state is
+	// attached to none (a first apply), where a notice must not say the
+	// program was replaced on every interface.
+	Interfaces int
 	// Finished: this growth finished one a change cut short had begun
 	// (a growth or a conntrack resize, killed part-way), at the live
 	// ruleset's size: the change running now did not outgrow the maps.
@@ -103,6 +108,7 @@ func (s *State) grow(full *mapsFull) error {
 	if err == nil && GrowNotice != nil {
 		g := growth(fresh)
 		g.Finished = full == nil
+		g.Interfaces = len(hooks)
 		GrowNotice(s.dir, g)
 	}
 	return err

@@ -460,7 +460,8 @@ func TestAttachAfterCutGrowth(t *testing.T) {
 // and says so (Growth.Finished), not that its own ruleset outgrew the
 // maps: after an apply killed while growing, a rule add of one rule was
 // reported as "the ruleset outgrew its maps". A growth the change asks
-// for itself is not told as finished.
+// for itself is not told as finished. Each says the one interface the
+// state is attached to was given the program (Growth.Interfaces).
 func TestGrowFinishedTold(t *testing.T) {
 	eachGrowthCut(t, "grf0", hostPortRules(10, 1000), func(g *growthRun) error {
 		if err := g.apply(hostPortRules(1200, 2000), nil); err != nil {
@@ -472,6 +473,10 @@ func TestGrowFinishedTold(t *testing.T) {
 		for i, gr := range g.told {
 			if want := g.point != "" && i == 0; gr.Finished != want {
 				g.t.Errorf("GrowNotice's call %d of %+v: Finished %v, want %v", i, g.told, gr.Finished, want)
+			}
+			// The state is attached to one interface, given the program.
+			if gr.Interfaces != 1 {
+				g.t.Errorf("GrowNotice's call %d of %+v: Interfaces %d, want 1", i, g.told, gr.Interfaces)
 			}
 		}
 		return nil

@@ -15,8 +15,10 @@ import (
 )
 
 // MigrateNotice, when set, is told that Provision moved the state in dir
-// from the previous layout to this build's, so the CLI can say so.
-var MigrateNotice func(dir string, from, to int)
+// from the previous layout to this build's, its program replaced on
+// ifaces interfaces (0 when the state is attached to none), so the CLI
+// can say so.
+var MigrateNotice func(dir string, from, to, ifaces int)
 
 // newPinSuffix names a program's pin while it waits to replace the old
 // one (migrate): a crash leaves it next to the old pin, where it is
@@ -103,7 +105,7 @@ func (s *State) migrate() error {
 		return err
 	}
 	if MigrateNotice != nil {
-		MigrateNotice(s.dir, oldMetaVersion, metaVersion)
+		MigrateNotice(s.dir, oldMetaVersion, metaVersion, len(hooks))
 	}
 	return nil
 }

@@ -18,8 +18,12 @@ func logNotices(log *logger) {
 	loader.LockWaitNotice = func(dir, holder string) {
 		log.limited("lock", "waiting for the pin directory's lock", "pin_dir", dir, "holder", holder)
 	}
-	loader.MigrateNotice = func(dir string, from, to int) {
-		log.Info("moved the state to this build's layout: its program replaced on every interface, ruleset, sets and counters kept",
+	loader.MigrateNotice = func(dir string, from, to, ifaces int) {
+		program := "its program replaced on every interface, "
+		if ifaces == 0 {
+			program = ""
+		}
+		log.Info("moved the state to this build's layout: "+program+"ruleset, sets and counters kept",
 			"pin_dir", dir, "from_layout", from, "to_layout", to)
 	}
 	loader.GrowNotice = func(dir string, g loader.Growth) {
@@ -27,22 +31,31 @@ func logNotices(log *logger) {
 		if g.Finished {
 			what = "finished replacing the maps an interrupted change had begun"
 		}
-		log.Info(what+": the program replaced on every interface (its id changes)",
-			"pin_dir", dir, "grown", g.String(), "bytes", g.Bytes)
+		log.Info(what+replacedOn(g.Interfaces), "pin_dir", dir, "grown", g.String(), "bytes", g.Bytes)
 	}
-	loader.CTResizeNotice = func(dir string, flows, frags uint32, sockets int) {
+	loader.CTResizeNotice = func(dir string, flows, frags uint32, sockets, ifaces int) {
 		args := []any{"pin_dir", dir, "flows", flows, "frags", frags}
 		switch {
 		case flows == layout.CtIdleEntries:
-			log.Info("the conntrack tables are idle now (no rule and no drop policy reads connection state; the most recent records kept): the program replaced on every interface (its id changes)", args...)
+			log.Info("the conntrack tables are idle now (no rule and no drop policy reads connection state; the most recent records kept)"+replacedOn(ifaces), args...)
 		case sockets < 0:
-			log.Warn("the conntrack tables resized (the most recent records kept), but without this host's TCP connections: the kernel would not list them (no tcp_diag); the program replaced on every interface (its id changes)", args...)
+			log.Warn("the conntrack tables resized (the most recent records kept), but without this host's TCP connections: the kernel would not list them (no tcp_diag)"+replacedOn(ifaces), args...)
 		default:
-			log.Info("the conntrack tables resized (the most recent records kept, and this host's TCP connections they had no record of): the program replaced on every interface (its id changes)",
+			log.Info("the conntrack tables resized (the most recent records kept, and this host's TCP connections they had no record of)"+replacedOn(ifaces),
 				append(args, "connections_added", sockets)...)
 		}
 	}
 	loader.CTSeedNotice = func(dir string, n int) {
 		log.Info("this host's established TCP connections put in the conntrack table (made before xdpfw saw them)", "pin_dir", dir, "connections", n)
 	}
+}
+
+// replacedOn is what a notice of maps replaced says of the n interfaces
+// given the program on the new ones: nothing when the state is attached
+// to none, where "every interface" was none.
+func replacedOn(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return ": the program replaced on every interface (its id changes)"
 }
