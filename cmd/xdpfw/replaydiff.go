@@ -31,6 +31,9 @@ func replayDiff(c *cli.Context) error {
 		return errors.New("replay --diff: missing --rules NEW.yaml, the ruleset to try")
 	case c.Bool("bench"):
 		return errors.New("replay: --diff and --bench do not go together")
+	case c.Bool("summary"):
+		// It was ignored: --diff's report is the changes alone already.
+		return errors.New("replay: --diff reports only the changes, by rule: drop --summary")
 	case newPath == "-" && against == "-":
 		return errors.New("replay --diff: --rules and --against cannot both read standard input")
 	}

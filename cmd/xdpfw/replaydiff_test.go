@@ -319,6 +319,7 @@ func TestReplayDiffRefusals(t *testing.T) {
 		{[]string{"replay", "--diff", "--rules", "-", "--against", "-", basic}, "cannot both read standard input"},
 		{[]string{"replay", "--rules", good, "--against", good, basic}, "replay: --against goes with --diff"},
 		{[]string{"replay", "--diff", "--bench", "--rules", good, basic}, "--diff and --bench do not go together"},
+		{[]string{"replay", "--diff", "--summary", "--rules", good, basic}, "replay: --diff reports only the changes, by rule: drop --summary"},
 		{[]string{"apply", "-f", good, "--against-capture", basic}, "--against-capture goes with --check"},
 		{[]string{"apply", "-f", good, "--check", "--fail-on-change"}, "--fail-on-change goes with --against-capture"},
 		{[]string{"apply", "-f", bad, "--check", "--against-capture", basic}, bad + ":3:"},
