@@ -33,7 +33,8 @@ hold for the rule to match; a condition left out matches anything.
               @SET     or @NAME: the address is in the named set (xdpfw set)
   --family F           ipv4 or ipv6
   --proto P            tcp, udp, icmp, icmpv6 or a protocol number 0-255,
-                       found after any IPv6 extension headers
+                       found after any IPv6 extension headers: 0, 43 and
+                       44, headers it skips, are refused
   --fragment WHICH     none (not a fragment), first, non-first or any
   --sport/--dport P    a port or an inclusive range LO-HI; TCP and UDP only
                        (without --proto the rule matches both), never a

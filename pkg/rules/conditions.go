@@ -34,7 +34,7 @@ var Conditions = []Condition{
 	{"family", "FAMILY", "ipv4 or ipv6",
 		func(m *Match, s string) (err error) { m.Family, err = ParseFamily(s); return },
 		func(m *Match) string { return m.Family.String() }},
-	{"proto", "PROTO", "L4 protocol after any IPv6 extension headers: tcp, udp, icmp, icmpv6 or 0-255",
+	{"proto", "PROTO", "L4 protocol after any IPv6 extension headers: tcp, udp, icmp, icmpv6 or 0-255 (not 0, 43 or 44)",
 		func(m *Match, s string) (err error) { m.Proto, err = ParseProto(s); return },
 		func(m *Match) string { return m.Proto.String() }},
 	{"fragment", "WHICH", "none, first, non-first or any (fragment)",
