@@ -43,6 +43,13 @@ func main() {
 		}
 		fmt.Fprintf(os.Stderr, "xdpfw: %s: %s (%d KiB)%s\n", what, g, g.Bytes/1024, replacedOn(g.Interfaces))
 	}
+	loader.LeftNotice = func(dir, iface string, prog uint32) {
+		runs := fmt.Sprintf("runs XDP program id %d", prog)
+		if prog == 0 {
+			runs = "runs no XDP program"
+		}
+		fmt.Fprintf(os.Stderr, "xdpfw: %s %s, not the one of the state in %s: left as it is, xdpfw not filtering there (status lists it replaced; xdpfw attach %s --force takes it back, xdpfw detach %s forgets it)\n", iface, runs, dir, iface, iface)
+	}
 	loader.CTResizeNotice = func(dir string, flows, frags uint32, sockets, ifaces int) {
 		if flows == layout.CtIdleEntries {
 			fmt.Fprintf(os.Stderr, "xdpfw: the conntrack tables in %s are idle now, %d flows and %d fragmented datagrams (no rule and no drop policy reads connection state; the most recent records kept)%s\n", dir, flows, frags, replacedOn(ifaces))

@@ -110,7 +110,7 @@ func (s *State) resizeCT(flows uint32) error {
 		return err
 	}
 	defer frags.Close()
-	hooks, err := s.replaceBuild(spec, map[string]*ebpf.Map{xdpfwMapCt: ct, xdpfwMapCtFrags: frags}, "ctresize")
+	hooks, err := s.replaceBuild(spec, map[string]*ebpf.Map{xdpfwMapCt: ct, xdpfwMapCtFrags: frags}, "ctresize", false)
 	if err != nil {
 		return err
 	}

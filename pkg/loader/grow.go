@@ -100,7 +100,9 @@ func (s *State) grow(full *mapsFull) error {
 			m.Close()
 		}
 	}()
-	hooks, err := s.replaceBuild(spec, fresh, "grow")
+	// Finishing a change cut short (full nil), an interface may run the
+	// program it began with, which no pin holds now.
+	hooks, err := s.replaceBuild(spec, fresh, "grow", full == nil)
 	if err != nil {
 		return err
 	}

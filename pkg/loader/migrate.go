@@ -8,7 +8,6 @@ import (
 	"slices"
 
 	"github.com/cilium/ebpf"
-	"github.com/vishvananda/netlink"
 
 	"github.com/xdpfw/xdpfw/pkg/layout"
 	"github.com/xdpfw/xdpfw/pkg/rules"
@@ -91,7 +90,9 @@ func (s *State) migrate() error {
 			m.Close()
 		}
 	}()
-	hooks, err := s.replaceBuild(spec, fresh, "migrate")
+	// A migration cut short may have left interfaces running the
+	// previous build's program, which no pin holds now.
+	hooks, err := s.replaceBuild(spec, fresh, "migrate", true)
 	if err != nil {
 		return err
 	}
@@ -114,10 +115,17 @@ func (s *State) migrate() error {
 // of theirs, and puts them in place of the state's (steps 3 to 5 of
 // migrate): fresh's pins replace the old maps' (`active` last), the
 // programs' theirs, the state is opened again from the pins, and every
-// interface it lists that runs an xdpfw program gets the new ones
-// (reattach), whose egress hooks it returns. It passes the points
-// kind+":maps", ":programs" and ":attached".
-func (s *State) replaceBuild(spec *ebpf.CollectionSpec, fresh map[string]*ebpf.Map, kind string) (hooks map[uint32]uint32, err error) {
+// interface it lists that ran the state's program when it began gets the
+// new ones (programsOn, reattach), whose egress hooks it returns;
+// unpinned, whether an xdpfw program no pin holds counts as the state's
+// (programsOn). It passes the points kind+":maps", ":programs" and
+// ":attached".
+func (s *State) replaceBuild(spec *ebpf.CollectionSpec, fresh map[string]*ebpf.Map, kind string, unpinned bool) (hooks map[uint32]uint32, err error) {
+	olds, err := s.programsOn(unpinned)
+	if err != nil {
+		return nil, err
+	}
+	defer olds.Close()
 	byName := s.mapsByName()
 	for name, m := range fresh {
 		byName[name] = m
@@ -146,7 +154,7 @@ func (s *State) replaceBuild(spec *ebpf.CollectionSpec, fresh map[string]*ebpf.M
 		return nil, err
 	}
 	s.reached(kind + ":programs")
-	if hooks, err = s.reattach(); err != nil {
+	if hooks, err = s.reattach(olds); err != nil {
 		return nil, err
 	}
 	s.reached(kind + ":attached")
@@ -354,50 +362,6 @@ func replacePins(dir string, progs *xdpfwPrograms) error {
 		}
 	}
 	return nil
-}
-
-// reattach puts the state's programs on every interface it lists that
-// runs an xdpfw program (the old build's, or, after a migration cut
-// short, an earlier new one), keeping the mode, and the egress learner
-// on the same interfaces. Not where the program is another pin
-// directory's: that state took the interface over (attach --force), and
-// enforces its own ruleset there.
-func (s *State) reattach() (hooks map[uint32]uint32, err error) {
-	n := namesOf()
-	atts, err := s.Attachments()
-	if err != nil {
-		return nil, err
-	}
-	var elsewhere map[uint32]bool // walked for the first interface only
-	hooks = map[uint32]uint32{}
-	for _, a := range atts {
-		link, err := netlink.LinkByIndex(a.Ifindex)
-		if err != nil {
-			continue // gone: status lists it, detach forgets it
-		}
-		id, ok := xdpfwProgOn(link, n)
-		if !ok {
-			continue // not xdpfw's now: not ours to replace
-		}
-		if elsewhere == nil {
-			elsewhere = pinnedElsewhere(s.dir, n)
-		}
-		if elsewhere[id] {
-			continue // another state's
-		}
-		mode := modeOf(link.Attrs().Xdp.AttachMode)
-		if _, err := setProgram(&s.progs, link, mode.flags(), nil); err != nil {
-			return nil, fmt.Errorf("replace the program on %s: %w", link.Attrs().Name, explainAttach(err, byFlags))
-		}
-		// The egress learner: replaced in place, or (from a layout
-		// without it) added; its hook is recorded with the version.
-		hook, err := s.attachEgress(link, s.progs.XdpfwEgress)
-		if err != nil {
-			return nil, egressFailed(link.Attrs().Name, err, "")
-		}
-		hooks[uint32(a.Ifindex)] = hook
-	}
-	return hooks, nil
 }
 
 // recordEgress writes the egress hooks reattach used into the

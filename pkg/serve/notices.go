@@ -33,6 +33,10 @@ func logNotices(log *logger) {
 		}
 		log.Info(what+replacedOn(g.Interfaces), "pin_dir", dir, "grown", g.String(), "bytes", g.Bytes)
 	}
+	loader.LeftNotice = func(dir, iface string, prog uint32) {
+		log.Warn("an interface the state lists runs another XDP program than the state's (program_id 0: none): left as it is, xdpfw not filtering there (status lists it replaced)",
+			"pin_dir", dir, "interface", iface, "program_id", prog)
+	}
 	loader.CTResizeNotice = func(dir string, flows, frags uint32, sockets, ifaces int) {
 		args := []any{"pin_dir", dir, "flows", flows, "frags", frags}
 		switch {

@@ -1,0 +1,133 @@
+package loader
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/cilium/ebpf"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// LeftNotice, when set, is told of an interface the state in dir lists
+// that a replacement of its programs (a growth of the maps, a conntrack
+// resize, a migration) left as it was, running XDP program prog (0:
+// none), not the state's: another replaced xdpfw's program there, before
+// the change or while it ran. Its record stays; status lists it as
+// replaced.
+var LeftNotice func(dir, iface string, prog uint32)
+
+// onIface is an interface the state lists as a replacement of its
+// programs found it when it began: the XDP program there (0: none), its
+// mode, and, when it was the state's, that program held, so the swap can
+// expect it and no other.
+type onIface struct {
+	ifindex int
+	name    string
+	id      uint32
+	mode    Mode
+	old     *ebpf.Program // nil: not the state's
+}
+
+type onIfaces []onIface
+
+func (o onIfaces) Close() {
+	for _, on := range o {
+		if on.old != nil {
+			on.old.Close()
+		}
+	}
+}
+
+// programsOn reads the XDP program on every interface the state lists,
+// before its programs are replaced (replaceBuild). The state's are its
+// pinned programs', by id; unpinned, also a program named as xdpfw's
+// that no other pin directory holds: a change cut short (a growth, a
+// conntrack resize, a migration) left the interfaces it had not reached
+// running the programs it began with, whose pins it had replaced. Any
+// other (another's, another state's, or an xdpfw program when none of
+// the state's can be unpinned: another's whose pins this process does
+// not see) is not the state's to replace.
+func (s *State) programsOn(unpinned bool) (onIfaces, error) {
+	ids, err := s.progIDs()
+	if err != nil {
+		return nil, err
+	}
+	atts, err := s.Attachments()
+	if err != nil {
+		return nil, err
+	}
+	n := namesOf()
+	var (
+		out       onIfaces
+		elsewhere map[uint32]bool // walked for the first candidate only
+	)
+	for _, a := range atts {
+		link, err := netlink.LinkByIndex(a.Ifindex)
+		if err != nil {
+			continue // gone: status lists it, detach forgets it
+		}
+		on := onIface{ifindex: a.Ifindex, name: link.Attrs().Name}
+		if x := link.Attrs().Xdp; x != nil {
+			on.id, on.mode = x.ProgId, modeOf(x.AttachMode)
+		}
+		ours := ids.ours(on.id)
+		if !ours && unpinned && on.id != 0 && n.isXdpfw(on.id) {
+			if elsewhere == nil {
+				elsewhere = pinnedElsewhere(s.dir, n)
+			}
+			ours = !elsewhere[on.id]
+		}
+		if ours {
+			// Gone since (another replaced it): not the state's.
+			on.old, _ = ebpf.NewProgramFromID(ebpf.ProgramID(on.id))
+		}
+		out = append(out, on)
+	}
+	return out, nil
+}
+
+// reattach puts the state's programs, in the mode each had, on the
+// interfaces olds says ran the state's, and the egress learner on the
+// same interfaces; it returns the hooks the learner went on. Each swap
+// expects the program found there (XDP_FLAGS_REPLACE): one another put
+// on since is refused by the kernel, and left with the others not the
+// state's (LeftNotice), its record kept, as status sees it, replaced.
+func (s *State) reattach(olds onIfaces) (hooks map[uint32]uint32, err error) {
+	hooks = map[uint32]uint32{}
+	for _, on := range olds {
+		link, err := netlink.LinkByIndex(on.ifindex)
+		if err != nil {
+			continue // gone meanwhile
+		}
+		if on.old == nil {
+			s.left(on.name, on.id)
+			continue
+		}
+		if _, err := setProgram(&s.progs, link, on.mode.flags(), on.old); err != nil {
+			if errors.Is(err, unix.EEXIST) || errors.Is(err, unix.EBUSY) {
+				// Another program, attached since programsOn.
+				if link, lerr := netlink.LinkByIndex(on.ifindex); lerr == nil && xdpProgOf(link) != on.id {
+					s.left(on.name, xdpProgOf(link))
+					continue
+				}
+			}
+			return nil, fmt.Errorf("replace the program on %s: %w", on.name, explainAttach(err, byFlags))
+		}
+		// The egress learner: replaced in place, or (from a layout
+		// without it) added; its hook is recorded with the version.
+		hook, err := s.attachEgress(link, s.progs.XdpfwEgress)
+		if err != nil {
+			return nil, egressFailed(on.name, err, "")
+		}
+		hooks[uint32(on.ifindex)] = hook
+	}
+	return hooks, nil
+}
+
+// left tells LeftNotice of an interface reattach left running prog.
+func (s *State) left(iface string, prog uint32) {
+	if LeftNotice != nil {
+		LeftNotice(s.dir, iface, prog)
+	}
+}
