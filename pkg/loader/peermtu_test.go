@@ -88,3 +88,57 @@ func attachJumboPeer(t *testing.T, dir string, mode Mode) error {
 	_, err = s.Detach("jpr0")
 	return err
 }
+
+// TestGrowVethKeepsFrags: a veth attached natively while its peer's MTU
+// was 9000 runs the frags program, and the kernel bounds the peer's MTU
+// by it; the peer's MTU lowered to 1500 since, a growth of the maps
+// keeps the frags program there, as a swap in place leaves that bound:
+// it gave the veth the one-buffer program, the peer's MTU could go back
+// to 9000, and that program was handed frames of several buffers.
+func TestGrowVethKeepsFrags(t *testing.T) {
+	dir := privtest.PinDir(t)
+	inThrowawayNetns(t, func() error {
+		defer removeState(dir)
+		if err := addVeths("jpk0"); err != nil {
+			return err
+		}
+		if err := netlink.LinkSetMTU(linkNamed(t, "jpk0p"), 9000); err != nil {
+			return err
+		}
+		s, err := OpenOrCreate(dir)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		if _, _, err := s.Attach("jpk0", ModeNative, false); err != nil {
+			return err
+		}
+		if err := netlink.LinkSetMTU(linkNamed(t, "jpk0p"), 1500); err != nil {
+			return err
+		}
+		before, err := s.progIDs()
+		if err != nil {
+			return err
+		}
+		// A first rule on TCP flags grows the maps.
+		if _, err := s.Apply(mustRuleset(t, "policy: pass\nrules:\n  - {tcp-flags: syn, action: drop}\n")); err != nil {
+			return fmt.Errorf("apply a rule on TCP flags: %w", err)
+		}
+		after, err := s.progIDs()
+		if err != nil {
+			return err
+		}
+		if after == before {
+			t.Fatalf("the programs are %+v after a rule on TCP flags, as before: no growth to test", after)
+		}
+		if p := xdpProgOf(linkNamed(t, "jpk0")); p != after.frags {
+			t.Errorf("after the growth jpk0 runs program %d, want the new frags one %d", p, after.frags)
+		}
+		if err := netlink.LinkSetMTU(linkNamed(t, "jpk0p"), 9000); err == nil {
+			if p := xdpProgOf(linkNamed(t, "jpk0")); p != after.frags {
+				t.Errorf("jpk0's peer took MTU 9000 with jpk0 running program %d, not the frags one %d", p, after.frags)
+			}
+		}
+		return nil
+	})
+}

@@ -70,6 +70,18 @@ func setProgram(progs *xdpfwPrograms, link netlink.Link, flags int, replacing *e
 	return prog, err
 }
 
+// keepsFrags reports whether link, running xdpfw's frags program in mode
+// m, keeps it when its program is swapped in place (a growth, a
+// migration), whatever its MTU: a veth bounds its peer's MTU when its
+// first XDP program goes on in native mode, by that program's frags, and
+// a swap in place leaves the bound as it was. The one-buffer program put
+// in place of the frags one would then be handed frames of several
+// buffers once the peer's MTU went above one buffer, as the kernel lets
+// it (seeing its data_end short of the frame's end, on Linux 6.18).
+func keepsFrags(link netlink.Link, m Mode) bool {
+	return m == ModeNative && link.Type() == "veth"
+}
+
 // replaceXDP puts program fd on ifindex's XDP hook in place of program
 // expected (XDP_FLAGS_REPLACE with IFLA_XDP_EXPECTED_FD, Linux 5.7, which
 // netlink's LinkSetXdpFdWithFlags cannot send).

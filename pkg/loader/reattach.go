@@ -27,6 +27,7 @@ type onIface struct {
 	id      uint32
 	mode    Mode
 	old     *ebpf.Program // nil: not the state's
+	frags   bool          // old is xdpfw's frags program
 }
 
 type onIfaces []onIface
@@ -81,6 +82,11 @@ func (s *State) programsOn(unpinned bool) (onIfaces, error) {
 		if ours {
 			// Gone since (another replaced it): not the state's.
 			on.old, _ = ebpf.NewProgramFromID(ebpf.ProgramID(on.id))
+			on.frags = on.id == ids.frags
+			if on.old != nil && !on.frags && on.id != ids.plain {
+				info, err := on.old.Info()
+				on.frags = err == nil && info.Name == xdpfwProgXdpfwFrags
+			}
 		}
 		out = append(out, on)
 	}
@@ -104,7 +110,7 @@ func (s *State) reattach(olds onIfaces) (hooks map[uint32]uint32, err error) {
 			s.left(on.name, on.id)
 			continue
 		}
-		if _, err := setProgram(&s.progs, link, on.mode.flags(), on.old); err != nil {
+		if err := s.swapProgram(link, on); err != nil {
 			if errors.Is(err, unix.EEXIST) || errors.Is(err, unix.EBUSY) {
 				// Another program, attached since programsOn.
 				if link, lerr := netlink.LinkByIndex(on.ifindex); lerr == nil && xdpProgOf(link) != on.id {
@@ -123,6 +129,17 @@ func (s *State) reattach(olds onIfaces) (hooks map[uint32]uint32, err error) {
 		hooks[uint32(on.ifindex)] = hook
 	}
 	return hooks, nil
+}
+
+// swapProgram puts the state's program for link in place of on.old, in
+// one step that expects it: the frags one on a veth in native mode that
+// ran it (keepsFrags), else the one its MTU asks (setProgram).
+func (s *State) swapProgram(link netlink.Link, on onIface) error {
+	if on.frags && keepsFrags(link, on.mode) {
+		return replaceXDP(on.ifindex, s.progs.XdpfwFrags.FD(), on.old.FD(), on.mode.flags())
+	}
+	_, err := setProgram(&s.progs, link, on.mode.flags(), on.old)
+	return err
 }
 
 // left tells LeftNotice of an interface reattach left running prog.
