@@ -148,8 +148,8 @@ counts an element given twice. An IPv4 address written IPv4-mapped
 (::ffff:192.0.2.1) is a bad line, as set add refuses it: it would match
 only crafted IPv6 frames, never IPv4's.
 
-If any line is bad, nothing changes and the first bad lines are reported
-with their numbers; --skip-invalid loads the good lines and reports the bad
+If any line is bad, nothing changes and the first 10 bad lines are
+reported with their numbers (reading stops at the 11th); --skip-invalid loads the good lines and reports the bad
 ones (the first 1000 by number, then how many more). A progress bar is
 drawn on a terminal unless --quiet.
 

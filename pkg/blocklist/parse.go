@@ -102,20 +102,30 @@ func (e LineError) Error() string { return fmt.Sprintf("line %d: %v", e.Line, e.
 const MaxReported = 10
 
 // Error is returned when the input has bad lines (and SkipInvalid is off):
-// the first MaxReported of them, and how many there were.
+// the first MaxReported of them, and how many there were. Parse stops at
+// the next bad line (Stopped): nothing past it would be reported, and a
+// file that is not a blocklist at all (millions of bad lines) would
+// otherwise be read to its end, every line's message made for nothing.
 type Error struct {
 	Name  string
 	Lines []LineError
-	Total int
+	Total int // bad lines read: len(Lines), or more if Stopped is 0
+	// Stopped is the line of the bad one after Lines, where reading
+	// stopped; 0 when the input was read to its end.
+	Stopped int
 }
 
 func (e *Error) Error() string {
 	var b strings.Builder
-	if e.Total == 1 {
+	if e.Total == 1 && e.Stopped == 0 {
 		fmt.Fprintf(&b, "%s:%d: %v", e.Name, e.Lines[0].Line, e.Lines[0].Err)
 		return b.String()
 	}
-	fmt.Fprintf(&b, "%s: %d bad entries: ", e.Name, e.Total)
+	if e.Stopped > 0 {
+		fmt.Fprintf(&b, "%s: more than %d bad entries: ", e.Name, len(e.Lines))
+	} else {
+		fmt.Fprintf(&b, "%s: %d bad entries: ", e.Name, e.Total)
+	}
 	for i, l := range e.Lines {
 		if i > 0 {
 			b.WriteString("; ")
@@ -124,6 +134,9 @@ func (e *Error) Error() string {
 	}
 	if more := e.Total - len(e.Lines); more > 0 {
 		fmt.Fprintf(&b, "; and %d more", more)
+	}
+	if e.Stopped > 0 {
+		fmt.Fprintf(&b, "; and more: reading stopped at line %d, the %dth bad one", e.Stopped, len(e.Lines)+1)
 	}
 	return b.String()
 }
@@ -194,6 +207,8 @@ func Parse(r io.Reader, opt Options) (*List, error) {
 			return nil, fmt.Errorf("%s:%d: %s %w", opt.Name, line, all, ErrDefaultRoute)
 		}
 		switch {
+		case err != nil && !opt.SkipInvalid && nbad == MaxReported:
+			return nil, &Error{Name: opt.Name, Lines: bad, Total: nbad, Stopped: line}
 		case err != nil:
 			nbad++
 			if len(bad) < MaxReported || opt.SkipInvalid && len(bad) < MaxSkipped {
