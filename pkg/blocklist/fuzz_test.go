@@ -35,6 +35,14 @@ func FuzzParse(f *testing.F) {
 			SkipInvalid:       mode&4 != 0,
 			AllowDefaultRoute: mode&8 != 0,
 		}
+		// A line past those reported is bad or not as a reported one is.
+		for line := range bytes.Lines(data) {
+			q4, q6, qerr := parseLine(line, opt.Family, false)
+			p4, p6, err := parseLine(line, opt.Family, true)
+			if (qerr != nil) != (err != nil) || q4 != p4 || q6 != p6 {
+				t.Fatalf("%q unexplained: %x %v %v; explained: %x %v %v", line, q4, q6, qerr, p4, p6, err)
+			}
+		}
 		l, err := Parse(bytes.NewReader(data), opt)
 		if err != nil {
 			if msg := err.Error(); strings.Contains(msg, "\n") || len(msg) > 2000 {

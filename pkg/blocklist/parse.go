@@ -198,7 +198,8 @@ func Parse(r io.Reader, opt Options) (*List, error) {
 	line := 0
 	for sc.Scan() {
 		line++
-		p4, p6, err := parseLine(sc.Bytes(), opt.Family)
+		explain := len(bad) < MaxReported || opt.SkipInvalid && len(bad) < MaxSkipped
+		p4, p6, err := parseLine(sc.Bytes(), opt.Family, explain)
 		if err == nil && !opt.AllowDefaultRoute && (p4 != 0 && p4&0xff == 0 || p6.IsValid() && p6.Bits() == 0) {
 			all := "0.0.0.0/0"
 			if p6.IsValid() {
@@ -262,9 +263,16 @@ func compact6(v6 []netip.Prefix, dups *int) []netip.Prefix {
 	return v6
 }
 
+// errUnexplained is a bad line past those a report lists: Parse only
+// counts it, so making its message (several allocations a line, most of
+// the time --skip-invalid took on a file of millions of bad lines) would
+// be waste.
+var errUnexplained = errors.New("bad line")
+
 // parseLine returns the line's entry: IPv4 as a v4Key (never 0), IPv6 as
-// a prefix, neither for a blank or comment line.
-func parseLine(b []byte, fam rules.Family) (uint64, netip.Prefix, error) {
+// a prefix, neither for a blank or comment line. Without explain, a bad
+// line's error may be errUnexplained, found without allocating.
+func parseLine(b []byte, fam rules.Family, explain bool) (uint64, netip.Prefix, error) {
 	if i := bytes.IndexAny(b, "#;"); i >= 0 {
 		b = b[:i]
 	}
@@ -273,16 +281,28 @@ func parseLine(b []byte, fam rules.Family) (uint64, netip.Prefix, error) {
 		return 0, netip.Prefix{}, nil
 	}
 	if len(b) > maxEntry {
+		if !explain {
+			return 0, netip.Prefix{}, errUnexplained
+		}
 		return 0, netip.Prefix{}, fmt.Errorf("not an address or prefix (%d bytes)", len(b))
 	}
 	if i := bytes.IndexAny(b, " \t"); i >= 0 {
+		if !explain {
+			return 0, netip.Prefix{}, errUnexplained
+		}
 		return 0, netip.Prefix{}, fmt.Errorf("unexpected %s after %s (want one prefix or address per line)", quote(bytes.TrimSpace(b[i:])), cut(b[:i]))
 	}
 	if a, bits, ok := fastIPv4(b); ok {
 		if fam == rules.FamilyIPv6 {
+			if !explain {
+				return 0, netip.Prefix{}, errUnexplained
+			}
 			return 0, netip.Prefix{}, fmt.Errorf("%s is IPv4, but the set is ipv6", b)
 		}
 		return v4Key(a, bits), netip.Prefix{}, nil
+	}
+	if !explain && !maybeIPv6(b, fam) {
+		return 0, netip.Prefix{}, errUnexplained
 	}
 	// Everything else (IPv6, and IPv4 in any form the fast path does not
 	// take, including every error) gets the rules parser and its messages.
@@ -309,6 +329,23 @@ func parseLine(b []byte, fam rules.Family) (uint64, netip.Prefix, error) {
 		return v4Key(uint32(a[0])<<24|uint32(a[1])<<16|uint32(a[2])<<8|uint32(a[3]), p.Bits()), netip.Prefix{}, nil
 	}
 	return 0, p, nil
+}
+
+// maybeIPv6 is false of a line the rules parser refuses, when fastIPv4
+// did not take it: without a ':' the parser takes only what fastIPv4
+// does (netip's IPv4 is a dotted quad of decimals without leading zeros,
+// and so are rules' lengths); with one, the line is IPv6, and only hex
+// digits, '.' (an embedded IPv4 address), ':' and '/' make one.
+func maybeIPv6(b []byte, fam rules.Family) bool {
+	if fam == rules.FamilyIPv4 || bytes.IndexByte(b, ':') < 0 {
+		return false
+	}
+	for _, c := range b {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F' || c == '.' || c == ':' || c == '/') {
+			return false
+		}
+	}
+	return true
 }
 
 // quote quotes b for a message, cut to maxQuote bytes.

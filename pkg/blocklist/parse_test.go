@@ -155,6 +155,32 @@ func TestSkipInvalidBounded(t *testing.T) {
 	}
 }
 
+// TestSkipInvalidUnexplained: past the MaxSkipped lines listed, a bad
+// line is counted without its message made: a file of millions of them
+// allocated several times for each (most of what set load --skip-invalid
+// of 10M bad lines took in time and memory).
+func TestSkipInvalidUnexplained(t *testing.T) {
+	junk := []string{"not a blocklist", "junk", "10.1.2.3/8", "300.1.2.3", "1.2.3.4/33", "01.2.3.4", "2001:db8::/32", "::ffff:1.2.3.4", "zz:1", strings.Repeat("x", 100)}
+	allocs := func(n int) float64 {
+		var b strings.Builder
+		for i := range MaxSkipped + n {
+			fmt.Fprintln(&b, junk[i%len(junk)])
+		}
+		b.WriteString("192.0.2.1\n")
+		in := b.String()
+		return testing.AllocsPerRun(2, func() {
+			set, err := Parse(strings.NewReader(in), Options{Family: rules.FamilyIPv4, SkipInvalid: true})
+			if err != nil || set.Skipped.Total != MaxSkipped+n || len(set.Skipped.Lines) != MaxSkipped {
+				t.Fatalf("%v, skipped %d", err, set.Skipped.Total)
+			}
+		})
+	}
+	few, many := allocs(1_000), allocs(50_000)
+	if many > few+100 {
+		t.Errorf("%.0f allocations for 49,000 more bad lines past those listed, want about none (%.0f in all for 1,000)", many-few, few)
+	}
+}
+
 // TestDuplicatesBounded: repeated IPv6 lines ("::1", 32 bytes an entry
 // for 4 bytes of text) cost what the distinct entries do.
 func TestDuplicatesBounded(t *testing.T) {
