@@ -181,6 +181,33 @@ func TestSkipInvalidUnexplained(t *testing.T) {
 	}
 }
 
+// TestRoomForLines: the room made for entries is what the input's lines
+// need, not a word for every 8 bytes of it, which set load's locked
+// memory made resident: as large as a file of bad lines stopped at its
+// 11th, three times what a list with comments needed.
+func TestRoomForLines(t *testing.T) {
+	alloc := func(in string) uint64 {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		Parse(strings.NewReader(in), Options{})
+		runtime.ReadMemStats(&after)
+		return after.TotalAlloc - before.TotalAlloc
+	}
+	junk := strings.Repeat("this is not a blocklist\n", 1_000_000)
+	if got := alloc(junk); got > uint64(len(junk))/8 {
+		t.Errorf("%d bytes allocated for %d of bad lines, want at most an eighth", got, len(junk))
+	}
+	var b strings.Builder
+	for i := range 200_000 {
+		fmt.Fprintf(&b, "%d.%d.%d.0/24 ; SBL%d, a description of the entry\n", 1+i>>16, i>>8&0xff, i&0xff, 100000+i)
+	}
+	list := b.String()
+	// 32 bytes a prefix, 8 a sort key: about 40 a line of 54
+	if got := alloc(list); got > uint64(len(list)) {
+		t.Errorf("%d bytes allocated for a list of %d, want at most its size", got, len(list))
+	}
+}
+
 // TestDuplicatesBounded: repeated IPv6 lines ("::1", 32 bytes an entry
 // for 4 bytes of text) cost what the distinct entries do.
 func TestDuplicatesBounded(t *testing.T) {
