@@ -24,7 +24,8 @@ type Frame struct {
 	Sport     uint16 // TCP and UDP
 	Dport     uint16
 	TCPFlags  uint8
-	ICMPType  uint8 // ICMP (IPv4) and ICMPv6 (IPv6)
+	Seq, Ack  uint32 // TCP's sequence and acknowledgement numbers
+	ICMPType  uint8  // ICMP (IPv4) and ICMPv6 (IPv6)
 	ICMPCode  uint8
 	Len       int // pad to this many bytes (at least the headers need)
 	// Ext are IPv6 extension headers (0, 43, 51, 60) before the fragment
@@ -89,6 +90,8 @@ func (f *Frame) l4(v6 bool) []byte {
 		h := make([]byte, 20)
 		binary.BigEndian.PutUint16(h, f.Sport)
 		binary.BigEndian.PutUint16(h[2:], f.Dport)
+		binary.BigEndian.PutUint32(h[4:], f.Seq)
+		binary.BigEndian.PutUint32(h[8:], f.Ack)
 		h[12] = 5 << 4
 		h[13] = f.TCPFlags
 		return h

@@ -423,11 +423,19 @@ func agreeRound(t testing.TB, inst *Instance, seed uint64, st *agreeStats) {
 	g.check(t, inst, rs, specs, st)
 	if sorted := rules.Sorted(rs.Rules); rules.HasCTState(sorted) {
 		// Connection state under the same rules: frames sent, then their
-		// answers, themselves and errors quoting them coming in, against
-		// the model's table (agreeOnFrame); the tables are empty after.
+		// answers, themselves, errors quoting them and RSTs coming in,
+		// against the model's table (agreeOnFrame); the tables are empty
+		// after. A TCP frame's acknowledgement is drawn, and its sequence
+		// number at an edge of the RST window from it, which its copy and
+		// the RST coming in carry (drawn from a stream of their own, so
+		// the round's other draws stay as they were).
 		c := &ctPair{inst: inst, rs: rs, sorted: sorted, usesCT: true, tracker: model.NewTracker(model.CTConfigOf(rs))}
+		nums := newCTGen(rand.New(rand.NewPCG(seed, 17)).IntN)
 		for range 200 {
-			agreeOnFrame(t, c, specs[g.rng.IntN(len(specs))].Bytes())
+			spec := specs[g.rng.IntN(len(specs))]
+			spec.Ack = nums.ackNumber()
+			spec.Seq = nums.seqNear(spec.Ack)
+			agreeOnFrame(t, c, spec.Bytes())
 			if t.Failed() {
 				t.Fatalf("seed %d: connection state disagrees under\n%s", seed, rules.FormatYAML(rs))
 			}

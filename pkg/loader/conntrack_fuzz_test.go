@@ -11,6 +11,7 @@ import (
 
 	"github.com/xdpfw/xdpfw/internal/fixtures"
 	"github.com/xdpfw/xdpfw/internal/privtest"
+	"github.com/xdpfw/xdpfw/pkg/layout"
 	"github.com/xdpfw/xdpfw/pkg/model"
 	"github.com/xdpfw/xdpfw/pkg/rules"
 )
@@ -20,13 +21,112 @@ import (
 // each runs through the datapath and the model, which must agree on every
 // frame coming in.
 
-// ctGen draws a sequence's choices; pick(n) is in [0, n).
-type ctGen struct{ pick func(n int) int }
+// ctGen draws a sequence's choices; pick(n) is in [0, n). acks is the
+// acknowledgement number the host last sent on each TCP flow, where the
+// sequence numbers of the segments drawn coming in on it cluster; last
+// is the flow it last sent a segment on, where many go either way (most
+// would meet no flow else, and say nothing of the RST window).
+type ctGen struct {
+	pick    func(n int) int
+	acks    map[ctGenFlow]uint32
+	last    ctGenFlow
+	hasLast bool
+}
 
-func (g ctGen) of(xs ...uint16) uint16 { return xs[g.pick(len(xs))] }
+// ctGenFlow names a flow from the host's side, as the generator draws it.
+type ctGenFlow struct {
+	local, remote string
+	lport, rport  uint16
+}
+
+func newCTGen(pick func(n int) int) *ctGen {
+	return &ctGen{pick: pick, acks: map[ctGenFlow]uint32{}}
+}
+
+func (g *ctGen) of(xs ...uint16) uint16 { return xs[g.pick(len(xs))] }
+
+// u32 is any 32-bit number.
+func (g *ctGen) u32() uint32 {
+	var x uint32
+	for range 4 {
+		x = x<<8 | uint32(g.pick(256))
+	}
+	return x
+}
+
+// ackNumber is an acknowledgement number the host sends: one whose RST
+// window wraps past 0 or 2^31, 0, or any.
+func (g *ctGen) ackNumber() uint32 {
+	w := uint32(layout.CtRstWindow)
+	anchors := []uint32{0, 1, 2000, 1<<31 - 1, 1 << 31, ^uint32(0), -(w / 2)}
+	if i := g.pick(len(anchors) + 1); i < len(anchors) {
+		return anchors[i]
+	}
+	return g.u32()
+}
+
+// seqNear is a sequence number a segment coming in carries: at an edge
+// of the RST window from ack (at it, one past and one before it, the
+// window's last number and the two around it, a window before it, half
+// the space away), 0, or any.
+func (g *ctGen) seqNear(ack uint32) uint32 {
+	w := uint32(layout.CtRstWindow)
+	deltas := []uint32{0, 0, 1, ^uint32(0), w - 1, w, w + 1, -w, 1 << 31, 1<<31 - 1}
+	if i := g.pick(len(deltas) + 2); i < len(deltas) {
+		return ack + deltas[i]
+	}
+	if g.pick(2) == 0 {
+		return 0 // a RST refusing a SYN (RFC 9293 3.10.7.1)
+	}
+	return g.u32()
+}
+
+// tcpFlags is a flag byte: mostly what stacks send, else a combination
+// none sends (tcpValid's edges: none, FIN alone, SYN with FIN or RST,
+// URG without ACK, the xmas scan's) or any byte.
+func (g *ctGen) tcpFlags() (uint8, string) {
+	switch g.pick(4) {
+	case 0, 1:
+		names := []string{"S", "SA", "A", "PA", "FA", "R", "RA"}
+		bytes := []uint8{0x02, 0x12, 0x10, 0x18, 0x11, 0x04, 0x14}
+		i := g.pick(len(names))
+		return bytes[i], names[i]
+	case 2:
+		odd := []uint8{0x00, 0x01, 0x03, 0x06, 0x16, 0x07, 0x29, 0x20, 0x22, 0x30, 0x31, 0x24, 0xc2, 0xd2, 0x3f, 0xff}
+		f := odd[g.pick(len(odd))]
+		return f, fmt.Sprintf("%#02x", f)
+	}
+	f := uint8(g.pick(256))
+	return f, fmt.Sprintf("%#02x", f)
+}
+
+// tcp is a segment of the flow lp-rp between local and remote, going
+// out or coming in, with drawn flags and numbers: going out, its
+// acknowledgement is remembered; coming in, its sequence number is near
+// the one remembered (or a drawn one).
+func (g *ctGen) tcp(out bool, local, remote string, lp, rp uint16) ([]byte, string) {
+	flags, name := g.tcpFlags()
+	fl := ctGenFlow{local, remote, lp, rp}
+	if out {
+		seq, ack := g.ackNumber(), g.ackNumber()
+		if flags&0x10 != 0 {
+			g.acks[fl] = ack
+		}
+		g.last, g.hasLast = fl, true
+		p := fixtures.Peer{Src: local, Dst: remote}
+		return p.TCPRaw(lp, rp, flags, seq, ack), fmt.Sprintf("tcp %s seq %d ack %d %s", name, seq, ack, p)
+	}
+	near, ok := g.acks[fl]
+	if !ok || g.pick(4) == 0 {
+		near = g.ackNumber()
+	}
+	seq, ack := g.seqNear(near), g.ackNumber()
+	p := fixtures.Peer{Src: remote, Dst: local}
+	return p.TCPRaw(rp, lp, flags, seq, ack), fmt.Sprintf("tcp %s seq %d ack %d %s", name, seq, ack, p)
+}
 
 // ctRandomStep is one random frame: its direction and bytes.
-func (g ctGen) step() (out bool, frame []byte, desc string) {
+func (g *ctGen) step() (out bool, frame []byte, desc string) {
 	fams := [][3]string{
 		{"192.0.2.10", "198.51.100.1", "198.51.100.2"},
 		{"2001:db8::10", "2001:db8:1::1", "2001:db8:1::2"},
@@ -44,8 +144,16 @@ func (g ctGen) step() (out bool, frame []byte, desc string) {
 	}
 	switch k := g.pick(7); k {
 	case 0, 1:
-		flags := []string{"S", "SA", "A", "PA", "FA", "R", "RA", "SF"}[g.pick(8)]
-		return out, p.TCP(sport, dport, flags), fmt.Sprintf("tcp %s %s", flags, p)
+		if g.hasLast && g.pick(2) == 0 {
+			frame, desc := g.tcp(out, g.last.local, g.last.remote, g.last.lport, g.last.rport)
+			return out, frame, desc
+		}
+		remote := p.Dst
+		if !out {
+			remote = p.Src
+		}
+		frame, desc := g.tcp(out, h[0], remote, lp, rp)
+		return out, frame, desc
 	case 2:
 		return out, p.UDP(sport, dport), fmt.Sprintf("udp %s", p)
 	case 3:
@@ -85,7 +193,7 @@ func (g ctGen) step() (out bool, frame []byte, desc string) {
 // ctRandomRun runs n random frames through a fresh pair under rulesYAML,
 // the clock moving on by up to 40 s now and then so timeouts come into
 // play, and fails on the first disagreement.
-func ctRandomRun(t *testing.T, c *ctPair, g ctGen, n int) {
+func ctRandomRun(t *testing.T, c *ctPair, g *ctGen, n int) {
 	var now time.Duration
 	var trail []string // the sequence so far, for the failure message
 	for i := 0; i < n; i++ {
@@ -109,7 +217,7 @@ func TestConntrackAgreementRandom(t *testing.T) {
 		for name, rs := range map[string]string{"hostfw": hostFW, "no-ct": noCT} {
 			t.Run(fmt.Sprintf("%s/seed%d", name, seed), func(t *testing.T) {
 				rng := rand.New(rand.NewPCG(seed, 14))
-				ctRandomRun(t, newCTPair(t, rs), ctGen{pick: rng.IntN}, 400)
+				ctRandomRun(t, newCTPair(t, rs), newCTGen(rng.IntN), 400)
 			})
 		}
 	}
@@ -133,7 +241,7 @@ func FuzzConntrackAgreement(f *testing.F) {
 			return int(choices[i-1]) % n
 		}
 		c.reset(t)
-		ctRandomRun(t, c, ctGen{pick: pick}, min(len(choices)/4+1, 64))
+		ctRandomRun(t, c, newCTGen(pick), min(len(choices)/4+1, 64))
 	})
 }
 
@@ -146,10 +254,10 @@ func (c *ctPair) reset(t testing.TB) {
 }
 
 // Any frame as the start of a flow: it goes out, then its answer, the
-// frame itself and an ICMP error quoting it come in. Where the parsers
-// of the two sides could part (VLAN tags, IPv6 extension chains,
-// fragments, malformed headers, quotes of every shape), this is where
-// they would.
+// frame itself, an ICMP error quoting it and (TCP) a RST answering it
+// come in. Where the parsers of the two sides could part (VLAN tags,
+// IPv6 extension chains, fragments, malformed headers, quotes of every
+// shape), this is where they would.
 
 // answer is frame coming back: addresses and ports swapped, an echo
 // request made a reply, a SYN made a SYN-ACK. Checksums are left as
@@ -229,6 +337,19 @@ func agreeOnFrame(t testing.TB, c *ctPair, frame []byte) (found map[string]model
 			frame []byte
 			at    time.Duration
 		}{"an error quoting it", false, fixtures.Peer{Src: router, Dst: p.Src.String()}.ICMPError(typ, 3, frame), 2 * time.Second})
+	}
+	// Last, as it closes the flow: a RST answering a TCP segment, with
+	// the segment's own sequence number (the frame going out is the only
+	// one the flow learns, so a RST among the steps before met no flow).
+	if p := model.Decode(frame); !p.Malformed && p.HasTCPFlags {
+		rst := answer(frame)
+		rst[p.L4Off+13] = 0x14
+		seq = append(seq, struct {
+			name  string
+			out   bool
+			frame []byte
+			at    time.Duration
+		}{"a RST answering it", false, rst, 3 * time.Second})
 	}
 	found = map[string]model.CTState{}
 	for _, s := range seq {
