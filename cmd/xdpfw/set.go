@@ -149,9 +149,9 @@ counts an element given twice. An IPv4 address written IPv4-mapped
 only crafted IPv6 frames, never IPv4's.
 
 If any line is bad, nothing changes and the first 10 bad lines are
-reported with their numbers (reading stops at the 11th); --skip-invalid loads the good lines and reports the bad
-ones (the first 1000 by number, then how many more). A progress bar is
-drawn on a terminal unless --quiet.
+reported with their numbers (reading stops at the 11th); --skip-invalid
+loads the good lines and reports the bad ones (the first 1000 by number,
+then how many more). A progress bar is drawn on a terminal unless --quiet.
 
 A list with no elements at all (an empty file, only comments, or only bad
 lines skipped) is refused: use set flush to empty a set. A line covering
