@@ -40,26 +40,7 @@ func TestAttachVethJumboPeer(t *testing.T) {
 		if _, _, err := s.Attach("jpr0", ModeNative, false); err != nil {
 			return err
 		}
-		before, err := s.progIDs()
-		if err != nil {
-			return err
-		}
-		// A first rule on TCP flags grows the maps: the programs are
-		// loaded again and replace the old on every interface.
-		if _, err := s.Apply(mustRuleset(t, "policy: pass\nrules:\n  - {tcp-flags: syn, action: drop}\n")); err != nil {
-			return fmt.Errorf("apply a rule on TCP flags: %w", err)
-		}
-		after, err := s.progIDs()
-		if err != nil {
-			return err
-		}
-		if after == before {
-			t.Fatalf("the programs are %+v after a rule on TCP flags, as before: no growth to test", after)
-		}
-		if p := xdpProgOf(linkNamed(t, "jpr0")); p != after.frags {
-			t.Errorf("after the growth jpr0 runs program %d, want the new frags one %d", p, after.frags)
-		}
-		return nil
+		return growKeepsFrags(t, s, "jpr0")
 	})
 }
 
@@ -116,29 +97,46 @@ func TestGrowVethKeepsFrags(t *testing.T) {
 		if err := netlink.LinkSetMTU(linkNamed(t, "jpk0p"), 1500); err != nil {
 			return err
 		}
-		before, err := s.progIDs()
-		if err != nil {
+		if err := growKeepsFrags(t, s, "jpk0"); err != nil {
 			return err
-		}
-		// A first rule on TCP flags grows the maps.
-		if _, err := s.Apply(mustRuleset(t, "policy: pass\nrules:\n  - {tcp-flags: syn, action: drop}\n")); err != nil {
-			return fmt.Errorf("apply a rule on TCP flags: %w", err)
-		}
-		after, err := s.progIDs()
-		if err != nil {
-			return err
-		}
-		if after == before {
-			t.Fatalf("the programs are %+v after a rule on TCP flags, as before: no growth to test", after)
-		}
-		if p := xdpProgOf(linkNamed(t, "jpk0")); p != after.frags {
-			t.Errorf("after the growth jpk0 runs program %d, want the new frags one %d", p, after.frags)
 		}
 		if err := netlink.LinkSetMTU(linkNamed(t, "jpk0p"), 9000); err == nil {
-			if p := xdpProgOf(linkNamed(t, "jpk0")); p != after.frags {
-				t.Errorf("jpk0's peer took MTU 9000 with jpk0 running program %d, not the frags one %d", p, after.frags)
+			if p, frags := xdpProgOf(linkNamed(t, "jpk0")), fragsID(t, s); p != frags {
+				t.Errorf("jpk0's peer took MTU 9000 with jpk0 running program %d, not the frags one %d", p, frags)
 			}
 		}
 		return nil
 	})
+}
+
+// growKeepsFrags grows s's maps (a first rule on TCP flags: the programs
+// are loaded again and replace the old on every interface) and checks
+// that iface runs the new frags program.
+func growKeepsFrags(t *testing.T, s *State, iface string) error {
+	before, err := s.progIDs()
+	if err != nil {
+		return err
+	}
+	if _, err := s.Apply(mustRuleset(t, "policy: pass\nrules:\n  - {tcp-flags: syn, action: drop}\n")); err != nil {
+		return fmt.Errorf("apply a rule on TCP flags: %w", err)
+	}
+	after, err := s.progIDs()
+	if err != nil {
+		return err
+	}
+	if after == before {
+		t.Fatalf("the programs are %+v after a rule on TCP flags, as before: no growth to test", after)
+	}
+	if p := xdpProgOf(linkNamed(t, iface)); p != after.frags {
+		t.Errorf("after the growth %s runs program %d, want the new frags one %d", iface, p, after.frags)
+	}
+	return nil
+}
+
+func fragsID(t *testing.T, s *State) uint32 {
+	ids, err := s.progIDs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ids.frags
 }
