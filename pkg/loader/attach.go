@@ -219,11 +219,12 @@ func (s *State) attach(name string, mode Mode, force bool, by askedBy) (Attachme
 	if err != nil {
 		return Attachment{}, "", err
 	}
-	if x := link.Attrs().Xdp; x != nil && x.ProgId == ids.frags && keepsFrags(link, modeOf(x.AttachMode)) {
-		// A native veth keeps the frags program whatever its MTU: the
-		// bound on its peer's MTU stays as the first program set it, so
-		// the one-buffer one swapped in could be handed frames of
-		// several buffers (keepsFrags).
+	if x := link.Attrs().Xdp; x != nil && x.ProgId == ids.frags && keepsFrags(link, modeOf(x.AttachMode)) &&
+		(mode == ModeAuto || mode == modeOf(x.AttachMode)) {
+		// A native veth kept native keeps the frags program whatever
+		// its MTU: the bound on its peer's MTU stays as the first
+		// program set it, so the one-buffer one swapped in could be
+		// handed frames of several buffers (keepsFrags).
 		id = ids.frags
 	}
 	att := Attachment{Iface: name, Ifindex: link.Attrs().Index, ProgID: id, Attached: true}

@@ -140,3 +140,43 @@ func fragsID(t *testing.T, s *State) uint32 {
 	}
 	return ids.frags
 }
+
+// TestFragsVethToGeneric: a native veth kept on the frags program
+// (keepsFrags) attached again in generic mode at MTU 1500 gets the
+// one-buffer program, and attach says so: it reported the frags
+// program's id, the one kept only in native mode.
+func TestFragsVethToGeneric(t *testing.T) {
+	dir := privtest.PinDir(t)
+	inThrowawayNetns(t, func() error {
+		defer removeState(dir)
+		if err := addVeths("jpg0"); err != nil {
+			return err
+		}
+		if err := netlink.LinkSetMTU(linkNamed(t, "jpg0p"), 9000); err != nil {
+			return err
+		}
+		s, err := OpenOrCreate(dir)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		if _, _, err := s.Attach("jpg0", ModeNative, false); err != nil {
+			return err
+		}
+		if err := netlink.LinkSetMTU(linkNamed(t, "jpg0p"), 1500); err != nil {
+			return err
+		}
+		att, _, err := s.Attach("jpg0", ModeGeneric, false)
+		if err != nil {
+			return err
+		}
+		ids, err := s.progIDs()
+		if err != nil {
+			return err
+		}
+		if p := xdpProgOf(linkNamed(t, "jpg0")); att.Mode != ModeGeneric || att.ProgID != p || p != ids.plain {
+			t.Errorf("attach --mode generic: %+v, jpg0 runs %d; want generic mode and the one-buffer program %d", att, p, ids.plain)
+		}
+		return nil
+	})
+}
