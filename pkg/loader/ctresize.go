@@ -110,11 +110,13 @@ func (s *State) resizeCT(flows uint32) error {
 		return err
 	}
 	defer frags.Close()
+	// Sorted before the switch: from it until copyNewer, the new table
+	// lacks the flows learnt or refreshed since the copy.
+	copied.byKey()
 	hooks, err := s.replaceBuild(spec, map[string]*ebpf.Map{xdpfwMapCt: ct, xdpfwMapCtFrags: frags}, "ctresize", false)
 	if err != nil {
 		return err
 	}
-	copied.byKey()
 	merged, held, err := copyNewer(old, ct, uint64(start), copied)
 	if err != nil {
 		return err
