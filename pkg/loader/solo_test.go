@@ -15,16 +15,7 @@ import (
 // liveSolo reports whether the instance's live generation is in solo form.
 func liveSolo(t *testing.T, inst *Instance) bool {
 	t.Helper()
-	m := &inst.objs.xdpfwMaps
-	word, err := readActive(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var conf xdpfwGenConfig
-	if err := readGenConf(m.GenConf, word.rules(), &conf); err != nil {
-		t.Fatal(err)
-	}
-	return conf.Flags&layout.GfSolo != 0
+	return liveConf(t, inst).Flags&layout.GfSolo != 0
 }
 
 // agree runs each rule's edge frames, frames from and to the edges of
