@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"slices"
 	"strings"
@@ -63,7 +64,10 @@ replies meeting a drop policy). The table is printed as the frames run,
 aligned a block of 4096 rows at a time (a later block widens a column
 only for a wider cell), and --json's frames one by one, so memory does
 not grow with the capture; a table longer than a block has the CT column
-whenever the ruleset could look a flow up.
+whenever the ruleset could look a flow up. Replaying the live ruleset,
+which holds the pin directory's lock, the output goes out once it ends
+(held past 4 MiB in a temporary file): a pager read slowly holds back
+no change.
 
   xdpfw replay --verify --rules host.yaml --local 192.0.2.10/32,2001:db8::10/128 host.pcap
 
@@ -182,34 +186,50 @@ func replayErrors(c *cli.Context, bad []string, mismatches, captures int) error 
 }
 
 // runReplay replays the captures, printing each frame as it is decided,
-// and gives what prints the rest of the output from the report.
+// and gives what prints the rest of the output from the report. The
+// live ruleset's replay runs under the pin directory's lock (its
+// instance reads the live maps): what it prints meanwhile is held until
+// the lock is let go, so output not taken (a pager, a stopped pipe)
+// holds back no change.
 func runReplay(c *cli.Context) (rep *replay.Report, rest func(*replay.Report) error, err error) {
+	var out io.Writer = c.App.Writer
+	var held *heldOutput
+	if c.String("rules") == "" {
+		held = &heldOutput{out: c.App.Writer}
+		out = held
+	}
 	err = withInstance(c, true, func(t *loader.Instance, rs *rules.Ruleset) (err error) {
 		opts, err := replayOptions(c)
 		if err != nil {
 			return err
 		}
-		opts.Each, rest = replayOutput(c, rs)
+		opts.Each, rest = replayOutput(c, out, rs)
 		rep, err = replay.Run(t, rs, c.Args().Slice(), opts)
 		return err
 	})
+	if held != nil {
+		// The frames printed before an error too, as they were.
+		if herr := held.release(); err == nil {
+			err = herr
+		}
+	}
 	return rep, rest, err
 }
 
 // replayOutput is how a replay under rs prints: each frame as it is
-// decided (each; nil under --summary, whose report lists the few it
-// shows), then the rest from the finished report.
-func replayOutput(c *cli.Context, rs *rules.Ruleset) (each func(replay.FrameResult) error, rest func(*replay.Report) error) {
+// decided to out (each; nil under --summary, whose report lists the few
+// it shows), then the rest from the finished report.
+func replayOutput(c *cli.Context, out io.Writer, rs *rules.Ruleset) (each func(replay.FrameResult) error, rest func(*replay.Report) error) {
 	switch {
 	case c.Bool("summary"):
 		return nil, func(rep *replay.Report) error {
 			return printReport(c, rep, func() { printReplay(c, rep, nil) })
 		}
 	case c.Bool("json"):
-		j := newJSONFrames(c)
+		j := newJSONFrames(out)
 		return j.add, j.finish
 	}
-	table := newFrameTable(c, replay.MayLookUpCT(rs))
+	table := newFrameTable(out, replay.MayLookUpCT(rs))
 	return table.add, func(rep *replay.Report) error {
 		printReplay(c, rep, table)
 		return nil

@@ -5,8 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-
-	"github.com/urfave/cli/v2"
+	"io"
 
 	"github.com/xdpfw/xdpfw/pkg/replay"
 )
@@ -22,8 +21,8 @@ type jsonFrames struct {
 	n   int
 }
 
-func newJSONFrames(c *cli.Context) *jsonFrames {
-	return &jsonFrames{out: bufio.NewWriter(c.App.Writer)}
+func newJSONFrames(out io.Writer) *jsonFrames {
+	return &jsonFrames{out: bufio.NewWriter(out)}
 }
 
 // jsonHead is how printJSON begins a report: the frames list first (the

@@ -9,8 +9,6 @@ import (
 	"text/tabwriter"
 	"unicode/utf8"
 
-	"github.com/urfave/cli/v2"
-
 	"github.com/xdpfw/xdpfw/pkg/replay"
 )
 
@@ -29,7 +27,7 @@ const tableBlock = 4096
 // ruleset can look one up at all (replay.MayLookUpCT), so no later state
 // goes unshown.
 type frameTable struct {
-	c       *cli.Context
+	out     io.Writer
 	mayCT   bool
 	rows    []replay.FrameResult
 	started bool  // the header and a first block are out
@@ -37,8 +35,8 @@ type frameTable struct {
 	widths  []int // of the columns every row aligns, the widest so far
 }
 
-func newFrameTable(c *cli.Context, mayCT bool) *frameTable {
-	return &frameTable{c: c, mayCT: mayCT}
+func newFrameTable(out io.Writer, mayCT bool) *frameTable {
+	return &frameTable{out: out, mayCT: mayCT}
 }
 
 // add is replay.Options.Each: it holds f, printing the block before it
@@ -58,7 +56,7 @@ func (ft *frameTable) finish() error {
 	if err := ft.flush(false); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintln(ft.c.App.Writer)
+	_, err := fmt.Fprintln(ft.out)
 	return err
 }
 
@@ -79,7 +77,7 @@ func (ft *frameTable) flush(more bool) error {
 	if ft.ct {
 		aligned = 6 // and RULE
 	}
-	var out io.Writer = ft.c.App.Writer
+	out := ft.out
 	if ft.started {
 		// A first line as wide as the blocks before, dropped once
 		// aligned, keeps this block's columns at least as wide.

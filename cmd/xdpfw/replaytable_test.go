@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/urfave/cli/v2"
-
 	"github.com/xdpfw/xdpfw/pkg/replay"
 )
 
@@ -26,7 +24,7 @@ func TestFrameTableBlocks(t *testing.T) {
 	}
 	print := func(mayCT bool, frames []replay.FrameResult) []string {
 		var buf bytes.Buffer
-		ft := newFrameTable(cli.NewContext(&cli.App{Writer: &buf}, nil, nil), mayCT)
+		ft := newFrameTable(&buf, mayCT)
 		for _, f := range frames {
 			if err := ft.add(f); err != nil {
 				t.Fatal(err)
