@@ -58,11 +58,14 @@ FILE applied again at once. A file that failed is tried again every
 30 s, since what failed may be outside it; a retry, or a set
 file's change, that fails the same way is not logged again. FILE is
 the truth: a change made meanwhile with another command (rule add, set
-add) lasts until FILE is next applied. FILE is read as apply -f reads
-it: at most 64 MiB, each set's file: at most 256 MiB, and --max-size SIZE
-sets the first and raises the second to SIZE when that is more (save
-writes a set of a few million elements past 64 MiB). A set's file:
-holding 0.0.0.0/0 or ::/0 is refused unless --allow-default-route.
+add) lasts until FILE is next applied, whose log line counts what it
+changed (rules added and removed, sets made, removed and changed, their
+elements added and removed, the policy and conntrack changed or not).
+FILE is read as apply -f reads it: at most 64 MiB, each set's file: at
+most 256 MiB, and --max-size SIZE sets the first and raises the second
+to SIZE when that is more (save writes a set of a few million elements
+past 64 MiB). A set's file: holding 0.0.0.0/0 or ::/0 is refused
+unless --allow-default-route.
 
 With --metrics-listen ADDR (e.g. :9100, or 127.0.0.1:0 for any port) it
 serves Prometheus metrics at http://ADDR/metrics, read from the maps at

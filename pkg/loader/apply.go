@@ -14,6 +14,13 @@ type ApplyResult struct {
 	Unchanged int // rules kept, with their counters
 	Added     int // rules new to the live ruleset
 	Removed   int // live rules the file no longer has
+	// What it changed beyond the rules: serve's reload logs it, as what
+	// it undid of changes made meanwhile by other commands (set add,
+	// policy). Sets made, removed, and kept with other elements; elements
+	// added and removed, the made and removed sets' too.
+	SetsCreated, SetsRemoved, SetsChanged int
+	ElementsAdded, ElementsRemoved        int
+	PolicyChanged, ConntrackChanged       bool
 	// Committed is false when the file matched the live ruleset exactly
 	// (same policy, rules, ids and counter slots) of a state that was
 	// there before: nothing was written.
@@ -51,6 +58,8 @@ func (s *State) Apply(rs *rules.Ruleset) (ApplyResult, error) {
 		if t.plan, err = t.planSets(rs.Sets); err != nil {
 			return err
 		}
+		t.plan.count(&res, t.word)
+		res.PolicyChanged, res.ConntrackChanged = rs.Policy != live.Policy, next.Conntrack != live.Conntrack
 		if !ctSized(t.m, next) {
 			resized = true
 		}

@@ -37,6 +37,23 @@ func (p *setPlan) changed() bool {
 	return false
 }
 
+// count adds to res what the plan changes in the sets; act is the
+// active word the plan was made against (the removed sets' elements
+// are counted in its generation).
+func (p *setPlan) count(res *ApplyResult, act activeWord) {
+	res.SetsCreated, res.SetsRemoved = len(p.created), len(p.removed)
+	for _, d := range p.deltas {
+		res.ElementsAdded += len(d.add)
+		res.ElementsRemoved += len(d.del)
+		if len(d.add)+len(d.del) > 0 && !slices.Contains(p.created, d.name) {
+			res.SetsChanged++
+		}
+	}
+	for _, def := range p.removed {
+		res.ElementsRemoved += int(def.Count[act.sets()])
+	}
+}
+
 // planSets compares want with the live sets and creates the missing ones,
 // marked pending for the value `active` will hold after the switch (the
 // rules' generation always switches with them); the sets want lacks are

@@ -175,8 +175,14 @@ func (r *reloader) reload(why string, force bool) {
 		r.log.Info(msg, "file", r.path, "trigger", why, "rules", len(rs.Rules), "policy", rs.Policy.String())
 		return
 	}
+	// All it changed, in counts: a reload with the file as it was puts
+	// back what other commands changed meanwhile (rule add, set add,
+	// policy), which the rules' counts alone did not show.
 	r.log.Info("config applied", "file", r.path, "trigger", why, "rules", len(rs.Rules), "policy", rs.Policy.String(),
-		"unchanged", res.Unchanged, "added", res.Added, "removed", res.Removed)
+		"unchanged", res.Unchanged, "added", res.Added, "removed", res.Removed,
+		"sets_created", res.SetsCreated, "sets_removed", res.SetsRemoved, "sets_changed", res.SetsChanged,
+		"set_elements_added", res.ElementsAdded, "set_elements_removed", res.ElementsRemoved,
+		"policy_changed", res.PolicyChanged, "conntrack_changed", res.ConntrackChanged)
 }
 
 // maxSettleWait bounds how long readSettled waits for a file written

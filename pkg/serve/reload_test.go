@@ -2,6 +2,7 @@ package serve
 
 import (
 	"bytes"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/xdpfw/xdpfw/internal/privtest"
 	"github.com/xdpfw/xdpfw/pkg/loader"
+	"github.com/xdpfw/xdpfw/pkg/rules"
 )
 
 // TestReloadMissingFileOnce: a config file that is gone is reported once,
@@ -128,5 +130,58 @@ func TestReloadAllowDefaultRoute(t *testing.T) {
 	r.reload("SIGHUP", true)
 	if st := r.current(); !st.ok {
 		t.Fatalf("a set file of 0.0.0.0/0 with --allow-default-route: %s\n%s", st.err, out.String())
+	}
+}
+
+// TestReloadSaysWhatItPutBack: a reload of the config as it was puts back
+// what other commands changed meanwhile, and its log line counts it: the
+// rules, the sets made, removed and changed, their elements, the policy.
+// It counted the rules alone, so a set add or a policy undone logged as
+// nothing changed ("unchanged=1 added=0 removed=0").
+func TestReloadSaysWhatItPutBack(t *testing.T) {
+	privtest.Require(t)
+	pin, dir := privtest.PinDir(t), t.TempDir()
+	conf := filepath.Join(dir, "xdpfw.yaml")
+	const text = "policy: drop\nsets:\n  feed:\n    family: ipv4\n    elements: [192.0.2.1, 192.0.2.2]\nrules:\n  - {src: \"@feed\", action: pass}\n"
+	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	r := &reloader{dir: pin, path: conf, log: newLogger(&out, time.Minute)}
+	r.reload("start", true)
+	s, err := loader.Open(pin)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	rule, err := rules.NewRule(5, "drop", map[string]string{"proto": "udp", "dport": "53"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AddRule(rule); err != nil {
+		t.Fatal(err)
+	}
+	add := []netip.Prefix{netip.MustParsePrefix("198.51.100.0/24"), netip.MustParsePrefix("203.0.113.7/32")}
+	del := []netip.Prefix{netip.MustParsePrefix("192.0.2.1/32")}
+	if _, err := s.ChangeSet("feed", add, del); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateSet("extra", rules.FamilyIPv4); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ChangeSet("extra", add[:1], nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SetPolicy(rules.Pass); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	out.Reset()
+	r.reload("SIGHUP", true)
+	for _, want := range []string{"msg=\"config applied\"", "rules=1 ", "unchanged=1 added=0 removed=1 ",
+		"sets_created=0 sets_removed=1 sets_changed=1 ", "set_elements_added=1 set_elements_removed=3 ",
+		"policy_changed=true ", "conntrack_changed=false"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the reload putting back a rule, a set, elements and the policy logged %q, want %q in it", out.String(), want)
+		}
 	}
 }
