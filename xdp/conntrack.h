@@ -324,7 +324,7 @@ static __always_inline int ct_tcp_valid(__u32 flags)
  * Learns from p, a packet going out: the egress program's work. Answering
  * someone's ping starts nothing, nor does a RST of no flow.
  */
-static __always_inline void ct_learn_view(struct ct_view *v, __u64 now, __u32 has_ack, __u32 ack)
+static __always_inline void ct_learn_view(struct ct_view *v, __u64 now, __u32 ack_kind, __u32 ack)
 {
 	struct ct_val *fl, nv = {};
 	__u32 flags = v->tcp_flags, tcp = v->kind == CT_KIND_TCP;
@@ -347,7 +347,7 @@ static __always_inline void ct_learn_view(struct ct_view *v, __u64 now, __u32 ha
 		else if (tcp && (flags & (TCP_SYN | TCP_ACK)) != TCP_SYN)
 			nv.tcp = CT_TCP_ESTABLISHED;
 		ct_tcp_flags(&nv, flags);
-		nv.has_ack = has_ack;
+		nv.ack_kind = ack_kind;
 		nv.ack = ack;
 		if (!bpf_map_update_elem(&ct, &v->key, &nv, BPF_ANY))
 			ct_count(CTS_INSERTS);
@@ -375,15 +375,14 @@ static __always_inline void ct_learn_view(struct ct_view *v, __u64 now, __u32 ha
 		fl->replied = 1;
 	}
 	ct_tcp_flags(fl, flags);
-	if (has_ack) {
-		fl->has_ack = 1;
+	/* What a RST coming in is checked against (enum ct_ack). A SYN opens
+	 * a sequence space whatever the flow's state (its connection may have
+	 * ended unseen): what was kept is another connection's, and a RST
+	 * refusing the SYN carries sequence number 0 and acknowledges the
+	 * SYN (RFC 9293 3.10.7.1). */
+	if (ack_kind) {
+		fl->ack_kind = ack_kind;
 		fl->ack = ack;
-	} else if (tcp && (flags & (TCP_SYN | TCP_ACK)) == TCP_SYN) {
-		/* A SYN opens a sequence space, whatever the flow's state (its
-		 * connection may have ended unseen): the acknowledgement kept
-		 * is another connection's, and a RST refusing the SYN carries
-		 * sequence number 0 (RFC 9293 3.10.7.1). */
-		fl->has_ack = 0;
 	}
 	fl->last_seen = now;
 }
@@ -523,18 +522,26 @@ static __always_inline __u32 ct_frag_proto(const struct pkt *p)
 	return p->family == 4 ? p->proto_key & 0xff : 0;
 }
 
-/* Whether p, a TCP RST coming in, has its sequence number from ack, the
- * last this host acknowledged, to CT_RST_WINDOW past it. */
-static __always_inline int ct_rst_in_window(struct xdp_md *ctx, const struct pkt *p, __u32 ack)
+/* Whether p, a TCP RST coming in with flags, may close fl (enum ct_ack):
+ * after the host's SYN, with ACK set and acknowledging it, as Linux in
+ * SYN-SENT; after its acknowledgements, with its sequence number from the
+ * last to CT_RST_WINDOW past it. The frame is read only for a RST. */
+static __always_inline int ct_rst_valid(struct xdp_md *ctx, const struct pkt *p,
+					const struct ct_val *fl, __u32 flags)
 {
 	struct frame f = { .ctx = ctx, .frags = 1, .len = p->len };
-	__u8 *h = pkt_at(&f, p->l4off + 4, 4);
-	__u32 seq;
+	__u32 syn = fl->ack_kind == CT_ACK_SYN, n;
+	__u8 *h;
 
+	if (!syn && fl->ack_kind != CT_ACK_SENT)
+		return 1;
+	if (syn && !(flags & TCP_ACK))
+		return 0;
+	h = pkt_at(&f, p->l4off + (syn ? 8 : 4), 4);   /* its ack, or its seq */
 	if (!h)
 		return 0;
-	seq = ((__u32)h[0] << 24) | ((__u32)h[1] << 16) | ((__u32)h[2] << 8) | h[3];
-	return seq - ack <= CT_RST_WINDOW;
+	n = ((__u32)h[0] << 24) | ((__u32)h[1] << 16) | ((__u32)h[2] << 8) | h[3];
+	return syn ? n == fl->ack : n - fl->ack <= CT_RST_WINDOW;
 }
 
 /* The state of p, a packet coming in, moving its flow on. */
@@ -579,8 +586,8 @@ static __always_inline __u32 ct_place(struct xdp_md *ctx, const struct pkt *p)
 	    (v.kind == CT_KIND_TCP && fl->tcp >= CT_TCP_CLOSING &&
 	     (v.tcp_flags & (TCP_SYN | TCP_ACK | TCP_RST | TCP_FIN)) == TCP_SYN))
 		return ct_unknown(&v);
-	if (v.kind == CT_KIND_TCP && (v.tcp_flags & TCP_RST) && fl->has_ack &&
-	    !ct_rst_in_window(ctx, p, fl->ack))
+	if (v.kind == CT_KIND_TCP && (v.tcp_flags & TCP_RST) &&
+	    !ct_rst_valid(ctx, p, fl, v.tcp_flags))
 		return CT_INVALID;
 	if (v.kind == CT_KIND_TCP &&
 	    ((fl->tcp == CT_TCP_SYN_SENT &&
@@ -657,7 +664,7 @@ __noinline int ct_learn(struct __sk_buff *skb, struct pkt *p)
 {
 	struct frame f = { .ctx = skb, .frags = 1, .skb = 1 };
 	struct ct_view v;
-	__u32 has_ack = 0, ack = 0;
+	__u32 ack_kind = CT_ACK_NONE, ack = 0;
 
 	if (!skb || !p)
 		return 0;
@@ -666,16 +673,19 @@ __noinline int ct_learn(struct __sk_buff *skb, struct pkt *p)
 	ct_count(CTS_EGRESS);
 	if (parse_frame(&f, p) != PARSE_OK || !ct_view(p, 1, &v))
 		return 0;
-	/* the acknowledgement a RST coming in is checked against */
-	if (v.kind == CT_KIND_TCP && (v.tcp_flags & TCP_ACK)) {
-		__u8 *h = pkt_at(&f, p->l4off + 8, 4);
+	/* what a RST coming in is checked against: the segment's
+	 * acknowledgement, or a lone SYN's sequence number and the one it
+	 * takes */
+	if (v.kind == CT_KIND_TCP && (v.tcp_flags & (TCP_SYN | TCP_ACK))) {
+		__u32 syn = !(v.tcp_flags & TCP_ACK);
+		__u8 *h = pkt_at(&f, p->l4off + (syn ? 4 : 8), 4);
 
 		if (h) {
-			has_ack = 1;
-			ack = ((__u32)h[0] << 24) | ((__u32)h[1] << 16) | ((__u32)h[2] << 8) | h[3];
+			ack_kind = syn ? CT_ACK_SYN : CT_ACK_SENT;
+			ack = (((__u32)h[0] << 24) | ((__u32)h[1] << 16) | ((__u32)h[2] << 8) | h[3]) + syn;
 		}
 	}
-	ct_learn_view(&v, ct_now(), has_ack, ack);
+	ct_learn_view(&v, ct_now(), ack_kind, ack);
 	return 0;
 }
 

@@ -38,6 +38,7 @@ struct go_layout {
 	enum ct_state ct_state;
 	enum ct_kind ct_kind;
 	enum ct_tcp ct_tcp;
+	enum ct_ack ct_ack;
 	enum ct_tcp_valid ct_tcp_valid;
 	enum ct_timeout ct_timeout;
 	enum ct_limits ct_limits;

@@ -828,6 +828,20 @@ enum ct_tcp {
 	CT_TCP_CLOSE,                       /* a RST seen either way */
 };
 
+/* What ct_val.ack holds: what a RST coming in on the flow is checked
+ * against. 0 and 1 are what records before CT_ACK_SYN held (has_ack). */
+enum ct_ack {
+	CT_ACK_NONE     = 0,                /* nothing: any RST closes the flow */
+	/* The acknowledgement number of the last segment with ACK this host
+	 * sent: a RST's sequence number must lie from it to CT_RST_WINDOW
+	 * past it. */
+	CT_ACK_SENT     = 1,
+	/* This host's last SYN out (without ACK) had sequence number ack - 1:
+	 * a RST is taken only with ACK set and acknowledging exactly ack, as
+	 * Linux in SYN-SENT (tcp_rcv_synsent_state_process) takes it. */
+	CT_ACK_SYN      = 2,
+};
+
 /* The TCP flag combinations a stack sends, as Linux's conntrack takes
  * them (tcp_valid_flags): bit n set when FIN|SYN|RST|ACK|URG of a segment
  * (its flags & CT_TCP_FLAGS) is n. Any other (none, FIN without ACK, SYN
@@ -861,7 +875,7 @@ enum ct_limits {
 	 * yet is answered by whichever server takes it, so its flow is keyed
 	 * by the ports alone (and zero addresses). */
 	/* A RST coming in closes its flow only when its sequence number is
-	 * at most this far past what this host last acknowledged; one
+	 * at most this far past what this host acknowledged (CT_ACK_SENT); one
 	 * outside is invalid and leaves the flow as it was, so a blind
 	 * spoofer must guess the number within a 4096th of its space.
 	 * Every RST a peer sends in answer to a segment of this host carries
@@ -900,10 +914,10 @@ struct ct_val {
 	__u8 kind;                          /* CT_KIND_* */
 	__u8 tcp;                           /* CT_TCP_*, TCP only */
 	__u8 replied;                       /* a packet came back */
-	__u8 has_ack;                       /* ack holds one: TCP only */
-	/* The acknowledgement number of the last segment this host sent
-	 * (host order): where the other side's sequence stands, against
-	 * which a RST coming in is checked (CT_RST_WINDOW). */
+	__u8 ack_kind;                      /* CT_ACK_*: what ack is; TCP only */
+	/* Host order: the acknowledgement number this host last sent
+	 * (where the other side's sequence stands), or what the answer to
+	 * its SYN must acknowledge; a RST coming in is checked against it. */
 	__u32 ack;
 };
 

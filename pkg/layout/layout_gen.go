@@ -292,6 +292,13 @@ const (
 	CtTcpClose       = 4
 )
 
+// enum ct_ack
+const (
+	CtAckNone = 0
+	CtAckSent = 1
+	CtAckSyn  = 2
+)
+
 // enum ct_tcp_valid
 const (
 	CtTcpFlags = 55
@@ -468,7 +475,7 @@ type CtVal struct {
 	Kind     uint8
 	Tcp      uint8
 	Replied  uint8
-	HasAck   uint8
+	AckKind  uint8
 	Ack      uint32
 }
 

@@ -184,6 +184,30 @@ func TestConntrackAgreement(t *testing.T) {
 				{name: "connection refused", frame: in.TCPSeq(443, 40007, "RA", 0), at: time.Second, want: ctEst, pass: true},
 				{name: "after the close timeout", frame: in.TCP(443, 40007, "A"), at: 12 * time.Second, want: ctInv},
 			}},
+			// A RST answering the host's SYN closes the flow only with
+			// ACK set and acknowledging the SYN (its number 999 and
+			// the one it takes), as Linux in SYN-SENT takes it: a
+			// spoofer closed a connection being opened with any RST on
+			// its ports. The ones refused leave the flow as it was:
+			// a SYN sent, 120 s, not closed, 10 s.
+			{"tcp RST in syn-sent", hostFW, []ctStep{
+				{name: "SYN out", out: true, frame: out.TCP(40012, 443, "S")},
+				{name: "RST without ACK", frame: in.TCPSeq(443, 40012, "R", 0), at: time.Second, want: ctInv},
+				{name: "RST-ACK of one past the SYN's", frame: in.TCPRaw(443, 40012, 0x14, 0, 1001), at: time.Second, want: ctInv},
+				{name: "RST-ACK of the SYN's own number", frame: in.TCPRaw(443, 40012, 0x14, 0, 999), at: time.Second, want: ctInv},
+				{name: "RST-ACK of 0", frame: in.TCPRaw(443, 40012, 0x14, 1000, 0), at: time.Second, want: ctInv},
+				{name: "SYN-ACK after the close timeout", frame: in.TCP(443, 40012, "SA"), at: 20 * time.Second, want: ctEst, pass: true},
+				{name: "SYN out", out: true, frame: out.TCP(40013, 443, "S"), at: 30 * time.Second},
+				{name: "connection refused", frame: in.TCP(443, 40013, "RA"), at: 31 * time.Second, want: ctEst, pass: true},
+				{name: "closed", frame: in.TCP(443, 40013, "SA"), at: 42 * time.Second, want: ctInv},
+				// Until the host acknowledges the SYN-ACK, its SYN is
+				// all a RST can answer.
+				{name: "SYN out again", out: true, frame: out.TCP(40014, 443, "S"), at: 50 * time.Second},
+				{name: "SYN-ACK", frame: in.TCP(443, 40014, "SA"), at: 50 * time.Second, want: ctEst, pass: true},
+				{name: "RST in the window before the host's ACK", frame: in.TCP(443, 40014, "R"), at: 50 * time.Second, want: ctInv},
+				{name: "ACK out", out: true, frame: out.TCP(40014, 443, "A"), at: 51 * time.Second},
+				{name: "RST in the window after it", frame: in.TCP(443, 40014, "R"), at: 51 * time.Second, want: ctEst, pass: true},
+			}},
 			{"tcp port reuse after close", hostFW, []ctStep{
 				{name: "SYN out", out: true, frame: out.TCP(40002, 80, "S")},
 				{name: "SYN-ACK", frame: in.TCP(80, 40002, "SA"), want: ctEst, pass: true},

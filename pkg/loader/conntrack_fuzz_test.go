@@ -1,6 +1,7 @@
 package loader
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -23,12 +24,15 @@ import (
 
 // ctGen draws a sequence's choices; pick(n) is in [0, n). acks is the
 // acknowledgement number the host last sent on each TCP flow, where the
-// sequence numbers of the segments drawn coming in on it cluster; last
+// sequence numbers of the segments drawn coming in on it cluster; syns
+// the number after its last lone SYN's, where their acknowledgement
+// numbers do (a RST must acknowledge that SYN); last
 // is the flow it last sent a segment on, where many go either way (most
 // would meet no flow else, and say nothing of the RST window).
 type ctGen struct {
 	pick    func(n int) int
 	acks    map[ctGenFlow]uint32
+	syns    map[ctGenFlow]uint32
 	last    ctGenFlow
 	hasLast bool
 }
@@ -40,7 +44,7 @@ type ctGenFlow struct {
 }
 
 func newCTGen(pick func(n int) int) *ctGen {
-	return &ctGen{pick: pick, acks: map[ctGenFlow]uint32{}}
+	return &ctGen{pick: pick, acks: map[ctGenFlow]uint32{}, syns: map[ctGenFlow]uint32{}}
 }
 
 func (g *ctGen) of(xs ...uint16) uint16 { return xs[g.pick(len(xs))] }
@@ -111,6 +115,8 @@ func (g *ctGen) tcp(out bool, local, remote string, lp, rp uint16) ([]byte, stri
 		seq, ack := g.ackNumber(), g.ackNumber()
 		if flags&0x10 != 0 {
 			g.acks[fl] = ack
+		} else if flags&0x02 != 0 {
+			g.syns[fl] = seq + 1
 		}
 		g.last, g.hasLast = fl, true
 		p := fixtures.Peer{Src: local, Dst: remote}
@@ -121,6 +127,9 @@ func (g *ctGen) tcp(out bool, local, remote string, lp, rp uint16) ([]byte, stri
 		near = g.ackNumber()
 	}
 	seq, ack := g.seqNear(near), g.ackNumber()
+	if syn, ok := g.syns[fl]; ok && g.pick(2) == 0 {
+		ack = syn + []uint32{0, 0, 1, ^uint32(0)}[g.pick(4)] // it, one past, one before
+	}
 	p := fixtures.Peer{Src: remote, Dst: local}
 	return p.TCPRaw(rp, lp, flags, seq, ack), fmt.Sprintf("tcp %s seq %d ack %d %s", name, seq, ack, p)
 }
@@ -339,17 +348,27 @@ func agreeOnFrame(t testing.TB, c *ctPair, frame []byte) (found map[string]model
 		}{"an error quoting it", false, fixtures.Peer{Src: router, Dst: p.Src.String()}.ICMPError(typ, 3, frame), 2 * time.Second})
 	}
 	// Last, as it closes the flow: a RST answering a TCP segment, with
-	// the segment's own sequence number (the frame going out is the only
-	// one the flow learns, so a RST among the steps before met no flow).
+	// the segment's own sequence number and acknowledging the number
+	// after it, as a refusal of a SYN does (the frame going out is the
+	// only one the flow learns, so a RST among the steps before met no
+	// flow); before it, two a SYN's flow refuses: one without ACK, one
+	// acknowledging a number past.
 	if p := model.Decode(frame); !p.Malformed && p.HasTCPFlags {
-		rst := answer(frame)
-		rst[p.L4Off+13] = 0x14
-		seq = append(seq, struct {
+		for _, r := range []struct {
 			name  string
-			out   bool
-			frame []byte
-			at    time.Duration
-		}{"a RST answering it", false, rst, 3 * time.Second})
+			flags uint8
+			past  uint32
+		}{{"a RST without ACK", 0x04, 1}, {"a RST acknowledging past it", 0x14, 2}, {"a RST answering it", 0x14, 1}} {
+			rst := answer(frame)
+			rst[p.L4Off+13] = r.flags
+			binary.BigEndian.PutUint32(rst[p.L4Off+8:], p.TCPSeq+r.past)
+			seq = append(seq, struct {
+				name  string
+				out   bool
+				frame []byte
+				at    time.Duration
+			}{r.name, false, rst, 3 * time.Second})
+		}
 	}
 	found = map[string]model.CTState{}
 	for _, s := range seq {
@@ -370,7 +389,7 @@ func TestConntrackAgreementFixtures(t *testing.T) {
 	privtest.Require(t)
 	for name, rs := range map[string]string{"hostfw": hostFW, "no-ct": noCT} {
 		c := newCTPair(t, rs)
-		established, related := 0, 0
+		established, related, refused := 0, 0, 0
 		for _, fx := range fixtures.All() {
 			if fx.Name == "multiflow" {
 				continue // many flows of the same few shapes
@@ -386,14 +405,18 @@ func TestConntrackAgreementFixtures(t *testing.T) {
 				if found["an error quoting it"] == model.CTRelated {
 					related++
 				}
+				if found["a RST without ACK"] == model.CTInvalid && found["a RST acknowledging past it"] == model.CTInvalid &&
+					found["a RST answering it"] == model.CTEstablished {
+					refused++ // a SYN's flow: only its refusal closes it
+				}
 			}
 			if t.Failed() {
 				t.Fatalf("%s: %s disagrees", name, fx.Name)
 			}
 		}
-		t.Logf("%s: %d answers established, %d errors related", name, established, related)
-		if name == "hostfw" && (established < 100 || related < 100) {
-			t.Errorf("%s: only %d answers established and %d errors related", name, established, related)
+		t.Logf("%s: %d answers established, %d errors related, %d SYNs refused only by their refusal", name, established, related, refused)
+		if name == "hostfw" && (established < 100 || related < 100 || refused < 20) {
+			t.Errorf("%s: only %d answers established, %d errors related and %d SYNs refused only by their refusal", name, established, related, refused)
 		}
 	}
 }

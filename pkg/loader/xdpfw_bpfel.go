@@ -152,7 +152,7 @@ type xdpfwCtVal struct {
 	Kind     uint8
 	Tcp      uint8
 	Replied  uint8
-	HasAck   uint8
+	AckKind  uint8
 	Ack      uint32
 }
 

@@ -120,12 +120,13 @@ type Flow struct {
 	tcp      tcpState
 	Replied  bool          // a packet came back
 	LastSeen time.Duration // the time of the last packet either way
-	// The acknowledgement number of the last segment this host sent on
-	// a TCP flow, where the other side's sequence stands (hasAck: one
-	// was sent): a RST coming in far from it is spoofed (rstInWindow).
-	ack    uint32
-	hasAck bool
-	elem   *list.Element
+	// What a RST coming in on a TCP flow is checked against (rstValid):
+	// by ackKind (layout.CtAck*), the acknowledgement number of the last
+	// segment this host sent, where the other side's sequence stands, or
+	// what the answer to the host's SYN must acknowledge.
+	ack     uint32
+	ackKind uint8
+	elem    *list.Element
 }
 
 func (f *Flow) String() string {
@@ -266,13 +267,14 @@ func (t *Tracker) Egress(p *Packet, frame []byte, now time.Duration) {
 	t.tcpFlags(f, v.tcpFlags)
 	switch {
 	case v.kind == kindTCP && v.tcpFlags&tcpACK != 0:
-		f.ack, f.hasAck = v.ack, true
+		f.ack, f.ackKind = v.ack, layout.CtAckSent
 	case v.kind == kindTCP && v.tcpFlags&tcpSYN != 0:
 		// A SYN opens a sequence space, whatever the flow's state (its
 		// connection may have ended unseen): the acknowledgement kept is
 		// another connection's, and a RST refusing the SYN carries
-		// sequence number 0 (RFC 9293 3.10.7.1).
-		f.hasAck = false
+		// sequence number 0 and acknowledges the SYN, which takes one
+		// number (RFC 9293 3.10.7.1).
+		f.ack, f.ackKind = v.seq+1, layout.CtAckSyn
 	}
 	t.touch(f, now)
 }
@@ -349,7 +351,7 @@ func (t *Tracker) Ingress(p *Packet, frame []byte, now time.Duration) CTState {
 		v.kind == kindTCP && f.tcp >= tcpClosing && v.tcpFlags&(tcpSYN|tcpACK|tcpRST|tcpFIN) == tcpSYN {
 		return t.unknown(v)
 	}
-	if v.kind == kindTCP && v.tcpFlags&tcpRST != 0 && f.hasAck && !rstInWindow(v.seq, f.ack) {
+	if v.kind == kindTCP && v.tcpFlags&tcpRST != 0 && !rstValid(f, v) {
 		return CTInvalid // and the flow stays as it was
 	}
 	switch {
@@ -381,6 +383,22 @@ func (t *Tracker) Ingress(p *Packet, frame []byte, now time.Duration) CTState {
 // established, and a SYN-RST closed the flow).
 func tcpValid(flags uint8) bool {
 	return layout.CtTcpValid>>(flags&layout.CtTcpFlags)&1 != 0
+}
+
+// rstValid reports whether v, a RST coming in on f, may close it. After
+// the host's SYN (and before it sends anything with ACK) only one with
+// ACK set acknowledging the SYN, as Linux in SYN-SENT takes a RST
+// (tcp_rcv_synsent_state_process): a spoofer must guess the host's
+// initial sequence number, where any RST on the ports closed the flow.
+// After its acknowledgements, one in the window from them (rstInWindow).
+func rstValid(f *Flow, v flowView) bool {
+	switch f.ackKind {
+	case layout.CtAckSyn:
+		return v.tcpFlags&tcpACK != 0 && v.ack == f.ack
+	case layout.CtAckSent:
+		return rstInWindow(v.seq, f.ack)
+	}
+	return true
 }
 
 // rstInWindow reports whether a RST coming in with sequence number seq

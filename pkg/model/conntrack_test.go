@@ -47,6 +47,11 @@ func (b ctPkt) tcp(sport, dport uint16, flags string) []byte {
 	return fixtures.Peer{Src: b.src, Dst: b.dst}.TCP(sport, dport, flags)
 }
 
+// tcpRaw is a segment with the flag byte flags and the given numbers.
+func (b ctPkt) tcpRaw(sport, dport uint16, flags uint8, seq, ack uint32) []byte {
+	return fixtures.Peer{Src: b.src, Dst: b.dst}.TCPRaw(sport, dport, flags, seq, ack)
+}
+
 func (b ctPkt) udp(sport, dport uint16) []byte {
 	return b.frame(layers.IPProtocolUDP, &layers.UDP{SrcPort: layers.UDPPort(sport), DstPort: layers.UDPPort(dport)}, gopacket.Payload("dns?"))
 }
@@ -199,6 +204,25 @@ func TestConntrackTCPResetAndSynTimeout(t *testing.T) {
 		{name: "answer after 120 s", frame: in.tcp(80, 40002, "SA"), at: 321 * time.Second, want: CTInvalid},
 		{name: "a RST out starts nothing", out: true, frame: out.tcp(40003, 80, "R"), at: 400 * time.Second},
 		{name: "so nothing comes back on it", frame: in.tcp(80, 40003, "A"), at: 400 * time.Second, want: CTInvalid},
+	})
+}
+
+// TestConntrackTCPResetInSynSent: after the host's SYN (sequence number
+// 999), a RST closes the flow only with ACK set and acknowledging 1000,
+// as Linux in SYN-SENT takes it; the others leave it a SYN sent (120 s),
+// not closed (10 s).
+func TestConntrackTCPResetInSynSent(t *testing.T) {
+	eachFamily(t, func(t *testing.T, _ ctFamily, out, in ctPkt) []ctStep {
+		return []ctStep{
+			{name: "SYN out", out: true, frame: out.tcpRaw(40200, 443, tcpSYN, 999, 0)},
+			{name: "RST without ACK", frame: in.tcpRaw(443, 40200, tcpRST, 0, 1000), at: time.Second, want: CTInvalid},
+			{name: "RST-ACK of one past", frame: in.tcpRaw(443, 40200, tcpRST|tcpACK, 0, 1001), at: time.Second, want: CTInvalid},
+			{name: "RST-ACK of one before", frame: in.tcpRaw(443, 40200, tcpRST|tcpACK, 0, 999), at: time.Second, want: CTInvalid},
+			{name: "left a SYN sent", frame: in.tcpRaw(443, 40200, tcpSYN|tcpACK, 5000, 1000), at: 20 * time.Second, want: CTEstablished},
+			{name: "SYN out", out: true, frame: out.tcpRaw(40201, 443, tcpSYN, ^uint32(0), 0), at: 30 * time.Second},
+			{name: "refused, the number wrapping past 0", frame: in.tcpRaw(443, 40201, tcpRST|tcpACK, 0, 0), at: 30 * time.Second, want: CTEstablished},
+			{name: "closed", frame: in.tcpRaw(443, 40201, tcpSYN|tcpACK, 5000, 0), at: 41 * time.Second, want: CTInvalid},
+		}
 	})
 }
 
