@@ -375,12 +375,16 @@ static __always_inline void ct_learn_view(struct ct_view *v, __u64 now, __u32 ac
 		fl->replied = 1;
 	}
 	ct_tcp_flags(fl, flags);
-	/* What a RST coming in is checked against (enum ct_ack). A SYN opens
-	 * a sequence space whatever the flow's state (its connection may have
-	 * ended unseen): what was kept is another connection's, and a RST
-	 * refusing the SYN carries sequence number 0 and acknowledges the
-	 * SYN (RFC 9293 3.10.7.1). */
-	if (ack_kind) {
+	/* What a RST coming in is checked against (enum ct_ack). A SYN or
+	 * SYN-ACK opens a sequence space whatever the flow's state (its
+	 * connection may have ended unseen): what was kept is another
+	 * connection's, and a RST refusing a SYN carries sequence number 0
+	 * and acknowledges the SYN (RFC 9293 3.10.7.1). Else the highest
+	 * acknowledgement in sequence space stays: a segment retransmitted
+	 * or sent out of order does not move it back. */
+	if (ack_kind == CT_ACK_SYN ||
+	    (ack_kind == CT_ACK_SENT && ((flags & TCP_SYN) || fl->ack_kind != CT_ACK_SENT ||
+					 (__s32)(ack - fl->ack) > 0))) {
 		fl->ack_kind = ack_kind;
 		fl->ack = ack;
 	}

@@ -832,9 +832,9 @@ enum ct_tcp {
  * against. 0 and 1 are what records before CT_ACK_SYN held (has_ack). */
 enum ct_ack {
 	CT_ACK_NONE     = 0,                /* nothing: any RST closes the flow */
-	/* The acknowledgement number of the last segment with ACK this host
-	 * sent: a RST's sequence number must lie from it to CT_RST_WINDOW
-	 * past it. */
+	/* The highest acknowledgement number (in sequence space) of the
+	 * segments this host sent since its last SYN or SYN-ACK: a RST's
+	 * sequence number must lie from it to CT_RST_WINDOW past it. */
 	CT_ACK_SENT     = 1,
 	/* This host's last SYN out (without ACK) had sequence number ack - 1:
 	 * a RST is taken only with ACK set and acknowledging exactly ack, as
@@ -915,7 +915,7 @@ struct ct_val {
 	__u8 tcp;                           /* CT_TCP_*, TCP only */
 	__u8 replied;                       /* a packet came back */
 	__u8 ack_kind;                      /* CT_ACK_*: what ack is; TCP only */
-	/* Host order: the acknowledgement number this host last sent
+	/* Host order: the highest acknowledgement number this host sent
 	 * (where the other side's sequence stands), or what the answer to
 	 * its SYN must acknowledge; a RST coming in is checked against it. */
 	__u32 ack;

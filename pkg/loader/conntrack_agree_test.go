@@ -208,6 +208,24 @@ func TestConntrackAgreement(t *testing.T) {
 				{name: "ACK out", out: true, frame: out.TCP(40014, 443, "A"), at: 51 * time.Second},
 				{name: "RST in the window after it", frame: in.TCP(443, 40014, "R"), at: 51 * time.Second, want: ctEst, pass: true},
 			}},
+			// The host's acknowledgement kept is its highest in
+			// sequence space, wrapping past 2^32: a segment
+			// retransmitted or sent out of order does not move it back,
+			// where it let RSTs from before the highest in. Its SYN-ACK
+			// starts anew, its number lower or not.
+			{"tcp acknowledgement kept is the highest", hostFW, []ctStep{
+				{name: "ACK out", out: true, frame: out.TCPRaw(40015, 443, 0x10, 100, 5000)},
+				{name: "ACK out, retransmitted", out: true, frame: out.TCPRaw(40015, 443, 0x10, 100, 4000)},
+				{name: "RST in behind the highest", frame: in.TCPRaw(443, 40015, 0x04, 4500, 0), want: ctInv},
+				{name: "RST in at the highest", frame: in.TCPRaw(443, 40015, 0x04, 5000, 0), want: ctEst, pass: true},
+				{name: "ACK out", out: true, frame: out.TCPRaw(40016, 443, 0x10, 100, 0xffffff00), at: 20 * time.Second},
+				{name: "ACK out past 2^32", out: true, frame: out.TCPRaw(40016, 443, 0x18, 100, 0x100), at: 20 * time.Second},
+				{name: "ACK out before it, again", out: true, frame: out.TCPRaw(40016, 443, 0x10, 100, 0xffffff00), at: 20 * time.Second},
+				{name: "RST in behind the highest, past 2^32", frame: in.TCPRaw(443, 40016, 0x14, 0xffffff80, 0), at: 20 * time.Second, want: ctInv},
+				{name: "SYN in on the ports", frame: in.TCPRaw(443, 40016, 0x02, 50, 0), at: 20 * time.Second, want: ctEst, pass: true},
+				{name: "SYN-ACK out, a lower acknowledgement", out: true, frame: out.TCPRaw(40016, 443, 0x12, 7000, 51), at: 20 * time.Second},
+				{name: "RST in at it", frame: in.TCPRaw(443, 40016, 0x04, 51, 0), at: 20 * time.Second, want: ctEst, pass: true},
+			}},
 			{"tcp port reuse after close", hostFW, []ctStep{
 				{name: "SYN out", out: true, frame: out.TCP(40002, 80, "S")},
 				{name: "SYN-ACK", frame: in.TCP(80, 40002, "SA"), want: ctEst, pass: true},

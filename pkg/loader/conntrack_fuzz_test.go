@@ -23,7 +23,7 @@ import (
 // frame coming in.
 
 // ctGen draws a sequence's choices; pick(n) is in [0, n). acks is the
-// acknowledgement number the host last sent on each TCP flow, where the
+// highest acknowledgement number the host sent on each TCP flow, where the
 // sequence numbers of the segments drawn coming in on it cluster; syns
 // the number after its last lone SYN's, where their acknowledgement
 // numbers do (a RST must acknowledge that SYN); last
@@ -113,8 +113,8 @@ func (g *ctGen) tcp(out bool, local, remote string, lp, rp uint16) ([]byte, stri
 	fl := ctGenFlow{local, remote, lp, rp}
 	if out {
 		seq, ack := g.ackNumber(), g.ackNumber()
-		if flags&0x10 != 0 {
-			g.acks[fl] = ack
+		if kept, ok := g.acks[fl]; flags&0x10 != 0 && (!ok || flags&0x02 != 0 || int32(ack-kept) > 0) {
+			g.acks[fl] = ack // the highest, as the flow keeps it
 		} else if flags&0x02 != 0 {
 			g.syns[fl] = seq + 1
 		}

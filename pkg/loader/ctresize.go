@@ -300,11 +300,20 @@ func mergeInto(ct *ebpf.Map, k *xdpfwCtKey, v *xdpfwCtVal) (added bool, err erro
 // established, closing, closed). A handshake one table saw, then an
 // established flow nothing answered in the other (the host's ACK past
 // it, picked up there), is replied, as the learner makes such a record
-// seeing both: else the connection is timed as a SYN sent.
+// seeing both: else the connection is timed as a SYN sent. Where both
+// kept the host's acknowledgements, the highest in sequence space stays,
+// as the learner keeps it: the later sighting may be a packet coming in,
+// seen where the host's latest segment out was not.
 func mergeFlow(a, b xdpfwCtVal) xdpfwCtVal {
 	m := a
 	if b.LastSeen > a.LastSeen {
 		m = b
+	}
+	if a.AckKind == layout.CtAckSent && b.AckKind == layout.CtAckSent {
+		m.Ack = a.Ack
+		if int32(b.Ack-a.Ack) > 0 {
+			m.Ack = b.Ack
+		}
 	}
 	m.Replied = max(a.Replied, b.Replied)
 	m.Tcp = max(a.Tcp, b.Tcp)

@@ -232,7 +232,8 @@ func TestCTResizeInstance(t *testing.T) {
 }
 
 // TestMergeFlow: a flow both tables saw during a resize keeps its later
-// sighting, a reply either saw, and the furthest TCP state.
+// sighting, a reply either saw, the furthest TCP state and the highest
+// acknowledgement.
 func TestMergeFlow(t *testing.T) {
 	est := xdpfwCtVal{LastSeen: 100, Kind: layout.CtKindTcp, Tcp: layout.CtTcpEstablished, Replied: 1}
 	syn := xdpfwCtVal{LastSeen: 200, Kind: layout.CtKindTcp, Tcp: layout.CtTcpSynSent}
@@ -258,6 +259,25 @@ func TestMergeFlow(t *testing.T) {
 		if got := mergeFlow(h, picked); got.Replied != 0 {
 			t.Errorf("merge of a pickup and a later TCP state %d: %+v, want not replied", hs, got)
 		}
+	}
+	// The host's highest acknowledgement in sequence space, whichever
+	// record saw it: the later sighting may be a packet coming in.
+	for _, acks := range [][2]uint32{{5000, 4000}, {0x100, 0xffffff00}} {
+		hi := xdpfwCtVal{LastSeen: 100, Kind: layout.CtKindTcp, Tcp: layout.CtTcpEstablished, Replied: 1, AckKind: layout.CtAckSent, Ack: acks[0]}
+		lo := hi
+		lo.LastSeen, lo.Ack = 200, acks[1]
+		for _, got := range []xdpfwCtVal{mergeFlow(hi, lo), mergeFlow(lo, hi)} {
+			if got.Ack != acks[0] || got.AckKind != layout.CtAckSent || got.LastSeen != 200 {
+				t.Errorf("merge of acknowledgements %#x (seen first) and %#x: %+v, want %#x kept, last seen 200", acks[0], acks[1], got, acks[0])
+			}
+		}
+	}
+	// A SYN the host sent since is another connection's: the later
+	// record's stays.
+	est = xdpfwCtVal{LastSeen: 100, Kind: layout.CtKindTcp, Tcp: layout.CtTcpEstablished, AckKind: layout.CtAckSent, Ack: 5000}
+	syn = xdpfwCtVal{LastSeen: 200, Kind: layout.CtKindTcp, AckKind: layout.CtAckSyn, Ack: 1000}
+	if got := mergeFlow(est, syn); got.AckKind != layout.CtAckSyn || got.Ack != 1000 {
+		t.Errorf("merge of an acknowledgement and a later SYN: %+v, want the SYN's", got)
 	}
 	udp := xdpfwCtVal{LastSeen: 50, Kind: layout.CtKindUdp}
 	if got := mergeFlow(udp, xdpfwCtVal{LastSeen: 40, Kind: layout.CtKindUdp, Replied: 1}); got.LastSeen != 50 || got.Replied != 1 {

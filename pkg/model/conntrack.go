@@ -121,8 +121,9 @@ type Flow struct {
 	Replied  bool          // a packet came back
 	LastSeen time.Duration // the time of the last packet either way
 	// What a RST coming in on a TCP flow is checked against (rstValid):
-	// by ackKind (layout.CtAck*), the acknowledgement number of the last
-	// segment this host sent, where the other side's sequence stands, or
+	// by ackKind (layout.CtAck*), the highest acknowledgement number this
+	// host sent (in sequence space), where the other side's sequence
+	// stands, or
 	// what the answer to the host's SYN must acknowledge.
 	ack     uint32
 	ackKind uint8
@@ -265,15 +266,19 @@ func (t *Tracker) Egress(p *Packet, frame []byte, now time.Duration) {
 		f.tcp, f.Replied = tcpEstablished, true
 	}
 	t.tcpFlags(f, v.tcpFlags)
+	// A SYN or SYN-ACK opens a sequence space, whatever the flow's state
+	// (its connection may have ended unseen): the acknowledgement kept is
+	// another connection's, and a RST refusing a SYN carries sequence
+	// number 0 and acknowledges the SYN, which takes one number (RFC 9293
+	// 3.10.7.1). Else the highest acknowledgement in sequence space
+	// stays: a segment retransmitted or sent out of order does not move
+	// it back.
 	switch {
 	case v.kind == kindTCP && v.tcpFlags&tcpACK != 0:
-		f.ack, f.ackKind = v.ack, layout.CtAckSent
+		if v.tcpFlags&tcpSYN != 0 || f.ackKind != layout.CtAckSent || seqAfter(v.ack, f.ack) {
+			f.ack, f.ackKind = v.ack, layout.CtAckSent
+		}
 	case v.kind == kindTCP && v.tcpFlags&tcpSYN != 0:
-		// A SYN opens a sequence space, whatever the flow's state (its
-		// connection may have ended unseen): the acknowledgement kept is
-		// another connection's, and a RST refusing the SYN carries
-		// sequence number 0 and acknowledges the SYN, which takes one
-		// number (RFC 9293 3.10.7.1).
 		f.ack, f.ackKind = v.seq+1, layout.CtAckSyn
 	}
 	t.touch(f, now)
@@ -401,8 +406,13 @@ func rstValid(f *Flow, v flowView) bool {
 	return true
 }
 
+// seqAfter reports whether sequence number a is after b: in the half of
+// the sequence space that follows b (RFC 1982's serial numbers, as
+// Linux's after()).
+func seqAfter(a, b uint32) bool { return int32(a-b) > 0 }
+
 // rstInWindow reports whether a RST coming in with sequence number seq
-// is from ack, the last this host acknowledged, to layout.CtRstWindow
+// is from ack, the highest this host acknowledged, to layout.CtRstWindow
 // past it: the peer's RST answering a segment of this host carries exactly
 // that number (RFC 9293 3.10.7.1), and one a blind spoofer sends must hit
 // a 4096th of the sequence space. A RST an abort sends with more in

@@ -226,6 +226,22 @@ func TestConntrackTCPResetInSynSent(t *testing.T) {
 	})
 }
 
+// TestConntrackTCPAckHighest: the acknowledgement a RST is checked
+// against is the host's highest in sequence space (wrapping past 2^32),
+// not its last: a retransmitted or reordered segment out moved it back.
+// A SYN-ACK out starts anew.
+func TestConntrackTCPAckHighest(t *testing.T) {
+	eachFamily(t, func(t *testing.T, _ ctFamily, out, in ctPkt) []ctStep {
+		return []ctStep{
+			{name: "ACK out", out: true, frame: out.tcpRaw(40300, 443, tcpACK, 100, 0x100)},
+			{name: "ACK out, sent before it", out: true, frame: out.tcpRaw(40300, 443, tcpACK, 100, 0xffffff00)},
+			{name: "RST behind the highest", frame: in.tcpRaw(443, 40300, tcpRST, 0xffffff80, 0), want: CTInvalid},
+			{name: "SYN-ACK out, a lower acknowledgement", out: true, frame: out.tcpRaw(40300, 443, tcpSYN|tcpACK, 100, 0x50)},
+			{name: "RST at it", frame: in.tcpRaw(443, 40300, tcpRST, 0x50, 0), want: CTEstablished},
+		}
+	})
+}
+
 // TestConntrackTCPPickup: a flow picked up from a segment the host sends
 // mid-stream (an ACK of no known flow: its record flushed or evicted,
 // or an ACK scan from here) is timed as a SYN sent until a packet comes
