@@ -3,6 +3,7 @@ package loader
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/vishvananda/netlink"
 
@@ -163,6 +164,17 @@ func (s *State) Status() (Status, error) {
 	}
 	st := Status{PinDir: s.dir, Loaded: true, Policy: policy.String(), Rules: nrules, CTFlows: int(flows), CTIdle: flows == layout.CtIdleEntries,
 		Interfaces: atts, Problems: []Problem{}}
+	orphans, err := s.Orphans()
+	if err != nil {
+		return st, err
+	}
+	// An orphan on an interface the state lists replaced the state's
+	// program there: one problem, replaced, which names it, not an orphan
+	// too.
+	orphaned := map[int]bool{}
+	for _, o := range orphans {
+		orphaned[o.Ifindex] = o.listed
+	}
 	for _, a := range atts {
 		if a.Attached && a.Egress == EgressNone {
 			st.Problems = append(st.Problems, Problem{Iface: a.Iface, Ifindex: a.Ifindex, Kind: "egress",
@@ -186,15 +198,15 @@ func (s *State) Status() (Status, error) {
 			if x := link.Attrs().Xdp; x != nil && x.ProgId != 0 {
 				p.ProgID = x.ProgId
 				p.Detail = fmt.Sprintf("%s runs XDP program id %d, not the pinned xdpfw's", a.Iface, x.ProgId)
+				if orphaned[a.Ifindex] {
+					p.Detail = fmt.Sprintf("%s runs an xdpfw program (id %d) that no pin directory holds, not the pinned xdpfw's", a.Iface, x.ProgId)
+				}
 			}
 			p.Fix = fmt.Sprintf("xdpfw attach %s (--force to replace another program), or xdpfw detach %s", a.Iface, a.Iface)
 		}
 		st.Problems = append(st.Problems, p)
 	}
-	orphans, err := s.Orphans()
-	if err != nil {
-		return st, err
-	}
+	orphans = slices.DeleteFunc(orphans, func(o Orphan) bool { return o.listed })
 	st.Problems = append(st.Problems, OrphanProblems(orphans, s.dir, true)...)
 	if pid, alive, err := s.CaptureOwner(); err != nil {
 		return st, err

@@ -171,6 +171,9 @@ type Orphan struct {
 	// attach killed after the learner went on (before the XDP program,
 	// or before the record). It goes with the orphan.
 	learner bool
+	// listed: the state lists the interface, whose program the orphan
+	// replaced; status names it once, as replaced.
+	listed bool
 }
 
 // findOrphans lists the interfaces of this network namespace running a
@@ -212,7 +215,7 @@ func findOrphans(dir string, n objectNames, listed map[int]bool, ids progIDs) ([
 			}
 		}
 		out = append(out, Orphan{Iface: link.Attrs().Name, Ifindex: idx,
-			Mode: modeOf(link.Attrs().Xdp.AttachMode), ProgID: id, learner: learner})
+			Mode: modeOf(link.Attrs().Xdp.AttachMode), ProgID: id, learner: learner, listed: listed[idx]})
 	}
 	return out, nil
 }
