@@ -59,6 +59,9 @@ type Attachment struct {
 	// EgressClsact), as the kernel has it: EgressNone when it is not.
 	Egress string `json:"egress"`
 	egress uint32 // the hook to record (layout.Egress*)
+	// recorded is the name in the record, Iface's when the interface is
+	// gone; Iface is the interface's name now, which a rename changes.
+	recorded string
 }
 
 func (s *State) progIDs() (progIDs, error) { return progIDsOf(&s.progs) }
@@ -724,6 +727,7 @@ func (s *State) Attachments() ([]Attachment, error) {
 			}
 			a.Iface += string(rune(byte(c)))
 		}
+		a.recorded = a.Iface
 		if link, err := netlink.LinkByIndex(int(idx)); err == nil {
 			a.Iface = link.Attrs().Name
 			if x := link.Attrs().Xdp; x != nil && ids.ours(x.ProgId) {

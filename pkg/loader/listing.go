@@ -83,8 +83,9 @@ type Status struct {
 type Problem struct {
 	Iface   string `json:"interface"`
 	Ifindex int    `json:"ifindex"`
-	// Kind is "missing" (the interface is gone or in another network
-	// namespace), "replaced" (xdpfw's program is no longer on it),
+	// Kind is "missing" (the interface is gone, its ifindex perhaps
+	// another's now, or in another network namespace), "replaced"
+	// (xdpfw's program is no longer on it),
 	// "orphan" (an xdpfw program the pin directory does not list),
 	// "capture" (a capture left on by a process that is gone), "egress"
 	// (xdpfw's XDP program runs, its connection-tracking learner does not)
@@ -169,13 +170,14 @@ func (s *State) Status() (Status, error) {
 		return st, err
 	}
 	// An orphan on an interface the state lists replaced the state's
-	// program there: one problem, replaced, which names it, not an orphan
-	// too.
-	orphaned := map[int]bool{}
+	// program there: one problem, replaced, which names it (named), not
+	// an orphan too. One on an ifindex of a record whose interface is
+	// gone is an orphan still.
+	orphaned, named := map[int]bool{}, map[int]bool{}
 	for _, o := range orphans {
 		orphaned[o.Ifindex] = o.listed
 	}
-	for _, a := range atts {
+	for i, a := range atts {
 		if a.Attached && a.Egress == EgressNone {
 			st.Problems = append(st.Problems, Problem{Iface: a.Iface, Ifindex: a.Ifindex, Kind: "egress",
 				Detail: fmt.Sprintf("%s does not run this state's connection-tracking egress program: its outgoing flows are not learned, so their replies are not established", a.Iface),
@@ -186,19 +188,30 @@ func (s *State) Status() (Status, error) {
 		}
 		p := Problem{Iface: a.Iface, Ifindex: a.Ifindex}
 		link, err := netlink.LinkByIndex(a.Ifindex)
-		if err != nil {
+		switch {
+		case err != nil:
 			p.Kind = "missing"
 			p.Detail = fmt.Sprintf("%s (ifindex %d) is gone or in another network namespace; its record keeps the state pinned", a.Iface, a.Ifindex)
 			// By ifindex: an interface of that name made again, and
 			// attached, is another record, which detach NAME detaches.
 			p.Fix = fmt.Sprintf("xdpfw detach --ifindex %d", a.Ifindex)
-		} else {
+		case link.Attrs().Name != a.recorded:
+			// Another name and not the state's program: the interface
+			// recorded is gone and the kernel gave its ifindex to a new
+			// one, which xdpfw never ran on (attach --force there would
+			// take it over). A rename that lost the program is told
+			// the same: forgetting the record settles both.
+			p.Iface, atts[i].Iface, atts[i].Egress = a.recorded, a.recorded, EgressNone
+			p.Kind = "missing"
+			p.Detail = fmt.Sprintf("%s (ifindex %d) is gone: that ifindex is %s's now, which does not run xdpfw's program (or %s was renamed and lost it); its record keeps the state pinned", a.recorded, a.Ifindex, link.Attrs().Name, a.recorded)
+			p.Fix = fmt.Sprintf("xdpfw detach --ifindex %d", a.Ifindex)
+		default:
 			p.Kind = "replaced"
 			p.Detail = fmt.Sprintf("%s does not run xdpfw's program", a.Iface)
 			if x := link.Attrs().Xdp; x != nil && x.ProgId != 0 {
 				p.ProgID = x.ProgId
 				p.Detail = fmt.Sprintf("%s runs XDP program id %d, not the pinned xdpfw's", a.Iface, x.ProgId)
-				if orphaned[a.Ifindex] {
+				if named[a.Ifindex] = orphaned[a.Ifindex]; named[a.Ifindex] {
 					p.Detail = fmt.Sprintf("%s runs an xdpfw program (id %d) that no pin directory holds, not the pinned xdpfw's", a.Iface, x.ProgId)
 				}
 			}
@@ -206,7 +219,7 @@ func (s *State) Status() (Status, error) {
 		}
 		st.Problems = append(st.Problems, p)
 	}
-	orphans = slices.DeleteFunc(orphans, func(o Orphan) bool { return o.listed })
+	orphans = slices.DeleteFunc(orphans, func(o Orphan) bool { return named[o.Ifindex] })
 	st.Problems = append(st.Problems, OrphanProblems(orphans, s.dir, true)...)
 	if pid, alive, err := s.CaptureOwner(); err != nil {
 		return st, err
