@@ -8,6 +8,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netlink/nl"
+
 	"github.com/xdpfw/xdpfw/internal/privtest"
 )
 
@@ -100,5 +105,51 @@ func TestNoticesWithoutInterfaces(t *testing.T) {
 		if code != 0 || !strings.Contains(stderr, tc.want) || strings.Contains(stderr, "interface") {
 			t.Errorf("apply -f %s: exit %d, stderr %q; want %q and no interface named", filepath.Base(tc.file), code, stderr, tc.want)
 		}
+	}
+}
+
+// TestNoticeCountsLeft: a growth that leaves an interface running
+// another's program (LeftNotice) says on how many of the interfaces it
+// replaced the program: it said "every interface" all the same.
+func TestNoticeCountsLeft(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newNSCLI(t, "ncl0")
+	c.in(func() error {
+		return netlink.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "ncl1"}, PeerName: "ncl1p"})
+	})
+	c.mustRun("attach", "--mode", "generic", "ncl0", "ncl1")
+	defer c.run("detach", "--all")
+	other, err := ebpf.NewProgram(&ebpf.ProgramSpec{Name: "other", Type: ebpf.XDP, License: "MIT",
+		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, 2), asm.Return()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	c.in(func() error {
+		link, err := netlink.LinkByName("ncl1")
+		if err != nil {
+			return err
+		}
+		return netlink.LinkSetXdpFdWithFlags(link, other.FD(), nl.XDP_FLAGS_SKB_MODE)
+	})
+	var b strings.Builder
+	b.WriteString("policy: pass\nrules:\n")
+	for port := 5000; port < 6500; port++ {
+		fmt.Fprintf(&b, "  - {action: drop, proto: udp, dport: %d}\n", port)
+	}
+	big := writeFile(t, t.TempDir(), "big.yaml", b.String())
+	var stderr string
+	var code int
+	c.in(func() error {
+		// The child runs in the namespace of the thread that forks it.
+		_, stderr, code = runMain(t, exe, 0, "--pin-dir", c.dir, "apply", "-f", big)
+		return nil
+	})
+	want := "the program replaced on 1 of the 2 interfaces"
+	if code != 0 || !strings.Contains(stderr, want) || strings.Contains(stderr, "every interface") {
+		t.Errorf("apply -f big.yaml: exit %d, stderr %q; want %q", code, stderr, want)
 	}
 }

@@ -29,10 +29,10 @@ func main() {
 	loader.LockWaitNotice = func(dir, holder string) {
 		fmt.Fprintf(os.Stderr, "xdpfw: waiting for %s: %s holds it\n", dir, holder)
 	}
-	loader.MigrateNotice = func(dir string, from, to, ifaces int) {
-		program := "its program replaced on every interface, "
-		if ifaces == 0 {
-			program = ""
+	loader.MigrateNotice = func(dir string, from, to int, reach loader.Reach) {
+		program := ""
+		if reach.Of > 0 {
+			program = "its " + strings.TrimPrefix(reach.String(), "the ") + ", "
 		}
 		fmt.Fprintf(os.Stderr, "xdpfw: moved the state in %s from layout %d to this build's %d: %sruleset, sets and counters kept\n", dir, from, to, program)
 	}
@@ -50,7 +50,7 @@ func main() {
 		}
 		fmt.Fprintf(os.Stderr, "xdpfw: %s %s, not the one of the state in %s: left as it is, xdpfw not filtering there (status lists it replaced; xdpfw attach %s --force takes it back, xdpfw detach %s forgets it)\n", iface, runs, dir, iface, iface)
 	}
-	loader.CTResizeNotice = func(dir string, flows, frags uint32, sockets, ifaces int) {
+	loader.CTResizeNotice = func(dir string, flows, frags uint32, sockets int, ifaces loader.Reach) {
 		if flows == layout.CtIdleEntries {
 			fmt.Fprintf(os.Stderr, "xdpfw: the conntrack tables in %s are idle now, %d flows and %d fragmented datagrams (no rule and no drop policy reads connection state; the most recent records kept)%s\n", dir, flows, frags, replacedOn(ifaces))
 			return
@@ -81,14 +81,14 @@ func main() {
 	}
 }
 
-// replacedOn is what a notice of maps replaced says of the n interfaces
-// given the program on the new ones: nothing when the state is attached
-// to none (a first apply), where "every interface" was none.
-func replacedOn(n int) string {
-	if n == 0 {
+// replacedOn is what a notice of maps replaced says of the interfaces
+// given the program on the new ones (Reach.String): nothing when the
+// state is attached to none (a first apply).
+func replacedOn(r loader.Reach) string {
+	if r.Of == 0 {
 		return ""
 	}
-	return ", the program replaced on every interface (its id changes)"
+	return ", " + r.String()
 }
 
 // maxErrorLine is the most of an error message printed: errors may quote

@@ -20,12 +20,12 @@ import (
 
 // CTResizeNotice, when set, is told that a change gave the state in dir a
 // conntrack table of flows entries and a fragments table of frags (one or
-// both of a new size), and the programs that use them to every interface
-// (their ids change; ifaces of them, 0 when the state is attached to
-// none), with sockets of this host's TCP connections put in that the old
+// both of a new size), and the programs that use them to the interfaces
+// that ran the state's (their ids change; reach counts them), with
+// sockets of this host's TCP connections put in that the old
 // table had no record of (ctseed.go; -1: the kernel would not list them),
 // so the CLI can say so.
-var CTResizeNotice func(dir string, flows, frags uint32, sockets, ifaces int)
+var CTResizeNotice func(dir string, flows, frags uint32, sockets int, reach Reach)
 
 // ctResize is a commit's refusal when the ruleset asks for a table of
 // another size: changeGrowing resizes it and runs the change again.
@@ -113,7 +113,7 @@ func (s *State) resizeCT(flows uint32) error {
 	// Sorted before the switch: from it until copyNewer, the new table
 	// lacks the flows learnt or refreshed since the copy.
 	copied.byKey()
-	hooks, err := s.replaceBuild(spec, map[string]*ebpf.Map{xdpfwMapCt: ct, xdpfwMapCtFrags: frags}, "ctresize", false)
+	hooks, reach, err := s.replaceBuild(spec, map[string]*ebpf.Map{xdpfwMapCt: ct, xdpfwMapCtFrags: frags}, "ctresize", false)
 	if err != nil {
 		return err
 	}
@@ -143,7 +143,7 @@ func (s *State) resizeCT(flows uint32) error {
 	}
 	err = s.replaced(hooks)
 	if err == nil && CTResizeNotice != nil {
-		CTResizeNotice(s.dir, flows, rules.CTFragsFor(flows), sockets, len(hooks))
+		CTResizeNotice(s.dir, flows, rules.CTFragsFor(flows), sockets, reach)
 	}
 	return err
 }

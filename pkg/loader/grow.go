@@ -10,8 +10,8 @@ import (
 
 // GrowNotice, when set, is told that a change grew maps sized to the
 // ruleset of the state in dir, and gave the program that reads them to
-// every interface (its id changes; Growth.Interfaces of them), so the CLI
-// can say so.
+// the interfaces that ran the state's (its id changes; Growth.Interfaces
+// counts them), so the CLI can say so.
 var GrowNotice func(dir string, g Growth)
 
 // Growth is what a growth made: the vectors map's entries and words, and
@@ -20,10 +20,11 @@ type Growth struct {
 	VecEntries, VecWords, AtomChunks uint32
 	Buckets4, Buckets6               uint32 // address buckets a generation
 	Bytes                            uint64 // the new maps' values together
-	// Interfaces given the program on the new maps: 0 when the state is
-	// attached to none (a first apply), where a notice must not say the
-	// program was replaced on every interface.
-	Interfaces int
+	// Interfaces given the program on the new maps, of those the state
+	// lists: none of none when it is attached to none (a first apply),
+	// where a notice must not say the program was replaced on every
+	// interface, nor when some were left (LeftNotice).
+	Interfaces Reach
 	// Finished: this growth finished one a change cut short had begun
 	// (a growth or a conntrack resize, killed part-way), at the live
 	// ruleset's size: the change running now did not outgrow the maps.
@@ -102,7 +103,7 @@ func (s *State) grow(full *mapsFull) error {
 	}()
 	// Finishing a change cut short (full nil), an interface may run the
 	// program it began with, which no pin holds now.
-	hooks, err := s.replaceBuild(spec, fresh, "grow", full == nil)
+	hooks, reach, err := s.replaceBuild(spec, fresh, "grow", full == nil)
 	if err != nil {
 		return err
 	}
@@ -110,7 +111,7 @@ func (s *State) grow(full *mapsFull) error {
 	if err == nil && GrowNotice != nil {
 		g := growth(fresh)
 		g.Finished = full == nil
-		g.Interfaces = len(hooks)
+		g.Interfaces = reach
 		GrowNotice(s.dir, g)
 	}
 	return err

@@ -475,8 +475,8 @@ func TestGrowFinishedTold(t *testing.T) {
 				g.t.Errorf("GrowNotice's call %d of %+v: Finished %v, want %v", i, g.told, gr.Finished, want)
 			}
 			// The state is attached to one interface, given the program.
-			if gr.Interfaces != 1 {
-				g.t.Errorf("GrowNotice's call %d of %+v: Interfaces %d, want 1", i, g.told, gr.Interfaces)
+			if gr.Interfaces != (Reach{On: 1, Of: 1}) {
+				g.t.Errorf("GrowNotice's call %d of %+v: Interfaces %+v, want 1 of 1", i, g.told, gr.Interfaces)
 			}
 		}
 		return nil

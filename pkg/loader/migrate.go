@@ -14,10 +14,9 @@ import (
 )
 
 // MigrateNotice, when set, is told that Provision moved the state in dir
-// from the previous layout to this build's, its program replaced on
-// ifaces interfaces (0 when the state is attached to none), so the CLI
-// can say so.
-var MigrateNotice func(dir string, from, to, ifaces int)
+// from the previous layout to this build's, its program replaced on the
+// interfaces reach counts, so the CLI can say so.
+var MigrateNotice func(dir string, from, to int, reach Reach)
 
 // newPinSuffix names a program's pin while it waits to replace the old
 // one (migrate): a crash leaves it next to the old pin, where it is
@@ -92,7 +91,7 @@ func (s *State) migrate() error {
 	}()
 	// A migration cut short may have left interfaces running the
 	// previous build's program, which no pin holds now.
-	hooks, err := s.replaceBuild(spec, fresh, "migrate", true)
+	hooks, reach, err := s.replaceBuild(spec, fresh, "migrate", true)
 	if err != nil {
 		return err
 	}
@@ -106,7 +105,7 @@ func (s *State) migrate() error {
 		return err
 	}
 	if MigrateNotice != nil {
-		MigrateNotice(s.dir, oldMetaVersion, metaVersion, len(hooks))
+		MigrateNotice(s.dir, oldMetaVersion, metaVersion, reach)
 	}
 	return nil
 }
@@ -116,14 +115,15 @@ func (s *State) migrate() error {
 // migrate): fresh's pins replace the old maps' (`active` last), the
 // programs' theirs, the state is opened again from the pins, and every
 // interface it lists that ran the state's program when it began gets the
-// new ones (programsOn, reattach), whose egress hooks it returns;
+// new ones (programsOn, reattach), whose egress hooks it returns, and
+// how many it gave them of those it found (reach);
 // unpinned, whether an xdpfw program no pin holds counts as the state's
 // (programsOn). It passes the points kind+":maps", ":programs" and
 // ":attached".
-func (s *State) replaceBuild(spec *ebpf.CollectionSpec, fresh map[string]*ebpf.Map, kind string, unpinned bool) (hooks map[uint32]uint32, err error) {
+func (s *State) replaceBuild(spec *ebpf.CollectionSpec, fresh map[string]*ebpf.Map, kind string, unpinned bool) (hooks map[uint32]uint32, reach Reach, err error) {
 	olds, err := s.programsOn(unpinned)
 	if err != nil {
-		return nil, err
+		return nil, reach, err
 	}
 	defer olds.Close()
 	byName := s.mapsByName()
@@ -132,7 +132,7 @@ func (s *State) replaceBuild(spec *ebpf.CollectionSpec, fresh map[string]*ebpf.M
 	}
 	var progs xdpfwPrograms
 	if err := load(spec, &progs, &ebpf.CollectionOptions{MapReplacements: byName}); err != nil {
-		return nil, err
+		return nil, reach, err
 	}
 	err = replaceMapPins(s.dir, fresh)
 	if err == nil {
@@ -141,7 +141,7 @@ func (s *State) replaceBuild(spec *ebpf.CollectionSpec, fresh map[string]*ebpf.M
 	}
 	progs.Close() // pinned now, or failed
 	if err != nil {
-		return nil, err
+		return nil, reach, err
 	}
 	// The state as pinned now, the kept maps and the new ones, opened
 	// again from the pins: the new maps' own handles know only the
@@ -151,14 +151,14 @@ func (s *State) replaceBuild(spec *ebpf.CollectionSpec, fresh map[string]*ebpf.M
 	s.maps.Close()
 	s.maps = xdpfwMaps{}
 	if err := s.loadPinned(); err != nil {
-		return nil, err
+		return nil, reach, err
 	}
 	s.reached(kind + ":programs")
 	if hooks, err = s.reattach(olds); err != nil {
-		return nil, err
+		return nil, reach, err
 	}
 	s.reached(kind + ":attached")
-	return hooks, nil
+	return hooks, Reach{On: len(hooks), Of: len(olds)}, nil
 }
 
 // rebuild makes the rebuiltMaps anew from spec and commits the live

@@ -93,7 +93,7 @@ func TestMigratePrevious(t *testing.T) {
 
 		vectorsBefore := pinnedMapID(t, dir, xdpfwMapVectors)
 		var notices []string
-		MigrateNotice = func(d string, from, to, _ int) { notices = append(notices, d) }
+		MigrateNotice = func(d string, from, to int, _ Reach) { notices = append(notices, d) }
 		defer func() { MigrateNotice = nil }()
 		err = Provision(dir, func(s *State) error {
 			_, _, err := s.AttachAll([]string{"mig0"}, ModeAuto, false)

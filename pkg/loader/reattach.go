@@ -17,6 +17,25 @@ import (
 // replaced.
 var LeftNotice func(dir, iface string, prog uint32)
 
+// Reach is how many interfaces a replacement of the state's programs gave
+// the new ones (On), of those the state lists that it found here (Of):
+// the others it left (LeftNotice).
+type Reach struct{ On, Of int }
+
+// String is what a notice says of r: nothing when the state is attached
+// to none (a first apply), "every interface" only when it is every one.
+func (r Reach) String() string {
+	switch {
+	case r.Of == 0:
+		return ""
+	case r.On == r.Of:
+		return "the program replaced on every interface (its id changes)"
+	case r.On == 0:
+		return fmt.Sprintf("the program replaced on none of the %d interfaces (each left as it is)", r.Of)
+	}
+	return fmt.Sprintf("the program replaced on %d of the %d interfaces (its id changes there; the others left as they are)", r.On, r.Of)
+}
+
 // onIface is an interface the state lists as a replacement of its
 // programs found it when it began: the XDP program there (0: none), its
 // mode, and, when it was the state's, that program held, so the swap can

@@ -1,6 +1,8 @@
 package serve
 
 import (
+	"strings"
+
 	"github.com/xdpfw/xdpfw/pkg/layout"
 	"github.com/xdpfw/xdpfw/pkg/loader"
 )
@@ -18,10 +20,10 @@ func logNotices(log *logger) {
 	loader.LockWaitNotice = func(dir, holder string) {
 		log.limited("lock", "waiting for the pin directory's lock", "pin_dir", dir, "holder", holder)
 	}
-	loader.MigrateNotice = func(dir string, from, to, ifaces int) {
-		program := "its program replaced on every interface, "
-		if ifaces == 0 {
-			program = ""
+	loader.MigrateNotice = func(dir string, from, to int, reach loader.Reach) {
+		program := ""
+		if reach.Of > 0 {
+			program = "its " + strings.TrimPrefix(reach.String(), "the ") + ", "
 		}
 		log.Info("moved the state to this build's layout: "+program+"ruleset, sets and counters kept",
 			"pin_dir", dir, "from_layout", from, "to_layout", to)
@@ -37,7 +39,7 @@ func logNotices(log *logger) {
 		log.Warn("an interface the state lists runs another XDP program than the state's (program_id 0: none): left as it is, xdpfw not filtering there (status lists it replaced)",
 			"pin_dir", dir, "interface", iface, "program_id", prog)
 	}
-	loader.CTResizeNotice = func(dir string, flows, frags uint32, sockets, ifaces int) {
+	loader.CTResizeNotice = func(dir string, flows, frags uint32, sockets int, ifaces loader.Reach) {
 		args := []any{"pin_dir", dir, "flows", flows, "frags", frags}
 		switch {
 		case flows == layout.CtIdleEntries:
@@ -54,12 +56,12 @@ func logNotices(log *logger) {
 	}
 }
 
-// replacedOn is what a notice of maps replaced says of the n interfaces
-// given the program on the new ones: nothing when the state is attached
-// to none, where "every interface" was none.
-func replacedOn(n int) string {
-	if n == 0 {
+// replacedOn is what a notice of maps replaced says of the interfaces
+// given the program on the new ones (Reach.String): nothing when the
+// state is attached to none.
+func replacedOn(r loader.Reach) string {
+	if r.Of == 0 {
 		return ""
 	}
-	return ": the program replaced on every interface (its id changes)"
+	return ": " + r.String()
 }
