@@ -167,3 +167,48 @@ func TestMigrateLeavesReplacedProgram(t *testing.T) {
 		return nil
 	})
 }
+
+// TestMigrateLeavesUnprovenProgram: a migration takes over, of the
+// programs it cannot see pinned, only one on the state's maps (a
+// migration cut short left it): a program named as xdpfw's that uses
+// none of them, on an interface the state lists as the migration
+// begins (an orphan, or another xdpfw's whose pins this process cannot
+// see), stays, and the operator is told. It was taken by its name, as
+// the state's, and replaced.
+func TestMigrateLeavesUnprovenProgram(t *testing.T) {
+	dir := privtest.PinDir(t)
+	inThrowawayNetns(t, func() error {
+		defer removeState(dir)
+		_, old, _, err := previousFixture(dir, "mgu0")
+		if err != nil {
+			return err
+		}
+		defer old.Close()
+		other, err := ebpf.NewProgram(&ebpf.ProgramSpec{Name: "xdpfw", Type: ebpf.XDP, License: "MIT",
+			Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, 2), asm.Return()}})
+		if err != nil {
+			return err
+		}
+		defer other.Close()
+		if err := netlink.LinkSetXdpFdWithFlags(linkNamed(t, "mgu0"), other.FD(), ModeGeneric.flags()); err != nil {
+			return err
+		}
+		var left []string
+		LeftNotice = func(_, iface string, prog uint32) { left = append(left, fmt.Sprintf("%s:%d", iface, prog)) }
+		defer func() { LeftNotice = nil }()
+		if err := old.migrate(); err != nil {
+			return err
+		}
+		id, err := progID(other)
+		if err != nil {
+			return err
+		}
+		if got := xdpProgOf(linkNamed(t, "mgu0")); got != id {
+			t.Errorf("mgu0 runs XDP program %d after the migration, want the other program %d left there", got, id)
+		}
+		if want := []string{fmt.Sprintf("mgu0:%d", id)}; !slices.Equal(left, want) {
+			t.Errorf("LeftNotice told %v, want %v", left, want)
+		}
+		return nil
+	})
+}

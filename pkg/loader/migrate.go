@@ -59,7 +59,8 @@ var rebuiltMaps = map[string]bool{
 //  3. This build's programs are loaded on the kept maps and the new ones.
 //  4. The new maps' pins replace the old ones, `active` last, then the
 //     programs' (each pinned beside, then renamed over).
-//  5. Every interface the state lists that runs an xdpfw program gets
+//  5. Every interface the state lists that runs the state's program
+//     (pinned, or on its maps: one a migration cut short left) gets
 //     the new one, in the same mode (one atomic replacement each), and
 //     the egress learner (replaced in place, or added).
 //  6. meta's version is written last, as a change (change.go), with the
@@ -117,8 +118,8 @@ func (s *State) migrate() error {
 // interface it lists that ran the state's program when it began gets the
 // new ones (programsOn, reattach), whose egress hooks it returns, and
 // how many it gave them of those it found (reach);
-// unpinned, whether an xdpfw program no pin holds counts as the state's
-// (programsOn). It passes the points kind+":maps", ":programs" and
+// unpinned, whether an xdpfw program no pin holds, on the state's maps,
+// counts as the state's (programsOn). It passes the points kind+":maps", ":programs" and
 // ":attached".
 func (s *State) replaceBuild(spec *ebpf.CollectionSpec, fresh map[string]*ebpf.Map, kind string, unpinned bool) (hooks map[uint32]uint32, reach Reach, err error) {
 	olds, err := s.programsOn(unpinned)

@@ -62,12 +62,12 @@ func (o onIfaces) Close() {
 // programsOn reads the XDP program on every interface the state lists,
 // before its programs are replaced (replaceBuild). The state's are its
 // pinned programs', by id; unpinned, also a program named as xdpfw's
-// that no other pin directory holds: a change cut short (a growth, a
-// conntrack resize, a migration) left the interfaces it had not reached
-// running the programs it began with, whose pins it had replaced. Any
-// other (another's, another state's, or an xdpfw program when none of
-// the state's can be unpinned: another's whose pins this process does
-// not see) is not the state's to replace.
+// that uses the state's own maps (usesMapsOf): a change cut short (a
+// growth, a conntrack resize, a migration) left the interfaces it had
+// not reached running the programs it began with, whose pins it had
+// replaced, on the maps it kept. Any other (another's, another state's,
+// an orphan, or another xdpfw's whose pins this process does not see,
+// named as xdpfw's all the same) is not the state's to replace.
 func (s *State) programsOn(unpinned bool) (onIfaces, error) {
 	ids, err := s.progIDs()
 	if err != nil {
@@ -79,8 +79,8 @@ func (s *State) programsOn(unpinned bool) (onIfaces, error) {
 	}
 	n := namesOf()
 	var (
-		out       onIfaces
-		elsewhere map[uint32]bool // walked for the first candidate only
+		out  onIfaces
+		mine map[ebpf.MapID]bool // read for the first candidate only
 	)
 	for _, a := range atts {
 		link, err := netlink.LinkByIndex(a.Ifindex)
@@ -93,10 +93,12 @@ func (s *State) programsOn(unpinned bool) (onIfaces, error) {
 		}
 		ours := ids.ours(on.id)
 		if !ours && unpinned && on.id != 0 && n.isXdpfw(on.id) {
-			if elsewhere == nil {
-				elsewhere = pinnedElsewhere(s.dir, n)
+			if mine == nil {
+				if mine, err = s.mapIDs(); err != nil {
+					return nil, err
+				}
 			}
-			ours = !elsewhere[on.id]
+			ours = usesMapsOf(on.id, mine)
 		}
 		if ours {
 			// Gone since (another replaced it): not the state's.
@@ -110,6 +112,46 @@ func (s *State) programsOn(unpinned bool) (onIfaces, error) {
 		out = append(out, on)
 	}
 	return out, nil
+}
+
+// mapIDs are the ids of the state's maps.
+func (s *State) mapIDs() (map[ebpf.MapID]bool, error) {
+	ids := map[ebpf.MapID]bool{}
+	for name, m := range s.mapsByName() {
+		if m == nil {
+			continue
+		}
+		info, err := m.Info()
+		if err != nil {
+			return nil, fmt.Errorf("map %s: %w", name, err)
+		}
+		if id, ok := info.ID(); ok {
+			ids[id] = true
+		}
+	}
+	return ids, nil
+}
+
+// usesMapsOf reports whether program id uses one of the maps mine names:
+// proof that it is the state's, as its name is not (another's program
+// may take it; an orphan's maps are its own).
+func usesMapsOf(id uint32, mine map[ebpf.MapID]bool) bool {
+	p, err := ebpf.NewProgramFromID(ebpf.ProgramID(id))
+	if err != nil {
+		return false
+	}
+	defer p.Close()
+	info, err := p.Info()
+	if err != nil {
+		return false
+	}
+	used, _ := info.MapIDs()
+	for _, m := range used {
+		if mine[m] {
+			return true
+		}
+	}
+	return false
 }
 
 // reattach puts the state's programs, in the mode each had, on the
