@@ -1,6 +1,7 @@
 package perf
 
 import (
+	"errors"
 	"fmt"
 	"runtime"
 
@@ -33,16 +34,27 @@ func NewNetns() (netns.NsHandle, error) {
 // InNetns runs fn on a thread in ns and waits for it. The thread is never
 // unlocked, so it ends with fn instead of returning to the scheduler in
 // the wrong namespace. Only the network namespace changes: bpffs pins
-// stay visible.
+// stay visible. fn ending its goroutine without returning (a test's
+// t.Fatal calls runtime.Goexit) is an error too: waiting for a return
+// that never comes hung the caller until go test's timeout.
 func InNetns(ns netns.NsHandle, fn func() error) error {
 	ch := make(chan error, 1)
 	go func() {
+		returned := false
+		defer func() {
+			if !returned {
+				ch <- errors.New("the function run in the network namespace ended without returning (runtime.Goexit: t.Fatal off the test's goroutine?)")
+			}
+		}()
 		runtime.LockOSThread()
 		if err := netns.Set(ns); err != nil {
+			returned = true
 			ch <- fmt.Errorf("enter network namespace: %w", err)
 			return
 		}
-		ch <- fn()
+		err := fn()
+		returned = true
+		ch <- err
 	}()
 	return <-ch
 }
