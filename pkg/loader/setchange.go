@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"maps"
 	"net/netip"
-	"slices"
 )
 
 // A change to the contents of sets, made in place (docs/design.md,
@@ -169,12 +168,7 @@ func (d *setDelta) pending(p netip.Prefix, add bool, a, n uint32) (entry, error)
 // settle is step 5: added elements in their resting form, deleted ones
 // removed.
 func (d *setDelta) settle(progress func(done, total int)) error {
-	es := make([]entry, len(d.add))
-	sorted := slices.Clone(d.add)
-	byLength(sorted) // tries fill fastest in order
-	for i, p := range sorted {
-		es[i] = entry{p: p, val: setVal{Flags: setClean, Len: uint8(p.Bits())}}
-	}
+	es := restingByLength(d.add)
 	if err := d.h.place(es); err != nil {
 		return err
 	}
@@ -195,6 +189,27 @@ func (d *setDelta) settle(progress func(done, total int)) error {
 		progress(len(es)+len(d.del), len(es)+len(d.del))
 	}
 	return nil
+}
+
+// restingByLength is ps's entries in their resting form, shortest first
+// (tries fill fastest in order), each put in its place by a count of the
+// lengths: sorting a copy of ps took a million prefixes' 32 MB more, and
+// a comparison sort. ps is in address order (rules.SortPrefixes), so each
+// length's entries stay in it, as byLength leaves them.
+func restingByLength(ps []netip.Prefix) []entry {
+	var at [130]int // where each length's entries begin: lengths 0-128
+	for _, p := range ps {
+		at[p.Bits()+1]++
+	}
+	for l := 1; l < len(at); l++ {
+		at[l] += at[l-1]
+	}
+	es := make([]entry, len(ps))
+	for _, p := range ps {
+		es[at[p.Bits()]] = entry{p: p, val: setVal{Flags: setClean, Len: uint8(p.Bits())}}
+		at[p.Bits()]++
+	}
+	return es
 }
 
 // finish is step 5 for a prepared change; n is now the live generation.
