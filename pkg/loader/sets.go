@@ -383,7 +383,7 @@ func checkElement(set *rules.Set, p netip.Prefix) error {
 }
 
 // diffSorted returns what to add to old and delete from it to get new;
-// both are in rules.SortPrefixes order.
+// both are in rules.SortPrefixes order. add may be new itself.
 func diffSorted(old, new []netip.Prefix) (add, del []netip.Prefix) {
 	cmp := func(a, b netip.Prefix) int {
 		if c := a.Addr().Compare(b.Addr()); c != 0 {
@@ -391,8 +391,12 @@ func diffSorted(old, new []netip.Prefix) (add, del []netip.Prefix) {
 		}
 		return a.Bits() - b.Bits()
 	}
-	// Sized for the difference in length, which a load into an empty set
-	// (a million prefixes) is whole.
+	// A load into an empty set adds new whole: new itself, not a copy of
+	// it (10M prefixes, 320 MB), which nothing changes.
+	if len(old) == 0 {
+		return new, nil
+	}
+	// Sized for the difference in length.
 	add = make([]netip.Prefix, 0, max(len(new)-len(old), 0))
 	del = make([]netip.Prefix, 0, max(len(old)-len(new), 0))
 	i, j := 0, 0
