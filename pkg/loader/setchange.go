@@ -95,7 +95,7 @@ func (d *setDelta) prepare(m *xdpfwMaps, a uint32, progress func(done, total int
 	for i, p := range d.add {
 		news[i] = entry{p: p}
 	}
-	d.h.admit(news)
+	d.h.admit(prefixesOf(news))
 	changes := make([]netip.Prefix, 0, len(d.add)+len(d.del))
 	changes = append(append(changes, d.add...), d.del...)
 	byLength(changes)
@@ -168,48 +168,57 @@ func (d *setDelta) pending(p netip.Prefix, add bool, a, n uint32) (entry, error)
 // settle is step 5: added elements in their resting form, deleted ones
 // removed.
 func (d *setDelta) settle(progress func(done, total int)) error {
-	es := restingByLength(d.add)
-	if err := d.h.place(es); err != nil {
+	if err := d.h.place(d.add, setClean); err != nil {
 		return err
 	}
-	// Large loads report progress per chunk.
+	// Written a chunk at a time, so large loads report progress per
+	// chunk, its entries made for it: all of them at once were 400 MB of
+	// a 10M-prefix load.
 	const chunk = 1 << 16
-	for off := 0; off < len(es); off += chunk {
-		if err := d.h.write(es[off:min(off+chunk, len(es))]); err != nil {
+	order := byLengthOrder(d.add)
+	es := make([]entry, 0, min(chunk, len(order)))
+	total := len(order) + len(d.del)
+	for off := 0; off < len(order); off += chunk {
+		es = es[:0]
+		for _, i := range order[off:min(off+chunk, len(order))] {
+			p := d.add[i]
+			es = append(es, entry{p: p, val: setVal{Flags: setClean, Len: uint8(p.Bits())}})
+		}
+		if err := d.h.write(es); err != nil {
 			return err
 		}
 		if progress != nil {
-			progress(min(off+chunk, len(es)), len(es)+len(d.del))
+			progress(off+len(es), total)
 		}
 	}
 	if err := d.h.remove(d.del); err != nil {
 		return err
 	}
 	if progress != nil {
-		progress(len(es)+len(d.del), len(es)+len(d.del))
+		progress(total, total)
 	}
 	return nil
 }
 
-// restingByLength is ps's entries in their resting form, shortest first
-// (tries fill fastest in order), each put in its place by a count of the
+// byLengthOrder is the order of ps's indices shortest prefix first (tries
+// fill fastest in order), each index put in its place by a count of the
 // lengths: sorting a copy of ps took a million prefixes' 32 MB more, and
 // a comparison sort. ps is in address order (rules.SortPrefixes), so each
-// length's entries stay in it, as byLength leaves them.
-func restingByLength(ps []netip.Prefix) []entry {
-	var at [130]int // where each length's entries begin: lengths 0-128
+// length's prefixes stay in it, as byLength leaves them.
+func byLengthOrder(ps []netip.Prefix) []int32 {
+	var at [130]int // where each length's indices begin: lengths 0-128
 	for _, p := range ps {
 		at[p.Bits()+1]++
 	}
 	for l := 1; l < len(at); l++ {
 		at[l] += at[l-1]
 	}
-	es := make([]entry, len(ps))
-	for _, p := range ps {
-		es[at[p.Bits()]] = entry{p: p, val: setVal{Flags: setClean, Len: uint8(p.Bits())}}
+	order := make([]int32, len(ps))
+	for i, p := range ps {
+		order[at[p.Bits()]] = int32(i)
 		at[p.Bits()]++
 	}
-	return es
+	return order
 }
 
 // finish is step 5 for a prepared change; n is now the live generation.

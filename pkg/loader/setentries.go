@@ -2,6 +2,7 @@ package loader
 
 import (
 	"errors"
+	"iter"
 	"net/netip"
 
 	"github.com/cilium/ebpf"
@@ -127,7 +128,7 @@ func (h *setHandle) write(es []entry) error {
 		v   [numKinds][]setVal
 		bkt [2][]bslot
 	)
-	h.admit(es)
+	h.admit(prefixesOf(es))
 	// Each kind's slices sized first: grown by appends, a million entries'
 	// were copied some twenty times into fresh memory.
 	kinds := make([]uint8, len(es))
@@ -167,6 +168,17 @@ func (h *setHandle) write(es []entry) error {
 		putBatch(h.inner[kindHost6], k6h, v[kindHost6]),
 		putBatch(h.inner[kindLPM6], k6p, v[kindLPM6]),
 	)
+}
+
+// prefixesOf yields es's prefixes.
+func prefixesOf(es []entry) iter.Seq[netip.Prefix] {
+	return func(yield func(netip.Prefix) bool) {
+		for _, e := range es {
+			if !yield(e.p) {
+				return
+			}
+		}
+	}
 }
 
 // remove deletes entries, each kind in one batch.

@@ -3,6 +3,8 @@ package loader
 import (
 	"errors"
 	"fmt"
+	"iter"
+	"net/netip"
 	"slices"
 	"sync/atomic"
 
@@ -13,20 +15,20 @@ import (
 // lengths the buckets take, first-fit puts, and the new array built when
 // a put cannot fit.
 
-// admit updates each bucket array's head for es's entries of its family
-// before any is written: lengths the buckets take (admitLens), and trie_max
-// for the rest.
-func (h *setHandle) admit(es []entry) {
+// admit updates each bucket array's head for the prefixes of its family
+// in ps, about to be written, before any is: lengths the buckets take
+// (admitLens), and trie_max for the rest.
+func (h *setHandle) admit(ps iter.Seq[netip.Prefix]) {
 	var counts [2]map[uint8]int
-	for _, e := range es {
-		fam := famOf(e.p)
+	for p := range ps {
+		fam := famOf(p)
 		if h.bkt[fam] == nil {
 			continue
 		}
 		if counts[fam] == nil {
 			counts[fam] = map[uint8]int{}
 		}
-		counts[fam][uint8(e.p.Bits())]++
+		counts[fam][uint8(p.Bits())]++
 	}
 	for fam, c := range counts {
 		if c == nil {
@@ -43,26 +45,26 @@ func (h *setHandle) admit(es []entry) {
 	}
 }
 
-// place writes the entries of es that go to the buckets in one placement
-// per family, so a large load builds each array once; writing es after
-// rewrites them in place.
-func (h *setHandle) place(es []entry) error {
-	h.admit(es)
+// place writes the prefixes of ps that go to the buckets, with flags, in
+// one placement per family, so a large load builds each array once;
+// writing their entries after rewrites them in place.
+func (h *setHandle) place(ps []netip.Prefix, flags uint8) error {
+	h.admit(slices.Values(ps))
 	var (
 		n     [2]int
 		slots [2][]bslot
 	)
-	for _, e := range es {
-		if kind := h.kindOf(e.p); kind == kindBkt4 || kind == kindBkt6 {
+	for _, p := range ps {
+		if kind := h.kindOf(p); kind == kindBkt4 || kind == kindBkt6 {
 			n[kind-kindBkt4]++
 		}
 	}
 	for fam := range 2 {
 		slots[fam] = make([]bslot, 0, n[fam])
 	}
-	for _, e := range es {
-		if kind := h.kindOf(e.p); kind == kindBkt4 || kind == kindBkt6 {
-			slots[kind-kindBkt4] = append(slots[kind-kindBkt4], bslot{keyOf(e.p), e.val.Flags})
+	for _, p := range ps {
+		if kind := h.kindOf(p); kind == kindBkt4 || kind == kindBkt6 {
+			slots[kind-kindBkt4] = append(slots[kind-kindBkt4], bslot{keyOf(p), flags})
 		}
 	}
 	for fam := range 2 {
