@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"net/netip"
+	"slices"
 )
 
 // A change to the contents of sets, made in place (docs/design.md,
@@ -91,11 +92,7 @@ func (d *setDelta) prepare(m *xdpfwMaps, a uint32, progress func(done, total int
 	}
 	// The buckets take lengths by how many entries the whole change
 	// brings, not by which level comes first.
-	news := make([]entry, len(d.add))
-	for i, p := range d.add {
-		news[i] = entry{p: p}
-	}
-	d.h.admit(prefixesOf(news))
+	d.h.admit(slices.Values(d.add))
 	changes := make([]netip.Prefix, 0, len(d.add)+len(d.del))
 	changes = append(append(changes, d.add...), d.del...)
 	byLength(changes)
