@@ -158,7 +158,8 @@ lines skipped) is refused: use set flush to empty a set. A line covering
 every address (0.0.0.0/0, ::/0) is refused, even with --skip-invalid,
 unless --allow-default-route. FILE must be a regular file (not a device or
 a pipe); it and standard input are read whole, at most 256 MiB (--max-size
-raises the limit), before the live state is locked.`,
+raises the limit), and parsed before the live state is locked for the
+change.`,
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "skip-invalid", Usage: "load the good lines, report the bad ones"},
 			allowDefaultRouteFlag("the list (refused otherwise, even with --skip-invalid)"),
@@ -182,31 +183,29 @@ raises the limit), before the live state is locked.`,
 				return err
 			}
 			opt := blocklist.Options{Name: in, SkipInvalid: c.Bool("skip-invalid"), AllowDefaultRoute: c.Bool("allow-default-route")}
-			return withState(c, func(s *loader.State) error {
-				// The bar is drawn once the list is read and its size known.
-				var bar *progress.Bar
-				last := 0
-				res, skipped, err := s.LoadBlocklist(name, bytes.NewReader(data), opt, func(done, total int) {
-					if bar == nil {
-						bar = progress.New(os.Stderr, "loading "+name, int64(total), c.Bool("quiet") || c.App.ErrWriter != os.Stderr)
-					}
-					bar.Add(int64(done - last))
-					last = done
-				})
-				if bar != nil {
-					bar.Done()
+			// The bar is drawn once the list is read and its size known.
+			var bar *progress.Bar
+			last := 0
+			res, skipped, err := loader.LoadBlocklist(c.String("pin-dir"), name, bytes.NewReader(data), opt, func(done, total int) {
+				if bar == nil {
+					bar = progress.New(os.Stderr, "loading "+name, int64(total), c.Bool("quiet") || c.App.ErrWriter != os.Stderr)
 				}
-				for _, bad := range skipped.Lines {
-					fmt.Fprintf(c.App.ErrWriter, "%s: skipped %v\n", in, bad)
-				}
-				if more := skipped.Total - len(skipped.Lines); more > 0 {
-					fmt.Fprintf(c.App.ErrWriter, "%s: skipped %d more bad lines\n", in, more)
-				}
-				if err != nil {
-					return fmt.Errorf("set load: %w", err)
-				}
-				return printSetResult(c, name, res)
+				bar.Add(int64(done - last))
+				last = done
 			})
+			if bar != nil {
+				bar.Done()
+			}
+			for _, bad := range skipped.Lines {
+				fmt.Fprintf(c.App.ErrWriter, "%s: skipped %v\n", in, bad)
+			}
+			if more := skipped.Total - len(skipped.Lines); more > 0 {
+				fmt.Fprintf(c.App.ErrWriter, "%s: skipped %d more bad lines\n", in, more)
+			}
+			if err != nil {
+				return fmt.Errorf("set load: %w", err)
+			}
+			return printSetResult(c, name, res)
 		},
 	}
 }

@@ -320,14 +320,22 @@ func (s *State) LoadSet(name string, ps []netip.Prefix, progress func(done, tota
 	return res, nil
 }
 
-// LoadBlocklist replaces a set's elements with the blocklist read from r,
-// as LoadSet does. The list is parsed for the set's family, so a line of
-// the other family is a bad line like any other: reported with its number
-// (opt.Name names the input), or skipped with opt.SkipInvalid and returned
-// in skipped (on an error too). A list left with no element is refused:
-// emptying a set is `set flush`, never what a cut-off feed does.
-func (s *State) LoadBlocklist(name string, r io.Reader, opt blocklist.Options, progress func(done, total int)) (res SetResult, skipped blocklist.Skipped, err error) {
-	if opt.Family, err = s.SetFamily(name); err != nil {
+// LoadBlocklist replaces the elements of set name of the state in dir
+// with the blocklist read from r, as LoadSet does. The list is parsed for
+// the set's family, so a line of the other family is a bad line like any
+// other: reported with its number (opt.Name names the input), or skipped
+// with opt.SkipInvalid and returned in skipped (on an error too). A list
+// left with no element is refused: emptying a set is `set flush`, never
+// what a cut-off feed does.
+//
+// The list is read and parsed with the state unlocked, between a first
+// opening that learns the set's family and a second that makes the
+// change: a slow reader or a long parse (seconds for 10M lines) held up
+// every other change and serve's reloads. A set whose family is no longer
+// the one parsed for (destroyed and made again meanwhile) is refused,
+// nothing changed.
+func LoadBlocklist(dir, name string, r io.Reader, opt blocklist.Options, progress func(done, total int)) (res SetResult, skipped blocklist.Skipped, err error) {
+	if opt.Family, err = setFamilyIn(dir, name); err != nil {
 		return res, skipped, err
 	}
 	list, err := blocklist.Parse(r, opt)
@@ -337,6 +345,17 @@ func (s *State) LoadBlocklist(name string, r io.Reader, opt blocklist.Options, p
 	if len(list.Prefixes) == 0 {
 		return res, list.Skipped, fmt.Errorf("%s has no elements: refusing to empty set %s (xdpfw set flush %s empties it)", opt.Name, name, name)
 	}
+	s, err := Open(dir)
+	if err != nil {
+		return res, list.Skipped, err
+	}
+	defer s.Close()
+	switch fam, err := s.SetFamily(name); {
+	case err != nil:
+		return res, list.Skipped, err
+	case fam != opt.Family:
+		return res, list.Skipped, fmt.Errorf("set %s was made again as %s while %s was read: nothing changed, load it again", name, rules.SetFamilyString(fam), opt.Name)
+	}
 	res, err = s.LoadSet(name, list.Prefixes, progress)
 	if err == nil {
 		// A line repeating an element adds what is there by then, as
@@ -344,6 +363,17 @@ func (s *State) LoadBlocklist(name string, r io.Reader, opt blocklist.Options, p
 		res.Unchanged += list.Duplicates
 	}
 	return res, list.Skipped, err
+}
+
+// setFamilyIn is the family of set name of the state in dir, read with
+// the state locked only for the read.
+func setFamilyIn(dir, name string) (rules.Family, error) {
+	s, err := Open(dir)
+	if err != nil {
+		return 0, err
+	}
+	defer s.Close()
+	return s.SetFamily(name)
 }
 
 // delta opens a set for a change: the change's plan, committed if it
