@@ -36,8 +36,9 @@ once the capture has started (a capture refused leaves it as it was);
   xdpfw capture -w - | tcpdump -n -r -
 
 --verdict drop (the default), pass or all selects by verdict; --rule ID
-(repeatable) keeps only frames those rules decided; --iface only frames
-arriving on that interface. Each record holds at most --snaplen bytes of its
+(repeatable) keeps only frames those rules decided (a rule whose action the
+verdict leaves out is refused); --iface only frames arriving on that
+interface. Each record holds at most --snaplen bytes of its
 frame (at most 2048); a line shows a cut frame's headers if they were kept
 whole, and says it was cut. At most --max-rate records a second are taken
 (0: no limit); frames over it, and frames the reader fell behind on, are

@@ -49,6 +49,18 @@ func (f CaptureFilter) check() error {
 	return nil
 }
 
+// selects refuses rule r when its action is a verdict f leaves out: the
+// frames it decides are never copied.
+func (f CaptureFilter) selects(r rules.Rule) error {
+	switch {
+	case r.Action == rules.Pass && !f.Pass:
+		return fmt.Errorf("capture: rule %d passes the frames it decides, and only drops are selected (--verdict pass or all copies them)", r.ID)
+	case r.Action == rules.Drop && !f.Drop:
+		return fmt.Errorf("capture: rule %d drops the frames it decides, and only passes are selected (--verdict drop or all copies them)", r.ID)
+	}
+	return nil
+}
+
 func (f CaptureFilter) conf(owner uint32) xdpfwCaptureConf {
 	c := xdpfwCaptureConf{Ifindex: f.Ifindex, Snaplen: f.Snaplen, MaxRate: f.MaxRate, Owner: owner, Nrules: uint32(len(f.Rules))}
 	if f.Pass {
@@ -196,15 +208,22 @@ func (s *State) StartCapture(f CaptureFilter) (*Capture, error) {
 			return err
 		}
 		// A rule that is not live would capture nothing, silently, for
-		// as long as the capture runs.
+		// as long as the capture runs; so would one whose action the
+		// verdicts leave out (a frame a rule decides has its action, and
+		// an id keeps its action for life: apply gives a rule whose
+		// action changed a new one).
 		if len(f.Rules) > 0 {
 			rs, _, err := t.ruleset()
 			if err != nil {
 				return err
 			}
 			for _, id := range f.Rules {
-				if !slices.ContainsFunc(rs.Rules, func(r rules.Rule) bool { return r.ID == id }) {
+				i := slices.IndexFunc(rs.Rules, func(r rules.Rule) bool { return r.ID == id })
+				if i < 0 {
 					return fmt.Errorf("capture: no rule %d in the live ruleset (see xdpfw rule list)", id)
+				}
+				if err := f.selects(rs.Rules[i]); err != nil {
+					return err
 				}
 			}
 		}

@@ -277,3 +277,32 @@ func TestCaptureFailedStartKeepsSelection(t *testing.T) {
 		t.Errorf("stop: %v (%v), ring in the slot %v", stopped, err, ringInSlot(t, s))
 	}
 }
+
+// TestCaptureRuleVerdictLeftOut: a capture naming a rule whose action
+// the verdicts leave out is refused, nothing started: a frame the rule
+// decides has its action, so the capture would copy nothing for as long
+// as it ran. Named with its verdict, the rule is taken.
+func TestCaptureRuleVerdictLeftOut(t *testing.T) {
+	privtest.Require(t)
+	s := captureState(t) // rule 1 drops
+	const want = "capture: rule 1 drops the frames it decides, and only passes are selected (--verdict drop or all copies them)"
+	if c, err := s.StartCapture(CaptureFilter{Pass: true, Snaplen: 64, Rules: []uint32{1}}); err == nil {
+		s.StopCapture(uint32(os.Getpid()))
+		c.Close()
+		t.Fatalf("a capture of passes by a drop rule started; want %q", want)
+	} else if err.Error() != want {
+		t.Fatalf("got %q, want %q", err, want)
+	}
+	if ringInSlot(t, s) {
+		t.Fatal("the refused capture left a ring in the slot")
+	}
+	c, err := s.StartCapture(CaptureFilter{Pass: true, Drop: true, Snaplen: 64, Rules: []uint32{1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	receives(t, s, c, "rule 1, every verdict")
+	if stopped, err := s.StopCapture(uint32(os.Getpid())); err != nil || !stopped {
+		t.Errorf("stop: %v (%v)", stopped, err)
+	}
+}
