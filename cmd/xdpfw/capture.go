@@ -38,11 +38,11 @@ once the capture has started (a capture refused leaves it as it was);
 --verdict drop (the default), pass or all selects by verdict; --rule ID
 (repeatable) keeps only frames those rules decided (a rule whose action the
 verdict leaves out is refused); --iface only frames arriving on that
-interface. Each record holds at most --snaplen bytes of its
-frame (at most 2048); a line shows a cut frame's headers if they were kept
-whole, and says it was cut. At most --max-rate records a second are taken
-(0: no limit); frames over it, and frames the reader fell behind on, are
-counted and reported at the end, not written.
+interface, which xdpfw must be attached to. Each record holds at most
+--snaplen bytes of its frame (at most 2048); a line shows a cut frame's
+headers if they were kept whole, and says it was cut. At most --max-rate
+records a second are taken (0: no limit); frames over it, and frames the
+reader fell behind on, are counted and reported at the end, not written.
 
 While no capture runs, the datapath pays only a bit test on a word it reads
 anyway. One capture runs at a time. A capture left running by a killed

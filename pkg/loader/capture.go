@@ -3,6 +3,7 @@ package loader
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -225,6 +226,20 @@ func (s *State) StartCapture(f CaptureFilter) (*Capture, error) {
 				if err := f.selects(rs.Rules[i]); err != nil {
 					return err
 				}
+			}
+		}
+		// Nor would an interface the state is not attached to (a
+		// typo for one that is): its frames never reach the program.
+		if f.Ifindex != 0 {
+			var ifc xdpfwIface
+			if err := t.m.Ifaces.Lookup(f.Ifindex, &ifc); errors.Is(err, ebpf.ErrKeyNotExist) {
+				name := fmt.Sprintf("ifindex %d", f.Ifindex)
+				if link, err := net.InterfaceByIndex(int(f.Ifindex)); err == nil {
+					name = link.Name
+				}
+				return fmt.Errorf("capture: xdpfw is not attached to %s: nothing arriving there would be copied (see xdpfw status)", name)
+			} else if err != nil {
+				return fmt.Errorf("capture: read the attachments: %w", err)
 			}
 		}
 		t.capture = &captureChange{start: true, conf: f.conf(me), ring: ring}

@@ -306,3 +306,22 @@ func TestCaptureRuleVerdictLeftOut(t *testing.T) {
 		t.Errorf("stop: %v (%v)", stopped, err)
 	}
 }
+
+// TestCaptureIfaceNotAttached: a capture of an interface the state is
+// not attached to (lo here) is refused, nothing started: its frames never
+// reach the program, so it would copy nothing for as long as it ran.
+func TestCaptureIfaceNotAttached(t *testing.T) {
+	privtest.Require(t)
+	s := captureState(t) // attached nowhere
+	const want = "capture: xdpfw is not attached to lo: nothing arriving there would be copied (see xdpfw status)"
+	if c, err := s.StartCapture(CaptureFilter{Drop: true, Snaplen: 64, Ifindex: 1}); err == nil {
+		s.StopCapture(uint32(os.Getpid()))
+		c.Close()
+		t.Fatalf("a capture of an interface not attached started; want %q", want)
+	} else if err.Error() != want {
+		t.Fatalf("got %q, want %q", err, want)
+	}
+	if ringInSlot(t, s) {
+		t.Fatal("the refused capture left a ring in the slot")
+	}
+}
