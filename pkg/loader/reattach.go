@@ -14,7 +14,8 @@ import (
 // resize, a migration) left as it was, running XDP program prog (0:
 // none), not the state's: another replaced xdpfw's program there, before
 // the change or while it ran. Its record stays; status lists it as
-// replaced.
+// replaced. An interface whose ifindex a new interface took (another
+// name, not the state's program) is gone, not told.
 var LeftNotice func(dir, iface string, prog uint32)
 
 // Reach is how many interfaces a replacement of the state's programs gave
@@ -99,6 +100,13 @@ func (s *State) programsOn(unpinned bool) (onIfaces, error) {
 				}
 			}
 			ours = usesMapsOf(on.id, mine)
+		}
+		if !ours && on.name != a.recorded {
+			// Gone too: the kernel gave its ifindex to a new interface
+			// (or it was renamed and lost the program), which xdpfw
+			// never ran on, as status has it (missing). Its program is
+			// not the state's to tell of, nor to replace.
+			continue
 		}
 		if ours {
 			// Gone since (another replaced it): not the state's.
