@@ -81,8 +81,9 @@ no interface is left, the pinned program, maps, rules and counters are
 removed too; save the ruleset first if you want it back. Every name is
 checked first: one xdpfw is not attached to changes nothing. An interface
 deleted (or moved to another namespace) while attached is forgotten by its
-name, unless an interface of that name is here again and attached: then
-that one is detached, and the gone one's record stays (a warning says so).
+name, its ifindex a new interface's or not (that interface left as it is),
+unless an interface of that name is here again and attached: then that one
+is detached, and the gone one's record stays (a warning says so).
 
 --ifindex N detaches the interface of that ifindex, or forgets its record
 if it is gone: what status names for a missing interface, as its name may

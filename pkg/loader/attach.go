@@ -524,7 +524,8 @@ type Detached struct {
 // left, the pinned program, maps and live ruleset are removed too. An
 // interface gone since xdpfw was attached (deleted, or moved to another
 // namespace) is found by the name its record keeps, and the record is
-// forgotten, unless an interface of that name is here and attached: then
+// forgotten (a new interface given its ifindex left as it is: forget
+// touches the record and its pins alone), unless an interface of that name is here and attached: then
 // that one is detached, and each gone record of the name stays, named in
 // a warning with the command that forgets it alone (DetachIfindex).
 // Forgetting it too could remove the pins, the ruleset with them, where
@@ -625,7 +626,10 @@ func (s *State) DetachEach(names []string) ([]Detached, error) {
 	return done, nil
 }
 
-// goneRecords lists the records of name whose interface is gone.
+// goneRecords lists the records of name whose interface is gone: no
+// interface has the ifindex, or a new one took it (another name, not
+// running the state's program, as status has it: missing), which
+// forgetting the record leaves as it is.
 func (s *State) goneRecords(name string) ([]Attachment, error) {
 	atts, err := s.Attachments()
 	if err != nil {
@@ -633,12 +637,13 @@ func (s *State) goneRecords(name string) ([]Attachment, error) {
 	}
 	var gone []Attachment
 	for _, a := range atts {
-		if a.Iface != name {
+		if a.recorded != name {
 			continue
 		}
-		if _, err := netlink.LinkByIndex(a.Ifindex); err == nil {
+		if link, err := netlink.LinkByIndex(a.Ifindex); err == nil && (a.Attached || link.Attrs().Name == name) {
 			continue
 		}
+		a.Iface, a.Attached, a.Egress = name, false, EgressNone
 		gone = append(gone, a)
 	}
 	return gone, nil

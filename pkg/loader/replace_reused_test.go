@@ -13,8 +13,8 @@ import (
 
 // reuseIfindex deletes the interface gone and makes a veth name (peer
 // name+"p") at its ifindex, which it returns, running an XDP program of
-// its own (generic mode), named as xdpfw's, which the caller closes: the
-// kernel giving a gone interface's ifindex to a new one.
+// its own (generic mode), another's, which the caller closes: the kernel
+// giving a gone interface's ifindex to a new one.
 func reuseIfindex(gone, name string) (idx int, other *ebpf.Program, err error) {
 	link, err := netlink.LinkByName(gone)
 	if err != nil {
@@ -34,7 +34,7 @@ func reuseIfindex(gone, name string) (idx int, other *ebpf.Program, err error) {
 	if made.Attrs().Index != idx {
 		return 0, nil, fmt.Errorf("%s made at ifindex %d, want %d", name, made.Attrs().Index, idx)
 	}
-	other, err = ebpf.NewProgram(&ebpf.ProgramSpec{Name: "xdpfw", Type: ebpf.XDP, License: "MIT",
+	other, err = ebpf.NewProgram(&ebpf.ProgramSpec{Name: "other", Type: ebpf.XDP, License: "MIT",
 		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, 2), asm.Return()}})
 	if err != nil {
 		return 0, nil, err
