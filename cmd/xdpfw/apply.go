@@ -39,10 +39,12 @@ rule whose comment alone changed keeps its counters and takes the comment.
 The connection-tracking table keeps its flows through every apply. A file
 whose conntrack: max-flows differs from the table's size makes a table of
 that size first, with the flows copied into it, and gives the program to
-every interface (its id changes); the rules switch after it. Without
-max-flows the size follows whether the ruleset reads connection state
-(a ct-state rule, or policy drop): the whole 262144 flows if it does, an
-idle 1000 (the most recent) if not (xdpfw ct --help).
+the interfaces running xdpfw's (its id changes): one whose program another
+replaced keeps that, and stderr says on how many of the interfaces it went.
+The rules switch after it. Without max-flows the size follows whether the
+ruleset reads connection state (a ct-state rule, or policy drop): the
+whole 262144 flows if it does, an idle 1000 (the most recent) if not
+(xdpfw ct --help).
 
 A file that lists interfaces (interfaces: [{name: eth0, mode: native}])
 also sets the attachments: xdpfw is attached to each listed interface in

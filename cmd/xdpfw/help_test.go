@@ -98,3 +98,16 @@ func TestHelpProseWidth(t *testing.T) {
 		}
 	})
 }
+
+// TestHelpReplacementReach: no help says a replacement of the program (a
+// conntrack resize, a growth of the maps, a migration) gives it to every
+// interface: an interface whose program another replaced keeps that one,
+// and the notice says on how many of the interfaces it went.
+func TestHelpReplacementReach(t *testing.T) {
+	eachHelpPage(t, func(path string, c *cli.Command, _ string) {
+		prose := strings.Join(strings.Fields(c.Description), " ")
+		if i := strings.Index(prose, "program to every interface"); i >= 0 {
+			t.Errorf("xdpfw %s --help says the program goes to every interface: ...%s...", path, prose[max(0, i-60):min(len(prose), i+80)])
+		}
+	})
+}
