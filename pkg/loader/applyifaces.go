@@ -241,7 +241,9 @@ func (s *State) unattach(a Attachment) error {
 	if err == nil && a.Attached {
 		return s.detachLink(link, xdpfwIface{Mode: uint32(a.Mode.flags())})
 	}
-	if err == nil {
+	// Another name than a's (Attachments): a new interface took the
+	// gone one's ifindex, and nothing there is the record's to remove.
+	if err == nil && link.Attrs().Name == a.Iface {
 		// Its XDP program replaced by another's: the egress learner is
 		// still xdpfw's to remove.
 		if err := s.detachEgress(link); err != nil {

@@ -60,7 +60,9 @@ type Attachment struct {
 	Egress string `json:"egress"`
 	egress uint32 // the hook to record (layout.Egress*)
 	// recorded is the name in the record, Iface's when the interface is
-	// gone; Iface is the interface's name now, which a rename changes.
+	// gone, or its ifindex another interface's (another name, not the
+	// state's program); Iface is otherwise the interface's name now,
+	// which a rename changes.
 	recorded string
 }
 
@@ -643,7 +645,6 @@ func (s *State) goneRecords(name string) ([]Attachment, error) {
 		if link, err := netlink.LinkByIndex(a.Ifindex); err == nil && (a.Attached || link.Attrs().Name == name) {
 			continue
 		}
-		a.Iface, a.Attached, a.Egress = name, false, EgressNone
 		gone = append(gone, a)
 	}
 	return gone, nil
@@ -734,11 +735,19 @@ func (s *State) Attachments() ([]Attachment, error) {
 		}
 		a.recorded = a.Iface
 		if link, err := netlink.LinkByIndex(int(idx)); err == nil {
-			a.Iface = link.Attrs().Name
-			if x := link.Attrs().Xdp; x != nil && ids.ours(x.ProgId) {
-				a.Attached, a.ProgID = true, x.ProgId
+			x := link.Attrs().Xdp
+			ours := x != nil && ids.ours(x.ProgId)
+			// Another name, not the state's program: the interface
+			// recorded is gone, the kernel gave its ifindex to a new
+			// one (status: missing). The record keeps its name, and
+			// nothing of the new interface is the record's.
+			if ours || link.Attrs().Name == a.recorded {
+				a.Iface = link.Attrs().Name
+				if ours {
+					a.Attached, a.ProgID = true, x.ProgId
+				}
+				a.Egress = s.egressOn(link)
 			}
-			a.Egress = s.egressOn(link)
 		}
 		out = append(out, a)
 	}

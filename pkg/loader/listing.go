@@ -177,7 +177,7 @@ func (s *State) Status() (Status, error) {
 	for _, o := range orphans {
 		orphaned[o.Ifindex] = o.listed
 	}
-	for i, a := range atts {
+	for _, a := range atts {
 		if a.Attached && a.Egress == EgressNone {
 			st.Problems = append(st.Problems, Problem{Iface: a.Iface, Ifindex: a.Ifindex, Kind: "egress",
 				Detail: fmt.Sprintf("%s does not run this state's connection-tracking egress program: its outgoing flows are not learned, so their replies are not established", a.Iface),
@@ -201,7 +201,6 @@ func (s *State) Status() (Status, error) {
 			// one, which xdpfw never ran on (attach --force there would
 			// take it over). A rename that lost the program is told
 			// the same: forgetting the record settles both.
-			p.Iface, atts[i].Iface, atts[i].Egress = a.recorded, a.recorded, EgressNone
 			p.Kind = "missing"
 			p.Detail = fmt.Sprintf("%s (ifindex %d) is gone: that ifindex is %s's now, which does not run xdpfw's program (or %s was renamed and lost it); its record keeps the state pinned", a.recorded, a.Ifindex, link.Attrs().Name, a.recorded)
 			p.Fix = fmt.Sprintf("xdpfw detach --ifindex %d", a.Ifindex)
