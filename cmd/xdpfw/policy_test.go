@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -41,5 +42,36 @@ func TestPolicyDropWarns(t *testing.T) {
 	}
 	if out := mustRunCLI(t, pin, "", "save"); !strings.Contains(out, "policy: drop") {
 		t.Errorf("the warned change was not made:\n%s", out)
+	}
+}
+
+// TestPolicyShow: policy without an argument prints the live policy, and
+// --json prints it as {"policy": ...}, as setting it does: status was the
+// only way to read it. More than one argument is refused, nothing changed.
+func TestPolicyShow(t *testing.T) {
+	privtest.Require(t)
+	pin := privtest.PinDir(t)
+	mustRunCLI(t, pin, "", "set", "create", "s") // the state, policy pass
+	for _, want := range []string{"pass", "drop"} {
+		mustRunCLI(t, pin, "", "policy", strings.ToUpper(want))
+		if out := mustRunCLI(t, pin, "", "policy"); out != "policy "+want+"\n" {
+			t.Errorf("policy after policy %s: %q", want, out)
+		}
+		for _, args := range [][]string{{"policy", "--json"}, {"policy", want, "--json"}} {
+			var doc map[string]any
+			out, _, err := runCLIBoth(pin, "", args...)
+			if err != nil {
+				t.Fatalf("%v: %v", args, err)
+			}
+			if err := json.Unmarshal([]byte(out), &doc); err != nil || len(doc) != 1 || doc["policy"] != want {
+				t.Errorf("%v after policy %s: %q (%v), want {\"policy\": %q}", args, want, out, err, want)
+			}
+		}
+	}
+	if _, err := runCLI(t, pin, "", "policy", "pass", "drop"); err == nil || !strings.Contains(err.Error(), "at most one") {
+		t.Errorf("policy pass drop: %v, want refused", err)
+	}
+	if out := mustRunCLI(t, pin, "", "policy"); out != "policy drop\n" {
+		t.Errorf("policy pass drop changed the policy: %q", out)
 	}
 }

@@ -46,6 +46,7 @@ func TestReadersPrintUnlocked(t *testing.T) {
 		{"set", "list"}, {"set", "list", "--json"}, {"set", "list", "big"}, {"set", "list", "big", "--json"},
 		{"stats"}, {"stats", "--json"}, {"stats", "--interfaces"},
 		{"ct", "list"}, {"ct", "list", "--json"},
+		{"policy"}, {"policy", "--json"},
 		{"replay", capture}, {"replay", "--json", capture},
 	} {
 		out := &stalledOutput{wrote: make(chan struct{}), release: make(chan struct{})}

@@ -131,6 +131,19 @@ func ReadStatus(dir string) (Status, error) {
 	return st, nil
 }
 
+// Policy is the live default policy, read as Status reads it: from the
+// live generation's config alone, without decoding the rules.
+func (s *State) Policy() (policy rules.Action, err error) {
+	err = s.read(func(v *view) error {
+		policy = v.policy()
+		return nil
+	})
+	return policy, err
+}
+
+// policy is the default action the datapath runs by now.
+func (v *view) policy() rules.Action { return rules.Action(v.conf[v.active].Policy) }
+
 // Status is the pin directory, the policy, the rule count and each
 // attachment as the kernel has it, and the problems found: attachments
 // not as recorded, and orphans (Orphans).
@@ -147,7 +160,7 @@ func (s *State) Status() (Status, error) {
 		flows  uint32
 	)
 	err := s.read(func(v *view) error {
-		policy, nrules = rules.Action(v.conf[v.active].Policy), int(v.conf[v.active].Nrules)
+		policy, nrules = v.policy(), int(v.conf[v.active].Nrules)
 		flows = v.m.Ct.MaxEntries()
 		return nil
 	})
