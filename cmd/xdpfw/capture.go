@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
@@ -119,7 +120,7 @@ func captureOptions(c *cli.Context) (capture.Options, error) {
 		return capture.Options{}, fmt.Errorf("capture: --max-rate %d: at most %d records a second (0: no limit)", n, uint32(math.MaxUint32))
 	}
 	f := loader.CaptureFilter{Snaplen: uint32(c.Uint("snaplen")), MaxRate: uint32(c.Uint("max-rate"))}
-	switch c.String("verdict") {
+	switch strings.ToLower(c.String("verdict")) { // any case, as --action
 	case "drop":
 		f.Drop = true
 	case "pass":

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/cilium/ebpf"
 	"github.com/vishvananda/netlink"
@@ -21,9 +22,9 @@ const (
 	ModeGeneric Mode = "generic" // in the stack, any device (XDP_FLAGS_SKB_MODE)
 )
 
-// ParseMode accepts auto, native or generic.
+// ParseMode accepts auto, native or generic, any case.
 func ParseMode(s string) (Mode, error) {
-	switch m := Mode(s); m {
+	switch m := Mode(strings.ToLower(s)); m {
 	case ModeAuto, ModeNative, ModeGeneric:
 		return m, nil
 	}

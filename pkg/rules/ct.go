@@ -28,14 +28,15 @@ var ctStateNames = []struct {
 	name string
 }{{CTNew, "new"}, {CTEstablished, "established"}, {CTRelated, "related"}, {CTInvalid, "invalid"}}
 
-// ParseCTStates reads a comma list of states: "established,related".
+// ParseCTStates reads a comma list of states: "established,related", any
+// case, as the other conditions' words are read.
 func ParseCTStates(s string) (CTStates, error) {
 	var out CTStates
 	for _, part := range strings.Split(s, ",") {
 		name := strings.TrimSpace(part)
 		found := false
 		for _, n := range ctStateNames {
-			if n.name != name {
+			if !strings.EqualFold(n.name, name) {
 				continue
 			}
 			// Refused as a TCP flag named twice is: a typo, most

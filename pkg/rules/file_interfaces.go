@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 )
@@ -54,11 +55,13 @@ func (p *fileParser) interfaces(f field) ([]Interface, error) {
 		}
 		line[ifc.Name] = nf.val.Line
 		if mf, ok := fs["mode"]; ok {
-			if ifc.Mode, err = p.scalar("mode", mf); err != nil {
+			text, err := p.scalar("mode", mf)
+			if err != nil {
 				return nil, err
 			}
-			if !validMode(ifc.Mode) {
-				return nil, p.errorf(mf.val, "mode: unknown mode %s (want auto, native or generic)", quoteShort(ifc.Mode))
+			var ok bool
+			if ifc.Mode, ok = parseMode(text); !ok {
+				return nil, p.errorf(mf.val, "mode: unknown mode %s (want auto, native or generic)", quoteShort(text))
 			}
 		}
 		out = append(out, ifc)
@@ -66,13 +69,15 @@ func (p *fileParser) interfaces(f field) ([]Interface, error) {
 	return out, nil
 }
 
-func validMode(m string) bool {
+// parseMode gives the mode m names, any case, in the lower case save
+// writes.
+func parseMode(m string) (string, bool) {
 	for _, ok := range ifaceModes {
-		if m == ok {
-			return true
+		if strings.EqualFold(m, ok) {
+			return ok, true
 		}
 	}
-	return false
+	return "", false
 }
 
 // interfacesNode writes the list as the file format has it.
