@@ -28,9 +28,10 @@ blank line apart, with no control characters).
 
 With --once it reads the counters, waits --interval, reads them again and
 prints that one interval (saying on standard error when the first read is
-done); --json prints it as JSON: each rule and verdict with its counts at
-the second read, their change (packets_delta, bytes_delta) and rates, and
-the exact time between the reads (interval_seconds). Without --once,
+done); --json prints it as JSON: each rule (with the fields rule list
+--json gives it) and verdict with its counts at the second read, their
+change (packets_delta, bytes_delta) and rates, and the exact time between
+the reads (interval_seconds). Without --once,
 --json prints one such object per line, one per interval.
 
 The state is locked only while it is read, so other commands run meanwhile.

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -240,4 +241,55 @@ func TestTopShortInterval(t *testing.T) {
 	if !regexp.MustCompile(`^xdpfw top: every [0-9.]+ms, policy pass$`).MatchString(first) {
 		t.Errorf("top --once --interval 20ms: first line %q, want the interval in ms", first)
 	}
+}
+
+// TestTopJSONRuleFields: a rule's entry in top --json has rule list
+// --json's fields, named and ordered as there, with the same values
+// (conditions and log were left out), its counts then the interval's.
+func TestTopJSONRuleFields(t *testing.T) {
+	row := loader.RuleRow{ID: 7, Priority: 10, Conditions: map[string]string{"proto": "tcp", "dport": "22"}, Action: "pass",
+		Match: "proto tcp dport 22", Comment: "ssh", Log: true, Slot: 3, Counter: loader.Counter{Packets: 5, Bytes: 300}}
+	listed, err := json.Marshal(row)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := rates(loader.Snapshot{}, loader.Snapshot{Rules: []loader.RuleRow{row}}, time.Second)
+	top, err := json.Marshal(s.Rules[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	listKeys, listVals := jsonFields(t, listed)
+	topKeys, topVals := jsonFields(t, top)
+	if len(topKeys) < len(listKeys) || !slices.Equal(topKeys[:len(listKeys)], listKeys) {
+		t.Fatalf("top --json's rule fields %v do not begin with rule list --json's %v", topKeys, listKeys)
+	}
+	for _, k := range listKeys {
+		if string(topVals[k]) != string(listVals[k]) {
+			t.Errorf("%s: top --json %s, rule list --json %s", k, topVals[k], listVals[k])
+		}
+	}
+}
+
+// jsonFields is a JSON object's keys in order, and their values.
+func jsonFields(t *testing.T, obj []byte) ([]string, map[string]json.RawMessage) {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(obj))
+	if _, err := dec.Token(); err != nil { // {
+		t.Fatal(err)
+	}
+	var keys []string
+	vals := map[string]json.RawMessage{}
+	for dec.More() {
+		k, err := dec.Token()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, k.(string))
+		vals[k.(string)] = v
+	}
+	return keys, vals
 }

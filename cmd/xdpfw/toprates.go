@@ -17,13 +17,17 @@ type rate struct {
 	BytesPerSecond   float64 `json:"bytes_per_second"`
 }
 
-// ruleRate is one rule's row of top.
+// ruleRate is one rule's row of top: a rule as rule list --json gives
+// it (loader.RuleRow, its fields in that order, so a script reads both
+// alike), its counts the interval's.
 type ruleRate struct {
-	ID       uint32 `json:"id"`
-	Priority uint32 `json:"priority"`
-	Match    string `json:"match"`
-	Action   string `json:"action"`
-	Comment  string `json:"comment"`
+	ID         uint32            `json:"id"`
+	Priority   uint32            `json:"priority"`
+	Conditions map[string]string `json:"conditions"`
+	Action     string            `json:"action"`
+	Match      string            `json:"match"`
+	Comment    string            `json:"comment"`
+	Log        bool              `json:"log"`
 	rate
 }
 
@@ -50,8 +54,8 @@ func rates(before, after loader.Snapshot, elapsed time.Duration) topSample {
 	}
 	s := topSample{Interval: secs, Policy: after.Policy.String(), Rules: []ruleRate{}, Verdicts: map[string]rate{}}
 	for _, r := range after.Rules {
-		s.Rules = append(s.Rules, ruleRate{ID: r.ID, Priority: r.Priority, Match: r.Match, Action: r.Action, Comment: r.Comment,
-			rate: rateOf(was[keyOf(r)], r.Counter, secs)})
+		s.Rules = append(s.Rules, ruleRate{ID: r.ID, Priority: r.Priority, Conditions: r.Conditions, Action: r.Action, Match: r.Match,
+			Comment: r.Comment, Log: r.Log, rate: rateOf(was[keyOf(r)], r.Counter, secs)})
 	}
 	for _, name := range loader.StatNames {
 		s.Verdicts[name] = rateOf(before.Verdicts[name], after.Verdicts[name], secs)
