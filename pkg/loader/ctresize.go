@@ -300,27 +300,44 @@ func mergeInto(ct *ebpf.Map, k *xdpfwCtKey, v *xdpfwCtVal) (added bool, err erro
 // established, closing, closed). A handshake one table saw, then an
 // established flow nothing answered in the other (the host's ACK past
 // it, picked up there), is replied, as the learner makes such a record
-// seeing both: else the connection is timed as a SYN sent. Where both
-// kept the host's acknowledgements, the highest in sequence space stays,
-// as the learner keeps it: the later sighting may be a packet coming in,
-// seen where the host's latest segment out was not.
+// seeing both: else the connection is timed as a SYN sent. What a RST
+// coming in is checked against is merged by mergeAck.
 func mergeFlow(a, b xdpfwCtVal) xdpfwCtVal {
 	m := a
 	if b.LastSeen > a.LastSeen {
 		m = b
 	}
-	if a.AckKind == layout.CtAckSent && b.AckKind == layout.CtAckSent {
-		m.Ack = a.Ack
-		if int32(b.Ack-a.Ack) > 0 {
-			m.Ack = b.Ack
-		}
-	}
+	m.AckKind, m.Ack = mergeAck(a, b)
 	m.Replied = max(a.Replied, b.Replied)
 	m.Tcp = max(a.Tcp, b.Tcp)
 	if a.Kind == layout.CtKindTcp && (ackedHandshake(a, b) || ackedHandshake(b, a)) {
 		m.Replied = 1
 	}
 	return m
+}
+
+// mergeAck is what a RST coming in on a flow is checked against, from
+// two records of it. The later sighting does not tell which record saw
+// the host's latest segment out (it may be a packet coming in), so: the
+// highest of two acknowledgements in sequence space, as the learner
+// keeps it; the one record that kept anything; one SYN seen by both.
+// Else (a SYN and an acknowledgement, or two SYNs) which came last is
+// unknown, and nothing is kept, as in a record from before the check:
+// any RST closes the flow until the host's next segment out says anew,
+// where keeping the wrong one made the peer's true RST invalid.
+func mergeAck(a, b xdpfwCtVal) (kind uint8, ack uint32) {
+	switch {
+	case a.AckKind == layout.CtAckSent && b.AckKind == layout.CtAckSent:
+		if int32(b.Ack-a.Ack) > 0 {
+			return b.AckKind, b.Ack
+		}
+		return a.AckKind, a.Ack
+	case b.AckKind == layout.CtAckNone, a.AckKind == b.AckKind && a.Ack == b.Ack:
+		return a.AckKind, a.Ack
+	case a.AckKind == layout.CtAckNone:
+		return b.AckKind, b.Ack
+	}
+	return layout.CtAckNone, 0
 }
 
 // ackedHandshake reports whether hs is a handshake's record and est one

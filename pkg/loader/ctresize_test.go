@@ -272,12 +272,33 @@ func TestMergeFlow(t *testing.T) {
 			}
 		}
 	}
-	// A SYN the host sent since is another connection's: the later
-	// record's stays.
+	// A SYN and an acknowledgement, or two SYNs: which the host sent
+	// last is unknown (a record's later sighting may be a packet coming
+	// in, the host's ACK after its SYN seen by the other table), so
+	// nothing is kept, whichever record was seen later. One SYN both saw
+	// stays, as does what the one record that kept anything kept.
 	est = xdpfwCtVal{LastSeen: 100, Kind: layout.CtKindTcp, Tcp: layout.CtTcpEstablished, AckKind: layout.CtAckSent, Ack: 5000}
 	syn = xdpfwCtVal{LastSeen: 200, Kind: layout.CtKindTcp, AckKind: layout.CtAckSyn, Ack: 1000}
-	if got := mergeFlow(est, syn); got.AckKind != layout.CtAckSyn || got.Ack != 1000 {
-		t.Errorf("merge of an acknowledgement and a later SYN: %+v, want the SYN's", got)
+	syn2 := syn
+	syn2.LastSeen, syn2.Ack = 50, 3000
+	none := xdpfwCtVal{LastSeen: 300, Kind: layout.CtKindTcp, Tcp: layout.CtTcpEstablished}
+	for _, c := range []struct {
+		name string
+		a, b xdpfwCtVal
+		kind uint8
+		ack  uint32
+	}{
+		{"an acknowledgement and a later SYN", est, syn, layout.CtAckNone, 0},
+		{"two SYNs", syn, syn2, layout.CtAckNone, 0},
+		{"one SYN both saw", syn, syn, layout.CtAckSyn, 1000},
+		{"an acknowledgement and a later record of none", est, none, layout.CtAckSent, 5000},
+		{"a SYN and a later record of none", syn, none, layout.CtAckSyn, 1000},
+	} {
+		for _, got := range []xdpfwCtVal{mergeFlow(c.a, c.b), mergeFlow(c.b, c.a)} {
+			if got.AckKind != c.kind || got.Ack != c.ack {
+				t.Errorf("merge of %s: %+v, want ack kind %d, ack %d", c.name, got, c.kind, c.ack)
+			}
+		}
 	}
 	udp := xdpfwCtVal{LastSeen: 50, Kind: layout.CtKindUdp}
 	if got := mergeFlow(udp, xdpfwCtVal{LastSeen: 40, Kind: layout.CtKindUdp, Replied: 1}); got.LastSeen != 50 || got.Replied != 1 {
