@@ -39,7 +39,8 @@ once the capture has started (a capture refused leaves it as it was);
 --verdict drop (the default), pass or all selects by verdict; --rule ID
 (repeatable) keeps only frames those rules decided (a rule whose action the
 verdict leaves out is refused); --iface only frames arriving on that
-interface, which xdpfw must be attached to. Each record holds at most
+interface, which must run xdpfw's program (status lists it, neither missing
+nor replaced): any other is refused. Each record holds at most
 --snaplen bytes of its frame (at most 2048); a line shows a cut frame's
 headers if they were kept whole, and says it was cut. At most --max-rate
 records a second are taken (0: no limit); frames over it, and frames the

@@ -3,7 +3,6 @@ package loader
 import (
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -11,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/cilium/ebpf"
+	"github.com/vishvananda/netlink"
 
 	"github.com/xdpfw/xdpfw/pkg/layout"
 	"github.com/xdpfw/xdpfw/pkg/rules"
@@ -228,18 +228,9 @@ func (s *State) StartCapture(f CaptureFilter) (*Capture, error) {
 				}
 			}
 		}
-		// Nor would an interface the state is not attached to (a
-		// typo for one that is): its frames never reach the program.
 		if f.Ifindex != 0 {
-			var ifc xdpfwIface
-			if err := t.m.Ifaces.Lookup(f.Ifindex, &ifc); errors.Is(err, ebpf.ErrKeyNotExist) {
-				name := fmt.Sprintf("ifindex %d", f.Ifindex)
-				if link, err := net.InterfaceByIndex(int(f.Ifindex)); err == nil {
-					name = link.Name
-				}
-				return fmt.Errorf("capture: xdpfw is not attached to %s: nothing arriving there would be copied (see xdpfw status)", name)
-			} else if err != nil {
-				return fmt.Errorf("capture: read the attachments: %w", err)
+			if err := s.capturable(int(f.Ifindex)); err != nil {
+				return err
 			}
 		}
 		t.capture = &captureChange{start: true, conf: f.conf(me), ring: ring}
@@ -251,6 +242,46 @@ func (s *State) StartCapture(f CaptureFilter) (*Capture, error) {
 	}
 	capturesHere.Store(s.dir, true)
 	return &Capture{Ring: r, dir: s.dir, owner: me, ring: ringID}, nil
+}
+
+// capturable refuses a capture of an interface the state's program does
+// not run on, whose frames never reach the program (a capture would copy
+// nothing for as long as it ran): one the state is not attached to (a
+// typo for one that is), one whose ifindex is a gone interface's record
+// (a new interface took it: status's missing), or one where another
+// program replaced the state's (status's replaced). A record alone is
+// not enough: Attachments checks the kernel, as status does.
+func (s *State) capturable(ifindex int) error {
+	atts, err := s.Attachments()
+	if err != nil {
+		return fmt.Errorf("capture: %w", err)
+	}
+	name, prog := fmt.Sprintf("ifindex %d", ifindex), uint32(0)
+	if link, err := netlink.LinkByIndex(ifindex); err == nil {
+		name = link.Attrs().Name
+		if x := link.Attrs().Xdp; x != nil {
+			prog = x.ProgId
+		}
+	}
+	const nothing = "nothing arriving there would be copied"
+	i := slices.IndexFunc(atts, func(a Attachment) bool { return a.Ifindex == ifindex })
+	switch {
+	case i < 0:
+		return fmt.Errorf("capture: xdpfw is not attached to %s: %s (see xdpfw status)", name, nothing)
+	case atts[i].Attached:
+		return nil
+	case atts[i].recorded != name:
+		// Attachments keeps the record's name when the interface at
+		// its ifindex is another (not the state's program).
+		return fmt.Errorf("capture: xdpfw is not attached to %s: its ifindex %d is the record of %s, which is gone (status: %s missing): %s (see xdpfw status)",
+			name, ifindex, atts[i].recorded, atts[i].recorded, nothing)
+	case prog != 0:
+		return fmt.Errorf("capture: xdpfw is not attached to %s: it runs XDP program id %d, not the pinned xdpfw's (status: %s replaced): %s (see xdpfw status)",
+			name, prog, name, nothing)
+	default:
+		return fmt.Errorf("capture: xdpfw is not attached to %s: it runs no XDP program, not the pinned xdpfw's (status: %s replaced): %s (see xdpfw status)",
+			name, name, nothing)
+	}
 }
 
 // capturesHere holds the pin directories this process runs a capture on.
