@@ -242,10 +242,13 @@ func (s *State) unattach(a Attachment) error {
 		return s.detachLink(link, xdpfwIface{Mode: uint32(a.Mode.flags())})
 	}
 	// Another name than a's (Attachments): a new interface took the
-	// gone one's ifindex, and nothing there is the record's to remove.
-	if err == nil && link.Attrs().Name == a.Iface {
+	// gone one's ifindex, and nothing there is the record's to remove;
+	// unless it runs the state's own egress learner, which only the
+	// recorded interface can (renamed, its XDP program replaced).
+	if err == nil && (link.Attrs().Name == a.Iface || s.runsOwnEgress(link)) {
 		// Its XDP program replaced by another's: the egress learner is
-		// still xdpfw's to remove.
+		// still xdpfw's to remove (a clsact filter outlives the record
+		// and the pins, holding the state's maps).
 		if err := s.detachEgress(link); err != nil {
 			return err
 		}

@@ -573,7 +573,9 @@ func (s *State) Detach(name string) (d Detached, err error) {
 		return d, err
 	}
 	for _, a := range gone {
-		if err := s.forget(a.Ifindex, name); err != nil {
+		// unattach: a record of an interface renamed since, its XDP
+		// program replaced, has its egress learner there to remove.
+		if err := s.unattach(a); err != nil {
 			return d, err
 		}
 		d.Forgot = append(d.Forgot, a)
@@ -632,7 +634,8 @@ func (s *State) DetachEach(names []string) ([]Detached, error) {
 // goneRecords lists the records of name whose interface is gone: no
 // interface has the ifindex, or a new one took it (another name, not
 // running the state's program, as status has it: missing), which
-// forgetting the record leaves as it is.
+// forgetting the record leaves as it is (unattach: but for the state's
+// egress learner, which tells the recorded interface renamed).
 func (s *State) goneRecords(name string) ([]Attachment, error) {
 	atts, err := s.Attachments()
 	if err != nil {

@@ -300,6 +300,20 @@ func (s *State) egressOn(l netlink.Link) string {
 	return EgressNone
 }
 
+// runsOwnEgress reports whether l runs the state's own egress program
+// (its pinned one, by id; not any xdpfw's): only an interface the state
+// attached to can, so one at a record's ifindex under another name is
+// the recorded interface renamed, not a new one given its ifindex.
+func (s *State) runsOwnEgress(l netlink.Link) bool {
+	if s.progs.XdpfwEgress == nil {
+		return false
+	}
+	if _, err := progID(s.progs.XdpfwEgress); err != nil {
+		return false // egressOn would take any xdpfw's
+	}
+	return s.egressOn(l) != EgressNone
+}
+
 // tcxEgressOn returns the program of the tcx link pinned for l, if the
 // link is on l (not defunct).
 func tcxEgressOn(dir string, l netlink.Link) (uint32, bool) {
