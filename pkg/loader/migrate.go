@@ -117,7 +117,7 @@ func (s *State) migrate() error {
 // programs' theirs, the state is opened again from the pins, and every
 // interface it lists that ran the state's program when it began gets the
 // new ones (programsOn, reattach), whose egress hooks it returns, and
-// how many it gave them of those it found (reach);
+// how many it gave them of those still here (reach);
 // unpinned, whether an xdpfw program no pin holds, on the state's maps,
 // counts as the state's (programsOn). It passes the points kind+":maps", ":programs" and
 // ":attached".
@@ -155,11 +155,11 @@ func (s *State) replaceBuild(spec *ebpf.CollectionSpec, fresh map[string]*ebpf.M
 		return nil, reach, err
 	}
 	s.reached(kind + ":programs")
-	if hooks, err = s.reattach(olds); err != nil {
+	if hooks, reach, err = s.reattach(olds); err != nil {
 		return nil, reach, err
 	}
 	s.reached(kind + ":attached")
-	return hooks, Reach{On: len(hooks), Of: len(olds)}, nil
+	return hooks, reach, nil
 }
 
 // rebuild makes the rebuiltMaps anew from spec and commits the live

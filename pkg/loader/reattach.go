@@ -19,8 +19,9 @@ import (
 var LeftNotice func(dir, iface string, prog uint32)
 
 // Reach is how many interfaces a replacement of the state's programs gave
-// the new ones (On), of those the state lists that it found here (Of):
-// the others it left (LeftNotice).
+// the new ones (On), of those the state lists that it found here, and
+// still here when it gave them (Of: one gone meanwhile is no more
+// counted than one gone before): the others it left (LeftNotice).
 type Reach struct{ On, Of int }
 
 // String is what a notice says of r: nothing when the state is attached
@@ -168,13 +169,18 @@ func usesMapsOf(id uint32, mine map[ebpf.MapID]bool) bool {
 // expects the program found there (XDP_FLAGS_REPLACE): one another put
 // on since is refused by the kernel, and left with the others not the
 // state's (LeftNotice), its record kept, as status sees it, replaced.
-func (s *State) reattach(olds onIfaces) (hooks map[uint32]uint32, err error) {
+// Its reach counts the interfaces it gave the programs of those still
+// here: one gone meanwhile was neither given them nor left (no notice
+// names it), and counted, "the others left as they are" would point to
+// it.
+func (s *State) reattach(olds onIfaces) (hooks map[uint32]uint32, reach Reach, err error) {
 	hooks = map[uint32]uint32{}
 	for _, on := range olds {
 		link, err := netlink.LinkByIndex(on.ifindex)
 		if err != nil {
 			continue // gone meanwhile
 		}
+		reach.Of++
 		if on.old == nil {
 			s.left(on.name, on.id)
 			continue
@@ -187,17 +193,18 @@ func (s *State) reattach(olds onIfaces) (hooks map[uint32]uint32, err error) {
 					continue
 				}
 			}
-			return nil, fmt.Errorf("replace the program on %s: %w", on.name, explainAttach(err, byFlags))
+			return nil, reach, fmt.Errorf("replace the program on %s: %w", on.name, explainAttach(err, byFlags))
 		}
 		// The egress learner: replaced in place, or (from a layout
 		// without it) added; its hook is recorded with the version.
 		hook, err := s.attachEgress(link, s.progs.XdpfwEgress)
 		if err != nil {
-			return nil, egressFailed(on.name, err, "")
+			return nil, reach, egressFailed(on.name, err, "")
 		}
 		hooks[uint32(on.ifindex)] = hook
 	}
-	return hooks, nil
+	reach.On = len(hooks)
+	return hooks, reach, nil
 }
 
 // swapProgram puts the state's program for link in place of on.old, in
