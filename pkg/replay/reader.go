@@ -104,6 +104,7 @@ type Reader struct {
 	linkType uint32
 	lengths  int
 	nano     bool // timestamps' second field is in ns, not µs
+	fcs      int  // bytes of frame check sequence ending every record
 	// pcapng: the current section's interfaces
 	ifaces []ngIface
 }
@@ -113,6 +114,7 @@ type ngIface struct {
 	snaplen  uint32
 	name     string
 	tsresol  byte // if_tsresol: 10^-n s, or 2^-n s with the top bit set
+	fcs      int  // if_fcslen, in bytes: an EPB's flags may say otherwise
 }
 
 // Open opens a classic pcap (either byte order, microsecond or nanosecond
@@ -182,8 +184,14 @@ func (rd *Reader) start() error {
 	case minor == 3:
 		rd.lengths = lengthsMaybeSwapped
 	}
-	// The upper bits of the field carry FCS information, not the link type.
-	rd.linkType = rd.order.Uint32(hdr[20:]) & 0xffff
+	// The upper bits of the field carry FCS information, not the link
+	// type: when its P bit is set, the top 4 bits are the length of the
+	// frame check sequence each record ends with, in 16-bit words.
+	lt := rd.order.Uint32(hdr[20:])
+	rd.linkType = lt & 0xffff
+	if lt&0x04000000 != 0 {
+		rd.fcs = int(lt>>28) * 2
+	}
 	if !supportedLinkType(rd.linkType) {
 		return linkTypeError(rd.linkType)
 	}
@@ -244,7 +252,8 @@ func (rd *Reader) nextPcap() (Frame, error) {
 		return Frame{}, rd.recordError(at, "file ends inside the frame (truncated capture)")
 	}
 	rd.index++
-	f := convert(rd.index, rd.linkType, data, int(wire), dirUnknown)
+	data, w := withoutFCS(data, int(wire), rd.fcs)
+	f := convert(rd.index, rd.linkType, data, w, dirUnknown)
 	frac := time.Duration(rd.order.Uint32(hdr[4:]))
 	if !rd.nano {
 		frac *= time.Microsecond
@@ -339,6 +348,9 @@ func (rd *Reader) nextNg() (Frame, error) {
 			if v, ok := ngOption(rd.order, body[8:], 9); ok && len(v) == 1 { // if_tsresol
 				ifc.tsresol = v[0]
 			}
+			if v, ok := ngOption(rd.order, body[8:], 13); ok && len(v) == 1 { // if_fcslen, in bits
+				ifc.fcs = int(v[0]) / 8
+			}
 			rd.ifaces = append(rd.ifaces, ifc)
 			continue
 		}
@@ -346,6 +358,7 @@ func (rd *Reader) nextNg() (Frame, error) {
 		var ts uint64
 		var data, opts []byte
 		dir := dirUnknown
+		fcs := -1 // the interface's
 		switch typ {
 		case ngEnhancedPacket, ngPacketObsolete:
 			if len(body) < 20 {
@@ -365,11 +378,17 @@ func (rd *Reader) nextNg() (Frame, error) {
 			opts = body[min(len(body), 20+int(pad4(caplen))):]
 			if typ == ngEnhancedPacket {
 				if v, ok := ngOption(rd.order, opts, 2); ok && len(v) == 4 { // epb_flags
-					switch rd.order.Uint32(v) & 3 {
+					flags := rd.order.Uint32(v)
+					switch flags & 3 {
 					case 1:
 						dir = dirIn
 					case 2:
 						dir = dirOut
+					}
+					// Bits 5-8: the FCS length in bytes, 0 when
+					// not known (then the interface's holds).
+					if n := int(flags>>5) & 0xf; n != 0 {
+						fcs = n
 					}
 				}
 			}
@@ -402,7 +421,11 @@ func (rd *Reader) nextNg() (Frame, error) {
 			}
 			return Frame{Index: rd.index, WireLen: int(wire), Skip: fmt.Sprintf("%s has link type %s, which xdpfw does not replay", name, linkTypeName(ifc.linkType))}, nil
 		}
-		f := convert(rd.index, ifc.linkType, append([]byte(nil), data...), int(wire), dir)
+		if fcs < 0 {
+			fcs = ifc.fcs
+		}
+		data, w := withoutFCS(data, int(wire), fcs)
+		f := convert(rd.index, ifc.linkType, append([]byte(nil), data...), w, dir)
 		if typ != ngSimplePacket {
 			f.Time = ngTime(ts, ifc.tsresol)
 		}
@@ -426,6 +449,18 @@ func ngTime(ts uint64, resol byte) time.Time {
 		return time.Unix(int64(sec), int64(frac/(unit/1e9)))
 	}
 	return time.Unix(int64(sec), int64(frac*(1e9/unit)))
+}
+
+// withoutFCS is a record of wire bytes, data of them captured, without the
+// fcs bytes of frame check sequence the capture says it ends with: XDP
+// never sees them (the NIC strips them), and a rule's length is the
+// frame's without them. A record cut before its FCS keeps what it has.
+func withoutFCS(data []byte, wire, fcs int) ([]byte, int) {
+	if fcs <= 0 {
+		return data, wire
+	}
+	wire = max(wire-fcs, 0)
+	return data[:min(len(data), wire)], wire
 }
 
 func pad4(n uint32) uint32 { return (n + 3) &^ 3 }
