@@ -53,6 +53,14 @@ func replayBench(c *cli.Context) error {
 	if c.Bool("verify") || c.Bool("summary") {
 		return fmt.Errorf("replay: --bench measures cost and shows no verdicts: drop --verify and --summary")
 	}
+	// Every frame is measured arriving on loopback, and only the
+	// capture's own direction leaves frames out: a --iface or --local
+	// measured would be another run than the one asked for.
+	for _, f := range []string{"iface", "local"} {
+		if c.IsSet(f) {
+			return fmt.Errorf("replay: --bench runs every frame as arriving on loopback, leaving out those the capture marks outgoing: drop --%s", f)
+		}
+	}
 	if c.Int("repeat") < 1 || c.Int("rounds") < 1 {
 		return fmt.Errorf("replay: --repeat and --rounds must be at least 1")
 	}

@@ -112,3 +112,21 @@ func TestReplayBenchFlagsAlone(t *testing.T) {
 		}
 	}
 }
+
+// TestReplayBenchIfaceLocal: --iface and --local are refused with
+// --bench, printing nothing: it measured every frame as arriving on
+// loopback whatever they said, even a --iface naming no interface.
+func TestReplayBenchIfaceLocal(t *testing.T) {
+	ruleset := filepath.Join(t.TempDir(), "r.yaml")
+	if err := os.WriteFile(ruleset, []byte("policy: pass\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pcap := "../../testdata/pcaps/basic.pcap"
+	for _, flag := range [][]string{{"--iface", "nosuch0"}, {"--local", "10.1.2.3/32"}} {
+		args := append([]string{"replay", "--bench", "--repeat", "1", "--rounds", "1", "--rules", ruleset}, append(flag, pcap)...)
+		out, err := runApp(args...)
+		if err == nil || out != "" || !strings.Contains(err.Error(), "drop "+flag[0]) {
+			t.Errorf("%v: error %v, output %.100q; want a refusal naming %s", args, err, out, flag[0])
+		}
+	}
+}
