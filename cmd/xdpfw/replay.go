@@ -36,12 +36,13 @@ instead:
     - {proto: udp, dport: 53, action: pass}
 
 A directory stands for the captures under it (.pcap, .pcapng and .cap
-files, in lexical order, subdirectories included; a symbolic link to a
-file is followed, one to a directory is not). Paths that hold no capture
-file at all (an empty directory, one of other files) fail the replay in
-every mode; such a directory beside captures is named, the rest replays,
-and the exit status is non-zero, as for a capture that cannot be read. A
-capture file of no frames replays, as no frames.
+files, in lexical order, subdirectories included, and the files tcpdump -C
+writes after one, x.pcap1, x.pcap2, ..., in the order it wrote them; a
+symbolic link to a file is followed, one to a directory is not). Paths
+that hold no capture file at all (an empty directory, one of other files)
+fail the replay in every mode; such a directory beside captures is named,
+the rest replays, and the exit status is non-zero, as for a capture that
+cannot be read. A capture file of no frames replays, as no frames.
 
 Ethernet, Linux cooked (tcpdump -i any), raw IP and BSD loopback captures
 replay: other link types get the Ethernet header the program would see.

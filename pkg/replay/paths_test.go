@@ -139,3 +139,31 @@ func TestEachFrameSymlinks(t *testing.T) {
 		t.Errorf("bad %q, error %v; want the dangling link named", bad, err)
 	}
 }
+
+// TestEachFrameRotation: a directory gives the files tcpdump -C writes
+// after a capture's first (x.pcap1, x.pcap2, ... x.pcap10), in the order
+// it wrote them: they were passed over, and the replay of the directory
+// read the first file alone and said nothing of the rest.
+func TestEachFrameRotation(t *testing.T) {
+	dir := t.TempDir()
+	for name, src := range map[string]string{"x.pcap": "basic.pcap", "x.pcap1": "vlan.pcap", "x.pcap2": "neighbor.pcap",
+		"x.pcap10": "fragments.pcap", "x.pcap.1": "basic.pcap", "notes1": "README.md"} {
+		b, err := os.ReadFile(filepath.Join("../../testdata/pcaps", src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var order []string
+	err := EachFrame([]string{dir}, func(file string, _ Frame) error {
+		if len(order) == 0 || order[len(order)-1] != filepath.Base(file) {
+			order = append(order, filepath.Base(file))
+		}
+		return nil
+	}, func(err error) { t.Errorf("bad: %v", err) })
+	if want := []string{"x.pcap", "x.pcap1", "x.pcap2", "x.pcap10"}; err != nil || !reflect.DeepEqual(order, want) {
+		t.Errorf("files read %v (error %v), want %v", order, err, want)
+	}
+}
