@@ -46,6 +46,12 @@ headers if they were kept whole, and says it was cut. At most --max-rate
 records a second are taken (0: no limit); frames over it, and frames the
 reader fell behind on, are counted and reported at the end, not written.
 
+A rule that a change of the ruleset renumbers (apply or serve's reload
+keeping it with a new rule put before it at its priority) is captured on
+under its new id, stderr saying so; a rule removed is said too, and once
+every rule --rule names is removed the capture ends, failing saying so (as
+tcpdump does when its interface goes away).
+
 While no capture runs, the datapath pays only a bit test on a word it reads
 anyway. One capture runs at a time. A capture left running by a killed
 process is shown by status; --stop ends it. A capture ended from outside
@@ -137,7 +143,7 @@ func captureOptions(c *cli.Context) (capture.Options, error) {
 	if c.Int("count") < 0 {
 		return capture.Options{}, fmt.Errorf("capture: -c %d: want 0 or more", c.Int("count"))
 	}
-	return capture.Options{Filter: f, Iface: c.String("iface"), Count: c.Int("count"), Pcapng: c.IsSet("write")}, nil
+	return capture.Options{Filter: f, Iface: c.String("iface"), Count: c.Int("count"), Pcapng: c.IsSet("write"), Notices: c.App.ErrWriter}, nil
 }
 
 // captureOutput is where packets go: the terminal's lines, or pcapng to a

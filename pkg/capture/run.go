@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -22,6 +23,9 @@ type Options struct {
 	Iface  string // only frames arriving on it (sets Filter.Ifindex)
 	Count  int    // stop after this many packets; 0: until ctx ends
 	Pcapng bool   // write pcapng to Out; else one line per packet
+	// Told of the selected rules a change of the ruleset renumbers or
+	// removes (nil: not told).
+	Notices io.Writer
 }
 
 // Summary is how a capture went.
@@ -31,8 +35,9 @@ type Summary struct {
 	loader.RingCounts
 }
 
-// poll is how long a read waits before looking at ctx again; after
-// checkEvery quiet polls the capture checks it still runs.
+// poll is how long a read waits before looking at ctx again; every
+// checkEvery polls' time the capture checks it still runs, and what
+// became of its rules.
 const (
 	poll       = 200 * time.Millisecond
 	checkEvery = 5
@@ -87,7 +92,8 @@ func Run(ctx context.Context, dir string, opts Options, out io.Writer) (sum Summ
 	}()
 	clock := wallClock()
 	names := IfaceNames{}
-	for idle := 0; opts.Count == 0 || sum.Written < opts.Count; {
+	checked := time.Now()
+	for opts.Count == 0 || sum.Written < opts.Count {
 		if ctx.Err() != nil {
 			break
 		}
@@ -95,28 +101,73 @@ func Run(ctx context.Context, dir string, opts Options, out io.Writer) (sum Summ
 		if err != nil {
 			return sum, err
 		}
-		if !ok {
-			if readerGone(out) {
-				return sum, fmt.Errorf("capture: its reader has gone: %w", unix.EPIPE)
+		if ok {
+			if err := write(rec, clock(rec.Time), names.Of(rec.Ifindex)); err != nil {
+				return sum, err
 			}
-			// Quiet for a while: still the live capture? (Not after
-			// capture --stop or detach --all: it would wait forever.)
-			if idle++; idle%checkEvery == 0 {
-				if on, err := c.Running(); err != nil {
-					return sum, err
-				} else if !on {
-					return sum, errors.New("capture: ended from outside (capture --stop, or the state removed by detach --all)")
+			sum.Written++
+		} else if readerGone(out) {
+			return sum, fmt.Errorf("capture: its reader has gone: %w", unix.EPIPE)
+		}
+		// Still the live capture? (Not after capture --stop or detach
+		// --all: it would wait forever.) Its rules still there?
+		if time.Since(checked) >= checkEvery*poll {
+			checked = time.Now()
+			if err := check(c, opts.Notices); err != nil {
+				// What it copied before is written all the same.
+				for opts.Count == 0 || sum.Written < opts.Count {
+					rec, ok, rerr := c.Next(0)
+					if rerr != nil || !ok {
+						break
+					}
+					if werr := write(rec, clock(rec.Time), names.Of(rec.Ifindex)); werr != nil {
+						break
+					}
+					sum.Written++
 				}
+				return sum, err
 			}
-			continue
 		}
-		idle = 0
-		if err := write(rec, clock(rec.Time), names.Of(rec.Ifindex)); err != nil {
-			return sum, err
-		}
-		sum.Written++
 	}
 	return sum, nil
+}
+
+// check fails when the capture no longer runs, or every rule it selects
+// was removed (nothing more would be copied, as tcpdump ends when its
+// interface goes away), and tells notices of the rules renumbered or
+// removed meanwhile: the records name a renumbered rule by its new id.
+func check(c *loader.Capture, notices io.Writer) error {
+	if on, err := c.Running(); err != nil {
+		return err
+	} else if !on {
+		return errors.New("capture: ended from outside (capture --stop, or the state removed by detach --all)")
+	}
+	changes, anyLeft, err := c.RuleChanges()
+	if err != nil {
+		return err
+	}
+	var gone []string
+	for _, ch := range changes {
+		if ch.Now == 0 {
+			gone = append(gone, strconv.FormatUint(uint64(ch.Was), 10))
+		} else if notices != nil {
+			fmt.Fprintf(notices, "capture: rule %d is rule %d now (the ruleset was changed): its frames are written as rule %d's\n", ch.Was, ch.Now, ch.Now)
+		}
+	}
+	if len(gone) == 0 {
+		return nil
+	}
+	what := "rule " + gone[0] + " was"
+	if len(gone) > 1 {
+		what = "rules " + strings.Join(gone, ", ") + " were"
+	}
+	if !anyLeft {
+		return fmt.Errorf("capture: %s removed from the ruleset: nothing more would be copied", what)
+	}
+	if notices != nil {
+		fmt.Fprintf(notices, "capture: %s removed from the ruleset: the other rules are still captured\n", what)
+	}
+	return nil
 }
 
 // readerGone reports whether out is a pipe or socket whose reader has

@@ -241,7 +241,7 @@ func (s *State) StartCapture(f CaptureFilter) (*Capture, error) {
 		return nil, err
 	}
 	capturesHere.Store(s.dir, true)
-	return &Capture{Ring: r, dir: s.dir, owner: me, ring: ringID}, nil
+	return &Capture{Ring: r, dir: s.dir, owner: me, ring: ringID, rules: slices.Clone(f.Rules)}, nil
 }
 
 // capturable refuses a capture of an interface the state's program does
@@ -338,6 +338,7 @@ type Capture struct {
 	dir   string
 	owner uint32
 	ring  ebpf.MapID // its ring's, as the capture slot holds it
+	rules []uint32   // the rules it selects, as RuleChanges last saw them
 }
 
 // Running reports whether the capture still runs: its ring is the one

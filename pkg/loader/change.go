@@ -34,7 +34,9 @@ import (
 //     protocol, with one write of `active` switching both, then at once
 //     the ruleset's conntrack timeouts (ct_conf, not switched: ctconf.go).
 //     A capture starting or stopping is a change of its own: its
-//     selection, then its bit of `active` (capture.go).
+//     selection, then its bit of `active` (capture.go). A running
+//     capture's rules follow the rules a commit renumbers
+//     (capturerules.go).
 //
 // repairSets and every writer of `active` and meta run only from here.
 // An Instance's private maps go through the same path (runChange).
@@ -115,6 +117,8 @@ type tx struct {
 	plan     *setPlan              // set contents to change; nil: none
 	progress func(done, total int) // told how far the set writing is
 	capture  *captureChange        // a capture to start or stop; nil: none
+	// The running capture's rules as next numbers them (capturerules.go).
+	captureRules *captureRenames
 	// anyIdleCT: a conntrack table of any size does for a ruleset that
 	// reads no connection state (an instance's, Instance.Load: nothing
 	// reads its table then, and a resize loads the programs again). A
@@ -223,9 +227,17 @@ func (t *tx) commit() error {
 		if !ctSized(t.m, t.next) && !(t.anyIdleCT && t.next.CTFlows() == layout.CtIdleEntries) {
 			return &ctResize{flows: t.next.CTFlows()}
 		}
+		var err error
+		if t.captureRules, err = t.renameCapture(); err != nil {
+			return err
+		}
 		flip = activeRules
 	}
 	if err := t.writeMeta(); err != nil {
+		return err
+	}
+	// After meta: the new ids it lists are reserved, never another's.
+	if err := t.putCaptureRules(false); err != nil {
 		return err
 	}
 	if t.plan != nil && (flip != 0 || t.plan.changed()) {
@@ -246,8 +258,9 @@ func (t *tx) commit() error {
 // live: the rank counters the generation live until then kept counting
 // in the slots given to new rules (a removed rule's frames, up to the
 // switch) zeroed again, so they are not the new rules' (the next commit
-// would fold them into the slots); and ct_conf given the timeouts of the
-// rules made live (ctconf.go), before a set change's elements settle,
+// would fold them into the slots); a running capture's rules by the ids
+// the switch gave them (capturerules.go); and ct_conf given the timeouts
+// of the rules made live (ctconf.go), before a set change's elements settle,
 // which may take long or fail. The new generation's config records the
 // timeouts, and the next change writes them if this one dies first; a
 // death before the zeroing leaves the new rules those frames.
@@ -256,6 +269,9 @@ func (t *tx) switched(flip uint32) error {
 		return nil
 	}
 	if err := zeroRankCounts(t.m, &t.conf, t.zero, t.active); err != nil {
+		return err
+	}
+	if err := t.putCaptureRules(true); err != nil {
 		return err
 	}
 	return writeConntrack(t.m, t.next.Conntrack)
