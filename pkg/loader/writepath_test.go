@@ -77,7 +77,7 @@ func TestOneWritePath(t *testing.T) {
 	}
 	readers := []string{"Ruleset", "RulesetWithSets", "Sets", "SetFamily", "SetElements", "RuleList", "Status", "VerdictCounters",
 		"Attachments", "CanAttach", "NewInstance", "Dir", "Close", "Orphans", "CaptureOwner", "InterfaceCounters", "Snapshot", "OpenLog",
-		"ConntrackFlows", "ConntrackStats", "CTStateCounters",
+		"ConntrackFlows", "ConntrackStats", "CTStateCounters", "Policy",
 		"RemoveIfUnused"} // removes the state: no change to it
 	for name, f := range funcs {
 		method, _ := strings.CutPrefix(name, "State.")
