@@ -111,19 +111,24 @@ func carryCaptureRules(ids []uint32, liveSlots map[uint32]uint32, next []rules.R
 
 // putCaptureRules writes a running capture's selection with its rules
 // carried over: before the switch (only when both lists fit), or after.
-func (t *tx) putCaptureRules(afterSwitch bool) error {
+// It never fails the change: a ruleset change is not refused, nor left
+// half done past its switch, for a capture's sake. A failed write leaves
+// the capture as it was before this commit: a failed write before the
+// switch gives up the carrying (its rules renumbered then match nothing,
+// as before captures followed them), one after it leaves both lists'
+// ids selected, the old matching nothing.
+func (t *tx) putCaptureRules(afterSwitch bool) {
 	r := t.captureRules
 	if r == nil || !afterSwitch && !r.transitional {
-		return nil
+		return
 	}
 	conf := &r.before
 	if afterSwitch {
 		conf = &r.after
 	}
-	if err := t.m.CaptureConf.Put(uint32(0), conf); err != nil {
-		return fmt.Errorf("carry the capture's rules over: %w", err)
+	if err := t.m.CaptureConf.Put(uint32(0), conf); err != nil && !afterSwitch {
+		t.captureRules = nil
 	}
-	return nil
 }
 
 // RuleChange is a rule a running capture names that a change of the

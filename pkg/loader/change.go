@@ -227,19 +227,16 @@ func (t *tx) commit() error {
 		if !ctSized(t.m, t.next) && !(t.anyIdleCT && t.next.CTFlows() == layout.CtIdleEntries) {
 			return &ctResize{flows: t.next.CTFlows()}
 		}
-		var err error
-		if t.captureRules, err = t.renameCapture(); err != nil {
-			return err
-		}
+		// A capture's selection that cannot be read is not followed
+		// (putCaptureRules): the change goes on.
+		t.captureRules, _ = t.renameCapture()
 		flip = activeRules
 	}
 	if err := t.writeMeta(); err != nil {
 		return err
 	}
 	// After meta: the new ids it lists are reserved, never another's.
-	if err := t.putCaptureRules(false); err != nil {
-		return err
-	}
+	t.putCaptureRules(false)
 	if t.plan != nil && (flip != 0 || t.plan.changed()) {
 		return t.runSets(t.plan, flip)
 	}
@@ -258,12 +255,13 @@ func (t *tx) commit() error {
 // live: the rank counters the generation live until then kept counting
 // in the slots given to new rules (a removed rule's frames, up to the
 // switch) zeroed again, so they are not the new rules' (the next commit
-// would fold them into the slots); a running capture's rules by the ids
-// the switch gave them (capturerules.go); and ct_conf given the timeouts
-// of the rules made live (ctconf.go), before a set change's elements settle,
-// which may take long or fail. The new generation's config records the
-// timeouts, and the next change writes them if this one dies first; a
-// death before the zeroing leaves the new rules those frames.
+// would fold them into the slots); ct_conf given the timeouts of the
+// rules made live (ctconf.go), before a set change's elements settle,
+// which may take long or fail; and a running capture's rules by the ids
+// the switch gave them (capturerules.go), last, as nothing depends on it.
+// The new generation's config records the timeouts, and the next change
+// writes them if this one dies first; a death before the zeroing leaves
+// the new rules those frames.
 func (t *tx) switched(flip uint32) error {
 	if flip&activeRules == 0 {
 		return nil
@@ -271,10 +269,11 @@ func (t *tx) switched(flip uint32) error {
 	if err := zeroRankCounts(t.m, &t.conf, t.zero, t.active); err != nil {
 		return err
 	}
-	if err := t.putCaptureRules(true); err != nil {
+	if err := writeConntrack(t.m, t.next.Conntrack); err != nil {
 		return err
 	}
-	return writeConntrack(t.m, t.next.Conntrack)
+	t.putCaptureRules(true)
+	return nil
 }
 
 // writeMeta writes meta if the change changed it: after whatever may
