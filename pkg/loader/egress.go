@@ -301,9 +301,14 @@ func (s *State) egressOn(l netlink.Link) string {
 }
 
 // runsOwnEgress reports whether l runs the state's own egress program
-// (its pinned one, by id; not any xdpfw's): only an interface the state
-// attached to can, so one at a record's ifindex under another name is
-// the recorded interface renamed, not a new one given its ifindex.
+// (not any xdpfw's): only an interface the state attached to can, so one
+// at a record's ifindex under another name is the recorded interface
+// renamed, not a new one given its ifindex. Its own is its pinned one,
+// by id, or a clsact filter's xdpfw egress program pinned in no other
+// state that uses the state's maps (usesMapsOf, as a migration's
+// takeover proves it): a growth, a conntrack resize or a migration
+// passes over a renamed interface whose XDP program another replaced
+// (programsOn), leaving its filter on the program pinned before.
 func (s *State) runsOwnEgress(l netlink.Link) bool {
 	if s.progs.XdpfwEgress == nil {
 		return false
@@ -311,7 +316,24 @@ func (s *State) runsOwnEgress(l netlink.Link) bool {
 	if _, err := progID(s.progs.XdpfwEgress); err != nil {
 		return false // egressOn would take any xdpfw's
 	}
-	return s.egressOn(l) != EgressNone
+	if s.egressOn(l) != EgressNone {
+		return true
+	}
+	fs, err := ourEgressFilters(l)
+	if err != nil || len(fs) == 0 {
+		return false
+	}
+	mine, err := s.mapIDs()
+	if err != nil {
+		return false
+	}
+	elsewhere := pinnedElsewhere(s.dir, namesOf())
+	for _, f := range fs {
+		if !elsewhere[uint32(f.Id)] && usesMapsOf(uint32(f.Id), mine) {
+			return true
+		}
+	}
+	return false
 }
 
 // tcxEgressOn returns the program of the tcx link pinned for l, if the

@@ -58,3 +58,53 @@ func TestForgetRenamedRemovesEgress(t *testing.T) {
 		return nil
 	})
 }
+
+// TestForgetRenamedReplacedRemovesEgress: a replacement of the state's
+// programs (here a conntrack resize) passes over an interface renamed
+// since it was attached whose XDP program another replaced, so its
+// clsact learner runs the egress program the state pinned before, on
+// the state's maps; it is still the recorded interface's, and detach
+// --ifindex removes it. runsOwnEgress knew only the pinned program:
+// the filter stayed for good.
+func TestForgetRenamedReplacedRemovesEgress(t *testing.T) {
+	egressHooksOnly(t, layout.EgressClsact)
+	dir := privtest.PinDir(t)
+	inThrowawayNetns(t, func() error {
+		defer removeState(dir)
+		s, err := attachedState(dir, "frr0")
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		other, err := ebpf.NewProgram(&ebpf.ProgramSpec{Name: "other", Type: ebpf.XDP, License: "MIT",
+			Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, 2), asm.Return()}})
+		if err != nil {
+			return err
+		}
+		defer other.Close()
+		l := linkNamed(t, "frr0")
+		checkOneEgress(t, s, l, EgressClsact)
+		if err := netlink.LinkSetName(l, "frr9"); err != nil {
+			return err
+		}
+		if err := netlink.LinkSetXdpFdWithFlags(l, other.FD(), ModeGeneric.flags()); err != nil {
+			return err
+		}
+		before, err := progID(s.progs.XdpfwEgress)
+		if err != nil {
+			return err
+		}
+		if _, err := s.Apply(ctRuleset(t, "conntrack:\n  max-flows: 8192\n")); err != nil {
+			return err
+		}
+		if after, err := progID(s.progs.XdpfwEgress); err != nil || after == before {
+			t.Fatalf("the resize left the egress program %d (%v), want a new one", after, err)
+		}
+		frr9 := linkNamed(t, "frr9")
+		if rec, _, err := s.DetachIfindex(frr9.Attrs().Index); err != nil || rec.Attached {
+			t.Fatalf("detach --ifindex %d: %+v, %v", frr9.Attrs().Index, rec, err)
+		}
+		checkNoEgress(t, dir, frr9)
+		return nil
+	})
+}
