@@ -170,9 +170,9 @@ func usesMapsOf(id uint32, mine map[ebpf.MapID]bool) bool {
 // on since is refused by the kernel, and left with the others not the
 // state's (LeftNotice), its record kept, as status sees it, replaced.
 // Its reach counts the interfaces it gave the programs of those still
-// here: one gone meanwhile was neither given them nor left (no notice
-// names it), and counted, "the others left as they are" would point to
-// it.
+// here: one gone meanwhile (before its lookup, or between it and the
+// swap, which fails) was neither given them nor left (no notice names
+// it), and counted, "the others left as they are" would point to it.
 func (s *State) reattach(olds onIfaces) (hooks map[uint32]uint32, reach Reach, err error) {
 	hooks = map[uint32]uint32{}
 	for _, on := range olds {
@@ -186,6 +186,10 @@ func (s *State) reattach(olds onIfaces) (hooks map[uint32]uint32, reach Reach, e
 			continue
 		}
 		if err := s.swapProgram(link, on); err != nil {
+			if vanished(on.ifindex) {
+				reach.Of-- // gone meanwhile, after the lookup
+				continue
+			}
 			if errors.Is(err, unix.EEXIST) || errors.Is(err, unix.EBUSY) {
 				// Another program, attached since programsOn.
 				if link, lerr := netlink.LinkByIndex(on.ifindex); lerr == nil && xdpProgOf(link) != on.id {
@@ -199,12 +203,26 @@ func (s *State) reattach(olds onIfaces) (hooks map[uint32]uint32, reach Reach, e
 		// without it) added; its hook is recorded with the version.
 		hook, err := s.attachEgress(link, s.progs.XdpfwEgress)
 		if err != nil {
+			if vanished(on.ifindex) {
+				reach.Of--
+				continue
+			}
 			return nil, reach, egressFailed(on.name, err, "")
 		}
 		hooks[uint32(on.ifindex)] = hook
 	}
 	reach.On = len(hooks)
 	return hooks, reach, nil
+}
+
+// vanished reports whether no interface has ifindex any more: deleted
+// after reattach looked it up, which a swap on it then fails with
+// ENODEV, as it is gone, not an error of the change (nor left: no
+// notice names it, as none names one gone before).
+func vanished(ifindex int) bool {
+	_, err := netlink.LinkByIndex(ifindex)
+	var notFound netlink.LinkNotFoundError
+	return errors.As(err, &notFound)
 }
 
 // swapProgram puts the state's program for link in place of on.old, in
