@@ -36,13 +36,15 @@ instead:
     - {proto: udp, dport: 53, action: pass}
 
 A directory stands for the captures under it (.pcap, .pcapng and .cap
-files, in lexical order, subdirectories included, and the files tcpdump -C
-writes after one, x.pcap1, x.pcap2, ..., in the order it wrote them; a
-symbolic link to a file is followed, one to a directory is not). Paths
-that hold no capture file at all (an empty directory, one of other files)
-fail the replay in every mode; such a directory beside captures is named,
-the rest replays, and the exit status is non-zero, as for a capture that
-cannot be read. A capture file of no frames replays, as no frames.
+files, in lexical order, subdirectories included; a symbolic link to a
+file is followed, one to a directory is not). The files tcpdump -C writes
+(x.pcap, x.pcap1, x.pcap2, ..., or with -W x.pcap0, x.pcap1, ..., which
+wraps round to x.pcap0) go in the order it wrote them: by the time of
+each one's first frame, then by number. Paths that hold no capture file
+at all (an empty directory, one of other files) fail the replay in every
+mode; such a directory beside captures is named, the rest replays, and the
+exit status is non-zero, as for a capture that cannot be read. A capture
+file of no frames replays, as no frames.
 
 Ethernet, Linux cooked (tcpdump -i any), raw IP and BSD loopback captures
 replay: other link types get the Ethernet header the program would see.

@@ -167,3 +167,39 @@ func TestEachFrameRotation(t *testing.T) {
 		t.Errorf("files read %v (error %v), want %v", order, err, want)
 	}
 }
+
+// TestEachFrameRotationWrapped: tcpdump -C -W N names its files x.pcap0
+// to x.pcapN-1 and wraps round, writing x.pcap0 again after the last, so
+// a directory gives them by the time of each file's first frame, not by
+// number; ties go by number, and files with no frame to time (empty, or
+// not a capture) after the others, still read (reported). By number,
+// the replay ran the newest file first.
+func TestEachFrameRotationWrapped(t *testing.T) {
+	dir := t.TempDir()
+	stamped := func(sec uint32) []byte {
+		b := classicPcap(binary.LittleEndian, false, 1, make([]byte, 60))
+		binary.LittleEndian.PutUint32(b[24:], sec)
+		return b
+	}
+	for name, data := range map[string][]byte{
+		"x.pcap0": stamped(300), "x.pcap1": stamped(400), "x.pcap2": stamped(100), "x.pcap3": stamped(200),
+		"x.pcap4": classicPcap(binary.LittleEndian, false, 1), "x.pcap5": []byte("not a capture\n"),
+		"y.pcap": stamped(50), "y.pcap1": stamped(50), "y.pcap2": stamped(40), "y.pcap10": stamped(50),
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var order, bad []string
+	err := EachFrame([]string{dir}, func(file string, _ Frame) error {
+		order = append(order, filepath.Base(file))
+		return nil
+	}, func(err error) { bad = append(bad, err.Error()) })
+	want := []string{"x.pcap2", "x.pcap3", "x.pcap0", "x.pcap1", "y.pcap2", "y.pcap", "y.pcap1", "y.pcap10"}
+	if err != nil || !reflect.DeepEqual(order, want) {
+		t.Errorf("files read %v (error %v), want %v", order, err, want)
+	}
+	if len(bad) != 1 || !strings.HasPrefix(bad[0], filepath.Join(dir, "x.pcap5")+": ") {
+		t.Errorf("reported %q, want x.pcap5 alone", bad)
+	}
+}
