@@ -49,6 +49,14 @@ func (h *setHandle) admit(ps iter.Seq[netip.Prefix]) {
 // one placement per family, so a large load builds each array once;
 // writing their entries after rewrites them in place.
 func (h *setHandle) place(ps []netip.Prefix, flags uint8) error {
+	return h.placeEach(ps, func(netip.Prefix) (uint8, error) { return flags, nil })
+}
+
+// placeEach is place with each prefix's flags given by flags. A change
+// puts its added keys so too, all at once: put a chunk at a time, a
+// reload of the whole set rebuilt its array for each chunk a few keys of
+// which found both their buckets full.
+func (h *setHandle) placeEach(ps []netip.Prefix, flags func(netip.Prefix) (uint8, error)) error {
 	h.admit(slices.Values(ps))
 	var (
 		n     [2]int
@@ -64,7 +72,11 @@ func (h *setHandle) place(ps []netip.Prefix, flags uint8) error {
 	}
 	for _, p := range ps {
 		if kind := h.kindOf(p); kind == kindBkt4 || kind == kindBkt6 {
-			slots[kind-kindBkt4] = append(slots[kind-kindBkt4], bslot{keyOf(p), flags})
+			f, err := flags(p)
+			if err != nil {
+				return err
+			}
+			slots[kind-kindBkt4] = append(slots[kind-kindBkt4], bslot{keyOf(p), f})
 		}
 	}
 	for fam := range 2 {
