@@ -98,7 +98,7 @@ func (t *tx) planSets(want rules.Sets) (*setPlan, error) {
 				return nil, err
 			}
 		}
-		d.add, d.del = diffSorted(old, set.Prefixes)
+		d.diff(old, set.Prefixes)
 		if len(d.add)+len(d.del) > 0 {
 			target = act ^ activeRules ^ activeSets
 		}

@@ -44,6 +44,10 @@ type setDelta struct {
 	h        *setHandle
 	add, del []netip.Prefix // not elements now; elements now
 	direct   bool           // empty and unreferenced, or new: write resting values directly
+	// Whether an element above each of add was one before the change,
+	// and above each of del is one after it, by index (setDelta.diff),
+	// or nil: read from the maps (covered).
+	addCovered, delCovered []bool
 }
 
 // hostCount counts host prefixes per family (0 IPv4, 1 IPv6).
@@ -102,9 +106,9 @@ func (d *setDelta) prepare(m *xdpfwMaps, a uint32, progress func(done, total int
 	// it, a reload of the whole set two or three times. A copy of the
 	// changes sorted by length and a map of the added ones were 200 MB
 	// and 1.3 s of a 1M-prefix reload.
-	pending := func(p netip.Prefix) (setVal, error) { return d.pending(p, true, a, n) }
-	err := d.h.placeEach(d.add, func(p netip.Prefix) (uint8, error) {
-		v, err := pending(p)
+	pending := func(i int) (setVal, error) { return d.pending(i, true, a, n) }
+	err := d.h.placeEach(d.add, func(i int) (uint8, error) {
+		v, err := pending(i)
 		return v.Flags, err
 	})
 	if err != nil {
@@ -133,8 +137,8 @@ func (d *setDelta) prepare(m *xdpfwMaps, a uint32, progress func(done, total int
 		for end < len(order) && d.del[order[end]].Bits() == d.del[order[start]].Bits() {
 			end++
 		}
-		err := writeChunks(d.h, d.del, order[start:end], func(p netip.Prefix) (setVal, error) {
-			return d.pending(p, false, a, n)
+		err := writeChunks(d.h, d.del, order[start:end], func(i int) (setVal, error) {
+			return d.pending(i, false, a, n)
 		}, nil)
 		if err != nil {
 			return err
@@ -151,15 +155,20 @@ func (d *setDelta) prepare(m *xdpfwMaps, a uint32, progress func(done, total int
 	return putSetDef(m, d.name, &d.def)
 }
 
-// pending is p's value while the change is prepared: generation a keeps
-// its answer, generation n gets the new one.
-func (d *setDelta) pending(p netip.Prefix, add bool, a, n uint32) (setVal, error) {
-	v := setVal{Len: uint8(p.Bits())}
+// pending is the value of add[i] (add) or del[i] while the change is
+// prepared: generation a keeps its answer, generation n gets the new
+// one.
+func (d *setDelta) pending(i int, add bool, a, n uint32) (setVal, error) {
 	if add {
+		p := d.add[i]
+		v := setVal{Len: uint8(p.Bits())}
 		// Before the change, addresses in p were in the set only through
 		// a shorter element.
 		was := false
-		if d.def.Count[a] > 0 {
+		switch {
+		case d.addCovered != nil:
+			was = d.addCovered[i]
+		case d.def.Count[a] > 0:
 			var err error
 			if was, err = d.h.covered(p, a); err != nil {
 				return v, err
@@ -171,10 +180,17 @@ func (d *setDelta) pending(p netip.Prefix, add bool, a, n uint32) (setVal, error
 		}
 		return v, nil
 	}
+	p := d.del[i]
+	v := setVal{Len: uint8(p.Bits())}
 	// After the change, only through a shorter element.
-	still, err := d.h.covered(p, n)
-	if err != nil {
-		return v, err
+	var still bool
+	if d.delCovered != nil {
+		still = d.delCovered[i]
+	} else {
+		var err error
+		if still, err = d.h.covered(p, n); err != nil {
+			return v, err
+		}
 	}
 	v.Flags = setElem(a) | setMember(a)
 	if still {
@@ -193,8 +209,8 @@ func (d *setDelta) settle(progress func(done, total int)) error {
 		}
 	}
 	total := len(d.add) + len(d.del)
-	err := writeChunks(d.h, d.add, byLengthOrder(d.add), func(p netip.Prefix) (setVal, error) {
-		return setVal{Flags: setClean, Len: uint8(p.Bits())}, nil
+	err := writeChunks(d.h, d.add, byLengthOrder(d.add), func(i int) (setVal, error) {
+		return setVal{Flags: setClean, Len: uint8(d.add[i].Bits())}, nil
 	}, func(done int) {
 		if progress != nil {
 			progress(done, total)
@@ -213,15 +229,15 @@ func (d *setDelta) settle(progress func(done, total int)) error {
 }
 
 // writeChunks writes the entries of ps in order (indices into ps), each
-// valued by val, a chunk (64Ki) at a time, telling done after each:
-// all of a 10M-prefix load's entries at once were 400 MB.
-func writeChunks(h *setHandle, ps []netip.Prefix, order []int32, val func(netip.Prefix) (setVal, error), done func(int)) error {
+// valued by val of its index, a chunk (64Ki) at a time, telling done
+// after each: all of a 10M-prefix load's entries at once were 400 MB.
+func writeChunks(h *setHandle, ps []netip.Prefix, order []int32, val func(int) (setVal, error), done func(int)) error {
 	const chunk = 1 << 16
 	es := make([]entry, 0, min(chunk, len(order)))
 	for off := 0; off < len(order); off += chunk {
 		es = es[:0]
 		for _, i := range order[off:min(off+chunk, len(order))] {
-			v, err := val(ps[i])
+			v, err := val(int(i))
 			if err != nil {
 				return err
 			}

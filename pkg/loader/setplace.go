@@ -49,14 +49,15 @@ func (h *setHandle) admit(ps iter.Seq[netip.Prefix]) {
 // one placement per family, so a large load builds each array once;
 // writing their entries after rewrites them in place.
 func (h *setHandle) place(ps []netip.Prefix, flags uint8) error {
-	return h.placeEach(ps, func(netip.Prefix) (uint8, error) { return flags, nil })
+	return h.placeEach(ps, func(int) (uint8, error) { return flags, nil })
 }
 
-// placeEach is place with each prefix's flags given by flags. A change
+// placeEach is place with each prefix's flags given by flags of its
+// index. A change
 // puts its added keys so too, all at once: put a chunk at a time, a
 // reload of the whole set rebuilt its array for each chunk a few keys of
 // which found both their buckets full.
-func (h *setHandle) placeEach(ps []netip.Prefix, flags func(netip.Prefix) (uint8, error)) error {
+func (h *setHandle) placeEach(ps []netip.Prefix, flags func(int) (uint8, error)) error {
 	h.admit(slices.Values(ps))
 	var (
 		n     [2]int
@@ -70,9 +71,9 @@ func (h *setHandle) placeEach(ps []netip.Prefix, flags func(netip.Prefix) (uint8
 	for fam := range 2 {
 		slots[fam] = make([]bslot, 0, n[fam])
 	}
-	for _, p := range ps {
+	for i, p := range ps {
 		if kind := h.kindOf(p); kind == kindBkt4 || kind == kindBkt6 {
-			f, err := flags(p)
+			f, err := flags(i)
 			if err != nil {
 				return err
 			}

@@ -309,7 +309,7 @@ func (s *State) LoadSet(name string, ps []netip.Prefix, progress func(done, tota
 				return err
 			}
 		}
-		d.add, d.del = diffSorted(old, ps)
+		d.diff(old, ps)
 		t.progress = progress
 		res = t.result(d, SetResult{Unchanged: len(ps) - len(d.add)})
 		return nil
@@ -412,15 +412,57 @@ func checkElement(set *rules.Set, p netip.Prefix) error {
 	return set.Accepts(p)
 }
 
+// diff sets d's change from old (the set's elements) to new, both in
+// rules.SortPrefixes order, and what its answers are read from: whether
+// an element of old contains each added prefix, of new each deleted one,
+// found in the two lists. Read from the maps, those were one to three
+// lookups of each changed prefix (a syscall each where the trie may hold
+// a longer match), 0.6 s of a reload of 1M.
+func (d *setDelta) diff(old, new []netip.Prefix) {
+	d.add, d.del = diffSorted(old, new)
+	if !d.direct {
+		d.addCovered, d.delCovered = coveredBy(d.add, old), coveredBy(d.del, new)
+	}
+}
+
+// coveredBy reports for each of ps whether a prefix of by strictly
+// contains it; both are in rules.SortPrefixes order, and no prefix is in
+// both. A prefix comes after those containing it, so by is walked once
+// beside ps, keeping the chain of its prefixes that contain where the
+// walk is (each containing the next).
+func coveredBy(ps, by []netip.Prefix) []bool {
+	out := make([]bool, len(ps))
+	var chain []netip.Prefix
+	j := 0
+	for i, p := range ps {
+		for ; j < len(by) && prefixCmp(by[j], p) < 0; j++ {
+			for len(chain) > 0 && !chain[len(chain)-1].Contains(by[j].Addr()) {
+				chain = chain[:len(chain)-1]
+			}
+			chain = append(chain, by[j])
+		}
+		for len(chain) > 0 && !chain[len(chain)-1].Contains(p.Addr()) {
+			chain = chain[:len(chain)-1]
+		}
+		// Those left come before p and contain its address, so are
+		// shorter (one of p's length would be p).
+		out[i] = len(chain) > 0
+	}
+	return out
+}
+
+// prefixCmp is rules.SortPrefixes's order: by address, then length.
+func prefixCmp(a, b netip.Prefix) int {
+	if c := a.Addr().Compare(b.Addr()); c != 0 {
+		return c
+	}
+	return a.Bits() - b.Bits()
+}
+
 // diffSorted returns what to add to old and delete from it to get new;
 // both are in rules.SortPrefixes order. add may be new itself.
 func diffSorted(old, new []netip.Prefix) (add, del []netip.Prefix) {
-	cmp := func(a, b netip.Prefix) int {
-		if c := a.Addr().Compare(b.Addr()); c != 0 {
-			return c
-		}
-		return a.Bits() - b.Bits()
-	}
+	cmp := prefixCmp
 	// A load into an empty set adds new whole: new itself, not a copy of
 	// it (10M prefixes, 320 MB), which nothing changes.
 	if len(old) == 0 {
