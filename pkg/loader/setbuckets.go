@@ -273,18 +273,26 @@ func (b *setBuckets) del(k bkey) {
 	b.addCount(-1)
 }
 
-// all are the used slots. The count only sizes the result: it can be
-// high (put), and a head another build wrote is not trusted further.
-func (b *setBuckets) all() []bslot {
-	out := make([]bslot, 0, min(int(b.count()), int(b.nbuckets())*b.slots()))
+// all are the used slots, in a slice with room for extra more. The count
+// only sizes the result: it can be high (put), and a head another build
+// wrote is not trusted further.
+func (b *setBuckets) all(extra int) []bslot {
+	out := make([]bslot, 0, min(int(b.count()), int(b.nbuckets())*b.slots())+extra)
+	for sl := range b.each {
+		out = append(out, sl)
+	}
+	return out
+}
+
+// each yields the used slots.
+func (b *setBuckets) each(yield func(bslot) bool) {
 	for e := uint32(1); e <= b.nbuckets(); e++ {
 		for s := range b.slots() {
-			if sl, ok := b.at(e, s); ok {
-				out = append(out, sl)
+			if sl, ok := b.at(e, s); ok && !yield(sl) {
+				return
 			}
 		}
 	}
-	return out
 }
 
 // bucketsFor is the array size for n keys of a family: three quarters of

@@ -212,67 +212,78 @@ func (h *setHandle) remove(ps []netip.Prefix) error {
 
 // entries reads every entry of the set.
 func (h *setHandle) entries() ([]entry, error) {
-	var slots [][]bslot
-	var v6 []bool
+	var out []entry
+	err := h.eachEntry(func(n int) { out = make([]entry, 0, n) }, func(p netip.Prefix, v setVal) {
+		out = append(out, entry{p, v})
+	})
+	return out, err
+}
+
+// eachEntry calls fn with every entry of the set, after size with how
+// many there are (or a few more), so a caller can make its list at its
+// size: a million entries grown by appends left as much again in
+// garbage, whose fresh pages cost more than the reading. The buckets
+// are read in place, not listed first.
+func (h *setHandle) eachEntry(size func(n int), fn func(netip.Prefix, setVal)) error {
 	n := 0
+	for _, b := range h.bkt {
+		if b != nil {
+			n += min(int(b.count()), int(b.nbuckets())*b.slots())
+		}
+	}
+	k4h, v4h, err := readAll[layout.Set4Key, setVal](h.inner[kindHost4])
+	if err != nil {
+		return err
+	}
+	k4p, v4p, err := readAll[layout.Set4LpmKey, setVal](h.inner[kindLPM4])
+	if err != nil {
+		return err
+	}
+	k6h, v6h, err := readAll[layout.Set6Key, setVal](h.inner[kindHost6])
+	if err != nil {
+		return err
+	}
+	k6p, v6p, err := readAll[layout.Set6LpmKey, setVal](h.inner[kindLPM6])
+	if err != nil {
+		return err
+	}
+	size(n + len(k4h) + len(k4p) + len(k6h) + len(k6p))
 	for _, b := range h.bkt {
 		if b == nil {
 			continue
 		}
-		all := b.all()
-		slots, v6, n = append(slots, all), append(v6, b.v6), n+len(all)
-	}
-	k4h, v4h, err := readAll[layout.Set4Key, setVal](h.inner[kindHost4])
-	if err != nil {
-		return nil, err
-	}
-	k4p, v4p, err := readAll[layout.Set4LpmKey, setVal](h.inner[kindLPM4])
-	if err != nil {
-		return nil, err
-	}
-	k6h, v6h, err := readAll[layout.Set6Key, setVal](h.inner[kindHost6])
-	if err != nil {
-		return nil, err
-	}
-	k6p, v6p, err := readAll[layout.Set6LpmKey, setVal](h.inner[kindLPM6])
-	if err != nil {
-		return nil, err
-	}
-	// Made at its size: a million entries grown by appends left as much
-	// again in garbage, whose fresh pages cost more than the reading.
-	out := make([]entry, 0, n+len(k4h)+len(k4p)+len(k6h)+len(k6p))
-	for i, all := range slots {
-		for _, sl := range all {
-			p := sl.key.prefix(v6[i])
-			out = append(out, entry{p, setVal{Flags: sl.flags, Len: uint8(p.Bits())}})
+		for sl := range b.each {
+			p := sl.key.prefix(b.v6)
+			fn(p, setVal{Flags: sl.flags, Len: uint8(p.Bits())})
 		}
 	}
 	for i, k := range k4h {
-		out = append(out, entry{netip.PrefixFrom(netip.AddrFrom4(k.Addr), 32), v4h[i]})
+		fn(netip.PrefixFrom(netip.AddrFrom4(k.Addr), 32), v4h[i])
 	}
 	for i, k := range k4p {
-		out = append(out, entry{netip.PrefixFrom(netip.AddrFrom4(k.Addr), int(k.Prefixlen)), v4p[i]})
+		fn(netip.PrefixFrom(netip.AddrFrom4(k.Addr), int(k.Prefixlen)), v4p[i])
 	}
 	for i, k := range k6h {
-		out = append(out, entry{netip.PrefixFrom(netip.AddrFrom16(k.Addr), 128), v6h[i]})
+		fn(netip.PrefixFrom(netip.AddrFrom16(k.Addr), 128), v6h[i])
 	}
 	for i, k := range k6p {
-		out = append(out, entry{netip.PrefixFrom(netip.AddrFrom16(k.Addr), int(k.Prefixlen)), v6p[i]})
+		fn(netip.PrefixFrom(netip.AddrFrom16(k.Addr), int(k.Prefixlen)), v6p[i])
 	}
-	return out, nil
+	return nil
 }
 
-// elements lists the set's elements in set generation g, sorted.
+// elements lists the set's elements in set generation g, sorted, made
+// from the entries as they are read: a list of the entries first was
+// 64 MB more of a 1M-element set.
 func (h *setHandle) elements(g uint32) ([]netip.Prefix, error) {
-	es, err := h.entries()
+	var out []netip.Prefix
+	err := h.eachEntry(func(n int) { out = make([]netip.Prefix, 0, n) }, func(p netip.Prefix, v setVal) {
+		if v.Flags&setElem(g) != 0 {
+			out = append(out, p)
+		}
+	})
 	if err != nil {
 		return nil, err
-	}
-	out := make([]netip.Prefix, 0, len(es))
-	for _, e := range es {
-		if e.val.Flags&setElem(g) != 0 {
-			out = append(out, e.p)
-		}
 	}
 	return rules.SortPrefixes(out), nil
 }

@@ -136,7 +136,9 @@ const setBktCrowded = 1 << 17
 // key: a map of the array's keys was some 600 MB of a 10M-key reload.
 func (h *setHandle) rebuildBuckets(fam int, slots []bslot) error {
 	b := h.bkt[fam]
-	all := b.all()
+	// Made with room for slots: appended to after, a reload of 1M other
+	// prefixes copied 2M keys (48 MB) to grow it.
+	all := b.all(len(slots))
 	if len(all) == 0 {
 		all = slots // a load into an empty set
 	} else {
