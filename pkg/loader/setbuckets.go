@@ -260,10 +260,13 @@ func (b *setBuckets) put(k bkey, f uint8) bool {
 // del empties k's slot, if it has one: an IPv4 slot to zero, an IPv6
 // slot to a tombstone.
 func (b *setBuckets) del(k bkey) {
-	e, s, ok := b.find(k)
-	if !ok {
-		return
+	if e, s, ok := b.find(k); ok {
+		b.delAt(e, s)
 	}
+}
+
+// delAt empties slot s of bucket e, which holds a key.
+func (b *setBuckets) delAt(e uint32, s int) {
 	if b.v6 {
 		atomic.StoreUint64(b.first(e, s), layout.Set6SlotTomb<<16)
 		atomic.StoreUint64(b.word(0, 2), uint64(b.tombs()+1))

@@ -83,7 +83,7 @@ func (d *setDelta) prepare(m *xdpfwMaps, a uint32, progress func(done, total int
 				return err
 			}
 		}
-		if err := d.settle(progress); err != nil {
+		if err := d.settle(a, progress); err != nil {
 			return err
 		}
 		dels := hostCount(d.del)
@@ -199,17 +199,38 @@ func (d *setDelta) pending(i int, add bool, a, n uint32) (setVal, error) {
 	return v, nil
 }
 
-// settle is step 5: added elements in their resting form, deleted ones
-// removed. A direct change places its keys in the buckets first, so a
-// large load builds each array once; a prepared one put them there.
-func (d *setDelta) settle(progress func(done, total int)) error {
+// settle is step 5 (n the live set generation): added elements in their
+// resting form, deleted ones removed. A direct change places its keys in
+// the buckets first, resting, so a large load builds each array once; a
+// prepared one sweeps the arrays where its keys are many. Only the
+// entries neither did are written or removed key by key: the keys a load
+// placed were each found and written again.
+func (d *setDelta) settle(n uint32, progress func(done, total int)) error {
+	var done [2]bool // the families whose buckets are settled
 	if d.direct {
 		if err := d.h.place(d.add, setClean); err != nil {
 			return err
 		}
+		done = [2]bool{true, true}
+	} else {
+		var changed [2]int
+		for _, ps := range [][]netip.Prefix{d.add, d.del} {
+			for _, p := range ps {
+				if fam, ok := d.inBuckets(p); ok {
+					changed[fam]++
+				}
+			}
+		}
+		done = d.h.sweep(n, changed)
+	}
+	left := func(p netip.Prefix) bool {
+		fam, ok := d.inBuckets(p)
+		return !ok || !done[fam]
 	}
 	total := len(d.add) + len(d.del)
-	err := writeChunks(d.h, d.add, byLengthOrder(d.add), func(i int) (setVal, error) {
+	order := byLengthOrder(d.add)
+	order = slices.DeleteFunc(order, func(i int32) bool { return !left(d.add[i]) })
+	err := writeChunks(d.h, d.add, order, func(i int) (setVal, error) {
 		return setVal{Flags: setClean, Len: uint8(d.add[i].Bits())}, nil
 	}, func(done int) {
 		if progress != nil {
@@ -219,13 +240,26 @@ func (d *setDelta) settle(progress func(done, total int)) error {
 	if err != nil {
 		return err
 	}
-	if err := d.h.remove(d.del); err != nil {
+	var del []netip.Prefix
+	for _, p := range d.del {
+		if left(p) {
+			del = append(del, p)
+		}
+	}
+	if err := d.h.remove(del); err != nil {
 		return err
 	}
 	if progress != nil {
 		progress(total, total)
 	}
 	return nil
+}
+
+// inBuckets says whether p's entry is in its family's bucket array, and
+// the family.
+func (d *setDelta) inBuckets(p netip.Prefix) (int, bool) {
+	k := d.h.kindOf(p)
+	return k - kindBkt4, k == kindBkt4 || k == kindBkt6
 }
 
 // writeChunks writes the entries of ps in order (indices into ps), each
@@ -279,7 +313,7 @@ func (d *setDelta) finish(m *xdpfwMaps, n uint32) error {
 	if d.direct {
 		return nil
 	}
-	if err := d.settle(nil); err != nil {
+	if err := d.settle(n, nil); err != nil {
 		return err
 	}
 	dels := hostCount(d.del)

@@ -125,6 +125,38 @@ func (h *setHandle) putBuckets(fam int, slots []bslot) error {
 	return h.rebuildBuckets(fam, left)
 }
 
+// sweep settles a prepared change in the bucket arrays of the families
+// where its keys (changed, by family) are many, in one pass over the
+// array: every slot not in its resting form is the change's (the set was
+// resting before it), and becomes resting if an element in generation n,
+// now live, or is emptied if not, as writing and removing them key by key
+// does. Two finds of each key, at random in the array, were 0.4 s of a
+// reload of 1M; a pass over it reads it in order. It reports the families
+// it settled.
+func (h *setHandle) sweep(n uint32, changed [2]int) (swept [2]bool) {
+	for fam, b := range h.bkt {
+		// Each key's find reads a bucket or two at random; the pass reads
+		// every bucket, in order.
+		if b == nil || changed[fam] < int(b.nbuckets())/4 {
+			continue
+		}
+		for e := uint32(1); e <= b.nbuckets(); e++ {
+			for s := range b.slots() {
+				sl, ok := b.at(e, s)
+				switch {
+				case !ok || sl.flags == setClean:
+				case sl.flags&setElem(n) != 0:
+					atomic.StoreUint64(b.first(e, s), b.word0(sl.key, setClean))
+				default:
+					b.delAt(e, s)
+				}
+			}
+		}
+		swept[fam] = true
+	}
+	return swept
+}
+
 // setBktCrowded is the size up to which an array is doubled for keys
 // crowding their buckets whatever their number (rebuildBuckets).
 const setBktCrowded = 1 << 17
