@@ -81,7 +81,7 @@ func previousSets(m *xdpfwMaps) error {
 			if b == nil || err != nil {
 				continue
 			}
-			for _, sl := range b.all(0) {
+			for _, sl := range b.all() {
 				p := sl.key.prefix(b.v6)
 				v, a := setVal{Flags: sl.flags, Len: uint8(p.Bits())}, p.Addr()
 				switch {

@@ -276,17 +276,6 @@ func (b *setBuckets) delAt(e uint32, s int) {
 	b.addCount(-1)
 }
 
-// all are the used slots, in a slice with room for extra more. The count
-// only sizes the result: it can be high (put), and a head another build
-// wrote is not trusted further.
-func (b *setBuckets) all(extra int) []bslot {
-	out := make([]bslot, 0, min(int(b.count()), int(b.nbuckets())*b.slots())+extra)
-	for sl := range b.each {
-		out = append(out, sl)
-	}
-	return out
-}
-
 // each yields the used slots.
 func (b *setBuckets) each(yield func(bslot) bool) {
 	for e := uint32(1); e <= b.nbuckets(); e++ {
@@ -310,10 +299,10 @@ func bucketsFor(v6 bool, n int) uint32 {
 	return uint32(min(max(nb, layout.SetBktMin), layout.SetBktMax))
 }
 
-// newBuckets makes an array of nb buckets holding the slots, lens and
-// trieMax in its head, with a seed of its own. It is not in any set's
-// slot yet.
-func newBuckets(v6 bool, nb uint32, slots []bslot, lens []uint8, trieMax uint8) (*setBuckets, error) {
+// newBuckets makes an array of nb buckets holding n slots, slot(i) the
+// i-th, lens and trieMax in its head, with a seed of its own. It is not
+// in any set's slot yet.
+func newBuckets(v6 bool, nb uint32, n int, slot func(int) bslot, lens []uint8, trieMax uint8) (*setBuckets, error) {
 	kind, per := kindBkt4, layout.SetBktSlots
 	if v6 {
 		kind, per = kindBkt6, layout.Set6BktSlots
@@ -322,11 +311,11 @@ func newBuckets(v6 bool, nb uint32, slots []bslot, lens []uint8, trieMax uint8) 
 	if err != nil {
 		return nil, err
 	}
-	if len(slots) > int(nb)*per {
-		return nil, fmt.Errorf("a set's buckets cannot hold %d entries", len(slots))
+	if n > int(nb)*per {
+		return nil, fmt.Errorf("a set's buckets cannot hold %d entries", n)
 	}
-	in, overflow, err := place(len(slots), int(nb), per, func(i int) [2]uint32 {
-		bk := slots[i].key.buckets(v6, nb, seed)
+	in, overflow, err := place(n, int(nb), per, func(i int) [2]uint32 {
+		bk := slot(i).key.buckets(v6, nb, seed)
 		return [2]uint32{bk[0] - 1, bk[1] - 1}
 	})
 	if err != nil {
@@ -345,14 +334,14 @@ func newBuckets(v6 bool, nb uint32, slots []bslot, lens []uint8, trieMax uint8) 
 	atomic.StoreUint64(b.word(0, 0), uint64(nb))
 	atomic.StoreUint64(b.word(0, 3), seed)
 	b.seed = seed
-	b.setHead(lens, trieMax, uint32(len(slots)))
+	b.setHead(lens, trieMax, uint32(n))
 	for i, keys := range in {
 		e := uint32(i) + 1
 		if overflow[i] {
 			atomic.StoreUint64(b.word(e, 0), layout.SetBktOverflow)
 		}
 		for s, k := range keys {
-			sl := slots[k]
+			sl := slot(int(k))
 			if v6 {
 				atomic.StoreUint64(b.word(e, 2+3*s), sl.key.hi)
 				atomic.StoreUint64(b.word(e, 3+3*s), sl.key.lo)

@@ -166,7 +166,7 @@ func unseed(t *testing.T, s *State) {
 		atomic.StoreUint64(b.word(0, 0), uint64(nb))
 		b.setHead(old.lens(), old.trieMax(), 0)
 		// Keys sharing a fold first, so they take their two buckets whole.
-		all, folds := old.all(0), map[uint64]int{}
+		all, folds := old.all(), map[uint64]int{}
 		for _, sl := range all {
 			folds[sl.key.hash6(0)]++
 		}

@@ -168,17 +168,29 @@ const setBktCrowded = 1 << 17
 // key: a map of the array's keys was some 600 MB of a 10M-key reload.
 func (h *setHandle) rebuildBuckets(fam int, slots []bslot) error {
 	b := h.bkt[fam]
-	// Made with room for slots: appended to after, a reload of 1M other
-	// prefixes copied 2M keys (48 MB) to grow it.
-	all := b.all(len(slots))
-	if len(all) == 0 {
-		all = slots // a load into an empty set
-	} else {
-		all = append(all, slots...)
+	// The keys kept are read from the old array where they are, listed
+	// by their places (4 bytes a key): a list of the keys was 32 bytes a
+	// key, 64 MB of a reload of 1M other prefixes, the new keys copied
+	// into it.
+	at := make([]uint32, 0, min(int(b.count()), int(b.nbuckets())*b.slots()))
+	for e := uint32(1); e <= b.nbuckets(); e++ {
+		for s := range b.slots() {
+			if _, ok := b.at(e, s); ok {
+				at = append(at, e<<3|uint32(s))
+			}
+		}
 	}
-	need := bucketsFor(b.v6, len(all)+len(all)/4) // room to grow
+	n := len(at) + len(slots)
+	slot := func(i int) bslot {
+		if i < len(at) {
+			sl, _ := b.at(at[i]>>3, int(at[i]&7))
+			return sl
+		}
+		return slots[i-len(at)]
+	}
+	need := bucketsFor(b.v6, n+n/4) // room to grow
 	nb := max(b.nbuckets(), need)
-	bigger, err := newBuckets(b.v6, nb, all, b.lens(), b.trieMax())
+	bigger, err := newBuckets(b.v6, nb, n, slot, b.lens(), b.trieMax())
 	// Keys crowding a pair of buckets (a small array, or a list crafted
 	// against the hash) are spread by a larger array: IPv6 keys are folded
 	// anew by each array's own seed, and an IPv4 key, hashed by public
@@ -197,10 +209,10 @@ func (h *setHandle) rebuildBuckets(fam int, slots []bslot) error {
 	limit := min(max(16*need, setBktCrowded), layout.SetBktMax)
 	for errors.Is(err, errNoFit) && nb < limit {
 		nb = min(2*nb, limit)
-		bigger, err = newBuckets(b.v6, nb, all, b.lens(), b.trieMax())
+		bigger, err = newBuckets(b.v6, nb, n, slot, b.lens(), b.trieMax())
 	}
 	if errors.Is(err, errNoFit) {
-		return fmt.Errorf("%d entries crowd the same few buckets even in an array of %d (%d MiB, the most they are given): a list made against the set's hash, refused", len(all), nb, (uint64(nb)+1)*bktWords*8>>20)
+		return fmt.Errorf("%d entries crowd the same few buckets even in an array of %d (%d MiB, the most they are given): a list made against the set's hash, refused", n, nb, (uint64(nb)+1)*bktWords*8>>20)
 	}
 	if err != nil {
 		return err

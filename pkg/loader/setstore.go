@@ -142,7 +142,7 @@ func newSetMaps(m *xdpfwMaps, slot uint32, caps [2]uint32) (*setHandle, error) {
 	}
 	for fam := range 2 {
 		var err error
-		if h.bkt[fam], err = newBuckets(fam == 1, layout.SetBktMin, nil, nil, 0); err != nil {
+		if h.bkt[fam], err = newBuckets(fam == 1, layout.SetBktMin, 0, nil, nil, 0); err != nil {
 			h.Close()
 			return nil, err
 		}
