@@ -13,7 +13,8 @@ import (
 //  1. mark the sets dirty in meta, so a crash is repaired by the next
 //     change (repairSets);
 //  2. write every added and deleted element's answer for the inactive set
-//     generation n, shortest prefixes first, keeping generation a's;
+//     generation n, keeping generation a's: the added ones first, then
+//     the deleted ones shortest prefixes first;
 //  3. flip bit ACTIVE_SETS of `active` (with the rules' bit, for apply);
 //  4. wait for packets still classifying with generation a;
 //  5. settle: added elements get the resting value, deleted ones go;
