@@ -109,8 +109,15 @@ func (h *setHandle) putBuckets(fam int, slots []bslot) error {
 		}
 	}
 	var left []bslot
-	// Deleted IPv6 slots (tombs) are taken until a rebuild.
-	if need := int(b.count()+b.tombs()) + len(fresh); need*4 > int(b.nbuckets())*b.slots()*3 {
+	// Deleted IPv6 slots (tombs) are taken until a rebuild. New keys as
+	// many as a quarter of those held, and as the buckets, are placed
+	// with them in a new array outright: put one by one, some of so many
+	// found both buckets full, and the array was built anew after all (a
+	// set reloaded whole a second time put 1M keys, then placed 2M). A
+	// few keys added to a small set are still put.
+	need := int(b.count()+b.tombs()) + len(fresh)
+	many := len(fresh)*4 >= int(b.count()) && len(fresh) >= int(b.nbuckets())
+	if need*4 > int(b.nbuckets())*b.slots()*3 || many {
 		left = fresh
 	} else {
 		for _, sl := range fresh {
