@@ -44,7 +44,11 @@ func lock(ctx context.Context, f *os.File, dir string) error {
 	if err != unix.EWOULDBLOCK {
 		return fmt.Errorf("lock %s: %w", dir, err)
 	}
-	dup, err := unix.Dup(fd)
+	// Close-on-exec, as Go opens every file: a process this one starts
+	// meanwhile (serve's hooks, a test's writer) inheriting the
+	// duplicate kept the open file, and with it the lock once taken,
+	// for as long as it ran, whatever this process closed.
+	dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("lock %s: %w", dir, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -225,5 +226,51 @@ func TestCmdline(t *testing.T) {
 		if got := cmdline([]byte(c.raw)); got != c.want {
 			t.Errorf("cmdline(%q) = %q, want %q", c.raw, got, c.want)
 		}
+	}
+}
+
+// TestLockWaitNotInherited: a process started while this one waits for
+// the lock does not inherit the wait's descriptor, so once this process
+// takes the lock and lets it go, it is free, the child still running.
+// The child held the lock (the duplicate's open file) for as long as it
+// ran: a test's writer `cat` kept serve and every reader waiting.
+func TestLockWaitNotInherited(t *testing.T) {
+	s := openLive(t)
+	dir := s.Dir()
+	waiting := make(chan struct{}, 1)
+	LockWaitNotice = func(string, string) { waiting <- struct{}{} }
+	t.Cleanup(func() { LockWaitNotice = nil })
+	opened := make(chan *State, 1)
+	go func() {
+		s2, err := Open(dir)
+		if err != nil {
+			t.Error(err)
+		}
+		opened <- s2
+	}()
+	select {
+	case <-waiting:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the second Open did not wait for the lock in 10 s")
+	}
+	child := exec.Command("sleep", "60")
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		child.Process.Kill()
+		child.Wait()
+	})
+	s.lock.Close() // let go; the cleanup's Close closes it again, harmlessly
+	if s2 := <-opened; s2 != nil {
+		s2.Close()
+	}
+	f, err := os.Open(dir) // the lock is the pin directory's (openPinDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		t.Fatalf("the lock let go by every holder is still held (the child started during the wait?): %v", err)
 	}
 }
