@@ -12,7 +12,8 @@ import (
 
 // NetnsFile is a file for ns (its own descriptor: close both).
 func NetnsFile(ns netns.NsHandle) (*os.File, error) {
-	dup, err := unix.Dup(int(ns))
+	// Close-on-exec: only ExecIn's child, given it as fd 3, gets it.
+	dup, err := unix.FcntlInt(uintptr(ns), unix.F_DUPFD_CLOEXEC, 0)
 	if err != nil {
 		return nil, err
 	}
