@@ -212,7 +212,9 @@ func (d *setDelta) settle(n uint32, progress func(done, total int)) error {
 		if err := d.h.place(d.add, setClean); err != nil {
 			return err
 		}
-		done = [2]bool{true, true}
+		// A direct change is of an empty set, so it deletes nothing;
+		// were it ever to, its deletions are removed key by key below.
+		done = [2]bool{len(d.del) == 0, len(d.del) == 0}
 	} else {
 		var changed [2]int
 		for _, ps := range [][]netip.Prefix{d.add, d.del} {
@@ -231,11 +233,16 @@ func (d *setDelta) settle(n uint32, progress func(done, total int)) error {
 	total := len(d.add) + len(d.del)
 	order := byLengthOrder(d.add)
 	order = slices.DeleteFunc(order, func(i int32) bool { return !left(d.add[i]) })
+	// The entries placed or swept above count as done.
+	settled := len(d.add) - len(order)
+	if progress != nil && settled > 0 {
+		progress(settled, total)
+	}
 	err := writeChunks(d.h, d.add, order, func(i int) (setVal, error) {
 		return setVal{Flags: setClean, Len: uint8(d.add[i].Bits())}, nil
 	}, func(done int) {
 		if progress != nil {
-			progress(done, total)
+			progress(settled+done, total)
 		}
 	})
 	if err != nil {
