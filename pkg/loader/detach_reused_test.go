@@ -16,40 +16,28 @@ func TestDetachIfindexReused(t *testing.T) {
 	dir := privtest.PinDir(t)
 	inThrowawayNetns(t, func() error {
 		defer removeState(dir)
-		s, err := attachedState(dir, "drd0", "drd1")
-		if err != nil {
-			return err
-		}
-		defer s.Close()
-		idx, other, err := reuseIfindex("drd0", "drd2")
-		if err != nil {
-			return err
-		}
-		defer other.Close()
-		id, err := progID(other)
-		if err != nil {
-			return err
-		}
-		done, err := s.DetachEach([]string{"drd0"})
-		if err != nil {
-			return fmt.Errorf("detach drd0: %w", err)
-		}
-		if len(done) != 1 || done[0].Detached || len(done[0].Forgot) != 1 || done[0].Last {
-			return fmt.Errorf("detach drd0 did %+v, want the one record forgotten, the state kept", done)
-		}
-		if f := done[0].Forgot[0]; f.Iface != "drd0" || f.Ifindex != idx {
-			t.Errorf("detach drd0 forgot %+v, want the record of drd0 at ifindex %d", f, idx)
-		}
-		if got := xdpProgOf(linkNamed(t, "drd2")); got != id {
-			t.Errorf("drd2 runs XDP program %d after detach drd0, want its own %d", got, id)
-		}
-		st, err := s.Status()
-		if err != nil {
-			return err
-		}
-		if len(st.Problems) != 0 || len(st.Interfaces) != 1 || st.Interfaces[0].Iface != "drd1" {
-			t.Errorf("status after detach drd0: %+v, want drd1 alone, no problem", st)
-		}
-		return nil
+		return reusedState(dir, "drd", func(s *State, idx int, id uint32) error {
+			done, err := s.DetachEach([]string{"drd0"})
+			if err != nil {
+				return fmt.Errorf("detach drd0: %w", err)
+			}
+			if len(done) != 1 || done[0].Detached || len(done[0].Forgot) != 1 || done[0].Last {
+				return fmt.Errorf("detach drd0 did %+v, want the one record forgotten, the state kept", done)
+			}
+			if f := done[0].Forgot[0]; f.Iface != "drd0" || f.Ifindex != idx {
+				t.Errorf("detach drd0 forgot %+v, want the record of drd0 at ifindex %d", f, idx)
+			}
+			if got := xdpProgOf(linkNamed(t, "drd2")); got != id {
+				t.Errorf("drd2 runs XDP program %d after detach drd0, want its own %d", got, id)
+			}
+			st, err := s.Status()
+			if err != nil {
+				return err
+			}
+			if len(st.Problems) != 0 || len(st.Interfaces) != 1 || st.Interfaces[0].Iface != "drd1" {
+				t.Errorf("status after detach drd0: %+v, want drd1 alone, no problem", st)
+			}
+			return nil
+		})
 	})
 }

@@ -19,41 +19,29 @@ func TestReusedRecordKeepsName(t *testing.T) {
 	dir := privtest.PinDir(t)
 	inThrowawayNetns(t, func() error {
 		defer removeState(dir)
-		s, err := attachedState(dir, "rkn0", "rkn1")
-		if err != nil {
-			return err
-		}
-		defer s.Close()
-		idx, other, err := reuseIfindex("rkn0", "rkn2")
-		if err != nil {
-			return err
-		}
-		defer other.Close()
-		id, err := progID(other)
-		if err != nil {
-			return err
-		}
-		counters, err := s.InterfaceCounters()
-		if err != nil {
-			return err
-		}
-		var names []string
-		for _, c := range counters {
-			names = append(names, fmt.Sprintf("%s:%d", c.Iface, c.Ifindex))
-		}
-		if slices.Sort(names); !slices.Contains(names, fmt.Sprintf("rkn0:%d", idx)) {
-			t.Errorf("interface counters of %v, want rkn0's record at ifindex %d by its name", names, idx)
-		}
-		ch, err := s.MatchInterfaces([]rules.Interface{{Name: "rkn1", Mode: "generic"}})
-		if err != nil {
-			return err
-		}
-		if !slices.Equal(ch.Detached, []string{"rkn0"}) {
-			t.Errorf("a list of rkn1 alone detached %v, want the record of rkn0", ch.Detached)
-		}
-		if got := xdpProgOf(linkNamed(t, "rkn2")); got != id {
-			t.Errorf("rkn2 runs XDP program %d, want its own %d", got, id)
-		}
-		return nil
+		return reusedState(dir, "rkn", func(s *State, idx int, id uint32) error {
+			counters, err := s.InterfaceCounters()
+			if err != nil {
+				return err
+			}
+			var names []string
+			for _, c := range counters {
+				names = append(names, fmt.Sprintf("%s:%d", c.Iface, c.Ifindex))
+			}
+			if slices.Sort(names); !slices.Contains(names, fmt.Sprintf("rkn0:%d", idx)) {
+				t.Errorf("interface counters of %v, want rkn0's record at ifindex %d by its name", names, idx)
+			}
+			ch, err := s.MatchInterfaces([]rules.Interface{{Name: "rkn1", Mode: "generic"}})
+			if err != nil {
+				return err
+			}
+			if !slices.Equal(ch.Detached, []string{"rkn0"}) {
+				t.Errorf("a list of rkn1 alone detached %v, want the record of rkn0", ch.Detached)
+			}
+			if got := xdpProgOf(linkNamed(t, "rkn2")); got != id {
+				t.Errorf("rkn2 runs XDP program %d, want its own %d", got, id)
+			}
+			return nil
+		})
 	})
 }
