@@ -3,8 +3,6 @@ package loader
 import (
 	"testing"
 
-	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/asm"
 	"github.com/vishvananda/netlink"
 
 	"github.com/xdpfw/xdpfw/internal/privtest"
@@ -35,8 +33,7 @@ func TestAttachAllPutsBack(t *testing.T) {
 		}
 		// Another's program, held by the interface alone: replaced
 		// with --force, it is freed unless the attach holds it.
-		other, err := ebpf.NewProgram(&ebpf.ProgramSpec{Name: "other", Type: ebpf.XDP, License: "MIT",
-			Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, 2), asm.Return()}})
+		other, err := otherXDP()
 		if err != nil {
 			return err
 		}

@@ -3,8 +3,6 @@ package loader
 import (
 	"testing"
 
-	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/asm"
 	"github.com/vishvananda/netlink"
 
 	"github.com/xdpfw/xdpfw/internal/privtest"
@@ -29,8 +27,7 @@ func TestForgetRenamedRemovesEgress(t *testing.T) {
 			return err
 		}
 		defer s.Close()
-		other, err := ebpf.NewProgram(&ebpf.ProgramSpec{Name: "other", Type: ebpf.XDP, License: "MIT",
-			Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, 2), asm.Return()}})
+		other, err := otherXDP()
 		if err != nil {
 			return err
 		}
@@ -76,8 +73,7 @@ func TestForgetRenamedReplacedRemovesEgress(t *testing.T) {
 			return err
 		}
 		defer s.Close()
-		other, err := ebpf.NewProgram(&ebpf.ProgramSpec{Name: "other", Type: ebpf.XDP, License: "MIT",
-			Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, 2), asm.Return()}})
+		other, err := otherXDP()
 		if err != nil {
 			return err
 		}

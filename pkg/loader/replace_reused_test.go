@@ -11,6 +11,13 @@ import (
 	"github.com/xdpfw/xdpfw/internal/privtest"
 )
 
+// otherXDP is an XDP program of another's (it passes every frame), which
+// the caller closes.
+func otherXDP() (*ebpf.Program, error) {
+	return ebpf.NewProgram(&ebpf.ProgramSpec{Name: "other", Type: ebpf.XDP, License: "MIT",
+		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, 2), asm.Return()}})
+}
+
 // reuseIfindex deletes the interface gone and makes a veth name (peer
 // name+"p") at its ifindex, which it returns, running an XDP program of
 // its own (generic mode), another's, which the caller closes: the kernel
@@ -34,8 +41,7 @@ func reuseIfindex(gone, name string) (idx int, other *ebpf.Program, err error) {
 	if made.Attrs().Index != idx {
 		return 0, nil, fmt.Errorf("%s made at ifindex %d, want %d", name, made.Attrs().Index, idx)
 	}
-	other, err = ebpf.NewProgram(&ebpf.ProgramSpec{Name: "other", Type: ebpf.XDP, License: "MIT",
-		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, 2), asm.Return()}})
+	other, err = otherXDP()
 	if err != nil {
 		return 0, nil, err
 	}
