@@ -2,7 +2,10 @@ package main
 
 import (
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 )
@@ -17,7 +20,26 @@ func refuseBadArgs(c *cli.Context) error {
 	if err, ok := c.App.Metadata[argsErrorKey].(error); ok {
 		return err
 	}
-	return nil
+	_, err := lockWait(c)
+	return err
+}
+
+// lockWait is the global --wait: how long a command waits for the pin
+// directory's lock, 0 for as long as it must. A bare number is seconds,
+// as iptables' --wait takes it.
+func lockWait(c *cli.Context) (time.Duration, error) {
+	v := strings.TrimSpace(c.String("wait"))
+	if v == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if secs, ferr := strconv.ParseFloat(v, 64); err != nil && ferr == nil && secs <= math.MaxInt64/float64(time.Second) {
+		d, err = time.Duration(secs*float64(time.Second)), nil
+	}
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("--wait %q: not a time to wait (seconds, or a duration such as 1.5s or 200ms, above 0)", v)
+	}
+	return d, nil
 }
 
 // interspersed moves each command's flags in front of its positional

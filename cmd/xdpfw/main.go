@@ -73,7 +73,12 @@ func main() {
 	before := app.Before
 	app.Before = func(c *cli.Context) error {
 		prepareMemory(c.Args().First())
-		return before(c)
+		if err := before(c); err != nil {
+			return err
+		}
+		// Process-wide as well: the tests' in-process runs leave it 0.
+		loader.LockWaitLimit, _ = lockWait(c)
+		return nil
 	}
 	if err := app.Run(interspersed(app, os.Args)); err != nil {
 		fmt.Fprintf(os.Stderr, "xdpfw: %s\n", errorLine(err))
@@ -136,6 +141,12 @@ interface removes everything.`,
 				Value:   loader.DefaultPinDir,
 				EnvVars: []string{"XDPFW_PIN_DIR"},
 				Usage:   "BPF filesystem `DIR` holding the live program, maps and ruleset",
+			},
+			&cli.StringFlag{
+				Name:    "wait",
+				EnvVars: []string{"XDPFW_WAIT"},
+				Usage: "wait at most `T` for another xdpfw command to finish (seconds, or " +
+					"a Go duration: 5, 1.5s, 200ms), then fail; by default a command waits as long as it must",
 			},
 		},
 		Before:         refuseBadArgs,

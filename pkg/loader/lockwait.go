@@ -3,6 +3,7 @@ package loader
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -26,15 +27,28 @@ var LockWaitNotice func(dir, holder string)
 // "another process", gone from /proc/locks by the time it was read).
 const lockGrace = 150 * time.Millisecond
 
+// LockWaitLimit, when positive, is the longest lock waits for another
+// holder to let go: past it the wait ends with an error naming the
+// holder (ErrLockWaitLimit), so a script or a config-management run
+// fails in bounded time instead of queueing behind a stuck command. Zero
+// waits as long as the holder holds, as a change must when run by hand.
+// The CLI sets it (--wait); a program embedding the package may.
+var LockWaitLimit time.Duration
+
+// ErrLockWaitLimit is what lock's error wraps when LockWaitLimit ended
+// the wait.
+var ErrLockWaitLimit = errors.New("gave up waiting")
+
 // lock takes the pin directory's exclusive lock, waiting for it if another
 // process holds it, and telling LockWaitNotice when the wait outlasts
-// lockGrace. The wait ends when ctx does (ctx.Err()): flock itself cannot
-// be interrupted (Go restarts it after a signal), so it goes on aside, on
-// a duplicate of fd, which it closes once it has the lock. The lock is
-// the open file's, which both descriptors share: the caller closing f
-// on the error leaves the duplicate the last, and closing it lets the
-// lock go at once, so a wait given up never holds it. The lock free, as
-// it mostly is, none of this runs.
+// lockGrace. The wait ends when ctx does (ctx.Err()) or LockWaitLimit
+// passes (ErrLockWaitLimit): flock itself cannot be interrupted (Go
+// restarts it after a signal), so it goes on aside, on a duplicate of fd,
+// which it closes once it has the lock. The lock is the open file's,
+// which both descriptors share: the caller closing f on the error leaves
+// the duplicate the last, and closing it lets the lock go at once, so a
+// wait given up never holds it. The lock free, as it mostly is, none of
+// this runs.
 func lock(ctx context.Context, f *os.File, dir string) error {
 	fd := int(f.Fd())
 	err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB)
@@ -66,6 +80,12 @@ func lock(ctx context.Context, f *os.File, dir string) error {
 	}
 	grace := time.NewTimer(lockGrace)
 	defer grace.Stop()
+	var limit <-chan time.Time // nil, never ready, with no limit
+	if LockWaitLimit > 0 {
+		t := time.NewTimer(LockWaitLimit)
+		defer t.Stop()
+		limit = t.C
+	}
 	for {
 		select {
 		case err := <-got:
@@ -79,6 +99,13 @@ func lock(ctx context.Context, f *os.File, dir string) error {
 			if LockWaitNotice != nil {
 				LockWaitNotice(dir, lockHolder(fd))
 			}
+		case <-limit:
+			select {
+			case err := <-got: // got it as the limit came
+				return locked(err)
+			default:
+			}
+			return fmt.Errorf("lock %s: %w after %s: still held by %s", dir, ErrLockWaitLimit, LockWaitLimit, lockHolder(fd))
 		case <-ctx.Done():
 			return fmt.Errorf("lock %s: given up waiting for %s: %w", dir, lockHolder(fd), ctx.Err())
 		}

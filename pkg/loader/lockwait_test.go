@@ -2,6 +2,7 @@ package loader
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -272,5 +273,53 @@ func TestLockWaitNotInherited(t *testing.T) {
 	defer f.Close()
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		t.Fatalf("the lock let go by every holder is still held (the child started during the wait?): %v", err)
+	}
+}
+
+// TestLockWaitLimit: with LockWaitLimit set, a wait for a lock another
+// holds ends after about that long with ErrLockWaitLimit naming the
+// holder, and leaves the lock free for the next once the holder lets go;
+// a lock let go within the limit is taken.
+func TestLockWaitLimit(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "lock")
+	holder, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close()
+	if err := unix.Flock(int(holder.Fd()), unix.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	LockWaitLimit = 300 * time.Millisecond
+	t.Cleanup(func() { LockWaitLimit = 0 })
+	waiter, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	err = lock(context.Background(), waiter, "dir")
+	waited := time.Since(start)
+	waiter.Close()
+	if !errors.Is(err, ErrLockWaitLimit) {
+		t.Fatalf("lock = %v, want ErrLockWaitLimit", err)
+	}
+	if want := fmt.Sprintf("pid %d (", os.Getpid()); !strings.Contains(err.Error(), want) {
+		t.Errorf("error %q does not name the holder (%q)", err, want)
+	}
+	if waited < LockWaitLimit {
+		t.Errorf("gave up after %v, before the limit of %v", waited, LockWaitLimit)
+	}
+	// Let go within the limit: taken.
+	waiter, err = os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer waiter.Close()
+	locked := make(chan error, 1)
+	go func() { locked <- lock(context.Background(), waiter, "dir") }()
+	blockedOn(t, waiter)
+	holder.Close()
+	if err := <-locked; err != nil {
+		t.Fatalf("lock after the holder let go within the limit: %v", err)
 	}
 }
