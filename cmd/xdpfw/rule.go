@@ -15,9 +15,9 @@ import (
 func ruleCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "rule",
-		Usage: "add, delete and list rules",
+		Usage: "add, replace, delete and list rules",
 		Subcommands: []*cli.Command{
-			ruleAddCommand(), ruleDelCommand(), ruleListCommand(),
+			ruleAddCommand(), ruleReplaceCommand(), ruleDelCommand(), ruleListCommand(),
 		},
 	}
 }
@@ -111,7 +111,7 @@ func ruleAddFlags() []cli.Flag {
 
 func ruleFromFlags(c *cli.Context) (rules.Rule, error) {
 	if !c.IsSet("action") {
-		return rules.Rule{}, errors.New("rule add: missing --action pass or --action drop")
+		return rules.Rule{}, fmt.Errorf("%s: missing --action pass or --action drop", commandPath(c))
 	}
 	p := c.Generic("priority").(*decimal).n
 	conds := map[string]string{}

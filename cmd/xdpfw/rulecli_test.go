@@ -1,6 +1,8 @@
 package main
 
 import (
+	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -98,4 +100,63 @@ func TestRuleDelOnce(t *testing.T) {
 	if strings.Count(out, "deleted rule "+id+"\n") != 1 {
 		t.Errorf("rule del %s %s:\n%s", id, id, out)
 	}
+}
+
+// TestRuleReplace: rule replace puts the new rule under the old one's id,
+// at its priority unless --priority is given; an unknown id, a second
+// argument, a bad flag, a missing --action or an unknown set changes
+// nothing, in one line.
+func TestRuleReplace(t *testing.T) {
+	privtest.Require(t)
+	t.Parallel()
+	pin := privtest.PinDir(t)
+	mustRunCLI(t, pin, "", "set", "create", "s")
+	mustRunCLI(t, pin, "", "rule", "add", "--proto", "tcp", "--dport", "22", "--action", "drop", "--priority", "7")
+	mustRunCLI(t, pin, "", "rule", "add", "--dport", "80", "--action", "pass")
+	if out := mustRunCLI(t, pin, "", "rule", "replace", "1", "--proto", "udp", "--dport", "53", "--action", "pass", "--comment", "dns"); out != "replaced rule 1\n" {
+		t.Errorf("rule replace printed %q", out)
+	}
+	// The rules in evaluation order, one line each.
+	want := "1 7 proto udp dport 53 pass dns; 2 1000 dport 80 pass ; "
+	check := func(when string) {
+		t.Helper()
+		var list struct {
+			Rules []struct {
+				ID, Priority           uint32
+				Match, Action, Comment string
+			}
+		}
+		if err := json.Unmarshal([]byte(mustRunCLI(t, pin, "", "rule", "list", "--json")), &list); err != nil {
+			t.Fatal(err)
+		}
+		got := ""
+		for _, r := range list.Rules {
+			got += fmt.Sprintf("%d %d %s %s %s; ", r.ID, r.Priority, r.Match, r.Action, r.Comment)
+		}
+		if got != want {
+			t.Errorf("%s: rules %q, want %q", when, got, want)
+		}
+	}
+	check("after rule replace 1")
+	for _, c := range []struct {
+		args []string
+		err  string
+	}{
+		{[]string{"3", "--action", "drop"}, "no rule with id 3 (see: xdpfw rule list)"},
+		{[]string{"1", "2", "--action", "drop"}, `rule replace: unexpected argument "2"`},
+		{[]string{"0", "--action", "drop"}, `rule replace: "0" is not a rule id`},
+		{[]string{"1", "--dport", "70000", "--action", "drop"}, "--dport: "},
+		{[]string{"1", "--dport", "22"}, "rule replace: missing --action"},
+		{[]string{"1", "--src", "@nope", "--action", "drop"}, "set @nope does not exist"},
+		{[]string{"--action", "drop"}, "rule replace: missing rule id"},
+	} {
+		stdout, _, err := runCLIBoth(pin, "", append([]string{"rule", "replace"}, c.args...)...)
+		if err == nil || !strings.HasPrefix(err.Error(), c.err) || strings.Contains(err.Error(), "\n") || stdout != "" {
+			t.Errorf("rule replace %v: error %v, stdout %q; want one line starting %q", c.args, err, stdout, c.err)
+		}
+	}
+	check("after refused replacements")
+	mustRunCLI(t, pin, "", "rule", "replace", "2", "--dport", "81", "--action", "drop", "--priority", "1")
+	want = "2 1 dport 81 drop ; 1 7 proto udp dport 53 pass dns; "
+	check("after rule replace 2 --priority 1")
 }

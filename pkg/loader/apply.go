@@ -221,3 +221,13 @@ func definition(r rules.Rule) (string, error) {
 	b, err := encodeRule(r, 0)
 	return string(b), err
 }
+
+// sameDefinition reports whether a and b do the same (definition).
+func sameDefinition(a, b rules.Rule) (bool, error) {
+	da, err := definition(a)
+	if err != nil {
+		return false, err
+	}
+	db, err := definition(b)
+	return da == db, err
+}

@@ -1,6 +1,7 @@
 package loader
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/cilium/ebpf"
@@ -301,4 +302,32 @@ rules:
 	send(dns, 1)
 	add("{proto: udp, dport: 56, action: drop, priority: 60}")
 	expect("a commit after it", map[uint32]uint64{a: 10, d: 0, e: 0, f: 0})
+
+	// Replaced by itself (its comment alone new), a keeps its counts;
+	// replaced by another match
+	// (web frames), it starts from zero under its id and priority, and
+	// counts its new frames from its new slot, the old one's last
+	// counts by rank folded away.
+	replace := func(id uint32, yaml string) {
+		t.Helper()
+		if err := s.ReplaceRule(id, rule(yaml), true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	replace(a, "{proto: udp, dport: 53, action: drop, priority: 99, comment: dns}")
+	expect("a replaced by itself, a comment added", map[uint32]uint64{a: 10})
+	send(dns, 1)
+	replace(a, "{proto: tcp, dport: 80, action: drop}")
+	expect("a replaced", map[uint32]uint64{a: 0})
+	send(web, 2)
+	send(dns, 1)
+	add("{proto: udp, dport: 57, action: drop, priority: 70}")
+	expect("a replaced, then a commit", map[uint32]uint64{a: 2})
+	rs, err := s.Ruleset()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i := slices.IndexFunc(rs.Rules, func(r rules.Rule) bool { return r.ID == a }); i < 0 || rs.Rules[i].Priority != 20 || rs.Rules[i].Match.Dport.Lo != 80 {
+		t.Errorf("a after its replacement: %+v, want dport 80 at priority 20", rs.Rules)
+	}
 }

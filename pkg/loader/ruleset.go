@@ -29,13 +29,7 @@ func (s *State) AddRule(r rules.Rule) (uint32, error) {
 			return fmt.Errorf("the ruleset already holds %d rules, the most xdpfw supports", rules.MaxRules)
 		}
 		r.ID = t.meta.NextId
-		if err := r.Validate(); err != nil {
-			return err
-		}
-		if err := r.CheckSetRefs(rs.Sets); err != nil {
-			return err
-		}
-		if err := r.CheckFamilies(rs.Sets); err != nil {
+		if err := checkRule(r, rs.Sets); err != nil {
 			return err
 		}
 		t.meta.NextId++
@@ -74,6 +68,55 @@ func (s *State) DeleteRules(ids []uint32) error {
 	})
 }
 
+// ReplaceRule puts r in the place of the live rule id, in one commit: the
+// rule keeps its id (and, with keepPriority, its priority), so no frame
+// ever meets the ruleset without it, as a delete and an add would let
+// them between their commits. A rule that does what it did (its comment
+// or log alone changed, as apply pairs rules: definition) keeps its
+// counters; another starts them from zero, as iptables -R and nft replace
+// rule do: they counted another match. If id is unknown, or r is invalid,
+// nothing changes.
+func (s *State) ReplaceRule(id uint32, r rules.Rule, keepPriority bool) error {
+	return s.change(func(t *tx) error {
+		rs, slots, err := t.ruleset()
+		if err != nil {
+			return err
+		}
+		i := slices.IndexFunc(rs.Rules, func(r rules.Rule) bool { return r.ID == id })
+		if i < 0 {
+			return fmt.Errorf("no rule with id %d (see: xdpfw rule list)", id)
+		}
+		r.ID = id
+		if keepPriority {
+			r.Priority = rs.Rules[i].Priority
+		}
+		if err := checkRule(r, rs.Sets); err != nil {
+			return err
+		}
+		if r == rs.Rules[i] {
+			return nil
+		}
+		same, err := sameDefinition(r, rs.Rules[i])
+		if err != nil {
+			return err
+		}
+		if !same {
+			// A slot no live rule holds, zeroed before the switch
+			// unseen; with every slot held, the rule's own (its counts
+			// end a moment before the switch).
+			slot := slots[id]
+			if len(rs.Rules) < rules.MaxRules {
+				slot = freeSlots(slots, 1)[0]
+			}
+			t.zero = []uint32{slot}
+			slots[id] = slot
+		}
+		rs.Rules[i] = r
+		t.setRules(rs, slots)
+		return nil
+	})
+}
+
 // SetPolicy changes the default action for frames no rule matches, and
 // says what a drop policy then cuts (rules.DropWarnings).
 func (s *State) SetPolicy(a rules.Action) (warnings []string, err error) {
@@ -91,6 +134,18 @@ func (s *State) SetPolicy(a rules.Action) (warnings []string, err error) {
 		return nil, err
 	}
 	return warnings, nil
+}
+
+// checkRule is what a rule added to the live ruleset must pass: valid,
+// its sets there and of its family.
+func checkRule(r rules.Rule, sets rules.Sets) error {
+	if err := r.Validate(); err != nil {
+		return err
+	}
+	if err := r.CheckSetRefs(sets); err != nil {
+		return err
+	}
+	return r.CheckFamilies(sets)
 }
 
 // freeSlots returns the n lowest counter slots no live rule uses.
