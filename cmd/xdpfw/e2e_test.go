@@ -92,9 +92,9 @@ const (
 
 // TestEndToEnd drives the CLI against real traffic between two network
 // namespaces: attach, rules for UDP, TCP and ICMP, exact per-rule
-// counters, a live rule deletion under load, a drop policy that keeps ARP
-// and neighbour discovery working, stats, and a detach that leaves
-// nothing behind.
+// counters and their reset, a live rule deletion under load, a drop
+// policy that keeps ARP and neighbour discovery working, stats, and a
+// detach that leaves nothing behind.
 func TestEndToEnd(t *testing.T) {
 	privtest.Require(t)
 	t.Parallel()
@@ -228,6 +228,15 @@ func TestEndToEnd(t *testing.T) {
 	}
 	if r := findRule(t, rl, 3); r.Packets == 0 || r.Bytes == 0 {
 		t.Errorf("rule 3 (%s) counted nothing, but dropped an echo request: %+v", r.Match, r)
+	}
+	// rule reset zeroes the rule named, the others keep theirs.
+	l.mustCLI("rule", "reset", "2")
+	rl = l.ruleList()
+	if r := findRule(t, rl, 2); r.Packets != 0 || r.Bytes != 0 {
+		t.Errorf("rule 2 after rule reset 2: %+v, want no packets", r)
+	}
+	if r := findRule(t, rl, 1); r.Packets != n4+n6 {
+		t.Errorf("rule 1 after rule reset 2: %d packets, want %d", r.Packets, n4+n6)
 	}
 
 	// Delete rule 1 while a sender keeps sending to 5001 every 5ms:

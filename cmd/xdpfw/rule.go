@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 
 	"github.com/urfave/cli/v2"
 
@@ -15,9 +14,9 @@ import (
 func ruleCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "rule",
-		Usage: "add, replace, delete and list rules",
+		Usage: "add, replace, delete and list rules, and reset their counters",
 		Subcommands: []*cli.Command{
-			ruleAddCommand(), ruleReplaceCommand(), ruleDelCommand(), ruleListCommand(),
+			ruleAddCommand(), ruleReplaceCommand(), ruleDelCommand(), ruleListCommand(), ruleResetCommand(),
 		},
 	}
 }
@@ -145,15 +144,9 @@ deleted. Ids are never reused.`,
 			if err := needArgs(c, "rule id"); err != nil {
 				return err
 			}
-			var ids []uint32
-			for _, a := range c.Args().Slice() {
-				id, err := strconv.ParseUint(a, 10, 32)
-				if err != nil || id == 0 {
-					return fmt.Errorf("rule del: %q is not a rule id (a positive number, see: xdpfw rule list)", a)
-				}
-				if !slices.Contains(ids, uint32(id)) { // each said once
-					ids = append(ids, uint32(id))
-				}
+			ids, err := ruleIDs(c) // each said once
+			if err != nil {
+				return err
 			}
 			return withState(c, func(s *loader.State) error {
 				if err := s.DeleteRules(ids); err != nil {

@@ -160,3 +160,38 @@ func TestRuleReplace(t *testing.T) {
 	want = "2 1 dport 81 drop ; 1 7 proto udp dport 53 pass dns; "
 	check("after rule replace 2 --priority 1")
 }
+
+// TestRuleReset: rule reset says how many rules' counters it zeroed, all
+// without ids; an unknown or bad id zeroes nothing, in one line.
+func TestRuleReset(t *testing.T) {
+	privtest.Require(t)
+	t.Parallel()
+	pin := privtest.PinDir(t)
+	mustRunCLI(t, pin, "", "set", "create", "s")
+	for _, port := range []string{"22", "23"} {
+		mustRunCLI(t, pin, "", "rule", "add", "--dport", port, "--action", "drop")
+	}
+	for _, c := range []struct {
+		args []string
+		out  string
+	}{
+		{nil, "zeroed the counters of 2 rules\n"},
+		{[]string{"2", "2"}, "zeroed the counters of 1 rule\n"},
+	} {
+		if out := mustRunCLI(t, pin, "", append([]string{"rule", "reset"}, c.args...)...); out != c.out {
+			t.Errorf("rule reset %v printed %q, want %q", c.args, out, c.out)
+		}
+	}
+	for _, c := range []struct {
+		args []string
+		err  string
+	}{
+		{[]string{"1", "3"}, "no rule with id 3 (see: xdpfw rule list)"},
+		{[]string{"x"}, `rule reset: "x" is not a rule id`},
+	} {
+		stdout, _, err := runCLIBoth(pin, "", append([]string{"rule", "reset"}, c.args...)...)
+		if err == nil || !strings.HasPrefix(err.Error(), c.err) || stdout != "" {
+			t.Errorf("rule reset %v: error %v, stdout %q; want one line starting %q", c.args, err, stdout, c.err)
+		}
+	}
+}

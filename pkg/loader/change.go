@@ -206,7 +206,8 @@ func (t *tx) commit() error {
 	// Zeroed before the switch, as the new rules must start from zero;
 	// a slot the live generation still counts in (a removed rule's,
 	// given to a new one when no other is free) is zeroed again after it
-	// (switched).
+	// (switched). With no new rules (ResetCounters) there is no switch:
+	// live rules' counters are zeroed where they count.
 	for _, slot := range t.zero {
 		if err := zeroRuleCounter(t.m, slot); err != nil {
 			return err

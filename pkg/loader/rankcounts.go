@@ -2,7 +2,6 @@ package loader
 
 import (
 	"fmt"
-	"slices"
 
 	"github.com/cilium/ebpf"
 
@@ -105,10 +104,14 @@ func zeroRankCounts(m *xdpfwMaps, confs *[numGens]xdpfwGenConfig, slots []uint32
 	if err != nil {
 		return err
 	}
+	zero := make(map[uint32]bool, len(slots)) // a reset of every rule's has thousands
+	for _, slot := range slots {
+		zero[slot] = true
+	}
 	var keys []uint32
 	for _, gen := range gens {
 		for r := range min(uint32(confs[gen].Nrules), layout.MaxRules) {
-			if slices.Contains(slots, ranks[gen*layout.MaxRules+r].Slot) {
+			if zero[ranks[gen*layout.MaxRules+r].Slot] {
 				keys = append(keys, rankCounter(gen, r))
 			}
 		}

@@ -212,7 +212,8 @@ func TestRankCounters(t *testing.T) {
 // added in a deleted rule's slot starts from zero, though the deleted
 // rule's last frames were counted by rank in the generation the add
 // rewrites; an apply without a rule, cut short before its switch,
-// loses none of its counts.
+// loses none of its counts; a rule replaced by another match starts from
+// zero (by itself, it keeps its counts); a reset zeroes the rules named.
 func TestRuleCountersAcrossCommits(t *testing.T) {
 	dir := privtest.PinDir(t)
 	defer removeState(dir)
@@ -330,4 +331,35 @@ rules:
 	if i := slices.IndexFunc(rs.Rules, func(r rules.Rule) bool { return r.ID == a }); i < 0 || rs.Rules[i].Priority != 20 || rs.Rules[i].Match.Dport.Lo != 80 {
 		t.Errorf("a after its replacement: %+v, want dport 80 at priority 20", rs.Rules)
 	}
+
+	// Reset: the rule named starts from zero, the others keep theirs;
+	// what it counted by rank in the generation live before the last
+	// commit is zeroed too, not folded back into it by the next. An
+	// unknown id zeroes nothing; no id zeroes every rule.
+	send(web, 3)
+	g := add("{proto: udp, dport: 53, action: drop, priority: 5}")
+	send(dns, 2)
+	reset := func(ids ...uint32) int {
+		t.Helper()
+		n, err := s.ResetCounters(ids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := reset(a); n != 1 {
+		t.Errorf("ResetCounters(a) zeroed %d rules' counters, want 1", n)
+	}
+	expect("a reset", map[uint32]uint64{a: 0, g: 2})
+	add("{proto: udp, dport: 58, action: drop, priority: 80}")
+	expect("a reset, then a commit", map[uint32]uint64{a: 0, g: 2})
+	send(web, 1)
+	if _, err := s.ResetCounters([]uint32{a, 9999}); err == nil {
+		t.Error("ResetCounters of an unknown id: no error")
+	}
+	expect("a reset refused", map[uint32]uint64{a: 1, g: 2})
+	if rs, _ := s.Ruleset(); reset() != len(rs.Rules) {
+		t.Errorf("ResetCounters() did not count every rule (%d)", len(rs.Rules))
+	}
+	expect("every rule reset", map[uint32]uint64{a: 0, g: 0})
 }

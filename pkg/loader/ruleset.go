@@ -117,6 +117,40 @@ func (s *State) ReplaceRule(id uint32, r rules.Rule, keepPriority bool) error {
 	})
 }
 
+// ResetCounters zeroes the packet and byte counters of the rules with the
+// given ids, or of every rule when there are none, as nft reset rules and
+// iptables -Z do: the rules stay as they are. A frame counted in the very
+// instant of the reset may survive it (a CPU adding to its count as it is
+// zeroed). If any id is unknown nothing is zeroed. It returns how many
+// rules' counters it zeroed.
+func (s *State) ResetCounters(ids []uint32) (n int, err error) {
+	err = s.change(func(t *tx) error {
+		_, slots, err := t.ruleset()
+		if err != nil {
+			return err
+		}
+		if len(ids) == 0 {
+			for _, slot := range slots {
+				t.zero = append(t.zero, slot)
+			}
+			n = len(t.zero)
+			return nil
+		}
+		for _, id := range ids {
+			slot, ok := slots[id]
+			if !ok {
+				return fmt.Errorf("no rule with id %d (see: xdpfw rule list)", id)
+			}
+			if !slices.Contains(t.zero, slot) {
+				t.zero = append(t.zero, slot)
+			}
+		}
+		n = len(t.zero)
+		return nil
+	})
+	return n, err
+}
+
 // SetPolicy changes the default action for frames no rule matches, and
 // says what a drop policy then cuts (rules.DropWarnings).
 func (s *State) SetPolicy(a rules.Action) (warnings []string, err error) {
