@@ -155,7 +155,7 @@ interface removes everything.`,
 		Commands: []*cli.Command{
 			attachCommand(), detachCommand(), statusCommand(), policyCommand(),
 			ruleCommand(), setCommand(), statsCommand(), replayCommand(), applyCommand(), saveCommand(), captureCommand(), doctorCommand(),
-			serveCommand(), topCommand(), ctCommand(),
+			serveCommand(), topCommand(), ctCommand(), testCommand(),
 		},
 	}
 	quietUsageErrors(app.Commands, "")

@@ -28,6 +28,8 @@ func count(n int, noun string) string {
 func printJSON(c *cli.Context, v any) error {
 	enc := json.NewEncoder(c.App.Writer)
 	enc.SetIndent("", "  ")
+	// Not for a web page: "a > b" stays as written, not "a \u003e b".
+	enc.SetEscapeHTML(false)
 	return enc.Encode(v)
 }
 

@@ -34,11 +34,7 @@ start again from zero, which Prometheus reads as a counter reset.
 				if err != nil {
 					return err
 				}
-				rulesWord := "rules"
-				if n == 1 {
-					rulesWord = "rule"
-				}
-				fmt.Fprintf(c.App.Writer, "zeroed the counters of %d %s\n", n, rulesWord)
+				fmt.Fprintf(c.App.Writer, "zeroed the counters of %s\n", count(n, "rule"))
 				return nil
 			})
 		},

@@ -26,7 +26,7 @@ type Side struct {
 // captures. Bad files, skipped and truncated frames, Options.Iface and
 // Options.Verify (both sides against the reference model) are as in Run.
 func Diff(old, next Side, files []string, opts Options) (*DiffReport, error) {
-	iface, ifindex, err := arrival(opts.Iface)
+	iface, ifindex, err := arrival("replay", opts.Iface)
 	if err != nil {
 		return nil, err
 	}

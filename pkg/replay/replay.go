@@ -136,7 +136,7 @@ func MayLookUpCT(rs *rules.Ruleset) bool {
 // always, not only when a rule names ct-state, is what keeps DHCP replies
 // right: the datapath looks those up under any ruleset.
 func Run(t *loader.Instance, rs *rules.Ruleset, files []string, opts Options) (*Report, error) {
-	iface, ifindex, err := arrival(opts.Iface)
+	iface, ifindex, err := arrival("replay", opts.Iface)
 	if err != nil {
 		return nil, err
 	}
@@ -215,12 +215,7 @@ func Run(t *loader.Instance, rs *rules.Ruleset, files []string, opts Options) (*
 			p := model.Decode(f.Data)
 			p.Iface = iface
 			want, wantLooked := model.EvaluateTracked(rs, sorted, usesCT, &p, f.Data, tracker, now)
-			switch {
-			case want != v:
-				res.Mismatch = fmt.Sprintf("reference model says %s", describe(want))
-			case wantLooked != looked || p.CT != ct:
-				res.Mismatch = fmt.Sprintf("reference model says ct %s", ctDescribe(p.CT, wantLooked))
-			}
+			res.Mismatch = mismatch(v, ct, looked, want, p.CT, wantLooked)
 			if res.Mismatch != "" {
 				rep.Mismatches++
 			}
@@ -273,6 +268,18 @@ func (c *captureClock) at(ts time.Time) time.Duration {
 	return c.now
 }
 
+// mismatch is where the model's verdict and connection-tracking state
+// (want, wantCT, wantLooked) differ from the datapath's, or "".
+func mismatch(v model.Verdict, ct model.CTState, looked bool, want model.Verdict, wantCT model.CTState, wantLooked bool) string {
+	switch {
+	case want != v:
+		return fmt.Sprintf("reference model says %s", describe(want))
+	case wantLooked != looked || wantCT != ct:
+		return fmt.Sprintf("reference model says ct %s", ctDescribe(wantCT, wantLooked))
+	}
+	return ""
+}
+
 func ctDescribe(st model.CTState, looked bool) string {
 	if !looked {
 		return "not looked up"
@@ -283,7 +290,7 @@ func ctDescribe(st model.CTState, looked bool) string {
 // arrival resolves the interface replayed frames arrive on: its name for
 // the reference model and its index for the test run. No name means
 // loopback, where BPF_PROG_TEST_RUN puts frames by default (index 0).
-func arrival(name string) (iface string, ifindex int, err error) {
+func arrival(cmd, name string) (iface string, ifindex int, err error) {
 	if name == "" {
 		return "lo", 0, nil
 	}
@@ -292,10 +299,10 @@ func arrival(name string) (iface string, ifindex int, err error) {
 	if errors.As(err, &op) && op.Err.Error() == "no such network interface" {
 		// net's wording ("route ip+net: no such network interface")
 		// names its lookup, not what to do.
-		return "", 0, fmt.Errorf("replay: --iface %s: no such interface in this network namespace (ip link lists them)", name)
+		return "", 0, fmt.Errorf("%s: --iface %s: no such interface in this network namespace (ip link lists them)", cmd, name)
 	}
 	if err != nil {
-		return "", 0, fmt.Errorf("replay: interface %q: %w", name, err)
+		return "", 0, fmt.Errorf("%s: interface %q: %w", cmd, name, err)
 	}
 	return ifi.Name, ifi.Index, nil
 }

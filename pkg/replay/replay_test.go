@@ -241,7 +241,7 @@ func checkFragments(t *testing.T, rep *Report) {
 // TestArrivalUnknownInterface: --iface naming no interface says so and
 // what lists them, not net's "route ip+net: no such network interface".
 func TestArrivalUnknownInterface(t *testing.T) {
-	_, _, err := arrival("xdpfw-nosuch0")
+	_, _, err := arrival("replay", "xdpfw-nosuch0")
 	want := "replay: --iface xdpfw-nosuch0: no such interface in this network namespace (ip link lists them)"
 	if err == nil || err.Error() != want {
 		t.Errorf("arrival of an unknown interface: %v, want %s", err, want)

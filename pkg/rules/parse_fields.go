@@ -67,6 +67,21 @@ func (f FragMatch) Accepts(c FragClass) bool {
 // tcpFlagNames in bit order (FIN is bit 0), as nftables names them.
 var tcpFlagNames = [8]string{"fin", "syn", "rst", "psh", "ack", "urg", "ecn", "cwr"}
 
+// TCPFlagList names the flags set in bits, comma-separated in bit order
+// ("syn,ack"), or "none".
+func TCPFlagList(bits uint8) string {
+	var names []string
+	for i, n := range tcpFlagNames {
+		if bits&(1<<i) != 0 {
+			names = append(names, n)
+		}
+	}
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ",")
+}
+
 func tcpFlagBit(name string) (uint8, error) {
 	for i, n := range tcpFlagNames {
 		if strings.EqualFold(name, n) {
