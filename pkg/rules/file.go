@@ -156,12 +156,12 @@ func (p *fileParser) document(data []byte) (*yaml.Node, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, nil
 		}
-		return nil, p.syntaxError(err)
+		return nil, p.syntaxError(err, data)
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		if err != nil {
-			return nil, p.syntaxError(err)
+			return nil, p.syntaxError(err, data)
 		}
 		at := &extra
 		if len(extra.Content) > 0 {
@@ -178,12 +178,16 @@ func (p *fileParser) document(data []byte) (*yaml.Node, error) {
 // syntaxError turns yaml.v3's "yaml: line N: msg" into a FileError. The
 // line is yaml.v3's: for some parser errors it is where the enclosing
 // block starts rather than the offending token, but it is still the best
-// place the library knows.
-func (p *fileParser) syntaxError(err error) error {
+// place the library knows. Its errors about the text itself (a control
+// character, bytes that are not UTF-8) carry no line: badText finds it.
+func (p *fileParser) syntaxError(err error, data []byte) error {
 	msg := err.Error()
 	if m := yamlLineErr.FindStringSubmatch(msg); m != nil {
 		line, _ := strconv.Atoi(m[1])
 		return &FileError{File: p.name, Line: line, Err: errors.New(m[2])}
+	}
+	if line, what := badText(data); line != 0 {
+		return &FileError{File: p.name, Line: line, Err: errors.New(what)}
 	}
 	return &FileError{File: p.name, Err: errors.New(strings.TrimPrefix(msg, "yaml: "))}
 }
