@@ -475,6 +475,11 @@ func (p *fileParser) priority(f field) (uint32, error) {
 		n, err = strconv.ParseUint(v, 10, 64)
 	case strings.HasPrefix(v, "0x") || strings.HasPrefix(v, "0o"):
 		n, err = strconv.ParseUint(v[2:], map[byte]int{'x': 16, 'o': 8}[v[1]], 64)
+		// YAML reads 0x1_0 as an integer: its _ is a bad digit here, not
+		// a value out of range.
+		if errors.Is(err, strconv.ErrSyntax) {
+			return 0, p.errorf(f.val, "priority: want an integer in decimal digits (or 0x, 0o), got %s", kindName(f.val))
+		}
 	case strings.HasPrefix(v, "-") && allDigits(v[1:]):
 		return 0, p.errorf(f.val, "priority %s out of range (0-%d)", v, MaxPriority)
 	default:

@@ -147,6 +147,7 @@ rules:
 		{"priority tagged str", "rules:\n  - action: drop\n    priority: !!str 010\n", `rules.yaml:3: priority: want an integer, got str "010"`},
 		{"priority plus", "rules:\n  - action: drop\n    priority: +010\n", `rules.yaml:3: priority: want an integer in decimal digits (or 0x, 0o), got int "+010"`},
 		{"priority underscore", "rules:\n  - action: drop\n    priority: 0_100\n", `rules.yaml:3: priority: want an integer in decimal digits (or 0x, 0o), got int "0_100"`},
+		{"priority hex underscore", "rules:\n  - action: drop\n    priority: 0x1_0\n", `rules.yaml:3: priority: want an integer in decimal digits (or 0x, 0o), got int "0x1_0"`},
 		{"priority range", "rules:\n  - action: drop\n    priority: 65536\n", "rules.yaml:3: priority 65536 out of range (0-65535)"},
 		{"priority negative", "rules:\n  - action: drop\n    priority: -1\n", "rules.yaml:3: priority -1 out of range (0-65535)"},
 		{"ports need tcp", "rules:\n  - action: pass\n  - action: drop\n    proto: icmp\n    dport: 22\n",
