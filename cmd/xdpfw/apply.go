@@ -220,11 +220,12 @@ With -o FILE the ruleset is written to a temporary file in FILE's
 directory, synced and renamed over FILE (over its target, when FILE is a
 symlink): FILE is the old ruleset or the new one, never empty or half
 written. Without live state save fails and writes nothing (a shell
-redirection would still leave an empty file).
+redirection would still leave an empty file). -o - prints to standard
+output, as apply -f - reads standard input.
 
   xdpfw save -o /etc/xdpfw.yaml    # and at boot: xdpfw apply -f /etc/xdpfw.yaml`,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write to `FILE` atomically instead of standard output"},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write to `FILE` atomically instead of standard output (- is standard output)"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
@@ -248,7 +249,9 @@ redirection would still leave an empty file).
 			if len(text) == 0 { // FormatYAML always writes the policy
 				return fmt.Errorf("save: the live ruleset formatted to nothing; nothing written")
 			}
-			if out := c.String("output"); out != "" {
+			// "-" is standard output, as apply's -f - is its input: a
+			// file named - in the working directory was written instead.
+			if out := c.String("output"); out != "" && out != "-" {
 				if err := writeFileAtomic(out, text); err != nil {
 					return fmt.Errorf("save: %w", err)
 				}

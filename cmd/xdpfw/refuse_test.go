@@ -116,6 +116,15 @@ func TestSaveOutput(t *testing.T) {
 	}
 	refused(t, pin, "", "not a regular file", "save", "-o", dir)
 
+	// -o - is standard output, as apply -f - reads standard input.
+	t.Chdir(t.TempDir())
+	if o := mustRunCLI(t, pin, "", "save", "-o", "-"); o != printed {
+		t.Errorf("save -o - printed %q, save printed %q", o, printed)
+	}
+	if _, err := os.Stat("-"); !os.IsNotExist(err) {
+		t.Errorf("save -o - wrote a file named -: %v", err)
+	}
+
 	// A symlink's target gets the ruleset; the link stays.
 	target := filepath.Join(t.TempDir(), "real.yaml")
 	if err := os.WriteFile(target, []byte("old"), 0o600); err != nil {
