@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -285,6 +286,32 @@ func writeFileAtomic(path string, data []byte) (err error) {
 		mode = fi.Mode().Perm()
 	}
 	dir := filepath.Dir(path)
+	if err := writeBeside(path, dir, mode, data); err != nil {
+		// Named by path: the temporary file's name (.x.yaml.tmp3492158297)
+		// is none the operator gave, and it is not left behind.
+		var pe *os.PathError
+		var le *os.LinkError
+		switch {
+		case errors.As(err, &pe):
+			err = pe.Err
+		case errors.As(err, &le):
+			err = le.Err
+		}
+		return fmt.Errorf("%s: not written: %w (in %s, where its new copy is written first)", path, err, dir)
+	}
+	if d, derr := os.Open(dir); derr == nil {
+		derr = d.Sync()
+		d.Close()
+		if derr != nil {
+			return fmt.Errorf("%s: syncing the directory: %w", dir, derr)
+		}
+	}
+	return nil
+}
+
+// writeBeside writes data to a temporary file in dir, of mode mode,
+// syncs it and renames it over path; on an error it removes it.
+func writeBeside(path, dir string, mode os.FileMode, data []byte) (err error) {
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
 	if err != nil {
 		return err
@@ -307,15 +334,5 @@ func writeFileAtomic(path string, data []byte) (err error) {
 	if err = f.Close(); err != nil {
 		return err
 	}
-	if err = os.Rename(f.Name(), path); err != nil {
-		return err
-	}
-	if d, derr := os.Open(dir); derr == nil {
-		derr = d.Sync()
-		d.Close()
-		if derr != nil {
-			return fmt.Errorf("%s: syncing the directory: %w", dir, derr)
-		}
-	}
-	return nil
+	return os.Rename(f.Name(), path)
 }
