@@ -132,6 +132,13 @@ figures: compare the ratio, and several runs.`,
 			if err := needArgs(c, "pcap file"); err != nil {
 				return err
 			}
+			// Left out, either is the live ruleset: given empty
+			// (--rules "$UNSET"), it ran the live one in the file's place.
+			for _, f := range []string{"rules", "against"} {
+				if c.IsSet(f) && c.String(f) == "" {
+					return fmt.Errorf("replay: --%s: empty file name (leave --%s out for the live ruleset)", f, f)
+				}
+			}
 			if err := refuseBenchFlags(c); err != nil {
 				return err
 			}

@@ -316,6 +316,10 @@ func TestReplayDiffRefusals(t *testing.T) {
 		{[]string{"replay", "--diff", "--rules", good, "--against", bad, basic}, bad + `:3: unknown field "dprot"`},
 		{[]string{"replay", "--diff", "--rules", filepath.Join(dir, "missing.yaml"), basic}, "missing.yaml"},
 		{[]string{"replay", "--diff", "--against", good, basic}, "replay --diff: missing --rules NEW.yaml"},
+		// Given empty ("$UNSET"), neither stands for the live ruleset, as
+		// either left out does.
+		{[]string{"replay", "--rules", "", basic}, "replay: --rules: empty file name (leave --rules out for the live ruleset)"},
+		{[]string{"replay", "--diff", "--rules", good, "--against", "", basic}, "replay: --against: empty file name (leave --against out for the live ruleset)"},
 		{[]string{"replay", "--diff", "--rules", "-", "--against", "-", basic}, "cannot both read standard input"},
 		{[]string{"replay", "--rules", good, "--against", good, basic}, "replay: --against goes with --diff"},
 		{[]string{"replay", "--diff", "--bench", "--rules", good, basic}, "--diff and --bench do not go together"},
