@@ -279,6 +279,9 @@ func TestApplyUsage(t *testing.T) {
 		{[]string{"apply"}, "apply: missing -f FILE (usage: xdpfw apply -f FILE|- [--check])"},
 		{[]string{"apply", "x.yaml"}, `apply: unexpected argument "x.yaml" (the file is given with -f: xdpfw apply -f x.yaml)`},
 		{[]string{"apply", "-f"}, "apply: flag needs an argument: -f (see: xdpfw apply --help)"},
+		{[]string{"apply", "-f", ""}, "apply: empty file name (- reads standard input)"},
+		{[]string{"apply", "--check", "-f", ""}, "apply: empty file name (- reads standard input)"},
+		{[]string{"set", "load", "bl", ""}, "set load: empty file name (- reads standard input)"},
 		{[]string{"save", "x.yaml"}, `save: unexpected argument "x.yaml" (save prints to standard output, or writes -o FILE)`},
 	} {
 		out, err := runCLI(t, "/nonexistent/xdpfw", "", tc.args...)

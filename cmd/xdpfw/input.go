@@ -48,6 +48,10 @@ func maxSize(c *cli.Context, def int64) (int64, error) {
 // files (a device or a FIFO is refused, not read). This is the one place
 // the CLI opens its inputs; name is what errors call the input.
 func readInput(c *cli.Context, path string, max int64) (name string, data []byte, err error) {
+	// -f "$UNSET": said so, not "stat : no such file or directory".
+	if path == "" {
+		return "", nil, fmt.Errorf("%s: empty file name (- reads standard input)", commandPath(c))
+	}
 	if path == "-" {
 		data, err = input.Read("<stdin>", c.App.Reader, max)
 		return "<stdin>", data, err
