@@ -83,6 +83,11 @@ func (p *fileParser) set(k, n *yaml.Node) (*Set, error) {
 		if p.opt.ReadSet == nil {
 			return nil, p.errorf(f.val, "set %s: set files cannot be read here", name)
 		}
+		// file: "" (a template's variable left empty) was the ruleset's
+		// directory, refused as "not a regular file but a directory".
+		if path == "" {
+			return nil, p.errorf(f.val, "set %s: file: an empty path", name)
+		}
 		if !filepath.IsAbs(path) {
 			path = filepath.Join(p.opt.Dir, path)
 		}

@@ -227,6 +227,18 @@ func TestParseYAMLTooManySets(t *testing.T) {
 	}
 }
 
+// TestParseYAMLEmptySetFile: a set's file: "" is refused at its line,
+// not read as the ruleset's directory.
+func TestParseYAMLEmptySetFile(t *testing.T) {
+	opt := FileOptions{Dir: "/etc/xdpfw", ReadSet: func(string, Family) ([]netip.Prefix, error) {
+		return []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}, nil
+	}}
+	_, err := ParseYAML("r.yaml", []byte("policy: drop\nsets:\n  bl:\n    file: \"\"\n"), opt)
+	if want := "r.yaml:4: set bl: file: an empty path"; err == nil || err.Error() != want {
+		t.Errorf("error = %v, want %s", err, want)
+	}
+}
+
 func TestParseFile(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "r.yaml")
