@@ -232,7 +232,9 @@ func readFlow(lines textLines, i, k int, rest []byte, add func([]byte, int)) (ne
 // element reads an address or prefix at the start of b: plain, or in
 // single or double quotes with nothing to escape. It returns the text and
 // the bytes it took, 0 for anything else. A plain one starts with a hex
-// digit and does not end in ":", which YAML would read as a key.
+// digit, or outside a flow list with ":" and another address byte (YAML
+// reads "::1" so in a block list, and as a value indicator in a flow
+// list), and does not end in ":", which YAML would read as a key.
 func element(b []byte, flow bool) (text []byte, size int) {
 	if len(b) == 0 {
 		return nil, 0
@@ -247,7 +249,9 @@ func element(b []byte, flow bool) (text []byte, size int) {
 		}
 		return b[1:n], n + 1
 	}
-	if !isHex(b[0]) {
+	// save writes ::1 and ::ffff:192.0.2.1 plain: refused, they sent
+	// a set's whole list to the tree, and one of over 8 MiB was refused.
+	if !isHex(b[0]) && (flow || b[0] != ':' || len(b) < 2 || !elementByte(b[1])) {
 		return nil, 0
 	}
 	n := 1

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"net/netip"
 	"reflect"
 	"runtime"
 	"strings"
@@ -78,6 +79,15 @@ var elementCases = []struct {
 	{"a %TAG directive", "%TAG ! tag:example.com,2000:\n---\npolicy: drop\nsets:\n  a:\n    elements:\n      - 10.0.0.1\n", 1},
 	{"a document end", "policy: drop\nsets:\n  a:\n    elements:\n      - 10.0.0.1\n...\n", 1},
 	{"1e3", "policy: drop\nsets:\n  a:\n    elements:\n      - 1e3\n", 1},
+	// save writes these plain: YAML reads a leading ":" so in a block
+	// list, as a value indicator in a flow one
+	{"from ::", "policy: drop\nsets:\n  a:\n    elements:\n      - ::/0\n      - '::'\n      - ::1\n      - ::ffff:0.0.0.0/96\n      - ::ffff:1.2.3.4 # mapped\n      - ::102:304\n", 1},
+	{"a bad element from ::", "policy: drop\nsets:\n  a:\n    elements:\n      - ::1\n      - ::10.0.0.0/8\n", 1},
+	{"from :: in flow stays", "policy: drop\nsets:\n  a:\n    elements: [::1]\n", 0},
+	{"a colon alone stays", "policy: drop\nsets:\n  a:\n    elements:\n      - :\n", 0},
+	{"two colons stay", "policy: drop\nsets:\n  a:\n    elements:\n      - ::\n", 0},
+	{"a colon and a space stay", "policy: drop\nsets:\n  a:\n    elements:\n      - : 1\n", 0},
+	{"a colon and a slash", "policy: drop\nsets:\n  a:\n    elements:\n      - :/8\n", 1},
 }
 
 func TestElementRunsAgreeWithTheTree(t *testing.T) {
@@ -173,6 +183,28 @@ func TestElementRunsBound(t *testing.T) {
 	want := fmt.Sprintf("flow.yaml: %d bytes of YAML besides the element lists of sets, at most 8388608 (8 MiB)", flow.Len())
 	if err == nil || !strings.HasPrefix(err.Error(), want) || strings.Contains(err.Error(), "\n") {
 		t.Fatalf("got %v, want %s...", err, want)
+	}
+}
+
+// save writes an element from :: (::1, ::ffff:192.0.2.1) plain, as YAML
+// reads it in a block list: a large set holding one is read from the
+// text as the rest are; its whole list went to the tree, and past
+// maxTree the saved file was refused.
+func TestElementRunsFromColons(t *testing.T) {
+	s := &Set{Name: "v6", Family: FamilyIPv6, Prefixes: []netip.Prefix{netip.MustParsePrefix("::1/128")}}
+	for i := 0; len(s.Prefixes)*23 <= maxTree; i++ {
+		s.Prefixes = append(s.Prefixes, netip.PrefixFrom(netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 12: byte(i >> 24), byte(i >> 16), byte(i >> 8), byte(i)}), 128))
+	}
+	saved := FormatYAML(&Ruleset{Policy: Drop, Sets: Sets{"v6": s}})
+	if len(saved) <= maxTree {
+		t.Fatalf("save's file of %d bytes, want more than %d", len(saved), maxTree)
+	}
+	rs, err := ParseYAML("saved.yaml", saved, FileOptions{})
+	if err != nil {
+		t.Fatalf("save's file of %d bytes: %v", len(saved), err)
+	}
+	if got := rs.Sets["v6"].Prefixes; len(got) != len(s.Prefixes) || got[0] != s.Prefixes[0] {
+		t.Errorf("%d elements read, first %v; want %d, first ::1/128", len(got), got[0], len(s.Prefixes))
 	}
 }
 
