@@ -133,6 +133,9 @@ type fileParser struct {
 	lists map[*yaml.Node]string // the element lists sets took, and which
 	// warns are the sets' warnings (mappedElement), for the ruleset's.
 	warns []Warning
+	// mapped counts the IPv4-mapped elements of the set being read, and
+	// mappedLine is the line of the first past those warned of one by one.
+	mapped, mappedLine int
 }
 
 func (p *fileParser) errorf(n *yaml.Node, format string, args ...any) error {

@@ -269,3 +269,30 @@ func TestMappedElementWarned(t *testing.T) {
 		}
 	}
 }
+
+// TestMappedElementsCounted: past the first ten of a set, its IPv4-mapped
+// elements are one warning, counting them, at the first's line; each was
+// a warning of its own (250 MB and 500k lines of them for a 500k feed).
+func TestMappedElementsCounted(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("policy: pass\nsets:\n  a:\n    elements:\n")
+	for i := range 25 {
+		fmt.Fprintf(&b, "      - ::ffff:10.0.0.%d\n", i)
+	}
+	b.WriteString("  b: {elements: [\"::ffff:10.0.0.1\", \"::ffff:10.0.0.2\"]}\n")
+	data := []byte(b.String())
+	checkAgrees(t, data)
+	rs, err := ParseYAML("f.yaml", data, FileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := warningTexts(rs)
+	if len(got) != 13 || !strings.HasPrefix(got[9], "f.yaml:14: set a: ::ffff:10.0.0.9/128 is IPv4") ||
+		got[10] != "f.yaml:15: set a: 15 more IPv4-mapped elements from this line on: each would match only crafted IPv6 frames, never IPv4's (write them as IPv4)" ||
+		!strings.HasPrefix(got[12], "f.yaml:30: set b: ::ffff:10.0.0.2/128 is IPv4") {
+		t.Errorf("warnings:\n%s", strings.Join(got, "\n"))
+	}
+	if n := len(rs.Sets["a"].Prefixes); n != 25 {
+		t.Errorf("set a: %d elements, want all 25", n)
+	}
+}

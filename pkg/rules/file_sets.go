@@ -74,6 +74,7 @@ func (p *fileParser) set(k, n *yaml.Node) (*Set, error) {
 		if err != nil {
 			return nil, err
 		}
+		p.mappedRest(s)
 	}
 	if f, ok := fs["file"]; ok {
 		path, err := p.scalar("file", f)
@@ -141,11 +142,34 @@ func (p *fileParser) elements(s *Set, f field, k *yaml.Node) error {
 // mappedElement warns of an IPv4-mapped element (MappedPrefix) at its
 // line: set add and set load refuse one, but a file takes it, as a
 // state whose set an earlier release gave one saves it, and that save
-// must still apply.
+// must still apply. A set's first maxMappedWarnings are warned of one by
+// one, the rest counted (mappedRest): a warning for each of a feed's
+// 500k took 250 MB and printed 500k lines at every apply.
 func (p *fileParser) mappedElement(s *Set, pfx netip.Prefix, line int) {
-	if err := MappedElement(pfx); err != nil {
-		p.warns = append(p.warns, p.warning(WarnCrafted, line, fmt.Errorf("set %s: %w", s.Name, err)))
+	if MappedPrefix(pfx) == nil {
+		return
 	}
+	p.mapped++
+	switch {
+	case p.mapped <= maxMappedWarnings:
+		p.warns = append(p.warns, p.warning(WarnCrafted, line, fmt.Errorf("set %s: %w", s.Name, MappedElement(pfx))))
+	case p.mapped == maxMappedWarnings+1:
+		p.mappedLine = line
+	}
+}
+
+// maxMappedWarnings is how many IPv4-mapped elements of a set are warned
+// of one by one.
+const maxMappedWarnings = 10
+
+// mappedRest warns of s's IPv4-mapped elements past the first
+// maxMappedWarnings in one warning, at the first's line, and starts the
+// count for the next set.
+func (p *fileParser) mappedRest(s *Set) {
+	if n := p.mapped - maxMappedWarnings; n > 0 {
+		p.warns = append(p.warns, p.warning(WarnCrafted, p.mappedLine, fmt.Errorf("set %s: %d more IPv4-mapped elements from this line on: each would match only crafted IPv6 frames, never IPv4's (write them as IPv4)", s.Name, n)))
+	}
+	p.mapped = 0
 }
 
 // elementRun takes the run f stands for as the set's elements: each
