@@ -33,7 +33,8 @@ FILE is applied again when it changes: its directory is watched, so an
 editor's rename-over and a Kubernetes ConfigMap update are seen, and so
 are the directories of the links on the way to it, a file's or a
 directory's (a release's "current"), and the file's own (the links
-followed again when one is pointed elsewhere). A set's file: is looked at
+followed again when one is pointed elsewhere, and a directory renamed
+away or deleted and made again watched anew). A set's file: is looked at
 every 10 s and FILE applied again once a changed one has stayed as it is
 for a whole look (10 to 20 s after it was last written) and no other
 process holds it open for writing, so a feed rewritten in place is

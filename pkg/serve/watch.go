@@ -1,7 +1,9 @@
 package serve
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,23 +23,36 @@ const settle = 200 * time.Millisecond
 // are watched rather than the file: editors and Kubernetes replace the
 // file by renaming another over it (or over a symlink it resolves
 // through), which a watch on the file itself does not survive. The
-// symlinks are followed again at each event, so a link pointed
-// elsewhere (by config management, or a ConfigMap's ..data swap) has
-// its new target's directory watched and its old one's dropped. Whether
-// the file really changed is for the reader to find out (reloader
-// compares contents).
+// directories are found again at each event (linkDirs), the file's own
+// among them, so a link pointed elsewhere (by config management, a
+// ConfigMap's ..data swap, a release's "current" on the way to the
+// file) has its new target's directory watched and its old one's
+// dropped, and so does a directory renamed away or deleted, and another
+// made in its place. Whether the file really changed is for the reader
+// to find out (reloader compares contents).
 func watchDir(path string, log *logger, stop <-chan struct{}) (<-chan struct{}, error) {
+	dir := filepath.Dir(path)
+	if _, err := os.Stat(dir); err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // the path is said once
+		}
+		return nil, fmt.Errorf("watch %s: %w", dir, err)
+	}
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
 		return nil, fmt.Errorf("watch %s: %w", path, err)
 	}
-	dir := filepath.Dir(path)
-	if err := w.Add(dir); err != nil {
+	if err := followLinks(w, path); err != nil {
 		w.Close()
-		return nil, fmt.Errorf("watch %s: %w", dir, err)
+		return nil, fmt.Errorf("watch %w", err)
 	}
-	followLinks(w, dir, path, log)
 	changed := make(chan struct{}, 1)
+	follow := func() {
+		if err := followLinks(w, path); err != nil {
+			log.limited("watch", "watching the directories on the way to the config file", "error", err)
+		}
+	}
 	go func() {
 		defer w.Close()
 		var timer <-chan time.Time
@@ -49,7 +64,7 @@ func watchDir(path string, log *logger, stop <-chan struct{}) (<-chan struct{}, 
 				if !ok {
 					return
 				}
-				followLinks(w, dir, path, log)
+				follow()
 				timer = time.After(settle)
 			case err, ok := <-w.Errors:
 				if !ok {
@@ -57,7 +72,7 @@ func watchDir(path string, log *logger, stop <-chan struct{}) (<-chan struct{}, 
 				}
 				// An overflow loses events: check the file anyway.
 				log.limited("watch", "watching the config directory", "dir", dir, "error", err)
-				followLinks(w, dir, path, log)
+				follow()
 				timer = time.After(settle)
 			case <-timer:
 				timer = nil
@@ -71,30 +86,33 @@ func watchDir(path string, log *logger, stop <-chan struct{}) (<-chan struct{}, 
 	return changed, nil
 }
 
-// followLinks has w watch, besides dir (path's own directory, watched
-// for as long as w runs), the directories linkDirs finds for path now,
-// and no longer the ones it found before.
-func followLinks(w *fsnotify.Watcher, dir, path string, log *logger) {
+// followLinks has w watch the directories linkDirs finds for path now,
+// and no longer the ones it found before; it returns the first that
+// cannot be watched. Each is watched by its real path (no link on the
+// way): one directory watched under two names has one watch (one inode,
+// one watch), which removing either name ended. The file's own
+// directory is found again as the others are: watched for good by the
+// name given, a directory on the way replaced ("current" pointed at
+// another release, or the directory renamed away and made again) kept
+// its first inode watched, and no change after the replacement was seen.
+// A directory renamed or deleted has its watch gone at once (fsnotify
+// drops it at the event that says so), so a name watched is its inode.
+func followLinks(w *fsnotify.Watcher, path string) error {
 	want := linkDirs(path)
-	// dir is watched already, perhaps by another name: adding it again
-	// and removing that would end its watch too (one inode, one watch).
-	if real, err := filepath.EvalSymlinks(dir); err == nil {
-		delete(want, real)
-	}
 	for _, d := range w.WatchList() {
-		switch {
-		case d == dir:
-		case want[d]:
+		if want[d] {
 			delete(want, d) // watched already
-		default:
-			w.Remove(d) // an error: the directory is gone, and its watch with it
+			continue
 		}
+		w.Remove(d) // an error: the directory is gone, and its watch with it
 	}
+	var first error
 	for d := range want {
-		if err := w.Add(d); err != nil {
-			log.limited("watch", "watching the directory a symlink to the config file leads to", "dir", d, "error", err)
+		if err := w.Add(d); err != nil && first == nil {
+			first = fmt.Errorf("%s: %w", d, err)
 		}
 	}
+	return first
 }
 
 // maxHops bounds the symlinks followed from the config file, as the
@@ -118,6 +136,7 @@ func linkDirs(path string) map[string]bool {
 	}
 	cur := "/" // resolved so far: a real directory, no links in it
 	todo := strings.Split(abs, "/")
+	short := false // the way ended at a name not there
 	for hops := 0; len(todo) > 0; {
 		name := todo[0]
 		todo = todo[1:]
@@ -131,6 +150,7 @@ func linkDirs(path string) map[string]bool {
 		next := filepath.Join(cur, name)
 		fi, err := os.Lstat(next)
 		if err != nil {
+			short = true
 			break // nothing there (yet): cur is where it would be
 		}
 		if fi.Mode()&os.ModeSymlink == 0 {
@@ -150,7 +170,7 @@ func linkDirs(path string) map[string]bool {
 		}
 		todo = append(strings.Split(target, "/"), todo...)
 	}
-	if fi, err := os.Stat(cur); err == nil && fi.IsDir() {
+	if fi, err := os.Stat(cur); short && err == nil && fi.IsDir() {
 		dirs[cur] = true // the way ended short of the file
 	} else {
 		dirs[filepath.Dir(cur)] = true // the file's own directory

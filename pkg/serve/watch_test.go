@@ -160,3 +160,69 @@ func TestWatchLinkedDirectories(t *testing.T) {
 	must(os.WriteFile(filepath.Join(root, "opt/app/conf", "xdpfw.yaml"), []byte("policy: drop\n"), 0o644))
 	waitChange(t, changed2, "a write to the file a ../ link leads to")
 }
+
+// TestWatchDirReplaced: the config's own directory is followed when it
+// is replaced: a "current" link on the config's path pointed at another
+// release, the directory renamed away and another made in its place,
+// and the directory deleted and made again. Its first inode was watched
+// for good: a change seen at the replacement, none after it.
+func TestWatchDirReplaced(t *testing.T) {
+	root := t.TempDir()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	write := func(name, text string) {
+		t.Helper()
+		must(os.WriteFile(filepath.Join(root, name), []byte(text), 0o644))
+	}
+	quiet := func(changed <-chan struct{}) {
+		t.Helper()
+		for {
+			select {
+			case <-changed:
+			case <-time.After(5 * settle):
+				return
+			}
+		}
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+
+	for _, d := range []string{"v1", "v2"} {
+		must(os.Mkdir(filepath.Join(root, d), 0o755))
+		write(d+"/xdpfw.yaml", "policy: pass\n")
+	}
+	must(os.Symlink("v1", filepath.Join(root, "current")))
+	changed, err := watchDir(filepath.Join(root, "current", "xdpfw.yaml"), newLogger(io.Discard, time.Hour), stop)
+	must(err)
+	must(os.Symlink("v2", filepath.Join(root, ".current.new")))
+	must(os.Rename(filepath.Join(root, ".current.new"), filepath.Join(root, "current")))
+	waitChange(t, changed, "the config's directory link pointed at another release")
+	quiet(changed)
+	write("v2/xdpfw.yaml", "policy: drop\n")
+	waitChange(t, changed, "a write in the release the config's directory link now leads to")
+
+	must(os.Mkdir(filepath.Join(root, "etc"), 0o755))
+	write("etc/xdpfw.yaml", "policy: pass\n")
+	changed2, err := watchDir(filepath.Join(root, "etc", "xdpfw.yaml"), newLogger(io.Discard, time.Hour), stop)
+	must(err)
+	must(os.Rename(filepath.Join(root, "etc"), filepath.Join(root, "etc.old")))
+	must(os.Mkdir(filepath.Join(root, "etc"), 0o755))
+	write("etc/xdpfw.yaml", "policy: drop\n")
+	waitChange(t, changed2, "the config's directory renamed away and made again")
+	quiet(changed2)
+	write("etc/xdpfw.yaml", "policy: pass\n")
+	waitChange(t, changed2, "a write in the directory made in place of the renamed one")
+
+	must(os.RemoveAll(filepath.Join(root, "etc")))
+	waitChange(t, changed2, "the config's directory deleted")
+	quiet(changed2)
+	must(os.Mkdir(filepath.Join(root, "etc"), 0o755))
+	waitChange(t, changed2, "the config's directory made again")
+	quiet(changed2)
+	write("etc/xdpfw.yaml", "policy: drop\n")
+	waitChange(t, changed2, "a write in the directory made again")
+}
