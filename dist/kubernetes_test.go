@@ -29,7 +29,10 @@ type manifest struct {
 				Containers  []struct {
 					Command         []string `yaml:"command"`
 					SecurityContext struct {
-						Privileged   bool `yaml:"privileged"`
+						Privileged      bool `yaml:"privileged"`
+						AppArmorProfile struct {
+							Type string `yaml:"type"`
+						} `yaml:"appArmorProfile"`
 						Capabilities struct {
 							Add []string `yaml:"add"`
 						} `yaml:"capabilities"`
@@ -89,6 +92,13 @@ func TestKubernetes(t *testing.T) {
 	caps := c.SecurityContext.Capabilities.Add
 	if !c.SecurityContext.Privileged && !(slices.Contains(caps, "BPF") && slices.Contains(caps, "NET_ADMIN") && slices.Contains(caps, "SYS_ADMIN")) {
 		t.Errorf("container capabilities %v: want BPF, NET_ADMIN and SYS_ADMIN (or privileged)", caps)
+	}
+	// The runtime's default AppArmor profile (containerd's, docker's)
+	// denies creating, linking and locking under /sys/fs but cgroup: on a
+	// node with AppArmor (Ubuntu's) serve could neither make the pin
+	// directory, lock it nor pin into it.
+	if aa := c.SecurityContext.AppArmorProfile.Type; !c.SecurityContext.Privileged && aa != "Unconfined" {
+		t.Errorf("container appArmorProfile type %q: want Unconfined (or privileged), the default profile denies pinning under /sys/fs/bpf", aa)
 	}
 	mounts := map[string]string{} // volume name -> mount path
 	for _, m := range c.VolumeMounts {
