@@ -42,6 +42,10 @@ func logFrames(dir string, log *logger, stop <-chan struct{}) {
 		}
 		if time.Since(checked) >= ringCheck {
 			checked = time.Now()
+			// The names are looked up again: kept for good, an
+			// interface renamed (ip link set ... name) was logged
+			// under its old name for as long as serve ran.
+			names = capture.IfaceNames{}
 			if now := loader.LogRingID(dir); now != id {
 				if ring != nil {
 					ring.Close()
