@@ -97,6 +97,9 @@ func checkLink(l netlink.Link) Interface {
 	default:
 		i.Finding = Finding{Warn, where + "; native XDP unknown for this driver: attach tries native and falls back to generic mode with a warning"}
 	}
+	if err := loader.EthernetOnly(l); err != nil {
+		i.Finding = Finding{Warn, "attach refuses it: " + err.Error()}
+	}
 	return i
 }
 

@@ -71,3 +71,36 @@ func checkProgram(t *testing.T, what string, peerMTU int, program string) {
 		t.Errorf("%s: MTU %d, peer MTU %d, program %s (%q); want 1500, %d, %s, saying %q", what, i.MTU, i.PeerMTU, i.Program, i.Detail, peerMTU, program, says)
 	}
 }
+
+// TestTunNotEthernet: doctor warns that attach refuses a tun device (no
+// Ethernet header), as attach does; a veth beside it is ok.
+func TestTunNotEthernet(t *testing.T) {
+	privtest.Require(t)
+	ns, err := perf.NewNetns()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Close()
+	err = perf.InNetns(ns, func() error {
+		if err := netlink.LinkAdd(&netlink.Tuntap{LinkAttrs: netlink.LinkAttrs{Name: "dt0"}, Mode: netlink.TUNTAP_MODE_TUN}); err != nil {
+			return err
+		}
+		if err := netlink.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "dv0"}, PeerName: "dv0p"}); err != nil {
+			return err
+		}
+		ifaces, err := checkInterfaces([]string{"dt0", "dv0"})
+		if err != nil {
+			return err
+		}
+		if f := ifaces[0].Finding; f.Verdict != Warn || !strings.Contains(f.Detail, "attach refuses it: dt0 has no Ethernet header") {
+			t.Errorf("doctor of a tun device: %+v", f)
+		}
+		if f := ifaces[1].Finding; f.Verdict != OK {
+			t.Errorf("doctor of a veth: %+v", f)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

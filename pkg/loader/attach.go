@@ -81,6 +81,23 @@ func linkByName(name string) (netlink.Link, error) {
 	return link, nil
 }
 
+// EthernetOnly refuses an interface whose frames do not start with an
+// Ethernet header, which the program parses every frame from: a tun or
+// WireGuard device's packets start at the IP header (link type "none"),
+// an IP tunnel's likewise, so every one would read as a frame of some
+// unknown EtherType, no rule would match and a drop policy would drop
+// them all. Loopback's frames carry an Ethernet header (zero addresses).
+func EthernetOnly(link netlink.Link) error {
+	switch t := link.Attrs().EncapType; t {
+	case "ether", "loopback":
+		return nil
+	case "none":
+		return fmt.Errorf("%s has no Ethernet header (a tun or WireGuard device: its packets start at the IP header), which xdpfw reads every frame from: attach xdpfw to the Ethernet interface its traffic arrives on", link.Attrs().Name)
+	default:
+		return fmt.Errorf("%s is a %s link, not Ethernet, which xdpfw reads every frame from: attach xdpfw to the Ethernet interface its traffic arrives on", link.Attrs().Name, t)
+	}
+}
+
 // askedBy is where an attach was asked for, which the hints of its
 // refusals name: the attach command's flags, or a ruleset file's
 // interfaces: list (apply -f, serve), which has a mode: key and no force.
@@ -103,6 +120,9 @@ func (s *State) CanAttach(name string, force bool) error {
 func (s *State) canAttach(name string, force bool, by askedBy, also map[int]bool) error {
 	link, err := linkByName(name)
 	if err != nil {
+		return err
+	}
+	if err := EthernetOnly(link); err != nil {
 		return err
 	}
 	ids, err := s.progIDs()
@@ -195,6 +215,9 @@ func (s *State) attach(name string, mode Mode, force bool, by askedBy) (Attachme
 	}
 	link, err := linkByName(name)
 	if err != nil {
+		return Attachment{}, "", err
+	}
+	if err := EthernetOnly(link); err != nil {
 		return Attachment{}, "", err
 	}
 	// A counter slot no attached interface counts in starts from zero
