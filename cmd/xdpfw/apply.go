@@ -59,9 +59,11 @@ apply with no interface attached, nothing stays and it says that). A
 file without the key leaves the attachments alone.
 
 With --check, the file is parsed, validated and compiled without touching
-the live state (no root needed). Run as root with a live state, it also
-checks the file's sets against the live ones as apply does (a family
-changed, more sets than the slots hold beside the live ones).
+the live state (no root needed). Run as root, it also checks the file's
+interfaces: as apply does (each is here and Ethernet, and with a live
+state no foreign XDP program runs there), and with a live state the
+file's sets against the live ones (a family changed, more sets than the
+slots hold beside the live ones).
 
 A set keeps its family under its name: a file that gives a live set
 another family is refused (serve's file too). Give the set another name

@@ -111,3 +111,28 @@ func TestApplyInterfaces(t *testing.T) {
 		t.Errorf("a first apply whose attach failed left %s (%v)", c.dir, err)
 	}
 }
+
+// TestApplyCheckInterfaces: apply --check refuses a file whose
+// interfaces: apply would refuse (not here, not Ethernet), with no state
+// yet and with one live, in one line, as the apply itself does: it said
+// ok, and the apply then failed.
+func TestApplyCheckInterfaces(t *testing.T) {
+	t.Parallel()
+	c := newNSCLI(t, "ick0")
+	c.in(func() error {
+		return netlink.LinkAdd(&netlink.Tuntap{LinkAttrs: netlink.LinkAttrs{Name: "ict0"}, Mode: netlink.TUNTAP_MODE_TUN})
+	})
+	file := func(name, ifaces string) string {
+		return writeFile(t, t.TempDir(), name, "policy: pass\ninterfaces: "+ifaces+"\nrules:\n  - {proto: udp, dport: 9, action: drop}\n")
+	}
+	typo, tun, good := file("typo.yaml", "[{name: nosuch0}]"), file("tun.yaml", "[{name: ict0}]"), file("good.yaml", "[{name: ick0, mode: generic}]")
+	for _, state := range []string{"no state", "a live state"} {
+		c.wantFail(`unknown interface "nosuch0"`, "apply", "--check", "-f", typo)
+		c.wantFail("ict0 has no Ethernet header", "apply", "--check", "-f", tun)
+		if out := c.mustRun("apply", "--check", "-f", good); !strings.Contains(out, ": ok: 1 rule") {
+			t.Errorf("%s: apply --check of a good file printed %q", state, out)
+		}
+		c.wantFail("ict0 has no Ethernet header", "apply", "-f", tun)
+		c.mustRun("apply", "-f", good)
+	}
+}

@@ -89,28 +89,33 @@ func (s *State) Apply(rs *rules.Ruleset) (ApplyResult, error) {
 	return res, nil
 }
 
-// CheckApply refuses rs as Apply would before writing anything, against
-// the live state in dir (fitSets): apply --check runs it, so a file the
-// check passes does not then fail to apply for the live sets. The check
-// needs no root and no state (nor a BPF filesystem: a CI job checks
-// files): without root, or with no state pinned in dir, there is nothing
-// to check against, and it says nothing.
+// CheckApply refuses rs as ApplyFile would before writing anything,
+// against the live state in dir (fitSets, and the interfaces: list:
+// checkInterfaces): apply --check runs it, so a file the check passes
+// does not then fail to apply for the live sets or a listed interface.
+// The check needs no root and no state (nor a BPF filesystem: a CI job
+// checks files): without root there is nothing to check against, and it
+// says nothing; with no state pinned in dir it checks that the listed
+// interfaces are here and Ethernet (checkLinks).
 func CheckApply(dir string, rs *rules.Ruleset) error {
 	if checkRoot() != nil {
 		return nil
 	}
 	if _, err := os.Stat(filepath.Join(dir, xdpfwMapMeta)); err != nil {
-		return nil
+		return checkLinks(rs)
 	}
 	s, err := Open(dir)
 	if errors.Is(err, ErrNotAttached) {
-		return nil
+		return checkLinks(rs)
 	}
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	return s.read(func(v *view) error { return v.fitSets(rs.Sets) })
+	if err := s.read(func(v *view) error { return v.fitSets(rs.Sets) }); err != nil {
+		return err
+	}
+	return s.checkInterfaces(rs)
 }
 
 // applyPlan is how the rules of a file become live rules.

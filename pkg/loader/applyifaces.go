@@ -28,36 +28,8 @@ func (c IfaceChange) Changed() bool { return len(c.Attached)+len(c.Detached) > 0
 // the other interfaces attached and detached as listed, and says which
 // interface failed (AttachAfterApply).
 func (s *State) ApplyFile(rs *rules.Ruleset) (ApplyResult, IfaceChange, error) {
-	if rs.Interfaces != nil {
-		if _, err := ifaceModes(rs.Interfaces); err != nil {
-			return ApplyResult{}, IfaceChange{}, err
-		}
-		names := make([]string, len(rs.Interfaces))
-		for i, ifc := range rs.Interfaces {
-			names[i] = ifc.Name
-		}
-		also := ifindexesOf(names)
-		// The interfaces the file no longer lists come off first
-		// (MatchInterfaces): not one of a stacked pair, so a file may
-		// move the firewall to the interface below or above one.
-		atts, err := s.Attachments()
-		if err != nil {
-			return ApplyResult{}, IfaceChange{}, err
-		}
-		listed := map[string]bool{}
-		for _, name := range names {
-			listed[name] = true
-		}
-		for _, a := range atts {
-			if !listed[a.Iface] && !also[a.Ifindex] {
-				also[a.Ifindex] = false
-			}
-		}
-		for _, ifc := range rs.Interfaces {
-			if err := s.canAttach(ifc.Name, false, byFile, also); err != nil {
-				return ApplyResult{}, IfaceChange{}, err
-			}
-		}
+	if err := s.checkInterfaces(rs); err != nil {
+		return ApplyResult{}, IfaceChange{}, err
 	}
 	res, err := s.Apply(rs)
 	if err != nil {
@@ -71,6 +43,61 @@ func (s *State) ApplyFile(rs *rules.Ruleset) (ApplyResult, IfaceChange, error) {
 	}
 	ch.Warnings = append(ch.Warnings, s.orphanWarnings()...)
 	return res, ch, err
+}
+
+// checkInterfaces refuses the file's interfaces: list when an attach
+// of one would be refused (canAttach), before anything changes.
+func (s *State) checkInterfaces(rs *rules.Ruleset) error {
+	if rs.Interfaces != nil {
+		if _, err := ifaceModes(rs.Interfaces); err != nil {
+			return err
+		}
+		names := make([]string, len(rs.Interfaces))
+		for i, ifc := range rs.Interfaces {
+			names[i] = ifc.Name
+		}
+		also := ifindexesOf(names)
+		// The interfaces the file no longer lists come off first
+		// (MatchInterfaces): not one of a stacked pair, so a file may
+		// move the firewall to the interface below or above one.
+		atts, err := s.Attachments()
+		if err != nil {
+			return err
+		}
+		listed := map[string]bool{}
+		for _, name := range names {
+			listed[name] = true
+		}
+		for _, a := range atts {
+			if !listed[a.Iface] && !also[a.Ifindex] {
+				also[a.Ifindex] = false
+			}
+		}
+		for _, ifc := range rs.Interfaces {
+			if err := s.canAttach(ifc.Name, false, byFile, also); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// checkLinks is checkInterfaces with no state to check against (apply
+// --check of a first file): each listed interface is here, and Ethernet.
+func checkLinks(rs *rules.Ruleset) error {
+	if _, err := ifaceModes(rs.Interfaces); err != nil {
+		return err
+	}
+	for _, ifc := range rs.Interfaces {
+		link, err := linkByName(ifc.Name)
+		if err != nil {
+			return err
+		}
+		if err := EthernetOnly(link); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // orphanWarnings say which interfaces run an xdpfw program this state
