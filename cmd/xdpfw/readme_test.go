@@ -26,7 +26,7 @@ func TestREADMECommandFlags(t *testing.T) {
 	_, ref, _ := strings.Cut(string(text), "\n## CLI reference\n")
 	ref, _, _ = strings.Cut(ref, "\n## ")
 	span := regexp.MustCompile("`([^`]*)`")
-	flag := regexp.MustCompile(`(?:^|[\s\[|])(--?[a-z][a-z-]*)`)
+	flag := regexp.MustCompile(`(?:^|[\s\[|])(--?[a-z][a-z0-9-]*)`)
 	app := newApp(io.Discard, io.Discard)
 	named := map[*cli.Command]map[string]bool{} // the flags the README gives a command
 	var leaves []*cli.Command
@@ -69,7 +69,7 @@ func TestREADMECommandFlags(t *testing.T) {
 				if named[c] == nil {
 					named[c] = map[string]bool{}
 				}
-				if c.Name == "add" && strings.Contains(synopsis, "[CONDITION...]") {
+				if (c.Name == "add" || c.Name == "replace") && strings.Contains(synopsis, "[CONDITION...]") {
 					for k := range conditions {
 						named[c][k] = true
 					}
