@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"path/filepath"
 	"strings"
 
@@ -101,7 +102,7 @@ record was): what status reports as orphans.`,
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "all", Usage: "detach from every interface and remove all state"},
 			&cli.BoolFlag{Name: "orphans", Usage: "detach xdpfw programs that the pin directory does not list"},
-			&cli.IntFlag{Name: "ifindex", Usage: "detach the interface of ifindex `N`, or forget its record if it is gone"},
+			&cli.GenericFlag{Name: "ifindex", Value: &decimal{min: 1, max: math.MaxInt32}, Usage: "detach the interface of ifindex `N`, or forget its record if it is gone"},
 		},
 		Action: func(c *cli.Context) error {
 			given := 0
@@ -130,7 +131,7 @@ record was): what status reports as orphans.`,
 				return withState(c, func(s *loader.State) error {
 					// Last with an error: the record went, removing the
 					// pins after it failed; said before the error.
-					rec, last, err := s.DetachIfindex(c.Int("ifindex"))
+					rec, last, err := s.DetachIfindex(int(decimalValue(c, "ifindex")))
 					if err != nil && !last {
 						return err
 					}

@@ -60,9 +60,9 @@ process is shown by status; --stop ends it. A capture ended from outside
 			&cli.StringFlag{Name: "verdict", Value: "drop", Usage: "frames to copy: `drop`, pass or all"},
 			&cli.GenericFlag{Name: "rule", Value: &decimals{max: math.MaxUint32}, Usage: "only frames rule `ID` decided (repeatable)"},
 			&cli.StringFlag{Name: "iface", Usage: "only frames arriving on interface `NAME`"},
-			&cli.IntFlag{Name: "count", Aliases: []string{"c"}, Usage: "stop after `N` packets (0: until interrupted)"},
-			&cli.UintFlag{Name: "snaplen", Value: loader.MaxSnaplen, Usage: "bytes of each frame to keep (`N`, 1-2048)"},
-			&cli.UintFlag{Name: "max-rate", Value: 10000, Usage: "at most `PPS` records a second (0: no limit)"},
+			&cli.GenericFlag{Name: "count", Aliases: []string{"c"}, Value: &decimal{max: math.MaxInt32}, Usage: "stop after `N` packets (0: until interrupted)"},
+			&cli.GenericFlag{Name: "snaplen", Value: &decimal{n: loader.MaxSnaplen, min: 1, max: loader.MaxSnaplen}, Usage: "bytes of each frame to keep (`N`, 1-2048)"},
+			&cli.GenericFlag{Name: "max-rate", Value: &decimal{n: 10000, max: math.MaxUint32}, Usage: "at most `PPS` records a second (0: no limit)"},
 			&cli.StringFlag{Name: "write", Aliases: []string{"w"}, Usage: "write pcapng to `FILE` (- for standard output)"},
 			&cli.BoolFlag{Name: "stop", Usage: "stop a capture left running by a process that is gone"},
 		},
@@ -118,15 +118,8 @@ func runCapture(c *cli.Context) error {
 }
 
 func captureOptions(c *cli.Context) (capture.Options, error) {
-	// The flags are uint, the selection's words 32 bits: wrapped, a value
-	// would pass for another (--max-rate 4294967296 for 0, no limit).
-	if n := c.Uint("snaplen"); n > math.MaxUint32 {
-		return capture.Options{}, fmt.Errorf("capture: snap length %d out of range 1-%d", n, loader.MaxSnaplen)
-	}
-	if n := c.Uint("max-rate"); n > math.MaxUint32 {
-		return capture.Options{}, fmt.Errorf("capture: --max-rate %d: at most %d records a second (0: no limit)", n, uint32(math.MaxUint32))
-	}
-	f := loader.CaptureFilter{Snaplen: uint32(c.Uint("snaplen")), MaxRate: uint32(c.Uint("max-rate"))}
+	// The flags' ranges fit the selection's 32-bit words (decimal).
+	f := loader.CaptureFilter{Snaplen: uint32(decimalValue(c, "snaplen")), MaxRate: uint32(decimalValue(c, "max-rate"))}
 	switch strings.ToLower(c.String("verdict")) { // any case, as --action
 	case "drop":
 		f.Drop = true
@@ -140,10 +133,7 @@ func captureOptions(c *cli.Context) (capture.Options, error) {
 	for _, id := range c.Generic("rule").(*decimals).ns {
 		f.Rules = append(f.Rules, uint32(id))
 	}
-	if c.Int("count") < 0 {
-		return capture.Options{}, fmt.Errorf("capture: -c %d: want 0 or more", c.Int("count"))
-	}
-	return capture.Options{Filter: f, Iface: c.String("iface"), Count: c.Int("count"), Pcapng: c.IsSet("write"), Notices: c.App.ErrWriter}, nil
+	return capture.Options{Filter: f, Iface: c.String("iface"), Count: int(decimalValue(c, "count")), Pcapng: c.IsSet("write"), Notices: c.App.ErrWriter}, nil
 }
 
 // captureOutput is where packets go: the terminal's lines, or pcapng to a

@@ -294,12 +294,12 @@ func TestCaptureRefusals(t *testing.T) {
 		args []string
 	}{
 		{`capture: --verdict "dropped": want drop, pass or all`, []string{"capture", "--verdict", "dropped"}},
-		{"capture: snap length 0 out of range 1-2048", []string{"capture", "--snaplen", "0"}},
-		{"capture: snap length 4096 out of range 1-2048", []string{"capture", "--snaplen", "4096"}},
-		{"capture: snap length 4294967360 out of range 1-2048", []string{"capture", "--snaplen", "4294967360", "--iface", "nosuch0"}},
-		{"capture: --max-rate 4294967296: at most 4294967295 records a second (0: no limit)", []string{"capture", "--max-rate", "4294967296", "--iface", "nosuch0"}}, // refused first
+		{`capture: invalid value "0" for flag -snaplen: out of range (1-2048)`, []string{"capture", "--snaplen", "0"}},
+		{`capture: invalid value "4096" for flag -snaplen: out of range (1-2048)`, []string{"capture", "--snaplen", "4096"}},
+		{`capture: invalid value "4294967360" for flag -snaplen: out of range (1-2048)`, []string{"capture", "--snaplen", "4294967360", "--iface", "nosuch0"}},
+		{`capture: invalid value "4294967296" for flag -max-rate: out of range (0-4294967295)`, []string{"capture", "--max-rate", "4294967296", "--iface", "nosuch0"}}, // refused first
 		{`capture: unknown interface "nosuch0"`, []string{"capture", "--iface", "nosuch0"}},
-		{"capture: -c -1: want 0 or more", []string{"capture", "-c", "-1"}},
+		{`capture: invalid value "-1" for flag -c: want a number in decimal digits`, []string{"capture", "-c", "-1"}},
 		{"capture: 17 rules named, at most 16", many},
 		{"capture: no rule 99 in the live ruleset (see xdpfw rule list)", []string{"capture", "--rule", "1", "--rule", "99"}},
 		{"capture: no rule 0 in the live ruleset (see xdpfw rule list)", []string{"capture", "--rule", "0"}},

@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/urfave/cli/v2"
 )
 
 // decimal is a flag's number in decimal digits only, min to max: the
 // flag package reads 010 as octal 8 and 0x10 as 16, and a priority of
-// 010 must not run before one of 9, nor capture --rule 010 follow rule 8.
+// 010 must not run before one of 9, capture --rule 010 follow rule 8,
+// nor detach --ifindex 010 detach ifindex 8. Every number flag is one.
 type decimal struct{ n, min, max uint64 }
 
 func (d *decimal) Set(s string) error {
@@ -31,6 +34,9 @@ func (d *decimal) String() string {
 	}
 	return strconv.FormatUint(d.n, 10)
 }
+
+// decimalValue is the number of the decimal flag name.
+func decimalValue(c *cli.Context, name string) uint64 { return c.Generic(name).(*decimal).n }
 
 // decimals are a repeatable flag's numbers, each read as decimal reads it.
 type decimals struct {

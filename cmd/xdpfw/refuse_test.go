@@ -342,6 +342,20 @@ func TestNumbersAreDecimal(t *testing.T) {
 	refused(t, pin, "", `invalid value "65536" for flag -priority: out of range (0-65535)`, "rule", "add", "--priority", "65536", "--action", "drop")
 	refused(t, pin, "", "capture: no rule 10 in the live ruleset", "capture", "--rule", "1", "--rule", "010")
 	refused(t, pin, "", `invalid value "0x10" for flag -port: want a number in decimal digits`, "ct", "list", "--port", "0x10")
+	// Every number flag: the flag package took 0x10 for 16 and 010 for
+	// 8, so detach --ifindex 010 detached ifindex 8 (the nosuch0 refuses
+	// a capture the old parsing would have started).
+	refused(t, pin, "", "no interface record has ifindex 10 ", "detach", "--ifindex", "010")
+	for _, args := range [][]string{
+		{"detach", "--ifindex", "0x10"},
+		{"capture", "--snaplen", "0x10", "--iface", "nosuch0"},
+		{"capture", "--max-rate", "0x10", "--iface", "nosuch0"},
+		{"capture", "-c", "0x10", "--iface", "nosuch0"},
+		{"replay", "--bench", "--repeat", "0x10", "--rules", "nosuch.yaml", "nosuch.pcap"},
+		{"replay", "--bench", "--rounds", "0x10", "--rules", "nosuch.yaml", "nosuch.pcap"},
+	} {
+		refused(t, pin, "", "want a number in decimal digits", args...)
+	}
 	// A range says its own bounds, whichever side is passed.
 	refused(t, pin, "", `invalid value "0" for flag -port: out of range (1-65535)`, "ct", "list", "--port", "0")
 	refused(t, pin, "", `invalid value "65536" for flag -port: out of range (1-65535)`, "ct", "list", "--port", "65536")

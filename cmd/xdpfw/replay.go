@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/netip"
 	"slices"
 	"strings"
@@ -121,8 +122,8 @@ figures: compare the ratio, and several runs.`,
 			&cli.StringFlag{Name: "iface", Usage: "frames arrive on interface `NAME` (for iface rules; default lo)"},
 			&cli.StringSliceFlag{Name: "local", Usage: "this host's addresses, `CIDR` (repeatable or comma-separated): frames from them go out (default: the capture's direction)"},
 			&cli.BoolFlag{Name: "bench", Usage: "report the cost per packet beside an empty program instead of verdicts"},
-			&cli.IntFlag{Name: "repeat", Value: 64, Usage: "with --bench: `N` runs of each frame per call"},
-			&cli.IntFlag{Name: "rounds", Value: 5, Usage: "with --bench: `N` measured passes over the frames"},
+			&cli.GenericFlag{Name: "repeat", Value: &decimal{n: 64, min: 1, max: math.MaxInt32}, Usage: "with --bench: `N` runs of each frame per call"},
+			&cli.GenericFlag{Name: "rounds", Value: &decimal{n: 5, min: 1, max: math.MaxInt32}, Usage: "with --bench: `N` measured passes over the frames"},
 			&cli.BoolFlag{Name: "diff", Usage: "show what replacing a ruleset with --rules would change, frame by frame"},
 			&cli.StringFlag{Name: "against", Usage: "with --diff: the ruleset now, YAML `FILE` (- for standard input) or live (the default)"},
 			failOnChangeFlag(),

@@ -61,10 +61,7 @@ func replayBench(c *cli.Context) error {
 			return fmt.Errorf("replay: --bench runs every frame as arriving on loopback, leaving out those the capture marks outgoing: drop --%s", f)
 		}
 	}
-	if c.Int("repeat") < 1 || c.Int("rounds") < 1 {
-		return fmt.Errorf("replay: --repeat and --rounds must be at least 1")
-	}
-	rep := benchReport{Repeat: c.Int("repeat"), Rounds: c.Int("rounds"), Left: []benchSkipped{}, Results: []perf.Result{}, Errors: []string{}}
+	rep := benchReport{Repeat: int(decimalValue(c, "repeat")), Rounds: int(decimalValue(c, "rounds")), Left: []benchSkipped{}, Results: []perf.Result{}, Errors: []string{}}
 	files := c.Args().Slice()
 	err := withInstance(c, false, func(t *loader.Instance, rs *rules.Ruleset) error {
 		// Only frames the program can be given are measured: each is tried
