@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -316,12 +317,15 @@ func writeFileAtomic(path string, data []byte) (err error) {
 func writeBeside(path, dir string, mode os.FileMode, data []byte) (err error) {
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
 	if err != nil {
-		return err
+		return fmt.Errorf("%s: cannot make a file in %s: %w", path, dir, bareError(err))
 	}
+	// Errors name FILE, not the temporary file, which the operator never
+	// gave and which is removed.
 	defer func() {
 		if err != nil {
 			f.Close()
 			os.Remove(f.Name())
+			err = fmt.Errorf("%s: %w", path, bareError(err))
 		}
 	}()
 	if _, err = f.Write(data); err != nil {
@@ -337,4 +341,18 @@ func writeBeside(path, dir string, mode os.FileMode, data []byte) (err error) {
 		return err
 	}
 	return os.Rename(f.Name(), path)
+}
+
+// bareError is err without the path and operation a file system error
+// carries (open, write, rename of the temporary file): the errno.
+func bareError(err error) error {
+	var pe *fs.PathError
+	var le *os.LinkError
+	switch {
+	case errors.As(err, &pe):
+		return pe.Err
+	case errors.As(err, &le):
+		return le.Err
+	}
+	return err
 }

@@ -115,6 +115,10 @@ func TestSaveOutput(t *testing.T) {
 		t.Errorf("apply of save -o's file: %q", o)
 	}
 	refused(t, pin, "", "not a regular file", "save", "-o", dir)
+	// The error names FILE and its directory, not the temporary file
+	// (.x.yaml.tmp123) the operator never gave.
+	nowhere := filepath.Join(dir, "nowhere")
+	refused(t, pin, "", "save: "+nowhere+"/x.yaml: cannot make a file in "+nowhere+": no such file or directory", "save", "-o", nowhere+"/x.yaml")
 
 	// An error names the file, not the temporary one it writes first.
 	nowhere := filepath.Join(dir, "nowhere", "x.yaml")
