@@ -233,6 +233,22 @@ func TestInputBounds(t *testing.T) {
 		rs := writeFile(t, dir, "rs.yaml", "policy: drop\nsets:\n  bl: {file: "+path+"}\n")
 		refused(t, pin, "", want, "apply", "-f", rs)
 	}
+	// A missing file is named as given, as replay names a capture: not
+	// as the stat that found it missing ("stat FILE: ...").
+	missing := filepath.Join(dir, "missing.yaml")
+	rs := writeFile(t, dir, "rs.yaml", "policy: drop\nsets:\n  bl: {file: "+missing+"}\n")
+	for _, args := range [][]string{
+		{"apply", "-f", missing},
+		{"apply", "--check", "-f", missing},
+		{"set", "load", "bl", missing},
+		{"replay", "--rules", missing, "../../testdata/pcaps/basic.pcap"},
+		{"apply", "-f", rs},
+	} {
+		refused(t, pin, "", missing+": no such file or directory", args...)
+		if _, err := runCLI(t, pin, "", args...); err != nil && strings.Contains(err.Error(), "stat "+missing) {
+			t.Errorf("xdpfw %s: %v, want the file named, not its stat", strings.Join(args, " "), err)
+		}
+	}
 	if d := time.Since(start); d > 20*time.Second {
 		t.Errorf("refusing devices and FIFOs took %v", d)
 	}

@@ -39,14 +39,14 @@ func (e *TooLargeError) Error() string {
 func ReadFile(path string, max int64) ([]byte, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
-		return nil, err
+		return nil, named(path, err)
 	}
 	if err := regular(path, fi); err != nil {
 		return nil, err
 	}
 	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
-		return nil, err
+		return nil, named(path, err)
 	}
 	defer f.Close()
 	if fi, err = f.Stat(); err != nil {
@@ -84,6 +84,17 @@ func read(name string, r io.Reader, max, size int64) ([]byte, error) {
 		return nil, &TooLargeError{Name: name, Limit: max}
 	}
 	return buf.Bytes(), nil
+}
+
+// named is a failed stat or open of path as "path: errno", as every other
+// error here names its input: "stat x.yaml: no such file or directory"
+// read as the program's own call, not as the file given.
+func named(path string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s: %w", path, pe.Err)
+	}
+	return err
 }
 
 func regular(path string, fi fs.FileInfo) error {
