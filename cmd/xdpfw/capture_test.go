@@ -294,10 +294,10 @@ func TestCaptureRefusals(t *testing.T) {
 		args []string
 	}{
 		{`capture: --verdict "dropped": want drop, pass or all`, []string{"capture", "--verdict", "dropped"}},
-		{`capture: invalid value "0" for flag -snaplen: out of range (1-2048)`, []string{"capture", "--snaplen", "0"}},
-		{`capture: invalid value "4096" for flag -snaplen: out of range (1-2048)`, []string{"capture", "--snaplen", "4096"}},
-		{`capture: invalid value "4294967360" for flag -snaplen: out of range (1-2048)`, []string{"capture", "--snaplen", "4294967360", "--iface", "nosuch0"}},
-		{`capture: invalid value "4294967296" for flag -max-rate: out of range (0-4294967295)`, []string{"capture", "--max-rate", "4294967296", "--iface", "nosuch0"}}, // refused first
+		{`capture: invalid value "0" for flag --snaplen: out of range (1-2048)`, []string{"capture", "--snaplen", "0"}},
+		{`capture: invalid value "4096" for flag --snaplen: out of range (1-2048)`, []string{"capture", "--snaplen", "4096"}},
+		{`capture: invalid value "4294967360" for flag --snaplen: out of range (1-2048)`, []string{"capture", "--snaplen", "4294967360", "--iface", "nosuch0"}},
+		{`capture: invalid value "4294967296" for flag --max-rate: out of range (0-4294967295)`, []string{"capture", "--max-rate", "4294967296", "--iface", "nosuch0"}}, // refused first
 		{`capture: unknown interface "nosuch0"`, []string{"capture", "--iface", "nosuch0"}},
 		{`capture: invalid value "-1" for flag -c: want a number in decimal digits`, []string{"capture", "-c", "-1"}},
 		{"capture: 17 rules named, at most 16", many},

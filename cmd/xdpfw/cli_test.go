@@ -86,7 +86,10 @@ func TestEnvironmentErrors(t *testing.T) {
 		{"not root, replay", 65534, []string{"replay", "--rules", "x.yaml", "x.pcap"}, "x.yaml"},
 		{"no bpffs", 0, []string{"--pin-dir", notBPF, "attach", "lo"}, "is not on a BPF filesystem ("},
 		{"nothing attached", 0, []string{"--pin-dir", notBPF + "/../../nonexistent-xdpfw", "status"}, ""},
-		{"bad flag", 0, []string{"rule", "add", "--sauce", "x"}, "rule add: flag provided but not defined: -sauce (see: xdpfw rule add --help)"},
+		{"bad flag", 0, []string{"rule", "add", "--sauce", "x"}, "rule add: unknown flag --sauce (see: xdpfw rule add --help)"},
+		{"bad global flag", 0, []string{"--sauce", "status"}, "xdpfw: unknown flag --sauce"},
+		{"flag of another command", 0, []string{"rule", "add", "--json"}, "rule add: unknown flag --json (see"},
+		{"short flag", 0, []string{"capture", "-c", "x"}, `invalid value "x" for flag -c: `},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

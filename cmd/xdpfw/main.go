@@ -4,9 +4,11 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -150,7 +152,7 @@ interface removes everything.`,
 			},
 		},
 		Before:         refuseBadArgs,
-		OnUsageError:   func(c *cli.Context, err error, _ bool) error { return err },
+		OnUsageError:   func(c *cli.Context, err error, _ bool) error { return flagError(err) },
 		ExitErrHandler: func(*cli.Context, error) {},
 		Commands: []*cli.Command{
 			attachCommand(), detachCommand(), statusCommand(), policyCommand(),
@@ -181,10 +183,32 @@ func quietUsageErrors(cmds []*cli.Command, parent string) {
 	for _, cmd := range cmds {
 		name := strings.TrimSpace(parent + " " + cmd.Name)
 		cmd.OnUsageError = func(_ *cli.Context, err error, _ bool) error {
-			return fmt.Errorf("%s: %w (see: xdpfw %s --help)", name, err, name)
+			return fmt.Errorf("%s: %w (see: xdpfw %s --help)", name, flagError(err), name)
 		}
 		quietUsageErrors(cmd.Subcommands, name)
 	}
+}
+
+// flagNamed is a flag as the flag package's errors name it: one dash,
+// whatever the operator typed.
+var flagNamed = regexp.MustCompile(`(flag provided but not defined: |flag needs an argument: |for flag |for )-([[:alnum:]][[:alnum:]-]*)`)
+
+// flagError is a flag error naming the flag as it is typed and documented,
+// --json and -c: the flag package said "flag provided but not defined:
+// -json" of --json, a flag that reads as a typo of the operator's.
+func flagError(err error) error {
+	msg := flagNamed.ReplaceAllStringFunc(err.Error(), func(m string) string {
+		sub := flagNamed.FindStringSubmatch(m)
+		flag := "-" + sub[2]
+		if len(sub[2]) > 1 {
+			flag = "--" + sub[2]
+		}
+		if sub[1] == "flag provided but not defined: " {
+			return "unknown flag " + flag
+		}
+		return sub[1] + flag
+	})
+	return errors.New(msg)
 }
 
 // withState opens the live state for one command and always releases it.

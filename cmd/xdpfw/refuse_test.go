@@ -357,11 +357,11 @@ func TestNumbersAreDecimal(t *testing.T) {
 	if !strings.Contains(saved, "priority: 10\n") {
 		t.Errorf("--priority 010 saved as:\n%s", saved)
 	}
-	refused(t, pin, "", `invalid value "0x10" for flag -priority: want a number in decimal digits`, "rule", "add", "--priority", "0x10", "--proto", "udp", "--dport", "54", "--action", "drop")
-	refused(t, pin, "", `invalid value "99999999999999999999" for flag -priority: out of range (0-65535)`, "rule", "add", "--priority", "99999999999999999999", "--action", "drop")
-	refused(t, pin, "", `invalid value "65536" for flag -priority: out of range (0-65535)`, "rule", "add", "--priority", "65536", "--action", "drop")
+	refused(t, pin, "", `invalid value "0x10" for flag --priority: want a number in decimal digits`, "rule", "add", "--priority", "0x10", "--proto", "udp", "--dport", "54", "--action", "drop")
+	refused(t, pin, "", `invalid value "99999999999999999999" for flag --priority: out of range (0-65535)`, "rule", "add", "--priority", "99999999999999999999", "--action", "drop")
+	refused(t, pin, "", `invalid value "65536" for flag --priority: out of range (0-65535)`, "rule", "add", "--priority", "65536", "--action", "drop")
 	refused(t, pin, "", "capture: no rule 10 in the live ruleset", "capture", "--rule", "1", "--rule", "010")
-	refused(t, pin, "", `invalid value "0x10" for flag -port: want a number in decimal digits`, "ct", "list", "--port", "0x10")
+	refused(t, pin, "", `invalid value "0x10" for flag --port: want a number in decimal digits`, "ct", "list", "--port", "0x10")
 	// Every number flag: the flag package took 0x10 for 16 and 010 for
 	// 8, so detach --ifindex 010 detached ifindex 8 (the nosuch0 refuses
 	// a capture the old parsing would have started).
@@ -377,8 +377,8 @@ func TestNumbersAreDecimal(t *testing.T) {
 		refused(t, pin, "", "want a number in decimal digits", args...)
 	}
 	// A range says its own bounds, whichever side is passed.
-	refused(t, pin, "", `invalid value "0" for flag -port: out of range (1-65535)`, "ct", "list", "--port", "0")
-	refused(t, pin, "", `invalid value "65536" for flag -port: out of range (1-65535)`, "ct", "list", "--port", "65536")
+	refused(t, pin, "", `invalid value "0" for flag --port: out of range (1-65535)`, "ct", "list", "--port", "0")
+	refused(t, pin, "", `invalid value "65536" for flag --port: out of range (1-65535)`, "ct", "list", "--port", "65536")
 	// The flag is named once.
 	refused(t, pin, "", `ct-state: unknown state "bogus" (want new`, "rule", "add", "--ct-state", "bogus", "--action", "drop")
 	if _, err := runCLI(t, pin, "", "rule", "add", "--ct-state", "bogus", "--action", "drop"); err == nil || strings.Count(err.Error(), "ct-state") != 1 {
