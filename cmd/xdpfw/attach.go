@@ -111,8 +111,12 @@ record was): what status reports as orphans.`,
 					given++
 				}
 			}
-			if given != 1 {
+			// Two of them are not read as one: which was meant is unknown.
+			switch {
+			case given == 0:
 				return fmt.Errorf("detach: name interfaces or give --ifindex, --all or --orphans (usage: xdpfw detach IFACE... | --ifindex N | --all | --orphans)")
+			case given > 1:
+				return fmt.Errorf("detach: interface names, --ifindex, --all and --orphans each go alone: give one (usage: xdpfw detach IFACE... | --ifindex N | --all | --orphans)")
 			}
 			dir := c.String("pin-dir")
 			switch {

@@ -103,7 +103,7 @@ func TestDetachGoneRecordOfNameMadeAgain(t *testing.T) {
 		t.Errorf("after %s: interfaces %+v, problems %+v; want the live agn0 alone, attached, no problem", want, st.Interfaces, st.Problems)
 	}
 	c.wantFail(fmt.Sprintf("no interface record has ifindex %d (xdpfw status lists them)", gone), "detach", "--ifindex", fmt.Sprint(gone))
-	c.wantFail("detach: name interfaces or give --ifindex, --all or --orphans", "detach", "agn0", "--ifindex", fmt.Sprint(gone))
+	c.wantFail("detach: interface names, --ifindex, --all and --orphans each go alone: give one", "detach", "agn0", "--ifindex", fmt.Sprint(gone))
 	if got := c.xdpProg(); got != live {
 		t.Errorf("a refused detach --ifindex: agn0 runs program %d, want %d", got, live)
 	}

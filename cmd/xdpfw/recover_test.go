@@ -155,7 +155,11 @@ func TestStatusOrphan(t *testing.T) {
 	if st.Loaded || st.PinDir != c.dir || st.Rules != 0 || st.Interfaces == nil || len(st.Interfaces) != 0 || st.Problems == nil || len(st.Problems) != 0 {
 		t.Errorf("status --json with nothing pinned: %+v, want loaded false, the pin directory, and empty lists", st)
 	}
-	c.wantFail("detach: name interfaces or give --ifindex, --all or --orphans", "detach", "--all", "--orphans")
+	// Two of them said "name interfaces or give --all", of a detach
+	// that named one and gave --all.
+	c.wantFail("detach: interface names, --ifindex, --all and --orphans each go alone: give one", "detach", "--all", "--orphans")
+	c.wantFail("detach: interface names, --ifindex, --all and --orphans each go alone: give one", "detach", c.iface, "--all")
+	c.wantFail("detach: name interfaces or give --ifindex, --all or --orphans", "detach")
 }
 
 // TestStatusJSONUnreadable: with a pin of the state removed, status
