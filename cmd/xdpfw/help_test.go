@@ -72,6 +72,21 @@ func TestCTStatsHelpUntracked(t *testing.T) {
 	}
 }
 
+// TestReplaySummaryHelp: --summary's line says the frames not run are
+// listed too, as they are (TestReplayNotRunListed): it said only the
+// per-rule and per-verdict summary was printed.
+func TestReplaySummaryHelp(t *testing.T) {
+	var out bytes.Buffer
+	if err := newApp(&out, io.Discard).Run([]string{"xdpfw", "replay", "--help"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(out.String(), "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "--summary ") && !strings.Contains(line, "frames not run") {
+			t.Errorf("replay --help: %s: does not say the frames not run are listed", strings.TrimSpace(line))
+		}
+	}
+}
+
 // TestHelpOneDefault: a flag's line in a help page gives its default
 // once: urfave/cli adds "(default: ...)" to a flag's usage by itself, so a
 // usage saying its own default ("(default: keep enforcing)") read
