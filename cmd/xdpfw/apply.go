@@ -157,6 +157,8 @@ written.`,
 				out := map[string]any{
 					"policy": rs.Policy.String(), "rules": len(rs.Rules),
 					"unchanged": res.Unchanged, "added": res.Added, "removed": res.Removed, "committed": res.Committed,
+					"sets_created": res.SetsCreated, "sets_removed": res.SetsRemoved, "sets_changed": res.SetsChanged,
+					"set_elements_added": res.ElementsAdded, "set_elements_removed": res.ElementsRemoved,
 				}
 				if rs.Interfaces != nil {
 					out["attached"], out["detached"] = ch.Attached, ch.Detached
@@ -173,11 +175,22 @@ written.`,
 				fmt.Fprintf(c.App.Writer, "unchanged: %s, policy %s\n", count(len(rs.Rules), "rule"), rs.Policy)
 				return nil
 			}
-			fmt.Fprintf(c.App.Writer, "applied %s (%d unchanged, %d added, %d removed), policy %s\n",
-				count(len(rs.Rules), "rule"), res.Unchanged, res.Added, res.Removed, rs.Policy)
+			fmt.Fprintf(c.App.Writer, "applied %s (%d unchanged, %d added, %d removed), policy %s%s\n",
+				count(len(rs.Rules), "rule"), res.Unchanged, res.Added, res.Removed, rs.Policy, setChanges(res))
 			return nil
 		},
 	}
+}
+
+// setChanges is what an apply did to the sets, for its line: nothing
+// when it left them alone. A change of sets alone read as "applied 2
+// rules (2 unchanged, 0 added, 0 removed)", as if nothing had changed.
+func setChanges(res loader.ApplyResult) string {
+	if res.SetsCreated+res.SetsRemoved+res.SetsChanged == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; sets: %d made, %d removed, %d changed (%s added, %d removed)",
+		res.SetsCreated, res.SetsRemoved, res.SetsChanged, count(res.ElementsAdded, "element"), res.ElementsRemoved)
 }
 
 // checkAgainstCaptures is apply --check --against-capture: the file is

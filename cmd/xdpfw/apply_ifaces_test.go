@@ -69,6 +69,11 @@ func TestApplyInterfaces(t *testing.T) {
 		Policy                           string
 		Rules, Unchanged, Added, Removed int
 		Committed                        bool
+		SetsCreated                      int `json:"sets_created"`
+		SetsRemoved                      int `json:"sets_removed"`
+		SetsChanged                      int `json:"sets_changed"`
+		ElementsAdded                    int `json:"set_elements_added"`
+		ElementsRemoved                  int `json:"set_elements_removed"`
 	}](t, "apply --json", out)
 	if len(res.Attached) != 1 || res.Attached[0].Iface != "ifb0" || res.Attached[0].Mode != loader.ModeGeneric || len(res.Detached) != 1 || res.Detached[0] != "ifa0" {
 		t.Errorf("apply --json of one interface: %s", out)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -289,4 +290,33 @@ func TestApplyUsage(t *testing.T) {
 			t.Errorf("xdpfw %s: %v (printed %q), want %q", strings.Join(tc.args, " "), err, out, tc.want)
 		}
 	}
+}
+
+// TestApplySaysSetChanges: apply's line and --json count the sets it
+// made, removed and changed and their elements: a file changing a set
+// alone said "applied 1 rule (1 unchanged, 0 added, 0 removed)".
+func TestApplySaysSetChanges(t *testing.T) {
+	privtest.Require(t)
+	pin := privtest.PinDir(t)
+	one := "policy: pass\nsets:\n  s1:\n    elements: [192.0.2.1]\nrules:\n  - {src: '@s1', action: drop}\n"
+	if out := mustRunCLI(t, pin, one, "apply", "-f", "-"); !strings.HasSuffix(out, "; sets: 1 made, 0 removed, 0 changed (1 element added, 0 removed)\n") {
+		t.Errorf("apply making a set printed %q", out)
+	}
+	two := strings.Replace(one, "192.0.2.1", "192.0.2.2, 192.0.2.3", 1)
+	if out := mustRunCLI(t, pin, two, "apply", "-f", "-"); out != "applied 1 rule (1 unchanged, 0 added, 0 removed), policy pass; sets: 0 made, 0 removed, 1 changed (2 elements added, 1 removed)\n" {
+		t.Errorf("apply changing a set printed %q", out)
+	}
+	var got map[string]any
+	if err := json.Unmarshal([]byte(mustRunCLI(t, pin, one, "apply", "-f", "-", "--json")), &got); err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range map[string]float64{"sets_created": 0, "sets_removed": 0, "sets_changed": 1, "set_elements_added": 1, "set_elements_removed": 2} {
+		if got[k] != v {
+			t.Errorf("apply --json: %s %v, want %v (%v)", k, got[k], v, got)
+		}
+	}
+	if out := mustRunCLI(t, pin, one, "apply", "-f", "-"); strings.Contains(out, "sets:") {
+		t.Errorf("apply changing nothing printed %q", out)
+	}
+	mustRunCLI(t, pin, "", "detach", "--all")
 }
