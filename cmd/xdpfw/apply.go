@@ -303,17 +303,7 @@ func writeFileAtomic(path string, data []byte) (err error) {
 	}
 	dir := filepath.Dir(path)
 	if err := writeBeside(path, dir, mode, data); err != nil {
-		// Named by path: the temporary file's name (.x.yaml.tmp3492158297)
-		// is none the operator gave, and it is not left behind.
-		var pe *os.PathError
-		var le *os.LinkError
-		switch {
-		case errors.As(err, &pe):
-			err = pe.Err
-		case errors.As(err, &le):
-			err = le.Err
-		}
-		return fmt.Errorf("%s: not written: %w (in %s, where its new copy is written first)", path, err, dir)
+		return err // named by path (writeBeside)
 	}
 	if d, derr := os.Open(dir); derr == nil {
 		derr = d.Sync()
