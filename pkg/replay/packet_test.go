@@ -40,6 +40,9 @@ func TestPacketFrame(t *testing.T) {
 		{map[string]string{"icmp-type": "destination-unreachable", "icmp-code": "3"}, "icmp 192.0.2.1 > 198.51.100.1 type 3 code 3 dscp 0 ttl 64 length 42"},
 		{map[string]string{"dst": "2001:db8::9", "proto": "icmpv6"}, "icmpv6 2001:db8::1 > 2001:db8::9 type 128 code 0 dscp 0 ttl 64 length 62"},
 		{map[string]string{"proto": "47", "vlan": "untagged"}, "proto 47 192.0.2.1 > 198.51.100.1 dscp 0 ttl 64 length 34"},
+		// ICMPv6 with no address or family given: IPv6's defaults.
+		{map[string]string{"icmpv6-type": "echo-request"}, "icmpv6 2001:db8::1 > 2001:db8::2 type 128 code 0 dscp 0 ttl 64 length 62"},
+		{map[string]string{"proto": "icmpv6", "icmpv6-code": "1"}, "icmpv6 2001:db8::1 > 2001:db8::2 type 128 code 1 dscp 0 ttl 64 length 62"},
 	} {
 		p, err := parsePacket(t, c.conds)
 		if err != nil {

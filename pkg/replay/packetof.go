@@ -31,7 +31,7 @@ const (
 // (rules.Conditions) with one value each: an address, not a prefix or a
 // set; a port, TTL or length, not a range. What m leaves out takes the
 // defaults above; the family follows the addresses given, else
-// m.Family, else IPv4. Conditions that are no field of one packet
+// m.Family, else the protocol (ICMPv6 is IPv6's), else IPv4. Conditions that are no field of one packet
 // (connection-tracking state, fragments, an inner VLAN) are refused.
 func PacketOf(m rules.Match) (Packet, error) {
 	p := Packet{VLAN: -1, TTL: defaultTTL, DSCP: m.DSCP.Val}
@@ -52,7 +52,11 @@ func PacketOf(m rules.Match) (Packet, error) {
 	if p.Dst, err = hostOf("dst", m.Dst); err != nil {
 		return p, err
 	}
-	v6 := p.Src.Is6() || p.Dst.Is6() || (!p.Src.IsValid() && !p.Dst.IsValid() && m.Family == rules.FamilyIPv6)
+	// With no address given, --icmpv6-type or --proto icmpv6 alone asks
+	// for an IPv6 packet: IPv4's default addresses made one refused as
+	// "icmpv6 is IPv6's: use icmp with IPv4 addresses", none given.
+	byProto := m.Family == rules.FamilyAny && m.Proto.Set && m.Proto.Num == rules.ProtoICMPv6
+	v6 := p.Src.Is6() || p.Dst.Is6() || (!p.Src.IsValid() && !p.Dst.IsValid() && (m.Family == rules.FamilyIPv6 || byProto))
 	switch {
 	case p.Src.IsValid() && p.Dst.IsValid() && p.Src.Is4() != p.Dst.Is4():
 		return p, errors.New("--src and --dst are of two families")
