@@ -70,7 +70,10 @@ func (p Packet) Frame() ([]byte, error) {
 		return nil, errors.New("icmp is IPv4's: use icmpv6 with IPv6 addresses")
 	case p.Proto == rules.ProtoICMPv6 && v4:
 		return nil, errors.New("icmpv6 is IPv6's: use icmp with IPv4 addresses")
-	case !v4 && (p.Proto == 0 || p.Proto == 43 || p.Proto == 44 || p.Proto == 60):
+	// The headers the datapath walks past (AH's too: its length field
+	// makes it one), so an IPv6 packet "of" one read as a header chain
+	// cut short, malformed.
+	case !v4 && (p.Proto == 0 || p.Proto == 43 || p.Proto == 44 || p.Proto == 51 || p.Proto == 60):
 		return nil, fmt.Errorf("protocol %d is an IPv6 extension header, not one a packet can end in here", p.Proto)
 	}
 	l2 := ethLen

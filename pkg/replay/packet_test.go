@@ -132,6 +132,7 @@ func TestPacketRefused(t *testing.T) {
 		{Packet{Src: netip.MustParseAddr("10.0.0.1"), Dst: netip.MustParseAddr("10.0.0.2"), Proto: rules.ProtoICMPv6, VLAN: -1}, "icmpv6 is IPv6's"},
 		{Packet{Src: netip.MustParseAddr("::1"), Dst: netip.MustParseAddr("::2"), Proto: rules.ProtoICMP, VLAN: -1}, "icmp is IPv4's"},
 		{Packet{Src: netip.MustParseAddr("::1"), Dst: netip.MustParseAddr("::2"), Proto: 44, VLAN: -1}, "extension header"},
+		{Packet{Src: netip.MustParseAddr("::1"), Dst: netip.MustParseAddr("::2"), Proto: 51, VLAN: -1}, "extension header"}, // AH
 		{Packet{Src: netip.MustParseAddr("10.0.0.1"), Dst: netip.MustParseAddr("10.0.0.2"), Proto: rules.ProtoTCP, VLAN: -1, Length: 40}, "less than the packet's headers (54 bytes)"},
 		{Packet{Src: netip.MustParseAddr("10.0.0.1"), Dst: netip.MustParseAddr("10.0.0.2"), Proto: rules.ProtoTCP, VLAN: -1, Length: 9000}, "more than one buffer holds"},
 	} {
