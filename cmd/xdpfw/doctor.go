@@ -36,7 +36,9 @@ each with a verdict: ok, warn (xdpfw works, not at its best) or fail
               the MTU whose frames fill one buffer: 3498 on 4 KiB pages; a
               veth's peer's MTU counts too, its frames being the peer's)
               and whether the driver runs XDP natively (asked of the
-              kernel on Linux 6.3 and later, else a list of drivers)
+              kernel on Linux 6.3 and later, else a list of drivers); one
+              without an Ethernet header (tun, WireGuard, an IP tunnel),
+              which attach refuses, fails when named, else is a warning
 
 Doctor changes nothing: nothing is attached, pinned or loaded for longer
 than a probe. Run it as root, or as the user the firewall runs as. It

@@ -54,7 +54,16 @@ func checkInterfaces(names []string) ([]Interface, error) {
 			out = append(out, Interface{Name: name, Finding: Finding{Fail, "no such interface in this network namespace"}})
 			continue
 		}
-		out = append(out, checkLink(l))
+		i := checkLink(l)
+		if loader.EthernetOnly(l) != nil {
+			// Named, it is one xdpfw is meant to run on, and cannot:
+			// a fail, as for a name that does not exist, so a check
+			// before a deploy stops there. Among all it stays a
+			// warning: a host's WireGuard or tun device is no
+			// interface to attach to, not a fault of the host.
+			i.Verdict = Fail
+		}
+		out = append(out, i)
 	}
 	return out, nil
 }

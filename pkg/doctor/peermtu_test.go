@@ -2,6 +2,7 @@ package doctor
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -72,8 +73,9 @@ func checkProgram(t *testing.T, what string, peerMTU int, program string) {
 	}
 }
 
-// TestTunNotEthernet: doctor warns that attach refuses a tun device (no
-// Ethernet header), as attach does; a veth beside it is ok.
+// TestTunNotEthernet: doctor says attach refuses a tun device (no
+// Ethernet header), as attach does: a failed check when the device is
+// named, a warning among every interface; a veth beside it is ok.
 func TestTunNotEthernet(t *testing.T) {
 	privtest.Require(t)
 	ns, err := perf.NewNetns()
@@ -92,11 +94,19 @@ func TestTunNotEthernet(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if f := ifaces[0].Finding; f.Verdict != Warn || !strings.Contains(f.Detail, "attach refuses it: dt0 has no Ethernet header") {
-			t.Errorf("doctor of a tun device: %+v", f)
+		if f := ifaces[0].Finding; f.Verdict != Fail || !strings.Contains(f.Detail, "attach refuses it: dt0 has no Ethernet header") {
+			t.Errorf("doctor of a tun device named: %+v", f)
 		}
 		if f := ifaces[1].Finding; f.Verdict != OK {
 			t.Errorf("doctor of a veth: %+v", f)
+		}
+		all, err := checkInterfaces(nil)
+		if err != nil {
+			return err
+		}
+		i := slices.IndexFunc(all, func(i Interface) bool { return i.Name == "dt0" })
+		if i < 0 || all[i].Verdict != Warn {
+			t.Errorf("doctor of every interface: %+v, want a warning of dt0", all)
 		}
 		return nil
 	})
