@@ -119,6 +119,8 @@ func TestPacketRefused(t *testing.T) {
 		{map[string]string{"ct-state": "new"}, "ct-state is not a field of a packet"},
 		{map[string]string{"fragment": "first"}, "fragments are not described"},
 		{map[string]string{"inner-vlan": "5", "vlan": "4"}, "double-tagged"},
+		{map[string]string{"src": "::ffff:203.0.113.5"}, "--src ::ffff:203.0.113.5 is IPv4 203.0.113.5 written as IPv6 (IPv4-mapped): the packet would be a crafted IPv6 one, never the IPv4 client's (write 203.0.113.5)"},
+		{map[string]string{"dst": "::ffff:10.0.0.1", "src": "::ffff:10.0.0.2"}, "(write 10.0.0.2)"},
 	} {
 		_, err := parsePacket(t, c.conds)
 		if err == nil || !strings.Contains(err.Error(), c.err) || strings.Contains(err.Error(), "\n") {

@@ -114,6 +114,13 @@ func hostOf(key string, pfx netip.Prefix) (netip.Addr, error) {
 	if pfx.Bits() != pfx.Addr().BitLen() {
 		return netip.Addr{}, fmt.Errorf("--%s %s is a prefix: a packet has one address", key, pfx)
 	}
+	// As rule add refuses it: ::ffff:203.0.113.5, as a dual-stack
+	// server logs an IPv4 client, made an IPv6 packet carrying it, which
+	// only a crafted frame is, and the verdict told was not the IPv4
+	// client's.
+	if a := pfx.Addr(); rules.MappedPrefix(pfx) != nil {
+		return netip.Addr{}, fmt.Errorf("--%s %s is IPv4 %s written as IPv6 (IPv4-mapped): the packet would be a crafted IPv6 one, never the IPv4 client's (write %s)", key, a, a.Unmap(), a.Unmap())
+	}
 	return pfx.Addr(), nil
 }
 
