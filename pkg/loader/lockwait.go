@@ -91,25 +91,44 @@ func lock(ctx context.Context, f *os.File, dir string) error {
 		case err := <-got:
 			return locked(err)
 		case <-grace.C:
-			select {
-			case err := <-got: // got it as the grace ended: no wait to tell
-				return locked(err)
-			default:
+			holder, free := otherHolder(fd)
+			if free { // got it as the grace ended: no wait to tell
+				return nil
 			}
 			if LockWaitNotice != nil {
-				LockWaitNotice(dir, lockHolder(fd))
+				LockWaitNotice(dir, holder)
 			}
 		case <-limit:
-			select {
-			case err := <-got: // got it as the limit came
-				return locked(err)
-			default:
+			holder, free := otherHolder(fd)
+			if free { // let go as the limit came: taken
+				return nil
 			}
-			return fmt.Errorf("lock %s: %w after %s: still held by %s", dir, ErrLockWaitLimit, LockWaitLimit, lockHolder(fd))
+			return fmt.Errorf("lock %s: %w after %s: still held by %s", dir, ErrLockWaitLimit, LockWaitLimit, holder)
 		case <-ctx.Done():
 			return fmt.Errorf("lock %s: given up waiting for %s: %w", dir, lockHolder(fd), ctx.Err())
 		}
 	}
+}
+
+// otherHolder names the process holding the lock fd waits for, unless
+// the lock is fd's (free): the wait aside may have taken it already, its
+// answer not yet in, or the holder let go just now. /proc/locks then
+// named this very process, read as the wait had the lock ("still held by
+// pid 7 (xdpfw --wait 5 ...)", the command itself). A non-blocking flock
+// on fd, whose open file the wait's duplicate shares, succeeds at once
+// when that open file holds the lock, and takes it when none does; tried
+// again after the read, failing, it says the lock was another's all
+// through the read, so the name read is not this process's wait. The
+// wait aside, taking the lock its open file holds, then ends too.
+func otherHolder(fd int) (holder string, free bool) {
+	if unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB) == nil {
+		return "", true
+	}
+	holder = lockHolder(fd)
+	if unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB) == nil {
+		return "", true
+	}
+	return holder, false
 }
 
 // lockHolder names the process holding a flock on fd's file, from
