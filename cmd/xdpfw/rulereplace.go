@@ -21,8 +21,9 @@ so it keeps its place in the evaluation order. Frames see the old rule or
 the new one, never neither, as they could between a rule del and a rule
 add. The flags are rule add's (xdpfw rule add --help): conditions left out
 match anything, --action is required. The rule's counters start from zero,
-as iptables -R and nft replace rule do, unless the new rule is the same as
-the old (then nothing changes). An unknown ID or a bad flag changes nothing.
+as iptables -R and nft replace rule do, unless only its comment or --log
+changed (a new rule the same as the old changes nothing). An unknown ID or
+a bad flag changes nothing.
 
   xdpfw rule replace 7 --proto tcp --dport 2222 --action drop`,
 		Flags: ruleAddFlags(),
