@@ -60,8 +60,9 @@ lists the flags set ("syn,ack"). What is left out takes a default,
 printed with the packet: documentation addresses (192.0.2.1 to
 198.51.100.1, or 2001:db8::1 to 2001:db8::2), a TCP SYN from port 49152
 to port 80, TTL 64, untagged, DSCP 0, the least length. The packet is
-the first of its flow: a ct-state rule sees it new (replay a capture of
-the whole conversation for more).
+the first of its flow: a ct-state rule sees it new, or invalid when no
+flow begins so (a TCP packet but a SYN, an ICMP reply or error); replay
+a capture of the whole conversation for more.
 
 Without --rules the live ruleset is used; with --rules FILE the ruleset
 file. --expect pass or drop makes the exit status say whether the verdict

@@ -39,7 +39,7 @@ func PacketOf(m rules.Match) (Packet, error) {
 	case m.SrcSet != "" || m.DstSet != "":
 		return p, errors.New("an address of a packet is one address, not a set")
 	case m.CTState != 0:
-		return p, errors.New("ct-state is not a field of a packet: the packet tested is the first of its flow (a ct-state rule sees it new)")
+		return p, errors.New("ct-state is not a field of a packet: the packet tested is the first of its flow (a ct-state rule sees it new, or invalid when no flow begins so)")
 	case m.Fragment != rules.FragAnyPacket && m.Fragment != rules.FragNotFrag:
 		return p, errors.New("the packet tested is whole: fragments are not described")
 	case m.InnerVLAN.Set:
