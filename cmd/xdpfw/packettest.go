@@ -20,6 +20,7 @@ var packetKeys = []string{"src", "dst", "family", "proto", "sport", "dport", "tc
 // testResult is test's answer, as --json prints it.
 type testResult struct {
 	Packet  string `json:"packet"`
+	Iface   string `json:"iface,omitempty"` // --iface: where it arrives
 	Verdict string `json:"verdict"`
 	Reason  string `json:"reason"`
 	Rule    uint32 `json:"rule,omitempty"`
@@ -99,7 +100,7 @@ and fails the command (it is a bug in one of them: please report it).`,
 				if res.Skipped != "" {
 					return fmt.Errorf("test: the program cannot take the packet: %s", res.Skipped)
 				}
-				out = testResult{Packet: pkt.String(), Verdict: res.Verdict, Reason: res.Reason, Rule: res.RuleID, CT: res.CT, Mismatch: res.Mismatch}
+				out = testResult{Packet: pkt.String(), Iface: c.String("iface"), Verdict: res.Verdict, Reason: res.Reason, Rule: res.RuleID, CT: res.CT, Mismatch: res.Mismatch}
 				if i := slices.IndexFunc(rs.Rules, func(r rules.Rule) bool { return r.ID == res.RuleID }); i >= 0 && res.RuleID != 0 {
 					out.Match, out.Comment = rs.Rules[i].Match.String(), rs.Rules[i].Comment
 				}
@@ -141,7 +142,11 @@ func packetFromFlags(c *cli.Context) (replay.Packet, error) {
 
 func printTest(c *cli.Context, r testResult) {
 	w := c.App.Writer
-	fmt.Fprintln(w, r.Packet)
+	if r.Iface != "" {
+		fmt.Fprintf(w, "%s on %s\n", r.Packet, r.Iface)
+	} else {
+		fmt.Fprintln(w, r.Packet)
+	}
 	decided := r.Reason
 	switch r.Reason {
 	case "rule":

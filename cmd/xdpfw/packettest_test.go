@@ -40,6 +40,9 @@ func TestPacketTest(t *testing.T) {
 		{[]string{"--proto", "udp", "--dport", "53"}, "pass: rule 2 (proto udp dport 53), ct new\n"},
 		{[]string{"--icmp-type", "echo-request"}, "pass: rule 3 (proto icmp icmp-type echo-request), ct new\n"},
 		{[]string{"--family", "ipv6", "--vlan", "100"}, "pass: rule 4 (vlan 100), ct new\n"},
+		{[]string{"--iface", "lo", "--vlan", "100"}, "pass: rule 4 (vlan 100), ct new\n"},
+		// A jumbo frame runs through the multi-buffer program.
+		{[]string{"--proto", "udp", "--dport", "53", "--length", "9000"}, "pass: rule 2 (proto udp dport 53), ct new\n"},
 		// The first of its flow: a SYN new, an ACK invalid.
 		{[]string{"--dport", "8080", "--tcp-flags", "ack"}, "drop: the default policy, ct invalid\n"},
 		{[]string{"--dport", "8080"}, "drop: the default policy, ct new\n"},

@@ -94,7 +94,7 @@ func EthernetOnly(link netlink.Link) error {
 	case "none":
 		return fmt.Errorf("%s has no Ethernet header (a tun or WireGuard device: its packets start at the IP header), which xdpfw reads every frame from: attach xdpfw to the Ethernet interface its traffic arrives on", link.Attrs().Name)
 	default:
-		return fmt.Errorf("%s is a %s link, not Ethernet, which xdpfw reads every frame from: attach xdpfw to the Ethernet interface its traffic arrives on", link.Attrs().Name, t)
+		return fmt.Errorf("%s is not an Ethernet link (link type %s), and xdpfw reads every frame from its Ethernet header: attach xdpfw to the Ethernet interface its traffic arrives on", link.Attrs().Name, strings.TrimPrefix(t, "unknown"))
 	}
 }
 

@@ -40,10 +40,9 @@ const (
 // tcpAck is ACK's bit in the TCP header's flags byte (and in TCPFlags).
 const tcpAck = 0x10
 
-// MaxPacketLength is the longest frame Frame makes: one buffer of the
-// test run (larger frames are the multi-buffer program's, which Test does
-// not describe).
-const MaxPacketLength = 3498 + ethLen + 2*vlanLen
+// maxIPLen is the most an IP length field says: an IPv4 packet's total
+// length, an IPv6 packet's payload length.
+const maxIPLen = 65535
 
 func (p Packet) l4Len() int {
 	switch p.Proto {
@@ -89,8 +88,8 @@ func (p Packet) Frame() ([]byte, error) {
 	if p.Length != 0 && p.Length < least {
 		return nil, fmt.Errorf("length %d is less than the packet's headers (%d bytes)", p.Length, least)
 	}
-	if n > MaxPacketLength {
-		return nil, fmt.Errorf("length %d is more than one buffer holds (at most %d bytes)", n, MaxPacketLength)
+	if most := l2 + l3 - ip4Len + maxIPLen; n > most {
+		return nil, fmt.Errorf("length %d is more than an IP packet's length field says (at most %d bytes here)", n, most)
 	}
 	b := make([]byte, n)
 	// Locally administered MACs: the frame is described, never sent.

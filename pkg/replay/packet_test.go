@@ -136,7 +136,7 @@ func TestPacketRefused(t *testing.T) {
 		{Packet{Src: netip.MustParseAddr("::1"), Dst: netip.MustParseAddr("::2"), Proto: 44, VLAN: -1}, "extension header"},
 		{Packet{Src: netip.MustParseAddr("::1"), Dst: netip.MustParseAddr("::2"), Proto: 51, VLAN: -1}, "extension header"}, // AH
 		{Packet{Src: netip.MustParseAddr("10.0.0.1"), Dst: netip.MustParseAddr("10.0.0.2"), Proto: rules.ProtoTCP, VLAN: -1, Length: 40}, "less than the packet's headers (54 bytes)"},
-		{Packet{Src: netip.MustParseAddr("10.0.0.1"), Dst: netip.MustParseAddr("10.0.0.2"), Proto: rules.ProtoTCP, VLAN: -1, Length: 9000}, "more than one buffer holds"},
+		{Packet{Src: netip.MustParseAddr("10.0.0.1"), Dst: netip.MustParseAddr("10.0.0.2"), Proto: rules.ProtoTCP, VLAN: -1, Length: 14 + 65536}, "more than an IP packet's length field says (at most 65549 bytes here)"},
 	} {
 		_, err := c.p.Frame()
 		if err == nil || !strings.Contains(err.Error(), c.err) {
