@@ -12,10 +12,26 @@ import (
 	"github.com/xdpfw/xdpfw/pkg/rules"
 )
 
-// packetKeys are the rule conditions that describe a packet for test, in
-// the rule language's spelling.
-var packetKeys = []string{"src", "dst", "family", "proto", "sport", "dport", "tcp-flags",
-	"icmp-type", "icmp-code", "icmpv6-type", "icmpv6-code", "vlan", "dscp", "ttl", "length"}
+// packetFlags are the rule conditions that describe a packet for test,
+// in the rule language's spelling (each parsed as the condition is), with
+// what each says of one packet.
+var packetFlags = map[string]struct{ arg, usage string }{
+	"src":         {"ADDR", "source address (default 192.0.2.1 or 2001:db8::1)"},
+	"dst":         {"ADDR", "destination address (default 198.51.100.1 or 2001:db8::2)"},
+	"family":      {"FAMILY", "ipv4 or ipv6, for the default addresses (default ipv4)"},
+	"proto":       {"PROTO", "L4 protocol: tcp, udp, icmp, icmpv6 or 0-255 (default tcp)"},
+	"sport":       {"PORT", "source port, TCP or UDP (default 49152)"},
+	"dport":       {"PORT", "destination port, TCP or UDP (default 80)"},
+	"tcp-flags":   {"FLAGS", "the TCP flags set, e.g. syn,ack (default syn)"},
+	"icmp-type":   {"TYPE", "ICMP type, name or 0-255 (default echo-request)"},
+	"icmp-code":   {"CODE", "ICMP code 0-255 (default 0)"},
+	"icmpv6-type": {"TYPE", "ICMPv6 type, name or 0-255 (default echo-request)"},
+	"icmpv6-code": {"CODE", "ICMPv6 code 0-255 (default 0)"},
+	"vlan":        {"ID", "802.1Q VLAN id 0-4095 (default untagged)"},
+	"dscp":        {"DSCP", "DSCP 0-63 or a name: ef, cs0-cs7, af11-af43 (default 0)"},
+	"ttl":         {"TTL", "TTL or hop limit (default 64)"},
+	"length":      {"BYTES", "frame length in bytes, Ethernet header included (default the least its headers take)"},
+}
 
 // testResult is test's answer, as --json prints it.
 type testResult struct {
@@ -40,9 +56,9 @@ func testCommand() *cli.Command {
 		&cli.StringFlag{Name: "expect", Usage: "exit non-zero unless the verdict is `VERDICT` (pass or drop)"},
 		jsonFlag(),
 	}
-	for _, cond := range rules.Conditions {
-		if slices.Contains(packetKeys, cond.Key) {
-			flags = append(flags, &cli.StringFlag{Name: cond.Key, Usage: "`" + cond.Arg + "`: " + cond.Usage})
+	for _, cond := range rules.Conditions { // in the rule language's order
+		if f, ok := packetFlags[cond.Key]; ok {
+			flags = append(flags, &cli.StringFlag{Name: cond.Key, Usage: "`" + f.arg + "`: " + f.usage})
 		}
 	}
 	return &cli.Command{
@@ -127,7 +143,7 @@ and fails the command (it is a bug in one of them: please report it).`,
 func packetFromFlags(c *cli.Context) (replay.Packet, error) {
 	var m rules.Match
 	for _, cond := range rules.Conditions {
-		if slices.Contains(packetKeys, cond.Key) && c.IsSet(cond.Key) {
+		if _, ok := packetFlags[cond.Key]; ok && c.IsSet(cond.Key) {
 			if err := cond.Parse(&m, c.String(cond.Key)); err != nil {
 				return replay.Packet{}, fmt.Errorf("--%s: %w", cond.Key, err)
 			}
