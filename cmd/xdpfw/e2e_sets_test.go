@@ -98,7 +98,7 @@ func TestEndToEndSets(t *testing.T) {
 	// Bad input: one line, nothing changed.
 	before := l.mustCLI("set", "list", "--json")
 	bad := writeFile(t, dir, "bad.txt", "192.0.2.0/24\n10.1.2.3/8\n2001:db8::/32\nnonsense\n")
-	expectCLIError(t, l, "bad.txt: 2 bad entries: line 2: ", "set", "load", "bl", bad)
+	expectCLIError(t, l, "bad.txt: 2 bad lines (2, 4): line 2: ", "set", "load", "bl", bad)
 	expectCLIError(t, l, "is not in set bl", "set", "del", "bl", "203.0.113.0/24")
 	expectCLIError(t, l, "host bits", "set", "add", "bl", "203.0.113.1/24")
 	expectCLIError(t, l, "used by rule 1", "set", "destroy", "bl")

@@ -39,6 +39,7 @@ import (
 	"io"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/xdpfw/xdpfw/internal/input"
@@ -115,28 +116,35 @@ type Error struct {
 	Stopped int
 }
 
+// Error names every bad line's number before any message: the CLI cuts
+// an error to one line of 300 bytes, which ten messages quoting their
+// lines overrun by the fifth, so the numbers of the others, and where
+// reading stopped, were cut off with them.
 func (e *Error) Error() string {
 	var b strings.Builder
 	if e.Total == 1 && e.Stopped == 0 {
 		fmt.Fprintf(&b, "%s:%d: %v", e.Name, e.Lines[0].Line, e.Lines[0].Err)
 		return b.String()
 	}
+	nums := make([]string, len(e.Lines))
+	for i, l := range e.Lines {
+		nums[i] = strconv.Itoa(l.Line)
+	}
 	if e.Stopped > 0 {
-		fmt.Fprintf(&b, "%s: more than %d bad entries: ", e.Name, len(e.Lines))
+		fmt.Fprintf(&b, "%s: more than %d bad lines (%s; reading stopped at line %d, the %dth bad one): ",
+			e.Name, len(e.Lines), strings.Join(nums, ", "), e.Stopped, len(e.Lines)+1)
 	} else {
-		fmt.Fprintf(&b, "%s: %d bad entries: ", e.Name, e.Total)
+		fmt.Fprintf(&b, "%s: %d bad lines (%s", e.Name, e.Total, strings.Join(nums, ", "))
+		if more := e.Total - len(e.Lines); more > 0 {
+			fmt.Fprintf(&b, " and %d more", more)
+		}
+		b.WriteString("): ")
 	}
 	for i, l := range e.Lines {
 		if i > 0 {
 			b.WriteString("; ")
 		}
 		b.WriteString(l.Error())
-	}
-	if more := e.Total - len(e.Lines); more > 0 {
-		fmt.Fprintf(&b, "; and %d more", more)
-	}
-	if e.Stopped > 0 {
-		fmt.Fprintf(&b, "; and more: reading stopped at line %d, the %dth bad one", e.Stopped, len(e.Lines)+1)
 	}
 	return b.String()
 }

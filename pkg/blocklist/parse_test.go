@@ -103,7 +103,7 @@ func TestParseErrors(t *testing.T) {
 		t.Fatalf("25 bad lines: %v", err)
 	}
 	msg := err.Error()
-	if !strings.HasPrefix(msg, "many.txt: more than 10 bad entries: line 2: ") || !strings.HasSuffix(msg, "; and more: reading stopped at line 22, the 11th bad one") ||
+	if !strings.HasPrefix(msg, "many.txt: more than 10 bad lines (2, 4, 6, 8, 10, 12, 14, 16, 18, 20; reading stopped at line 22, the 11th bad one): line 2: ") ||
 		!strings.Contains(msg, "line 20: ") || strings.Contains(msg, "line 22: ") || strings.Contains(msg, "\n") {
 		t.Errorf("message %q", msg)
 	}
@@ -238,8 +238,8 @@ func TestFamily(t *testing.T) {
 		fam  string
 		want string
 	}{
-		{"ipv4", "x: 2 bad entries: line 2: 2001:db8::/32 is IPv6, but the set is ipv4; line 4: ::ffff:0:0/96 is IPv6, but the set is ipv4"},
-		{"ipv6", "x: 2 bad entries: line 1: 192.0.2.0/24 is IPv4, but the set is ipv6; line 3: 198.51.100.1 is IPv4, but the set is ipv6"},
+		{"ipv4", "x: 2 bad lines (2, 4): line 2: 2001:db8::/32 is IPv6, but the set is ipv4; line 4: ::ffff:0:0/96 is IPv6, but the set is ipv4"},
+		{"ipv6", "x: 2 bad lines (1, 3): line 1: 192.0.2.0/24 is IPv4, but the set is ipv6; line 3: 198.51.100.1 is IPv4, but the set is ipv6"},
 		{"inet", ""},
 	} {
 		fam, err := rules.ParseSetFamily(tc.fam)
