@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"net/netip"
@@ -305,10 +306,17 @@ func listElements(c *cli.Context, name string) error {
 		}
 		return printJSON(c, map[string]any{"set": name, "elements": out})
 	}
+	// Buffered: a write per element was a million write calls for a
+	// million-element set, 8 s into a pipe where the reading took 1.5.
+	w := bufio.NewWriterSize(c.App.Writer, 64<<10)
+	var line []byte
 	for _, p := range ps {
-		fmt.Fprintln(c.App.Writer, p)
+		line = append(p.AppendTo(line[:0]), '\n')
+		if _, err := w.Write(line); err != nil {
+			return err
+		}
 	}
-	return nil
+	return w.Flush()
 }
 
 func oneSetName(c *cli.Context) (string, error) {
