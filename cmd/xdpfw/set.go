@@ -126,9 +126,20 @@ element of the set exactly as it was added; if one is not, nothing changes.`
 }
 
 func printSetResult(c *cli.Context, name string, res loader.SetResult) error {
+	return printLoadResult(c, name, res, nil)
+}
+
+// printLoadResult is printSetResult with the lines set load skipped
+// (--skip-invalid), if any, counted in the JSON: its lines on standard
+// error were all a script was told of them.
+func printLoadResult(c *cli.Context, name string, res loader.SetResult, skipped *blocklist.Skipped) error {
 	if c.Bool("json") {
-		return printJSON(c, map[string]any{"set": name, "added": res.Added, "deleted": res.Deleted,
-			"unchanged": res.Unchanged, "elements": res.Elements})
+		out := map[string]any{"set": name, "added": res.Added, "deleted": res.Deleted,
+			"unchanged": res.Unchanged, "elements": res.Elements}
+		if skipped != nil {
+			out["skipped"] = skipped.Total
+		}
+		return printJSON(c, out)
 	}
 	fmt.Fprintf(c.App.Writer, "set %s: %d added, %d deleted, %d already there; %s\n",
 		name, res.Added, res.Deleted, res.Unchanged, count(res.Elements, "element"))
@@ -152,7 +163,8 @@ only crafted IPv6 frames, never IPv4's.
 If any line is bad, nothing changes and the first 10 bad lines are
 reported with their numbers (reading stops at the 11th); --skip-invalid
 loads the good lines and reports the bad ones (the first 1000 by number,
-then how many more). A progress bar is drawn on a terminal unless --quiet.
+then how many more; --json counts them all as skipped). A progress bar
+is drawn on a terminal unless --quiet.
 
 A list with no elements at all (an empty file, only comments, or only bad
 lines skipped) is refused: use set flush to empty a set. A line covering
@@ -206,7 +218,7 @@ change.`,
 			if err != nil {
 				return fmt.Errorf("set load: %w", err)
 			}
-			return printSetResult(c, name, res)
+			return printLoadResult(c, name, res, &skipped)
 		},
 	}
 }

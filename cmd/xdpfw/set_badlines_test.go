@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -31,5 +32,23 @@ func TestSetLoadBadLinesNamed(t *testing.T) {
 		if !strings.Contains(line, want) {
 			t.Errorf("error line %q lacks %q", line, want)
 		}
+	}
+}
+
+// TestSetLoadSkippedCounted: set load --skip-invalid --json counts the
+// lines it skipped: they were on standard error only, so a script
+// reading the JSON could not tell a feed half bad from a clean one.
+func TestSetLoadSkippedCounted(t *testing.T) {
+	privtest.Require(t)
+	pin := privtest.PinDir(t)
+	t.Cleanup(func() { runCLI(t, pin, "", "detach", "--all") })
+	mustRunCLI(t, pin, "", "set", "create", "s", "--family", "ipv4")
+	var res map[string]any
+	out := mustRunCLI(t, pin, "192.0.2.1\n2001:db8::1\nnonsense\n192.0.2.2\n", "set", "load", "s", "-", "--skip-invalid", "--json", "--quiet")
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatal(err)
+	}
+	if res["skipped"] != 2.0 || res["added"] != 2.0 {
+		t.Errorf("set load --skip-invalid --json of 2 good and 2 bad lines: %s", out)
 	}
 }
