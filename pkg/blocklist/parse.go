@@ -210,7 +210,13 @@ func Parse(r io.Reader, opt Options) (*List, error) {
 	for sc.Scan() {
 		line++
 		explain := len(bad) < MaxReported || opt.SkipInvalid && len(bad) < MaxSkipped
-		p4, p6, err := parseLine(sc.Bytes(), opt.Family, explain)
+		b := sc.Bytes()
+		if line == 1 {
+			// A byte order mark, as Notepad and PowerShell's Out-File
+			// write UTF-8: the first entry was refused for it.
+			b = bytes.TrimPrefix(b, []byte("\ufeff"))
+		}
+		p4, p6, err := parseLine(b, opt.Family, explain)
 		if err == nil && !opt.AllowDefaultRoute && (p4 != 0 && p4&0xff == 0 || p6.IsValid() && p6.Bits() == 0) {
 			all := "0.0.0.0/0"
 			if p6.IsValid() {

@@ -356,3 +356,19 @@ func TestParseFileRegularOnly(t *testing.T) {
 		t.Errorf("at the limit: %v, %v", l, err)
 	}
 }
+
+// TestParseByteOrderMark: a list saved with a UTF-8 byte order mark
+// (Notepad, PowerShell's Out-File) reads as without it: its first entry
+// was a bad line ("\ufeff10.0.0.0/24": unexpected character). Only at
+// the start of the input: elsewhere it is a bad line still.
+func TestParseByteOrderMark(t *testing.T) {
+	for first, want := range map[string]int{"10.0.0.0/24": 2, "2001:db8::/32": 2, "# comment": 1} {
+		set, err := Parse(strings.NewReader("\ufeff"+first+"\r\n192.0.2.1\r\n"), Options{Name: "bom.txt"})
+		if err != nil || len(set.Prefixes) != want {
+			t.Errorf("%q after a byte order mark: %v, want %d prefixes", first, err, want)
+		}
+	}
+	if _, err := Parse(strings.NewReader("192.0.2.1\n\ufeff192.0.2.2\n"), Options{Name: "bom.txt"}); err == nil || !strings.Contains(err.Error(), "bom.txt:2:") {
+		t.Errorf("a byte order mark on line 2: %v", err)
+	}
+}
