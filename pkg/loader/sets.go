@@ -253,7 +253,7 @@ func (s *State) ChangeSet(name string, add, del []netip.Prefix) (res SetResult, 
 		res.Unchanged += len(add) - distinct
 		err = d.each(del, a, func(p netip.Prefix, has bool) error {
 			if !has {
-				return fmt.Errorf("%s is not in set %s", p, name)
+				return d.notElement(p, a)
 			}
 			if slices.Contains(d.add, p) {
 				return fmt.Errorf("%s is both added and deleted", p)
@@ -268,6 +268,22 @@ func (s *State) ChangeSet(name string, add, del []netip.Prefix) (res SetResult, 
 		return nil
 	})
 	return res, err
+}
+
+// notElement is the error for deleting p, not an element of d's set in
+// generation a, naming the element that still matches p's addresses if
+// one does: deleting a host of a blocked range was refused as not in the
+// set, which the host's traffic, dropped by the range, seemed to belie.
+func (d *setDelta) notElement(p netip.Prefix, a uint32) error {
+	v, ok, err := d.h.lookup(p, p.Bits()-1)
+	if err != nil {
+		return err
+	}
+	if ok && v.Flags&setElem(a) != 0 {
+		in := netip.PrefixFrom(p.Addr(), int(v.Len)).Masked()
+		return fmt.Errorf("%s is not in set %s, which matches it through its element %s", p, d.name, in)
+	}
+	return fmt.Errorf("%s is not in set %s", p, d.name)
 }
 
 // each checks ps as elements of d's set, in order, and calls fn with
