@@ -81,12 +81,18 @@ func Run(ctx context.Context, dir string, opts Options, out io.Writer) (sum Summ
 			err = cerr
 		}
 	}()
-	write, finish, err := newSink(out, opts)
+	// An interrupt ends a write blocked on a reader that stopped
+	// reading: that write's error is the interrupt's, an end like any.
+	interrupted := func(err error) bool { return errors.Is(err, ctx.Err()) && ctx.Err() != nil }
+	write, finish, err := newSink(&interruptible{ctx: ctx, out: out}, opts)
+	if interrupted(err) {
+		return sum, nil
+	}
 	if err != nil {
 		return sum, err
 	}
 	defer func() {
-		if ferr := finish(); err == nil {
+		if ferr := finish(); err == nil && !interrupted(ferr) {
 			err = ferr
 		}
 	}()
@@ -102,7 +108,9 @@ func Run(ctx context.Context, dir string, opts Options, out io.Writer) (sum Summ
 			return sum, err
 		}
 		if ok {
-			if err := write(rec, clock(rec.Time), names.Of(rec.Ifindex)); err != nil {
+			if err := write(rec, clock(rec.Time), names.Of(rec.Ifindex)); interrupted(err) {
+				return sum, nil
+			} else if err != nil {
 				return sum, err
 			}
 			sum.Written++

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/xdpfw/xdpfw/internal/fixtures"
+)
+
+// TestCaptureReaderStalled: a capture whose reader stopped reading (its
+// pipe full: a reader stopped with ^Z, or hung) ends at SIGTERM or
+// SIGINT, exit 0, its capture stopped; its write blocked in the kernel
+// and the signal, caught, was ignored: only SIGKILL ended it, leaving
+// the datapath copying.
+func TestCaptureReaderStalled(t *testing.T) {
+	pin, _ := withLiveRuleset(t)
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Dropped by the live ruleset's @bl rule; enough records to fill a
+	// pipe many times over.
+	drop := fixtures.TCPSyn("192.0.2.7", "198.51.100.10", 40000, 80)
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+		for _, args := range [][]string{{"capture"}, {"capture", "-w", "-"}} {
+			cmd := exec.Command(self, append([]string{"--pin-dir", pin}, args...)...)
+			cmd.Env = append(os.Environ(), "XDPFW_TEST_MAIN=1")
+			r, w, err := os.Pipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			cmd.Stdout = w
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			w.Close()
+			waitCapturing(t, pin, cmd.Process.Pid)
+			// Never read: the pipe fills and the capture's write waits.
+			for full := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+				if n, err := unix.IoctlGetInt(int(r.Fd()), unix.TIOCINQ); err == nil && n >= 60000 {
+					break
+				}
+				if time.Now().After(full) {
+					cmd.Process.Kill()
+					cmd.Wait()
+					t.Fatalf("%v: the pipe did not fill", args)
+				}
+				runPinned(t, pin, repeat(drop, 200))
+			}
+			// What the pipe still takes, and more: a write waits.
+			runPinned(t, pin, repeat(drop, 1000))
+			time.Sleep(200 * time.Millisecond)
+			cmd.Process.Signal(sig)
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("%v, its reader stalled, at %v: %v, want exit 0", args, sig, err)
+				}
+			case <-time.After(5 * time.Second):
+				t.Errorf("%v, its reader stalled, went on after %v", args, sig)
+				cmd.Process.Kill()
+				<-done
+				mustRunCLI(t, pin, "", "capture", "--stop")
+			}
+			r.Close()
+			checkCaptureRing(t, pin, false)
+		}
+	}
+}
+
+// repeat is n copies of frame.
+func repeat(frame []byte, n int) [][]byte {
+	out := make([][]byte, n)
+	for i := range out {
+		out[i] = frame
+	}
+	return out
+}
