@@ -50,7 +50,9 @@ A rule that a change of the ruleset renumbers (apply or serve's reload
 keeping it with a new rule put before it at its priority) is captured on
 under its new id, stderr saying so; a rule removed is said too, and once
 every rule --rule names is removed the capture ends, failing saying so (as
-tcpdump does when its interface goes away).
+tcpdump does when its interface goes away); so does a capture of --iface
+once that interface is gone (deleted, or moved to another network
+namespace).
 
 While no capture runs, the datapath pays only a bit test on a word it reads
 anyway. One capture runs at a time. A capture left running by a killed

@@ -121,7 +121,7 @@ func Run(ctx context.Context, dir string, opts Options, out io.Writer) (sum Summ
 		// --all: it would wait forever.) Its rules still there?
 		if time.Since(checked) >= checkEvery*poll {
 			checked = time.Now()
-			if err := check(c, opts.Notices); err != nil {
+			if err := check(c, opts); err != nil {
 				// What it copied before is written all the same.
 				for opts.Count == 0 || sum.Written < opts.Count {
 					rec, ok, rerr := c.Next(0)
@@ -140,15 +140,20 @@ func Run(ctx context.Context, dir string, opts Options, out io.Writer) (sum Summ
 	return sum, nil
 }
 
-// check fails when the capture no longer runs, or every rule it selects
-// was removed (nothing more would be copied, as tcpdump ends when its
-// interface goes away), and tells notices of the rules renumbered or
-// removed meanwhile: the records name a renumbered rule by its new id.
-func check(c *loader.Capture, notices io.Writer) error {
+// check fails when the capture no longer runs, or the interface it
+// selects is gone, or every rule it selects was removed (nothing more
+// would be copied: tcpdump ends when its interface goes away), and tells
+// opts.Notices of the rules renumbered or removed meanwhile: the records
+// name a renumbered rule by its new id.
+func check(c *loader.Capture, opts Options) error {
+	notices := opts.Notices
 	if on, err := c.Running(); err != nil {
 		return err
 	} else if !on {
 		return errors.New("capture: ended from outside (capture --stop, or the state removed by detach --all)")
+	}
+	if c.IfaceGone() {
+		return fmt.Errorf("capture: interface %s is gone (deleted, or moved to another network namespace): nothing more would be copied", opts.Iface)
 	}
 	changes, anyLeft, err := c.RuleChanges()
 	if err != nil {

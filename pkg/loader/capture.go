@@ -241,7 +241,7 @@ func (s *State) StartCapture(f CaptureFilter) (*Capture, error) {
 		return nil, err
 	}
 	capturesHere.Store(s.dir, true)
-	return &Capture{Ring: r, dir: s.dir, owner: me, ring: ringID, rules: slices.Clone(f.Rules)}, nil
+	return &Capture{Ring: r, dir: s.dir, owner: me, ring: ringID, rules: slices.Clone(f.Rules), ifindex: f.Ifindex}, nil
 }
 
 // capturable refuses a capture of an interface the state's program does
@@ -335,10 +335,19 @@ func (s *State) StopCapture(pid uint32) (bool, error) {
 // Capture is a running capture's reader.
 type Capture struct {
 	*Ring
-	dir   string
-	owner uint32
-	ring  ebpf.MapID // its ring's, as the capture slot holds it
-	rules []uint32   // the rules it selects, as RuleChanges last saw them
+	dir     string
+	owner   uint32
+	ring    ebpf.MapID // its ring's, as the capture slot holds it
+	rules   []uint32   // the rules it selects, as RuleChanges last saw them
+	ifindex uint32     // the interface it selects (0: every one)
+}
+
+// IfaceGone reports whether the interface the capture selects is gone
+// from this network namespace (deleted, or moved to another): nothing
+// more of it would be copied, and a new interface of its name has
+// another ifindex. It asks the kernel, not the state, so takes no lock.
+func (c *Capture) IfaceGone() bool {
+	return c.ifindex != 0 && vanished(int(c.ifindex))
 }
 
 // Running reports whether the capture still runs: its ring is the one
