@@ -69,10 +69,12 @@ When the state cannot be read (a pin missing, another build's state),
 				return problemsError(st.Problems)
 			}
 			fmt.Fprintf(c.App.Writer, "pin directory: %s\npolicy:        %s\nrules:         %d\n", st.PinDir, st.Policy, st.Rules)
+			// The table's size, not the flows it holds (ct stats counts
+			// those): "262144 flows" was read as that many tracked.
 			if st.CTIdle {
-				fmt.Fprintf(c.App.Writer, "conntrack:     idle, %d flows (no rule and no drop policy reads it)\n", st.CTFlows)
+				fmt.Fprintf(c.App.Writer, "conntrack:     idle, a table of %d flows (no rule and no drop policy reads it)\n", st.CTFlows)
 			} else {
-				fmt.Fprintf(c.App.Writer, "conntrack:     %d flows\n", st.CTFlows)
+				fmt.Fprintf(c.App.Writer, "conntrack:     a table of %d flows (xdpfw ct stats: the flows in it)\n", st.CTFlows)
 			}
 			if len(st.Interfaces) == 0 {
 				fmt.Fprintln(c.App.Writer, "interfaces:    none: the ruleset is not enforced yet (run: xdpfw attach IFACE)")
