@@ -94,7 +94,7 @@ interval shows the new counts less the old, or none when they are fewer).
 				if err != nil {
 					return err
 				}
-				if err := printTop(c, rates(before, after, end.Sub(at)), lead); err != nil {
+				if stopped, err := printUnless(c, stop, rates(before, after, end.Sub(at)), lead); stopped || err != nil {
 					return err
 				}
 				before, at, lead = after, end, next
@@ -125,6 +125,22 @@ func readUnless(c *cli.Context, stop <-chan os.Signal) (loader.Snapshot, time.Ti
 		return loader.Snapshot{}, time.Time{}, true, nil
 	case r := <-next:
 		return r.snap, r.at, false, r.err
+	}
+}
+
+// printUnless is printTop, unless a signal comes on stop first. A write
+// to a reader that stopped reading (top | less, the pager stopped, its
+// pipe full) blocks in the kernel, which nothing interrupts: SIGTERM and
+// ^C were taken and ignored, and only SIGKILL ended top. The write left
+// waiting ends with the process.
+func printUnless(c *cli.Context, stop <-chan os.Signal, s topSample, lead string) (bool, error) {
+	done := make(chan error, 1)
+	go func() { done <- printTop(c, s, lead) }()
+	select {
+	case <-stop:
+		return true, nil
+	case err := <-done:
+		return false, err
 	}
 }
 
