@@ -49,8 +49,9 @@ reader fell behind on, are counted and reported at the end, not written.
 A rule that a change of the ruleset renumbers (apply or serve's reload
 keeping it with a new rule put before it at its priority) is captured on
 under its new id, stderr saying so; a rule removed is said too, and once
-every rule --rule names is removed the capture ends, failing saying so (as
-tcpdump does when its interface goes away); so does a capture of --iface
+every rule --rule names is removed (or, by rule replace, given an action
+--verdict leaves out) the capture ends, failing saying so (as tcpdump
+does when its interface goes away); so does a capture of --iface
 once that interface is gone (deleted, or moved to another network
 namespace).
 

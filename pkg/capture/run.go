@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -121,7 +122,7 @@ func Run(ctx context.Context, dir string, opts Options, out io.Writer) (sum Summ
 		// --all: it would wait forever.) Its rules still there?
 		if time.Since(checked) >= checkEvery*poll {
 			checked = time.Now()
-			if err := check(c, opts); err != nil {
+			if err := check(c, dir, opts); err != nil {
 				// What it copied before is written all the same.
 				for opts.Count == 0 || sum.Written < opts.Count {
 					rec, ok, rerr := c.Next(0)
@@ -145,7 +146,7 @@ func Run(ctx context.Context, dir string, opts Options, out io.Writer) (sum Summ
 // would be copied: tcpdump ends when its interface goes away), and tells
 // opts.Notices of the rules renumbered or removed meanwhile: the records
 // name a renumbered rule by its new id.
-func check(c *loader.Capture, opts Options) error {
+func check(c *loader.Capture, dir string, opts Options) error {
 	notices := opts.Notices
 	if on, err := c.Running(); err != nil {
 		return err
@@ -159,28 +160,67 @@ func check(c *loader.Capture, opts Options) error {
 	if err != nil {
 		return err
 	}
-	var gone []string
+	actions := replacedActions(dir, changes)
+	var gone, replaced []string
 	for _, ch := range changes {
-		if ch.Now == 0 {
+		switch {
+		case ch.Now == 0 && actions[ch.Was] != "":
+			// rule replace kept the id, its action one the capture's
+			// verdicts leave out (as start refuses).
+			does, selected := "drops", "passes"
+			if actions[ch.Was] == "pass" {
+				does, selected = "passes", "drops"
+			}
+			replaced = append(replaced, fmt.Sprintf("rule %d %s the frames it decides now (it was replaced), and only %s are selected", ch.Was, does, selected))
+		case ch.Now == 0:
 			gone = append(gone, strconv.FormatUint(uint64(ch.Was), 10))
-		} else if notices != nil {
+		case notices != nil:
 			fmt.Fprintf(notices, "capture: rule %d is rule %d now (the ruleset was changed): its frames are written as rule %d's\n", ch.Was, ch.Now, ch.Now)
 		}
 	}
-	if len(gone) == 0 {
+	var what []string
+	switch {
+	case len(gone) == 1:
+		what = append(what, "rule "+gone[0]+" was removed from the ruleset")
+	case len(gone) > 1:
+		what = append(what, "rules "+strings.Join(gone, ", ")+" were removed from the ruleset")
+	}
+	what = append(what, replaced...)
+	if len(what) == 0 {
 		return nil
 	}
-	what := "rule " + gone[0] + " was"
-	if len(gone) > 1 {
-		what = "rules " + strings.Join(gone, ", ") + " were"
-	}
 	if !anyLeft {
-		return fmt.Errorf("capture: %s removed from the ruleset: nothing more would be copied", what)
+		return fmt.Errorf("capture: %s: nothing more would be copied", strings.Join(what, "; "))
 	}
 	if notices != nil {
-		fmt.Fprintf(notices, "capture: %s removed from the ruleset: the other rules are still captured\n", what)
+		fmt.Fprintf(notices, "capture: %s: the other rules are still captured\n", strings.Join(what, "; "))
 	}
 	return nil
+}
+
+// replacedActions are the actions, by id, of the rules changes took out
+// of the capture that are live all the same: rule replace kept the id and
+// gave it an action the capture's verdicts leave out. It reads the
+// ruleset (the state's lock, a moment) only when a rule was taken out;
+// unread, every one taken out is said removed.
+func replacedActions(dir string, changes []loader.RuleChange) map[uint32]string {
+	out := map[uint32]string{}
+	if !slices.ContainsFunc(changes, func(ch loader.RuleChange) bool { return ch.Now == 0 }) {
+		return out
+	}
+	s, err := loader.Open(dir)
+	if err != nil {
+		return out
+	}
+	defer s.Close()
+	rs, err := s.Ruleset()
+	if err != nil {
+		return out
+	}
+	for _, r := range rs.Rules {
+		out[r.ID] = r.Action.String()
+	}
+	return out
 }
 
 // readerGone reports whether out is a pipe or socket whose reader has

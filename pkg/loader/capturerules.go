@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/cilium/ebpf"
 
@@ -57,6 +58,14 @@ func (t *tx) renameCapture() (*captureRenames, error) {
 	}
 	n := min(conf.Nrules, layout.CaptureMaxRules)
 	ids := carryCaptureRules(conf.Rules[:n], t.defs.slot[t.active], t.next.Rules, t.slots, t.zero)
+	// A rule replace keeps the id with a new action: one the verdicts
+	// leave out is a rule the capture would copy nothing of, as start
+	// refuses it (CaptureFilter.selects), so it is gone for the capture.
+	for i, id := range ids {
+		if j := slices.IndexFunc(t.next.Rules, func(r rules.Rule) bool { return r.ID == id }); j >= 0 && !verdictsSelect(conf.Verdicts, t.next.Rules[j].Action) {
+			ids[i] = 0
+		}
+	}
 	r := &captureRenames{before: conf, after: conf}
 	changed := false
 	for i, id := range ids {
@@ -75,6 +84,15 @@ func (t *tx) renameCapture() (*captureRenames, error) {
 	}
 	r.transitional = r.before.Nrules > conf.Nrules
 	return r, nil
+}
+
+// verdictsSelect reports whether a capture of verdicts copies frames an
+// action decides.
+func verdictsSelect(verdicts uint32, a rules.Action) bool {
+	if a == rules.Pass {
+		return verdicts&layout.CaptureVerdictPass != 0
+	}
+	return verdicts&layout.CaptureVerdictDrop != 0
 }
 
 // carryCaptureRules gives each of ids (rules live before a commit, by
@@ -132,7 +150,8 @@ func (t *tx) putCaptureRules(afterSwitch bool) {
 }
 
 // RuleChange is a rule a running capture names that a change of the
-// ruleset renumbered (Now its new id) or removed (Now 0).
+// ruleset renumbered (Now its new id) or removed (Now 0: gone, or given
+// by rule replace an action the capture's verdicts leave out).
 type RuleChange struct{ Was, Now uint32 }
 
 // RuleChanges reports the capture's rules that changes of the ruleset
