@@ -3,6 +3,7 @@ package capture
 import (
 	"context"
 	"io"
+	"time"
 )
 
 // interruptible is out whose writes give up when ctx ends. A write to a
@@ -34,7 +35,19 @@ func (w *interruptible) Write(b []byte) (int, error) {
 	case r := <-done:
 		return r.n, r.err
 	case <-w.ctx.Done():
+	}
+	// A write that ends at once (to a file, to a reader keeping up) is
+	// let end: given up on as the interrupt came, it raced the output's
+	// close, and an empty pcapng lost its interface block. One blocked
+	// on a reader that stopped is given up after writeGrace.
+	select {
+	case r := <-done:
+		return r.n, r.err
+	case <-time.After(writeGrace):
 		w.err = w.ctx.Err()
 		return 0, w.err
 	}
 }
+
+// writeGrace is how long a write is let finish after the interrupt.
+const writeGrace = time.Second
