@@ -81,7 +81,7 @@ func TestCaptureIfaceGone(t *testing.T) {
 	go func() { done <- cmd.Wait() }()
 	select {
 	case err := <-done:
-		want := "capture: interface cig0 is gone (deleted, or moved to another network namespace): nothing more would be copied"
+		want := "capture: interface cig0 is no longer in this network namespace (deleted, or moved to another)"
 		if err == nil || !strings.Contains(stderr.String(), want) {
 			t.Errorf("capture of cig0 deleted: %v, stderr %q; want it to fail saying %q", err, stderr.String(), want)
 		}

@@ -122,7 +122,7 @@ func Run(ctx context.Context, dir string, opts Options, out io.Writer) (sum Summ
 		// --all: it would wait forever.) Its rules still there?
 		if time.Since(checked) >= checkEvery*poll {
 			checked = time.Now()
-			if err := check(c, dir, opts); err != nil {
+			if err := check(ctx, c, dir, opts); err != nil {
 				// What it copied before is written all the same.
 				for opts.Count == 0 || sum.Written < opts.Count {
 					rec, ok, rerr := c.Next(0)
@@ -146,7 +146,7 @@ func Run(ctx context.Context, dir string, opts Options, out io.Writer) (sum Summ
 // would be copied: tcpdump ends when its interface goes away), and tells
 // opts.Notices of the rules renumbered or removed meanwhile: the records
 // name a renumbered rule by its new id.
-func check(c *loader.Capture, dir string, opts Options) error {
+func check(ctx context.Context, c *loader.Capture, dir string, opts Options) error {
 	notices := opts.Notices
 	if on, err := c.Running(); err != nil {
 		return err
@@ -154,24 +154,22 @@ func check(c *loader.Capture, dir string, opts Options) error {
 		return errors.New("capture: ended from outside (capture --stop, or the state removed by detach --all)")
 	}
 	if c.IfaceGone() {
-		return fmt.Errorf("capture: interface %s is gone (deleted, or moved to another network namespace): nothing more would be copied", opts.Iface)
+		return fmt.Errorf("capture: interface %s is no longer in this network namespace (deleted, or moved to another)", opts.Iface)
 	}
 	changes, anyLeft, err := c.RuleChanges()
 	if err != nil {
 		return err
 	}
-	actions := replacedActions(dir, changes)
+	actions := replacedActions(ctx, dir, changes)
 	var gone, replaced []string
 	for _, ch := range changes {
 		switch {
 		case ch.Now == 0 && actions[ch.Was] != "":
-			// rule replace kept the id, its action one the capture's
-			// verdicts leave out (as start refuses).
-			does, selected := "drops", "passes"
-			if actions[ch.Was] == "pass" {
-				does, selected = "passes", "drops"
-			}
-			replaced = append(replaced, fmt.Sprintf("rule %d %s the frames it decides now (it was replaced), and only %s are selected", ch.Was, does, selected))
+			// rule replace kept the id, and the commit took it out for
+			// an action the capture's verdicts leave out (as start
+			// refuses). Said from what the rule does now, read later:
+			// it may have been replaced again since.
+			replaced = append(replaced, replacedWhy(ch.Was, actions[ch.Was], opts.Filter))
 		case ch.Now == 0:
 			gone = append(gone, strconv.FormatUint(uint64(ch.Was), 10))
 		case notices != nil:
@@ -203,12 +201,14 @@ func check(c *loader.Capture, dir string, opts Options) error {
 // gave it an action the capture's verdicts leave out. It reads the
 // ruleset (the state's lock, a moment) only when a rule was taken out;
 // unread, every one taken out is said removed.
-func replacedActions(dir string, changes []loader.RuleChange) map[uint32]string {
+func replacedActions(ctx context.Context, dir string, changes []loader.RuleChange) map[uint32]string {
 	out := map[uint32]string{}
 	if !slices.ContainsFunc(changes, func(ch loader.RuleChange) bool { return ch.Now == 0 }) {
 		return out
 	}
-	s, err := loader.Open(dir)
+	// Given up on with the capture: the lock held by a long command, a
+	// wait here ignored ^C and left the ring unread.
+	s, err := open(ctx, dir)
 	if err != nil {
 		return out
 	}
@@ -221,6 +221,18 @@ func replacedActions(dir string, changes []loader.RuleChange) map[uint32]string 
 		out[r.ID] = r.Action.String()
 	}
 	return out
+}
+
+// replacedWhy says why the capture no longer selects rule id, which a
+// rule replace kept and which does action now.
+func replacedWhy(id uint32, action string, f loader.CaptureFilter) string {
+	if action == "pass" && !f.Pass {
+		return fmt.Sprintf("rule %d passes the frames it decides now (it was replaced), and only drops are selected", id)
+	}
+	if action == "drop" && !f.Drop {
+		return fmt.Sprintf("rule %d drops the frames it decides now (it was replaced), and only passes are selected", id)
+	}
+	return fmt.Sprintf("rule %d was replaced, its action changed (and back): it is no longer captured", id)
 }
 
 // readerGone reports whether out is a pipe or socket whose reader has
