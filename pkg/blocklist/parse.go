@@ -210,12 +210,11 @@ func Parse(r io.Reader, opt Options) (*List, error) {
 	for sc.Scan() {
 		line++
 		explain := len(bad) < MaxReported || opt.SkipInvalid && len(bad) < MaxSkipped
-		b := sc.Bytes()
-		if line == 1 {
-			// A byte order mark, as Notepad and PowerShell's Out-File
-			// write UTF-8: the first entry was refused for it.
-			b = bytes.TrimPrefix(b, []byte("\ufeff"))
-		}
+		// A byte order mark, as Notepad and PowerShell's Out-File write
+		// UTF-8: the first entry was refused for it. On any line: lists
+		// joined by cat carry one at each file's start, and U+FEFF is
+		// never part of an address.
+		b := bytes.TrimPrefix(sc.Bytes(), []byte("\ufeff"))
 		p4, p6, err := parseLine(b, opt.Family, explain)
 		if err == nil && !opt.AllowDefaultRoute && (p4 != 0 && p4&0xff == 0 || p6.IsValid() && p6.Bits() == 0) {
 			all := "0.0.0.0/0"
