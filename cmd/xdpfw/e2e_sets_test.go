@@ -65,10 +65,10 @@ func TestEndToEndSets(t *testing.T) {
 	l.mustCLI("set", "create", "bl")
 	out := l.mustCLI("set", "load", "--json", "bl", big)
 	res := decodeJSON[struct {
-		Set                                 string
-		Added, Deleted, Unchanged, Elements int
+		Set                                          string
+		Added, Deleted, Unchanged, Elements, Skipped int
 	}](t, "set load", out)
-	if res.Elements < 999_000 || res.Added != res.Elements {
+	if res.Elements < 999_000 || res.Added != res.Elements || res.Skipped != 0 {
 		t.Fatalf("set load: %s", out)
 	}
 	l.mustCLI("rule", "add", "--src", "@bl", "--proto", "udp", "--dport", "5002", "--action", "drop")
