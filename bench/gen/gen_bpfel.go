@@ -8,20 +8,34 @@ import (
 	_ "embed"
 	"fmt"
 	"io"
+	"structs"
 
 	"github.com/cilium/ebpf"
 )
+
+type genBpfDevmapVal struct {
+	_       structs.HostLayout
+	Ifindex uint32
+	BpfProg struct {
+		_  structs.HostLayout
+		Fd int32
+	}
+}
 
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	genProgXdpfwBenchGen = "xdpfw_bench_gen"
-	genVarDportBase      = "dport_base"
-	genVarDportCount     = "dport_count"
-	genVarSeq            = "seq"
-	genVarSrcBase        = "src_base"
-	genVarSrcCount       = "src_count"
+	genMapLoopOut         = "loop_out"
+	genProgXdpfwBenchEmit = "xdpfw_bench_emit"
+	genProgXdpfwBenchGen  = "xdpfw_bench_gen"
+	genProgXdpfwBenchLoop = "xdpfw_bench_loop"
+	genVarDportBase       = "dport_base"
+	genVarDportCount      = "dport_count"
+	genVarSeq             = "seq"
+	genVarSrcBase         = "src_base"
+	genVarSrcCount        = "src_count"
+	genVarStop            = "stop"
 )
 
 // loadGen returns the embedded CollectionSpec for gen.
@@ -66,13 +80,16 @@ type genSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type genProgramSpecs struct {
-	XdpfwBenchGen *ebpf.ProgramSpec `ebpf:"xdpfw_bench_gen"`
+	XdpfwBenchEmit *ebpf.ProgramSpec `ebpf:"xdpfw_bench_emit"`
+	XdpfwBenchGen  *ebpf.ProgramSpec `ebpf:"xdpfw_bench_gen"`
+	XdpfwBenchLoop *ebpf.ProgramSpec `ebpf:"xdpfw_bench_loop"`
 }
 
 // genMapSpecs contains maps before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type genMapSpecs struct {
+	LoopOut *ebpf.MapSpec `ebpf:"loop_out"`
 }
 
 // genVariableSpecs contains global variables before they are loaded into the kernel.
@@ -84,6 +101,7 @@ type genVariableSpecs struct {
 	Seq        *ebpf.VariableSpec `ebpf:"seq"`
 	SrcBase    *ebpf.VariableSpec `ebpf:"src_base"`
 	SrcCount   *ebpf.VariableSpec `ebpf:"src_count"`
+	Stop       *ebpf.VariableSpec `ebpf:"stop"`
 }
 
 // genObjects contains all objects after they have been loaded into the kernel.
@@ -106,10 +124,13 @@ func (o *genObjects) Close() error {
 //
 // It can be passed to loadGenObjects or ebpf.CollectionSpec.LoadAndAssign.
 type genMaps struct {
+	LoopOut *ebpf.Map `ebpf:"loop_out"`
 }
 
 func (m *genMaps) Close() error {
-	return _GenClose()
+	return _GenClose(
+		m.LoopOut,
+	)
 }
 
 // genVariables contains all global variables after they have been loaded into the kernel.
@@ -121,18 +142,23 @@ type genVariables struct {
 	Seq        *ebpf.Variable `ebpf:"seq"`
 	SrcBase    *ebpf.Variable `ebpf:"src_base"`
 	SrcCount   *ebpf.Variable `ebpf:"src_count"`
+	Stop       *ebpf.Variable `ebpf:"stop"`
 }
 
 // genPrograms contains all programs after they have been loaded into the kernel.
 //
 // It can be passed to loadGenObjects or ebpf.CollectionSpec.LoadAndAssign.
 type genPrograms struct {
-	XdpfwBenchGen *ebpf.Program `ebpf:"xdpfw_bench_gen"`
+	XdpfwBenchEmit *ebpf.Program `ebpf:"xdpfw_bench_emit"`
+	XdpfwBenchGen  *ebpf.Program `ebpf:"xdpfw_bench_gen"`
+	XdpfwBenchLoop *ebpf.Program `ebpf:"xdpfw_bench_loop"`
 }
 
 func (p *genPrograms) Close() error {
 	return _GenClose(
+		p.XdpfwBenchEmit,
 		p.XdpfwBenchGen,
+		p.XdpfwBenchLoop,
 	)
 }
 

@@ -1,5 +1,7 @@
 package main
 
+import "github.com/xdpfw/xdpfw/bench/e2e"
+
 // Config is the size of a run: the full run behind results.md, or the quick
 // smoke run CI uses to prove every part still works.
 type Config struct {
@@ -11,9 +13,10 @@ type Config struct {
 	DenyPorts      int
 	LiveSeconds    float64 // each end-to-end receiver, per round
 	LiveRounds     int
-	SetSizes       []int // entries in a referenced set, per packet; loads time those from 10k
-	LoadRounds     int   // control plane: rounds of each set load
-	XdpFilterAddrs int   // control plane: addresses added with xdp-filter ip
+	Generator      e2e.Source // how the end-to-end generator sends
+	SetSizes       []int      // entries in a referenced set, per packet; loads time those from 10k
+	LoadRounds     int        // control plane: rounds of each set load
+	XdpFilterAddrs int        // control plane: addresses added with xdp-filter ip
 }
 
 var (

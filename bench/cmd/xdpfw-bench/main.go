@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/xdpfw/xdpfw/bench/e2e"
 	"github.com/xdpfw/xdpfw/bench/workload"
 )
 
@@ -31,10 +32,17 @@ func main() {
 	profWarm := flag.String("profile-warm", "", "instead of measuring, run the shared denylist's frames through this program (xdpfw or xdp-filter) "+
 		"as the repeat method does while perf samples its CPU, and print where its time goes")
 	profSecs := flag.Float64("profile-seconds", 10, "how long -profile or -profile-warm runs")
+	generator := flag.String("generator", "auto", "how the end-to-end generator sends: live (live-frames test runs), "+
+		"loop (frames circulating in a veth pair, for kernels that refuse live frames) or auto (live where the kernel allows it)")
 	flag.Parse()
 	cfg := full
 	if *quickRun {
 		cfg = quick
+	}
+	var err error
+	if cfg.Generator, err = e2e.ParseSource(*generator); err != nil {
+		fmt.Fprintln(os.Stderr, "xdpfw-bench:", err)
+		os.Exit(2)
 	}
 	if *prof != "" {
 		if err := profile(cfg, *prof, *profSecs, 20, os.Stdout); err != nil {

@@ -1,10 +1,20 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * Traffic generator for xdpfw-bench's end-to-end runs. It is never
- * attached: BPF_PROG_TEST_RUN runs it in live-frames mode on a template
- * frame, and each run rewrites the source address and the ports so that
- * one template becomes many flows, then sends the frame with XDP_TX out of
- * the veth named as the ingress interface, to its peer (the receiver).
+ * Traffic generator for xdpfw-bench's end-to-end runs. Each frame it
+ * sends has its source address and ports rewritten, so that one template
+ * becomes many flows. Two ways to send:
+ *
+ * - xdpfw_bench_gen is never attached: BPF_PROG_TEST_RUN runs it in
+ *   live-frames mode on a template frame and it sends the frame with
+ *   XDP_TX out of the veth named as the ingress interface, to its peer
+ *   (the receiver).
+ * - Where the kernel refuses live-frames runs (some builds answer EPERM),
+ *   frames circulate instead: xdpfw_bench_loop, attached to one end of a
+ *   veth pair of its own, broadcasts each frame it receives through
+ *   loop_out: entry 0 is the pair's other end, so a copy comes round
+ *   again, and the other entries are the veth to the receiver, each
+ *   running xdpfw_bench_emit on its own copy, which rewrites it into a new
+ *   flow. A few frames put into the pair keep it going until stop is set.
  *
  * Only what a receiver checks before its verdict is kept valid: the IPv4
  * header checksum (the kernel's IP input verifies it before iptables sees
@@ -29,9 +39,22 @@ const volatile __u16 src_count = 1;
 const volatile __u16 dport_base = 0;
 const volatile __u16 dport_count = 1;
 
-/* Frames generated so far. The test run executes on one CPU at a time, so
- * a plain increment is enough. */
+/* Frames generated so far. The test run executes on one CPU at a time,
+ * and so does the loop (one veth's NAPI), so a plain increment is enough. */
 __u64 seq = 0;
+
+/* Set by the control plane to end a loop: frames coming round are dropped. */
+__u32 stop = 0;
+
+/* The loop's broadcast targets: the loop's other end first, then one
+ * entry per copy sent to the receiver a round (the control plane fills
+ * as many as it wants copies). */
+struct {
+	__uint(type, BPF_MAP_TYPE_DEVMAP);
+	__uint(max_entries, 16);
+	__type(key, __u32);
+	__type(value, struct bpf_devmap_val);
+} loop_out SEC(".maps");
 
 /* csum_replace2 updates an Internet checksum for one 16-bit word changed
  * from old to new (RFC 1624, eqn. 3). */
@@ -56,8 +79,8 @@ static __always_inline int set_ports(void *l4, void *end, __u64 n)
 	return 0;
 }
 
-SEC("xdp")
-int xdpfw_bench_gen(struct xdp_md *ctx)
+/* rewrite makes the frame a new flow; non-zero if it is too short. */
+static __always_inline int rewrite(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
@@ -66,26 +89,47 @@ int xdpfw_bench_gen(struct xdp_md *ctx)
 	__u16 host = src_base + (__u16)(n % src_count);
 
 	if ((void *)(eth + 1) > end)
-		return XDP_ABORTED;
+		return -1;
 	if (eth->h_proto == bpf_htons(ETH_P_IP)) {
 		struct iphdr *ip = (void *)(eth + 1);
 		__u16 *lo;
 
 		if ((void *)(ip + 1) > end)
-			return XDP_ABORTED;
+			return -1;
 		lo = (__u16 *)&ip->saddr + 1;
 		csum_replace2(&ip->check, *lo, bpf_htons(host));
 		*lo = bpf_htons(host);
 		if (set_ports(ip + 1, end, n))
-			return XDP_ABORTED;
+			return -1;
 	} else if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
 		struct ipv6hdr *ip6 = (void *)(eth + 1);
 
 		if ((void *)(ip6 + 1) > end)
-			return XDP_ABORTED;
+			return -1;
 		ip6->saddr.in6_u.u6_addr16[7] = bpf_htons(host);
 		if (set_ports(ip6 + 1, end, n))
-			return XDP_ABORTED;
+			return -1;
 	}
-	return XDP_TX;
+	return 0;
+}
+
+SEC("xdp")
+int xdpfw_bench_gen(struct xdp_md *ctx)
+{
+	return rewrite(ctx) ? XDP_ABORTED : XDP_TX;
+}
+
+SEC("xdp")
+int xdpfw_bench_loop(struct xdp_md *ctx)
+{
+	if (stop)
+		return XDP_DROP;
+	return bpf_redirect_map(&loop_out, 0, BPF_F_BROADCAST);
+}
+
+/* Run by the devmap on each copy bound for the receiver: XDP_PASS sends it. */
+SEC("xdp/devmap")
+int xdpfw_bench_emit(struct xdp_md *ctx)
+{
+	return rewrite(ctx) ? XDP_ABORTED : XDP_PASS;
 }
