@@ -101,8 +101,8 @@ nanoseconds (age_ns, left_ns).`,
 				tw := newTable(c)
 				fmt.Fprintln(tw, "PROTO\tLOCAL\tREMOTE\tKIND\tSTATE\tAGE\tLEFT")
 				for _, fl := range flows {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", fl.Proto, endpoint(fl.Local, fl.LocalPort, fl.Kind),
-						endpoint(fl.Remote, fl.RemotePort, fl.Kind), fl.Kind, fl.State, roundDuration(fl.Age), roundDuration(fl.Left))
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", fl.Proto, endpoint(fl.Local, fl.LocalPort, fl.Kind, true),
+						endpoint(fl.Remote, fl.RemotePort, fl.Kind, false), fl.Kind, fl.State, roundDuration(fl.Age), roundDuration(fl.Left))
 				}
 				tw.Flush()
 			})
@@ -110,10 +110,11 @@ nanoseconds (age_ns, left_ns).`,
 	}
 }
 
-// endpoint is addr:port for flows with ports, addr alone for the others.
-func endpoint(a netip.Addr, port uint16, kind string) string {
-	switch kind {
-	case "tcp", "udp", "echo":
+// endpoint is addr:port for flows with ports, addr alone for the others;
+// an echo flow's identifier is shown as its local port, its remote has
+// none.
+func endpoint(a netip.Addr, port uint16, kind string, local bool) string {
+	if kind == "tcp" || kind == "udp" || kind == "echo" && local {
 		return netip.AddrPortFrom(a, port).String()
 	}
 	return a.String()

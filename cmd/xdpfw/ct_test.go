@@ -149,3 +149,22 @@ func TestCTStatsIntervalFreesLock(t *testing.T) {
 	default:
 	}
 }
+
+// TestEndpointShowsPorts: ct list shows a port where the flow has one: an
+// echo flow's identifier on its local side only (its remote was shown
+// as addr:0).
+func TestEndpointShowsPorts(t *testing.T) {
+	a := netip.MustParseAddr("192.0.2.1")
+	for _, c := range []struct {
+		kind  string
+		local bool
+		want  string
+	}{
+		{"tcp", true, "192.0.2.1:7"}, {"tcp", false, "192.0.2.1:7"}, {"udp", false, "192.0.2.1:7"},
+		{"echo", true, "192.0.2.1:7"}, {"echo", false, "192.0.2.1"}, {"generic", true, "192.0.2.1"},
+	} {
+		if got := endpoint(a, 7, c.kind, c.local); got != c.want {
+			t.Errorf("endpoint(%s, local %v) = %q, want %q", c.kind, c.local, got, c.want)
+		}
+	}
+}
