@@ -197,14 +197,20 @@ static __always_inline __u64 ct_flow_timeout(const struct ct_val *v)
 	return ct_timeout(CT_TO_GENERIC);
 }
 
+/* Whether flow v has timed out at now. The difference is signed: another
+ * CPU may have stamped the flow later than now was read. */
+static __always_inline int ct_expired(const struct ct_val *v, __u64 now)
+{
+	return (__s64)(now - v->last_seen) > (__s64)ct_flow_timeout(v);
+}
+
 /* The live flow of key at *now (ct_clock_of), or NULL; a timed-out one is
- * removed. The difference is signed: another CPU may have stamped the
- * flow later than this packet's now. */
+ * removed. */
 static __always_inline struct ct_val *ct_lookup(const struct ct_key *key, __u64 *now)
 {
 	struct ct_val *v = bpf_map_lookup_elem(&ct, key);
 
-	if (v && (__s64)(ct_clock_of(now) - v->last_seen) > (__s64)ct_flow_timeout(v)) {
+	if (v && ct_expired(v, ct_clock_of(now))) {
 		bpf_map_delete_elem(&ct, key);
 		ct_count(CTS_EXPIRED);
 		return NULL;

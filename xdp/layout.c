@@ -60,4 +60,6 @@ struct go_layout {
 	struct ct_frag_key ct_frag_key;
 	struct ct_conf ct_conf;
 	struct ct_stats ct_stats;
+	enum ct_sweep_limits ct_sweep_limits;
+	struct ct_sweep_hdr ct_sweep_hdr;
 } go_layout;

@@ -955,13 +955,27 @@ enum ct_stat {
 	CTS_RELATED,
 	CTS_INVALID,
 	CTS_INSERTS,                        /* flows learned */
-	CTS_EXPIRED,                        /* removed when found timed out */
+	CTS_EXPIRED,                        /* removed timed out: found so, or swept */
 	CTS_EGRESS,                         /* packets the egress program saw */
 	NUM_CT_STATS,
 };
 
 struct ct_stats {
 	__u64 n[NUM_CT_STATS];
+};
+
+/*
+ * The sweep's frame (xdp/ctsweep.h): Go runs xdpfw_ct_sweep on it with
+ * BPF_PROG_TEST_RUN, the keys of flows it found timed out after the
+ * header; the program writes into removed how many it took out.
+ */
+enum ct_sweep_limits {
+	CT_SWEEP_KEYS = 64,                 /* keys a run: 2.6 KB, one buffer */
+};
+
+struct ct_sweep_hdr {
+	__u32 removed;                      /* written by the program */
+	__u32 nkeys;                        /* keys after the header */
 };
 
 struct trace {

@@ -16,6 +16,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 const volatile __u32 trace_enabled = 0;
 
 #include "conntrack.h"
+#include "ctsweep.h"
 
 /*
  * The arrays a packet reads are BPF_F_MMAPABLE for where that puts their
@@ -1368,6 +1369,14 @@ SEC("xdp.frags")
 int xdpfw_frags(struct xdp_md *ctx)
 {
 	return run(ctx, 1);
+}
+
+/* Never attached: Go runs it on the keys of flows it found timed out
+ * (ctsweep.h). */
+SEC("xdp")
+int xdpfw_ct_sweep(struct xdp_md *ctx)
+{
+	return ct_sweep(ctx);
 }
 
 /*

@@ -15,7 +15,7 @@ import (
 func ctCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "ct",
-		Usage: "the connection-tracking table: list flows, counters, flush",
+		Usage: "the connection-tracking table: list flows, counters, sweep, flush",
 		Description: `xdpfw learns flows from the packets this host sends (and forwards) on the
 interfaces it is attached to: attach puts a TC egress program beside the XDP
 one (tcx from Linux 6.6, a clsact filter before). A packet coming in is then
@@ -39,12 +39,20 @@ a record of its handshake only or of nothing answered (from the kernel's
 socket table, so a connection that only receives keeps receiving), as attach
 does for a table that is read; other older flows are learnt again from their
 next packet out. Flows time out as the ruleset's conntrack: section says
-(xdpfw ct stats shows the capacity and the timeouts in effect).
+(xdpfw ct stats shows the capacity and the timeouts in effect). A flow that
+has timed out is removed by its next packet, or by a sweep: xdpfw serve
+sweeps the table as often as its shortest timeout (at most every 30 s),
+and xdpfw ct sweep does it once. Unswept, a busy table fills with flows long
+timed out, and when full it makes room by the least recently seen, however
+long its timeout: an established connection idle longer than the table
+takes to fill (its capacity over the new flows a second: 44 minutes at 100
+a second) is forgotten, and its peer's next packet is new or invalid.
 
   xdpfw ct list --proto tcp --port 443
   xdpfw ct stats --json
+  xdpfw ct sweep
   xdpfw ct flush`,
-		Subcommands: []*cli.Command{ctListCommand(), ctStatsCommand(), ctFlushCommand()},
+		Subcommands: []*cli.Command{ctListCommand(), ctStatsCommand(), ctSweepCommand(), ctFlushCommand()},
 	}
 }
 
@@ -67,7 +75,8 @@ generic: addresses only), its state (for TCP syn-sent, syn-recv, established,
 closing or close; for the others replied once a packet came back, else
 unreplied), how long since a packet of it was seen either way, and how
 long it has left before it times out unless another is (0s: timed out,
-removed by its next packet or by the table filling).
+removed by its next packet, by a sweep (serve's, or ct sweep) or by the
+table filling).
 
 Filters combine (all must hold): --proto tcp, udp, icmp, icmpv6 or a
 number; --addr an address or prefix, local or remote; --port a local or
@@ -132,7 +141,7 @@ func ctStatsCommand() *cli.Command {
 		Name:  "stats",
 		Usage: "show the table's size and counters, and the timeouts in effect",
 		Description: `entries: flows in the table now, of capacity. inserts: flows learned since
-the state was made; expired: removed when found timed out; flushed: removed
+the state was made; expired: removed timed out, by a packet or a sweep; flushed: removed
 by xdpfw ct flush; evictions: dropped by the full table to make room for a
 new flow (inserts - expired - flushed - entries). egress packets: what the
 egress program saw. Then the packets coming in placed in each state (new,
@@ -201,6 +210,36 @@ packets and packets per state (--json: "per_second").`,
 					fmt.Fprintf(tw, "%s\t%d\n", name, st.Timeouts[name])
 				}
 				tw.Flush()
+			})
+		},
+	}
+}
+
+func ctSweepCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "sweep",
+		Usage: "remove the flows that have timed out",
+		Description: `Reads the flow table and removes every flow whose last packet is older
+than its timeout, as its own next packet would; each is looked up again
+just before, so one a packet refreshed meanwhile stays. xdpfw serve does
+this as often as the shortest timeout in effect (at most every 30 s);
+without serve, run it from a timer (a systemd timer or cron, every minute
+or so) on a host whose table fills. Prints how many flows were removed, of
+how many read (--json: {"flows": N, "removed": N}); ct stats counts them
+as expired.`,
+		Flags: []cli.Flag{jsonFlag()},
+		Action: func(c *cli.Context) error {
+			if err := noArgs(c, "ct sweep"); err != nil {
+				return err
+			}
+			return withState(c, func(s *loader.State) error {
+				res, err := s.SweepConntrack()
+				if err != nil {
+					return err
+				}
+				return printReport(c, res, func() {
+					fmt.Fprintf(c.App.Writer, "removed %s timed out, of %d\n", count(res.Removed, "flow"), res.Flows)
+				})
 			})
 		},
 	}

@@ -68,6 +68,11 @@ to SIZE when that is more (save writes a set of a few million elements
 past 64 MiB). A set's file: holding 0.0.0.0/0 or ::/0 is refused
 unless --allow-default-route.
 
+It sweeps the conntrack table as xdpfw ct sweep does, a second after it
+starts and then as often as the shortest timeout in effect (10 s with
+the defaults, at most every 30 s), so the table holds only flows still
+live; a sweep that fails is logged (at most once every 10 s).
+
 With --metrics-listen ADDR (e.g. :9100, or 127.0.0.1:0 for any port) it
 serves Prometheus metrics at http://ADDR/metrics, read from the maps at
 each scrape: xdpfw_rule_packets_total and xdpfw_rule_bytes_total (labels

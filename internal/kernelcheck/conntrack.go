@@ -25,11 +25,19 @@ rules:
   - {ct-state: "established,related", action: pass}
 `
 
+// shortUDPTimeouts, added to hostFirewall, times UDP flows out after a
+// second, for the sweep.
+const shortUDPTimeouts = `conntrack:
+  timeouts: {udp: 1s, udp-replied: 1s}
+`
+
 // checkConntrack: on this kernel, the egress learner is on the attached
 // veth by the hook the kernel has (clsact before 6.6, tcx after), and a
 // host with policy drop gets the reply to a datagram it sent, while the
 // same datagram from another port is dropped. The veth's own address
-// sends; its peer answers with frames written on it.
+// sends; its peer answers with frames written on it. Then, under
+// timeouts of a second, ct sweep removes the flow once idle: the sweep
+// program loads and runs on this kernel.
 func checkConntrack(r *runner, x *xdpfw, p pair) {
 	r.check("conntrack", func() (string, error) {
 		hook, err := egressHook(x, p.dev)
@@ -85,7 +93,20 @@ func checkConntrack(r *runner, x *xdpfw, p pair) {
 		if len(flows) != 1 || flows[0].Remote != remote || flows[0].RemotePort != 5000 {
 			return "", fmt.Errorf("ct list shows %+v, want the one flow to %s:5000", flows, remote)
 		}
-		return fmt.Sprintf("egress learner on %s; the reply passed, the unsolicited datagrams dropped", hook), nil
+		// The sweep program runs on this kernel: under timeouts of a
+		// second the flow, idle since, is swept.
+		if _, err := x.run("apply", "-f", writeTemp("hostfw-short.yaml", hostFirewall+shortUDPTimeouts)); err != nil {
+			return "", err
+		}
+		time.Sleep(1500 * time.Millisecond)
+		var swept loader.SweepResult
+		if err := x.runJSON(&swept, "ct", "sweep"); err != nil {
+			return "", err
+		}
+		if swept.Removed < 1 {
+			return "", fmt.Errorf("ct sweep removed %+v, want the flow idle past its 1s timeout", swept)
+		}
+		return fmt.Sprintf("egress learner on %s; the reply passed, the unsolicited datagrams dropped; the idle flow swept", hook), nil
 	})
 }
 

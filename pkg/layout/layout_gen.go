@@ -503,3 +503,15 @@ type CtStats struct {
 	_ structs.HostLayout
 	N [8]uint64
 }
+
+// enum ct_sweep_limits
+const (
+	CtSweepKeys = 64
+)
+
+// struct ct_sweep_hdr
+type CtSweepHdr struct {
+	_       structs.HostLayout
+	Removed uint32
+	Nkeys   uint32
+}

@@ -209,8 +209,8 @@ type CTStats struct {
 	// Idle: the table is the small one of a ruleset that reads no
 	// connection state and sets no max-flows (rules.Ruleset.CTFlows).
 	Idle bool `json:"idle"`
-	// Inserts are flows learned, Expired those removed when found timed
-	// out, Flushed those ct flush removed, and Evictions those the full
+	// Inserts are flows learned, Expired those removed timed out (by a
+	// packet or a sweep), Flushed those ct flush removed, and Evictions those the full
 	// table dropped to make room, a resize's smaller table too (what is
 	// left: inserts + placed - expired - flushed - entries, never below
 	// 0, placed counting the flows xdpfw put in itself, net of those it

@@ -21,19 +21,7 @@ import (
 // flushed counter keeping evictions at zero: without it they would be
 // every flow flushed.
 func TestConntrackTable(t *testing.T) {
-	s := openLive(t)
-	// A ruleset that reads connection state, so the table is whole: an
-	// idle one would keep only the last thousand of these. Applied from
-	// a namespace of its own, so the resize finds no TCP connection of
-	// this machine's to put in the table (ctseed.go).
-	inThrowawayNetns(t, func() error {
-		_, err := s.Apply(&rules.Ruleset{Policy: rules.Drop})
-		return err
-	})
-	now, err := ctClock()
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, now := openWholeTable(t)
 	const n = 5000
 	for i := range n {
 		k := xdpfwCtKey{Family: 4, Proto: 17, Lport: uint16(10000 + i%50000), Rport: 53}
@@ -86,6 +74,25 @@ func TestConntrackTable(t *testing.T) {
 	if err != nil || st.Entries != 0 || st.Flushed != n || st.Evictions != 0 {
 		t.Errorf("stats after flush %+v (%v), want empty, %d flushed", st, err, n)
 	}
+}
+
+// openWholeTable opens a live state whose ruleset reads connection
+// state, so its table is whole (an idle one keeps only the last
+// thousand flows), and reads the conntrack clock. The ruleset is applied
+// from a namespace of its own, so the resize finds no TCP connection of
+// this machine's to put in the table (ctseed.go).
+func openWholeTable(t *testing.T) (*State, time.Duration) {
+	t.Helper()
+	s := openLive(t)
+	inThrowawayNetns(t, func() error {
+		_, err := s.Apply(&rules.Ruleset{Policy: rules.Drop})
+		return err
+	})
+	now, err := ctClock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, now
 }
 
 // TestFlowOfTCPStates: ct list names each TCP state and gives it the time

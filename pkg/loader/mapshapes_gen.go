@@ -50,4 +50,4 @@ var objectMaps = map[string]mapShape{
 
 // objectPrograms are the names the kernel gives the object's programs (their
 // first 15 bytes).
-var objectPrograms = []string{"xdpfw", "xdpfw_egress", "xdpfw_frags"}
+var objectPrograms = []string{"xdpfw", "xdpfw_ct_sweep", "xdpfw_egress", "xdpfw_frags"}

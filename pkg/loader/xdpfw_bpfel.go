@@ -281,53 +281,54 @@ type xdpfwXdpMd struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	xdpfwMapActive       = "active"
-	xdpfwMapAddr4Host    = "addr4_host"
-	xdpfwMapAddr4Lpm     = "addr4_lpm"
-	xdpfwMapAddr6Host    = "addr6_host"
-	xdpfwMapAddr6Lpm     = "addr6_lpm"
-	xdpfwMapAtomScratch  = "atom_scratch"
-	xdpfwMapCaptureConf  = "capture_conf"
-	xdpfwMapCaptureRing  = "capture_ring"
-	xdpfwMapCaptureStats = "capture_stats"
-	xdpfwMapCt           = "ct"
-	xdpfwMapCtClock      = "ct_clock"
-	xdpfwMapCtConf       = "ct_conf"
-	xdpfwMapCtFrags      = "ct_frags"
-	xdpfwMapCtQuote      = "ct_quote"
-	xdpfwMapCtStats      = "ct_stats"
-	xdpfwMapGenConf      = "gen_conf"
-	xdpfwMapIfaceAtoms   = "iface_atoms"
-	xdpfwMapIfaceStats   = "iface_stats"
-	xdpfwMapIfaces       = "ifaces"
-	xdpfwMapLogRing      = "log_ring"
-	xdpfwMapLogStats     = "log_stats"
-	xdpfwMapMeta         = "meta"
-	xdpfwMapRankStats    = "rank_stats"
-	xdpfwMapRanks        = "ranks"
-	xdpfwMapRuleDefs     = "rule_defs"
-	xdpfwMapRuleDefsLong = "rule_defs_long"
-	xdpfwMapRuleStats    = "rule_stats"
-	xdpfwMapScratch      = "scratch"
-	xdpfwMapSet4Bkt      = "set4_bkt"
-	xdpfwMapSet4Host     = "set4_host"
-	xdpfwMapSet4Lpm      = "set4_lpm"
-	xdpfwMapSet6Bkt      = "set6_bkt"
-	xdpfwMapSet6Host     = "set6_host"
-	xdpfwMapSet6Lpm      = "set6_lpm"
-	xdpfwMapSetDefs      = "set_defs"
-	xdpfwMapTrace        = "trace"
-	xdpfwMapValueAtoms   = "value_atoms"
-	xdpfwMapVectors      = "vectors"
-	xdpfwMapVerdictStats = "verdict_stats"
-	xdpfwProgXdpfw       = "xdpfw"
-	xdpfwProgXdpfwEgress = "xdpfw_egress"
-	xdpfwProgXdpfwFrags  = "xdpfw_frags"
-	xdpfwVarAddr4Bits    = "addr4_bits"
-	xdpfwVarAddr6Bits    = "addr6_bits"
-	xdpfwVarChunksPerGen = "chunks_per_gen"
-	xdpfwVarTraceEnabled = "trace_enabled"
-	xdpfwVarVecWords     = "vec_words"
+	xdpfwMapActive        = "active"
+	xdpfwMapAddr4Host     = "addr4_host"
+	xdpfwMapAddr4Lpm      = "addr4_lpm"
+	xdpfwMapAddr6Host     = "addr6_host"
+	xdpfwMapAddr6Lpm      = "addr6_lpm"
+	xdpfwMapAtomScratch   = "atom_scratch"
+	xdpfwMapCaptureConf   = "capture_conf"
+	xdpfwMapCaptureRing   = "capture_ring"
+	xdpfwMapCaptureStats  = "capture_stats"
+	xdpfwMapCt            = "ct"
+	xdpfwMapCtClock       = "ct_clock"
+	xdpfwMapCtConf        = "ct_conf"
+	xdpfwMapCtFrags       = "ct_frags"
+	xdpfwMapCtQuote       = "ct_quote"
+	xdpfwMapCtStats       = "ct_stats"
+	xdpfwMapGenConf       = "gen_conf"
+	xdpfwMapIfaceAtoms    = "iface_atoms"
+	xdpfwMapIfaceStats    = "iface_stats"
+	xdpfwMapIfaces        = "ifaces"
+	xdpfwMapLogRing       = "log_ring"
+	xdpfwMapLogStats      = "log_stats"
+	xdpfwMapMeta          = "meta"
+	xdpfwMapRankStats     = "rank_stats"
+	xdpfwMapRanks         = "ranks"
+	xdpfwMapRuleDefs      = "rule_defs"
+	xdpfwMapRuleDefsLong  = "rule_defs_long"
+	xdpfwMapRuleStats     = "rule_stats"
+	xdpfwMapScratch       = "scratch"
+	xdpfwMapSet4Bkt       = "set4_bkt"
+	xdpfwMapSet4Host      = "set4_host"
+	xdpfwMapSet4Lpm       = "set4_lpm"
+	xdpfwMapSet6Bkt       = "set6_bkt"
+	xdpfwMapSet6Host      = "set6_host"
+	xdpfwMapSet6Lpm       = "set6_lpm"
+	xdpfwMapSetDefs       = "set_defs"
+	xdpfwMapTrace         = "trace"
+	xdpfwMapValueAtoms    = "value_atoms"
+	xdpfwMapVectors       = "vectors"
+	xdpfwMapVerdictStats  = "verdict_stats"
+	xdpfwProgXdpfw        = "xdpfw"
+	xdpfwProgXdpfwCtSweep = "xdpfw_ct_sweep"
+	xdpfwProgXdpfwEgress  = "xdpfw_egress"
+	xdpfwProgXdpfwFrags   = "xdpfw_frags"
+	xdpfwVarAddr4Bits     = "addr4_bits"
+	xdpfwVarAddr6Bits     = "addr6_bits"
+	xdpfwVarChunksPerGen  = "chunks_per_gen"
+	xdpfwVarTraceEnabled  = "trace_enabled"
+	xdpfwVarVecWords      = "vec_words"
 )
 
 // loadXdpfw returns the embedded CollectionSpec for xdpfw.
@@ -372,9 +373,10 @@ type xdpfwSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type xdpfwProgramSpecs struct {
-	Xdpfw       *ebpf.ProgramSpec `ebpf:"xdpfw"`
-	XdpfwEgress *ebpf.ProgramSpec `ebpf:"xdpfw_egress"`
-	XdpfwFrags  *ebpf.ProgramSpec `ebpf:"xdpfw_frags"`
+	Xdpfw        *ebpf.ProgramSpec `ebpf:"xdpfw"`
+	XdpfwCtSweep *ebpf.ProgramSpec `ebpf:"xdpfw_ct_sweep"`
+	XdpfwEgress  *ebpf.ProgramSpec `ebpf:"xdpfw_egress"`
+	XdpfwFrags   *ebpf.ProgramSpec `ebpf:"xdpfw_frags"`
 }
 
 // xdpfwMapSpecs contains maps before they are loaded into the kernel.
@@ -553,14 +555,16 @@ type xdpfwVariables struct {
 //
 // It can be passed to loadXdpfwObjects or ebpf.CollectionSpec.LoadAndAssign.
 type xdpfwPrograms struct {
-	Xdpfw       *ebpf.Program `ebpf:"xdpfw"`
-	XdpfwEgress *ebpf.Program `ebpf:"xdpfw_egress"`
-	XdpfwFrags  *ebpf.Program `ebpf:"xdpfw_frags"`
+	Xdpfw        *ebpf.Program `ebpf:"xdpfw"`
+	XdpfwCtSweep *ebpf.Program `ebpf:"xdpfw_ct_sweep"`
+	XdpfwEgress  *ebpf.Program `ebpf:"xdpfw_egress"`
+	XdpfwFrags   *ebpf.Program `ebpf:"xdpfw_frags"`
 }
 
 func (p *xdpfwPrograms) Close() error {
 	return _XdpfwClose(
 		p.Xdpfw,
+		p.XdpfwCtSweep,
 		p.XdpfwEgress,
 		p.XdpfwFrags,
 	)

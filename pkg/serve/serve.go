@@ -47,7 +47,8 @@ type Config struct {
 const logEvery = 10 * time.Second
 
 // Run applies the config file and keeps it applied until ctx ends or the
-// process gets SIGTERM or SIGINT; SIGHUP re-applies the file, and so
+// process gets SIGTERM or SIGINT, sweeping the conntrack table's
+// timed-out flows meanwhile (sweepConntrack); SIGHUP re-applies the file, and so
 // does a retry every retryEvery while the last attempt failed, the
 // close of the file by a writer the last attempt waited out
 // (writerDone), and a change of a set file it names, once quiet for
@@ -118,6 +119,7 @@ func Run(ctx context.Context, cfg Config) error {
 	r.reload("start", true)
 	notify(log, "READY=1")
 	go logFrames(cfg.PinDir, log, stop)
+	go sweepConntrack(ctx, cfg.PinDir, log)
 
 	retry := time.NewTicker(retryEvery)
 	defer retry.Stop()
