@@ -119,10 +119,42 @@ int xdpfw_bench_gen(struct xdp_md *ctx)
 	return rewrite(ctx) ? XDP_ABORTED : XDP_TX;
 }
 
+/* is_template: a TCP or UDP frame over IPv4 or IPv6, as the templates
+ * are. The kernel sends frames of its own out of the loop's veths when
+ * they come up (IPv6 duplicate address detection, router solicitations,
+ * MLD reports); let into the loop, they went round with the templates and
+ * reached the receiver with "ports" written into their ICMPv6 headers. */
+static __always_inline int is_template(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	__u8 proto;
+
+	if ((void *)(eth + 1) > end)
+		return 0;
+	if (eth->h_proto == bpf_htons(ETH_P_IP)) {
+		struct iphdr *ip = (void *)(eth + 1);
+
+		if ((void *)(ip + 1) > end)
+			return 0;
+		proto = ip->protocol;
+	} else if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr *ip6 = (void *)(eth + 1);
+
+		if ((void *)(ip6 + 1) > end)
+			return 0;
+		proto = ip6->nexthdr;
+	} else {
+		return 0;
+	}
+	return proto == IPPROTO_TCP || proto == IPPROTO_UDP;
+}
+
 SEC("xdp")
 int xdpfw_bench_loop(struct xdp_md *ctx)
 {
-	if (stop)
+	if (stop || !is_template(ctx))
 		return XDP_DROP;
 	return bpf_redirect_map(&loop_out, 0, BPF_F_BROADCAST);
 }
