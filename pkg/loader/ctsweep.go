@@ -55,12 +55,41 @@ func (s *State) SweepConntrack() (SweepResult, error) {
 		if err != nil {
 			return err
 		}
-		var due []xdpfwCtKey
+		// Swept as found, a program run per CtSweepKeys flows, so
+		// memory stays a batch's whatever the table holds: a deletion
+		// behind the batch cursor (a bucket index) moves nothing ahead.
+		var (
+			due  []xdpfwCtKey
+			prog *ebpf.Program
+		)
+		defer func() {
+			if prog != nil {
+				prog.Close()
+			}
+		}()
+		sweep := func() error {
+			if prog == nil {
+				p, err := loadSweep(t.m)
+				if err != nil {
+					return err
+				}
+				prog = p
+			}
+			removed, err := runSweep(prog, due)
+			res.Removed += removed
+			due = due[:0]
+			return err
+		}
 		err = forEachBatch(t.m.Ct, 4096, func(keys []xdpfwCtKey, vals []xdpfwCtVal) error {
 			res.Flows += len(keys)
 			for i := range keys {
-				if now-time.Duration(vals[i].LastSeen) > flowTimeoutOf(&vals[i], ct) {
-					due = append(due, keys[i])
+				if now-time.Duration(vals[i].LastSeen) <= flowTimeoutOf(&vals[i], ct) {
+					continue
+				}
+				if due = append(due, keys[i]); len(due) == layout.CtSweepKeys {
+					if err := sweep(); err != nil {
+						return err
+					}
 				}
 			}
 			return nil
@@ -68,21 +97,7 @@ func (s *State) SweepConntrack() (SweepResult, error) {
 		if err != nil || len(due) == 0 {
 			return err
 		}
-		prog, err := loadSweep(t.m)
-		if err != nil {
-			return err
-		}
-		defer prog.Close()
-		for len(due) > 0 {
-			n := min(len(due), layout.CtSweepKeys)
-			removed, err := runSweep(prog, due[:n])
-			res.Removed += removed
-			if err != nil {
-				return err
-			}
-			due = due[n:]
-		}
-		return nil
+		return sweep()
 	})
 	if err != nil {
 		return res, fmt.Errorf("sweep the conntrack table: %w", err)

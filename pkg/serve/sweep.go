@@ -10,9 +10,11 @@ import (
 
 // sweepConntrack removes the conntrack table's timed-out flows
 // (loader.SweepConntrack, which says why) as often as the state's
-// shortest timeout asks (loader.SweepPeriod), until ctx ends.
-// Each sweep opens the state for itself, waiting its turn at the lock as
-// a command does; with no state yet it waits for one, quietly.
+// shortest timeout asks (loader.SweepPeriod), or less often where the
+// table is so large that that would cost more than about 1% of a CPU,
+// until ctx ends. Each sweep opens the state for itself, waiting its
+// turn at the lock as a command does; with no state yet it waits for
+// one, quietly.
 func sweepConntrack(ctx context.Context, dir string, log *logger) {
 	// The first soon: a state serve finds from before may be full of
 	// flows timed out while nothing swept.
@@ -23,10 +25,13 @@ func sweepConntrack(ctx context.Context, dir string, log *logger) {
 			return
 		case <-time.After(wait):
 		}
-		res, err := sweepOnce(ctx, dir)
+		res, took, err := sweepOnce(ctx, dir)
 		switch {
 		case err == nil:
-			wait = res.Next
+			// A sweep reads the whole table (about 70 ms for 130,000
+			// flows): a large one is swept less often, so sweeping
+			// takes at most about 1% of a CPU.
+			wait = max(res.Next, sweepShare*took)
 		case errors.Is(err, loader.ErrNotAttached), ctx.Err() != nil:
 			wait = loader.SweepMax
 		default:
@@ -36,11 +41,19 @@ func sweepConntrack(ctx context.Context, dir string, log *logger) {
 	}
 }
 
-func sweepOnce(ctx context.Context, dir string) (loader.SweepResult, error) {
+// sweepShare: the wait after a sweep is at least this many times what
+// the sweep took.
+const sweepShare = 100
+
+// sweepOnce opens the state and sweeps it, and says how long the sweep
+// took once it had the state (not its wait for the lock).
+func sweepOnce(ctx context.Context, dir string) (loader.SweepResult, time.Duration, error) {
 	s, err := loader.OpenContext(ctx, dir)
 	if err != nil {
-		return loader.SweepResult{}, err
+		return loader.SweepResult{}, 0, err
 	}
 	defer s.Close()
-	return s.SweepConntrack()
+	start := time.Now()
+	res, err := s.SweepConntrack()
+	return res, time.Since(start), err
 }
