@@ -141,14 +141,15 @@ func ctStatsCommand() *cli.Command {
 		Name:  "stats",
 		Usage: "show the table's size and counters, and the timeouts in effect",
 		Description: `entries: flows in the table now, of capacity. inserts: flows learned since
-the state was made; expired: removed timed out, by a packet or a sweep; flushed: removed
-by xdpfw ct flush; evictions: dropped by the full table to make room for a
-new flow (inserts - expired - flushed - entries). egress packets: what the
-egress program saw. Then the packets coming in placed in each state (new,
-established, related, invalid, untracked: not IP, or ICMPv6 neighbour
-discovery or multicast listener (MLD) messages), counted only while some
-rule has a --ct-state condition, and each timeout in effect, in seconds
-(the ruleset's conntrack: section, else the default).
+the state was made; expired: removed timed out, by a packet or a sweep;
+flushed: removed by xdpfw ct flush; evictions: dropped by the full table
+to make room for a new flow (inserts - expired - flushed - entries).
+egress packets: what the egress program saw. Then the packets coming in
+placed in each state (new, established, related, invalid, untracked: not
+IP, or ICMPv6 neighbour discovery or multicast listener (MLD) messages),
+counted only while some rule has a --ct-state condition, and each timeout
+in effect, in seconds (the ruleset's conntrack: section, else the
+default).
 
 With --interval D (1s, 500ms), it reads the counters twice, D apart, and
 adds what happened per second in between: inserts, evictions, egress
