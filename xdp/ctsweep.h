@@ -76,7 +76,10 @@ static __always_inline int ct_sweep(struct xdp_md *ctx)
 		return XDP_ABORTED;
 	h->removed = w.removed;
 	s = bpf_map_lookup_elem(&ct_stats, &zero);
-	if (s && w.removed)
+	/* Added even when 0: a branch on the count made the verifier track
+	 * it exactly, and walk the callback once per value it could reach
+	 * (64,000 instructions processed on 6.18 where 1,600 do). */
+	if (s)
 		s->n[CTS_EXPIRED] += w.removed;
 	return XDP_PASS;
 }
