@@ -25,12 +25,16 @@ type SweepResult struct {
 const SweepMax = 30 * time.Second
 
 // SweepPeriod is how often to sweep under the timeouts ct: as often as
-// its shortest timeout, so no flow outlives its timeout by more than
-// that, from a second to SweepMax. Each sweep reads the whole table.
+// its shortest timeout of a flow, so no flow outlives its timeout by more
+// than that, from a second to SweepMax. Each sweep reads the whole table.
+// The fragment timeout is no flow's: the sweep leaves the fragment
+// records (each holds its own expiry, and a full table drops the oldest).
 func SweepPeriod(ct rules.Conntrack) time.Duration {
 	p := SweepMax
 	for i := range ct.Timeouts {
-		p = min(p, ct.Timeout(i))
+		if i != layout.CtToFragment {
+			p = min(p, ct.Timeout(i))
+		}
 	}
 	return max(p, time.Second)
 }

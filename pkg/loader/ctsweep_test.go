@@ -104,6 +104,10 @@ func TestSweepPeriod(t *testing.T) {
 	if got := SweepPeriod(ct); got != SweepMax {
 		t.Errorf("all an hour: %v, want %v", got, SweepMax)
 	}
+	ct.Timeouts[layout.CtToFragment] = 1
+	if got := SweepPeriod(ct); got != SweepMax {
+		t.Errorf("all an hour, fragments 1s: %v, want %v (fragment records are not swept)", got, SweepMax)
+	}
 	ct.Timeouts[layout.CtToUdp] = 1
 	if got := SweepPeriod(ct); got != time.Second {
 		t.Errorf("udp 1s: %v, want 1s", got)
