@@ -41,8 +41,9 @@ does for a table that is read; other older flows are learnt again from their
 next packet out. Flows time out as the ruleset's conntrack: section says
 (xdpfw ct stats shows the capacity and the timeouts in effect). A flow that
 has timed out is removed by its next packet, or by a sweep: xdpfw serve
-sweeps the table as often as its shortest timeout (at most every 30 s),
-and xdpfw ct sweep does it once. Unswept, a busy table fills with flows long
+sweeps the table as often as its shortest timeout (at most every 30 s; a
+table too large to sweep in 1% of that, less often), and xdpfw ct sweep
+does it once. Unswept, a busy table fills with flows long
 timed out, and when full it makes room by the least recently seen, however
 long its timeout: an established connection idle longer than the table
 takes to fill (its capacity over the new flows a second: 44 minutes at 100
@@ -223,11 +224,11 @@ func ctSweepCommand() *cli.Command {
 		Description: `Reads the flow table and removes every flow whose last packet is older
 than its timeout, as its own next packet would; each is looked up again
 just before, so one a packet refreshed meanwhile stays. xdpfw serve does
-this as often as the shortest timeout in effect (at most every 30 s);
-without serve, run it from a timer (a systemd timer or cron, every minute
-or so) on a host whose table fills. Prints how many flows were removed, of
-how many read (--json: {"flows": N, "removed": N}); ct stats counts them
-as expired.`,
+this as often as the shortest timeout in effect (at most every 30 s; a
+table too large to sweep in 1% of that, less often); without serve, run
+it from a timer (a systemd timer or cron, every minute or so) on a host
+whose table fills. Prints how many flows were removed, of how many read
+(--json: {"flows": N, "removed": N}); ct stats counts them as expired.`,
 		Flags: []cli.Flag{jsonFlag()},
 		Action: func(c *cli.Context) error {
 			if err := noArgs(c, "ct sweep"); err != nil {

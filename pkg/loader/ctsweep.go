@@ -21,7 +21,8 @@ type SweepResult struct {
 	Next time.Duration `json:"-"`
 }
 
-// SweepMax is the longest a sweeper (serve) waits between sweeps.
+// SweepMax is the longest a sweeper (serve) waits between sweeps of a
+// table it sweeps in 1% of that; a larger one it sweeps less often.
 const SweepMax = 30 * time.Second
 
 // SweepPeriod is how often to sweep under the timeouts ct: as often as
