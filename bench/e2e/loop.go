@@ -114,6 +114,7 @@ func (b *Bench) chooseSource(src Source) error {
 		if !refused || src == LiveFrames {
 			return err
 		}
+		b.LiveRefused = err
 	}
 	b.Looped = true
 	return b.loopRoute()

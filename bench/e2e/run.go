@@ -50,9 +50,11 @@ type Bench struct {
 	gen       *gen.Generator
 	templates [][]byte
 	Pinned    bool // generator and receiver on different CPUs
-	// Looped: the kernel refused live-frames test runs, so the frames
-	// circulate in a veth pair (loop.go) that sends copies to the receiver.
+	// Looped: the frames circulate in a veth pair (loop.go) that sends
+	// copies to the receiver, because the kernel refused live-frames test
+	// runs (LiveRefused, its answer) or the Loop source was asked for.
 	Looped        bool
+	LiveRefused   error
 	loopBackIndex int
 }
 

@@ -226,10 +226,14 @@ func lineTrip(pinned bool) string {
 // generatorMethod says how the generator sent the frames in this run.
 func generatorMethod(b *e2e.Bench) string {
 	if b.Looped {
+		why := "-generator loop asked for it"
+		if b.LiveRefused != nil {
+			why = fmt.Sprintf("this kernel refuses live-frames BPF_PROG_TEST_RUN (%v)", b.LiveRefused)
+		}
 		return fmt.Sprintf("A generator (bench/gen/c/gen.c) runs in one namespace, its frames circulating in a veth pair of their own "+
-			"(this kernel refuses live-frames BPF_PROG_TEST_RUN, or -generator loop asked for it): %d frames put into the pair go round "+
+			"(%s): %d frames put into the pair go round "+
 			"and round, and at each pass an XDP program on the pair broadcasts the frame through a devmap, back into the pair and "+
-			"%d times to the receiver's veth, where a devmap program rewrites each copy's source address and ports into a new flow", e2e.LoopFrames, e2e.LoopCopies)
+			"%d times to the receiver's veth, where a devmap program rewrites each copy's source address and ports into a new flow", why, e2e.LoopFrames, e2e.LoopCopies)
 	}
 	return fmt.Sprintf("A generator program (bench/gen/c/gen.c) runs with live-frames BPF_PROG_TEST_RUN "+
 		"(BPF_F_TEST_XDP_LIVE_FRAMES, %d frames per call) in one namespace: each run rewrites the template's source address "+
