@@ -101,6 +101,10 @@ func (b *Bench) floodLoop(secs float64) (uint64, time.Duration, error) {
 	return after - before, elapsed, nil
 }
 
+// ErrLiveRefused is NewBench's error when it was asked for live frames
+// and the kernel refuses them.
+var ErrLiveRefused = errors.New("this kernel refuses live-frames test runs")
+
 // chooseSource sets the loop up where src asks for it, or where it allows
 // either and the kernel refuses live-frames test runs (EPERM on some
 // builds; EINVAL before Linux 5.18 had them): one frame sent to the
@@ -111,8 +115,11 @@ func (b *Bench) chooseSource(src Source) error {
 			return b.gen.Send(b.templates[0], b.Lab.genIfindex, 1)
 		})
 		refused := errors.Is(err, unix.EPERM) || errors.Is(err, unix.EINVAL)
-		if !refused || src == LiveFrames {
+		if !refused {
 			return err
+		}
+		if src == LiveFrames {
+			return fmt.Errorf("%w (%v): -generator loop or auto sends without them", ErrLiveRefused, err)
 		}
 		b.LiveRefused = err
 	}

@@ -160,7 +160,7 @@ func endToEnd(cfg Config) (Section, []e2e.Rate, error) {
 		Title: "End to end: frames per second through a veth",
 		Method: fmt.Sprintf("%s (%d IPv4 and %d IPv6 sources, all source ports, %d destination ports; UDP and TCP templates taking turns) "+
 			"out of a veth, to its peer in a second namespace. %s "+
-			"GRO is on at the receiver (a veth accepts XDP_TX frames only with GRO or an XDP program). "+
+			"GRO is on at the receiver (a veth takes the frames its peer sends from XDP, by XDP_TX or a redirect, only with GRO or an XDP program). "+
 			"Each receiver enforces the same denylist, which drops every frame of the flood: the first %d sources of each family "+
 			"and all %d ports (the two programs that filter nothing drop every frame too). The touch-and-drop program "+
 			"reads the EtherType, the IP header's first byte and the words at offsets 26 and 34 (IPv4 source and ports; in IPv6, part of "+
