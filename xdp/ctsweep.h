@@ -16,7 +16,10 @@
  * CT_SWEEP_KEYS a run. Each flow is looked up again and removed only if
  * it has timed out by the datapath's own test (ct_expired) at this
  * instant: one a packet refreshed since Go read it stays. The removals
- * count as expired, as a packet's do. A walk of the whole table in BPF
+ * count as expired, as a packet's do. One race is left, the one two
+ * packets of a flow already have with each other: if another CPU's packet
+ * removes the timed-out flow and learns it anew between this lookup and
+ * this delete, the new flow goes (learnt again from its next packet out). A walk of the whole table in BPF
  * (bpf_for_each_map_elem, from a timer) would run in one stretch with
  * bottom halves off, milliseconds for a full table, holding up every
  * packet of that CPU; Go's walk is preemptible and these runs are short.

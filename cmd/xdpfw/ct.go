@@ -43,11 +43,11 @@ next packet out. Flows time out as the ruleset's conntrack: section says
 has timed out is removed by its next packet, or by a sweep: xdpfw serve
 sweeps the table as often as its shortest timeout (at most every 30 s; a
 table too large to sweep in 1% of that, less often), and xdpfw ct sweep
-does it once. Unswept, a busy table fills with flows long
-timed out, and when full it makes room by the least recently seen, however
-long its timeout: an established connection idle longer than the table
-takes to fill (its capacity over the new flows a second: 44 minutes at 100
-a second) is forgotten, and its peer's next packet is new or invalid.
+does it once. Unswept, a busy table fills with flows long timed out, and
+when full it makes room by the least recently seen, however long its
+timeout: an established connection idle longer than the table takes to fill
+(its capacity over the new flows a second: 44 minutes at 100 a second) is
+forgotten, and its peer's next packet is new or invalid.
 
   xdpfw ct list --proto tcp --port 443
   xdpfw ct stats --json

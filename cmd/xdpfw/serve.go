@@ -72,7 +72,10 @@ It sweeps the conntrack table as xdpfw ct sweep does, a second after it
 starts and then as often as the shortest timeout in effect (10 s with
 the defaults, at most every 30 s; a table so large that its sweep takes
 more than 1% of that is swept less often), so the table holds only
-flows still live; a sweep that fails is logged (at most once every 10 s).
+flows still live. A sweep holds the state's lock while it reads the table,
+as a change does (tens of milliseconds for the default table, seconds for
+millions of flows): commands and reloads wait for it. One that fails is
+logged, and tried again 30 s later.
 
 With --metrics-listen ADDR (e.g. :9100, or 127.0.0.1:0 for any port) it
 serves Prometheus metrics at http://ADDR/metrics, read from the maps at
