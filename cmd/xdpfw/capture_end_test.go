@@ -26,21 +26,8 @@ func TestCaptureEnds(t *testing.T) {
 	t.Cleanup(func() { runCLI(t, pin, "", "detach", "--all") })
 	drop := [][]byte{fixtures.TCPSyn("198.51.100.7", "192.0.2.10", 40000, 23)}
 
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(self, "--pin-dir", pin, "capture")
-	cmd.Env = append(os.Environ(), "XDPFW_TEST_MAIN=1")
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout = w
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	w.Close()
+	cmd := cliChild(t, pin, "capture")
+	r := startPiped(t, cmd)
 	waitCapturing(t, pin, cmd.Process.Pid)
 	r.Close() // the reader is gone: the next line written fails
 	runPinned(t, pin, drop)
@@ -67,28 +54,16 @@ func TestCaptureEnds(t *testing.T) {
 // to fail, the datapath copying and the pipeline hanging meanwhile.
 func TestCaptureReaderGoneQuiet(t *testing.T) {
 	pin, dir := withLiveRuleset(t)
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
 	fifo := filepath.Join(dir, "fifo")
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	for _, args := range [][]string{{"capture"}, {"capture", "-w", "-"}, {"capture", "-w", fifo}} {
-		cmd := exec.Command(self, append([]string{"--pin-dir", pin}, args...)...)
-		cmd.Env = append(os.Environ(), "XDPFW_TEST_MAIN=1")
-		r, w, err := os.Pipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd.Stdout = w
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		w.Close()
+		cmd := cliChild(t, pin, args...)
+		r := startPiped(t, cmd)
 		if args[len(args)-1] == fifo {
 			r.Close()
+			var err error
 			if r, err = os.Open(fifo); err != nil { // the capture's open waits for it
 				t.Fatal(err)
 			}

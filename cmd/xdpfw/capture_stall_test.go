@@ -1,8 +1,6 @@
 package main
 
 import (
-	"os"
-	"os/exec"
 	"syscall"
 	"testing"
 	"time"
@@ -19,26 +17,13 @@ import (
 // the datapath copying.
 func TestCaptureReaderStalled(t *testing.T) {
 	pin, _ := withLiveRuleset(t)
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
 	// Dropped by the live ruleset's @bl rule; enough records to fill a
 	// pipe many times over.
 	drop := fixtures.TCPSyn("192.0.2.7", "198.51.100.10", 40000, 80)
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		for _, args := range [][]string{{"capture"}, {"capture", "-w", "-"}} {
-			cmd := exec.Command(self, append([]string{"--pin-dir", pin}, args...)...)
-			cmd.Env = append(os.Environ(), "XDPFW_TEST_MAIN=1")
-			r, w, err := os.Pipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			cmd.Stdout = w
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			w.Close()
+			cmd := cliChild(t, pin, args...)
+			r := startPiped(t, cmd)
 			waitCapturing(t, pin, cmd.Process.Pid)
 			// Never read: the pipe fills and the capture's write waits.
 			for full := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -208,12 +207,7 @@ func startCLI(t *testing.T, pin string, stderr *bytes.Buffer, args ...string) *e
 // nil.
 func startCLIOut(t *testing.T, pin string, stdout, stderr *bytes.Buffer, args ...string) *exec.Cmd {
 	t.Helper()
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(self, append([]string{"--pin-dir", pin}, args...)...)
-	cmd.Env = append(os.Environ(), "XDPFW_TEST_MAIN=1")
+	cmd := cliChild(t, pin, args...)
 	if stderr != nil {
 		cmd.Stderr = stderr
 	}

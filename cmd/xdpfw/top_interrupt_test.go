@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"os"
-	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -23,12 +22,7 @@ func TestTopInterruptWhileLocked(t *testing.T) {
 	mustRunCLI(t, pin, "", "apply", "-f", lockdownFile)
 	t.Cleanup(func() { runCLI(t, pin, "", "detach", "--all") })
 
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(self, "--pin-dir", pin, "top", "--json", "--interval", "50ms")
-	cmd.Env = append(os.Environ(), "XDPFW_TEST_MAIN=1")
+	cmd := cliChild(t, pin, "top", "--json", "--interval", "50ms")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

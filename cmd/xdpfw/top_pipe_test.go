@@ -2,8 +2,6 @@ package main
 
 import (
 	"bytes"
-	"os"
-	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -23,12 +21,7 @@ func TestTopPiped(t *testing.T) {
 	mustRunCLI(t, pin, serveConfig, "apply", "-f", "-")
 	t.Cleanup(func() { runCLI(t, pin, "", "detach", "--all") })
 
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(self, "--pin-dir", pin, "top", "--interval", "50ms")
-	cmd.Env = append(os.Environ(), "XDPFW_TEST_MAIN=1")
+	cmd := cliChild(t, pin, "top", "--interval", "50ms")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

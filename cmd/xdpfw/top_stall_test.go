@@ -1,8 +1,6 @@
 package main
 
 import (
-	"os"
-	"os/exec"
 	"syscall"
 	"testing"
 	"time"
@@ -21,22 +19,9 @@ func TestTopOutputStalled(t *testing.T) {
 	pin := privtest.PinDir(t)
 	mustRunCLI(t, pin, serveConfig, "apply", "-f", "-")
 	t.Cleanup(func() { runCLI(t, pin, "", "detach", "--all") })
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
-		cmd := exec.Command(self, "--pin-dir", pin, "top", "--interval", "10ms")
-		cmd.Env = append(os.Environ(), "XDPFW_TEST_MAIN=1")
-		r, w, err := os.Pipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd.Stdout = w
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		w.Close()
+		cmd := cliChild(t, pin, "top", "--interval", "10ms")
+		r := startPiped(t, cmd)
 		// Never read: the pipe fills (a table every 10ms) and top's
 		// write waits; then a few intervals more, for it to block.
 		for full := time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {
