@@ -73,6 +73,11 @@ func TestLockWaitDirRemoved(t *testing.T) {
 	// the lock.
 	wait := func() {
 		t.Helper()
+		// A waiter that waited twice (phase two) left a notice: read
+		// now, it would say the new one waits before it did.
+		for len(waiting) > 0 {
+			<-waiting
+		}
 		go func() {
 			s2, err := OpenOrCreate(dir)
 			waiter <- opened{s2, err}

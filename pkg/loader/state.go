@@ -134,6 +134,12 @@ func lockDir(ctx context.Context, dir string, create bool) (*os.File, error) {
 			}
 		}
 		f, err := openPinDir(dir)
+		var gone *noStateError
+		if create && errors.As(err, &gone) {
+			// Removed between MkdirAll and here (a detach --all
+			// letting the lock go): made again on the next turn.
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
