@@ -228,7 +228,7 @@ this as often as the shortest timeout in effect (at most every 30 s; a
 table too large to sweep in 1% of that, less often); without serve, run
 it from a timer (a systemd timer or cron, every minute or so) on a host
 whose table fills. Prints how many flows were removed, of how many read
-(--json: {"flows": N, "removed": N}); ct stats counts them as expired.`,
+(--json: {"entries": N, "expired": N}); ct stats counts them as expired.`,
 		Flags: []cli.Flag{jsonFlag()},
 		Action: func(c *cli.Context) error {
 			if err := noArgs(c, "ct sweep"); err != nil {
@@ -240,7 +240,7 @@ whose table fills. Prints how many flows were removed, of how many read
 					return err
 				}
 				return printReport(c, res, func() {
-					fmt.Fprintf(c.App.Writer, "removed %s timed out, of %d\n", count(res.Removed, "flow"), res.Flows)
+					fmt.Fprintf(c.App.Writer, "removed %s timed out, of %d\n", count(res.Expired, "flow"), res.Entries)
 				})
 			})
 		},

@@ -103,7 +103,7 @@ func checkConntrack(r *runner, x *xdpfw, p pair) {
 		if err := x.runJSON(&swept, "ct", "sweep"); err != nil {
 			return "", err
 		}
-		if swept.Removed < 1 {
+		if swept.Expired < 1 {
 			return "", fmt.Errorf("ct sweep removed %+v, want the flow idle past its 1s timeout", swept)
 		}
 		return fmt.Sprintf("egress learner on %s; the reply passed, the unsolicited datagrams dropped; the idle flow swept", hook), nil

@@ -14,8 +14,9 @@ import (
 
 // SweepResult is what a sweep of the conntrack table did.
 type SweepResult struct {
-	Flows   int `json:"flows"`   // in the table as it was read
-	Removed int `json:"removed"` // timed out, taken out
+	// Named as ct stats names the same things (CTStats).
+	Entries int `json:"entries"` // flows in the table as it was read
+	Expired int `json:"expired"` // timed out, taken out
 	// Next is when to sweep again: the shortest timeout in effect, from
 	// a second to SweepMax (SweepPeriod).
 	Next time.Duration `json:"-"`
@@ -81,12 +82,12 @@ func (s *State) SweepConntrack() (SweepResult, error) {
 				prog = p
 			}
 			removed, err := runSweep(prog, due)
-			res.Removed += removed
+			res.Expired += removed
 			due = due[:0]
 			return err
 		}
 		err = forEachBatch(t.m.Ct, 4096, func(keys []xdpfwCtKey, vals []xdpfwCtVal) error {
-			res.Flows += len(keys)
+			res.Entries += len(keys)
 			for i := range keys {
 				if now-time.Duration(vals[i].LastSeen) <= flowTimeoutOf(&vals[i], ct) {
 					continue

@@ -72,7 +72,7 @@ func TestSweepConntrack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Removed != timedOut || res.Flows != timedOut+len(live) || res.Next != 10*time.Second {
+	if res.Expired != timedOut || res.Entries != timedOut+len(live) || res.Next != 10*time.Second {
 		t.Errorf("sweep %+v, want %d of %d flows removed, next in 10s (close's timeout)", res, timedOut, timedOut+len(live))
 	}
 	for i := range live {
@@ -86,7 +86,7 @@ func TestSweepConntrack(t *testing.T) {
 	if err != nil || st.Entries != len(live) || st.Expired != timedOut || st.Evictions != 0 {
 		t.Errorf("stats %+v (%v), want %d entries, %d expired, no evictions", st, err, len(live), timedOut)
 	}
-	if res, err := s.SweepConntrack(); err != nil || res.Removed != 0 {
+	if res, err := s.SweepConntrack(); err != nil || res.Expired != 0 {
 		t.Errorf("second sweep %+v (%v), want nothing removed", res, err)
 	}
 }
