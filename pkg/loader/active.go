@@ -110,7 +110,7 @@ func checkMeta(m *xdpfwMaps, dir string, missing bool) (old error, err error) {
 	// migration loads this build's programs on them, as the growth's
 	// recovery would.
 	if meta.Magic == metaMagic && meta.Version&^metaGrowing == oldMetaVersion {
-		return fmt.Errorf("pinned state in %s has layout version %d, from an older xdpfw: this build reads it but changes it only after moving it to this build, which xdpfw attach IFACE or xdpfw apply -f FILE do (ruleset, sets and counters kept)", dir, oldMetaVersion), nil
+		return &previousLayoutError{fmt.Sprintf("pinned state in %s has layout version %d, from an older xdpfw: this build reads it but changes it only after moving it to this build, which xdpfw attach IFACE or xdpfw apply -f FILE do (ruleset, sets and counters kept)", dir, oldMetaVersion)}, nil
 	}
 	if meta.Magic != metaMagic || meta.Version&^metaGrowing != metaVersion || missing {
 		return nil, fmt.Errorf("pinned state in %s has layout version %d, this build expects %d; detach it with that build, or run: xdpfw detach --all", dir, meta.Version, metaVersion)

@@ -14,7 +14,19 @@ var (
 	// ErrNotAttached is no live state in the pin directory; the error
 	// returned is a noStateError, which names the directory.
 	ErrNotAttached = errors.New("no live state (not attached, no ruleset applied, no set created)")
+	// ErrPreviousLayout is a change refused on a state of the previous
+	// layout, which is read but changed only once moved to this build
+	// (attach or apply move it); the error returned says so, naming the
+	// directory.
+	ErrPreviousLayout = errors.New("the state has the previous layout: moved to this build by attach or apply")
 )
+
+// previousLayoutError is ErrPreviousLayout with its whole message.
+type previousLayoutError struct{ msg string }
+
+func (e *previousLayoutError) Error() string { return e.msg }
+
+func (e *previousLayoutError) Is(target error) bool { return target == ErrPreviousLayout }
 
 // noStateError is ErrNotAttached for dir. It names every command that
 // makes the state: apply and set create do as well as attach, so a

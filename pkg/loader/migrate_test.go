@@ -1,6 +1,7 @@
 package loader
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -83,9 +84,14 @@ func TestMigratePrevious(t *testing.T) {
 			return err
 		}
 		_, err = old.AddRule(rules.Rule{Action: rules.Pass})
+		// serve tells its sweeps' refusal apart by ErrPreviousLayout.
+		_, swept := old.SweepConntrack()
 		old.Close()
-		if err == nil || !strings.Contains(err.Error(), "xdpfw attach IFACE or xdpfw apply -f FILE") {
+		if err == nil || !strings.Contains(err.Error(), "xdpfw attach IFACE or xdpfw apply -f FILE") || !errors.Is(err, ErrPreviousLayout) {
 			t.Errorf("rule add on a previous layout's state: %v, want the way to move it", err)
+		}
+		if !errors.Is(swept, ErrPreviousLayout) {
+			t.Errorf("a sweep of a previous layout's state: %v, want ErrPreviousLayout", swept)
 		}
 		if len(before) != 4 || before[0].Packets != 1 || before[2].Packets != 1 || before[3].Packets != 1 {
 			return fmt.Errorf("counters under the previous program: %+v, want one packet on rules 1, 3 and 4", before)

@@ -19,6 +19,7 @@ func sweepConntrack(ctx context.Context, dir string, log *logger) {
 	// The first soon: a state serve finds from before may be full of
 	// flows timed out while nothing swept.
 	wait := time.Second
+	sw := sweeper{log: log}
 	for {
 		select {
 		case <-ctx.Done():
@@ -26,19 +27,42 @@ func sweepConntrack(ctx context.Context, dir string, log *logger) {
 		case <-time.After(wait):
 		}
 		res, took, err := sweepOnce(ctx, dir)
-		switch {
-		case err == nil:
-			// A sweep reads the whole table (about 70 ms for 130,000
-			// flows): a large one is swept less often, so sweeping
-			// takes at most about 1% of a CPU.
-			wait = max(res.Next, sweepShare*took)
-		case errors.Is(err, loader.ErrNotAttached), ctx.Err() != nil:
-			wait = loader.SweepMax
-		default:
-			wait = loader.SweepMax
-			log.limited("ct-sweep", "sweeping the conntrack table failed", "error", err)
+		if ctx.Err() != nil {
+			return
 		}
+		wait = sw.next(res, took, err)
 	}
+}
+
+// sweeper decides when to sweep next, and what of a failed sweep to log.
+type sweeper struct {
+	log *logger
+	// toldPrevious: the state's previous layout was logged. Every sweep
+	// is refused until an apply moves the state, and the reloads' own
+	// errors say why it has not: once is enough.
+	toldPrevious bool
+}
+
+// next is the wait after a sweep that took took (once it had the state)
+// and ended with res or err.
+func (sw *sweeper) next(res loader.SweepResult, took time.Duration, err error) time.Duration {
+	switch {
+	case err == nil:
+		sw.toldPrevious = false
+		// A sweep reads the whole table (about 70 ms for 130,000
+		// flows): a large one is swept less often, so sweeping takes
+		// at most about 1% of a CPU.
+		return max(res.Next, sweepShare*took)
+	case errors.Is(err, loader.ErrNotAttached):
+	case errors.Is(err, loader.ErrPreviousLayout):
+		if !sw.toldPrevious {
+			sw.toldPrevious = true
+			sw.log.Warn("not sweeping the conntrack table until the state is moved to this build (an apply does it)", "error", err)
+		}
+	default:
+		sw.log.limited("ct-sweep", "sweeping the conntrack table failed", "error", err)
+	}
+	return loader.SweepMax
 }
 
 // sweepShare: the wait after a sweep is at least this many times what
