@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/xdpfw/xdpfw/internal/fixtures"
 )
 
@@ -26,33 +24,15 @@ func TestCaptureReaderStalled(t *testing.T) {
 			r := startPiped(t, cmd)
 			waitCapturing(t, pin, cmd.Process.Pid)
 			// Never read: the pipe fills and the capture's write waits.
-			for full := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-				if n, err := unix.IoctlGetInt(int(r.Fd()), unix.TIOCINQ); err == nil && n >= 60000 {
-					break
-				}
-				if time.Now().After(full) {
-					cmd.Process.Kill()
-					cmd.Wait()
-					t.Fatalf("%v: the pipe did not fill", args)
-				}
-				runPinned(t, pin, repeat(drop, 200))
-			}
+			waitPipeFull(t, cmd, r, 20*time.Second, func() { runPinned(t, pin, repeat(drop, 200)) })
 			// What the pipe still takes, and more: a write waits.
 			runPinned(t, pin, repeat(drop, 1000))
 			time.Sleep(200 * time.Millisecond)
-			cmd.Process.Signal(sig)
-			done := make(chan error, 1)
-			go func() { done <- cmd.Wait() }()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("%v, its reader stalled, at %v: %v, want exit 0", args, sig, err)
-				}
-			case <-time.After(5 * time.Second):
+			if err := signalAndWait(cmd, sig); err == errNoExit {
 				t.Errorf("%v, its reader stalled, went on after %v", args, sig)
-				cmd.Process.Kill()
-				<-done
 				mustRunCLI(t, pin, "", "capture", "--stop")
+			} else if err != nil {
+				t.Errorf("%v, its reader stalled, at %v: %v, want exit 0", args, sig, err)
 			}
 			r.Close()
 			checkCaptureRing(t, pin, false)

@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/xdpfw/xdpfw/internal/privtest"
 )
 
@@ -24,29 +22,12 @@ func TestTopOutputStalled(t *testing.T) {
 		r := startPiped(t, cmd)
 		// Never read: the pipe fills (a table every 10ms) and top's
 		// write waits; then a few intervals more, for it to block.
-		for full := time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-			if n, err := unix.IoctlGetInt(int(r.Fd()), unix.TIOCINQ); err == nil && n >= 60000 {
-				break
-			}
-			if time.Now().After(full) {
-				cmd.Process.Kill()
-				cmd.Wait()
-				t.Fatal("the pipe did not fill")
-			}
-		}
+		waitPipeFull(t, cmd, r, 60*time.Second, nil)
 		time.Sleep(time.Second)
-		cmd.Process.Signal(sig)
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("top, its reader stalled, at %v: %v, want exit 0", sig, err)
-			}
-		case <-time.After(5 * time.Second):
+		if err := signalAndWait(cmd, sig); err == errNoExit {
 			t.Errorf("top, its reader stalled, went on after %v", sig)
-			cmd.Process.Kill()
-			<-done
+		} else if err != nil {
+			t.Errorf("top, its reader stalled, at %v: %v, want exit 0", sig, err)
 		}
 		r.Close()
 	}
