@@ -205,14 +205,16 @@ static __always_inline int ct_expired(const struct ct_val *v, __u64 now)
 }
 
 /* The live flow of key at *now (ct_clock_of), or NULL; a timed-out one is
- * removed. */
+ * removed. Counted only where this delete took it out: another CPU or the
+ * sweep may find the same flow timed out at once, and the one removal
+ * counted twice would make ct stats' evictions one short. */
 static __always_inline struct ct_val *ct_lookup(const struct ct_key *key, __u64 *now)
 {
 	struct ct_val *v = bpf_map_lookup_elem(&ct, key);
 
 	if (v && ct_expired(v, ct_clock_of(now))) {
-		bpf_map_delete_elem(&ct, key);
-		ct_count(CTS_EXPIRED);
+		if (!bpf_map_delete_elem(&ct, key))
+			ct_count(CTS_EXPIRED);
 		return NULL;
 	}
 	return v;
