@@ -144,7 +144,8 @@ func ctStatsCommand() *cli.Command {
 		Description: `entries: flows in the table now, of capacity. inserts: flows learned since
 the state was made; expired: removed timed out, by a packet or a sweep;
 flushed: removed by xdpfw ct flush; evictions: dropped by the full table
-to make room for a new flow (inserts - expired - flushed - entries).
+to make room for a new flow (inserts, and the flows xdpfw put in itself,
+less expired, flushed and entries).
 egress packets: what the egress program saw. Then the packets coming in
 placed in each state (new, established, related, invalid, untracked: not
 IP, or ICMPv6 neighbour discovery or multicast listener (MLD) messages),

@@ -75,7 +75,8 @@ more than 1% of that is swept less often), so the table holds only
 flows still live. A sweep holds the state's lock while it reads the table,
 as a change does (tens of milliseconds for the default table, seconds for
 millions of flows): commands and reloads wait for it. One that fails is
-logged, and tried again 30 s later.
+logged (a state of an older layout once: the reloads say why), and tried
+again 30 s later.
 
 With --metrics-listen ADDR (e.g. :9100, or 127.0.0.1:0 for any port) it
 serves Prometheus metrics at http://ADDR/metrics, read from the maps at
