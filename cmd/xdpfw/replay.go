@@ -292,24 +292,24 @@ func replayOptions(c *cli.Context) (replay.Options, error) {
 }
 
 // localPrefixes reads --local: prefixes, or addresses standing for their
-// host prefix, each value a comma list.
+// host prefix, each value a comma list. Each is read as a rule's address
+// is (rules.ParsePrefix): a host address with a length (192.0.2.10/24)
+// is refused, not masked to a prefix whose every frame goes out, and an
+// empty item, a zone or an IPv4-mapped address, which matched nothing of
+// what was meant, is refused too.
 func localPrefixes(vals []string) ([]netip.Prefix, error) {
 	var out []netip.Prefix
 	for _, v := range vals {
 		for _, s := range strings.Split(v, ",") {
 			s = strings.TrimSpace(s)
-			if s == "" {
-				continue
+			p, err := rules.ParsePrefix(s)
+			if err == nil {
+				err = rules.MappedPrefix(p)
 			}
-			if a, err := netip.ParseAddr(s); err == nil {
-				out = append(out, netip.PrefixFrom(a, a.BitLen()))
-				continue
-			}
-			p, err := netip.ParsePrefix(s)
 			if err != nil {
-				return nil, fmt.Errorf("--local %q: not an address or prefix", s)
+				return nil, fmt.Errorf("--local %q: %v", v, err)
 			}
-			out = append(out, p.Masked())
+			out = append(out, p)
 		}
 	}
 	return out, nil
