@@ -357,7 +357,10 @@ static __always_inline void ct_learn_view(struct ct_view *v, __u64 now, __u32 ac
 		ct_tcp_flags(&nv, flags);
 		nv.ack_kind = ack_kind;
 		nv.ack = ack;
-		if (!bpf_map_update_elem(&ct, &v->key, &nv, BPF_ANY))
+		/* Only where no flow is: two CPUs learning one new flow at once
+		 * would each count an insert for one entry (ct stats showing an
+		 * eviction that never was), the second overwriting the first. */
+		if (!bpf_map_update_elem(&ct, &v->key, &nv, BPF_NOEXIST))
 			ct_count(CTS_INSERTS);
 		return;
 	}
