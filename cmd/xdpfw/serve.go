@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -136,6 +137,11 @@ pins stay, so restarting or upgrading the service leaves no gap. With
 			}
 			if c.String("config") == "" {
 				return fmt.Errorf("serve: missing --config FILE (usage: xdpfw serve --config FILE [--metrics-listen ADDR] [--detach-on-exit] [--max-size SIZE] [--allow-default-route])")
+			}
+			// --metrics-listen "$UNSET": refused, where it served no
+			// metrics without a word.
+			if c.IsSet("metrics-listen") && strings.TrimSpace(c.String("metrics-listen")) == "" {
+				return fmt.Errorf("serve: --metrics-listen: an empty address (e.g. :9100; leave the flag out for no metrics)")
 			}
 			max, err := maxSize(c, input.MaxRuleset)
 			if err != nil {
