@@ -115,6 +115,14 @@ func TestWriteMatchesPcapgo(t *testing.T) {
 	}
 }
 
+// TestOpenEmptyName: a capture named by an unset variable is said to be
+// so, where the error read ": no such file or directory".
+func TestOpenEmptyName(t *testing.T) {
+	if _, err := Open(""); err == nil || err.Error() != "a capture with an empty file name" {
+		t.Errorf("Open(\"\"): %v", err)
+	}
+}
+
 func TestEmptyPcap(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "empty.pcap")
 	if err := WriteFrames(path, nil); err != nil {

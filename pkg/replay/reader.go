@@ -120,6 +120,10 @@ type ngIface struct {
 // Open opens a classic pcap (either byte order, microsecond or nanosecond
 // timestamps, format 2.1 to 2.4) or pcapng file and reads its header.
 func Open(path string) (*Reader, error) {
+	// A capture named "$UNSET": said so, not ": no such file or directory".
+	if path == "" {
+		return nil, errors.New("a capture with an empty file name")
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, pathError(path, err)
