@@ -54,6 +54,7 @@ func (sw *sweeper) next(res loader.SweepResult, took time.Duration, err error) t
 		// at most about 1% of a CPU.
 		return max(res.Next, sweepShare*took)
 	case errors.Is(err, loader.ErrNotAttached):
+		// No state yet: wait for one, quietly.
 	case errors.Is(err, loader.ErrPreviousLayout):
 		if !sw.toldPrevious {
 			sw.toldPrevious = true
