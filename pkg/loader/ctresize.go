@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/cilium/ebpf"
 
@@ -117,15 +118,15 @@ func (s *State) resizeCT(flows uint32) error {
 	if err != nil {
 		return err
 	}
-	merged, held, err := copyNewer(old, ct, uint64(start), copied)
+	timeouts, err := ctInEffect(&s.maps)
+	if err != nil {
+		return err
+	}
+	merged, held, err := copyNewer(old, ct, uint64(start), copied, timeouts)
 	if err != nil {
 		return err
 	}
 	if err := copyFrags(oldFrags, frags); err != nil {
-		return err
-	}
-	timeouts, err := ctInEffect(&s.maps)
-	if err != nil {
 		return err
 	}
 	end, err := ctClock()
@@ -251,7 +252,7 @@ func copyFrags(old, frags *ebpf.Map) error {
 // tells, the datapath inserting too), held how many old has: the flows
 // that go with it; copied, sorted by key, is told which of its flows
 // old still holds.
-func copyNewer(old, ct *ebpf.Map, start uint64, copied *ctCopied) (added, held int, err error) {
+func copyNewer(old, ct *ebpf.Map, start uint64, copied *ctCopied, timeouts rules.Conntrack) (added, held int, err error) {
 	err = forEachBatch(old, 256, func(keys []xdpfwCtKey, vals []xdpfwCtVal) error {
 		held += len(keys)
 		for i, k := range keys {
@@ -259,7 +260,7 @@ func copyNewer(old, ct *ebpf.Map, start uint64, copied *ctCopied) (added, held i
 			if vals[i].LastSeen < start {
 				continue
 			}
-			in, err := mergeInto(ct, &k, &vals[i])
+			in, err := mergeInto(ct, &k, &vals[i], timeouts)
 			if err != nil {
 				return fmt.Errorf("copy flow: %w", err)
 			}
@@ -274,7 +275,7 @@ func copyNewer(old, ct *ebpf.Map, start uint64, copied *ctCopied) (added, held i
 
 // mergeInto puts v at k into ct, merged with the record ct has, and
 // reports whether it had none.
-func mergeInto(ct *ebpf.Map, k *xdpfwCtKey, v *xdpfwCtVal) (added bool, err error) {
+func mergeInto(ct *ebpf.Map, k *xdpfwCtKey, v *xdpfwCtVal, timeouts rules.Conntrack) (added bool, err error) {
 	for range 2 { // a record gone between the two steps: put in after all
 		err := ct.Update(k, v, ebpf.UpdateNoExist)
 		if !errors.Is(err, ebpf.ErrKeyExist) {
@@ -286,7 +287,7 @@ func mergeInto(ct *ebpf.Map, k *xdpfwCtKey, v *xdpfwCtVal) (added bool, err erro
 		} else if err != nil {
 			return false, err
 		}
-		m := mergeFlow(cur, *v)
+		m := mergeFlow(cur, *v, timeouts)
 		if err := ct.Update(k, &m, ebpf.UpdateExist); !errors.Is(err, ebpf.ErrKeyNotExist) {
 			return false, err
 		}
@@ -301,11 +302,22 @@ func mergeInto(ct *ebpf.Map, k *xdpfwCtKey, v *xdpfwCtVal) (added bool, err erro
 // established flow nothing answered in the other (the host's ACK past
 // it, picked up there), is replied, as the learner makes such a record
 // seeing both: else the connection is timed as a SYN sent. What a RST
-// coming in is checked against is merged by mergeAck.
-func mergeFlow(a, b xdpfwCtVal) xdpfwCtVal {
+// coming in is checked against is merged by mergeAck. Where the earlier
+// record had timed out (under the timeouts ct) before the later one was
+// seen, the later is another flow on the same addresses and ports (a
+// connection reopened during the resize), and stands alone: merged, a
+// new connection's SYN took the closed one's state and its reply.
+func mergeFlow(a, b xdpfwCtVal, ct rules.Conntrack) xdpfwCtVal {
 	m := a
 	if b.LastSeen > a.LastSeen {
 		m = b
+	}
+	older := a
+	if m == a {
+		older = b
+	}
+	if time.Duration(m.LastSeen-older.LastSeen) > flowTimeoutOf(&older, ct) {
+		return m
 	}
 	m.AckKind, m.Ack = mergeAck(a, b)
 	m.Replied = max(a.Replied, b.Replied)

@@ -235,10 +235,11 @@ func TestCTResizeInstance(t *testing.T) {
 // sighting, a reply either saw, the furthest TCP state and the highest
 // acknowledgement.
 func TestMergeFlow(t *testing.T) {
+	var defaults rules.Conntrack
 	est := xdpfwCtVal{LastSeen: 100, Kind: layout.CtKindTcp, Tcp: layout.CtTcpEstablished, Replied: 1}
 	syn := xdpfwCtVal{LastSeen: 200, Kind: layout.CtKindTcp, Tcp: layout.CtTcpSynSent}
 	want := xdpfwCtVal{LastSeen: 200, Kind: layout.CtKindTcp, Tcp: layout.CtTcpEstablished, Replied: 1}
-	for _, got := range []xdpfwCtVal{mergeFlow(est, syn), mergeFlow(syn, est)} {
+	for _, got := range []xdpfwCtVal{mergeFlow(est, syn, defaults), mergeFlow(syn, est, defaults)} {
 		if got != want {
 			t.Errorf("merge: %+v, want %+v", got, want)
 		}
@@ -250,13 +251,13 @@ func TestMergeFlow(t *testing.T) {
 		h := xdpfwCtVal{LastSeen: 100, Kind: layout.CtKindTcp, Tcp: hs}
 		picked := xdpfwCtVal{LastSeen: 150, Kind: layout.CtKindTcp, Tcp: layout.CtTcpEstablished}
 		want := xdpfwCtVal{LastSeen: 150, Kind: layout.CtKindTcp, Tcp: layout.CtTcpEstablished, Replied: 1}
-		for _, got := range []xdpfwCtVal{mergeFlow(h, picked), mergeFlow(picked, h)} {
+		for _, got := range []xdpfwCtVal{mergeFlow(h, picked, defaults), mergeFlow(picked, h, defaults)} {
 			if got != want {
 				t.Errorf("merge of TCP state %d and a later pickup: %+v, want %+v", hs, got, want)
 			}
 		}
 		h.LastSeen = 200
-		if got := mergeFlow(h, picked); got.Replied != 0 {
+		if got := mergeFlow(h, picked, defaults); got.Replied != 0 {
 			t.Errorf("merge of a pickup and a later TCP state %d: %+v, want not replied", hs, got)
 		}
 	}
@@ -266,7 +267,7 @@ func TestMergeFlow(t *testing.T) {
 		hi := xdpfwCtVal{LastSeen: 100, Kind: layout.CtKindTcp, Tcp: layout.CtTcpEstablished, Replied: 1, AckKind: layout.CtAckSent, Ack: acks[0]}
 		lo := hi
 		lo.LastSeen, lo.Ack = 200, acks[1]
-		for _, got := range []xdpfwCtVal{mergeFlow(hi, lo), mergeFlow(lo, hi)} {
+		for _, got := range []xdpfwCtVal{mergeFlow(hi, lo, defaults), mergeFlow(lo, hi, defaults)} {
 			if got.Ack != acks[0] || got.AckKind != layout.CtAckSent || got.LastSeen != 200 {
 				t.Errorf("merge of acknowledgements %#x (seen first) and %#x: %+v, want %#x kept, last seen 200", acks[0], acks[1], got, acks[0])
 			}
@@ -294,14 +295,30 @@ func TestMergeFlow(t *testing.T) {
 		{"an acknowledgement and a later record of none", est, none, layout.CtAckSent, 5000},
 		{"a SYN and a later record of none", syn, none, layout.CtAckSyn, 1000},
 	} {
-		for _, got := range []xdpfwCtVal{mergeFlow(c.a, c.b), mergeFlow(c.b, c.a)} {
+		for _, got := range []xdpfwCtVal{mergeFlow(c.a, c.b, defaults), mergeFlow(c.b, c.a, defaults)} {
 			if got.AckKind != c.kind || got.Ack != c.ack {
 				t.Errorf("merge of %s: %+v, want ack kind %d, ack %d", c.name, got, c.kind, c.ack)
 			}
 		}
 	}
+	// A connection closed, timed out, then opened again on the same
+	// ports during the resize: the new one's records stand alone, where
+	// merged it took the closed one's state (closed, replied).
+	closeTO := uint64(defaults.Timeout(layout.CtToClose))
+	closed := xdpfwCtVal{LastSeen: 1000, Kind: layout.CtKindTcp, Tcp: layout.CtTcpClose, Replied: 1, AckKind: layout.CtAckSent, Ack: 7}
+	reopened := xdpfwCtVal{LastSeen: 1000 + closeTO + 1, Kind: layout.CtKindTcp, Tcp: layout.CtTcpSynSent, AckKind: layout.CtAckSyn, Ack: 99}
+	for _, got := range []xdpfwCtVal{mergeFlow(closed, reopened, defaults), mergeFlow(reopened, closed, defaults)} {
+		if got != reopened {
+			t.Errorf("merge of a flow timed out and the same ports' new connection: %+v, want the new one alone %+v", got, reopened)
+		}
+	}
+	// Within the timeout, the same flow: merged as above.
+	reopened.LastSeen = 1000 + closeTO
+	if got := mergeFlow(closed, reopened, defaults); got.Tcp != layout.CtTcpClose || got.Replied != 1 {
+		t.Errorf("merge within the timeout: %+v, want merged (closed, replied)", got)
+	}
 	udp := xdpfwCtVal{LastSeen: 50, Kind: layout.CtKindUdp}
-	if got := mergeFlow(udp, xdpfwCtVal{LastSeen: 40, Kind: layout.CtKindUdp, Replied: 1}); got.LastSeen != 50 || got.Replied != 1 {
+	if got := mergeFlow(udp, xdpfwCtVal{LastSeen: 40, Kind: layout.CtKindUdp, Replied: 1}, defaults); got.LastSeen != 50 || got.Replied != 1 {
 		t.Errorf("udp merge: %+v, want last seen 50, replied", got)
 	}
 }
@@ -327,7 +344,7 @@ func TestCopyNewer(t *testing.T) {
 	put(old, keys[1], xdpfwCtVal{LastSeen: start + 5, Kind: layout.CtKindUdp})                                          // learnt meanwhile
 	put(old, keys[2], xdpfwCtVal{LastSeen: start + 9, Kind: layout.CtKindTcp, Tcp: layout.CtTcpSynSent})                // refreshed in the old
 	put(ct, keys[2], xdpfwCtVal{LastSeen: start + 7, Kind: layout.CtKindTcp, Tcp: layout.CtTcpEstablished, Replied: 1}) // and in the new
-	if _, _, err := copyNewer(old, ct, start, &ctCopied{}); err != nil {
+	if _, _, err := copyNewer(old, ct, start, &ctCopied{}, rules.Conntrack{}); err != nil {
 		t.Fatal(err)
 	}
 	var v xdpfwCtVal
