@@ -248,8 +248,8 @@ output, as apply -f - reads standard input.
 			if c.NArg() > 0 {
 				return fmt.Errorf("save: unexpected argument %q (save prints to standard output, or writes -o FILE)", c.Args().First())
 			}
-			if c.IsSet("output") && c.String("output") == "" { // save -o "$UNSET"
-				return fmt.Errorf("save: -o: empty file name (leave -o out to print to standard output)")
+			if err := blankFlag(c, "file name", "leave the flag out to print to standard output", "output"); err != nil {
+				return err
 			}
 			var text []byte
 			err := withState(c, func(s *loader.State) error {

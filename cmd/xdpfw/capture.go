@@ -133,10 +133,8 @@ func captureOptions(c *cli.Context) (capture.Options, error) {
 	default:
 		return capture.Options{}, fmt.Errorf("capture: --verdict %q: want drop, pass or all", c.String("verdict"))
 	}
-	// --iface "$UNSET" is refused: read as left out, it copied every
-	// interface's frames for the one asked for.
-	if c.IsSet("iface") && strings.TrimSpace(c.String("iface")) == "" {
-		return capture.Options{}, errors.New("capture: --iface: an empty name (leave the flag out for every interface)")
+	if err := blankFlag(c, "name", "leave the flag out for every interface", "iface"); err != nil {
+		return capture.Options{}, err
 	}
 	for _, id := range c.Generic("rule").(*decimals).ns {
 		f.Rules = append(f.Rules, uint32(id))

@@ -95,12 +95,8 @@ nanoseconds (age_ns, left_ns).`,
 			if err := noArgs(c, "ct list"); err != nil {
 				return err
 			}
-			// A filter given empty (--addr "$UNSET") is refused: read
-			// as left out, it listed every flow for the ones asked for.
-			for _, name := range []string{"proto", "addr", "state"} {
-				if c.IsSet(name) && strings.TrimSpace(c.String(name)) == "" {
-					return fmt.Errorf("ct list: --%s: an empty value (leave the flag out for every flow)", name)
-				}
+			if err := blankFlag(c, "value", "leave the flag out for every flow", "proto", "addr", "state"); err != nil {
+				return err
 			}
 			port := c.Generic("port").(*decimal).n
 			f, err := loader.ParseCTFilter(c.String("proto"), c.String("addr"), uint(port), c.String("state"))

@@ -388,7 +388,7 @@ func TestUsageLines(t *testing.T) {
 	refused(t, pin, "", "rule del: missing rule id (usage: xdpfw rule del ID...)", "rule", "del")
 	refused(t, pin, "", "set destroy: need exactly one set name (usage: xdpfw set destroy NAME)", "set", "destroy")
 	out, err := runCLI(t, pin, "", "save", "-o", "")
-	if err == nil || err.Error() != "save: -o: empty file name (leave -o out to print to standard output)" || out != "" {
+	if err == nil || err.Error() != "save: --output: an empty file name (leave the flag out to print to standard output)" || out != "" {
 		t.Errorf("save -o '': %q, %v; want nothing printed and the empty name refused", out, err)
 	}
 }

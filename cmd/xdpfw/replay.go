@@ -133,12 +133,8 @@ figures: compare the ratio, and several runs.`,
 			if err := needArgs(c, "pcap file"); err != nil {
 				return err
 			}
-			// Left out, either is the live ruleset: given empty
-			// (--rules "$UNSET"), it ran the live one in the file's place.
-			for _, f := range []string{"rules", "against"} {
-				if c.IsSet(f) && c.String(f) == "" {
-					return fmt.Errorf("replay: --%s: empty file name (leave --%s out for the live ruleset)", f, f)
-				}
+			if err := blankFlag(c, "file name", "leave the flag out for the live ruleset", "rules", "against"); err != nil {
+				return err
 			}
 			if err := refuseBenchFlags(c); err != nil {
 				return err

@@ -318,8 +318,8 @@ func TestReplayDiffRefusals(t *testing.T) {
 		{[]string{"replay", "--diff", "--against", good, basic}, "replay --diff: missing --rules NEW.yaml"},
 		// Given empty ("$UNSET"), neither stands for the live ruleset, as
 		// either left out does.
-		{[]string{"replay", "--rules", "", basic}, "replay: --rules: empty file name (leave --rules out for the live ruleset)"},
-		{[]string{"replay", "--diff", "--rules", good, "--against", "", basic}, "replay: --against: empty file name (leave --against out for the live ruleset)"},
+		{[]string{"replay", "--rules", "", basic}, "replay: --rules: an empty file name (leave the flag out for the live ruleset)"},
+		{[]string{"replay", "--diff", "--rules", good, "--against", "", basic}, "replay: --against: an empty file name (leave the flag out for the live ruleset)"},
 		{[]string{"replay", "--diff", "--rules", "-", "--against", "-", basic}, "cannot both read standard input"},
 		{[]string{"replay", "--rules", good, "--against", good, basic}, "replay: --against goes with --diff"},
 		{[]string{"replay", "--diff", "--bench", "--rules", good, basic}, "--diff and --bench do not go together"},

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -138,10 +137,8 @@ pins stay, so restarting or upgrading the service leaves no gap. With
 			if c.String("config") == "" {
 				return fmt.Errorf("serve: missing --config FILE (usage: xdpfw serve --config FILE [--metrics-listen ADDR] [--detach-on-exit] [--max-size SIZE] [--allow-default-route])")
 			}
-			// --metrics-listen "$UNSET": refused, where it served no
-			// metrics without a word.
-			if c.IsSet("metrics-listen") && strings.TrimSpace(c.String("metrics-listen")) == "" {
-				return fmt.Errorf("serve: --metrics-listen: an empty address (e.g. :9100; leave the flag out for no metrics)")
+			if err := blankFlag(c, "address", "e.g. :9100; leave the flag out for no metrics", "metrics-listen"); err != nil {
+				return err
 			}
 			max, err := maxSize(c, input.MaxRuleset)
 			if err != nil {
