@@ -94,8 +94,10 @@ func ParseYAML(name string, data []byte, opt FileOptions) (*Ruleset, error) {
 		doc = data // what looked like element lists was not
 	}
 	if len(data) > maxTree {
-		return nil, &FileError{File: name, Err: fmt.Errorf("%d bytes of YAML besides the element lists of sets, at most %d (%d MiB): "+
-			"write a large set's elements one to a line under elements: (as save does) or in a file: list", len(doc), maxTree, maxTree>>20)}
+		// Said so whether or not the file has sets: the limit is the
+		// file's, and only sets' elements, written so, may go past it.
+		return nil, &FileError{File: name, Err: fmt.Errorf("%d bytes of YAML, over the %d (%d MiB) a ruleset file may hold "+
+			"besides its sets' elements, which go past it one to a line under elements: (as save writes them) or in a file: list", len(doc), maxTree, maxTree>>20)}
 	}
 	p := fileParser{name: name, opt: opt}
 	return p.parse(data)
@@ -244,7 +246,10 @@ func (p *fileParser) fields(m *yaml.Node, known ...string) (map[string]field, er
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		k, v := resolve(m.Content[i]), resolve(m.Content[i+1])
 		name := k.Value
-		if k.Kind != yaml.ScalarNode || !slices.Contains(known, name) {
+		if k.Kind != yaml.ScalarNode { // ? [a, b]: its Value is ""
+			return nil, p.errorf(k, "a field named by %s: want a name", kindName(k))
+		}
+		if !slices.Contains(known, name) {
 			return nil, p.errorf(k, "unknown field %s", quoteShort(name))
 		}
 		if prev, dup := out[name]; dup {

@@ -180,7 +180,7 @@ func TestElementRunsBound(t *testing.T) {
 		t.Fatalf("one to a line: %v", err)
 	}
 	_, err := ParseYAML("flow.yaml", []byte(flow.String()), FileOptions{})
-	want := fmt.Sprintf("flow.yaml: %d bytes of YAML besides the element lists of sets, at most 8388608 (8 MiB)", flow.Len())
+	want := fmt.Sprintf("flow.yaml: %d bytes of YAML, over the 8388608 (8 MiB) a ruleset file may hold besides its sets' elements", flow.Len())
 	if err == nil || !strings.HasPrefix(err.Error(), want) || strings.Contains(err.Error(), "\n") {
 		t.Fatalf("got %v, want %s...", err, want)
 	}

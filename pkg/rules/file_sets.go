@@ -27,6 +27,9 @@ func (p *fileParser) sets(f field) (Sets, error) {
 	out := Sets{}
 	for i := 0; i+1 < len(f.val.Content); i += 2 {
 		k, v := resolve(f.val.Content[i]), resolve(f.val.Content[i+1])
+		if k.Kind != yaml.ScalarNode {
+			return nil, p.errorf(k, "a set named by %s: want a name", kindName(k))
+		}
 		if err := ValidSetName(k.Value); err != nil {
 			return nil, p.errorf(k, "%v", err)
 		}

@@ -129,6 +129,11 @@ rules:
     dprot: 22
 `, `rules.yaml:7: unknown field "dprot"`},
 		{"unknown top field", "policy: drop\nrule:\n  - action: pass\n", `rules.yaml:2: unknown field "rule"`},
+		// A key that is not a name: its node's Value is "", which was
+		// reported as unknown field "".
+		{"list as a key", "policy: drop\n? [a, b]\n: 1\n", "rules.yaml:2: a field named by a list: want a name"},
+		{"mapping as a rule key", "rules:\n  - {{a: b}: 1, action: drop}\n", "rules.yaml:2: a field named by a mapping: want a name"},
+		{"mapping as a set name", "policy: drop\nsets:\n  {a: b}: {elements: [10.0.0.1]}\n", "rules.yaml:3: a set named by a mapping: want a name"},
 		{"repeated field", "rules:\n  - action: pass\n    action: drop\n", `rules.yaml:3: field "action" repeated (first on line 2)`},
 		{"repeated top", "policy: pass\npolicy: drop\n", `rules.yaml:2: field "policy" repeated (first on line 1)`},
 		{"missing action", "rules:\n  - action: pass\n  - proto: tcp\n    dport: 22\n", "rules.yaml:3: rule has no action (want action: pass or drop)"},
