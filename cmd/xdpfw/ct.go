@@ -231,21 +231,21 @@ just before, so one a packet refreshed meanwhile stays. xdpfw serve does
 this as often as the shortest timeout in effect (at most every 30 s; a
 table too large to sweep in 1% of that, less often); without serve, run
 it from a timer (a systemd timer or cron, every minute or so) on a host
-whose table fills. Prints how many flows were removed, of how many read
-(--json: {"entries": N, "expired": N}); ct stats counts them as expired.`,
+whose table fills. Other commands wait only while it takes flows out, not
+while it reads the table. Prints how many flows were removed, of how many
+read (--json: {"entries": N, "expired": N}); ct stats counts them as
+expired.`,
 		Flags: []cli.Flag{jsonFlag()},
 		Action: func(c *cli.Context) error {
 			if err := noArgs(c, "ct sweep"); err != nil {
 				return err
 			}
-			return withState(c, func(s *loader.State) error {
-				res, err := s.SweepConntrack()
-				if err != nil {
-					return err
-				}
-				return printReport(c, res, func() {
-					fmt.Fprintf(c.App.Writer, "removed %s timed out, of %d\n", count(res.Expired, "flow"), res.Entries)
-				})
+			res, err := loader.SweepConntrackIn(c.Context, c.String("pin-dir"))
+			if err != nil {
+				return err
+			}
+			return printReport(c, res, func() {
+				fmt.Fprintf(c.App.Writer, "removed %s timed out, of %d\n", count(res.Expired, "flow"), res.Entries)
 			})
 		},
 	}

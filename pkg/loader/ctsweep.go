@@ -2,8 +2,12 @@ package loader
 
 import (
 	"bytes"
+	"cmp"
+	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/cilium/ebpf"
@@ -20,6 +24,9 @@ type SweepResult struct {
 	// Next is when to sweep again: the shortest timeout in effect, from
 	// a second to SweepMax (SweepPeriod).
 	Next time.Duration `json:"-"`
+	// Took is how long the sweep worked, reading the table and taking
+	// flows out: not its waits for the state's lock.
+	Took time.Duration `json:"-"`
 }
 
 // SweepMax is the longest a sweeper (serve) waits between sweeps of a
@@ -47,68 +54,139 @@ func SweepPeriod(ct rules.Conntrack) time.Duration {
 // whose last packet is older than their timeout, then has the datapath's
 // own sweep program look each up again and remove it only if it has
 // timed out still, counting it expired as a packet's removal is: a flow
-// a packet refreshed since it was read stays. A change of the live
-// state, made through the write path.
+// a packet refreshed since it was read stays. Changes of the live state,
+// made through the write path.
 func (s *State) SweepConntrack() (SweepResult, error) {
-	var res SweepResult
-	err := s.change(func(t *tx) error {
-		ct, err := ctInEffect(t.m)
+	return sweepConntrack(s.change)
+}
+
+// SweepConntrackIn is SweepConntrack on the state in dir, holding its
+// lock only while it takes flows out, a chunk at a time (sweepChunk), and
+// not while it reads the table: read under the lock, a table near
+// max-flows' cap kept every command waiting for seconds. ctx ends a wait
+// for the lock.
+func SweepConntrackIn(ctx context.Context, dir string) (SweepResult, error) {
+	return sweepConntrack(func(fn func(t *tx) error) error {
+		s, err := OpenContext(ctx, dir)
 		if err != nil {
 			return err
 		}
-		res.Next = SweepPeriod(ct)
-		now, err := ctClock()
-		if err != nil {
-			return err
-		}
-		// Swept as found, a program run per CtSweepKeys flows, so
-		// memory stays a batch's whatever the table holds: a deletion
-		// behind the batch cursor (a bucket index) moves nothing ahead.
-		var (
-			due  []xdpfwCtKey
-			prog *ebpf.Program
-		)
-		defer func() {
-			if prog != nil {
-				prog.Close()
-			}
-		}()
-		sweep := func() error {
-			if prog == nil {
-				p, err := loadSweep(t.m)
-				if err != nil {
-					return err
-				}
-				prog = p
-			}
-			removed, err := runSweep(prog, due)
-			res.Expired += removed
-			due = due[:0]
-			return err
-		}
-		err = forEachBatch(t.m.Ct, 4096, func(keys []xdpfwCtKey, vals []xdpfwCtVal) error {
-			res.Entries += len(keys)
-			for i := range keys {
-				if now-time.Duration(vals[i].LastSeen) <= flowTimeoutOf(&vals[i], ct) {
-					continue
-				}
-				if due = append(due, keys[i]); len(due) == layout.CtSweepKeys {
-					if err := sweep(); err != nil {
-						return err
-					}
-				}
-			}
-			return nil
+		defer s.Close()
+		return s.change(fn)
+	})
+}
+
+// sweepChunk is how many timed-out flows a sweep gathers before it takes
+// them out, under the lock: a bound on its memory (40 bytes a key) and
+// on each hold of the lock (a program run per CtSweepKeys of them).
+const sweepChunk = 1 << 16
+
+// errTableReplaced: the flow table a sweep read is no longer the state's
+// (a resize replaced it meanwhile), so its flows are left to the next
+// sweep, which reads the new table.
+var errTableReplaced = errors.New("the conntrack table was replaced while it was read")
+
+// sweepConntrack sweeps through locked, which runs a change of the live
+// state (State.change, its lock held or taken for the one change): one
+// to find the table, its timeouts and the clock, then one per chunk of
+// timed-out flows to take them out, if the table is still the state's.
+// The table is read between them, by a handle of its own.
+func sweepConntrack(locked func(func(t *tx) error) error) (res SweepResult, err error) {
+	var (
+		table  *ebpf.Map
+		id     ebpf.MapID
+		ct     rules.Conntrack
+		now    time.Duration
+		waited time.Duration
+	)
+	begun := time.Now()
+	defer func() { res.Took = time.Since(begun) - waited }()
+	change := func(fn func(t *tx) error) error {
+		called := time.Now()
+		return locked(func(t *tx) error {
+			waited += time.Since(called)
+			return fn(t)
 		})
-		if err != nil || len(due) == 0 {
+	}
+	err = change(func(t *tx) error {
+		var err error
+		if ct, err = ctInEffect(t.m); err != nil {
 			return err
 		}
-		return sweep()
+		if now, err = ctClock(); err != nil {
+			return err
+		}
+		if id, err = mapID(t.m.Ct); err != nil {
+			return err
+		}
+		table, err = t.m.Ct.Clone()
+		return err
 	})
 	if err != nil {
 		return res, fmt.Errorf("sweep the conntrack table: %w", err)
 	}
+	defer table.Close()
+	res.Next = SweepPeriod(ct)
+	due := make([]xdpfwCtKey, 0, sweepChunk)
+	takeOut := func() error {
+		err := change(func(t *tx) error {
+			if cur, err := mapID(t.m.Ct); err != nil || cur != id {
+				return cmp.Or(err, errTableReplaced)
+			}
+			prog, err := loadSweep(t.m)
+			if err != nil {
+				return err
+			}
+			defer prog.Close()
+			for keys := range slices.Chunk(due, layout.CtSweepKeys) {
+				removed, err := runSweep(prog, keys)
+				res.Expired += removed
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		due = due[:0]
+		return err
+	}
+	err = forEachBatch(table, 4096, func(keys []xdpfwCtKey, vals []xdpfwCtVal) error {
+		res.Entries += len(keys)
+		for i := range keys {
+			if now-time.Duration(vals[i].LastSeen) <= flowTimeoutOf(&vals[i], ct) {
+				continue
+			}
+			if due = append(due, keys[i]); len(due) == sweepChunk {
+				if err := takeOut(); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err == nil && len(due) > 0 {
+		err = takeOut()
+	}
+	if errors.Is(err, errTableReplaced) {
+		return res, nil
+	}
+	if err != nil {
+		return res, fmt.Errorf("sweep the conntrack table: %w", err)
+	}
 	return res, nil
+}
+
+// mapID is m's id in the kernel.
+func mapID(m *ebpf.Map) (ebpf.MapID, error) {
+	info, err := m.Info()
+	if err != nil {
+		return 0, err
+	}
+	id, ok := info.ID()
+	if !ok {
+		return 0, errors.New("the kernel gives no map ids")
+	}
+	return id, nil
 }
 
 // loadSweep loads the sweep program alone, on the state's maps: it is

@@ -134,3 +134,55 @@ func TestSweepProgramCheap(t *testing.T) {
 		t.Errorf("the sweep program took %d processed instructions to verify, want at most 10,000", n)
 	}
 }
+
+// TestSweepInChunks: a sweep takes the flows it found timed out out a
+// chunk at a time, each chunk a change of its own, with the table read
+// between them; and a chunk whose table a resize replaced meanwhile is
+// dropped, the sweep ending there without an error (the next sweep reads
+// the new table). Through sweepConntrack's own lock-taking parameter, as
+// SweepConntrackIn takes the lock for each change.
+func TestSweepInChunks(t *testing.T) {
+	s, now := openWholeTable(t)
+	const timedOut = sweepChunk + 1000
+	keys := make([]xdpfwCtKey, timedOut)
+	vals := make([]xdpfwCtVal, timedOut)
+	for i := range keys {
+		keys[i] = xdpfwCtKey{Family: 4, Proto: 17, Lport: uint16(i), Rport: 53}
+		copy(keys[i].Local[:], []byte{192, 0, 2, 1})
+		copy(keys[i].Remote[:], []byte{198, 51, 100, byte(i >> 16)})
+		vals[i] = xdpfwCtVal{LastSeen: uint64(now - 31*time.Second), Kind: layout.CtKindUdp}
+	}
+	fill := func() {
+		t.Helper()
+		if _, err := s.maps.Ct.BatchUpdate(keys, vals, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fill()
+	changes := 0
+	res, err := sweepConntrack(func(fn func(t *tx) error) error {
+		changes++
+		return s.change(fn)
+	})
+	if err != nil || res.Expired != timedOut || res.Entries != timedOut {
+		t.Fatalf("sweep %+v (%v), want all %d flows removed", res, err, timedOut)
+	}
+	if changes != 3 {
+		t.Errorf("%d changes, want 3: one to find the table, one for each of two chunks", changes)
+	}
+
+	fill()
+	changes = 0
+	res, err = sweepConntrack(func(fn func(t *tx) error) error {
+		if changes++; changes == 3 {
+			inThrowawayNetns(t, func() error {
+				_, err := s.Apply(&rules.Ruleset{Policy: rules.Drop, Conntrack: rules.Conntrack{MaxFlows: 1 << 19}})
+				return err
+			})
+		}
+		return s.change(fn)
+	})
+	if err != nil || res.Expired != sweepChunk {
+		t.Errorf("sweep with the table replaced before its second chunk: %+v (%v), want the first chunk's %d flows removed and no error", res, err, sweepChunk)
+	}
+}

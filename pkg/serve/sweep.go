@@ -13,7 +13,8 @@ import (
 // shortest timeout asks (loader.SweepPeriod), or less often where the
 // table is so large that that would cost more than about 1% of a CPU,
 // until ctx ends. Each sweep opens the state for itself, waiting its
-// turn at the lock as a command does; with no state yet it waits for
+// turn at the lock as a command does, and holds it only while it takes
+// flows out (loader.SweepConntrackIn); with no state yet it waits for
 // one, quietly.
 func sweepConntrack(ctx context.Context, dir string, log *logger) {
 	// The first soon: a state serve finds from before may be full of
@@ -26,11 +27,11 @@ func sweepConntrack(ctx context.Context, dir string, log *logger) {
 			return
 		case <-time.After(wait):
 		}
-		res, took, err := sweepOnce(ctx, dir)
+		res, err := loader.SweepConntrackIn(ctx, dir)
 		if ctx.Err() != nil {
 			return
 		}
-		wait = sw.next(res, took, err)
+		wait = sw.next(res, err)
 	}
 }
 
@@ -43,16 +44,15 @@ type sweeper struct {
 	toldPrevious bool
 }
 
-// next is the wait after a sweep that took took (once it had the state)
-// and ended with res or err.
-func (sw *sweeper) next(res loader.SweepResult, took time.Duration, err error) time.Duration {
+// next is the wait after a sweep that ended with res or err.
+func (sw *sweeper) next(res loader.SweepResult, err error) time.Duration {
 	switch {
 	case err == nil:
 		sw.toldPrevious = false
 		// A sweep reads the whole table (about 70 ms for 130,000
 		// flows): a large one is swept less often, so sweeping takes
 		// at most about 1% of a CPU.
-		return max(res.Next, sweepShare*took)
+		return max(res.Next, sweepShare*res.Took)
 	case errors.Is(err, loader.ErrNotAttached):
 		// No state yet: wait for one, quietly.
 	case errors.Is(err, loader.ErrPreviousLayout):
@@ -69,16 +69,3 @@ func (sw *sweeper) next(res loader.SweepResult, took time.Duration, err error) t
 // sweepShare: the wait after a sweep is at least this many times what
 // the sweep took.
 const sweepShare = 100
-
-// sweepOnce opens the state and sweeps it, and says how long the sweep
-// took once it had the state (not its wait for the lock).
-func sweepOnce(ctx context.Context, dir string) (loader.SweepResult, time.Duration, error) {
-	s, err := loader.OpenContext(ctx, dir)
-	if err != nil {
-		return loader.SweepResult{}, 0, err
-	}
-	defer s.Close()
-	start := time.Now()
-	res, err := s.SweepConntrack()
-	return res, time.Since(start), err
-}
