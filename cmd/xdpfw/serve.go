@@ -101,7 +101,8 @@ listened on yet (taken, or not on the host until the network is up) is
 logged and tried again every 5 s: the config is applied without waiting
 for it. A metrics connection silent for 10 s, before a request or between
 two, is closed, and so is one whose answer is not taken within a minute
-of its request; a request's headers may be at most 16 KiB.
+of its request; a request's headers may be at most 16 KiB. At most 32
+connections are served at once; one more waits until one of them closes.
 
 It logs one line per event on standard error (start, reload applied or
 refused, attach and detach, exit); repeated warnings at most every 10 s.

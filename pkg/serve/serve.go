@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/net/netutil"
+
 	"github.com/xdpfw/xdpfw/pkg/loader"
 )
 
@@ -196,12 +198,19 @@ const listenRetry = 5 * time.Second
 // handshake; its headers are a few hundred bytes (a bearer token a few
 // KiB). The write's bound counts from the request read, so a scrape
 // waiting its turn at the state's lock (a long apply) gets that long:
-// Prometheus has given up on it well before.
+// Prometheus has given up on it well before. Those bound each
+// connection, not how many there are: every one accepted was served, so
+// 10,000 clients that sent requests and read nothing held about 1 GB
+// and a goroutine apiece (up to the descriptor limit, which under
+// systemd is half a million), and a scrape waited its turn behind all
+// theirs. Past metricsMaxConns a connection waits in the listen queue,
+// costing the process nothing, until one held closes.
 const (
 	metricsQuiet     = 10 * time.Second // silent before a request's headers are in, or between requests
 	metricsRead      = 30 * time.Second // a whole request
 	metricsWrite     = time.Minute      // a request read to its answer written
 	metricsMaxHeader = 16 << 10         // a request's headers
+	metricsMaxConns  = 32               // connections at once
 )
 
 // serveMetrics serves /metrics from c on addr in the background until
@@ -258,7 +267,7 @@ func serveMetrics(addr string, c *collector, log *logger, stop <-chan struct{}) 
 			<-stop
 			srv.Close()
 		}()
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := srv.Serve(netutil.LimitListener(ln, metricsMaxConns)); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("metrics server stopped", "error", err)
 		}
 	}()
