@@ -1,6 +1,8 @@
 package serve
 
 import (
+	"os"
+	"strconv"
 	"strings"
 
 	"github.com/xdpfw/xdpfw/pkg/layout"
@@ -16,8 +18,15 @@ import (
 func logNotices(log *logger) {
 	// Every scrape and reload takes the pin directory's lock: while a
 	// long command (a big set load) holds it, say so once per interval
-	// rather than once per scrape.
+	// rather than once per scrape. A wait for this process's own hold
+	// (a scrape or a sweep while a reload resizes the conntrack tables)
+	// is no news: logged, it named serve's own pid, as if it waited for
+	// itself.
+	self := "pid " + strconv.Itoa(os.Getpid())
 	loader.LockWaitNotice = func(dir, holder string) {
+		if holder == self || strings.HasPrefix(holder, self+" ") {
+			return
+		}
 		log.limited("lock", "waiting for the pin directory's lock", "pin_dir", dir, "holder", holder)
 	}
 	loader.MigrateNotice = func(dir string, from, to int, reach loader.Reach) {
