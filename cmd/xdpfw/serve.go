@@ -16,6 +16,8 @@ func serveCommand() *cli.Command {
 		Usage: "run as a service: keep a config file applied, reload it on change, serve metrics",
 		Description: `Applies FILE (a ruleset file, as xdpfw apply -f takes) and keeps it applied
 until SIGTERM or SIGINT: what a systemd unit or a Kubernetes DaemonSet runs.
+One serve runs per pin directory: a second is refused at once, naming
+the first's pid (each would apply its own file over the other's).
 
 FILE may list the interfaces to attach to:
 
@@ -72,11 +74,11 @@ It sweeps the conntrack table as xdpfw ct sweep does, a second after it
 starts and then as often as the shortest timeout in effect (10 s with
 the defaults, at most every 30 s; a table so large that its sweep takes
 more than 1% of that is swept less often), so the table holds only
-flows still live. A sweep holds the state's lock while it reads the table,
-as a change does (tens of milliseconds for the default table, seconds for
-millions of flows): commands and reloads wait for it. One that fails is
-logged (a state of an older layout once: the reloads say why), and tried
-again 30 s later.
+flows still live. A sweep reads the table without the state's lock and
+holds it only to take out what timed out, 65,536 flows at a time (a
+fraction of a second each): commands and reloads wait that long at most.
+One that fails is logged (a state of an older layout once: the reloads
+say why), and tried again 30 s later.
 
 With --metrics-listen ADDR (e.g. :9100, or 127.0.0.1:0 for any port) it
 serves Prometheus metrics at http://ADDR/metrics, read from the maps at

@@ -69,6 +69,11 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("config %s: %w", cfg.ConfigFile, err)
 	}
+	claim, err := claimPinDir(cfg.PinDir)
+	if err != nil {
+		return err
+	}
+	defer claim.Close()
 	log := newLogger(cfg.Log, logEvery)
 	logNotices(log)
 	if err := procBlind("/proc"); err != nil {
