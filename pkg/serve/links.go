@@ -62,7 +62,7 @@ func watchLinks(listed func(name string) bool, log *logger, stop <-chan struct{}
 				close(done)
 				log.limited("links", "cannot watch the network interfaces: an interface the config lists made later is attached to at the next reload", "error", err)
 			} else {
-				follow(updates, existing, names, first, listed, out, stop)
+				follow(updates, existing, names, first, listed, out, log, stop)
 				close(done)
 			}
 			select {
@@ -76,13 +76,15 @@ func watchLinks(listed func(name string) bool, log *logger, stop <-chan struct{}
 }
 
 // follow reads one subscription's updates until it ends or stop closes,
-// reporting a listed interface that appeared. The interfaces there were
-// as it began (existing) are not reported on the first subscription (the
-// start's reload sees them), but are on a later one: an interface may
-// have been made while there was none.
-func follow(updates <-chan netlink.LinkUpdate, existing []netlink.Link, names map[int32]string, first bool, listed func(string) bool, out chan<- string, stop <-chan struct{}) {
+// reporting a listed interface that appeared, and logging one that went
+// (deleted, moved to another network namespace, or renamed away): it
+// had been said by the metrics alone (attached 0). The interfaces there
+// were as it began (existing) are not reported on the first subscription
+// (the start's reload sees them), but are on a later one: an interface
+// may have been made while there was none.
+func follow(updates <-chan netlink.LinkUpdate, existing []netlink.Link, names map[int32]string, first bool, listed func(string) bool, out chan<- string, log *logger, stop <-chan struct{}) {
 	for _, l := range existing {
-		appeared(int32(l.Attrs().Index), l.Attrs().Name, !first, names, listed, out)
+		appeared(int32(l.Attrs().Index), l.Attrs().Name, !first, names, listed, out, log)
 	}
 	for {
 		var u netlink.LinkUpdate
@@ -96,21 +98,28 @@ func follow(updates <-chan netlink.LinkUpdate, existing []netlink.Link, names ma
 			}
 		}
 		if u.Header.Type == sys.RTM_DELLINK {
+			if old, ok := names[u.Index]; ok && listed(old) {
+				log.Warn("an interface the config names is gone (deleted, or moved to another network namespace): the config is applied to one of that name when it appears", "interface", old)
+			}
 			delete(names, u.Index)
 			continue
 		}
-		appeared(u.Index, u.Attrs().Name, true, names, listed, out)
+		appeared(u.Index, u.Attrs().Name, true, names, listed, out, log)
 	}
 }
 
 // appeared records interface index's name, reporting it when asked to
 // and it is new there (made, or renamed: a change of state is not) and
-// listed.
-func appeared(index int32, name string, report bool, names map[int32]string, listed func(string) bool, out chan<- string) {
-	if names[index] == name {
+// listed, and logging a listed name it had before (renamed away).
+func appeared(index int32, name string, report bool, names map[int32]string, listed func(string) bool, out chan<- string, log *logger) {
+	old, known := names[index]
+	if old == name {
 		return
 	}
 	names[index] = name
+	if known && listed(old) {
+		log.Warn("an interface the config names was renamed: the config is applied to one of that name when it appears", "interface", old, "renamed", name)
+	}
 	if !report || !listed(name) {
 		return
 	}

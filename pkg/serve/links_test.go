@@ -145,3 +145,68 @@ func ourPort(t *testing.T, err error) bool {
 	}
 	return false
 }
+
+// TestWatchLinksLogsGone: a listed interface renamed away, or deleted,
+// is logged once each, naming it (it had been said by the metrics
+// alone); an interface the config does not name is not.
+func TestWatchLinksLogsGone(t *testing.T) {
+	privtest.Require(t)
+	var out lockedBuffer
+	stop := make(chan struct{})
+	defer close(stop)
+	listed := func(name string) bool { return name == "xdpfwlg0" || name == "xdpfwlg2" }
+	watchLinks(listed, newLogger(&out, time.Minute), stop)
+	time.Sleep(200 * time.Millisecond) // subscribed
+	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "xdpfwlg0"}, PeerName: "xdpfwlg1"}
+	if err := netlink.LinkAdd(veth); err != nil {
+		t.Fatal(err)
+	}
+	defer netlink.LinkDel(veth)
+	other := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "xdpfwlg3"}, PeerName: "xdpfwlg4"}
+	if err := netlink.LinkAdd(other); err != nil {
+		t.Fatal(err)
+	}
+	defer netlink.LinkDel(other)
+	time.Sleep(200 * time.Millisecond)
+	link, err := netlink.LinkByName("xdpfwlg0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := netlink.LinkSetName(link, "xdpfwlg5"); err != nil {
+		t.Fatal(err)
+	}
+	defer netlink.LinkDel(link) // by its index
+	second := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "xdpfwlg2"}, PeerName: "xdpfwlg6"}
+	if err := netlink.LinkAdd(second); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if err := netlink.LinkDel(second); err != nil {
+		t.Fatal(err)
+	}
+	if err := netlink.LinkDel(other); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		`msg="an interface the config names was renamed: the config is applied to one of that name when it appears" interface=xdpfwlg0 renamed=xdpfwlg5`,
+		`msg="an interface the config names is gone (deleted, or moved to another network namespace): the config is applied to one of that name when it appears" interface=xdpfwlg2`,
+	}
+	for end := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		log := out.String()
+		missing := ""
+		for _, w := range want {
+			if strings.Count(log, w) != 1 {
+				missing = w
+			}
+		}
+		if missing == "" {
+			if strings.Contains(log, "xdpfwlg3") {
+				t.Errorf("an interface the config does not name was logged:\n%s", log)
+			}
+			return
+		}
+		if time.Now().After(end) {
+			t.Fatalf("the log lacks (once) %s:\n%s", missing, log)
+		}
+	}
+}
