@@ -225,7 +225,9 @@ func (b *setBuckets) find(k bkey) (uint32, int, bool) {
 // put writes k's flags: over its slot, into a free slot of its first
 // bucket, or of its second (the first flagged overflowing before). It
 // reports false when both are full. An IPv6 slot is free only if never
-// used: a deleted one stays a tombstone until the array is rebuilt.
+// used: a deleted one stays a tombstone until the array is rebuilt,
+// unless it holds k's own address (k deleted, then added again, as a
+// feed's entries come and go), which a packet may read as k's at once.
 func (b *setBuckets) put(k bkey, f uint8) bool {
 	if e, s, ok := b.find(k); ok {
 		atomic.StoreUint64(b.first(e, s), b.word0(k, f))
@@ -234,7 +236,8 @@ func (b *setBuckets) put(k bkey, f uint8) bool {
 	bk := k.buckets(b.v6, b.nbuckets(), b.seed)
 	for i, e := range bk {
 		for s := range b.slots() {
-			if loadWord(b.first(e, s)) != 0 {
+			reuse := b.tombOf(e, s, k)
+			if loadWord(b.first(e, s)) != 0 && !reuse {
 				continue
 			}
 			if i == 1 {
@@ -246,7 +249,9 @@ func (b *setBuckets) put(k bkey, f uint8) bool {
 			// count too high, which only brings a rebuild (that
 			// counts anew) sooner, never below the slots in use.
 			b.addCount(1)
-			if b.v6 {
+			if reuse {
+				atomic.StoreUint64(b.word(0, 2), uint64(b.tombs()-1))
+			} else if b.v6 {
 				atomic.StoreUint64(b.word(e, 2+3*s), k.hi)
 				atomic.StoreUint64(b.word(e, 3+3*s), k.lo)
 			}
@@ -255,6 +260,15 @@ func (b *setBuckets) put(k bkey, f uint8) bool {
 		}
 	}
 	return false
+}
+
+// tombOf reports whether slot s of bucket e is an IPv6 tombstone whose
+// address is k's. Its first word alone, written last, makes it k's slot:
+// a packet reading the address after it reads k's, whatever length the
+// deleted key had (a reader compares the length from that first word).
+func (b *setBuckets) tombOf(e uint32, s int, k bkey) bool {
+	return b.v6 && uint8(loadWord(b.first(e, s))>>16) == layout.Set6SlotTomb &&
+		loadWord(b.word(e, 2+3*s)) == k.hi && loadWord(b.word(e, 3+3*s)) == k.lo
 }
 
 // del empties k's slot, if it has one: an IPv4 slot to zero, an IPv6

@@ -204,7 +204,8 @@ func TestSetBucketsGrow(t *testing.T) {
 
 // TestBucketPut: put fills a key's first bucket, then its second with the
 // first flagged overflowing, and reports false when both are full; find
-// and del see keys wherever they sit; a deleted IPv6 slot is not free.
+// and del see keys wherever they sit; a deleted IPv6 slot is not free,
+// but its own key put back takes it again.
 func TestBucketPut(t *testing.T) {
 	for _, v6 := range []bool{false, true} {
 		b, err := newBuckets(v6, 16, 0, nil, nil, 0)
@@ -256,11 +257,23 @@ func TestBucketPut(t *testing.T) {
 		if free := *b.first(e, s) == 0; free == v6 {
 			t.Errorf("v6 %v: the deleted slot is free: %v", v6, free)
 		}
+		// Put back, an IPv6 key takes its own tombstone again (its
+		// address is there): it took a free slot, or found both buckets
+		// full of its own tombstone and others.
+		tombs := b.tombs()
+		if !b.put(keys[0], setClean) {
+			t.Fatalf("v6 %v: the deleted key put back: both buckets full", v6)
+		}
+		e2, s2, ok := b.find(keys[0])
+		if !ok || int(b.count()) != len(keys) || (v6 && (e2 != e || s2 != s || b.tombs() != tombs-1)) {
+			t.Errorf("v6 %v: put back at %d.%d (found %v), count %d, %d tombstones (from %d); want its slot %d.%d again, %d keys, one tombstone less",
+				v6, e2, s2, ok, b.count(), b.tombs(), tombs, e, s, len(keys))
+		}
 		// A count gone wrong (a build that counted after writing, cut
 		// short, then deleted: it wrapped below zero) sizes nothing.
 		b.addCount(-int(b.count()) - 1)
-		if got := b.all(); len(got) != len(keys)-1 {
-			t.Errorf("v6 %v: with a count of %d, all gives %d slots, want %d", v6, b.count(), len(got), len(keys)-1)
+		if got := b.all(); len(got) != len(keys) {
+			t.Errorf("v6 %v: with a count of %d, all gives %d slots, want %d", v6, b.count(), len(got), len(keys))
 		}
 	}
 }
@@ -323,4 +336,41 @@ func TestSetBucketsFirstFit(t *testing.T) {
 			over = flags(b) > flagged
 		}
 	}
+}
+
+// TestSetBucketsTombsReused: IPv6 entries deleted and added again, as a
+// feed's come and go, take their own tombstones back (only a rebuild
+// dropped them: a set whose entries flapped filled its buckets with
+// tombstones until a change found both of a key's full and built the
+// whole array anew), and the program finds each as the model says.
+func TestSetBucketsTombsReused(t *testing.T) {
+	s, tr := openFeedInstance(t, rules.FamilyAny)
+	rng := rand.New(rand.NewSource(11))
+	var flap []netip.Prefix
+	for range 200 {
+		flap = append(flap, randomEntry(rng, true))
+	}
+	flap = rules.SortPrefixes(flap)
+	if _, err := s.ChangeSet("feed", flap, nil); err != nil {
+		t.Fatal(err)
+	}
+	h := openSetHandle(t, s, "feed")
+	nb := h.bkt[1].nbuckets()
+	for round := range 6 {
+		if _, err := s.ChangeSet("feed", nil, flap); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.ChangeSet("feed", flap, nil); err != nil {
+			t.Fatal(err)
+		}
+		h := openSetHandle(t, s, "feed")
+		if b := h.bkt[1]; b.nbuckets() != nb || b.tombs() != 0 || int(b.count()) != len(flap) {
+			t.Fatalf("round %d: %d buckets (from %d), %d tombstones, %d keys; want the same array, none, %d", round, b.nbuckets(), nb, b.tombs(), b.count(), len(flap))
+		}
+	}
+	live, err := s.RulesetWithSets()
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkAgainstModel(t, tr, live, setFrames(rand.New(rand.NewSource(4)), rules.Sets{"feed": {Name: "feed", Prefixes: flap}}))
 }
