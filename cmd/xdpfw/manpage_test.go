@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/urfave/cli/v2"
+
 	"github.com/xdpfw/xdpfw/internal/manpage"
 )
 
@@ -20,6 +22,9 @@ var manPage = manpage.Page{
 	Manual:  "System Manager's Manual",
 	Extra: []manpage.Section{
 		{Title: "Environment", Text: `XDPFW_PIN_DIR is the pin directory when --pin-dir is not given.
+
+XDPFW_WAIT is the longest wait for another xdpfw command's lock when
+--wait is not given (seconds, or a duration such as 200ms).
 
 GOGC, when set, is the Go collector's setting for every command (xdpfw
 sets 400 otherwise: a command is short and its heap is one ruleset).`},
@@ -72,4 +77,33 @@ func TestManPage(t *testing.T) {
 			t.Errorf("the page lacks %q", want)
 		}
 	}
+}
+
+// TestManPageEnvironment: every environment variable a flag reads is
+// named in the page's ENVIRONMENT section, which an operator reads to
+// learn what the environment changes.
+func TestManPageEnvironment(t *testing.T) {
+	var env string
+	for _, s := range manPage.Extra {
+		if s.Title == "Environment" {
+			env = s.Text
+		}
+	}
+	var walk func(flags []cli.Flag, cmds []*cli.Command)
+	walk = func(flags []cli.Flag, cmds []*cli.Command) {
+		for _, f := range flags {
+			if df, ok := f.(cli.DocGenerationFlag); ok {
+				for _, v := range df.GetEnvVars() {
+					if !strings.Contains(env, v) {
+						t.Errorf("the page's ENVIRONMENT does not name %s (--%s)", v, f.Names()[0])
+					}
+				}
+			}
+		}
+		for _, c := range cmds {
+			walk(c.Flags, c.Subcommands)
+		}
+	}
+	app := newApp(io.Discard, io.Discard)
+	walk(app.Flags, app.Commands)
 }
