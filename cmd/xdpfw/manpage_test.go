@@ -41,7 +41,8 @@ cannot run xdpfw), and the live state is then as it was. status exits 1
 when something needs the operator (the problems it lists), doctor when a
 check fails, replay when a capture cannot be read or --verify finds a
 disagreement, replay --diff and apply --check with --fail-on-change when
-a frame's verdict would change.`},
+a frame's verdict would change, test with --expect when the verdict is the
+other one, and test when the program and the reference model disagree.`},
 		{Title: "See also", Text: `xdp-filter(8), nft(8), bpftool(8), ip-link(8), tc(8), systemd.service(5).
 README.md in /usr/share/doc/xdpfw tells the rest: ruleset files,
 connection tracking, running it as a service, replaying captures.`},
@@ -106,4 +107,30 @@ func TestManPageEnvironment(t *testing.T) {
 	}
 	app := newApp(io.Discard, io.Discard)
 	walk(app.Flags, app.Commands)
+}
+
+// TestManPageExitStatus: every flag whose use is to set the exit status
+// (its usage begins "exit non-zero") is named in the page's EXIT STATUS,
+// which a script's author reads to learn when xdpfw fails.
+func TestManPageExitStatus(t *testing.T) {
+	var exit string
+	for _, s := range manPage.Extra {
+		if s.Title == "Exit status" {
+			exit = s.Text
+		}
+	}
+	var walk func(path string, cmds []*cli.Command)
+	walk = func(path string, cmds []*cli.Command) {
+		for _, c := range cmds {
+			for _, f := range c.Flags {
+				df, ok := f.(cli.DocGenerationFlag)
+				name := "--" + f.Names()[0]
+				if ok && strings.HasPrefix(df.GetUsage(), "exit non-zero") && !strings.Contains(exit, name) {
+					t.Errorf("the page's EXIT STATUS does not name %s %s", strings.TrimSpace(path+" "+c.Name), name)
+				}
+			}
+			walk(path+" "+c.Name, c.Subcommands)
+		}
+	}
+	walk("xdpfw", newApp(io.Discard, io.Discard).Commands)
 }
