@@ -600,7 +600,8 @@ struct set4_bucket {
  * length, the flags and the slot's state, then the masked address. A
  * slot spans words, so Go writes the address before the first word and
  * never reuses a slot while the array lives: a deleted slot's state
- * becomes SET6_SLOT_TOMB (no longer a key), and only a new array drops it.
+ * becomes SET6_SLOT_TOMB (no longer a key), and only a new array drops it,
+ * but for the key whose address it holds, which takes it back.
  * A packet reads the first word, then the address: a key it sees marked
  * used has its address written.
  */
