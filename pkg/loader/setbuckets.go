@@ -234,32 +234,41 @@ func (b *setBuckets) put(k bkey, f uint8) bool {
 		return true
 	}
 	bk := k.buckets(b.v6, b.nbuckets(), b.seed)
-	for i, e := range bk {
-		for s := range b.slots() {
-			reuse := b.tombOf(e, s, k)
-			if loadWord(b.first(e, s)) != 0 && !reuse {
-				continue
+	// Its own tombstone first, wherever it is, then a free slot.
+	for pass := range 2 {
+		for i, e := range bk {
+			for s := range b.slots() {
+				own := b.tombOf(e, s, k)
+				if pass == 0 && own || pass == 1 && loadWord(b.first(e, s)) == 0 {
+					b.putAt(k, f, bk[0], i, e, s, own)
+					return true
+				}
 			}
-			if i == 1 {
-				fl := b.word(bk[0], 0)
-				atomic.StoreUint64(fl, loadWord(fl)|layout.SetBktOverflow)
-			}
-			// Counted before it is written (and uncounted after it
-			// is emptied, in del): a change cut short leaves the
-			// count too high, which only brings a rebuild (that
-			// counts anew) sooner, never below the slots in use.
-			b.addCount(1)
-			if reuse {
-				atomic.StoreUint64(b.word(0, 2), uint64(b.tombs()-1))
-			} else if b.v6 {
-				atomic.StoreUint64(b.word(e, 2+3*s), k.hi)
-				atomic.StoreUint64(b.word(e, 3+3*s), k.lo)
-			}
-			atomic.StoreUint64(b.first(e, s), b.word0(k, f))
-			return true
 		}
 	}
 	return false
+}
+
+// putAt writes k with flags f into slot s of bucket e, its i-th (first,
+// whose flag says whether a key overflowed, or second), a tombstone of
+// its own address (reuse) or a free slot.
+func (b *setBuckets) putAt(k bkey, f uint8, first uint32, i int, e uint32, s int, reuse bool) {
+	if i == 1 {
+		fl := b.word(first, 0)
+		atomic.StoreUint64(fl, loadWord(fl)|layout.SetBktOverflow)
+	}
+	// Counted before it is written (and uncounted after it is emptied,
+	// in del): a change cut short leaves the count too high, which only
+	// brings a rebuild (that counts anew) sooner, never below the slots
+	// in use.
+	b.addCount(1)
+	if reuse {
+		atomic.StoreUint64(b.word(0, 2), uint64(b.tombs()-1))
+	} else if b.v6 {
+		atomic.StoreUint64(b.word(e, 2+3*s), k.hi)
+		atomic.StoreUint64(b.word(e, 3+3*s), k.lo)
+	}
+	atomic.StoreUint64(b.first(e, s), b.word0(k, f))
 }
 
 // tombOf reports whether slot s of bucket e is an IPv6 tombstone whose

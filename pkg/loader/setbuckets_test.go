@@ -338,25 +338,27 @@ func TestSetBucketsFirstFit(t *testing.T) {
 	}
 }
 
-// TestSetBucketsTombsReused: IPv6 entries deleted and added again, as a
-// feed's come and go, take their own tombstones back (only a rebuild
-// dropped them: a set whose entries flapped filled its buckets with
-// tombstones until a change found both of a key's full and built the
+// TestSetBucketsTombsReused: IPv6 entries of a large set deleted and
+// added again, a few at a time as a feed's come and go, take their own
+// tombstones back (only a rebuild dropped them: a set whose entries
+// flapped filled its buckets with tombstones until a change found both of
+// a key's full, or passed three quarters of the slots, and built the
 // whole array anew), and the program finds each as the model says.
 func TestSetBucketsTombsReused(t *testing.T) {
 	s, tr := openFeedInstance(t, rules.FamilyAny)
 	rng := rand.New(rand.NewSource(11))
-	var flap []netip.Prefix
-	for range 200 {
-		flap = append(flap, randomEntry(rng, true))
+	var all []netip.Prefix
+	for range 600 {
+		all = append(all, randomEntry(rng, true))
 	}
-	flap = rules.SortPrefixes(flap)
-	if _, err := s.ChangeSet("feed", flap, nil); err != nil {
+	all = rules.SortPrefixes(all)
+	if _, err := s.ChangeSet("feed", all, nil); err != nil {
 		t.Fatal(err)
 	}
+	flap := all[:20]
 	h := openSetHandle(t, s, "feed")
 	nb := h.bkt[1].nbuckets()
-	for round := range 6 {
+	for round := range 8 {
 		if _, err := s.ChangeSet("feed", nil, flap); err != nil {
 			t.Fatal(err)
 		}
@@ -364,13 +366,13 @@ func TestSetBucketsTombsReused(t *testing.T) {
 			t.Fatal(err)
 		}
 		h := openSetHandle(t, s, "feed")
-		if b := h.bkt[1]; b.nbuckets() != nb || b.tombs() != 0 || int(b.count()) != len(flap) {
-			t.Fatalf("round %d: %d buckets (from %d), %d tombstones, %d keys; want the same array, none, %d", round, b.nbuckets(), nb, b.tombs(), b.count(), len(flap))
+		if b := h.bkt[1]; b.nbuckets() != nb || b.tombs() != 0 || int(b.count()) != len(all) {
+			t.Fatalf("round %d: %d buckets (from %d), %d tombstones, %d keys; want the same array, none, %d", round, b.nbuckets(), nb, b.tombs(), b.count(), len(all))
 		}
 	}
 	live, err := s.RulesetWithSets()
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkAgainstModel(t, tr, live, setFrames(rand.New(rand.NewSource(4)), rules.Sets{"feed": {Name: "feed", Prefixes: flap}}))
+	checkAgainstModel(t, tr, live, setFrames(rand.New(rand.NewSource(4)), rules.Sets{"feed": {Name: "feed", Prefixes: all}}))
 }
