@@ -58,8 +58,8 @@ xdpfw_config_reload_success is 0 until a good file is applied. An
 interface FILE names (under interfaces:, or a rule's iface:) that
 appears, made late at boot, made again or renamed to that name, has
 FILE applied again at once; one that goes (deleted, moved to another
-network namespace, renamed) is logged. A file that failed is tried again every
-30 s, since what failed may be outside it; a retry, or a set
+network namespace, renamed) is logged. A file that failed is tried again
+every 30 s, since what failed may be outside it; a retry, or a set
 file's change, that fails the same way is not logged again. FILE is
 the truth: a change made meanwhile with another command (rule add, set
 add) lasts until FILE is next applied, whose log line counts what it
