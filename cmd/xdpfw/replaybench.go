@@ -132,7 +132,7 @@ func replayBench(c *cli.Context) error {
 		if err := printJSON(c, rep); err != nil {
 			return err
 		}
-		return replayErrors(c, rep.Errors, 0, c.NArg())
+		return replayErrors(c, rep.Errors, 0, 0, c.NArg())
 	}
 	tw := newTable(c)
 	fmt.Fprintln(tw, "PROGRAM\tNS/PKT\tMIN\tMAX\tRATIO")
@@ -152,7 +152,7 @@ func replayBench(c *cli.Context) error {
 		}
 		tw.Flush()
 	}
-	return replayErrors(c, rep.Errors, 0, c.NArg())
+	return replayErrors(c, rep.Errors, 0, 0, c.NArg())
 }
 
 // errPassDone ends a pass over the captures at the last frame measured.

@@ -114,7 +114,7 @@ func diffCaptures(c *cli.Context, name string, next *rules.Ruleset, against stri
 // status: a diff is a report, so changes fail it only with
 // --fail-on-change; unreadable captures and model disagreements always do.
 func diffExit(c *cli.Context, rep *replay.DiffReport, captures int) error {
-	if err := replayErrors(c, rep.Errors, rep.Mismatches, captures); err != nil {
+	if err := replayErrors(c, rep.Errors, rep.Mismatches, rep.FullTable, captures); err != nil {
 		return err
 	}
 	if c.Bool("fail-on-change") && rep.Changed > 0 {

@@ -111,6 +111,9 @@ func (rep *DiffReport) count(changes map[[2]int]*Change, o, n *diffSide, ov, nv 
 		d.Iface, p = iface, &d
 		if o.evaluate(p, f.Data, now) != ov || n.evaluate(p, f.Data, now) != nv {
 			rep.Mismatches++
+			if o.tracker.Evictions > 0 || n.tracker.Evictions > 0 {
+				rep.FullTable++
+			}
 		}
 	}
 	od, nd := o.deciders[oi], n.deciders[ni]

@@ -41,6 +41,9 @@ type DiffReport struct {
 	Rules      []RuleChanges `json:"rules"`
 	Verified   bool          `json:"verified"`
 	Mismatches int           `json:"mismatches"`
+	// FullTable counts the mismatches met once either model's connection
+	// table had evicted a flow (see Report.FullTable).
+	FullTable int `json:"full_table"`
 	// Errors has one line per capture that could not be read to its end.
 	Errors []string `json:"errors"`
 }
