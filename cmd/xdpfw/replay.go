@@ -234,14 +234,29 @@ func runReplay(c *cli.Context) (rep *replay.Report, rest func(*replay.Report) er
 }
 
 // replayOutput is how a replay under rs prints: each frame as it is
-// decided to out (each; nil under --summary, whose report lists the few
-// it shows), then the rest from the finished report.
+// decided to out (each; under --summary only those it lists), then the
+// rest from the finished report.
 func replayOutput(c *cli.Context, out io.Writer, rs *rules.Ruleset) (each func(replay.FrameResult) error, rest func(*replay.Report) error) {
 	switch {
+	case c.Bool("summary") && c.Bool("json"):
+		j := newJSONFrames(out)
+		return func(f replay.FrameResult) error {
+			if notRun(f) || f.Mismatch != "" {
+				return j.add(f)
+			}
+			return nil
+		}, j.finish
 	case c.Bool("summary"):
-		return nil, func(rep *replay.Report) error {
-			return printReport(c, rep, func() { printReplay(c, rep, nil) })
-		}
+		table := newNotRunTable(out)
+		return func(f replay.FrameResult) error {
+				if notRun(f) {
+					return table.add(f)
+				}
+				return nil
+			}, func(rep *replay.Report) error {
+				printReplay(c, rep, table)
+				return nil
+			}
 	case c.Bool("json"):
 		j := newJSONFrames(out)
 		return j.add, j.finish
@@ -334,22 +349,10 @@ func ctCell(show bool, st string) string {
 }
 
 func printReplay(c *cli.Context, rep *replay.Report, table *frameTable) {
-	if table != nil {
+	// The summary counts only frames that ran: its table names the
+	// others, when there are any.
+	if !table.notRun || rep.Skipped+rep.Truncated > 0 {
 		table.finish()
-	} else if rep.Skipped+rep.Truncated > 0 {
-		// The summary counts only frames that ran: name the others.
-		tw := newTable(c)
-		fmt.Fprintln(tw, "FILE\tFRAME\tLEN\tNOT RUN")
-		for _, f := range rep.Frames {
-			switch {
-			case f.Truncated:
-				fmt.Fprintf(tw, "%s\t%d\t%d\ttruncated: captured %d of %d bytes (snap length)\n", f.File, f.Index, f.Length, f.Length, f.WireLength)
-			case f.Skipped != "":
-				fmt.Fprintf(tw, "%s\t%d\t%d\tskipped: %s\n", f.File, f.Index, f.Length, f.Skipped)
-			}
-		}
-		tw.Flush()
-		fmt.Fprintln(c.App.Writer)
 	}
 	tw := newTable(c)
 	show := slices.ContainsFunc(rep.Rules, func(r replay.RuleSummary) bool { return r.Comment != "" })

@@ -29,6 +29,7 @@ const tableBlock = 4096
 type frameTable struct {
 	out     io.Writer
 	mayCT   bool
+	notRun  bool // --summary's table of the frames not run
 	rows    []replay.FrameResult
 	started bool  // the header and a first block are out
 	ct      bool  // the CT column, once started
@@ -38,6 +39,17 @@ type frameTable struct {
 func newFrameTable(out io.Writer, mayCT bool) *frameTable {
 	return &frameTable{out: out, mayCT: mayCT}
 }
+
+// newNotRunTable is --summary's table of the frames that did not run
+// (skipped, truncated), printed as they come like the frames' table: a
+// capture tcpdump -s cut is all such frames, and held until the end they
+// took 1 KiB each.
+func newNotRunTable(out io.Writer) *frameTable {
+	return &frameTable{out: out, notRun: true}
+}
+
+// notRun says whether f is a frame the replay did not run.
+func notRun(f replay.FrameResult) bool { return f.Truncated || f.Skipped != "" }
 
 // add is replay.Options.Each: it holds f, printing the block before it
 // first when that one is full.
@@ -66,15 +78,26 @@ func (ft *frameTable) flush(more bool) error {
 		return nil
 	}
 	var lines [][]string
-	if !ft.started {
+	switch {
+	case ft.started:
+	case ft.notRun:
+		lines = append(lines, []string{"FILE", "FRAME", "LEN", "NOT RUN"})
+	default:
 		ft.ct = slices.ContainsFunc(ft.rows, func(f replay.FrameResult) bool { return f.CT != "" }) || (more && ft.mayCT)
 		lines = append(lines, strings.Split("FILE\tFRAME\tLEN\tVERDICT\tREASON\tRULE"+ctCell(ft.ct, "CT"), "\t"))
 	}
 	for _, f := range ft.rows {
-		lines = append(lines, frameCells(f, ft.ct))
+		if ft.notRun {
+			lines = append(lines, notRunCells(f))
+		} else {
+			lines = append(lines, frameCells(f, ft.ct))
+		}
 	}
 	aligned := 5 // FILE to REASON: every row has a cell after them
-	if ft.ct {
+	switch {
+	case ft.notRun:
+		aligned = 3 // FILE to LEN
+	case ft.ct:
 		aligned = 6 // and RULE
 	}
 	out := ft.out
@@ -133,6 +156,15 @@ func frameCells(f replay.FrameResult, ct bool) []string {
 		row = append(row, "MISMATCH: "+f.Mismatch)
 	}
 	return row
+}
+
+// notRunCells is the row of --summary's table for f, a frame not run.
+func notRunCells(f replay.FrameResult) []string {
+	why := "skipped: " + f.Skipped
+	if f.Truncated {
+		why = fmt.Sprintf("truncated: captured %d of %d bytes (snap length)", f.Length, f.WireLength)
+	}
+	return []string{f.File, fmt.Sprint(f.Index), fmt.Sprint(f.Length), why}
 }
 
 // afterFirstLine passes on what is written to it after its first line.
