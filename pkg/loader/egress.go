@@ -269,7 +269,7 @@ func removeEgressFilter(l netlink.Link, dir string) error {
 	}
 	elsewhere := pinnedElsewhere(dir, namesOf())
 	for _, f := range fs {
-		if elsewhere[uint32(f.Id)] {
+		if elsewhere.holds(uint32(f.Id)) {
 			continue
 		}
 		if err := netlink.FilterDel(f); err != nil {
@@ -329,7 +329,7 @@ func (s *State) runsOwnEgress(l netlink.Link) bool {
 	}
 	elsewhere := pinnedElsewhere(s.dir, namesOf())
 	for _, f := range fs {
-		if !elsewhere[uint32(f.Id)] && usesMapsOf(uint32(f.Id), mine) {
+		if !elsewhere.holds(uint32(f.Id)) && usesMapsOf(uint32(f.Id), mine) {
 			return true
 		}
 	}

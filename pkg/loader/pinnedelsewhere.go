@@ -23,11 +23,29 @@ const maxPinWalk = 20000
 
 var errWalkLimit = errors.New("pin walk limit")
 
-// pinnedElsewhere returns the ids of the programs pinned under xdpfw's
-// program pin names in directories other than dir, on every BPF
-// filesystem this process sees.
-func pinnedElsewhere(dir string, n objectNames) map[uint32]bool {
-	ids := map[uint32]bool{}
+// elsewhere is what xdpfw's pins in other directories hold: their
+// programs, and their maps.
+type elsewhere struct {
+	progs map[uint32]bool
+	maps  map[ebpf.MapID]bool
+}
+
+// holds reports whether program id is another state's: pinned there, or
+// using maps pinned there. A change cut short in that state (a growth, a
+// conntrack resize, a migration) left the interfaces it had not reached
+// running the program it began with, whose pin it had replaced, on maps
+// it kept; that state's next change finishes it (programsOn), so the
+// program is not an orphan, and detach --orphans removing it turned that
+// state's firewall off on the interface.
+func (e elsewhere) holds(id uint32) bool {
+	return e.progs[id] || usesMapsOf(id, e.maps)
+}
+
+// pinnedElsewhere returns what is pinned under xdpfw's program and map
+// pin names in directories other than dir, on every BPF filesystem this
+// process sees.
+func pinnedElsewhere(dir string, n objectNames) elsewhere {
+	e := elsewhere{progs: map[uint32]bool{}, maps: map[ebpf.MapID]bool{}}
 	own, _ := os.Stat(dir)
 	seen := 0
 	for _, mount := range bpffsMounts() {
@@ -35,10 +53,23 @@ func pinnedElsewhere(dir string, n objectNames) map[uint32]bool {
 			if seen++; seen > maxPinWalk {
 				return errWalkLimit
 			}
-			if err != nil || d.IsDir() || !n.progPins[d.Name()] {
+			if err != nil || d.IsDir() || !n.progPins[d.Name()] && !n.mapPins[d.Name()] {
 				return nil
 			}
 			if parent, err := os.Stat(filepath.Dir(path)); err != nil || own != nil && os.SameFile(parent, own) {
+				return nil
+			}
+			if n.mapPins[d.Name()] {
+				m, err := ebpf.LoadPinnedMap(path, nil)
+				if err != nil {
+					return nil
+				}
+				defer m.Close()
+				if info, err := m.Info(); err == nil {
+					if id, ok := info.ID(); ok {
+						e.maps[id] = true
+					}
+				}
 				return nil
 			}
 			p, err := ebpf.LoadPinnedProgram(path, nil)
@@ -47,12 +78,12 @@ func pinnedElsewhere(dir string, n objectNames) map[uint32]bool {
 			}
 			defer p.Close()
 			if id, err := progID(p); err == nil {
-				ids[id] = true
+				e.progs[id] = true
 			}
 			return nil
 		})
 	}
-	return ids
+	return e
 }
 
 // bpffsMounts lists the mount points of BPF filesystems in this mount

@@ -179,15 +179,15 @@ type Orphan struct {
 // findOrphans lists the interfaces of this network namespace running a
 // program named as xdpfw's that is not a listed attachment of the state in
 // dir (listed: its ifindexes; nil: no state; ids: its programs) and not
-// pinned in another directory.
+// another directory's state's (elsewhere.holds).
 func findOrphans(dir string, n objectNames, listed map[int]bool, ids progIDs) ([]Orphan, error) {
 	links, err := netlink.LinkList()
 	if err != nil {
 		return nil, fmt.Errorf("list interfaces: %w", err)
 	}
 	var (
-		out       []Orphan
-		elsewhere map[uint32]bool // walked for the first candidate only
+		out    []Orphan
+		others *elsewhere // walked for the first candidate only
 	)
 	for _, link := range links {
 		idx := link.Attrs().Index
@@ -207,10 +207,11 @@ func findOrphans(dir string, n objectNames, listed map[int]bool, ids progIDs) ([
 			continue
 		}
 		if !ids.ours(id) {
-			if elsewhere == nil {
-				elsewhere = pinnedElsewhere(dir, n)
+			if others == nil {
+				e := pinnedElsewhere(dir, n)
+				others = &e
 			}
-			if elsewhere[id] {
+			if others.holds(id) {
 				continue
 			}
 		}
