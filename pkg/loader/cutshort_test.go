@@ -7,6 +7,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/vishvananda/netns"
+
 	"github.com/xdpfw/xdpfw/internal/rulegen"
 	"github.com/xdpfw/xdpfw/pkg/rules"
 )
@@ -15,6 +17,13 @@ import (
 // reaches point: "progress" (its first progress report), or a point of
 // tx.reached. The maps are then as a process killed there leaves them. It
 // fails the test if the change never reached the point.
+//
+// The goroutine runs in the caller's network namespace (a test in
+// perf.InNetns is in a throwaway one, on its locked thread): started
+// plainly, it ran on another thread, in the first namespace, where the
+// change's attachments met whatever interface had the ifindex the test's
+// veth had. Its thread stays locked, so it ends with the goroutine and
+// no other goroutine runs in that namespace.
 func cutShort(t *testing.T, s *State, point string, change func(progress func(done, total int))) {
 	t.Helper()
 	stop := func(p string) {
@@ -24,14 +33,28 @@ func cutShort(t *testing.T, s *State, point string, change func(progress func(do
 	}
 	stopChangesAt(s, stop)
 	defer stopChangesAt(s, nil)
+	ns, err := netns.Get()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Close()
 	finished := make(chan bool)
+	var nsErr error
 	go func() {
+		runtime.LockOSThread()
 		ended := false
 		defer func() { finished <- ended }()
+		if nsErr = netns.Set(ns); nsErr != nil {
+			return
+		}
 		change(func(done, total int) { stop("progress") })
 		ended = true
 	}()
-	if <-finished {
+	ended := <-finished
+	if nsErr != nil {
+		t.Fatalf("enter the caller's network namespace: %v", nsErr)
+	}
+	if ended {
 		t.Fatalf("the change ran to its end without reaching %q", point)
 	}
 }
@@ -232,4 +255,29 @@ func TestRuleAfterCutShortLoad(t *testing.T) {
 	// 10.0.0.17 is in 10.0.0.16/28, the second element, in the first chunk.
 	f := rulegen.Frame{Src: netip.MustParseAddr("10.0.0.17"), Dst: netip.MustParseAddr("192.0.2.1"), Proto: 17, Sport: 1000, Dport: 53}
 	checkAgainstModel(t, tr, live, [][]byte{f.Bytes()})
+}
+
+// TestCutShortInCallersNetns: a change cutShort runs for a test in a
+// throwaway network namespace runs there, not in the first namespace.
+func TestCutShortInCallersNetns(t *testing.T) {
+	s := openLive(t)
+	inThrowawayNetns(t, func() error {
+		want, err := netns.Get()
+		if err != nil {
+			return err
+		}
+		defer want.Close()
+		var same bool
+		cutShort(t, s, "progress", func(progress func(done, total int)) {
+			if got, err := netns.Get(); err == nil {
+				same = got.Equal(want)
+				got.Close()
+			}
+			progress(0, 1)
+		})
+		if !same {
+			t.Error("the change ran in another network namespace than its caller's")
+		}
+		return nil
+	})
 }
