@@ -45,7 +45,8 @@ each one's first frame, then by number. Paths that hold no capture file
 at all (an empty directory, one of other files) fail the replay in every
 mode; such a directory beside captures is named, the rest replays, and the
 exit status is non-zero, as for a capture that cannot be read. A capture
-file of no frames replays, as no frames.
+file of no frames replays, as no frames. A capture of - is standard
+input (tcpdump -w - | xdpfw replay -).
 
 Ethernet, Linux cooked (tcpdump -i any), raw IP and BSD loopback captures
 replay: other link types get the Ethernet header the program would see.

@@ -172,6 +172,9 @@ type heldFrames struct {
 // rereadable says whether the capture or directory at path can be read
 // again; one that cannot be opened is, to be passed over again.
 func rereadable(path string) bool {
+	if path == replay.Stdin {
+		return false
+	}
 	fi, err := os.Stat(path)
 	return err != nil || fi.IsDir() || fi.Mode().IsRegular()
 }

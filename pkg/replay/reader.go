@@ -124,7 +124,7 @@ func Open(path string) (*Reader, error) {
 	if path == "" {
 		return nil, errors.New("a capture with an empty file name")
 	}
-	f, err := os.Open(path)
+	f, err := openCapture(path)
 	if err != nil {
 		return nil, pathError(path, err)
 	}
@@ -136,6 +136,18 @@ func Open(path string) (*Reader, error) {
 	return rd, nil
 }
 
+// Stdin is the capture name that reads standard input (tcpdump -w - |
+// xdpfw replay -), once: a second "-" finds it read to its end.
+const Stdin = "-"
+
+// openCapture opens path, or gives standard input for Stdin.
+func openCapture(path string) (*os.File, error) {
+	if path == Stdin {
+		return os.Stdin, nil
+	}
+	return os.Open(path)
+}
+
 func pathError(path string, err error) error {
 	var pe *fs.PathError
 	if errors.As(err, &pe) {
@@ -144,8 +156,13 @@ func pathError(path string, err error) error {
 	return fmt.Errorf("%s: %v", path, err)
 }
 
-// Close closes the file.
-func (rd *Reader) Close() error { return rd.file.Close() }
+// Close closes the file (not standard input).
+func (rd *Reader) Close() error {
+	if rd.file == os.Stdin {
+		return nil // the process's, left open
+	}
+	return rd.file.Close()
+}
 
 func (rd *Reader) start() error {
 	head, err := rd.r.Peek(4)
