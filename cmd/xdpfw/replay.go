@@ -197,6 +197,8 @@ func replayErrors(c *cli.Context, bad []string, mismatches, fullTable, captures 
 		return fmt.Errorf("%s: %s where the datapath and the reference model disagree", commandPath(c), count(mismatches, "frame"))
 	case len(bad) > captures: // directories given, more than one bad in them
 		return fmt.Errorf("%s: %d captures could not be read to their end (above); the rest replayed", commandPath(c), len(bad))
+	case len(bad) == 1 && captures == 1: // no rest but its first frames
+		return fmt.Errorf("%s: the capture could not be read to its end (above); its frames before that replayed", commandPath(c))
 	case len(bad) > 0:
 		return fmt.Errorf("%s: %d of %d captures could not be read to their end (above); the rest replayed", commandPath(c), len(bad), captures)
 	}
