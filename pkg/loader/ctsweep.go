@@ -128,16 +128,30 @@ func sweepConntrack(locked func(func(t *tx) error) error) (res SweepResult, err 
 	defer table.Close()
 	res.Next = SweepPeriod(ct)
 	due := make([]xdpfwCtKey, 0, sweepChunk)
+	// Loaded for the first chunk (about 50 ms: the object parsed and the
+	// program verified) and kept for the next while every map it uses is
+	// still the state's.
+	var prog *ebpf.Program
+	defer func() {
+		if prog != nil {
+			prog.Close()
+		}
+	}()
 	takeOut := func() error {
 		err := change(func(t *tx) error {
 			if cur, err := mapID(t.m.Ct); err != nil || cur != id {
 				return cmp.Or(err, errTableReplaced)
 			}
-			prog, err := loadSweep(t.m)
-			if err != nil {
-				return err
+			if prog != nil && !onMapsOf(prog, t.m) {
+				prog.Close()
+				prog = nil
 			}
-			defer prog.Close()
+			if prog == nil {
+				var err error
+				if prog, err = loadSweep(t.m); err != nil {
+					return err
+				}
+			}
 			for keys := range slices.Chunk(due, layout.CtSweepKeys) {
 				removed, err := runSweep(prog, keys)
 				res.Expired += removed
@@ -174,6 +188,46 @@ func sweepConntrack(locked func(func(t *tx) error) error) (res SweepResult, err 
 		return res, fmt.Errorf("sweep the conntrack table: %w", err)
 	}
 	return res, nil
+}
+
+// onMapsOf reports whether every map prog uses is one of m's, but for
+// its constants (.rodata: frozen, made by its own load).
+func onMapsOf(prog *ebpf.Program, m *xdpfwMaps) bool {
+	info, err := prog.Info()
+	if err != nil {
+		return false
+	}
+	uses, ok := info.MapIDs()
+	if !ok {
+		return false
+	}
+	mine := map[ebpf.MapID]bool{}
+	for _, f := range mapFields(m) {
+		if *f == nil {
+			continue
+		}
+		if id, err := mapID(*f); err == nil {
+			mine[id] = true
+		}
+	}
+	for _, id := range uses {
+		if !mine[id] && !frozenMap(id) {
+			return false
+		}
+	}
+	return true
+}
+
+// frozenMap reports whether map id is frozen (read-only to programs and
+// to this process alike).
+func frozenMap(id ebpf.MapID) bool {
+	m, err := ebpf.NewMapFromID(id)
+	if err != nil {
+		return false
+	}
+	defer m.Close()
+	info, err := m.Info()
+	return err == nil && info.Frozen()
 }
 
 // mapID is m's id in the kernel.

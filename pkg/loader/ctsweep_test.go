@@ -186,3 +186,21 @@ func TestSweepInChunks(t *testing.T) {
 		t.Errorf("sweep with the table replaced before its second chunk: %+v (%v), want the first chunk's %d flows removed and no error", res, err, sweepChunk)
 	}
 }
+
+// TestSweepProgramKept: a sweep keeps the program it loaded for its
+// first chunk of timed-out flows while every map it uses is still the
+// state's (its own constants aside), and loads it again otherwise.
+func TestSweepProgramKept(t *testing.T) {
+	s, other := openLive(t), openLive(t)
+	prog, err := loadSweep(&s.maps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prog.Close()
+	if !onMapsOf(prog, &s.maps) {
+		t.Error("the sweep program on the maps it was loaded with: not kept")
+	}
+	if onMapsOf(prog, &other.maps) {
+		t.Error("the sweep program on another state's maps: kept")
+	}
+}
