@@ -23,7 +23,7 @@ func TestConntrackSweepCLI(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "sweep.yaml")
 	ruleset := `policy: drop
 conntrack:
-  timeouts: {udp: 1s, udp-replied: 1s}
+  timeouts: {udp: 3s, udp-replied: 3s}
 rules:
   - {action: pass, ct-state: established}
 `
@@ -45,8 +45,10 @@ rules:
 	}
 	before := decodeJSON[loader.CTStats](t, "ct stats --json", l.mustCLI("ct", "stats", "--json"))
 
-	time.Sleep(1500 * time.Millisecond) // past udp's 1s
-	// A second flow, from another socket, within its timeout.
+	time.Sleep(3500 * time.Millisecond) // past udp's 3s
+	// A second flow, from another socket, within its timeout: 3 s, as
+	// the sweep must come within it on a machine the whole suite loads
+	// (1 s was missed there, and the sweep took the new flow too).
 	other := l.serverUDP(l.serverV4, 0)
 	l.sendUDP(other, cliAt, l.token("new"), 1)
 	res := decodeJSON[loader.SweepResult](t, "ct sweep --json", l.mustCLI("ct", "sweep", "--json"))

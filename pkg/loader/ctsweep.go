@@ -57,7 +57,7 @@ func SweepPeriod(ct rules.Conntrack) time.Duration {
 // a packet refreshed since it was read stays. Changes of the live state,
 // made through the write path.
 func (s *State) SweepConntrack() (SweepResult, error) {
-	return sweepConntrack(s.change)
+	return sweepConntrack(func(fn func(t *tx) error) error { return s.change(fn) })
 }
 
 // SweepConntrackIn is SweepConntrack on the state in dir, holding its
