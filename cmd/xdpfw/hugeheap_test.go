@@ -24,24 +24,8 @@ func TestGrowHeapOnHugePages(t *testing.T) {
 	if thpByAdvice() == 0 {
 		t.Skip("this kernel does not give transparent huge pages by advice (growHeapOnHugePages does nothing here)")
 	}
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
 	child := func(mode string) string {
-		cmd := exec.Command(exe, "-test.run", "^TestGrowHeapOnHugePages$", "-test.count=1")
-		cmd.Env = append(os.Environ(), "XDPFW_HUGEHEAP_CHILD="+mode)
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("child (%s): %v\n%s", mode, err, out)
-		}
-		for _, line := range strings.Split(string(out), "\n") {
-			if v, ok := strings.CutPrefix(line, "eligible "); ok {
-				return v
-			}
-		}
-		t.Fatalf("child (%s) said nothing of its allocation:\n%s", mode, out)
-		return ""
+		return childSays(t, "TestGrowHeapOnHugePages", "XDPFW_HUGEHEAP_CHILD="+mode, "eligible ")
 	}
 	if got := child("grow"); got != "1 1" {
 		t.Errorf("after growHeapOnHugePages, THPeligible of an 8 MB allocation's middle and end: %s, want 1 1", got)
@@ -108,24 +92,8 @@ func TestFirstHeapOnHugePages(t *testing.T) {
 	if thpByAdvice() == 0 {
 		t.Skip("this kernel does not give transparent huge pages by advice (firstHeapOnHugePages does nothing here)")
 	}
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
 	child := func(mode string) string {
-		cmd := exec.Command(exe, "-test.run", "^TestFirstHeapOnHugePages$", "-test.count=1")
-		cmd.Env = append(os.Environ(), "XDPFW_FIRSTHEAP_CHILD="+mode)
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("child (%s): %v\n%s", mode, err, out)
-		}
-		for _, line := range strings.Split(string(out), "\n") {
-			if v, ok := strings.CutPrefix(line, "huge kB "); ok {
-				return v
-			}
-		}
-		t.Fatalf("child (%s) said nothing of its heap:\n%s", mode, out)
-		return ""
+		return childSays(t, "TestFirstHeapOnHugePages", "XDPFW_FIRSTHEAP_CHILD="+mode, "huge kB ")
 	}
 	if got := child("collapse"); got == "0" {
 		t.Errorf("after firstHeapOnHugePages, the heap's first mapping holds no huge page")
@@ -144,4 +112,29 @@ func firstHeapChild(t *testing.T, collapse bool) {
 	probe := new([64]byte)
 	fmt.Printf("huge kB %s\n", smapsField(t, uintptr(unsafe.Pointer(probe)), "AnonHugePages:"))
 	runtime.KeepAlive(probe)
+}
+
+// childSays runs test alone in a child process of this test binary with
+// env added, and gives what follows prefix on the line of its output that
+// starts so. The heap a test binary has grown is not one to shape: each
+// case runs in a process of its own.
+func childSays(t *testing.T, test, env, prefix string) string {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, "-test.run", "^"+test+"$", "-test.count=1")
+	cmd.Env = append(os.Environ(), env)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("child (%s): %v\n%s", env, err, out)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		if v, ok := strings.CutPrefix(line, prefix); ok {
+			return v
+		}
+	}
+	t.Fatalf("child (%s) printed no line starting %q:\n%s", env, prefix, out)
+	return ""
 }

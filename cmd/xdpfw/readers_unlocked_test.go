@@ -40,7 +40,7 @@ func TestReadersPrintUnlocked(t *testing.T) {
 	mustRunCLI(t, pin, "", "set", "add", "big", "192.0.2.1", "2001:db8::/32")
 	mustRunCLI(t, pin, "", "rule", "add", "--src", "@big", "--action", "drop")
 	capture := filepath.Join(t.TempDir(), "c.pcap")
-	writeUDPCapture(t, capture, tableBlock+1)
+	writeUDPCapture(t, capture, tableBlock+1, 65535)
 	for _, args := range [][]string{
 		{"rule", "list"}, {"rule", "list", "--json"},
 		{"set", "list"}, {"set", "list", "--json"}, {"set", "list", "big"}, {"set", "list", "big", "--json"},

@@ -42,24 +42,7 @@ const (
 // not grow with the capture. It runs xdpfw as a child process and reads
 // its peak resident set from the kernel.
 func TestReplayBoundedMemory(t *testing.T) {
-	privtest.Require(t)
-	dir := t.TempDir()
-	small, large := filepath.Join(dir, "small.pcap"), filepath.Join(dir, "large.pcap")
-	writeUDPCapture(t, small, memSmall)
-	writeUDPCapture(t, large, memFrames)
-	ruleset := filepath.Join(dir, "r.yaml")
-	if err := os.WriteFile(ruleset, []byte("policy: pass\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range []struct {
-		name  string
-		args  []string
-		check func(out []byte) bool // of the large replay's output
-	}{
+	replayPeaks(t, "/sys/fs/bpf/xdpfw-test-replaymem", 65535, []memCase{
 		{"table", nil, func(out []byte) bool {
 			return bytes.HasSuffix(out, []byte("\nframes: 100000  pass: 100000  drop: 0  default: 100000  malformed: 0  neighbor: 0  skipped: 0  truncated: 0\n"))
 		}},
@@ -70,8 +53,39 @@ func TestReplayBoundedMemory(t *testing.T) {
 		{"bench", []string{"--bench", "--repeat", "1", "--rounds", "1"}, func(out []byte) bool {
 			return bytes.Contains(out, []byte("\nframes: 100000 (skipped: 0, truncated: 0)  repeat: 1  rounds: 1 "))
 		}},
-	} {
-		args := append([]string{"--pin-dir", "/sys/fs/bpf/xdpfw-test-replaymem", "replay", "--rules", ruleset}, tc.args...)
+	})
+}
+
+// memCase is a replay replayPeaks measures: its flags, and what the
+// large capture's output must show.
+type memCase struct {
+	name  string
+	args  []string
+	check func(out []byte) bool
+}
+
+// replayPeaks replays a capture of memSmall frames and one of memFrames
+// (written by writeUDPCapture with snap) under each case, and fails
+// where the large one's peak resident set passes the small one's by
+// more than memGrowthMiB. pin is the pin directory named (--rules needs
+// none made).
+func replayPeaks(t *testing.T, pin string, snap int, cases []memCase) {
+	t.Helper()
+	privtest.Require(t)
+	dir := t.TempDir()
+	small, large := filepath.Join(dir, "small.pcap"), filepath.Join(dir, "large.pcap")
+	writeUDPCapture(t, small, memSmall, snap)
+	writeUDPCapture(t, large, memFrames, snap)
+	ruleset := filepath.Join(dir, "r.yaml")
+	if err := os.WriteFile(ruleset, []byte("policy: pass\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range cases {
+		args := append([]string{"--pin-dir", pin, "replay", "--rules", ruleset}, tc.args...)
 		base := runPeak(t, exe, filepath.Join(dir, tc.name+".small"), append(args, small)...)
 		out := filepath.Join(dir, tc.name+".large")
 		peak := runPeak(t, exe, out, append(args, large)...)
@@ -90,9 +104,10 @@ func TestReplayBoundedMemory(t *testing.T) {
 	}
 }
 
-// writeUDPCapture writes n UDP frames, padded to memFrameLen bytes, each
-// from the next source port.
-func writeUDPCapture(t *testing.T, path string, n int) {
+// writeUDPCapture writes n UDP frames of memFrameLen bytes on the wire,
+// each from the next source port, each cut to its first snap bytes by the
+// snap length when that is less.
+func writeUDPCapture(t *testing.T, path string, n, snap int) {
 	t.Helper()
 	f, err := os.Create(path)
 	if err != nil {
@@ -101,7 +116,7 @@ func writeUDPCapture(t *testing.T, path string, n int) {
 	defer f.Close()
 	bw := bufio.NewWriterSize(f, 1<<20)
 	w := pcapgo.NewWriter(bw)
-	if err := w.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
+	if err := w.WriteFileHeader(uint32(snap), layers.LinkTypeEthernet); err != nil {
 		t.Fatal(err)
 	}
 	frame := make([]byte, memFrameLen)
@@ -109,8 +124,9 @@ func writeUDPCapture(t *testing.T, path string, n int) {
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for i := range n {
 		binary.BigEndian.PutUint16(frame[34:], uint16(1024+i%60000)) // the UDP source port
-		ci := gopacket.CaptureInfo{Timestamp: start.Add(time.Duration(i) * time.Millisecond), CaptureLength: len(frame), Length: len(frame)}
-		if err := w.WritePacket(ci, frame); err != nil {
+		kept := frame[:min(snap, len(frame))]
+		ci := gopacket.CaptureInfo{Timestamp: start.Add(time.Duration(i) * time.Millisecond), CaptureLength: len(kept), Length: len(frame)}
+		if err := w.WritePacket(ci, kept); err != nil {
 			t.Fatal(err)
 		}
 	}

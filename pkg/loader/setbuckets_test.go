@@ -172,17 +172,7 @@ func TestSetBucketsGrow(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	got, err := s.SetElements("feed")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := make([]netip.Prefix, 0, len(have))
-	for p := range have {
-		want = append(want, p)
-	}
-	if want = rules.SortPrefixes(want); !slices.Equal(got, want) {
-		t.Fatalf("the set holds %d elements, want %d", len(got), len(want))
-	}
+	want := checkElements(t, s, "feed", have)
 	live, err := s.RulesetWithSets()
 	if err != nil {
 		t.Fatal(err)
@@ -375,4 +365,25 @@ func TestSetBucketsTombsReused(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkAgainstModel(t, tr, live, setFrames(rand.New(rand.NewSource(4)), rules.Sets{"feed": {Name: "feed", Prefixes: all}}))
+}
+
+// checkElements fails the test unless set name holds exactly the
+// prefixes have marks, which it gives sorted.
+func checkElements(t *testing.T, s *State, name string, have map[netip.Prefix]bool) []netip.Prefix {
+	t.Helper()
+	got, err := s.SetElements(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := make([]netip.Prefix, 0, len(have))
+	for p := range have {
+		want = append(want, p)
+	}
+	if want = rules.SortPrefixes(want); !slices.Equal(got, want) {
+		if len(got)+len(want) > 100 {
+			t.Fatalf("the set holds %d elements, want %d", len(got), len(want))
+		}
+		t.Fatalf("the set holds %d elements, want %d:\n got %v\nwant %v", len(got), len(want), got, want)
+	}
+	return want
 }

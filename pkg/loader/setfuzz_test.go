@@ -161,17 +161,7 @@ func FuzzSetChanges(f *testing.F) {
 			}
 		}
 		change()
-		got, err := s.SetElements("fz")
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := make([]netip.Prefix, 0, len(have))
-		for p := range have {
-			want = append(want, p)
-		}
-		if want = rules.SortPrefixes(want); !slices.Equal(got, want) {
-			t.Fatalf("the set holds %d elements, want %d:\n got %v\nwant %v", len(got), len(want), got, want)
-		}
+		checkElements(t, s, "fz", have)
 		live, err := s.RulesetWithSets()
 		if err != nil {
 			t.Fatal(err)
