@@ -22,18 +22,7 @@ import (
 // to 1 MiB were read. The wait is the real timeout (metricsQuiet); the
 // bound on it is one only a hang exceeds.
 func TestMetricsConnectionBounds(t *testing.T) {
-	var out syncBuffer
-	log := newLogger(&out, time.Minute)
-	stop := make(chan struct{})
-	defer close(stop)
-	if err := serveMetrics("127.0.0.1:0", &collector{log: log}, log, stop); err != nil {
-		t.Fatal(err)
-	}
-	m := regexp.MustCompile(`url=http://(\S+)/metrics`).FindStringSubmatch(out.String())
-	if m == nil {
-		t.Fatalf("no metrics address logged:\n%s", out.String())
-	}
-	addr := m[1]
+	addr := startMetrics(t)
 	dial := func() net.Conn {
 		c, err := net.Dial("tcp", addr)
 		if err != nil {
@@ -113,4 +102,22 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// startMetrics serves metrics of no state on a port of its own until the
+// test ends, and gives the address the log names.
+func startMetrics(t *testing.T) string {
+	t.Helper()
+	var out syncBuffer
+	log := newLogger(&out, time.Minute)
+	stop := make(chan struct{})
+	t.Cleanup(func() { close(stop) })
+	if err := serveMetrics("127.0.0.1:0", &collector{log: log}, log, stop); err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`url=http://(\S+)/metrics`).FindStringSubmatch(out.String())
+	if m == nil {
+		t.Fatalf("no metrics address logged:\n%s", out.String())
+	}
+	return m[1]
 }

@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"regexp"
 	"testing"
 	"time"
 )
@@ -19,17 +18,7 @@ import (
 // about 1 GB of the firewall's memory and a goroutine apiece, and a real
 // scrape, taking its turn behind theirs, waited 28 s.
 func TestMetricsConnectionLimit(t *testing.T) {
-	var out syncBuffer
-	log := newLogger(&out, time.Minute)
-	stop := make(chan struct{})
-	defer close(stop)
-	if err := serveMetrics("127.0.0.1:0", &collector{log: log}, log, stop); err != nil {
-		t.Fatal(err)
-	}
-	m := regexp.MustCompile(`url=http://(\S+)/metrics`).FindStringSubmatch(out.String())
-	if m == nil {
-		t.Fatalf("no metrics address logged:\n%s", out.String())
-	}
+	addr := startMetrics(t)
 	get := func(c net.Conn, br *bufio.Reader, within time.Duration) error {
 		if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: xdpfw\r\n\r\n"); err != nil {
 			return err
@@ -47,7 +36,7 @@ func TestMetricsConnectionLimit(t *testing.T) {
 	// metricsQuiet) holding its place.
 	var held []net.Conn
 	for i := range metricsMaxConns {
-		c, err := net.Dial("tcp", m[1])
+		c, err := net.Dial("tcp", addr)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -57,7 +46,7 @@ func TestMetricsConnectionLimit(t *testing.T) {
 		}
 		held = append(held, c)
 	}
-	extra, err := net.Dial("tcp", m[1])
+	extra, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
