@@ -127,7 +127,7 @@ func sweepConntrack(locked func(func(t *tx) error) error) (res SweepResult, err 
 	}
 	defer table.Close()
 	res.Next = SweepPeriod(ct)
-	due := make([]xdpfwCtKey, 0, sweepChunk)
+	var due []xdpfwCtKey // grown as flows are found, up to sweepChunk
 	// Loaded for the first chunk (about 50 ms: the object parsed and the
 	// program verified) and kept for the next while every map it uses is
 	// still the state's.
