@@ -564,6 +564,9 @@ func (s *State) Detach(name string) (d Detached, err error) {
 	if err := s.detachable(name); err != nil {
 		return d, err
 	}
+	if err := s.finishReplacing(); err != nil {
+		return d, err
+	}
 	if link, err := linkByName(name); err == nil {
 		var ifc xdpfwIface
 		if err := s.maps.Ifaces.Lookup(uint32(link.Attrs().Index), &ifc); err == nil {
@@ -684,6 +687,9 @@ func (s *State) DetachAll() ([]Attachment, error) {
 	if s.old != nil {
 		return nil, s.old
 	}
+	if err := s.finishReplacing(); err != nil {
+		return nil, err
+	}
 	atts, err := s.Attachments()
 	if err != nil {
 		return nil, err
@@ -695,6 +701,19 @@ func (s *State) DetachAll() ([]Attachment, error) {
 	}
 	_, err = s.RemoveIfUnused()
 	return atts, err
+}
+
+// finishReplacing finishes a replacement of the maps cut short (a
+// growth, a conntrack resize: changeGrowing), as attach does, before a
+// detach reads which program is the state's: finished by the change that
+// forgets the record, it came once the program was off, and told of the
+// interface being detached as left without xdpfw. Cut after the
+// programs' pins were replaced, the interface ran the program the
+// replacement began with, which no pin holds: the detach took it for
+// another's and left it, the replacement gave it the new one, and the
+// interface went on filtering with no record.
+func (s *State) finishReplacing() error {
+	return s.change(func(*tx) error { return nil })
 }
 
 func (s *State) detachLink(link netlink.Link, ifc xdpfwIface) error {

@@ -15,6 +15,9 @@ func (s *State) DetachIfindex(ifindex int) (rec Attachment, last bool, err error
 	if s.old != nil {
 		return Attachment{}, false, s.old
 	}
+	if err := s.finishReplacing(); err != nil {
+		return Attachment{}, false, err
+	}
 	atts, err := s.Attachments()
 	if err != nil {
 		return Attachment{}, false, err
