@@ -130,12 +130,18 @@ func (s *State) canAttach(name string, force bool, by askedBy, also map[int]bool
 		return err
 	}
 	x := link.Attrs().Xdp
-	if x != nil && x.ProgId != 0 && !ids.ours(x.ProgId) {
+	ours := x != nil && ids.ours(x.ProgId)
+	if x != nil && x.ProgId != 0 && !ours {
+		if ours, err = s.leftByCutShort(x.ProgId); err != nil {
+			return err
+		}
+	}
+	if x != nil && x.ProgId != 0 && !ours {
 		if err := foreignRefusal(name, link.Attrs().Index, x.ProgId, force, by); err != nil {
 			return err
 		}
 	}
-	if x == nil || !ids.ours(x.ProgId) {
+	if !ours {
 		others := map[int]bool{}
 		for idx, on := range also {
 			others[idx] = on && idx != link.Attrs().Index
@@ -143,6 +149,24 @@ func (s *State) canAttach(name string, force bool, by askedBy, also map[int]bool
 		return stackedRefusal(link, ids, others)
 	}
 	return nil
+}
+
+// leftByCutShort reports whether program id is one a replacement of the
+// maps cut short (a growth, a conntrack resize, marked in meta) left on an
+// interface: named as xdpfw's, on the state's maps, its pin replaced
+// (programsOn). The attach's change finishes the replacement, which gives
+// the interface the pinned program: refused as an orphan or another pin
+// directory's, the attach status names for it failed.
+func (s *State) leftByCutShort(id uint32) (bool, error) {
+	meta, err := readMeta(&s.maps)
+	if err != nil || meta.Version&metaGrowing == 0 || !namesOf().isXdpfw(id) {
+		return false, err
+	}
+	mine, err := s.mapIDs()
+	if err != nil {
+		return false, err
+	}
+	return usesMapsOf(id, mine), nil
 }
 
 // ifindexesOf are the ifindexes of the interfaces named that are here.
@@ -238,6 +262,11 @@ func (s *State) attach(name string, mode Mode, force bool, by askedBy) (Attachme
 		return t.resolveIfacesAgain()
 	}); err != nil {
 		return Attachment{}, "", err
+	}
+	// Read again: a replacement that change finished gave the interface
+	// the pinned program in place of the one read above.
+	if link, err = netlink.LinkByIndex(link.Attrs().Index); err != nil {
+		return Attachment{}, "", fmt.Errorf("interface %q: %w", name, err)
 	}
 	ids, err := s.progIDs()
 	if err != nil {
